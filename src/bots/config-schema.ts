@@ -1,0 +1,68 @@
+/**
+ * A bot's `config` JSONB, validated on every create/update with the same schema the OpenAPI document shows.
+ * Sections owned by feature modules (booking, outcomes) are defined there and composed here.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { BookingConfigSchema } from '../bookings/config-schema.js';
+import { OutcomeConfigSchema } from '../outcomes/config-schema.js';
+
+export const LanguageSchema = Type.Union([Type.Literal('en'), Type.Literal('ru')], {
+  description: 'Conversation language: en or ru',
+});
+
+export const ProviderChoiceSchema = Type.Object(
+  {
+    stt: Type.Optional(Type.Union([Type.Literal('deepgram'), Type.Literal('local')])),
+    sttModel: Type.Optional(Type.String({ maxLength: 100 })),
+    llm: Type.Optional(Type.Union([Type.Literal('openai'), Type.Literal('anthropic'), Type.Literal('local')])),
+    llmModel: Type.Optional(Type.String({ maxLength: 100 })),
+    tts: Type.Optional(Type.Union([Type.Literal('cartesia'), Type.Literal('local')])),
+    ttsModel: Type.Optional(Type.String({ maxLength: 100 })),
+  },
+  { additionalProperties: false, description: 'Per-bot provider choices; unset fields use the server defaults' },
+);
+
+export const CallLimitsSchema = Type.Object(
+  {
+    maxCallSec: Type.Optional(Type.Integer({ minimum: 30, maximum: 14_400, default: 1800 })),
+    silenceRepromptSec: Type.Optional(Type.Integer({ minimum: 2, maximum: 120, default: 8 })),
+    silenceHangupSec: Type.Optional(Type.Integer({ minimum: 5, maximum: 600, default: 30 })),
+    /** Caller speech shorter than this never interrupts the bot (coughs, "uh-huh"). */
+    bargeInMinMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 5000, default: 300 })),
+    bargeInMinWords: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, default: 2 })),
+    endpointingMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 5000, default: 300 })),
+  },
+  { additionalProperties: false },
+);
+
+export const BotConfigSchema = Type.Object(
+  {
+    greeting: Type.String({ minLength: 1, maxLength: 1000, description: 'Spoken immediately on connect' }),
+    systemPrompt: Type.String({ maxLength: 20_000, default: '', description: 'Instructions for the LLM' }),
+    voice: Type.Optional(Type.String({ maxLength: 200, description: 'TTS voice id (Cartesia voice UUID or local voice name)' })),
+    providers: Type.Optional(ProviderChoiceSchema),
+    transferNumber: Type.Optional(Type.String({ pattern: '^\\+[1-9][0-9]{6,14}$', description: 'E.164 number for transfer_call' })),
+    limits: Type.Optional(CallLimitsSchema),
+    /** Browser origins allowed to open web calls for this bot (exact match, e.g. https://example.com). */
+    allowedOrigins: Type.Optional(Type.Array(Type.String({ maxLength: 300 }), { maxItems: 50 })),
+    booking: Type.Optional(BookingConfigSchema),
+    outcomes: Type.Optional(OutcomeConfigSchema),
+  },
+  { additionalProperties: false },
+);
+
+export type BotConfig = Static<typeof BotConfigSchema>;
+export type CallLimits = Required<Static<typeof CallLimitsSchema>>;
+
+export const DEFAULT_LIMITS: CallLimits = {
+  maxCallSec: 1800,
+  silenceRepromptSec: 8,
+  silenceHangupSec: 30,
+  bargeInMinMs: 300,
+  bargeInMinWords: 2,
+  endpointingMs: 300,
+};
+
+export function limitsOf(config: BotConfig): CallLimits {
+  return { ...DEFAULT_LIMITS, ...(config.limits ?? {}) };
+}

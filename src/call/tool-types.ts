@@ -1,0 +1,38 @@
+/**
+ * What an in-call tool is. Tools live in a registry the agent calls through: OpenAI/Anthropic tool calling
+ * and the local scenario engine use the same registry. Later features (knowledge, bookings) add tools
+ * without touching the call loop.
+ */
+import type { Db } from '../db/sql.js';
+import type { BotConfig } from '../bots/config-schema.js';
+import type { ToolSpec } from '../providers/types.js';
+
+export interface CallContext {
+  callId: string;
+  botId: string;
+  companyId: string;
+  /** The caller's number in E.164 (inbound: From), or null for web calls without one. */
+  callerNumber: string | null;
+  bot: { id: string; name: string; language: 'en' | 'ru'; config: BotConfig };
+  sql: Db;
+}
+
+/** What a tool may ask the session to do after it returns. */
+export interface CallControl {
+  /** Say goodbye (the tool's result text is spoken first), then hang up. */
+  endCall(reason: string): void;
+  /** Hand the caller to a human at `to` (E.164); the reason goes into the transcript. */
+  transferCall(to: string, reason: string): Promise<void>;
+}
+
+export interface ToolResult {
+  /** JSON-serialisable result handed back to the LLM. */
+  content: unknown;
+  /** Optional sentence for the scenario engine/loop to speak verbatim (e.g. a confirmed booking time). */
+  say?: string;
+}
+
+export interface Tool {
+  spec: ToolSpec;
+  run(args: Record<string, unknown>, ctx: CallContext, control: CallControl, signal: AbortSignal): Promise<ToolResult>;
+}

@@ -1,0 +1,145 @@
+/**
+ * The ONLY module that reads the environment. Every variable is validated here and documented in the README
+ * (the table there is checked against VARIABLES by a test). A bad value fails fast, naming the variable.
+ */
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, message: string) {
+    super(`Invalid configuration: ${variable} ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Kind =
+  | { type: 'string' }
+  | { type: 'url'; protocols: string[] }
+  | { type: 'int'; min: number; max: number }
+  | { type: 'bool' }
+  | { type: 'enum'; values: readonly string[] };
+
+interface VariableSpec {
+  kind: Kind;
+  default?: string;
+  secret?: boolean;
+  doc: string;
+}
+
+/** Every environment variable Parley reads, with its default and meaning. */
+export const VARIABLES = {
+  PORT: { kind: { type: 'int', min: 0, max: 65535 }, default: '3000', doc: 'HTTP port' },
+  HOST: { kind: { type: 'string' }, default: '0.0.0.0', doc: 'Interface to listen on' },
+  PUBLIC_URL: {
+    kind: { type: 'url', protocols: ['http:', 'https:'] },
+    default: 'http://localhost:3000',
+    doc: 'Public origin Twilio and browsers reach this server at; Twilio signatures are checked against it',
+  },
+  LOG_LEVEL: { kind: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }, default: 'info', doc: 'pino log level' },
+  DATABASE_URL: { kind: { type: 'url', protocols: ['postgres:', 'postgresql:'] }, secret: true, doc: 'PostgreSQL server; unset = embedded PGlite under DATA_DIR' },
+  DATA_DIR: { kind: { type: 'string' }, default: './data', doc: 'Where embedded PGlite keeps its files (memory:// for a throwaway database)' },
+  DATABASE_POOL_MAX: { kind: { type: 'int', min: 1, max: 100 }, default: '10', doc: 'postgres.js pool size for a real server (PGlite always uses 1)' },
+  ADMIN_TOKEN: { kind: { type: 'string' }, secret: true, doc: 'Bearer token for /v1/admin; unset = one is generated into DATA_DIR/admin-token' },
+  RATE_LIMIT_PER_MIN: { kind: { type: 'int', min: 1, max: 1_000_000 }, default: '600', doc: 'Requests per minute per API key on /v1' },
+  SHUTDOWN_TIMEOUT_MS: { kind: { type: 'int', min: 0, max: 600_000 }, default: '10000', doc: 'How long SIGTERM waits for in-flight work' },
+  CALL_TOKEN_SECRET: { kind: { type: 'string' }, secret: true, doc: 'HMAC key for media-stream and web-call tokens; unset = generated into DATA_DIR/call-token-secret' },
+  TWILIO_ACCOUNT_SID: { kind: { type: 'string' }, doc: 'Twilio account SID (REST: transfer, hang-up, outbound)' },
+  TWILIO_AUTH_TOKEN: { kind: { type: 'string' }, secret: true, doc: 'Twilio auth token; signs webhooks. Unset = Twilio routes refuse all requests' },
+  TWILIO_API_URL: { kind: { type: 'url', protocols: ['http:', 'https:'] }, default: 'https://api.twilio.com', doc: 'Twilio REST base (tests point it at a fake)' },
+  DEFAULT_STT: { kind: { type: 'enum', values: ['deepgram', 'local'] }, doc: 'Server-wide STT; unset = deepgram if DEEPGRAM_API_KEY else local' },
+  DEFAULT_LLM: { kind: { type: 'enum', values: ['openai', 'anthropic', 'local'] }, doc: 'Server-wide LLM; unset = openai, anthropic, then local by which key is set' },
+  DEFAULT_TTS: { kind: { type: 'enum', values: ['cartesia', 'local'] }, doc: 'Server-wide TTS; unset = cartesia if CARTESIA_API_KEY else local' },
+  DEEPGRAM_API_KEY: { kind: { type: 'string' }, secret: true, doc: 'Deepgram key' },
+  DEEPGRAM_URL: { kind: { type: 'url', protocols: ['wss:', 'ws:'] }, default: 'wss://api.deepgram.com', doc: 'Deepgram websocket base' },
+  DEEPGRAM_MODEL: { kind: { type: 'string' }, default: 'nova-3', doc: 'Deepgram model' },
+  CARTESIA_API_KEY: { kind: { type: 'string' }, secret: true, doc: 'Cartesia key' },
+  CARTESIA_URL: { kind: { type: 'url', protocols: ['https:', 'http:'] }, default: 'https://api.cartesia.ai', doc: 'Cartesia API base (websocket derived from it)' },
+  CARTESIA_MODEL: { kind: { type: 'string' }, default: 'sonic-3', doc: 'Cartesia model (not sonic-2: Russian was removed from it)' },
+  CARTESIA_VOICE_EN: { kind: { type: 'string' }, default: 'f786b574-daa5-4673-aa0c-cbe3e8534c02', doc: 'Default English voice id' },
+  CARTESIA_VOICE_RU: { kind: { type: 'string' }, default: '642014de-c0e3-4133-adc0-36b5309c23e6', doc: 'Default Russian voice id' },
+  OPENAI_API_KEY: { kind: { type: 'string' }, secret: true, doc: 'OpenAI key (LLM, embeddings, analysis)' },
+  OPENAI_BASE_URL: { kind: { type: 'url', protocols: ['https:', 'http:'] }, default: 'https://api.openai.com/v1', doc: 'OpenAI-compatible base URL (vLLM, llama.cpp…)' },
+  OPENAI_MODEL: { kind: { type: 'string' }, default: 'gpt-4o-mini', doc: 'Chat model' },
+  OPENAI_EMBEDDING_MODEL: { kind: { type: 'string' }, default: 'text-embedding-3-small', doc: 'Embedding model (1536 dimensions)' },
+  ANTHROPIC_API_KEY: { kind: { type: 'string' }, secret: true, doc: 'Anthropic key' },
+  ANTHROPIC_BASE_URL: { kind: { type: 'url', protocols: ['https:', 'http:'] }, default: 'https://api.anthropic.com', doc: 'Anthropic API base' },
+  ANTHROPIC_MODEL: { kind: { type: 'string' }, default: 'claude-haiku-4-5', doc: 'Anthropic model' },
+  LOCAL_TTS_ENGINE: { kind: { type: 'enum', values: ['flite', 'espeak-ng'] }, default: 'flite', doc: 'Local English TTS engine (Russian always uses espeak-ng)' },
+  QDRANT_URL: { kind: { type: 'url', protocols: ['http:', 'https:'] }, doc: 'Qdrant server; unset = vectors stored in Postgres' },
+  QDRANT_API_KEY: { kind: { type: 'string' }, secret: true, doc: 'Qdrant API key' },
+  QDRANT_COLLECTION: { kind: { type: 'string' }, default: 'parley_chunks', doc: 'Qdrant collection (one for all tenants)' },
+  UPLOAD_MAX_BYTES: { kind: { type: 'int', min: 1024, max: 1_073_741_824 }, default: '20971520', doc: 'Largest knowledge upload' },
+  CHUNK_SIZE: { kind: { type: 'int', min: 100, max: 8000 }, default: '800', doc: 'Target chunk size, characters' },
+  CHUNK_OVERLAP: { kind: { type: 'int', min: 0, max: 2000 }, default: '120', doc: 'Overlap between chunks, characters' },
+  INGEST_CONCURRENCY: { kind: { type: 'int', min: 1, max: 32 }, default: '2', doc: 'Documents ingested at once per instance' },
+  RETRIEVAL_TOP_K: { kind: { type: 'int', min: 1, max: 50 }, default: '4', doc: 'Chunks handed to the agent per question' },
+  BOOKING_HOLD_SEC: { kind: { type: 'int', min: 10, max: 3600 }, default: '300', doc: 'How long a slot hold lasts' },
+  WEBHOOK_ALLOW_HTTP: { kind: { type: 'bool' }, default: 'false', doc: 'Allow http:// webhook URLs (local work only)' },
+  WEBHOOK_ALLOW_PRIVATE: { kind: { type: 'bool' }, default: 'false', doc: 'Allow webhook hosts on loopback/private/link-local addresses (local work only)' },
+  WEBHOOK_TIMEOUT_MS: { kind: { type: 'int', min: 100, max: 120_000 }, default: '10000', doc: 'Per-attempt webhook timeout' },
+  WEBHOOK_MAX_AGE_HOURS: { kind: { type: 'int', min: 1, max: 168 }, default: '24', doc: 'Retry a failing delivery this long, then mark it dead' },
+  WEB_CALL_TOKEN_TTL_SEC: { kind: { type: 'int', min: 10, max: 3600 }, default: '120', doc: 'Lifetime of a web-call token' },
+  WORKERS_ENABLED: { kind: { type: 'bool' }, default: 'true', doc: 'Run background workers (ingestion, analysis, webhooks) in this process' },
+} as const satisfies Record<string, VariableSpec>;
+
+type Name = keyof typeof VARIABLES;
+type ValueOf<K extends Kind> = K extends { type: 'int' } ? number : K extends { type: 'bool' } ? boolean : string;
+type Spec<N extends Name> = (typeof VARIABLES)[N];
+type Parsed<N extends Name> = Spec<N> extends { default: string } ? ValueOf<Spec<N>['kind']> : ValueOf<Spec<N>['kind']> | undefined;
+
+export type Config = { readonly [N in Name]: Parsed<N> };
+
+function parseOne(name: string, spec: VariableSpec, raw: string | undefined): string | number | boolean | undefined {
+  const value = raw === undefined || raw.trim() === '' ? spec.default : raw.trim();
+  if (value === undefined) return undefined;
+  const kind = spec.kind;
+  switch (kind.type) {
+    case 'string':
+      return value;
+    case 'url': {
+      let url: URL;
+      try {
+        url = new URL(value);
+      } catch {
+        throw new ConfigError(name, 'is not a valid URL');
+      }
+      if (!kind.protocols.includes(url.protocol)) throw new ConfigError(name, `must use ${kind.protocols.join(' or ')}`);
+      return value.replace(/\/+$/, '');
+    }
+    case 'int': {
+      if (!/^-?\d+$/.test(value)) throw new ConfigError(name, `must be an integer (got "${spec.secret ? '***' : value}")`);
+      const n = Number(value);
+      if (n < kind.min || n > kind.max) throw new ConfigError(name, `must be between ${kind.min} and ${kind.max}`);
+      return n;
+    }
+    case 'bool':
+      if (/^(1|true|yes|on)$/i.test(value)) return true;
+      if (/^(0|false|no|off)$/i.test(value)) return false;
+      throw new ConfigError(name, 'must be true or false');
+    case 'enum':
+      if (!kind.values.includes(value)) throw new ConfigError(name, `must be one of ${kind.values.join(', ')}`);
+      return value;
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(VARIABLES) as [string, VariableSpec][]) {
+    out[name] = parseOne(name, spec, env[name]);
+  }
+  const cfg = out as Config;
+  if (cfg.CHUNK_OVERLAP >= cfg.CHUNK_SIZE) throw new ConfigError('CHUNK_OVERLAP', 'must be smaller than CHUNK_SIZE');
+  if (cfg.DEFAULT_STT === 'deepgram' && !cfg.DEEPGRAM_API_KEY) throw new ConfigError('DEFAULT_STT', 'is deepgram but DEEPGRAM_API_KEY is not set');
+  if (cfg.DEFAULT_TTS === 'cartesia' && !cfg.CARTESIA_API_KEY) throw new ConfigError('DEFAULT_TTS', 'is cartesia but CARTESIA_API_KEY is not set');
+  if (cfg.DEFAULT_LLM === 'openai' && !cfg.OPENAI_API_KEY) throw new ConfigError('DEFAULT_LLM', 'is openai but OPENAI_API_KEY is not set');
+  if (cfg.DEFAULT_LLM === 'anthropic' && !cfg.ANTHROPIC_API_KEY) throw new ConfigError('DEFAULT_LLM', 'is anthropic but ANTHROPIC_API_KEY is not set');
+  return Object.freeze(cfg);
+}
+
+/** Names of variables whose values must never be logged. */
+export const SECRET_VARIABLES: string[] = Object.entries(VARIABLES as Record<string, VariableSpec>)
+  .filter(([, s]) => s.secret)
+  .map(([n]) => n);
+
+/** A config for tests: defaults plus overrides, no process.env. */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({ DATA_DIR: 'memory://', LOG_LEVEL: 'silent', ...overrides });
+}

@@ -1,0 +1,65 @@
+/**
+ * One driver (postgres.js) and one SQL dialect for both deployments: a real PostgreSQL server when
+ * DATABASE_URL is set, otherwise embedded PGlite reached through pglite-socket on a loopback port.
+ */
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import postgres from 'postgres';
+import type { RootSql } from './sql.js';
+
+export interface Database {
+  sql: RootSql;
+  kind: 'postgres' | 'pglite';
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  databaseUrl?: string | undefined;
+  /** PGlite directory, or 'memory://' for a throwaway in-memory database. */
+  dataDir: string;
+  poolMax?: number;
+  /** Called with server NOTICE messages; default: ignore. */
+  onNotice?: (message: string) => void;
+}
+
+const commonOptions = (onNotice?: (m: string) => void): postgres.Options<Record<string, postgres.PostgresType>> => ({
+  onnotice: (n) => onNotice?.(String(n.message)),
+  // Timestamps come back as Date, JSON as objects; bigint counts as numbers are safe at our sizes.
+  types: { bigint: postgres.BigInt },
+  connection: { application_name: 'parley' },
+});
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  if (options.databaseUrl) {
+    const sql = postgres(options.databaseUrl, { ...commonOptions(options.onNotice), max: options.poolMax ?? 10 });
+    return { sql, kind: 'postgres', close: () => sql.end({ timeout: 5 }) };
+  }
+
+  const inMemory = options.dataDir.startsWith('memory://');
+  if (!inMemory) mkdirSync(options.dataDir, { recursive: true });
+  const db = await PGlite.create(inMemory ? 'memory://' : `${options.dataDir}/pglite`, { extensions: { btree_gist } });
+  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 1 });
+  await server.start();
+  const [host, port] = server.getServerConn().split(':');
+  // PGlite is a single connection; pooled postgres.js connections interleave extended-protocol messages
+  // through pglite-socket (electric-sql/pglite#977), so the pool is exactly one connection.
+  const sql = postgres({
+    ...commonOptions(options.onNotice),
+    host,
+    port: Number(port),
+    database: 'postgres',
+    username: 'postgres',
+    max: 1,
+  });
+  return {
+    sql,
+    kind: 'pglite',
+    close: async () => {
+      await sql.end({ timeout: 5 });
+      await server.stop();
+      await db.close();
+    },
+  };
+}

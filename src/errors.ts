@@ -1,0 +1,56 @@
+/**
+ * The one error type the API maps to responses. `code` is stable and documented;
+ * `message` is for humans and never carries SQL, stack traces or secrets.
+ */
+export type ErrorCode =
+  | 'PARLEY_ERR_VALIDATION'
+  | 'PARLEY_ERR_UNAUTHORIZED'
+  | 'PARLEY_ERR_FORBIDDEN'
+  | 'PARLEY_ERR_NOT_FOUND'
+  | 'PARLEY_ERR_CONFLICT'
+  | 'PARLEY_ERR_SLOT_TAKEN'
+  | 'PARLEY_ERR_ILLEGAL_TRANSITION'
+  | 'PARLEY_ERR_PAYLOAD_TOO_LARGE'
+  | 'PARLEY_ERR_UNSUPPORTED_MEDIA_TYPE'
+  | 'PARLEY_ERR_RATE_LIMITED'
+  | 'PARLEY_ERR_UNSAFE_URL'
+  | 'PARLEY_ERR_UPSTREAM'
+  | 'PARLEY_ERR_UNAVAILABLE'
+  | 'PARLEY_ERR_INTERNAL';
+
+const STATUS: Record<ErrorCode, number> = {
+  PARLEY_ERR_VALIDATION: 400,
+  PARLEY_ERR_UNAUTHORIZED: 401,
+  PARLEY_ERR_FORBIDDEN: 403,
+  PARLEY_ERR_NOT_FOUND: 404,
+  PARLEY_ERR_CONFLICT: 409,
+  PARLEY_ERR_SLOT_TAKEN: 409,
+  PARLEY_ERR_ILLEGAL_TRANSITION: 409,
+  PARLEY_ERR_PAYLOAD_TOO_LARGE: 413,
+  PARLEY_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  PARLEY_ERR_RATE_LIMITED: 429,
+  PARLEY_ERR_UNSAFE_URL: 400,
+  PARLEY_ERR_UPSTREAM: 502,
+  PARLEY_ERR_UNAVAILABLE: 503,
+  PARLEY_ERR_INTERNAL: 500,
+};
+
+export class ParleyError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Extra machine-readable detail returned to the client (e.g. alternatives for a taken slot). */
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'ParleyError';
+    this.status = STATUS[code];
+  }
+}
+
+export const notFound = (what: string): ParleyError => new ParleyError('PARLEY_ERR_NOT_FOUND', `${what} not found`);
+export const badRequest = (message: string, details?: Record<string, unknown>): ParleyError =>
+  new ParleyError('PARLEY_ERR_VALIDATION', message, details);
+export const conflict = (message: string, details?: Record<string, unknown>): ParleyError =>
+  new ParleyError('PARLEY_ERR_CONFLICT', message, details);

@@ -1,0 +1,131 @@
+/**
+ * The small streaming interfaces the call loop talks to. The loop never names a vendor:
+ * a provider is chosen per bot (with server-wide defaults) and handed to the loop.
+ * Every long-running operation takes an AbortSignal; abort means "stop now, release everything".
+ */
+import type { AudioFormat } from '../audio/format.js';
+
+export type Language = 'en' | 'ru';
+
+// ---------- speech-to-text ----------
+
+export type SttEvent =
+  /** The recognizer heard speech begin (Deepgram SpeechStarted, or a local VAD). `atMs` = ms since session open. */
+  | { type: 'speech_started'; atMs: number }
+  /** A partial hypothesis for the words being spoken; may change. */
+  | { type: 'interim'; text: string }
+  /** A finalized segment. `endOfUtterance` = the recognizer also judged the caller finished (speech_final). */
+  | { type: 'final'; text: string; endOfUtterance: boolean }
+  /** The recognizer judged the utterance ended after its last final (Deepgram UtteranceEnd). */
+  | { type: 'utterance_end' }
+  /** The session failed; `recoverable` = a reconnect is worth one try. After this event the iterator ends. */
+  | { type: 'error'; error: Error; recoverable: boolean };
+
+export interface SttSessionOptions {
+  /** The format of the audio that will be pushed (the transport's input format). */
+  format: AudioFormat;
+  language: Language;
+  model?: string;
+  /** Words worth biasing toward (company names, services). */
+  keyterms?: string[];
+  signal: AbortSignal;
+}
+
+export interface SttSession {
+  /** Hot path: called once per inbound frame (20 ms). Must not block, allocate heavily or log. */
+  pushAudio(frame: Uint8Array): void;
+  /** Ask the recognizer to flush what it has (Deepgram Finalize). */
+  finalize(): void;
+  /** Events until close or error. */
+  readonly events: AsyncIterable<SttEvent>;
+  close(): Promise<void>;
+}
+
+export interface SttProvider {
+  readonly name: string;
+  open(options: SttSessionOptions): Promise<SttSession>;
+}
+
+// ---------- text-to-speech ----------
+
+export interface TtsSessionOptions {
+  /** The format audio must come out in (the transport's output format). */
+  format: AudioFormat;
+  language: Language;
+  voice?: string;
+  model?: string;
+}
+
+/** One generation: the bot's answer for one agent turn, fed phrase by phrase as the LLM produces it. */
+export interface TtsTurn {
+  /** Queue a phrase (a clause or sentence, with its trailing space/punctuation). */
+  pushText(text: string): void;
+  /** No more text for this turn. */
+  end(): void;
+  /** Audio in the session's format, in order; ends when the turn is fully synthesized or cancelled. */
+  readonly audio: AsyncIterable<Uint8Array>;
+  /** Barge-in: stop generating now. Idempotent; never throws. */
+  cancel(): Promise<void>;
+}
+
+export interface TtsSession {
+  startTurn(signal: AbortSignal): TtsTurn;
+  close(): Promise<void>;
+}
+
+export interface TtsProvider {
+  readonly name: string;
+  /** Opens a session for one call (Cartesia: one websocket per call, one context per turn). */
+  open(options: TtsSessionOptions): Promise<TtsSession>;
+}
+
+// ---------- LLM ----------
+
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** Parsed JSON arguments. */
+  arguments: Record<string, unknown>;
+}
+
+export type ChatMessage =
+  | { role: 'user'; content: string }
+  | { role: 'assistant'; content: string; toolCalls?: ToolCall[] }
+  | { role: 'tool'; toolCallId: string; name: string; content: string };
+
+export interface ToolSpec {
+  name: string;
+  description: string;
+  /** JSON Schema (object) of the arguments. */
+  parameters: Record<string, unknown>;
+}
+
+export type LlmEvent =
+  | { type: 'text'; text: string }
+  | { type: 'tool_call'; call: ToolCall }
+  | { type: 'done'; finishReason: 'stop' | 'tool_calls' | 'length' | 'other' };
+
+export interface LlmRequest {
+  system: string;
+  messages: ChatMessage[];
+  tools: ToolSpec[];
+  model?: string;
+  temperature?: number;
+  maxTokens?: number;
+  signal: AbortSignal;
+}
+
+export interface LlmProvider {
+  readonly name: string;
+  /** Streams one assistant response. Tool calls are emitted whole (arguments parsed) before `done`. */
+  stream(request: LlmRequest): AsyncIterable<LlmEvent>;
+}
+
+// ---------- embeddings ----------
+
+export interface Embedder {
+  readonly name: string;
+  readonly dimensions: number;
+  /** One vector per input, same order. Vectors are L2-normalised. */
+  embed(texts: string[], signal?: AbortSignal): Promise<Float32Array[]>;
+}

@@ -1,0 +1,43 @@
+/**
+ * A fresh, migrated database for one test file. With DATABASE_URL set, a new database is created on that
+ * server (and dropped afterwards); otherwise an in-memory PGlite. The same suite runs on both.
+ */
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { openDatabase, type Database } from '../../src/db/connect.js';
+import { migrate } from '../../src/db/migrate.js';
+
+export interface TestDatabase extends Database {
+  /** Connection string for this database (real server only), to open more connections or servers on it. */
+  url?: string;
+}
+
+export const usingRealPostgres = (): boolean => Boolean(process.env.DATABASE_URL);
+
+export async function createTestDb(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
+  const adminUrl = process.env.DATABASE_URL;
+  let db: TestDatabase;
+  if (adminUrl) {
+    const name = `parley_test_${randomBytes(6).toString('hex')}`;
+    const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`create database ${name}`);
+    await admin.end();
+    const url = new URL(adminUrl);
+    url.pathname = `/${name}`;
+    const inner = await openDatabase({ databaseUrl: url.toString(), dataDir: 'memory://', poolMax: 10 });
+    db = {
+      ...inner,
+      url: url.toString(),
+      close: async () => {
+        await inner.close();
+        const a = postgres(adminUrl, { max: 1, onnotice: () => {} });
+        await a.unsafe(`drop database if exists ${name} with (force)`);
+        await a.end();
+      },
+    };
+  } else {
+    db = await openDatabase({ dataDir: 'memory://' });
+  }
+  if (options.migrate !== false) await migrate(db.sql);
+  return db;
+}
