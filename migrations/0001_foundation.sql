@@ -78,7 +78,8 @@ create table calls (
     check (status in ('queued', 'ringing', 'in_progress', 'completed', 'failed', 'busy', 'no_answer', 'canceled')),
   -- Highest Twilio status-callback sequence applied, so late callbacks never move a call backwards.
   status_sequence integer not null default -1,
-  started_at timestamptz not null default now(),
+  -- Millisecond precision so keyset cursors (which travel as JS dates) are exact.
+  started_at timestamptz not null default date_trunc('milliseconds', now()),
   answered_at timestamptz,
   ended_at timestamptz,
   duration_sec integer,

@@ -1,0 +1,63 @@
+/**
+ * Every error leaves as { "error": { "code", "message" } } with a stable code. Stack traces and SQL never
+ * reach a client; unexpected errors are logged with the request id and answered with a generic 500.
+ */
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { ParleyError, type ErrorCode } from '../errors.js';
+
+interface Mapped {
+  status: number;
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+function mapError(err: FastifyError & { code?: string; validation?: unknown[]; validationContext?: string }): Mapped | null {
+  if (err instanceof ParleyError) return { status: err.status, code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) };
+  if (err.validation) {
+    const first = err.validation[0] as { instancePath?: string; params?: { missingProperty?: string; additionalProperty?: string } } | undefined;
+    const path = `${err.validationContext ?? 'body'}${first?.instancePath ?? ''}`.replace(/\//g, '.');
+    const field = first?.params?.missingProperty
+      ? `${path}.${first.params.missingProperty}`
+      : first?.params?.additionalProperty
+        ? `${path}.${first.params.additionalProperty}`
+        : path;
+    return { status: 400, code: 'PARLEY_ERR_VALIDATION', message: err.message, details: { field } };
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+    case 'FST_REQ_FILE_TOO_LARGE':
+    case 'FST_FILES_LIMIT':
+      return { status: 413, code: 'PARLEY_ERR_PAYLOAD_TOO_LARGE', message: 'Request body is too large' };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
+      return { status: 415, code: 'PARLEY_ERR_UNSUPPORTED_MEDIA_TYPE', message: 'Unsupported content type' };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, code: 'PARLEY_ERR_VALIDATION', message: 'Body is not valid JSON' };
+    case '23505':
+      return { status: 409, code: 'PARLEY_ERR_CONFLICT', message: 'A resource with these unique values already exists' };
+    case '22P02':
+      return { status: 400, code: 'PARLEY_ERR_VALIDATION', message: 'A value has the wrong format' };
+  }
+  if (err.statusCode === 429) return { status: 429, code: 'PARLEY_ERR_RATE_LIMITED', message: 'Too many requests; retry later' };
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+    return { status: err.statusCode, code: 'PARLEY_ERR_VALIDATION', message: err.message };
+  }
+  return null;
+}
+
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const mapped = mapError(err);
+    if (!mapped) {
+      request.log.error({ err }, 'unhandled error');
+      return reply.status(500).send({ error: { code: 'PARLEY_ERR_INTERNAL', message: 'Internal error' } });
+    }
+    if (mapped.status >= 500) request.log.error({ err }, mapped.message);
+    return reply.status(mapped.status).send({ error: { code: mapped.code, message: mapped.message, ...(mapped.details ? { details: mapped.details } : {}) } });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: { code: 'PARLEY_ERR_NOT_FOUND', message: `Route ${request.method} ${request.url.split('?')[0]} not found` } }),
+  );
+}

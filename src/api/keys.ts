@@ -1,0 +1,39 @@
+/**
+ * API keys: `pk_<8 hex prefix>_<43 chars base64url secret>`. Only the sha256 of the whole key is stored; the
+ * prefix finds the row. Keys carry 256 bits of randomness, so a fast hash is enough (nothing to brute-force).
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+export interface NewKey {
+  key: string;
+  prefix: string;
+  hash: string;
+}
+
+export function generateApiKey(): NewKey {
+  const prefix = `pk_${randomBytes(4).toString('hex')}`;
+  const key = `${prefix}_${randomBytes(32).toString('base64url')}`;
+  return { key, prefix, hash: hashKey(key) };
+}
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/** The prefix of a presented key, or null if it is not shaped like one of ours. */
+export function prefixOf(key: string): string | null {
+  const m = /^(pk_[0-9a-f]{8})_[A-Za-z0-9_-]{43}$/.exec(key);
+  return m ? m[1]! : null;
+}
+
+export function safeEqualHex(a: string, b: string): boolean {
+  const ab = Buffer.from(a, 'hex');
+  const bb = Buffer.from(b, 'hex');
+  return ab.length === bb.length && timingSafeEqual(ab, bb);
+}
+
+export function safeEqualString(a: string, b: string): boolean {
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb);
+}

@@ -1,0 +1,108 @@
+/** Calls: list with keyset pagination and filters; get one with its transcript and outcome. */
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { getCall, getOutcome, listCalls, type CallRow } from '../../db/calls.js';
+import type { RootSql } from '../../db/sql.js';
+import { badRequest, notFound } from '../../errors.js';
+import { IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors } from '../schemas.js';
+
+const CallStatus = Type.Union(['queued', 'ringing', 'in_progress', 'completed', 'failed', 'busy', 'no_answer', 'canceled'].map((s) => Type.Literal(s)));
+const Direction = Type.Union([Type.Literal('inbound'), Type.Literal('outbound'), Type.Literal('web')]);
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+
+const TranscriptEntry = Type.Object({
+  role: Type.Union([Type.Literal('caller'), Type.Literal('bot'), Type.Literal('system')]),
+  text: Type.String(),
+  ts: Type.String(),
+  latency: Type.Optional(Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()]), { description: 'Milliseconds per stage of this bot turn' })),
+  interrupted: Type.Optional(Type.Boolean({ description: 'The caller interrupted; text is what they heard' })),
+});
+
+const OutcomeSchema = Type.Object({
+  outcome_type: Type.String(),
+  confidence: Type.Number(),
+  summary: Type.String(),
+  extracted_data: Type.Record(Type.String(), Type.Unknown()),
+  analyzer: Type.String(),
+  webhook_sent: Type.Boolean(),
+  webhook_sent_at: Nullable(Timestamp),
+  webhook_response_code: Nullable(Type.Integer()),
+  created_at: Timestamp,
+});
+
+const CallSummarySchema = Type.Object({
+  id: Uuid,
+  bot_id: Nullable(Uuid),
+  direction: Direction,
+  twilio_call_sid: Nullable(Type.String()),
+  from_number: Nullable(Type.String()),
+  to_number: Nullable(Type.String()),
+  status: CallStatus,
+  started_at: Timestamp,
+  answered_at: Nullable(Timestamp),
+  ended_at: Nullable(Timestamp),
+  duration_sec: Nullable(Type.Integer()),
+  recording_url: Nullable(Type.String()),
+  failure_reason: Nullable(Type.String()),
+});
+
+const CallDetailSchema = Type.Intersect([
+  CallSummarySchema,
+  Type.Object({ transcript: Type.Array(TranscriptEntry), outcome: Nullable(OutcomeSchema) }),
+]);
+
+const ListQuery = Type.Object(
+  {
+    ...PageQuery,
+    bot_id: Type.Optional(Uuid),
+    status: Type.Optional(CallStatus),
+    direction: Type.Optional(Direction),
+    from: Type.Optional(Type.String({ format: 'date-time', description: 'started_at ≥ from' })),
+    to: Type.Optional(Type.String({ format: 'date-time', description: 'started_at < to' })),
+  },
+  { additionalProperties: false },
+);
+
+const summary = ({ company_id: _c, transcript: _t, created_at: _ca, updated_at: _ua, ...rest }: CallRow) => rest;
+
+export function callRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
+  return async (app) => {
+    app.get('/calls', {
+      config: { scope: 'calls:read' },
+      schema: { tags: ['calls'], summary: 'List calls, newest first', querystring: ListQuery, response: { 200: Page(CallSummarySchema), ...errors(400, 401) } },
+    }, async (request) => {
+      const q = request.query as Static<typeof ListQuery>;
+      const limit = q.limit ?? 50;
+      let after: { startedAt: Date; id: string } | undefined;
+      if (q.cursor) {
+        const parts = decodeCursor(q.cursor);
+        if (!parts || typeof parts[0] !== 'string' || typeof parts[1] !== 'string') throw badRequest('cursor is not valid', { field: 'querystring.cursor' });
+        after = { startedAt: new Date(parts[0]), id: parts[1] };
+      }
+      const rows = await listCalls(deps.sql, request.auth.companyId, {
+        ...(q.bot_id ? { botId: q.bot_id } : {}),
+        ...(q.status ? { status: q.status as CallRow['status'] } : {}),
+        ...(q.direction ? { direction: q.direction } : {}),
+        ...(q.from ? { from: new Date(q.from) } : {}),
+        ...(q.to ? { to: new Date(q.to) } : {}),
+      }, { limit: limit + 1, ...(after ? { after } : {}) });
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        data: page.map(summary),
+        next_cursor: rows.length > limit && last ? encodeCursor([last.started_at.toISOString(), last.id]) : null,
+      };
+    });
+
+    app.get('/calls/:id', {
+      config: { scope: 'calls:read' },
+      schema: { tags: ['calls'], summary: 'Get a call with its transcript and outcome', params: IdParams, response: { 200: CallDetailSchema, ...errors(400, 401, 404) } },
+    }, async (request) => {
+      const { id } = request.params as Static<typeof IdParams>;
+      const call = await getCall(deps.sql, request.auth.companyId, id);
+      if (!call) throw notFound('Call');
+      const outcome = await getOutcome(deps.sql, call.id);
+      return { ...summary(call), transcript: call.transcript, outcome: outcome ?? null };
+    });
+  };
+}

@@ -1,0 +1,85 @@
+/** The authenticated company's own settings: profile, webhook URL and events, webhook secret rotation. */
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { getCompany, getWebhookSecret, rotateWebhookSecret, updateWebhookSettings } from '../../db/companies.js';
+import type { RootSql } from '../../db/sql.js';
+import { notFound } from '../../errors.js';
+import { Timestamp, Uuid, errors } from '../schemas.js';
+
+export const WEBHOOK_EVENT_TYPES = [
+  'call.started', 'call.ended', 'call.analyzed', 'booking.created', 'booking.updated', 'booking.cancelled', 'knowledge.ready', 'knowledge.failed',
+] as const;
+
+export const CompanySchema = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  webhook_url: Type.Union([Type.String(), Type.Null()]),
+  webhook_events: Type.Array(Type.String(), { description: 'Event types delivered; empty = all' }),
+  is_active: Type.Boolean(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+const WebhookSettingsBody = Type.Object(
+  {
+    url: Type.Optional(Type.Union([Type.String({ format: 'uri', maxLength: 2000 }), Type.Null()], { description: 'https URL, or null to stop deliveries' })),
+    events: Type.Optional(Type.Array(Type.Union(WEBHOOK_EVENT_TYPES.map((e) => Type.Literal(e))), { uniqueItems: true })),
+  },
+  { additionalProperties: false },
+);
+
+export interface CompanyRouteDeps {
+  sql: RootSql;
+  /** Throws ParleyError PARLEY_ERR_UNSAFE_URL for URLs deliveries must not be aimed at. */
+  validateWebhookUrl: (url: string) => Promise<void>;
+  /** How long the previous secret keeps signing after a rotation. */
+  secretOverlapSec: number;
+}
+
+export function companyRoutes(deps: CompanyRouteDeps): FastifyPluginAsync {
+  return async (app) => {
+    app.get('/company', {
+      schema: { tags: ['company'], summary: 'The company this API key belongs to', response: { 200: CompanySchema, ...errors(401) } },
+    }, async (request) => {
+      const company = await getCompany(deps.sql, request.auth.companyId);
+      if (!company) throw notFound('Company');
+      return company;
+    });
+
+    app.put('/company/webhook', {
+      config: { scope: 'settings:write' },
+      schema: { tags: ['company'], summary: 'Set the webhook URL and the events to deliver', body: WebhookSettingsBody, response: { 200: CompanySchema, ...errors(400, 401, 403) } },
+    }, async (request) => {
+      const body = request.body as Static<typeof WebhookSettingsBody>;
+      if (body.url) await deps.validateWebhookUrl(body.url);
+      const company = await updateWebhookSettings(deps.sql, request.auth.companyId, {
+        ...(body.url !== undefined ? { url: body.url } : {}),
+        ...(body.events !== undefined ? { events: body.events } : {}),
+      });
+      if (!company) throw notFound('Company');
+      return company;
+    });
+
+    const SecretResponse = Type.Object({ secret: Type.String({ description: 'Standard Webhooks secret (whsec_…)' }), previous_secret_expires_at: Type.Optional(Timestamp) });
+    app.get('/company/webhook/secret', {
+      config: { scope: 'settings:write' },
+      schema: { tags: ['company'], summary: 'The current webhook signing secret', response: { 200: SecretResponse, ...errors(401, 403) } },
+    }, async (request) => {
+      const secret = await getWebhookSecret(deps.sql, request.auth.companyId);
+      if (!secret) throw notFound('Company');
+      return { secret };
+    });
+
+    app.post('/company/webhook/rotate-secret', {
+      config: { scope: 'settings:write' },
+      schema: {
+        tags: ['company'], summary: 'Rotate the webhook secret; the previous one keeps signing during an overlap',
+        response: { 200: SecretResponse, ...errors(401, 403) },
+      },
+    }, async (request) => {
+      const r = await rotateWebhookSecret(deps.sql, request.auth.companyId, deps.secretOverlapSec);
+      if (!r) throw notFound('Company');
+      return { secret: r.secret, previous_secret_expires_at: r.previousExpiresAt };
+    });
+  };
+}

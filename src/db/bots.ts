@@ -1,0 +1,70 @@
+import type { BotConfig } from '../bots/config-schema.js';
+import type { Db } from './sql.js';
+
+export interface BotRow {
+  id: string;
+  company_id: string;
+  name: string;
+  phone_number: string | null;
+  language: 'en' | 'ru';
+  config: BotConfig;
+  is_active: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export async function insertBot(
+  db: Db,
+  bot: { companyId: string; name: string; phoneNumber: string | null; language: 'en' | 'ru'; config: BotConfig },
+): Promise<BotRow> {
+  const [row] = await db<BotRow[]>`
+    insert into bots (company_id, name, phone_number, language, config)
+    values (${bot.companyId}, ${bot.name}, ${bot.phoneNumber}, ${bot.language}, ${db.json(bot.config as never)})
+    returning *`;
+  return row!;
+}
+
+export async function listBots(db: Db, companyId: string, opts: { includeInactive: boolean }): Promise<BotRow[]> {
+  return db<BotRow[]>`
+    select * from bots where company_id = ${companyId}
+    ${opts.includeInactive ? db`` : db`and is_active`}
+    order by created_at desc, id`;
+}
+
+export async function getBot(db: Db, companyId: string, id: string): Promise<BotRow | undefined> {
+  const [row] = await db<BotRow[]>`select * from bots where id = ${id} and company_id = ${companyId}`;
+  return row;
+}
+
+export async function updateBot(
+  db: Db,
+  companyId: string,
+  id: string,
+  patch: { name?: string; phoneNumber?: string | null; language?: 'en' | 'ru'; config?: BotConfig; isActive?: boolean },
+): Promise<BotRow | undefined> {
+  const [row] = await db<BotRow[]>`
+    update bots set
+      name = ${patch.name === undefined ? db`name` : patch.name},
+      phone_number = ${patch.phoneNumber === undefined ? db`phone_number` : patch.phoneNumber},
+      language = ${patch.language === undefined ? db`language` : patch.language},
+      config = ${patch.config === undefined ? db`config` : db.json(patch.config as never)},
+      is_active = ${patch.isActive === undefined ? db`is_active` : patch.isActive},
+      updated_at = now()
+    where id = ${id} and company_id = ${companyId}
+    returning *`;
+  return row;
+}
+
+/** The active bot answering a number (of an active company), for routing an inbound call. */
+export async function findActiveBotByNumber(db: Db, phoneNumber: string): Promise<BotRow | undefined> {
+  const [row] = await db<BotRow[]>`
+    select b.* from bots b join companies c on c.id = b.company_id
+    where b.phone_number = ${phoneNumber} and b.is_active and c.is_active`;
+  return row;
+}
+
+/** A bot by id alone — only for internal paths already authorised by a signed token. */
+export async function getBotById(db: Db, id: string): Promise<BotRow | undefined> {
+  const [row] = await db<BotRow[]>`select * from bots where id = ${id}`;
+  return row;
+}

@@ -1,0 +1,116 @@
+import type { Db } from './sql.js';
+
+export type CallStatus = 'queued' | 'ringing' | 'in_progress' | 'completed' | 'failed' | 'busy' | 'no_answer' | 'canceled';
+export type CallDirection = 'inbound' | 'outbound' | 'web';
+
+export interface TranscriptEntry {
+  role: 'caller' | 'bot' | 'system';
+  text: string;
+  ts: string;
+  latency?: Record<string, number | null>;
+  interrupted?: boolean;
+}
+
+export interface CallRow {
+  id: string;
+  company_id: string | null;
+  bot_id: string | null;
+  direction: CallDirection;
+  twilio_call_sid: string | null;
+  from_number: string | null;
+  to_number: string | null;
+  status: CallStatus;
+  started_at: Date;
+  answered_at: Date | null;
+  ended_at: Date | null;
+  duration_sec: number | null;
+  transcript: TranscriptEntry[];
+  recording_url: string | null;
+  failure_reason: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export async function insertCall(
+  db: Db,
+  call: {
+    companyId: string | null;
+    botId: string | null;
+    direction: CallDirection;
+    twilioCallSid?: string | null;
+    from?: string | null;
+    to?: string | null;
+    status?: CallStatus;
+    failureReason?: string | null;
+  },
+): Promise<CallRow> {
+  const ended = call.status === 'failed';
+  const [row] = await db<CallRow[]>`
+    insert into calls (company_id, bot_id, direction, twilio_call_sid, from_number, to_number, status, failure_reason, ended_at, duration_sec)
+    values (${call.companyId}, ${call.botId}, ${call.direction}, ${call.twilioCallSid ?? null}, ${call.from ?? null},
+            ${call.to ?? null}, ${call.status ?? 'queued'}, ${call.failureReason ?? null},
+            ${ended ? db`now()` : null}, ${ended ? 0 : null})
+    on conflict (twilio_call_sid) do update set updated_at = now()
+    returning *`;
+  return row!;
+}
+
+export interface CallFilters {
+  botId?: string;
+  status?: CallStatus;
+  direction?: CallDirection;
+  from?: Date;
+  to?: Date;
+}
+
+/** Keyset pagination on (started_at desc, id desc); `after` is the last row of the previous page. */
+export async function listCalls(
+  db: Db,
+  companyId: string,
+  filters: CallFilters,
+  page: { limit: number; after?: { startedAt: Date; id: string } },
+): Promise<CallRow[]> {
+  return db<CallRow[]>`
+    select id, company_id, bot_id, direction, twilio_call_sid, from_number, to_number, status, started_at,
+      answered_at, ended_at, duration_sec, '[]'::jsonb as transcript, recording_url, failure_reason, created_at, updated_at
+    from calls
+    where company_id = ${companyId}
+      ${filters.botId ? db`and bot_id = ${filters.botId}` : db``}
+      ${filters.status ? db`and status = ${filters.status}` : db``}
+      ${filters.direction ? db`and direction = ${filters.direction}` : db``}
+      ${filters.from ? db`and started_at >= ${filters.from}` : db``}
+      ${filters.to ? db`and started_at < ${filters.to}` : db``}
+      ${page.after ? db`and (started_at, id) < (${page.after.startedAt}, ${page.after.id})` : db``}
+    order by started_at desc, id desc
+    limit ${page.limit}`;
+}
+
+export async function getCall(db: Db, companyId: string, id: string): Promise<CallRow | undefined> {
+  const [row] = await db<CallRow[]>`select * from calls where id = ${id} and company_id = ${companyId}`;
+  return row;
+}
+
+export async function getCallById(db: Db, id: string): Promise<CallRow | undefined> {
+  const [row] = await db<CallRow[]>`select * from calls where id = ${id}`;
+  return row;
+}
+
+export interface OutcomeRow {
+  outcome_type: string;
+  confidence: number;
+  summary: string;
+  extracted_data: Record<string, unknown>;
+  analyzer: string;
+  webhook_sent: boolean;
+  webhook_sent_at: Date | null;
+  webhook_response_code: number | null;
+  created_at: Date;
+}
+
+export async function getOutcome(db: Db, callId: string): Promise<OutcomeRow | undefined> {
+  const [row] = await db<OutcomeRow[]>`
+    select outcome_type, confidence, summary, extracted_data, analyzer, webhook_sent, webhook_sent_at,
+      webhook_response_code, created_at
+    from outcomes where call_id = ${callId}`;
+  return row;
+}

@@ -1,0 +1,71 @@
+/**
+ * A full app on a fresh database for route tests: `createCompany()` goes through the admin API, like an operator.
+ */
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { buildApp, type AppDeps } from '../../src/app.js';
+import { testConfig, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+import { createTestDb, type TestDatabase } from './db.js';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+export interface TestApp {
+  app: FastifyInstance;
+  db: TestDatabase;
+  config: Config;
+  createCompany(name?: string): Promise<{ companyId: string; apiKey: string }>;
+  /** Headers for a company's API key. */
+  as(apiKey: string): { authorization: string };
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  tenantRoutes?: (db: TestDatabase, config: Config) => FastifyPluginAsync[];
+  publicRoutes?: (db: TestDatabase, config: Config) => FastifyPluginAsync[];
+  validateWebhookUrl?: AppDeps['validateWebhookUrl'];
+  db?: TestDatabase;
+}
+
+export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const db = options.db ?? (await createTestDb());
+  const config = testConfig({ ADMIN_TOKEN, ...options.env });
+  const app = await buildApp({
+    config,
+    sql: db.sql,
+    log: createLogger('silent'),
+    adminToken: ADMIN_TOKEN,
+    validateWebhookUrl: options.validateWebhookUrl ?? (async () => {}),
+    tenantRoutes: options.tenantRoutes?.(db, config) ?? [],
+    publicRoutes: options.publicRoutes?.(db, config) ?? [],
+  });
+  await app.ready();
+  let n = 0;
+  return {
+    app,
+    db,
+    config,
+    async createCompany(name = `Company ${++n}`) {
+      const res = await app.inject({ method: 'POST', url: '/v1/admin/companies', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: { name } });
+      if (res.statusCode !== 201) throw new Error(`createCompany failed: ${res.statusCode} ${res.body}`);
+      const body = res.json() as { company: { id: string }; api_key: { key: string } };
+      return { companyId: body.company.id, apiKey: body.api_key.key };
+    },
+    as: (apiKey) => ({ authorization: `Bearer ${apiKey}` }),
+    async close() {
+      await app.close();
+      if (!options.db) await db.close();
+    },
+  };
+}
+
+/** A minimal valid bot body. */
+export function botBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name: 'Front desk',
+    phone_number: null,
+    language: 'en',
+    config: { greeting: 'Hello, thanks for calling. How can I help?', systemPrompt: 'You are a helpful receptionist.' },
+    ...overrides,
+  };
+}
