@@ -1,0 +1,112 @@
+/**
+ * Starts and tracks live calls on any transport: picks the bot's providers, builds its tools and recorder,
+ * runs a CallSession, and ends every call politely on shutdown.
+ */
+import { limitsOf } from '../bots/config-schema.js';
+import type { Metrics } from '../api/metrics.js';
+import { CallSession } from '../call/call-session.js';
+import { PgCallRecorder } from '../call/recorder.js';
+import { ToolRegistry } from '../call/tool-registry.js';
+import { builtInTools } from '../call/tools/index.js';
+import type { CallContext, Tool } from '../call/tool-types.js';
+import type { BotRow } from '../db/bots.js';
+import type { CallRow } from '../db/calls.js';
+import type { RootSql } from '../db/sql.js';
+import type { Logger } from '../log.js';
+import { agentSystemPrompt } from '../prompts.js';
+import type { LlmProvider, SttProvider, TtsProvider } from '../providers/types.js';
+import type { CallTransport } from './transport.js';
+
+export interface ProviderSet {
+  stt: SttProvider;
+  llm: LlmProvider;
+  tts: TtsProvider;
+  voice?: string | undefined;
+  sttModel?: string | undefined;
+  ttsModel?: string | undefined;
+}
+
+export interface CallRunnerDeps {
+  sql: RootSql;
+  log: Logger;
+  metrics: Metrics;
+  providersFor(bot: BotRow): ProviderSet;
+  /** Feature tools for a bot (knowledge search, bookings); the built-ins are always there. */
+  toolsFor?(bot: BotRow): Tool[];
+  /** Knowledge for the prompt of one turn. */
+  retrieveFor?(bot: BotRow): ((text: string, signal: AbortSignal) => Promise<string | null>) | undefined;
+}
+
+export class CallRunner {
+  private readonly active = new Map<string, CallSession>();
+
+  constructor(private readonly deps: CallRunnerDeps) {}
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  /** Runs a call to its end. The call row and bot are already authorised by the transport's token. */
+  async run(transport: CallTransport, call: CallRow, bot: BotRow): Promise<CallSession> {
+    const { sql, metrics } = this.deps;
+    const log = this.deps.log.child({ callId: call.id, botId: bot.id, transport: transport.kind });
+    const providers = this.deps.providersFor(bot);
+    const context: CallContext = {
+      callId: call.id,
+      botId: bot.id,
+      companyId: bot.company_id,
+      callerNumber: call.direction === 'outbound' ? call.to_number : call.from_number,
+      bot: { id: bot.id, name: bot.name, language: bot.language, config: bot.config },
+      sql,
+    };
+    const session = new CallSession({
+      transport,
+      stt: providers.stt,
+      llm: providers.llm,
+      tts: providers.tts,
+      tools: new ToolRegistry([...builtInTools(), ...(this.deps.toolsFor?.(bot) ?? [])]),
+      context,
+      recorder: new PgCallRecorder({ sql, callId: call.id, companyId: bot.company_id, botId: bot.id, log }),
+      limits: limitsOf(bot.config),
+      systemPrompt: agentSystemPrompt({
+        name: bot.name,
+        language: bot.language,
+        companyPrompt: bot.config.systemPrompt ?? '',
+        timezone: (bot.config.booking as { timezone?: string } | undefined)?.timezone,
+      }),
+      language: bot.language,
+      voice: providers.voice ?? bot.config.voice,
+      retrieveContext: this.deps.retrieveFor?.(bot),
+      log,
+      sttModel: providers.sttModel,
+      ttsModel: providers.ttsModel,
+    });
+    this.active.set(call.id, session);
+    metrics.activeCalls.inc({ transport: transport.kind });
+    log.info({ stt: providers.stt.name, llm: providers.llm.name, tts: providers.tts.name }, 'call started');
+    try {
+      await session.start();
+      log.info({ reason: session.endReason }, 'call ended');
+    } catch (err) {
+      log.error({ err }, 'call session crashed');
+    } finally {
+      this.active.delete(call.id);
+      metrics.activeCalls.dec({ transport: transport.kind });
+      for (const l of session.turnLatencies) {
+        if (l.totalMs !== null) metrics.callTurnLatency.observe({ stage: 'total' }, l.totalMs / 1000);
+        if (l.llmFirstTokenMs !== null) metrics.callTurnLatency.observe({ stage: 'llm_first_token' }, l.llmFirstTokenMs / 1000);
+        if (l.ttsFirstAudioMs !== null) metrics.callTurnLatency.observe({ stage: 'tts_first_audio' }, l.ttsFirstAudioMs / 1000);
+      }
+    }
+    return session;
+  }
+
+  /** Ends every live call (goodbye, then hang up) and waits up to `timeoutMs`. */
+  async shutdown(timeoutMs: number): Promise<void> {
+    const sessions = [...this.active.values()];
+    await Promise.race([
+      Promise.allSettled(sessions.map((s) => s.end('server_shutdown'))),
+      new Promise((r) => setTimeout(r, timeoutMs).unref()),
+    ]);
+  }
+}

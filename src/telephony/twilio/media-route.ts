@@ -1,0 +1,99 @@
+/**
+ * WS /twilio/media: authenticate the handshake (X-Twilio-Signature on the wss URL) and then the `start`
+ * message (the signed token from <Parameter>), before any audio is processed. Malformed or unexpected frames
+ * are counted and logged once per call; they never end the call.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { RawData, WebSocket } from 'ws';
+import type { Metrics } from '../../api/metrics.js';
+import { getBotById } from '../../db/bots.js';
+import { getCallById } from '../../db/calls.js';
+import type { RootSql } from '../../db/sql.js';
+import { verifyCallToken } from '../call-token.js';
+import type { CallRunner } from '../call-runner.js';
+import { decodeTwilioMessage } from './codec.js';
+import { TwilioMediaTransport, type TwilioCallControl } from './media-transport.js';
+import { isValidHandshakeSignature, publicWsUrl } from './signature.js';
+import { MEDIA_PATH } from './voice-routes.js';
+
+export interface MediaRouteDeps {
+  sql: RootSql;
+  authToken: string;
+  publicOrigin: string;
+  callTokenSecret: string;
+  runner: CallRunner;
+  metrics: Metrics;
+  twilioControl: TwilioCallControl | null;
+  /** How long a socket may stay unauthenticated. */
+  startTimeoutMs?: number;
+}
+
+const POLICY_VIOLATION = 1008;
+
+export function twilioMediaRoute(deps: MediaRouteDeps): FastifyPluginAsync {
+  const wsUrl = publicWsUrl(deps.publicOrigin, MEDIA_PATH);
+  return async (app) => {
+    app.get(MEDIA_PATH, {
+      websocket: true,
+      schema: { hide: true } as object,
+      preValidation: async (request, reply) => {
+        const ok = !request.raw.url?.includes('?') && isValidHandshakeSignature(deps.authToken, request.headers['x-twilio-signature'], wsUrl);
+        if (!ok) {
+          request.log.warn('rejected a media-stream handshake with a bad Twilio signature');
+          return reply.status(403).send({ error: { code: 'PARLEY_ERR_FORBIDDEN', message: 'Invalid Twilio signature' } });
+        }
+      },
+    }, (socket: WebSocket, request) => {
+      let transport: TwilioMediaTransport | null = null;
+      let starting = false;
+      let malformed = 0;
+      const log = request.log;
+      const bad = (why: string) => {
+        malformed++;
+        deps.metrics.malformedFrames.inc({ transport: 'twilio' });
+        if (malformed === 1) log.warn({ why }, 'malformed or unexpected media-stream frame (logged once per call)');
+      };
+      const startTimer = setTimeout(() => {
+        if (!transport) socket.close(POLICY_VIOLATION, 'no valid start message');
+      }, deps.startTimeoutMs ?? 10_000);
+
+      socket.on('message', (data: RawData, isBinary: boolean) => {
+        if (isBinary) return bad('binary frame');
+        const decoded = decodeTwilioMessage(data.toString());
+        if (!decoded.ok) return bad(decoded.error);
+        const message = decoded.message;
+        if (transport) {
+          if (message.event === 'start' || message.event === 'connected') return bad(`repeated ${message.event}`);
+          transport.receive(message);
+          return;
+        }
+        if (message.event === 'connected') return;
+        // Frames racing the token check are dropped quietly: a few ms of audio before the greeting.
+        if (starting) return message.event === 'start' ? bad('second start') : undefined;
+        if (message.event !== 'start') return bad(`${message.event} before start`);
+        starting = true;
+        void (async () => {
+          const claims = verifyCallToken(deps.callTokenSecret, message.customParameters.token ?? '', 'twilio-media');
+          const call = claims ? await getCallById(deps.sql, claims.callId) : undefined;
+          const bot = call?.bot_id ? await getBotById(deps.sql, call.bot_id) : undefined;
+          if (!claims || !call || !bot || call.twilio_call_sid !== message.callSid || !['queued', 'ringing', 'in_progress'].includes(call.status)) {
+            log.warn({ callSid: message.callSid }, 'media stream refused: bad or expired token');
+            socket.close(POLICY_VIOLATION, 'unauthorised stream');
+            return;
+          }
+          clearTimeout(startTimer);
+          transport = new TwilioMediaTransport(socket, message.streamSid, message.callSid, deps.twilioControl);
+          const t = transport;
+          socket.once('close', () => t.socketClosed('socket closed'));
+          await deps.runner.run(t, call, bot);
+          if (socket.readyState === socket.OPEN) socket.close(1000, 'call ended');
+        })().catch((err: unknown) => {
+          log.error({ err }, 'media stream failed');
+          socket.close(1011, 'internal error');
+        });
+      });
+      socket.on('error', (err) => log.warn({ err: err.message }, 'media socket error'));
+      socket.on('close', () => clearTimeout(startTimer));
+    });
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * CallTransport over a Twilio bidirectional Media Stream. The socket route feeds decoded messages in with
+ * receive(); this class turns them into handler calls and turns the loop's audio/marks/clear into frames.
+ */
+import type { WebSocket } from 'ws';
+import { TWILIO_FORMAT } from '../../audio/format.js';
+import type { CallTransport, TransportHandlers, TransportNotice } from '../transport.js';
+import { encodeClear, encodeMark, encodeMedia, type TwilioInbound } from './codec.js';
+
+export interface TwilioCallControl {
+  /** Moves the live call to `to` (Twilio REST: new TwiML with <Dial>). */
+  transfer(callSid: string, to: string): Promise<void>;
+}
+
+export class TwilioMediaTransport implements CallTransport {
+  readonly kind = 'twilio' as const;
+  readonly inputFormat = TWILIO_FORMAT;
+  readonly outputFormat = TWILIO_FORMAT;
+  private handlers: TransportHandlers | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly streamSid: string,
+    private readonly callSid: string,
+    private readonly control: TwilioCallControl | null,
+  ) {}
+
+  attach(handlers: TransportHandlers): void {
+    this.handlers = handlers;
+  }
+
+  /** Hot path for media: one base64 decode, no logging, no copies beyond it. */
+  receive(message: TwilioInbound): void {
+    const h = this.handlers;
+    if (!h) return;
+    switch (message.event) {
+      case 'media':
+        if (message.track === 'inbound') h.onAudio(Buffer.from(message.payload, 'base64'));
+        return;
+      case 'mark':
+        h.onMark(message.name);
+        return;
+      case 'dtmf':
+        h.onDtmf(message.digit);
+        return;
+      case 'stop':
+        this.closeOnce('stop');
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** The socket closed (caller hung up, network): tell the loop once. */
+  socketClosed(reason: string): void {
+    this.closeOnce(reason);
+  }
+
+  private closeOnce(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.handlers?.onClose(reason);
+  }
+
+  sendAudio(chunk: Uint8Array): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(encodeMedia(this.streamSid, chunk));
+  }
+
+  sendMark(name: string): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(encodeMark(this.streamSid, name));
+  }
+
+  clear(): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(encodeClear(this.streamSid));
+  }
+
+  get pendingBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  notify(_event: TransportNotice): void {
+    // Phone callers have no screen.
+  }
+
+  /**
+   * Closing a bidirectional stream's socket makes Twilio continue with the TwiML after <Connect>; there is none,
+   * so the call ends. No REST round trip needed.
+   */
+  async hangup(reason: string): Promise<void> {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.close(1000, reason.slice(0, 100));
+    this.closeOnce(`hangup: ${reason}`);
+  }
+
+  async transfer(to: string): Promise<void> {
+    if (!this.control) throw new Error('Transfer needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN');
+    await this.control.transfer(this.callSid, to);
+  }
+}

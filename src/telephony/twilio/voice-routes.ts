@@ -1,0 +1,107 @@
+/**
+ * Twilio's HTTP webhooks: POST /twilio/voice answers a call with <Connect><Stream>, POST /twilio/status applies
+ * status callbacks without ever moving a call backwards.
+ */
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { findActiveBotByNumber } from '../../db/bots.js';
+import { insertCall } from '../../db/calls.js';
+import type { RootSql } from '../../db/sql.js';
+import { enqueueJob } from '../../jobs/queue.js';
+import { emitEvent } from '../../webhooks/emit.js';
+import { signCallToken } from '../call-token.js';
+import { isValidFormSignature, publicUrl, publicWsUrl } from './signature.js';
+import { apologyTwiml, connectStreamTwiml } from './twiml.js';
+
+export interface TwilioRouteDeps {
+  sql: RootSql;
+  authToken: string;
+  publicOrigin: string;
+  callTokenSecret: string;
+  /** How long the media socket has to present its token after the webhook answered. */
+  tokenTtlMs?: number;
+}
+
+export const MEDIA_PATH = '/twilio/media';
+
+const APOLOGY = {
+  en: 'Sorry, this number is not in service. Goodbye.',
+  ru: 'Извините, этот номер не обслуживается. До свидания.',
+};
+
+type Form = Record<string, string | undefined>;
+
+function checkSignature(deps: TwilioRouteDeps, path: string) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const ok = isValidFormSignature(deps.authToken, request.headers['x-twilio-signature'], publicUrl(deps.publicOrigin, path), (request.body ?? {}) as Form);
+    if (!ok) {
+      request.log.warn({ path }, 'rejected a request with a bad Twilio signature');
+      return reply.status(403).type('text/plain').send('Invalid Twilio signature');
+    }
+  };
+}
+
+/** Order of call states; terminal states share the top rank so none replaces another. */
+const RANK: Record<string, number> = { queued: 0, ringing: 1, in_progress: 2 };
+const rankOf = (status: string): number => RANK[status] ?? 3;
+
+const STATUS_MAP: Record<string, string> = {
+  queued: 'queued', initiated: 'queued', ringing: 'ringing', 'in-progress': 'in_progress', answered: 'in_progress',
+  completed: 'completed', busy: 'busy', failed: 'failed', 'no-answer': 'no_answer', canceled: 'canceled',
+};
+
+export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
+  return async (app) => {
+    app.post('/twilio/voice', { preHandler: checkSignature(deps, '/twilio/voice'), schema: { hide: true } as object }, async (request, reply) => {
+      const form = request.body as Form;
+      const callSid = form.CallSid;
+      const to = form.To ?? '';
+      const from = form.From ?? null;
+      if (!callSid) return reply.status(400).type('text/plain').send('CallSid missing');
+
+      const bot = await findActiveBotByNumber(deps.sql, to);
+      if (!bot) {
+        await insertCall(deps.sql, { companyId: null, botId: null, direction: 'inbound', twilioCallSid: callSid, from, to, status: 'failed', failureReason: `no active bot for ${to || 'an empty number'}` });
+        request.log.info({ callSid }, 'call to a number with no active bot');
+        return reply.type('text/xml').send(apologyTwiml(APOLOGY.en, 'en'));
+      }
+      const direction = form.Direction?.startsWith('outbound') ? 'outbound' : 'inbound';
+      const call = await insertCall(deps.sql, { companyId: bot.company_id, botId: bot.id, direction, twilioCallSid: callSid, from, to, status: 'ringing' });
+      const token = signCallToken(deps.callTokenSecret, { callId: call.id, aud: 'twilio-media', exp: Date.now() + (deps.tokenTtlMs ?? 60_000) });
+      return reply.type('text/xml').send(connectStreamTwiml(publicWsUrl(deps.publicOrigin, MEDIA_PATH), { callId: call.id, token }));
+    });
+
+    app.post('/twilio/status', { preHandler: checkSignature(deps, '/twilio/status'), schema: { hide: true } as object }, async (request, reply) => {
+      const form = request.body as Form;
+      const status = STATUS_MAP[form.CallStatus ?? ''];
+      const callSid = form.CallSid;
+      if (!callSid || !status) return reply.status(400).type('text/plain').send('CallSid or CallStatus missing');
+      const recordingUrl = form.RecordingUrl ?? null;
+      const seq = Number.parseInt(form.SequenceNumber ?? '', 10);
+      const duration = Number.parseInt(form.CallDuration ?? '', 10);
+      const terminal = !['queued', 'ringing', 'in_progress'].includes(status);
+      await deps.sql.begin(async (tx) => {
+        // Only forward moves: a late "ringing" after "completed" changes nothing.
+        const [row] = await tx<{ id: string; company_id: string | null; bot_id: string | null; was_live: boolean }[]>`
+          update calls c set
+            status = ${status},
+            status_sequence = greatest(c.status_sequence, ${Number.isFinite(seq) ? seq : -1}),
+            answered_at = case when ${status} = 'in_progress' then coalesce(c.answered_at, now()) else c.answered_at end,
+            ended_at = case when ${terminal} then coalesce(c.ended_at, now()) else c.ended_at end,
+            duration_sec = case when ${terminal} then coalesce(c.duration_sec, ${Number.isFinite(duration) ? duration : null}::int) else c.duration_sec end,
+            recording_url = coalesce(${recordingUrl}::text, c.recording_url),
+            updated_at = now()
+          from (select id, status as old_status from calls where twilio_call_sid = ${callSid} for update) old
+          where c.id = old.id
+            and (case old.old_status when 'queued' then 0 when 'ringing' then 1 when 'in_progress' then 2 else 3 end) < ${rankOf(status)}
+          returning c.id, c.company_id, c.bot_id, (old.old_status = 'in_progress') as was_live`;
+        // A call that ended before any media session (busy, no answer…) gets its call.ended here; calls that
+        // had a session get it from the session's recorder.
+        if (row && terminal && !row.was_live && row.company_id) {
+          await emitEvent(tx, { companyId: row.company_id, type: 'call.ended', data: { call_id: row.id, bot_id: row.bot_id, status }, orderingKey: row.id });
+          await enqueueJob(tx, { kind: 'analyze_call', payload: { callId: row.id }, dedupeKey: `analyze:${row.id}` });
+        }
+      });
+      return reply.status(204).send();
+    });
+  };
+}
