@@ -1,0 +1,179 @@
+/**
+ * LLM over Anthropic Messages streaming. The system prompt carries a cache_control breakpoint (the stable prefix:
+ * tools + system). tool_use blocks become whole tool_call events; ChatMessage 'tool' results go back as user
+ * tool_result blocks, consecutive results merged into one user turn as the API requires.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import type {
+  ContentBlockParam,
+  MessageCreateParamsStreaming,
+  MessageParam,
+  StopReason,
+} from '@anthropic-ai/sdk/resources/messages';
+import { ParleyError } from '../../errors.js';
+import { cancelOnAbort } from './openai.js';
+import type { ChatMessage, LlmEvent, LlmProvider, LlmRequest, ToolCall } from '../types.js';
+
+export interface AnthropicLlmOptions {
+  apiKey: string;
+  /** Default https://api.anthropic.com (no /v1). */
+  baseUrl?: string;
+  model?: string;
+  timeoutMs?: number;
+  /** Retries before the stream starts (429/5xx/529/connection). */
+  maxRetries?: number;
+  /** Used when the request sets none; the Messages API requires one. */
+  defaultMaxTokens?: number;
+}
+
+export class AnthropicLlm implements LlmProvider {
+  readonly name = 'anthropic';
+  private readonly client: Anthropic;
+  private readonly model: string;
+  private readonly defaultMaxTokens: number;
+
+  constructor(options: AnthropicLlmOptions) {
+    this.client = new Anthropic({
+      apiKey: options.apiKey,
+      baseURL: options.baseUrl ?? 'https://api.anthropic.com',
+      timeout: options.timeoutMs ?? 15_000,
+      maxRetries: options.maxRetries ?? 1,
+    });
+    this.model = options.model ?? 'claude-haiku-4-5';
+    this.defaultMaxTokens = options.defaultMaxTokens ?? 1024;
+  }
+
+  async *stream(request: LlmRequest): AsyncIterable<LlmEvent> {
+    const params: MessageCreateParamsStreaming = {
+      model: request.model ?? this.model,
+      max_tokens: request.maxTokens ?? this.defaultMaxTokens,
+      messages: toAnthropicMessages(request.messages),
+      stream: true,
+    };
+    if (request.system) params.system = [{ type: 'text', text: request.system, cache_control: { type: 'ephemeral' } }];
+    if (request.tools.length > 0) {
+      params.tools = request.tools.map((t) => ({
+        name: t.name,
+        description: t.description,
+        input_schema: t.parameters as { type: 'object'; [k: string]: unknown },
+      }));
+    }
+    // SDK 1.13's request type has no temperature (current models fix sampling); request.temperature is ignored.
+
+    const toolBlocks = new Map<number, { id: string; name: string; json: string }>();
+    const calls: ToolCall[] = [];
+    let stopReason: StopReason | null = null;
+    let stopped = false;
+    let release: (() => void) | undefined;
+    try {
+      const stream = await this.client.messages.create(params, { signal: request.signal });
+      release = cancelOnAbort(request.signal, stream.controller);
+      for await (const event of stream) {
+        if (request.signal.aborted) return;
+        switch (event.type) {
+          case 'content_block_start':
+            if (event.content_block.type === 'tool_use') {
+              const b = event.content_block;
+              toolBlocks.set(event.index, { id: b.id, name: b.name, json: '' });
+            }
+            break;
+          case 'content_block_delta':
+            if (event.delta.type === 'text_delta') {
+              if (event.delta.text) yield { type: 'text', text: event.delta.text };
+            } else if (event.delta.type === 'input_json_delta') {
+              const block = toolBlocks.get(event.index);
+              if (block) block.json += event.delta.partial_json;
+            }
+            break;
+          case 'content_block_stop': {
+            const block = toolBlocks.get(event.index);
+            if (block) calls.push(toToolCall(block));
+            break;
+          }
+          case 'message_delta':
+            if (event.delta.stop_reason) stopReason = event.delta.stop_reason;
+            break;
+          case 'message_stop':
+            stopped = true;
+            break;
+        }
+      }
+    } catch (err) {
+      if (request.signal.aborted) return;
+      throw toUpstreamError(err);
+    } finally {
+      release?.();
+    }
+    if (request.signal.aborted) return;
+    if (!stopped) {
+      throw new ParleyError('PARLEY_ERR_UPSTREAM', 'Anthropic stream ended before message_stop', {
+        provider: 'anthropic',
+        retryable: true,
+      });
+    }
+    for (const call of calls) yield { type: 'tool_call', call };
+    yield { type: 'done', finishReason: mapStopReason(stopReason, calls.length > 0) };
+  }
+}
+
+export function toAnthropicMessages(messages: ChatMessage[]): MessageParam[] {
+  const out: MessageParam[] = [];
+  // Consecutive user-side content (tool results, then perhaps the caller's next words) forms one user turn.
+  const pushUser = (block: ContentBlockParam): void => {
+    const last = out.at(-1);
+    if (last?.role === 'user' && Array.isArray(last.content)) last.content.push(block);
+    else out.push({ role: 'user', content: [block] });
+  };
+  for (const m of messages) {
+    if (m.role === 'user') {
+      if (m.content) pushUser({ type: 'text', text: m.content });
+    } else if (m.role === 'tool') {
+      pushUser({ type: 'tool_result', tool_use_id: m.toolCallId, content: m.content || '(empty)' });
+    } else {
+      const content: ContentBlockParam[] = [];
+      if (m.content) content.push({ type: 'text', text: m.content });
+      for (const c of m.toolCalls ?? []) content.push({ type: 'tool_use', id: c.id, name: c.name, input: c.arguments });
+      if (content.length > 0) out.push({ role: 'assistant', content });
+    }
+  }
+  return out;
+}
+
+function toToolCall(block: { id: string; name: string; json: string }): ToolCall {
+  let input: unknown = {};
+  if (block.json.trim()) {
+    try {
+      input = JSON.parse(block.json);
+    } catch {
+      throw new ParleyError('PARLEY_ERR_UPSTREAM', `Anthropic returned invalid JSON input for tool ${block.name}`);
+    }
+  }
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ParleyError('PARLEY_ERR_UPSTREAM', `Anthropic returned non-object input for tool ${block.name}`);
+  }
+  return { id: block.id, name: block.name, arguments: input as Record<string, unknown> };
+}
+
+function mapStopReason(reason: StopReason | null, hadToolCalls: boolean): 'stop' | 'tool_calls' | 'length' | 'other' {
+  if (reason === 'tool_use' || hadToolCalls) return 'tool_calls';
+  if (reason === 'end_turn' || reason === 'stop_sequence') return 'stop';
+  if (reason === 'max_tokens' || reason === 'model_context_window_exceeded') return 'length';
+  return 'other';
+}
+
+function toUpstreamError(err: unknown): ParleyError {
+  if (err instanceof ParleyError) return err;
+  if (err instanceof Anthropic.APIError && err.status !== undefined) {
+    const status = err.status;
+    const what =
+      status === 401 ? 'rejected the API key' : status === 429 ? 'is rate limiting us' : status === 529 ? 'is overloaded' : `answered HTTP ${status}`;
+    return new ParleyError('PARLEY_ERR_UPSTREAM', `Anthropic ${what}`, {
+      provider: 'anthropic',
+      status,
+      retryable: status === 429 || status >= 500,
+    });
+  }
+  // Errors sent inside the stream (event: error) and dropped connections land here.
+  const message = err instanceof Error ? err.message : String(err);
+  return new ParleyError('PARLEY_ERR_UPSTREAM', `Anthropic stream failed: ${message}`, { provider: 'anthropic', retryable: true });
+}

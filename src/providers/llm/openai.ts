@@ -1,0 +1,168 @@
+/**
+ * LLM over OpenAI Chat Completions streaming (also vLLM / llama.cpp / any OpenAI-compatible server via baseUrl).
+ * Tool-call deltas are assembled per `index` and emitted whole, arguments parsed, just before `done`.
+ */
+import OpenAI from 'openai';
+import type {
+  ChatCompletionChunk,
+  ChatCompletionCreateParamsStreaming,
+  ChatCompletionMessageParam,
+} from 'openai/resources/chat/completions';
+import { ParleyError } from '../../errors.js';
+import type { ChatMessage, LlmEvent, LlmProvider, LlmRequest, ToolCall } from '../types.js';
+
+export interface OpenAiLlmOptions {
+  apiKey: string;
+  /** Includes the /v1 suffix. Default https://api.openai.com/v1. */
+  baseUrl?: string;
+  model?: string;
+  /** Time to wait for the response headers (ms). */
+  timeoutMs?: number;
+  /** Retries before the stream starts (429/5xx/connection); never once tokens flowed. */
+  maxRetries?: number;
+  /** OpenAI wants max_completion_tokens; some compatible servers only know max_tokens. */
+  maxTokensField?: 'max_completion_tokens' | 'max_tokens';
+}
+
+export class OpenAiLlm implements LlmProvider {
+  readonly name = 'openai';
+  private readonly client: OpenAI;
+  private readonly model: string;
+  private readonly maxTokensField: 'max_completion_tokens' | 'max_tokens';
+
+  constructor(options: OpenAiLlmOptions) {
+    this.client = new OpenAI({
+      apiKey: options.apiKey,
+      baseURL: options.baseUrl ?? 'https://api.openai.com/v1',
+      timeout: options.timeoutMs ?? 15_000,
+      maxRetries: options.maxRetries ?? 1,
+    });
+    this.model = options.model ?? 'gpt-4o-mini';
+    this.maxTokensField = options.maxTokensField ?? 'max_completion_tokens';
+  }
+
+  async *stream(request: LlmRequest): AsyncIterable<LlmEvent> {
+    const params: ChatCompletionCreateParamsStreaming = {
+      model: request.model ?? this.model,
+      messages: toOpenAiMessages(request.system, request.messages),
+      stream: true,
+    };
+    if (request.tools.length > 0) {
+      params.tools = request.tools.map((t) => ({
+        type: 'function',
+        function: { name: t.name, description: t.description, parameters: t.parameters },
+      }));
+    }
+    if (request.temperature !== undefined) params.temperature = request.temperature;
+    if (request.maxTokens !== undefined) params[this.maxTokensField] = request.maxTokens;
+
+    const pending = new Map<number, { id: string; name: string; args: string }>();
+    let finish: ChatCompletionChunk.Choice['finish_reason'] = null;
+    let release: (() => void) | undefined;
+    try {
+      const stream = await this.client.chat.completions.create(params, { signal: request.signal });
+      release = cancelOnAbort(request.signal, stream.controller);
+      for await (const chunk of stream) {
+        if (request.signal.aborted) return;
+        const choice = chunk.choices[0];
+        if (!choice) continue;
+        const delta = choice.delta;
+        if (delta?.content) yield { type: 'text', text: delta.content };
+        for (const tc of delta?.tool_calls ?? []) {
+          let call = pending.get(tc.index);
+          if (!call) pending.set(tc.index, (call = { id: '', name: '', args: '' }));
+          if (tc.id) call.id = tc.id;
+          if (tc.function?.name) call.name += tc.function.name;
+          if (tc.function?.arguments) call.args += tc.function.arguments;
+        }
+        if (choice.finish_reason) finish = choice.finish_reason;
+      }
+    } catch (err) {
+      if (request.signal.aborted) return;
+      throw toUpstreamError(err);
+    } finally {
+      release?.();
+    }
+    if (request.signal.aborted) return;
+    if (finish === null) {
+      throw new ParleyError('PARLEY_ERR_UPSTREAM', 'OpenAI stream ended without a finish reason', { retryable: true });
+    }
+    for (const [index, call] of [...pending.entries()].sort((a, b) => a[0] - b[0])) {
+      yield { type: 'tool_call', call: toToolCall(call, index) };
+    }
+    yield { type: 'done', finishReason: mapFinishReason(finish, pending.size > 0) };
+  }
+}
+
+/**
+ * The SDKs notice an aborted signal only at the next chunk; barge-in must drop the HTTP stream at once so the
+ * server stops generating. The returned release also cancels when the consumer stops iterating early (break).
+ */
+export function cancelOnAbort(signal: AbortSignal, controller: AbortController): () => void {
+  const onAbort = (): void => controller.abort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  return () => {
+    signal.removeEventListener('abort', onAbort);
+    controller.abort();
+  };
+}
+
+export function toOpenAiMessages(system: string, messages: ChatMessage[]): ChatCompletionMessageParam[] {
+  const out: ChatCompletionMessageParam[] = [];
+  if (system) out.push({ role: 'system', content: system });
+  for (const m of messages) {
+    if (m.role === 'user') out.push({ role: 'user', content: m.content });
+    else if (m.role === 'tool') out.push({ role: 'tool', tool_call_id: m.toolCallId, content: m.content });
+    else if (m.toolCalls?.length) {
+      out.push({
+        role: 'assistant',
+        content: m.content || null,
+        tool_calls: m.toolCalls.map((c) => ({
+          id: c.id,
+          type: 'function',
+          function: { name: c.name, arguments: JSON.stringify(c.arguments) },
+        })),
+      });
+    } else out.push({ role: 'assistant', content: m.content });
+  }
+  return out;
+}
+
+function toToolCall(call: { id: string; name: string; args: string }, index: number): ToolCall {
+  let parsed: unknown = {};
+  if (call.args.trim()) {
+    try {
+      parsed = JSON.parse(call.args);
+    } catch {
+      throw new ParleyError('PARLEY_ERR_UPSTREAM', `OpenAI returned invalid JSON arguments for tool ${call.name}`);
+    }
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ParleyError('PARLEY_ERR_UPSTREAM', `OpenAI returned non-object arguments for tool ${call.name}`);
+  }
+  // Some compatible servers omit ids; the conversation still needs one to pair the result.
+  return { id: call.id || `call_${index}`, name: call.name, arguments: parsed as Record<string, unknown> };
+}
+
+function mapFinishReason(reason: string, hadToolCalls: boolean): 'stop' | 'tool_calls' | 'length' | 'other' {
+  if (reason === 'tool_calls' || reason === 'function_call') return 'tool_calls';
+  if (reason === 'stop') return hadToolCalls ? 'tool_calls' : 'stop';
+  if (reason === 'length') return 'length';
+  return 'other';
+}
+
+function toUpstreamError(err: unknown): ParleyError {
+  if (err instanceof ParleyError) return err;
+  if (err instanceof OpenAI.APIError && err.status !== undefined) {
+    const status = err.status;
+    const what =
+      status === 401 ? 'rejected the API key' : status === 429 ? 'is rate limiting us' : `answered HTTP ${status}`;
+    return new ParleyError('PARLEY_ERR_UPSTREAM', `OpenAI ${what}`, {
+      provider: 'openai',
+      status,
+      retryable: status === 429 || status >= 500,
+    });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new ParleyError('PARLEY_ERR_UPSTREAM', `OpenAI stream failed: ${message}`, { provider: 'openai', retryable: true });
+}

@@ -1,0 +1,266 @@
+/**
+ * Speech-to-text over Deepgram's live /v1/listen WebSocket (@deepgram/sdk v5). One socket per call session.
+ * Reconnects are off (reconnectAttempts 0): a dropped socket becomes an `error` event and the call loop decides.
+ * Finals are concatenated until the recognizer marks the end of the utterance (speech_final, a Finalize flush,
+ * or UtteranceEnd), then emitted as one `final`.
+ */
+import { DeepgramClient } from '@deepgram/sdk';
+import { ParleyError } from '../../errors.js';
+import type { SttEvent, SttProvider, SttSession, SttSessionOptions } from '../types.js';
+
+export interface DeepgramSttOptions {
+  apiKey: string;
+  /** WebSocket origin; default wss://api.deepgram.com. Tests point it at a local ws:// fake. */
+  baseUrl?: string;
+  model?: string;
+  /** Silence (ms) after which Deepgram marks speech_final. */
+  endpointingMs?: number;
+  /** Gap (ms) after the last word before UtteranceEnd. */
+  utteranceEndMs?: number;
+  smartFormat?: boolean;
+  /** A KeepAlive is sent on this period when no audio went out in it (Deepgram closes after 10 s idle). */
+  keepAliveIntervalMs?: number;
+  connectTimeoutMs?: number;
+  /** How long close() waits for the last results after CloseStream. */
+  closeTimeoutMs?: number;
+}
+
+interface DeepgramResults {
+  type: 'Results';
+  is_final?: boolean;
+  speech_final?: boolean;
+  from_finalize?: boolean;
+  channel?: { alternatives?: Array<{ transcript?: string }> };
+}
+
+type DeepgramMessage =
+  | DeepgramResults
+  | { type: 'SpeechStarted'; timestamp?: number }
+  | { type: 'UtteranceEnd' }
+  | { type: 'Metadata' };
+
+export class DeepgramStt implements SttProvider {
+  readonly name = 'deepgram';
+  private readonly client: DeepgramClient;
+
+  constructor(private readonly options: DeepgramSttOptions) {
+    this.client = new DeepgramClient({ apiKey: options.apiKey, baseUrl: options.baseUrl ?? 'wss://api.deepgram.com' });
+  }
+
+  async open(session: SttSessionOptions): Promise<SttSession> {
+    const o = this.options;
+    const wideband = session.format.encoding === 'pcm16';
+    const socket = await this.client.listen.v1.connect({
+      model: session.model ?? o.model ?? 'nova-3',
+      language: session.language,
+      encoding: wideband ? 'linear16' : 'mulaw',
+      sample_rate: session.format.sampleRate,
+      channels: 1,
+      interim_results: 'true',
+      smart_format: (o.smartFormat ?? true) ? 'true' : 'false',
+      punctuate: 'true',
+      endpointing: o.endpointingMs ?? 300,
+      utterance_end_ms: o.utteranceEndMs ?? 1000,
+      vad_events: 'true',
+      // Repeated keyterm=… parameters, one per term.
+      ...(session.keyterms?.length ? { queryParams: { keyterm: session.keyterms } } : {}),
+      reconnectAttempts: 0,
+      connectionTimeoutInSeconds: (o.connectTimeoutMs ?? 5000) / 1000,
+    });
+    const live = new DeepgramSession(socket, session.signal, o.keepAliveIntervalMs ?? 4000, o.closeTimeoutMs ?? 2000);
+    await live.waitForOpen(o.connectTimeoutMs ?? 5000);
+    return live;
+  }
+}
+
+type ListenSocket = Awaited<ReturnType<DeepgramClient['listen']['v1']['connect']>>;
+
+class DeepgramSession implements SttSession {
+  readonly events: AsyncIterable<SttEvent>;
+  private readonly queue = new EventQueue<SttEvent>();
+  private pendingFinal = '';
+  private audioSinceTick = false;
+  private closing = false;
+  private ended = false;
+  private readonly keepAlive: NodeJS.Timeout;
+  private readonly serverClosed: Promise<void>;
+  private readonly onAbort = (): void => void this.close();
+
+  constructor(
+    private readonly socket: ListenSocket,
+    private readonly signal: AbortSignal,
+    keepAliveIntervalMs: number,
+    private readonly closeTimeoutMs: number,
+  ) {
+    this.events = this.queue;
+    socket.on('message', (m) => this.onMessage(m as DeepgramMessage));
+    socket.on('error', (err) => this.fail(err, true));
+    this.serverClosed = new Promise((resolve) => {
+      socket.on('close', (event) => {
+        if (!this.closing) this.fail(new Error(`Deepgram closed the stream (code ${event.code})`), true);
+        this.finish();
+        resolve();
+      });
+    });
+    this.keepAlive = setInterval(() => {
+      if (!this.audioSinceTick && this.isOpen()) socket.sendKeepAlive({ type: 'KeepAlive' });
+      this.audioSinceTick = false;
+    }, keepAliveIntervalMs);
+    this.keepAlive.unref();
+    signal.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  async waitForOpen(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      this.socket.connect();
+      await Promise.race([
+        this.socket.waitForOpen(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      this.closing = true;
+      this.teardown();
+      const message = describe(err);
+      const status = /\b(401|403)\b/.test(message) ? 'rejected the API key' : 'connection failed';
+      throw new ParleyError('PARLEY_ERR_UPSTREAM', `Deepgram ${status}: ${message}`, {
+        provider: 'deepgram',
+        retryable: status !== 'rejected the API key',
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  pushAudio(frame: Uint8Array): void {
+    if (this.closing || !this.isOpen()) return;
+    this.audioSinceTick = true;
+    this.socket.sendMedia(frame);
+  }
+
+  finalize(): void {
+    if (!this.closing && this.isOpen()) this.socket.sendFinalize({ type: 'Finalize' });
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return this.serverClosed.then(() => undefined, () => undefined);
+    this.closing = true;
+    if (this.isOpen()) {
+      // Let Deepgram flush the last results, but never wait unboundedly.
+      this.socket.sendCloseStream({ type: 'CloseStream' });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.serverClosed, new Promise<void>((r) => (timer = setTimeout(r, this.closeTimeoutMs)))]);
+      clearTimeout(timer);
+    }
+    this.teardown();
+    this.finish();
+  }
+
+  private onMessage(m: DeepgramMessage): void {
+    switch (m.type) {
+      case 'Results': {
+        const text = m.channel?.alternatives?.[0]?.transcript?.trim() ?? '';
+        if (!m.is_final) {
+          if (text) this.queue.push({ type: 'interim', text: join(this.pendingFinal, text) });
+          return;
+        }
+        if (text) this.pendingFinal = join(this.pendingFinal, text);
+        if ((m.speech_final || m.from_finalize) && this.pendingFinal) {
+          this.queue.push({ type: 'final', text: this.pendingFinal, endOfUtterance: true });
+          this.pendingFinal = '';
+        } else if (text) {
+          this.queue.push({ type: 'interim', text: this.pendingFinal });
+        }
+        return;
+      }
+      case 'UtteranceEnd':
+        if (this.pendingFinal) {
+          this.queue.push({ type: 'final', text: this.pendingFinal, endOfUtterance: true });
+          this.pendingFinal = '';
+        }
+        this.queue.push({ type: 'utterance_end' });
+        return;
+      case 'SpeechStarted':
+        this.queue.push({ type: 'speech_started', atMs: Math.round((m.timestamp ?? 0) * 1000) });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private isOpen(): boolean {
+    return this.socket.readyState === 1;
+  }
+
+  private fail(err: Error, recoverable: boolean): void {
+    if (this.closing || this.ended) return;
+    this.closing = true;
+    this.queue.push({ type: 'error', error: err, recoverable });
+    this.teardown();
+    this.finish();
+  }
+
+  private teardown(): void {
+    clearInterval(this.keepAlive);
+    this.signal.removeEventListener('abort', this.onAbort);
+    try {
+      this.socket.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  private finish(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.queue.end();
+  }
+}
+
+function join(a: string, b: string): string {
+  return a ? `${a} ${b}` : b;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  const m = (err as { message?: unknown } | null)?.message;
+  return typeof m === 'string' ? m : String(err);
+}
+
+/** Push-meets-pull queue: producers push, one consumer iterates until end(). */
+class EventQueue<T> implements AsyncIterable<T> {
+  private items: T[] = [];
+  private waiter: ((r: IteratorResult<T>) => void) | null = null;
+  private done = false;
+
+  push(item: T): void {
+    if (this.done) return;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w({ value: item, done: false });
+    } else this.items.push(item);
+  }
+
+  end(): void {
+    this.done = true;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w({ value: undefined, done: true });
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return {
+      next: () => {
+        const item = this.items.shift();
+        if (item !== undefined) return Promise.resolve({ value: item, done: false });
+        if (this.done) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => (this.waiter = resolve));
+      },
+    };
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * A local server speaking Anthropic's Messages API: streaming SSE (message_start, content_block_start/delta/stop,
+ * message_delta, message_stop, ping) with text and tool_use blocks, and non-streaming JSON replies (scripted, for
+ * structured-output analysis). Checks the API key (x-api-key or Bearer) and anthropic-version; records requests; timing is controllable.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fakeTokens } from './fakeOpenAI.js';
+
+export interface FakeAnthropicToolUse {
+  id: string;
+  name: string;
+  /** Object (serialised) or a raw string (to script invalid JSON). */
+  input: Record<string, unknown> | string;
+}
+
+export interface FakeAnthropicReply {
+  text?: string;
+  toolUses?: FakeAnthropicToolUse[];
+  /** Defaults to 'tool_use' when toolUses are present, else 'end_turn'. */
+  stopReason?: 'end_turn' | 'tool_use' | 'max_tokens';
+  /** Destroy the connection after this many SSE events (network drop mid-stream). */
+  dropAfterEvents?: number;
+  /** Send an `error` SSE event (e.g. overloaded_error) after this many events. */
+  errorAfterEvents?: number;
+  /** Stop sending after this many SSE events and hold the connection open until the client goes away. */
+  pauseAfterEvents?: number;
+}
+
+export interface RecordedAnthropicRequest {
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: Record<string, unknown>;
+}
+
+export interface FakeAnthropicOptions {
+  apiKey?: string;
+  firstTokenLatencyMs?: number;
+  tokenIntervalMs?: number;
+}
+
+export class FakeAnthropic {
+  readonly requests: RecordedAnthropicRequest[] = [];
+  apiKey: string;
+  firstTokenLatencyMs: number;
+  tokenIntervalMs: number;
+  reply: FakeAnthropicReply | ((body: Record<string, unknown>) => FakeAnthropicReply) = { text: 'Hello there.' };
+  /** Text returned by non-streaming requests, one per request, in order; the last one repeats. */
+  jsonReplies: string[] = ['{}'];
+  failures: number[] = [];
+  clientAborts = 0;
+  private server: Server;
+  private port = 0;
+
+  private constructor(options: FakeAnthropicOptions) {
+    this.apiKey = options.apiKey ?? 'sk-ant-test';
+    this.firstTokenLatencyMs = options.firstTokenLatencyMs ?? 0;
+    this.tokenIntervalMs = options.tokenIntervalMs ?? 0;
+    this.server = createServer((req, res) => void this.handle(req, res));
+  }
+
+  static async start(options: FakeAnthropicOptions = {}): Promise<FakeAnthropic> {
+    const fake = new FakeAnthropic(options);
+    await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', resolve));
+    fake.port = (fake.server.address() as AddressInfo).port;
+    return fake;
+  }
+
+  /** Base URL in the SDK's convention (no /v1). */
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req);
+    let body: Record<string, unknown>;
+    try {
+      body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+    } catch {
+      return sendError(res, 400, 'invalid_request_error', 'Body is not JSON');
+    }
+    this.requests.push({ path: req.url ?? '', headers: req.headers, body });
+    // SDK 1.13 authenticates with `Authorization: Bearer <key>`; older clients use x-api-key. Accept either.
+    const key = req.headers['x-api-key'] ?? req.headers.authorization?.replace(/^Bearer /, '');
+    if (key !== this.apiKey) return sendError(res, 401, 'authentication_error', 'invalid API key');
+    if (!req.headers['anthropic-version']) return sendError(res, 400, 'invalid_request_error', 'anthropic-version header is required');
+    const failure = this.failures.shift();
+    if (failure !== undefined) return sendError(res, failure, failure === 529 ? 'overloaded_error' : 'api_error', `Scripted failure ${failure}`);
+    if (req.method !== 'POST' || req.url !== '/v1/messages') return sendError(res, 404, 'not_found_error', `Unknown path ${req.url}`);
+    const problem = validate(body);
+    if (problem) return sendError(res, 400, 'invalid_request_error', problem);
+    if (body.stream === true) return this.stream(res, body);
+    const text = this.jsonReplies.length > 1 ? this.jsonReplies.shift()! : (this.jsonReplies[0] ?? '');
+    sendJson(res, 200, {
+      id: `msg_${this.requests.length}`,
+      type: 'message',
+      role: 'assistant',
+      model: body.model,
+      content: [{ type: 'text', text }],
+      stop_reason: 'end_turn',
+      stop_sequence: null,
+      usage: { input_tokens: 10, output_tokens: 10 },
+    });
+  }
+
+  private async stream(res: ServerResponse, body: Record<string, unknown>): Promise<void> {
+    const reply = typeof this.reply === 'function' ? this.reply(body) : this.reply;
+    let finished = false;
+    res.on('close', () => {
+      if (!finished) this.clientAborts++;
+    });
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+
+    const events: Array<[string, Record<string, unknown>]> = [];
+    events.push([
+      'message_start',
+      {
+        type: 'message_start',
+        message: {
+          id: `msg_${this.requests.length}`, type: 'message', role: 'assistant', model: body.model, content: [],
+          stop_reason: null, stop_sequence: null,
+          usage: { input_tokens: 10, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+        },
+      },
+    ]);
+    let index = 0;
+    if (reply.text) {
+      events.push(['content_block_start', { type: 'content_block_start', index, content_block: { type: 'text', text: '' } }]);
+      events.push(['ping', { type: 'ping' }]);
+      for (const token of fakeTokens(reply.text)) {
+        events.push(['content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text: token } }]);
+      }
+      events.push(['content_block_stop', { type: 'content_block_stop', index }]);
+      index++;
+    }
+    for (const use of reply.toolUses ?? []) {
+      const json = typeof use.input === 'string' ? use.input : JSON.stringify(use.input);
+      events.push(['content_block_start', { type: 'content_block_start', index, content_block: { type: 'tool_use', id: use.id, name: use.name, input: {} } }]);
+      events.push(['content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: '' } }]);
+      for (let i = 0; i < json.length; i += 9) {
+        events.push(['content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: json.slice(i, i + 9) } }]);
+      }
+      events.push(['content_block_stop', { type: 'content_block_stop', index }]);
+      index++;
+    }
+    const stopReason = reply.stopReason ?? (reply.toolUses?.length ? 'tool_use' : 'end_turn');
+    events.push(['message_delta', { type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: events.length } }]);
+    events.push(['message_stop', { type: 'message_stop' }]);
+
+    await sleep(this.firstTokenLatencyMs);
+    let sent = 0;
+    for (const [name, data] of events) {
+      if (res.destroyed) return;
+      if (reply.dropAfterEvents !== undefined && sent >= reply.dropAfterEvents) {
+        finished = true;
+        await new Promise<void>((r) => res.write('', () => r()));
+        res.socket?.destroy();
+        return;
+      }
+      if (reply.errorAfterEvents !== undefined && sent >= reply.errorAfterEvents) {
+        res.write(`event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } })}\n\n`);
+        finished = true;
+        res.end();
+        return;
+      }
+      if (reply.pauseAfterEvents !== undefined && sent >= reply.pauseAfterEvents) return;
+      res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+      sent++;
+      if (name === 'content_block_delta' && this.tokenIntervalMs > 0) await sleep(this.tokenIntervalMs);
+    }
+    finished = true;
+    res.end();
+  }
+}
+
+/** The request-shape rules the real API enforces that adapters most often get wrong. */
+function validate(body: Record<string, unknown>): string | null {
+  if (typeof body.model !== 'string') return 'model is required';
+  if (typeof body.max_tokens !== 'number') return 'max_tokens is required';
+  if (!Array.isArray(body.messages) || body.messages.length === 0) return 'messages must be a non-empty array';
+  const messages = body.messages as Array<{ role: string; content: unknown }>;
+  if (messages[0]?.role !== 'user') return 'first message must use the user role';
+  for (const m of messages) {
+    if (m.role !== 'user' && m.role !== 'assistant') return `messages: unexpected role ${m.role}`;
+    if (Array.isArray(m.content)) {
+      for (const block of m.content as Array<{ type: string; text?: string }>) {
+        if (block.type === 'text' && !block.text) return 'text content blocks must be non-empty';
+      }
+    } else if (typeof m.content !== 'string' || m.content === '') return 'message content must be non-empty';
+  }
+  return null;
+}
+
+function sendJson(res: ServerResponse, status: number, data: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(data));
+}
+
+function sendError(res: ServerResponse, status: number, type: string, message: string): void {
+  sendJson(res, status, { type: 'error', error: { type, message } });
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+const sleep = (ms: number): Promise<void> => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());

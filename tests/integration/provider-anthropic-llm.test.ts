@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { AnthropicLlm } from '../../src/providers/llm/anthropic.js';
+import { ParleyError } from '../../src/errors.js';
+import type { LlmEvent, LlmRequest } from '../../src/providers/types.js';
+import { FakeAnthropic } from '../fakes/fakeAnthropic.js';
+
+let fake: FakeAnthropic;
+let llm: AnthropicLlm;
+
+beforeAll(async () => {
+  fake = await FakeAnthropic.start({ apiKey: 'sk-ant-good' });
+  llm = new AnthropicLlm({ apiKey: 'sk-ant-good', baseUrl: fake.baseUrl, model: 'claude-test', maxRetries: 0 });
+});
+afterAll(() => fake.close());
+
+const bookTool = {
+  name: 'book_slot',
+  description: 'Book a slot',
+  parameters: { type: 'object', properties: { start: { type: 'string' } }, required: ['start'] },
+};
+
+function request(overrides: Partial<LlmRequest> = {}): LlmRequest {
+  return {
+    system: 'You are a receptionist.',
+    messages: [{ role: 'user', content: 'Hi' }],
+    tools: [],
+    signal: new AbortController().signal,
+    ...overrides,
+  };
+}
+
+async function collect(events: AsyncIterable<LlmEvent>): Promise<LlmEvent[]> {
+  const out: LlmEvent[] = [];
+  for await (const e of events) out.push(e);
+  return out;
+}
+
+describe('AnthropicLlm against fakeAnthropic', () => {
+  it('streams text deltas, caches the system prompt and ends with done/stop', async () => {
+    fake.reply = { text: 'Good morning, this is the clinic.' };
+    const events = await collect(llm.stream(request({ maxTokens: 200, temperature: 0.3 })));
+    const text = events.flatMap((e) => (e.type === 'text' ? [e.text] : []));
+    expect(text.length).toBeGreaterThan(3);
+    expect(text.join('')).toBe('Good morning, this is the clinic.');
+    expect(events.at(-1)).toEqual({ type: 'done', finishReason: 'stop' });
+
+    const sent = fake.requests.at(-1)!;
+    expect(sent.headers['x-api-key'] ?? sent.headers.authorization).toMatch(/^(Bearer )?sk-ant-good$/);
+    expect(sent.headers['anthropic-version']).toBeTruthy();
+    expect(sent.body).toMatchObject({
+      model: 'claude-test',
+      max_tokens: 200,
+      stream: true,
+      system: [{ type: 'text', text: 'You are a receptionist.', cache_control: { type: 'ephemeral' } }],
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
+    });
+  });
+
+  it('turns tool_use blocks into whole tool_call events', async () => {
+    fake.reply = {
+      text: 'Booking now.',
+      toolUses: [{ id: 'toolu_1', name: 'book_slot', input: { start: '2026-03-01T10:00:00Z', people: 2 } }],
+    };
+    const events = await collect(llm.stream(request({ tools: [bookTool] })));
+    expect(events.filter((e) => e.type === 'tool_call')).toEqual([
+      { type: 'tool_call', call: { id: 'toolu_1', name: 'book_slot', arguments: { start: '2026-03-01T10:00:00Z', people: 2 } } },
+    ]);
+    expect(events.at(-1)).toEqual({ type: 'done', finishReason: 'tool_calls' });
+    expect(fake.requests.at(-1)!.body.tools).toEqual([
+      { name: 'book_slot', description: 'Book a slot', input_schema: bookTool.parameters },
+    ]);
+  });
+
+  it('maps assistant tool calls and tool results (merged into one user turn) back faithfully', async () => {
+    fake.reply = { text: 'Both booked.' };
+    await collect(
+      llm.stream(
+        request({
+          messages: [
+            { role: 'user', content: 'Book 10 and 11' },
+            {
+              role: 'assistant',
+              content: 'Sure.',
+              toolCalls: [
+                { id: 'toolu_a', name: 'book_slot', arguments: { start: '10:00' } },
+                { id: 'toolu_b', name: 'book_slot', arguments: { start: '11:00' } },
+              ],
+            },
+            { role: 'tool', toolCallId: 'toolu_a', name: 'book_slot', content: '{"ok":true}' },
+            { role: 'tool', toolCallId: 'toolu_b', name: 'book_slot', content: '{"ok":false}' },
+            { role: 'user', content: 'Thanks' },
+          ],
+        }),
+      ),
+    );
+    expect(fake.requests.at(-1)!.body.messages).toEqual([
+      { role: 'user', content: [{ type: 'text', text: 'Book 10 and 11' }] },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'text', text: 'Sure.' },
+          { type: 'tool_use', id: 'toolu_a', name: 'book_slot', input: { start: '10:00' } },
+          { type: 'tool_use', id: 'toolu_b', name: 'book_slot', input: { start: '11:00' } },
+        ],
+      },
+      {
+        role: 'user',
+        content: [
+          { type: 'tool_result', tool_use_id: 'toolu_a', content: '{"ok":true}' },
+          { type: 'tool_result', tool_use_id: 'toolu_b', content: '{"ok":false}' },
+          { type: 'text', text: 'Thanks' },
+        ],
+      },
+    ]);
+  });
+
+  it('stops quietly on abort and the server sees the connection close', async () => {
+    fake.reply = { text: 'one two three four five six seven eight nine ten eleven twelve', pauseAfterEvents: 8 };
+    const before = fake.clientAborts;
+    const controller = new AbortController();
+    const events: LlmEvent[] = [];
+    for await (const e of llm.stream(request({ signal: controller.signal }))) {
+      events.push(e);
+      if (events.length === 2) controller.abort();
+    }
+    expect(events.length).toBe(2);
+    await vi.waitFor(() => expect(fake.clientAborts).toBe(before + 1));
+  });
+
+  it('drops the HTTP stream when the consumer stops iterating early', async () => {
+    fake.reply = { text: 'alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu', pauseAfterEvents: 8 };
+    const before = fake.clientAborts;
+    for await (const e of llm.stream(request())) {
+      if (e.type === 'text') break;
+    }
+    await vi.waitFor(() => expect(fake.clientAborts).toBe(before + 1));
+  });
+
+  it('turns a 401 into a clear upstream error', async () => {
+    const bad = new AnthropicLlm({ apiKey: 'sk-ant-wrong', baseUrl: fake.baseUrl, maxRetries: 0 });
+    const err = await collect(bad.stream(request())).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ParleyError);
+    expect((err as ParleyError).message).toMatch(/rejected the API key/);
+    expect((err as ParleyError).details).toMatchObject({ status: 401, retryable: false });
+  });
+
+  it('reports a mid-stream drop as a retryable upstream error', async () => {
+    fake.reply = { text: 'this reply will be cut off in the middle of it', dropAfterEvents: 5 };
+    const seen: LlmEvent[] = [];
+    const err = await (async () => {
+      for await (const e of llm.stream(request())) seen.push(e);
+    })().catch((e: unknown) => e);
+    expect(seen.some((e) => e.type === 'text')).toBe(true);
+    expect(seen.some((e) => e.type === 'done')).toBe(false);
+    expect(err).toBeInstanceOf(ParleyError);
+    expect((err as ParleyError).details).toMatchObject({ retryable: true });
+  });
+
+  it('reports an in-stream overloaded error as retryable', async () => {
+    fake.reply = { text: 'partial answer here', errorAfterEvents: 4 };
+    const err = await collect(llm.stream(request())).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ParleyError);
+    expect((err as ParleyError).details).toMatchObject({ retryable: true });
+  });
+});
