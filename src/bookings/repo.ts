@@ -1,0 +1,201 @@
+/** Row-level access to bookings and their history. Every query is scoped by company id. */
+import type { Db } from '../db/sql.js';
+import { LIVE_STATUSES, type Actor, type BookingStatus } from './state-machine.js';
+import type { BusyInterval } from './availability.js';
+
+export interface Booking {
+  id: string;
+  companyId: string;
+  botId: string;
+  callId: string | null;
+  serviceId: string;
+  serviceName: string;
+  resourceId: string;
+  resourceName: string;
+  start: string;
+  end: string;
+  status: BookingStatus;
+  holdExpiresAt: string | null;
+  customerName: string | null;
+  customerPhone: string | null;
+  price: number | null;
+  currency: string | null;
+  notes: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface BookingEvent {
+  id: number;
+  fromStatus: BookingStatus | null;
+  toStatus: BookingStatus;
+  actor: Actor;
+  reason: string | null;
+  details: Record<string, unknown>;
+  createdAt: string;
+}
+
+type Row = Record<string, unknown>;
+const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
+
+export function toBooking(r: Row): Booking {
+  return {
+    id: r.id as string,
+    companyId: r.company_id as string,
+    botId: r.bot_id as string,
+    callId: (r.call_id as string | null) ?? null,
+    serviceId: r.service_id as string,
+    serviceName: r.service_name as string,
+    resourceId: r.resource_id as string,
+    resourceName: r.resource_name as string,
+    start: iso(r.starts_at),
+    end: iso(r.ends_at),
+    status: r.status as BookingStatus,
+    holdExpiresAt: r.hold_expires_at ? iso(r.hold_expires_at) : null,
+    customerName: (r.customer_name as string | null) ?? null,
+    customerPhone: (r.customer_phone as string | null) ?? null,
+    price: r.price === null || r.price === undefined ? null : Number(r.price),
+    currency: (r.currency as string | null) ?? null,
+    notes: (r.notes as string | null) ?? null,
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
+  };
+}
+
+export interface NewBookingRow {
+  companyId: string;
+  botId: string;
+  callId: string | null;
+  serviceId: string;
+  serviceName: string;
+  resourceId: string;
+  resourceName: string;
+  start: Date;
+  end: Date;
+  status: BookingStatus;
+  holdExpiresAt: Date | null;
+  customerName: string | null;
+  customerPhone: string | null;
+  price: number | null;
+  currency: string | null;
+  notes: string | null;
+}
+
+export async function insertBooking(db: Db, b: NewBookingRow): Promise<Booking> {
+  const [row] = await db`
+    insert into bookings (company_id, bot_id, call_id, service_id, service_name, resource_id, resource_name,
+      starts_at, ends_at, status, hold_expires_at, customer_name, customer_phone, price, currency, notes)
+    values (${b.companyId}, ${b.botId}, ${b.callId}, ${b.serviceId}, ${b.serviceName}, ${b.resourceId},
+      ${b.resourceName}, ${b.start}, ${b.end}, ${b.status}, ${b.holdExpiresAt}, ${b.customerName},
+      ${b.customerPhone}, ${b.price}, ${b.currency}, ${b.notes})
+    returning *`;
+  return toBooking(row!);
+}
+
+export async function getBooking(db: Db, companyId: string, id: string, forUpdate = false): Promise<Booking | null> {
+  if (!isUuid(id)) return null;
+  const rows = forUpdate
+    ? await db`select * from bookings where company_id = ${companyId} and id = ${id} for update`
+    : await db`select * from bookings where company_id = ${companyId} and id = ${id}`;
+  return rows[0] ? toBooking(rows[0]) : null;
+}
+
+export async function recordEvent(
+  db: Db,
+  e: { bookingId: string; companyId: string; from: BookingStatus | null; to: BookingStatus; actor: Actor; reason?: string | null; details?: Record<string, unknown> },
+): Promise<void> {
+  await db`
+    insert into booking_events (booking_id, company_id, from_status, to_status, actor, reason, details)
+    values (${e.bookingId}, ${e.companyId}, ${e.from}, ${e.to}, ${e.actor}, ${e.reason ?? null}, ${db.json((e.details ?? {}) as never)})`;
+}
+
+export async function listEvents(db: Db, companyId: string, bookingId: string): Promise<BookingEvent[]> {
+  const rows = await db`
+    select * from booking_events where company_id = ${companyId} and booking_id = ${bookingId} order by id`;
+  return rows.map((r) => ({
+    id: Number(r.id),
+    fromStatus: (r.from_status as BookingStatus | null) ?? null,
+    toStatus: r.to_status as BookingStatus,
+    actor: r.actor as Actor,
+    reason: (r.reason as string | null) ?? null,
+    details: (r.details as Record<string, unknown>) ?? {},
+    createdAt: iso(r.created_at),
+  }));
+}
+
+/**
+ * Marks lapsed holds 'expired' so the exclusion constraint stops counting them. Scoped to one company when
+ * given (the booking path), or all companies (the periodic cleanup). Returns the number expired.
+ */
+export async function expireHolds(db: Db, now: Date, companyId?: string): Promise<number> {
+  const rows = companyId
+    ? await db`
+        with expired as (
+          update bookings set status = 'expired', updated_at = ${now}
+          where company_id = ${companyId} and status = 'held' and hold_expires_at <= ${now}
+          returning id, company_id)
+        insert into booking_events (booking_id, company_id, from_status, to_status, actor, reason)
+        select id, company_id, 'held', 'expired', 'system', 'hold expired' from expired
+        returning booking_id`
+    : await db`
+        with expired as (
+          update bookings set status = 'expired', updated_at = ${now}
+          where status = 'held' and hold_expires_at <= ${now}
+          returning id, company_id)
+        insert into booking_events (booking_id, company_id, from_status, to_status, actor, reason)
+        select id, company_id, 'held', 'expired', 'system', 'hold expired' from expired
+        returning booking_id`;
+  return rows.length;
+}
+
+/** Time taken on these resources in [from, to): live bookings and holds not yet lapsed at `now`. */
+export async function busyIntervals(
+  db: Db,
+  q: { companyId: string; resourceIds: string[]; from: Date; to: Date; now: Date; excludeBookingId?: string },
+): Promise<BusyInterval[]> {
+  if (q.resourceIds.length === 0) return [];
+  const rows = await db`
+    select resource_id, starts_at, ends_at from bookings
+    where company_id = ${q.companyId}
+      and resource_id = any(${q.resourceIds})
+      and status = any(${LIVE_STATUSES as string[]})
+      and not (status = 'held' and hold_expires_at <= ${q.now})
+      and starts_at < ${q.to} and ends_at > ${q.from}
+      and id <> ${q.excludeBookingId ?? '00000000-0000-0000-0000-000000000000'}`;
+  return rows.map((r) => ({
+    resourceId: r.resource_id as string,
+    start: (r.starts_at as Date).getTime(),
+    end: (r.ends_at as Date).getTime(),
+  }));
+}
+
+export interface BookingFilter {
+  botId?: string;
+  status?: BookingStatus;
+  from?: Date;
+  to?: Date;
+  phone?: string;
+  callId?: string;
+  /** Id of the last booking of the previous page. */
+  after?: string;
+  limit: number;
+}
+
+/** Newest first; keyset pagination on (created_at, id). */
+export async function listBookings(db: Db, companyId: string, f: BookingFilter): Promise<Booking[]> {
+  const rows = await db`
+    select * from bookings b
+    where company_id = ${companyId}
+      ${f.botId ? db`and bot_id = ${f.botId}` : db``}
+      ${f.status ? db`and status = ${f.status}` : db``}
+      ${f.from ? db`and starts_at >= ${f.from}` : db``}
+      ${f.to ? db`and starts_at < ${f.to}` : db``}
+      ${f.phone ? db`and customer_phone = ${f.phone}` : db``}
+      ${f.callId ? db`and call_id = ${f.callId}` : db``}
+      ${f.after ? db`and (created_at, id) < (select created_at, id from bookings where company_id = ${companyId} and id = ${f.after})` : db``}
+    order by created_at desc, id desc
+    limit ${f.limit}`;
+  return rows.map(toBooking);
+}
+
+export const isUuid = (s: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);

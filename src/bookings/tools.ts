@@ -1,0 +1,348 @@
+/**
+ * In-call booking tools. check_availability for one exact time also holds that slot for this call (one
+ * hold per call), so the time the bot offers is still there when the caller says "book it";
+ * book_appointment confirms that hold, or books afresh when there is none or it lapsed.
+ * A caller can only see and change bookings made from their own number with this bot.
+ */
+import { DateTime } from 'luxon';
+import type { CallContext, Tool, ToolResult } from '../call/tool-types.js';
+import { ParleyError } from '../errors.js';
+import { bookingSettings, type BookingService, type BookingSettings } from './config-schema.js';
+import { speakableTime, type Language } from './labels.js';
+import { defaultRegionFor, normalizePhone } from './phone.js';
+import type { Booking } from './repo.js';
+import { matchService } from './service-match.js';
+import { createBookingService, type BookingServiceApi, type BookingServiceOptions } from './service.js';
+import { nearestSlots, type Slot } from './availability.js';
+import { parseWhen, type WhenResult } from './when-parser.js';
+
+export interface BookingToolsOptions extends BookingServiceOptions {
+  /** Share one service with the REST API; built from the options when absent. */
+  service?: BookingServiceApi;
+  /** Most slots read out for a window ("tomorrow morning"). */
+  maxSlotsOffered?: number;
+}
+
+interface SlotOut {
+  start: string;
+  label: string;
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
+
+/** Up to n slots spread evenly over the list, so "tomorrow" offers morning and afternoon, not 9:00, 9:30, 10:00. */
+function spread<T>(items: readonly T[], n: number): T[] {
+  if (items.length <= n) return [...items];
+  const out: T[] = [];
+  for (let i = 0; i < n; i++) out.push(items[Math.floor((i * (items.length - 1)) / (n - 1))]!);
+  return out;
+}
+
+export function bookingTools(options: BookingToolsOptions): Tool[] {
+  const bookings = options.service ?? createBookingService(options);
+  const clock = options.now ?? Date.now;
+  const maxSlots = options.maxSlotsOffered ?? 4;
+
+  interface Env {
+    settings: BookingSettings;
+    language: Language;
+    now: DateTime;
+    label(start: DateTime | string): string;
+  }
+
+  function env(ctx: CallContext): Env | null {
+    const config = ctx.bot.config.booking;
+    if (!config || config.enabled === false) return null;
+    const settings = bookingSettings(config);
+    const now = DateTime.fromMillis(clock(), { zone: settings.timezone });
+    const language = ctx.bot.language;
+    return {
+      settings,
+      language,
+      now,
+      label: (start) =>
+        speakableTime(typeof start === 'string' ? DateTime.fromISO(start, { zone: settings.timezone }) : start, now, language),
+    };
+  }
+
+  const notAvailable: ToolResult = { content: { error: 'booking_not_available' } };
+  // Times go out in the business's zone (its offset), as the caller would say them.
+  const localIso = (e: Env, start: DateTime | string): string =>
+    (typeof start === 'string' ? DateTime.fromISO(start) : start).setZone(e.settings.timezone).toISO()!;
+  const slotOut = (e: Env, s: Slot | { start: string }): SlotOut => {
+    const start = localIso(e, s.start);
+    return { start, label: e.label(start) };
+  };
+
+  function pickService(e: Env, raw: unknown): BookingService | null {
+    const name = str(raw);
+    if (!name) return e.settings.services.length === 1 ? e.settings.services[0]! : null;
+    return matchService(name, e.settings.services);
+  }
+
+  const unknownService = (e: Env): ToolResult => ({
+    content: { error: 'unknown_service', services: e.settings.services.map((s) => s.name) },
+  });
+
+  function callerPhone(ctx: CallContext, e: Env): string | null {
+    if (!ctx.callerNumber) return null;
+    try {
+      return normalizePhone(ctx.callerNumber, defaultRegionFor(ctx.bot.language, e.settings.defaultRegion));
+    } catch {
+      return null;
+    }
+  }
+
+  /** Turns a ParleyError from the service into an answer the agent can act on; rethrows anything else. */
+  function slotProblem(e: Env, err: unknown): ToolResult {
+    if (err instanceof ParleyError && (err.code === 'PARLEY_ERR_SLOT_TAKEN' || err.details?.reason === 'not_bookable')) {
+      const alternatives = ((err.details?.alternatives ?? []) as Array<{ start: string }>).map((a) => slotOut(e, a));
+      const error = err.code === 'PARLEY_ERR_SLOT_TAKEN' ? 'slot_taken' : 'not_bookable';
+      const offer = alternatives.map((a) => a.label);
+      const say =
+        e.language === 'ru'
+          ? `К сожалению, это время ${error === 'slot_taken' ? 'занято' : 'недоступно'}.${offer.length ? ` Могу предложить: ${offer.join(', или ')}.` : ''}`
+          : `Sorry, that time is ${error === 'slot_taken' ? 'taken' : 'not available'}.${offer.length ? ` I can offer ${offer.join(', or ')}.` : ''}`;
+      return { content: { error, alternatives }, say };
+    }
+    throw err;
+  }
+
+  function parse(e: Env, when: unknown): WhenResult | null {
+    const text = str(when);
+    return text ? parseWhen(text, { now: e.now.toMillis(), zone: e.settings.timezone }) : null;
+  }
+
+  /** The caller's own booking: by id (must be theirs) or their only upcoming one. */
+  async function callersBooking(ctx: CallContext, e: Env, rawId: unknown): Promise<Booking | ToolResult> {
+    const phone = callerPhone(ctx, e);
+    if (!phone) return { content: { error: 'no_caller_number' } };
+    const upcoming = await bookings.upcomingForPhone(ctx.sql, { companyId: ctx.companyId, botId: ctx.botId, phone });
+    const id = str(rawId);
+    if (id) {
+      const found = upcoming.find((b) => b.id === id);
+      return found ?? { content: { error: 'booking_not_found' } };
+    }
+    if (upcoming.length === 1) return upcoming[0]!;
+    if (upcoming.length === 0) return { content: { error: 'no_upcoming_bookings' } };
+    return { content: { error: 'which_booking', bookings: upcoming.map((b) => describe(e, b)) } };
+  }
+
+  const describe = (e: Env, b: Booking) => ({
+    booking_id: b.id,
+    service: b.serviceName,
+    start: localIso(e, b.start),
+    label: e.label(b.start),
+    status: b.status,
+  });
+
+  const checkAvailability: Tool = {
+    spec: {
+      name: 'check_availability',
+      description:
+        'Find free appointment times. Give the service and the caller\'s own words for when (e.g. "tomorrow afternoon", "в пятницу в 15:30") or an ISO time. An exact free time is held for this call for a few minutes.',
+      parameters: {
+        type: 'object',
+        properties: {
+          service: { type: 'string', description: 'Service name as the caller said it' },
+          when: { type: 'string', description: "The caller's words for the date/time, or ISO 8601" },
+        },
+        additionalProperties: false,
+      },
+    },
+    async run(args, ctx) {
+      const e = env(ctx);
+      if (!e) return notAvailable;
+      const service = pickService(e, args.service);
+      if (!service) return unknownService(e);
+      const base = { service: service.name, timezone: e.settings.timezone };
+      const when = parse(e, args.when);
+      const nowMs = e.now.toMillis();
+
+      if (when?.kind === 'exact') {
+        const start = when.start.toMillis();
+        const { slots } = await bookings.availability(ctx.sql, {
+          companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, from: new Date(start), to: new Date(start + 1),
+        });
+        if (slots.length > 0) {
+          try {
+            const phone = callerPhone(ctx, e);
+            const hold = await bookings.reserve(ctx.sql, {
+              companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, start: new Date(start), status: 'held',
+              callId: ctx.callId, customerPhone: phone, actor: 'caller', reason: 'offered during call',
+            });
+            await bookings.releaseCallHolds(ctx.sql, { companyId: ctx.companyId, callId: ctx.callId, exceptId: hold.id });
+            return { content: { ...base, available: true, slots: [slotOut(e, hold)], held_until: hold.holdExpiresAt } };
+          } catch (err) {
+            const problem = slotProblem(e, err);
+            return { content: { ...base, available: false, slots: (problem.content as { alternatives: SlotOut[] }).alternatives } };
+          }
+        }
+        const around = await bookings.availability(ctx.sql, {
+          companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id,
+          from: new Date(start - 7 * 86_400_000), to: new Date(start + 14 * 86_400_000),
+        });
+        return { content: { ...base, available: false, slots: nearestSlots(around.slots, start, 3).map((s) => slotOut(e, s)) } };
+      }
+
+      const from = when ? when.from.toMillis() : nowMs;
+      const to = when ? when.to.toMillis() : nowMs + 7 * 86_400_000;
+      const { slots } = await bookings.availability(ctx.sql, {
+        companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, from: new Date(from), to: new Date(to),
+      });
+      if (slots.length > 0 || !when) return { content: { ...base, slots: spread(slots, maxSlots).map((s) => slotOut(e, s)) } };
+      // Nothing in the asked window: offer the first times after it.
+      const later = await bookings.availability(ctx.sql, {
+        companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, from: new Date(to), to: new Date(to + 14 * 86_400_000), limit: maxSlots,
+      });
+      return { content: { ...base, available: false, slots: later.slots.map((s) => slotOut(e, s)) } };
+    },
+  };
+
+  const bookAppointment: Tool = {
+    spec: {
+      name: 'book_appointment',
+      description: 'Book an appointment at an exact time the caller agreed to, for the calling number.',
+      parameters: {
+        type: 'object',
+        properties: {
+          service: { type: 'string', description: 'Service name' },
+          when: { type: 'string', description: "The agreed time: the caller's words or ISO 8601" },
+          customer_name: { type: 'string', description: "The caller's name" },
+          notes: { type: 'string', description: 'Anything the business should know' },
+        },
+        required: ['service', 'when', 'customer_name'],
+        additionalProperties: false,
+      },
+    },
+    async run(args, ctx) {
+      const e = env(ctx);
+      if (!e) return notAvailable;
+      const service = pickService(e, args.service);
+      if (!service) return unknownService(e);
+      const customerName = str(args.customer_name);
+      if (!customerName) return { content: { error: 'customer_name_required' } };
+      const notes = str(args.notes)?.slice(0, 2000);
+      const when = parse(e, args.when);
+      if (!when) return { content: { error: 'time_not_understood' } };
+      if (when.kind === 'window') return { content: { error: 'exact_time_required', from: when.from.toISO(), to: when.to.toISO() } };
+      const start = new Date(when.start.toMillis());
+      const phone = callerPhone(ctx, e);
+
+      let booking: Booking | null = null;
+      const hold = await bookings.liveHoldOfCall(ctx.sql, { companyId: ctx.companyId, callId: ctx.callId, serviceId: service.id, start });
+      if (hold) {
+        try {
+          booking = await bookings.transition(ctx.sql, {
+            companyId: ctx.companyId, bookingId: hold.id, to: 'confirmed', actor: 'caller', reason: 'booked during call',
+            patch: { customerName, ...(phone ? { customerPhone: phone } : {}), ...(notes ? { notes } : {}) },
+          });
+        } catch (err) {
+          // The hold lapsed between the lookup and now: book afresh below.
+          if (!(err instanceof ParleyError && err.code === 'PARLEY_ERR_ILLEGAL_TRANSITION')) throw err;
+        }
+      }
+      if (!booking) {
+        try {
+          await bookings.releaseCallHolds(ctx.sql, { companyId: ctx.companyId, callId: ctx.callId });
+          booking = await bookings.reserve(ctx.sql, {
+            companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, start, status: 'confirmed', callId: ctx.callId,
+            customerName, customerPhone: phone, notes: notes ?? null, actor: 'caller', reason: 'booked during call',
+          });
+        } catch (err) {
+          return slotProblem(e, err);
+        }
+      }
+      const label = e.label(booking.start);
+      const say =
+        e.language === 'ru'
+          ? `Готово, вы записаны: ${booking.serviceName}, ${label}.`
+          : `You're booked for ${booking.serviceName} ${label}.`;
+      return { content: { booking_id: booking.id, start: localIso(e, booking.start), label, status: booking.status, service: booking.serviceName }, say };
+    },
+  };
+
+  const findMyBooking: Tool = {
+    spec: {
+      name: 'find_my_booking',
+      description: "List the caller's upcoming appointments (found by the calling number).",
+      parameters: { type: 'object', properties: {}, additionalProperties: false },
+    },
+    async run(_args, ctx) {
+      const e = env(ctx);
+      if (!e) return notAvailable;
+      const phone = callerPhone(ctx, e);
+      if (!phone) return { content: { error: 'no_caller_number' } };
+      const upcoming = await bookings.upcomingForPhone(ctx.sql, { companyId: ctx.companyId, botId: ctx.botId, phone });
+      return { content: { bookings: upcoming.map((b) => describe(e, b)) } };
+    },
+  };
+
+  const cancelBooking: Tool = {
+    spec: {
+      name: 'cancel_booking',
+      description: "Cancel the caller's upcoming appointment (the only one, or the booking_id from find_my_booking).",
+      parameters: {
+        type: 'object',
+        properties: {
+          booking_id: { type: 'string' },
+          reason: { type: 'string', description: 'Why, in the caller\'s words' },
+        },
+        additionalProperties: false,
+      },
+    },
+    async run(args, ctx) {
+      const e = env(ctx);
+      if (!e) return notAvailable;
+      const found = await callersBooking(ctx, e, args.booking_id);
+      if (!('id' in found)) return found;
+      const b = await bookings.transition(ctx.sql, {
+        companyId: ctx.companyId, bookingId: found.id, to: 'cancelled', actor: 'caller', reason: str(args.reason) ?? 'cancelled by caller',
+      });
+      const label = e.label(b.start);
+      return {
+        content: { booking_id: b.id, status: b.status, start: localIso(e, b.start), label },
+        say: e.language === 'ru' ? `Запись ${label} отменена.` : `Your appointment ${label} is cancelled.`,
+      };
+    },
+  };
+
+  const rescheduleBooking: Tool = {
+    spec: {
+      name: 'reschedule_booking',
+      description: "Move the caller's upcoming appointment to a new exact time.",
+      parameters: {
+        type: 'object',
+        properties: {
+          booking_id: { type: 'string' },
+          when: { type: 'string', description: "The new time: the caller's words or ISO 8601" },
+        },
+        required: ['when'],
+        additionalProperties: false,
+      },
+    },
+    async run(args, ctx) {
+      const e = env(ctx);
+      if (!e) return notAvailable;
+      const found = await callersBooking(ctx, e, args.booking_id);
+      if (!('id' in found)) return found;
+      const when = parse(e, args.when);
+      if (!when) return { content: { error: 'time_not_understood' } };
+      if (when.kind === 'window') return { content: { error: 'exact_time_required', from: when.from.toISO(), to: when.to.toISO() } };
+      try {
+        const b = await bookings.reschedule(ctx.sql, {
+          companyId: ctx.companyId, bookingId: found.id, start: new Date(when.start.toMillis()), actor: 'caller', reason: 'rescheduled by caller',
+        });
+        const label = e.label(b.start);
+        return {
+          content: { booking_id: b.id, start: localIso(e, b.start), label, status: b.status },
+          say: e.language === 'ru' ? `Готово, запись перенесена на ${label.replace(/^во? /, '')}.` : `Done, your appointment is moved to ${label}.`,
+        };
+      } catch (err) {
+        return slotProblem(e, err);
+      }
+    },
+  };
+
+  return [checkAvailability, bookAppointment, findMyBooking, cancelBooking, rescheduleBooking];
+}

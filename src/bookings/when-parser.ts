@@ -1,0 +1,379 @@
+/**
+ * Turns a caller's words about a time ("tomorrow at 3 pm", "в понедельник утром", ISO 8601) into either an
+ * exact local time or a window, relative to `now` in the business time zone. English and Russian, digits
+ * or number words. Deliberately small: a date part, a time part and a part of day, each found by scanning
+ * tokens; anything it cannot place returns null so the agent asks again.
+ */
+import { DateTime } from 'luxon';
+
+export type DayPart = 'morning' | 'afternoon' | 'evening' | 'day' | 'week';
+
+export type WhenResult =
+  | { kind: 'exact'; start: DateTime }
+  | { kind: 'window'; from: DateTime; to: DateTime; part: DayPart };
+
+export interface ParseWhenOptions {
+  now: Date | number;
+  zone: string;
+}
+
+const PART_HOURS: Record<Exclude<DayPart, 'week'>, [number, number]> = {
+  morning: [6, 12],
+  afternoon: [12, 17],
+  evening: [17, 24],
+  day: [0, 24],
+};
+
+// ---------- vocabulary ----------
+
+const EN_NUMBERS: Record<string, number> = {
+  zero: 0, one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10,
+  eleven: 11, twelve: 12, thirteen: 13, fourteen: 14, fifteen: 15, sixteen: 16, seventeen: 17, eighteen: 18,
+  nineteen: 19, twenty: 20, thirty: 30, forty: 40, fifty: 50,
+  first: 1, second: 2, third: 3, fourth: 4, fifth: 5, sixth: 6, seventh: 7, eighth: 8, ninth: 9, tenth: 10,
+  eleventh: 11, twelfth: 12, thirteenth: 13, fourteenth: 14, fifteenth: 15, sixteenth: 16, seventeenth: 17,
+  eighteenth: 18, nineteenth: 19, twentieth: 20, thirtieth: 30,
+};
+
+const RU_NUMBERS: Record<string, number> = {
+  ноль: 0, один: 1, одна: 1, одного: 1, одной: 1, два: 2, две: 2, двух: 2, три: 3, трех: 3, четыре: 4, четырех: 4,
+  пять: 5, пяти: 5, шесть: 6, шести: 6, семь: 7, семи: 7, восемь: 8, восьми: 8, девять: 9, девяти: 9,
+  десять: 10, десяти: 10, одиннадцать: 11, одиннадцати: 11, двенадцать: 12, двенадцати: 12,
+  тринадцать: 13, тринадцати: 13, четырнадцать: 14, четырнадцати: 14, пятнадцать: 15, пятнадцати: 15,
+  шестнадцать: 16, шестнадцати: 16, семнадцать: 17, семнадцати: 17, восемнадцать: 18, восемнадцати: 18,
+  девятнадцать: 19, девятнадцати: 19, двадцать: 20, двадцати: 20, тридцать: 30, тридцати: 30, сорок: 40,
+  сорока: 40, пятьдесят: 50, пятидесяти: 50,
+  // genitive ordinals: dates ("третьего декабря") and "половина третьего"
+  первого: 1, второго: 2, третьего: 3, четвертого: 4, пятого: 5, шестого: 6, седьмого: 7, восьмого: 8,
+  девятого: 9, десятого: 10, одиннадцатого: 11, двенадцатого: 12, тринадцатого: 13, четырнадцатого: 14,
+  пятнадцатого: 15, шестнадцатого: 16, семнадцатого: 17, восемнадцатого: 18, девятнадцатого: 19,
+  двадцатого: 20, тридцатого: 30,
+};
+
+/** Words that are ordinals (for "половина третьего" = 2:30). */
+const RU_ORDINAL_GENITIVE = new Set(
+  ['первого', 'второго', 'третьего', 'четвертого', 'пятого', 'шестого', 'седьмого', 'восьмого', 'девятого',
+    'десятого', 'одиннадцатого', 'двенадцатого'],
+);
+
+const MONTHS: Record<string, number> = {
+  january: 1, jan: 1, february: 2, feb: 2, march: 3, mar: 3, april: 4, apr: 4, may: 5, june: 6, jun: 6,
+  july: 7, jul: 7, august: 8, aug: 8, september: 9, sep: 9, sept: 9, october: 10, oct: 10, november: 11,
+  nov: 11, december: 12, dec: 12,
+  января: 1, январь: 1, февраля: 2, февраль: 2, марта: 3, март: 3, апреля: 4, апрель: 4, мая: 5, май: 5,
+  июня: 6, июнь: 6, июля: 7, июль: 7, августа: 8, август: 8, сентября: 9, сентябрь: 9, октября: 10,
+  октябрь: 10, ноября: 11, ноябрь: 11, декабря: 12, декабрь: 12,
+};
+
+const WEEKDAY_WORDS: Record<string, number> = {
+  monday: 1, mon: 1, tuesday: 2, tue: 2, tues: 2, wednesday: 3, wed: 3, thursday: 4, thu: 4, thurs: 4,
+  friday: 5, fri: 5, saturday: 6, sat: 6, sunday: 7, sun: 7,
+  понедельник: 1, понедельника: 1, вторник: 2, вторника: 2, среда: 3, среду: 3, среды: 3, четверг: 4, четверга: 4,
+  пятница: 5, пятницу: 5, пятницы: 5, суббота: 6, субботу: 6, субботы: 6, воскресенье: 7, воскресенья: 7,
+};
+
+const PM_WORDS = new Set(['pm', 'p.m.', 'p.m', 'дня', 'вечера']);
+const AM_WORDS = new Set(['am', 'a.m.', 'a.m', 'утра', 'ночи']);
+const HOUR_WORDS = new Set(["o'clock", 'oclock', 'час', 'часа', 'часов', 'h']);
+const TIME_PREPOSITIONS = new Set(['at', 'в', 'во', 'к', 'around', 'about', 'около', 'by']);
+const DAY_UNIT_WORDS = new Set(['day', 'days', 'день', 'дня', 'дней']);
+const NEXT_WORDS = new Set(['next', 'следующий', 'следующую', 'следующее', 'следующей', 'следующая']);
+
+const PART_WORDS: Record<string, Exclude<DayPart, 'week' | 'day'>> = {
+  morning: 'morning', утром: 'morning', утро: 'morning',
+  afternoon: 'afternoon', днем: 'afternoon',
+  evening: 'evening', tonight: 'evening', вечером: 'evening', вечер: 'evening',
+};
+
+// ---------- tokenising ----------
+
+function tokenize(text: string): string[] {
+  const cleaned = text
+    .toLowerCase()
+    .replace(/ё/g, 'е')
+    .replace(/(\d)(am|pm|a\.m\.|p\.m\.)/g, '$1 $2')
+    .replace(/(\d+)-?(?:ого|го|ое|е|st|nd|rd|th)(?=\s|$|[,.!?])/gu, '$1')
+    .replace(/(\d)[.](\d\d)\b/g, '$1:$2')
+    .replace(/[,!?;"()«»]/g, ' ')
+    .replace(/(?<![ap])\.(?!m)/g, ' ');
+  const raw = cleaned.split(/\s+/).filter(Boolean);
+  // Number words → digits, joining tens and units ("twenty five", "двадцать пять").
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const w = raw[i]!;
+    const n = EN_NUMBERS[w] ?? RU_NUMBERS[w];
+    if (n === undefined || RU_ORDINAL_GENITIVE.has(w)) {
+      out.push(w);
+      continue;
+    }
+    const next = raw[i + 1];
+    const nextN = next === undefined ? undefined : EN_NUMBERS[next] ?? RU_NUMBERS[next];
+    if (n >= 20 && n % 10 === 0 && nextN !== undefined && nextN < 10 && nextN > 0) {
+      out.push(String(n + nextN));
+      i++;
+    } else {
+      out.push(String(n));
+    }
+  }
+  return out;
+}
+
+const isInt = (t: string | undefined): t is string => t !== undefined && /^\d{1,4}$/.test(t);
+
+// ---------- parts ----------
+
+interface DatePart {
+  day: DateTime;
+  /** "next week": the whole week is the window. */
+  week?: boolean;
+}
+
+interface TimePart {
+  hour: number;
+  minute: number;
+  /** The meridiem was stated (pm/утра…) or implied by a 24-hour clock, so no guessing. */
+  explicit: boolean;
+}
+
+function findDate(tokens: string[], used: Set<number>, today: DateTime): DatePart | null {
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (t === 'today' || t === 'сегодня' || t === 'tonight') return mark(used, [i], { day: today });
+    if (t === 'послезавтра') return mark(used, [i], { day: today.plus({ days: 2 }) });
+    if (t === 'tomorrow' || t === 'завтра') {
+      // "day after tomorrow"
+      if (tokens[i - 1] === 'after' && tokens[i - 2] === 'day') return mark(used, [i - 2, i - 1, i], { day: today.plus({ days: 2 }) });
+      return mark(used, [i], { day: today.plus({ days: 1 }) });
+    }
+    // "in 3 days", "через 3 дня", "через неделю"
+    if ((t === 'in' || t === 'через') && isInt(tokens[i + 1]) && DAY_UNIT_WORDS.has(tokens[i + 2] ?? '')) {
+      return mark(used, [i, i + 1, i + 2], { day: today.plus({ days: Number(tokens[i + 1]) }) });
+    }
+    if (t === 'через' && tokens[i + 1] === 'неделю') return mark(used, [i, i + 1], { day: today.plus({ weeks: 1 }) });
+    if (t === 'in' && tokens[i + 1] === 'a' && tokens[i + 2] === 'week') return mark(used, [i, i + 1, i + 2], { day: today.plus({ weeks: 1 }) });
+    // "next week", "на следующей неделе"
+    if (NEXT_WORDS.has(t) && (tokens[i + 1] === 'week' || tokens[i + 1] === 'неделе' || tokens[i + 1] === 'неделю')) {
+      const monday = today.plus({ weeks: 1 }).startOf('week');
+      return mark(used, [i, i + 1], { day: monday, week: true });
+    }
+    const weekday = WEEKDAY_WORDS[t];
+    if (weekday !== undefined) {
+      const prev = tokens[i - 1];
+      const thisWeek = prev === 'this' || prev === 'эту' || prev === 'этот' || prev === 'это';
+      let ahead = (weekday - today.weekday + 7) % 7;
+      if (ahead === 0 && !thisWeek) ahead = 7;
+      const idx = [i];
+      if (prev !== undefined && (NEXT_WORDS.has(prev) || thisWeek || prev === 'on')) idx.push(i - 1);
+      return mark(used, idx, { day: today.plus({ days: ahead }) });
+    }
+    const month = MONTHS[t];
+    if (month !== undefined) {
+      // "december 3", "3 декабря", "3rd of december"
+      let dayIdx = -1;
+      if (isInt(tokens[i + 1]) && Number(tokens[i + 1]) <= 31 && !used.has(i + 1)) dayIdx = i + 1;
+      else if (isInt(tokens[i - 1]) && Number(tokens[i - 1]) <= 31) dayIdx = i - 1;
+      else if (tokens[i - 1] === 'of' && isInt(tokens[i - 2])) dayIdx = i - 2;
+      let dom: number | undefined;
+      if (dayIdx >= 0) dom = Number(tokens[dayIdx]);
+      else if (RU_NUMBERS[tokens[i - 1] ?? ''] !== undefined) {
+        dayIdx = i - 1;
+        dom = RU_NUMBERS[tokens[i - 1]!];
+      }
+      if (dom === undefined || dom < 1) continue;
+      let day = DateTime.fromObject({ year: today.year, month, day: dom }, { zone: today.zone });
+      if (!day.isValid) continue;
+      if (day < today) day = day.plus({ years: 1 });
+      const idx = [i, dayIdx];
+      if (tokens[i - 1] === 'of') idx.push(i - 1);
+      return mark(used, idx, { day });
+    }
+  }
+  return null;
+}
+
+function findTime(tokens: string[], used: Set<number>): TimePart | null {
+  for (let i = 0; i < tokens.length; i++) {
+    if (used.has(i)) continue;
+    const t = tokens[i]!;
+    // "в час дня" = 1 pm
+    if (t === 'час' && TIME_PREPOSITIONS.has(tokens[i - 1] ?? '')) return withMeridiem(tokens, used, [i], i + 1, 1, 0);
+    if (t === 'noon' || t === 'midday' || t === 'полдень') return mark(used, [i], { hour: 12, minute: 0, explicit: true });
+    if (t === 'midnight' || t === 'полночь') return mark(used, [i], { hour: 0, minute: 0, explicit: true });
+
+    // "половина третьего" / "пол третьего" = 2:30
+    if ((t === 'половина' || t === 'половину' || t === 'половине' || t === 'пол') && RU_ORDINAL_GENITIVE.has(tokens[i + 1] ?? '')) {
+      const h = RU_NUMBERS[tokens[i + 1]!]! - 1;
+      return withMeridiem(tokens, used, [i, i + 1], i + 2, h === 0 ? 12 : h, 30);
+    }
+    // "half past 3", "quarter past 3", "quarter to 4"
+    if ((t === 'half' || t === 'quarter') && (tokens[i + 1] === 'past' || tokens[i + 1] === 'to') && isInt(tokens[i + 2])) {
+      const base = Number(tokens[i + 2]);
+      const delta = t === 'half' ? 30 : 15;
+      const total = (tokens[i + 1] === 'past' ? base * 60 + delta : base * 60 - delta + 24 * 60) % (24 * 60);
+      return withMeridiem(tokens, used, [i, i + 1, i + 2], i + 3, Math.floor(total / 60), total % 60);
+    }
+
+    const clock = /^(\d{1,2}):(\d{2})$/.exec(t);
+    if (clock) {
+      const h = Number(clock[1]);
+      const m = Number(clock[2]);
+      if (h > 23 || m > 59) continue;
+      return withMeridiem(tokens, used, [i], i + 1, h, m, h >= 13 || h === 0 || clock[1]!.length === 2 && h < 10);
+    }
+
+    if (!isInt(t)) continue;
+    const n = Number(t);
+    if (n > 23) continue;
+    const prev = tokens[i - 1];
+    const next = tokens[i + 1];
+    const afterPreposition = prev !== undefined && TIME_PREPOSITIONS.has(prev);
+    const beforeMarker = next !== undefined && (HOUR_WORDS.has(next) || PM_WORDS.has(next) || AM_WORDS.has(next));
+    // "через 3 дня" is a date, handled above; "in 2 hours" is not a clock time.
+    if (prev === 'in' || prev === 'через') continue;
+    if (!afterPreposition && !beforeMarker) continue;
+    const idx = [i];
+    let minute = 0;
+    let after = i + 1;
+    if (next !== undefined && HOUR_WORDS.has(next)) {
+      idx.push(i + 1);
+      after = i + 2;
+    }
+    // "3 30", "три тридцать", "в 3 часа 30 минут"
+    const mTok = tokens[after];
+    if (isInt(mTok) && Number(mTok) < 60 && !used.has(after) && !MONTHS[tokens[after + 1] ?? ''] && !DAY_UNIT_WORDS.has(tokens[after + 1] ?? '')) {
+      minute = Number(mTok);
+      idx.push(after);
+      after++;
+      if (tokens[after] === 'минут' || tokens[after] === 'minutes') {
+        idx.push(after);
+        after++;
+      }
+    }
+    return withMeridiem(tokens, used, idx, after, n, minute, n >= 13 || n === 0);
+  }
+  return null;
+}
+
+/** Applies am/pm (or утра/дня/вечера/ночи) found right after the time. */
+function withMeridiem(
+  tokens: string[],
+  used: Set<number>,
+  idx: number[],
+  after: number,
+  hour: number,
+  minute: number,
+  explicit = false,
+): TimePart {
+  const marker = tokens[after];
+  let h = hour;
+  if (marker !== undefined && PM_WORDS.has(marker) && hour <= 12) {
+    idx.push(after);
+    if (hour < 12) h = hour + 12;
+    explicit = true;
+  } else if (marker !== undefined && AM_WORDS.has(marker) && hour <= 12) {
+    idx.push(after);
+    if (hour === 12) h = 0;
+    explicit = true;
+  } else if (marker === 'in' && tokens[after + 1] === 'the' && PART_WORDS[tokens[after + 2] ?? '']) {
+    const part = PART_WORDS[tokens[after + 2]!]!;
+    idx.push(after, after + 1, after + 2);
+    if (part !== 'morning' && hour < 12) h = hour + 12;
+    explicit = true;
+  }
+  return mark(used, idx, { hour: h, minute, explicit });
+}
+
+function findPart(tokens: string[], used: Set<number>): Exclude<DayPart, 'week' | 'day'> | null {
+  for (let i = 0; i < tokens.length; i++) {
+    if (used.has(i)) continue;
+    const t = tokens[i]!;
+    const part = PART_WORDS[t];
+    if (part) return mark(used, [i], part);
+    if (t === 'утра') return mark(used, [i], 'morning');
+    if (t === 'вечера') return mark(used, [i], 'evening');
+    if ((t === 'после' || t === 'after') && (tokens[i + 1] === 'обеда' || tokens[i + 1] === 'lunch')) return mark(used, [i, i + 1], 'afternoon');
+    if ((t === 'до' || t === 'before') && (tokens[i + 1] === 'обеда' || tokens[i + 1] === 'lunch')) return mark(used, [i, i + 1], 'morning');
+    if (t === 'tonight') return mark(used, [i], 'evening');
+  }
+  // "tonight" was consumed as a date; it still means evening.
+  return tokens.includes('tonight') ? 'evening' : null;
+}
+
+function mark<T>(used: Set<number>, idx: number[], value: T): T {
+  for (const i of idx) used.add(i);
+  return value;
+}
+
+/** Hours 1–7 without am/pm are afternoon in a business context ("at 2" → 14:00, "в три" → 15:00). */
+function resolveHour(time: TimePart, part: DayPart | null): number {
+  if (time.explicit) return time.hour;
+  if (part === 'afternoon' || part === 'evening') return time.hour < 12 ? time.hour + 12 : time.hour;
+  if (part === 'morning') return time.hour === 12 ? 0 : time.hour;
+  if (time.hour >= 1 && time.hour <= 7) return time.hour + 12;
+  return time.hour;
+}
+
+function relativeHours(tokens: string[], now: DateTime): DateTime | null {
+  for (let i = 0; i < tokens.length - 2; i++) {
+    if ((tokens[i] === 'in' || tokens[i] === 'через') && isInt(tokens[i + 1])) {
+      const unit = tokens[i + 2]!;
+      if (['hour', 'hours', 'час', 'часа', 'часов'].includes(unit)) return now.plus({ hours: Number(tokens[i + 1]) });
+      if (['minutes', 'minute', 'минут', 'минуты', 'минуту'].includes(unit)) return now.plus({ minutes: Number(tokens[i + 1]) });
+    }
+  }
+  if (tokens.includes('через') && tokens.includes('час') && !tokens.some(isInt)) return now.plus({ hours: 1 });
+  if (tokens.join(' ').includes('in an hour')) return now.plus({ hours: 1 });
+  return null;
+}
+
+export function parseWhen(text: string, options: ParseWhenOptions): WhenResult | null {
+  const zone = options.zone;
+  const now = DateTime.fromMillis(typeof options.now === 'number' ? options.now : options.now.getTime(), { zone });
+  const trimmed = text.trim();
+  if (/^\d{4}-\d{2}-\d{2}/.test(trimmed)) {
+    const iso = DateTime.fromISO(trimmed, { zone });
+    if (!iso.isValid) return null;
+    if (/^\d{4}-\d{2}-\d{2}$/.test(trimmed)) return dayWindow(iso.startOf('day'), 'day');
+    return { kind: 'exact', start: iso.setZone(zone) };
+  }
+
+  const tokens = tokenize(trimmed);
+  if (tokens.length === 0) return null;
+  const relative = relativeHours(tokens, now);
+  if (relative) return { kind: 'exact', start: relative.set({ second: 0, millisecond: 0 }) };
+
+  const used = new Set<number>();
+  const today = now.startOf('day');
+  const date = findDate(tokens, used, today);
+  const time = findTime(tokens, used);
+  const part = findPart(tokens, used);
+
+  if (date?.week) return { kind: 'window', from: date.day, to: date.day.plus({ weeks: 1 }), part: 'week' };
+
+  if (time) {
+    const hour = resolveHour(time, part);
+    const at = (day: DateTime) => day.set({ hour, minute: time.minute, second: 0, millisecond: 0 });
+    if (date) return { kind: 'exact', start: at(date.day) };
+    const start = at(today);
+    return { kind: 'exact', start: start > now ? start : at(today.plus({ days: 1 })) };
+  }
+  if (part) {
+    const day = date?.day ?? today;
+    const window = dayWindow(day, part);
+    // "this evening" asked after the evening ended means tomorrow's.
+    if (!date && window.to <= now) return dayWindow(today.plus({ days: 1 }), part);
+    return window;
+  }
+  if (date) return dayWindow(date.day, 'day');
+  return null;
+}
+
+function dayWindow(day: DateTime, part: Exclude<DayPart, 'week'>): Extract<WhenResult, { kind: 'window' }> {
+  const [from, to] = PART_HOURS[part];
+  return {
+    kind: 'window',
+    from: day.set({ hour: from, minute: 0, second: 0, millisecond: 0 }),
+    to: to === 24 ? day.plus({ days: 1 }).startOf('day') : day.set({ hour: to, minute: 0, second: 0, millisecond: 0 }),
+    part,
+  };
+}
