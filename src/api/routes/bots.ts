@@ -2,9 +2,10 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { BotConfigSchema, LanguageSchema, type BotConfig } from '../../bots/config-schema.js';
+import { bookingConfigProblems } from '../../bookings/config-schema.js';
 import { getBot, insertBot, listBots, updateBot, type BotRow } from '../../db/bots.js';
 import type { RootSql } from '../../db/sql.js';
-import { ParleyError, notFound } from '../../errors.js';
+import { ParleyError, badRequest, notFound } from '../../errors.js';
 import { E164, IdParams, Timestamp, Uuid, errors } from '../schemas.js';
 
 export const BotSchema = Type.Object({
@@ -39,6 +40,13 @@ const UpdateBotBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
+/** What the JSON Schema cannot say (a real IANA zone, services that exist…), as a 400 naming the field. */
+function checkConfig(config: BotConfig | undefined): void {
+  if (!config?.booking) return;
+  const problems = bookingConfigProblems(config.booking);
+  if (problems.length) throw badRequest(`config.booking: ${problems.join('; ')}`, { field: 'body.config.booking' });
+}
+
 const toBot = (b: BotRow) => ({
   id: b.id, name: b.name, phone_number: b.phone_number, language: b.language, config: b.config,
   is_active: b.is_active, created_at: b.created_at, updated_at: b.updated_at,
@@ -59,6 +67,7 @@ export function botRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
       schema: { tags: ['bots'], summary: 'Create a bot', body: CreateBotBody, response: { 201: BotSchema, ...errors(400, 401, 403, 409) } },
     }, async (request, reply) => {
       const body = request.body as Static<typeof CreateBotBody>;
+      checkConfig(body.config as BotConfig);
       const bot = await insertBot(deps.sql, {
         companyId: request.auth.companyId, name: body.name, phoneNumber: body.phone_number ?? null,
         language: body.language ?? 'en', config: body.config as BotConfig,
@@ -91,6 +100,7 @@ export function botRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
     }, async (request) => {
       const { id } = request.params as Static<typeof IdParams>;
       const body = request.body as Static<typeof UpdateBotBody>;
+      checkConfig(body.config as BotConfig | undefined);
       const bot = await updateBot(deps.sql, request.auth.companyId, id, {
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(body.phone_number !== undefined ? { phoneNumber: body.phone_number } : {}),
