@@ -2,20 +2,44 @@
  * Composition root: builds every service from the config and wires them into the app. main.ts runs it for
  * the process; end-to-end tests run it on port 0.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { createMetrics } from './api/metrics.js';
+import { bookingRoutes } from './api/routes/bookings.js';
 import { buildApp } from './app.js';
+import { createBookingService } from './bookings/service.js';
+import { bookingTools } from './bookings/tools.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/connect.js';
 import { migrate } from './db/migrate.js';
+import { JobWorker, type JobKind } from './jobs/queue.js';
 import type { Logger } from './log.js';
+import { ProviderRegistry } from './providers/registry.js';
+import { LocalSttProvider } from './providers/stt/local.js';
+import { LocalTtsProvider } from './providers/tts/local.js';
 import { persistentSecret } from './secrets-file.js';
+import { CallRunner } from './telephony/call-runner.js';
+import { twilioMediaRoute } from './telephony/twilio/media-route.js';
+import { TwilioRestClient } from './telephony/twilio/rest.js';
+import { twilioVoiceRoutes } from './telephony/twilio/voice-routes.js';
 
 export interface RunningServer {
   app: FastifyInstance;
   db: Database;
+  runner: CallRunner;
   /** http://host:port actually bound. */
   url: string;
+  /** The Twilio auth token in use (generated in DATA_DIR when unset, for the simulator). */
+  twilioAuthToken: string;
+  adminToken: string;
   stop(): Promise<void>;
+}
+
+/** A secret from the config, or one generated once into DATA_DIR (the log names the file, never the value). */
+function secretOrGenerated(config: Config, log: Logger, value: string | undefined, variable: string, file: string): string {
+  if (value) return value;
+  const s = persistentSecret(config.DATA_DIR, file);
+  if (s.created) log.warn({ variable, file: s.path }, `${variable} not set; generated one into DATA_DIR`);
+  return s.value;
 }
 
 export async function startServer(config: Config, log: Logger, options: { port?: number } = {}): Promise<RunningServer> {
@@ -25,35 +49,77 @@ export async function startServer(config: Config, log: Logger, options: { port?:
     poolMax: config.DATABASE_POOL_MAX,
     onNotice: (m) => log.debug({ notice: m }, 'postgres notice'),
   });
+  const sql = db.sql;
   log.info({ database: db.kind, ...(db.kind === 'pglite' ? { dataDir: config.DATA_DIR } : {}) }, 'database open');
-  const { applied } = await migrate(db.sql);
+  const { applied } = await migrate(sql);
   if (applied.length) log.info({ applied }, 'migrations applied');
 
-  let adminToken = config.ADMIN_TOKEN;
-  if (!adminToken) {
-    const s = persistentSecret(config.DATA_DIR, 'admin-token');
-    adminToken = s.value;
-    log.warn({ file: s.path }, s.path ? 'ADMIN_TOKEN not set; using the generated token stored in this file' : 'ADMIN_TOKEN not set; admin routes use a random token for this process');
-  }
+  const adminToken = secretOrGenerated(config, log, config.ADMIN_TOKEN, 'ADMIN_TOKEN', 'admin-token');
+  const callTokenSecret = secretOrGenerated(config, log, config.CALL_TOKEN_SECRET, 'CALL_TOKEN_SECRET', 'call-token-secret');
+  // Without a real Twilio token, a development token lets the simulator sign requests; real Twilio traffic
+  // fails its signature check until TWILIO_AUTH_TOKEN is set.
+  const twilioAuthToken = secretOrGenerated(config, log, config.TWILIO_AUTH_TOKEN, 'TWILIO_AUTH_TOKEN', 'twilio-auth-token');
+  const twilioControl =
+    config.TWILIO_ACCOUNT_SID && config.TWILIO_AUTH_TOKEN
+      ? (() => {
+          const rest = new TwilioRestClient({ accountSid: config.TWILIO_ACCOUNT_SID, authToken: config.TWILIO_AUTH_TOKEN, baseUrl: config.TWILIO_API_URL });
+          return { transfer: (callSid: string, to: string) => rest.transferCall(callSid, to).then(() => undefined) };
+        })()
+      : null;
 
-  const app = await buildApp({
-    config,
-    sql: db.sql,
+  const metrics = createMetrics();
+  const providers = new ProviderRegistry(config, log, {
+    stt: new LocalSttProvider({ logger: log }),
+    tts: new LocalTtsProvider({ englishEngine: config.LOCAL_TTS_ENGINE === 'espeak-ng' ? 'espeak' : 'flite' }),
+  });
+  log.info({ defaults: providers.defaults }, 'providers');
+
+  const bookings = createBookingService({ holdSec: config.BOOKING_HOLD_SEC });
+  const callTools = bookingTools({ service: bookings, holdSec: config.BOOKING_HOLD_SEC });
+
+  const runner = new CallRunner({
+    sql,
     log,
-    adminToken,
-    validateWebhookUrl: async () => {},
+    metrics,
+    providersFor: (bot) => providers.forBot(bot),
+    toolsFor: (bot) => (bot.config.booking && bot.config.booking.enabled !== false ? callTools : []),
   });
 
+  const tenantRoutes: FastifyPluginAsync[] = [bookingRoutes({ sql, bookings })];
+  const publicRoutes: FastifyPluginAsync[] = [
+    twilioVoiceRoutes({ sql, authToken: twilioAuthToken, publicOrigin: config.PUBLIC_URL, callTokenSecret }),
+    twilioMediaRoute({ sql, authToken: twilioAuthToken, publicOrigin: config.PUBLIC_URL, callTokenSecret, runner, metrics, twilioControl }),
+  ];
+
+  const app = await buildApp({ config, sql, log, adminToken, metrics, validateWebhookUrl: async () => {}, tenantRoutes, publicRoutes });
+
+  const jobKinds: Record<string, JobKind> = {};
+  const worker = config.WORKERS_ENABLED ? new JobWorker(sql, { kinds: jobKinds, log }) : null;
+  worker?.start();
+  const holdSweeper = setInterval(() => {
+    bookings.expireStaleHolds(sql).catch((err: unknown) => log.warn({ err }, 'expiring stale holds failed'));
+  }, 60_000);
+  holdSweeper.unref();
+
   const address = await app.listen({ port: options.port ?? config.PORT, host: config.HOST });
-  log.info({ address }, 'Parley listening');
+  log.info({ address, publicUrl: config.PUBLIC_URL }, 'Parley listening');
 
   return {
     app,
     db,
+    runner,
+    twilioAuthToken,
+    adminToken,
     url: address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1'),
     async stop() {
-      const deadline = config.SHUTDOWN_TIMEOUT_MS;
-      await Promise.race([app.close(), new Promise((r) => setTimeout(r, deadline).unref())]);
+      const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
+      const left = () => Math.max(0, deadline - Date.now());
+      clearInterval(holdSweeper);
+      // Live calls say goodbye and hang up first (closing the server would cut their sockets), then the server
+      // stops accepting and finishes in-flight requests, workers finish their jobs, and the database closes.
+      await runner.shutdown(left());
+      await Promise.race([app.close(), new Promise((r) => setTimeout(r, left()).unref())]);
+      await worker?.stop(left());
       await db.close();
     },
   };

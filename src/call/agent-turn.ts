@@ -1,0 +1,141 @@
+/**
+ * One agent turn: optional retrieval → LLM stream → phrases → playback, with a bounded tool loop.
+ * Everything runs under the turn's AbortSignal; on barge-in the caller of this function aborts it.
+ * Tool rounds are appended to `history` as they happen (their effects are real); the final answer text is
+ * returned, and the session decides how much of it was heard.
+ */
+import type { ChatMessage, LlmProvider, ToolCall } from '../providers/types.js';
+import type { Playback } from './playback.js';
+import { SentenceChunker } from './sentence-chunker.js';
+import type { ToolRegistry } from './tool-registry.js';
+import type { CallContext, CallControl } from './tool-types.js';
+import type { Clock } from './types.js';
+
+export class LlmFailure extends Error {
+  constructor(override readonly cause: unknown) {
+    super(`LLM failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'LlmFailure';
+  }
+}
+
+export interface AgentTurnOptions {
+  llm: LlmProvider;
+  tools: ToolRegistry;
+  context: CallContext;
+  control: CallControl;
+  system: string;
+  history: ChatMessage[];
+  /** The caller's words this turn answers (retrieval query). */
+  userText: string;
+  retrieveContext?: ((text: string, signal: AbortSignal) => Promise<string | null>) | undefined;
+  playback: Playback;
+  signal: AbortSignal;
+  clock: Clock;
+  maxToolRounds?: number;
+  onRetrieval?: (ms: number) => void;
+  onFirstToken?: () => void;
+  /** A phrase was handed to playback (the first one marks the TTS start for latency). */
+  onPhrase?: () => void;
+}
+
+export interface AgentTurnResult {
+  /** Everything the agent said this turn, in order. */
+  text: string;
+  /** What was said after the last tool round: the assistant message that closes the turn in the history. */
+  finalText: string;
+  /** Tool names called, in order. */
+  toolsCalled: string[];
+}
+
+export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult> {
+  const { signal, playback } = o;
+  const maxRounds = o.maxToolRounds ?? 4;
+  let system = o.system;
+  if (o.retrieveContext) {
+    const t0 = o.clock.now();
+    try {
+      const knowledge = await o.retrieveContext(o.userText, signal);
+      if (knowledge) system += `\n\n# Relevant company knowledge (cite the source when you use it)\n${knowledge}`;
+    } catch {
+      // Retrieval is an aid: answer without it rather than fail the turn.
+    }
+    o.onRetrieval?.(o.clock.now() - t0);
+  }
+
+  const spoken: string[] = [];
+  const toolsCalled: string[] = [];
+  let finalStart = 0;
+  let firstToken = true;
+  const speak = (phrase: string): void => {
+    spoken.push(phrase.trim());
+    o.onPhrase?.();
+    playback.say(phrase);
+  };
+
+  for (let round = 0; round < maxRounds && !signal.aborted; round++) {
+    const chunker = new SentenceChunker();
+    const calls: ToolCall[] = [];
+    let roundText = '';
+    for (let attempt = 0; ; attempt++) {
+      try {
+        for await (const ev of o.llm.stream({ system, messages: o.history, tools: o.tools.specs(), signal })) {
+          if (signal.aborted) break;
+          if (ev.type === 'text') {
+            if (!ev.text) continue;
+            if (firstToken) {
+              firstToken = false;
+              o.onFirstToken?.();
+            }
+            roundText += ev.text;
+            for (const phrase of chunker.push(ev.text)) speak(phrase);
+          } else if (ev.type === 'tool_call') calls.push(ev.call);
+        }
+        break;
+      } catch (err) {
+        if (signal.aborted) break;
+        // Retry once if nothing was said yet; a stream that breaks mid-answer keeps what was said.
+        if (roundText || calls.length) break;
+        if (attempt >= 1) throw new LlmFailure(err);
+      }
+    }
+    if (signal.aborted) {
+      playback.noteUnspoken(chunker.flush());
+      break;
+    }
+    const rest = chunker.flush();
+    if (rest) speak(rest);
+    if (calls.length === 0) break;
+
+    const says: string[] = [];
+    const results: ChatMessage[] = [];
+    for (const call of calls) {
+      // Every tool call needs a result in the history (OpenAI rejects a call without one), even when cut off.
+      if (signal.aborted) {
+        results.push({ role: 'tool', toolCallId: call.id, name: call.name, content: JSON.stringify({ error: 'interrupted' }) });
+        continue;
+      }
+      toolsCalled.push(call.name);
+      const result = await o.tools.call(call.name, call.arguments, o.context, o.control, signal);
+      results.push({ role: 'tool', toolCallId: call.id, name: call.name, content: JSON.stringify(result.content ?? null) });
+      if (result.say) says.push(result.say);
+    }
+    o.history.push({ role: 'assistant', content: roundText, toolCalls: calls }, ...results);
+    if (signal.aborted) break;
+    finalStart = spoken.length;
+    // A tool's `say` is the answer, spoken verbatim; asking the LLM again would repeat it in other words.
+    if (says.length > 0) {
+      for (const s of says) for (const phrase of splitForSpeech(s)) speak(phrase);
+      break;
+    }
+  }
+  return { text: spoken.join(' '), finalText: spoken.slice(finalStart).join(' '), toolsCalled };
+}
+
+/** Fixed text (greeting, tool `say`) as phrases, so marks track it sentence by sentence. */
+export function splitForSpeech(text: string): string[] {
+  const chunker = new SentenceChunker({ firstMinChars: 1, minChars: 1, splitClauses: false });
+  const out = chunker.push(text + ' ');
+  const rest = chunker.flush();
+  if (rest) out.push(rest);
+  return out;
+}

@@ -1,0 +1,183 @@
+/**
+ * The offline "LLM": a deterministic conversation engine for demos, tests and the simulator. It answers
+ * goodbyes with end_call, "operator" with transfer_call, walks a booking (service → time → availability →
+ * choice → name → book) and answers questions from search_knowledge — using only the tools the request lists.
+ * It keeps no state: everything is derived from the message history, like a real LLM.
+ */
+import type { ChatMessage, Language, LlmEvent, LlmProvider, LlmRequest, ToolCall } from '../types.js';
+import { bookingState, slotsIn } from './scenario/booking-state.js';
+import { classify, extractWhen } from './scenario/intents.js';
+import { detectLanguage } from './scenario/language.js';
+import { REPLIES, type Replies } from './scenario/replies.js';
+import { speakableExtract } from './scenario/extract.js';
+
+export interface ScenarioEngineOptions {
+  language: Language;
+  /** Service names from the bot's booking config, to recognise them in the caller's words. */
+  services?: string[];
+  /** Simulated time to first token (ms); 0 = answer at once. */
+  firstTokenMs?: number;
+}
+
+type Reply = { text?: string; call?: { name: string; arguments: Record<string, unknown> } };
+
+export class ScenarioEngine implements LlmProvider {
+  readonly name = 'scenario';
+
+  constructor(private readonly options: ScenarioEngineOptions) {}
+
+  async *stream(request: LlmRequest): AsyncIterable<LlmEvent> {
+    const reply = this.decide(request);
+    if (this.options.firstTokenMs) await sleep(this.options.firstTokenMs, request.signal);
+    if (request.signal.aborted) return;
+    if (reply.text) {
+      // Word by word, like a streaming model, so the chunker and TTS path are the same as with a real LLM.
+      for (const piece of reply.text.split(/(?<=\s)/)) {
+        if (request.signal.aborted) return;
+        yield { type: 'text', text: piece };
+      }
+    }
+    if (reply.call) {
+      const call: ToolCall = { id: `scn_${request.messages.length}_${reply.call.name}`, name: reply.call.name, arguments: reply.call.arguments };
+      yield { type: 'tool_call', call };
+      yield { type: 'done', finishReason: 'tool_calls' };
+      return;
+    }
+    yield { type: 'done', finishReason: 'stop' };
+  }
+
+  decide(request: LlmRequest): Reply {
+    const { messages } = request;
+    const has = (name: string): boolean => request.tools.some((t) => t.name === name);
+    const lastUser = [...messages].reverse().find((m): m is Extract<ChatMessage, { role: 'user' }> => m.role === 'user');
+    const lang = detectLanguage(lastUser?.content ?? '', this.options.language);
+    const r = REPLIES[lang];
+    const last = messages[messages.length - 1];
+    if (!last) return { text: r.didNotCatch };
+    if (last.role === 'tool') return this.afterTool(last, messages, r);
+    if (last.role !== 'user') return { text: r.anythingElse };
+
+    const text = last.content;
+    const prevAssistant = [...messages.slice(0, -1)].reverse().find((m) => m.role === 'assistant')?.content ?? '';
+    const intent = classify(text);
+    if (intent === 'goodbye') return has('end_call') ? { call: { name: 'end_call', arguments: { reason: 'caller said goodbye' } } } : { text: r.goodbye };
+    if (intent === 'human') return has('transfer_call') ? { call: { name: 'transfer_call', arguments: { reason: 'caller asked for a human' } } } : { text: r.cannotTransfer };
+    if (intent === 'cancel' && has('cancel_booking')) return { call: { name: 'cancel_booking', arguments: { reason: text } } };
+    const rescheduleAsked = Object.values(REPLIES).some((x) => prevAssistant.includes(x.askRescheduleTime));
+    if ((intent === 'reschedule' || rescheduleAsked) && has('reschedule_booking')) {
+      const when = extractWhen(text) ?? (rescheduleAsked ? text.trim() : null);
+      return when ? { call: { name: 'reschedule_booking', arguments: { when } } } : { text: r.askRescheduleTime };
+    }
+    if (intent === 'my_booking' && has('find_my_booking')) return { call: { name: 'find_my_booking', arguments: {} } };
+
+    const booking = bookingState(messages, Object.values(REPLIES), this.options.services ?? []);
+    if (booking.active) return this.bookingStep(booking, has, r);
+
+    if (has('search_knowledge')) return { call: { name: 'search_knowledge', arguments: { query: text } } };
+    return { text: r.dontKnow };
+  }
+
+  private bookingStep(b: ReturnType<typeof bookingState>, has: (n: string) => boolean, r: Replies): Reply {
+    if (!has('book_appointment')) {
+      if (!b.service) return { text: r.askService };
+      if (!b.when) return { text: r.askTime };
+      if (!b.name) return { text: r.askName };
+      return { text: r.cannotBook(`${b.service}, ${b.when}, ${b.name}`) };
+    }
+    if (!b.service) return { text: r.askService };
+    if (!b.when && !b.chosen) return { text: r.askTime };
+    if (!b.chosen) {
+      if (has('check_availability') && !b.checkedCurrent) {
+        return { text: `${r.checking} `, call: { name: 'check_availability', arguments: { service: b.service, when: b.when } } };
+      }
+      if (b.noSlotsForCurrent) return { text: r.noSlots };
+      if (b.offered) return { text: r.offer(b.offered.map((s) => s.label)) };
+      // No availability tool: book what the caller asked for; the booking tool answers slot_taken if needed.
+      if (!b.name) return { text: r.askName };
+      return { call: { name: 'book_appointment', arguments: { service: b.service, when: b.when, customer_name: b.name } } };
+    }
+    if (!b.name) return { text: r.askName };
+    return { call: { name: 'book_appointment', arguments: { service: b.service, when: b.chosen.start, customer_name: b.name } } };
+  }
+
+  private afterTool(last: Extract<ChatMessage, { role: 'tool' }>, messages: ChatMessage[], r: Replies): Reply {
+    let content: Record<string, unknown> = {};
+    try {
+      const v = JSON.parse(last.content) as unknown;
+      if (typeof v === 'object' && v !== null) content = v as Record<string, unknown>;
+    } catch {
+      // Not JSON: treat as an empty result.
+    }
+    const error = typeof content.error === 'string' ? content.error : null;
+    const label = (c: Record<string, unknown>): string | null =>
+      typeof c.label === 'string' ? c.label : typeof c.start === 'string' ? c.start : null;
+    switch (last.name) {
+      case 'check_availability': {
+        if (error === 'unknown_service') {
+          const known = Array.isArray(content.services) ? content.services.filter((x): x is string => typeof x === 'string') : [];
+          return { text: r.unknownService(known) };
+        }
+        const slots = slotsIn(content).slice(0, 3);
+        return { text: slots.length ? r.offer(slots.map((s) => s.label)) : r.noSlots };
+      }
+      case 'book_appointment': {
+        if (typeof content.booking_id === 'string') {
+          const name = bookingNameFromCall(messages);
+          return { text: r.confirmed(label(content) ?? '', name) };
+        }
+        if (error === 'slot_taken') return { text: r.slotTaken(slotsIn(content).slice(0, 3).map((s) => s.label)) };
+        if (error === 'time_not_understood' || error === 'exact_time_required') return { text: r.askTime };
+        if (error === 'customer_name_required') return { text: r.askName };
+        return { text: r.toolError };
+      }
+      case 'search_knowledge': {
+        const results = Array.isArray(content.results) ? (content.results as Record<string, unknown>[]) : [];
+        const best = results[0];
+        const query = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+        if (!best || typeof best.text !== 'string' || !best.text.trim()) return { text: r.dontKnow };
+        const source = typeof best.source === 'string' && best.source ? best.source : 'our documents';
+        return { text: r.knowledge(source, speakableExtract(best.text, query)) };
+      }
+      case 'find_my_booking': {
+        const list = Array.isArray(content.bookings) ? (content.bookings as Record<string, unknown>[]) : [];
+        const found = (content.booking as Record<string, unknown> | undefined) ?? list[0] ?? (label(content) ? content : undefined);
+        const l = found ? label(found) : null;
+        return { text: l ? r.bookingFound(l) : r.noBooking };
+      }
+      case 'cancel_booking':
+        return { text: error ? r.noBooking : r.cancelled };
+      case 'reschedule_booking': {
+        if (error === 'slot_taken') return { text: r.slotTaken(slotsIn(content).slice(0, 3).map((s) => s.label)) };
+        const l = label(content) ?? label((content.booking as Record<string, unknown> | undefined) ?? {});
+        return { text: error || !l ? r.noBooking : r.rescheduled(l) };
+      }
+      default:
+        return { text: error ? r.toolError : r.done };
+    }
+  }
+}
+
+function bookingNameFromCall(messages: ChatMessage[]): string | null {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i];
+    const call = m?.role === 'assistant' ? m.toolCalls?.find((c) => c.name === 'book_appointment') : undefined;
+    if (call) return typeof call.arguments.customer_name === 'string' ? call.arguments.customer_name : null;
+  }
+  return null;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+}
+
+/** Service names from a bot's booking config (`booking.services[].name`), whatever else that section holds. */
+export function scenarioServices(booking: unknown): string[] {
+  const services = (booking as { services?: unknown } | undefined)?.services;
+  if (!Array.isArray(services)) return [];
+  return services
+    .map((s) => (typeof s === 'string' ? s : typeof (s as { name?: unknown })?.name === 'string' ? (s as { name: string }).name : null))
+    .filter((s): s is string => Boolean(s));
+}

@@ -1,0 +1,136 @@
+/** Keyword rules for what the caller wants, in English and Russian, and extraction of booking details. */
+import { normalize } from './language.js';
+
+export type Intent = 'goodbye' | 'human' | 'cancel' | 'reschedule' | 'my_booking' | 'book' | 'other';
+
+const RULES: [Intent, RegExp][] = [
+  ['human', /\b(human|operator|real person|a person|someone real|representative|live agent|receptionist|manager)\b|оператор|с человеком|живым человеком|менеджер|администратор|сотрудник/],
+  ['cancel', /\bcancel|отмен/],
+  ['reschedule', /\b(reschedule|move my|change (my|the) (appointment|booking|time))\b|перенес|перенест|изменить время/],
+  ['my_booking', /\b(my (appointment|booking|reservation)|when is my|do i have an? (appointment|booking))\b|мо(я|ю|ей) запис|когда я записан|на когда я записан|моя бронь/],
+  ['book', /\b(book|booking|appointment|schedule|reserve|reservation|sign me up)\b|запис|заброн|бронь|на при[её]м/],
+  ['goodbye', /\b(bye|goodbye|good bye|that'?s all|that is all|have a (nice|good) day|nothing else)\b|^no,? thank(s| you)\b|до свидания|(^|\s)пока([\s,.!]|$)|всего доброго|это вс[её]|больше ничего|^нет,? спасибо/],
+];
+
+export function classify(text: string): Intent {
+  const t = normalize(text);
+  for (const [intent, re] of RULES) if (re.test(t)) return intent;
+  return 'other';
+}
+
+export function isAffirmative(text: string): boolean {
+  return /^(yes|yeah|yep|sure|ok|okay|sounds good|perfect|great|that works|fine|correct|right|the first|first)\b|^(да|ага|конечно|хорошо|давайте|подходит|отлично|первы|первое|верно)/.test(normalize(text));
+}
+
+export function isNegative(text: string): boolean {
+  return /^(no|nope|not really|neither)\b|^(нет|не подходит|никак)/.test(normalize(text));
+}
+
+/** Which offered option the caller picked (0-based), or null. */
+export function pickedOption(text: string, count: number): number | null {
+  const t = normalize(text);
+  if (/\b(third|3rd|last one)\b|трет|последн/.test(t) && count >= 3) return 2;
+  if (/\b(second|2nd|the other one|latter)\b|втор|друго/.test(t) && count >= 2) return 1;
+  if (/\b(first|1st|earliest)\b|перв|ближайш/.test(t) || isAffirmative(t)) return 0;
+  return null;
+}
+
+const EN_DAYS = 'monday|tuesday|wednesday|thursday|friday|saturday|sunday';
+const EN_MONTHS = 'january|february|march|april|may|june|july|august|september|october|november|december';
+const RU_MONTHS = 'января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря';
+const WHEN_EN = new RegExp(
+  `\\b(day after tomorrow|today|tonight|tomorrow|this (morning|afternoon|evening|week)|next (week|${EN_DAYS})|(on )?(${EN_DAYS})|in the (morning|afternoon|evening)|morning|afternoon|evening|noon|midday|` +
+    `(${EN_MONTHS}) \\d{1,2}(st|nd|rd|th)?|\\d{1,2}(st|nd|rd|th)? of (${EN_MONTHS})|` +
+    `(at |around |after |before )?\\d{1,2}(:\\d{2})? ?(am|pm|a\\.m\\.|p\\.m\\.|o'?clock)|at \\d{1,2}(:\\d{2})?|\\d{1,2}:\\d{2})\\b`,
+  'g',
+);
+const WHEN_RU = new RegExp(
+  `(послезавтра|сегодня|завтра|на следующей неделе|в (понедельник|вторник|среду|четверг|пятницу|субботу|воскресенье)|утром|дн[её]м|вечером|` +
+    `\\d{1,2} (${RU_MONTHS})|(в |к |после |около )\\d{1,2}(:\\d{2})?( час(а|ов)?)?( утра| дня| вечера)?|\\d{1,2}:\\d{2})`,
+  'g',
+);
+
+/** The caller's words about a time ("tomorrow at 3 pm", "завтра в 15:00"), or null. */
+export function extractWhen(text: string): string | null {
+  const t = normalize(text).replace(/[?!,;]/g, ' ');
+  // Both rule sets can match the same words ("15:00"): keep the longest match per span, in text order.
+  const spans = [...t.matchAll(WHEN_EN), ...t.matchAll(WHEN_RU)]
+    .map((m) => ({ start: m.index, end: m.index + m[0].length, text: m[0].trim() }))
+    .sort((a, b) => a.start - b.start || b.end - a.end);
+  const parts: string[] = [];
+  let covered = -1;
+  for (const span of spans) {
+    if (span.start < covered) continue;
+    parts.push(span.text);
+    covered = span.end;
+  }
+  return parts.length ? parts.join(' ') : null;
+}
+
+const NOT_NAMES = /^(looking|calling|interested|wondering|trying|here|fine|good|not|sorry|just|ok|okay|new|a|an|the|ищу|звоню|хочу|по)$/;
+
+/** "My name is Anna Lee" / "Меня зовут Анна" → the name, or null. */
+export function extractName(text: string): string | null {
+  const m = /\b(?:my name is|my name's|this is|i am|i'm)\s+([A-Za-z][A-Za-z'-]+(?:\s+[A-Z][A-Za-z'-]+)?)/i.exec(text) ??
+    /(?:меня зовут|мо[её] имя|это)\s+([А-ЯЁа-яё-]+(?:\s+[А-ЯЁ][а-яё-]+)?)/i.exec(text);
+  const name = m?.[1];
+  if (!name || NOT_NAMES.test(name.split(/\s+/)[0]!.toLowerCase())) return null;
+  return titleCase(name);
+}
+
+/** A bare answer to "what is your name?". */
+export function nameFromAnswer(text: string): string | null {
+  const direct = extractName(text);
+  if (direct) return direct;
+  const words = text.replace(/[^\p{L}\s'-]/gu, ' ').split(/\s+/).filter(Boolean)
+    .filter((w) => !/^(it'?s|its|i'?m|name|is|my|the|это|я|зовут|меня)$/i.test(w));
+  return words.length ? titleCase(words.slice(0, 2).join(' ')) : null;
+}
+
+const SERVICE_STOP = /^(an?|the|some|me|in|for|on|at|to|up|make|book|schedule|get|have|see|set|do|like|want|need|appointment|booking|reservation|time|slot|visit|при[её]м|запись|время|меня|мне|хочу|бы|на|к|записаться|записать|запишите|забронировать|сегодня|завтра|послезавтра|утром|вечером|днем|today|tomorrow|tonight|next|this|please|then|instead|пожалуйста|тогда)$/;
+
+const SERVICE_CUES = [
+  /\b(?:book|schedule|reserve)\s+((?:[a-z'-]+\s*){1,5})/g,
+  /\b(?:get|want|need|like|for)\s+((?:[a-z'-]+\s*){1,5})/g,
+  /(?:записаться|запишите|записать|забронировать|хочу|нужна|нужен|нужно)\s+((?:[а-я-]+\s*){1,4})/g,
+];
+
+/** The service the caller names: from the bot's service list when known, else from "book a haircut". */
+export function extractService(text: string, services: string[]): string | null {
+  const t = normalize(text);
+  for (const s of services) {
+    const stems = normalize(s).split(' ').filter((w) => w.length > 2).map((w) => w.slice(0, Math.max(4, w.length - 2)));
+    if (stems.length && stems.every((stem) => t.includes(stem))) return s;
+  }
+  for (const cue of SERVICE_CUES) {
+    for (const m of t.matchAll(cue)) {
+      const words = (m[1] ?? '').split(/\s+/).filter(Boolean);
+      while (words.length && SERVICE_STOP.test(words[0]!)) words.shift();
+      const kept: string[] = [];
+      for (const w of words) {
+        if (SERVICE_STOP.test(w) || /\d/.test(w)) break;
+        kept.push(w);
+      }
+      if (kept.length) return kept.slice(0, 2).join(' ');
+    }
+  }
+  return null;
+}
+
+/** A bare answer to "what would you like to book?". */
+export function serviceFromAnswer(text: string, services: string[]): string | null {
+  const known = extractService(text, services);
+  if (known) return known;
+  const words = normalize(text).replace(/[^\p{L}\s-]/gu, ' ').split(/\s+/).filter(Boolean)
+    .filter((w) => !/^(i|i'd|id|would|like|want|need|just|maybe|please|a|an|the|some|я|хочу|мне|нужна|нужно|нужен|на|пожалуйста)$/.test(w));
+  const kept: string[] = [];
+  for (const w of words) {
+    if (SERVICE_STOP.test(w)) break;
+    kept.push(w);
+  }
+  return kept.length ? kept.slice(0, 3).join(' ') : null;
+}
+
+function titleCase(s: string): string {
+  return s.split(/\s+/).map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join(' ');
+}

@@ -1,0 +1,194 @@
+/**
+ * Offline speech-to-text: a VAD (Silero, energy fallback) segments the caller's audio; each segment is decoded by
+ * pocketsphinx (CMU Sphinx en-us, Debian's pocketsphinx-en-us). Events: `speech_started` when the VAD fires,
+ * then one `final` (endOfUtterance: true) per segment, or `utterance_end` when nothing was recognized.
+ * No `interim`: pocketsphinx_continuous has no cheap partial results.
+ *
+ * English only. open() with language 'ru' throws PARLEY_ERR_UNAVAILABLE (there is no local Russian model), so the
+ * caller can pick another recognizer or tell the company. The acoustic model is 16 kHz: Twilio's 8 kHz μ-law is
+ * upsampled and accepted but recognized poorly (see protocols.md §10); it serves web calls and tests.
+ */
+import { WIDEBAND_FORMAT } from '../../audio/format.js';
+import { AudioConverter } from '../../audio/convert.js';
+import { ParleyError } from '../../errors.js';
+import type { SttEvent, SttProvider, SttSession, SttSessionOptions } from '../types.js';
+import { createVad, type CreateVadOptions } from '../vad/create.js';
+import type { VadEvent, VadLogger, VoiceActivityDetector } from '../vad/types.js';
+import { AsyncQueue } from './local-async-queue.js';
+import { PocketsphinxProcess, type RecognizerOptions } from './local-recognizer.js';
+
+export interface LocalSttOptions {
+  /** Default 'pocketsphinx_continuous'. */
+  binary?: string;
+  /** Extra pocketsphinx arguments, e.g. ['-hmm', dir, '-lm', file, '-dict', file]. */
+  args?: string[];
+  /** VAD engine and thresholds. Default: Silero, 600 ms of silence ends an utterance. */
+  vad?: Omit<CreateVadOptions, 'onEvent' | 'logger'>;
+  logger?: VadLogger;
+  /** Audio kept from before the VAD fired. Default 300 ms. */
+  preRollMs?: number;
+  /** Longer speech is cut into utterances of this length. Default 20 s. */
+  maxUtteranceMs?: number;
+  /** Decode time limit per utterance. Default 15 s. */
+  decodeTimeoutMs?: number;
+}
+
+const RATE = 16;
+/** Audio kept for pre-roll and for VAD decisions that arrive after later frames (Silero runs asynchronously). */
+const RING_MS = 10_000;
+
+export class LocalSttProvider implements SttProvider {
+  readonly name = 'local';
+  private warnedNarrowband = false;
+
+  constructor(private readonly options: LocalSttOptions = {}) {}
+
+  async open(session: SttSessionOptions): Promise<SttSession> {
+    if (session.language !== 'en') {
+      throw new ParleyError(
+        'PARLEY_ERR_UNAVAILABLE',
+        `local speech recognition supports English only (pocketsphinx en-us); no local model for '${session.language}'`,
+      );
+    }
+    if (session.format.sampleRate !== 16000 && !this.warnedNarrowband) {
+      this.warnedNarrowband = true;
+      this.options.logger?.warn('local STT on 8 kHz telephone audio is unreliable; its model is 16 kHz');
+    }
+    const stt = new LocalSttSession(session, this.options);
+    await stt.start();
+    return stt;
+  }
+}
+
+class LocalSttSession implements SttSession {
+  readonly events: AsyncQueue<SttEvent> = new AsyncQueue<SttEvent>();
+  private readonly converter: AudioConverter;
+  private readonly recognizerOptions: RecognizerOptions;
+  private readonly preRollSamples: number;
+  private readonly maxUtteranceSamples: number;
+  private vad: VoiceActivityDetector | null = null;
+  private readonly ring = new Int16Array(RING_MS * RATE);
+  /** Samples received since open (absolute position of the ring's write head). */
+  private total = 0;
+  private warm: PocketsphinxProcess | null = null;
+  private active: PocketsphinxProcess | null = null;
+  private captureStart = 0;
+  private forcedEnd = false;
+  private decodes: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private readonly session: SttSessionOptions,
+    private readonly options: LocalSttOptions,
+  ) {
+    this.converter = new AudioConverter(session.format, WIDEBAND_FORMAT);
+    this.recognizerOptions = {
+      binary: options.binary ?? 'pocketsphinx_continuous',
+      args: options.args ?? [],
+      timeoutMs: options.decodeTimeoutMs ?? 15_000,
+    };
+    this.preRollSamples = (options.preRollMs ?? 300) * RATE;
+    this.maxUtteranceSamples = (options.maxUtteranceMs ?? 20_000) * RATE;
+  }
+
+  async start(): Promise<void> {
+    this.vad = await createVad({
+      minSilenceMs: 600,
+      ...this.options.vad,
+      logger: this.options.logger,
+      onEvent: (event) => this.onVad(event),
+    });
+    this.warm = new PocketsphinxProcess(this.recognizerOptions);
+    if (this.session.signal.aborted) await this.close();
+    else this.session.signal.addEventListener('abort', () => void this.close(), { once: true });
+  }
+
+  pushAudio(frame: Uint8Array): void {
+    if (this.closed) return;
+    const samples = this.converter.toSamples(frame);
+    this.remember(samples);
+    this.active?.write(samples);
+    this.vad!.push(samples);
+    if (this.active && !this.forcedEnd && this.total - this.captureStart > this.maxUtteranceSamples) {
+      this.forcedEnd = true;
+      this.finalize();
+    }
+  }
+
+  finalize(): void {
+    if (this.closed || !this.vad) return;
+    // Closes the VAD's open segment, which arrives here as a speech_end.
+    void this.vad.flush();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.warm?.kill();
+    this.active?.kill();
+    this.warm = this.active = null;
+    this.events.end();
+    await this.vad?.close();
+  }
+
+  private onVad(event: VadEvent): void {
+    if (this.closed) return;
+    if (event.type === 'speech_start') {
+      this.events.push({ type: 'speech_started', atMs: event.atMs });
+      this.beginCapture(event.atMs * RATE);
+    } else {
+      this.endCapture();
+    }
+  }
+
+  private beginCapture(startSample: number): void {
+    const recognizer = this.warm ?? new PocketsphinxProcess(this.recognizerOptions);
+    this.warm = null;
+    const from = Math.max(0, startSample - this.preRollSamples, this.total - this.ring.length);
+    this.captureStart = from;
+    this.forcedEnd = false;
+    recognizer.write(this.recall(from, this.total));
+    this.active = recognizer;
+  }
+
+  private endCapture(): void {
+    const recognizer = this.active;
+    if (!recognizer) return;
+    this.active = null;
+    this.warm = new PocketsphinxProcess(this.recognizerOptions);
+    const text = recognizer.finish();
+    text.catch(() => undefined);
+    // Finals leave in utterance order even when a later decode finishes first.
+    this.decodes = this.decodes.then(async () => {
+      try {
+        const words = await text;
+        if (this.closed) return;
+        if (words) this.events.push({ type: 'final', text: words, endOfUtterance: true });
+        else this.events.push({ type: 'utterance_end' });
+      } catch (error) {
+        if (this.closed) return;
+        this.events.push({ type: 'error', error: error as Error, recoverable: false });
+        await this.close();
+      }
+    });
+  }
+
+  private remember(samples: Int16Array): void {
+    const ring = this.ring;
+    const size = ring.length;
+    let pos = this.total % size;
+    for (let i = 0; i < samples.length; i++) {
+      ring[pos] = samples[i]!;
+      if (++pos === size) pos = 0;
+    }
+    this.total += samples.length;
+  }
+
+  /** Copies ring samples at absolute positions [from, to) (both within the last RING_MS). */
+  private recall(from: number, to: number): Int16Array {
+    const out = new Int16Array(to - from);
+    const size = this.ring.length;
+    for (let i = 0; i < out.length; i++) out[i] = this.ring[(from + i) % size]!;
+    return out;
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * Scripted fakes of the provider interfaces for call-loop tests. They wait with the global timers, so tests
+ * drive them deterministically with vitest fake timers.
+ */
+import type {
+  LlmEvent, LlmProvider, LlmRequest, SttEvent, SttProvider, SttSession, SttSessionOptions, ToolCall, TtsProvider,
+  TtsSession, TtsSessionOptions, TtsTurn,
+} from '../../src/providers/types.js';
+import { AsyncQueue } from '../../src/call/async-queue.js';
+
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new Error('aborted'));
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(new Error('aborted'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+// ---------- STT ----------
+
+export interface TimedSttEvent {
+  /** ms after the previous scripted event. */
+  afterMs: number;
+  event: SttEvent;
+}
+
+export class ScriptedStt implements SttProvider {
+  readonly name = 'scripted-stt';
+  opened = 0;
+  /** Fail this many open() calls before succeeding. */
+  failOpens = 0;
+  audioFrames = 0;
+  private current: AsyncQueue<SttEvent> | null = null;
+
+  async open(_options: SttSessionOptions): Promise<SttSession> {
+    this.opened++;
+    if (this.failOpens > 0) {
+      this.failOpens--;
+      throw new Error('stt open failed');
+    }
+    const queue = new AsyncQueue<SttEvent>();
+    this.current = queue;
+    return {
+      pushAudio: () => {
+        this.audioFrames++;
+      },
+      finalize: () => {},
+      events: queue,
+      close: async () => queue.close(),
+    };
+  }
+
+  emit(event: SttEvent): void {
+    this.current?.push(event);
+  }
+
+  /** Emits the events at their offsets (from now), one after the other. */
+  async play(script: TimedSttEvent[]): Promise<void> {
+    for (const step of script) {
+      await delay(step.afterMs);
+      this.emit(step.event);
+    }
+  }
+
+  /** The session fails: an error event, then the stream ends. */
+  fail(recoverable = true): void {
+    const q = this.current;
+    q?.push({ type: 'error', error: new Error('stt session lost'), recoverable });
+    q?.close();
+  }
+}
+
+/** A caller sentence as Deepgram would deliver it: speech start, interims word by word, one final. */
+export function saySentence(text: string, options: { wordMs?: number; endpointMs?: number; startAfterMs?: number } = {}): TimedSttEvent[] {
+  const wordMs = options.wordMs ?? 250;
+  const words = text.split(/\s+/).filter(Boolean);
+  const out: TimedSttEvent[] = [{ afterMs: options.startAfterMs ?? 0, event: { type: 'speech_started', atMs: 0 } }];
+  for (let i = 1; i <= words.length; i++) out.push({ afterMs: wordMs, event: { type: 'interim', text: words.slice(0, i).join(' ') } });
+  out.push({ afterMs: options.endpointMs ?? 300, event: { type: 'final', text, endOfUtterance: true } });
+  return out;
+}
+
+// ---------- LLM ----------
+
+export type ScriptedReply = string | { text?: string; toolCalls?: ToolCall[]; error?: Error; stallMs?: number };
+
+export interface ScriptedLlmOptions {
+  firstTokenMs?: number;
+  /** Delay between streamed words. */
+  tokenMs?: number;
+}
+
+export class ScriptedLlm implements LlmProvider {
+  readonly name = 'scripted-llm';
+  readonly requests: LlmRequest[] = [];
+  aborted = 0;
+  completed = 0;
+
+  constructor(
+    private readonly reply: (request: LlmRequest, index: number) => ScriptedReply,
+    private readonly options: ScriptedLlmOptions = {},
+  ) {}
+
+  async *stream(request: LlmRequest): AsyncIterable<LlmEvent> {
+    const index = this.requests.length;
+    // Snapshot: the session keeps appending to the same array.
+    this.requests.push({ ...request, messages: request.messages.map((m) => ({ ...m })) });
+    const r = this.reply(request, index);
+    const reply = typeof r === 'string' ? { text: r } : r;
+    try {
+      await delay(this.options.firstTokenMs ?? 100, request.signal);
+      if (reply.error) throw reply.error;
+      const words = (reply.text ?? '').split(/(?<=\s)/).filter(Boolean);
+      for (let i = 0; i < words.length; i++) {
+        if (i > 0) await delay(this.options.tokenMs ?? 20, request.signal);
+        yield { type: 'text', text: words[i] as string };
+      }
+      if (reply.stallMs) await delay(reply.stallMs, request.signal);
+      for (const call of reply.toolCalls ?? []) yield { type: 'tool_call', call };
+      this.completed++;
+      yield { type: 'done', finishReason: reply.toolCalls?.length ? 'tool_calls' : 'stop' };
+    } catch (err) {
+      if (request.signal.aborted) {
+        this.aborted++;
+        return;
+      }
+      throw err;
+    }
+  }
+
+  lastUserText(index = this.requests.length - 1): string {
+    const msgs = this.requests[index]?.messages ?? [];
+    for (let i = msgs.length - 1; i >= 0; i--) {
+      const m = msgs[i];
+      if (m?.role === 'user') return m.content;
+    }
+    return '';
+  }
+}
+
+// ---------- TTS ----------
+
+export interface ScriptedTtsOptions {
+  firstAudioMs?: number;
+  bytesPerWord?: number;
+  /** Delay between chunks (one chunk per word). */
+  chunkMs?: number;
+}
+
+export class ScriptedTts implements TtsProvider {
+  readonly name = 'scripted-tts';
+  readonly texts: string[] = [];
+  turns = 0;
+  cancels = 0;
+  /** Turns to fail (throw from the audio stream) before producing audio. */
+  failTurns = 0;
+  failOpens = 0;
+  closed = 0;
+
+  constructor(private readonly options: ScriptedTtsOptions = {}) {}
+
+  async open(_options: TtsSessionOptions): Promise<TtsSession> {
+    if (this.failOpens > 0) {
+      this.failOpens--;
+      throw new Error('tts open failed');
+    }
+    return {
+      startTurn: (signal) => this.startTurn(signal),
+      close: async () => {
+        this.closed++;
+      },
+    };
+  }
+
+  private startTurn(signal: AbortSignal): TtsTurn {
+    this.turns++;
+    const input = new AsyncQueue<string>();
+    let cancelled = false;
+    const shouldFail = this.failTurns > 0;
+    if (shouldFail) this.failTurns--;
+    const o = this.options;
+    const record = (text: string): void => void this.texts.push(text.trim());
+    async function* audio(): AsyncIterable<Uint8Array> {
+      for await (const text of input) {
+        record(text);
+        try {
+          await delay(o.firstAudioMs ?? 80, signal);
+        } catch {
+          return;
+        }
+        if (shouldFail) throw new Error('tts generation failed');
+        const words = text.split(/\s+/).filter(Boolean);
+        for (let i = 0; i < words.length; i++) {
+          if (cancelled || signal.aborted) return;
+          if (i > 0) {
+            try {
+              await delay(o.chunkMs ?? 10, signal);
+            } catch {
+              return;
+            }
+          }
+          yield new Uint8Array(o.bytesPerWord ?? 2400);
+        }
+      }
+    }
+    return {
+      pushText: (text) => input.push(text),
+      end: () => input.close(),
+      audio: audio(),
+      cancel: async () => {
+        if (!cancelled) this.cancels++;
+        cancelled = true;
+        input.abort();
+      },
+    };
+  }
+}

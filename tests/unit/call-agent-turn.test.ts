@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { runAgentTurn } from '../../src/call/agent-turn.js';
+import type { Playback } from '../../src/call/playback.js';
+import { ToolRegistry } from '../../src/call/tool-registry.js';
+import type { CallContext, Tool } from '../../src/call/tool-types.js';
+import { systemClock } from '../../src/call/types.js';
+import type { Db } from '../../src/db/sql.js';
+import type { ChatMessage } from '../../src/providers/types.js';
+import { ScriptedLlm } from '../helpers/scripted-providers.js';
+
+const context: CallContext = {
+  callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, sql: {} as Db,
+  bot: { id: 'b', name: 'B', language: 'en', config: { greeting: 'Hi', systemPrompt: '' } },
+};
+const control = { endCall: () => {}, transferCall: async () => {} };
+const fakePlayback = (spoken: string[]) => ({ say: (p: string) => void spoken.push(p.trim()), noteUnspoken: () => {} }) as unknown as Playback;
+
+describe('runAgentTurn', () => {
+  it('gives every tool call a result in the history, even when the caller cuts the turn off', async () => {
+    const abort = new AbortController();
+    const slow: Tool = {
+      spec: { name: 'slow', description: '', parameters: { type: 'object', properties: {} } },
+      run: async () => {
+        abort.abort();
+        return { content: { ok: true } };
+      },
+    };
+    const llm = new ScriptedLlm(() => ({ toolCalls: [{ id: 'a', name: 'slow', arguments: {} }, { id: 'b', name: 'slow', arguments: {} }] }), { firstTokenMs: 1 });
+    const history: ChatMessage[] = [{ role: 'user', content: 'go' }];
+    const spoken: string[] = [];
+    await runAgentTurn({ llm, tools: new ToolRegistry([slow]), context, control, system: '', history, userText: 'go', playback: fakePlayback(spoken), signal: abort.signal, clock: systemClock });
+    expect(history.slice(1)).toEqual([
+      { role: 'assistant', content: '', toolCalls: [{ id: 'a', name: 'slow', arguments: {} }, { id: 'b', name: 'slow', arguments: {} }] },
+      { role: 'tool', toolCallId: 'a', name: 'slow', content: '{"ok":true}' },
+      { role: 'tool', toolCallId: 'b', name: 'slow', content: '{"error":"interrupted"}' },
+    ]);
+    expect(llm.requests).toHaveLength(1);
+  });
+
+  it('puts retrieved knowledge into the system prompt of this turn and stops after the tool-round limit', async () => {
+    const loop: Tool = { spec: { name: 'loop', description: '', parameters: { type: 'object', properties: {} } }, run: async () => ({ content: {} }) };
+    const llm = new ScriptedLlm(() => ({ text: 'Checking. ', toolCalls: [{ id: 'x', name: 'loop', arguments: {} }] }), { firstTokenMs: 1 });
+    const spoken: string[] = [];
+    const result = await runAgentTurn({
+      llm, tools: new ToolRegistry([loop]), context, control, system: 'Base.', history: [{ role: 'user', content: 'q' }], userText: 'q',
+      retrieveContext: async (q) => `[price-list.pdf p.2] answer to ${q}`,
+      playback: fakePlayback(spoken), signal: new AbortController().signal, clock: systemClock, maxToolRounds: 3,
+    });
+    expect(llm.requests[0]?.system).toContain('[price-list.pdf p.2] answer to q');
+    expect(llm.requests).toHaveLength(3);
+    expect(result.toolsCalled).toEqual(['loop', 'loop', 'loop']);
+    expect(spoken).toEqual(['Checking.', 'Checking.', 'Checking.']);
+  });
+});

@@ -1,0 +1,373 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { DEFAULT_LIMITS, type BotConfig, type CallLimits } from '../../src/bots/config-schema.js';
+import { CallSession, type CallSessionOptions } from '../../src/call/call-session.js';
+import { MemoryCallRecorder } from '../../src/call/recorder.js';
+import { ToolRegistry } from '../../src/call/tool-registry.js';
+import type { CallContext, Tool } from '../../src/call/tool-types.js';
+import { builtInTools } from '../../src/call/tools/index.js';
+import { silentLogger } from '../../src/call/types.js';
+import type { Db } from '../../src/db/sql.js';
+import type { LlmRequest } from '../../src/providers/types.js';
+import { MemoryTransport } from '../helpers/memory-transport.js';
+import { saySentence, ScriptedLlm, ScriptedStt, ScriptedTts, type ScriptedLlmOptions, type ScriptedReply, type ScriptedTtsOptions } from '../helpers/scripted-providers.js';
+
+/** A CallSession wired to scripted providers and the memory transport, under vitest fake timers. */
+const GREETING = 'Hello, this is Acme Dental. How can I help?';
+
+interface HarnessOptions {
+  reply?: (request: LlmRequest, index: number) => ScriptedReply;
+  llm?: ScriptedLlmOptions;
+  tts?: ScriptedTtsOptions;
+  limits?: Partial<CallLimits>;
+  config?: Partial<BotConfig>;
+  tools?: Tool[];
+  session?: Partial<CallSessionOptions>;
+  language?: 'en' | 'ru';
+}
+
+function createHarness(options: HarnessOptions = {}) {
+  const transport = new MemoryTransport();
+  const stt = new ScriptedStt();
+  const llm = new ScriptedLlm(options.reply ?? (() => 'Sure.'), options.llm);
+  const tts = new ScriptedTts(options.tts);
+  const recorder = new MemoryCallRecorder();
+  const tools = new ToolRegistry([...builtInTools(), ...(options.tools ?? [])]);
+  const language = options.language ?? 'en';
+  const config: BotConfig = { greeting: GREETING, systemPrompt: 'Be brief.', ...options.config };
+  const context: CallContext = {
+    callId: 'call-1',
+    botId: 'bot-1',
+    companyId: 'company-1',
+    callerNumber: '+15550001111',
+    bot: { id: 'bot-1', name: 'Acme', language, config },
+    sql: {} as Db,
+  };
+  const session = new CallSession({
+    transport, stt, llm, tts, tools, context, recorder,
+    limits: { ...DEFAULT_LIMITS, ...options.limits },
+    systemPrompt: config.systemPrompt,
+    language,
+    log: silentLogger,
+    ...options.session,
+  });
+  let ended = false;
+  const done = session.start().then(() => {
+    ended = true;
+  });
+  return {
+    transport, stt, llm, tts, recorder, tools, session, done,
+    get ended() {
+      return ended;
+    },
+    advance: (ms: number) => vi.advanceTimersByTimeAsync(ms),
+    texts: () => recorder.turns.map((t) => `${t.role}${t.interrupted ? '(interrupted)' : ''}: ${t.text}`),
+  };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+const LONG_ANSWER =
+  'We are open from nine to five on weekdays. On Saturdays we open at ten and close at two. On Sundays we are closed. Is there anything else I can help with?';
+
+describe('CallSession', () => {
+  it('greets through TTS at once, without an LLM round trip', async () => {
+    const h = createHarness();
+    await h.advance(100);
+    expect(h.tts.texts[0]).toBe('Hello, this is Acme Dental.');
+    expect(h.transport.count('audio')).toBeGreaterThan(0);
+    await h.advance(5000);
+    expect(h.llm.requests).toHaveLength(0);
+    expect(h.recorder.started).toBe(true);
+    expect(h.texts()).toEqual([`bot: ${GREETING}`]);
+    expect(h.transport.playedMarks).toEqual(['t1-0', 't1-1']);
+  });
+
+  it('answers a caller turn and records per-stage latency', async () => {
+    const h = createHarness({ reply: () => 'We open at nine in the morning.', llm: { firstTokenMs: 150, tokenMs: 20 }, tts: { firstAudioMs: 90 } });
+    await h.advance(4000);
+    void h.stt.play(saySentence('when do you open', { endpointMs: 300 }));
+    await h.advance(10_000);
+    expect(h.texts()).toEqual([`bot: ${GREETING}`, 'caller: when do you open', 'bot: We open at nine in the morning.']);
+    expect(h.llm.lastUserText()).toBe('when do you open');
+    const latency = h.recorder.turns[2]?.latency;
+    expect(latency).toMatchObject({ endpointMs: 300, llmFirstTokenMs: 150, ttsFirstAudioMs: 90, retrievalMs: null });
+    // First audio once the first phrase (the whole short sentence) was written and synthesised.
+    expect(latency?.responseMs).toBeGreaterThanOrEqual(150 + 90);
+    expect(latency?.totalMs).toBe((latency?.responseMs ?? 0) + 300);
+    expect(h.session.turnLatencies).toHaveLength(1);
+    expect(h.transport.notices.some((n) => n.type === 'turn_latency')).toBe(true);
+  });
+
+  it('sends the first phrase to TTS while the LLM is still writing', async () => {
+    const h = createHarness({ reply: () => LONG_ANSWER, llm: { firstTokenMs: 100, tokenMs: 200 } });
+    await h.advance(4000);
+    void h.stt.play(saySentence('what are your hours'));
+    await h.advance(1250 + 100 + 200 * 9);
+    expect(h.tts.texts).toContain('We are open from nine to five on weekdays.');
+    expect(h.llm.completed).toBe(0);
+    expect(h.transport.sent.filter((s) => s.type === 'audio').length).toBeGreaterThan(8);
+    await h.advance(30_000);
+    expect(h.llm.completed).toBe(1);
+  });
+
+  it('barge-in clears the line, aborts LLM and TTS, and keeps only the heard phrases', async () => {
+    const h = createHarness({ reply: () => LONG_ANSWER, llm: { firstTokenMs: 100, tokenMs: 250 }, tts: { chunkMs: 200 } });
+    await h.advance(4000);
+    void h.stt.play(saySentence('what are your hours'));
+    // First sentence (9 words ≈ 2.7 s of audio) has played; the LLM is still writing.
+    await h.advance(1300 + 5500);
+    expect(h.transport.playedMarks).toContain('t2-0');
+    expect(h.llm.completed).toBe(0);
+    const cancelsBefore = h.tts.cancels;
+    void h.stt.play(saySentence('wait can you repeat that', { wordMs: 200 }));
+    await h.advance(500);
+    expect(h.transport.count('clear')).toBe(1);
+    expect(h.llm.aborted).toBe(1);
+    expect(h.tts.cancels).toBeGreaterThan(cancelsBefore);
+    await h.advance(10_000);
+    const bot = h.recorder.turns[2];
+    expect(bot).toMatchObject({ role: 'bot', interrupted: true, text: 'We are open from nine to five on weekdays.' });
+    expect(bot?.latency?.bargeInDetectToClearMs).toBe(0);
+    // One word at 200 ms; the 300 ms speech criterion fires at 300 ms.
+    expect(bot?.latency?.bargeInSpeechToClearMs).toBe(300);
+    expect(h.recorder.turns[3]).toMatchObject({ role: 'caller', text: 'wait can you repeat that' });
+    // The next LLM request carries only what the caller heard.
+    const history = h.llm.requests[1]?.messages ?? [];
+    expect(history.find((m) => m.role === 'assistant')).toMatchObject({ content: 'We are open from nine to five on weekdays.' });
+    expect(h.session.bargeIns).toHaveLength(1);
+  });
+
+  it('does not treat a cough or an "uh-huh" as an interruption', async () => {
+    const h = createHarness({ reply: () => LONG_ANSWER, llm: { tokenMs: 10 }, limits: { silenceRepromptSec: 120, silenceHangupSec: 600 } });
+    await h.advance(4000);
+    void h.stt.play(saySentence('what are your hours'));
+    await h.advance(3000);
+    // A cough: speech detected, no words.
+    h.stt.emit({ type: 'speech_started', atMs: 0 });
+    await h.advance(800);
+    // A backchannel.
+    void h.stt.play(saySentence('uh-huh', { wordMs: 400 }));
+    await h.advance(60_000);
+    expect(h.transport.count('clear')).toBe(0);
+    expect(h.texts()).toEqual([`bot: ${GREETING}`, 'caller: what are your hours', `bot: ${LONG_ANSWER}`]);
+  });
+
+  it('resumes the unheard rest after a false interruption', async () => {
+    const h = createHarness({ reply: () => LONG_ANSWER, llm: { tokenMs: 10 } });
+    await h.advance(4000);
+    void h.stt.play(saySentence('what are your hours'));
+    await h.advance(1250 + 3500);
+    // Side talk recognised as two words, then nothing more.
+    h.stt.emit({ type: 'speech_started', atMs: 0 });
+    await h.advance(200);
+    h.stt.emit({ type: 'interim', text: 'come here' });
+    await h.advance(50);
+    expect(h.transport.count('clear')).toBe(1);
+    await h.advance(1300);
+    expect(h.tts.texts.at(-1)).not.toBe('Is there anything else I can help with?');
+    await h.advance(30_000);
+    const bots = h.recorder.turns.filter((t) => t.role === 'bot');
+    expect(bots[1]).toMatchObject({ interrupted: true, text: 'We are open from nine to five on weekdays.' });
+    expect(bots[2]?.text).toBe('On Saturdays we open at ten and close at two. On Sundays we are closed. Is there anything else I can help with?');
+    expect(h.recorder.turns.filter((t) => t.role === 'caller')).toHaveLength(1);
+  });
+
+  it('re-prompts after silence and hangs up politely after longer silence', async () => {
+    const h = createHarness({ limits: { silenceRepromptSec: 8, silenceHangupSec: 20 } });
+    await h.advance(3000 + 8000);
+    expect(h.tts.texts).toContain('Are you still there?');
+    await h.advance(20_000);
+    expect(h.tts.texts.at(-1)).toBe('Goodbye!');
+    await h.done;
+    expect(h.transport.hangupReason).toBe('silence');
+    expect(h.recorder.ended).toEqual({ status: 'completed', reason: 'silence' });
+  });
+
+  it('ends at the maximum call length with a goodbye', async () => {
+    const h = createHarness({ limits: { maxCallSec: 30, silenceRepromptSec: 120, silenceHangupSec: 600 } });
+    await h.advance(29_000);
+    expect(h.ended).toBe(false);
+    await h.advance(10_000);
+    await h.done;
+    expect(h.tts.texts).toContain("I'm sorry, we've reached the time limit for this call.");
+    expect(h.recorder.ended).toEqual({ status: 'completed', reason: 'max_duration' });
+    expect(h.transport.hangupReason).toBe('max_duration');
+  });
+
+  it('reconnects STT once, then apologises and ends on a second failure', async () => {
+    const h = createHarness();
+    await h.advance(4000);
+    expect(h.stt.opened).toBe(1);
+    h.stt.fail();
+    await h.advance(100);
+    expect(h.stt.opened).toBe(2);
+    expect(h.ended).toBe(false);
+    h.stt.fail();
+    await h.advance(15_000);
+    await h.done;
+    expect(h.stt.opened).toBe(2);
+    expect(h.tts.texts).toContain("I'm sorry, I'm having technical difficulties.");
+    expect(h.recorder.ended).toEqual({ status: 'failed', reason: 'provider_failure: stt' });
+  });
+
+  it('retries a failing LLM once, then apologises and ends', async () => {
+    const h = createHarness({ reply: () => ({ error: new Error('503') }) });
+    await h.advance(4000);
+    void h.stt.play(saySentence('hello there'));
+    await h.advance(20_000);
+    await h.done;
+    expect(h.llm.requests).toHaveLength(2);
+    expect(h.recorder.ended).toEqual({ status: 'failed', reason: 'provider_failure: llm' });
+  });
+
+  it('recovers when an LLM call fails once', async () => {
+    const h = createHarness({ reply: (_r, i) => (i === 0 ? { error: new Error('reset') } : 'Hello again.') });
+    await h.advance(4000);
+    void h.stt.play(saySentence('hello there'));
+    await h.advance(10_000);
+    expect(h.texts().at(-1)).toBe('bot: Hello again.');
+    expect(h.ended).toBe(false);
+  });
+
+  it('runs tools and calls the LLM again with their results', async () => {
+    const lookup: Tool = {
+      spec: { name: 'lookup_price', description: 'price', parameters: { type: 'object', properties: { item: { type: 'string' } }, required: ['item'] } },
+      run: async (args) => ({ content: { item: args.item, price: 80 } }),
+    };
+    const h = createHarness({
+      tools: [lookup],
+      reply: (req, i) => {
+        if (i === 0) return { text: 'Let me check. ', toolCalls: [{ id: 'c1', name: 'lookup_price', arguments: { item: 'cleaning' } }] };
+        const toolMsg = req.messages.at(-1);
+        return toolMsg?.role === 'tool' ? `A cleaning costs ${JSON.parse(toolMsg.content).price} dollars.` : 'Hmm.';
+      },
+    });
+    await h.advance(4000);
+    void h.stt.play(saySentence('how much is a cleaning'));
+    await h.advance(10_000);
+    expect(h.llm.requests).toHaveLength(2);
+    expect(h.llm.requests[1]?.tools.map((t) => t.name)).toContain('lookup_price');
+    expect(h.texts().at(-1)).toBe('bot: Let me check. A cleaning costs 80 dollars.');
+  });
+
+  it('end_call says goodbye, then hangs up', async () => {
+    const h = createHarness({ reply: () => ({ toolCalls: [{ id: 'e1', name: 'end_call', arguments: { reason: 'caller said goodbye' } }] }) });
+    await h.advance(4000);
+    void h.stt.play(saySentence('thanks bye'));
+    await h.advance(10_000);
+    await h.done;
+    expect(h.texts().at(-1)).toBe('bot: Thank you for calling. Goodbye!');
+    expect(h.recorder.ended).toEqual({ status: 'completed', reason: 'bot_end_call: caller said goodbye' });
+    expect(h.transport.hangupReason).toBe('bot_end_call: caller said goodbye');
+  });
+
+  it('transfer_call hands the call to the configured number after telling the caller', async () => {
+    const h = createHarness({
+      config: { transferNumber: '+15557654321' },
+      reply: () => ({ toolCalls: [{ id: 't1', name: 'transfer_call', arguments: { reason: 'wants a human' } }] }),
+    });
+    await h.advance(4000);
+    void h.stt.play(saySentence('let me talk to a person'));
+    await h.advance(10_000);
+    await h.done;
+    expect(h.transport.transferredTo).toBe('+15557654321');
+    expect(h.texts()).toContain('system: Transfer to +15557654321 requested: wants a human');
+    expect(h.texts().at(-1)).toBe('bot: Please hold, I am transferring you to a colleague now.');
+    expect(h.recorder.ended?.reason).toBe('transferred');
+  });
+
+  it('transfer_call without a configured number says so and keeps the call', async () => {
+    const h = createHarness({ reply: (_r, i) => (i === 0 ? { toolCalls: [{ id: 't1', name: 'transfer_call', arguments: { reason: 'x' } }] } : 'Ok.') });
+    await h.advance(4000);
+    void h.stt.play(saySentence('operator please'));
+    await h.advance(10_000);
+    expect(h.transport.transferredTo).toBeNull();
+    expect(h.texts().at(-1)).toContain("I can't transfer you right now");
+    expect(h.ended).toBe(false);
+  });
+
+  it('passes DTMF digits and typed text to the agent as caller turns', async () => {
+    const h = createHarness({ reply: () => 'Got it.' });
+    await h.advance(4000);
+    h.transport.dtmf('1');
+    await h.advance(3000);
+    expect(h.llm.lastUserText()).toBe('[keypad] 1');
+    h.transport.text('I typed this');
+    await h.advance(3000);
+    expect(h.llm.lastUserText()).toBe('I typed this');
+    expect(h.texts()).toContain('caller: [keypad] 1');
+  });
+
+  it('ends cleanly when the caller hangs up mid-answer', async () => {
+    const h = createHarness({ reply: () => LONG_ANSWER });
+    await h.advance(4000);
+    void h.stt.play(saySentence('what are your hours'));
+    await h.advance(6000);
+    h.transport.close('stop');
+    await h.advance(3000);
+    await h.done;
+    expect(h.transport.hangupReason).toBeNull();
+    expect(h.recorder.ended).toEqual({ status: 'completed', reason: 'caller_hangup: stop' });
+    expect(h.recorder.turns.at(-1)).toMatchObject({ role: 'bot', interrupted: true });
+  });
+
+  it('stops pulling TTS audio while the transport is backed up', async () => {
+    const h = createHarness();
+    h.transport.pendingBytes = 1_000_000;
+    await h.advance(2000);
+    const sentWhileBlocked = h.transport.count('audio');
+    expect(sentWhileBlocked).toBe(0);
+    h.transport.pendingBytes = 0;
+    await h.advance(5000);
+    expect(h.transport.count('audio')).toBeGreaterThan(0);
+  });
+
+  it('retries a phrase once when TTS fails, and ends the call when TTS stays down', async () => {
+    const h = createHarness({ reply: () => 'We open at nine.' });
+    await h.advance(4000);
+    h.tts.failTurns = 1;
+    void h.stt.play(saySentence('when do you open'));
+    await h.advance(6000);
+    expect(h.texts().at(-1)).toBe('bot: We open at nine.');
+    h.tts.failTurns = 10;
+    void h.stt.play(saySentence('and on sunday'));
+    await h.advance(6000);
+    await h.done;
+    expect(h.recorder.ended).toEqual({ status: 'failed', reason: 'provider_failure: tts' });
+    expect(h.transport.hangupReason).toBe('provider_failure: tts');
+  });
+
+  it('end() from outside says a short goodbye, then hangs up', async () => {
+    const h = createHarness({ reply: () => LONG_ANSWER });
+    await h.advance(4000);
+    void h.stt.play(saySentence('what are your hours'));
+    await h.advance(4000);
+    void h.session.end('shutdown');
+    await h.advance(10);
+    expect(h.transport.count('clear')).toBe(1);
+    expect(h.ended).toBe(false);
+    await h.advance(10_000);
+    await h.done;
+    expect(h.tts.texts.at(-1)).toBe('Goodbye!');
+    expect(h.transport.hangupReason).toBe('shutdown');
+    expect(h.recorder.ended).toEqual({ status: 'completed', reason: 'shutdown' });
+  });
+
+  it('end(reason, { immediate: true }) stops the call at once', async () => {
+    const h = createHarness({ reply: () => LONG_ANSWER });
+    await h.advance(4000);
+    void h.stt.play(saySentence('what are your hours'));
+    await h.advance(2000);
+    void h.session.end('shutdown', { immediate: true });
+    await h.advance(10);
+    await h.done;
+    expect(h.transport.hangupReason).toBe('shutdown');
+    expect(h.recorder.ended).toEqual({ status: 'completed', reason: 'shutdown' });
+    expect(h.tts.closed).toBe(1);
+  });
+});

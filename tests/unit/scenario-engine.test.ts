@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import { runAgentTurn } from '../../src/call/agent-turn.js';
+import type { Playback } from '../../src/call/playback.js';
+import { ToolRegistry } from '../../src/call/tool-registry.js';
+import type { CallContext, CallControl, Tool, ToolResult } from '../../src/call/tool-types.js';
+import { builtInTools } from '../../src/call/tools/index.js';
+import { systemClock } from '../../src/call/types.js';
+import type { Db } from '../../src/db/sql.js';
+import { ScenarioEngine } from '../../src/providers/llm/scenario-engine.js';
+import type { ChatMessage } from '../../src/providers/types.js';
+
+const SLOTS = [
+  { start: '2026-11-26T15:00:00.000Z', label: 'Thursday at 3 PM' },
+  { start: '2026-11-26T16:00:00.000Z', label: 'Thursday at 4 PM' },
+];
+
+function tool(name: string, run: (args: Record<string, unknown>) => ToolResult): Tool & { calls: Record<string, unknown>[] } {
+  const calls: Record<string, unknown>[] = [];
+  return {
+    calls,
+    spec: { name, description: name, parameters: { type: 'object', properties: {} } },
+    run: async (args) => {
+      calls.push(args);
+      return run(args);
+    },
+  };
+}
+
+/** Runs the real agent-turn loop (LLM → tools → LLM) against the engine, collecting what would be spoken. */
+function conversation(language: 'en' | 'ru', tools: Tool[], config: Partial<CallContext['bot']['config']> = {}) {
+  const history: ChatMessage[] = [];
+  const registry = new ToolRegistry([...builtInTools(), ...tools]);
+  const engine = new ScenarioEngine({ language });
+  const control = { ended: null as string | null, transferred: null as string | null };
+  const callControl: CallControl = {
+    endCall: (reason) => void (control.ended = reason),
+    transferCall: async (to) => void (control.transferred = to),
+  };
+  const context: CallContext = {
+    callId: 'c', botId: 'b', companyId: 'co', callerNumber: null,
+    bot: { id: 'b', name: 'Acme', language, config: { greeting: 'Hi', systemPrompt: '', ...config } }, sql: {} as Db,
+  };
+  return {
+    history,
+    control,
+    async say(text: string): Promise<string> {
+      history.push({ role: 'user', content: text });
+      const phrases: string[] = [];
+      const playback = { say: (p: string) => void phrases.push(p.trim()), noteUnspoken: () => {} } as unknown as Playback;
+      const result = await runAgentTurn({
+        llm: engine, tools: registry, context, control: callControl, system: '', history, userText: text,
+        playback, signal: new AbortController().signal, clock: systemClock,
+      });
+      history.push({ role: 'assistant', content: result.finalText });
+      return phrases.join(' ');
+    },
+  };
+}
+
+describe('ScenarioEngine (en)', () => {
+  it('ends the call on goodbye and transfers on request', async () => {
+    const c = conversation('en', [], { transferNumber: '+15557654321' });
+    expect(await c.say('Can I speak to a real person?')).toBe('Please hold, I am transferring you to a colleague now.');
+    expect(c.control.transferred).toBe('+15557654321');
+    expect(await c.say('Okay, thanks, bye!')).toBe('Thank you for calling. Goodbye!');
+    expect(c.control.ended).toBe('caller said goodbye');
+  });
+
+  it('walks a booking: service, time, availability, choice, name, booking, read-back', async () => {
+    const check = tool('check_availability', () => ({ content: { slots: SLOTS, service: 'haircut', timezone: 'UTC' } }));
+    const book = tool('book_appointment', (a) => ({ content: { booking_id: 'bk1', start: a.when, label: SLOTS.find((s) => s.start === a.when)?.label } }));
+    const c = conversation('en', [check, book]);
+    expect(await c.say("Hi, I'd like to book a haircut.")).toBe('What day and time would suit you?');
+    expect(await c.say('Tomorrow at 3 pm')).toBe('One moment, let me check. I can offer Thursday at 3 PM or Thursday at 4 PM. Which one would you like?');
+    expect(check.calls).toEqual([{ service: 'haircut', when: 'tomorrow at 3 pm' }]);
+    expect(await c.say('The second one, please.')).toBe('May I have your name, please?');
+    expect(await c.say('Anna Lee')).toBe("You're booked for Thursday at 4 PM, Anna Lee. Is there anything else I can help with?");
+    expect(book.calls).toEqual([{ service: 'haircut', when: SLOTS[1]!.start, customer_name: 'Anna Lee' }]);
+    // The booking is done: a question now is a question, not another booking step.
+    expect(await c.say('No thanks, goodbye')).toBe('Thank you for calling. Goodbye!');
+  });
+
+  it('takes everything in one sentence and offers alternatives when the slot was just taken', async () => {
+    const check = tool('check_availability', () => ({ content: { slots: SLOTS } }));
+    const book = tool('book_appointment', () => ({ content: { error: 'slot_taken', alternatives: [{ start: '2026-11-26T17:00:00.000Z', label: 'Thursday at 5 PM' }] } }));
+    const c = conversation('en', [check, book]);
+    await c.say('My name is John Smith and I need to book a cleaning tomorrow morning');
+    expect(check.calls[0]).toEqual({ service: 'cleaning', when: 'tomorrow morning' });
+    expect(await c.say('Yes, the first one')).toBe("I'm sorry, that time was just taken. I can offer Thursday at 5 PM. Which one would you like?");
+    expect(book.calls[0]).toMatchObject({ customer_name: 'John Smith', when: SLOTS[0]!.start });
+  });
+
+  it('answers questions from the best knowledge chunk with its source, or honestly does not know', async () => {
+    const search = tool('search_knowledge', (a) => ({
+      content: {
+        results: String(a.query).includes('cleaning')
+          ? [{ text: 'Prices. A dental cleaning costs 80 dollars and takes 45 minutes. Whitening costs 200 dollars.', source: 'price-list.pdf', page: 2, score: 0.8 }]
+          : [],
+      },
+    }));
+    const c = conversation('en', [search]);
+    expect(await c.say('How much does a cleaning cost?')).toBe('According to price-list.pdf, A dental cleaning costs 80 dollars and takes 45 minutes.');
+    expect(await c.say('Do you have parking?')).toBe("I'm sorry, I don't know that. I can take your details and someone will get back to you.");
+    const bare = conversation('en', []);
+    expect(await bare.say('Do you have parking?')).toContain("I don't know that");
+  });
+
+  it('without booking tools collects the details and says honestly that someone will confirm', async () => {
+    const c = conversation('en', []);
+    expect(await c.say('I want to make an appointment')).toBe('What would you like to book?');
+    expect(await c.say('A check-up')).toBe('What day and time would suit you?');
+    expect(await c.say('Friday at 10 am')).toBe('May I have your name, please?');
+    expect(await c.say("It's Maria")).toContain("I can't book this directly right now, but I've noted check-up, friday at 10 am, Maria");
+  });
+});
+
+describe('ScenarioEngine (ru)', () => {
+  it('books in Russian', async () => {
+    const check = tool('check_availability', () => ({ content: { slots: [{ start: SLOTS[0]!.start, label: 'четверг, 15:00' }] } }));
+    const book = tool('book_appointment', () => ({ content: { booking_id: 'bk2', start: SLOTS[0]!.start, label: 'четверг, 15:00' } }));
+    const c = conversation('ru', [check, book]);
+    expect(await c.say('Здравствуйте, хочу записаться на стрижку завтра в 15:00')).toBe('Минуту, сейчас проверю. Могу предложить четверг, 15:00. Какое время вам подходит?');
+    expect(check.calls[0]).toEqual({ service: 'стрижку', when: 'завтра в 15:00' });
+    expect(await c.say('Да, подходит')).toBe('Как вас зовут?');
+    expect(await c.say('Меня зовут Анна')).toBe('Анна, вы записаны на четверг, 15:00. Могу ещё чем-нибудь помочь?');
+    expect(book.calls[0]).toEqual({ service: 'стрижку', when: SLOTS[0]!.start, customer_name: 'Анна' });
+  });
+
+  it('transfers, answers from knowledge and says goodbye in Russian', async () => {
+    const search = tool('search_knowledge', () => ({ content: { results: [{ text: 'Клиника работает с 9 до 18 по будням. В субботу с 10 до 15.', source: 'Часы работы', score: 0.7 }] } }));
+    const c = conversation('ru', [search]);
+    expect(await c.say('Соедините меня с оператором')).toContain('не могу перевести звонок');
+    expect(await c.say('Во сколько вы работаете в субботу?')).toBe('Согласно документу «Часы работы»: Клиника работает с 9 до 18 по будням. В субботу с 10 до 15.');
+    expect(await c.say('Спасибо, до свидания')).toBe('Спасибо за звонок. До свидания!');
+    expect(c.control.ended).toBe('caller said goodbye');
+  });
+
+  it('lists the services when the caller names one the business does not offer', async () => {
+    let calls = 0;
+    const check = tool('check_availability', (a) =>
+      calls++ === 0 ? { content: { error: 'unknown_service', services: ['Haircut', 'Beard trim'] } } : { content: { slots: SLOTS, service: a.service } });
+    const c = conversation('en', [check, tool('book_appointment', () => ({ content: {} }))]);
+    expect(await c.say('Can I book a massage tomorrow at 3 pm')).toBe('One moment, let me check. We offer Haircut and Beard trim. What would you like to book?');
+    expect(await c.say('A beard trim then')).toContain('I can offer Thursday at 3 PM');
+    expect(check.calls[1]).toEqual({ service: 'Beard trim', when: 'tomorrow at 3 pm' });
+  });
+
+  it('understands a pick among alternatives that a booking tool read out itself', async () => {
+    let n = 0;
+    const check = tool('check_availability', () => ({ content: { slots: [SLOTS[0]] } }));
+    const book = tool('book_appointment', (a) =>
+      n++ === 0
+        ? { content: { error: 'slot_taken', alternatives: SLOTS }, say: 'Sorry, that time is taken. I can offer Thursday at 3 PM, or Thursday at 4 PM.' }
+        : { content: { booking_id: 'bk9', start: a.when, label: 'Thursday at 4 PM' }, say: "Done, you're booked for Thursday at 4 PM." });
+    const c = conversation('en', [check, book]);
+    await c.say("I'm Bob Stone, I'd like to book a massage tomorrow at 3 pm");
+    expect(await c.say('Yes please')).toBe('Sorry, that time is taken. I can offer Thursday at 3 PM, or Thursday at 4 PM.');
+    expect(await c.say('The second one')).toBe("Done, you're booked for Thursday at 4 PM.");
+    expect(book.calls[1]).toEqual({ service: 'massage', when: SLOTS[1]!.start, customer_name: 'Bob Stone' });
+  });
+});
