@@ -13,6 +13,7 @@ import { openDatabase, type Database } from './db/connect.js';
 import { migrate } from './db/migrate.js';
 import { JobWorker, type JobKind } from './jobs/queue.js';
 import type { Logger } from './log.js';
+import { checkLocalSpeech } from './providers/local-speech-check.js';
 import { ProviderRegistry } from './providers/registry.js';
 import { LocalSttProvider } from './providers/stt/local.js';
 import { LocalTtsProvider } from './providers/tts/local.js';
@@ -73,6 +74,12 @@ export async function startServer(config: Config, log: Logger, options: { port?:
     tts: new LocalTtsProvider({ englishEngine: config.LOCAL_TTS_ENGINE === 'espeak-ng' ? 'espeak' : 'flite' }),
   });
   log.info({ defaults: providers.defaults }, 'providers');
+  // The server runs without the Debian speech packages; calls that need them then fail politely. Say so now.
+  void checkLocalSpeech().then((status) => {
+    if (status.missing.length) {
+      log.warn({ missing: status.missing, install: status.installCommand }, `local speech is incomplete; install with: ${status.installCommand}`);
+    }
+  });
 
   const bookings = createBookingService({ holdSec: config.BOOKING_HOLD_SEC });
   const callTools = bookingTools({ service: bookings, holdSec: config.BOOKING_HOLD_SEC });
