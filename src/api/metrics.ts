@@ -8,6 +8,7 @@ export interface Metrics {
   activeCalls: Gauge<'transport'>;
   callTurnLatency: Histogram<'stage'>;
   malformedFrames: Counter<'transport'>;
+  bargeInToClear: Histogram<string>;
 }
 
 export function createMetrics(): Metrics {
@@ -28,6 +29,12 @@ export function createMetrics(): Metrics {
       help: 'Per-turn latency by stage (end of speech → …)',
       labelNames: ['stage'],
       buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5],
+      registers: [registry],
+    }),
+    bargeInToClear: new Histogram({
+      name: 'parley_barge_in_clear_seconds',
+      help: 'Barge-in detected → clear sent to the transport',
+      buckets: [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25],
       registers: [registry],
     }),
     malformedFrames: new Counter({ name: 'parley_malformed_frames_total', help: 'Malformed or unexpected media frames', labelNames: ['transport'], registers: [registry] }),

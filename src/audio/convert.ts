@@ -10,6 +10,8 @@ import { createResampler, type Resampler } from './resample.js';
 export class AudioConverter {
   private readonly resampler: Resampler | null;
   private readonly identity: boolean;
+  /** Decoded μ-law reused across frames when a resampler copies it anyway. */
+  private scratch = new Int16Array(0);
 
   constructor(
     readonly from: AudioFormat,
@@ -35,8 +37,10 @@ export class AudioConverter {
   }
 
   private toSamplesAtTargetRate(frame: Uint8Array): Int16Array {
-    const samples = this.from.encoding === 'mulaw' ? mulawDecode(frame) : pcm16FromBytes(frame);
-    return this.resampler ? this.resampler.process(samples) : samples;
+    if (!this.resampler) return this.from.encoding === 'mulaw' ? mulawDecode(frame) : pcm16FromBytes(frame);
+    if (this.from.encoding === 'pcm16') return this.resampler.process(pcm16FromBytes(frame));
+    if (this.scratch.length < frame.length) this.scratch = new Int16Array(frame.length);
+    return this.resampler.process(mulawDecode(frame, this.scratch));
   }
 
   private encode(samples: Int16Array): Uint8Array {

@@ -94,9 +94,11 @@ export class CallRunner {
       metrics.activeCalls.dec({ transport: transport.kind });
       for (const l of session.turnLatencies) {
         if (l.totalMs !== null) metrics.callTurnLatency.observe({ stage: 'total' }, l.totalMs / 1000);
+        if (l.responseMs !== null) metrics.callTurnLatency.observe({ stage: 'response' }, l.responseMs / 1000);
         if (l.llmFirstTokenMs !== null) metrics.callTurnLatency.observe({ stage: 'llm_first_token' }, l.llmFirstTokenMs / 1000);
         if (l.ttsFirstAudioMs !== null) metrics.callTurnLatency.observe({ stage: 'tts_first_audio' }, l.ttsFirstAudioMs / 1000);
       }
+      for (const b of session.bargeIns) metrics.bargeInToClear.observe(b.detectToClearMs / 1000);
     }
     return session;
   }

@@ -75,7 +75,7 @@ describe('local STT (Silero VAD + pocketsphinx)', () => {
   }, 60_000);
 
   it('finalize() ends an utterance that has no trailing silence yet', async () => {
-    const stt = await open(WIDEBAND_FORMAT, { vad: { minSilenceMs: 5000 } });
+    const stt = await open(WIDEBAND_FORMAT, { vad: { minSilenceMs: 5000 }, prewarm: false });
     await feed(stt, concat(silence(500), fixture('hours-rms.wav')), WIDEBAND_FORMAT);
     // Wait for the VAD to fire, then force the end.
     const iterator = stt.events[Symbol.asyncIterator]();

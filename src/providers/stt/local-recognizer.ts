@@ -15,7 +15,11 @@ export interface RecognizerOptions {
 }
 
 export class RecognizerError extends Error {
-  constructor(message: string) {
+  /** A timeout on a busy machine is worth another session; a missing binary or model is not. */
+  constructor(
+    message: string,
+    readonly recoverable = false,
+  ) {
     super(message);
     this.name = 'RecognizerError';
   }
@@ -61,7 +65,7 @@ export class PocketsphinxProcess {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         this.kill();
-        reject(new RecognizerError(`pocketsphinx took longer than ${this.options.timeoutMs} ms`));
+        reject(new RecognizerError(`pocketsphinx took longer than ${this.options.timeoutMs} ms`, true));
       }, this.options.timeoutMs);
     });
     try {

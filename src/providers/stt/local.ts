@@ -15,7 +15,7 @@ import type { SttEvent, SttProvider, SttSession, SttSessionOptions } from '../ty
 import { createVad, type CreateVadOptions } from '../vad/create.js';
 import type { VadEvent, VadLogger, VoiceActivityDetector } from '../vad/types.js';
 import { AsyncQueue } from './local-async-queue.js';
-import { PocketsphinxProcess, type RecognizerOptions } from './local-recognizer.js';
+import { PocketsphinxProcess, RecognizerError, type RecognizerOptions } from './local-recognizer.js';
 
 export interface LocalSttOptions {
   /** Default 'pocketsphinx_continuous'. */
@@ -29,8 +29,13 @@ export interface LocalSttOptions {
   preRollMs?: number;
   /** Longer speech is cut into utterances of this length. Default 20 s. */
   maxUtteranceMs?: number;
-  /** Decode time limit per utterance. Default 15 s. */
+  /** Decode time limit per utterance. Default 30 s. */
   decodeTimeoutMs?: number;
+  /**
+   * Start the next recognizer before speech (its ~0.4 s model load then never delays a final) at the price of an
+   * idle ~100 MB process per session. When false, it starts when speech starts. Default true.
+   */
+  prewarm?: boolean;
 }
 
 const RATE = 16;
@@ -66,6 +71,7 @@ class LocalSttSession implements SttSession {
   private readonly recognizerOptions: RecognizerOptions;
   private readonly preRollSamples: number;
   private readonly maxUtteranceSamples: number;
+  private readonly prewarm: boolean;
   private vad: VoiceActivityDetector | null = null;
   private readonly ring = new Int16Array(RING_MS * RATE);
   /** Samples received since open (absolute position of the ring's write head). */
@@ -85,10 +91,11 @@ class LocalSttSession implements SttSession {
     this.recognizerOptions = {
       binary: options.binary ?? 'pocketsphinx_continuous',
       args: options.args ?? [],
-      timeoutMs: options.decodeTimeoutMs ?? 15_000,
+      timeoutMs: options.decodeTimeoutMs ?? 30_000,
     };
     this.preRollSamples = (options.preRollMs ?? 300) * RATE;
     this.maxUtteranceSamples = (options.maxUtteranceMs ?? 20_000) * RATE;
+    this.prewarm = options.prewarm ?? true;
   }
 
   async start(): Promise<void> {
@@ -98,7 +105,7 @@ class LocalSttSession implements SttSession {
       logger: this.options.logger,
       onEvent: (event) => this.onVad(event),
     });
-    this.warm = new PocketsphinxProcess(this.recognizerOptions);
+    if (this.prewarm) this.warm = new PocketsphinxProcess(this.recognizerOptions);
     if (this.session.signal.aborted) await this.close();
     else this.session.signal.addEventListener('abort', () => void this.close(), { once: true });
   }
@@ -155,7 +162,7 @@ class LocalSttSession implements SttSession {
     const recognizer = this.active;
     if (!recognizer) return;
     this.active = null;
-    this.warm = new PocketsphinxProcess(this.recognizerOptions);
+    if (this.prewarm) this.warm = new PocketsphinxProcess(this.recognizerOptions);
     const text = recognizer.finish();
     text.catch(() => undefined);
     // Finals leave in utterance order even when a later decode finishes first.
@@ -167,7 +174,7 @@ class LocalSttSession implements SttSession {
         else this.events.push({ type: 'utterance_end' });
       } catch (error) {
         if (this.closed) return;
-        this.events.push({ type: 'error', error: error as Error, recoverable: false });
+        this.events.push({ type: 'error', error: error as Error, recoverable: error instanceof RecognizerError && error.recoverable });
         await this.close();
       }
     });
