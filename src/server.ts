@@ -12,6 +12,9 @@ import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/connect.js';
 import { migrate } from './db/migrate.js';
 import { JobWorker, type JobKind } from './jobs/queue.js';
+import { createKnowledge } from './knowledge/index.js';
+import { LocalEmbedder } from './providers/embeddings/local.js';
+import { OpenAiEmbedder } from './providers/embeddings/openai.js';
 import type { Logger } from './log.js';
 import { checkLocalSpeech } from './providers/local-speech-check.js';
 import { ProviderRegistry } from './providers/registry.js';
@@ -84,15 +87,28 @@ export async function startServer(config: Config, log: Logger, options: { port?:
   const bookings = createBookingService({ holdSec: config.BOOKING_HOLD_SEC });
   const callTools = bookingTools({ service: bookings, holdSec: config.BOOKING_HOLD_SEC });
 
+  const embedder = config.OPENAI_API_KEY
+    ? new OpenAiEmbedder({ apiKey: config.OPENAI_API_KEY, baseUrl: config.OPENAI_BASE_URL, model: config.OPENAI_EMBEDDING_MODEL })
+    : new LocalEmbedder();
+  const knowledge = createKnowledge({ sql, embedder, settings: config });
+  await knowledge.store.init();
+
+  const jobKinds: Record<string, JobKind> = { ...knowledge.jobKinds };
+  const worker = config.WORKERS_ENABLED ? new JobWorker(sql, { kinds: jobKinds, log }) : null;
+
   const runner = new CallRunner({
     sql,
     log,
     metrics,
     providersFor: (bot) => providers.forBot(bot),
-    toolsFor: (bot) => (bot.config.booking && bot.config.booking.enabled !== false ? callTools : []),
+    toolsFor: (bot) => [knowledge.tool, ...(bot.config.booking && bot.config.booking.enabled !== false ? callTools : [])],
+    retrieveFor: (bot) => {
+      const retriever = knowledge.retriever.forBot({ companyId: bot.company_id, botId: bot.id, language: bot.language });
+      return (text, signal) => retriever.retrieveForPrompt(text, signal);
+    },
   });
 
-  const tenantRoutes: FastifyPluginAsync[] = [bookingRoutes({ sql, bookings })];
+  const tenantRoutes: FastifyPluginAsync[] = [bookingRoutes({ sql, bookings }), knowledge.routes({ onEnqueued: () => worker?.kick() })];
   const publicRoutes: FastifyPluginAsync[] = [
     twilioVoiceRoutes({ sql, authToken: twilioAuthToken, publicOrigin: config.PUBLIC_URL, callTokenSecret }),
     twilioMediaRoute({ sql, authToken: twilioAuthToken, publicOrigin: config.PUBLIC_URL, callTokenSecret, runner, metrics, twilioControl }),
@@ -100,8 +116,6 @@ export async function startServer(config: Config, log: Logger, options: { port?:
 
   const app = await buildApp({ config, sql, log, adminToken, metrics, validateWebhookUrl: async () => {}, tenantRoutes, publicRoutes });
 
-  const jobKinds: Record<string, JobKind> = {};
-  const worker = config.WORKERS_ENABLED ? new JobWorker(sql, { kinds: jobKinds, log }) : null;
   worker?.start();
   const holdSweeper = setInterval(() => {
     bookings.expireStaleHolds(sql).catch((err: unknown) => log.warn({ err }, 'expiring stale holds failed'));

@@ -272,21 +272,23 @@ describe('REST API foundation', () => {
 });
 
 describe('rate limiting', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ env: { RATE_LIMIT_PER_MIN: '5' } });
+  });
+  afterAll(async () => t.close());
+
   it('answers 429 per API key once the limit is spent', async () => {
-    const t = await createTestApp({ env: { RATE_LIMIT_PER_MIN: '5' } });
-    try {
-      const a = await t.createCompany();
-      const b = await t.createCompany();
-      const codes: number[] = [];
-      for (let i = 0; i < 7; i++) codes.push((await t.app.inject({ url: '/v1/bots', headers: t.as(a.apiKey) })).statusCode);
-      expect(codes.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
-      expect(codes.slice(5)).toEqual([429, 429]);
-      const limited = await t.app.inject({ url: '/v1/bots', headers: t.as(a.apiKey) });
-      expect(limited.json().error.code).toBe('PARLEY_ERR_RATE_LIMITED');
-      // Another company's key has its own budget.
-      expect((await t.app.inject({ url: '/v1/bots', headers: t.as(b.apiKey) })).statusCode).toBe(200);
-    } finally {
-      await t.close();
-    }
+    const a = await t.createCompany();
+    const b = await t.createCompany();
+    const codes: number[] = [];
+    for (let i = 0; i < 7; i++) codes.push((await t.app.inject({ url: '/v1/bots', headers: t.as(a.apiKey) })).statusCode);
+    expect(codes.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
+    expect(codes.slice(5)).toEqual([429, 429]);
+    const limited = await t.app.inject({ url: '/v1/bots', headers: t.as(a.apiKey) });
+    expect(limited.json().error.code).toBe('PARLEY_ERR_RATE_LIMITED');
+    expect(limited.headers['retry-after']).toBeDefined();
+    // Another company's key has its own budget.
+    expect((await t.app.inject({ url: '/v1/bots', headers: t.as(b.apiKey) })).statusCode).toBe(200);
   });
 });

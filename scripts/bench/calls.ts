@@ -1,0 +1,229 @@
+/**
+ * Load benchmark: N concurrent simulated phone calls against one Parley server (a child process) whose cloud
+ * adapters talk to fake Deepgram / OpenAI / Cartesia servers answering with set latencies. Prints server-added
+ * latency per turn (voice-to-voice minus the set provider latencies), barge-in → clear time, the server's
+ * event-loop delay, CPU and RSS per call, and late or dropped frames. Exits non-zero only when the harness
+ * itself fails; missed targets are printed as MISS.
+ *   npm run bench:calls -- --calls 50 [--turns 3] [--stagger-ms 2000] [--database-url postgres://…] [--cpu-prof]
+ */
+import { mkdirSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { FakeCartesia } from '../../tests/fakes/fakeCartesia.js';
+import { FakeDeepgram, mulawToneFrame } from '../../tests/fakes/fakeDeepgram.js';
+import { FakeOpenAI, type FakeChatReply } from '../../tests/fakes/fakeOpenAI.js';
+import { EncodedSpeech } from './lib/bench-caller.js';
+import { runCall, type CallResult, type CallScriptOptions } from './lib/call-script.js';
+import { cpuSeconds, loadAverage, rssBytes, RssSampler, runQueueWaitSeconds } from './lib/proc-stats.js';
+import { provisionBot, scrapeMetrics, startServerChild, type ServerChild } from './lib/server-child.js';
+import { fmtMs, fmtSummary, percentile, summarize } from './lib/stats.js';
+
+const { values: args } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '50' },
+    turns: { type: 'string', default: '3' },
+    'stagger-ms': { type: 'string', default: '2000' },
+    'stt-final-ms': { type: 'string', default: '150' },
+    'llm-first-token-ms': { type: 'string', default: '300' },
+    'tts-first-audio-ms': { type: 'string', default: '90' },
+    'tts-chunk-interval-ms': { type: 'string', default: '0' },
+    'barge-in-min-ms': { type: 'string', default: '200' },
+    'database-url': { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
+    'cpu-prof-dir': { type: 'string', default: '/tmp/parley-bench-prof' },
+  },
+});
+
+const N = Number(args.calls);
+const TURNS = Number(args.turns);
+const STAGGER_MS = Number(args['stagger-ms']);
+const STT_FINAL_MS = Number(args['stt-final-ms']);
+const LLM_FIRST_TOKEN_MS = Number(args['llm-first-token-ms']);
+const TTS_FIRST_AUDIO_MS = Number(args['tts-first-audio-ms']);
+const BARGE_IN_MIN_MS = Number(args['barge-in-min-ms']);
+const TTS_MS_PER_WORD = 120;
+/** The fake Deepgram reports SpeechStarted once this much energetic audio has arrived (its minSpeechMs). */
+const FAKE_MIN_SPEECH_MS = 60;
+const BOT_NUMBER = '+15550100200';
+const GREETING = 'Hello, how can I help?';
+const SHORT_REPLY = 'We are open from nine to six on weekdays.';
+const LONG_REPLY = Array.from({ length: 8 }, (_, i) => `Point ${i + 1} of our policy is that every visit is confirmed by a text message the day before.`).join(' ');
+const TARGET_SERVER_ADDED_P99_MS = 20;
+const TARGET_RSS_PER_CALL_MB = 5;
+
+const words = (s: string): number => s.split(/\s+/).filter(Boolean).length;
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+async function main(): Promise<number> {
+  if (!Number.isInteger(N) || N < 1 || !Number.isInteger(TURNS) || TURNS < 1) throw new Error('--calls and --turns must be positive integers');
+  const loadBefore = loadAverage();
+
+  const deepgram = await FakeDeepgram.start({ utterances: ['what time do you close today'], finalLatencyMs: STT_FINAL_MS, minSpeechMs: FAKE_MIN_SPEECH_MS });
+  const openai = await FakeOpenAI.start({ firstTokenLatencyMs: LLM_FIRST_TOKEN_MS, tokenIntervalMs: 0 });
+  const cartesia = await FakeCartesia.start({ firstAudioLatencyMs: TTS_FIRST_AUDIO_MS, chunkIntervalMs: Number(args['tts-chunk-interval-ms']), msPerWord: TTS_MS_PER_WORD });
+  // Caller turn number = user messages in the request: the (TURNS+1)th answer is the long one to interrupt.
+  openai.reply = (body): FakeChatReply => {
+    const messages = (body.messages ?? []) as Array<{ role: string }>;
+    const userTurns = messages.filter((m) => m.role === 'user').length;
+    return { text: userTurns === TURNS + 1 ? LONG_REPLY : SHORT_REPLY };
+  };
+
+  const nodeFlags: string[] = [];
+  if (args['cpu-prof']) {
+    mkdirSync(args['cpu-prof-dir'], { recursive: true });
+    nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${args['cpu-prof-dir']}`);
+  }
+  let server: ServerChild | null = null;
+  try {
+    server = await startServerChild({ deepgramUrl: deepgram.url, cartesiaUrl: cartesia.url, openaiBaseUrl: openai.baseUrl, databaseUrl: args['database-url'], nodeFlags });
+    await provisionBot(server, BOT_NUMBER, {
+      greeting: GREETING,
+      systemPrompt: 'Be brief.',
+      limits: { silenceRepromptSec: 60, silenceHangupSec: 120, bargeInMinMs: BARGE_IN_MIN_MS, bargeInMinWords: 0 },
+    });
+
+    const speech = new EncodedSpeech(mulawToneFrame(1200, 8000));
+    const bargeSpeech = new EncodedSpeech(mulawToneFrame(800, 8000));
+    let callIndex = 0;
+    const script = (turns: number): CallScriptOptions => ({
+      caller: { server: server!.url, publicOrigin: server!.url, authToken: server!.twilioAuthToken, from: `+1555${String(2000000 + callIndex++).padStart(7, '0')}`, to: BOT_NUMBER },
+      turns,
+      speech,
+      bargeSpeech,
+      bargeAfterMs: 600,
+      quietMs: 600,
+    });
+
+    // Warm-up: one call loads every module and JIT-compiles the path, so idle RSS is the real baseline.
+    log('warm-up call…');
+    const warm = await runCall(script(1));
+    if (!warm.ok) throw new Error(`the warm-up call failed: ${warm.error}`);
+    await sleep(1500);
+    const endpointingMs = Number(deepgram.connections[0]?.query.get('endpointing') ?? 300);
+    const dgBytesBefore = deepgram.connections.reduce((s, c) => s + c.audioBytes, 0);
+    const idleRss = rssBytes(server.pid);
+    const idleMetrics = await scrapeMetrics(server);
+    const lagResolutionSec = 0.01; // prom-client samples the loop every 10 ms; its figures include that period
+
+    log(`load: ${N} calls, ${TURNS} turns + 1 barge-in each, started over ${STAGGER_MS} ms…`);
+    const rss = new RssSampler(server.pid);
+    rss.start();
+    const harnessLag = monitorEventLoopDelay({ resolution: 5 });
+    harnessLag.enable();
+    const lagWindows: number[] = [];
+    let peakActive = 0;
+    let scraping = true;
+    const scraper = (async () => {
+      await scrapeMetrics(server!); // resets the window
+      while (scraping) {
+        await sleep(1000);
+        if (!scraping) break;
+        const m = await scrapeMetrics(server!).catch(() => null);
+        if (m?.eventLoopLagP99Sec != null) lagWindows.push(Math.max(0, m.eventLoopLagP99Sec - lagResolutionSec) * 1000);
+        if (m) peakActive = Math.max(peakActive, m.activeCalls);
+      }
+    })();
+    const cpu0 = cpuSeconds(server.pid);
+    const wait0 = runQueueWaitSeconds(server.pid);
+    const t0 = Date.now();
+    const results: CallResult[] = await Promise.all(
+      Array.from({ length: N }, async (_, i) => {
+        await sleep((i * STAGGER_MS) / N);
+        return runCall(script(TURNS));
+      }),
+    );
+    const wallSec = (Date.now() - t0) / 1000;
+    const cpuSec = cpuSeconds(server.pid) - cpu0;
+    const wait1 = runQueueWaitSeconds(server.pid);
+    const waitSec = wait0 !== null && wait1 !== null ? wait1 - wait0 : null;
+    scraping = false;
+    await scraper;
+    harnessLag.disable();
+    rss.stop();
+    await sleep(2000); // let the server close its Deepgram streams so every byte is counted
+    const after = await scrapeMetrics(server);
+    const dgBytes = deepgram.connections.reduce((s, c) => s + c.audioBytes, 0) - dgBytesBefore;
+
+    // ---- figures ----
+    const ok = results.filter((r) => r.ok);
+    const failed = results.filter((r) => !r.ok);
+    const setLatency = endpointingMs + STT_FINAL_MS + LLM_FIRST_TOKEN_MS + TTS_FIRST_AUDIO_MS;
+    const v2v = results.flatMap((r) => r.turns.map((t) => t.voiceToVoiceMs));
+    const serverAdded = v2v.map((x) => x - setLatency);
+    const bargeExpected = FAKE_MIN_SPEECH_MS - 20 + BARGE_IN_MIN_MS;
+    const barge = results.flatMap((r) => (r.bargeInMs === null ? [] : [r.bargeInMs]));
+    const bargeAdded = barge.map((x) => x - bargeExpected);
+    const greeting = results.flatMap((r) => (r.greetingMs === null ? [] : [r.greetingMs]));
+    const sent = results.reduce((s, r) => s + r.inboundBytesSent, 0);
+    const framesSent = results.reduce((s, r) => s + r.framesSentTotal, 0);
+    const late = results.reduce((s, r) => s + r.lateFrames, 0);
+    const maxLate = Math.max(0, ...results.map((r) => r.maxFrameLateMs));
+    const expectedReplyBytes = words(SHORT_REPLY) * TTS_MS_PER_WORD * 8;
+    const expectedGreetingBytes = words(GREETING) * TTS_MS_PER_WORD * 8;
+    const replies = results.flatMap((r) => r.turns.flatMap((t) => (t.replyBytes === null ? [] : [t.replyBytes])));
+    const shortReplies = replies.filter((b) => b < expectedReplyBytes).length;
+    const outBytes = replies.reduce((s, b) => s + b, 0) + results.reduce((s, r) => s + (r.greetingBytes ?? 0), 0);
+    const outExpected = replies.length * expectedReplyBytes + results.filter((r) => r.greetingBytes !== null).length * expectedGreetingBytes;
+    const cpuPct = (cpuSec / wallSec) * 100;
+    const rssPerCall = (rss.peak - idleRss) / N;
+    const lag = summarize(lagWindows);
+    const harness = { p99: harnessLag.percentile(99) / 1e6, max: harnessLag.max / 1e6 };
+    const p99Added = percentile(serverAdded, 99);
+
+    const out: string[] = [];
+    const row = (k: string, v: string): void => void out.push(`  ${k.padEnd(34)} ${v}`);
+    out.push('', `=== Parley call load benchmark — N = ${N} concurrent calls ===`);
+    row('machine load average (before/after)', `${loadBefore}  /  ${loadAverage()}   (2 cores, shared)`);
+    row('database', args['database-url'] ? 'PostgreSQL (--database-url)' : 'embedded PGlite on disk');
+    row('set provider latencies', `endpointing ${endpointingMs} ms (adapter query) + STT final ${STT_FINAL_MS} ms + LLM first token ${LLM_FIRST_TOKEN_MS} ms + TTS first audio ${TTS_FIRST_AUDIO_MS} ms = ${setLatency} ms`);
+    row('formula', 'server-added = voice-to-voice − set provider latencies');
+    row('', '(voice-to-voice = caller\'s last speech frame sent → first bot audio frame received; the fake detects');
+    row('', ' silence on the 20 ms audio clock, so up to ~20 ms of frame quantization is in every figure)');
+    row('calls completed / failed', `${ok.length} / ${failed.length}   (peak parley_active_calls ${peakActive}, load wall ${wallSec.toFixed(1)} s)`);
+    row('turns measured', `${v2v.length}  (${TURNS} ordinary + 1 long answer per call)`);
+    row('server-added latency per turn', fmtSummary(summarize(serverAdded)));
+    row('voice-to-voice', fmtSummary(summarize(v2v)));
+    row('barge-in speech start → clear', fmtSummary(summarize(barge)));
+    row('  of which server-added', `${fmtSummary(summarize(bargeAdded))}  (expected ${bargeExpected} ms = SpeechStarted after ${FAKE_MIN_SPEECH_MS} ms of audio, i.e. 3rd frame at +${FAKE_MIN_SPEECH_MS - 20} ms, + bargeInMinMs ${BARGE_IN_MIN_MS})`);
+    row('stream start → greeting audio', fmtSummary(summarize(greeting)));
+    row('server event-loop delay p99', `median of 1 s windows ${fmtMs(lag.p50)}, worst window ${fmtMs(lag.max)} (prom-client, 10 ms sampling subtracted; ${lag.n} windows; idle ${fmtMs(Math.max(0, (idleMetrics.eventLoopLagP99Sec ?? 0) - lagResolutionSec) * 1000)})`);
+    row('server CPU', `${cpuPct.toFixed(1)} % of one core over the load (${(cpuPct / N).toFixed(2)} % per call; ${((cpuSec * 1000) / N).toFixed(0)} ms CPU per call of ~${(wallSec).toFixed(0)} s)`);
+    if (waitSec !== null) row('server run-queue wait (all threads)', `${waitSec.toFixed(1)} s runnable-but-not-running vs ${cpuSec.toFixed(1)} s on CPU (${((waitSec / Math.max(1e-9, cpuSec)) * 100).toFixed(0)} %): CPU starvation by other processes`);
+    row('server RSS', `idle ${mb(idleRss)}, peak ${mb(rss.peak)} → ${mb(rssPerCall)} per call`);
+    row('caller frames late (>5 ms)', `${late} of ${framesSent} (${((late / Math.max(1, framesSent)) * 100).toFixed(2)} %), worst ${maxLate} ms  [harness loop p99 ${harness.p99.toFixed(1)} ms, max ${harness.max.toFixed(1)} ms]`);
+    row('inbound dropped (caller → Deepgram)', `${sent - dgBytes} of ${sent} bytes (${(((sent - dgBytes) / Math.max(1, sent)) * 100).toFixed(3)} %)`);
+    row('outbound (TTS → caller)', `${outBytes} of ${outExpected} expected bytes for greetings + uninterrupted answers (${shortReplies} answers short)`);
+    const stages = [...after.turnStages.entries()].map(([s, v]) => `${s} ${v.count ? ((v.sum / v.count) * 1000).toFixed(0) : '-'} ms`).join(', ');
+    if (stages) row('server turn stages (mean, /metrics)', stages);
+    out.push('');
+    out.push(`  TARGET (N = 200) server-added p99 ≤ ${TARGET_SERVER_ADDED_P99_MS} ms: ${p99Added <= TARGET_SERVER_ADDED_P99_MS ? 'PASS' : 'MISS'} (${fmtMs(p99Added)})${N === 200 ? '' : '  [this run is N = ' + N + ']'}`);
+    out.push(`  TARGET (N = 200) RSS ≤ ${TARGET_RSS_PER_CALL_MB} MB per call: ${rssPerCall <= TARGET_RSS_PER_CALL_MB * 1024 * 1024 ? 'PASS' : 'MISS'} (${mb(rssPerCall)})${N === 200 ? '' : '  [this run is N = ' + N + ']'}`);
+    if (failed.length) {
+      const reasons = new Map<string, number>();
+      for (const f of failed) reasons.set(f.error ?? '?', (reasons.get(f.error ?? '?') ?? 0) + 1);
+      out.push('', '  failed calls:');
+      for (const [reason, count] of reasons) out.push(`    ${count} × ${reason}`);
+    }
+    out.push('');
+    process.stdout.write(out.join('\n') + '\n');
+    if (args['cpu-prof']) log(`CPU profile of the server goes to ${args['cpu-prof-dir']} when it exits`);
+    return v2v.length > 0 ? 0 : 1;
+  } finally {
+    const code = await server?.stop();
+    if (code !== undefined && code !== 0 && code !== null) log(`server exited with ${code}`);
+    await Promise.all([deepgram.close(), openai.close(), cartesia.close()]);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    log(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

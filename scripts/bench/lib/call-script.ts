@@ -1,0 +1,99 @@
+/**
+ * One simulated call of the load benchmark: greeting, K ordinary turns, one turn whose long answer the caller
+ * interrupts, then hang up. Everything is timed on the caller's side of the wire.
+ */
+import { BenchCaller, type BenchCallerOptions, type EncodedSpeech } from './bench-caller.js';
+
+export interface CallScriptOptions {
+  caller: BenchCallerOptions;
+  turns: number;
+  speech: EncodedSpeech;
+  bargeSpeech: EncodedSpeech;
+  /** How long the bot's long answer plays before the caller cuts in. */
+  bargeAfterMs: number;
+  /** Bot silence that counts as "done talking". */
+  quietMs: number;
+}
+
+export interface TurnSample {
+  /** Caller's last speech frame sent → first bot audio frame received. */
+  voiceToVoiceMs: number;
+  /** Bot audio bytes received for this answer (null when the answer was interrupted). */
+  replyBytes: number | null;
+}
+
+export interface CallResult {
+  ok: boolean;
+  error?: string;
+  /** Media stream open → first greeting audio. */
+  greetingMs: number | null;
+  greetingBytes: number | null;
+  turns: TurnSample[];
+  /** Caller's first barge-in speech frame sent → `clear` received. */
+  bargeInMs: number | null;
+  inboundBytesSent: number;
+  botAudioBytes: number;
+  lateFrames: number;
+  framesSentTotal: number;
+  maxFrameLateMs: number;
+}
+
+export async function runCall(o: CallScriptOptions): Promise<CallResult> {
+  const result: CallResult = {
+    ok: false, greetingMs: null, greetingBytes: null, turns: [], bargeInMs: null,
+    inboundBytesSent: 0, botAudioBytes: 0, lateFrames: 0, framesSentTotal: 0, maxFrameLateMs: 0,
+  };
+  let caller: BenchCaller | null = null;
+  try {
+    const dialedAt = Date.now();
+    caller = await BenchCaller.dial(o.caller);
+    const openedAt = Date.now();
+    caller.watchAudioAfter(dialedAt);
+    const greetingAt = await caller.watchedAudio(15_000);
+    if (greetingAt === null) throw new Error('no greeting audio within 15 s');
+    result.greetingMs = Math.max(0, greetingAt - openedAt);
+    await caller.waitForBotQuiet(o.quietMs, 30_000);
+    result.greetingBytes = caller.takePhaseBytes();
+
+    for (let k = 0; k < o.turns; k++) {
+      const spoken = await caller.say(o.speech);
+      const first = await caller.watchedAudio(15_000);
+      if (first === null) throw new Error(`turn ${k + 1}: no answer within 15 s`);
+      await caller.waitForBotQuiet(o.quietMs, 30_000);
+      result.turns.push({ voiceToVoiceMs: first - spoken.endAt, replyBytes: caller.takePhaseBytes() });
+    }
+
+    // The long answer: measured like any turn, then interrupted.
+    const spoken = await caller.say(o.speech);
+    const first = await caller.watchedAudio(15_000);
+    if (first === null) throw new Error('long turn: no answer within 15 s');
+    result.turns.push({ voiceToVoiceMs: first - spoken.endAt, replyBytes: null });
+    await new Promise((r) => setTimeout(r, o.bargeAfterMs));
+    if (!caller.botSpeaking) throw new Error('the long answer was over before the barge-in (make it longer)');
+    const barge = caller.say(o.bargeSpeech);
+    // The first frame goes out on the next mic tick.
+    while (caller.currentSpeechStartAt === 0) await new Promise((r) => setTimeout(r, 2));
+    const bargeStart = caller.currentSpeechStartAt;
+    const clearAt = await caller.clearAfter(bargeStart, 10_000);
+    if (clearAt === null) throw new Error('barge-in: no clear within 10 s');
+    result.bargeInMs = clearAt - bargeStart;
+    await barge;
+    // The interruption is a caller turn too: let the bot answer it before hanging up.
+    await caller.watchedAudio(15_000);
+    await caller.waitForBotQuiet(o.quietMs, 30_000);
+    caller.takePhaseBytes();
+    await caller.hangup();
+    result.ok = true;
+  } catch (err) {
+    result.error = err instanceof Error ? err.message : String(err);
+    caller?.terminate();
+  }
+  if (caller) {
+    result.inboundBytesSent = caller.inboundBytesSent;
+    result.botAudioBytes = caller.botAudioBytes;
+    result.lateFrames = caller.lateFrames;
+    result.framesSentTotal = caller.inboundBytesSent / 160;
+    result.maxFrameLateMs = caller.maxFrameLateMs;
+  }
+  return result;
+}

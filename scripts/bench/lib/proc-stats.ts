@@ -1,0 +1,73 @@
+/**
+ * CPU time and resident memory of another process, from /proc (Linux). CPU ticks are utime+stime in
+ * clock ticks (SC_CLK_TCK = 100 on Linux x86/arm).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+const CLK_TCK = 100;
+
+/** CPU seconds (user + system) the process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may contain spaces: fields after it are counted from the closing parenthesis.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(rest[11]);
+  const stime = Number(rest[12]);
+  return (utime + stime) / CLK_TCK;
+}
+
+/** Resident set size in bytes. */
+export function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
+  return kb ? Number(kb) * 1024 : 0;
+}
+
+export function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'n/a';
+  }
+}
+
+/** Samples RSS of `pid` every `intervalMs` and keeps the peak. */
+export class RssSampler {
+  peak = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly pid: number, private readonly intervalMs = 250) {}
+
+  start(): void {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), this.intervalMs);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.sample();
+  }
+
+  private sample(): void {
+    try {
+      this.peak = Math.max(this.peak, rssBytes(this.pid));
+    } catch {
+      // The process is gone; keep the peak seen.
+    }
+  }
+}
+
+/** Seconds the process's threads spent runnable but waiting for a CPU (the OS scheduler's queue), all threads. */
+export function runQueueWaitSeconds(pid: number): number | null {
+  try {
+    let total = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(/\s+/);
+      total += Number(fields[1] ?? 0);
+    }
+    return total / 1e9;
+  } catch {
+    return null;
+  }
+}

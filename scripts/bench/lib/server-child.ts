@@ -1,0 +1,167 @@
+/**
+ * Runs Parley (src/main.ts) as a child process so its CPU, memory and event loop are measured apart from the
+ * benchmark's callers and fake vendors. `node --import tsx` (not npx) keeps the server in the spawned pid.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface ServerChildOptions {
+  deepgramUrl: string;
+  cartesiaUrl: string;
+  openaiBaseUrl: string;
+  databaseUrl?: string;
+  /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']. */
+  nodeFlags?: string[];
+}
+
+export interface ServerChild {
+  pid: number;
+  url: string;
+  adminToken: string;
+  twilioAuthToken: string;
+  /** The child's stderr so far (for diagnosing a failed start). */
+  stderr(): string;
+  /** SIGTERM, wait for a clean exit (the CPU profile is written then). */
+  stop(): Promise<number | null>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startServerChild(o: ServerChildOptions): Promise<ServerChild> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
+  const adminToken = randomBytes(16).toString('hex');
+  const twilioAuthToken = randomBytes(16).toString('hex');
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    NODE_ENV: 'production',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    PUBLIC_URL: url,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    ADMIN_TOKEN: adminToken,
+    TWILIO_AUTH_TOKEN: twilioAuthToken,
+    DEEPGRAM_API_KEY: 'dg-test',
+    DEEPGRAM_URL: o.deepgramUrl,
+    CARTESIA_API_KEY: 'cartesia-test',
+    CARTESIA_URL: o.cartesiaUrl.replace(/^ws/, 'http'),
+    OPENAI_API_KEY: 'sk-test',
+    OPENAI_BASE_URL: o.openaiBaseUrl,
+    RATE_LIMIT_PER_MIN: '1000000',
+    WORKERS_ENABLED: 'false',
+    ...(o.databaseUrl ? { DATABASE_URL: o.databaseUrl } : {}),
+  };
+  const child: ChildProcess = spawn(process.execPath, [...(o.nodeFlags ?? []), '--import', 'tsx', 'src/main.ts'], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let alive = true;
+  void exited.then(() => (alive = false));
+
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (!alive) throw new Error(`the server exited during start-up:\n${stderr}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`the server was not ready within 60 s:\n${stderr}`);
+    }
+    try {
+      const res = await fetch(`${url}/readyz`);
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+
+  return {
+    pid: child.pid!,
+    url,
+    adminToken,
+    twilioAuthToken,
+    stderr: () => stderr,
+    async stop() {
+      if (alive) child.kill('SIGTERM');
+      const timer = setTimeout(() => alive && child.kill('SIGKILL'), 20_000);
+      const code = await exited;
+      clearTimeout(timer);
+      rmSync(dataDir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+/** Creates a company (admin API) and a bot answering `phoneNumber`; returns the bot id. */
+export async function provisionBot(server: ServerChild, phoneNumber: string, config: Record<string, unknown>): Promise<string> {
+  const c = await fetch(`${server.url}/v1/admin/companies`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'Bench Co' }),
+  });
+  if (c.status !== 201) throw new Error(`creating the company answered ${c.status}: ${await c.text()}`);
+  const apiKey = ((await c.json()) as { api_key: { key: string } }).api_key.key;
+  const b = await fetch(`${server.url}/v1/bots`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'Bench bot', phone_number: phoneNumber, language: 'en', config }),
+  });
+  if (b.status !== 201) throw new Error(`creating the bot answered ${b.status}: ${await b.text()}`);
+  return ((await b.json()) as { id: string }).id;
+}
+
+export interface MetricsSnapshot {
+  eventLoopLagP99Sec: number | null;
+  eventLoopLagMaxSec: number | null;
+  activeCalls: number;
+  /** stage → { sum seconds, count } of parley_call_turn_latency_seconds. */
+  turnStages: Map<string, { sum: number; count: number }>;
+}
+
+export async function scrapeMetrics(server: ServerChild): Promise<MetricsSnapshot> {
+  const res = await fetch(`${server.url}/metrics`);
+  const text = await res.text();
+  const value = (name: string): number | null => {
+    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+|NaN)$`, 'm').exec(text);
+    return m ? Number(m[1]) : null;
+  };
+  let active = 0;
+  for (const m of text.matchAll(/^parley_active_calls(?:\{[^}]*\})? ([0-9.eE+-]+)$/gm)) active += Number(m[1]);
+  const turnStages = new Map<string, { sum: number; count: number }>();
+  for (const m of text.matchAll(/^parley_call_turn_latency_seconds_(sum|count)\{stage="([^"]+)"\} ([0-9.eE+-]+)$/gm)) {
+    const entry = turnStages.get(m[2]!) ?? { sum: 0, count: 0 };
+    entry[m[1] as 'sum' | 'count'] = Number(m[3]);
+    turnStages.set(m[2]!, entry);
+  }
+  return {
+    eventLoopLagP99Sec: value('parley_nodejs_eventloop_lag_p99_seconds'),
+    eventLoopLagMaxSec: value('parley_nodejs_eventloop_lag_max_seconds'),
+    activeCalls: active,
+    turnStages,
+  };
+}

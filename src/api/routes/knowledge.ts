@@ -1,0 +1,164 @@
+/**
+ * A bot's knowledge base: upload documents (multipart, field "file"), list and inspect them with their
+ * ingestion status, delete them (chunks and vectors go too), and run the search a call would run.
+ * Every route first checks that the bot belongs to the caller's company (else 404).
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import type { RootSql } from '../../db/sql.js';
+import { badRequest, notFound } from '../../errors.js';
+import { acceptUpload, deleteDocument, requireBot, tooLarge } from '../../knowledge/documents.js';
+import { getDocument, listDocuments, type KnowledgeDocumentRow } from '../../knowledge/repo.js';
+import type { Retriever } from '../../knowledge/retrieve.js';
+import type { VectorStore } from '../../knowledge/vector-store.js';
+import { IdParams, Timestamp, Uuid, errors } from '../schemas.js';
+
+export const KnowledgeDocumentSchema = Type.Object({
+  id: Uuid,
+  bot_id: Uuid,
+  filename: Type.String(),
+  content_type: Type.String(),
+  size_bytes: Type.Integer(),
+  sha256: Type.String(),
+  status: Type.Union([Type.Literal('processing'), Type.Literal('ready'), Type.Literal('error')]),
+  error_message: Type.Union([Type.String(), Type.Null()]),
+  chunk_count: Type.Integer(),
+  page_count: Type.Union([Type.Integer(), Type.Null()]),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+const DocParams = Type.Object({ id: Uuid, documentId: Uuid });
+
+const SearchBody = Type.Object(
+  {
+    query: Type.String({ minLength: 1, maxLength: 2000 }),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 50, description: 'Default RETRIEVAL_TOP_K' })),
+  },
+  { additionalProperties: false },
+);
+
+const SearchResult = Type.Object({
+  id: Uuid,
+  document_id: Uuid,
+  text: Type.String(),
+  source: Type.String({ description: 'File name of the document' }),
+  page: Type.Union([Type.Integer(), Type.Null()]),
+  section: Type.Union([Type.String(), Type.Null()]),
+  score: Type.Number({ description: 'Fused score 0–1 (reciprocal rank fusion of vector and full-text ranks)' }),
+  vector_score: Type.Union([Type.Number(), Type.Null()], { description: 'Cosine similarity, when found by vector search' }),
+  text_rank: Type.Union([Type.Number(), Type.Null()], { description: 'ts_rank, when found by full-text search' }),
+});
+
+const toDocument = (d: KnowledgeDocumentRow) => ({
+  id: d.id, bot_id: d.bot_id, filename: d.filename, content_type: d.content_type, size_bytes: d.size_bytes,
+  sha256: d.sha256, status: d.status, error_message: d.error_message, chunk_count: d.chunk_count,
+  page_count: d.page_count, created_at: d.created_at, updated_at: d.updated_at,
+});
+
+export interface KnowledgeRouteDeps {
+  sql: RootSql;
+  store: VectorStore;
+  retriever: Retriever;
+  /** UPLOAD_MAX_BYTES. */
+  maxUploadBytes: number;
+  /** Called after an ingestion job is enqueued (e.g. JobWorker.kick). */
+  onEnqueued?: () => void;
+}
+
+export function knowledgeRoutes(deps: KnowledgeRouteDeps): FastifyPluginAsync {
+  const docDeps = { sql: deps.sql, store: deps.store, maxUploadBytes: deps.maxUploadBytes, onEnqueued: deps.onEnqueued };
+  return async (app) => {
+    app.post('/bots/:id/knowledge', {
+      config: { scope: 'knowledge:write' },
+      schema: {
+        tags: ['knowledge'],
+        summary: 'Upload a document (multipart field "file": pdf, docx, txt, md or csv)',
+        description:
+          'Answers 202 with the document in status processing; ingestion runs in the background (poll the document or ' +
+          'subscribe to knowledge.ready / knowledge.failed). The same bytes uploaded again to the bot answer 200 with the existing document.',
+        consumes: ['multipart/form-data'],
+        params: IdParams,
+        response: { 200: KnowledgeDocumentSchema, 202: KnowledgeDocumentSchema, ...errors(400, 401, 403, 404, 413, 415) },
+      },
+    }, async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const { companyId } = request.auth;
+      // Check the bot before reading a possibly large body.
+      await requireBot(deps.sql, companyId, id);
+      const file = await request.file({ limits: { fileSize: deps.maxUploadBytes, files: 1 } });
+      if (!file) throw badRequest('Send the document as multipart/form-data in a field named "file"');
+      let bytes: Buffer;
+      try {
+        bytes = await file.toBuffer();
+      } catch (err) {
+        if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw tooLarge(deps.maxUploadBytes);
+        throw err;
+      }
+      if (file.file.truncated) throw tooLarge(deps.maxUploadBytes);
+      const { document, created } = await acceptUpload(docDeps, { companyId, botId: id, filename: file.filename || 'document', bytes });
+      return reply.status(created ? 202 : 200).send(toDocument(document));
+    });
+
+    app.get('/bots/:id/knowledge', {
+      config: { scope: 'knowledge:read' },
+      schema: {
+        tags: ['knowledge'],
+        summary: "List a bot's documents with their ingestion status",
+        params: IdParams,
+        response: { 200: Type.Object({ data: Type.Array(KnowledgeDocumentSchema) }), ...errors(401, 403, 404) },
+      },
+    }, async (request) => {
+      const { id } = request.params as { id: string };
+      await requireBot(deps.sql, request.auth.companyId, id);
+      return { data: (await listDocuments(deps.sql, request.auth.companyId, id)).map(toDocument) };
+    });
+
+    app.get('/bots/:id/knowledge/:documentId', {
+      config: { scope: 'knowledge:read' },
+      schema: { tags: ['knowledge'], summary: 'Get one document', params: DocParams, response: { 200: KnowledgeDocumentSchema, ...errors(401, 403, 404) } },
+    }, async (request) => {
+      const { id, documentId } = request.params as { id: string; documentId: string };
+      await requireBot(deps.sql, request.auth.companyId, id);
+      const doc = await getDocument(deps.sql, request.auth.companyId, id, documentId);
+      if (!doc) throw notFound('Document');
+      return toDocument(doc);
+    });
+
+    app.delete('/bots/:id/knowledge/:documentId', {
+      config: { scope: 'knowledge:write' },
+      schema: {
+        tags: ['knowledge'],
+        summary: 'Delete a document with its chunks and vectors',
+        params: DocParams,
+        response: { 204: Type.Null(), ...errors(401, 403, 404, 503) },
+      },
+    }, async (request, reply) => {
+      const { id, documentId } = request.params as { id: string; documentId: string };
+      await deleteDocument(docDeps, request.auth.companyId, id, documentId);
+      return reply.status(204).send();
+    });
+
+    app.post('/bots/:id/knowledge/search', {
+      config: { scope: 'knowledge:read' },
+      schema: {
+        tags: ['knowledge'],
+        summary: 'Search the knowledge base the way a call would',
+        params: IdParams,
+        body: SearchBody,
+        response: { 200: Type.Object({ results: Type.Array(SearchResult) }), ...errors(400, 401, 403, 404) },
+      },
+    }, async (request) => {
+      const { id } = request.params as { id: string };
+      const { query, limit } = request.body as { query: string; limit?: number };
+      const bot = await requireBot(deps.sql, request.auth.companyId, id);
+      const hits = await deps.retriever.search({ companyId: request.auth.companyId, botId: id, language: bot.language }, query, { limit });
+      return {
+        results: hits.map((h) => ({
+          id: h.id, document_id: h.documentId, text: h.text, source: h.source, page: h.page, section: h.section,
+          score: h.score, vector_score: h.vectorScore, text_rank: h.textRank,
+        })),
+      };
+    });
+  };
+}

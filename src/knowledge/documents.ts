@@ -1,0 +1,93 @@
+/**
+ * The document lifecycle behind the API: accept an upload (check the real type, store the bytes, enqueue the
+ * ingestion job in the same transaction), and delete a document with its chunks and vectors.
+ *
+ * Duplicates: uploading bytes the bot already has (same sha256) creates nothing and returns the existing
+ * document with `created: false` (the route answers 200 instead of 202). If that document had failed, it is
+ * put back to processing and ingested again.
+ */
+import { createHash } from 'node:crypto';
+import type { RootSql } from '../db/sql.js';
+import { notFound, ParleyError } from '../errors.js';
+import { enqueueJob } from '../jobs/queue.js';
+import { detectDocumentKind } from './detect-type.js';
+import { INGEST_JOB_KIND } from './ingest.js';
+import { bumpIndexVersion } from './pg-vector-store.js';
+import {
+  deleteDocumentRow,
+  findBotForCompany,
+  getDocument,
+  insertDocument,
+  resetFailedDocument,
+  type KnowledgeDocumentRow,
+} from './repo.js';
+import type { VectorStore } from './vector-store.js';
+
+export interface DocumentServiceDeps {
+  sql: RootSql;
+  store: VectorStore;
+  maxUploadBytes: number;
+  /** Called after a job was enqueued (wire to JobWorker.kick() for an immediate start). */
+  onEnqueued?: () => void;
+}
+
+export interface Upload {
+  companyId: string;
+  botId: string;
+  filename: string;
+  bytes: Uint8Array;
+}
+
+export const tooLarge = (maxBytes: number): ParleyError =>
+  new ParleyError('PARLEY_ERR_PAYLOAD_TOO_LARGE', `The file is larger than the ${maxBytes}-byte upload limit`);
+
+export async function requireBot(sql: RootSql, companyId: string, botId: string): Promise<{ id: string; language: 'en' | 'ru' }> {
+  const bot = await findBotForCompany(sql, companyId, botId);
+  if (!bot) throw notFound('Bot');
+  return bot;
+}
+
+export async function acceptUpload(deps: DocumentServiceDeps, upload: Upload): Promise<{ document: KnowledgeDocumentRow; created: boolean }> {
+  await requireBot(deps.sql, upload.companyId, upload.botId);
+  if (upload.bytes.length > deps.maxUploadBytes) throw tooLarge(deps.maxUploadBytes);
+  const { kind, contentType } = await detectDocumentKind(upload.bytes, upload.filename);
+  const sha256 = createHash('sha256').update(upload.bytes).digest('hex');
+  // eslint-disable-next-line no-control-regex -- stripping control characters is the point
+  const filename = upload.filename.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 255) || 'document';
+
+  let enqueued = false;
+  const result = await deps.sql.begin(async (tx) => {
+    const { row, created } = await insertDocument(tx, { companyId: upload.companyId, botId: upload.botId, filename, contentType, kind, bytes: upload.bytes, sha256 });
+    let document = row;
+    if (!created && row.status === 'error') document = await resetFailedDocument(tx, row.id);
+    if (created || document !== row) {
+      await enqueueJob(tx, { kind: INGEST_JOB_KIND, payload: { documentId: document.id }, dedupeKey: `ingest:${document.id}` });
+      enqueued = true;
+    }
+    return { document, created };
+  });
+  if (enqueued) deps.onEnqueued?.();
+  return result;
+}
+
+export async function deleteDocument(deps: DocumentServiceDeps, companyId: string, botId: string, documentId: string): Promise<void> {
+  await requireBot(deps.sql, companyId, botId);
+  const doc = await getDocument(deps.sql, companyId, botId, documentId);
+  if (!doc) throw notFound('Document');
+  const ref = { companyId, botId, documentId };
+  if (deps.store.name !== 'postgres') {
+    // External vectors first: if this fails nothing is deleted and the client retries. If the database step then
+    // fails, the document stays listed (found by full-text search only) until the client retries the delete;
+    // the reverse order could leave vectors of a deleted document behind with nobody to retry.
+    try {
+      await deps.store.deleteByDocument(ref);
+    } catch {
+      throw new ParleyError('PARLEY_ERR_UNAVAILABLE', 'The vector store is unavailable; try again');
+    }
+  }
+  await deps.sql.begin(async (tx) => {
+    if (!(await getDocument(tx, companyId, botId, documentId, true))) throw notFound('Document');
+    await deleteDocumentRow(tx, companyId, documentId);
+    await bumpIndexVersion(tx, botId);
+  });
+}

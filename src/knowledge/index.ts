@@ -1,0 +1,58 @@
+/**
+ * Wiring for the knowledge base: the vector store chosen by settings, the retriever, the ingestion job kind,
+ * the REST routes and the search_knowledge tool, built from one place.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { knowledgeRoutes } from '../api/routes/knowledge.js';
+import type { Tool } from '../call/tool-types.js';
+import type { RootSql } from '../db/sql.js';
+import type { JobKind } from '../jobs/queue.js';
+import type { Embedder } from '../providers/types.js';
+import { ingestJobKind, INGEST_JOB_KIND } from './ingest.js';
+import { PgVectorStore } from './pg-vector-store.js';
+import { QdrantVectorStore } from './qdrant-vector-store.js';
+import { Retriever } from './retrieve.js';
+import { searchKnowledgeTool } from './tool.js';
+import type { VectorStore } from './vector-store.js';
+
+export interface KnowledgeSettings {
+  QDRANT_URL?: string | undefined;
+  QDRANT_API_KEY?: string | undefined;
+  QDRANT_COLLECTION: string;
+  UPLOAD_MAX_BYTES: number;
+  CHUNK_SIZE: number;
+  CHUNK_OVERLAP: number;
+  INGEST_CONCURRENCY: number;
+  RETRIEVAL_TOP_K: number;
+}
+
+export interface Knowledge {
+  store: VectorStore;
+  retriever: Retriever;
+  /** Spread into JobWorker `kinds`. */
+  jobKinds: Record<string, JobKind>;
+  /** Register in the tenant (authenticated) /v1 context. */
+  routes(options?: { onEnqueued?: () => void }): FastifyPluginAsync;
+  tool: Tool;
+}
+
+export function createKnowledge(deps: { sql: RootSql; embedder: Embedder; settings: KnowledgeSettings }): Knowledge {
+  const { sql, embedder, settings } = deps;
+  const store: VectorStore = settings.QDRANT_URL
+    ? new QdrantVectorStore({ url: settings.QDRANT_URL, apiKey: settings.QDRANT_API_KEY, collection: settings.QDRANT_COLLECTION, dimensions: embedder.dimensions })
+    : new PgVectorStore({ sql, dimensions: embedder.dimensions });
+  // Neural embedders put unrelated texts closer together than the hashing embedder does.
+  const retriever = new Retriever({ sql, embedder, store, topK: settings.RETRIEVAL_TOP_K, minVectorScore: embedder.name === 'local-hash' ? 0.2 : 0.3 });
+  return {
+    store,
+    retriever,
+    jobKinds: {
+      [INGEST_JOB_KIND]: ingestJobKind({ sql, embedder, store, chunkSize: settings.CHUNK_SIZE, chunkOverlap: settings.CHUNK_OVERLAP, concurrency: settings.INGEST_CONCURRENCY }),
+    },
+    routes: (options = {}) => knowledgeRoutes({ sql, store, retriever, maxUploadBytes: settings.UPLOAD_MAX_BYTES, onEnqueued: options.onEnqueued }),
+    tool: searchKnowledgeTool(retriever),
+  };
+}
+
+export { INGEST_JOB_KIND } from './ingest.js';
+export type { BotRetriever, BotScope, RetrievedChunk } from './retrieve.js';

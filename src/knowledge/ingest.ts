@@ -1,0 +1,167 @@
+/**
+ * Ingestion of one document, run by the durable job 'ingest_document': parse → chunk → embed in batches →
+ * store → status 'ready', with the chunks, the vectors (embedded store) and the 'knowledge.ready' event written
+ * in one transaction with the status change. Idempotent, because a job can run twice (a crashed worker's lease
+ * expires while it may still be running): the status is re-checked under a row lock before anything is written,
+ * chunk ids are derived from (document, position), and an external store is cleaned of the document's vectors
+ * whenever the transaction does not commit them.
+ */
+import type { RootSql } from '../db/sql.js';
+import type { JobKind } from '../jobs/queue.js';
+import type { Embedder } from '../providers/types.js';
+import { emitEvent } from '../webhooks/emit.js';
+import { chunkBlocks } from './chunk.js';
+import { DocumentParseError, parseDocument } from './parse.js';
+import {
+  chunkId,
+  deleteChunksOfDocument,
+  insertChunks,
+  loadDocumentForIngest,
+  lockDocumentStatus,
+  markDocumentFailed,
+  markDocumentReady,
+  tsConfigFor,
+  type ChunkRow,
+  type KnowledgeDocumentRow,
+} from './repo.js';
+import type { VectorPoint, VectorStore } from './vector-store.js';
+
+export const INGEST_JOB_KIND = 'ingest_document';
+
+export interface IngestDeps {
+  sql: RootSql;
+  embedder: Embedder;
+  store: VectorStore;
+  chunkSize: number;
+  chunkOverlap: number;
+  /** Texts per embed() call; default 64. */
+  embedBatchSize?: number;
+}
+
+export type IngestOutcome = 'ready' | 'error' | 'skipped';
+
+/** Removes the document's vectors from an external store; an embedded store's vectors go with their transaction. */
+async function cleanUpExternal(deps: IngestDeps, doc: KnowledgeDocumentRow): Promise<void> {
+  if (deps.store.name === 'postgres') return;
+  await deps.store.deleteByDocument({ companyId: doc.company_id, botId: doc.bot_id, documentId: doc.id }).catch(() => {});
+}
+
+/** Records a permanent failure (status 'error' + 'knowledge.failed' in one transaction) unless already settled. */
+export async function failDocument(deps: IngestDeps, doc: KnowledgeDocumentRow, message: string): Promise<void> {
+  await deps.sql.begin(async (tx) => {
+    if (!(await markDocumentFailed(tx, doc.id, message))) return;
+    await emitEvent(tx, {
+      companyId: doc.company_id,
+      type: 'knowledge.failed',
+      data: { document_id: doc.id, bot_id: doc.bot_id, filename: doc.filename, error_message: message },
+      orderingKey: doc.id,
+    });
+  });
+  await cleanUpExternal(deps, doc);
+}
+
+export async function ingestDocument(deps: IngestDeps, documentId: string, signal?: AbortSignal): Promise<IngestOutcome> {
+  const loaded = await loadDocumentForIngest(deps.sql, documentId);
+  if (!loaded || loaded.doc.status !== 'processing') return 'skipped';
+  const { doc, bytes, language } = loaded;
+
+  let parsed;
+  try {
+    if (!doc.kind) throw new DocumentParseError('The document type is unknown');
+    parsed = await parseDocument(doc.kind, bytes);
+  } catch (err) {
+    if (!(err instanceof DocumentParseError)) throw err;
+    await failDocument(deps, doc, err.message);
+    return 'error';
+  }
+  const pieces = chunkBlocks(parsed.blocks, { size: deps.chunkSize, overlap: deps.chunkOverlap });
+  const createdAt = new Date();
+  const chunks: ChunkRow[] = pieces.map((p) => ({
+    id: chunkId(doc.id, p.ordinal),
+    companyId: doc.company_id,
+    botId: doc.bot_id,
+    documentId: doc.id,
+    ordinal: p.ordinal,
+    text: p.text,
+    page: p.page,
+    section: p.section,
+    tsConfig: tsConfigFor(language),
+    createdAt,
+  }));
+
+  const batch = deps.embedBatchSize ?? 64;
+  const points: VectorPoint[] = [];
+  for (let i = 0; i < chunks.length; i += batch) {
+    signal?.throwIfAborted();
+    const slice = chunks.slice(i, i + batch);
+    // The heading path is embedded with the text: questions often name the section ("prices", "delivery").
+    const vectors = await deps.embedder.embed(slice.map((c) => (c.section ? `${c.section}\n${c.text}` : c.text)), signal);
+    slice.forEach((c, j) =>
+      points.push({
+        id: c.id,
+        vector: vectors[j]!,
+        payload: {
+          doc_id: doc.id,
+          bot_id: doc.bot_id,
+          company_id: doc.company_id,
+          text: c.text,
+          source: doc.filename,
+          page: c.page,
+          section: c.section,
+          created_at: createdAt.toISOString(),
+        },
+      }),
+    );
+  }
+  signal?.throwIfAborted();
+
+  const external = deps.store.name !== 'postgres';
+  if (external) {
+    // Points from an earlier, crashed attempt may include ordinals this attempt no longer produces.
+    await deps.store.deleteByDocument({ companyId: doc.company_id, botId: doc.bot_id, documentId: doc.id });
+    await deps.store.upsert(points, deps.sql);
+  }
+  let outcome: IngestOutcome = 'ready';
+  let deleted = false;
+  try {
+    await deps.sql.begin(async (tx) => {
+      const status = await lockDocumentStatus(tx, doc.id);
+      if (status !== 'processing') {
+        // Deleted meanwhile, or another worker finished it (its points have the same ids and vectors).
+        deleted = status === undefined;
+        outcome = 'skipped';
+        return;
+      }
+      await deleteChunksOfDocument(tx, doc.id);
+      await insertChunks(tx, chunks);
+      if (!external) await deps.store.upsert(points, tx);
+      await markDocumentReady(tx, doc.id, chunks.length, parsed.pageCount);
+      await emitEvent(tx, {
+        companyId: doc.company_id,
+        type: 'knowledge.ready',
+        data: { document_id: doc.id, bot_id: doc.bot_id, filename: doc.filename, chunk_count: chunks.length },
+        orderingKey: doc.id,
+      });
+    });
+  } catch (err) {
+    await cleanUpExternal(deps, doc);
+    throw err;
+  }
+  if (deleted) await cleanUpExternal(deps, doc);
+  return outcome;
+}
+
+/** The JobKind the lead plugs into the JobWorker under INGEST_JOB_KIND, with concurrency from INGEST_CONCURRENCY. */
+export function ingestJobKind(deps: IngestDeps & { concurrency: number }): JobKind {
+  return {
+    concurrency: deps.concurrency,
+    handler: async (payload, ctx) => {
+      await ingestDocument(deps, String(payload.documentId), ctx.signal);
+    },
+    onGiveUp: async (payload, error) => {
+      const loaded = await loadDocumentForIngest(deps.sql, String(payload.documentId));
+      if (!loaded) return;
+      await failDocument(deps, loaded.doc, `Indexing failed after several attempts: ${error.message.slice(0, 300)}`);
+    },
+  };
+}

@@ -1,0 +1,221 @@
+/**
+ * The embedded vector store: vectors live in knowledge_chunks.embedding (bytea, float32) and are scored in
+ * process by brute force over a per-bot in-memory matrix. No extension needed, so it runs on PGlite and on any
+ * PostgreSQL server. The cache is keyed by bot and tagged with knowledge_index_versions.version, which every
+ * change to a bot's chunks bumps in its own transaction: each query reads the version (one indexed row) and
+ * reloads on mismatch, so several instances stay correct without notifications.
+ * Brute force is exact and, at 384 dimensions, a few milliseconds per 10,000 chunks; past a few hundred
+ * thousand chunks per bot use Qdrant.
+ */
+import type { Db } from '../db/sql.js';
+import type { DocumentRef, VectorHit, VectorPoint, VectorQuery, VectorStore } from './vector-store.js';
+import { vectorToBytes } from './vector-store.js';
+
+export interface PgVectorStoreOptions {
+  sql: Db;
+  dimensions: number;
+  /** Upper bound on vectors held in memory across all bots (least recently used bots are dropped). */
+  maxCachedVectors?: number;
+}
+
+interface BotMatrix {
+  version: string;
+  ids: string[];
+  matrix: Float32Array;
+}
+
+export async function bumpIndexVersion(tx: Db, botId: string): Promise<void> {
+  await tx`
+    insert into knowledge_index_versions (bot_id, version) values (${botId}, 1)
+    on conflict (bot_id) do update set version = knowledge_index_versions.version + 1`;
+}
+
+/** Indices of the `k` largest scores, best first. */
+export function topK(scores: Float32Array, count: number, k: number): number[] {
+  const idx: number[] = [];
+  const val: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const s = scores[i]!;
+    if (idx.length === k && s <= val[k - 1]!) continue;
+    let pos = idx.length === k ? k - 1 : idx.length;
+    while (pos > 0 && val[pos - 1]! < s) {
+      if (pos < k) {
+        val[pos] = val[pos - 1]!;
+        idx[pos] = idx[pos - 1]!;
+      }
+      pos--;
+    }
+    val[pos] = s;
+    idx[pos] = i;
+  }
+  return idx;
+}
+
+/**
+ * scores[r] = dot(matrix row r, vector). Hashed (local) query vectors are sparse — a short question touches a
+ * fifth of the dimensions — so the nonzero query dimensions are gathered first; dense vectors take an unrolled loop.
+ */
+export function scoreRows(matrix: Float32Array, n: number, dim: number, vector: Float32Array, scores: Float32Array): void {
+  const nz: number[] = [];
+  for (let j = 0; j < dim; j++) if (vector[j] !== 0) nz.push(j);
+  if (nz.length < dim / 2) {
+    const idx = Int32Array.from(nz);
+    const val = Float32Array.from(nz, (j) => vector[j]!);
+    const k = idx.length;
+    for (let r = 0, off = 0; r < n; r++, off += dim) {
+      let s = 0;
+      for (let i = 0; i < k; i++) s += matrix[off + idx[i]!]! * val[i]!;
+      scores[r] = s;
+    }
+    return;
+  }
+  const tail = dim - (dim % 4);
+  for (let r = 0, off = 0; r < n; r++, off += dim) {
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let j = 0; j < tail; j += 4) {
+      s0 += matrix[off + j]! * vector[j]!;
+      s1 += matrix[off + j + 1]! * vector[j + 1]!;
+      s2 += matrix[off + j + 2]! * vector[j + 2]!;
+      s3 += matrix[off + j + 3]! * vector[j + 3]!;
+    }
+    for (let j = tail; j < dim; j++) s0 += matrix[off + j]! * vector[j]!;
+    scores[r] = s0 + s1 + s2 + s3;
+  }
+}
+
+export class PgVectorStore implements VectorStore {
+  readonly name = 'postgres' as const;
+  private readonly cache = new Map<string, BotMatrix>();
+  private readonly loading = new Map<string, Promise<BotMatrix>>();
+  private readonly maxCached: number;
+  private scores = new Float32Array(0);
+
+  constructor(private readonly options: PgVectorStoreOptions) {
+    this.maxCached = options.maxCachedVectors ?? 2_000_000;
+  }
+
+  async init(): Promise<void> {}
+
+  async upsert(points: VectorPoint[], tx: Db): Promise<void> {
+    if (points.length === 0) return;
+    const bots = new Set<string>();
+    for (let i = 0; i < points.length; i += 500) {
+      const rows = points.slice(i, i + 500).map((p) => [p.id, vectorToBytes(p.vector)] as const);
+      await tx`
+        update knowledge_chunks c set embedding = v.embedding::bytea
+        from (values ${tx(rows as unknown as string[][])}) as v (id, embedding)
+        where c.id = v.id::uuid`;
+    }
+    for (const p of points) bots.add(p.payload.bot_id);
+    for (const bot of bots) await bumpIndexVersion(tx, bot);
+  }
+
+  async deleteByDocument(ref: DocumentRef, tx?: Db): Promise<void> {
+    const db = tx ?? this.options.sql;
+    await db`update knowledge_chunks set embedding = null
+             where document_id = ${ref.documentId} and company_id = ${ref.companyId} and bot_id = ${ref.botId}`;
+    await bumpIndexVersion(db, ref.botId);
+  }
+
+  async query(vector: Float32Array, filter: VectorQuery): Promise<VectorHit[]> {
+    const bot = await this.matrixFor(filter.companyId, filter.botId);
+    filter.signal?.throwIfAborted();
+    const dim = this.options.dimensions;
+    const n = bot.ids.length;
+    if (n === 0 || vector.length !== dim) return [];
+    if (this.scores.length < n) this.scores = new Float32Array(n);
+    const scores = this.scores;
+    scoreRows(bot.matrix, n, dim, vector, scores);
+    const best = topK(scores, n, Math.min(filter.limit, n));
+    const ids = best.map((i) => bot.ids[i]!);
+    const score = new Map(best.map((i) => [bot.ids[i]!, scores[i]!]));
+    // Looked up by primary key first (materialized), so stale statistics on a freshly filled table cannot make
+    // the planner scan the whole bot through the (bot_id, company_id) index instead.
+    const rows = await this.options.sql<
+      { id: string; text: string; page: number | null; section: string | null; created_at: Date; document_id: string; filename: string }[]
+    >`
+      with c as materialized (select * from knowledge_chunks where id = any(${ids}::uuid[]))
+      select c.id, c.text, c.page, c.section, c.created_at, c.document_id, d.filename
+      from c join knowledge_documents d on d.id = c.document_id
+      where c.company_id = ${filter.companyId} and c.bot_id = ${filter.botId}`;
+    return rows
+      .map((r) => ({
+        id: r.id,
+        score: score.get(r.id) ?? 0,
+        payload: {
+          doc_id: r.document_id,
+          bot_id: filter.botId,
+          company_id: filter.companyId,
+          text: r.text,
+          source: r.filename,
+          page: r.page,
+          section: r.section,
+          created_at: r.created_at.toISOString(),
+        },
+      }))
+      .sort((a, b) => b.score - a.score);
+  }
+
+  /** Drops every cached matrix (tests, or after a bulk change made outside this store). */
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  private async matrixFor(companyId: string, botId: string): Promise<BotMatrix> {
+    const key = `${companyId}:${botId}`;
+    const [row] = await this.options.sql<{ version: bigint }[]>`select version from knowledge_index_versions where bot_id = ${botId}`;
+    const version = String(row?.version ?? 0);
+    const cached = this.cache.get(key);
+    if (cached && cached.version === version) {
+      this.cache.delete(key);
+      this.cache.set(key, cached); // most recently used last
+      return cached;
+    }
+    const inFlight = this.loading.get(key);
+    if (inFlight) {
+      const loaded = await inFlight;
+      if (loaded.version === version) return loaded;
+    }
+    // The version is read before the rows: a change committed in between makes the next query reload again.
+    const load = this.load(companyId, botId, version);
+    this.loading.set(key, load);
+    try {
+      const loaded = await load;
+      this.cache.delete(key);
+      this.cache.set(key, loaded);
+      this.evict();
+      return loaded;
+    } finally {
+      if (this.loading.get(key) === load) this.loading.delete(key);
+    }
+  }
+
+  private async load(companyId: string, botId: string, version: string): Promise<BotMatrix> {
+    const dim = this.options.dimensions;
+    const rows = await this.options.sql<{ id: string; embedding: Buffer }[]>`
+      select id, embedding from knowledge_chunks
+      where company_id = ${companyId} and bot_id = ${botId} and embedding is not null
+        and octet_length(embedding) = ${dim * 4}`;
+    const matrix = new Float32Array(rows.length * dim);
+    const bytes = new Uint8Array(matrix.buffer);
+    const ids: string[] = new Array(rows.length);
+    rows.forEach((r, i) => {
+      ids[i] = r.id;
+      bytes.set(r.embedding, i * dim * 4);
+    });
+    return { version, ids, matrix };
+  }
+
+  private evict(): void {
+    let total = 0;
+    for (const m of this.cache.values()) total += m.ids.length;
+    for (const [key, m] of this.cache) {
+      if (total <= this.maxCached || this.cache.size === 1) break;
+      this.cache.delete(key);
+      total -= m.ids.length;
+    }
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Qdrant as the vector store, through @qdrant/js-client-rest (1.18: `query()`, there is no `search()`).
+ *
+ * Layout: ONE collection for all tenants (per embedding model, since the vector size is fixed per collection),
+ * with `company_id` as a keyword payload index marked `is_tenant: true` and keyword indexes on `bot_id` and
+ * `doc_id`; every query is filtered by company AND bot, every delete by company and document.
+ * Why not a collection per bot (or per company): Qdrant's multitenancy guide recommends one collection with
+ * a tenant key — each collection carries its own HNSW graph, segments, WAL and optimizer threads, so thousands
+ * of small collections waste memory and are slow to create, and Qdrant Cloud caps collections per cluster (1000).
+ * `is_tenant` makes Qdrant co-locate each tenant's points on disk and build per-tenant index structures, so a
+ * filtered query stays fast without a global graph traversal. Tenancy is enforced in one place (this adapter
+ * always adds the filter) and Postgres remains the source of truth for the chunks themselves.
+ */
+import { QdrantClient } from '@qdrant/js-client-rest';
+import type { Db } from '../db/sql.js';
+import type { DocumentRef, VectorHit, VectorPayload, VectorPoint, VectorQuery, VectorStore } from './vector-store.js';
+
+export interface QdrantVectorStoreOptions {
+  url: string;
+  apiKey?: string;
+  /** QDRANT_COLLECTION. */
+  collection: string;
+  /** The embedder's vector size; an existing collection of another size is refused. */
+  dimensions: number;
+  /** Per-request timeout, ms; default 10 s. */
+  timeoutMs?: number;
+  /** Points per upsert request; default 256. */
+  batchSize?: number;
+}
+
+const keyword = (key: string, value: string) => ({ key, match: { value } });
+
+export class QdrantVectorStore implements VectorStore {
+  readonly name = 'qdrant' as const;
+  private readonly client: QdrantClient;
+  private ready: Promise<void> | null = null;
+
+  constructor(private readonly options: QdrantVectorStoreOptions) {
+    this.client = new QdrantClient({
+      url: options.url,
+      ...(options.apiKey ? { apiKey: options.apiKey } : {}),
+      timeout: options.timeoutMs ?? 10_000,
+      checkCompatibility: false,
+    });
+  }
+
+  /** Creates the collection and payload indexes if missing; runs once per instance (retried after a failure). */
+  init(): Promise<void> {
+    this.ready ??= this.createSchema().catch((err: unknown) => {
+      this.ready = null;
+      throw err;
+    });
+    return this.ready;
+  }
+
+  private async createSchema(): Promise<void> {
+    const name = this.options.collection;
+    const { exists } = await this.client.collectionExists(name);
+    if (!exists) {
+      try {
+        await this.client.createCollection(name, { vectors: { size: this.options.dimensions, distance: 'Cosine' } });
+      } catch (err) {
+        // Another instance created it first.
+        if ((err as { status?: number }).status !== 409) throw err;
+      }
+    } else {
+      const info = await this.client.getCollection(name);
+      const vectors = info.config.params.vectors as { size?: number } | undefined;
+      if (vectors?.size !== undefined && vectors.size !== this.options.dimensions) {
+        throw new Error(`Qdrant collection ${name} holds ${vectors.size}-dimension vectors but the embedder makes ${this.options.dimensions}; use another QDRANT_COLLECTION`);
+      }
+    }
+    await this.client.createPayloadIndex(name, { field_name: 'company_id', field_schema: { type: 'keyword', is_tenant: true }, wait: true });
+    await this.client.createPayloadIndex(name, { field_name: 'bot_id', field_schema: 'keyword', wait: true });
+    await this.client.createPayloadIndex(name, { field_name: 'doc_id', field_schema: 'keyword', wait: true });
+  }
+
+  async upsert(points: VectorPoint[], _tx?: Db): Promise<void> {
+    await this.init();
+    const size = this.options.batchSize ?? 256;
+    for (let i = 0; i < points.length; i += size) {
+      await this.client.upsert(this.options.collection, {
+        wait: true,
+        points: points.slice(i, i + size).map((p) => ({ id: p.id, vector: Array.from(p.vector), payload: { ...p.payload } })),
+      });
+    }
+  }
+
+  async deleteByDocument(ref: DocumentRef, _tx?: Db): Promise<void> {
+    await this.init();
+    await this.client.delete(this.options.collection, {
+      wait: true,
+      filter: { must: [keyword('company_id', ref.companyId), keyword('bot_id', ref.botId), keyword('doc_id', ref.documentId)] },
+    });
+  }
+
+  async query(vector: Float32Array, filter: VectorQuery): Promise<VectorHit[]> {
+    await this.init();
+    const res = await this.client.query(this.options.collection, {
+      query: Array.from(vector),
+      limit: filter.limit,
+      with_payload: true,
+      filter: { must: [keyword('company_id', filter.companyId), keyword('bot_id', filter.botId)] },
+    });
+    filter.signal?.throwIfAborted();
+    return res.points.map((p) => ({ id: String(p.id), score: p.score, payload: p.payload as unknown as VectorPayload }));
+  }
+}

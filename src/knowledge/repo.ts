@@ -1,0 +1,164 @@
+/** SQL for knowledge documents and chunks. Every function that reads tenant data is scoped by company id. */
+import { createHash } from 'node:crypto';
+import type { Db } from '../db/sql.js';
+import type { DocumentKind } from './detect-type.js';
+
+export type DocumentStatus = 'processing' | 'ready' | 'error';
+
+export interface KnowledgeDocumentRow {
+  id: string;
+  company_id: string;
+  bot_id: string;
+  filename: string;
+  content_type: string;
+  kind: DocumentKind | null;
+  size_bytes: number;
+  sha256: string;
+  status: DocumentStatus;
+  error_message: string | null;
+  chunk_count: number;
+  page_count: number | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const COLUMNS = [
+  'id', 'company_id', 'bot_id', 'filename', 'content_type', 'kind', 'size_bytes', 'sha256', 'status',
+  'error_message', 'chunk_count', 'page_count', 'created_at', 'updated_at',
+] as const;
+
+export const tsConfigFor = (language: 'en' | 'ru'): 'english' | 'russian' => (language === 'ru' ? 'russian' : 'english');
+
+export async function findBotForCompany(db: Db, companyId: string, botId: string): Promise<{ id: string; language: 'en' | 'ru' } | undefined> {
+  const [row] = await db<{ id: string; language: 'en' | 'ru' }[]>`select id, language from bots where id = ${botId} and company_id = ${companyId}`;
+  return row;
+}
+
+export interface NewDocument {
+  companyId: string;
+  botId: string;
+  filename: string;
+  contentType: string;
+  kind: DocumentKind;
+  bytes: Uint8Array;
+  sha256: string;
+}
+
+/** Inserts the document and its bytes; when the bot already has these bytes, returns that row with created=false. */
+export async function insertDocument(tx: Db, doc: NewDocument): Promise<{ row: KnowledgeDocumentRow; created: boolean }> {
+  const [row] = await tx<KnowledgeDocumentRow[]>`
+    insert into knowledge_documents (company_id, bot_id, filename, content_type, kind, size_bytes, sha256)
+    values (${doc.companyId}, ${doc.botId}, ${doc.filename}, ${doc.contentType}, ${doc.kind}, ${doc.bytes.length}, ${doc.sha256})
+    on conflict (bot_id, sha256) do nothing
+    returning ${tx(COLUMNS)}`;
+  if (row) {
+    await tx`insert into knowledge_document_blobs (document_id, content)
+             values (${row.id}, ${Buffer.from(doc.bytes.buffer, doc.bytes.byteOffset, doc.bytes.byteLength)})`;
+    return { row, created: true };
+  }
+  const [existing] = await tx<KnowledgeDocumentRow[]>`
+    select ${tx(COLUMNS)} from knowledge_documents
+    where bot_id = ${doc.botId} and company_id = ${doc.companyId} and sha256 = ${doc.sha256} for update`;
+  return { row: existing!, created: false };
+}
+
+/** Puts a failed document back to processing (a re-upload of the same bytes retries it). */
+export async function resetFailedDocument(tx: Db, id: string): Promise<KnowledgeDocumentRow> {
+  const [row] = await tx<KnowledgeDocumentRow[]>`
+    update knowledge_documents set status = 'processing', error_message = null, updated_at = now()
+    where id = ${id} and status = 'error' returning ${tx(COLUMNS)}`;
+  return row!;
+}
+
+export async function listDocuments(db: Db, companyId: string, botId: string): Promise<KnowledgeDocumentRow[]> {
+  return db<KnowledgeDocumentRow[]>`
+    select ${db(COLUMNS)} from knowledge_documents
+    where company_id = ${companyId} and bot_id = ${botId} order by created_at desc, id`;
+}
+
+export async function getDocument(db: Db, companyId: string, botId: string, id: string, lock = false): Promise<KnowledgeDocumentRow | undefined> {
+  const [row] = await db<KnowledgeDocumentRow[]>`
+    select ${db(COLUMNS)} from knowledge_documents
+    where id = ${id} and company_id = ${companyId} and bot_id = ${botId} ${lock ? db`for update` : db``}`;
+  return row;
+}
+
+export async function deleteDocumentRow(tx: Db, companyId: string, id: string): Promise<void> {
+  // Chunks and the blob go with it (on delete cascade).
+  await tx`delete from knowledge_documents where id = ${id} and company_id = ${companyId}`;
+}
+
+/** What an ingestion job needs: the row, its bytes and the bot's language. Jobs carry only the document id. */
+export async function loadDocumentForIngest(
+  db: Db,
+  id: string,
+): Promise<{ doc: KnowledgeDocumentRow; bytes: Uint8Array; language: 'en' | 'ru' } | undefined> {
+  const [row] = await db<(KnowledgeDocumentRow & { content: Buffer; language: 'en' | 'ru' })[]>`
+    select ${db(COLUMNS.map((c) => `d.${c}`))}, b.content, bot.language
+    from knowledge_documents d
+    join knowledge_document_blobs b on b.document_id = d.id
+    join bots bot on bot.id = d.bot_id and bot.company_id = d.company_id
+    where d.id = ${id}`;
+  if (!row) return undefined;
+  const { content, language, ...doc } = row;
+  return { doc, bytes: content, language };
+}
+
+/** Locks the document row for the status change; undefined when it was deleted meanwhile. */
+export async function lockDocumentStatus(tx: Db, id: string): Promise<DocumentStatus | undefined> {
+  const [row] = await tx<{ status: DocumentStatus }[]>`select status from knowledge_documents where id = ${id} for update`;
+  return row?.status;
+}
+
+export interface ChunkRow {
+  id: string;
+  companyId: string;
+  botId: string;
+  documentId: string;
+  ordinal: number;
+  text: string;
+  page: number | null;
+  section: string | null;
+  tsConfig: 'english' | 'russian';
+  createdAt: Date;
+}
+
+/** A chunk's id is derived from its document and position, so a retried job writes the same ids (Qdrant points too). */
+export function chunkId(documentId: string, ordinal: number): string {
+  const h = createHash('sha256').update(`${documentId}:${ordinal}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export async function insertChunks(tx: Db, chunks: ChunkRow[]): Promise<void> {
+  for (let i = 0; i < chunks.length; i += 1000) {
+    const rows = chunks.slice(i, i + 1000).map((c) => ({
+      id: c.id,
+      company_id: c.companyId,
+      bot_id: c.botId,
+      document_id: c.documentId,
+      ordinal: c.ordinal,
+      text: c.text,
+      page: c.page,
+      section: c.section,
+      ts_config: c.tsConfig,
+      created_at: c.createdAt,
+    }));
+    await tx`insert into knowledge_chunks ${tx(rows)}`;
+  }
+}
+
+export async function deleteChunksOfDocument(tx: Db, documentId: string): Promise<void> {
+  await tx`delete from knowledge_chunks where document_id = ${documentId}`;
+}
+
+export async function markDocumentReady(tx: Db, id: string, chunkCount: number, pageCount: number | null): Promise<void> {
+  await tx`update knowledge_documents set status = 'ready', chunk_count = ${chunkCount}, page_count = ${pageCount},
+           error_message = null, updated_at = now() where id = ${id}`;
+}
+
+/** True when the document was still processing (so exactly one failure is recorded and announced). */
+export async function markDocumentFailed(tx: Db, id: string, message: string): Promise<boolean> {
+  const rows = await tx`update knowledge_documents set status = 'error', error_message = ${message.slice(0, 1000)},
+                        chunk_count = 0, updated_at = now() where id = ${id} and status = 'processing' returning id`;
+  return rows.length > 0;
+}

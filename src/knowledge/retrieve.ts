@@ -1,0 +1,152 @@
+/**
+ * Hybrid retrieval for one bot: vector similarity (the configured store) and PostgreSQL full-text search (the
+ * bot's language: 'english' or 'russian', passed explicitly), fused by reciprocal rank fusion (RRF, k = 60).
+ * Each list has its own floor before fusion (vectors below `minVectorScore` do not count; a text hit must match
+ * at least one query lexeme), the fused score is scaled to 0–1 (1 = first in both lists) and results below
+ * `minScore` are dropped. Postgres is the source of truth: a hit whose chunk row is gone (or whose document is
+ * not ready) is never returned, whatever an external index still holds.
+ */
+import type { Db } from '../db/sql.js';
+import type { Embedder } from '../providers/types.js';
+import { tsConfigFor } from './repo.js';
+import type { VectorStore } from './vector-store.js';
+
+export interface RetrieverOptions {
+  sql: Db;
+  embedder: Embedder;
+  store: VectorStore;
+  /** Results per question (RETRIEVAL_TOP_K). */
+  topK: number;
+  /** Candidates taken from each list before fusion; default max(20, 5 × topK). */
+  candidates?: number;
+  /** Cosine floor for vector hits; default 0.2 (fits the local embedder; neural embedders want ~0.3). */
+  minVectorScore?: number;
+  /** Floor on the fused 0–1 score; default 0. */
+  minScore?: number;
+}
+
+export interface BotScope {
+  companyId: string;
+  botId: string;
+  language: 'en' | 'ru';
+}
+
+export interface RetrievedChunk {
+  id: string;
+  documentId: string;
+  text: string;
+  source: string;
+  page: number | null;
+  section: string | null;
+  /** Fused score, 0–1. */
+  score: number;
+  vectorScore: number | null;
+  textRank: number | null;
+}
+
+const RRF_K = 60;
+
+export class Retriever {
+  constructor(private readonly options: RetrieverOptions) {}
+
+  async search(scope: BotScope, query: string, opts: { signal?: AbortSignal; limit?: number } = {}): Promise<RetrievedChunk[]> {
+    const text = query.trim().slice(0, 2000);
+    if (!text) return [];
+    const limit = opts.limit ?? this.options.topK;
+    const candidates = this.options.candidates ?? Math.max(20, limit * 5);
+    const minVector = this.options.minVectorScore ?? 0.2;
+
+    const [vector] = await this.options.embedder.embed([text], opts.signal);
+    const [vectorHits, textHits] = await Promise.all([
+      vector ? this.options.store.query(vector, { companyId: scope.companyId, botId: scope.botId, limit: candidates, signal: opts.signal }) : [],
+      this.textSearch(scope, text, candidates),
+    ]);
+    opts.signal?.throwIfAborted();
+
+    const fused = new Map<string, { rrf: number; vectorScore: number | null; textRank: number | null }>();
+    vectorHits
+      .filter((h) => h.score >= minVector)
+      .forEach((h, rank) => fused.set(h.id, { rrf: 1 / (RRF_K + rank + 1), vectorScore: h.score, textRank: null }));
+    textHits.forEach((h, rank) => {
+      const entry = fused.get(h.id) ?? { rrf: 0, vectorScore: null, textRank: null };
+      entry.rrf += 1 / (RRF_K + rank + 1);
+      entry.textRank = h.rank;
+      fused.set(h.id, entry);
+    });
+    const best = 2 / (RRF_K + 1);
+    const minScore = this.options.minScore ?? 0;
+    const ranked = [...fused.entries()]
+      .map(([id, e]) => ({ id, ...e, score: e.rrf / best }))
+      .filter((e) => e.score >= minScore)
+      .sort((a, b) => b.score - a.score || (b.vectorScore ?? 0) - (a.vectorScore ?? 0));
+    if (ranked.length === 0) return [];
+
+    // Fetch a few spare candidates in case some chunk rows were deleted since the index was read.
+    const wanted = ranked.slice(0, limit * 2);
+    const rows = await this.chunkRows(scope, wanted.map((e) => e.id));
+    const out: RetrievedChunk[] = [];
+    for (const e of wanted) {
+      const row = rows.get(e.id);
+      if (!row) continue;
+      out.push({ id: e.id, documentId: row.document_id, text: row.text, source: row.filename, page: row.page, section: row.section, score: e.score, vectorScore: e.vectorScore, textRank: e.textRank });
+      if (out.length === limit) break;
+    }
+    return out;
+  }
+
+  /** The call loop's view for one bot: context for a turn's prompt, or null when nothing relevant was found. */
+  forBot(scope: BotScope): BotRetriever {
+    return {
+      search: (query, signal) => this.search(scope, query, { signal }),
+      retrieveForPrompt: async (text, signal) => formatForPrompt(await this.search(scope, text, { signal })),
+    };
+  }
+
+  private async textSearch(scope: BotScope, text: string, limit: number): Promise<{ id: string; rank: number }[]> {
+    // The question's lexemes, stemmed by the bot's config; the tsquery is built from them verbatim (no re-stemming)
+    // and cast once, as a constant.
+    const config = tsConfigFor(scope.language);
+    const [row] = await this.options.sql<{ lexemes: string[] | null }[]>`
+      select array_agg(lexeme) as lexemes from unnest(to_tsvector(${config}::regconfig, ${text}))`;
+    const lexemes = (row?.lexemes ?? []).slice(0, 8).map((l) => `'${l.replace(/'/g, "''")}'`);
+    if (lexemes.length === 0) return [];
+    // An OR of the lexemes: an AND of every word of a spoken question would rarely match anything. Passed as a
+    // constant so the planner can use the GIN index on tsv.
+    return this.ftsQuery(scope, lexemes.join(' | '), limit);
+  }
+
+  private ftsQuery(scope: BotScope, tsquery: string, limit: number) {
+    return this.options.sql<{ id: string; rank: number }[]>`
+      select c.id, ts_rank(c.tsv, ${tsquery}::tsquery) as rank
+      from knowledge_chunks c
+      where c.tsv @@ ${tsquery}::tsquery and c.company_id = ${scope.companyId} and c.bot_id = ${scope.botId}
+      order by rank desc, c.id
+      limit ${limit}`;
+  }
+
+  private async chunkRows(scope: BotScope, ids: string[]) {
+    const rows = await this.options.sql<
+      { id: string; document_id: string; text: string; page: number | null; section: string | null; filename: string }[]
+    >`
+      with c as materialized (select * from knowledge_chunks where id = any(${ids}::uuid[]))
+      select c.id, c.document_id, c.text, c.page, c.section, d.filename
+      from c join knowledge_documents d on d.id = c.document_id and d.status = 'ready'
+      where c.company_id = ${scope.companyId} and c.bot_id = ${scope.botId}`;
+    return new Map(rows.map((r) => [r.id, r]));
+  }
+}
+
+export interface BotRetriever {
+  search(query: string, signal?: AbortSignal): Promise<RetrievedChunk[]>;
+  /** Chunks with their sources, formatted for the system prompt of one agent turn; null when none qualify. */
+  retrieveForPrompt(text: string, signal?: AbortSignal): Promise<string | null>;
+}
+
+export function sourceLabel(c: Pick<RetrievedChunk, 'source' | 'page' | 'section'>): string {
+  return [c.source, c.page !== null ? `page ${c.page}` : null, c.section ? `section "${c.section}"` : null].filter(Boolean).join(', ');
+}
+
+export function formatForPrompt(chunks: RetrievedChunk[]): string | null {
+  if (chunks.length === 0) return null;
+  return chunks.map((c, i) => `[${i + 1}] Source: ${sourceLabel(c)}\n${c.text}`).join('\n\n');
+}

@@ -1,0 +1,79 @@
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CallContext, CallControl } from '../../src/call/tool-types.js';
+import { acceptUpload } from '../../src/knowledge/documents.js';
+import { ingestDocument } from '../../src/knowledge/ingest.js';
+import { searchKnowledgeTool } from '../../src/knowledge/tool.js';
+import { createTestDb, type TestDatabase } from '../helpers/db.js';
+import { createBot, knowledgeHarness, type KnowledgeHarness } from '../fixtures/knowledge/kb.js';
+
+const fixture = (name: string) => readFile(new URL(`../fixtures/knowledge/${name}`, import.meta.url));
+type Labelled = Record<'en' | 'ru', { q: string; expect: string }[]>;
+
+describe('hybrid retrieval quality on a labelled set (en + ru)', () => {
+  let db: TestDatabase;
+  let kb: KnowledgeHarness;
+  const bots = {} as Record<'en' | 'ru', { companyId: string; botId: string }>;
+  let questions: Labelled;
+
+  beforeAll(async () => {
+    db = await createTestDb();
+    kb = knowledgeHarness(db.sql);
+    questions = JSON.parse((await fixture('questions.json')).toString('utf8')) as Labelled;
+    for (const lang of ['en', 'ru'] as const) {
+      bots[lang] = await createBot(db.sql, lang, `Clinic ${lang}`);
+      const { document } = await acceptUpload(kb.docDeps, { ...bots[lang], filename: `clinic-${lang}.md`, bytes: await fixture(`clinic-${lang}.md`) });
+      expect(await ingestDocument(kb.ingestDeps, document.id)).toBe('ready');
+    }
+  });
+  afterAll(async () => db?.close());
+
+  for (const lang of ['en', 'ru'] as const) {
+    it(`recall@3 (${lang}) is above the floor`, async () => {
+      let found = 0;
+      const misses: string[] = [];
+      for (const { q, expect: needle } of questions[lang]) {
+        const hits = await kb.retriever.search({ ...bots[lang], language: lang }, q, { limit: 3 });
+        if (hits.some((h) => h.text.includes(needle))) found++;
+        else misses.push(q);
+      }
+      const recall = found / questions[lang].length;
+      console.log(`knowledge recall@3 [${lang}] = ${recall.toFixed(2)} (${found}/${questions[lang].length})${misses.length ? `; missed: ${misses.join(' | ')}` : ''}`);
+      expect(recall).toBeGreaterThanOrEqual(0.75);
+    });
+  }
+
+  it('builds prompt context with sources, and returns null when nothing is relevant', async () => {
+    const r = kb.retriever.forBot({ ...bots.en, language: 'en' });
+    const context = await r.retrieveForPrompt('How much does teeth whitening cost?');
+    expect(context).toMatch(/^\[1\] Source: clinic-en\.md, section "Bright Smile Dental Clinic > Teeth whitening"\n/);
+    expect(context).toContain('costs $350');
+    expect(await r.retrieveForPrompt('quantum chromodynamics lattice gauge')).toBeNull();
+  });
+
+  it('keeps bots apart: one bot never retrieves another bot’s chunks', async () => {
+    const hits = await kb.retriever.search({ ...bots.en, language: 'en' }, 'Ингосстрах рассрочка');
+    expect(hits.every((h) => h.source === 'clinic-en.md')).toBe(true);
+    // Same company id with another bot's id is not enough either.
+    expect(await kb.retriever.search({ companyId: bots.en.companyId, botId: bots.ru.botId, language: 'ru' }, 'Ингосстрах')).toEqual([]);
+  });
+
+  it('search_knowledge returns exactly { results: [{ text, source, page?, section?, score }] }', async () => {
+    const tool = searchKnowledgeTool(kb.retriever);
+    expect(tool.spec.name).toBe('search_knowledge');
+    const ctx = { callId: 'c1', ...bots.ru, callerNumber: null, bot: { id: bots.ru.botId, name: 'Front desk', language: 'ru' }, sql: db.sql } as unknown as CallContext;
+    const control: CallControl = { endCall: () => {}, transferCall: async () => {} };
+    const out = await tool.run({ query: 'сколько стоит отбеливание' }, ctx, control, new AbortController().signal);
+    const { results } = out.content as { results: Record<string, unknown>[] };
+    expect(results.length).toBeGreaterThan(0);
+    for (const r of results) {
+      expect(Object.keys(r).sort()).toEqual(expect.arrayContaining(['score', 'source', 'text']));
+      expect(Object.keys(r).every((k) => ['text', 'source', 'page', 'section', 'score'].includes(k))).toBe(true);
+      expect(typeof r.score).toBe('number');
+    }
+    expect(results[0]).toMatchObject({ source: 'clinic-ru.md', section: 'Стоматология «Белая улыбка» > Отбеливание' });
+    expect(results[0]!.text).toContain('15000 рублей');
+    expect('page' in results[0]!).toBe(false); // Markdown has no pages
+    expect(await tool.run({ query: '' }, ctx, control, new AbortController().signal)).toEqual({ content: { results: [] } });
+  });
+});
