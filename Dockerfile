@@ -18,7 +18,7 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY migrations ./migrations
 COPY prompts ./prompts
-COPY src/web/public ./src/web/public
+COPY src/web/public ./dist/web/public
 RUN useradd --system --uid 10001 --home /app parley && mkdir -p /data && chown parley /data
 USER parley
 VOLUME ["/data"]

@@ -25,6 +25,9 @@ import { CallRunner } from './telephony/call-runner.js';
 import { twilioMediaRoute } from './telephony/twilio/media-route.js';
 import { TwilioRestClient } from './telephony/twilio/rest.js';
 import { twilioVoiceRoutes } from './telephony/twilio/voice-routes.js';
+import { webCallRoutes } from './api/routes/web-calls.js';
+import { webCallSocketRoute } from './telephony/web/socket-route.js';
+import { webCallPageRoute } from './web/page-route.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -108,10 +111,16 @@ export async function startServer(config: Config, log: Logger, options: { port?:
     },
   });
 
-  const tenantRoutes: FastifyPluginAsync[] = [bookingRoutes({ sql, bookings }), knowledge.routes({ onEnqueued: () => worker?.kick() })];
+  const tenantRoutes: FastifyPluginAsync[] = [
+    bookingRoutes({ sql, bookings }),
+    knowledge.routes({ onEnqueued: () => worker?.kick() }),
+    webCallRoutes({ sql, publicOrigin: config.PUBLIC_URL, tokenTtlSec: config.WEB_CALL_TOKEN_TTL_SEC }),
+  ];
   const publicRoutes: FastifyPluginAsync[] = [
     twilioVoiceRoutes({ sql, authToken: twilioAuthToken, publicOrigin: config.PUBLIC_URL, callTokenSecret }),
     twilioMediaRoute({ sql, authToken: twilioAuthToken, publicOrigin: config.PUBLIC_URL, callTokenSecret, runner, metrics, twilioControl }),
+    webCallSocketRoute({ sql, runner, metrics, publicOrigin: config.PUBLIC_URL }),
+    webCallPageRoute(),
   ];
 
   const app = await buildApp({ config, sql, log, adminToken, metrics, validateWebhookUrl: async () => {}, tenantRoutes, publicRoutes });

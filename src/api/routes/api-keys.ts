@@ -7,7 +7,7 @@ import { badRequest, notFound } from '../../errors.js';
 import { generateApiKey } from '../keys.js';
 import { IdParams, Timestamp, Uuid, errors } from '../schemas.js';
 
-export const SCOPES = ['*', 'bots:read', 'bots:write', 'calls:read', 'knowledge:read', 'knowledge:write', 'bookings:read', 'bookings:write', 'webhooks:read', 'webhooks:write', 'settings:write', 'keys:write'] as const;
+export const SCOPES = ['*', 'bots:read', 'bots:write', 'calls:read', 'calls:write', 'knowledge:read', 'knowledge:write', 'bookings:read', 'bookings:write', 'webhooks:read', 'webhooks:write', 'settings:write', 'keys:write'] as const;
 
 export const ApiKeySchema = Type.Object({
   id: Uuid,

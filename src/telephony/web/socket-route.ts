@@ -1,0 +1,106 @@
+/**
+ * WS /web-call/socket: the browser web call. Outside the API-key context — the single-use token in the first
+ * `start` message is the authorisation, checked together with the page's Origin before any audio is processed.
+ * Malformed frames are counted (and logged once per call); they never end the call.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { RawData, WebSocket } from 'ws';
+import type { Metrics } from '../../api/metrics.js';
+import { getBotById } from '../../db/bots.js';
+import { getCallById } from '../../db/calls.js';
+import type { RootSql } from '../../db/sql.js';
+import type { CallRunner } from '../call-runner.js';
+import { decodeWebClientMessage, encodeWebServerMessage } from './codec.js';
+import { isOriginAllowed } from './origin.js';
+import { claimWebCallToken, findWebCallToken } from './tokens.js';
+import { WebCallTransport } from './web-transport.js';
+
+export const WEB_CALL_SOCKET_PATH = '/web-call/socket';
+
+export interface WebCallSocketDeps {
+  sql: RootSql;
+  runner: Pick<CallRunner, 'run'>;
+  metrics: Metrics;
+  /** PUBLIC_URL: the page Parley serves itself is always an allowed origin. */
+  publicOrigin: string;
+  /** How long a socket may stay unauthenticated. */
+  startTimeoutMs?: number;
+}
+
+const POLICY_VIOLATION = 1008;
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return data;
+}
+
+export function webCallSocketRoute(deps: WebCallSocketDeps): FastifyPluginAsync {
+  return async (app) => {
+    app.get(WEB_CALL_SOCKET_PATH, { websocket: true, schema: { hide: true } as object }, (socket: WebSocket, request) => {
+      const log = request.log;
+      const origin = request.headers.origin;
+      let transport: WebCallTransport | null = null;
+      let starting = false;
+      let malformed = 0;
+      const bad = (why: string): void => {
+        malformed++;
+        deps.metrics.malformedFrames.inc({ transport: 'web' });
+        if (malformed === 1) log.warn({ why }, 'malformed or unexpected web-call frame (logged once per call)');
+      };
+      const refuse = (message: string): void => {
+        if (socket.readyState !== socket.OPEN) return;
+        socket.send(encodeWebServerMessage({ type: 'error', code: 'PARLEY_ERR_UNAUTHORIZED', message }));
+        socket.close(POLICY_VIOLATION, 'unauthorised');
+      };
+      const startTimer = setTimeout(() => {
+        if (!transport) refuse('No valid start message');
+      }, deps.startTimeoutMs ?? 10_000);
+
+      socket.on('message', (data: RawData, isBinary: boolean) => {
+        if (isBinary) {
+          // Microphone frames racing the token check are dropped quietly.
+          if (transport) transport.receiveAudio(toBytes(data));
+          else if (!starting) bad('audio before start');
+          return;
+        }
+        const decoded = decodeWebClientMessage(toBytes(data).toString());
+        if (!decoded.ok) return bad(decoded.error);
+        const message = decoded.message;
+        if (transport) return transport.receive(message);
+        if (starting) return message.type === 'start' ? bad('second start') : undefined;
+        if (message.type !== 'start') return bad(`${message.type} before start`);
+        starting = true;
+        void (async () => {
+          const found = await findWebCallToken(deps.sql, message.token);
+          const bot = found ? await getBotById(deps.sql, found.bot_id) : undefined;
+          if (!found || !bot) return refuse('Unknown web-call token');
+          if (!isOriginAllowed(origin, bot.config.allowedOrigins, deps.publicOrigin)) {
+            log.warn({ origin, botId: bot.id }, 'web call refused: origin not allowed for this bot');
+            return refuse('This page is not allowed to open calls for this bot');
+          }
+          const claimed = await claimWebCallToken(deps.sql, message.token);
+          if (!claimed) {
+            log.warn({ botId: bot.id }, 'web call refused: token expired or already used');
+            return refuse('Web-call token expired or already used');
+          }
+          const call = await getCallById(deps.sql, claimed.call_id);
+          if (!call || call.status !== 'queued' || !bot.is_active) return refuse('This call can no longer be started');
+          if (socket.readyState !== socket.OPEN) return;
+          clearTimeout(startTimer);
+          const t = new WebCallTransport(socket, bad);
+          transport = t;
+          socket.once('close', () => t.socketClosed('socket closed'));
+          socket.send(encodeWebServerMessage({ type: 'ready', call_id: call.id }));
+          const session = await deps.runner.run(t, call, bot);
+          t.finish(session.endReason ?? 'ended');
+        })().catch((err: unknown) => {
+          log.error({ err }, 'web call failed');
+          if (socket.readyState === socket.OPEN) socket.close(1011, 'internal error');
+        });
+      });
+      socket.on('error', (err) => log.warn({ err: err.message }, 'web-call socket error'));
+      socket.on('close', () => clearTimeout(startTimer));
+    });
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * Web-call tokens: random, opaque, stored only as a SHA-256 hash. Minting creates the call row (direction 'web',
+ * queued) and the token in one transaction; claiming is a single conditional UPDATE, so a token is used once
+ * even when two sockets on two server instances present it at the same moment.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { insertCall, type CallRow } from '../../db/calls.js';
+import type { Db, RootSql } from '../../db/sql.js';
+
+const PREFIX = 'wct_';
+
+export interface MintedWebCall {
+  token: string;
+  call: CallRow;
+  expiresAt: Date;
+}
+
+export interface WebCallTokenRow {
+  call_id: string;
+  company_id: string;
+  bot_id: string;
+  expires_at: Date;
+  used_at: Date | null;
+}
+
+export function hashWebCallToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export async function mintWebCall(sql: RootSql, o: { companyId: string; botId: string; ttlSec: number }): Promise<MintedWebCall> {
+  const token = PREFIX + randomBytes(32).toString('base64url');
+  return sql.begin(async (tx) => {
+    const call = await insertCall(tx, { companyId: o.companyId, botId: o.botId, direction: 'web', status: 'queued' });
+    const [row] = await tx<{ expires_at: Date }[]>`
+      insert into web_call_tokens (token_hash, call_id, company_id, bot_id, expires_at)
+      values (${hashWebCallToken(token)}, ${call.id}, ${o.companyId}, ${o.botId}, now() + ${o.ttlSec} * interval '1 second')
+      returning expires_at`;
+    return { token, call, expiresAt: row!.expires_at };
+  });
+}
+
+/** Looks a token up without using it (to check the origin first). Undefined for malformed or unknown tokens. */
+export async function findWebCallToken(db: Db, token: string): Promise<WebCallTokenRow | undefined> {
+  if (!token.startsWith(PREFIX) || token.length > 100) return undefined;
+  const [row] = await db<WebCallTokenRow[]>`
+    select call_id, company_id, bot_id, expires_at, used_at from web_call_tokens where token_hash = ${hashWebCallToken(token)}`;
+  return row;
+}
+
+/** Uses the token: returns its row if it was unused and unexpired, else undefined. Atomic. */
+export async function claimWebCallToken(db: Db, token: string): Promise<WebCallTokenRow | undefined> {
+  if (!token.startsWith(PREFIX) || token.length > 100) return undefined;
+  const [row] = await db<WebCallTokenRow[]>`
+    update web_call_tokens set used_at = now()
+    where token_hash = ${hashWebCallToken(token)} and used_at is null and expires_at > now()
+    returning call_id, company_id, bot_id, expires_at, used_at`;
+  return row;
+}
