@@ -61,6 +61,9 @@ interface EndRequest {
   status: 'completed' | 'failed';
 }
 
+/** 3 s of 20 ms frames. */
+const MAX_HELD_FRAMES = 150;
+
 export interface BargeInMetric {
   detectToClearMs: number;
   speechToClearMs: number | null;
@@ -71,6 +74,7 @@ export class CallSession {
   private readonly phrases: (typeof SESSION_PHRASES)[Language];
   private readonly tracker: CallerTurnTracker;
   private readonly history: ChatMessage[] = [];
+  private readonly heldAudio: Uint8Array[] = [];
   private readonly callAbort = new AbortController();
   private stt: SttSession | null = null;
   private tts: TtsSession | null = null;
@@ -122,7 +126,7 @@ export class CallSession {
     const { transport, recorder } = this.o;
     void recorder.start();
     transport.attach({
-      onAudio: (frame) => this.stt?.pushAudio(frame),
+      onAudio: (frame) => (this.stt ? this.stt.pushAudio(frame) : this.holdAudio(frame)),
       onDtmf: (digit) => this.callerTyped(`[keypad] ${digit}`),
       onText: (text) => this.callerTyped(text),
       onMark: (name) => this.turn?.playback.onMark(name),
@@ -165,6 +169,16 @@ export class CallSession {
 
   // ---------- STT ----------
 
+  /**
+   * Audio that arrives while no STT session is open (connecting, reconnecting) is kept — the last
+   * MAX_HELD_FRAMES of it — so the first words of the caller are not lost. Not the steady-state path.
+   */
+  private holdAudio(frame: Uint8Array): void {
+    if (this.ended) return;
+    this.heldAudio.push(frame.slice());
+    if (this.heldAudio.length > MAX_HELD_FRAMES) this.heldAudio.shift();
+  }
+
   private async openStt(): Promise<void> {
     while (!this.ended) {
       let session: SttSession;
@@ -185,6 +199,8 @@ export class CallSession {
         return;
       }
       this.stt = session;
+      // The caller may have started talking while the recognizer was connecting: hand it what we held.
+      for (const frame of this.heldAudio.splice(0)) session.pushAudio(frame);
       let failure: unknown = null;
       try {
         for await (const ev of session.events) {

@@ -3,6 +3,7 @@
  * is missing falls back to the local one, with one log line saying so (once per provider, not per call).
  * Cloud adapters are built once and shared; they are stateless factories of per-call sessions.
  */
+import { limitsOf } from '../bots/config-schema.js';
 import type { Config } from '../config.js';
 import type { BotRow } from '../db/bots.js';
 import type { Logger } from '../log.js';
@@ -26,7 +27,8 @@ export interface LocalProviders {
 export class ProviderRegistry {
   private readonly warned = new Set<string>();
   private readonly llmByModel = new Map<string, LlmProvider>();
-  private readonly deepgram: SttProvider | null;
+  /** Deepgram adapters by endpointing ms (a per-bot limit that goes into the connection's query). */
+  private readonly deepgramByEndpointing = new Map<number, SttProvider>();
   private readonly cartesia: TtsProvider | null;
   readonly defaults: { stt: SttChoice; llm: LlmChoice; tts: TtsChoice };
 
@@ -40,9 +42,6 @@ export class ProviderRegistry {
       llm: config.DEFAULT_LLM ?? (config.OPENAI_API_KEY ? 'openai' : config.ANTHROPIC_API_KEY ? 'anthropic' : 'local'),
       tts: config.DEFAULT_TTS ?? (config.CARTESIA_API_KEY ? 'cartesia' : 'local'),
     } as { stt: SttChoice; llm: LlmChoice; tts: TtsChoice };
-    this.deepgram = config.DEEPGRAM_API_KEY
-      ? new DeepgramStt({ apiKey: config.DEEPGRAM_API_KEY, baseUrl: config.DEEPGRAM_URL, model: config.DEEPGRAM_MODEL })
-      : null;
     this.cartesia = config.CARTESIA_API_KEY
       ? new CartesiaTts({ apiKey: config.CARTESIA_API_KEY, voice: config.CARTESIA_VOICE_EN, baseUrl: config.CARTESIA_URL.replace(/^http/, 'ws'), model: config.CARTESIA_MODEL })
       : null;
@@ -63,7 +62,7 @@ export class ProviderRegistry {
 
     let stt = this.local.stt;
     if (sttWanted === 'deepgram') {
-      if (this.deepgram) stt = this.deepgram;
+      if (this.config.DEEPGRAM_API_KEY) stt = this.deepgramFor(limitsOf(bot.config).endpointingMs);
       else this.fallback('stt', 'deepgram', 'DEEPGRAM_API_KEY');
     }
     let tts = this.local.tts;
@@ -84,6 +83,16 @@ export class ProviderRegistry {
       sttModel: choice.stt === 'deepgram' ? choice.sttModel : undefined,
       ttsModel: choice.tts === 'cartesia' ? choice.ttsModel : undefined,
     };
+  }
+
+  private deepgramFor(endpointingMs: number): SttProvider {
+    let stt = this.deepgramByEndpointing.get(endpointingMs);
+    if (!stt) {
+      const c = this.config;
+      stt = new DeepgramStt({ apiKey: c.DEEPGRAM_API_KEY!, baseUrl: c.DEEPGRAM_URL, model: c.DEEPGRAM_MODEL, endpointingMs });
+      this.deepgramByEndpointing.set(endpointingMs, stt);
+    }
+    return stt;
   }
 
   private llmFor(bot: BotRow, wanted: LlmChoice, model: string | undefined): LlmProvider {

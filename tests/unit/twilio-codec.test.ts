@@ -17,6 +17,14 @@ describe('Twilio media-stream codec', () => {
     expect(decodeTwilioMessage('{"event":"stop","sequenceNumber":"5","stop":{"accountSid":"AC1","callSid":"CA1"},"streamSid":"MZ1"}')).toEqual({ ok: true, message: { event: 'stop', callSid: 'CA1' } });
   });
 
+  it('reads media frames the same whichever field order Twilio uses', () => {
+    const expected = { ok: true, message: { event: 'media', track: 'inbound', payload: 'AAEC' } };
+    expect(decodeTwilioMessage('{"event":"media","sequenceNumber":"3","media":{"track":"inbound","chunk":"1","timestamp":"5","payload":"AAEC"},"streamSid":"MZ"}')).toEqual(expected);
+    expect(decodeTwilioMessage('{"event":"media","media":{"payload":"AAEC","track":"inbound"},"streamSid":"MZ"}')).toEqual(expected);
+    expect(decodeTwilioMessage('{"streamSid":"MZ","media":{"payload":"AAEC","track":"inbound"},"event":"media"}')).toEqual(expected);
+    expect(decodeTwilioMessage('{"event":"media","media":{"track":"outbound","payload":"AAEC"}}')).toMatchObject({ message: { track: 'outbound' } });
+  });
+
   it('turns malformed frames into error values, never exceptions', () => {
     for (const raw of ['', 'not json', '[]', 'null', '{"event":5}', '{"event":"media"}', '{"event":"media","media":{"payload":7}}', '{"event":"start","start":{}}',
       '{"event":"mark","mark":{}}', '{"event":"dtmf","dtmf":{"digit":"12"}}', '{"event":"hello"}', '{"no":"event"}']) {

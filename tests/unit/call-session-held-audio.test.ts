@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS } from '../../src/bots/config-schema.js';
+import { AsyncQueue } from '../../src/call/async-queue.js';
+import { CallSession } from '../../src/call/call-session.js';
+import { MemoryCallRecorder } from '../../src/call/recorder.js';
+import { ToolRegistry } from '../../src/call/tool-registry.js';
+import { silentLogger } from '../../src/call/types.js';
+import type { Db } from '../../src/db/sql.js';
+import type { SttEvent, SttProvider, SttSession } from '../../src/providers/types.js';
+import { MemoryTransport } from '../helpers/memory-transport.js';
+import { ScriptedLlm, ScriptedTts } from '../helpers/scripted-providers.js';
+
+/** An STT whose connection takes as long as the test says. */
+class SlowStt implements SttProvider {
+  readonly name = 'slow';
+  readonly received: number[] = [];
+  private release!: () => void;
+  readonly connected = new Promise<void>((r) => (this.release = r));
+  open(): Promise<SttSession> {
+    return this.connected.then(() => ({
+      pushAudio: (frame: Uint8Array) => void this.received.push(frame[0]!),
+      finalize: () => {},
+      events: new AsyncQueue<SttEvent>(),
+      close: async () => {},
+    }));
+  }
+  connect(): void {
+    this.release();
+  }
+}
+
+describe('audio that arrives before the recognizer is connected', () => {
+  it('is held and handed over in order, so the first words are not lost', async () => {
+    const transport = new MemoryTransport();
+    const stt = new SlowStt();
+    const session = new CallSession({
+      transport, stt, llm: new ScriptedLlm(() => 'Sure.'), tts: new ScriptedTts(), tools: new ToolRegistry(),
+      context: { callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, bot: { id: 'b', name: 'B', language: 'en', config: { greeting: 'Hi.', systemPrompt: '' } }, sql: {} as Db },
+      recorder: new MemoryCallRecorder(), limits: DEFAULT_LIMITS, systemPrompt: '', language: 'en', log: silentLogger,
+    });
+    const done = session.start();
+    const frame = new Uint8Array(160);
+    for (let i = 1; i <= 5; i++) {
+      frame[0] = i; // the transport may reuse its buffer: the session must copy what it holds
+      transport.audio(frame);
+    }
+    stt.connect();
+    await new Promise((r) => setTimeout(r, 20));
+    transport.audio(new Uint8Array([6]));
+    expect(stt.received).toEqual([1, 2, 3, 4, 5, 6]);
+    await session.end('test', { immediate: true });
+    await done;
+  });
+});
