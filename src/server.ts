@@ -26,6 +26,12 @@ import { twilioMediaRoute } from './telephony/twilio/media-route.js';
 import { TwilioRestClient } from './telephony/twilio/rest.js';
 import { twilioVoiceRoutes } from './telephony/twilio/voice-routes.js';
 import { webCallRoutes } from './api/routes/web-calls.js';
+import { webhookRoutes } from './api/routes/webhooks.js';
+import { ANALYZE_CALL_JOB, analyzeCallJob } from './outcomes/analyze-call.js';
+import { createAnalyzer } from './outcomes/llm-analyzer.js';
+import { loadAnalysisPrompt } from './outcomes/prompt.js';
+import { validateWebhookUrl } from './webhooks/url-guard.js';
+import { WebhookWorker } from './webhooks/worker.js';
 import { webCallSocketRoute } from './telephony/web/socket-route.js';
 import { webCallPageRoute } from './web/page-route.js';
 
@@ -96,7 +102,20 @@ export async function startServer(config: Config, log: Logger, options: { port?:
   const knowledge = createKnowledge({ sql, embedder, settings: config });
   await knowledge.store.init();
 
-  const jobKinds: Record<string, JobKind> = { ...knowledge.jobKinds };
+  // Post-call analysis uses the server's LLM when a key is set, the offline analyzer otherwise.
+  const analysisProvider = config.OPENAI_API_KEY ? 'openai' : config.ANTHROPIC_API_KEY ? 'anthropic' : 'offline';
+  const analyzer = createAnalyzer({
+    provider: analysisProvider,
+    apiKey: analysisProvider === 'openai' ? config.OPENAI_API_KEY : config.ANTHROPIC_API_KEY,
+    baseUrl: analysisProvider === 'openai' ? config.OPENAI_BASE_URL : config.ANTHROPIC_BASE_URL,
+    model: analysisProvider === 'openai' ? config.OPENAI_MODEL : config.ANTHROPIC_MODEL,
+    prompt: await loadAnalysisPrompt(),
+  });
+  const jobKinds: Record<string, JobKind> = { ...knowledge.jobKinds, [ANALYZE_CALL_JOB]: analyzeCallJob({ sql, analyzer }) };
+  const webhookDelivery = { timeoutMs: config.WEBHOOK_TIMEOUT_MS, allowHttp: config.WEBHOOK_ALLOW_HTTP, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE };
+  const webhooks = config.WORKERS_ENABLED
+    ? new WebhookWorker(sql, { ...webhookDelivery, maxAgeMs: config.WEBHOOK_MAX_AGE_HOURS * 3_600_000, log })
+    : null;
   const worker = config.WORKERS_ENABLED ? new JobWorker(sql, { kinds: jobKinds, log }) : null;
 
   const runner = new CallRunner({
@@ -115,6 +134,7 @@ export async function startServer(config: Config, log: Logger, options: { port?:
     bookingRoutes({ sql, bookings }),
     knowledge.routes({ onEnqueued: () => worker?.kick() }),
     webCallRoutes({ sql, publicOrigin: config.PUBLIC_URL, tokenTtlSec: config.WEB_CALL_TOKEN_TTL_SEC }),
+    webhookRoutes({ sql, delivery: webhookDelivery }),
   ];
   const publicRoutes: FastifyPluginAsync[] = [
     twilioVoiceRoutes({ sql, authToken: twilioAuthToken, publicOrigin: config.PUBLIC_URL, callTokenSecret }),
@@ -123,9 +143,16 @@ export async function startServer(config: Config, log: Logger, options: { port?:
     webCallPageRoute(),
   ];
 
-  const app = await buildApp({ config, sql, log, adminToken, metrics, validateWebhookUrl: async () => {}, tenantRoutes, publicRoutes });
+  const app = await buildApp({ config, sql, log, adminToken, metrics,
+    validateWebhookUrl: async (url) => {
+      await validateWebhookUrl(url, { allowHttp: config.WEBHOOK_ALLOW_HTTP, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE });
+    },
+    tenantRoutes,
+    publicRoutes,
+  });
 
   worker?.start();
+  webhooks?.start();
   const holdSweeper = setInterval(() => {
     bookings.expireStaleHolds(sql).catch((err: unknown) => log.warn({ err }, 'expiring stale holds failed'));
   }, 60_000);
@@ -149,7 +176,7 @@ export async function startServer(config: Config, log: Logger, options: { port?:
       // stops accepting and finishes in-flight requests, workers finish their jobs, and the database closes.
       await runner.shutdown(left());
       await Promise.race([app.close(), new Promise((r) => setTimeout(r, left()).unref())]);
-      await worker?.stop(left());
+      await Promise.all([worker?.stop(left()), webhooks?.stop(left())]);
       await db.close();
     },
   };

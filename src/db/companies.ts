@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateWebhookSecret } from '../webhooks/signing.js';
 import type { Db } from './sql.js';
 
 export interface CompanyRow {
@@ -13,14 +13,9 @@ export interface CompanyRow {
 
 const PUBLIC_COLUMNS = ['id', 'name', 'webhook_url', 'webhook_events', 'is_active', 'created_at', 'updated_at'] as const;
 
-/** Standard Webhooks secret: whsec_ + base64 of 32 random bytes. */
-export function newWebhookSecret(): string {
-  return `whsec_${randomBytes(32).toString('base64')}`;
-}
-
 export async function insertCompany(db: Db, name: string): Promise<CompanyRow> {
   const [row] = await db<CompanyRow[]>`
-    insert into companies (name, webhook_secret) values (${name}, ${newWebhookSecret()})
+    insert into companies (name, webhook_secret) values (${name}, ${generateWebhookSecret()})
     returning ${db(PUBLIC_COLUMNS)}`;
   return row!;
 }
@@ -62,7 +57,7 @@ export async function updateWebhookSettings(
  * roll over without dropping events.
  */
 export async function rotateWebhookSecret(db: Db, id: string, overlapSec: number): Promise<{ secret: string; previousExpiresAt: Date } | undefined> {
-  const secret = newWebhookSecret();
+  const secret = generateWebhookSecret();
   const [row] = await db<{ webhook_previous_secret_expires_at: Date }[]>`
     update companies set
       webhook_previous_secret = webhook_secret,

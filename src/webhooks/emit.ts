@@ -1,7 +1,12 @@
 /**
  * Records a webhook event in the outbox, in the caller's transaction, so the event exists exactly when the
- * change that caused it commits. (Placeholder until the webhooks module lands; the signature is the contract.)
+ * change that caused it commits (and vanishes if it rolls back). Delivery is the worker's job (worker.ts).
+ *
+ * Policy: an event is recorded only for a company that has a webhook URL and wants the type (webhook_events
+ * empty = all). Events emitted while no URL is configured are not delivered later; the API stays the source
+ * of truth for what happened.
  */
+import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/sql.js';
 
 export type WebhookEventType =
@@ -14,6 +19,23 @@ export type WebhookEventType =
   | 'knowledge.ready'
   | 'knowledge.failed';
 
+/** Every type a company can subscribe to (for validating webhook_events in the settings route). */
+export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = [
+  'call.started',
+  'call.ended',
+  'call.analyzed',
+  'booking.created',
+  'booking.updated',
+  'booking.cancelled',
+  'knowledge.ready',
+  'knowledge.failed',
+];
+
+/** Sent only by POST /v1/webhooks/test; never subscribed to, never retried. */
+export const TEST_EVENT_TYPE = 'webhook.test';
+
+export const EVENT_VERSION = 1;
+
 export interface EmitEvent {
   companyId: string;
   type: WebhookEventType;
@@ -23,6 +45,37 @@ export interface EmitEvent {
   orderingKey?: string;
 }
 
-export async function emitEvent(_db: Db, _event: EmitEvent): Promise<void> {
-  // Replaced by the webhooks module.
+export interface EventBody {
+  id: string;
+  type: string;
+  version: number;
+  created_at: string;
+  company_id: string;
+  data: Record<string, unknown>;
+}
+
+export function newEventId(): string {
+  return `evt_${randomBytes(16).toString('hex')}`;
+}
+
+export function eventBody(id: string, type: string, companyId: string, data: Record<string, unknown>, createdAt = new Date()): EventBody {
+  return { id, type, version: EVENT_VERSION, created_at: createdAt.toISOString(), company_id: companyId, data };
+}
+
+/** Like emitEvent, returning the new event's id, or null when the company does not receive this event. */
+export async function recordEvent(db: Db, event: EmitEvent): Promise<string | null> {
+  const id = newEventId();
+  const body = JSON.stringify(eventBody(id, event.type, event.companyId, event.data));
+  const rows = await db`
+    insert into webhook_events (id, company_id, type, ordering_key, body)
+    select ${id}, c.id, ${event.type}, ${event.orderingKey ?? null}, ${body}
+    from companies c
+    where c.id = ${event.companyId} and c.webhook_url is not null
+      and (cardinality(c.webhook_events) = 0 or ${event.type} = any(c.webhook_events))
+    returning id`;
+  return rows.length ? id : null;
+}
+
+export async function emitEvent(db: Db, event: EmitEvent): Promise<void> {
+  await recordEvent(db, event);
 }

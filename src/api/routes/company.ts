@@ -4,11 +4,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import { getCompany, getWebhookSecret, rotateWebhookSecret, updateWebhookSettings } from '../../db/companies.js';
 import type { RootSql } from '../../db/sql.js';
 import { notFound } from '../../errors.js';
+import { WEBHOOK_EVENT_TYPES } from '../../webhooks/emit.js';
 import { Timestamp, Uuid, errors } from '../schemas.js';
 
-export const WEBHOOK_EVENT_TYPES = [
-  'call.started', 'call.ended', 'call.analyzed', 'booking.created', 'booking.updated', 'booking.cancelled', 'knowledge.ready', 'knowledge.failed',
-] as const;
 
 export const CompanySchema = Type.Object({
   id: Uuid,

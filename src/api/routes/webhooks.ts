@@ -1,0 +1,144 @@
+/** Webhook deliveries: list (filters, keyset pagination) with attempts, get one, replay, and send a test event. */
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import type { RootSql } from '../../db/sql.js';
+import { badRequest, conflict, notFound } from '../../errors.js';
+import { WEBHOOK_EVENT_TYPES, TEST_EVENT_TYPE } from '../../webhooks/emit.js';
+import { WebhookHttpClient } from '../../webhooks/http-post.js';
+import { attemptsFor, getDelivery, listDeliveries, replayDelivery, type AttemptRow, type DeliveryRow } from '../../webhooks/outbox.js';
+import { sendTestEvent } from '../../webhooks/test-event.js';
+import { Page, PageQuery, Timestamp, decodeCursor, encodeCursor, errors } from '../schemas.js';
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+const EventType = Type.Union([...WEBHOOK_EVENT_TYPES, TEST_EVENT_TYPE].map((t) => Type.Literal(t)));
+const Status = Type.Union(['pending', 'delivered', 'dead', 'skipped'].map((s) => Type.Literal(s)), {
+  description: 'pending: waiting for (another) attempt; delivered: a 2xx arrived; dead: retries ran out or 410 Gone; skipped: URL removed or type unsubscribed before delivery',
+});
+
+const AttemptSchema = Type.Object({
+  attempt: Type.Integer(),
+  url: Type.String(),
+  status_code: Nullable(Type.Integer()),
+  latency_ms: Type.Integer(),
+  error: Nullable(Type.String()),
+  response_excerpt: Nullable(Type.String({ description: 'First 1 KiB of the answer' })),
+  created_at: Timestamp,
+});
+
+const DeliverySchema = Type.Object({
+  id: Type.String({ description: 'Event id, sent as webhook-id on every attempt' }),
+  type: Type.String(),
+  status: Status,
+  ordering_key: Nullable(Type.String()),
+  attempt_count: Type.Integer(),
+  next_attempt_at: Nullable(Timestamp),
+  last_status_code: Nullable(Type.Integer()),
+  last_error: Nullable(Type.String()),
+  delivered_at: Nullable(Timestamp),
+  created_at: Timestamp,
+  payload: Type.Record(Type.String(), Type.Unknown(), { description: 'The exact event body sent' }),
+  attempts: Type.Array(AttemptSchema),
+});
+
+const ListQuery = Type.Object({ ...PageQuery, type: Type.Optional(EventType), status: Type.Optional(Status) }, { additionalProperties: false });
+const DeliveryParams = Type.Object({ id: Type.String({ pattern: '^evt_[0-9a-f]{32}$' }) });
+
+const TestResult = Type.Object({
+  event_id: Type.String(),
+  delivered: Type.Boolean(),
+  url: Type.String(),
+  status_code: Nullable(Type.Integer()),
+  latency_ms: Type.Integer(),
+  error: Nullable(Type.String()),
+});
+
+function present(row: DeliveryRow, attempts: AttemptRow[]) {
+  return {
+    id: row.id,
+    type: row.type,
+    status: row.status,
+    ordering_key: row.ordering_key,
+    attempt_count: row.attempts,
+    next_attempt_at: row.status === 'pending' ? row.next_attempt_at : null,
+    last_status_code: row.last_status_code,
+    last_error: row.last_error,
+    delivered_at: row.delivered_at,
+    created_at: row.created_at,
+    payload: JSON.parse(row.body) as Record<string, unknown>,
+    attempts: attempts.map(({ event_id: _e, ...a }) => a),
+  };
+}
+
+export interface WebhookRoutesDeps {
+  sql: RootSql;
+  /** WEBHOOK_TIMEOUT_MS, WEBHOOK_ALLOW_HTTP, WEBHOOK_ALLOW_PRIVATE: the same rules as the outbox worker. */
+  delivery: { timeoutMs: number; allowHttp: boolean; allowPrivate: boolean };
+}
+
+export function webhookRoutes(deps: WebhookRoutesDeps): FastifyPluginAsync {
+  return async (app) => {
+    const client = new WebhookHttpClient(deps.delivery);
+    app.addHook('onClose', async () => client.close());
+    const { sql } = deps;
+
+    app.get('/webhooks/deliveries', {
+      config: { scope: 'webhooks:read' },
+      schema: { tags: ['webhooks'], summary: 'List webhook deliveries, newest first, with their attempts', querystring: ListQuery, response: { 200: Page(DeliverySchema), ...errors(400, 401) } },
+    }, async (request) => {
+      const q = request.query as Static<typeof ListQuery>;
+      const limit = q.limit ?? 50;
+      let beforeSeq: number | undefined;
+      if (q.cursor) {
+        const parts = decodeCursor(q.cursor);
+        if (!parts || typeof parts[0] !== 'number' || !Number.isSafeInteger(parts[0])) throw badRequest('cursor is not valid', { field: 'querystring.cursor' });
+        beforeSeq = parts[0];
+      }
+      const companyId = request.auth.companyId;
+      const rows = await listDeliveries(sql, companyId, { type: q.type, status: q.status, beforeSeq, limit: limit + 1 });
+      const page = rows.slice(0, limit);
+      const attempts = await attemptsFor(sql, companyId, page.map((r) => r.id));
+      return {
+        data: page.map((r) => present(r, attempts.get(r.id) ?? [])),
+        next_cursor: rows.length > limit ? encodeCursor([Number(page.at(-1)!.seq)]) : null,
+      };
+    });
+
+    app.get('/webhooks/deliveries/:id', {
+      config: { scope: 'webhooks:read' },
+      schema: { tags: ['webhooks'], summary: 'Get one delivery with its attempts', params: DeliveryParams, response: { 200: DeliverySchema, ...errors(401, 404) } },
+    }, async (request) => {
+      const { id } = request.params as Static<typeof DeliveryParams>;
+      const row = await getDelivery(sql, request.auth.companyId, id);
+      if (!row) throw notFound('Delivery');
+      return present(row, (await attemptsFor(sql, request.auth.companyId, [id])).get(id) ?? []);
+    });
+
+    app.post('/webhooks/deliveries/:id/replay', {
+      config: { scope: 'webhooks:write' },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Send a delivery again (same event id, so receivers can deduplicate); its retry window starts over',
+        params: DeliveryParams,
+        response: { 202: DeliverySchema, ...errors(401, 404, 409) },
+      },
+    }, async (request, reply) => {
+      const { id } = request.params as Static<typeof DeliveryParams>;
+      const companyId = request.auth.companyId;
+      const row = await getDelivery(sql, companyId, id);
+      if (!row) throw notFound('Delivery');
+      if (row.type === TEST_EVENT_TYPE) throw conflict('Test events are not replayed; send a new one with POST /v1/webhooks/test');
+      if (!(await replayDelivery(sql, companyId, id))) throw conflict('This delivery is being attempted right now; try again shortly');
+      const after = (await getDelivery(sql, companyId, id))!;
+      return reply.code(202).send(present(after, (await attemptsFor(sql, companyId, [id])).get(id) ?? []));
+    });
+
+    app.post('/webhooks/test', {
+      config: { scope: 'webhooks:write' },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Send a signed webhook.test event to the configured URL now and return the attempt',
+        response: { 200: TestResult, ...errors(400, 401) },
+      },
+    }, async (request) => sendTestEvent(sql, client, request.auth.companyId));
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * The 'analyze_call' durable job: after a call ends, classify it, store the outcome and emit call.analyzed in
+ * the same transaction. Idempotent: a call that already has an outcome is left alone (a job can run twice
+ * after a crash), unless the payload says { force: true }.
+ */
+import type { Db, RootSql } from '../db/sql.js';
+import type { JobKind } from '../jobs/queue.js';
+import { emitEvent } from '../webhooks/emit.js';
+import type { OutcomeConfig } from './config-schema.js';
+import { resolveOutcomeConfig } from './defaults.js';
+import { analyzeOffline } from './offline-analyzer.js';
+import type { Analysis, AnalysisInput, Analyzer, TranscriptTurn } from './types.js';
+
+export const ANALYZE_CALL_JOB = 'analyze_call';
+
+interface CallRow {
+  id: string;
+  company_id: string | null;
+  bot_id: string | null;
+  direction: string;
+  from_number: string | null;
+  to_number: string | null;
+  transcript: TranscriptTurn[] | null;
+  language: 'en' | 'ru' | null;
+  config: { outcomes?: OutcomeConfig } | null;
+}
+
+async function loadCall(db: Db, callId: string): Promise<CallRow | null> {
+  const [row] = await db<CallRow[]>`
+    select c.id, c.company_id, c.bot_id, c.direction, c.from_number, c.to_number, c.transcript, b.language, b.config
+    from calls c left join bots b on b.id = c.bot_id
+    where c.id = ${callId}`;
+  return row ?? null;
+}
+
+/** True when a booking (not a mere hold, not cancelled/expired) points at this call. The bookings table belongs to another module, so its shape is checked rather than assumed. */
+export async function bookingMadeDuringCall(db: Db, companyId: string, callId: string): Promise<boolean> {
+  const cols = await db<{ column_name: string }[]>`
+    select column_name from information_schema.columns
+    where table_schema = current_schema() and table_name = 'bookings' and column_name in ('call_id', 'status', 'company_id')`;
+  const have = new Set(cols.map((c) => c.column_name));
+  if (!have.has('call_id')) return false;
+  const rows = await db.unsafe(
+    `select 1 from bookings where call_id = $1
+       ${have.has('company_id') ? 'and company_id = $2' : 'and $2::uuid is not null'}
+       ${have.has('status') ? "and status::text not in ('held', 'expired', 'cancelled', 'canceled')" : ''}
+     limit 1`,
+    [callId, companyId],
+  );
+  return rows.length > 0;
+}
+
+export async function buildAnalysisInput(db: Db, call: CallRow & { company_id: string }): Promise<AnalysisInput> {
+  return {
+    language: call.language ?? 'en',
+    transcript: Array.isArray(call.transcript) ? call.transcript : [],
+    bookingMade: await bookingMadeDuringCall(db, call.company_id, call.id),
+    callerNumber: call.direction === 'outbound' ? call.to_number : call.from_number,
+    outcomes: resolveOutcomeConfig(call.config?.outcomes),
+  };
+}
+
+async function store(sql: RootSql, call: CallRow & { company_id: string }, a: Analysis, force: boolean): Promise<boolean> {
+  return sql.begin(async (tx) => {
+    await tx`select id from calls where id = ${call.id} for update`;
+    const [existing] = await tx`select 1 from outcomes where call_id = ${call.id}`;
+    if (existing && !force) return false;
+    await tx`
+      insert into outcomes (call_id, company_id, outcome_type, confidence, summary, extracted_data, analyzer)
+      values (${call.id}, ${call.company_id}, ${a.outcomeType}, ${a.confidence}, ${a.summary}, ${tx.json(a.extractedData as never)}, ${a.analyzer})
+      on conflict (call_id) do update set outcome_type = excluded.outcome_type, confidence = excluded.confidence,
+        summary = excluded.summary, extracted_data = excluded.extracted_data, analyzer = excluded.analyzer,
+        webhook_sent = false, webhook_sent_at = null, webhook_response_code = null, created_at = now()`;
+    await emitEvent(tx, {
+      companyId: call.company_id,
+      type: 'call.analyzed',
+      orderingKey: call.id,
+      data: {
+        call_id: call.id,
+        bot_id: call.bot_id,
+        outcome: { type: a.outcomeType, confidence: a.confidence, summary: a.summary, extracted_data: a.extractedData, analyzer: a.analyzer },
+      },
+    });
+    return true;
+  });
+}
+
+/** Analyses one call and stores the outcome; returns it, or null when there was nothing to do. */
+export async function analyzeCall(
+  sql: RootSql,
+  analyzer: Analyzer,
+  callId: string,
+  options: { force?: boolean; signal?: AbortSignal } = {},
+): Promise<Analysis | null> {
+  const call = await loadCall(sql, callId);
+  if (!call?.company_id) return null;
+  const owned = { ...call, company_id: call.company_id };
+  if (!options.force && (await sql`select 1 from outcomes where call_id = ${callId}`).length) return null;
+  const input = await buildAnalysisInput(sql, owned);
+  // The LLM runs outside any transaction: nothing is locked while it thinks.
+  const analysis = await analyzer.analyze(input, options.signal);
+  return (await store(sql, owned, analysis, options.force ?? false)) ? analysis : null;
+}
+
+/** Offline analysis when the LLM stayed unavailable for every attempt of the job. */
+export async function analyzeCallOffline(sql: RootSql, callId: string, reason: string): Promise<Analysis | null> {
+  return analyzeCall(sql, { analyze: async (input) => ({ ...analyzeOffline(input), analyzer: `offline (fallback: ${reason})`.slice(0, 500) }) }, callId);
+}
+
+export function analyzeCallJob(deps: { sql: RootSql; analyzer: Analyzer; concurrency?: number }): JobKind {
+  return {
+    concurrency: deps.concurrency ?? 2,
+    handler: async (payload, ctx) => {
+      if (typeof payload.callId !== 'string') throw new Error('analyze_call: payload.callId is required');
+      await analyzeCall(deps.sql, deps.analyzer, payload.callId, { force: payload.force === true, signal: ctx.signal });
+    },
+    onGiveUp: async (payload, error) => {
+      if (typeof payload.callId === 'string') await analyzeCallOffline(deps.sql, payload.callId, `LLM unavailable: ${error.message}`);
+    },
+  };
+}

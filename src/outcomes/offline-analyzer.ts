@@ -1,0 +1,185 @@
+/**
+ * The analyzer used without an LLM key (and as the fallback when the LLM keeps answering invalid output):
+ * deterministic rules over the transcript, English and Russian.
+ *   booking  — a booking row references the call, or a successful book_appointment tool turn
+ *   hangup   — the caller said nothing (or next to nothing)
+ *   lead     — a name and a phone number were given, or booking intent plus a name or number
+ *   support  — question-like caller turns
+ */
+import type { Analysis, AnalysisInput, Analyzer, TranscriptTurn } from './types.js';
+
+const BOOKING_TOOLS = new Set(['book_appointment', 'create_booking']);
+const TOOL_FAILED = /error|fail|taken|unavailable|not available|conflict|занят|ошибк|недоступ/i;
+const BOOKING_INTENT = /\b(book|booking|appointment|schedule|reserve|reservation|slot)\b|запис|заброни|бронир|при[её]м/i;
+const QUESTION_START =
+  /^(what|when|where|how|why|which|who|do you|does|did|can i|can you|could|is there|is it|are you|are there|will|сколько|когда|где|как|что|почему|какие|какой|есть ли|можно ли|вы работаете|работаете ли|а если)(?=[\s,.!?]|$)/i;
+const NAME_EN_ANY_CASE = /\bmy name is\s+([a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?)/i;
+const NAME_EN_CAPITALISED = /\b(?:this is|I am|I'm|it's)\s+([A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)/;
+const NAME_RU_ANY_CASE = /(?:меня зовут|моё имя|мое имя)\s+([а-яё-]+(?:\s+[а-яё-]+)?)/i;
+const NAME_RU_CAPITALISED = /(?:^|\s)(?:это|Это|я|Я)\s+([А-ЯЁ][а-яё-]+(?:\s+[А-ЯЁ][а-яё-]+)?)/;
+const NOT_NAMES = new Set(['calling', 'looking', 'interested', 'wondering', 'trying', 'just', 'not', 'sorry', 'here', 'fine', 'good', 'ok', 'okay', 'sure', 'and', 'from', 'the', 'a', 'an', 'to', 'on', 'at', 'for', 'звоню', 'хочу', 'хотел', 'хотела', 'бы', 'по', 'на']);
+const PHONE = /(\+?\d[\d\s\-().]{5,}\d)/;
+const DATE_EN =
+  /\b(\d{4}-\d{2}-\d{2}|today|tomorrow|day after tomorrow|(?:next |this )?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?|\d{1,2}(?:st|nd|rd|th)? of (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*)\b/i;
+const DATE_RU =
+  /(\d{4}-\d{2}-\d{2}|послезавтра|завтра|сегодня|(?:в |во )?(?:понедельник|вторник|среду|четверг|пятницу|субботу|воскресенье)|\d{1,2} (?:января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря))/i;
+const TIME_AMPM = /\b(\d{1,2})(?::(\d{2}))?\s*([ap])\.?\s?m\b\.?/i;
+const TIME_24 = /\b([01]?\d|2[0-3])[:.]([0-5]\d)\b/;
+// \b is ASCII-only in JS regexps, so Cyrillic words are bounded by whitespace/punctuation instead.
+const TIME_RU = /(?:^|\s)в (\d{1,2})(?::(\d{2}))?\s*(утра|дня|вечера|часов|часа|час|ч)(?=[\s,.!?]|$)/i;
+const TIME_OCLOCK = /\bat (\d{1,2}) ?o'?clock\b/i;
+const SERVICE_EN = /\b(?:book|schedule|get|make)\s+(?:me\s+)?(?:a|an|the)\s+([a-z]+)(?:\s+(?:appointment|session))?/i;
+const SERVICE_EN_FOR = /\bappointment for (?:a |an |the )?([a-z]+)/i;
+const SERVICE_RU = /(?:записаться|записать меня|запишите меня|запишите)\s+(?:на|к)\s+([а-яё]+)/i;
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+function firstMatch(texts: string[], ...patterns: RegExp[]): RegExpExecArray | null {
+  for (const t of texts) for (const p of patterns) {
+    const m = p.exec(t);
+    if (m) return m;
+  }
+  return null;
+}
+
+function findName(texts: string[]): string | null {
+  for (const t of texts) {
+    for (const p of [NAME_EN_ANY_CASE, NAME_RU_ANY_CASE, NAME_EN_CAPITALISED, NAME_RU_CAPITALISED]) {
+      const m = p.exec(t);
+      if (!m) continue;
+      const words = m[1]!.split(/\s+/).filter((w) => !NOT_NAMES.has(w.toLowerCase()));
+      // Stop at the first word that is clearly not part of a name.
+      if (words.length && !NOT_NAMES.has(m[1]!.split(/\s+/)[0]!.toLowerCase())) {
+        return words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join(' ');
+      }
+    }
+  }
+  return null;
+}
+
+function findPhone(texts: string[]): string | null {
+  for (const t of texts) {
+    const m = PHONE.exec(t);
+    if (!m) continue;
+    const digits = m[1]!.replace(/\D/g, '');
+    if (digits.length >= 7 && digits.length <= 15) return (m[1]!.trim().startsWith('+') ? '+' : '') + digits;
+  }
+  return null;
+}
+
+function findTime(texts: string[]): string | null {
+  for (const t of texts) {
+    let m = TIME_AMPM.exec(t);
+    if (m) {
+      let h = Number(m[1]) % 12;
+      if (m[3]!.toLowerCase() === 'p') h += 12;
+      return `${pad(h)}:${m[2] ?? '00'}`;
+    }
+    m = TIME_24.exec(t);
+    if (m) return `${pad(Number(m[1]))}:${m[2]}`;
+    m = TIME_RU.exec(t);
+    if (m) {
+      let h = Number(m[1]);
+      if (/дня|вечера/i.test(m[3]!) && h < 12) h += 12;
+      return `${pad(h)}:${m[2] ?? '00'}`;
+    }
+    m = TIME_OCLOCK.exec(t);
+    if (m) return `${pad(Number(m[1]))}:00`;
+  }
+  return null;
+}
+
+const isQuestion = (t: string) => t.includes('?') || QUESTION_START.test(t.trim());
+
+export function isCallerTurn(t: TranscriptTurn): boolean {
+  return t.role === 'caller' || t.role === 'user';
+}
+
+export function bookingToolSucceeded(transcript: TranscriptTurn[]): boolean {
+  return transcript.some((t) => {
+    const tool = t.name ?? t.tool ?? (/\b(book_appointment|create_booking)\b/.exec(t.text ?? '')?.[1] ?? '');
+    return t.role !== 'caller' && BOOKING_TOOLS.has(tool) && !TOOL_FAILED.test(t.text ?? '');
+  });
+}
+
+function clip(s: string, n: number): string {
+  return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
+}
+
+export function analyzeOffline(input: AnalysisInput): Analysis {
+  const callerTexts = input.transcript.filter(isCallerTurn).map((t) => (t.text ?? '').trim()).filter(Boolean);
+  const words = callerTexts.join(' ').split(/\s+/).filter(Boolean).length;
+  const ru = input.language === 'ru' || /[а-яё]/i.test(callerTexts.join(' '));
+
+  const name = findName(callerTexts);
+  const spokenPhone = findPhone(callerTexts);
+  const date = firstMatch(callerTexts, DATE_EN, DATE_RU)?.[1]?.toLowerCase() ?? null;
+  const time = findTime(callerTexts);
+  const service = firstMatch(callerTexts, SERVICE_EN_FOR, SERVICE_EN, SERVICE_RU)?.[1]?.toLowerCase() ?? null;
+  const bookingIntent = callerTexts.some((t) => BOOKING_INTENT.test(t));
+  const questions = callerTexts.filter(isQuestion);
+  const booked = input.bookingMade || bookingToolSucceeded(input.transcript);
+
+  let outcome: string;
+  let confidence: number;
+  if (booked) [outcome, confidence] = ['booking', input.bookingMade ? 0.95 : 0.85];
+  else if (words === 0) [outcome, confidence] = ['hangup', 0.95];
+  else if (name && spokenPhone) [outcome, confidence] = ['lead', 0.75];
+  else if (bookingIntent && (name || spokenPhone)) [outcome, confidence] = ['lead', 0.6];
+  else if (questions.length > 0) [outcome, confidence] = ['support', 0.65];
+  else if (words <= 3) [outcome, confidence] = ['hangup', 0.6];
+  else [outcome, confidence] = ['support', 0.4];
+
+  const intent = booked || bookingIntent ? 'book_appointment' : questions.length ? 'ask_question' : name || spokenPhone ? 'leave_contact' : null;
+  const known: Record<string, unknown> = {
+    intent,
+    service,
+    date,
+    time,
+    client_name: name,
+    client_phone: spokenPhone ?? input.callerNumber,
+  };
+
+  const allowed = input.outcomes.types.map((t) => t.name);
+  if (!allowed.includes(outcome)) {
+    [outcome, confidence] = allowed.includes('other') ? ['other', 0.3] : [allowed[0]!, 0.2];
+  }
+
+  const props = Object.keys((input.outcomes.extractionSchema.properties as Record<string, unknown> | undefined) ?? {});
+  const extractedData = Object.fromEntries(props.map((k) => [k, known[k] ?? null]));
+
+  return { summary: summarise(outcome, ru, { name, service, date, time, first: questions[0] ?? callerTexts[0] ?? null }), outcomeType: outcome, confidence, extractedData, analyzer: 'offline' };
+}
+
+function summarise(outcome: string, ru: boolean, d: { name: string | null; service: string | null; date: string | null; time: string | null; first: string | null }): string {
+  const when = [d.date, d.time].filter(Boolean).join(ru ? ' в ' : ' at ');
+  const quote = d.first ? ` “${clip(d.first, 140)}”` : '';
+  if (ru) {
+    switch (outcome) {
+      case 'booking':
+        return `Клиент${d.name ? ` ${d.name}` : ''} записался${d.service ? ` на ${d.service}` : ''}${when ? ` (${when})` : ''}.`;
+      case 'lead':
+        return `Клиент${d.name ? ` ${d.name}` : ''} оставил контакты, но не записался.${quote ? ` Запрос:${quote}.` : ''}`;
+      case 'support':
+        return `Клиент задал вопрос:${quote || ' —'}.`;
+      case 'hangup':
+        return 'Клиент положил трубку, не высказав запроса.';
+      default:
+        return `Итог звонка: ${outcome}.${quote ? ` Клиент:${quote}.` : ''}`;
+    }
+  }
+  switch (outcome) {
+    case 'booking':
+      return `The caller${d.name ? ` ${d.name}` : ''} booked${d.service ? ` a ${d.service}` : ' an appointment'}${when ? ` (${when})` : ''}.`;
+    case 'lead':
+      return `The caller${d.name ? ` ${d.name}` : ''} left contact details but did not book.${quote ? ` Request:${quote}.` : ''}`;
+    case 'support':
+      return `The caller asked:${quote || ' —'}.`;
+    case 'hangup':
+      return 'The caller hung up without making a request.';
+    default:
+      return `Call outcome: ${outcome}.${quote ? ` Caller:${quote}.` : ''}`;
+  }
+}
+
+export const offlineAnalyzer: Analyzer = { analyze: async (input) => analyzeOffline(input) };

@@ -1,0 +1,32 @@
+/** What the analyzers take and give. */
+import type { ResolvedOutcomeConfig } from './defaults.js';
+
+export interface TranscriptTurn {
+  role: string;
+  text: string;
+  /** Tool name, for tool turns (role 'tool', or a system turn recording a tool call). */
+  name?: string;
+  tool?: string;
+}
+
+export interface AnalysisInput {
+  language: 'en' | 'ru';
+  transcript: TranscriptTurn[];
+  /** A booking row references this call (ground truth from the database). */
+  bookingMade: boolean;
+  callerNumber: string | null;
+  outcomes: ResolvedOutcomeConfig;
+}
+
+export interface Analysis {
+  summary: string;
+  outcomeType: string;
+  confidence: number;
+  extractedData: Record<string, unknown>;
+  /** e.g. 'offline', 'openai:gpt-4o-mini', 'offline (fallback: …)'. */
+  analyzer: string;
+}
+
+export interface Analyzer {
+  analyze(input: AnalysisInput, signal?: AbortSignal): Promise<Analysis>;
+}

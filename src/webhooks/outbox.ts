@@ -1,0 +1,178 @@
+/** The outbox tables: claiming due events, recording attempts and results, and reading them for the API. */
+import { randomUUID } from 'node:crypto';
+import type { Db, RootSql } from '../db/sql.js';
+import type { PostResult } from './http-post.js';
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'dead' | 'skipped';
+
+export interface ClaimedEvent {
+  id: string;
+  company_id: string;
+  type: string;
+  body: string;
+  attempts: number;
+  created_at: Date;
+  replayed_at: Date | null;
+  claimed_by: string;
+}
+
+/**
+ * Leases up to `limit` due events. Per (company, ordering key) only the oldest pending event is eligible, so
+ * events of one call go out one at a time, in order; SKIP LOCKED lets several workers claim side by side.
+ */
+export async function claimDueEvents(sql: RootSql, limit: number, leaseMs: number): Promise<ClaimedEvent[]> {
+  const token = randomUUID();
+  return sql<ClaimedEvent[]>`
+    update webhook_events set attempts = attempts + 1, claimed_by = ${token}, updated_at = now(),
+      locked_until = now() + ${leaseMs} * interval '1 millisecond'
+    where id in (
+      select e.id from webhook_events e
+      where e.status = 'pending' and e.next_attempt_at <= now()
+        and (e.locked_until is null or e.locked_until < now())
+        and (e.ordering_key is null or not exists (
+          select 1 from webhook_events p
+          where p.company_id = e.company_id and p.ordering_key = e.ordering_key and p.status = 'pending' and p.seq < e.seq))
+      order by e.next_attempt_at, e.seq
+      limit ${limit}
+      for update of e skip locked)
+    returning id, company_id, type, body, attempts, created_at, replayed_at, claimed_by`;
+}
+
+export async function insertAttempt(db: Db, eventId: string, companyId: string, attempt: number, url: string, r: PostResult): Promise<void> {
+  await db`
+    insert into webhook_attempts (event_id, company_id, attempt, url, status_code, latency_ms, error, response_excerpt)
+    values (${eventId}, ${companyId}, ${attempt}, ${url}, ${r.statusCode}, ${r.latencyMs}, ${r.error}, ${r.responseExcerpt})`;
+}
+
+export interface Settlement {
+  status: DeliveryStatus;
+  nextAttemptAt?: Date;
+  statusCode: number | null;
+  error: string | null;
+}
+
+/** Writes the event's new state, only while this claim still holds it. Returns false if the lease was lost. */
+export async function settleEvent(db: Db, event: ClaimedEvent, s: Settlement): Promise<boolean> {
+  const rows = await db`
+    update webhook_events set
+      status = ${s.status},
+      next_attempt_at = coalesce(${s.nextAttemptAt ?? null}::timestamptz, next_attempt_at),
+      locked_until = null, claimed_by = null,
+      last_status_code = ${s.statusCode}, last_error = ${s.error},
+      delivered_at = case when ${s.status} = 'delivered' then now() else delivered_at end,
+      updated_at = now()
+    where id = ${event.id} and claimed_by = ${event.claimed_by}
+    returning id`;
+  return rows.length > 0;
+}
+
+/**
+ * One attempt's bookkeeping in a single statement (atomic without an explicit transaction, one round trip):
+ * the attempt row, the event's new state (only while this claim still holds it), and for call.analyzed the
+ * outcome row's webhook columns. Returns false if the lease was lost to another worker.
+ */
+export async function recordAttemptResult(
+  db: Db,
+  event: ClaimedEvent,
+  url: string,
+  r: PostResult,
+  s: Settlement,
+  outcomeCallId: string | null,
+): Promise<boolean> {
+  const delivered = s.status === 'delivered';
+  const [row] = await db<{ held: boolean }[]>`
+    with settled as (
+      update webhook_events set
+        status = ${s.status},
+        next_attempt_at = coalesce(${s.nextAttemptAt ?? null}::timestamptz, next_attempt_at),
+        locked_until = null, claimed_by = null,
+        last_status_code = ${s.statusCode}, last_error = ${s.error},
+        delivered_at = case when ${delivered} then now() else delivered_at end,
+        updated_at = now()
+      where id = ${event.id} and claimed_by = ${event.claimed_by}
+      returning id),
+    attempt as (
+      insert into webhook_attempts (event_id, company_id, attempt, url, status_code, latency_ms, error, response_excerpt)
+      values (${event.id}, ${event.company_id}, ${event.attempts}, ${url}, ${r.statusCode}, ${r.latencyMs}, ${r.error}, ${r.responseExcerpt})
+      returning id),
+    outcome as (
+      update outcomes set webhook_response_code = ${r.statusCode},
+        webhook_sent = webhook_sent or ${delivered},
+        webhook_sent_at = case when ${delivered} then now() else webhook_sent_at end
+      where ${outcomeCallId}::uuid is not null and call_id = ${outcomeCallId}::uuid and company_id = ${event.company_id}
+        and exists (select 1 from settled)
+      returning call_id)
+    select exists (select 1 from settled) as held, (select count(*) from attempt) as attempts, (select count(*) from outcome) as outcomes`;
+  return row?.held ?? false;
+}
+
+export interface DeliveryRow {
+  id: string;
+  seq: number;
+  type: string;
+  status: DeliveryStatus;
+  ordering_key: string | null;
+  attempts: number;
+  next_attempt_at: Date;
+  last_status_code: number | null;
+  last_error: string | null;
+  delivered_at: Date | null;
+  created_at: Date;
+  body: string;
+}
+
+export interface AttemptRow {
+  event_id: string;
+  attempt: number;
+  url: string;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+  response_excerpt: string | null;
+  created_at: Date;
+}
+
+export async function listDeliveries(
+  db: Db,
+  companyId: string,
+  filter: { type?: string | undefined; status?: string | undefined; beforeSeq?: number | undefined; limit: number },
+): Promise<DeliveryRow[]> {
+  return db<DeliveryRow[]>`
+    select id, seq, type, status, ordering_key, attempts, next_attempt_at, last_status_code, last_error, delivered_at, created_at, body
+    from webhook_events
+    where company_id = ${companyId}
+      ${filter.type ? db`and type = ${filter.type}` : db``}
+      ${filter.status ? db`and status = ${filter.status}` : db``}
+      ${filter.beforeSeq !== undefined ? db`and seq < ${filter.beforeSeq}` : db``}
+    order by seq desc
+    limit ${filter.limit}`;
+}
+
+export async function getDelivery(db: Db, companyId: string, id: string): Promise<DeliveryRow | null> {
+  const [row] = await db<DeliveryRow[]>`
+    select id, seq, type, status, ordering_key, attempts, next_attempt_at, last_status_code, last_error, delivered_at, created_at, body
+    from webhook_events where company_id = ${companyId} and id = ${id}`;
+  return row ?? null;
+}
+
+export async function attemptsFor(db: Db, companyId: string, eventIds: string[]): Promise<Map<string, AttemptRow[]>> {
+  const out = new Map<string, AttemptRow[]>(eventIds.map((id) => [id, []]));
+  if (eventIds.length === 0) return out;
+  const rows = await db<AttemptRow[]>`
+    select event_id, attempt, url, status_code, latency_ms, error, response_excerpt, created_at
+    from webhook_attempts where company_id = ${companyId} and event_id in ${db(eventIds)}
+    order by id`;
+  for (const r of rows) out.get(r.event_id)?.push(r);
+  return out;
+}
+
+/** Sends an event again with the same id; its retry window starts over. False while a worker holds it. */
+export async function replayDelivery(db: Db, companyId: string, id: string): Promise<boolean> {
+  const rows = await db`
+    update webhook_events set status = 'pending', next_attempt_at = now(), replayed_at = now(),
+      locked_until = null, claimed_by = null, updated_at = now()
+    where company_id = ${companyId} and id = ${id} and type <> 'webhook.test'
+      and (locked_until is null or locked_until < now())
+    returning id`;
+  return rows.length > 0;
+}

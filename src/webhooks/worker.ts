@@ -1,0 +1,193 @@
+/**
+ * Delivers the outbox: claims due events (leased, SKIP LOCKED — safe with several instances), POSTs them
+ * signed, records every attempt, and retries with exponential backoff and jitter until the event is
+ * delivered or older than maxAgeMs (then it is dead). A worker that dies mid-delivery leaves a lease that
+ * expires; the event is then claimed again and sent with the same webhook-id.
+ */
+import { setMaxListeners } from 'node:events';
+import type { RootSql } from '../db/sql.js';
+import { loadCompanyWebhook, wantsEvent, type CompanyWebhook } from './company-settings.js';
+import { sendSigned } from './deliver.js';
+import { WebhookHttpClient, type PostResult } from './http-post.js';
+import { claimDueEvents, recordAttemptResult, settleEvent, type ClaimedEvent, type Settlement } from './outbox.js';
+import { DEFAULT_BACKOFF, isPermanentFailure, isSuccess, retryDelayMs, type BackoffOptions } from './retry-policy.js';
+
+export interface WebhookWorkerLogger {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface WebhookWorkerOptions {
+  /** WEBHOOK_TIMEOUT_MS: one attempt, connect to last byte. */
+  timeoutMs: number;
+  /** WEBHOOK_MAX_AGE_HOURS in ms: retry this long after the event (or its replay), then mark it dead. */
+  maxAgeMs: number;
+  allowHttp: boolean;
+  allowPrivate: boolean;
+  /** Deliveries in flight at once in this process (default 16). */
+  concurrency?: number;
+  /** Idle poll interval (default 500 ms); a busy worker claims again as soon as a slot frees. */
+  pollMs?: number;
+  /** How long a claim is leased (default timeoutMs + 30 s); must exceed timeoutMs. */
+  leaseMs?: number;
+  backoff?: BackoffOptions;
+  /**
+   * Refresh the outbox's planner statistics this often (default 60 s; 0 = never). Embedded PGlite has no
+   * autovacuum, and without statistics the claim query sorts every pending row instead of walking the index.
+   */
+  analyzeEveryMs?: number;
+  random?: () => number;
+  log?: WebhookWorkerLogger;
+}
+
+const COMPANY_CACHE_MS = 1000;
+
+const silent: WebhookWorkerLogger = { warn: () => {}, error: () => {} };
+
+export class WebhookWorker {
+  private readonly client: WebhookHttpClient;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly abort = new AbortController();
+  private timer: NodeJS.Timeout | null = null;
+  private polling = false;
+  private lastAnalyzeAt = -Infinity;
+  private stopped = true;
+  private readonly concurrency: number;
+  private readonly leaseMs: number;
+  private readonly log: WebhookWorkerLogger;
+
+  constructor(
+    private readonly sql: RootSql,
+    private readonly options: WebhookWorkerOptions,
+  ) {
+    this.client = new WebhookHttpClient({ timeoutMs: options.timeoutMs, allowHttp: options.allowHttp, allowPrivate: options.allowPrivate });
+    this.concurrency = options.concurrency ?? 16;
+    this.leaseMs = options.leaseMs ?? options.timeoutMs + 30_000;
+    if (this.leaseMs <= options.timeoutMs) throw new Error('leaseMs must be longer than timeoutMs');
+    this.log = options.log ?? silent;
+    // Every in-flight delivery listens on the one shutdown signal.
+    setMaxListeners(0, this.abort.signal);
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Poll now (e.g. after emitting in this process). */
+  kick(): void {
+    if (!this.stopped) this.schedule(0);
+  }
+
+  /**
+   * Stops claiming and waits up to `timeoutMs` for deliveries in flight; past that they are aborted without
+   * touching their rows, exactly like a crash: their leases expire and another worker sends them again.
+   */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    const all = Promise.allSettled([...this.inFlight]);
+    const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), timeoutMs).unref())]);
+    if (timedOut) this.abort.abort();
+    await all;
+    this.client.close();
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.poll(), ms);
+    this.timer.unref();
+  }
+
+  private async poll(): Promise<void> {
+    if (this.stopped || this.polling) return;
+    this.polling = true;
+    let claimed = 0;
+    try {
+      const analyzeEvery = this.options.analyzeEveryMs ?? 60_000;
+      if (analyzeEvery > 0 && performance.now() - this.lastAnalyzeAt > analyzeEvery) {
+        this.lastAnalyzeAt = performance.now();
+        await this.sql`analyze webhook_events`;
+      }
+      const free = this.concurrency - this.inFlight.size;
+      if (free > 0) {
+        const events = await claimDueEvents(this.sql, free, this.leaseMs);
+        claimed = events.length;
+        for (const e of events) this.track(this.deliver(e));
+      }
+    } catch (err) {
+      this.log.error({ err }, 'webhook poll failed');
+    } finally {
+      this.polling = false;
+    }
+    if (!this.stopped) this.schedule(claimed > 0 && this.inFlight.size < this.concurrency ? 0 : this.pollMs());
+  }
+
+  private pollMs(): number {
+    return this.options.pollMs ?? 500;
+  }
+
+  private track(p: Promise<void>): void {
+    this.inFlight.add(p);
+    void p.finally(() => {
+      this.inFlight.delete(p);
+      // Refill in batches once half the slots are free: one claim query for many events.
+      if (!this.stopped && this.inFlight.size <= Math.floor(this.concurrency / 2)) this.schedule(0);
+    });
+  }
+
+  private async deliver(event: ClaimedEvent): Promise<void> {
+    try {
+      const company = await this.company(event.company_id);
+      if (!company?.url || !wantsEvent(company, event.type)) {
+        await settleEvent(this.sql, event, { status: 'skipped', statusCode: null, error: company?.url ? 'event type no longer subscribed' : 'no webhook URL configured' });
+        return;
+      }
+      const result = await sendSigned(this.client, { ...company, url: company.url }, event.id, event.body, this.abort.signal);
+      if (this.abort.signal.aborted) return; // shutting down: leave the lease to expire, as after a crash
+      await this.record(event, company.url, result);
+    } catch (err) {
+      // Database trouble: the lease expires and the event is retried; nothing is lost.
+      this.log.error({ err, eventId: event.id }, 'webhook delivery bookkeeping failed');
+    }
+  }
+
+  /** Company settings, cached for a second: a burst of events for one company costs one query. */
+  private readonly companies = new Map<string, { at: number; value: CompanyWebhook | null }>();
+  private async company(id: string): Promise<CompanyWebhook | null> {
+    const hit = this.companies.get(id);
+    if (hit && performance.now() - hit.at < COMPANY_CACHE_MS) return hit.value;
+    const value = await loadCompanyWebhook(this.sql, id);
+    if (this.companies.size > 10_000) this.companies.clear();
+    this.companies.set(id, { at: performance.now(), value });
+    return value;
+  }
+
+  private async record(event: ClaimedEvent, url: string, result: PostResult): Promise<void> {
+    const ok = isSuccess(result.statusCode);
+    let settlement: Settlement;
+    if (ok) settlement = { status: 'delivered', statusCode: result.statusCode, error: null };
+    else {
+      const delay = retryDelayMs(event.attempts, result.retryAfterMs, this.options.backoff ?? DEFAULT_BACKOFF, this.options.random);
+      const next = new Date(Date.now() + delay);
+      const deadline = (event.replayed_at ?? event.created_at).getTime() + this.options.maxAgeMs;
+      const give = isPermanentFailure(result.statusCode) || next.getTime() > deadline;
+      settlement = give
+        ? { status: 'dead', statusCode: result.statusCode, error: result.error }
+        : { status: 'pending', nextAttemptAt: next, statusCode: result.statusCode, error: result.error };
+      if (give) this.log.warn({ eventId: event.id, attempts: event.attempts, error: result.error }, 'webhook event is dead');
+    }
+    await recordAttemptResult(this.sql, event, url, result, settlement, event.type === 'call.analyzed' ? callIdOf(event.body) : null);
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function callIdOf(body: string): string | null {
+  try {
+    const v = (JSON.parse(body) as { data?: { call_id?: unknown } }).data?.call_id;
+    return typeof v === 'string' && UUID.test(v) ? v : null;
+  } catch {
+    return null;
+  }
+}

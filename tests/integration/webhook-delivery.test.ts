@@ -1,0 +1,227 @@
+import { Webhook } from 'standardwebhooks';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RootSql } from '../../src/db/sql.js';
+import { emitEvent, recordEvent, type WebhookEventType } from '../../src/webhooks/emit.js';
+import { generateWebhookSecret, verifySignature } from '../../src/webhooks/signing.js';
+import { WebhookWorker, type WebhookWorkerOptions } from '../../src/webhooks/worker.js';
+import { createTestDb, type TestDatabase } from '../helpers/db.js';
+import { FakeReceiver, type ReceivedRequest } from '../fakes/fakeReceiver.js';
+
+let db: TestDatabase;
+let sql: RootSql;
+let receiver: FakeReceiver;
+const workers: WebhookWorker[] = [];
+
+const fast: WebhookWorkerOptions = {
+  timeoutMs: 250,
+  maxAgeMs: 3_600_000,
+  allowHttp: true,
+  allowPrivate: true,
+  pollMs: 20,
+  // Long enough that a slow (loaded) machine never loses a lease mid-test; the crash test expires it by hand.
+  leaseMs: 10_000,
+  backoff: { baseMs: 10, maxMs: 40 },
+};
+
+function startWorker(options: Partial<WebhookWorkerOptions> = {}): WebhookWorker {
+  const w = new WebhookWorker(sql, { ...fast, ...options });
+  workers.push(w);
+  w.start();
+  return w;
+}
+
+async function company(overrides: { url?: string | null; events?: string[]; previous?: { secret: string; expiresAt: Date } } = {}) {
+  const secret = generateWebhookSecret();
+  const [row] = await sql<{ id: string }[]>`
+    insert into companies (name, webhook_url, webhook_secret, webhook_events, webhook_previous_secret, webhook_previous_secret_expires_at)
+    values ('Acme', ${overrides.url === undefined ? receiver.url : overrides.url}, ${secret}, ${overrides.events ?? []},
+            ${overrides.previous?.secret ?? null}, ${overrides.previous?.expiresAt ?? null})
+    returning id`;
+  return { id: row!.id, secret };
+}
+
+async function until(what: string, check: () => Promise<boolean>, limitMs = 60_000): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const statusCounts = async (companyId: string) =>
+  Object.fromEntries((await sql<{ status: string; n: number }[]>`select status, count(*)::int as n from webhook_events where company_id = ${companyId} group by status`).map((r) => [r.status, r.n]));
+
+beforeAll(async () => {
+  db = await createTestDb();
+  sql = db.sql;
+  receiver = await FakeReceiver.start();
+});
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop(100)));
+  receiver.behaviour = () => ({ status: 200 });
+});
+afterAll(async () => {
+  await receiver.close();
+  await db.close();
+});
+
+describe('webhook outbox delivery', () => {
+  it('delivers every event through an outage, timeouts and 500s — same id on retries, per-call order kept', async () => {
+    const acme = await company();
+    const calls = ['call-a', 'call-b', 'call-c'];
+    const types: WebhookEventType[] = ['call.started', 'call.ended', 'call.analyzed'];
+    const emitted: { id: string; key: string | null }[] = [];
+    for (const type of types) {
+      await sql.begin(async (tx) => {
+        for (const callId of calls) {
+          const id = await recordEvent(tx, { companyId: acme.id, type, data: { call_id: callId }, orderingKey: callId });
+          emitted.push({ id: id!, key: callId });
+        }
+      });
+    }
+    emitted.push({ id: (await recordEvent(sql, { companyId: acme.id, type: 'knowledge.ready', data: { document_id: 'd1' } }))!, key: null });
+
+    await receiver.down(); // phase 1: connection refused
+    startWorker();
+    await until('refused attempts', async () => (await sql`select 1 from webhook_attempts where error like '%ECONNREFUSED%'`).length >= 3);
+
+    // phase 2: back up, but slow past the timeout, then 500s, a 429, then healthy.
+    let n = 0;
+    receiver.behaviour = () => {
+      n++;
+      if (n <= 2) return { status: 200, delayMs: 600 };
+      if (n <= 5) return { status: 500 };
+      if (n === 6) return { status: 429, headers: { 'retry-after': '0' } };
+      return { status: 200 };
+    };
+    await receiver.up();
+    await until('all delivered', async () => (await statusCounts(acme.id)).delivered === emitted.length);
+
+    // Every event arrived (answered 2xx in time) under its own id, and every request was signed.
+    const mine = receiver.requests.filter((r) => r.json?.data && emitted.some((e) => e.id === r.json!.id));
+    for (const e of emitted) {
+      const got = mine.filter((r) => r.json!.id === e.id);
+      expect(got.length).toBeGreaterThanOrEqual(1);
+      for (const r of got) expect(r.headers['webhook-id']).toBe(e.id);
+    }
+    for (const r of mine) {
+      const h = { 'webhook-id': String(r.headers['webhook-id']), 'webhook-timestamp': String(r.headers['webhook-timestamp']), 'webhook-signature': String(r.headers['webhook-signature']) };
+      expect(() => new Webhook(acme.secret).verify(r.body, h)).not.toThrow();
+      expect(verifySignature(acme.secret, h, r.body)).toBe(true);
+    }
+    // Retries happened: some event was sent more than once with the same webhook-id.
+    expect(mine.length).toBeGreaterThan(new Set(mine.map((r) => r.json!.id)).size);
+
+    // Per call: no request for a later event before the earlier one was answered successfully.
+    for (const callId of calls) {
+      const order = emitted.filter((e) => e.key === callId).map((e) => e.id);
+      const seen = mine.filter((r) => r.json!.data!.call_id === callId).map((r) => order.indexOf(r.json!.id!));
+      for (let i = 1; i < seen.length; i++) expect(seen[i]!).toBeGreaterThanOrEqual(seen[i - 1]!);
+      expect([...new Set(seen)]).toEqual([0, 1, 2]);
+    }
+
+    // Every attempt is recorded, numbered 1..attempts, with code, latency and error.
+    const attempts = await sql<{ event_id: string; attempt: number; status_code: number | null; error: string | null; latency_ms: number }[]>`
+      select a.event_id, a.attempt, a.status_code, a.error, a.latency_ms from webhook_attempts a
+      join webhook_events e on e.id = a.event_id where e.company_id = ${acme.id} order by a.id`;
+    const events = await sql<{ id: string; attempts: number }[]>`select id, attempts from webhook_events where company_id = ${acme.id}`;
+    for (const e of events) expect(attempts.filter((a) => a.event_id === e.id).map((a) => a.attempt)).toEqual(Array.from({ length: e.attempts }, (_, i) => i + 1));
+    expect(attempts.some((a) => a.error?.includes('timed out'))).toBe(true);
+    expect(attempts.some((a) => a.status_code === 500)).toBe(true);
+    expect(attempts.some((a) => a.status_code === 429)).toBe(true);
+    expect(attempts.every((a) => a.latency_ms >= 0)).toBe(true);
+  });
+
+  it('a worker that dies mid-delivery loses nothing: the lease expires and the same event is sent again', async () => {
+    const acme = await company();
+    receiver.behaviour = (_r, i) => (i === firstIndex ? { hang: true } : { status: 200 });
+    const firstIndex = receiver.requests.length;
+    const id = (await recordEvent(sql, { companyId: acme.id, type: 'call.ended', data: { call_id: 'x' }, orderingKey: 'x' }))!;
+    const a = startWorker({ timeoutMs: 5_000, leaseMs: 6_000 });
+    await receiver.waitForRequests(firstIndex + 1);
+    await a.stop(0); // aborts the hanging request without touching the row, like a crash
+    expect((await statusCounts(acme.id)).pending).toBe(1);
+    // The lease is still held: a second worker must wait for it to expire. Shorten it as time passing would.
+    await sql`update webhook_events set locked_until = now() - interval '1 second' where id = ${id}`;
+    startWorker();
+    await until('redelivered', async () => (await statusCounts(acme.id)).delivered === 1);
+    const got = receiver.requests.slice(firstIndex).filter((r) => r.json?.id === id);
+    expect(got.map((r) => r.headers['webhook-id'])).toEqual([id, id]);
+    const [row] = await sql<{ attempts: number }[]>`select attempts from webhook_events where id = ${id}`;
+    expect(row!.attempts).toBe(2);
+  });
+
+  it('two workers on one database deliver each event exactly once', async () => {
+    const acme = await company();
+    const start = receiver.requests.length;
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) ids.push((await recordEvent(sql, { companyId: acme.id, type: 'booking.created', data: { booking_id: `b${i}` }, orderingKey: `k${i % 5}` }))!);
+    startWorker({ concurrency: 4 });
+    startWorker({ concurrency: 4 });
+    await until('all delivered', async () => (await statusCounts(acme.id)).delivered === 40);
+    const got = receiver.requests.slice(start).filter((r) => r.json?.company_id === acme.id).map((r) => r.json!.id);
+    expect(got.sort()).toEqual([...ids].sort());
+  });
+
+  it('records only events the company wants, and skips events whose URL was removed before delivery', async () => {
+    const picky = await company({ events: ['call.analyzed'] });
+    expect(await recordEvent(sql, { companyId: picky.id, type: 'call.started', data: {} })).toBeNull();
+    expect(await recordEvent(sql, { companyId: picky.id, type: 'call.analyzed', data: {} })).not.toBeNull();
+    const noUrl = await company({ url: null });
+    await emitEvent(sql, { companyId: noUrl.id, type: 'call.started', data: {} });
+    expect(await statusCounts(noUrl.id)).toEqual({});
+    // Emitted inside a transaction that rolls back: no event.
+    await sql.begin(async (tx) => {
+      await emitEvent(tx, { companyId: picky.id, type: 'call.analyzed', data: { n: 2 } });
+      throw new Error('rollback');
+    }).catch(() => {});
+    expect(await statusCounts(picky.id)).toEqual({ pending: 1 });
+    await sql`update companies set webhook_url = null where id = ${picky.id}`;
+    startWorker();
+    await until('skipped', async () => (await statusCounts(picky.id)).skipped === 1);
+  });
+
+  it('signs with both secrets during rotation, only the current one after the overlap', async () => {
+    const previous = generateWebhookSecret();
+    const rotating = await company({ previous: { secret: previous, expiresAt: new Date(Date.now() + 3_600_000) } });
+    const expired = await company({ previous: { secret: generateWebhookSecret(), expiresAt: new Date(Date.now() - 1000) } });
+    const start = receiver.requests.length;
+    const a = (await recordEvent(sql, { companyId: rotating.id, type: 'call.started', data: {} }))!;
+    const b = (await recordEvent(sql, { companyId: expired.id, type: 'call.started', data: {} }))!;
+    startWorker();
+    await until('delivered', async () => receiver.requests.slice(start).length >= 2);
+    const byId = (id: string): ReceivedRequest => receiver.requests.slice(start).find((r) => r.json?.id === id)!;
+    const headers = (r: ReceivedRequest) => ({ 'webhook-id': String(r.headers['webhook-id']), 'webhook-timestamp': String(r.headers['webhook-timestamp']), 'webhook-signature': String(r.headers['webhook-signature']) });
+    expect(headers(byId(a))['webhook-signature'].split(' ')).toHaveLength(2);
+    expect(() => new Webhook(previous).verify(byId(a).body, headers(byId(a)))).not.toThrow();
+    expect(() => new Webhook(rotating.secret).verify(byId(a).body, headers(byId(a)))).not.toThrow();
+    expect(headers(byId(b))['webhook-signature'].split(' ')).toHaveLength(1);
+  });
+
+  it('marks an event dead after 410 Gone, or when retries run past the maximum age', async () => {
+    const gone = await company();
+    const gid = (await recordEvent(sql, { companyId: gone.id, type: 'call.started', data: { g: 1 } }))!;
+    receiver.behaviour = (r) => (r.json?.id === gid ? { status: 410 } : { status: 500 });
+    const old = await company();
+    const oid = (await recordEvent(sql, { companyId: old.id, type: 'call.started', data: {} }))!;
+    startWorker({ maxAgeMs: 300 });
+    await until('dead', async () => (await statusCounts(gone.id)).dead === 1 && (await statusCounts(old.id)).dead === 1);
+    const [g] = await sql<{ attempts: number; last_status_code: number }[]>`select attempts, last_status_code from webhook_events where id = ${gid}`;
+    expect(g).toEqual({ attempts: 1, last_status_code: 410 });
+    const [o] = await sql<{ attempts: number }[]>`select attempts from webhook_events where id = ${oid}`;
+    expect(o!.attempts).toBeGreaterThan(1);
+  });
+
+  it('updates the outcome row when call.analyzed is delivered', async () => {
+    const acme = await company();
+    const [call] = await sql<{ id: string }[]>`insert into calls (company_id, direction, status) values (${acme.id}, 'web', 'completed') returning id`;
+    await sql`insert into outcomes (call_id, company_id, outcome_type, confidence, summary, analyzer) values (${call!.id}, ${acme.id}, 'lead', 0.7, 's', 'offline')`;
+    await recordEvent(sql, { companyId: acme.id, type: 'call.analyzed', data: { call_id: call!.id }, orderingKey: call!.id });
+    receiver.behaviour = () => ({ status: 202 });
+    startWorker();
+    await until('sent', async () => (await sql`select 1 from outcomes where call_id = ${call!.id} and webhook_sent`).length === 1);
+    const [o] = await sql<{ webhook_response_code: number; webhook_sent_at: Date | null }[]>`select webhook_response_code, webhook_sent_at from outcomes where call_id = ${call!.id}`;
+    expect(o!.webhook_response_code).toBe(202);
+    expect(o!.webhook_sent_at).toBeInstanceOf(Date);
+  });
+});

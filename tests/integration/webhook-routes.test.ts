@@ -1,0 +1,126 @@
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { webhookRoutes } from '../../src/api/routes/webhooks.js';
+import { recordEvent } from '../../src/webhooks/emit.js';
+import { validateWebhookUrl } from '../../src/webhooks/url-guard.js';
+import { WebhookWorker } from '../../src/webhooks/worker.js';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { FakeReceiver } from '../fakes/fakeReceiver.js';
+
+let t: TestApp;
+let receiver: FakeReceiver;
+const delivery = { timeoutMs: 500, allowHttp: true, allowPrivate: true };
+
+beforeAll(async () => {
+  receiver = await FakeReceiver.start();
+  t = await createTestApp({
+    tenantRoutes: (db) => [webhookRoutes({ sql: db.sql, delivery })],
+    validateWebhookUrl: async (url) => {
+      await validateWebhookUrl(url, { allowHttp: true, allowPrivate: false });
+    },
+  });
+});
+afterAll(async () => {
+  await t.close();
+  await receiver.close();
+});
+
+async function companyWithUrl() {
+  const c = await t.createCompany();
+  await t.db.sql`update companies set webhook_url = ${receiver.url} where id = ${c.companyId}`;
+  return c;
+}
+
+describe('webhook routes', () => {
+  it('the settings route refuses private webhook URLs through the exported guard', async () => {
+    const c = await t.createCompany();
+    const res = await t.app.inject({ method: 'PUT', url: '/v1/company/webhook', headers: t.as(c.apiKey), payload: { url: 'http://169.254.169.254/latest' } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.code).toBe('PARLEY_ERR_UNSAFE_URL');
+  });
+
+  it('POST /v1/webhooks/test sends a signed test event now and reports the attempt', async () => {
+    const c = await companyWithUrl();
+    receiver.behaviour = () => ({ status: 200 });
+    const res = await t.app.inject({ method: 'POST', url: '/v1/webhooks/test', headers: t.as(c.apiKey) });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body).toMatchObject({ delivered: true, status_code: 200, error: null, url: receiver.url });
+    const got = receiver.requests.at(-1)!;
+    expect(got.json).toMatchObject({ id: body.event_id, type: 'webhook.test', version: 1, company_id: c.companyId });
+    const [row] = await t.db.sql<{ webhook_secret: string }[]>`select webhook_secret from companies where id = ${c.companyId}`;
+    const secret = row!.webhook_secret;
+    const h = { 'webhook-id': String(got.headers['webhook-id']), 'webhook-timestamp': String(got.headers['webhook-timestamp']), 'webhook-signature': String(got.headers['webhook-signature']) };
+    expect(() => new Webhook(secret).verify(got.body, h)).not.toThrow();
+
+    receiver.behaviour = () => ({ status: 503 });
+    const failed = (await t.app.inject({ method: 'POST', url: '/v1/webhooks/test', headers: t.as(c.apiKey) })).json();
+    expect(failed).toMatchObject({ delivered: false, status_code: 503, error: 'HTTP 503' });
+
+    const noUrl = await t.createCompany();
+    const bad = await t.app.inject({ method: 'POST', url: '/v1/webhooks/test', headers: t.as(noUrl.apiKey) });
+    expect(bad.statusCode).toBe(400);
+  });
+
+  it('lists deliveries with attempts, filters and cursor pagination; get one; another company gets 404', async () => {
+    const c = await companyWithUrl();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await recordEvent(t.db.sql, { companyId: c.companyId, type: i % 2 ? 'booking.created' : 'call.ended', data: { i } }))!);
+    receiver.behaviour = (r) => (r.json?.data?.i === 0 ? { status: 500 } : { status: 200 });
+    const worker = new WebhookWorker(t.db.sql, { ...delivery, maxAgeMs: 60_000, pollMs: 20, backoff: { baseMs: 60_000, maxMs: 60_000 } });
+    worker.start();
+    for (let i = 0; i < 2400; i++) {
+      const rows = await t.db.sql`select 1 from webhook_events where company_id = ${c.companyId} and attempts > 0 and locked_until is null`;
+      if (rows.length === 5) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await worker.stop();
+
+    const page1 = (await t.app.inject({ url: '/v1/webhooks/deliveries?limit=3', headers: t.as(c.apiKey) })).json();
+    expect(page1.data.map((d: { id: string }) => d.id)).toEqual([ids[4], ids[3], ids[2]]);
+    expect(page1.next_cursor).toBeTruthy();
+    const page2 = (await t.app.inject({ url: `/v1/webhooks/deliveries?limit=3&cursor=${page1.next_cursor}`, headers: t.as(c.apiKey) })).json();
+    expect(page2.data.map((d: { id: string }) => d.id)).toEqual([ids[1], ids[0]]);
+    expect(page2.next_cursor).toBeNull();
+
+    const failing = page2.data[1];
+    expect(failing).toMatchObject({ status: 'pending', attempt_count: 1, last_status_code: 500, payload: { id: ids[0], type: 'call.ended', data: { i: 0 } } });
+    expect(failing.attempts).toEqual([expect.objectContaining({ attempt: 1, status_code: 500, url: receiver.url, error: 'HTTP 500' })]);
+
+    const booked = (await t.app.inject({ url: '/v1/webhooks/deliveries?type=booking.created', headers: t.as(c.apiKey) })).json();
+    expect(booked.data.map((d: { id: string }) => d.id).sort()).toEqual([ids[1], ids[3]].sort());
+    const pending = (await t.app.inject({ url: '/v1/webhooks/deliveries?status=pending', headers: t.as(c.apiKey) })).json();
+    expect(pending.data.map((d: { id: string }) => d.id)).toEqual([ids[0]]);
+
+    const one = await t.app.inject({ url: `/v1/webhooks/deliveries/${ids[2]}`, headers: t.as(c.apiKey) });
+    expect(one.statusCode).toBe(200);
+    expect(one.json()).toMatchObject({ id: ids[2], status: 'delivered', attempt_count: 1 });
+
+    const other = await t.createCompany();
+    expect((await t.app.inject({ url: `/v1/webhooks/deliveries/${ids[2]}`, headers: t.as(other.apiKey) })).statusCode).toBe(404);
+    expect((await t.app.inject({ method: 'POST', url: `/v1/webhooks/deliveries/${ids[2]}/replay`, headers: t.as(other.apiKey) })).statusCode).toBe(404);
+    expect((await t.app.inject({ url: '/v1/webhooks/deliveries', headers: t.as(other.apiKey) })).json().data).toEqual([]);
+    expect((await t.app.inject({ url: '/v1/webhooks/deliveries?cursor=nope', headers: t.as(c.apiKey) })).statusCode).toBe(400);
+  });
+
+  it('replay sends a delivered event again with the same id', async () => {
+    const c = await companyWithUrl();
+    receiver.behaviour = () => ({ status: 200 });
+    const id = (await recordEvent(t.db.sql, { companyId: c.companyId, type: 'knowledge.ready', data: { document_id: 'd' } }))!;
+    const worker = new WebhookWorker(t.db.sql, { ...delivery, maxAgeMs: 60_000, pollMs: 20 });
+    worker.start();
+    const waitDelivered = async (n: number) => {
+      for (let i = 0; i < 2400 && receiver.requests.filter((r) => r.json?.id === id).length < n; i++) await new Promise((r) => setTimeout(r, 25));
+    };
+    await waitDelivered(1);
+    const res = await t.app.inject({ method: 'POST', url: `/v1/webhooks/deliveries/${id}/replay`, headers: t.as(c.apiKey) });
+    expect(res.statusCode).toBe(202);
+    await waitDelivered(2);
+    await worker.stop();
+    const sent = receiver.requests.filter((r) => r.json?.id === id);
+    expect(sent.map((r) => r.headers['webhook-id'])).toEqual([id, id]);
+    const d = (await t.app.inject({ url: `/v1/webhooks/deliveries/${id}`, headers: t.as(c.apiKey) })).json();
+    expect(d).toMatchObject({ status: 'delivered', attempt_count: 2 });
+    expect(d.attempts).toHaveLength(2);
+  });
+});
