@@ -33,8 +33,12 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
 export async function migrate(sql: RootSql, dir = MIGRATIONS_DIR): Promise<{ applied: string[] }> {
   const migrations = await loadMigrations(dir);
   const applied: string[] = [];
-  await sql`create table if not exists schema_migrations (
-    version int primary key, name text not null, checksum text not null, applied_at timestamptz not null default now())`;
+  // Under the lock too: two concurrent "create table if not exists" can collide in the catalog.
+  await sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(${LOCK_KEY})`;
+    await tx`create table if not exists schema_migrations (
+      version int primary key, name text not null, checksum text not null, applied_at timestamptz not null default now())`;
+  });
   for (const m of migrations) {
     await sql.begin(async (tx) => {
       await tx`select pg_advisory_xact_lock(${LOCK_KEY})`;

@@ -131,6 +131,7 @@ export class PgVectorStore implements VectorStore {
     scoreRows(bot.matrix, n, dim, vector, scores);
     const best = topK(scores, n, Math.min(filter.limit, n));
     const ids = best.map((i) => bot.ids[i]!);
+    if (filter.idsOnly) return best.map((i) => ({ id: bot.ids[i]!, score: scores[i]! }));
     const score = new Map(best.map((i) => [bot.ids[i]!, scores[i]!]));
     // Looked up by primary key first (materialized), so stale statistics on a freshly filled table cannot make
     // the planner scan the whole bot through the (bot_id, company_id) index instead.

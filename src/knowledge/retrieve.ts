@@ -58,7 +58,7 @@ export class Retriever {
 
     const [vector] = await this.options.embedder.embed([text], opts.signal);
     const [vectorHits, textHits] = await Promise.all([
-      vector ? this.options.store.query(vector, { companyId: scope.companyId, botId: scope.botId, limit: candidates, signal: opts.signal }) : [],
+      vector ? this.options.store.query(vector, { companyId: scope.companyId, botId: scope.botId, limit: candidates, signal: opts.signal, idsOnly: true }) : [],
       this.textSearch(scope, text, candidates),
     ]);
     opts.signal?.throwIfAborted();

@@ -29,7 +29,8 @@ export interface VectorHit {
   id: string;
   /** Cosine similarity (vectors are L2-normalised). */
   score: number;
-  payload: VectorPayload;
+  /** Absent when the query asked for ids only. */
+  payload?: VectorPayload;
 }
 
 export interface VectorQuery {
@@ -37,6 +38,8 @@ export interface VectorQuery {
   botId: string;
   limit: number;
   signal?: AbortSignal;
+  /** The caller reads chunk rows itself (hybrid retrieval): skip fetching payloads. */
+  idsOnly?: boolean;
 }
 
 export interface DocumentRef {
