@@ -43,14 +43,27 @@ export function createKnowledge(deps: { sql: RootSql; embedder: Embedder; settin
     : new PgVectorStore({ sql, dimensions: embedder.dimensions });
   // Neural embedders put unrelated texts closer together than the hashing embedder does.
   const retriever = new Retriever({ sql, embedder, store, topK: settings.RETRIEVAL_TOP_K, minVectorScore: embedder.name === 'local-hash' ? 0.2 : 0.3 });
+  const ingest = ingestJobKind({ sql, embedder, store, chunkSize: settings.CHUNK_SIZE, chunkOverlap: settings.CHUNK_OVERLAP, concurrency: settings.INGEST_CONCURRENCY });
   return {
     store,
     retriever,
-    jobKinds: {
-      [INGEST_JOB_KIND]: ingestJobKind({ sql, embedder, store, chunkSize: settings.CHUNK_SIZE, chunkOverlap: settings.CHUNK_OVERLAP, concurrency: settings.INGEST_CONCURRENCY }),
-    },
+    jobKinds: { [INGEST_JOB_KIND]: invalidatingAfter(ingest, retriever) },
     routes: (options = {}) => knowledgeRoutes({ sql, store, retriever, maxUploadBytes: settings.UPLOAD_MAX_BYTES, onEnqueued: options.onEnqueued }),
     tool: searchKnowledgeTool(retriever),
+  };
+}
+
+/** After an ingestion commits, this process's retriever must not keep believing the bot has no chunks. */
+function invalidatingAfter(kind: JobKind, retriever: Retriever): JobKind {
+  return {
+    ...kind,
+    handler: async (payload, ctx) => {
+      try {
+        await kind.handler(payload, ctx);
+      } finally {
+        retriever.invalidate();
+      }
+    },
   };
 }
 

@@ -45,13 +45,40 @@ export interface RetrievedChunk {
 }
 
 const RRF_K = 60;
+/** How long "this bot has (no) chunks" is trusted before asking the database again. */
+const PRESENCE_TTL_MS = 2000;
 
 export class Retriever {
+  /** botId → whether it has chunks, and until when that answer holds. */
+  private readonly presence = new Map<string, { has: boolean; until: number }>();
+
   constructor(private readonly options: RetrieverOptions) {}
+
+  /** A bot's chunks changed in this process: forget what we knew (other instances wait out the TTL). */
+  invalidate(botId?: string): void {
+    if (botId) this.presence.delete(botId);
+    else this.presence.clear();
+  }
+
+  /**
+   * Most turns of most calls go to bots without documents; answering those from memory keeps three database
+   * round trips off every turn's path to the LLM.
+   */
+  private async hasChunks(scope: BotScope): Promise<boolean> {
+    const known = this.presence.get(scope.botId);
+    const now = Date.now();
+    if (known && known.until > now) return known.has;
+    const [row] = await this.options.sql<{ has: boolean }[]>`
+      select exists(select 1 from knowledge_chunks where company_id = ${scope.companyId} and bot_id = ${scope.botId}) as has`;
+    const has = Boolean(row?.has);
+    this.presence.set(scope.botId, { has, until: now + PRESENCE_TTL_MS });
+    return has;
+  }
 
   async search(scope: BotScope, query: string, opts: { signal?: AbortSignal; limit?: number } = {}): Promise<RetrievedChunk[]> {
     const text = query.trim().slice(0, 2000);
     if (!text) return [];
+    if (!(await this.hasChunks(scope))) return [];
     const limit = opts.limit ?? this.options.topK;
     const candidates = this.options.candidates ?? Math.max(20, limit * 5);
     const minVector = this.options.minVectorScore ?? 0.2;
