@@ -45,6 +45,11 @@ export interface RetrievedChunk {
 }
 
 const RRF_K = 60;
+/**
+ * Ranking reads every matching row's tsvector; a question sharing a common word with most of a large bot's chunks
+ * would rank thousands. Past this many matches the text list is a sample — the vector list still sees every chunk.
+ */
+const FTS_RANK_CAP = 400;
 /** How long "this bot has (no) chunks" is trusted before asking the database again. */
 const PRESENCE_TTL_MS = 2000;
 
@@ -145,8 +150,11 @@ export class Retriever {
   private ftsQuery(scope: BotScope, tsquery: string, limit: number) {
     return this.options.sql<{ id: string; rank: number }[]>`
       select c.id, ts_rank(c.tsv, ${tsquery}::tsquery) as rank
-      from knowledge_chunks c
-      where c.tsv @@ ${tsquery}::tsquery and c.company_id = ${scope.companyId} and c.bot_id = ${scope.botId}
+      from (
+        select id, tsv from knowledge_chunks
+        where tsv @@ ${tsquery}::tsquery and company_id = ${scope.companyId} and bot_id = ${scope.botId}
+        limit ${FTS_RANK_CAP}
+      ) c
       order by rank desc, c.id
       limit ${limit}`;
   }
