@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
-import { computeSignature } from '../../../src/telephony/twilio/signature.js';
+import { dialTwilioStream } from '../../lib/twilio-dial.js';
 
 const FRAME_BYTES = 160; // 20 ms of 8 kHz μ-law
 const FRAME_MS = 20;
@@ -85,43 +85,19 @@ export class BenchCaller {
   }
 
   private async connect(): Promise<void> {
-    const form = { CallSid: this.callSid, AccountSid: 'AC00000000000000000000000000000000', From: this.o.from, To: this.o.to, Direction: 'inbound', CallStatus: 'ringing' };
-    const signature = computeSignature(this.o.authToken, `${this.o.publicOrigin}/twilio/voice`, form);
-    const res = await fetch(`${this.o.server}/twilio/voice`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
-      body: new URLSearchParams(form).toString(),
-    });
-    const twiml = await res.text();
-    if (res.status !== 200) throw new Error(`voice webhook answered ${res.status}: ${twiml.slice(0, 200)}`);
-    const streamUrl = /<Stream url="([^"]+)"/.exec(twiml)?.[1];
-    if (!streamUrl) throw new Error(`the server did not connect a stream: ${twiml.slice(0, 200)}`);
-    const params: Record<string, string> = {};
-    for (const m of twiml.matchAll(/<Parameter name="([^"]+)" value="([^"]*)"\/>/g)) params[m[1]!] = m[2]!.replace(/&amp;/g, '&');
-    this.callId = params.callId ?? '';
-
-    const wsSignature = computeSignature(this.o.authToken, streamUrl, {});
-    const path = new URL(streamUrl).pathname + new URL(streamUrl).search;
-    this.ws = new WebSocket(`${this.o.server.replace(/^http/, 'ws')}${path}`, { headers: { 'x-twilio-signature': wsSignature } });
-    this.ws.on('close', (code, reason) => {
-      this.stopTimers();
-      this.resolveClosed({ code, reason: reason.toString() });
-    });
-    this.ws.on('message', (data) => this.onMessage(data.toString()));
-    await new Promise<void>((resolve, reject) => {
-      this.ws.once('open', () => resolve());
-      this.ws.once('unexpected-response', (_req, r) => reject(new Error(`media handshake refused: ${r.statusCode}`)));
-      this.ws.once('error', reject);
-    });
-    this.sendJson({ event: 'connected', protocol: 'Call', version: '1.0.0' });
-    this.sendJson({
-      event: 'start',
-      start: {
-        accountSid: form.AccountSid, streamSid: this.streamSid, callSid: this.callSid, tracks: ['inbound'],
-        mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 }, customParameters: params,
-      },
+    const dialed = await dialTwilioStream({
+      ...this.o,
+      callSid: this.callSid,
       streamSid: this.streamSid,
+      onMessage: (raw) => this.onMessage(raw),
+      onClose: (code, reason) => {
+        this.stopTimers();
+        this.resolveClosed({ code, reason });
+      },
     });
+    this.ws = dialed.ws;
+    this.callId = dialed.callId;
+    this.seq = dialed.seq;
     this.startMic();
   }
 

@@ -4,6 +4,7 @@
  * tool_result blocks, consecutive results merged into one user turn as the API requires.
  */
 import Anthropic from '@anthropic-ai/sdk';
+import { parseToolArguments } from './tool-arguments.js';
 import type {
   ContentBlockParam,
   MessageCreateParamsStreaming,
@@ -140,18 +141,7 @@ export function toAnthropicMessages(messages: ChatMessage[]): MessageParam[] {
 }
 
 function toToolCall(block: { id: string; name: string; json: string }): ToolCall {
-  let input: unknown = {};
-  if (block.json.trim()) {
-    try {
-      input = JSON.parse(block.json);
-    } catch {
-      throw new ParleyError('PARLEY_ERR_UPSTREAM', `Anthropic returned invalid JSON input for tool ${block.name}`);
-    }
-  }
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new ParleyError('PARLEY_ERR_UPSTREAM', `Anthropic returned non-object input for tool ${block.name}`);
-  }
-  return { id: block.id, name: block.name, arguments: input as Record<string, unknown> };
+  return { id: block.id, name: block.name, arguments: parseToolArguments(block.json, 'Anthropic', block.name) };
 }
 
 function mapStopReason(reason: StopReason | null, hadToolCalls: boolean): 'stop' | 'tool_calls' | 'length' | 'other' {

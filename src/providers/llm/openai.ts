@@ -3,6 +3,7 @@
  * Tool-call deltas are assembled per `index` and emitted whole, arguments parsed, just before `done`.
  */
 import OpenAI from 'openai';
+import { parseToolArguments } from './tool-arguments.js';
 import type {
   ChatCompletionChunk,
   ChatCompletionCreateParamsStreaming,
@@ -129,19 +130,8 @@ export function toOpenAiMessages(system: string, messages: ChatMessage[]): ChatC
 }
 
 function toToolCall(call: { id: string; name: string; args: string }, index: number): ToolCall {
-  let parsed: unknown = {};
-  if (call.args.trim()) {
-    try {
-      parsed = JSON.parse(call.args);
-    } catch {
-      throw new ParleyError('PARLEY_ERR_UPSTREAM', `OpenAI returned invalid JSON arguments for tool ${call.name}`);
-    }
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ParleyError('PARLEY_ERR_UPSTREAM', `OpenAI returned non-object arguments for tool ${call.name}`);
-  }
   // Some compatible servers omit ids; the conversation still needs one to pair the result.
-  return { id: call.id || `call_${index}`, name: call.name, arguments: parsed as Record<string, unknown> };
+  return { id: call.id || `call_${index}`, name: call.name, arguments: parseToolArguments(call.args, 'OpenAI', call.name) };
 }
 
 function mapFinishReason(reason: string, hadToolCalls: boolean): 'stop' | 'tool_calls' | 'length' | 'other' {
