@@ -1,0 +1,50 @@
+/**
+ * SIGTERM's path (server.stop()): a live call hears a goodbye and is hung up and recorded as completed, then the
+ * server stops accepting and the database closes — all within SHUTDOWN_TIMEOUT_MS.
+ */
+import { describe, expect, it } from 'vitest';
+import { testConfig } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+import { startServer } from '../../src/server.js';
+import { DEMO_BOT_CONFIG } from '../../scripts/lib/demo.js';
+import { TwilioCaller } from '../../scripts/lib/twilio-caller.js';
+
+describe('graceful shutdown', () => {
+  it('says goodbye to live calls, records them, then stops', async () => {
+    const dataDir = `/tmp/parley-shutdown-${process.pid}`;
+    const config = testConfig({ HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: 'admin-sd', TWILIO_AUTH_TOKEN: 'twilio-sd', SHUTDOWN_TIMEOUT_MS: '15000' });
+    const server = await startServer(config, createLogger('silent'), { port: 0 });
+    const company = await fetch(`${server.url}/v1/admin/companies`, { method: 'POST', headers: { authorization: 'Bearer admin-sd', 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Shutdown Co' }) });
+    const apiKey = ((await company.json()) as { api_key: { key: string } }).api_key.key;
+    await fetch(`${server.url}/v1/bots`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Desk', phone_number: '+15550108888', config: DEMO_BOT_CONFIG }) });
+
+    const caller = await TwilioCaller.dial({ server: server.url, publicOrigin: config.PUBLIC_URL, authToken: 'twilio-sd', from: '+15557654321', to: '+15550108888' });
+    await caller.waitForBotAudio(20_000);
+    await caller.waitForBotQuiet(500, 30_000);
+    const before = caller.botAudioBytes;
+
+    const started = Date.now();
+    await server.stop();
+    expect(Date.now() - started).toBeLessThan(15_000);
+
+    // The caller heard a goodbye and Parley closed the stream (Twilio then ends the call).
+    expect(caller.botAudioBytes).toBeGreaterThan(before);
+    expect((await caller.closed).code).toBe(1000);
+    // The server no longer accepts connections.
+    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+
+    // Reopen the data directory: the call is recorded as ended with the shutdown as its reason.
+    const again = await startServer({ ...config, ADMIN_TOKEN: 'admin-sd' }, createLogger('silent'), { port: 0 });
+    try {
+      const res = await fetch(`${again.url}/v1/calls/${caller.callId}`, { headers: { authorization: `Bearer ${apiKey}` } });
+      const call = (await res.json()) as { status: string; ended_at: string | null; transcript: Array<{ role: string; text: string }> };
+      expect(call.status).toBe('completed');
+      expect(call.ended_at).not.toBeNull();
+      expect(call.transcript.filter((t) => t.role === 'bot').length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await again.stop();
+      const { rm } = await import('node:fs/promises');
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
