@@ -23,6 +23,8 @@ export interface RetrieverOptions {
   minVectorScore?: number;
   /** Floor on the fused 0–1 score; default 0. */
   minScore?: number;
+  /** How long "this bot has (no) chunks" is trusted; default 2000 ms. */
+  presenceTtlMs?: number;
 }
 
 export interface BotScope {
@@ -50,8 +52,6 @@ const RRF_K = 60;
  * would rank thousands. Past this many matches the text list is a sample — the vector list still sees every chunk.
  */
 const FTS_RANK_CAP = 400;
-/** How long "this bot has (no) chunks" is trusted before asking the database again. */
-const PRESENCE_TTL_MS = 2000;
 
 export class Retriever {
   /** botId → whether it has chunks, and until when that answer holds. */
@@ -76,7 +76,7 @@ export class Retriever {
     const [row] = await this.options.sql<{ has: boolean }[]>`
       select exists(select 1 from knowledge_chunks where company_id = ${scope.companyId} and bot_id = ${scope.botId}) as has`;
     const has = Boolean(row?.has);
-    this.presence.set(scope.botId, { has, until: now + PRESENCE_TTL_MS });
+    this.presence.set(scope.botId, { has, until: now + (this.options.presenceTtlMs ?? 2000) });
     return has;
   }
 

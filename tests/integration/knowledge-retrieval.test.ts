@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallContext, CallControl } from '../../src/call/tool-types.js';
 import { acceptUpload } from '../../src/knowledge/documents.js';
 import { ingestDocument } from '../../src/knowledge/ingest.js';
+import { Retriever } from '../../src/knowledge/retrieve.js';
 import { searchKnowledgeTool } from '../../src/knowledge/tool.js';
 import { createTestDb, type TestDatabase } from '../helpers/db.js';
 import { createBot, knowledgeHarness, type KnowledgeHarness } from '../fixtures/knowledge/kb.js';
@@ -75,5 +76,28 @@ describe('hybrid retrieval quality on a labelled set (en + ru)', () => {
     expect(results[0]!.text).toContain('15000 рублей');
     expect('page' in results[0]!).toBe(false); // Markdown has no pages
     expect(await tool.run({ query: '' }, ctx, control, new AbortController().signal)).toEqual({ content: { results: [] } });
+  });
+});
+
+describe('bots without documents', () => {
+  it('answer from memory within the presence window, and see new chunks once invalidated', async () => {
+    const db = await createTestDb();
+    try {
+      const kb = knowledgeHarness(db.sql);
+      // A window far longer than the test, so nothing here depends on timing.
+      const retriever = new Retriever({ sql: db.sql, embedder: kb.embedder, store: kb.store, topK: 4, presenceTtlMs: 3_600_000 });
+      const bot = await createBot(db.sql, 'en', 'Empty clinic');
+      const scope = { ...bot, language: 'en' as const };
+      expect(await retriever.search(scope, 'whitening price')).toEqual([]);
+      const { document } = await acceptUpload(kb.docDeps, { ...bot, filename: 'clinic-en.md', bytes: await fixture('clinic-en.md') });
+      expect(await ingestDocument(kb.ingestDeps, document.id)).toBe('ready');
+      // Inside the window the retriever trusts that the bot is empty (no database round trips)…
+      expect(await retriever.search(scope, 'teeth whitening cost')).toEqual([]);
+      // …until this process's ingestion tells it otherwise.
+      retriever.invalidate(bot.botId);
+      expect((await retriever.search(scope, 'teeth whitening cost')).length).toBeGreaterThan(0);
+    } finally {
+      await db.close();
+    }
   });
 });
