@@ -44,7 +44,11 @@ describe('a phone call over Twilio Media Streams with cloud providers', () => {
 
     await caller.say(tone(1200));
     expect(await caller.waitForBotAudio(10_000)).toBe(true);
-    await caller.waitForBotQuiet(400);
+    // Hang up once the whole answer has played and its turn is stored (turns are written as they complete).
+    await until(async () => {
+      const [row] = await s.t.db.sql`select transcript from calls where id = ${caller.callId}`;
+      return (row?.transcript as Array<{ role: string; text: string }> | undefined)?.some((e) => e.role === 'bot' && e.text.startsWith('We close at six'));
+    });
     await caller.hangup();
 
     const call = await until(async () => {
