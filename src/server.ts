@@ -33,6 +33,7 @@ import { loadAnalysisPrompt } from './outcomes/prompt.js';
 import { validateWebhookUrl } from './webhooks/url-guard.js';
 import { WebhookWorker } from './webhooks/worker.js';
 import { webCallSocketRoute } from './telephony/web/socket-route.js';
+import { closeAbandonedWebCalls } from './telephony/web/tokens.js';
 import { webCallPageRoute } from './web/page-route.js';
 
 export interface RunningServer {
@@ -155,6 +156,7 @@ export async function startServer(config: Config, log: Logger, options: { port?:
   webhooks?.start();
   const holdSweeper = setInterval(() => {
     bookings.expireStaleHolds(sql).catch((err: unknown) => log.warn({ err }, 'expiring stale holds failed'));
+    closeAbandonedWebCalls(sql).catch((err: unknown) => log.warn({ err }, 'closing abandoned web calls failed'));
   }, 60_000);
   holdSweeper.unref();
 

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isOriginAllowed } from '../../src/telephony/web/origin.js';
+import { closeAbandonedWebCalls } from '../../src/telephony/web/tokens.js';
 import { ScriptedLlm, ScriptedStt, ScriptedTts } from '../helpers/scripted-providers.js';
 import { PUBLIC_URL, startWebCallApp, WebCallClient, type WebCallApp } from '../fixtures/web/web-call-harness.js';
 
@@ -64,6 +65,20 @@ describe('web-call tokens', () => {
     expect(await attempt({ type: 'start', token: minted.token })).toMatchObject({ ready: false, code: 1008 });
     const [call] = await app.db.sql`select status from calls where id = ${minted.call_id}`;
     expect(call!.status).toBe('queued');
+  });
+
+  it('cancels calls whose token expired unused, and only those', async () => {
+    const { apiKey, botId } = await app.newBot();
+    const abandoned = await app.mint(apiKey, botId);
+    const fresh = await app.mint(apiKey, botId);
+    await app.db.sql`update web_call_tokens set expires_at = now() - interval '1 second' where call_id = ${abandoned.call_id}`;
+    expect(await closeAbandonedWebCalls(app.db.sql)).toBeGreaterThanOrEqual(1);
+    const rows = await app.db.sql<{ id: string; status: string; failure_reason: string | null }[]>`
+      select id, status, failure_reason from calls where id in (${abandoned.call_id}, ${fresh.call_id})`;
+    const byId = Object.fromEntries(rows.map((r) => [r.id, r]));
+    expect(byId[abandoned.call_id]).toMatchObject({ status: 'canceled', failure_reason: 'web-call token expired unused' });
+    expect(byId[fresh.call_id]!.status).toBe('queued');
+    expect(await attempt({ type: 'start', token: fresh.token })).toMatchObject({ ready: true });
   });
 
   it('mints tokens that expire after WEB_CALL_TOKEN_TTL_SEC', async () => {

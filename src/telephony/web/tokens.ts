@@ -56,3 +56,20 @@ export async function claimWebCallToken(db: Db, token: string): Promise<WebCallT
     returning call_id, company_id, bot_id, expires_at, used_at`;
   return row;
 }
+
+/**
+ * Web calls whose token expired unused never had a caller: mark them canceled (with a reason) so they do not sit
+ * in `queued` forever, and drop their spent token rows. Run periodically; returns how many calls it closed.
+ */
+export async function closeAbandonedWebCalls(db: Db): Promise<number> {
+  const rows = await db`
+    with expired as (
+      delete from web_call_tokens where used_at is null and expires_at < now() returning call_id
+    )
+    update calls c set status = 'canceled', ended_at = now(), duration_sec = 0,
+      failure_reason = 'web-call token expired unused', updated_at = now()
+    from expired e
+    where c.id = e.call_id and c.status = 'queued'
+    returning c.id`;
+  return rows.length;
+}
