@@ -159,3 +159,14 @@ describe('ScenarioEngine (ru)', () => {
     expect(book.calls[1]).toEqual({ service: 'massage', when: SLOTS[1]!.start, customer_name: 'Bob Stone' });
   });
 });
+
+describe('booking wishes without the word "book"', () => {
+  it('a named service with a time or a "would like" starts a booking; number-word times are read', async () => {
+    const { wantsService, extractWhen } = await import('../../src/providers/llm/scenario/intents.js');
+    expect(wantsService('i would like to but the haircut tomorrow at three pm', ['Haircut', 'Coloring'])).toBe(true);
+    expect(wantsService('a haircut on friday', ['Haircut'])).toBe(true);
+    expect(wantsService('how much is a haircut', ['Haircut'])).toBe(false);
+    expect(wantsService('i would like to know your hours', ['Haircut'])).toBe(false);
+    expect(extractWhen('tomorrow at three pm')).toBe('tomorrow at three pm');
+  });
+});

@@ -3,7 +3,7 @@
  * scenario engine keeps no state between calls of stream().
  */
 import type { ChatMessage } from '../../types.js';
-import { classify, extractName, extractService, extractWhen, nameFromAnswer, pickedOption, serviceFromAnswer } from './intents.js';
+import { classify, extractName, extractService, extractWhen, nameFromAnswer, pickedOption, serviceFromAnswer, wantsService } from './intents.js';
 import type { Replies } from './replies.js';
 
 export interface Slot {
@@ -94,7 +94,7 @@ export function bookingState(messages: ChatMessage[], replies: Replies[], config
     const fresh = offerFresh;
     offerFresh = false;
     const intent = classify(text);
-    if (intent === 'book' && !state.active) {
+    if ((intent === 'book' || (intent === 'other' && wantsService(text, services))) && !state.active) {
       state.active = true;
       state.booked = false;
     }

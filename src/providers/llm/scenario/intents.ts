@@ -18,6 +18,19 @@ export function classify(text: string): Intent {
   return 'other';
 }
 
+const WANTS = /\b(would like|i'?d like|i want|want to|i need|need a|can i get|could i get|looking for)\b|хочу|хотел|хотела|нужн|можно/;
+
+/**
+ * A booking wish without the word "book": a service the bot offers plus a time or a "would like" ("I'd like a
+ * haircut tomorrow at three"). Recognisers often mishear the one keyword; the service name carries the intent.
+ */
+export function wantsService(text: string, services: string[]): boolean {
+  const named = extractService(text, services)?.toLowerCase();
+  // Only a service from the bot's own list counts here, not a guess from the sentence's shape.
+  if (!named || !services.some((s) => s.toLowerCase() === named)) return false;
+  return extractWhen(text) !== null || WANTS.test(normalize(text));
+}
+
 export function isAffirmative(text: string): boolean {
   return /^(yes|yeah|yep|sure|ok|okay|sounds good|perfect|great|that works|fine|correct|right|the first|first)\b|^(да|ага|конечно|хорошо|давайте|подходит|отлично|первы|первое|верно)/.test(normalize(text));
 }
@@ -36,12 +49,14 @@ export function pickedOption(text: string, count: number): number | null {
 }
 
 const EN_DAYS = 'monday|tuesday|wednesday|thursday|friday|saturday|sunday';
+const EN_HOUR_WORDS = 'one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve';
 const EN_MONTHS = 'january|february|march|april|may|june|july|august|september|october|november|december';
 const RU_MONTHS = 'января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря';
 const WHEN_EN = new RegExp(
   `\\b(day after tomorrow|today|tonight|tomorrow|this (morning|afternoon|evening|week)|next (week|${EN_DAYS})|(on )?(${EN_DAYS})|in the (morning|afternoon|evening)|morning|afternoon|evening|noon|midday|` +
     `(${EN_MONTHS}) \\d{1,2}(st|nd|rd|th)?|\\d{1,2}(st|nd|rd|th)? of (${EN_MONTHS})|` +
-    `(at |around |after |before )?\\d{1,2}(:\\d{2})? ?(am|pm|a\\.m\\.|p\\.m\\.|o'?clock)|at \\d{1,2}(:\\d{2})?|\\d{1,2}:\\d{2})\\b`,
+    `(at |around |after |before )?\\d{1,2}(:\\d{2})? ?(am|pm|a\\.m\\.|p\\.m\\.|o'?clock)|at \\d{1,2}(:\\d{2})?|\\d{1,2}:\\d{2}|` +
+    `(at |around |after |before )?(${EN_HOUR_WORDS})( thirty| fifteen| forty five)? ?(am|pm|a\\.m\\.|p\\.m\\.|o'?clock))\\b`,
   'g',
 );
 const WHEN_RU = new RegExp(
