@@ -46,8 +46,14 @@ export async function ensureDemoBot(server: string, dataDir: string, adminToken:
   apiKey = (company.body.api_key as { key: string }).key;
   const bot = await api('/v1/bots', { method: 'POST', token: apiKey, body: JSON.stringify({ name: 'Demo receptionist', phone_number: DEMO_NUMBER, language: 'en', config: DEMO_BOT_CONFIG }) });
   if (bot.status !== 201) throw new Error(`could not create the demo bot: ${JSON.stringify(bot.body)}`);
+  const botId = (bot.body as { id: string }).id;
+  // A small FAQ, so questions have something to be answered from (the upload is ingested in the background).
+  const form = new FormData();
+  form.append('file', new Blob([readFileSync(new URL('./demo-faq.md', import.meta.url))], { type: 'text/markdown' }), 'faq.md');
+  const upload = await fetch(`${server}/v1/bots/${botId}/knowledge`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}` }, body: form });
+  if (upload.status !== 202) throw new Error(`could not upload the demo FAQ: ${upload.status} ${await upload.text()}`);
   const path = join(dataDir, 'demo-api-key');
   writeFileSync(path, `${apiKey}\n`, { mode: 0o600 });
   chmodSync(path, 0o600);
-  return { apiKey, botId: (bot.body as { id: string }).id, number: DEMO_NUMBER };
+  return { apiKey, botId, number: DEMO_NUMBER };
 }
