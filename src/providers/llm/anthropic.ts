@@ -5,6 +5,7 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { parseToolArguments } from './tool-arguments.js';
+import { upstreamHttpError, upstreamStreamError } from './upstream-error.js';
 import type {
   ContentBlockParam,
   MessageCreateParamsStreaming,
@@ -153,17 +154,6 @@ function mapStopReason(reason: StopReason | null, hadToolCalls: boolean): 'stop'
 
 function toUpstreamError(err: unknown): ParleyError {
   if (err instanceof ParleyError) return err;
-  if (err instanceof Anthropic.APIError && err.status !== undefined) {
-    const status = err.status;
-    const what =
-      status === 401 ? 'rejected the API key' : status === 429 ? 'is rate limiting us' : status === 529 ? 'is overloaded' : `answered HTTP ${status}`;
-    return new ParleyError('PARLEY_ERR_UPSTREAM', `Anthropic ${what}`, {
-      provider: 'anthropic',
-      status,
-      retryable: status === 429 || status >= 500,
-    });
-  }
-  // Errors sent inside the stream (event: error) and dropped connections land here.
-  const message = err instanceof Error ? err.message : String(err);
-  return new ParleyError('PARLEY_ERR_UPSTREAM', `Anthropic stream failed: ${message}`, { provider: 'anthropic', retryable: true });
+  if (err instanceof Anthropic.APIError && err.status !== undefined) return upstreamHttpError('Anthropic', err.status);
+  return upstreamStreamError('Anthropic', err);
 }

@@ -4,6 +4,7 @@
  */
 import OpenAI from 'openai';
 import { parseToolArguments } from './tool-arguments.js';
+import { upstreamHttpError, upstreamStreamError } from './upstream-error.js';
 import type {
   ChatCompletionChunk,
   ChatCompletionCreateParamsStreaming,
@@ -143,16 +144,6 @@ function mapFinishReason(reason: string, hadToolCalls: boolean): 'stop' | 'tool_
 
 function toUpstreamError(err: unknown): ParleyError {
   if (err instanceof ParleyError) return err;
-  if (err instanceof OpenAI.APIError && err.status !== undefined) {
-    const status = err.status;
-    const what =
-      status === 401 ? 'rejected the API key' : status === 429 ? 'is rate limiting us' : `answered HTTP ${status}`;
-    return new ParleyError('PARLEY_ERR_UPSTREAM', `OpenAI ${what}`, {
-      provider: 'openai',
-      status,
-      retryable: status === 429 || status >= 500,
-    });
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  return new ParleyError('PARLEY_ERR_UPSTREAM', `OpenAI stream failed: ${message}`, { provider: 'openai', retryable: true });
+  if (err instanceof OpenAI.APIError && err.status !== undefined) return upstreamHttpError('OpenAI', err.status);
+  return upstreamStreamError('OpenAI', err);
 }

@@ -1,0 +1,18 @@
+import { ParleyError } from '../../errors.js';
+
+/** An LLM vendor's HTTP error as a ParleyError the call loop can act on (retryable or not). */
+export function upstreamHttpError(vendor: 'OpenAI' | 'Anthropic', status: number): ParleyError {
+  const what =
+    status === 401 ? 'rejected the API key' : status === 429 ? 'is rate limiting us' : status === 529 ? 'is overloaded' : `answered HTTP ${status}`;
+  return new ParleyError('PARLEY_ERR_UPSTREAM', `${vendor} ${what}`, {
+    provider: vendor.toLowerCase(),
+    status,
+    retryable: status === 429 || status >= 500,
+  });
+}
+
+/** Errors sent inside the stream and dropped connections: worth one retry. */
+export function upstreamStreamError(vendor: 'OpenAI' | 'Anthropic', err: unknown): ParleyError {
+  const message = err instanceof Error ? err.message : String(err);
+  return new ParleyError('PARLEY_ERR_UPSTREAM', `${vendor} stream failed: ${message}`, { provider: vendor.toLowerCase(), retryable: true });
+}
