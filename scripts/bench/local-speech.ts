@@ -3,19 +3,19 @@
  * on wideband 16 kHz audio and on the Twilio path (μ-law 8 kHz), the delay from the end of the audio to the
  * final transcript when audio arrives in real time, and the CPU cost of the per-frame audio functions.
  *
- *   npx tsx scripts/wer.ts            (needs flite and pocketsphinx; about a minute)
+ *   npx tsx scripts/bench/local-speech.ts            (needs flite and pocketsphinx; about a minute)
  */
 import { performance } from 'node:perf_hooks';
-import { convertAudio, AudioConverter } from '../src/audio/convert.js';
-import { TWILIO_FORMAT, WIDEBAND_FORMAT, type AudioFormat } from '../src/audio/format.js';
-import { mulawEncode } from '../src/audio/mulaw.js';
-import { pcm16ToBytes } from '../src/audio/pcm.js';
-import { resampleOffline } from '../src/audio/resample.js';
-import { wordErrorRate } from '../src/audio/wer.js';
-import { LocalSttProvider } from '../src/providers/stt/local.js';
-import { synthesize } from '../src/providers/tts/local-synth.js';
-import type { SttEvent } from '../src/providers/types.js';
-import { createVad } from '../src/providers/vad/create.js';
+import { convertAudio, AudioConverter } from '../../src/audio/convert.js';
+import { TWILIO_FORMAT, WIDEBAND_FORMAT, type AudioFormat } from '../../src/audio/format.js';
+import { mulawEncode } from '../../src/audio/mulaw.js';
+import { pcm16ToBytes } from '../../src/audio/pcm.js';
+import { resampleOffline } from '../../src/audio/resample.js';
+import { wordErrorRate } from '../../src/audio/wer.js';
+import { LocalSttProvider } from '../../src/providers/stt/local.js';
+import { synthesize } from '../../src/providers/tts/local-synth.js';
+import type { SttEvent } from '../../src/providers/types.js';
+import { createVad } from '../../src/providers/vad/create.js';
 
 const SENTENCES = [
   'I would like to book a haircut tomorrow at three pm.',
