@@ -35,6 +35,7 @@ import { WebhookWorker } from './webhooks/worker.js';
 import { webCallSocketRoute } from './telephony/web/socket-route.js';
 import { closeAbandonedWebCalls } from './telephony/web/tokens.js';
 import { webCallPageRoute } from './web/page-route.js';
+import { settleWithin } from './util/settle-within.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -177,7 +178,7 @@ export async function startServer(config: Config, log: Logger, options: { port?:
       // Live calls say goodbye and hang up first (closing the server would cut their sockets), then the server
       // stops accepting and finishes in-flight requests, workers finish their jobs, and the database closes.
       await runner.shutdown(left());
-      await Promise.race([app.close(), new Promise((r) => setTimeout(r, left()).unref())]);
+      await settleWithin(app.close(), left());
       await Promise.all([worker?.stop(left()), webhooks?.stop(left())]);
       await db.close();
     },

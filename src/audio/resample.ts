@@ -56,6 +56,20 @@ function clip16(v: number): number {
   return v >= 32767 ? 32767 : v <= -32768 ? -32768 : Math.round(v);
 }
 
+/**
+ * The filter's work buffer: `hist` samples of history followed by the new input, grown (keeping the history)
+ * only when a frame is larger than any before — steady 20 ms frames never allocate here.
+ */
+function withInput(work: Float64Array<ArrayBuffer>, hist: number, input: Int16Array): Float64Array<ArrayBuffer> {
+  let w = work;
+  if (w.length < hist + input.length) {
+    w = new Float64Array(hist + input.length);
+    w.set(work.subarray(0, hist));
+  }
+  for (let i = 0; i < input.length; i++) w[hist + i] = input[i]!;
+  return w;
+}
+
 /** 16 kHz → 8 kHz: low-pass then keep every other sample. */
 class Downsampler2x implements Resampler {
   readonly fromRate = 16000;
@@ -67,14 +81,7 @@ class Downsampler2x implements Resampler {
 
   process(input: Int16Array): Int16Array {
     const hist = this.history;
-    const needed = hist + input.length;
-    if (this.work.length < needed) {
-      const grown = new Float64Array(needed);
-      grown.set(this.work.subarray(0, hist));
-      this.work = grown;
-    }
-    const w = this.work;
-    for (let i = 0; i < input.length; i++) w[hist + i] = input[i]!;
+    const w = (this.work = withInput(this.work, hist, input));
     const first = this.parity === 0 ? 0 : 1;
     const count = input.length > first ? Math.ceil((input.length - first) / 2) : 0;
     const out = new Int16Array(count);
@@ -114,14 +121,7 @@ class Upsampler2x implements Resampler {
 
   process(input: Int16Array): Int16Array {
     const hist = this.history;
-    const needed = hist + input.length;
-    if (this.work.length < needed) {
-      const grown = new Float64Array(needed);
-      grown.set(this.work.subarray(0, hist));
-      this.work = grown;
-    }
-    const w = this.work;
-    for (let i = 0; i < input.length; i++) w[hist + i] = input[i]!;
+    const w = (this.work = withInput(this.work, hist, input));
     const out = new Int16Array(input.length * 2);
     for (let m = 0; m < input.length; m++) {
       const base = hist + m;

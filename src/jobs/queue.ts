@@ -4,6 +4,7 @@
  * the job is claimed again. Handlers must be idempotent (a job can run twice after a crash).
  */
 import type { Db, RootSql } from '../db/sql.js';
+import { settleWithin } from '../util/settle-within.js';
 
 export interface EnqueueOptions {
   kind: string;
@@ -81,10 +82,9 @@ export class JobWorker {
   async stop(timeoutMs = 10_000): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    const all = Promise.allSettled([...this.inFlight]);
-    const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), timeoutMs).unref())]);
-    if (timedOut) this.abort.abort();
-    await all;
+    const inFlight = [...this.inFlight];
+    if (await settleWithin(inFlight, timeoutMs)) this.abort.abort();
+    await Promise.allSettled(inFlight);
   }
 
   private schedule(ms: number): void {

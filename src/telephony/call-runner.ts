@@ -16,6 +16,7 @@ import type { Logger } from '../log.js';
 import { agentSystemPrompt } from '../prompts.js';
 import type { LlmProvider, SttProvider, TtsProvider } from '../providers/types.js';
 import type { CallTransport } from './transport.js';
+import { settleWithin } from '../util/settle-within.js';
 
 export interface ProviderSet {
   stt: SttProvider;
@@ -106,9 +107,6 @@ export class CallRunner {
   /** Ends every live call (goodbye, then hang up) and waits up to `timeoutMs`. */
   async shutdown(timeoutMs: number): Promise<void> {
     const sessions = [...this.active.values()];
-    await Promise.race([
-      Promise.allSettled(sessions.map((s) => s.end('server_shutdown'))),
-      new Promise((r) => setTimeout(r, timeoutMs).unref()),
-    ]);
+    await settleWithin(sessions.map((s) => s.end('server_shutdown')), timeoutMs);
   }
 }

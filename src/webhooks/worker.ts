@@ -11,6 +11,7 @@ import { sendSigned } from './deliver.js';
 import { WebhookHttpClient, type PostResult } from './http-post.js';
 import { claimDueEvents, recordAttemptResult, settleEvent, type ClaimedEvent, type Settlement } from './outbox.js';
 import { DEFAULT_BACKOFF, isPermanentFailure, isSuccess, retryDelayMs, type BackoffOptions } from './retry-policy.js';
+import { settleWithin } from '../util/settle-within.js';
 
 export interface WebhookWorkerLogger {
   warn(obj: object, msg: string): void;
@@ -86,10 +87,9 @@ export class WebhookWorker {
   async stop(timeoutMs = 10_000): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    const all = Promise.allSettled([...this.inFlight]);
-    const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), timeoutMs).unref())]);
-    if (timedOut) this.abort.abort();
-    await all;
+    const inFlight = [...this.inFlight];
+    if (await settleWithin(inFlight, timeoutMs)) this.abort.abort();
+    await Promise.allSettled(inFlight);
     this.client.close();
   }
 
