@@ -128,6 +128,7 @@ export async function startServer(config: Config, log: Logger, options: { port?:
     toolsFor: (bot) => [knowledge.tool, ...(bot.config.booking && bot.config.booking.enabled !== false ? callTools : [])],
     retrieveFor: (bot) => {
       const retriever = knowledge.retriever.forBot({ companyId: bot.company_id, botId: bot.id, language: bot.language });
+      retriever.warm().catch((err: unknown) => log.warn({ err: String(err) }, 'reading whether the bot has documents failed'));
       return (text, signal) => retriever.retrieveForPrompt(text, signal);
     },
   });

@@ -16,6 +16,7 @@ import { EncodedSpeech } from './lib/bench-caller.js';
 import { runCall, type CallResult, type CallScriptOptions } from './lib/call-script.js';
 import { cpuSeconds, loadAverage, rssBytes, RssSampler, runQueueWaitSeconds } from './lib/proc-stats.js';
 import { provisionBot, scrapeMetrics, startServerChild, type ServerChild } from './lib/server-child.js';
+import { parseTurnTag, TurnTracer, turnTag, type TurnBreakdown } from './lib/turn-trace.js';
 import { fmtMs, fmtSummary, percentile, summarize } from './lib/stats.js';
 
 const { values: args } = parseArgs({
@@ -27,6 +28,7 @@ const { values: args } = parseArgs({
     'llm-first-token-ms': { type: 'string', default: '300' },
     'tts-first-audio-ms': { type: 'string', default: '90' },
     'tts-chunk-interval-ms': { type: 'string', default: '0' },
+    'llm-token-interval-ms': { type: 'string', default: '0' },
     'barge-in-min-ms': { type: 'string', default: '200' },
     'database-url': { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
@@ -44,7 +46,8 @@ const BARGE_IN_MIN_MS = Number(args['barge-in-min-ms']);
 const TTS_MS_PER_WORD = 120;
 /** The fake Deepgram reports SpeechStarted once this much energetic audio has arrived (its minSpeechMs). */
 const FAKE_MIN_SPEECH_MS = 60;
-const BOT_NUMBER = '+15550100200';
+// A fresh number per run: a shared --database-url keeps the bots of earlier runs active.
+const BOT_NUMBER = `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`;
 const GREETING = 'Hello, how can I help?';
 const SHORT_REPLY = 'We are open from nine to six on weekdays.';
 const LONG_REPLY = Array.from({ length: 8 }, (_, i) => `Point ${i + 1} of our policy is that every visit is confirmed by a text message the day before.`).join(' ');
@@ -55,6 +58,15 @@ const words = (s: string): number => s.split(/\s+/).filter(Boolean).length;
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+function lastUserText(body: Record<string, unknown>): string {
+  const messages = (body.messages ?? []) as Array<{ role: string; content?: unknown }>;
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!;
+    if (m.role === 'user' && typeof m.content === 'string') return m.content;
+  }
+  return '';
+}
+
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
@@ -63,15 +75,24 @@ async function main(): Promise<number> {
   if (!Number.isInteger(N) || N < 1 || !Number.isInteger(TURNS) || TURNS < 1) throw new Error('--calls and --turns must be positive integers');
   const loadBefore = loadAverage();
 
-  const deepgram = await FakeDeepgram.start({ utterances: ['what time do you close today'], finalLatencyMs: STT_FINAL_MS, minSpeechMs: FAKE_MIN_SPEECH_MS });
-  const openai = await FakeOpenAI.start({ firstTokenLatencyMs: LLM_FIRST_TOKEN_MS, tokenIntervalMs: 0 });
+  const tracer = new TurnTracer();
+  /** Caller tag → its number of ordinary turns: the answer to the next utterance is the long one to interrupt. */
+  const turnsByTag = new Map<number, number>();
+  const deepgram = await FakeDeepgram.start({ finalLatencyMs: STT_FINAL_MS, minSpeechMs: FAKE_MIN_SPEECH_MS });
+  deepgram.transcriptFor = tracer.transcript('what time do you close today');
+  deepgram.trace = tracer.onDeepgram;
+  const openai = await FakeOpenAI.start({ firstTokenLatencyMs: LLM_FIRST_TOKEN_MS, tokenIntervalMs: Number(args['llm-token-interval-ms']) });
   const cartesia = await FakeCartesia.start({ firstAudioLatencyMs: TTS_FIRST_AUDIO_MS, chunkIntervalMs: Number(args['tts-chunk-interval-ms']), msPerWord: TTS_MS_PER_WORD });
-  // Caller turn number = user messages in the request: the (TURNS+1)th answer is the long one to interrupt.
+  cartesia.trace = tracer.onCartesia;
+  // The reply starts with the turn's tag, so the first phrase Parley sends to TTS can be matched to the turn.
   openai.reply = (body): FakeChatReply => {
-    const messages = (body.messages ?? []) as Array<{ role: string }>;
-    const userTurns = messages.filter((m) => m.role === 'user').length;
-    return { text: userTurns === TURNS + 1 ? LONG_REPLY : SHORT_REPLY };
+    const last = lastUserText(body);
+    tracer.onLlmRequest(last, performance.now());
+    const t = parseTurnTag(last);
+    if (!t) return { text: SHORT_REPLY };
+    return { text: `${turnTag(t.caller, t.utterance)} ${t.utterance === turnsByTag.get(t.caller) ? LONG_REPLY : SHORT_REPLY}` };
   };
+  openai.onFirstToken = (body, at) => tracer.onLlmFirstToken(lastUserText(body), at);
 
   const nodeFlags: string[] = [];
   if (args['cpu-prof']) {
@@ -90,14 +111,18 @@ async function main(): Promise<number> {
     const speech = new EncodedSpeech(mulawToneFrame(1200, 8000));
     const bargeSpeech = new EncodedSpeech(mulawToneFrame(800, 8000));
     let callIndex = 0;
-    const script = (turns: number): CallScriptOptions => ({
-      caller: { server: server!.url, publicOrigin: server!.url, authToken: server!.twilioAuthToken, from: `+1555${String(2000000 + callIndex++).padStart(7, '0')}`, to: BOT_NUMBER },
+    const script = (turns: number): CallScriptOptions => {
+      const tag = callIndex++;
+      turnsByTag.set(tag, turns);
+      return {
+      caller: { server: server!.url, publicOrigin: server!.url, authToken: server!.twilioAuthToken, from: `+1555${String(2000000 + tag).padStart(7, '0')}`, to: BOT_NUMBER, tag },
       turns,
       speech,
       bargeSpeech,
       bargeAfterMs: 600,
       quietMs: 600,
-    });
+      };
+    };
 
     // Warm-up: one call loads every module and JIT-compiles the path, so idle RSS is the real baseline.
     log('warm-up call…');
@@ -163,7 +188,7 @@ async function main(): Promise<number> {
     const framesSent = results.reduce((s, r) => s + r.framesSentTotal, 0);
     const late = results.reduce((s, r) => s + r.lateFrames, 0);
     const maxLate = Math.max(0, ...results.map((r) => r.maxFrameLateMs));
-    const expectedReplyBytes = words(SHORT_REPLY) * TTS_MS_PER_WORD * 8;
+    const expectedReplyBytes = (words(SHORT_REPLY) + 1) * TTS_MS_PER_WORD * 8; // + the turn tag word
     const expectedGreetingBytes = words(GREETING) * TTS_MS_PER_WORD * 8;
     const replies = results.flatMap((r) => r.turns.flatMap((t) => (t.replyBytes === null ? [] : [t.replyBytes])));
     const shortReplies = replies.filter((b) => b < expectedReplyBytes).length;
@@ -174,6 +199,10 @@ async function main(): Promise<number> {
     const lag = summarize(lagWindows);
     const harness = { p99: harnessLag.percentile(99) / 1e6, max: harnessLag.max / 1e6 };
     const p99Added = percentile(serverAdded, 99);
+    const hops = tracer.breakdown(results);
+    const hopSummary = (k: keyof TurnBreakdown): string => fmtSummary(summarize(hops.turns.map((t) => t[k])));
+    const p99Hops = percentile(hops.turns.map((t) => t.serverAdded), 99);
+    const frameDelays = tracer.inboundFrameDelays(results);
 
     const out: string[] = [];
     const row = (k: string, v: string): void => void out.push(`  ${k.padEnd(34)} ${v}`);
@@ -188,6 +217,19 @@ async function main(): Promise<number> {
     row('turns measured', `${v2v.length}  (${TURNS} ordinary + 1 long answer per call)`);
     row('server-added latency per turn', fmtSummary(summarize(serverAdded)));
     row('voice-to-voice', fmtSummary(summarize(v2v)));
+    out.push('', `  server-added, hop by hop (${hops.turns.length} turns matched, ${hops.unmatched} not; hops sum to voice-to-voice within ${hops.maxSumErrorMs.toFixed(2)} ms):`);
+    row('  Parley total', hopSummary('serverAdded'));
+    row('    last frame → Deepgram', hopSummary('inbound'));
+    row('    STT final → LLM request', hopSummary('toLlm'));
+    row('    first token → TTS request', hopSummary('toTts'));
+    row('    TTS first audio → caller', hopSummary('toCaller'));
+    row('  fakes and load generator', '(set value in brackets; the excess is the harness running late)');
+    row(`    endpointing audio [${endpointingMs}]`, hopSummary('endpointAudio'));
+    row(`    STT final [${STT_FINAL_MS}]`, hopSummary('sttFinal'));
+    row(`    LLM first token [${LLM_FIRST_TOKEN_MS}]`, hopSummary('llmFirstToken'));
+    row(`    TTS first audio [${TTS_FIRST_AUDIO_MS}]`, hopSummary('ttsFirstAudio'));
+    row('every caller frame → Deepgram', fmtSummary(summarize(frameDelays)));
+    out.push('');
     row('barge-in speech start → clear', fmtSummary(summarize(barge)));
     row('  of which server-added', `${fmtSummary(summarize(bargeAdded))}  (expected ${bargeExpected} ms = SpeechStarted after ${FAKE_MIN_SPEECH_MS} ms of audio, i.e. 3rd frame at +${FAKE_MIN_SPEECH_MS - 20} ms, + bargeInMinMs ${BARGE_IN_MIN_MS})`);
     row('stream start → greeting audio', fmtSummary(summarize(greeting)));
@@ -201,7 +243,9 @@ async function main(): Promise<number> {
     const stages = [...after.turnStages.entries()].map(([s, v]) => `${s} ${v.count ? ((v.sum / v.count) * 1000).toFixed(0) : '-'} ms`).join(', ');
     if (stages) row('server turn stages (mean, /metrics)', stages);
     out.push('');
-    out.push(`  TARGET (N = 200) server-added p99 ≤ ${TARGET_SERVER_ADDED_P99_MS} ms: ${p99Added <= TARGET_SERVER_ADDED_P99_MS ? 'PASS' : 'MISS'} (${fmtMs(p99Added)})${N === 200 ? '' : '  [this run is N = ' + N + ']'}`);
+    const nNote = N === 200 ? '' : `  [this run is N = ${N}]`;
+    out.push(`  TARGET (N = 200) server-added p99 ≤ ${TARGET_SERVER_ADDED_P99_MS} ms, voice-to-voice − set latencies: ${p99Added <= TARGET_SERVER_ADDED_P99_MS ? 'PASS' : 'MISS'} (${fmtMs(p99Added)})${nNote}`);
+    out.push(`  TARGET (N = 200) server-added p99 ≤ ${TARGET_SERVER_ADDED_P99_MS} ms, hop by hop:                      ${p99Hops <= TARGET_SERVER_ADDED_P99_MS ? 'PASS' : 'MISS'} (${fmtMs(p99Hops)})${nNote}`);
     out.push(`  TARGET (N = 200) RSS ≤ ${TARGET_RSS_PER_CALL_MB} MB per call: ${rssPerCall <= TARGET_RSS_PER_CALL_MB * 1024 * 1024 ? 'PASS' : 'MISS'} (${mb(rssPerCall)})${N === 200 ? '' : '  [this run is N = ' + N + ']'}`);
     if (failed.length) {
       const reasons = new Map<string, number>();

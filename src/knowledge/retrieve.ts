@@ -23,7 +23,10 @@ export interface RetrieverOptions {
   minVectorScore?: number;
   /** Floor on the fused 0–1 score; default 0. */
   minScore?: number;
-  /** How long "this bot has (no) chunks" is trusted; default 2000 ms. */
+  /**
+   * How long "this bot has (no) chunks" is trusted before it is re-read; default 2000 ms. Past it the old answer
+   * is still used for the turn at hand while the re-read runs in the background (never a round trip on a turn).
+   */
   presenceTtlMs?: number;
 }
 
@@ -54,8 +57,8 @@ const RRF_K = 60;
 const FTS_RANK_CAP = 400;
 
 export class Retriever {
-  /** botId → whether it has chunks, and until when that answer holds. */
-  private readonly presence = new Map<string, { has: boolean; until: number }>();
+  /** botId → whether it has chunks, until when that answer is fresh, and a re-read in flight. */
+  private readonly presence = new Map<string, { has: boolean; until: number; refreshing: Promise<void> | null }>();
 
   constructor(private readonly options: RetrieverOptions) {}
 
@@ -65,19 +68,37 @@ export class Retriever {
     else this.presence.clear();
   }
 
+  /** Reads (or re-reads) whether the bot has chunks; a call start uses it so the first turn pays nothing. */
+  warm(scope: BotScope): Promise<void> {
+    const known = this.presence.get(scope.botId);
+    if (known?.refreshing) return known.refreshing;
+    const refreshing = this.options.sql<{ has: boolean }[]>`
+      select exists(select 1 from knowledge_chunks where company_id = ${scope.companyId} and bot_id = ${scope.botId}) as has`.then(
+      ([row]) => {
+        this.presence.set(scope.botId, { has: Boolean(row?.has), until: Date.now() + (this.options.presenceTtlMs ?? 2000), refreshing: null });
+      },
+      (err: unknown) => {
+        const entry = this.presence.get(scope.botId);
+        if (entry) entry.refreshing = null;
+        throw err;
+      },
+    );
+    if (known) known.refreshing = refreshing;
+    return refreshing;
+  }
+
   /**
    * Most turns of most calls go to bots without documents; answering those from memory keeps three database
-   * round trips off every turn's path to the LLM.
+   * round trips off every turn's path to the LLM. Only a bot never seen before waits for the database.
    */
   private async hasChunks(scope: BotScope): Promise<boolean> {
     const known = this.presence.get(scope.botId);
-    const now = Date.now();
-    if (known && known.until > now) return known.has;
-    const [row] = await this.options.sql<{ has: boolean }[]>`
-      select exists(select 1 from knowledge_chunks where company_id = ${scope.companyId} and bot_id = ${scope.botId}) as has`;
-    const has = Boolean(row?.has);
-    this.presence.set(scope.botId, { has, until: now + (this.options.presenceTtlMs ?? 2000) });
-    return has;
+    if (!known) {
+      await this.warm(scope);
+      return this.presence.get(scope.botId)?.has ?? false;
+    }
+    if (known.until <= Date.now() && !known.refreshing) this.warm(scope).catch(() => {}); // next turn retries
+    return known.has;
   }
 
   async search(scope: BotScope, query: string, opts: { signal?: AbortSignal; limit?: number } = {}): Promise<RetrievedChunk[]> {
@@ -129,6 +150,7 @@ export class Retriever {
   /** The call loop's view for one bot: context for a turn's prompt, or null when nothing relevant was found. */
   forBot(scope: BotScope): BotRetriever {
     return {
+      warm: () => this.warm(scope),
       search: (query, signal) => this.search(scope, query, { signal }),
       retrieveForPrompt: async (text, signal) => formatForPrompt(await this.search(scope, text, { signal })),
     };
@@ -172,6 +194,8 @@ export class Retriever {
 }
 
 export interface BotRetriever {
+  /** Reads whether the bot has documents ahead of its first turn. */
+  warm(): Promise<void>;
   search(query: string, signal?: AbortSignal): Promise<RetrievedChunk[]>;
   /** Chunks with their sources, formatted for the system prompt of one agent turn; null when none qualify. */
   retrieveForPrompt(text: string, signal?: AbortSignal): Promise<string | null>;

@@ -23,6 +23,15 @@ export interface FakeCartesiaConnection {
   drop(): void;
 }
 
+/** A context's first transcript arriving, and its first audio chunk going out (performance.now()). */
+export interface FakeCartesiaTrace {
+  kind: 'text' | 'first-audio';
+  connection: number;
+  contextId: string;
+  transcript: string;
+  at: number;
+}
+
 interface ContextState {
   format: { encoding: string; sample_rate: number };
   queue: number[]; // ms of audio per pending piece
@@ -30,6 +39,8 @@ interface ContextState {
   cancelled: boolean;
   started: boolean;
   running: boolean;
+  firstTranscript: string;
+  firstAudioSent: boolean;
 }
 
 const ENCODINGS: Record<string, number> = { pcm_mulaw: 1, pcm_alaw: 1, pcm_s16le: 2, pcm_f32le: 4 };
@@ -38,6 +49,8 @@ export class FakeCartesia {
   readonly connections: FakeCartesiaConnection[] = [];
   rejectedHandshakes = 0;
   options: Required<FakeCartesiaOptions>;
+  /** Observer for benchmarks; null costs nothing. */
+  trace: ((event: FakeCartesiaTrace) => void) | null = null;
   private readonly http: Server;
   private readonly wss: WebSocketServer;
   private port = 0;
@@ -89,6 +102,7 @@ export class FakeCartesia {
 
   private accept(ws: WebSocket, req: IncomingMessage): void {
     const requests: Array<Record<string, unknown>> = [];
+    const connection = this.connections.length;
     this.connections.push({ headers: req.headers, requests, drop: () => ws.terminate() });
     const contexts = new Map<string, ContextState>();
     const send = (m: Record<string, unknown>): void => {
@@ -111,6 +125,10 @@ export class FakeCartesia {
           const ms = Math.min(20, remaining);
           remaining -= ms;
           send({ type: 'chunk', context_id: id, data: tone(ms * bytesPerMs, ctx.format.encoding).toString('base64'), done: false, status_code: 206, step_time: 1 });
+          if (!ctx.firstAudioSent) {
+            ctx.firstAudioSent = true;
+            this.trace?.({ kind: 'first-audio', connection, contextId: id, transcript: ctx.firstTranscript, at: performance.now() });
+          }
           await sleep(this.options.chunkIntervalMs);
         }
       }
@@ -147,8 +165,13 @@ export class FakeCartesia {
       if (msg.language !== undefined && msg.language !== 'en' && msg.language !== 'ru') return error(id, 'unsupported language');
       let ctx = contexts.get(id);
       if (!ctx) {
-        ctx = { format: { encoding: format.encoding!, sample_rate: format.sample_rate }, queue: [], finished: false, cancelled: false, started: false, running: false };
+        ctx = {
+          format: { encoding: format.encoding!, sample_rate: format.sample_rate },
+          queue: [], finished: false, cancelled: false, started: false, running: false,
+          firstTranscript: msg.transcript, firstAudioSent: false,
+        };
         contexts.set(id, ctx);
+        this.trace?.({ kind: 'text', connection, contextId: id, transcript: msg.transcript, at: performance.now() });
       }
       const words = msg.transcript.split(/\s+/).filter(Boolean).length;
       if (words > 0) ctx.queue.push(words * this.options.msPerWord);

@@ -29,6 +29,15 @@ export interface FakeDeepgramOptions {
   audioGapMs?: number;
 }
 
+/**
+ * What the fake saw and did, stamped with performance.now() — the load benchmark joins these with its callers'
+ * stamps to split each turn into server time and provider time. `endpoint` is the audio frame that completed
+ * the endpointing silence; `final` is a speech_final result going out.
+ */
+export type FakeDeepgramTrace =
+  | { kind: 'audio'; connection: number; at: number; audio: Buffer }
+  | { kind: 'endpoint' | 'final'; connection: number; utterance: number; at: number };
+
 export interface FakeDeepgramConnection {
   readonly query: URLSearchParams;
   readonly headers: IncomingMessage['headers'];
@@ -49,6 +58,10 @@ export class FakeDeepgram {
   readonly connections: FakeDeepgramConnection[] = [];
   rejectedHandshakes = 0;
   options: Required<FakeDeepgramOptions>;
+  /** Observer of every frame and turn boundary (benchmarks); null costs nothing. */
+  trace: ((event: FakeDeepgramTrace) => void) | null = null;
+  /** Overrides `utterances`: the transcript for a connection's nth utterance. */
+  transcriptFor: ((connection: number, utterance: number) => string) | null = null;
   private readonly http: Server;
   private readonly wss: WebSocketServer;
   private port = 0;
@@ -105,7 +118,8 @@ export class FakeDeepgram {
   }
 
   private accept(ws: WebSocket, req: IncomingMessage, query: URLSearchParams): void {
-    const session = new ListenSession(ws, query, this.options, this.connections.length);
+    const index = this.connections.length;
+    const session = new ListenSession(ws, query, this.options, index, this);
     let resolveClosed!: (v: { code: number }) => void;
     const closed = new Promise<{ code: number }>((r) => (resolveClosed = r));
     const conn: FakeDeepgramConnection = {
@@ -123,6 +137,7 @@ export class FakeDeepgram {
       if (isBinary) {
         const buf = data as Buffer;
         conn.audioBytes += buf.length;
+        this.trace?.({ kind: 'audio', connection: index, at: performance.now(), audio: buf });
         session.onAudio(buf);
       } else session.onControl(String(data));
     });
@@ -172,7 +187,8 @@ class ListenSession {
     private readonly ws: WebSocket,
     query: URLSearchParams,
     private readonly options: Required<FakeDeepgramOptions>,
-    index: number,
+    private readonly index: number,
+    private readonly owner: Pick<FakeDeepgram, 'trace' | 'transcriptFor'>,
   ) {
     this.linear16 = query.get('encoding') === 'linear16';
     const rate = Number(query.get('sample_rate') ?? 8000);
@@ -212,7 +228,10 @@ class ListenSession {
       this.energeticRunMs = 0;
       if (this.inSpeech) {
         this.silenceMs += ms;
-        if (this.endpointingMs !== null && this.silenceMs >= this.endpointingMs) this.endSpeech(true, false);
+        if (this.endpointingMs !== null && this.silenceMs >= this.endpointingMs) {
+          this.owner.trace?.({ kind: 'endpoint', connection: this.index, utterance: this.utteranceIndex, at: performance.now() });
+          this.endSpeech(true, false);
+        }
       }
     }
   }
@@ -257,11 +276,13 @@ class ListenSession {
 
   private endSpeech(speechFinal: boolean, fromFinalize: boolean): void {
     const transcript = this.currentTranscript();
+    const utterance = this.utteranceIndex;
     this.inSpeech = false;
     this.speechMs = 0;
     this.silenceMs = 0;
     this.utteranceIndex++;
     this.later(this.options.finalLatencyMs, () => {
+      if (speechFinal) this.owner.trace?.({ kind: 'final', connection: this.index, utterance, at: performance.now() });
       this.sendResults(transcript, true, speechFinal, fromFinalize);
       if (this.utteranceEndMs !== null && this.interim) {
         this.later(this.utteranceEndMs, () => this.send({ type: 'UtteranceEnd', channel: [0, 1], last_word_end: this.audioMs / 1000 }));
@@ -270,6 +291,7 @@ class ListenSession {
   }
 
   private currentTranscript(): string {
+    if (this.owner.transcriptFor) return this.owner.transcriptFor(this.index, this.utteranceIndex);
     const list = this.options.utterances;
     return list[Math.min(this.utteranceIndex, list.length - 1)] ?? '';
   }

@@ -70,6 +70,8 @@ export class FakeOpenAI {
   failures: number[] = [];
   /** Streams whose client went away before the reply was finished. */
   clientAborts = 0;
+  /** Observer of each streamed reply's first content token going out (performance.now()); for benchmarks. */
+  onFirstToken: ((body: Record<string, unknown>, at: number) => void) | null = null;
   private server: Server;
   private port = 0;
 
@@ -161,6 +163,7 @@ export class FakeOpenAI {
       }
       if (reply.pauseAfterChunks !== undefined && sent >= reply.pauseAfterChunks) return;
       writeSse(res, { id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: null }] });
+      if (sent === 1 && delta.content) this.onFirstToken?.(body, performance.now());
       sent++;
       if (sent > 1 && this.tokenIntervalMs > 0) await sleep(this.tokenIntervalMs);
     }

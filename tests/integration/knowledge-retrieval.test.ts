@@ -100,4 +100,26 @@ describe('bots without documents', () => {
       await db.close();
     }
   });
+
+  it('past the window, answer the turn from the old knowledge and re-read in the background', async () => {
+    const db = await createTestDb();
+    try {
+      const kb = knowledgeHarness(db.sql);
+      // A window of 0: every answer is already stale when the next turn asks.
+      const retriever = new Retriever({ sql: db.sql, embedder: kb.embedder, store: kb.store, topK: 4, presenceTtlMs: 0 });
+      const bot = await createBot(db.sql, 'en', 'Growing clinic');
+      const scope = { ...bot, language: 'en' as const };
+      const forBot = retriever.forBot(scope);
+      await forBot.warm();
+      const { document } = await acceptUpload(kb.docDeps, { ...bot, filename: 'clinic-en.md', bytes: await fixture('clinic-en.md') });
+      expect(await ingestDocument(kb.ingestDeps, document.id)).toBe('ready');
+      // This turn does not wait for the database: it uses the stale "no documents" and starts a re-read…
+      expect(await retriever.search(scope, 'teeth whitening cost')).toEqual([]);
+      // …which the next turn sees.
+      await forBot.warm();
+      expect((await retriever.search(scope, 'teeth whitening cost')).length).toBeGreaterThan(0);
+    } finally {
+      await db.close();
+    }
+  });
 });

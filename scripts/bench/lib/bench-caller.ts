@@ -8,19 +8,20 @@
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { dialTwilioStream } from '../../lib/twilio-dial.js';
+import { tagHead, tagTail } from './watermark.js';
 
 const FRAME_BYTES = 160; // 20 ms of 8 kHz μ-law
 const FRAME_MS = 20;
-const SILENCE_B64 = Buffer.alloc(FRAME_BYTES, 0xff).toString('base64');
+const SILENCE_TAIL = tagTail(Buffer.alloc(FRAME_BYTES, 0xff));
 
-/** μ-law audio cut into 20 ms frames, base64-encoded once. */
+/** μ-law audio cut into 20 ms frames; each frame's untagged part is base64-encoded once (see watermark.ts). */
 export class EncodedSpeech {
-  readonly frames: string[] = [];
+  readonly tails: string[] = [];
   constructor(mulaw: Uint8Array) {
     for (let i = 0; i < mulaw.length; i += FRAME_BYTES) {
       const frame = Buffer.alloc(FRAME_BYTES, 0xff);
       frame.set(mulaw.subarray(i, Math.min(i + FRAME_BYTES, mulaw.length)));
-      this.frames.push(frame.toString('base64'));
+      this.tails.push(tagTail(frame));
     }
   }
 }
@@ -33,10 +34,12 @@ export interface BenchCallerOptions {
   to: string;
   /** Frames sent later than this after their due time count as late. */
   lateThresholdMs?: number;
+  /** Written into every frame's audio (watermark.ts), 0–4095. */
+  tag: number;
 }
 
 export interface SpokenUtterance {
-  /** When the first speech frame was sent (ms epoch, performance-free wall clock). */
+  /** When the first speech frame was sent (performance.now()). */
   startAt: number;
   /** When the last speech frame was sent. */
   endAt: number;
@@ -69,6 +72,8 @@ export class BenchCaller {
   readonly clearTimes: number[] = [];
   lateFrames = 0;
   maxFrameLateMs = 0;
+  /** performance.now() at which frame n (its watermark number) was sent. */
+  readonly frameSentAt: number[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
   private resolveClosed!: (v: { code: number; reason: string }) => void;
   private readonly lateThresholdMs: number;
@@ -107,16 +112,16 @@ export class BenchCaller {
   }
 
   private startMic(): void {
-    this.micStart = Date.now();
+    this.micStart = performance.now();
     const tick = (): void => {
-      const now = Date.now();
+      const now = performance.now();
       const late = now - (this.micStart + this.framesSent * FRAME_MS);
       if (late > this.lateThresholdMs) this.lateFrames++;
       if (late > this.maxFrameLateMs) this.maxFrameLateMs = late;
-      let payload = SILENCE_B64;
+      let tail = SILENCE_TAIL;
       if (this.speechIndex < this.speech.length) {
         if (this.speechIndex === 0) this.speechStartAt = now;
-        payload = this.speech[this.speechIndex++]!;
+        tail = this.speech[this.speechIndex++]!;
         if (this.speechIndex === this.speech.length) {
           this.speech = [];
           this.speechIndex = 0;
@@ -126,6 +131,8 @@ export class BenchCaller {
           done?.({ startAt: this.speechStartAt, endAt: now });
         }
       }
+      const payload = tagHead(this.o.tag, this.framesSent & 0xffff) + tail;
+      this.frameSentAt.push(now);
       this.framesSent++;
       if (this.ws.readyState === WebSocket.OPEN) {
         this.inboundBytesSent += FRAME_BYTES;
@@ -133,7 +140,7 @@ export class BenchCaller {
           `{"event":"media","sequenceNumber":"${++this.seq}","streamSid":"${this.streamSid}","media":{"track":"inbound","chunk":"${this.framesSent}","timestamp":"${this.framesSent * FRAME_MS}","payload":"${payload}"}}`,
         );
       }
-      this.micTimer = setTimeout(tick, Math.max(0, this.micStart + this.framesSent * FRAME_MS - Date.now()));
+      this.micTimer = setTimeout(tick, Math.max(0, this.micStart + this.framesSent * FRAME_MS - performance.now()));
     };
     tick();
   }
@@ -141,7 +148,7 @@ export class BenchCaller {
   /** Speaks the frames; resolves when the last one has been sent, with when the first and last went out. */
   say(speech: EncodedSpeech): Promise<SpokenUtterance> {
     if (this.onSpeechEnd) throw new Error('already speaking');
-    this.speech = speech.frames;
+    this.speech = speech.tails;
     this.speechIndex = 0;
     return new Promise((resolve) => (this.onSpeechEnd = resolve));
   }
@@ -159,7 +166,7 @@ export class BenchCaller {
       const bytes = (p.length * 3) / 4 - (p.endsWith('==') ? 2 : p.endsWith('=') ? 1 : 0);
       this.botAudioBytes += bytes;
       this.phaseBytes += bytes;
-      this.lastMediaAt = Date.now();
+      this.lastMediaAt = performance.now();
       if (this.watchHit === null && this.lastMediaAt >= this.watchSince) this.watchHit = this.lastMediaAt;
       this.playQueue.push({ bytes });
       this.schedulePlayback();
@@ -167,7 +174,7 @@ export class BenchCaller {
       this.playQueue.push({ mark: m.mark.name });
       this.schedulePlayback();
     } else if (m.event === 'clear') {
-      this.clearTimes.push(Date.now());
+      this.clearTimes.push(performance.now());
       const marks = this.playQueue.filter((x): x is { mark: string } => 'mark' in x);
       this.playQueue = [];
       for (const x of marks) this.sendJson({ event: 'mark', streamSid: this.streamSid, mark: { name: x.mark } });
@@ -192,8 +199,9 @@ export class BenchCaller {
     step();
   }
 
+  /** Audio is queued, or arrived moments ago (TTS paced in real time leaves the queue empty between chunks). */
   get botSpeaking(): boolean {
-    return this.playQueue.some((x) => 'bytes' in x);
+    return this.playQueue.some((x) => 'bytes' in x) || performance.now() - this.lastMediaAt < 100;
   }
 
   /** Bot audio bytes received since the previous call. */
@@ -211,30 +219,30 @@ export class BenchCaller {
 
   /** The watched arrival (see watchAudioAfter), waiting up to `timeoutMs`; null on timeout. */
   async watchedAudio(timeoutMs: number): Promise<number | null> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     for (;;) {
       if (this.watchHit !== null) return this.watchHit;
-      if (Date.now() > deadline) return null;
+      if (performance.now() > deadline) return null;
       await sleep(10);
     }
   }
 
   /** First `clear` at or after `since`; null on timeout. */
   async clearAfter(since: number, timeoutMs: number): Promise<number | null> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     for (;;) {
       const hit = this.clearTimes.find((t) => t >= since);
       if (hit !== undefined) return hit;
-      if (Date.now() > deadline) return null;
+      if (performance.now() > deadline) return null;
       await sleep(10);
     }
   }
 
   /** Resolves once nothing is queued for playback and no audio arrived for `quietMs` (or after `timeoutMs`). */
   async waitForBotQuiet(quietMs: number, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (!this.botSpeaking && this.lastMediaAt > 0 && Date.now() - this.lastMediaAt > quietMs) return true;
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline) {
+      if (!this.botSpeaking && this.lastMediaAt > 0 && performance.now() - this.lastMediaAt > quietMs) return true;
       await sleep(50);
     }
     return false;

@@ -18,6 +18,9 @@ export interface CallScriptOptions {
 export interface TurnSample {
   /** Caller's last speech frame sent → first bot audio frame received. */
   voiceToVoiceMs: number;
+  /** performance.now() of the caller's last speech frame sent, and of the first bot audio received after it. */
+  endAt: number;
+  firstAudioAt: number;
   /** Bot audio bytes received for this answer (null when the answer was interrupted). */
   replyBytes: number | null;
 }
@@ -36,18 +39,22 @@ export interface CallResult {
   lateFrames: number;
   framesSentTotal: number;
   maxFrameLateMs: number;
+  /** The caller's watermark tag and when each of its frames went out (see watermark.ts). */
+  tag: number;
+  frameSentAt: number[];
 }
 
 export async function runCall(o: CallScriptOptions): Promise<CallResult> {
   const result: CallResult = {
     ok: false, greetingMs: null, greetingBytes: null, turns: [], bargeInMs: null,
     inboundBytesSent: 0, botAudioBytes: 0, lateFrames: 0, framesSentTotal: 0, maxFrameLateMs: 0,
+    tag: o.caller.tag, frameSentAt: [],
   };
   let caller: BenchCaller | null = null;
   try {
-    const dialedAt = Date.now();
+    const dialedAt = performance.now();
     caller = await BenchCaller.dial(o.caller);
-    const openedAt = Date.now();
+    const openedAt = performance.now();
     caller.watchAudioAfter(dialedAt);
     const greetingAt = await caller.watchedAudio(15_000);
     if (greetingAt === null) throw new Error('no greeting audio within 15 s');
@@ -60,14 +67,14 @@ export async function runCall(o: CallScriptOptions): Promise<CallResult> {
       const first = await caller.watchedAudio(15_000);
       if (first === null) throw new Error(`turn ${k + 1}: no answer within 15 s`);
       await caller.waitForBotQuiet(o.quietMs, 30_000);
-      result.turns.push({ voiceToVoiceMs: first - spoken.endAt, replyBytes: caller.takePhaseBytes() });
+      result.turns.push({ voiceToVoiceMs: first - spoken.endAt, endAt: spoken.endAt, firstAudioAt: first, replyBytes: caller.takePhaseBytes() });
     }
 
     // The long answer: measured like any turn, then interrupted.
     const spoken = await caller.say(o.speech);
     const first = await caller.watchedAudio(15_000);
     if (first === null) throw new Error('long turn: no answer within 15 s');
-    result.turns.push({ voiceToVoiceMs: first - spoken.endAt, replyBytes: null });
+    result.turns.push({ voiceToVoiceMs: first - spoken.endAt, endAt: spoken.endAt, firstAudioAt: first, replyBytes: null });
     await new Promise((r) => setTimeout(r, o.bargeAfterMs));
     if (!caller.botSpeaking) throw new Error('the long answer was over before the barge-in (make it longer)');
     const barge = caller.say(o.bargeSpeech);
@@ -94,6 +101,7 @@ export async function runCall(o: CallScriptOptions): Promise<CallResult> {
     result.lateFrames = caller.lateFrames;
     result.framesSentTotal = caller.inboundBytesSent / 160;
     result.maxFrameLateMs = caller.maxFrameLateMs;
+    result.frameSentAt = caller.frameSentAt;
   }
   return result;
 }

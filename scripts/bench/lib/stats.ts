@@ -2,7 +2,7 @@
 
 export function percentile(xs: readonly number[], p: number): number {
   if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
+  const s = Float64Array.from(xs).sort();
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
@@ -15,7 +15,7 @@ export interface Summary {
 }
 
 export function summarize(xs: readonly number[]): Summary {
-  return { n: xs.length, p50: percentile(xs, 50), p95: percentile(xs, 95), p99: percentile(xs, 99), max: xs.length ? Math.max(...xs) : Number.NaN };
+  return { n: xs.length, p50: percentile(xs, 50), p95: percentile(xs, 95), p99: percentile(xs, 99), max: xs.length ? xs.reduce((m, x) => (x > m ? x : m), Number.NEGATIVE_INFINITY) : Number.NaN };
 }
 
 export function fmtMs(v: number): string {

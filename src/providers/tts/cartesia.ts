@@ -122,6 +122,9 @@ class CartesiaSession implements TtsSession {
     const socket = new WebSocket(url, {
       headers: { Authorization: `Bearer ${this.options.apiKey}`, 'cartesia-version': this.options.apiVersion ?? '2026-08-14' },
       handshakeTimeout: this.options.connectTimeoutMs ?? 5000,
+      // ws offers permessage-deflate by default; base64 audio barely compresses, and inflating every chunk of
+      // every call would cost more CPU than the bandwidth it saves.
+      perMessageDeflate: false,
     });
     return new Promise<void>((resolve, reject) => {
       socket.once('unexpected-response', (_req, res) => {

@@ -1,0 +1,85 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { WebSocket } from 'ws';
+import { describe, expect, it } from 'vitest';
+import { TwilioMediaTransport } from '../../src/telephony/twilio/media-transport.js';
+
+/** The part of a ws socket the transport uses, recording what was sent. */
+function fakeSocket() {
+  const sent: Array<Record<string, unknown>> = [];
+  const socket = {
+    OPEN: 1,
+    readyState: 1,
+    bufferedAmount: 0,
+    closedWith: null as number | null,
+    send: (data: string) => void sent.push(JSON.parse(data) as Record<string, unknown>),
+    close(code: number) {
+      this.closedWith = code;
+      this.readyState = 3;
+    },
+  };
+  return { socket, sent, ws: socket as unknown as WebSocket };
+}
+
+const audioOf = (m: Record<string, unknown>): Buffer => Buffer.from((m.media as { payload: string }).payload, 'base64');
+const bytes = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
+
+describe('TwilioMediaTransport outbound audio', () => {
+  it('sends the chunks of one event-loop turn as one media message, in order', async () => {
+    const { sent, ws } = fakeSocket();
+    const t = new TwilioMediaTransport(ws, 'MZ1', 'CA1', null);
+    t.sendAudio(bytes(160, 1));
+    t.sendAudio(bytes(160, 2));
+    t.sendAudio(bytes(80, 3));
+    expect(sent).toEqual([]);
+    expect(t.pendingBytes).toBe(400);
+    await nextTurn();
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ event: 'media', streamSid: 'MZ1' });
+    expect([...audioOf(sent[0]!)]).toEqual([...bytes(160, 1), ...bytes(160, 2), ...bytes(80, 3)]);
+    expect(t.pendingBytes).toBe(0);
+    // A later turn's audio is its own message.
+    t.sendAudio(bytes(160, 4));
+    await nextTurn();
+    expect(sent).toHaveLength(2);
+    expect([...audioOf(sent[1]!)]).toEqual([...bytes(160, 4)]);
+  });
+
+  it('puts a mark after the audio it follows', () => {
+    const { sent, ws } = fakeSocket();
+    const t = new TwilioMediaTransport(ws, 'MZ1', 'CA1', null);
+    t.sendAudio(bytes(160, 1));
+    t.sendMark('t1-0');
+    expect(sent.map((m) => m.event)).toEqual(['media', 'mark']);
+    expect(sent[1]).toEqual({ event: 'mark', streamSid: 'MZ1', mark: { name: 't1-0' } });
+  });
+
+  it('drops audio not yet sent when the playback is cleared', async () => {
+    const { sent, ws } = fakeSocket();
+    const t = new TwilioMediaTransport(ws, 'MZ1', 'CA1', null);
+    t.sendAudio(bytes(160, 1));
+    t.clear();
+    await nextTurn();
+    expect(sent).toEqual([{ event: 'clear', streamSid: 'MZ1' }]);
+  });
+
+  it('caps a message at one second of audio', async () => {
+    const { sent, ws } = fakeSocket();
+    const t = new TwilioMediaTransport(ws, 'MZ1', 'CA1', null);
+    for (let i = 0; i < 60; i++) t.sendAudio(bytes(160, i)); // 1.2 s
+    expect(sent).toHaveLength(1);
+    expect(audioOf(sent[0]!).length).toBe(8000);
+    await nextTurn();
+    expect(sent).toHaveLength(2);
+    expect(audioOf(sent[1]!).length).toBe(1600);
+    expect(audioOf(sent[1]!)[0]).toBe(50);
+  });
+
+  it('sends queued audio before hanging up', async () => {
+    const { socket, sent, ws } = fakeSocket();
+    const t = new TwilioMediaTransport(ws, 'MZ1', 'CA1', null);
+    t.sendAudio(bytes(160, 9));
+    await t.hangup('goodbye');
+    expect(sent.map((m) => m.event)).toEqual(['media']);
+    expect(socket.closedWith).toBe(1000);
+  });
+});
