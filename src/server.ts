@@ -23,8 +23,10 @@ import { LocalTtsProvider } from './providers/tts/local.js';
 import { persistentSecret } from './secrets-file.js';
 import { CallRunner } from './telephony/call-runner.js';
 import { twilioMediaRoute } from './telephony/twilio/media-route.js';
+import { OutboundDialer } from './telephony/twilio/outbound.js';
 import { TwilioRestClient } from './telephony/twilio/rest.js';
 import { twilioVoiceRoutes } from './telephony/twilio/voice-routes.js';
+import { outboundCallRoutes } from './api/routes/outbound-calls.js';
 import { webCallRoutes } from './api/routes/web-calls.js';
 import { webhookRoutes } from './api/routes/webhooks.js';
 import { ANALYZE_CALL_JOB, analyzeCallJob } from './outcomes/analyze-call.js';
@@ -74,13 +76,12 @@ export async function startServer(config: Config, log: Logger, options: { port?:
   // Without a real Twilio token, a development token lets the simulator sign requests; real Twilio traffic
   // fails its signature check until TWILIO_AUTH_TOKEN is set.
   const twilioAuthToken = secretOrGenerated(config, log, config.TWILIO_AUTH_TOKEN, 'TWILIO_AUTH_TOKEN', 'twilio-auth-token');
-  const twilioControl =
+  const twilioRest =
     config.TWILIO_ACCOUNT_SID && config.TWILIO_AUTH_TOKEN
-      ? (() => {
-          const rest = new TwilioRestClient({ accountSid: config.TWILIO_ACCOUNT_SID, authToken: config.TWILIO_AUTH_TOKEN, baseUrl: config.TWILIO_API_URL });
-          return { transfer: (callSid: string, to: string) => rest.transferCall(callSid, to).then(() => undefined) };
-        })()
+      ? new TwilioRestClient({ accountSid: config.TWILIO_ACCOUNT_SID, authToken: config.TWILIO_AUTH_TOKEN, baseUrl: config.TWILIO_API_URL })
       : null;
+  const twilioControl = twilioRest ? { transfer: (callSid: string, to: string) => twilioRest.transferCall(callSid, to) } : null;
+  const dialer = twilioRest ? new OutboundDialer({ sql, rest: twilioRest, publicOrigin: config.PUBLIC_URL }) : null;
 
   const metrics = createMetrics();
   const providers = new ProviderRegistry(config, log, {
@@ -137,6 +138,7 @@ export async function startServer(config: Config, log: Logger, options: { port?:
     bookingRoutes({ sql, bookings }),
     knowledge.routes({ onEnqueued: () => worker?.kick() }),
     webCallRoutes({ sql, publicOrigin: config.PUBLIC_URL, tokenTtlSec: config.WEB_CALL_TOKEN_TTL_SEC }),
+    outboundCallRoutes({ sql, dialer }),
     webhookRoutes({ sql, delivery: webhookDelivery }),
   ];
   const publicRoutes: FastifyPluginAsync[] = [

@@ -237,7 +237,7 @@ async function main(): Promise<number> {
     row('server CPU', `${cpuPct.toFixed(1)} % of one core over the load (${(cpuPct / N).toFixed(2)} % per call; ${((cpuSec * 1000) / N).toFixed(0)} ms CPU per call of ~${(wallSec).toFixed(0)} s)`);
     if (waitSec !== null) row('server run-queue wait (all threads)', `${waitSec.toFixed(1)} s runnable-but-not-running vs ${cpuSec.toFixed(1)} s on CPU (${((waitSec / Math.max(1e-9, cpuSec)) * 100).toFixed(0)} %): CPU starvation by other processes`);
     row('server RSS', `idle ${mb(idleRss)}, peak ${mb(rss.peak)} → ${mb(rssPerCall)} per call`);
-    row('caller frames late (>5 ms)', `${late} of ${framesSent} (${((late / Math.max(1, framesSent)) * 100).toFixed(2)} %), worst ${maxLate} ms  [harness loop p99 ${harness.p99.toFixed(1)} ms, max ${harness.max.toFixed(1)} ms]`);
+    row('caller frames late (>5 ms)', `${late} of ${framesSent} (${((late / Math.max(1, framesSent)) * 100).toFixed(2)} %), worst ${maxLate.toFixed(1)} ms  [harness loop p99 ${harness.p99.toFixed(1)} ms, max ${harness.max.toFixed(1)} ms]`);
     row('inbound dropped (caller → Deepgram)', `${sent - dgBytes} of ${sent} bytes (${(((sent - dgBytes) / Math.max(1, sent)) * 100).toFixed(3)} %)`);
     row('outbound (TTS → caller)', `${outBytes} of ${outExpected} expected bytes for greetings + uninterrupted answers (${shortReplies} answers short)`);
     const stages = [...after.turnStages.entries()].map(([s, v]) => `${s} ${v.count ? ((v.sum / v.count) * 1000).toFixed(0) : '-'} ms`).join(', ');

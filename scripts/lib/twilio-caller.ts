@@ -17,6 +17,8 @@ export interface TwilioCallerOptions {
   from: string;
   to: string;
   callSid?: string;
+  /** See DialOptions.answerPath. */
+  answerPath?: string;
 }
 
 const FRAME_BYTES = 160; // 20 ms of 8 kHz μ-law

@@ -14,6 +14,8 @@ export interface DialOptions {
   to: string;
   callSid: string;
   streamSid: string;
+  /** The webhook Twilio fetches: /twilio/voice for a call coming in, the per-call answer URL for one Parley placed. */
+  answerPath?: string;
   onMessage(raw: string): void;
   onClose(code: number, reason: string): void;
 }
@@ -28,9 +30,11 @@ export interface DialedStream {
 const ACCOUNT_SID = 'AC00000000000000000000000000000000';
 
 export async function dialTwilioStream(o: DialOptions): Promise<DialedStream> {
-  const form = { CallSid: o.callSid, AccountSid: ACCOUNT_SID, From: o.from, To: o.to, Direction: 'inbound', CallStatus: 'ringing' };
-  const signature = computeSignature(o.authToken, `${o.publicOrigin}/twilio/voice`, form);
-  const res = await fetch(`${o.server}/twilio/voice`, {
+  const path = o.answerPath ?? '/twilio/voice';
+  const outbound = path !== '/twilio/voice';
+  const form = { CallSid: o.callSid, AccountSid: ACCOUNT_SID, From: o.from, To: o.to, Direction: outbound ? 'outbound-api' : 'inbound', CallStatus: outbound ? 'in-progress' : 'ringing' };
+  const signature = computeSignature(o.authToken, `${o.publicOrigin}${path}`, form);
+  const res = await fetch(`${o.server}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
     body: new URLSearchParams(form).toString(),

@@ -124,7 +124,7 @@ export class FakeCartesia {
         while (remaining > 0 && !ctx.cancelled) {
           const ms = Math.min(20, remaining);
           remaining -= ms;
-          send({ type: 'chunk', context_id: id, data: tone(ms * bytesPerMs, ctx.format.encoding).toString('base64'), done: false, status_code: 206, step_time: 1 });
+          send({ type: 'chunk', context_id: id, data: toneBase64(ms * bytesPerMs, ctx.format.encoding), done: false, status_code: 206, step_time: 1 });
           if (!ctx.firstAudioSent) {
             ctx.firstAudioSent = true;
             this.trace?.({ kind: 'first-audio', connection, contextId: id, transcript: ctx.firstTranscript, at: performance.now() });
@@ -179,6 +179,15 @@ export class FakeCartesia {
       void run(id, ctx);
     });
   }
+}
+
+/** Chunks are mostly the same size: encode each (size, encoding) once, so a load benchmark's fake stays cheap. */
+const toneCache = new Map<string, string>();
+function toneBase64(bytes: number, encoding: string): string {
+  const key = `${bytes}:${encoding}`;
+  let b64 = toneCache.get(key);
+  if (b64 === undefined) toneCache.set(key, (b64 = tone(bytes, encoding).toString('base64')));
+  return b64;
 }
 
 /** A 440 Hz tone in the requested encoding (μ-law/A-law approximated as alternating bytes: energy, not fidelity). */

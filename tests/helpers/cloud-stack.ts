@@ -9,7 +9,10 @@ import { OpenAiLlm } from '../../src/providers/llm/openai.js';
 import { DeepgramStt } from '../../src/providers/stt/deepgram.js';
 import { CartesiaTts } from '../../src/providers/tts/cartesia.js';
 import { CallRunner } from '../../src/telephony/call-runner.js';
+import { outboundCallRoutes } from '../../src/api/routes/outbound-calls.js';
 import { twilioMediaRoute } from '../../src/telephony/twilio/media-route.js';
+import { OutboundDialer } from '../../src/telephony/twilio/outbound.js';
+import { TwilioRestClient } from '../../src/telephony/twilio/rest.js';
 import { twilioVoiceRoutes } from '../../src/telephony/twilio/voice-routes.js';
 import { FakeCartesia, type FakeCartesiaOptions } from '../fakes/fakeCartesia.js';
 import { FakeDeepgram, type FakeDeepgramOptions } from '../fakes/fakeDeepgram.js';
@@ -39,6 +42,8 @@ export async function startCloudStack(options: {
   cartesia?: FakeCartesiaOptions;
   botConfig?: Record<string, unknown>;
   logLevel?: string;
+  /** Twilio's REST API (a FakeTwilioRest): enables POST /v1/bots/:id/calls. */
+  twilioRest?: { url: string; accountSid: string; authToken: string };
 } = {}): Promise<CloudStack> {
   const deepgram = await FakeDeepgram.start(options.deepgram);
   const openai = await FakeOpenAI.start(options.openai);
@@ -51,6 +56,11 @@ export async function startCloudStack(options: {
   let runner!: CallRunner;
   const t = await createTestApp({
     env: { PUBLIC_URL: PUBLIC_ORIGIN, RATE_LIMIT_PER_MIN: '100000' },
+    tenantRoutes: (db): FastifyPluginAsync[] => {
+      const r = options.twilioRest;
+      const rest = r ? new TwilioRestClient({ accountSid: r.accountSid, authToken: r.authToken, baseUrl: r.url }) : null;
+      return [outboundCallRoutes({ sql: db.sql, dialer: rest ? new OutboundDialer({ sql: db.sql, rest, publicOrigin: PUBLIC_ORIGIN }) : null })];
+    },
     publicRoutes: (db): FastifyPluginAsync[] => {
       runner = new CallRunner({ sql: db.sql, log, metrics, providersFor: () => ({ stt, llm, tts, voice: 'voice-1' }) });
       return [

@@ -34,6 +34,9 @@ export function tagTail(frame: Uint8Array): string {
 /** The (caller, frame number) at the start of `audio`, or null when it carries no tag. Frame numbers wrap at 65536. */
 export function readTag(audio: Uint8Array): { caller: number; frame: number } | null {
   if (audio.length < TAG_BYTES || audio[0] !== MAGIC0 || audio[1] !== MAGIC1) return null;
-  const n = (i: number): number => audio[i]! & 0x0f;
-  return { caller: (n(2) << 8) | (n(3) << 4) | n(4), frame: (n(5) << 12) | (n(6) << 8) | (n(7) << 4) | n(8) };
+  const a = audio;
+  return {
+    caller: ((a[2]! & 15) << 8) | ((a[3]! & 15) << 4) | (a[4]! & 15),
+    frame: ((a[5]! & 15) << 12) | ((a[6]! & 15) << 8) | ((a[7]! & 15) << 4) | (a[8]! & 15),
+  };
 }

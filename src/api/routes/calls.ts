@@ -30,7 +30,7 @@ const OutcomeSchema = Type.Object({
   created_at: Timestamp,
 });
 
-const CallSummarySchema = Type.Object({
+export const CallSummarySchema = Type.Object({
   id: Uuid,
   bot_id: Nullable(Uuid),
   direction: Direction,
@@ -63,7 +63,7 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-const summary = ({ company_id: _c, transcript: _t, created_at: _ca, updated_at: _ua, ...rest }: CallRow) => rest;
+export const summary = ({ company_id: _c, transcript: _t, created_at: _ca, updated_at: _ua, ...rest }: CallRow) => rest;
 
 export function callRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
   return async (app) => {

@@ -15,6 +15,12 @@ export function apologyTwiml(text: string, language: 'en' | 'ru'): string {
   return vr.toString();
 }
 
+export function hangupTwiml(): string {
+  const vr = new twilio.twiml.VoiceResponse();
+  vr.hangup();
+  return vr.toString();
+}
+
 export function dialTwiml(to: string): string {
   const vr = new twilio.twiml.VoiceResponse();
   vr.dial(to);

@@ -3,14 +3,15 @@
  * status callbacks without ever moving a call backwards.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { findActiveBotByNumber } from '../../db/bots.js';
+import { findActiveBotByNumber, getBotById } from '../../db/bots.js';
 import { insertCall } from '../../db/calls.js';
 import type { RootSql } from '../../db/sql.js';
 import { enqueueJob } from '../../jobs/queue.js';
 import { emitEvent } from '../../webhooks/emit.js';
 import { signCallToken } from '../call-token.js';
 import { isValidFormSignature, publicUrl, publicWsUrl } from './signature.js';
-import { apologyTwiml, connectStreamTwiml } from './twiml.js';
+import { OUTBOUND_PATH } from './outbound.js';
+import { apologyTwiml, connectStreamTwiml, hangupTwiml } from './twiml.js';
 
 export interface TwilioRouteDeps {
   sql: RootSql;
@@ -30,14 +31,22 @@ const APOLOGY = {
 
 type Form = Record<string, string | undefined>;
 
-function checkSignature(deps: TwilioRouteDeps, path: string) {
+/** `path` is the URL Twilio was given (and signed), without query string. */
+function checkSignature(deps: TwilioRouteDeps, path: string | ((request: FastifyRequest) => string)) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const ok = isValidFormSignature(deps.authToken, request.headers['x-twilio-signature'], publicUrl(deps.publicOrigin, path), (request.body ?? {}) as Form);
+    const signedPath = typeof path === 'string' ? path : path(request);
+    const ok = isValidFormSignature(deps.authToken, request.headers['x-twilio-signature'], publicUrl(deps.publicOrigin, signedPath), (request.body ?? {}) as Form);
     if (!ok) {
       request.log.warn({ path }, 'rejected a request with a bad Twilio signature');
       return reply.status(403).type('text/plain').send('Invalid Twilio signature');
     }
   };
+}
+
+/** <Connect><Stream> to the media socket, with the call id and a short-lived token as <Parameter>s. */
+function streamTwiml(deps: TwilioRouteDeps, callId: string): string {
+  const token = signCallToken(deps.callTokenSecret, { callId, aud: 'twilio-media', exp: Date.now() + (deps.tokenTtlMs ?? 60_000) });
+  return connectStreamTwiml(publicWsUrl(deps.publicOrigin, MEDIA_PATH), { callId, token });
 }
 
 /** Order of call states; terminal states share the top rank so none replaces another. */
@@ -66,8 +75,29 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
       }
       const direction = form.Direction?.startsWith('outbound') ? 'outbound' : 'inbound';
       const call = await insertCall(deps.sql, { companyId: bot.company_id, botId: bot.id, direction, twilioCallSid: callSid, from, to, status: 'ringing' });
-      const token = signCallToken(deps.callTokenSecret, { callId: call.id, aud: 'twilio-media', exp: Date.now() + (deps.tokenTtlMs ?? 60_000) });
-      return reply.type('text/xml').send(connectStreamTwiml(publicWsUrl(deps.publicOrigin, MEDIA_PATH), { callId: call.id, token }));
+      return reply.type('text/xml').send(streamTwiml(deps, call.id));
+    });
+
+    // The answer URL of a call Parley placed (see outbound.ts): the call row exists; tie it to Twilio's SID.
+    app.post(`${OUTBOUND_PATH}/:callId`, {
+      preHandler: checkSignature(deps, (request) => `${OUTBOUND_PATH}/${encodeURIComponent((request.params as { callId: string }).callId)}`),
+      schema: { hide: true, params: { type: 'object', properties: { callId: { type: 'string', format: 'uuid' } }, required: ['callId'] } } as object,
+    }, async (request, reply) => {
+      const { callId } = request.params as { callId: string };
+      const form = request.body as Form;
+      const callSid = form.CallSid;
+      if (!callSid) return reply.status(400).type('text/plain').send('CallSid missing');
+      const [call] = await deps.sql<{ id: string; bot_id: string | null }[]>`
+        update calls set twilio_call_sid = coalesce(twilio_call_sid, ${callSid}), updated_at = now()
+        where id = ${callId} and direction = 'outbound' and status in ('queued', 'ringing', 'in_progress')
+          and (twilio_call_sid is null or twilio_call_sid = ${callSid})
+        returning id, bot_id`;
+      const bot = call?.bot_id ? await getBotById(deps.sql, call.bot_id) : undefined;
+      if (!call || !bot?.is_active) {
+        request.log.warn({ callSid }, 'outbound answer for an unknown, ended or foreign call: hanging up');
+        return reply.type('text/xml').send(hangupTwiml());
+      }
+      return reply.type('text/xml').send(streamTwiml(deps, call.id));
     });
 
     app.post('/twilio/status', { preHandler: checkSignature(deps, '/twilio/status'), schema: { hide: true } as object }, async (request, reply) => {

@@ -1,0 +1,48 @@
+/** POST /v1/bots/:id/calls: the bot phones someone (Twilio places the call from the bot's number). */
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { getBot } from '../../db/bots.js';
+import type { RootSql } from '../../db/sql.js';
+import { ParleyError, notFound } from '../../errors.js';
+import type { OutboundDialer } from '../../telephony/twilio/outbound.js';
+import { IdParams, errors } from '../schemas.js';
+import { CallSummarySchema, summary } from './calls.js';
+
+export interface OutboundCallRouteDeps {
+  sql: RootSql;
+  /** Null when Twilio REST credentials are not configured. */
+  dialer: OutboundDialer | null;
+}
+
+const OutboundCallBody = Type.Object(
+  { to: Type.String({ pattern: '^\\+[1-9]\\d{6,14}$', description: 'Number to call, E.164 (e.g. +15551234567)' }) },
+  { additionalProperties: false },
+);
+
+export function outboundCallRoutes(deps: OutboundCallRouteDeps): FastifyPluginAsync {
+  return async (app) => {
+    app.post('/bots/:id/calls', {
+      config: { scope: 'calls:write' },
+      schema: {
+        tags: ['calls'],
+        summary: 'Place an outbound call from the bot\'s number',
+        description:
+          'Creates the call (status `queued`) and asks Twilio to dial. When the callee answers, the bot greets them and the ' +
+          'conversation runs as on an inbound call; status changes, transcript and outcome arrive as for any call ' +
+          '(GET /v1/calls/:id, webhooks). A number Twilio refuses answers 400 and the call is stored as `failed` with the reason.',
+        params: IdParams,
+        body: OutboundCallBody,
+        response: { 201: CallSummarySchema, ...errors(400, 401, 403, 404, 409, 502, 503) },
+      },
+    }, async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const { to } = request.body as { to: string };
+      const bot = await getBot(deps.sql, request.auth.companyId, id);
+      if (!bot) throw notFound('Bot');
+      if (!bot.is_active) throw new ParleyError('PARLEY_ERR_CONFLICT', 'This bot is inactive');
+      if (!deps.dialer) throw new ParleyError('PARLEY_ERR_UNAVAILABLE', 'Outbound calls need TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN on the server');
+      const call = await deps.dialer.place(bot, to);
+      return reply.status(201).send(summary(call));
+    });
+  };
+}

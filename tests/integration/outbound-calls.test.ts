@@ -1,0 +1,162 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { outboundCallRoutes } from '../../src/api/routes/outbound-calls.js';
+import { verifyCallToken } from '../../src/telephony/call-token.js';
+import { OutboundDialer } from '../../src/telephony/twilio/outbound.js';
+import { TwilioRestClient } from '../../src/telephony/twilio/rest.js';
+import { computeSignature } from '../../src/telephony/twilio/signature.js';
+import { twilioVoiceRoutes } from '../../src/telephony/twilio/voice-routes.js';
+import { FakeTwilioRest } from '../fakes/fakeTwilioRest.js';
+import { botBody, createTestApp, type TestApp } from '../helpers/app.js';
+
+const AUTH = 'twilio-auth-token-test';
+const ORIGIN = 'https://voice.example.com';
+const SECRET = 'call-token-secret';
+const BOT_NUMBER = '+15557770001';
+const CALLEE = '+15551230000';
+
+describe('outbound calls', () => {
+  let fake: FakeTwilioRest;
+  let t: TestApp;
+  let company: { companyId: string; apiKey: string };
+  let botId: string;
+
+  const twilioPost = (path: string, form: Record<string, string>, signedPath = path) =>
+    t.app.inject({
+      method: 'POST',
+      url: path,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': computeSignature(AUTH, `${ORIGIN}${signedPath}`, form) },
+      payload: new URLSearchParams(form).toString(),
+    });
+  const dial = (bot: string, to: string, apiKey = company.apiKey) =>
+    t.app.inject({ method: 'POST', url: `/v1/bots/${bot}/calls`, headers: t.as(apiKey), payload: { to } });
+
+  beforeAll(async () => {
+    fake = await FakeTwilioRest.start();
+    t = await createTestApp({
+      tenantRoutes: (db) => [
+        outboundCallRoutes({
+          sql: db.sql,
+          dialer: new OutboundDialer({ sql: db.sql, publicOrigin: ORIGIN, rest: new TwilioRestClient({ accountSid: fake.accountSid, authToken: fake.authToken, baseUrl: fake.url, retryDelayMs: 1 }) }),
+        }),
+      ],
+      publicRoutes: (db) => [twilioVoiceRoutes({ sql: db.sql, authToken: AUTH, publicOrigin: ORIGIN, callTokenSecret: SECRET })],
+    });
+    company = await t.createCompany();
+    const res = await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(company.apiKey), payload: botBody({ phone_number: BOT_NUMBER }) });
+    botId = res.json().id;
+  });
+  afterAll(async () => {
+    await t.close();
+    await fake.close();
+  });
+
+  it('creates the call, asks Twilio to dial with a per-call answer URL, and streams the answered call', async () => {
+    const res = await dial(botId, CALLEE);
+    expect(res.statusCode).toBe(201);
+    const call = res.json();
+    expect(call).toMatchObject({ bot_id: botId, direction: 'outbound', status: 'queued', from_number: BOT_NUMBER, to_number: CALLEE });
+    expect(call.twilio_call_sid).toMatch(/^CA/);
+
+    const request = fake.requests.at(-1)!;
+    expect(request.path).toBe(`/2010-04-01/Accounts/${fake.accountSid}/Calls.json`);
+    expect(request.form.get('To')).toBe(CALLEE);
+    expect(request.form.get('From')).toBe(BOT_NUMBER);
+    expect(request.form.get('Url')).toBe(`${ORIGIN}/twilio/outbound/${call.id}`);
+    expect(request.form.get('StatusCallback')).toBe(`${ORIGIN}/twilio/status`);
+    expect(request.form.getAll('StatusCallbackEvent')).toEqual(['initiated', 'ringing', 'answered', 'completed']);
+    expect(request.form.get('TimeLimit')).toBe(String(1800 + 60));
+
+    // The callee answers: Twilio fetches the answer URL, signed over that exact URL.
+    const answer = { CallSid: call.twilio_call_sid, From: BOT_NUMBER, To: CALLEE, Direction: 'outbound-api', CallStatus: 'in-progress' };
+    const twiml = await twilioPost(`/twilio/outbound/${call.id}`, answer);
+    expect(twiml.statusCode).toBe(200);
+    expect(twiml.body).toContain('<Connect><Stream url="wss://voice.example.com/twilio/media">');
+    expect(/name="callId" value="([^"]+)"/.exec(twiml.body)![1]).toBe(call.id);
+    const token = /name="token" value="([^"]+)"/.exec(twiml.body)![1]!;
+    expect(verifyCallToken(SECRET, token, 'twilio-media')).toMatchObject({ callId: call.id });
+
+    // Status callbacks move it along as for any call.
+    expect((await twilioPost('/twilio/status', { CallSid: call.twilio_call_sid, CallStatus: 'completed', CallDuration: '42', SequenceNumber: '3' })).statusCode).toBe(204);
+    const [row] = await t.db.sql`select status, duration_sec from calls where id = ${call.id}`;
+    expect(row).toMatchObject({ status: 'completed', duration_sec: 42 });
+  });
+
+  it('refuses an answer signed for another URL, and hangs up on a SID that is not the call\'s', async () => {
+    const call = (await dial(botId, CALLEE)).json();
+    const other = (await dial(botId, '+15551230001')).json();
+    const answer = { CallSid: call.twilio_call_sid, From: BOT_NUMBER, To: CALLEE, Direction: 'outbound-api' };
+    // A valid signature for one call's URL replayed against another call's URL.
+    expect((await twilioPost(`/twilio/outbound/${other.id}`, answer, `/twilio/outbound/${call.id}`)).statusCode).toBe(403);
+    const wrongSid = await twilioPost(`/twilio/outbound/${call.id}`, { ...answer, CallSid: 'CAsomeoneelse' });
+    expect(wrongSid.body).toContain('<Hangup/>');
+    expect(wrongSid.body).not.toContain('<Stream');
+  });
+
+  it('records the SID when the answer arrives before Twilio\'s reply to the create request', async () => {
+    const bot = (await t.db.sql`select * from bots where id = ${botId}`)[0] as Parameters<OutboundDialer['place']>[0];
+    const dialer = new OutboundDialer({
+      sql: t.db.sql,
+      publicOrigin: ORIGIN,
+      rest: {
+        createCall: async (params) => {
+          const callId = params.url!.split('/').at(-1)!;
+          const early = await twilioPost(`/twilio/outbound/${callId}`, { CallSid: 'CAearly', From: BOT_NUMBER, To: CALLEE });
+          expect(early.body).toContain('<Stream');
+          return { sid: 'CAearly', status: 'in-progress' };
+        },
+      },
+    });
+    const call = await dialer.place(bot, CALLEE);
+    expect(call.twilio_call_sid).toBe('CAearly');
+  });
+
+  it('turns Twilio refusing the number into a 400 and stores the call as failed; an outage is a 502, not retried', async () => {
+    fake.failures.push(400);
+    const refused = await dial(botId, '+15551239999');
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().error.code).toBe('PARLEY_ERR_VALIDATION');
+    expect(refused.json().error.message).toContain('Twilio refused the call');
+    const [failed] = await t.db.sql`select status, failure_reason from calls where to_number = '+15551239999'`;
+    expect(failed!.status).toBe('failed');
+    expect(failed!.failure_reason).toContain('Scripted failure');
+
+    const before = fake.requests.length;
+    fake.failures.push(500);
+    const outage = await dial(botId, '+15551239998');
+    expect(outage.statusCode).toBe(502);
+    expect(fake.requests.length).toBe(before + 1); // a 5xx on create may have placed the call: never retried
+  });
+
+  it('validates the number, the bot and the company', async () => {
+    expect((await dial(botId, '5551234')).statusCode).toBe(400);
+    expect((await dial(botId, BOT_NUMBER)).statusCode).toBe(400);
+    const other = await t.createCompany();
+    expect((await dial(botId, CALLEE, other.apiKey)).statusCode).toBe(404);
+    const silent = await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(company.apiKey), payload: botBody() });
+    const noNumber = await dial(silent.json().id, CALLEE);
+    expect(noNumber.statusCode).toBe(409);
+    expect(noNumber.json().error.message).toContain('no phone number');
+    const retired = await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(company.apiKey), payload: botBody({ phone_number: '+15557770003' }) });
+    const patched = await t.app.inject({ method: 'PATCH', url: `/v1/bots/${retired.json().id}`, headers: t.as(company.apiKey), payload: { is_active: false } });
+    expect(patched.statusCode).toBe(200);
+    const inactive = await dial(retired.json().id, CALLEE);
+    expect(inactive.statusCode).toBe(409);
+    expect(inactive.json().error.message).toContain('inactive');
+  });
+});
+
+describe('outbound calls without Twilio credentials', () => {
+  it('answer 503 with what to configure', async () => {
+    const t = await createTestApp({ tenantRoutes: (db) => [outboundCallRoutes({ sql: db.sql, dialer: null })] });
+    try {
+      const company = await t.createCompany();
+      const bot = await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(company.apiKey), payload: botBody({ phone_number: '+15557770002' }) });
+      const res = await t.app.inject({ method: 'POST', url: `/v1/bots/${bot.json().id}/calls`, headers: t.as(company.apiKey), payload: { to: CALLEE } });
+      expect(res.statusCode).toBe(503);
+      expect(res.json().error.message).toContain('TWILIO_ACCOUNT_SID');
+      expect((await t.db.sql`select count(*)::int as n from calls`)[0]!.n).toBe(0);
+    } finally {
+      await t.close();
+    }
+  });
+});
