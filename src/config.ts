@@ -77,6 +77,7 @@ export const VARIABLES = {
   WEBHOOK_TIMEOUT_MS: { kind: { type: 'int', min: 100, max: 120_000 }, default: '10000', doc: 'Per-attempt webhook timeout' },
   WEBHOOK_MAX_AGE_HOURS: { kind: { type: 'int', min: 1, max: 168 }, default: '24', doc: 'Retry a failing delivery this long, then mark it dead' },
   WEB_CALL_TOKEN_TTL_SEC: { kind: { type: 'int', min: 10, max: 3600 }, default: '120', doc: 'Lifetime of a web-call token' },
+  TTS_PHRASE_CACHE_MB: { kind: { type: 'int', min: 0, max: 4096 }, default: '32', doc: 'Memory for the audio of repeated short phrases (greetings, re-prompts…); 0 turns the cache off' },
   WORKERS_ENABLED: { kind: { type: 'bool' }, default: 'true', doc: 'Run background workers (ingestion, analysis, webhooks) in this process' },
 } as const satisfies Record<string, VariableSpec>;
 

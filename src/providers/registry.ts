@@ -13,6 +13,7 @@ import { OpenAiLlm } from './llm/openai.js';
 import { ScenarioEngine } from './llm/scenario-engine.js';
 import { DeepgramStt } from './stt/deepgram.js';
 import { CartesiaTts } from './tts/cartesia.js';
+import { PhraseCachingTts } from './tts/phrase-cache.js';
 import type { LlmProvider, SttProvider, TtsProvider } from './types.js';
 
 export type SttChoice = 'deepgram' | 'local';
@@ -30,6 +31,7 @@ export class ProviderRegistry {
   /** Deepgram adapters by endpointing ms (a per-bot limit that goes into the connection's query). */
   private readonly deepgramByEndpointing = new Map<number, SttProvider>();
   private readonly cartesia: TtsProvider | null;
+  private readonly localTts: TtsProvider;
   readonly defaults: { stt: SttChoice; llm: LlmChoice; tts: TtsChoice };
 
   constructor(
@@ -42,9 +44,12 @@ export class ProviderRegistry {
       llm: config.DEFAULT_LLM ?? (config.OPENAI_API_KEY ? 'openai' : config.ANTHROPIC_API_KEY ? 'anthropic' : 'local'),
       tts: config.DEFAULT_TTS ?? (config.CARTESIA_API_KEY ? 'cartesia' : 'local'),
     } as { stt: SttChoice; llm: LlmChoice; tts: TtsChoice };
+    const cached = (tts: TtsProvider): TtsProvider =>
+      config.TTS_PHRASE_CACHE_MB > 0 ? new PhraseCachingTts(tts, { maxBytes: config.TTS_PHRASE_CACHE_MB * 1024 * 1024 }) : tts;
     this.cartesia = config.CARTESIA_API_KEY
-      ? new CartesiaTts({ apiKey: config.CARTESIA_API_KEY, voice: config.CARTESIA_VOICE_EN, baseUrl: config.CARTESIA_URL.replace(/^http/, 'ws'), model: config.CARTESIA_MODEL })
+      ? cached(new CartesiaTts({ apiKey: config.CARTESIA_API_KEY, voice: config.CARTESIA_VOICE_EN, baseUrl: config.CARTESIA_URL.replace(/^http/, 'ws'), model: config.CARTESIA_MODEL }))
       : null;
+    this.localTts = cached(local.tts);
   }
 
   private fallback(kind: string, wanted: string, missing: string): void {
@@ -65,7 +70,7 @@ export class ProviderRegistry {
       if (this.config.DEEPGRAM_API_KEY) stt = this.deepgramFor(limitsOf(bot.config).endpointingMs);
       else this.fallback('stt', 'deepgram', 'DEEPGRAM_API_KEY');
     }
-    let tts = this.local.tts;
+    let tts = this.localTts;
     let voice: string | undefined;
     if (ttsWanted === 'cartesia') {
       if (this.cartesia) {

@@ -4,6 +4,7 @@ import { testConfig } from '../../src/config.js';
 import type { BotRow } from '../../src/db/bots.js';
 import type { Logger } from '../../src/log.js';
 import { ProviderRegistry } from '../../src/providers/registry.js';
+import { PhraseCachingTts } from '../../src/providers/tts/phrase-cache.js';
 import type { SttProvider, TtsProvider } from '../../src/providers/types.js';
 
 const localStt = { name: 'local' } as SttProvider;
@@ -28,7 +29,8 @@ describe('provider registry', () => {
     const a = r.forBot(cloud);
     r.forBot(cloud);
     expect(a.stt).toBe(localStt);
-    expect(a.tts).toBe(localTts);
+    expect(a.tts).toBeInstanceOf(PhraseCachingTts); // the local TTS behind the phrase cache
+    expect(a.tts.name).toBe('local');
     expect(a.llm.name).toBe('scenario');
     expect(warnings.filter((w) => w.includes('DEEPGRAM_API_KEY'))).toHaveLength(1);
     expect(warnings.filter((w) => w.includes('OPENAI_API_KEY'))).toHaveLength(1);
@@ -45,10 +47,18 @@ describe('provider registry', () => {
     expect(ru.llm.name).toBe('anthropic');
     expect(ru.voice).toBe(testConfig().CARTESIA_VOICE_RU);
     const local = r.forBot(bot({ providers: { stt: 'local', llm: 'local', tts: 'local' }, voice: 'kal16' }));
-    expect([local.stt, local.tts, local.llm.name, local.voice]).toEqual([localStt, localTts, 'scenario', 'kal16']);
+    expect([local.stt, local.tts.name, local.llm.name, local.voice]).toEqual([localStt, 'local', 'scenario', 'kal16']);
     // Bots with different endpointing get their own Deepgram adapter; the same setting shares one.
     const slow = r.forBot(bot({ limits: { endpointingMs: 800 } }));
     expect(slow.stt).not.toBe(ru.stt);
     expect(r.forBot(bot({ limits: { endpointingMs: 800 } })).stt).toBe(slow.stt);
+  });
+
+  it('puts TTS behind the phrase cache unless TTS_PHRASE_CACHE_MB is 0', () => {
+    const { log } = logger();
+    const off = new ProviderRegistry(testConfig({ TTS_PHRASE_CACHE_MB: '0' }), log, { stt: localStt, tts: localTts });
+    expect(off.forBot(bot()).tts).toBe(localTts);
+    const on = new ProviderRegistry(testConfig({ CARTESIA_API_KEY: 'ca' }), log, { stt: localStt, tts: localTts });
+    expect(on.forBot(bot()).tts).toBeInstanceOf(PhraseCachingTts);
   });
 });

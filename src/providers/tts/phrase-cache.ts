@@ -1,0 +1,195 @@
+/**
+ * Remembers the audio of short phrases, so the ones a bot says on every call — its greeting, "Are you still
+ * there?", goodbyes, and short answers that recur — play at once and cost no synthesis. A decorator around any
+ * TtsProvider: sessions, turns and failures behave as the wrapped provider's, and a turn still fed text after it
+ * started (streamed LLM output) passes straight through, uncached.
+ *
+ * Only turns that produced all their audio are stored (not cancelled, not failed); entries are evicted least
+ * recently used first once the cache holds more than its byte budget. Audio is a function of (text, voice, model,
+ * language, format) — all part of the key — so sharing entries between bots and companies reveals nothing.
+ */
+import type { TtsProvider, TtsSession, TtsSessionOptions, TtsTurn } from '../types.js';
+
+export interface PhraseCacheOptions {
+  /** Byte budget for all stored audio. */
+  maxBytes: number;
+  /** Longer phrases are not stored (they rarely repeat). Default 240 characters. */
+  maxPhraseChars?: number;
+  /** Replayed audio is handed out in slices of this many bytes (default 100 ms of the session's format). */
+  sliceMs?: number;
+}
+
+export interface PhraseCacheStats {
+  hits: number;
+  misses: number;
+  entries: number;
+  bytes: number;
+}
+
+class ByteLru {
+  private readonly map = new Map<string, Buffer>();
+  bytes = 0;
+  constructor(private readonly maxBytes: number) {}
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get(key: string): Buffer | undefined {
+    const v = this.map.get(key);
+    if (v) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+
+  set(key: string, value: Buffer): void {
+    if (value.byteLength > this.maxBytes) return;
+    const old = this.map.get(key);
+    if (old) {
+      this.bytes -= old.byteLength;
+      this.map.delete(key);
+    }
+    this.map.set(key, value);
+    this.bytes += value.byteLength;
+    for (const [k, v] of this.map) {
+      if (this.bytes <= this.maxBytes) break;
+      this.map.delete(k);
+      this.bytes -= v.byteLength;
+    }
+  }
+}
+
+export class PhraseCachingTts implements TtsProvider {
+  readonly name: string;
+  private readonly lru: ByteLru;
+  private hits = 0;
+  private misses = 0;
+
+  constructor(
+    private readonly inner: TtsProvider,
+    private readonly options: PhraseCacheOptions,
+  ) {
+    this.name = inner.name;
+    this.lru = new ByteLru(options.maxBytes);
+  }
+
+  get stats(): PhraseCacheStats {
+    return { hits: this.hits, misses: this.misses, entries: this.lru.size, bytes: this.lru.bytes };
+  }
+
+  async open(options: TtsSessionOptions): Promise<TtsSession> {
+    const session = await this.inner.open(options);
+    const f = options.format;
+    const prefix = `${f.encoding}/${f.sampleRate}|${options.language}|${options.voice ?? ''}|${options.model ?? ''}|`;
+    const bytesPerSample = f.encoding === 'mulaw' ? 1 : 2;
+    const slice = Math.max(1, Math.round(((this.options.sliceMs ?? 100) * f.sampleRate * bytesPerSample) / 1000));
+    return {
+      startTurn: (signal) => new CachingTurn(session, signal, {
+        lookup: (text) => {
+          if (text.length > (this.options.maxPhraseChars ?? 240)) return null;
+          const hit = this.lru.get(prefix + text);
+          if (hit) this.hits++;
+          else this.misses++;
+          return hit ?? undefined;
+        },
+        store: (text, audio) => this.lru.set(prefix + text, audio),
+        slice,
+      }),
+      close: () => session.close(),
+    };
+  }
+}
+
+interface TurnCache {
+  /** null: not cacheable; undefined: a miss. */
+  lookup(text: string): Buffer | null | undefined;
+  store(text: string, audio: Buffer): void;
+  slice: number;
+}
+
+class CachingTurn implements TtsTurn {
+  readonly audio: AsyncIterable<Uint8Array>;
+  private text = '';
+  private ended = false;
+  private cancelled = false;
+  private inner: TtsTurn | null = null;
+  private decided = false;
+  private hit: Buffer | null = null;
+  private cacheable = false;
+  private resolveDecision!: () => void;
+  private readonly decision = new Promise<void>((r) => (this.resolveDecision = r));
+
+  constructor(
+    private readonly session: TtsSession,
+    private readonly signal: AbortSignal,
+    private readonly cache: TurnCache,
+  ) {
+    this.audio = this.stream();
+  }
+
+  pushText(text: string): void {
+    if (this.ended || this.cancelled || !text) return;
+    if (this.inner) return this.inner.pushText(text);
+    this.text += text;
+    // A phrase handed over whole is pushed and ended in the same tick; anything still open after it is a
+    // streamed turn and must start synthesising now.
+    if (!this.decided) queueMicrotask(() => this.decide());
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.inner) this.inner.end();
+    else if (!this.decided) queueMicrotask(() => this.decide());
+  }
+
+  async cancel(): Promise<void> {
+    this.cancelled = true;
+    if (!this.decided) this.decide();
+    await this.inner?.cancel();
+  }
+
+  private decide(): void {
+    if (this.decided) return;
+    this.decided = true;
+    if (!this.cancelled && this.ended) {
+      const found = this.cache.lookup(this.text);
+      this.cacheable = found !== null;
+      if (found) this.hit = found;
+    }
+    if (!this.hit && !this.cancelled) {
+      this.inner = this.session.startTurn(this.signal);
+      if (this.text) this.inner.pushText(this.text);
+      if (this.ended) this.inner.end();
+    }
+    this.resolveDecision();
+  }
+
+  private async *stream(): AsyncGenerator<Uint8Array> {
+    await this.decision;
+    if (this.hit) {
+      for (let i = 0; i < this.hit.byteLength; i += this.cache.slice) {
+        if (this.cancelled || this.signal.aborted) return;
+        yield this.hit.subarray(i, Math.min(i + this.cache.slice, this.hit.byteLength));
+      }
+      return;
+    }
+    if (!this.inner) return;
+    const parts: Uint8Array[] = [];
+    let bytes = 0;
+    for await (const chunk of this.inner.audio) {
+      if (this.cacheable) {
+        parts.push(chunk);
+        bytes += chunk.byteLength;
+      }
+      yield chunk;
+    }
+    // Normal end of a turn nobody cut short: all of the phrase's audio, worth keeping. Copied, because a
+    // provider may reuse its buffers.
+    if (this.cacheable && bytes > 0 && !this.cancelled && !this.signal.aborted) {
+      this.cache.store(this.text, Buffer.concat(parts, bytes));
+    }
+  }
+}
