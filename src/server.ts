@@ -23,6 +23,7 @@ import { LocalTtsProvider } from './providers/tts/local.js';
 import { persistentSecret } from './secrets-file.js';
 import { CallRunner } from './telephony/call-runner.js';
 import { twilioMediaRoute } from './telephony/twilio/media-route.js';
+import { ProviderPrewarmer } from './telephony/prewarm.js';
 import { OutboundDialer } from './telephony/twilio/outbound.js';
 import { TwilioRestClient } from './telephony/twilio/rest.js';
 import { twilioVoiceRoutes } from './telephony/twilio/voice-routes.js';
@@ -37,6 +38,7 @@ import { WebhookWorker } from './webhooks/worker.js';
 import { webCallSocketRoute } from './telephony/web/socket-route.js';
 import { closeAbandonedWebCalls } from './telephony/web/tokens.js';
 import { webCallPageRoute } from './web/page-route.js';
+import { TWILIO_FORMAT } from './audio/format.js';
 import { settleWithin } from './util/settle-within.js';
 
 export interface RunningServer {
@@ -121,11 +123,13 @@ export async function startServer(config: Config, log: Logger, options: { port?:
     : null;
   const worker = config.WORKERS_ENABLED ? new JobWorker(sql, { kinds: jobKinds, log }) : null;
 
+  const prewarmer = new ProviderPrewarmer({ providersFor: (bot) => providers.forBot(bot), log });
   const runner = new CallRunner({
     sql,
     log,
     metrics,
     providersFor: (bot) => providers.forBot(bot),
+    adoptPrewarmed: (callId, set) => prewarmer.adopt(callId, set),
     toolsFor: (bot) => [knowledge.tool, ...(bot.config.booking && bot.config.booking.enabled !== false ? callTools : [])],
     retrieveFor: (bot) => {
       const retriever = knowledge.retriever.forBot({ companyId: bot.company_id, botId: bot.id, language: bot.language });
@@ -142,7 +146,10 @@ export async function startServer(config: Config, log: Logger, options: { port?:
     webhookRoutes({ sql, delivery: webhookDelivery }),
   ];
   const publicRoutes: FastifyPluginAsync[] = [
-    twilioVoiceRoutes({ sql, authToken: twilioAuthToken, publicOrigin: config.PUBLIC_URL, callTokenSecret }),
+    twilioVoiceRoutes({
+      sql, authToken: twilioAuthToken, publicOrigin: config.PUBLIC_URL, callTokenSecret,
+      prewarm: (callId, bot) => prewarmer.warm(callId, bot, { input: TWILIO_FORMAT, output: TWILIO_FORMAT }),
+    }),
     twilioMediaRoute({ sql, authToken: twilioAuthToken, publicOrigin: config.PUBLIC_URL, callTokenSecret, runner, metrics, twilioControl }),
     webCallSocketRoute({ sql, runner, metrics, publicOrigin: config.PUBLIC_URL }),
     webCallPageRoute(),
@@ -182,6 +189,7 @@ export async function startServer(config: Config, log: Logger, options: { port?:
       // stops accepting and finishes in-flight requests, workers finish their jobs, and the database closes.
       await runner.shutdown(left());
       await settleWithin(app.close(), left());
+      await settleWithin(prewarmer.close(), left());
       await Promise.all([worker?.stop(left()), webhooks?.stop(left())]);
       await db.close();
     },

@@ -32,6 +32,8 @@ export interface CallRunnerDeps {
   log: Logger;
   metrics: Metrics;
   providersFor(bot: BotRow): ProviderSet;
+  /** Hands the call the provider sessions opened ahead for it, if any (see prewarm.ts). */
+  adoptPrewarmed?(callId: string, providers: ProviderSet): ProviderSet;
   /** Feature tools for a bot (knowledge search, bookings); the built-ins are always there. */
   toolsFor?(bot: BotRow): Tool[];
   /** Knowledge for the prompt of one turn. */
@@ -51,7 +53,8 @@ export class CallRunner {
   async run(transport: CallTransport, call: CallRow, bot: BotRow): Promise<CallSession> {
     const { sql, metrics } = this.deps;
     const log = this.deps.log.child({ callId: call.id, botId: bot.id, transport: transport.kind });
-    const providers = this.deps.providersFor(bot);
+    const chosen = this.deps.providersFor(bot);
+    const providers = this.deps.adoptPrewarmed?.(call.id, chosen) ?? chosen;
     const context: CallContext = {
       callId: call.id,
       botId: bot.id,

@@ -20,6 +20,7 @@ describe('an outbound call', () => {
       cartesia: { firstAudioLatencyMs: 20 },
       botConfig: { greeting: 'Hello, this is Alpha Salon calling about your appointment.' },
       twilioRest: { url: twilio.url, accountSid: twilio.accountSid, authToken: twilio.authToken },
+      prewarm: true,
     });
   });
   afterAll(async () => {
@@ -57,5 +58,8 @@ describe('an outbound call', () => {
     expect(transcript[0]).toMatchObject({ role: 'bot', text: 'Hello, this is Alpha Salon calling about your appointment.' });
     expect(transcript).toContainEqual(expect.objectContaining({ role: 'caller', text: 'yes I can come on Friday' }));
     expect(transcript).toContainEqual(expect.objectContaining({ role: 'bot', text: 'Great, see you on Friday.' }));
+    // The sessions opened at the answer webhook were the call's: one connection to each vendor.
+    expect(s.deepgram.connections).toHaveLength(1);
+    expect(s.cartesia.connections).toHaveLength(1);
   });
 });

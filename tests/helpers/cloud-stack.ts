@@ -4,6 +4,8 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { createMetrics } from '../../src/api/metrics.js';
+import { TWILIO_FORMAT } from '../../src/audio/format.js';
+import { ProviderPrewarmer } from '../../src/telephony/prewarm.js';
 import { createLogger } from '../../src/log.js';
 import { OpenAiLlm } from '../../src/providers/llm/openai.js';
 import { DeepgramStt } from '../../src/providers/stt/deepgram.js';
@@ -42,6 +44,8 @@ export async function startCloudStack(options: {
   cartesia?: FakeCartesiaOptions;
   botConfig?: Record<string, unknown>;
   logLevel?: string;
+  /** Open the provider sessions at the voice webhook, as the server does (see src/telephony/prewarm.ts). */
+  prewarm?: boolean;
   /** Twilio's REST API (a FakeTwilioRest): enables POST /v1/bots/:id/calls. */
   twilioRest?: { url: string; accountSid: string; authToken: string };
 } = {}): Promise<CloudStack> {
@@ -62,9 +66,14 @@ export async function startCloudStack(options: {
       return [outboundCallRoutes({ sql: db.sql, dialer: rest ? new OutboundDialer({ sql: db.sql, rest, publicOrigin: PUBLIC_ORIGIN }) : null })];
     },
     publicRoutes: (db): FastifyPluginAsync[] => {
-      runner = new CallRunner({ sql: db.sql, log, metrics, providersFor: () => ({ stt, llm, tts, voice: 'voice-1' }) });
+      const providersFor = () => ({ stt, llm, tts, voice: 'voice-1' });
+      const prewarmer = options.prewarm ? new ProviderPrewarmer({ providersFor, log }) : null;
+      runner = new CallRunner({ sql: db.sql, log, metrics, providersFor, adoptPrewarmed: prewarmer ? (id, set) => prewarmer.adopt(id, set) : undefined });
       return [
-        twilioVoiceRoutes({ sql: db.sql, authToken: TWILIO_AUTH, publicOrigin: PUBLIC_ORIGIN, callTokenSecret: 'secret' }),
+        twilioVoiceRoutes({
+          sql: db.sql, authToken: TWILIO_AUTH, publicOrigin: PUBLIC_ORIGIN, callTokenSecret: 'secret',
+          prewarm: prewarmer ? (callId, bot) => prewarmer.warm(callId, bot, { input: TWILIO_FORMAT, output: TWILIO_FORMAT }) : undefined,
+        }),
         twilioMediaRoute({ sql: db.sql, authToken: TWILIO_AUTH, publicOrigin: PUBLIC_ORIGIN, callTokenSecret: 'secret', runner, metrics, twilioControl: null }),
       ];
     },

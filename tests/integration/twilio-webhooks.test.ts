@@ -12,6 +12,7 @@ describe('Twilio voice and status webhooks', () => {
   let t: TestApp;
   let company: { companyId: string; apiKey: string };
   let botId: string;
+  const prewarmed: Array<{ callId: string; botId: string }> = [];
 
   const post = (path: string, form: Record<string, string>, signature?: string) => {
     const sig = signature ?? computeSignature(AUTH, `${ORIGIN}${path}`, form);
@@ -19,7 +20,9 @@ describe('Twilio voice and status webhooks', () => {
   };
 
   beforeAll(async () => {
-    t = await createTestApp({ publicRoutes: (db) => [twilioVoiceRoutes({ sql: db.sql, authToken: AUTH, publicOrigin: ORIGIN, callTokenSecret: SECRET })] });
+    t = await createTestApp({
+      publicRoutes: (db) => [twilioVoiceRoutes({ sql: db.sql, authToken: AUTH, publicOrigin: ORIGIN, callTokenSecret: SECRET, prewarm: (callId, bot) => void prewarmed.push({ callId, botId: bot.id }) })],
+    });
     company = await t.createCompany();
     const res = await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(company.apiKey), payload: botBody({ phone_number: '+15557770000' }) });
     botId = res.json().id;
@@ -47,6 +50,8 @@ describe('Twilio voice and status webhooks', () => {
     expect(verifyCallToken(SECRET, token, 'twilio-media')).toMatchObject({ callId });
     const [call] = await t.db.sql`select * from calls where id = ${callId}`;
     expect(call).toMatchObject({ bot_id: botId, company_id: company.companyId, direction: 'inbound', status: 'ringing', from_number: '+15551112222', twilio_call_sid: 'CA100' });
+    // The call's provider sessions start opening while Twilio sets up the stream.
+    expect(prewarmed).toEqual([{ callId, botId }]);
   });
 
   it('apologises and hangs up on an unknown or inactive number, recording a failed call', async () => {
@@ -55,6 +60,7 @@ describe('Twilio voice and status webhooks', () => {
     expect(res.body).toContain('<Hangup/>');
     const [call] = await t.db.sql`select * from calls where twilio_call_sid = 'CA200'`;
     expect(call).toMatchObject({ status: 'failed', bot_id: null });
+    expect(prewarmed.map((p) => p.callId)).not.toContain(call!.id);
     expect(call!.failure_reason).toContain('+15559990000');
 
     await t.app.inject({ method: 'DELETE', url: `/v1/bots/${botId}`, headers: t.as(company.apiKey) });

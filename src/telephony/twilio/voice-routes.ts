@@ -3,7 +3,7 @@
  * status callbacks without ever moving a call backwards.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { findActiveBotByNumber, getBotById } from '../../db/bots.js';
+import { findActiveBotByNumber, getBotById, type BotRow } from '../../db/bots.js';
 import { insertCall } from '../../db/calls.js';
 import type { RootSql } from '../../db/sql.js';
 import { enqueueJob } from '../../jobs/queue.js';
@@ -20,6 +20,8 @@ export interface TwilioRouteDeps {
   callTokenSecret: string;
   /** How long the media socket has to present its token after the webhook answered. */
   tokenTtlMs?: number;
+  /** Starts opening the call's provider sessions while Twilio sets up the stream (see prewarm.ts). */
+  prewarm?: (callId: string, bot: BotRow) => void;
 }
 
 export const MEDIA_PATH = '/twilio/media';
@@ -75,6 +77,7 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
       }
       const direction = form.Direction?.startsWith('outbound') ? 'outbound' : 'inbound';
       const call = await insertCall(deps.sql, { companyId: bot.company_id, botId: bot.id, direction, twilioCallSid: callSid, from, to, status: 'ringing' });
+      deps.prewarm?.(call.id, bot);
       return reply.type('text/xml').send(streamTwiml(deps, call.id));
     });
 
@@ -97,6 +100,7 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
         request.log.warn({ callSid }, 'outbound answer for an unknown, ended or foreign call: hanging up');
         return reply.type('text/xml').send(hangupTwiml());
       }
+      deps.prewarm?.(call.id, bot);
       return reply.type('text/xml').send(streamTwiml(deps, call.id));
     });
 
