@@ -83,7 +83,13 @@ export async function startServer(config: Config, log: Logger, options: { port?:
       ? new TwilioRestClient({ accountSid: config.TWILIO_ACCOUNT_SID, authToken: config.TWILIO_AUTH_TOKEN, baseUrl: config.TWILIO_API_URL })
       : null;
   const twilioControl = twilioRest ? { transfer: (callSid: string, to: string) => twilioRest.transferCall(callSid, to) } : null;
-  const dialer = twilioRest ? new OutboundDialer({ sql, rest: twilioRest, publicOrigin: config.PUBLIC_URL }) : null;
+  const dialer = twilioRest
+    ? new OutboundDialer({
+        sql, rest: twilioRest, publicOrigin: config.PUBLIC_URL,
+        maxActivePerCompany: config.OUTBOUND_MAX_ACTIVE_PER_COMPANY,
+        allowedPrefixes: (config.OUTBOUND_ALLOWED_PREFIXES ?? '').split(',').map((p) => p.trim()).filter(Boolean),
+      })
+    : null;
 
   const metrics = createMetrics();
   const providers = new ProviderRegistry(config, log, {

@@ -217,11 +217,11 @@ async function main(): Promise<number> {
     row('turns measured', `${v2v.length}  (${TURNS} ordinary + 1 long answer per call)`);
     row('server-added latency per turn', fmtSummary(summarize(serverAdded)));
     row('voice-to-voice', fmtSummary(summarize(v2v)));
-    out.push('', `  server-added, hop by hop (${hops.turns.length} turns matched, ${hops.unmatched} not; hops sum to voice-to-voice within ${hops.maxSumErrorMs.toFixed(2)} ms):`);
+    out.push('', `  server-added, hop by hop (${hops.turns.length} turns matched, ${hops.unmatched} not; the parts below add up to voice-to-voice):`);
     row('  Parley total', hopSummary('serverAdded'));
     row('    last frame → Deepgram', hopSummary('inbound'));
     row('    STT final → LLM request', hopSummary('toLlm'));
-    row('    first token → TTS request', hopSummary('toTts'));
+    row('    first token → TTS request', `${hopSummary('toTts')}${Number(args['llm-token-interval-ms']) > 0 ? '  [includes the LLM streaming the rest of the first phrase]' : ''}`);
     row('    TTS first audio → caller', hopSummary('toCaller'));
     row('  fakes and load generator', '(set value in brackets; the excess is the harness running late)');
     row(`    endpointing audio [${endpointingMs}]`, hopSummary('endpointAudio'));

@@ -39,7 +39,8 @@ export class PgCallRecorder implements CallRecorder {
       const { sql, callId, companyId, botId } = this.o;
       await sql.begin(async (tx) => {
         const rows = await tx`
-          update calls set status = 'in_progress', answered_at = coalesce(answered_at, now()), updated_at = now()
+          update calls set status = 'in_progress', answered_at = coalesce(answered_at, now()),
+            media_started_at = coalesce(media_started_at, now()), updated_at = now()
           where id = ${callId} and company_id = ${companyId} and status in ('queued', 'ringing', 'in_progress')
           returning id`;
         if (rows.length > 0) {
@@ -71,7 +72,7 @@ export class PgCallRecorder implements CallRecorder {
             updated_at = now()
           where id = ${callId} and company_id = ${companyId} and ended_at is null
           returning duration_sec`;
-        // Already ended (e.g. by a status callback): the event and the job were produced then.
+        // Already ended (by a status callback that came first): the event and the job were produced then.
         if (rows.length === 0) return;
         await emitEvent(tx, {
           companyId,

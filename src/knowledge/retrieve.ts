@@ -57,34 +57,44 @@ const RRF_K = 60;
 const FTS_RANK_CAP = 400;
 
 export class Retriever {
-  /** botId → whether it has chunks, until when that answer is fresh, and a re-read in flight. */
-  private readonly presence = new Map<string, { has: boolean; until: number; refreshing: Promise<void> | null }>();
+  /** botId → whether it has chunks, and until when that answer is fresh. */
+  private readonly presence = new Map<string, { has: boolean; until: number }>();
+  /** botId → the read in flight, so a call start, its first turn and other calls share one query. */
+  private readonly reading = new Map<string, Promise<boolean>>();
+  /** Bumped by invalidate(): a read that started before it must not write its (possibly stale) answer back. */
+  private generation = 0;
 
   constructor(private readonly options: RetrieverOptions) {}
 
   /** A bot's chunks changed in this process: forget what we knew (other instances wait out the TTL). */
   invalidate(botId?: string): void {
-    if (botId) this.presence.delete(botId);
-    else this.presence.clear();
+    this.generation++;
+    if (botId) {
+      this.presence.delete(botId);
+      this.reading.delete(botId);
+    } else {
+      this.presence.clear();
+      this.reading.clear();
+    }
   }
 
-  /** Reads (or re-reads) whether the bot has chunks; a call start uses it so the first turn pays nothing. */
-  warm(scope: BotScope): Promise<void> {
-    const known = this.presence.get(scope.botId);
-    if (known?.refreshing) return known.refreshing;
-    const refreshing = this.options.sql<{ has: boolean }[]>`
-      select exists(select 1 from knowledge_chunks where company_id = ${scope.companyId} and bot_id = ${scope.botId}) as has`.then(
-      ([row]) => {
-        this.presence.set(scope.botId, { has: Boolean(row?.has), until: Date.now() + (this.options.presenceTtlMs ?? 2000), refreshing: null });
-      },
-      (err: unknown) => {
-        const entry = this.presence.get(scope.botId);
-        if (entry) entry.refreshing = null;
-        throw err;
-      },
-    );
-    if (known) known.refreshing = refreshing;
-    return refreshing;
+  /** Reads (or joins the read of) whether the bot has chunks; a call start uses it so the first turn pays nothing. */
+  warm(scope: BotScope): Promise<boolean> {
+    const inFlight = this.reading.get(scope.botId);
+    if (inFlight) return inFlight;
+    const generation = this.generation;
+    const read = this.options.sql<{ has: boolean }[]>`
+      select exists(select 1 from knowledge_chunks where company_id = ${scope.companyId} and bot_id = ${scope.botId}) as has`
+      .then(([row]) => {
+        const has = Boolean(row?.has);
+        if (this.generation === generation) this.presence.set(scope.botId, { has, until: Date.now() + (this.options.presenceTtlMs ?? 2000) });
+        return has;
+      })
+      .finally(() => {
+        if (this.reading.get(scope.botId) === read) this.reading.delete(scope.botId);
+      });
+    this.reading.set(scope.botId, read);
+    return read;
   }
 
   /**
@@ -93,11 +103,8 @@ export class Retriever {
    */
   private async hasChunks(scope: BotScope): Promise<boolean> {
     const known = this.presence.get(scope.botId);
-    if (!known) {
-      await this.warm(scope);
-      return this.presence.get(scope.botId)?.has ?? false;
-    }
-    if (known.until <= Date.now() && !known.refreshing) this.warm(scope).catch(() => {}); // next turn retries
+    if (!known) return this.warm(scope);
+    if (known.until <= Date.now() && !this.reading.has(scope.botId)) this.warm(scope).catch(() => {}); // next turn retries
     return known.has;
   }
 
@@ -195,7 +202,7 @@ export class Retriever {
 
 export interface BotRetriever {
   /** Reads whether the bot has documents ahead of its first turn. */
-  warm(): Promise<void>;
+  warm(): Promise<boolean>;
   search(query: string, signal?: AbortSignal): Promise<RetrievedChunk[]>;
   /** Chunks with their sources, formatted for the system prompt of one agent turn; null when none qualify. */
   retrieveForPrompt(text: string, signal?: AbortSignal): Promise<string | null>;

@@ -13,7 +13,7 @@ import { OpenAiLlm } from './llm/openai.js';
 import { ScenarioEngine } from './llm/scenario-engine.js';
 import { DeepgramStt } from './stt/deepgram.js';
 import { CartesiaTts } from './tts/cartesia.js';
-import { PhraseCachingTts } from './tts/phrase-cache.js';
+import { PhraseCachingTts, PhraseStore } from './tts/phrase-cache.js';
 import type { LlmProvider, SttProvider, TtsProvider } from './types.js';
 
 export type SttChoice = 'deepgram' | 'local';
@@ -44,8 +44,9 @@ export class ProviderRegistry {
       llm: config.DEFAULT_LLM ?? (config.OPENAI_API_KEY ? 'openai' : config.ANTHROPIC_API_KEY ? 'anthropic' : 'local'),
       tts: config.DEFAULT_TTS ?? (config.CARTESIA_API_KEY ? 'cartesia' : 'local'),
     } as { stt: SttChoice; llm: LlmChoice; tts: TtsChoice };
-    const cached = (tts: TtsProvider): TtsProvider =>
-      config.TTS_PHRASE_CACHE_MB > 0 ? new PhraseCachingTts(tts, { maxBytes: config.TTS_PHRASE_CACHE_MB * 1024 * 1024 }) : tts;
+    const maxBytes = config.TTS_PHRASE_CACHE_MB * 1024 * 1024;
+    const store = new PhraseStore(maxBytes);
+    const cached = (tts: TtsProvider): TtsProvider => (maxBytes > 0 ? new PhraseCachingTts(tts, { maxBytes, store }) : tts);
     this.cartesia = config.CARTESIA_API_KEY
       ? cached(new CartesiaTts({ apiKey: config.CARTESIA_API_KEY, voice: config.CARTESIA_VOICE_EN, baseUrl: config.CARTESIA_URL.replace(/^http/, 'ws'), model: config.CARTESIA_MODEL }))
       : null;

@@ -115,8 +115,10 @@ describe('bots without documents', () => {
       expect(await ingestDocument(kb.ingestDeps, document.id)).toBe('ready');
       // This turn does not wait for the database: it uses the stale "no documents" and starts a re-read…
       expect(await retriever.search(scope, 'teeth whitening cost')).toEqual([]);
-      // …which the next turn sees.
-      await forBot.warm();
+      // …which callers join rather than repeat, and which the next turn sees.
+      const joined = forBot.warm();
+      expect(forBot.warm()).toBe(joined);
+      expect(await joined).toBe(true);
       expect((await retriever.search(scope, 'teeth whitening cost')).length).toBeGreaterThan(0);
     } finally {
       await db.close();

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outboundCallRoutes } from '../../src/api/routes/outbound-calls.js';
+import { PgCallRecorder } from '../../src/call/recorder.js';
+import { createLogger } from '../../src/log.js';
 import { verifyCallToken } from '../../src/telephony/call-token.js';
 import { OutboundDialer } from '../../src/telephony/twilio/outbound.js';
 import { TwilioRestClient } from '../../src/telephony/twilio/rest.js';
@@ -44,6 +46,9 @@ describe('outbound calls', () => {
     company = await t.createCompany();
     const res = await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(company.apiKey), payload: botBody({ phone_number: BOT_NUMBER }) });
     botId = res.json().id;
+    // Events are recorded for companies that receive webhooks.
+    const hook = await t.app.inject({ method: 'PUT', url: '/v1/company/webhook', headers: t.as(company.apiKey), payload: { url: 'https://hooks.example.com/parley' } });
+    expect(hook.statusCode).toBe(200);
   });
   afterAll(async () => {
     await t.close();
@@ -62,7 +67,7 @@ describe('outbound calls', () => {
     expect(request.form.get('To')).toBe(CALLEE);
     expect(request.form.get('From')).toBe(BOT_NUMBER);
     expect(request.form.get('Url')).toBe(`${ORIGIN}/twilio/outbound/${call.id}`);
-    expect(request.form.get('StatusCallback')).toBe(`${ORIGIN}/twilio/status`);
+    expect(request.form.get('StatusCallback')).toBe(`${ORIGIN}/twilio/status/${call.id}`);
     expect(request.form.getAll('StatusCallbackEvent')).toEqual(['initiated', 'ringing', 'answered', 'completed']);
     expect(request.form.get('TimeLimit')).toBe(String(1800 + 60));
 
@@ -76,7 +81,7 @@ describe('outbound calls', () => {
     expect(verifyCallToken(SECRET, token, 'twilio-media')).toMatchObject({ callId: call.id });
 
     // Status callbacks move it along as for any call.
-    expect((await twilioPost('/twilio/status', { CallSid: call.twilio_call_sid, CallStatus: 'completed', CallDuration: '42', SequenceNumber: '3' })).statusCode).toBe(204);
+    expect((await twilioPost(`/twilio/status/${call.id}`, { CallSid: call.twilio_call_sid, CallStatus: 'completed', CallDuration: '42', SequenceNumber: '3' })).statusCode).toBe(204);
     const [row] = await t.db.sql`select status, duration_sec from calls where id = ${call.id}`;
     expect(row).toMatchObject({ status: 'completed', duration_sec: 42 });
   });
@@ -108,6 +113,75 @@ describe('outbound calls', () => {
     });
     const call = await dialer.place(bot, CALLEE);
     expect(call.twilio_call_sid).toBe('CAearly');
+  });
+
+  it('applies status callbacks that arrive before Twilio\'s reply to the create request', async () => {
+    const bot = (await t.db.sql`select * from bots where id = ${botId}`)[0] as Parameters<OutboundDialer['place']>[0];
+    const dialer = new OutboundDialer({
+      sql: t.db.sql,
+      publicOrigin: ORIGIN,
+      rest: {
+        createCall: async (params) => {
+          const path = new URL(params.statusCallback!).pathname;
+          // Ringing, then no answer — all before the create request returns.
+          expect((await twilioPost(path, { CallSid: 'CAfast', CallStatus: 'ringing', SequenceNumber: '1' })).statusCode).toBe(204);
+          expect((await twilioPost(path, { CallSid: 'CAfast', CallStatus: 'no-answer', SequenceNumber: '2' })).statusCode).toBe(204);
+          return { sid: 'CAfast', status: 'queued' };
+        },
+      },
+    });
+    const call = await dialer.place(bot, '+15551230002');
+    const [row] = await t.db.sql`select status, twilio_call_sid, ended_at from calls where id = ${call.id}`;
+    expect(row).toMatchObject({ status: 'no_answer', twilio_call_sid: 'CAfast' });
+    expect(row!.ended_at).not.toBeNull();
+    const events = await t.db.sql`select type from webhook_events where ordering_key = ${call.id} order by seq`;
+    expect(events.map((e) => e.type)).toEqual(['call.ended']);
+    // A callback for this call's URL with another call's SID changes nothing.
+    expect((await twilioPost(`/twilio/status/${call.id}`, { CallSid: 'CAother', CallStatus: 'completed' })).statusCode).toBe(204);
+  });
+
+  it('ends an answered call that never streamed with call.ended and an analysis, once', async () => {
+    const call = (await dial(botId, '+15551230003')).json();
+    const path = `/twilio/status/${call.id}`;
+    await twilioPost(path, { CallSid: call.twilio_call_sid, CallStatus: 'in-progress', SequenceNumber: '1' });
+    await twilioPost(path, { CallSid: call.twilio_call_sid, CallStatus: 'completed', SequenceNumber: '2', CallDuration: '3' });
+    await twilioPost(path, { CallSid: call.twilio_call_sid, CallStatus: 'completed', SequenceNumber: '2', CallDuration: '3' }); // retried
+    const events = await t.db.sql`select type from webhook_events where ordering_key = ${call.id} order by seq`;
+    expect(events.map((e) => e.type)).toEqual(['call.ended']);
+    const jobs = await t.db.sql`select run_at from jobs where dedupe_key = ${`analyze:${call.id}`}`;
+    expect(jobs).toHaveLength(1);
+    expect(new Date(jobs[0]!.run_at as string).getTime()).toBeLessThan(Date.now() + 1000); // no session to wait for
+  });
+
+  it('when Twilio reports the end while the session winds down, call.ended is produced once and the analysis waits', async () => {
+    const call = (await dial(botId, '+15551230004')).json();
+    const recorder = new PgCallRecorder({ sql: t.db.sql, callId: call.id, companyId: company.companyId, botId, log: createLogger('silent') });
+    await recorder.start();
+    await twilioPost(`/twilio/status/${call.id}`, { CallSid: call.twilio_call_sid, CallStatus: 'completed', SequenceNumber: '5', CallDuration: '9' });
+    await recorder.end({ status: 'completed', reason: 'caller_hangup: stop' });
+    const events = await t.db.sql`select type from webhook_events where ordering_key = ${call.id} order by seq`;
+    expect(events.map((e) => e.type)).toEqual(['call.started', 'call.ended']);
+    const [job] = await t.db.sql`select run_at from jobs where dedupe_key = ${`analyze:${call.id}`}`;
+    expect(new Date(job!.run_at as string).getTime()).toBeGreaterThan(Date.now() + 5000);
+  });
+
+  it('holds a company to its limit of live outbound calls and to the allowed prefixes', async () => {
+    const bot = (await t.db.sql`select * from bots where id = ${botId}`)[0] as Parameters<OutboundDialer['place']>[0];
+    const other = await t.createCompany();
+    const otherBot = await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(other.apiKey), payload: botBody({ phone_number: '+15557770009' }) });
+    let n = 0;
+    const dialer = new OutboundDialer({
+      sql: t.db.sql, publicOrigin: ORIGIN, maxActivePerCompany: 1, allowedPrefixes: ['+1555'],
+      rest: { createCall: async () => ({ sid: `CAlimit${++n}`, status: 'queued' }) },
+    });
+    await t.db.sql`update calls set status = 'completed', ended_at = now() where company_id = ${company.companyId}`;
+    await dialer.place(bot, '+15551230010');
+    await expect(dialer.place(bot, '+15551230011')).rejects.toMatchObject({ code: 'PARLEY_ERR_RATE_LIMITED' });
+    // Another company has its own allowance.
+    const theirs = (await t.db.sql`select * from bots where id = ${otherBot.json().id}`)[0] as Parameters<OutboundDialer['place']>[0];
+    await dialer.place(theirs, '+15551230012');
+    await expect(dialer.place(theirs, '+4420790000000')).rejects.toMatchObject({ code: 'PARLEY_ERR_VALIDATION' });
+    expect(n).toBe(2);
   });
 
   it('turns Twilio refusing the number into a 400 and stores the call as failed; an outage is a 502, not retried', async () => {

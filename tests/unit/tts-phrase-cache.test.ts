@@ -98,6 +98,43 @@ describe('PhraseCachingTts', () => {
     expect(tts.stats.entries).toBe(1);
   });
 
+  it('does not store a phrase whose call was aborted or whose session closed under it', async () => {
+    const { provider, synthesized } = countingTts();
+    const tts = new PhraseCachingTts(provider, { maxBytes: 10_000 });
+    const abort = new AbortController();
+    const session = await tts.open(OPTS);
+    const turn = session.startTurn(abort.signal);
+    turn.pushText('Aborted');
+    turn.end();
+    const it = turn.audio[Symbol.asyncIterator]();
+    await it.next();
+    abort.abort();
+    while (!(await it.next()).done);
+
+    // Closing the session ends a turn's audio early but without an error: partial, so not stored either.
+    const closing = await tts.open(OPTS);
+    const cut = closing.startTurn(new AbortController().signal);
+    cut.pushText('Closed');
+    cut.end();
+    const it2 = cut.audio[Symbol.asyncIterator]();
+    await it2.next();
+    await closing.close();
+    while (!(await it2.next()).done);
+
+    expect(tts.stats.entries).toBe(0);
+    await say(await tts.open(OPTS), 'Closed');
+    expect(synthesized.filter((t) => t === 'Closed')).toHaveLength(2);
+  });
+
+  it('reports a provider that refuses to start a turn through the audio, not as an uncaught error', async () => {
+    const refusing: TtsProvider = {
+      name: 'closed',
+      open: async () => ({ startTurn: () => { throw new Error('TTS session is closed'); }, close: async () => {} }),
+    };
+    const tts = new PhraseCachingTts(refusing, { maxBytes: 10_000 });
+    await expect(say(await tts.open(OPTS), 'Hello')).rejects.toThrow('TTS session is closed');
+  });
+
   it('passes a turn still fed text after it started straight through, uncached', async () => {
     const { provider, synthesized } = countingTts();
     const tts = new PhraseCachingTts(provider, { maxBytes: 10_000 });

@@ -132,7 +132,8 @@ export class BenchCaller {
         }
       }
       const payload = tagHead(this.o.tag, this.framesSent & 0xffff) + tail;
-      this.frameSentAt.push(now);
+      // Frame numbers wrap at 65536 (~22 min): past that the tracer could pair a frame with the wrong send time.
+      if (this.framesSent < 0x10000) this.frameSentAt.push(now);
       this.framesSent++;
       if (this.ws.readyState === WebSocket.OPEN) {
         this.inboundBytesSent += FRAME_BYTES;

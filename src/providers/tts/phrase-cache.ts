@@ -5,8 +5,9 @@
  * started (streamed LLM output) passes straight through, uncached.
  *
  * Only turns that produced all their audio are stored (not cancelled, not failed); entries are evicted least
- * recently used first once the cache holds more than its byte budget. Audio is a function of (text, voice, model,
- * language, format) — all part of the key — so sharing entries between bots and companies reveals nothing.
+ * recently used first once the cache holds more than its byte budget. The key is (engine, text, voice, model,
+ * language, format), so bots of different companies share a phrase only when all of it is identical; what that
+ * reveals is timing (a shared phrase starts a little sooner), not content.
  */
 import type { TtsProvider, TtsSession, TtsSessionOptions, TtsTurn } from '../types.js';
 
@@ -26,7 +27,8 @@ export interface PhraseCacheStats {
   bytes: number;
 }
 
-class ByteLru {
+/** The phrases of every TTS engine, under one byte budget (least recently used evicted first). */
+export class PhraseStore {
   private readonly map = new Map<string, Buffer>();
   bytes = 0;
   constructor(private readonly maxBytes: number) {}
@@ -63,16 +65,16 @@ class ByteLru {
 
 export class PhraseCachingTts implements TtsProvider {
   readonly name: string;
-  private readonly lru: ByteLru;
+  private readonly lru: PhraseStore;
   private hits = 0;
   private misses = 0;
 
   constructor(
     private readonly inner: TtsProvider,
-    private readonly options: PhraseCacheOptions,
+    private readonly options: PhraseCacheOptions & { store?: PhraseStore },
   ) {
     this.name = inner.name;
-    this.lru = new ByteLru(options.maxBytes);
+    this.lru = options.store ?? new PhraseStore(options.maxBytes);
   }
 
   get stats(): PhraseCacheStats {
@@ -82,11 +84,13 @@ export class PhraseCachingTts implements TtsProvider {
   async open(options: TtsSessionOptions): Promise<TtsSession> {
     const session = await this.inner.open(options);
     const f = options.format;
-    const prefix = `${f.encoding}/${f.sampleRate}|${options.language}|${options.voice ?? ''}|${options.model ?? ''}|`;
+    const prefix = `${this.inner.name}|${f.encoding}/${f.sampleRate}|${options.language}|${options.voice ?? ''}|${options.model ?? ''}|`;
     const bytesPerSample = f.encoding === 'mulaw' ? 1 : 2;
     const slice = Math.max(1, Math.round(((this.options.sliceMs ?? 100) * f.sampleRate * bytesPerSample) / 1000));
+    // Closing a session ends its turns' audio early but normally (Cartesia, local): such audio is partial.
+    const state = { closed: false };
     return {
-      startTurn: (signal) => new CachingTurn(session, signal, {
+      startTurn: (signal) => new CachingTurn(session, signal, state, {
         lookup: (text) => {
           if (text.length > (this.options.maxPhraseChars ?? 240)) return null;
           const hit = this.lru.get(prefix + text);
@@ -97,7 +101,10 @@ export class PhraseCachingTts implements TtsProvider {
         store: (text, audio) => this.lru.set(prefix + text, audio),
         slice,
       }),
-      close: () => session.close(),
+      close: () => {
+        state.closed = true;
+        return session.close();
+      },
     };
   }
 }
@@ -118,12 +125,14 @@ class CachingTurn implements TtsTurn {
   private decided = false;
   private hit: Buffer | null = null;
   private cacheable = false;
+  private failure: unknown = null;
   private resolveDecision!: () => void;
   private readonly decision = new Promise<void>((r) => (this.resolveDecision = r));
 
   constructor(
     private readonly session: TtsSession,
     private readonly signal: AbortSignal,
+    private readonly sessionState: { closed: boolean },
     private readonly cache: TurnCache,
   ) {
     this.audio = this.stream();
@@ -148,27 +157,34 @@ class CachingTurn implements TtsTurn {
   async cancel(): Promise<void> {
     this.cancelled = true;
     if (!this.decided) this.decide();
-    await this.inner?.cancel();
+    await this.inner?.cancel().catch(() => {});
   }
 
+  /** Runs from a microtask: whatever goes wrong must reach the audio iterator, never escape as uncaught. */
   private decide(): void {
     if (this.decided) return;
     this.decided = true;
-    if (!this.cancelled && this.ended) {
-      const found = this.cache.lookup(this.text);
-      this.cacheable = found !== null;
-      if (found) this.hit = found;
+    try {
+      if (!this.cancelled && this.ended) {
+        const found = this.cache.lookup(this.text);
+        this.cacheable = found !== null;
+        if (found) this.hit = found;
+      }
+      if (!this.hit && !this.cancelled) {
+        this.inner = this.session.startTurn(this.signal);
+        if (this.text) this.inner.pushText(this.text);
+        if (this.ended) this.inner.end();
+      }
+    } catch (err) {
+      this.failure = err;
+    } finally {
+      this.resolveDecision();
     }
-    if (!this.hit && !this.cancelled) {
-      this.inner = this.session.startTurn(this.signal);
-      if (this.text) this.inner.pushText(this.text);
-      if (this.ended) this.inner.end();
-    }
-    this.resolveDecision();
   }
 
   private async *stream(): AsyncGenerator<Uint8Array> {
     await this.decision;
+    if (this.failure) throw this.failure;
     if (this.hit) {
       for (let i = 0; i < this.hit.byteLength; i += this.cache.slice) {
         if (this.cancelled || this.signal.aborted) return;
@@ -186,10 +202,17 @@ class CachingTurn implements TtsTurn {
       }
       yield chunk;
     }
-    // Normal end of a turn nobody cut short: all of the phrase's audio, worth keeping. Copied, because a
-    // provider may reuse its buffers.
-    if (this.cacheable && bytes > 0 && !this.cancelled && !this.signal.aborted) {
-      this.cache.store(this.text, Buffer.concat(parts, bytes));
+    // A normal end nobody caused — not this turn's cancel, not the call's abort, not the session closing — means
+    // the phrase's whole audio. Copied into a buffer of its own (not a slice of Node's shared pool, which would
+    // keep 8 KB alive per entry and escape the byte count).
+    if (this.cacheable && bytes > 0 && !this.cancelled && !this.signal.aborted && !this.sessionState.closed) {
+      const audio = Buffer.allocUnsafeSlow(bytes);
+      let at = 0;
+      for (const p of parts) {
+        audio.set(p, at);
+        at += p.byteLength;
+      }
+      this.cache.store(this.text, audio);
     }
   }
 }

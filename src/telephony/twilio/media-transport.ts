@@ -12,7 +12,7 @@ export interface TwilioCallControl {
   transfer(callSid: string, to: string): Promise<void>;
 }
 
-/** One media message carries at most this much audio (1 s of 8 kHz μ-law); Twilio accepts any size. */
+/** Queued audio is sent once it reaches this much (1 s of 8 kHz μ-law); Twilio accepts messages of any size. */
 const MAX_MEDIA_BYTES = 8000;
 
 export class TwilioMediaTransport implements CallTransport {
@@ -22,9 +22,10 @@ export class TwilioMediaTransport implements CallTransport {
   private handlers: TransportHandlers | null = null;
   private closed = false;
   /**
-   * TTS audio waiting for the end of this event-loop turn. A TTS stream running ahead of real time delivers
-   * dozens of small chunks per socket read; sending them as one media message instead of one each saves a
-   * JSON frame, a base64 pass and a syscall per chunk on a busy server, and costs no latency (same turn).
+   * TTS audio waiting for setImmediate, i.e. until the I/O callbacks of this event-loop iteration have run. A
+   * TTS stream running ahead of real time delivers dozens of small chunks per socket read; sending them as one
+   * media message instead of one each saves a JSON frame, a base64 pass and a syscall per chunk on a busy
+   * server, for a wait no longer than the rest of the iteration.
    */
   private outbox: Uint8Array[] = [];
   private outboxBytes = 0;

@@ -20,6 +20,10 @@ export interface OutboundDialerDeps {
   publicOrigin: string;
   /** Seconds Twilio lets the callee's phone ring. */
   ringTimeoutSec?: number;
+  /** Outbound calls a company may have queued, ringing or live at once (toll-fraud and mistake brake). */
+  maxActivePerCompany?: number;
+  /** E.164 prefixes calls may go to; empty or unset = any. */
+  allowedPrefixes?: string[];
 }
 
 export class OutboundDialer {
@@ -28,29 +32,53 @@ export class OutboundDialer {
   async place(bot: BotRow, to: string): Promise<CallRow> {
     if (!bot.phone_number) throw new ParleyError('PARLEY_ERR_CONFLICT', 'This bot has no phone number to call from');
     if (to === bot.phone_number) throw new ParleyError('PARLEY_ERR_VALIDATION', 'A bot cannot call its own number');
-    const call = await insertCall(this.deps.sql, { companyId: bot.company_id, botId: bot.id, direction: 'outbound', from: bot.phone_number, to, status: 'queued' });
+    const allowed = this.deps.allowedPrefixes ?? [];
+    if (allowed.length > 0 && !allowed.some((p) => to.startsWith(p))) {
+      throw new ParleyError('PARLEY_ERR_VALIDATION', `Outbound calls may only go to numbers starting with ${allowed.join(', ')}`);
+    }
+    const max = this.deps.maxActivePerCompany ?? 10;
+    // Count and insert under a per-company lock, so concurrent requests cannot all slip under the limit.
+    const call = await this.deps.sql.begin(async (tx) => {
+      await tx`select pg_advisory_xact_lock(hashtext(${`outbound:${bot.company_id}`}))`;
+      const [row] = await tx<{ n: number }[]>`
+        select count(*)::int as n from calls
+        where company_id = ${bot.company_id} and direction = 'outbound' and status in ('queued', 'ringing', 'in_progress')
+          and started_at > now() - interval '6 hours'`;
+      const n = row?.n ?? 0;
+      if (n >= max) {
+        throw new ParleyError('PARLEY_ERR_RATE_LIMITED', max === 0 ? 'Outbound calls are turned off on this server' : `${n} outbound calls are already in progress (the limit is ${max})`);
+      }
+      return insertCall(tx, { companyId: bot.company_id, botId: bot.id, direction: 'outbound', from: bot.phone_number!, to, status: 'queued' });
+    });
+    let sid: string;
     try {
       const placed = await this.deps.rest.createCall({
         to,
         from: bot.phone_number,
         url: publicUrl(this.deps.publicOrigin, `${OUTBOUND_PATH}/${call.id}`),
-        statusCallback: publicUrl(this.deps.publicOrigin, '/twilio/status'),
+        statusCallback: publicUrl(this.deps.publicOrigin, `/twilio/status/${call.id}`),
         statusCallbackEvent: ['initiated', 'ringing', 'answered', 'completed'],
         timeoutSec: this.deps.ringTimeoutSec ?? 30,
         // The session says goodbye at maxCallSec; Twilio's hard stop comes a minute later, never mid-goodbye.
         timeLimitSec: limitsOf(bot.config).maxCallSec + 60,
       });
-      // The answer webhook may already have recorded the SID (a callee can pick up before Twilio's reply lands).
-      const [row] = await this.deps.sql<CallRow[]>`
-        update calls set twilio_call_sid = coalesce(twilio_call_sid, ${placed.sid}), updated_at = now()
-        where id = ${call.id} returning *`;
-      return row!;
+      sid = placed.sid;
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       await this.deps.sql`
         update calls set status = 'failed', failure_reason = ${reason.slice(0, 500)}, ended_at = now(), duration_sec = 0, updated_at = now()
         where id = ${call.id}`;
       throw refusal(err);
+    }
+    // Twilio is dialling now: nothing below may report the call as failed (a retry would ring the callee twice).
+    // The answer webhook and the status callbacks record the SID too, so losing this write loses nothing.
+    try {
+      const [row] = await this.deps.sql<CallRow[]>`
+        update calls set twilio_call_sid = coalesce(twilio_call_sid, ${sid}), updated_at = now()
+        where id = ${call.id} returning *`;
+      return row ?? call;
+    } catch {
+      return { ...call, twilio_call_sid: sid };
     }
   }
 }

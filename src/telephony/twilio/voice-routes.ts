@@ -51,6 +51,9 @@ function streamTwiml(deps: TwilioRouteDeps, callId: string): string {
   return connectStreamTwiml(publicWsUrl(deps.publicOrigin, MEDIA_PATH), { callId, token });
 }
 
+/** A session's last turns are written as it winds down; the analysis of a call Twilio ended under it waits this long. */
+const ANALYSIS_DELAY_AFTER_LIVE_MS = 10_000;
+
 /** Order of call states; terminal states share the top rank so none replaces another. */
 const RANK: Record<string, number> = { queued: 0, ringing: 1, in_progress: 2 };
 const rankOf = (status: string): number => RANK[status] ?? 3;
@@ -104,7 +107,11 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
       return reply.type('text/xml').send(streamTwiml(deps, call.id));
     });
 
-    app.post('/twilio/status', { preHandler: checkSignature(deps, '/twilio/status'), schema: { hide: true } as object }, async (request, reply) => {
+    /**
+     * Status callbacks. Calls Parley placed carry their id in the callback URL (/twilio/status/:callId), so
+     * callbacks that beat Twilio's reply to the create request — before the row knows its CallSid — still land.
+     */
+    const applyStatus = async (request: FastifyRequest, reply: FastifyReply, callId: string | null) => {
       const form = request.body as Form;
       const status = STATUS_MAP[form.CallStatus ?? ''];
       const callSid = form.CallSid;
@@ -113,29 +120,47 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
       const seq = Number.parseInt(form.SequenceNumber ?? '', 10);
       const duration = Number.parseInt(form.CallDuration ?? '', 10);
       const terminal = !['queued', 'ringing', 'in_progress'].includes(status);
+      const match = callId
+        ? deps.sql`id = ${callId} and (twilio_call_sid is null or twilio_call_sid = ${callSid})`
+        : deps.sql`twilio_call_sid = ${callSid}`;
       await deps.sql.begin(async (tx) => {
         // Only forward moves: a late "ringing" after "completed" changes nothing.
-        const [row] = await tx<{ id: string; company_id: string | null; bot_id: string | null; was_live: boolean }[]>`
+        const [row] = await tx<{ id: string; company_id: string | null; bot_id: string | null; ended_here: boolean; had_media: boolean }[]>`
           update calls c set
             status = ${status},
+            twilio_call_sid = coalesce(c.twilio_call_sid, ${callSid}),
             status_sequence = greatest(c.status_sequence, ${Number.isFinite(seq) ? seq : -1}),
             answered_at = case when ${status} = 'in_progress' then coalesce(c.answered_at, now()) else c.answered_at end,
             ended_at = case when ${terminal} then coalesce(c.ended_at, now()) else c.ended_at end,
             duration_sec = case when ${terminal} then coalesce(c.duration_sec, ${Number.isFinite(duration) ? duration : null}::int) else c.duration_sec end,
             recording_url = coalesce(${recordingUrl}::text, c.recording_url),
             updated_at = now()
-          from (select id, status as old_status from calls where twilio_call_sid = ${callSid} for update) old
+          from (select id, status as old_status, ended_at as old_ended_at, media_started_at from calls where ${match} for update) old
           where c.id = old.id
             and (case old.old_status when 'queued' then 0 when 'ringing' then 1 when 'in_progress' then 2 else 3 end) < ${rankOf(status)}
-          returning c.id, c.company_id, c.bot_id, (old.old_status = 'in_progress') as was_live`;
-        // A call that ended before any media session (busy, no answer…) gets its call.ended here; calls that
-        // had a session get it from the session's recorder.
-        if (row && terminal && !row.was_live && row.company_id) {
+          returning c.id, c.company_id, c.bot_id, (${terminal} and old.old_ended_at is null) as ended_here,
+                    (old.media_started_at is not null) as had_media`;
+        // Whoever ends the call first produces call.ended and the analysis job, exactly once: this callback when
+        // Twilio reports the end first (busy, no answer, a hang-up racing the media socket, a server that lost
+        // the session), else the session's recorder. The analysis waits a little after a live session, so the
+        // turns still being written are in the transcript it reads.
+        if (row?.ended_here && row.company_id) {
           await emitEvent(tx, { companyId: row.company_id, type: 'call.ended', data: { call_id: row.id, bot_id: row.bot_id, status }, orderingKey: row.id });
-          await enqueueJob(tx, { kind: 'analyze_call', payload: { callId: row.id }, dedupeKey: `analyze:${row.id}` });
+          await enqueueJob(tx, {
+            kind: 'analyze_call',
+            payload: { callId: row.id },
+            dedupeKey: `analyze:${row.id}`,
+            runAt: new Date(Date.now() + (row.had_media ? ANALYSIS_DELAY_AFTER_LIVE_MS : 0)),
+          });
         }
       });
       return reply.status(204).send();
-    });
+    };
+    app.post('/twilio/status', { preHandler: checkSignature(deps, '/twilio/status'), schema: { hide: true } as object }, (request, reply) =>
+      applyStatus(request, reply, null));
+    app.post('/twilio/status/:callId', {
+      preHandler: checkSignature(deps, (request) => `/twilio/status/${encodeURIComponent((request.params as { callId: string }).callId)}`),
+      schema: { hide: true, params: { type: 'object', properties: { callId: { type: 'string', format: 'uuid' } }, required: ['callId'] } } as object,
+    }, (request, reply) => applyStatus(request, reply, (request.params as { callId: string }).callId));
   };
 }
