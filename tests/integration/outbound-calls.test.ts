@@ -29,6 +29,11 @@ describe('outbound calls', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': computeSignature(AUTH, `${ORIGIN}${signedPath}`, form) },
       payload: new URLSearchParams(form).toString(),
     });
+  type Bot = Parameters<OutboundDialer['place']>[0];
+  const botRow = async (id = botId): Promise<Bot> => (await t.db.sql`select * from bots where id = ${id}`)[0] as Bot;
+  /** A dialer whose Twilio is a function: lets a test act as Twilio while the create request is in flight. */
+  const dialerWith = (createCall: ConstructorParameters<typeof OutboundDialer>[0]['rest']['createCall'], extra = {}) =>
+    new OutboundDialer({ sql: t.db.sql, publicOrigin: ORIGIN, rest: { createCall }, ...extra });
   const dial = (bot: string, to: string, apiKey = company.apiKey) =>
     t.app.inject({ method: 'POST', url: `/v1/bots/${bot}/calls`, headers: t.as(apiKey), payload: { to } });
 
@@ -98,39 +103,25 @@ describe('outbound calls', () => {
   });
 
   it('records the SID when the answer arrives before Twilio\'s reply to the create request', async () => {
-    const bot = (await t.db.sql`select * from bots where id = ${botId}`)[0] as Parameters<OutboundDialer['place']>[0];
-    const dialer = new OutboundDialer({
-      sql: t.db.sql,
-      publicOrigin: ORIGIN,
-      rest: {
-        createCall: async (params) => {
-          const callId = params.url!.split('/').at(-1)!;
-          const early = await twilioPost(`/twilio/outbound/${callId}`, { CallSid: 'CAearly', From: BOT_NUMBER, To: CALLEE });
-          expect(early.body).toContain('<Stream');
-          return { sid: 'CAearly', status: 'in-progress' };
-        },
-      },
+    const dialer = dialerWith(async (params) => {
+      const callId = params.url!.split('/').at(-1)!;
+      const early = await twilioPost(`/twilio/outbound/${callId}`, { CallSid: 'CAearly', From: BOT_NUMBER, To: CALLEE });
+      expect(early.body).toContain('<Stream');
+      return { sid: 'CAearly', status: 'in-progress' };
     });
-    const call = await dialer.place(bot, CALLEE);
+    const call = await dialer.place(await botRow(), CALLEE);
     expect(call.twilio_call_sid).toBe('CAearly');
   });
 
   it('applies status callbacks that arrive before Twilio\'s reply to the create request', async () => {
-    const bot = (await t.db.sql`select * from bots where id = ${botId}`)[0] as Parameters<OutboundDialer['place']>[0];
-    const dialer = new OutboundDialer({
-      sql: t.db.sql,
-      publicOrigin: ORIGIN,
-      rest: {
-        createCall: async (params) => {
-          const path = new URL(params.statusCallback!).pathname;
-          // Ringing, then no answer — all before the create request returns.
-          expect((await twilioPost(path, { CallSid: 'CAfast', CallStatus: 'ringing', SequenceNumber: '1' })).statusCode).toBe(204);
-          expect((await twilioPost(path, { CallSid: 'CAfast', CallStatus: 'no-answer', SequenceNumber: '2' })).statusCode).toBe(204);
-          return { sid: 'CAfast', status: 'queued' };
-        },
-      },
+    const dialer = dialerWith(async (params) => {
+      const path = new URL(params.statusCallback!).pathname;
+      // Ringing, then no answer — all before the create request returns.
+      expect((await twilioPost(path, { CallSid: 'CAfast', CallStatus: 'ringing', SequenceNumber: '1' })).statusCode).toBe(204);
+      expect((await twilioPost(path, { CallSid: 'CAfast', CallStatus: 'no-answer', SequenceNumber: '2' })).statusCode).toBe(204);
+      return { sid: 'CAfast', status: 'queued' };
     });
-    const call = await dialer.place(bot, '+15551230002');
+    const call = await dialer.place(await botRow(), '+15551230002');
     const [row] = await t.db.sql`select status, twilio_call_sid, ended_at from calls where id = ${call.id}`;
     expect(row).toMatchObject({ status: 'no_answer', twilio_call_sid: 'CAfast' });
     expect(row!.ended_at).not.toBeNull();
@@ -166,19 +157,16 @@ describe('outbound calls', () => {
   });
 
   it('holds a company to its limit of live outbound calls and to the allowed prefixes', async () => {
-    const bot = (await t.db.sql`select * from bots where id = ${botId}`)[0] as Parameters<OutboundDialer['place']>[0];
+    const bot = await botRow();
     const other = await t.createCompany();
     const otherBot = await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(other.apiKey), payload: botBody({ phone_number: '+15557770009' }) });
     let n = 0;
-    const dialer = new OutboundDialer({
-      sql: t.db.sql, publicOrigin: ORIGIN, maxActivePerCompany: 1, allowedPrefixes: ['+1555'],
-      rest: { createCall: async () => ({ sid: `CAlimit${++n}`, status: 'queued' }) },
-    });
+    const dialer = dialerWith(async () => ({ sid: `CAlimit${++n}`, status: 'queued' }), { maxActivePerCompany: 1, allowedPrefixes: ['+1555'] });
     await t.db.sql`update calls set status = 'completed', ended_at = now() where company_id = ${company.companyId}`;
     await dialer.place(bot, '+15551230010');
     await expect(dialer.place(bot, '+15551230011')).rejects.toMatchObject({ code: 'PARLEY_ERR_RATE_LIMITED' });
     // Another company has its own allowance.
-    const theirs = (await t.db.sql`select * from bots where id = ${otherBot.json().id}`)[0] as Parameters<OutboundDialer['place']>[0];
+    const theirs = await botRow(otherBot.json().id);
     await dialer.place(theirs, '+15551230012');
     await expect(dialer.place(theirs, '+4420790000000')).rejects.toMatchObject({ code: 'PARLEY_ERR_VALIDATION' });
     expect(n).toBe(2);
