@@ -5,7 +5,10 @@
  * event-loop delay, CPU and RSS per call, and late or dropped frames. Exits non-zero only when the harness
  * itself fails; missed targets are printed as MISS.
  *   npm run bench:calls -- --calls 50 [--turns 3] [--stagger-ms 2000] [--database-url postgres://…] [--cpu-prof]
+ *     [--pin 0-1:1  (server CPUs : load-generator CPUs, via taskset)] [--server-node-flags "…"]
+ *     [--llm-token-interval-ms 0] [--tts-chunk-interval-ms 0]
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -32,6 +35,10 @@ const { values: args } = parseArgs({
     'barge-in-min-ms': { type: 'string', default: '200' },
     'database-url': { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
+    /** e.g. 0:1 — the server on CPU 0, this load generator (callers + fakes) on CPU 1, as if on separate machines. */
+    pin: { type: 'string' },
+    /** Extra flags for the server's node, e.g. "--max-semi-space-size=32". */
+    'server-node-flags': { type: 'string', default: '' },
     'cpu-prof-dir': { type: 'string', default: '/tmp/parley-bench-prof' },
   },
 });
@@ -94,14 +101,17 @@ async function main(): Promise<number> {
   };
   openai.onFirstToken = (body, at) => tracer.onLlmFirstToken(lastUserText(body), at);
 
-  const nodeFlags: string[] = [];
+  const nodeFlags: string[] = args['server-node-flags'].split(/\s+/).filter(Boolean);
   if (args['cpu-prof']) {
     mkdirSync(args['cpu-prof-dir'], { recursive: true });
     nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${args['cpu-prof-dir']}`);
   }
   let server: ServerChild | null = null;
   try {
-    server = await startServerChild({ deepgramUrl: deepgram.url, cartesiaUrl: cartesia.url, openaiBaseUrl: openai.baseUrl, databaseUrl: args['database-url'], nodeFlags });
+    const [serverCpus, harnessCpus] = (args.pin ?? '').split(':');
+    if (args.pin && (!serverCpus || !harnessCpus)) throw new Error('--pin takes SERVER_CPUS:HARNESS_CPUS, e.g. 0:1');
+    if (harnessCpus) execFileSync('taskset', ['-a', '-p', '-c', harnessCpus, String(process.pid)], { stdio: 'ignore' });
+    server = await startServerChild({ deepgramUrl: deepgram.url, cartesiaUrl: cartesia.url, openaiBaseUrl: openai.baseUrl, databaseUrl: args['database-url'], nodeFlags, cpus: serverCpus });
     await provisionBot(server, BOT_NUMBER, {
       greeting: GREETING,
       systemPrompt: 'Be brief.',
@@ -209,6 +219,7 @@ async function main(): Promise<number> {
     out.push('', `=== Parley call load benchmark — N = ${N} concurrent calls ===`);
     row('machine load average (before/after)', `${loadBefore}  /  ${loadAverage()}   (2 cores, shared)`);
     row('database', args['database-url'] ? 'PostgreSQL (--database-url)' : 'embedded PGlite on disk');
+    if (args.pin) row('CPU pinning (--pin)', `server on CPU ${serverCpus}, load generator on CPU ${harnessCpus} (PostgreSQL and the kernel float)`);
     row('set provider latencies', `endpointing ${endpointingMs} ms (adapter query) + STT final ${STT_FINAL_MS} ms + LLM first token ${LLM_FIRST_TOKEN_MS} ms + TTS first audio ${TTS_FIRST_AUDIO_MS} ms = ${setLatency} ms`);
     row('formula', 'server-added = voice-to-voice − set provider latencies');
     row('', '(voice-to-voice = caller\'s last speech frame sent → first bot audio frame received; the fake detects');

@@ -19,6 +19,8 @@ export interface ServerChildOptions {
   databaseUrl?: string;
   /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']. */
   nodeFlags?: string[];
+  /** CPU list for the server (taskset -c), e.g. '0'. */
+  cpus?: string;
 }
 
 export interface ServerChild {
@@ -70,7 +72,10 @@ export async function startServerChild(o: ServerChildOptions): Promise<ServerChi
     WORKERS_ENABLED: 'false',
     ...(o.databaseUrl ? { DATABASE_URL: o.databaseUrl } : {}),
   };
-  const child: ChildProcess = spawn(process.execPath, [...(o.nodeFlags ?? []), '--import', 'tsx', 'src/main.ts'], {
+  const nodeArgs = [...(o.nodeFlags ?? []), '--import', 'tsx', 'src/main.ts'];
+  // taskset execs node, so the server keeps the spawned pid (its CPU and RSS figures stay right).
+  const [command, args] = o.cpus ? ['taskset', ['-c', o.cpus, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
+  const child: ChildProcess = spawn(command, args, {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
