@@ -124,8 +124,10 @@ async function main(): Promise<number> {
     const script = (turns: number): CallScriptOptions => {
       const tag = callIndex++;
       turnsByTag.set(tag, turns);
+      const frameSentAt: number[] = [];
+      tracer.registerCaller(tag, frameSentAt);
       return {
-      caller: { server: server!.url, publicOrigin: server!.url, authToken: server!.twilioAuthToken, from: `+1555${String(2000000 + tag).padStart(7, '0')}`, to: BOT_NUMBER, tag },
+      caller: { server: server!.url, publicOrigin: server!.url, authToken: server!.twilioAuthToken, from: `+1555${String(2000000 + tag).padStart(7, '0')}`, to: BOT_NUMBER, tag, frameSentAt },
       turns,
       speech,
       bargeSpeech,
@@ -212,7 +214,7 @@ async function main(): Promise<number> {
     const hops = tracer.breakdown(results);
     const hopSummary = (k: keyof TurnBreakdown): string => fmtSummary(summarize(hops.turns.map((t) => t[k])));
     const p99Hops = percentile(hops.turns.map((t) => t.serverAdded), 99);
-    const frameDelays = tracer.inboundFrameDelays(results);
+    const frameDelays = tracer.inboundFrameDelays();
 
     const out: string[] = [];
     const row = (k: string, v: string): void => void out.push(`  ${k.padEnd(34)} ${v}`);

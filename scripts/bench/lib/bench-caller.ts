@@ -36,6 +36,8 @@ export interface BenchCallerOptions {
   lateThresholdMs?: number;
   /** Written into every frame's audio (watermark.ts), 0–4095. */
   tag: number;
+  /** Where to record each frame's send time (the tracer reads it while the call runs). */
+  frameSentAt?: number[];
 }
 
 export interface SpokenUtterance {
@@ -73,13 +75,14 @@ export class BenchCaller {
   lateFrames = 0;
   maxFrameLateMs = 0;
   /** performance.now() at which frame n (its watermark number) was sent. */
-  readonly frameSentAt: number[] = [];
+  readonly frameSentAt: number[];
   readonly closed: Promise<{ code: number; reason: string }>;
   private resolveClosed!: (v: { code: number; reason: string }) => void;
   private readonly lateThresholdMs: number;
 
   private constructor(private readonly o: BenchCallerOptions) {
     this.lateThresholdMs = o.lateThresholdMs ?? 5;
+    this.frameSentAt = o.frameSentAt ?? [];
     this.closed = new Promise((r) => (this.resolveClosed = r));
   }
 

@@ -68,10 +68,18 @@ export function parseTurnTag(text: string): { caller: number; utterance: number 
 
 export class TurnTracer {
   private readonly connectionCaller = new Map<number, number>();
-  private readonly lastFrame = new Map<number, { caller: number; frame: number; at: number }>();
+  /** Deepgram connection → number of the last tagged frame it received. */
+  private readonly lastFrame = new Map<number, number>();
   private readonly stamps = new Map<string, Stamps>();
-  /** Every caller frame's trip through Parley to the fake Deepgram, ms (needs the callers' send times). */
-  private readonly frameArrivals: Array<{ caller: number; frame: number; at: number }> = [];
+  /** Caller tag → when each of its frames was sent (filled by the caller as it sends). */
+  private readonly sentAt = new Map<number, number[]>();
+  /** Every caller frame's trip through Parley to the fake Deepgram, ms. */
+  private readonly frameDelays: number[] = [];
+
+  /** A caller about to dial: its frames' send times are read as they arrive at the fake Deepgram. */
+  registerCaller(tag: number, frameSentAt: number[]): void {
+    this.sentAt.set(tag, frameSentAt);
+  }
 
   private at(caller: number, utterance: number): Stamps {
     const key = `${caller}:${utterance}`;
@@ -91,11 +99,13 @@ export class TurnTracer {
   onDeepgram = (e: FakeDeepgramTrace): void => {
     if (e.kind === 'audio') {
       const tag = readTag(e.audio);
-      if (!tag) return;
-      this.connectionCaller.set(e.connection, tag.caller);
-      const f = { caller: tag.caller, frame: tag.frame, at: e.at };
-      this.lastFrame.set(e.connection, f);
-      this.frameArrivals.push(f);
+      if (tag < 0) return;
+      const caller = Math.floor(tag / 0x10000);
+      const frame = tag % 0x10000;
+      this.connectionCaller.set(e.connection, caller);
+      this.lastFrame.set(e.connection, frame);
+      const sent = this.sentAt.get(caller)?.[frame];
+      if (sent !== undefined) this.frameDelays.push(e.at - sent);
       return;
     }
     const caller = this.connectionCaller.get(e.connection);
@@ -103,7 +113,7 @@ export class TurnTracer {
     const s = this.at(caller, e.utterance);
     if (e.kind === 'endpoint') {
       s.endpointAt ??= e.at;
-      s.triggerFrame ??= this.lastFrame.get(e.connection)?.frame;
+      s.triggerFrame ??= this.lastFrame.get(e.connection);
     } else s.finalAt ??= e.at;
   };
 
@@ -163,13 +173,7 @@ export class TurnTracer {
   }
 
   /** Each caller frame's time from the caller's send to the fake Deepgram's receipt (through Parley). */
-  inboundFrameDelays(results: CallResult[]): number[] {
-    const sent = new Map(results.map((r) => [r.tag, r.frameSentAt]));
-    const out: number[] = [];
-    for (const f of this.frameArrivals) {
-      const t = sent.get(f.caller)?.[f.frame];
-      if (t !== undefined) out.push(f.at - t);
-    }
-    return out;
+  inboundFrameDelays(): number[] {
+    return this.frameDelays;
   }
 }

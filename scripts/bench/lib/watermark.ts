@@ -31,12 +31,14 @@ export function tagTail(frame: Uint8Array): string {
   return Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).subarray(TAG_BYTES).toString('base64');
 }
 
-/** The (caller, frame number) at the start of `audio`, or null when it carries no tag. Frame numbers wrap at 65536. */
-export function readTag(audio: Uint8Array): { caller: number; frame: number } | null {
-  if (audio.length < TAG_BYTES || audio[0] !== MAGIC0 || audio[1] !== MAGIC1) return null;
+/**
+ * The tag at the start of `audio` packed as caller × 65536 + frame number (no object per frame: this runs for
+ * every frame of every call), or -1 when it carries none. Frame numbers wrap at 65536.
+ */
+export function readTag(audio: Uint8Array): number {
+  if (audio.length < TAG_BYTES || audio[0] !== MAGIC0 || audio[1] !== MAGIC1) return -1;
   const a = audio;
-  return {
-    caller: ((a[2]! & 15) << 8) | ((a[3]! & 15) << 4) | (a[4]! & 15),
-    frame: ((a[5]! & 15) << 12) | ((a[6]! & 15) << 8) | ((a[7]! & 15) << 4) | (a[8]! & 15),
-  };
+  const caller = ((a[2]! & 15) << 8) | ((a[3]! & 15) << 4) | (a[4]! & 15);
+  const frame = ((a[5]! & 15) << 12) | ((a[6]! & 15) << 8) | ((a[7]! & 15) << 4) | (a[8]! & 15);
+  return caller * 0x10000 + frame;
 }
