@@ -148,11 +148,14 @@ export class CallSession {
         return this.endedPromise;
       }
     }
-    if (!this.ended) {
-      const greeting = this.o.greeting ?? this.o.context.bot.config.greeting;
-      if (greeting) this.speak(greeting, 'greeting', true);
-      else this.enterListening();
+    // The caller may have hung up while the session was opening: finish() found nothing to close then.
+    if (this.ended) {
+      void this.tts?.close().catch(() => {});
+      return this.endedPromise;
     }
+    const greeting = this.o.greeting ?? this.o.context.bot.config.greeting;
+    if (greeting) this.speak(greeting, 'greeting', true);
+    else this.enterListening();
     void sttReady;
     return this.endedPromise;
   }

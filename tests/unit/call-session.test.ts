@@ -7,7 +7,7 @@ import type { CallContext, Tool } from '../../src/call/tool-types.js';
 import { builtInTools } from '../../src/call/tools/index.js';
 import { silentLogger } from '../../src/call/types.js';
 import type { Db } from '../../src/db/sql.js';
-import type { LlmRequest } from '../../src/providers/types.js';
+import type { LlmRequest, TtsProvider } from '../../src/providers/types.js';
 import { MemoryTransport } from '../helpers/memory-transport.js';
 import { saySentence, ScriptedLlm, ScriptedStt, ScriptedTts, type ScriptedLlmOptions, type ScriptedReply, type ScriptedTtsOptions } from '../helpers/scripted-providers.js';
 
@@ -85,6 +85,22 @@ describe('CallSession', () => {
     expect(h.recorder.started).toBe(true);
     expect(h.texts()).toEqual([`bot: ${GREETING}`]);
     expect(h.transport.playedMarks).toEqual(['t1-0', 't1-1']);
+  });
+
+  it('closes a TTS session that finished opening after the caller had hung up', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const inner = new ScriptedTts();
+    const slow: TtsProvider = { name: 'slow', open: async (o) => gate.then(() => inner.open(o)) };
+    const h = createHarness({ session: { tts: slow } });
+    await h.advance(10);
+    h.transport.close('stop');
+    await h.advance(10);
+    expect(h.recorder.ended).not.toBeNull();
+    release();
+    await h.advance(10);
+    expect(inner.closed).toBe(1);
+    expect(inner.turns).toBe(0); // and no greeting to nobody
   });
 
   it('answers a caller turn and records per-stage latency', async () => {
