@@ -125,7 +125,13 @@ export async function startServer(config: Config, log: Logger, options: { port?:
   const jobKinds: Record<string, JobKind> = { ...knowledge.jobKinds, [ANALYZE_CALL_JOB]: analyzeCallJob({ sql, analyzer }) };
   const webhookDelivery = { timeoutMs: config.WEBHOOK_TIMEOUT_MS, allowHttp: config.WEBHOOK_ALLOW_HTTP, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE };
   const webhooks = config.WORKERS_ENABLED
-    ? new WebhookWorker(sql, { ...webhookDelivery, maxAgeMs: config.WEBHOOK_MAX_AGE_HOURS * 3_600_000, log })
+    ? new WebhookWorker(sql, {
+        ...webhookDelivery, maxAgeMs: config.WEBHOOK_MAX_AGE_HOURS * 3_600_000, log,
+        onAttempt: (outcome, latencyMs) => {
+          metrics.webhookAttempts.inc({ outcome });
+          if (latencyMs !== null) metrics.webhookAttemptDuration.observe(latencyMs / 1000);
+        },
+      })
     : null;
   const worker = config.WORKERS_ENABLED ? new JobWorker(sql, { kinds: jobKinds, log }) : null;
 

@@ -9,6 +9,8 @@ export interface Metrics {
   callTurnLatency: Histogram<'stage'>;
   malformedFrames: Counter<'transport'>;
   bargeInToClear: Histogram<string>;
+  webhookAttempts: Counter<'outcome'>;
+  webhookAttemptDuration: Histogram<string>;
 }
 
 export function createMetrics(): Metrics {
@@ -38,6 +40,18 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
     malformedFrames: new Counter({ name: 'parley_malformed_frames_total', help: 'Malformed or unexpected media frames', labelNames: ['transport'], registers: [registry] }),
+    webhookAttempts: new Counter({
+      name: 'parley_webhook_attempts_total',
+      help: 'Webhook delivery attempts by outcome (delivered, retry = failed and rescheduled, dead, skipped)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    webhookAttemptDuration: new Histogram({
+      name: 'parley_webhook_attempt_seconds',
+      help: 'One webhook HTTP attempt, connect to last byte',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
   };
 }
 

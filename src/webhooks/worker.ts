@@ -39,6 +39,8 @@ export interface WebhookWorkerOptions {
   analyzeEveryMs?: number;
   random?: () => number;
   log?: WebhookWorkerLogger;
+  /** Told of every settled attempt (metrics): its outcome and, when a request went out, its duration. */
+  onAttempt?: (outcome: 'delivered' | 'retry' | 'dead' | 'skipped', latencyMs: number | null) => void;
 }
 
 const COMPANY_CACHE_MS = 1000;
@@ -141,6 +143,7 @@ export class WebhookWorker {
       const company = await this.company(event.company_id);
       if (!company?.url || !wantsEvent(company, event.type)) {
         await settleEvent(this.sql, event, { status: 'skipped', statusCode: null, error: company?.url ? 'event type no longer subscribed' : 'no webhook URL configured' });
+        this.options.onAttempt?.('skipped', null);
         return;
       }
       const result = await sendSigned(this.client, { ...company, url: company.url }, event.id, event.body, this.abort.signal);
@@ -178,6 +181,7 @@ export class WebhookWorker {
       if (give) this.log.warn({ eventId: event.id, attempts: event.attempts, error: result.error }, 'webhook event is dead');
     }
     await recordAttemptResult(this.sql, event, url, result, settlement, event.type === 'call.analyzed' ? callIdOf(event.body) : null);
+    this.options.onAttempt?.(settlement.status === 'pending' ? 'retry' : settlement.status === 'dead' ? 'dead' : 'delivered', result.latencyMs);
   }
 }
 

@@ -82,7 +82,8 @@ describe('webhook outbox delivery', () => {
     emitted.push({ id: (await recordEvent(sql, { companyId: acme.id, type: 'knowledge.ready', data: { document_id: 'd1' } }))!, key: null });
 
     await receiver.down(); // phase 1: connection refused
-    startWorker();
+    const settled = { delivered: 0, retry: 0, dead: 0, skipped: 0, timed: 0 };
+    startWorker({ onAttempt: (outcome, latencyMs) => void (settled[outcome]++, latencyMs !== null && settled.timed++) });
     await until('refused attempts', async () => (await sql`select 1 from webhook_attempts where error like '%ECONNREFUSED%'`).length >= 3);
 
     // phase 2: back up, but slow past the timeout, then 500s, a 429, then healthy.
@@ -96,6 +97,11 @@ describe('webhook outbox delivery', () => {
     };
     await receiver.up();
     await until('all delivered', async () => (await statusCounts(acme.id)).delivered === emitted.length);
+    // What /metrics counts (parley_webhook_attempts_total): one delivery per event, the failures as retries.
+    expect(settled.delivered).toBe(emitted.length);
+    expect(settled.retry).toBeGreaterThanOrEqual(3 + 5);
+    expect(settled.dead).toBe(0);
+    expect(settled.timed).toBe(settled.delivered + settled.retry);
 
     // Every event arrived (answered 2xx in time) under its own id, and every request was signed.
     const mine = receiver.requests.filter((r) => r.json?.data && emitted.some((e) => e.id === r.json!.id));
