@@ -102,6 +102,26 @@ describe('outbound calls', () => {
     expect(wrongSid.body).not.toContain('<Stream');
   });
 
+  it('with hang_up_on_machine, asks Twilio to detect machines and hangs up on one without a conversation', async () => {
+    const res = await t.app.inject({ method: 'POST', url: `/v1/bots/${botId}/calls`, headers: t.as(company.apiKey), payload: { to: '+15551230020', hang_up_on_machine: true } });
+    expect(res.statusCode).toBe(201);
+    const call = res.json();
+    expect(fake.requests.at(-1)!.form.get('MachineDetection')).toBe('Enable');
+    const answer = { CallSid: call.twilio_call_sid, From: BOT_NUMBER, To: '+15551230020', Direction: 'outbound-api' };
+    const machine = await twilioPost(`/twilio/outbound/${call.id}`, { ...answer, AnsweredBy: 'machine_start' });
+    expect(machine.body).toContain('<Hangup/>');
+    expect(machine.body).not.toContain('<Stream');
+    const [row] = await t.db.sql`select failure_reason from calls where id = ${call.id}`;
+    expect(row!.failure_reason).toBe('answered by a machine (machine_start)');
+
+    const person = (await t.app.inject({ method: 'POST', url: `/v1/bots/${botId}/calls`, headers: t.as(company.apiKey), payload: { to: '+15551230021', hang_up_on_machine: true } })).json();
+    const human = await twilioPost(`/twilio/outbound/${person.id}`, { ...answer, CallSid: person.twilio_call_sid, To: '+15551230021', AnsweredBy: 'human' });
+    expect(human.body).toContain('<Stream');
+    // Without the option no detection is asked for.
+    await dial(botId, '+15551230022');
+    expect(fake.requests.at(-1)!.form.get('MachineDetection')).toBeNull();
+  });
+
   it('records the SID when the answer arrives before Twilio\'s reply to the create request', async () => {
     const dialer = dialerWith(async (params) => {
       const callId = params.url!.split('/').at(-1)!;

@@ -15,7 +15,13 @@ export interface OutboundCallRouteDeps {
 }
 
 const OutboundCallBody = Type.Object(
-  { to: Type.String({ pattern: '^\\+[1-9]\\d{6,14}$', description: 'Number to call, E.164 (e.g. +15551234567)' }) },
+  {
+    to: Type.String({ pattern: '^\\+[1-9]\\d{6,14}$', description: 'Number to call, E.164 (e.g. +15551234567)' }),
+    hang_up_on_machine: Type.Optional(Type.Boolean({
+      default: false,
+      description: 'Run Twilio answering-machine detection and hang up, without a word, on a voicemail or fax (the call keeps the reason).',
+    })),
+  },
   { additionalProperties: false },
 );
 
@@ -36,12 +42,12 @@ export function outboundCallRoutes(deps: OutboundCallRouteDeps): FastifyPluginAs
       },
     }, async (request, reply) => {
       const { id } = request.params as { id: string };
-      const { to } = request.body as { to: string };
+      const { to, hang_up_on_machine: hangUpOnMachine } = request.body as { to: string; hang_up_on_machine?: boolean };
       const bot = await getBot(deps.sql, request.auth.companyId, id);
       if (!bot) throw notFound('Bot');
       if (!bot.is_active) throw new ParleyError('PARLEY_ERR_CONFLICT', 'This bot is inactive');
       if (!deps.dialer) throw new ParleyError('PARLEY_ERR_UNAVAILABLE', 'Outbound calls need TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN on the server');
-      const call = await deps.dialer.place(bot, to);
+      const call = await deps.dialer.place(bot, to, { hangUpOnMachine });
       return reply.status(201).send(summary(call));
     });
   };

@@ -29,7 +29,8 @@ export interface OutboundDialerDeps {
 export class OutboundDialer {
   constructor(private readonly deps: OutboundDialerDeps) {}
 
-  async place(bot: BotRow, to: string): Promise<CallRow> {
+  /** `hangUpOnMachine`: Twilio's answering-machine detection runs, and a machine or fax gets no conversation. */
+  async place(bot: BotRow, to: string, options: { hangUpOnMachine?: boolean } = {}): Promise<CallRow> {
     if (!bot.phone_number) throw new ParleyError('PARLEY_ERR_CONFLICT', 'This bot has no phone number to call from');
     if (to === bot.phone_number) throw new ParleyError('PARLEY_ERR_VALIDATION', 'A bot cannot call its own number');
     const allowed = this.deps.allowedPrefixes ?? [];
@@ -61,6 +62,7 @@ export class OutboundDialer {
         timeoutSec: this.deps.ringTimeoutSec ?? 30,
         // The session says goodbye at maxCallSec; Twilio's hard stop comes a minute later, never mid-goodbye.
         timeLimitSec: limitsOf(bot.config).maxCallSec + 60,
+        ...(options.hangUpOnMachine ? { machineDetection: 'Enable' as const } : {}),
       });
       sid = placed.sid;
     } catch (err) {

@@ -103,6 +103,12 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
         request.log.warn({ callSid }, 'outbound answer for an unknown, ended or foreign call: hanging up');
         return reply.type('text/xml').send(hangupTwiml());
       }
+      // Present only when the call was placed with answering-machine detection (hang_up_on_machine).
+      const answeredBy = form.AnsweredBy ?? '';
+      if (answeredBy.startsWith('machine') || answeredBy === 'fax') {
+        await deps.sql`update calls set failure_reason = ${`answered by a machine (${answeredBy.slice(0, 40)})`}, updated_at = now() where id = ${call.id}`;
+        return reply.type('text/xml').send(hangupTwiml());
+      }
       deps.prewarm?.(call.id, bot);
       return reply.type('text/xml').send(streamTwiml(deps, call.id));
     });
