@@ -9,8 +9,10 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
-import { apiKeyAuth } from './api/auth.js';
+import { AuthFailureThrottle, apiKeyAuth } from './api/auth.js';
 import { installErrorHandler } from './api/error-handler.js';
+import { installHealthRoutes, type HealthOptions } from './api/health.js';
+import { installRequestGuards } from './api/request-guards.js';
 import { createMetrics, installHttpMetrics, type Metrics } from './api/metrics.js';
 import { adminRoutes } from './api/routes/admin.js';
 import { apiKeyRoutes } from './api/routes/api-keys.js';
@@ -18,10 +20,11 @@ import { botRoutes } from './api/routes/bots.js';
 import { callRoutes } from './api/routes/calls.js';
 import { companyRoutes } from './api/routes/company.js';
 import { ErrorResponse } from './api/schemas.js';
-import type { Config } from './config.js';
-import { migrationsCurrent } from './db/migrate.js';
+import { trustProxyOption, type Config } from './config.js';
 import type { RootSql } from './db/sql.js';
 import type { Logger } from './log.js';
+import { MAX_SOCKET_PAYLOAD } from './telephony/socket-frames.js';
+import { TWILIO_BODY_LIMIT, limitedFormParser } from './telephony/twilio/form-limits.js';
 
 export interface AppDeps {
   config: Config;
@@ -35,19 +38,43 @@ export interface AppDeps {
   tenantRoutes?: FastifyPluginAsync[];
   /** Routes outside /v1 (Twilio webhooks and media socket, web calls). */
   publicRoutes?: FastifyPluginAsync[];
+  /** Database probe timings for /healthz and /readyz (tests shorten them). */
+  health?: HealthOptions;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const QUERY_KEY = /^[A-Za-z0-9_.[\]-]{1,64}$/;
+
+/**
+ * A URL as it may be logged: the path, and for each query parameter its key (when it looks like a key) with the
+ * value replaced. Query values carry phone numbers (`?from=%2B1555…`), tokens and the like.
+ */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = url.slice(q + 1).split('&').map((p) => {
+    const key = p.split('=', 1)[0]!;
+    return QUERY_KEY.test(key) ? `${key}=[redacted]` : '[redacted]';
+  });
+  return `${url.slice(0, q)}?${params.join('&')}`;
+}
+
+/** pino serializer for `req` in Fastify's request lines. */
+function serializeRequest(req: { method?: string; url?: string; ip?: string; socket?: { remotePort?: number } }) {
+  return { method: req.method, url: redactUrl(req.url ?? ''), remoteAddress: req.ip, remotePort: req.socket?.remotePort };
+}
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: deps.log as FastifyBaseLogger,
+    // Request lines carry the path and the query's keys, never its values (phone numbers, web-call tokens…).
+    loggerInstance: deps.log.child({}, { serializers: { req: serializeRequest } }) as FastifyBaseLogger,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     bodyLimit: 1_048_576,
-    trustProxy: true,
+    // Only these peers' X-Forwarded-For is believed: the client IP is what rate limits and auth throttling count by.
+    trustProxy: trustProxyOption(deps.config.TRUST_PROXY),
     ajv: {
       // Unknown fields are an error, not silently dropped: a typo in a bot config must not vanish.
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
@@ -60,6 +87,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   installErrorHandler(app);
+  installRequestGuards(app);
   installHttpMetrics(app, metrics);
   app.addSchema(ErrorResponse);
 
@@ -77,23 +105,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       security: [{ apiKey: [] }],
     },
   });
-  await app.register(formbody);
-  await app.register(websocket, { options: { maxPayload: 1_048_576 } });
+  // Forms are Twilio's webhooks only: small, few parameters, refused before parsing when not (form-limits.ts).
+  await app.register(formbody, { bodyLimit: TWILIO_BODY_LIMIT, parser: limitedFormParser });
+  // Frames up to MAX_SOCKET_PAYLOAD reach the socket routes, which count and drop bad ones (oversized, invalid
+  // UTF-8 — validated there, not by ws, so it does not close the socket); only a larger frame closes it (1009).
+  await app.register(websocket, { options: { maxPayload: MAX_SOCKET_PAYLOAD, skipUTF8Validation: true } });
   await app.register(multipart, { limits: { fileSize: deps.config.UPLOAD_MAX_BYTES, files: 1, fields: 10 } });
 
-  app.get('/healthz', { schema: { hide: true } as object }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { hide: true } as object }, async (_request, reply) => {
-    try {
-      const current = await migrationsCurrent(deps.sql);
-      if (!current) return reply.status(503).send({ status: 'migrations pending' });
-      return { status: 'ready' };
-    } catch {
-      return reply.status(503).send({ status: 'database unreachable' });
-    }
-  });
+  installHealthRoutes(app, deps.sql, deps.health);
   app.get('/openapi.json', { schema: { hide: true } as object }, async () => app.swagger());
 
   await app.register(async (v1) => {
+    // Before any authentication hook: a client with too many recent 401s gets 429 without a key lookup.
+    const authThrottle = new AuthFailureThrottle({ maxFailures: deps.config.AUTH_FAILURES_PER_MIN, windowMs: 60_000 });
+    v1.addHook('onRequest', authThrottle.onRequest);
+    v1.addHook('onResponse', authThrottle.onResponse);
     await v1.register(adminRoutes({ sql: deps.sql, adminToken: deps.adminToken }), { prefix: '/admin' });
     await v1.register(async (tenant) => {
       tenant.addHook('onRequest', apiKeyAuth(deps.sql));

@@ -3,6 +3,8 @@
  * (the table there is checked against VARIABLES by a test). A bad value fails fast, naming the variable.
  */
 
+import { isIP } from 'node:net';
+
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
     super(`Invalid configuration: ${variable} ${message}`);
@@ -37,8 +39,17 @@ export const VARIABLES = {
   DATABASE_URL: { kind: { type: 'url', protocols: ['postgres:', 'postgresql:'] }, secret: true, doc: 'PostgreSQL server; unset = embedded PGlite under DATA_DIR' },
   DATA_DIR: { kind: { type: 'string' }, default: './data', doc: 'Where embedded PGlite keeps its files (memory:// for a throwaway database)' },
   DATABASE_POOL_MAX: { kind: { type: 'int', min: 1, max: 100 }, default: '10', doc: 'postgres.js pool size for a real server (PGlite always uses 1)' },
-  ADMIN_TOKEN: { kind: { type: 'string' }, secret: true, doc: 'Bearer token for /v1/admin; unset = one is generated into DATA_DIR/admin-token' },
+  ADMIN_TOKEN: { kind: { type: 'string' }, secret: true, doc: 'Bearer token for /v1/admin, at least 32 characters (a shorter one stops the start); unset = one is generated into DATA_DIR/admin-token' },
   RATE_LIMIT_PER_MIN: { kind: { type: 'int', min: 1, max: 1_000_000 }, default: '600', doc: 'Requests per minute per API key on /v1' },
+  AUTH_FAILURES_PER_MIN: {
+    kind: { type: 'int', min: 1, max: 100_000 }, default: '20',
+    doc: 'Failed API-key or admin-token authentications per client IP per minute; beyond, 429 with Retry-After until the minute is over',
+  },
+  TWILIO_RATE_LIMIT_PER_MIN: { kind: { type: 'int', min: 1, max: 1_000_000 }, default: '1200', doc: 'Requests per minute per client IP on the Twilio webhooks (429 beyond)' },
+  TRUST_PROXY: {
+    kind: { type: 'string' }, default: 'loopback,linklocal,uniquelocal',
+    doc: 'Which peers may set X-Forwarded-For (the client IP that rate limits count by): true, false, a hop count, or addresses/CIDRs/loopback,linklocal,uniquelocal',
+  },
   SHUTDOWN_TIMEOUT_MS: { kind: { type: 'int', min: 0, max: 600_000 }, default: '10000', doc: 'How long SIGTERM waits for in-flight work' },
   CALL_TOKEN_SECRET: { kind: { type: 'string' }, secret: true, doc: 'HMAC key for media-stream and web-call tokens; unset = generated into DATA_DIR/call-token-secret' },
   TWILIO_ACCOUNT_SID: { kind: { type: 'string' }, doc: 'Twilio account SID (REST: transfer, hang-up, outbound)' },
@@ -72,6 +83,13 @@ export const VARIABLES = {
   CHUNK_SIZE: { kind: { type: 'int', min: 100, max: 8000 }, default: '800', doc: 'Target chunk size, characters' },
   CHUNK_OVERLAP: { kind: { type: 'int', min: 0, max: 2000 }, default: '120', doc: 'Overlap between chunks, characters' },
   INGEST_CONCURRENCY: { kind: { type: 'int', min: 1, max: 32 }, default: '2', doc: 'Documents ingested at once per instance' },
+  INGEST_MAX_EXPANDED_BYTES: { kind: { type: 'int', min: 1_048_576, max: 1_073_741_824 }, default: '67108864', doc: 'Largest decompressed size of an uploaded archive (DOCX), all parts together; more fails the document (zip bombs)' },
+  INGEST_MAX_XML_BYTES: { kind: { type: 'int', min: 65_536, max: 268_435_456 }, default: '8388608', doc: "Largest decompressed size of a DOCX's XML parts (the DOCX parser needs ~100x this in memory)" },
+  INGEST_MAX_PAGES: { kind: { type: 'int', min: 1, max: 100_000 }, default: '2000', doc: 'Most pages a PDF may have' },
+  INGEST_MAX_CHARS: { kind: { type: 'int', min: 1000, max: 500_000_000 }, default: '25000000', doc: 'Most characters of text a document may hold (decoded or extracted)' },
+  INGEST_MAX_CHUNKS: { kind: { type: 'int', min: 1, max: 1_000_000 }, default: '50000', doc: 'Most chunks one document may cut into' },
+  INGEST_WORKER_MEMORY_MB: { kind: { type: 'int', min: 32, max: 16_384 }, default: '1024', doc: 'Heap limit of each ingestion worker thread (parse, chunk, local embedding); a document that needs more fails' },
+  INGEST_TIMEOUT_MS: { kind: { type: 'int', min: 1000, max: 240_000 }, default: '120000', doc: 'Longest one document may spend in an ingestion worker thread; then it fails' },
   RETRIEVAL_TOP_K: { kind: { type: 'int', min: 1, max: 50 }, default: '4', doc: 'Chunks handed to the agent per question' },
   BOOKING_HOLD_SEC: { kind: { type: 'int', min: 10, max: 3600 }, default: '300', doc: 'How long a slot hold lasts' },
   WEBHOOK_ALLOW_HTTP: { kind: { type: 'bool' }, default: 'false', doc: 'Allow http:// webhook URLs (local work only)' },
@@ -123,12 +141,39 @@ function parseOne(name: string, spec: VariableSpec, raw: string | undefined): st
   }
 }
 
+/**
+ * TRUST_PROXY as Fastify's `trustProxy`: true/false, a hop count, or a list of addresses, CIDRs and the names
+ * loopback, linklocal, uniquelocal. Only these peers' X-Forwarded-For is believed, so a client cannot pick
+ * the IP that rate limits and the auth-failure throttle count by.
+ */
+export function trustProxyOption(value: string): boolean | string | ((address: string, hop: number) => boolean) {
+  if (/^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
+  if (/^\d{1,2}$/.test(value)) {
+    const hops = Number(value);
+    return (_address, hop) => hop < hops;
+  }
+  for (const item of value.split(',').map((x) => x.trim())) {
+    const [addr, bits, extra] = item.split('/');
+    const ok = ['loopback', 'linklocal', 'uniquelocal'].includes(item)
+      || (isIP(addr ?? '') !== 0 && extra === undefined && (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (isIP(addr!) === 4 ? 32 : 128))));
+    if (!ok) throw new ConfigError('TRUST_PROXY', `must be true, false, a hop count or a list of addresses/CIDRs (got "${item.slice(0, 60)}")`);
+  }
+  return value;
+}
+
+/** A shorter ADMIN_TOKEN is refused at start: it guards every company. Generated tokens have 43 characters. */
+export const MIN_ADMIN_TOKEN_CHARS = 32;
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const out: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(VARIABLES) as [string, VariableSpec][]) {
     out[name] = parseOne(name, spec, env[name]);
   }
   const cfg = out as Config;
+  if (cfg.ADMIN_TOKEN !== undefined && cfg.ADMIN_TOKEN.length < MIN_ADMIN_TOKEN_CHARS) {
+    throw new ConfigError('ADMIN_TOKEN', `must be at least ${MIN_ADMIN_TOKEN_CHARS} characters (e.g. openssl rand -base64 32), or unset to have one generated into DATA_DIR`);
+  }
+  trustProxyOption(cfg.TRUST_PROXY);
   if (cfg.CHUNK_OVERLAP >= cfg.CHUNK_SIZE) throw new ConfigError('CHUNK_OVERLAP', 'must be smaller than CHUNK_SIZE');
   if (cfg.DEFAULT_STT === 'deepgram' && !cfg.DEEPGRAM_API_KEY) throw new ConfigError('DEFAULT_STT', 'is deepgram but DEEPGRAM_API_KEY is not set');
   if (cfg.DEFAULT_TTS === 'cartesia' && !cfg.CARTESIA_API_KEY) throw new ConfigError('DEFAULT_TTS', 'is cartesia but CARTESIA_API_KEY is not set');

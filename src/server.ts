@@ -22,6 +22,7 @@ import { LocalSttProvider } from './providers/stt/local.js';
 import { LocalTtsProvider } from './providers/tts/local.js';
 import { persistentSecret } from './secrets-file.js';
 import { CallRunner } from './telephony/call-runner.js';
+import { CallOwnership } from './telephony/call-ownership.js';
 import { twilioMediaRoute } from './telephony/twilio/media-route.js';
 import { ProviderPrewarmer } from './telephony/prewarm.js';
 import { OutboundDialer } from './telephony/twilio/outbound.js';
@@ -136,10 +137,13 @@ export async function startServer(config: Config, log: Logger, options: { port?:
   const worker = config.WORKERS_ENABLED ? new JobWorker(sql, { kinds: jobKinds, log }) : null;
 
   const prewarmer = new ProviderPrewarmer({ providersFor: (bot) => providers.forBot(bot), log });
+  const ownership = new CallOwnership(sql, log);
+  await ownership.start({ sweep: config.WORKERS_ENABLED });
   const runner = new CallRunner({
     sql,
     log,
     metrics,
+    instanceId: ownership.instanceId,
     providersFor: (bot) => providers.forBot(bot),
     adoptPrewarmed: (callId, set) => prewarmer.adopt(callId, set),
     toolsFor: (bot) => [knowledge.tool, ...(bot.config.booking && bot.config.booking.enabled !== false ? callTools : [])],
@@ -161,6 +165,7 @@ export async function startServer(config: Config, log: Logger, options: { port?:
     twilioVoiceRoutes({
       sql, authToken: twilioAuthToken, publicOrigin: config.PUBLIC_URL, callTokenSecret,
       prewarm: (callId, bot) => prewarmer.warm(callId, bot, { input: TWILIO_FORMAT, output: TWILIO_FORMAT }),
+      rateLimitPerMin: config.TWILIO_RATE_LIMIT_PER_MIN,
     }),
     twilioMediaRoute({ sql, authToken: twilioAuthToken, publicOrigin: config.PUBLIC_URL, callTokenSecret, runner, metrics, twilioControl }),
     webCallSocketRoute({ sql, runner, metrics, publicOrigin: config.PUBLIC_URL }),
@@ -203,6 +208,7 @@ export async function startServer(config: Config, log: Logger, options: { port?:
       await settleWithin(app.close(), left());
       await settleWithin(prewarmer.close(), left());
       await Promise.all([worker?.stop(left()), webhooks?.stop(left())]);
+      await ownership.stop();
       await db.close();
     },
   };

@@ -40,6 +40,24 @@ export function hasScope(scopes: string[], needed: string | undefined): boolean 
   return scopes.includes('*') || scopes.includes(needed) || scopes.includes(`${resource}:*`);
 }
 
+/**
+ * Whether a key holding `own` may hand out `scope` (to a key it creates) or take it away (by revoking a key that
+ * has it): only what it holds itself. `*` only from `*`; a resource wildcard (`bots:*`) only from that wildcard
+ * or `*`; `bots:read` from `bots:read`, `bots:*` or `*`.
+ */
+export function canGrant(own: string[], scope: string): boolean {
+  if (own.includes('*')) return true;
+  const [resource, action] = scope.split(':');
+  if (!resource || !action) return false;
+  if (action === '*') return own.includes(scope);
+  return hasScope(own, scope);
+}
+
+/** The scopes in `wanted` that a key holding `own` may not grant (empty: all grantable). */
+export function ungrantable(own: string[], wanted: string[]): string[] {
+  return wanted.filter((s) => !canGrant(own, s));
+}
+
 export function apiKeyAuth(db: Db) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const key = bearer(request);
@@ -60,4 +78,95 @@ export function adminAuth(adminToken: string) {
     const token = bearer(request);
     if (!token || !safeEqualString(token, adminToken)) throw new ParleyError('PARLEY_ERR_UNAUTHORIZED', 'Missing or invalid admin token');
   };
+}
+
+/**
+ * Throttles clients that keep failing authentication (wrong API keys, wrong admin token): after `maxFailures`
+ * 401s from one client within `windowMs`, every /v1 request from it is answered 429 with Retry-After until the
+ * window ends — before any key lookup, so guessing costs neither database work nor yields an answer. Successes
+ * do not reset the count (a client holding one valid key could otherwise reset it between guesses).
+ *
+ * Memory is bounded: at most `maxClients` entries; when full, expired windows are dropped first (entries are kept
+ * in window order, so that is a walk from the front), then the oldest entry. IPv6 clients count per /64, the
+ * smallest block a host usually gets, so rotating addresses inside it does not help.
+ */
+export interface AuthThrottleOptions {
+  maxFailures: number;
+  windowMs: number;
+  maxClients?: number;
+  now?: () => number;
+}
+
+interface FailureWindow {
+  failures: number;
+  resetAt: number;
+}
+
+export class AuthFailureThrottle {
+  private readonly clients = new Map<string, FailureWindow>();
+  private readonly maxClients: number;
+  private readonly now: () => number;
+
+  constructor(private readonly o: AuthThrottleOptions) {
+    this.maxClients = o.maxClients ?? 10_000;
+    this.now = o.now ?? Date.now;
+  }
+
+  /** Clients currently tracked (never more than maxClients). */
+  get size(): number {
+    return this.clients.size;
+  }
+
+  /** Milliseconds until `ip` may try again; 0 when it is not throttled. */
+  blockedFor(ip: string): number {
+    const w = this.clients.get(clientKey(ip));
+    if (!w) return 0;
+    const left = w.resetAt - this.now();
+    return left > 0 && w.failures >= this.o.maxFailures ? left : 0;
+  }
+
+  recordFailure(ip: string): void {
+    const key = clientKey(ip);
+    const now = this.now();
+    const w = this.clients.get(key);
+    if (w && w.resetAt > now) {
+      w.failures++;
+      return;
+    }
+    if (w) this.clients.delete(key);
+    else this.makeRoom(now);
+    this.clients.set(key, { failures: 1, resetAt: now + this.o.windowMs });
+  }
+
+  private makeRoom(now: number): void {
+    for (const [key, w] of this.clients) {
+      if (this.clients.size < this.maxClients && w.resetAt > now) return;
+      this.clients.delete(key);
+    }
+  }
+
+  /** onRequest: refuse a throttled client before any authentication work. */
+  readonly onRequest = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const ms = this.blockedFor(request.ip);
+    if (ms === 0) return;
+    const sec = Math.ceil(ms / 1000);
+    reply.header('retry-after', String(sec));
+    throw new ParleyError('PARLEY_ERR_RATE_LIMITED', `Too many failed authentications from this address; retry in ${sec} s`);
+  };
+
+  /** onResponse: every 401 (API key or admin token) counts against the client. */
+  readonly onResponse = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (reply.statusCode === 401) this.recordFailure(request.ip);
+  };
+}
+
+/** IPv4 (also IPv4-mapped IPv6) as is; IPv6 by its /64 prefix. */
+export function clientKey(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (!ip.includes(':')) return ip;
+  const [head = '', tail] = ip.toLowerCase().replace(/%.*$/, '').split('::');
+  const h = head ? head.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...new Array<string>(Math.max(0, 8 - h.length - (tail ? tail.split(':').length : 0))).fill('0'), ...(tail ? tail.split(':') : [])];
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }

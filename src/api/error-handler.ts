@@ -3,6 +3,7 @@
  * reach a client; unexpected errors are logged with the request id and answered with a generic 500.
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { UnsafeParameterError } from '../db/param-guard.js';
 import { ParleyError, type ErrorCode } from '../errors.js';
 
 interface Mapped {
@@ -14,6 +15,15 @@ interface Mapped {
 
 function mapError(err: FastifyError & { code?: string; validation?: unknown[]; validationContext?: string }): Mapped | null {
   if (err instanceof ParleyError) return { status: err.status, code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) };
+  // A value the route should have refused reached the database boundary (param-guard.ts) or the server's type
+  // checks (SQLSTATE class 22, data exception): the request is at fault, and nothing was written.
+  if (err instanceof UnsafeParameterError) return { status: 400, code: 'PARLEY_ERR_VALIDATION', message: `A value has the wrong format: ${err.reason}` };
+  if (typeof err.code === 'string' && /^22[0-9A-Z]{3}$/.test(err.code)) {
+    return { status: 400, code: 'PARLEY_ERR_VALIDATION', message: 'A value has the wrong format or is out of range' };
+  }
+  // Deadlocks and serialisation failures are retried where they can happen (db/retry.ts); one that still
+  // surfaces is a busy database, not a server bug.
+  if (err.code === '40P01' || err.code === '40001') return { status: 503, code: 'PARLEY_ERR_UNAVAILABLE', message: 'The database is busy; retry the request' };
   if (err.validation) {
     const first = err.validation[0] as { instancePath?: string; params?: { missingProperty?: string; additionalProperty?: string } } | undefined;
     const path = `${err.validationContext ?? 'body'}${first?.instancePath ?? ''}`.replace(/\//g, '.');
@@ -37,8 +47,6 @@ function mapError(err: FastifyError & { code?: string; validation?: unknown[]; v
       return { status: 400, code: 'PARLEY_ERR_VALIDATION', message: 'Body is not valid JSON' };
     case '23505':
       return { status: 409, code: 'PARLEY_ERR_CONFLICT', message: 'A resource with these unique values already exists' };
-    case '22P02':
-      return { status: 400, code: 'PARLEY_ERR_VALIDATION', message: 'A value has the wrong format' };
   }
   if (err.statusCode === 429) return { status: 429, code: 'PARLEY_ERR_RATE_LIMITED', message: 'Too many requests; retry later' };
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {

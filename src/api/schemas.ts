@@ -1,10 +1,15 @@
 /** Schemas shared by several routes. Everything here shows up in /openapi.json. */
 import { Type, type TSchema } from '@sinclair/typebox';
+import { isStorableDate } from '../db/param-guard.js';
+import { badRequest } from '../errors.js';
 
 export const Uuid = Type.String({ format: 'uuid' });
 export const IdParams = Type.Object({ id: Uuid });
 export const E164 = Type.String({ pattern: '^\\+[1-9][0-9]{6,14}$', description: 'Phone number in E.164, e.g. +15551234567' });
 export const Timestamp = Type.String({ format: 'date-time' });
+/** A date-time a client sends: RFC 3339 with a year PostgreSQL stores (0001–9999). Parse it with parseInstant. */
+export const DateTimeInput = (description?: string) =>
+  Type.String({ format: 'date-time', pattern: '^(?!0000)[0-9]{4}-', maxLength: 40, ...(description ? { description } : {}) });
 
 export const ErrorResponse = Type.Object(
   {
@@ -31,16 +36,49 @@ export function errors(...codes: number[]): Record<number, typeof ErrorResponse>
   return Object.fromEntries(codes.map((c) => [c, ErrorResponse]));
 }
 
+/** A validated instant from a DateTimeInput value, or a 400 naming the field. */
+export function parseInstant(value: string, field: string): Date {
+  const d = new Date(value);
+  if (!isStorableDate(d)) throw badRequest(`${field} is not a valid date-time`, { field });
+  return d;
+}
+
 /** Opaque keyset cursor. */
 export function encodeCursor(parts: (string | number)[]): string {
   return Buffer.from(JSON.stringify(parts)).toString('base64url');
 }
 
-export function decodeCursor(cursor: string): unknown[] | null {
+type CursorKind = 'timestamp' | 'uuid' | 'int' | 'e164';
+type CursorValue<K extends CursorKind> = K extends 'timestamp' ? Date : K extends 'int' ? number : string;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const E164_RE = /^\+[1-9][0-9]{6,14}$/;
+
+/**
+ * Decodes a cursor made by encodeCursor into exactly the parts a route expects, each checked, or throws a 400.
+ * A cursor is client input: nothing in it reaches a query unchecked.
+ */
+export function decodeCursor<const K extends readonly CursorKind[]>(cursor: string, kinds: K): { [I in keyof K]: CursorValue<K[I]> } {
+  const invalid = () => badRequest('cursor is not valid', { field: 'querystring.cursor' });
+  let parts: unknown;
   try {
-    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    return Array.isArray(v) ? v : null;
+    parts = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    return null;
+    throw invalid();
   }
+  if (!Array.isArray(parts) || parts.length !== kinds.length) throw invalid();
+  return kinds.map((kind, i) => {
+    const v: unknown = parts[i];
+    if (kind === 'int') {
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw invalid();
+      return v;
+    }
+    if (typeof v !== 'string' || v.length > 64) throw invalid();
+    if (kind === 'uuid' || kind === 'e164') {
+      if (!(kind === 'uuid' ? UUID_RE : E164_RE).test(v)) throw invalid();
+      return v;
+    }
+    const d = new Date(v);
+    if (!isStorableDate(d)) throw invalid();
+    return d;
+  }) as { [I in keyof K]: CursorValue<K[I]> };
 }

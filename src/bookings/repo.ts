@@ -127,24 +127,24 @@ export async function listEvents(db: Db, companyId: string, bookingId: string): 
  * Marks lapsed holds 'expired' so the exclusion constraint stops counting them. Scoped to one company when
  * given (the booking path), or all companies (the periodic cleanup). Returns the number expired.
  */
+/**
+ * Marks lapsed holds expired. Rows another transaction has locked are skipped (it is expiring or changing them
+ * itself): concurrent callers never wait on each other's rows, so they cannot deadlock here.
+ */
 export async function expireHolds(db: Db, now: Date, companyId?: string): Promise<number> {
-  const rows = companyId
-    ? await db`
-        with expired as (
-          update bookings set status = 'expired', updated_at = ${now}
-          where company_id = ${companyId} and status = 'held' and hold_expires_at <= ${now}
-          returning id, company_id)
-        insert into booking_events (booking_id, company_id, from_status, to_status, actor, reason)
-        select id, company_id, 'held', 'expired', 'system', 'hold expired' from expired
-        returning booking_id`
-    : await db`
-        with expired as (
-          update bookings set status = 'expired', updated_at = ${now}
-          where status = 'held' and hold_expires_at <= ${now}
-          returning id, company_id)
-        insert into booking_events (booking_id, company_id, from_status, to_status, actor, reason)
-        select id, company_id, 'held', 'expired', 'system', 'hold expired' from expired
-        returning booking_id`;
+  const rows = await db`
+    with lapsed as (
+      select id from bookings
+      where status = 'held' and hold_expires_at <= ${now} ${companyId ? db`and company_id = ${companyId}` : db``}
+      order by id
+      for update skip locked),
+    expired as (
+      update bookings b set status = 'expired', updated_at = ${now}
+      from lapsed where b.id = lapsed.id
+      returning b.id, b.company_id)
+    insert into booking_events (booking_id, company_id, from_status, to_status, actor, reason)
+    select id, company_id, 'held', 'expired', 'system', 'hold expired' from expired
+    returning booking_id`;
   return rows.length;
 }
 

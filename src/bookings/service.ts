@@ -7,6 +7,7 @@ import { DateTime } from 'luxon';
 import type postgres from 'postgres';
 import type { Db } from '../db/sql.js';
 import { ParleyError, badRequest, notFound } from '../errors.js';
+import { retryTransient } from '../db/retry.js';
 import { emitEvent, type WebhookEventType } from '../webhooks/emit.js';
 import { computeSlots, nearestSlots, type Slot } from './availability.js';
 import { bookingSettings, resourcesFor, type BookingConfig, type BookingSettings, type BookingService } from './config-schema.js';
@@ -64,10 +65,21 @@ const DAY = 86_400_000;
 
 const isExclusionViolation = (e: unknown): boolean => (e as { code?: string } | null)?.code === '23P01';
 
-/** Runs fn in a transaction, or a savepoint when db already is one. */
+/**
+ * Runs fn in a transaction, or a savepoint when db already is one. A transaction of its own is retried on a
+ * deadlock or serialisation failure (the enclosing transaction's owner retries a savepoint's).
+ */
 function atomically<T>(db: Db, fn: (tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
   if ('savepoint' in db) return (db as postgres.TransactionSql).savepoint(fn) as Promise<T>;
-  return (db as postgres.Sql).begin(fn) as Promise<T>;
+  return retryTransient(() => (db as postgres.Sql).begin(fn) as Promise<T>);
+}
+
+/**
+ * Booking writes of one bot take turns (a transaction-scoped advisory lock): two racers inserting on two
+ * resources in opposite order would otherwise wait on each other's exclusion-constraint rows — a deadlock.
+ */
+async function lockBotBookings(tx: postgres.TransactionSql, botId: string): Promise<void> {
+  await tx`select pg_advisory_xact_lock(hashtextextended(${`bookings:${botId}`}, 0))`;
 }
 
 const EVENT_FOR: Partial<Record<BookingStatus, WebhookEventType>> = {
@@ -226,6 +238,7 @@ export function createBookingService(options: BookingServiceOptions) {
       const now = new Date(clock());
       const end = new Date(input.start.getTime() + service.durationMin * 60_000);
       const booked = await atomically(db, async (tx) => {
+        await lockBotBookings(tx, bot.id);
         await expireHolds(tx, now, input.companyId);
         for (const resource of resourcesFor(bot.settings, service.id)) {
           try {
@@ -278,6 +291,7 @@ export function createBookingService(options: BookingServiceOptions) {
       const now = new Date(clock());
       const end = new Date(q.start.getTime() + service.durationMin * 60_000);
       const moved = await atomically(db, async (tx) => {
+        await lockBotBookings(tx, bot.id);
         await expireHolds(tx, now, q.companyId);
         const current = await getBooking(tx, q.companyId, q.bookingId, true);
         if (!current || !isLive(current.status) || current.status === 'in_progress') {

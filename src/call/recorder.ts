@@ -4,15 +4,11 @@
  * A recorder never throws into the call loop: failures are logged and the call goes on.
  */
 import type { RootSql } from '../db/sql.js';
-import { enqueueJob } from '../jobs/queue.js';
 import { emitEvent } from '../webhooks/emit.js';
+import { endCallInTx, type CallEnd } from './lifecycle.js';
 import type { CallLogger, TranscriptTurn } from './types.js';
 
-export interface CallEnd {
-  status: 'completed' | 'failed';
-  /** Why the call ended (caller_hangup, bot_end_call, silence, max_duration, transferred, provider_failure…). */
-  reason: string;
-}
+export type { CallEnd } from './lifecycle.js';
 
 export interface CallRecorder {
   start(): Promise<void>;
@@ -26,6 +22,8 @@ export interface PgCallRecorderOptions {
   companyId: string;
   botId: string;
   log: CallLogger;
+  /** The server instance running the call (ownership, see telephony/call-ownership.ts); null = unowned. */
+  instanceId?: string | null;
 }
 
 export class PgCallRecorder implements CallRecorder {
@@ -40,7 +38,7 @@ export class PgCallRecorder implements CallRecorder {
       await sql.begin(async (tx) => {
         const rows = await tx`
           update calls set status = 'in_progress', answered_at = coalesce(answered_at, now()),
-            media_started_at = coalesce(media_started_at, now()), updated_at = now()
+            media_started_at = coalesce(media_started_at, now()), instance_id = ${this.o.instanceId ?? null}, updated_at = now()
           where id = ${callId} and company_id = ${companyId} and status in ('queued', 'ringing', 'in_progress')
           returning id`;
         if (rows.length > 0) {
@@ -61,27 +59,9 @@ export class PgCallRecorder implements CallRecorder {
 
   end(result: CallEnd): Promise<void> {
     return this.enqueue('end', async () => {
-      const { sql, callId, companyId, botId } = this.o;
-      await sql.begin(async (tx) => {
-        const rows = await tx<{ duration_sec: number }[]>`
-          update calls set
-            ended_at = now(),
-            duration_sec = greatest(0, round(extract(epoch from now() - coalesce(answered_at, started_at))))::int,
-            status = ${result.status},
-            failure_reason = ${result.status === 'failed' ? result.reason : null},
-            updated_at = now()
-          where id = ${callId} and company_id = ${companyId} and ended_at is null
-          returning duration_sec`;
-        // Already ended (by a status callback that came first): the event and the job were produced then.
-        if (rows.length === 0) return;
-        await emitEvent(tx, {
-          companyId,
-          type: 'call.ended',
-          data: { call_id: callId, bot_id: botId, status: result.status, reason: result.reason, duration_sec: rows[0]?.duration_sec ?? 0 },
-          orderingKey: callId,
-        });
-        await enqueueJob(tx, { kind: 'analyze_call', payload: { callId }, dedupeKey: `analyze:${callId}` });
-      });
+      const { sql, callId, companyId } = this.o;
+      // Already ended (by a status callback that came first): the event and the job were produced then.
+      await sql.begin((tx) => endCallInTx(tx, { callId, companyId }, result));
     });
   }
 

@@ -29,6 +29,11 @@ export async function listApiKeys(db: Db, companyId: string): Promise<ApiKeyRow[
   return db<ApiKeyRow[]>`select ${db(PUBLIC_COLUMNS)} from api_keys where company_id = ${companyId} order by created_at desc`;
 }
 
+export async function getApiKey(db: Db, companyId: string, id: string): Promise<ApiKeyRow | undefined> {
+  const [row] = await db<ApiKeyRow[]>`select ${db(PUBLIC_COLUMNS)} from api_keys where id = ${id} and company_id = ${companyId}`;
+  return row;
+}
+
 export async function revokeApiKey(db: Db, companyId: string, id: string): Promise<ApiKeyRow | undefined> {
   const [row] = await db<ApiKeyRow[]>`
     update api_keys set revoked_at = coalesce(revoked_at, now())

@@ -55,11 +55,23 @@ export async function updateBot(
   return row;
 }
 
-/** The active bot answering a number (of an active company), for routing an inbound call. */
+/** A company's bot, locked until the transaction ends (to decide a PATCH on its current state). */
+export async function getBotForUpdate(db: Db, companyId: string, id: string): Promise<BotRow | undefined> {
+  const [row] = await db<BotRow[]>`select * from bots where id = ${id} and company_id = ${companyId} for update`;
+  return row;
+}
+
+/**
+ * The bot answering a number, for routing an inbound call: the active bot of the (active) company that HOLDS the
+ * number (phone_numbers). Ownership is the source of truth — a bot of any other company is never reached, even
+ * if one somehow carried the number (the database refuses that too: bots_number_held_fkey).
+ */
 export async function findActiveBotByNumber(db: Db, phoneNumber: string): Promise<BotRow | undefined> {
   const [row] = await db<BotRow[]>`
-    select b.* from bots b join companies c on c.id = b.company_id
-    where b.phone_number = ${phoneNumber} and b.is_active and c.is_active`;
+    select b.* from phone_numbers p
+    join companies c on c.id = p.company_id and c.is_active
+    join bots b on b.company_id = p.company_id and b.phone_number = p.number and b.is_active
+    where p.number = ${phoneNumber}`;
   return row;
 }
 

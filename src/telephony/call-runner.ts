@@ -38,6 +38,8 @@ export interface CallRunnerDeps {
   toolsFor?(bot: BotRow): Tool[];
   /** Knowledge for the prompt of one turn. */
   retrieveFor?(bot: BotRow): ((text: string, signal: AbortSignal) => Promise<string | null>) | undefined;
+  /** This server instance, recorded on each call it runs (see call-ownership.ts). */
+  instanceId?: string;
 }
 
 export class CallRunner {
@@ -70,7 +72,7 @@ export class CallRunner {
       tts: providers.tts,
       tools: new ToolRegistry([...builtInTools(), ...(this.deps.toolsFor?.(bot) ?? [])]),
       context,
-      recorder: new PgCallRecorder({ sql, callId: call.id, companyId: bot.company_id, botId: bot.id, log }),
+      recorder: new PgCallRecorder({ sql, callId: call.id, companyId: bot.company_id, botId: bot.id, log, instanceId: this.deps.instanceId ?? null }),
       limits: limitsOf(bot.config),
       systemPrompt: agentSystemPrompt({
         name: bot.name,

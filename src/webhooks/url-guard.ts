@@ -15,8 +15,16 @@ export interface UrlGuardOptions {
   allowPrivate: boolean;
 }
 
-const METADATA_HOSTS = new Set(['metadata.google.internal', 'metadata.goog', 'metadata']);
-const METADATA_ADDRESSES = new Set(['169.254.169.254', 'fd00:ec2::254', '100.100.100.200']);
+const METADATA_HOSTS = new Set(['metadata.google.internal', 'metadata.goog', 'metadata', 'instance-data', 'instance-data.ec2.internal']);
+/**
+ * Cloud metadata and credential endpoints: AWS IMDS (v4 and v6), ECS task and EKS pod-identity credentials,
+ * GCP's IPv6 metadata server, Alibaba Cloud, Oracle Cloud's older address. Refused even with allowPrivate,
+ * including when reached through any IPv6 form that embeds one of the IPv4 addresses (see embeddedV4s).
+ */
+const METADATA_ADDRESSES = new Set([
+  '169.254.169.254', '169.254.170.2', '169.254.170.23', '100.100.100.200', '192.0.0.192',
+  'fd00:ec2::254', 'fd00:ec2::23', 'fd20:ce::254',
+]);
 
 type Range = { prefix: number[]; bits: number; reason: string };
 
@@ -103,15 +111,54 @@ function classifyV4(b: Uint8Array): string | null {
   return V4_RANGES.find((r) => matches(b, r))?.reason ?? null;
 }
 
+const zeroBytes = (b: Uint8Array, from: number, to: number): boolean => {
+  for (let i = from; i < to; i++) if (b[i] !== 0) return false;
+  return true;
+};
+const v4At = (b: Uint8Array, ...idx: number[]): Uint8Array => Uint8Array.from(idx, (i) => b[i]!);
+
+/** 64:ff9b::/96 (well-known NAT64 prefix, RFC 6052). */
+const isNat64WellKnown = (b: Uint8Array): boolean =>
+  b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zeroBytes(b, 4, 12);
+/** 64:ff9b:1::/48 (local-use NAT64 prefix, RFC 8215): the operator picks the prefix length. */
+const isNat64LocalUse = (b: Uint8Array): boolean =>
+  b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && b[4] === 0x00 && b[5] === 0x01;
+
+/**
+ * Every IPv4 address an IPv6 address can deliver a packet to, by the standard embeddings:
+ * IPv4-mapped ::ffff:a.b.c.d, SIIT ::ffff:0:a.b.c.d, IPv4-compatible ::a.b.c.d, NAT64 64:ff9b::/96 and
+ * 64:ff9b:1::/48 (at each RFC 6052 position a /48–/96 prefix puts it), 6to4 2002:AABB:CCDD::/48, Teredo
+ * 2001:0::/32 (server address and the XOR-obfuscated client address), ISATAP …:0:5efe:a.b.c.d / …:200:5efe:a.b.c.d.
+ */
+export function embeddedV4s(b: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  if (zeroBytes(b, 0, 10) && b[10] === 0xff && b[11] === 0xff) out.push(b.subarray(12)); // ::ffff:a.b.c.d
+  else if (zeroBytes(b, 0, 8) && b[8] === 0xff && b[9] === 0xff && b[10] === 0 && b[11] === 0) out.push(b.subarray(12)); // SIIT
+  else if (zeroBytes(b, 0, 12)) out.push(b.subarray(12)); // ::a.b.c.d (deprecated compatible form)
+  else if (isNat64WellKnown(b)) out.push(b.subarray(12));
+  else if (isNat64LocalUse(b)) {
+    // RFC 6052 2.2: bits 64–71 (byte 8) are always zero; the IPv4 address straddles them for /48 and /56.
+    out.push(v4At(b, 6, 7, 9, 10), v4At(b, 7, 9, 10, 11), v4At(b, 9, 10, 11, 12), b.subarray(12));
+  } else if (b[0] === 0x20 && b[1] === 0x02) out.push(b.subarray(2, 6)); // 6to4
+  else if (b[0] === 0x20 && b[1] === 0x01 && b[2] === 0 && b[3] === 0) {
+    out.push(b.subarray(4, 8), Uint8Array.from(b.subarray(12), (x) => x ^ 0xff)); // Teredo server, client
+  }
+  if ((b[8] === 0x00 || b[8] === 0x02) && b[9] === 0x00 && b[10] === 0x5e && b[11] === 0xfe) out.push(b.subarray(12)); // ISATAP
+  return out;
+}
+
 function classifyV6(b: Uint8Array): string | null {
-  const zeroUpTo = (n: number) => b.subarray(0, n).every((x) => x === 0);
-  if (zeroUpTo(16)) return 'unspecified';
-  if (zeroUpTo(15) && b[15] === 1) return 'loopback';
-  // Addresses that carry an IPv4 address inside are judged by that address.
-  if (zeroUpTo(10) && b[10] === 0xff && b[11] === 0xff) return classifyV4(b.subarray(12)); // ::ffff:a.b.c.d
-  if (zeroUpTo(12)) return classifyV4(b.subarray(12)); // ::a.b.c.d (deprecated compatible form)
-  if (matches(b, { prefix: [0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0], bits: 96, reason: '' })) return classifyV4(b.subarray(12)); // NAT64
-  if (b[0] === 0x20 && b[1] === 0x02) return classifyV4(b.subarray(2, 6)) ?? null; // 6to4
+  if (zeroBytes(b, 0, 16)) return 'unspecified';
+  if (zeroBytes(b, 0, 15) && b[15] === 1) return 'loopback';
+  // The local-use NAT64 prefix is private as a whole; which IPv4 address it carries only matters for metadata.
+  if (isNat64LocalUse(b)) return 'private';
+  // Addresses that carry an IPv4 address inside are judged by that address (and refused if any of them is).
+  const embedded = embeddedV4s(b);
+  for (const v4 of embedded) {
+    const reason = classifyV4(v4);
+    if (reason) return reason;
+  }
+  if (embedded.length > 0 && (zeroBytes(b, 0, 8) || isNat64WellKnown(b))) return null; // mapped/compatible/SIIT/NAT64 of a public IPv4
   return V6_RANGES.find((r) => matches(b, r))?.reason ?? null;
 }
 
@@ -121,10 +168,10 @@ export function blockedAddressReason(ip: string): string | null {
   if (family === 0) return 'not an IP address';
   const bytes = family === 4 ? parseV4(ip) : parseV6(ip);
   if (!bytes) return 'not an IP address';
-  const embeddedV4 = family === 6 && bytes.subarray(0, 10).every((x) => x === 0) && bytes[10] === 0xff && bytes[11] === 0xff ? bytes.subarray(12).join('.') : null;
-  const canonical = family === 4 ? bytes.join('.') : canonicalV6(bytes);
-  if (METADATA_ADDRESSES.has(canonical) || (embeddedV4 && METADATA_ADDRESSES.has(embeddedV4))) return 'cloud-metadata';
-  return family === 4 ? classifyV4(bytes) : classifyV6(bytes);
+  if (family === 4) return METADATA_ADDRESSES.has(bytes.join('.')) ? 'cloud-metadata' : classifyV4(bytes);
+  if (METADATA_ADDRESSES.has(canonicalV6(bytes))) return 'cloud-metadata';
+  if (embeddedV4s(bytes).some((v4) => METADATA_ADDRESSES.has(v4.join('.')))) return 'cloud-metadata';
+  return classifyV6(bytes);
 }
 
 function canonicalV6(b: Uint8Array): string {
@@ -221,9 +268,9 @@ export function checkConnectAddress(host: string, address: string, allowPrivate:
  * A `lookup` for http.request/net.connect that resolves, then refuses if ANY answer is unsafe, so the address
  * connected to is one that was checked (defeats DNS rebinding between save time and delivery).
  */
-export function guardedLookup(allowPrivate: boolean): LookupFunction {
+export function guardedLookup(allowPrivate: boolean, lookupImpl: typeof dnsLookup = dnsLookup): LookupFunction {
   return (hostname, options, callback) => {
-    dnsLookup(hostname, { all: true, family: options.family ?? 0, hints: options.hints ?? 0, verbatim: true }, (err, addrs: LookupAddress[]) => {
+    lookupImpl(hostname, { all: true, family: options.family ?? 0, hints: options.hints ?? 0, verbatim: true }, (err, addrs: LookupAddress[]) => {
       if (err) return callback(err, '', 0);
       try {
         if (addrs.length === 0) throw Object.assign(new Error(`no addresses for ${hostname}`), { code: 'ENOTFOUND' });

@@ -12,9 +12,9 @@ import { TwilioCaller } from '../../scripts/lib/twilio-caller.js';
 describe('graceful shutdown', () => {
   it('says goodbye to live calls, records them, then stops', async () => {
     const dataDir = `/tmp/parley-shutdown-${process.pid}`;
-    const config = testConfig({ HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: 'admin-sd', TWILIO_AUTH_TOKEN: 'twilio-sd', SHUTDOWN_TIMEOUT_MS: '15000' });
+    const config = testConfig({ HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: 'admin-sd-0123456789abcdefghijklmnopqrstu', TWILIO_AUTH_TOKEN: 'twilio-sd', SHUTDOWN_TIMEOUT_MS: '15000' });
     const server = await startServer(config, createLogger('silent'), { port: 0 });
-    const company = await fetch(`${server.url}/v1/admin/companies`, { method: 'POST', headers: { authorization: 'Bearer admin-sd', 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Shutdown Co' }) });
+    const company = await fetch(`${server.url}/v1/admin/companies`, { method: 'POST', headers: { authorization: 'Bearer admin-sd-0123456789abcdefghijklmnopqrstu', 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Shutdown Co' }) });
     const apiKey = ((await company.json()) as { api_key: { key: string } }).api_key.key;
     await fetch(`${server.url}/v1/bots`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Desk', phone_number: '+15550108888', config: DEMO_BOT_CONFIG }) });
 
@@ -34,7 +34,7 @@ describe('graceful shutdown', () => {
     await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
 
     // Reopen the data directory: the call is recorded as ended with the shutdown as its reason.
-    const again = await startServer({ ...config, ADMIN_TOKEN: 'admin-sd' }, createLogger('silent'), { port: 0 });
+    const again = await startServer({ ...config, ADMIN_TOKEN: 'admin-sd-0123456789abcdefghijklmnopqrstu' }, createLogger('silent'), { port: 0 });
     try {
       const res = await fetch(`${again.url}/v1/calls/${caller.callId}`, { headers: { authorization: `Bearer ${apiKey}` } });
       const call = (await res.json()) as { status: string; ended_at: string | null; transcript: Array<{ role: string; text: string }> };

@@ -18,9 +18,9 @@ describe('an offline phone call through the real server', () => {
   const number = '+15550109999';
 
   beforeAll(async () => {
-    const config = testConfig({ PORT: '0', HOST: '127.0.0.1', PUBLIC_URL: 'http://localhost:3000', ADMIN_TOKEN: 'admin-e2e', TWILIO_AUTH_TOKEN: 'twilio-e2e' });
+    const config = testConfig({ PORT: '0', HOST: '127.0.0.1', PUBLIC_URL: 'http://localhost:3000', ADMIN_TOKEN: 'admin-e2e-0123456789abcdefghijklmnopqrst', TWILIO_AUTH_TOKEN: 'twilio-e2e' });
     server = await startServer(config, createLogger('silent'), { port: 0 });
-    const company = await fetch(`${server.url}/v1/admin/companies`, { method: 'POST', headers: { authorization: 'Bearer admin-e2e', 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Offline salon' }) });
+    const company = await fetch(`${server.url}/v1/admin/companies`, { method: 'POST', headers: { authorization: 'Bearer admin-e2e-0123456789abcdefghijklmnopqrst', 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Offline salon' }) });
     apiKey = ((await company.json()) as { api_key: { key: string } }).api_key.key;
     const bot = await fetch(`${server.url}/v1/bots`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Desk', phone_number: number, language: 'en', config: DEMO_BOT_CONFIG }) });
     expect(bot.status).toBe(201);

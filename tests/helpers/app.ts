@@ -7,7 +7,7 @@ import { testConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { createTestDb, type TestDatabase } from './db.js';
 
-export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdefghij';
 
 export interface TestApp {
   app: FastifyInstance;

@@ -14,7 +14,7 @@ export interface TestDatabase extends Database {
 
 export const usingRealPostgres = (): boolean => Boolean(process.env.DATABASE_URL);
 
-export async function createTestDb(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
+export async function createTestDb(options: { migrate?: boolean; guard?: boolean } = {}): Promise<TestDatabase> {
   const adminUrl = process.env.DATABASE_URL;
   let db: TestDatabase;
   if (adminUrl) {
@@ -24,7 +24,7 @@ export async function createTestDb(options: { migrate?: boolean } = {}): Promise
     await admin.end();
     const url = new URL(adminUrl);
     url.pathname = `/${name}`;
-    const inner = await openDatabase({ databaseUrl: url.toString(), dataDir: 'memory://', poolMax: 10 });
+    const inner = await openDatabase({ databaseUrl: url.toString(), dataDir: 'memory://', poolMax: 10, ...(options.guard === false ? { guard: false } : {}) });
     db = {
       ...inner,
       url: url.toString(),
@@ -36,7 +36,7 @@ export async function createTestDb(options: { migrate?: boolean } = {}): Promise
       },
     };
   } else {
-    db = await openDatabase({ dataDir: 'memory://' });
+    db = await openDatabase({ dataDir: 'memory://', ...(options.guard === false ? { guard: false } : {}) });
   }
   if (options.migrate !== false) await migrate(db.sql);
   return db;

@@ -136,13 +136,21 @@ describe('REST API foundation', () => {
       expect(badId.statusCode).toBe(400);
     });
 
-    it('a phone number belongs to one active bot at a time', async () => {
+    it('a phone number belongs to one active bot at a time, and to one company until released', async () => {
       const first = await req(a.apiKey, 'POST', '/v1/bots', botBody({ phone_number: '+15550002222' }));
       expect(first.statusCode).toBe(201);
+      const twin = await req(a.apiKey, 'POST', '/v1/bots', botBody({ phone_number: '+15550002222' }));
+      expect(twin.statusCode).toBe(409);
+      expect(twin.json().error.message).toContain('another active bot of your company');
       const clash = await req(b.apiKey, 'POST', '/v1/bots', botBody({ phone_number: '+15550002222' }));
       expect(clash.statusCode).toBe(409);
       expect(clash.json().error.code).toBe('PARLEY_ERR_CONFLICT');
       await req(a.apiKey, 'DELETE', `/v1/bots/${first.json().id}`);
+      // Deactivating the bot does not give the number away (see tenant-numbers.test.ts); the operator's release does.
+      expect((await req(b.apiKey, 'POST', '/v1/bots', botBody({ phone_number: '+15550002222' }))).statusCode).toBe(409);
+      expect((await req(a.apiKey, 'POST', '/v1/bots', botBody({ phone_number: '+15550002222' }))).statusCode).toBe(201);
+      const release = await t.app.inject({ method: 'DELETE', url: '/v1/admin/phone-numbers/+15550002222', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      expect(release.statusCode).toBe(200);
       expect((await req(b.apiKey, 'POST', '/v1/bots', botBody({ phone_number: '+15550002222' }))).statusCode).toBe(201);
     });
   });

@@ -98,4 +98,69 @@ describe('Twilio voice and status webhooks', () => {
   it('rejects a status callback with a bad signature', async () => {
     expect((await post('/twilio/status', { CallSid: 'CA300', CallStatus: 'failed' }, 'nope')).statusCode).toBe(403);
   });
+
+  describe('limits before any parsing or signature work', () => {
+    const rawPost = (path: string, payload: string, contentType = 'application/x-www-form-urlencoded', signature = 'any-signature') =>
+      t.app.inject({ method: 'POST', url: path, headers: { 'content-type': contentType, 'x-twilio-signature': signature }, payload });
+    /** `count` parameters of the shape Twilio would send, e.g. p00042=value. */
+    const formOf = (count: number) => Array.from({ length: count }, (_, i) => `p${String(i).padStart(5, '0')}=v`).join('&');
+
+    it('refuses a 900 KB form of 100,000 parameters with 413, unread, whatever the signature', async () => {
+      const body = formOf(100_000);
+      expect(body.length).toBeGreaterThan(800_000);
+      for (const path of ['/twilio/voice', '/twilio/status', '/twilio/status/3f1f5a3c-6c38-4a43-9d8a-0f3e5f9d9b11']) {
+        const res = await rawPost(path, body);
+        // 413, not 403: the request never reached the signature check (which runs after parsing).
+        expect(res.statusCode, path).toBe(413);
+        expect(res.json()).toMatchObject({ error: { code: 'PARLEY_ERR_PAYLOAD_TOO_LARGE' } });
+      }
+      // Any content type: a large JSON body on a Twilio route is refused the same way.
+      expect((await rawPost('/twilio/voice', JSON.stringify({ a: 'x'.repeat(100_000) }), 'application/json')).statusCode).toBe(413);
+    });
+
+    it('refuses a form of more than 200 parameters with 400 even when it fits the size limit and is signed', async () => {
+      const many = formOf(7_000);
+      expect(many.length).toBeLessThan(64 * 1024);
+      const res = await rawPost('/twilio/voice', many);
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ error: { code: 'PARLEY_ERR_VALIDATION', message: expect.stringContaining('200 parameters') } });
+
+      const form: Record<string, string> = { CallSid: 'CA500', From: '+15551112222', To: '+15557770000' };
+      for (let i = 0; i < 198; i++) form[`X${i}`] = 'v';
+      expect((await post('/twilio/voice', form)).statusCode).toBe(400); // 201 parameters, correctly signed
+      delete form.X197;
+      delete form.X196;
+      const ok = await post('/twilio/voice', form); // 199 parameters
+      expect(ok.statusCode).toBe(200);
+      expect(ok.body).toContain('<Connect><Stream');
+    });
+  });
+});
+
+describe('Twilio webhook rate limit', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({
+      publicRoutes: (db) => [twilioVoiceRoutes({ sql: db.sql, authToken: AUTH, publicOrigin: ORIGIN, callTokenSecret: SECRET, rateLimitPerMin: 5 })],
+    });
+  });
+  afterAll(async () => t.close());
+
+  const fromIp = (ip: string, headers: Record<string, string> = {}) =>
+    t.app.inject({
+      method: 'POST', url: '/twilio/status', remoteAddress: ip, payload: 'CallSid=CA1&CallStatus=completed',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'bad', ...headers },
+    });
+
+  it('answers 429 with Retry-After once a client IP exceeds TWILIO_RATE_LIMIT_PER_MIN, per IP', async () => {
+    for (let i = 0; i < 5; i++) expect((await fromIp('203.0.113.7')).statusCode).toBe(403);
+    const limited = await fromIp('203.0.113.7');
+    expect(limited.statusCode).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect(limited.json()).toMatchObject({ error: { code: 'PARLEY_ERR_RATE_LIMITED' } });
+    // X-Forwarded-For from a peer that is not a trusted proxy does not pick another client IP.
+    expect((await fromIp('203.0.113.7', { 'x-forwarded-for': '198.51.100.99' })).statusCode).toBe(429);
+    // Another client is not affected.
+    expect((await fromIp('203.0.113.8')).statusCode).toBe(403);
+  });
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, SECRET_VARIABLES, VARIABLES, loadConfig } from '../../src/config.js';
+import { ConfigError, SECRET_VARIABLES, VARIABLES, loadConfig, trustProxyOption } from '../../src/config.js';
 
 describe('config', () => {
   it('has working defaults for a fresh machine', () => {
@@ -20,6 +20,11 @@ describe('config', () => {
     ['LOG_LEVEL', 'loud', /LOG_LEVEL must be one of/],
     ['WEBHOOK_ALLOW_HTTP', 'maybe', /WEBHOOK_ALLOW_HTTP must be true or false/],
     ['DEFAULT_LLM', 'openai', /DEFAULT_LLM is openai but OPENAI_API_KEY is not set/],
+    ['ADMIN_TOKEN', 'admin', /ADMIN_TOKEN must be at least 32 characters/],
+    ['ADMIN_TOKEN', 'x'.repeat(31), /ADMIN_TOKEN must be at least 32 characters/],
+    ['TRUST_PROXY', 'everyone', /TRUST_PROXY must be true, false, a hop count/],
+    ['TRUST_PROXY', '10.0.0.0/33', /TRUST_PROXY must be/],
+    ['AUTH_FAILURES_PER_MIN', '0', /AUTH_FAILURES_PER_MIN must be between/],
   ])('fails fast naming %s', (name, value, message) => {
     let error: unknown;
     try {
@@ -35,6 +40,26 @@ describe('config', () => {
   it('never echoes a secret value in an error', () => {
     expect(() => loadConfig({ DATABASE_POOL_MAX: 'hunter2' })).toThrow(/DATABASE_POOL_MAX/);
     expect(SECRET_VARIABLES).toEqual(expect.arrayContaining(['DATABASE_URL', 'ADMIN_TOKEN', 'OPENAI_API_KEY', 'TWILIO_AUTH_TOKEN']));
+  });
+
+  it('refuses a short ADMIN_TOKEN without echoing it, and accepts a long one or none', () => {
+    expect(() => loadConfig({ ADMIN_TOKEN: 'hunter2-hunter2' })).toThrow(ConfigError);
+    try {
+      loadConfig({ ADMIN_TOKEN: 'hunter2-hunter2' });
+    } catch (e) {
+      expect((e as Error).message).not.toContain('hunter2');
+    }
+    expect(loadConfig({ ADMIN_TOKEN: 'a'.repeat(32) }).ADMIN_TOKEN).toHaveLength(32);
+    expect(loadConfig({}).ADMIN_TOKEN).toBeUndefined();
+  });
+
+  it('reads TRUST_PROXY as Fastify\'s trustProxy', () => {
+    expect(trustProxyOption(loadConfig({}).TRUST_PROXY)).toBe('loopback,linklocal,uniquelocal');
+    expect(trustProxyOption('true')).toBe(true);
+    expect(trustProxyOption('FALSE')).toBe(false);
+    const twoHops = trustProxyOption('2') as (address: string, hop: number) => boolean;
+    expect([0, 1, 2].map((hop) => twoHops('10.0.0.1', hop))).toEqual([true, true, false]);
+    expect(trustProxyOption('10.0.0.0/8, 127.0.0.1, ::1, fd00::/8')).toBe('10.0.0.0/8, 127.0.0.1, ::1, fd00::/8');
   });
 
   it('rejects an overlap as large as the chunk', () => {

@@ -1,9 +1,11 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
+import { buildApp, redactUrl } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import type { RootSql } from '../../src/db/sql.js';
+import { twilioVoiceRoutes } from '../../src/telephony/twilio/voice-routes.js';
+import { webCallPageRoute } from '../../src/web/page-route.js';
 
 function capture() {
   const lines: string[] = [];
@@ -39,5 +41,43 @@ describe('logs', () => {
     expect(mine.length).toBeGreaterThan(0);
     expect(lines.join('\n')).not.toContain('pk_live_secret');
     await app.close();
+  });
+
+  it('never carry query values (phone numbers, tokens) on any route', async () => {
+    const { lines, stream } = capture();
+    const sql = {} as RootSql;
+    const app = await buildApp({
+      config: testConfig(), sql, log: createLogger('info', stream), adminToken: 'x',
+      validateWebhookUrl: async () => {},
+      publicRoutes: [twilioVoiceRoutes({ sql, authToken: 'tw', publicOrigin: 'https://p.example', callTokenSecret: 's' }), webCallPageRoute()],
+    });
+    const urls = [
+      '/v1/calls?from=%2B15551234567&to=+15559876543&limit=5', // REST filter (401: no key, still logged)
+      '/v1/admin/companies?phone=15551234567',
+      '/v1/calls?%2B15551234567', // a bare value, no key
+      '/call/0b7f7c43-2a8e-4d53-9a0e-6d5b8c4a1f00?token=wct_SECRETWEBTOKEN', // web-call page
+      '/healthz?caller=%2B15551234567',
+      '/no-such-route?From=%2B15551234567', // 404
+    ];
+    for (const url of urls) await app.inject({ method: 'GET', url });
+    await app.inject({ method: 'POST', url: '/twilio/voice?From=%2B15551234567', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'CallSid=CA1' });
+    const out = lines.join('\n');
+    const requestLines = lines.map((l) => JSON.parse(l)).filter((e) => e.req?.url);
+    expect(requestLines.length).toBeGreaterThanOrEqual(urls.length + 1); // the request lines are there
+    expect(out).not.toMatch(/5551234567|5559876543|SECRETWEBTOKEN/);
+    expect(requestLines.map((e) => e.req.url)).toEqual(expect.arrayContaining([
+      '/v1/calls?from=[redacted]&to=[redacted]&limit=[redacted]',
+      '/v1/calls?[redacted]',
+      '/call/0b7f7c43-2a8e-4d53-9a0e-6d5b8c4a1f00?token=[redacted]',
+      '/twilio/voice?From=[redacted]',
+    ]));
+    await app.close();
+  });
+
+  it('redactUrl keeps the path and the keys, never a value', () => {
+    expect(redactUrl('/v1/calls')).toBe('/v1/calls');
+    expect(redactUrl('/v1/calls?')).toBe('/v1/calls?[redacted]');
+    expect(redactUrl('/v1/bookings?phone=%2B4915112345678&status=confirmed')).toBe('/v1/bookings?phone=[redacted]&status=[redacted]');
+    expect(redactUrl('/x?a&b=&%2B1555=1')).toBe('/x?a=[redacted]&b=[redacted]&[redacted]');
   });
 });

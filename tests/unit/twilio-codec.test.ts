@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeTwilioMessage, encodeClear, encodeMark, encodeMedia } from '../../src/telephony/twilio/codec.js';
+import { decodeMediaPayload, decodeTwilioMessage, encodeClear, encodeMark, encodeMedia } from '../../src/telephony/twilio/codec.js';
 import { signCallToken, verifyCallToken } from '../../src/telephony/call-token.js';
 
 describe('Twilio media-stream codec', () => {
@@ -56,5 +56,17 @@ describe('call tokens', () => {
     const forged = Buffer.from(JSON.stringify({ callId: 'c2', aud: 'twilio-media', exp: now + 1000 })).toString('base64url');
     expect(verifyCallToken('s3cret', `${forged}.${mac}`, 'twilio-media', now)).toBeNull();
     expect(verifyCallToken('s3cret', `${body}`, 'twilio-media', now)).toBeNull();
+  });
+});
+
+describe('decodeMediaPayload', () => {
+  it('decodes canonical base64 and refuses anything Node would silently skip or cut', () => {
+    for (const n of [1, 2, 3, 160, 161, 162]) {
+      const bytes = Buffer.from(Array.from({ length: n }, (_, i) => (i * 37) & 255));
+      expect([...decodeMediaPayload(bytes.toString('base64'))!], String(n)).toEqual([...bytes]);
+    }
+    for (const bad of ['', 'A', 'AAA', 'AA=A', '@@@@', 'AA AA', 'AAAA\n', '////====', `${'A'.repeat(8)}*AAA`]) {
+      expect(decodeMediaPayload(bad), JSON.stringify(bad)).toBeNull();
+    }
   });
 });

@@ -83,3 +83,40 @@ describe('TwilioMediaTransport outbound audio', () => {
     expect(socket.closedWith).toBe(1000);
   });
 });
+
+describe('TwilioMediaTransport inbound frames', () => {
+  function attached() {
+    const { ws } = fakeSocket();
+    const why: string[] = [];
+    const t = new TwilioMediaTransport(ws, 'MZ1', 'CA1', null, (w) => why.push(w));
+    const audio: number[] = [];
+    const marks: string[] = [];
+    t.attach({ onAudio: (f) => audio.push(f.byteLength), onDtmf: () => {}, onText: () => {}, onMark: (n) => marks.push(n), onClose: () => {} });
+    return { t, why, audio, marks };
+  }
+  const payload = Buffer.alloc(160, 0x7f).toString('base64');
+
+  it('passes inbound audio on and counts bad base64 and other tracks as malformed', () => {
+    const { t, why, audio } = attached();
+    t.receive({ event: 'media', track: 'inbound', payload });
+    t.receive({ event: 'media', track: 'outbound', payload });
+    t.receive({ event: 'media', track: 'inbound', payload: 'not base64!' });
+    t.receive({ event: 'media', track: 'inbound', payload: `${payload.slice(0, -4)}@@@@` });
+    t.receive({ event: 'media', track: 'inbound', payload: '' });
+    expect(audio).toEqual([160]);
+    expect(why).toEqual(['media on a track other than inbound', 'media payload is not base64', 'media payload is not base64', 'media payload is not base64']);
+  });
+
+  it('passes on each sent mark once (played or cleared) and counts any other mark as malformed', () => {
+    const { t, why, marks } = attached();
+    t.sendMark('a');
+    t.sendMark('b');
+    t.clear();
+    t.receive({ event: 'mark', name: 'a' });
+    t.receive({ event: 'mark', name: 'b' });
+    t.receive({ event: 'mark', name: 'a' });
+    t.receive({ event: 'mark', name: 'z' });
+    expect(marks).toEqual(['a', 'b']);
+    expect(why).toEqual(['mark for an unknown mark', 'mark for an unknown mark']);
+  });
+});

@@ -1,20 +1,36 @@
-/** Operator routes (ADMIN_TOKEN): create a company with its first API key; list and disable companies. */
+/**
+ * Operator routes (ADMIN_TOKEN): create a company with its first API key; list and disable companies; see, assign
+ * and release phone numbers (a number belongs to one company until the operator — or that company — releases it).
+ */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { insertApiKey } from '../../db/api-keys.js';
 import { getCompany, insertCompany, listCompanies, setCompanyActive } from '../../db/companies.js';
+import { assignNumber, getNumber, listNumbers, releaseNumber, type PhoneNumberRow } from '../../db/phone-numbers.js';
 import type { RootSql } from '../../db/sql.js';
-import { notFound } from '../../errors.js';
+import { conflict, notFound } from '../../errors.js';
 import { adminAuth } from '../auth.js';
 import { generateApiKey } from '../keys.js';
 import { CreatedApiKeySchema, toApiKey } from './api-keys.js';
 import { CompanySchema } from './company.js';
-import { IdParams, Page, PageQuery, decodeCursor, encodeCursor, errors } from '../schemas.js';
+import { NumberParams } from './bots.js';
+import { E164, IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors } from '../schemas.js';
 
 const CreateCompanyBody = Type.Object(
   { name: Type.String({ minLength: 1, maxLength: 200 }), key_name: Type.Optional(Type.String({ minLength: 1, maxLength: 100, default: 'default' })) },
   { additionalProperties: false },
 );
+
+const AdminPhoneNumberSchema = Type.Object({
+  number: E164,
+  company_id: Type.Union([Uuid, Type.Null()], { description: 'The holder; null once released' }),
+  claimed_at: Type.Union([Timestamp, Type.Null()]),
+  released_at: Type.Union([Timestamp, Type.Null()]),
+  active_bot_id: Type.Union([Uuid, Type.Null()], { description: 'The active bot answering the number, if any' }),
+});
+const toAdminNumber = (p: PhoneNumberRow) => ({
+  number: p.number, company_id: p.company_id, claimed_at: p.claimed_at, released_at: p.released_at, active_bot_id: p.active_bot_id,
+});
 
 export function adminRoutes(deps: { sql: RootSql; adminToken: string }): FastifyPluginAsync {
   return async (app) => {
@@ -47,8 +63,8 @@ export function adminRoutes(deps: { sql: RootSql; adminToken: string }): Fastify
     }, async (request) => {
       const q = request.query as { limit?: number; cursor?: string };
       const limit = q.limit ?? 50;
-      const after = q.cursor ? decodeCursor(q.cursor)?.[0] : undefined;
-      const rows = await listCompanies(deps.sql, { limit: limit + 1, ...(typeof after === 'string' ? { cursor: after } : {}) });
+      const after = q.cursor ? decodeCursor(q.cursor, ['uuid'])[0] : undefined;
+      const rows = await listCompanies(deps.sql, { limit: limit + 1, ...(after ? { cursor: after } : {}) });
       const page = rows.slice(0, limit);
       return { data: page, next_cursor: rows.length > limit ? encodeCursor([page.at(-1)!.id]) : null };
     });
@@ -73,6 +89,60 @@ export function adminRoutes(deps: { sql: RootSql; adminToken: string }): Fastify
       const company = await setCompanyActive(deps.sql, id, (request.body as Static<typeof ActiveBody>).is_active);
       if (!company) throw notFound('Company');
       return company;
+    });
+
+    const NumbersQuery = Type.Object(
+      {
+        ...PageQuery,
+        company_id: Type.Optional(Uuid),
+        include_released: Type.Optional(Type.Boolean({ default: false })),
+      },
+      { additionalProperties: false },
+    );
+    app.get('/phone-numbers', {
+      schema: {
+        tags: ['admin'], summary: 'List phone numbers and who holds them', security,
+        querystring: NumbersQuery, response: { 200: Page(AdminPhoneNumberSchema), ...errors(400, 401) },
+      },
+    }, async (request) => {
+      const q = request.query as Static<typeof NumbersQuery>;
+      const limit = q.limit ?? 50;
+      const after = q.cursor ? decodeCursor(q.cursor, ['e164'])[0] : undefined;
+      const rows = await listNumbers(deps.sql, {
+        includeReleased: q.include_released ?? false, limit: limit + 1,
+        ...(q.company_id ? { companyId: q.company_id } : {}), ...(after ? { cursor: after } : {}),
+      });
+      const page = rows.slice(0, limit);
+      return { data: page.map(toAdminNumber), next_cursor: rows.length > limit ? encodeCursor([page.at(-1)!.number]) : null };
+    });
+
+    const AssignBody = Type.Object({ company_id: Uuid }, { additionalProperties: false });
+    app.put('/phone-numbers/:number', {
+      schema: {
+        tags: ['admin'], summary: 'Assign a number to a company (it must be free or already theirs; release it first to move it)', security,
+        params: NumberParams, body: AssignBody, response: { 200: AdminPhoneNumberSchema, ...errors(400, 401, 404, 409) },
+      },
+    }, async (request) => {
+      const { number } = request.params as Static<typeof NumberParams>;
+      const { company_id: companyId } = request.body as Static<typeof AssignBody>;
+      if (!(await getCompany(deps.sql, companyId))) throw notFound('Company');
+      const r = await assignNumber(deps.sql, companyId, number);
+      if (!r.ok) throw conflict(`This number is held by company ${r.heldBy}; release it first`, { company_id: r.heldBy });
+      return toAdminNumber((await getNumber(deps.sql, number))!);
+    });
+
+    app.delete('/phone-numbers/:number', {
+      schema: {
+        tags: ['admin'],
+        summary: 'Release a number: it stops answering for its holder (their active bot keeps running without a number) and any company may claim it',
+        security, params: NumberParams,
+        response: { 200: Type.Intersect([AdminPhoneNumberSchema, Type.Object({ detached_bot_ids: Type.Array(Uuid) })]), ...errors(400, 401, 404) },
+      },
+    }, async (request) => {
+      const { number } = request.params as Static<typeof NumberParams>;
+      const r = await releaseNumber(deps.sql, number, { detachActiveBots: true });
+      if (r.status !== 'released') throw notFound('Phone number');
+      return { ...toAdminNumber(r.row), detached_bot_ids: r.detachedBotIds };
     });
   };
 }

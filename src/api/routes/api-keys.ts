@@ -1,13 +1,20 @@
-/** A company's API keys: create (the secret is shown once), list, revoke. */
+/**
+ * A company's API keys: create (the secret is shown once), list, revoke. A key hands out only what it holds: it
+ * creates keys with a subset of its own scopes, expiring no later than itself, and revokes only keys whose
+ * scopes it holds (so a limited key cannot take the company's admin key away).
+ */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { insertApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from '../../db/api-keys.js';
+import { getApiKey, insertApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from '../../db/api-keys.js';
 import type { RootSql } from '../../db/sql.js';
-import { badRequest, notFound } from '../../errors.js';
+import { ParleyError, badRequest, notFound } from '../../errors.js';
+import { ungrantable } from '../auth.js';
 import { generateApiKey } from '../keys.js';
 import { IdParams, Timestamp, Uuid, errors } from '../schemas.js';
 
-export const SCOPES = ['*', 'bots:read', 'bots:write', 'calls:read', 'calls:write', 'knowledge:read', 'knowledge:write', 'bookings:read', 'bookings:write', 'webhooks:read', 'webhooks:write', 'settings:write', 'keys:write'] as const;
+const RESOURCES = ['bots', 'calls', 'knowledge', 'bookings', 'webhooks', 'settings', 'keys'] as const;
+/** `*` (everything), `<resource>:read|write`, and `<resource>:*` (both). */
+export const SCOPES = ['*', ...RESOURCES.flatMap((r) => [`${r}:read`, `${r}:write`, `${r}:*`] as const)] as const;
 
 export const ApiKeySchema = Type.Object({
   id: Uuid,
@@ -30,8 +37,11 @@ export const toApiKey = (row: ApiKeyRow) => ({
 const CreateKeyBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 100 }),
-    scopes: Type.Optional(Type.Array(Type.Union(SCOPES.map((s) => Type.Literal(s))), { minItems: 1, uniqueItems: true, default: ['*'] })),
-    expires_at: Type.Optional(Type.String({ format: 'date-time' })),
+    scopes: Type.Optional(Type.Array(Type.Union(SCOPES.map((s) => Type.Literal(s))), {
+      minItems: 1, uniqueItems: true,
+      description: 'Only scopes the creating key holds (403 otherwise); default: the creating key\'s own scopes',
+    })),
+    expires_at: Type.Optional(Type.String({ format: 'date-time', description: 'No later than the creating key\'s expiry; default: that expiry (none if it has none)' })),
   },
   { additionalProperties: false },
 );
@@ -40,26 +50,46 @@ export function apiKeyRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
   return async (app) => {
     app.post('/api-keys', {
       config: { scope: 'keys:write' },
-      schema: { tags: ['api-keys'], summary: 'Create an API key (the key is shown once)', body: CreateKeyBody, response: { 201: CreatedApiKeySchema, ...errors(400, 401, 403) } },
+      schema: { tags: ['api-keys'], summary: 'Create an API key (the key is shown once) with scopes the calling key holds', body: CreateKeyBody, response: { 201: CreatedApiKeySchema, ...errors(400, 401, 403) } },
     }, async (request, reply) => {
       const body = request.body as Static<typeof CreateKeyBody>;
-      const expiresAt = body.expires_at ? new Date(body.expires_at) : null;
-      if (expiresAt && expiresAt.getTime() <= Date.now()) throw badRequest('expires_at must be in the future', { field: 'body.expires_at' });
+      const { companyId, keyId, scopes: own } = request.auth;
+      const scopes = body.scopes ?? own;
+      const denied = ungrantable(own, scopes);
+      if (denied.length) {
+        throw new ParleyError('PARLEY_ERR_FORBIDDEN', `This API key cannot grant scopes it does not hold: ${denied.join(', ')}`, { field: 'body.scopes', scopes: denied });
+      }
+      const requested = body.expires_at ? new Date(body.expires_at) : null;
+      if (requested && requested.getTime() <= Date.now()) throw badRequest('expires_at must be in the future', { field: 'body.expires_at' });
+      const limit = (await getApiKey(deps.sql, companyId, keyId))?.expires_at ?? null;
+      if (limit && requested && requested > limit) {
+        throw new ParleyError('PARLEY_ERR_FORBIDDEN', `A key cannot outlive the key that creates it (${limit.toISOString()})`, { field: 'body.expires_at' });
+      }
+      const expiresAt = requested ?? limit;
       const k = generateApiKey();
-      const row = await insertApiKey(deps.sql, { companyId: request.auth.companyId, name: body.name, prefix: k.prefix, hash: k.hash, scopes: body.scopes ?? ['*'], expiresAt });
+      const row = await insertApiKey(deps.sql, { companyId, name: body.name, prefix: k.prefix, hash: k.hash, scopes, expiresAt });
       return reply.status(201).send({ ...toApiKey(row), key: k.key });
     });
 
     app.get('/api-keys', {
-      schema: { tags: ['api-keys'], summary: 'List API keys (never their secrets)', response: { 200: Type.Object({ data: Type.Array(ApiKeySchema) }), ...errors(401) } },
+      config: { scope: 'keys:read' },
+      schema: { tags: ['api-keys'], summary: 'List API keys (never their secrets)', response: { 200: Type.Object({ data: Type.Array(ApiKeySchema) }), ...errors(401, 403) } },
     }, async (request) => ({ data: (await listApiKeys(deps.sql, request.auth.companyId)).map(toApiKey) }));
 
     app.delete('/api-keys/:id', {
       config: { scope: 'keys:write' },
-      schema: { tags: ['api-keys'], summary: 'Revoke an API key', params: IdParams, response: { 200: ApiKeySchema, ...errors(401, 403, 404) } },
+      schema: { tags: ['api-keys'], summary: 'Revoke an API key (only one whose scopes the calling key holds)', params: IdParams, response: { 200: ApiKeySchema, ...errors(400, 401, 403, 404) } },
     }, async (request) => {
       const { id } = request.params as Static<typeof IdParams>;
-      const row = await revokeApiKey(deps.sql, request.auth.companyId, id);
+      const { companyId, scopes: own } = request.auth;
+      // Scopes never change after creation, so checking before the update is not a race.
+      const target = await getApiKey(deps.sql, companyId, id);
+      if (!target) throw notFound('API key');
+      const denied = ungrantable(own, target.scopes);
+      if (denied.length) {
+        throw new ParleyError('PARLEY_ERR_FORBIDDEN', `This API key cannot revoke a key with scopes it does not hold: ${denied.join(', ')}`, { scopes: denied });
+      }
+      const row = await revokeApiKey(deps.sql, companyId, id);
       if (!row) throw notFound('API key');
       return toApiKey(row);
     });

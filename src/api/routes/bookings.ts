@@ -7,7 +7,7 @@ import { defaultRegionFor, normalizePhone } from '../../bookings/phone.js';
 import { listBookings, type Booking } from '../../bookings/repo.js';
 import { slotView, type BookingServiceApi } from '../../bookings/service.js';
 import { BOOKING_STATUSES, type BookingStatus } from '../../bookings/state-machine.js';
-import { IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors } from '../schemas.js';
+import { DateTimeInput, IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors, parseInstant } from '../schemas.js';
 
 const Status = Type.Union(BOOKING_STATUSES.map((s) => Type.Literal(s)), {
   description: 'held → pending|confirmed → in_progress → completed; any non-final → cancelled; a lapsed hold → expired',
@@ -51,8 +51,8 @@ const ListQuery = Type.Object(
     status: Type.Optional(Status),
     call_id: Type.Optional(Uuid),
     phone: Type.Optional(Type.String({ maxLength: 40, description: 'Customer phone (normalised to E.164)' })),
-    from: Type.Optional(Type.String({ format: 'date-time', description: 'start ≥ from' })),
-    to: Type.Optional(Type.String({ format: 'date-time', description: 'start < to' })),
+    from: Type.Optional(DateTimeInput('start ≥ from')),
+    to: Type.Optional(DateTimeInput('start < to')),
   },
   { additionalProperties: false },
 );
@@ -61,7 +61,7 @@ const CreateBody = Type.Object(
   {
     bot_id: Uuid,
     service_id: Type.String({ minLength: 1, maxLength: 64, description: 'A service id from the bot\'s booking config' }),
-    start: Type.String({ format: 'date-time', description: 'Start time (ISO 8601 with offset); must be a free slot' }),
+    start: DateTimeInput('Start time (ISO 8601 with offset); must be a free slot'),
     customer_name: Type.String({ minLength: 1, maxLength: 200 }),
     customer_phone: Type.String({ minLength: 3, maxLength: 40, description: 'Normalised to E.164 (default region from the bot)' }),
     notes: Type.Optional(Type.String({ maxLength: 2000 })),
@@ -84,15 +84,15 @@ const TransitionBody = Type.Object(
 );
 const CancelBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
 const RescheduleBody = Type.Object(
-  { start: Type.String({ format: 'date-time' }), reason: Type.Optional(Type.String({ maxLength: 500 })) },
+  { start: DateTimeInput(), reason: Type.Optional(Type.String({ maxLength: 500 })) },
   { additionalProperties: false },
 );
 
 const AvailabilityQuery = Type.Object(
   {
     service: Type.String({ minLength: 1, maxLength: 64, description: 'Service id' }),
-    from: Type.Optional(Type.String({ format: 'date-time', description: 'Default: now' })),
-    to: Type.Optional(Type.String({ format: 'date-time', description: 'Default: from + 7 days; at most 62 days after from' })),
+    from: Type.Optional(DateTimeInput('Default: now')),
+    to: Type.Optional(DateTimeInput('Default: from + 7 days; at most 62 days after from')),
   },
   { additionalProperties: false },
 );
@@ -138,9 +138,7 @@ export function bookingRoutes(deps: { sql: RootSql; bookings: BookingServiceApi 
       const limit = q.limit ?? 50;
       let after: string | undefined;
       if (q.cursor) {
-        const parts = decodeCursor(q.cursor);
-        if (!parts || typeof parts[0] !== 'string') throw badRequest('cursor is not valid', { field: 'querystring.cursor' });
-        after = parts[0];
+        [after] = decodeCursor(q.cursor, ['uuid']);
       }
       let phone: string | undefined;
       // Numbers without a country code are read as US ones; pass E.164 for anything else.
@@ -151,8 +149,8 @@ export function bookingRoutes(deps: { sql: RootSql; bookings: BookingServiceApi 
         ...(q.status ? { status: q.status as BookingStatus } : {}),
         ...(q.call_id ? { callId: q.call_id } : {}),
         ...(phone ? { phone } : {}),
-        ...(q.from ? { from: new Date(q.from) } : {}),
-        ...(q.to ? { to: new Date(q.to) } : {}),
+        ...(q.from ? { from: parseInstant(q.from, 'querystring.from') } : {}),
+        ...(q.to ? { to: parseInstant(q.to, 'querystring.to') } : {}),
         ...(after ? { after } : {}),
       });
       const page = rows.slice(0, limit);
@@ -198,7 +196,7 @@ export function bookingRoutes(deps: { sql: RootSql; bookings: BookingServiceApi 
         companyId: request.auth.companyId,
         botId: body.bot_id,
         serviceId: body.service_id,
-        start: new Date(body.start),
+        start: parseInstant(body.start, 'body.start'),
         status: body.status ?? 'confirmed',
         customerName: body.customer_name,
         customerPhone: phone,
@@ -244,7 +242,7 @@ export function bookingRoutes(deps: { sql: RootSql; bookings: BookingServiceApi 
     }, async (request) => {
       const { id } = request.params as Static<typeof IdParams>;
       const body = request.body as Static<typeof RescheduleBody>;
-      const b = await bookings.reschedule(sql, { companyId: request.auth.companyId, bookingId: id, start: new Date(body.start), actor: 'api', reason: body.reason ?? null });
+      const b = await bookings.reschedule(sql, { companyId: request.auth.companyId, bookingId: id, start: parseInstant(body.start, 'body.start'), actor: 'api', reason: body.reason ?? null });
       return toBookingJson(b);
     });
 
@@ -257,8 +255,8 @@ export function bookingRoutes(deps: { sql: RootSql; bookings: BookingServiceApi 
     }, async (request) => {
       const { id } = request.params as Static<typeof IdParams>;
       const q = request.query as Static<typeof AvailabilityQuery>;
-      const from = q.from ? new Date(q.from) : new Date(bookings.now().toMillis());
-      const to = q.to ? new Date(q.to) : new Date(from.getTime() + 7 * DAY);
+      const from = q.from ? parseInstant(q.from, 'querystring.from') : new Date(bookings.now().toMillis());
+      const to = q.to ? parseInstant(q.to, 'querystring.to') : new Date(from.getTime() + 7 * DAY);
       if (to <= from) throw badRequest('to must be after from', { field: 'querystring.to' });
       if (to.getTime() - from.getTime() > 62 * DAY) throw badRequest('The range is at most 62 days', { field: 'querystring.to' });
       const { bot, slots } = await bookings.availability(sql, { companyId: request.auth.companyId, botId: id, serviceId: q.service, from, to });

@@ -1,12 +1,16 @@
-/** Bots: create, list, get, update, deactivate. A bot's config is validated against BotConfigSchema. */
+/**
+ * Bots: create, list, get, update, deactivate. A bot's config is validated against BotConfigSchema. A bot's number
+ * must be held by its company (phone_numbers): a free number is claimed on first use, another company's never.
+ */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { BotConfigSchema, LanguageSchema, type BotConfig } from '../../bots/config-schema.js';
 import { bookingConfigProblems } from '../../bookings/config-schema.js';
-import { getBot, insertBot, listBots, updateBot, type BotRow } from '../../db/bots.js';
-import type { RootSql } from '../../db/sql.js';
-import { ParleyError, badRequest, notFound } from '../../errors.js';
-import { E164, IdParams, Timestamp, Uuid, errors } from '../schemas.js';
+import { getBot, getBotForUpdate, insertBot, listBots, updateBot, type BotRow } from '../../db/bots.js';
+import { NUMBER_HELD_CONSTRAINT, claimNumber, listNumbers, releaseNumber, type PhoneNumberRow } from '../../db/phone-numbers.js';
+import type { Db, RootSql } from '../../db/sql.js';
+import { badRequest, conflict, notFound } from '../../errors.js';
+import { E164, IdParams, PageQuery, Page, Timestamp, Uuid, decodeCursor, encodeCursor, errors } from '../schemas.js';
 
 export const BotSchema = Type.Object({
   id: Uuid,
@@ -52,26 +56,54 @@ const toBot = (b: BotRow) => ({
   is_active: b.is_active, created_at: b.created_at, updated_at: b.updated_at,
 });
 
-/** The unique index on active phone numbers turns a taken number into a clear 409. */
-function numberTaken(err: unknown): never {
-  if ((err as { code?: string }).code === '23505') {
-    throw new ParleyError('PARLEY_ERR_CONFLICT', 'This phone number is already used by another active bot');
-  }
+/**
+ * The one answer for a number the company does not hold and cannot claim — whoever holds it — so a tenant cannot
+ * probe which numbers other tenants use. Exported for tests and docs.
+ */
+export const NUMBER_UNAVAILABLE_MESSAGE = 'This phone number is not available to your company; ask the server operator to assign it';
+const numberUnavailable = () => conflict(NUMBER_UNAVAILABLE_MESSAGE, { field: 'body.phone_number' });
+
+/**
+ * Database refusals about numbers, as clear 409s. The number is the company's own by then (claimed in the same
+ * transaction), so the unique index on active numbers can only name another bot of the same company; the
+ * ownership foreign key only fires if the operator released the number in between.
+ */
+function numberError(err: unknown): never {
+  const e = err as { code?: string; constraint_name?: string };
+  if (e.code === '23505') throw conflict('This phone number is already used by another active bot of your company; deactivate that bot or change its number first', { field: 'body.phone_number' });
+  if (e.code === '23503' && e.constraint_name === NUMBER_HELD_CONSTRAINT) throw numberUnavailable();
   throw err;
 }
+
+/** The company holds the number after this (claimed on first use if free), or the request is refused. */
+async function holdNumber(tx: Db, companyId: string, number: string): Promise<void> {
+  if (!(await claimNumber(tx, companyId, number))) throw numberUnavailable();
+}
+
+export const PhoneNumberSchema = Type.Object({
+  number: E164,
+  claimed_at: Timestamp,
+  active_bot_id: Type.Union([Uuid, Type.Null()], { description: 'The active bot answering this number, if any' }),
+});
+const toPhoneNumber = (p: PhoneNumberRow) => ({ number: p.number, claimed_at: p.claimed_at!, active_bot_id: p.active_bot_id });
+export const NumberParams = Type.Object({ number: E164 });
 
 export function botRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
   return async (app) => {
     app.post('/bots', {
       config: { scope: 'bots:write' },
-      schema: { tags: ['bots'], summary: 'Create a bot', body: CreateBotBody, response: { 201: BotSchema, ...errors(400, 401, 403, 409) } },
+      schema: { tags: ['bots'], summary: 'Create a bot', description: 'A phone_number must be one this company holds; a number nobody holds is claimed for the company.', body: CreateBotBody, response: { 201: BotSchema, ...errors(400, 401, 403, 409) } },
     }, async (request, reply) => {
       const body = request.body as Static<typeof CreateBotBody>;
       checkConfig(body.config as BotConfig);
-      const bot = await insertBot(deps.sql, {
-        companyId: request.auth.companyId, name: body.name, phoneNumber: body.phone_number ?? null,
-        language: body.language ?? 'en', config: body.config as BotConfig,
-      }).catch(numberTaken);
+      const { companyId } = request.auth;
+      const bot = await deps.sql.begin(async (tx) => {
+        if (body.phone_number) await holdNumber(tx, companyId, body.phone_number);
+        return insertBot(tx, {
+          companyId, name: body.name, phoneNumber: body.phone_number ?? null,
+          language: body.language ?? 'en', config: body.config as BotConfig,
+        });
+      }).catch(numberError);
       return reply.status(201).send(toBot(bot));
     });
 
@@ -96,30 +128,71 @@ export function botRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
 
     app.patch('/bots/:id', {
       config: { scope: 'bots:write' },
-      schema: { tags: ['bots'], summary: 'Update a bot (config is replaced whole)', params: IdParams, body: UpdateBotBody, response: { 200: BotSchema, ...errors(400, 401, 404, 409) } },
+      schema: { tags: ['bots'], summary: 'Update a bot (config is replaced whole)', description: 'A new phone_number, or reactivating a bot with a number, needs the number held by (or free to claim for) this company.', params: IdParams, body: UpdateBotBody, response: { 200: BotSchema, ...errors(400, 401, 403, 404, 409) } },
     }, async (request) => {
       const { id } = request.params as Static<typeof IdParams>;
       const body = request.body as Static<typeof UpdateBotBody>;
       checkConfig(body.config as BotConfig | undefined);
-      const bot = await updateBot(deps.sql, request.auth.companyId, id, {
-        ...(body.name !== undefined ? { name: body.name } : {}),
-        ...(body.phone_number !== undefined ? { phoneNumber: body.phone_number } : {}),
-        ...(body.language !== undefined ? { language: body.language } : {}),
-        ...(body.config !== undefined ? { config: body.config as BotConfig } : {}),
-        ...(body.is_active !== undefined ? { isActive: body.is_active } : {}),
-      }).catch(numberTaken);
+      const { companyId } = request.auth;
+      const bot = await deps.sql.begin(async (tx) => {
+        const current = await getBotForUpdate(tx, companyId, id);
+        if (!current) return undefined;
+        // A number the bot takes, or answers again on reactivation, must be the company's (claimed if free). An
+        // active bot keeping its number needs no check: the database already ties it to the company.
+        const number = body.phone_number !== undefined ? body.phone_number : current.phone_number;
+        const active = body.is_active ?? current.is_active;
+        if (number && (number !== current.phone_number || (active && !current.is_active))) await holdNumber(tx, companyId, number);
+        return updateBot(tx, companyId, id, {
+          ...(body.name !== undefined ? { name: body.name } : {}),
+          ...(body.phone_number !== undefined ? { phoneNumber: body.phone_number } : {}),
+          ...(body.language !== undefined ? { language: body.language } : {}),
+          ...(body.config !== undefined ? { config: body.config as BotConfig } : {}),
+          ...(body.is_active !== undefined ? { isActive: body.is_active } : {}),
+        });
+      }).catch(numberError);
       if (!bot) throw notFound('Bot');
       return toBot(bot);
     });
 
     app.delete('/bots/:id', {
       config: { scope: 'bots:write' },
-      schema: { tags: ['bots'], summary: 'Deactivate a bot (its number stops answering; history is kept)', params: IdParams, response: { 200: BotSchema, ...errors(400, 401, 404) } },
+      schema: { tags: ['bots'], summary: 'Deactivate a bot (its number stops answering but stays the company\'s; history is kept)', params: IdParams, response: { 200: BotSchema, ...errors(400, 401, 403, 404) } },
     }, async (request) => {
       const { id } = request.params as Static<typeof IdParams>;
       const bot = await updateBot(deps.sql, request.auth.companyId, id, { isActive: false });
       if (!bot) throw notFound('Bot');
       return toBot(bot);
+    });
+
+    const NumbersQuery = Type.Object(PageQuery, { additionalProperties: false });
+    app.get('/phone-numbers', {
+      config: { scope: 'bots:read' },
+      schema: {
+        tags: ['bots'], summary: 'The phone numbers this company holds (claimed by its bots or assigned by the operator)',
+        querystring: NumbersQuery, response: { 200: Page(PhoneNumberSchema), ...errors(400, 401, 403) },
+      },
+    }, async (request) => {
+      const q = request.query as Static<typeof NumbersQuery>;
+      const limit = q.limit ?? 50;
+      const after = q.cursor ? decodeCursor(q.cursor, ['e164'])[0] : undefined;
+      const rows = await listNumbers(deps.sql, { companyId: request.auth.companyId, includeReleased: false, limit: limit + 1, ...(after ? { cursor: after } : {}) });
+      const page = rows.slice(0, limit);
+      return { data: page.map(toPhoneNumber), next_cursor: rows.length > limit ? encodeCursor([page.at(-1)!.number]) : null };
+    });
+
+    app.delete('/phone-numbers/:number', {
+      config: { scope: 'bots:write' },
+      schema: {
+        tags: ['bots'], summary: 'Release a number this company holds (no active bot may answer it); any company may claim it afterwards',
+        params: NumberParams, response: { 204: Type.Null(), ...errors(400, 401, 403, 404, 409) },
+      },
+    }, async (request, reply) => {
+      const { number } = request.params as Static<typeof NumberParams>;
+      const r = await releaseNumber(deps.sql, number, { companyId: request.auth.companyId, detachActiveBots: false });
+      // A number this company does not hold is not found, whoever holds it (nothing to learn about other tenants).
+      if (r.status === 'not_found') throw notFound('Phone number');
+      if (r.status === 'in_use') throw conflict(`Active bot ${r.botIds.join(', ')} answers this number; deactivate it or change its number first`, { bot_ids: r.botIds });
+      return reply.status(204).send();
     });
   };
 }

@@ -3,8 +3,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { getCall, getOutcome, listCalls, type CallRow } from '../../db/calls.js';
 import type { RootSql } from '../../db/sql.js';
-import { badRequest, notFound } from '../../errors.js';
-import { IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors } from '../schemas.js';
+import { notFound } from '../../errors.js';
+import { DateTimeInput, IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors, parseInstant } from '../schemas.js';
 
 const CallStatus = Type.Union(['queued', 'ringing', 'in_progress', 'completed', 'failed', 'busy', 'no_answer', 'canceled'].map((s) => Type.Literal(s)));
 const Direction = Type.Union([Type.Literal('inbound'), Type.Literal('outbound'), Type.Literal('web')]);
@@ -57,8 +57,8 @@ const ListQuery = Type.Object(
     bot_id: Type.Optional(Uuid),
     status: Type.Optional(CallStatus),
     direction: Type.Optional(Direction),
-    from: Type.Optional(Type.String({ format: 'date-time', description: 'started_at ≥ from' })),
-    to: Type.Optional(Type.String({ format: 'date-time', description: 'started_at < to' })),
+    from: Type.Optional(DateTimeInput('started_at ≥ from')),
+    to: Type.Optional(DateTimeInput('started_at < to')),
   },
   { additionalProperties: false },
 );
@@ -75,16 +75,15 @@ export function callRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
       const limit = q.limit ?? 50;
       let after: { startedAt: Date; id: string } | undefined;
       if (q.cursor) {
-        const parts = decodeCursor(q.cursor);
-        if (!parts || typeof parts[0] !== 'string' || typeof parts[1] !== 'string') throw badRequest('cursor is not valid', { field: 'querystring.cursor' });
-        after = { startedAt: new Date(parts[0]), id: parts[1] };
+        const [startedAt, id] = decodeCursor(q.cursor, ['timestamp', 'uuid']);
+        after = { startedAt, id };
       }
       const rows = await listCalls(deps.sql, request.auth.companyId, {
         ...(q.bot_id ? { botId: q.bot_id } : {}),
         ...(q.status ? { status: q.status as CallRow['status'] } : {}),
         ...(q.direction ? { direction: q.direction } : {}),
-        ...(q.from ? { from: new Date(q.from) } : {}),
-        ...(q.to ? { to: new Date(q.to) } : {}),
+        ...(q.from ? { from: parseInstant(q.from, 'querystring.from') } : {}),
+        ...(q.to ? { to: parseInstant(q.to, 'querystring.to') } : {}),
       }, { limit: limit + 1, ...(after ? { after } : {}) });
       const page = rows.slice(0, limit);
       const last = page.at(-1);

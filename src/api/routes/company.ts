@@ -37,7 +37,9 @@ export interface CompanyRouteDeps {
 export function companyRoutes(deps: CompanyRouteDeps): FastifyPluginAsync {
   return async (app) => {
     app.get('/company', {
-      schema: { tags: ['company'], summary: 'The company this API key belongs to', response: { 200: CompanySchema, ...errors(401) } },
+      // The record carries the webhook URL and events: company settings, not for every key.
+      config: { scope: 'settings:read' },
+      schema: { tags: ['company'], summary: 'The company this API key belongs to, with its webhook settings', response: { 200: CompanySchema, ...errors(401, 403) } },
     }, async (request) => {
       const company = await getCompany(deps.sql, request.auth.companyId);
       if (!company) throw notFound('Company');

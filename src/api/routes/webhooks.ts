@@ -2,7 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { RootSql } from '../../db/sql.js';
-import { badRequest, conflict, notFound } from '../../errors.js';
+import { conflict, notFound } from '../../errors.js';
 import { WEBHOOK_EVENT_TYPES, TEST_EVENT_TYPE } from '../../webhooks/emit.js';
 import { WebhookHttpClient } from '../../webhooks/http-post.js';
 import { attemptsFor, getDelivery, listDeliveries, replayDelivery, type AttemptRow, type DeliveryRow } from '../../webhooks/outbox.js';
@@ -89,9 +89,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): FastifyPluginAsync {
       const limit = q.limit ?? 50;
       let beforeSeq: number | undefined;
       if (q.cursor) {
-        const parts = decodeCursor(q.cursor);
-        if (!parts || typeof parts[0] !== 'number' || !Number.isSafeInteger(parts[0])) throw badRequest('cursor is not valid', { field: 'querystring.cursor' });
-        beforeSeq = parts[0];
+        [beforeSeq] = decodeCursor(q.cursor, ['int']);
       }
       const companyId = request.auth.companyId;
       const rows = await listDeliveries(sql, companyId, { type: q.type, status: q.status, beforeSeq, limit: limit + 1 });

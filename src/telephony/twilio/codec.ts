@@ -106,6 +106,18 @@ export function decodeTwilioMessage(raw: string): DecodeResult {
   }
 }
 
+/**
+ * The audio of a media payload, or null when the payload is not canonical base64 (Node's decoder skips bad
+ * characters silently: a payload whose decoded length is not what its length promises had some).
+ */
+export function decodeMediaPayload(payload: string): Buffer | null {
+  const n = payload.length;
+  if (n === 0 || n % 4 !== 0) return null;
+  const pad = payload.charCodeAt(n - 1) === 61 ? (payload.charCodeAt(n - 2) === 61 ? 2 : 1) : 0; // '='
+  const audio = Buffer.from(payload, 'base64');
+  return audio.byteLength === (n / 4) * 3 - pad ? audio : null;
+}
+
 export function encodeMedia(streamSid: string, audio: Uint8Array): string {
   const payload = Buffer.from(audio.buffer, audio.byteOffset, audio.byteLength).toString('base64');
   return `{"event":"media","streamSid":${JSON.stringify(streamSid)},"media":{"payload":"${payload}"}}`;

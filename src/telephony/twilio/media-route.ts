@@ -1,7 +1,10 @@
 /**
  * WS /twilio/media: authenticate the handshake (X-Twilio-Signature on the wss URL) and then the `start`
- * message (the signed token from <Parameter>), before any audio is processed. Malformed or unexpected frames
- * are counted and logged once per call; they never end the call.
+ * message (the signed token from <Parameter>), before any audio is processed. The token opens one stream: the
+ * call's media start is claimed in the database (media-claim.ts), so a second socket with it is refused.
+ * Malformed or unexpected frames — binary, oversized (up to MAX_SOCKET_PAYLOAD), invalid UTF-8, not JSON, bad
+ * base64 audio, outbound-track media, unknown marks — are counted and logged once per call; they never end the
+ * call.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
@@ -11,6 +14,8 @@ import { getCallById } from '../../db/calls.js';
 import type { RootSql } from '../../db/sql.js';
 import { verifyCallToken } from '../call-token.js';
 import type { CallRunner } from '../call-runner.js';
+import { claimMediaStart } from '../media-claim.js';
+import { frameBytes, textFrameProblem } from '../socket-frames.js';
 import { decodeTwilioMessage } from './codec.js';
 import { TwilioMediaTransport, type TwilioCallControl } from './media-transport.js';
 import { isValidHandshakeSignature, publicWsUrl } from './signature.js';
@@ -59,7 +64,10 @@ export function twilioMediaRoute(deps: MediaRouteDeps): FastifyPluginAsync {
 
       socket.on('message', (data: RawData, isBinary: boolean) => {
         if (isBinary) return bad('binary frame');
-        const decoded = decodeTwilioMessage(data.toString());
+        const bytes = frameBytes(data);
+        const problem = textFrameProblem(bytes);
+        if (problem) return bad(problem);
+        const decoded = decodeTwilioMessage(bytes.toString());
         if (!decoded.ok) return bad(decoded.error);
         const message = decoded.message;
         if (transport) {
@@ -74,15 +82,18 @@ export function twilioMediaRoute(deps: MediaRouteDeps): FastifyPluginAsync {
         starting = true;
         void (async () => {
           const claims = verifyCallToken(deps.callTokenSecret, message.customParameters.token ?? '', 'twilio-media');
-          const call = claims ? await getCallById(deps.sql, claims.callId) : undefined;
+          // One stream per call, decided by the database: of two sockets racing with one token, one claims it.
+          const claimed = claims ? await claimMediaStart(deps.sql, claims.callId, message.callSid) : false;
+          const call = claimed && claims ? await getCallById(deps.sql, claims.callId) : undefined;
           const bot = call?.bot_id ? await getBotById(deps.sql, call.bot_id) : undefined;
           if (!claims || !call || !bot || call.twilio_call_sid !== message.callSid || !['queued', 'ringing', 'in_progress'].includes(call.status)) {
-            log.warn({ callSid: message.callSid }, 'media stream refused: bad or expired token');
+            log.warn({ callSid: message.callSid, used: Boolean(claims) && !claimed }, 'media stream refused: bad, expired or already used token');
             socket.close(POLICY_VIOLATION, 'unauthorised stream');
             return;
           }
+          if (socket.readyState !== socket.OPEN) return;
           clearTimeout(startTimer);
-          transport = new TwilioMediaTransport(socket, message.streamSid, message.callSid, deps.twilioControl);
+          transport = new TwilioMediaTransport(socket, message.streamSid, message.callSid, deps.twilioControl, bad);
           const t = transport;
           socket.once('close', () => t.socketClosed('socket closed'));
           await deps.runner.run(t, call, bot);

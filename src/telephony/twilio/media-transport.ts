@@ -5,7 +5,7 @@
 import type { WebSocket } from 'ws';
 import { TWILIO_FORMAT } from '../../audio/format.js';
 import type { CallTransport, TransportHandlers, TransportNotice } from '../transport.js';
-import { encodeClear, encodeMark, encodeMedia, type TwilioInbound } from './codec.js';
+import { decodeMediaPayload, encodeClear, encodeMark, encodeMedia, type TwilioInbound } from './codec.js';
 
 export interface TwilioCallControl {
   /** Moves the live call to `to` (Twilio REST: new TwiML with <Dial>). */
@@ -30,6 +30,8 @@ export class TwilioMediaTransport implements CallTransport {
   private outbox: Uint8Array[] = [];
   private outboxBytes = 0;
   private flushQueued = false;
+  /** Marks sent and not yet echoed: Twilio echoes each once (played or cleared); any other name is malformed. */
+  private readonly outstanding = new Set<string>();
   private readonly flushNow = (): void => {
     this.flushQueued = false;
     this.flush();
@@ -40,6 +42,8 @@ export class TwilioMediaTransport implements CallTransport {
     private readonly streamSid: string,
     private readonly callSid: string,
     private readonly control: TwilioCallControl | null,
+    /** Counts a malformed or unexpected frame (the route's counter: metric, one log line per call). */
+    private readonly onMalformed: (why: string) => void = () => {},
   ) {}
 
   attach(handlers: TransportHandlers): void {
@@ -51,11 +55,16 @@ export class TwilioMediaTransport implements CallTransport {
     const h = this.handlers;
     if (!h) return;
     switch (message.event) {
-      case 'media':
-        if (message.track === 'inbound') h.onAudio(Buffer.from(message.payload, 'base64'));
+      case 'media': {
+        if (message.track !== 'inbound') return this.onMalformed('media on a track other than inbound');
+        const audio = decodeMediaPayload(message.payload);
+        if (audio) h.onAudio(audio);
+        else this.onMalformed('media payload is not base64');
         return;
+      }
       case 'mark':
-        h.onMark(message.name);
+        if (this.outstanding.delete(message.name)) h.onMark(message.name);
+        else this.onMalformed('mark for an unknown mark');
         return;
       case 'dtmf':
         h.onDtmf(message.digit);
@@ -76,6 +85,7 @@ export class TwilioMediaTransport implements CallTransport {
   private closeOnce(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.outstanding.clear();
     this.handlers?.onClose(reason);
   }
 
@@ -103,6 +113,7 @@ export class TwilioMediaTransport implements CallTransport {
   sendMark(name: string): void {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
     this.flush();
+    this.outstanding.add(name);
     this.ws.send(encodeMark(this.streamSid, name));
   }
 

@@ -2,6 +2,7 @@
  * Twilio's HTTP webhooks: POST /twilio/voice answers a call with <Connect><Stream>, POST /twilio/status applies
  * status callbacks without ever moving a call backwards.
  */
+import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { findActiveBotByNumber, getBotById, type BotRow } from '../../db/bots.js';
 import { insertCall } from '../../db/calls.js';
@@ -10,6 +11,7 @@ import { enqueueJob } from '../../jobs/queue.js';
 import { emitEvent } from '../../webhooks/emit.js';
 import { signCallToken } from '../call-token.js';
 import { isValidFormSignature, publicUrl, publicWsUrl } from './signature.js';
+import { TWILIO_BODY_LIMIT } from './form-limits.js';
 import { OUTBOUND_PATH } from './outbound.js';
 import { apologyTwiml, connectStreamTwiml, hangupTwiml } from './twiml.js';
 
@@ -22,6 +24,8 @@ export interface TwilioRouteDeps {
   tokenTtlMs?: number;
   /** Starts opening the call's provider sessions while Twilio sets up the stream (see prewarm.ts). */
   prewarm?: (callId: string, bot: BotRow) => void;
+  /** Requests per minute per client IP on these routes (TWILIO_RATE_LIMIT_PER_MIN); 429 beyond. */
+  rateLimitPerMin?: number;
 }
 
 export const MEDIA_PATH = '/twilio/media';
@@ -65,6 +69,20 @@ const STATUS_MAP: Record<string, string> = {
 
 export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
   return async (app) => {
+    // Before any parsing or signature work: bodies over 64 KiB are 413 unread (forms over 200 parameters are
+    // 400, see form-limits.ts), and each client IP gets TWILIO_RATE_LIMIT_PER_MIN requests a minute.
+    app.addHook('onRoute', (route) => {
+      route.bodyLimit = Math.min(route.bodyLimit ?? TWILIO_BODY_LIMIT, TWILIO_BODY_LIMIT);
+    });
+    await app.register(rateLimit, {
+      max: deps.rateLimitPerMin ?? 1200,
+      timeWindow: 60_000,
+      hook: 'onRequest',
+      errorResponseBuilder: (_request, context) => ({
+        statusCode: 429,
+        error: { code: 'PARLEY_ERR_RATE_LIMITED', message: `Rate limit of ${context.max} requests per minute exceeded; retry in ${Math.ceil(context.ttl / 1000)} s` },
+      }),
+    });
     app.post('/twilio/voice', { preHandler: checkSignature(deps, '/twilio/voice'), schema: { hide: true } as object }, async (request, reply) => {
       const form = request.body as Form;
       const callSid = form.CallSid;

@@ -1,7 +1,10 @@
 /**
  * WS /web-call/socket: the browser web call. Outside the API-key context — the single-use token in the first
  * `start` message is the authorisation, checked together with the page's Origin before any audio is processed.
- * Malformed frames are counted (and logged once per call); they never end the call.
+ * Single use twice over, both in the database: the token row is claimed, then the call's media start
+ * (media-claim.ts), so one call never gets two sessions. Malformed frames — oversized (up to MAX_SOCKET_PAYLOAD),
+ * invalid UTF-8, not JSON, unknown or incomplete messages, bad audio, unknown marks — are counted (and logged
+ * once per call); they never end the call.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
@@ -10,6 +13,8 @@ import { getBotById } from '../../db/bots.js';
 import { getCallById } from '../../db/calls.js';
 import type { RootSql } from '../../db/sql.js';
 import type { CallRunner } from '../call-runner.js';
+import { claimMediaStart } from '../media-claim.js';
+import { frameBytes, textFrameProblem } from '../socket-frames.js';
 import { decodeWebClientMessage, encodeWebServerMessage } from './codec.js';
 import { isOriginAllowed } from './origin.js';
 import { claimWebCallToken, findWebCallToken } from './tokens.js';
@@ -28,12 +33,6 @@ export interface WebCallSocketDeps {
 }
 
 const POLICY_VIOLATION = 1008;
-
-function toBytes(data: RawData): Uint8Array {
-  if (Array.isArray(data)) return Buffer.concat(data);
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return data;
-}
 
 export function webCallSocketRoute(deps: WebCallSocketDeps): FastifyPluginAsync {
   return async (app) => {
@@ -60,11 +59,14 @@ export function webCallSocketRoute(deps: WebCallSocketDeps): FastifyPluginAsync 
       socket.on('message', (data: RawData, isBinary: boolean) => {
         if (isBinary) {
           // Microphone frames racing the token check are dropped quietly.
-          if (transport) transport.receiveAudio(toBytes(data));
+          if (transport) transport.receiveAudio(frameBytes(data));
           else if (!starting) bad('audio before start');
           return;
         }
-        const decoded = decodeWebClientMessage(toBytes(data).toString());
+        const bytes = frameBytes(data);
+        const problem = textFrameProblem(bytes);
+        if (problem) return bad(problem);
+        const decoded = decodeWebClientMessage(bytes.toString());
         if (!decoded.ok) return bad(decoded.error);
         const message = decoded.message;
         if (transport) return transport.receive(message);
@@ -85,7 +87,9 @@ export function webCallSocketRoute(deps: WebCallSocketDeps): FastifyPluginAsync 
             return refuse('Web-call token expired or already used');
           }
           const call = await getCallById(deps.sql, claimed.call_id);
-          if (!call || call.status !== 'queued' || !bot.is_active) return refuse('This call can no longer be started');
+          if (!call || call.status !== 'queued' || !bot.is_active || !(await claimMediaStart(deps.sql, call.id))) {
+            return refuse('This call can no longer be started');
+          }
           if (socket.readyState !== socket.OPEN) return;
           clearTimeout(startTimer);
           const t = new WebCallTransport(socket, bad);

@@ -1,0 +1,23 @@
+/**
+ * Deadlocks (40P01) and serialisation failures (40001) mean "the database rolled this transaction back; run it
+ * again". Transactions that can meet them run through retryTransient: a few attempts with jittered backoff,
+ * then the error goes up (the API answers 503, never 500).
+ */
+import { backoffDelayMs, sleep } from '../util/backoff.js';
+
+export const isTransientConflict = (e: unknown): boolean => {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+};
+
+export async function retryTransient<T>(run: () => Promise<T>, options: { attempts?: number; baseMs?: number } = {}): Promise<T> {
+  const attempts = options.attempts ?? 5;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (e) {
+      if (attempt >= attempts || !isTransientConflict(e)) throw e;
+      await sleep(backoffDelayMs(attempt, { baseMs: options.baseMs ?? 10, maxMs: 200 }));
+    }
+  }
+}
