@@ -1,29 +1,82 @@
 /**
- * The end of a call's row: end time, duration, status, reason, the call.ended event and the analysis job, in
- * one transaction, exactly once whoever ends it first (the live session, a sweep of calls whose server was
- * lost). A call already ended is left as it is.
+ * A call row's lifecycle, in one place: created (by the voice webhook, the outbound dialer, a web-call token),
+ * answered (its media session started), turns appended, ended. Every path that ends a call — the live session,
+ * a Twilio status callback, the dialer when Twilio refuses, an unused web-call token, the sweep of calls whose
+ * server was lost — ends it here: end time, duration, status, reason, the `call.ended` event (one payload
+ * everywhere) and the analysis job, in one transaction, exactly once, whoever comes first.
  */
+import { insertCall, liveStatuses, type CallDirection, type CallRow, type EndedCallStatus, type LiveCallStatus } from '../db/calls.js';
 import type { Db } from '../db/sql.js';
 import { enqueueJob } from '../jobs/queue.js';
 import { emitEvent } from '../webhooks/emit.js';
+import type { TranscriptTurn } from './types.js';
 
 export interface CallEnd {
-  status: 'completed' | 'failed';
-  /** Why the call ended (caller_hangup, bot_end_call, silence, max_duration, transferred, provider_failure, server_lost…). */
+  status: EndedCallStatus;
+  /**
+   * Why the call ended: caller_hangup, bot_end_call, silence, max_duration, transferred, provider_failure,
+   * shutdown, busy, no_answer, canceled, telephony_failed, dial_refused, token_expired, server_lost…
+   */
   reason: string;
 }
 
-/** Ends the call inside `tx` (a transaction); false when it had already ended. */
-export async function endCallInTx(tx: Db, call: { callId: string; companyId: string }, result: CallEnd): Promise<boolean> {
-  const rows = await tx<{ duration_sec: number; bot_id: string | null }[]>`
+/** Who ends the call. Anyone but the session itself may end it while the session still writes its last turns. */
+export type CallEnder = 'session' | 'telephony' | 'dialer' | 'expiry' | 'sweep';
+
+/** A session still winding down writes its last turns after another party ended the row: the analysis waits. */
+export const ANALYSIS_SETTLE_MS = 10_000;
+
+export function createCall(
+  db: Db,
+  call: { companyId: string | null; botId: string | null; direction: CallDirection; twilioCallSid?: string | null; from?: string | null; to?: string | null; status: LiveCallStatus },
+): Promise<CallRow> {
+  return insertCall(db, call);
+}
+
+/** A call refused before it began (no bot for the number): stored ended, owned by no tenant, no events. */
+export function recordRefusedCall(db: Db, call: { twilioCallSid: string; from: string | null; to: string | null; reason: string }): Promise<CallRow> {
+  return insertCall(db, { companyId: null, botId: null, direction: 'inbound', twilioCallSid: call.twilioCallSid, from: call.from, to: call.to, status: 'failed', failureReason: call.reason });
+}
+
+/** Its media session started: in_progress, answered, owned by `instanceId`; `call.started` once. */
+export async function answerCall(tx: Db, call: { callId: string; companyId: string; botId: string; instanceId: string | null }): Promise<void> {
+  const rows = await tx`
+    update calls set status = 'in_progress', answered_at = coalesce(answered_at, now()),
+      media_started_at = coalesce(media_started_at, now()), instance_id = ${call.instanceId}, updated_at = now()
+    where id = ${call.callId} and company_id = ${call.companyId} and status = any(${liveStatuses()})
+    returning id`;
+  if (rows.length > 0) {
+    await emitEvent(tx, { companyId: call.companyId, type: 'call.started', data: { call_id: call.callId, bot_id: call.botId }, orderingKey: call.callId });
+  }
+}
+
+/** One small append per completed turn (never per frame). */
+export async function appendTurn(db: Db, call: { callId: string; companyId: string }, turn: TranscriptTurn): Promise<void> {
+  await db`
+    update calls set transcript = transcript || ${db.json([turn] as never)}, updated_at = now()
+    where id = ${call.callId} and company_id = ${call.companyId}`;
+}
+
+/**
+ * Ends the call inside `tx` (a transaction); false when it had already ended. `durationSec` is the telephony's
+ * own figure when it has one; otherwise the time since answer (or creation).
+ */
+export async function endCallInTx(
+  tx: Db,
+  call: { callId: string; companyId: string },
+  result: CallEnd,
+  options: { by: CallEnder; durationSec?: number | null },
+): Promise<boolean> {
+  const rows = await tx<{ duration_sec: number; bot_id: string | null; had_media: boolean }[]>`
     update calls set
       ended_at = now(),
-      duration_sec = greatest(0, round(extract(epoch from now() - coalesce(answered_at, started_at))))::int,
+      duration_sec = coalesce(${options.durationSec ?? null}::int,
+        greatest(0, round(extract(epoch from now() - coalesce(answered_at, started_at))))::int),
       status = ${result.status},
-      failure_reason = ${result.status === 'failed' ? result.reason : null},
+      failure_reason = coalesce(failure_reason, ${result.status === 'completed' ? null : result.reason}),
       updated_at = now()
     where id = ${call.callId} and company_id = ${call.companyId} and ended_at is null
-    returning duration_sec, bot_id`;
+    returning duration_sec, bot_id, (media_started_at is not null) as had_media`;
   const row = rows[0];
   if (!row) return false;
   await emitEvent(tx, {
@@ -32,6 +85,7 @@ export async function endCallInTx(tx: Db, call: { callId: string; companyId: str
     data: { call_id: call.callId, bot_id: row.bot_id, status: result.status, reason: result.reason, duration_sec: row.duration_sec },
     orderingKey: call.callId,
   });
-  await enqueueJob(tx, { kind: 'analyze_call', payload: { callId: call.callId }, dedupeKey: `analyze:${call.callId}` });
+  const settle = options.by !== 'session' && row.had_media ? ANALYSIS_SETTLE_MS : 0;
+  await enqueueJob(tx, { kind: 'analyze_call', payload: { callId: call.callId }, dedupeKey: `analyze:${call.callId}`, ...(settle ? { runAt: new Date(Date.now() + settle) } : {}) });
   return true;
 }

@@ -1,11 +1,10 @@
 /**
- * Persists a call as it happens: answered, each completed turn (one small append per turn, never per frame),
- * and the end (status, duration, the call.ended event and the analysis job, in one transaction).
- * A recorder never throws into the call loop: failures are logged and the call goes on.
+ * Persists a live call as it happens through the call lifecycle (lifecycle.ts): answered, each completed turn
+ * (one small append per turn, never per frame), and the end. A recorder never throws into the call loop:
+ * failures are logged and the call goes on.
  */
 import type { RootSql } from '../db/sql.js';
-import { emitEvent } from '../webhooks/emit.js';
-import { endCallInTx, type CallEnd } from './lifecycle.js';
+import { answerCall, appendTurn, endCallInTx, type CallEnd } from './lifecycle.js';
 import type { CallLogger, TranscriptTurn } from './types.js';
 
 export type { CallEnd } from './lifecycle.js';
@@ -33,42 +32,28 @@ export class PgCallRecorder implements CallRecorder {
   constructor(private readonly o: PgCallRecorderOptions) {}
 
   start(): Promise<void> {
-    return this.enqueue('start', async () => {
-      const { sql, callId, companyId, botId } = this.o;
-      await sql.begin(async (tx) => {
-        const rows = await tx`
-          update calls set status = 'in_progress', answered_at = coalesce(answered_at, now()),
-            media_started_at = coalesce(media_started_at, now()), instance_id = ${this.o.instanceId ?? null}, updated_at = now()
-          where id = ${callId} and company_id = ${companyId} and status in ('queued', 'ringing', 'in_progress')
-          returning id`;
-        if (rows.length > 0) {
-          await emitEvent(tx, { companyId, type: 'call.started', data: { call_id: callId, bot_id: botId }, orderingKey: callId });
-        }
-      });
-    });
+    const { sql, callId, companyId, botId } = this.o;
+    return this.enqueue('start', () => sql.begin((tx) => answerCall(tx, { callId, companyId, botId, instanceId: this.o.instanceId ?? null })));
   }
 
   appendTurn(turn: TranscriptTurn): Promise<void> {
-    return this.enqueue('append turn', async () => {
-      const { sql, callId, companyId } = this.o;
-      await sql`
-        update calls set transcript = transcript || ${sql.json([turn] as never)}, updated_at = now()
-        where id = ${callId} and company_id = ${companyId}`;
-    });
+    const { sql, callId, companyId } = this.o;
+    return this.enqueue('append turn', () => appendTurn(sql, { callId, companyId }, turn));
   }
 
   end(result: CallEnd): Promise<void> {
-    return this.enqueue('end', async () => {
-      const { sql, callId, companyId } = this.o;
-      // Already ended (by a status callback that came first): the event and the job were produced then.
-      await sql.begin((tx) => endCallInTx(tx, { callId, companyId }, result));
-    });
+    const { sql, callId, companyId } = this.o;
+    // Already ended (by a status callback that came first): the event and the job were produced then.
+    return this.enqueue('end', () => sql.begin((tx) => endCallInTx(tx, { callId, companyId }, result, { by: 'session' })));
   }
 
-  private enqueue(what: string, work: () => Promise<void>): Promise<void> {
-    const next = this.chain.then(work).catch((err: unknown) => {
-      this.o.log.error({ err: err instanceof Error ? err.message : String(err), callId: this.o.callId }, `call recorder: ${what} failed`);
-    });
+  private enqueue(what: string, work: () => Promise<unknown>): Promise<void> {
+    const next = this.chain.then(work).then(
+      () => undefined,
+      (err: unknown) => {
+        this.o.log.error({ err: err instanceof Error ? err.message : String(err), callId: this.o.callId }, `call recorder: ${what} failed`);
+      },
+    );
     this.chain = next;
     return next;
   }

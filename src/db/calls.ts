@@ -1,6 +1,17 @@
 import type { Db } from './sql.js';
 
-export type CallStatus = 'queued' | 'ringing' | 'in_progress' | 'completed' | 'failed' | 'busy' | 'no_answer' | 'canceled';
+/** Every status a call row can have; the live ones first, in the order a call moves through them. */
+export const CALL_STATUSES = ['queued', 'ringing', 'in_progress', 'completed', 'failed', 'busy', 'no_answer', 'canceled'] as const;
+export type CallStatus = (typeof CALL_STATUSES)[number];
+/** Statuses of a call that has not ended, in order: a status callback only ever moves a call forward. */
+export const LIVE_CALL_STATUSES = ['queued', 'ringing', 'in_progress'] as const satisfies readonly CallStatus[];
+export type LiveCallStatus = (typeof LIVE_CALL_STATUSES)[number];
+export type EndedCallStatus = Exclude<CallStatus, LiveCallStatus>;
+export const isLiveStatus = (s: string): s is LiveCallStatus => (LIVE_CALL_STATUSES as readonly string[]).includes(s);
+/** Order of statuses: the live ones by their position, every ended one above them all (none replaces another). */
+export const callStatusRank = (s: string): number => (isLiveStatus(s) ? LIVE_CALL_STATUSES.indexOf(s) : LIVE_CALL_STATUSES.length);
+/** The live statuses as a query parameter (`status = any(${liveStatuses})`). */
+export const liveStatuses = (): string[] => [...LIVE_CALL_STATUSES];
 export type CallDirection = 'inbound' | 'outbound' | 'web';
 
 export interface TranscriptEntry {

@@ -72,7 +72,7 @@ export class CallOwnership {
         for update of c skip locked`;
       let n = 0;
       for (const call of lost) {
-        if (await endCallInTx(tx, { callId: call.id, companyId: call.company_id }, { status: 'failed', reason: 'server_lost' })) n++;
+        if (await endCallInTx(tx, { callId: call.id, companyId: call.company_id }, { status: 'failed', reason: 'server_lost' }, { by: 'sweep' })) n++;
       }
       // Instances silent far longer than the lost threshold and owning no live call are forgotten.
       await tx`

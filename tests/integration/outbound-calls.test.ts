@@ -145,8 +145,9 @@ describe('outbound calls', () => {
     const [row] = await t.db.sql`select status, twilio_call_sid, ended_at from calls where id = ${call.id}`;
     expect(row).toMatchObject({ status: 'no_answer', twilio_call_sid: 'CAfast' });
     expect(row!.ended_at).not.toBeNull();
-    const events = await t.db.sql`select type from webhook_events where ordering_key = ${call.id} order by seq`;
+    const events = await t.db.sql`select type, body from webhook_events where ordering_key = ${call.id} order by seq`;
     expect(events.map((e) => e.type)).toEqual(['call.ended']);
+    expect(JSON.parse(events[0]!.body as string).data).toMatchObject({ call_id: call.id, status: 'no_answer', reason: 'no_answer', duration_sec: expect.any(Number) });
     // A callback for this call's URL with another call's SID changes nothing.
     expect((await twilioPost(`/twilio/status/${call.id}`, { CallSid: 'CAother', CallStatus: 'completed' })).statusCode).toBe(204);
   });
@@ -157,8 +158,10 @@ describe('outbound calls', () => {
     await twilioPost(path, { CallSid: call.twilio_call_sid, CallStatus: 'in-progress', SequenceNumber: '1' });
     await twilioPost(path, { CallSid: call.twilio_call_sid, CallStatus: 'completed', SequenceNumber: '2', CallDuration: '3' });
     await twilioPost(path, { CallSid: call.twilio_call_sid, CallStatus: 'completed', SequenceNumber: '2', CallDuration: '3' }); // retried
-    const events = await t.db.sql`select type from webhook_events where ordering_key = ${call.id} order by seq`;
+    const events = await t.db.sql`select type, body from webhook_events where ordering_key = ${call.id} order by seq`;
     expect(events.map((e) => e.type)).toEqual(['call.ended']);
+    // The same call.ended payload as a session's end: status, reason and duration included.
+    expect(JSON.parse(events[0]!.body as string).data).toEqual({ call_id: call.id, bot_id: botId, status: 'completed', reason: 'caller_hangup', duration_sec: 3 });
     const jobs = await t.db.sql`select run_at from jobs where dedupe_key = ${`analyze:${call.id}`}`;
     expect(jobs).toHaveLength(1);
     expect(new Date(jobs[0]!.run_at as string).getTime()).toBeLessThan(Date.now() + 1000); // no session to wait for
@@ -198,9 +201,11 @@ describe('outbound calls', () => {
     expect(refused.statusCode).toBe(400);
     expect(refused.json().error.code).toBe('PARLEY_ERR_VALIDATION');
     expect(refused.json().error.message).toContain('Twilio refused the call');
-    const [failed] = await t.db.sql`select status, failure_reason from calls where to_number = '+15551239999'`;
+    const [failed] = await t.db.sql`select id, status, failure_reason from calls where to_number = '+15551239999'`;
     expect(failed!.status).toBe('failed');
     expect(failed!.failure_reason).toContain('Scripted failure');
+    const [ended] = await t.db.sql`select body from webhook_events where ordering_key = ${failed!.id as string} and type = 'call.ended'`;
+    expect(JSON.parse(ended!.body as string).data).toMatchObject({ status: 'failed', reason: expect.stringContaining('dial_refused'), duration_sec: 0 });
 
     const before = fake.requests.length;
     fake.failures.push(500);

@@ -76,7 +76,10 @@ describe('web-call tokens', () => {
     const rows = await app.db.sql<{ id: string; status: string; failure_reason: string | null }[]>`
       select id, status, failure_reason from calls where id in (${abandoned.call_id}, ${fresh.call_id})`;
     const byId = Object.fromEntries(rows.map((r) => [r.id, r]));
-    expect(byId[abandoned.call_id]).toMatchObject({ status: 'canceled', failure_reason: 'web-call token expired unused' });
+    expect(byId[abandoned.call_id]).toMatchObject({ status: 'canceled', failure_reason: 'token_expired' });
+    // Ended through the call lifecycle, like every other end: the analysis job is there (once).
+    expect(await app.db.sql`select 1 from jobs where dedupe_key = ${`analyze:${abandoned.call_id}`}`).toHaveLength(1);
+    expect(await closeAbandonedWebCalls(app.db.sql)).toBe(0);
     expect(byId[fresh.call_id]!.status).toBe('queued');
     expect(await attempt({ type: 'start', token: fresh.token })).toMatchObject({ ready: true });
   });

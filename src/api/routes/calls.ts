@@ -1,12 +1,12 @@
 /** Calls: list with keyset pagination and filters; get one with its transcript and outcome. */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { getCall, getOutcome, listCalls, type CallRow } from '../../db/calls.js';
+import { CALL_STATUSES, getCall, getOutcome, listCalls, type CallRow } from '../../db/calls.js';
 import type { RootSql } from '../../db/sql.js';
 import { notFound } from '../../errors.js';
 import { DateTimeInput, IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors, parseInstant } from '../schemas.js';
 
-const CallStatus = Type.Union(['queued', 'ringing', 'in_progress', 'completed', 'failed', 'busy', 'no_answer', 'canceled'].map((s) => Type.Literal(s)));
+const CallStatus = Type.Union(CALL_STATUSES.map((s) => Type.Literal(s)));
 const Direction = Type.Union([Type.Literal('inbound'), Type.Literal('outbound'), Type.Literal('web')]);
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 

@@ -10,7 +10,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { Metrics } from '../../api/metrics.js';
 import { getBotById } from '../../db/bots.js';
-import { getCallById } from '../../db/calls.js';
+import { getCallById, isLiveStatus } from '../../db/calls.js';
 import type { RootSql } from '../../db/sql.js';
 import { verifyCallToken } from '../call-token.js';
 import type { CallRunner } from '../call-runner.js';
@@ -86,7 +86,7 @@ export function twilioMediaRoute(deps: MediaRouteDeps): FastifyPluginAsync {
           const claimed = claims ? await claimMediaStart(deps.sql, claims.callId, message.callSid) : false;
           const call = claimed && claims ? await getCallById(deps.sql, claims.callId) : undefined;
           const bot = call?.bot_id ? await getBotById(deps.sql, call.bot_id) : undefined;
-          if (!claims || !call || !bot || call.twilio_call_sid !== message.callSid || !['queued', 'ringing', 'in_progress'].includes(call.status)) {
+          if (!claims || !call || !bot || call.twilio_call_sid !== message.callSid || !isLiveStatus(call.status)) {
             log.warn({ callSid: message.callSid, used: Boolean(claims) && !claimed }, 'media stream refused: bad, expired or already used token');
             socket.close(POLICY_VIOLATION, 'unauthorised stream');
             return;

@@ -6,7 +6,8 @@
  */
 import { limitsOf } from '../../bots/config-schema.js';
 import type { BotRow } from '../../db/bots.js';
-import { insertCall, type CallRow } from '../../db/calls.js';
+import { createCall, endCallInTx } from '../../call/lifecycle.js';
+import { liveStatuses, type CallRow } from '../../db/calls.js';
 import type { RootSql } from '../../db/sql.js';
 import { ParleyError } from '../../errors.js';
 import type { TwilioRestClient } from './rest.js';
@@ -43,13 +44,13 @@ export class OutboundDialer {
       await tx`select pg_advisory_xact_lock(hashtext(${`outbound:${bot.company_id}`}))`;
       const [row] = await tx<{ n: number }[]>`
         select count(*)::int as n from calls
-        where company_id = ${bot.company_id} and direction = 'outbound' and status in ('queued', 'ringing', 'in_progress')
+        where company_id = ${bot.company_id} and direction = 'outbound' and status = any(${liveStatuses()})
           and started_at > now() - interval '6 hours'`;
       const n = row?.n ?? 0;
       if (n >= max) {
         throw new ParleyError('PARLEY_ERR_RATE_LIMITED', max === 0 ? 'Outbound calls are turned off on this server' : `${n} outbound calls are already in progress (the limit is ${max})`);
       }
-      return insertCall(tx, { companyId: bot.company_id, botId: bot.id, direction: 'outbound', from: bot.phone_number!, to, status: 'queued' });
+      return createCall(tx, { companyId: bot.company_id, botId: bot.id, direction: 'outbound', from: bot.phone_number!, to, status: 'queued' });
     });
     let sid: string;
     try {
@@ -67,9 +68,8 @@ export class OutboundDialer {
       sid = placed.sid;
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      await this.deps.sql`
-        update calls set status = 'failed', failure_reason = ${reason.slice(0, 500)}, ended_at = now(), duration_sec = 0, updated_at = now()
-        where id = ${call.id}`;
+      await this.deps.sql.begin((tx) =>
+        endCallInTx(tx, { callId: call.id, companyId: bot.company_id }, { status: 'failed', reason: `dial_refused: ${reason.slice(0, 480)}` }, { by: 'dialer', durationSec: 0 }));
       throw refusal(err);
     }
     // Twilio is dialling now: nothing below may report the call as failed (a retry would ring the callee twice).

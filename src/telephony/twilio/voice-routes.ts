@@ -4,11 +4,10 @@
  */
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { createCall, endCallInTx, recordRefusedCall } from '../../call/lifecycle.js';
 import { findActiveBotByNumber, getBotById, type BotRow } from '../../db/bots.js';
-import { insertCall } from '../../db/calls.js';
+import { callStatusRank, isLiveStatus, liveStatuses, type CallStatus, type EndedCallStatus } from '../../db/calls.js';
 import type { RootSql } from '../../db/sql.js';
-import { enqueueJob } from '../../jobs/queue.js';
-import { emitEvent } from '../../webhooks/emit.js';
 import { signCallToken } from '../call-token.js';
 import { isValidFormSignature, publicUrl, publicWsUrl } from './signature.js';
 import { TWILIO_BODY_LIMIT } from './form-limits.js';
@@ -55,16 +54,14 @@ function streamTwiml(deps: TwilioRouteDeps, callId: string): string {
   return connectStreamTwiml(publicWsUrl(deps.publicOrigin, MEDIA_PATH), { callId, token });
 }
 
-/** A session's last turns are written as it winds down; the analysis of a call Twilio ended under it waits this long. */
-const ANALYSIS_DELAY_AFTER_LIVE_MS = 10_000;
-
-/** Order of call states; terminal states share the top rank so none replaces another. */
-const RANK: Record<string, number> = { queued: 0, ringing: 1, in_progress: 2 };
-const rankOf = (status: string): number => RANK[status] ?? 3;
-
-const STATUS_MAP: Record<string, string> = {
+const STATUS_MAP: Record<string, CallStatus> = {
   queued: 'queued', initiated: 'queued', ringing: 'ringing', 'in-progress': 'in_progress', answered: 'in_progress',
   completed: 'completed', busy: 'busy', failed: 'failed', 'no-answer': 'no_answer', canceled: 'canceled',
+};
+
+/** Why a call Twilio reports ended, ended: the reason its call.ended carries. */
+const END_REASON: Record<EndedCallStatus, string> = {
+  completed: 'caller_hangup', busy: 'busy', no_answer: 'no_answer', canceled: 'canceled', failed: 'telephony_failed',
 };
 
 export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
@@ -92,12 +89,12 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
 
       const bot = await findActiveBotByNumber(deps.sql, to);
       if (!bot) {
-        await insertCall(deps.sql, { companyId: null, botId: null, direction: 'inbound', twilioCallSid: callSid, from, to, status: 'failed', failureReason: `no active bot for ${to || 'an empty number'}` });
+        await recordRefusedCall(deps.sql, { twilioCallSid: callSid, from, to, reason: `no active bot for ${to || 'an empty number'}` });
         request.log.info({ callSid }, 'call to a number with no active bot');
         return reply.type('text/xml').send(apologyTwiml(APOLOGY.en, 'en'));
       }
       const direction = form.Direction?.startsWith('outbound') ? 'outbound' : 'inbound';
-      const call = await insertCall(deps.sql, { companyId: bot.company_id, botId: bot.id, direction, twilioCallSid: callSid, from, to, status: 'ringing' });
+      const call = await createCall(deps.sql, { companyId: bot.company_id, botId: bot.id, direction, twilioCallSid: callSid, from, to, status: 'ringing' });
       deps.prewarm?.(call.id, bot);
       return reply.type('text/xml').send(streamTwiml(deps, call.id));
     });
@@ -113,7 +110,7 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
       if (!callSid) return reply.status(400).type('text/plain').send('CallSid missing');
       const [call] = await deps.sql<{ id: string; bot_id: string | null }[]>`
         update calls set twilio_call_sid = coalesce(twilio_call_sid, ${callSid}), updated_at = now()
-        where id = ${callId} and direction = 'outbound' and status in ('queued', 'ringing', 'in_progress')
+        where id = ${callId} and direction = 'outbound' and status = any(${liveStatuses()})
           and (twilio_call_sid is null or twilio_call_sid = ${callSid})
         returning id, bot_id`;
       const bot = call?.bot_id ? await getBotById(deps.sql, call.bot_id) : undefined;
@@ -143,38 +140,34 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
       const recordingUrl = form.RecordingUrl ?? null;
       const seq = Number.parseInt(form.SequenceNumber ?? '', 10);
       const duration = Number.parseInt(form.CallDuration ?? '', 10);
-      const terminal = !['queued', 'ringing', 'in_progress'].includes(status);
       const match = callId
         ? deps.sql`id = ${callId} and (twilio_call_sid is null or twilio_call_sid = ${callSid})`
         : deps.sql`twilio_call_sid = ${callSid}`;
       await deps.sql.begin(async (tx) => {
-        // Only forward moves: a late "ringing" after "completed" changes nothing.
-        const [row] = await tx<{ id: string; company_id: string | null; bot_id: string | null; ended_here: boolean; had_media: boolean }[]>`
-          update calls c set
-            status = ${status},
-            twilio_call_sid = coalesce(c.twilio_call_sid, ${callSid}),
-            status_sequence = greatest(c.status_sequence, ${Number.isFinite(seq) ? seq : -1}),
-            answered_at = case when ${status} = 'in_progress' then coalesce(c.answered_at, now()) else c.answered_at end,
-            ended_at = case when ${terminal} then coalesce(c.ended_at, now()) else c.ended_at end,
-            duration_sec = case when ${terminal} then coalesce(c.duration_sec, ${Number.isFinite(duration) ? duration : null}::int) else c.duration_sec end,
-            recording_url = coalesce(${recordingUrl}::text, c.recording_url),
+        const [call] = await tx<{ id: string; company_id: string | null; status: CallStatus }[]>`
+          select id, company_id, status from calls where ${match} for update`;
+        if (!call) return;
+        await tx`
+          update calls set
+            twilio_call_sid = coalesce(twilio_call_sid, ${callSid}),
+            status_sequence = greatest(status_sequence, ${Number.isFinite(seq) ? seq : -1}),
+            recording_url = coalesce(${recordingUrl}::text, recording_url),
             updated_at = now()
-          from (select id, status as old_status, ended_at as old_ended_at, media_started_at from calls where ${match} for update) old
-          where c.id = old.id
-            and (case old.old_status when 'queued' then 0 when 'ringing' then 1 when 'in_progress' then 2 else 3 end) < ${rankOf(status)}
-          returning c.id, c.company_id, c.bot_id, (${terminal} and old.old_ended_at is null) as ended_here,
-                    (old.media_started_at is not null) as had_media`;
-        // Whoever ends the call first produces call.ended and the analysis job, exactly once: this callback when
+          where id = ${call.id}`;
+        // Only forward moves: a late "ringing" after "completed" changes nothing.
+        if (callStatusRank(status) <= callStatusRank(call.status)) return;
+        if (isLiveStatus(status)) {
+          await tx`
+            update calls set status = ${status},
+              answered_at = case when ${status} = 'in_progress' then coalesce(answered_at, now()) else answered_at end
+            where id = ${call.id}`;
+          return;
+        }
         // Twilio reports the end first (busy, no answer, a hang-up racing the media socket, a server that lost
-        // the session), else the session's recorder. The analysis waits a little after a live session, so the
-        // turns still being written are in the transcript it reads.
-        if (row?.ended_here && row.company_id) {
-          await emitEvent(tx, { companyId: row.company_id, type: 'call.ended', data: { call_id: row.id, bot_id: row.bot_id, status }, orderingKey: row.id });
-          await enqueueJob(tx, {
-            kind: 'analyze_call',
-            payload: { callId: row.id },
-            dedupeKey: `analyze:${row.id}`,
-            runAt: new Date(Date.now() + (row.had_media ? ANALYSIS_DELAY_AFTER_LIVE_MS : 0)),
+        // the session): the lifecycle ends the row, once, whoever comes first.
+        if (call.company_id) {
+          await endCallInTx(tx, { callId: call.id, companyId: call.company_id }, { status, reason: END_REASON[status] }, {
+            by: 'telephony', durationSec: Number.isFinite(duration) ? duration : null,
           });
         }
       });

@@ -4,7 +4,8 @@
  * even when two sockets on two server instances present it at the same moment.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { insertCall, type CallRow } from '../../db/calls.js';
+import { createCall, endCallInTx } from '../../call/lifecycle.js';
+import type { CallRow } from '../../db/calls.js';
 import type { Db, RootSql } from '../../db/sql.js';
 
 const PREFIX = 'wct_';
@@ -30,7 +31,7 @@ export function hashWebCallToken(token: string): string {
 export async function mintWebCall(sql: RootSql, o: { companyId: string; botId: string; ttlSec: number }): Promise<MintedWebCall> {
   const token = PREFIX + randomBytes(32).toString('base64url');
   return sql.begin(async (tx) => {
-    const call = await insertCall(tx, { companyId: o.companyId, botId: o.botId, direction: 'web', status: 'queued' });
+    const call = await createCall(tx, { companyId: o.companyId, botId: o.botId, direction: 'web', status: 'queued' });
     const [row] = await tx<{ expires_at: Date }[]>`
       insert into web_call_tokens (token_hash, call_id, company_id, bot_id, expires_at)
       values (${hashWebCallToken(token)}, ${call.id}, ${o.companyId}, ${o.botId}, now() + ${o.ttlSec} * interval '1 second')
@@ -61,15 +62,15 @@ export async function claimWebCallToken(db: Db, token: string): Promise<WebCallT
  * Web calls whose token expired unused never had a caller: mark them canceled (with a reason) so they do not sit
  * in `queued` forever, and drop their spent token rows. Run periodically; returns how many calls it closed.
  */
-export async function closeAbandonedWebCalls(db: Db): Promise<number> {
-  const rows = await db`
-    with expired as (
-      delete from web_call_tokens where used_at is null and expires_at < now() returning call_id
-    )
-    update calls c set status = 'canceled', ended_at = now(), duration_sec = 0,
-      failure_reason = 'web-call token expired unused', updated_at = now()
-    from expired e
-    where c.id = e.call_id and c.status = 'queued'
-    returning c.id`;
-  return rows.length;
+export async function closeAbandonedWebCalls(sql: RootSql): Promise<number> {
+  return sql.begin(async (tx) => {
+    const expired = await tx<{ call_id: string; company_id: string }[]>`
+      delete from web_call_tokens where used_at is null and expires_at < now() returning call_id, company_id`;
+    let closed = 0;
+    for (const t of expired) {
+      const ended = await endCallInTx(tx, { callId: t.call_id, companyId: t.company_id }, { status: 'canceled', reason: 'token_expired' }, { by: 'expiry', durationSec: 0 });
+      if (ended) closed++;
+    }
+    return closed;
+  });
 }
