@@ -10,7 +10,7 @@ export interface BackoffOptions {
 }
 
 export function backoffDelayMs(attempt: number, o: BackoffOptions, random: () => number = Math.random): number {
-  const ceiling = Math.min(o.maxMs, o.baseMs * 2 ** Math.max(0, attempt - 1));
+  const ceiling = Math.min(o.maxMs, o.baseMs * 2 ** Math.min(30, Math.max(0, attempt - 1)));
   const jitter = o.jitter ?? 1;
   return Math.round(ceiling * (1 - jitter) + ceiling * jitter * random());
 }

@@ -3,11 +3,9 @@
  * or configuration slip that gets fixed (401 after a secret rotation, 404 mid-deploy) — except 410 Gone, which
  * says the endpoint is gone for good. Retry-After (429/503) is honoured when it asks for longer than our backoff.
  */
-export interface BackoffOptions {
-  /** First retry after about this long; doubles each attempt. */
-  baseMs: number;
-  /** Longest wait between attempts. */
-  maxMs: number;
+import { backoffDelayMs, type BackoffOptions as Backoff } from '../util/backoff.js';
+
+export interface BackoffOptions extends Backoff {
   /** Longest Retry-After honoured. */
   maxRetryAfterMs?: number;
 }
@@ -24,8 +22,7 @@ export function isPermanentFailure(statusCode: number | null): boolean {
 
 /** Milliseconds until the next attempt after `attempt` (1-based) failed; jitter spreads a burst of retries. */
 export function retryDelayMs(attempt: number, retryAfterMs: number | null, options: BackoffOptions, random: () => number = Math.random): number {
-  const exp = Math.min(options.maxMs, options.baseMs * 2 ** Math.min(attempt - 1, 30));
-  const jittered = exp / 2 + random() * (exp / 2);
+  const jittered = backoffDelayMs(attempt, { jitter: 0.5, ...options }, random);
   const asked = retryAfterMs === null ? 0 : Math.min(retryAfterMs, options.maxRetryAfterMs ?? DEFAULT_BACKOFF.maxRetryAfterMs!);
   return Math.round(Math.max(jittered, asked));
 }

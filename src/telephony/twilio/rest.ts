@@ -4,6 +4,7 @@
  * (the twilio package builds its host from region/edge and cannot target a local fake without a custom
  * HTTP client); form fields as documented for the Call resource.
  */
+import { backoffDelayMs, sleep } from '../../util/backoff.js';
 import { ParleyError } from '../../errors.js';
 
 export interface TwilioRestOptions {
@@ -120,8 +121,8 @@ export class TwilioRestClient {
   }
 
   private backoff(attempt: number): Promise<void> {
-    const ms = (this.options.retryDelayMs ?? 250) * 2 ** attempt;
-    return new Promise((r) => setTimeout(r, ms));
+    const base = this.options.retryDelayMs ?? 250;
+    return sleep(backoffDelayMs(attempt + 1, { baseMs: base, maxMs: base * 64, jitter: 0.5 }));
   }
 }
 
