@@ -2,6 +2,9 @@
  * Durable background jobs: a row in `jobs` that workers claim with FOR UPDATE SKIP LOCKED and lease.
  * A job survives restarts; several instances can run workers at once; a crashed worker's lease expires and
  * the job is claimed again. Handlers must be idempotent (a job can run twice after a crash).
+ * Every claim counts as an attempt, however it ends (an error, a crash, an expired lease): a job whose attempts
+ * have reached max_attempts is never claimed again; when its last lease expires it is marked failed and its
+ * kind's onGiveUp runs, as for a last attempt that threw.
  */
 import type { Db, RootSql } from '../db/sql.js';
 import { settleWithin } from '../util/settle-within.js';
@@ -100,6 +103,7 @@ export class JobWorker {
       for (const [kind, def] of Object.entries(this.options.kinds)) {
         const free = def.concurrency - (this.running.get(kind) ?? 0);
         if (free <= 0) continue;
+        await this.failExhausted(kind, def);
         const jobs = await this.claim(kind, free);
         for (const job of jobs) {
           claimedAny = true;
@@ -112,13 +116,30 @@ export class JobWorker {
     if (!this.stopped) this.schedule(claimedAny ? 0 : this.pollMs);
   }
 
+  /** Jobs out of attempts whose last lease expired (the process died or stalled mid-job): failed, never re-run. */
+  private async failExhausted(kind: string, def: JobKind): Promise<void> {
+    const message = 'the last attempt never finished (the process stopped or stalled and its lease expired)';
+    const rows = await this.sql<{ id: string; payload: Record<string, unknown>; attempts: number }[]>`
+      update jobs set status = 'failed', locked_until = null, last_error = ${message}, updated_at = now()
+      where id in (
+        select id from jobs
+        where kind = ${kind} and attempts >= max_attempts
+          and (status = 'queued' or (status = 'running' and locked_until < now()))
+        for update skip locked)
+      returning id, payload, attempts`;
+    for (const job of rows) {
+      this.options.log.warn({ jobId: job.id, kind, attempt: job.attempts }, 'job out of attempts after an expired lease, giving up');
+      await def.onGiveUp?.(job.payload, new Error(message)).catch((e: unknown) => this.options.log.error({ err: e }, 'onGiveUp failed'));
+    }
+  }
+
   private async claim(kind: string, limit: number) {
     return this.sql<{ id: string; payload: Record<string, unknown>; attempts: number; max_attempts: number }[]>`
       update jobs set status = 'running', attempts = attempts + 1,
         locked_until = now() + ${this.leaseMs} * interval '1 millisecond', updated_at = now()
       where id in (
         select id from jobs
-        where kind = ${kind} and run_at <= now()
+        where kind = ${kind} and run_at <= now() and attempts < max_attempts
           and (status = 'queued' or (status = 'running' and locked_until < now()))
         order by run_at
         limit ${limit}

@@ -6,6 +6,7 @@
  * boundary is still found.
  */
 import type { Block } from './blocks.js';
+import { limitExceeded } from './limits.js';
 import { splitSentences } from './sentences.js';
 
 export interface ChunkOptions {
@@ -13,6 +14,8 @@ export interface ChunkOptions {
   size: number;
   /** Characters carried over from the previous chunk of the same section. */
   overlap: number;
+  /** More chunks than this throws a DocumentParseError (as soon as the limit is passed, not at the end). */
+  maxChunks?: number;
 }
 
 export interface TextChunk {
@@ -74,6 +77,7 @@ function tailOf(text: string, max: number): string {
 
 export function chunkBlocks(blocks: Block[], options: ChunkOptions): TextChunk[] {
   const { size, overlap } = options;
+  const maxChunks = options.maxChunks ?? Number.POSITIVE_INFINITY;
   const chunks: TextChunk[] = [];
   const headings: { level: number; text: string }[] = [];
   let parts: string[] = [];
@@ -85,6 +89,7 @@ export function chunkBlocks(blocks: Block[], options: ChunkOptions): TextChunk[]
   const flush = (carry: boolean) => {
     if (hasNew) {
       const text = parts.join('\n');
+      if (chunks.length >= maxChunks) throw limitExceeded.chunks(maxChunks);
       chunks.push({ ordinal: chunks.length, text, page, section: section() });
       const tail = carry ? tailOf(text, overlap) : '';
       parts = tail ? [tail] : [];

@@ -9,6 +9,7 @@ import type { RootSql } from '../db/sql.js';
 import type { JobKind } from '../jobs/queue.js';
 import type { Embedder } from '../providers/types.js';
 import { ingestJobKind, INGEST_JOB_KIND } from './ingest.js';
+import { IngestPool } from './ingest-pool.js';
 import { PgVectorStore } from './pg-vector-store.js';
 import { QdrantVectorStore } from './qdrant-vector-store.js';
 import { Retriever } from './retrieve.js';
@@ -23,6 +24,13 @@ export interface KnowledgeSettings {
   CHUNK_SIZE: number;
   CHUNK_OVERLAP: number;
   INGEST_CONCURRENCY: number;
+  INGEST_MAX_EXPANDED_BYTES: number;
+  INGEST_MAX_XML_BYTES: number;
+  INGEST_MAX_PAGES: number;
+  INGEST_MAX_CHARS: number;
+  INGEST_MAX_CHUNKS: number;
+  INGEST_WORKER_MEMORY_MB: number;
+  INGEST_TIMEOUT_MS: number;
   RETRIEVAL_TOP_K: number;
 }
 
@@ -34,6 +42,8 @@ export interface Knowledge {
   /** Register in the tenant (authenticated) /v1 context. */
   routes(options?: { onEnqueued?: () => void }): FastifyPluginAsync;
   tool: Tool;
+  /** The ingestion worker threads (started on the first document; idle ones never hold the process open). */
+  pool: IngestPool;
 }
 
 export function createKnowledge(deps: { sql: RootSql; embedder: Embedder; settings: KnowledgeSettings }): Knowledge {
@@ -43,13 +53,26 @@ export function createKnowledge(deps: { sql: RootSql; embedder: Embedder; settin
     : new PgVectorStore({ sql, dimensions: embedder.dimensions });
   // Neural embedders put unrelated texts closer together than the hashing embedder does.
   const retriever = new Retriever({ sql, embedder, store, topK: settings.RETRIEVAL_TOP_K, minVectorScore: embedder.name === 'local-hash' ? 0.2 : 0.3 });
-  const ingest = ingestJobKind({ sql, embedder, store, chunkSize: settings.CHUNK_SIZE, chunkOverlap: settings.CHUNK_OVERLAP, concurrency: settings.INGEST_CONCURRENCY });
+  // One long-lived worker thread per concurrent ingestion job: parsing, chunking and local embedding stay off
+  // the event loop that carries calls.
+  const pool = new IngestPool({ size: settings.INGEST_CONCURRENCY, memoryMb: settings.INGEST_WORKER_MEMORY_MB, timeoutMs: settings.INGEST_TIMEOUT_MS });
+  const limits = {
+    maxExpandedBytes: settings.INGEST_MAX_EXPANDED_BYTES,
+    maxXmlBytes: settings.INGEST_MAX_XML_BYTES,
+    maxPages: settings.INGEST_MAX_PAGES,
+    maxChars: settings.INGEST_MAX_CHARS,
+    maxChunks: settings.INGEST_MAX_CHUNKS,
+  };
+  const ingest = ingestJobKind({
+    sql, embedder, store, chunkSize: settings.CHUNK_SIZE, chunkOverlap: settings.CHUNK_OVERLAP, concurrency: settings.INGEST_CONCURRENCY, pool, limits,
+  });
   return {
     store,
     retriever,
     jobKinds: { [INGEST_JOB_KIND]: invalidatingAfter(ingest, retriever) },
     routes: (options = {}) => knowledgeRoutes({ sql, store, retriever, maxUploadBytes: settings.UPLOAD_MAX_BYTES, onEnqueued: options.onEnqueued }),
     tool: searchKnowledgeTool(retriever),
+    pool,
   };
 }
 

@@ -1,7 +1,9 @@
 /**
  * Ingestion of one document, run by the durable job 'ingest_document': parse → chunk → embed in batches →
  * store → status 'ready', with the chunks, the vectors (embedded store) and the 'knowledge.ready' event written
- * in one transaction with the status change. Idempotent, because a job can run twice (a crashed worker's lease
+ * in one transaction with the status change. Parsing, chunking and local embedding run in a worker thread
+ * (ingest-pool.ts) within the ingestion limits (limits.ts); a cloud embedder is called from here (it is I/O).
+ * A document over a limit, or one whose worker runs out of memory, time, or crashes, ends in 'error' at once. Idempotent, because a job can run twice (a crashed worker's lease
  * expires while it may still be running): the status is re-checked under a row lock before anything is written,
  * chunk ids are derived from (document, position), and an external store is cleaned of the document's vectors
  * whenever the transaction does not commit them.
@@ -10,10 +12,11 @@ import type { RootSql } from '../db/sql.js';
 import type { JobKind } from '../jobs/queue.js';
 import type { Embedder } from '../providers/types.js';
 import { emitEvent } from '../webhooks/emit.js';
-import { chunkBlocks } from './chunk.js';
-import { DocumentParseError, parseDocument } from './parse.js';
+import { LocalEmbedder } from '../providers/embeddings/local.js';
+import { defaultIngestPool, IngestWorkerError, type IngestPool } from './ingest-pool.js';
+import { DEFAULT_INGEST_LIMITS, DocumentParseError, type IngestLimits } from './limits.js';
+import { embeddingText } from './process-document.js';
 import {
-  chunkId,
   deleteChunksOfDocument,
   insertChunks,
   loadDocumentForIngest,
@@ -34,8 +37,12 @@ export interface IngestDeps {
   store: VectorStore;
   chunkSize: number;
   chunkOverlap: number;
-  /** Texts per embed() call; default 64. */
+  /** Texts per embed() call (cloud embedders); default 64. */
   embedBatchSize?: number;
+  /** Worker threads that parse, chunk and locally embed; default: a shared pool of two. */
+  pool?: IngestPool;
+  /** Default DEFAULT_INGEST_LIMITS. */
+  limits?: IngestLimits;
 }
 
 export type IngestOutcome = 'ready' | 'error' | 'skipped';
@@ -65,38 +72,55 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, signa
   if (!loaded || loaded.doc.status !== 'processing') return 'skipped';
   const { doc, bytes, language } = loaded;
 
-  let parsed;
+  // The local hashing embedder is CPU work: it runs in the worker with parsing. Anything else is called from here.
+  const localDims = deps.embedder instanceof LocalEmbedder ? deps.embedder.dimensions : null;
+  let processed;
   try {
     if (!doc.kind) throw new DocumentParseError('The document type is unknown');
-    parsed = await parseDocument(doc.kind, bytes);
+    processed = await (deps.pool ?? defaultIngestPool()).run(
+      {
+        documentId: doc.id,
+        kind: doc.kind,
+        bytes,
+        chunkSize: deps.chunkSize,
+        chunkOverlap: deps.chunkOverlap,
+        limits: deps.limits ?? DEFAULT_INGEST_LIMITS,
+        localEmbedDimensions: localDims,
+      },
+      signal,
+    );
   } catch (err) {
-    if (!(err instanceof DocumentParseError)) throw err;
+    if (signal?.aborted) throw err;
+    if (!(err instanceof DocumentParseError) && !(err instanceof IngestWorkerError && err.permanent)) throw err;
     await failDocument(deps, doc, err.message);
     return 'error';
   }
-  const pieces = chunkBlocks(parsed.blocks, { size: deps.chunkSize, overlap: deps.chunkOverlap });
+  const { pageCount } = processed;
   const createdAt = new Date();
-  const chunks: ChunkRow[] = pieces.map((p) => ({
-    id: chunkId(doc.id, p.ordinal),
-    companyId: doc.company_id,
-    botId: doc.bot_id,
-    documentId: doc.id,
-    ordinal: p.ordinal,
-    text: p.text,
-    page: p.page,
-    section: p.section,
-    tsConfig: tsConfigFor(language),
-    createdAt,
-  }));
-
-  const batch = deps.embedBatchSize ?? 64;
+  const tsConfig = tsConfigFor(language);
+  const chunks: ChunkRow[] = [];
   const points: VectorPoint[] = [];
-  for (let i = 0; i < chunks.length; i += batch) {
+  const batch = deps.embedBatchSize ?? 64;
+  for (let i = 0; i < processed.chunks.length; i += batch) {
     signal?.throwIfAborted();
-    const slice = chunks.slice(i, i + batch);
-    // The heading path is embedded with the text: questions often name the section ("prices", "delivery").
-    const vectors = await deps.embedder.embed(slice.map((c) => (c.section ? `${c.section}\n${c.text}` : c.text)), signal);
-    slice.forEach((c, j) =>
+    const slice = processed.chunks.slice(i, i + batch);
+    const vectors = processed.vectors
+      ? processed.vectors.slice(i, i + batch)
+      : await deps.embedder.embed(slice.map(embeddingText), signal);
+    slice.forEach((p, j) => {
+      const c: ChunkRow = {
+        id: p.id,
+        companyId: doc.company_id,
+        botId: doc.bot_id,
+        documentId: doc.id,
+        ordinal: p.ordinal,
+        text: p.text,
+        page: p.page,
+        section: p.section,
+        tsConfig,
+        createdAt,
+      };
+      chunks.push(c);
       points.push({
         id: c.id,
         vector: vectors[j]!,
@@ -110,8 +134,10 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, signa
           section: c.section,
           created_at: createdAt.toISOString(),
         },
-      }),
-    );
+      });
+    });
+    // Thousands of chunks: give the event loop a turn now and then while building rows.
+    if (processed.vectors && (i / batch) % 16 === 15) await new Promise((r) => setImmediate(r));
   }
   signal?.throwIfAborted();
 
@@ -135,7 +161,7 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, signa
       await deleteChunksOfDocument(tx, doc.id);
       await insertChunks(tx, chunks);
       if (!external) await deps.store.upsert(points, tx);
-      await markDocumentReady(tx, doc.id, chunks.length, parsed.pageCount);
+      await markDocumentReady(tx, doc.id, chunks.length, pageCount);
       await emitEvent(tx, {
         companyId: doc.company_id,
         type: 'knowledge.ready',

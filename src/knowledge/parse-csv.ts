@@ -1,6 +1,7 @@
 /** CSV → one block per row, as `header: value` lines, so each fact keeps its column's meaning. */
 import { parse } from 'csv-parse/sync';
 import type { Block, ParsedDocument } from './blocks.js';
+import { limitExceeded, MAX_BLOCKS } from './limits.js';
 
 /** Picks the delimiter that occurs most often (outside quotes) in the header line. */
 function sniffDelimiter(text: string): string {
@@ -30,7 +31,10 @@ export function parseCsv(text: string): ParsedDocument {
     relax_column_count: true,
     relax_quotes: true,
     trim: true,
+    // The header plus MAX_BLOCKS rows, plus one to tell "exactly at the limit" from "over it".
+    to: MAX_BLOCKS + 2,
   }) as string[][];
+  if (rows.length > MAX_BLOCKS + 1) throw limitExceeded.blocks('rows');
   const [header, ...body] = rows;
   if (!header) return { blocks: [], pageCount: null };
   const names = header.map((h, i) => h || `column ${i + 1}`);

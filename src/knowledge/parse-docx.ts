@@ -1,6 +1,11 @@
-/** DOCX → blocks via mammoth's HTML, keeping h1–h6 as headings and table rows as "cell | cell" lines. */
+/**
+ * DOCX → blocks via mammoth's HTML, keeping h1–h6 as headings and table rows as "cell | cell" lines. The archive
+ * is checked first (zip-guard.ts: declared and actual decompressed sizes); images are never read.
+ */
 import mammoth from 'mammoth';
 import { tidy, type Block, type ParsedDocument } from './blocks.js';
+import { DEFAULT_INGEST_LIMITS, type IngestLimits } from './limits.js';
+import { guardZip } from './zip-guard.js';
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
 
@@ -33,7 +38,11 @@ export function blocksFromHtml(html: string): Block[] {
   return blocks;
 }
 
-export async function parseDocx(bytes: Uint8Array): Promise<ParsedDocument> {
-  const { value } = await mammoth.convertToHtml({ buffer: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
+// Images become empty <img> tags without being decompressed (the text is all that is kept).
+const noImages = mammoth.images.imgElement(async () => ({ src: '' }));
+
+export async function parseDocx(bytes: Uint8Array, limits: IngestLimits = DEFAULT_INGEST_LIMITS): Promise<ParsedDocument> {
+  guardZip(bytes, limits);
+  const { value } = await mammoth.convertToHtml({ buffer: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) }, { convertImage: noImages });
   return { blocks: blocksFromHtml(value), pageCount: null };
 }

@@ -3,8 +3,9 @@
  * into paragraphs by vertical gaps, and lines set in a clearly larger font than the body become headings
  * (the largest size is level 1). Scanned PDFs have no text layer and come out empty (no OCR here).
  */
-import { extractTextItems, getDocumentProxy } from 'unpdf';
+import { getDocumentProxy } from 'unpdf';
 import type { Block, ParsedDocument } from './blocks.js';
+import { DEFAULT_INGEST_LIMITS, limitExceeded, type IngestLimits } from './limits.js';
 
 interface Item {
   str: string;
@@ -59,12 +60,36 @@ function joinLines(a: string, b: string): string {
   return /\p{L}-$/u.test(a) && /^\p{Ll}/u.test(b) ? a.slice(0, -1) + b : `${a} ${b}`;
 }
 
-export async function parsePdf(bytes: Uint8Array): Promise<ParsedDocument> {
+type Pdf = Awaited<ReturnType<typeof getDocumentProxy>>;
+
+/** Text items page by page (as unpdf's extractTextItems), stopping as soon as the text passes `maxChars`. */
+async function pageItems(pdf: Pdf, maxChars: number): Promise<Item[][]> {
+  const pages: Item[][] = [];
+  let chars = 0;
+  for (let n = 1; n <= pdf.numPages; n++) {
+    const page = await pdf.getPage(n);
+    const content = await page.getTextContent();
+    const items: Item[] = [];
+    for (const item of content.items) {
+      if (!('str' in item) || item.str == null) continue;
+      chars += item.str.length;
+      const [, , c, d, e, f] = item.transform as number[];
+      items.push({ str: item.str, x: e!, y: f!, width: item.width, fontSize: Math.hypot(c!, d!) });
+    }
+    if (chars > maxChars) throw limitExceeded.chars(maxChars);
+    page.cleanup();
+    pages.push(items);
+  }
+  return pages;
+}
+
+export async function parsePdf(bytes: Uint8Array, limits: IngestLimits = DEFAULT_INGEST_LIMITS): Promise<ParsedDocument> {
   // pdf.js takes ownership of (detaches) the buffer it is given, so it gets a copy.
   const pdf = await getDocumentProxy(new Uint8Array(bytes), { verbosity: 0 });
   try {
-    const { totalPages, items } = await extractTextItems(pdf);
-    const pages = items.map((pageItems) => linesOf(pageItems as Item[]));
+    const totalPages = pdf.numPages;
+    if (totalPages > limits.maxPages) throw limitExceeded.pages(totalPages, limits.maxPages);
+    const pages = (await pageItems(pdf, limits.maxChars)).map(linesOf);
     const body = bodySize(pages);
     const headingSizes = [...new Set(pages.flat().filter((l) => l.size >= body * 1.15 && l.text.length <= 120).map((l) => l.size))].sort((a, b) => b - a);
     const blocks: Block[] = [];

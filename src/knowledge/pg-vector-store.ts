@@ -102,8 +102,10 @@ export class PgVectorStore implements VectorStore {
   async upsert(points: VectorPoint[], tx: Db): Promise<void> {
     if (points.length === 0) return;
     const bots = new Set<string>();
-    for (let i = 0; i < points.length; i += 500) {
-      const rows = points.slice(i, i + 500).map((p) => [p.id, vectorToBytes(p.vector)] as const);
+    // 100 rows per statement: each is encoded (and, on embedded PGlite, executed) on the event loop that
+    // carries calls, so each must stay a few milliseconds.
+    for (let i = 0; i < points.length; i += 100) {
+      const rows = points.slice(i, i + 100).map((p) => [p.id, vectorToBytes(p.vector)] as const);
       await tx`
         update knowledge_chunks c set embedding = v.embedding::bytea
         from (values ${tx(rows as unknown as string[][])}) as v (id, embedding)

@@ -44,6 +44,9 @@ export interface NewDocument {
   sha256: string;
 }
 
+/** Uploaded bytes are stored in parts of this size (knowledge_document_blobs.part, migration 0080). */
+export const BLOB_PART_BYTES = 1024 * 1024;
+
 /** Inserts the document and its bytes; when the bot already has these bytes, returns that row with created=false. */
 export async function insertDocument(tx: Db, doc: NewDocument): Promise<{ row: KnowledgeDocumentRow; created: boolean }> {
   const [row] = await tx<KnowledgeDocumentRow[]>`
@@ -52,8 +55,13 @@ export async function insertDocument(tx: Db, doc: NewDocument): Promise<{ row: K
     on conflict (bot_id, sha256) do nothing
     returning ${tx(COLUMNS)}`;
   if (row) {
-    await tx`insert into knowledge_document_blobs (document_id, content)
-             values (${row.id}, ${Buffer.from(doc.bytes.buffer, doc.bytes.byteOffset, doc.bytes.byteLength)})`;
+    // In parts, each its own statement: the driver encodes a part in a few milliseconds, then the event loop
+    // gets a turn (one 20 MB value would hold it for a few hundred).
+    for (let part = 0, at = 0; at < doc.bytes.length || part === 0; part++, at += BLOB_PART_BYTES) {
+      const piece = doc.bytes.subarray(at, at + BLOB_PART_BYTES);
+      await tx`insert into knowledge_document_blobs (document_id, part, content)
+               values (${row.id}, ${part}, ${Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength)})`;
+    }
     return { row, created: true };
   }
   const [existing] = await tx<KnowledgeDocumentRow[]>`
@@ -93,15 +101,16 @@ export async function loadDocumentForIngest(
   db: Db,
   id: string,
 ): Promise<{ doc: KnowledgeDocumentRow; bytes: Uint8Array; language: 'en' | 'ru' } | undefined> {
-  const [row] = await db<(KnowledgeDocumentRow & { content: Buffer; language: 'en' | 'ru' })[]>`
-    select ${db(COLUMNS.map((c) => `d.${c}`))}, b.content, bot.language
+  const [row] = await db<(KnowledgeDocumentRow & { language: 'en' | 'ru' })[]>`
+    select ${db(COLUMNS.map((c) => `d.${c}`))}, bot.language
     from knowledge_documents d
-    join knowledge_document_blobs b on b.document_id = d.id
     join bots bot on bot.id = d.bot_id and bot.company_id = d.company_id
     where d.id = ${id}`;
   if (!row) return undefined;
-  const { content, language, ...doc } = row;
-  return { doc, bytes: content, language };
+  const parts = await db<{ content: Buffer }[]>`select content from knowledge_document_blobs where document_id = ${id} order by part`;
+  if (parts.length === 0) return undefined;
+  const { language, ...doc } = row;
+  return { doc, bytes: parts.length === 1 ? parts[0]!.content : Buffer.concat(parts.map((p) => p.content)), language };
 }
 
 /** Locks the document row for the status change; undefined when it was deleted meanwhile. */
@@ -129,9 +138,15 @@ export function chunkId(documentId: string, ordinal: number): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
+/**
+ * Rows per insert statement: a statement's parameters are encoded in one go on the event loop that carries
+ * calls (and on embedded PGlite the statement runs there too, full-text vectors included), so it stays small.
+ */
+const INSERT_ROWS = 100;
+
 export async function insertChunks(tx: Db, chunks: ChunkRow[]): Promise<void> {
-  for (let i = 0; i < chunks.length; i += 1000) {
-    const rows = chunks.slice(i, i + 1000).map((c) => ({
+  for (let i = 0; i < chunks.length; i += INSERT_ROWS) {
+    const rows = chunks.slice(i, i + INSERT_ROWS).map((c) => ({
       id: c.id,
       company_id: c.companyId,
       bot_id: c.botId,

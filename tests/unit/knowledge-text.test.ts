@@ -108,3 +108,13 @@ describe('parsers', () => {
     ]);
   });
 });
+
+describe('control characters in parsed text', () => {
+  it('never reach a block (tabs and newlines stay)', async () => {
+    const { parseDocument } = await import('../../src/knowledge/parse.js');
+    const parsed = await parseDocument('txt', Buffer.from('Opening hours\u0007 are\tnine to five.\nClosed on Sundays.'));
+    const text = parsed.blocks.map((b) => b.text).join('\n');
+    expect(text.includes(String.fromCharCode(7))).toBe(false);
+    expect(text).toContain('Opening hours are');
+  });
+});

@@ -4,9 +4,9 @@
  * Every route first checks that the bot belongs to the caller's company (else 404).
  */
 import { Type } from '@sinclair/typebox';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { RootSql } from '../../db/sql.js';
-import { badRequest, notFound } from '../../errors.js';
+import { badRequest, notFound, ParleyError } from '../../errors.js';
 import { acceptUpload, deleteDocument, requireBot, tooLarge } from '../../knowledge/documents.js';
 import { getDocument, listDocuments, type KnowledgeDocumentRow } from '../../knowledge/repo.js';
 import type { Retriever } from '../../knowledge/retrieve.js';
@@ -66,6 +66,35 @@ export interface KnowledgeRouteDeps {
   onEnqueued?: () => void;
 }
 
+/**
+ * Reads the one file of a multipart upload. A second file is refused (400) rather than silently dropped; a
+ * body that is cut short or malformed is the client's error (400), an oversize file 413.
+ */
+const oneFileOnly = () => badRequest('Send one file per upload; this request carries more than one');
+
+async function readSingleFile(request: FastifyRequest, maxBytes: number): Promise<{ filename: string; bytes: Buffer }> {
+  let upload: { filename: string; bytes: Buffer } | null = null;
+  try {
+    for await (const part of request.parts({ limits: { fileSize: maxBytes, files: 2 } })) {
+      if (part.type !== 'file') continue;
+      if (upload) throw oneFileOnly();
+      const bytes = await part.toBuffer();
+      if (part.file.truncated) throw tooLarge(maxBytes);
+      upload = { filename: part.filename || 'document', bytes };
+    }
+  } catch (err) {
+    if (err instanceof ParleyError) throw err;
+    const code = (err as { code?: string }).code;
+    if (code === 'FST_REQ_FILE_TOO_LARGE') throw tooLarge(maxBytes);
+    if (code === 'FST_FILES_LIMIT') throw oneFileOnly();
+    if (code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') throw err; // not multipart at all: 415
+    const why = err instanceof Error ? err.message.split('\n')[0]!.slice(0, 200) : 'unreadable';
+    throw badRequest(`The multipart body could not be read (${why}); it may be truncated or malformed`);
+  }
+  if (!upload) throw badRequest('Send the document as multipart/form-data in a field named "file"');
+  return upload;
+}
+
 export function knowledgeRoutes(deps: KnowledgeRouteDeps): FastifyPluginAsync {
   const docDeps = { sql: deps.sql, store: deps.store, maxUploadBytes: deps.maxUploadBytes, onEnqueued: deps.onEnqueued };
   return async (app) => {
@@ -73,7 +102,7 @@ export function knowledgeRoutes(deps: KnowledgeRouteDeps): FastifyPluginAsync {
       config: { scope: 'knowledge:write' },
       schema: {
         tags: ['knowledge'],
-        summary: 'Upload a document (multipart field "file": pdf, docx, txt, md or csv)',
+        summary: 'Upload a document (multipart field "file": pdf, docx, txt, md or csv; one file per request)',
         description:
           'Answers 202 with the document in status processing; ingestion runs in the background (poll the document or ' +
           'subscribe to knowledge.ready / knowledge.failed). The same bytes uploaded again to the bot answer 200 with the existing document.',
@@ -86,17 +115,8 @@ export function knowledgeRoutes(deps: KnowledgeRouteDeps): FastifyPluginAsync {
       const { companyId } = request.auth;
       // Check the bot before reading a possibly large body.
       await requireBot(deps.sql, companyId, id);
-      const file = await request.file({ limits: { fileSize: deps.maxUploadBytes, files: 1 } });
-      if (!file) throw badRequest('Send the document as multipart/form-data in a field named "file"');
-      let bytes: Buffer;
-      try {
-        bytes = await file.toBuffer();
-      } catch (err) {
-        if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw tooLarge(deps.maxUploadBytes);
-        throw err;
-      }
-      if (file.file.truncated) throw tooLarge(deps.maxUploadBytes);
-      const { document, created } = await acceptUpload(docDeps, { companyId, botId: id, filename: file.filename || 'document', bytes });
+      const { filename, bytes } = await readSingleFile(request, deps.maxUploadBytes);
+      const { document, created } = await acceptUpload(docDeps, { companyId, botId: id, filename, bytes });
       return reply.status(created ? 202 : 200).send(toDocument(document));
     });
 
