@@ -62,8 +62,18 @@ function secretOrGenerated(config: Config, log: Logger, value: string | undefine
   return s.value;
 }
 
-export async function startServer(config: Config, log: Logger, options: { port?: number } = {}): Promise<RunningServer> {
-  const db = await openDatabase({
+export interface StartOptions {
+  port?: number;
+  /** An open database to use instead of opening one from the config (tests); the caller closes it. */
+  database?: Database;
+}
+
+/**
+ * Builds every service from the config and listens. main.ts runs it for the process; the end-to-end tests run
+ * the same function (with fake vendors' URLs in the config and a test database), so they exercise this wiring.
+ */
+export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
+  const db = options.database ?? await openDatabase({
     databaseUrl: config.DATABASE_URL,
     dataDir: config.DATA_DIR,
     poolMax: config.DATABASE_POOL_MAX,
@@ -208,8 +218,9 @@ export async function startServer(config: Config, log: Logger, options: { port?:
       await settleWithin(app.close(), left());
       await settleWithin(prewarmer.close(), left());
       await Promise.all([worker?.stop(left()), webhooks?.stop(left())]);
+      await knowledge.pool.close();
       await ownership.stop();
-      await db.close();
+      if (!options.database) await db.close();
     },
   };
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TwilioCaller } from '../../scripts/lib/twilio-caller.js';
 import { mulawToneFrame } from '../fakes/fakeDeepgram.js';
 import { FakeTwilioRest } from '../fakes/fakeTwilioRest.js';
-import { PUBLIC_ORIGIN, TWILIO_AUTH, startCloudStack, type CloudStack } from '../helpers/cloud-stack.js';
+import { PUBLIC_ORIGIN, startCloudStack, type CloudStack } from '../helpers/cloud-stack.js';
 
 describe('an outbound call', () => {
   let twilio: FakeTwilioRest;
@@ -20,7 +20,6 @@ describe('an outbound call', () => {
       cartesia: { firstAudioLatencyMs: 20 },
       botConfig: { greeting: 'Hello, this is Alpha Salon calling about your appointment.' },
       twilioRest: { url: twilio.url, accountSid: twilio.accountSid, authToken: twilio.authToken },
-      prewarm: true,
     });
   });
   afterAll(async () => {
@@ -37,7 +36,7 @@ describe('an outbound call', () => {
 
     // The callee answers: Twilio (the caller here) fetches the answer URL with the call's SID, then streams.
     const callee = await TwilioCaller.dial({
-      server: s.url, publicOrigin: PUBLIC_ORIGIN, authToken: TWILIO_AUTH,
+      server: s.url, publicOrigin: PUBLIC_ORIGIN, authToken: s.twilioAuthToken,
       from: s.botNumber, to: '+15551230000', callSid: call.twilio_call_sid, answerPath: answerUrl.pathname,
     });
     expect(callee.callId).toBe(call.id);

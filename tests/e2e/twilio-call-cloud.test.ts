@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TwilioCaller } from '../../scripts/lib/twilio-caller.js';
 import { mulawToneFrame } from '../fakes/fakeDeepgram.js';
-import { PUBLIC_ORIGIN, TWILIO_AUTH, startCloudStack, type CloudStack } from '../helpers/cloud-stack.js';
+import { PUBLIC_ORIGIN, startCloudStack, type CloudStack } from '../helpers/cloud-stack.js';
 
 function tone(ms: number): Uint8Array {
   return mulawToneFrame(ms, 8000);
@@ -32,7 +32,7 @@ describe('a phone call over Twilio Media Streams with cloud providers', () => {
   });
   afterAll(async () => s?.close());
 
-  const dial = () => TwilioCaller.dial({ server: s.url, publicOrigin: PUBLIC_ORIGIN, authToken: TWILIO_AUTH, from: '+15557654321', to: s.botNumber });
+  const dial = () => TwilioCaller.dial({ server: s.url, publicOrigin: PUBLIC_ORIGIN, authToken: s.twilioAuthToken, from: '+15557654321', to: s.botNumber });
 
   it('greets at once, answers the caller, and stores the transcript with latencies', async () => {
     s.openai.reply = { text: 'We close at six pm today. Anything else I can help with?' };
