@@ -6,6 +6,7 @@
  * have reached max_attempts is never claimed again; when its last lease expires it is marked failed and its
  * kind's onGiveUp runs, as for a last attempt that threw.
  */
+import { backoffDelayMs } from '../util/backoff.js';
 import type { Db, RootSql } from '../db/sql.js';
 import { settleWithin } from '../util/settle-within.js';
 
@@ -157,8 +158,8 @@ export class JobWorker {
         const err = e instanceof Error ? e : new Error(String(e));
         if (this.abort.signal.aborted) return; // shutting down: the lease expires and another worker retries
         const last = job.attempts >= job.max_attempts;
-        // Exponential backoff: 2 s, 4 s, 8 s… capped at 5 minutes.
-        const delayMs = Math.min(300_000, 1000 * 2 ** job.attempts);
+        // Exponential backoff: about 2 s, 4 s, 8 s… capped at 5 minutes.
+        const delayMs = backoffDelayMs(job.attempts, { baseMs: 2_000, maxMs: 300_000, jitter: 0.5 });
         this.options.log.warn({ jobId: job.id, kind, attempt: job.attempts, err: err.message }, last ? 'job failed, giving up' : 'job failed, will retry');
         await this.sql`
           update jobs set status = ${last ? 'failed' : 'queued'}, locked_until = null, last_error = ${err.message.slice(0, 2000)},
