@@ -4,6 +4,7 @@
  * Finals are concatenated until the recognizer marks the end of the utterance (speech_final, a Finalize flush,
  * or UtteranceEnd), then emitted as one `final`.
  */
+import { AsyncQueue } from '../../util/async-queue.js';
 import { DeepgramClient } from '@deepgram/sdk';
 import { ParleyError } from '../../errors.js';
 import type { SttEvent, SttProvider, SttSession, SttSessionOptions } from '../types.js';
@@ -77,7 +78,7 @@ type ListenSocket = Awaited<ReturnType<DeepgramClient['listen']['v1']['connect']
 
 class DeepgramSession implements SttSession {
   readonly events: AsyncIterable<SttEvent>;
-  private readonly queue = new EventQueue<SttEvent>();
+  private readonly queue = new AsyncQueue<SttEvent>();
   private pendingFinal = '';
   private audioSinceTick = false;
   private closing = false;
@@ -215,7 +216,7 @@ class DeepgramSession implements SttSession {
   private finish(): void {
     if (this.ended) return;
     this.ended = true;
-    this.queue.end();
+    this.queue.close();
   }
 }
 
@@ -229,38 +230,3 @@ function describe(err: unknown): string {
   return typeof m === 'string' ? m : String(err);
 }
 
-/** Push-meets-pull queue: producers push, one consumer iterates until end(). */
-class EventQueue<T> implements AsyncIterable<T> {
-  private items: T[] = [];
-  private waiter: ((r: IteratorResult<T>) => void) | null = null;
-  private done = false;
-
-  push(item: T): void {
-    if (this.done) return;
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      w({ value: item, done: false });
-    } else this.items.push(item);
-  }
-
-  end(): void {
-    this.done = true;
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      w({ value: undefined, done: true });
-    }
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<T> {
-    return {
-      next: () => {
-        const item = this.items.shift();
-        if (item !== undefined) return Promise.resolve({ value: item, done: false });
-        if (this.done) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve) => (this.waiter = resolve));
-      },
-    };
-  }
-}

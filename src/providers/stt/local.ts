@@ -14,7 +14,7 @@ import { ParleyError } from '../../errors.js';
 import type { SttEvent, SttProvider, SttSession, SttSessionOptions } from '../types.js';
 import { createVad, type CreateVadOptions } from '../vad/create.js';
 import type { VadEvent, VadLogger, VoiceActivityDetector } from '../vad/types.js';
-import { AsyncQueue } from './local-async-queue.js';
+import { AsyncQueue } from '../../util/async-queue.js';
 import { PocketsphinxProcess, RecognizerError, type RecognizerOptions } from './local-recognizer.js';
 
 export interface LocalSttOptions {
@@ -134,7 +134,7 @@ class LocalSttSession implements SttSession {
     this.warm?.kill();
     this.active?.kill();
     this.warm = this.active = null;
-    this.events.end();
+    this.events.close();
     await this.vad?.close();
   }
 

@@ -6,6 +6,7 @@
  * receive loop is not woken when the socket drops mid-turn (a turn would hang), and its silent reconnect on send
  * hides the failure from the call loop. Here a drop fails the live turns, and the next turn reconnects once.
  */
+import { AsyncQueue } from '../../util/async-queue.js';
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { ParleyError } from '../../errors.js';
@@ -177,7 +178,7 @@ class CartesiaSession implements TtsSession {
 
 class CartesiaTurn implements TtsTurn {
   readonly audio: AsyncIterable<Uint8Array>;
-  private readonly queue = new AudioQueue();
+  private readonly queue = new AsyncQueue<Uint8Array>();
   // Sends are chained so phrases reach Cartesia in order even while a reconnect is pending.
   private sending: Promise<void> = Promise.resolve();
   private finished = false;
@@ -240,7 +241,9 @@ class CartesiaTurn implements TtsTurn {
     this.finished = true;
     this.signal.removeEventListener('abort', this.onAbort);
     this.session.forget(this.contextId);
-    this.queue.end(dropPending);
+    // A cancelled turn drops queued audio: barge-in must not play anything more.
+    if (dropPending) this.queue.abort();
+    else this.queue.close();
   }
 }
 
@@ -248,54 +251,3 @@ function outputFormat(format: AudioFormat): Record<string, unknown> {
   return { container: 'raw', encoding: format.encoding === 'mulaw' ? 'pcm_mulaw' : 'pcm_s16le', sample_rate: format.sampleRate };
 }
 
-/** Push-meets-pull queue of audio chunks that can end normally or with an error. */
-class AudioQueue implements AsyncIterable<Uint8Array> {
-  private items: Uint8Array[] = [];
-  private waiter: { resolve: (r: IteratorResult<Uint8Array>) => void; reject: (e: Error) => void } | null = null;
-  private done = false;
-  private error: Error | null = null;
-
-  push(item: Uint8Array): void {
-    if (this.done) return;
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      w.resolve({ value: item, done: false });
-    } else this.items.push(item);
-  }
-
-  fail(err: Error): void {
-    if (this.done) return;
-    this.error = err;
-    this.end();
-  }
-
-  /** `dropPending`: a cancelled turn drops queued audio, since barge-in must not play anything more. */
-  end(dropPending = false): void {
-    if (this.done) return;
-    this.done = true;
-    if (dropPending) this.items.length = 0;
-    const w = this.waiter;
-    this.waiter = null;
-    if (w) {
-      if (this.error) w.reject(this.error);
-      else w.resolve({ value: undefined, done: true });
-    }
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    return {
-      next: () => {
-        const item = this.items.shift();
-        if (item !== undefined) return Promise.resolve({ value: item, done: false });
-        if (this.error) {
-          const err = this.error;
-          this.error = null;
-          return Promise.reject(err);
-        }
-        if (this.done) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
-      },
-    };
-  }
-}

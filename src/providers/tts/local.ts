@@ -9,7 +9,7 @@ import { encodeSamples } from '../../audio/convert.js';
 import { createResampler, resampleOffline } from '../../audio/resample.js';
 import { ParleyError } from '../../errors.js';
 import type { Language, TtsProvider, TtsSession, TtsSessionOptions, TtsTurn } from '../types.js';
-import { AsyncQueue } from '../stt/local-async-queue.js';
+import { AsyncQueue } from '../../util/async-queue.js';
 import { synthesize, type LocalTtsEngine, type Synthesis } from './local-synth.js';
 
 export interface LocalTtsOptions {
@@ -219,14 +219,14 @@ class LocalTtsTurn implements TtsTurn {
           }
         }
         if (this.ended && !this.cancelled) {
-          this.queue.end();
+          this.queue.close();
           this.onDone();
         }
       } finally {
         this.pumping = false;
       }
       // Text may have arrived while the last phrase was awaited.
-      if (!this.cancelled && (this.phrases.length > 0 || (this.ended && !this.queue.closed))) this.pump();
+      if (!this.cancelled && (this.phrases.length > 0 || (this.ended && !this.queue.isClosed))) this.pump();
     })();
   }
 
