@@ -6,9 +6,9 @@
  * have reached max_attempts is never claimed again; when its last lease expires it is marked failed and its
  * kind's onGiveUp runs, as for a last attempt that threw.
  */
+import { LeasedPoller } from '../util/leased-poller.js';
 import { backoffDelayMs } from '../util/backoff.js';
 import type { Db, RootSql } from '../db/sql.js';
-import { settleWithin } from '../util/settle-within.js';
 
 export interface EnqueueOptions {
   kind: string;
@@ -57,64 +57,40 @@ export interface JobWorkerOptions {
 }
 
 export class JobWorker {
-  private readonly running = new Map<string, number>();
-  private readonly inFlight = new Set<Promise<void>>();
-  private readonly abort = new AbortController();
-  private timer: NodeJS.Timeout | null = null;
-  private stopped = false;
-  private readonly pollMs: number;
+  /** One poller per kind: each kind has its own concurrency. */
+  private readonly pollers: LeasedPoller<ClaimedJob>[];
   private readonly leaseMs: number;
 
   constructor(
     private readonly sql: RootSql,
     private readonly options: JobWorkerOptions,
   ) {
-    this.pollMs = options.pollMs ?? 500;
     this.leaseMs = options.leaseMs ?? 5 * 60_000;
+    this.pollers = Object.entries(options.kinds).map(([kind, def]) => {
+      const poller: LeasedPoller<ClaimedJob> = new LeasedPoller<ClaimedJob>({
+        concurrency: def.concurrency,
+        pollMs: options.pollMs ?? 500,
+        beforeClaim: () => this.failExhausted(kind, def),
+        claim: (free) => this.claim(kind, free),
+        run: (job, signal) => this.run(kind, def, job, signal),
+        onError: (err) => options.log.error({ err, kind }, 'job poll failed'),
+      });
+      return poller;
+    });
   }
 
   start(): void {
-    this.schedule(0);
+    for (const p of this.pollers) p.start();
   }
 
   /** Ask for an immediate poll (e.g. right after enqueueing). */
   kick(): void {
-    if (!this.stopped) this.schedule(0);
+    for (const p of this.pollers) p.kick();
   }
 
   /** Stops claiming; waits up to `timeoutMs` for running jobs, then aborts them (their leases will expire). */
   async stop(timeoutMs = 10_000): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    const inFlight = [...this.inFlight];
-    if (await settleWithin(inFlight, timeoutMs)) this.abort.abort();
-    await Promise.allSettled(inFlight);
-  }
-
-  private schedule(ms: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.poll(), ms);
-    this.timer.unref();
-  }
-
-  private async poll(): Promise<void> {
-    if (this.stopped) return;
-    let claimedAny = false;
-    try {
-      for (const [kind, def] of Object.entries(this.options.kinds)) {
-        const free = def.concurrency - (this.running.get(kind) ?? 0);
-        if (free <= 0) continue;
-        await this.failExhausted(kind, def);
-        const jobs = await this.claim(kind, free);
-        for (const job of jobs) {
-          claimedAny = true;
-          this.run(kind, def, job);
-        }
-      }
-    } catch (err) {
-      this.options.log.error({ err }, 'job poll failed');
-    }
-    if (!this.stopped) this.schedule(claimedAny ? 0 : this.pollMs);
+    await Promise.all(this.pollers.map((p) => p.stop(timeoutMs)));
   }
 
   /** Jobs out of attempts whose last lease expired (the process died or stalled mid-job): failed, never re-run. */
@@ -134,8 +110,8 @@ export class JobWorker {
     }
   }
 
-  private async claim(kind: string, limit: number) {
-    return this.sql<{ id: string; payload: Record<string, unknown>; attempts: number; max_attempts: number }[]>`
+  private async claim(kind: string, limit: number): Promise<ClaimedJob[]> {
+    return this.sql<ClaimedJob[]>`
       update jobs set status = 'running', attempts = attempts + 1,
         locked_until = now() + ${this.leaseMs} * interval '1 millisecond', updated_at = now()
       where id in (
@@ -148,30 +124,29 @@ export class JobWorker {
       returning id, payload, attempts, max_attempts`;
   }
 
-  private run(kind: string, def: JobKind, job: { id: string; payload: Record<string, unknown>; attempts: number; max_attempts: number }): void {
-    this.running.set(kind, (this.running.get(kind) ?? 0) + 1);
-    const p = (async () => {
-      try {
-        await def.handler(job.payload, { jobId: job.id, attempt: job.attempts, signal: this.abort.signal });
-        await this.sql`update jobs set status = 'done', locked_until = null, updated_at = now() where id = ${job.id}`;
-      } catch (e) {
-        const err = e instanceof Error ? e : new Error(String(e));
-        if (this.abort.signal.aborted) return; // shutting down: the lease expires and another worker retries
-        const last = job.attempts >= job.max_attempts;
-        // Exponential backoff: about 2 s, 4 s, 8 s… capped at 5 minutes.
-        const delayMs = backoffDelayMs(job.attempts, { baseMs: 2_000, maxMs: 300_000, jitter: 0.5 });
-        this.options.log.warn({ jobId: job.id, kind, attempt: job.attempts, err: err.message }, last ? 'job failed, giving up' : 'job failed, will retry');
-        await this.sql`
-          update jobs set status = ${last ? 'failed' : 'queued'}, locked_until = null, last_error = ${err.message.slice(0, 2000)},
-            run_at = now() + ${delayMs} * interval '1 millisecond', updated_at = now()
-          where id = ${job.id}`.catch(() => {});
-        if (last) await def.onGiveUp?.(job.payload, err).catch((e2: unknown) => this.options.log.error({ err: e2 }, 'onGiveUp failed'));
-      } finally {
-        this.running.set(kind, (this.running.get(kind) ?? 1) - 1);
-        if (!this.stopped) this.schedule(0);
-      }
-    })();
-    this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
+  private async run(kind: string, def: JobKind, job: ClaimedJob, signal: AbortSignal): Promise<void> {
+    try {
+      await def.handler(job.payload, { jobId: job.id, attempt: job.attempts, signal });
+      await this.sql`update jobs set status = 'done', locked_until = null, updated_at = now() where id = ${job.id}`;
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      if (signal.aborted) return; // shutting down: the lease expires and another worker retries
+      const last = job.attempts >= job.max_attempts;
+      // Exponential backoff: about 2 s, 4 s, 8 s… capped at 5 minutes.
+      const delayMs = backoffDelayMs(job.attempts, { baseMs: 2_000, maxMs: 300_000, jitter: 0.5 });
+      this.options.log.warn({ jobId: job.id, kind, attempt: job.attempts, err: err.message }, last ? 'job failed, giving up' : 'job failed, will retry');
+      await this.sql`
+        update jobs set status = ${last ? 'failed' : 'queued'}, locked_until = null, last_error = ${err.message.slice(0, 2000)},
+          run_at = now() + ${delayMs} * interval '1 millisecond', updated_at = now()
+        where id = ${job.id}`.catch(() => {});
+      if (last) await def.onGiveUp?.(job.payload, err).catch((e2: unknown) => this.options.log.error({ err: e2 }, 'onGiveUp failed'));
+    }
   }
+}
+
+interface ClaimedJob {
+  id: string;
+  payload: Record<string, unknown>;
+  attempts: number;
+  max_attempts: number;
 }

@@ -4,14 +4,13 @@
  * delivered or older than maxAgeMs (then it is dead). A worker that dies mid-delivery leaves a lease that
  * expires; the event is then claimed again and sent with the same webhook-id.
  */
-import { setMaxListeners } from 'node:events';
 import type { RootSql } from '../db/sql.js';
 import { loadCompanyWebhook, wantsEvent, type CompanyWebhook } from './company-settings.js';
 import { sendSigned } from './deliver.js';
 import { WebhookHttpClient, type PostResult } from './http-post.js';
 import { claimDueEvents, recordAttemptResult, settleEvent, type ClaimedEvent, type Settlement } from './outbox.js';
 import { DEFAULT_BACKOFF, isPermanentFailure, isSuccess, retryDelayMs, type BackoffOptions } from './retry-policy.js';
-import { settleWithin } from '../util/settle-within.js';
+import { LeasedPoller } from '../util/leased-poller.js';
 
 export interface WebhookWorkerLogger {
   warn(obj: object, msg: string): void;
@@ -49,13 +48,8 @@ const silent: WebhookWorkerLogger = { warn: () => {}, error: () => {} };
 
 export class WebhookWorker {
   private readonly client: WebhookHttpClient;
-  private readonly inFlight = new Set<Promise<void>>();
-  private readonly abort = new AbortController();
-  private timer: NodeJS.Timeout | null = null;
-  private polling = false;
+  private readonly poller: LeasedPoller<ClaimedEvent>;
   private lastAnalyzeAt = -Infinity;
-  private stopped = true;
-  private readonly concurrency: number;
   private readonly leaseMs: number;
   private readonly log: WebhookWorkerLogger;
 
@@ -64,22 +58,26 @@ export class WebhookWorker {
     private readonly options: WebhookWorkerOptions,
   ) {
     this.client = new WebhookHttpClient({ timeoutMs: options.timeoutMs, allowHttp: options.allowHttp, allowPrivate: options.allowPrivate });
-    this.concurrency = options.concurrency ?? 16;
     this.leaseMs = options.leaseMs ?? options.timeoutMs + 30_000;
     if (this.leaseMs <= options.timeoutMs) throw new Error('leaseMs must be longer than timeoutMs');
     this.log = options.log ?? silent;
-    // Every in-flight delivery listens on the one shutdown signal.
-    setMaxListeners(0, this.abort.signal);
+    this.poller = new LeasedPoller<ClaimedEvent>({
+      concurrency: options.concurrency ?? 16,
+      pollMs: options.pollMs ?? 500,
+      beforeClaim: () => this.refreshStatistics(),
+      claim: (free) => claimDueEvents(this.sql, free, this.leaseMs),
+      run: (event, signal) => this.deliver(event, signal),
+      onError: (err) => this.log.error({ err }, 'webhook poll failed'),
+    });
   }
 
   start(): void {
-    this.stopped = false;
-    this.schedule(0);
+    this.poller.start();
   }
 
   /** Poll now (e.g. after emitting in this process). */
   kick(): void {
-    if (!this.stopped) this.schedule(0);
+    this.poller.kick();
   }
 
   /**
@@ -87,58 +85,19 @@ export class WebhookWorker {
    * touching their rows, exactly like a crash: their leases expire and another worker sends them again.
    */
   async stop(timeoutMs = 10_000): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    const inFlight = [...this.inFlight];
-    if (await settleWithin(inFlight, timeoutMs)) this.abort.abort();
-    await Promise.allSettled(inFlight);
+    await this.poller.stop(timeoutMs);
     this.client.close();
   }
 
-  private schedule(ms: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.poll(), ms);
-    this.timer.unref();
-  }
-
-  private async poll(): Promise<void> {
-    if (this.stopped || this.polling) return;
-    this.polling = true;
-    let claimed = 0;
-    try {
-      const analyzeEvery = this.options.analyzeEveryMs ?? 60_000;
-      if (analyzeEvery > 0 && performance.now() - this.lastAnalyzeAt > analyzeEvery) {
-        this.lastAnalyzeAt = performance.now();
-        await this.sql`analyze webhook_events`;
-      }
-      const free = this.concurrency - this.inFlight.size;
-      if (free > 0) {
-        const events = await claimDueEvents(this.sql, free, this.leaseMs);
-        claimed = events.length;
-        for (const e of events) this.track(this.deliver(e));
-      }
-    } catch (err) {
-      this.log.error({ err }, 'webhook poll failed');
-    } finally {
-      this.polling = false;
+  private async refreshStatistics(): Promise<void> {
+    const analyzeEvery = this.options.analyzeEveryMs ?? 60_000;
+    if (analyzeEvery > 0 && performance.now() - this.lastAnalyzeAt > analyzeEvery) {
+      this.lastAnalyzeAt = performance.now();
+      await this.sql`analyze webhook_events`;
     }
-    if (!this.stopped) this.schedule(claimed > 0 && this.inFlight.size < this.concurrency ? 0 : this.pollMs());
   }
 
-  private pollMs(): number {
-    return this.options.pollMs ?? 500;
-  }
-
-  private track(p: Promise<void>): void {
-    this.inFlight.add(p);
-    void p.finally(() => {
-      this.inFlight.delete(p);
-      // Refill in batches once half the slots are free: one claim query for many events.
-      if (!this.stopped && this.inFlight.size <= Math.floor(this.concurrency / 2)) this.schedule(0);
-    });
-  }
-
-  private async deliver(event: ClaimedEvent): Promise<void> {
+  private async deliver(event: ClaimedEvent, signal: AbortSignal): Promise<void> {
     try {
       const company = await this.company(event.company_id);
       if (!company?.url || !wantsEvent(company, event.type)) {
@@ -146,8 +105,8 @@ export class WebhookWorker {
         this.options.onAttempt?.('skipped', null);
         return;
       }
-      const result = await sendSigned(this.client, { ...company, url: company.url }, event.id, event.body, this.abort.signal);
-      if (this.abort.signal.aborted) return; // shutting down: leave the lease to expire, as after a crash
+      const result = await sendSigned(this.client, { ...company, url: company.url }, event.id, event.body, signal);
+      if (signal.aborted) return; // shutting down: leave the lease to expire, as after a crash
       await this.record(event, company.url, result);
     } catch (err) {
       // Database trouble: the lease expires and the event is retried; nothing is lost.

@@ -1,0 +1,99 @@
+/**
+ * The loop behind every durable worker (jobs, webhook deliveries): claim up to the free slots — the claim
+ * leases rows in the database (FOR UPDATE SKIP LOCKED), so several instances can poll at once — run each
+ * claimed item, and poll again at once while work keeps coming, else every `pollMs`. Stopping waits for the
+ * items in flight, then aborts them: their leases expire and another worker takes them, as after a crash.
+ */
+import { setMaxListeners } from 'node:events';
+import { settleWithin } from './settle-within.js';
+
+export interface LeasedPollerOptions<T> {
+  /** Items run at once by this poller. */
+  concurrency: number;
+  /** Idle poll interval. */
+  pollMs: number;
+  /** Claims (leases) up to `free` items. */
+  claim(free: number): Promise<T[]>;
+  /** Runs one claimed item; settles its row itself. `signal` aborts when the poller stops past its grace. */
+  run(item: T, signal: AbortSignal): Promise<void>;
+  /** Work before each claim (e.g. failing exhausted rows, refreshing statistics). */
+  beforeClaim?(): Promise<void>;
+  /** A poll that threw (database trouble): logged, and the next poll comes as usual. */
+  onError(err: unknown): void;
+}
+
+export class LeasedPoller<T> {
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly abort = new AbortController();
+  private timer: NodeJS.Timeout | null = null;
+  private polling = false;
+  private stopped = true;
+
+  constructor(private readonly o: LeasedPollerOptions<T>) {
+    // Every item in flight listens on the one shutdown signal.
+    setMaxListeners(0, this.abort.signal);
+  }
+
+  get running(): number {
+    return this.inFlight.size;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Poll now (e.g. right after enqueueing). */
+  kick(): void {
+    if (!this.stopped) this.schedule(0);
+  }
+
+  /** Stops claiming; waits up to `timeoutMs` for items in flight, then aborts them. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    const inFlight = [...this.inFlight];
+    if (await settleWithin(inFlight, timeoutMs)) this.abort.abort();
+    await Promise.allSettled(inFlight);
+  }
+
+  get stopping(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.poll(), ms);
+    this.timer.unref();
+  }
+
+  private async poll(): Promise<void> {
+    if (this.stopped || this.polling) return;
+    this.polling = true;
+    let claimed = 0;
+    try {
+      const free = this.o.concurrency - this.inFlight.size;
+      if (free > 0) {
+        await this.o.beforeClaim?.();
+        const items = await this.o.claim(free);
+        claimed = items.length;
+        for (const item of items) this.track(item);
+      }
+    } catch (err) {
+      this.o.onError(err);
+    } finally {
+      this.polling = false;
+    }
+    if (!this.stopped) this.schedule(claimed > 0 && this.inFlight.size < this.o.concurrency ? 0 : this.o.pollMs);
+  }
+
+  private track(item: T): void {
+    const p = this.o.run(item, this.abort.signal).catch((err: unknown) => this.o.onError(err));
+    this.inFlight.add(p);
+    void p.finally(() => {
+      this.inFlight.delete(p);
+      // Refill once half the slots are free: one claim query for many items.
+      if (!this.stopped && this.inFlight.size <= Math.floor(this.o.concurrency / 2)) this.schedule(0);
+    });
+  }
+}
