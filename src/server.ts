@@ -5,9 +5,11 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { createMetrics } from './api/metrics.js';
 import { bookingRoutes } from './api/routes/bookings.js';
+import { knowledgeRoutes } from './api/routes/knowledge.js';
 import { buildApp } from './app.js';
 import { createBookingService } from './bookings/service.js';
 import { bookingTools } from './bookings/tools.js';
+import { logBotWarnings } from './bots/capabilities.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/connect.js';
 import { migrate } from './db/migrate.js';
@@ -166,7 +168,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
 
   const tenantRoutes: FastifyPluginAsync[] = [
     bookingRoutes({ sql, bookings }),
-    knowledge.routes({ onEnqueued: () => worker?.kick() }),
+    knowledgeRoutes({ sql, store: knowledge.store, retriever: knowledge.retriever, maxUploadBytes: config.UPLOAD_MAX_BYTES, onEnqueued: () => worker?.kick() }),
     webCallRoutes({ sql, publicOrigin: config.PUBLIC_URL, tokenTtlSec: config.WEB_CALL_TOKEN_TTL_SEC }),
     outboundCallRoutes({ sql, dialer }),
     webhookRoutes({ sql, delivery: webhookDelivery }),
@@ -200,6 +202,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
 
   const address = await app.listen({ port: options.port ?? config.PORT, host: config.HOST });
   log.info({ address, publicUrl: config.PUBLIC_URL }, 'Parley listening');
+  void logBotWarnings(sql, config, log);
 
   return {
     app,

@@ -1,4 +1,3 @@
-import { generateWebhookSecret } from '../webhooks/signing.js';
 import type { Db } from './sql.js';
 
 export interface CompanyRow {
@@ -13,9 +12,10 @@ export interface CompanyRow {
 
 const PUBLIC_COLUMNS = ['id', 'name', 'webhook_url', 'webhook_events', 'is_active', 'created_at', 'updated_at'] as const;
 
-export async function insertCompany(db: Db, name: string): Promise<CompanyRow> {
+/** `webhookSecret`: a new signing secret (webhooks/signing.ts generateWebhookSecret). */
+export async function insertCompany(db: Db, name: string, webhookSecret: string): Promise<CompanyRow> {
   const [row] = await db<CompanyRow[]>`
-    insert into companies (name, webhook_secret) values (${name}, ${generateWebhookSecret()})
+    insert into companies (name, webhook_secret) values (${name}, ${webhookSecret})
     returning ${db(PUBLIC_COLUMNS)}`;
   return row!;
 }
@@ -56,8 +56,7 @@ export async function updateWebhookSettings(
  * New secret; the old one keeps signing alongside it (both signatures sent) for `overlapSec`, so receivers can
  * roll over without dropping events.
  */
-export async function rotateWebhookSecret(db: Db, id: string, overlapSec: number): Promise<{ secret: string; previousExpiresAt: Date } | undefined> {
-  const secret = generateWebhookSecret();
+export async function rotateWebhookSecret(db: Db, id: string, secret: string, overlapSec: number): Promise<{ secret: string; previousExpiresAt: Date } | undefined> {
   const [row] = await db<{ webhook_previous_secret_expires_at: Date }[]>`
     update companies set
       webhook_previous_secret = webhook_secret,

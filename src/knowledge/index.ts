@@ -1,9 +1,7 @@
 /**
- * Wiring for the knowledge base: the vector store chosen by settings, the retriever, the ingestion job kind,
- * the REST routes and the search_knowledge tool, built from one place.
+ * Wiring for the knowledge base: the vector store chosen by settings, the retriever, the ingestion job kind
+ * and the search_knowledge tool, built from one place (the REST routes are api/routes/knowledge.ts).
  */
-import type { FastifyPluginAsync } from 'fastify';
-import { knowledgeRoutes } from '../api/routes/knowledge.js';
 import type { Tool } from '../call/tool-types.js';
 import type { RootSql } from '../db/sql.js';
 import type { JobKind } from '../jobs/queue.js';
@@ -39,8 +37,6 @@ export interface Knowledge {
   retriever: Retriever;
   /** Spread into JobWorker `kinds`. */
   jobKinds: Record<string, JobKind>;
-  /** Register in the tenant (authenticated) /v1 context. */
-  routes(options?: { onEnqueued?: () => void }): FastifyPluginAsync;
   tool: Tool;
   /** The ingestion worker threads (started on the first document; idle ones never hold the process open). */
   pool: IngestPool;
@@ -70,7 +66,6 @@ export function createKnowledge(deps: { sql: RootSql; embedder: Embedder; settin
     store,
     retriever,
     jobKinds: { [INGEST_JOB_KIND]: invalidatingAfter(ingest, retriever) },
-    routes: (options = {}) => knowledgeRoutes({ sql, store, retriever, maxUploadBytes: settings.UPLOAD_MAX_BYTES, onEnqueued: options.onEnqueued }),
     tool: searchKnowledgeTool(retriever),
     pool,
   };

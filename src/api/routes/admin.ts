@@ -6,6 +6,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { insertApiKey } from '../../db/api-keys.js';
 import { getCompany, insertCompany, listCompanies, setCompanyActive } from '../../db/companies.js';
+import { generateWebhookSecret } from '../../webhooks/signing.js';
 import { assignNumber, getNumber, listNumbers, releaseNumber, type PhoneNumberRow } from '../../db/phone-numbers.js';
 import type { RootSql } from '../../db/sql.js';
 import { conflict, notFound } from '../../errors.js';
@@ -46,7 +47,7 @@ export function adminRoutes(deps: { sql: RootSql; adminToken: string }): Fastify
     }, async (request, reply) => {
       const body = request.body as Static<typeof CreateCompanyBody>;
       const result = await deps.sql.begin(async (tx) => {
-        const company = await insertCompany(tx, body.name);
+        const company = await insertCompany(tx, body.name, generateWebhookSecret());
         const k = generateApiKey();
         const row = await insertApiKey(tx, { companyId: company.id, name: body.key_name ?? 'default', prefix: k.prefix, hash: k.hash, scopes: ['*'], expiresAt: null });
         return { company, api_key: { ...toApiKey(row), key: k.key } };

@@ -2,6 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { getCompany, getWebhookSecret, rotateWebhookSecret, updateWebhookSettings } from '../../db/companies.js';
+import { generateWebhookSecret } from '../../webhooks/signing.js';
 import type { RootSql } from '../../db/sql.js';
 import { notFound } from '../../errors.js';
 import { WEBHOOK_EVENT_TYPES } from '../../webhooks/emit.js';
@@ -77,7 +78,7 @@ export function companyRoutes(deps: CompanyRouteDeps): FastifyPluginAsync {
         response: { 200: SecretResponse, ...errors(401, 403) },
       },
     }, async (request) => {
-      const r = await rotateWebhookSecret(deps.sql, request.auth.companyId, deps.secretOverlapSec);
+      const r = await rotateWebhookSecret(deps.sql, request.auth.companyId, generateWebhookSecret(), deps.secretOverlapSec);
       if (!r) throw notFound('Company');
       return { secret: r.secret, previous_secret_expires_at: r.previousExpiresAt };
     });
