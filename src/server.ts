@@ -126,15 +126,9 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const knowledge = createKnowledge({ sql, embedder, settings: config });
   await knowledge.store.init();
 
-  // Post-call analysis uses the server's LLM when a key is set, the offline analyzer otherwise.
-  const analysisProvider = config.OPENAI_API_KEY ? 'openai' : config.ANTHROPIC_API_KEY ? 'anthropic' : 'offline';
-  const analyzer = createAnalyzer({
-    provider: analysisProvider,
-    apiKey: analysisProvider === 'openai' ? config.OPENAI_API_KEY : config.ANTHROPIC_API_KEY,
-    baseUrl: analysisProvider === 'openai' ? config.OPENAI_BASE_URL : config.ANTHROPIC_BASE_URL,
-    model: analysisProvider === 'openai' ? config.OPENAI_MODEL : config.ANTHROPIC_MODEL,
-    prompt: await loadAnalysisPrompt(),
-  });
+  // Post-call analysis uses the server's LLM (the same choice as calls: DEFAULT_LLM, else by key), the offline
+  // analyzer when that is the local engine.
+  const analyzer = createAnalyzer({ llm: providers.cloudLlm(), prompt: await loadAnalysisPrompt() });
   const jobKinds: Record<string, JobKind> = { ...knowledge.jobKinds, [ANALYZE_CALL_JOB]: analyzeCallJob({ sql, analyzer }) };
   const webhookDelivery = { timeoutMs: config.WEBHOOK_TIMEOUT_MS, allowHttp: config.WEBHOOK_ALLOW_HTTP, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE };
   const webhooks = config.WORKERS_ENABLED

@@ -7,14 +7,14 @@ import { limitsOf } from '../bots/config-schema.js';
 import type { Config } from '../config.js';
 import type { BotRow } from '../db/bots.js';
 import type { Logger } from '../log.js';
-import type { ProviderSet } from '../telephony/call-runner.js';
 import { AnthropicLlm } from './llm/anthropic.js';
 import { OpenAiLlm } from './llm/openai.js';
 import { ScenarioEngine } from './llm/scenario-engine.js';
 import { DeepgramStt } from './stt/deepgram.js';
+import { NoRecognizerStt } from './stt/no-recognizer.js';
 import { CartesiaTts } from './tts/cartesia.js';
 import { PhraseCachingTts, PhraseStore } from './tts/phrase-cache.js';
-import type { LlmProvider, SttProvider, TtsProvider } from './types.js';
+import type { LlmProvider, ProviderSet, SttProvider, TtsProvider } from './types.js';
 
 export type SttChoice = 'deepgram' | 'local';
 export type LlmChoice = 'openai' | 'anthropic' | 'local';
@@ -71,6 +71,8 @@ export class ProviderRegistry {
       if (this.config.DEEPGRAM_API_KEY) stt = this.deepgramFor(limitsOf(bot.config).endpointingMs);
       else this.fallback('stt', 'deepgram', 'DEEPGRAM_API_KEY');
     }
+    // No dead bots: a language the local recognizer lacks (ru) still takes greeting, typed text and keypad.
+    if (stt === this.local.stt && bot.language !== 'en') stt = new NoRecognizerStt(bot.language);
     let tts = this.localTts;
     let voice: string | undefined;
     if (ttsWanted === 'cartesia') {
@@ -101,7 +103,12 @@ export class ProviderRegistry {
     return stt;
   }
 
-  private llmFor(bot: BotRow, wanted: LlmChoice, model: string | undefined): LlmProvider {
+  /**
+   * The one place a cloud LLM is chosen and built, for calls and for post-call analysis alike: `wanted`
+   * (default: the server's DEFAULT_LLM, else by which key is set), or null when that is the local engine or its
+   * key is missing (logged once).
+   */
+  cloudLlm(wanted: LlmChoice = this.defaults.llm, model?: string): LlmProvider | null {
     const c = this.config;
     if (wanted === 'openai' && !c.OPENAI_API_KEY) this.fallback('llm', 'openai', 'OPENAI_API_KEY');
     else if (wanted === 'anthropic' && !c.ANTHROPIC_API_KEY) this.fallback('llm', 'anthropic', 'ANTHROPIC_API_KEY');
@@ -117,6 +124,12 @@ export class ProviderRegistry {
       }
       return llm;
     }
+    return null;
+  }
+
+  private llmFor(bot: BotRow, wanted: LlmChoice, model: string | undefined): LlmProvider {
+    const cloud = this.cloudLlm(wanted, model);
+    if (cloud) return cloud;
     // The scenario engine is per bot: it needs the bot's language and services.
     const services = (bot.config.booking as { services?: { name: string }[] } | undefined)?.services?.map((s) => s.name) ?? [];
     return new ScenarioEngine({ language: bot.language, services });

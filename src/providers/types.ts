@@ -115,10 +115,43 @@ export interface LlmRequest {
   signal: AbortSignal;
 }
 
+/** One answer that must follow a JSON Schema (post-call analysis). */
+export interface StructuredRequest {
+  system: string;
+  user: string;
+  /** An object schema. */
+  schema: Record<string, unknown>;
+  /** Names the schema (OpenAI) or the forced tool (Anthropic), e.g. record_call_analysis. */
+  name: string;
+  /** OpenAI strict structured output (every property required, no additional properties). */
+  strict?: boolean;
+  maxTokens?: number;
+  signal?: AbortSignal;
+  /** Asking again: the previous answer and why it was refused, shown to the model as its own turn. */
+  retry?: { answer: unknown; error: string };
+}
+
 export interface LlmProvider {
   readonly name: string;
+  /** The default model, where the provider has one (labels, logs). */
+  readonly model?: string;
   /** Streams one assistant response. Tool calls are emitted whole (arguments parsed) before `done`. */
   stream(request: LlmRequest): AsyncIterable<LlmEvent>;
+  /**
+   * One answer following `schema`: the parsed JSON (or the raw text when it is not JSON), unvalidated — the
+   * caller validates. Cloud LLMs only; the scenario engine has none.
+   */
+  structured?(request: StructuredRequest): Promise<unknown>;
+}
+
+/** The providers a call runs on. */
+export interface ProviderSet {
+  stt: SttProvider;
+  llm: LlmProvider;
+  tts: TtsProvider;
+  voice?: string | undefined;
+  sttModel?: string | undefined;
+  ttsModel?: string | undefined;
 }
 
 // ---------- embeddings ----------

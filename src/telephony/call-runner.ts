@@ -14,18 +14,10 @@ import type { CallRow } from '../db/calls.js';
 import type { RootSql } from '../db/sql.js';
 import type { Logger } from '../log.js';
 import { agentSystemPrompt } from '../prompts.js';
-import type { LlmProvider, SttProvider, TtsProvider } from '../providers/types.js';
+import type { ProviderSet } from '../providers/types.js';
 import type { CallTransport } from './transport.js';
 import { settleWithin } from '../util/settle-within.js';
 
-export interface ProviderSet {
-  stt: SttProvider;
-  llm: LlmProvider;
-  tts: TtsProvider;
-  voice?: string | undefined;
-  sttModel?: string | undefined;
-  ttsModel?: string | undefined;
-}
 
 export interface CallRunnerDeps {
   sql: RootSql;

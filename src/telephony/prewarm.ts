@@ -10,7 +10,7 @@
 import type { BotRow } from '../db/bots.js';
 import type { Logger } from '../log.js';
 import type { SttProvider, SttSession, SttSessionOptions, TtsProvider, TtsSession, TtsSessionOptions } from '../providers/types.js';
-import type { ProviderSet } from './call-runner.js';
+import type { ProviderSet } from '../providers/types.js';
 import type { AudioFormat } from '../audio/format.js';
 
 interface Warm<S, O> {

@@ -3,6 +3,8 @@ import type { RootSql } from '../../src/db/sql.js';
 import { enqueueJob, JobWorker } from '../../src/jobs/queue.js';
 import { analyzeCall, analyzeCallJob, ANALYZE_CALL_JOB, bookingMadeDuringCall } from '../../src/outcomes/analyze-call.js';
 import { createAnalyzer } from '../../src/outcomes/llm-analyzer.js';
+import { AnthropicLlm } from '../../src/providers/llm/anthropic.js';
+import { OpenAiLlm } from '../../src/providers/llm/openai.js';
 import { loadAnalysisPrompt } from '../../src/outcomes/prompt.js';
 import { generateWebhookSecret } from '../../src/webhooks/signing.js';
 import { FakeAnthropic } from '../fakes/fakeAnthropic.js';
@@ -51,7 +53,7 @@ describe('post-call analysis', () => {
     const { companyId, botId, callId } = await setup();
     const before = openai.requests.length;
     openai.jsonReplies = ['{"summary": "Anna booked", "outcome_type": ', JSON.stringify(valid)];
-    const analyzer = createAnalyzer({ provider: 'openai', apiKey: openai.apiKey, baseUrl: openai.baseUrl, model: 'gpt-test', prompt });
+    const analyzer = createAnalyzer({ llm: new OpenAiLlm({ apiKey: openai.apiKey, baseUrl: openai.baseUrl, model: 'gpt-test' }), prompt });
     const result = await analyzeCall(sql, analyzer, callId);
     expect(result).toMatchObject({ outcomeType: 'booking', confidence: 0.92, analyzer: 'openai:gpt-test' });
 
@@ -60,7 +62,7 @@ describe('post-call analysis', () => {
     const format = reqs[0]!.body.response_format as { type: string; json_schema: { strict: boolean; schema: { properties: { outcome_type: { enum: string[] } } } } };
     expect(format.type).toBe('json_schema');
     expect(format.json_schema.strict).toBe(true);
-    expect(format.json_schema.schema.properties.outcome_type.enum).toEqual(['booking', 'lead', 'support', 'hangup']);
+    expect(format.json_schema.schema.properties.outcome_type.enum).toEqual(['booking', 'lead', 'support', 'hangup', 'transfer', 'no_response', 'failed']);
     const system = (reqs[0]!.body.messages as { role: string; content: string }[])[0]!.content;
     expect(system).toContain('exactly one of these outcome types');
     const retryMessages = reqs[1]!.body.messages as { role: string; content: string }[];
@@ -85,7 +87,7 @@ describe('post-call analysis', () => {
     // Valid JSON, but outside the schema: an outcome type the bot does not have, confidence above 1.
     openai.jsonReplies = [JSON.stringify({ ...valid, outcome_type: 'sale', confidence: 3 })];
     const before = openai.requests.length;
-    const analyzer = createAnalyzer({ provider: 'openai', apiKey: openai.apiKey, baseUrl: openai.baseUrl, model: 'gpt-test', prompt });
+    const analyzer = createAnalyzer({ llm: new OpenAiLlm({ apiKey: openai.apiKey, baseUrl: openai.baseUrl, model: 'gpt-test' }), prompt });
     const result = await analyzeCall(sql, analyzer, callId);
     expect(openai.requests.length - before).toBe(3);
     expect(result!.analyzer).toMatch(/^offline \(fallback: openai:gpt-test answered invalid output 3 times/);
@@ -102,7 +104,7 @@ describe('post-call analysis', () => {
     });
     openai.jsonReplies = [JSON.stringify({ summary: 'Bought a plan', outcome_type: 'sale', confidence: 0.8, extracted_data: { product: 'gold plan' } })];
     const before = openai.requests.length;
-    const analyzer = createAnalyzer({ provider: 'openai', apiKey: openai.apiKey, baseUrl: openai.baseUrl, prompt });
+    const analyzer = createAnalyzer({ llm: new OpenAiLlm({ apiKey: openai.apiKey, baseUrl: openai.baseUrl }), prompt });
     expect(await analyzeCall(sql, analyzer, callId)).toMatchObject({ outcomeType: 'sale', extractedData: { product: 'gold plan' } });
     const format = openai.requests[before]!.body.response_format as { json_schema: { strict: boolean } };
     expect(format.json_schema.strict).toBe(false);
@@ -111,7 +113,7 @@ describe('post-call analysis', () => {
   it('runs as the durable analyze_call job, offline without a key', async () => {
     const { callId } = await setup({}, [{ role: 'bot', text: 'Hello?' }]);
     await enqueueJob(sql, { kind: ANALYZE_CALL_JOB, payload: { callId }, dedupeKey: `analyze:${callId}` });
-    const worker = new JobWorker(sql, { kinds: { [ANALYZE_CALL_JOB]: analyzeCallJob({ sql, analyzer: createAnalyzer({ provider: 'openai' }) }) }, pollMs: 20, log: { warn: () => {}, error: () => {} } });
+    const worker = new JobWorker(sql, { kinds: { [ANALYZE_CALL_JOB]: analyzeCallJob({ sql, analyzer: createAnalyzer({ llm: null }) }) }, pollMs: 20, log: { warn: () => {}, error: () => {} } });
     worker.start();
     try {
       for (let i = 0; i < 2400 && !(await sql`select 1 from jobs where status = 'done' and payload->>'callId' = ${callId}`).length; i++) await new Promise((r) => setTimeout(r, 25));
@@ -162,13 +164,16 @@ describe('post-call analysis with Anthropic (forced tool use)', () => {
         : { toolUses: [{ id: 'toolu_2', name: 'record_call_analysis', input: valid }] };
     };
     const before = anthropic.requests.length;
-    const analyzer = createAnalyzer({ provider: 'anthropic', apiKey: anthropic.apiKey, baseUrl: anthropic.baseUrl, model: 'claude-test', prompt });
+    const analyzer = createAnalyzer({ llm: new AnthropicLlm({ apiKey: anthropic.apiKey, baseUrl: anthropic.baseUrl, model: 'claude-test' }), prompt });
     expect(await analyzeCall(sql, analyzer, callId)).toMatchObject({ outcomeType: 'booking', analyzer: 'anthropic:claude-test' });
     const reqs = anthropic.requests.slice(before);
     expect(reqs).toHaveLength(2);
     expect(reqs[0]!.body.tool_choice).toEqual({ type: 'tool', name: 'record_call_analysis' });
     expect((reqs[0]!.body.tools as { input_schema: { required: string[] } }[])[0]!.input_schema.required).toContain('extracted_data');
     const retry = reqs[1]!.body.messages as { role: string; content: unknown }[];
-    expect(retry.at(-1)).toMatchObject({ role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', is_error: true }] });
+    // The broken answer goes back as the model's own tool call, the refusal as its error result.
+    expect(retry.at(-2)).toMatchObject({ role: 'assistant', content: [{ type: 'tool_use', name: 'record_call_analysis', input: { summary: 'x', outcome_type: 'booking' } }] });
+    const toolUseId = (retry.at(-2)!.content as { id: string }[])[0]!.id;
+    expect(retry.at(-1)).toMatchObject({ role: 'user', content: [{ type: 'tool_result', tool_use_id: toolUseId, is_error: true }] });
   });
 });

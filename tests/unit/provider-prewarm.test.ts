@@ -3,7 +3,7 @@ import { TWILIO_FORMAT } from '../../src/audio/format.js';
 import type { BotRow } from '../../src/db/bots.js';
 import { createLogger } from '../../src/log.js';
 import type { SttProvider, SttSession, SttSessionOptions, TtsProvider, TtsSession, TtsSessionOptions } from '../../src/providers/types.js';
-import type { ProviderSet } from '../../src/telephony/call-runner.js';
+import type { ProviderSet } from '../../src/providers/types.js';
 import { ProviderPrewarmer } from '../../src/telephony/prewarm.js';
 
 const bot: BotRow = {

@@ -14,7 +14,10 @@ import type {
 } from '@anthropic-ai/sdk/resources/messages';
 import { ParleyError } from '../../errors.js';
 import { cancelOnAbort } from './openai.js';
-import type { ChatMessage, LlmEvent, LlmProvider, LlmRequest, ToolCall } from '../types.js';
+import type { ChatMessage, LlmEvent, LlmProvider, LlmRequest, StructuredRequest, ToolCall } from '../types.js';
+
+/** A structured answer (post-call analysis) may take longer than a live turn's first token. */
+const STRUCTURED_TIMEOUT_MS = 60_000;
 
 export interface AnthropicLlmOptions {
   apiKey: string;
@@ -31,7 +34,7 @@ export interface AnthropicLlmOptions {
 export class AnthropicLlm implements LlmProvider {
   readonly name = 'anthropic';
   private readonly client: Anthropic;
-  private readonly model: string;
+  readonly model: string;
   private readonly defaultMaxTokens: number;
 
   constructor(options: AnthropicLlmOptions) {
@@ -43,6 +46,38 @@ export class AnthropicLlm implements LlmProvider {
     });
     this.model = options.model ?? 'claude-haiku-4-5';
     this.defaultMaxTokens = options.defaultMaxTokens ?? 1024;
+  }
+
+  /** The schema is the input_schema of a tool the model is forced to call; its input is the answer. */
+  async structured(request: StructuredRequest): Promise<unknown> {
+    // Streamed and collected: the SDK assembles the tool input from its JSON deltas.
+    const res = await this.client.messages
+      .stream(
+        {
+          model: this.model,
+          max_tokens: request.maxTokens ?? this.defaultMaxTokens,
+          system: request.system,
+          messages: [
+            { role: 'user', content: request.user },
+            // Asking again: the refused answer as the model's own tool call, the refusal as its error result.
+            ...(request.retry
+              ? [
+                  { role: 'assistant' as const, content: [{ type: 'tool_use' as const, id: 'toolu_previous_answer', name: request.name, input: request.retry.answer ?? {} }] },
+                  {
+                    role: 'user' as const,
+                    content: [{ type: 'tool_result' as const, tool_use_id: 'toolu_previous_answer', is_error: true, content: `That answer was invalid (${request.retry.error}). Call ${request.name} again with input that follows the schema.` }],
+                  },
+                ]
+              : []),
+          ],
+          tools: [{ name: request.name, description: `Record the ${request.name.replace(/_/g, ' ')}`, input_schema: request.schema as { type: 'object'; [k: string]: unknown } }],
+          tool_choice: { type: 'tool', name: request.name },
+        },
+        { signal: request.signal, timeout: STRUCTURED_TIMEOUT_MS },
+      )
+      .finalMessage();
+    const block = res.content.find((b) => b.type === 'tool_use');
+    return block && block.type === 'tool_use' ? block.input : '';
   }
 
   async *stream(request: LlmRequest): AsyncIterable<LlmEvent> {

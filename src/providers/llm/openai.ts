@@ -7,11 +7,15 @@ import { parseToolArguments } from './tool-arguments.js';
 import { upstreamHttpError, upstreamStreamError } from './upstream-error.js';
 import type {
   ChatCompletionChunk,
+  ChatCompletionCreateParamsNonStreaming,
   ChatCompletionCreateParamsStreaming,
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
 import { ParleyError } from '../../errors.js';
-import type { ChatMessage, LlmEvent, LlmProvider, LlmRequest, ToolCall } from '../types.js';
+import type { ChatMessage, LlmEvent, LlmProvider, LlmRequest, StructuredRequest, ToolCall } from '../types.js';
+
+/** A structured answer (post-call analysis) may take longer than a live turn's first token. */
+const STRUCTURED_TIMEOUT_MS = 60_000;
 
 export interface OpenAiLlmOptions {
   apiKey: string;
@@ -29,7 +33,7 @@ export interface OpenAiLlmOptions {
 export class OpenAiLlm implements LlmProvider {
   readonly name = 'openai';
   private readonly client: OpenAI;
-  private readonly model: string;
+  readonly model: string;
   private readonly maxTokensField: 'max_completion_tokens' | 'max_tokens';
 
   constructor(options: OpenAiLlmOptions) {
@@ -41,6 +45,34 @@ export class OpenAiLlm implements LlmProvider {
     });
     this.model = options.model ?? 'gpt-4o-mini';
     this.maxTokensField = options.maxTokensField ?? 'max_completion_tokens';
+  }
+
+  async structured(request: StructuredRequest): Promise<unknown> {
+    const params: ChatCompletionCreateParamsNonStreaming = {
+      model: this.model,
+      messages: [
+        { role: 'system', content: request.system },
+        { role: 'user', content: request.user },
+        ...(request.retry
+          ? [
+              { role: 'assistant' as const, content: typeof request.retry.answer === 'string' ? request.retry.answer : JSON.stringify(request.retry.answer) },
+              { role: 'user' as const, content: `That answer was invalid (${request.retry.error}). Answer again with one JSON object that follows the schema.` },
+            ]
+          : []),
+      ],
+      temperature: 0,
+      response_format: { type: 'json_schema', json_schema: { name: request.name, strict: request.strict ?? false, schema: request.schema } },
+    };
+    if (request.maxTokens !== undefined) params[this.maxTokensField] = request.maxTokens;
+    // Off the call's path: a longer timeout than a live turn's.
+    const res = await this.client.chat.completions.create(params, { signal: request.signal, timeout: STRUCTURED_TIMEOUT_MS });
+    const msg = res.choices[0]?.message;
+    const content = msg?.content ?? msg?.refusal ?? '';
+    try {
+      return JSON.parse(content) as unknown;
+    } catch {
+      return content;
+    }
   }
 
   async *stream(request: LlmRequest): AsyncIterable<LlmEvent> {
