@@ -9,7 +9,7 @@ import type { LlmProvider } from '../providers/types.js';
 import { analyzeOffline } from './offline-analyzer.js';
 import { renderSystemPrompt, renderTranscript } from './prompt.js';
 import { checkResponse, isStrictCompatible, responseSchema, type AnalysisResponse } from './response-schema.js';
-import type { Analysis, AnalysisInput, Analyzer } from './types.js';
+import type { Analysis, Analyzer } from './types.js';
 
 export interface AnalyzerOptions {
   /** The server's LLM (ProviderRegistry.serverLlm()); null or one without structured output = offline. */
