@@ -9,6 +9,8 @@ export interface Metrics {
   callTurnLatency: Histogram<'stage'>;
   malformedFrames: Counter<'transport'>;
   bargeInToClear: Histogram<string>;
+  /** Per barge-in, from the caller's speech onset: stage = onset_to_quiet | onset_to_commit | onset_to_resume. */
+  bargeIn: Histogram<'stage'>;
   webhookAttempts: Counter<'outcome'>;
   webhookAttemptDuration: Histogram<string>;
 }
@@ -39,6 +41,13 @@ export function createMetrics(): Metrics {
       buckets: [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25],
       registers: [registry],
     }),
+    bargeIn: new Histogram({
+      name: 'parley_barge_in_seconds',
+      help: 'Barge-in from the caller speech onset (VAD): onset_to_quiet (line cleared), onset_to_commit, onset_to_resume',
+      labelNames: ['stage'],
+      buckets: [0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2.5],
+      registers: [registry],
+    }),
     malformedFrames: new Counter({ name: 'parley_malformed_frames_total', help: 'Malformed or unexpected media frames', labelNames: ['transport'], registers: [registry] }),
     webhookAttempts: new Counter({
       name: 'parley_webhook_attempts_total',
@@ -64,4 +73,39 @@ export function installHttpMetrics(app: FastifyInstance, metrics: Metrics): void
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });
+}
+
+/** The per-turn stages, by their TurnLatency names → metric stage label (same names as the transcript's latency). */
+const TURN_STAGES = [
+  ['speechMs', 'speech'],
+  ['sttFinalMs', 'stt_final'],
+  ['endpointMs', 'endpoint'],
+  ['llmFirstTokenMs', 'llm_first_token'],
+  ['ttsFirstAudioMs', 'tts_first_audio'],
+  ['responseMs', 'response'],
+  ['totalMs', 'total'],
+] as const;
+
+/**
+ * Observes a finished call's per-turn latencies and barge-ins (call once per call, at its end). Stages of
+ * parley_call_turn_latency_seconds are the TurnLatency fields: speechMs → "speech", sttFinalMs → "stt_final", ….
+ */
+export function observeCallLatency(
+  metrics: Metrics,
+  session: {
+    turnLatencies: ReadonlyArray<Partial<Record<(typeof TURN_STAGES)[number][0], number | null | undefined>>>;
+    bargeIns: ReadonlyArray<{ onsetToQuietMs: number | null; outcome: 'committed' | 'resumed'; onsetToOutcomeMs: number; detectToClearMs: number }>;
+  },
+): void {
+  for (const l of session.turnLatencies) {
+    for (const [field, stage] of TURN_STAGES) {
+      const v = l[field];
+      if (typeof v === 'number') metrics.callTurnLatency.observe({ stage }, v / 1000);
+    }
+  }
+  for (const b of session.bargeIns) {
+    metrics.bargeInToClear.observe(b.detectToClearMs / 1000);
+    if (b.onsetToQuietMs !== null) metrics.bargeIn.observe({ stage: 'onset_to_quiet' }, b.onsetToQuietMs / 1000);
+    metrics.bargeIn.observe({ stage: b.outcome === 'committed' ? 'onset_to_commit' : 'onset_to_resume' }, b.onsetToOutcomeMs / 1000);
+  }
 }

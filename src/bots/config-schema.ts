@@ -31,6 +31,12 @@ export const CallLimitsSchema = Type.Object(
     bargeInMinMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 5000, default: 300 })),
     bargeInMinWords: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, default: 2 })),
     endpointingMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 5000, default: 300 })),
+    /** Caller speech (VAD) this long over the bot commits an interruption even before any word is recognised. */
+    bargeInSustainedMs: Type.Optional(Type.Integer({ minimum: 200, maximum: 10_000, default: 1000 })),
+    /** After the caller goes quiet on a complete sentence, wait this long before answering. */
+    endOfTurnCompleteWaitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3000, default: 0 })),
+    /** After the caller goes quiet mid-sentence ("I'd like to book for…", "um", digits), wait up to this long. */
+    endOfTurnMaxWaitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, default: 1500 })),
   },
   { additionalProperties: false },
 );
@@ -61,6 +67,9 @@ export const DEFAULT_LIMITS: CallLimits = {
   bargeInMinMs: 300,
   bargeInMinWords: 2,
   endpointingMs: 300,
+  bargeInSustainedMs: 1000,
+  endOfTurnCompleteWaitMs: 0,
+  endOfTurnMaxWaitMs: 1500,
 };
 
 export function limitsOf(config: BotConfig): CallLimits {

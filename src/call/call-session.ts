@@ -1,17 +1,27 @@
 /**
- * One phone call: the caller's audio goes to STT, finished caller turns start agent turns, the agent's phrases
- * are spoken through TTS, and the caller can interrupt at any time. Concerns live in their own files:
- * turn-taking.ts (when the caller is done / is interrupting), agent-turn.ts (LLM + tools), playback.ts (TTS →
- * transport with marks). This file wires them, owns the timers (silence, call length, resume after a false
- * interruption) and records the transcript.
+ * One call, conducted. The caller's audio goes to the recognizer (stt-connection.ts) and to a VAD
+ * (caller-voice.ts); turn-taking.ts says when the caller is done; agent-turn.ts answers; each bot turn being
+ * spoken is a SpeakingTurn (speaking-turn.ts) over a paced Playback (playback.ts). This file holds the call's
+ * state, owns its timers (timers.ts) and records the transcript.
+ *
+ * React to voice, confirm with words: a caller onset while the bot speaks pauses it at once (the line is
+ * cleared); words or sustained speech commit the interruption (the turn is stopped end to end); otherwise the
+ * bot resumes from the first audio the caller did not hear.
+ *
+ * States: greeting → listening ⇄ thinking → speaking ⇄ paused → listening …; wrapping-up → ended.
  */
 import type { CallLimits } from '../bots/config-schema.js';
-import type { ChatMessage, Language, LlmProvider, SttEvent, SttProvider, SttSession, TtsProvider, TtsSession } from '../providers/types.js';
+import type { ChatMessage, Language, LlmProvider, SttEvent, SttProvider, TtsProvider, TtsSession } from '../providers/types.js';
 import type { CallTransport } from '../telephony/transport.js';
 import { LlmFailure, runAgentTurn, splitForSpeech } from './agent-turn.js';
-import { Playback } from './playback.js';
+import { localCallerVoice, type CallerVoice, type CallerVoiceFactory, type VoiceEvent } from './caller-voice.js';
+import type { EndOfTurnModel } from './end-of-turn.js';
+import type { PlaybackTiming } from './playback.js';
 import type { CallRecorder } from './recorder.js';
 import { SESSION_PHRASES } from './session-phrases.js';
+import { SpeakingTurn, type BotTurnKind, type StopReason } from './speaking-turn.js';
+import { SttConnection } from './stt-connection.js';
+import { CallTimers } from './timers.js';
 import type { ToolRegistry } from './tool-registry.js';
 import type { CallContext, CallControl } from './tool-types.js';
 import { CallerTurnTracker, type CallerUtterance } from './turn-taking.js';
@@ -38,61 +48,60 @@ export interface CallSessionOptions {
   sttModel?: string | undefined;
   ttsModel?: string | undefined;
   keyterms?: string[] | undefined;
-  /** After an interruption with no words within this window, the bot resumes what it had not said. */
+  /** The caller's VAD. Default: a local Silero VAD per call; null = none (the recognizer's events stand in). */
+  callerVoice?: CallerVoiceFactory | null;
+  /** End-of-turn judge. Default: the per-language rules of end-of-turn.ts. */
+  endOfTurn?: EndOfTurnModel;
+  /** A pause that nothing confirms resumes this long after the caller went quiet. Default 1200 ms. */
   resumeWindowMs?: number;
+  /** Audio sent ahead of what the caller has heard. Default 400 ms. */
+  maxLeadMs?: number;
   maxToolRounds?: number;
 }
 
-type BotTurnKind = 'greeting' | 'agent' | 'resume' | 'reprompt' | 'goodbye' | 'notice';
-
-interface BotTurn {
-  id: number;
-  kind: BotTurnKind;
-  controller: AbortController;
-  playback: Playback;
-  interruptible: boolean;
-  interrupted: boolean;
-  startedAt: number;
-  latency: TurnLatency | null;
-}
+export type CallState = 'greeting' | 'listening' | 'thinking' | 'speaking' | 'paused' | 'wrapping-up' | 'ended';
 
 interface EndRequest {
   reason: string;
   status: 'completed' | 'failed';
 }
 
-/** 3 s of 20 ms frames. */
-const MAX_HELD_FRAMES = 150;
-
 export interface BargeInMetric {
+  /** Caller speech onset → line cleared (null when nothing was playing). */
+  onsetToQuietMs: number | null;
+  outcome: 'committed' | 'resumed';
+  /** Onset → committed, or onset → resumed. */
+  onsetToOutcomeMs: number;
+  /** Commit → transport.clear() (0 when the pause had cleared it). */
   detectToClearMs: number;
-  speechToClearMs: number | null;
 }
+
+/** After a committed interruption with no words at all, the unheard rest is spoken this long after the caller went quiet. */
+const RESUME_AFTER_COMMIT_MS = 2500;
 
 export class CallSession {
   private readonly clock: Clock;
   private readonly phrases: (typeof SESSION_PHRASES)[Language];
   private readonly tracker: CallerTurnTracker;
+  private readonly timers: CallTimers;
   private readonly history: ChatMessage[] = [];
-  private readonly heldAudio: Uint8Array[] = [];
   private readonly callAbort = new AbortController();
-  private stt: SttSession | null = null;
+  private readonly stt: SttConnection;
+  private voice: CallerVoice | null = null;
   private tts: TtsSession | null = null;
-  private turn: BotTurn | null = null;
+  private turn: SpeakingTurn | null = null;
+  /** A committed interruption whose rest may still be spoken if the caller says nothing. */
+  private cutTurn: SpeakingTurn | null = null;
   private turnSeq = 0;
-  private ended = false;
   private endRequested: EndRequest | null = null;
   private pendingTransfer: { to: string; reason: string } | null = null;
-  private resume: { timer: unknown } | null = null;
   private silenceSince: number | null = null;
-  private silenceTimers: unknown[] = [];
-  private bargeInTimer: unknown = null;
-  private maxCallTimer: unknown = null;
   private sttFailuresInARow = 0;
   private resolveEnded!: () => void;
   private readonly endedPromise = new Promise<void>((r) => (this.resolveEnded = r));
   private readonly control: CallControl;
 
+  state: CallState = 'listening';
   /** Latency of each agent answer (completed or interrupted), in order. */
   readonly turnLatencies: TurnLatency[] = [];
   readonly bargeIns: BargeInMetric[] = [];
@@ -101,7 +110,15 @@ export class CallSession {
   constructor(private readonly o: CallSessionOptions) {
     this.clock = o.clock ?? systemClock;
     this.phrases = SESSION_PHRASES[o.language] ?? SESSION_PHRASES.en;
-    this.tracker = new CallerTurnTracker(o.limits, this.clock);
+    this.tracker = new CallerTurnTracker(o.limits, this.clock, o.language, o.endOfTurn);
+    this.timers = new CallTimers(this.clock);
+    this.stt = new SttConnection({
+      provider: o.stt,
+      open: { format: o.transport.inputFormat, language: o.language, model: o.sttModel, keyterms: o.keyterms },
+      signal: this.callAbort.signal,
+      onEvent: (ev) => this.onSttEvent(ev),
+      onFailure: (err) => this.sttFailed(err),
+    });
     this.control = {
       endCall: (reason) => {
         this.endRequested ??= { reason: `bot_end_call: ${reason}`, status: 'completed' };
@@ -115,6 +132,10 @@ export class CallSession {
     };
   }
 
+  private get ended(): boolean {
+    return this.state === 'ended';
+  }
+
   /** The greeting is spoken without the LLM, so the prompt tells it what was said (the history starts with the caller). */
   private get systemPrompt(): string {
     const greeting = this.o.greeting ?? this.o.context.bot.config.greeting;
@@ -126,37 +147,28 @@ export class CallSession {
     const { transport, recorder } = this.o;
     void recorder.start();
     transport.attach({
-      onAudio: (frame) => (this.stt ? this.stt.pushAudio(frame) : this.holdAudio(frame)),
+      onAudio: (frame) => {
+        this.voice?.push(frame);
+        this.stt.push(frame);
+      },
       onDtmf: (digit) => this.callerTyped(`[keypad] ${digit}`),
       onText: (text) => this.callerTyped(text),
       onMark: (name) => this.turn?.playback.onMark(name),
       onClose: (reason) => void this.finish({ reason: `caller_hangup: ${reason}`, status: 'completed' }, false),
     });
-    this.maxCallTimer = this.clock.setTimeout(() => this.wrapUp('max_duration', this.phrases.maxDurationGoodbye), this.o.limits.maxCallSec * 1000);
-
-    const sttReady = this.openStt();
-    try {
-      this.tts = await this.o.tts.open({ format: transport.outputFormat, language: this.o.language, voice: this.o.voice, model: this.o.ttsModel });
-    } catch (err) {
-      this.o.log.error({ err: errText(err) }, 'TTS open failed');
-      // One retry: a call that cannot speak is no call.
-      try {
-        this.tts = await this.o.tts.open({ format: transport.outputFormat, language: this.o.language, voice: this.o.voice, model: this.o.ttsModel });
-      } catch (err2) {
-        this.o.log.error({ err: errText(err2) }, 'TTS open failed twice');
-        void this.finish({ reason: 'provider_failure: tts', status: 'failed' });
-        return this.endedPromise;
-      }
-    }
+    this.timers.set('max-length', this.o.limits.maxCallSec * 1000, () => this.wrapUp('max_duration', this.phrases.maxDurationGoodbye));
+    void this.stt.run();
+    void this.openVoice();
+    this.tts = await this.openTts();
+    if (!this.tts) return this.endedPromise;
     // The caller may have hung up while the session was opening: finish() found nothing to close then.
     if (this.ended) {
-      void this.tts?.close().catch(() => {});
+      void this.tts.close().catch(() => {});
       return this.endedPromise;
     }
     const greeting = this.o.greeting ?? this.o.context.bot.config.greeting;
     if (greeting) this.speak(greeting, 'greeting', true);
     else this.enterListening();
-    void sttReady;
     return this.endedPromise;
   }
 
@@ -170,108 +182,88 @@ export class CallSession {
     return this.endedPromise;
   }
 
-  // ---------- STT ----------
-
-  /**
-   * Audio that arrives while no STT session is open (connecting, reconnecting) is kept — the last
-   * MAX_HELD_FRAMES of it — so the first words of the caller are not lost. Not the steady-state path.
-   */
-  private holdAudio(frame: Uint8Array): void {
-    if (this.ended) return;
-    this.heldAudio.push(frame.slice());
-    if (this.heldAudio.length > MAX_HELD_FRAMES) this.heldAudio.shift();
-  }
-
-  private async openStt(): Promise<void> {
-    while (!this.ended) {
-      let session: SttSession;
-      try {
-        session = await this.o.stt.open({
-          format: this.o.transport.inputFormat,
-          language: this.o.language,
-          model: this.o.sttModel,
-          keyterms: this.o.keyterms,
-          signal: this.callAbort.signal,
-        });
-      } catch (err) {
-        if (!this.sttFailed(err)) return;
-        continue;
-      }
-      if (this.ended) {
-        void session.close().catch(() => {});
-        return;
-      }
-      this.stt = session;
-      // The caller may have started talking while the recognizer was connecting: hand it what we held.
-      for (const frame of this.heldAudio.splice(0)) session.pushAudio(frame);
-      let failure: unknown = null;
-      try {
-        for await (const ev of session.events) {
-          if (this.ended) break;
-          if (ev.type === 'error') {
-            failure = ev.error;
-            break;
-          }
-          this.onSttEvent(ev);
-        }
-      } catch (err) {
-        failure = err;
-      }
-      this.stt = null;
-      void session.close().catch(() => {});
-      if (this.ended) return;
-      if (!this.sttFailed(failure ?? new Error('STT stream ended'))) return;
+  private async openTts(): Promise<TtsSession | null> {
+    const open = (): Promise<TtsSession> =>
+      this.o.tts.open({ format: this.o.transport.outputFormat, language: this.o.language, voice: this.o.voice, model: this.o.ttsModel });
+    try {
+      return await open();
+    } catch (err) {
+      this.o.log.error({ err: errText(err) }, 'TTS open failed');
+    }
+    // One retry: a call that cannot speak is no call.
+    try {
+      return await open();
+    } catch (err) {
+      this.o.log.error({ err: errText(err) }, 'TTS open failed twice');
+      void this.finish({ reason: 'provider_failure: tts', status: 'failed' });
+      return null;
     }
   }
 
-  /** One quick reconnect per failure streak; then apologise and end. Returns whether to reconnect. */
-  private sttFailed(err: unknown): boolean {
-    if (this.ended) return false;
-    this.sttFailuresInARow++;
-    this.o.log.warn({ err: errText(err), attempt: this.sttFailuresInARow }, 'STT session failed');
-    if (this.sttFailuresInARow <= 1) return true;
-    this.failCall('stt');
-    return false;
+  private async openVoice(): Promise<void> {
+    const factory = this.o.callerVoice === undefined ? localCallerVoice() : this.o.callerVoice;
+    if (!factory) return;
+    try {
+      const voice = await factory({ format: this.o.transport.inputFormat, clock: this.clock, onEvent: (e) => this.onVoice(e) });
+      if (this.ended) void voice.close();
+      else this.voice = voice;
+    } catch (err) {
+      this.o.log.warn({ err: errText(err) }, 'caller VAD unavailable; barge-in waits for the recognizer');
+    }
+  }
+
+  // ---------- the caller: voice, words, end of turn ----------
+
+  private onVoice(ev: VoiceEvent): void {
+    if (this.ended) return;
+    this.tracker.voice(ev);
+    if (ev.type === 'onset') {
+      this.timers.clear('resume');
+      this.pauseForCaller(ev.at);
+    } else {
+      // Ask the recognizer for its final now rather than after its own endpointing.
+      this.stt.finalize();
+      this.afterCallerQuiet();
+    }
+    this.checkEndOfTurn();
   }
 
   private onSttEvent(ev: SttEvent): void {
     if (ev.type !== 'speech_started') this.sttFailuresInARow = 0;
     const wordsBefore = this.tracker.wordEvents;
-    const utterance = this.tracker.handle(ev);
+    this.tracker.handle(ev);
     if (this.tracker.wordEvents !== wordsBefore) {
-      // New words: the caller is talking (so no silence, and an interruption was real).
+      // New words: the caller is talking (so no silence, and an interruption after a cut was real).
       this.silenceSince = null;
-      this.cancelResume();
+      this.cutTurn = null;
+      this.timers.clear('resume');
       if (this.tracker.hasWords) this.o.transport.notify({ type: 'transcript', role: 'caller', text: this.tracker.pendingText, final: false });
     }
-    if (utterance) {
-      this.callerFinished(utterance);
-      return;
-    }
-    if (this.turn && this.turn.interruptible && !this.turn.interrupted) {
-      if (this.tracker.isInterruption()) this.interrupt(true);
-      else this.armBargeInTimer();
-    }
+    // The recognizer's own speech start stands in for a VAD the call does not have (or that missed it).
+    if (ev.type === 'speech_started' && !this.tracker.inSpeech) this.pauseForCaller(this.clock.now());
+    this.checkBargeIn();
+    // The recognizer's verdict on a pause comes first: the end-of-turn check forgets a burst without words.
+    if (ev.type === 'final' || ev.type === 'utterance_end') this.afterCallerQuiet();
+    this.checkEndOfTurn();
   }
 
-  private armBargeInTimer(): void {
-    const wait = this.tracker.msUntilTimeCriterion();
-    if (wait === null || this.bargeInTimer !== null) return;
-    this.bargeInTimer = this.clock.setTimeout(() => {
-      this.bargeInTimer = null;
-      if (this.turn && this.turn.interruptible && !this.turn.interrupted && this.tracker.isInterruption()) this.interrupt(true);
-    }, wait);
+  private checkEndOfTurn(): void {
+    const d = this.tracker.check();
+    if (!d) return this.timers.clear('end-of-turn');
+    if ('waitMs' in d) return this.timers.set('end-of-turn', d.waitMs, () => this.checkEndOfTurn());
+    this.timers.clear('end-of-turn');
+    this.callerFinished(d.close);
   }
-
-  // ---------- caller turns ----------
 
   private callerFinished(u: CallerUtterance): void {
     if (this.ended) return;
-    if (this.turn) {
+    const t = this.turn;
+    if (t) {
       // While the bot talks, only speech that passes the barge-in bar is a turn; backchannels are dropped.
-      if (!this.turn.interruptible) return;
-      if (!this.turn.interrupted && !this.tracker.isInterruptionUtterance(u)) return;
-      this.interrupt(false);
+      if (!t.interruptible) return;
+      if (t.paused && !this.tracker.isInterruptionUtterance(u)) return this.resumeTurn(t);
+      if (!t.paused && !this.tracker.isInterruptionUtterance(u)) return;
+      this.commitInterruption(t);
     }
     this.callerTurn(u.text, u);
   }
@@ -281,14 +273,14 @@ export class CallSession {
     if (this.ended || !text.trim()) return;
     if (this.turn) {
       if (!this.turn.interruptible) return;
-      this.interrupt(false);
+      this.commitInterruption(this.turn);
     }
     this.callerTurn(text.trim(), null);
   }
 
   private callerTurn(text: string, u: CallerUtterance | null): void {
-    this.cancelResume();
-    this.clearSilenceTimers();
+    this.cutTurn = null;
+    this.timers.clear('resume', 'silence-reprompt', 'silence-hangup');
     this.silenceSince = null;
     this.record({ role: 'caller', text, ts: this.iso(u?.speechStartedAt ?? u?.closedAt) });
     this.o.transport.notify({ type: 'transcript', role: 'caller', text, final: true });
@@ -296,47 +288,127 @@ export class CallSession {
     this.startAgentTurn(text, u);
   }
 
+  // ---------- barge-in: pause on voice, commit on words, resume otherwise ----------
+
+  private pauseForCaller(onsetAt: number): void {
+    const t = this.turn;
+    if (!t || !t.interruptible || !t.active || t.paused) return;
+    t.pause(onsetAt, this.clock.now());
+    this.setState('paused');
+    this.checkBargeIn();
+    // Without a VAD nothing will say the caller went quiet: look again after the window.
+    if (!this.tracker.hasVoice) this.armResume();
+  }
+
+  /** Words (the existing rules) or sustained speech turn a pause into an interruption. */
+  private checkBargeIn(): void {
+    const t = this.turn;
+    if (!t || !t.interruptible || !t.active) return;
+    const sustained = this.o.limits.bargeInSustainedMs ?? 1000;
+    if (this.tracker.isInterruption() || (this.tracker.hasVoice && this.tracker.sustainedSpeechMs() >= sustained)) {
+      this.commitInterruption(t);
+      return;
+    }
+    const waits = [this.tracker.msUntilTimeCriterion(), this.tracker.inSpeech ? sustained - this.tracker.sustainedSpeechMs() : null].filter((w): w is number => w !== null && w > 0);
+    if (waits.length > 0 && !this.timers.has('barge-in')) this.timers.set('barge-in', Math.min(...waits), () => this.checkBargeIn());
+  }
+
+  /** The caller went quiet (VAD end, or the recognizer had its say): resume a pause nothing confirmed. */
+  private afterCallerQuiet(): void {
+    if (this.tracker.inSpeech) return;
+    const t = this.turn;
+    if (t?.paused && t.active) {
+      if (this.tracker.recognizerDone && !this.tracker.isInterruption()) return this.resumeTurn(t);
+      this.armResume();
+    } else if (this.cutTurn && !this.tracker.hasWords) {
+      const cut = this.cutTurn;
+      this.timers.set('resume', RESUME_AFTER_COMMIT_MS, () => this.speakRestOf(cut));
+    }
+  }
+
+  private armResume(): void {
+    this.timers.set('resume', this.o.resumeWindowMs ?? 1200, () => {
+      const t = this.turn;
+      if (!t?.paused || !t.active) return;
+      if (this.tracker.inSpeech) return; // the VAD end will look again
+      this.resumeTurn(t);
+    });
+  }
+
+  private resumeTurn(t: SpeakingTurn): void {
+    const p = t.resume();
+    if (!p) return;
+    this.timers.clear('resume', 'barge-in');
+    // The burst was not addressed to the bot (a cough, "uh-huh", side talk): forget it.
+    this.tracker.reset();
+    const onsetToOutcomeMs = this.clock.now() - p.onsetAt;
+    if (t.latency) t.latency.bargeInOnsetToResumeMs = onsetToOutcomeMs;
+    if (p.quietAt !== null) this.bargeIns.push({ onsetToQuietMs: p.quietAt - p.onsetAt, outcome: 'resumed', onsetToOutcomeMs, detectToClearMs: 0 });
+    this.setState(t.playback.started ? 'speaking' : 'thinking');
+  }
+
+  private commitInterruption(t: SpeakingTurn): void {
+    const now = this.clock.now();
+    const pause = t.pauseInfo;
+    const wasPaused = pause !== null;
+    this.stopTurn(t, 'interrupted', (latency) => {
+      const onsetAt = pause?.onsetAt ?? this.tracker.speechStartedAt ?? now;
+      if (pause?.quietAt != null) latency.bargeInOnsetToQuietMs = pause.quietAt - onsetAt;
+      else if (!wasPaused && t.playback.started) latency.bargeInOnsetToQuietMs = now - onsetAt;
+      latency.bargeInOnsetToCommitMs = now - onsetAt;
+      latency.bargeInDetectToClearMs = 0;
+    });
+    const onsetAt = pause?.onsetAt ?? this.tracker.speechStartedAt ?? now;
+    const quietAt = pause ? pause.quietAt : t.playback.started ? now : null;
+    this.bargeIns.push({ onsetToQuietMs: quietAt === null ? null : quietAt - onsetAt, outcome: 'committed', onsetToOutcomeMs: now - onsetAt, detectToClearMs: 0 });
+    if (t.kind === 'agent' || t.kind === 'resume' || t.kind === 'greeting') {
+      this.cutTurn = t;
+      // The unheard remainder is read when the window closes: the LLM's last words arrive after the abort.
+      this.timers.set('resume', this.o.resumeWindowMs ?? 1200, () => this.speakRestOf(t));
+    }
+    this.setState('listening');
+  }
+
+  /** A committed interruption that brought no words after all (side talk): finish what was being said. */
+  private speakRestOf(cut: SpeakingTurn): void {
+    if (this.ended || this.turn || this.cutTurn !== cut) return;
+    if (this.tracker.inSpeech) return;
+    this.cutTurn = null;
+    this.tracker.reset();
+    const rest = cut.playback.unheardText();
+    if (rest) this.speak(rest, 'resume', true);
+    else this.enterListening();
+  }
+
   // ---------- bot turns ----------
 
-  private newTurn(kind: BotTurnKind, interruptible: boolean, latency: TurnLatency | null): BotTurn {
-    const controller = new AbortController();
-    const id = ++this.turnSeq;
-    const turn: BotTurn = {
-      id,
-      kind,
-      controller,
-      interruptible,
-      interrupted: false,
-      startedAt: this.clock.now(),
-      latency,
-      playback: undefined as unknown as Playback,
-    };
-    turn.playback = new Playback({
+  private newTurn(kind: BotTurnKind, interruptible: boolean, latency: TurnLatency | null, startedAt = this.clock.now()): SpeakingTurn {
+    const turn = new SpeakingTurn(++this.turnSeq, kind, interruptible, latency, startedAt, this.o.transport, {
       tts: this.tts as TtsSession,
-      transport: this.o.transport,
       clock: this.clock,
-      signal: controller.signal,
-      markPrefix: `t${id}`,
-      onFirstAudio: (ttsMs) => this.onFirstAudio(turn, ttsMs),
+      ...(this.o.maxLeadMs !== undefined ? { maxLeadMs: this.o.maxLeadMs } : {}),
+      onFirstAudio: (timing) => this.onFirstAudio(turn, timing),
     });
     this.turn = turn;
-    this.clearSilenceTimers();
+    this.timers.clear('silence-reprompt', 'silence-hangup', 'barge-in');
     return turn;
   }
 
-  private onFirstAudio(turn: BotTurn, ttsMs: number): void {
-    this.o.transport.notify({ type: 'state', state: 'speaking' });
+  private onFirstAudio(turn: SpeakingTurn, timing: PlaybackTiming): void {
+    if (this.turn === turn && this.state !== 'paused' && this.state !== 'wrapping-up') this.setState(turn.kind === 'greeting' ? 'greeting' : 'speaking');
     const l = turn.latency;
     if (!l) return;
-    const now = this.clock.now();
-    l.ttsFirstAudioMs = ttsMs;
-    l.responseMs = now - turn.startedAt;
-    if (l.endpointMs !== null) l.totalMs = l.responseMs + l.endpointMs;
+    l.ttsFirstAudioMs = timing.ttsFirstAudioAt - turn.startedAt;
+    l.responseMs = timing.sentAt - turn.startedAt;
+    l.totalMs = l.responseMs;
   }
 
   private startAgentTurn(text: string, u: CallerUtterance | null): void {
     if (!this.tts) return;
+    const base = u?.speechEndedAt ?? u?.closedAt ?? this.clock.now();
     const latency: TurnLatency = {
+      speechMs: u?.speechStartedAt != null && u.speechEndedAt != null ? u.speechEndedAt - u.speechStartedAt : null,
+      sttFinalMs: u?.sttFinalAt != null ? u.sttFinalAt - base : null,
       endpointMs: u?.endpointMs ?? null,
       retrievalMs: null,
       llmFirstTokenMs: null,
@@ -344,9 +416,8 @@ export class CallSession {
       responseMs: null,
       totalMs: null,
     };
-    const turn = this.newTurn('agent', true, latency);
-    if (u) turn.startedAt = u.closedAt;
-    this.o.transport.notify({ type: 'state', state: 'thinking' });
+    const turn = this.newTurn('agent', true, latency, base);
+    this.setState('thinking');
     void (async () => {
       try {
         const result = await runAgentTurn({
@@ -359,11 +430,11 @@ export class CallSession {
           userText: text,
           retrieveContext: this.o.retrieveContext,
           playback: turn.playback,
-          signal: turn.controller.signal,
+          signal: turn.signal,
           clock: this.clock,
           maxToolRounds: this.o.maxToolRounds,
           onRetrieval: (ms) => (latency.retrievalMs = ms),
-          onFirstToken: () => (latency.llmFirstTokenMs = this.clock.now() - turn.startedAt),
+          onFirstToken: () => (latency.llmFirstTokenMs = this.clock.now() - base),
         });
         turn.playback.finish();
         const outcome = await turn.playback.done;
@@ -372,7 +443,7 @@ export class CallSession {
           this.completeTurn(turn, result.text);
         }
       } catch (err) {
-        if (turn.interrupted || this.ended) return;
+        if (!turn.active || this.ended) return;
         this.o.log.error({ err: errText(err) }, 'agent turn failed');
         this.turn = null;
         this.failCall(err instanceof LlmFailure ? 'llm' : 'tts');
@@ -381,19 +452,20 @@ export class CallSession {
   }
 
   /** Speaks fixed text (greeting, re-prompt, goodbye…) without the LLM. */
-  private speak(text: string, kind: BotTurnKind, interruptible: boolean): Promise<void> {
-    if (!this.tts || this.ended) return Promise.resolve();
+  private speak(text: string, kind: BotTurnKind, interruptible: boolean): void {
+    if (!this.tts || this.ended) return;
     const turn = this.newTurn(kind, interruptible, null);
+    if (kind !== 'goodbye') this.setState(kind === 'greeting' ? 'greeting' : 'thinking');
     for (const phrase of splitForSpeech(text)) turn.playback.say(phrase);
     turn.playback.finish();
-    return turn.playback.done.then(
+    void turn.playback.done.then(
       (outcome) => {
         if (outcome !== 'played' || this.turn !== turn) return;
         if (kind === 'resume') pushMessage(this.history, { role: 'assistant', content: text });
         this.completeTurn(turn, text);
       },
       (err: unknown) => {
-        if (turn.interrupted || this.ended) return;
+        if (!turn.active || this.ended) return;
         this.o.log.error({ err: errText(err), kind }, 'speaking failed');
         this.turn = null;
         if (kind === 'goodbye') void this.finish(this.endRequested ?? { reason: 'provider_failure: tts', status: 'failed' });
@@ -402,9 +474,9 @@ export class CallSession {
     );
   }
 
-  private completeTurn(turn: BotTurn, text: string): void {
+  private completeTurn(turn: SpeakingTurn, text: string): void {
     this.turn = null;
-    this.clearBargeInTimer();
+    this.timers.clear('barge-in');
     if (text) {
       this.record({ role: 'bot', text, ts: this.iso(turn.startedAt), ...(turn.latency ? { latency: turn.latency } : {}) });
       this.o.transport.notify({ type: 'transcript', role: 'bot', text, final: true });
@@ -414,6 +486,25 @@ export class CallSession {
       this.o.transport.notify({ type: 'turn_latency', turn: turn.id, latency: { ...turn.latency } });
     }
     this.afterSpeech(turn.kind);
+  }
+
+  /**
+   * The one way a turn ends early (interruption, wrap-up, end of call): stop it, then keep what the caller
+   * heard — in the transcript (flagged interrupted) and, for answers, in the conversation.
+   */
+  private stopTurn(t: SpeakingTurn, reason: StopReason, addLatency?: (l: TurnLatency) => void): void {
+    const heard = t.stop(reason);
+    if (this.turn === t) this.turn = null;
+    this.timers.clear('barge-in');
+    const latency = t.latency ? { ...t.latency } : undefined;
+    if (latency) {
+      addLatency?.(latency);
+      if (reason === 'interrupted') this.turnLatencies.push(latency);
+    }
+    if (heard && !(reason === 'call-ended' && t.kind === 'goodbye')) {
+      this.record({ role: 'bot', text: heard, ts: this.iso(t.startedAt), interrupted: true, ...(latency && reason === 'interrupted' ? { latency } : {}) });
+      if (reason === 'interrupted' && (t.kind === 'agent' || t.kind === 'resume')) pushMessage(this.history, { role: 'assistant', content: heard });
+    }
   }
 
   private afterSpeech(kind: BotTurnKind): void {
@@ -426,7 +517,7 @@ export class CallSession {
         (err: unknown) => {
           this.o.log.warn({ err: errText(err) }, 'transfer failed');
           this.record({ role: 'system', text: 'Transfer failed', ts: this.iso() });
-          void this.speak(this.phrases.transferFailed, 'notice', true);
+          this.speak(this.phrases.transferFailed, 'notice', true);
         },
       );
       return;
@@ -439,102 +530,41 @@ export class CallSession {
     this.enterListening();
   }
 
-  // ---------- barge-in ----------
-
-  /** Caller speech cut the bot off: clear the line first, then stop the turn and keep only what was heard. */
-  private interrupt(mayResume: boolean): void {
-    const turn = this.turn;
-    if (!turn || turn.interrupted) return;
-    const detectedAt = this.clock.now();
-    this.o.transport.clear();
-    const clearedAt = this.clock.now();
-    turn.interrupted = true;
-    turn.playback.interrupt();
-    turn.controller.abort();
-    this.turn = null;
-    this.clearBargeInTimer();
-    const speechAt = this.tracker.speechStartedAt;
-    const metric: BargeInMetric = { detectToClearMs: clearedAt - detectedAt, speechToClearMs: speechAt === null ? null : clearedAt - speechAt };
-    this.bargeIns.push(metric);
-    const heard = turn.playback.heardText();
-    const latency = turn.latency ? { ...turn.latency, bargeInDetectToClearMs: metric.detectToClearMs, ...(metric.speechToClearMs === null ? {} : { bargeInSpeechToClearMs: metric.speechToClearMs }) } : undefined;
-    if (latency) this.turnLatencies.push(latency);
-    if (heard) {
-      this.record({ role: 'bot', text: heard, ts: this.iso(turn.startedAt), interrupted: true, ...(latency ? { latency } : {}) });
-      if (turn.kind === 'agent' || turn.kind === 'resume') pushMessage(this.history, { role: 'assistant', content: heard });
-    }
-    this.o.transport.notify({ type: 'state', state: 'listening' });
-    if (mayResume && (turn.kind === 'agent' || turn.kind === 'resume' || turn.kind === 'greeting')) {
-      // The unheard remainder is read when the window closes: the LLM's last words arrive after the abort.
-      const timer = this.clock.setTimeout(() => this.resumeIfQuiet(turn), this.o.resumeWindowMs ?? 1200);
-      this.resume = { timer };
-    }
-  }
-
-  private resumeIfQuiet(turn: BotTurn): void {
-    if (!this.resume || this.ended) return;
-    this.resume = null;
-    if (this.turn) return;
-    // No new words since the interruption: it was noise or side talk; forget it and finish the answer.
-    this.tracker.reset();
-    const rest = turn.playback.unheardText();
-    if (rest) void this.speak(rest, 'resume', true);
-    else this.enterListening();
-  }
-
-  private cancelResume(): void {
-    if (!this.resume) return;
-    this.clock.clearTimeout(this.resume.timer);
-    this.resume = null;
-  }
-
   // ---------- silence and limits ----------
 
   private enterListening(): void {
     if (this.ended || this.turn) return;
-    this.o.transport.notify({ type: 'state', state: 'listening' });
-    this.clearSilenceTimers();
+    this.setState('listening');
     const now = this.clock.now();
     this.silenceSince ??= now;
     const hangAt = this.silenceSince + this.o.limits.silenceHangupSec * 1000;
     if (hangAt <= now) return this.wrapUp('silence', this.phrases.silenceGoodbye);
     const repromptAt = now + this.o.limits.silenceRepromptSec * 1000;
-    if (repromptAt < hangAt) this.silenceTimers.push(this.clock.setTimeout(() => this.onSilence('reprompt'), repromptAt - now));
-    this.silenceTimers.push(this.clock.setTimeout(() => this.onSilence('hangup'), hangAt - now));
+    this.timers.clear('silence-reprompt');
+    if (repromptAt < hangAt) this.timers.set('silence-reprompt', repromptAt - now, () => this.onSilence('reprompt'));
+    this.timers.set('silence-hangup', hangAt - now, () => this.onSilence('hangup'));
   }
 
   private onSilence(what: 'reprompt' | 'hangup'): void {
-    if (this.ended || this.turn || this.resume) return;
+    if (this.ended || this.turn || this.timers.has('resume')) return;
     // The caller is mid-sentence: look again shortly.
-    if (this.tracker.hasWords) {
-      this.silenceTimers.push(this.clock.setTimeout(() => this.onSilence(what), 1000));
+    if (this.tracker.hasWords || this.tracker.inSpeech) {
+      this.timers.set(what === 'hangup' ? 'silence-hangup' : 'silence-reprompt', 1000, () => this.onSilence(what));
       return;
     }
     if (what === 'hangup') this.wrapUp('silence', this.phrases.silenceGoodbye);
-    else void this.speak(this.phrases.reprompt, 'reprompt', true);
-  }
-
-  private clearSilenceTimers(): void {
-    for (const t of this.silenceTimers) this.clock.clearTimeout(t);
-    this.silenceTimers = [];
+    else this.speak(this.phrases.reprompt, 'reprompt', true);
   }
 
   /** Polite end: stop whatever is happening, say goodbye (not interruptible), hang up. */
   private wrapUp(reason: string, goodbye: string, status: 'completed' | 'failed' = 'completed'): void {
     if (this.ended || this.endRequested) return;
     this.endRequested = { reason, status };
-    this.cancelResume();
-    if (this.turn) {
-      const t = this.turn;
-      t.interrupted = true;
-      this.o.transport.clear();
-      t.playback.interrupt();
-      t.controller.abort();
-      const heard = t.playback.heardText();
-      if (heard) this.record({ role: 'bot', text: heard, ts: this.iso(t.startedAt), interrupted: true });
-      this.turn = null;
-    }
-    if (this.tts) void this.speak(goodbye, 'goodbye', false);
+    this.cutTurn = null;
+    this.timers.clear('resume', 'barge-in', 'end-of-turn', 'silence-reprompt', 'silence-hangup');
+    if (this.turn) this.stopTurn(this.turn, 'wrap-up');
+    this.setState('wrapping-up');
+    if (this.tts) this.speak(goodbye, 'goodbye', false);
     else void this.finish(this.endRequested);
   }
 
@@ -545,29 +575,28 @@ export class CallSession {
     else void this.finish({ reason, status: 'failed' });
   }
 
+  /** One quick reconnect per failure streak; then apologise and end. Returns whether to reconnect. */
+  private sttFailed(err: unknown): boolean {
+    if (this.ended) return false;
+    this.sttFailuresInARow++;
+    this.o.log.warn({ err: errText(err), attempt: this.sttFailuresInARow }, 'STT session failed');
+    if (this.sttFailuresInARow <= 1) return true;
+    this.failCall('stt');
+    return false;
+  }
+
   // ---------- end ----------
 
   private async finish(req: EndRequest, hangUp = true): Promise<void> {
     if (this.ended) return this.endedPromise;
-    this.ended = true;
+    this.setState('ended');
     this.endReason = req.reason;
-    this.clearSilenceTimers();
-    this.clearBargeInTimer();
-    this.cancelResume();
-    if (this.maxCallTimer !== null) this.clock.clearTimeout(this.maxCallTimer);
-    if (this.turn) {
-      const t = this.turn;
-      t.interrupted = true;
-      t.playback.interrupt();
-      t.controller.abort();
-      const heard = t.playback.heardText();
-      if (heard && t.kind !== 'goodbye') this.record({ role: 'bot', text: heard, ts: this.iso(t.startedAt), interrupted: true });
-      this.turn = null;
-    }
+    this.timers.clearAll();
+    this.cutTurn = null;
+    if (this.turn) this.stopTurn(this.turn, 'call-ended');
     this.callAbort.abort();
-    this.o.transport.notify({ type: 'state', state: 'ended' });
-    const closing: Promise<unknown>[] = [];
-    if (this.stt) closing.push(this.stt.close());
+    const closing: Promise<unknown>[] = [this.stt.close()];
+    if (this.voice) closing.push(this.voice.close());
     if (this.tts) closing.push(this.tts.close());
     if (hangUp) closing.push(this.o.transport.hangup(req.reason));
     await Promise.race([Promise.allSettled(closing), new Promise((r) => this.clock.setTimeout(() => r(null), 2000))]);
@@ -577,13 +606,18 @@ export class CallSession {
 
   // ---------- helpers ----------
 
-  private record(turn: TranscriptTurn): void {
-    this.o.recorder.appendTurn(turn).catch((err: unknown) => this.o.log.error({ err: errText(err) }, 'recording a turn failed'));
+  /** The wire knows four states: greeting and wrapping-up are speaking, a pause is listening. */
+  private setState(next: CallState): void {
+    if (this.state === 'ended' || (this.state === next && next !== 'listening')) return;
+    const wire = (s: CallState): 'listening' | 'thinking' | 'speaking' | 'ended' =>
+      s === 'greeting' || s === 'wrapping-up' ? 'speaking' : s === 'paused' ? 'listening' : s;
+    const changed = wire(this.state) !== wire(next);
+    this.state = next;
+    if (changed || next === 'listening') this.o.transport.notify({ type: 'state', state: wire(next) });
   }
 
-  private clearBargeInTimer(): void {
-    if (this.bargeInTimer !== null) this.clock.clearTimeout(this.bargeInTimer);
-    this.bargeInTimer = null;
+  private record(turn: TranscriptTurn): void {
+    this.o.recorder.appendTurn(turn).catch((err: unknown) => this.o.log.error({ err: errText(err) }, 'recording a turn failed'));
   }
 
   private iso(at?: number | null): string {

@@ -1,8 +1,14 @@
 /**
- * Speaks one bot turn: phrases go to TTS one by one, their audio to the transport, and a mark after each
- * phrase's audio so the echoed marks tell exactly which phrases the caller heard. Each phrase is its own TTS
- * generation because the TtsTurn contract gives no phrase boundaries inside one stream; synthesis runs ahead
- * of playback, so the transport queue hides the per-phrase start-up.
+ * Speaks one bot turn, paced to what the caller has heard. Phrases go to TTS one by one; their audio is cut into
+ * slices of ~100 ms, and each slice is sent followed by a mark. Only `maxLeadMs` of audio is ever ahead of the
+ * last echoed mark, so:
+ *  - pause() is exact: `clear` drops at most the lead, and the slices after the last heard mark are kept;
+ *  - resume() sends again from the first slice the caller did not hear (nothing heard is repeated, nothing
+ *    unheard is lost — the audio is already synthesised, so no TTS round trip either);
+ *  - a stopped turn stops costing TTS: synthesis runs at most `lookaheadMs` ahead of what was sent;
+ *  - a slow or dead socket holds at most the lead (plus `maxPendingBytes` of socket buffer).
+ * A client that never echoes marks still plays: a slice is assumed played `markGraceMs` after its real-time
+ * play-out, which paces such a client in real time (its pause cannot know what was heard).
  */
 import { bytesPerMs } from '../audio/format.js';
 import type { TtsSession, TtsTurn } from '../providers/types.js';
@@ -18,10 +24,31 @@ export class TtsFailure extends Error {
 }
 
 interface Phrase {
+  index: number;
   text: string;
-  mark: string;
-  markSent: boolean;
-  heard: boolean;
+  /** Index of its last slice once all its audio has come from TTS; -1 before (or when it had none). */
+  lastSlice: number;
+  /** Set when the clock, not a mark, says it was played (clients that never echo marks). */
+  assumedHeard: boolean;
+  slices: number;
+}
+
+interface Slice {
+  bytes: Uint8Array;
+  phrase: Phrase;
+  /** Index of the slice within its phrase. */
+  n: number;
+  /** Cumulative audio ms of the turn at the end of this slice. */
+  endMs: number;
+}
+
+export interface PlaybackTiming {
+  /** The first phrase was handed to TTS. */
+  ttsStartedAt: number;
+  /** Its first audio chunk came back. */
+  ttsFirstAudioAt: number;
+  /** The first audio was handed to the transport. */
+  sentAt: number;
 }
 
 export interface PlaybackOptions {
@@ -31,10 +58,18 @@ export interface PlaybackOptions {
   signal: AbortSignal;
   /** Unique per playback, so late marks of an earlier turn are never confused with this one's. */
   markPrefix: string;
-  /** Stop pulling TTS audio while the transport holds more than this many bytes (default: 2 s of audio). */
+  /** Audio sent ahead of the last heard mark. Default 400 ms. */
+  maxLeadMs?: number;
+  /** Audio per slice (one mark each). Default 100 ms. */
+  sliceMs?: number;
+  /** Synthesised audio kept ahead of what was sent before TTS is paused. Default 2000 ms. */
+  lookaheadMs?: number;
+  /** Stop sending while the transport holds more than this many bytes unsent (default: 2 s of audio). */
   maxPendingBytes?: number;
-  /** Called once, when the first audio chunk is handed to the transport. */
-  onFirstAudio?: (ttsFirstAudioMs: number) => void;
+  /** A slice whose mark never comes back is assumed played this long after its real-time play-out. Default 3000. */
+  markGraceMs?: number;
+  /** Called once, when the first audio is handed to the transport. */
+  onFirstAudio?: (timing: PlaybackTiming) => void;
 }
 
 export type PlaybackResult = 'played' | 'interrupted';
@@ -42,22 +77,48 @@ export type PlaybackResult = 'played' | 'interrupted';
 export class Playback {
   private readonly phrases: Phrase[] = [];
   private readonly queue = new AsyncQueue<Phrase>();
+  private readonly slices: Slice[] = [];
+  /** Outstanding marks of the current epoch → slice index. A pause starts a new epoch. */
+  private readonly outstanding = new Map<string, number>();
+  private readonly bytesPerMs: number;
+  private readonly sliceBytes: number;
+  private readonly maxLeadMs: number;
+  private readonly lookaheadMs: number;
   private readonly maxPendingBytes: number;
+  private readonly graceMs: number;
   private current: TtsTurn | null = null;
   private frozen = false;
-  private firstAudioSent = false;
-  private bytesSent = 0;
-  private firstSendAt = 0;
+  private paused = false;
+  private epoch = 0;
+  /** Next slice to send. */
+  private sendPos = 0;
+  /** Slices before this index were heard (echoed marks). */
+  private heardPos = 0;
+  /** Slices before this index are assumed played by the clock (clients that never echo marks). */
+  private assumedPos = 0;
+  /** Real-time play-out estimate of each sent slice (parallel to slices, from sendPos of the epoch). */
+  private readonly playoutAt: number[] = [];
+  private playhead = 0;
+  private timing: PlaybackTiming | null = null;
+  private ttsStartedAt = 0;
+  private ttsFirstAudioAt = 0;
   private workerDone = false;
+  private tick: unknown = null;
+  private wakeWorker: (() => void) | null = null;
   private settle!: (r: PlaybackResult) => void;
   private fail!: (e: Error) => void;
-  private fallbackTimer: unknown = null;
   /** Text the producer had not yet handed over when the turn was cut (for resuming after a false interruption). */
   private unspoken = '';
   readonly done: Promise<PlaybackResult>;
 
   constructor(private readonly o: PlaybackOptions) {
-    this.maxPendingBytes = o.maxPendingBytes ?? bytesPerMs(o.transport.outputFormat) * 2000;
+    this.bytesPerMs = bytesPerMs(o.transport.outputFormat);
+    const sampleBytes = o.transport.outputFormat.encoding === 'pcm16' ? 2 : 1;
+    this.sliceBytes = Math.max(sampleBytes, Math.round((this.bytesPerMs * (o.sliceMs ?? 100)) / sampleBytes) * sampleBytes);
+    this.maxLeadMs = o.maxLeadMs ?? 400;
+    this.lookaheadMs = o.lookaheadMs ?? 2000;
+    this.maxPendingBytes = o.maxPendingBytes ?? this.bytesPerMs * 2000;
+    this.graceMs = o.markGraceMs ?? 3000;
     this.done = new Promise<PlaybackResult>((resolve, reject) => {
       this.settle = resolve;
       this.fail = reject;
@@ -70,7 +131,7 @@ export class Playback {
   say(text: string): void {
     const t = text.trim();
     if (!t || this.frozen) return;
-    const phrase: Phrase = { text: t, mark: `${this.o.markPrefix}-${this.phrases.length}`, markSent: false, heard: false };
+    const phrase: Phrase = { index: this.phrases.length, text: t, lastSlice: -1, assumedHeard: false, slices: 0 };
     this.phrases.push(phrase);
     this.queue.push(phrase);
   }
@@ -87,50 +148,185 @@ export class Playback {
   /** A mark came back from the transport. */
   onMark(name: string): boolean {
     if (this.frozen) return false;
-    const p = this.phrases.find((x) => x.mark === name);
-    if (!p) return false;
-    p.heard = true;
-    this.checkComplete();
+    const index = this.outstanding.get(name);
+    if (index === undefined) return false;
+    this.outstanding.delete(name);
+    // Marks come back in order; one that arrives means everything before it was played as well.
+    if (index + 1 > this.heardPos) this.advanceHeard(index + 1);
+    this.pump();
     return true;
   }
 
-  /** Barge-in: freeze what was heard (marks echoed after the clear were not played) and stop synthesis. */
+  /**
+   * The caller started talking: silence the line now (`clear`) and stop sending. What was heard is frozen at the
+   * last echoed mark; marks echoed because of the clear belong to the old epoch and are ignored.
+   */
+  pause(): boolean {
+    if (this.frozen || this.paused) return false;
+    this.paused = true;
+    if (this.timing) this.o.transport.clear();
+    this.epoch++;
+    this.outstanding.clear();
+    this.sendPos = this.heardPos;
+    this.assumedPos = this.heardPos;
+    this.playoutAt.length = 0;
+    this.clearTick();
+    return true;
+  }
+
+  /** Not an interruption after all: go on from the first slice the caller did not hear. */
+  resume(): void {
+    if (this.frozen || !this.paused) return;
+    this.paused = false;
+    this.pump();
+  }
+
+  /** The turn is over (interrupted, wrapped up, call ended): freeze what was heard and stop synthesis. */
   interrupt(): void {
     if (this.frozen) return;
     this.frozen = true;
     this.queue.abort();
     void this.current?.cancel();
-    this.clearFallback();
+    this.clearTick();
+    this.wake();
     this.settle('interrupted');
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+  get isFrozen(): boolean {
+    return this.frozen;
+  }
+  /** Whether any audio has been handed to the transport. */
+  get started(): boolean {
+    return this.timing !== null;
+  }
+  /** Ms of audio handed to the transport and not yet heard (the lead). */
+  get leadMs(): number {
+    return this.endMs(this.sendPos) - this.endMs(Math.max(this.heardPos, this.assumedPos));
   }
 
   get text(): string {
     return this.phrases.map((p) => p.text).join(' ');
   }
   heardText(): string {
-    return this.phrases.filter((p) => p.heard).map((p) => p.text).join(' ');
+    return this.phrases.filter((p) => this.isHeard(p)).map((p) => p.text).join(' ');
   }
   unheardText(): string {
-    const rest = this.phrases.filter((p) => !p.heard).map((p) => p.text);
+    const rest = this.phrases.filter((p) => !this.isHeard(p)).map((p) => p.text);
     if (this.unspoken) rest.push(this.unspoken);
     return rest.join(' ');
   }
-  get isFrozen(): boolean {
-    return this.frozen;
+
+  // ---------- sending (paced) ----------
+
+  private pump(): void {
+    if (this.frozen) return;
+    if (!this.paused) {
+      const { transport } = this.o;
+      while (this.sendPos < this.slices.length && this.leadMs < this.maxLeadMs) {
+        if (transport.pendingBytes > this.maxPendingBytes) {
+          this.armTick(20);
+          break;
+        }
+        const index = this.sendPos++;
+        const slice = this.slices[index]!;
+        const now = this.o.clock.now();
+        transport.sendAudio(slice.bytes);
+        if (!this.timing) {
+          this.timing = { ttsStartedAt: this.ttsStartedAt, ttsFirstAudioAt: this.ttsFirstAudioAt, sentAt: now };
+          this.o.onFirstAudio?.(this.timing);
+        }
+        const name = this.markName(slice);
+        this.outstanding.set(name, index);
+        transport.sendMark(name);
+        this.playhead = Math.max(this.playhead, now) + slice.bytes.byteLength / this.bytesPerMs;
+        this.playoutAt[index] = this.playhead;
+      }
+      if (this.tick === null && this.sendPos > Math.max(this.heardPos, this.assumedPos)) {
+        const next = this.playoutAt[Math.max(this.heardPos, this.assumedPos)];
+        if (next !== undefined) this.armTick(next + this.graceMs - this.o.clock.now());
+      }
+    }
+    if (this.bufferedAheadMs() < this.lookaheadMs) this.wake();
+    this.checkComplete();
+  }
+
+  /** Clock fallback and backpressure retry share one timer. */
+  private armTick(ms: number): void {
+    if (this.tick !== null) return;
+    this.tick = this.o.clock.setTimeout(() => {
+      this.tick = null;
+      this.onTick();
+    }, Math.max(0, ms));
+  }
+
+  private onTick(): void {
+    if (this.frozen || this.paused) return;
+    const now = this.o.clock.now();
+    let pos = Math.max(this.heardPos, this.assumedPos);
+    while (pos < this.sendPos && (this.playoutAt[pos] ?? Infinity) + this.graceMs <= now) pos++;
+    this.assumedPos = pos;
+    this.pump();
+  }
+
+  private clearTick(): void {
+    if (this.tick !== null) this.o.clock.clearTimeout(this.tick);
+    this.tick = null;
+  }
+
+  private isHeard(p: Phrase): boolean {
+    return p.assumedHeard || (p.lastSlice >= 0 && p.lastSlice < this.heardPos);
+  }
+
+  private advanceHeard(to: number): void {
+    this.heardPos = to;
+    if (this.assumedPos < to) this.assumedPos = to;
+  }
+
+  private markName(slice: Slice): string {
+    const base = `${this.o.markPrefix}-${slice.phrase.index}.${slice.n}`;
+    return this.epoch === 0 ? base : `${base}~${this.epoch}`;
+  }
+
+  private endMs(pos: number): number {
+    return pos > 0 ? this.slices[pos - 1]!.endMs : 0;
+  }
+
+  private bufferedAheadMs(): number {
+    return this.endMs(this.slices.length) - this.endMs(this.sendPos);
+  }
+
+  private checkComplete(): void {
+    if (this.frozen || this.paused || !this.workerDone || this.sendPos < this.slices.length) return;
+    if (Math.max(this.heardPos, this.assumedPos) < this.slices.length) return;
+    // Marks that never came back (a client that does not echo them): the clock said it was played.
+    for (const p of this.phrases) if (p.lastSlice >= 0) p.assumedHeard = true;
+    this.frozen = true;
+    this.clearTick();
+    this.settle('played');
+  }
+
+  // ---------- synthesis ----------
+
+  private wake(): void {
+    const w = this.wakeWorker;
+    this.wakeWorker = null;
+    w?.();
   }
 
   private async work(): Promise<void> {
     try {
       for await (const phrase of this.queue) {
-        if (this.o.signal.aborted) break;
+        if (this.o.signal.aborted || this.frozen) break;
         await this.synthesize(phrase);
         if (this.o.signal.aborted || this.frozen) break;
-        this.o.transport.sendMark(phrase.mark);
-        phrase.markSent = true;
       }
     } catch (err) {
       if (!this.frozen && !this.o.signal.aborted) {
         this.frozen = true;
+        this.clearTick();
         this.fail(err instanceof TtsFailure ? err : new TtsFailure(err));
         return;
       }
@@ -138,18 +334,26 @@ export class Playback {
     this.workerDone = true;
     if (this.o.signal.aborted && !this.frozen) {
       this.frozen = true;
+      this.clearTick();
       this.settle('interrupted');
       return;
     }
-    this.checkComplete();
-    this.armFallback();
+    this.pump();
   }
 
   /** One retry when the TTS fails before producing audio for the phrase; a failure mid-phrase is final. */
   private async synthesize(phrase: Phrase): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       let produced = false;
+      // Slices are built from the TTS chunks: a partial slice is held until it is full or the phrase ends.
+      let partial: Uint8Array[] = [];
+      let partialBytes = 0;
       try {
+        // Synthesis waits while enough audio is ready ahead of what was sent.
+        while (this.bufferedAheadMs() >= this.lookaheadMs && !this.frozen && !this.o.signal.aborted) {
+          await new Promise<void>((r) => (this.wakeWorker = r));
+        }
+        if (this.o.signal.aborted || this.frozen) return;
         const started = this.o.clock.now();
         const turn = this.o.tts.startTurn(this.o.signal);
         this.current = turn;
@@ -157,17 +361,39 @@ export class Playback {
         turn.end();
         for await (const chunk of turn.audio) {
           if (this.o.signal.aborted || this.frozen) return;
-          if (!produced && !this.firstAudioSent) {
-            this.firstAudioSent = true;
-            this.firstSendAt = this.o.clock.now();
-            this.o.onFirstAudio?.(this.firstSendAt - started);
+          if (chunk.byteLength === 0) continue;
+          if (!produced && this.ttsFirstAudioAt === 0) {
+            this.ttsStartedAt = started;
+            this.ttsFirstAudioAt = this.o.clock.now();
           }
           produced = true;
-          if (this.o.transport.pendingBytes > this.maxPendingBytes) await this.drain();
-          if (this.o.signal.aborted || this.frozen) return;
-          this.o.transport.sendAudio(chunk);
-          this.bytesSent += chunk.byteLength;
+          let offset = 0;
+          while (offset < chunk.byteLength) {
+            const take = Math.min(chunk.byteLength - offset, this.sliceBytes - partialBytes);
+            partial.push(chunk.subarray(offset, offset + take));
+            partialBytes += take;
+            offset += take;
+            if (partialBytes === this.sliceBytes) {
+              this.addSlice(phrase, partial, partialBytes);
+              partial = [];
+              partialBytes = 0;
+            }
+          }
+          // A starved sender does not wait for a full slice (the first audio of a turn leaves at once).
+          if (partialBytes > 0 && this.sendPos === this.slices.length && !this.paused && this.leadMs < this.maxLeadMs) {
+            this.addSlice(phrase, partial, partialBytes);
+            partial = [];
+            partialBytes = 0;
+          }
+          this.pump();
+          while (this.bufferedAheadMs() >= this.lookaheadMs && !this.frozen && !this.o.signal.aborted) {
+            await new Promise<void>((r) => (this.wakeWorker = r));
+          }
         }
+        if (this.o.signal.aborted || this.frozen) return;
+        if (partialBytes > 0) this.addSlice(phrase, partial, partialBytes);
+        if (phrase.slices > 0) phrase.lastSlice = this.slices.length - 1;
+        this.pump();
         return;
       } catch (err) {
         if (this.o.signal.aborted || this.frozen) return;
@@ -178,35 +404,18 @@ export class Playback {
     }
   }
 
-  private async drain(): Promise<void> {
-    while (this.o.transport.pendingBytes > this.maxPendingBytes / 2 && !this.o.signal.aborted && !this.frozen) {
-      await new Promise<void>((r) => this.o.clock.setTimeout(r, 20));
+  private addSlice(phrase: Phrase, parts: Uint8Array[], bytes: number): void {
+    let data: Uint8Array;
+    if (parts.length === 1) data = parts[0]!;
+    else {
+      data = new Uint8Array(bytes);
+      let at = 0;
+      for (const p of parts) {
+        data.set(p, at);
+        at += p.byteLength;
+      }
     }
-  }
-
-  private checkComplete(): void {
-    if (this.frozen || !this.workerDone) return;
-    if (this.phrases.every((p) => p.heard || !p.markSent)) {
-      this.frozen = true;
-      this.clearFallback();
-      this.settle('played');
-    }
-  }
-
-  // A transport that never echoes marks must not leave the call hanging: give up after the audio's play time.
-  private armFallback(): void {
-    if (this.frozen) return;
-    const audioMs = this.bytesSent / bytesPerMs(this.o.transport.outputFormat);
-    const remaining = Math.max(0, (this.firstSendAt || this.o.clock.now()) + audioMs - this.o.clock.now());
-    this.fallbackTimer = this.o.clock.setTimeout(() => {
-      if (this.frozen) return;
-      for (const p of this.phrases) if (p.markSent) p.heard = true;
-      this.checkComplete();
-    }, remaining + 3000);
-  }
-
-  private clearFallback(): void {
-    if (this.fallbackTimer !== null) this.o.clock.clearTimeout(this.fallbackTimer);
-    this.fallbackTimer = null;
+    const endMs = this.endMs(this.slices.length) + bytes / this.bytesPerMs;
+    this.slices.push({ bytes: data, phrase, n: phrase.slices++, endMs });
   }
 }

@@ -1,24 +1,51 @@
 /**
- * Decides from STT events when the caller has finished a turn, and whether what they are saying while the bot
- * talks is a real interruption (enough speech or words) rather than a cough or an "uh-huh".
+ * The caller's side of the conversation: what they have said so far (STT events), whether they are speaking
+ * (VAD), when they are done (end-of-turn rules), and whether their speech over the bot is a real interruption
+ * (enough words, or sustained speech) rather than a cough or an "uh-huh".
+ *
+ * End of turn: once the caller is quiet (VAD end of speech; without a VAD, the recognizer's final) the text so
+ * far is judged: a complete sentence closes after `endOfTurnCompleteWaitMs` from the end of speech, an unfinished
+ * one ("I'd like to book for…", "um", "и", "на", digits being dictated) waits up to `endOfTurnMaxWaitMs` for the
+ * caller to go on. A new onset cancels the wait. The recognizer's final is always waited for (a little longer
+ * than the rule, at most `recognizerGraceMs`), since the text decides.
  */
-import type { SttEvent } from '../providers/types.js';
+import type { Language, SttEvent } from '../providers/types.js';
+import { ruleEndOfTurn, type EndOfTurnModel } from './end-of-turn.js';
 import { meaningfulWordCount } from './session-phrases.js';
 import type { Clock } from './types.js';
 
 export interface CallerUtterance {
   text: string;
-  /** When the utterance was judged finished. */
+  /** When the utterance was judged finished (the endpoint decision). */
   closedAt: number;
-  /** Last event that brought new words → the close (the recognizer's endpointing delay). */
+  /** End of speech → decision. */
   endpointMs: number | null;
+  /** Caller speech onset (VAD or the recognizer's speech start). */
   speechStartedAt: number | null;
+  /** End of speech: the last voiced audio (VAD), or the last words recognised. */
+  speechEndedAt: number | null;
+  /** The recognizer's final for the utterance. */
+  sttFinalAt: number | null;
+  /** The end-of-turn rule that decided. */
+  rule: string;
 }
 
 export interface BargeInLimits {
   bargeInMinMs: number;
   bargeInMinWords: number;
 }
+
+export interface TurnTakingLimits extends BargeInLimits {
+  /** Wait after the end of a complete sentence. Default 0 (the VAD's 200 ms of silence is the wait). */
+  endOfTurnCompleteWaitMs?: number;
+  /** Longest wait after the end of an unfinished sentence. Default 1500. */
+  endOfTurnMaxWaitMs?: number;
+}
+
+export type EndOfTurnCheck = { close: CallerUtterance } | { waitMs: number } | null;
+
+/** How long past the rule's wait the recognizer's final is awaited before closing on the words at hand. */
+const RECOGNIZER_GRACE_MS = 2500;
 
 export class CallerTurnTracker {
   private finals: string[] = [];
@@ -27,29 +54,41 @@ export class CallerTurnTracker {
   lastWordsAt: number | null = null;
   /** Counts events that brought new words, so callers can tell "something new was said". */
   wordEvents = 0;
+  /** A VAD reports this call's speech (otherwise the recognizer's events stand in for it). */
+  hasVoice = false;
+  /** The caller is speaking (VAD). */
+  inSpeech = false;
+  private voiceStartedAt: number | null = null;
+  private voiceEndedAt: number | null = null;
+  /** The recognizer has finalised everything said so far (endOfUtterance final or utterance_end). */
+  private sttDoneAt: number | null = null;
+  private sttFinalAt: number | null = null;
 
   constructor(
-    private readonly limits: BargeInLimits,
+    private readonly limits: TurnTakingLimits,
     private readonly clock: Clock,
+    private readonly language: Language = 'en',
+    private readonly model: EndOfTurnModel = ruleEndOfTurn,
   ) {}
 
-  /** Feeds one event; returns the caller's finished utterance when this event closes one. */
-  handle(ev: SttEvent): CallerUtterance | null {
+  /** Feeds one recognizer event. */
+  handle(ev: SttEvent): void {
     const now = this.clock.now();
     switch (ev.type) {
       case 'speech_started':
         // A new burst after noise that produced no words starts the clock again.
-        if (!this.hasWords || this.speechStartedAt === null) this.speechStartedAt = now;
-        return null;
+        if (!this.hasVoice && (!this.hasWords || this.speechStartedAt === null)) this.speechStartedAt = now;
+        return;
       case 'interim': {
         const text = ev.text.trim();
         if (text && text !== this.interim) {
           this.lastWordsAt = now;
           this.wordEvents++;
+          this.sttDoneAt = null;
         }
         this.interim = text;
         if (text) this.speechStartedAt ??= now;
-        return null;
+        return;
       }
       case 'final': {
         const text = ev.text.trim();
@@ -59,19 +98,36 @@ export class CallerTurnTracker {
           this.finals.push(text);
           this.wordEvents++;
           this.speechStartedAt ??= now;
+          this.sttFinalAt = now;
         }
         this.interim = '';
-        return ev.endOfUtterance ? this.close(now) : null;
+        if (ev.endOfUtterance) this.sttDoneAt = now;
+        return;
       }
       case 'utterance_end':
         // Deepgram may send UtteranceEnd with words still only interim: keep them.
         if (this.interim) {
           this.finals.push(this.interim);
           this.interim = '';
+          this.sttFinalAt = now;
         }
-        return this.close(now);
+        this.sttDoneAt = now;
+        return;
       case 'error':
-        return null;
+        return;
+    }
+  }
+
+  /** Feeds a VAD onset or end of speech (clock times). */
+  voice(ev: { type: 'onset' | 'end'; at: number }): void {
+    this.hasVoice = true;
+    if (ev.type === 'onset') {
+      this.inSpeech = true;
+      this.voiceStartedAt = ev.at;
+      this.speechStartedAt ??= ev.at;
+    } else {
+      this.inSpeech = false;
+      this.voiceEndedAt = ev.at;
     }
   }
 
@@ -82,6 +138,16 @@ export class CallerTurnTracker {
 
   get hasWords(): boolean {
     return this.finals.length > 0 || this.interim.length > 0;
+  }
+
+  /** The recognizer has had its say on everything so far (a final or utterance end since the last words). */
+  get recognizerDone(): boolean {
+    return this.sttDoneAt !== null;
+  }
+
+  /** How long the current burst of speech has lasted (VAD), 0 when the caller is quiet or there is no VAD. */
+  sustainedSpeechMs(): number {
+    return this.inSpeech && this.voiceStartedAt !== null ? this.clock.now() - this.voiceStartedAt : 0;
   }
 
   /** Whether the caller's current speech is enough to interrupt the bot. */
@@ -108,17 +174,54 @@ export class CallerTurnTracker {
     return left > 0 ? left : null;
   }
 
+  /** End of speech as best known: the VAD's, else the last recognised words. */
+  get speechEndedAt(): number | null {
+    const v = this.voiceEndedAt;
+    if (this.hasVoice && v !== null && !this.inSpeech && (this.speechStartedAt === null || v >= this.speechStartedAt)) return v;
+    return this.lastWordsAt;
+  }
+
+  /**
+   * Is the caller done? `close` with the utterance, `waitMs` to look again (unless something happens first),
+   * or null (nothing to decide: no words, the caller is speaking, or the recognizer has the say).
+   */
+  check(): EndOfTurnCheck {
+    const now = this.clock.now();
+    if (!this.hasWords) {
+      // Speech that the recognizer finalised without words was noise: forget it once the caller is quiet.
+      if (this.sttDoneAt !== null && !this.inSpeech) this.reset();
+      return null;
+    }
+    if (this.inSpeech) return null;
+    // Without a VAD the recognizer's endpointing says when the caller stopped.
+    if (!this.hasVoice && this.sttDoneAt === null) return null;
+    const endAt = this.speechEndedAt ?? now;
+    const verdict = this.model.judge(this.pendingText, this.language);
+    const wait = verdict.completeness === 'complete' ? (this.limits.endOfTurnCompleteWaitMs ?? 0) : (this.limits.endOfTurnMaxWaitMs ?? 1500);
+    const deadline = endAt + wait + (this.sttDoneAt === null ? RECOGNIZER_GRACE_MS : 0);
+    if (now < deadline) return { waitMs: deadline - now };
+    return { close: this.close(now, endAt, this.sttDoneAt === null ? `${verdict.rule}; no final from the recognizer` : verdict.rule) };
+  }
+
   reset(): void {
     this.finals = [];
     this.interim = '';
-    this.speechStartedAt = null;
+    this.speechStartedAt = this.inSpeech ? this.voiceStartedAt : null;
+    this.sttDoneAt = null;
+    this.sttFinalAt = null;
   }
 
-  private close(now: number): CallerUtterance | null {
-    const text = this.finals.join(' ').replace(/\s+/g, ' ').trim();
-    const utterance: CallerUtterance | null = text
-      ? { text, closedAt: now, endpointMs: this.lastWordsAt === null ? null : now - this.lastWordsAt, speechStartedAt: this.speechStartedAt }
-      : null;
+  private close(now: number, endAt: number, rule: string): CallerUtterance {
+    const text = this.finals.concat(this.interim ? [this.interim] : []).join(' ').replace(/\s+/g, ' ').trim();
+    const utterance: CallerUtterance = {
+      text,
+      closedAt: now,
+      endpointMs: now - endAt,
+      speechStartedAt: this.speechStartedAt,
+      speechEndedAt: endAt,
+      sttFinalAt: this.sttFinalAt,
+      rule,
+    };
     this.reset();
     return utterance;
   }

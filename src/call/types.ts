@@ -23,26 +23,36 @@ export interface CallLogger {
 export const silentLogger: CallLogger = { info() {}, warn() {}, error() {} };
 
 /**
- * Latency of one bot turn in ms; null when a stage did not happen (e.g. no retrieval, no LLM for a tool `say`).
- * Stages: caller's last words recognised → utterance judged finished (endpoint) → LLM first token → TTS first
- * audio → first audio sent to the transport.
+ * Latency of one bot turn in ms; null when a stage did not happen (no VAD, no retrieval, typed input…).
+ * One timeline, measured from the caller's end of speech (the last voiced audio, per the VAD; without a VAD the
+ * last recognised words), so the stages add up: speech → STT final → endpoint decision → LLM first token → TTS
+ * first audio → first audio frame sent. See README "Latency, measured from the caller's voice".
  */
 export interface TurnLatency {
-  /** Last transcript with new words → the event that closed the utterance (endpointing delay). */
+  /** Caller speech onset → end of speech (how long the caller spoke). */
+  speechMs?: number | null;
+  /** End of speech → the recognizer's final for the utterance. */
+  sttFinalMs?: number | null;
+  /** End of speech → endpoint decision ("the caller is done"). */
   endpointMs: number | null;
+  /** Retrieval of knowledge for the prompt (a duration, inside the LLM stage). */
   retrievalMs: number | null;
-  /** Utterance closed → first LLM text token (includes retrieval). */
+  /** End of speech → first LLM text token. */
   llmFirstTokenMs: number | null;
-  /** First phrase handed to TTS → its first audio. */
+  /** End of speech → first TTS audio of the answer. */
   ttsFirstAudioMs: number | null;
-  /** Utterance closed → first audio frame handed to the transport. */
+  /** End of speech → first audio frame sent to the caller. */
   responseMs: number | null;
-  /** Last recognised words → first audio frame sent: what the caller perceives as the gap. */
+  /** Same as responseMs (kept for existing clients). */
   totalMs: number | null;
-  /** Barge-in only: the interruption was detected → transport.clear() sent. */
+  /** Barge-in: caller speech onset → the line was cleared (the caller stops hearing the bot, server side). */
+  bargeInOnsetToQuietMs?: number;
+  /** Barge-in: onset → the interruption was committed (words or sustained speech confirmed it). */
+  bargeInOnsetToCommitMs?: number;
+  /** Barge-in: onset → the bot resumed (nothing confirmed it: a cough, "uh-huh", noise). Last one of the turn. */
+  bargeInOnsetToResumeMs?: number;
+  /** Barge-in: the interruption was committed → transport.clear() (0 when a pause had already cleared the line). */
   bargeInDetectToClearMs?: number;
-  /** Barge-in only: caller speech began → transport.clear() sent. */
-  bargeInSpeechToClearMs?: number;
 }
 
 export interface TranscriptTurn {

@@ -3,7 +3,7 @@
  * runs a CallSession, and ends every call politely on shutdown.
  */
 import { limitsOf } from '../bots/config-schema.js';
-import type { Metrics } from '../api/metrics.js';
+import { observeCallLatency, type Metrics } from '../api/metrics.js';
 import { CallSession } from '../call/call-session.js';
 import { PgCallRecorder } from '../call/recorder.js';
 import { ToolRegistry } from '../call/tool-registry.js';
@@ -90,13 +90,7 @@ export class CallRunner {
     } finally {
       this.active.delete(call.id);
       metrics.activeCalls.dec({ transport: transport.kind });
-      for (const l of session.turnLatencies) {
-        if (l.totalMs !== null) metrics.callTurnLatency.observe({ stage: 'total' }, l.totalMs / 1000);
-        if (l.responseMs !== null) metrics.callTurnLatency.observe({ stage: 'response' }, l.responseMs / 1000);
-        if (l.llmFirstTokenMs !== null) metrics.callTurnLatency.observe({ stage: 'llm_first_token' }, l.llmFirstTokenMs / 1000);
-        if (l.ttsFirstAudioMs !== null) metrics.callTurnLatency.observe({ stage: 'tts_first_audio' }, l.ttsFirstAudioMs / 1000);
-      }
-      for (const b of session.bargeIns) metrics.bargeInToClear.observe(b.detectToClearMs / 1000);
+      observeCallLatency(metrics, session);
     }
     return session;
   }

@@ -222,3 +222,24 @@ export class ScriptedTts implements TtsProvider {
     };
   }
 }
+
+// ---------- caller VAD ----------
+
+import type { CallerVoiceFactory, VoiceEvent } from '../../src/call/caller-voice.js';
+
+/** A caller VAD driven by the test: emit onsets and ends of speech at chosen clock times. */
+export class ScriptedVoice {
+  frames = 0;
+  private onEvent: ((e: VoiceEvent) => void) | null = null;
+  readonly factory: CallerVoiceFactory = async ({ onEvent }) => {
+    this.onEvent = onEvent;
+    return { push: () => void this.frames++, close: async () => {} };
+  };
+  /** Speech began `agoMs` before now (the VAD reports an onset a little after it happened). */
+  onset(agoMs = 0): void {
+    this.onEvent?.({ type: 'onset', at: Date.now() - agoMs });
+  }
+  end(agoMs = 0): void {
+    this.onEvent?.({ type: 'end', at: Date.now() - agoMs });
+  }
+}

@@ -93,15 +93,25 @@ describe('web call over the call loop', () => {
   it('a caller interrupting sends clear, and only the heard part of the greeting is stored', async () => {
     const { client, minted } = await connectReady();
     client.autoEchoMarks = false;
-    const first = (await client.untilMessage((m) => m.type === 'mark')).name as string;
-    client.send({ type: 'mark-played', name: first });
-    // The second phrase's audio is on its way but never reported played.
-    await client.until(() => client.of('mark').length >= 2);
+    // Output is paced by marks, one per ~100 ms slice (t1-<phrase>.<slice>): report the first phrase played,
+    // slice by slice, until the second phrase's audio is on its way; that one is never reported played.
+    const echoed = new Set<string>();
+    await client.until(() => {
+      for (const m of client.of('mark')) {
+        const name = String(m.name);
+        if (name.startsWith('t1-0.') && !echoed.has(name)) {
+          echoed.add(name);
+          client.send({ type: 'mark-played', name });
+        }
+      }
+      return client.of('mark').some((m) => String(m.name).startsWith('t1-1.'));
+    });
+    const firstUnheard = client.of('mark').findIndex((m) => String(m.name).startsWith('t1-1.'));
     client.send({ type: 'text', text: 'Sorry to cut in' });
     await client.untilMessage((m) => m.type === 'clear');
     await finalFrom(client, 'caller', 'Sorry to cut in');
     client.autoEchoMarks = true;
-    for (const m of client.of('mark').slice(2)) client.send({ type: 'mark-played', name: m.name });
+    for (const m of client.of('mark').slice(firstUnheard + 1)) client.send({ type: 'mark-played', name: m.name });
     await finalFrom(client, 'bot', 'Sorry to cut in');
     client.send({ type: 'end' });
     await client.closed;

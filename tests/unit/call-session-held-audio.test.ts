@@ -37,6 +37,7 @@ describe('audio that arrives before the recognizer is connected', () => {
       transport, stt, llm: new ScriptedLlm(() => 'Sure.'), tts: new ScriptedTts(), tools: new ToolRegistry(),
       context: { callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, bot: { id: 'b', name: 'B', language: 'en', config: { greeting: 'Hi.', systemPrompt: '' } }, sql: {} as Db },
       recorder: new MemoryCallRecorder(), limits: DEFAULT_LIMITS, systemPrompt: '', language: 'en', log: silentLogger,
+      callerVoice: null,
     });
     const done = session.start();
     const frame = new Uint8Array(160);

@@ -15,12 +15,14 @@ describe('CallerTurnTracker', () => {
     tick(200);
     t.handle({ type: 'interim', text: 'I would' });
     tick(300);
-    expect(t.handle({ type: 'final', text: 'I would like', endOfUtterance: false })).toBeNull();
+    t.handle({ type: 'final', text: 'I would like', endOfUtterance: false });
+    expect(t.check()).toBeNull();
     tick(400);
     t.handle({ type: 'interim', text: 'a haircut' });
     tick(350);
-    const u = t.handle({ type: 'final', text: 'a haircut', endOfUtterance: true });
-    expect(u).toMatchObject({ text: 'I would like a haircut', endpointMs: 350 });
+    t.handle({ type: 'final', text: 'a haircut', endOfUtterance: true });
+    const d = t.check();
+    expect(d && 'close' in d ? d.close : null).toMatchObject({ text: 'I would like a haircut', endpointMs: 350 });
     expect(t.hasWords).toBe(false);
   });
 
@@ -28,8 +30,11 @@ describe('CallerTurnTracker', () => {
     const { t } = tracker();
     t.handle({ type: 'final', text: 'yes', endOfUtterance: false });
     t.handle({ type: 'interim', text: 'please' });
-    expect(t.handle({ type: 'utterance_end' })?.text).toBe('yes please');
-    expect(t.handle({ type: 'utterance_end' })).toBeNull();
+    t.handle({ type: 'utterance_end' });
+    const d = t.check();
+    expect(d && 'close' in d ? d.close.text : null).toBe('yes please');
+    t.handle({ type: 'utterance_end' });
+    expect(t.check()).toBeNull();
   });
 
   it('interrupts on enough words, or one real word held long enough, never on fillers or noise', () => {
