@@ -135,7 +135,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       });
       await tenant.register(companyRoutes({ sql: deps.sql, validateWebhookUrl: deps.validateWebhookUrl, secretOverlapSec: 24 * 3600 }));
       await tenant.register(apiKeyRoutes({ sql: deps.sql }));
-      await tenant.register(botRoutes({ sql: deps.sql }));
+      await tenant.register(botRoutes({ sql: deps.sql, config: deps.config }));
       await tenant.register(callRoutes({ sql: deps.sql }));
       for (const plugin of deps.tenantRoutes ?? []) await tenant.register(plugin);
     });

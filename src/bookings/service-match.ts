@@ -4,28 +4,12 @@
  * then edit distance for mishearings.
  */
 import type { BookingService } from './config-schema.js';
-
-const normalize = (s: string): string =>
-  s.toLowerCase().replace(/ё/g, 'е').replace(/[^\p{L}\p{N}\s]/gu, ' ').replace(/\s+/g, ' ').trim();
+import { editDistance, normalizeText as normalize } from './flow/fuzzy.js';
 
 const STOP = new Set(['a', 'an', 'the', 'for', 'to', 'my', 'on', 'на', 'в', 'для', 'мне', 'хочу']);
 // Stems: Russian case endings change the last one or two letters ("стрижка" / "стрижку" / "стрижкой").
 const stem = (w: string): string => (w.length > 5 ? w.slice(0, -2) : w.length > 3 ? w.slice(0, -1) : w);
 const words = (s: string): string[] => normalize(s).split(' ').filter((w) => w && !STOP.has(w));
-
-function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = prev[j]!;
-      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
-    }
-  }
-  return prev[b.length]!;
-}
 
 function score(query: string, name: string): number {
   const q = normalize(query);

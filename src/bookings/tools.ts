@@ -7,14 +7,17 @@
 import { DateTime } from 'luxon';
 import type { CallContext, Tool, ToolResult } from '../call/tool-types.js';
 import { ParleyError } from '../errors.js';
-import { bookingSettings, type BookingService, type BookingSettings } from './config-schema.js';
-import { speakableTime, type Language } from './labels.js';
+import { callBooking, type CallBooking } from './call-booking.js';
+import type { BookingService } from './config-schema.js';
 import { defaultRegionFor, normalizePhone } from './phone.js';
 import type { Booking } from './repo.js';
 import { matchService } from './service-match.js';
 import { createBookingService, type BookingServiceApi, type BookingServiceOptions } from './service.js';
 import { nearestSlots, type Slot } from './availability.js';
 import { parseWhen, type WhenResult } from './when-parser.js';
+import { flowSettings } from './flow/config.js';
+import { bookingFlowTool } from './flow/tool.js';
+import { extractPhoneDigits } from './flow/understand.js';
 
 export interface BookingToolsOptions extends BookingServiceOptions {
   /** Share one service with the REST API; built from the options when absent. */
@@ -43,32 +46,12 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
   const clock = options.now ?? Date.now;
   const maxSlots = options.maxSlotsOffered ?? 4;
 
-  interface Env {
-    settings: BookingSettings;
-    language: Language;
-    now: DateTime;
-    label(start: DateTime | string): string;
-  }
-
-  function env(ctx: CallContext): Env | null {
-    const config = ctx.bot.config.booking;
-    if (!config || config.enabled === false) return null;
-    const settings = bookingSettings(config);
-    const now = DateTime.fromMillis(clock(), { zone: settings.timezone });
-    const language = ctx.bot.language;
-    return {
-      settings,
-      language,
-      now,
-      label: (start) =>
-        speakableTime(typeof start === 'string' ? DateTime.fromISO(start, { zone: settings.timezone }) : start, now, language),
-    };
-  }
+  type Env = CallBooking;
+  const env = (ctx: CallContext): Env | null => callBooking(ctx, clock);
 
   const notAvailable: ToolResult = { content: { error: 'booking_not_available' } };
   // Times go out in the business's zone (its offset), as the caller would say them.
-  const localIso = (e: Env, start: DateTime | string): string =>
-    (typeof start === 'string' ? DateTime.fromISO(start) : start).setZone(e.settings.timezone).toISO()!;
+  const localIso = (e: Env, start: DateTime | string): string => e.local(start);
   const slotOut = (e: Env, s: Slot | { start: string }): SlotOut => {
     const start = localIso(e, s.start);
     return { start, label: e.label(start) };
@@ -209,6 +192,7 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
           service: { type: 'string', description: 'Service name' },
           when: { type: 'string', description: "The agreed time: the caller's words or ISO 8601" },
           customer_name: { type: 'string', description: "The caller's name" },
+          customer_phone: { type: 'string', description: 'Callback number the caller gave (needed on web calls, which have no caller ID)' },
           notes: { type: 'string', description: 'Anything the business should know' },
         },
         required: ['service', 'when', 'customer_name'],
@@ -227,7 +211,17 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
       if (!when) return { content: { error: 'time_not_understood' } };
       if (when.kind === 'window') return { content: { error: 'exact_time_required', from: when.from.toISO(), to: when.to.toISO() } };
       const start = new Date(when.start.toMillis());
-      const phone = callerPhone(ctx, e);
+      let phone = callerPhone(ctx, e);
+      const spoken = str(args.customer_phone);
+      if (!phone && spoken) {
+        try {
+          phone = normalizePhone(extractPhoneDigits(spoken) ?? spoken, defaultRegionFor(ctx.bot.language, e.settings.defaultRegion));
+        } catch {
+          return { content: { error: 'phone_not_understood' } };
+        }
+      }
+      // The same required slots as the guided flow: no callback number, no booking (when the bot requires one).
+      if (!phone && flowSettings(ctx.bot.config.bookingFlow).requirePhone) return { content: { error: 'phone_required' } };
 
       let booking: Booking | null = null;
       const hold = await bookings.liveHoldOfCall(ctx.sql, { companyId: ctx.companyId, callId: ctx.callId, serviceId: service.id, start });
@@ -344,5 +338,5 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
     },
   };
 
-  return [checkAvailability, bookAppointment, findMyBooking, cancelBooking, rescheduleBooking];
+  return [bookingFlowTool(bookings, clock), checkAvailability, bookAppointment, findMyBooking, cancelBooking, rescheduleBooking];
 }

@@ -15,6 +15,10 @@ export type WhenResult =
 export interface ParseWhenOptions {
   now: Date | number;
   zone: string;
+  /** A time without a date lands on this local day (YYYY-MM-DD): a correction "no, eleven" keeps the day. */
+  defaultDay?: string | undefined;
+  /** A lone number is an hour ("eleven", "в 11") — when the bot just asked for a time. */
+  bareHour?: boolean | undefined;
 }
 
 const PART_HOURS: Record<Exclude<DayPart, 'week'>, [number, number]> = {
@@ -92,6 +96,7 @@ function tokenize(text: string): string[] {
     .toLowerCase()
     .replace(/ё/g, 'е')
     .replace(/(\d)(am|pm|a\.m\.|p\.m\.)/g, '$1 $2')
+    .replace(/\b([ap]) m\b/g, '$1m')
     .replace(/(\d+)-?(?:ого|го|ое|е|st|nd|rd|th)(?=\s|$|[,.!?])/gu, '$1')
     .replace(/(\d)[.](\d\d)\b/g, '$1:$2')
     .replace(/[,!?;"()«»]/g, ' ')
@@ -191,7 +196,27 @@ function findDate(tokens: string[], used: Set<number>, today: DateTime): DatePar
   return null;
 }
 
-function findTime(tokens: string[], used: Set<number>): TimePart | null {
+function findTime(tokens: string[], used: Set<number>, bareHour = false): TimePart | null {
+  const found = findTimeStrict(tokens, used);
+  if (found || !bareHour) return found;
+  // "no, eleven" / "eleven thirty" / "11": a lone number when a time was asked for.
+  for (let i = 0; i < tokens.length; i++) {
+    if (used.has(i) || !isInt(tokens[i])) continue;
+    const h = Number(tokens[i]);
+    if (h < 1 || h > 23) continue;
+    const m = tokens[i + 1];
+    const idx = [i];
+    let minute = 0;
+    if (isInt(m) && Number(m) < 60 && !used.has(i + 1)) {
+      minute = Number(m);
+      idx.push(i + 1);
+    }
+    return withMeridiem(tokens, used, idx, idx[idx.length - 1]! + 1, h, minute, h >= 13);
+  }
+  return null;
+}
+
+function findTimeStrict(tokens: string[], used: Set<number>): TimePart | null {
   for (let i = 0; i < tokens.length; i++) {
     if (used.has(i)) continue;
     const t = tokens[i]!;
@@ -213,6 +238,16 @@ function findTime(tokens: string[], used: Set<number>): TimePart | null {
       return withMeridiem(tokens, used, [i, i + 1, i + 2], i + 3, Math.floor(total / 60), total % 60);
     }
 
+    // "без четверти пять" = 4:45, "без десяти три" = 2:50
+    if (t === 'без' && isInt(tokens[i + 2])) {
+      const before = tokens[i + 1] === 'четверти' ? 15 : tokens[i + 1] === 'пятнадцати' || tokens[i + 1] === '15' ? 15
+        : tokens[i + 1] === '10' ? 10 : tokens[i + 1] === '5' ? 5 : tokens[i + 1] === '20' ? 20 : null;
+      const base = Number(tokens[i + 2]);
+      if (before !== null && base >= 1 && base <= 24) {
+        const total = (base * 60 - before + 24 * 60) % (24 * 60);
+        return withMeridiem(tokens, used, [i, i + 1, i + 2], i + 3, Math.floor(total / 60), total % 60);
+      }
+    }
     const clock = /^(\d{1,2}):(\d{2})$/.exec(t);
     if (clock) {
       const h = Number(clock[1]);
@@ -227,7 +262,8 @@ function findTime(tokens: string[], used: Set<number>): TimePart | null {
     const prev = tokens[i - 1];
     const next = tokens[i + 1];
     const afterPreposition = prev !== undefined && TIME_PREPOSITIONS.has(prev);
-    const beforeMarker = next !== undefined && (HOUR_WORDS.has(next) || PM_WORDS.has(next) || AM_WORDS.has(next));
+    const beforeMarker = next !== undefined && (HOUR_WORDS.has(next) || PM_WORDS.has(next) || AM_WORDS.has(next) ||
+      (next === 'in' && tokens[i + 2] === 'the' && PART_WORDS[tokens[i + 3] ?? ''] !== undefined));
     // "через 3 дня" is a date, handled above; "in 2 hours" is not a clock time.
     if (prev === 'in' || prev === 'через') continue;
     if (!afterPreposition && !beforeMarker) continue;
@@ -345,7 +381,7 @@ export function parseWhen(text: string, options: ParseWhenOptions): WhenResult |
   const used = new Set<number>();
   const today = now.startOf('day');
   const date = findDate(tokens, used, today);
-  const time = findTime(tokens, used);
+  const time = findTime(tokens, used, options.bareHour);
   const part = findPart(tokens, used);
 
   if (date?.week) return { kind: 'window', from: date.day, to: date.day.plus({ weeks: 1 }), part: 'week' };
@@ -354,6 +390,10 @@ export function parseWhen(text: string, options: ParseWhenOptions): WhenResult |
     const hour = resolveHour(time, part);
     const at = (day: DateTime) => day.set({ hour, minute: time.minute, second: 0, millisecond: 0 });
     if (date) return { kind: 'exact', start: at(date.day) };
+    if (options.defaultDay) {
+      const day = DateTime.fromISO(options.defaultDay, { zone });
+      if (day.isValid) return { kind: 'exact', start: at(day.startOf('day')) };
+    }
     const start = at(today);
     return { kind: 'exact', start: start > now ? start : at(today.plus({ days: 1 })) };
   }

@@ -4,6 +4,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { BookingConfigSchema } from '../bookings/config-schema.js';
+import { BookingFlowConfigSchema } from '../bookings/flow/config.js';
 import { OutcomeConfigSchema } from '../outcomes/config-schema.js';
 
 export const LanguageSchema = Type.Union([Type.Literal('en'), Type.Literal('ru')], {
@@ -52,6 +53,7 @@ export const BotConfigSchema = Type.Object(
     /** Browser origins allowed to open web calls for this bot (exact match, e.g. https://example.com). */
     allowedOrigins: Type.Optional(Type.Array(Type.String({ maxLength: 300 }), { maxItems: 50 })),
     booking: Type.Optional(BookingConfigSchema),
+    bookingFlow: Type.Optional(BookingFlowConfigSchema),
     outcomes: Type.Optional(OutcomeConfigSchema),
   },
   { additionalProperties: false },

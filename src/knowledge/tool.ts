@@ -1,9 +1,11 @@
 /**
- * The in-call tool `search_knowledge({ query })` → `{ results: [{ text, source, page?, section?, score }] }`.
- * The shape is a contract: the offline scenario engine reads it.
+ * The in-call tool `search_knowledge({ query })` → `{ answer, results: [{ text, source, page?, section?, score }] }`.
+ * `answer` is the best chunk's relevant sentence(s) as they would be said on the phone (src/knowledge/spoken-answer.ts);
+ * the offline scenario engine speaks it, an LLM is told to answer in the same way. The shape is a contract.
  */
 import type { Tool } from '../call/tool-types.js';
 import type { Retriever } from './retrieve.js';
+import { spokenAnswer } from './spoken-answer.js';
 
 export interface KnowledgeSearchResult {
   text: string;
@@ -19,7 +21,8 @@ export function searchKnowledgeTool(retriever: Retriever): Tool {
       name: 'search_knowledge',
       description:
         "Search the company's documents (prices, services, policies, opening hours, FAQs) for facts needed to answer the caller. " +
-        'Use the caller’s own words or the key terms as the query.',
+        'Use the caller’s own words or the key terms as the query. Say the answer in one or two short spoken sentences ' +
+        '(`answer` is one); never name the document and never read a table aloud.',
       parameters: {
         type: 'object',
         properties: { query: { type: 'string', description: 'What to look up', minLength: 1, maxLength: 500 } },
@@ -38,7 +41,8 @@ export function searchKnowledgeTool(retriever: Retriever): Tool {
         ...(c.section ? { section: c.section } : {}),
         score: Math.round(c.score * 1000) / 1000,
       }));
-      return { content: { results } };
+      const answer = results[0] ? spokenAnswer(results[0].text, query) : null;
+      return { content: { answer, results } };
     },
   };
 }

@@ -23,11 +23,15 @@ interface CallRow {
   transcript: TranscriptTurn[] | null;
   language: 'en' | 'ru' | null;
   config: { outcomes?: OutcomeConfig } | null;
+  status?: string | null;
+  end_reason?: string | null;
 }
 
 async function loadCall(db: Db, callId: string): Promise<CallRow | null> {
   const [row] = await db<CallRow[]>`
-    select c.id, c.company_id, c.bot_id, c.direction, c.from_number, c.to_number, c.transcript, b.language, b.config
+    select c.id, c.company_id, c.bot_id, c.direction, c.from_number, c.to_number, c.transcript, b.language, b.config, c.status::text as status,
+      coalesce(c.failure_reason, (select e.body::jsonb->'data'->>'reason' from webhook_events e
+        where e.company_id = c.company_id and e.type = 'call.ended' and e.ordering_key = c.id::text limit 1)) as end_reason
     from calls c left join bots b on b.id = c.bot_id
     where c.id = ${callId}`;
   return row ?? null;
@@ -57,6 +61,7 @@ export async function buildAnalysisInput(db: Db, call: CallRow & { company_id: s
     bookingMade: await bookingMadeDuringCall(db, call.company_id, call.id),
     callerNumber: call.direction === 'outbound' ? call.to_number : call.from_number,
     outcomes: resolveOutcomeConfig(call.config?.outcomes),
+    end: { status: call.status ?? null, reason: call.end_reason ?? null },
   };
 }
 

@@ -6,6 +6,9 @@ export const DEFAULT_OUTCOME_TYPES: OutcomeTypeDef[] = [
   { name: 'lead', description: 'The caller is interested and left contact details, but nothing was booked' },
   { name: 'support', description: 'The caller asked questions or needed help; no booking or lead' },
   { name: 'hangup', description: 'The caller hung up or said (almost) nothing' },
+  { name: 'transfer', description: 'The caller was handed to a person' },
+  { name: 'no_response', description: 'The caller went silent and the bot ended the call' },
+  { name: 'failed', description: 'The call ended because of a system or provider failure (not the caller)' },
 ];
 
 const nullableString = (description: string) => ({ type: ['string', 'null'], description });

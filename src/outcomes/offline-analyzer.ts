@@ -1,12 +1,37 @@
 /**
  * The analyzer used without an LLM key (and as the fallback when the LLM keeps answering invalid output):
- * deterministic rules over the transcript, English and Russian.
- *   booking  — a booking row references the call, or a successful book_appointment tool turn
- *   hangup   — the caller said nothing (or next to nothing)
- *   lead     — a name and a phone number were given, or booking intent plus a name or number
- *   support  — question-like caller turns
+ * deterministic rules over the transcript and how the call ended, English and Russian.
+ *   booking     — a booking row references the call, or a successful book_appointment tool turn
+ *   failed      — the call ended on a system/provider failure (never reported as the caller hanging up)
+ *   transfer    — the caller was handed to a person
+ *   lead        — a name and a phone number were given (digits or words), or booking intent plus one of them
+ *   no_response — the caller went silent and the bot ended the call
+ *   hangup      — the caller hung up having said nothing (or next to nothing)
+ *   support     — question-like caller turns
+ * The summary always says how the call ended.
  */
+import { extractName, extractPhoneDigits } from '../bookings/flow/understand.js';
 import type { Analysis, AnalysisInput, Analyzer, TranscriptTurn } from './types.js';
+
+export type Ending = 'caller_hangup' | 'silence' | 'failure' | 'transfer' | 'bot_ended';
+
+const SILENCE_GOODBYE = /haven't heard anything for a while|я вас не слышу, поэтому завершаю/i;
+const LEAD_OFFER = /take your details|записать ваши данные/i;
+
+/** How the call ended, from its status and end reason, else from the transcript. */
+export function endingOf(input: AnalysisInput): Ending {
+  const reason = (input.end?.reason ?? '').toLowerCase();
+  const status = (input.end?.status ?? '').toLowerCase();
+  if (status === 'failed' || /^(provider_failure|error|crash|server_error)/.test(reason)) return 'failure';
+  if (reason.startsWith('transfer') || input.transcript.some((t) => t.role === 'system' && /^Transfer to .* requested/.test(t.text ?? ''))) {
+    if (!input.transcript.some((t) => t.role === 'system' && /Transfer failed/.test(t.text ?? ''))) return 'transfer';
+  }
+  if (reason === 'silence' || reason.startsWith('silence')) return 'silence';
+  const lastBot = [...input.transcript].reverse().find((t) => t.role === 'bot' || t.role === 'assistant');
+  if (!reason && lastBot && SILENCE_GOODBYE.test(lastBot.text ?? '')) return 'silence';
+  if (reason.startsWith('bot_end_call') || reason.startsWith('max_duration') || reason.startsWith('server_shutdown')) return 'bot_ended';
+  return 'caller_hangup';
+}
 
 const BOOKING_TOOLS = new Set(['book_appointment', 'create_booking']);
 const TOOL_FAILED = /error|fail|taken|unavailable|not available|conflict|занят|ошибк|недоступ/i;
@@ -64,6 +89,39 @@ function findPhone(texts: string[]): string | null {
     const digits = m[1]!.replace(/\D/g, '');
     if (digits.length >= 7 && digits.length <= 15) return (m[1]!.trim().startsWith('+') ? '+' : '') + digits;
   }
+  // Said in words ("five five five, oh one two…", "девять один шесть…").
+  for (const t of texts) {
+    const d = extractPhoneDigits(t);
+    if (d) return d;
+  }
+  return null;
+}
+
+const ASKED_NAME = /your name|what name|как вас зовут|на какое имя|ваше имя/i;
+
+/** A bare name given right after the bot asked for one ("Maria Lopez"). */
+function answeredName(transcript: TranscriptTurn[]): string | null {
+  for (let i = 1; i < transcript.length; i++) {
+    const t = transcript[i]!;
+    const prev = transcript[i - 1]!;
+    if (isCallerTurn(t) && !isCallerTurn(prev) && ASKED_NAME.test(prev.text ?? '')) {
+      const n = extractName(t.text ?? '', true);
+      if (n) return n;
+    }
+  }
+  return null;
+}
+
+/** What the caller needed when the bot offered a callback: their words just before that offer. */
+function leadRequest(transcript: TranscriptTurn[]): string | null {
+  for (let i = transcript.length - 1; i >= 0; i--) {
+    const t = transcript[i]!;
+    if (isCallerTurn(t) || !LEAD_OFFER.test(t.text ?? '')) continue;
+    for (let j = i - 1; j >= 0; j--) {
+      const u = transcript[j]!;
+      if (isCallerTurn(u) && (u.text ?? '').trim()) return (u.text ?? '').trim().replace(/[.?!]+$/, '').slice(0, 200);
+    }
+  }
   return null;
 }
 
@@ -111,7 +169,7 @@ export function analyzeOffline(input: AnalysisInput): Analysis {
   const words = callerTexts.join(' ').split(/\s+/).filter(Boolean).length;
   const ru = input.language === 'ru' || /[а-яё]/i.test(callerTexts.join(' '));
 
-  const name = findName(callerTexts);
+  const name = findName(callerTexts) ?? answeredName(input.transcript);
   const spokenPhone = findPhone(callerTexts);
   const date = firstMatch(callerTexts, DATE_EN, DATE_RU)?.[1]?.toLowerCase() ?? null;
   const time = findTime(callerTexts);
@@ -119,18 +177,23 @@ export function analyzeOffline(input: AnalysisInput): Analysis {
   const bookingIntent = callerTexts.some((t) => BOOKING_INTENT.test(t));
   const questions = callerTexts.filter(isQuestion);
   const booked = input.bookingMade || bookingToolSucceeded(input.transcript);
+  const ending = endingOf(input);
+  const request = leadRequest(input.transcript);
 
   let outcome: string;
   let confidence: number;
   if (booked) [outcome, confidence] = ['booking', input.bookingMade ? 0.95 : 0.85];
-  else if (words === 0) [outcome, confidence] = ['hangup', 0.95];
+  else if (ending === 'failure') [outcome, confidence] = ['failed', 0.9];
+  else if (ending === 'transfer') [outcome, confidence] = ['transfer', 0.9];
   else if (name && spokenPhone) [outcome, confidence] = ['lead', 0.75];
+  else if (ending === 'silence' && words <= 3) [outcome, confidence] = ['no_response', 0.9];
+  else if (words === 0) [outcome, confidence] = ['hangup', 0.95];
   else if (bookingIntent && (name || spokenPhone)) [outcome, confidence] = ['lead', 0.6];
   else if (questions.length > 0) [outcome, confidence] = ['support', 0.65];
   else if (words <= 3) [outcome, confidence] = ['hangup', 0.6];
   else [outcome, confidence] = ['support', 0.4];
 
-  const intent = booked || bookingIntent ? 'book_appointment' : questions.length ? 'ask_question' : name || spokenPhone ? 'leave_contact' : null;
+  const intent = booked || bookingIntent ? 'book_appointment' : request ? `callback: ${request}` : questions.length ? 'ask_question' : name || spokenPhone ? 'leave_contact' : null;
   const known: Record<string, unknown> = {
     intent,
     service,
@@ -142,13 +205,28 @@ export function analyzeOffline(input: AnalysisInput): Analysis {
 
   const allowed = input.outcomes.types.map((t) => t.name);
   if (!allowed.includes(outcome)) {
-    [outcome, confidence] = allowed.includes('other') ? ['other', 0.3] : [allowed[0]!, 0.2];
+    // A bot's own list without the ending types: a failure is still never "the caller hung up".
+    const fallback = outcome === 'failed' || outcome === 'no_response' || outcome === 'transfer' ? (questions.length ? 'support' : null) : null;
+    if (fallback && allowed.includes(fallback)) [outcome, confidence] = [fallback, 0.4];
+    else [outcome, confidence] = allowed.includes('other') ? ['other', 0.3] : [allowed.find((a) => a !== 'hangup') ?? allowed[0]!, 0.2];
   }
 
   const props = Object.keys((input.outcomes.extractionSchema.properties as Record<string, unknown> | undefined) ?? {});
   const extractedData = Object.fromEntries(props.map((k) => [k, known[k] ?? null]));
 
-  return { summary: summarise(outcome, ru, { name, service, date, time, first: questions[0] ?? callerTexts[0] ?? null }), outcomeType: outcome, confidence, extractedData, analyzer: 'offline' };
+  const summary = `${summarise(outcome, ru, { name, service, date, time, first: request ?? questions[0] ?? callerTexts[0] ?? null })} ${endingSentence(ending, ru, input.end?.reason ?? null)}`.trim();
+  return { summary, outcomeType: outcome, confidence, extractedData, analyzer: 'offline' };
+}
+
+function endingSentence(ending: Ending, ru: boolean, reason: string | null): string {
+  const why = reason ? ` (${reason})` : '';
+  switch (ending) {
+    case 'failure': return ru ? `Звонок прервался из-за сбоя системы${why}.` : `The call ended on a system failure${why}.`;
+    case 'transfer': return ru ? 'Звонок переведён на сотрудника.' : 'The call was transferred to a person.';
+    case 'silence': return ru ? 'Клиент замолчал, и бот завершил звонок.' : 'The caller went silent and the bot ended the call.';
+    case 'bot_ended': return ru ? 'Бот завершил звонок.' : 'The bot ended the call.';
+    default: return ru ? 'Клиент положил трубку.' : 'The caller hung up.';
+  }
 }
 
 function summarise(outcome: string, ru: boolean, d: { name: string | null; service: string | null; date: string | null; time: string | null; first: string | null }): string {
@@ -163,7 +241,13 @@ function summarise(outcome: string, ru: boolean, d: { name: string | null; servi
       case 'support':
         return `Клиент задал вопрос:${quote || ' —'}.`;
       case 'hangup':
-        return 'Клиент положил трубку, не высказав запроса.';
+        return 'Клиент не высказал запроса.';
+      case 'failed':
+        return `Звонок не удался.${quote ? ` Клиент:${quote}.` : ''}`;
+      case 'transfer':
+        return `Клиента перевели на сотрудника.${quote ? ` Запрос:${quote}.` : ''}`;
+      case 'no_response':
+        return 'Клиент не отвечал.';
       default:
         return `Итог звонка: ${outcome}.${quote ? ` Клиент:${quote}.` : ''}`;
     }
@@ -176,7 +260,13 @@ function summarise(outcome: string, ru: boolean, d: { name: string | null; servi
     case 'support':
       return `The caller asked:${quote || ' —'}.`;
     case 'hangup':
-      return 'The caller hung up without making a request.';
+      return 'The caller made no request.';
+    case 'failed':
+      return `The call did not complete.${quote ? ` Caller:${quote}.` : ''}`;
+    case 'transfer':
+      return `The caller was handed to a person.${quote ? ` Request:${quote}.` : ''}`;
+    case 'no_response':
+      return 'The caller did not respond.';
     default:
       return `Call outcome: ${outcome}.${quote ? ` Caller:${quote}.` : ''}`;
   }

@@ -16,6 +16,8 @@ export interface AnalysisInput {
   bookingMade: boolean;
   callerNumber: string | null;
   outcomes: ResolvedOutcomeConfig;
+  /** How the call ended: the call's status and its end reason (`caller_hangup: …`, `silence`, `provider_failure: stt`, `transferred`…). */
+  end?: { status: string | null; reason: string | null };
 }
 
 export interface Analysis {

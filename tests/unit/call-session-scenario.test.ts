@@ -41,6 +41,7 @@ describe('CallSession with the scenario engine', () => {
       transport, stt, llm: new ScenarioEngine({ language: 'ru', firstTokenMs: 50 }), tts: new ScriptedTts(),
       tools: new ToolRegistry([...builtInTools(), ...bookingTools()]), context, recorder, limits: DEFAULT_LIMITS,
       systemPrompt: '', language: 'ru', log: silentLogger,
+      callerVoice: null,
     });
     const done = session.start();
     await vi.advanceTimersByTimeAsync(5000);

@@ -90,7 +90,7 @@ describe('ScenarioEngine (en)', () => {
     expect(book.calls[0]).toMatchObject({ customer_name: 'John Smith', when: SLOTS[0]!.start });
   });
 
-  it('answers questions from the best knowledge chunk with its source, or honestly does not know', async () => {
+  it('answers questions with the relevant sentence of the best chunk (no file name), or offers to take details', async () => {
     const search = tool('search_knowledge', (a) => ({
       content: {
         results: String(a.query).includes('cleaning')
@@ -99,10 +99,11 @@ describe('ScenarioEngine (en)', () => {
       },
     }));
     const c = conversation('en', [search]);
-    expect(await c.say('How much does a cleaning cost?')).toBe('According to price-list.pdf, A dental cleaning costs 80 dollars and takes 45 minutes.');
-    expect(await c.say('Do you have parking?')).toBe("I'm sorry, I don't know that. I can take your details and someone will get back to you.");
+    expect(await c.say('How much does a cleaning cost?')).toBe('A dental cleaning costs 80 dollars and takes 45 minutes.');
+    expect(await c.say('Do you have parking?')).toBe(
+      "I'm sorry, I don't have that information. I can take your details and have someone call you back. What name should I leave for the callback?");
     const bare = conversation('en', []);
-    expect(await bare.say('Do you have parking?')).toContain("I don't know that");
+    expect(await bare.say('Do you have parking?')).toContain("I don't have that information");
   });
 
   it('without booking tools collects the details and says honestly that someone will confirm', async () => {
@@ -130,7 +131,7 @@ describe('ScenarioEngine (ru)', () => {
     const search = tool('search_knowledge', () => ({ content: { results: [{ text: 'Клиника работает с 9 до 18 по будням. В субботу с 10 до 15.', source: 'Часы работы', score: 0.7 }] } }));
     const c = conversation('ru', [search]);
     expect(await c.say('Соедините меня с оператором')).toContain('не могу перевести звонок');
-    expect(await c.say('Во сколько вы работаете в субботу?')).toBe('Согласно документу «Часы работы»: Клиника работает с 9 до 18 по будням. В субботу с 10 до 15.');
+    expect(await c.say('Во сколько вы работаете в субботу?')).toBe('Клиника работает с 9 до 18 по будням. В субботу с 10 до 15.');
     expect(await c.say('Спасибо, до свидания')).toBe('Спасибо за звонок. До свидания!');
     expect(c.control.ended).toBe('caller said goodbye');
   });

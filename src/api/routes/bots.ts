@@ -6,6 +6,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { BotConfigSchema, LanguageSchema, type BotConfig } from '../../bots/config-schema.js';
 import { bookingConfigProblems } from '../../bookings/config-schema.js';
+import { botWarnings, localSpeechStatus, type BotWarning } from '../../bots/capabilities.js';
+import type { Config } from '../../config.js';
 import { getBot, getBotForUpdate, insertBot, listBots, updateBot, type BotRow } from '../../db/bots.js';
 import { NUMBER_HELD_CONSTRAINT, claimNumber, listNumbers, releaseNumber, type PhoneNumberRow } from '../../db/phone-numbers.js';
 import type { Db, RootSql } from '../../db/sql.js';
@@ -21,6 +23,11 @@ export const BotSchema = Type.Object({
   is_active: Type.Boolean(),
   created_at: Timestamp,
   updated_at: Timestamp,
+  warnings: Type.Optional(Type.Array(Type.Object({
+    capability: Type.Union([Type.Literal('recognizer'), Type.Literal('voice'), Type.Literal('llm'), Type.Literal('embedder')]),
+    message: Type.String(),
+    fix: Type.String(),
+  }), { description: 'Capabilities this bot lacks on this server (no recognizer for its language, no voice, no LLM, only the local embedder) and what fixes each' })),
 });
 
 const CreateBotBody = Type.Object(
@@ -88,7 +95,15 @@ export const PhoneNumberSchema = Type.Object({
 const toPhoneNumber = (p: PhoneNumberRow) => ({ number: p.number, claimed_at: p.claimed_at!, active_bot_id: p.active_bot_id });
 export const NumberParams = Type.Object({ number: E164 });
 
-export function botRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
+export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): FastifyPluginAsync {
+  const keys = {
+    DEEPGRAM_API_KEY: deps.config?.DEEPGRAM_API_KEY, OPENAI_API_KEY: deps.config?.OPENAI_API_KEY,
+    ANTHROPIC_API_KEY: deps.config?.ANTHROPIC_API_KEY, CARTESIA_API_KEY: deps.config?.CARTESIA_API_KEY,
+    DEFAULT_STT: deps.config?.DEFAULT_STT, DEFAULT_LLM: deps.config?.DEFAULT_LLM, DEFAULT_TTS: deps.config?.DEFAULT_TTS,
+  } as Parameters<typeof botWarnings>[1];
+  /** The bot as the API shows it, with the capabilities it lacks on this server. */
+  const shown = async (b: BotRow): Promise<ReturnType<typeof toBot> & { warnings: BotWarning[] }> =>
+    ({ ...toBot(b), warnings: botWarnings(b, keys, await localSpeechStatus()) });
   return async (app) => {
     app.post('/bots', {
       config: { scope: 'bots:write' },
@@ -104,7 +119,7 @@ export function botRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
           language: body.language ?? 'en', config: body.config as BotConfig,
         });
       }).catch(numberError);
-      return reply.status(201).send(toBot(bot));
+      return reply.status(201).send(await shown(bot));
     });
 
     const ListQuery = Type.Object({ include_inactive: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false });
@@ -113,7 +128,8 @@ export function botRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
       schema: { tags: ['bots'], summary: 'List bots', querystring: ListQuery, response: { 200: Type.Object({ data: Type.Array(BotSchema) }), ...errors(400, 401) } },
     }, async (request) => {
       const q = request.query as Static<typeof ListQuery>;
-      return { data: (await listBots(deps.sql, request.auth.companyId, { includeInactive: q.include_inactive ?? false })).map(toBot) };
+      const local = await localSpeechStatus();
+      return { data: (await listBots(deps.sql, request.auth.companyId, { includeInactive: q.include_inactive ?? false })).map((b) => ({ ...toBot(b), warnings: botWarnings(b, keys, local) })) };
     });
 
     app.get('/bots/:id', {
@@ -123,7 +139,7 @@ export function botRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
       const { id } = request.params as Static<typeof IdParams>;
       const bot = await getBot(deps.sql, request.auth.companyId, id);
       if (!bot) throw notFound('Bot');
-      return toBot(bot);
+      return shown(bot);
     });
 
     app.patch('/bots/:id', {
@@ -151,7 +167,7 @@ export function botRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
         });
       }).catch(numberError);
       if (!bot) throw notFound('Bot');
-      return toBot(bot);
+      return shown(bot);
     });
 
     app.delete('/bots/:id', {
@@ -161,7 +177,7 @@ export function botRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
       const { id } = request.params as Static<typeof IdParams>;
       const bot = await updateBot(deps.sql, request.auth.companyId, id, { isActive: false });
       if (!bot) throw notFound('Bot');
-      return toBot(bot);
+      return shown(bot);
     });
 
     const NumbersQuery = Type.Object(PageQuery, { additionalProperties: false });

@@ -1,15 +1,20 @@
 /**
  * The offline "LLM": a deterministic conversation engine for demos, tests and the simulator. It answers
- * goodbyes with end_call, "operator" with transfer_call, walks a booking (service → time → availability →
- * choice → name → book) and answers questions from search_knowledge — using only the tools the request lists.
- * It keeps no state: everything is derived from the message history, like a real LLM.
+ * goodbyes with end_call, "operator" with transfer_call, hands bookings, cancellations and reschedules to the
+ * guided flow (`booking_flow`, src/bookings/flow/) with the caller's words, answers questions from
+ * search_knowledge in a short spoken sentence, and when it cannot answer takes the caller's details (name,
+ * number, need) for a callback — using only the tools the request lists. Without `booking_flow` it walks a
+ * booking with check_availability / book_appointment itself. It keeps no state: everything is derived from the
+ * message history (the flow's own state travels in its tool results), like a real LLM.
  */
 import type { ChatMessage, Language, LlmEvent, LlmProvider, LlmRequest, ToolCall } from '../types.js';
 import { bookingState, slotsIn } from './scenario/booking-state.js';
 import { classify, extractWhen } from './scenario/intents.js';
 import { detectLanguage } from './scenario/language.js';
 import { REPLIES, type Replies } from './scenario/replies.js';
-import { speakableExtract } from './scenario/extract.js';
+import { spokenAnswer } from '../../knowledge/spoken-answer.js';
+import { extractName, extractPhoneDigits, isNo, isQuestion, speakDigits, taskOf } from '../../bookings/flow/understand.js';
+import { isGreeting } from './scenario/intents.js';
 
 export interface ScenarioEngineOptions {
   language: Language;
@@ -47,21 +52,60 @@ export class ScenarioEngine implements LlmProvider {
   }
 
   decide(request: LlmRequest): Reply {
+    const reply = this.decideRaw(request);
+    // No line twice in a row: a repeat of the previous answer gets a short lead-in.
+    if (reply.text) {
+      const prev = [...request.messages].reverse().find((m) => m.role === 'assistant' && m.content.trim())?.content.trim();
+      const lang = this.langOf(request.messages);
+      if (prev && prev === reply.text.trim()) reply.text = `${REPLIES[lang].again} ${reply.text}`;
+    }
+    return reply;
+  }
+
+  private langOf(messages: ChatMessage[]): Language {
+    // Markers ("[keypad] 5", "[speech: …]") say nothing about the caller's language.
+    const lastUser = [...messages].reverse().find((m): m is Extract<ChatMessage, { role: 'user' }> => m.role === 'user' && !/^\[/.test(m.content));
+    return detectLanguage(lastUser?.content ?? '', this.options.language);
+  }
+
+  private decideRaw(request: LlmRequest): Reply {
     const { messages } = request;
     const has = (name: string): boolean => request.tools.some((t) => t.name === name);
-    const lastUser = [...messages].reverse().find((m): m is Extract<ChatMessage, { role: 'user' }> => m.role === 'user');
-    const lang = detectLanguage(lastUser?.content ?? '', this.options.language);
+    const lang = this.langOf(messages);
     const r = REPLIES[lang];
     const last = messages[messages.length - 1];
     if (!last) return { text: r.didNotCatch };
-    if (last.role === 'tool') return this.afterTool(last, messages, r);
+    if (last.role === 'tool') return this.afterTool(last, messages, r, has);
     if (last.role !== 'user') return { text: r.anythingElse };
 
     const text = last.content;
+    if (/^\[speech: no recognizer/.test(text)) return { text: REPLIES[this.options.language].noRecognizer };
     const prevAssistant = [...messages.slice(0, -1)].reverse().find((m) => m.role === 'assistant')?.content ?? '';
+    const flow = has('booking_flow') ? lastFlow(messages) : null;
+    const flowActive = flow !== null && (flow.stage === 'collect' || flow.stage === 'confirm') && flow.task !== null && flow.next !== 'task';
     const intent = classify(text);
-    if (intent === 'goodbye') return has('end_call') ? { call: { name: 'end_call', arguments: { reason: 'caller said goodbye' } } } : { text: r.goodbye };
+    // "No" to a read-back is a correction, not a goodbye.
+    const goodbye = intent === 'goodbye' && !(flowActive && isNo(text) && !/\b(bye|goodbye)\b|до свидания/.test(text.toLowerCase()));
+    if (goodbye) return has('end_call') ? { call: { name: 'end_call', arguments: { reason: 'caller said goodbye' } } } : { text: r.goodbye };
     if (intent === 'human') return has('transfer_call') ? { call: { name: 'transfer_call', arguments: { reason: 'caller asked for a human' } } } : { text: r.cannotTransfer };
+
+    // Taking the caller's details for a callback (the fallback's promise).
+    const lead = this.leadStep(text, prevAssistant, messages, r);
+    if (lead) return lead;
+
+    if (has('booking_flow')) {
+      const keypad = /^\[keypad\]/.test(text);
+      if (flowActive || (flow?.next === 'task' && !isQuestion(text))) return { call: { name: 'booking_flow', arguments: { caller_words: text } } };
+      if (keypad) return { text: r.anythingElse };
+      const task = taskOf(text);
+      if (task) return { call: { name: 'booking_flow', arguments: { task, caller_words: text } } };
+      if (isGreeting(text)) return { text: r.hello };
+      // A statement may name a service ("I'd like my TV mounted"): the flow decides; a question goes to the documents.
+      if (!isQuestion(text)) return { call: { name: 'booking_flow', arguments: { caller_words: text } } };
+      if (has('search_knowledge')) return { call: { name: 'search_knowledge', arguments: { query: text } } };
+      return { text: `${r.leadStart} ${r.leadAskName}` };
+    }
+
     if (intent === 'cancel' && has('cancel_booking')) return { call: { name: 'cancel_booking', arguments: { reason: text } } };
     const rescheduleAsked = Object.values(REPLIES).some((x) => prevAssistant.includes(x.askRescheduleTime));
     if ((intent === 'reschedule' || rescheduleAsked) && has('reschedule_booking')) {
@@ -73,10 +117,27 @@ export class ScenarioEngine implements LlmProvider {
     const booking = bookingState(messages, Object.values(REPLIES), this.options.services ?? []);
     if (booking.active) return this.bookingStep(booking, has, r);
 
+    if (isGreeting(text)) return { text: r.hello };
     if (has('search_knowledge')) return { call: { name: 'search_knowledge', arguments: { query: text } } };
-    return { text: r.dontKnow };
+    return { text: `${r.leadStart} ${r.leadAskName}` };
   }
 
+  /** The callback details: name, then number; the need is what the caller asked that we could not answer. */
+  private leadStep(text: string, prevAssistant: string, messages: ChatMessage[], r: Replies): Reply | null {
+    const all = Object.values(REPLIES);
+    if (all.some((x) => prevAssistant.includes(x.leadAskName))) {
+      if (isNo(text) && text.trim().split(/\s+/).length <= 3) return { text: r.anythingElse };
+      const name = extractName(text, true);
+      return { text: r.leadAskPhone(name) };
+    }
+    if (all.some((x) => prevAssistant.includes(x.leadAskPhone(null).replace(/^[^.]*\.\s*/, '')))) {
+      const digits = extractPhoneDigits(text.replace(/^\[keypad\]\s*/, ''));
+      if (!digits) return { text: r.leadPhoneAgain };
+      const name = leadName(messages) ?? '';
+      return { text: r.leadDone(name, speakDigits(digits), leadNeed(messages)) };
+    }
+    return null;
+  }
   private bookingStep(b: ReturnType<typeof bookingState>, has: (n: string) => boolean, r: Replies): Reply {
     if (!has('book_appointment')) {
       if (!b.service) return { text: r.askService };
@@ -100,7 +161,7 @@ export class ScenarioEngine implements LlmProvider {
     return { call: { name: 'book_appointment', arguments: { service: b.service, when: b.chosen.start, customer_name: b.name } } };
   }
 
-  private afterTool(last: Extract<ChatMessage, { role: 'tool' }>, messages: ChatMessage[], r: Replies): Reply {
+  private afterTool(last: Extract<ChatMessage, { role: 'tool' }>, messages: ChatMessage[], r: Replies, has: (n: string) => boolean): Reply {
     let content: Record<string, unknown> = {};
     try {
       const v = JSON.parse(last.content) as unknown;
@@ -130,13 +191,30 @@ export class ScenarioEngine implements LlmProvider {
         if (error === 'customer_name_required') return { text: r.askName };
         return { text: r.toolError };
       }
+      case 'booking_flow': {
+        // The flow answered without a line to say: the caller asked a question mid-flow, or named no task.
+        const query = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+        if (content.collecting_digits !== undefined) return { text: '' };
+        if (has('search_knowledge')) return { call: { name: 'search_knowledge', arguments: { query } } };
+        const question = typeof content.question === 'string' ? content.question : null;
+        return { text: question ? `${r.dontKnow.split('. ')[0]}. ${question}` : `${r.leadStart} ${r.leadAskName}` };
+      }
       case 'search_knowledge': {
         const results = Array.isArray(content.results) ? (content.results as Record<string, unknown>[]) : [];
         const best = results[0];
         const query = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
-        if (!best || typeof best.text !== 'string' || !best.text.trim()) return { text: r.dontKnow };
-        const source = typeof best.source === 'string' && best.source ? best.source : 'our documents';
-        return { text: r.knowledge(source, speakableExtract(best.text, query)) };
+        const flow = lastFlow(messages);
+        const pending = flow && (flow.stage === 'collect' || flow.stage === 'confirm') && flow.question ? flow.question : null;
+        // `answer` is the tool's spoken answer (null: nothing relevant); without it, shape the best chunk here.
+        const answer = 'answer' in content
+          ? (typeof content.answer === 'string' && content.answer.trim() ? content.answer.trim() : null)
+          : best && typeof best.text === 'string' ? spokenAnswer(best.text, query) : null;
+        if (!answer) {
+          // Mid-flow, say so briefly and go back to the pending question; otherwise take details for a callback.
+          if (pending) return { text: `${r.dontKnow.split('. ')[0]}. ${r.backToFlow} ${pending}` };
+          return { text: `${r.leadStart} ${r.leadAskName}` };
+        }
+        return { text: pending ? `${answer} ${r.backToFlow} ${pending}` : answer };
       }
       case 'find_my_booking': {
         const list = Array.isArray(content.bookings) ? (content.bookings as Record<string, unknown>[]) : [];
@@ -155,6 +233,60 @@ export class ScenarioEngine implements LlmProvider {
         return { text: error ? r.toolError : r.done };
     }
   }
+}
+
+interface FlowSnapshot {
+  task: string | null;
+  stage: string;
+  next: string | null;
+  question: string | null;
+}
+
+/** The guided flow's state as its latest answer in the history reports it. */
+function lastFlow(messages: ChatMessage[]): FlowSnapshot | null {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!;
+    if (m.role !== 'tool' || m.name !== 'booking_flow') continue;
+    try {
+      const c = JSON.parse(m.content) as Record<string, unknown>;
+      if (typeof c.stage !== 'string') continue;
+      return {
+        task: typeof c.task === 'string' ? c.task : null,
+        stage: c.stage,
+        next: typeof c.next === 'string' ? c.next : null,
+        question: typeof c.question === 'string' ? c.question : null,
+      };
+    } catch {
+      continue;
+    }
+  }
+  return null;
+}
+
+/** The name the caller gave when the callback details were taken. */
+function leadName(messages: ChatMessage[]): string | null {
+  const all = Object.values(REPLIES);
+  for (let i = 1; i < messages.length; i++) {
+    const m = messages[i]!;
+    const prev = messages[i - 1]!;
+    if (m.role === 'user' && prev.role === 'assistant' && all.some((x) => prev.content.includes(x.leadAskName))) return extractName(m.content, true);
+  }
+  return null;
+}
+
+/** What the caller needed: their words that the bot could not answer (the turn before the callback offer). */
+function leadNeed(messages: ChatMessage[]): string | null {
+  const all = Object.values(REPLIES);
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!;
+    if (m.role === 'assistant' && all.some((x) => m.content.includes(x.leadStart))) {
+      for (let j = i - 1; j >= 0; j--) {
+        const u = messages[j]!;
+        if (u.role === 'user') return u.content.trim().replace(/[.?!]+$/, '').slice(0, 160) || null;
+      }
+    }
+  }
+  return null;
 }
 
 function bookingNameFromCall(messages: ChatMessage[]): string | null {

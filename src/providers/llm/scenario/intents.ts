@@ -1,4 +1,5 @@
 /** Keyword rules for what the caller wants, in English and Russian, and extraction of booking details. */
+import { isHypothetical } from '../../../bookings/flow/understand.js';
 import { normalize } from './language.js';
 
 export type Intent = 'goodbye' | 'human' | 'cancel' | 'reschedule' | 'my_booking' | 'book' | 'other';
@@ -14,8 +15,20 @@ const RULES: [Intent, RegExp][] = [
 
 export function classify(text: string): Intent {
   const t = normalize(text);
-  for (const [intent, re] of RULES) if (re.test(t)) return intent;
+  for (const [intent, re] of RULES) {
+    if (!re.test(t)) continue;
+    // "What happens if I cancel late?" asks about a policy; it is not a cancellation.
+    if ((intent === 'cancel' || intent === 'reschedule' || intent === 'book' || intent === 'my_booking') && isHypothetical(t)) continue;
+    return intent;
+  }
   return 'other';
+}
+
+const GREETING = /^(hi|hello|hey|hiya|good (morning|afternoon|evening)|здравствуйте|привет|добрый (день|вечер)|доброе утро|алло)( there| again)?[\s,.!]*$/;
+
+/** A bare greeting ("Hello there"), nothing else. */
+export function isGreeting(text: string): boolean {
+  return GREETING.test(normalize(text).replace(/[!.,]+$/g, ''));
 }
 
 const WANTS = /\b(would like|i'?d like|i want|want to|i need|need a|can i get|could i get|looking for)\b|хочу|хотел|хотела|нужн|можно/;

@@ -30,6 +30,17 @@ export interface Replies {
   anythingElse: string;
   didNotCatch: string;
   or: string;
+  hello: string;
+  /** The fallback that promises to take details, and the questions that take them (also state markers). */
+  leadStart: string;
+  leadAskName: string;
+  leadAskPhone: (name: string | null) => string;
+  leadPhoneAgain: string;
+  leadDone: (name: string, phone: string, need: string | null) => string;
+  /** A short lead-in when a line would otherwise repeat verbatim. */
+  again: string;
+  backToFlow: string;
+  noRecognizer: string;
 }
 
 const join = (labels: string[], or: string): string =>
@@ -61,6 +72,15 @@ const en: Replies = {
   anythingElse: 'Is there anything else I can help with?',
   didNotCatch: "Sorry, I didn't catch that. Could you say it again?",
   or: 'or',
+  hello: 'Hello! How can I help you today?',
+  leadStart: "I'm sorry, I don't have that information. I can take your details and have someone call you back.",
+  leadAskName: 'What name should I leave for the callback?',
+  leadAskPhone: (name) => `Thank you${name ? `, ${name}` : ''}. What number should we call you back on?`,
+  leadPhoneAgain: "Sorry, I didn't get the whole number. What number should we call you back on? Digit by digit, please.",
+  leadDone: (name, phone, need) => `Thank you, ${name}. I've noted your number, ${phone}${need ? `, and your request: ${need}` : ''}. Someone will call you back soon. Is there anything else I can help with?`,
+  again: 'Sorry, let me put it another way.',
+  backToFlow: 'Now, back to your appointment.',
+  noRecognizer: "Sorry, I can't understand speech on this line. Please type your message or use the keypad.",
 };
 
 const ru: Replies = {
@@ -89,6 +109,15 @@ const ru: Replies = {
   anythingElse: 'Могу ещё чем-нибудь помочь?',
   didNotCatch: 'Извините, я не расслышал. Повторите, пожалуйста.',
   or: 'или',
+  hello: 'Здравствуйте! Чем могу помочь?',
+  leadStart: 'К сожалению, у меня нет этой информации. Я могу записать ваши данные, и вам перезвонят.',
+  leadAskName: 'На какое имя оставить заявку?',
+  leadAskPhone: (name) => `Спасибо${name ? `, ${name}` : ''}. По какому номеру вам перезвонить?`,
+  leadPhoneAgain: 'Извините, я не расслышал номер целиком. По какому номеру вам перезвонить? Назовите, пожалуйста, по цифрам.',
+  leadDone: (name, phone, need) => `Спасибо, ${name}. Я записал ваш номер: ${phone}${need ? `, и вопрос: ${need}` : ''}. Вам скоро перезвонят. Могу ещё чем-нибудь помочь?`,
+  again: 'Скажу иначе.',
+  backToFlow: 'Вернёмся к записи.',
+  noRecognizer: 'Извините, на этой линии я не могу распознать речь. Пожалуйста, напишите сообщение или воспользуйтесь клавиатурой.',
 };
 
 export const REPLIES: Record<Language, Replies> = { en, ru };

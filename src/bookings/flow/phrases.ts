@@ -1,0 +1,97 @@
+/** What the guided booking flow says, in English and Russian: one question at a time, read-backs, results. */
+import type { Language } from '../labels.js';
+
+export interface FlowPhrases {
+  whatTask: string;
+  askService: (services: string[]) => string;
+  unknownService: (heard: string, services: string[]) => string;
+  askTime: (service: string) => string;
+  askName: string;
+  askPhone: string;
+  askPhoneToFind: string;
+  badPhone: string;
+  offer: (labels: string[]) => string;
+  taken: (label: string, labels: string[]) => string;
+  nothingFree: string;
+  closedThen: (label: string, labels: string[]) => string;
+  readBack: (d: { service: string; when: string; name: string | null; phone: string | null }) => string;
+  whatToChange: string;
+  booked: (service: string, when: string, name: string | null) => string;
+  noBookings: (phone: string | null) => string;
+  whichBooking: (labels: string[]) => string;
+  found: (items: string[]) => string;
+  confirmCancel: (what: string) => string;
+  cancelled: (what: string) => string;
+  askNewTime: (what: string) => string;
+  confirmMove: (what: string, to: string) => string;
+  moved: (what: string, to: string) => string;
+  stopped: string;
+  notAvailable: string;
+  sorryAgain: string;
+  letMeAskAgain: string;
+}
+
+const join = (items: string[], word: string): string =>
+  items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} ${word} ${items[items.length - 1]}`;
+
+const en: FlowPhrases = {
+  whatTask: 'Would you like to book, change or cancel an appointment?',
+  askService: (s) => (s.length && s.length <= 6 ? `Which service would you like: ${join(s, 'or')}?` : 'Which service would you like to book?'),
+  unknownService: (heard, s) => `Sorry, we don't offer ${heard}. We offer ${join(s, 'and')}. Which would you like?`,
+  askTime: (service) => `What day and time would suit you for the ${service}?`,
+  askName: 'May I have your name, please?',
+  askPhone: 'What phone number can we reach you on?',
+  askPhoneToFind: 'What phone number did you book with?',
+  badPhone: "Sorry, I didn't get the whole number. Could you say it again, digit by digit?",
+  offer: (l) => `I can offer ${join(l, 'or')}. Which one suits you?`,
+  taken: (label, l) => (l.length ? `Sorry, ${label} is taken. The nearest free times are ${join(l, 'or')}. Which one suits you?` : `Sorry, ${label} is taken. What other day and time would suit you?`),
+  nothingFree: "Sorry, nothing is free then. What other day would suit you?",
+  closedThen: (label, l) => (l.length ? `Sorry, we can't book ${label}. The nearest free times are ${join(l, 'or')}. Which one suits you?` : `Sorry, we can't book ${label}. What other day and time would suit you?`),
+  readBack: (d) => `Let me confirm: ${d.service} ${d.when}${d.name ? `, for ${d.name}` : ''}${d.phone ? `, phone number ${d.phone}` : ''}. Shall I book it?`,
+  whatToChange: 'What would you like to change: the service, the time, the name or the number?',
+  booked: (service, when, name) => `You're booked for ${service} ${when}.${name ? ` Thank you, ${name}!` : ''} Is there anything else I can help with?`,
+  noBookings: (phone) => `I couldn't find an upcoming appointment${phone ? ` for ${phone}` : ''}. Is there anything else I can help with?`,
+  whichBooking: (l) => `You have ${l.length} appointments: ${join(l, 'and')}. Which one do you mean?`,
+  found: (items) => `You have ${join(items, 'and')}. Is there anything else I can help with?`,
+  confirmCancel: (what) => `Just to confirm: cancel your ${what}?`,
+  cancelled: (what) => `Done, your ${what} is cancelled. Is there anything else I can help with?`,
+  askNewTime: (what) => `Your ${what}. What day and time would you like instead?`,
+  confirmMove: (what, to) => `Just to confirm: move your ${what} to ${to}?`,
+  moved: (what, to) => `Done, your ${what} is moved to ${to}. Is there anything else I can help with?`,
+  stopped: "All right, I've left it as it was. Is there anything else I can help with?",
+  notAvailable: "Sorry, I can't book appointments on this line. I can take your details and someone will call you back.",
+  sorryAgain: "Sorry, I didn't catch that.",
+  letMeAskAgain: 'Let me ask again:',
+};
+
+const ru: FlowPhrases = {
+  whatTask: 'Вы хотите записаться, перенести или отменить запись?',
+  askService: (s) => (s.length && s.length <= 6 ? `На какую услугу вас записать: ${join(s, 'или')}?` : 'На какую услугу вас записать?'),
+  unknownService: (heard, s) => `Извините, услуги «${heard}» у нас нет. Есть ${join(s, 'и')}. Что вас интересует?`,
+  askTime: (service) => `На какой день и время записать вас (${service})?`,
+  askName: 'Как вас зовут?',
+  askPhone: 'Назовите, пожалуйста, номер телефона для связи.',
+  askPhoneToFind: 'На какой номер телефона оформлена запись?',
+  badPhone: 'Извините, я не расслышал номер целиком. Повторите его, пожалуйста, по цифрам.',
+  offer: (l) => `Могу предложить ${join(l, 'или')}. Какое время вам подходит?`,
+  taken: (label, l) => (l.length ? `К сожалению, ${label} занято. Ближайшее свободное время: ${join(l, 'или')}. Что вам подходит?` : `К сожалению, ${label} занято. Какой другой день и время вам удобны?`),
+  nothingFree: 'К сожалению, в это время всё занято. Какой другой день вам удобен?',
+  closedThen: (label, l) => (l.length ? `К сожалению, ${label} записаться нельзя. Ближайшее свободное время: ${join(l, 'или')}. Что вам подходит?` : `К сожалению, ${label} записаться нельзя. Какой другой день и время вам удобны?`),
+  readBack: (d) => `Проверим: ${d.service}, ${d.when}${d.name ? `, на имя ${d.name}` : ''}${d.phone ? `, телефон ${d.phone}` : ''}. Записываю?`,
+  whatToChange: 'Что изменить: услугу, время, имя или номер?',
+  booked: (service, when, name) => `${name ? `${name}, вы` : 'Вы'} записаны: ${service}, ${when}. Могу ещё чем-нибудь помочь?`,
+  noBookings: (phone) => `Я не нашёл предстоящих записей${phone ? ` на номер ${phone}` : ''}. Могу ещё чем-нибудь помочь?`,
+  whichBooking: (l) => `У вас несколько записей: ${join(l, 'и')}. Какую вы имеете в виду?`,
+  found: (items) => `У вас запись: ${join(items, 'и')}. Могу ещё чем-нибудь помочь?`,
+  confirmCancel: (what) => `Уточню: отменить запись — ${what}?`,
+  cancelled: (what) => `Готово, запись отменена: ${what}. Могу ещё чем-нибудь помочь?`,
+  askNewTime: (what) => `Ваша запись: ${what}. На какой день и время её перенести?`,
+  confirmMove: (what, to) => `Уточню: перенести запись (${what}) на ${to}?`,
+  moved: (what, to) => `Готово, запись (${what}) перенесена на ${to}. Могу ещё чем-нибудь помочь?`,
+  stopped: 'Хорошо, оставляю всё как было. Могу ещё чем-нибудь помочь?',
+  notAvailable: 'К сожалению, по этой линии записать нельзя. Могу записать ваши данные, и вам перезвонят.',
+  sorryAgain: 'Извините, я не расслышал.',
+  letMeAskAgain: 'Повторю вопрос:',
+};
+
+export const FLOW_PHRASES: Record<Language, FlowPhrases> = { en, ru };

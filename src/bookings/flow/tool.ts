@@ -1,0 +1,569 @@
+/**
+ * The guided booking flow as one in-call tool, `booking_flow`: booking, cancelling, rescheduling and finding an
+ * appointment, with slots (service, time, name, callback number; which booking, new time) filled in any order.
+ * Both engines use it: the scenario engine hands over the caller's words (`caller_words`), an LLM the values it
+ * understood (`service`, `when`, …) — or both. The flow keeps its state per call, checks every value against the
+ * calendar (a taken time gets the nearest free ones), asks for what is missing one question at a time, reads the
+ * result back in the bot's language and time zone and acts only after a yes. Each answer carries `say`, spoken
+ * verbatim, plus the state (`filled`, `missing`, `next`) so an LLM knows where the conversation stands.
+ */
+import { getCountryCallingCode, parsePhoneNumberFromString } from 'libphonenumber-js';
+import { DateTime } from 'luxon';
+import type { CallContext, Tool, ToolResult } from '../../call/tool-types.js';
+import { ParleyError } from '../../errors.js';
+import { nearestSlots } from '../availability.js';
+import type { BookingService } from '../config-schema.js';
+import { callBooking, type CallBooking } from '../call-booking.js';
+import { defaultRegionFor, normalizePhone } from '../phone.js';
+import type { Booking } from '../repo.js';
+import { matchService } from '../service-match.js';
+import type { BookingServiceApi } from '../service.js';
+import { parseWhen, type WhenResult } from '../when-parser.js';
+import { flowSettings, type FlowSettings } from './config.js';
+import { findServiceInUtterance, normalizeText } from './fuzzy.js';
+import { FLOW_PHRASES, type FlowPhrases } from './phrases.js';
+import { extractName, extractPhoneDigits, isNo, isQuestion, isYes, pickedOption, speakDigits, taskOf, type Task } from './understand.js';
+
+export type Asked = 'task' | 'service' | 'time' | 'name' | 'phone' | 'which' | 'pick' | 'confirm' | 'change' | null;
+
+interface Offer {
+  start: string;
+  label: string;
+}
+
+interface Candidate {
+  id: string;
+  serviceName: string;
+  start: string;
+  label: string;
+}
+
+export interface FlowState {
+  task: Task | null;
+  stage: 'collect' | 'confirm' | 'done';
+  asked: Asked;
+  serviceId: string | null;
+  /** The exact time asked for; `verified` once the calendar said it is free (and it is held for the call). */
+  start: string | null;
+  verified: boolean;
+  /** The local day of the last date heard, so "no, eleven" keeps it. */
+  day: string | null;
+  offered: Offer[];
+  name: string | null;
+  phone: string | null;
+  phoneFrom: 'caller_id' | 'caller' | null;
+  candidates: Candidate[] | null;
+  bookingId: string | null;
+  lastSay: string | null;
+  question: string | null;
+  outcome: Record<string, unknown> | null;
+}
+
+const fresh = (keep?: Partial<FlowState>): FlowState => ({
+  task: null, stage: 'collect', asked: null, serviceId: null, start: null, verified: false, day: null, offered: [],
+  name: keep?.name ?? null, phone: keep?.phone ?? null, phoneFrom: keep?.phoneFrom ?? null,
+  candidates: null, bookingId: null, lastSay: keep?.lastSay ?? null, question: null, outcome: null,
+});
+
+const TASKS = new Set(['book', 'cancel', 'reschedule', 'find']);
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
+
+/** Per-call flow state. A call lives on one instance; entries idle for two hours are dropped. */
+class FlowStore {
+  private readonly states = new Map<string, { state: FlowState; at: number }>();
+  get(callId: string, now: number): FlowState {
+    if (this.states.size > 1000) for (const [k, v] of this.states) if (now - v.at > 7_200_000) this.states.delete(k);
+    return this.states.get(callId)?.state ?? fresh();
+  }
+  set(callId: string, state: FlowState, now: number): void {
+    this.states.set(callId, { state, at: now });
+  }
+}
+
+interface Env extends CallBooking {
+  ctx: CallContext;
+  flow: FlowSettings;
+  p: FlowPhrases;
+}
+
+export function bookingFlowTool(bookings: BookingServiceApi, clock: () => number = Date.now): Tool {
+  const store = new FlowStore();
+
+  function env(ctx: CallContext): Env | null {
+    const booking = callBooking(ctx, clock);
+    if (!booking) return null;
+    return {
+      ...booking, ctx, p: FLOW_PHRASES[booking.language],
+      flow: flowSettings((ctx.bot.config as { bookingFlow?: Parameters<typeof flowSettings>[0] }).bookingFlow),
+    };
+  }
+
+  const serviceById = (e: Env, id: string | null): BookingService | null => (id ? e.settings.services.find((s) => s.id === id) ?? null : null);
+  const serviceNames = (e: Env): string[] => e.settings.services.map((s) => s.name);
+
+  function callerIdPhone(e: Env): string | null {
+    if (!e.ctx.callerNumber) return null;
+    try {
+      return normalizePhone(e.ctx.callerNumber, defaultRegionFor(e.language, e.settings.defaultRegion));
+    } catch {
+      return null;
+    }
+  }
+
+  /** A number read back as the caller would say it: without the country code when it is the bot's own region. */
+  function spokenPhone(e: Env, phone: string): string {
+    const parsed = parsePhoneNumberFromString(phone);
+    const region = defaultRegionFor(e.language, e.settings.defaultRegion);
+    return speakDigits(parsed && parsed.countryCallingCode === getCountryCallingCode(region) ? parsed.nationalNumber : phone);
+  }
+
+  function phoneFromDigits(e: Env, digits: string): string | null {
+    try {
+      return normalizePhone(digits, defaultRegionFor(e.language, e.settings.defaultRegion));
+    } catch {
+      return null;
+    }
+  }
+
+  function parse(e: Env, text: string, st: FlowState, bareHour: boolean): WhenResult | null {
+    return parseWhen(text, { now: e.now.toMillis(), zone: e.settings.timezone, defaultDay: st.day ?? undefined, bareHour });
+  }
+
+  /** Free slots for a service in [from, to), spread over the window, at most n. */
+  async function freeSlots(e: Env, serviceId: string, from: number, to: number, n: number): Promise<Offer[]> {
+    const { slots } = await bookings.availability(e.ctx.sql, {
+      companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, from: new Date(from), to: new Date(to),
+    });
+    const picked = slots.length <= n ? slots : Array.from({ length: n }, (_, i) => slots[Math.floor((i * (slots.length - 1)) / (n - 1))]!);
+    return picked.map((s) => ({ start: e.local(s.start), label: e.label(s.start) }));
+  }
+
+  async function nearest(e: Env, serviceId: string, target: number): Promise<Offer[]> {
+    const { slots } = await bookings.availability(e.ctx.sql, {
+      companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, from: new Date(Math.max(target - 3 * 86_400_000, e.now.toMillis())), to: new Date(target + 14 * 86_400_000),
+    });
+    return nearestSlots(slots, target, 3)
+      .sort((a, b) => a.start.toMillis() - b.start.toMillis())
+      .map((s) => ({ start: e.local(s.start), label: e.label(s.start) }));
+  }
+
+  /** Is the exact time free for the service? Holds it for the call when it is (booking only). */
+  async function verify(e: Env, st: FlowState, serviceId: string, start: string, hold: boolean): Promise<{ ok: true } | { ok: false; offers: Offer[] }> {
+    const at = DateTime.fromISO(start).toMillis();
+    const { slots } = await bookings.availability(e.ctx.sql, {
+      companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, from: new Date(at), to: new Date(at + 1),
+    });
+    if (slots.length === 0) return { ok: false, offers: await nearest(e, serviceId, at) };
+    if (!hold) return { ok: true };
+    try {
+      const h = await bookings.reserve(e.ctx.sql, {
+        companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, start: new Date(at), status: 'held', callId: e.ctx.callId,
+        customerPhone: st.phone, actor: 'caller', reason: 'held during a guided booking',
+      });
+      await bookings.releaseCallHolds(e.ctx.sql, { companyId: e.ctx.companyId, callId: e.ctx.callId, exceptId: h.id });
+      return { ok: true };
+    } catch (err) {
+      if (err instanceof ParleyError && (err.code === 'PARLEY_ERR_SLOT_TAKEN' || err.details?.reason === 'not_bookable')) {
+        return { ok: false, offers: await nearest(e, serviceId, at) };
+      }
+      throw err;
+    }
+  }
+
+  const candidateOf = (e: Env, b: Booking): Candidate => ({ id: b.id, serviceName: b.serviceName, start: e.local(b.start), label: e.label(b.start) });
+  const what = (e: Env, c: Candidate): string => (e.language === 'ru' ? `${c.serviceName}, ${c.label}` : `${c.serviceName} ${c.label}`);
+
+  /** Applies what the caller said; returns a sentence to say before the next question (a problem), if any. */
+  async function absorb(e: Env, st: FlowState, args: Record<string, unknown>, words: string | undefined): Promise<string | null> {
+    const expecting = st.asked;
+    let note: string | null = null;
+
+    // Phone first: its digits must not be read as a time.
+    let phoneDigits: string | null = null;
+    const phoneArg = str(args.phone);
+    if (phoneArg) phoneDigits = extractPhoneDigits(phoneArg) ?? phoneArg.replace(/[^\d+]/g, '');
+    else if (words) {
+      const d = extractPhoneDigits(words);
+      if (d && (expecting === 'phone' || d.replace(/\D/g, '').length >= 10)) phoneDigits = d;
+    }
+    let consumedByPhone = false;
+    if (phoneDigits) {
+      const phone = phoneFromDigits(e, phoneDigits);
+      if (phone) {
+        st.phone = phone;
+        st.phoneFrom = 'caller';
+        st.candidates = null;
+        consumedByPhone = true;
+      } else if (expecting === 'phone' || phoneArg) note = e.p.badPhone;
+    } else if (expecting === 'phone' && words && !isYes(words) && !isQuestion(words)) note = e.p.badPhone;
+
+    // Service.
+    const serviceArg = str(args.service);
+    let service: BookingService | null = null;
+    if (serviceArg) service = matchService(serviceArg, e.settings.services) ?? findServiceInUtterance(serviceArg, e.settings.services, 0.5)?.service ?? null;
+    else if (words && !consumedByPhone) service = findServiceInUtterance(words, e.settings.services, expecting === 'service' || (expecting === 'task' && !st.serviceId) ? 0.6 : 0.75)?.service ?? null;
+    if (serviceArg && !service) note = e.p.unknownService(serviceArg, serviceNames(e));
+    else if (!service && expecting === 'service' && words && !isQuestion(words)) note = e.p.unknownService(words.replace(/[.!?]+$/, ''), serviceNames(e));
+    if (service && service.id !== st.serviceId && st.task === 'book') {
+      st.serviceId = service.id;
+      st.verified = false;
+    }
+
+    // A pick among the times just offered.
+    let picked: Offer | null = null;
+    if (st.offered.length && words && (expecting === 'pick' || expecting === 'time')) {
+      const i = pickedOption(words, st.offered.length);
+      if (i !== null) picked = st.offered[i] ?? null;
+    }
+
+    // Time (for booking, or the new time of a reschedule).
+    if (st.task === 'book' || st.task === 'reschedule') {
+      const whenArg = str(args.when);
+      const timeContext = expecting === 'time' || expecting === 'pick' || expecting === 'confirm' || expecting === 'change';
+      const when = picked
+        ? ({ kind: 'exact', start: DateTime.fromISO(picked.start) } as WhenResult)
+        : whenArg
+          ? parse(e, whenArg, st, true)
+          : words && !consumedByPhone
+            ? parse(e, words, st, timeContext && !extractName(words, false))
+            : null;
+      if (when?.kind === 'exact') {
+        const local = when.start.setZone(e.settings.timezone);
+        if (local.toISO() !== st.start) {
+          st.start = local.toISO();
+          st.verified = false;
+        }
+        st.day = local.toISODate();
+      } else if (when?.kind === 'window') {
+        st.day = when.part === 'week' ? st.day : when.from.toISODate();
+        const serviceId = st.task === 'book' ? st.serviceId : (await bookingServiceId(e, st));
+        if (serviceId) {
+          const offers = await freeSlots(e, serviceId, Math.max(when.from.toMillis(), e.now.toMillis()), when.to.toMillis(), 3);
+          const later = offers.length ? offers : await nearest(e, serviceId, when.from.toMillis());
+          st.offered = later;
+          st.start = null;
+          st.verified = false;
+          st.asked = 'pick';
+          note = later.length ? (offers.length ? e.p.offer(later.map((o) => o.label)) : e.p.closedThen(e.label(when.from).replace(/ (at|в) .*$/, ''), later.map((o) => o.label))) : e.p.nothingFree;
+          return note;
+        }
+      } else if (expecting === 'time' && words && !service && !consumedByPhone && !isQuestion(words)) {
+        note ??= e.p.sorryAgain;
+      }
+    }
+
+    // Name.
+    const nameArg = str(args.customer_name);
+    const name = nameArg ?? (words && !consumedByPhone ? extractName(words, expecting === 'name') : null);
+    if (name) st.name = name;
+
+    // Which booking.
+    const id = str(args.booking_id);
+    if (st.candidates && (id || (words && expecting === 'which'))) {
+      let chosen: Candidate | undefined;
+      if (id) chosen = st.candidates.find((c) => c.id === id);
+      else if (words) {
+        const i = pickedOption(words, st.candidates.length);
+        if (i !== null) chosen = st.candidates[i];
+        const svc = findServiceInUtterance(words, e.settings.services, 0.6)?.service;
+        if (!chosen && svc) chosen = st.candidates.find((c) => c.serviceName === svc.name);
+        const w = parse(e, words, fresh(), false);
+        if (!chosen && w) {
+          const day = (w.kind === 'exact' ? w.start : w.from).toISODate();
+          chosen = st.candidates.find((c) => DateTime.fromISO(c.start).toISODate() === day);
+        }
+      }
+      if (chosen) st.bookingId = chosen.id;
+    }
+    return note;
+  }
+
+  async function bookingServiceId(e: Env, st: FlowState): Promise<string | null> {
+    if (!st.bookingId) return null;
+    const b = await bookings.get(e.ctx.sql, e.ctx.companyId, st.bookingId);
+    return b.serviceId;
+  }
+
+  /** Finds the caller's upcoming bookings by phone (caller ID or the number they gave). */
+  async function loadCandidates(e: Env, st: FlowState): Promise<void> {
+    if (st.candidates || !st.phone) return;
+    const upcoming = await bookings.upcomingForPhone(e.ctx.sql, { companyId: e.ctx.companyId, botId: e.ctx.botId, phone: st.phone });
+    st.candidates = upcoming.filter((b) => b.status !== 'held').map((b) => candidateOf(e, b));
+    if (st.candidates.length === 1) st.bookingId = st.candidates[0]!.id;
+  }
+
+  const ask = (st: FlowState, asked: Asked, say: string, note: string | null = null): string => {
+    st.asked = asked;
+    st.question = say;
+    return note ? `${note} ${say}` : say;
+  };
+
+  /** Decides the next step of the current task; may act (book, cancel, move) after a yes. */
+  async function step(e: Env, st: FlowState, note: string | null, yes: boolean, no: boolean, changed: boolean): Promise<string> {
+    const p = e.p;
+    if (st.stage === 'confirm' && !changed) {
+      if (yes) return act(e, st);
+      if (no) {
+        st.stage = 'collect';
+        return ask(st, 'change', p.whatToChange);
+      }
+    }
+    if (st.stage === 'confirm' && changed) st.stage = 'collect';
+    if (note && (st.asked === 'pick')) return note;
+
+    if (st.task === 'book') {
+      const service = serviceById(e, st.serviceId);
+      if (!service) return ask(st, 'service', p.askService(serviceNames(e)), note);
+      if (!st.start && st.offered.length) return ask(st, 'pick', p.offer(st.offered.map((o) => o.label)), note);
+      if (!st.start) return ask(st, 'time', p.askTime(service.name), note);
+      if (!st.verified) {
+        const v = await verify(e, st, service.id, st.start, true);
+        if (!v.ok) {
+          const label = e.label(st.start);
+          st.offered = v.offers;
+          st.start = null;
+          return askTaken(e, st, label, v.offers);
+        }
+        st.verified = true;
+        st.offered = [];
+      }
+      if (e.flow.requireName && !st.name) return ask(st, 'name', p.askName, note);
+      if (e.flow.requirePhone && !st.phone) return ask(st, 'phone', p.askPhone, note);
+      if (!e.flow.confirm) return act(e, st);
+      st.stage = 'confirm';
+      return ask(st, 'confirm', p.readBack({
+        service: service.name, when: e.label(st.start), name: st.name,
+        phone: e.flow.readBackPhone && st.phone ? spokenPhone(e, st.phone) : null,
+      }), note);
+    }
+
+    // cancel / reschedule / find: first the caller's bookings, by number.
+    if (!st.phone) return ask(st, 'phone', p.askPhoneToFind, note);
+    await loadCandidates(e, st);
+    const list = st.candidates ?? [];
+    if (list.length === 0) {
+      st.stage = 'done';
+      st.asked = null;
+      return p.noBookings(st.phoneFrom === 'caller' ? spokenPhone(e, st.phone) : null);
+    }
+    if (st.task === 'find') {
+      st.stage = 'done';
+      st.asked = null;
+      st.outcome = { bookings: list };
+      return p.found(list.map((c) => what(e, c)));
+    }
+    const chosen = list.find((c) => c.id === st.bookingId);
+    if (!chosen) return ask(st, 'which', p.whichBooking(list.map((c) => what(e, c))), note);
+    if (st.task === 'cancel') {
+      if (!e.flow.confirm) return act(e, st);
+      st.stage = 'confirm';
+      return ask(st, 'confirm', p.confirmCancel(what(e, chosen)), note);
+    }
+    // reschedule
+    if (!st.start && st.offered.length) return ask(st, 'pick', p.offer(st.offered.map((o) => o.label)), note);
+    if (!st.start) return ask(st, 'time', p.askNewTime(what(e, chosen)), note);
+    if (!st.verified) {
+      const b = await bookings.get(e.ctx.sql, e.ctx.companyId, chosen.id);
+      const v = await verify(e, st, b.serviceId, st.start, false);
+      if (!v.ok) {
+        const label = e.label(st.start);
+        st.offered = v.offers;
+        st.start = null;
+        return askTaken(e, st, label, v.offers);
+      }
+      st.verified = true;
+      st.offered = [];
+    }
+    if (!e.flow.confirm) return act(e, st);
+    st.stage = 'confirm';
+    return ask(st, 'confirm', p.confirmMove(what(e, chosen), e.label(st.start)), note);
+  }
+
+  function askTaken(e: Env, st: FlowState, label: string, offers: Offer[]): string {
+    return ask(st, offers.length ? 'pick' : 'time', e.p.taken(label, offers.map((o) => o.label)));
+  }
+
+  async function act(e: Env, st: FlowState): Promise<string> {
+    const { ctx } = e;
+    const p = e.p;
+    try {
+      if (st.task === 'book') {
+        const service = serviceById(e, st.serviceId)!;
+        const start = new Date(DateTime.fromISO(st.start!).toMillis());
+        let booking: Booking | null = null;
+        const hold = await bookings.liveHoldOfCall(ctx.sql, { companyId: ctx.companyId, callId: ctx.callId, serviceId: service.id, start });
+        const patch = { ...(st.name ? { customerName: st.name } : {}), ...(st.phone ? { customerPhone: st.phone } : {}) };
+        if (hold) {
+          try {
+            booking = await bookings.transition(ctx.sql, { companyId: ctx.companyId, bookingId: hold.id, to: 'confirmed', actor: 'caller', reason: 'booked during call', patch });
+          } catch (err) {
+            if (!(err instanceof ParleyError && err.code === 'PARLEY_ERR_ILLEGAL_TRANSITION')) throw err;
+          }
+        }
+        if (!booking) {
+          await bookings.releaseCallHolds(ctx.sql, { companyId: ctx.companyId, callId: ctx.callId });
+          booking = await bookings.reserve(ctx.sql, {
+            companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, start, status: 'confirmed', callId: ctx.callId,
+            customerName: st.name, customerPhone: st.phone, actor: 'caller', reason: 'booked during call',
+          });
+        }
+        st.outcome = { booking_id: booking.id, service: booking.serviceName, start: e.local(booking.start), label: e.label(booking.start), customer_name: st.name, customer_phone: st.phone };
+        st.stage = 'done';
+        st.asked = null;
+        return p.booked(booking.serviceName, e.label(booking.start), st.name);
+      }
+      const chosen = st.candidates?.find((c) => c.id === st.bookingId);
+      if (!chosen) return step(e, st, null, false, false, true);
+      if (st.task === 'cancel') {
+        const b = await bookings.transition(ctx.sql, { companyId: ctx.companyId, bookingId: chosen.id, to: 'cancelled', actor: 'caller', reason: 'cancelled by caller' });
+        st.outcome = { booking_id: b.id, status: b.status, start: e.local(b.start), cancelled: true };
+        st.stage = 'done';
+        st.asked = null;
+        return p.cancelled(what(e, chosen));
+      }
+      const b = await bookings.reschedule(ctx.sql, {
+        companyId: ctx.companyId, bookingId: chosen.id, start: new Date(DateTime.fromISO(st.start!).toMillis()), actor: 'caller', reason: 'rescheduled by caller',
+      });
+      st.outcome = { booking_id: b.id, status: b.status, start: e.local(b.start), label: e.label(b.start), rescheduled: true };
+      st.stage = 'done';
+      st.asked = null;
+      return p.moved(what(e, chosen), e.label(b.start));
+    } catch (err) {
+      if (err instanceof ParleyError && (err.code === 'PARLEY_ERR_SLOT_TAKEN' || err.details?.reason === 'not_bookable')) {
+        const label = st.start ? e.label(st.start) : '';
+        const offers = ((err.details?.alternatives ?? []) as Array<{ start: string }>).map((a) => ({ start: e.local(a.start), label: e.label(a.start) }));
+        st.stage = 'collect';
+        st.start = null;
+        st.verified = false;
+        st.offered = offers;
+        return askTaken(e, st, label, offers);
+      }
+      throw err;
+    }
+  }
+
+  /** Never the same sentence twice in a row: a repeat gets a short lead-in. */
+  function unrepeated(e: Env, st: FlowState, say: string): string {
+    let out = say;
+    const last = st.lastSay ?? '';
+    if (last === say || last.endsWith(` ${say}`)) out = last.startsWith(e.p.sorryAgain) ? `${e.p.letMeAskAgain} ${say}` : `${e.p.sorryAgain} ${say}`;
+    st.lastSay = out;
+    return out;
+  }
+
+  function answer(e: Env, st: FlowState, say: string, extra: Record<string, unknown> = {}): ToolResult {
+    const s = unrepeated(e, st, say);
+    const service = serviceById(e, st.serviceId);
+    const filled: Record<string, unknown> = {};
+    const missing: string[] = [];
+    const slot = (ok: boolean, key: string, value: unknown, name = key): void => {
+      if (ok) filled[key] = value;
+      else missing.push(name);
+    };
+    if (st.task === 'book') {
+      slot(service !== null, 'service', service?.name);
+      slot(Boolean(st.start && st.verified), 'time', st.start);
+      if (e.flow.requireName) slot(st.name !== null, 'customer_name', st.name);
+      if (e.flow.requirePhone) slot(st.phone !== null, 'phone', st.phone);
+    } else if (st.task) {
+      slot(st.phone !== null, 'phone', st.phone);
+      slot(st.bookingId !== null, 'booking_id', st.bookingId, 'booking');
+      if (st.task === 'reschedule') slot(Boolean(st.start && st.verified), 'new_time', st.start);
+    }
+    return {
+      content: {
+        task: st.task, stage: st.stage, next: st.asked, filled, missing,
+        ...(st.offered.length ? { offered: st.offered } : {}),
+        ...(st.stage === 'confirm' ? { awaiting: 'the caller\'s yes to the read-back (call again with confirm: true)' } : {}),
+        ...(st.outcome && st.stage === 'done' ? { result: st.outcome } : {}),
+        question: st.question,
+        timezone: e.settings.timezone,
+        say: s,
+        ...extra,
+      },
+      say: s,
+    };
+  }
+
+  return {
+    spec: {
+      name: 'booking_flow',
+      description:
+        'Guided booking, cancelling, rescheduling and finding the caller\'s appointment. Call it whenever the caller wants one of these or answers ' +
+        'one of its questions: pass the task and every value the caller gave (their own words for the time are fine), or caller_words verbatim. ' +
+        'It checks the calendar, asks for what is missing one question at a time, reads the result back and acts only when called with ' +
+        'confirm: true after the caller said yes to that read-back. Its `say` is spoken to the caller as is.',
+      parameters: {
+        type: 'object',
+        properties: {
+          task: { type: 'string', enum: ['book', 'cancel', 'reschedule', 'find', 'stop'], description: 'What the caller wants; stop = abandon the current task' },
+          service: { type: 'string', description: 'Service as the caller named it' },
+          when: { type: 'string', description: "The caller's words for the (new) date and time, or ISO 8601" },
+          customer_name: { type: 'string', description: "The caller's name" },
+          phone: { type: 'string', description: 'Callback number as the caller said it (digits or words)' },
+          booking_id: { type: 'string', description: 'Which booking (from an earlier answer of this tool)' },
+          confirm: { type: 'boolean', description: 'true = the caller said yes to the read-back; false = they said no' },
+          caller_words: { type: 'string', description: "The caller's latest words verbatim; the flow reads slots from them" },
+        },
+        additionalProperties: false,
+      },
+    },
+    async run(args, ctx) {
+      const e = env(ctx);
+      if (!e) return { content: { error: 'booking_not_available' }, say: FLOW_PHRASES[ctx.bot.language].notAvailable };
+      const now = clock();
+      const st = store.get(ctx.callId, now);
+      const words = str(args.caller_words)?.replace(/^\[keypad\]\s*/, '');
+      const taskArg = str(args.task);
+      if (taskArg === 'stop') {
+        const next = fresh(st);
+        await bookings.releaseCallHolds(ctx.sql, { companyId: ctx.companyId, callId: ctx.callId }).catch(() => {});
+        store.set(ctx.callId, next, now);
+        return answer(e, next, e.p.stopped);
+      }
+      let task = (taskArg && TASKS.has(taskArg) ? taskArg : null) as Task | null;
+      if (!task && words && (st.stage === 'done' || !st.task || st.asked === null)) task = taskOf(words);
+      let state = st;
+      if (task && (task !== st.task || st.stage === 'done')) {
+        state = fresh(st);
+        state.task = task;
+      } else if (!st.task || st.stage === 'done') {
+        // No task yet: a named service is a booking wish; anything else gets the one question.
+        const svc = words ? findServiceInUtterance(words, e.settings.services, 0.65) : null;
+        const serviceArg = str(args.service);
+        if (!svc && !serviceArg) {
+          const next = fresh(st);
+          store.set(ctx.callId, next, now);
+          return answer(e, next, ask(next, 'task', e.p.whatTask));
+        }
+        state = fresh(st);
+        state.task = 'book';
+      }
+      if (!state.phone) {
+        const fromId = callerIdPhone(e);
+        if (fromId) [state.phone, state.phoneFrom] = [fromId, 'caller_id'];
+      }
+      const before = JSON.stringify([state.serviceId, state.start, state.name, state.phone, state.bookingId]);
+      const yes = args.confirm === true || (words !== undefined && isYes(words));
+      const no = args.confirm === false || (words !== undefined && isNo(words));
+      // A question in the middle of a flow ("what does it cost?") is not an answer: let the agent look it up.
+      if (words && isQuestion(words) && !yes) {
+        const probe = JSON.parse(JSON.stringify(state)) as FlowState;
+        await absorb(e, probe, args, words);
+        const after = JSON.stringify([probe.serviceId, probe.start, probe.name, probe.phone, probe.bookingId]);
+        if (after === before && state.task === st.task && st.task !== null) {
+          store.set(ctx.callId, state, now);
+          return { content: { error: 'not_an_answer', hint: 'the caller asked a question; answer it, then repeat the pending question', task: state.task, question: state.question } };
+        }
+      }
+      const note = await absorb(e, state, args, words);
+      const changed = before !== JSON.stringify([state.serviceId, state.start, state.name, state.phone, state.bookingId]);
+      const say = await step(e, state, note, yes, no, changed);
+      store.set(ctx.callId, state, now);
+      return answer(e, state, say);
+    },
+  };
+}
+
+/** A normalised form for comparing spoken sentences (used to avoid saying the same line twice in a row). */
+export const sameLine = (a: string, b: string): boolean => normalizeText(a) === normalizeText(b);

@@ -1,0 +1,215 @@
+/**
+ * What a caller's words say, in English and Russian, as a recognizer writes them (lower case, numbers as words,
+ * no punctuation): names, phone numbers, yes/no, which task, and whether it is a question rather than an action.
+ */
+import { normalizeText } from './fuzzy.js';
+
+export type Task = 'book' | 'cancel' | 'reschedule' | 'find';
+
+const norm = (s: string): string => s.toLowerCase().replace(/ё/g, 'е').replace(/[’‘]/g, "'").replace(/\s+/g, ' ').trim();
+
+// ---------- yes / no ----------
+
+const YES =
+  /^(yes|yeah|yep|yup|sure|ok|okay|alright|all right|sounds good|perfect|great|that works|fine|correct|right|that's right|that is right|exactly|go ahead|please do|do it|book it|confirm|absolutely|of course|да|ага|угу|конечно|хорошо|давайте|подходит|отлично|верно|все верно|правильно|подтверждаю|записывайте|да,? (верно|правильно|конечно|давайте))(?=[\s,.!?]|$)/;
+const NO = /^(no|nope|nah|not really|neither|wrong|that's wrong|not quite|нет|не(т)? подходит|неверно|неправильно|не так|никак)(?=[\s,.!]|$)/;
+
+export function isYes(text: string): boolean {
+  return YES.test(norm(text).replace(/^(uh|um|well|ну|э)[, ]+/, ''));
+}
+
+export function isNo(text: string): boolean {
+  return NO.test(norm(text).replace(/^(uh|um|well|ну|э)[, ]+/, ''));
+}
+
+// ---------- questions vs actions ----------
+
+/** "What happens if I cancel late?", "Что будет, если я отменю?" — asking about a policy, not asking for it. */
+const HYPOTHETICAL =
+  /\b(what happens|what if|if i (cancel|reschedule|move|change|miss|am late)|is there (a|any) (fee|charge|penalty)|how (late|far in advance|long before)|(cancellation|cancel|rescheduling) (policy|fee|charge|rules)|policy|can i cancel for free|do you charge)\b|что будет|а если|если я (отмен|перен|опозд|не приду)|штраф|правил[аоу]|политик|за сколько|бесплатно ли|можно ли бесплатно|сколько стоит отмен/;
+const QUESTION_START =
+  /^(what|when|where|how|why|which|who|do you|does|did|is there|is it|are you|are there|will|сколько|когда|где|как|что|почему|какие|какой|есть ли|можно ли|вы работаете|работаете ли|а если)(?=[\s,.!?]|$)/;
+
+export function isHypothetical(text: string): boolean {
+  return HYPOTHETICAL.test(norm(text));
+}
+
+export function isQuestion(text: string): boolean {
+  const t = norm(text);
+  return t.includes('?') || QUESTION_START.test(t) || isHypothetical(t);
+}
+
+// ---------- task ----------
+
+const TASK_RULES: [Task, RegExp][] = [
+  ['reschedule', /\b(reschedule|re schedule|move (my|the|it)|change (my|the) (appointment|booking|time)|another time|different time)\b|перенес|перенест|изменить время|другое время/],
+  ['cancel', /\bcancel|\bcall off\b|отмен/],
+  ['find', /\b(my (appointment|booking|reservation)|when is my|do i have an? (appointment|booking)|check my (appointment|booking))\b|мо(я|ю|ей) запис|когда я записан|на когда я записан|моя бронь/],
+  ['book', /\b(book|booking|appointment|schedule|reserve|reservation|sign me up|make an appointment)\b|запис|заброн|бронь|на при[её]м/],
+];
+
+/** The task the caller asks for, or null. A question about a policy ("what if I cancel?") is not a request. */
+export function taskOf(text: string): Task | null {
+  const t = norm(text);
+  if (isHypothetical(t)) return null;
+  for (const [task, re] of TASK_RULES) if (re.test(t)) return task;
+  return null;
+}
+
+// ---------- names ----------
+
+const NOT_NAME = new Set([
+  'looking', 'calling', 'interested', 'wondering', 'trying', 'here', 'fine', 'good', 'not', 'sorry', 'just', 'ok', 'okay', 'new',
+  'a', 'an', 'the', 'going', 'gonna', 'available', 'great', 'perfect', 'correct', 'right', 'wrong', 'about', 'for', 'good', 'done', 'ready', 'happy', 'free', 'busy', 'sure', 'yes', 'no', 'calling', 'booking', 'it', 'is', 'that',
+  'ищу', 'звоню', 'хочу', 'по', 'да', 'нет', 'хорошо', 'записан', 'записана', 'свободен', 'свободна', 'не',
+]);
+const NAME_STOP = /^(and|but|my|i|i'm|im|phone|number|please|calling|from|with|at|for|tomorrow|today|и|а|мой|мне|номер|телефон|пожалуйста|завтра|сегодня|на|в)$/;
+
+function titleCase(s: string): string {
+  return s.split(/\s+/).map((w) => w.split('-').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('-')).join(' ');
+}
+
+function nameWords(words: string[]): string | null {
+  const kept: string[] = [];
+  for (const w of words) {
+    const clean = w.replace(/[^\p{L}'-]/gu, '');
+    if (!clean || NAME_STOP.test(clean.toLowerCase()) || /\d/.test(w)) break;
+    kept.push(clean);
+    if (kept.length === 2) break;
+  }
+  if (!kept.length || NOT_NAME.has(kept[0]!.toLowerCase())) return null;
+  return titleCase(kept.join(' ').toLowerCase());
+}
+
+/** "My name is Anna Lee", "this is John", "меня зовут Анна"; a bare "Anna Lee" only when a name was asked for. */
+export function extractName(text: string, asked = false): string | null {
+  const patterns = [
+    /\b(?:my name is|my name's|name is|call me)\s+(.+)$/i,
+    /(?:^|[\s,.!?])(?:меня зовут|мо[её] имя|зовут)\s+(.+)$/i,
+    /\b(?:this is|i am|i'm|it's|its)\s+(.+)$/i,
+    /(?:^|[\s,.!?])(?:это|я)\s+(.+)$/i,
+  ];
+  for (const re of patterns) {
+    const m = re.exec(text);
+    if (!m) continue;
+    const n = nameWords(m[1]!.split(/[\s,.!?]+/));
+    if (n) return n;
+  }
+  if (!asked) return null;
+  const words = text.replace(/[^\p{L}\s'-]/gu, ' ').split(/\s+/).filter(Boolean)
+    .filter((w) => !/^(yes|yeah|sure|ok|okay|well|um|uh|it|is|my|name|the|да|ну|это|я|зовут|меня|имя)$/i.test(w));
+  if (words.length > 4) return null;
+  return nameWords(words);
+}
+
+// ---------- phone numbers ----------
+
+const EN_DIGIT: Record<string, number> = { zero: 0, oh: 0, o: 0, one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9 };
+const EN_TEENS: Record<string, number> = { ten: 10, eleven: 11, twelve: 12, thirteen: 13, fourteen: 14, fifteen: 15, sixteen: 16, seventeen: 17, eighteen: 18, nineteen: 19 };
+const EN_TENS: Record<string, number> = { twenty: 20, thirty: 30, forty: 40, fifty: 50, sixty: 60, seventy: 70, eighty: 80, ninety: 90 };
+const RU_DIGIT: Record<string, number> = { ноль: 0, нуль: 0, один: 1, одна: 1, два: 2, две: 2, три: 3, четыре: 4, пять: 5, шесть: 6, семь: 7, восемь: 8, девять: 9 };
+const RU_TEENS: Record<string, number> = {
+  десять: 10, одиннадцать: 11, двенадцать: 12, тринадцать: 13, четырнадцать: 14, пятнадцать: 15, шестнадцать: 16,
+  семнадцать: 17, восемнадцать: 18, девятнадцать: 19,
+};
+const RU_TENS: Record<string, number> = { двадцать: 20, тридцать: 30, сорок: 40, пятьдесят: 50, шестьдесят: 60, семьдесят: 70, восемьдесят: 80, девяносто: 90 };
+const RU_HUNDREDS: Record<string, number> = { сто: 100, двести: 200, триста: 300, четыреста: 400, пятьсот: 500, шестьсот: 600, семьсот: 700, восемьсот: 800, девятьсот: 900 };
+
+/**
+ * The digits of a phone number said as digits or words: "+1 555 010 2030", "five five five, oh one two…",
+ * "double five", "восемь девятьсот шестнадцать сто двадцать три сорок пять шестьдесят семь". Null when fewer
+ * than 7 digits were said.
+ */
+export function extractPhoneDigits(text: string): string | null {
+  const t = norm(text).replace(/[()\-.,]/g, ' ');
+  const tokens = t.split(/\s+/).filter(Boolean);
+  let out = '';
+  let plus = false;
+  let repeat = 1;
+  let run = 0;
+  let best = '';
+  const flush = () => {
+    if (out.length > best.length) best = out;
+  };
+  for (let i = 0; i < tokens.length; i++) {
+    let w = tokens[i]!;
+    if (w.startsWith('+')) {
+      if (!out) plus = true;
+      w = w.slice(1);
+    }
+    if (w === 'plus' || w === 'плюс') {
+      if (!out) plus = true;
+      continue;
+    }
+    if (w === 'double' || w === 'двойная') { repeat = 2; continue; }
+    if (w === 'triple') { repeat = 3; continue; }
+    let piece: string | null = null;
+    if (/^\d+$/.test(w)) piece = w;
+    else if (EN_DIGIT[w] !== undefined) piece = String(EN_DIGIT[w]);
+    else if (RU_DIGIT[w] !== undefined) piece = String(RU_DIGIT[w]);
+    else if (EN_TEENS[w] !== undefined) piece = String(EN_TEENS[w]);
+    else if (RU_TEENS[w] !== undefined) piece = String(RU_TEENS[w]);
+    else if (EN_TENS[w] !== undefined || RU_TENS[w] !== undefined) {
+      const tens = EN_TENS[w] ?? RU_TENS[w]!;
+      const next = tokens[i + 1] ?? '';
+      const unit = EN_DIGIT[next] ?? RU_DIGIT[next];
+      if (unit !== undefined && unit > 0 && next !== 'oh' && next !== 'o') {
+        piece = String(tens + unit);
+        i++;
+      } else piece = String(tens);
+    } else if (RU_HUNDREDS[w] !== undefined) {
+      let n = RU_HUNDREDS[w]!;
+      const a = tokens[i + 1] ?? '';
+      if (RU_TEENS[a] !== undefined) { n += RU_TEENS[a]!; i++; }
+      else if (RU_TENS[a] !== undefined) {
+        n += RU_TENS[a]!;
+        i++;
+        const b = tokens[i + 1] ?? '';
+        if (RU_DIGIT[b] !== undefined && RU_DIGIT[b]! > 0) { n += RU_DIGIT[b]!; i++; }
+      } else if (RU_DIGIT[a] !== undefined && RU_DIGIT[a]! > 0) { n += RU_DIGIT[a]!; i++; }
+      piece = String(n);
+    } else if (w === 'hundred' && out) {
+      piece = '00';
+    }
+    if (piece === null) {
+      // Small words between digit groups ("five five five and then one two") do not break the number.
+      if (out && run < 2 && /^(and|then|dash|и|тире)$/.test(w)) { run++; continue; }
+      flush();
+      out = '';
+      repeat = 1;
+      run = 0;
+      continue;
+    }
+    run = 0;
+    out += piece.repeat(repeat);
+    repeat = 1;
+  }
+  flush();
+  if (best.length < 7 || best.length > 15) return null;
+  return (plus ? '+' : '') + best;
+}
+
+/** Digits read back one by one in groups: "555 010 2030" → "5 5 5, 0 1 0, 2 0 3 0". */
+export function speakDigits(phone: string): string {
+  const d = phone.replace(/\D/g, '');
+  const groups: string[] = [];
+  let rest = d;
+  if (phone.startsWith('+') && d.length > 10) {
+    groups.push(`+${[...d.slice(0, d.length - 10)].join(' ')}`);
+    rest = d.slice(d.length - 10);
+  }
+  if (rest.length === 10) groups.push(rest.slice(0, 3), rest.slice(3, 6), rest.slice(6));
+  else for (let i = 0; i < rest.length; i += 3) groups.push(rest.slice(i, i + 3));
+  return groups.map((g) => (g.startsWith('+') ? g : [...g].join(' '))).join(', ');
+}
+
+// ---------- picking among offered options ----------
+
+/** Which offered option the caller picked (0-based): "the second one", "the last", "yes" (the first), or null. */
+export function pickedOption(text: string, count: number): number | null {
+  const t = normalizeText(text);
+  if (/\b(third|3rd|last one|the last)\b|трет|последн/.test(t) && count >= 3) return 2;
+  if (/\b(second|2nd|the other one|latter|later one)\b|втор|друго/.test(t) && count >= 2) return 1;
+  if (/\b(first|1st|earliest|earlier one)\b|перв|ближайш/.test(t) || (isYes(t) && count === 1)) return 0;
+  return null;
+}

@@ -1,0 +1,252 @@
+/**
+ * The guided booking flow at the text level, in English and Russian, through the real agent-turn loop, the
+ * offline scenario engine, the booking tools and the database: every path through booking, cancelling and
+ * rescheduling, corrections, taken times, a missing phone on web calls, policy questions vs actions, and the
+ * fallback that takes a caller's details.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDb, type TestDatabase } from '../helpers/db.js';
+import { createBookingService } from '../../src/bookings/service.js';
+import { bookingTools } from '../../src/bookings/tools.js';
+import { listBookings } from '../../src/bookings/repo.js';
+import type { BookingConfig } from '../../src/bookings/config-schema.js';
+import type { BotConfig } from '../../src/bots/config-schema.js';
+import { runAgentTurn } from '../../src/call/agent-turn.js';
+import type { Playback } from '../../src/call/playback.js';
+import { ToolRegistry } from '../../src/call/tool-registry.js';
+import type { CallControl, Tool } from '../../src/call/tool-types.js';
+import { builtInTools } from '../../src/call/tools/index.js';
+import { systemClock } from '../../src/call/types.js';
+import { ScenarioEngine } from '../../src/providers/llm/scenario-engine.js';
+import type { ChatMessage } from '../../src/providers/types.js';
+import { at, callContext, seedBot, seedCall, seedCompany } from './booking-fixtures.js';
+
+let db: TestDatabase;
+let clock = 0;
+const bookings = createBookingService({ holdSec: 300, now: () => clock });
+let company: string;
+let botEn: Awaited<ReturnType<typeof seedBot>>;
+let botRu: Awaited<ReturnType<typeof seedBot>>;
+
+const handyman: BookingConfig = {
+  timezone: 'America/New_York',
+  services: [
+    { id: 'tv', name: 'TV mounting', aliases: ['TV on the wall', 'TV mounted'], durationMin: 60, price: 90, currency: 'USD' },
+    { id: 'tap', name: 'Tap repair', aliases: ['leaky faucet'], durationMin: 60, price: 80, currency: 'USD' },
+  ],
+  resources: [{ id: 'mike', name: 'Mike', services: ['tv', 'tap'] }],
+  hours: {
+    mon: { open: '09:00', close: '17:00' }, tue: { open: '09:00', close: '17:00' }, wed: { open: '09:00', close: '17:00' },
+    thu: { open: '09:00', close: '17:00' }, fri: { open: '09:00', close: '17:00' },
+  },
+  slotGranularityMin: 60,
+  leadTimeMin: 60,
+};
+
+const salonRu: BookingConfig = {
+  timezone: 'Europe/Moscow',
+  services: [
+    { id: 'haircut', name: 'Стрижка', aliases: ['подстричься'], durationMin: 60 },
+    { id: 'manicure', name: 'Маникюр', durationMin: 60 },
+  ],
+  resources: [{ id: 'olga', name: 'Ольга', services: ['haircut', 'manicure'] }],
+  hours: {
+    mon: { open: '10:00', close: '20:00' }, tue: { open: '10:00', close: '20:00' }, wed: { open: '10:00', close: '20:00' },
+    thu: { open: '10:00', close: '20:00' }, fri: { open: '10:00', close: '20:00' }, sat: { open: '10:00', close: '18:00' },
+  },
+  slotGranularityMin: 15,
+  leadTimeMin: 60,
+};
+
+const FAQ: Record<string, string> = {
+  en: 'Cancellation policy. You can cancel or reschedule free of charge up to 24 hours before the visit. Later cancellations cost 20 dollars.',
+  ru: 'Правила отмены. Отменить или перенести запись можно бесплатно за 24 часа до визита. При отмене позже взимается штраф 500 рублей.',
+};
+
+function faqTool(language: 'en' | 'ru'): Tool {
+  return {
+    spec: { name: 'search_knowledge', description: 'faq', parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] } },
+    run: async (args) => {
+      const q = String(args.query).toLowerCase();
+      const hit = /cancel|reschedul|fee|отмен|policy|правил|late|поздн/.test(q);
+      const { spokenAnswer } = await import('../../src/knowledge/spoken-answer.js');
+      return { content: { answer: hit ? spokenAnswer(FAQ[language]!, q) : null, results: hit ? [{ text: FAQ[language], source: 'policy.docx', score: 0.5 }] : [] } };
+    },
+  };
+}
+
+async function conversation(bot: { id: string; name: string; language: 'en' | 'ru'; config: BotConfig }, callerNumber: string | null) {
+  const callId = await seedCall(db.sql, company, bot.id, callerNumber ?? '');
+  const tools = bookingTools({ service: bookings, holdSec: 300, now: () => clock });
+  const registry = new ToolRegistry([...builtInTools(), faqTool(bot.language), ...tools]);
+  const engine = new ScenarioEngine({ language: bot.language });
+  const history: ChatMessage[] = [];
+  const control = { ended: null as string | null };
+  const callControl: CallControl = { endCall: (reason) => void (control.ended = reason), transferCall: async () => {} };
+  const context = callContext(db.sql, company, bot, callId, callerNumber);
+  return {
+    callId,
+    control,
+    async say(text: string): Promise<string> {
+      history.push({ role: 'user', content: text });
+      const phrases: string[] = [];
+      const playback = { say: (p: string) => void phrases.push(p.trim()), noteUnspoken: () => {} } as unknown as Playback;
+      const result = await runAgentTurn({
+        llm: engine, tools: registry, context, control: callControl, system: '', history, userText: text,
+        playback, signal: new AbortController().signal, clock: systemClock,
+      });
+      if (result.finalText) history.push({ role: 'assistant', content: result.finalText });
+      return phrases.join(' ');
+    },
+    bookings: () => listBookings(db.sql, company, { limit: 20, callId }),
+  };
+}
+
+const live = async (callId: string) => (await listBookings(db.sql, company, { limit: 20, callId })).filter((b) => b.status === 'confirmed');
+
+beforeAll(async () => {
+  db = await createTestDb();
+  company = await seedCompany(db.sql, 'Flows');
+  botEn = await seedBot(db.sql, company, 'en', { greeting: 'Hi', systemPrompt: '', booking: handyman });
+  botRu = await seedBot(db.sql, company, 'ru', { greeting: 'Здравствуйте', systemPrompt: '', booking: salonRu });
+});
+afterAll(async () => db?.close());
+beforeEach(async () => {
+  clock = at('2026-03-04T08:00'); // Wednesday, 08:00 New York (16:00 Moscow)
+  await db.sql`delete from bookings`;
+});
+
+describe('guided booking (en)', () => {
+  it('fills slots in any order, one question at a time, reads back and books only after a yes (web call: asks the number)', async () => {
+    const c = await conversation(botEn, null);
+    expect(await c.say("Hi, I'd like to get my TV mounted on the wall")).toBe('What day and time would suit you for the TV mounting?');
+    expect(await c.say('Tomorrow at ten in the morning please')).toBe('May I have your name, please?');
+    expect(await c.say('My name is John Smith')).toBe('What phone number can we reach you on?');
+    expect(await c.say('five five five, two one two, three four five six')).toBe(
+      'Let me confirm: TV mounting tomorrow at 10:00 AM, for John Smith, phone number 5 5 5, 2 1 2, 3 4 5 6. Shall I book it?');
+    expect(await live(c.callId)).toHaveLength(0);
+    expect(await c.say('Yes, that is right')).toBe("You're booked for TV mounting tomorrow at 10:00 AM. Thank you, John Smith! Is there anything else I can help with?");
+    const [b] = await live(c.callId);
+    expect(b).toMatchObject({ serviceId: 'tv', customerName: 'John Smith', customerPhone: '+15552123456' });
+    expect(b!.start).toBe(new Date(at('2026-03-05T10:00')).toISOString());
+  });
+});
+
+describe('guided booking: corrections, taken times, phone calls (en)', () => {
+  it('takes everything in one sentence on a phone call (number from caller ID), accepts "no, eleven" and books the corrected time', async () => {
+    const c = await conversation(botEn, '+12125550100');
+    expect(await c.say("I'm Anna Lee and I need a tap repair tomorrow at 10 am")).toBe(
+      'Let me confirm: Tap repair tomorrow at 10:00 AM, for Anna Lee, phone number 2 1 2, 5 5 5, 0 1 0 0. Shall I book it?');
+    expect(await c.say('No, eleven')).toBe(
+      'Let me confirm: Tap repair tomorrow at 11:00 AM, for Anna Lee, phone number 2 1 2, 5 5 5, 0 1 0 0. Shall I book it?');
+    expect(await c.say('Yes')).toContain("You're booked for Tap repair tomorrow at 11:00 AM.");
+    const [b] = await live(c.callId);
+    expect(b).toMatchObject({ serviceId: 'tap', customerName: 'Anna Lee', customerPhone: '+12125550100' });
+    expect(b!.start).toBe(new Date(at('2026-03-05T11:00')).toISOString());
+  });
+
+  it('a plain "no" to the read-back asks what to change; a taken time offers the nearest free ones and a pick books', async () => {
+    await bookings.reserve(db.sql, { companyId: company, botId: botEn.id, serviceId: 'tv', start: new Date(at('2026-03-05T14:00')), status: 'confirmed', actor: 'api' });
+    const c = await conversation(botEn, '+12125550100');
+    expect(await c.say('Can I book TV mounting?')).toBe('What day and time would suit you for the TV mounting?');
+    expect(await c.say('tomorrow at half past two')).toMatch(/^Sorry, tomorrow at 2:30 PM is (taken|not available)|^Sorry, tomorrow at 2:30 PM/);
+    const taken = await c.say('tomorrow at two pm');
+    expect(taken).toBe('Sorry, tomorrow at 2:00 PM is taken. The nearest free times are tomorrow at 12:00 PM, tomorrow at 1:00 PM or tomorrow at 3:00 PM. Which one suits you?');
+    const picked = await c.say('The second one');
+    expect(picked).toBe('May I have your name, please?');
+    expect(await c.say('Bob Stone')).toMatch(/^Let me confirm: TV mounting tomorrow at .*, for Bob Stone, phone number 2 1 2, 5 5 5, 0 1 0 0\. Shall I book it\?$/);
+    expect(await c.say('no')).toBe('What would you like to change: the service, the time, the name or the number?');
+    expect(await c.say('make it noon')).toBe(
+      'Let me confirm: TV mounting tomorrow at 12:00 PM, for Bob Stone, phone number 2 1 2, 5 5 5, 0 1 0 0. Shall I book it?');
+    expect(await c.say('yes please')).toContain("You're booked for TV mounting tomorrow at 12:00 PM.");
+    expect(await live(c.callId)).toHaveLength(1);
+  });
+
+  it('a question about the policy is answered, not acted on; the pending question comes back', async () => {
+    const c = await conversation(botEn, '+12125550100');
+    expect(await c.say('What happens if I cancel at the last minute?')).toBe(
+      'You can cancel or reschedule free of charge up to 24 hours before the visit. Later cancellations cost 20 dollars.');
+    expect(await c.say('I want to book a tap repair')).toBe('What day and time would suit you for the Tap repair?');
+    expect(await c.say('Is there a fee if I reschedule?')).toBe(
+      'You can cancel or reschedule free of charge up to 24 hours before the visit. Now, back to your appointment. What day and time would suit you for the Tap repair?');
+    expect(await c.say('Friday at 9 am')).toBe('May I have your name, please?');
+  });
+
+  it('cancels and reschedules the caller\'s own booking after a read-back; a web caller is asked for the number', async () => {
+    await bookings.reserve(db.sql, {
+      companyId: company, botId: botEn.id, serviceId: 'tap', start: new Date(at('2026-03-06T10:00')), status: 'confirmed', actor: 'api',
+      customerName: 'Ann', customerPhone: '+12125550199',
+    });
+    const web = await conversation(botEn, null);
+    expect(await web.say('I need to reschedule my appointment')).toBe('What phone number did you book with?');
+    expect(await web.say('two one two five five five zero one nine nine')).toBe('Your Tap repair on Friday at 10:00 AM. What day and time would you like instead?');
+    expect(await web.say('Monday at 3 pm')).toBe('Just to confirm: move your Tap repair on Friday at 10:00 AM to on Monday at 3:00 PM?');
+    expect(await web.say('yes')).toBe('Done, your Tap repair on Friday at 10:00 AM is moved to on Monday at 3:00 PM. Is there anything else I can help with?');
+    const phone = await conversation(botEn, '+12125550199');
+    expect(await phone.say('Please cancel my booking')).toBe('Just to confirm: cancel your Tap repair on Monday at 3:00 PM?');
+    expect(await phone.say('Yes')).toBe('Done, your Tap repair on Monday at 3:00 PM is cancelled. Is there anything else I can help with?');
+    const rows = await listBookings(db.sql, company, { limit: 5, phone: '+12125550199' });
+    expect(rows.map((r) => r.status)).toEqual(['cancelled']);
+    const none = await conversation(botEn, '+12125550111');
+    expect(await none.say('When is my appointment?')).toBe("I couldn't find an upcoming appointment. Is there anything else I can help with?");
+  });
+
+  it('the fallback takes the details it promised (name, number, need) and never repeats a line verbatim', async () => {
+    const c = await conversation(botEn, null);
+    expect(await c.say('Hello there')).toBe('Hello! How can I help you today?');
+    const first = await c.say('Do you install solar panels?');
+    expect(first).toBe("I'm sorry, I don't have that information. I can take your details and have someone call you back. What name should I leave for the callback?");
+    expect(await c.say('Maria Lopez')).toBe('Thank you, Maria Lopez. What number should we call you back on?');
+    expect(await c.say('it is 212 555 0142')).toBe(
+      "Thank you, Maria Lopez. I've noted your number, 2 1 2, 5 5 5, 0 1 4 2, and your request: Do you install solar panels. Someone will call you back soon. Is there anything else I can help with?");
+    const a = await c.say('Do you sell paint?');
+    const b = await c.say('Do you sell paint?');
+    expect(a).not.toBe(b);
+  });
+});
+
+describe('guided booking (ru)', () => {
+  it('books with spoken times and names, asking the number on a web call, confirms in Russian', async () => {
+    const c = await conversation(botRu, null);
+    expect(await c.say('Здравствуйте, хочу записаться на маникюр')).toBe('На какой день и время записать вас (Маникюр)?');
+    expect(await c.say('Завтра в три часа дня')).toBe('Как вас зовут?');
+    expect(await c.say('Меня зовут Анна')).toBe('Назовите, пожалуйста, номер телефона для связи.');
+    expect(await c.say('восемь девятьсот шестнадцать сто двадцать три сорок пять шестьдесят семь')).toBe(
+      'Проверим: Маникюр, завтра в 15:00, на имя Анна, телефон 9 1 6, 1 2 3, 4 5 6 7. Записываю?');
+    expect(await c.say('Да, всё верно')).toBe('Анна, вы записаны: Маникюр, завтра в 15:00. Могу ещё чем-нибудь помочь?');
+    const [b] = await live(c.callId);
+    expect(b).toMatchObject({ serviceId: 'manicure', customerName: 'Анна', customerPhone: '+79161234567' });
+    expect(b!.start).toBe('2026-03-05T12:00:00.000Z');
+  });
+
+  it('"без четверти пять", "в полдень", a correction and a policy question that is not a cancellation', async () => {
+    const c = await conversation(botRu, '+79161112233');
+    expect(await c.say('Что будет, если я отменю запись в последний момент?')).toBe(
+      'Отменить или перенести запись можно бесплатно за 24 часа до визита. При отмене позже взимается штраф 500 рублей.');
+    expect(await c.say('Запишите меня на стрижку без четверти пять завтра, меня зовут Ольга')).toBe(
+      'Проверим: Стрижка, завтра в 16:45, на имя Ольга, телефон 9 1 6, 1 1 1, 2 2 3 3. Записываю?');
+    expect(await c.say('Нет, в полдень')).toBe('Проверим: Стрижка, завтра в 12:00, на имя Ольга, телефон 9 1 6, 1 1 1, 2 2 3 3. Записываю?');
+    expect(await c.say('Да')).toContain('вы записаны: Стрижка, завтра в 12:00');
+    expect(await live(c.callId)).toHaveLength(1);
+  });
+
+  it('cancels and moves a booking in Russian ("через неделю")', async () => {
+    await bookings.reserve(db.sql, {
+      companyId: company, botId: botRu.id, serviceId: 'haircut', start: new Date('2026-03-06T08:00:00Z'), status: 'confirmed', actor: 'api',
+      customerName: 'Ира', customerPhone: '+79160000001',
+    });
+    const c = await conversation(botRu, '+79160000001');
+    expect(await c.say('Хочу перенести запись')).toBe('Ваша запись: Стрижка, послезавтра в 11:00. На какой день и время её перенести?');
+    expect(await c.say('через неделю в 11')).toBe('Уточню: перенести запись (Стрижка, послезавтра в 11:00) на в среду, 11 марта, в 11:00?');
+    expect(await c.say('да')).toContain('Готово, запись (Стрижка, послезавтра в 11:00) перенесена');
+    expect(await c.say('А теперь отмените её, пожалуйста')).toBe('Уточню: отменить запись — Стрижка, в среду, 11 марта, в 11:00?');
+    expect(await c.say('Да, отменяйте')).toBe('Готово, запись отменена: Стрижка, в среду, 11 марта, в 11:00. Могу ещё чем-нибудь помочь?');
+  });
+
+  it('the fallback takes a name and a number in words', async () => {
+    const c = await conversation(botRu, null);
+    expect(await c.say('Вы делаете татуировки?')).toBe('К сожалению, у меня нет этой информации. Я могу записать ваши данные, и вам перезвонят. На какое имя оставить заявку?');
+    expect(await c.say('Светлана')).toBe('Спасибо, Светлана. По какому номеру вам перезвонить?');
+    expect(await c.say('девять один шесть пять пять пять один два три четыре')).toContain('Спасибо, Светлана. Я записал ваш номер: 9 1 6, 5 5 5, 1 2 3 4, и вопрос: Вы делаете татуировки');
+  });
+});
