@@ -19,7 +19,7 @@ import { LocalEmbedder } from './providers/embeddings/local.js';
 import { OpenAiEmbedder } from './providers/embeddings/openai.js';
 import type { Logger } from './log.js';
 import { checkLocalSpeech } from './providers/local-speech-check.js';
-import { ProviderRegistry } from './providers/registry.js';
+import { ProviderRegistry } from './telephony/provider-registry.js';
 import { LocalSttProvider } from './providers/stt/local.js';
 import { LocalTtsProvider } from './providers/tts/local.js';
 import { persistentSecret } from './secrets-file.js';

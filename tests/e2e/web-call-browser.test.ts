@@ -15,7 +15,7 @@ import { readWav, wavToPcm16, writeWav } from '../../src/audio/wav.js';
 import { wordErrorRate } from '../../src/audio/wer.js';
 import type { CallRow } from '../../src/db/calls.js';
 import { createLogger } from '../../src/log.js';
-import { ProviderRegistry } from '../../src/providers/registry.js';
+import { ProviderRegistry } from '../../src/telephony/provider-registry.js';
 import { LocalSttProvider } from '../../src/providers/stt/local.js';
 import { LocalTtsProvider } from '../../src/providers/tts/local.js';
 import { testConfig } from '../../src/config.js';

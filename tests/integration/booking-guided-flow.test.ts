@@ -17,7 +17,7 @@ import { ToolRegistry } from '../../src/call/tool-registry.js';
 import type { CallControl, Tool } from '../../src/call/tool-types.js';
 import { builtInTools } from '../../src/call/tools/index.js';
 import { systemClock } from '../../src/call/types.js';
-import { ScenarioEngine } from '../../src/providers/llm/scenario-engine.js';
+import { ScenarioEngine } from '../../src/scenario/engine.js';
 import type { ChatMessage } from '../../src/providers/types.js';
 import { at, callContext, seedBot, seedCall, seedCompany } from './booking-fixtures.js';
 

@@ -7,7 +7,7 @@ import type { CallContext, Tool } from '../../src/call/tool-types.js';
 import { builtInTools } from '../../src/call/tools/index.js';
 import { silentLogger } from '../../src/call/types.js';
 import type { Db } from '../../src/db/sql.js';
-import { ScenarioEngine } from '../../src/providers/llm/scenario-engine.js';
+import { ScenarioEngine } from '../../src/scenario/engine.js';
 import { MemoryTransport } from '../helpers/memory-transport.js';
 import { saySentence, ScriptedStt, ScriptedTts } from '../helpers/scripted-providers.js';
 

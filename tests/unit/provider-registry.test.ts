@@ -3,7 +3,7 @@ import type { BotConfig } from '../../src/bots/config-schema.js';
 import { testConfig } from '../../src/config.js';
 import type { BotRow } from '../../src/db/bots.js';
 import type { Logger } from '../../src/log.js';
-import { ProviderRegistry } from '../../src/providers/registry.js';
+import { ProviderRegistry } from '../../src/telephony/provider-registry.js';
 import { PhraseCachingTts } from '../../src/providers/tts/phrase-cache.js';
 import type { SttProvider, TtsProvider } from '../../src/providers/types.js';
 

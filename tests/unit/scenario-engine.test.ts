@@ -6,7 +6,7 @@ import type { CallContext, CallControl, Tool, ToolResult } from '../../src/call/
 import { builtInTools } from '../../src/call/tools/index.js';
 import { systemClock } from '../../src/call/types.js';
 import type { Db } from '../../src/db/sql.js';
-import { ScenarioEngine } from '../../src/providers/llm/scenario-engine.js';
+import { ScenarioEngine } from '../../src/scenario/engine.js';
 import type { ChatMessage } from '../../src/providers/types.js';
 
 const SLOTS = [
@@ -163,7 +163,7 @@ describe('ScenarioEngine (ru)', () => {
 
 describe('booking wishes without the word "book"', () => {
   it('a named service with a time or a "would like" starts a booking; number-word times are read', async () => {
-    const { wantsService, extractWhen } = await import('../../src/providers/llm/scenario/intents.js');
+    const { wantsService, extractWhen } = await import('../../src/scenario/intents.js');
     expect(wantsService('i would like to but the haircut tomorrow at three pm', ['Haircut', 'Coloring'])).toBe(true);
     expect(wantsService('a haircut on friday', ['Haircut'])).toBe(true);
     expect(wantsService('how much is a haircut', ['Haircut'])).toBe(false);

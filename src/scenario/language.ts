@@ -1,5 +1,5 @@
 /** Language of a caller's words, and the normalisation the intent rules match against. */
-import type { Language } from '../../types.js';
+import type { Language } from '../providers/types.js';
 
 export function detectLanguage(text: string, fallback: Language): Language {
   const cyr = (text.match(/[а-яё]/gi) ?? []).length;

@@ -2,7 +2,7 @@
  * Everything the scenario engine says, in English and Russian. The questions double as state markers: the
  * engine is stateless and recognises which question it asked last by these exact sentences in the history.
  */
-import type { Language } from '../../types.js';
+import type { Language } from '../providers/types.js';
 
 export interface Replies {
   askService: string;

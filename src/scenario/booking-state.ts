@@ -2,7 +2,7 @@
  * What the caller has told us about the booking they want, derived from the message history alone: the
  * scenario engine keeps no state between calls of stream().
  */
-import type { ChatMessage } from '../../types.js';
+import type { ChatMessage } from '../providers/types.js';
 import { classify, extractName, extractService, extractWhen, nameFromAnswer, pickedOption, serviceFromAnswer, wantsService } from './intents.js';
 import type { Replies } from './replies.js';
 

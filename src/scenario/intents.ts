@@ -1,5 +1,5 @@
 /** Keyword rules for what the caller wants, in English and Russian, and extraction of booking details. */
-import { isHypothetical } from '../../../bookings/flow/understand.js';
+import { isHypothetical } from '../bookings/flow/understand.js';
 import { normalize } from './language.js';
 
 export type Intent = 'goodbye' | 'human' | 'cancel' | 'reschedule' | 'my_booking' | 'book' | 'other';

@@ -7,14 +7,14 @@
  * booking with check_availability / book_appointment itself. It keeps no state: everything is derived from the
  * message history (the flow's own state travels in its tool results), like a real LLM.
  */
-import type { ChatMessage, Language, LlmEvent, LlmProvider, LlmRequest, ToolCall } from '../types.js';
-import { bookingState, slotsIn } from './scenario/booking-state.js';
-import { classify, extractWhen } from './scenario/intents.js';
-import { detectLanguage } from './scenario/language.js';
-import { REPLIES, type Replies } from './scenario/replies.js';
-import { spokenAnswer } from '../../knowledge/spoken-answer.js';
-import { extractName, extractPhoneDigits, isNo, isQuestion, speakDigits, taskOf } from '../../bookings/flow/understand.js';
-import { isGreeting } from './scenario/intents.js';
+import type { ChatMessage, Language, LlmEvent, LlmProvider, LlmRequest, ToolCall } from '../providers/types.js';
+import { bookingState, slotsIn } from './booking-state.js';
+import { classify, extractWhen } from './intents.js';
+import { detectLanguage } from './language.js';
+import { REPLIES, type Replies } from './replies.js';
+import { spokenAnswer } from '../knowledge/spoken-answer.js';
+import { extractName, extractPhoneDigits, isNo, isQuestion, speakDigits, taskOf } from '../bookings/flow/understand.js';
+import { isGreeting } from './intents.js';
 
 export interface ScenarioEngineOptions {
   language: Language;
