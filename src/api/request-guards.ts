@@ -62,7 +62,7 @@ export function installRequestGuards(app: FastifyInstance): void {
       done(badRequest(`Body is nested deeper than ${MAX_BODY_DEPTH} levels`), undefined);
       return;
     }
-    parse(request, text, (err, value) => {
+    void parse(request, text, (err, value) => {
       if (err) return done(err, undefined);
       // In JSON text a NUL can only be written as the escape \u0000: walk the value only when that appears.
       const nulAt = text.includes('u0000') ? findNul(value, 'body') : null;
