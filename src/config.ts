@@ -99,6 +99,7 @@ export const VARIABLES = {
   WEB_CALL_TOKEN_TTL_SEC: { kind: { type: 'int', min: 10, max: 3600 }, default: '120', doc: 'Lifetime of a web-call token' },
   TTS_PHRASE_CACHE_MB: { kind: { type: 'int', min: 0, max: 4096 }, default: '32', doc: 'Memory for the audio of repeated short phrases (greetings, re-prompts…); 0 turns the cache off' },
   WORKERS_ENABLED: { kind: { type: 'bool' }, default: 'true', doc: 'Run background workers (ingestion, analysis, webhooks) in this process' },
+  PROCESSES: { kind: { type: 'string' }, default: '1', doc: 'Server processes sharing PORT (node:cluster): a number, or auto = one per CPU core; more than 1 needs DATABASE_URL (embedded PGlite is single-process)' },
 } as const satisfies Record<string, VariableSpec>;
 
 type Name = keyof typeof VARIABLES;
@@ -174,6 +175,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError('ADMIN_TOKEN', `must be at least ${MIN_ADMIN_TOKEN_CHARS} characters (e.g. openssl rand -base64 32), or unset to have one generated into DATA_DIR`);
   }
   trustProxyOption(cfg.TRUST_PROXY);
+  if (!/^(auto|[1-9]\d{0,2})$/.test(cfg.PROCESSES)) throw new ConfigError('PROCESSES', `must be auto or a number from 1 to 999 (got "${cfg.PROCESSES.slice(0, 20)}")`);
+  if (cfg.PROCESSES !== '1' && !cfg.DATABASE_URL) {
+    throw new ConfigError('PROCESSES', `is ${cfg.PROCESSES} but DATABASE_URL is not set: embedded PGlite runs in one process only; set DATABASE_URL to a PostgreSQL server, or PROCESSES=1`);
+  }
   if (cfg.CHUNK_OVERLAP >= cfg.CHUNK_SIZE) throw new ConfigError('CHUNK_OVERLAP', 'must be smaller than CHUNK_SIZE');
   if (cfg.DEFAULT_STT === 'deepgram' && !cfg.DEEPGRAM_API_KEY) throw new ConfigError('DEFAULT_STT', 'is deepgram but DEEPGRAM_API_KEY is not set');
   if (cfg.DEFAULT_TTS === 'cartesia' && !cfg.CARTESIA_API_KEY) throw new ConfigError('DEFAULT_TTS', 'is cartesia but CARTESIA_API_KEY is not set');

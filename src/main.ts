@@ -1,25 +1,18 @@
 /**
  * Process entry: read config, open the database, migrate, start workers, listen; on SIGTERM/SIGINT stop
  * accepting, let calls and jobs finish within SHUTDOWN_TIMEOUT_MS, close the database.
+ * With PROCESSES > 1 this process becomes the cluster's primary (src/cluster.ts), which only supervises, and
+ * each forked worker runs this same file as a full server on the shared port.
  */
-import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './log.js';
-import { startServer } from './server.js';
+import cluster from 'node:cluster';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import type { StartOptions } from './server.js';
 
-async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
-  const log = createLogger(config.LOG_LEVEL);
-  const server = await startServer(config, log);
-
+async function runServer(config: Config, log: Logger, options: StartOptions = {}): Promise<void> {
+  // Imported here, not at the top: a PROCESSES > 1 primary never loads the server's modules (it only supervises).
+  const { startServer } = await import('./server.js');
+  const server = await startServer(config, log, options);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -35,6 +28,53 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function runPrimary(config: Config, log: Logger, processes: number): Promise<void> {
+  const { Supervisor, prepareSharedSecrets } = await import('./cluster.js');
+  const supervisor = new Supervisor({
+    processes,
+    log,
+    env: prepareSharedSecrets(config, log),
+    stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS + 5000,
+  });
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down every server process');
+    void supervisor.stop('SIGTERM').then((clean) => process.exit(clean ? 0 : 1));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  log.info({ processes }, 'starting server processes');
+  await supervisor.start();
+  void supervisor.whenAllExited().then(() => {
+    if (!stopping) process.exit(0);
+  });
+}
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.LOG_LEVEL);
+  if (cluster.isWorker) {
+    // pino puts every line's pid in already; the worker number ties restarts together.
+    await runServer(config, log.child({ worker: cluster.worker?.id }), { clusterIpc: process as Required<StartOptions>['clusterIpc'] });
+    return;
+  }
+  const { processCount } = await import('./cluster.js');
+  const processes = processCount(config.PROCESSES);
+  if (processes > 1) await runPrimary(config, log.child({ role: 'primary' }), processes);
+  else await runServer(config, log);
 }
 
 main().catch((err: unknown) => {

@@ -3,7 +3,7 @@
  * the process; end-to-end tests run it on port 0.
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { createMetrics } from './api/metrics.js';
+import { createMetrics, useClusterMetrics } from './api/metrics.js';
 import { bookingRoutes } from './api/routes/bookings.js';
 import { knowledgeRoutes } from './api/routes/knowledge.js';
 import { buildApp } from './app.js';
@@ -72,6 +72,10 @@ export interface StartOptions {
 
 /**
  * Builds every service from the config and listens. main.ts runs it for the process; the end-to-end tests run
+  /** In a PROCESSES > 1 worker: the channel to the primary, so /metrics answers for every process (src/cluster.ts). */
+  clusterIpc?: Parameters<typeof useClusterMetrics>[1];
+  /** How long provider sessions opened at the voice webhook wait for their media stream (default 15 s; tests). */
+  prewarmTtlMs?: number;
  * the same function (with fake vendors' URLs in the config and a test database), so they exercise this wiring.
  */
 export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
@@ -109,6 +113,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     stt: new LocalSttProvider({ logger: log }),
     tts: new LocalTtsProvider({ englishEngine: config.LOCAL_TTS_ENGINE === 'espeak-ng' ? 'espeak' : 'flite' }),
   });
+  if (options.clusterIpc) useClusterMetrics(metrics, options.clusterIpc);
   log.info({ defaults: providers.defaults }, 'providers');
   // The server runs without the Debian speech packages; calls that need them then fail politely. Say so now.
   void checkLocalSpeech().then((status) => {
@@ -142,7 +147,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     : null;
   const worker = config.WORKERS_ENABLED ? new JobWorker(sql, { kinds: jobKinds, log }) : null;
 
-  const prewarmer = new ProviderPrewarmer({ providersFor: (bot) => providers.forBot(bot), log });
+  const prewarmer = new ProviderPrewarmer({ providersFor: (bot) => providers.forBot(bot), log, ...(options.prewarmTtlMs ? { ttlMs: options.prewarmTtlMs } : {}) });
   const ownership = new CallOwnership(sql, log);
   await ownership.start({ sweep: config.WORKERS_ENABLED });
   const runner = new CallRunner({

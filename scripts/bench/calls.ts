@@ -6,9 +6,15 @@
  * itself fails; missed targets are printed as MISS.
  *   npm run bench:calls -- --calls 50 [--turns 3] [--stagger-ms 2000] [--database-url postgres://…] [--cpu-prof]
  *     [--pin 0-1:1  (server CPUs : load-generator CPUs, via taskset)] [--server-node-flags "…"]
- *     [--llm-token-interval-ms 0] [--tts-chunk-interval-ms 0]
+ *     [--llm-token-interval-ms 0] [--tts-chunk-interval-ms 0] [--processes N  (PROCESSES for the server; needs --database-url)]
+ *   The load generator alone, against a Parley started elsewhere (another machine, or by hand):
+ *     npm run bench:calls -- --server-url http://10.0.0.5:3000 --admin-token … --twilio-auth-token … [--public-url …]
+ *       --fakes-listen 0.0.0.0:4100 [--server-pid PID  (when the server runs on this machine: CPU/RSS from /proc)]
+ *   The fake vendors then listen on PORT, PORT+1, PORT+2 (Deepgram, OpenAI, Cartesia); --print-server-env prints the
+ *   settings the server needs for them (start it with those, then run the benchmark).
  */
 import { execFileSync } from 'node:child_process';
+import { cpus } from 'node:os';
 import { mkdirSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -17,8 +23,9 @@ import { FakeDeepgram, mulawToneFrame } from '../../tests/fakes/fakeDeepgram.js'
 import { FakeOpenAI, type FakeChatReply } from '../../tests/fakes/fakeOpenAI.js';
 import { EncodedSpeech } from './lib/bench-caller.js';
 import { runCall, type CallResult, type CallScriptOptions } from './lib/call-script.js';
-import { cpuSeconds, loadAverage, rssBytes, RssSampler, runQueueWaitSeconds } from './lib/proc-stats.js';
-import { provisionBot, scrapeMetrics, startServerChild, type ServerChild } from './lib/server-child.js';
+import { forwardPort } from './lib/forward.js';
+import { loadAverage, processTree, RssSampler, treeCpuSeconds, treeRssBytes, treeRunQueueWaitSeconds } from './lib/proc-stats.js';
+import { provisionBot, remoteServer, scrapeMetrics, startServerChild, type MetricsSnapshot, type ServerTarget } from './lib/server-child.js';
 import { parseTurnTag, TurnTracer, turnTag, type TurnBreakdown } from './lib/turn-trace.js';
 import { fmtMs, fmtSummary, percentile, summarize } from './lib/stats.js';
 
@@ -40,6 +47,17 @@ const { values: args } = parseArgs({
     /** Extra flags for the server's node, e.g. "--max-semi-space-size=32". */
     'server-node-flags': { type: 'string', default: '' },
     'cpu-prof-dir': { type: 'string', default: '/tmp/parley-bench-prof' },
+    processes: { type: 'string', default: '1' },
+    'server-url': { type: 'string' },
+    'public-url': { type: 'string' },
+    'admin-token': { type: 'string' },
+    'twilio-auth-token': { type: 'string' },
+    'server-pid': { type: 'string' },
+    /** HOST:PORT where the fakes listen for a server given by --server-url (PORT, PORT+1, PORT+2). */
+    'fakes-listen': { type: 'string' },
+    'print-server-env': { type: 'boolean', default: false },
+    /** Only start the server (as `npm start` would, no calls), report time to healthy and idle RSS, stop. */
+    idle: { type: 'boolean', default: false },
   },
 });
 
@@ -74,12 +92,69 @@ function lastUserText(body: Record<string, unknown>): string {
   return '';
 }
 
+/** The TurnLatency fields the call loop stores on each bot turn of the transcript. */
+const STORED_STAGES = ['speechMs', 'sttFinalMs', 'endpointMs', 'llmFirstTokenMs', 'ttsFirstAudioMs', 'responseMs', 'totalMs'] as const;
+
+/** Reads each call's stored transcript (GET /v1/calls/:id) and collects its bot turns' latency fields. */
+async function storedTurnStages(server: ServerTarget, apiKey: string, callIds: string[]): Promise<{ calls: number; turns: number; stages: Map<string, number[]> }> {
+  const stages = new Map<string, number[]>();
+  let calls = 0;
+  let turns = 0;
+  for (let i = 0; i < callIds.length; i += 10) {
+    await Promise.all(callIds.slice(i, i + 10).map(async (id) => {
+      const res = await fetch(`${server.url}/v1/calls/${id}`, { headers: { authorization: `Bearer ${apiKey}` } }).catch(() => null);
+      if (!res || res.status !== 200) return;
+      calls++;
+      const body = (await res.json()) as { transcript?: Array<{ role: string; latency?: Record<string, number | null> }> };
+      for (const e of body.transcript ?? []) {
+        if (e.role !== 'bot' || !e.latency) continue;
+        turns++;
+        for (const f of STORED_STAGES) {
+          const v = e.latency[f];
+          if (typeof v === 'number') stages.set(f, [...(stages.get(f) ?? []), v]);
+        }
+      }
+    }));
+  }
+  return { calls, turns, stages };
+}
+
+/** Mean and bucket-bound p50/p95 of a Prometheus histogram's growth since `before`. */
+function histogramSummary(h: MetricsSnapshot['bargeIn'] extends Map<string, infer V> ? V : never, before?: typeof h): string {
+  const count = h.count - (before?.count ?? 0);
+  if (count <= 0) return 'none';
+  const sum = h.sum - (before?.sum ?? 0);
+  const bound = (q: number): string => {
+    for (const [le, c] of h.buckets) {
+      const prev = before?.buckets.find(([l]) => l === le)?.[1] ?? 0;
+      if (c - prev >= q * count) return le === Infinity ? '> last bucket' : `≤ ${(le * 1000).toFixed(0)} ms`;
+    }
+    return '?';
+  };
+  return `n ${count}, mean ${((sum / count) * 1000).toFixed(0)} ms, p50 ${bound(0.5)}, p95 ${bound(0.95)}`;
+}
+
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
 async function main(): Promise<number> {
   if (!Number.isInteger(N) || N < 1 || !Number.isInteger(TURNS) || TURNS < 1) throw new Error('--calls and --turns must be positive integers');
+  if (args['print-server-env']) {
+    const listen = args['fakes-listen'] ?? '127.0.0.1:4100';
+    const host = listen.replace(/:\d+$/, '').replace('0.0.0.0', '<this machine>');
+    const base = Number(/:(\d+)$/.exec(listen)?.[1] ?? 4100);
+    process.stdout.write([
+      '# Start Parley with these (plus DATABASE_URL, PROCESSES, ADMIN_TOKEN, TWILIO_AUTH_TOKEN, PUBLIC_URL), then run',
+      `# npm run bench:calls -- --server-url … --admin-token … --twilio-auth-token … --fakes-listen ${listen}`,
+      `DEEPGRAM_API_KEY=dg-test DEEPGRAM_URL=ws://${host}:${base}`,
+      `OPENAI_API_KEY=sk-test OPENAI_BASE_URL=http://${host}:${base + 1}/v1`,
+      `CARTESIA_API_KEY=cartesia-test CARTESIA_URL=http://${host}:${base + 2}`,
+      'RATE_LIMIT_PER_MIN=1000000 WORKERS_ENABLED=false LOG_LEVEL=warn',
+      '',
+    ].join('\n'));
+    return 0;
+  }
   const loadBefore = loadAverage();
 
   const tracer = new TurnTracer();
@@ -106,13 +181,37 @@ async function main(): Promise<number> {
     mkdirSync(args['cpu-prof-dir'], { recursive: true });
     nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${args['cpu-prof-dir']}`);
   }
-  let server: ServerChild | null = null;
+  let server: ServerTarget | null = null;
+  const forwards: Array<import('node:net').Server> = [];
+  const PROCESSES = Number(args.processes);
   try {
     const [serverCpus, harnessCpus] = (args.pin ?? '').split(':');
     if (args.pin && (!serverCpus || !harnessCpus)) throw new Error('--pin takes SERVER_CPUS:HARNESS_CPUS, e.g. 0:1');
+    if (!Number.isInteger(PROCESSES) || PROCESSES < 1) throw new Error('--processes takes a positive integer');
+    if (PROCESSES > 1 && !args['database-url'] && !args['server-url']) throw new Error('--processes > 1 needs --database-url (embedded PGlite is single-process)');
     if (harnessCpus) execFileSync('taskset', ['-a', '-p', '-c', harnessCpus, String(process.pid)], { stdio: 'ignore' });
-    server = await startServerChild({ deepgramUrl: deepgram.url, cartesiaUrl: cartesia.url, openaiBaseUrl: openai.baseUrl, databaseUrl: args['database-url'], nodeFlags, cpus: serverCpus });
-    await provisionBot(server, BOT_NUMBER, {
+    if (args['server-url']) {
+      if (!args['admin-token'] || !args['twilio-auth-token']) throw new Error('--server-url needs --admin-token and --twilio-auth-token (the server\'s ADMIN_TOKEN and TWILIO_AUTH_TOKEN)');
+      if (args['fakes-listen']) {
+        const [host, base] = [args['fakes-listen'].replace(/:\d+$/, ''), Number(/:(\d+)$/.exec(args['fakes-listen'])?.[1])];
+        if (!Number.isInteger(base)) throw new Error('--fakes-listen takes HOST:PORT');
+        const portOf = (url: string) => Number(new URL(url).port);
+        forwards.push(await forwardPort(host, base, portOf(deepgram.url)), await forwardPort(host, base + 1, portOf(openai.baseUrl)), await forwardPort(host, base + 2, portOf(cartesia.url.replace(/^ws/, 'http'))));
+        log(`fakes listen on ${host}:${base} (Deepgram), :${base + 1} (OpenAI), :${base + 2} (Cartesia)`);
+      }
+      server = remoteServer({ url: args['server-url'], publicUrl: args['public-url'], adminToken: args['admin-token'], twilioAuthToken: args['twilio-auth-token'], ...(args['server-pid'] ? { pid: Number(args['server-pid']) } : {}) });
+    } else {
+      server = await startServerChild({ deepgramUrl: deepgram.url, cartesiaUrl: cartesia.url, openaiBaseUrl: openai.baseUrl, databaseUrl: args['database-url'], nodeFlags, cpus: serverCpus, processes: PROCESSES });
+    }
+    if (args.idle) {
+      if (server.pid === null) throw new Error('--idle starts its own server (no --server-url)');
+      const afterReady = treeRssBytes(server.pid);
+      await sleep(5000);
+      const idle = treeRssBytes(server.pid);
+      process.stdout.write(`idle server (${args['database-url'] ? 'PostgreSQL' : 'embedded PGlite on disk'}, PROCESSES=${PROCESSES}, cloud keys set, no calls yet): healthy ${(server.readyMs / 1000).toFixed(2)} s after spawn (GET /readyz 200); RSS ${mb(afterReady)} at ready, ${mb(idle)} 5 s later (server processes: ${processTree(server.pid).length})\n`);
+      return 0;
+    }
+    const { apiKey } = await provisionBot(server, BOT_NUMBER, {
       greeting: GREETING,
       systemPrompt: 'Be brief.',
       limits: { silenceRepromptSec: 60, silenceHangupSec: 120, bargeInMinMs: BARGE_IN_MIN_MS, bargeInMinWords: 0 },
@@ -127,7 +226,7 @@ async function main(): Promise<number> {
       const frameSentAt: number[] = [];
       tracer.registerCaller(tag, frameSentAt);
       return {
-      caller: { server: server!.url, publicOrigin: server!.url, authToken: server!.twilioAuthToken, from: `+1555${String(2000000 + tag).padStart(7, '0')}`, to: BOT_NUMBER, tag, frameSentAt },
+      caller: { server: server!.url, publicOrigin: server!.publicUrl, authToken: server!.twilioAuthToken, from: `+1555${String(2000000 + tag).padStart(7, '0')}`, to: BOT_NUMBER, tag, frameSentAt },
       turns,
       speech,
       bargeSpeech,
@@ -143,13 +242,19 @@ async function main(): Promise<number> {
     await sleep(1500);
     const endpointingMs = Number(deepgram.connections[0]?.query.get('endpointing') ?? 300);
     const dgBytesBefore = deepgram.connections.reduce((s, c) => s + c.audioBytes, 0);
-    const idleRss = rssBytes(server.pid);
     const idleMetrics = await scrapeMetrics(server);
+    const pid = server.pid;
+    // Server processes only: the server's pid and every process below it (PROCESSES > 1: the primary and its
+    // workers), from /proc; a server elsewhere: its own /metrics (workers' process_cpu_seconds_total, summed).
+    const serverCpu = (m: MetricsSnapshot | null): number => (pid !== null ? treeCpuSeconds(pid) : (m?.cpuSecondsTotal ?? NaN));
+    const serverRss = (m: MetricsSnapshot | null): number => (pid !== null ? treeRssBytes(pid) : (m?.residentBytes ?? NaN));
+    const idleRss = serverRss(idleMetrics);
     const lagResolutionSec = 0.01; // prom-client samples the loop every 10 ms; its figures include that period
 
     log(`load: ${N} calls, ${TURNS} turns + 1 barge-in each, started over ${STAGGER_MS} ms…`);
-    const rss = new RssSampler(server.pid);
-    rss.start();
+    const rss = new RssSampler(pid ?? 0, 250, true);
+    if (pid !== null) rss.start();
+    let remotePeakRss = idleRss;
     const harnessLag = monitorEventLoopDelay({ resolution: 5 });
     harnessLag.enable();
     const lagWindows: number[] = [];
@@ -163,10 +268,11 @@ async function main(): Promise<number> {
         const m = await scrapeMetrics(server!).catch(() => null);
         if (m?.eventLoopLagP99Sec != null) lagWindows.push(Math.max(0, m.eventLoopLagP99Sec - lagResolutionSec) * 1000);
         if (m) peakActive = Math.max(peakActive, m.activeCalls);
+        if (m?.residentBytes != null) remotePeakRss = Math.max(remotePeakRss, m.residentBytes);
       }
     })();
-    const cpu0 = cpuSeconds(server.pid);
-    const wait0 = runQueueWaitSeconds(server.pid);
+    const cpu0 = serverCpu(pid === null ? await scrapeMetrics(server) : null);
+    const wait0 = pid !== null ? treeRunQueueWaitSeconds(pid) : null;
     const t0 = Date.now();
     const results: CallResult[] = await Promise.all(
       Array.from({ length: N }, async (_, i) => {
@@ -175,13 +281,14 @@ async function main(): Promise<number> {
       }),
     );
     const wallSec = (Date.now() - t0) / 1000;
-    const cpuSec = cpuSeconds(server.pid) - cpu0;
-    const wait1 = runQueueWaitSeconds(server.pid);
+    const cpuSec = serverCpu(pid === null ? await scrapeMetrics(server) : null) - cpu0;
+    const wait1 = pid !== null ? treeRunQueueWaitSeconds(pid) : null;
     const waitSec = wait0 !== null && wait1 !== null ? wait1 - wait0 : null;
     scraping = false;
     await scraper;
     harnessLag.disable();
-    rss.stop();
+    if (pid !== null) rss.stop();
+    const peakRss = pid !== null ? rss.peak : remotePeakRss;
     await sleep(2000); // let the server close its Deepgram streams so every byte is counted
     const after = await scrapeMetrics(server);
     const dgBytes = deepgram.connections.reduce((s, c) => s + c.audioBytes, 0) - dgBytesBefore;
@@ -207,7 +314,10 @@ async function main(): Promise<number> {
     const outBytes = replies.reduce((s, b) => s + b, 0) + results.reduce((s, r) => s + (r.greetingBytes ?? 0), 0);
     const outExpected = replies.length * expectedReplyBytes + results.filter((r) => r.greetingBytes !== null).length * expectedGreetingBytes;
     const cpuPct = (cpuSec / wallSec) * 100;
-    const rssPerCall = (rss.peak - idleRss) / N;
+    const rssPerCall = (peakRss - idleRss) / N;
+    const callSeconds = results.reduce((sum, r) => sum + r.durationSec, 0);
+    const cpuMsPerCallSecond = (cpuSec * 1000) / Math.max(1e-9, callSeconds);
+    const stored = await storedTurnStages(server, apiKey, results.map((r) => r.callId).filter(Boolean));
     const lag = summarize(lagWindows);
     const harness = { p99: harnessLag.percentile(99) / 1e6, max: harnessLag.max / 1e6 };
     const p99Added = percentile(serverAdded, 99);
@@ -219,8 +329,9 @@ async function main(): Promise<number> {
     const out: string[] = [];
     const row = (k: string, v: string): void => void out.push(`  ${k.padEnd(34)} ${v}`);
     out.push('', `=== Parley call load benchmark — N = ${N} concurrent calls ===`);
-    row('machine load average (before/after)', `${loadBefore}  /  ${loadAverage()}   (2 cores, shared)`);
-    row('database', args['database-url'] ? 'PostgreSQL (--database-url)' : 'embedded PGlite on disk');
+    row('machine load average (before/after)', `${loadBefore}  /  ${loadAverage()}   (${cpus().length} cores, shared)`);
+    row('server', args['server-url'] ? `given by URL ${server.url}${pid !== null ? ` (pid ${pid}: CPU/RSS from /proc)` : ' (CPU/RSS from its /metrics: worker processes only)'}` : `child process, PROCESSES=${PROCESSES}`);
+    row('database', args['server-url'] ? '(the server\'s)' : args['database-url'] ? 'PostgreSQL (--database-url)' : 'embedded PGlite on disk');
     if (args.pin) row('CPU pinning (--pin)', `server on CPU ${serverCpus}, load generator on CPU ${harnessCpus} (PostgreSQL and the kernel float)`);
     row('set provider latencies', `endpointing ${endpointingMs} ms (adapter query) + STT final ${STT_FINAL_MS} ms + LLM first token ${LLM_FIRST_TOKEN_MS} ms + TTS first audio ${TTS_FIRST_AUDIO_MS} ms = ${setLatency} ms`);
     row('formula', 'server-added = voice-to-voice − set provider latencies');
@@ -248,13 +359,20 @@ async function main(): Promise<number> {
     row('stream start → greeting audio', fmtSummary(summarize(greeting)));
     row('server event-loop delay p99', `median of 1 s windows ${fmtMs(lag.p50)}, worst window ${fmtMs(lag.max)} (prom-client, 10 ms sampling subtracted; ${lag.n} windows; idle ${fmtMs(Math.max(0, (idleMetrics.eventLoopLagP99Sec ?? 0) - lagResolutionSec) * 1000)})`);
     row('server CPU', `${cpuPct.toFixed(1)} % of one core over the load (${(cpuPct / N).toFixed(2)} % per call; ${((cpuSec * 1000) / N).toFixed(0)} ms CPU per call of ~${(wallSec).toFixed(0)} s)`);
+    row('server CPU per call-second', `${cpuMsPerCallSecond.toFixed(2)} CPU-ms per second of call = ${(cpuMsPerCallSecond / 10).toFixed(3)} % of a core per call  (${(cpuSec * 1000).toFixed(0)} CPU-ms of the server processes / ${callSeconds.toFixed(0)} call-seconds, stream open → hang-up)`);
     if (waitSec !== null) row('server run-queue wait (all threads)', `${waitSec.toFixed(1)} s runnable-but-not-running vs ${cpuSec.toFixed(1)} s on CPU (${((waitSec / Math.max(1e-9, cpuSec)) * 100).toFixed(0)} %): CPU starvation by other processes`);
-    row('server RSS', `idle ${mb(idleRss)}, peak ${mb(rss.peak)} → ${mb(rssPerCall)} per call`);
+    row('server RSS', `idle ${mb(idleRss)}, peak ${mb(peakRss)} → ${mb(rssPerCall)} per call${PROCESSES > 1 ? ` (all ${PROCESSES} processes + primary)` : ''}`);
     row('caller frames late (>5 ms)', `${late} of ${framesSent} (${((late / Math.max(1, framesSent)) * 100).toFixed(2)} %), worst ${maxLate.toFixed(1)} ms  [harness loop p99 ${harness.p99.toFixed(1)} ms, max ${harness.max.toFixed(1)} ms]`);
     row('inbound dropped (caller → Deepgram)', `${sent - dgBytes} of ${sent} bytes (${(((sent - dgBytes) / Math.max(1, sent)) * 100).toFixed(3)} %)`);
     row('outbound (TTS → caller)', `${outBytes} of ${outExpected} expected bytes for greetings + uninterrupted answers (${shortReplies} answers short)`);
     const stages = [...after.turnStages.entries()].map(([s, v]) => `${s} ${v.count ? ((v.sum / v.count) * 1000).toFixed(0) : '-'} ms`).join(', ');
     if (stages) row('server turn stages (mean, /metrics)', stages);
+    out.push('', `  per-turn stages stored in the transcripts (${stored.turns} bot turns of ${stored.calls} calls; ms, from the caller's voice):`);
+    for (const [field, values] of stored.stages) row(`  ${field}`, fmtSummary(summarize(values)));
+    for (const [stage, h] of after.bargeIn) {
+      const before = idleMetrics.bargeIn.get(stage);
+      row(`  barge-in ${stage} (/metrics)`, histogramSummary(h, before));
+    }
     out.push('');
     const nNote = N === 200 ? '' : `  [this run is N = ${N}]`;
     out.push(`  TARGET (N = 200) server-added p99 ≤ ${TARGET_SERVER_ADDED_P99_MS} ms, voice-to-voice − set latencies: ${p99Added <= TARGET_SERVER_ADDED_P99_MS ? 'PASS' : 'MISS'} (${fmtMs(p99Added)})${nNote}`);
@@ -273,6 +391,7 @@ async function main(): Promise<number> {
   } finally {
     const code = await server?.stop();
     if (code !== undefined && code !== 0 && code !== null) log(`server exited with ${code}`);
+    for (const f of forwards) f.close();
     await Promise.all([deepgram.close(), openai.close(), cartesia.close()]);
   }
 }

@@ -1,6 +1,6 @@
 /** Prometheus metrics: one registry per app instance (tests build many apps in one process). */
 import type { FastifyInstance } from 'fastify';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
   registry: Registry;
@@ -13,6 +13,8 @@ export interface Metrics {
   bargeIn: Histogram<'stage'>;
   webhookAttempts: Counter<'outcome'>;
   webhookAttemptDuration: Histogram<string>;
+  /** What /metrics answers; unset = this registry. In a PROCESSES > 1 worker: the whole cluster's (useClusterMetrics). */
+  render?: () => Promise<string>;
 }
 
 export function createMetrics(): Metrics {
@@ -71,7 +73,7 @@ export function installHttpMetrics(app: FastifyInstance, metrics: Metrics): void
   });
   app.get('/metrics', { schema: { hide: true } as object }, async (_request, reply) => {
     reply.type(metrics.registry.contentType);
-    return metrics.registry.metrics();
+    return metrics.render ? metrics.render() : metrics.registry.metrics();
   });
 }
 
@@ -108,4 +110,45 @@ export function observeCallLatency(
     if (b.onsetToQuietMs !== null) metrics.bargeIn.observe({ stage: 'onset_to_quiet' }, b.onsetToQuietMs / 1000);
     metrics.bargeIn.observe({ stage: b.outcome === 'committed' ? 'onset_to_commit' : 'onset_to_resume' }, b.onsetToOutcomeMs / 1000);
   }
+}
+
+/** IPC between a cluster worker and the primary (src/cluster.ts) for one cluster-wide /metrics. */
+export const METRICS_REQUEST = 'parley:metrics-request';
+export const METRICS_RESPONSE = 'parley:metrics-response';
+export interface MetricsRequest { type: typeof METRICS_REQUEST; id: number }
+export interface MetricsResponse { type: typeof METRICS_RESPONSE; id: number; text?: string; error?: string }
+
+/**
+ * In a PROCESSES > 1 worker: this process's registry answers the primary's aggregation requests (prom-client's
+ * AggregatorRegistry protocol), and /metrics asks the primary for the sum over every process — counters and
+ * histograms summed, gauges summed (parley_active_calls) or averaged as prom-client's default metrics declare.
+ * `send` is process.send of the worker.
+ */
+export function useClusterMetrics(metrics: Metrics, ipc: { send(message: MetricsRequest): unknown; on(event: 'message', fn: (m: unknown) => void): unknown }, timeoutMs = 5000): void {
+  AggregatorRegistry.setRegistries([metrics.registry]);
+  new AggregatorRegistry(); // installs the worker's answer to the primary's requests
+  let next = 0;
+  const waiting = new Map<number, { resolve(text: string): void; reject(err: Error): void }>();
+  ipc.on('message', (raw) => {
+    const m = raw as Partial<MetricsResponse> | null;
+    if (!m || m.type !== METRICS_RESPONSE || typeof m.id !== 'number') return;
+    const w = waiting.get(m.id);
+    if (!w) return;
+    waiting.delete(m.id);
+    if (typeof m.text === 'string') w.resolve(m.text);
+    else w.reject(new Error(`cluster metrics: ${m.error ?? 'no answer'}`));
+  });
+  metrics.render = () =>
+    new Promise<string>((resolve, reject) => {
+      const id = next++;
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new Error('cluster metrics: the primary did not answer'));
+      }, timeoutMs);
+      waiting.set(id, {
+        resolve: (t) => (clearTimeout(timer), resolve(t)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      });
+      ipc.send({ type: METRICS_REQUEST, id });
+    });
 }

@@ -42,19 +42,24 @@ export interface CallResult {
   /** The caller's watermark tag and when each of its frames went out (see watermark.ts). */
   tag: number;
   frameSentAt: number[];
+  /** Parley's call id (to read the stored transcript), and stream open → hang-up in seconds. */
+  callId: string;
+  durationSec: number;
 }
 
 export async function runCall(o: CallScriptOptions): Promise<CallResult> {
   const result: CallResult = {
     ok: false, greetingMs: null, greetingBytes: null, turns: [], bargeInMs: null,
     inboundBytesSent: 0, botAudioBytes: 0, lateFrames: 0, framesSentTotal: 0, maxFrameLateMs: 0,
-    tag: o.caller.tag, frameSentAt: [],
+    tag: o.caller.tag, frameSentAt: [], callId: '', durationSec: 0,
   };
+  let openedAt = performance.now();
   let caller: BenchCaller | null = null;
   try {
     const dialedAt = performance.now();
     caller = await BenchCaller.dial(o.caller);
-    const openedAt = performance.now();
+    openedAt = performance.now();
+    result.callId = caller.callId;
     caller.watchAudioAfter(dialedAt);
     const greetingAt = await caller.watchedAudio(15_000);
     if (greetingAt === null) throw new Error('no greeting audio within 15 s');
@@ -102,6 +107,7 @@ export async function runCall(o: CallScriptOptions): Promise<CallResult> {
     result.framesSentTotal = caller.inboundBytesSent / 160;
     result.maxFrameLateMs = caller.maxFrameLateMs;
     result.frameSentAt = caller.frameSentAt;
+    result.durationSec = (performance.now() - openedAt) / 1000;
   }
   return result;
 }

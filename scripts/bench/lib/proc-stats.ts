@@ -31,12 +31,12 @@ export function loadAverage(): string {
   }
 }
 
-/** Samples RSS of `pid` every `intervalMs` and keeps the peak. */
+/** Samples RSS of `pid` (with `tree`: plus every process below it) every `intervalMs` and keeps the peak. */
 export class RssSampler {
   peak = 0;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly pid: number, private readonly intervalMs = 250) {}
+  constructor(private readonly pid: number, private readonly intervalMs = 250, private readonly tree = false) {}
 
   start(): void {
     this.sample();
@@ -51,7 +51,7 @@ export class RssSampler {
 
   private sample(): void {
     try {
-      this.peak = Math.max(this.peak, rssBytes(this.pid));
+      this.peak = Math.max(this.peak, this.tree ? treeRssBytes(this.pid) : rssBytes(this.pid));
     } catch {
       // The process is gone; keep the peak seen.
     }
@@ -70,4 +70,75 @@ export function runQueueWaitSeconds(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/** `pid` and every process below it (a PROCESSES > 1 primary and its workers), from /proc (Linux). */
+export function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(entry));
+      children.set(ppid, list);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    out.push(p);
+    for (const c of children.get(p) ?? []) walk(c);
+  };
+  walk(pid);
+  return out;
+}
+
+/** CPU seconds of `pid` and every process below it (live ones, plus children it has reaped: cutime/cstime). */
+export function treeCpuSeconds(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try {
+      total += cpuSeconds(p);
+    } catch {
+      // exited between the listing and the read
+    }
+  }
+  try {
+    const rest = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = rest.slice(rest.lastIndexOf(')') + 2).split(' ');
+    total += (Number(f[13]) + Number(f[14])) / CLK_TCK; // cutime + cstime: workers that died and were reaped
+  } catch {
+    // gone
+  }
+  return total;
+}
+
+/** Resident memory of `pid` and every process below it, in bytes. */
+export function treeRssBytes(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try {
+      total += rssBytes(p);
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
+/** Run-queue wait of `pid` and every process below it (see runQueueWaitSeconds). */
+export function treeRunQueueWaitSeconds(pid: number): number | null {
+  let total = 0;
+  let any = false;
+  for (const p of processTree(pid)) {
+    const w = runQueueWaitSeconds(p);
+    if (w !== null) {
+      total += w;
+      any = true;
+    }
+  }
+  return any ? total : null;
 }

@@ -21,13 +21,20 @@ export interface ServerChildOptions {
   nodeFlags?: string[];
   /** CPU list for the server (taskset -c), e.g. '0'. */
   cpus?: string;
+  /** PROCESSES for the server (node:cluster); more than 1 needs databaseUrl. */
+  processes?: number;
 }
 
 export interface ServerChild {
+  /** The server's process (with PROCESSES > 1: the primary, its workers below it). */
   pid: number;
   url: string;
+  /** PUBLIC_URL of the server (what Twilio signatures are computed over). */
+  publicUrl: string;
   adminToken: string;
   twilioAuthToken: string;
+  /** Spawn → first 200 from /readyz, ms (polled every 50 ms). */
+  readyMs: number;
   /** The child's stderr so far (for diagnosing a failed start). */
   stderr(): string;
   /** SIGTERM, wait for a clean exit (the CPU profile is written then). */
@@ -71,6 +78,7 @@ export async function startServerChild(o: ServerChildOptions): Promise<ServerChi
     RATE_LIMIT_PER_MIN: '1000000',
     WORKERS_ENABLED: 'false',
     ...(o.databaseUrl ? { DATABASE_URL: o.databaseUrl } : {}),
+    ...(o.processes && o.processes > 1 ? { PROCESSES: String(o.processes) } : {}),
   };
   const nodeArgs = [...(o.nodeFlags ?? []), '--import', 'tsx', 'src/main.ts'];
   // taskset execs node, so the server keeps the spawned pid (its CPU and RSS figures stay right).
@@ -89,6 +97,7 @@ export async function startServerChild(o: ServerChildOptions): Promise<ServerChi
   let alive = true;
   void exited.then(() => (alive = false));
 
+  const spawnedAt = performance.now();
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (!alive) throw new Error(`the server exited during start-up:\n${stderr}`);
@@ -102,12 +111,15 @@ export async function startServerChild(o: ServerChildOptions): Promise<ServerChi
     } catch {
       // not listening yet
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 50));
   }
+  const readyMs = performance.now() - spawnedAt;
 
   return {
     pid: child.pid!,
     url,
+    publicUrl: url,
+    readyMs,
     adminToken,
     twilioAuthToken,
     stderr: () => stderr,
@@ -122,8 +134,27 @@ export async function startServerChild(o: ServerChildOptions): Promise<ServerChi
   };
 }
 
-/** Creates a company (admin API) and a bot answering `phoneNumber`; returns the bot id. */
-export async function provisionBot(server: ServerChild, phoneNumber: string, config: Record<string, unknown>): Promise<string> {
+/**
+ * A Parley started elsewhere (another machine, or by hand), given by URL and the secrets the benchmark needs.
+ * Its cloud adapters must point at this benchmark's fakes (see --fakes-listen in calls.ts).
+ */
+export type ServerTarget = Omit<ServerChild, 'pid'> & { pid: number | null };
+
+export function remoteServer(o: { url: string; publicUrl?: string; adminToken: string; twilioAuthToken: string; pid?: number }): ServerTarget {
+  return {
+    pid: o.pid ?? null,
+    url: o.url.replace(/\/+$/, ''),
+    publicUrl: (o.publicUrl ?? o.url).replace(/\/+$/, ''),
+    adminToken: o.adminToken,
+    twilioAuthToken: o.twilioAuthToken,
+    stderr: () => '',
+    readyMs: NaN,
+    stop: async () => null,
+  };
+}
+
+/** Creates a company (admin API) and a bot answering `phoneNumber`; returns the bot id and the company's API key. */
+export async function provisionBot(server: Pick<ServerChild, 'url' | 'adminToken'>, phoneNumber: string, config: Record<string, unknown>): Promise<{ botId: string; apiKey: string }> {
   const c = await fetch(`${server.url}/v1/admin/companies`, {
     method: 'POST',
     headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' },
@@ -137,7 +168,7 @@ export async function provisionBot(server: ServerChild, phoneNumber: string, con
     body: JSON.stringify({ name: 'Bench bot', phone_number: phoneNumber, language: 'en', config }),
   });
   if (b.status !== 201) throw new Error(`creating the bot answered ${b.status}: ${await b.text()}`);
-  return ((await b.json()) as { id: string }).id;
+  return { botId: ((await b.json()) as { id: string }).id, apiKey };
 }
 
 export interface MetricsSnapshot {
@@ -146,9 +177,14 @@ export interface MetricsSnapshot {
   activeCalls: number;
   /** stage → { sum seconds, count } of parley_call_turn_latency_seconds. */
   turnStages: Map<string, { sum: number; count: number }>;
+  /** parley_barge_in_seconds by stage: cumulative bucket counts (le seconds → count), sum and count. */
+  bargeIn: Map<string, { buckets: Array<[number, number]>; sum: number; count: number }>;
+  /** Summed over every server process (the cluster's /metrics adds them up); null when absent. */
+  cpuSecondsTotal: number | null;
+  residentBytes: number | null;
 }
 
-export async function scrapeMetrics(server: ServerChild): Promise<MetricsSnapshot> {
+export async function scrapeMetrics(server: Pick<ServerChild, 'url'>): Promise<MetricsSnapshot> {
   const res = await fetch(`${server.url}/metrics`);
   const text = await res.text();
   const value = (name: string): number | null => {
@@ -163,7 +199,22 @@ export async function scrapeMetrics(server: ServerChild): Promise<MetricsSnapsho
     entry[m[1] as 'sum' | 'count'] = Number(m[3]);
     turnStages.set(m[2]!, entry);
   }
+  const bargeIn = new Map<string, { buckets: Array<[number, number]>; sum: number; count: number }>();
+  const bargeEntry = (stage: string) => {
+    const e = bargeIn.get(stage) ?? { buckets: [], sum: 0, count: 0 };
+    bargeIn.set(stage, e);
+    return e;
+  };
+  for (const m of text.matchAll(/^parley_barge_in_seconds_bucket\{le="([^"]+)",stage="([^"]+)"\} ([0-9.eE+-]+)$/gm)) {
+    bargeEntry(m[2]!).buckets.push([m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[3])]);
+  }
+  for (const m of text.matchAll(/^parley_barge_in_seconds_(sum|count)\{stage="([^"]+)"\} ([0-9.eE+-]+)$/gm)) {
+    bargeEntry(m[2]!)[m[1] as 'sum' | 'count'] = Number(m[3]);
+  }
   return {
+    bargeIn,
+    cpuSecondsTotal: value('parley_process_cpu_seconds_total'),
+    residentBytes: value('parley_process_resident_memory_bytes'),
     eventLoopLagP99Sec: value('parley_nodejs_eventloop_lag_p99_seconds'),
     eventLoopLagMaxSec: value('parley_nodejs_eventloop_lag_max_seconds'),
     activeCalls: active,

@@ -5,7 +5,7 @@
  * or UtteranceEnd), then emitted as one `final`.
  */
 import { AsyncQueue } from '../../util/async-queue.js';
-import { DeepgramClient } from '@deepgram/sdk';
+import type { DeepgramClient } from '@deepgram/sdk';
 import { ParleyError } from '../../errors.js';
 import type { SttEvent, SttProvider, SttSession, SttSessionOptions } from '../types.js';
 
@@ -42,16 +42,21 @@ type DeepgramMessage =
 
 export class DeepgramStt implements SttProvider {
   readonly name = 'deepgram';
-  private readonly client: DeepgramClient;
+  /** The SDK (~17 MB of modules) loads on the first call that uses Deepgram, not at start. */
+  private client: Promise<DeepgramClient> | null = null;
 
-  constructor(private readonly options: DeepgramSttOptions) {
-    this.client = new DeepgramClient({ apiKey: options.apiKey, baseUrl: options.baseUrl ?? 'wss://api.deepgram.com' });
+  constructor(private readonly options: DeepgramSttOptions) {}
+
+  private sdk(): Promise<DeepgramClient> {
+    this.client ??= import('@deepgram/sdk').then(({ DeepgramClient }) => new DeepgramClient({ apiKey: this.options.apiKey, baseUrl: this.options.baseUrl ?? 'wss://api.deepgram.com' }));
+    return this.client;
   }
 
   async open(session: SttSessionOptions): Promise<SttSession> {
     const o = this.options;
     const wideband = session.format.encoding === 'pcm16';
-    const socket = await this.client.listen.v1.connect({
+    const client = await this.sdk();
+    const socket = await client.listen.v1.connect({
       model: session.model ?? o.model ?? 'nova-3',
       language: session.language,
       encoding: wideband ? 'linear16' : 'mulaw',
