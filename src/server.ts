@@ -42,6 +42,9 @@ import { webCallSocketRoute } from './telephony/web/socket-route.js';
 import { closeAbandonedWebCalls } from './telephony/web/tokens.js';
 import { webCallPageRoute } from './web/page-route.js';
 import { TWILIO_FORMAT } from './audio/format.js';
+import { campaignRoutes } from './api/routes/campaigns.js';
+import { CampaignScheduler } from './campaigns/scheduler.js';
+import { campaignTools } from './campaigns/tools.js';
 import { settleWithin } from './util/settle-within.js';
 
 export interface RunningServer {
@@ -146,6 +149,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       })
     : null;
   const worker = config.WORKERS_ENABLED ? new JobWorker(sql, { kinds: jobKinds, log }) : null;
+  // Outbound campaigns: dials through the same OutboundDialer (src/campaigns/scheduler.ts).
+  const campaigns = config.WORKERS_ENABLED && dialer ? new CampaignScheduler({ sql, dialer, log }) : null;
 
   const prewarmer = new ProviderPrewarmer({ providersFor: (bot) => providers.forBot(bot), log, ...(options.prewarmTtlMs ? { ttlMs: options.prewarmTtlMs } : {}) });
   const ownership = new CallOwnership(sql, log);
@@ -157,7 +162,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     instanceId: ownership.instanceId,
     providersFor: (bot) => providers.forBot(bot),
     adoptPrewarmed: (callId, set) => prewarmer.adopt(callId, set),
-    toolsFor: (bot) => [knowledge.tool, ...(bot.config.booking && bot.config.booking.enabled !== false ? callTools : [])],
+    toolsFor: (bot) => [knowledge.tool, ...(bot.config.booking && bot.config.booking.enabled !== false ? callTools : []), ...campaignTools()],
     retrieveFor: (bot) => {
       const retriever = knowledge.retriever.forBot({ companyId: bot.company_id, botId: bot.id, language: bot.language });
       retriever.warm().catch((err: unknown) => log.warn({ err: String(err) }, 'reading whether the bot has documents failed'));
@@ -170,6 +175,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     knowledgeRoutes({ sql, store: knowledge.store, retriever: knowledge.retriever, maxUploadBytes: config.UPLOAD_MAX_BYTES, onEnqueued: () => worker?.kick() }),
     webCallRoutes({ sql, publicOrigin: config.PUBLIC_URL, tokenTtlSec: config.WEB_CALL_TOKEN_TTL_SEC }),
     outboundCallRoutes({ sql, dialer }),
+    campaignRoutes({ sql, dialingAvailable: dialer !== null, onChange: () => campaigns?.kick() }),
     webhookRoutes({ sql, delivery: webhookDelivery }),
   ];
   const publicRoutes: FastifyPluginAsync[] = [
@@ -193,6 +199,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
 
   worker?.start();
   webhooks?.start();
+  campaigns?.start();
   const holdSweeper = setInterval(() => {
     bookings.expireStaleHolds(sql).catch((err: unknown) => log.warn({ err }, 'expiring stale holds failed'));
     closeAbandonedWebCalls(sql).catch((err: unknown) => log.warn({ err }, 'closing abandoned web calls failed'));
@@ -216,6 +223,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       clearInterval(holdSweeper);
       // Live calls say goodbye and hang up first (closing the server would cut their sockets), then the server
       // stops accepting and finishes in-flight requests, workers finish their jobs, and the database closes.
+      await campaigns?.stop(left()); // no new dials while live calls say goodbye
       await runner.shutdown(left());
       await settleWithin(app.close(), left());
       await settleWithin(prewarmer.close(), left());

@@ -17,7 +17,10 @@ export type WebhookEventType =
   | 'booking.updated'
   | 'booking.cancelled'
   | 'knowledge.ready'
-  | 'knowledge.failed';
+  | 'knowledge.failed'
+  | 'campaign.status_changed'
+  | 'campaign.attempt.ended'
+  | 'campaign.contact.skipped';
 
 /** Every type a company can subscribe to (for validating webhook_events in the settings route). */
 export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = [
@@ -29,6 +32,9 @@ export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = [
   'booking.cancelled',
   'knowledge.ready',
   'knowledge.failed',
+  'campaign.status_changed',
+  'campaign.attempt.ended',
+  'campaign.contact.skipped',
 ];
 
 /** Sent only by POST /v1/webhooks/test; never subscribed to, never retried. */

@@ -16,6 +16,8 @@ export class FakeTwilioRest {
   readonly requests: RecordedTwilioRequest[] = [];
   /** Statuses to answer the next requests with (e.g. [500, 429]). */
   failures: number[] = [];
+  /** The next this-many requests are never answered (a Twilio that times out). */
+  stalls = 0;
   /** Call SIDs that answer 404 (the call already ended). */
   readonly missingCalls = new Set<string>();
   private readonly server: Server;
@@ -56,6 +58,10 @@ export class FakeTwilioRest {
     if (req.headers.authorization !== expected) return send(res, 401, { code: 20003, message: 'Authenticate', status: 401 });
     if (req.headers['content-type'] !== 'application/x-www-form-urlencoded') {
       return send(res, 400, { code: 20001, message: 'Expected a form-encoded body', status: 400 });
+    }
+    if (this.stalls > 0) {
+      this.stalls--;
+      return; // left open: the client's timeout fires
     }
     const failure = this.failures.shift();
     if (failure !== undefined) return send(res, failure, { code: 20500, message: 'Scripted failure', status: failure });

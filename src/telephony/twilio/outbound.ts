@@ -8,7 +8,7 @@ import { limitsOf } from '../../bots/config-schema.js';
 import type { BotRow } from '../../db/bots.js';
 import { createCall, endCallInTx } from '../../call/lifecycle.js';
 import { liveStatuses, type CallRow } from '../../db/calls.js';
-import type { RootSql } from '../../db/sql.js';
+import type { Db, RootSql } from '../../db/sql.js';
 import { ParleyError } from '../../errors.js';
 import type { TwilioRestClient } from './rest.js';
 import { publicUrl } from './signature.js';
@@ -27,11 +27,22 @@ export interface OutboundDialerDeps {
   allowedPrefixes?: string[];
 }
 
+export interface PlaceOptions {
+  hangUpOnMachine?: boolean;
+  machineDetection?: 'Enable' | 'DetectMessageEnd';
+  inTransaction?: (tx: Db, call: CallRow) => Promise<void>;
+}
+
 export class OutboundDialer {
   constructor(private readonly deps: OutboundDialerDeps) {}
 
-  /** `hangUpOnMachine`: Twilio's answering-machine detection runs, and a machine or fax gets no conversation. */
-  async place(bot: BotRow, to: string, options: { hangUpOnMachine?: boolean } = {}): Promise<CallRow> {
+  /**
+   * `hangUpOnMachine`: Twilio's answering-machine detection runs, and a machine or fax gets no conversation.
+   * `machineDetection`: the detection mode itself (campaigns: DetectMessageEnd waits for the greeting's beep).
+   * `inTransaction`: runs in the transaction that creates the call row, under the company's outbound lock, before
+   * Twilio is asked; if it throws, no call row exists, nothing is dialled, and the error goes up as it is.
+   */
+  async place(bot: BotRow, to: string, options: PlaceOptions = {}): Promise<CallRow> {
     if (!bot.phone_number) throw new ParleyError('PARLEY_ERR_CONFLICT', 'This bot has no phone number to call from');
     if (to === bot.phone_number) throw new ParleyError('PARLEY_ERR_VALIDATION', 'A bot cannot call its own number');
     const allowed = this.deps.allowedPrefixes ?? [];
@@ -50,8 +61,11 @@ export class OutboundDialer {
       if (n >= max) {
         throw new ParleyError('PARLEY_ERR_RATE_LIMITED', max === 0 ? 'Outbound calls are turned off on this server' : `${n} outbound calls are already in progress (the limit is ${max})`);
       }
-      return createCall(tx, { companyId: bot.company_id, botId: bot.id, direction: 'outbound', from: bot.phone_number!, to, status: 'queued' });
+      const created = await createCall(tx, { companyId: bot.company_id, botId: bot.id, direction: 'outbound', from: bot.phone_number!, to, status: 'queued' });
+      await options.inTransaction?.(tx, created);
+      return created;
     });
+    const machineDetection = options.machineDetection ?? (options.hangUpOnMachine ? 'Enable' : undefined);
     let sid: string;
     try {
       const placed = await this.deps.rest.createCall({
@@ -63,7 +77,7 @@ export class OutboundDialer {
         timeoutSec: this.deps.ringTimeoutSec ?? 30,
         // The session says goodbye at maxCallSec; Twilio's hard stop comes a minute later, never mid-goodbye.
         timeLimitSec: limitsOf(bot.config).maxCallSec + 60,
-        ...(options.hangUpOnMachine ? { machineDetection: 'Enable' as const } : {}),
+        ...(machineDetection ? { machineDetection } : {}),
       });
       sid = placed.sid;
     } catch (err) {

@@ -11,6 +11,7 @@ import type { RootSql } from '../../db/sql.js';
 import { signCallToken } from '../call-token.js';
 import { isValidFormSignature, publicUrl, publicWsUrl } from './signature.js';
 import { TWILIO_BODY_LIMIT } from './form-limits.js';
+import { answerCampaignCall } from '../../campaigns/answer.js';
 import { OUTBOUND_PATH } from './outbound.js';
 import { apologyTwiml, connectStreamTwiml, hangupTwiml } from './twiml.js';
 
@@ -118,9 +119,12 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
         request.log.warn({ callSid }, 'outbound answer for an unknown, ended or foreign call: hanging up');
         return reply.type('text/xml').send(hangupTwiml());
       }
-      // Present only when the call was placed with answering-machine detection (hang_up_on_machine).
+      // Present only when the call was placed with answering-machine detection (hang_up_on_machine, campaigns).
       const answeredBy = form.AnsweredBy ?? '';
-      if (answeredBy.startsWith('machine') || answeredBy === 'fax') {
+      // A campaign's call: its voicemail setting decides (leave the message after the beep, or hang up).
+      const campaign = await answerCampaignCall(deps.sql, call.id, answeredBy);
+      if (campaign?.twiml) return reply.type('text/xml').send(campaign.twiml);
+      if (!campaign && (answeredBy.startsWith('machine') || answeredBy === 'fax')) {
         await deps.sql`update calls set failure_reason = ${`answered by a machine (${answeredBy.slice(0, 40)})`}, updated_at = now() where id = ${call.id}`;
         return reply.type('text/xml').send(hangupTwiml());
       }

@@ -1,0 +1,430 @@
+/**
+ * Outbound campaigns (src/campaigns/): campaigns and their state actions, contacts (JSON or CSV), attempts and
+ * stats; the company's do-not-call list (JSON or CSV), voice consent per number, and the campaign policy
+ * (frequency caps, blocked prefixes). Scopes: campaigns:*, contacts:*, dnc:*.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { checkContacts, contactsFromCsv, dncFromCsv, MAX_CSV_BYTES, MAX_ROWS, normalisePhone, type RawContact } from '../../campaigns/contacts.js';
+import {
+  CAMPAIGN_STATUSES, campaignStats, getCampaign, insertCampaign, insertContacts, listAttempts, listCampaigns, listContacts,
+  transition, updateDraft, type CampaignInput, type CampaignRow, type CampaignStatus, type ContactState,
+} from '../../campaigns/repo.js';
+import { addDnc, getConsent, getDnc, getPolicy, listDnc, putPolicy, removeDnc, setConsent } from '../../campaigns/suppression.js';
+import { DEFAULT_WINDOWS, windowsProblem } from '../../campaigns/windows.js';
+import { getBot } from '../../db/bots.js';
+import type { Db, RootSql } from '../../db/sql.js';
+import { ParleyError, badRequest, notFound } from '../../errors.js';
+import { DateTimeInput, E164, IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors, parseInstant } from '../schemas.js';
+
+export interface CampaignRouteDeps {
+  sql: RootSql;
+  /** False when Twilio REST credentials are missing: campaigns can be prepared but not scheduled. */
+  dialingAvailable: boolean;
+  /** Wakes the scheduler (a campaign was scheduled or resumed, contacts were added). */
+  onChange?: () => void;
+}
+
+const Window = Type.Object({
+  days: Type.Array(Type.Integer({ minimum: 1, maximum: 7 }), { minItems: 1, maxItems: 7, uniqueItems: true, description: 'ISO weekdays: 1 = Monday … 7 = Sunday' }),
+  start: Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'Local time HH:MM (inclusive)' }),
+  end: Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'Local time HH:MM (exclusive), after start' }),
+}, { additionalProperties: false });
+
+const CampaignFields = {
+  bot_id: Uuid,
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  starts_at: Type.Optional(Type.Union([DateTimeInput('No dial before; null/absent = as soon as scheduled'), Type.Null()])),
+  ends_at: Type.Optional(Type.Union([DateTimeInput('No dial after; contacts still waiting are skipped (campaign_ended)'), Type.Null()])),
+  windows: Type.Optional(Type.Array(Window, { minItems: 1, maxItems: 14, description: 'Calling windows in each callee\'s local time (default Mon–Fri 09:00–20:00)' })),
+  max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, default: 3 })),
+  retry_spacing_sec: Type.Optional(Type.Integer({ minimum: 60, maximum: 2_592_000, default: 14_400, description: 'Wait after an unanswered attempt ends' })),
+  concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 5, description: 'This campaign\'s calls ringing or live at once' })),
+  require_consent: Type.Optional(Type.Boolean({ default: false, description: 'Call only numbers whose voice consent is granted' })),
+  voicemail: Type.Optional(Type.Union([Type.Literal('leave_message'), Type.Literal('hang_up'), Type.Literal('ignore')], {
+    default: 'hang_up', description: 'leave_message: wait for the beep and speak voicemail_message; hang_up: hang up on a machine; ignore: no detection',
+  })),
+  voicemail_message: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 1000, description: 'With {{first_name}}, {{name}} and contact variables' }), Type.Null()])),
+  purpose: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 300, description: 'Said to a call-screening assistant: "calling about …"' }), Type.Null()])),
+  conversion_outcomes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 60 }), { maxItems: 20, description: 'Call outcome types that count as conversions' })),
+};
+const CampaignBody = Type.Object(CampaignFields, { additionalProperties: false });
+type CampaignBodyT = Static<typeof CampaignBody>;
+
+const Stats = Type.Object({
+  targeted: Type.Integer(), dialled: Type.Integer(), answered: Type.Integer(), voicemail: Type.Integer(), completed: Type.Integer(),
+  in_progress: Type.Integer(), waiting: Type.Integer(), skipped: Type.Record(Type.String(), Type.Integer()),
+  outcomes: Type.Record(Type.String(), Type.Integer()), conversions: Type.Integer(),
+});
+
+const CampaignSchema = Type.Object({
+  id: Uuid, bot_id: Uuid, name: Type.String(), status: Type.Union(CAMPAIGN_STATUSES.map((s) => Type.Literal(s))),
+  starts_at: Type.Union([Timestamp, Type.Null()]), ends_at: Type.Union([Timestamp, Type.Null()]), windows: Type.Array(Window),
+  max_attempts: Type.Integer(), retry_spacing_sec: Type.Integer(), concurrency: Type.Integer(), require_consent: Type.Boolean(),
+  voicemail: Type.String(), voicemail_message: Type.Union([Type.String(), Type.Null()]), purpose: Type.Union([Type.String(), Type.Null()]),
+  conversion_outcomes: Type.Array(Type.String()), backoff_until: Type.Union([Timestamp, Type.Null()]), failure_reason: Type.Union([Type.String(), Type.Null()]),
+  started_at: Type.Union([Timestamp, Type.Null()]), finished_at: Type.Union([Timestamp, Type.Null()]), created_at: Timestamp, updated_at: Timestamp,
+  stats: Type.Optional(Stats),
+});
+
+const Consent = Type.Object({
+  voice: Type.Union([Type.Literal('granted'), Type.Literal('denied'), Type.Literal('unknown')]),
+  source: Type.Optional(Type.String({ maxLength: 200, description: 'Where consent was given (web form, call, paper…)' })),
+  recorded_at: Type.Optional(DateTimeInput('When it was given (default now)')),
+}, { additionalProperties: false });
+
+const ContactBody = Type.Object({
+  phone: Type.String({ minLength: 3, maxLength: 40, description: 'E.164, or national with default_country' }),
+  name: Type.Optional(Type.String({ maxLength: 200 })),
+  time_zone: Type.Optional(Type.String({ maxLength: 64, description: 'IANA zone; default: from the number\'s country (strictest window if it has several)' })),
+  variables: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z_][a-z0-9_]{0,39}$' }), Type.String({ maxLength: 200 }), { maxProperties: 20 })),
+  consent: Type.Optional(Consent),
+}, { additionalProperties: false });
+
+const ContactsUpload = Type.Object({
+  contacts: Type.Array(ContactBody, { minItems: 1, maxItems: MAX_ROWS }),
+  default_country: Type.Optional(Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO country for numbers without +' })),
+}, { additionalProperties: false });
+
+const UploadResult = Type.Object({
+  received: Type.Integer(), added: Type.Integer(), duplicates: Type.Integer(),
+  rejected: Type.Array(Type.Object({ row: Type.Integer(), error: Type.String() }), { description: 'First 100 bad rows (not stored)' }),
+  rejected_count: Type.Integer(),
+});
+
+const ContactSchema = Type.Object({
+  id: Uuid, phone: Type.String(), name: Type.Union([Type.String(), Type.Null()]), time_zone: Type.Union([Type.String(), Type.Null()]),
+  variables: Type.Record(Type.String(), Type.String()),
+  state: Type.String({ description: 'pending | dialing | live | done | skipped | exhausted' }), attempts: Type.Integer(),
+  next_attempt_at: Type.Union([Timestamp, Type.Null()]), last_outcome: Type.Union([Type.String(), Type.Null()]),
+  skip_reason: Type.Union([Type.String(), Type.Null()]), deferred_reason: Type.Union([Type.String(), Type.Null()]),
+  created_at: Timestamp, updated_at: Timestamp,
+});
+
+const AttemptSchema = Type.Object({
+  id: Uuid, contact_id: Uuid, phone: Type.String(), seq: Type.Integer(), call_id: Type.Union([Uuid, Type.Null()]),
+  status: Type.String(), counted: Type.Boolean(), local_day: Type.String(), dialed_at: Timestamp,
+  answered_by: Type.Union([Type.String(), Type.Null()]), voicemail: Type.Union([Type.String(), Type.Null()]), screened: Type.Boolean(),
+  outcome: Type.Union([Type.String(), Type.Null()]), ended_at: Type.Union([Timestamp, Type.Null()]),
+});
+
+const DncEntry = Type.Object({ phone: Type.String(), source: Type.String(), reason: Type.Union([Type.String(), Type.Null()]), call_id: Type.Union([Uuid, Type.Null()]), created_at: Timestamp });
+const DncUpload = Type.Object({
+  numbers: Type.Array(Type.Object({ phone: Type.String({ minLength: 3, maxLength: 40 }), reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }), { minItems: 1, maxItems: MAX_ROWS }),
+  default_country: Type.Optional(Type.String({ pattern: '^[A-Z]{2}$' })),
+}, { additionalProperties: false });
+const NumberParams = Type.Object({ number: E164 });
+const ConsentSchema = Type.Object({ phone: Type.String(), voice: Type.String(), source: Type.Union([Type.String(), Type.Null()]), recorded_at: Type.Union([Timestamp, Type.Null()]) });
+const Policy = Type.Object({
+  max_calls_per_day: Type.Integer({ minimum: 1, maximum: 50, description: 'Calls per number per callee-local day, across all campaigns' }),
+  max_calls_per_week: Type.Integer({ minimum: 1, maximum: 200, description: 'Calls per number in 7 callee-local days, across all campaigns' }),
+  blocked_prefixes: Type.Array(Type.String({ pattern: '^\\+[0-9]{1,14}$' }), { maxItems: 200, uniqueItems: true, description: 'E.164 prefixes never called (e.g. premium-rate ranges)' }),
+}, { additionalProperties: false });
+const CsvBody = Type.String({ maxLength: MAX_CSV_BYTES, description: 'text/csv with a header line' });
+
+const view = (c: CampaignRow) => {
+  const { company_id: _c, dial_failures: _d, ...rest } = c;
+  return rest;
+};
+
+function campaignInput(body: CampaignBodyT): CampaignInput {
+  const windows = body.windows ?? DEFAULT_WINDOWS;
+  const problem = windowsProblem(windows);
+  if (problem) throw badRequest(problem, { field: 'body.windows' });
+  const starts = body.starts_at ? parseInstant(body.starts_at, 'body.starts_at') : null;
+  const ends = body.ends_at ? parseInstant(body.ends_at, 'body.ends_at') : null;
+  if (starts && ends && ends <= starts) throw badRequest('ends_at must be after starts_at', { field: 'body.ends_at' });
+  const voicemail = body.voicemail ?? 'hang_up';
+  if (voicemail === 'leave_message' && !body.voicemail_message) throw badRequest('voicemail leave_message needs voicemail_message', { field: 'body.voicemail_message' });
+  return {
+    bot_id: body.bot_id, name: body.name, starts_at: starts, ends_at: ends, windows,
+    max_attempts: body.max_attempts ?? 3, retry_spacing_sec: body.retry_spacing_sec ?? 14_400, concurrency: body.concurrency ?? 5,
+    require_consent: body.require_consent ?? false, voicemail, voicemail_message: body.voicemail_message ?? null,
+    purpose: body.purpose ?? null, conversion_outcomes: body.conversion_outcomes ?? [],
+  };
+}
+
+export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
+  const { sql } = deps;
+  const found = async (db: Db, companyId: string, id: string) => {
+    const c = await getCampaign(db, companyId, id);
+    if (!c) throw notFound('Campaign');
+    return c;
+  };
+  const botOf = async (companyId: string, botId: string) => {
+    const bot = await getBot(sql, companyId, botId);
+    if (!bot) throw badRequest('bot_id is not a bot of this company', { field: 'body.bot_id' });
+    return bot;
+  };
+
+  return async (app) => {
+    app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: MAX_CSV_BYTES }, (_request, body, done) => {
+      if ((body as string).includes('\0')) return done(badRequest('CSV contains a NUL character'), undefined);
+      done(null, body);
+    });
+
+    // ------------------------------------------------------------------------------------ campaigns
+    app.post('/campaigns', {
+      config: { scope: 'campaigns:write' },
+      schema: { tags: ['campaigns'], summary: 'Create a campaign (draft)', body: CampaignBody, response: { 201: CampaignSchema, ...errors(400, 401, 403) } },
+    }, async (request, reply) => {
+      const input = campaignInput(request.body as CampaignBodyT);
+      await botOf(request.auth.companyId, input.bot_id);
+      return reply.status(201).send(view(await insertCampaign(sql, request.auth.companyId, input)));
+    });
+
+    app.get('/campaigns', {
+      config: { scope: 'campaigns:read' },
+      schema: {
+        tags: ['campaigns'], summary: 'List campaigns, newest first',
+        querystring: Type.Object({ ...PageQuery, status: Type.Optional(Type.Union(CAMPAIGN_STATUSES.map((s) => Type.Literal(s)))) }, { additionalProperties: false }),
+        response: { 200: Page(CampaignSchema), ...errors(400, 401, 403) },
+      },
+    }, async (request) => {
+      const q = request.query as { limit?: number; cursor?: string; status?: CampaignStatus };
+      const limit = q.limit ?? 50;
+      let after: { createdAt: Date; id: string } | undefined;
+      if (q.cursor) {
+        const [createdAt, id] = decodeCursor(q.cursor, ['timestamp', 'uuid']);
+        after = { createdAt, id };
+      }
+      const rows = await listCampaigns(sql, request.auth.companyId, limit + 1, q.status, after);
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return { data: page.map(view), next_cursor: rows.length > limit && last ? encodeCursor([last.created_at.toISOString(), last.id]) : null };
+    });
+
+    app.get('/campaigns/:id', {
+      config: { scope: 'campaigns:read' },
+      schema: { tags: ['campaigns'], summary: 'Get a campaign with its stats', params: IdParams, response: { 200: CampaignSchema, ...errors(400, 401, 403, 404) } },
+    }, async (request) => {
+      const { id } = request.params as { id: string };
+      const c = await found(sql, request.auth.companyId, id);
+      return { ...view(c), stats: await campaignStats(sql, request.auth.companyId, c) };
+    });
+
+    app.put('/campaigns/:id', {
+      config: { scope: 'campaigns:write' },
+      schema: { tags: ['campaigns'], summary: 'Replace a draft campaign\'s settings (409 once scheduled)', params: IdParams, body: CampaignBody, response: { 200: CampaignSchema, ...errors(400, 401, 403, 404, 409) } },
+    }, async (request) => {
+      const { id } = request.params as { id: string };
+      const input = campaignInput(request.body as CampaignBodyT);
+      await botOf(request.auth.companyId, input.bot_id);
+      const row = await updateDraft(sql, request.auth.companyId, id, input);
+      if (!row) {
+        const c = await found(sql, request.auth.companyId, id);
+        throw new ParleyError('PARLEY_ERR_ILLEGAL_TRANSITION', `A ${c.status} campaign cannot be edited; only drafts can`);
+      }
+      return view(row);
+    });
+
+    const action = (name: string, to: CampaignStatus, summary: string, from: readonly CampaignStatus[]) => {
+      app.post(`/campaigns/:id/${name}`, {
+        config: { scope: 'campaigns:write' },
+        schema: { tags: ['campaigns'], summary, params: IdParams, response: { 200: CampaignSchema, ...errors(400, 401, 403, 404, 409, 503) } },
+      }, async (request) => {
+        const { id } = request.params as { id: string };
+        const companyId = request.auth.companyId;
+        const c = await found(sql, companyId, id);
+        if (name === 'schedule') {
+          if (!deps.dialingAvailable) throw new ParleyError('PARLEY_ERR_UNAVAILABLE', 'Campaigns dial through Twilio: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN on the server');
+          const bot = await getBot(sql, companyId, c.bot_id);
+          if (!bot?.is_active || !bot.phone_number) throw new ParleyError('PARLEY_ERR_CONFLICT', 'The campaign\'s bot must be active and have a phone number');
+          const [n] = await sql<{ n: number }[]>`select count(*)::int as n from campaign_contacts where campaign_id = ${id} and company_id = ${companyId}`;
+          if (!n?.n) throw new ParleyError('PARLEY_ERR_CONFLICT', 'Add contacts before scheduling the campaign');
+        }
+        const row = await sql.begin((tx) => transition(tx, companyId, id, to, { expect: from }));
+        deps.onChange?.();
+        return view(row);
+      });
+    };
+    action('schedule', 'scheduled', 'Schedule a draft campaign (it starts at starts_at, or at once)', ['draft']);
+    action('pause', 'paused', 'Pause: no new dials from now on; live calls finish', ['running']);
+    action('resume', 'running', 'Resume a paused campaign', ['paused']);
+    action('cancel', 'cancelled', 'Cancel: no new dials; waiting contacts are skipped (campaign_cancelled); live calls finish', ['draft', 'scheduled', 'running', 'paused']);
+
+    // ------------------------------------------------------------------------------------ contacts
+    const addContacts = async (companyId: string, id: string, raw: RawContact[], defaultCountry?: string) => {
+      const c = await found(sql, companyId, id);
+      if (['completed', 'cancelled', 'failed'].includes(c.status)) throw new ParleyError('PARLEY_ERR_ILLEGAL_TRANSITION', `A ${c.status} campaign takes no more contacts`);
+      const { contacts, errors: bad } = checkContacts(raw, defaultCountry);
+      const added = await sql.begin(async (tx) => {
+        const n = await insertContacts(tx, companyId, id, contacts);
+        for (const k of contacts) if (k.consent) await setConsent(tx, companyId, { phone: k.phone, voice: k.consent.voice, source: k.consent.source, recordedAt: k.consent.recordedAt });
+        return n;
+      });
+      deps.onChange?.();
+      return { received: raw.length, added, duplicates: contacts.length - added, rejected: bad.slice(0, 100), rejected_count: bad.length };
+    };
+
+    app.post('/campaigns/:id/contacts', {
+      config: { scope: 'campaigns:write' },
+      schema: {
+        tags: ['campaigns'], summary: `Add contacts (JSON, up to ${MAX_ROWS}); bad rows are reported, not stored`,
+        params: IdParams, body: ContactsUpload, response: { 200: UploadResult, ...errors(400, 401, 403, 404, 409) },
+      },
+    }, async (request) => {
+      const { id } = request.params as { id: string };
+      const body = request.body as Static<typeof ContactsUpload>;
+      return addContacts(request.auth.companyId, id, body.contacts, body.default_country);
+    });
+
+    app.post('/campaigns/:id/contacts/csv', {
+      config: { scope: 'campaigns:write' },
+      schema: {
+        tags: ['campaigns'],
+        summary: 'Add contacts from CSV (text/csv): phone, name, time_zone, consent_voice, consent_source, consent_recorded_at; other columns are variables',
+        description: `At most ${MAX_CSV_BYTES} bytes and ${MAX_ROWS} rows. Query default_country (ISO) for numbers without +.`,
+        consumes: ['text/csv'], params: IdParams, querystring: Type.Object({ default_country: Type.Optional(Type.String({ pattern: '^[A-Z]{2}$' })) }, { additionalProperties: false }),
+        body: CsvBody, response: { 200: UploadResult, ...errors(400, 401, 403, 404, 409, 413, 415) },
+      },
+    }, async (request) => {
+      const { id } = request.params as { id: string };
+      const q = request.query as { default_country?: string };
+      await found(sql, request.auth.companyId, id);
+      return addContacts(request.auth.companyId, id, contactsFromCsv(request.body as string), q.default_country);
+    });
+
+    app.get('/campaigns/:id/contacts', {
+      config: { scope: 'campaigns:read' },
+      schema: {
+        tags: ['campaigns'], summary: 'List a campaign\'s contacts with their state, attempts and skip reasons', params: IdParams,
+        querystring: Type.Object({ ...PageQuery, state: Type.Optional(Type.Union(['pending', 'dialing', 'live', 'done', 'skipped', 'exhausted'].map((s) => Type.Literal(s)))) }, { additionalProperties: false }),
+        response: { 200: Page(ContactSchema), ...errors(400, 401, 403, 404) },
+      },
+    }, async (request) => {
+      const { id } = request.params as { id: string };
+      const q = request.query as { limit?: number; cursor?: string; state?: ContactState };
+      await found(sql, request.auth.companyId, id);
+      const limit = q.limit ?? 50;
+      const afterId = q.cursor ? decodeCursor(q.cursor, ['uuid'])[0] : undefined;
+      const rows = await listContacts(sql, request.auth.companyId, id, limit + 1, q.state, afterId);
+      const page = rows.slice(0, limit).map(({ campaign_id: _c, next_attempt_at, ...rest }) => ({
+        ...rest, next_attempt_at: Number.isFinite(next_attempt_at.getTime()) ? next_attempt_at : null,
+      }));
+      return { data: page, next_cursor: rows.length > limit ? encodeCursor([page.at(-1)!.id]) : null };
+    });
+
+    app.get('/campaigns/:id/attempts', {
+      config: { scope: 'campaigns:read' },
+      schema: { tags: ['campaigns'], summary: 'List a campaign\'s dial attempts, newest first, with outcomes', params: IdParams, querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: Page(AttemptSchema), ...errors(400, 401, 403, 404) } },
+    }, async (request) => {
+      const { id } = request.params as { id: string };
+      const q = request.query as { limit?: number; cursor?: string };
+      await found(sql, request.auth.companyId, id);
+      const limit = q.limit ?? 50;
+      let after: { dialedAt: Date; id: string } | undefined;
+      if (q.cursor) {
+        const [dialedAt, aid] = decodeCursor(q.cursor, ['timestamp', 'uuid']);
+        after = { dialedAt, id: aid };
+      }
+      const rows = await listAttempts(sql, request.auth.companyId, id, limit + 1, after);
+      const page = rows.slice(0, limit).map(({ campaign_id: _c, ...rest }) => rest);
+      const last = page.at(-1);
+      return { data: page, next_cursor: rows.length > limit && last ? encodeCursor([last.dialed_at.toISOString(), last.id]) : null };
+    });
+
+    // ------------------------------------------------------------------------------------ do-not-call
+    const addNumbers = async (companyId: string, raw: { phone: string; reason?: string | undefined }[], source: 'api' | 'csv', defaultCountry?: string) => {
+      const good: { phone: string; reason: string | null }[] = [];
+      const bad: { row: number; error: string }[] = [];
+      raw.forEach((r, i) => {
+        const phone = normalisePhone(r.phone, defaultCountry);
+        if (!phone) bad.push({ row: i + 1, error: `not a valid phone number: ${r.phone.slice(0, 40)}` });
+        else if (r.reason && (r.reason.length > 500 || r.reason.includes('\0'))) bad.push({ row: i + 1, error: 'reason is at most 500 characters' });
+        else good.push({ phone, reason: r.reason ?? null });
+      });
+      const added = await addDnc(sql, companyId, good, source);
+      return { received: raw.length, added, duplicates: good.length - added, rejected: bad.slice(0, 100), rejected_count: bad.length };
+    };
+
+    app.post('/dnc', {
+      config: { scope: 'dnc:write' },
+      schema: { tags: ['dnc'], summary: 'Add numbers to the company\'s do-not-call list (checked before every campaign dial)', body: DncUpload, response: { 200: UploadResult, ...errors(400, 401, 403) } },
+    }, async (request) => {
+      const body = request.body as Static<typeof DncUpload>;
+      return addNumbers(request.auth.companyId, body.numbers, 'api', body.default_country);
+    });
+
+    app.post('/dnc/csv', {
+      config: { scope: 'dnc:write' },
+      schema: {
+        tags: ['dnc'], summary: 'Import do-not-call numbers from CSV (text/csv: phone[,reason])', consumes: ['text/csv'],
+        querystring: Type.Object({ default_country: Type.Optional(Type.String({ pattern: '^[A-Z]{2}$' })) }, { additionalProperties: false }),
+        body: CsvBody, response: { 200: UploadResult, ...errors(400, 401, 403, 413, 415) },
+      },
+    }, async (request) => {
+      const q = request.query as { default_country?: string };
+      return addNumbers(request.auth.companyId, dncFromCsv(request.body as string), 'csv', q.default_country);
+    });
+
+    app.get('/dnc', {
+      config: { scope: 'dnc:read' },
+      schema: { tags: ['dnc'], summary: 'List the do-not-call list, newest first', querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: Page(DncEntry), ...errors(400, 401, 403) } },
+    }, async (request) => {
+      const q = request.query as { limit?: number; cursor?: string };
+      const limit = q.limit ?? 50;
+      let after: { createdAt: Date; phone: string } | undefined;
+      if (q.cursor) {
+        const [createdAt, phone] = decodeCursor(q.cursor, ['timestamp', 'e164']);
+        after = { createdAt, phone };
+      }
+      const rows = await listDnc(sql, request.auth.companyId, limit + 1, after);
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return { data: page, next_cursor: rows.length > limit && last ? encodeCursor([last.created_at.toISOString(), last.phone]) : null };
+    });
+
+    app.get('/dnc/:number', {
+      config: { scope: 'dnc:read' },
+      schema: { tags: ['dnc'], summary: 'Is this number on the do-not-call list?', params: NumberParams, response: { 200: DncEntry, ...errors(400, 401, 403, 404) } },
+    }, async (request) => {
+      const row = await getDnc(sql, request.auth.companyId, (request.params as { number: string }).number);
+      if (!row) throw notFound('Number on the do-not-call list');
+      return row;
+    });
+
+    app.delete('/dnc/:number', {
+      config: { scope: 'dnc:write' },
+      schema: { tags: ['dnc'], summary: 'Remove a number from the do-not-call list', params: NumberParams, response: { 204: Type.Null(), ...errors(400, 401, 403, 404) } },
+    }, async (request, reply) => {
+      if (!(await removeDnc(sql, request.auth.companyId, (request.params as { number: string }).number))) throw notFound('Number on the do-not-call list');
+      return reply.status(204).send();
+    });
+
+    // ------------------------------------------------------------------------------------ consent
+    app.put('/contacts/:number/consent', {
+      config: { scope: 'contacts:write' },
+      schema: { tags: ['contacts'], summary: 'Record voice consent for a number (granted, denied or unknown), with its source and time', params: NumberParams, body: Consent, response: { 200: ConsentSchema, ...errors(400, 401, 403) } },
+    }, async (request) => {
+      const body = request.body as Static<typeof Consent>;
+      return setConsent(sql, request.auth.companyId, {
+        phone: (request.params as { number: string }).number, voice: body.voice, source: body.source ?? null,
+        recordedAt: body.recorded_at ? parseInstant(body.recorded_at, 'body.recorded_at') : new Date(),
+      });
+    });
+
+    app.get('/contacts/:number/consent', {
+      config: { scope: 'contacts:read' },
+      schema: { tags: ['contacts'], summary: 'A number\'s voice consent (unknown when none was recorded)', params: NumberParams, response: { 200: ConsentSchema, ...errors(400, 401, 403) } },
+    }, async (request) => {
+      const phone = (request.params as { number: string }).number;
+      return (await getConsent(sql, request.auth.companyId, phone)) ?? { phone, voice: 'unknown', source: null, recorded_at: null };
+    });
+
+    // ------------------------------------------------------------------------------------ policy
+    app.get('/campaign-policy', {
+      config: { scope: 'campaigns:read' },
+      schema: { tags: ['campaigns'], summary: 'The company\'s frequency caps and blocked prefixes (all campaigns)', response: { 200: Policy, ...errors(401, 403) } },
+    }, async (request) => getPolicy(sql, request.auth.companyId));
+
+    app.put('/campaign-policy', {
+      config: { scope: 'campaigns:write' },
+      schema: { tags: ['campaigns'], summary: 'Set the company\'s frequency caps and blocked prefixes', body: Policy, response: { 200: Policy, ...errors(400, 401, 403) } },
+    }, async (request) => {
+      const body = request.body as Static<typeof Policy>;
+      if (body.max_calls_per_week < body.max_calls_per_day) throw badRequest('max_calls_per_week must be at least max_calls_per_day', { field: 'body.max_calls_per_week' });
+      return putPolicy(sql, request.auth.companyId, body);
+    });
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * What a campaign call does when Twilio fetches its answer URL, by answering-machine detection's verdict
+ * (`AnsweredBy`). Campaigns that leave a message dial with MachineDetection=DetectMessageEnd, so Twilio answers
+ * only after the greeting and its beep (`machine_end_beep|machine_end_silence|machine_end_other`): the message is
+ * spoken with TwiML <Say> (Twilio's voice, in the bot's language; variables filled) and the call hangs up.
+ * Campaigns that hang up dial with MachineDetection=Enable (`machine_start`). A person (`human`) or an undecided
+ * detection (`unknown`) gets the bot.
+ */
+import type { Db } from '../db/sql.js';
+import { apologyTwiml, hangupTwiml } from '../telephony/twilio/twiml.js';
+import type { VoicemailAction } from './repo.js';
+
+export interface CampaignAnswer {
+  /** TwiML to answer with; null = connect the bot as usual. */
+  twiml: string | null;
+}
+
+/** Fills {{name}} placeholders from the contact; a placeholder with no value is dropped (never read aloud). */
+export function fillVariables(template: string, values: Record<string, string>): string {
+  return template.replace(/\{\{\s*(\w+)\s*\}\}/g, (_w, key: string) => values[key] ?? '').replace(/[ \t]{2,}/g, ' ').replace(/\s+([,.!?])/g, '$1').trim();
+}
+
+/** The values a contact offers to templates: its variables, plus name and first_name from its name. */
+export function contactValues(contact: { name: string | null; variables: Record<string, string> }): Record<string, string> {
+  const name = contact.name?.trim() ?? '';
+  return { ...(name ? { name, first_name: name.split(/\s+/)[0]! } : {}), ...contact.variables };
+}
+
+/** Null when the call is not a campaign's. Records what detection said on the attempt. */
+export async function answerCampaignCall(db: Db, callId: string, answeredBy: string): Promise<CampaignAnswer | null> {
+  const [row] = await db<{
+    attempt_id: string; voicemail: VoicemailAction; voicemail_message: string | null; language: 'en' | 'ru';
+    name: string | null; variables: Record<string, string>;
+  }[]>`
+    select a.id as attempt_id, g.voicemail, g.voicemail_message, b.language, k.name, k.variables
+    from campaign_attempts a
+      join campaigns g on g.id = a.campaign_id
+      join campaign_contacts k on k.id = a.contact_id
+      join bots b on b.id = g.bot_id
+    where a.call_id = ${callId}`;
+  if (!row) return null;
+  const verdict = answeredBy.slice(0, 40) || null;
+  const machine = answeredBy.startsWith('machine') || answeredBy === 'fax';
+  if (!machine) {
+    await db`update campaign_attempts set answered_by = ${verdict} where id = ${row.attempt_id}`;
+    return { twiml: null };
+  }
+  const leave = row.voicemail === 'leave_message' && answeredBy.startsWith('machine_end') && Boolean(row.voicemail_message);
+  const voicemail = answeredBy === 'fax' ? null : leave ? 'left' : 'hung_up';
+  await db`update campaign_attempts set answered_by = ${verdict}, voicemail = ${voicemail} where id = ${row.attempt_id}`;
+  await db`update calls set failure_reason = ${leave ? `voicemail left (${verdict})` : `answered by a machine (${verdict})`}, updated_at = now() where id = ${callId}`;
+  if (!leave) return { twiml: hangupTwiml() };
+  return { twiml: apologyTwiml(fillVariables(row.voicemail_message!, contactValues(row)), row.language) };
+}

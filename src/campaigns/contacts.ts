@@ -1,0 +1,111 @@
+/**
+ * Contacts and do-not-call entries from a client (JSON or CSV), checked before anything is stored: numbers
+ * normalised to E.164 with libphonenumber-js (a national number needs `default_country`), time zones IANA,
+ * variables short strings with simple names. Bad rows are reported by row number, never stored; CSV uploads
+ * are bounded in bytes (route body limit) and rows.
+ */
+import { parse } from 'csv-parse/sync';
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { badRequest } from '../errors.js';
+import type { ContactInput } from './repo.js';
+import type { VoiceConsent } from './suppression.js';
+import { isValidZone } from './windows.js';
+
+export const MAX_ROWS = 10_000;
+export const MAX_CSV_BYTES = 2 * 1024 * 1024;
+export const VARIABLE_NAME = /^[a-z_][a-z0-9_]{0,39}$/;
+const MAX_VARIABLES = 20;
+const MAX_VARIABLE_LENGTH = 200;
+
+export interface RawContact {
+  phone: string;
+  name?: string | undefined;
+  time_zone?: string | undefined;
+  variables?: Record<string, string> | undefined;
+  consent?: { voice: VoiceConsent; source?: string | undefined; recorded_at?: string | undefined } | undefined;
+}
+
+export interface CheckedContact extends ContactInput {
+  consent: { voice: VoiceConsent; source: string | null; recordedAt: Date } | null;
+}
+
+export interface RowError {
+  row: number;
+  error: string;
+}
+
+export function normalisePhone(raw: string, defaultCountry?: string): string | null {
+  const p = parsePhoneNumberFromString(raw.trim(), defaultCountry as CountryCode | undefined);
+  return p && p.isValid() ? p.number : null;
+}
+
+export function checkContacts(raw: RawContact[], defaultCountry?: string): { contacts: CheckedContact[]; errors: RowError[] } {
+  const contacts: CheckedContact[] = [];
+  const errors: RowError[] = [];
+  raw.forEach((r, i) => {
+    const row = i + 1;
+    const phone = normalisePhone(r.phone ?? '', defaultCountry);
+    if (!phone) return void errors.push({ row, error: `not a valid phone number: ${String(r.phone).slice(0, 40)}` });
+    const zone = r.time_zone?.trim() || null;
+    if (zone && !isValidZone(zone)) return void errors.push({ row, error: `unknown time zone: ${zone.slice(0, 64)}` });
+    const variables: Record<string, string> = {};
+    for (const [k, v] of Object.entries(r.variables ?? {})) {
+      if (!VARIABLE_NAME.test(k)) return void errors.push({ row, error: `variable names are lower-case letters, digits and _: ${k.slice(0, 40)}` });
+      if (typeof v !== 'string' || v.length > MAX_VARIABLE_LENGTH || v.includes('\0')) return void errors.push({ row, error: `variable ${k} must be text of at most ${MAX_VARIABLE_LENGTH} characters` });
+      variables[k] = v;
+    }
+    if (Object.keys(variables).length > MAX_VARIABLES) return void errors.push({ row, error: `at most ${MAX_VARIABLES} variables` });
+    const name = r.name?.trim() || null;
+    if (name && (name.length > 200 || name.includes('\0'))) return void errors.push({ row, error: 'name is at most 200 characters' });
+    let consent: CheckedContact['consent'] = null;
+    if (r.consent) {
+      if (!CONSENT.has(r.consent.voice)) return void errors.push({ row, error: 'consent voice is granted, denied or unknown' });
+      const at = r.consent.recorded_at ? new Date(r.consent.recorded_at) : new Date();
+      if (Number.isNaN(at.getTime()) || at.getUTCFullYear() < 1970 || at.getUTCFullYear() > 9999) return void errors.push({ row, error: 'consent.recorded_at is not a date-time' });
+      consent = { voice: r.consent.voice, source: r.consent.source?.slice(0, 200) ?? null, recordedAt: at };
+    }
+    contacts.push({ phone, name, time_zone: zone, variables, consent });
+  });
+  return { contacts, errors };
+}
+
+const CONSENT = new Set(['granted', 'denied', 'unknown']);
+
+/** Rows of a CSV with a header line. Columns: phone (required), name, time_zone, consent_voice, consent_source, consent_recorded_at; every other column is a variable. */
+export function contactsFromCsv(text: string): RawContact[] {
+  const records = parseCsv(text);
+  return records.map((r) => {
+    const { phone = '', name, time_zone, consent_voice, consent_source, consent_recorded_at, ...rest } = r;
+    const variables = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== ''));
+    const voice = consent_voice?.trim().toLowerCase();
+    return {
+      phone, name, time_zone, variables,
+      ...(voice ? { consent: { voice: (CONSENT.has(voice) ? voice : 'invalid') as VoiceConsent, source: consent_source, recorded_at: consent_recorded_at } } : {}),
+    };
+  });
+}
+
+/** phone[,reason] rows with a header line. */
+export function dncFromCsv(text: string): { phone: string; reason?: string | undefined }[] {
+  return parseCsv(text).map((r) => ({ phone: r.phone ?? '', reason: r.reason }));
+}
+
+function parseCsv(text: string): Record<string, string>[] {
+  if (Buffer.byteLength(text) > MAX_CSV_BYTES) throw badRequest(`CSV uploads are at most ${MAX_CSV_BYTES} bytes`);
+  let records: Record<string, string>[];
+  try {
+    records = parse(text, {
+      columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()),
+      skip_empty_lines: true, trim: true, bom: true, max_record_size: 8192, to: MAX_ROWS + 1, relax_column_count: false,
+    }) as Record<string, string>[];
+  } catch (err) {
+    throw badRequest(`CSV is not valid: ${(err as Error).message.slice(0, 200)}`);
+  }
+  if (records.length > MAX_ROWS) throw badRequest(`CSV uploads are at most ${MAX_ROWS} rows`);
+  if (records.length === 0) throw badRequest('CSV has no rows (the first line is the header)');
+  const columns = Object.keys(records[0]!);
+  if (!columns.includes('phone')) throw badRequest('CSV needs a phone column');
+  const bad = columns.find((c) => !VARIABLE_NAME.test(c));
+  if (bad !== undefined) throw badRequest(`CSV column names are lower-case letters, digits and _: ${bad.slice(0, 40)}`);
+  return records;
+}

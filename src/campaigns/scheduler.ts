@@ -1,0 +1,438 @@
+/**
+ * The campaign scheduler: a worker on the leased poller. All its state is in the database, so it survives
+ * restarts and runs on several instances at once.
+ *
+ * One poll: `tick()` (start due campaigns, settle attempts whose call ended, complete finished campaigns), then
+ * `claim()` leases due contacts — per campaign, under that campaign's row lock, so the campaign's concurrency
+ * holds across instances — and each claimed contact is dialled through the OutboundDialer:
+ *
+ *  - outside the callee's window → deferred to the next opening (no attempt);
+ *  - in the dialer's call-row transaction (`admit`), under a per-number advisory lock: the campaign is still
+ *    running, the number is not on the do-not-call list nor under a blocked prefix, consent allows it, the
+ *    company's frequency caps (across all its campaigns, counted per callee-local day) have room, and the claim
+ *    is still this worker's (its token) — then the attempt row is inserted, unique per (contact, seq). Two
+ *    workers can therefore never dial one contact twice, and two campaigns never exceed a cap;
+ *  - a Twilio outage (5xx, timeout) un-counts the attempt, puts the contact back and backs the campaign off.
+ *
+ * Time comes from `now()` (tests inject a clock); every timestamp the scheduler compares is that clock's.
+ */
+import type { BotRow } from '../db/bots.js';
+import type { CallRow } from '../db/calls.js';
+import type { Db, RootSql } from '../db/sql.js';
+import { endCallInTx } from '../call/lifecycle.js';
+import { ParleyError } from '../errors.js';
+import type { PlaceOptions } from '../telephony/twilio/outbound.js';
+import { backoffDelayMs, type BackoffOptions } from '../util/backoff.js';
+import { LeasedPoller } from '../util/leased-poller.js';
+import { DateTime } from 'luxon';
+import { emitEvent } from '../webhooks/emit.js';
+import { transition, type CampaignRow } from './repo.js';
+import { getPolicy } from './suppression.js';
+import { daysBefore, inWindow, localDay, nextOpening, zonesFor } from './windows.js';
+
+export interface CampaignDialer {
+  place(bot: BotRow, to: string, options: PlaceOptions): Promise<CallRow>;
+}
+
+export interface SchedulerLogger {
+  info?(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface CampaignSchedulerOptions {
+  sql: RootSql;
+  dialer: CampaignDialer;
+  log: SchedulerLogger;
+  now?: () => Date;
+  /** Dials this instance has in flight at once (Twilio requests, not calls: calls are bounded per campaign). */
+  concurrency?: number;
+  pollMs?: number;
+  /** How long a claim is held before another worker may take the contact. */
+  leaseMs?: number;
+  /** Backoff after Twilio outages, per campaign. */
+  outageBackoff?: BackoffOptions;
+  /** A dial whose Twilio request never finished (the process died) is settled after this long. */
+  staleDialMs?: number;
+  /** Attempts settled per tick. */
+  settleBatch?: number;
+}
+
+interface Claimed {
+  contact: {
+    id: string;
+    company_id: string;
+    campaign_id: string;
+    phone: string;
+    name: string | null;
+    time_zone: string | null;
+    claim_token: string;
+  };
+  campaign: CampaignRow;
+  bot: BotRow | undefined;
+}
+
+/** What admit() decided instead of dialling. */
+class Verdict extends Error {
+  constructor(readonly kind: 'skip' | 'defer' | 'release', readonly reason: string, readonly until?: Date) {
+    super(`${kind}: ${reason}`);
+  }
+}
+
+/** Outcomes after which a contact is not called again. */
+const FINAL_OUTCOMES = new Set(['answered', 'voicemail_left', 'fax']);
+
+export class CampaignScheduler {
+  private readonly poller: LeasedPoller<Claimed>;
+  private readonly now: () => Date;
+  private readonly leaseMs: number;
+
+  constructor(private readonly o: CampaignSchedulerOptions) {
+    this.now = o.now ?? (() => new Date());
+    this.leaseMs = o.leaseMs ?? 60_000;
+    this.poller = new LeasedPoller<Claimed>({
+      concurrency: o.concurrency ?? 8,
+      pollMs: o.pollMs ?? 1000,
+      beforeClaim: () => this.tick(),
+      claim: (free) => this.claim(free),
+      run: (item) => this.dial(item),
+      onError: (err) => o.log.error({ err }, 'campaign scheduler poll failed'),
+    });
+  }
+
+  start(): void {
+    this.poller.start();
+  }
+
+  kick(): void {
+    this.poller.kick();
+  }
+
+  stop(timeoutMs: number): Promise<void> {
+    return this.poller.stop(timeoutMs);
+  }
+
+  /** One poll, awaited to the end (tests and benchmarks drive the scheduler with this and their own clock). */
+  async runOnce(max = this.o.concurrency ?? 8): Promise<number> {
+    await this.tick();
+    const items = await this.claim(max);
+    await Promise.all(items.map((i) => this.dial(i)));
+    return items.length;
+  }
+
+  // ---------------------------------------------------------------------------------------------- tick
+
+  async tick(): Promise<void> {
+    const { sql } = this.o;
+    const now = this.now();
+    // Scheduled campaigns whose start has come.
+    const due = await sql<{ id: string; company_id: string }[]>`
+      select id, company_id from campaigns where status = 'scheduled' and coalesce(starts_at, '-infinity') <= ${now} limit 50`;
+    for (const c of due) {
+      await sql.begin((tx) => transition(tx, c.company_id, c.id, 'running', { expect: ['scheduled'] })).catch((err: unknown) => {
+        if (!(err instanceof ParleyError)) throw err; // another instance moved it first
+      });
+    }
+    await this.settleStaleDials(now);
+    await this.settleEndedAttempts(now);
+    // Past their end: nobody waiting is called any more.
+    await sql`
+      update campaign_contacts k set state = 'skipped', skip_reason = 'campaign_ended', claim_token = null, locked_until = null, updated_at = now()
+      from campaigns c
+      where c.id = k.campaign_id and c.status in ('running', 'paused') and c.ends_at <= ${now}
+        and (k.state = 'pending' or (k.state = 'dialing' and k.locked_until < ${now}))`;
+    // Running campaigns with nobody left to call or on the line (or paused ones past their end) are complete.
+    const finished = await sql<{ id: string; company_id: string }[]>`
+      select c.id, c.company_id from campaigns c
+      where (c.status = 'running' or (c.status = 'paused' and c.ends_at <= ${now}))
+        and not exists (select 1 from campaign_contacts k where k.campaign_id = c.id and k.state in ('pending', 'dialing', 'live'))
+      limit 50`;
+    for (const c of finished) {
+      await sql.begin(async (tx) => {
+        // Re-checked under the row lock: a contact added meanwhile keeps the campaign running.
+        const [still] = await tx`
+          select 1 from campaigns c where c.id = ${c.id} and c.status in ('running', 'paused')
+            and not exists (select 1 from campaign_contacts k where k.campaign_id = c.id and k.state in ('pending', 'dialing', 'live'))
+          for update skip locked`;
+        if (still) await transition(tx, c.company_id, c.id, 'completed');
+      });
+    }
+  }
+
+  /** A Twilio request that never finished (the process died mid-dial): the call ends as dial_lost, counted. */
+  private async settleStaleDials(now: Date): Promise<void> {
+    const { sql } = this.o;
+    const cutoff = new Date(now.getTime() - (this.o.staleDialMs ?? 10 * 60_000));
+    await sql.begin(async (tx) => {
+      const stale = await tx<{ id: string; company_id: string; call_id: string | null; sid: string | null }[]>`
+        select a.id, a.company_id, a.call_id, c.twilio_call_sid as sid from campaign_attempts a left join calls c on c.id = a.call_id
+        where a.status = 'dialing' and a.dialed_at < ${cutoff} limit 100 for update of a skip locked`;
+      for (const a of stale) {
+        if (a.call_id && !a.sid) {
+          await endCallInTx(tx, { callId: a.call_id, companyId: a.company_id }, { status: 'failed', reason: 'dial_lost' }, { by: 'dialer', durationSec: 0 });
+        }
+        await tx`update campaign_attempts set status = 'live' where id = ${a.id}`;
+      }
+    });
+  }
+
+  /** Attempts whose call has ended get their outcome; the contact is done, retried after the spacing, or exhausted. */
+  private async settleEndedAttempts(now: Date): Promise<void> {
+    const { sql } = this.o;
+    await sql.begin(async (tx) => {
+      const ended = await tx<{
+        id: string; company_id: string; campaign_id: string; contact_id: string; phone: string; call_id: string; answered_by: string | null;
+        voicemail: 'left' | 'hung_up' | null; screened: boolean; call_status: string; failure_reason: string | null;
+        max_attempts: number; retry_spacing_sec: number; attempts: number;
+      }[]>`
+        select a.id, a.company_id, a.campaign_id, a.contact_id, a.phone, a.call_id, a.answered_by, a.voicemail, a.screened,
+          c.status as call_status, c.failure_reason, g.max_attempts, g.retry_spacing_sec, k.attempts
+        from campaign_attempts a
+          join calls c on c.id = a.call_id
+          join campaigns g on g.id = a.campaign_id
+          join campaign_contacts k on k.id = a.contact_id
+        where a.status = 'live' and c.ended_at is not null
+        order by a.dialed_at limit ${this.o.settleBatch ?? 500}
+        for update of a skip locked`;
+      for (const a of ended) {
+        const outcome = outcomeOf(a);
+        await tx`update campaign_attempts set status = 'ended', outcome = ${outcome}, ended_at = ${now} where id = ${a.id}`;
+        const final = FINAL_OUTCOMES.has(outcome);
+        const state = final ? 'done' : a.attempts >= a.max_attempts ? 'exhausted' : 'pending';
+        const next = new Date(now.getTime() + a.retry_spacing_sec * 1000);
+        await tx`
+          update campaign_contacts set state = ${state}, last_outcome = ${outcome}, next_attempt_at = ${next},
+            deferred_reason = ${state === 'pending' ? 'retry_spacing' : null}, updated_at = now()
+          where id = ${a.contact_id} and state = 'live'`;
+        await emitEvent(tx, {
+          companyId: a.company_id,
+          type: 'campaign.attempt.ended',
+          data: {
+            campaign_id: a.campaign_id, contact_id: a.contact_id, attempt_id: a.id, call_id: a.call_id, phone: a.phone, outcome,
+            answered_by: a.answered_by, contact_state: state, ...(state === 'pending' ? { next_attempt_at: next.toISOString() } : {}),
+          },
+          orderingKey: a.campaign_id,
+        });
+      }
+    });
+  }
+
+  // --------------------------------------------------------------------------------------------- claim
+
+  async claim(free: number): Promise<Claimed[]> {
+    const { sql } = this.o;
+    const now = this.now();
+    const until = new Date(now.getTime() + this.leaseMs);
+    return sql.begin(async (tx) => {
+      // Each campaign's row lock is held while its contacts are claimed: another instance skips the campaign for
+      // this moment, so the count of its busy contacts below cannot be raced past its concurrency.
+      const campaigns = await tx<CampaignRow[]>`
+        select * from campaigns where status = 'running' and coalesce(backoff_until, '-infinity') <= ${now}
+        order by updated_at limit 20 for update skip locked`;
+      const out: Claimed[] = [];
+      for (const campaign of campaigns) {
+        if (out.length >= free) break;
+        const [busy] = await tx<{ n: number }[]>`
+          select count(*)::int as n from campaign_contacts
+          where campaign_id = ${campaign.id} and (state = 'live' or (state = 'dialing' and locked_until >= ${now}))`;
+        const room = Math.min(campaign.concurrency - (busy?.n ?? 0), free - out.length);
+        if (room <= 0) continue;
+        const rows = await tx<Claimed['contact'][]>`
+          update campaign_contacts set state = 'dialing', claim_token = gen_random_uuid(), locked_until = ${until}, updated_at = now()
+          where id in (
+            select id from campaign_contacts
+            where campaign_id = ${campaign.id}
+              and ((state = 'pending' and next_attempt_at <= ${now}) or (state = 'dialing' and locked_until < ${now}))
+            order by next_attempt_at, id limit ${room}
+            for update skip locked)
+          returning id, company_id, campaign_id, phone, name, time_zone, claim_token`;
+        if (rows.length === 0) continue;
+        const [bot] = await tx<BotRow[]>`select * from bots where id = ${campaign.bot_id} and company_id = ${campaign.company_id}`;
+        for (const contact of rows) out.push({ contact, campaign, bot });
+      }
+      return out;
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------- dial
+
+  async dial(item: Claimed): Promise<void> {
+    const { contact, campaign, bot } = item;
+    const now = this.now();
+    try {
+      if (!bot || !bot.is_active || !bot.phone_number) {
+        await this.release(item, now);
+        await this.failCampaign(campaign, bot ? (bot.is_active ? 'the bot has no phone number' : 'the bot is inactive') : 'the bot was deleted');
+        return;
+      }
+      if (campaign.ends_at && now >= campaign.ends_at) throw new Verdict('skip', 'campaign_ended');
+      const zones = zonesFor(contact);
+      if (zones.length === 0) throw new Verdict('skip', 'time_zone_unknown');
+      if (!inWindow(campaign.windows, zones, now)) {
+        const next = nextOpening(campaign.windows, zones, now);
+        if (!next) throw new Verdict('skip', 'no_common_window');
+        if (campaign.ends_at && next >= campaign.ends_at) throw new Verdict('skip', 'campaign_ended');
+        throw new Verdict('defer', 'outside_window', next);
+      }
+      const day = localDay(zones, now);
+      let attemptId: string | null = null;
+      try {
+        await this.o.dialer.place(bot, contact.phone, {
+          ...(campaign.voicemail === 'leave_message' ? { machineDetection: 'DetectMessageEnd' as const } : {}),
+          ...(campaign.voicemail === 'hang_up' ? { machineDetection: 'Enable' as const } : {}),
+          inTransaction: async (tx, call) => {
+            attemptId = await this.admit(tx, item, call, zones, day, now);
+          },
+        });
+      } catch (err) {
+        if (attemptId && !(err instanceof Verdict)) return await this.dialFailed(item, attemptId, err, now);
+        throw err;
+      }
+      await this.o.sql`update campaign_attempts set status = 'live' where id = ${attemptId} and status = 'dialing'`;
+      if (campaign.dial_failures > 0) {
+        await this.o.sql`update campaigns set dial_failures = 0, backoff_until = null where id = ${campaign.id} and dial_failures > 0`;
+      }
+    } catch (err) {
+      if (err instanceof Verdict) return this.apply(item, err, now);
+      if (err instanceof ParleyError && err.code === 'PARLEY_ERR_RATE_LIMITED') {
+        // The company's live-call brake (OUTBOUND_MAX_ACTIVE_PER_COMPANY): wait a little, nothing burned.
+        return this.apply(item, new Verdict('defer', 'company_outbound_limit', new Date(now.getTime() + 5_000)), now);
+      }
+      this.o.log.error({ err, contactId: contact.id, campaignId: campaign.id }, 'campaign dial failed');
+      await this.apply(item, new Verdict('defer', 'internal_error', new Date(now.getTime() + 30_000)), now).catch(() => {});
+    }
+  }
+
+  /**
+   * Runs inside the transaction that creates the call row, before Twilio is asked. Throws a Verdict to dial
+   * nobody (the transaction rolls back); otherwise inserts the attempt and returns its id.
+   */
+  private async admit(tx: Db, item: Claimed, call: CallRow, zones: readonly string[], day: string, now: Date): Promise<string> {
+    const { contact, campaign } = item;
+    const [state] = await tx<{ status: string }[]>`select status from campaigns where id = ${campaign.id} for share`;
+    if (state?.status !== 'running') throw new Verdict('release', `campaign_${state?.status ?? 'gone'}`);
+    // Every dial to this number, from any campaign of the company, on any instance, passes here one at a time.
+    await tx`select pg_advisory_xact_lock(hashtext(${`campaign-phone:${contact.company_id}:${contact.phone}`}))`;
+    const [dnc] = await tx`select 1 from dnc_numbers where company_id = ${contact.company_id} and phone = ${contact.phone}`;
+    if (dnc) throw new Verdict('skip', 'do_not_call');
+    const policy = await getPolicy(tx, contact.company_id);
+    if (policy.blocked_prefixes.some((p) => contact.phone.startsWith(p))) throw new Verdict('skip', 'blocked_prefix');
+    const [consent] = await tx<{ voice: string }[]>`select voice from contact_consents where company_id = ${contact.company_id} and phone = ${contact.phone}`;
+    if (consent?.voice === 'denied') throw new Verdict('skip', 'consent_denied');
+    if (campaign.require_consent && consent?.voice !== 'granted') throw new Verdict('skip', 'consent_missing');
+    const weekStart = daysBefore(day, 6);
+    const [caps] = await tx<{ today: number; week: number; oldest: string | null }[]>`
+      select count(*) filter (where local_day = ${day}::date)::int as today, count(*)::int as week, min(local_day)::text as oldest
+      from campaign_attempts
+      where company_id = ${contact.company_id} and phone = ${contact.phone} and counted and local_day >= ${weekStart}::date`;
+    if ((caps?.today ?? 0) >= policy.max_calls_per_day) {
+      throw this.capDefer('daily_cap', campaign, zones, day, 1);
+    }
+    if ((caps?.week ?? 0) >= policy.max_calls_per_week) {
+      // Room comes back when the oldest counted day leaves the 7-day span.
+      const oldest = caps?.oldest ?? day;
+      const daysUntil = 7 - daysBetween(oldest, day);
+      throw this.capDefer('weekly_cap', campaign, zones, day, Math.max(1, daysUntil));
+    }
+    // The claim must still be ours: a worker whose lease expired and was re-claimed inserts nothing.
+    const [claimed] = await tx<{ dial_seq: number }[]>`
+      update campaign_contacts set state = 'live', attempts = attempts + 1, dial_seq = dial_seq + 1, claim_token = null,
+        locked_until = null, deferred_reason = null, updated_at = now()
+      where id = ${contact.id} and claim_token = ${contact.claim_token} and state = 'dialing'
+      returning dial_seq`;
+    if (!claimed) throw new Verdict('release', 'claim_lost');
+    const [attempt] = await tx<{ id: string }[]>`
+      insert into campaign_attempts (company_id, campaign_id, contact_id, phone, seq, call_id, local_day, dialed_at)
+      values (${contact.company_id}, ${campaign.id}, ${contact.id}, ${contact.phone}, ${claimed.dial_seq}, ${call.id}, ${day}::date, ${now})
+      returning id`;
+    return attempt!.id;
+  }
+
+  private capDefer(reason: string, campaign: CampaignRow, zones: readonly string[], day: string, days: number): Verdict {
+    const from = localMidnightAfter(zones, day, days);
+    const next = nextOpening(campaign.windows, zones, from);
+    if (!next || (campaign.ends_at && next >= campaign.ends_at)) return new Verdict('skip', next ? 'campaign_ended' : 'no_common_window');
+    return new Verdict('defer', reason, next);
+  }
+
+  /** Twilio did not take the call (the dialer already ended its row as failed). */
+  private async dialFailed(item: Claimed, attemptId: string, err: unknown, now: Date): Promise<void> {
+    const { contact, campaign } = item;
+    const refused = err instanceof ParleyError && err.code === 'PARLEY_ERR_VALIDATION';
+    const credentials = err instanceof ParleyError && err.code === 'PARLEY_ERR_UPSTREAM' && err.details?.retryable === false;
+    await this.o.sql.begin(async (tx) => {
+      // Never placed: it does not count toward caps or max_attempts.
+      await tx`update campaign_attempts set status = 'ended', counted = false, ended_at = ${now},
+        outcome = ${refused ? 'number_refused' : 'twilio_unavailable'} where id = ${attemptId}`;
+      if (refused) {
+        const reason = `number_refused: ${(err as Error).message}`.slice(0, 300);
+        await tx`update campaign_contacts set state = 'skipped', skip_reason = ${reason}, attempts = attempts - 1, updated_at = now()
+          where id = ${contact.id} and state = 'live'`;
+        await emitEvent(tx, { companyId: contact.company_id, type: 'campaign.contact.skipped', data: { campaign_id: campaign.id, contact_id: contact.id, phone: contact.phone, reason }, orderingKey: campaign.id });
+        return;
+      }
+      const [c] = await tx<{ dial_failures: number }[]>`
+        update campaigns set dial_failures = dial_failures + 1, updated_at = now() where id = ${campaign.id} returning dial_failures`;
+      const delay = backoffDelayMs(c?.dial_failures ?? 1, this.o.outageBackoff ?? { baseMs: 5_000, maxMs: 300_000, jitter: 0.2 });
+      const until = new Date(now.getTime() + delay);
+      await tx`update campaigns set backoff_until = ${until} where id = ${campaign.id}`;
+      await tx`update campaign_contacts set state = 'pending', attempts = attempts - 1, next_attempt_at = ${until},
+        deferred_reason = 'twilio_unavailable', updated_at = now()
+        where id = ${contact.id} and state = 'live'`;
+    });
+    this.o.log.warn({ err: (err as Error).message, campaignId: campaign.id }, refused ? 'Twilio refused a campaign number' : 'Twilio unavailable; campaign backs off');
+    if (credentials) await this.failCampaign(campaign, 'Twilio rejected the account credentials');
+  }
+
+  private async apply(item: Claimed, v: Verdict, now: Date): Promise<void> {
+    const { contact, campaign } = item;
+    await this.o.sql.begin(async (tx) => {
+      if (v.kind === 'skip') {
+        const rows = await tx`
+          update campaign_contacts set state = 'skipped', skip_reason = ${v.reason}, claim_token = null, locked_until = null, updated_at = now()
+          where id = ${contact.id} and claim_token = ${contact.claim_token} and state = 'dialing' returning id`;
+        if (rows.length) {
+          await emitEvent(tx, { companyId: contact.company_id, type: 'campaign.contact.skipped', data: { campaign_id: campaign.id, contact_id: contact.id, phone: contact.phone, reason: v.reason }, orderingKey: campaign.id });
+        }
+        return;
+      }
+      await tx`
+        update campaign_contacts set state = 'pending', claim_token = null, locked_until = null, updated_at = now(),
+          next_attempt_at = ${v.until ?? now}, deferred_reason = ${v.kind === 'defer' ? v.reason : null}
+        where id = ${contact.id} and claim_token = ${contact.claim_token} and state = 'dialing'`;
+    });
+  }
+
+  private release(item: Claimed, now: Date): Promise<void> {
+    return this.apply(item, new Verdict('release', 'released'), now);
+  }
+
+  private async failCampaign(campaign: CampaignRow, reason: string): Promise<void> {
+    await this.o.sql.begin((tx) => transition(tx, campaign.company_id, campaign.id, 'failed', { reason })).catch((err: unknown) => {
+      if (!(err instanceof ParleyError)) throw err;
+    });
+  }
+}
+
+/** The attempt's outcome from its call and what the answer URL recorded. */
+export function outcomeOf(a: { voicemail: 'left' | 'hung_up' | null; answered_by: string | null; call_status: string; failure_reason: string | null }): string {
+  if (a.voicemail === 'left') return 'voicemail_left';
+  if (a.voicemail === 'hung_up') return 'voicemail_hung_up';
+  if (a.answered_by === 'fax') return 'fax';
+  switch (a.call_status) {
+    case 'completed': return 'answered';
+    case 'busy': return 'busy';
+    case 'no_answer': return 'no_answer';
+    case 'canceled': return 'canceled';
+    default: return a.failure_reason?.startsWith('dial_lost') ? 'dial_lost' : 'failed';
+  }
+}
+
+function daysBetween(a: string, b: string): number {
+  return Math.round((Date.parse(`${b}T00:00:00Z`) - Date.parse(`${a}T00:00:00Z`)) / 86_400_000);
+}
+
+/** The instant the callee's local day `day + days` begins (in its first zone). */
+function localMidnightAfter(zones: readonly string[], day: string, days: number): Date {
+  return DateTime.fromISO(daysBefore(day, -days), { zone: zones[0] ?? 'UTC' }).startOf('day').toJSDate();
+}

@@ -1,0 +1,93 @@
+/**
+ * A company's suppression data: the do-not-call list, voice consent per number, and the campaign policy
+ * (frequency caps across all its campaigns, blocked prefixes). The API, the CSV import and the in-call tool write
+ * here; the scheduler reads it at dial time, inside the transaction that creates the attempt (scheduler.ts).
+ */
+import type { Db } from '../db/sql.js';
+
+export type DncSource = 'api' | 'csv' | 'call';
+export type VoiceConsent = 'granted' | 'denied' | 'unknown';
+
+export interface DncRow {
+  phone: string;
+  source: DncSource;
+  reason: string | null;
+  call_id: string | null;
+  created_at: Date;
+}
+
+export interface ConsentRow {
+  phone: string;
+  voice: VoiceConsent;
+  source: string | null;
+  recorded_at: Date;
+  updated_at: Date;
+}
+
+export interface CampaignPolicy {
+  max_calls_per_day: number;
+  max_calls_per_week: number;
+  blocked_prefixes: string[];
+}
+
+export const DEFAULT_POLICY: CampaignPolicy = { max_calls_per_day: 1, max_calls_per_week: 3, blocked_prefixes: [] };
+
+/** Adds numbers (idempotent: a number already listed keeps its first source); returns how many were new. */
+export async function addDnc(db: Db, companyId: string, entries: { phone: string; reason?: string | null }[], source: DncSource, callId: string | null = null): Promise<number> {
+  if (entries.length === 0) return 0;
+  const rows = entries.map((e) => ({ company_id: companyId, phone: e.phone, source, reason: e.reason ?? null, call_id: callId }));
+  let added = 0;
+  for (let i = 0; i < rows.length; i += 1000) {
+    const batch = rows.slice(i, i + 1000);
+    const r = await db`insert into dnc_numbers ${db(batch, 'company_id', 'phone', 'source', 'reason', 'call_id')} on conflict (company_id, phone) do nothing returning phone`;
+    added += r.length;
+  }
+  return added;
+}
+
+export async function getDnc(db: Db, companyId: string, phone: string): Promise<DncRow | undefined> {
+  const [row] = await db<DncRow[]>`select phone, source, reason, call_id, created_at from dnc_numbers where company_id = ${companyId} and phone = ${phone}`;
+  return row;
+}
+
+export async function removeDnc(db: Db, companyId: string, phone: string): Promise<boolean> {
+  return (await db`delete from dnc_numbers where company_id = ${companyId} and phone = ${phone} returning phone`).length > 0;
+}
+
+/** Keyset page on (created_at desc, phone desc). */
+export async function listDnc(db: Db, companyId: string, limit: number, after?: { createdAt: Date; phone: string }): Promise<DncRow[]> {
+  return db<DncRow[]>`
+    select phone, source, reason, call_id, created_at from dnc_numbers
+    where company_id = ${companyId} ${after ? db`and (created_at, phone) < (${after.createdAt}, ${after.phone})` : db``}
+    order by created_at desc, phone desc limit ${limit}`;
+}
+
+export async function setConsent(db: Db, companyId: string, c: { phone: string; voice: VoiceConsent; source?: string | null; recordedAt?: Date }): Promise<ConsentRow> {
+  const [row] = await db<ConsentRow[]>`
+    insert into contact_consents (company_id, phone, voice, source, recorded_at)
+    values (${companyId}, ${c.phone}, ${c.voice}, ${c.source ?? null}, ${c.recordedAt ?? new Date()})
+    on conflict (company_id, phone) do update set voice = excluded.voice, source = excluded.source,
+      recorded_at = excluded.recorded_at, updated_at = now()
+    returning phone, voice, source, recorded_at, updated_at`;
+  return row!;
+}
+
+export async function getConsent(db: Db, companyId: string, phone: string): Promise<ConsentRow | undefined> {
+  const [row] = await db<ConsentRow[]>`select phone, voice, source, recorded_at, updated_at from contact_consents where company_id = ${companyId} and phone = ${phone}`;
+  return row;
+}
+
+export async function getPolicy(db: Db, companyId: string): Promise<CampaignPolicy> {
+  const [row] = await db<CampaignPolicy[]>`select max_calls_per_day, max_calls_per_week, blocked_prefixes from campaign_policies where company_id = ${companyId}`;
+  return row ?? { ...DEFAULT_POLICY };
+}
+
+export async function putPolicy(db: Db, companyId: string, p: CampaignPolicy): Promise<CampaignPolicy> {
+  const [row] = await db<CampaignPolicy[]>`
+    insert into campaign_policies (company_id, max_calls_per_day, max_calls_per_week, blocked_prefixes)
+    values (${companyId}, ${p.max_calls_per_day}, ${p.max_calls_per_week}, ${p.blocked_prefixes})
+    on conflict (company_id) do update set max_calls_per_day = excluded.max_calls_per_day,
+      max_calls_per_week = excluded.max_calls_per_week, blocked_prefixes = excluded.blocked_prefixes, updated_at = now()
+    returning max_calls_per_day, max_calls_per_week, blocked_prefixes`;
+  return row!;
+}

@@ -1,0 +1,144 @@
+/**
+ * Issue #18 (5): the campaign, contact, consent and do-not-call API — validation at the boundary, CSV uploads
+ * bounded, illegal transitions 409, tenant isolation, scopes on every route, OpenAPI.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_ROWS } from '../../src/campaigns/contacts.js';
+import { campaignHarness, type Harness } from './campaign-harness.js';
+
+describe('campaign API', () => {
+  let h: Harness;
+  let me: Awaited<ReturnType<Harness['company']>>;
+  beforeAll(async () => {
+    h = await campaignHarness();
+    me = await h.company();
+  });
+  afterAll(async () => h.close());
+
+  const csv = (apiKey: string, url: string, body: string) =>
+    h.t.app.inject({ method: 'POST', url, headers: { ...h.t.as(apiKey), 'content-type': 'text/csv' }, payload: body });
+
+  it('validates campaigns at the boundary', async () => {
+    const base = { bot_id: me.botId, name: 'Follow-up' };
+    const bad = [
+      { ...base, windows: [{ days: [1], start: '20:00', end: '09:00' }] },
+      { ...base, windows: [{ days: [8], start: '09:00', end: '17:00' }] },
+      { ...base, windows: [{ days: [1], start: '9am', end: '17:00' }] },
+      { ...base, voicemail: 'leave_message' },
+      { ...base, starts_at: '2026-05-02T00:00:00Z', ends_at: '2026-05-01T00:00:00Z' },
+      { ...base, concurrency: 0 },
+      { ...base, max_attempts: 11 },
+      { ...base, bot_id: '00000000-0000-4000-8000-000000000000' },
+      { ...base, surprise: true },
+    ];
+    for (const body of bad) {
+      const res = await h.api(me.apiKey, 'POST', '/v1/campaigns', body);
+      expect(res.statusCode, JSON.stringify(body)).toBe(400);
+      expect(res.json().error.code).toBe('PARLEY_ERR_VALIDATION');
+    }
+    const ok = await h.api(me.apiKey, 'POST', '/v1/campaigns', base);
+    expect(ok.statusCode).toBe(201);
+    expect(ok.json()).toMatchObject({ status: 'draft', windows: [{ days: [1, 2, 3, 4, 5], start: '09:00', end: '20:00' }], max_attempts: 3, voicemail: 'hang_up' });
+  });
+
+  it('moves through its states; illegal moves are 409', async () => {
+    const id = (await h.api(me.apiKey, 'POST', '/v1/campaigns', { bot_id: me.botId, name: 'States' })).json().id;
+    const act = (a: string) => h.api(me.apiKey, 'POST', `/v1/campaigns/${id}/${a}`);
+    expect((await act('schedule')).statusCode).toBe(409); // no contacts yet
+    expect((await act('pause')).json().error.code).toBe('PARLEY_ERR_ILLEGAL_TRANSITION');
+    expect((await act('resume')).statusCode).toBe(409);
+    await h.api(me.apiKey, 'POST', `/v1/campaigns/${id}/contacts`, { contacts: [{ phone: '+12125550301' }] });
+    expect((await act('schedule')).json().status).toBe('scheduled');
+    expect((await act('schedule')).statusCode).toBe(409);
+    const edit = await h.api(me.apiKey, 'PUT', `/v1/campaigns/${id}`, { bot_id: me.botId, name: 'Renamed' });
+    expect(edit.statusCode).toBe(409);
+    expect((await act('cancel')).json().status).toBe('cancelled');
+    for (const a of ['schedule', 'pause', 'resume', 'cancel']) expect((await act(a)).statusCode, a).toBe(409);
+    const contacts = (await h.api(me.apiKey, 'GET', `/v1/campaigns/${id}/contacts`)).json().data;
+    expect(contacts).toMatchObject([{ phone: '+12125550301', state: 'skipped', skip_reason: 'campaign_cancelled' }]);
+    expect((await h.api(me.apiKey, 'POST', `/v1/campaigns/${id}/contacts`, { contacts: [{ phone: '+12125550302' }] })).statusCode).toBe(409);
+  });
+
+  it('takes contacts as JSON or CSV: numbers normalised, bad rows reported and not stored, bounded', async () => {
+    const id = (await h.api(me.apiKey, 'POST', '/v1/campaigns', { bot_id: me.botId, name: 'Upload' })).json().id;
+    const json = await h.api(me.apiKey, 'POST', `/v1/campaigns/${id}/contacts`, {
+      default_country: 'GB',
+      contacts: [
+        { phone: '020 7183 8750', name: 'Liam' },
+        { phone: '+12125550311', time_zone: 'Mars/Olympus' },
+        { phone: '12345' },
+        { phone: '+12125550312', variables: { first_name: 'Ann' }, consent: { voice: 'granted', source: 'form' } },
+        { phone: '+12125550312' },
+      ],
+    });
+    expect(json.statusCode).toBe(200);
+    expect(json.json()).toMatchObject({ received: 5, added: 2, duplicates: 1, rejected_count: 2 });
+    expect(json.json().rejected.map((r: { row: number }) => r.row)).toEqual([2, 3]);
+    const bad = await h.api(me.apiKey, 'POST', `/v1/campaigns/${id}/contacts`, { contacts: [{ phone: '+12125550313', variables: { 'First Name': 'x' } }] });
+    expect(bad.json()).toMatchObject({ added: 0, rejected_count: 1, rejected: [{ row: 1, error: expect.stringContaining('variable names') }] });
+
+    const body = 'phone,name,time_zone,appointment_time,consent_voice\n+12125550321,Ann Lee,America/New_York,Friday 3 pm,granted\nnot-a-number,Bob,,,\n+12125550322,"Smith, Jo",,,denied\n';
+    const up = await csv(me.apiKey, `/v1/campaigns/${id}/contacts/csv`, body);
+    expect(up.statusCode, up.body).toBe(200);
+    expect(up.json()).toMatchObject({ received: 3, added: 2, rejected_count: 1, rejected: [{ row: 2 }] });
+    const rows = (await h.api(me.apiKey, 'GET', `/v1/campaigns/${id}/contacts?limit=200`)).json().data;
+    expect(rows.find((r: { phone: string }) => r.phone === '+12125550321')).toMatchObject({ name: 'Ann Lee', time_zone: 'America/New_York', variables: { appointment_time: 'Friday 3 pm' } });
+    expect(rows.find((r: { phone: string }) => r.phone === '+442071838750')).toMatchObject({ name: 'Liam' });
+    expect((await h.api(me.apiKey, 'GET', `/v1/contacts/${encodeURIComponent('+12125550322')}/consent`)).json().voice).toBe('denied');
+
+    expect((await csv(me.apiKey, `/v1/campaigns/${id}/contacts/csv`, 'name\nAnn\n')).statusCode).toBe(400); // no phone column
+    expect((await csv(me.apiKey, `/v1/campaigns/${id}/contacts/csv`, 'phone,name\n"+1212555,x\n')).statusCode).toBe(400);
+    const many = `phone\n${Array.from({ length: MAX_ROWS + 1 }, (_, i) => `+1212${String(5_000_000 + i)}`).join('\n')}\n`;
+    const tooMany = await csv(me.apiKey, `/v1/campaigns/${id}/contacts/csv`, many);
+    expect(tooMany.statusCode).toBe(400);
+    expect(tooMany.json().error.message).toContain(`${MAX_ROWS} rows`);
+    const huge = await csv(me.apiKey, `/v1/campaigns/${id}/contacts/csv`, `phone,note\n+12125550399,${'x'.repeat(3 * 1024 * 1024)}\n`);
+    expect(huge.statusCode).toBe(413);
+  });
+
+  it('imports the do-not-call list from CSV and pages it; removes a number', async () => {
+    const res = await csv(me.apiKey, '/v1/dnc/csv', 'phone,reason\n+12125550401,complaint\n+12125550402,\nbad,\n');
+    expect(res.json()).toMatchObject({ received: 3, added: 2, rejected_count: 1 });
+    const first = (await h.api(me.apiKey, 'GET', '/v1/dnc?limit=1')).json();
+    expect(first.data).toHaveLength(1);
+    const second = (await h.api(me.apiKey, 'GET', `/v1/dnc?limit=1&cursor=${first.next_cursor}`)).json();
+    expect(second.data).toHaveLength(1);
+    expect(second.data[0].phone).not.toBe(first.data[0].phone);
+    expect((await h.api(me.apiKey, 'DELETE', `/v1/dnc/${encodeURIComponent('+12125550401')}`)).statusCode).toBe(204);
+    expect((await h.api(me.apiKey, 'GET', `/v1/dnc/${encodeURIComponent('+12125550401')}`)).statusCode).toBe(404);
+    expect((await h.api(me.apiKey, 'GET', '/v1/dnc?cursor=garbage')).statusCode).toBe(400);
+  });
+
+  it('keeps companies apart', async () => {
+    const other = await h.company();
+    const id = (await h.api(me.apiKey, 'POST', '/v1/campaigns', { bot_id: me.botId, name: 'Mine' })).json().id;
+    await h.api(me.apiKey, 'POST', '/v1/dnc', { numbers: [{ phone: '+12125550501' }] });
+    for (const [method, url] of [['GET', `/v1/campaigns/${id}`], ['GET', `/v1/campaigns/${id}/contacts`], ['GET', `/v1/campaigns/${id}/attempts`], ['POST', `/v1/campaigns/${id}/schedule`], ['POST', `/v1/campaigns/${id}/cancel`]] as const) {
+      expect((await h.api(other.apiKey, method, url)).statusCode, url).toBe(404);
+    }
+    expect((await h.api(other.apiKey, 'POST', `/v1/campaigns/${id}/contacts`, { contacts: [{ phone: '+12125550502' }] })).statusCode).toBe(404);
+    expect((await h.api(other.apiKey, 'GET', '/v1/campaigns')).json().data).toEqual([]);
+    expect((await h.api(other.apiKey, 'GET', `/v1/dnc/${encodeURIComponent('+12125550501')}`)).statusCode).toBe(404);
+    // Another company's bot cannot run my campaign.
+    expect((await h.api(other.apiKey, 'POST', '/v1/campaigns', { bot_id: me.botId, name: 'Theirs' })).statusCode).toBe(400);
+  });
+
+  it('every campaign, contact and dnc route is in the API document and needs its scope', async () => {
+    const doc = (await h.t.app.inject({ url: '/openapi.json' })).json() as { paths: Record<string, Record<string, unknown>> };
+    const routes = Object.entries(doc.paths)
+      .filter(([path]) => /^\/v1\/(campaigns|campaign-policy|dnc|contacts)/.test(path))
+      .flatMap(([path, ops]) => Object.keys(ops).filter((m) => ['get', 'post', 'put', 'delete'].includes(m)).map((m) => [m.toUpperCase(), path] as const));
+    expect(routes.length).toBeGreaterThanOrEqual(18);
+    const key = await h.api(me.apiKey, 'POST', '/v1/api-keys', { name: 'calls only', scopes: ['calls:read', 'bots:*'] });
+    const open: string[] = [];
+    for (const [method, path] of routes) {
+      const url = path.replace(/\{number\}/g, '+15550100999').replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000');
+      const res = await h.api(key.json().key, method as 'GET', url);
+      if (res.statusCode !== 403) open.push(`${method} ${path} → ${res.statusCode}`);
+    }
+    expect(open).toEqual([]);
+    const reader = await h.api(me.apiKey, 'POST', '/v1/api-keys', { name: 'reader', scopes: ['campaigns:read'] });
+    expect((await h.api(reader.json().key, 'GET', '/v1/campaigns')).statusCode).toBe(200);
+    expect((await h.api(reader.json().key, 'POST', '/v1/campaigns', { bot_id: me.botId, name: 'x' })).statusCode).toBe(403);
+  });
+});

@@ -1,0 +1,181 @@
+/**
+ * Issue #18 (2, 3): suppression checked at dial time — frequency caps across two campaigns, a do-not-call entry
+ * added mid-campaign, consent, blocked prefixes; the in-call do_not_call tool; voicemail left vs hung up.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callScreeningTool, doNotCallTool } from '../../src/campaigns/tools.js';
+import type { CallContext, CallControl } from '../../src/call/tool-types.js';
+import { campaignHarness, contactRow, type Harness } from './campaign-harness.js';
+
+describe('campaign compliance', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await campaignHarness();
+  });
+  afterAll(async () => h.close());
+
+  it('frequency caps hold across two campaigns of the company, per callee-local day and week', async () => {
+    const { apiKey, botId } = await h.company();
+    expect((await h.api(apiKey, 'PUT', '/v1/campaign-policy', { max_calls_per_day: 1, max_calls_per_week: 2, blocked_prefixes: [] })).statusCode).toBe(200);
+    h.clock.set('2026-04-06T14:00:00Z'); // Monday, 10:00 in New York
+    const phone = '+12125550201';
+    const contact = { phone, time_zone: 'America/New_York' };
+    const windows = [{ days: [1, 2, 3, 4, 5, 6, 7], start: '09:00', end: '20:00' }];
+    const a = await h.campaign(apiKey, botId, { windows, max_attempts: 5, retry_spacing_sec: 60 }, [contact]);
+    const b = await h.campaign(apiKey, botId, { windows, max_attempts: 5, retry_spacing_sec: 60 }, [contact]);
+    const [s1, s2] = [h.scheduler(), h.scheduler()];
+    await Promise.all([s1.runOnce(), s2.runOnce()]);
+    expect(h.dialsTo(phone)).toBe(1); // one of the two campaigns got the day's call
+    const rows = [await contactRow(h, a, phone), await contactRow(h, b, phone)];
+    const waiting = rows.find((r) => r.state === 'pending')!;
+    expect(waiting.deferred_reason).toBe('daily_cap');
+    expect(waiting.next_attempt_at.toISOString()).toBe('2026-04-07T13:00:00.000Z'); // Tuesday 09:00 EDT
+    await h.endCall(phone, 'no-answer');
+    h.clock.set('2026-04-06T23:30:00Z'); // still Monday 19:30 in New York: no second call today
+    await Promise.all([s1.runOnce(), s2.runOnce()]);
+    expect(h.dialsTo(phone)).toBe(1);
+    h.clock.set('2026-04-07T13:00:00Z');
+    await Promise.all([s1.runOnce(), s2.runOnce()]);
+    expect(h.dialsTo(phone)).toBe(2);
+    await h.endCall(phone, 'no-answer');
+    h.clock.set('2026-04-08T13:00:00Z'); // Wednesday: the weekly cap (2) is reached until Monday's call ages out
+    await Promise.all([s1.runOnce(), s2.runOnce()]);
+    expect(h.dialsTo(phone)).toBe(2);
+    const after = [await contactRow(h, a, phone), await contactRow(h, b, phone)].filter((r) => r.state === 'pending');
+    expect(after.map((r) => r.deferred_reason)).toContain('weekly_cap');
+    expect(after.find((r) => r.deferred_reason === 'weekly_cap')!.next_attempt_at.toISOString()).toBe('2026-04-13T13:00:00.000Z');
+    const [v] = await h.t.db.sql`
+      select max(n)::int as worst from (select local_day, count(*) as n from campaign_attempts where phone = ${phone} and counted group by local_day) d`;
+    expect(v!.worst).toBe(1);
+  });
+
+  it('a number put on the do-not-call list mid-campaign is not called again; the skip says why', async () => {
+    const { apiKey, botId } = await h.company();
+    await h.api(apiKey, 'PUT', '/v1/campaign-policy', { max_calls_per_day: 5, max_calls_per_week: 10, blocked_prefixes: [] });
+    h.clock.set('2026-04-14T15:00:00Z');
+    const phone = '+12125550211';
+    const id = await h.campaign(apiKey, botId, { max_attempts: 3, retry_spacing_sec: 600 }, [{ phone, time_zone: 'UTC' }]);
+    const s = h.scheduler();
+    await s.runOnce();
+    expect(h.dialsTo(phone)).toBe(1);
+    await h.endCall(phone, 'no-answer');
+    await s.runOnce();
+    const add = await h.api(apiKey, 'POST', '/v1/dnc', { numbers: [{ phone, reason: 'asked by email' }] });
+    expect(add.json()).toMatchObject({ added: 1 });
+    h.clock.advance(600_000);
+    await s.runOnce();
+    expect(h.dialsTo(phone)).toBe(1);
+    expect(await contactRow(h, id, phone)).toMatchObject({ state: 'skipped', skip_reason: 'do_not_call', attempts: 1 });
+    const [ev] = await h.t.db.sql`select body from webhook_events where type = 'campaign.contact.skipped' and ordering_key = ${id}`;
+    expect(JSON.parse(ev!.body as string).data).toMatchObject({ campaign_id: id, phone, reason: 'do_not_call' });
+    expect((await h.api(apiKey, 'GET', `/v1/dnc/${encodeURIComponent(phone)}`)).json()).toMatchObject({ phone, source: 'api', reason: 'asked by email' });
+  });
+
+  it('consent: denied is never called, required-but-unknown is skipped, granted is called; blocked prefixes too', async () => {
+    const { apiKey, botId } = await h.company();
+    await h.api(apiKey, 'PUT', '/v1/campaign-policy', { max_calls_per_day: 1, max_calls_per_week: 3, blocked_prefixes: ['+1900'] });
+    h.clock.set('2026-04-15T15:00:00Z');
+    expect((await h.api(apiKey, 'PUT', `/v1/contacts/${encodeURIComponent('+12125550221')}/consent`, { voice: 'denied', source: 'sms STOP' })).statusCode).toBe(200);
+    const open = await h.campaign(apiKey, botId, {}, [
+      { phone: '+12125550221', time_zone: 'UTC' },
+      { phone: '+12125550222', time_zone: 'UTC' },
+      { phone: '+19005550100', time_zone: 'UTC' },
+    ]);
+    const strict = await h.campaign(apiKey, botId, { require_consent: true }, [
+      { phone: '+12125550223', time_zone: 'UTC' },
+      { phone: '+12125550224', time_zone: 'UTC', consent: { voice: 'granted', source: 'web form', recorded_at: '2026-04-01T10:00:00Z' } },
+    ]);
+    await h.scheduler().runOnce();
+    expect(['+12125550221', '+12125550222', '+19005550100', '+12125550223', '+12125550224'].map((p) => h.dialsTo(p))).toEqual([0, 1, 0, 0, 1]);
+    expect(await contactRow(h, open, '+12125550221')).toMatchObject({ state: 'skipped', skip_reason: 'consent_denied' });
+    expect(await contactRow(h, open, '+19005550100')).toMatchObject({ state: 'skipped', skip_reason: 'blocked_prefix' });
+    expect(await contactRow(h, strict, '+12125550223')).toMatchObject({ state: 'skipped', skip_reason: 'consent_missing' });
+    const stats = (await h.api(apiKey, 'GET', `/v1/campaigns/${open}`)).json().stats;
+    expect(stats.skipped).toEqual({ consent_denied: 1, blocked_prefix: 1 });
+    expect((await h.api(apiKey, 'GET', `/v1/contacts/${encodeURIComponent('+12125550224')}/consent`)).json()).toMatchObject({ voice: 'granted', source: 'web form' });
+  });
+
+  it('voicemail: waits for the beep and leaves the message with the contact\'s variables, or hangs up', async () => {
+    const { apiKey, botId } = await h.company();
+    await h.api(apiKey, 'PUT', '/v1/campaign-policy', { max_calls_per_day: 5, max_calls_per_week: 10, blocked_prefixes: [] });
+    h.clock.set('2026-04-16T15:00:00Z');
+    const leave = await h.campaign(apiKey, botId, {
+      voicemail: 'leave_message',
+      voicemail_message: 'Hi {{first_name}}, this is Ava from the clinic, reminding you of your visit on {{appointment_time}}. {{missing}} Call us back any time.',
+    }, [{ phone: '+12125550231', name: 'Ann Lee', time_zone: 'UTC', variables: { appointment_time: 'Friday at 3 pm' } }]);
+    const hang = await h.campaign(apiKey, botId, { voicemail: 'hang_up', max_attempts: 2, retry_spacing_sec: 3600 }, [{ phone: '+12125550232', time_zone: 'UTC' }]);
+    const s = h.scheduler();
+    await s.runOnce();
+    const reqTo = (p: string) => h.fake.requests.find((r) => r.form.get('To') === p)!.form;
+    expect(reqTo('+12125550231').get('MachineDetection')).toBe('DetectMessageEnd');
+    expect(reqTo('+12125550232').get('MachineDetection')).toBe('Enable');
+
+    const answer = async (phone: string, answeredBy: string) => {
+      const [call] = await h.t.db.sql<{ id: string; twilio_call_sid: string }[]>`select id, twilio_call_sid from calls where to_number = ${phone}`;
+      return h.twilio(`/twilio/outbound/${call!.id}`, { CallSid: call!.twilio_call_sid, To: phone, Direction: 'outbound-api', AnsweredBy: answeredBy });
+    };
+    const left = await answer('+12125550231', 'machine_end_beep');
+    expect(left.body).toContain('<Say language="en-US">Hi Ann, this is Ava from the clinic, reminding you of your visit on Friday at 3 pm. Call us back any time.</Say><Hangup/>');
+    expect(left.body).not.toContain('<Stream');
+    const hung = await answer('+12125550232', 'machine_start');
+    expect(hung.body).toContain('<Hangup/>');
+    expect(hung.body).not.toContain('<Say');
+    await h.endCall('+12125550231', 'completed');
+    await h.endCall('+12125550232', 'completed');
+    await s.runOnce();
+    expect(await contactRow(h, leave, '+12125550231')).toMatchObject({ state: 'done', last_outcome: 'voicemail_left' });
+    expect(await contactRow(h, hang, '+12125550232')).toMatchObject({ state: 'pending', last_outcome: 'voicemail_hung_up' });
+    const [att] = await h.t.db.sql`select answered_by, voicemail, outcome from campaign_attempts where campaign_id = ${leave}`;
+    expect(att).toMatchObject({ answered_by: 'machine_end_beep', voicemail: 'left', outcome: 'voicemail_left' });
+    const stats = (await h.api(apiKey, 'GET', `/v1/campaigns/${leave}`)).json().stats;
+    expect(stats).toMatchObject({ dialled: 1, voicemail: 1, answered: 0, outcomes: { voicemail_left: 1 } });
+    const [ev] = await h.t.db.sql`select body from webhook_events where type = 'campaign.attempt.ended' and ordering_key = ${leave}`;
+    expect(JSON.parse(ev!.body as string).data).toMatchObject({ outcome: 'voicemail_left', answered_by: 'machine_end_beep', contact_state: 'done' });
+  });
+
+  it('a person answering gets the bot; the outcome is answered', async () => {
+    const { apiKey, botId } = await h.company();
+    h.clock.set('2026-04-17T15:00:00Z');
+    const phone = '+12125550241';
+    const id = await h.campaign(apiKey, botId, { voicemail: 'leave_message', voicemail_message: 'Hello' }, [{ phone, time_zone: 'UTC' }]);
+    const s = h.scheduler();
+    await s.runOnce();
+    const [call] = await h.t.db.sql<{ id: string; twilio_call_sid: string }[]>`select id, twilio_call_sid from calls where to_number = ${phone}`;
+    const res = await h.twilio(`/twilio/outbound/${call!.id}`, { CallSid: call!.twilio_call_sid, To: phone, AnsweredBy: 'human' });
+    expect(res.body).toContain('<Stream');
+    await h.endCall(phone, 'completed');
+    await s.runOnce();
+    expect(await contactRow(h, id, phone)).toMatchObject({ state: 'done', last_outcome: 'answered' });
+  });
+
+  it('the do_not_call tool lists the callee and ends politely (English and Russian); screening gets name and purpose', async () => {
+    const { apiKey, botId, companyId } = await h.company();
+    h.clock.set('2026-04-20T15:00:00Z');
+    const phone = '+12125550251';
+    const id = await h.campaign(apiKey, botId, { purpose: 'your appointment tomorrow', max_attempts: 3, retry_spacing_sec: 60 }, [{ phone, time_zone: 'UTC' }]);
+    const s = h.scheduler();
+    await s.runOnce();
+    const [call] = await h.t.db.sql<{ id: string }[]>`select id from calls where to_number = ${phone}`;
+    const ended: string[] = [];
+    const control: CallControl = { endCall: (r) => void ended.push(r), transferCall: async () => {} };
+    const ctx = (language: 'en' | 'ru'): CallContext => ({
+      callId: call!.id, botId, companyId, callerNumber: phone, sql: h.t.db.sql,
+      bot: { id: botId, name: 'Ava', language, config: { greeting: 'Hi', systemPrompt: 'x' } as never },
+    });
+    const screening = await callScreeningTool.run({}, ctx('en'), control, new AbortController().signal);
+    expect(screening.say).toMatch(/^Hello, this is Ava from Company \d+, calling about your appointment tomorrow\.$/);
+    const stop = await doNotCallTool.run({ reason: 'stop calling me' }, ctx('en'), control, new AbortController().signal);
+    expect(stop.say).toContain("won't call you again");
+    expect(ended).toEqual(['do_not_call']);
+    const ru = await doNotCallTool.run({ reason: 'больше не звоните' }, ctx('ru'), control, new AbortController().signal);
+    expect(ru.say).toContain('больше мы вам звонить не будем');
+    expect((await h.api(apiKey, 'GET', `/v1/dnc/${encodeURIComponent(phone)}`)).json()).toMatchObject({ source: 'call', call_id: call!.id, reason: 'stop calling me' });
+    await h.endCall(phone, 'completed');
+    h.clock.advance(3600_000 * 24);
+    await s.runOnce();
+    await s.runOnce();
+    expect(h.dialsTo(phone)).toBe(1);
+    const [att] = await h.t.db.sql`select screened from campaign_attempts where campaign_id = ${id}`;
+    expect(att!.screened).toBe(true);
+  });
+});
