@@ -13,7 +13,7 @@ import { AuthFailureThrottle, apiKeyAuth } from './api/auth.js';
 import { installErrorHandler } from './api/error-handler.js';
 import { installHealthRoutes, type HealthOptions } from './api/health.js';
 import { installRequestGuards } from './api/request-guards.js';
-import { createMetrics, installHttpMetrics, type Metrics } from './api/metrics.js';
+import { createMetrics, installHttpMetrics, type Metrics } from './metrics.js';
 import { adminRoutes } from './api/routes/admin.js';
 import { apiKeyRoutes } from './api/routes/api-keys.js';
 import { botRoutes } from './api/routes/bots.js';

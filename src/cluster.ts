@@ -12,7 +12,7 @@ import { AggregatorRegistry } from 'prom-client';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { persistentSecret } from './secrets-file.js';
-import { METRICS_REQUEST, METRICS_RESPONSE, type MetricsRequest, type MetricsResponse } from './api/metrics.js';
+import { METRICS_REQUEST, METRICS_RESPONSE, type MetricsRequest, type MetricsResponse } from './metrics.js';
 
 /** How many server processes PROCESSES asks for on this machine. */
 export function processCount(setting: string, cores: number = availableParallelism()): number {

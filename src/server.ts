@@ -3,7 +3,7 @@
  * the process; end-to-end tests run it on port 0.
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { createMetrics, useClusterMetrics } from './api/metrics.js';
+import { createMetrics, useClusterMetrics } from './metrics.js';
 import { bookingRoutes } from './api/routes/bookings.js';
 import { knowledgeRoutes } from './api/routes/knowledge.js';
 import { buildApp } from './app.js';

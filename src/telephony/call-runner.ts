@@ -3,7 +3,7 @@
  * runs a CallSession, and ends every call politely on shutdown.
  */
 import { limitsOf } from '../bots/config-schema.js';
-import { observeCallLatency, type Metrics } from '../api/metrics.js';
+import { observeCallLatency, type Metrics } from '../metrics.js';
 import { CallSession } from '../call/call-session.js';
 import { PgCallRecorder } from '../call/recorder.js';
 import { ToolRegistry } from '../call/tool-registry.js';

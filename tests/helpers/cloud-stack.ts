@@ -3,7 +3,7 @@
  * vendor servers (Deepgram, OpenAI, Cartesia, optionally Twilio REST) through the config — the production code
  * path end to end, with set provider latencies, on a fresh test database.
  */
-import type { Metrics } from '../../src/api/metrics.js';
+import type { Metrics } from '../../src/metrics.js';
 import { testConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { startServer } from '../../src/server.js';

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { createMetrics } from '../../src/api/metrics.js';
+import { createMetrics } from '../../src/metrics.js';
 import type { CallRow } from '../../src/db/calls.js';
 import { createLogger } from '../../src/log.js';
 import { CallRunner } from '../../src/telephony/call-runner.js';

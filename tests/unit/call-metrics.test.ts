@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMetrics, observeCallLatency } from '../../src/api/metrics.js';
+import { createMetrics, observeCallLatency } from '../../src/metrics.js';
 
 describe('call latency metrics', () => {
   it('exports each turn stage and barge-in stage under the transcript latency names', async () => {

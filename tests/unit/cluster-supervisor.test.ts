@@ -14,7 +14,7 @@ import { Supervisor, prepareSharedSecrets, processCount } from '../../src/cluste
 import { ConfigError, loadConfig, testConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 
-const METRICS_MODULE = fileURLToPath(new URL('../../src/api/metrics.ts', import.meta.url));
+const METRICS_MODULE = fileURLToPath(new URL('../../src/metrics.ts', import.meta.url));
 
 /** One HTTP request on a fresh connection (so the cluster's round robin sees each one). */
 function get(port: number, path: string): Promise<{ status: number; body: string }> {

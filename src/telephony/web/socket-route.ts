@@ -8,7 +8,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
-import type { Metrics } from '../../api/metrics.js';
+import type { Metrics } from '../../metrics.js';
 import { getBotById } from '../../db/bots.js';
 import { getCallById } from '../../db/calls.js';
 import type { RootSql } from '../../db/sql.js';
