@@ -15,6 +15,9 @@ import { installHealthRoutes, type HealthOptions } from './api/health.js';
 import { installRequestGuards } from './api/request-guards.js';
 import { createMetrics, installHttpMetrics, type Metrics } from './metrics.js';
 import { adminRoutes } from './api/routes/admin.js';
+import { analyticsRoutes } from './api/routes/analytics.js';
+import { auditLogRoutes } from './api/routes/audit-log.js';
+import { installAuditLog } from './audit/hook.js';
 import { apiKeyRoutes } from './api/routes/api-keys.js';
 import { botRoutes } from './api/routes/bots.js';
 import { callRoutes } from './api/routes/calls.js';
@@ -120,6 +123,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const authThrottle = new AuthFailureThrottle({ maxFailures: deps.config.AUTH_FAILURES_PER_MIN, windowMs: 60_000 });
     v1.addHook('onRequest', authThrottle.onRequest);
     v1.addHook('onResponse', authThrottle.onResponse);
+    // Every successful change through /v1 (and exports) goes to the append-only audit log.
+    installAuditLog(v1, { sql: deps.sql });
     await v1.register(adminRoutes({ sql: deps.sql, adminToken: deps.adminToken }), { prefix: '/admin' });
     await v1.register(async (tenant) => {
       tenant.addHook('onRequest', apiKeyAuth(deps.sql));
@@ -137,6 +142,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await tenant.register(apiKeyRoutes({ sql: deps.sql }));
       await tenant.register(botRoutes({ sql: deps.sql, config: deps.config }));
       await tenant.register(callRoutes({ sql: deps.sql }));
+      await tenant.register(analyticsRoutes({ sql: deps.sql }));
+      await tenant.register(auditLogRoutes({ sql: deps.sql }));
       for (const plugin of deps.tenantRoutes ?? []) await tenant.register(plugin);
     });
   }, { prefix: '/v1' });

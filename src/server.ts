@@ -42,6 +42,7 @@ import { webCallSocketRoute } from './telephony/web/socket-route.js';
 import { closeAbandonedWebCalls } from './telephony/web/tokens.js';
 import { webCallPageRoute } from './web/page-route.js';
 import { TWILIO_FORMAT } from './audio/format.js';
+import { analyticsWorker } from './analytics/rollup.js';
 import { campaignRoutes } from './api/routes/campaigns.js';
 import { CampaignScheduler } from './campaigns/scheduler.js';
 import { campaignTools } from './campaigns/tools.js';
@@ -71,14 +72,14 @@ export interface StartOptions {
   port?: number;
   /** An open database to use instead of opening one from the config (tests); the caller closes it. */
   database?: Database;
-}
-
-/**
- * Builds every service from the config and listens. main.ts runs it for the process; the end-to-end tests run
   /** In a PROCESSES > 1 worker: the channel to the primary, so /metrics answers for every process (src/cluster.ts). */
   clusterIpc?: Parameters<typeof useClusterMetrics>[1];
   /** How long provider sessions opened at the voice webhook wait for their media stream (default 15 s; tests). */
   prewarmTtlMs?: number;
+}
+
+/**
+ * Builds every service from the config and listens. main.ts runs it for the process; the end-to-end tests run
  * the same function (with fake vendors' URLs in the config and a test database), so they exercise this wiring.
  */
 export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
@@ -112,11 +113,11 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     : null;
 
   const metrics = createMetrics();
+  if (options.clusterIpc) useClusterMetrics(metrics, options.clusterIpc);
   const providers = new ProviderRegistry(config, log, {
     stt: new LocalSttProvider({ logger: log }),
     tts: new LocalTtsProvider({ englishEngine: config.LOCAL_TTS_ENGINE === 'espeak-ng' ? 'espeak' : 'flite' }),
   });
-  if (options.clusterIpc) useClusterMetrics(metrics, options.clusterIpc);
   log.info({ defaults: providers.defaults }, 'providers');
   // The server runs without the Debian speech packages; calls that need them then fail politely. Say so now.
   void checkLocalSpeech().then((status) => {
@@ -151,6 +152,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const worker = config.WORKERS_ENABLED ? new JobWorker(sql, { kinds: jobKinds, log }) : null;
   // Outbound campaigns: dials through the same OutboundDialer (src/campaigns/scheduler.ts).
   const campaigns = config.WORKERS_ENABLED && dialer ? new CampaignScheduler({ sql, dialer, log }) : null;
+  // Keeps the analytics rollup current (buckets marked dirty by triggers; see src/analytics/rollup.ts).
+  const analyticsRollup = config.WORKERS_ENABLED ? analyticsWorker(sql, log) : null;
 
   const prewarmer = new ProviderPrewarmer({ providersFor: (bot) => providers.forBot(bot), log, ...(options.prewarmTtlMs ? { ttlMs: options.prewarmTtlMs } : {}) });
   const ownership = new CallOwnership(sql, log);
@@ -200,6 +203,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   worker?.start();
   webhooks?.start();
   campaigns?.start();
+  analyticsRollup?.start();
   const holdSweeper = setInterval(() => {
     bookings.expireStaleHolds(sql).catch((err: unknown) => log.warn({ err }, 'expiring stale holds failed'));
     closeAbandonedWebCalls(sql).catch((err: unknown) => log.warn({ err }, 'closing abandoned web calls failed'));
@@ -227,7 +231,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       await runner.shutdown(left());
       await settleWithin(app.close(), left());
       await settleWithin(prewarmer.close(), left());
-      await Promise.all([worker?.stop(left()), webhooks?.stop(left())]);
+      await Promise.all([worker?.stop(left()), webhooks?.stop(left()), analyticsRollup?.stop(left())]);
       await knowledge.pool.close();
       await ownership.stop();
       if (!options.database) await db.close();

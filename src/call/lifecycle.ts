@@ -74,6 +74,7 @@ export async function endCallInTx(
         greatest(0, round(extract(epoch from now() - coalesce(answered_at, started_at))))::int),
       status = ${result.status},
       failure_reason = coalesce(failure_reason, ${result.status === 'completed' ? null : result.reason}),
+      end_reason = ${result.reason},
       updated_at = now()
     where id = ${call.callId} and company_id = ${call.companyId} and ended_at is null
     returning duration_sec, bot_id, (media_started_at is not null) as had_media`;

@@ -1,0 +1,123 @@
+/**
+ * Analytics benchmark (issue #17): inserts N calls (default 1,000,000) spread over one year for one company and
+ * 5 bots — with transcripts carrying per-turn latency and barge-ins, outcomes for 70 % of them and bookings for
+ * 10 % — into a fresh database on a PostgreSQL server, brings the rollup current, then times GET /v1/analytics's
+ * query (src/analytics/query.ts) over the whole year, by day, in several time zones, with and without a bot.
+ *
+ *   npm run bench:analytics -- [--calls 1000000] [--runs 20] [--database-url postgres://…]
+ * The database is created on that server and dropped afterwards (needs CREATEDB).
+ */
+import { parseArgs } from 'node:util';
+import { queryAnalytics } from '../../src/analytics/query.js';
+import { refreshAnalytics } from '../../src/analytics/rollup.js';
+import { createTestDb } from '../../tests/helpers/db.js';
+
+const { values } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '1000000' },
+    runs: { type: 'string', default: '20' },
+    'database-url': { type: 'string', default: process.env.DATABASE_URL ?? 'postgres://parley:parley@127.0.0.1:5432/parley' },
+  },
+});
+const N = Number(values.calls);
+const RUNS = Number(values.runs);
+process.env.DATABASE_URL = values['database-url'];
+
+const db = await createTestDb();
+const sql = db.sql;
+const ms = (t0: number) => performance.now() - t0;
+const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
+
+try {
+  const [company] = await sql<{ id: string }[]>`insert into companies (name, webhook_secret) values ('Bench', 'whsec_x') returning id`;
+  const companyId = company!.id;
+  const bots = await sql<{ id: string }[]>`
+    insert into bots (company_id, name, config) select ${companyId}, 'Bot ' || i, '{"greeting":"Hi"}'::jsonb from generate_series(1, 5) i returning id`;
+  const botIds = bots.map((b) => b.id);
+  const yearStart = new Date('2026-01-01T00:00:00Z');
+
+  let t0 = performance.now();
+  // Batches of 100,000 so no single statement holds a million rows' worth of trigger transition tables.
+  for (let from = 0; from < N; from += 100_000) {
+    const to = Math.min(N, from + 100_000);
+    await sql`
+      insert into calls (company_id, bot_id, direction, status, started_at, answered_at, ended_at, duration_sec, end_reason, transcript)
+      select ${companyId}, (${botIds}::uuid[])[(1 + i % 5)::int],
+        (array['inbound', 'inbound', 'inbound', 'outbound', 'web'])[(1 + i % 5)::int],
+        s.status, s.started, case when s.status = 'completed' then s.started end,
+        s.started + make_interval(secs => s.dur), s.dur,
+        case when s.status = 'completed' then (case when i % 17 = 0 then 'transferred' else 'caller_hangup' end) else s.status end,
+        jsonb_build_array(
+          jsonb_build_object('role', 'caller', 'text', 'I would like a haircut', 'ts', s.started),
+          jsonb_build_object('role', 'bot', 'text', 'Sure, when?', 'ts', s.started, 'latency', jsonb_build_object('responseMs', 300 + (i * 7919) % 900)),
+          jsonb_build_object('role', 'caller', 'text', 'Tomorrow at three', 'ts', s.started),
+          jsonb_build_object('role', 'bot', 'text', 'Booked.', 'ts', s.started, 'interrupted', i % 9 = 0, 'latency', jsonb_build_object('responseMs', 250 + (i * 104729) % 1400)))
+      from generate_series(${from}::int, ${to - 1}::int) n cross join lateral (select n::bigint as i) ii
+      cross join lateral (select
+        ${yearStart}::timestamptz + ((i::float8 / ${N}) * interval '365 days') as started,
+        (array['completed', 'completed', 'completed', 'completed', 'completed', 'completed', 'no_answer', 'busy', 'failed', 'completed'])[(1 + (i * 31) % 10)::int] as status,
+        (10 + (i * 7) % 600)::int as dur) s`;
+  }
+  const insertMs = ms(t0);
+  t0 = performance.now();
+  await sql`
+    insert into outcomes (call_id, company_id, outcome_type, confidence, summary, analyzer)
+    select id, company_id, (array['booking', 'lead', 'support', 'hangup'])[1 + abs(hashtext(id::text)) % 4], 0.9, 'bench', 'bench'
+    from calls where company_id = ${companyId} and abs(hashtext(id::text)) % 10 < 7`;
+  await sql`
+    insert into bookings (company_id, bot_id, call_id, service_id, service_name, resource_id, resource_name, starts_at, ends_at, status, created_at)
+    select company_id, bot_id, id, 's', 'Cut', 'r' || row_number() over (), 'Chair', started_at + interval '1 day', started_at + interval '1 day 30 minutes',
+      case when abs(hashtext(id::text)) % 5 = 0 then 'cancelled' else 'confirmed' end, started_at
+    from calls where company_id = ${companyId} and abs(hashtext(id::text)) % 10 = 7`;
+  const outcomeMs = ms(t0);
+  await sql`vacuum analyze calls`.catch(() => {});
+  const [dirty] = await sql<{ n: number }[]>`select count(*)::int as n from analytics_dirty`;
+
+  t0 = performance.now();
+  const recomputed = await refreshAnalytics(sql, { batchSize: 2000 });
+  const refreshMs = ms(t0);
+  await sql`vacuum analyze call_rollup`.catch(() => {});
+  await sql`vacuum analyze call_outcome_rollup`.catch(() => {});
+  const [rollupRows] = await sql<{ n: number }[]>`select count(*)::int as n from call_rollup`;
+
+  // Incremental: 1,000 calls end (as the lifecycle ends them), then the worker catches up.
+  const live = await sql<{ id: string }[]>`select id from calls where company_id = ${companyId} order by started_at desc limit 1000`;
+  await sql`update calls set status = 'completed', end_reason = 'caller_hangup' where id = any(${live.map((r) => r.id)}::uuid[])`;
+  t0 = performance.now();
+  const inc = await refreshAnalytics(sql);
+  const incMs = ms(t0);
+
+  console.log(`calls: ${N.toLocaleString('en')} over 365 days, 5 bots (insert ${(insertMs / 1000).toFixed(1)} s; outcomes + bookings ${(outcomeMs / 1000).toFixed(1)} s)`);
+  console.log(`rollup: ${dirty!.n.toLocaleString('en')} dirty 15-minute buckets recomputed from scratch in ${(refreshMs / 1000).toFixed(1)} s (${recomputed} buckets, ${rollupRows!.n} rows); 1,000 calls changed afterwards: ${inc} buckets caught up in ${incMs.toFixed(0)} ms`);
+
+  const cases: { label: string; q: Parameters<typeof queryAnalytics>[1] }[] = [
+    { label: 'whole year, UTC, all bots', q: { companyId, from: '2026-01-01', to: '2026-12-31', timeZone: 'UTC' } },
+    { label: 'whole year, Europe/Berlin, all bots', q: { companyId, from: '2026-01-01', to: '2026-12-31', timeZone: 'Europe/Berlin' } },
+    { label: 'whole year, Asia/Kathmandu (+5:45), all bots', q: { companyId, from: '2026-01-01', to: '2026-12-31', timeZone: 'Asia/Kathmandu' } },
+    { label: 'whole year, America/New_York, one bot', q: { companyId, botId: botIds[0]!, from: '2026-01-01', to: '2026-12-31', timeZone: 'America/New_York' } },
+    { label: 'one month, UTC, all bots', q: { companyId, from: '2026-06-01', to: '2026-06-30', timeZone: 'UTC' } },
+  ];
+  console.log(`\nGET /v1/analytics query time (queryAnalytics: both rollup queries + shaping), ${RUNS} runs each after 2 warm-ups:`);
+  for (const c of cases) {
+    for (let i = 0; i < 2; i++) await queryAnalytics(sql, c.q);
+    const times: number[] = [];
+    let total = 0;
+    for (let i = 0; i < RUNS; i++) {
+      t0 = performance.now();
+      const r = await queryAnalytics(sql, c.q);
+      times.push(ms(t0));
+      total = r.totals.calls;
+    }
+    console.log(`  ${c.label.padEnd(46)} p50 ${pct(times, 0.5).toFixed(1)} ms, p95 ${pct(times, 0.95).toFixed(1)} ms, max ${Math.max(...times).toFixed(1)} ms (${total.toLocaleString('en')} calls counted)`);
+  }
+
+  // For comparison: the same figures straight from the calls table (no rollup), once.
+  t0 = performance.now();
+  await sql`
+    select (started_at at time zone 'UTC')::date as day, count(*), count(*) filter (where direction = 'inbound'),
+      percentile_cont(0.5) within group (order by duration_sec), percentile_cont(0.95) within group (order by duration_sec)
+    from calls where company_id = ${companyId} and started_at >= '2026-01-01' and started_at < '2027-01-01' group by 1`;
+  console.log(`\nfor comparison, a direct query on calls (counts and duration percentiles only, no transcript latency): ${ms(t0).toFixed(0)} ms`);
+} finally {
+  await db.close();
+}

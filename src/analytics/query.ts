@@ -1,0 +1,214 @@
+/**
+ * GET /v1/analytics: a company's (or one bot's) calls by day in a requested IANA time zone, read from the running
+ * daily totals the rollup keeps (rollup.ts; migrations/0130_analytics.sql). A local day [t1, t2) is
+ * Σ totals of the UTC days from t1's to t2's, minus the running total at t1, plus the running total at t2 — two
+ * index lookups per day boundary and one per UTC day, whatever the zone and however many calls.
+ * Every day of the range is present, zeros included.
+ */
+import { DateTime, IANAZone } from 'luxon';
+import type { Db } from '../db/sql.js';
+import { badRequest } from '../errors.js';
+import {
+  ALL_BOTS, BUCKET_MINUTES, CUM_COLUMNS, DURATION_BOUNDS_SEC, DURATION_CAP_SEC, DURATION_COLUMNS, LATENCY_BOUNDS_MS, LATENCY_CAP_MS,
+  LATENCY_COLUMNS, histogramQuantile,
+} from './buckets.js';
+
+export const MAX_RANGE_DAYS = 400;
+const SLOTS_PER_DAY = (24 * 60) / BUCKET_MINUTES;
+
+type Sums = Record<string, number>;
+
+export interface DayStats {
+  date: string;
+  calls: number;
+  by_direction: { inbound: number; outbound: number; web: number };
+  by_status: { completed: number; failed: number; busy: number; no_answer: number; canceled: number; live: number };
+  answered: number;
+  completed: number;
+  transferred: number;
+  duration_sec: { avg: number | null; p50: number | null; p95: number | null };
+  outcomes: Record<string, number>;
+  analyzed: number;
+  leads: number;
+  bookings_made: number;
+  bookings_cancelled: number;
+  barge_ins: number;
+  barge_ins_per_call: number | null;
+  response_latency_ms: { avg: number | null; p50: number | null; p95: number | null; turns: number };
+}
+
+export interface AnalyticsQuery {
+  companyId: string;
+  botId?: string;
+  /** Local dates, inclusive, YYYY-MM-DD. */
+  from: string;
+  to: string;
+  timeZone: string;
+}
+
+export interface AnalyticsResult {
+  time_zone: string;
+  from: string;
+  to: string;
+  bot_id: string | null;
+  days: DayStats[];
+  totals: Omit<DayStats, 'date'>;
+}
+
+/** The local days `from`..`to` (inclusive) in `zone`, and the UTC instant (ms) that starts each, plus the end. */
+export function rangeOf(q: Pick<AnalyticsQuery, 'from' | 'to' | 'timeZone'>): { days: string[]; boundaries: number[] } {
+  if (!IANAZone.isValidZone(q.timeZone)) throw badRequest(`time_zone is not an IANA time zone: ${q.timeZone}`, { field: 'querystring.time_zone' });
+  const zone = IANAZone.create(q.timeZone);
+  const first = DateTime.fromISO(q.from, { zone: 'UTC' });
+  const last = DateTime.fromISO(q.to, { zone: 'UTC' });
+  if (!first.isValid) throw badRequest('from is not a valid date', { field: 'querystring.from' });
+  if (!last.isValid) throw badRequest('to is not a valid date', { field: 'querystring.to' });
+  if (last < first) throw badRequest('to is before from', { field: 'querystring.to' });
+  const count = Math.round((last.toMillis() - first.toMillis()) / 86_400_000) + 1;
+  if (count > MAX_RANGE_DAYS) throw badRequest(`The range spans more than ${MAX_RANGE_DAYS} days`, { field: 'querystring.to' });
+  // Local midnight of a date: its UTC midnight less the zone's offset there (checked once more at the result,
+  // for days on which the offset changes).
+  const localMidnight = (utcMidnight: number): number => {
+    const guess = utcMidnight - zone.offset(utcMidnight) * 60_000;
+    return utcMidnight - zone.offset(guess) * 60_000;
+  };
+  const days: string[] = [];
+  const boundaries: number[] = [];
+  for (let i = 0; i <= count; i++) {
+    const utcMidnight = first.toMillis() + i * 86_400_000;
+    if (i < count) days.push(new Date(utcMidnight).toISOString().slice(0, 10));
+    boundaries.push(localMidnight(utcMidnight));
+  }
+  return { days, boundaries };
+}
+
+interface Point {
+  day: string;
+  slot: number;
+}
+
+/** A boundary instant as (UTC day, bucket index within it). */
+function pointOf(ms: number): Point {
+  const intoDay = ((ms % 86_400_000) + 86_400_000) % 86_400_000;
+  if (intoDay % (BUCKET_MINUTES * 60_000) !== 0) {
+    throw badRequest(`time_zone's day boundaries are not on a ${BUCKET_MINUTES}-minute mark in this range`, { field: 'querystring.time_zone' });
+  }
+  return { day: new Date(ms - intoDay).toISOString().slice(0, 10), slot: intoDay / (BUCKET_MINUTES * 60_000) };
+}
+
+const keyOf = (p: Point): string => `${p.day}|${p.slot}`;
+
+/** UTC dates from `first` (inclusive) to `end` (exclusive), YYYY-MM-DD. */
+function utcDays(first: string, end: string): string[] {
+  const out: string[] = [];
+  for (let t = Date.parse(`${first}T00:00:00Z`); ; t += 86_400_000) {
+    const day = new Date(t).toISOString().slice(0, 10);
+    if (day >= end) return out;
+    out.push(day);
+  }
+}
+
+export async function queryAnalytics(db: Db, q: AnalyticsQuery): Promise<AnalyticsResult> {
+  const { days, boundaries } = rangeOf(q);
+  const points = boundaries.map(pointOf);
+  // Lookups: the running total at each boundary, and each UTC day's total (slot 96 = after its last bucket).
+  const lookups = new Map<string, Point>();
+  for (const p of points) lookups.set(keyOf(p), p);
+  for (const day of utcDays(points[0]!.day, points.at(-1)!.day)) {
+    const p = { day, slot: SLOTS_PER_DAY };
+    lookups.set(keyOf(p), p);
+  }
+  const json = JSON.stringify([...lookups.values()]);
+  const botId = q.botId ?? ALL_BOTS;
+  const [rows, outcomeRows] = await Promise.all([
+    db.unsafe<(Sums & { day: string; slot: number })[]>(
+      `select q.day::text as day, q.slot, ${CUM_COLUMNS.map((c) => `r.${c}::float8 as ${c}`).join(', ')}
+       from jsonb_to_recordset($1::text::jsonb) as q(day date, slot int)
+       cross join lateral (
+         select * from call_rollup_cum r
+         where r.company_id = $2 and r.bot_id = $3 and r.day = q.day and r.slot <= q.slot
+         order by r.slot desc limit 1) r`,
+      [json, q.companyId, botId],
+    ),
+    db.unsafe<{ day: string; slot: number; outcome_type: string; calls: number }[]>(
+      `select q.day::text as day, q.slot, r.outcome_type, r.calls::float8 as calls
+       from jsonb_to_recordset($1::text::jsonb) as q(day date, slot int)
+       cross join lateral (
+         select s.slot from call_outcome_cum s
+         where s.company_id = $2 and s.bot_id = $3 and s.day = q.day and s.slot <= q.slot
+         order by s.slot desc limit 1) s
+       join call_outcome_cum r on r.company_id = $2 and r.bot_id = $3 and r.day = q.day and r.slot = s.slot`,
+      [json, q.companyId, botId],
+    ),
+  ]);
+  const at = new Map<string, Sums>();
+  for (const r of rows) at.set(`${r.day}|${r.slot}`, r);
+  const outcomesAt = new Map<string, Record<string, number>>();
+  for (const o of outcomeRows) {
+    const k = `${o.day}|${o.slot}`;
+    const m = outcomesAt.get(k) ?? {};
+    m[o.outcome_type] = Number(o.calls);
+    outcomesAt.set(k, m);
+  }
+
+  const total: Sums = {};
+  const totalOutcomes: Record<string, number> = {};
+  const out: DayStats[] = days.map((date, i) => {
+    const p1 = points[i]!;
+    const p2 = points[i + 1]!;
+    // Σ totals of UTC days [p1.day, p2.day) − running(p1) + running(p2)
+    const parts: [string, number][] = [[keyOf(p1), -1], [keyOf(p2), 1]];
+    for (const day of utcDays(p1.day, p2.day)) parts.push([`${day}|${SLOTS_PER_DAY}`, 1]);
+    const sums: Sums = {};
+    const outcomes: Record<string, number> = {};
+    for (const [k, sign] of parts) {
+      const r = at.get(k);
+      if (r) for (const c of CUM_COLUMNS) sums[c] = (sums[c] ?? 0) + sign * Number(r[c] ?? 0);
+      for (const [type, n] of Object.entries(outcomesAt.get(k) ?? {})) outcomes[type] = (outcomes[type] ?? 0) + sign * n;
+    }
+    for (const c of CUM_COLUMNS) total[c] = (total[c] ?? 0) + (sums[c] ?? 0);
+    for (const [type, n] of Object.entries(outcomes)) {
+      if (n === 0) delete outcomes[type];
+      else totalOutcomes[type] = (totalOutcomes[type] ?? 0) + n;
+    }
+    return { date, ...stats(sums, outcomes) };
+  });
+  return { time_zone: q.timeZone, from: q.from, to: q.to, bot_id: q.botId ?? null, days: out, totals: stats(total, totalOutcomes) };
+}
+
+const round1 = (n: number): number => Math.round(n * 10) / 10;
+
+function stats(raw: Sums, outcomes: Record<string, number>): Omit<DayStats, 'date'> {
+  const g = (k: string): number => Number(raw[k] ?? 0);
+  const dur = DURATION_COLUMNS.map(g);
+  const lat = LATENCY_COLUMNS.map(g);
+  const answered = g('answered');
+  const durationCount = g('duration_count');
+  const latencyCount = g('latency_count');
+  return {
+    calls: g('calls'),
+    by_direction: { inbound: g('inbound'), outbound: g('outbound'), web: g('web') },
+    by_status: { completed: g('st_completed'), failed: g('st_failed'), busy: g('st_busy'), no_answer: g('st_no_answer'), canceled: g('st_canceled'), live: g('live') },
+    answered,
+    completed: g('st_completed'),
+    transferred: g('transferred'),
+    duration_sec: {
+      avg: durationCount ? round1(g('duration_sum') / durationCount) : null,
+      p50: histogramQuantile(dur, DURATION_BOUNDS_SEC, DURATION_CAP_SEC, 0.5),
+      p95: histogramQuantile(dur, DURATION_BOUNDS_SEC, DURATION_CAP_SEC, 0.95),
+    },
+    outcomes,
+    analyzed: g('analyzed'),
+    leads: g('leads'),
+    bookings_made: g('bookings_made'),
+    bookings_cancelled: g('bookings_cancelled'),
+    barge_ins: g('barge_ins'),
+    barge_ins_per_call: answered ? Math.round((g('barge_ins') / answered) * 100) / 100 : null,
+    response_latency_ms: {
+      avg: latencyCount ? Math.round(g('latency_sum') / latencyCount) : null,
+      p50: histogramQuantile(lat, LATENCY_BOUNDS_MS, LATENCY_CAP_MS, 0.5),
+      p95: histogramQuantile(lat, LATENCY_BOUNDS_MS, LATENCY_CAP_MS, 0.95),
+      turns: latencyCount,
+    },
+  };
+}

@@ -1,0 +1,267 @@
+/**
+ * Keeps the analytics rollup (call_rollup, call_outcome_rollup; migrations/0130_analytics.sql) current.
+ * Triggers mark the 15-minute buckets a change touches as dirty; this module claims dirty buckets (a lease,
+ * FOR UPDATE SKIP LOCKED, so several instances can run it) and recomputes each from the source tables in one
+ * set-based statement per table. A bucket changed again while it was being recomputed stays dirty (its mark
+ * is newer than the claimed one) and is recomputed once more.
+ */
+import type { Db, RootSql } from '../db/sql.js';
+import type { Logger } from '../log.js';
+import { LeasedPoller } from '../util/leased-poller.js';
+import { ALL_BOTS, BUCKET_MINUTES, CUM_COLUMNS, DURATION_BOUNDS_SEC, DURATION_COLUMNS, LATENCY_BOUNDS_MS, LATENCY_COLUMNS, histogramSql } from './buckets.js';
+
+interface DirtyBucket {
+  company_id: string;
+  bot_id: string;
+  /** Text, so the exact microseconds travel back (a JS Date would lose them). */
+  bucket: string;
+  marked_at: string;
+}
+
+const BUCKET = `interval '${BUCKET_MINUTES} minutes'`;
+const LEASE_MS = 120_000;
+
+const COUNTED = [
+  'calls', 'inbound', 'outbound', 'web', 'live', 'st_completed', 'st_failed', 'st_busy', 'st_no_answer', 'st_canceled',
+  'answered', 'transferred', 'analyzed', 'leads', 'barge_ins', 'duration_count', 'duration_sum', 'duration_max',
+  'latency_count', 'latency_sum', 'latency_max', ...DURATION_COLUMNS, ...LATENCY_COLUMNS,
+];
+
+/** The claimed buckets as a relation `b`. */
+const CLAIMED = `b as (select * from jsonb_to_recordset($1::text::jsonb) as b(company_id uuid, bot_id uuid, bucket timestamptz, marked_at timestamptz))`;
+
+const RECOMPUTE_SQL = `
+with ${CLAIMED},
+per_call as (
+  -- Lateral, so each bucket is an index range scan on calls (bot_id, started_at), never a scan of all calls.
+  select b.company_id, b.bot_id, b.bucket, x.*
+  from b
+  cross join lateral (
+    select c.direction, c.status, c.answered_at, c.end_reason, o.outcome_type, o.call_id as analyzed_id,
+      case when c.ended_at is not null and c.answered_at is not null then c.duration_sec end as d,
+      t.*
+    from calls c
+    left join outcomes o on o.call_id = c.id
+    left join lateral (
+      select count(*) filter (where e.value->'interrupted' = 'true'::jsonb)::int as barge_ins,
+        count(l.ms)::int as lat_count, coalesce(sum(l.ms), 0)::bigint as lat_sum, coalesce(max(l.ms), 0)::int as lat_max,
+        ${histogramSql('l.ms', LATENCY_BOUNDS_MS).map((e, i) => `${e} as ${LATENCY_COLUMNS[i]}`).join(',\n        ')}
+      from jsonb_array_elements(case when jsonb_typeof(c.transcript) = 'array' then c.transcript else '[]'::jsonb end) e
+      cross join lateral (
+        select case when jsonb_typeof(e.value->'latency'->'responseMs') = 'number'
+          then least(greatest(round((e.value->'latency'->>'responseMs')::float8), 0), 1000000000)::int end as ms) l
+      where e.value->>'role' = 'bot'
+    ) t on true
+    where c.company_id = b.company_id and c.bot_id = b.bot_id and c.started_at >= b.bucket and c.started_at < b.bucket + ${BUCKET}
+    -- A fence: kept as a per-bucket index scan, not pulled up into a hash join over every call of the bot.
+    offset 0
+  ) x
+),
+ca as (
+  select company_id, bot_id, bucket,
+    count(*)::int as calls,
+    count(*) filter (where direction = 'inbound')::int as inbound,
+    count(*) filter (where direction = 'outbound')::int as outbound,
+    count(*) filter (where direction = 'web')::int as web,
+    count(*) filter (where status in ('queued', 'ringing', 'in_progress'))::int as live,
+    count(*) filter (where status = 'completed')::int as st_completed,
+    count(*) filter (where status = 'failed')::int as st_failed,
+    count(*) filter (where status = 'busy')::int as st_busy,
+    count(*) filter (where status = 'no_answer')::int as st_no_answer,
+    count(*) filter (where status = 'canceled')::int as st_canceled,
+    count(answered_at)::int as answered,
+    count(*) filter (where end_reason = 'transferred')::int as transferred,
+    count(analyzed_id)::int as analyzed,
+    count(*) filter (where outcome_type = 'lead')::int as leads,
+    coalesce(sum(barge_ins), 0)::int as barge_ins,
+    count(d)::int as duration_count, coalesce(sum(d), 0)::bigint as duration_sum, coalesce(max(d), 0)::int as duration_max,
+    coalesce(sum(lat_count), 0)::int as latency_count, coalesce(sum(lat_sum), 0)::bigint as latency_sum, coalesce(max(lat_max), 0)::int as latency_max,
+    ${histogramSql('d', DURATION_BOUNDS_SEC).map((e, i) => `${e} as ${DURATION_COLUMNS[i]}`).join(',\n    ')},
+    ${LATENCY_COLUMNS.map((c) => `coalesce(sum(${c}), 0)::int as ${c}`).join(', ')}
+  from per_call group by company_id, bot_id, bucket
+),
+bm as (
+  select b.company_id, b.bot_id, b.bucket, k.n
+  from b cross join lateral (
+    select count(*)::int as n from bookings k
+    where k.company_id = b.company_id and k.bot_id = b.bot_id and k.created_at >= b.bucket and k.created_at < b.bucket + ${BUCKET}
+      and k.status not in ('held', 'expired')) k
+  where k.n > 0
+),
+bc as (
+  select b.company_id, b.bot_id, b.bucket, k.n
+  from b cross join lateral (
+    select count(*)::int as n from booking_events e join bookings k on k.id = e.booking_id
+    where e.company_id = b.company_id and e.to_status = 'cancelled' and e.created_at >= b.bucket and e.created_at < b.bucket + ${BUCKET}
+      and k.bot_id = b.bot_id) k
+  where k.n > 0
+)
+insert into call_rollup (company_id, bot_id, bucket, ${COUNTED.join(', ')}, bookings_made, bookings_cancelled)
+select b.company_id, b.bot_id, b.bucket, ${COUNTED.map((c) => `coalesce(ca.${c}, 0)`).join(', ')}, coalesce(bm.n, 0), coalesce(bc.n, 0)
+from b
+left join ca on ca.company_id = b.company_id and ca.bot_id = b.bot_id and ca.bucket = b.bucket
+left join bm on bm.company_id = b.company_id and bm.bot_id = b.bot_id and bm.bucket = b.bucket
+left join bc on bc.company_id = b.company_id and bc.bot_id = b.bot_id and bc.bucket = b.bucket
+-- Only companies that still exist (a deleted company's marks are simply dropped).
+join companies co on co.id = b.company_id
+where ca.calls is not null or bm.n is not null or bc.n is not null`;
+
+const OUTCOMES_SQL = `
+with ${CLAIMED}
+insert into call_outcome_rollup (company_id, bot_id, bucket, outcome_type, calls)
+select b.company_id, b.bot_id, b.bucket, x.outcome_type, x.n
+from b
+join companies co on co.id = b.company_id
+cross join lateral (
+  select o.outcome_type, count(*)::int as n
+  from calls c join outcomes o on o.call_id = c.id
+  where c.company_id = b.company_id and c.bot_id = b.bot_id and c.started_at >= b.bucket and c.started_at < b.bucket + ${BUCKET}
+  group by o.outcome_type) x`;
+
+const DAY_START = `(d.day::timestamp at time zone 'UTC')`;
+const SLOT = `(extract(epoch from r.bucket - ${DAY_START}) / ${BUCKET_MINUTES * 60})::int + 1`;
+
+/** Running totals of the touched UTC days, per bot. */
+const CUM_PER_BOT_SQL = `
+with ${CLAIMED}, d as (select distinct company_id, bot_id, (bucket at time zone 'UTC')::date as day from b)
+insert into call_rollup_cum (company_id, bot_id, day, slot, ${CUM_COLUMNS.join(', ')})
+select d.company_id, d.bot_id, d.day, x.*
+from d cross join lateral (
+  select ${SLOT} as slot, ${CUM_COLUMNS.map((c) => `sum(r.${c}) over w`).join(', ')}
+  from call_rollup r
+  where r.company_id = d.company_id and r.bot_id = d.bot_id and r.bucket >= ${DAY_START} and r.bucket < ${DAY_START} + interval '1 day'
+  window w as (order by r.bucket)) x`;
+
+/** Running totals of the touched UTC days, all bots together. */
+const CUM_ALL_BOTS_SQL = `
+with ${CLAIMED}, d as (select distinct company_id, (bucket at time zone 'UTC')::date as day from b)
+insert into call_rollup_cum (company_id, bot_id, day, slot, ${CUM_COLUMNS.join(', ')})
+select d.company_id, '${ALL_BOTS}'::uuid, d.day, x.*
+from d cross join lateral (
+  select ${SLOT} as slot, ${CUM_COLUMNS.map((c) => `sum(sum(r.${c})) over (order by r.bucket)`).join(', ')}
+  from call_rollup r
+  where r.company_id = d.company_id and r.bucket >= ${DAY_START} and r.bucket < ${DAY_START} + interval '1 day'
+  group by r.bucket) x`;
+
+/**
+ * Running outcome counts of the touched UTC days: a row for every (slot with outcomes, type seen that day), so a
+ * lookup finds the latest slot once and reads all its types together.
+ */
+const outcomeCumSql = (allBots: boolean): string => `
+with ${CLAIMED}, d as (select distinct company_id, ${allBots ? `'${ALL_BOTS}'::uuid as bot_id` : 'bot_id'}, (bucket at time zone 'UTC')::date as day from b)
+insert into call_outcome_cum (company_id, bot_id, day, outcome_type, slot, calls)
+select d.company_id, d.bot_id, d.day, x.*
+from d cross join lateral (
+  select g.outcome_type, g.slot, sum(g.c) over (partition by g.outcome_type order by g.slot)
+  from (select u.outcome_type, u.slot, sum(u.c) as c from (
+    select o.outcome_type, (extract(epoch from o.bucket - ${DAY_START}) / ${BUCKET_MINUTES * 60})::int + 1 as slot, sum(o.calls) as c
+    from call_outcome_rollup o
+    where o.company_id = d.company_id ${allBots ? '' : 'and o.bot_id = d.bot_id'}
+      and o.bucket >= ${DAY_START} and o.bucket < ${DAY_START} + interval '1 day'
+    group by o.outcome_type, o.bucket
+    union all
+    -- zero rows fill the grid: every type at every slot that has any outcome
+    select t.outcome_type, s.slot, 0
+    from (select distinct o.outcome_type from call_outcome_rollup o
+          where o.company_id = d.company_id ${allBots ? '' : 'and o.bot_id = d.bot_id'}
+            and o.bucket >= ${DAY_START} and o.bucket < ${DAY_START} + interval '1 day') t
+    cross join (select distinct (extract(epoch from o.bucket - ${DAY_START}) / ${BUCKET_MINUTES * 60})::int + 1 as slot from call_outcome_rollup o
+          where o.company_id = d.company_id ${allBots ? '' : 'and o.bot_id = d.bot_id'}
+            and o.bucket >= ${DAY_START} and o.bucket < ${DAY_START} + interval '1 day') s
+  ) u group by u.outcome_type, u.slot) g
+) x
+`;
+const DELETE_CUM_SQL = (table: string) => `
+with ${CLAIMED}, d as (
+  select distinct company_id, bot_id, (bucket at time zone 'UTC')::date as day from b
+  union select distinct company_id, '${ALL_BOTS}'::uuid, (bucket at time zone 'UTC')::date from b)
+delete from ${table} r using d where r.company_id = d.company_id and r.bot_id = d.bot_id and r.day = d.day`;
+
+/** Claims up to `limit` dirty buckets (optionally of one company), leased for LEASE_MS. */
+async function claim(sql: Db, limit: number, companyId?: string): Promise<DirtyBucket[]> {
+  return sql<DirtyBucket[]>`
+    update analytics_dirty d set locked_until = now() + ${LEASE_MS} * interval '1 millisecond'
+    from (
+      select company_id, bot_id, bucket from analytics_dirty
+      where (locked_until is null or locked_until < now())
+        ${companyId ? sql`and company_id = ${companyId}` : sql``}
+      order by company_id, bucket
+      limit ${limit}
+      for update skip locked) s
+    where d.company_id = s.company_id and d.bot_id = s.bot_id and d.bucket = s.bucket
+    returning d.company_id, d.bot_id, d.bucket::text as bucket, d.marked_at::text as marked_at`;
+}
+
+/** Recomputes the claimed buckets and clears their marks (unless marked again meanwhile). */
+async function recompute(sql: RootSql, buckets: DirtyBucket[]): Promise<void> {
+  if (buckets.length === 0) return;
+  const json = JSON.stringify(buckets);
+  await sql.begin(async (tx) => {
+    // Two workers never recompute one company-day at once (a lease that ran out, a refresh by the API, two bots'
+    // buckets feeding the same all-bots totals): the later one waits, then reads what the earlier one wrote.
+    await tx.unsafe(
+      `select count(pg_advisory_xact_lock(k)) from (
+         select distinct hashtextextended(b.company_id::text || (b.bucket at time zone 'UTC')::date::text, 7233151130) as k
+         from jsonb_to_recordset($1::text::jsonb) as b(company_id uuid, bot_id uuid, bucket timestamptz)
+         order by k) s`,
+      [json],
+    );
+    await tx.unsafe(
+      `with ${CLAIMED} delete from call_rollup r using b where r.company_id = b.company_id and r.bot_id = b.bot_id and r.bucket = b.bucket`,
+      [json],
+    );
+    await tx.unsafe(
+      `with ${CLAIMED} delete from call_outcome_rollup r using b where r.company_id = b.company_id and r.bot_id = b.bot_id and r.bucket = b.bucket`,
+      [json],
+    );
+    await tx.unsafe(RECOMPUTE_SQL, [json]);
+    await tx.unsafe(OUTCOMES_SQL, [json]);
+    await tx.unsafe(DELETE_CUM_SQL('call_rollup_cum'), [json]);
+    await tx.unsafe(DELETE_CUM_SQL('call_outcome_cum'), [json]);
+    await tx.unsafe(CUM_PER_BOT_SQL, [json]);
+    await tx.unsafe(CUM_ALL_BOTS_SQL, [json]);
+    await tx.unsafe(outcomeCumSql(false), [json]);
+    await tx.unsafe(outcomeCumSql(true), [json]);
+    await tx.unsafe(
+      `with ${CLAIMED} delete from analytics_dirty d using b
+       where d.company_id = b.company_id and d.bot_id = b.bot_id and d.bucket = b.bucket and d.marked_at = b.marked_at`,
+      [json],
+    );
+    await tx.unsafe(
+      `with ${CLAIMED} update analytics_dirty d set locked_until = null from b
+       where d.company_id = b.company_id and d.bot_id = b.bot_id and d.bucket = b.bucket`,
+      [json],
+    );
+  });
+}
+
+/**
+ * Recomputes dirty buckets now, in batches, until none is left that nobody else holds (or `maxBatches` ran);
+ * with `companyId`, only that company's. Returns the number of buckets recomputed.
+ */
+export async function refreshAnalytics(sql: RootSql, options: { companyId?: string; batchSize?: number; maxBatches?: number } = {}): Promise<number> {
+  const batchSize = options.batchSize ?? 500;
+  let done = 0;
+  for (let i = 0; i < (options.maxBatches ?? Number.POSITIVE_INFINITY); i++) {
+    const batch = await claim(sql, batchSize, options.companyId);
+    if (batch.length === 0) break;
+    await recompute(sql, batch);
+    done += batch.length;
+    if (batch.length < batchSize) break;
+  }
+  return done;
+}
+
+/** The background worker: the leased poller, one batch of dirty buckets at a time. */
+export function analyticsWorker(sql: RootSql, log: Logger, options: { pollMs?: number; batchSize?: number } = {}): LeasedPoller<DirtyBucket[]> {
+  return new LeasedPoller<DirtyBucket[]>({
+    concurrency: 1,
+    pollMs: options.pollMs ?? 5_000,
+    claim: async () => {
+      const batch = await claim(sql, options.batchSize ?? 500);
+      return batch.length ? [batch] : [];
+    },
+    run: (batch) => recompute(sql, batch),
+    onError: (err) => log.warn({ err }, 'analytics rollup failed'),
+  });
+}
