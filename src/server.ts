@@ -45,6 +45,7 @@ import { TWILIO_FORMAT } from './audio/format.js';
 import { analyticsWorker } from './analytics/rollup.js';
 import { campaignRoutes } from './api/routes/campaigns.js';
 import { CampaignScheduler } from './campaigns/scheduler.js';
+import { personalizeForContact } from './campaigns/personalize.js';
 import { campaignTools } from './campaigns/tools.js';
 import { settleWithin } from './util/settle-within.js';
 
@@ -163,6 +164,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     log,
     metrics,
     instanceId: ownership.instanceId,
+    personalize: (call, bot) => (call.direction === 'outbound' ? personalizeForContact(sql, call.id, bot) : Promise.resolve(bot)),
     providersFor: (bot) => providers.forBot(bot),
     adoptPrewarmed: (callId, set) => prewarmer.adopt(callId, set),
     toolsFor: (bot) => [knowledge.tool, ...(bot.config.booking && bot.config.booking.enabled !== false ? callTools : []), ...campaignTools()],

@@ -32,6 +32,8 @@ export interface CallRunnerDeps {
   retrieveFor?(bot: BotRow): ((text: string, signal: AbortSignal) => Promise<string | null>) | undefined;
   /** This server instance, recorded on each call it runs (see call-ownership.ts). */
   instanceId?: string;
+  /** The bot as this call should meet it (a campaign fills its contact's variables into greeting and prompt). */
+  personalize?(call: CallRow, bot: BotRow): Promise<BotRow>;
 }
 
 export class CallRunner {
@@ -44,8 +46,9 @@ export class CallRunner {
   }
 
   /** Runs a call to its end. The call row and bot are already authorised by the transport's token. */
-  async run(transport: CallTransport, call: CallRow, bot: BotRow): Promise<CallSession> {
+  async run(transport: CallTransport, call: CallRow, botRow: BotRow): Promise<CallSession> {
     const { sql, metrics } = this.deps;
+    const bot = this.deps.personalize ? await this.deps.personalize(call, botRow).catch(() => botRow) : botRow;
     const log = this.deps.log.child({ callId: call.id, botId: bot.id, transport: transport.kind });
     const chosen = this.deps.providersFor(bot);
     const providers = this.deps.adoptPrewarmed?.(call.id, chosen) ?? chosen;

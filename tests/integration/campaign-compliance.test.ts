@@ -3,7 +3,9 @@
  * added mid-campaign, consent, blocked prefixes; the in-call do_not_call tool; voicemail left vs hung up.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { personalizeForContact } from '../../src/campaigns/personalize.js';
 import { callScreeningTool, doNotCallTool } from '../../src/campaigns/tools.js';
+import { getBotById } from '../../src/db/bots.js';
 import type { CallContext, CallControl } from '../../src/call/tool-types.js';
 import { campaignHarness, contactRow, type Harness } from './campaign-harness.js';
 
@@ -114,6 +116,14 @@ describe('campaign compliance', () => {
       const [call] = await h.t.db.sql<{ id: string; twilio_call_sid: string }[]>`select id, twilio_call_sid from calls where to_number = ${phone}`;
       return h.twilio(`/twilio/outbound/${call!.id}`, { CallSid: call!.twilio_call_sid, To: phone, Direction: 'outbound-api', AnsweredBy: answeredBy });
     };
+    // A person answering would meet the bot with the contact's variables in its greeting and prompt.
+    const [ann] = await h.t.db.sql<{ id: string }[]>`select id from calls where to_number = '+12125550231'`;
+    const bot = await getBotById(h.t.db.sql, botId);
+    const met = await personalizeForContact(h.t.db.sql, ann!.id, { ...bot!, config: { ...bot!.config, greeting: 'Hello {{first_name}}, about {{appointment_time}}.', systemPrompt: 'The callee is {{name}}.' } });
+    expect(met.config).toMatchObject({ greeting: 'Hello Ann, about Friday at 3 pm.', systemPrompt: 'The callee is Ann Lee.' });
+    const [other] = await h.t.db.sql<{ id: string }[]>`select id from calls where to_number = '+12125550232'`;
+    expect((await personalizeForContact(h.t.db.sql, other!.id, bot!)).config.greeting).toBe(bot!.config.greeting);
+
     const left = await answer('+12125550231', 'machine_end_beep');
     expect(left.body).toContain('<Say language="en-US">Hi Ann, this is Ava from the clinic, reminding you of your visit on Friday at 3 pm. Call us back any time.</Say><Hangup/>');
     expect(left.body).not.toContain('<Stream');
