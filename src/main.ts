@@ -13,6 +13,11 @@ async function runServer(config: Config, log: Logger, options: StartOptions = {}
   // Imported here, not at the top: a PROCESSES > 1 primary never loads the server's modules (it only supervises).
   const { startServer } = await import('./server.js');
   const server = await startServer(config, log, options);
+  // A rejection nobody handled is a bug, but it must not take down the live calls of this process: say so
+  // loudly and go on. (Fire-and-forget work in the server attaches its own handlers.)
+  process.on('unhandledRejection', (reason) => {
+    log.error({ err: reason instanceof Error ? { message: reason.message, stack: reason.stack } : String(reason) }, 'unhandled promise rejection');
+  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

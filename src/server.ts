@@ -121,11 +121,11 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   });
   log.info({ defaults: providers.defaults }, 'providers');
   // The server runs without the Debian speech packages; calls that need them then fail politely. Say so now.
-  void checkLocalSpeech().then((status) => {
+  checkLocalSpeech().then((status) => {
     if (status.missing.length) {
       log.warn({ missing: status.missing, install: status.installCommand }, `local speech is incomplete; install with: ${status.installCommand}`);
     }
-  });
+  }, (err: unknown) => log.warn({ err: String(err) }, 'checking the local speech packages failed'));
 
   const bookings = createBookingService({ holdSec: config.BOOKING_HOLD_SEC });
   const callTools = bookingTools({ service: bookings, holdSec: config.BOOKING_HOLD_SEC });
@@ -214,7 +214,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
 
   const address = await app.listen({ port: options.port ?? config.PORT, host: config.HOST });
   log.info({ address, publicUrl: config.PUBLIC_URL }, 'Parley listening');
-  void logBotWarnings(sql, config, log);
+  logBotWarnings(sql, config, log).catch((err: unknown) => log.warn({ err: String(err) }, 'listing bot warnings failed'));
 
   return {
     app,
