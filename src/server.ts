@@ -46,6 +46,7 @@ import { analyticsWorker } from './analytics/rollup.js';
 import { campaignRoutes } from './api/routes/campaigns.js';
 import { CampaignScheduler } from './campaigns/scheduler.js';
 import { personalizeForContact } from './campaigns/personalize.js';
+import { VoicemailAudio } from './campaigns/voicemail-audio.js';
 import { campaignTools } from './campaigns/tools.js';
 import { settleWithin } from './util/settle-within.js';
 
@@ -188,6 +189,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       sql, authToken: twilioAuthToken, publicOrigin: config.PUBLIC_URL, callTokenSecret,
       prewarm: (callId, bot) => prewarmer.warm(callId, bot, { input: TWILIO_FORMAT, output: TWILIO_FORMAT }),
       rateLimitPerMin: config.TWILIO_RATE_LIMIT_PER_MIN,
+      // Campaign voicemail in the bot's own voice (the registry's TTS for the bot), played from a token URL.
+      voicemail: new VoicemailAudio({ sql, callTokenSecret, publicOrigin: config.PUBLIC_URL, ttsFor: (bot) => providers.forBot(bot) }),
     }),
     twilioMediaRoute({ sql, authToken: twilioAuthToken, publicOrigin: config.PUBLIC_URL, callTokenSecret, runner, metrics, twilioControl }),
     webCallSocketRoute({ sql, runner, metrics, publicOrigin: config.PUBLIC_URL }),

@@ -7,7 +7,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 export interface CallTokenClaims {
   callId: string;
   /** Purpose, so a token minted for one use cannot be replayed for another. */
-  aud: 'twilio-media' | 'web-call';
+  aud: 'twilio-media' | 'web-call' | 'voicemail';
   exp: number;
 }
 

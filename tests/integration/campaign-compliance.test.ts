@@ -125,7 +125,10 @@ describe('campaign compliance', () => {
     expect((await personalizeForContact(h.t.db.sql, other!.id, bot!)).config.greeting).toBe(bot!.config.greeting);
 
     const left = await answer('+12125550231', 'machine_end_beep');
-    expect(left.body).toContain('<Say language="en-US">Hi Ann, this is Ava from the clinic, reminding you of your visit on Friday at 3 pm. Call us back any time.</Say><Hangup/>');
+    // Spoken by the bot's own voice: its TTS rendered the filled message, Twilio plays it from a token URL.
+    expect(left.body).toMatch(/<Play>https:\/\/voice\.example\.com\/twilio\/voicemail\/[0-9a-f-]{36}\.wav\?token=[\w-]+\.[\w-]+<\/Play><Hangup\/>/);
+    expect(left.body).not.toContain('<Say');
+    expect(h.voicemailTts.texts.join(' ')).toBe('Hi Ann, this is Ava from the clinic, reminding you of your visit on Friday at 3 pm. Call us back any time.');
     expect(left.body).not.toContain('<Stream');
     const hung = await answer('+12125550232', 'machine_start');
     expect(hung.body).toContain('<Hangup/>');

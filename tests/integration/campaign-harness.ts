@@ -12,6 +12,8 @@ import { TwilioRestClient } from '../../src/telephony/twilio/rest.js';
 import { computeSignature } from '../../src/telephony/twilio/signature.js';
 import { twilioVoiceRoutes } from '../../src/telephony/twilio/voice-routes.js';
 import { FakeTwilioRest } from '../fakes/fakeTwilioRest.js';
+import { VoicemailAudio } from '../../src/campaigns/voicemail-audio.js';
+import { ScriptedTts } from '../helpers/scripted-providers.js';
 import { botBody, createTestApp, type TestApp } from '../helpers/app.js';
 
 export const AUTH = 'twilio-auth-token-test';
@@ -33,6 +35,9 @@ export interface Harness {
   fake: FakeTwilioRest;
   clock: Clock;
   dialer: OutboundDialer;
+  /** The bots' TTS for voicemail messages (every bot speaks with it), and the audio it renders. */
+  voicemailTts: ScriptedTts;
+  voicemail: VoicemailAudio;
   scheduler(): CampaignScheduler;
   company(): Promise<{ companyId: string; apiKey: string; botId: string; botNumber: string }>;
   api(apiKey: string, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown): Promise<LightMyRequestResponse>;
@@ -56,17 +61,22 @@ export async function campaignHarness(start = '2026-03-09T15:00:00Z'): Promise<H
   const clock = new Clock(new Date(start));
   const rest = new TwilioRestClient({ accountSid: fake.accountSid, authToken: fake.authToken, baseUrl: fake.url, retryDelayMs: 1, timeoutMs: 2000 });
   let dialer!: OutboundDialer;
+  let voicemail!: VoicemailAudio;
+  const voicemailTts = new ScriptedTts({ firstAudioMs: 1, chunkMs: 0, bytesPerWord: 800 });
   const t = await createTestApp({
     env: { RATE_LIMIT_PER_MIN: '100000' },
     tenantRoutes: (db) => {
       dialer = new OutboundDialer({ sql: db.sql, publicOrigin: ORIGIN, rest, maxActivePerCompany: 10_000 });
       return [campaignRoutes({ sql: db.sql, dialingAvailable: true })];
     },
-    publicRoutes: (db) => [twilioVoiceRoutes({ sql: db.sql, authToken: AUTH, publicOrigin: ORIGIN, callTokenSecret: 'secret', rateLimitPerMin: 1_000_000 })],
+    publicRoutes: (db) => {
+      voicemail = new VoicemailAudio({ sql: db.sql, callTokenSecret: 'secret', publicOrigin: ORIGIN, ttsFor: () => ({ tts: voicemailTts }) });
+      return [twilioVoiceRoutes({ sql: db.sql, authToken: AUTH, publicOrigin: ORIGIN, callTokenSecret: 'secret', rateLimitPerMin: 1_000_000, voicemail })];
+    },
   });
   const log = createLogger('silent');
   const h: Harness = {
-    t, fake, clock, dialer,
+    t, fake, clock, dialer, voicemailTts, voicemail,
     scheduler: () => new CampaignScheduler({ sql: t.db.sql, dialer, log, now: clock.now, concurrency: 50, outageBackoff: { baseMs: 60_000, maxMs: 600_000, jitter: 0 } }),
     async company() {
       const c = await t.createCompany();

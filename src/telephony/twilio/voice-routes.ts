@@ -12,6 +12,7 @@ import { signCallToken } from '../call-token.js';
 import { isValidFormSignature, publicUrl, publicWsUrl } from './signature.js';
 import { TWILIO_BODY_LIMIT } from './form-limits.js';
 import { answerCampaignCall } from '../../campaigns/answer.js';
+import { registerVoicemailRoute, type VoicemailAudio } from '../../campaigns/voicemail-audio.js';
 import { OUTBOUND_PATH } from './outbound.js';
 import { apologyTwiml, connectStreamTwiml, hangupTwiml } from './twiml.js';
 
@@ -26,6 +27,8 @@ export interface TwilioRouteDeps {
   prewarm?: (callId: string, bot: BotRow) => void;
   /** Requests per minute per client IP on these routes (TWILIO_RATE_LIMIT_PER_MIN); 429 beyond. */
   rateLimitPerMin?: number;
+  /** A campaign's voicemail in the bot's voice: GET /twilio/voicemail/:attemptId.wav; without it, <Say>. */
+  voicemail?: VoicemailAudio;
 }
 
 export const MEDIA_PATH = '/twilio/media';
@@ -122,7 +125,7 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
       // Present only when the call was placed with answering-machine detection (hang_up_on_machine, campaigns).
       const answeredBy = form.AnsweredBy ?? '';
       // A campaign's call: its voicemail setting decides (leave the message after the beep, or hang up).
-      const campaign = await answerCampaignCall(deps.sql, call.id, answeredBy);
+      const campaign = await answerCampaignCall(deps.sql, call.id, answeredBy, { voicemail: deps.voicemail, log: request.log });
       if (campaign?.twiml) return reply.type('text/xml').send(campaign.twiml);
       if (!campaign && (answeredBy.startsWith('machine') || answeredBy === 'fax')) {
         await deps.sql`update calls set failure_reason = ${`answered by a machine (${answeredBy.slice(0, 40)})`}, updated_at = now() where id = ${call.id}`;
@@ -131,6 +134,8 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
       deps.prewarm?.(call.id, bot);
       return reply.type('text/xml').send(streamTwiml(deps, call.id));
     });
+
+    if (deps.voicemail) registerVoicemailRoute(app, deps.voicemail);
 
     /**
      * Status callbacks. Calls Parley placed carry their id in the callback URL (/twilio/status/:callId), so
