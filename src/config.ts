@@ -16,6 +16,8 @@ type Kind =
   | { type: 'string' }
   | { type: 'url'; protocols: string[] }
   | { type: 'int'; min: number; max: number }
+  /** A non-negative decimal number (prices). */
+  | { type: 'decimal'; max: number }
   | { type: 'bool' }
   | { type: 'enum'; values: readonly string[] };
 
@@ -100,10 +102,23 @@ export const VARIABLES = {
   TTS_PHRASE_CACHE_MB: { kind: { type: 'int', min: 0, max: 4096 }, default: '32', doc: 'Memory for the audio of repeated short phrases (greetings, re-prompts…); 0 turns the cache off' },
   WORKERS_ENABLED: { kind: { type: 'bool' }, default: 'true', doc: 'Run background workers (ingestion, analysis, webhooks) in this process' },
   PROCESSES: { kind: { type: 'string' }, default: '1', doc: 'Server processes sharing PORT (node:cluster): a number, or auto = one per CPU core; more than 1 needs DATABASE_URL (embedded PGlite is single-process)' },
+  // Unit prices for GET /v1/usage (src/usage/prices.ts). The defaults are EXAMPLES of list prices, not quotes:
+  // set your own. Local providers always cost 0.
+  PRICE_CURRENCY: { kind: { type: 'string' }, default: 'USD', doc: 'Currency label of the PRICE_* settings (ISO 4217 code)' },
+  PRICE_TWILIO_INBOUND_PER_MIN: { kind: { type: 'decimal', max: 1000 }, default: '0.0085', doc: 'Twilio inbound voice, per minute (each call rounded up to whole minutes); example, not a quote' },
+  PRICE_TWILIO_OUTBOUND_PER_MIN: { kind: { type: 'decimal', max: 1000 }, default: '0.014', doc: 'Twilio outbound voice, per minute (rounded up per call); example, not a quote' },
+  PRICE_DEEPGRAM_PER_MIN: { kind: { type: 'decimal', max: 1000 }, default: '0.0077', doc: 'Deepgram streaming STT, per minute of audio sent; example, not a quote' },
+  PRICE_CARTESIA_PER_MCHAR: { kind: { type: 'decimal', max: 100_000 }, default: '40', doc: 'Cartesia TTS, per million characters sent; example, not a quote' },
+  PRICE_OPENAI_INPUT_PER_MTOK: { kind: { type: 'decimal', max: 100_000 }, default: '0.15', doc: 'OpenAI LLM, per million uncached input tokens (gpt-4o-mini list price as an example)' },
+  PRICE_OPENAI_CACHED_INPUT_PER_MTOK: { kind: { type: 'decimal', max: 100_000 }, default: '0.075', doc: 'OpenAI LLM, per million cached input tokens; example, not a quote' },
+  PRICE_OPENAI_OUTPUT_PER_MTOK: { kind: { type: 'decimal', max: 100_000 }, default: '0.6', doc: 'OpenAI LLM, per million output tokens; example, not a quote' },
+  PRICE_ANTHROPIC_INPUT_PER_MTOK: { kind: { type: 'decimal', max: 100_000 }, default: '1', doc: 'Anthropic LLM, per million uncached input tokens (cache writes counted here too); example, not a quote' },
+  PRICE_ANTHROPIC_CACHED_INPUT_PER_MTOK: { kind: { type: 'decimal', max: 100_000 }, default: '0.1', doc: 'Anthropic LLM, per million cache-read input tokens; example, not a quote' },
+  PRICE_ANTHROPIC_OUTPUT_PER_MTOK: { kind: { type: 'decimal', max: 100_000 }, default: '5', doc: 'Anthropic LLM, per million output tokens; example, not a quote' },
 } as const satisfies Record<string, VariableSpec>;
 
 type Name = keyof typeof VARIABLES;
-type ValueOf<K extends Kind> = K extends { type: 'int' } ? number : K extends { type: 'bool' } ? boolean : string;
+type ValueOf<K extends Kind> = K extends { type: 'int' } | { type: 'decimal' } ? number : K extends { type: 'bool' } ? boolean : string;
 type Spec<N extends Name> = (typeof VARIABLES)[N];
 type Parsed<N extends Name> = Spec<N> extends { default: string } ? ValueOf<Spec<N>['kind']> : ValueOf<Spec<N>['kind']> | undefined;
 
@@ -130,6 +145,12 @@ function parseOne(name: string, spec: VariableSpec, raw: string | undefined): st
       if (!/^-?\d+$/.test(value)) throw new ConfigError(name, `must be an integer (got "${spec.secret ? '***' : value}")`);
       const n = Number(value);
       if (n < kind.min || n > kind.max) throw new ConfigError(name, `must be between ${kind.min} and ${kind.max}`);
+      return n;
+    }
+    case 'decimal': {
+      if (!/^\d{1,9}(\.\d{1,9})?$/.test(value)) throw new ConfigError(name, `must be a non-negative decimal number such as 0.0085 (got "${spec.secret ? '***' : value}")`);
+      const n = Number(value);
+      if (n > kind.max) throw new ConfigError(name, `must be at most ${kind.max}`);
       return n;
     }
     case 'bool':
@@ -179,6 +200,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (cfg.PROCESSES !== '1' && !cfg.DATABASE_URL) {
     throw new ConfigError('PROCESSES', `is ${cfg.PROCESSES} but DATABASE_URL is not set: embedded PGlite runs in one process only; set DATABASE_URL to a PostgreSQL server, or PROCESSES=1`);
   }
+  if (!/^[A-Z]{3}$/.test(cfg.PRICE_CURRENCY)) throw new ConfigError('PRICE_CURRENCY', 'must be a three-letter currency code such as USD');
   if (cfg.CHUNK_OVERLAP >= cfg.CHUNK_SIZE) throw new ConfigError('CHUNK_OVERLAP', 'must be smaller than CHUNK_SIZE');
   if (cfg.DEFAULT_STT === 'deepgram' && !cfg.DEEPGRAM_API_KEY) throw new ConfigError('DEFAULT_STT', 'is deepgram but DEEPGRAM_API_KEY is not set');
   if (cfg.DEFAULT_TTS === 'cartesia' && !cfg.CARTESIA_API_KEY) throw new ConfigError('DEFAULT_TTS', 'is cartesia but CARTESIA_API_KEY is not set');

@@ -43,11 +43,12 @@ import { closeAbandonedWebCalls } from './telephony/web/tokens.js';
 import { webCallPageRoute } from './web/page-route.js';
 import { TWILIO_FORMAT } from './audio/format.js';
 import { analyticsWorker } from './analytics/rollup.js';
+import { retentionWorker } from './privacy/retention.js';
 import { campaignRoutes } from './api/routes/campaigns.js';
 import { CampaignScheduler } from './campaigns/scheduler.js';
 import { personalizeForContact } from './campaigns/personalize.js';
-import { VoicemailAudio } from './campaigns/voicemail-audio.js';
 import { campaignTools } from './campaigns/tools.js';
+import { VoicemailAudio } from './campaigns/voicemail-audio.js';
 import { settleWithin } from './util/settle-within.js';
 
 export interface RunningServer {
@@ -156,6 +157,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const campaigns = config.WORKERS_ENABLED && dialer ? new CampaignScheduler({ sql, dialer, log }) : null;
   // Keeps the analytics rollup current (buckets marked dirty by triggers; see src/analytics/rollup.ts).
   const analyticsRollup = config.WORKERS_ENABLED ? analyticsWorker(sql, log) : null;
+  // Purges calls past each company's retention_days (src/privacy/retention.ts).
+  const retention = config.WORKERS_ENABLED ? retentionWorker(sql, log) : null;
 
   const prewarmer = new ProviderPrewarmer({ providersFor: (bot) => providers.forBot(bot), log, ...(options.prewarmTtlMs ? { ttlMs: options.prewarmTtlMs } : {}) });
   const ownership = new CallOwnership(sql, log);
@@ -209,6 +212,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   webhooks?.start();
   campaigns?.start();
   analyticsRollup?.start();
+  retention?.start();
   const holdSweeper = setInterval(() => {
     bookings.expireStaleHolds(sql).catch((err: unknown) => log.warn({ err }, 'expiring stale holds failed'));
     closeAbandonedWebCalls(sql).catch((err: unknown) => log.warn({ err }, 'closing abandoned web calls failed'));
@@ -236,7 +240,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       await runner.shutdown(left());
       await settleWithin(app.close(), left());
       await settleWithin(prewarmer.close(), left());
-      await Promise.all([worker?.stop(left()), webhooks?.stop(left()), analyticsRollup?.stop(left())]);
+      await Promise.all([worker?.stop(left()), webhooks?.stop(left()), analyticsRollup?.stop(left()), retention?.stop(left())]);
       await knowledge.pool.close();
       await ownership.stop();
       if (!options.database) await db.close();

@@ -6,6 +6,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { BookingConfigSchema } from '../bookings/config-schema.js';
 import { BookingFlowConfigSchema } from '../bookings/flow/config.js';
 import { OutcomeConfigSchema } from '../outcomes/config-schema.js';
+import { PrivacyConfigSchema } from '../privacy/config-schema.js';
 
 export const LanguageSchema = Type.Union([Type.Literal('en'), Type.Literal('ru')], {
   description: 'Conversation language: en or ru',
@@ -55,6 +56,7 @@ export const BotConfigSchema = Type.Object(
     booking: Type.Optional(BookingConfigSchema),
     bookingFlow: Type.Optional(BookingFlowConfigSchema),
     outcomes: Type.Optional(OutcomeConfigSchema),
+    privacy: Type.Optional(PrivacyConfigSchema),
   },
   { additionalProperties: false },
 );

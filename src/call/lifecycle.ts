@@ -8,6 +8,8 @@
 import { insertCall, liveStatuses, type CallDirection, type CallRow, type EndedCallStatus, type LiveCallStatus } from '../db/calls.js';
 import type { Db } from '../db/sql.js';
 import { enqueueJob } from '../jobs/queue.js';
+import { callRedactRules } from '../privacy/call-rules.js';
+import { redact, type RedactRule } from '../privacy/redact.js';
 import { emitEvent } from '../webhooks/emit.js';
 import type { TranscriptTurn } from './types.js';
 
@@ -50,10 +52,15 @@ export async function answerCall(tx: Db, call: { callId: string; companyId: stri
   }
 }
 
-/** One small append per completed turn (never per frame). */
-export async function appendTurn(db: Db, call: { callId: string; companyId: string }, turn: TranscriptTurn): Promise<void> {
+/**
+ * One small append per completed turn (never per frame). The text is stored redacted as the call's bot asks
+ * (`config.privacy.redact`, cards by default; read once per call) unless `redact` gives the rules.
+ */
+export async function appendTurn(db: Db, call: { callId: string; companyId: string; redact?: readonly RedactRule[] }, turn: TranscriptTurn): Promise<void> {
+  const rules = call.redact ?? await callRedactRules(db, call);
+  const stored = rules.length ? { ...turn, text: redact(turn.text, rules) } : turn;
   await db`
-    update calls set transcript = transcript || ${db.json([turn] as never)}, updated_at = now()
+    update calls set transcript = transcript || ${db.json([stored] as never)}, updated_at = now()
     where id = ${call.callId} and company_id = ${call.companyId}`;
 }
 

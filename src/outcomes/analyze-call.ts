@@ -5,6 +5,7 @@
  */
 import type { Db, RootSql } from '../db/sql.js';
 import type { JobKind } from '../jobs/queue.js';
+import { redact, redactDeep, redactRulesOf } from '../privacy/redact.js';
 import { emitEvent } from '../webhooks/emit.js';
 import type { OutcomeConfig } from './config-schema.js';
 import { resolveOutcomeConfig } from './defaults.js';
@@ -65,7 +66,10 @@ export async function buildAnalysisInput(db: Db, call: CallRow & { company_id: s
   };
 }
 
-async function store(sql: RootSql, call: CallRow & { company_id: string }, a: Analysis, force: boolean): Promise<boolean> {
+async function store(sql: RootSql, call: CallRow & { company_id: string }, analysis: Analysis, force: boolean): Promise<boolean> {
+  // Stored (and sent in call.analyzed) redacted as the bot asks: the summary and every string extracted.
+  const rules = redactRulesOf(call.config as { privacy?: { redact?: string[] } } | null);
+  const a: Analysis = rules.length ? { ...analysis, summary: redact(analysis.summary, rules), extractedData: redactDeep(analysis.extractedData, rules) } : analysis;
   return sql.begin(async (tx) => {
     await tx`select id from calls where id = ${call.id} for update`;
     const [existing] = await tx`select 1 from outcomes where call_id = ${call.id}`;

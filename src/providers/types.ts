@@ -18,6 +18,12 @@ export type SttEvent =
   | { type: 'final'; text: string; endOfUtterance: boolean }
   /** The recognizer judged the utterance ended after its last final (Deepgram UtteranceEnd). */
   | { type: 'utterance_end' }
+  /**
+   * Voice activity from a VAD the recognizer runs itself (the local recognizer's Silero): `ready` first, once per
+   * session — the call then runs no VAD of its own — then each onset and end of the caller's voice, which happened
+   * `agoMs` of audio before the newest audio the recognizer had received when it reported it.
+   */
+  | { type: 'voice'; activity: 'ready' | 'onset' | 'end'; agoMs: number }
   /** The session failed; `recoverable` = a reconnect is worth one try. After this event the iterator ends. */
   | { type: 'error'; error: Error; recoverable: boolean };
 
@@ -103,7 +109,15 @@ export interface ToolSpec {
 export type LlmEvent =
   | { type: 'text'; text: string }
   | { type: 'tool_call'; call: ToolCall }
-  | { type: 'done'; finishReason: 'stop' | 'tool_calls' | 'length' | 'other' };
+  /** `usage`: what the vendor reported this response consumed, when it did (OpenAI, Anthropic). */
+  | { type: 'done'; finishReason: 'stop' | 'tool_calls' | 'length' | 'other'; usage?: LlmUsage };
+
+/** Tokens one LLM response consumed. `inputTokens` includes `cachedInputTokens` (read from the vendor's cache). */
+export interface LlmUsage {
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens?: number;
+}
 
 export interface LlmRequest {
   system: string;

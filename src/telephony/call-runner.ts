@@ -17,6 +17,8 @@ import { agentSystemPrompt } from '../prompts.js';
 import type { ProviderSet } from '../providers/types.js';
 import type { CallTransport } from './transport.js';
 import { settleWithin } from '../util/settle-within.js';
+import { CallUsageMeter, countingProviders } from '../usage/counting.js';
+import { writeCallUsage } from '../usage/repo.js';
 
 
 export interface CallRunnerDeps {
@@ -51,7 +53,9 @@ export class CallRunner {
     const bot = this.deps.personalize ? await this.deps.personalize(call, botRow).catch(() => botRow) : botRow;
     const log = this.deps.log.child({ callId: call.id, botId: bot.id, transport: transport.kind });
     const chosen = this.deps.providersFor(bot);
-    const providers = this.deps.adoptPrewarmed?.(call.id, chosen) ?? chosen;
+    // Counted: what the call consumes (STT audio, LLM tokens, TTS characters), written once when it ends.
+    const meter = new CallUsageMeter();
+    const providers = countingProviders(this.deps.adoptPrewarmed?.(call.id, chosen) ?? chosen, meter);
     const context: CallContext = {
       callId: call.id,
       botId: bot.id,
@@ -94,6 +98,8 @@ export class CallRunner {
       this.active.delete(call.id);
       metrics.activeCalls.dec({ transport: transport.kind });
       observeCallLatency(metrics, session);
+      await writeCallUsage(sql, { callId: call.id, companyId: bot.company_id, botId: bot.id, startedAt: call.started_at }, meter.items())
+        .catch((err: unknown) => log.error({ err }, 'writing the call usage failed'));
     }
     return session;
   }

@@ -25,6 +25,11 @@ export interface FakeAnthropicReply {
   errorAfterEvents?: number;
   /** Stop sending after this many SSE events and hold the connection open until the client goes away. */
   pauseAfterEvents?: number;
+  /**
+   * Usage as the API reports it: input side in message_start (input_tokens excludes cache reads/writes), the
+   * cumulative output_tokens in message_delta. Defaults: input 10, output = the number of events, no cache.
+   */
+  usage?: { inputTokens: number; outputTokens: number; cacheReadInputTokens?: number; cacheCreationInputTokens?: number };
 }
 
 export interface RecordedAnthropicRequest {
@@ -124,7 +129,10 @@ export class FakeAnthropic {
         message: {
           id: `msg_${this.requests.length}`, type: 'message', role: 'assistant', model: body.model, content: [],
           stop_reason: null, stop_sequence: null,
-          usage: { input_tokens: 10, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+          usage: {
+            input_tokens: reply.usage?.inputTokens ?? 10, output_tokens: 1,
+            cache_creation_input_tokens: reply.usage?.cacheCreationInputTokens ?? 0, cache_read_input_tokens: reply.usage?.cacheReadInputTokens ?? 0,
+          },
         },
       },
     ]);
@@ -149,7 +157,7 @@ export class FakeAnthropic {
       index++;
     }
     const stopReason = reply.stopReason ?? (reply.toolUses?.length ? 'tool_use' : 'end_turn');
-    events.push(['message_delta', { type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: events.length } }]);
+    events.push(['message_delta', { type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: reply.usage?.outputTokens ?? events.length } }]);
     events.push(['message_stop', { type: 'message_stop' }]);
 
     await sleep(this.firstTokenLatencyMs);

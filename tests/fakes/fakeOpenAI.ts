@@ -24,6 +24,11 @@ export interface FakeChatReply {
   dropAfterChunks?: number;
   /** Stop sending after this many SSE chunks and hold the connection open until the client goes away. */
   pauseAfterChunks?: number;
+  /**
+   * Usage reported in the last chunk (sent only when the request asks with stream_options.include_usage, as the
+   * API does). Defaults: prompt 10, completion = content chunks sent, no cached tokens.
+   */
+  usage?: { promptTokens: number; completionTokens: number; cachedTokens?: number };
 }
 
 export interface RecordedRequest {
@@ -169,7 +174,16 @@ export class FakeOpenAI {
     }
     if (res.destroyed) return;
     writeSse(res, { id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: {}, finish_reason: finishReason }] });
-    writeSse(res, { id, object: 'chat.completion.chunk', created, model, choices: [], usage: { prompt_tokens: 10, completion_tokens: sent, total_tokens: 10 + sent } });
+    if ((body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true) {
+      const u = reply.usage ?? { promptTokens: 10, completionTokens: sent };
+      writeSse(res, {
+        id, object: 'chat.completion.chunk', created, model, choices: [],
+        usage: {
+          prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.promptTokens + u.completionTokens,
+          ...(u.cachedTokens !== undefined ? { prompt_tokens_details: { cached_tokens: u.cachedTokens, audio_tokens: 0 } } : {}),
+        },
+      });
+    }
     res.write('data: [DONE]\n\n');
     finished = true;
     res.end();

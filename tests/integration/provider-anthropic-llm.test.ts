@@ -42,7 +42,7 @@ describe('AnthropicLlm against fakeAnthropic', () => {
     const text = events.flatMap((e) => (e.type === 'text' ? [e.text] : []));
     expect(text.length).toBeGreaterThan(3);
     expect(text.join('')).toBe('Good morning, this is the clinic.');
-    expect(events.at(-1)).toEqual({ type: 'done', finishReason: 'stop' });
+    expect(events.at(-1)).toMatchObject({ type: 'done', finishReason: 'stop' });
 
     const sent = fake.requests.at(-1)!;
     expect(sent.headers['x-api-key'] ?? sent.headers.authorization).toMatch(/^(Bearer )?sk-ant-good$/);
@@ -65,7 +65,7 @@ describe('AnthropicLlm against fakeAnthropic', () => {
     expect(events.filter((e) => e.type === 'tool_call')).toEqual([
       { type: 'tool_call', call: { id: 'toolu_1', name: 'book_slot', arguments: { start: '2026-03-01T10:00:00Z', people: 2 } } },
     ]);
-    expect(events.at(-1)).toEqual({ type: 'done', finishReason: 'tool_calls' });
+    expect(events.at(-1)).toMatchObject({ type: 'done', finishReason: 'tool_calls' });
     expect(fake.requests.at(-1)!.body.tools).toEqual([
       { name: 'book_slot', description: 'Book a slot', input_schema: bookTool.parameters },
     ]);

@@ -42,7 +42,7 @@ describe('OpenAiLlm against fakeOpenAI', () => {
     const texts = events.filter((e) => e.type === 'text').map((e) => (e as { text: string }).text);
     expect(texts.length).toBeGreaterThan(3);
     expect(texts.join('')).toBe('Hello, how can I help you today?');
-    expect(events.at(-1)).toEqual({ type: 'done', finishReason: 'stop' });
+    expect(events.at(-1)).toMatchObject({ type: 'done', finishReason: 'stop' });
 
     const sent = fake.requests.at(-1)!;
     expect(sent.headers.authorization).toBe('Bearer sk-good');
@@ -73,7 +73,7 @@ describe('OpenAiLlm against fakeOpenAI', () => {
       { type: 'tool_call', call: { id: 'call_a', name: 'book_slot', arguments: { start: '2026-03-01T10:00:00Z', note: 'first visit' } } },
       { type: 'tool_call', call: { id: 'call_b', name: 'book_slot', arguments: { start: '2026-03-02T11:00:00Z' } } },
     ]);
-    expect(events.at(-1)).toEqual({ type: 'done', finishReason: 'tool_calls' });
+    expect(events.at(-1)).toMatchObject({ type: 'done', finishReason: 'tool_calls' });
     expect(fake.requests.at(-1)!.body.tools).toEqual([{ type: 'function', function: bookTool }]);
   });
 
@@ -140,7 +140,7 @@ describe('OpenAiLlm against fakeOpenAI', () => {
     fake.failures = [503];
     const count = fake.requests.length;
     const events = await collect(retrying.stream(request()));
-    expect(events.at(-1)).toEqual({ type: 'done', finishReason: 'stop' });
+    expect(events.at(-1)).toMatchObject({ type: 'done', finishReason: 'stop' });
     expect(fake.requests.length).toBe(count + 2);
   });
 

@@ -13,8 +13,8 @@ import type {
   StopReason,
 } from '@anthropic-ai/sdk/resources/messages';
 import { ParleyError } from '../../errors.js';
-import { cancelOnAbort } from './openai.js';
-import type { ChatMessage, LlmEvent, LlmProvider, LlmRequest, StructuredRequest, ToolCall } from '../types.js';
+import { cancelOnAbort, count } from './openai.js';
+import type { ChatMessage, LlmEvent, LlmProvider, LlmRequest, LlmUsage, StructuredRequest, ToolCall } from '../types.js';
 
 /** A structured answer (post-call analysis) may take longer than a live turn's first token. */
 const STRUCTURED_TIMEOUT_MS = 60_000;
@@ -101,6 +101,9 @@ export class AnthropicLlm implements LlmProvider {
     const calls: ToolCall[] = [];
     let stopReason: StopReason | null = null;
     let stopped = false;
+    // message_start carries the input side (input_tokens excludes cache reads and writes); message_delta the
+    // cumulative output_tokens.
+    let usage: LlmUsage | undefined;
     let release: (() => void) | undefined;
     try {
       const stream = await this.client.messages.create(params, { signal: request.signal });
@@ -108,6 +111,12 @@ export class AnthropicLlm implements LlmProvider {
       for await (const event of stream) {
         if (request.signal.aborted) return;
         switch (event.type) {
+          case 'message_start': {
+            const u = event.message.usage;
+            const cached = count(u.cache_read_input_tokens);
+            usage = { inputTokens: count(u.input_tokens) + cached + count(u.cache_creation_input_tokens), outputTokens: count(u.output_tokens), cachedInputTokens: cached };
+            break;
+          }
           case 'content_block_start':
             if (event.content_block.type === 'tool_use') {
               const b = event.content_block;
@@ -129,6 +138,7 @@ export class AnthropicLlm implements LlmProvider {
           }
           case 'message_delta':
             if (event.delta.stop_reason) stopReason = event.delta.stop_reason;
+            if (usage && event.usage) usage.outputTokens = count(event.usage.output_tokens);
             break;
           case 'message_stop':
             stopped = true;
@@ -149,7 +159,7 @@ export class AnthropicLlm implements LlmProvider {
       });
     }
     for (const call of calls) yield { type: 'tool_call', call };
-    yield { type: 'done', finishReason: mapStopReason(stopReason, calls.length > 0) };
+    yield { type: 'done', finishReason: mapStopReason(stopReason, calls.length > 0), ...(usage ? { usage } : {}) };
   }
 }
 

@@ -12,7 +12,7 @@ import type {
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
 import { ParleyError } from '../../errors.js';
-import type { ChatMessage, LlmEvent, LlmProvider, LlmRequest, StructuredRequest, ToolCall } from '../types.js';
+import type { ChatMessage, LlmEvent, LlmProvider, LlmRequest, LlmUsage, StructuredRequest, ToolCall } from '../types.js';
 
 /** A structured answer (post-call analysis) may take longer than a live turn's first token. */
 const STRUCTURED_TIMEOUT_MS = 60_000;
@@ -80,6 +80,8 @@ export class OpenAiLlm implements LlmProvider {
       model: request.model ?? this.model,
       messages: toOpenAiMessages(request.system, request.messages),
       stream: true,
+      // The usage arrives in one last chunk with no choices (compatible servers that ignore it send none).
+      stream_options: { include_usage: true },
     };
     if (request.tools.length > 0) {
       params.tools = request.tools.map((t) => ({
@@ -92,12 +94,14 @@ export class OpenAiLlm implements LlmProvider {
 
     const pending = new Map<number, { id: string; name: string; args: string }>();
     let finish: ChatCompletionChunk.Choice['finish_reason'] = null;
+    let usage: LlmUsage | undefined;
     let release: (() => void) | undefined;
     try {
       const stream = await this.client.chat.completions.create(params, { signal: request.signal });
       release = cancelOnAbort(request.signal, stream.controller);
       for await (const chunk of stream) {
         if (request.signal.aborted) return;
+        if (chunk.usage) usage = usageOf(chunk.usage);
         const choice = chunk.choices[0];
         if (!choice) continue;
         const delta = choice.delta;
@@ -124,8 +128,21 @@ export class OpenAiLlm implements LlmProvider {
     for (const [index, call] of [...pending.entries()].sort((a, b) => a[0] - b[0])) {
       yield { type: 'tool_call', call: toToolCall(call, index) };
     }
-    yield { type: 'done', finishReason: mapFinishReason(finish, pending.size > 0) };
+    yield { type: 'done', finishReason: mapFinishReason(finish, pending.size > 0), ...(usage ? { usage } : {}) };
   }
+}
+
+/** OpenAI's usage: prompt_tokens includes the cached ones (prompt_tokens_details.cached_tokens). */
+function usageOf(u: NonNullable<ChatCompletionChunk['usage']>): LlmUsage {
+  const out: LlmUsage = { inputTokens: count(u.prompt_tokens), outputTokens: count(u.completion_tokens) };
+  const cached = u.prompt_tokens_details?.cached_tokens;
+  if (cached !== undefined && cached !== null) out.cachedInputTokens = count(cached);
+  return out;
+}
+
+/** A token count as reported, or 0 when a compatible server sends something else. */
+export function count(n: unknown): number {
+  return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? Math.floor(n) : 0;
 }
 
 /**

@@ -1,0 +1,70 @@
+/**
+ * Export benchmark (issue #17): inserts N calls (default 200,000) with 6-turn transcripts (and outcomes for
+ * half) for one company into a fresh database on a PostgreSQL server, then downloads GET /v1/export over HTTP
+ * from the app listening on a real port, reading the body as it comes. Prints rows/s, MB/s and the process's
+ * peak RSS during the export (sampled every 20 ms) against its RSS before.
+ *
+ *   npm run bench:export -- [--calls 200000] [--database-url postgres://…]
+ * The database is created on that server and dropped afterwards (needs CREATEDB).
+ */
+import { parseArgs } from 'node:util';
+import { createTestDb } from '../../tests/helpers/db.js';
+import { createTestApp } from '../../tests/helpers/app.js';
+
+const { values } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '200000' },
+    'database-url': { type: 'string', default: process.env.DATABASE_URL ?? 'postgres://parley:parley@127.0.0.1:5432/parley' },
+  },
+});
+const N = Number(values.calls);
+process.env.DATABASE_URL = values['database-url'];
+const mb = (b: number) => (b / 1_048_576).toFixed(1);
+
+const db = await createTestDb();
+const t = await createTestApp({ db });
+try {
+  const { companyId, apiKey } = await t.createCompany('Bench');
+  const sql = db.sql;
+  const [bot] = await sql<{ id: string }[]>`insert into bots (company_id, name, config) values (${companyId}, 'Bot', '{"greeting":"Hi"}'::jsonb) returning id`;
+  let t0 = performance.now();
+  for (let done = 0; done < N; done += 50_000) {
+    const n = Math.min(50_000, N - done);
+    await sql`
+      insert into calls (company_id, bot_id, direction, from_number, to_number, status, started_at, ended_at, duration_sec, transcript)
+      select ${companyId}, ${bot!.id}, 'inbound', '+1555' || lpad((i % 10000000)::text, 7, '0'), '+15550001000', 'completed',
+        now() - i * interval '1 second', now() - i * interval '1 second' + interval '2 minutes', 120,
+        (select jsonb_agg(jsonb_build_object('role', case when k % 2 = 0 then 'bot' else 'caller' end,
+           'text', 'This is turn ' || k || ' of call ' || i || ', asking about opening hours and a haircut on Friday.',
+           'ts', now(), 'latency', jsonb_build_object('responseMs', 700 + k))) from generate_series(1, 6) k)
+      from generate_series(${done + 1}::int, ${done + n}::int) i`;
+  }
+  await sql`insert into outcomes (call_id, company_id, outcome_type, confidence, summary, extracted_data, analyzer)
+    select id, company_id, 'lead', 0.8, 'Asked about hours.', '{"intent":"hours"}', 'bench' from calls where company_id = ${companyId} and random() < 0.5`;
+  await sql`analyze calls`;
+  console.log(`inserted ${N} calls in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+  const url = await t.app.listen({ port: 0, host: '127.0.0.1' });
+  global.gc?.();
+  const rssBefore = process.memoryUsage.rss();
+  let peak = rssBefore;
+  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()); }, 20);
+  t0 = performance.now();
+  const res = await fetch(`${url}/v1/export`, { headers: { authorization: `Bearer ${apiKey}` } });
+  if (res.status !== 200 || !res.body) throw new Error(`export answered ${res.status}`);
+  let bytes = 0;
+  let lines = 0;
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    bytes += chunk.byteLength;
+    for (const b of chunk) if (b === 10) lines++;
+  }
+  const sec = (performance.now() - t0) / 1000;
+  clearInterval(sampler);
+  peak = Math.max(peak, process.memoryUsage.rss());
+  console.log(`export: ${lines} lines (${N} calls), ${mb(bytes)} MB in ${sec.toFixed(2)} s`);
+  console.log(`  ${Math.round(lines / sec).toLocaleString('en')} rows/s, ${(bytes / 1_048_576 / sec).toFixed(1)} MB/s`);
+  console.log(`  RSS before ${mb(rssBefore)} MB, peak during export ${mb(peak)} MB (+${mb(peak - rssBefore)} MB; the body was ${mb(bytes)} MB)`);
+} finally {
+  await t.close();
+  await db.close();
+}

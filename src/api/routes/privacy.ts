@@ -1,0 +1,76 @@
+/**
+ * Privacy: the company's retention (GET/PUT /v1/privacy/retention) and erasure of everything about one phone
+ * number (DELETE /v1/privacy/phone-numbers/{number}). See src/privacy/.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { auditDetails } from '../../audit/hook.js';
+import type { RootSql } from '../../db/sql.js';
+import { notFound } from '../../errors.js';
+import { erasePhoneNumber, hashNumber } from '../../privacy/erase.js';
+import { E164, errors } from '../schemas.js';
+
+const Retention = Type.Object(
+  {
+    // One type list, not anyOf: with the app's type coercion an anyOf would turn 0 into null (keep forever).
+    retention_days: Type.Unsafe<number | null>({
+      type: ['integer', 'null'], minimum: 1, maximum: 36_500,
+      description: 'Calls (with transcripts, outcomes, webhook events, recordings) older than this many days are purged; null keeps everything',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+const NumberParams = Type.Object({ number: E164 }, { additionalProperties: false });
+
+const ErasureResult = Type.Object({
+  calls: Type.Integer({ description: 'Calls from or to the number: transcript, number and recording removed' }),
+  outcomes: Type.Integer({ description: 'Outcomes whose summary and extracted data were cleared' }),
+  webhook_events: Type.Integer({ description: 'Webhook events about those calls (or carrying the number) deleted' }),
+  bookings: Type.Integer({ description: 'Bookings whose customer phone, name and notes were cleared' }),
+  campaign_contacts: Type.Integer({ description: 'Campaign contacts anonymised (phone replaced, name and variables cleared)' }),
+  campaign_attempts: Type.Integer(),
+  consents: Type.Integer({ description: 'Voice consent records deleted' }),
+  dnc_kept: Type.Boolean({ description: 'A do-not-call entry for the number exists and was kept, so it keeps protecting the person' }),
+});
+
+export function privacyRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
+  return async (app) => {
+    app.get('/privacy/retention', {
+      config: { scope: 'privacy:read' },
+      schema: { tags: ['privacy'], summary: 'How long calls are kept', response: { 200: Retention, ...errors(401, 403, 404) } },
+    }, async (request) => {
+      const [row] = await deps.sql<{ retention_days: number | null }[]>`select retention_days from companies where id = ${request.auth.companyId}`;
+      if (!row) throw notFound('Company');
+      return row;
+    });
+
+    app.put('/privacy/retention', {
+      config: { scope: 'privacy:write' },
+      schema: { tags: ['privacy'], summary: 'Set how long calls are kept (null: forever); older calls are purged by a background worker', body: Retention, response: { 200: Retention, ...errors(400, 401, 403, 404) } },
+    }, async (request) => {
+      const body = request.body as Static<typeof Retention>;
+      const [row] = await deps.sql<{ retention_days: number | null }[]>`
+        update companies set retention_days = ${body.retention_days}, updated_at = now() where id = ${request.auth.companyId} returning retention_days`;
+      if (!row) throw notFound('Company');
+      return row;
+    });
+
+    app.delete('/privacy/phone-numbers/:number', {
+      config: { scope: 'privacy:write' },
+      schema: {
+        tags: ['privacy'],
+        summary: 'Erase everything about one phone number (E.164, URL-encoded: %2B15551234567); returns what was changed. A do-not-call entry is kept.',
+        params: NumberParams,
+        response: { 200: ErasureResult, ...errors(400, 401, 403) },
+      },
+    }, async (request) => {
+      const params = request.params as Static<typeof NumberParams>;
+      const counts = await erasePhoneNumber(deps.sql, request.auth.companyId, params.number);
+      // The append-only audit log records the erasure against a hash of the number, never the number itself.
+      params.number = hashNumber(params.number);
+      auditDetails(request, { erased: counts });
+      return counts;
+    });
+  };
+}

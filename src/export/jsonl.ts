@@ -1,0 +1,65 @@
+/**
+ * A company's data as JSON Lines: one object per line with a `type` — company, bot, call (with its transcript
+ * and outcome), booking, campaign, campaign_contact, dnc_number, audit — read with postgres.js cursors (one
+ * batch of rows in memory at a time), each batch yielded as one chunk. The consumer pulls: nothing is read from
+ * the database faster than the client takes it. Every query is scoped by the company id.
+ */
+import type { Db } from '../db/sql.js';
+
+export const EXPORT_TYPES = ['company', 'bot', 'call', 'booking', 'campaign', 'campaign_contact', 'dnc_number', 'audit'] as const;
+export type ExportType = (typeof EXPORT_TYPES)[number];
+
+type Row = Record<string, unknown>;
+interface Cursorable { cursor(rows: number): AsyncIterable<Row[]> }
+
+function queryFor(sql: Db, type: ExportType, companyId: string): Cursorable {
+  const q = (() => {
+    switch (type) {
+      case 'company':
+        return sql`select id, name, webhook_url, webhook_events, retention_days, is_active, created_at, updated_at from companies where id = ${companyId}`;
+      case 'bot':
+        return sql`select id, name, phone_number, language, config, is_active, created_at, updated_at from bots where company_id = ${companyId} order by created_at, id`;
+      case 'call':
+        return sql`
+          select c.id, c.bot_id, c.direction, c.from_number, c.to_number, c.status, c.started_at, c.answered_at, c.ended_at,
+            c.duration_sec, c.failure_reason, c.recording_url, c.transcript,
+            case when o.call_id is null then null else json_build_object('type', o.outcome_type, 'confidence', o.confidence,
+              'summary', o.summary, 'extracted_data', o.extracted_data, 'analyzer', o.analyzer, 'created_at', o.created_at) end as outcome
+          from calls c left join outcomes o on o.call_id = c.id
+          where c.company_id = ${companyId} order by c.started_at desc, c.id desc`;
+      case 'booking':
+        return sql`
+          select id, bot_id, call_id, service_id, service_name, resource_id, resource_name, starts_at, ends_at, status,
+            customer_name, customer_phone, price, currency, notes, created_at, updated_at
+          from bookings where company_id = ${companyId} order by created_at desc, id desc`;
+      case 'campaign':
+        return sql`select id, bot_id, name, status, starts_at, ends_at, created_at from campaigns where company_id = ${companyId} order by created_at desc, id desc`;
+      case 'campaign_contact':
+        return sql`
+          select id, campaign_id, phone, name, time_zone, variables, state, attempts, last_outcome, skip_reason, created_at, updated_at
+          from campaign_contacts where company_id = ${companyId} order by campaign_id, id`;
+      case 'dnc_number':
+        return sql`select phone, source, reason, call_id, created_at from dnc_numbers where company_id = ${companyId} order by phone`;
+      case 'audit':
+        return sql`
+          select id, actor, action, resource_id, changed_fields, details, status_code, request_id, ip, created_at
+          from audit_log where company_id = ${companyId} order by id desc`;
+    }
+  })();
+  return q as unknown as Cursorable;
+}
+
+/** 64-bit integers (audit ids) as strings, like the API's other responses. */
+const jsonValue = (_key: string, value: unknown): unknown => (typeof value === 'bigint' ? value.toString() : value);
+
+/** The company's data as JSONL chunks (one chunk per cursor batch of `batchSize` rows). */
+export async function* exportJsonl(sql: Db, companyId: string, options: { batchSize?: number; types?: readonly ExportType[] } = {}): AsyncGenerator<string> {
+  const batchSize = options.batchSize ?? 500;
+  for (const type of options.types ?? EXPORT_TYPES) {
+    for await (const rows of queryFor(sql, type, companyId).cursor(batchSize)) {
+      let chunk = '';
+      for (const row of rows) chunk += `${JSON.stringify({ type, ...row }, jsonValue)}\n`;
+      yield chunk;
+    }
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Erasure of one phone number in one company ("delete everything about me"), in one transaction:
+ * - calls from or to it: transcript emptied, the number(s) and recording URL removed; their outcomes' summary
+ *   and extracted data cleared; the webhook events about them deleted (their bodies carry summaries);
+ * - any other outcome whose extracted data holds the number: extracted data cleared;
+ * - bookings with it as customer_phone: customer_phone, customer_name and notes cleared;
+ * - campaign contacts with it: phone replaced by a placeholder in +999 (a country code the ITU reserves: no
+ *   real number has it; the column must stay E.164 and unique per campaign), name and variables cleared, a
+ *   waiting contact skipped (never dialled); their attempts' phone replaced too;
+ * - voice consent records for it: deleted (without a record of consent nobody is called on it);
+ * - a do-not-call entry for it is KEPT: it is what stops the company's campaigns from calling that person again
+ *   (a later upload of the number would otherwise be dialled); it holds the number and no other data.
+ * The audit log (append-only) records the erasure with a hash of the number, never the number itself.
+ */
+import { createHash } from 'node:crypto';
+import type { RootSql } from '../db/sql.js';
+
+export interface ErasureCounts {
+  calls: number;
+  outcomes: number;
+  webhook_events: number;
+  bookings: number;
+  campaign_contacts: number;
+  campaign_attempts: number;
+  consents: number;
+  dnc_kept: boolean;
+}
+
+export const hashNumber = (phone: string): string => `sha256:${createHash('sha256').update(phone).digest('hex').slice(0, 32)}`;
+
+export async function erasePhoneNumber(sql: RootSql, companyId: string, phone: string): Promise<ErasureCounts> {
+  return sql.begin(async (tx) => {
+    const calls = await tx<{ id: string }[]>`
+      update calls set transcript = '[]'::jsonb, recording_url = null,
+        from_number = case when from_number = ${phone} then null else from_number end,
+        to_number = case when to_number = ${phone} then null else to_number end,
+        updated_at = now()
+      where company_id = ${companyId} and (from_number = ${phone} or to_number = ${phone})
+      returning id`;
+    const ids = calls.map((c) => c.id);
+    const outcomes = await tx`
+      update outcomes set summary = '[erased]', extracted_data = '{}'::jsonb
+      where company_id = ${companyId} and (call_id = any(${ids}::uuid[]) or strpos(extracted_data::text, ${phone}) > 0)`;
+    const events = await tx`
+      delete from webhook_events where company_id = ${companyId}
+        and (ordering_key = any(${ids}::text[]) or strpos(body, ${phone}) > 0)`;
+    const bookings = await tx`
+      update bookings set customer_phone = null, customer_name = null, notes = null, updated_at = now()
+      where company_id = ${companyId} and customer_phone = ${phone}`;
+    const contacts = await tx<{ id: string }[]>`
+      update campaign_contacts
+      -- +999 and 11 digits from the contact's id: E.164-shaped, unique per contact, never a real number.
+      set phone = '+999' || lpad(((('x' || substr(md5(id::text), 1, 10))::bit(40)::bigint) % 100000000000)::text, 11, '0'), name = null, variables = '{}'::jsonb,
+        state = case when state in ('pending', 'dialing') then 'skipped' else state end,
+        skip_reason = case when state in ('pending', 'dialing') then 'erased' else skip_reason end,
+        claim_token = null, locked_until = null, updated_at = now()
+      where company_id = ${companyId} and phone = ${phone}
+      returning id`;
+    const attempts = await tx`update campaign_attempts set phone = 'erased' where company_id = ${companyId} and phone = ${phone}`;
+    const consents = await tx`delete from contact_consents where company_id = ${companyId} and phone = ${phone}`;
+    const [dnc] = await tx`select 1 from dnc_numbers where company_id = ${companyId} and phone = ${phone}`;
+    return {
+      calls: calls.length,
+      outcomes: outcomes.count,
+      webhook_events: events.count,
+      bookings: bookings.count,
+      campaign_contacts: contacts.length,
+      campaign_attempts: attempts.count,
+      consents: consents.count,
+      dnc_kept: Boolean(dnc),
+    };
+  });
+}

@@ -1,0 +1,78 @@
+/**
+ * Retention: calls older than their company's `retention_days` are purged — the call row with its transcript
+ * and recording URL, its outcome and web-call token (cascade), the webhook events about it (ordering_key = the
+ * call id); bookings, campaign attempts and DNC entries that pointed at it keep their rows with call_id set null
+ * (foreign keys). Runs on the leased poller in every instance: each batch locks its calls with
+ * FOR UPDATE SKIP LOCKED, so instances purging at once delete disjoint batches and never wait on each other.
+ */
+import type { Logger } from '../log.js';
+import type { RootSql } from '../db/sql.js';
+import { LeasedPoller } from '../util/leased-poller.js';
+
+export interface PurgeCounts {
+  calls: number;
+  webhook_events: number;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Companies with calls past their retention, at `now`. */
+export async function companiesDue(sql: RootSql, now: Date, limit: number): Promise<{ id: string; retention_days: number }[]> {
+  return sql<{ id: string; retention_days: number }[]>`
+    select co.id, co.retention_days from companies co
+    where co.retention_days is not null
+      and exists (select 1 from calls c where c.company_id = co.id
+        and c.started_at < ${now}::timestamptz - make_interval(days => co.retention_days))
+    order by co.id limit ${limit}`;
+}
+
+/** Deletes one batch of the company's expired calls; how many went. */
+export async function purgeBatch(sql: RootSql, company: { id: string; retention_days: number }, now: Date, batchSize: number): Promise<PurgeCounts> {
+  const cutoff = new Date(now.getTime() - company.retention_days * DAY_MS);
+  return sql.begin(async (tx) => {
+    const calls = await tx<{ id: string }[]>`
+      select id from calls where company_id = ${company.id} and started_at < ${cutoff}
+      order by started_at limit ${batchSize} for update skip locked`;
+    if (calls.length === 0) return { calls: 0, webhook_events: 0 };
+    const ids = calls.map((c) => c.id);
+    const events = await tx`delete from webhook_events where company_id = ${company.id} and ordering_key = any(${ids}::text[])`;
+    const deleted = await tx`delete from calls where company_id = ${company.id} and id = any(${ids}::uuid[])`;
+    return { calls: deleted.count, webhook_events: events.count };
+  });
+}
+
+/** Purges everything due now, batch by batch (tests and the worker). */
+export async function purgeExpired(sql: RootSql, options: { now?: Date; batchSize?: number; signal?: AbortSignal } = {}): Promise<PurgeCounts> {
+  const now = options.now ?? new Date();
+  const total: PurgeCounts = { calls: 0, webhook_events: 0 };
+  for (const company of await companiesDue(sql, now, 1000)) {
+    for (;;) {
+      if (options.signal?.aborted) return total;
+      const n = await purgeBatch(sql, company, now, options.batchSize ?? 500);
+      total.calls += n.calls;
+      total.webhook_events += n.webhook_events;
+      if (n.calls === 0) break;
+    }
+  }
+  return total;
+}
+
+/** The retention worker: every `pollMs` (default 10 min), companies with expired calls are purged in batches. */
+export function retentionWorker(sql: RootSql, log: Logger, options: { pollMs?: number; batchSize?: number; now?: () => Date } = {}): LeasedPoller<{ id: string; retention_days: number }> {
+  const now = options.now ?? (() => new Date());
+  return new LeasedPoller({
+    concurrency: 1,
+    pollMs: options.pollMs ?? 600_000,
+    claim: (free) => companiesDue(sql, now(), free),
+    run: async (company, signal) => {
+      let calls = 0;
+      while (!signal.aborted) {
+        const n = await purgeBatch(sql, company, now(), options.batchSize ?? 500);
+        if (n.calls === 0) break;
+        calls += n.calls;
+      }
+      if (calls) log.info({ companyId: company.id, calls }, 'retention purged calls');
+    },
+    onError: (err) => log.warn({ err: String(err) }, 'retention purge failed'),
+  });
+}

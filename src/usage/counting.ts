@@ -1,0 +1,152 @@
+/**
+ * Counting decorators around a call's providers (issue #17 point 2): what the call consumed, by provider and model.
+ * The LLM sums the usage its adapter reports on `done`; TTS sessions count the characters of text sent; STT
+ * sessions count the bytes of audio pushed (one number addition per frame — the hot path — converted to ms by the
+ * format only when read). Nothing here writes, logs or allocates per frame; `usageOf()` is read once, at the end.
+ */
+import { bytesPerMs } from '../audio/format.js';
+import type {
+  LlmEvent, LlmProvider, LlmRequest, ProviderSet, SttProvider, SttSession, SttSessionOptions, TtsProvider, TtsSession, TtsSessionOptions, TtsTurn,
+} from '../providers/types.js';
+
+/** What is counted; each row of call_usage is one (kind, provider, model). Units: see UNITS. */
+export const USAGE_KINDS = ['stt_audio_ms', 'tts_chars', 'llm_input_tokens', 'llm_cached_input_tokens', 'llm_output_tokens'] as const;
+export type UsageKind = (typeof USAGE_KINDS)[number];
+
+export interface UsageItem {
+  kind: UsageKind;
+  provider: string;
+  /** '' when the provider names none. */
+  model: string;
+  quantity: number;
+}
+
+interface SttCounter {
+  bytes: number;
+  bytesPerMs: number;
+  provider: string;
+  model: string;
+}
+
+/** The counters of one call. */
+export class CallUsageMeter {
+  private readonly stt: SttCounter[] = [];
+  private readonly sums = new Map<string, UsageItem>();
+
+  add(kind: UsageKind, provider: string, model: string, quantity: number): void {
+    if (!(quantity > 0)) return;
+    const key = `${kind}\u0000${provider}\u0000${model}`;
+    const item = this.sums.get(key);
+    if (item) item.quantity += quantity;
+    else this.sums.set(key, { kind, provider, model, quantity });
+  }
+
+  /** A counter for one STT session (a reconnect opens another; all are summed). */
+  sttCounter(provider: string, model: string, options: SttSessionOptions): SttCounter {
+    const counter = { bytes: 0, bytesPerMs: bytesPerMs(options.format), provider, model };
+    this.stt.push(counter);
+    return counter;
+  }
+
+  /** Everything counted so far, one item per (kind, provider, model), quantities > 0 only. */
+  items(): UsageItem[] {
+    const out = new Map<string, UsageItem>();
+    for (const c of this.stt) {
+      const key = `${c.provider}\u0000${c.model}`;
+      const item = out.get(key) ?? { kind: 'stt_audio_ms' as const, provider: c.provider, model: c.model, quantity: 0 };
+      item.quantity += c.bytes / c.bytesPerMs;
+      out.set(key, item);
+    }
+    const stt = [...out.values()].map((i) => ({ ...i, quantity: Math.round(i.quantity) })).filter((i) => i.quantity > 0);
+    return [...stt, ...[...this.sums.values()].map((i) => ({ ...i }))];
+  }
+}
+
+function modelOf(provider: object, given: string | undefined): string {
+  if (given) return given;
+  const m = (provider as { model?: unknown }).model;
+  return typeof m === 'string' ? m : '';
+}
+
+export class CountingLlm implements LlmProvider {
+  readonly name: string;
+  readonly model?: string;
+  structured?: LlmProvider['structured'];
+
+  constructor(private readonly inner: LlmProvider, private readonly meter: CallUsageMeter) {
+    this.name = inner.name;
+    if (inner.model !== undefined) this.model = inner.model;
+    if (inner.structured) this.structured = (request) => inner.structured!(request);
+  }
+
+  async *stream(request: LlmRequest): AsyncIterable<LlmEvent> {
+    const model = request.model ?? this.inner.model ?? '';
+    for await (const event of this.inner.stream(request)) {
+      if (event.type === 'done' && event.usage) {
+        const cached = Math.min(event.usage.cachedInputTokens ?? 0, event.usage.inputTokens);
+        this.meter.add('llm_input_tokens', this.name, model, event.usage.inputTokens - cached);
+        this.meter.add('llm_cached_input_tokens', this.name, model, cached);
+        this.meter.add('llm_output_tokens', this.name, model, event.usage.outputTokens);
+      }
+      yield event;
+    }
+  }
+}
+
+export class CountingStt implements SttProvider {
+  readonly name: string;
+  constructor(private readonly inner: SttProvider, private readonly meter: CallUsageMeter) {
+    this.name = inner.name;
+  }
+
+  async open(options: SttSessionOptions): Promise<SttSession> {
+    const session = await this.inner.open(options);
+    const counter = this.meter.sttCounter(this.name, modelOf(this.inner, options.model), options);
+    return {
+      pushAudio(frame: Uint8Array): void {
+        counter.bytes += frame.byteLength;
+        session.pushAudio(frame);
+      },
+      finalize: () => session.finalize(),
+      get events() {
+        return session.events;
+      },
+      close: () => session.close(),
+    };
+  }
+}
+
+export class CountingTts implements TtsProvider {
+  readonly name: string;
+  constructor(private readonly inner: TtsProvider, private readonly meter: CallUsageMeter) {
+    this.name = inner.name;
+  }
+
+  async open(options: TtsSessionOptions): Promise<TtsSession> {
+    const session = await this.inner.open(options);
+    const { meter, name } = this;
+    const model = modelOf(this.inner, options.model);
+    return {
+      startTurn(signal: AbortSignal): TtsTurn {
+        const turn = session.startTurn(signal);
+        return {
+          pushText(text: string): void {
+            meter.add('tts_chars', name, model, text.length);
+            turn.pushText(text);
+          },
+          end: () => turn.end(),
+          get audio() {
+            return turn.audio;
+          },
+          cancel: () => turn.cancel(),
+        };
+      },
+      close: () => session.close(),
+    };
+  }
+}
+
+/** The call's providers, counted into `meter`. */
+export function countingProviders(set: ProviderSet, meter: CallUsageMeter): ProviderSet {
+  return { ...set, stt: new CountingStt(set.stt, meter), llm: new CountingLlm(set.llm, meter), tts: new CountingTts(set.tts, meter) };
+}

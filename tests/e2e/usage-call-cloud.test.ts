@@ -1,0 +1,56 @@
+/** Issue #17 (2): a phone call through the real server stores what it consumed (STT, LLM, TTS) per provider and model. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TwilioCaller } from '../../scripts/lib/twilio-caller.js';
+import { mulawToneFrame } from '../fakes/fakeDeepgram.js';
+import { PUBLIC_ORIGIN, startCloudStack, type CloudStack } from '../helpers/cloud-stack.js';
+
+async function until<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('usage of a phone call over Twilio with cloud providers', () => {
+  let s: CloudStack;
+  beforeAll(async () => {
+    s = await startCloudStack({ deepgram: { utterances: ['what time do you close today'], finalLatencyMs: 50 }, cartesia: { chunkIntervalMs: 0 } });
+  });
+  afterAll(async () => s?.close());
+
+  it('stores one row per kind, provider and model when the call ends', async () => {
+    s.openai.reply = { text: 'We close at six.', usage: { promptTokens: 321, completionTokens: 7, cachedTokens: 256 } };
+    const caller = await TwilioCaller.dial({ server: s.url, publicOrigin: PUBLIC_ORIGIN, authToken: s.twilioAuthToken, from: '+15557654321', to: s.botNumber });
+    expect(await caller.waitForBotAudio(5000)).toBe(true);
+    await caller.waitForBotQuiet(300);
+    await caller.say(mulawToneFrame(1200, 8000));
+    await until(async () => {
+      const [row] = await s.t.db.sql`select transcript from calls where id = ${caller.callId}`;
+      return (row?.transcript as Array<{ role: string; text: string }> | undefined)?.some((e) => e.role === 'bot' && e.text.startsWith('We close at six'));
+    });
+    await caller.hangup();
+    const rows = await until(async () => {
+      const r = await s.t.db.sql<{ kind: string; provider: string; model: string; quantity: string; company_id: string; bot_id: string }[]>`
+        select kind, provider, model, quantity::text as quantity, company_id, bot_id from call_usage where call_id = ${caller.callId} order by kind`;
+      return r.length > 0 ? r : null;
+    });
+    const by = Object.fromEntries(rows.map((r) => [r.kind, r]));
+    expect(rows.every((r) => r.company_id === s.company.companyId && r.bot_id === s.botId)).toBe(true);
+    expect(by.llm_input_tokens).toMatchObject({ provider: 'openai', model: 'gpt-4o-mini', quantity: '65' });
+    expect(by.llm_cached_input_tokens).toMatchObject({ provider: 'openai', quantity: '256' });
+    expect(by.llm_output_tokens).toMatchObject({ provider: 'openai', quantity: '7' });
+    // The greeting and the answer were sent to Cartesia.
+    expect(by.tts_chars).toMatchObject({ provider: 'cartesia' });
+    expect(Number(by.tts_chars!.quantity)).toBeGreaterThanOrEqual('Hello, thanks for calling Alpha Salon.'.length + 'We close at six.'.length);
+    // At least the 1.2 s the caller spoke went to Deepgram.
+    expect(by.stt_audio_ms).toMatchObject({ provider: 'deepgram' });
+    expect(Number(by.stt_audio_ms!.quantity)).toBeGreaterThanOrEqual(1200);
+
+    const res = await s.t.app.inject({ method: 'GET', url: `/v1/usage/calls/${caller.callId}`, headers: s.t.as(s.company.apiKey) });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().cost).toBeGreaterThan(0);
+  });
+});
