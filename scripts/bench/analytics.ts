@@ -1,5 +1,5 @@
 /**
- * Analytics benchmark (issue #17): inserts N calls (default 1,000,000) spread over one year for one company and
+ * Analytics benchmark: inserts N calls (default 1,000,000) spread over one year for one company and
  * 5 bots — with transcripts carrying per-turn latency and barge-ins, outcomes for 70 % of them and bookings for
  * 10 % — into a fresh database on a PostgreSQL server, brings the rollup current, then times GET /v1/analytics's
  * query (src/analytics/query.ts) over the whole year, by day, in several time zones, with and without a bot.

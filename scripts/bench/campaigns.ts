@@ -1,5 +1,5 @@
 /**
- * Campaign scheduler benchmark (issue #18): 10,000 contacts in two campaigns of one company — 8,000 numbers in
+ * Campaign scheduler benchmark: 10,000 contacts in two campaigns of one company — 8,000 numbers in
  * campaign A, 2,000 in campaign B that are also in A — dialled by two scheduler instances (two connection pools,
  * two pollers) through the real OutboundDialer against the fake Twilio on 127.0.0.1. Calls are ended as Twilio's
  * status callbacks would end them. The company's cap is 1 call per number per day, so the 2,000 shared numbers

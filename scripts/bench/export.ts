@@ -1,5 +1,5 @@
 /**
- * Export benchmark (issue #17): inserts N calls (default 200,000) with 6-turn transcripts (and outcomes for
+ * Export benchmark: inserts N calls (default 200,000) with 6-turn transcripts (and outcomes for
  * half) for one company into a fresh database on a PostgreSQL server, then downloads GET /v1/export over HTTP
  * from the app listening on a real port, reading the body as it comes. Prints rows/s, MB/s and the process's
  * peak RSS during the export (sampled every 20 ms) against its RSS before.

@@ -1,5 +1,5 @@
 /**
- * Do background document ingestion and live calls get along? (issue #12, point 3.) Starts the real server as a
+ * Do background document ingestion and live calls get along? Starts the real server as a
  * child process (scripts/bench/lib/server-child.ts) with its workers on, the local hashing embedder and the local
  * scenario LLM, and fake Deepgram / Cartesia (tests/fakes) for speech; runs a few simulated Twilio calls
  * (scripts/bench/lib/bench-caller.ts) that talk turn after turn, first with nothing else going on (baseline), then

@@ -1,5 +1,5 @@
 /**
- * A campaign's voicemail message spoken by the bot's own voice (issue #18, 3). When detection says the greeting
+ * A campaign's voicemail message spoken by the bot's own voice. When detection says the greeting
  * ended, the answer webhook renders the filled message with the bot's TTS (the registry's choice: Cartesia or
  * local) into a μ-law 8 kHz WAV — what Twilio plays best — and answers `<Play>{PUBLIC_URL}/twilio/voicemail/
  * {attemptId}.wav?token=…</Play><Hangup/>`. The token is a short-lived signed call token (audience 'voicemail')

@@ -1,5 +1,5 @@
 /**
- * The safe-speech checker (issue #17, 4): one pure, synchronous check of a phrase of LLM text before it goes to
+ * The safe-speech checker: one pure, synchronous check of a phrase of LLM text before it goes to
  * TTS. In order of severity:
  *   - blocked:        a phrase from the bot's blocklist (whole words, case-insensitive) — refused;
  *   - system_prompt:  a long verbatim run (`promptOverlapWords`, default 10 words) of the system prompt — refused;

@@ -1,5 +1,5 @@
 /**
- * Counting decorators around a call's providers (issue #17 point 2): what the call consumed, by provider and model.
+ * Counting decorators around a call's providers: what the call consumed, by provider and model.
  * The LLM sums the usage its adapter reports on `done`; TTS sessions count the characters of text sent; STT
  * sessions count the bytes of audio pushed (one number addition per frame — the hot path — converted to ms by the
  * format only when read). Nothing here writes, logs or allocates per frame; `usageOf()` is read once, at the end.

@@ -1,4 +1,4 @@
-/** Issue #17 (2): a phone call through the real server stores what it consumed (STT, LLM, TTS) per provider and model. */
+/** a phone call through the real server stores what it consumed (STT, LLM, TTS) per provider and model. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TwilioCaller } from '../../scripts/lib/twilio-caller.js';
 import { mulawToneFrame } from '../fakes/fakeDeepgram.js';

@@ -1,5 +1,5 @@
 /**
- * Issue #17 (1): GET /v1/analytics reads the rollup the triggers mark and the worker (or the route) recomputes:
+ * GET /v1/analytics reads the rollup the triggers mark and the worker (or the route) recomputes:
  * calls by direction and status, answered/completed/transferred, duration and latency percentiles, outcome mix,
  * bookings made/cancelled, leads, barge-ins — by day in the requested time zone, one company only.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue #12 (5): a key hands out only what it holds (create and revoke), and every tenant read needs a scope —
+ * a key hands out only what it holds (create and revoke), and every tenant read needs a scope —
  * listing keys needs keys:read, the company record (with its webhook URL) settings:read.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

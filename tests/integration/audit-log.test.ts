@@ -1,5 +1,5 @@
 /**
- * Issue #17 (3): every successful change through /v1 is in the audit log — actor, action, resource, changed field
+ * every successful change through /v1 is in the audit log — actor, action, resource, changed field
  * names (never values), request id, IP, time — readable with filters and a cursor by its company only, and the
  * database refuses to change or delete an entry.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue #18 (5): the campaign, contact, consent and do-not-call API — validation at the boundary, CSV uploads
+ * the campaign, contact, consent and do-not-call API — validation at the boundary, CSV uploads
  * bounded, illegal transitions 409, tenant isolation, scopes on every route, OpenAPI.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

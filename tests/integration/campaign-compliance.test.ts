@@ -1,5 +1,5 @@
 /**
- * Issue #18 (2, 3): suppression checked at dial time — frequency caps across two campaigns, a do-not-call entry
+ * suppression checked at dial time — frequency caps across two campaigns, a do-not-call entry
  * added mid-campaign, consent, blocked prefixes; the in-call do_not_call tool; voicemail left vs hung up.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

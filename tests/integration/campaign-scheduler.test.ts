@@ -1,5 +1,5 @@
 /**
- * Issue #18 (1, 4): the campaign scheduler against the fake Twilio — calling windows in each callee's local time
+ * the campaign scheduler against the fake Twilio — calling windows in each callee's local time
  * (across zones and a DST change), spaced retries, pause/resume, a Twilio outage that burns no attempt, and two
  * schedulers racing over one campaign without dialling anyone twice.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue #18 (3): a campaign's voicemail spoken by the bot's own voice — <Play> of a token-guarded WAV rendered with
+ * a campaign's voicemail spoken by the bot's own voice — <Play> of a token-guarded WAV rendered with
  * the bot's TTS, the WAV route's token checks, the cache (rendered once, rendered again on a miss), and the
  * fallback to <Say> when the TTS fails.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue #12: a job whose attempts are used up is never claimed again, whatever ended its attempts — a crash or
+ * a job whose attempts are used up is never claimed again, whatever ended its attempts — a crash or
  * stall leaves its lease to expire with attempts = max_attempts, and the job is then marked failed (its
  * kind's onGiveUp records it where users look: for ingestion, the document ends in error).
  */

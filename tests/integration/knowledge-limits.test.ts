@@ -1,5 +1,5 @@
 /**
- * Issue #12: a document may not expand without bound, and a runaway one may not take the process down. Zip
+ * a document may not expand without bound, and a runaway one may not take the process down. Zip
  * bombs and lying archives are built in memory (knowledge-zip.ts); worker threads that run out of memory, crash
  * or hang end their document in `error` with the reason, and the job is not retried.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue #12 (upload part): a multipart upload carries exactly one file (a second one is refused, not silently
+ * A multipart upload carries exactly one file (a second one is refused, not silently
  * dropped), a body cut short is the client's error (400, not 500), and UTF-16 text with a BOM is text.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -39,11 +39,12 @@ async function feed(stt: SttSession, audio16k: Int16Array, format: AudioFormat):
   }
 }
 
-/** Collects events until `count` finals/utterance_ends (or an error) arrived, then closes. */
+/** Collects events (but `voice`) until `count` finals/utterance_ends (or an error) arrived, then closes. */
 async function collect(stt: SttSession, count: number): Promise<SttEvent[]> {
   const events: SttEvent[] = [];
   let ends = 0;
   for await (const e of stt.events) {
+    if (e.type === 'voice') continue;
     events.push(e);
     if (e.type === 'final' || e.type === 'utterance_end' || e.type === 'error') ends++;
     if (ends >= count || e.type === 'error') break;
@@ -74,8 +75,29 @@ describe('local STT (Silero VAD + pocketsphinx)', () => {
     expect(wer2).toBeLessThanOrEqual(0.3);
   }, 60_000);
 
+  it('reports the caller\'s voice from the same VAD: ready, then a quick onset and end per utterance', async () => {
+    const stt = await open(WIDEBAND_FORMAT);
+    await feed(stt, concat(silence(1000), fixture('book-slt.wav'), silence(1500), fixture('hours-rms.wav'), silence(1000)), WIDEBAND_FORMAT);
+    const events: SttEvent[] = [];
+    let finals = 0;
+    for await (const e of stt.events) {
+      events.push(e);
+      if (e.type === 'final' || e.type === 'utterance_end') finals++;
+      if (finals === 2) break;
+    }
+    await stt.close();
+    const voice = events.filter((e): e is Extract<SttEvent, { type: 'voice' }> => e.type === 'voice');
+    expect(voice[0]).toEqual({ type: 'voice', activity: 'ready', agoMs: 0 });
+    expect(voice.slice(1).map((e) => e.activity)).toEqual(['onset', 'end', 'onset', 'end']);
+    // Each onset is reported before the recognizer's own (200 ms) speech start for the same utterance.
+    const order = events.filter((e) => e.type === 'speech_started' || (e.type === 'voice' && e.activity === 'onset')).map((e) => e.type);
+    expect(order).toEqual(['voice', 'speech_started', 'voice', 'speech_started']);
+    // An onset is reported once 64 ms of speech are in, so it happened at least that long before.
+    for (const e of voice.filter((v) => v.activity === 'onset')) expect(e.agoMs).toBeGreaterThanOrEqual(64);
+  }, 60_000);
+
   it('finalize() ends an utterance that has no trailing silence yet', async () => {
-    const stt = await open(WIDEBAND_FORMAT, { vad: { minSilenceMs: 5000 }, prewarm: false });
+    const stt = await open(WIDEBAND_FORMAT, { vad: { minSilenceMs: 5000 }, prewarm: false, voice: false });
     await feed(stt, concat(silence(500), fixture('hours-rms.wav')), WIDEBAND_FORMAT);
     // Wait for the VAD to fire, then force the end.
     const iterator = stt.events[Symbol.asyncIterator]();
@@ -106,7 +128,7 @@ describe('local STT (Silero VAD + pocketsphinx)', () => {
     })();
     stt.finalize();
     await stt.close();
-    expect(await done).toEqual([]);
+    expect(await done).toEqual([{ type: 'voice', activity: 'ready', agoMs: 0 }]);
   });
 
   it('refuses Russian with an unavailable error the caller can fall back on', async () => {

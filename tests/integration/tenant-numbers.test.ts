@@ -1,5 +1,5 @@
 /**
- * Issue #12 (4): a phone number belongs to one company until released. No takeover of a paused number, no probe
+ * a phone number belongs to one company until released. No takeover of a paused number, no probe
  * of who holds what, a race for a free number has one winner, and the voice webhook routes only to the holder.
  */
 import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * Issue #17 (2): GET /v1/usage sums the stored usage and the calls' telephony minutes by local day, prices them with
+ * GET /v1/usage sums the stored usage and the calls' telephony minutes by local day, prices them with
  * the server's PRICE_* settings, filters by bot, and shows one company only; GET /v1/usage/calls/:id for one call.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

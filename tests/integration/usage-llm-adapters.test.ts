@@ -1,4 +1,4 @@
-/** Issue #17 (2): the LLM adapters report the usage the vendors send on their `done` event. */
+/** the LLM adapters report the usage the vendors send on their `done` event. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnthropicLlm } from '../../src/providers/llm/anthropic.js';
 import { OpenAiLlm } from '../../src/providers/llm/openai.js';

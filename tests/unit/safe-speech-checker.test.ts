@@ -1,4 +1,4 @@
-/** Issue #17 (4): the safe-speech checker, one check at a time, in English and Russian. */
+/** the safe-speech checker, one check at a time, in English and Russian. */
 import { describe, expect, it } from 'vitest';
 import { allowContactsIn, checkPhrase, FALLBACK_PHRASES, stripFormatting, type SafeSpeechContext } from '../../src/safety/safe-speech.js';
 

@@ -1,4 +1,4 @@
-/** Issue #17 (2): the counting decorators around a call's providers, and pricing. */
+/** the counting decorators around a call's providers, and pricing. */
 import { describe, expect, it } from 'vitest';
 import { TWILIO_FORMAT, WIDEBAND_FORMAT } from '../../src/audio/format.js';
 import { testConfig } from '../../src/config.js';

@@ -1,5 +1,5 @@
 /**
- * The Twilio Media Streams wire format, without sockets or clocks (protocols.md 1.1–1.2).
+ * The Twilio Media Streams wire format, without sockets or clocks.
  * Inbound: connected, start, media, mark, dtmf, stop. Outbound: media, mark, clear.
  */
 

@@ -1,7 +1,7 @@
 /**
  * X-Twilio-Signature checks against the PUBLIC URL Twilio called (never Host headers, which a proxy or an
  * attacker controls). Form webhooks sign URL + sorted POST params; the media-stream handshake signs the wss URL
- * with no params (protocols.md 1.4).
+ * with no params.
  */
 import twilio from 'twilio';
 
