@@ -52,18 +52,23 @@ export interface AppDeps {
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const QUERY_KEY = /^[A-Za-z0-9_.[\]-]{1,64}$/;
 
+/** A path segment that is (or encodes) a phone number: `+15551234567`, `%2B15551234567`, or a long digit run. */
+const PHONE_SEGMENT = /^(?:\+|%2B)?[0-9]{7,15}$/i;
+
 /**
- * A URL as it may be logged: the path, and for each query parameter its key (when it looks like a key) with the
- * value replaced. Query values carry phone numbers (`?from=%2B1555…`), tokens and the like.
+ * A URL as it may be logged: the path with phone-number segments replaced (`/v1/privacy/phone-numbers/[phone]`),
+ * and for each query parameter its key (when it looks like a key) with the value replaced. Query values carry
+ * phone numbers (`?from=%2B1555…`), tokens and the like.
  */
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
-  if (q < 0) return url;
+  const path = (q < 0 ? url : url.slice(0, q)).split('/').map((seg) => (PHONE_SEGMENT.test(seg) ? '[phone]' : seg)).join('/');
+  if (q < 0) return path;
   const params = url.slice(q + 1).split('&').map((p) => {
     const key = p.split('=', 1)[0]!;
     return QUERY_KEY.test(key) ? `${key}=[redacted]` : '[redacted]';
   });
-  return `${url.slice(0, q)}?${params.join('&')}`;
+  return `${path}?${params.join('&')}`;
 }
 
 /** pino serializer for `req` in Fastify's request lines. */

@@ -76,6 +76,10 @@ describe('logs', () => {
 
   it('redactUrl keeps the path and the keys, never a value', () => {
     expect(redactUrl('/v1/calls')).toBe('/v1/calls');
+    // Phone numbers in the path too (erasure, numbers held by a company).
+    expect(redactUrl('/v1/privacy/phone-numbers/%2B15551234567')).toBe('/v1/privacy/phone-numbers/[phone]');
+    expect(redactUrl('/v1/phone-numbers/+15551234567?x=1')).toBe('/v1/phone-numbers/[phone]?x=[redacted]');
+    expect(redactUrl('/v1/bots/3f1e2d4c-0000-4000-8000-000000000000')).toBe('/v1/bots/3f1e2d4c-0000-4000-8000-000000000000');
     expect(redactUrl('/v1/calls?')).toBe('/v1/calls?[redacted]');
     expect(redactUrl('/v1/bookings?phone=%2B4915112345678&status=confirmed')).toBe('/v1/bookings?phone=[redacted]&status=[redacted]');
     expect(redactUrl('/x?a&b=&%2B1555=1')).toBe('/x?a=[redacted]&b=[redacted]&[redacted]');
