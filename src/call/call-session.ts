@@ -1,63 +1,28 @@
 /**
  * One call, conducted. The caller's audio goes to the recognizer (stt-connection.ts) and to a VAD
- * (caller-voice.ts); turn-taking.ts says when the caller is done; agent-turn.ts answers; each bot turn being
- * spoken is a SpeakingTurn (speaking-turn.ts) over a paced Playback (playback.ts). This file holds the call's
- * state, owns its timers (timers.ts) and records the transcript.
- *
- * React to voice, confirm with words: a caller onset while the bot speaks pauses it at once (the line is
- * cleared); words or sustained speech commit the interruption (the turn is stopped end to end); otherwise the
- * bot resumes from the first audio the caller did not hear.
+ * (caller-voice.ts, or the recognizer's own); turn-taking.ts says when the caller is done; barge-in.ts decides
+ * what the caller's voice over the bot means; agent-turn.ts answers; each bot turn being spoken is a
+ * SpeakingTurn (speaking-turn.ts) over a paced Playback (playback.ts). This file holds the call's state, owns its
+ * timers (timers.ts) and records the transcript.
  *
  * States: greeting → listening ⇄ thinking → speaking ⇄ paused → listening …; wrapping-up → ended.
  */
-import type { CallLimits } from '../bots/config-schema.js';
-import type { ChatMessage, Language, LlmProvider, SttEvent, SttProvider, TtsProvider, TtsSession } from '../providers/types.js';
-import type { CallTransport } from '../telephony/transport.js';
+import type { Language, SttEvent, TtsSession } from '../providers/types.js';
 import { LlmFailure, runAgentTurn, splitForSpeech } from './agent-turn.js';
-import { localCallerVoice, type CallerVoice, type CallerVoiceFactory, type VoiceEvent } from './caller-voice.js';
-import type { EndOfTurnModel } from './end-of-turn.js';
+import { BargeIn, type BargeInMetric } from './barge-in.js';
+import { CallerVoiceSource, localCallerVoice, type VoiceEvent } from './caller-voice.js';
+import { answerLatency, Conversation, errText } from './conversation.js';
 import type { PlaybackTiming } from './playback.js';
-import type { CallRecorder } from './recorder.js';
 import { SESSION_PHRASES } from './session-phrases.js';
+import type { CallSessionOptions } from './session-options.js';
 import { SpeakingTurn, type BotTurnKind, type StopReason } from './speaking-turn.js';
 import { SttConnection } from './stt-connection.js';
 import { CallTimers } from './timers.js';
-import type { ToolRegistry } from './tool-registry.js';
-import type { CallContext, CallControl } from './tool-types.js';
+import type { CallControl } from './tool-types.js';
 import { CallerTurnTracker, type CallerUtterance } from './turn-taking.js';
-import { systemClock, type CallLogger, type Clock, type TranscriptTurn, type TurnLatency } from './types.js';
+import { systemClock, type Clock, type TurnLatency } from './types.js';
 
-export interface CallSessionOptions {
-  transport: CallTransport;
-  stt: SttProvider;
-  llm: LlmProvider;
-  tts: TtsProvider;
-  tools: ToolRegistry;
-  context: CallContext;
-  recorder: CallRecorder;
-  limits: CallLimits;
-  systemPrompt: string;
-  language: Language;
-  voice?: string | undefined;
-  /** Defaults to the bot config's greeting. */
-  greeting?: string | undefined;
-  /** Knowledge for this turn (chunks with their sources), put into the prompt. */
-  retrieveContext?: ((text: string, signal: AbortSignal) => Promise<string | null>) | undefined;
-  log: CallLogger;
-  clock?: Clock;
-  sttModel?: string | undefined;
-  ttsModel?: string | undefined;
-  keyterms?: string[] | undefined;
-  /** The caller's VAD. Default: a local Silero VAD per call; null = none (the recognizer's events stand in). */
-  callerVoice?: CallerVoiceFactory | null;
-  /** End-of-turn judge. Default: the per-language rules of end-of-turn.ts. */
-  endOfTurn?: EndOfTurnModel;
-  /** A pause that nothing confirms resumes this long after the caller went quiet. Default 1200 ms. */
-  resumeWindowMs?: number;
-  /** Audio sent ahead of what the caller has heard. Default 400 ms. */
-  maxLeadMs?: number;
-  maxToolRounds?: number;
-}
+export type { CallSessionOptions } from './session-options.js';
 
 export type CallState = 'greeting' | 'listening' | 'thinking' | 'speaking' | 'paused' | 'wrapping-up' | 'ended';
 
@@ -66,32 +31,20 @@ interface EndRequest {
   status: 'completed' | 'failed';
 }
 
-export interface BargeInMetric {
-  /** Caller speech onset → line cleared (null when nothing was playing). */
-  onsetToQuietMs: number | null;
-  outcome: 'committed' | 'resumed';
-  /** Onset → committed, or onset → resumed. */
-  onsetToOutcomeMs: number;
-  /** Commit → transport.clear() (0 when the pause had cleared it). */
-  detectToClearMs: number;
-}
-
-/** After a committed interruption with no words at all, the unheard rest is spoken this long after the caller went quiet. */
-const RESUME_AFTER_COMMIT_MS = 2500;
+export type { BargeInMetric } from './barge-in.js';
 
 export class CallSession {
   private readonly clock: Clock;
   private readonly phrases: (typeof SESSION_PHRASES)[Language];
   private readonly tracker: CallerTurnTracker;
   private readonly timers: CallTimers;
-  private readonly history: ChatMessage[] = [];
+  private readonly said: Conversation;
   private readonly callAbort = new AbortController();
   private readonly stt: SttConnection;
-  private voice: CallerVoice | null = null;
+  private readonly voice: CallerVoiceSource;
   private tts: TtsSession | null = null;
   private turn: SpeakingTurn | null = null;
-  /** A committed interruption whose rest may still be spoken if the caller says nothing. */
-  private cutTurn: SpeakingTurn | null = null;
+  private readonly bargeIn: BargeIn;
   private turnSeq = 0;
   private endRequested: EndRequest | null = null;
   private pendingTransfer: { to: string; reason: string } | null = null;
@@ -103,8 +56,12 @@ export class CallSession {
 
   state: CallState = 'listening';
   /** Latency of each agent answer (completed or interrupted), in order. */
-  readonly turnLatencies: TurnLatency[] = [];
-  readonly bargeIns: BargeInMetric[] = [];
+  get turnLatencies(): TurnLatency[] {
+    return this.said.turnLatencies;
+  }
+  get bargeIns(): BargeInMetric[] {
+    return this.bargeIn.metrics;
+  }
   endReason: string | null = null;
 
   constructor(private readonly o: CallSessionOptions) {
@@ -112,6 +69,30 @@ export class CallSession {
     this.phrases = SESSION_PHRASES[o.language] ?? SESSION_PHRASES.en;
     this.tracker = new CallerTurnTracker(o.limits, this.clock, o.language, o.endOfTurn);
     this.timers = new CallTimers(this.clock);
+    this.said = new Conversation(o.recorder, o.transport, o.log, this.clock);
+    this.voice = new CallerVoiceSource({
+      factory: o.callerVoice === undefined ? localCallerVoice() : o.callerVoice,
+      format: o.transport.inputFormat,
+      clock: this.clock,
+      onEvent: (e) => this.onVoice(e),
+      speaking: () => this.tracker.inSpeech,
+      onUnavailable: (err) => this.o.log.warn({ err: errText(err) }, 'caller VAD unavailable; barge-in waits for the recognizer'),
+    });
+    this.bargeIn = new BargeIn({
+      tracker: this.tracker,
+      timers: this.timers,
+      clock: this.clock,
+      limits: o.limits,
+      resumeWindowMs: o.resumeWindowMs,
+      host: {
+        turn: () => this.turn,
+        ended: () => this.ended,
+        stateChanged: (state) => this.setState(state),
+        stopTurn: (t, reason, addLatency) => this.stopTurn(t, reason, addLatency),
+        speak: (text, kind, interruptible) => this.speak(text, kind, interruptible),
+        enterListening: () => this.enterListening(),
+      },
+    });
     this.stt = new SttConnection({
       provider: o.stt,
       open: { format: o.transport.inputFormat, language: o.language, model: o.sttModel, keyterms: o.keyterms },
@@ -127,7 +108,7 @@ export class CallSession {
       transferCall: async (to, reason) => {
         this.pendingTransfer = { to, reason };
         if (this.turn) this.turn.interruptible = false;
-        this.record({ role: 'system', text: `Transfer to ${to} requested: ${reason}`, ts: this.iso() });
+        this.said.system(`Transfer to ${to} requested: ${reason}`);
       },
     };
   }
@@ -148,7 +129,7 @@ export class CallSession {
     void recorder.start();
     transport.attach({
       onAudio: (frame) => {
-        this.voice?.push(frame);
+        this.voice.push(frame);
         this.stt.push(frame);
       },
       onDtmf: (digit) => this.callerTyped(`[keypad] ${digit}`),
@@ -158,7 +139,7 @@ export class CallSession {
     });
     this.timers.set('max-length', this.o.limits.maxCallSec * 1000, () => this.wrapUp('max_duration', this.phrases.maxDurationGoodbye));
     void this.stt.run();
-    void this.openVoice();
+    void this.voice.open();
     this.tts = await this.openTts();
     if (!this.tts) return this.endedPromise;
     // The caller may have hung up while the session was opening: finish() found nothing to close then.
@@ -200,50 +181,38 @@ export class CallSession {
     }
   }
 
-  private async openVoice(): Promise<void> {
-    const factory = this.o.callerVoice === undefined ? localCallerVoice() : this.o.callerVoice;
-    if (!factory) return;
-    try {
-      const voice = await factory({ format: this.o.transport.inputFormat, clock: this.clock, onEvent: (e) => this.onVoice(e) });
-      if (this.ended) void voice.close();
-      else this.voice = voice;
-    } catch (err) {
-      this.o.log.warn({ err: errText(err) }, 'caller VAD unavailable; barge-in waits for the recognizer');
-    }
-  }
-
   // ---------- the caller: voice, words, end of turn ----------
 
   private onVoice(ev: VoiceEvent): void {
     if (this.ended) return;
     this.tracker.voice(ev);
     if (ev.type === 'onset') {
-      this.timers.clear('resume');
-      this.pauseForCaller(ev.at);
+      this.bargeIn.onOnset(ev.at);
     } else {
       // Ask the recognizer for its final now rather than after its own endpointing.
       this.stt.finalize();
-      this.afterCallerQuiet();
+      this.bargeIn.afterCallerQuiet();
     }
     this.checkEndOfTurn();
   }
 
   private onSttEvent(ev: SttEvent): void {
+    // Voice activity from the recognizer's own VAD replaces the call's (one VAD per call).
+    if (ev.type === 'voice') return this.voice.recognizer(ev.activity, ev.agoMs);
     if (ev.type !== 'speech_started') this.sttFailuresInARow = 0;
     const wordsBefore = this.tracker.wordEvents;
     this.tracker.handle(ev);
     if (this.tracker.wordEvents !== wordsBefore) {
       // New words: the caller is talking (so no silence, and an interruption after a cut was real).
       this.silenceSince = null;
-      this.cutTurn = null;
-      this.timers.clear('resume');
+      this.bargeIn.onWords();
       if (this.tracker.hasWords) this.o.transport.notify({ type: 'transcript', role: 'caller', text: this.tracker.pendingText, final: false });
     }
     // The recognizer's own speech start stands in for a VAD the call does not have (or that missed it).
-    if (ev.type === 'speech_started' && !this.tracker.inSpeech) this.pauseForCaller(this.clock.now());
-    this.checkBargeIn();
+    if (ev.type === 'speech_started' && !this.tracker.inSpeech) this.bargeIn.pause(this.clock.now());
+    this.bargeIn.check();
     // The recognizer's verdict on a pause comes first: the end-of-turn check forgets a burst without words.
-    if (ev.type === 'final' || ev.type === 'utterance_end') this.afterCallerQuiet();
+    if (ev.type === 'final' || ev.type === 'utterance_end') this.bargeIn.afterCallerQuiet();
     this.checkEndOfTurn();
   }
 
@@ -257,14 +226,8 @@ export class CallSession {
 
   private callerFinished(u: CallerUtterance): void {
     if (this.ended) return;
-    const t = this.turn;
-    if (t) {
-      // While the bot talks, only speech that passes the barge-in bar is a turn; backchannels are dropped.
-      if (!t.interruptible) return;
-      if (t.paused && !this.tracker.isInterruptionUtterance(u)) return this.resumeTurn(t);
-      if (!t.paused && !this.tracker.isInterruptionUtterance(u)) return;
-      this.commitInterruption(t);
-    }
+    // While the bot talks, only speech that passes the barge-in bar is a turn; backchannels are dropped.
+    if (this.turn && !this.bargeIn.utteranceOverBot(this.turn, u)) return;
     this.callerTurn(u.text, u);
   }
 
@@ -273,111 +236,17 @@ export class CallSession {
     if (this.ended || !text.trim()) return;
     if (this.turn) {
       if (!this.turn.interruptible) return;
-      this.commitInterruption(this.turn);
+      this.bargeIn.commit(this.turn);
     }
     this.callerTurn(text.trim(), null);
   }
 
   private callerTurn(text: string, u: CallerUtterance | null): void {
-    this.cutTurn = null;
+    this.bargeIn.forget();
     this.timers.clear('resume', 'silence-reprompt', 'silence-hangup');
     this.silenceSince = null;
-    this.record({ role: 'caller', text, ts: this.iso(u?.speechStartedAt ?? u?.closedAt) });
-    this.o.transport.notify({ type: 'transcript', role: 'caller', text, final: true });
-    pushMessage(this.history, { role: 'user', content: text });
+    this.said.caller(text, u?.speechStartedAt ?? u?.closedAt ?? null);
     this.startAgentTurn(text, u);
-  }
-
-  // ---------- barge-in: pause on voice, commit on words, resume otherwise ----------
-
-  private pauseForCaller(onsetAt: number): void {
-    const t = this.turn;
-    if (!t || !t.interruptible || !t.active || t.paused) return;
-    t.pause(onsetAt, this.clock.now());
-    this.setState('paused');
-    this.checkBargeIn();
-    // Without a VAD nothing will say the caller went quiet: look again after the window.
-    if (!this.tracker.hasVoice) this.armResume();
-  }
-
-  /** Words (the existing rules) or sustained speech turn a pause into an interruption. */
-  private checkBargeIn(): void {
-    const t = this.turn;
-    if (!t || !t.interruptible || !t.active) return;
-    const sustained = this.o.limits.bargeInSustainedMs ?? 1000;
-    if (this.tracker.isInterruption() || (this.tracker.hasVoice && this.tracker.sustainedSpeechMs() >= sustained)) {
-      this.commitInterruption(t);
-      return;
-    }
-    const waits = [this.tracker.msUntilTimeCriterion(), this.tracker.inSpeech ? sustained - this.tracker.sustainedSpeechMs() : null].filter((w): w is number => w !== null && w > 0);
-    if (waits.length > 0 && !this.timers.has('barge-in')) this.timers.set('barge-in', Math.min(...waits), () => this.checkBargeIn());
-  }
-
-  /** The caller went quiet (VAD end, or the recognizer had its say): resume a pause nothing confirmed. */
-  private afterCallerQuiet(): void {
-    if (this.tracker.inSpeech) return;
-    const t = this.turn;
-    if (t?.paused && t.active) {
-      if (this.tracker.recognizerDone && !this.tracker.isInterruption()) return this.resumeTurn(t);
-      this.armResume();
-    } else if (this.cutTurn && !this.tracker.hasWords) {
-      const cut = this.cutTurn;
-      this.timers.set('resume', RESUME_AFTER_COMMIT_MS, () => this.speakRestOf(cut));
-    }
-  }
-
-  private armResume(): void {
-    this.timers.set('resume', this.o.resumeWindowMs ?? 1200, () => {
-      const t = this.turn;
-      if (!t?.paused || !t.active) return;
-      if (this.tracker.inSpeech) return; // the VAD end will look again
-      this.resumeTurn(t);
-    });
-  }
-
-  private resumeTurn(t: SpeakingTurn): void {
-    const p = t.resume();
-    if (!p) return;
-    this.timers.clear('resume', 'barge-in');
-    // The burst was not addressed to the bot (a cough, "uh-huh", side talk): forget it.
-    this.tracker.reset();
-    const onsetToOutcomeMs = this.clock.now() - p.onsetAt;
-    if (t.latency) t.latency.bargeInOnsetToResumeMs = onsetToOutcomeMs;
-    if (p.quietAt !== null) this.bargeIns.push({ onsetToQuietMs: p.quietAt - p.onsetAt, outcome: 'resumed', onsetToOutcomeMs, detectToClearMs: 0 });
-    this.setState(t.playback.started ? 'speaking' : 'thinking');
-  }
-
-  private commitInterruption(t: SpeakingTurn): void {
-    const now = this.clock.now();
-    const pause = t.pauseInfo;
-    const wasPaused = pause !== null;
-    this.stopTurn(t, 'interrupted', (latency) => {
-      const onsetAt = pause?.onsetAt ?? this.tracker.speechStartedAt ?? now;
-      if (pause?.quietAt != null) latency.bargeInOnsetToQuietMs = pause.quietAt - onsetAt;
-      else if (!wasPaused && t.playback.started) latency.bargeInOnsetToQuietMs = now - onsetAt;
-      latency.bargeInOnsetToCommitMs = now - onsetAt;
-      latency.bargeInDetectToClearMs = 0;
-    });
-    const onsetAt = pause?.onsetAt ?? this.tracker.speechStartedAt ?? now;
-    const quietAt = pause ? pause.quietAt : t.playback.started ? now : null;
-    this.bargeIns.push({ onsetToQuietMs: quietAt === null ? null : quietAt - onsetAt, outcome: 'committed', onsetToOutcomeMs: now - onsetAt, detectToClearMs: 0 });
-    if (t.kind === 'agent' || t.kind === 'resume' || t.kind === 'greeting') {
-      this.cutTurn = t;
-      // The unheard remainder is read when the window closes: the LLM's last words arrive after the abort.
-      this.timers.set('resume', this.o.resumeWindowMs ?? 1200, () => this.speakRestOf(t));
-    }
-    this.setState('listening');
-  }
-
-  /** A committed interruption that brought no words after all (side talk): finish what was being said. */
-  private speakRestOf(cut: SpeakingTurn): void {
-    if (this.ended || this.turn || this.cutTurn !== cut) return;
-    if (this.tracker.inSpeech) return;
-    this.cutTurn = null;
-    this.tracker.reset();
-    const rest = cut.playback.unheardText();
-    if (rest) this.speak(rest, 'resume', true);
-    else this.enterListening();
   }
 
   // ---------- bot turns ----------
@@ -406,16 +275,7 @@ export class CallSession {
   private startAgentTurn(text: string, u: CallerUtterance | null): void {
     if (!this.tts) return;
     const base = u?.speechEndedAt ?? u?.closedAt ?? this.clock.now();
-    const latency: TurnLatency = {
-      speechMs: u?.speechStartedAt != null && u.speechEndedAt != null ? u.speechEndedAt - u.speechStartedAt : null,
-      sttFinalMs: u?.sttFinalAt != null ? u.sttFinalAt - base : null,
-      endpointMs: u?.endpointMs ?? null,
-      retrievalMs: null,
-      llmFirstTokenMs: null,
-      ttsFirstAudioMs: null,
-      responseMs: null,
-      totalMs: null,
-    };
+    const latency = answerLatency(u, base);
     const turn = this.newTurn('agent', true, latency, base);
     this.setState('thinking');
     void (async () => {
@@ -426,7 +286,7 @@ export class CallSession {
           context: this.o.context,
           control: this.control,
           system: this.systemPrompt,
-          history: this.history,
+          history: this.said.history,
           userText: text,
           retrieveContext: this.o.retrieveContext,
           playback: turn.playback,
@@ -439,7 +299,7 @@ export class CallSession {
         turn.playback.finish();
         const outcome = await turn.playback.done;
         if (outcome === 'played' && this.turn === turn) {
-          if (result.finalText) pushMessage(this.history, { role: 'assistant', content: result.finalText });
+          if (result.finalText) this.said.assistant(result.finalText);
           this.completeTurn(turn, result.text);
         }
       } catch (err) {
@@ -461,7 +321,7 @@ export class CallSession {
     void turn.playback.done.then(
       (outcome) => {
         if (outcome !== 'played' || this.turn !== turn) return;
-        if (kind === 'resume') pushMessage(this.history, { role: 'assistant', content: text });
+        if (kind === 'resume') this.said.assistant(text);
         this.completeTurn(turn, text);
       },
       (err: unknown) => {
@@ -477,14 +337,7 @@ export class CallSession {
   private completeTurn(turn: SpeakingTurn, text: string): void {
     this.turn = null;
     this.timers.clear('barge-in');
-    if (text) {
-      this.record({ role: 'bot', text, ts: this.iso(turn.startedAt), ...(turn.latency ? { latency: turn.latency } : {}) });
-      this.o.transport.notify({ type: 'transcript', role: 'bot', text, final: true });
-    }
-    if (turn.latency) {
-      this.turnLatencies.push(turn.latency);
-      this.o.transport.notify({ type: 'turn_latency', turn: turn.id, latency: { ...turn.latency } });
-    }
+    this.said.botCompleted(turn, text);
     this.afterSpeech(turn.kind);
   }
 
@@ -496,15 +349,7 @@ export class CallSession {
     const heard = t.stop(reason);
     if (this.turn === t) this.turn = null;
     this.timers.clear('barge-in');
-    const latency = t.latency ? { ...t.latency } : undefined;
-    if (latency) {
-      addLatency?.(latency);
-      if (reason === 'interrupted') this.turnLatencies.push(latency);
-    }
-    if (heard && !(reason === 'call-ended' && t.kind === 'goodbye')) {
-      this.record({ role: 'bot', text: heard, ts: this.iso(t.startedAt), interrupted: true, ...(latency && reason === 'interrupted' ? { latency } : {}) });
-      if (reason === 'interrupted' && (t.kind === 'agent' || t.kind === 'resume')) pushMessage(this.history, { role: 'assistant', content: heard });
-    }
+    this.said.botStopped(t, reason, heard, addLatency);
   }
 
   private afterSpeech(kind: BotTurnKind): void {
@@ -516,7 +361,7 @@ export class CallSession {
         () => this.finish({ reason: 'transferred', status: 'completed' }, false),
         (err: unknown) => {
           this.o.log.warn({ err: errText(err) }, 'transfer failed');
-          this.record({ role: 'system', text: 'Transfer failed', ts: this.iso() });
+          this.said.system('Transfer failed');
           this.speak(this.phrases.transferFailed, 'notice', true);
         },
       );
@@ -560,7 +405,7 @@ export class CallSession {
   private wrapUp(reason: string, goodbye: string, status: 'completed' | 'failed' = 'completed'): void {
     if (this.ended || this.endRequested) return;
     this.endRequested = { reason, status };
-    this.cutTurn = null;
+    this.bargeIn.forget();
     this.timers.clear('resume', 'barge-in', 'end-of-turn', 'silence-reprompt', 'silence-hangup');
     if (this.turn) this.stopTurn(this.turn, 'wrap-up');
     this.setState('wrapping-up');
@@ -592,11 +437,10 @@ export class CallSession {
     this.setState('ended');
     this.endReason = req.reason;
     this.timers.clearAll();
-    this.cutTurn = null;
+    this.bargeIn.forget();
     if (this.turn) this.stopTurn(this.turn, 'call-ended');
     this.callAbort.abort();
-    const closing: Promise<unknown>[] = [this.stt.close()];
-    if (this.voice) closing.push(this.voice.close());
+    const closing: Promise<unknown>[] = [this.stt.close(), this.voice.close()];
     if (this.tts) closing.push(this.tts.close());
     if (hangUp) closing.push(this.o.transport.hangup(req.reason));
     await Promise.race([Promise.allSettled(closing), new Promise((r) => this.clock.setTimeout(() => r(null), 2000))]);
@@ -615,26 +459,4 @@ export class CallSession {
     this.state = next;
     if (changed || next === 'listening') this.o.transport.notify({ type: 'state', state: wire(next) });
   }
-
-  private record(turn: TranscriptTurn): void {
-    this.o.recorder.appendTurn(turn).catch((err: unknown) => this.o.log.error({ err: errText(err) }, 'recording a turn failed'));
-  }
-
-  private iso(at?: number | null): string {
-    return new Date(at ?? this.clock.now()).toISOString();
-  }
-}
-
-/** Consecutive plain user (or assistant) messages are merged: some LLM APIs require alternating roles. */
-function pushMessage(history: ChatMessage[], msg: ChatMessage): void {
-  const last = history[history.length - 1];
-  if (last && last.role === msg.role && (msg.role === 'user' || (msg.role === 'assistant' && last.role === 'assistant' && !last.toolCalls?.length))) {
-    (last as { content: string }).content += `\n${(msg as { content: string }).content}`;
-    return;
-  }
-  history.push(msg);
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

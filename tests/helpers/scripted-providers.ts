@@ -230,10 +230,16 @@ import type { CallerVoiceFactory, VoiceEvent } from '../../src/call/caller-voice
 /** A caller VAD driven by the test: emit onsets and ends of speech at chosen clock times. */
 export class ScriptedVoice {
   frames = 0;
+  closed = false;
   private onEvent: ((e: VoiceEvent) => void) | null = null;
   readonly factory: CallerVoiceFactory = async ({ onEvent }) => {
     this.onEvent = onEvent;
-    return { push: () => void this.frames++, close: async () => {} };
+    return {
+      push: () => void this.frames++,
+      close: async () => {
+        this.closed = true;
+      },
+    };
   };
   /** Speech began `agoMs` before now (the VAD reports an onset a little after it happened). */
   onset(agoMs = 0): void {

@@ -125,6 +125,36 @@ describe('barge-in: react to voice, confirm with words', () => {
     void h.session.end('test', { immediate: true });
   });
 
+  it('a recognizer with a VAD of its own (local) replaces the call\'s: one VAD per call, its onset pauses the bot', async () => {
+    const h = harness();
+    await h.advance(0);
+    h.stt.emit({ type: 'voice', activity: 'ready', agoMs: 0 });
+    await h.advance(0);
+    expect(h.voice.closed).toBe(true);
+    const framesBefore = h.voice.frames;
+    h.transport.audio(new Uint8Array(160));
+    expect(h.voice.frames).toBe(framesBefore); // the call's VAD gets no more audio
+    await h.advance(2000);
+    h.stt.emit({ type: 'voice', activity: 'onset', agoMs: 70 });
+    await h.advance(800);
+    h.stt.emit({ type: 'voice', activity: 'end', agoMs: 200 });
+    h.stt.emit({ type: 'final', text: 'what are your hours', endOfUtterance: true });
+    await h.advance(4000);
+    expect(h.session.state).toBe('speaking');
+    const clears = h.transport.count('clear');
+    h.stt.emit({ type: 'voice', activity: 'onset', agoMs: 90 });
+    await h.advance(0);
+    expect(h.transport.count('clear')).toBe(clears + 1);
+    expect(h.session.state).toBe('paused');
+    await h.advance(250);
+    h.stt.emit({ type: 'voice', activity: 'end', agoMs: 200 });
+    h.stt.emit({ type: 'utterance_end' });
+    await h.advance(10);
+    expect(h.session.state).toBe('speaking');
+    expect(h.session.bargeIns).toEqual([{ onsetToQuietMs: 90, outcome: 'resumed', onsetToOutcomeMs: 340, detectToClearMs: 0 }]);
+    void h.session.end('test', { immediate: true });
+  });
+
   it('sustained speech commits the interruption before any word (a slow recognizer)', async () => {
     const h = harness({ bargeInSustainedMs: 800 });
     await h.ask();

@@ -67,6 +67,73 @@ describe.each(['silero', 'energy'] as const)('%s VAD', (engine) => {
     const { events } = await run(engine, silence(3000));
     expect(events).toEqual([]);
   });
+
+  it('segments the same probabilities a second way with addSegmentation (quick onset, short end), unflushed', async () => {
+    const main: VadEvent[] = [];
+    const quick: VadEvent[] = [];
+    const vad = await createVad({ engine, onEvent: (e) => main.push(e), minSilenceMs: 2000 });
+    vad.addSegmentation({ minSpeechMs: 64, minSilenceMs: 200, onEvent: (e) => quick.push(e) });
+    // Two sentences 700 ms apart: one utterance for the 2 s segmentation, two or more bursts for the 200 ms one.
+    const word = speech('hours-rms.wav');
+    const audio = concat(silence(500), word, silence(700), word, silence(300));
+    for (let i = 0; i < audio.length; i += 320) vad.push(audio.subarray(i, i + 320));
+    while (vad.processedMs < (audio.length / 16) - 40) await new Promise((r) => setImmediate(r));
+    const quickBeforeFlush = quick.length;
+    await vad.flush();
+    await vad.close();
+    expect(main.map((e) => e.type)).toEqual(['speech_start', 'speech_end']);
+    expect(quick.filter((e) => e.type === 'speech_start').length).toBeGreaterThanOrEqual(2);
+    // The quick onset is never later than the main one.
+    expect(quick[0]!.atMs).toBeLessThanOrEqual(main[0]!.atMs);
+    // flush() closes the main segment only.
+    expect(quick.length).toBe(quickBeforeFlush);
+  });
+});
+
+describe('energy VAD at 8 kHz (Twilio audio decoded, not resampled)', () => {
+  it('finds the same utterance as at 16 kHz', async () => {
+    const talk = speech('book-slt.wav');
+    const audio16 = concat(silence(1000), talk, silence(1000));
+    const audio8 = new Int16Array(audio16.length / 2);
+    for (let i = 0; i < audio8.length; i++) audio8[i] = audio16[2 * i]!;
+    const events: VadEvent[] = [];
+    const vad = await createVad({ engine: 'energy', energy: { sampleRate: 8000 }, onEvent: (e) => events.push(e), minSilenceMs: 600 });
+    for (let i = 0; i < audio8.length; i += 160) vad.push(audio8.subarray(i, i + 160));
+    await vad.flush();
+    expect(events.map((e) => e.type)).toEqual(['speech_start', 'speech_end']);
+    expect(Math.abs(events[0]!.atMs - 1000)).toBeLessThan(300);
+    expect(vad.processedMs).toBe(Math.floor(audio8.length / 160) * 20);
+  });
+});
+
+describe('one Silero model per process', () => {
+  it('serves many detectors from one loaded model, each with its own state', async () => {
+    const word = speech('hours-rms.wav');
+    const a: VadEvent[] = [];
+    const b: VadEvent[] = [];
+    const vadA = await createVad({ onEvent: (e) => a.push(e), minSilenceMs: 300 });
+    const vadB = await createVad({ onEvent: (e) => b.push(e), minSilenceMs: 300 });
+    expect((vadA as unknown as { session: unknown }).session).toBe((vadB as unknown as { session: unknown }).session);
+    // Interleaved: A hears speech while B hears silence, then the other way round.
+    const speechFirst = concat(silence(300), word, silence(1500));
+    const speechLater = concat(silence(300 + (word.length / 16) + 200), word, silence(300));
+    for (let i = 0; i < Math.max(speechFirst.length, speechLater.length); i += 320) {
+      if (i < speechFirst.length) vadA.push(speechFirst.subarray(i, i + 320));
+      if (i < speechLater.length) vadB.push(speechLater.subarray(i, i + 320));
+    }
+    await Promise.all([vadA.flush(), vadB.flush()]);
+    await vadA.close();
+    // A closed detector leaves the shared model usable.
+    const c: VadEvent[] = [];
+    const vadC = await createVad({ onEvent: (e) => c.push(e), minSilenceMs: 300 });
+    for (let i = 0; i < speechFirst.length; i += 320) vadC.push(speechFirst.subarray(i, i + 320));
+    await vadC.flush();
+    await Promise.all([vadB.close(), vadC.close()]);
+    expect(a.map((e) => e.type)).toEqual(['speech_start', 'speech_end']);
+    expect(b.map((e) => e.type)).toEqual(['speech_start', 'speech_end']);
+    expect(c).toEqual(a);
+    expect(b[0]!.atMs).toBeGreaterThan(a[1]!.atMs);
+  });
 });
 
 describe('silero VAD specifically', () => {

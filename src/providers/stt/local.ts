@@ -4,9 +4,13 @@
  * then one `final` (endOfUtterance: true) per segment, or `utterance_end` when nothing was recognized.
  * No `interim`: pocketsphinx_continuous has no cheap partial results.
  *
+ * The same VAD inference also serves the call loop: a second segmentation of its probabilities with quick
+ * thresholds (`voice`: 64 ms onset, 200 ms end of speech) is reported as `voice` events (after one `ready`), so a
+ * call on this recognizer runs one VAD, not two.
+ *
  * English only. open() with language 'ru' throws PARLEY_ERR_UNAVAILABLE (there is no local Russian model), so the
  * caller can pick another recognizer or tell the company. The acoustic model is 16 kHz: Twilio's 8 kHz μ-law is
- * upsampled and accepted but recognized poorly (see protocols.md §10); it serves web calls and tests.
+ * upsampled and accepted but recognized poorly; it serves web calls and tests.
  */
 import { WIDEBAND_FORMAT } from '../../audio/format.js';
 import { AudioConverter } from '../../audio/convert.js';
@@ -25,6 +29,8 @@ export interface LocalSttOptions {
   /** VAD engine and thresholds. Default: Silero, 600 ms of silence ends an utterance. */
   vad?: Omit<CreateVadOptions, 'onEvent' | 'logger'>;
   logger?: VadLogger;
+  /** Report the caller's voice activity (`voice` events) with these thresholds; false = none. Default 64 / 200 ms. */
+  voice?: { onsetMs: number; endSilenceMs: number } | false;
   /** Audio kept from before the VAD fired. Default 300 ms. */
   preRollMs?: number;
   /** Longer speech is cut into utterances of this length. Default 20 s. */
@@ -105,6 +111,19 @@ class LocalSttSession implements SttSession {
       logger: this.options.logger,
       onEvent: (event) => this.onVad(event),
     });
+    const voice = this.options.voice ?? { onsetMs: 64, endSilenceMs: 200 };
+    if (voice) {
+      this.events.push({ type: 'voice', activity: 'ready', agoMs: 0 });
+      this.vad.addSegmentation({
+        ...(this.options.vad?.positiveThreshold !== undefined ? { positiveThreshold: this.options.vad.positiveThreshold } : {}),
+        ...(this.options.vad?.negativeThreshold !== undefined ? { negativeThreshold: this.options.vad.negativeThreshold } : {}),
+        minSpeechMs: voice.onsetMs,
+        minSilenceMs: voice.endSilenceMs,
+        onEvent: (e) => {
+          if (!this.closed) this.events.push({ type: 'voice', activity: e.type === 'speech_start' ? 'onset' : 'end', agoMs: Math.max(0, this.total / RATE - e.atMs) });
+        },
+      });
+    }
     if (this.prewarm) this.warm = new PocketsphinxProcess(this.recognizerOptions);
     if (this.session.signal.aborted) await this.close();
     else this.session.signal.addEventListener('abort', () => void this.close(), { once: true });

@@ -1,8 +1,10 @@
 /**
  * Energy VAD: 20 ms frames, speech = level above max(absolute threshold, adaptive noise floor + margin).
- * The fallback when the Silero model cannot load; it cannot tell speech from loud non-stationary noise.
+ * Cheap (a few µs per frame, at the transport's own rate: no resampling), so it is the call's onset detector on
+ * the cloud path, where the recognizer's words confirm or dismiss what it hears; and the fallback when the
+ * Silero model cannot load. It cannot tell speech from loud non-stationary noise (a cough, a door).
  */
-import { SpeechSegmenter } from './segmenter.js';
+import { Segmentations } from './segmenter.js';
 import type { VadOptions, VoiceActivityDetector } from './types.js';
 
 export interface EnergyVadOptions extends VadOptions {
@@ -10,15 +12,16 @@ export interface EnergyVadOptions extends VadOptions {
   thresholdDbfs?: number;
   /** How far above the tracked noise floor speech must be. Default 12 dB. */
   marginDb?: number;
+  /** Sample rate of the pushed samples: 16000 (default) or 8000 (Twilio audio, decoded, not resampled). */
+  sampleRate?: number;
 }
 
-const FRAME_SAMPLES = 320;
 const FRAME_MS = 20;
 
 export class EnergyVad implements VoiceActivityDetector {
   readonly kind = 'energy' as const;
-  private readonly segmenter: SpeechSegmenter;
-  private readonly onEvent: VadOptions['onEvent'];
+  private readonly segmentations: Segmentations;
+  private readonly frameSamples: number;
   private readonly thresholdDbfs: number;
   private readonly marginDb: number;
   private noiseFloorDb = -70;
@@ -27,8 +30,8 @@ export class EnergyVad implements VoiceActivityDetector {
   private frames = 0;
 
   constructor(options: EnergyVadOptions) {
-    this.segmenter = new SpeechSegmenter(options);
-    this.onEvent = options.onEvent;
+    this.segmentations = new Segmentations(options);
+    this.frameSamples = ((options.sampleRate ?? 16000) * FRAME_MS) / 1000;
     this.thresholdDbfs = options.thresholdDbfs ?? -45;
     this.marginDb = options.marginDb ?? 12;
   }
@@ -38,32 +41,35 @@ export class EnergyVad implements VoiceActivityDetector {
   }
 
   push(samples: Int16Array): void {
+    const frame = this.frameSamples;
     for (let i = 0; i < samples.length; i++) {
       const v = samples[i]! / 32768;
       this.sumSquares += v * v;
-      if (++this.frameFill === FRAME_SAMPLES) this.endFrame();
+      if (++this.frameFill === frame) this.endFrame();
     }
   }
 
+  addSegmentation(options: VadOptions): void {
+    this.segmentations.add(options);
+  }
+
   async flush(): Promise<void> {
-    const event = this.segmenter.flush(this.processedMs);
-    if (event) this.onEvent(event);
+    this.segmentations.flush(this.processedMs);
   }
 
   async close(): Promise<void> {}
 
   private endFrame(): void {
-    const db = 10 * Math.log10(this.sumSquares / FRAME_SAMPLES + 1e-12);
+    const db = 10 * Math.log10(this.sumSquares / this.frameSamples + 1e-12);
     this.sumSquares = 0;
     this.frameFill = 0;
     const isSpeech = db > Math.max(this.thresholdDbfs, this.noiseFloorDb + this.marginDb);
     // The floor follows quieter frames quickly and louder ones slowly, and not at all during speech.
     if (db < this.noiseFloorDb) this.noiseFloorDb += (db - this.noiseFloorDb) * 0.3;
-    else if (!this.segmenter.inSpeech && !isSpeech) this.noiseFloorDb += (db - this.noiseFloorDb) * 0.05;
-    else if (!this.segmenter.inSpeech) this.noiseFloorDb += (db - this.noiseFloorDb) * 0.002;
+    else if (!this.segmentations.primary.inSpeech && !isSpeech) this.noiseFloorDb += (db - this.noiseFloorDb) * 0.05;
+    else if (!this.segmentations.primary.inSpeech) this.noiseFloorDb += (db - this.noiseFloorDb) * 0.002;
     const startMs = this.frames * FRAME_MS;
     this.frames++;
-    const event = this.segmenter.update(isSpeech ? 1 : 0, startMs, FRAME_MS);
-    if (event) this.onEvent(event);
+    this.segmentations.update(isSpeech ? 1 : 0, startMs, FRAME_MS);
   }
 }

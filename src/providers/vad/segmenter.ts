@@ -78,3 +78,32 @@ export class SpeechSegmenter {
     this.silenceStartMs = -1;
   }
 }
+
+/** A detector's segmentations: the primary one and any added with addSegmentation(), fed the same probabilities. */
+export class Segmentations {
+  readonly primary: SpeechSegmenter;
+  private readonly extra: { segmenter: SpeechSegmenter; onEvent: VadOptions['onEvent'] }[] = [];
+
+  constructor(private readonly options: VadOptions) {
+    this.primary = new SpeechSegmenter(options);
+  }
+
+  add(options: VadOptions): void {
+    this.extra.push({ segmenter: new SpeechSegmenter(options), onEvent: options.onEvent });
+  }
+
+  update(probability: number, frameStartMs: number, frameMs: number): void {
+    const event = this.primary.update(probability, frameStartMs, frameMs);
+    if (event) this.options.onEvent(event);
+    for (const x of this.extra) {
+      const e = x.segmenter.update(probability, frameStartMs, frameMs);
+      if (e) x.onEvent(e);
+    }
+  }
+
+  /** Closes the primary segmentation's open segment (stream end or forced finalize). */
+  flush(nowMs: number): void {
+    const event = this.primary.flush(nowMs);
+    if (event) this.options.onEvent(event);
+  }
+}

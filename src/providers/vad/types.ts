@@ -32,5 +32,11 @@ export interface VoiceActivityDetector {
   flush(): Promise<void>;
   /** Ms of audio processed so far. */
   readonly processedMs: number;
+  /**
+   * Another segmentation of the same per-frame speech probabilities, with its own thresholds and events (the local
+   * recognizer cuts utterances on 600 ms of silence and reports quick onsets for barge-in from one inference).
+   * flush() does not close its open segment.
+   */
+  addSegmentation(options: VadOptions): void;
   close(): Promise<void>;
 }

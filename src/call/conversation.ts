@@ -1,0 +1,101 @@
+/**
+ * What was said in a call, kept in three places at once: the stored transcript (one small write per turn, never
+ * per frame), the client's live transcript notices, and the LLM's conversation history — plus the latency of
+ * each answer. The session says what happened; this file says how each is recorded.
+ */
+import type { ChatMessage } from '../providers/types.js';
+import type { CallTransport } from '../telephony/transport.js';
+import type { CallRecorder } from './recorder.js';
+import type { SpeakingTurn, StopReason } from './speaking-turn.js';
+import type { CallerUtterance } from './turn-taking.js';
+import type { CallLogger, Clock, TranscriptTurn, TurnLatency } from './types.js';
+
+export class Conversation {
+  /** The LLM's view of the call (the greeting is in the system prompt). */
+  readonly history: ChatMessage[] = [];
+  /** Latency of each agent answer (completed or interrupted), in order. */
+  readonly turnLatencies: TurnLatency[] = [];
+
+  constructor(
+    private readonly recorder: CallRecorder,
+    private readonly transport: CallTransport,
+    private readonly log: CallLogger,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The caller's turn (spoken, typed or keyed), beginning at `at`. */
+  caller(text: string, at: number | null): void {
+    this.record({ role: 'caller', text, ts: this.iso(at) });
+    this.transport.notify({ type: 'transcript', role: 'caller', text, final: true });
+    pushMessage(this.history, { role: 'user', content: text });
+  }
+
+  /** What the bot said, as the LLM should remember it (answers, and the rest of an answer read after a cut). */
+  assistant(text: string): void {
+    pushMessage(this.history, { role: 'assistant', content: text });
+  }
+
+  /** A bot turn played to its end. */
+  botCompleted(turn: SpeakingTurn, text: string): void {
+    if (text) {
+      this.record({ role: 'bot', text, ts: this.iso(turn.startedAt), ...(turn.latency ? { latency: turn.latency } : {}) });
+      this.transport.notify({ type: 'transcript', role: 'bot', text, final: true });
+    }
+    if (turn.latency) {
+      this.turnLatencies.push(turn.latency);
+      this.transport.notify({ type: 'turn_latency', turn: turn.id, latency: { ...turn.latency } });
+    }
+  }
+
+  /** A bot turn stopped early: keep what the caller heard, flagged interrupted, and for answers in the history. */
+  botStopped(t: SpeakingTurn, reason: StopReason, heard: string, addLatency?: (l: TurnLatency) => void): void {
+    const latency = t.latency ? { ...t.latency } : undefined;
+    if (latency) {
+      addLatency?.(latency);
+      if (reason === 'interrupted') this.turnLatencies.push(latency);
+    }
+    if (!heard || (reason === 'call-ended' && t.kind === 'goodbye')) return;
+    this.record({ role: 'bot', text: heard, ts: this.iso(t.startedAt), interrupted: true, ...(latency && reason === 'interrupted' ? { latency } : {}) });
+    if (reason === 'interrupted' && (t.kind === 'agent' || t.kind === 'resume')) this.assistant(heard);
+  }
+
+  system(text: string): void {
+    this.record({ role: 'system', text, ts: this.iso() });
+  }
+
+  private record(turn: TranscriptTurn): void {
+    this.recorder.appendTurn(turn).catch((err: unknown) => this.log.error({ err: errText(err) }, 'recording a turn failed'));
+  }
+
+  private iso(at?: number | null): string {
+    return new Date(at ?? this.clock.now()).toISOString();
+  }
+}
+
+/** A new answer's latency timeline, from the caller's end of speech (`base`). */
+export function answerLatency(u: CallerUtterance | null, base: number): TurnLatency {
+  return {
+    speechMs: u?.speechStartedAt != null && u.speechEndedAt != null ? u.speechEndedAt - u.speechStartedAt : null,
+    sttFinalMs: u?.sttFinalAt != null ? u.sttFinalAt - base : null,
+    endpointMs: u?.endpointMs ?? null,
+    retrievalMs: null,
+    llmFirstTokenMs: null,
+    ttsFirstAudioMs: null,
+    responseMs: null,
+    totalMs: null,
+  };
+}
+
+/** Consecutive plain user (or assistant) messages are merged: some LLM APIs require alternating roles. */
+function pushMessage(history: ChatMessage[], msg: ChatMessage): void {
+  const last = history[history.length - 1];
+  if (last && last.role === msg.role && (msg.role === 'user' || (msg.role === 'assistant' && last.role === 'assistant' && !last.toolCalls?.length))) {
+    (last as { content: string }).content += `\n${(msg as { content: string }).content}`;
+    return;
+  }
+  history.push(msg);
+}
+
+export function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
