@@ -56,6 +56,12 @@ export const BotConfigSchema = Type.Object(
     booking: Type.Optional(BookingConfigSchema),
     bookingFlow: Type.Optional(BookingFlowConfigSchema),
     outcomes: Type.Optional(OutcomeConfigSchema),
+    safety: Type.Optional(Type.Object(
+      {
+        blocklist: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 200, description: 'Words or phrases the bot never says (whole words, any case); an answer containing one is replaced by a fixed fallback' })),
+      },
+      { additionalProperties: false, description: 'Safe speech: what an LLM answer is checked against before it is spoken' },
+    )),
     privacy: Type.Optional(PrivacyConfigSchema),
   },
   { additionalProperties: false },

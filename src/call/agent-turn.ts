@@ -5,6 +5,7 @@
  * returned, and the session decides how much of it was heard.
  */
 import type { ChatMessage, LlmProvider, ToolCall } from '../providers/types.js';
+import { allowContactsIn, checkPhrase, type SafeSpeechContext, type SafeSpeechReason } from '../safety/safe-speech.js';
 import type { Playback } from './playback.js';
 import { SentenceChunker } from './sentence-chunker.js';
 import type { ToolRegistry } from './tool-registry.js';
@@ -36,6 +37,16 @@ export interface AgentTurnOptions {
   onFirstToken?: () => void;
   /** A phrase was handed to playback (the first one marks the TTS start for latency). */
   onPhrase?: () => void;
+  /**
+   * Checks every phrase of LLM text before it is spoken (src/safety/safe-speech.ts): unsafe text is never spoken,
+   * a fixed fallback is. Knowledge and tool results of this turn widen what may be read back.
+   */
+  safeSpeech?: SafeSpeechContext | undefined;
+}
+
+export interface UnsafePhrase {
+  reason: SafeSpeechReason;
+  detail?: string;
 }
 
 export interface AgentTurnResult {
@@ -45,17 +56,22 @@ export interface AgentTurnResult {
   finalText: string;
   /** Tool names called, in order. */
   toolsCalled: string[];
+  /** Phrases the safe-speech check changed or refused (never spoken as the LLM wrote them). */
+  unsafe: UnsafePhrase[];
 }
 
 export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult> {
   const { signal, playback } = o;
   const maxRounds = o.maxToolRounds ?? 4;
   let system = o.system;
+  let safe = o.safeSpeech;
+  const unsafe: UnsafePhrase[] = [];
   if (o.retrieveContext) {
     const t0 = o.clock.now();
     try {
       const knowledge = await o.retrieveContext(o.userText, signal);
       if (knowledge) system += `\n\n# Relevant company knowledge (cite the source when you use it)\n${knowledge}`;
+      if (knowledge && safe) safe = allowContactsIn(safe, knowledge);
     } catch {
       // Retrieval is an aid: answer without it rather than fail the turn.
     }
@@ -71,11 +87,36 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
     o.onPhrase?.();
     playback.say(phrase);
   };
+  /**
+   * LLM text goes through the safe-speech check. Formatting is stripped and the rest spoken; any other refusal
+   * speaks the fixed fallback once and drops the rest of that round's text (the stream is still read for tool
+   * calls), and the history keeps the fallback, so the model does not build on what was refused.
+   */
+  let refusedThisRound = false;
+  const speakLlm = (phrase: string): string => {
+    if (refusedThisRound) return '';
+    if (!safe) {
+      speak(phrase);
+      return phrase;
+    }
+    const verdict = checkPhrase(phrase, safe);
+    if (verdict.ok) {
+      speak(phrase);
+      return phrase;
+    }
+    unsafe.push({ reason: verdict.reason, ...(verdict.detail ? { detail: verdict.detail } : {}) });
+    if (verdict.reason !== 'formatting') refusedThisRound = true;
+    if (verdict.replacement) speak(verdict.replacement);
+    return verdict.replacement;
+  };
 
   for (let round = 0; round < maxRounds && !signal.aborted; round++) {
     const chunker = new SentenceChunker();
     const calls: ToolCall[] = [];
     let roundText = '';
+    /** What the caller actually hears of this round (after the safe-speech check): the history keeps this. */
+    let roundSaid = '';
+    refusedThisRound = false;
     for (let attempt = 0; ; attempt++) {
       try {
         for await (const ev of o.llm.stream({ system, messages: o.history, tools: o.tools.specs(), signal })) {
@@ -87,7 +128,7 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
               o.onFirstToken?.();
             }
             roundText += ev.text;
-            for (const phrase of chunker.push(ev.text)) speak(phrase);
+            for (const phrase of chunker.push(ev.text)) roundSaid += `${speakLlm(phrase)} `;
           } else if (ev.type === 'tool_call') calls.push(ev.call);
         }
         break;
@@ -103,7 +144,7 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
       break;
     }
     const rest = chunker.flush();
-    if (rest) speak(rest);
+    if (rest) roundSaid += speakLlm(rest);
     if (calls.length === 0) break;
 
     const says: string[] = [];
@@ -116,10 +157,12 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
       }
       toolsCalled.push(call.name);
       const result = await o.tools.call(call.name, call.arguments, o.context, o.control, signal);
-      results.push({ role: 'tool', toolCallId: call.id, name: call.name, content: JSON.stringify(result.content ?? null) });
+      const content = JSON.stringify(result.content ?? null);
+      results.push({ role: 'tool', toolCallId: call.id, name: call.name, content });
+      if (safe) safe = allowContactsIn(safe, content);
       if (result.say) says.push(result.say);
     }
-    o.history.push({ role: 'assistant', content: roundText, toolCalls: calls }, ...results);
+    o.history.push({ role: 'assistant', content: unsafe.length ? roundSaid.trim() : roundText, toolCalls: calls }, ...results);
     if (signal.aborted) break;
     finalStart = spoken.length;
     // A tool's `say` is the answer, spoken verbatim; asking the LLM again would repeat it in other words.
@@ -128,7 +171,7 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
       break;
     }
   }
-  return { text: spoken.join(' '), finalText: spoken.slice(finalStart).join(' '), toolsCalled };
+  return { text: spoken.join(' '), finalText: spoken.slice(finalStart).join(' '), toolsCalled, unsafe };
 }
 
 /** Fixed text (greeting, tool `say`) as phrases, so marks track it sentence by sentence. */

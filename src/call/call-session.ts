@@ -9,6 +9,8 @@
  */
 import type { Language, SttEvent, TtsSession } from '../providers/types.js';
 import { LlmFailure, runAgentTurn, splitForSpeech } from './agent-turn.js';
+import { safeSpeechContextFor } from './safe-speech-context.js';
+import type { SafeSpeechContext } from '../safety/safe-speech.js';
 import { BargeIn, type BargeInMetric } from './barge-in.js';
 import { CallerVoiceSource, localCallerVoice, type VoiceEvent } from './caller-voice.js';
 import { answerLatency, Conversation, errText } from './conversation.js';
@@ -39,6 +41,8 @@ export class CallSession {
   private readonly tracker: CallerTurnTracker;
   private readonly timers: CallTimers;
   private readonly said: Conversation;
+  /** What the safe-speech check knows of this call: the bot's secret prompt, blocklist, caller, known prices. */
+  private readonly safeSpeech: SafeSpeechContext;
   private readonly callAbort = new AbortController();
   private readonly stt: SttConnection;
   private readonly voice: CallerVoiceSource;
@@ -70,6 +74,7 @@ export class CallSession {
     this.tracker = new CallerTurnTracker(o.limits, this.clock, o.language, o.endOfTurn);
     this.timers = new CallTimers(this.clock);
     this.said = new Conversation(o.recorder, o.transport, o.log, this.clock);
+    this.safeSpeech = safeSpeechContextFor(o.context);
     this.voice = new CallerVoiceSource({
       factory: o.callerVoice === undefined ? localCallerVoice() : o.callerVoice,
       format: o.transport.inputFormat,
@@ -295,7 +300,9 @@ export class CallSession {
           maxToolRounds: this.o.maxToolRounds,
           onRetrieval: (ms) => (latency.retrievalMs = ms),
           onFirstToken: () => (latency.llmFirstTokenMs = this.clock.now() - base),
+          safeSpeech: this.safeSpeech,
         });
+        if (result.unsafe.length) turn.safety = result.unsafe;
         turn.playback.finish();
         const outcome = await turn.playback.done;
         if (outcome === 'played' && this.turn === turn) {

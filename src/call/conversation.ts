@@ -38,7 +38,7 @@ export class Conversation {
   /** A bot turn played to its end. */
   botCompleted(turn: SpeakingTurn, text: string): void {
     if (text) {
-      this.record({ role: 'bot', text, ts: this.iso(turn.startedAt), ...(turn.latency ? { latency: turn.latency } : {}) });
+      this.record({ role: 'bot', text, ts: this.iso(turn.startedAt), ...(turn.latency ? { latency: turn.latency } : {}), ...(turn.safety ? { safety: turn.safety } : {}) });
       this.transport.notify({ type: 'transcript', role: 'bot', text, final: true });
     }
     if (turn.latency) {
@@ -55,7 +55,7 @@ export class Conversation {
       if (reason === 'interrupted') this.turnLatencies.push(latency);
     }
     if (!heard || (reason === 'call-ended' && t.kind === 'goodbye')) return;
-    this.record({ role: 'bot', text: heard, ts: this.iso(t.startedAt), interrupted: true, ...(latency && reason === 'interrupted' ? { latency } : {}) });
+    this.record({ role: 'bot', text: heard, ts: this.iso(t.startedAt), interrupted: true, ...(latency && reason === 'interrupted' ? { latency } : {}), ...(t.safety ? { safety: t.safety } : {}) });
     if (reason === 'interrupted' && (t.kind === 'agent' || t.kind === 'resume')) this.assistant(heard);
   }
 

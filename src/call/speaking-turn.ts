@@ -3,6 +3,7 @@
  * interrupt it, and its latency. pause() / resume() for a caller onset that may not be an interruption;
  * stop(reason) is the one way a turn ends early — interruption, wrap-up and the end of the call alike.
  */
+import type { UnsafePhrase } from './agent-turn.js';
 import type { CallTransport } from '../telephony/transport.js';
 import { Playback, type PlaybackOptions } from './playback.js';
 import type { TurnLatency } from './types.js';
@@ -22,6 +23,8 @@ export class SpeakingTurn {
   readonly playback: Playback;
   stopped: StopReason | null = null;
   pauseInfo: PauseRecord | null = null;
+  /** Phrases of this answer the safe-speech check changed or refused (recorded with the turn). */
+  safety: UnsafePhrase[] | null = null;
 
   constructor(
     readonly id: number,

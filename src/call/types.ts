@@ -62,4 +62,6 @@ export interface TranscriptTurn {
   ts: string;
   latency?: TurnLatency;
   interrupted?: boolean;
+  /** Bot answers: phrases the safe-speech check changed or refused, with the reason (the text is what was spoken). */
+  safety?: { reason: string; detail?: string }[];
 }
