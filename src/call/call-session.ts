@@ -26,6 +26,10 @@ import { systemClock, type Clock, type TurnLatency } from './types.js';
 
 export type { CallSessionOptions } from './session-options.js';
 
+/** A pause this long after a keypad digit ends the entry; `#` ends it at once. */
+const KEYPAD_GAP_MS = 1500;
+const KEYPAD_MAX_DIGITS = 20;
+
 export type CallState = 'greeting' | 'listening' | 'thinking' | 'speaking' | 'paused' | 'wrapping-up' | 'ended';
 
 interface EndRequest {
@@ -41,6 +45,8 @@ export class CallSession {
   private readonly tracker: CallerTurnTracker;
   private readonly timers: CallTimers;
   private readonly said: Conversation;
+  /** Keypad digits collected so far (see keyed()). */
+  private keypad = '';
   /** What the safe-speech check knows of this call: the bot's secret prompt, blocklist, caller, known prices. */
   private readonly safeSpeech: SafeSpeechContext;
   private readonly callAbort = new AbortController();
@@ -137,7 +143,7 @@ export class CallSession {
         this.voice.push(frame);
         this.stt.push(frame);
       },
-      onDtmf: (digit) => this.callerTyped(`[keypad] ${digit}`),
+      onDtmf: (digit) => this.keyed(digit),
       onText: (text) => this.callerTyped(text),
       onMark: (name) => this.turn?.playback.onMark(name),
       onClose: (reason) => void this.finish({ reason: `caller_hangup: ${reason}`, status: 'completed' }, false),
@@ -234,6 +240,25 @@ export class CallSession {
     // While the bot talks, only speech that passes the barge-in bar is a turn; backchannels are dropped.
     if (this.turn && !this.bargeIn.utteranceOverBot(this.turn, u)) return;
     this.callerTurn(u.text, u);
+  }
+
+  /**
+   * Keypad digits: the first one interrupts the bot at once (deliberate input); digits are collected until `#`
+   * or a pause of KEYPAD_GAP_MS, so a number keyed in ("2125550100#") is one caller turn, "[keypad] 2125550100".
+   */
+  private keyed(digit: string): void {
+    if (this.ended) return;
+    if (this.turn?.interruptible) this.bargeIn.commit(this.turn);
+    if (digit !== '#') this.keypad += digit;
+    if (digit === '#' || this.keypad.length >= KEYPAD_MAX_DIGITS) return this.flushKeypad();
+    this.timers.set('keypad', KEYPAD_GAP_MS, () => this.flushKeypad());
+  }
+
+  private flushKeypad(): void {
+    this.timers.clear('keypad');
+    const digits = this.keypad;
+    this.keypad = '';
+    if (digits) this.callerTyped(`[keypad] ${digits}`);
   }
 
   /** DTMF and typed text are deliberate: they interrupt the bot at once. */

@@ -10,7 +10,8 @@ export type CallTimerName =
   | 'silence-hangup'
   | 'barge-in'
   | 'resume'
-  | 'end-of-turn';
+  | 'end-of-turn'
+  | 'keypad';
 
 export class CallTimers {
   private readonly handles = new Map<CallTimerName, unknown>();

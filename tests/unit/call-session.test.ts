@@ -324,6 +324,10 @@ describe('CallSession', () => {
     h.transport.dtmf('1');
     await h.advance(3000);
     expect(h.llm.lastUserText()).toBe('[keypad] 1');
+    // A number keyed in is one turn: digits are collected until '#' (or a pause).
+    for (const d of '2125550100#') h.transport.dtmf(d);
+    await h.advance(3000);
+    expect(h.llm.lastUserText()).toBe('[keypad] 2125550100');
     h.transport.text('I typed this');
     await h.advance(3000);
     expect(h.llm.lastUserText()).toBe('I typed this');
