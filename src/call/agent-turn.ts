@@ -33,6 +33,11 @@ export interface AgentTurnOptions {
   signal: AbortSignal;
   clock: Clock;
   maxToolRounds?: number;
+  /**
+   * The most the caller waits in silence for an answer to start, across every attempt of a round (the LLM
+   * adapters' own connection retries included: the budget aborts them). Default FIRST_TOKEN_BUDGET_MS.
+   */
+  firstTokenBudgetMs?: number;
   onRetrieval?: (ms: number) => void;
   onFirstToken?: () => void;
   /** A phrase was handed to playback (the first one marks the TTS start for latency). */
@@ -59,6 +64,12 @@ export interface AgentTurnResult {
   /** Phrases the safe-speech check changed or refused (never spoken as the LLM wrote them). */
   unsafe: UnsafePhrase[];
 }
+
+/**
+ * How long a caller may wait in silence for a failing or slow LLM before the call apologises: one retry fits in
+ * it when the first attempt fails fast; a hung attempt is cut at the budget.
+ */
+export const FIRST_TOKEN_BUDGET_MS = 6000;
 
 export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult> {
   const { signal, playback } = o;
@@ -117,10 +128,21 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
     /** What the caller actually hears of this round (after the safe-speech check): the history keeps this. */
     let roundSaid = '';
     refusedThisRound = false;
+    // One budget for the round's first token, shared by its attempts: the loop retries once, never beyond it.
+    const budgetMs = o.firstTokenBudgetMs ?? FIRST_TOKEN_BUDGET_MS;
+    const roundStart = o.clock.now();
     for (let attempt = 0; ; attempt++) {
+      const attemptAbort = new AbortController();
+      const onTurnAbort = () => attemptAbort.abort();
+      signal.addEventListener('abort', onTurnAbort, { once: true });
+      let waiting = true;
+      const budget = setTimeout(() => {
+        if (waiting) attemptAbort.abort(new Error(`no answer from the LLM within ${budgetMs} ms`));
+      }, Math.max(0, budgetMs - (o.clock.now() - roundStart)));
       try {
-        for await (const ev of o.llm.stream({ system, messages: o.history, tools: o.tools.specs(), signal })) {
+        for await (const ev of o.llm.stream({ system, messages: o.history, tools: o.tools.specs(), signal: attemptAbort.signal })) {
           if (signal.aborted) break;
+          waiting = false;
           if (ev.type === 'text') {
             if (!ev.text) continue;
             if (firstToken) {
@@ -131,12 +153,18 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
             for (const phrase of chunker.push(ev.text)) roundSaid += `${speakLlm(phrase)} `;
           } else if (ev.type === 'tool_call') calls.push(ev.call);
         }
+        if (waiting && attemptAbort.signal.aborted && !signal.aborted) throw attemptAbort.signal.reason;
         break;
       } catch (err) {
         if (signal.aborted) break;
-        // Retry once if nothing was said yet; a stream that breaks mid-answer keeps what was said.
+        // Retry once if nothing was said yet and the budget has room; a stream that breaks mid-answer keeps
+        // what was said.
         if (roundText || calls.length) break;
-        if (attempt >= 1) throw new LlmFailure(err);
+        const outOfBudget = o.clock.now() - roundStart >= budgetMs || attemptAbort.signal.aborted;
+        if (attempt >= 1 || outOfBudget) throw new LlmFailure(err);
+      } finally {
+        clearTimeout(budget);
+        signal.removeEventListener('abort', onTurnAbort);
       }
     }
     if (signal.aborted) {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_LIMITS, type BotConfig, type CallLimits } from '../../src/bots/config-schema.js';
+import { FIRST_TOKEN_BUDGET_MS } from '../../src/call/agent-turn.js';
 import { CallSession, type CallSessionOptions } from '../../src/call/call-session.js';
 import { MemoryCallRecorder } from '../../src/call/recorder.js';
 import { ToolRegistry } from '../../src/call/tool-registry.js';
@@ -249,6 +250,18 @@ describe('CallSession', () => {
     await h.advance(20_000);
     await h.done;
     expect(h.llm.requests).toHaveLength(2);
+    expect(h.recorder.ended).toEqual({ status: 'failed', reason: 'provider_failure: llm' });
+  });
+
+  it('cuts an LLM that never answers at the first-token budget, then apologises and ends', async () => {
+    // The first attempt hangs far past the budget; the budget (not the adapter's own timeout) ends the wait.
+    const h = createHarness({ reply: () => ({ text: 'Too late.' }), llm: { firstTokenMs: 60_000 } });
+    await h.advance(4000);
+    void h.stt.play(saySentence('hello there'));
+    await h.advance(FIRST_TOKEN_BUDGET_MS + 5000);
+    await h.done;
+    expect(h.llm.requests).toHaveLength(1);
+    expect(h.tts.texts).toContain("I'm sorry, I'm having technical difficulties.");
     expect(h.recorder.ended).toEqual({ status: 'failed', reason: 'provider_failure: llm' });
   });
 
