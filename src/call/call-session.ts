@@ -9,6 +9,7 @@
  */
 import type { Language, SttEvent, TtsSession } from '../providers/types.js';
 import { LlmFailure, runAgentTurn, splitForSpeech } from './agent-turn.js';
+import { providerSessionOptions, type ProviderSessionOptions } from './provider-sessions.js';
 import { safeSpeechContextFor } from './safe-speech-context.js';
 import type { SafeSpeechContext } from '../safety/safe-speech.js';
 import { BargeIn, type BargeInMetric } from './barge-in.js';
@@ -45,6 +46,8 @@ export class CallSession {
   private readonly tracker: CallerTurnTracker;
   private readonly timers: CallTimers;
   private readonly said: Conversation;
+  /** The options its STT and TTS sessions open with (the same function builds the prewarmed ones). */
+  private readonly sessionOptions: ProviderSessionOptions;
   /** Keypad digits collected so far (see keyed()). */
   private keypad = '';
   /** What the safe-speech check knows of this call: the bot's secret prompt, blocklist, caller, known prices. */
@@ -80,6 +83,10 @@ export class CallSession {
     this.tracker = new CallerTurnTracker(o.limits, this.clock, o.language, o.endOfTurn);
     this.timers = new CallTimers(this.clock);
     this.said = new Conversation(o.recorder, o.transport, o.log, this.clock);
+    this.sessionOptions = providerSessionOptions(
+      { language: o.language, voice: o.voice, sttModel: o.sttModel, ttsModel: o.ttsModel, keyterms: o.keyterms },
+      { input: o.transport.inputFormat, output: o.transport.outputFormat },
+    );
     this.safeSpeech = safeSpeechContextFor(o.context);
     this.voice = new CallerVoiceSource({
       factory: o.callerVoice === undefined ? localCallerVoice() : o.callerVoice,
@@ -106,7 +113,7 @@ export class CallSession {
     });
     this.stt = new SttConnection({
       provider: o.stt,
-      open: { format: o.transport.inputFormat, language: o.language, model: o.sttModel, keyterms: o.keyterms },
+      open: this.sessionOptions.stt,
       signal: this.callAbort.signal,
       onEvent: (ev) => this.onSttEvent(ev),
       onFailure: (err) => this.sttFailed(err),
@@ -176,7 +183,7 @@ export class CallSession {
 
   private async openTts(): Promise<TtsSession | null> {
     const open = (): Promise<TtsSession> =>
-      this.o.tts.open({ format: this.o.transport.outputFormat, language: this.o.language, voice: this.o.voice, model: this.o.ttsModel });
+      this.o.tts.open(this.sessionOptions.tts);
     try {
       return await open();
     } catch (err) {

@@ -2,6 +2,7 @@
  * Starts and tracks live calls on any transport: picks the bot's providers, builds its tools and recorder,
  * runs a CallSession, and ends every call politely on shutdown.
  */
+import { sessionInputsFor } from '../call/provider-sessions.js';
 import { limitsOf } from '../bots/config-schema.js';
 import { observeCallLatency, type Metrics } from '../metrics.js';
 import { CallSession } from '../call/call-session.js';
@@ -80,7 +81,7 @@ export class CallRunner {
         timezone: (bot.config.booking as { timezone?: string } | undefined)?.timezone,
       }),
       language: bot.language,
-      voice: providers.voice ?? bot.config.voice,
+      voice: sessionInputsFor(bot, providers).voice,
       retrieveContext: this.deps.retrieveFor?.(bot),
       log,
       sttModel: providers.sttModel,

@@ -7,6 +7,7 @@
  * session opened ahead (when it was opened with the same options), later opens (reconnects) go to the provider.
  * Sessions nobody adopts — the stream never came, or reached another instance — are closed after `ttlMs`.
  */
+import { providerSessionOptions, sessionInputsFor } from '../call/provider-sessions.js';
 import type { BotRow } from '../db/bots.js';
 import type { Logger } from '../log.js';
 import type { SttProvider, SttSession, SttSessionOptions, TtsProvider, TtsSession, TtsSessionOptions } from '../providers/types.js';
@@ -51,8 +52,7 @@ export class ProviderPrewarmer {
     if (this.pending.has(callId)) return;
     const providers = this.deps.providersFor(bot);
     const abort = new AbortController();
-    const sttOptions = { format: format.input, language: bot.language, model: providers.sttModel };
-    const ttsOptions: TtsSessionOptions = { format: format.output, language: bot.language, voice: providers.voice ?? bot.config.voice, model: providers.ttsModel };
+    const { stt: sttOptions, tts: ttsOptions } = providerSessionOptions(sessionInputsFor(bot, providers), format);
     const entry: Pending = {
       stt: { options: sttOptions, session: providers.stt.open({ ...sttOptions, signal: abort.signal }), abort },
       tts: { options: ttsOptions, session: providers.tts.open(ttsOptions) },
