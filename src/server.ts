@@ -130,7 +130,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   }, (err: unknown) => log.warn({ err: String(err) }, 'checking the local speech packages failed'));
 
   const bookings = createBookingService({ holdSec: config.BOOKING_HOLD_SEC });
-  const callTools = bookingTools({ service: bookings, holdSec: config.BOOKING_HOLD_SEC });
+  const callTools = bookingTools({ service: bookings, holdSec: config.BOOKING_HOLD_SEC, db: sql });
 
   const embedder = config.OPENAI_API_KEY
     ? new OpenAiEmbedder({ apiKey: config.OPENAI_API_KEY, baseUrl: config.OPENAI_BASE_URL, model: config.OPENAI_EMBEDDING_MODEL })
@@ -171,7 +171,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     personalize: (call, bot) => (call.direction === 'outbound' ? personalizeForContact(sql, call.id, bot) : Promise.resolve(bot)),
     providersFor: (bot) => providers.forBot(bot),
     adoptPrewarmed: (callId, set) => prewarmer.adopt(callId, set),
-    toolsFor: (bot) => [knowledge.tool, ...(bot.config.booking && bot.config.booking.enabled !== false ? callTools : []), ...campaignTools()],
+    toolsFor: (bot) => [knowledge.tool, ...(bot.config.booking && bot.config.booking.enabled !== false ? callTools : []), ...campaignTools(sql)],
     retrieveFor: (bot) => {
       const retriever = knowledge.retriever.forBot({ companyId: bot.company_id, botId: bot.id, language: bot.language });
       retriever.warm().catch((err: unknown) => log.warn({ err: String(err) }, 'reading whether the bot has documents failed'));

@@ -6,6 +6,7 @@
  */
 import { DateTime } from 'luxon';
 import type { CallContext, Tool, ToolResult } from '../call/tool-types.js';
+import type { Db } from '../db/sql.js';
 import { ParleyError } from '../errors.js';
 import { callBooking, type CallBooking } from './call-booking.js';
 import type { BookingService } from './config-schema.js';
@@ -20,6 +21,8 @@ import { bookingFlowTool } from './flow/tool.js';
 import { extractPhoneDigits } from './flow/understand.js';
 
 export interface BookingToolsOptions extends BookingServiceOptions {
+  /** The database the tools book in (the tools get their services, never the call's connection). */
+  db: Db;
   /** Share one service with the REST API; built from the options when absent. */
   service?: BookingServiceApi;
   /** Most slots read out for a window ("tomorrow morning"). */
@@ -43,6 +46,7 @@ function spread<T>(items: readonly T[], n: number): T[] {
 
 export function bookingTools(options: BookingToolsOptions): Tool[] {
   const bookings = options.service ?? createBookingService(options);
+  const db = options.db;
   const clock = options.now ?? Date.now;
   const maxSlots = options.maxSlotsOffered ?? 4;
 
@@ -100,7 +104,7 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
   async function callersBooking(ctx: CallContext, e: Env, rawId: unknown): Promise<Booking | ToolResult> {
     const phone = callerPhone(ctx, e);
     if (!phone) return { content: { error: 'no_caller_number' } };
-    const upcoming = await bookings.upcomingForPhone(ctx.sql, { companyId: ctx.companyId, botId: ctx.botId, phone });
+    const upcoming = await bookings.upcomingForPhone(db, { companyId: ctx.companyId, botId: ctx.botId, phone });
     const id = str(rawId);
     if (id) {
       const found = upcoming.find((b) => b.id === id);
@@ -144,24 +148,24 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
 
       if (when?.kind === 'exact') {
         const start = when.start.toMillis();
-        const { slots } = await bookings.availability(ctx.sql, {
+        const { slots } = await bookings.availability(db, {
           companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, from: new Date(start), to: new Date(start + 1),
         });
         if (slots.length > 0) {
           try {
             const phone = callerPhone(ctx, e);
-            const hold = await bookings.reserve(ctx.sql, {
+            const hold = await bookings.reserve(db, {
               companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, start: new Date(start), status: 'held',
               callId: ctx.callId, customerPhone: phone, actor: 'caller', reason: 'offered during call',
             });
-            await bookings.releaseCallHolds(ctx.sql, { companyId: ctx.companyId, callId: ctx.callId, exceptId: hold.id });
+            await bookings.releaseCallHolds(db, { companyId: ctx.companyId, callId: ctx.callId, exceptId: hold.id });
             return { content: { ...base, available: true, slots: [slotOut(e, hold)], held_until: hold.holdExpiresAt } };
           } catch (err) {
             const problem = slotProblem(e, err);
             return { content: { ...base, available: false, slots: (problem.content as { alternatives: SlotOut[] }).alternatives } };
           }
         }
-        const around = await bookings.availability(ctx.sql, {
+        const around = await bookings.availability(db, {
           companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id,
           from: new Date(start - 7 * 86_400_000), to: new Date(start + 14 * 86_400_000),
         });
@@ -170,12 +174,12 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
 
       const from = when ? when.from.toMillis() : nowMs;
       const to = when ? when.to.toMillis() : nowMs + 7 * 86_400_000;
-      const { slots } = await bookings.availability(ctx.sql, {
+      const { slots } = await bookings.availability(db, {
         companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, from: new Date(from), to: new Date(to),
       });
       if (slots.length > 0 || !when) return { content: { ...base, slots: spread(slots, maxSlots).map((s) => slotOut(e, s)) } };
       // Nothing in the asked window: offer the first times after it.
-      const later = await bookings.availability(ctx.sql, {
+      const later = await bookings.availability(db, {
         companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, from: new Date(to), to: new Date(to + 14 * 86_400_000), limit: maxSlots,
       });
       return { content: { ...base, available: false, slots: later.slots.map((s) => slotOut(e, s)) } };
@@ -224,10 +228,10 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
       if (!phone && flowSettings(ctx.bot.config.bookingFlow).requirePhone) return { content: { error: 'phone_required' } };
 
       let booking: Booking | null = null;
-      const hold = await bookings.liveHoldOfCall(ctx.sql, { companyId: ctx.companyId, callId: ctx.callId, serviceId: service.id, start });
+      const hold = await bookings.liveHoldOfCall(db, { companyId: ctx.companyId, callId: ctx.callId, serviceId: service.id, start });
       if (hold) {
         try {
-          booking = await bookings.transition(ctx.sql, {
+          booking = await bookings.transition(db, {
             companyId: ctx.companyId, bookingId: hold.id, to: 'confirmed', actor: 'caller', reason: 'booked during call',
             patch: { customerName, ...(phone ? { customerPhone: phone } : {}), ...(notes ? { notes } : {}) },
           });
@@ -238,8 +242,8 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
       }
       if (!booking) {
         try {
-          await bookings.releaseCallHolds(ctx.sql, { companyId: ctx.companyId, callId: ctx.callId });
-          booking = await bookings.reserve(ctx.sql, {
+          await bookings.releaseCallHolds(db, { companyId: ctx.companyId, callId: ctx.callId });
+          booking = await bookings.reserve(db, {
             companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, start, status: 'confirmed', callId: ctx.callId,
             customerName, customerPhone: phone, notes: notes ?? null, actor: 'caller', reason: 'booked during call',
           });
@@ -267,7 +271,7 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
       if (!e) return notAvailable;
       const phone = callerPhone(ctx, e);
       if (!phone) return { content: { error: 'no_caller_number' } };
-      const upcoming = await bookings.upcomingForPhone(ctx.sql, { companyId: ctx.companyId, botId: ctx.botId, phone });
+      const upcoming = await bookings.upcomingForPhone(db, { companyId: ctx.companyId, botId: ctx.botId, phone });
       return { content: { bookings: upcoming.map((b) => describe(e, b)) } };
     },
   };
@@ -290,7 +294,7 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
       if (!e) return notAvailable;
       const found = await callersBooking(ctx, e, args.booking_id);
       if (!('id' in found)) return found;
-      const b = await bookings.transition(ctx.sql, {
+      const b = await bookings.transition(db, {
         companyId: ctx.companyId, bookingId: found.id, to: 'cancelled', actor: 'caller', reason: str(args.reason) ?? 'cancelled by caller',
       });
       const label = e.label(b.start);
@@ -324,7 +328,7 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
       if (!when) return { content: { error: 'time_not_understood' } };
       if (when.kind === 'window') return { content: { error: 'exact_time_required', from: when.from.toISO(), to: when.to.toISO() } };
       try {
-        const b = await bookings.reschedule(ctx.sql, {
+        const b = await bookings.reschedule(db, {
           companyId: ctx.companyId, bookingId: found.id, start: new Date(when.start.toMillis()), actor: 'caller', reason: 'rescheduled by caller',
         });
         const label = e.label(b.start);
@@ -338,5 +342,5 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
     },
   };
 
-  return [bookingFlowTool(bookings, clock), checkAvailability, bookAppointment, findMyBooking, cancelBooking, rescheduleBooking];
+  return [bookingFlowTool(bookings, db, clock), checkAvailability, bookAppointment, findMyBooking, cancelBooking, rescheduleBooking];
 }

@@ -3,7 +3,6 @@
  * and the local scenario engine use the same registry. Later features (knowledge, bookings) add tools
  * without touching the call loop.
  */
-import type { Db } from '../db/sql.js';
 import type { BotConfig } from '../bots/config-schema.js';
 import type { ToolSpec } from '../providers/types.js';
 
@@ -14,7 +13,6 @@ export interface CallContext {
   /** The caller's number in E.164 (inbound: From), or null for web calls without one. */
   callerNumber: string | null;
   bot: { id: string; name: string; language: 'en' | 'ru'; config: BotConfig };
-  sql: Db;
 }
 
 /** What a tool may ask the session to do after it returns. */

@@ -7,6 +7,7 @@
  * Detection is the model's (the tool descriptions say when); the scenario engine has no intent for them.
  */
 import type { Tool } from '../call/tool-types.js';
+import type { Db } from '../db/sql.js';
 import { addDnc } from './suppression.js';
 
 const STOPPED = {
@@ -14,7 +15,7 @@ const STOPPED = {
   ru: 'Понял вас. Я удалил ваш номер, больше мы вам звонить не будем. Извините за беспокойство, до свидания.',
 } as const;
 
-export const doNotCallTool: Tool = {
+export const doNotCallTool = (db: Db): Tool => ({
   spec: {
     name: 'do_not_call',
     description:
@@ -33,13 +34,13 @@ export const doNotCallTool: Tool = {
       return { content: { ok: false, ending: true, note: 'no phone number on this call' }, say };
     }
     const reason = typeof args.reason === 'string' ? args.reason.slice(0, 200) : 'asked during a call';
-    await addDnc(ctx.sql, ctx.companyId, [{ phone: ctx.callerNumber, reason }], 'call', ctx.callId);
+    await addDnc(db, ctx.companyId, [{ phone: ctx.callerNumber, reason }], 'call', ctx.callId);
     control.endCall('do_not_call');
     return { content: { ok: true, ending: true }, say };
   },
-};
+});
 
-export const callScreeningTool: Tool = {
+export const callScreeningTool = (db: Db): Tool => ({
   spec: {
     name: 'answer_call_screening',
     description:
@@ -49,7 +50,7 @@ export const callScreeningTool: Tool = {
     parameters: { type: 'object', properties: {}, additionalProperties: false },
   },
   async run(_args, ctx) {
-    const [row] = await ctx.sql<{ purpose: string | null; company: string }[]>`
+    const [row] = await db<{ purpose: string | null; company: string }[]>`
       update campaign_attempts a set screened = true
       from campaigns g, companies c
       where a.call_id = ${ctx.callId} and a.company_id = ${ctx.companyId} and g.id = a.campaign_id and c.id = a.company_id
@@ -60,6 +61,7 @@ export const callScreeningTool: Tool = {
     const say = ru ? `Здравствуйте, это ${who}${why}.` : `Hello, this is ${who}${why}.`;
     return { content: { ok: true, said: say }, say };
   },
-};
+});
 
-export const campaignTools = (): Tool[] => [doNotCallTool, callScreeningTool];
+/** The in-call tools of campaigns, working in `db`. */
+export const campaignTools = (db: Db): Tool[] => [doNotCallTool(db), callScreeningTool(db)];

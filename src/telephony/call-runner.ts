@@ -63,7 +63,6 @@ export class CallRunner {
       companyId: bot.company_id,
       callerNumber: call.direction === 'outbound' ? call.to_number : call.from_number,
       bot: { id: bot.id, name: bot.name, language: bot.language, config: bot.config },
-      sql,
     };
     const session = new CallSession({
       transport,

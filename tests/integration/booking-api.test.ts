@@ -105,7 +105,7 @@ describe('bookings REST', () => {
   it('a booking made by a tool during a call appears in the REST list with its call id', async () => {
     const bot = (await req(a.apiKey, 'GET', `/v1/bots/${botId}`)).json() as { id: string; name: string; language: 'en'; config: never };
     const callId = await seedCall(t.db.sql, a.companyId, botId, '+12125550142');
-    const book = bookingTools({ service: bookings, holdSec: 300, now: () => clock }).find((x) => x.spec.name === 'book_appointment')!;
+    const book = bookingTools({ service: bookings, holdSec: 300, now: () => clock, db: t.db.sql }).find((x) => x.spec.name === 'book_appointment')!;
     const out = await book.run(
       { service: 'haircut', when: 'Monday at 10 am', customer_name: 'Carol' },
       callContext(t.db.sql, a.companyId, bot, callId, '+12125550142'),

@@ -58,7 +58,7 @@ export function callContext(
   callId: string,
   callerNumber: string | null,
 ): CallContext {
-  return { callId, botId: bot.id, companyId, callerNumber, bot, sql: db };
+  return { callId, botId: bot.id, companyId, callerNumber, bot };
 }
 
 export const noControl: CallControl = { endCall: () => {}, transferCall: async () => {} };

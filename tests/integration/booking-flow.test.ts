@@ -43,7 +43,7 @@ beforeAll(async () => {
   botA = await seedBot(db.sql, companyA);
   botRu = await seedBot(db.sql, companyA, 'ru');
   botB = await seedBot(db.sql, companyB);
-  tools = new Map(bookingTools({ service: bookings, holdSec: HOLD_SEC, now: () => clock }).map((t) => [t.spec.name, t]));
+  tools = new Map(bookingTools({ service: bookings, holdSec: HOLD_SEC, now: () => clock, db: db.sql }).map((t) => [t.spec.name, t]));
 });
 afterAll(async () => db?.close());
 beforeEach(async () => {

@@ -77,7 +77,7 @@ function faqTool(language: 'en' | 'ru'): Tool {
 
 async function conversation(bot: { id: string; name: string; language: 'en' | 'ru'; config: BotConfig }, callerNumber: string | null) {
   const callId = await seedCall(db.sql, company, bot.id, callerNumber ?? '');
-  const tools = bookingTools({ service: bookings, holdSec: 300, now: () => clock });
+  const tools = bookingTools({ service: bookings, holdSec: 300, now: () => clock, db: db.sql });
   const registry = new ToolRegistry([...builtInTools(), faqTool(bot.language), ...tools]);
   const engine = new ScenarioEngine({ language: bot.language });
   const history: ChatMessage[] = [];

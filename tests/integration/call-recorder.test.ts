@@ -122,7 +122,7 @@ describe('PgCallRecorder', () => {
       llm: new ScriptedLlm(() => 'We open at nine.', { firstTokenMs: 5, tokenMs: 1 }),
       tts: new ScriptedTts({ firstAudioMs: 5, bytesPerWord: 80, chunkMs: 1 }),
       tools: new ToolRegistry(builtInTools()),
-      context: { callId, botId, companyId, callerNumber: null, bot: { id: botId, name: 'Front desk', language: 'en', config }, sql: db.sql },
+      context: { callId, botId, companyId, callerNumber: null, bot: { id: botId, name: 'Front desk', language: 'en', config } },
       recorder,
       limits: DEFAULT_LIMITS,
       systemPrompt: '',

@@ -172,15 +172,15 @@ describe('campaign compliance', () => {
     const ended: string[] = [];
     const control: CallControl = { endCall: (r) => void ended.push(r), transferCall: async () => {} };
     const ctx = (language: 'en' | 'ru'): CallContext => ({
-      callId: call!.id, botId, companyId, callerNumber: phone, sql: h.t.db.sql,
+      callId: call!.id, botId, companyId, callerNumber: phone,
       bot: { id: botId, name: 'Ava', language, config: { greeting: 'Hi', systemPrompt: 'x' } as never },
     });
-    const screening = await callScreeningTool.run({}, ctx('en'), control, new AbortController().signal);
+    const screening = await callScreeningTool(h.t.db.sql).run({}, ctx('en'), control, new AbortController().signal);
     expect(screening.say).toMatch(/^Hello, this is Ava from Company \d+, calling about your appointment tomorrow\.$/);
-    const stop = await doNotCallTool.run({ reason: 'stop calling me' }, ctx('en'), control, new AbortController().signal);
+    const stop = await doNotCallTool(h.t.db.sql).run({ reason: 'stop calling me' }, ctx('en'), control, new AbortController().signal);
     expect(stop.say).toContain("won't call you again");
     expect(ended).toEqual(['do_not_call']);
-    const ru = await doNotCallTool.run({ reason: 'больше не звоните' }, ctx('ru'), control, new AbortController().signal);
+    const ru = await doNotCallTool(h.t.db.sql).run({ reason: 'больше не звоните' }, ctx('ru'), control, new AbortController().signal);
     expect(ru.say).toContain('больше мы вам звонить не будем');
     expect((await h.api(apiKey, 'GET', `/v1/dnc/${encodeURIComponent(phone)}`)).json()).toMatchObject({ source: 'call', call_id: call!.id, reason: 'stop calling me' });
     await h.endCall(phone, 'completed');

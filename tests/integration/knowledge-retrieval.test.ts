@@ -62,7 +62,7 @@ describe('hybrid retrieval quality on a labelled set (en + ru)', () => {
   it('search_knowledge returns exactly { results: [{ text, source, page?, section?, score }] }', async () => {
     const tool = searchKnowledgeTool(kb.retriever);
     expect(tool.spec.name).toBe('search_knowledge');
-    const ctx = { callId: 'c1', ...bots.ru, callerNumber: null, bot: { id: bots.ru.botId, name: 'Front desk', language: 'ru' }, sql: db.sql } as unknown as CallContext;
+    const ctx = { callId: 'c1', ...bots.ru, callerNumber: null, bot: { id: bots.ru.botId, name: 'Front desk', language: 'ru' } } as unknown as CallContext;
     const control: CallControl = { endCall: () => {}, transferCall: async () => {} };
     const out = await tool.run({ query: 'сколько стоит отбеливание' }, ctx, control, new AbortController().signal);
     const { results } = out.content as { results: Record<string, unknown>[] };

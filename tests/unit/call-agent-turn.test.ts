@@ -4,12 +4,11 @@ import type { Playback } from '../../src/call/playback.js';
 import { ToolRegistry } from '../../src/call/tool-registry.js';
 import type { CallContext, Tool } from '../../src/call/tool-types.js';
 import { systemClock } from '../../src/call/types.js';
-import type { Db } from '../../src/db/sql.js';
 import type { ChatMessage } from '../../src/providers/types.js';
 import { ScriptedLlm } from '../helpers/scripted-providers.js';
 
 const context: CallContext = {
-  callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, sql: {} as Db,
+  callId: 'c', botId: 'b', companyId: 'co', callerNumber: null,
   bot: { id: 'b', name: 'B', language: 'en', config: { greeting: 'Hi', systemPrompt: '' } },
 };
 const control = { endCall: () => {}, transferCall: async () => {} };

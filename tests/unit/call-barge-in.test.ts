@@ -5,7 +5,6 @@ import { CallSession } from '../../src/call/call-session.js';
 import { MemoryCallRecorder } from '../../src/call/recorder.js';
 import { ToolRegistry } from '../../src/call/tool-registry.js';
 import { silentLogger } from '../../src/call/types.js';
-import type { Db } from '../../src/db/sql.js';
 import { MemoryTransport } from '../helpers/memory-transport.js';
 import { ScriptedLlm, ScriptedStt, ScriptedTts, ScriptedVoice } from '../helpers/scripted-providers.js';
 
@@ -21,7 +20,7 @@ function harness(limits: Partial<CallLimits> = {}) {
   const config: BotConfig = { greeting: 'Hi.', systemPrompt: '' };
   const session = new CallSession({
     transport, stt, llm, tts, tools: new ToolRegistry(), recorder,
-    context: { callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, bot: { id: 'b', name: 'B', language: 'en', config }, sql: {} as Db },
+    context: { callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, bot: { id: 'b', name: 'B', language: 'en', config } },
     limits: { ...DEFAULT_LIMITS, silenceRepromptSec: 120, silenceHangupSec: 600, ...limits },
     systemPrompt: '', language: 'en', log: silentLogger, callerVoice: voice.factory,
   });

@@ -5,7 +5,6 @@ import { CallSession } from '../../src/call/call-session.js';
 import { MemoryCallRecorder } from '../../src/call/recorder.js';
 import { ToolRegistry } from '../../src/call/tool-registry.js';
 import { silentLogger } from '../../src/call/types.js';
-import type { Db } from '../../src/db/sql.js';
 import type { SttEvent, SttProvider, SttSession } from '../../src/providers/types.js';
 import { MemoryTransport } from '../helpers/memory-transport.js';
 import { ScriptedLlm, ScriptedTts } from '../helpers/scripted-providers.js';
@@ -35,7 +34,7 @@ describe('audio that arrives before the recognizer is connected', () => {
     const stt = new SlowStt();
     const session = new CallSession({
       transport, stt, llm: new ScriptedLlm(() => 'Sure.'), tts: new ScriptedTts(), tools: new ToolRegistry(),
-      context: { callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, bot: { id: 'b', name: 'B', language: 'en', config: { greeting: 'Hi.', systemPrompt: '' } }, sql: {} as Db },
+      context: { callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, bot: { id: 'b', name: 'B', language: 'en', config: { greeting: 'Hi.', systemPrompt: '' } } },
       recorder: new MemoryCallRecorder(), limits: DEFAULT_LIMITS, systemPrompt: '', language: 'en', log: silentLogger,
       callerVoice: null,
     });

@@ -6,7 +6,6 @@ import { ToolRegistry } from '../../src/call/tool-registry.js';
 import type { CallContext, Tool } from '../../src/call/tool-types.js';
 import { builtInTools } from '../../src/call/tools/index.js';
 import { silentLogger } from '../../src/call/types.js';
-import type { Db } from '../../src/db/sql.js';
 import { ScenarioEngine } from '../../src/scenario/engine.js';
 import { MemoryTransport } from '../helpers/memory-transport.js';
 import { saySentence, ScriptedStt, ScriptedTts } from '../helpers/scripted-providers.js';
@@ -36,7 +35,7 @@ describe('CallSession with the scenario engine', () => {
     const stt = new ScriptedStt();
     const recorder = new MemoryCallRecorder();
     const config = { greeting: 'Здравствуйте! Салон «Лайм», чем могу помочь?', systemPrompt: '' };
-    const context: CallContext = { callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, bot: { id: 'b', name: 'Лайм', language: 'ru', config }, sql: {} as Db };
+    const context: CallContext = { callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, bot: { id: 'b', name: 'Лайм', language: 'ru', config } };
     const session = new CallSession({
       transport, stt, llm: new ScenarioEngine({ language: 'ru', firstTokenMs: 50 }), tts: new ScriptedTts(),
       tools: new ToolRegistry([...builtInTools(), ...bookingTools()]), context, recorder, limits: DEFAULT_LIMITS,

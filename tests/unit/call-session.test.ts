@@ -7,7 +7,6 @@ import { ToolRegistry } from '../../src/call/tool-registry.js';
 import type { CallContext, Tool } from '../../src/call/tool-types.js';
 import { builtInTools } from '../../src/call/tools/index.js';
 import { silentLogger } from '../../src/call/types.js';
-import type { Db } from '../../src/db/sql.js';
 import type { LlmRequest, TtsProvider } from '../../src/providers/types.js';
 import { MemoryTransport } from '../helpers/memory-transport.js';
 import { saySentence, ScriptedLlm, ScriptedStt, ScriptedTts, type ScriptedLlmOptions, type ScriptedReply, type ScriptedTtsOptions } from '../helpers/scripted-providers.js';
@@ -41,7 +40,6 @@ function createHarness(options: HarnessOptions = {}) {
     companyId: 'company-1',
     callerNumber: '+15550001111',
     bot: { id: 'bot-1', name: 'Acme', language, config },
-    sql: {} as Db,
   };
   const session = new CallSession({
     transport, stt, llm, tts, tools, context, recorder,

@@ -2,10 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ToolRegistry } from '../../src/call/tool-registry.js';
 import type { CallContext, CallControl, Tool } from '../../src/call/tool-types.js';
 import { builtInTools } from '../../src/call/tools/index.js';
-import type { Db } from '../../src/db/sql.js';
 
 const ctx = (transferNumber?: string): CallContext => ({
-  callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, sql: {} as Db,
+  callId: 'c', botId: 'b', companyId: 'co', callerNumber: null,
   bot: { id: 'b', name: 'Bot', language: 'en', config: { greeting: 'Hi', systemPrompt: '', ...(transferNumber ? { transferNumber } : {}) } },
 });
 const signal = new AbortController().signal;

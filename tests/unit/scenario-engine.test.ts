@@ -5,7 +5,6 @@ import { ToolRegistry } from '../../src/call/tool-registry.js';
 import type { CallContext, CallControl, Tool, ToolResult } from '../../src/call/tool-types.js';
 import { builtInTools } from '../../src/call/tools/index.js';
 import { systemClock } from '../../src/call/types.js';
-import type { Db } from '../../src/db/sql.js';
 import { ScenarioEngine } from '../../src/scenario/engine.js';
 import type { ChatMessage } from '../../src/providers/types.js';
 
@@ -38,7 +37,7 @@ function conversation(language: 'en' | 'ru', tools: Tool[], config: Partial<Call
   };
   const context: CallContext = {
     callId: 'c', botId: 'b', companyId: 'co', callerNumber: null,
-    bot: { id: 'b', name: 'Acme', language, config: { greeting: 'Hi', systemPrompt: '', ...config } }, sql: {} as Db,
+    bot: { id: 'b', name: 'Acme', language, config: { greeting: 'Hi', systemPrompt: '', ...config } },
   };
   return {
     history,

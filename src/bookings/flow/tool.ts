@@ -10,6 +10,7 @@
 import { getCountryCallingCode, parsePhoneNumberFromString } from 'libphonenumber-js';
 import { DateTime } from 'luxon';
 import type { CallContext, Tool, ToolResult } from '../../call/tool-types.js';
+import type { Db } from '../../db/sql.js';
 import { ParleyError } from '../../errors.js';
 import { nearestSlots } from '../availability.js';
 import type { BookingService } from '../config-schema.js';
@@ -86,7 +87,7 @@ interface Env extends CallBooking {
   p: FlowPhrases;
 }
 
-export function bookingFlowTool(bookings: BookingServiceApi, clock: () => number = Date.now): Tool {
+export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () => number = Date.now): Tool {
   const store = new FlowStore();
 
   function env(ctx: CallContext): Env | null {
@@ -131,7 +132,7 @@ export function bookingFlowTool(bookings: BookingServiceApi, clock: () => number
 
   /** Free slots for a service in [from, to), spread over the window, at most n. */
   async function freeSlots(e: Env, serviceId: string, from: number, to: number, n: number): Promise<Offer[]> {
-    const { slots } = await bookings.availability(e.ctx.sql, {
+    const { slots } = await bookings.availability(db, {
       companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, from: new Date(from), to: new Date(to),
     });
     const picked = slots.length <= n ? slots : Array.from({ length: n }, (_, i) => slots[Math.floor((i * (slots.length - 1)) / (n - 1))]!);
@@ -139,7 +140,7 @@ export function bookingFlowTool(bookings: BookingServiceApi, clock: () => number
   }
 
   async function nearest(e: Env, serviceId: string, target: number): Promise<Offer[]> {
-    const { slots } = await bookings.availability(e.ctx.sql, {
+    const { slots } = await bookings.availability(db, {
       companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, from: new Date(Math.max(target - 3 * 86_400_000, e.now.toMillis())), to: new Date(target + 14 * 86_400_000),
     });
     return nearestSlots(slots, target, 3)
@@ -150,17 +151,17 @@ export function bookingFlowTool(bookings: BookingServiceApi, clock: () => number
   /** Is the exact time free for the service? Holds it for the call when it is (booking only). */
   async function verify(e: Env, st: FlowState, serviceId: string, start: string, hold: boolean): Promise<{ ok: true } | { ok: false; offers: Offer[] }> {
     const at = DateTime.fromISO(start).toMillis();
-    const { slots } = await bookings.availability(e.ctx.sql, {
+    const { slots } = await bookings.availability(db, {
       companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, from: new Date(at), to: new Date(at + 1),
     });
     if (slots.length === 0) return { ok: false, offers: await nearest(e, serviceId, at) };
     if (!hold) return { ok: true };
     try {
-      const h = await bookings.reserve(e.ctx.sql, {
+      const h = await bookings.reserve(db, {
         companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, start: new Date(at), status: 'held', callId: e.ctx.callId,
         customerPhone: st.phone, actor: 'caller', reason: 'held during a guided booking',
       });
-      await bookings.releaseCallHolds(e.ctx.sql, { companyId: e.ctx.companyId, callId: e.ctx.callId, exceptId: h.id });
+      await bookings.releaseCallHolds(db, { companyId: e.ctx.companyId, callId: e.ctx.callId, exceptId: h.id });
       return { ok: true };
     } catch (err) {
       if (err instanceof ParleyError && (err.code === 'PARLEY_ERR_SLOT_TAKEN' || err.details?.reason === 'not_bookable')) {
@@ -280,14 +281,14 @@ export function bookingFlowTool(bookings: BookingServiceApi, clock: () => number
 
   async function bookingServiceId(e: Env, st: FlowState): Promise<string | null> {
     if (!st.bookingId) return null;
-    const b = await bookings.get(e.ctx.sql, e.ctx.companyId, st.bookingId);
+    const b = await bookings.get(db, e.ctx.companyId, st.bookingId);
     return b.serviceId;
   }
 
   /** Finds the caller's upcoming bookings by phone (caller ID or the number they gave). */
   async function loadCandidates(e: Env, st: FlowState): Promise<void> {
     if (st.candidates || !st.phone) return;
-    const upcoming = await bookings.upcomingForPhone(e.ctx.sql, { companyId: e.ctx.companyId, botId: e.ctx.botId, phone: st.phone });
+    const upcoming = await bookings.upcomingForPhone(db, { companyId: e.ctx.companyId, botId: e.ctx.botId, phone: st.phone });
     st.candidates = upcoming.filter((b) => b.status !== 'held').map((b) => candidateOf(e, b));
     if (st.candidates.length === 1) st.bookingId = st.candidates[0]!.id;
   }
@@ -363,7 +364,7 @@ export function bookingFlowTool(bookings: BookingServiceApi, clock: () => number
     if (!st.start && st.offered.length) return ask(st, 'pick', p.offer(st.offered.map((o) => o.label)), note);
     if (!st.start) return ask(st, 'time', p.askNewTime(what(e, chosen)), note);
     if (!st.verified) {
-      const b = await bookings.get(e.ctx.sql, e.ctx.companyId, chosen.id);
+      const b = await bookings.get(db, e.ctx.companyId, chosen.id);
       const v = await verify(e, st, b.serviceId, st.start, false);
       if (!v.ok) {
         const label = e.label(st.start);
@@ -391,18 +392,18 @@ export function bookingFlowTool(bookings: BookingServiceApi, clock: () => number
         const service = serviceById(e, st.serviceId)!;
         const start = new Date(DateTime.fromISO(st.start!).toMillis());
         let booking: Booking | null = null;
-        const hold = await bookings.liveHoldOfCall(ctx.sql, { companyId: ctx.companyId, callId: ctx.callId, serviceId: service.id, start });
+        const hold = await bookings.liveHoldOfCall(db, { companyId: ctx.companyId, callId: ctx.callId, serviceId: service.id, start });
         const patch = { ...(st.name ? { customerName: st.name } : {}), ...(st.phone ? { customerPhone: st.phone } : {}) };
         if (hold) {
           try {
-            booking = await bookings.transition(ctx.sql, { companyId: ctx.companyId, bookingId: hold.id, to: 'confirmed', actor: 'caller', reason: 'booked during call', patch });
+            booking = await bookings.transition(db, { companyId: ctx.companyId, bookingId: hold.id, to: 'confirmed', actor: 'caller', reason: 'booked during call', patch });
           } catch (err) {
             if (!(err instanceof ParleyError && err.code === 'PARLEY_ERR_ILLEGAL_TRANSITION')) throw err;
           }
         }
         if (!booking) {
-          await bookings.releaseCallHolds(ctx.sql, { companyId: ctx.companyId, callId: ctx.callId });
-          booking = await bookings.reserve(ctx.sql, {
+          await bookings.releaseCallHolds(db, { companyId: ctx.companyId, callId: ctx.callId });
+          booking = await bookings.reserve(db, {
             companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, start, status: 'confirmed', callId: ctx.callId,
             customerName: st.name, customerPhone: st.phone, actor: 'caller', reason: 'booked during call',
           });
@@ -415,13 +416,13 @@ export function bookingFlowTool(bookings: BookingServiceApi, clock: () => number
       const chosen = st.candidates?.find((c) => c.id === st.bookingId);
       if (!chosen) return step(e, st, null, false, false, true);
       if (st.task === 'cancel') {
-        const b = await bookings.transition(ctx.sql, { companyId: ctx.companyId, bookingId: chosen.id, to: 'cancelled', actor: 'caller', reason: 'cancelled by caller' });
+        const b = await bookings.transition(db, { companyId: ctx.companyId, bookingId: chosen.id, to: 'cancelled', actor: 'caller', reason: 'cancelled by caller' });
         st.outcome = { booking_id: b.id, status: b.status, start: e.local(b.start), cancelled: true };
         st.stage = 'done';
         st.asked = null;
         return p.cancelled(what(e, chosen));
       }
-      const b = await bookings.reschedule(ctx.sql, {
+      const b = await bookings.reschedule(db, {
         companyId: ctx.companyId, bookingId: chosen.id, start: new Date(DateTime.fromISO(st.start!).toMillis()), actor: 'caller', reason: 'rescheduled by caller',
       });
       st.outcome = { booking_id: b.id, status: b.status, start: e.local(b.start), label: e.label(b.start), rescheduled: true };
@@ -517,7 +518,7 @@ export function bookingFlowTool(bookings: BookingServiceApi, clock: () => number
       const taskArg = str(args.task);
       if (taskArg === 'stop') {
         const next = fresh(st);
-        await bookings.releaseCallHolds(ctx.sql, { companyId: ctx.companyId, callId: ctx.callId }).catch(() => {});
+        await bookings.releaseCallHolds(db, { companyId: ctx.companyId, callId: ctx.callId }).catch(() => {});
         store.set(ctx.callId, next, now);
         return answer(e, next, e.p.stopped);
       }
