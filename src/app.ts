@@ -15,17 +15,7 @@ import { installHealthRoutes, type HealthOptions } from './api/health.js';
 import { installRequestGuards } from './api/request-guards.js';
 import { createMetrics, installHttpMetrics, type Metrics } from './metrics.js';
 import { adminRoutes } from './api/routes/admin.js';
-import { analyticsRoutes } from './api/routes/analytics.js';
-import { auditLogRoutes } from './api/routes/audit-log.js';
-import { usageRoutes } from './api/routes/usage.js';
-import { pricesFrom } from './usage/prices.js';
 import { installAuditLog } from './audit/hook.js';
-import { apiKeyRoutes } from './api/routes/api-keys.js';
-import { botRoutes } from './api/routes/bots.js';
-import { callRoutes } from './api/routes/calls.js';
-import { companyRoutes } from './api/routes/company.js';
-import { privacyRoutes } from './api/routes/privacy.js';
-import { exportRoutes } from './api/routes/export.js';
 import { ErrorResponse } from './api/schemas.js';
 import { trustProxyOption, type Config } from './config.js';
 import type { RootSql } from './db/sql.js';
@@ -39,9 +29,10 @@ export interface AppDeps {
   log: Logger;
   adminToken: string;
   metrics?: Metrics;
-  /** Checks a webhook URL before it is saved; throws ParleyError PARLEY_ERR_UNSAFE_URL. */
-  validateWebhookUrl: (url: string) => Promise<void>;
-  /** Tenant-scoped /v1 route plugins from feature modules (knowledge, bookings, webhooks…). */
+  /**
+   * Every company route under /v1 (behind API-key auth, rate limits and the audit log): the composition root
+   * lists them all (api/routes/index.ts accountRoutes, then the feature routes).
+   */
   tenantRoutes?: FastifyPluginAsync[];
   /** Routes outside /v1 (Twilio webhooks and media socket, web calls). */
   publicRoutes?: FastifyPluginAsync[];
@@ -147,15 +138,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           error: { code: 'PARLEY_ERR_RATE_LIMITED', message: `Rate limit of ${context.max} requests per minute exceeded; retry in ${Math.ceil(context.ttl / 1000)} s` },
         }),
       });
-      await tenant.register(companyRoutes({ sql: deps.sql, validateWebhookUrl: deps.validateWebhookUrl, secretOverlapSec: 24 * 3600 }));
-      await tenant.register(apiKeyRoutes({ sql: deps.sql }));
-      await tenant.register(botRoutes({ sql: deps.sql, config: deps.config }));
-      await tenant.register(callRoutes({ sql: deps.sql }));
-      await tenant.register(analyticsRoutes({ sql: deps.sql }));
-      await tenant.register(auditLogRoutes({ sql: deps.sql }));
-      await tenant.register(usageRoutes({ sql: deps.sql, prices: pricesFrom(deps.config) }));
-      await tenant.register(privacyRoutes({ sql: deps.sql }));
-      await tenant.register(exportRoutes({ sql: deps.sql }));
       for (const plugin of deps.tenantRoutes ?? []) await tenant.register(plugin);
     });
   }, { prefix: '/v1' });

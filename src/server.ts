@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { createMetrics, useClusterMetrics } from './metrics.js';
 import { bookingRoutes } from './api/routes/bookings.js';
+import { accountRoutes } from './api/routes/index.js';
 import { knowledgeRoutes } from './api/routes/knowledge.js';
 import { buildApp } from './app.js';
 import { createBookingService } from './bookings/service.js';
@@ -179,7 +180,14 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     },
   });
 
+  // Every route the server serves: the company's own routes, then the features built above; then the public ones.
   const tenantRoutes: FastifyPluginAsync[] = [
+    ...accountRoutes({
+      sql, config,
+      validateWebhookUrl: async (url) => {
+        await validateWebhookUrl(url, { allowHttp: config.WEBHOOK_ALLOW_HTTP, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE });
+      },
+    }),
     bookingRoutes({ sql, bookings }),
     knowledgeRoutes({ sql, store: knowledge.store, retriever: knowledge.retriever, maxUploadBytes: config.UPLOAD_MAX_BYTES, onEnqueued: () => worker?.kick() }),
     webCallRoutes({ sql, publicOrigin: config.PUBLIC_URL, tokenTtlSec: config.WEB_CALL_TOKEN_TTL_SEC }),
@@ -200,13 +208,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     webCallPageRoute(),
   ];
 
-  const app = await buildApp({ config, sql, log, adminToken, metrics,
-    validateWebhookUrl: async (url) => {
-      await validateWebhookUrl(url, { allowHttp: config.WEBHOOK_ALLOW_HTTP, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE });
-    },
-    tenantRoutes,
-    publicRoutes,
-  });
+  const app = await buildApp({ config, sql, log, adminToken, metrics, tenantRoutes, publicRoutes });
 
   worker?.start();
   webhooks?.start();

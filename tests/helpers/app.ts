@@ -2,7 +2,8 @@
  * A full app on a fresh database for route tests: `createCompany()` goes through the admin API, like an operator.
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { buildApp, type AppDeps } from '../../src/app.js';
+import { accountRoutes, type AccountRouteDeps } from '../../src/api/routes/index.js';
+import { buildApp } from '../../src/app.js';
 import { testConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { createTestDb, type TestDatabase } from './db.js';
@@ -23,7 +24,7 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   tenantRoutes?: (db: TestDatabase, config: Config) => FastifyPluginAsync[];
   publicRoutes?: (db: TestDatabase, config: Config) => FastifyPluginAsync[];
-  validateWebhookUrl?: AppDeps['validateWebhookUrl'];
+  validateWebhookUrl?: AccountRouteDeps['validateWebhookUrl'];
   db?: TestDatabase;
 }
 
@@ -35,8 +36,10 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     sql: db.sql,
     log: createLogger('silent'),
     adminToken: ADMIN_TOKEN,
-    validateWebhookUrl: options.validateWebhookUrl ?? (async () => {}),
-    tenantRoutes: options.tenantRoutes?.(db, config) ?? [],
+    tenantRoutes: [
+      ...accountRoutes({ sql: db.sql, config, validateWebhookUrl: options.validateWebhookUrl ?? (async () => {}) }),
+      ...(options.tenantRoutes?.(db, config) ?? []),
+    ],
     publicRoutes: options.publicRoutes?.(db, config) ?? [],
   });
   await app.ready();

@@ -33,7 +33,6 @@ describe('logs', () => {
     const { lines, stream } = capture();
     const app = await buildApp({
       config: testConfig(), sql: {} as RootSql, log: createLogger('info', stream), adminToken: 'x',
-      validateWebhookUrl: async () => {},
     });
     const res = await app.inject({ url: '/healthz', headers: { 'x-request-id': 'req-42', authorization: 'Bearer pk_live_secret' } });
     expect(res.headers['x-request-id']).toBe('req-42');
@@ -48,7 +47,6 @@ describe('logs', () => {
     const sql = {} as RootSql;
     const app = await buildApp({
       config: testConfig(), sql, log: createLogger('info', stream), adminToken: 'x',
-      validateWebhookUrl: async () => {},
       publicRoutes: [twilioVoiceRoutes({ sql, authToken: 'tw', publicOrigin: 'https://p.example', callTokenSecret: 's' }), webCallPageRoute()],
     });
     const urls = [
