@@ -54,3 +54,9 @@ export const badRequest = (message: string, details?: Record<string, unknown>): 
   new ParleyError('PARLEY_ERR_VALIDATION', message, details);
 export const conflict = (message: string, details?: Record<string, unknown>): ParleyError =>
   new ParleyError('PARLEY_ERR_CONFLICT', message, details);
+
+/**
+ * Whether trying again may help: provider adapters mark their errors (`details.retryable`, false for a rejected
+ * key or a malformed request); anything unmarked may be transient.
+ */
+export const isRetryable = (err: unknown): boolean => !(err instanceof ParleyError && err.details?.retryable === false);

@@ -5,6 +5,7 @@
  * returned, and the session decides how much of it was heard.
  */
 import type { ChatMessage, LlmProvider, ToolCall } from '../providers/types.js';
+import { isRetryable } from '../errors.js';
 import { allowContactsIn, checkPhrase, type SafeSpeechContext, type SafeSpeechReason } from '../safety/safe-speech.js';
 import type { Playback } from './playback.js';
 import { SentenceChunker } from './sentence-chunker.js';
@@ -161,7 +162,8 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
         // what was said.
         if (roundText || calls.length) break;
         const outOfBudget = o.clock.now() - roundStart >= budgetMs || attemptAbort.signal.aborted;
-        if (attempt >= 1 || outOfBudget) throw new LlmFailure(err);
+        // An error the adapter marked as final (a rejected key, a malformed request) is not tried again.
+        if (attempt >= 1 || outOfBudget || !isRetryable(err)) throw new LlmFailure(err);
       } finally {
         clearTimeout(budget);
         signal.removeEventListener('abort', onTurnAbort);

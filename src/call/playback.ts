@@ -13,7 +13,7 @@
 import { bytesPerMs } from '../audio/format.js';
 import type { TtsSession, TtsTurn } from '../providers/types.js';
 import type { CallTransport } from '../telephony/transport.js';
-import { AsyncQueue } from './async-queue.js';
+import { AsyncQueue } from '../util/async-queue.js';
 import type { Clock } from './types.js';
 
 export class TtsFailure extends Error {

@@ -6,7 +6,7 @@ import type {
   LlmEvent, LlmProvider, LlmRequest, SttEvent, SttProvider, SttSession, SttSessionOptions, ToolCall, TtsProvider,
   TtsSession, TtsSessionOptions, TtsTurn,
 } from '../../src/providers/types.js';
-import { AsyncQueue } from '../../src/call/async-queue.js';
+import { AsyncQueue } from '../../src/util/async-queue.js';
 
 export function delay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { runAgentTurn } from '../../src/call/agent-turn.js';
+import { LlmFailure, runAgentTurn } from '../../src/call/agent-turn.js';
+import { ParleyError } from '../../src/errors.js';
 import type { Playback } from '../../src/call/playback.js';
 import { ToolRegistry } from '../../src/call/tool-registry.js';
 import type { CallContext, Tool } from '../../src/call/tool-types.js';
@@ -92,5 +93,15 @@ describe('runAgentTurn', () => {
     });
     expect(heard.join(' ')).not.toContain('0199');
     expect(refused.unsafe.map((u) => u.reason)).toEqual(['foreign_data']);
+  });
+
+  it('does not try again an error the adapter marked final (a rejected key)', async () => {
+    const rejected = new ParleyError('PARLEY_ERR_UPSTREAM', 'openai: invalid API key', { provider: 'openai', status: 401, retryable: false });
+    const llm = new ScriptedLlm(() => ({ error: rejected }), { firstTokenMs: 1 });
+    await expect(runAgentTurn({
+      llm, tools: new ToolRegistry([]), context, control, system: '', history: [{ role: 'user', content: 'hi' }], userText: 'hi',
+      playback: fakePlayback([]), signal: new AbortController().signal, clock: systemClock,
+    })).rejects.toBeInstanceOf(LlmFailure);
+    expect(llm.requests).toHaveLength(1);
   });
 });

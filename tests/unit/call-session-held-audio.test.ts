@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../src/bots/config-schema.js';
-import { AsyncQueue } from '../../src/call/async-queue.js';
+import { AsyncQueue } from '../../src/util/async-queue.js';
 import { CallSession } from '../../src/call/call-session.js';
 import { MemoryCallRecorder } from '../../src/call/recorder.js';
 import { ToolRegistry } from '../../src/call/tool-registry.js';

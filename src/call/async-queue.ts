@@ -1,2 +1,0 @@
-/** The call loop's streams use the server's one async queue. */
-export { AsyncQueue } from '../util/async-queue.js';
