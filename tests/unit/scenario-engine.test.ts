@@ -57,6 +57,17 @@ function conversation(language: 'en' | 'ru', tools: Tool[], config: Partial<Call
 }
 
 describe('ScenarioEngine (en)', () => {
+  it('honours "stop calling me" (en, ru) with the do_not_call tool, which speaks and ends', async () => {
+    for (const [language, words] of [['en', 'Please stop calling me, I am not interested'], ['ru', 'Больше не звоните мне, пожалуйста']] as const) {
+      const dnc = tool('do_not_call', () => ({ content: { ok: true, ending: true }, say: language === 'en' ? 'Sorry to bother you. Goodbye.' : 'Извините. До свидания.' }));
+      const c = conversation(language, [dnc]);
+      const said = await c.say(words);
+      expect(dnc.calls).toHaveLength(1);
+      expect(dnc.calls[0]!.reason).toBe(words);
+      expect(said).toBe(language === 'en' ? 'Sorry to bother you. Goodbye.' : 'Извините. До свидания.');
+    }
+  });
+
   it('ends the call on goodbye and transfers on request', async () => {
     const c = conversation('en', [], { transferNumber: '+15557654321' });
     expect(await c.say('Can I speak to a real person?')).toBe('Please hold, I am transferring you to a colleague now.');
