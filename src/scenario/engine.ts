@@ -86,6 +86,8 @@ export class ScenarioEngine implements LlmProvider {
     const intent = classify(text);
     // "No" to a read-back is a correction, not a goodbye.
     const goodbye = intent === 'goodbye' && !(flowActive && isNo(text) && !/\b(bye|goodbye)\b|до свидания/.test(text.toLowerCase()));
+    // A screening assistant asks who is calling and why: the campaign's answer gives the bot's name and purpose.
+    if (intent === 'screening' && has('answer_call_screening')) return { call: { name: 'answer_call_screening', arguments: {} } };
     // "Stop calling me": the campaigns' do_not_call tool records the number and ends the call politely.
     if (intent === 'stop_calling' && has('do_not_call')) return { call: { name: 'do_not_call', arguments: { reason: text.slice(0, 200) } } };
     if (goodbye) return has('end_call') ? { call: { name: 'end_call', arguments: { reason: 'caller said goodbye' } } } : { text: r.goodbye };

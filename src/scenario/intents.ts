@@ -2,10 +2,12 @@
 import { isHypothetical } from '../bookings/flow/understand.js';
 import { normalize } from './language.js';
 
-export type Intent = 'stop_calling' | 'goodbye' | 'human' | 'cancel' | 'reschedule' | 'my_booking' | 'book' | 'other';
+export type Intent = 'stop_calling' | 'screening' | 'goodbye' | 'human' | 'cancel' | 'reschedule' | 'my_booking' | 'book' | 'other';
 
 const RULES: [Intent, RegExp][] = [
   // Before everything else: a request never to be called again is honoured whatever else the sentence says.
+  // A phone's screening assistant asking who calls and why (not the person).
+  ['screening', /\b(screening service|say your name and (the )?reason|state your name and (the )?reason|record your name|who is calling and why|reason for (your|the) call)\b|назовите (себя|ваше имя) и (причину|цель)|кто звонит и (зачем|по какому вопросу)/],
   ['stop_calling', /\b(stop calling|don'?t (ever )?call (me|this number)|do not call (me|this number)|never call (me|again)|remove me from your (list|calling list)|take me off your (list|calling list))\b|больше не звоните|не звоните (мне|сюда|больше)|перестаньте (мне )?звонить|удалите мой номер/],
   ['human', /\b(human|operator|real person|a person|someone real|representative|live agent|receptionist|manager)\b|оператор|с человеком|живым человеком|менеджер|администратор|сотрудник/],
   ['cancel', /\bcancel|отмен/],

@@ -57,6 +57,18 @@ function conversation(language: 'en' | 'ru', tools: Tool[], config: Partial<Call
 }
 
 describe('ScenarioEngine (en)', () => {
+  it('answers a call-screening assistant with the campaign screening tool (en, ru)', async () => {
+    for (const [language, words] of [
+      ['en', 'The person you are calling is using a screening service. Please say your name and the reason for your call.'],
+      ['ru', 'Абонент использует помощника. Назовите себя и причину звонка.'],
+    ] as const) {
+      const screening = tool('answer_call_screening', () => ({ content: { ok: true }, say: 'Hello, this is Ava from Acme, calling about your appointment.' }));
+      const c = conversation(language, [screening]);
+      expect(await c.say(words)).toBe('Hello, this is Ava from Acme, calling about your appointment.');
+      expect(screening.calls).toHaveLength(1);
+    }
+  });
+
   it('honours "stop calling me" (en, ru) with the do_not_call tool, which speaks and ends', async () => {
     for (const [language, words] of [['en', 'Please stop calling me, I am not interested'], ['ru', 'Больше не звоните мне, пожалуйста']] as const) {
       const dnc = tool('do_not_call', () => ({ content: { ok: true, ending: true }, say: language === 'en' ? 'Sorry to bother you. Goodbye.' : 'Извините. До свидания.' }));
