@@ -24,32 +24,6 @@ const TRANSITIONS: Record<CampaignStatus, readonly CampaignStatus[]> = {
 };
 export const canMove = (from: CampaignStatus, to: CampaignStatus): boolean => TRANSITIONS[from].includes(to);
 
-export interface CampaignRow {
-  id: string;
-  company_id: string;
-  bot_id: string;
-  name: string;
-  status: CampaignStatus;
-  starts_at: Date | null;
-  ends_at: Date | null;
-  windows: CallWindow[];
-  max_attempts: number;
-  retry_spacing_sec: number;
-  concurrency: number;
-  require_consent: boolean;
-  voicemail: VoicemailAction;
-  voicemail_message: string | null;
-  purpose: string | null;
-  conversion_outcomes: string[];
-  dial_failures: number;
-  backoff_until: Date | null;
-  failure_reason: string | null;
-  started_at: Date | null;
-  finished_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
 export interface CampaignInput {
   bot_id: string;
   name: string;
@@ -64,6 +38,19 @@ export interface CampaignInput {
   voicemail_message: string | null;
   purpose: string | null;
   conversion_outcomes: string[];
+}
+
+export interface CampaignRow extends CampaignInput {
+  id: string;
+  company_id: string;
+  status: CampaignStatus;
+  dial_failures: number;
+  backoff_until: Date | null;
+  failure_reason: string | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
 }
 
 export interface ContactRow {

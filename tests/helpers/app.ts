@@ -43,6 +43,14 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     publicRoutes: options.publicRoutes?.(db, config) ?? [],
   });
   await app.ready();
+  return testAppOn(app, db, config, async () => {
+    await app.close();
+    if (!options.db) await db.close();
+  });
+}
+
+/** The TestApp view of an app (built here or by startServer): companies through the admin API, key headers. */
+export function testAppOn(app: FastifyInstance, db: TestDatabase, config: Config, close: () => Promise<void>): TestApp {
   let n = 0;
   return {
     app,
@@ -55,10 +63,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       return { companyId: body.company.id, apiKey: body.api_key.key };
     },
     as: (apiKey) => ({ authorization: `Bearer ${apiKey}` }),
-    async close() {
-      await app.close();
-      if (!options.db) await db.close();
-    },
+    close,
   };
 }
 

@@ -11,7 +11,7 @@ import type { CallRunner } from '../../src/telephony/call-runner.js';
 import { FakeCartesia, type FakeCartesiaOptions } from '../fakes/fakeCartesia.js';
 import { FakeDeepgram, type FakeDeepgramOptions } from '../fakes/fakeDeepgram.js';
 import { FakeOpenAI, type FakeOpenAIOptions } from '../fakes/fakeOpenAI.js';
-import { ADMIN_TOKEN, botBody, type TestApp } from './app.js';
+import { ADMIN_TOKEN, botBody, testAppOn, type TestApp } from './app.js';
 import { createTestDb } from './db.js';
 
 export const PUBLIC_ORIGIN = 'https://parley.example.com';
@@ -65,23 +65,10 @@ export async function startCloudStack(options: {
   });
   const server = await startServer(config, createLogger(options.logLevel ?? 'silent'), { port: 0, database: db });
   const app = server.app;
-  let n = 0;
-  const t: TestApp = {
-    app,
-    db,
-    config,
-    async createCompany(name = `Company ${++n}`) {
-      const res = await app.inject({ method: 'POST', url: '/v1/admin/companies', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: { name } });
-      if (res.statusCode !== 201) throw new Error(`createCompany failed: ${res.statusCode} ${res.body}`);
-      const body = res.json() as { company: { id: string }; api_key: { key: string } };
-      return { companyId: body.company.id, apiKey: body.api_key.key };
-    },
-    as: (apiKey) => ({ authorization: `Bearer ${apiKey}` }),
-    async close() {
-      await server.stop();
-      await db.close();
-    },
-  };
+  const t: TestApp = testAppOn(app, db, config, async () => {
+    await server.stop();
+    await db.close();
+  });
   const company = await t.createCompany();
   const botNumber = '+15550100200';
   const res = await app.inject({
