@@ -317,17 +317,8 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
       if (!service) return ask(st, 'service', p.askService(serviceNames(e)), note);
       if (!st.start && st.offered.length) return ask(st, 'pick', p.offer(st.offered.map((o) => o.label)), note);
       if (!st.start) return ask(st, 'time', p.askTime(service.name), note);
-      if (!st.verified) {
-        const v = await verify(e, st, service.id, st.start, true);
-        if (!v.ok) {
-          const label = e.label(st.start);
-          st.offered = v.offers;
-          st.start = null;
-          return askTaken(e, st, label, v.offers);
-        }
-        st.verified = true;
-        st.offered = [];
-      }
+      const taken = await checkChosenTime(e, st, service.id, true);
+      if (taken !== null) return taken;
       if (e.flow.requireName && !st.name) return ask(st, 'name', p.askName, note);
       if (e.flow.requirePhone && !st.phone) return ask(st, 'phone', p.askPhone, note);
       if (!e.flow.confirm) return act(e, st);
@@ -365,19 +356,27 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
     if (!st.start) return ask(st, 'time', p.askNewTime(what(e, chosen)), note);
     if (!st.verified) {
       const b = await bookings.get(db, e.ctx.companyId, chosen.id);
-      const v = await verify(e, st, b.serviceId, st.start, false);
-      if (!v.ok) {
-        const label = e.label(st.start);
-        st.offered = v.offers;
-        st.start = null;
-        return askTaken(e, st, label, v.offers);
-      }
-      st.verified = true;
-      st.offered = [];
+      const taken = await checkChosenTime(e, st, b.serviceId, false);
+      if (taken !== null) return taken;
     }
     if (!e.flow.confirm) return act(e, st);
     st.stage = 'confirm';
     return ask(st, 'confirm', p.confirmMove(what(e, chosen), e.label(st.start)), note);
+  }
+
+  /** Checks the chosen time once against the calendar; a taken one is replaced by offers of the nearest free times. */
+  async function checkChosenTime(e: Env, st: FlowState, serviceId: string, hold: boolean): Promise<string | null> {
+    if (st.verified || !st.start) return null;
+    const v = await verify(e, st, serviceId, st.start, hold);
+    if (!v.ok) {
+      const label = e.label(st.start);
+      st.offered = v.offers;
+      st.start = null;
+      return askTaken(e, st, label, v.offers);
+    }
+    st.verified = true;
+    st.offered = [];
+    return null;
   }
 
   function askTaken(e: Env, st: FlowState, label: string, offers: Offer[]): string {
