@@ -24,6 +24,7 @@ import { FakeOpenAI } from '../fakes/fakeOpenAI.js';
 import { FakeReceiver } from '../fakes/fakeReceiver.js';
 import { ADMIN_TOKEN, botBody } from '../helpers/app.js';
 import { createTestDb, usingRealPostgres, type TestDatabase } from '../helpers/db.js';
+import { until } from '../helpers/until.js';
 
 const PUBLIC_ORIGIN = 'https://parley.example.com';
 const TWILIO_TOKEN = 'twilio-auth-two-instances';
@@ -31,16 +32,6 @@ const CALLS = 6;
 /** Extra events (no ordering key) so that more are due at once than one instance delivers at a time (16). */
 const BULK_EVENTS = 40;
 const ANALYSIS = { summary: 'The caller asked when the salon closes.', outcome_type: 'support', confidence: 0.9, extracted_data: { intent: 'opening hours', service: null, date: null, time: null, client_name: null, client_phone: null } };
-
-async function until<T>(fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 30_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /**
  * A load balancer with no stickiness: every HTTP request and every WebSocket upgrade goes where `route` says,

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Supervisor, prepareSharedSecrets, processCount } from '../../src/cluster.js';
 import { ConfigError, loadConfig, testConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
+import { until } from '../helpers/until.js';
 
 const METRICS_MODULE = fileURLToPath(new URL('../../src/metrics.ts', import.meta.url));
 
@@ -37,16 +38,6 @@ async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-async function until<T>(fn: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('the cluster primary with a fixture worker', () => {
