@@ -10,7 +10,7 @@ const LAYERS = [
   ['db'],
   ['jobs', 'webhooks'],
   ['providers'],
-  ['bots', 'bookings', 'outcomes', 'knowledge', 'call', 'scenario', 'analytics', 'usage', 'audit', 'privacy', 'export', 'safety'],
+  ['bots', 'bookings', 'outcomes', 'knowledge', 'call', 'scenario', 'analytics', 'usage', 'audit', 'privacy', 'export', 'safety', 'recordings'],
   ['telephony', 'campaigns'],
   ['api', 'web'],
 ];

@@ -43,8 +43,22 @@ export interface AppDeps {
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const QUERY_KEY = /^[A-Za-z0-9_.[\]-]{1,64}$/;
 
-/** A path segment that is (or encodes) a phone number: `+15551234567`, `%2B15551234567`, or a long digit run. */
-const PHONE_SEGMENT = /^(?:\+|%2B)?[0-9]{7,15}$/i;
+/**
+ * A path segment that is (or encodes) a phone number: `+15551234567`, `%2B15551234567`, a long digit run, or one
+ * written with spaces, dashes, dots or brackets (`%2B1%20(555)%20123-4567`, refused later but logged first).
+ */
+const PHONE_SEGMENT = /^\+?[0-9]{7,15}$/;
+function isPhoneSegment(seg: string): boolean {
+  let decoded = seg;
+  try {
+    decoded = decodeURIComponent(seg);
+  } catch {
+    // not valid percent-encoding: judged as it is
+  }
+  return PHONE_SEGMENT.test(decoded.replace(/[\s().-]/g, ''));
+}
+/** Routes whose next path segment is a phone number whatever its shape (erasure, number assignment). */
+const PHONE_ROUTE_SEGMENT = 'phone-numbers';
 
 /**
  * A URL as it may be logged: the path with phone-number segments replaced (`/v1/privacy/phone-numbers/[phone]`),
@@ -53,7 +67,8 @@ const PHONE_SEGMENT = /^(?:\+|%2B)?[0-9]{7,15}$/i;
  */
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
-  const path = (q < 0 ? url : url.slice(0, q)).split('/').map((seg) => (PHONE_SEGMENT.test(seg) ? '[phone]' : seg)).join('/');
+  const segs = (q < 0 ? url : url.slice(0, q)).split('/');
+  const path = segs.map((seg, i) => ((i > 0 && segs[i - 1] === PHONE_ROUTE_SEGMENT && seg) || isPhoneSegment(seg) ? '[phone]' : seg)).join('/');
   if (q < 0) return path;
   const params = url.slice(q + 1).split('&').map((p) => {
     const key = p.split('=', 1)[0]!;

@@ -102,6 +102,13 @@ export const VARIABLES = {
   TTS_PHRASE_CACHE_MB: { kind: { type: 'int', min: 0, max: 4096 }, default: '32', doc: 'Memory for the audio of repeated short phrases (greetings, re-prompts…); 0 turns the cache off' },
   WORKERS_ENABLED: { kind: { type: 'bool' }, default: 'true', doc: 'Run background workers (ingestion, analysis, webhooks) in this process' },
   PROCESSES: { kind: { type: 'string' }, default: '1', doc: 'Server processes sharing PORT (node:cluster): a number, or auto = one per CPU core; more than 1 needs DATABASE_URL (embedded PGlite is single-process)' },
+  RECORDINGS_DIR: { kind: { type: 'string' }, doc: 'Where recorded web calls are kept (filesystem store); unset = DATA_DIR/recordings' },
+  RECORDINGS_S3_ENDPOINT: { kind: { type: 'url', protocols: ['https:', 'http:'] }, doc: 'S3-compatible endpoint for recordings (path-style); unset = AWS S3 in RECORDINGS_S3_REGION' },
+  RECORDINGS_S3_BUCKET: { kind: { type: 'string' }, doc: 'Bucket for recordings; set with the two keys below to store recordings in S3 instead of files' },
+  RECORDINGS_S3_REGION: { kind: { type: 'string' }, default: 'us-east-1', doc: 'Region used to sign S3 requests' },
+  RECORDINGS_S3_ACCESS_KEY_ID: { kind: { type: 'string' }, secret: true, doc: 'S3 access key id for recordings' },
+  RECORDINGS_S3_SECRET_ACCESS_KEY: { kind: { type: 'string' }, secret: true, doc: 'S3 secret access key for recordings' },
+  RECORDINGS_S3_PREFIX: { kind: { type: 'string' }, doc: 'Key prefix for recordings in the bucket' },
   // Unit prices for GET /v1/usage (src/usage/prices.ts). The defaults are EXAMPLES of list prices, not quotes:
   // set your own. Local providers always cost 0.
   PRICE_CURRENCY: { kind: { type: 'string' }, default: 'USD', doc: 'Currency label of the PRICE_* settings (ISO 4217 code)' },
@@ -115,6 +122,7 @@ export const VARIABLES = {
   PRICE_ANTHROPIC_INPUT_PER_MTOK: { kind: { type: 'decimal', max: 100_000 }, default: '1', doc: 'Anthropic LLM, per million uncached input tokens (cache writes counted here too); example, not a quote' },
   PRICE_ANTHROPIC_CACHED_INPUT_PER_MTOK: { kind: { type: 'decimal', max: 100_000 }, default: '0.1', doc: 'Anthropic LLM, per million cache-read input tokens; example, not a quote' },
   PRICE_ANTHROPIC_OUTPUT_PER_MTOK: { kind: { type: 'decimal', max: 100_000 }, default: '5', doc: 'Anthropic LLM, per million output tokens; example, not a quote' },
+  PRICE_OPENAI_EMBEDDING_PER_MTOK: { kind: { type: 'decimal', max: 100_000 }, default: '0.02', doc: 'OpenAI embeddings, per million input tokens (text-embedding-3-small list price as an example); example, not a quote' },
 } as const satisfies Record<string, VariableSpec>;
 
 type Name = keyof typeof VARIABLES;

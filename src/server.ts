@@ -51,6 +51,9 @@ import { personalizeForContact } from './campaigns/personalize.js';
 import { campaignTools } from './campaigns/tools.js';
 import { VoicemailAudio } from './campaigns/voicemail-audio.js';
 import { settleWithin } from './util/settle-within.js';
+import { recordingServices } from './recordings/settings.js';
+import { BudgetGuard } from './usage/budget.js';
+import { pricesFrom } from './usage/prices.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -130,6 +133,10 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     }
   }, (err: unknown) => log.warn({ err: String(err) }, 'checking the local speech packages failed'));
 
+  // One budget check (and cache) for every path that starts a call; the recording store and Twilio's recordings.
+  const budget = new BudgetGuard(sql, pricesFrom(config));
+  const recordings = recordingServices(config);
+
   const bookings = createBookingService({ holdSec: config.BOOKING_HOLD_SEC });
   const callTools = bookingTools({ service: bookings, holdSec: config.BOOKING_HOLD_SEC, db: sql });
 
@@ -155,11 +162,11 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     : null;
   const worker = config.WORKERS_ENABLED ? new JobWorker(sql, { kinds: jobKinds, log }) : null;
   // Outbound campaigns: dials through the same OutboundDialer (src/campaigns/scheduler.ts).
-  const campaigns = config.WORKERS_ENABLED && dialer ? new CampaignScheduler({ sql, dialer, log }) : null;
+  const campaigns = config.WORKERS_ENABLED && dialer ? new CampaignScheduler({ sql, dialer, log, budget }) : null;
   // Keeps the analytics rollup current (buckets marked dirty by triggers; see src/analytics/rollup.ts).
   const analyticsRollup = config.WORKERS_ENABLED ? analyticsWorker(sql, log) : null;
   // Purges calls past each company's retention_days (src/privacy/retention.ts).
-  const retention = config.WORKERS_ENABLED ? retentionWorker(sql, log) : null;
+  const retention = config.WORKERS_ENABLED ? retentionWorker(sql, log, { recordings }) : null;
 
   const prewarmer = new ProviderPrewarmer({ providersFor: (bot) => providers.forBot(bot), log, ...(options.prewarmTtlMs ? { ttlMs: options.prewarmTtlMs } : {}) });
   const ownership = new CallOwnership(sql, log);
@@ -169,6 +176,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     log,
     metrics,
     instanceId: ownership.instanceId,
+    recordings,
+    onUsageWritten: (companyId) => budget.forget(companyId),
     personalize: (call, bot) => (call.direction === 'outbound' ? personalizeForContact(sql, call.id, bot) : Promise.resolve(bot)),
     providersFor: (bot) => providers.forBot(bot),
     adoptPrewarmed: (callId, set) => prewarmer.adopt(callId, set),
@@ -183,15 +192,15 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   // Every route the server serves: the company's own routes, then the features built above; then the public ones.
   const tenantRoutes: FastifyPluginAsync[] = [
     ...accountRoutes({
-      sql, config,
+      sql, config, budget, recordings,
       validateWebhookUrl: async (url) => {
         await validateWebhookUrl(url, { allowHttp: config.WEBHOOK_ALLOW_HTTP, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE });
       },
     }),
     bookingRoutes({ sql, bookings }),
     knowledgeRoutes({ sql, store: knowledge.store, retriever: knowledge.retriever, maxUploadBytes: config.UPLOAD_MAX_BYTES, onEnqueued: () => worker?.kick() }),
-    webCallRoutes({ sql, publicOrigin: config.PUBLIC_URL, tokenTtlSec: config.WEB_CALL_TOKEN_TTL_SEC }),
-    outboundCallRoutes({ sql, dialer }),
+    webCallRoutes({ sql, publicOrigin: config.PUBLIC_URL, tokenTtlSec: config.WEB_CALL_TOKEN_TTL_SEC, budget }),
+    outboundCallRoutes({ sql, dialer, budget }),
     campaignRoutes({ sql, dialingAvailable: dialer !== null, onChange: () => campaigns?.kick() }),
     webhookRoutes({ sql, delivery: webhookDelivery }),
   ];
@@ -200,6 +209,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       sql, authToken: twilioAuthToken, publicOrigin: config.PUBLIC_URL, callTokenSecret,
       prewarm: (callId, bot) => prewarmer.warm(callId, bot, { input: TWILIO_FORMAT, output: TWILIO_FORMAT }),
       rateLimitPerMin: config.TWILIO_RATE_LIMIT_PER_MIN,
+      budget,
       // Campaign voicemail in the bot's own voice (the registry's TTS for the bot), played from a token URL.
       voicemail: new VoicemailAudio({ sql, callTokenSecret, publicOrigin: config.PUBLIC_URL, ttsFor: (bot) => providers.forBot(bot) }),
     }),

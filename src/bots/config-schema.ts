@@ -43,6 +43,20 @@ export const CallLimitsSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** Call recording (src/recordings): off unless enabled. */
+export const RecordingConfigSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: false, description: 'Record this bot\'s calls: Twilio calls dual-channel by Twilio, web calls as a stereo WAV (caller left, bot right) on this server' }),
+    notice: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'Said to phone callers before the conversation, e.g. "This call is recorded." (Twilio calls; in the bot\'s language)' })),
+  },
+  { additionalProperties: false },
+);
+
+/** Whether the bot's calls are recorded, and the notice phone callers hear first. */
+export function recordingOf(config: BotConfig): { enabled: boolean; notice: string | null } {
+  return { enabled: config.recording?.enabled === true, notice: config.recording?.notice ?? null };
+}
+
 export const BotConfigSchema = Type.Object(
   {
     greeting: Type.String({ minLength: 1, maxLength: 1000, description: 'Spoken immediately on connect' }),
@@ -63,6 +77,7 @@ export const BotConfigSchema = Type.Object(
       { additionalProperties: false, description: 'Safe speech: what an LLM answer is checked against before it is spoken' },
     )),
     privacy: Type.Optional(PrivacyConfigSchema),
+    recording: Type.Optional(RecordingConfigSchema),
   },
   { additionalProperties: false },
 );

@@ -24,6 +24,7 @@ import { ParleyError } from '../errors.js';
 import type { PlaceOptions } from '../telephony/twilio/outbound.js';
 import { backoffDelayMs, type BackoffOptions } from '../util/backoff.js';
 import { LeasedPoller } from '../util/leased-poller.js';
+import type { BudgetCheck } from '../usage/budget.js';
 import { DateTime } from 'luxon';
 import { emitEvent } from '../webhooks/emit.js';
 import { transition, type CampaignRow } from './repo.js';
@@ -56,6 +57,10 @@ export interface CampaignSchedulerOptions {
   staleDialMs?: number;
   /** Attempts settled per tick. */
   settleBatch?: number;
+  /** The company's monthly budget (src/usage/budget.ts): while used up, contacts are deferred, nothing dialled. */
+  budget?: BudgetCheck;
+  /** How long a contact waits before the budget is checked again (default 5 min; never past the month's end). */
+  budgetRecheckMs?: number;
 }
 
 interface Claimed {
@@ -266,6 +271,12 @@ export class CampaignScheduler {
         return;
       }
       if (campaign.ends_at && now >= campaign.ends_at) throw new Verdict('skip', 'campaign_ended');
+      // Budget used up: nobody is dialled and no attempt is burned; the contact waits and is checked again.
+      const budget = await this.o.budget?.status(contact.company_id);
+      if (budget?.exhausted) {
+        const recheck = Math.min(now.getTime() + (this.o.budgetRecheckMs ?? 300_000), Date.parse(budget.resets_at));
+        throw new Verdict('defer', 'budget_exhausted', new Date(recheck));
+      }
       const zones = zonesFor(contact);
       if (zones.length === 0) throw new Verdict('skip', 'time_zone_unknown');
       if (!inWindow(campaign.windows, zones, now)) {

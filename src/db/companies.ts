@@ -71,3 +71,15 @@ export async function getWebhookSecret(db: Db, id: string): Promise<string | und
   const [row] = await db<{ webhook_secret: string }[]>`select webhook_secret from companies where id = ${id}`;
   return row?.webhook_secret;
 }
+
+/** The company's monthly budget (PRICE_CURRENCY; null = none); undefined when there is no such company. */
+export async function getMonthlyBudget(db: Db, id: string): Promise<{ monthly_budget: number | null } | undefined> {
+  const [row] = await db<{ monthly_budget: number | null }[]>`select monthly_budget::float8 as monthly_budget from companies where id = ${id}`;
+  return row;
+}
+
+export async function setMonthlyBudget(db: Db, id: string, budget: number | null): Promise<{ monthly_budget: number | null } | undefined> {
+  const [row] = await db<{ monthly_budget: number | null }[]>`
+    update companies set monthly_budget = ${budget}, updated_at = now() where id = ${id} returning monthly_budget::float8 as monthly_budget`;
+  return row;
+}

@@ -16,6 +16,7 @@ import { LocalEmbedder } from '../providers/embeddings/local.js';
 import { defaultIngestPool, IngestWorkerError, type IngestPool } from './ingest-pool.js';
 import { DEFAULT_INGEST_LIMITS, DocumentParseError, type IngestLimits } from './limits.js';
 import { embeddingText } from './process-document.js';
+import { embeddingUsage, writeIngestUsage } from '../usage/ingest-usage.js';
 import {
   deleteChunksOfDocument,
   insertChunks,
@@ -162,6 +163,11 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, signa
       await insertChunks(tx, chunks);
       if (!external) await deps.store.upsert(points, tx);
       await markDocumentReady(tx, doc.id, chunks.length, pageCount);
+      // What embedding this version cost, counted once: only the attempt that makes the document ready writes it.
+      await writeIngestUsage(tx, {
+        companyId: doc.company_id, botId: doc.bot_id, documentId: doc.id,
+        usage: embeddingUsage(deps.embedder, processed.chunks.map(embeddingText)),
+      });
       await emitEvent(tx, {
         companyId: doc.company_id,
         type: 'knowledge.ready',

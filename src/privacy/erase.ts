@@ -1,7 +1,8 @@
 /**
  * Erasure of one phone number in one company ("delete everything about me"), in one transaction:
- * - calls from or to it: transcript emptied, the number(s) and recording URL removed; their outcomes' summary
- *   and extracted data cleared; the webhook events about them deleted (their bodies carry summaries);
+ * - calls from or to it: transcript emptied, the number(s) and recording reference removed (the recording itself
+ *   — a stored WAV or Twilio's — queued for deletion, deleted after commit: src/recordings/deletions.ts); their
+ *   outcomes' summary and extracted data cleared; the webhook events about them deleted (their bodies carry summaries);
  * - any other outcome whose extracted data holds the number: extracted data cleared;
  * - bookings with it as customer_phone: customer_phone, customer_name and notes cleared;
  * - campaign contacts with it: phone replaced by a placeholder in +999 (a country code the ITU reserves: no
@@ -14,9 +15,12 @@
  */
 import { createHash } from 'node:crypto';
 import type { RootSql } from '../db/sql.js';
+import { enqueueRecordingDeletions } from '../recordings/deletions.js';
 
 export interface ErasureCounts {
   calls: number;
+  /** Recordings of those calls queued for deletion. */
+  recordings: number;
   outcomes: number;
   webhook_events: number;
   bookings: number;
@@ -30,8 +34,12 @@ export const hashNumber = (phone: string): string => `sha256:${createHash('sha25
 
 export async function erasePhoneNumber(sql: RootSql, companyId: string, phone: string): Promise<ErasureCounts> {
   return sql.begin(async (tx) => {
+    const matched = await tx<{ id: string }[]>`
+      select id from calls where company_id = ${companyId} and (from_number = ${phone} or to_number = ${phone}) for update`;
+    const recordings = await enqueueRecordingDeletions(tx, companyId, matched.map((c) => c.id));
     const calls = await tx<{ id: string }[]>`
-      update calls set transcript = '[]'::jsonb, recording_url = null,
+      update calls set transcript = '[]'::jsonb, recording_url = null, recording_sid = null, recording_key = null,
+        recording_duration_sec = null, recording_channels = null,
         from_number = case when from_number = ${phone} then null else from_number end,
         to_number = case when to_number = ${phone} then null else to_number end,
         updated_at = now()
@@ -61,6 +69,7 @@ export async function erasePhoneNumber(sql: RootSql, companyId: string, phone: s
     const [dnc] = await tx`select 1 from dnc_numbers where company_id = ${companyId} and phone = ${phone}`;
     return {
       calls: calls.length,
+      recordings,
       outcomes: outcomes.count,
       webhook_events: events.count,
       bookings: bookings.count,

@@ -4,14 +4,19 @@
  * call id); bookings, campaign attempts and DNC entries that pointed at it keep their rows with call_id set null
  * (foreign keys). Runs on the leased poller in every instance: each batch locks its calls with
  * FOR UPDATE SKIP LOCKED, so instances purging at once delete disjoint batches and never wait on each other.
+ * A purged call's recording (a stored WAV or Twilio's) is queued for deletion in the same transaction and deleted
+ * after it (src/recordings/deletions.ts; the worker drains that queue on every poll, retrying failures).
  */
 import type { Logger } from '../log.js';
 import type { RootSql } from '../db/sql.js';
 import { LeasedPoller } from '../util/leased-poller.js';
+import { drainRecordingDeletions, enqueueRecordingDeletions, type RecordingDeleter } from '../recordings/deletions.js';
 
 export interface PurgeCounts {
   calls: number;
   webhook_events: number;
+  /** Recordings queued for deletion. */
+  recordings: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -33,36 +38,62 @@ export async function purgeBatch(sql: RootSql, company: { id: string; retention_
     const calls = await tx<{ id: string }[]>`
       select id from calls where company_id = ${company.id} and started_at < ${cutoff}
       order by started_at limit ${batchSize} for update skip locked`;
-    if (calls.length === 0) return { calls: 0, webhook_events: 0 };
+    if (calls.length === 0) return { calls: 0, webhook_events: 0, recordings: 0 };
     const ids = calls.map((c) => c.id);
+    const recordings = await enqueueRecordingDeletions(tx, company.id, ids);
     const events = await tx`delete from webhook_events where company_id = ${company.id} and ordering_key = any(${ids}::text[])`;
     const deleted = await tx`delete from calls where company_id = ${company.id} and id = any(${ids}::uuid[])`;
-    return { calls: deleted.count, webhook_events: events.count };
+    return { calls: deleted.count, webhook_events: events.count, recordings };
   });
 }
 
-/** Purges everything due now, batch by batch (tests and the worker). */
-export async function purgeExpired(sql: RootSql, options: { now?: Date; batchSize?: number; signal?: AbortSignal } = {}): Promise<PurgeCounts> {
+/** Purges everything due now, batch by batch, then deletes the recordings queued (tests and the worker). */
+export async function purgeExpired(sql: RootSql, options: { now?: Date; batchSize?: number; signal?: AbortSignal; recordings?: RecordingDeleter } = {}): Promise<PurgeCounts> {
   const now = options.now ?? new Date();
-  const total: PurgeCounts = { calls: 0, webhook_events: 0 };
+  const total: PurgeCounts = { calls: 0, webhook_events: 0, recordings: 0 };
+  try {
+    return await purgeAll(sql, now, options, total);
+  } finally {
+    if (options.recordings) await drainRecordingDeletions(sql, options.recordings);
+  }
+}
+
+async function purgeAll(sql: RootSql, now: Date, options: { batchSize?: number; signal?: AbortSignal }, total: PurgeCounts): Promise<PurgeCounts> {
   for (const company of await companiesDue(sql, now, 1000)) {
     for (;;) {
       if (options.signal?.aborted) return total;
       const n = await purgeBatch(sql, company, now, options.batchSize ?? 500);
       total.calls += n.calls;
       total.webhook_events += n.webhook_events;
+      total.recordings += n.recordings;
       if (n.calls === 0) break;
     }
   }
   return total;
 }
 
-/** The retention worker: every `pollMs` (default 10 min), companies with expired calls are purged in batches. */
-export function retentionWorker(sql: RootSql, log: Logger, options: { pollMs?: number; batchSize?: number; now?: () => Date } = {}): LeasedPoller<{ id: string; retention_days: number }> {
+/**
+ * The retention worker: every `pollMs` (default 10 min), companies with expired calls are purged in batches, and
+ * queued recording deletions (purges, erasures, earlier failures) are carried out.
+ */
+export function retentionWorker(
+  sql: RootSql,
+  log: Logger,
+  options: { pollMs?: number; batchSize?: number; now?: () => Date; recordings?: RecordingDeleter } = {},
+): LeasedPoller<{ id: string; retention_days: number }> {
   const now = options.now ?? (() => new Date());
+  const deleter = options.recordings;
   return new LeasedPoller({
     concurrency: 1,
     pollMs: options.pollMs ?? 600_000,
+    ...(deleter
+      ? {
+          beforeClaim: async () => {
+            const n = await drainRecordingDeletions(sql, deleter);
+            if (n) log.info({ recordings: n }, 'deleted recordings of purged or erased calls');
+          },
+        }
+      : {}),
     claim: (free) => companiesDue(sql, now(), free),
     run: async (company, signal) => {
       let calls = 0;

@@ -1,9 +1,12 @@
 /**
  * Starts and tracks live calls on any transport: picks the bot's providers, builds its tools and recorder,
- * runs a CallSession, and ends every call politely on shutdown.
+ * runs a CallSession, and ends every call politely on shutdown. A web call of a bot with `recording.enabled` is
+ * recorded here (src/recordings: a transport decorator spooling a stereo WAV, stored when the call ends); Twilio
+ * records its own calls (voice-routes.ts).
  */
 import { sessionInputsFor } from '../call/provider-sessions.js';
-import { limitsOf } from '../bots/config-schema.js';
+import { limitsOf, recordingOf } from '../bots/config-schema.js';
+import { startCallRecording, type ActiveRecording, type Recordings } from '../recordings/call-recording.js';
 import { observeCallLatency, type Metrics } from '../metrics.js';
 import { CallSession } from '../call/call-session.js';
 import { PgCallRecorder } from '../call/recorder.js';
@@ -37,6 +40,10 @@ export interface CallRunnerDeps {
   instanceId?: string;
   /** The bot as this call should meet it (a campaign fills its contact's variables into greeting and prompt). */
   personalize?(call: CallRow, bot: BotRow): Promise<BotRow>;
+  /** Where web-call recordings go; without it web calls are not recorded. */
+  recordings?: Recordings;
+  /** Told when a call's usage was written, so the company's cached month cost is read again (usage/budget.ts). */
+  onUsageWritten?(companyId: string): void;
 }
 
 export class CallRunner {
@@ -49,10 +56,19 @@ export class CallRunner {
   }
 
   /** Runs a call to its end. The call row and bot are already authorised by the transport's token. */
-  async run(transport: CallTransport, call: CallRow, botRow: BotRow): Promise<CallSession> {
+  async run(callTransport: CallTransport, call: CallRow, botRow: BotRow): Promise<CallSession> {
     const { sql, metrics } = this.deps;
     const bot = this.deps.personalize ? await this.deps.personalize(call, botRow).catch(() => botRow) : botRow;
-    const log = this.deps.log.child({ callId: call.id, botId: bot.id, transport: transport.kind });
+    const log = this.deps.log.child({ callId: call.id, botId: bot.id, transport: callTransport.kind });
+    let recording: ActiveRecording | null = null;
+    if (callTransport.kind === 'web' && this.deps.recordings && recordingOf(bot.config).enabled) {
+      recording = await startCallRecording(this.deps.recordings, { callId: call.id, companyId: bot.company_id }, callTransport)
+        .catch((err: unknown) => {
+          log.error({ err }, 'starting the call recording failed; the call goes on unrecorded');
+          return null;
+        });
+    }
+    const transport = recording?.transport ?? callTransport;
     const chosen = this.deps.providersFor(bot);
     // Counted: what the call consumes (STT audio, LLM tokens, TTS characters), written once when it ends.
     const meter = new CallUsageMeter();
@@ -99,7 +115,8 @@ export class CallRunner {
       metrics.activeCalls.dec({ transport: transport.kind });
       observeCallLatency(metrics, session);
       await writeCallUsage(sql, { callId: call.id, companyId: bot.company_id, botId: bot.id, startedAt: call.started_at }, meter.items())
-        .catch((err: unknown) => log.error({ err }, 'writing the call usage failed'));
+        .then(() => this.deps.onUsageWritten?.(bot.company_id), (err: unknown) => log.error({ err }, 'writing the call usage failed'));
+      if (recording) await recording.save(sql).catch((err: unknown) => log.error({ err }, 'storing the call recording failed'));
     }
     return session;
   }

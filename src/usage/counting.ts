@@ -3,8 +3,13 @@
  * The LLM sums the usage its adapter reports on `done`; TTS sessions count the characters of text sent; STT
  * sessions count the bytes of audio pushed (one number addition per frame — the hot path — converted to ms by the
  * format only when read). Nothing here writes, logs or allocates per frame; `usageOf()` is read once, at the end.
+ *
+ * TTS convention: characters actually sent to the synthesizer. A turn of the phrase cache (providers/tts/
+ * phrase-cache.ts) reports its own count — 0 for a phrase replayed from the cache — and is read when the usage is;
+ * any other turn counts the text pushed into it.
  */
 import { bytesPerMs } from '../audio/format.js';
+import { hasSynthesisCount, type SynthesisCount } from '../providers/tts/phrase-cache.js';
 import type {
   LlmEvent, LlmProvider, LlmRequest, ProviderSet, SttProvider, SttSession, SttSessionOptions, TtsProvider, TtsSession, TtsSessionOptions, TtsTurn,
 } from '../providers/types.js';
@@ -32,6 +37,8 @@ interface SttCounter {
 export class CallUsageMeter {
   private readonly stt: SttCounter[] = [];
   private readonly sums = new Map<string, UsageItem>();
+  /** TTS turns that count their own synthesised characters, read in items(). */
+  private readonly ttsTurns: Array<{ turn: SynthesisCount; provider: string; model: string }> = [];
 
   add(kind: UsageKind, provider: string, model: string, quantity: number): void {
     if (!(quantity > 0)) return;
@@ -48,8 +55,22 @@ export class CallUsageMeter {
     return counter;
   }
 
+  /** A TTS turn whose characters are read from the turn itself when the usage is (see SynthesisCount). */
+  ttsTurn(turn: SynthesisCount, provider: string, model: string): void {
+    this.ttsTurns.push({ turn, provider, model });
+  }
+
   /** Everything counted so far, one item per (kind, provider, model), quantities > 0 only. */
   items(): UsageItem[] {
+    const sums = new Map([...this.sums].map(([k, v]) => [k, { ...v }]));
+    for (const t of this.ttsTurns) {
+      const n = t.turn.synthesizedChars;
+      if (!(n > 0)) continue;
+      const key = `tts_chars\u0000${t.provider}\u0000${t.model}`;
+      const item = sums.get(key);
+      if (item) item.quantity += n;
+      else sums.set(key, { kind: 'tts_chars', provider: t.provider, model: t.model, quantity: n });
+    }
     const out = new Map<string, UsageItem>();
     for (const c of this.stt) {
       const key = `${c.provider}\u0000${c.model}`;
@@ -58,7 +79,7 @@ export class CallUsageMeter {
       out.set(key, item);
     }
     const stt = [...out.values()].map((i) => ({ ...i, quantity: Math.round(i.quantity) })).filter((i) => i.quantity > 0);
-    return [...stt, ...[...this.sums.values()].map((i) => ({ ...i }))];
+    return [...stt, ...sums.values()];
   }
 }
 
@@ -129,9 +150,11 @@ export class CountingTts implements TtsProvider {
     return {
       startTurn(signal: AbortSignal): TtsTurn {
         const turn = session.startTurn(signal);
+        const selfCounting = hasSynthesisCount(turn);
+        if (selfCounting) meter.ttsTurn(turn, name, model);
         return {
           pushText(text: string): void {
-            meter.add('tts_chars', name, model, text.length);
+            if (!selfCounting) meter.add('tts_chars', name, model, text.length);
             turn.pushText(text);
           },
           end: () => turn.end(),

@@ -10,7 +10,7 @@ import type { UsageKind } from './counting.js';
  * Every kind GET /v1/usage reports: telephony minutes (from the calls' duration), STT seconds (stored as ms) and
  * the other counted kinds as stored.
  */
-export type ReportedKind = Exclude<UsageKind, 'stt_audio_ms'> | 'stt_seconds' | 'telephony_minutes';
+export type ReportedKind = Exclude<UsageKind, 'stt_audio_ms'> | 'stt_seconds' | 'telephony_minutes' | 'embedding_tokens';
 
 /** A stored kind as reported, and the factor from its stored unit to the reported one. */
 export function reported(kind: UsageKind): { kind: ReportedKind; factor: number } {
@@ -24,6 +24,7 @@ export const UNITS: Record<ReportedKind, string> = {
   llm_input_tokens: 'tokens',
   llm_cached_input_tokens: 'tokens',
   llm_output_tokens: 'tokens',
+  embedding_tokens: 'tokens',
 };
 
 /** Price per one reported unit (per minute, second, character, token), by provider and kind. */
@@ -48,7 +49,9 @@ export function pricesFrom(config: Config): Prices {
         llm_input_tokens: perMtok(config.PRICE_OPENAI_INPUT_PER_MTOK),
         llm_cached_input_tokens: perMtok(config.PRICE_OPENAI_CACHED_INPUT_PER_MTOK),
         llm_output_tokens: perMtok(config.PRICE_OPENAI_OUTPUT_PER_MTOK),
+        embedding_tokens: perMtok(config.PRICE_OPENAI_EMBEDDING_PER_MTOK),
       },
+      // The local hashing embedder (provider 'local') costs nothing: no entry, price 0.
       anthropic: {
         llm_input_tokens: perMtok(config.PRICE_ANTHROPIC_INPUT_PER_MTOK),
         llm_cached_input_tokens: perMtok(config.PRICE_ANTHROPIC_CACHED_INPUT_PER_MTOK),

@@ -44,7 +44,7 @@ export interface PricedItem {
 
 /** Raw (stored-unit) quantities, as the queries return them. */
 export interface RawItem {
-  kind: UsageKind | 'telephony_minutes';
+  kind: UsageKind | 'telephony_minutes' | 'embedding_tokens';
   provider: string;
   model: string;
   quantity: number;
@@ -60,7 +60,7 @@ export function priceItems(prices: Prices, raw: RawItem[]): { items: PricedItem[
     else merged.set(key, { ...r });
   }
   const items = [...merged.values()].map((r) => {
-    const { kind, factor } = r.kind === 'telephony_minutes' ? { kind: 'telephony_minutes' as const, factor: 1 } : reported(r.kind);
+    const { kind, factor } = r.kind === 'telephony_minutes' || r.kind === 'embedding_tokens' ? { kind: r.kind, factor: 1 } : reported(r.kind);
     const quantity = round6(r.quantity * factor);
     return { kind, provider: r.provider, model: r.model, quantity, unit: UNITS[kind], cost: costOf(prices, kind, r.provider, r.model, quantity) };
   });
@@ -86,7 +86,8 @@ function telephony(direction: string, minutes: number): RawItem {
 
 /**
  * Raw usage of a company (or one bot) by day: `boundaries` are the UTC instants that start each local day, plus
- * the end (analytics/query.ts rangeOf). Returns the 0-based day index with each row.
+ * the end (analytics/query.ts rangeOf). Returns the 0-based day index with each row. One statement over three
+ * indexed ranges (company_id, time): call_usage, the calls' telephony minutes, ingest_usage (embedding tokens).
  */
 export async function usageByDay(db: Db, q: { companyId: string; botId?: string | undefined; boundaries: number[] }): Promise<Array<RawItem & { day: number }>> {
   const bounds = q.boundaries.map((ms) => new Date(ms).toISOString());
@@ -105,6 +106,12 @@ export async function usageByDay(db: Db, q: { companyId: string; botId?: string 
     from calls
     where company_id = ${q.companyId} and (${bot}::uuid is null or bot_id = ${bot}::uuid)
       and started_at >= ${first}::timestamptz and started_at < ${last}::timestamptz and duration_sec > 0
+    group by 1, 2, 3, 4
+    union all
+    select width_bucket(occurred_at, ${bounds}::timestamptz[]) as day, kind, provider, model, sum(quantity)::text
+    from ingest_usage
+    where company_id = ${q.companyId} and (${bot}::uuid is null or bot_id = ${bot}::uuid)
+      and occurred_at >= ${first}::timestamptz and occurred_at < ${last}::timestamptz
     group by 1, 2, 3, 4`;
   return rows.map((r) => ({
     day: Number(r.day) - 1, kind: r.kind as RawItem['kind'], provider: r.provider as string, model: r.model as string, quantity: Number(r.quantity),

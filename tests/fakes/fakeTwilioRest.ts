@@ -1,6 +1,8 @@
 /**
  * A local stand-in for Twilio's REST API Call resource (2010-04-01): create and update calls with form-encoded
- * bodies and Basic auth. Records every request; can script failures and calls that no longer exist.
+ * bodies and Basic auth. Records every request; can script failures and calls that no longer exist. Also the
+ * Recording resource: GET …/Recordings/{Sid}.wav serves a recording's media (put in `recordings`, sent in small
+ * chunks so a client must stream it), DELETE …/Recordings/{Sid}.json deletes it (204; 404 when absent).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +22,8 @@ export class FakeTwilioRest {
   stalls = 0;
   /** Call SIDs that answer 404 (the call already ended). */
   readonly missingCalls = new Set<string>();
+  /** Recording media by RecordingSid. */
+  readonly recordings = new Map<string, Buffer>();
   private readonly server: Server;
   private port = 0;
   private created = 0;
@@ -56,6 +60,12 @@ export class FakeTwilioRest {
 
     const expected = `Basic ${Buffer.from(`${this.accountSid}:${this.authToken}`).toString('base64')}`;
     if (req.headers.authorization !== expected) return send(res, 401, { code: 20003, message: 'Authenticate', status: 401 });
+    const recording = new RegExp(`^/2010-04-01/Accounts/${this.accountSid}/Recordings/(RE[0-9a-fA-F]{32})\\.(wav|json)$`).exec(path);
+    if (recording && (req.method === 'GET' || req.method === 'DELETE')) {
+      const failure = this.failures.shift();
+      if (failure !== undefined) return send(res, failure, { code: 20500, message: 'Scripted failure', status: failure });
+      return this.recording(req.method, recording[1]!, recording[2]!, res);
+    }
     if (req.headers['content-type'] !== 'application/x-www-form-urlencoded') {
       return send(res, 400, { code: 20001, message: 'Expected a form-encoded body', status: 400 });
     }
@@ -87,6 +97,21 @@ export class FakeTwilioRest {
       return send(res, 200, { sid: match, account_sid: this.accountSid, status });
     }
     return send(res, 404, { code: 20404, message: 'Not found', status: 404 });
+  }
+
+  private recording(method: string, sid: string, ext: string, res: ServerResponse): void {
+    const media = this.recordings.get(sid);
+    if (!media) return send(res, 404, { code: 20404, message: `The requested resource ${sid} was not found`, status: 404 });
+    if (method === 'DELETE') {
+      if (ext !== 'json') return send(res, 405, { code: 20004, message: 'Method not allowed', status: 405 });
+      this.recordings.delete(sid);
+      res.writeHead(204).end();
+      return;
+    }
+    if (ext !== 'wav') return send(res, 200, { sid, account_sid: this.accountSid, channels: 2 });
+    res.writeHead(200, { 'content-type': 'audio/x-wav', 'content-length': media.byteLength });
+    for (let i = 0; i < media.byteLength; i += 4096) res.write(media.subarray(i, i + 4096));
+    res.end();
   }
 }
 

@@ -123,7 +123,7 @@ describe('erasure of a phone number', () => {
     expect((await t.app.inject({ method: 'DELETE', url: '/v1/privacy/phone-numbers/12345', headers: t.as(co.apiKey) })).statusCode).toBe(400);
     const res = await t.app.inject({ method: 'DELETE', url, headers: t.as(co.apiKey) });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ calls: 2, outcomes: 2, webhook_events: 2, bookings: 1, campaign_contacts: 1, campaign_attempts: 1, consents: 1, dnc_kept: true });
+    expect(res.json()).toEqual({ calls: 2, recordings: 0, outcomes: 2, webhook_events: 2, bookings: 1, campaign_contacts: 1, campaign_attempts: 1, consents: 1, dnc_kept: true });
 
     // Nothing with the number remains in the company, apart from the DNC entry.
     const tables = ['calls', 'outcomes', 'webhook_events', 'bookings', 'campaign_contacts', 'campaign_attempts', 'contact_consents'];

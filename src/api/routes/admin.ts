@@ -5,7 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { insertApiKey } from '../../db/api-keys.js';
-import { getCompany, insertCompany, listCompanies, setCompanyActive } from '../../db/companies.js';
+import { getCompany, insertCompany, listCompanies, setCompanyActive, setMonthlyBudget } from '../../db/companies.js';
 import { generateWebhookSecret } from '../../webhooks/signing.js';
 import { assignNumber, getNumber, listNumbers, releaseNumber, type PhoneNumberRow } from '../../db/phone-numbers.js';
 import type { RootSql } from '../../db/sql.js';
@@ -13,7 +13,7 @@ import { conflict, notFound } from '../../errors.js';
 import { adminAuth } from '../auth.js';
 import { generateApiKey } from '../keys.js';
 import { CreatedApiKeySchema, toApiKey } from './api-keys.js';
-import { CompanySchema } from './company.js';
+import { CompanySchema, MonthlyBudgetBody } from './company.js';
 import { NumberParams } from './bots.js';
 import { E164, IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors } from '../schemas.js';
 
@@ -90,6 +90,19 @@ export function adminRoutes(deps: { sql: RootSql; adminToken: string }): Fastify
       const company = await setCompanyActive(deps.sql, id, (request.body as Static<typeof ActiveBody>).is_active);
       if (!company) throw notFound('Company');
       return company;
+    });
+
+    app.put('/companies/:id/budget', {
+      schema: {
+        tags: ['admin'], summary: 'Set (or clear, with null) a company\'s monthly budget; the company sees and may change it at /v1/company/budget', security,
+        params: IdParams, body: MonthlyBudgetBody,
+        response: { 200: Type.Object({ company_id: Uuid, monthly_budget: Type.Union([Type.Number(), Type.Null()]) }), ...errors(400, 401, 404) },
+      },
+    }, async (request) => {
+      const { id } = request.params as Static<typeof IdParams>;
+      const row = await setMonthlyBudget(deps.sql, id, (request.body as Static<typeof MonthlyBudgetBody>).monthly_budget);
+      if (!row) throw notFound('Company');
+      return { company_id: id, monthly_budget: row.monthly_budget };
     });
 
     const NumbersQuery = Type.Object(

@@ -46,10 +46,23 @@ export const CallSummarySchema = Type.Object({
   failure_reason: Nullable(Type.String()),
 });
 
+const RecordingSchema = Type.Object({
+  source: Type.Union([Type.Literal('parley'), Type.Literal('twilio')], { description: 'parley: a web call Parley recorded; twilio: recorded by Twilio' }),
+  duration_sec: Nullable(Type.Integer()),
+  channels: Nullable(Type.Integer({ description: '2: caller and bot apart (web calls: caller left, bot right)' })),
+}, { description: 'The call\'s recording, streamed by GET /v1/calls/{id}/recording (scope recordings:read); null when there is none' });
+
 const CallDetailSchema = Type.Intersect([
   CallSummarySchema,
-  Type.Object({ transcript: Type.Array(TranscriptEntry), outcome: Nullable(OutcomeSchema) }),
+  Type.Object({ transcript: Type.Array(TranscriptEntry), outcome: Nullable(OutcomeSchema), recording: Nullable(RecordingSchema) }),
 ]);
+
+/** The recording columns of migrations/0150 (read with `select *`). */
+type RecordingColumns = { recording_sid?: string | null; recording_key?: string | null; recording_duration_sec?: number | null; recording_channels?: number | null };
+const recordingOf = (call: CallRow & RecordingColumns) =>
+  call.recording_key || call.recording_sid
+    ? { source: call.recording_key ? 'parley' as const : 'twilio' as const, duration_sec: call.recording_duration_sec ?? null, channels: call.recording_channels ?? null }
+    : null;
 
 const ListQuery = Type.Object(
   {
@@ -101,7 +114,7 @@ export function callRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
       const call = await getCall(deps.sql, request.auth.companyId, id);
       if (!call) throw notFound('Call');
       const outcome = await getOutcome(deps.sql, call.id);
-      return { ...summary(call), transcript: call.transcript, outcome: outcome ?? null };
+      return { ...summary(call), transcript: call.transcript, outcome: outcome ?? null, recording: recordingOf(call) };
     });
   };
 }

@@ -1,7 +1,11 @@
-/** The authenticated company's own settings: profile, webhook URL and events, webhook secret rotation. */
+/**
+ * The authenticated company's own settings: profile, webhook URL and events, webhook secret rotation, and the
+ * monthly budget (src/usage/budget.ts).
+ */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { getCompany, getWebhookSecret, rotateWebhookSecret, updateWebhookSettings } from '../../db/companies.js';
+import { getCompany, getWebhookSecret, rotateWebhookSecret, setMonthlyBudget, updateWebhookSettings } from '../../db/companies.js';
+import type { BudgetCheck } from '../../usage/budget.js';
 import { generateWebhookSecret } from '../../webhooks/signing.js';
 import type { RootSql } from '../../db/sql.js';
 import { notFound } from '../../errors.js';
@@ -19,6 +23,26 @@ export const CompanySchema = Type.Object({
   updated_at: Timestamp,
 });
 
+export const MonthlyBudgetBody = Type.Object(
+  {
+    // One type list, not anyOf: with the app's type coercion an anyOf would turn 0 into null (no budget).
+    monthly_budget: Type.Unsafe<number | null>({
+      type: ['number', 'null'], minimum: 0, maximum: 999_999_999_999,
+      description: 'Monthly spending cap in the server\'s price currency (UTC calendar months, usage priced as in GET /v1/usage); null = none. Once reached, new calls are refused (409 PARLEY_ERR_BUDGET_EXHAUSTED) until the month ends.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const BudgetStatusSchema = Type.Object({
+  monthly_budget: Type.Union([Type.Number(), Type.Null()]),
+  month: Type.String({ description: 'The current UTC month, YYYY-MM' }),
+  spent: Type.Number({ description: 'Cost of the month so far, at the prices configured now' }),
+  currency: Type.String(),
+  exhausted: Type.Boolean({ description: 'New calls are refused: outbound, web-call tokens, campaign dials (deferred), inbound (a short notice, then hang-up)' }),
+  resets_at: Timestamp,
+});
+
 const WebhookSettingsBody = Type.Object(
   {
     url: Type.Optional(Type.Union([Type.String({ format: 'uri', maxLength: 2000 }), Type.Null()], { description: 'https URL, or null to stop deliveries' })),
@@ -33,6 +57,8 @@ export interface CompanyRouteDeps {
   validateWebhookUrl: (url: string) => Promise<void>;
   /** How long the previous secret keeps signing after a rotation. */
   secretOverlapSec: number;
+  /** The monthly budget check (its status is what GET /company/budget shows). */
+  budget: BudgetCheck;
 }
 
 export function companyRoutes(deps: CompanyRouteDeps): FastifyPluginAsync {
@@ -45,6 +71,24 @@ export function companyRoutes(deps: CompanyRouteDeps): FastifyPluginAsync {
       const company = await getCompany(deps.sql, request.auth.companyId);
       if (!company) throw notFound('Company');
       return company;
+    });
+
+    const budgetStatus = async (companyId: string) => {
+      const s = await deps.budget.status(companyId, { fresh: true });
+      return { monthly_budget: s.budget, month: s.month, spent: s.spent, currency: s.currency, exhausted: s.exhausted, resets_at: s.resets_at };
+    };
+    app.get('/company/budget', {
+      config: { scope: 'settings:read' },
+      schema: { tags: ['company'], summary: 'The monthly budget and what the month has cost so far', response: { 200: BudgetStatusSchema, ...errors(401, 403) } },
+    }, async (request) => budgetStatus(request.auth.companyId));
+
+    app.put('/company/budget', {
+      config: { scope: 'settings:write' },
+      schema: { tags: ['company'], summary: 'Set (or clear, with null) the monthly budget', body: MonthlyBudgetBody, response: { 200: BudgetStatusSchema, ...errors(400, 401, 403) } },
+    }, async (request) => {
+      const body = request.body as Static<typeof MonthlyBudgetBody>;
+      if (!(await setMonthlyBudget(deps.sql, request.auth.companyId, body.monthly_budget))) throw notFound('Company');
+      return budgetStatus(request.auth.companyId);
     });
 
     app.put('/company/webhook', {

@@ -28,7 +28,7 @@ export function exportRoutes(deps: { sql: RootSql; batchSize?: number }): Fastif
       config: { scope: 'export:read' },
       schema: {
         tags: ['export'],
-        summary: 'Download all the company\'s data as JSON Lines (application/x-ndjson), one object per line with a "type": company, bot, call (with transcript and outcome), booking, campaign, campaign_contact, dnc_number, audit',
+        summary: 'Download all the company\'s data as JSON Lines (application/x-ndjson), one object per line with a "type": company, bot, call (with transcript, outcome and recording reference), booking, campaign, campaign_contact, dnc_number, audit, usage (usage records in stored units)',
         querystring: ExportQuery,
         produces: ['application/x-ndjson'],
         response: { ...errors(400, 401, 403) },

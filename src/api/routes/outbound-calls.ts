@@ -5,6 +5,7 @@ import { getBot } from '../../db/bots.js';
 import type { RootSql } from '../../db/sql.js';
 import { ParleyError, notFound } from '../../errors.js';
 import type { OutboundDialer } from '../../telephony/twilio/outbound.js';
+import { assertWithinBudget, type BudgetCheck } from '../../usage/budget.js';
 import { IdParams, errors } from '../schemas.js';
 import { CallSummarySchema, summary } from './calls.js';
 
@@ -12,6 +13,8 @@ export interface OutboundCallRouteDeps {
   sql: RootSql;
   /** Null when Twilio REST credentials are not configured. */
   dialer: OutboundDialer | null;
+  /** The company's monthly budget (src/usage/budget.ts): exhausted → 409 budget_exhausted, nothing dialled. */
+  budget?: BudgetCheck;
 }
 
 const OutboundCallBody = Type.Object(
@@ -35,7 +38,8 @@ export function outboundCallRoutes(deps: OutboundCallRouteDeps): FastifyPluginAs
         description:
           'Creates the call (status `queued`) and asks Twilio to dial. When the callee answers, the bot greets them and the ' +
           'conversation runs as on an inbound call; status changes, transcript and outcome arrive as for any call ' +
-          '(GET /v1/calls/:id, webhooks). A number Twilio refuses answers 400 and the call is stored as `failed` with the reason.',
+          '(GET /v1/calls/:id, webhooks). A number Twilio refuses answers 400 and the call is stored as `failed` with the reason. ' +
+          'When the company\'s monthly budget is used up: 409 `PARLEY_ERR_BUDGET_EXHAUSTED` (`details.reason` = `budget_exhausted`), and no call is created.',
         params: IdParams,
         body: OutboundCallBody,
         response: { 201: CallSummarySchema, ...errors(400, 401, 403, 404, 409, 502, 503) },
@@ -47,6 +51,7 @@ export function outboundCallRoutes(deps: OutboundCallRouteDeps): FastifyPluginAs
       if (!bot) throw notFound('Bot');
       if (!bot.is_active) throw new ParleyError('PARLEY_ERR_CONFLICT', 'This bot is inactive');
       if (!deps.dialer) throw new ParleyError('PARLEY_ERR_UNAVAILABLE', 'Outbound calls need TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN on the server');
+      await assertWithinBudget(deps.budget, bot.company_id);
       const call = await deps.dialer.place(bot, to, { hangUpOnMachine });
       return reply.status(201).send(summary(call));
     });

@@ -9,6 +9,7 @@ import type { RootSql } from '../../db/sql.js';
 import { notFound } from '../../errors.js';
 import { erasePhoneNumber, hashNumber } from '../../privacy/erase.js';
 import { E164, errors } from '../schemas.js';
+import { drainRecordingDeletions, type RecordingDeleter } from '../../recordings/deletions.js';
 
 const Retention = Type.Object(
   {
@@ -25,6 +26,7 @@ const NumberParams = Type.Object({ number: E164 }, { additionalProperties: false
 
 const ErasureResult = Type.Object({
   calls: Type.Integer({ description: 'Calls from or to the number: transcript, number and recording removed' }),
+  recordings: Type.Integer({ description: 'Recordings of those calls deleted (stored WAVs, Twilio recordings); one that cannot be deleted now is retried until it is' }),
   outcomes: Type.Integer({ description: 'Outcomes whose summary and extracted data were cleared' }),
   webhook_events: Type.Integer({ description: 'Webhook events about those calls (or carrying the number) deleted' }),
   bookings: Type.Integer({ description: 'Bookings whose customer phone, name and notes were cleared' }),
@@ -34,7 +36,7 @@ const ErasureResult = Type.Object({
   dnc_kept: Type.Boolean({ description: 'A do-not-call entry for the number exists and was kept, so it keeps protecting the person' }),
 });
 
-export function privacyRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
+export function privacyRoutes(deps: { sql: RootSql; recordings?: RecordingDeleter }): FastifyPluginAsync {
   return async (app) => {
     app.get('/privacy/retention', {
       config: { scope: 'privacy:read' },
@@ -67,6 +69,11 @@ export function privacyRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
     }, async (request) => {
       const params = request.params as Static<typeof NumberParams>;
       const counts = await erasePhoneNumber(deps.sql, request.auth.companyId, params.number);
+      // The recordings go now; any that fail stay queued and the retention worker retries them.
+      if (deps.recordings && counts.recordings > 0) {
+        await drainRecordingDeletions(deps.sql, deps.recordings, { companyId: request.auth.companyId, limit: 1000 })
+          .catch((err: unknown) => request.log.warn({ err: String(err) }, 'deleting erased recordings failed; retried later'));
+      }
       // The append-only audit log records the erasure against a hash of the number, never the number itself.
       params.number = hashNumber(params.number);
       auditDetails(request, { erased: counts });

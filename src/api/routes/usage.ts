@@ -21,8 +21,8 @@ const UsageQuery = Type.Object(
 );
 
 const Item = Type.Object({
-  kind: Type.Union(['telephony_minutes', 'stt_seconds', 'tts_chars', 'llm_input_tokens', 'llm_cached_input_tokens', 'llm_output_tokens'].map((k) => Type.Literal(k)), {
-    description: 'telephony_minutes (per call rounded up; model = direction), stt_seconds (audio sent to the recognizer), tts_chars (text sent to the synthesizer), llm_input_tokens (uncached), llm_cached_input_tokens, llm_output_tokens',
+  kind: Type.Union(['telephony_minutes', 'stt_seconds', 'tts_chars', 'llm_input_tokens', 'llm_cached_input_tokens', 'llm_output_tokens', 'embedding_tokens'].map((k) => Type.Literal(k)), {
+    description: 'telephony_minutes (per call rounded up; model = direction), stt_seconds (audio sent to the recognizer), tts_chars (text actually synthesised: phrases replayed from the phrase cache count 0), llm_input_tokens (uncached), llm_cached_input_tokens, llm_output_tokens, embedding_tokens (knowledge ingestion; provider local = the hashing embedder, price 0)',
   }),
   provider: Type.String(),
   model: Type.String({ description: "The model ('' when the provider names none); for telephony_minutes the direction" }),

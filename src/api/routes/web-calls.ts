@@ -9,6 +9,7 @@ import type { RootSql } from '../../db/sql.js';
 import { ParleyError, notFound } from '../../errors.js';
 import { WEB_CALL_SOCKET_PATH } from '../../telephony/web/socket-route.js';
 import { mintWebCall } from '../../telephony/web/tokens.js';
+import { assertWithinBudget, type BudgetCheck } from '../../usage/budget.js';
 import { IdParams, Timestamp, Uuid, errors } from '../schemas.js';
 
 export interface WebCallRouteDeps {
@@ -17,6 +18,8 @@ export interface WebCallRouteDeps {
   publicOrigin: string;
   /** WEB_CALL_TOKEN_TTL_SEC. */
   tokenTtlSec: number;
+  /** The company's monthly budget (src/usage/budget.ts): exhausted → 409 budget_exhausted, no token. */
+  budget?: BudgetCheck;
 }
 
 const WebCallResponse = Type.Object({
@@ -37,7 +40,7 @@ export function webCallRoutes(deps: WebCallRouteDeps): FastifyPluginAsync {
       schema: {
         tags: ['web-calls'],
         summary: 'Start a browser web call: mint a single-use token and create the call',
-        description: `The token is valid for ${deps.tokenTtlSec} s and opens exactly one call. The socket checks the page's Origin against the bot's allowedOrigins (plus this server's own origin).`,
+        description: `The token is valid for ${deps.tokenTtlSec} s and opens exactly one call. The socket checks the page's Origin against the bot's allowedOrigins (plus this server's own origin). When the company's monthly budget is used up: 409 with \`details.reason\` = \`budget_exhausted\`.`,
         params: IdParams,
         response: { 201: WebCallResponse, ...errors(401, 403, 404, 409) },
       },
@@ -46,6 +49,7 @@ export function webCallRoutes(deps: WebCallRouteDeps): FastifyPluginAsync {
       const bot = await getBot(deps.sql, request.auth.companyId, id);
       if (!bot) throw notFound('Bot');
       if (!bot.is_active) throw new ParleyError('PARLEY_ERR_CONFLICT', 'This bot is inactive');
+      await assertWithinBudget(deps.budget, bot.company_id);
       const minted = await mintWebCall(deps.sql, { companyId: bot.company_id, botId: bot.id, ttlSec: deps.tokenTtlSec });
       return reply.status(201).send({
         call_id: minted.call.id,

@@ -8,6 +8,10 @@
  * recently used first once the cache holds more than its byte budget. The key is (engine, text, voice, model,
  * language, format), so bots of different companies share a phrase only when all of it is identical; what that
  * reveals is timing (a shared phrase starts a little sooner), not content.
+ *
+ * Usage: each turn says how many characters it actually handed to the synthesizer (`synthesizedChars`, see
+ * SynthesisCount): 0 for a phrase replayed from the cache or a turn cancelled before synthesis began, the whole
+ * text otherwise. The usage meter (src/usage/counting.ts) counts that, not the text the call asked for.
  */
 import type { TtsProvider, TtsSession, TtsSessionOptions, TtsTurn } from '../types.js';
 
@@ -19,6 +23,14 @@ export interface PhraseCacheOptions {
   /** Replayed audio is handed out in slices of this many bytes (default 100 ms of the session's format). */
   sliceMs?: number;
 }
+
+/** A TTS turn that knows how many characters it sent to the synthesizer (read when the call's usage is written). */
+export interface SynthesisCount {
+  readonly synthesizedChars: number;
+}
+
+export const hasSynthesisCount = (turn: object): turn is SynthesisCount =>
+  typeof (turn as Partial<SynthesisCount>).synthesizedChars === 'number';
 
 export interface PhraseCacheStats {
   hits: number;
@@ -116,8 +128,10 @@ interface TurnCache {
   slice: number;
 }
 
-class CachingTurn implements TtsTurn {
+class CachingTurn implements TtsTurn, SynthesisCount {
   readonly audio: AsyncIterable<Uint8Array>;
+  /** Characters handed to the wrapped synthesizer (a cache hit hands it none). */
+  synthesizedChars = 0;
   private text = '';
   private ended = false;
   private cancelled = false;
@@ -140,7 +154,10 @@ class CachingTurn implements TtsTurn {
 
   pushText(text: string): void {
     if (this.ended || this.cancelled || !text) return;
-    if (this.inner) return this.inner.pushText(text);
+    if (this.inner) {
+      this.synthesizedChars += text.length;
+      return this.inner.pushText(text);
+    }
     this.text += text;
     // A phrase handed over whole is pushed and ended in the same tick; anything still open after it is a
     // streamed turn and must start synthesising now.
@@ -172,6 +189,7 @@ class CachingTurn implements TtsTurn {
       }
       if (!this.hit && !this.cancelled) {
         this.inner = this.session.startTurn(this.signal);
+        this.synthesizedChars += this.text.length;
         if (this.text) this.inner.pushText(this.text);
         if (this.ended) this.inner.end();
       }

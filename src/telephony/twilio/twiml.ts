@@ -1,8 +1,25 @@
 /** TwiML answers for the voice webhook. */
 import twilio from 'twilio';
 
-export function connectStreamTwiml(streamUrl: string, parameters: Record<string, string>): string {
+const sayLanguage = (language: 'en' | 'ru') => (language === 'ru' ? 'ru-RU' : 'en-US');
+
+export interface StreamTwimlOptions {
+  /** Said first (the bot's recording notice), in the bot's language. */
+  notice?: { text: string; language: 'en' | 'ru' } | null;
+  /**
+   * Twilio records the call, dual channel (caller and bot apart), reporting to this callback URL. Started with
+   * <Start><Recording>, which does not block: TwiML goes on to the stream at once (protocols.md §1.7).
+   */
+  recordingCallbackUrl?: string | null;
+}
+
+/** [<Say>notice] [<Start><Recording/>] <Connect><Stream> with `parameters` as <Parameter>s. */
+export function connectStreamTwiml(streamUrl: string, parameters: Record<string, string>, options: StreamTwimlOptions = {}): string {
   const vr = new twilio.twiml.VoiceResponse();
+  if (options.notice) vr.say({ language: sayLanguage(options.notice.language) }, options.notice.text);
+  if (options.recordingCallbackUrl) {
+    vr.start().recording({ channels: 'dual', recordingStatusCallback: options.recordingCallbackUrl, recordingStatusCallbackEvent: ['completed'] });
+  }
   const stream = vr.connect().stream({ url: streamUrl });
   for (const [name, value] of Object.entries(parameters)) stream.parameter({ name, value });
   return vr.toString();
@@ -10,7 +27,7 @@ export function connectStreamTwiml(streamUrl: string, parameters: Record<string,
 
 export function apologyTwiml(text: string, language: 'en' | 'ru'): string {
   const vr = new twilio.twiml.VoiceResponse();
-  vr.say({ language: language === 'ru' ? 'ru-RU' : 'en-US' }, text);
+  vr.say({ language: sayLanguage(language) }, text);
   vr.hangup();
   return vr.toString();
 }

@@ -1,6 +1,9 @@
 /**
  * Twilio's HTTP webhooks: POST /twilio/voice answers a call with <Connect><Stream>, POST /twilio/status applies
- * status callbacks without ever moving a call backwards.
+ * status callbacks without ever moving a call backwards, POST /twilio/recording/:callId stores what a call's
+ * recording status callback reports. A bot with `recording.enabled` gets its calls recorded by Twilio (dual
+ * channel, started in the answering TwiML, after its notice); a company whose monthly budget is used up has its
+ * inbound calls answered with a short notice and a hang-up.
  */
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -15,6 +18,9 @@ import { answerCampaignCall } from '../../campaigns/answer.js';
 import { registerVoicemailRoute, type VoicemailAudio } from '../../campaigns/voicemail-audio.js';
 import { OUTBOUND_PATH } from './outbound.js';
 import { apologyTwiml, connectStreamTwiml, hangupTwiml } from './twiml.js';
+import { recordingOf } from '../../bots/config-schema.js';
+import { RECORDING_SID, saveTwilioRecording } from '../../recordings/repo.js';
+import { BUDGET_EXHAUSTED, type BudgetCheck } from '../../usage/budget.js';
 
 export interface TwilioRouteDeps {
   sql: RootSql;
@@ -29,6 +35,8 @@ export interface TwilioRouteDeps {
   rateLimitPerMin?: number;
   /** A campaign's voicemail in the bot's voice: GET /twilio/voicemail/:attemptId.wav; without it, <Say>. */
   voicemail?: VoicemailAudio;
+  /** The company's monthly budget (src/usage/budget.ts): exhausted → inbound calls hear BUDGET_NOTICE and end. */
+  budget?: BudgetCheck;
 }
 
 export const MEDIA_PATH = '/twilio/media';
@@ -37,6 +45,14 @@ const APOLOGY = {
   en: 'Sorry, this number is not in service. Goodbye.',
   ru: 'Извините, этот номер не обслуживается. До свидания.',
 };
+
+/** Said to inbound callers of a company whose monthly budget is used up, before the hang-up. */
+export const BUDGET_NOTICE = {
+  en: 'Sorry, we cannot take your call right now. Please try again later. Goodbye.',
+  ru: 'Извините, сейчас мы не можем принять ваш звонок. Пожалуйста, перезвоните позже. До свидания.',
+};
+
+export const RECORDING_PATH = '/twilio/recording';
 
 type Form = Record<string, string | undefined>;
 
@@ -52,10 +68,19 @@ function checkSignature(deps: TwilioRouteDeps, path: string | ((request: Fastify
   };
 }
 
-/** <Connect><Stream> to the media socket, with the call id and a short-lived token as <Parameter>s. */
-function streamTwiml(deps: TwilioRouteDeps, callId: string): string {
+/**
+ * <Connect><Stream> to the media socket, with the call id and a short-lived token as <Parameter>s; before it, when
+ * the bot records its calls, its notice and <Start><Recording> reporting to /twilio/recording/:callId.
+ */
+function streamTwiml(deps: TwilioRouteDeps, callId: string, bot: BotRow): string {
   const token = signCallToken(deps.callTokenSecret, { callId, aud: 'twilio-media', exp: Date.now() + (deps.tokenTtlMs ?? 60_000) });
-  return connectStreamTwiml(publicWsUrl(deps.publicOrigin, MEDIA_PATH), { callId, token });
+  const recording = recordingOf(bot.config);
+  return connectStreamTwiml(publicWsUrl(deps.publicOrigin, MEDIA_PATH), { callId, token }, recording.enabled
+    ? {
+        notice: recording.notice ? { text: recording.notice, language: bot.language } : null,
+        recordingCallbackUrl: publicUrl(deps.publicOrigin, `${RECORDING_PATH}/${callId}`),
+      }
+    : {});
 }
 
 const STATUS_MAP: Record<string, CallStatus> = {
@@ -98,9 +123,18 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
         return reply.type('text/xml').send(apologyTwiml(APOLOGY.en, 'en'));
       }
       const direction = form.Direction?.startsWith('outbound') ? 'outbound' : 'inbound';
+      if ((await deps.budget?.status(bot.company_id))?.exhausted) {
+        // Recorded as the company's call, ended at once with the reason; the caller hears why, in the bot's language.
+        await deps.sql.begin(async (tx) => {
+          const call = await createCall(tx, { companyId: bot.company_id, botId: bot.id, direction, twilioCallSid: callSid, from, to, status: 'ringing' });
+          await endCallInTx(tx, { callId: call.id, companyId: bot.company_id }, { status: 'failed', reason: BUDGET_EXHAUSTED }, { by: 'telephony', durationSec: 0 });
+        });
+        request.log.info({ callSid, companyId: bot.company_id }, 'inbound call refused: the monthly budget is used up');
+        return reply.type('text/xml').send(apologyTwiml(BUDGET_NOTICE[bot.language], bot.language));
+      }
       const call = await createCall(deps.sql, { companyId: bot.company_id, botId: bot.id, direction, twilioCallSid: callSid, from, to, status: 'ringing' });
       deps.prewarm?.(call.id, bot);
-      return reply.type('text/xml').send(streamTwiml(deps, call.id));
+      return reply.type('text/xml').send(streamTwiml(deps, call.id, bot));
     });
 
     // The answer URL of a call Parley placed (see outbound.ts): the call row exists; tie it to Twilio's SID.
@@ -132,10 +166,39 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
         return reply.type('text/xml').send(hangupTwiml());
       }
       deps.prewarm?.(call.id, bot);
-      return reply.type('text/xml').send(streamTwiml(deps, call.id));
+      return reply.type('text/xml').send(streamTwiml(deps, call.id, bot));
     });
 
     if (deps.voicemail) registerVoicemailRoute(app, deps.voicemail);
+
+    /**
+     * A call's recording status callback (the URL in its <Start><Recording>): the recording's SID, URL, duration
+     * and channels go on the call. Only a completed recording is stored; a repeated callback changes nothing; a
+     * callback for no call with that id and CallSid is 404 and touches nothing.
+     */
+    app.post(`${RECORDING_PATH}/:callId`, {
+      preHandler: checkSignature(deps, (request) => `${RECORDING_PATH}/${encodeURIComponent((request.params as { callId: string }).callId)}`),
+      schema: { hide: true, params: { type: 'object', properties: { callId: { type: 'string', format: 'uuid' } }, required: ['callId'] } } as object,
+    }, async (request, reply) => {
+      const { callId } = request.params as { callId: string };
+      const form = request.body as Form;
+      const callSid = form.CallSid;
+      const recordingSid = form.RecordingSid ?? '';
+      if (!callSid || !RECORDING_SID.test(recordingSid)) return reply.status(400).type('text/plain').send('CallSid or RecordingSid missing or malformed');
+      const duration = Number.parseInt(form.RecordingDuration ?? '', 10);
+      const channels = Number.parseInt(form.RecordingChannels ?? '', 10);
+      const [call] = await deps.sql`select 1 from calls where id = ${callId} and twilio_call_sid = ${callSid} and company_id is not null`;
+      if (!call) return reply.status(404).type('text/plain').send('No such call');
+      if (form.RecordingStatus !== 'completed') return reply.status(204).send();
+      const result = await saveTwilioRecording(deps.sql, {
+        callId, callSid, recordingSid,
+        recordingUrl: form.RecordingUrl?.slice(0, 500) ?? null,
+        durationSec: Number.isFinite(duration) && duration >= 0 ? duration : null,
+        channels: channels === 1 || channels === 2 ? channels : null,
+      });
+      if (result === 'unknown') return reply.status(404).type('text/plain').send('No such call');
+      return reply.status(204).send();
+    });
 
     /**
      * Status callbacks. Calls Parley placed carry their id in the callback URL (/twilio/status/:callId), so
