@@ -58,15 +58,21 @@ export class CallRunner {
   /** Runs a call to its end. The call row and bot are already authorised by the transport's token. */
   async run(callTransport: CallTransport, call: CallRow, botRow: BotRow): Promise<CallSession> {
     const { sql, metrics } = this.deps;
-    const bot = this.deps.personalize ? await this.deps.personalize(call, botRow).catch(() => botRow) : botRow;
-    const log = this.deps.log.child({ callId: call.id, botId: bot.id, transport: callTransport.kind });
+    const personalized = this.deps.personalize ? await this.deps.personalize(call, botRow).catch(() => botRow) : botRow;
+    const log = this.deps.log.child({ callId: call.id, botId: personalized.id, transport: callTransport.kind });
     let recording: ActiveRecording | null = null;
-    if (callTransport.kind === 'web' && this.deps.recordings && recordingOf(bot.config).enabled) {
-      recording = await startCallRecording(this.deps.recordings, { callId: call.id, companyId: bot.company_id }, callTransport)
+    let bot = personalized;
+    const recordingConfig = recordingOf(personalized.config);
+    if (callTransport.kind === 'web' && this.deps.recordings && recordingConfig.enabled) {
+      recording = await startCallRecording(this.deps.recordings, { callId: call.id, companyId: personalized.company_id }, callTransport)
         .catch((err: unknown) => {
           log.error({ err }, 'starting the call recording failed; the call goes on unrecorded');
           return null;
         });
+      // Twilio speaks the notice in TwiML before the stream; a web call hears it as the start of the greeting.
+      if (recording && recordingConfig.notice) {
+        bot = { ...personalized, config: { ...personalized.config, greeting: `${recordingConfig.notice} ${personalized.config.greeting}` } };
+      }
     }
     const transport = recording?.transport ?? callTransport;
     const chosen = this.deps.providersFor(bot);

@@ -147,6 +147,17 @@ describe('web-call recording', () => {
     expect((await t.app.inject({ method: 'GET', url: `/v1/calls/${plain}/recording`, headers: t.as(other.apiKey) })).statusCode).toBe(404);
   });
 
+  it('speaks the recording notice first on a web call (Twilio speaks it in TwiML)', async () => {
+    const noticed = await company({ enabled: true, notice: 'This call is recorded.' });
+    const id = await call(noticed, 10);
+    const [row] = await until(async () => {
+      const rows = await t.db.sql<{ transcript: { role: string; text: string }[] }[]>`select transcript from calls where id = ${id} and ended_at is not null`;
+      return rows.length ? rows : undefined;
+    });
+    expect(row!.transcript[0]!.role).toBe('bot');
+    expect(row!.transcript[0]!.text).toMatch(/^This call is recorded\. \S/);
+  });
+
   it('retention deletes the stored file with the call', async () => {
     const key = `${a.companyId}/${callId}.wav`;
     const path = join((recordings.store as FsRecordingStore).dir, key);
