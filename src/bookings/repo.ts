@@ -3,8 +3,8 @@ import type { Db } from '../db/sql.js';
 import { LIVE_STATUSES, type Actor, type BookingStatus } from './state-machine.js';
 import type { BusyInterval } from './availability.js';
 
-export interface Booking {
-  id: string;
+/** What a booking row holds besides its id, times and timestamps: written by insertBooking, read back by toBooking. */
+interface BookingFields {
   companyId: string;
   botId: string;
   callId: string | null;
@@ -12,15 +12,19 @@ export interface Booking {
   serviceName: string;
   resourceId: string;
   resourceName: string;
-  start: string;
-  end: string;
   status: BookingStatus;
-  holdExpiresAt: string | null;
   customerName: string | null;
   customerPhone: string | null;
   price: number | null;
   currency: string | null;
   notes: string | null;
+}
+
+export interface Booking extends BookingFields {
+  id: string;
+  start: string;
+  end: string;
+  holdExpiresAt: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -62,23 +66,10 @@ export function toBooking(r: Row): Booking {
   };
 }
 
-export interface NewBookingRow {
-  companyId: string;
-  botId: string;
-  callId: string | null;
-  serviceId: string;
-  serviceName: string;
-  resourceId: string;
-  resourceName: string;
+export interface NewBookingRow extends BookingFields {
   start: Date;
   end: Date;
-  status: BookingStatus;
   holdExpiresAt: Date | null;
-  customerName: string | null;
-  customerPhone: string | null;
-  price: number | null;
-  currency: string | null;
-  notes: string | null;
 }
 
 export async function insertBooking(db: Db, b: NewBookingRow): Promise<Booking> {

@@ -36,6 +36,11 @@ interface SlotOut {
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
 
+/** The JSON Schema of a tool's arguments: an object of these properties and no others. */
+const argsSchema = (properties: Record<string, unknown>, required?: string[]): Record<string, unknown> => ({
+  type: 'object', properties, ...(required ? { required } : {}), additionalProperties: false,
+});
+
 /** Up to n slots spread evenly over the list, so "tomorrow" offers morning and afternoon, not 9:00, 9:30, 10:00. */
 function spread<T>(items: readonly T[], n: number): T[] {
   if (items.length <= n) return [...items];
@@ -71,6 +76,14 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
     content: { error: 'unknown_service', services: e.settings.services.map((s) => s.name) },
   });
 
+  /** How the service tools start: the bot's booking settings, then the service the agent named (or a refusal to return). */
+  function serviceCall(ctx: CallContext, rawService: unknown): { e: Env; service: BookingService } | ToolResult {
+    const e = env(ctx);
+    if (!e) return notAvailable;
+    const service = pickService(e, rawService);
+    return service ? { e, service } : unknownService(e);
+  }
+
   function callerPhone(ctx: CallContext, e: Env): string | null {
     if (!ctx.callerNumber) return null;
     try {
@@ -100,17 +113,19 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
     return text ? parseWhen(text, { now: e.now.toMillis(), zone: e.settings.timezone }) : null;
   }
 
-  /** The caller's own booking: by id (must be theirs) or their only upcoming one. */
-  async function callersBooking(ctx: CallContext, e: Env, rawId: unknown): Promise<Booking | ToolResult> {
+  /** The caller's own booking: by id (must be theirs) or their only upcoming one, with the bot's booking settings. */
+  async function callersBooking(ctx: CallContext, rawId: unknown): Promise<{ e: Env; found: Booking } | ToolResult> {
+    const e = env(ctx);
+    if (!e) return notAvailable;
     const phone = callerPhone(ctx, e);
     if (!phone) return { content: { error: 'no_caller_number' } };
     const upcoming = await bookings.upcomingForPhone(db, { companyId: ctx.companyId, botId: ctx.botId, phone });
     const id = str(rawId);
     if (id) {
       const found = upcoming.find((b) => b.id === id);
-      return found ?? { content: { error: 'booking_not_found' } };
+      return found ? { e, found } : { content: { error: 'booking_not_found' } };
     }
-    if (upcoming.length === 1) return upcoming[0]!;
+    if (upcoming.length === 1) return { e, found: upcoming[0]! };
     if (upcoming.length === 0) return { content: { error: 'no_upcoming_bookings' } };
     return { content: { error: 'which_booking', bookings: upcoming.map((b) => describe(e, b)) } };
   }
@@ -128,20 +143,15 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
       name: 'check_availability',
       description:
         'Find free appointment times. Give the service and the caller\'s own words for when (e.g. "tomorrow afternoon", "в пятницу в 15:30") or an ISO time. An exact free time is held for this call for a few minutes.',
-      parameters: {
-        type: 'object',
-        properties: {
-          service: { type: 'string', description: 'Service name as the caller said it' },
-          when: { type: 'string', description: "The caller's words for the date/time, or ISO 8601" },
-        },
-        additionalProperties: false,
-      },
+      parameters: argsSchema({
+        service: { type: 'string', description: 'Service name as the caller said it' },
+        when: { type: 'string', description: "The caller's words for the date/time, or ISO 8601" },
+      }),
     },
     async run(args, ctx) {
-      const e = env(ctx);
-      if (!e) return notAvailable;
-      const service = pickService(e, args.service);
-      if (!service) return unknownService(e);
+      const call = serviceCall(ctx, args.service);
+      if (!('service' in call)) return call;
+      const { e, service } = call;
       const base = { service: service.name, timezone: e.settings.timezone };
       const when = parse(e, args.when);
       const nowMs = e.now.toMillis();
@@ -190,24 +200,18 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
     spec: {
       name: 'book_appointment',
       description: 'Book an appointment at an exact time the caller agreed to, for the calling number.',
-      parameters: {
-        type: 'object',
-        properties: {
-          service: { type: 'string', description: 'Service name' },
-          when: { type: 'string', description: "The agreed time: the caller's words or ISO 8601" },
-          customer_name: { type: 'string', description: "The caller's name" },
-          customer_phone: { type: 'string', description: 'Callback number the caller gave (needed on web calls, which have no caller ID)' },
-          notes: { type: 'string', description: 'Anything the business should know' },
-        },
-        required: ['service', 'when', 'customer_name'],
-        additionalProperties: false,
-      },
+      parameters: argsSchema({
+        service: { type: 'string', description: 'Service name' },
+        when: { type: 'string', description: "The agreed time: the caller's words or ISO 8601" },
+        customer_name: { type: 'string', description: "The caller's name" },
+        customer_phone: { type: 'string', description: 'Callback number the caller gave (needed on web calls, which have no caller ID)' },
+        notes: { type: 'string', description: 'Anything the business should know' },
+      }, ['service', 'when', 'customer_name']),
     },
     async run(args, ctx) {
-      const e = env(ctx);
-      if (!e) return notAvailable;
-      const service = pickService(e, args.service);
-      if (!service) return unknownService(e);
+      const call = serviceCall(ctx, args.service);
+      if (!('service' in call)) return call;
+      const { e, service } = call;
       const customerName = str(args.customer_name);
       if (!customerName) return { content: { error: 'customer_name_required' } };
       const notes = str(args.notes)?.slice(0, 2000);
@@ -264,7 +268,7 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
     spec: {
       name: 'find_my_booking',
       description: "List the caller's upcoming appointments (found by the calling number).",
-      parameters: { type: 'object', properties: {}, additionalProperties: false },
+      parameters: argsSchema({}),
     },
     async run(_args, ctx) {
       const e = env(ctx);
@@ -276,24 +280,22 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
     },
   };
 
-  const cancelBooking: Tool = {
-    spec: {
-      name: 'cancel_booking',
-      description: "Cancel the caller's upcoming appointment (the only one, or the booking_id from find_my_booking).",
-      parameters: {
-        type: 'object',
-        properties: {
-          booking_id: { type: 'string' },
-          reason: { type: 'string', description: 'Why, in the caller\'s words' },
-        },
-        additionalProperties: false,
-      },
-    },
+  /** A tool that acts on one of the caller's own bookings (`booking_id`, or their only upcoming one). */
+  const onCallersBooking = (
+    name: string, description: string, properties: Record<string, unknown>, required: string[] | undefined,
+    act: (args: Record<string, unknown>, ctx: CallContext, e: Env, found: Booking) => Promise<ToolResult>,
+  ): Tool => ({
+    spec: { name, description, parameters: argsSchema({ booking_id: { type: 'string' }, ...properties }, required) },
     async run(args, ctx) {
-      const e = env(ctx);
-      if (!e) return notAvailable;
-      const found = await callersBooking(ctx, e, args.booking_id);
-      if (!('id' in found)) return found;
+      const mine = await callersBooking(ctx, args.booking_id);
+      return 'found' in mine ? act(args, ctx, mine.e, mine.found) : mine;
+    },
+  });
+
+  const cancelBooking = onCallersBooking(
+    'cancel_booking', "Cancel the caller's upcoming appointment (the only one, or the booking_id from find_my_booking).",
+    { reason: { type: 'string', description: 'Why, in the caller\'s words' } }, undefined,
+    async (args, ctx, e, found) => {
       const b = await bookings.transition(db, {
         companyId: ctx.companyId, bookingId: found.id, to: 'cancelled', actor: 'caller', reason: str(args.reason) ?? 'cancelled by caller',
       });
@@ -303,27 +305,12 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
         say: e.language === 'ru' ? `Запись ${label} отменена.` : `Your appointment ${label} is cancelled.`,
       };
     },
-  };
+  );
 
-  const rescheduleBooking: Tool = {
-    spec: {
-      name: 'reschedule_booking',
-      description: "Move the caller's upcoming appointment to a new exact time.",
-      parameters: {
-        type: 'object',
-        properties: {
-          booking_id: { type: 'string' },
-          when: { type: 'string', description: "The new time: the caller's words or ISO 8601" },
-        },
-        required: ['when'],
-        additionalProperties: false,
-      },
-    },
-    async run(args, ctx) {
-      const e = env(ctx);
-      if (!e) return notAvailable;
-      const found = await callersBooking(ctx, e, args.booking_id);
-      if (!('id' in found)) return found;
+  const rescheduleBooking = onCallersBooking(
+    'reschedule_booking', "Move the caller's upcoming appointment to a new exact time.",
+    { when: { type: 'string', description: "The new time: the caller's words or ISO 8601" } }, ['when'],
+    async (args, ctx, e, found) => {
       const when = parse(e, args.when);
       if (!when) return { content: { error: 'time_not_understood' } };
       if (when.kind === 'window') return { content: { error: 'exact_time_required', from: when.from.toISO(), to: when.to.toISO() } };
@@ -340,7 +327,7 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
         return slotProblem(e, err);
       }
     },
-  };
+  );
 
   return [bookingFlowTool(bookings, db, clock), checkAvailability, bookAppointment, findMyBooking, cancelBooking, rescheduleBooking];
 }

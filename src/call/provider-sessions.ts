@@ -5,6 +5,8 @@
  */
 import type { AudioFormat } from '../audio/format.js';
 import type { ProviderSet, SttSessionOptions, TtsSessionOptions } from '../providers/types.js';
+import { botKeyterms } from '../bookings/keyterms.js';
+import type { BookingConfig } from '../bookings/config-schema.js';
 
 export interface ProviderSessionInputs {
   language: 'en' | 'ru';
@@ -19,9 +21,18 @@ export interface ProviderSessionOptions {
   tts: TtsSessionOptions;
 }
 
-/** What a bot's call asks of its providers: its language, and the voice and models its providers were chosen with. */
-export function sessionInputsFor(bot: { language: 'en' | 'ru'; config: { voice?: string | undefined } }, providers: ProviderSet): ProviderSessionInputs {
-  return { language: bot.language, voice: providers.voice ?? bot.config.voice, sttModel: providers.sttModel, ttsModel: providers.ttsModel };
+type BotForSessions = { name: string; language: 'en' | 'ru'; config: { voice?: string | undefined; booking?: BookingConfig | undefined } };
+
+/**
+ * What a bot's call asks of its providers: its language, the voice and models its providers were chosen with, and
+ * the bot's own words (name, services, staff) as recognizer keyterms.
+ */
+export function sessionInputsFor(bot: BotForSessions, providers: ProviderSet): ProviderSessionInputs {
+  const keyterms = botKeyterms(bot);
+  return {
+    language: bot.language, voice: providers.voice ?? bot.config.voice, sttModel: providers.sttModel, ttsModel: providers.ttsModel,
+    ...(keyterms.length ? { keyterms } : {}),
+  };
 }
 
 export function providerSessionOptions(inputs: ProviderSessionInputs, format: { input: AudioFormat; output: AudioFormat }): ProviderSessionOptions {

@@ -86,6 +86,7 @@ export class CallRunner {
       callerNumber: call.direction === 'outbound' ? call.to_number : call.from_number,
       bot: { id: bot.id, name: bot.name, language: bot.language, config: bot.config },
     };
+    const sessionInputs = sessionInputsFor(bot, providers);
     const session = new CallSession({
       transport,
       stt: providers.stt,
@@ -102,7 +103,9 @@ export class CallRunner {
         timezone: (bot.config.booking as { timezone?: string } | undefined)?.timezone,
       }),
       language: bot.language,
-      voice: sessionInputsFor(bot, providers).voice,
+      // The same voice and keyterms as the sessions opened ahead at the voice webhook (telephony/prewarm.ts).
+      voice: sessionInputs.voice,
+      keyterms: sessionInputs.keyterms,
       retrieveContext: this.deps.retrieveFor?.(bot),
       log,
       sttModel: providers.sttModel,

@@ -250,3 +250,57 @@ describe('guided booking (ru)', () => {
     expect(await c.say('девять один шесть пять пять пять один два три четыре')).toContain('Спасибо, Светлана. Я записал ваш номер: 9 1 6, 5 5 5, 1 2 3 4, и вопрос: Вы делаете татуировки');
   });
 });
+
+describe('guided booking: names as a recognizer hears them (en)', () => {
+  const PHONE = '+15557654321';
+
+  it('reads back a name made of uncommon words once; a yes keeps it, unnoted', async () => {
+    const c = await conversation(botEn, PHONE);
+    await c.say('I need a tap repair tomorrow at ten in the morning');
+    expect(await c.say('came down')).toBe('I have your name as Came Down. Is that right? You can also spell it for me.');
+    expect(await c.say('yes')).toBe('Let me confirm: Tap repair tomorrow at 10:00 AM, for Came Down, phone number 5 5 5, 7 6 5, 4 3 2 1. Shall I book it?');
+    await c.say('yes');
+    expect(await live(c.callId)).toMatchObject([{ customerName: 'Came Down', notes: null }]);
+  });
+
+  it('does not question a common name', async () => {
+    const c = await conversation(botEn, PHONE);
+    await c.say('I need a tap repair tomorrow at ten in the morning');
+    expect(await c.say('Kate Brown')).toMatch(/^Let me confirm: .* for Kate Brown/);
+  });
+
+  it('after a no, takes the name spelt letter by letter', async () => {
+    const c = await conversation(botEn, PHONE);
+    await c.say('I need a tap repair tomorrow at ten in the morning');
+    await c.say('nine ago');
+    expect(await c.say('no')).toBe("Sorry, I didn't get your name. Could you spell it for me, letter by letter?");
+    expect(await c.say('N-I-N-A G-O-L-D')).toMatch(/^Let me confirm: .* for Nina Gold,/);
+    await c.say('yes');
+    expect(await live(c.callId)).toMatchObject([{ customerName: 'Nina Gold', notes: null }]);
+  });
+
+  it('a caller who goes on without answering the check keeps the name as heard, noted on the booking', async () => {
+    const c = await conversation(botEn, null);
+    await c.say('I need a tap repair tomorrow at ten in the morning');
+    await c.say('nine ago');
+    expect(await c.say('two zero two five five five zero one four seven')).toMatch(/^Let me confirm: .* for Nine Ago, phone number 2 0 2, 5 5 5, 0 1 4 7/);
+    await c.say('yes');
+    expect(await live(c.callId)).toMatchObject([{ customerName: 'Nine Ago', notes: "caller's name as the recognizer heard it, not confirmed" }]);
+  });
+
+  it('never blocks on a name it cannot find: after one retry it keeps what was heard, noted', async () => {
+    const c = await conversation(botEn, PHONE);
+    await c.say('I need a tap repair tomorrow at ten in the morning');
+    expect(await c.say('uh')).toBe("Sorry, I didn't get your name. Could you spell it for me, letter by letter?");
+    expect(await c.say('it is uh')).toMatch(/^Let me confirm: Tap repair tomorrow at 10:00 AM, for It Is Uh, phone/);
+    await c.say('yes');
+    expect(await live(c.callId)).toMatchObject([{ customerName: 'It Is Uh', notes: "caller's name as the recognizer heard it, not confirmed" }]);
+  });
+
+  it('reads a phone number with "for" and "to" heard for four and two', async () => {
+    const c = await conversation(botEn, null);
+    await c.say('I need a tap repair tomorrow at ten in the morning');
+    await c.say('Kate Brown');
+    expect(await c.say('my number is six for six five five five zero one to nine')).toMatch(/phone number 6 4 6, 5 5 5, 0 1 2 9\. Shall I book it\?$/);
+  });
+});

@@ -5,6 +5,7 @@ import { createLogger } from '../../src/log.js';
 import type { SttProvider, SttSession, SttSessionOptions, TtsProvider, TtsSession, TtsSessionOptions } from '../../src/providers/types.js';
 import type { ProviderSet } from '../../src/providers/types.js';
 import { ProviderPrewarmer } from '../../src/telephony/prewarm.js';
+import { providerSessionOptions, sessionInputsFor } from '../../src/call/provider-sessions.js';
 
 const bot: BotRow = {
   id: 'b1', company_id: 'c1', name: 'Bot', phone_number: '+15550001111', language: 'en', is_active: true,
@@ -41,7 +42,8 @@ function providers() {
 }
 
 const formats = { input: TWILIO_FORMAT, output: TWILIO_FORMAT };
-const sttOptions = (signal: AbortSignal): SttSessionOptions => ({ format: TWILIO_FORMAT, language: 'en', signal });
+// What the call's session asks for: built by the same function as the prewarmed sessions' options (the bot's name is a keyterm).
+const sttOptions = (signal: AbortSignal): SttSessionOptions => ({ ...providerSessionOptions(sessionInputsFor(bot, providers().set), formats).stt, signal });
 const ttsOptions: TtsSessionOptions = { format: TWILIO_FORMAT, language: 'en', voice: 'v1' };
 const tick = () => new Promise((r) => setTimeout(r, 5));
 

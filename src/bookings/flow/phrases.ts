@@ -7,6 +7,8 @@ export interface FlowPhrases {
   unknownService: (heard: string, services: string[]) => string;
   askTime: (service: string) => string;
   askName: string;
+  checkName: (name: string) => string;
+  spellName: string;
   askPhone: string;
   askPhoneToFind: string;
   badPhone: string;
@@ -40,6 +42,8 @@ const en: FlowPhrases = {
   unknownService: (heard, s) => `Sorry, we don't offer ${heard}. We offer ${join(s, 'and')}. Which would you like?`,
   askTime: (service) => `What day and time would suit you for the ${service}?`,
   askName: 'May I have your name, please?',
+  checkName: (name) => `I have your name as ${name}. Is that right? You can also spell it for me.`,
+  spellName: "Sorry, I didn't get your name. Could you spell it for me, letter by letter?",
   askPhone: 'What phone number can we reach you on?',
   askPhoneToFind: 'What phone number did you book with?',
   badPhone: "Sorry, I didn't get the whole number. Could you say it again, digit by digit?",
@@ -70,6 +74,8 @@ const ru: FlowPhrases = {
   unknownService: (heard, s) => `Извините, услуги «${heard}» у нас нет. Есть ${join(s, 'и')}. Что вас интересует?`,
   askTime: (service) => `На какой день и время записать вас (${service})?`,
   askName: 'Как вас зовут?',
+  checkName: (name) => `Я записал ваше имя так: ${name}. Верно? Можно продиктовать по буквам.`,
+  spellName: 'Извините, я не расслышал имя. Продиктуйте его, пожалуйста, по буквам.',
   askPhone: 'Назовите, пожалуйста, номер телефона для связи.',
   askPhoneToFind: 'На какой номер телефона оформлена запись?',
   badPhone: 'Извините, я не расслышал номер целиком. Повторите его, пожалуйста, по цифрам.',

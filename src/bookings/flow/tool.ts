@@ -23,9 +23,10 @@ import { parseWhen, type WhenResult } from '../when-parser.js';
 import { flowSettings, type FlowSettings } from './config.js';
 import { findServiceInUtterance, normalizeText } from './fuzzy.js';
 import { FLOW_PHRASES, type FlowPhrases } from './phrases.js';
-import { extractName, extractPhoneDigits, isNo, isQuestion, isYes, pickedOption, speakDigits, taskOf, type Task } from './understand.js';
+import { extractName, extractPhoneDigits, isNo, isQuestion, isYes, pickedOption, speakDigits, spelledName, taskOf, type Task } from './understand.js';
+import { isCommonName } from '../../providers/stt/local-names.js';
 
-export type Asked = 'task' | 'service' | 'time' | 'name' | 'phone' | 'which' | 'pick' | 'confirm' | 'change' | null;
+export type Asked = 'task' | 'service' | 'time' | 'name' | 'name_check' | 'phone' | 'which' | 'pick' | 'confirm' | 'change' | null;
 
 interface Offer {
   start: string;
@@ -51,6 +52,15 @@ export interface FlowState {
   day: string | null;
   offered: Offer[];
   name: string | null;
+  /**
+   * A name heard from the recognizer that is not made of common names is read back once ('pending' → 'asked');
+   * 'done' when confirmed, corrected, or the caller went on without saying.
+   */
+  nameCheck: 'pending' | 'asked' | 'done' | null;
+  /** Answers to the name question that held no name; after one retry what was heard is kept. */
+  nameTries: number;
+  /** Said on the booking when the name is kept as heard, unconfirmed. */
+  nameNote: string | null;
   phone: string | null;
   phoneFrom: 'caller_id' | 'caller' | null;
   candidates: Candidate[] | null;
@@ -62,11 +72,12 @@ export interface FlowState {
 
 const fresh = (keep?: Partial<FlowState>): FlowState => ({
   task: null, stage: 'collect', asked: null, serviceId: null, start: null, verified: false, day: null, offered: [],
-  name: keep?.name ?? null, phone: keep?.phone ?? null, phoneFrom: keep?.phoneFrom ?? null,
+  name: keep?.name ?? null, nameCheck: keep?.nameCheck ?? null, nameTries: 0, nameNote: keep?.nameNote ?? null, phone: keep?.phone ?? null, phoneFrom: keep?.phoneFrom ?? null,
   candidates: null, bookingId: null, lastSay: keep?.lastSay ?? null, question: null, outcome: null,
 });
 
 const TASKS = new Set(['book', 'cancel', 'reschedule', 'find']);
+const UNCONFIRMED_NAME = "caller's name as the recognizer heard it, not confirmed";
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
 
 /** Per-call flow state. A call lives on one instance; entries idle for two hours are dropped. */
@@ -253,10 +264,11 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
       }
     }
 
-    // Name.
-    const nameArg = str(args.customer_name);
-    const name = nameArg ?? (words && !consumedByPhone ? extractName(words, expecting === 'name') : null);
-    if (name) st.name = name;
+    if (expecting === 'name_check' && consumedByPhone && st.nameCheck === 'asked') {
+      // The caller went on to the number without saying whether the name was right: keep it, noted.
+      st.nameCheck = 'done';
+      st.nameNote = UNCONFIRMED_NAME;
+    } else absorbName(e, st, str(args.customer_name), consumedByPhone ? undefined : words, expecting);
 
     // Which booking.
     const id = str(args.booking_id);
@@ -277,6 +289,54 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
       if (chosen) st.bookingId = chosen.id;
     }
     return note;
+  }
+
+  /**
+   * The caller's name. One the LLM passes is taken as given. One read from recognized words is checked: a name
+   * made of uncommon words ("Came Down") is read back once; a "no" asks for it spelt; an answer with no name in it
+   * is asked again once, then what was heard is kept with a note on the booking, so a name never blocks a booking.
+   */
+  function absorbName(e: Env, st: FlowState, nameArg: string | undefined, words: string | undefined, expecting: Asked): void {
+    if (nameArg) {
+      st.name = nameArg;
+      st.nameCheck = 'done';
+      return;
+    }
+    if (!words) return;
+    const asked = expecting === 'name' || expecting === 'name_check';
+    const name = extractName(words, asked);
+    if (expecting === 'name_check') {
+      if (name && !isYes(words)) heardName(e, st, name, words, 'done');
+      else if (isNo(words)) {
+        st.name = null;
+        st.nameTries = 1;
+      } else st.nameCheck = 'done';
+      if (st.nameCheck === 'done' && !isYes(words) && !name) st.nameNote = UNCONFIRMED_NAME;
+      return;
+    }
+    if (name) {
+      heardName(e, st, name, words, st.nameTries > 0 ? 'done' : undefined);
+      return;
+    }
+    if (expecting === 'name' && !isQuestion(words) && !isYes(words) && !isNo(words)) {
+      st.nameTries++;
+      if (st.nameTries >= 2) {
+        // One retry was enough: keep the words as heard rather than block the booking on them.
+        const heard = words.replace(/[^\p{L}\s'-]/gu, ' ').split(/\s+/).filter(Boolean).slice(0, 3).join(' ');
+        if (heard) {
+          st.name = heard.replace(/\b\p{L}/gu, (c) => c.toUpperCase());
+          st.nameCheck = 'done';
+          st.nameNote = UNCONFIRMED_NAME;
+        }
+      }
+    }
+  }
+
+  function heardName(e: Env, st: FlowState, name: string, words: string, check?: 'done'): void {
+    st.name = name;
+    const sure = spelledName(words) !== null || (e.language === 'en' ? name.split(/\s+/).every(isCommonName) : true);
+    st.nameCheck = check ?? (sure ? 'done' : 'pending');
+    st.nameNote = check === 'done' && !sure ? UNCONFIRMED_NAME : null;
   }
 
   async function bookingServiceId(e: Env, st: FlowState): Promise<string | null> {
@@ -319,7 +379,11 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
       if (!st.start) return ask(st, 'time', p.askTime(service.name), note);
       const taken = await checkChosenTime(e, st, service.id, true);
       if (taken !== null) return taken;
-      if (e.flow.requireName && !st.name) return ask(st, 'name', p.askName, note);
+      if (e.flow.requireName && !st.name) return ask(st, 'name', st.nameTries ? p.spellName : p.askName, note);
+      if (st.name && st.nameCheck === 'pending') {
+        st.nameCheck = 'asked';
+        return ask(st, 'name_check', p.checkName(st.name), note);
+      }
       if (e.flow.requirePhone && !st.phone) return ask(st, 'phone', p.askPhone, note);
       if (!e.flow.confirm) return act(e, st);
       st.stage = 'confirm';
@@ -392,7 +456,7 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
         const start = new Date(DateTime.fromISO(st.start!).toMillis());
         let booking: Booking | null = null;
         const hold = await bookings.liveHoldOfCall(db, { companyId: ctx.companyId, callId: ctx.callId, serviceId: service.id, start });
-        const patch = { ...(st.name ? { customerName: st.name } : {}), ...(st.phone ? { customerPhone: st.phone } : {}) };
+        const patch = { ...(st.name ? { customerName: st.name } : {}), ...(st.phone ? { customerPhone: st.phone } : {}), ...(st.nameNote ? { notes: st.nameNote } : {}) };
         if (hold) {
           try {
             booking = await bookings.transition(db, { companyId: ctx.companyId, bookingId: hold.id, to: 'confirmed', actor: 'caller', reason: 'booked during call', patch });
@@ -404,7 +468,7 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
           await bookings.releaseCallHolds(db, { companyId: ctx.companyId, callId: ctx.callId });
           booking = await bookings.reserve(db, {
             companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, start, status: 'confirmed', callId: ctx.callId,
-            customerName: st.name, customerPhone: st.phone, actor: 'caller', reason: 'booked during call',
+            customerName: st.name, customerPhone: st.phone, notes: st.nameNote, actor: 'caller', reason: 'booked during call',
           });
         }
         st.outcome = { booking_id: booking.id, service: booking.serviceName, start: e.local(booking.start), label: e.label(booking.start), customer_name: st.name, customer_phone: st.phone };

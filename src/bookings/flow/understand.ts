@@ -81,8 +81,49 @@ function nameWords(words: string[]): string | null {
   return titleCase(kept.join(' ').toLowerCase());
 }
 
+/**
+ * A name spelt letter by letter: "S-M-I-T-H", "s m i t h", "s. m. i. t. h." (at least two letters; Latin or
+ * Cyrillic), possibly after a first name said as a word ("John S-M-I-T-H"). Null when nothing is spelt.
+ */
+export function spelledName(text: string): string | null {
+  // Items in order: a spelt word, or a plain word. "N-I-N-A" is one spelt word; so are letters a recognizer
+  // writes apart ("n i n a").
+  const items: Array<{ spelt: boolean; text: string }> = [];
+  let run = '';
+  const endRun = (): void => {
+    if (run.length >= 2) items.push({ spelt: true, text: run });
+    else if (run) items.push({ spelt: false, text: run });
+    run = '';
+  };
+  for (const token of norm(text).replace(/[,!?]/g, ' ').split(/\s+/).filter(Boolean)) {
+    if (/^(\p{L}[-.])+\p{L}\.?$/u.test(token)) {
+      endRun();
+      items.push({ spelt: true, text: token.replace(/[-.]/g, '') });
+      continue;
+    }
+    for (const piece of token.split(/[.-]/).filter(Boolean)) {
+      if (/^\p{L}$/u.test(piece)) run += piece;
+      else {
+        endRun();
+        items.push({ spelt: false, text: piece });
+      }
+    }
+  }
+  endRun();
+  const first = items.findIndex((i) => i.spelt);
+  if (first < 0) return null;
+  const spelt = items.slice(first).filter((i) => i.spelt).map((i) => i.text);
+  // "John S-M-I-T-H": a first name said as a word just before the spelling.
+  const before = items[first - 1]?.text;
+  const named = before && /^\p{L}{2,}$/u.test(before) && !NAME_STOP.test(before) && !NOT_NAME.has(before) &&
+    !/^(it's|is|spelled|spelt|name|last|first|that's|it|its|this|was)$/.test(before);
+  return titleCase([...(named ? [before] : []), ...spelt].slice(0, 3).join(' '));
+}
+
 /** "My name is Anna Lee", "this is John", "меня зовут Анна"; a bare "Anna Lee" only when a name was asked for. */
 export function extractName(text: string, asked = false): string | null {
+  const spelled = asked ? spelledName(text) : null;
+  if (spelled) return spelled;
   const patterns = [
     /\b(?:my name is|my name's|name is|call me)\s+(.+)$/i,
     /(?:^|[\s,.!?])(?:меня зовут|мо[её] имя|зовут)\s+(.+)$/i,
@@ -115,6 +156,9 @@ const RU_TEENS: Record<string, number> = {
 const RU_TENS: Record<string, number> = { двадцать: 20, тридцать: 30, сорок: 40, пятьдесят: 50, шестьдесят: 60, семьдесят: 70, восемьдесят: 80, девяносто: 90 };
 const RU_HUNDREDS: Record<string, number> = { сто: 100, двести: 200, триста: 300, четыреста: 400, пятьсот: 500, шестьсот: 600, семьсот: 700, восемьсот: 800, девятьсот: 900 };
 
+const HOMOPHONE_DIGIT: Record<string, string> = { for: '4', fore: '4', to: '2', too: '2', won: '1', ate: '8' };
+const isDigitWord = (w: string | undefined): boolean => w !== undefined && (/^\d+$/.test(w) || EN_DIGIT[w] !== undefined);
+
 /**
  * The digits of a phone number said as digits or words: "+1 555 010 2030", "five five five, oh one two…",
  * "double five", "восемь девятьсот шестнадцать сто двадцать три сорок пять шестьдесят семь". Null when fewer
@@ -144,7 +188,10 @@ export function extractPhoneDigits(text: string): string | null {
     if (w === 'double' || w === 'двойная') { repeat = 2; continue; }
     if (w === 'triple') { repeat = 3; continue; }
     let piece: string | null = null;
-    if (/^\d+$/.test(w)) piece = w;
+    // "six for six", "two to two": a recognizer's homophone of a digit, between digits.
+    const homophone = HOMOPHONE_DIGIT[w];
+    if (homophone !== undefined && out && isDigitWord(tokens[i + 1])) piece = homophone;
+    else if (/^\d+$/.test(w)) piece = w;
     else if (EN_DIGIT[w] !== undefined) piece = String(EN_DIGIT[w]);
     else if (RU_DIGIT[w] !== undefined) piece = String(RU_DIGIT[w]);
     else if (EN_TEENS[w] !== undefined) piece = String(EN_TEENS[w]);

@@ -8,6 +8,12 @@
  * thresholds (`voice`: 64 ms onset, 200 ms end of speech) is reported as `voice` events (after one `ready`), so a
  * call on this recognizer runs one VAD, not two.
  *
+ * Recognizer biasing: a session with `keyterms` (the bot's services, aliases, names), unless `args` bring their
+ * own `-lm`, decodes with a small language model built for the bot (local-lm.ts): booking and everyday phone
+ * English around those terms, with the generic model's 10 000 most frequent words mixed in, in place of the broad
+ * generic model. It is built once per set of terms in a worker thread and cached on disk; open() waits for it at
+ * most `languageModelWaitMs`, then uses the generic model for that call. Without keyterms: the generic model.
+ *
  * English only. open() with language 'ru' throws PARLEY_ERR_UNAVAILABLE (there is no local Russian model), so the
  * caller can pick another recognizer or tell the company. The acoustic model is 16 kHz: Twilio's 8 kHz μ-law is
  * upsampled and accepted but recognized poorly; it serves web calls and tests.
@@ -20,6 +26,7 @@ import { createVad, type CreateVadOptions } from '../vad/create.js';
 import type { VadEvent, VadLogger, VoiceActivityDetector } from '../vad/types.js';
 import { AsyncQueue } from '../../util/async-queue.js';
 import { PocketsphinxProcess, RecognizerError, type RecognizerOptions } from './local-recognizer.js';
+import { sharedLanguageModels, type LanguageModelCache } from './local-lm.js';
 
 export interface LocalSttOptions {
   /** Default 'pocketsphinx_continuous'. */
@@ -42,6 +49,10 @@ export interface LocalSttOptions {
    * idle ~100 MB process per session. When false, it starts when speech starts. Default true.
    */
   prewarm?: boolean;
+  /** Per-bot language models (default: one cache per process); false = the installed generic model. */
+  languageModels?: LanguageModelCache | false;
+  /** How long open() waits for a bot's model that is still being built. Default 3 s. */
+  languageModelWaitMs?: number;
 }
 
 const RATE = 16;
@@ -65,9 +76,31 @@ export class LocalSttProvider implements SttProvider {
       this.warnedNarrowband = true;
       this.options.logger?.warn('local STT on 8 kHz telephone audio is unreliable; its model is 16 kHz');
     }
-    const stt = new LocalSttSession(session, this.options);
+    const stt = new LocalSttSession(session, this.options, await this.modelArgs(session.keyterms ?? []));
     await stt.start();
     return stt;
+  }
+
+  /** `-lm`/`-dict` of the bot's language model, or [] (the generic model) when it is off, failed or not ready in time. */
+  private async modelArgs(keyterms: string[]): Promise<string[]> {
+    const cache = this.options.languageModels ?? sharedLanguageModels;
+    // A bot with no terms of its own (no services, a question-answering line) keeps the broad generic model.
+    if (cache === false || keyterms.length === 0 || (this.options.args ?? []).includes('-lm')) return [];
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.options.languageModelWaitMs ?? 3000)));
+    try {
+      const args = await Promise.race([cache.argsFor(keyterms), late]);
+      if (args === 'late') {
+        this.options.logger?.warn('the bot\'s language model is still being built; this call uses the generic one');
+        return [];
+      }
+      return args;
+    } catch (err) {
+      this.options.logger?.warn(`building the bot's language model failed; using the generic one: ${String(err)}`);
+      return [];
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 
@@ -92,11 +125,12 @@ class LocalSttSession implements SttSession {
   constructor(
     private readonly session: SttSessionOptions,
     private readonly options: LocalSttOptions,
+    modelArgs: string[],
   ) {
     this.converter = new AudioConverter(session.format, WIDEBAND_FORMAT);
     this.recognizerOptions = {
       binary: options.binary ?? 'pocketsphinx_continuous',
-      args: options.args ?? [],
+      args: [...modelArgs, ...(options.args ?? [])],
       timeoutMs: options.decodeTimeoutMs ?? 30_000,
     };
     this.preRollSamples = (options.preRollMs ?? 300) * RATE;
