@@ -1,12 +1,13 @@
 /**
  * Load benchmark: N concurrent simulated phone calls against one Parley server (a child process) whose cloud
  * adapters talk to fake Deepgram / OpenAI / Cartesia servers answering with set latencies. Prints server-added
- * latency per turn (voice-to-voice minus the set provider latencies), barge-in → clear time, the server's
- * event-loop delay, CPU and RSS per call, and late or dropped frames. Exits non-zero only when the harness
- * itself fails; missed targets are printed as MISS.
+ * latency per turn (voice-to-voice minus the set provider latencies and the turn-taking policy's set waits),
+ * hop by hop, barge-in → clear time, the server's event-loop delay, CPU and RSS per call, and late or dropped
+ * frames. Exits non-zero only when the harness itself fails; missed targets are printed as MISS.
  *   npm run bench:calls -- --calls 50 [--turns 3] [--stagger-ms 2000] [--database-url postgres://…] [--cpu-prof]
  *     [--pin 0-1:1  (server CPUs : load-generator CPUs, via taskset)] [--server-node-flags "…"]
  *     [--llm-token-interval-ms 0] [--tts-chunk-interval-ms 0] [--processes N  (PROCESSES for the server; needs --database-url)]
+ *     [--server-entry dist/main.js  (run a prebuilt server with plain node instead of src/main.ts under tsx)]
  *   The load generator alone, against a Parley started elsewhere (another machine, or by hand):
  *     npm run bench:calls -- --server-url http://10.0.0.5:3000 --admin-token … --twilio-auth-token … [--public-url …]
  *       --fakes-listen 0.0.0.0:4100 [--server-pid PID  (when the server runs on this machine: CPU/RSS from /proc)]
@@ -28,6 +29,7 @@ import { loadAverage, processTree, RssSampler, treeCpuSeconds, treeRssBytes, tre
 import { provisionBot, remoteServer, scrapeMetrics, startServerChild, type MetricsSnapshot, type ServerTarget } from './lib/server-child.js';
 import { parseTurnTag, TurnTracer, turnTag, type TurnBreakdown } from './lib/turn-trace.js';
 import { fmtMs, fmtSummary, percentile, summarize } from './lib/stats.js';
+import { VOICE_END_SILENCE_MS, VOICE_ONSET_MS } from '../../src/call/caller-voice.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -58,6 +60,7 @@ const { values: args } = parseArgs({
     'print-server-env': { type: 'boolean', default: false },
     /** Only start the server (as `npm start` would, no calls), report time to healthy and idle RSS, stop. */
     idle: { type: 'boolean', default: false },
+    'server-entry': { type: 'string' },
   },
 });
 
@@ -71,6 +74,9 @@ const BARGE_IN_MIN_MS = Number(args['barge-in-min-ms']);
 const TTS_MS_PER_WORD = 120;
 /** The fake Deepgram reports SpeechStarted once this much energetic audio has arrived (its minSpeechMs). */
 const FAKE_MIN_SPEECH_MS = 60;
+/** The bench bot's end-of-turn wait once its text reads complete (set explicitly; the default is 0). */
+const EOT_COMPLETE_WAIT_MS = 0;
+const FRAME_MS = 20;
 // A fresh number per run: a shared --database-url keeps the bots of earlier runs active.
 const BOT_NUMBER = `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`;
 const GREETING = 'Hello, how can I help?';
@@ -94,6 +100,16 @@ function lastUserText(body: Record<string, unknown>): string {
 
 /** The TurnLatency fields the call loop stores on each bot turn of the transcript. */
 const STORED_STAGES = ['speechMs', 'sttFinalMs', 'endpointMs', 'llmFirstTokenMs', 'ttsFirstAudioMs', 'responseMs', 'totalMs'] as const;
+/** What each stored field measures (src/call/types.ts TurnLatency), and what to compare it with here. */
+const STAGE_MEANING: Record<string, string> = {
+  speechMs: '[onset → end of speech: how long the caller spoke]',
+  sttFinalMs: `[→ the recognizer's final: VAD silence ${VOICE_END_SILENCE_MS} + Finalize + STT ${STT_FINAL_MS}]`,
+  endpointMs: '[→ the turn closed ("the caller is done")]',
+  llmFirstTokenMs: `[→ first LLM token: + LLM ${LLM_FIRST_TOKEN_MS}]`,
+  ttsFirstAudioMs: `[→ first TTS audio: + TTS ${TTS_FIRST_AUDIO_MS}]`,
+  responseMs: '[→ first audio frame handed to the transport]',
+  totalMs: '[= responseMs]',
+};
 
 /** Reads each call's stored transcript (GET /v1/calls/:id) and collects its bot turns' latency fields. */
 async function storedTurnStages(server: ServerTarget, apiKey: string, callIds: string[]): Promise<{ calls: number; turns: number; stages: Map<string, number[]> }> {
@@ -157,7 +173,7 @@ async function main(): Promise<number> {
   }
   const loadBefore = loadAverage();
 
-  const tracer = new TurnTracer();
+  const tracer = new TurnTracer(VOICE_END_SILENCE_MS, STT_FINAL_MS);
   /** Caller tag → its number of ordinary turns: the answer to the next utterance is the long one to interrupt. */
   const turnsByTag = new Map<number, number>();
   const deepgram = await FakeDeepgram.start({ finalLatencyMs: STT_FINAL_MS, minSpeechMs: FAKE_MIN_SPEECH_MS });
@@ -201,20 +217,20 @@ async function main(): Promise<number> {
       }
       server = remoteServer({ url: args['server-url'], publicUrl: args['public-url'], adminToken: args['admin-token'], twilioAuthToken: args['twilio-auth-token'], ...(args['server-pid'] ? { pid: Number(args['server-pid']) } : {}) });
     } else {
-      server = await startServerChild({ deepgramUrl: deepgram.url, cartesiaUrl: cartesia.url, openaiBaseUrl: openai.baseUrl, databaseUrl: args['database-url'], nodeFlags, cpus: serverCpus, processes: PROCESSES });
+      server = await startServerChild({ deepgramUrl: deepgram.url, cartesiaUrl: cartesia.url, openaiBaseUrl: openai.baseUrl, databaseUrl: args['database-url'], nodeFlags, cpus: serverCpus, processes: PROCESSES, entry: args['server-entry'] });
     }
     if (args.idle) {
       if (server.pid === null) throw new Error('--idle starts its own server (no --server-url)');
       const afterReady = treeRssBytes(server.pid);
       await sleep(5000);
       const idle = treeRssBytes(server.pid);
-      process.stdout.write(`idle server (${args['database-url'] ? 'PostgreSQL' : 'embedded PGlite on disk'}, PROCESSES=${PROCESSES}, cloud keys set, no calls yet): healthy ${(server.readyMs / 1000).toFixed(2)} s after spawn (GET /readyz 200); RSS ${mb(afterReady)} at ready, ${mb(idle)} 5 s later (server processes: ${processTree(server.pid).length})\n`);
+      process.stdout.write(`idle server (${args['database-url'] ? 'PostgreSQL' : 'embedded PGlite on disk'}, PROCESSES=${PROCESSES}, ${args['server-entry'] ? `node ${args['server-entry']}` : 'tsx src/main.ts'}, cloud keys set, no calls yet): healthy ${(server.readyMs / 1000).toFixed(2)} s after spawn (GET /readyz 200); RSS ${mb(afterReady)} at ready, ${mb(idle)} 5 s later (server processes: ${processTree(server.pid).length})\n`);
       return 0;
     }
     const { apiKey } = await provisionBot(server, BOT_NUMBER, {
       greeting: GREETING,
       systemPrompt: 'Be brief.',
-      limits: { silenceRepromptSec: 60, silenceHangupSec: 120, bargeInMinMs: BARGE_IN_MIN_MS, bargeInMinWords: 0 },
+      limits: { silenceRepromptSec: 60, silenceHangupSec: 120, bargeInMinMs: BARGE_IN_MIN_MS, bargeInMinWords: 0, endOfTurnCompleteWaitMs: EOT_COMPLETE_WAIT_MS },
     });
 
     const speech = new EncodedSpeech(mulawToneFrame(1200, 8000));
@@ -296,10 +312,15 @@ async function main(): Promise<number> {
     // ---- figures ----
     const ok = results.filter((r) => r.ok);
     const failed = results.filter((r) => !r.ok);
-    const setLatency = endpointingMs + STT_FINAL_MS + LLM_FIRST_TOKEN_MS + TTS_FIRST_AUDIO_MS;
+    // The call's VAD ends the caller's speech after VOICE_END_SILENCE_MS of silence and Parley sends Finalize;
+    // Deepgram's own endpointing (the query's `endpointing`) is not on the path.
+    const setLatency = VOICE_END_SILENCE_MS + STT_FINAL_MS + EOT_COMPLETE_WAIT_MS + LLM_FIRST_TOKEN_MS + TTS_FIRST_AUDIO_MS;
     const v2v = results.flatMap((r) => r.turns.map((t) => t.voiceToVoiceMs));
     const serverAdded = v2v.map((x) => x - setLatency);
-    const bargeExpected = FAKE_MIN_SPEECH_MS - 20 + BARGE_IN_MIN_MS;
+    // The line goes quiet at the first onset heard: the call's VAD after VOICE_ONSET_MS of speech (the frame that
+    // completes it); bargeInMinMs only decides later whether the interruption is committed.
+    const bargeExpected = (Math.ceil(VOICE_ONSET_MS / FRAME_MS) - 1) * FRAME_MS;
+    const bargeDeepgram = (Math.ceil(FAKE_MIN_SPEECH_MS / FRAME_MS) - 1) * FRAME_MS;
     const barge = results.flatMap((r) => (r.bargeInMs === null ? [] : [r.bargeInMs]));
     const bargeAdded = barge.map((x) => x - bargeExpected);
     const greeting = results.flatMap((r) => (r.greetingMs === null ? [] : [r.greetingMs]));
@@ -325,6 +346,7 @@ async function main(): Promise<number> {
     const hopSummary = (k: keyof TurnBreakdown): string => fmtSummary(summarize(hops.turns.map((t) => t[k])));
     const p99Hops = percentile(hops.turns.map((t) => t.serverAdded), 99);
     const frameDelays = tracer.inboundFrameDelays();
+    const packetDelays = tracer.inboundPacketDelays();
 
     const out: string[] = [];
     const row = (k: string, v: string): void => void out.push(`  ${k.padEnd(34)} ${v}`);
@@ -333,29 +355,31 @@ async function main(): Promise<number> {
     row('server', args['server-url'] ? `given by URL ${server.url}${pid !== null ? ` (pid ${pid}: CPU/RSS from /proc)` : ' (CPU/RSS from its /metrics: worker processes only)'}` : `child process, PROCESSES=${PROCESSES}`);
     row('database', args['server-url'] ? '(the server\'s)' : args['database-url'] ? 'PostgreSQL (--database-url)' : 'embedded PGlite on disk');
     if (args.pin) row('CPU pinning (--pin)', `server on CPU ${serverCpus}, load generator on CPU ${harnessCpus} (PostgreSQL and the kernel float)`);
-    row('set provider latencies', `endpointing ${endpointingMs} ms (adapter query) + STT final ${STT_FINAL_MS} ms + LLM first token ${LLM_FIRST_TOKEN_MS} ms + TTS first audio ${TTS_FIRST_AUDIO_MS} ms = ${setLatency} ms`);
-    row('formula', 'server-added = voice-to-voice − set provider latencies');
-    row('', '(voice-to-voice = caller\'s last speech frame sent → first bot audio frame received; the fake detects');
-    row('', ' silence on the 20 ms audio clock, so up to ~20 ms of frame quantization is in every figure)');
+    row('set latencies on the path', `VAD end-of-speech silence ${VOICE_END_SILENCE_MS} ms + STT final after Finalize ${STT_FINAL_MS} ms + end-of-turn wait (complete text) ${EOT_COMPLETE_WAIT_MS} ms + LLM first token ${LLM_FIRST_TOKEN_MS} ms + TTS first audio ${TTS_FIRST_AUDIO_MS} ms = ${setLatency} ms`);
+    row('formula', 'server-added = voice-to-voice − set latencies on the path');
+    row('', '(voice-to-voice = caller\'s last speech frame sent → first bot audio frame received. The call\'s own VAD');
+    row('', ` ends the turn ${VOICE_END_SILENCE_MS} ms of audio after the last speech and sends Deepgram a Finalize; Deepgram's`);
+    row('', ` endpointing=${endpointingMs} in the query is not waited for. The VAD works on 20 ms frames: up to ~20 ms of quantization)`);
     row('calls completed / failed', `${ok.length} / ${failed.length}   (peak parley_active_calls ${peakActive}, load wall ${wallSec.toFixed(1)} s)`);
     row('turns measured', `${v2v.length}  (${TURNS} ordinary + 1 long answer per call)`);
     row('server-added latency per turn', fmtSummary(summarize(serverAdded)));
     row('voice-to-voice', fmtSummary(summarize(v2v)));
     out.push('', `  server-added, hop by hop (${hops.turns.length} turns matched, ${hops.unmatched} not; the parts below add up to voice-to-voice):`);
     row('  Parley total', hopSummary('serverAdded'));
-    row('    last frame → Deepgram', hopSummary('inbound'));
-    row('    STT final → LLM request', hopSummary('toLlm'));
+    row('    end-of-speech frame → Finalize', `${hopSummary('toFinalize')}  [inbound, the call's VAD, Finalize out; held audio goes first]`);
+    row(`    Finalize → LLM request − ${STT_FINAL_MS}`, `${hopSummary('toLlm')}  [end-of-turn decision, prompt; a late fake final counts here]`);
     row('    first token → TTS request', `${hopSummary('toTts')}${Number(args['llm-token-interval-ms']) > 0 ? '  [includes the LLM streaming the rest of the first phrase]' : ''}`);
     row('    TTS first audio → caller', hopSummary('toCaller'));
-    row('  fakes and load generator', '(set value in brackets; the excess is the harness running late)');
-    row(`    endpointing audio [${endpointingMs}]`, hopSummary('endpointAudio'));
-    row(`    STT final [${STT_FINAL_MS}]`, hopSummary('sttFinal'));
+    row('  policy, fakes and load generator', '(set value in brackets; the excess is the harness running late)');
+    row(`    end-of-speech silence [${VOICE_END_SILENCE_MS}]`, `${hopSummary('endSilence')}  (audio the caller sends before the VAD may end the turn)`);
+    row(`    STT final [${STT_FINAL_MS}]`, '(set; not stamped separately)');
     row(`    LLM first token [${LLM_FIRST_TOKEN_MS}]`, hopSummary('llmFirstToken'));
     row(`    TTS first audio [${TTS_FIRST_AUDIO_MS}]`, hopSummary('ttsFirstAudio'));
-    row('every caller frame → Deepgram', fmtSummary(summarize(frameDelays)));
+    row('caller frame → Deepgram, each', `${fmtSummary(summarize(frameDelays))}  (includes the wait for its packet: Parley sends Deepgram 60 ms packets)`);
+    row('caller frame → Deepgram, transit', `${fmtSummary(summarize(packetDelays))}  (the last frame of each packet: forwarding alone)`);
     out.push('');
     row('barge-in speech start → clear', fmtSummary(summarize(barge)));
-    row('  of which server-added', `${fmtSummary(summarize(bargeAdded))}  (expected ${bargeExpected} ms = SpeechStarted after ${FAKE_MIN_SPEECH_MS} ms of audio, i.e. 3rd frame at +${FAKE_MIN_SPEECH_MS - 20} ms, + bargeInMinMs ${BARGE_IN_MIN_MS})`);
+    row('  of which server-added', `${fmtSummary(summarize(bargeAdded))}  (expected ${bargeExpected} ms: the call's VAD onset after ${VOICE_ONSET_MS} ms of speech, the frame sent at +${bargeExpected} ms; the fake Deepgram's SpeechStarted after ${FAKE_MIN_SPEECH_MS} ms, frame at +${bargeDeepgram} ms, can come first: then up to ${bargeExpected - bargeDeepgram} ms below 0. bargeInMinMs ${BARGE_IN_MIN_MS} decides the commit, not the clear)`);
     row('stream start → greeting audio', fmtSummary(summarize(greeting)));
     row('server event-loop delay p99', `median of 1 s windows ${fmtMs(lag.p50)}, worst window ${fmtMs(lag.max)} (prom-client, 10 ms sampling subtracted; ${lag.n} windows; idle ${fmtMs(Math.max(0, (idleMetrics.eventLoopLagP99Sec ?? 0) - lagResolutionSec) * 1000)})`);
     row('server CPU', `${cpuPct.toFixed(1)} % of one core over the load (${(cpuPct / N).toFixed(2)} % per call; ${((cpuSec * 1000) / N).toFixed(0)} ms CPU per call of ~${(wallSec).toFixed(0)} s)`);
@@ -367,8 +391,9 @@ async function main(): Promise<number> {
     row('outbound (TTS → caller)', `${outBytes} of ${outExpected} expected bytes for greetings + uninterrupted answers (${shortReplies} answers short)`);
     const stages = [...after.turnStages.entries()].map(([s, v]) => `${s} ${v.count ? ((v.sum / v.count) * 1000).toFixed(0) : '-'} ms`).join(', ');
     if (stages) row('server turn stages (mean, /metrics)', stages);
-    out.push('', `  per-turn stages stored in the transcripts (${stored.turns} bot turns of ${stored.calls} calls; ms, from the caller's voice):`);
-    for (const [field, values] of stored.stages) row(`  ${field}`, fmtSummary(summarize(values)));
+    out.push('', `  per-turn stages stored in the transcripts (${stored.turns} bot turns of ${stored.calls} calls; server clock, ms from the`);
+    out.push('  caller\'s end of speech as the call\'s VAD places it — the last voiced audio, not its detection — except speechMs):');
+    for (const [field, values] of stored.stages) row(`  ${field}`, `${fmtSummary(summarize(values))}  ${STAGE_MEANING[field] ?? ''}`);
     for (const [stage, h] of after.bargeIn) {
       const before = idleMetrics.bargeIn.get(stage);
       row(`  barge-in ${stage} (/metrics)`, histogramSummary(h, before));

@@ -10,8 +10,10 @@
  * `is_tenant` makes Qdrant co-locate each tenant's points on disk and build per-tenant index structures, so a
  * filtered query stays fast without a global graph traversal. Tenancy is enforced in one place (this adapter
  * always adds the filter) and Postgres remains the source of truth for the chunks themselves.
+ * The client library (~17 MB with its undici) is imported on first use, so only a server with QDRANT_URL set
+ * and knowledge in use loads it.
  */
-import { QdrantClient } from '@qdrant/js-client-rest';
+import type { QdrantClient } from '@qdrant/js-client-rest';
 import type { Db } from '../db/sql.js';
 import type { DocumentRef, VectorHit, VectorPayload, VectorPoint, VectorQuery, VectorStore } from './vector-store.js';
 
@@ -32,20 +34,17 @@ const keyword = (key: string, value: string) => ({ key, match: { value } });
 
 export class QdrantVectorStore implements VectorStore {
   readonly name = 'qdrant' as const;
-  private readonly client: QdrantClient;
-  private ready: Promise<void> | null = null;
+  private ready: Promise<QdrantClient> | null = null;
 
-  constructor(private readonly options: QdrantVectorStoreOptions) {
-    this.client = new QdrantClient({
-      url: options.url,
-      ...(options.apiKey ? { apiKey: options.apiKey } : {}),
-      timeout: options.timeoutMs ?? 10_000,
-      checkCompatibility: false,
-    });
-  }
+  constructor(private readonly options: QdrantVectorStoreOptions) {}
 
   /** Creates the collection and payload indexes if missing; runs once per instance (retried after a failure). */
-  init(): Promise<void> {
+  async init(): Promise<void> {
+    await this.connected();
+  }
+
+  /** The client, once the schema is in place. */
+  private connected(): Promise<QdrantClient> {
     this.ready ??= this.createSchema().catch((err: unknown) => {
       this.ready = null;
       throw err;
@@ -53,33 +52,41 @@ export class QdrantVectorStore implements VectorStore {
     return this.ready;
   }
 
-  private async createSchema(): Promise<void> {
+  private async createSchema(): Promise<QdrantClient> {
+    const { QdrantClient } = await import('@qdrant/js-client-rest');
+    const client = new QdrantClient({
+      url: this.options.url,
+      ...(this.options.apiKey ? { apiKey: this.options.apiKey } : {}),
+      timeout: this.options.timeoutMs ?? 10_000,
+      checkCompatibility: false,
+    });
     const name = this.options.collection;
-    const { exists } = await this.client.collectionExists(name);
+    const { exists } = await client.collectionExists(name);
     if (!exists) {
       try {
-        await this.client.createCollection(name, { vectors: { size: this.options.dimensions, distance: 'Cosine' } });
+        await client.createCollection(name, { vectors: { size: this.options.dimensions, distance: 'Cosine' } });
       } catch (err) {
         // Another instance created it first.
         if ((err as { status?: number }).status !== 409) throw err;
       }
     } else {
-      const info = await this.client.getCollection(name);
+      const info = await client.getCollection(name);
       const vectors = info.config.params.vectors as { size?: number } | undefined;
       if (vectors?.size !== undefined && vectors.size !== this.options.dimensions) {
         throw new Error(`Qdrant collection ${name} holds ${vectors.size}-dimension vectors but the embedder makes ${this.options.dimensions}; use another QDRANT_COLLECTION`);
       }
     }
-    await this.client.createPayloadIndex(name, { field_name: 'company_id', field_schema: { type: 'keyword', is_tenant: true }, wait: true });
-    await this.client.createPayloadIndex(name, { field_name: 'bot_id', field_schema: 'keyword', wait: true });
-    await this.client.createPayloadIndex(name, { field_name: 'doc_id', field_schema: 'keyword', wait: true });
+    await client.createPayloadIndex(name, { field_name: 'company_id', field_schema: { type: 'keyword', is_tenant: true }, wait: true });
+    await client.createPayloadIndex(name, { field_name: 'bot_id', field_schema: 'keyword', wait: true });
+    await client.createPayloadIndex(name, { field_name: 'doc_id', field_schema: 'keyword', wait: true });
+    return client;
   }
 
   async upsert(points: VectorPoint[], _tx?: Db): Promise<void> {
-    await this.init();
+    const client = await this.connected();
     const size = this.options.batchSize ?? 256;
     for (let i = 0; i < points.length; i += size) {
-      await this.client.upsert(this.options.collection, {
+      await client.upsert(this.options.collection, {
         wait: true,
         points: points.slice(i, i + size).map((p) => ({ id: p.id, vector: Array.from(p.vector), payload: { ...p.payload } })),
       });
@@ -87,16 +94,16 @@ export class QdrantVectorStore implements VectorStore {
   }
 
   async deleteByDocument(ref: DocumentRef, _tx?: Db): Promise<void> {
-    await this.init();
-    await this.client.delete(this.options.collection, {
+    const client = await this.connected();
+    await client.delete(this.options.collection, {
       wait: true,
       filter: { must: [keyword('company_id', ref.companyId), keyword('bot_id', ref.botId), keyword('doc_id', ref.documentId)] },
     });
   }
 
   async query(vector: Float32Array, filter: VectorQuery): Promise<VectorHit[]> {
-    await this.init();
-    const res = await this.client.query(this.options.collection, {
+    const client = await this.connected();
+    const res = await client.query(this.options.collection, {
       query: Array.from(vector),
       limit: filter.limit,
       with_payload: true,

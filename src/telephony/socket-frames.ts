@@ -1,10 +1,11 @@
 /**
- * Frame checks shared by the two call sockets (/twilio/media and /web-call/socket), so both treat a bad frame
- * the same way: counted as malformed and dropped, the call going on. ws's own UTF-8 check is off
- * (`skipUTF8Validation`, see app.ts) because ws answers an invalid text frame by closing the socket (1007).
+ * Frame checks shared by the two call sockets (/twilio/media and /web-call/socket) and their transports, so both
+ * treat a bad frame the same way: counted as malformed and dropped, the call going on. ws's own UTF-8 check is
+ * off (`skipUTF8Validation`, see app.ts) because ws answers an invalid text frame by closing the socket (1007).
  */
 import { isUtf8 } from 'node:buffer';
 import type { RawData } from 'ws';
+import type { Metrics } from '../metrics.js';
 
 /**
  * The largest frame ws reads (`maxPayload`). A larger frame cannot be skipped: ws closes the socket with 1009
@@ -27,4 +28,72 @@ export function textFrameProblem(bytes: Uint8Array): string | null {
   if (bytes.byteLength > MAX_TEXT_FRAME_BYTES) return 'oversized text frame';
   if (!isUtf8(bytes)) return 'text frame is not valid UTF-8';
   return null;
+}
+
+/**
+ * What both call transports track about the far end: the marks sent and not yet echoed (Twilio and the web page
+ * each echo a mark once, played or cleared; an echo of any other name is a malformed frame, counted and
+ * ignored), and whether the far end is gone (reported once, through `onGone`).
+ */
+export class FarEndState {
+  private readonly outstanding = new Set<string>();
+  private closedWith: string | null = null;
+
+  constructor(
+    private readonly onMalformed: (why: string) => void,
+    private readonly onGone: (reason: string) => void = () => {},
+  ) {}
+
+  get closed(): boolean {
+    return this.closedWith !== null;
+  }
+
+  /** Why the far end went ('' while it is there). */
+  get closeReason(): string {
+    return this.closedWith ?? '';
+  }
+
+  markSent(name: string): void {
+    this.outstanding.add(name);
+  }
+
+  /** An echo of mark `name` (`what`: the message that carried it): true, once, for a mark we sent; else counted. */
+  markEchoed(name: string, what: string): boolean {
+    if (this.outstanding.delete(name)) return true;
+    this.onMalformed(`${what} for an unknown mark`);
+    return false;
+  }
+
+  /** Every mark not yet echoed, now forgotten (a clear echoes them all). */
+  takeOutstanding(): string[] {
+    const names = [...this.outstanding];
+    this.outstanding.clear();
+    return names;
+  }
+
+  /** The far end is gone (stop message, socket closed, our hang-up): forgets its marks and calls onGone, once. */
+  close(reason: string): void {
+    if (this.closedWith !== null) return;
+    this.closedWith = reason;
+    this.outstanding.clear();
+    this.onGone(reason);
+  }
+}
+
+/**
+ * The malformed-frame counter of one call socket: each bad frame counts in parley_malformed_frames_total, and
+ * the first of the call is logged (why, never the frame) — the call goes on.
+ */
+export function malformedFrameCounter(
+  metrics: Pick<Metrics, 'malformedFrames'>,
+  transport: 'twilio' | 'web',
+  log: { warn(obj: object, msg: string): void },
+  what: string,
+): (why: string) => void {
+  let count = 0;
+  return (why) => {
+    count++;
+    metrics.malformedFrames.inc({ transport });
+    if (count === 1) log.warn({ why }, `malformed or unexpected ${what} frame (logged once per call)`);
+  };
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DeepgramStt } from '../../src/providers/stt/deepgram.js';
+import { biasParams, DeepgramStt } from '../../src/providers/stt/deepgram.js';
 import { TWILIO_FORMAT, WIDEBAND_FORMAT } from '../../src/audio/format.js';
 import { ParleyError } from '../../src/errors.js';
 import type { SttEvent, SttSession, SttSessionOptions } from '../../src/providers/types.js';
@@ -40,6 +40,17 @@ function speak(session: SttSession, speechMs: number, silenceMs: number): void {
   for (let t = 0; t < silenceMs; t += 20) session.pushAudio(silence);
 }
 
+describe('biasParams', () => {
+  it('uses keyterm prompting on Nova-3 and keywords on the older models that reject keyterm', () => {
+    expect(biasParams('nova-3', ['Acme'])).toEqual({ keyterm: ['Acme'] });
+    expect(biasParams('nova-3-medical', ['Acme'])).toEqual({ keyterm: ['Acme'] });
+    expect(biasParams('nova-2', ['Acme'])).toEqual({ keywords: ['Acme'] });
+    expect(biasParams('nova-2-phonecall', ['Acme'])).toEqual({ keywords: ['Acme'] });
+    expect(biasParams('enhanced', ['Acme'])).toEqual({ keywords: ['Acme'] });
+    expect(biasParams('base', ['Acme'])).toEqual({ keywords: ['Acme'] });
+  });
+});
+
 describe('DeepgramStt against fakeDeepgram', () => {
   it('connects with the right auth and query, streams μ-law as is, and maps the event sequence', async () => {
     const session = await stt().open(sessionOptions({ keyterms: ['Acme Salon', 'balayage'] }));
@@ -52,6 +63,7 @@ describe('DeepgramStt against fakeDeepgram', () => {
       endpointing: '200', utterance_end_ms: '300', vad_events: 'true', smart_format: 'true',
     });
     expect(q.getAll('keyterm')).toEqual(['Acme Salon', 'balayage']);
+    expect(q.getAll('keywords')).toEqual([]);
 
     speak(session, 1600, 400);
     await c.until((e) => e.type === 'utterance_end');

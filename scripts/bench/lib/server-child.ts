@@ -1,6 +1,7 @@
 /**
  * Runs Parley (src/main.ts) as a child process so its CPU, memory and event loop are measured apart from the
- * benchmark's callers and fake vendors. `node --import tsx` (not npx) keeps the server in the spawned pid.
+ * benchmark's callers and fake vendors. `node --import tsx` (not npx) keeps the server in the spawned pid; with
+ * `entry` (a prebuilt dist/main.js, `npm run build`) plain node runs it instead.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -23,6 +24,8 @@ export interface ServerChildOptions {
   cpus?: string;
   /** PROCESSES for the server (node:cluster); more than 1 needs databaseUrl. */
   processes?: number;
+  /** A built server entry (e.g. dist/main.js) to run with plain node; default src/main.ts under tsx. */
+  entry?: string;
 }
 
 export interface ServerChild {
@@ -80,7 +83,7 @@ export async function startServerChild(o: ServerChildOptions): Promise<ServerChi
     ...(o.databaseUrl ? { DATABASE_URL: o.databaseUrl } : {}),
     ...(o.processes && o.processes > 1 ? { PROCESSES: String(o.processes) } : {}),
   };
-  const nodeArgs = [...(o.nodeFlags ?? []), '--import', 'tsx', 'src/main.ts'];
+  const nodeArgs = [...(o.nodeFlags ?? []), ...(o.entry ? [o.entry] : ['--import', 'tsx', 'src/main.ts'])];
   // taskset execs node, so the server keeps the spawned pid (its CPU and RSS figures stay right).
   const [command, args] = o.cpus ? ['taskset', ['-c', o.cpus, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
   const child: ChildProcess = spawn(command, args, {

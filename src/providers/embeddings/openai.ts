@@ -2,8 +2,9 @@
  * Embeddings over OpenAI's /v1/embeddings (or a compatible server). Inputs are batched by count and by an
  * estimated token budget; vectors come back L2-normalised as Float32Array in input order.
  */
-import OpenAI from 'openai';
+import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
 import { ParleyError } from '../../errors.js';
+import { openAiClient, sdkHttpStatus, SDK_POLICY, type LazyClient, type OpenAiClient } from '../sdk-clients.js';
 import type { Embedder } from '../types.js';
 
 export interface OpenAiEmbedderOptions {
@@ -25,19 +26,14 @@ export interface OpenAiEmbedderOptions {
 export class OpenAiEmbedder implements Embedder {
   readonly name = 'openai';
   readonly dimensions: number;
-  private readonly client: OpenAI;
+  private readonly client: LazyClient<OpenAiClient>;
   private readonly model: string;
   private readonly requestDimensions: boolean;
   private readonly maxInputs: number;
   private readonly maxTokens: number;
 
   constructor(options: OpenAiEmbedderOptions) {
-    this.client = new OpenAI({
-      apiKey: options.apiKey,
-      baseURL: options.baseUrl ?? 'https://api.openai.com/v1',
-      timeout: options.timeoutMs ?? 60_000,
-      maxRetries: options.maxRetries ?? 4,
-    });
+    this.client = openAiClient(options, SDK_POLICY.batch);
     this.model = options.model ?? 'text-embedding-3-small';
     this.dimensions = options.dimensions ?? 1536;
     this.requestDimensions = options.requestDimensions ?? false;
@@ -56,9 +52,10 @@ export class OpenAiEmbedder implements Embedder {
   }
 
   private async embedBatch(batch: string[], signal?: AbortSignal): Promise<Float32Array[]> {
-    let response: OpenAI.Embeddings.CreateEmbeddingResponse;
+    let response: CreateEmbeddingResponse;
     try {
-      response = await this.client.embeddings.create(
+      const client = await this.client();
+      response = await client.embeddings.create(
         {
           model: this.model,
           // The API rejects empty strings; a single space embeds as "nothing".
@@ -121,8 +118,8 @@ function normalise(values: number[]): Float32Array {
 }
 
 function toUpstreamError(err: unknown): ParleyError {
-  if (err instanceof OpenAI.APIError && err.status !== undefined) {
-    const status = err.status;
+  const status = sdkHttpStatus(err);
+  if (status !== undefined) {
     const what = status === 401 ? 'rejected the API key' : `answered HTTP ${status}`;
     return new ParleyError('PARLEY_ERR_UPSTREAM', `OpenAI embeddings ${what}`, {
       provider: 'openai',

@@ -3,9 +3,8 @@
  * tools + system). tool_use blocks become whole tool_call events; ChatMessage 'tool' results go back as user
  * tool_result blocks, consecutive results merged into one user turn as the API requires.
  */
-import Anthropic from '@anthropic-ai/sdk';
 import { parseToolArguments } from './tool-arguments.js';
-import { upstreamHttpError, upstreamStreamError } from './upstream-error.js';
+import { toUpstreamError } from './upstream-error.js';
 import type {
   ContentBlockParam,
   MessageCreateParamsStreaming,
@@ -14,6 +13,7 @@ import type {
 } from '@anthropic-ai/sdk/resources/messages';
 import { ParleyError } from '../../errors.js';
 import { cancelOnAbort, count } from './openai.js';
+import { anthropicClient, SDK_POLICY, type AnthropicClient, type LazyClient } from '../sdk-clients.js';
 import type { ChatMessage, LlmEvent, LlmProvider, LlmRequest, LlmUsage, StructuredRequest, ToolCall } from '../types.js';
 
 /** A structured answer (post-call analysis) may take longer than a live turn's first token. */
@@ -33,17 +33,12 @@ export interface AnthropicLlmOptions {
 
 export class AnthropicLlm implements LlmProvider {
   readonly name = 'anthropic';
-  private readonly client: Anthropic;
+  private readonly client: LazyClient<AnthropicClient>;
   readonly model: string;
   private readonly defaultMaxTokens: number;
 
   constructor(options: AnthropicLlmOptions) {
-    this.client = new Anthropic({
-      apiKey: options.apiKey,
-      baseURL: options.baseUrl ?? 'https://api.anthropic.com',
-      timeout: options.timeoutMs ?? 15_000,
-      maxRetries: options.maxRetries ?? 1,
-    });
+    this.client = anthropicClient(options, SDK_POLICY.liveTurn);
     this.model = options.model ?? 'claude-haiku-4-5';
     this.defaultMaxTokens = options.defaultMaxTokens ?? 1024;
   }
@@ -51,7 +46,8 @@ export class AnthropicLlm implements LlmProvider {
   /** The schema is the input_schema of a tool the model is forced to call; its input is the answer. */
   async structured(request: StructuredRequest): Promise<unknown> {
     // Streamed and collected: the SDK assembles the tool input from its JSON deltas.
-    const res = await this.client.messages
+    const client = await this.client();
+    const res = await client.messages
       .stream(
         {
           model: this.model,
@@ -106,7 +102,8 @@ export class AnthropicLlm implements LlmProvider {
     let usage: LlmUsage | undefined;
     let release: (() => void) | undefined;
     try {
-      const stream = await this.client.messages.create(params, { signal: request.signal });
+      const client = await this.client();
+      const stream = await client.messages.create(params, { signal: request.signal });
       release = cancelOnAbort(request.signal, stream.controller);
       for await (const event of stream) {
         if (request.signal.aborted) return;
@@ -147,7 +144,7 @@ export class AnthropicLlm implements LlmProvider {
       }
     } catch (err) {
       if (request.signal.aborted) return;
-      throw toUpstreamError(err);
+      throw toUpstreamError('Anthropic', err);
     } finally {
       release?.();
     }
@@ -195,10 +192,4 @@ function mapStopReason(reason: StopReason | null, hadToolCalls: boolean): 'stop'
   if (reason === 'end_turn' || reason === 'stop_sequence') return 'stop';
   if (reason === 'max_tokens' || reason === 'model_context_window_exceeded') return 'length';
   return 'other';
-}
-
-function toUpstreamError(err: unknown): ParleyError {
-  if (err instanceof ParleyError) return err;
-  if (err instanceof Anthropic.APIError && err.status !== undefined) return upstreamHttpError('Anthropic', err.status);
-  return upstreamStreamError('Anthropic', err);
 }

@@ -2,9 +2,8 @@
  * LLM over OpenAI Chat Completions streaming (also vLLM / llama.cpp / any OpenAI-compatible server via baseUrl).
  * Tool-call deltas are assembled per `index` and emitted whole, arguments parsed, just before `done`.
  */
-import OpenAI from 'openai';
 import { parseToolArguments } from './tool-arguments.js';
-import { upstreamHttpError, upstreamStreamError } from './upstream-error.js';
+import { toUpstreamError } from './upstream-error.js';
 import type {
   ChatCompletionChunk,
   ChatCompletionCreateParamsNonStreaming,
@@ -12,6 +11,7 @@ import type {
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
 import { ParleyError } from '../../errors.js';
+import { openAiClient, SDK_POLICY, type LazyClient, type OpenAiClient } from '../sdk-clients.js';
 import type { ChatMessage, LlmEvent, LlmProvider, LlmRequest, LlmUsage, StructuredRequest, ToolCall } from '../types.js';
 
 /** A structured answer (post-call analysis) may take longer than a live turn's first token. */
@@ -32,17 +32,12 @@ export interface OpenAiLlmOptions {
 
 export class OpenAiLlm implements LlmProvider {
   readonly name = 'openai';
-  private readonly client: OpenAI;
+  private readonly client: LazyClient<OpenAiClient>;
   readonly model: string;
   private readonly maxTokensField: 'max_completion_tokens' | 'max_tokens';
 
   constructor(options: OpenAiLlmOptions) {
-    this.client = new OpenAI({
-      apiKey: options.apiKey,
-      baseURL: options.baseUrl ?? 'https://api.openai.com/v1',
-      timeout: options.timeoutMs ?? 15_000,
-      maxRetries: options.maxRetries ?? 1,
-    });
+    this.client = openAiClient(options, SDK_POLICY.liveTurn);
     this.model = options.model ?? 'gpt-4o-mini';
     this.maxTokensField = options.maxTokensField ?? 'max_completion_tokens';
   }
@@ -65,7 +60,8 @@ export class OpenAiLlm implements LlmProvider {
     };
     if (request.maxTokens !== undefined) params[this.maxTokensField] = request.maxTokens;
     // Off the call's path: a longer timeout than a live turn's.
-    const res = await this.client.chat.completions.create(params, { signal: request.signal, timeout: STRUCTURED_TIMEOUT_MS });
+    const client = await this.client();
+    const res = await client.chat.completions.create(params, { signal: request.signal, timeout: STRUCTURED_TIMEOUT_MS });
     const msg = res.choices[0]?.message;
     const content = msg?.content ?? msg?.refusal ?? '';
     try {
@@ -97,7 +93,8 @@ export class OpenAiLlm implements LlmProvider {
     let usage: LlmUsage | undefined;
     let release: (() => void) | undefined;
     try {
-      const stream = await this.client.chat.completions.create(params, { signal: request.signal });
+      const client = await this.client();
+      const stream = await client.chat.completions.create(params, { signal: request.signal });
       release = cancelOnAbort(request.signal, stream.controller);
       for await (const chunk of stream) {
         if (request.signal.aborted) return;
@@ -117,7 +114,7 @@ export class OpenAiLlm implements LlmProvider {
       }
     } catch (err) {
       if (request.signal.aborted) return;
-      throw toUpstreamError(err);
+      throw toUpstreamError('OpenAI', err);
     } finally {
       release?.();
     }
@@ -189,10 +186,4 @@ function mapFinishReason(reason: string, hadToolCalls: boolean): 'stop' | 'tool_
   if (reason === 'stop') return hadToolCalls ? 'tool_calls' : 'stop';
   if (reason === 'length') return 'length';
   return 'other';
-}
-
-function toUpstreamError(err: unknown): ParleyError {
-  if (err instanceof ParleyError) return err;
-  if (err instanceof OpenAI.APIError && err.status !== undefined) return upstreamHttpError('OpenAI', err.status);
-  return upstreamStreamError('OpenAI', err);
 }

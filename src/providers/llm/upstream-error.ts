@@ -1,4 +1,5 @@
 import { ParleyError } from '../../errors.js';
+import { sdkHttpStatus } from '../sdk-clients.js';
 
 /** An LLM vendor's HTTP error as a ParleyError the call loop can act on (retryable or not). */
 export function upstreamHttpError(vendor: 'OpenAI' | 'Anthropic', status: number): ParleyError {
@@ -9,6 +10,13 @@ export function upstreamHttpError(vendor: 'OpenAI' | 'Anthropic', status: number
     status,
     retryable: status === 429 || status >= 500,
   });
+}
+
+/** Whatever an LLM SDK call threw, as the ParleyError the call loop acts on (one it raised itself passes through). */
+export function toUpstreamError(vendor: 'OpenAI' | 'Anthropic', err: unknown): ParleyError {
+  if (err instanceof ParleyError) return err;
+  const status = sdkHttpStatus(err);
+  return status !== undefined ? upstreamHttpError(vendor, status) : upstreamStreamError(vendor, err);
 }
 
 /** Errors sent inside the stream and dropped connections: worth one retry. */

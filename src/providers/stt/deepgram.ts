@@ -5,6 +5,7 @@
  * or UtteranceEnd), then emitted as one `final`.
  */
 import { AsyncQueue } from '../../util/async-queue.js';
+import { bytesPerMs } from '../../audio/format.js';
 import type { DeepgramClient } from '@deepgram/sdk';
 import { ParleyError } from '../../errors.js';
 import type { SttEvent, SttProvider, SttSession, SttSessionOptions } from '../types.js';
@@ -24,6 +25,13 @@ export interface DeepgramSttOptions {
   connectTimeoutMs?: number;
   /** How long close() waits for the last results after CloseStream. */
   closeTimeoutMs?: number;
+  /**
+   * Audio goes to Deepgram in packets of this many ms (Deepgram asks for 20–250 ms), not one socket write per
+   * 20 ms frame: default 60 ms, a third of the writes. Finalize and CloseStream send what is held first, so the
+   * end of a turn never waits; interim results and SpeechStarted come at most packetMs − 20 ms later. Audio is
+   * never held longer than packetMs of wall time (when frames stop coming, what is held goes out then).
+   */
+  packetMs?: number;
 }
 
 interface DeepgramResults {
@@ -56,8 +64,9 @@ export class DeepgramStt implements SttProvider {
     const o = this.options;
     const wideband = session.format.encoding === 'pcm16';
     const client = await this.sdk();
+    const model = session.model ?? o.model ?? 'nova-3';
     const socket = await client.listen.v1.connect({
-      model: session.model ?? o.model ?? 'nova-3',
+      model,
       language: session.language,
       encoding: wideband ? 'linear16' : 'mulaw',
       sample_rate: session.format.sampleRate,
@@ -68,15 +77,24 @@ export class DeepgramStt implements SttProvider {
       endpointing: o.endpointingMs ?? 300,
       utterance_end_ms: o.utteranceEndMs ?? 1000,
       vad_events: 'true',
-      // Repeated keyterm=… parameters, one per term.
-      ...(session.keyterms?.length ? { queryParams: { keyterm: session.keyterms } } : {}),
+      ...(session.keyterms?.length ? { queryParams: biasParams(model, session.keyterms) } : {}),
       reconnectAttempts: 0,
       connectionTimeoutInSeconds: (o.connectTimeoutMs ?? 5000) / 1000,
     });
-    const live = new DeepgramSession(socket, session.signal, o.keepAliveIntervalMs ?? 4000, o.closeTimeoutMs ?? 2000);
+    const packetBytes = Math.max(1, Math.round((o.packetMs ?? 60) * bytesPerMs(session.format)));
+    const live = new DeepgramSession(socket, session.signal, o.keepAliveIntervalMs ?? 4000, o.closeTimeoutMs ?? 2000, packetBytes, o.packetMs ?? 60);
     await live.waitForOpen(o.connectTimeoutMs ?? 5000);
     return live;
   }
+}
+
+/**
+ * Words to bias toward, as the model takes them: Nova-3 (and later) take keyterm prompting (repeated `keyterm=`)
+ * and reject `keywords`; older models (Nova-2, Enhanced, Base) take only `keywords=term` and reject `keyterm`.
+ */
+export function biasParams(model: string, terms: string[]): Record<string, string[]> {
+  const older = /^(nova-2|nova\b|enhanced|base|whisper)/.test(model) && !/^nova-[3-9]/.test(model);
+  return older ? { keywords: terms } : { keyterm: terms };
 }
 
 type ListenSocket = Awaited<ReturnType<DeepgramClient['listen']['v1']['connect']>>;
@@ -86,6 +104,14 @@ class DeepgramSession implements SttSession {
   private readonly queue = new AsyncQueue<SttEvent>();
   private pendingFinal = '';
   private audioSinceTick = false;
+  /** Audio held until a packet is full (a new buffer per packet: ws may still hold the last one's). */
+  private packet: Buffer | null = null;
+  private packetFill = 0;
+  private packetTimer: NodeJS.Timeout | null = null;
+  private readonly sendHeld = (): void => {
+    this.packetTimer = null;
+    if (!this.closing && this.isOpen()) this.sendPacket();
+  };
   private closing = false;
   private ended = false;
   private readonly keepAlive: NodeJS.Timeout;
@@ -97,6 +123,8 @@ class DeepgramSession implements SttSession {
     private readonly signal: AbortSignal,
     keepAliveIntervalMs: number,
     private readonly closeTimeoutMs: number,
+    private readonly packetBytes: number,
+    private readonly packetMs: number,
   ) {
     this.events = this.queue;
     socket.on('message', (m) => this.onMessage(m as DeepgramMessage));
@@ -140,14 +168,42 @@ class DeepgramSession implements SttSession {
     }
   }
 
+  /** Hot path: copies the frame into the packet (the caller may reuse it), one socket write per packet. */
   pushAudio(frame: Uint8Array): void {
     if (this.closing || !this.isOpen()) return;
     this.audioSinceTick = true;
-    this.socket.sendMedia(frame);
+    let from = 0;
+    while (from < frame.byteLength) {
+      if (!this.packet) {
+        this.packet = Buffer.allocUnsafe(this.packetBytes);
+        this.packetTimer = setTimeout(this.sendHeld, this.packetMs);
+        this.packetTimer.unref();
+      }
+      const n = Math.min(frame.byteLength - from, this.packetBytes - this.packetFill);
+      this.packet.set(frame.subarray(from, from + n), this.packetFill);
+      this.packetFill += n;
+      from += n;
+      if (this.packetFill === this.packetBytes) this.sendPacket();
+    }
+  }
+
+  /** Sends the audio held so far (before a control message, so it covers all the audio). */
+  private sendPacket(): void {
+    if (this.packetTimer) {
+      clearTimeout(this.packetTimer);
+      this.packetTimer = null;
+    }
+    if (!this.packet || this.packetFill === 0) return;
+    const audio = this.packetFill === this.packetBytes ? this.packet : this.packet.subarray(0, this.packetFill);
+    this.packet = null;
+    this.packetFill = 0;
+    this.socket.sendMedia(audio);
   }
 
   finalize(): void {
-    if (!this.closing && this.isOpen()) this.socket.sendFinalize({ type: 'Finalize' });
+    if (this.closing || !this.isOpen()) return;
+    this.sendPacket();
+    this.socket.sendFinalize({ type: 'Finalize' });
   }
 
   async close(): Promise<void> {
@@ -155,6 +211,7 @@ class DeepgramSession implements SttSession {
     this.closing = true;
     if (this.isOpen()) {
       // Let Deepgram flush the last results, but never wait unboundedly.
+      this.sendPacket();
       this.socket.sendCloseStream({ type: 'CloseStream' });
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([this.serverClosed, new Promise<void>((r) => (timer = setTimeout(r, this.closeTimeoutMs)))]);
@@ -210,6 +267,7 @@ class DeepgramSession implements SttSession {
 
   private teardown(): void {
     clearInterval(this.keepAlive);
+    if (this.packetTimer) clearTimeout(this.packetTimer);
     this.signal.removeEventListener('abort', this.onAbort);
     try {
       this.socket.close();

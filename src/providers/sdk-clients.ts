@@ -1,0 +1,81 @@
+/**
+ * The one place the OpenAI and Anthropic SDK clients are built (chat LLMs, embeddings): base URL, key, timeout
+ * and retry policy. Each SDK is imported on first use, not at start-up: a server whose bots never call a cloud
+ * LLM never loads it (openai ~13 MB and @anthropic-ai/sdk ~23 MB of heap, 50–150 ms of start-up each).
+ */
+import type OpenAI from 'openai';
+import type Anthropic from '@anthropic-ai/sdk';
+
+export type OpenAiClient = OpenAI;
+export type AnthropicClient = Anthropic;
+
+export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
+
+/** Timeout (to the response headers) and retries before any output, by what waits for the answer. */
+export const SDK_POLICY = {
+  /** A caller is waiting: fail fast, retry once (429/5xx/connection), never once tokens flowed. */
+  liveTurn: { timeoutMs: 15_000, maxRetries: 1 },
+  /** Background work (document embeddings): patient, with the SDK's backoff honouring Retry-After. */
+  batch: { timeoutMs: 60_000, maxRetries: 4 },
+} as const;
+
+export interface SdkClientOptions {
+  apiKey: string;
+  /** OpenAI: includes the /v1 suffix; Anthropic: without it. Default: the vendor's public API. */
+  baseUrl?: string;
+  /** Time to wait for the response headers (ms). Default: the policy's. */
+  timeoutMs?: number;
+  /** Retries before any output (429/5xx/connection), with the SDK's backoff. Default: the policy's. */
+  maxRetries?: number;
+}
+
+export type SdkPolicy = (typeof SDK_POLICY)[keyof typeof SDK_POLICY];
+
+/** A client built on the first call (the SDK imported then), the same client after. */
+export type LazyClient<C> = () => Promise<C>;
+
+let openAiModule: typeof import('openai') | null = null;
+let anthropicModule: typeof import('@anthropic-ai/sdk') | null = null;
+
+function lazy<C>(build: () => Promise<C>): LazyClient<C> {
+  let client: Promise<C> | null = null;
+  return () => {
+    // A failed import is not cached: the next call tries again (and fails the same way, with the reason).
+    client ??= build().catch((err: unknown) => {
+      client = null;
+      throw err;
+    });
+    return client;
+  };
+}
+
+/** The settings both SDKs' constructors take, from the adapter's options and its policy. */
+function settings(o: SdkClientOptions, policy: SdkPolicy, defaultBaseUrl: string) {
+  return { apiKey: o.apiKey, baseURL: o.baseUrl ?? defaultBaseUrl, timeout: o.timeoutMs ?? policy.timeoutMs, maxRetries: o.maxRetries ?? policy.maxRetries };
+}
+
+export function openAiClient(o: SdkClientOptions, policy: SdkPolicy): LazyClient<OpenAiClient> {
+  return lazy(async () => {
+    openAiModule ??= await import('openai');
+    return new openAiModule.default(settings(o, policy, OPENAI_DEFAULT_BASE_URL));
+  });
+}
+
+export function anthropicClient(o: SdkClientOptions, policy: SdkPolicy): LazyClient<AnthropicClient> {
+  return lazy(async () => {
+    anthropicModule ??= await import('@anthropic-ai/sdk');
+    return new anthropicModule.default(settings(o, policy, ANTHROPIC_DEFAULT_BASE_URL));
+  });
+}
+
+/**
+ * The HTTP status of an error either SDK raised for an answer it got (its APIError with a status), else
+ * undefined (connection failures, timeouts, aborts and anything else). Only an SDK already loaded can have
+ * raised one, so this needs no import.
+ */
+export function sdkHttpStatus(err: unknown): number | undefined {
+  if (openAiModule && err instanceof openAiModule.default.APIError) return err.status;
+  if (anthropicModule && err instanceof anthropicModule.default.APIError) return err.status;
+  return undefined;
+}
