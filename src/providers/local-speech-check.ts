@@ -4,7 +4,7 @@
  */
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { loadSileroModel } from './vad/silero.js';
+import { sileroInstalled } from './vad/silero.js';
 
 export interface LocalSpeechStatus {
   tts: { flite: boolean; espeak: boolean };
@@ -23,7 +23,10 @@ export interface LocalSpeechCheckOptions {
   modelDir?: string;
   /** Language model and dictionary files that must exist next to it. */
   modelFiles?: string[];
-  /** Also try to load the Silero VAD model (onnxruntime). Default true. */
+  /**
+   * Also check that the Silero VAD model and onnxruntime's native binding are installed (on disk, not loaded:
+   * loading would keep ~25 MB of onnxruntime mapped in a server whose bots may never use it). Default true.
+   */
   checkVad?: boolean;
 }
 
@@ -54,12 +57,7 @@ export async function checkLocalSpeech(options: LocalSpeechCheckOptions = {}): P
     onPath('espeak-ng', searchPath),
     onPath('pocketsphinx_continuous', searchPath),
     Promise.all([join(modelDir, 'mdef'), join(modelDir, 'means'), ...modelFiles].map((f) => exists(f))),
-    options.checkVad === false
-      ? Promise.resolve(false)
-      : loadSileroModel().then(
-          (m) => m.session.release().then(() => true, () => true),
-          () => false,
-        ),
+    Promise.resolve(options.checkVad !== false && sileroInstalled()),
   ]);
   const model = modelParts.every(Boolean);
   const missing: string[] = [];
