@@ -10,13 +10,13 @@
  */
 import type { RootSql } from '../db/sql.js';
 import type { JobKind } from '../jobs/queue.js';
-import type { Embedder } from '../providers/types.js';
+import type { Embedder, EmbeddingTokens } from '../providers/types.js';
 import { emitEvent } from '../webhooks/emit.js';
 import { LocalEmbedder } from '../providers/embeddings/local.js';
 import { defaultIngestPool, IngestWorkerError, type IngestPool } from './ingest-pool.js';
 import { DEFAULT_INGEST_LIMITS, DocumentParseError, type IngestLimits } from './limits.js';
 import { embeddingText } from './process-document.js';
-import { embeddingUsage, writeIngestUsage } from '../usage/ingest-usage.js';
+import { embeddingSource, embeddingUsage, writeIngestUsage } from '../usage/ingest-usage.js';
 import {
   deleteChunksOfDocument,
   insertChunks,
@@ -102,12 +102,13 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, signa
   const chunks: ChunkRow[] = [];
   const points: VectorPoint[] = [];
   const batch = deps.embedBatchSize ?? 64;
+  const billed: EmbeddingTokens = { tokens: 0 };
   for (let i = 0; i < processed.chunks.length; i += batch) {
     signal?.throwIfAborted();
     const slice = processed.chunks.slice(i, i + batch);
     const vectors = processed.vectors
       ? processed.vectors.slice(i, i + batch)
-      : await deps.embedder.embed(slice.map(embeddingText), signal);
+      : await deps.embedder.embed(slice.map(embeddingText), signal, billed);
     slice.forEach((p, j) => {
       const c: ChunkRow = {
         id: p.id,
@@ -166,7 +167,9 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, signa
       // What embedding this version cost, counted once: only the attempt that makes the document ready writes it.
       await writeIngestUsage(tx, {
         companyId: doc.company_id, botId: doc.bot_id, documentId: doc.id,
-        usage: embeddingUsage(deps.embedder, processed.chunks.map(embeddingText)),
+        usage: processed.vectors
+          ? embeddingUsage(deps.embedder, processed.chunks.map(embeddingText))
+          : { ...embeddingSource(deps.embedder), tokens: billed.tokens },
       });
       await emitEvent(tx, {
         companyId: doc.company_id,

@@ -34,8 +34,16 @@ export interface SttSessionOptions {
   model?: string;
   /** Words worth biasing toward (company names, services). */
   keyterms?: string[];
+  /**
+   * What the bot just asked the caller for, read at the start of each utterance: a recognizer that can may decode
+   * the answer with a model for that kind of input (the local one does; Deepgram ignores it).
+   */
+  expected?: { current(): ExpectedInput | null };
   signal: AbortSignal;
 }
+
+/** The kind of answer the bot's last question expects (a per-prompt grammar, as in VoiceXML). */
+export type ExpectedInput = 'name' | 'spelling' | 'phone' | 'datetime' | 'yesno';
 
 export interface SttSession {
   /** Hot path: called once per inbound frame (20 ms). Must not block, allocate heavily or log. */
@@ -172,7 +180,17 @@ export interface ProviderSet {
 
 export interface Embedder {
   readonly name: string;
+  /** The model its usage is recorded under, when it has one. */
+  readonly model?: string;
   readonly dimensions: number;
-  /** One vector per input, same order. Vectors are L2-normalised. */
-  embed(texts: string[], signal?: AbortSignal): Promise<Float32Array[]>;
+  /**
+   * One vector per input, same order. Vectors are L2-normalised. `usage.tokens` grows by the tokens the vendor
+   * billed for them (an estimate where the vendor reports none).
+   */
+  embed(texts: string[], signal?: AbortSignal, usage?: EmbeddingTokens): Promise<Float32Array[]>;
+}
+
+/** Running count of the tokens an embedder was billed for. */
+export interface EmbeddingTokens {
+  tokens: number;
 }

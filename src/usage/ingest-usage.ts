@@ -2,10 +2,9 @@
  * Usage outside calls: the embedding tokens of knowledge ingestion (ingest_usage, migrations/0150). Written by the
  * ingestion in the transaction that makes the document ready, so a job that runs twice is counted once.
  *
- * Tokens are estimated from the text (providers/embeddings/openai.ts estimateTokens, the estimate the OpenAI
- * embedder batches by: about one token per 3 characters, on the high side so a budget is never under-counted):
- * the Embedder interface does not report the vendor's own count. The local hashing embedder is provider `local`
- * (model `local-hash`) and costs 0.
+ * A cloud embedder's tokens are what the vendor billed (OpenAI's `usage.prompt_tokens`, counted by the embedder
+ * as it goes). The local hashing embedder (run in the ingestion worker) is provider `local`, model `local-hash`,
+ * priced 0, with tokens estimated from the text (about one per 3 characters, the estimate batches are sized by).
  */
 import type { Db } from '../db/sql.js';
 import { estimateTokens } from '../providers/embeddings/openai.js';
@@ -20,11 +19,10 @@ export interface EmbeddingUsage {
 /** Provider and model an embedder's usage is recorded under. */
 export function embeddingSource(embedder: Embedder): { provider: string; model: string } {
   if (embedder.name === 'local-hash') return { provider: 'local', model: 'local-hash' };
-  const model = (embedder as { model?: unknown }).model;
-  return { provider: embedder.name, model: typeof model === 'string' ? model : '' };
+  return { provider: embedder.name, model: embedder.model ?? '' };
 }
 
-/** The estimated tokens of `texts` embedded by `embedder`. */
+/** The estimated tokens of `texts` embedded by `embedder` (for an embedder that reports none). */
 export function embeddingUsage(embedder: Embedder, texts: Iterable<string>): EmbeddingUsage {
   let tokens = 0;
   for (const t of texts) tokens += estimateTokens(t.length > 0 ? t : ' ');

@@ -67,6 +67,8 @@ export class FakeOpenAI {
   firstTokenLatencyMs: number;
   tokenIntervalMs: number;
   embeddingDimensions: number;
+  /** Total prompt tokens the embeddings endpoint has reported (billed) so far. */
+  embeddingTokensReported = 0;
   /** The reply for each streaming chat request (a function can look at the request). */
   reply: FakeChatReply | ((body: Record<string, unknown>) => FakeChatReply) = { text: 'Hello there.' };
   /** Contents returned by non-streaming chat completions, one per request, in order; the last one repeats. */
@@ -210,11 +212,14 @@ export class FakeOpenAI {
       return sendError(res, 400, 'invalid_request_error', 'this fake only speaks encoding_format float');
     }
     const dims = typeof body.dimensions === 'number' ? body.dimensions : this.embeddingDimensions;
+    // Roughly what a BPE tokenizer bills for English (about 4 characters a token), summed for the tests.
+    const tokens = input.reduce((n: number, text) => n + Math.max(1, Math.ceil(String(text).length / 4)), 0);
+    this.embeddingTokensReported += tokens;
     sendJson(res, 200, {
       object: 'list',
       data: input.map((text, index) => ({ object: 'embedding', index, embedding: fakeEmbedding(String(text), dims) })),
       model: body.model,
-      usage: { prompt_tokens: input.length, total_tokens: input.length },
+      usage: { prompt_tokens: tokens, total_tokens: tokens },
     });
   }
 }

@@ -5,7 +5,7 @@
 import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
 import { ParleyError } from '../../errors.js';
 import { openAiClient, sdkHttpStatus, SDK_POLICY, type LazyClient, type OpenAiClient } from '../sdk-clients.js';
-import type { Embedder } from '../types.js';
+import type { Embedder, EmbeddingTokens } from '../types.js';
 
 export interface OpenAiEmbedderOptions {
   apiKey: string;
@@ -27,7 +27,7 @@ export class OpenAiEmbedder implements Embedder {
   readonly name = 'openai';
   readonly dimensions: number;
   private readonly client: LazyClient<OpenAiClient>;
-  private readonly model: string;
+  readonly model: string;
   private readonly requestDimensions: boolean;
   private readonly maxInputs: number;
   private readonly maxTokens: number;
@@ -42,16 +42,16 @@ export class OpenAiEmbedder implements Embedder {
     this.maxTokens = options.maxTokensPerRequest ?? 250_000;
   }
 
-  async embed(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {
+  async embed(texts: string[], signal?: AbortSignal, usage?: EmbeddingTokens): Promise<Float32Array[]> {
     const out: Float32Array[] = [];
     for (const batch of batchByBudget(texts, this.maxInputs, this.maxTokens)) {
-      const vectors = await this.embedBatch(batch, signal);
+      const vectors = await this.embedBatch(batch, signal, usage);
       for (const v of vectors) out.push(v);
     }
     return out;
   }
 
-  private async embedBatch(batch: string[], signal?: AbortSignal): Promise<Float32Array[]> {
+  private async embedBatch(batch: string[], signal?: AbortSignal, usage?: EmbeddingTokens): Promise<Float32Array[]> {
     let response: CreateEmbeddingResponse;
     try {
       const client = await this.client();
@@ -68,6 +68,7 @@ export class OpenAiEmbedder implements Embedder {
     } catch (err) {
       throw toUpstreamError(err);
     }
+    if (usage) usage.tokens += response.usage?.prompt_tokens ?? batch.reduce((n, t) => n + estimateTokens(t), 0);
     if (response.data.length !== batch.length) {
       throw new ParleyError('PARLEY_ERR_UPSTREAM', `Embeddings: asked for ${batch.length} vectors, got ${response.data.length}`);
     }
