@@ -95,6 +95,11 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     dataDir: config.DATA_DIR,
     poolMax: config.DATABASE_POOL_MAX,
     onNotice: (m) => log.debug({ notice: m }, 'postgres notice'),
+    // The embedded database's thread died: nothing can be stored any more, so stop and let the supervisor restart.
+    onDatabaseLost: (err) => {
+      log.fatal({ err: err.message }, 'embedded database lost; exiting');
+      process.exit(1);
+    },
   });
   const sql = db.sql;
   log.info({ database: db.kind, ...(db.kind === 'pglite' ? { dataDir: config.DATA_DIR } : {}) }, 'database open');

@@ -255,7 +255,7 @@ async function main(): Promise<number> {
     const row = (k: string, v: string): void => void out.push(`  ${k.padEnd(40)} ${v}`);
     out.push('', `=== Ingestion under live calls — ${CALLS} calls, ${DOCS} × ${(DOC_BYTES / 1e6).toFixed(0)} MB .txt ===`);
     row('machine load average (before/after)', `${loadBefore}  /  ${loadAverage()}   (2 cores, shared)`);
-    row('database', args['database-url'] ? 'PostgreSQL (--database-url)' : 'embedded PGlite on disk (runs inside the server process)');
+    row('database', args['database-url'] ? 'PostgreSQL (--database-url)' : 'embedded PGlite on disk (in a worker thread of the server process)');
     row('server', 'child process, workers on, local embedder, local scenario LLM, fake Deepgram + Cartesia');
     row('reply time', "caller's last speech frame sent → first bot audio received (voice-to-voice), at the load generator;");
     row('', `it includes the fakes' fixed latencies (endpointing, STT final ${STT_FINAL_MS} ms, TTS first audio ${TTS_FIRST_AUDIO_MS} ms), equal in both phases`);

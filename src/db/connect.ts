@@ -1,10 +1,13 @@
 /**
  * One driver (postgres.js) and one SQL dialect for both deployments: a real PostgreSQL server when
- * DATABASE_URL is set, otherwise embedded PGlite reached through pglite-socket on a loopback port.
+ * DATABASE_URL is set, otherwise embedded PGlite, run in a worker thread (pglite-thread.ts) and reached through
+ * pglite-socket on a loopback port.
  */
 import { mkdirSync } from 'node:fs';
 import postgres from 'postgres';
 import { guardSql } from './param-guard.js';
+import { lockDataDir } from './pglite-lock.js';
+import { startPGliteThread } from './pglite-thread.js';
 import type { RootSql } from './sql.js';
 
 export interface Database {
@@ -22,6 +25,8 @@ export interface DatabaseOptions {
   onNotice?: (message: string) => void;
   /** false = the bare driver without param-guard (only tests, to prove the serialisers hold on their own). */
   guard?: boolean;
+  /** Embedded PGlite only: its thread died while open. Default: exitOnDatabaseLost (log, exit code 1). */
+  onDatabaseLost?: (err: Error) => void;
 }
 
 /**
@@ -71,23 +76,22 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 
   const inMemory = options.dataDir.startsWith('memory://');
   if (!inMemory) mkdirSync(options.dataDir, { recursive: true });
-  // Loaded only for the embedded database: a server on PostgreSQL never pays for PGlite's modules (~27 MB).
-  const [{ PGlite }, { btree_gist }, { PGLiteSocketServer }] = await Promise.all([
-    import('@electric-sql/pglite'), import('@electric-sql/pglite/contrib/btree_gist'), import('@electric-sql/pglite-socket'),
-  ]);
-  // PostgreSQL's default 128 MB of shared buffers is most of PGlite's resident memory; a single-connection
-  // embedded database serves Parley from 16 MB (idle RSS ~130 MB lower), the rest is the OS page cache's job.
-  const startParams = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB', '-c', 'wal_buffers=1MB'];
-  const db = await PGlite.create(inMemory ? 'memory://' : `${options.dataDir}/pglite`, { extensions: { btree_gist }, startParams });
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 1 });
-  await server.start();
-  const [host, port] = server.getServerConn().split(':');
+  const unlock = inMemory ? () => {} : lockDataDir(options.dataDir);
+  // PGlite executes every query in WASM: it runs in its own thread (pglite-worker.ts), so the event loop that
+  // carries calls only does postgres.js's socket I/O, as with a PostgreSQL server.
+  const thread = await startPGliteThread({
+    dataDir: inMemory ? 'memory://' : `${options.dataDir}/pglite`,
+    onDeath: options.onDatabaseLost ?? exitOnDatabaseLost,
+  }).catch((err: unknown) => {
+    unlock();
+    throw err;
+  });
   // PGlite is a single connection; pooled postgres.js connections interleave extended-protocol messages
   // through pglite-socket (electric-sql/pglite#977), so the pool is exactly one connection.
   const sql = guarded(postgres({
     ...commonOptions(options.onNotice),
-    host,
-    port: Number(port),
+    host: thread.host,
+    port: thread.port,
     database: 'postgres',
     username: 'postgres',
     max: 1,
@@ -95,10 +99,24 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   return {
     sql,
     kind: 'pglite',
+    // Clients first, then the socket server, then PostgreSQL's shutdown (both in the thread), so the data
+    // directory is left clean.
     close: async () => {
-      await sql.end({ timeout: 5 });
-      await server.stop();
-      await db.close();
+      try {
+        await sql.end({ timeout: 5 });
+        await thread.close();
+      } finally {
+        unlock();
+      }
     },
   };
+}
+
+/**
+ * The embedded database's thread died: every query from now on would fail, so the process stops (exit code 1)
+ * for its supervisor to restart it on the same data directory, rather than live on without a database.
+ */
+export function exitOnDatabaseLost(err: Error): void {
+  process.stderr.write(`Parley: ${err.message}; exiting (code 1) for a supervisor to restart it\n`);
+  process.exit(1);
 }

@@ -8,9 +8,8 @@
  * The worker file is ingest-worker.ts under tsx and vitest (loaded through tsx's ESM hooks inside the thread)
  * and ingest-worker.js in the built dist/.
  */
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../util/module-worker.js';
 import type { WorkerReply, WorkerRequest } from './ingest-worker.js';
 import { DocumentParseError } from './limits.js';
 import type { IdentifiedChunk, ProcessTask } from './process-document.js';
@@ -56,15 +55,7 @@ const fmtDuration = (ms: number): string => (ms >= 1000 ? `${Math.round(ms / 100
 function spawnWorker(options: IngestPoolOptions): Worker {
   const resourceLimits = { maxOldGenerationSizeMb: options.memoryMb ?? 1024, stackSizeMb: 4 };
   if (options.workerSource) return new Worker(options.workerSource, { eval: true, resourceLimits });
-  if (import.meta.url.endsWith('.ts')) {
-    // Source tree (tsx, vitest): a thread does not inherit tsx's loader, so it registers tsx's ESM hooks itself
-    // and then imports the TypeScript entry.
-    const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
-    const entry = new URL('./ingest-worker.ts', import.meta.url).href;
-    const boot = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
-    return new Worker(boot, { eval: true, resourceLimits });
-  }
-  return new Worker(new URL('./ingest-worker.js', import.meta.url), { resourceLimits });
+return startModuleWorker(import.meta.url, 'ingest-worker', { resourceLimits });
 }
 
 interface Slot {

@@ -1,0 +1,27 @@
+/**
+ * Messages between the main thread (pglite-thread.ts) and the embedded database's worker thread
+ * (pglite-worker.ts). Queries never travel here: they go over the loopback socket, as to any PostgreSQL server.
+ */
+import type { PGliteOptions } from '@electric-sql/pglite';
+
+/** A compiled WebAssembly.Module (typed through PGlite: this project's lib has no WebAssembly declarations). */
+export type WasmModule = NonNullable<PGliteOptions['pgliteWasmModule']>;
+
+export interface PGliteWorkerData {
+  /** PGlite's data directory: `<DATA_DIR>/pglite`, or 'memory://'. */
+  dataDir: string;
+  /** PGlite's WASM modules, compiled once per process (pglite-thread.ts); absent = the thread compiles its own. */
+  modules?: { pglite: WasmModule; initdb: WasmModule };
+}
+
+/** Main thread → worker. */
+export type PGliteThreadRequest = { type: 'close' };
+
+/** Worker → main thread. */
+export type PGliteThreadMessage =
+  /** The socket server listens on host:port. */
+  | { type: 'ready'; host: string; port: number }
+  /** PGlite could not open the data directory (or the socket server could not listen); the thread ends. */
+  | { type: 'failed'; message: string }
+  /** Socket server stopped and PostgreSQL shut down (error: what went wrong on the way); the thread ends. */
+  | { type: 'closed'; error?: string };
