@@ -8,6 +8,7 @@
  *
  *   npm run eval:calls              # typed (en + ru) and spoken (en)
  *   npm run eval:calls -- --typed   # typed only
+ *   npm run eval:calls -- --spoken  # spoken (en) only
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -141,6 +142,7 @@ interface Row { lang: Lang; mode: 'typed' | 'spoken'; path: Path; ok: boolean; w
 
 async function main(): Promise<void> {
   const typedOnly = process.argv.includes('--typed');
+  const spokenOnly = process.argv.includes('--spoken');
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-eval-'));
   const config = testConfig({ ADMIN_TOKEN: ADMIN, DATA_DIR: dataDir, WORKERS_ENABLED: 'true' });
   const server = await startServer(config, createLogger('silent'), { port: 0 });
@@ -170,7 +172,7 @@ async function main(): Promise<void> {
       const [h, m] = time.split(':').map(Number);
       return DateTime.now().setZone(zone(lang)).startOf('day').plus({ days: day }).set({ hour: h, minute: m });
     };
-    const modes: Array<'typed' | 'spoken'> = typedOnly ? ['typed'] : ['typed', 'spoken'];
+    const modes: Array<'typed' | 'spoken'> = typedOnly ? ['typed'] : spokenOnly ? ['spoken'] : ['typed', 'spoken'];
     for (const mode of modes) {
       for (const s of SCRIPTS) {
         if (mode === 'spoken' && s.lang !== 'en') continue;

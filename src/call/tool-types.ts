@@ -5,6 +5,7 @@
  */
 import type { BotConfig } from '../bots/config-schema.js';
 import type { ToolSpec } from '../providers/types.js';
+import type { RecognitionContext } from '../providers/stt/recognition-context.js';
 
 export interface CallContext {
   callId: string;
@@ -13,6 +14,8 @@ export interface CallContext {
   /** The caller's number in E.164 (inbound: From), or null for web calls without one. */
   callerNumber: string | null;
   bot: { id: string; name: string; language: 'en' | 'ru'; config: BotConfig };
+  /** What the bot just asked the caller, for the call's recognizer (set by the guided flow); absent outside calls. */
+  recognition?: RecognitionContext;
 }
 
 /** What a tool may ask the session to do after it returns. */

@@ -19,6 +19,7 @@ import type { RootSql } from '../db/sql.js';
 import type { Logger } from '../log.js';
 import { agentSystemPrompt } from '../prompts.js';
 import type { ProviderSet } from '../providers/types.js';
+import { RecognitionContext, withExpectedInput } from '../providers/stt/recognition-context.js';
 import type { CallTransport } from './transport.js';
 import { settleWithin } from '../util/settle-within.js';
 import { CallUsageMeter, countingProviders } from '../usage/counting.js';
@@ -79,7 +80,10 @@ export class CallRunner {
     // Counted: what the call consumes (STT audio, LLM tokens, TTS characters), written once when it ends.
     const meter = new CallUsageMeter();
     const providers = countingProviders(this.deps.adoptPrewarmed?.(call.id, chosen) ?? chosen, meter);
+    // What the bot just asked, set by the booking flow (through the tools' CallContext) and read by the recognizer.
+    const recognition = new RecognitionContext();
     const context: CallContext = {
+      recognition,
       callId: call.id,
       botId: bot.id,
       companyId: bot.company_id,
@@ -89,7 +93,7 @@ export class CallRunner {
     const sessionInputs = sessionInputsFor(bot, providers);
     const session = new CallSession({
       transport,
-      stt: providers.stt,
+      stt: withExpectedInput(providers.stt, recognition),
       llm: providers.llm,
       tts: providers.tts,
       tools: new ToolRegistry([...builtInTools(), ...(this.deps.toolsFor?.(bot) ?? [])]),

@@ -25,6 +25,7 @@ import { findServiceInUtterance, normalizeText } from './fuzzy.js';
 import { FLOW_PHRASES, type FlowPhrases } from './phrases.js';
 import { extractName, extractPhoneDigits, isNo, isQuestion, isYes, pickedOption, speakDigits, spelledName, taskOf, type Task } from './understand.js';
 import { isCommonName } from '../../providers/stt/local-names.js';
+import type { ExpectedInput } from '../../providers/types.js';
 
 export type Asked = 'task' | 'service' | 'time' | 'name' | 'name_check' | 'phone' | 'which' | 'pick' | 'confirm' | 'change' | null;
 
@@ -59,6 +60,8 @@ export interface FlowState {
   nameCheck: 'pending' | 'asked' | 'done' | null;
   /** Answers to the name question that held no name; after one retry what was heard is kept. */
   nameTries: number;
+  /** The words of the first answer to the name question that held no name (kept if the caller then moves on). */
+  nameHeard: string | null;
   /** Said on the booking when the name is kept as heard, unconfirmed. */
   nameNote: string | null;
   phone: string | null;
@@ -72,7 +75,7 @@ export interface FlowState {
 
 const fresh = (keep?: Partial<FlowState>): FlowState => ({
   task: null, stage: 'collect', asked: null, serviceId: null, start: null, verified: false, day: null, offered: [],
-  name: keep?.name ?? null, nameCheck: keep?.nameCheck ?? null, nameTries: 0, nameNote: keep?.nameNote ?? null, phone: keep?.phone ?? null, phoneFrom: keep?.phoneFrom ?? null,
+  name: keep?.name ?? null, nameCheck: keep?.nameCheck ?? null, nameTries: 0, nameHeard: null, nameNote: keep?.nameNote ?? null, phone: keep?.phone ?? null, phoneFrom: keep?.phoneFrom ?? null,
   candidates: null, bookingId: null, lastSay: keep?.lastSay ?? null, question: null, outcome: null,
 });
 
@@ -96,6 +99,22 @@ interface Env extends CallBooking {
   ctx: CallContext;
   flow: FlowSettings;
   p: FlowPhrases;
+}
+
+/**
+ * What the recognizer should expect after the flow's question (recognition-context.ts): a name (spelt after a
+ * failed try), a number, a time, a yes or no; nothing in particular for an open question (which service, what to
+ * change) or when the flow is done.
+ */
+export function expectedAnswer(st: Pick<FlowState, 'stage' | 'asked' | 'nameTries'>): ExpectedInput | null {
+  if (st.stage === 'done') return null;
+  switch (st.asked) {
+    case 'name': return st.nameTries > 0 ? 'spelling' : 'name';
+    case 'name_check': case 'confirm': return 'yesno';
+    case 'phone': return 'phone';
+    case 'time': case 'pick': return 'datetime';
+    default: return null;
+  }
 }
 
 export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () => number = Date.now): Tool {
@@ -268,6 +287,9 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
       // The caller went on to the number without saying whether the name was right: keep it, noted.
       st.nameCheck = 'done';
       st.nameNote = UNCONFIRMED_NAME;
+    } else if (expecting === 'name' && consumedByPhone && st.nameTries > 0 && st.nameHeard && !st.name) {
+      // Asked to spell the name, the caller went on to the number: keep what was heard first, noted.
+      keepAsHeard(st, st.nameHeard);
     } else absorbName(e, st, str(args.customer_name), consumedByPhone ? undefined : words, expecting);
 
     // Which booking.
@@ -320,16 +342,18 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
     }
     if (expecting === 'name' && !isQuestion(words) && !isYes(words) && !isNo(words)) {
       st.nameTries++;
-      if (st.nameTries >= 2) {
-        // One retry was enough: keep the words as heard rather than block the booking on them.
-        const heard = words.replace(/[^\p{L}\s'-]/gu, ' ').split(/\s+/).filter(Boolean).slice(0, 3).join(' ');
-        if (heard) {
-          st.name = heard.replace(/\b\p{L}/gu, (c) => c.toUpperCase());
-          st.nameCheck = 'done';
-          st.nameNote = UNCONFIRMED_NAME;
-        }
-      }
+      const heard = words.replace(/[^\p{L}\s'-]/gu, ' ').split(/\s+/).filter(Boolean).slice(0, 3).join(' ');
+      if (st.nameTries === 1) st.nameHeard = heard || null;
+      // One retry was enough: keep the words as heard rather than block the booking on them.
+      else if (heard) keepAsHeard(st, heard);
     }
+  }
+
+  function keepAsHeard(st: FlowState, heard: string): void {
+    // Capitals at word starts only ("I Don't", not "I Don'T").
+    st.name = heard.replace(/(^|[\s-])\p{L}/gu, (c) => c.toUpperCase());
+    st.nameCheck = 'done';
+    st.nameNote = UNCONFIRMED_NAME;
   }
 
   function heardName(e: Env, st: FlowState, name: string, words: string, check?: 'done'): void {
@@ -549,6 +573,61 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
     };
   }
 
+  async function runFlow(args: Record<string, unknown>, ctx: CallContext): Promise<ToolResult> {
+    const e = env(ctx);
+    if (!e) return { content: { error: 'booking_not_available' }, say: FLOW_PHRASES[ctx.bot.language].notAvailable };
+    const now = clock();
+    const st = store.get(ctx.callId, now);
+    const words = str(args.caller_words)?.replace(/^\[keypad\]\s*/, '');
+    const taskArg = str(args.task);
+    if (taskArg === 'stop') {
+      const next = fresh(st);
+      await bookings.releaseCallHolds(db, { companyId: ctx.companyId, callId: ctx.callId }).catch(() => {});
+      store.set(ctx.callId, next, now);
+      return answer(e, next, e.p.stopped);
+    }
+    let task = (taskArg && TASKS.has(taskArg) ? taskArg : null) as Task | null;
+    if (!task && words && (st.stage === 'done' || !st.task || st.asked === null)) task = taskOf(words);
+    let state = st;
+    if (task && (task !== st.task || st.stage === 'done')) {
+      state = fresh(st);
+      state.task = task;
+    } else if (!st.task || st.stage === 'done') {
+      // No task yet: a named service is a booking wish; anything else gets the one question.
+      const svc = words ? findServiceInUtterance(words, e.settings.services, 0.65) : null;
+      const serviceArg = str(args.service);
+      if (!svc && !serviceArg) {
+        const next = fresh(st);
+        store.set(ctx.callId, next, now);
+        return answer(e, next, ask(next, 'task', e.p.whatTask));
+      }
+      state = fresh(st);
+      state.task = 'book';
+    }
+    if (!state.phone) {
+      const fromId = callerIdPhone(e);
+      if (fromId) [state.phone, state.phoneFrom] = [fromId, 'caller_id'];
+    }
+    const before = JSON.stringify([state.serviceId, state.start, state.name, state.phone, state.bookingId]);
+    const yes = args.confirm === true || (words !== undefined && isYes(words));
+    const no = args.confirm === false || (words !== undefined && isNo(words));
+    // A question in the middle of a flow ("what does it cost?") is not an answer: let the agent look it up.
+    if (words && isQuestion(words) && !yes) {
+      const probe = JSON.parse(JSON.stringify(state)) as FlowState;
+      await absorb(e, probe, args, words);
+      const after = JSON.stringify([probe.serviceId, probe.start, probe.name, probe.phone, probe.bookingId]);
+      if (after === before && state.task === st.task && st.task !== null) {
+        store.set(ctx.callId, state, now);
+        return { content: { error: 'not_an_answer', hint: 'the caller asked a question; answer it, then repeat the pending question', task: state.task, question: state.question } };
+      }
+    }
+    const note = await absorb(e, state, args, words);
+    const changed = before !== JSON.stringify([state.serviceId, state.start, state.name, state.phone, state.bookingId]);
+    const say = await step(e, state, note, yes, no, changed);
+    store.set(ctx.callId, state, now);
+    return answer(e, state, say);
+  }
+
   return {
     spec: {
       name: 'booking_flow',
@@ -573,58 +652,10 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
       },
     },
     async run(args, ctx) {
-      const e = env(ctx);
-      if (!e) return { content: { error: 'booking_not_available' }, say: FLOW_PHRASES[ctx.bot.language].notAvailable };
-      const now = clock();
-      const st = store.get(ctx.callId, now);
-      const words = str(args.caller_words)?.replace(/^\[keypad\]\s*/, '');
-      const taskArg = str(args.task);
-      if (taskArg === 'stop') {
-        const next = fresh(st);
-        await bookings.releaseCallHolds(db, { companyId: ctx.companyId, callId: ctx.callId }).catch(() => {});
-        store.set(ctx.callId, next, now);
-        return answer(e, next, e.p.stopped);
-      }
-      let task = (taskArg && TASKS.has(taskArg) ? taskArg : null) as Task | null;
-      if (!task && words && (st.stage === 'done' || !st.task || st.asked === null)) task = taskOf(words);
-      let state = st;
-      if (task && (task !== st.task || st.stage === 'done')) {
-        state = fresh(st);
-        state.task = task;
-      } else if (!st.task || st.stage === 'done') {
-        // No task yet: a named service is a booking wish; anything else gets the one question.
-        const svc = words ? findServiceInUtterance(words, e.settings.services, 0.65) : null;
-        const serviceArg = str(args.service);
-        if (!svc && !serviceArg) {
-          const next = fresh(st);
-          store.set(ctx.callId, next, now);
-          return answer(e, next, ask(next, 'task', e.p.whatTask));
-        }
-        state = fresh(st);
-        state.task = 'book';
-      }
-      if (!state.phone) {
-        const fromId = callerIdPhone(e);
-        if (fromId) [state.phone, state.phoneFrom] = [fromId, 'caller_id'];
-      }
-      const before = JSON.stringify([state.serviceId, state.start, state.name, state.phone, state.bookingId]);
-      const yes = args.confirm === true || (words !== undefined && isYes(words));
-      const no = args.confirm === false || (words !== undefined && isNo(words));
-      // A question in the middle of a flow ("what does it cost?") is not an answer: let the agent look it up.
-      if (words && isQuestion(words) && !yes) {
-        const probe = JSON.parse(JSON.stringify(state)) as FlowState;
-        await absorb(e, probe, args, words);
-        const after = JSON.stringify([probe.serviceId, probe.start, probe.name, probe.phone, probe.bookingId]);
-        if (after === before && state.task === st.task && st.task !== null) {
-          store.set(ctx.callId, state, now);
-          return { content: { error: 'not_an_answer', hint: 'the caller asked a question; answer it, then repeat the pending question', task: state.task, question: state.question } };
-        }
-      }
-      const note = await absorb(e, state, args, words);
-      const changed = before !== JSON.stringify([state.serviceId, state.start, state.name, state.phone, state.bookingId]);
-      const say = await step(e, state, note, yes, no, changed);
-      store.set(ctx.callId, state, now);
-      return answer(e, state, say);
+      const result = await runFlow(args, ctx);
+      // The caller's next words are decoded expecting the answer to the question just asked (or nothing).
+      ctx.recognition?.expect(expectedAnswer(store.get(ctx.callId, clock())));
+      return result;
     },
   };
 }

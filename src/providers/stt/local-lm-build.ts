@@ -10,8 +10,10 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { estimateArpa } from './local-lm-arpa.js';
-import { callerCorpus } from './local-lm-corpus.js';
+import type { ExpectedInput } from '../types.js';
+import { answerCorpus, callerCorpus, type CorpusSentence } from './local-lm-corpus.js';
 import { GENERIC_LM, readGenericModel } from './local-lm-generic.js';
+import { FIRST_NAMES, SURNAMES } from './local-names.js';
 
 export const DEFAULT_DICTIONARY = '/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict';
 
@@ -27,6 +29,12 @@ export interface BuildRequest {
   /** How many of its most frequent words (0 = none), and its weight in the mix. Default 5000 and 0.15 (chosen on held-out sentences and names, scripts/bench/wer.ts). */
   genericWords?: number;
   genericWeight?: number;
+  /**
+   * A model for the answer to one kind of question (recognition-context.ts): the answers' corpus, with the bot's
+   * corpus as `botShare` of the text (default 0.15) and the generic model at `genericWeight` (default 0.05 here).
+   */
+  expected?: ExpectedInput;
+  botShare?: number;
 }
 
 export interface BuiltModel {
@@ -69,13 +77,50 @@ function readDictionary(path: string): Map<string, string[]> {
   return entries;
 }
 
+const mass = (corpus: CorpusSentence[]): number => corpus.reduce((sum, s) => sum + s.weight * (s.text.split(' ').length + 1), 0);
+
+/**
+ * The bot's corpus, or for an expected answer: the answers' corpus, with a smaller sample of the bot's corpus as
+ * `botShare` of the text. The shares come from the number of sentences, not from weights: every answer counts
+ * once, so the estimator's discount still leaves room for names in combinations it has not seen.
+ */
+function corpusFor(req: BuildRequest, dictionary: Map<string, string[]>): CorpusSentence[] {
+  if (!req.expected) return callerCorpus(req.terms);
+  const bot = callerCorpus(req.terms, 1500);
+  const share = Math.min(0.9, Math.max(0.05, req.botShare ?? 0.15));
+  const spelling = commonSpelling(dictionary);
+  const sample = answerCorpus(req.expected, 1000, spelling);
+  const size = Math.round(((mass(bot) * (1 - share)) / share / mass(sample)) * 1000);
+  return [...answerCorpus(req.expected, Math.min(60_000, Math.max(1000, size)), spelling), ...bot];
+}
+
+/**
+ * A listed name that sounds like one listed before it ("ana" like "anna", "sara" like "sarah": they share a
+ * pronunciation) → that earlier, more common, spelling. The recognizer cannot tell
+ * them apart, and an answer model that knew both would write one at random. First names and surnames apart.
+ */
+function commonSpelling(dictionary: Map<string, string[]>): (name: string) => string {
+  const sounds = (w: string): string[] => (dictionary.get(w) ?? []).map((line) => line.slice(line.indexOf(' ') + 1).trim());
+  const same = new Map<string, string>();
+  for (const list of [FIRST_NAMES, SURNAMES]) {
+    const byName = new Map<string, string>();
+    for (const name of list) {
+      const own = sounds(name);
+      const earlier = own.map((sound) => byName.get(sound)).find((n) => n !== undefined && n !== name);
+      if (earlier !== undefined) same.set(name, earlier);
+      for (const sound of own) if (!byName.has(sound)) byName.set(sound, name);
+    }
+  }
+  return (name) => same.get(name) ?? name;
+}
+
 export function buildLanguageModel(req: BuildRequest): BuiltModel {
   const dictionary = readDictionary(req.dictionary);
   const unknown = new Set<string>();
   for (const t of req.terms) for (const w of tokenize(t)) if (!dictionary.has(w)) unknown.add(w);
   const sentences: string[][] = [];
   const weights: number[] = [];
-  for (const { text, weight } of callerCorpus(req.terms)) {
+  for (const { text, weight } of corpusFor(req, dictionary)) {
     // An unknown word splits the sentence: the pieces on either side stay good n-gram evidence.
     let piece: string[] = [];
     const flush = (): void => {
@@ -92,7 +137,7 @@ export function buildLanguageModel(req: BuildRequest): BuiltModel {
     flush();
   }
   const generic = req.genericWords === 0 ? null : readGenericModel(req.genericLm ?? GENERIC_LM, { words: req.genericWords ?? 5000, accept: (w) => dictionary.has(w) });
-  const background = generic ? { model: generic, weight: req.genericWeight ?? 0.15 } : undefined;
+  const background = generic ? { model: generic, weight: req.genericWeight ?? (req.expected ? 0.05 : 0.15) } : undefined;
   const model = estimateArpa(sentences, weights, background);
   const dictLines: string[] = [];
   for (const w of model.vocabulary) dictLines.push(...dictionary.get(w)!);

@@ -10,6 +10,7 @@
  * generator), so the same terms always give the same model and its cache key stays stable.
  */
 
+import type { ExpectedInput } from '../types.js';
 import { FIRST_NAMES, SURNAMES } from './local-names.js';
 
 /** Everyday phone-call English a caller says to any business. */
@@ -195,5 +196,78 @@ export function callerCorpus(terms: readonly string[], size = 12_000): CorpusSen
   // Every name at least once on its own, so a rare one is not left to the unigram floor alone.
   for (const f of FIRST_NAMES) out.push({ text: `${f} ${pick(SURNAMES)}`, weight: 1 });
   for (const s of SURNAMES) out.push({ text: `${pick(FIRST_NAMES)} ${s}`, weight: 1 });
+  return out;
+}
+
+/** How callers answer each kind of question; {name}, {first}, {last}, {spelled}, {when}, {phone} are slots. */
+const ANSWERS: Record<ExpectedInput, string[]> = {
+  name: [
+    '{name}', '{name}', '{name}', '{first}', '{first}', 'my name is {name}', 'my name is {name}', 'my name is {first}',
+    'my name is {first} {last}', "it's {name}", 'it is {name}', 'this is {name}', 'this is {first}', "i'm {name}",
+    'i am {name}', 'the name is {name}', "it's {first}", 'yes my name is {name}', 'yes it is {name}', 'sure {name}',
+    'sure my name is {name}', "yeah it's {name}", '{first} {last}', 'call me {first}', 'you can put {name}',
+    'put it under {name}', 'under {name}', 'the booking is for {name}', "it's for {name}", 'for {name}',
+    'mister {last}', 'missus {last}',
+    "it's {name} thank you", '{name} thanks', '{name} please',
+  ],
+  spelling: [
+    '{spelled}', '{spelled}', '{spelled}', 'it is {spelled}', "it's {spelled}", "it's spelled {spelled}",
+    'it is spelled {spelled}', 'that is {spelled}', '{spelled} {spelled}', '{first} {spelled}', '{name}',
+    'my name is {name}', 'my name is {spelled}', 'sure {spelled}', 'okay {spelled}', '{spelled} and {spelled}',
+    'first name {spelled} last name {spelled}', '{first} that is {spelled}',
+  ],
+  phone: [
+    '{phone}', '{phone}', '{phone}', 'my number is {phone}', 'my phone number is {phone}', "it's {phone}", 'it is {phone}',
+    'the number is {phone}', 'you can reach me at {phone}', 'call me at {phone}', 'sure {phone}', 'yes {phone}',
+    'my cell is {phone}', 'my mobile is {phone}', 'it is {phone} thank you', 'this number', 'the number i am calling from',
+    'you can use this number', 'the same number', "that's {phone}",
+  ],
+  datetime: [
+    '{when}', '{when}', '{when}', '{when} please', 'how about {when}', 'what about {when}', '{when} works for me',
+    'i can do {when}', 'i prefer {when}', 'make it {when}', 'can i come {when}', 'is {when} available', 'no {when}',
+    'actually {when}', 'the first one', 'the second one', 'the third one', 'the last one', 'the earlier one',
+    'the later one', 'the first', 'the second', 'the one {when}', 'any time {when}', 'whatever is free {when}',
+    'do you have anything {when}', 'what times are free {when}', 'yes', 'yes please', 'that works', 'okay',
+  ],
+  yesno: [
+    'yes', 'yes', 'yes please', 'yeah', 'yep', 'yes that is right', "yes that's right", 'that is right', "that's right",
+    'that is correct', "that's correct", 'correct', 'right', 'exactly', 'sure', 'okay', 'perfect', 'sounds good',
+    'yes that works', 'yes go ahead', 'go ahead', 'please do', 'yes thank you', 'no', 'no', 'nope', 'no thanks',
+    'no thank you', "no that's wrong", 'no that is not right', "that's wrong", 'not quite', 'no it is {name}',
+    "no it's {name}", 'no my name is {name}', 'no it is spelled {spelled}', 'no {spelled}', '{spelled}',
+    'no {when}', 'no make it {when}', 'actually {when}', 'no the number is {phone}', 'wait', 'hold on', 'actually no',
+    'no i want to change the time', 'no i want to change something', 'can you repeat that', 'sorry what was that',
+  ],
+};
+
+/**
+ * The corpus for decoding the answer to one kind of question: the answers above, many times over and filled
+ * with common names, letters, days, times and digits. `spelling` picks how a name is written (of two that sound
+ * alike, "Ana" and "Anna", the more common one: local-lm-build.ts). The caller of this (local-lm-build.ts) mixes in a share
+ * of the bot's own corpus, so an answer off the script ("actually, what does it cost?") still comes through.
+ */
+export function answerCorpus(kind: ExpectedInput, size = 6000, spelling: (name: string) => string = (name) => name): CorpusSentence[] {
+  const r = seeded(0xa115);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const first = (): string => spelling(pick(FIRST_NAMES));
+  const last = (): string => spelling(pick(SURNAMES));
+  const spelled = (): string => [...(r() < 0.5 ? first() : last())].join(' ');
+  const fill = (template: string): string =>
+    template
+      .replace(/\{name\}/g, () => `${first()} ${last()}`)
+      .replace(/\{first\}/g, first)
+      .replace(/\{last\}/g, last)
+      .replace(/\{spelled\}/g, spelled)
+      .replace(/\{when\}/g, () => spokenWhen(r))
+      .replace(/\{phone\}/g, () => spokenPhone(r));
+  const templates = ANSWERS[kind];
+  const out: CorpusSentence[] = [];
+  for (let i = 0; i < size; i++) out.push({ text: fill(pick(templates)), weight: 1 });
+  // Every letter and every listed name at least once, so none is left to the unigram floor alone.
+  if (kind === 'spelling' || kind === 'yesno') for (const c of 'abcdefghijklmnopqrstuvwxyz') out.push({ text: c, weight: 1 });
+  if (kind === 'name' || kind === 'spelling' || kind === 'yesno') {
+    for (const f of FIRST_NAMES) out.push({ text: `${spelling(f)} ${last()}`, weight: 1 });
+    for (const s of SURNAMES) out.push({ text: `${first()} ${spelling(s)}`, weight: 1 });
+  }
   return out;
 }

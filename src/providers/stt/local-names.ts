@@ -1,5 +1,5 @@
 /**
- * Common US first names and surnames (census frequency lists, abridged), lower case. The local recognizer's
+ * Common US first names and surnames (census frequency lists, abridged, more common first), lower case. The local recognizer's
  * language model expects them (local-lm-corpus.ts), and the booking flow asks a caller to confirm a name made of
  * other words ("came down" for Kate Brown), which is more likely a mishearing.
  */

@@ -14,6 +14,12 @@
  * generic model. It is built once per set of terms in a worker thread and cached on disk; open() waits for it at
  * most `languageModelWaitMs`, then uses the generic model for that call. Without keyterms: the generic model.
  *
+ * Recognition conditioned on the question (`expected`, set by the booking flow: recognition-context.ts): at the
+ * start of each utterance the session reads what the bot just asked for (a name, a spelling, a number, a time, a
+ * yes or no) and decodes with the model for that answer (answer phrasings filled with common names, letters,
+ * digits and times, with a share of the bot's corpus so an off-script answer still comes through). Those models
+ * are queued for building at open() and never waited for: until one is built, the session's own model decodes.
+ *
  * English only. open() with language 'ru' throws PARLEY_ERR_UNAVAILABLE (there is no local Russian model), so the
  * caller can pick another recognizer or tell the company. The acoustic model is 16 kHz: Twilio's 8 kHz μ-law is
  * upsampled and accepted but recognized poorly; it serves web calls and tests.
@@ -21,7 +27,7 @@
 import { WIDEBAND_FORMAT } from '../../audio/format.js';
 import { AudioConverter } from '../../audio/convert.js';
 import { ParleyError } from '../../errors.js';
-import type { SttEvent, SttProvider, SttSession, SttSessionOptions } from '../types.js';
+import type { ExpectedInput, SttEvent, SttProvider, SttSession, SttSessionOptions } from '../types.js';
 import { createVad, type CreateVadOptions } from '../vad/create.js';
 import type { VadEvent, VadLogger, VoiceActivityDetector } from '../vad/types.js';
 import { AsyncQueue } from '../../util/async-queue.js';
@@ -55,6 +61,9 @@ export interface LocalSttOptions {
   languageModelWaitMs?: number;
 }
 
+/** The model arguments for the answer to one kind of question, or null when there is none (yet). */
+type AnswerModels = (kind: ExpectedInput) => string[] | null;
+
 const RATE = 16;
 /** Audio kept for pre-roll and for VAD decisions that arrive after later frames (Silero runs asynchronously). */
 const RING_MS = 10_000;
@@ -76,9 +85,21 @@ export class LocalSttProvider implements SttProvider {
       this.warnedNarrowband = true;
       this.options.logger?.warn('local STT on 8 kHz telephone audio is unreliable; its model is 16 kHz');
     }
-    const stt = new LocalSttSession(session, this.options, await this.modelArgs(session.keyterms ?? []));
+    const stt = new LocalSttSession(session, this.options, await this.modelArgs(session.keyterms ?? []), this.answerModels(session));
     await stt.start();
     return stt;
+  }
+
+  /**
+   * For a session told what the bot asks (`expected`): the `-lm`/`-dict` of the model for that kind of answer when
+   * it is built, else null (the session's own model). Queues the builds now, off the call path.
+   */
+  private answerModels(session: SttSessionOptions): AnswerModels | null {
+    const cache = this.options.languageModels ?? sharedLanguageModels;
+    if (!session.expected || cache === false || (this.options.args ?? []).includes('-lm')) return null;
+    const terms = session.keyterms ?? [];
+    cache.prepareAnswers(terms);
+    return (kind) => cache.answerArgs(terms, kind);
   }
 
   /** `-lm`/`-dict` of the bot's language model, or [] (the generic model) when it is off, failed or not ready in time. */
@@ -108,6 +129,8 @@ class LocalSttSession implements SttSession {
   readonly events: AsyncQueue<SttEvent> = new AsyncQueue<SttEvent>();
   private readonly converter: AudioConverter;
   private readonly recognizerOptions: RecognizerOptions;
+  /** The model the warm recognizer was started with: that of the answer expected then, or the session's own. */
+  private warmFor: ExpectedInput | null = null;
   private readonly preRollSamples: number;
   private readonly maxUtteranceSamples: number;
   private readonly prewarm: boolean;
@@ -126,6 +149,7 @@ class LocalSttSession implements SttSession {
     private readonly session: SttSessionOptions,
     private readonly options: LocalSttOptions,
     modelArgs: string[],
+    private readonly answerModels: AnswerModels | null = null,
   ) {
     this.converter = new AudioConverter(session.format, WIDEBAND_FORMAT);
     this.recognizerOptions = {
@@ -158,7 +182,7 @@ class LocalSttSession implements SttSession {
         },
       });
     }
-    if (this.prewarm) this.warm = new PocketsphinxProcess(this.recognizerOptions);
+    if (this.prewarm) this.warmUp();
     if (this.session.signal.aborted) await this.close();
     else this.session.signal.addEventListener('abort', () => void this.close(), { once: true });
   }
@@ -201,8 +225,37 @@ class LocalSttSession implements SttSession {
     }
   }
 
+  /**
+   * The model for the next utterance: the one for the answer the bot expects (set by the booking flow when it
+   * asks), when that model is built; otherwise the session's own.
+   */
+  private expectedNow(): ExpectedInput | null {
+    const kind = this.answerModels ? this.session.expected?.current() ?? null : null;
+    return kind && this.answerModels!(kind) ? kind : null;
+  }
+
+  private recognizer(kind: ExpectedInput | null): PocketsphinxProcess {
+    const answer = kind ? this.answerModels?.(kind) : null;
+    if (!answer) return new PocketsphinxProcess(this.recognizerOptions);
+    // The answer model replaces the session's -lm/-dict; the caller's other arguments (-hmm, …) stay.
+    return new PocketsphinxProcess({ ...this.recognizerOptions, args: [...answer, ...(this.options.args ?? [])] });
+  }
+
+  private warmUp(): void {
+    this.warmFor = this.expectedNow();
+    this.warm = this.recognizer(this.warmFor);
+  }
+
   private beginCapture(startSample: number): void {
-    const recognizer = this.warm ?? new PocketsphinxProcess(this.recognizerOptions);
+    const kind = this.expectedNow();
+    let recognizer = this.warm;
+    if (recognizer && this.warmFor !== kind) {
+      // The bot has asked something since the recognizer was started: start one with the answer's model (its
+      // model loads while the caller speaks; the audio waits in the pipe).
+      recognizer.kill();
+      recognizer = null;
+    }
+    recognizer ??= this.recognizer(kind);
     this.warm = null;
     const from = Math.max(0, startSample - this.preRollSamples, this.total - this.ring.length);
     this.captureStart = from;
@@ -215,7 +268,7 @@ class LocalSttSession implements SttSession {
     const recognizer = this.active;
     if (!recognizer) return;
     this.active = null;
-    if (this.prewarm) this.warm = new PocketsphinxProcess(this.recognizerOptions);
+    if (this.prewarm) this.warmUp();
     const text = recognizer.finish();
     text.catch(() => undefined);
     // Finals leave in utterance order even when a later decode finishes first.

@@ -1,0 +1,101 @@
+/**
+ * How often the local recognizer hears a caller's name right, per language model: the installed generic one, the
+ * bot's own (keyterms → local-lm.ts) and the model for an expected name (what the guided flow's "May I have your
+ * name?" selects, recognition-context.ts). Names spoken by flite (voice slt) in two forms, "my name is <first>
+ * <last>" and the bare "<first> <last>"; 20 pairs from the common-names list (local-names.ts) and 8 not in it,
+ * none of them used in the conversation eval (scripts/eval-calls.ts). Each utterance is decoded whole by
+ * pocketsphinx (no VAD, no transport): this measures the models, not the call path.
+ *   npx tsx scripts/bench/names.ts [--voice slt]
+ */
+import { parseArgs } from 'node:util';
+import { resampleOffline } from '../../src/audio/resample.js';
+import { botKeyterms } from '../../src/bookings/keyterms.js';
+import { sharedLanguageModels } from '../../src/providers/stt/local-lm.js';
+import { FIRST_NAMES, SURNAMES } from '../../src/providers/stt/local-names.js';
+import { PocketsphinxProcess } from '../../src/providers/stt/local-recognizer.js';
+import { synthesize } from '../../src/providers/tts/local-synth.js';
+
+const { values } = parseArgs({ options: { voice: { type: 'string', default: 'slt' } } });
+
+/** Words of the eval's names, left out so this measure stays held out. */
+const EVAL_WORDS = new Set(['john', 'smith', 'anna', 'lee', 'bob', 'stone', 'kate', 'brown', 'tom', 'hardy', 'lisa', 'ray', 'sam', 'wood', 'nina', 'gold', 'maria', 'lopez', 'peter', 'pan']);
+
+/** 20 pairs spread over the lists (a fixed stride, so the same every run). */
+function listedNames(n: number): string[] {
+  const firsts = [...new Set(FIRST_NAMES)].filter((w) => !EVAL_WORDS.has(w));
+  const lasts = [...new Set(SURNAMES)].filter((w) => !EVAL_WORDS.has(w));
+  return Array.from({ length: n }, (_, i) => `${firsts[(i * 37 + 5) % firsts.length]} ${lasts[(i * 53 + 11) % lasts.length]}`);
+}
+/** Names whose words are in neither list (all in the pronouncing dictionary). */
+const UNLISTED = ['hugo blake', 'irma pratt', 'felix norton', 'wendy marsh', 'gavin doyle', 'ingrid bauer', 'oscar quinn', 'edith frost'];
+
+const TERMS = botKeyterms({
+  name: 'Handy Helpers',
+  config: {
+    booking: {
+      timezone: 'America/New_York', hours: {},
+      services: [
+        { id: 'tv', name: 'TV mounting', aliases: ['TV on the wall'], durationMin: 60 },
+        { id: 'tap', name: 'Tap repair', aliases: ['leaky faucet'], durationMin: 60 },
+        { id: 'shelf', name: 'Shelf installation', aliases: ['shelves'], durationMin: 60 },
+      ],
+      resources: [{ id: 'mike', name: 'Mike', services: ['tv', 'tap', 'shelf'] }],
+    },
+  },
+});
+
+async function speech(text: string): Promise<Int16Array> {
+  const { samples, sampleRate } = await synthesize({ engine: 'flite', text, voice: values.voice!, binary: 'flite', timeoutMs: 20_000 }).result;
+  const s = resampleOffline(samples, sampleRate, 16000);
+  const padded = new Int16Array(8000 + s.length + 8000);
+  padded.set(s, 8000);
+  return padded;
+}
+
+async function decode(samples: Int16Array, args: string[]): Promise<string> {
+  const p = new PocketsphinxProcess({ binary: 'pocketsphinx_continuous', args, timeoutMs: 30_000 });
+  p.write(samples);
+  return p.finish();
+}
+
+/** The name is heard when both its words appear, in order, in what was recognized. */
+const heard = (name: string, text: string): boolean => ` ${text.toLowerCase()} `.includes(` ${name} `);
+
+console.log('Building (or loading) the models…');
+const models: Record<string, string[]> = {
+  generic: [],
+  bot: await sharedLanguageModels.argsFor(TERMS),
+  'expected name': await sharedLanguageModels.argsFor(TERMS, 'name'),
+};
+const sets = { 'listed names': listedNames(20), 'unlisted names': UNLISTED };
+const forms: Record<string, (name: string) => string> = { 'my name is …': (n) => `my name is ${n}`, bare: (n) => n };
+
+const tally = new Map<string, { ok: number; all: number; words: number; allWords: number }>();
+for (const [setName, names] of Object.entries(sets)) {
+  for (const [formName, form] of Object.entries(forms)) {
+    console.log(`\n## ${setName}, "${formName}" (flite ${values.voice})`);
+    for (const name of names) {
+      const samples = await speech(form(name));
+      const row: string[] = [];
+      for (const [model, args] of Object.entries(models)) {
+        const text = await decode(samples, args);
+        const ok = heard(name, text);
+        const key = `${setName} | ${formName} | ${model}`;
+        const t = tally.get(key) ?? { ok: 0, all: 0, words: 0, allWords: 0 };
+        t.all++;
+        if (ok) t.ok++;
+        const said = ` ${text.toLowerCase()} `;
+        for (const w of name.split(' ')) {
+          t.allWords++;
+          if (said.includes(` ${w} `)) t.words++;
+        }
+        tally.set(key, t);
+        row.push(`${model}: ${ok ? '✓' : '✗'} ${text || '(nothing)'}`);
+      }
+      console.log(`${name.padEnd(18)} ${row.join('  |  ')}`);
+    }
+  }
+}
+console.log('\n| names | form | model | whole name right | name words right |\n|---|---|---|---|---|');
+const pct = (a: number, b: number): string => `${a}/${b} (${Math.round((100 * a) / b)} %)`;
+for (const [key, t] of tally) console.log(`| ${key.split(' | ').join(' | ')} | ${pct(t.ok, t.all)} | ${pct(t.words, t.allWords)} |`);
