@@ -1,11 +1,10 @@
 /**
- * One call, conducted. The caller's audio goes to the recognizer (stt-connection.ts) and to a VAD
- * (caller-voice.ts, or the recognizer's own); turn-taking.ts says when the caller is done; barge-in.ts decides
- * what the caller's voice over the bot means; agent-turn.ts answers; each bot turn being spoken is a
- * SpeakingTurn (speaking-turn.ts) over a paced Playback (playback.ts). This file holds the call's state, owns its
- * timers (timers.ts) and records the transcript.
- *
- * States: greeting → listening ⇄ thinking → speaking ⇄ paused → listening …; wrapping-up → ended.
+ * One call, conducted. The caller's audio (caller-input.ts) goes to the recognizer, a VAD and the end-of-turn
+ * model's ear; turn-taking.ts says when the caller is done; barge-in.ts decides what the caller's voice over the
+ * bot means; agent-turn.ts answers; each bot turn being spoken is a SpeakingTurn (speaking-turn.ts) over a paced
+ * Playback (playback.ts) on the call's voice (tts-line.ts). A recognizer or voice that fails is reconnected
+ * within one time budget (reconnect-budget.ts). This file holds the call's state (call-state.ts), owns its
+ * timers (timers.ts), watches the caller's silence (silence-watch.ts) and records the transcript.
  */
 import type { Language, SttEvent, TtsSession } from '../providers/types.js';
 import { LlmFailure, runAgentTurn, splitForSpeech } from './agent-turn.js';
@@ -13,32 +12,30 @@ import { providerSessionOptions, type ProviderSessionOptions } from './provider-
 import { safeSpeechContextFor } from './safe-speech-context.js';
 import type { SafeSpeechContext } from '../safety/safe-speech.js';
 import { BargeIn, type BargeInMetric } from './barge-in.js';
-import { CallerVoiceSource, localCallerVoice, type VoiceEvent } from './caller-voice.js';
+import { CallStateMachine, type CallState } from './call-state.js';
+import { CallerInput } from './caller-input.js';
+import type { VoiceEvent } from './caller-voice.js';
+import { KeypadEntry } from './keypad.js';
 import { answerLatency, Conversation, errText } from './conversation.js';
 import type { PlaybackTiming } from './playback.js';
 import { SESSION_PHRASES } from './session-phrases.js';
 import type { CallSessionOptions } from './session-options.js';
+import { SilenceWatch } from './silence-watch.js';
 import { SpeakingTurn, type BotTurnKind, type StopReason } from './speaking-turn.js';
-import { SttConnection } from './stt-connection.js';
 import { CallTimers } from './timers.js';
+import { TtsLine } from './tts-line.js';
 import type { CallControl } from './tool-types.js';
 import { CallerTurnTracker, type CallerUtterance } from './turn-taking.js';
 import { systemClock, type Clock, type TurnLatency } from './types.js';
 
 export type { CallSessionOptions } from './session-options.js';
-
-/** A pause this long after a keypad digit ends the entry; `#` ends it at once. */
-const KEYPAD_GAP_MS = 1500;
-const KEYPAD_MAX_DIGITS = 20;
-
-export type CallState = 'greeting' | 'listening' | 'thinking' | 'speaking' | 'paused' | 'wrapping-up' | 'ended';
+export type { CallState } from './call-state.js';
+export type { BargeInMetric } from './barge-in.js';
 
 interface EndRequest {
   reason: string;
   status: 'completed' | 'failed';
 }
-
-export type { BargeInMetric } from './barge-in.js';
 
 export class CallSession {
   private readonly clock: Clock;
@@ -48,26 +45,29 @@ export class CallSession {
   private readonly said: Conversation;
   /** The options its STT and TTS sessions open with (the same function builds the prewarmed ones). */
   private readonly sessionOptions: ProviderSessionOptions;
-  /** Keypad digits collected so far (see keyed()). */
-  private keypad = '';
+  private readonly keypad: KeypadEntry;
   /** What the safe-speech check knows of this call: the bot's secret prompt, blocklist, caller, known prices. */
   private readonly safeSpeech: SafeSpeechContext;
   private readonly callAbort = new AbortController();
-  private readonly stt: SttConnection;
-  private readonly voice: CallerVoiceSource;
+  /** The caller's audio: to the recognizer, the VAD and the end-of-turn model's ear. */
+  private readonly input: CallerInput;
+  private readonly ttsLine: TtsLine;
+  /** The TTS session to speak with; null before it opens and while it is being reopened. */
   private tts: TtsSession | null = null;
   private turn: SpeakingTurn | null = null;
   private readonly bargeIn: BargeIn;
   private turnSeq = 0;
   private endRequested: EndRequest | null = null;
   private pendingTransfer: { to: string; reason: string } | null = null;
-  private silenceSince: number | null = null;
-  private sttFailuresInARow = 0;
+  private readonly silence: SilenceWatch;
+  private readonly machine: CallStateMachine;
   private resolveEnded!: () => void;
   private readonly endedPromise = new Promise<void>((r) => (this.resolveEnded = r));
   private readonly control: CallControl;
 
-  state: CallState = 'listening';
+  get state(): CallState {
+    return this.machine.state;
+  }
   /** Latency of each agent answer (completed or interrupted), in order. */
   get turnLatencies(): TurnLatency[] {
     return this.said.turnLatencies;
@@ -80,7 +80,7 @@ export class CallSession {
   constructor(private readonly o: CallSessionOptions) {
     this.clock = o.clock ?? systemClock;
     this.phrases = SESSION_PHRASES[o.language] ?? SESSION_PHRASES.en;
-    this.tracker = new CallerTurnTracker(o.limits, this.clock, o.language, o.endOfTurn);
+    this.tracker = new CallerTurnTracker(o.limits, this.clock, o.language, o.endOfTurn, (endAt) => this.input.prosodyEndingAt(endAt));
     this.timers = new CallTimers(this.clock);
     this.said = new Conversation(o.recorder, o.transport, o.log, this.clock);
     this.sessionOptions = providerSessionOptions(
@@ -88,14 +88,6 @@ export class CallSession {
       { input: o.transport.inputFormat, output: o.transport.outputFormat },
     );
     this.safeSpeech = safeSpeechContextFor(o.context);
-    this.voice = new CallerVoiceSource({
-      factory: o.callerVoice === undefined ? localCallerVoice() : o.callerVoice,
-      format: o.transport.inputFormat,
-      clock: this.clock,
-      onEvent: (e) => this.onVoice(e),
-      speaking: () => this.tracker.inSpeech,
-      onUnavailable: (err) => this.o.log.warn({ err: errText(err) }, 'caller VAD unavailable; barge-in waits for the recognizer'),
-    });
     this.bargeIn = new BargeIn({
       tracker: this.tracker,
       timers: this.timers,
@@ -111,12 +103,32 @@ export class CallSession {
         enterListening: () => this.enterListening(),
       },
     });
-    this.stt = new SttConnection({
-      provider: o.stt,
-      open: this.sessionOptions.stt,
+    this.input = new CallerInput({
+      format: o.transport.inputFormat,
+      clock: this.clock,
+      log: o.log,
+      stt: o.stt,
+      sttOptions: this.sessionOptions.stt,
       signal: this.callAbort.signal,
-      onEvent: (ev) => this.onSttEvent(ev),
-      onFailure: (err) => this.sttFailed(err),
+      callerVoice: o.callerVoice,
+      tracker: () => this.tracker,
+      onVoice: (e) => this.onVoice(e),
+      onStt: (ev) => this.onSttEvent(ev),
+      onSttLost: () => this.failCall('stt'),
+    });
+    this.ttsLine = new TtsLine({
+      provider: o.tts,
+      open: this.sessionOptions.tts,
+      clock: this.clock,
+      signal: this.callAbort.signal,
+      onFailure: (err, leftMs) => this.o.log.error({ err: errText(err), leftMs }, 'TTS failed'),
+    });
+    this.keypad = new KeypadEntry(this.timers, (text) => this.callerTyped(text));
+    this.machine = new CallStateMachine(o.transport);
+    this.silence = new SilenceWatch(o.limits, this.timers, this.tracker, this.clock, {
+      busy: () => this.ended || this.turn !== null,
+      reprompt: () => this.speak(this.phrases.reprompt, 'reprompt', true),
+      hangUp: () => this.wrapUp('silence', this.phrases.silenceGoodbye),
     });
     this.control = {
       endCall: (reason) => {
@@ -146,23 +158,19 @@ export class CallSession {
     const { transport, recorder } = this.o;
     void recorder.start();
     transport.attach({
-      onAudio: (frame) => {
-        this.voice.push(frame);
-        this.stt.push(frame);
-      },
+      onAudio: (frame) => this.input.push(frame),
       onDtmf: (digit) => this.keyed(digit),
       onText: (text) => this.callerTyped(text),
       onMark: (name) => this.turn?.playback.onMark(name),
       onClose: (reason) => void this.finish({ reason: `caller_hangup: ${reason}`, status: 'completed' }, false),
     });
     this.timers.set('max-length', this.o.limits.maxCallSec * 1000, () => this.wrapUp('max_duration', this.phrases.maxDurationGoodbye));
-    void this.stt.run();
-    void this.voice.open();
-    this.tts = await this.openTts();
-    if (!this.tts) return this.endedPromise;
-    // The caller may have hung up while the session was opening: finish() found nothing to close then.
-    if (this.ended) {
-      void this.tts.close().catch(() => {});
+    this.input.start();
+    this.tts = await this.ttsLine.connect();
+    // The caller may have hung up while the session was opening (connect() then closed what it opened).
+    if (this.ended) return this.endedPromise;
+    if (!this.tts) {
+      void this.finish({ reason: 'provider_failure: tts', status: 'failed' });
       return this.endedPromise;
     }
     const greeting = this.o.greeting ?? this.o.context.bot.config.greeting;
@@ -181,24 +189,6 @@ export class CallSession {
     return this.endedPromise;
   }
 
-  private async openTts(): Promise<TtsSession | null> {
-    const open = (): Promise<TtsSession> =>
-      this.o.tts.open(this.sessionOptions.tts);
-    try {
-      return await open();
-    } catch (err) {
-      this.o.log.error({ err: errText(err) }, 'TTS open failed');
-    }
-    // One retry: a call that cannot speak is no call.
-    try {
-      return await open();
-    } catch (err) {
-      this.o.log.error({ err: errText(err) }, 'TTS open failed twice');
-      void this.finish({ reason: 'provider_failure: tts', status: 'failed' });
-      return null;
-    }
-  }
-
   // ---------- the caller: voice, words, end of turn ----------
 
   private onVoice(ev: VoiceEvent): void {
@@ -208,21 +198,18 @@ export class CallSession {
       this.bargeIn.onOnset(ev.at);
     } else {
       // Ask the recognizer for its final now rather than after its own endpointing.
-      this.stt.finalize();
+      this.input.finalize();
       this.bargeIn.afterCallerQuiet();
     }
     this.checkEndOfTurn();
   }
 
   private onSttEvent(ev: SttEvent): void {
-    // Voice activity from the recognizer's own VAD replaces the call's (one VAD per call).
-    if (ev.type === 'voice') return this.voice.recognizer(ev.activity, ev.agoMs);
-    if (ev.type !== 'speech_started') this.sttFailuresInARow = 0;
     const wordsBefore = this.tracker.wordEvents;
     this.tracker.handle(ev);
     if (this.tracker.wordEvents !== wordsBefore) {
       // New words: the caller is talking (so no silence, and an interruption after a cut was real).
-      this.silenceSince = null;
+      this.silence.reset();
       this.bargeIn.onWords();
       if (this.tracker.hasWords) this.o.transport.notify({ type: 'transcript', role: 'caller', text: this.tracker.pendingText, final: false });
     }
@@ -249,23 +236,11 @@ export class CallSession {
     this.callerTurn(u.text, u);
   }
 
-  /**
-   * Keypad digits: the first one interrupts the bot at once (deliberate input); digits are collected until `#`
-   * or a pause of KEYPAD_GAP_MS, so a number keyed in ("2125550100#") is one caller turn, "[keypad] 2125550100".
-   */
+  /** Keypad digits: the first one interrupts the bot at once (deliberate input); keypad.ts makes them one turn. */
   private keyed(digit: string): void {
     if (this.ended) return;
     if (this.turn?.interruptible) this.bargeIn.commit(this.turn);
-    if (digit !== '#') this.keypad += digit;
-    if (digit === '#' || this.keypad.length >= KEYPAD_MAX_DIGITS) return this.flushKeypad();
-    this.timers.set('keypad', KEYPAD_GAP_MS, () => this.flushKeypad());
-  }
-
-  private flushKeypad(): void {
-    this.timers.clear('keypad');
-    const digits = this.keypad;
-    this.keypad = '';
-    if (digits) this.callerTyped(`[keypad] ${digits}`);
+    this.keypad.key(digit);
   }
 
   /** DTMF and typed text are deliberate: they interrupt the bot at once. */
@@ -281,7 +256,7 @@ export class CallSession {
   private callerTurn(text: string, u: CallerUtterance | null): void {
     this.bargeIn.forget();
     this.timers.clear('resume', 'silence-reprompt', 'silence-hangup');
-    this.silenceSince = null;
+    this.silence.reset();
     this.said.caller(text, u?.speechStartedAt ?? u?.closedAt ?? null);
     this.startAgentTurn(text, u);
   }
@@ -301,6 +276,7 @@ export class CallSession {
   }
 
   private onFirstAudio(turn: SpeakingTurn, timing: PlaybackTiming): void {
+    this.ttsLine.recovered();
     if (this.turn === turn && this.state !== 'paused' && this.state !== 'wrapping-up') this.setState(turn.kind === 'greeting' ? 'greeting' : 'speaking');
     const l = turn.latency;
     if (!l) return;
@@ -343,9 +319,12 @@ export class CallSession {
         }
       } catch (err) {
         if (!turn.active || this.ended) return;
-        this.o.log.error({ err: errText(err) }, 'agent turn failed');
-        this.turn = null;
-        this.failCall(err instanceof LlmFailure ? 'llm' : 'tts');
+        if (err instanceof LlmFailure) {
+          this.o.log.error({ err: errText(err) }, 'agent turn failed');
+          this.turn = null;
+          return this.failCall('llm');
+        }
+        void this.ttsFailed(turn, err);
       }
     })();
   }
@@ -364,11 +343,7 @@ export class CallSession {
         this.completeTurn(turn, text);
       },
       (err: unknown) => {
-        if (!turn.active || this.ended) return;
-        this.o.log.error({ err: errText(err), kind }, 'speaking failed');
-        this.turn = null;
-        if (kind === 'goodbye') void this.finish(this.endRequested ?? { reason: 'provider_failure: tts', status: 'failed' });
-        else this.failCall('tts', false);
+        if (turn.active && !this.ended) void this.ttsFailed(turn, err);
       },
     );
   }
@@ -391,6 +366,23 @@ export class CallSession {
     this.said.botStopped(t, reason, heard, addLatency);
   }
 
+  /**
+   * The voice failed mid-turn: keep what was heard, reopen TTS within the reconnect budget and say the rest
+   * (a goodbye is said again); when the budget is spent the call cannot speak, so it ends.
+   */
+  private async ttsFailed(turn: SpeakingTurn, err: unknown): Promise<void> {
+    const rest = turn.kind === 'goodbye' ? turn.playback.text : turn.playback.unheardText();
+    this.stopTurn(turn, 'tts-failed');
+    this.tts = null;
+    const session = await this.ttsLine.connect(err);
+    if (this.ended) return;
+    if (!session) return void this.finish(this.endRequested ?? { reason: 'provider_failure: tts', status: 'failed' });
+    this.tts = session;
+    if (this.turn) return; // a turn the caller started meanwhile has been answered
+    if (rest.trim()) this.speak(rest, turn.kind === 'agent' ? 'resume' : turn.kind, turn.interruptible);
+    else this.afterSpeech(turn.kind);
+  }
+
   private afterSpeech(kind: BotTurnKind): void {
     if (this.ended) return;
     if (this.pendingTransfer) {
@@ -410,35 +402,17 @@ export class CallSession {
       void this.finish(this.endRequested);
       return;
     }
-    if (kind !== 'reprompt') this.silenceSince = null;
+    if (kind !== 'reprompt') this.silence.reset();
     this.enterListening();
   }
-
-  // ---------- silence and limits ----------
 
   private enterListening(): void {
     if (this.ended || this.turn) return;
     this.setState('listening');
-    const now = this.clock.now();
-    this.silenceSince ??= now;
-    const hangAt = this.silenceSince + this.o.limits.silenceHangupSec * 1000;
-    if (hangAt <= now) return this.wrapUp('silence', this.phrases.silenceGoodbye);
-    const repromptAt = now + this.o.limits.silenceRepromptSec * 1000;
-    this.timers.clear('silence-reprompt');
-    if (repromptAt < hangAt) this.timers.set('silence-reprompt', repromptAt - now, () => this.onSilence('reprompt'));
-    this.timers.set('silence-hangup', hangAt - now, () => this.onSilence('hangup'));
+    this.silence.listen();
   }
 
-  private onSilence(what: 'reprompt' | 'hangup'): void {
-    if (this.ended || this.turn || this.timers.has('resume')) return;
-    // The caller is mid-sentence: look again shortly.
-    if (this.tracker.hasWords || this.tracker.inSpeech) {
-      this.timers.set(what === 'hangup' ? 'silence-hangup' : 'silence-reprompt', 1000, () => this.onSilence(what));
-      return;
-    }
-    if (what === 'hangup') this.wrapUp('silence', this.phrases.silenceGoodbye);
-    else this.speak(this.phrases.reprompt, 'reprompt', true);
-  }
+  // ---------- the end ----------
 
   /** Polite end: stop whatever is happening, say goodbye (not interruptible), hang up. */
   private wrapUp(reason: string, goodbye: string, status: 'completed' | 'failed' = 'completed'): void {
@@ -452,24 +426,13 @@ export class CallSession {
     else void this.finish(this.endRequested);
   }
 
-  private failCall(provider: 'stt' | 'llm' | 'tts', canSpeak = provider !== 'tts'): void {
+  /** The recognizer or the LLM is gone for good: apologise and end (TTS failures: ttsFailed()). */
+  private failCall(provider: 'stt' | 'llm'): void {
     if (this.ended) return;
     const reason = `provider_failure: ${provider}`;
-    if (canSpeak && this.tts) this.wrapUp(reason, this.phrases.apology, 'failed');
+    if (this.tts) this.wrapUp(reason, this.phrases.apology, 'failed');
     else void this.finish({ reason, status: 'failed' });
   }
-
-  /** One quick reconnect per failure streak; then apologise and end. Returns whether to reconnect. */
-  private sttFailed(err: unknown): boolean {
-    if (this.ended) return false;
-    this.sttFailuresInARow++;
-    this.o.log.warn({ err: errText(err), attempt: this.sttFailuresInARow }, 'STT session failed');
-    if (this.sttFailuresInARow <= 1) return true;
-    this.failCall('stt');
-    return false;
-  }
-
-  // ---------- end ----------
 
   private async finish(req: EndRequest, hangUp = true): Promise<void> {
     if (this.ended) return this.endedPromise;
@@ -479,23 +442,14 @@ export class CallSession {
     this.bargeIn.forget();
     if (this.turn) this.stopTurn(this.turn, 'call-ended');
     this.callAbort.abort();
-    const closing: Promise<unknown>[] = [this.stt.close(), this.voice.close()];
-    if (this.tts) closing.push(this.tts.close());
+    const closing: Promise<unknown>[] = [this.input.close(), this.ttsLine.close()];
     if (hangUp) closing.push(this.o.transport.hangup(req.reason));
     await Promise.race([Promise.allSettled(closing), new Promise((r) => this.clock.setTimeout(() => r(null), 2000))]);
     await this.o.recorder.end({ status: req.status, reason: req.reason }).catch(() => {});
     this.resolveEnded();
   }
 
-  // ---------- helpers ----------
-
-  /** The wire knows four states: greeting and wrapping-up are speaking, a pause is listening. */
   private setState(next: CallState): void {
-    if (this.state === 'ended' || (this.state === next && next !== 'listening')) return;
-    const wire = (s: CallState): 'listening' | 'thinking' | 'speaking' | 'ended' =>
-      s === 'greeting' || s === 'wrapping-up' ? 'speaking' : s === 'paused' ? 'listening' : s;
-    const changed = wire(this.state) !== wire(next);
-    this.state = next;
-    if (changed || next === 'listening') this.o.transport.notify({ type: 'state', state: wire(next) });
+    this.machine.set(next);
   }
 }

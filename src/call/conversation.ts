@@ -52,11 +52,14 @@ export class Conversation {
     const latency = t.latency ? { ...t.latency } : undefined;
     if (latency) {
       addLatency?.(latency);
-      if (reason === 'interrupted') this.turnLatencies.push(latency);
+      if (reason === 'interrupted') {
+        this.turnLatencies.push(latency);
+        this.transport.notify({ type: 'turn_latency', turn: t.id, latency: { ...latency } });
+      }
     }
     if (!heard || (reason === 'call-ended' && t.kind === 'goodbye')) return;
     this.record({ role: 'bot', text: heard, ts: this.iso(t.startedAt), interrupted: true, ...(latency && reason === 'interrupted' ? { latency } : {}), ...(t.safety ? { safety: t.safety } : {}) });
-    if (reason === 'interrupted' && (t.kind === 'agent' || t.kind === 'resume')) this.assistant(heard);
+    if ((reason === 'interrupted' || reason === 'tts-failed') && (t.kind === 'agent' || t.kind === 'resume')) this.assistant(heard);
   }
 
   system(text: string): void {

@@ -1,32 +1,82 @@
 /**
- * Is the caller done? Judged from the words recognised so far, once the VAD says the caller has gone quiet.
- * `EndOfTurnModel` is the seam a real turn-detection model (Smart Turn, a text classifier) can implement later;
- * `RuleEndOfTurn` is a transparent per-language rule set: a sentence that ends on a word that cannot end a
- * sentence ("for", "and", "um", "в", "на"), or while a number is being dictated, is unfinished and waits longer.
+ * Is the caller done? Judged once the VAD says the caller has gone quiet, from the words recognised so far, the
+ * pitch of the last voiced audio, and the recognizer's confidence where it reports one. `EndOfTurnModel` is the
+ * seam a real turn-detection model (Smart Turn on the audio, a text classifier) can implement later: it gets the
+ * same input and returns the same verdict. `RuleEndOfTurn` is the transparent default, a documented score:
+ *
+ *   text   (per language)  ends on a word that cannot end a sentence ("for", "and", "um", "в", "на", a relative
+ *                          pronoun after the first word: "a doctor who"), trails off
+ *                          ("…", ","), is only an opener ("well", "actually", "ну"), or a number is
+ *                          being dictated                                      0.15
+ *                          ends on "two" / "four" after a word that is not a number (a recognizer's
+ *                          "to" / "for")                                      0.45
+ *                          ends on a content word                              0.70
+ *                          ends with . ? ! (a punctuating recognizer)          0.85
+ *   prosody (prosody.ts)   falling into the end (≤ −0.8 st over the last ~300 ms and ending ≥ 0.5 st below the
+ *                          utterance's median pitch)                          +0.15
+ *                          level or rising, unless the words form a question (a rise is how many questions end)
+ *                                                                             −0.25
+ *                          too little voiced audio to tell                      0
+ *   recognizer             confidence < 0.6 on its final (its words may be wrong) −0.30
+ *
+ *   score ≥ 0.60 → complete: answer after `endOfTurnCompleteWaitMs` (default 0: the VAD's 200 ms is the wait)
+ *   score ≥ 0.35 → uncertain: wait UNCERTAIN_SHARE of `endOfTurnMaxWaitMs` (900 ms of the default 1500) — a
+ *                  sentence that reads complete but does not sound it, or a garbled final
+ *   below        → unfinished: wait up to `endOfTurnMaxWaitMs`
+ *
+ * A new onset cancels any wait. The text decides most turns; prosody is the tie-breaker for words that read
+ * complete, which is exactly where the recognizer's mistakes land ("i'd like to but far" for "I'd like to book
+ * for…"). Measured on flite speech (docs/live-call.md): prosody alone separates statement ends from mid-sentence
+ * pauses only about three times in four, so it never overrides an unfinished text on its own.
  */
 import type { Language } from '../providers/types.js';
+import type { ProsodyFeatures } from './prosody.js';
 
-export type TurnCompleteness = 'complete' | 'unfinished';
+export type TurnCompleteness = 'complete' | 'uncertain' | 'unfinished';
+
+export interface EndOfTurnInput {
+  /** The words recognised so far in this turn. */
+  text: string;
+  language: Language;
+  /** Pitch of the last voiced audio (prosody.ts); null or absent where no audio was analysed. */
+  prosody?: ProsodyFeatures | null;
+  /** The recognizer's confidence in its last final, 0–1, where it reports one. */
+  confidence?: number | null;
+}
 
 export interface EndOfTurnVerdict {
   completeness: TurnCompleteness;
-  /** Why (for tests and logs): the rule that decided. */
+  /** How likely the caller is done, 0–1 (the rules' score; a model's probability). */
+  score: number;
+  /** Why (for tests and logs): the rules that decided. */
   rule: string;
 }
 
 export interface EndOfTurnModel {
-  judge(text: string, language: Language): EndOfTurnVerdict;
+  judge(input: EndOfTurnInput): EndOfTurnVerdict;
 }
+
+/** The share of `endOfTurnMaxWaitMs` an uncertain verdict waits. */
+export const UNCERTAIN_SHARE = 0.6;
+export const COMPLETE_AT = 0.6;
+export const UNCERTAIN_AT = 0.35;
+
+/** Falling into the end: the fitted pitch line drops at least this much over the last ~300 ms… */
+const FALL_SLOPE_ST = -0.8;
+/** …and ends at least this far below the utterance's median pitch. */
+const FALL_BELOW_MEDIAN_ST = -0.5;
+const LOW_CONFIDENCE = 0.6;
 
 /** Words after which an English sentence is not over: fillers, conjunctions, prepositions, articles, auxiliaries. */
 const EN_UNFINISHED = new Set([
   // fillers and hesitations
-  'um', 'uh', 'uhm', 'er', 'erm', 'like',
+  'um', 'uh', 'uhm', 'er', 'erm', 'hmm', 'like',
   // conjunctions
-  'and', 'or', 'but', 'so', 'because', 'cause', 'if', 'then', 'than', 'when', 'while', 'although', 'whether',
+  'and', 'or', 'but', 'so', 'because', 'cause', 'if', 'than', 'when', 'while', 'although', 'whether',
   // prepositions
   'for', 'to', 'at', 'on', 'in', 'of', 'with', 'from', 'by', 'about', 'into', 'onto', 'until', 'till', 'between',
-  'via', 'per',
+  'via', 'per', 'after', 'before', 'during', 'except', 'near', 'behind', 'under', 'around', 'through', 'without',
+  'as', 'since', 'against', 'toward', 'towards', 'within', 'across', 'beside',
   // articles and possessives
   'a', 'an', 'the', 'my', 'your', 'our', 'their', 'every', 'each',
   // openings that need a continuation ("my name is…", "I'd…", "we're gonna…")
@@ -49,28 +99,99 @@ const NUMBER_WORDS = new Set([
   'ноль', 'один', 'одна', 'два', 'две', 'три', 'четыре', 'пять', 'шесть', 'семь', 'восемь', 'девять', 'десять',
 ]);
 
+const EN_RELATIVE = new Set(['who', 'whose', 'which', 'whom']);
+const RU_RELATIVE = new Set(['который', 'которая', 'которое', 'которые', 'которого', 'которой', 'которую', 'которым']);
+
+/** Words that open a turn rather than make one: alone, the caller has not said anything yet. */
+const DISCOURSE_OPENERS = new Set([
+  'well', 'actually', 'anyway', 'basically', 'also', 'now', 'look', 'listen',
+  'ну', 'вот', 'значит', 'короче', 'слушайте', 'смотрите', 'кстати', 'так',
+]);
+
+/** Number words a recognizer writes for a function word that sounds the same. */
+const EN_NUMBER_HOMOPHONES = new Map([
+  ['two', 'to'],
+  ['four', 'for'],
+]);
+
 const QUESTION_OR_STOP = /[.?!…]["'»)]*$/u;
 const TRAILING_COMMA = /[,:;\-–—]$/u;
 
 export class RuleEndOfTurn implements EndOfTurnModel {
-  judge(text: string, language: Language): EndOfTurnVerdict {
-    const trimmed = text.trim();
-    if (!trimmed) return { completeness: 'unfinished', rule: 'empty' };
-    // Ellipses and dashes are how recognizers (and people) write a trailing-off sentence.
-    if (/(\.\.\.|…)$/u.test(trimmed)) return { completeness: 'unfinished', rule: 'ellipsis' };
-    if (TRAILING_COMMA.test(trimmed)) return { completeness: 'unfinished', rule: 'trailing punctuation' };
-    const words = trimmed
-      .toLowerCase()
-      .split(/\s+/)
-      .map((w) => w.replace(/^[^\p{L}\p{N}']+|[^\p{L}\p{N}']+$/gu, ''))
-      .filter(Boolean);
-    const last = words[words.length - 1] ?? '';
-    const unfinished = language === 'ru' ? RU_UNFINISHED : EN_UNFINISHED;
-    if (unfinished.has(last)) return { completeness: 'unfinished', rule: `ends with "${last}"` };
-    if (isDictatedNumber(words)) return { completeness: 'unfinished', rule: 'number being dictated' };
-    if (QUESTION_OR_STOP.test(trimmed)) return { completeness: 'complete', rule: 'sentence punctuation' };
-    return { completeness: 'complete', rule: 'ends on a content word' };
+  judge(input: EndOfTurnInput): EndOfTurnVerdict {
+    const text = textVerdict(input.text, input.language);
+    const reasons = [text.rule];
+    let score = text.score;
+    const pitch = pitchVerdict(input.prosody ?? null);
+    if (pitch === 'falling') {
+      score += 0.15;
+      reasons.push('pitch falls into the end');
+    } else if (pitch === 'level') {
+      if (looksLikeQuestion(input.text, input.language)) reasons.push('pitch not falling (a question)');
+      else {
+        score -= 0.25;
+        reasons.push('pitch not falling');
+      }
+    }
+    if (input.confidence != null && input.confidence < LOW_CONFIDENCE) {
+      score -= 0.3;
+      reasons.push(`recognizer unsure (${input.confidence.toFixed(2)})`);
+    }
+    score = Math.min(1, Math.max(0, score));
+    const completeness: TurnCompleteness = score >= COMPLETE_AT ? 'complete' : score >= UNCERTAIN_AT ? 'uncertain' : 'unfinished';
+    return { completeness, score, rule: reasons.join('; ') };
   }
+}
+
+/** The words alone: how likely a sentence that ends like this is over. */
+export function textVerdict(text: string, language: Language): { score: number; rule: string } {
+  const trimmed = text.trim();
+  if (!trimmed) return { score: 0, rule: 'empty' };
+  // Ellipses and dashes are how recognizers (and people) write a trailing-off sentence.
+  if (/(\.\.\.|…)$/u.test(trimmed)) return { score: 0.15, rule: 'ellipsis' };
+  if (TRAILING_COMMA.test(trimmed)) return { score: 0.15, rule: 'trailing punctuation' };
+  const words = wordsOf(trimmed);
+  const last = words[words.length - 1] ?? '';
+  const unfinished = language === 'ru' ? RU_UNFINISHED : EN_UNFINISHED;
+  if (unfinished.has(last)) return { score: 0.15, rule: `ends with "${last}"` };
+  // "a doctor who…", "the one which…": a relative pronoun after the first word opens a clause ("Who?" alone asks).
+  if (words.length > 1 && (language === 'ru' ? RU_RELATIVE : EN_RELATIVE).has(last)) return { score: 0.15, rule: `ends with "${last}"` };
+  if (words.every((w) => DISCOURSE_OPENERS.has(w))) return { score: 0.15, rule: 'only an opener ("well", "actually")' };
+  if (isDictatedNumber(words)) return { score: 0.15, rule: 'number being dictated' };
+  // A recognizer hears an unstressed "to" / "for" before a pause as the number: "i'd like to book four".
+  const before = words[words.length - 2] ?? '';
+  if (language === 'en' && EN_NUMBER_HOMOPHONES.has(last) && !NUMBER_WORDS.has(before) && !/^\d+$/.test(before)) {
+    return { score: 0.45, rule: `ends with "${last}" (or "${EN_NUMBER_HOMOPHONES.get(last)}")` };
+  }
+  if (QUESTION_OR_STOP.test(trimmed)) return { score: 0.85, rule: 'sentence punctuation' };
+  return { score: 0.7, rule: 'ends on a content word' };
+}
+
+/** 'falling' (a statement's end), 'level' (level or rising), or null (too little voiced audio). */
+export function pitchVerdict(p: ProsodyFeatures | null): 'falling' | 'level' | null {
+  if (!p || p.finalSlopeSt === null || p.finalVsMedianSt === null) return null;
+  return p.finalSlopeSt <= FALL_SLOPE_ST && p.finalVsMedianSt <= FALL_BELOW_MEDIAN_ST ? 'falling' : 'level';
+}
+
+const EN_QUESTION = /^(what|when|where|who|whom|whose|which|why|how|do|does|did|is|are|was|were|can|could|will|would|shall|should|may|might|have|has|had|am)$/;
+const RU_QUESTION = /^(что|когда|где|кто|какой|какая|какое|какие|почему|зачем|как|сколько|можно|ли|куда|откуда|чей)$/;
+
+const OPENERS = new Set(['um', 'uh', 'er', 'so', 'and', 'well', 'okay', 'ok', 'oh', 'э', 'эм', 'ну', 'а', 'и', 'так']);
+
+/** A question mark, or a first word (after an "um", "so", "ну") that opens a question: a rising end is expected. */
+function looksLikeQuestion(text: string, language: Language): boolean {
+  if (/\?["'»)]*\s*$/u.test(text)) return true;
+  const words = wordsOf(text);
+  const first = words.find((w) => !OPENERS.has(w)) ?? '';
+  return (language === 'ru' ? RU_QUESTION : EN_QUESTION).test(first) || (language === 'ru' && words.includes('ли'));
+}
+
+function wordsOf(text: string): string[] {
+  return text
+    .toLowerCase()
+    .split(/\s+/)
+    .map((w) => w.replace(/^[^\p{L}\p{N}']+|[^\p{L}\p{N}']+$/gu, ''))
+    .filter(Boolean);
 }
 
 /** Three or more trailing digit groups or number words ("five five five one two"), or digits with a trailing group of 1–3. */

@@ -103,6 +103,7 @@ export class Playback {
   private ttsStartedAt = 0;
   private ttsFirstAudioAt = 0;
   private workerDone = false;
+  private ttsFailed = false;
   private tick: unknown = null;
   private wakeWorker: (() => void) | null = null;
   private settle!: (r: PlaybackResult) => void;
@@ -130,10 +131,11 @@ export class Playback {
 
   say(text: string): void {
     const t = text.trim();
-    if (!t || this.frozen) return;
+    // After a TTS failure the text is still noted (unheardText: the call says it once TTS is back).
+    if (!t || (this.frozen && !this.ttsFailed)) return;
     const phrase: Phrase = { index: this.phrases.length, text: t, lastSlice: -1, assumedHeard: false, slices: 0 };
     this.phrases.push(phrase);
-    this.queue.push(phrase);
+    if (!this.frozen) this.queue.push(phrase);
   }
 
   /** No more phrases; `done` resolves once everything has been played (last mark echoed). */
@@ -326,6 +328,7 @@ export class Playback {
     } catch (err) {
       if (!this.frozen && !this.o.signal.aborted) {
         this.frozen = true;
+        this.ttsFailed = true;
         this.clearTick();
         this.fail(err instanceof TtsFailure ? err : new TtsFailure(err));
         return;

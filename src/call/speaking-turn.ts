@@ -9,7 +9,8 @@ import { Playback, type PlaybackOptions } from './playback.js';
 import type { TurnLatency } from './types.js';
 
 export type BotTurnKind = 'greeting' | 'agent' | 'resume' | 'reprompt' | 'goodbye' | 'notice';
-export type StopReason = 'interrupted' | 'wrap-up' | 'call-ended';
+/** 'tts-failed': the voice failed mid-turn (the rest is said again once TTS is back). */
+export type StopReason = 'interrupted' | 'wrap-up' | 'call-ended' | 'tts-failed';
 
 export interface PauseRecord {
   /** Caller speech onset that caused it. */

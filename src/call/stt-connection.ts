@@ -1,28 +1,43 @@
 /**
- * The call's recognizer session: opened (and reopened once after a failure), fed every caller frame, its events
- * handed to the session. Audio that arrives while no session is open (connecting, reconnecting) is held — the
- * last MAX_HELD_FRAMES of it — so the caller's first words are not lost.
+ * The call's recognizer session: opened, fed every caller frame, its events handed to the session, and reopened
+ * after a failure within one bounded time budget (reconnect-budget.ts): an open that hangs is cut when the budget
+ * runs out, a session that errors or ends is reopened with backoff (a session that delivered events, or lasted
+ * STABLE_MS, worked: its failure starts a new budget), and when the budget is spent — or the
+ * provider says the failure is not recoverable — `onGiveUp` tells the session (which apologises and ends).
+ * Audio that arrives while no session is open (connecting, reconnecting) is held — the last MAX_HELD_FRAMES of
+ * it — so the caller's words over a short outage are not lost.
  */
 import type { SttEvent, SttProvider, SttSession, SttSessionOptions } from '../providers/types.js';
+import { ReconnectBudget, STABLE_MS } from './reconnect-budget.js';
+import type { Clock } from './types.js';
 
 /** 3 s of 20 ms frames. */
 const MAX_HELD_FRAMES = 150;
+
 
 export interface SttConnectionOptions {
   provider: SttProvider;
   open: Omit<SttSessionOptions, 'signal'>;
   signal: AbortSignal;
+  clock: Clock;
   onEvent: (ev: SttEvent) => void;
-  /** A session failed; return whether to reconnect. */
-  onFailure: (err: unknown) => boolean;
+  /** A session failed or would not open (for the log); `leftMs` = what is left of the reconnect budget. */
+  onFailure: (err: unknown, leftMs: number) => void;
+  /** No recognizer within the budget (or a failure that no reconnect can mend): the call cannot listen. */
+  onGiveUp: (err: unknown) => void;
+  /** Default RECONNECT_BUDGET_MS. */
+  budgetMs?: number;
 }
 
 export class SttConnection {
   private session: SttSession | null = null;
   private readonly held: Uint8Array[] = [];
   private closed = false;
+  private readonly budget: ReconnectBudget;
 
-  constructor(private readonly o: SttConnectionOptions) {}
+  constructor(private readonly o: SttConnectionOptions) {
+    this.budget = new ReconnectBudget(o.clock, o.budgetMs);
+  }
 
   /** Hot path: one caller frame. */
   push(frame: Uint8Array): void {
@@ -37,14 +52,18 @@ export class SttConnection {
     this.session?.finalize();
   }
 
-  /** Runs until the call ends or the failures are final. */
+  /** Runs until the call ends or the recognizer is given up. */
   async run(): Promise<void> {
     while (!this.closed) {
       let session: SttSession;
       try {
-        session = await this.o.provider.open({ ...this.o.open, signal: this.o.signal });
+        session = await this.budget.within(
+          (signal) => this.o.provider.open({ ...this.o.open, signal }),
+          this.o.signal,
+          (late) => void late.close().catch(() => {}),
+        );
       } catch (err) {
-        if (this.closed || !this.o.onFailure(err)) return;
+        if (!(await this.failed(err, true))) return;
         continue;
       }
       if (this.closed) {
@@ -52,16 +71,21 @@ export class SttConnection {
         return;
       }
       this.session = session;
+      const openedAt = this.o.clock.now();
       // The caller may have started talking while the recognizer was connecting: hand it what we held.
       for (const frame of this.held.splice(0)) session.pushAudio(frame);
       let failure: unknown = null;
+      let recoverable = true;
       try {
         for await (const ev of session.events) {
           if (this.closed) break;
           if (ev.type === 'error') {
             failure = ev.error;
+            recoverable = ev.recoverable;
             break;
           }
+          // It works: a later failure gets a fresh budget.
+          if (ev.type !== 'speech_started') this.budget.recovered();
           this.o.onEvent(ev);
         }
       } catch (err) {
@@ -69,8 +93,19 @@ export class SttConnection {
       }
       this.session = null;
       void session.close().catch(() => {});
-      if (this.closed || !this.o.onFailure(failure ?? new Error('STT stream ended'))) return;
+      if (this.o.clock.now() - openedAt >= STABLE_MS) this.budget.recovered();
+      if (this.closed || !(await this.failed(failure ?? new Error('STT stream ended'), recoverable))) return;
     }
+  }
+
+  /** Counts a failure against the budget; resolves whether to try again (after the backoff). */
+  private async failed(err: unknown, recoverable: boolean): Promise<boolean> {
+    if (this.closed) return false;
+    const left = this.budget.fail();
+    this.o.onFailure(err, left);
+    if (recoverable && (await this.budget.pause(this.o.signal))) return !this.closed;
+    if (!this.closed) this.o.onGiveUp(err);
+    return false;
   }
 
   async close(): Promise<void> {

@@ -3,14 +3,17 @@
  * (VAD), when they are done (end-of-turn rules), and whether their speech over the bot is a real interruption
  * (enough words, or sustained speech) rather than a cough or an "uh-huh".
  *
- * End of turn: once the caller is quiet (VAD end of speech; without a VAD, the recognizer's final) the text so
- * far is judged: a complete sentence closes after `endOfTurnCompleteWaitMs` from the end of speech, an unfinished
- * one ("I'd like to book for…", "um", "и", "на", digits being dictated) waits up to `endOfTurnMaxWaitMs` for the
- * caller to go on. A new onset cancels the wait. The recognizer's final is always waited for (a little longer
- * than the rule, at most `recognizerGraceMs`), since the text decides.
+ * End of turn: once the caller is quiet (VAD end of speech; without a VAD, the recognizer's final) the end-of-turn
+ * model (end-of-turn.ts) judges the text so far, the pitch of the last voiced audio (read once per end of speech,
+ * when first needed) and the recognizer's confidence: a complete sentence closes after `endOfTurnCompleteWaitMs`
+ * from the end of speech, an uncertain one (reads complete, does not sound it) after UNCERTAIN_SHARE of
+ * `endOfTurnMaxWaitMs`, an unfinished one ("I'd like to book for…", "um", "и", "на", digits being dictated)
+ * after `endOfTurnMaxWaitMs`. A new onset cancels the wait. The recognizer's final is always waited for (a
+ * little longer than the rule, at most RECOGNIZER_GRACE_MS), since the text decides.
  */
 import type { Language, SttEvent } from '../providers/types.js';
-import { ruleEndOfTurn, type EndOfTurnModel } from './end-of-turn.js';
+import { ruleEndOfTurn, UNCERTAIN_SHARE, type EndOfTurnModel, type EndOfTurnVerdict } from './end-of-turn.js';
+import type { ProsodyFeatures } from './prosody.js';
 import { meaningfulWordCount } from './session-phrases.js';
 import type { Clock } from './types.js';
 
@@ -26,9 +29,14 @@ export interface CallerUtterance {
   speechEndedAt: number | null;
   /** The recognizer's final for the utterance. */
   sttFinalAt: number | null;
-  /** The end-of-turn rule that decided. */
+  /** The end-of-turn rules that decided. */
   rule: string;
+  /** The end-of-turn model's score (0–1; see end-of-turn.ts). */
+  score: number;
 }
+
+/** Reads the pitch of the caller's audio that ended at clock time `endAt` (caller-audio-tail.ts). */
+export type ProsodyReader = (endAt: number) => ProsodyFeatures | null;
 
 export interface BargeInLimits {
   bargeInMinMs: number;
@@ -63,12 +71,17 @@ export class CallerTurnTracker {
   /** The recognizer has finalised everything said so far (endOfUtterance final or utterance_end). */
   private sttDoneAt: number | null = null;
   private sttFinalAt: number | null = null;
+  /** The recognizer's confidence in its last final, where it reports one. */
+  private confidence: number | null = null;
+  /** The pitch of the audio before the latest VAD end of speech: undefined until first needed. */
+  private prosody: ProsodyFeatures | null | undefined = undefined;
 
   constructor(
     private readonly limits: TurnTakingLimits,
     private readonly clock: Clock,
     private readonly language: Language = 'en',
     private readonly model: EndOfTurnModel = ruleEndOfTurn,
+    private readonly readProsody: ProsodyReader | null = null,
   ) {}
 
   /** Feeds one recognizer event. */
@@ -99,6 +112,8 @@ export class CallerTurnTracker {
           this.wordEvents++;
           this.speechStartedAt ??= now;
           this.sttFinalAt = now;
+          // A confidence is optional on finals: used where the recognizer reports one.
+          this.confidence = 'confidence' in ev && typeof ev.confidence === 'number' ? ev.confidence : null;
         }
         this.interim = '';
         if (ev.endOfUtterance) this.sttDoneAt = now;
@@ -121,6 +136,7 @@ export class CallerTurnTracker {
   /** Feeds a VAD onset or end of speech (clock times). */
   voice(ev: { type: 'onset' | 'end'; at: number }): void {
     this.hasVoice = true;
+    this.prosody = undefined;
     if (ev.type === 'onset') {
       this.inSpeech = true;
       this.voiceStartedAt = ev.at;
@@ -196,11 +212,25 @@ export class CallerTurnTracker {
     // Without a VAD the recognizer's endpointing says when the caller stopped.
     if (!this.hasVoice && this.sttDoneAt === null) return null;
     const endAt = this.speechEndedAt ?? now;
-    const verdict = this.model.judge(this.pendingText, this.language);
-    const wait = verdict.completeness === 'complete' ? (this.limits.endOfTurnCompleteWaitMs ?? 0) : (this.limits.endOfTurnMaxWaitMs ?? 1500);
-    const deadline = endAt + wait + (this.sttDoneAt === null ? RECOGNIZER_GRACE_MS : 0);
+    const verdict = this.judge(endAt);
+    const deadline = endAt + this.waitFor(verdict) + (this.sttDoneAt === null ? RECOGNIZER_GRACE_MS : 0);
     if (now < deadline) return { waitMs: deadline - now };
-    return { close: this.close(now, endAt, this.sttDoneAt === null ? `${verdict.rule}; no final from the recognizer` : verdict.rule) };
+    const rule = this.sttDoneAt === null ? `${verdict.rule}; no final from the recognizer` : verdict.rule;
+    return { close: this.close(now, endAt, rule, verdict.score) };
+  }
+
+  private judge(endAt: number): EndOfTurnVerdict {
+    // Pitch only where a VAD marked the end of speech (endAt is then the last voiced audio), read once per end.
+    if (this.prosody === undefined) this.prosody = this.readProsody && this.hasVoice && this.voiceEndedAt === endAt ? this.readProsody(endAt) : null;
+    return this.model.judge({ text: this.pendingText, language: this.language, prosody: this.prosody, confidence: this.confidence });
+  }
+
+  private waitFor(verdict: EndOfTurnVerdict): number {
+    const complete = this.limits.endOfTurnCompleteWaitMs ?? 0;
+    const max = Math.max(complete, this.limits.endOfTurnMaxWaitMs ?? 1500);
+    if (verdict.completeness === 'complete') return complete;
+    if (verdict.completeness === 'uncertain') return Math.max(complete, Math.round(max * UNCERTAIN_SHARE));
+    return max;
   }
 
   reset(): void {
@@ -209,9 +239,10 @@ export class CallerTurnTracker {
     this.speechStartedAt = this.inSpeech ? this.voiceStartedAt : null;
     this.sttDoneAt = null;
     this.sttFinalAt = null;
+    this.confidence = null;
   }
 
-  private close(now: number, endAt: number, rule: string): CallerUtterance {
+  private close(now: number, endAt: number, rule: string, score: number): CallerUtterance {
     const text = this.finals.concat(this.interim ? [this.interim] : []).join(' ').replace(/\s+/g, ' ').trim();
     const utterance: CallerUtterance = {
       text,
@@ -221,6 +252,7 @@ export class CallerTurnTracker {
       speechEndedAt: endAt,
       sttFinalAt: this.sttFinalAt,
       rule,
+      score,
     };
     this.reset();
     return utterance;

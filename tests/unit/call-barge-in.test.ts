@@ -119,6 +119,8 @@ describe('barge-in: react to voice, confirm with words', () => {
     expect(ANSWER.startsWith(cut!.text)).toBe(true);
     expect(cut!.text.length).toBeLessThan(ANSWER.length);
     expect(cut?.latency).toMatchObject({ bargeInOnsetToQuietMs: 80, bargeInOnsetToCommitMs: 380 });
+    // The client hears of the cut turn's figures too (the benchmark's server-side onset → quiet).
+    expect(h.transport.notices).toContainEqual(expect.objectContaining({ type: 'turn_latency', latency: expect.objectContaining({ bargeInOnsetToQuietMs: 80 }) }));
     expect(h.recorder.turns.filter((t) => t.role === 'caller').at(-1)?.text).toBe('wait actually what about sunday');
     expect(h.transport.count('clear')).toBe(1); // the pause cleared the line; the commit did not clear again
     void h.session.end('test', { immediate: true });

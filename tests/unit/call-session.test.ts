@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_LIMITS, type BotConfig, type CallLimits } from '../../src/bots/config-schema.js';
 import { FIRST_TOKEN_BUDGET_MS } from '../../src/call/agent-turn.js';
 import { CallSession, type CallSessionOptions } from '../../src/call/call-session.js';
+import { RECONNECT_BUDGET_MS } from '../../src/call/reconnect-budget.js';
 import { MemoryCallRecorder } from '../../src/call/recorder.js';
 import { ToolRegistry } from '../../src/call/tool-registry.js';
 import type { CallContext, Tool } from '../../src/call/tool-types.js';
@@ -225,19 +226,24 @@ describe('CallSession', () => {
     expect(h.transport.hangupReason).toBe('max_duration');
   });
 
-  it('reconnects STT once, then apologises and ends on a second failure', async () => {
+  it('reconnects STT within the reconnect budget, then apologises and ends when it stays down', async () => {
     const h = createHarness();
     await h.advance(4000);
     expect(h.stt.opened).toBe(1);
     h.stt.fail();
     await h.advance(100);
     expect(h.stt.opened).toBe(2);
+    await h.advance(3000); // the new session works: the next failure gets a fresh budget
     expect(h.ended).toBe(false);
+    h.stt.failOpens = 1000;
     h.stt.fail();
+    await h.advance(RECONNECT_BUDGET_MS - 100);
+    expect(h.stt.opened).toBeGreaterThan(3); // retried with backoff…
+    expect(h.tts.texts).not.toContain("I'm sorry, I'm having technical difficulties.");
+    await h.advance(200); // …until the budget ran out
+    expect(h.tts.texts).toContain("I'm sorry, I'm having technical difficulties.");
     await h.advance(15_000);
     await h.done;
-    expect(h.stt.opened).toBe(2);
-    expect(h.tts.texts).toContain("I'm sorry, I'm having technical difficulties.");
     expect(h.recorder.ended).toEqual({ status: 'failed', reason: 'provider_failure: stt' });
   });
 
@@ -369,19 +375,20 @@ describe('CallSession', () => {
     expect(h.transport.count('audio')).toBeGreaterThan(0);
   });
 
-  it('retries a phrase once when TTS fails, and ends the call when TTS stays down', async () => {
+  it('retries a phrase when TTS fails, and ends the call when TTS stays down past the reconnect budget', async () => {
     const h = createHarness({ reply: () => 'We open at nine.' });
     await h.advance(4000);
     h.tts.failTurns = 1;
     void h.stt.play(saySentence('when do you open'));
     await h.advance(6000);
     expect(h.texts().at(-1)).toBe('bot: We open at nine.');
-    h.tts.failTurns = 10;
+    h.tts.failTurns = 1000;
     void h.stt.play(saySentence('and on sunday'));
-    await h.advance(6000);
+    await h.advance(RECONNECT_BUDGET_MS + 3000);
     await h.done;
     expect(h.recorder.ended).toEqual({ status: 'failed', reason: 'provider_failure: tts' });
     expect(h.transport.hangupReason).toBe('provider_failure: tts');
+    expect(h.texts()).toContain('caller: and on sunday');
   });
 
   it('end() from outside says a short goodbye, then hangs up', async () => {

@@ -1,0 +1,74 @@
+/**
+ * The call's voice: its TTS session, opened at the start and reopened after a failure — a session that will not
+ * open (or hangs opening), or a phrase that fails mid-synthesis — within one bounded time budget
+ * (reconnect-budget.ts). A spoken phrase, or a session that lasted STABLE_MS, proves it works: the next
+ * failure gets a fresh budget.
+ */
+import type { TtsProvider, TtsSession, TtsSessionOptions } from '../providers/types.js';
+import { ReconnectBudget, STABLE_MS } from './reconnect-budget.js';
+import type { Clock } from './types.js';
+
+export interface TtsLineOptions {
+  provider: TtsProvider;
+  open: TtsSessionOptions;
+  clock: Clock;
+  /** The call's signal: ending the call stops a reconnect. */
+  signal: AbortSignal;
+  /** An open or a phrase failed (for the log); `leftMs` = what is left of the budget. */
+  onFailure: (err: unknown, leftMs: number) => void;
+  /** Default RECONNECT_BUDGET_MS. */
+  budgetMs?: number;
+}
+
+export class TtsLine {
+  private session: TtsSession | null = null;
+  private openedAt = 0;
+  private readonly budget: ReconnectBudget;
+
+  constructor(private readonly o: TtsLineOptions) {
+    this.budget = new ReconnectBudget(o.clock, o.budgetMs);
+  }
+
+  /**
+   * A session to speak with: opened now, or — after `failure` (the current session failed) — reopened. Tries
+   * until the budget is spent; null then, or when the call ended meanwhile.
+   */
+  async connect(failure?: unknown): Promise<TtsSession | null> {
+    if (failure !== undefined) {
+      // A session that worked for a while before failing gets a fresh budget.
+      if (this.session && this.o.clock.now() - this.openedAt >= STABLE_MS) this.budget.recovered();
+      this.o.onFailure(failure, this.budget.fail());
+      const old = this.session;
+      this.session = null;
+      if (old) void old.close().catch(() => {});
+      if (!(await this.budget.pause(this.o.signal))) return null;
+    }
+    for (;;) {
+      try {
+        const s = await this.budget.within(() => this.o.provider.open(this.o.open), this.o.signal, (late) => void late.close().catch(() => {}));
+        if (this.o.signal.aborted) {
+          void s.close().catch(() => {});
+          return null;
+        }
+        this.session = s;
+        this.openedAt = this.o.clock.now();
+        return s;
+      } catch (err) {
+        if (this.o.signal.aborted) return null;
+        this.o.onFailure(err, this.budget.fail());
+        if (!(await this.budget.pause(this.o.signal))) return null;
+      }
+    }
+  }
+
+  /** A phrase was spoken: the voice works. */
+  recovered(): void {
+    this.budget.recovered();
+  }
+
+  close(): Promise<void> {
+    const s = this.session;
+    this.session = null;
+    return s ? s.close() : Promise.resolve();
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * STT and TTS that drop, fail or hang mid-call: the call reconnects within one time budget (RECONNECT_BUDGET_MS,
+ * reconnect-budget.ts), and past it apologises (or, with no voice left, ends) with what was said stored. Fake
+ * time: the figures asserted are the call loop's own deadlines, not speed.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { DEFAULT_LIMITS, type BotConfig } from '../../src/bots/config-schema.js';
+import { CallSession } from '../../src/call/call-session.js';
+import { RECONNECT_BUDGET_MS } from '../../src/call/reconnect-budget.js';
+import { MemoryCallRecorder } from '../../src/call/recorder.js';
+import { ToolRegistry } from '../../src/call/tool-registry.js';
+import type { CallContext } from '../../src/call/tool-types.js';
+import { silentLogger } from '../../src/call/types.js';
+import type { SttProvider, TtsProvider, TtsSession } from '../../src/providers/types.js';
+import { MemoryTransport } from '../helpers/memory-transport.js';
+import { saySentence, ScriptedLlm, ScriptedStt, ScriptedTts } from '../helpers/scripted-providers.js';
+
+const GREETING = 'Hello, this is Acme Dental.';
+const APOLOGY = "I'm sorry, I'm having technical difficulties.";
+const ANSWER = 'We open at nine. On Saturdays we open at ten. On Sundays we are closed.';
+
+/** A TTS whose sessions can hang on open, or fail mid-phrase after some audio. */
+class FlakyTts implements TtsProvider {
+  readonly name = 'flaky-tts';
+  readonly inner = new ScriptedTts();
+  hangOpens = 0;
+  opened = 0;
+  /** Phrases to break after their first chunk of audio. */
+  breakMidPhrase = 0;
+
+  async open(options: Parameters<TtsProvider['open']>[0]): Promise<TtsSession> {
+    this.opened++;
+    if (this.hangOpens > 0) {
+      this.hangOpens--;
+      return new Promise<TtsSession>(() => {});
+    }
+    const s = await this.inner.open(options);
+    return {
+      close: () => s.close(),
+      startTurn: (signal) => {
+        const turn = s.startTurn(signal);
+        if (this.breakMidPhrase <= 0) return turn;
+        this.breakMidPhrase--;
+        return {
+          ...turn,
+          audio: (async function* () {
+            for await (const chunk of turn.audio) {
+              yield chunk;
+              throw new Error('tts socket dropped');
+            }
+          })(),
+        };
+      },
+    };
+  }
+}
+
+function harness(options: { stt?: SttProvider; tts?: TtsProvider; before?: (tts: FlakyTts) => void } = {}) {
+  const transport = new MemoryTransport();
+  const stt = new ScriptedStt();
+  const tts = new FlakyTts();
+  options.before?.(tts);
+  const recorder = new MemoryCallRecorder();
+  const config: BotConfig = { greeting: GREETING, systemPrompt: 'Be brief.' };
+  const context: CallContext = {
+    callId: 'call-1', botId: 'bot-1', companyId: 'company-1', callerNumber: '+15550001111',
+    bot: { id: 'bot-1', name: 'Acme', language: 'en', config },
+  };
+  const session = new CallSession({
+    transport, stt: options.stt ?? stt, llm: new ScriptedLlm(() => ANSWER), tts: options.tts ?? tts, tools: new ToolRegistry([]), context, recorder,
+    limits: { ...DEFAULT_LIMITS }, systemPrompt: config.systemPrompt, language: 'en', log: silentLogger, callerVoice: null,
+  });
+  let ended = false;
+  const done = session.start().then(() => void (ended = true));
+  return {
+    transport, stt, tts, recorder, session, done,
+    get ended() {
+      return ended;
+    },
+    advance: (ms: number) => vi.advanceTimersByTimeAsync(ms),
+    texts: () => recorder.turns.map((t) => `${t.role}${t.interrupted ? '(interrupted)' : ''}: ${t.text}`),
+  };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('STT drops or hangs mid-call', () => {
+  it('a dropped recognizer is reopened and the call goes on', async () => {
+    const h = harness();
+    await h.advance(4000);
+    h.stt.fail();
+    await h.advance(100);
+    expect(h.stt.opened).toBe(2);
+    void h.stt.play(saySentence('when do you open'));
+    await h.advance(8000);
+    expect(h.texts()).toContain('caller: when do you open');
+    expect(h.texts()).toContain(`bot: ${ANSWER}`);
+    expect(h.ended).toBe(false);
+  });
+
+  it('a recognizer whose reopen hangs is given up at the budget: the caller hears the apology then', async () => {
+    let opens = 0;
+    const inner = new ScriptedStt();
+    const hanging: SttProvider = {
+      name: 'hanging-stt',
+      open: (o) => (++opens === 1 ? inner.open(o) : new Promise(() => {})),
+    };
+    const h = harness({ stt: hanging });
+    await h.advance(4000);
+    void inner.play(saySentence('when do you open'));
+    await h.advance(8000);
+    inner.fail();
+    const droppedAt = Date.now();
+    await h.advance(RECONNECT_BUDGET_MS - 50);
+    expect(opens).toBe(2);
+    expect(h.tts.inner.texts).not.toContain(APOLOGY);
+    await h.advance(100);
+    expect(h.tts.inner.texts).toContain(APOLOGY);
+    expect(Date.now() - droppedAt).toBeLessThanOrEqual(RECONNECT_BUDGET_MS + 50);
+    await h.advance(15_000);
+    await h.done;
+    expect(h.recorder.ended).toEqual({ status: 'failed', reason: 'provider_failure: stt' });
+    // What was said before is stored.
+    expect(h.texts()).toEqual(expect.arrayContaining(['caller: when do you open', `bot: ${ANSWER}`]));
+  });
+
+  it('a failure the provider calls unrecoverable (bad key) apologises at once', async () => {
+    const h = harness();
+    await h.advance(4000);
+    h.stt.fail(false);
+    await h.advance(50);
+    expect(h.stt.opened).toBe(1);
+    expect(h.tts.inner.texts).toContain(APOLOGY);
+  });
+});
+
+describe('TTS fails to open, hangs, or fails mid-phrase', () => {
+  it('a TTS that fails to open at first is retried within the budget, and the greeting plays', async () => {
+    const h = harness({ before: (tts) => (tts.inner.failOpens = 3) });
+    await h.advance(4000);
+    expect(h.tts.opened).toBe(4);
+    expect(h.texts()).toContain(`bot: ${GREETING}`);
+    expect(h.ended).toBe(false);
+  });
+
+  it('a TTS open that hangs is cut at the budget: the call ends (no voice to apologise with)', async () => {
+    const h = harness({ before: (tts) => (tts.hangOpens = 1000) });
+    await h.advance(RECONNECT_BUDGET_MS - 50);
+    expect(h.ended).toBe(false);
+    await h.advance(2100);
+    await h.done;
+    expect(h.recorder.ended).toEqual({ status: 'failed', reason: 'provider_failure: tts' });
+    expect(h.transport.hangupReason).toBe('provider_failure: tts');
+  });
+
+  it('a phrase that fails mid-synthesis: TTS is reopened and the unheard rest is said', async () => {
+    const h = harness();
+    await h.advance(4000);
+    const opensBefore = h.tts.opened;
+    h.tts.breakMidPhrase = 1;
+    void h.stt.play(saySentence('when do you open'));
+    await h.advance(10_000);
+    expect(h.tts.opened).toBe(opensBefore + 1);
+    const bot = h.texts().filter((t) => t.startsWith('bot'));
+    // Nothing the caller heard in full is lost or said twice: the cut first phrase is said again with the rest.
+    expect(bot.at(-1)).toBe(`bot: ${ANSWER}`);
+    expect(h.ended).toBe(false);
+  });
+
+  it('TTS that stays down mid-call ends the call within the budget, the conversation stored', async () => {
+    const h = harness();
+    await h.advance(4000);
+    h.tts.breakMidPhrase = 1;
+    h.tts.hangOpens = 1000;
+    void h.stt.play(saySentence('when do you open'));
+    await h.advance(2000);
+    const callerDoneAt = Date.now();
+    await h.advance(RECONNECT_BUDGET_MS + 3000);
+    await h.done;
+    expect(h.recorder.ended).toEqual({ status: 'failed', reason: 'provider_failure: tts' });
+    expect(h.texts()).toContain('caller: when do you open');
+    expect(Date.now() - callerDoneAt).toBeLessThanOrEqual(RECONNECT_BUDGET_MS + 3000);
+  });
+});
