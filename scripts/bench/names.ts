@@ -55,7 +55,7 @@ async function speech(text: string): Promise<Int16Array> {
 async function decode(samples: Int16Array, args: string[]): Promise<string> {
   const p = new PocketsphinxProcess({ binary: 'pocketsphinx_continuous', args, timeoutMs: 30_000 });
   p.write(samples);
-  return p.finish();
+  return (await p.finish()).text;
 }
 
 /** The name is heard when both its words appear, in order, in what was recognized. */

@@ -17,7 +17,7 @@
  *                          level or rising, unless the words form a question (a rise is how many questions end)
  *                                                                             −0.25
  *                          too little voiced audio to tell                      0
- *   recognizer             confidence < 0.6 on its final (its words may be wrong) −0.30
+ *   recognizer             confidence < 0.6 on its final (Deepgram's; locally the last two words' posterior) −0.30
  *
  *   score ≥ 0.60 → complete: answer after `endOfTurnCompleteWaitMs` (default 0: the VAD's 200 ms is the wait)
  *   score ≥ 0.35 → uncertain: wait UNCERTAIN_SHARE of `endOfTurnMaxWaitMs` (900 ms of the default 1500) — a

@@ -15,7 +15,17 @@ export type SttEvent =
   /** A partial hypothesis for the words being spoken; may change. */
   | { type: 'interim'; text: string }
   /** A finalized segment. `endOfUtterance` = the recognizer also judged the caller finished (speech_final). */
-  | { type: 'final'; text: string; endOfUtterance: boolean }
+  | {
+      type: 'final';
+      text: string;
+      endOfUtterance: boolean;
+      /**
+       * How sure the recognizer is of the words that end this final (0–1), where it says: Deepgram's confidence in
+       * the last segment's transcript; the local recognizer's posterior of the last two words. A sentence cut by a
+       * pause tends to end on words the recognizer is unsure of (end-of-turn.ts weighs it).
+       */
+      confidence?: number;
+    }
   /** The recognizer judged the utterance ended after its last final (Deepgram UtteranceEnd). */
   | { type: 'utterance_end' }
   /**

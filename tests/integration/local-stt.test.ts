@@ -69,6 +69,11 @@ describe('local STT (Silero VAD + pocketsphinx)', () => {
     expect(Math.abs((starts[0] as { atMs: number }).atMs - 1000)).toBeLessThan(300);
     expect(finals).toHaveLength(2);
     expect(finals.every((f) => f.endOfUtterance)).toBe(true);
+    // Each final carries the recognizer's confidence in its last words (pocketsphinx's word posteriors).
+    for (const f of finals) {
+      expect(f.confidence).toBeGreaterThan(0);
+      expect(f.confidence).toBeLessThanOrEqual(1);
+    }
     const wer1 = wordErrorRate(transcripts['book-slt.wav']!, finals[0]!.text).wer;
     const wer2 = wordErrorRate(transcripts['hours-rms.wav']!, finals[1]!.text).wer;
     expect(wer1).toBeLessThanOrEqual(0.3);

@@ -73,7 +73,7 @@ describe('DeepgramStt against fakeDeepgram', () => {
     expect(types[0]).toBe('speech_started');
     expect(types).toContain('interim');
     expect(types.indexOf('final')).toBeGreaterThan(types.indexOf('interim'));
-    expect(c.events.find((e) => e.type === 'final')).toEqual({ type: 'final', text: 'I would like to book a haircut', endOfUtterance: true });
+    expect(c.events.find((e) => e.type === 'final')).toEqual({ type: 'final', text: 'I would like to book a haircut', endOfUtterance: true, confidence: 0.98 });
     expect(types.at(-1)).toBe('utterance_end');
 
     await session.close();

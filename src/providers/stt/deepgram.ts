@@ -39,7 +39,7 @@ interface DeepgramResults {
   is_final?: boolean;
   speech_final?: boolean;
   from_finalize?: boolean;
-  channel?: { alternatives?: Array<{ transcript?: string }> };
+  channel?: { alternatives?: Array<{ transcript?: string; confidence?: number }> };
 }
 
 type DeepgramMessage =
@@ -103,6 +103,8 @@ class DeepgramSession implements SttSession {
   readonly events: AsyncIterable<SttEvent>;
   private readonly queue = new AsyncQueue<SttEvent>();
   private pendingFinal = '';
+  /** Deepgram's confidence in the last segment of the pending final. */
+  private pendingConfidence: number | null = null;
   private audioSinceTick = false;
   /** Audio held until a packet is full (a new buffer per packet: ws may still hold the last one's). */
   private packet: Buffer | null = null;
@@ -221,6 +223,15 @@ class DeepgramSession implements SttSession {
     this.finish();
   }
 
+  private pushFinal(): void {
+    this.queue.push({
+      type: 'final', text: this.pendingFinal, endOfUtterance: true,
+      ...(this.pendingConfidence !== null ? { confidence: this.pendingConfidence } : {}),
+    });
+    this.pendingFinal = '';
+    this.pendingConfidence = null;
+  }
+
   private onMessage(m: DeepgramMessage): void {
     switch (m.type) {
       case 'Results': {
@@ -229,20 +240,20 @@ class DeepgramSession implements SttSession {
           if (text) this.queue.push({ type: 'interim', text: join(this.pendingFinal, text) });
           return;
         }
-        if (text) this.pendingFinal = join(this.pendingFinal, text);
+        if (text) {
+          this.pendingFinal = join(this.pendingFinal, text);
+          const confidence = m.channel?.alternatives?.[0]?.confidence;
+          this.pendingConfidence = typeof confidence === 'number' ? confidence : null;
+        }
         if ((m.speech_final || m.from_finalize) && this.pendingFinal) {
-          this.queue.push({ type: 'final', text: this.pendingFinal, endOfUtterance: true });
-          this.pendingFinal = '';
+          this.pushFinal();
         } else if (text) {
           this.queue.push({ type: 'interim', text: this.pendingFinal });
         }
         return;
       }
       case 'UtteranceEnd':
-        if (this.pendingFinal) {
-          this.queue.push({ type: 'final', text: this.pendingFinal, endOfUtterance: true });
-          this.pendingFinal = '';
-        }
+        if (this.pendingFinal) this.pushFinal();
         this.queue.push({ type: 'utterance_end' });
         return;
       case 'SpeechStarted':

@@ -14,6 +14,35 @@ export interface RecognizerOptions {
   timeoutMs: number;
 }
 
+export interface Recognition {
+  text: string;
+  /** Mean posterior probability of the last two words (null when no word carried one). */
+  confidence: number | null;
+}
+
+/** A word line of `-time yes` output: word, start, end, posterior. */
+const WORD_LINE = /^(\S+) (\d+\.\d+) (\d+\.\d+) (-?\d+(?:\.\d+)?)$/;
+/** Markers and fillers that are not words of the caller's. */
+const NOT_A_WORD = /^(<s>|<\/s>|<sil>|\[.*\]|\+\+.*\+\+)$/;
+
+/** The hypothesis lines and, from the word lines, the confidence in the final words. */
+export function parseRecognition(stdout: string): Recognition {
+  const text: string[] = [];
+  const posteriors: number[] = [];
+  for (const raw of stdout.split('\n')) {
+    const line = raw.trim();
+    if (!line) continue;
+    const word = WORD_LINE.exec(line);
+    if (!word) {
+      text.push(line);
+      continue;
+    }
+    if (!NOT_A_WORD.test(word[1]!)) posteriors.push(Math.min(1, Math.max(0, Number(word[4]))));
+  }
+  const last = posteriors.slice(-2);
+  return { text: text.join(' '), confidence: last.length ? last.reduce((a, b) => a + b, 0) / last.length : null };
+}
+
 export class RecognizerError extends Error {
   /** A timeout on a busy machine is worth another session; a missing binary or model is not. */
   constructor(
@@ -34,7 +63,8 @@ export class PocketsphinxProcess {
   constructor(private readonly options: RecognizerOptions) {
     this.child = spawn(
       'sh',
-      ['-c', 'cat | exec "$0" "$@"', options.binary, '-infile', '/dev/stdin', '-logfn', '/dev/null', ...options.args],
+      // -time yes: each word also on its own line with its times and posterior probability (the confidence).
+      ['-c', 'cat | exec "$0" "$@"', options.binary, '-infile', '/dev/stdin', '-logfn', '/dev/null', '-time', 'yes', ...options.args],
       // Own process group, so kill() reaches both cat and pocketsphinx.
       { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
     );
@@ -57,8 +87,8 @@ export class PocketsphinxProcess {
     this.child.stdin!.write(Buffer.from(samples.buffer.slice(samples.byteOffset, samples.byteOffset + samples.byteLength)));
   }
 
-  /** Ends the audio and resolves with the recognized text ('' when nothing was recognized). */
-  async finish(): Promise<string> {
+  /** Ends the audio and resolves with what was recognized (text '' when nothing was). */
+  async finish(): Promise<Recognition> {
     this.finished = true;
     this.child.stdin!.end();
     let timer: NodeJS.Timeout | undefined;
@@ -75,7 +105,7 @@ export class PocketsphinxProcess {
         const reason = code === 127 ? `${this.options.binary} not found` : stderr.trim() || `exit code ${code}`;
         throw new RecognizerError(`pocketsphinx failed: ${reason}`);
       }
-      return stdout.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+      return parseRecognition(stdout);
     } finally {
       clearTimeout(timer);
     }

@@ -269,14 +269,14 @@ class LocalSttSession implements SttSession {
     if (!recognizer) return;
     this.active = null;
     if (this.prewarm) this.warmUp();
-    const text = recognizer.finish();
-    text.catch(() => undefined);
+    const recognition = recognizer.finish();
+    recognition.catch(() => undefined);
     // Finals leave in utterance order even when a later decode finishes first.
     this.decodes = this.decodes.then(async () => {
       try {
-        const words = await text;
+        const { text, confidence } = await recognition;
         if (this.closed) return;
-        if (words) this.events.push({ type: 'final', text: words, endOfUtterance: true });
+        if (text) this.events.push({ type: 'final', text, endOfUtterance: true, ...(confidence !== null ? { confidence } : {}) });
         else this.events.push({ type: 'utterance_end' });
       } catch (error) {
         if (this.closed) return;
