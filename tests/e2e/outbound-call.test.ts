@@ -8,6 +8,7 @@ import { TwilioCaller } from '../../scripts/lib/twilio-caller.js';
 import { mulawToneFrame } from '../fakes/fakeDeepgram.js';
 import { FakeTwilioRest } from '../fakes/fakeTwilioRest.js';
 import { PUBLIC_ORIGIN, startCloudStack, type CloudStack } from '../helpers/cloud-stack.js';
+import { untilTranscriptHas } from '../helpers/transcript.js';
 
 describe('an outbound call', () => {
   let twilio: FakeTwilioRest;
@@ -41,16 +42,12 @@ describe('an outbound call', () => {
     });
     expect(callee.callId).toBe(call.id);
     expect(await callee.waitForBotAudio(5000)).toBe(true);
-    await callee.waitForBotQuiet(300);
+    await untilTranscriptHas(s.t.db.sql, call.id, 'bot', 'Hello, this is Alpha Salon');
     await callee.say(mulawToneFrame(1000, 8000));
     expect(await callee.waitForBotAudio(10_000)).toBe(true);
     // Output is paced to playback: the answer is heard (and stored) only as the callee plays it, so hang up once
     // it is in the transcript, not at the first short gap in the audio (a loaded machine makes gaps).
-    for (let i = 0; i < 200; i++) {
-      const [r] = await s.t.db.sql`select transcript from calls where id = ${call.id}`;
-      if ((r?.transcript as Array<{ text: string }> | undefined)?.some((t) => t.text === 'Great, see you on Friday.')) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await untilTranscriptHas(s.t.db.sql, call.id, 'bot', 'Great, see you on Friday.');
     await callee.hangup();
 
     let row: Record<string, unknown> | undefined;

@@ -7,6 +7,7 @@ import { TwilioCaller } from '../../scripts/lib/twilio-caller.js';
 import { mulawToneFrame } from '../fakes/fakeDeepgram.js';
 import { PUBLIC_ORIGIN, startCloudStack, type CloudStack } from '../helpers/cloud-stack.js';
 import { until } from '../helpers/until.js';
+import { untilTranscriptHas } from '../helpers/transcript.js';
 
 function tone(ms: number): Uint8Array {
   return mulawToneFrame(ms, 8000);
@@ -31,15 +32,12 @@ describe('a phone call over Twilio Media Streams with cloud providers', () => {
     // The greeting plays without waiting for the caller or the LLM.
     expect(await caller.waitForBotAudio(5000)).toBe(true);
     expect(s.openai.requests).toHaveLength(0);
-    await caller.waitForBotQuiet(300);
+    await untilTranscriptHas(s.t.db.sql, caller.callId, 'bot', 'Hello, thanks for calling');
 
     await caller.say(tone(1200));
     expect(await caller.waitForBotAudio(10_000)).toBe(true);
     // Hang up once the whole answer has played and its turn is stored (turns are written as they complete).
-    await until(async () => {
-      const [row] = await s.t.db.sql`select transcript from calls where id = ${caller.callId}`;
-      return (row?.transcript as Array<{ role: string; text: string }> | undefined)?.some((e) => e.role === 'bot' && e.text.startsWith('We close at six'));
-    });
+    await untilTranscriptHas(s.t.db.sql, caller.callId, 'bot', 'We close at six');
     await caller.hangup();
 
     const call = await until(async () => {
