@@ -25,6 +25,7 @@ import { FakeReceiver } from '../fakes/fakeReceiver.js';
 import { ADMIN_TOKEN, botBody } from '../helpers/app.js';
 import { createTestDb, usingRealPostgres, type TestDatabase } from '../helpers/db.js';
 import { until } from '../helpers/until.js';
+import { untilTranscriptHas } from '../helpers/transcript.js';
 
 const PUBLIC_ORIGIN = 'https://parley.example.com';
 const TWILIO_TOKEN = 'twilio-auth-two-instances';
@@ -240,10 +241,7 @@ describe('two Parley instances on one database behind a non-sticky load balancer
       expect(await caller.waitForBotAudio(10_000)).toBe(true); // the greeting
       await caller.waitForBotQuiet(300);
       await caller.say(mulawToneFrame(1000, 8000));
-      await until(async () => {
-        const [row] = await db.sql`select transcript from calls where id = ${caller.callId}`;
-        return (row?.transcript as Array<{ role: string; text: string }> | undefined)?.some((e) => e.role === 'bot' && e.text.startsWith('We close at six'));
-      });
+      await untilTranscriptHas(db.sql, caller.callId, 'bot', 'We close at six');
       await caller.hangup();
     }));
 

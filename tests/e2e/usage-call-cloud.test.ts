@@ -4,6 +4,7 @@ import { TwilioCaller } from '../../scripts/lib/twilio-caller.js';
 import { mulawToneFrame } from '../fakes/fakeDeepgram.js';
 import { PUBLIC_ORIGIN, startCloudStack, type CloudStack } from '../helpers/cloud-stack.js';
 import { until } from '../helpers/until.js';
+import { untilTranscriptHas } from '../helpers/transcript.js';
 
 describe('usage of a phone call over Twilio with cloud providers', () => {
   let s: CloudStack;
@@ -18,10 +19,7 @@ describe('usage of a phone call over Twilio with cloud providers', () => {
     expect(await caller.waitForBotAudio(5000)).toBe(true);
     await caller.waitForBotQuiet(300);
     await caller.say(mulawToneFrame(1200, 8000));
-    await until(async () => {
-      const [row] = await s.t.db.sql`select transcript from calls where id = ${caller.callId}`;
-      return (row?.transcript as Array<{ role: string; text: string }> | undefined)?.some((e) => e.role === 'bot' && e.text.startsWith('We close at six'));
-    });
+    await untilTranscriptHas(s.t.db.sql, caller.callId, 'bot', 'We close at six');
     await caller.hangup();
     const rows = await until(async () => {
       const r = await s.t.db.sql<{ kind: string; provider: string; model: string; quantity: string; company_id: string; bot_id: string }[]>`
