@@ -9,11 +9,11 @@
  */
 import { parseArgs } from 'node:util';
 import { resampleOffline } from '../../src/audio/resample.js';
-import { botKeyterms } from '../../src/bookings/keyterms.js';
 import { sharedLanguageModels } from '../../src/providers/stt/local-lm.js';
 import { FIRST_NAMES, SURNAMES } from '../../src/providers/stt/local-names.js';
 import { PocketsphinxProcess } from '../../src/providers/stt/local-recognizer.js';
 import { synthesize } from '../../src/providers/tts/local-synth.js';
+import { HANDYMAN_TERMS as TERMS } from './lib/handyman-terms.js';
 
 const { values } = parseArgs({ options: { voice: { type: 'string', default: 'slt' } } });
 
@@ -29,20 +29,6 @@ function listedNames(n: number): string[] {
 /** Names whose words are in neither list (all in the pronouncing dictionary). */
 const UNLISTED = ['hugo blake', 'irma pratt', 'felix norton', 'wendy marsh', 'gavin doyle', 'ingrid bauer', 'oscar quinn', 'edith frost'];
 
-const TERMS = botKeyterms({
-  name: 'Handy Helpers',
-  config: {
-    booking: {
-      timezone: 'America/New_York', hours: {},
-      services: [
-        { id: 'tv', name: 'TV mounting', aliases: ['TV on the wall'], durationMin: 60 },
-        { id: 'tap', name: 'Tap repair', aliases: ['leaky faucet'], durationMin: 60 },
-        { id: 'shelf', name: 'Shelf installation', aliases: ['shelves'], durationMin: 60 },
-      ],
-      resources: [{ id: 'mike', name: 'Mike', services: ['tv', 'tap', 'shelf'] }],
-    },
-  },
-});
 
 async function speech(text: string): Promise<Int16Array> {
   const { samples, sampleRate } = await synthesize({ engine: 'flite', text, voice: values.voice!, binary: 'flite', timeoutMs: 20_000 }).result;

@@ -23,6 +23,7 @@ import type { CallTransport } from '../../src/telephony/transport.js';
 import { TwilioMediaTransport } from '../../src/telephony/twilio/media-transport.js';
 import { WebCallTransport } from '../../src/telephony/web/web-transport.js';
 import { DEMO_BOT_CONFIG } from '../lib/demo.js';
+import { HANDYMAN_TERMS } from './lib/handyman-terms.js';
 
 const { values } = parseArgs({ options: { voice: { type: 'string', default: 'slt' } } });
 
@@ -59,20 +60,6 @@ export const HELD_OUT = [
 ];
 
 const SALON_TERMS = botKeyterms({ name: 'Bright Smile Salon', config: DEMO_BOT_CONFIG });
-const HANDYMAN_TERMS = botKeyterms({
-  name: 'Handy Helpers',
-  config: {
-    booking: {
-      timezone: 'America/New_York', hours: {},
-      services: [
-        { id: 'tv', name: 'TV mounting', aliases: ['TV on the wall'], durationMin: 60 },
-        { id: 'tap', name: 'Tap repair', aliases: ['leaky faucet'], durationMin: 60 },
-        { id: 'shelf', name: 'Shelf installation', aliases: ['shelves'], durationMin: 60 },
-      ],
-      resources: [{ id: 'mike', name: 'Mike', services: ['tv', 'tap', 'shelf'] }],
-    },
-  },
-});
 
 const RATE = 16000;
 /** A socket that accepts and drops whatever the transport sends. */
