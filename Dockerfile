@@ -3,7 +3,7 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build-dist.mjs ./scripts/
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
@@ -18,7 +18,6 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY migrations ./migrations
 COPY prompts ./prompts
-COPY src/web/public ./dist/web/public
 RUN useradd --system --uid 10001 --home /app parley && mkdir -p /data && chown parley /data
 USER parley
 VOLUME ["/data"]
