@@ -45,6 +45,7 @@ import { provisionBot } from './lib/server-child.js';
 import { fmtMs, percentile } from './lib/stats.js';
 import { COMPLETE_EN, PAUSED_EN, speakWhole, speakWithBoundary } from './lib/turn-fixtures.js';
 import { firstVoiced, lastVoiced, WebCaller } from './lib/web-caller.js';
+import { concatSamples } from '../../src/audio/pcm.js';
 
 const run = promisify(execFile);
 const args = parseArgs({
@@ -100,15 +101,7 @@ async function sox(effects: string[]): Promise<Int16Array> {
 }
 
 const silence = (ms: number): Int16Array => new Int16Array(ms * 16);
-function concat(...parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const concat = concatSamples;
 /** The clip from its first to its last voiced 10 ms (synthesised speech carries silence at both ends). */
 function trim(x: Int16Array): Int16Array {
   const a = firstVoiced(x);

@@ -34,3 +34,14 @@ export function pcm16ToFloat(input: Int16Array, out: Float32Array = new Float32A
   for (let i = 0; i < input.length; i++) out[i] = input[i]! / 32768;
   return out;
 }
+
+/** One PCM16 array of `parts` in order. */
+export function concatSamples(...parts: Int16Array[]): Int16Array {
+  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

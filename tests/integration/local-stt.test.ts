@@ -8,6 +8,7 @@ import { convertAudio } from '../../src/audio/convert.js';
 import { wordErrorRate } from '../../src/audio/wer.js';
 import { LocalSttProvider, type LocalSttOptions } from '../../src/providers/stt/local.js';
 import type { SttEvent, SttSession } from '../../src/providers/types.js';
+import { concatSamples } from '../../src/audio/pcm.js';
 
 const fixture = (name: string): Int16Array =>
   wavToPcm16(readWav(readFileSync(fileURLToPath(new URL(`../fixtures/speech/${name}`, import.meta.url)))));
@@ -15,15 +16,7 @@ const transcripts = JSON.parse(
   readFileSync(fileURLToPath(new URL('../fixtures/speech/transcripts.json', import.meta.url)), 'utf8'),
 ) as Record<string, string>;
 
-function concat(...parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const concat = concatSamples;
 const silence = (ms: number): Int16Array => new Int16Array(ms * 16);
 
 /**

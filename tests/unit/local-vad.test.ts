@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readWav, wavToPcm16 } from '../../src/audio/wav.js';
 import { createVad, resetVadCache } from '../../src/providers/vad/create.js';
 import type { VadEvent, VoiceActivityDetector } from '../../src/providers/vad/types.js';
+import { concatSamples } from '../../src/audio/pcm.js';
 
 const speech = (name: string): Int16Array =>
   wavToPcm16(readWav(readFileSync(fileURLToPath(new URL(`../fixtures/speech/${name}`, import.meta.url)))));
@@ -20,15 +21,7 @@ function noise(samples: number, dbfs: number, seed = 1): Int16Array {
   return out;
 }
 
-function concat(...parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const concat = concatSamples;
 
 /** Feeds audio in 20 ms frames, like a call does, and collects events. */
 async function run(engine: 'silero' | 'energy', audio: Int16Array, modelPath?: string): Promise<{ events: VadEvent[]; vad: VoiceActivityDetector }> {
