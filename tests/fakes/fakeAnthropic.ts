@@ -1,7 +1,10 @@
 /**
  * A local server speaking Anthropic's Messages API: streaming SSE (message_start, content_block_start/delta/stop,
  * message_delta, message_stop, ping) with text and tool_use blocks, and non-streaming JSON replies (scripted, for
- * structured-output analysis). Checks the API key (x-api-key or Bearer) and anthropic-version; records requests; timing is controllable.
+ * structured-output analysis). A scripted tool_use streams its input as input_json_delta pieces cut at arbitrary
+ * (seeded, repeatable) points, as the API does. Checks the API key (x-api-key or Bearer), anthropic-version and
+ * the request rules the API enforces (roles, text blocks, tool_use/tool_result pairing, tool definitions); records
+ * every request, with helpers to read what the model was sent; timing is controllable.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +15,8 @@ export interface FakeAnthropicToolUse {
   name: string;
   /** Object (serialised) or a raw string (to script invalid JSON). */
   input: Record<string, unknown> | string;
+  /** Where to cut the serialised input into input_json_delta pieces (character offsets); default: arbitrary points. */
+  cutAt?: number[];
 }
 
 export interface FakeAnthropicReply {
@@ -53,6 +58,8 @@ export class FakeAnthropic {
   /** Text returned by non-streaming requests, one per request, in order; the last one repeats. */
   jsonReplies: string[] = ['{}'];
   failures: number[] = [];
+  /** Why each request the API's rules refuse was answered 400 (a test can fail on the first at once). */
+  readonly refusals: string[] = [];
   clientAborts = 0;
   private server: Server;
   private port = 0;
@@ -98,7 +105,10 @@ export class FakeAnthropic {
     if (failure !== undefined) return sendError(res, failure, failure === 529 ? 'overloaded_error' : 'api_error', `Scripted failure ${failure}`);
     if (req.method !== 'POST' || req.url !== '/v1/messages') return sendError(res, 404, 'not_found_error', `Unknown path ${req.url}`);
     const problem = validate(body);
-    if (problem) return sendError(res, 400, 'invalid_request_error', problem);
+    if (problem) {
+      this.refusals.push(problem);
+      return sendError(res, 400, 'invalid_request_error', problem);
+    }
     if (body.stream === true) return this.stream(res, body);
     const text = this.jsonReplies.length > 1 ? this.jsonReplies.shift()! : (this.jsonReplies[0] ?? '');
     sendJson(res, 200, {
@@ -149,9 +159,10 @@ export class FakeAnthropic {
     for (const use of reply.toolUses ?? []) {
       const json = typeof use.input === 'string' ? use.input : JSON.stringify(use.input);
       events.push(['content_block_start', { type: 'content_block_start', index, content_block: { type: 'tool_use', id: use.id, name: use.name, input: {} } }]);
+      // The API opens a tool_use block with an empty piece, then cuts the JSON anywhere (inside keys, strings, escapes).
       events.push(['content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: '' } }]);
-      for (let i = 0; i < json.length; i += 9) {
-        events.push(['content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: json.slice(i, i + 9) } }]);
+      for (const piece of cutJson(json, use.cutAt ?? arbitraryCuts(json, use.id))) {
+        events.push(['content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: piece } }]);
       }
       events.push(['content_block_stop', { type: 'content_block_stop', index }]);
       index++;
@@ -186,22 +197,127 @@ export class FakeAnthropic {
   }
 }
 
-/** The request-shape rules the real API enforces that adapters most often get wrong. */
+/** The request-shape rules the real API enforces that adapters most often get wrong (worded like its errors). */
 function validate(body: Record<string, unknown>): string | null {
   if (typeof body.model !== 'string') return 'model is required';
   if (typeof body.max_tokens !== 'number') return 'max_tokens is required';
+  const toolProblem = validateTools(body.tools);
+  if (toolProblem) return toolProblem;
   if (!Array.isArray(body.messages) || body.messages.length === 0) return 'messages must be a non-empty array';
   const messages = body.messages as Array<{ role: string; content: unknown }>;
   if (messages[0]?.role !== 'user') return 'first message must use the user role';
-  for (const m of messages) {
+  for (const [i, m] of messages.entries()) {
     if (m.role !== 'user' && m.role !== 'assistant') return `messages: unexpected role ${m.role}`;
     if (Array.isArray(m.content)) {
-      for (const block of m.content as Array<{ type: string; text?: string }>) {
-        if (block.type === 'text' && !block.text) return 'text content blocks must be non-empty';
-      }
+      const blocks = m.content as ContentBlock[];
+      const texts = blocks.filter((b) => b.type === 'text').map((b) => b.text ?? '');
+      if (texts.some((t) => t === '')) return `messages.${i}: text content blocks must be non-empty`;
+      // A whitespace-only text block passes only beside other text that has words in it.
+      if (texts.some((t) => !t.trim()) && !texts.some((t) => t.trim())) return `messages.${i}: text content blocks must contain non-whitespace text`;
+      const pairing = validateToolPairing(messages, i);
+      if (pairing) return pairing;
     } else if (typeof m.content !== 'string' || m.content === '') return 'message content must be non-empty';
   }
   return null;
+}
+
+interface ContentBlock { type: string; text?: string; id?: string; tool_use_id?: string; input?: unknown }
+
+const blocksOf = (m: { content: unknown } | undefined): ContentBlock[] => (Array.isArray(m?.content) ? (m.content as ContentBlock[]) : []);
+
+/**
+ * Each tool_use must be answered by a tool_result in the very next (user) message, tool_results first in it; each
+ * tool_result must answer a tool_use of the message just before.
+ */
+function validateToolPairing(messages: Array<{ role: string; content: unknown }>, i: number): string | null {
+  const m = messages[i]!;
+  const blocks = blocksOf(m);
+  if (m.role === 'assistant') {
+    const uses = blocks.filter((b) => b.type === 'tool_use');
+    for (const u of uses) {
+      if (typeof u.input !== 'object' || u.input === null || Array.isArray(u.input)) return `messages.${i}: tool_use.input must be an object`;
+    }
+    if (uses.length === 0) return null;
+    const answered = new Set(blocksOf(messages[i + 1]).filter((b) => b.type === 'tool_result').map((b) => b.tool_use_id));
+    const unanswered = uses.filter((u) => !answered.has(u.id)).map((u) => u.id);
+    if (messages[i + 1]?.role !== 'user' || unanswered.length > 0) {
+      return `messages.${i}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${unanswered.join(', ')}`;
+    }
+    return null;
+  }
+  const results = blocks.filter((b) => b.type === 'tool_result');
+  if (results.length === 0) return null;
+  const firstOther = blocks.findIndex((b) => b.type !== 'tool_result');
+  if (firstOther !== -1 && firstOther < blocks.findLastIndex((b) => b.type === 'tool_result')) return `messages.${i}: tool_result blocks must come first in the content`;
+  const used = new Set(blocksOf(messages[i - 1]).filter((b) => b.type === 'tool_use').map((b) => b.id));
+  const stray = results.filter((r) => !used.has(r.tool_use_id));
+  if (messages[i - 1]?.role !== 'assistant' || stray.length > 0) {
+    return `messages.${i}: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${stray.map((r) => r.tool_use_id).join(', ')}`;
+  }
+  return null;
+}
+
+function validateTools(tools: unknown): string | null {
+  if (tools === undefined) return null;
+  if (!Array.isArray(tools)) return 'tools must be an array';
+  const names = new Set<string>();
+  for (const [i, t] of (tools as Array<{ name?: unknown; input_schema?: { type?: unknown } }>).entries()) {
+    if (typeof t.name !== 'string' || !/^[a-zA-Z0-9_-]{1,128}$/.test(t.name)) return `tools.${i}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'`;
+    if (names.has(t.name)) return 'tools: Tool names must be unique.';
+    names.add(t.name);
+    if (t.input_schema?.type !== 'object') return `tools.${i}.custom.input_schema.type: Input should be 'object'`;
+  }
+  return null;
+}
+
+/** Cuts a string at the given offsets (sorted, deduplicated, within bounds) into consecutive non-empty pieces. */
+function cutJson(json: string, cuts: number[]): string[] {
+  const points = [...new Set(cuts.filter((c) => c > 0 && c < json.length))].sort((a, b) => a - b);
+  const pieces: string[] = [];
+  let from = 0;
+  for (const at of [...points, json.length]) {
+    if (at > from) pieces.push(json.slice(from, at));
+    from = at;
+  }
+  return pieces;
+}
+
+/** Repeatable "arbitrary" cut points: pieces of 1 to 12 characters from a generator seeded by the block's id, never inside a surrogate pair. */
+function arbitraryCuts(json: string, seed: string): number[] {
+  let state = [...seed].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0, 2166136261);
+  const next = (): number => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state;
+  };
+  const cuts: number[] = [];
+  for (let at = 1 + (next() % 12); at < json.length; at += 1 + (next() % 12)) {
+    cuts.push(/[\uDC00-\uDFFF]/.test(json[at] ?? '') ? at + 1 : at);
+  }
+  return cuts;
+}
+
+/** The caller's words as the model was sent them: the text blocks of user messages, in order. */
+export function userTexts(body: Record<string, unknown>): string[] {
+  const messages = (body.messages ?? []) as Array<{ role: string; content: unknown }>;
+  return messages
+    .filter((m) => m.role === 'user')
+    .flatMap((m) => (typeof m.content === 'string' ? [m.content] : blocksOf(m).filter((b) => b.type === 'text').map((b) => b.text ?? '')));
+}
+
+export interface SentToolResult {
+  toolUseId: string;
+  content: unknown;
+  isError: boolean;
+}
+
+/** Every tool_result block the model was sent, in history order (what the tools answered). */
+export function toolResults(body: Record<string, unknown>): SentToolResult[] {
+  const messages = (body.messages ?? []) as Array<{ role: string; content: unknown }>;
+  return messages.flatMap((m) =>
+    blocksOf(m)
+      .filter((b) => b.type === 'tool_result')
+      .map((b) => ({ toolUseId: b.tool_use_id ?? '', content: (b as { content?: unknown }).content, isError: (b as { is_error?: unknown }).is_error === true })),
+  );
 }
 
 function sendJson(res: ServerResponse, status: number, data: unknown): void {

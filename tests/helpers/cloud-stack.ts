@@ -1,13 +1,14 @@
 /**
  * The real server (startServer: the wiring `npm start` uses) on port 0 with its cloud adapters pointed at fake
- * vendor servers (Deepgram, OpenAI, Cartesia, optionally Twilio REST) through the config — the production code
- * path end to end, with set provider latencies, on a fresh test database.
+ * vendor servers (Deepgram, OpenAI or Anthropic, Cartesia, optionally Twilio REST) through the config — the
+ * production code path end to end, with set provider latencies, on a fresh test database.
  */
 import type { Metrics } from '../../src/metrics.js';
 import { testConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { startServer } from '../../src/server.js';
 import type { CallRunner } from '../../src/telephony/call-runner.js';
+import { FakeAnthropic, type FakeAnthropicOptions } from '../fakes/fakeAnthropic.js';
 import { FakeCartesia, type FakeCartesiaOptions } from '../fakes/fakeCartesia.js';
 import { FakeDeepgram, type FakeDeepgramOptions } from '../fakes/fakeDeepgram.js';
 import { FakeOpenAI, type FakeOpenAIOptions } from '../fakes/fakeOpenAI.js';
@@ -16,13 +17,13 @@ import { createTestDb } from './db.js';
 
 export const PUBLIC_ORIGIN = 'https://parley.example.com';
 
-export interface CloudStack {
+/** What every stack has, whichever LLM it runs on. */
+export interface CloudStackBase {
   t: TestApp;
   url: string;
   runner: CallRunner;
   metrics: Metrics;
   deepgram: FakeDeepgram;
-  openai: FakeOpenAI;
   cartesia: FakeCartesia;
   company: { companyId: string; apiKey: string };
   botId: string;
@@ -32,17 +33,39 @@ export interface CloudStack {
   close(): Promise<void>;
 }
 
-export async function startCloudStack(options: {
+/** The stack with OpenAI as the LLM. */
+export interface CloudStack extends CloudStackBase {
+  openai: FakeOpenAI;
+}
+
+/** The stack with Anthropic as the only LLM (no OpenAI key set, so every call's LLM is the Anthropic adapter). */
+export interface AnthropicCloudStack extends CloudStackBase {
+  anthropic: FakeAnthropic;
+}
+
+interface StackOptions {
   deepgram?: FakeDeepgramOptions;
-  openai?: FakeOpenAIOptions;
   cartesia?: FakeCartesiaOptions;
   botConfig?: Record<string, unknown>;
   logLevel?: string;
   /** Twilio's REST API (a FakeTwilioRest): enables POST /v1/bots/:id/calls. */
   twilioRest?: { url: string; accountSid: string; authToken: string };
-} = {}): Promise<CloudStack> {
-  const deepgram = await FakeDeepgram.start(options.deepgram);
+}
+
+export async function startCloudStack(options: StackOptions & { openai?: FakeOpenAIOptions } = {}): Promise<CloudStack> {
   const openai = await FakeOpenAI.start(options.openai);
+  const stack = await startStack(options, { OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.baseUrl }, () => openai.close());
+  return { ...stack, openai };
+}
+
+export async function startAnthropicCloudStack(options: StackOptions & { anthropic?: FakeAnthropicOptions } = {}): Promise<AnthropicCloudStack> {
+  const anthropic = await FakeAnthropic.start(options.anthropic);
+  const stack = await startStack(options, { ANTHROPIC_API_KEY: anthropic.apiKey, ANTHROPIC_BASE_URL: anthropic.baseUrl }, () => anthropic.close());
+  return { ...stack, anthropic };
+}
+
+async function startStack(options: StackOptions, llmEnv: Record<string, string>, closeLlm: () => Promise<void>): Promise<CloudStackBase> {
+  const deepgram = await FakeDeepgram.start(options.deepgram);
   const cartesia = await FakeCartesia.start(options.cartesia);
   const twilioAuthToken = options.twilioRest?.authToken ?? 'twilio-auth-test-token';
   const db = await createTestDb();
@@ -57,8 +80,7 @@ export async function startCloudStack(options: {
     ...(options.twilioRest ? { TWILIO_ACCOUNT_SID: options.twilioRest.accountSid, TWILIO_API_URL: options.twilioRest.url } : {}),
     DEEPGRAM_API_KEY: deepgram.options.apiKey,
     DEEPGRAM_URL: deepgram.url,
-    OPENAI_API_KEY: openai.apiKey,
-    OPENAI_BASE_URL: openai.baseUrl,
+    ...llmEnv,
     CARTESIA_API_KEY: cartesia.options.apiKey,
     CARTESIA_URL: cartesia.url.replace(/^ws/, 'http'),
     CARTESIA_VOICE_EN: 'voice-1',
@@ -77,10 +99,10 @@ export async function startCloudStack(options: {
   });
   if (res.statusCode !== 201) throw new Error(res.body);
   return {
-    t, url: server.url, runner: server.runner, metrics: app.metrics, deepgram, openai, cartesia, company, botId: res.json().id, botNumber, twilioAuthToken,
+    t, url: server.url, runner: server.runner, metrics: app.metrics, deepgram, cartesia, company, botId: res.json().id, botNumber, twilioAuthToken,
     async close() {
       await t.close();
-      await Promise.all([deepgram.close(), openai.close(), cartesia.close()]);
+      await Promise.all([deepgram.close(), closeLlm(), cartesia.close()]);
     },
   };
 }

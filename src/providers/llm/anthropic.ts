@@ -1,7 +1,8 @@
 /**
  * LLM over Anthropic Messages streaming. The system prompt carries a cache_control breakpoint (the stable prefix:
  * tools + system). tool_use blocks become whole tool_call events; ChatMessage 'tool' results go back as user
- * tool_result blocks, consecutive results merged into one user turn as the API requires.
+ * tool_result blocks, consecutive results merged into one user turn as the API requires; text with no words in it
+ * (a model's "\n\n" before a tool_use) is left out of the history, as the API refuses it.
  */
 import { parseToolArguments } from './tool-arguments.js';
 import { toUpstreamError } from './upstream-error.js';
@@ -170,17 +171,23 @@ export function toAnthropicMessages(messages: ChatMessage[]): MessageParam[] {
   };
   for (const m of messages) {
     if (m.role === 'user') {
-      if (m.content) pushUser({ type: 'text', text: m.content });
+      if (hasWords(m.content)) pushUser({ type: 'text', text: m.content });
     } else if (m.role === 'tool') {
-      pushUser({ type: 'tool_result', tool_use_id: m.toolCallId, content: m.content || '(empty)' });
+      pushUser({ type: 'tool_result', tool_use_id: m.toolCallId, content: hasWords(m.content) ? m.content : '(empty)' });
     } else {
       const content: ContentBlockParam[] = [];
-      if (m.content) content.push({ type: 'text', text: m.content });
+      // A model may stream only whitespace ("\n\n") before a tool_use; the API refuses that block sent back.
+      if (hasWords(m.content)) content.push({ type: 'text', text: m.content });
       for (const c of m.toolCalls ?? []) content.push({ type: 'tool_use', id: c.id, name: c.name, input: c.arguments });
       if (content.length > 0) out.push({ role: 'assistant', content });
     }
   }
   return out;
+}
+
+/** The API refuses empty and whitespace-only text blocks ("text content blocks must contain non-whitespace text"). */
+function hasWords(text: string | null | undefined): text is string {
+  return Boolean(text?.trim());
 }
 
 function toToolCall(block: { id: string; name: string; json: string }): ToolCall {
