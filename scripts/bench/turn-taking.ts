@@ -21,7 +21,7 @@
  * UtteranceEnd; the fake's words are the clip's own text (unpunctuated), so only the recognizer's timing is fake.
  *
  *   npm run bench:turns -- [--stt local|deepgram] [--trials 20] [--eot-pause-ms 700] [--eot-items 44]
- *                          [--database-url postgres://…] [--skip-vad-cost] [--only abc]
+ *                          [--database-url postgres://…] [--skip-vad-cost] [--only abc] [--verbose]
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -58,6 +58,8 @@ const args = parseArgs({
     'eot-items': { type: 'string' },
     /** Which parts to run, e.g. "ac". Default all. */
     only: { type: 'string' },
+    /** c: print every sentence's heard text and the end-of-turn score and rules, not only the misses. */
+    verbose: { type: 'boolean', default: false },
   },
 }).values;
 const TRIALS = Number(args.trials);
@@ -202,11 +204,22 @@ async function startEnv(): Promise<Env> {
   };
 }
 
+const callIds = new WeakMap<WebCaller, string>();
+
+/** Why the server closed the caller's `index`-th spoken turn (the transcript's `endOfTurn`), read after the call. */
+async function endOfTurnOf(env: Env, caller: WebCaller, index: number): Promise<string> {
+  const res = await fetch(`${env.url}/v1/calls/${callIds.get(caller)}`, { headers: { authorization: `Bearer ${env.apiKey}` } });
+  const call = (await res.json()) as { transcript?: { role: string; endOfTurn?: { score: number; rule: string } }[] };
+  const e = call.transcript?.filter((t) => t.role === 'caller')[index]?.endOfTurn;
+  return e ? `score ${e.score} (${e.rule})` : '(no end-of-turn record)';
+}
+
 /** One web call, through its greeting; `says` = the caller's utterances in order (the fake recognizer's words). */
 async function call(env: Env, says: string[] = []): Promise<WebCaller> {
   const res = await fetch(`${env.url}/v1/bots/${env.botId}/web-calls`, { method: 'POST', headers: { authorization: `Bearer ${env.apiKey}` } });
-  const body = (await res.json()) as { token: string };
+  const body = (await res.json()) as { token: string; call_id: string };
   const caller = await WebCaller.connect(env.url, body.token);
+  callIds.set(caller, body.call_id);
   // Calls run one at a time: the newest recognizer connection is this call's.
   if (env.deepgram) {
     await caller.until(() => env.deepgram!.connections.length > scripts.size, 5000);
@@ -394,7 +407,9 @@ async function endOfTurn(env: Env): Promise<void> {
       if (isPaused) {
         if (!closed || closed.at < speechEndAt) {
           cutOffs++;
-          cutTexts.push(`"${item.label}" closed on "${closed?.text ?? '(nothing)'}"`);
+          cutTexts.push(`"${item.label}" closed on "${closed?.text ?? '(nothing)'}": ${await endOfTurnOf(env, caller, callerTurns)}`);
+        } else if (args.verbose) {
+          console.log(`  paused   "${item.label}" → "${closed.text}": ${await endOfTurnOf(env, caller, callerTurns)}`);
         }
       } else if (closed) {
         clientWait.push(closed.at - speechEndAt);
@@ -405,7 +420,8 @@ async function endOfTurn(env: Env): Promise<void> {
           // What the end-of-turn model added: the decision after both the VAD's 200 ms of silence and the recognizer's final.
           const added = l.endpointMs - Math.max(200, l.sttFinalMs ?? 0);
           rulesWait.push(added);
-          if (added > 300) slowComplete.push(`"${item.label}" heard as "${closed.text}": +${added.toFixed(0)} ms`);
+          if (added > 300) slowComplete.push(`"${item.label}" heard as "${closed.text}": +${added.toFixed(0)} ms, ${await endOfTurnOf(env, caller, callerTurns)}`);
+          else if (args.verbose) console.log(`  complete "${item.label}" → "${closed.text}": +${added.toFixed(0)} ms, ${await endOfTurnOf(env, caller, callerTurns)}`);
         }
       }
     } finally {

@@ -257,7 +257,7 @@ export class CallSession {
     this.bargeIn.forget();
     this.timers.clear('resume', 'silence-reprompt', 'silence-hangup');
     this.silence.reset();
-    this.said.caller(text, u?.speechStartedAt ?? u?.closedAt ?? null);
+    this.said.caller(text, u?.speechStartedAt ?? u?.closedAt ?? null, u ? { score: Math.round(u.score * 100) / 100, rule: u.rule } : undefined);
     this.startAgentTurn(text, u);
   }
 

@@ -23,9 +23,9 @@ export class Conversation {
     private readonly clock: Clock,
   ) {}
 
-  /** The caller's turn (spoken, typed or keyed), beginning at `at`. */
-  caller(text: string, at: number | null): void {
-    this.record({ role: 'caller', text, ts: this.iso(at) });
+  /** The caller's turn (spoken, typed or keyed), beginning at `at`; `endOfTurn` for spoken turns. */
+  caller(text: string, at: number | null, endOfTurn?: { score: number; rule: string }): void {
+    this.record({ role: 'caller', text, ts: this.iso(at), ...(endOfTurn ? { endOfTurn } : {}) });
     this.transport.notify({ type: 'transcript', role: 'caller', text, final: true });
     pushMessage(this.history, { role: 'user', content: text });
   }

@@ -6,10 +6,13 @@
  *
  *   text   (per language)  ends on a word that cannot end a sentence ("for", "and", "um", "в", "на", a relative
  *                          pronoun after the first word: "a doctor who"), trails off
- *                          ("…", ","), is only an opener ("well", "actually", "ну"), or a number is
- *                          being dictated                                      0.15
+ *                          ("…", ","), is only an opener ("well", "actually", "ну"), a number is
+ *                          being dictated or has just begun ("my number is five", "the code … is
+ *                          seven"), or a word is being spelled ("s m i")       0.15
  *                          ends on "two" / "four" after a word that is not a number (a recognizer's
- *                          "to" / "for")                                      0.45
+ *                          "to" / "for"), or on a lone letter after words (a piece of a word the
+ *                          pause cut: "a cleaning n…"); below the complete mark even with a
+ *                          falling pitch, since only the next words can tell      0.40
  *                          ends on a content word                              0.70
  *                          ends with . ? ! (a punctuating recognizer)          0.85
  *   prosody (prosody.ts)   falling into the end (≤ −0.8 st over the last ~300 ms and ending ≥ 0.5 st below the
@@ -123,14 +126,15 @@ export class RuleEndOfTurn implements EndOfTurnModel {
     const reasons = [text.rule];
     let score = text.score;
     const pitch = pitchVerdict(input.prosody ?? null);
+    const movement = pitch ? ` (${pitchFigures(input.prosody!)})` : '';
     if (pitch === 'falling') {
       score += 0.15;
-      reasons.push('pitch falls into the end');
+      reasons.push(`pitch falls into the end${movement}`);
     } else if (pitch === 'level') {
-      if (looksLikeQuestion(input.text, input.language)) reasons.push('pitch not falling (a question)');
+      if (looksLikeQuestion(input.text, input.language)) reasons.push(`pitch not falling, a question${movement}`);
       else {
         score -= 0.25;
-        reasons.push('pitch not falling');
+        reasons.push(`pitch not falling${movement}`);
       }
     }
     if (input.confidence != null && input.confidence < LOW_CONFIDENCE) {
@@ -158,10 +162,14 @@ export function textVerdict(text: string, language: Language): { score: number; 
   if (words.length > 1 && (language === 'ru' ? RU_RELATIVE : EN_RELATIVE).has(last)) return { score: 0.15, rule: `ends with "${last}"` };
   if (words.every((w) => DISCOURSE_OPENERS.has(w))) return { score: 0.15, rule: 'only an opener ("well", "actually")' };
   if (isDictatedNumber(words)) return { score: 0.15, rule: 'number being dictated' };
+  if (isDictationStarting(words)) return { score: 0.15, rule: 'a number begun' };
+  if (isBeingSpelled(words)) return { score: 0.15, rule: 'being spelled' };
+  // A lone letter after words is a recognizer's piece of a word cut by the pause ("a cleaning n…" for "and").
+  if (language === 'en' && words.length > 1 && isLetter(last)) return { score: 0.4, rule: `ends on a lone letter "${last}"` };
   // A recognizer hears an unstressed "to" / "for" before a pause as the number: "i'd like to book four".
   const before = words[words.length - 2] ?? '';
   if (language === 'en' && EN_NUMBER_HOMOPHONES.has(last) && !NUMBER_WORDS.has(before) && !/^\d+$/.test(before)) {
-    return { score: 0.45, rule: `ends with "${last}" (or "${EN_NUMBER_HOMOPHONES.get(last)}")` };
+    return { score: 0.4, rule: `ends with "${last}" (or "${EN_NUMBER_HOMOPHONES.get(last)}")` };
   }
   if (QUESTION_OR_STOP.test(trimmed)) return { score: 0.85, rule: 'sentence punctuation' };
   return { score: 0.7, rule: 'ends on a content word' };
@@ -171,6 +179,12 @@ export function textVerdict(text: string, language: Language): { score: number; 
 export function pitchVerdict(p: ProsodyFeatures | null): 'falling' | 'level' | null {
   if (!p || p.finalSlopeSt === null || p.finalVsMedianSt === null) return null;
   return p.finalSlopeSt <= FALL_SLOPE_ST && p.finalVsMedianSt <= FALL_BELOW_MEDIAN_ST ? 'falling' : 'level';
+}
+
+/** "−1.2 st over the end, −0.8 st against the median": the figures behind a pitch verdict, for the transcript. */
+function pitchFigures(p: ProsodyFeatures): string {
+  const st = (v: number | null) => `${v !== null && v > 0 ? '+' : ''}${(v ?? 0).toFixed(1)} st`;
+  return `${st(p.finalSlopeSt)} over the end, ${st(p.finalVsMedianSt)} against the median`;
 }
 
 const EN_QUESTION = /^(what|when|where|who|whom|whose|which|why|how|do|does|did|is|are|was|were|can|could|will|would|shall|should|may|might|have|has|had|am)$/;
@@ -192,6 +206,42 @@ function wordsOf(text: string): string[] {
     .split(/\s+/)
     .map((w) => w.replace(/^[^\p{L}\p{N}']+|[^\p{L}\p{N}']+$/gu, ''))
     .filter(Boolean);
+}
+
+/** Nouns a caller dictates digits or letters after: "my code is seven…", "номер восемь девять…". */
+const CODE_NOUNS = new Set([
+  'number', 'code', 'pin', 'zip', 'postcode', 'reference', 'account', 'id', 'extension', 'phone', 'policy', 'order',
+  'confirmation', 'номер', 'код', 'телефон', 'индекс', 'счёт', 'счет', 'заказ', 'договор',
+]);
+const LINKING = new Set(['is', 'was', "it's", 'its', 'это']);
+
+const DIGIT_WORDS = new Set(['zero', 'oh', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine',
+  'ноль', 'один', 'одна', 'два', 'две', 'три', 'четыре', 'пять', 'шесть', 'семь', 'восемь', 'девять']);
+
+/**
+ * One or two digits just after a code noun ("my phone number is five five", "номер восемь") or a single digit
+ * right after "is" ("the code on my letter is seven"): the caller has begun dictating a number. A sentence that
+ * really ends there ("my son is five") only waits longer; one cut off mid-number loses the number.
+ */
+function isDictationStarting(words: string[]): boolean {
+  let i = words.length - 1;
+  while (i >= 0 && words.length - 1 - i < 3 && (/^\d{1,4}$/.test(words[i]!) || NUMBER_WORDS.has(words[i]!))) i--;
+  const digits = words.length - 1 - i;
+  if (digits === 0 || digits > 2) return false;
+  if (digits === 1 && DIGIT_WORDS.has(words[words.length - 1]!) && LINKING.has(words[i] ?? '')) return true;
+  return words.slice(Math.max(0, i - 4), i + 1).some((w) => CODE_NOUNS.has(w));
+}
+
+const LETTERS = new Set('bcdefghjklmnopqrstuvwxyz'.split(''));
+/** A letter name as a recognizer writes it: "b", "c" (not "a" or "i", which are words). */
+function isLetter(w: string): boolean {
+  return LETTERS.has(w.replace(/\.$/, ''));
+}
+
+/** Two or more letters at the end ("s m i t h", "b. r."): a name or code being spelled. */
+function isBeingSpelled(words: string[]): boolean {
+  const n = words.length;
+  return n >= 2 && isLetter(words[n - 1]!) && (isLetter(words[n - 2]!) || words[n - 2] === 'a' || words[n - 2] === 'i');
 }
 
 /** Three or more trailing digit groups or number words ("five five five one two"), or digits with a trailing group of 1–3. */

@@ -70,6 +70,8 @@ export class CallerTurnTracker {
   private voiceEndedAt: number | null = null;
   /** The recognizer has finalised everything said so far (endOfUtterance final or utterance_end). */
   private sttDoneAt: number | null = null;
+  /** Segments a segmenting recognizer announced (speech_started) and has not yet answered with a final. */
+  private unanswered = 0;
   private sttFinalAt: number | null = null;
   /** The recognizer's confidence in its last final, where it reports one. */
   private confidence: number | null = null;
@@ -91,6 +93,11 @@ export class CallerTurnTracker {
       case 'speech_started':
         // A new burst after noise that produced no words starts the clock again.
         if (!this.hasVoice && (!this.hasWords || this.speechStartedAt === null)) this.speechStartedAt = now;
+        // The recognizer owes a final for this speech: the turn is not judged on the words before it.
+        if (ev.segmented) {
+          this.unanswered++;
+          this.sttDoneAt = null;
+        }
         return;
       case 'interim': {
         const text = ev.text.trim();
@@ -116,7 +123,7 @@ export class CallerTurnTracker {
           this.confidence = 'confidence' in ev && typeof ev.confidence === 'number' ? ev.confidence : null;
         }
         this.interim = '';
-        if (ev.endOfUtterance) this.sttDoneAt = now;
+        if (ev.endOfUtterance) this.answered(now);
         return;
       }
       case 'utterance_end':
@@ -126,11 +133,17 @@ export class CallerTurnTracker {
           this.interim = '';
           this.sttFinalAt = now;
         }
-        this.sttDoneAt = now;
+        this.answered(now);
         return;
       case 'error':
         return;
     }
+  }
+
+  /** The recognizer closed a segment: done once it has answered every speech start it announced. */
+  private answered(now: number): void {
+    if (this.unanswered > 0) this.unanswered--;
+    if (this.unanswered === 0) this.sttDoneAt = now;
   }
 
   /** Feeds a VAD onset or end of speech (clock times). */

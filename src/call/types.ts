@@ -64,4 +64,9 @@ export interface TranscriptTurn {
   interrupted?: boolean;
   /** Bot answers: phrases the safe-speech check changed or refused, with the reason (the text is what was spoken). */
   safety?: { reason: string; detail?: string }[];
+  /**
+   * Spoken caller turns: why the turn was judged over (end-of-turn.ts) — the score, 0–1, and the rules that
+   * decided — so a caller who was cut off, or waited on, can be explained from the transcript.
+   */
+  endOfTurn?: { score: number; rule: string };
 }

@@ -11,7 +11,15 @@ export type Language = 'en' | 'ru';
 
 export type SttEvent =
   /** The recognizer heard speech begin (Deepgram SpeechStarted, or a local VAD). `atMs` = ms since session open. */
-  | { type: 'speech_started'; atMs: number }
+  | {
+      type: 'speech_started';
+      atMs: number;
+      /**
+       * A segmenting recognizer (the local one): it answers every speech start with a `final` or an
+       * `utterance_end`, so until it has, the words so far are not the whole turn.
+       */
+      segmented?: boolean;
+    }
   /** A partial hypothesis for the words being spoken; may change. */
   | { type: 'interim'; text: string }
   /** A finalized segment. `endOfUtterance` = the recognizer also judged the caller finished (speech_final). */

@@ -36,6 +36,17 @@ describe('end-of-turn rules', () => {
     ['who', 'complete'],
     ['okay see you then', 'complete'],
     ['room 12 four', 'complete'],
+    // a number begun: one or two digits after a code noun, or one digit right after "is"
+    ['my phone number is five five', 'unfinished'],
+    ['the code on my letter is seven', 'unfinished'],
+    ['my account 42', 'unfinished'],
+    ['the price is twenty', 'complete'],
+    ['my son is five five years old', 'complete'],
+    // spelling, and a lone letter the pause cut from a word
+    ['it is s m i', 'unfinished'],
+    ['could i book a cleaning n', 'uncertain'],
+    ['plan b', 'uncertain'],
+    ['b', 'complete'],
   ])('en: "%s" is %s', (text, expected) => {
     expect(rules.judge({ text, language: 'en' }).completeness).toBe(expected);
   });
@@ -52,6 +63,8 @@ describe('end-of-turn rules', () => {
     ['ну вот', 'unfinished'],
     ['мне нужен врач который', 'unfinished'],
     ['где', 'complete'],
+    ['номер заказа семь', 'unfinished'],
+    ['записала семь', 'complete'],
   ])('ru: "%s" is %s', (text, expected) => {
     expect(rules.judge({ text, language: 'ru' }).completeness).toBe(expected);
   });
@@ -94,7 +107,7 @@ describe('end-of-turn score: text + pitch of the last voiced audio + recognizer 
 
   it('says why, rule by rule', () => {
     expect(rules.judge({ text: 'i would like a checkup', language: 'en', prosody: LEVEL, confidence: 0.3 }).rule).toBe(
-      'ends on a content word; pitch not falling; recognizer unsure (0.30)',
+      'ends on a content word; pitch not falling (+0.1 st over the end, 0.0 st against the median); recognizer unsure (0.30)',
     );
   });
 });
@@ -118,6 +131,40 @@ describe('end of turn from VAD + recognizer + text', () => {
     t.handle({ type: 'final', text: 'when do you open', endOfUtterance: true });
     const d = t.check();
     expect(d && 'close' in d ? d.close : null).toMatchObject({ text: 'when do you open', endpointMs: 900, speechStartedAt: 10_000, speechEndedAt: 11_000, sttFinalAt: 11_900 });
+  });
+
+  it('a segmenting recognizer still decoding the caller\'s next words holds the turn open, however the first part reads', () => {
+    const { t, at } = tracker();
+    t.handle({ type: 'speech_started', atMs: 0, segmented: true });
+    t.voice({ type: 'onset', at: 10_000 });
+    at(1200);
+    t.voice({ type: 'end', at: 11_000 }); // "I think I left my umbrella in" … a pause
+    at(1900);
+    t.handle({ type: 'speech_started', atMs: 1900, segmented: true }); // "… the waiting room"
+    t.voice({ type: 'onset', at: 11_900 });
+    at(2100);
+    // the first part's final arrives late, while the caller speaks on, and reads complete
+    t.handle({ type: 'final', text: 'i think i live nine billion', endOfUtterance: true });
+    at(2800);
+    t.voice({ type: 'end', at: 12_600 });
+    const waiting = t.check();
+    expect(waiting && 'waitMs' in waiting).toBe(true); // not closed on the first part: its second final is owed
+    at(3300);
+    t.handle({ type: 'final', text: 'the waiting room', endOfUtterance: true });
+    const d = t.check();
+    expect(d && 'close' in d ? d.close.text : null).toBe('i think i live nine billion the waiting room');
+  });
+
+  it('a recognizer that does not segment (Deepgram) is not waited for after a speech start it may never answer', () => {
+    const { t, at } = tracker();
+    t.voice({ type: 'onset', at: 10_000 });
+    at(1000);
+    t.handle({ type: 'final', text: 'when do you open', endOfUtterance: true });
+    t.handle({ type: 'speech_started', atMs: 1000 }); // a breath after the words: Deepgram may send nothing more
+    at(1200);
+    t.voice({ type: 'end', at: 11_000 });
+    const d = t.check();
+    expect(d && 'close' in d ? d.close.text : null).toBe('when do you open');
   });
 
   it('an unfinished sentence waits up to endOfTurnMaxWaitMs, and a new onset cancels the wait', () => {
@@ -175,7 +222,7 @@ describe('end of turn from VAD + recognizer + text', () => {
     expect(reads).toEqual([11_200]);
     at(2100);
     const d = t.check();
-    expect(d && 'close' in d ? d.close : null).toMatchObject({ text: 'i need an appointment', endpointMs: 900, rule: 'ends on a content word; pitch not falling' });
+    expect(d && 'close' in d ? d.close : null).toMatchObject({ text: 'i need an appointment', endpointMs: 900, rule: 'ends on a content word; pitch not falling (+0.1 st over the end, 0.0 st against the median)' });
     expect(reads).toEqual([11_200]);
   });
 

@@ -16,6 +16,12 @@ const TranscriptEntry = Type.Object({
   ts: Type.String(),
   latency: Type.Optional(Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()]), { description: 'Milliseconds per stage of this bot turn' })),
   interrupted: Type.Optional(Type.Boolean({ description: 'The caller interrupted; text is what they heard' })),
+  endOfTurn: Type.Optional(
+    Type.Object(
+      { score: Type.Number({ description: 'How likely the caller was done, 0–1' }), rule: Type.String({ description: 'The rules that decided' }) },
+      { description: 'Spoken caller turns: why the turn was judged over (see docs on end of turn)' },
+    ),
+  ),
 });
 
 const OutcomeSchema = Type.Object({
