@@ -5,6 +5,8 @@ COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund
 COPY scripts/build-dist.mjs ./scripts/
 COPY src ./src
+# The build also prepares the embedded database's template from the migrations (src/db/pglite-template.ts).
+COPY migrations ./migrations
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

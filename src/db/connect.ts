@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import postgres from 'postgres';
 import { guardSql } from './param-guard.js';
 import { lockDataDir } from './pglite-lock.js';
+import { initialiseDataDir } from './pglite-template.js';
 import { startPGliteThread } from './pglite-thread.js';
 import type { RootSql } from './sql.js';
 
@@ -77,12 +78,15 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const inMemory = options.dataDir.startsWith('memory://');
   if (!inMemory) mkdirSync(options.dataDir, { recursive: true });
   const unlock = inMemory ? () => {} : lockDataDir(options.dataDir);
-  // PGlite executes every query in WASM: it runs in its own thread (pglite-worker.ts), so the event loop that
-  // carries calls only does postgres.js's socket I/O, as with a PostgreSQL server.
-  const thread = await startPGliteThread({
-    dataDir: inMemory ? 'memory://' : `${options.dataDir}/pglite`,
-    onDeath: options.onDatabaseLost ?? exitOnDatabaseLost,
-  }).catch((err: unknown) => {
+  const dataDir = inMemory ? 'memory://' : `${options.dataDir}/pglite`;
+  const thread = await (async () => {
+    // A new data directory starts as a copy of a prepared cluster (pglite-template.ts): initdb in the server's
+    // thread would take seconds and leave its memory behind.
+    if (!inMemory) await initialiseDataDir(dataDir);
+    // PGlite executes every query in WASM: it runs in its own thread (pglite-worker.ts), so the event loop that
+    // carries calls only does postgres.js's socket I/O, as with a PostgreSQL server.
+    return startPGliteThread({ dataDir, onDeath: options.onDatabaseLost ?? exitOnDatabaseLost });
+  })().catch((err: unknown) => {
     unlock();
     throw err;
   });
