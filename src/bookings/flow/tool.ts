@@ -25,6 +25,8 @@ import { findServiceInUtterance, normalizeText } from './fuzzy.js';
 import { FLOW_PHRASES, type FlowPhrases } from './phrases.js';
 import { extractName, extractPhoneDigits, isNo, isQuestion, isYes, pickedOption, speakDigits, spelledName, taskOf, type Task } from './understand.js';
 import { isCommonName } from '../../providers/stt/local-names.js';
+import { installedPronunciations, soundMatchName } from '../name-sound.js';
+import type { Pronunciations } from '../../providers/stt/local-names.js';
 import type { ExpectedInput } from '../../providers/types.js';
 
 export type Asked = 'task' | 'service' | 'time' | 'name' | 'name_check' | 'phone' | 'which' | 'pick' | 'confirm' | 'change' | null;
@@ -290,7 +292,11 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
     } else if (expecting === 'name' && consumedByPhone && st.nameTries > 0 && st.nameHeard && !st.name) {
       // Asked to spell the name, the caller went on to the number: keep what was heard first, noted.
       keepAsHeard(st, st.nameHeard);
-    } else absorbName(e, st, str(args.customer_name), consumedByPhone ? undefined : words, expecting);
+    } else {
+      // Names heard by a recognizer are matched by sound against the common names (English: the recognizer's dictionary).
+      const sounds = e.language === 'en' && words && !consumedByPhone ? await installedPronunciations() : null;
+      absorbName(e, st, str(args.customer_name), consumedByPhone ? undefined : words, expecting, sounds);
+    }
 
     // Which booking.
     const id = str(args.booking_id);
@@ -318,7 +324,7 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
    * made of uncommon words ("Came Down") is read back once; a "no" asks for it spelt; an answer with no name in it
    * is asked again once, then what was heard is kept with a note on the booking, so a name never blocks a booking.
    */
-  function absorbName(e: Env, st: FlowState, nameArg: string | undefined, words: string | undefined, expecting: Asked): void {
+  function absorbName(e: Env, st: FlowState, nameArg: string | undefined, words: string | undefined, expecting: Asked, sounds: Pronunciations | null): void {
     if (nameArg) {
       st.name = nameArg;
       st.nameCheck = 'done';
@@ -328,7 +334,7 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
     const asked = expecting === 'name' || expecting === 'name_check';
     const name = extractName(words, asked);
     if (expecting === 'name_check') {
-      if (name && !isYes(words)) heardName(e, st, name, words, 'done');
+      if (name && !isYes(words)) heardName(e, st, name, words, sounds, 'done');
       else if (isNo(words)) {
         st.name = null;
         st.nameTries = 1;
@@ -337,7 +343,7 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
       return;
     }
     if (name) {
-      heardName(e, st, name, words, st.nameTries > 0 ? 'done' : undefined);
+      heardName(e, st, name, words, sounds, st.nameTries > 0 ? 'done' : undefined);
       return;
     }
     if (expecting === 'name' && !isQuestion(words) && !isYes(words) && !isNo(words)) {
@@ -356,9 +362,15 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
     st.nameNote = UNCONFIRMED_NAME;
   }
 
-  function heardName(e: Env, st: FlowState, name: string, words: string, check?: 'done'): void {
-    st.name = name;
-    const sure = spelledName(words) !== null || (e.language === 'en' ? name.split(/\s+/).every(isCommonName) : true);
+  /**
+   * A name read from the caller's words. One made of words callers say anyway ("came brown") is taken for the
+   * listed name it sounds like ("Kate Brown"), and read back all the same (name-sound.ts).
+   */
+  function heardName(e: Env, st: FlowState, name: string, words: string, sounds: Pronunciations | null, check?: 'done'): void {
+    const spelt = spelledName(words) !== null;
+    const likely = !spelt && sounds ? soundMatchName(name, sounds) : null;
+    st.name = likely ?? name;
+    const sure = spelt || (e.language === 'en' ? !likely && name.split(/\s+/).every(isCommonName) : true);
     st.nameCheck = check ?? (sure ? 'done' : 'pending');
     st.nameNote = check === 'done' && !sure ? UNCONFIRMED_NAME : null;
   }

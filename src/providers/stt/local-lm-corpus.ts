@@ -11,7 +11,7 @@
  */
 
 import type { ExpectedInput } from '../types.js';
-import { FIRST_NAMES, SURNAMES } from './local-names.js';
+import { FIRST_NAMES, SURNAMES, isCommonName } from './local-names.js';
 
 /** Everyday phone-call English a caller says to any business. */
 const GENERAL = [
@@ -271,3 +271,20 @@ export function answerCorpus(kind: ExpectedInput, size = 6000, spelling: (name: 
   }
   return out;
 }
+
+let everyday: Set<string> | null = null;
+
+/**
+ * The words callers say that are not names: those of the everyday sentences, the booking phrasings, the common
+ * words, days, months, times and digits above (so a name heard as "came" or "one" can be told from a real one).
+ */
+export function everydayWords(): Set<string> {
+  if (everyday) return everyday;
+  const text = [...GENERAL, ...COMMON_WORDS, ...TEMPLATES, ...GENERIC_SERVICES, ...DAYS, ...PARTS, ...HOURS, ...MINUTES, ...MONTHS, ...ORDINALS, ...DIGITS, ...Object.values(ANSWERS).flat()].join(' ');
+  const names = new Set([...FIRST_NAMES, ...SURNAMES]);
+  everyday = new Set(text.toLowerCase().replace(/\{\w+\}/g, ' ').split(/[^a-z']+/).filter((w) => w && !names.has(w)));
+  return everyday;
+}
+
+/** Could this word be a name the caller really has (a listed one, or one we do not list)? Not when callers say it anyway. */
+export const plausibleName = (word: string): boolean => isCommonName(word) || !everydayWords().has(word.toLowerCase());

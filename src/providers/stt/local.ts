@@ -20,6 +20,11 @@
  * digits and times, with a share of the bot's corpus so an off-script answer still comes through). Those models
  * are queued for building at open() and never waited for: until one is built, the session's own model decodes.
  *
+ * A name the model turned into everyday words ("my name is sam one", "came brown" after "May I have your name?")
+ * gets a second decode of the same audio with a grammar of listed names around the words as heard, kept only when
+ * it sounds like what was first heard (local-lm-name-slot.ts). Only with the bot's or an answer model (their small
+ * dictionaries), and only for an utterance that still fits the audio ring.
+ *
  * English only. open() with language 'ru' throws PARLEY_ERR_UNAVAILABLE (there is no local Russian model), so the
  * caller can pick another recognizer or tell the company. The acoustic model is 16 kHz: Twilio's 8 kHz μ-law is
  * upsampled and accepted but recognized poorly; it serves web calls and tests.
@@ -33,6 +38,7 @@ import type { VadEvent, VadLogger, VoiceActivityDetector } from '../vad/types.js
 import { AsyncQueue } from '../../util/async-queue.js';
 import { PocketsphinxProcess, RecognizerError, type RecognizerOptions } from './local-recognizer.js';
 import { sharedLanguageModels, type LanguageModelCache } from './local-lm.js';
+import { findNameSlot, nameSecondLook } from './local-lm-name-slot.js';
 
 export interface LocalSttOptions {
   /** Default 'pocketsphinx_continuous'. */
@@ -140,6 +146,9 @@ class LocalSttSession implements SttSession {
   private total = 0;
   private warm: PocketsphinxProcess | null = null;
   private active: PocketsphinxProcess | null = null;
+  /** The model arguments of the active recognizer and the answer it expected (for a second look at a name). */
+  private activeArgs: string[] = [];
+  private activeKind: ExpectedInput | null = null;
   private captureStart = 0;
   private forcedEnd = false;
   private decodes: Promise<void> = Promise.resolve();
@@ -218,7 +227,7 @@ class LocalSttSession implements SttSession {
   private onVad(event: VadEvent): void {
     if (this.closed) return;
     if (event.type === 'speech_start') {
-      this.events.push({ type: 'speech_started', atMs: event.atMs });
+      this.events.push({ type: 'speech_started', atMs: event.atMs, segmented: true });
       this.beginCapture(event.atMs * RATE);
     } else {
       this.endCapture();
@@ -234,11 +243,15 @@ class LocalSttSession implements SttSession {
     return kind && this.answerModels!(kind) ? kind : null;
   }
 
-  private recognizer(kind: ExpectedInput | null): PocketsphinxProcess {
+  /** The recognizer arguments for the model of an expected answer (or the session's own). */
+  private argsFor(kind: ExpectedInput | null): string[] {
     const answer = kind ? this.answerModels?.(kind) : null;
-    if (!answer) return new PocketsphinxProcess(this.recognizerOptions);
     // The answer model replaces the session's -lm/-dict; the caller's other arguments (-hmm, …) stay.
-    return new PocketsphinxProcess({ ...this.recognizerOptions, args: [...answer, ...(this.options.args ?? [])] });
+    return answer ? [...answer, ...(this.options.args ?? [])] : this.recognizerOptions.args;
+  }
+
+  private recognizer(kind: ExpectedInput | null): PocketsphinxProcess {
+    return new PocketsphinxProcess({ ...this.recognizerOptions, args: this.argsFor(kind) });
   }
 
   private warmUp(): void {
@@ -256,6 +269,8 @@ class LocalSttSession implements SttSession {
       recognizer = null;
     }
     recognizer ??= this.recognizer(kind);
+    this.activeArgs = this.argsFor(kind);
+    this.activeKind = kind;
     this.warm = null;
     const from = Math.max(0, startSample - this.preRollSamples, this.total - this.ring.length);
     this.captureStart = from;
@@ -268,13 +283,25 @@ class LocalSttSession implements SttSession {
     const recognizer = this.active;
     if (!recognizer) return;
     this.active = null;
+    const args = this.activeArgs;
+    const askedName = this.activeKind === 'name';
+    // The utterance's audio, for a second look at a name (only a model of ours has the small dictionary it needs).
+    const ownModel = args.includes('-dict') && !(this.options.args ?? []).some((a) => a === '-lm' || a === '-dict');
+    const audio = ownModel && this.total - this.captureStart <= this.ring.length
+      ? this.recall(this.captureStart, this.total)
+      : null;
     if (this.prewarm) this.warmUp();
     const recognition = recognizer.finish();
     recognition.catch(() => undefined);
     // Finals leave in utterance order even when a later decode finishes first.
     this.decodes = this.decodes.then(async () => {
       try {
-        const { text, confidence } = await recognition;
+        const first = await recognition;
+        const slot = audio && first.text ? findNameSlot(first.text, askedName) : null;
+        const text = slot && audio && !this.closed
+          ? await nameSecondLook(first.text, slot, audio, { ...this.recognizerOptions, args }, this.options.args ?? [])
+          : first.text;
+        const { confidence } = first;
         if (this.closed) return;
         if (text) this.events.push({ type: 'final', text, endOfUtterance: true, ...(confidence !== null ? { confidence } : {}) });
         else this.events.push({ type: 'utterance_end' });
