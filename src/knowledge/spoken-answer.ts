@@ -53,36 +53,96 @@ export function spokenSentences(chunk: string): string[] {
   return out;
 }
 
-/** The answer to `question` from `chunk`: its best sentence (plus the next when the first is only a heading). */
-export function spokenAnswer(chunk: string, question: string): string | null {
+/**
+ * How many passages of a company's text each word stem occurs in. A passage is a section of a chunk (its text
+ * under one heading line, or the whole chunk when it has none): a word that occurs under most headings ("hours",
+ * "book", "appointment") says little about which part answers a question. Linear in the text; cheap enough to
+ * build from a chunk on the spot, or once per bot's corpus and cached.
+ */
+export interface TermStats {
+  passages: number;
+  df: Map<string, number>;
+}
+
+/** A short line without closing punctuation, followed by more text: a heading ("Opening hours", "Prices"). */
+const isHeading = (line: string): boolean => line.length <= 60 && line.split(' ').length <= 6 && !/[.!?…,;]$/.test(line);
+
+export function termStats(chunks: string[]): TermStats {
+  const df = new Map<string, number>();
+  let passages = 0;
+  const close = (terms: Set<string>): void => {
+    if (terms.size === 0) return;
+    passages++;
+    for (const t of terms) df.set(t, (df.get(t) ?? 0) + 1);
+  };
+  for (const chunk of chunks) {
+    let current = new Set<string>();
+    let body = false;
+    for (const line of spokenSentences(chunk)) {
+      if (isHeading(line) && body) {
+        close(current);
+        current = new Set();
+        body = false;
+      }
+      for (const t of stems(line)) current.add(t);
+      if (!isHeading(line)) body = true;
+    }
+    close(current);
+  }
+  return { passages, df };
+}
+
+/** A word in more than half of two or more passages is common: a match on it alone answers nothing. */
+const isCommon = (stats: TermStats, term: string): boolean => stats.passages >= 2 && (stats.df.get(term) ?? 0) * 2 > stats.passages;
+
+/** An IDF weight (the BM25 form, never negative): rare words count more than common ones. */
+function weight(stats: TermStats, term: string): number {
+  const n = stats.passages;
+  const df = Math.min(stats.df.get(term) ?? 0, n);
+  return Math.log(1 + (n - df + 0.5) / (df + 0.5));
+}
+
+/**
+ * The answer to `question` from `chunk`: its best sentence (plus the next when the first is only a heading), the
+ * sentences weighed by how rare the shared words are across `corpus` (default: the chunk's own passages). None when
+ * the chunk shares no word with the question, or only words common across the corpus ("do you fix your hours" is
+ * not answered by the cancellation sentence because it says "24 hours").
+ */
+export function spokenAnswer(chunk: string, question: string, corpus?: TermStats): string | null {
   const sentences = spokenSentences(chunk);
   if (!sentences.length) return null;
+  const stats = corpus ?? termStats([chunk]);
   const terms = stems(question);
-  let best = 0;
-  let bestScore = -1;
-  let bestHits = 0;
-  const hitsOf: number[] = [];
+  let best = -1;
+  let bestScore = -Infinity;
+  const rareHitsOf: number[] = [];
   sentences.forEach((s, i) => {
     const words = stems(s);
     let hits = 0;
-    for (const t of terms) if (words.has(t)) hits++;
-    hitsOf[i] = hits;
-    bestHits = Math.max(bestHits, hits);
-    let score = hits;
+    let rare = 0;
+    let score = 0;
+    for (const t of terms) {
+      if (!words.has(t)) continue;
+      hits++;
+      score += weight(stats, t);
+      if (!isCommon(stats, t)) rare++;
+    }
+    rareHitsOf[i] = rare;
     // A heading or a label line says little; prefer sentences with a verb-ish length.
-    if (s.length < 25 && !/\d/.test(s)) score -= 0.5;
-    if (score > bestScore) {
+    if (s.length < 25 && !/\d/.test(s)) score -= 0.5 * (hits ? score / hits : 1);
+    // Only a sentence sharing a word that is not common across the corpus can answer (with no question words at
+    // all, the first sentence is the chunk's answer).
+    if ((rare > 0 || terms.size === 0) && score > bestScore) {
       best = i;
       bestScore = score;
     }
   });
-  // Nothing in the chunk shares a word with the question: it does not answer it.
-  if (terms.size > 0 && bestHits === 0) return null;
+  if (best < 0) return null;
   let out = sentences[best]!;
   if (out.length < 40 && sentences[best + 1] && !/[.!?]$/.test(out)) out = `${out.replace(/[:\s]+$/, '')}: ${sentences[best + 1]}`;
   else if (out.length < 40 && sentences[best + 1]) out += ` ${sentences[best + 1]}`;
   // The next sentence answers the question too ("…free up to 24 hours before. Later cancellations cost $20."): say both.
-  else if (sentences[best + 1] && (hitsOf[best + 1] ?? 0) > 0 && out.length + sentences[best + 1]!.length < MAX_CHARS) out += ` ${sentences[best + 1]}`;
+  else if (sentences[best + 1] && (rareHitsOf[best + 1] ?? 0) > 0 && out.length + sentences[best + 1]!.length < MAX_CHARS) out += ` ${sentences[best + 1]}`;
   if (out.length > MAX_CHARS) {
     const cut = out.lastIndexOf(' ', MAX_CHARS);
     out = `${out.slice(0, cut > 0 ? cut : MAX_CHARS).replace(/[,;:\s]+$/, '')}.`;

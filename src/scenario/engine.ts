@@ -3,7 +3,8 @@
  * goodbyes with end_call, "operator" with transfer_call, hands bookings, cancellations and reschedules to the
  * guided flow (`booking_flow`, src/bookings/flow/) with the caller's words, answers questions from
  * search_knowledge in a short spoken sentence, and when it cannot answer takes the caller's details (name,
- * number, need) for a callback — using only the tools the request lists. Without `booking_flow` it walks a
+ * number, need) for a callback, through `callback_details` when listed (it tells the recognizer a name or a number
+ * comes next) — using only the tools the request lists. Without `booking_flow` it walks a
  * booking with check_availability / book_appointment itself. It keeps no state: everything is derived from the
  * message history (the flow's own state travels in its tool results), like a real LLM.
  */
@@ -15,6 +16,7 @@ import { REPLIES, type Replies } from './replies.js';
 import { spokenAnswer } from '../knowledge/spoken-answer.js';
 import { extractName, extractPhoneDigits, isNo, isQuestion, speakDigits, taskOf } from '../bookings/flow/understand.js';
 import { isGreeting } from './intents.js';
+import { CALLBACK_DETAILS_TOOL } from '../outcomes/callback-details-tool.js';
 
 export interface ScenarioEngineOptions {
   language: Language;
@@ -94,7 +96,7 @@ export class ScenarioEngine implements LlmProvider {
     if (intent === 'human') return has('transfer_call') ? { call: { name: 'transfer_call', arguments: { reason: 'caller asked for a human' } } } : { text: r.cannotTransfer };
 
     // Taking the caller's details for a callback (the fallback's promise).
-    const lead = this.leadStep(text, prevAssistant, messages, r);
+    const lead = this.leadStep(text, prevAssistant, messages, r, has);
     if (lead) return lead;
 
     if (has('booking_flow')) {
@@ -107,7 +109,7 @@ export class ScenarioEngine implements LlmProvider {
       // A statement may name a service ("I'd like my TV mounted"): the flow decides; a question goes to the documents.
       if (!isQuestion(text)) return { call: { name: 'booking_flow', arguments: { caller_words: text } } };
       if (has('search_knowledge')) return { call: { name: 'search_knowledge', arguments: { query: text } } };
-      return { text: `${r.leadStart} ${r.leadAskName}` };
+      return offerCallback(text, r, has);
     }
 
     if (intent === 'cancel' && has('cancel_booking')) return { call: { name: 'cancel_booking', arguments: { reason: text } } };
@@ -123,25 +125,48 @@ export class ScenarioEngine implements LlmProvider {
 
     if (isGreeting(text)) return { text: r.hello };
     if (has('search_knowledge')) return { call: { name: 'search_knowledge', arguments: { query: text } } };
-    return { text: `${r.leadStart} ${r.leadAskName}` };
+    return offerCallback(text, r, has);
   }
 
-  /** The callback details: name, then number; the need is what the caller asked that we could not answer. */
-  private leadStep(text: string, prevAssistant: string, messages: ChatMessage[], r: Replies): Reply | null {
+  /**
+   * The callback details: name, then number; the need is what the caller asked that we could not answer. With the
+   * callback_details tool each answer goes through it (it keeps the fields and tells the recognizer what the next
+   * answer is), and the line is said after its result; without it the same lines are said at once.
+   */
+  private leadStep(text: string, prevAssistant: string, messages: ChatMessage[], r: Replies, has: (n: string) => boolean): Reply | null {
     const all = Object.values(REPLIES);
+    const tool = has(CALLBACK_DETAILS_TOOL);
     if (all.some((x) => prevAssistant.includes(x.leadAskName))) {
-      if (isNo(text) && text.trim().split(/\s+/).length <= 3) return { text: r.anythingElse };
+      if (isNo(text) && text.trim().split(/\s+/).length <= 3) {
+        return tool ? { call: { name: CALLBACK_DETAILS_TOOL, arguments: { stop: true } } } : { text: r.anythingElse };
+      }
       const name = extractName(text, true);
-      return { text: r.leadAskPhone(name) };
+      return tool ? { call: { name: CALLBACK_DETAILS_TOOL, arguments: { name: name ?? '' } } } : { text: r.leadAskPhone(name) };
     }
     if (all.some((x) => prevAssistant.includes(x.leadAskPhone(null).replace(/^[^.]*\.\s*/, '')))) {
       const digits = extractPhoneDigits(text.replace(/^\[keypad\]\s*/, ''));
+      // Not a number: ask again (the recognizer still expects one).
       if (!digits) return { text: r.leadPhoneAgain };
-      const name = leadName(messages) ?? '';
-      return { text: r.leadDone(name, speakDigits(digits), leadNeed(messages)) };
+      if (tool) return { call: { name: CALLBACK_DETAILS_TOOL, arguments: { phone: digits } } };
+      return { text: r.leadDone(leadName(messages) ?? '', speakDigits(digits), leadNeed(messages)) };
     }
     return null;
   }
+
+  /** The line after callback_details answered: the question it says is next, or the summary once done. */
+  private afterCallbackDetails(content: Record<string, unknown>, messages: ChatMessage[], r: Replies): Reply {
+    const name = typeof content.name === 'string' && content.name ? content.name : null;
+    switch (content.next) {
+      case 'name': return { text: `${r.leadStart} ${r.leadAskName}` };
+      case 'phone': return { text: content.error ? r.leadPhoneAgain : r.leadAskPhone(name) };
+      case 'done': {
+        const phone = typeof content.phone === 'string' ? content.phone : '';
+        return { text: r.leadDone(name ?? leadName(messages) ?? '', speakDigits(phone), leadNeed(messages)) };
+      }
+      default: return { text: r.anythingElse };
+    }
+  }
+
   private bookingStep(b: ReturnType<typeof bookingState>, has: (n: string) => boolean, r: Replies): Reply {
     if (!has('book_appointment')) {
       if (!b.service) return { text: r.askService };
@@ -177,6 +202,8 @@ export class ScenarioEngine implements LlmProvider {
     const label = (c: Record<string, unknown>): string | null =>
       typeof c.label === 'string' ? c.label : typeof c.start === 'string' ? c.start : null;
     switch (last.name) {
+      case CALLBACK_DETAILS_TOOL:
+        return this.afterCallbackDetails(content, messages, r);
       case 'check_availability': {
         if (error === 'unknown_service') {
           const known = Array.isArray(content.services) ? content.services.filter((x): x is string => typeof x === 'string') : [];
@@ -201,7 +228,7 @@ export class ScenarioEngine implements LlmProvider {
         if (content.collecting_digits !== undefined) return { text: '' };
         if (has('search_knowledge')) return { call: { name: 'search_knowledge', arguments: { query } } };
         const question = typeof content.question === 'string' ? content.question : null;
-        return { text: question ? `${r.dontKnow.split('. ')[0]}. ${question}` : `${r.leadStart} ${r.leadAskName}` };
+        return question ? { text: `${r.dontKnow.split('. ')[0]}. ${question}` } : offerCallback(query, r, has);
       }
       case 'search_knowledge': {
         const results = Array.isArray(content.results) ? (content.results as Record<string, unknown>[]) : [];
@@ -216,7 +243,7 @@ export class ScenarioEngine implements LlmProvider {
         if (!answer) {
           // Mid-flow, say so briefly and go back to the pending question; otherwise take details for a callback.
           if (pending) return { text: `${r.dontKnow.split('. ')[0]}. ${r.backToFlow} ${pending}` };
-          return { text: `${r.leadStart} ${r.leadAskName}` };
+          return offerCallback(query, r, has);
         }
         return { text: pending ? `${answer} ${r.backToFlow} ${pending}` : answer };
       }
@@ -300,6 +327,13 @@ function bookingNameFromCall(messages: ChatMessage[]): string | null {
     if (call) return typeof call.arguments.customer_name === 'string' ? call.arguments.customer_name : null;
   }
   return null;
+}
+
+/** Offering to take the caller's details: through callback_details when the call has it, else said at once. */
+function offerCallback(need: string, r: Replies, has: (n: string) => boolean): Reply {
+  if (!has(CALLBACK_DETAILS_TOOL)) return { text: `${r.leadStart} ${r.leadAskName}` };
+  const words = need.trim().replace(/[.?!]+$/, '').slice(0, 160);
+  return { call: { name: CALLBACK_DETAILS_TOOL, arguments: words && !/^\[/.test(words) ? { need: words } : {} } };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -29,7 +29,7 @@ const broken: Tool = {
 describe('ToolRegistry', () => {
   it('lists specs and calls tools', async () => {
     const r = new ToolRegistry([...builtInTools(), echo]);
-    expect(r.specs().map((s) => s.name)).toEqual(['end_call', 'transfer_call', 'echo']);
+    expect(r.specs().map((s) => s.name)).toEqual(['end_call', 'transfer_call', 'callback_details', 'echo']);
     expect(r.has('echo')).toBe(true);
     expect(await r.call('echo', { n: 2 }, ctx(), control().c, signal)).toEqual({ content: { n: 2 } });
   });

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { spokenAnswer, termStats } from '../../src/knowledge/spoken-answer.js';
+
+// One chunk of a markdown FAQ without '#' headings: two sections, "hours" under both.
+const FAQ = [
+  'Cancellation policy',
+  'You can cancel or reschedule free of charge up to 24 hours before the visit. Later cancellations cost 20 dollars.',
+  'Opening hours',
+  'We work every day from 8 am to 8 pm.',
+].join('\n');
+
+describe('spoken answer: words weighed by how rare they are', () => {
+  it('counts passages by heading, and a word under most headings as common', () => {
+    const stats = termStats([FAQ]);
+    expect(stats.passages).toBe(2);
+    expect(stats.df.get('hours')).toBe(2);
+    expect(stats.df.get('cance')).toBe(1);
+  });
+
+  it('a question sharing only a common word with a sentence is not answered by it', () => {
+    // A misheard "Do you fix garage doors?": "hours" is in the cancellation sentence, and under both headings.
+    expect(spokenAnswer(FAQ, 'do you fix your hours and hours')).toBeNull();
+    expect(spokenAnswer(FAQ, 'Do you fix garage doors?')).toBeNull();
+  });
+
+  it('a question sharing a rare word is answered by the sentence that has it', () => {
+    expect(spokenAnswer(FAQ, 'What are your opening hours?')).toBe('Opening hours: We work every day from 8 am to 8 pm.');
+    expect(spokenAnswer(FAQ, 'What happens if I cancel at the last minute?')).toBe(
+      'You can cancel or reschedule free of charge up to 24 hours before the visit. Later cancellations cost 20 dollars.');
+  });
+
+  it('the rarer shared word decides between sentences that share one word each', () => {
+    const chunk = 'Parking is free for every visit. Every visit includes a free safety check of your smoke alarms.';
+    const corpus = termStats([
+      chunk,
+      'Every visit starts with a short chat.', 'Every visit is insured.', 'We confirm every visit by text.',
+    ]);
+    expect(corpus.passages).toBe(4);
+    // "visit" and "every" are in every passage; "alarms" only here: the second sentence answers.
+    expect(spokenAnswer(chunk, 'Do you check smoke alarms on every visit?', corpus)).toBe(
+      'Every visit includes a free safety check of your smoke alarms.');
+    // The same question with only the common words left is not answered at all.
+    expect(spokenAnswer(chunk, 'What about every visit?', corpus)).toBeNull();
+  });
+
+  it('with corpus statistics from other chunks, a word common across them does not answer here', () => {
+    const chunk = 'Appointments can be booked online or by phone.';
+    const corpus = termStats(['Book an appointment for a repair.', 'Every appointment is confirmed by text.', chunk]);
+    expect(spokenAnswer(chunk, 'Can I change my appointment?', corpus)).toBeNull();
+    expect(spokenAnswer(chunk, 'Can I book online?', corpus)).toBe('Appointments can be booked online or by phone.');
+    // Alone (one passage, nothing to compare with), the chunk answers as before.
+    expect(spokenAnswer(chunk, 'Can I change my appointment?')).toBe('Appointments can be booked online or by phone.');
+  });
+
+  it('Russian: a shared rare word answers, a shared common one does not', () => {
+    const ru = ['Правила отмены', 'Отменить или перенести запись можно бесплатно за 24 часа до визита.', 'Часы работы', 'Ждём вас на визит каждый день с 8 до 20.'].join('\n');
+    expect(spokenAnswer(ru, 'Что будет, если я отменю запись?')).toBe('Отменить или перенести запись можно бесплатно за 24 часа до визита.');
+    expect(spokenAnswer(ru, 'Сколько стоит визит?')).toBeNull();
+    expect(spokenAnswer(ru, 'Какие у вас часы работы?')).toBe('Часы работы: Ждём вас на визит каждый день с 8 до 20.');
+  });
+});
