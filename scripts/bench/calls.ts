@@ -8,6 +8,7 @@
  *     [--pin 0-1:1  (server CPUs : load-generator CPUs, via taskset)] [--server-node-flags "…"]
  *     [--llm-token-interval-ms 0] [--tts-chunk-interval-ms 0] [--processes N  (PROCESSES for the server; needs --database-url)]
  *     [--server-entry dist/main.js  (run a prebuilt server with plain node instead of src/main.ts under tsx)]
+ *     [--warm-up-calls 10  (concurrent calls before the measurement, so V8 has optimised the path; 1 = one call)]
  *   The load generator alone, against a Parley started elsewhere (another machine, or by hand):
  *     npm run bench:calls -- --server-url http://10.0.0.5:3000 --admin-token … --twilio-auth-token … [--public-url …]
  *       --fakes-listen 0.0.0.0:4100 [--server-pid PID  (when the server runs on this machine: CPU/RSS from /proc)]
@@ -61,6 +62,8 @@ const { values: args } = parseArgs({
     /** Only start the server (as `npm start` would, no calls), report time to healthy and idle RSS, stop. */
     idle: { type: 'boolean', default: false },
     'server-entry': { type: 'string' },
+    /** Calls run (concurrently, 2 turns each) before the measurement; 1 = a single 1-turn call, as before. */
+    'warm-up-calls': { type: 'string', default: '10' },
   },
 });
 
@@ -82,6 +85,14 @@ const BOT_NUMBER = `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '
 const GREETING = 'Hello, how can I help?';
 const SHORT_REPLY = 'We are open from nine to six on weekdays.';
 const LONG_REPLY = Array.from({ length: 8 }, (_, i) => `Point ${i + 1} of our policy is that every visit is confirmed by a text message the day before.`).join(' ');
+/**
+ * How often /metrics is read during the load (event-loop delay windows, peak active calls). Each scrape costs the
+ * server a few ms (prom-client's default process metrics read /proc and the registry serialises every series):
+ * every second, that was ~1–2 % of the server's CPU in this benchmark — the benchmark's cost, not the calls'.
+ * Prometheus itself scrapes every 15–60 s.
+ */
+const SCRAPE_INTERVAL_MS = 5000;
+const WARM_UP_CALLS = Math.min(N, Number(args['warm-up-calls']));
 const TARGET_SERVER_ADDED_P99_MS = 20;
 const TARGET_RSS_PER_CALL_MB = 5;
 
@@ -156,6 +167,7 @@ function log(line: string): void {
 
 async function main(): Promise<number> {
   if (!Number.isInteger(N) || N < 1 || !Number.isInteger(TURNS) || TURNS < 1) throw new Error('--calls and --turns must be positive integers');
+  if (!Number.isInteger(WARM_UP_CALLS) || WARM_UP_CALLS < 1) throw new Error('--warm-up-calls must be a positive integer');
   if (args['print-server-env']) {
     const listen = args['fakes-listen'] ?? '127.0.0.1:4100';
     const host = listen.replace(/:\d+$/, '').replace('0.0.0.0', '<this machine>');
@@ -251,10 +263,17 @@ async function main(): Promise<number> {
       };
     };
 
-    // Warm-up: one call loads every module and JIT-compiles the path, so idle RSS is the real baseline.
-    log('warm-up call…');
-    const warm = await runCall(script(1));
-    if (!warm.ok) throw new Error(`the warm-up call failed: ${warm.error}`);
+    // Warm-up: calls that load every module and run every path (greeting, short and long answers, barge-in) before
+    // the measurement, so idle RSS is the real baseline and the CPU figure is the steady state. One call is not
+    // enough for that: V8 optimises a function only after many runs, and with a single warm-up call its optimising
+    // compiler was ~10 % of the server's CPU over the first ~20 s of the load (perf), a once-per-process cost.
+    log(`warm-up: ${WARM_UP_CALLS} call(s)…`);
+    const warm = await Promise.all(Array.from({ length: WARM_UP_CALLS }, async (_, i) => {
+      await sleep((i * 1000) / WARM_UP_CALLS);
+      return runCall(script(WARM_UP_CALLS > 1 ? 2 : 1));
+    }));
+    const warmFailed = warm.find((w) => !w.ok);
+    if (warmFailed) throw new Error(`a warm-up call failed: ${warmFailed.error}`);
     await sleep(1500);
     const endpointingMs = Number(deepgram.connections[0]?.query.get('endpointing') ?? 300);
     const dgBytesBefore = deepgram.connections.reduce((s, c) => s + c.audioBytes, 0);
@@ -279,7 +298,7 @@ async function main(): Promise<number> {
     const scraper = (async () => {
       await scrapeMetrics(server!); // resets the window
       while (scraping) {
-        await sleep(1000);
+        await sleep(SCRAPE_INTERVAL_MS);
         if (!scraping) break;
         const m = await scrapeMetrics(server!).catch(() => null);
         if (m?.eventLoopLagP99Sec != null) lagWindows.push(Math.max(0, m.eventLoopLagP99Sec - lagResolutionSec) * 1000);
@@ -354,6 +373,7 @@ async function main(): Promise<number> {
     row('machine load average (before/after)', `${loadBefore}  /  ${loadAverage()}   (${cpus().length} cores, shared)`);
     row('server', args['server-url'] ? `given by URL ${server.url}${pid !== null ? ` (pid ${pid}: CPU/RSS from /proc)` : ' (CPU/RSS from its /metrics: worker processes only)'}` : `child process, PROCESSES=${PROCESSES}`);
     row('database', args['server-url'] ? '(the server\'s)' : args['database-url'] ? 'PostgreSQL (--database-url)' : 'embedded PGlite on disk');
+    row('warm-up (--warm-up-calls)', `${WARM_UP_CALLS} call(s) before the measurement${WARM_UP_CALLS > 1 ? ', concurrent, 2 turns each' : ', 1 turn'}`);
     if (args.pin) row('CPU pinning (--pin)', `server on CPU ${serverCpus}, load generator on CPU ${harnessCpus} (PostgreSQL and the kernel float)`);
     row('set latencies on the path', `VAD end-of-speech silence ${VOICE_END_SILENCE_MS} ms + STT final after Finalize ${STT_FINAL_MS} ms + end-of-turn wait (complete text) ${EOT_COMPLETE_WAIT_MS} ms + LLM first token ${LLM_FIRST_TOKEN_MS} ms + TTS first audio ${TTS_FIRST_AUDIO_MS} ms = ${setLatency} ms`);
     row('formula', 'server-added = voice-to-voice − set latencies on the path');
@@ -381,7 +401,7 @@ async function main(): Promise<number> {
     row('barge-in speech start → clear', fmtSummary(summarize(barge)));
     row('  of which server-added', `${fmtSummary(summarize(bargeAdded))}  (expected ${bargeExpected} ms: the call's VAD onset after ${VOICE_ONSET_MS} ms of speech, the frame sent at +${bargeExpected} ms; the fake Deepgram's SpeechStarted after ${FAKE_MIN_SPEECH_MS} ms, frame at +${bargeDeepgram} ms, can come first: then up to ${bargeExpected - bargeDeepgram} ms below 0. bargeInMinMs ${BARGE_IN_MIN_MS} decides the commit, not the clear)`);
     row('stream start → greeting audio', fmtSummary(summarize(greeting)));
-    row('server event-loop delay p99', `median of 1 s windows ${fmtMs(lag.p50)}, worst window ${fmtMs(lag.max)} (prom-client, 10 ms sampling subtracted; ${lag.n} windows; idle ${fmtMs(Math.max(0, (idleMetrics.eventLoopLagP99Sec ?? 0) - lagResolutionSec) * 1000)})`);
+    row('server event-loop delay p99', `median of ${SCRAPE_INTERVAL_MS / 1000} s windows ${fmtMs(lag.p50)}, worst window ${fmtMs(lag.max)} (prom-client, 10 ms sampling subtracted; ${lag.n} windows; idle ${fmtMs(Math.max(0, (idleMetrics.eventLoopLagP99Sec ?? 0) - lagResolutionSec) * 1000)})`);
     row('server CPU', `${cpuPct.toFixed(1)} % of one core over the load (${(cpuPct / N).toFixed(2)} % per call; ${((cpuSec * 1000) / N).toFixed(0)} ms CPU per call of ~${(wallSec).toFixed(0)} s)`);
     row('server CPU per call-second', `${cpuMsPerCallSecond.toFixed(2)} CPU-ms per second of call = ${(cpuMsPerCallSecond / 10).toFixed(3)} % of a core per call  (${(cpuSec * 1000).toFixed(0)} CPU-ms of the server processes / ${callSeconds.toFixed(0)} call-seconds, stream open → hang-up)`);
     if (waitSec !== null) row('server run-queue wait (all threads)', `${waitSec.toFixed(1)} s runnable-but-not-running vs ${cpuSec.toFixed(1)} s on CPU (${((waitSec / Math.max(1e-9, cpuSec)) * 100).toFixed(0)} %): CPU starvation by other processes`);

@@ -5,13 +5,17 @@
  *
  * Pitch (F0) by normalised autocorrelation on 8 kHz samples (16 kHz input is averaged down by 2), 32 ms
  * windows every 10 ms, searched between 70 and 400 Hz; a window counts as voiced when its peak normalised
- * correlation is ≥ 0.6 and it is no more than 30 dB below the loudest window. Cost: ~100 windows × ~95 lags ×
- * 256 samples ≈ 2.4 M multiply-adds, a few ms of one core per caller turn.
+ * correlation is ≥ 0.6 and it is no more than 30 dB below the loudest window. Cost: ~96 lags × 8000 samples ≈
+ * 0.8 M multiply-adds (see pitchTrack), well under a millisecond of one core per caller turn.
  */
 
 const ANALYSIS_RATE = 8000;
 const WINDOW = 256; // 32 ms at 8 kHz
 const HOP = 80; // 10 ms
+/** Products are summed in blocks this long; it divides HOP and WINDOW. */
+const BLOCK = 16;
+/** Lags whose products are summed in one pass over the samples (MIN_LAG..MAX_LAG is 96 lags: a multiple). */
+const LAGS_AT_ONCE = 4;
 const MIN_LAG = Math.floor(ANALYSIS_RATE / 400);
 const MAX_LAG = Math.ceil(ANALYSIS_RATE / 70);
 const VOICED_CORRELATION = 0.6;
@@ -60,38 +64,80 @@ function toAnalysisRate(samples: Int16Array, sampleRate: number): Float32Array {
   return out;
 }
 
-/** F0 per window (null = unvoiced or too quiet); t = the window's end, ms from the start of the audio. */
+/**
+ * F0 per window (null = unvoiced or too quiet); t = the window's end, ms from the start of the audio.
+ *
+ * For each window and lag, r = Σ x[i]·x[i+lag] / √(Σ x[i]² · Σ x[i+lag]²) over the window's 256 samples; the
+ * window's F0 comes from the first lag with the highest r. Windows overlap (hop 80 < 256), so the products are
+ * not recomputed per window: per lag, the products are summed once in blocks of BLOCK samples (BLOCK divides both
+ * HOP and WINDOW) and each window adds its 16 blocks; Σ x[i+lag]² comes from one running sum of x². The same
+ * sums as before, added in another order: ~4× fewer operations (~0.8 M multiply-adds for a second of audio).
+ */
 function pitchTrack(x: Float32Array): { t: number; hz: number | null }[] {
-  const starts: number[] = [];
-  for (let s = 0; s + WINDOW + MAX_LAG <= x.length; s += HOP) starts.push(s);
-  const energy = starts.map((s) => {
+  let windows = 0;
+  while (windows * HOP + WINDOW + MAX_LAG <= x.length) windows++;
+  if (windows === 0) return [];
+  const energy = new Float64Array(windows);
+  let loudest = 1;
+  for (let w = 0; w < windows; w++) {
     let e = 0;
-    for (let i = s; i < s + WINDOW; i++) e += x[i]! * x[i]!;
-    return e;
-  });
-  const loudest = Math.max(1, ...energy);
+    for (let i = w * HOP; i < w * HOP + WINDOW; i++) e += x[i]! * x[i]!;
+    energy[w] = e;
+    if (e > loudest) loudest = e;
+  }
   const floor = loudest / 10 ** (QUIET_DB / 10);
-  return starts.map((s, w) => {
-    const t = ((s + WINDOW) / ANALYSIS_RATE) * 1000;
-    if (energy[w]! < floor) return { t, hz: null };
-    let best = 0;
-    let bestLag = 0;
-    for (let lag = MIN_LAG; lag <= MAX_LAG; lag++) {
-      let xy = 0;
-      let yy = 0;
-      for (let i = s; i < s + WINDOW; i++) {
-        const y = x[i + lag]!;
-        xy += x[i]! * y;
-        yy += y * y;
+  // cumSq[k] = Σ x[i]² for i < k: the energy of the lagged stretch is a difference of two entries.
+  const spanEnd = (windows - 1) * HOP + WINDOW + MAX_LAG;
+  const cumSq = new Float64Array(spanEnd + 1);
+  for (let k = 0; k < spanEnd; k++) cumSq[k + 1] = cumSq[k]! + x[k]! * x[k]!;
+  const nBlocks = ((windows - 1) * HOP + WINDOW) / BLOCK;
+  // Block sums of LAGS_AT_ONCE consecutive lags, side by side: one pass over x serves them all.
+  const blocks = new Float64Array(nBlocks * LAGS_AT_ONCE);
+  const best = new Float64Array(windows);
+  const bestLag = new Int32Array(windows);
+  for (let lag0 = MIN_LAG; lag0 <= MAX_LAG; lag0 += LAGS_AT_ONCE) {
+    for (let b = 0, i = 0; b < nBlocks; b++) {
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (const end = i + BLOCK; i < end; i++) {
+        const xi = x[i]!;
+        s0 += xi * x[i + lag0]!;
+        s1 += xi * x[i + lag0 + 1]!;
+        s2 += xi * x[i + lag0 + 2]!;
+        s3 += xi * x[i + lag0 + 3]!;
       }
-      const r = xy / Math.sqrt(energy[w]! * yy + 1e-9);
-      if (r > best) {
-        best = r;
-        bestLag = lag;
+      blocks[b] = s0;
+      blocks[nBlocks + b] = s1;
+      blocks[2 * nBlocks + b] = s2;
+      blocks[3 * nBlocks + b] = s3;
+    }
+    // Lags in increasing order per window, so the first of equal peaks wins.
+    for (let k = 0; k < LAGS_AT_ONCE && lag0 + k <= MAX_LAG; k++) {
+      const lag = lag0 + k;
+      const base = k * nBlocks;
+      for (let w = 0; w < windows; w++) {
+        const e = energy[w]!;
+        if (e < floor) continue;
+        const s = w * HOP;
+        let xy = 0;
+        for (let b = base + s / BLOCK, end = b + WINDOW / BLOCK; b < end; b++) xy += blocks[b]!;
+        const yy = cumSq[s + lag + WINDOW]! - cumSq[s + lag]!;
+        const r = xy / Math.sqrt(e * yy + 1e-9);
+        if (r > best[w]!) {
+          best[w] = r;
+          bestLag[w] = lag;
+        }
       }
     }
-    return { t, hz: best >= VOICED_CORRELATION ? ANALYSIS_RATE / bestLag : null };
-  });
+  }
+  const track: { t: number; hz: number | null }[] = [];
+  for (let w = 0; w < windows; w++) {
+    const t = ((w * HOP + WINDOW) / ANALYSIS_RATE) * 1000;
+    track.push({ t, hz: energy[w]! >= floor && best[w]! >= VOICED_CORRELATION ? ANALYSIS_RATE / bestLag[w]! : null });
+  }
+  return track;
 }
 
 /** Autocorrelation halves or doubles F0 now and then: fold a window more than 9 semitones off its neighbour back. */

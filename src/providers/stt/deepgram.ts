@@ -109,9 +109,13 @@ class DeepgramSession implements SttSession {
   /** Audio held until a packet is full (a new buffer per packet: ws may still hold the last one's). */
   private packet: Buffer | null = null;
   private packetFill = 0;
+  /**
+   * Sends a packet that has been held packetMs. One timer for the session, re-armed (refresh(), no allocation)
+   * when a packet starts and left running when it fills: when it fires, the packet it was armed for is gone or
+   * still held, so the held one goes (ending the wait) and no newer packet is ever cut short.
+   */
   private packetTimer: NodeJS.Timeout | null = null;
   private readonly sendHeld = (): void => {
-    this.packetTimer = null;
     if (!this.closing && this.isOpen()) this.sendPacket();
   };
   private closing = false;
@@ -178,11 +182,15 @@ class DeepgramSession implements SttSession {
     while (from < frame.byteLength) {
       if (!this.packet) {
         this.packet = Buffer.allocUnsafe(this.packetBytes);
-        this.packetTimer = setTimeout(this.sendHeld, this.packetMs);
-        this.packetTimer.unref();
+        if (this.packetTimer) this.packetTimer.refresh();
+        else {
+          this.packetTimer = setTimeout(this.sendHeld, this.packetMs);
+          this.packetTimer.unref();
+        }
       }
       const n = Math.min(frame.byteLength - from, this.packetBytes - this.packetFill);
-      this.packet.set(frame.subarray(from, from + n), this.packetFill);
+      // The usual case, a whole frame into the packet, makes no subarray view.
+      this.packet.set(n === frame.byteLength ? frame : frame.subarray(from, from + n), this.packetFill);
       this.packetFill += n;
       from += n;
       if (this.packetFill === this.packetBytes) this.sendPacket();
@@ -191,10 +199,6 @@ class DeepgramSession implements SttSession {
 
   /** Sends the audio held so far (before a control message, so it covers all the audio). */
   private sendPacket(): void {
-    if (this.packetTimer) {
-      clearTimeout(this.packetTimer);
-      this.packetTimer = null;
-    }
     if (!this.packet || this.packetFill === 0) return;
     const audio = this.packetFill === this.packetBytes ? this.packet : this.packet.subarray(0, this.packetFill);
     this.packet = null;

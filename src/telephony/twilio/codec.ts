@@ -2,6 +2,7 @@
  * The Twilio Media Streams wire format, without sockets or clocks.
  * Inbound: connected, start, media, mark, dtmf, stop. Outbound: media, mark, clear.
  */
+import { MAX_TEXT_FRAME_BYTES } from '../socket-frames.js';
 
 export type TwilioInbound =
   | { event: 'connected' }
@@ -25,30 +26,8 @@ export type DecodeResult = { ok: true; message: TwilioInbound } | { ok: false; e
 const str = (v: unknown): v is string => typeof v === 'string';
 const obj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const MEDIA_PREFIX = '{"event":"media"';
-const PAYLOAD_KEY = '"payload":"';
-const TRACK_KEY = '"track":"';
-
-/**
- * Media frames are 50 a second per call: Twilio writes them with `event` first, so they are picked apart with
- * two indexOf calls instead of a full JSON.parse. Anything unusual falls through to the full parser.
- */
-function decodeMediaFast(raw: string): DecodeResult | null {
-  if (!raw.startsWith(MEDIA_PREFIX)) return null;
-  const p = raw.indexOf(PAYLOAD_KEY);
-  if (p < 0) return null;
-  const start = p + PAYLOAD_KEY.length;
-  const end = raw.indexOf('"', start);
-  if (end < 0) return null;
-  const t = raw.indexOf(TRACK_KEY);
-  const track = t < 0 ? 'inbound' : raw.slice(t + TRACK_KEY.length, raw.indexOf('"', t + TRACK_KEY.length));
-  return { ok: true, message: { event: 'media', track, payload: raw.slice(start, end) } };
-}
-
 /** Parses one text frame. Never throws: a bad frame is an error value the transport counts. */
 export function decodeTwilioMessage(raw: string): DecodeResult {
-  const fast = decodeMediaFast(raw);
-  if (fast) return fast;
   let m: unknown;
   try {
     m = JSON.parse(raw);
@@ -118,15 +97,222 @@ export function decodeMediaPayload(payload: string): Buffer | null {
   return audio.byteLength === (n / 4) * 3 - pad ? audio : null;
 }
 
+/** The start of every outbound media message of a stream, up to its payload (serialised once per call). */
+export function mediaMessagePrefix(streamSid: string): string {
+  return `{"event":"media","streamSid":${JSON.stringify(streamSid)},"media":{"payload":"`;
+}
+
+/** An outbound media message: `prefix` from mediaMessagePrefix(), then the base64 audio. */
+export function encodeMediaAfter(prefix: string, audio: Uint8Array): string {
+  return `${prefix}${Buffer.from(audio.buffer, audio.byteOffset, audio.byteLength).toString('base64')}"}}`;
+}
+
 export function encodeMedia(streamSid: string, audio: Uint8Array): string {
-  const payload = Buffer.from(audio.buffer, audio.byteOffset, audio.byteLength).toString('base64');
-  return `{"event":"media","streamSid":${JSON.stringify(streamSid)},"media":{"payload":"${payload}"}}`;
+  return encodeMediaAfter(mediaMessagePrefix(streamSid), audio);
+}
+
+/** The start of every outbound mark message of a stream, up to the mark's name (serialised once per call). */
+export function markMessagePrefix(streamSid: string): string {
+  return `{"event":"mark","streamSid":${JSON.stringify(streamSid)},"mark":{"name":`;
+}
+
+/** An outbound mark message: `prefix` from markMessagePrefix(), then the name. */
+export function encodeMarkAfter(prefix: string, name: string): string {
+  return `${prefix}${JSON.stringify(name)}}}`;
 }
 
 export function encodeMark(streamSid: string, name: string): string {
-  return JSON.stringify({ event: 'mark', streamSid, mark: { name } });
+  return encodeMarkAfter(markMessagePrefix(streamSid), name);
 }
 
 export function encodeClear(streamSid: string): string {
   return JSON.stringify({ event: 'clear', streamSid });
+}
+
+// ---------- the inbound hot path: 50 media frames a second per call (and a mark echo per 100 ms of bot audio) ----------
+
+/** What scanFrame found, as byte ranges of the frame (one object per call, rewritten for each frame). */
+export interface FrameSpan {
+  /** media.track is "inbound" (or absent, which decodeTwilioMessage also reads as inbound). */
+  inbound: boolean;
+  /** media.payload: bytes [payloadStart, payloadEnd) of the frame. */
+  payloadStart: number;
+  payloadEnd: number;
+  /** mark.name: bytes [nameStart, nameEnd). */
+  nameStart: number;
+  nameEnd: number;
+}
+
+export const SCANNED_NONE = 0;
+export const SCANNED_MEDIA = 1;
+export const SCANNED_MARK = 2;
+export type ScanResult = typeof SCANNED_NONE | typeof SCANNED_MEDIA | typeof SCANNED_MARK;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+const OPEN = 0x7b;
+const CLOSE = 0x7d;
+const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
+const KEY_EVENT = ascii('event');
+const KEY_MEDIA = ascii('media');
+const KEY_MARK = ascii('mark');
+const KEY_PAYLOAD = ascii('payload');
+const KEY_TRACK = ascii('track');
+const KEY_NAME = ascii('name');
+const VALUE_INBOUND = ascii('inbound');
+
+/** The index of the quote closing a string whose first character is at `i`; -1 unless printable ASCII without escapes. */
+function plainStringEnd(b: Uint8Array, i: number): number {
+  for (const n = b.length; i < n; i++) {
+    const c = b[i]!;
+    if (c === QUOTE) return i;
+    if (c < 0x20 || c > 0x7e || c === BACKSLASH) return -1;
+  }
+  return -1;
+}
+
+function bytesEqual(b: Uint8Array, start: number, end: number, word: Uint8Array): boolean {
+  if (end - start !== word.length) return false;
+  for (let k = 0; k < word.length; k++) if (b[start + k] !== word[k]) return false;
+  return true;
+}
+
+/**
+ * The hot path of /twilio/media: a media or mark frame read in one pass over its bytes — no string, no
+ * JSON.parse, no objects. It takes only frames in the shape Twilio sends — compact JSON: an object of plain string
+ * members plus a `media` or `mark` object of plain string members (printable ASCII, no escapes), none of event,
+ * media, mark, payload, track, name repeated — with event "media" (and media.payload) or "mark" (and mark.name);
+ * for those, what it reads is what JSON.parse would. Anything else — other events, whitespace, escapes,
+ * non-ASCII, numbers, malformed JSON, oversized frames — is SCANNED_NONE and goes the full way (size and UTF-8
+ * checks, decodeTwilioMessage), so every frame is judged exactly as before.
+ */
+export function scanFrame(b: Uint8Array, out: FrameSpan): ScanResult {
+  const n = b.length;
+  if (n > MAX_TEXT_FRAME_BYTES || b[0] !== OPEN) return SCANNED_NONE;
+  let i = 1;
+  let event: ScanResult = SCANNED_NONE;
+  let sawEvent = false;
+  let sawMedia = false;
+  let sawMark = false;
+  let sawTrack = false;
+  let payloadStart = -1;
+  let payloadEnd = -1;
+  let nameStart = -1;
+  let nameEnd = -1;
+  let inbound = true;
+  for (;;) {
+    if (b[i] !== QUOTE) return SCANNED_NONE;
+    const keyStart = i + 1;
+    const keyEnd = plainStringEnd(b, keyStart);
+    if (keyEnd < 0 || b[keyEnd + 1] !== COLON) return SCANNED_NONE;
+    i = keyEnd + 2;
+    const isMedia = bytesEqual(b, keyStart, keyEnd, KEY_MEDIA);
+    if (isMedia || bytesEqual(b, keyStart, keyEnd, KEY_MARK)) {
+      if (b[i] !== OPEN || (isMedia ? sawMedia : sawMark)) return SCANNED_NONE;
+      if (isMedia) sawMedia = true;
+      else sawMark = true;
+      i++;
+      for (;;) {
+        if (b[i] !== QUOTE) return SCANNED_NONE;
+        const k0 = i + 1;
+        const k1 = plainStringEnd(b, k0);
+        if (k1 < 0 || b[k1 + 1] !== COLON || b[k1 + 2] !== QUOTE) return SCANNED_NONE;
+        const v0 = k1 + 3;
+        const v1 = plainStringEnd(b, v0);
+        if (v1 < 0) return SCANNED_NONE;
+        if (isMedia && bytesEqual(b, k0, k1, KEY_PAYLOAD)) {
+          if (payloadStart >= 0) return SCANNED_NONE;
+          payloadStart = v0;
+          payloadEnd = v1;
+        } else if (isMedia && bytesEqual(b, k0, k1, KEY_TRACK)) {
+          if (sawTrack) return SCANNED_NONE;
+          sawTrack = true;
+          inbound = bytesEqual(b, v0, v1, VALUE_INBOUND);
+        } else if (!isMedia && bytesEqual(b, k0, k1, KEY_NAME)) {
+          if (nameStart >= 0) return SCANNED_NONE;
+          nameStart = v0;
+          nameEnd = v1;
+        }
+        i = v1 + 1;
+        if (b[i] === COMMA) i++;
+        else if (b[i] === CLOSE) break;
+        else return SCANNED_NONE;
+      }
+      i++;
+    } else {
+      if (b[i] !== QUOTE) return SCANNED_NONE;
+      const v0 = i + 1;
+      const v1 = plainStringEnd(b, v0);
+      if (v1 < 0) return SCANNED_NONE;
+      if (bytesEqual(b, keyStart, keyEnd, KEY_EVENT)) {
+        if (sawEvent) return SCANNED_NONE;
+        sawEvent = true;
+        event = bytesEqual(b, v0, v1, KEY_MEDIA) ? SCANNED_MEDIA : bytesEqual(b, v0, v1, KEY_MARK) ? SCANNED_MARK : SCANNED_NONE;
+        if (event === SCANNED_NONE) return SCANNED_NONE;
+      }
+      i = v1 + 1;
+    }
+    if (b[i] === COMMA) i++;
+    else if (b[i] === CLOSE) break;
+    else return SCANNED_NONE;
+  }
+  if (i !== n - 1) return SCANNED_NONE;
+  if (event === SCANNED_MEDIA && payloadStart >= 0) {
+    out.inbound = inbound;
+    out.payloadStart = payloadStart;
+    out.payloadEnd = payloadEnd;
+    return SCANNED_MEDIA;
+  }
+  if (event === SCANNED_MARK && nameStart >= 0) {
+    out.nameStart = nameStart;
+    out.nameEnd = nameEnd;
+    return SCANNED_MARK;
+  }
+  return SCANNED_NONE;
+}
+
+/** Base64 digit values; Node's decoder takes both alphabets (+/ and -_), so this does too. -1: not a digit. */
+const BASE64_DIGIT = new Int8Array(256).fill(-1);
+'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((c, v) => (BASE64_DIGIT[c.charCodeAt(0)] = v));
+BASE64_DIGIT[0x2d] = 62; // '-'
+BASE64_DIGIT[0x5f] = 63; // '_'
+
+/** Bytes that decodeBase64Into may write for `length` characters of base64. */
+export const base64DecodedCapacity = (length: number): number => (length >> 2) * 3;
+
+/**
+ * decodeMediaPayload on bytes [start, end) of `src`, into `into` (at least base64DecodedCapacity long): the
+ * number of bytes written, or -1 for exactly the payloads decodeMediaPayload refuses — empty, a length not a
+ * multiple of 4, any character outside the base64 alphabets before the one or two closing '='.
+ */
+export function decodeBase64Into(src: Uint8Array, start: number, end: number, into: Uint8Array): number {
+  const n = end - start;
+  if (n === 0 || (n & 3) !== 0) return -1;
+  const pad = src[end - 1] === 0x3d ? (src[end - 2] === 0x3d ? 2 : 1) : 0; // '='
+  const full = end - (pad ? 4 : 0); // the last group with padding is decoded on its own
+  let o = 0;
+  let bad = 0;
+  for (let i = start; i < full; i += 4) {
+    const a = BASE64_DIGIT[src[i]!]!;
+    const b = BASE64_DIGIT[src[i + 1]!]!;
+    const c = BASE64_DIGIT[src[i + 2]!]!;
+    const d = BASE64_DIGIT[src[i + 3]!]!;
+    bad |= a | b | c | d; // a -1 sets the sign bit
+    const v = (a << 18) | (b << 12) | (c << 6) | d;
+    into[o++] = v >> 16;
+    into[o++] = v >> 8;
+    into[o++] = v;
+  }
+  if (pad) {
+    const a = BASE64_DIGIT[src[full]!]!;
+    const b = BASE64_DIGIT[src[full + 1]!]!;
+    const c = pad === 1 ? BASE64_DIGIT[src[full + 2]!]! : 0;
+    bad |= a | b | c;
+    const v = (a << 18) | (b << 12) | (c << 6);
+    into[o++] = v >> 16;
+    if (pad === 1) into[o++] = v >> 8;
+  }
+  return bad < 0 ? -1 : o;
 }

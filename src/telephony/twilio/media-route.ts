@@ -60,6 +60,8 @@ export function twilioMediaRoute(deps: MediaRouteDeps): FastifyPluginAsync {
       socket.on('message', (data: RawData, isBinary: boolean) => {
         if (isBinary) return bad('binary frame');
         const bytes = frameBytes(data);
+        // Hot path: media frames in Twilio's usual shape, read from the bytes (the transport; see receiveFrame).
+        if (transport?.receiveFrame(bytes)) return;
         const problem = textFrameProblem(bytes);
         if (problem) return bad(problem);
         const decoded = decodeTwilioMessage(bytes.toString());

@@ -6,7 +6,21 @@ import type { WebSocket } from 'ws';
 import { TWILIO_FORMAT } from '../../audio/format.js';
 import { FarEndState } from '../socket-frames.js';
 import type { CallTransport, TransportHandlers, TransportNotice } from '../transport.js';
-import { decodeMediaPayload, encodeClear, encodeMark, encodeMedia, type TwilioInbound } from './codec.js';
+import {
+  base64DecodedCapacity,
+  decodeBase64Into,
+  decodeMediaPayload,
+  encodeClear,
+  encodeMarkAfter,
+  encodeMediaAfter,
+  markMessagePrefix,
+  mediaMessagePrefix,
+  scanFrame,
+  SCANNED_MARK,
+  SCANNED_NONE,
+  type FrameSpan,
+  type TwilioInbound,
+} from './codec.js';
 
 export interface TwilioCallControl {
   /** Moves the live call to `to` (Twilio REST: new TwiML with <Dial>). */
@@ -42,6 +56,13 @@ export class TwilioMediaTransport implements CallTransport {
     this.flushQueued = false;
     this.flush();
   };
+  /** Outbound media and mark messages start with these (serialised once). */
+  private readonly mediaPrefix: string;
+  private readonly markPrefix: string;
+  /** Inbound audio is decoded into this and handed on as `inboundView` (onAudio's frame may be reused). */
+  private inboundBytes = new Uint8Array(160);
+  private inboundView = this.inboundBytes;
+  private readonly span: FrameSpan = { inbound: true, payloadStart: 0, payloadEnd: 0, nameStart: 0, nameEnd: 0 };
 
   constructor(
     private readonly ws: WebSocket,
@@ -54,13 +75,48 @@ export class TwilioMediaTransport implements CallTransport {
     private readonly wire: CorkableWire | null = null,
   ) {
     this.farEnd = new FarEndState(onMalformed, (reason) => this.handlers?.onClose(reason));
+    this.mediaPrefix = mediaMessagePrefix(streamSid);
+    this.markPrefix = markMessagePrefix(streamSid);
   }
 
   attach(handlers: TransportHandlers): void {
     this.handlers = handlers;
   }
 
-  /** Hot path for media: one base64 decode, no logging, no copies beyond it. */
+  /**
+   * Hot path: a text frame's bytes. Media and mark frames in Twilio's usual shape (scanFrame) are handled here —
+   * media's base64 decoded straight from the bytes into one reused buffer: no string, no JSON.parse, no
+   * allocation. Returns false for any other frame, which then goes the full way (checks, decodeTwilioMessage,
+   * receive()).
+   */
+  receiveFrame(bytes: Buffer): boolean {
+    const span = this.span;
+    const kind = scanFrame(bytes, span);
+    if (kind === SCANNED_NONE) return false;
+    const h = this.handlers;
+    if (!h) return true;
+    if (kind === SCANNED_MARK) {
+      const name = bytes.toString('latin1', span.nameStart, span.nameEnd);
+      if (this.farEnd.markEchoed(name, 'mark')) h.onMark(name);
+      return true;
+    }
+    if (!span.inbound) {
+      this.onMalformed('media on a track other than inbound');
+      return true;
+    }
+    const capacity = base64DecodedCapacity(span.payloadEnd - span.payloadStart);
+    if (this.inboundBytes.length < capacity) this.inboundBytes = new Uint8Array(capacity);
+    const n = decodeBase64Into(bytes, span.payloadStart, span.payloadEnd, this.inboundBytes);
+    if (n < 0) {
+      this.onMalformed('media payload is not base64');
+      return true;
+    }
+    if (this.inboundView.buffer !== this.inboundBytes.buffer || this.inboundView.length !== n) this.inboundView = this.inboundBytes.subarray(0, n);
+    h.onAudio(this.inboundView);
+    return true;
+  }
+
+  /** A decoded message (frames that scanFrame does not take). */
   receive(message: TwilioInbound): void {
     const h = this.handlers;
     if (!h) return;
@@ -113,7 +169,7 @@ export class TwilioMediaTransport implements CallTransport {
     this.outbox = [];
     this.outboxBytes = 0;
     if (!this.open) return;
-    this.ws.send(encodeMedia(this.streamSid, audio));
+    this.ws.send(encodeMediaAfter(this.mediaPrefix, audio));
   }
 
   sendMark(name: string): void {
@@ -122,7 +178,7 @@ export class TwilioMediaTransport implements CallTransport {
     try {
       this.flush();
       this.farEnd.markSent(name);
-      this.ws.send(encodeMark(this.streamSid, name));
+      this.ws.send(encodeMarkAfter(this.markPrefix, name));
     } finally {
       this.wire?.uncork();
     }
