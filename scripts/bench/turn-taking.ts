@@ -26,6 +26,7 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
@@ -58,7 +59,7 @@ const args = parseArgs({
     'eot-items': { type: 'string' },
     /** Which parts to run, e.g. "ac". Default all. */
     only: { type: 'string' },
-    /** c: print every sentence's heard text and the end-of-turn score and rules, not only the misses. */
+    /** a: print each trial; c: every sentence's heard text and the end-of-turn score and rules, not only the misses. */
     verbose: { type: 'boolean', default: false },
   },
 }).values;
@@ -272,6 +273,7 @@ async function interruptions(env: Env, question: Int16Array, questionText: strin
       let playsUntil = 0;
       for (const a of lastAudioBefore) playsUntil = Math.max(playsUntil, a.at) + a.bytes / 32;
       quiet.push(Math.min(clearAt, playsUntil) - onsetAt);
+      if (args.verbose) console.log(`  trial ${i}: "${lines[i % lines.length]}" onset → quiet at the ear ${(Math.min(clearAt, playsUntil) - onsetAt).toFixed(0)} ms`);
       await caller.until(() => caller.log.transcripts.some((t) => t.role === 'caller' && t.at > onsetAt), 8000);
       if (caller.log.transcripts.some((t) => t.role === 'caller' && t.at > onsetAt)) committed++;
       // The server's own figure (onset as its VAD placed it → clear sent), reported with the cut answer's latency.
@@ -448,7 +450,14 @@ async function main(): Promise<void> {
   try {
     const questionText = 'Could you tell me your opening hours?';
     const question = await say(questionText);
-    if (!args.only || args.only.includes('a')) await interruptions(env, question, questionText);
+    if (!args.only || args.only.includes('a')) {
+      // The server shares this process's event loop with the simulated callers: a stall delays both.
+      const loop = monitorEventLoopDelay({ resolution: 10 });
+      loop.enable();
+      await interruptions(env, question, questionText);
+      loop.disable();
+      print('  event loop (server + callers) delay', `p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${(loop.max / 1e6).toFixed(1)} ms`);
+    }
     if (!args.only || args.only.includes('b')) await nonSpeech(env);
     if (!args.only || args.only.includes('c')) await endOfTurn(env);
   } finally {
