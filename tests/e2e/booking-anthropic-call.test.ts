@@ -12,19 +12,12 @@ import { TwilioCaller } from '../../scripts/lib/twilio-caller.js';
 import { toolResults, userTexts, type FakeAnthropicReply } from '../fakes/fakeAnthropic.js';
 import { mulawToneFrame } from '../fakes/fakeDeepgram.js';
 import { PUBLIC_ORIGIN, startAnthropicCloudStack, type AnthropicCloudStack } from '../helpers/cloud-stack.js';
+import { BOOKING_ZONE, CALLER_ID, HAIRCUT_BOOKING } from '../helpers/haircut-booking.js';
 import { until } from '../helpers/until.js';
 
-const ZONE = 'America/New_York';
-const HOURS = { open: '08:00', close: '20:00' };
-const BOOKING = {
-  timezone: ZONE,
-  services: [{ id: 'haircut', name: 'Haircut', durationMin: 60 }],
-  resources: [{ id: 'anna', name: 'Anna', services: ['haircut'] }],
-  hours: { mon: HOURS, tue: HOURS, wed: HOURS, thu: HOURS, fri: HOURS, sat: HOURS, sun: HOURS },
-  slotGranularityMin: 30,
-  leadTimeMin: 60,
-};
-const CALLER = '+15557654321';
+const ZONE = BOOKING_ZONE;
+const BOOKING = HAIRCUT_BOOKING;
+const CALLER = CALLER_ID;
 
 /**
  * The model: what it passes to booking_flow for each thing the caller says. Turn one of the first call is an

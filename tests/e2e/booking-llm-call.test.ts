@@ -9,18 +9,11 @@ import { TwilioCaller } from '../../scripts/lib/twilio-caller.js';
 import { mulawToneFrame } from '../fakes/fakeDeepgram.js';
 import type { FakeChatReply } from '../fakes/fakeOpenAI.js';
 import { PUBLIC_ORIGIN, startCloudStack, type CloudStack } from '../helpers/cloud-stack.js';
+import { CALLER_ID, HAIRCUT_BOOKING } from '../helpers/haircut-booking.js';
 import { until } from '../helpers/until.js';
 
-const HOURS = { open: '08:00', close: '20:00' };
-const BOOKING = {
-  timezone: 'America/New_York',
-  services: [{ id: 'haircut', name: 'Haircut', durationMin: 60 }],
-  resources: [{ id: 'anna', name: 'Anna', services: ['haircut'] }],
-  hours: { mon: HOURS, tue: HOURS, wed: HOURS, thu: HOURS, fri: HOURS, sat: HOURS, sun: HOURS },
-  slotGranularityMin: 30,
-  leadTimeMin: 60,
-};
-const CALLER = '+15557654321';
+const BOOKING = HAIRCUT_BOOKING;
+const CALLER = CALLER_ID;
 
 interface Message { role: string; content: string | null; tool_calls?: unknown[] }
 interface FlowContent { stage: string; missing: string[]; filled: Record<string, unknown>; next: string | null; say: string; result?: { booking_id: string } }

@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WIDEBAND_FORMAT } from '../../src/audio/format.js';
-import { pcm16ToBytes } from '../../src/audio/pcm.js';
 import { readWav, wavToPcm16 } from '../../src/audio/wav.js';
 import type { BuildRequest, BuiltModel } from '../../src/providers/stt/local-lm-build.js';
 import { LanguageModelCache } from '../../src/providers/stt/local-lm.js';
 import { LocalSttProvider, type LocalSttOptions } from '../../src/providers/stt/local.js';
+import { finalOfUtterance } from '../helpers/local-stt-utterance.js';
 import { RecognitionContext } from '../../src/providers/stt/recognition-context.js';
-import type { ExpectedInput, SttEvent, SttSession } from '../../src/providers/types.js';
+import type { ExpectedInput, SttEvent } from '../../src/providers/types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'parley-expected-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -51,22 +51,6 @@ function models(hold: ExpectedInput[] = []): { cache: LanguageModelCache; built:
   return { cache, built };
 }
 
-async function utterance(stt: SttSession, events: AsyncIterator<SttEvent>): Promise<string> {
-  const padded = new Int16Array(speech.length + 32_000);
-  padded.set(speech, 8000);
-  const bytes = pcm16ToBytes(padded);
-  for (let i = 0; i < bytes.length; i += 640) {
-    stt.pushAudio(bytes.subarray(i, i + 640));
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  stt.finalize();
-  for (;;) {
-    const { value, done } = await events.next();
-    if (done) throw new Error('the session ended before a final');
-    if (value.type === 'final') return value.text;
-    if (value.type === 'error') throw value.error;
-  }
-}
 
 async function open(options: LocalSttOptions, context: RecognitionContext | undefined, keyterms = ['Haircut']) {
   const provider = new LocalSttProvider({ binary, voice: false, ...options });
@@ -84,13 +68,13 @@ describe('local STT: the model follows what the bot asked', () => {
     const context = new RecognitionContext();
     const s = await open({ languageModels: cache, prewarm }, context);
     try {
-      expect(await utterance(s.stt, s.events)).toBe('bot');
+      expect(await finalOfUtterance(s.stt, s.events, speech)).toBe('bot');
       context.expect('name');
-      expect(await utterance(s.stt, s.events)).toBe('name');
+      expect(await finalOfUtterance(s.stt, s.events, speech)).toBe('name');
       context.expect('yesno');
-      expect(await utterance(s.stt, s.events)).toBe('yesno');
+      expect(await finalOfUtterance(s.stt, s.events, speech)).toBe('yesno');
       context.expect(null);
-      expect(await utterance(s.stt, s.events)).toBe('bot');
+      expect(await finalOfUtterance(s.stt, s.events, speech)).toBe('bot');
     } finally {
       await s.close();
     }
@@ -102,7 +86,7 @@ describe('local STT: the model follows what the bot asked', () => {
     context.expect('phone');
     const s = await open({ languageModels: cache }, context);
     try {
-      expect(await utterance(s.stt, s.events)).toBe('bot');
+      expect(await finalOfUtterance(s.stt, s.events, speech)).toBe('bot');
       // The other answer models were queued by open() and built meanwhile, one after another.
       expect(built).toEqual(expect.arrayContaining(['bot', 'name', 'yesno']));
       expect(built).not.toContain('phone');
@@ -115,7 +99,7 @@ describe('local STT: the model follows what the bot asked', () => {
     const { cache, built } = models();
     const plain = await open({ languageModels: cache }, undefined);
     try {
-      expect(await utterance(plain.stt, plain.events)).toBe('bot');
+      expect(await finalOfUtterance(plain.stt, plain.events, speech)).toBe('bot');
     } finally {
       await plain.close();
     }
@@ -123,7 +107,7 @@ describe('local STT: the model follows what the bot asked', () => {
     context.expect('name');
     const own = await open({ languageModels: cache, args: ['-lm', join(dir, 'own.lm')] }, context);
     try {
-      expect(await utterance(own.stt, own.events)).toBe('own');
+      expect(await finalOfUtterance(own.stt, own.events, speech)).toBe('own');
     } finally {
       await own.close();
     }

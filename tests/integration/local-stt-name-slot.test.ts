@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { WIDEBAND_FORMAT } from '../../src/audio/format.js';
-import { pcm16ToBytes } from '../../src/audio/pcm.js';
 import { readWav, wavToPcm16 } from '../../src/audio/wav.js';
 import type { BuildRequest, BuiltModel } from '../../src/providers/stt/local-lm-build.js';
 import { LanguageModelCache } from '../../src/providers/stt/local-lm.js';
 import { LocalSttProvider } from '../../src/providers/stt/local.js';
+import { finalOfUtterance } from '../helpers/local-stt-utterance.js';
 import type { SttEvent } from '../../src/providers/types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'parley-name-slot-'));
@@ -53,20 +53,7 @@ async function final(): Promise<string> {
   const stt = await provider.open({ format: WIDEBAND_FORMAT, language: 'en', keyterms: ['Haircut'], signal: new AbortController().signal });
   const events = (stt.events as AsyncIterable<SttEvent>)[Symbol.asyncIterator]();
   try {
-    const padded = new Int16Array(speech.length + 32_000);
-    padded.set(speech, 8000);
-    const bytes = pcm16ToBytes(padded);
-    for (let i = 0; i < bytes.length; i += 640) {
-      stt.pushAudio(bytes.subarray(i, i + 640));
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    stt.finalize();
-    for (;;) {
-      const { value, done } = await events.next();
-      if (done) throw new Error('the session ended before a final');
-      if (value.type === 'final') return value.text;
-      if (value.type === 'error') throw value.error;
-    }
+    return await finalOfUtterance(stt, events, speech);
   } finally {
     await stt.close();
   }
