@@ -273,13 +273,18 @@ async function interruptions(env: Env, question: Int16Array, questionText: strin
       let playsUntil = 0;
       for (const a of lastAudioBefore) playsUntil = Math.max(playsUntil, a.at) + a.bytes / 32;
       quiet.push(Math.min(clearAt, playsUntil) - onsetAt);
-      if (args.verbose) console.log(`  trial ${i}: "${lines[i % lines.length]}" onset → quiet at the ear ${(Math.min(clearAt, playsUntil) - onsetAt).toFixed(0)} ms`);
       await caller.until(() => caller.log.transcripts.some((t) => t.role === 'caller' && t.at > onsetAt), 8000);
       if (caller.log.transcripts.some((t) => t.role === 'caller' && t.at > onsetAt)) committed++;
       // The server's own figure (onset as its VAD placed it → clear sent), reported with the cut answer's latency.
       await caller.until(() => caller.log.latencies.some((l) => l.latency.bargeInOnsetToQuietMs != null), 3000);
       const s = caller.log.latencies.find((l) => l.latency.bargeInOnsetToQuietMs != null)?.latency.bargeInOnsetToQuietMs;
       if (s != null) serverQuiet.push(s);
+      // Server and callers share this process's clock: where the server placed the onset = clear received − its figure.
+      if (args.verbose) {
+        const ear = Math.min(clearAt, playsUntil) - onsetAt;
+        const placed = s == null ? 'n/a' : `${(clearAt - s - onsetAt).toFixed(0)} ms after the first voiced sample was sent`;
+        console.log(`  trial ${i}: "${lines[i % lines.length]}" onset → quiet at the ear ${ear.toFixed(0)} ms; server: onset → clear ${s ?? 'n/a'} ms, onset placed ${placed}`);
+      }
     } finally {
       await caller.close();
     }
