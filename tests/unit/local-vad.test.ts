@@ -158,3 +158,37 @@ describe('fallback', () => {
     expect(warnings[0]).toMatch(/energy VAD/);
   });
 });
+
+describe('silero VAD over a long stream', () => {
+  it('still hears a short, soft onset after minutes of turns (its state is reset after a second of silence)', async () => {
+    // A call: a question, the bot answering (silence on the caller's line), the caller cutting in with "No, …".
+    const question = speech('hours-rms.wav');
+    const no = speech('no-slt.wav');
+    let firstVoiced = 0;
+    while (Math.abs(no[firstVoiced]!) < 500) firstVoiced++;
+    const parts: Int16Array[] = [];
+    const cutIns: number[] = [];
+    let at = 0;
+    for (let t = 0; t < 30; t++) {
+      for (const p of [silence(2000), question, silence(1500 + ((t * 373) % 2000))]) {
+        parts.push(p);
+        at += p.length;
+      }
+      cutIns.push(((at + firstVoiced) / 16000) * 1000);
+      parts.push(no, silence(1000));
+      at += no.length + 16000;
+    }
+    const onsets: number[] = [];
+    const vad = await createVad({ engine: 'silero', minSpeechMs: 64, minSilenceMs: 200, onEvent: (e) => e.type === 'speech_start' && onsets.push(e.atMs) });
+    expect(vad.kind).toBe('silero');
+    const audio = concat(...parts);
+    for (let i = 0; i < audio.length; i += 320) vad.push(audio.subarray(i, i + 320));
+    await vad.flush();
+    await vad.close();
+    // Each cut-in is heard from its "No", not from "I meant" half a second later.
+    const delays = cutIns.map((ms) => Math.round((onsets.find((o) => o > ms - 200) ?? Infinity) - ms));
+    const late = delays.filter((d) => d > 150);
+    expect(late).toEqual([]);
+  });
+});
+

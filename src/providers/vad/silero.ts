@@ -15,6 +15,9 @@ import type { VadOptions, VoiceActivityDetector } from './types.js';
 const WINDOW = 512;
 const CONTEXT = 64;
 const WINDOW_MS = (WINDOW / 16000) * 1000;
+/** A window below this is clear silence; this many in a row (~1 s) reset the model's recurrent state. */
+const QUIET_PROBABILITY = 0.1;
+const RESET_AFTER_QUIET_WINDOWS = 32;
 
 type Ort = typeof import('onnxruntime-node');
 type Session = import('onnxruntime-node').InferenceSession;
@@ -72,6 +75,8 @@ export class SileroVad implements VoiceActivityDetector {
   private readIndex = 0;
   private writeIndex = 0;
   private windows = 0;
+  /** Consecutive windows scored as clear silence (for the state reset). */
+  private quietWindows = 0;
   private draining: Promise<void> | null = null;
   private closed = false;
 
@@ -123,6 +128,10 @@ export class SileroVad implements VoiceActivityDetector {
         const out = await this.session.run({ input: this.inputTensor, state: this.state, sr: this.srTensor });
         this.state = out['stateN']!;
         const probability = (out['output']!.data as Float32Array)[0]!;
+        // Over a long stream the recurrent state drifts and a short, soft onset ("No, …") scores under the
+        // threshold; after a second of clear silence the state is reset, as at the start of a stream.
+        this.quietWindows = probability < QUIET_PROBABILITY ? this.quietWindows + 1 : 0;
+        if (this.quietWindows === RESET_AFTER_QUIET_WINDOWS) this.state = this.zeroState();
         const startMs = this.windows * WINDOW_MS;
         this.windows++;
         this.segmentations.update(probability, startMs, WINDOW_MS);
