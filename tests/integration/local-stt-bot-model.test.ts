@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WIDEBAND_FORMAT } from '../../src/audio/format.js';
-import { pcm16ToBytes } from '../../src/audio/pcm.js';
+import { speakInto } from '../helpers/local-stt-utterance.js';
 import { readWav, wavToPcm16 } from '../../src/audio/wav.js';
 import { wordErrorRate } from '../../src/audio/wer.js';
 import { LanguageModelCache } from '../../src/providers/stt/local-lm.js';
@@ -22,14 +22,7 @@ const transcripts = JSON.parse(readFileSync(fileURLToPath(new URL('../fixtures/s
 
 async function recognize(provider: LocalSttProvider, keyterms: string[], audio: Int16Array): Promise<string> {
   const stt = await provider.open({ format: WIDEBAND_FORMAT, language: 'en', keyterms, signal: new AbortController().signal });
-  const padded = new Int16Array(audio.length + 32_000);
-  padded.set(audio, 8000);
-  const bytes = pcm16ToBytes(padded);
-  for (let i = 0; i < bytes.length; i += 640) {
-    stt.pushAudio(bytes.subarray(i, i + 640));
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  stt.finalize();
+  await speakInto(stt, audio);
   const texts: string[] = [];
   for await (const e of stt.events as AsyncIterable<SttEvent>) {
     if (e.type === 'final') texts.push(e.text);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createResampler, resampleOffline } from '../../src/audio/resample.js';
 import { AudioConverter, convertAudio } from '../../src/audio/convert.js';
 import { mulawEncode } from '../../src/audio/mulaw.js';
-import { pcm16FromBytes, pcm16ToBytes } from '../../src/audio/pcm.js';
+import { concatSamples, pcm16FromBytes, pcm16ToBytes } from '../../src/audio/pcm.js';
 import { TWILIO_FORMAT, WIDEBAND_FORMAT } from '../../src/audio/format.js';
 
 function sine(freq: number, rate: number, seconds: number, amplitude = 10000): Int16Array {
@@ -33,13 +33,7 @@ function inChunks(resampler: { process(x: Int16Array): Int16Array }, input: Int1
     parts.push(resampler.process(input.subarray(offset, offset + size)));
     offset += size;
   }
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatSamples(...parts);
 }
 
 describe('16 kHz → 8 kHz', () => {
