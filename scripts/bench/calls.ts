@@ -9,6 +9,9 @@
  *     [--llm-token-interval-ms 0] [--tts-chunk-interval-ms 0] [--processes N  (PROCESSES for the server; needs --database-url)]
  *     [--server-entry dist/main.js  (run a prebuilt server with plain node instead of src/main.ts under tsx)]
  *     [--warm-up-calls 10  (concurrent calls before the measurement, so V8 has optimised the path; 1 = one call)]
+ *     [--listen-only-ms 30000  (the measured callers say nothing after the greeting, then hang up: what the line
+ *      itself costs — Twilio's 50 frames a second in, Deepgram packets out — without turns; compare with a full run
+ *      and with scripts/bench/transport-floor.ts, the same traffic through bare sockets)]
  *   The load generator alone, against a Parley started elsewhere (another machine, or by hand):
  *     npm run bench:calls -- --server-url http://10.0.0.5:3000 --admin-token … --twilio-auth-token … [--public-url …]
  *       --fakes-listen 0.0.0.0:4100 [--server-pid PID  (when the server runs on this machine: CPU/RSS from /proc)]
@@ -64,6 +67,7 @@ const { values: args } = parseArgs({
     'server-entry': { type: 'string' },
     /** Calls run (concurrently, 2 turns each) before the measurement; 1 = a single 1-turn call, as before. */
     'warm-up-calls': { type: 'string', default: '10' },
+    'listen-only-ms': { type: 'string' },
   },
 });
 
@@ -93,6 +97,8 @@ const LONG_REPLY = Array.from({ length: 8 }, (_, i) => `Point ${i + 1} of our po
  */
 const SCRAPE_INTERVAL_MS = 5000;
 const WARM_UP_CALLS = Math.min(N, Number(args['warm-up-calls']));
+/** Set: the measured calls only listen (see --listen-only-ms); the warm-up calls still talk, to warm every path. */
+const LISTEN_MS = args['listen-only-ms'] === undefined ? undefined : Number(args['listen-only-ms']);
 const TARGET_SERVER_ADDED_P99_MS = 20;
 const TARGET_RSS_PER_CALL_MB = 5;
 
@@ -168,6 +174,7 @@ function log(line: string): void {
 async function main(): Promise<number> {
   if (!Number.isInteger(N) || N < 1 || !Number.isInteger(TURNS) || TURNS < 1) throw new Error('--calls and --turns must be positive integers');
   if (!Number.isInteger(WARM_UP_CALLS) || WARM_UP_CALLS < 1) throw new Error('--warm-up-calls must be a positive integer');
+  if (LISTEN_MS !== undefined && (!Number.isInteger(LISTEN_MS) || LISTEN_MS < 1000)) throw new Error('--listen-only-ms takes whole ms, at least 1000');
   if (args['print-server-env']) {
     const listen = args['fakes-listen'] ?? '127.0.0.1:4100';
     const host = listen.replace(/:\d+$/, '').replace('0.0.0.0', '<this machine>');
@@ -248,7 +255,7 @@ async function main(): Promise<number> {
     const speech = new EncodedSpeech(mulawToneFrame(1200, 8000));
     const bargeSpeech = new EncodedSpeech(mulawToneFrame(800, 8000));
     let callIndex = 0;
-    const script = (turns: number): CallScriptOptions => {
+    const script = (turns: number, listenMs?: number): CallScriptOptions => {
       const tag = callIndex++;
       turnsByTag.set(tag, turns);
       const frameSentAt: number[] = [];
@@ -260,6 +267,7 @@ async function main(): Promise<number> {
       bargeSpeech,
       bargeAfterMs: 600,
       quietMs: 600,
+      ...(listenMs !== undefined ? { listenMs } : {}),
       };
     };
 
@@ -286,7 +294,7 @@ async function main(): Promise<number> {
     const idleRss = serverRss(idleMetrics);
     const lagResolutionSec = 0.01; // prom-client samples the loop every 10 ms; its figures include that period
 
-    log(`load: ${N} calls, ${TURNS} turns + 1 barge-in each, started over ${STAGGER_MS} ms…`);
+    log(`load: ${N} calls, ${LISTEN_MS !== undefined ? `listening ${LISTEN_MS} ms after the greeting` : `${TURNS} turns + 1 barge-in each`}, started over ${STAGGER_MS} ms…`);
     const rss = new RssSampler(pid ?? 0, 250, true);
     if (pid !== null) rss.start();
     let remotePeakRss = idleRss;
@@ -312,7 +320,7 @@ async function main(): Promise<number> {
     const results: CallResult[] = await Promise.all(
       Array.from({ length: N }, async (_, i) => {
         await sleep((i * STAGGER_MS) / N);
-        return runCall(script(TURNS));
+        return runCall(script(TURNS, LISTEN_MS));
       }),
     );
     const wallSec = (Date.now() - t0) / 1000;
@@ -375,31 +383,37 @@ async function main(): Promise<number> {
     row('database', args['server-url'] ? '(the server\'s)' : args['database-url'] ? 'PostgreSQL (--database-url)' : 'embedded PGlite on disk');
     row('warm-up (--warm-up-calls)', `${WARM_UP_CALLS} call(s) before the measurement${WARM_UP_CALLS > 1 ? ', concurrent, 2 turns each' : ', 1 turn'}`);
     if (args.pin) row('CPU pinning (--pin)', `server on CPU ${serverCpus}, load generator on CPU ${harnessCpus} (PostgreSQL and the kernel float)`);
-    row('set latencies on the path', `VAD end-of-speech silence ${VOICE_END_SILENCE_MS} ms + STT final after Finalize ${STT_FINAL_MS} ms + end-of-turn wait (complete text) ${EOT_COMPLETE_WAIT_MS} ms + LLM first token ${LLM_FIRST_TOKEN_MS} ms + TTS first audio ${TTS_FIRST_AUDIO_MS} ms = ${setLatency} ms`);
-    row('formula', 'server-added = voice-to-voice − set latencies on the path');
-    row('', '(voice-to-voice = caller\'s last speech frame sent → first bot audio frame received. The call\'s own VAD');
-    row('', ` ends the turn ${VOICE_END_SILENCE_MS} ms of audio after the last speech and sends Deepgram a Finalize; Deepgram's`);
-    row('', ` endpointing=${endpointingMs} in the query is not waited for. The VAD works on 20 ms frames: up to ~20 ms of quantization)`);
+    const talking = LISTEN_MS === undefined;
+    if (talking) {
+      row('set latencies on the path', `VAD end-of-speech silence ${VOICE_END_SILENCE_MS} ms + STT final after Finalize ${STT_FINAL_MS} ms + end-of-turn wait (complete text) ${EOT_COMPLETE_WAIT_MS} ms + LLM first token ${LLM_FIRST_TOKEN_MS} ms + TTS first audio ${TTS_FIRST_AUDIO_MS} ms = ${setLatency} ms`);
+      row('formula', 'server-added = voice-to-voice − set latencies on the path');
+      row('', '(voice-to-voice = caller\'s last speech frame sent → first bot audio frame received. The call\'s own VAD');
+      row('', ` ends the turn ${VOICE_END_SILENCE_MS} ms of audio after the last speech and sends Deepgram a Finalize; Deepgram's`);
+      row('', ` endpointing=${endpointingMs} in the query is not waited for. The VAD works on 20 ms frames: up to ~20 ms of quantization)`);
+    }
     row('calls completed / failed', `${ok.length} / ${failed.length}   (peak parley_active_calls ${peakActive}, load wall ${wallSec.toFixed(1)} s)`);
-    row('turns measured', `${v2v.length}  (${TURNS} ordinary + 1 long answer per call)`);
-    row('server-added latency per turn', fmtSummary(summarize(serverAdded)));
-    row('voice-to-voice', fmtSummary(summarize(v2v)));
-    out.push('', `  server-added, hop by hop (${hops.turns.length} turns matched, ${hops.unmatched} not; the parts below add up to voice-to-voice):`);
-    row('  Parley total', hopSummary('serverAdded'));
-    row('    end-of-speech frame → Finalize', `${hopSummary('toFinalize')}  [inbound, the call's VAD, Finalize out; held audio goes first]`);
-    row(`    Finalize → LLM request − ${STT_FINAL_MS}`, `${hopSummary('toLlm')}  [end-of-turn decision, prompt; a late fake final counts here]`);
-    row('    first token → TTS request', `${hopSummary('toTts')}${Number(args['llm-token-interval-ms']) > 0 ? '  [includes the LLM streaming the rest of the first phrase]' : ''}`);
-    row('    TTS first audio → caller', hopSummary('toCaller'));
-    row('  policy, fakes and load generator', '(set value in brackets; the excess is the harness running late)');
-    row(`    end-of-speech silence [${VOICE_END_SILENCE_MS}]`, `${hopSummary('endSilence')}  (audio the caller sends before the VAD may end the turn)`);
-    row(`    STT final [${STT_FINAL_MS}]`, '(set; not stamped separately)');
-    row(`    LLM first token [${LLM_FIRST_TOKEN_MS}]`, hopSummary('llmFirstToken'));
-    row(`    TTS first audio [${TTS_FIRST_AUDIO_MS}]`, hopSummary('ttsFirstAudio'));
+    if (!talking) row('listening calls (--listen-only-ms)', `greeting, then ${LISTEN_MS} ms of the caller's silence (20 ms frames), hang up: no turns`);
+    if (talking) {
+      row('turns measured', `${v2v.length}  (${TURNS} ordinary + 1 long answer per call)`);
+      row('server-added latency per turn', fmtSummary(summarize(serverAdded)));
+      row('voice-to-voice', fmtSummary(summarize(v2v)));
+      out.push('', `  server-added, hop by hop (${hops.turns.length} turns matched, ${hops.unmatched} not; the parts below add up to voice-to-voice):`);
+      row('  Parley total', hopSummary('serverAdded'));
+      row('    end-of-speech frame → Finalize', `${hopSummary('toFinalize')}  [inbound, the call's VAD, Finalize out; held audio goes first]`);
+      row(`    Finalize → LLM request − ${STT_FINAL_MS}`, `${hopSummary('toLlm')}  [end-of-turn decision, prompt; a late fake final counts here]`);
+      row('    first token → TTS request', `${hopSummary('toTts')}${Number(args['llm-token-interval-ms']) > 0 ? '  [includes the LLM streaming the rest of the first phrase]' : ''}`);
+      row('    TTS first audio → caller', hopSummary('toCaller'));
+      row('  policy, fakes and load generator', '(set value in brackets; the excess is the harness running late)');
+      row(`    end-of-speech silence [${VOICE_END_SILENCE_MS}]`, `${hopSummary('endSilence')}  (audio the caller sends before the VAD may end the turn)`);
+      row(`    STT final [${STT_FINAL_MS}]`, '(set; not stamped separately)');
+      row(`    LLM first token [${LLM_FIRST_TOKEN_MS}]`, hopSummary('llmFirstToken'));
+      row(`    TTS first audio [${TTS_FIRST_AUDIO_MS}]`, hopSummary('ttsFirstAudio'));
+    }
     row('caller frame → Deepgram, each', `${fmtSummary(summarize(frameDelays))}  (includes the wait for its packet: Parley sends Deepgram 60 ms packets)`);
     row('caller frame → Deepgram, transit', `${fmtSummary(summarize(packetDelays))}  (the last frame of each packet: forwarding alone)`);
     out.push('');
-    row('barge-in speech start → clear', fmtSummary(summarize(barge)));
-    row('  of which server-added', `${fmtSummary(summarize(bargeAdded))}  (expected ${bargeExpected} ms: the call's VAD onset after ${VOICE_ONSET_MS} ms of speech, the frame sent at +${bargeExpected} ms; the fake Deepgram's SpeechStarted after ${FAKE_MIN_SPEECH_MS} ms, frame at +${bargeDeepgram} ms, can come first: then up to ${bargeExpected - bargeDeepgram} ms below 0. bargeInMinMs ${BARGE_IN_MIN_MS} decides the commit, not the clear)`);
+    if (talking) row('barge-in speech start → clear', fmtSummary(summarize(barge)));
+    if (talking) row('  of which server-added', `${fmtSummary(summarize(bargeAdded))}  (expected ${bargeExpected} ms: the call's VAD onset after ${VOICE_ONSET_MS} ms of speech, the frame sent at +${bargeExpected} ms; the fake Deepgram's SpeechStarted after ${FAKE_MIN_SPEECH_MS} ms, frame at +${bargeDeepgram} ms, can come first: then up to ${bargeExpected - bargeDeepgram} ms below 0. bargeInMinMs ${BARGE_IN_MIN_MS} decides the commit, not the clear)`);
     row('stream start → greeting audio', fmtSummary(summarize(greeting)));
     row('server event-loop delay p99', `median of ${SCRAPE_INTERVAL_MS / 1000} s windows ${fmtMs(lag.p50)}, worst window ${fmtMs(lag.max)} (prom-client, 10 ms sampling subtracted; ${lag.n} windows; idle ${fmtMs(Math.max(0, (idleMetrics.eventLoopLagP99Sec ?? 0) - lagResolutionSec) * 1000)})`);
     row('server CPU', `${cpuPct.toFixed(1)} % of one core over the load (${(cpuPct / N).toFixed(2)} % per call; ${((cpuSec * 1000) / N).toFixed(0)} ms CPU per call of ~${(wallSec).toFixed(0)} s)`);
@@ -410,18 +424,20 @@ async function main(): Promise<number> {
     row('inbound dropped (caller → Deepgram)', `${sent - dgBytes} of ${sent} bytes (${(((sent - dgBytes) / Math.max(1, sent)) * 100).toFixed(3)} %)`);
     row('outbound (TTS → caller)', `${outBytes} of ${outExpected} expected bytes for greetings + uninterrupted answers (${shortReplies} answers short)`);
     const stages = [...after.turnStages.entries()].map(([s, v]) => `${s} ${v.count ? ((v.sum / v.count) * 1000).toFixed(0) : '-'} ms`).join(', ');
-    if (stages) row('server turn stages (mean, /metrics)', stages);
-    out.push('', `  per-turn stages stored in the transcripts (${stored.turns} bot turns of ${stored.calls} calls; server clock, ms from the`);
-    out.push('  caller\'s end of speech as the call\'s VAD places it — the last voiced audio, not its detection — except speechMs):');
-    for (const [field, values] of stored.stages) row(`  ${field}`, `${fmtSummary(summarize(values))}  ${STAGE_MEANING[field] ?? ''}`);
-    for (const [stage, h] of after.bargeIn) {
-      const before = idleMetrics.bargeIn.get(stage);
-      row(`  barge-in ${stage} (/metrics)`, histogramSummary(h, before));
+    if (stages && talking) row('server turn stages (mean, /metrics)', stages);
+    if (talking) {
+      out.push('', `  per-turn stages stored in the transcripts (${stored.turns} bot turns of ${stored.calls} calls; server clock, ms from the`);
+      out.push('  caller\'s end of speech as the call\'s VAD places it — the last voiced audio, not its detection — except speechMs):');
+      for (const [field, values] of stored.stages) row(`  ${field}`, `${fmtSummary(summarize(values))}  ${STAGE_MEANING[field] ?? ''}`);
+      for (const [stage, h] of after.bargeIn) {
+        const before = idleMetrics.bargeIn.get(stage);
+        row(`  barge-in ${stage} (/metrics)`, histogramSummary(h, before));
     }
     out.push('');
+    }
     const nNote = N === 200 ? '' : `  [this run is N = ${N}]`;
-    out.push(`  TARGET (N = 200) server-added p99 ≤ ${TARGET_SERVER_ADDED_P99_MS} ms, voice-to-voice − set latencies: ${p99Added <= TARGET_SERVER_ADDED_P99_MS ? 'PASS' : 'MISS'} (${fmtMs(p99Added)})${nNote}`);
-    out.push(`  TARGET (N = 200) server-added p99 ≤ ${TARGET_SERVER_ADDED_P99_MS} ms, hop by hop:                      ${p99Hops <= TARGET_SERVER_ADDED_P99_MS ? 'PASS' : 'MISS'} (${fmtMs(p99Hops)})${nNote}`);
+    if (talking) out.push(`  TARGET (N = 200) server-added p99 ≤ ${TARGET_SERVER_ADDED_P99_MS} ms, voice-to-voice − set latencies: ${p99Added <= TARGET_SERVER_ADDED_P99_MS ? 'PASS' : 'MISS'} (${fmtMs(p99Added)})${nNote}`);
+    if (talking) out.push(`  TARGET (N = 200) server-added p99 ≤ ${TARGET_SERVER_ADDED_P99_MS} ms, hop by hop:                      ${p99Hops <= TARGET_SERVER_ADDED_P99_MS ? 'PASS' : 'MISS'} (${fmtMs(p99Hops)})${nNote}`);
     out.push(`  TARGET (N = 200) RSS ≤ ${TARGET_RSS_PER_CALL_MB} MB per call: ${rssPerCall <= TARGET_RSS_PER_CALL_MB * 1024 * 1024 ? 'PASS' : 'MISS'} (${mb(rssPerCall)})${N === 200 ? '' : '  [this run is N = ' + N + ']'}`);
     if (failed.length) {
       const reasons = new Map<string, number>();
@@ -432,7 +448,7 @@ async function main(): Promise<number> {
     out.push('');
     process.stdout.write(out.join('\n') + '\n');
     if (args['cpu-prof']) log(`CPU profile of the server goes to ${args['cpu-prof-dir']} when it exits`);
-    return v2v.length > 0 ? 0 : 1;
+    return talking ? (v2v.length > 0 ? 0 : 1) : ok.length > 0 ? 0 : 1;
   } finally {
     const code = await server?.stop();
     if (code !== undefined && code !== 0 && code !== null) log(`server exited with ${code}`);

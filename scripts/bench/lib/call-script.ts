@@ -13,6 +13,11 @@ export interface CallScriptOptions {
   bargeAfterMs: number;
   /** Bot silence that counts as "done talking". */
   quietMs: number;
+  /**
+   * A caller who only listens: after the greeting the line stays open this long, carrying the caller's silence
+   * (20 ms frames as ever), no turns and no barge-in, then hangs up. What a call costs before anyone talks.
+   */
+  listenMs?: number;
 }
 
 export interface TurnSample {
@@ -66,6 +71,12 @@ export async function runCall(o: CallScriptOptions): Promise<CallResult> {
     result.greetingMs = Math.max(0, greetingAt - openedAt);
     await caller.waitForBotQuiet(o.quietMs, 30_000);
     result.greetingBytes = caller.takePhaseBytes();
+    if (o.listenMs !== undefined) {
+      await new Promise((r) => setTimeout(r, o.listenMs));
+      await caller.hangup();
+      result.ok = true;
+      return finish(result, caller, openedAt);
+    }
 
     for (let k = 0; k < o.turns; k++) {
       const spoken = await caller.say(o.speech);
@@ -100,14 +111,17 @@ export async function runCall(o: CallScriptOptions): Promise<CallResult> {
     result.error = err instanceof Error ? err.message : String(err);
     caller?.terminate();
   }
-  if (caller) {
-    result.inboundBytesSent = caller.inboundBytesSent;
-    result.botAudioBytes = caller.botAudioBytes;
-    result.lateFrames = caller.lateFrames;
-    result.framesSentTotal = caller.inboundBytesSent / 160;
-    result.maxFrameLateMs = caller.maxFrameLateMs;
-    result.frameSentAt = caller.frameSentAt;
-    result.durationSec = (performance.now() - openedAt) / 1000;
-  }
+  return caller ? finish(result, caller, openedAt) : result;
+}
+
+/** The caller's side of the figures, once the call is over. */
+function finish(result: CallResult, caller: BenchCaller, openedAt: number): CallResult {
+  result.inboundBytesSent = caller.inboundBytesSent;
+  result.botAudioBytes = caller.botAudioBytes;
+  result.lateFrames = caller.lateFrames;
+  result.framesSentTotal = caller.inboundBytesSent / 160;
+  result.maxFrameLateMs = caller.maxFrameLateMs;
+  result.frameSentAt = caller.frameSentAt;
+  result.durationSec = (performance.now() - openedAt) / 1000;
   return result;
 }

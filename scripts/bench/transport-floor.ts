@@ -1,0 +1,104 @@
+/**
+ * What the wire of a phone call costs with no Parley on it: N Twilio media streams (a 20 ms μ-law frame per
+ * stream every 20 ms, in Twilio's JSON) into a bare `ws` server with Parley's socket options, in its own process
+ * (scripts/bench/lib/bare-media-server.ts), first only received, then also forwarded to a Deepgram-like socket
+ * in 60 ms packets. Its CPU per call-second is the floor under `npm run bench:calls` on the same machine: compare
+ * the two to see what Parley's own work costs (bench:calls --listen-only-ms: the same line with Parley on it, no
+ * turns; a full run: with turns).
+ *   npx tsx scripts/bench/transport-floor.ts [--calls 50] [--seconds 20] [--pin 0:1  (server CPUs : generator CPUs)]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import WebSocket, { WebSocketServer } from 'ws';
+import { cpuSeconds, loadAverage } from './lib/proc-stats.js';
+
+const { values: args } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '50' },
+    seconds: { type: 'string', default: '20' },
+    pin: { type: 'string' },
+  },
+});
+const N = Number(args.calls);
+const SECONDS = Number(args.seconds);
+const FRAME_MS = 20;
+const WARM_MS = 3000;
+const [serverCpus, generatorCpus] = (args.pin ?? '').split(':');
+if (!Number.isInteger(N) || N < 1 || !(SECONDS > 0)) throw new Error('--calls takes a positive integer, --seconds a positive number');
+if (args.pin && (!serverCpus || !generatorCpus)) throw new Error('--pin takes SERVER_CPUS:GENERATOR_CPUS, e.g. 0:1');
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A frame as Twilio sends it: JSON text, numbers as strings, 160 bytes of μ-law silence in base64. */
+function twilioFrame(streamSid: string, n: number): string {
+  const payload = Buffer.alloc(160, 0xff).toString('base64');
+  return JSON.stringify({ event: 'media', sequenceNumber: String(n + 2), media: { track: 'inbound', chunk: String(n + 1), timestamp: String(n * FRAME_MS), payload }, streamSid });
+}
+
+async function startServer(mode: 'receive' | 'forward', sinkPort: number): Promise<{ child: ChildProcess; port: number }> {
+  const nodeArgs = ['--import', 'tsx', 'scripts/bench/lib/bare-media-server.ts', mode, String(sinkPort)];
+  const [command, commandArgs] = serverCpus ? ['taskset', ['-c', serverCpus, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
+  const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`bare server exited with ${code}`)));
+  });
+  return { child, port: (JSON.parse(line) as { port: number }).port };
+}
+
+async function measure(mode: 'receive' | 'forward'): Promise<{ cpuMsPerCallSecond: number; received: number }> {
+  let received = 0;
+  const sink = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
+  sink.on('connection', (s) => s.on('message', () => void received++));
+  await new Promise((r) => sink.once('listening', r));
+  const { child, port } = await startServer(mode, (sink.address() as { port: number }).port);
+  const sockets = await Promise.all(Array.from({ length: N }, () => new Promise<WebSocket>((resolve, reject) => {
+    const s = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
+    s.once('open', () => resolve(s));
+    s.once('error', reject);
+  })));
+  // Each stream sends on its own 20 ms clock, the streams' clocks spread over one frame, as calls are.
+  const frames = sockets.map((_, i) => Array.from({ length: 50 }, (__, n) => twilioFrame(`MZ${String(i).padStart(32, '0')}`, n)));
+  const timers: NodeJS.Timeout[] = [];
+  sockets.forEach((s, i) => {
+    let n = 0;
+    setTimeout(() => timers.push(setInterval(() => s.send(frames[i]![n++ % 50]!), FRAME_MS)), (i * FRAME_MS) / N);
+  });
+  await sleep(WARM_MS);
+  const pid = child.pid!;
+  const cpu0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  await sleep(SECONDS * 1000);
+  const cpu = cpuSeconds(pid) - cpu0;
+  const wall = (performance.now() - t0) / 1000;
+  for (const t of timers) clearInterval(t);
+  for (const s of sockets) s.terminate();
+  child.kill('SIGTERM');
+  sink.close();
+  return { cpuMsPerCallSecond: (cpu * 1000) / (N * wall), received };
+}
+
+async function main(): Promise<void> {
+  const loadBefore = loadAverage();
+  if (generatorCpus) spawn('taskset', ['-pc', generatorCpus, String(process.pid)], { stdio: 'ignore' });
+  const receive = await measure('receive');
+  const forward = await measure('forward');
+  const out = [
+    '',
+    `=== transport floor — ${N} Twilio media streams, no Parley (${SECONDS} s each, load average ${loadBefore} → ${loadAverage()}) ===`,
+    `  receive only            ${receive.cpuMsPerCallSecond.toFixed(2)} CPU-ms per call-second  (50 JSON frames a second per call into ws: kernel, Node's socket, ws's parser)`,
+    `  receive + forward       ${forward.cpuMsPerCallSecond.toFixed(2)} CPU-ms per call-second  (+ each frame's audio decoded and sent on in 60 ms packets: ${forward.received} packets reached the sink)`,
+    `  server process pinned   ${serverCpus ? `CPU ${serverCpus}, generator on CPU ${generatorCpus}` : 'no (--pin SERVER:GENERATOR to pin)'}`,
+    '',
+  ];
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`transport floor failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);
