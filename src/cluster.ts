@@ -19,6 +19,23 @@ export function processCount(setting: string, cores: number = availableParalleli
   return setting === 'auto' ? Math.max(1, cores) : Number(setting);
 }
 
+/** V8's flag that keeps all of the garbage collector's work on the process's own (call-loop) thread. */
+export const MAIN_THREAD_GC_FLAG = '--single-threaded-gc';
+
+/**
+ * The node flags GC_THREADS asks for in each forked server process. V8 by default hands marking, scavenging and
+ * sweeping to helper threads: a gain while cores sit idle, a loss once every core runs a call loop — the helpers
+ * then take turns with the call loops on those same cores, and every call on them waits (docs/benchmarks.md:
+ * two processes sharing one core, 200 calls, server-added p99 142 → 72 ms with the work on the main threads;
+ * one process alone on its core, 92–117 → 64 ms). `auto` keeps the work on the main thread where the processes
+ * fill the cores (one per core or more), and leaves V8's default where cores are left over for the helpers.
+ * `setting` is GC_THREADS: auto, main or parallel (config.ts checks it).
+ */
+export function workerGcFlags(setting: string, processes: number, cores: number = availableParallelism()): string[] {
+  const mainThread = setting === 'main' || (setting === 'auto' && processes >= cores);
+  return mainThread ? [MAIN_THREAD_GC_FLAG] : [];
+}
+
 /**
  * The generated secrets (ADMIN_TOKEN, CALL_TOKEN_SECRET, the development TWILIO_AUTH_TOKEN), created once here
  * before any worker starts. On disk they go to DATA_DIR, where every worker reads the same files; with a
@@ -55,6 +72,7 @@ export interface SupervisorOptions {
   restartDelayMs?: number;
   /** The script workers run (default: this process's own entry). Tests point it at a fixture. */
   exec?: string;
+  /** Node flags of every worker (default: this process's own). */
   execArgv?: string[];
 }
 
@@ -87,7 +105,7 @@ export class Supervisor {
    */
   async start(): Promise<void> {
     if (!cluster.isPrimary) throw new Error('the supervisor runs in the primary process');
-    if (this.o.exec) cluster.setupPrimary({ exec: this.o.exec, ...(this.o.execArgv ? { execArgv: this.o.execArgv } : {}) });
+    if (this.o.exec || this.o.execArgv) cluster.setupPrimary({ ...(this.o.exec ? { exec: this.o.exec } : {}), ...(this.o.execArgv ? { execArgv: this.o.execArgv } : {}) });
     cluster.on('message', (worker, message: unknown) => this.onMessage(worker, message));
     cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
     this.starting = true;

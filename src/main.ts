@@ -36,13 +36,16 @@ async function runServer(config: Config, log: Logger, options: StartOptions = {}
 }
 
 async function runPrimary(config: Config, log: Logger, processes: number): Promise<void> {
-  const { Supervisor, prepareSharedSecrets } = await import('./cluster.js');
+  const { MAIN_THREAD_GC_FLAG, Supervisor, prepareSharedSecrets, workerGcFlags } = await import('./cluster.js');
+  const gcFlags = workerGcFlags(config.GC_THREADS, processes).filter((f) => !process.execArgv.includes(f));
   const supervisor = new Supervisor({
     processes,
     log,
     env: prepareSharedSecrets(config, log),
     stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS + 5000,
+    execArgv: [...process.execArgv, ...gcFlags],
   });
+  const gc = process.execArgv.includes(MAIN_THREAD_GC_FLAG) || gcFlags.length > 0 ? 'main thread' : 'parallel';
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
@@ -52,7 +55,7 @@ async function runPrimary(config: Config, log: Logger, processes: number): Promi
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  log.info({ processes }, 'starting server processes');
+  log.info({ processes, gc }, 'starting server processes');
   await supervisor.start();
   void supervisor.whenAllExited().then(() => {
     if (!stopping) process.exit(0);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Supervisor, prepareSharedSecrets, processCount } from '../../src/cluster.js';
+import { MAIN_THREAD_GC_FLAG, Supervisor, prepareSharedSecrets, processCount, workerGcFlags } from '../../src/cluster.js';
 import { ConfigError, loadConfig, testConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { until } from '../helpers/until.js';
@@ -60,6 +60,7 @@ describe('the cluster primary with a fixture worker', () => {
       const server = createServer(async (req, res) => {
         if (req.url === '/crash') process.exit(3);
         if (req.url === '/metrics') { res.end(await metrics.render()); return; }
+        if (req.url === '/argv') { res.end(JSON.stringify(process.execArgv)); return; }
         res.end(String(process.pid));
       });
       server.listen(${port}, '127.0.0.1');
@@ -74,7 +75,8 @@ describe('the cluster primary with a fixture worker', () => {
       stopTimeoutMs: 10_000,
       restartDelayMs: 10,
       exec: worker,
-      execArgv: ['--import', 'tsx'],
+      // As the primary passes GC_THREADS=main on (main.ts): node must accept the flag in a forked worker.
+      execArgv: ['--import', 'tsx', MAIN_THREAD_GC_FLAG],
     });
     await supervisor.start();
   }, 60_000);
@@ -88,6 +90,11 @@ describe('the cluster primary with a fixture worker', () => {
     for (let i = 0; i < 20 && pids.size < 2; i++) pids.add((await get(port, '/')).body);
     expect(pids.size).toBe(2);
     expect([...pids].sort()).toEqual(supervisor.workers.map((w) => String(w.process.pid)).sort());
+  });
+
+  it('starts every worker with the node flags it was given (the GC flag included)', async () => {
+    const argv = JSON.parse((await get(port, '/argv')).body) as string[];
+    expect(argv).toContain(MAIN_THREAD_GC_FLAG);
   });
 
   it('serves one /metrics for every process', async () => {
@@ -151,6 +158,20 @@ describe('PROCESSES settings', () => {
     expect(() => loadConfig({ PROCESSES: 'many', DATABASE_URL: 'postgres://x@127.0.0.1/db' })).toThrow(/PROCESSES/);
     expect(() => loadConfig({ PROCESSES: '0', DATABASE_URL: 'postgres://x@127.0.0.1/db' })).toThrow(/PROCESSES/);
     expect(loadConfig({}).PROCESSES).toBe('1');
+  });
+
+  it('GC_THREADS: the collector on the main thread where the processes fill the cores, V8\'s helpers where cores are left', () => {
+    expect(workerGcFlags('auto', 8, 8)).toEqual([MAIN_THREAD_GC_FLAG]);
+    expect(workerGcFlags('auto', 12, 8)).toEqual([MAIN_THREAD_GC_FLAG]);
+    expect(workerGcFlags('auto', 2, 8)).toEqual([]);
+    expect(workerGcFlags('main', 2, 8)).toEqual([MAIN_THREAD_GC_FLAG]);
+    expect(workerGcFlags('parallel', 8, 8)).toEqual([]);
+    const db = { DATABASE_URL: 'postgres://x@127.0.0.1/db' };
+    expect(loadConfig({ ...db, PROCESSES: '2', GC_THREADS: 'main' }).GC_THREADS).toBe('main');
+    expect(loadConfig({}).GC_THREADS).toBe('auto');
+    expect(() => loadConfig({ ...db, PROCESSES: '2', GC_THREADS: 'helpers' })).toThrow(/GC_THREADS/);
+    // One process cannot change its own collector once running: the setting says how, rather than doing nothing.
+    expect(() => loadConfig({ GC_THREADS: 'main' })).toThrow(/--single-threaded-gc/);
   });
 
   it('auto means one process per core', () => {
