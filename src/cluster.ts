@@ -36,6 +36,12 @@ export function workerGcFlags(setting: string, processes: number, cores: number 
   return mainThread ? [MAIN_THREAD_GC_FLAG] : [];
 }
 
+/** The node flags every forked server process starts with: the primary's own, plus what GC_THREADS asks for. */
+export function workerExecArgv(gcSetting: string, processes: number, parentArgv: readonly string[] = process.execArgv, cores?: number): string[] {
+  const extra = workerGcFlags(gcSetting, processes, cores).filter((f) => !parentArgv.includes(f));
+  return [...parentArgv, ...extra];
+}
+
 /**
  * The generated secrets (ADMIN_TOKEN, CALL_TOKEN_SECRET, the development TWILIO_AUTH_TOKEN), created once here
  * before any worker starts. On disk they go to DATA_DIR, where every worker reads the same files; with a

@@ -36,16 +36,16 @@ async function runServer(config: Config, log: Logger, options: StartOptions = {}
 }
 
 async function runPrimary(config: Config, log: Logger, processes: number): Promise<void> {
-  const { MAIN_THREAD_GC_FLAG, Supervisor, prepareSharedSecrets, workerGcFlags } = await import('./cluster.js');
-  const gcFlags = workerGcFlags(config.GC_THREADS, processes).filter((f) => !process.execArgv.includes(f));
+  const { MAIN_THREAD_GC_FLAG, Supervisor, prepareSharedSecrets, workerExecArgv } = await import('./cluster.js');
+  const execArgv = workerExecArgv(config.GC_THREADS, processes);
   const supervisor = new Supervisor({
     processes,
     log,
     env: prepareSharedSecrets(config, log),
     stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS + 5000,
-    execArgv: [...process.execArgv, ...gcFlags],
+    execArgv,
   });
-  const gc = process.execArgv.includes(MAIN_THREAD_GC_FLAG) || gcFlags.length > 0 ? 'main thread' : 'parallel';
+  const gc = execArgv.includes(MAIN_THREAD_GC_FLAG) ? 'main thread' : 'parallel';
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;

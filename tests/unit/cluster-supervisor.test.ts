@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAIN_THREAD_GC_FLAG, Supervisor, prepareSharedSecrets, processCount, workerGcFlags } from '../../src/cluster.js';
+import { MAIN_THREAD_GC_FLAG, Supervisor, prepareSharedSecrets, processCount, workerExecArgv, workerGcFlags } from '../../src/cluster.js';
 import { ConfigError, loadConfig, testConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { until } from '../helpers/until.js';
@@ -170,6 +170,10 @@ describe('PROCESSES settings', () => {
     expect(loadConfig({ ...db, PROCESSES: '2', GC_THREADS: 'main' }).GC_THREADS).toBe('main');
     expect(loadConfig({}).GC_THREADS).toBe('auto');
     expect(() => loadConfig({ ...db, PROCESSES: '2', GC_THREADS: 'helpers' })).toThrow(/GC_THREADS/);
+    // The workers keep the primary's own flags (a loader, say) and get the GC flag once.
+    expect(workerExecArgv('auto', 4, ['--import', 'tsx'], 4)).toEqual(['--import', 'tsx', MAIN_THREAD_GC_FLAG]);
+    expect(workerExecArgv('main', 2, [MAIN_THREAD_GC_FLAG], 8)).toEqual([MAIN_THREAD_GC_FLAG]);
+    expect(workerExecArgv('auto', 2, ['--max-old-space-size=512'], 8)).toEqual(['--max-old-space-size=512']);
     // One process cannot change its own collector once running: the setting says how, rather than doing nothing.
     expect(() => loadConfig({ GC_THREADS: 'main' })).toThrow(/--single-threaded-gc/);
   });
