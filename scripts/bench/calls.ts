@@ -301,6 +301,8 @@ async function main(): Promise<number> {
     const harnessLag = monitorEventLoopDelay({ resolution: 5 });
     harnessLag.enable();
     const lagWindows: number[] = [];
+    /** The longest single event-loop delay of each window: a collection or a long task holding every call. */
+    const lagMaxWindows: number[] = [];
     let peakActive = 0;
     let scraping = true;
     const scraper = (async () => {
@@ -310,6 +312,7 @@ async function main(): Promise<number> {
         if (!scraping) break;
         const m = await scrapeMetrics(server!).catch(() => null);
         if (m?.eventLoopLagP99Sec != null) lagWindows.push(Math.max(0, m.eventLoopLagP99Sec - lagResolutionSec) * 1000);
+        if (m?.eventLoopLagMaxSec != null) lagMaxWindows.push(Math.max(0, m.eventLoopLagMaxSec - lagResolutionSec) * 1000);
         if (m) peakActive = Math.max(peakActive, m.activeCalls);
         if (m?.residentBytes != null) remotePeakRss = Math.max(remotePeakRss, m.residentBytes);
       }
@@ -367,6 +370,12 @@ async function main(): Promise<number> {
     const cpuMsPerCallSecond = (cpuSec * 1000) / Math.max(1e-9, callSeconds);
     const stored = await storedTurnStages(server, apiKey, results.map((r) => r.callId).filter(Boolean));
     const lag = summarize(lagWindows);
+    const lagMax = summarize(lagMaxWindows);
+    const gcDuringLoad = [...after.gcPauses].map(([kind, v]) => {
+      const before = idleMetrics.gcPauses.get(kind) ?? { sum: 0, count: 0 };
+      const count = v.count - before.count;
+      return count > 0 ? `${kind} ${count} × ${(((v.sum - before.sum) / count) * 1000).toFixed(1)} ms` : '';
+    }).filter(Boolean).join(', ');
     const harness = { p99: harnessLag.percentile(99) / 1e6, max: harnessLag.max / 1e6 };
     const p99Added = percentile(serverAdded, 99);
     const hops = tracer.breakdown(results);
@@ -416,6 +425,8 @@ async function main(): Promise<number> {
     if (talking) row('  of which server-added', `${fmtSummary(summarize(bargeAdded))}  (expected ${bargeExpected} ms: the call's VAD onset after ${VOICE_ONSET_MS} ms of speech, the frame sent at +${bargeExpected} ms; the fake Deepgram's SpeechStarted after ${FAKE_MIN_SPEECH_MS} ms, frame at +${bargeDeepgram} ms, can come first: then up to ${bargeExpected - bargeDeepgram} ms below 0. bargeInMinMs ${BARGE_IN_MIN_MS} decides the commit, not the clear)`);
     row('stream start → greeting audio', fmtSummary(summarize(greeting)));
     row('server event-loop delay p99', `median of ${SCRAPE_INTERVAL_MS / 1000} s windows ${fmtMs(lag.p50)}, worst window ${fmtMs(lag.max)} (prom-client, 10 ms sampling subtracted; ${lag.n} windows; idle ${fmtMs(Math.max(0, (idleMetrics.eventLoopLagP99Sec ?? 0) - lagResolutionSec) * 1000)})`);
+    row('server event-loop worst delay', `per ${SCRAPE_INTERVAL_MS / 1000} s window: median ${fmtMs(lagMax.p50)}, worst ${fmtMs(lagMax.max)} (prom-client's max; a collection or a long task holds every call on the loop that long)`);
+    if (gcDuringLoad) row('server GC pauses (load + 2 s)', `${gcDuringLoad}  (count × mean pause on the processes' main threads, /metrics)`);
     row('server CPU', `${cpuPct.toFixed(1)} % of one core over the load (${(cpuPct / N).toFixed(2)} % per call; ${((cpuSec * 1000) / N).toFixed(0)} ms CPU per call of ~${(wallSec).toFixed(0)} s)`);
     row('server CPU per call-second', `${cpuMsPerCallSecond.toFixed(2)} CPU-ms per second of call = ${(cpuMsPerCallSecond / 10).toFixed(3)} % of a core per call  (${(cpuSec * 1000).toFixed(0)} CPU-ms of the server processes / ${callSeconds.toFixed(0)} call-seconds, stream open → hang-up)`);
     if (waitSec !== null) row('server run-queue wait (all threads)', `${waitSec.toFixed(1)} s runnable-but-not-running vs ${cpuSec.toFixed(1)} s on CPU (${((waitSec / Math.max(1e-9, cpuSec)) * 100).toFixed(0)} %): CPU starvation by other processes`);

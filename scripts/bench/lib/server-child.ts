@@ -185,6 +185,8 @@ export interface MetricsSnapshot {
   /** Summed over every server process (the cluster's /metrics adds them up); null when absent. */
   cpuSecondsTotal: number | null;
   residentBytes: number | null;
+  /** Garbage-collection pauses by kind (major, minor, incremental, weakcb): seconds and count, summed over processes. */
+  gcPauses: Map<string, { sum: number; count: number }>;
 }
 
 export async function scrapeMetrics(server: Pick<ServerChild, 'url'>): Promise<MetricsSnapshot> {
@@ -214,8 +216,15 @@ export async function scrapeMetrics(server: Pick<ServerChild, 'url'>): Promise<M
   for (const m of text.matchAll(/^parley_barge_in_seconds_(sum|count)\{stage="([^"]+)"\} ([0-9.eE+-]+)$/gm)) {
     bargeEntry(m[2]!)[m[1] as 'sum' | 'count'] = Number(m[3]);
   }
+  const gcPauses = new Map<string, { sum: number; count: number }>();
+  for (const m of text.matchAll(/^parley_nodejs_gc_duration_seconds_(sum|count)\{kind="([^"]+)"\} ([0-9.eE+-]+)$/gm)) {
+    const entry = gcPauses.get(m[2]!) ?? { sum: 0, count: 0 };
+    entry[m[1] as 'sum' | 'count'] = Number(m[3]);
+    gcPauses.set(m[2]!, entry);
+  }
   return {
     bargeIn,
+    gcPauses,
     cpuSecondsTotal: value('parley_process_cpu_seconds_total'),
     residentBytes: value('parley_process_resident_memory_bytes'),
     eventLoopLagP99Sec: value('parley_nodejs_eventloop_lag_p99_seconds'),
