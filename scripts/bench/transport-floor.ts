@@ -2,12 +2,14 @@
  * What the wire of a phone call costs with no Parley on it: N Twilio media streams (a 20 ms μ-law frame per
  * stream every 20 ms, in Twilio's JSON) into a bare `ws` server with Parley's socket options, in its own process
  * (scripts/bench/lib/bare-media-server.ts), first only received, then also forwarded to a Deepgram-like socket
- * in 60 ms packets. Its CPU per call-second is the floor under `npm run bench:calls` on the same machine: compare
+ * in 60 ms packets; and, for the part that is the kernel and Node's socket alone, the same frames' bytes into a
+ * plain TCP server (no WebSocket). Its CPU per call-second is the floor under `npm run bench:calls` on the same machine: compare
  * the two to see what Parley's own work costs (bench:calls --listen-only-ms: the same line with Parley on it, no
  * turns; a full run: with turns).
  *   npx tsx scripts/bench/transport-floor.ts [--calls 50] [--seconds 20] [--pin 0:1  (server CPUs : generator CPUs)]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -36,7 +38,16 @@ function twilioFrame(streamSid: string, n: number): string {
   return JSON.stringify({ event: 'media', sequenceNumber: String(n + 2), media: { track: 'inbound', chunk: String(n + 1), timestamp: String(n * FRAME_MS), payload }, streamSid });
 }
 
-async function startServer(mode: 'receive' | 'forward', sinkPort: number): Promise<{ child: ChildProcess; port: number }> {
+/** The frame as a client puts it on the wire: a masked text frame (a zero mask: the payload reads the same). */
+function wireFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  if (payload.length > 0xffff) throw new Error('frame too long for this harness');
+  return Buffer.concat([Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff, 0, 0, 0, 0]), payload]);
+}
+
+type Mode = 'receive' | 'forward' | 'tcp';
+
+async function startServer(mode: Mode, sinkPort: number): Promise<{ child: ChildProcess; port: number }> {
   const nodeArgs = ['--import', 'tsx', 'scripts/bench/lib/bare-media-server.ts', mode, String(sinkPort)];
   const [command, commandArgs] = serverCpus ? ['taskset', ['-c', serverCpus, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
   const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -47,23 +58,30 @@ async function startServer(mode: 'receive' | 'forward', sinkPort: number): Promi
   return { child, port: (JSON.parse(line) as { port: number }).port };
 }
 
-async function measure(mode: 'receive' | 'forward'): Promise<{ cpuMsPerCallSecond: number; received: number }> {
+async function measure(mode: Mode): Promise<{ cpuMsPerCallSecond: number; received: number }> {
   let received = 0;
   const sink = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
   sink.on('connection', (s) => s.on('message', () => void received++));
   await new Promise((r) => sink.once('listening', r));
   const { child, port } = await startServer(mode, (sink.address() as { port: number }).port);
-  const sockets = await Promise.all(Array.from({ length: N }, () => new Promise<WebSocket>((resolve, reject) => {
+  const sockets = await Promise.all(Array.from({ length: N }, () => new Promise<WebSocket | Socket>((resolve, reject) => {
+    if (mode === 'tcp') {
+      const s = connect(port, '127.0.0.1', () => resolve(s));
+      s.once('error', reject);
+      return;
+    }
     const s = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
     s.once('open', () => resolve(s));
     s.once('error', reject);
   })));
   // Each stream sends on its own 20 ms clock, the streams' clocks spread over one frame, as calls are.
   const frames = sockets.map((_, i) => Array.from({ length: 50 }, (__, n) => twilioFrame(`MZ${String(i).padStart(32, '0')}`, n)));
+  const wire = mode === 'tcp' ? frames.map((f) => f.map(wireFrame)) : null;
   const timers: NodeJS.Timeout[] = [];
   sockets.forEach((s, i) => {
     let n = 0;
-    setTimeout(() => timers.push(setInterval(() => s.send(frames[i]![n++ % 50]!), FRAME_MS)), (i * FRAME_MS) / N);
+    const tick = s instanceof WebSocket ? () => s.send(frames[i]![n++ % 50]!) : () => void s.write(wire![i]![n++ % 50]!);
+    setTimeout(() => timers.push(setInterval(tick, FRAME_MS)), (i * FRAME_MS) / N);
   });
   await sleep(WARM_MS);
   const pid = child.pid!;
@@ -73,7 +91,10 @@ async function measure(mode: 'receive' | 'forward'): Promise<{ cpuMsPerCallSecon
   const cpu = cpuSeconds(pid) - cpu0;
   const wall = (performance.now() - t0) / 1000;
   for (const t of timers) clearInterval(t);
-  for (const s of sockets) s.terminate();
+  for (const s of sockets) {
+    if (s instanceof WebSocket) s.terminate();
+    else s.destroy();
+  }
   child.kill('SIGTERM');
   sink.close();
   return { cpuMsPerCallSecond: (cpu * 1000) / (N * wall), received };
@@ -82,11 +103,13 @@ async function measure(mode: 'receive' | 'forward'): Promise<{ cpuMsPerCallSecon
 async function main(): Promise<void> {
   const loadBefore = loadAverage();
   if (generatorCpus) spawn('taskset', ['-pc', generatorCpus, String(process.pid)], { stdio: 'ignore' });
+  const tcp = await measure('tcp');
   const receive = await measure('receive');
   const forward = await measure('forward');
   const out = [
     '',
     `=== transport floor — ${N} Twilio media streams, no Parley (${SECONDS} s each, load average ${loadBefore} → ${loadAverage()}) ===`,
+    `  TCP only                ${tcp.cpuMsPerCallSecond.toFixed(2)} CPU-ms per call-second  (the same bytes into a plain TCP server: the kernel and Node's socket, no WebSocket)`,
     `  receive only            ${receive.cpuMsPerCallSecond.toFixed(2)} CPU-ms per call-second  (50 JSON frames a second per call into ws: kernel, Node's socket, ws's parser)`,
     `  receive + forward       ${forward.cpuMsPerCallSecond.toFixed(2)} CPU-ms per call-second  (+ each frame's audio decoded and sent on in 60 ms packets: ${forward.received} packets reached the sink)`,
     `  server process pinned   ${serverCpus ? `CPU ${serverCpus}, generator on CPU ${generatorCpus}` : 'no (--pin SERVER:GENERATOR to pin)'}`,
