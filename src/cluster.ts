@@ -27,8 +27,8 @@ export const MAIN_THREAD_GC_FLAG = '--single-threaded-gc';
  * sweeping to helper threads: a gain while cores sit idle, a loss once every core runs a call loop — the helpers
  * then take turns with the call loops on those same cores, and every call on them waits (docs/benchmarks.md:
  * two processes sharing one core, 200 calls, server-added p99 112–142 → 52–53 ms with the work on the main
- * threads; one process alone on its core, 92–129 → 42–65 ms). `auto` keeps the work on the main thread where the processes
- * fill the cores (one per core or more), and leaves V8's default where cores are left over for the helpers.
+ * threads; one process alone on its core, 92–129 → 42–65 ms). `auto` keeps the work on the main thread where the
+ * processes fill the cores (one per core or more), and leaves V8's default where cores are left over for the helpers.
  * `setting` is GC_THREADS: auto, main or parallel (config.ts checks it).
  */
 export function workerGcFlags(setting: string, processes: number, cores: number = availableParallelism()): string[] {
