@@ -26,7 +26,8 @@ export class LeasedPoller<T> {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly abort = new AbortController();
   private timer: NodeJS.Timeout | null = null;
-  private polling = false;
+  /** The poll under way, if any: stop() waits for it so nothing it claims is left running unseen. */
+  private polling: Promise<void> | null = null;
   private stopped = true;
 
   constructor(private readonly o: LeasedPollerOptions<T>) {
@@ -52,6 +53,8 @@ export class LeasedPoller<T> {
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    // A claim already sent may still lease rows: they join the items in flight before we wait on them.
+    await this.polling;
     const inFlight = [...this.inFlight];
     if (await settleWithin(inFlight, timeoutMs)) this.abort.abort();
     await Promise.allSettled(inFlight);
@@ -63,26 +66,27 @@ export class LeasedPoller<T> {
 
   private schedule(ms: number): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.poll(), ms);
+    this.timer = setTimeout(() => {
+      if (this.stopped || this.polling) return;
+      this.polling = this.poll().finally(() => (this.polling = null));
+    }, ms);
     this.timer.unref();
   }
 
   private async poll(): Promise<void> {
-    if (this.stopped || this.polling) return;
-    this.polling = true;
     let claimed = 0;
     try {
       const free = this.o.concurrency - this.inFlight.size;
       if (free > 0) {
         await this.o.beforeClaim?.();
+        // stop() may have come while beforeClaim ran: a stopped poller leases nothing more.
+        if (this.stopped) return;
         const items = await this.o.claim(free);
         claimed = items.length;
         for (const item of items) this.track(item);
       }
     } catch (err) {
       this.o.onError(err);
-    } finally {
-      this.polling = false;
     }
     if (!this.stopped) this.schedule(claimed > 0 && this.inFlight.size < this.o.concurrency ? 0 : this.o.pollMs);
   }
