@@ -300,6 +300,8 @@ async function main(): Promise<number> {
     let remotePeakRss = idleRss;
     const harnessLag = monitorEventLoopDelay({ resolution: 5 });
     harnessLag.enable();
+    /** This process (callers + fakes): how busy the generator's own core is decides how late it reads. */
+    const harnessCpu0 = process.cpuUsage();
     const lagWindows: number[] = [];
     /** The longest single event-loop delay of each window: a collection or a long task holding every call. */
     const lagMaxWindows: number[] = [];
@@ -333,6 +335,7 @@ async function main(): Promise<number> {
     scraping = false;
     await scraper;
     harnessLag.disable();
+    const harnessCpu = process.cpuUsage(harnessCpu0);
     if (pid !== null) rss.stop();
     const peakRss = pid !== null ? rss.peak : remotePeakRss;
     await sleep(2000); // let the server close its Deepgram streams so every byte is counted
@@ -432,6 +435,7 @@ async function main(): Promise<number> {
     if (waitSec !== null) row('server run-queue wait (all threads)', `${waitSec.toFixed(1)} s runnable-but-not-running vs ${cpuSec.toFixed(1)} s on CPU (${((waitSec / Math.max(1e-9, cpuSec)) * 100).toFixed(0)} %): CPU starvation by other processes`);
     row('server RSS', `idle ${mb(idleRss)}, peak ${mb(peakRss)} → ${mb(rssPerCall)} per call${PROCESSES > 1 ? ` (all ${PROCESSES} processes + primary)` : ''}`);
     row('caller frames late (>5 ms)', `${late} of ${framesSent} (${((late / Math.max(1, framesSent)) * 100).toFixed(2)} %), worst ${maxLate.toFixed(1)} ms  [harness loop p99 ${harness.p99.toFixed(1)} ms, max ${harness.max.toFixed(1)} ms]`);
+    row('load generator CPU', `${(((harnessCpu.user + harnessCpu.system) / 1e6 / wallSec) * 100).toFixed(0)} % of one core (callers + fakes, this process; its reads run late as its core fills, and every hop's end is stamped here)`);
     row('inbound dropped (caller → Deepgram)', `${sent - dgBytes} of ${sent} bytes (${(((sent - dgBytes) / Math.max(1, sent)) * 100).toFixed(3)} %)`);
     row('outbound (TTS → caller)', `${outBytes} of ${outExpected} expected bytes for greetings + uninterrupted answers (${shortReplies} answers short)`);
     const stages = [...after.turnStages.entries()].map(([s, v]) => `${s} ${v.count ? ((v.sum / v.count) * 1000).toFixed(0) : '-'} ms`).join(', ');

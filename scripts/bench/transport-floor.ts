@@ -5,7 +5,9 @@
  * in 60 ms packets; and, for the part that is the kernel and Node's socket alone, the same frames' bytes into a
  * plain TCP server (no WebSocket). Its CPU per call-second is the floor under `npm run bench:calls` on the same machine: compare
  * the two to see what Parley's own work costs (bench:calls --listen-only-ms: the same line with Parley on it, no
- * turns; a full run: with turns).
+ * turns; a full run: with turns). The forward mode also times each packet's transit — the caller sends the frame
+ * that completes a 60 ms packet → the packet reaches the Deepgram-like sink — the same hop bench:calls reports as
+ * "caller frame → Deepgram, transit": what this machine and harness add to that hop with no Parley on it.
  *   npx tsx scripts/bench/transport-floor.ts [--calls 50] [--seconds 20] [--pin 0:1  (server CPUs : generator CPUs)]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,6 +16,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import WebSocket, { WebSocketServer } from 'ws';
 import { cpuSeconds, loadAverage } from './lib/proc-stats.js';
+import { fmtSummary, summarize, type Summary } from './lib/stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -58,19 +61,35 @@ async function startServer(mode: Mode, sinkPort: number): Promise<{ child: Child
   return { child, port: (JSON.parse(line) as { port: number }).port };
 }
 
-async function measure(mode: Mode): Promise<{ cpuMsPerCallSecond: number; received: number }> {
+/** 60 ms packets: every third 20 ms frame completes one. */
+const FRAMES_PER_PACKET = 3;
+
+async function measure(mode: Mode): Promise<{ cpuMsPerCallSecond: number; received: number; transit: Summary | null }> {
   let received = 0;
+  /** Per stream: when each frame was handed to its socket (performance.now()); packets matched by order. */
+  const sentAt: number[][] = Array.from({ length: N }, () => []);
+  const transits: number[] = [];
+  let measuring = false;
   const sink = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
-  sink.on('connection', (s) => s.on('message', () => void received++));
+  sink.on('connection', (s, request) => {
+    const stream = Number((request.url ?? '/').slice(1));
+    let packets = 0;
+    s.on('message', () => {
+      received++;
+      const sent = sentAt[stream]?.[packets * FRAMES_PER_PACKET + FRAMES_PER_PACKET - 1];
+      packets++;
+      if (measuring && sent !== undefined) transits.push(performance.now() - sent);
+    });
+  });
   await new Promise((r) => sink.once('listening', r));
   const { child, port } = await startServer(mode, (sink.address() as { port: number }).port);
-  const sockets = await Promise.all(Array.from({ length: N }, () => new Promise<WebSocket | Socket>((resolve, reject) => {
+  const sockets = await Promise.all(Array.from({ length: N }, (_, i) => new Promise<WebSocket | Socket>((resolve, reject) => {
     if (mode === 'tcp') {
       const s = connect(port, '127.0.0.1', () => resolve(s));
       s.once('error', reject);
       return;
     }
-    const s = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
+    const s = new WebSocket(`ws://127.0.0.1:${port}/${i}`, { perMessageDeflate: false });
     s.once('open', () => resolve(s));
     s.once('error', reject);
   })));
@@ -80,14 +99,22 @@ async function measure(mode: Mode): Promise<{ cpuMsPerCallSecond: number; receiv
   const timers: NodeJS.Timeout[] = [];
   sockets.forEach((s, i) => {
     let n = 0;
-    const tick = s instanceof WebSocket ? () => s.send(frames[i]![n++ % 50]!) : () => void s.write(wire![i]![n++ % 50]!);
+    const sent = sentAt[i]!;
+    const tick = s instanceof WebSocket
+      ? () => {
+          sent.push(performance.now());
+          s.send(frames[i]![n++ % 50]!);
+        }
+      : () => void s.write(wire![i]![n++ % 50]!);
     setTimeout(() => timers.push(setInterval(tick, FRAME_MS)), (i * FRAME_MS) / N);
   });
   await sleep(WARM_MS);
   const pid = child.pid!;
   const cpu0 = cpuSeconds(pid);
   const t0 = performance.now();
+  measuring = true;
   await sleep(SECONDS * 1000);
+  measuring = false;
   const cpu = cpuSeconds(pid) - cpu0;
   const wall = (performance.now() - t0) / 1000;
   for (const t of timers) clearInterval(t);
@@ -97,7 +124,7 @@ async function measure(mode: Mode): Promise<{ cpuMsPerCallSecond: number; receiv
   }
   child.kill('SIGTERM');
   sink.close();
-  return { cpuMsPerCallSecond: (cpu * 1000) / (N * wall), received };
+  return { cpuMsPerCallSecond: (cpu * 1000) / (N * wall), received, transit: mode === 'forward' ? summarize(transits) : null };
 }
 
 async function main(): Promise<void> {
@@ -112,6 +139,7 @@ async function main(): Promise<void> {
     `  TCP only                ${tcp.cpuMsPerCallSecond.toFixed(2)} CPU-ms per call-second  (the same bytes into a plain TCP server: the kernel and Node's socket, no WebSocket)`,
     `  receive only            ${receive.cpuMsPerCallSecond.toFixed(2)} CPU-ms per call-second  (50 JSON frames a second per call into ws: kernel, Node's socket, ws's parser)`,
     `  receive + forward       ${forward.cpuMsPerCallSecond.toFixed(2)} CPU-ms per call-second  (+ each frame's audio decoded and sent on in 60 ms packets: ${forward.received} packets reached the sink)`,
+    `  forward transit         ${forward.transit ? fmtSummary(forward.transit) : '-'}  (the frame completing a 60 ms packet sent → the packet at the sink; bench:calls' "caller frame → Deepgram, transit" with no Parley)`,
     `  server process pinned   ${serverCpus ? `CPU ${serverCpus}, generator on CPU ${generatorCpus}` : 'no (--pin SERVER:GENERATOR to pin)'}`,
     '',
   ];

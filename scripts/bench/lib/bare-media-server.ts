@@ -42,7 +42,9 @@ function forwarder(upstream: WebSocket): (data: Buffer) => void {
       fill += take;
       from += take;
       if (fill === PACKET_BYTES) {
+        // Packets made before the upstream socket opens wait for it (as Parley holds audio while Deepgram connects).
         if (upstream.readyState === WebSocket.OPEN) upstream.send(packet);
+        else if (upstream.readyState === WebSocket.CONNECTING) upstream.once('open', ((p: Buffer) => () => upstream.send(p))(packet));
         packet = Buffer.allocUnsafe(PACKET_BYTES);
         fill = 0;
       }
@@ -55,12 +57,13 @@ if (mode === 'tcp') {
   tcp.listen(0, '127.0.0.1', () => ready(tcp.address()));
 } else {
   const server = new WebSocketServer({ port: 0, host: '127.0.0.1', maxPayload: MAX_SOCKET_PAYLOAD, skipUTF8Validation: true, perMessageDeflate: false });
-  server.on('connection', (socket) => {
+  server.on('connection', (socket, request) => {
     if (mode === 'receive') {
       socket.on('message', () => {});
       return;
     }
-    const upstream = new WebSocket(`ws://127.0.0.1:${sinkPort}`, { perMessageDeflate: false });
+    // The caller's path (its stream's index) names the sink connection, so the generator can match packets to frames.
+    const upstream = new WebSocket(`ws://127.0.0.1:${sinkPort}${request.url ?? '/'}`, { perMessageDeflate: false });
     socket.on('message', forwarder(upstream));
     socket.on('close', () => upstream.close());
   });
