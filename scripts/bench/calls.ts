@@ -320,6 +320,7 @@ async function main(): Promise<number> {
       }
     })();
     const cpu0 = serverCpu(pid === null ? await scrapeMetrics(server) : null);
+    const kernel0 = pid !== null ? treeCpuSeconds(pid, 'kernel') : null;
     const wait0 = pid !== null ? treeRunQueueWaitSeconds(pid) : null;
     const t0 = Date.now();
     const results: CallResult[] = await Promise.all(
@@ -330,6 +331,7 @@ async function main(): Promise<number> {
     );
     const wallSec = (Date.now() - t0) / 1000;
     const cpuSec = serverCpu(pid === null ? await scrapeMetrics(server) : null) - cpu0;
+    const kernelSec = kernel0 !== null ? treeCpuSeconds(pid!, 'kernel') - kernel0 : null;
     const wait1 = pid !== null ? treeRunQueueWaitSeconds(pid) : null;
     const waitSec = wait0 !== null && wait1 !== null ? wait1 - wait0 : null;
     scraping = false;
@@ -432,6 +434,7 @@ async function main(): Promise<number> {
     if (gcDuringLoad) row('server GC pauses (load + 2 s)', `${gcDuringLoad}  (count × mean pause on the processes' main threads, /metrics)`);
     row('server CPU', `${cpuPct.toFixed(1)} % of one core over the load (${(cpuPct / N).toFixed(2)} % per call; ${((cpuSec * 1000) / N).toFixed(0)} ms CPU per call of ~${(wallSec).toFixed(0)} s)`);
     row('server CPU per call-second', `${cpuMsPerCallSecond.toFixed(2)} CPU-ms per second of call = ${(cpuMsPerCallSecond / 10).toFixed(3)} % of a core per call  (${(cpuSec * 1000).toFixed(0)} CPU-ms of the server processes / ${callSeconds.toFixed(0)} call-seconds, stream open → hang-up)`);
+    if (kernelSec !== null) row('  of which in the kernel', `${((kernelSec / Math.max(1e-9, cpuSec)) * 100).toFixed(0)} %  (system time: socket reads and writes and the loopback TCP path under them; the rest is JavaScript, GC and libraries)`);
     if (waitSec !== null) row('server run-queue wait (all threads)', `${waitSec.toFixed(1)} s runnable-but-not-running vs ${cpuSec.toFixed(1)} s on CPU (${((waitSec / Math.max(1e-9, cpuSec)) * 100).toFixed(0)} %): CPU starvation by other processes`);
     row('server RSS', `idle ${mb(idleRss)}, peak ${mb(peakRss)} → ${mb(rssPerCall)} per call${PROCESSES > 1 ? ` (all ${PROCESSES} processes + primary)` : ''}`);
     row('caller frames late (>5 ms)', `${late} of ${framesSent} (${((late / Math.max(1, framesSent)) * 100).toFixed(2)} %), worst ${maxLate.toFixed(1)} ms  [harness loop p99 ${harness.p99.toFixed(1)} ms, max ${harness.max.toFixed(1)} ms]`);

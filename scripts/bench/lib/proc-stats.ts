@@ -8,13 +8,20 @@ const CLK_TCK = 100;
 
 /** CPU seconds (user + system) the process has used so far. */
 export function cpuSeconds(pid: number): number {
+  return cpuSecondsIn(pid, 'both');
+}
+
+/** CPU seconds in user space, in the kernel (system calls: socket reads and writes, the loopback TCP path), or both. */
+function cpuSecondsIn(pid: number, mode: CpuMode): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may contain spaces: fields after it are counted from the closing parenthesis.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(rest[11]);
-  const stime = Number(rest[12]);
+  const utime = mode === 'kernel' ? 0 : Number(rest[11]);
+  const stime = mode === 'user' ? 0 : Number(rest[12]);
   return (utime + stime) / CLK_TCK;
 }
+
+type CpuMode = 'both' | 'user' | 'kernel';
 
 /** Resident set size in bytes. */
 export function rssBytes(pid: number): number {
@@ -96,12 +103,15 @@ export function processTree(pid: number): number[] {
   return out;
 }
 
-/** CPU seconds of `pid` and every process below it (live ones, plus children it has reaped: cutime/cstime). */
-export function treeCpuSeconds(pid: number): number {
+/**
+ * CPU seconds of `pid` and every process below it (live ones, plus children it has reaped: cutime/cstime);
+ * `mode` 'kernel' counts only the time in system calls.
+ */
+export function treeCpuSeconds(pid: number, mode: CpuMode = 'both'): number {
   let total = 0;
   for (const p of processTree(pid)) {
     try {
-      total += cpuSeconds(p);
+      total += cpuSecondsIn(p, mode);
     } catch {
       // exited between the listing and the read
     }
@@ -109,7 +119,8 @@ export function treeCpuSeconds(pid: number): number {
   try {
     const rest = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = rest.slice(rest.lastIndexOf(')') + 2).split(' ');
-    total += (Number(f[13]) + Number(f[14])) / CLK_TCK; // cutime + cstime: workers that died and were reaped
+    // cutime + cstime: workers that died and were reaped
+    total += ((mode === 'kernel' ? 0 : Number(f[13])) + (mode === 'user' ? 0 : Number(f[14]))) / CLK_TCK;
   } catch {
     // gone
   }
