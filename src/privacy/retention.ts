@@ -88,8 +88,8 @@ export function retentionWorker(
     pollMs: options.pollMs ?? 600_000,
     ...(deleter
       ? {
-          beforeClaim: async () => {
-            const n = await drainRecordingDeletions(sql, deleter);
+          beforeClaim: async (signal: AbortSignal) => {
+            const n = await drainRecordingDeletions(sql, deleter, { signal });
             if (n) log.info({ recordings: n }, 'deleted recordings of purged or erased calls');
           },
         }

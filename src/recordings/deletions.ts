@@ -33,7 +33,12 @@ const CLAIM_LEASE_MS = 5 * 60_000;
  * short statement and the store / Twilio are called outside any transaction: a slow store never holds a database
  * connection (embedded PGlite has exactly one).
  */
-export async function drainRecordingDeletions(sql: RootSql, deleter: RecordingDeleter, options: { limit?: number; companyId?: string } = {}): Promise<number> {
+export async function drainRecordingDeletions(
+  sql: RootSql,
+  deleter: RecordingDeleter,
+  /** `signal`: stop before the next recording (those left are claimed for CLAIM_LEASE_MS, then due again). */
+  options: { limit?: number; companyId?: string; signal?: AbortSignal } = {},
+): Promise<number> {
   const company = options.companyId ?? null;
   const due = await sql<{ id: string; recording_key: string | null; recording_sid: string | null; attempts: number }[]>`
     update recording_deletions set next_attempt_at = now() + ${CLAIM_LEASE_MS} * interval '1 millisecond'
@@ -44,6 +49,7 @@ export async function drainRecordingDeletions(sql: RootSql, deleter: RecordingDe
     returning id::text, recording_key, recording_sid, attempts`;
   let deleted = 0;
   for (const d of due) {
+    if (options.signal?.aborted) break;
     try {
       if (d.recording_key) {
         if (!deleter.store) throw new Error('no recording store configured');

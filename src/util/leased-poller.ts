@@ -16,8 +16,8 @@ export interface LeasedPollerOptions<T> {
   claim(free: number): Promise<T[]>;
   /** Runs one claimed item; settles its row itself. `signal` aborts when the poller stops past its grace. */
   run(item: T, signal: AbortSignal): Promise<void>;
-  /** Work before each claim (e.g. failing exhausted rows, refreshing statistics). */
-  beforeClaim?(): Promise<void>;
+  /** Work before each claim (e.g. failing exhausted rows, draining deletions); `signal` aborts as run()'s does. */
+  beforeClaim?(signal: AbortSignal): Promise<void>;
   /** A poll that threw (database trouble): logged, and the next poll comes as usual. */
   onError(err: unknown): void;
 }
@@ -53,11 +53,13 @@ export class LeasedPoller<T> {
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    // A claim already sent may still lease rows: they join the items in flight before we wait on them.
+    const deadline = Date.now() + timeoutMs;
+    // The poll under way first: a claim already sent may still lease rows, which join the items in flight.
+    if (this.polling && (await settleWithin(this.polling, timeoutMs))) this.abort.abort();
+    if (await settleWithin([...this.inFlight], Math.max(0, deadline - Date.now()))) this.abort.abort();
+    // Past the grace everything has the abort: beforeClaim gives up, and what a late claim leased ends at once.
     await this.polling;
-    const inFlight = [...this.inFlight];
-    if (await settleWithin(inFlight, timeoutMs)) this.abort.abort();
-    await Promise.allSettled(inFlight);
+    await Promise.allSettled([...this.inFlight]);
   }
 
   get stopping(): AbortSignal {
@@ -78,7 +80,7 @@ export class LeasedPoller<T> {
     try {
       const free = this.o.concurrency - this.inFlight.size;
       if (free > 0) {
-        await this.o.beforeClaim?.();
+        await this.o.beforeClaim?.(this.abort.signal);
         // stop() may have come while beforeClaim ran: a stopped poller leases nothing more.
         if (this.stopped) return;
         const items = await this.o.claim(free);

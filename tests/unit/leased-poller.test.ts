@@ -96,3 +96,37 @@ describe('LeasedPoller stopping', () => {
     expect(errors).toHaveLength(1);
   });
 });
+
+describe('LeasedPoller stop() is bounded by its grace', () => {
+  it('a long beforeClaim gets the abort once the grace is over, and stop() returns', async () => {
+    let entered = false;
+    let sawAbort = false;
+    let claims = 0;
+    const poller = new LeasedPoller<number>({
+      concurrency: 1,
+      pollMs: 10,
+      // Work that would run for minutes (deleting recordings one by one) unless told to stop.
+      beforeClaim: (signal) =>
+        new Promise<void>((resolve) => {
+          entered = true;
+          signal.addEventListener('abort', () => {
+            sawAbort = true;
+            resolve();
+          }, { once: true });
+        }),
+      claim: async () => {
+        claims++;
+        return [];
+      },
+      run: async () => {},
+      onError: (err) => {
+        throw err;
+      },
+    });
+    poller.start();
+    while (!entered) await tick();
+    await poller.stop(20);
+    expect(sawAbort).toBe(true);
+    expect(claims).toBe(0);
+  });
+});
