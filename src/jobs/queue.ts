@@ -125,9 +125,12 @@ export class JobWorker {
   }
 
   private async run(kind: string, def: JobKind, job: ClaimedJob, signal: AbortSignal): Promise<void> {
+    // Only while this claim still holds the job (a claim bumps attempts): a worker that stalled past its lease,
+    // while another claimed the job, must not mark it done, put it back in the queue, or give it up a second time.
+    const held = () => this.sql`id = ${job.id} and status = 'running' and attempts = ${job.attempts}`;
     try {
       await def.handler(job.payload, { jobId: job.id, attempt: job.attempts, signal });
-      await this.sql`update jobs set status = 'done', locked_until = null, updated_at = now() where id = ${job.id}`;
+      await this.sql`update jobs set status = 'done', locked_until = null, updated_at = now() where ${held()}`;
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       if (signal.aborted) return; // shutting down: the lease expires and another worker retries
@@ -135,11 +138,13 @@ export class JobWorker {
       // Exponential backoff: about 2 s, 4 s, 8 s… capped at 5 minutes.
       const delayMs = backoffDelayMs(job.attempts, { baseMs: 2_000, maxMs: 300_000, jitter: 0.5 });
       this.options.log.warn({ jobId: job.id, kind, attempt: job.attempts, err: err.message }, last ? 'job failed, giving up' : 'job failed, will retry');
-      await this.sql`
+      const settled = await this.sql`
         update jobs set status = ${last ? 'failed' : 'queued'}, locked_until = null, last_error = ${err.message.slice(0, 2000)},
           run_at = now() + ${delayMs} * interval '1 millisecond', updated_at = now()
-        where id = ${job.id}`.catch(() => {});
-      if (last) await def.onGiveUp?.(job.payload, err).catch((e2: unknown) => this.options.log.error({ err: e2 }, 'onGiveUp failed'));
+        where ${held()} returning id`.then((rows) => rows.length > 0, () => false);
+      // Not settled: the lease was lost (failExhausted or the next claim owns the outcome), or the database is
+      // away (the lease expires and failExhausted gives up then).
+      if (last && settled) await def.onGiveUp?.(job.payload, err).catch((e2: unknown) => this.options.log.error({ err: e2 }, 'onGiveUp failed'));
     }
   }
 }
