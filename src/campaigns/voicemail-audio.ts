@@ -78,6 +78,9 @@ export async function renderSpeechWav(
   const session = await tts.open({
     format: TWILIO_FORMAT, language: request.language,
     ...(request.voice ? { voice: request.voice } : {}), ...(request.model ? { model: request.model } : {}),
+  }).catch((err: unknown) => {
+    clearTimeout(timer);
+    throw err;
   });
   const turn = session.startTurn(controller.signal);
   const chunks: Uint8Array[] = [new Uint8Array((TWILIO_FORMAT.sampleRate * LEAD_IN_MS) / 1000).fill(MULAW_SILENCE)];
