@@ -6,6 +6,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { BotConfigSchema, LanguageSchema, type BotConfig } from '../../bots/config-schema.js';
 import { bookingConfigProblems } from '../../bookings/config-schema.js';
+import { extractionSchemaProblem } from '../../outcomes/response-schema.js';
 import { botWarnings, localSpeechStatus, type BotWarning } from '../../bots/capabilities.js';
 import type { Config } from '../../config.js';
 import { getBot, getBotForUpdate, insertBot, listBots, updateBot, type BotRow } from '../../db/bots.js';
@@ -53,9 +54,14 @@ const UpdateBotBody = Type.Object(
 
 /** What the JSON Schema cannot say (a real IANA zone, services that exist…), as a 400 naming the field. */
 function checkConfig(config: BotConfig | undefined): void {
-  if (!config?.booking) return;
-  const problems = bookingConfigProblems(config.booking);
-  if (problems.length) throw badRequest(`config.booking: ${problems.join('; ')}`, { field: 'body.config.booking' });
+  if (config?.booking) {
+    const problems = bookingConfigProblems(config.booking);
+    if (problems.length) throw badRequest(`config.booking: ${problems.join('; ')}`, { field: 'body.config.booking' });
+  }
+  // Post-call analysis compiles this JSON Schema: one that cannot compile is refused now, not at every call's end.
+  const extraction = config?.outcomes?.extractionSchema as Record<string, unknown> | undefined;
+  const problem = extraction ? extractionSchemaProblem(extraction) : null;
+  if (problem) throw badRequest(`config.outcomes.extractionSchema is not a usable JSON Schema: ${problem}`, { field: 'body.config.outcomes.extractionSchema' });
 }
 
 const toBot = (b: BotRow) => ({
