@@ -1,7 +1,8 @@
 /**
  * Durable background jobs: a row in `jobs` that workers claim with FOR UPDATE SKIP LOCKED and lease.
  * A job survives restarts; several instances can run workers at once; a crashed worker's lease expires and
- * the job is claimed again. Handlers must be idempotent (a job can run twice after a crash).
+ * the job is claimed again. Handlers must be idempotent (a job can run twice after a crash). A handler that may
+ * outrun its lease renews it as it makes progress (JobContext.renewLease); one that stops making progress loses it.
  * Every claim counts as an attempt, however it ends (an error, a crash, an expired lease): a job whose attempts
  * have reached max_attempts is never claimed again; when its last lease expires it is marked failed and its
  * kind's onGiveUp runs, as for a last attempt that threw.
@@ -33,6 +34,13 @@ export interface JobContext {
   jobId: string;
   attempt: number;
   signal: AbortSignal;
+  /**
+   * Extends this attempt's lease (leaseMs from now) while it still holds the job; false once it does not (the lease
+   * expired and another claim has the job: stop, writing nothing). A handler that may outrun the lease calls this as
+   * it makes progress — after each batch, not on a timer, so one stuck on a dead socket still loses its lease and
+   * the job moves on. Writes at most once per quarter lease.
+   */
+  renewLease(): Promise<boolean>;
 }
 
 export interface JobKind {
@@ -51,7 +59,7 @@ export interface WorkerLogger {
 export interface JobWorkerOptions {
   kinds: Record<string, JobKind>;
   pollMs?: number;
-  /** A claimed job is leased this long; longer-running handlers should be made shorter, not the lease longer. */
+  /** A claimed job is leased this long; a handler that may run longer renews it as it goes (JobContext.renewLease). */
   leaseMs?: number;
   log: WorkerLogger;
 }
@@ -128,8 +136,17 @@ export class JobWorker {
     // Only while this claim still holds the job (a claim bumps attempts): a worker that stalled past its lease,
     // while another claimed the job, must not mark it done, put it back in the queue, or give it up a second time.
     const held = () => this.sql`id = ${job.id} and status = 'running' and attempts = ${job.attempts}`;
+    let renewedAt = Date.now();
+    const renewLease = async (): Promise<boolean> => {
+      if (Date.now() - renewedAt < this.leaseMs / 4) return true;
+      const rows = await this.sql`
+        update jobs set locked_until = now() + ${this.leaseMs} * interval '1 millisecond', updated_at = now()
+        where ${held()} returning id`;
+      renewedAt = Date.now();
+      return rows.length > 0;
+    };
     try {
-      await def.handler(job.payload, { jobId: job.id, attempt: job.attempts, signal });
+      await def.handler(job.payload, { jobId: job.id, attempt: job.attempts, signal, renewLease });
       await this.sql`update jobs set status = 'done', locked_until = null, updated_at = now() where ${held()}`;
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));

@@ -68,7 +68,18 @@ export async function failDocument(deps: IngestDeps, doc: KnowledgeDocumentRow, 
   await cleanUpExternal(deps, doc);
 }
 
-export async function ingestDocument(deps: IngestDeps, documentId: string, signal?: AbortSignal): Promise<IngestOutcome> {
+export interface IngestRun {
+  signal?: AbortSignal;
+  /**
+   * The job's lease renewal (JobContext.renewLease), called after each embedding batch: a large document embedded
+   * by a cloud API can outrun the lease, and without it another worker would claim the job and embed (and bill)
+   * the whole document again. False: another claim has the job now, and this attempt stops, writing nothing.
+   */
+  renewLease?: () => Promise<boolean>;
+}
+
+export async function ingestDocument(deps: IngestDeps, documentId: string, run: IngestRun = {}): Promise<IngestOutcome> {
+  const { signal, renewLease } = run;
   const loaded = await loadDocumentForIngest(deps.sql, documentId);
   if (!loaded || loaded.doc.status !== 'processing') return 'skipped';
   const { doc, bytes, language } = loaded;
@@ -109,6 +120,7 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, signa
     const vectors = processed.vectors
       ? processed.vectors.slice(i, i + batch)
       : await deps.embedder.embed(slice.map(embeddingText), signal, billed);
+    if (!processed.vectors && renewLease && !(await renewLease())) return 'skipped';
     slice.forEach((p, j) => {
       const c: ChunkRow = {
         id: p.id,
@@ -144,6 +156,7 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, signa
   signal?.throwIfAborted();
 
   const external = deps.store.name !== 'postgres';
+  if (renewLease && !(await renewLease())) return 'skipped';
   if (external) {
     // Points from an earlier, crashed attempt may include ordinals this attempt no longer produces.
     await deps.store.deleteByDocument({ companyId: doc.company_id, botId: doc.bot_id, documentId: doc.id });
@@ -191,7 +204,7 @@ export function ingestJobKind(deps: IngestDeps & { concurrency: number }): JobKi
   return {
     concurrency: deps.concurrency,
     handler: async (payload, ctx) => {
-      await ingestDocument(deps, String(payload.documentId), ctx.signal);
+      await ingestDocument(deps, String(payload.documentId), { signal: ctx.signal, renewLease: ctx.renewLease });
     },
     onGiveUp: async (payload, error) => {
       const loaded = await loadDocumentForIngest(deps.sql, String(payload.documentId));

@@ -33,6 +33,22 @@ function gatedEmbedder(honourAbort: boolean) {
 
 const BODY = Array.from({ length: 12 }, (_, i) => `Section ${i}\n\nParagraph number ${i} explains rule ${i} of the clinic in a sentence or two. It is long enough to matter.`).join('\n\n');
 
+/** A cloud-like embedder: each call takes `delayMs` of I/O; counts the texts it was asked to embed. */
+function slowEmbedder(delayMs: number) {
+  const inner = new LocalEmbedder();
+  let texts = 0;
+  const embedder: Embedder = {
+    name: 'slow-cloud',
+    dimensions: inner.dimensions,
+    async embed(batch) {
+      texts += batch.length;
+      await new Promise((r) => setTimeout(r, delayMs));
+      return inner.embed(batch);
+    },
+  };
+  return { embedder, texts: () => texts };
+}
+
 describe('ingestion survives a worker that stops or stalls mid-job', () => {
   let db: TestDatabase;
   let kb: KnowledgeHarness;
@@ -115,5 +131,23 @@ describe('ingestion survives a worker that stops or stalls mid-job', () => {
     expect(after).toEqual(before);
     expect(after.distinct_ordinals).toBe(after.n);
     expect((await getDocument(db.sql, bot.companyId, bot.botId, document.id))!.status).toBe('ready');
+  });
+
+  it('a long ingestion renews its lease as it embeds: no other worker claims it and embeds it again', async () => {
+    for (const w of workers) await w.stop(100);
+    const long = Array.from({ length: 150 }, (_, i) => `Rule ${i}: the clinic asks every visitor to follow rule number ${i} carefully, and explains why at the desk.`).join('\n\n');
+    const { document } = await acceptUpload(kb.docDeps, { ...bot, filename: 'long-rules.txt', bytes: new TextEncoder().encode(long) });
+    const slow = slowEmbedder(100);
+    // One text per call, 100 ms each: the whole document takes well over the 1 s lease. Two workers poll.
+    const deps = { ...kb.ingestDeps, embedder: slow.embedder, embedBatchSize: 1 };
+    worker(deps, 1000);
+    worker(deps, 1000);
+    const ready = await waitFor(async () => {
+      const d = await getDocument(db.sql, bot.companyId, bot.botId, document.id);
+      return d?.status === 'ready' && d;
+    });
+    expect(ready.chunk_count).toBeGreaterThan(20);
+    expect(await waitFor(async () => (await job(document.id)).status === 'done' && job(document.id))).toMatchObject({ attempts: 1 });
+    expect(slow.texts()).toBe(ready.chunk_count); // each chunk embedded (and billed) once
   });
 });
