@@ -18,6 +18,13 @@ const ABBREVIATIONS = new Set([
 const SENTENCE_END = /[.!?…]/;
 const CLAUSE_END = /[,;:—–]/;
 
+/** Exactly what /\s/ matches, without a RegExp call per character (the scan runs on every streamed token). */
+function isSpace(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  if (c < 0xa0) return false;
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
 export interface ChunkerOptions {
   /** The first phrase is released at a clause boundary once it has this many characters. */
   firstMinChars?: number;
@@ -33,6 +40,13 @@ export interface ChunkerOptions {
 
 export class SentenceChunker {
   private buffer = '';
+  /**
+   * Boundaries before this index have been judged and none cuts: each judgement looks only at the characters up to
+   * the whitespace after the boundary (known once judged) and at the boundary's distance from the buffer start
+   * (fixed until a cut), so text added later cannot change it. Only new text is scanned — one pass per token, not
+   * the whole buffer again, which on long answers was most of the turn's allocations.
+   */
+  private scanned = 0;
   private emitted = 0;
   private readonly firstMinChars: number;
   private readonly minChars: number;
@@ -57,6 +71,7 @@ export class SentenceChunker {
       if (cut <= 0) break;
       const phrase = this.buffer.slice(0, cut).trim();
       this.buffer = this.buffer.slice(cut).replace(/^\s+/, '');
+      this.scanned = 0;
       if (phrase) {
         out.push(phrase + ' ');
         this.emitted++;
@@ -69,6 +84,7 @@ export class SentenceChunker {
   flush(): string | null {
     const phrase = this.buffer.trim();
     this.buffer = '';
+    this.scanned = 0;
     if (!phrase) return null;
     this.emitted++;
     return phrase + ' ';
@@ -80,10 +96,9 @@ export class SentenceChunker {
     const first = this.emitted === 0;
     let clauseCut = -1;
     // A boundary needs the following whitespace to be known, hence `i < b.length - 1`.
-    for (let i = 0; i < b.length - 1; i++) {
+    for (let i = this.scanned; i < b.length - 1; i++) {
+      if (!isSpace(b.charCodeAt(i + 1))) continue;
       const ch = b[i] as string;
-      const next = b[i + 1] as string;
-      if (!/\s/.test(next)) continue;
       const len = i + 1;
       if (SENTENCE_END.test(ch)) {
         if (ch === '.' && !this.isSentencePeriod(i)) continue;
@@ -94,6 +109,7 @@ export class SentenceChunker {
       }
     }
     if (clauseCut > 0) return clauseCut;
+    this.scanned = Math.max(0, b.length - 1);
     if (b.length > this.maxChars) {
       const space = b.lastIndexOf(' ', this.maxChars);
       return space > 0 ? space + 1 : this.maxChars;

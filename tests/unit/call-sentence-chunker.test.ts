@@ -53,6 +53,13 @@ describe('SentenceChunker', () => {
     expect(parts.join(' ')).toBe(long.trim());
   });
 
+  it('judges the text left after a cut from its start, however far the earlier text was scanned', () => {
+    const c = new SentenceChunker();
+    expect(c.push('Hello there my good old friend from the village down the road')).toEqual([]);
+    expect(c.push('. Yes? I am well, and you? Great. ')).toEqual(['Hello there my good old friend from the village down the road. ', 'Yes? I am well, and you? ']);
+    expect(c.flush()).toBe('Great. ');
+  });
+
   it('splits fixed text into sentences only', () => {
     expect(splitForSpeech('Hello, this is Acme. How can I help?').map((s) => s.trim())).toEqual(['Hello, this is Acme.', 'How can I help?']);
   });
