@@ -321,7 +321,9 @@ export class CallSession {
         if (!turn.active || this.ended) return;
         if (err instanceof LlmFailure) {
           this.o.log.error({ err: errText(err) }, 'agent turn failed');
-          this.turn = null;
+          // Words of an earlier round (said before a tool call) may still be playing: stop them, keeping what was
+          // heard, before the apology.
+          this.stopTurn(turn, 'wrap-up');
           return this.failCall('llm');
         }
         void this.ttsFailed(turn, err);
@@ -393,6 +395,9 @@ export class CallSession {
         (err: unknown) => {
           this.o.log.warn({ err: errText(err) }, 'transfer failed');
           this.said.system('Transfer failed');
+          if (this.ended) return;
+          // The caller may have started a turn while on hold: the notice replaces it (what was heard is kept).
+          if (this.turn) this.stopTurn(this.turn, 'interrupted');
           this.speak(this.phrases.transferFailed, 'notice', true);
         },
       );

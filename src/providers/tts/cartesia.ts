@@ -139,6 +139,12 @@ class CartesiaSession implements TtsSession {
         reject(new ParleyError('PARLEY_ERR_UPSTREAM', `Cartesia connection failed: ${err.message}`, { provider: 'cartesia', retryable: true })),
       );
       socket.once('open', () => {
+        // Closed while this (re)dial was in flight (the call ended): nobody would ever close this socket.
+        if (this.closed) {
+          socket.close(1000);
+          reject(new ParleyError('PARLEY_ERR_UNAVAILABLE', 'TTS session is closed'));
+          return;
+        }
         this.socket = socket;
         socket.on('error', () => undefined); // 'close' follows and fails the live turns
         socket.on('message', (data) => this.onMessage(data));

@@ -126,6 +126,7 @@ class LocalTtsTurn implements TtsTurn {
   private cancelled = false;
   private pumping = false;
   private readonly chunkBytes: number;
+  private readonly onAbort = (): void => void this.cancel();
 
   constructor(
     private readonly voice: Voice,
@@ -138,7 +139,7 @@ class LocalTtsTurn implements TtsTurn {
     this.audio = this.queue;
     this.chunkBytes = Math.max(2, Math.round(bytesPerMs(format) * limits.chunkMs) & ~1);
     if (signal.aborted) void this.cancel();
-    else signal.addEventListener('abort', () => void this.cancel(), { once: true });
+    else signal.addEventListener('abort', this.onAbort, { once: true });
   }
 
   pushText(text: string): void {
@@ -165,6 +166,12 @@ class LocalTtsTurn implements TtsTurn {
     this.live.clear();
     this.phrases.length = 0;
     this.queue.abort();
+    this.finished();
+  }
+
+  /** The turn is over: off the session's list and off the signal (shared by every phrase of a bot turn). */
+  private finished(): void {
+    this.signal.removeEventListener('abort', this.onAbort);
     this.onDone();
   }
 
@@ -220,7 +227,7 @@ class LocalTtsTurn implements TtsTurn {
         }
         if (this.ended && !this.cancelled) {
           this.queue.close();
-          this.onDone();
+          this.finished();
         }
       } finally {
         this.pumping = false;
@@ -235,6 +242,6 @@ class LocalTtsTurn implements TtsTurn {
     for (const s of this.live) s.kill();
     this.live.clear();
     this.phrases.length = 0;
-    this.onDone();
+    this.finished();
   }
 }

@@ -81,6 +81,11 @@ export class TwilioMediaTransport implements CallTransport {
 
   attach(handlers: TransportHandlers): void {
     this.handlers = handlers;
+    // The caller may have hung up while the call was being set up: the loop must still hear about it.
+    if (this.farEnd.closed) {
+      const reason = this.farEnd.closeReason;
+      queueMicrotask(() => handlers.onClose(reason));
+    }
   }
 
   /**
@@ -118,6 +123,8 @@ export class TwilioMediaTransport implements CallTransport {
 
   /** A decoded message (frames that scanFrame does not take). */
   receive(message: TwilioInbound): void {
+    // A stop before the loop attached still ends the call (attach() reports it).
+    if (message.event === 'stop') return this.farEnd.close('stop');
     const h = this.handlers;
     if (!h) return;
     switch (message.event) {
@@ -133,9 +140,6 @@ export class TwilioMediaTransport implements CallTransport {
         return;
       case 'dtmf':
         h.onDtmf(message.digit);
-        return;
-      case 'stop':
-        this.farEnd.close('stop');
         return;
       default:
         return;

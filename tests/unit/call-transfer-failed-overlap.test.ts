@@ -1,0 +1,69 @@
+/**
+ * A transfer that fails after a while (Twilio REST refusing) while the caller, on hold, said something the bot
+ * is answering: the "couldn't transfer" notice must not play on top of that answer — one voice at a time.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { DEFAULT_LIMITS, type BotConfig } from '../../src/bots/config-schema.js';
+import { CallSession } from '../../src/call/call-session.js';
+import { MemoryCallRecorder } from '../../src/call/recorder.js';
+import { ToolRegistry } from '../../src/call/tool-registry.js';
+import type { CallContext } from '../../src/call/tool-types.js';
+import { builtInTools } from '../../src/call/tools/index.js';
+import { silentLogger } from '../../src/call/types.js';
+import { MemoryTransport } from '../helpers/memory-transport.js';
+import { delay, saySentence, ScriptedLlm, ScriptedStt, ScriptedTts } from '../helpers/scripted-providers.js';
+
+const ANSWER = 'We open at nine on weekdays. On Saturdays we open at ten and close at two. On Sundays we are closed all day.';
+const NOTICE = "I'm sorry, I couldn't transfer the call.";
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('a transfer that fails while the bot answers the caller', () => {
+  it('does not speak the notice over the answer', async () => {
+    const transport = new MemoryTransport();
+    // Twilio's REST call takes a while, then refuses.
+    transport.transfer = async () => {
+      await delay(9000);
+      throw new Error('transfer refused');
+    };
+    const stt = new ScriptedStt();
+    const llm = new ScriptedLlm((_r, i) => (i === 0 ? { toolCalls: [{ id: 't1', name: 'transfer_call', arguments: { reason: 'wants a human' } }] } : ANSWER));
+    const tts = new ScriptedTts();
+    const recorder = new MemoryCallRecorder();
+    const config: BotConfig = { greeting: 'Hello.', systemPrompt: 'Be brief.', transferNumber: '+15557654321' };
+    const context: CallContext = {
+      callId: 'call-1', botId: 'bot-1', companyId: 'company-1', callerNumber: '+15550001111',
+      bot: { id: 'bot-1', name: 'Acme', language: 'en', config },
+    };
+    const session = new CallSession({
+      transport, stt, llm, tts, tools: new ToolRegistry(builtInTools()), context, recorder,
+      limits: { ...DEFAULT_LIMITS }, systemPrompt: config.systemPrompt, language: 'en', log: silentLogger, callerVoice: null,
+    });
+    void session.start();
+    await vi.advanceTimersByTimeAsync(2000);
+    void stt.play(saySentence('can I talk to a person'));
+    // "Please hold…" plays, then the transfer is asked for.
+    for (let i = 0; i < 400 && llm.requests.length < 1; i++) await vi.advanceTimersByTimeAsync(50);
+    for (let i = 0; i < 400 && !tts.texts.includes('Please hold, I am transferring you to a colleague now.'); i++) await vi.advanceTimersByTimeAsync(50);
+    await vi.advanceTimersByTimeAsync(4000);
+    // On hold, the caller asks something; the bot answers.
+    void stt.play(saySentence('when do you open'));
+    for (let i = 0; i < 400 && !tts.texts.includes(NOTICE); i++) await vi.advanceTimersByTimeAsync(50);
+    expect(llm.requests).toHaveLength(2);
+    expect(tts.texts).toContain(NOTICE);
+    const noticeAt = Date.now();
+    await vi.advanceTimersByTimeAsync(20_000);
+    // The answer's turn (the last one to send a mark before the notice) sent nothing once the notice began.
+    const marks = transport.sent.flatMap((s) => (s.type === 'mark' ? [{ turn: s.name.split('-')[0], at: s.at }] : []));
+    const answerTurn = marks.filter((m) => m.at < noticeAt).at(-1)?.turn;
+    expect(answerTurn).toBeDefined();
+    expect(marks.filter((m) => m.at > noticeAt && m.turn === answerTurn)).toEqual([]);
+    // What the caller heard of the answer is in the transcript.
+    expect(recorder.turns.some((t) => t.role === 'bot' && t.text.startsWith('We open at nine on weekdays.'))).toBe(true);
+  });
+});
