@@ -22,8 +22,71 @@ export const REDACT_PATHS = [
   '*.password',
 ];
 
+const CENSOR = '[redacted]';
+
+/**
+ * Field names whose values are secrets, compared lower-cased with everything but letters and digits dropped
+ * (`Authorization`, `X-Api-Key`, `TWILIO_AUTH_TOKEN`, `authToken`, `callTokenSecret`, `webhook_secret` …), at
+ * any depth — REDACT_PATHS only reaches fixed paths, and SDK errors carry request headers deeper than that.
+ * Counts and ids (`inputTokens`, `keyId`, `tokenTtlMs`) are not matched.
+ */
+const SECRET_FIELD = /^(?:key|cookie|setcookie|passwd|passphrase|xtwiliosignature|webhooksignature)$|(?:token|secret|apikey|authorization|password|privatekey|accesskey)$/;
+
+export function isSecretField(name: string): boolean {
+  return SECRET_FIELD.test(name.toLowerCase().replace(/[^a-z0-9]/g, ''));
+}
+
+const MAX_DEPTH = 10;
+
+/** A copy of `value` with every secret field censored; values without one are returned as they are. */
+function censorDeep(value: unknown, depth: number, seen: WeakSet<object>): unknown {
+  if (value === null || typeof value !== 'object' || depth > MAX_DEPTH || seen.has(value)) return value;
+  // Only plain objects, arrays and errors are walked: class instances (fastify's request and reply, sockets)
+  // are left to their serializers, and walking them would cost a graph traversal per line.
+  const proto = Object.getPrototypeOf(value) as object | null;
+  if (!Array.isArray(value) && !(value instanceof Error) && proto !== Object.prototype && proto !== null) return value;
+  seen.add(value);
+  try {
+    if (Array.isArray(value)) {
+      let changed = false;
+      const out = value.map((v) => {
+        const c = censorDeep(v, depth + 1, seen);
+        if (c !== v) changed = true;
+        return c;
+      });
+      return changed ? out : value;
+    }
+    let changed = false;
+    const entries: [string, unknown][] = [];
+    for (const [k, v] of Object.entries(value)) {
+      const c = isSecretField(k) && v !== undefined && v !== null ? CENSOR : censorDeep(v, depth + 1, seen);
+      if (c !== v) changed = true;
+      entries.push([k, c]);
+    }
+    if (value instanceof Error) {
+      const cause = censorDeep((value as { cause?: unknown }).cause, depth + 1, seen);
+      if (!changed && cause === (value as { cause?: unknown }).cause) return value;
+      // Same class, message and stack, so pino's error serializer shows it as before, minus the secrets.
+      const copy = Object.create(Object.getPrototypeOf(value) as object) as Error;
+      for (const prop of ['name', 'message', 'stack'] as const) {
+        if (Object.prototype.hasOwnProperty.call(value, prop)) Object.defineProperty(copy, prop, { value: value[prop], writable: true, configurable: true });
+      }
+      if (cause !== undefined) Object.defineProperty(copy, 'cause', { value: cause, writable: true, configurable: true });
+      for (const [k, v] of entries) (copy as unknown as Record<string, unknown>)[k] = v;
+      return copy;
+    }
+    return changed ? Object.fromEntries(entries) : value;
+  } finally {
+    seen.delete(value);
+  }
+}
+
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  const options: pino.LoggerOptions = {
+    level,
+    redact: { paths: REDACT_PATHS, censor: CENSOR },
+    formatters: { log: (obj) => censorDeep(obj, 0, new WeakSet()) as Record<string, unknown> },
+  };
   return destination ? pino(options, destination) : pino(options);
 }
 

@@ -56,11 +56,22 @@ export const RECORDING_PATH = '/twilio/recording';
 
 type Form = Record<string, string | undefined>;
 
-/** `path` is the URL Twilio was given (and signed), without query string. */
+/** The query string of the request as received (`?…`, exactly as Twilio signed it), or ''. */
+function rawQuery(request: FastifyRequest): string {
+  const url = request.raw.url ?? '';
+  const q = url.indexOf('?');
+  return q < 0 ? '' : url.slice(q);
+}
+
+/**
+ * `path` is the URL Twilio was given, without query string; the request's own query string is signed with it
+ * (Twilio signs the full URL it calls), so one added to or changed in a signed request fails the check.
+ */
 function checkSignature(deps: TwilioRouteDeps, path: string | ((request: FastifyRequest) => string)) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const signedPath = typeof path === 'string' ? path : path(request);
-    const ok = isValidFormSignature(deps.authToken, request.headers['x-twilio-signature'], publicUrl(deps.publicOrigin, signedPath), (request.body ?? {}) as Form);
+    const signedUrl = publicUrl(deps.publicOrigin, signedPath) + rawQuery(request);
+    const ok = isValidFormSignature(deps.authToken, request.headers['x-twilio-signature'], signedUrl, (request.body ?? {}) as Form);
     if (!ok) {
       request.log.warn({ path }, 'rejected a request with a bad Twilio signature');
       return reply.status(403).type('text/plain').send('Invalid Twilio signature');
