@@ -39,6 +39,11 @@ export interface AgentTurnOptions {
    * adapters' own connection retries included: the budget aborts them). Default FIRST_TOKEN_BUDGET_MS.
    */
   firstTokenBudgetMs?: number;
+  /**
+   * The most the caller waits in silence between two events of a stream that has started (a stalled connection
+   * after the first words): the attempt is cut, what was said stands and the turn ends. Default STREAM_IDLE_MS.
+   */
+  streamIdleMs?: number;
   onRetrieval?: (ms: number) => void;
   onFirstToken?: () => void;
   /** A phrase was handed to playback (the first one marks the TTS start for latency). */
@@ -71,6 +76,9 @@ export interface AgentTurnResult {
  * it when the first attempt fails fast; a hung attempt is cut at the budget.
  */
 export const FIRST_TOKEN_BUDGET_MS = 6000;
+
+/** A streaming LLM sends tokens every few tens of ms; this long without one is a stalled stream, not a slow one. */
+export const STREAM_IDLE_MS = 6000;
 
 export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult> {
   const { signal, playback } = o;
@@ -140,10 +148,17 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
       const budget = setTimeout(() => {
         if (waiting) attemptAbort.abort(new Error(`no answer from the LLM within ${budgetMs} ms`));
       }, Math.max(0, budgetMs - (o.clock.now() - roundStart)));
+      // Armed at the first event and refreshed at each one after (no allocation per token).
+      let idle: NodeJS.Timeout | null = null;
       try {
         for await (const ev of o.llm.stream({ system, messages: o.history, tools: o.tools.specs(), signal: attemptAbort.signal })) {
           if (signal.aborted) break;
           waiting = false;
+          if (idle) idle.refresh();
+          else {
+            const idleMs = o.streamIdleMs ?? STREAM_IDLE_MS;
+            idle = setTimeout(() => attemptAbort.abort(new Error(`the LLM stream stalled for ${idleMs} ms`)), idleMs);
+          }
           if (ev.type === 'text') {
             if (!ev.text) continue;
             if (firstToken) {
@@ -166,6 +181,7 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
         if (attempt >= 1 || outOfBudget || !isRetryable(err)) throw new LlmFailure(err);
       } finally {
         clearTimeout(budget);
+        if (idle) clearTimeout(idle);
         signal.removeEventListener('abort', onTurnAbort);
       }
     }

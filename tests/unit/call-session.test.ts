@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_LIMITS, type BotConfig, type CallLimits } from '../../src/bots/config-schema.js';
-import { FIRST_TOKEN_BUDGET_MS } from '../../src/call/agent-turn.js';
+import { FIRST_TOKEN_BUDGET_MS, STREAM_IDLE_MS } from '../../src/call/agent-turn.js';
 import { CallSession, type CallSessionOptions } from '../../src/call/call-session.js';
 import { RECONNECT_BUDGET_MS } from '../../src/call/reconnect-budget.js';
 import { MemoryCallRecorder } from '../../src/call/recorder.js';
@@ -267,6 +267,21 @@ describe('CallSession', () => {
     expect(h.llm.requests).toHaveLength(1);
     expect(h.tts.texts).toContain("I'm sorry, I'm having technical difficulties.");
     expect(h.recorder.ended).toEqual({ status: 'failed', reason: 'provider_failure: llm' });
+  });
+
+  it('cuts a stream that stalls after its first words: what was said stands and the call goes on', async () => {
+    // The connection stalls for ten minutes after "Let me see."; without the idle cut the caller would sit in
+    // silence until the call's maximum length.
+    const h = createHarness({ reply: (_r, i) => (i === 0 ? { text: 'Let me see. ', stallMs: 600_000 } : 'We open at nine.') });
+    await h.advance(4000);
+    void h.stt.play(saySentence('when do you open'));
+    await h.advance(3000 + STREAM_IDLE_MS);
+    expect(h.llm.aborted).toBe(1);
+    expect(h.texts()).toContain('bot: Let me see.');
+    expect(h.ended).toBe(false);
+    void h.stt.play(saySentence('when do you open tomorrow'));
+    await h.advance(10_000);
+    expect(h.texts().at(-1)).toBe('bot: We open at nine.');
   });
 
   it('recovers when an LLM call fails once', async () => {
