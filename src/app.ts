@@ -142,6 +142,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     installAuditLog(v1, { sql: deps.sql });
     await v1.register(adminRoutes({ sql: deps.sql, adminToken: deps.adminToken }), { prefix: '/admin' });
     await v1.register(async (tenant) => {
+      // Fail closed: a tenant route that declares no scope would let any valid key through, so it cannot exist.
+      tenant.addHook('onRoute', (route) => {
+        if (!(route.config as { scope?: string } | undefined)?.scope) throw new Error(`${String(route.method)} ${route.url}: a tenant route must declare config.scope`);
+      });
       tenant.addHook('onRequest', apiKeyAuth(deps.sql));
       await tenant.register(rateLimit, {
         max: deps.config.RATE_LIMIT_PER_MIN,

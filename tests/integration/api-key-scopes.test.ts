@@ -206,3 +206,12 @@ describe('API key scopes', () => {
     });
   });
 });
+
+describe('a tenant route without a scope', () => {
+  it('cannot be registered: the app refuses to start rather than let any valid key through', async () => {
+    const unscoped = async (app: import('fastify').FastifyInstance) => {
+      app.get('/unscoped-report', async () => ({ everything: true }));
+    };
+    await expect(createTestApp({ tenantRoutes: () => [unscoped] })).rejects.toThrow(/GET \/v1\/unscoped-report: a tenant route must declare config\.scope/);
+  });
+});
