@@ -35,6 +35,13 @@ export function textFrameProblem(bytes: Uint8Array): string | null {
  * each echo a mark once, played or cleared; an echo of any other name is a malformed frame, counted and
  * ignored), and whether the far end is gone (reported once, through `onGone`).
  */
+/**
+ * Marks remembered un-echoed, at most (the oldest forgotten first). A far end that never echoes (a broken client)
+ * would otherwise grow the set by ~10 names a second for the whole call; playback paces such a client by the
+ * clock anyway. About 3 minutes of marks.
+ */
+export const MAX_OUTSTANDING_MARKS = 2048;
+
 export class FarEndState {
   private readonly outstanding = new Set<string>();
   private closedWith: string | null = null;
@@ -55,6 +62,7 @@ export class FarEndState {
 
   markSent(name: string): void {
     this.outstanding.add(name);
+    if (this.outstanding.size > MAX_OUTSTANDING_MARKS) this.outstanding.delete(this.outstanding.values().next().value as string);
   }
 
   /** An echo of mark `name` (`what`: the message that carried it): true, once, for a mark we sent; else counted. */

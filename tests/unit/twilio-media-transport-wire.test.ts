@@ -1,7 +1,7 @@
 import type { WebSocket } from 'ws';
 import { describe, expect, it } from 'vitest';
 import { TwilioMediaTransport } from '../../src/telephony/twilio/media-transport.js';
-import { FarEndState } from '../../src/telephony/socket-frames.js';
+import { FarEndState, MAX_OUTSTANDING_MARKS } from '../../src/telephony/socket-frames.js';
 
 /** A ws socket and the TCP socket under it, recording each send with how corked the TCP socket was. */
 function fakeWire() {
@@ -62,5 +62,15 @@ describe('FarEndState (both call transports)', () => {
     expect(far.closed).toBe(true);
     expect(far.closeReason).toBe('stop');
     expect(far.markEchoed('a', 'mark')).toBe(false);
+  });
+
+  it('remembers at most MAX_OUTSTANDING_MARKS un-echoed marks, forgetting the oldest (a far end that never echoes)', () => {
+    const far = new FarEndState(() => {});
+    const sent = MAX_OUTSTANDING_MARKS * 3;
+    for (let i = 0; i < sent; i++) far.markSent(`m${i}`);
+    expect(far.markEchoed(`m${sent - 1}`, 'mark')).toBe(true);
+    expect(far.markEchoed(`m${sent - MAX_OUTSTANDING_MARKS}`, 'mark')).toBe(true);
+    expect(far.markEchoed(`m${sent - MAX_OUTSTANDING_MARKS - 1}`, 'mark')).toBe(false);
+    expect(far.takeOutstanding()).toHaveLength(MAX_OUTSTANDING_MARKS - 2);
   });
 });
