@@ -16,6 +16,7 @@ import { CallStateMachine, type CallState } from './call-state.js';
 import { CallerInput } from './caller-input.js';
 import type { VoiceEvent } from './caller-voice.js';
 import { KeypadEntry } from './keypad.js';
+import { TypedInputPacer } from './typed-input.js';
 import { answerLatency, Conversation, errText } from './conversation.js';
 import type { PlaybackTiming } from './playback.js';
 import { SESSION_PHRASES } from './session-phrases.js';
@@ -46,6 +47,7 @@ export class CallSession {
   /** The options its STT and TTS sessions open with (the same function builds the prewarmed ones). */
   private readonly sessionOptions: ProviderSessionOptions;
   private readonly keypad: KeypadEntry;
+  private readonly typed: TypedInputPacer;
   /** What the safe-speech check knows of this call: the bot's secret prompt, blocklist, caller, known prices. */
   private readonly safeSpeech: SafeSpeechContext;
   private readonly callAbort = new AbortController();
@@ -123,7 +125,8 @@ export class CallSession {
       signal: this.callAbort.signal,
       onFailure: (err, leftMs) => this.o.log.error({ err: errText(err), leftMs }, 'TTS failed'),
     });
-    this.keypad = new KeypadEntry(this.timers, (text) => this.callerTyped(text));
+    this.typed = new TypedInputPacer(this.clock, this.timers, (text) => this.callerTyped(text));
+    this.keypad = new KeypadEntry(this.timers, (text) => this.typed.push(text));
     this.machine = new CallStateMachine(o.transport);
     this.silence = new SilenceWatch(o.limits, this.timers, this.tracker, this.clock, {
       busy: () => this.ended || this.turn !== null,
@@ -160,7 +163,9 @@ export class CallSession {
     transport.attach({
       onAudio: (frame) => this.input.push(frame),
       onDtmf: (digit) => this.keyed(digit),
-      onText: (text) => this.callerTyped(text),
+      onText: (text) => {
+        if (!this.ended && text.trim()) this.typed.push(text);
+      },
       onMark: (name) => this.turn?.playback.onMark(name),
       onClose: (reason) => void this.finish({ reason: `caller_hangup: ${reason}`, status: 'completed' }, false),
     });

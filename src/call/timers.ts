@@ -11,7 +11,8 @@ export type CallTimerName =
   | 'barge-in'
   | 'resume'
   | 'end-of-turn'
-  | 'keypad';
+  | 'keypad'
+  | 'typed-input';
 
 export class CallTimers {
   private readonly handles = new Map<CallTimerName, unknown>();

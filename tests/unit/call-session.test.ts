@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_LIMITS, type BotConfig, type CallLimits } from '../../src/bots/config-schema.js';
 import { FIRST_TOKEN_BUDGET_MS, STREAM_IDLE_MS } from '../../src/call/agent-turn.js';
+import { TYPED_BURST, TYPED_EVERY_MS } from '../../src/call/typed-input.js';
 import { CallSession, type CallSessionOptions } from '../../src/call/call-session.js';
 import { RECONNECT_BUDGET_MS } from '../../src/call/reconnect-budget.js';
 import { MemoryCallRecorder } from '../../src/call/recorder.js';
@@ -364,6 +365,22 @@ describe('CallSession', () => {
     await h.advance(3000);
     expect(h.llm.lastUserText()).toBe('I typed this');
     expect(h.texts()).toContain('caller: [keypad] 1');
+  });
+
+  it('paces a flood of typed text: a person\'s pace goes through, the rest leaves together as one turn', async () => {
+    const h = createHarness({ reply: () => 'Got it.' });
+    await h.advance(4000);
+    const before = h.llm.requests.length;
+    for (let i = 0; i < 40; i++) h.transport.text(`message ${i}`);
+    await h.advance(100);
+    // The burst goes through as it comes (each turn interrupting the last)…
+    expect(h.llm.requests.length - before).toBe(TYPED_BURST);
+    await h.advance(TYPED_EVERY_MS + 3000);
+    // …and the other 35 messages reach the agent as one turn, every one of them, in order.
+    expect(h.llm.requests.length - before).toBe(TYPED_BURST + 1);
+    const held = h.llm.lastUserText();
+    expect(held.split('\n')).toEqual(Array.from({ length: 40 - TYPED_BURST }, (_, i) => `message ${i + TYPED_BURST}`));
+    expect(h.ended).toBe(false);
   });
 
   it('ends cleanly when the caller hangs up mid-answer', async () => {
