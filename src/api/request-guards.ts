@@ -5,6 +5,8 @@
  *   JSON.stringify, the database driver).
  * - A NUL character in any string or key of the body or the query is refused: PostgreSQL text cannot hold one,
  *   and no field of this API means one.
+ * - So is an unpaired UTF-16 surrogate ("\ud800", which JSON's escapes allow): it is not Unicode text — jsonb
+ *   refuses it, and a text column would store U+FFFD in its place, silently not what was sent.
  */
 import type { FastifyInstance } from 'fastify';
 import { badRequest } from '../errors.js';
@@ -32,18 +34,34 @@ export function jsonNestingDepth(text: string, limit = Infinity): number {
   return max;
 }
 
-/** The path to the first string or key holding a NUL character, or null. Iterative: depth is already bounded. */
-export function findNul(root: unknown, rootPath: string): string | null {
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/** How JSON text writes a surrogate (raw UTF-8 cannot hold an unpaired one): the body is walked only if this appears. */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/** What makes a string unstorable as text, or null. */
+function textProblem(s: string): string | null {
+  if (s.includes('\u0000')) return 'a NUL character';
+  if (LONE_SURROGATE.test(s)) return 'an unpaired UTF-16 surrogate (not valid Unicode text)';
+  return null;
+}
+
+/**
+ * The first string or key that cannot be stored as text (a NUL, an unpaired surrogate): its path and why, or
+ * null. Iterative: depth is already bounded.
+ */
+export function findUnstorableText(root: unknown, rootPath: string): { field: string; problem: string } | null {
   const stack: [unknown, string][] = [[root, rootPath]];
   while (stack.length) {
     const [v, path] = stack.pop()!;
     if (typeof v === 'string') {
-      if (v.includes('\u0000')) return path;
+      const problem = textProblem(v);
+      if (problem) return { field: path, problem };
     } else if (Array.isArray(v)) {
       v.forEach((x, i) => stack.push([x, `${path}.${i}`]));
     } else if (v && typeof v === 'object') {
       for (const [k, x] of Object.entries(v)) {
-        if (k.includes('\u0000')) return path;
+        const problem = textProblem(k);
+        if (problem) return { field: path, problem: `a key with ${problem}` };
         stack.push([x, `${path}.${k}`]);
       }
     }
@@ -51,7 +69,7 @@ export function findNul(root: unknown, rootPath: string): string | null {
   return null;
 }
 
-const nulError = (field: string) => badRequest(`${field} contains a NUL character`, { field });
+const unstorableError = ({ field, problem }: { field: string; problem: string }) => badRequest(`${field} contains ${problem}`, { field });
 
 export function installRequestGuards(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error');
@@ -64,15 +82,15 @@ export function installRequestGuards(app: FastifyInstance): void {
     }
     void parse(request, text, (err, value) => {
       if (err) return done(err, undefined);
-      // In JSON text a NUL can only be written as the escape \u0000: walk the value only when that appears.
-      const nulAt = text.includes('u0000') ? findNul(value, 'body') : null;
-      if (nulAt) return done(nulError(nulAt), undefined);
+      // In JSON text a NUL or an unpaired surrogate can only be written as an escape: walk the value only then.
+      const bad = text.includes('u0000') || SURROGATE_ESCAPE.test(text) ? findUnstorableText(value, 'body') : null;
+      if (bad) return done(unstorableError(bad), undefined);
       done(null, value);
     });
   });
   app.addHook('preValidation', async (request) => {
     if (!request.url.includes('%00')) return;
-    const nulAt = findNul(request.query, 'querystring');
-    if (nulAt) throw nulError(nulAt);
+    const bad = findUnstorableText(request.query, 'querystring');
+    if (bad) throw unstorableError(bad);
   });
 }

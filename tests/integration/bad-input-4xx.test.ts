@@ -47,6 +47,9 @@ describe('bad input is a 400, never a 500', () => {
     ['NUL in a cancel reason', 'POST', () => `/v1/bookings/${bookingId}/cancel`, () => ({ reason: 'moved\u0000away' })],
     ['NUL in a company name', 'POST', () => '/v1/admin/companies', () => ({ name: 'Acme\u0000' }), true],
     ['NUL in a query string', 'GET', () => '/v1/bookings?phone=555%000100', () => undefined],
+    ['an unpaired surrogate in a bot name (a text column)', 'POST', () => '/v1/bots', () => botBody({ name: 'Front\ud800desk' })],
+    ['an unpaired surrogate in a greeting (jsonb)', 'PATCH', () => `/v1/bots/${botId}`, () => ({ config: { greeting: 'Hi\udc00', systemPrompt: '' } })],
+    ['an unpaired surrogate in a key of the body', 'PATCH', () => `/v1/bots/${botId}`, () => ({ config: { greeting: 'Hi', systemPrompt: '', ['x\ud800']: 1 } })],
     ['year 0000 in a calls filter', 'GET', () => '/v1/calls?from=0000-01-01T00:00:00Z', () => undefined],
     ['year 0000 in a bookings filter', 'GET', () => '/v1/bookings?to=0000-01-01T00:00:00Z', () => undefined],
     ['booking start in year 1', 'POST', () => '/v1/bookings', () => ({ bot_id: botId, service_id: 'haircut', start: '0001-01-01T00:00:00Z', customer_name: 'Bob' })],
@@ -65,6 +68,16 @@ describe('bad input is a 400, never a 500', () => {
     expect(res.statusCode, res.body).toBe(400);
     expect(res.json().error.code).toBe('PARLEY_ERR_VALIDATION');
     expect(res.json().error.message.length).toBeGreaterThan(5);
+  });
+
+  it('names the field holding an unpaired surrogate, and takes a real pair (an emoji) as text', async () => {
+    const refused = await t.app.inject({ method: 'PATCH', url: `/v1/bots/${botId}`, headers: t.as(key), payload: { config: { greeting: 'Hi\udc00', systemPrompt: '' } } });
+    expect(refused.json().error.details.field).toBe('body.config.greeting');
+    expect(refused.json().error.message).toMatch(/unpaired UTF-16 surrogate/);
+    const emoji = await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: t.as(key), payload: { name: 'ci \ud83d\ude00' } });
+    expect(emoji.statusCode, emoji.body).toBe(201);
+    expect(emoji.json().name).toBe('ci \u{1f600}');
+    await t.app.inject({ method: 'DELETE', url: `/v1/api-keys/${emoji.json().id}`, headers: t.as(key) });
   });
 
   it('wrote nothing for the refused requests', async () => {
