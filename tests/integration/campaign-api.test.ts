@@ -94,6 +94,12 @@ describe('campaign API', () => {
     expect(tooMany.json().error.message).toContain(`${MAX_ROWS} rows`);
     const huge = await csv(me.apiKey, `/v1/campaigns/${id}/contacts/csv`, `phone,note\n+12125550399,${'x'.repeat(3 * 1024 * 1024)}\n`);
     expect(huge.statusCode).toBe(413);
+    // Sent as text/plain, a CSV gets the same checks, and a NUL is named as such (not as a too-long name).
+    for (const path of [`/v1/campaigns/${id}/contacts/csv`, '/v1/dnc/csv']) {
+      const nul = await h.t.app.inject({ method: 'POST', url: path, headers: { ...h.t.as(me.apiKey), 'content-type': 'text/plain' }, payload: 'phone,name\n+12125550398,A\u0000nn\n' });
+      expect(nul.statusCode, nul.body).toBe(400);
+      expect(nul.json().error.message).toBe('CSV contains a NUL character');
+    }
   });
 
   it('imports the do-not-call list from CSV and pages it; removes a number', async () => {

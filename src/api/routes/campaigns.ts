@@ -158,7 +158,9 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
   };
 
   return async (app) => {
-    app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: MAX_CSV_BYTES }, (_request, body, done) => {
+    // text/plain too (what some clients send for a file): the same limit and NUL check, not fastify's default parser.
+    app.removeContentTypeParser('text/plain');
+    app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string', bodyLimit: MAX_CSV_BYTES }, (_request, body, done) => {
       if ((body as string).includes('\0')) return done(badRequest('CSV contains a NUL character'), undefined);
       done(null, body);
     });
