@@ -61,7 +61,10 @@ export async function acceptUpload(deps: DocumentServiceDeps, upload: Upload): P
     let document = row;
     if (!created && row.status === 'error') document = await resetFailedDocument(tx, row.id);
     if (created || document !== row) {
-      await enqueueJob(tx, { kind: INGEST_JOB_KIND, payload: { documentId: document.id }, dedupeKey: `ingest:${document.id}` });
+      // A retry gets a key of its own: the failed attempt's job may still be running (the failure is recorded
+      // before its handler returns), and under the first key this job would be deduplicated away.
+      const dedupeKey = created ? `ingest:${document.id}` : `ingest:${document.id}:${document.updated_at.getTime()}`;
+      await enqueueJob(tx, { kind: INGEST_JOB_KIND, payload: { documentId: document.id }, dedupeKey });
       enqueued = true;
     }
     return { document, created };
@@ -90,4 +93,10 @@ export async function deleteDocument(deps: DocumentServiceDeps, companyId: strin
     await deleteDocumentRow(tx, companyId, documentId);
     await bumpIndexVersion(tx, botId);
   });
+  if (deps.store.name !== 'postgres') {
+    // An ingestion job may have upserted its points after the delete above and committed 'ready' before the row
+    // was locked here: once more, now that the row is gone (a job upserting later finds no row and cleans up).
+    // The first pass succeeded a moment ago; if this one fails too, nothing is left to retry it.
+    await deps.store.deleteByDocument(ref).catch(() => {});
+  }
 }
