@@ -5,8 +5,8 @@
  * are bounded in bytes (route body limit) and rows.
  */
 import { parse } from 'csv-parse/sync';
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import { badRequest } from '../errors.js';
+import { normalisePhone } from '../util/phone.js';
 import type { ContactInput } from './repo.js';
 import type { VoiceConsent } from './suppression.js';
 import { isValidZone } from './windows.js';
@@ -32,11 +32,6 @@ export interface CheckedContact extends ContactInput {
 export interface RowError {
   row: number;
   error: string;
-}
-
-export function normalisePhone(raw: string, defaultCountry?: string): string | null {
-  const p = parsePhoneNumberFromString(raw.trim(), defaultCountry as CountryCode | undefined);
-  return p && p.isValid() ? p.number : null;
 }
 
 export function checkContacts(raw: RawContact[], defaultCountry?: string): { contacts: CheckedContact[]; errors: RowError[] } {

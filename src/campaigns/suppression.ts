@@ -4,6 +4,7 @@
  * here; the scheduler reads it at dial time, inside the transaction that creates the attempt (scheduler.ts).
  */
 import type { Db } from '../db/sql.js';
+import { canonicalPhone } from '../util/phone.js';
 
 export type DncSource = 'api' | 'csv' | 'call';
 export type VoiceConsent = 'granted' | 'denied' | 'unknown';
@@ -35,7 +36,7 @@ export const DEFAULT_POLICY: CampaignPolicy = { max_calls_per_day: 1, max_calls_
 /** Adds numbers (idempotent: a number already listed keeps its first source); returns how many were new. */
 export async function addDnc(db: Db, companyId: string, entries: { phone: string; reason?: string | null }[], source: DncSource, callId: string | null = null): Promise<number> {
   if (entries.length === 0) return 0;
-  const rows = entries.map((e) => ({ company_id: companyId, phone: e.phone, source, reason: e.reason ?? null, call_id: callId }));
+  const rows = entries.map((e) => ({ company_id: companyId, phone: canonicalPhone(e.phone), source, reason: e.reason ?? null, call_id: callId }));
   let added = 0;
   for (let i = 0; i < rows.length; i += 1000) {
     const batch = rows.slice(i, i + 1000);
@@ -46,12 +47,12 @@ export async function addDnc(db: Db, companyId: string, entries: { phone: string
 }
 
 export async function getDnc(db: Db, companyId: string, phone: string): Promise<DncRow | undefined> {
-  const [row] = await db<DncRow[]>`select phone, source, reason, call_id, created_at from dnc_numbers where company_id = ${companyId} and phone = ${phone}`;
+  const [row] = await db<DncRow[]>`select phone, source, reason, call_id, created_at from dnc_numbers where company_id = ${companyId} and phone = ${canonicalPhone(phone)}`;
   return row;
 }
 
 export async function removeDnc(db: Db, companyId: string, phone: string): Promise<boolean> {
-  return (await db`delete from dnc_numbers where company_id = ${companyId} and phone = ${phone} returning phone`).length > 0;
+  return (await db`delete from dnc_numbers where company_id = ${companyId} and phone = ${canonicalPhone(phone)} returning phone`).length > 0;
 }
 
 /** Keyset page on (created_at desc, phone desc). */
@@ -65,7 +66,7 @@ export async function listDnc(db: Db, companyId: string, limit: number, after?: 
 export async function setConsent(db: Db, companyId: string, c: { phone: string; voice: VoiceConsent; source?: string | null; recordedAt?: Date }): Promise<ConsentRow> {
   const [row] = await db<ConsentRow[]>`
     insert into contact_consents (company_id, phone, voice, source, recorded_at)
-    values (${companyId}, ${c.phone}, ${c.voice}, ${c.source ?? null}, ${c.recordedAt ?? new Date()})
+    values (${companyId}, ${canonicalPhone(c.phone)}, ${c.voice}, ${c.source ?? null}, ${c.recordedAt ?? new Date()})
     on conflict (company_id, phone) do update set voice = excluded.voice, source = excluded.source,
       recorded_at = excluded.recorded_at, updated_at = now()
     returning phone, voice, source, recorded_at, updated_at`;
@@ -73,7 +74,7 @@ export async function setConsent(db: Db, companyId: string, c: { phone: string; 
 }
 
 export async function getConsent(db: Db, companyId: string, phone: string): Promise<ConsentRow | undefined> {
-  const [row] = await db<ConsentRow[]>`select phone, voice, source, recorded_at, updated_at from contact_consents where company_id = ${companyId} and phone = ${phone}`;
+  const [row] = await db<ConsentRow[]>`select phone, voice, source, recorded_at, updated_at from contact_consents where company_id = ${companyId} and phone = ${canonicalPhone(phone)}`;
   return row;
 }
 

@@ -7,7 +7,7 @@
  * - bookings with it as customer_phone: customer_phone, customer_name and notes cleared;
  * - campaign contacts with it: phone replaced by a placeholder in +999 (a country code the ITU reserves: no
  *   real number has it; the column must stay E.164 and unique per campaign), name and variables cleared, a
- *   waiting contact skipped (never dialled); their attempts' phone replaced too;
+ *   waiting contact (or one on the line) skipped (never dialled again); their attempts' phone replaced too;
  * - voice consent records for it: deleted (without a record of consent nobody is called on it);
  * - a do-not-call entry for it is KEPT: it is what stops the company's campaigns from calling that person again
  *   (a later upload of the number would otherwise be dialled); it holds the number and no other data.
@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import type { RootSql } from '../db/sql.js';
 import { enqueueRecordingDeletions } from '../recordings/deletions.js';
+import { canonicalPhone } from '../util/phone.js';
 
 export interface ErasureCounts {
   calls: number;
@@ -32,40 +33,46 @@ export interface ErasureCounts {
 
 export const hashNumber = (phone: string): string => `sha256:${createHash('sha256').update(phone).digest('hex').slice(0, 32)}`;
 
-export async function erasePhoneNumber(sql: RootSql, companyId: string, phone: string): Promise<ErasureCounts> {
+export async function erasePhoneNumber(sql: RootSql, companyId: string, given: string): Promise<ErasureCounts> {
+  // Contacts, consents and do-not-call entries hold the normalised form (+4402079460000 is +442079460000); calls
+  // hold what Twilio or the caller of the API gave. Both forms are erased.
+  const phone = canonicalPhone(given);
+  const phones = [...new Set([phone, given])];
   return sql.begin(async (tx) => {
     const matched = await tx<{ id: string }[]>`
-      select id from calls where company_id = ${companyId} and (from_number = ${phone} or to_number = ${phone}) for update`;
+      select id from calls where company_id = ${companyId} and (from_number = any(${phones}::text[]) or to_number = any(${phones}::text[])) for update`;
     const recordings = await enqueueRecordingDeletions(tx, companyId, matched.map((c) => c.id));
     const calls = await tx<{ id: string }[]>`
       update calls set transcript = '[]'::jsonb, recording_url = null, recording_sid = null, recording_key = null,
         recording_duration_sec = null, recording_channels = null,
-        from_number = case when from_number = ${phone} then null else from_number end,
-        to_number = case when to_number = ${phone} then null else to_number end,
+        from_number = case when from_number = any(${phones}::text[]) then null else from_number end,
+        to_number = case when to_number = any(${phones}::text[]) then null else to_number end,
         updated_at = now()
-      where company_id = ${companyId} and (from_number = ${phone} or to_number = ${phone})
+      where company_id = ${companyId} and (from_number = any(${phones}::text[]) or to_number = any(${phones}::text[]))
       returning id`;
     const ids = calls.map((c) => c.id);
     const outcomes = await tx`
       update outcomes set summary = '[erased]', extracted_data = '{}'::jsonb
-      where company_id = ${companyId} and (call_id = any(${ids}::uuid[]) or strpos(extracted_data::text, ${phone}) > 0)`;
+      where company_id = ${companyId} and (call_id = any(${ids}::uuid[]) or exists (select 1 from unnest(${phones}::text[]) p where strpos(extracted_data::text, p) > 0))`;
     const events = await tx`
       delete from webhook_events where company_id = ${companyId}
-        and (ordering_key = any(${ids}::text[]) or strpos(body, ${phone}) > 0)`;
+        and (ordering_key = any(${ids}::text[]) or exists (select 1 from unnest(${phones}::text[]) p where strpos(body, p) > 0))`;
     const bookings = await tx`
       update bookings set customer_phone = null, customer_name = null, notes = null, updated_at = now()
-      where company_id = ${companyId} and customer_phone = ${phone}`;
+      where company_id = ${companyId} and customer_phone = any(${phones}::text[])`;
     const contacts = await tx<{ id: string }[]>`
       update campaign_contacts
       -- +999 and 11 digits from the contact's id: E.164-shaped, unique per contact, never a real number.
       set phone = '+999' || lpad(((('x' || substr(md5(id::text), 1, 10))::bit(40)::bigint) % 100000000000)::text, 11, '0'), name = null, variables = '{}'::jsonb,
-        state = case when state in ('pending', 'dialing') then 'skipped' else state end,
-        skip_reason = case when state in ('pending', 'dialing') then 'erased' else skip_reason end,
+        -- A contact on the line is skipped too: were it left 'live', an unanswered end would put it back to
+        -- waiting, and the placeholder would be dialled.
+        state = case when state in ('pending', 'dialing', 'live') then 'skipped' else state end,
+        skip_reason = case when state in ('pending', 'dialing', 'live') then 'erased' else skip_reason end,
         claim_token = null, locked_until = null, updated_at = now()
-      where company_id = ${companyId} and phone = ${phone}
+      where company_id = ${companyId} and phone = any(${phones}::text[])
       returning id`;
-    const attempts = await tx`update campaign_attempts set phone = 'erased' where company_id = ${companyId} and phone = ${phone}`;
-    const consents = await tx`delete from contact_consents where company_id = ${companyId} and phone = ${phone}`;
+    const attempts = await tx`update campaign_attempts set phone = 'erased' where company_id = ${companyId} and phone = any(${phones}::text[])`;
+    const consents = await tx`delete from contact_consents where company_id = ${companyId} and phone = any(${phones}::text[])`;
     const [dnc] = await tx`select 1 from dnc_numbers where company_id = ${companyId} and phone = ${phone}`;
     return {
       calls: calls.length,

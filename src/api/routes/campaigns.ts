@@ -5,7 +5,8 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { checkContacts, contactsFromCsv, dncFromCsv, MAX_CSV_BYTES, MAX_ROWS, normalisePhone, type RawContact } from '../../campaigns/contacts.js';
+import { checkContacts, contactsFromCsv, dncFromCsv, MAX_CSV_BYTES, MAX_ROWS, type RawContact } from '../../campaigns/contacts.js';
+import { normalisePhone } from '../../util/phone.js';
 import {
   CAMPAIGN_STATUSES, campaignStats, getCampaign, insertCampaign, insertContacts, listAttempts, listCampaigns, listContacts,
   transition, updateDraft, type CampaignInput, type CampaignRow, type CampaignStatus, type ContactState,
