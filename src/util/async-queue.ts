@@ -3,8 +3,15 @@
  * `for await`. It ends normally (close: the consumer drains what is queued, then stops), with an error (fail:
  * thrown to the consumer after the queued items), or at once (abort: queued items dropped — a barge-in must
  * not play anything more). A consumer that stops iterating aborts it.
+ *
+ * With `merge`, a consumer that falls behind gets everything queued as one item: a TTS vendor sends a phrase's
+ * audio in a burst of small chunks, and each item costs every layer above it (the phrase cache, playback's
+ * slicing) a promise and an iteration. Nothing waits for a merge: an item pushed to a waiting consumer goes
+ * alone, at once.
  */
 export class AsyncQueue<T> implements AsyncIterable<T> {
+  constructor(private readonly merge?: (items: T[]) => T) {}
+
   private items: T[] = [];
   /** Index of the next item: shifting an array per item would copy it (audio queues see 50 items a second). */
   private head = 0;
@@ -56,6 +63,12 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
 
   next(): Promise<IteratorResult<T>> {
     if (this.head < this.items.length) {
+      if (this.merge && this.items.length - this.head > 1) {
+        const value = this.merge(this.head === 0 ? this.items : this.items.slice(this.head));
+        this.items = [];
+        this.head = 0;
+        return Promise.resolve({ value, done: false });
+      }
       const value = this.items[this.head++] as T;
       if (this.head === this.items.length) {
         this.items = [];

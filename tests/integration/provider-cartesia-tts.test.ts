@@ -49,6 +49,27 @@ describe('CartesiaTts against fakeCartesia', () => {
     await session.close();
   });
 
+  it('a burst of chunks that arrives while the consumer is busy reaches it merged, byte for byte', async () => {
+    const session = await tts().open({ format: TWILIO_FORMAT, language: 'en' });
+    const turn = session.startTurn(new AbortController().signal);
+    // 20 words: 1,200 ms of audio, which the fake sends as sixty 20 ms chunks with no gap between them.
+    turn.pushText(`${Array.from({ length: 20 }, (_, i) => `word${i}`).join(' ')} `);
+    turn.end();
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of turn.audio) {
+      chunks.push(Buffer.from(chunk));
+      // A consumer busy for a moment (playback sending, a phrase cache copying): the rest of the burst queues.
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(total(chunks)).toBe(20 * 60 * 8);
+    expect(chunks.length).toBeLessThan(60 / 4);
+    // The fake's tone is the same bytes in every 20 ms chunk: the merged audio is still that sequence.
+    const joined = Buffer.concat(chunks);
+    const first = joined.subarray(0, 160);
+    for (let at = 0; at < joined.length; at += 160) expect(Buffer.compare(joined.subarray(at, at + 160), first)).toBe(0);
+    await session.close();
+  });
+
   it('uses a new context per turn and pcm_s16le 16 kHz for wideband', async () => {
     const session = await tts().open({ format: WIDEBAND_FORMAT, language: 'ru', voice: 'voice-ru' });
     const conn = fake.connections.at(-1)!;

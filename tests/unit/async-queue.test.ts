@@ -20,6 +20,27 @@ describe('AsyncQueue (the one push-meets-pull queue)', () => {
     expect(await got).toEqual([1, 2, 3]);
   });
 
+  it('with merge, a burst queued behind a busy consumer arrives as one item, in order; a waiting consumer gets each push at once', async () => {
+    const merged: number[][] = [];
+    const q = new AsyncQueue<number[]>((items) => {
+      merged.push(items.map((x) => x.length));
+      return items.flat();
+    });
+    const waiting = q.next();
+    q.push([1]);
+    // Delivered alone, before anything else is pushed: nothing waits for a merge.
+    expect(await waiting).toEqual({ value: [1], done: false });
+    q.push([2, 3]);
+    q.push([4]);
+    q.push([5, 6]);
+    expect(await q.next()).toEqual({ value: [2, 3, 4, 5, 6], done: false });
+    expect(merged).toEqual([[2, 1, 2]]);
+    q.push([7]);
+    q.close();
+    expect(await drain(q)).toEqual([[7]]);
+    expect(merged).toHaveLength(1);
+  });
+
   it('throws a failure after the queued items, once', async () => {
     const q = new AsyncQueue<string>();
     q.push('a');

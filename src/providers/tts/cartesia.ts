@@ -184,7 +184,8 @@ class CartesiaSession implements TtsSession {
 
 class CartesiaTurn implements TtsTurn {
   readonly audio: AsyncIterable<Uint8Array>;
-  private readonly queue = new AsyncQueue<Uint8Array>();
+  /** A burst of chunks reaches a consumer that fell behind as one (AsyncQueue: merge). */
+  private readonly queue = new AsyncQueue<Uint8Array>((chunks) => Buffer.concat(chunks));
   // Sends are chained so phrases reach Cartesia in order even while a reconnect is pending.
   private sending: Promise<void> = Promise.resolve();
   private finished = false;
