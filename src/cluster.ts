@@ -10,6 +10,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { AggregatorRegistry } from 'prom-client';
 import type { Config } from './config.js';
+import { MAIN_THREAD_GC_FLAG } from './gc-heap.js';
 import type { Logger } from './log.js';
 import { persistentSecret } from './secrets-file.js';
 import { METRICS_REQUEST, METRICS_RESPONSE, type MetricsRequest, type MetricsResponse } from './metrics.js';
@@ -19,8 +20,7 @@ export function processCount(setting: string, cores: number = availableParalleli
   return setting === 'auto' ? Math.max(1, cores) : Number(setting);
 }
 
-/** V8's flag that keeps all of the garbage collector's work on the process's own (call-loop) thread. */
-export const MAIN_THREAD_GC_FLAG = '--single-threaded-gc';
+export { MAIN_THREAD_GC_FLAG };
 
 /**
  * The node flags GC_THREADS asks for in each forked server process. V8 by default hands marking, scavenging and

@@ -6,12 +6,15 @@
  */
 import cluster from 'node:cluster';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { tuneHeapGrowth } from './gc-heap.js';
 import { createLogger, type Logger } from './log.js';
 import type { StartOptions } from './server.js';
 
 async function runServer(config: Config, log: Logger, options: StartOptions = {}): Promise<void> {
   // Imported here, not at the top: a PROCESSES > 1 primary never loads the server's modules (it only supervises).
   const { startServer } = await import('./server.js');
+  const heapGrowth = tuneHeapGrowth();
+  if (heapGrowth) log.info({ flag: heapGrowth }, 'garbage collection on the call loop: the heap may grow 3× between full collections');
   const server = await startServer(config, log, options);
   // A rejection nobody handled is a bug, but it must not take down the live calls of this process: say so
   // loudly and go on. (Fire-and-forget work in the server attaches its own handlers.)
