@@ -15,6 +15,8 @@ export const MAX_ROWS = 10_000;
 export const MAX_CSV_BYTES = 2 * 1024 * 1024;
 export const VARIABLE_NAME = /^[a-z_][a-z0-9_]{0,39}$/;
 const MAX_VARIABLES = 20;
+/** phone, name, time_zone and the three consent columns, then the variables. */
+const MAX_CSV_COLUMNS = 6 + MAX_VARIABLES;
 const MAX_VARIABLE_LENGTH = 200;
 
 export interface RawContact {
@@ -80,9 +82,27 @@ export function contactsFromCsv(text: string): RawContact[] {
   });
 }
 
+export interface RawNumber {
+  phone: string;
+  reason?: string | undefined;
+}
+
 /** phone[,reason] rows with a header line. */
-export function dncFromCsv(text: string): { phone: string; reason?: string | undefined }[] {
+export function dncFromCsv(text: string): RawNumber[] {
   return parseCsv(text).map((r) => ({ phone: r.phone ?? '', reason: r.reason }));
+}
+
+/** Do-not-call numbers checked like contacts: normalised, reasons short; bad rows reported by row number. */
+export function checkNumbers(raw: RawNumber[], defaultCountry?: string): { numbers: { phone: string; reason: string | null }[]; errors: RowError[] } {
+  const numbers: { phone: string; reason: string | null }[] = [];
+  const errors: RowError[] = [];
+  raw.forEach((r, i) => {
+    const phone = normalisePhone(r.phone, defaultCountry);
+    if (!phone) errors.push({ row: i + 1, error: `not a valid phone number: ${r.phone.slice(0, 40)}` });
+    else if (r.reason && (r.reason.length > 500 || r.reason.includes('\0'))) errors.push({ row: i + 1, error: 'reason is at most 500 characters' });
+    else numbers.push({ phone, reason: r.reason ?? null });
+  });
+  return { numbers, errors };
 }
 
 function parseCsv(text: string): Record<string, string>[] {
@@ -90,7 +110,11 @@ function parseCsv(text: string): Record<string, string>[] {
   let records: Record<string, string>[];
   try {
     records = parse(text, {
-      columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()),
+      // A wide header is refused before any row is read: every row becomes an object with one key per column.
+      columns: (header: string[]) => {
+        if (header.length > MAX_CSV_COLUMNS) throw new Error(`the header has ${header.length} columns; at most ${MAX_CSV_COLUMNS}`);
+        return header.map((h) => h.trim().toLowerCase());
+      },
       skip_empty_lines: true, trim: true, bom: true, max_record_size: 8192, to: MAX_ROWS + 1, relax_column_count: false,
     }) as Record<string, string>[];
   } catch (err) {

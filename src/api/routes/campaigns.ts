@@ -5,8 +5,8 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { checkContacts, contactsFromCsv, dncFromCsv, MAX_CSV_BYTES, MAX_ROWS, type RawContact } from '../../campaigns/contacts.js';
-import { normalisePhone } from '../../util/phone.js';
+import { MAX_CSV_BYTES, MAX_ROWS } from '../../campaigns/contacts.js';
+import { checkUploadOffLoop, type UploadCheckTask } from '../../campaigns/upload-check.js';
 import {
   CAMPAIGN_STATUSES, campaignStats, getCampaign, insertCampaign, insertContacts, listAttempts, listCampaigns, listContacts,
   transition, updateDraft, type CampaignInput, type CampaignRow, type CampaignStatus, type ContactState,
@@ -247,17 +247,19 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
     action('cancel', 'cancelled', 'Cancel: no new dials; waiting contacts are skipped (campaign_cancelled); live calls finish', ['draft', 'scheduled', 'running', 'paused']);
 
     // ------------------------------------------------------------------------------------ contacts
-    const addContacts = async (companyId: string, id: string, raw: RawContact[], defaultCountry?: string) => {
+    const addContacts = async (companyId: string, id: string, task: Extract<UploadCheckTask, { kind: 'contacts' | 'contacts-csv' }>) => {
       const c = await found(sql, companyId, id);
       if (['completed', 'cancelled', 'failed'].includes(c.status)) throw new ParleyError('PARLEY_ERR_ILLEGAL_TRANSITION', `A ${c.status} campaign takes no more contacts`);
-      const { contacts, errors: bad } = checkContacts(raw, defaultCountry);
+      const checked = await checkUploadOffLoop(task);
+      if (checked.kind !== 'contacts') throw new Error('contact upload checked as numbers');
+      const { contacts, errors: bad, received } = checked;
       const added = await sql.begin(async (tx) => {
         const n = await insertContacts(tx, companyId, id, contacts);
         for (const k of contacts) if (k.consent) await setConsent(tx, companyId, { phone: k.phone, voice: k.consent.voice, source: k.consent.source, recordedAt: k.consent.recordedAt });
         return n;
       });
       deps.onChange?.();
-      return { received: raw.length, added, duplicates: contacts.length - added, rejected: bad.slice(0, 100), rejected_count: bad.length };
+      return { received, added, duplicates: contacts.length - added, rejected: bad.slice(0, 100), rejected_count: bad.length };
     };
 
     app.post('/campaigns/:id/contacts', {
@@ -269,7 +271,7 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
     }, async (request) => {
       const { id } = request.params as { id: string };
       const body = request.body as Static<typeof ContactsUpload>;
-      return addContacts(request.auth.companyId, id, body.contacts, body.default_country);
+      return addContacts(request.auth.companyId, id, { kind: 'contacts', contacts: body.contacts, defaultCountry: body.default_country });
     });
 
     app.post('/campaigns/:id/contacts/csv', {
@@ -284,8 +286,7 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
     }, async (request) => {
       const { id } = request.params as { id: string };
       const q = request.query as { default_country?: string };
-      await found(sql, request.auth.companyId, id);
-      return addContacts(request.auth.companyId, id, contactsFromCsv(request.body as string), q.default_country);
+      return addContacts(request.auth.companyId, id, { kind: 'contacts-csv', csv: request.body as string, defaultCountry: q.default_country });
     });
 
     app.get('/campaigns/:id/contacts', {
@@ -328,17 +329,12 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
     });
 
     // ------------------------------------------------------------------------------------ do-not-call
-    const addNumbers = async (companyId: string, raw: { phone: string; reason?: string | undefined }[], source: 'api' | 'csv', defaultCountry?: string) => {
-      const good: { phone: string; reason: string | null }[] = [];
-      const bad: { row: number; error: string }[] = [];
-      raw.forEach((r, i) => {
-        const phone = normalisePhone(r.phone, defaultCountry);
-        if (!phone) bad.push({ row: i + 1, error: `not a valid phone number: ${r.phone.slice(0, 40)}` });
-        else if (r.reason && (r.reason.length > 500 || r.reason.includes('\0'))) bad.push({ row: i + 1, error: 'reason is at most 500 characters' });
-        else good.push({ phone, reason: r.reason ?? null });
-      });
-      const added = await addDnc(sql, companyId, good, source);
-      return { received: raw.length, added, duplicates: good.length - added, rejected: bad.slice(0, 100), rejected_count: bad.length };
+    const addNumbers = async (companyId: string, task: Extract<UploadCheckTask, { kind: 'numbers' | 'numbers-csv' }>) => {
+      const checked = await checkUploadOffLoop(task);
+      if (checked.kind !== 'numbers') throw new Error('do-not-call upload checked as contacts');
+      const { numbers: good, errors: bad, received } = checked;
+      const added = await addDnc(sql, companyId, good, task.kind === 'numbers' ? 'api' : 'csv');
+      return { received, added, duplicates: good.length - added, rejected: bad.slice(0, 100), rejected_count: bad.length };
     };
 
     app.post('/dnc', {
@@ -346,7 +342,7 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
       schema: { tags: ['dnc'], summary: 'Add numbers to the company\'s do-not-call list (checked before every campaign dial)', body: DncUpload, response: { 200: UploadResult, ...errors(400, 401, 403) } },
     }, async (request) => {
       const body = request.body as Static<typeof DncUpload>;
-      return addNumbers(request.auth.companyId, body.numbers, 'api', body.default_country);
+      return addNumbers(request.auth.companyId, { kind: 'numbers', numbers: body.numbers, defaultCountry: body.default_country });
     });
 
     app.post('/dnc/csv', {
@@ -358,7 +354,7 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
       },
     }, async (request) => {
       const q = request.query as { default_country?: string };
-      return addNumbers(request.auth.companyId, dncFromCsv(request.body as string), 'csv', q.default_country);
+      return addNumbers(request.auth.companyId, { kind: 'numbers-csv', csv: request.body as string, defaultCountry: q.default_country });
     });
 
     app.get('/dnc', {
