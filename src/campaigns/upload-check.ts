@@ -7,15 +7,17 @@ import { ParleyError, type ErrorCode } from '../errors.js';
 import { runWorkerTask, WorkerTaskError, WorkerTaskRejection, type WorkerTaskLimits } from '../util/worker-task.js';
 import { checkContacts, checkNumbers, contactsFromCsv, dncFromCsv, type CheckedContact, type RawContact, type RawNumber, type RowError } from './contacts.js';
 
-export type UploadCheckTask =
+export type ContactsTask =
   | { kind: 'contacts'; contacts: RawContact[]; defaultCountry?: string | undefined }
-  | { kind: 'contacts-csv'; csv: string; defaultCountry?: string | undefined }
+  | { kind: 'contacts-csv'; csv: string; defaultCountry?: string | undefined };
+export type NumbersTask =
   | { kind: 'numbers'; numbers: RawNumber[]; defaultCountry?: string | undefined }
   | { kind: 'numbers-csv'; csv: string; defaultCountry?: string | undefined };
+export type UploadCheckTask = ContactsTask | NumbersTask;
 
-export type UploadCheckResult =
-  | { kind: 'contacts'; received: number; contacts: CheckedContact[]; errors: RowError[] }
-  | { kind: 'numbers'; received: number; numbers: { phone: string; reason: string | null }[]; errors: RowError[] };
+export type ContactsResult = { kind: 'contacts'; received: number; contacts: CheckedContact[]; errors: RowError[] };
+export type NumbersResult = { kind: 'numbers'; received: number; numbers: { phone: string; reason: string | null }[]; errors: RowError[] };
+export type UploadCheckResult = ContactsResult | NumbersResult;
 
 /** Generous for the largest upload allowed (2 MB of CSV, 10,000 rows), and far from the process's own heap. */
 export const UPLOAD_CHECK_LIMITS: WorkerTaskLimits = { memoryMb: 256, timeoutMs: 15_000 };
@@ -37,6 +39,9 @@ export function checkUpload(task: UploadCheckTask): UploadCheckResult {
 }
 
 /** checkUpload on a thread of its own; the upload's own faults come back as the 4xx they are. */
+export function checkUploadOffLoop(task: ContactsTask, limits?: WorkerTaskLimits): Promise<ContactsResult>;
+export function checkUploadOffLoop(task: NumbersTask, limits?: WorkerTaskLimits): Promise<NumbersResult>;
+export function checkUploadOffLoop(task: UploadCheckTask, limits?: WorkerTaskLimits): Promise<UploadCheckResult>;
 export async function checkUploadOffLoop(task: UploadCheckTask, limits: WorkerTaskLimits = UPLOAD_CHECK_LIMITS): Promise<UploadCheckResult> {
   try {
     return await runWorkerTask<UploadCheckTask, UploadCheckResult>(import.meta.url, 'upload-check-worker', task, limits);

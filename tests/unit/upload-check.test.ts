@@ -14,7 +14,6 @@ describe('contact and do-not-call uploads are checked on a thread of their own',
     const off = await checkUploadOffLoop(task);
     expect(off).toEqual(checkUpload(task));
     expect(off).toMatchObject({ kind: 'contacts', received: 3, errors: [{ row: 3 }] });
-    if (off.kind !== 'contacts') throw new Error('kind');
     expect(off.contacts.map((c) => c.phone)).toEqual(['+14155550100', '+14155550101']);
     // A Date survives the trip back.
     expect(off.contacts[0]!.consent!.recordedAt).toBeInstanceOf(Date);

@@ -6,7 +6,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { MAX_CSV_BYTES, MAX_ROWS } from '../../campaigns/contacts.js';
-import { checkUploadOffLoop, type UploadCheckTask } from '../../campaigns/upload-check.js';
+import { checkUploadOffLoop, type ContactsTask, type NumbersTask } from '../../campaigns/upload-check.js';
 import {
   CAMPAIGN_STATUSES, campaignStats, getCampaign, insertCampaign, insertContacts, listAttempts, listCampaigns, listContacts,
   transition, updateDraft, type CampaignInput, type CampaignRow, type CampaignStatus, type ContactState,
@@ -247,12 +247,10 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
     action('cancel', 'cancelled', 'Cancel: no new dials; waiting contacts are skipped (campaign_cancelled); live calls finish', ['draft', 'scheduled', 'running', 'paused']);
 
     // ------------------------------------------------------------------------------------ contacts
-    const addContacts = async (companyId: string, id: string, task: Extract<UploadCheckTask, { kind: 'contacts' | 'contacts-csv' }>) => {
+    const addContacts = async (companyId: string, id: string, task: ContactsTask) => {
       const c = await found(sql, companyId, id);
       if (['completed', 'cancelled', 'failed'].includes(c.status)) throw new ParleyError('PARLEY_ERR_ILLEGAL_TRANSITION', `A ${c.status} campaign takes no more contacts`);
-      const checked = await checkUploadOffLoop(task);
-      if (checked.kind !== 'contacts') throw new Error('contact upload checked as numbers');
-      const { contacts, errors: bad, received } = checked;
+      const { contacts, errors: bad, received } = await checkUploadOffLoop(task);
       const added = await sql.begin(async (tx) => {
         const n = await insertContacts(tx, companyId, id, contacts);
         for (const k of contacts) if (k.consent) await setConsent(tx, companyId, { phone: k.phone, voice: k.consent.voice, source: k.consent.source, recordedAt: k.consent.recordedAt });
@@ -329,10 +327,8 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
     });
 
     // ------------------------------------------------------------------------------------ do-not-call
-    const addNumbers = async (companyId: string, task: Extract<UploadCheckTask, { kind: 'numbers' | 'numbers-csv' }>) => {
-      const checked = await checkUploadOffLoop(task);
-      if (checked.kind !== 'numbers') throw new Error('do-not-call upload checked as contacts');
-      const { numbers: good, errors: bad, received } = checked;
+    const addNumbers = async (companyId: string, task: NumbersTask) => {
+      const { numbers: good, errors: bad, received } = await checkUploadOffLoop(task);
       const added = await addDnc(sql, companyId, good, task.kind === 'numbers' ? 'api' : 'csv');
       return { received, added, duplicates: good.length - added, rejected: bad.slice(0, 100), rejected_count: bad.length };
     };
