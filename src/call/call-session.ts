@@ -150,10 +150,17 @@ export class CallSession {
     return this.state === 'ended';
   }
 
-  /** The greeting is spoken without the LLM, so the prompt tells it what was said (the history starts with the caller). */
+  /**
+   * The greeting is spoken without the LLM, so the prompt tells it what was said (the history starts with the
+   * caller). Built once per call: a new copy of a ~2 KB prompt per turn lived as long as the LLM request.
+   */
+  private builtSystemPrompt: string | null = null;
   private get systemPrompt(): string {
-    const greeting = this.o.greeting ?? this.o.context.bot.config.greeting;
-    return greeting ? `${this.o.systemPrompt}\n\nYou opened the call by saying: "${greeting}"`.trim() : this.o.systemPrompt;
+    if (this.builtSystemPrompt === null) {
+      const greeting = this.o.greeting ?? this.o.context.bot.config.greeting;
+      this.builtSystemPrompt = greeting ? `${this.o.systemPrompt}\n\nYou opened the call by saying: "${greeting}"`.trim() : this.o.systemPrompt;
+    }
+    return this.builtSystemPrompt;
   }
 
   /** Runs the call; resolves when it has ended and the end is recorded. */

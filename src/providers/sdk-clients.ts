@@ -50,9 +50,26 @@ function lazy<C>(build: () => Promise<C>): LazyClient<C> {
   };
 }
 
+/**
+ * The fetch both SDKs are given: Node's own, with a JSON body handed over as its UTF-8 bytes. Given a string,
+ * Node's fetch (undici) first makes a well-formed copy of it — a two-byte copy of the whole request (~11 KB per
+ * live turn) as soon as the prompt holds one character outside Latin-1 (a dash, a Russian word) — and then
+ * encodes that copy. The copy lives as long as the request, outlives the young generation's collections, and was
+ * 11 % of all the bytes the server promoted to its old generation at N = 200 (heap sampling): more full
+ * collections, each a pause for every call. Bytes skip both steps; what goes on the wire is the same.
+ */
+export const fetchWithByteBody = (input: string | URL | Request, init?: RequestInit): Promise<Response> =>
+  fetch(input, init && typeof init.body === 'string' ? { ...init, body: Buffer.from(init.body, 'utf8') } : init);
+
 /** The settings both SDKs' constructors take, from the adapter's options and its policy. */
 function settings(o: SdkClientOptions, policy: SdkPolicy, defaultBaseUrl: string) {
-  return { apiKey: o.apiKey, baseURL: o.baseUrl ?? defaultBaseUrl, timeout: o.timeoutMs ?? policy.timeoutMs, maxRetries: o.maxRetries ?? policy.maxRetries };
+  return {
+    apiKey: o.apiKey,
+    baseURL: o.baseUrl ?? defaultBaseUrl,
+    timeout: o.timeoutMs ?? policy.timeoutMs,
+    maxRetries: o.maxRetries ?? policy.maxRetries,
+    fetch: fetchWithByteBody,
+  };
 }
 
 export function openAiClient(o: SdkClientOptions, policy: SdkPolicy): LazyClient<OpenAiClient> {

@@ -125,6 +125,19 @@ describe('CallSession', () => {
     expect(h.transport.notices.some((n) => n.type === 'turn_latency')).toBe(true);
   });
 
+  it('tells the LLM on every turn what the greeting said, since the greeting never went through it', async () => {
+    const h = createHarness({ reply: () => 'Sure.' });
+    await h.advance(4000);
+    void h.stt.play(saySentence('when do you open', { endpointMs: 300 }));
+    await h.advance(6000);
+    void h.stt.play(saySentence('and on saturdays', { endpointMs: 300 }));
+    await h.advance(6000);
+    const systems = h.llm.requests.map((r) => r.system);
+    expect(systems).toHaveLength(2);
+    expect(systems[0]).toBe(`Be brief.\n\nYou opened the call by saying: "${GREETING}"`);
+    expect(systems[1]).toBe(systems[0]);
+  });
+
   it('sends the first phrase to TTS while the LLM is still writing', async () => {
     const h = createHarness({ reply: () => LONG_ANSWER, llm: { firstTokenMs: 100, tokenMs: 200 } });
     await h.advance(4000);

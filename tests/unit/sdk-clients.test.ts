@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   anthropicClient,
   ANTHROPIC_DEFAULT_BASE_URL,
@@ -7,6 +7,24 @@ import {
   sdkHttpStatus,
   SDK_POLICY,
 } from '../../src/providers/sdk-clients.js';
+import { FakeAnthropic } from '../fakes/fakeAnthropic.js';
+import { FakeOpenAI } from '../fakes/fakeOpenAI.js';
+
+afterEach(() => vi.restoreAllMocks());
+
+/** Text outside Latin-1 (a dash, Cyrillic, an emoji's surrogate pair): the case that made Node's fetch copy the body. */
+const WIDE_TEXT = 'Запишите меня — please 🙂';
+
+/** The bodies the SDK handed to Node's fetch, by type. */
+function spyOnFetchBodies(): string[] {
+  const kinds: string[] = [];
+  const real = globalThis.fetch;
+  vi.spyOn(globalThis, 'fetch').mockImplementation((input, init) => {
+    kinds.push(init?.body instanceof Uint8Array ? 'bytes' : typeof init?.body);
+    return real(input, init);
+  });
+  return kinds;
+}
 
 describe('SDK clients', () => {
   it('builds an OpenAI client once, on first use, with the key, base URL, timeout and retries given', async () => {
@@ -39,5 +57,32 @@ describe('SDK clients', () => {
     expect(sdkHttpStatus(new Anthropic.APIError(529, undefined, 'overloaded', undefined))).toBe(529);
     expect(sdkHttpStatus(new OpenAI.APIConnectionError({ message: 'refused' }))).toBeUndefined();
     expect(sdkHttpStatus(Object.assign(new Error('x'), { status: 500 }))).toBeUndefined();
+  });
+
+  it('hands Node\'s fetch the JSON body as UTF-8 bytes, and the server reads the same JSON (OpenAI)', async () => {
+    const fake = await FakeOpenAI.start({ apiKey: 'sk-good' });
+    try {
+      const kinds = spyOnFetchBodies();
+      const client = await openAiClient({ apiKey: 'sk-good', baseUrl: fake.baseUrl, maxRetries: 0 }, SDK_POLICY.liveTurn)();
+      await client.chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: WIDE_TEXT }] });
+      expect(kinds).toEqual(['bytes']);
+      expect(fake.requests[0]!.headers['content-type']).toBe('application/json');
+      expect(fake.requests[0]!.body.messages).toEqual([{ role: 'user', content: WIDE_TEXT }]);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('does the same for Anthropic', async () => {
+    const fake = await FakeAnthropic.start({ apiKey: 'ak-good' });
+    try {
+      const kinds = spyOnFetchBodies();
+      const client = await anthropicClient({ apiKey: 'ak-good', baseUrl: fake.baseUrl, maxRetries: 0 }, SDK_POLICY.liveTurn)();
+      await client.messages.create({ model: 'claude-test', max_tokens: 16, messages: [{ role: 'user', content: WIDE_TEXT }] });
+      expect(kinds).toEqual(['bytes']);
+      expect(fake.requests[0]!.body.messages).toEqual([{ role: 'user', content: WIDE_TEXT }]);
+    } finally {
+      await fake.close();
+    }
   });
 });
