@@ -9,6 +9,7 @@
  *     [--llm-token-interval-ms 0] [--tts-chunk-interval-ms 0] [--processes N  (PROCESSES for the server; needs --database-url)]
  *     [--server-entry dist/main.js  (run a prebuilt server with plain node instead of src/main.ts under tsx)]
  *     [--warm-up-calls 10  (concurrent calls before the measurement, so V8 has optimised the path; 1 = one call)]
+ *     [--turns-out FILE  (every matched turn's hops, and when its largest hop began, as JSON lines)]
  *     [--listen-only-ms 30000  (the measured callers say nothing after the greeting, then hang up: what the line
  *      itself costs — Twilio's 50 frames a second in, Deepgram packets out — without turns; compare with a full run
  *      and with scripts/bench/transport-floor.ts, the same traffic through bare sockets)]
@@ -20,7 +21,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { FakeCartesia } from '../../tests/fakes/fakeCartesia.js';
@@ -31,7 +32,7 @@ import { runCall, type CallResult, type CallScriptOptions } from './lib/call-scr
 import { forwardPort } from './lib/forward.js';
 import { loadAverage, processTree, RssSampler, treeCpuSeconds, treeRssBytes, treeRunQueueWaitSeconds } from './lib/proc-stats.js';
 import { provisionBot, remoteServer, scrapeMetrics, startServerChild, type MetricsSnapshot, type ServerTarget } from './lib/server-child.js';
-import { parseTurnTag, TurnTracer, turnTag, type TurnBreakdown } from './lib/turn-trace.js';
+import { parseTurnTag, tailBursts, TurnTracer, turnTag, type TurnBreakdown } from './lib/turn-trace.js';
 import { fmtMs, fmtSummary, percentile, summarize } from './lib/stats.js';
 import { VOICE_END_SILENCE_MS, VOICE_ONSET_MS } from '../../src/call/caller-voice.js';
 
@@ -68,6 +69,8 @@ const { values: args } = parseArgs({
     /** Calls run (concurrently, 2 turns each) before the measurement; 1 = a single 1-turn call, as before. */
     'warm-up-calls': { type: 'string', default: '10' },
     'listen-only-ms': { type: 'string' },
+    /** Writes every matched turn's hop breakdown (with when its largest hop began, epoch ms) as JSON lines. */
+    'turns-out': { type: 'string' },
   },
 });
 
@@ -384,7 +387,7 @@ async function main(): Promise<number> {
     const harness = { p99: harnessLag.percentile(99) / 1e6, max: harnessLag.max / 1e6 };
     const p99Added = percentile(serverAdded, 99);
     const hops = tracer.breakdown(results);
-    const hopSummary = (k: keyof TurnBreakdown): string => fmtSummary(summarize(hops.turns.map((t) => t[k])));
+    const hopSummary = (k: Exclude<keyof TurnBreakdown, 'worstHop'>): string => fmtSummary(summarize(hops.turns.map((t) => t[k])));
     const p99Hops = percentile(hops.turns.map((t) => t.serverAdded), 99);
     const frameDelays = tracer.inboundFrameDelays();
     const packetDelays = tracer.inboundPacketDelays();
@@ -422,6 +425,13 @@ async function main(): Promise<number> {
       row(`    STT final [${STT_FINAL_MS}]`, '(set; not stamped separately)');
       row(`    LLM first token [${LLM_FIRST_TOKEN_MS}]`, hopSummary('llmFirstToken'));
       row(`    TTS first audio [${TTS_FIRST_AUDIO_MS}]`, hopSummary('ttsFirstAudio'));
+      if (hops.turns.length > 0) {
+        const { worst, bursts } = tailBursts(hops.turns);
+        const at = (t: TurnBreakdown) => `+${((t.worstHopAt - t0) / 1000).toFixed(1)} s`;
+        const top = bursts.slice(0, 3).map((b) => `${b.length} at ${at(b[0]!)} (${b.map((t) => t.worstHop).filter((h, i, a) => a.indexOf(h) === i).join(', ')})`);
+        row('  worst 1 % of turns, by when', `${worst.length} turns (≥ ${fmtMs(worst[worst.length - 1]!.serverAdded)}) in ${bursts.length} burst(s) of their largest hop (≤ 250 ms apart); largest: ${top.join('; ')}  [a few bursts: stalls that held every call at once; many: queueing]`);
+      }
+      if (args['turns-out']) writeFileSync(args['turns-out'], hops.turns.map((t) => JSON.stringify(t)).join('\n') + '\n');
     }
     row('caller frame → Deepgram, each', `${fmtSummary(summarize(frameDelays))}  (includes the wait for its packet: Parley sends Deepgram 60 ms packets)`);
     row('caller frame → Deepgram, transit', `${fmtSummary(summarize(packetDelays))}  (the last frame of each packet: forwarding alone)`);

@@ -59,7 +59,13 @@ export interface TurnBreakdown {
   llmFirstToken: number;
   ttsFirstAudio: number;
   voiceToVoice: number;
+  /** When the turn's largest Parley hop began and which it was (epoch ms, this process's clock). */
+  worstHopAt: number;
+  worstHop: ParleyHop;
 }
+
+export const PARLEY_HOPS = ['toFinalize', 'toLlm', 'toTts', 'toCaller'] as const;
+export type ParleyHop = (typeof PARLEY_HOPS)[number];
 
 const TAG = /zq(\d+)x(\d+)/;
 
@@ -183,8 +189,13 @@ export class TurnTracer {
           llmFirstToken: s.llmFirstTokenAt - s.llmRequestAt,
           ttsFirstAudio: s.ttsFirstAudioAt - s.ttsTextAt,
           voiceToVoice: turn.firstAudioAt - turn.endAt,
+          worstHopAt: 0,
+          worstHop: 'toFinalize',
         };
         b.serverAdded = b.toFinalize + b.toLlm + b.toTts + b.toCaller;
+        const hopStart: Record<ParleyHop, number> = { toFinalize: sentAt, toLlm: s.finalizeAt, toTts: s.llmFirstTokenAt, toCaller: s.ttsFirstAudioAt };
+        for (const hop of PARLEY_HOPS) if (b[hop] > b[b.worstHop]) b.worstHop = hop;
+        b.worstHopAt = performance.timeOrigin + hopStart[b.worstHop];
         turns.push(b);
       });
     }
@@ -200,4 +211,23 @@ export class TurnTracer {
   inboundPacketDelays(): number[] {
     return this.packetDelays;
   }
+}
+
+/**
+ * The worst `share` of turns (by hop-by-hop server-added), grouped by when their largest hop began: hops less
+ * than `gapMs` apart are one burst. A tail made of a few bursts is a few stalls that held every call at once (a
+ * full collection, a long task); a tail spread over many is steady queueing.
+ */
+export function tailBursts(turns: TurnBreakdown[], share = 0.01, gapMs = 250): { worst: TurnBreakdown[]; bursts: TurnBreakdown[][] } {
+  const n = Math.max(1, Math.ceil(turns.length * share));
+  const worst = [...turns].sort((a, b) => b.serverAdded - a.serverAdded).slice(0, n);
+  const byTime = [...worst].sort((a, b) => a.worstHopAt - b.worstHopAt);
+  const bursts: TurnBreakdown[][] = [];
+  for (const t of byTime) {
+    const last = bursts[bursts.length - 1];
+    if (last && t.worstHopAt - last[last.length - 1]!.worstHopAt <= gapMs) last.push(t);
+    else bursts.push([t]);
+  }
+  bursts.sort((a, b) => b.length - a.length);
+  return { worst, bursts };
 }
