@@ -10,7 +10,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { AggregatorRegistry } from 'prom-client';
 import type { Config } from './config.js';
-import { MAIN_THREAD_GC_FLAG } from './gc-heap.js';
+import { CALL_LOOP_GC_FLAGS } from './gc-heap.js';
 import type { Logger } from './log.js';
 import { persistentSecret } from './secrets-file.js';
 import { METRICS_REQUEST, METRICS_RESPONSE, type MetricsRequest, type MetricsResponse } from './metrics.js';
@@ -20,20 +20,19 @@ export function processCount(setting: string, cores: number = availableParalleli
   return setting === 'auto' ? Math.max(1, cores) : Number(setting);
 }
 
-export { MAIN_THREAD_GC_FLAG };
+export { CALL_LOOP_GC_FLAGS };
 
 /**
- * The node flags GC_THREADS asks for in each forked server process. V8 by default hands marking, scavenging and
- * sweeping to helper threads: a gain while cores sit idle, a loss once every core runs a call loop — the helpers
- * then take turns with the call loops on those same cores, and every call on them waits (docs/benchmarks.md:
- * two processes sharing one core, 200 calls, server-added p99 112–142 → 52–53 ms with the work on the main
- * threads; one process alone on its core, 92–129 → 42–65 ms). `auto` keeps the work on the main thread where the
+ * The node flags GC_THREADS asks for in each forked server process (gc-heap.ts says why): with V8's helper
+ * threads taking turns with the call loops on the same cores, every call waits (docs/benchmarks.md: two processes
+ * sharing one core, 200 calls, server-added p99 112–142 → 52–53 ms with the work on the main threads; one process
+ * alone on its core, 92–129 → 42–65 ms). `auto` keeps the collector's pauses on the main thread where the
  * processes fill the cores (one per core or more), and leaves V8's default where cores are left over for the helpers.
  * `setting` is GC_THREADS: auto, main or parallel (config.ts checks it).
  */
 export function workerGcFlags(setting: string, processes: number, cores: number = availableParallelism()): string[] {
   const mainThread = setting === 'main' || (setting === 'auto' && processes >= cores);
-  return mainThread ? [MAIN_THREAD_GC_FLAG] : [];
+  return mainThread ? [...CALL_LOOP_GC_FLAGS] : [];
 }
 
 /** The node flags every forked server process starts with: the primary's own, plus what GC_THREADS asks for. */

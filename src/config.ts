@@ -102,7 +102,7 @@ export const VARIABLES = {
   TTS_PHRASE_CACHE_MB: { kind: { type: 'int', min: 0, max: 4096 }, default: '32', doc: 'Memory for the audio of repeated short phrases (greetings, re-prompts…); 0 turns the cache off' },
   WORKERS_ENABLED: { kind: { type: 'bool' }, default: 'true', doc: 'Run background workers (ingestion, analysis, webhooks) in this process' },
   PROCESSES: { kind: { type: 'string' }, default: '1', doc: 'Server processes sharing PORT (node:cluster): a number, or auto = one per CPU core; more than 1 needs DATABASE_URL (embedded PGlite is single-process)' },
-  GC_THREADS: { kind: { type: 'enum', values: ['auto', 'main', 'parallel'] }, default: 'auto', doc: 'Where the garbage collector of the processes PROCESSES > 1 starts does its work: main = on each process\'s own call-loop thread (node --single-threaded-gc), parallel = also on V8\'s helper threads; auto = main when the processes fill the cores (PROCESSES=auto, or at least one per core), else parallel. One process (PROCESSES=1) takes the flag on its node command line instead. A process that collects on its own thread also lets its heap grow 3× between full collections (--heap-growing-percent=200, src/gc-heap.ts)' },
+  GC_THREADS: { kind: { type: 'enum', values: ['auto', 'main', 'parallel'] }, default: 'auto', doc: 'Where the garbage collector of the processes PROCESSES > 1 starts does its work: main = its pauses and marking on each process\'s own call-loop thread, only sweeping in the background (src/gc-heap.ts), parallel = also on V8\'s helper threads; auto = main when the processes fill the cores (PROCESSES=auto, or at least one per core), else parallel. One process (PROCESSES=1) takes the flag on its node command line instead. A process that marks on its own thread also lets its heap grow 3× between full collections (--heap-growing-percent=200, src/gc-heap.ts)' },
   RECORDINGS_DIR: { kind: { type: 'string' }, doc: 'Where recorded web calls are kept (filesystem store); unset = DATA_DIR/recordings' },
   RECORDINGS_S3_ENDPOINT: { kind: { type: 'url', protocols: ['https:', 'http:'] }, doc: 'S3-compatible endpoint for recordings (path-style); unset = AWS S3 in RECORDINGS_S3_REGION' },
   RECORDINGS_S3_BUCKET: { kind: { type: 'string' }, doc: 'Bucket for recordings; set with the two keys below to store recordings in S3 instead of files' },
@@ -207,7 +207,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   trustProxyOption(cfg.TRUST_PROXY);
   if (!/^(auto|[1-9]\d{0,2})$/.test(cfg.PROCESSES)) throw new ConfigError('PROCESSES', `must be auto or a number from 1 to 999 (got "${cfg.PROCESSES.slice(0, 20)}")`);
   if (cfg.PROCESSES === '1' && cfg.GC_THREADS !== 'auto') {
-    throw new ConfigError('GC_THREADS', `is ${cfg.GC_THREADS} but PROCESSES is 1: the setting is for the processes PROCESSES > 1 starts; one process takes it on its command line (node --single-threaded-gc dist/main.js for main)`);
+    throw new ConfigError('GC_THREADS', `is ${cfg.GC_THREADS} but PROCESSES is 1: the setting is for the processes PROCESSES > 1 starts; one process takes it on its command line (for main: node with the flags of CALL_LOOP_GC_FLAGS, --no-concurrent-marking among them; docs/operations.md lists them)`);
   }
   if (cfg.PROCESSES !== '1' && !cfg.DATABASE_URL) {
     throw new ConfigError('PROCESSES', `is ${cfg.PROCESSES} but DATABASE_URL is not set: embedded PGlite runs in one process only; set DATABASE_URL to a PostgreSQL server, or PROCESSES=1`);

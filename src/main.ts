@@ -6,7 +6,7 @@
  */
 import cluster from 'node:cluster';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { tuneHeapGrowth } from './gc-heap.js';
+import { marksOnCallLoop, tuneHeapGrowth } from './gc-heap.js';
 import { createLogger, type Logger } from './log.js';
 import type { StartOptions } from './server.js';
 
@@ -39,7 +39,7 @@ async function runServer(config: Config, log: Logger, options: StartOptions = {}
 }
 
 async function runPrimary(config: Config, log: Logger, processes: number): Promise<void> {
-  const { MAIN_THREAD_GC_FLAG, Supervisor, prepareSharedSecrets, workerExecArgv } = await import('./cluster.js');
+  const { Supervisor, prepareSharedSecrets, workerExecArgv } = await import('./cluster.js');
   const execArgv = workerExecArgv(config.GC_THREADS, processes);
   const supervisor = new Supervisor({
     processes,
@@ -48,7 +48,7 @@ async function runPrimary(config: Config, log: Logger, processes: number): Promi
     stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS + 5000,
     execArgv,
   });
-  const gc = execArgv.includes(MAIN_THREAD_GC_FLAG) ? 'main thread' : 'parallel';
+  const gc = marksOnCallLoop(execArgv) ? 'main thread' : 'parallel';
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;

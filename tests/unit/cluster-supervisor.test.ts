@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAIN_THREAD_GC_FLAG, Supervisor, prepareSharedSecrets, processCount, workerExecArgv, workerGcFlags } from '../../src/cluster.js';
+import { CALL_LOOP_GC_FLAGS, Supervisor, prepareSharedSecrets, processCount, workerExecArgv, workerGcFlags } from '../../src/cluster.js';
 import { ConfigError, loadConfig, testConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { until } from '../helpers/until.js';
@@ -75,8 +75,8 @@ describe('the cluster primary with a fixture worker', () => {
       stopTimeoutMs: 10_000,
       restartDelayMs: 10,
       exec: worker,
-      // As the primary passes GC_THREADS=main on (main.ts): node must accept the flag in a forked worker.
-      execArgv: ['--import', 'tsx', MAIN_THREAD_GC_FLAG],
+      // As the primary passes GC_THREADS=main on (main.ts): node must accept the flags in a forked worker.
+      execArgv: ['--import', 'tsx', ...CALL_LOOP_GC_FLAGS],
     });
     await supervisor.start();
   }, 60_000);
@@ -92,9 +92,9 @@ describe('the cluster primary with a fixture worker', () => {
     expect([...pids].sort()).toEqual(supervisor.workers.map((w) => String(w.process.pid)).sort());
   });
 
-  it('starts every worker with the node flags it was given (the GC flag included)', async () => {
+  it('starts every worker with the node flags it was given (the GC flags included)', async () => {
     const argv = JSON.parse((await get(port, '/argv')).body) as string[];
-    expect(argv).toContain(MAIN_THREAD_GC_FLAG);
+    expect(argv).toEqual(expect.arrayContaining([...CALL_LOOP_GC_FLAGS]));
   });
 
   it('serves one /metrics for every process', async () => {
@@ -161,21 +161,21 @@ describe('PROCESSES settings', () => {
   });
 
   it('GC_THREADS: the collector on the main thread where the processes fill the cores, V8\'s helpers where cores are left', () => {
-    expect(workerGcFlags('auto', 8, 8)).toEqual([MAIN_THREAD_GC_FLAG]);
-    expect(workerGcFlags('auto', 12, 8)).toEqual([MAIN_THREAD_GC_FLAG]);
+    expect(workerGcFlags('auto', 8, 8)).toEqual([...CALL_LOOP_GC_FLAGS]);
+    expect(workerGcFlags('auto', 12, 8)).toEqual([...CALL_LOOP_GC_FLAGS]);
     expect(workerGcFlags('auto', 2, 8)).toEqual([]);
-    expect(workerGcFlags('main', 2, 8)).toEqual([MAIN_THREAD_GC_FLAG]);
+    expect(workerGcFlags('main', 2, 8)).toEqual([...CALL_LOOP_GC_FLAGS]);
     expect(workerGcFlags('parallel', 8, 8)).toEqual([]);
     const db = { DATABASE_URL: 'postgres://x@127.0.0.1/db' };
     expect(loadConfig({ ...db, PROCESSES: '2', GC_THREADS: 'main' }).GC_THREADS).toBe('main');
     expect(loadConfig({}).GC_THREADS).toBe('auto');
     expect(() => loadConfig({ ...db, PROCESSES: '2', GC_THREADS: 'helpers' })).toThrow(/GC_THREADS/);
     // The workers keep the primary's own flags (a loader, say) and get the GC flag once.
-    expect(workerExecArgv('auto', 4, ['--import', 'tsx'], 4)).toEqual(['--import', 'tsx', MAIN_THREAD_GC_FLAG]);
-    expect(workerExecArgv('main', 2, [MAIN_THREAD_GC_FLAG], 8)).toEqual([MAIN_THREAD_GC_FLAG]);
+    expect(workerExecArgv('auto', 4, ['--import', 'tsx'], 4)).toEqual(['--import', 'tsx', ...CALL_LOOP_GC_FLAGS]);
+    expect(workerExecArgv('main', 2, [...CALL_LOOP_GC_FLAGS], 8)).toEqual([...CALL_LOOP_GC_FLAGS]);
     expect(workerExecArgv('auto', 2, ['--max-old-space-size=512'], 8)).toEqual(['--max-old-space-size=512']);
     // One process cannot change its own collector once running: the setting says how, rather than doing nothing.
-    expect(() => loadConfig({ GC_THREADS: 'main' })).toThrow(/--single-threaded-gc/);
+    expect(() => loadConfig({ GC_THREADS: 'main' })).toThrow(/--no-concurrent-marking/);
   });
 
   it('auto means one process per core', () => {
