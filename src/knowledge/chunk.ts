@@ -127,3 +127,6 @@ export function chunkBlocks(blocks: Block[], options: ChunkOptions): TextChunk[]
   flush(false);
   return chunks;
 }
+
+/** What is embedded for a chunk: the heading path with the text (questions often name the section: "prices"). */
+export const embeddingText = (c: { section: string | null; text: string }): string => (c.section ? `${c.section}\n${c.text}` : c.text);

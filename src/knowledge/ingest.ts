@@ -15,7 +15,7 @@ import { emitEvent } from '../webhooks/emit.js';
 import { LocalEmbedder } from '../providers/embeddings/local.js';
 import { defaultIngestPool, IngestWorkerError, type IngestPool } from './ingest-pool.js';
 import { DEFAULT_INGEST_LIMITS, DocumentParseError, type IngestLimits } from './limits.js';
-import { embeddingText } from './process-document.js';
+import { embeddingText } from './chunk.js';
 import { embeddingSource, embeddingUsage, writeIngestUsage } from '../usage/ingest-usage.js';
 import {
   deleteChunksOfDocument,

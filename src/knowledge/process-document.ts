@@ -5,7 +5,7 @@
  * in batches so no single message is large.
  */
 import { embedOne } from '../providers/embeddings/local.js';
-import { chunkBlocks, type TextChunk } from './chunk.js';
+import { chunkBlocks, embeddingText, type TextChunk } from './chunk.js';
 import type { DocumentKind } from './detect-type.js';
 import type { IngestLimits } from './limits.js';
 import { parseDocument } from './parse.js';
@@ -39,8 +39,6 @@ export interface ProcessSummary {
 /** Chunks per result message. */
 export const BATCH_CHUNKS = 200;
 
-/** What is embedded for a chunk: the heading path with the text (questions often name the section: "prices"). */
-export const embeddingText = (c: { section: string | null; text: string }): string => (c.section ? `${c.section}\n${c.text}` : c.text);
 
 export async function processDocument(task: ProcessTask, onBatch: (batch: ChunkBatch) => void): Promise<ProcessSummary> {
   const parsed = await parseDocument(task.kind, task.bytes, task.limits);
