@@ -8,7 +8,7 @@
  * Campaigns that hang up dial with MachineDetection=Enable (`machine_start`). A person (`human`) or an undecided
  * detection (`unknown`) gets the bot.
  */
-import twilio from 'twilio';
+import VoiceResponse from 'twilio/lib/twiml/VoiceResponse.js';
 import { getBotById } from '../db/bots.js';
 import type { Db } from '../db/sql.js';
 import type { Logger } from '../log.js';
@@ -24,7 +24,7 @@ export interface CampaignAnswerOptions {
 
 /** <Play> the rendered message, then hang up. */
 export function playTwiml(url: string): string {
-  const vr = new twilio.twiml.VoiceResponse();
+  const vr = new VoiceResponse();
   vr.play({}, url);
   vr.hangup();
   return vr.toString();

@@ -2,7 +2,8 @@
  * What the call loop's thread loads at start: every module src/main.ts reaches through static imports (a type-only
  * import loads nothing; a dynamic import() loads on first use, so it is not followed). Document parsing runs in
  * the ingestion workers (knowledge/ingest-worker.ts) and must not be loaded beside the calls: its libraries are
- * heap that every full collection marks again (mammoth and unpdf were ~3.8 MB of it).
+ * heap that every full collection marks again (mammoth and unpdf were ~3.8 MB of it; the twilio package's index,
+ * its REST client, ~4.5 MB more).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -13,19 +14,23 @@ const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 /** `import x from 'y'`, `import { a, type B } from 'y'`, `export … from 'y'`, `import 'y'` — not `import type`. */
 const STATIC_IMPORT = /^\s*(?:import|export)\s+(?!type\s)(?:[^'";]*?\s+from\s+)?['"]([^'"]+)['"]/gm;
 
-function staticGraph(entry: string): { files: Set<string>; packages: Set<string> } {
+function staticGraph(entry: string): { files: Set<string>; packages: Set<string>; specifiers: Set<string> } {
   const files = new Set<string>();
   const packages = new Set<string>();
+  const specifiers = new Set<string>();
   const visit = (file: string): void => {
     if (files.has(file)) return;
     files.add(file);
     for (const [, spec] of readFileSync(file, 'utf8').matchAll(STATIC_IMPORT)) {
       if (spec!.startsWith('.')) visit(resolve(dirname(file), spec!.replace(/\.js$/, '.ts')));
-      else if (!spec!.startsWith('node:')) packages.add(spec!.startsWith('@') ? spec!.split('/').slice(0, 2).join('/') : spec!.split('/')[0]!);
+      else if (!spec!.startsWith('node:')) {
+        specifiers.add(spec!);
+        packages.add(spec!.startsWith('@') ? spec!.split('/').slice(0, 2).join('/') : spec!.split('/')[0]!);
+      }
     }
   };
   visit(entry);
-  return { files, packages };
+  return { files, packages, specifiers };
 }
 
 describe('the call loop\'s thread', () => {
@@ -37,11 +42,18 @@ describe('the call loop\'s thread', () => {
       expect([...graph.packages]).not.toContain('unpdf');
       expect([...graph.files].map((f) => f.slice(SRC.length + 1))).not.toContain('knowledge/parse.ts');
     }
-    // The walk does see them where they are loaded.
+  });
+
+  it('loads only the parts of the twilio package it uses (signatures, TwiML), not its index and REST client', () => {
+    const server = staticGraph(resolve(SRC, 'server.ts'));
+    expect(server.packages).toContain('twilio');
+    expect(server.specifiers).not.toContain('twilio');
+  });
+
+  it('is walked, not guessed: the walk finds the parsers where they are loaded', () => {
     const worker = staticGraph(resolve(SRC, 'knowledge/ingest-worker.ts'));
     expect(worker.packages).toContain('mammoth');
     expect(worker.packages).toContain('unpdf');
-    // And it sees the server's own libraries (the walk is not empty).
-    expect(server.packages).toContain('fastify');
+    expect(staticGraph(resolve(SRC, 'server.ts')).packages).toContain('fastify');
   });
 });

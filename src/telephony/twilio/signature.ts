@@ -3,7 +3,8 @@
  * attacker controls). Form webhooks sign URL + sorted POST params; the media-stream handshake signs the wss URL
  * with no params.
  */
-import twilio from 'twilio';
+// The signature functions alone, not the package's index (its REST client is ~5 MB of heap on the call loop's thread).
+import { getExpectedTwilioSignature, validateRequest } from 'twilio/lib/webhooks/webhooks.js';
 
 export function publicUrl(publicOrigin: string, path: string): string {
   return `${publicOrigin.replace(/\/+$/, '')}${path}`;
@@ -15,16 +16,16 @@ export function publicWsUrl(publicOrigin: string, path: string): string {
 
 export function isValidFormSignature(authToken: string, signature: unknown, url: string, params: Record<string, unknown>): boolean {
   if (typeof signature !== 'string' || signature.length === 0) return false;
-  return twilio.validateRequest(authToken, signature, url, params);
+  return validateRequest(authToken, signature, url, params);
 }
 
 /** Media-stream handshake: Twilio signs the exact wss URL, with or without a trailing slash. */
 export function isValidHandshakeSignature(authToken: string, signature: unknown, wsUrl: string): boolean {
   if (typeof signature !== 'string' || signature.length === 0) return false;
-  return twilio.validateRequest(authToken, signature, wsUrl, {}) || twilio.validateRequest(authToken, signature, `${wsUrl}/`, {});
+  return validateRequest(authToken, signature, wsUrl, {}) || validateRequest(authToken, signature, `${wsUrl}/`, {});
 }
 
 /** What a Twilio client computes, for the simulator and tests. */
 export function computeSignature(authToken: string, url: string, params: Record<string, string>): string {
-  return twilio.getExpectedTwilioSignature(authToken, url, params);
+  return getExpectedTwilioSignature(authToken, url, params);
 }
