@@ -5,9 +5,9 @@
  * lasts until the last of them is scheduled. CALL_LOOP_GC_FLAGS (what GC_THREADS=main gives each process) keep
  * every pause and the marking on the process's own thread, and leave only sweeping (memory pages and the
  * ArrayBuffers of socket reads) to a background thread, which runs in the loop's idle time: at 200 calls on one
- * core each scavenge took 4.5–4.8 ms instead of 5.8–6.6 ms with all of it on the loop (`--single-threaded-gc`),
- * p95 14–15 instead of 15–20 ms (docs/benchmarks.md). Concurrent marking stays off: on a shared core its thread
- * held the loop ~100 ms around a full collection.
+ * core each scavenge took 4.5–5.2 ms instead of 5.8–6.6 ms with all of it on the loop (`--single-threaded-gc`;
+ * docs/benchmarks.md, session 7). Concurrent marking stays off: on a shared core its thread held the loop ~100 ms
+ * around a full collection.
  *
  * A process that marks on its own thread also sizes its heap here. V8 sets the old generation's next limit from
  * how fast it collects against how fast the program promotes objects, and marking on one thread measures slow, so
