@@ -25,8 +25,8 @@ export class WorkerTaskError extends Error {
   }
 }
 
-/** What the worker posts back: the task's result, or the error it threw (name, message and an optional code). */
-type Reply<O> = { ok: true; value: O } | { ok: false; name: string; message: string; code?: string };
+/** What the worker posts back: the task's result, or the error it threw (its message and an optional code). */
+type Reply<O> = { ok: true; value: O } | { ok: false; message: string; code?: string };
 
 /** Error thrown by the task inside the thread, with its code (a ParleyError's) when it had one. */
 export class WorkerTaskRejection extends Error {
@@ -71,7 +71,7 @@ export function serveWorkerTask<I, O>(task: (input: I) => O, input: I): void {
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
     const code = (e as { code?: unknown }).code;
-    reply = { ok: false, name: e.name, message: e.message, ...(typeof code === 'string' ? { code } : {}) };
+    reply = { ok: false, message: e.message, ...(typeof code === 'string' ? { code } : {}) };
   }
   port.postMessage(reply);
 }

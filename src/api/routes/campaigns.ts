@@ -264,7 +264,7 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
       config: { scope: 'campaigns:write' },
       schema: {
         tags: ['campaigns'], summary: `Add contacts (JSON, up to ${MAX_ROWS}); bad rows are reported, not stored`,
-        params: IdParams, body: ContactsUpload, response: { 200: UploadResult, ...errors(400, 401, 403, 404, 409) },
+        params: IdParams, body: ContactsUpload, response: { 200: UploadResult, ...errors(400, 401, 403, 404, 409, 413) },
       },
     }, async (request) => {
       const { id } = request.params as { id: string };
@@ -335,7 +335,7 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
 
     app.post('/dnc', {
       config: { scope: 'dnc:write' },
-      schema: { tags: ['dnc'], summary: 'Add numbers to the company\'s do-not-call list (checked before every campaign dial)', body: DncUpload, response: { 200: UploadResult, ...errors(400, 401, 403) } },
+      schema: { tags: ['dnc'], summary: 'Add numbers to the company\'s do-not-call list (checked before every campaign dial)', body: DncUpload, response: { 200: UploadResult, ...errors(400, 401, 403, 413) } },
     }, async (request) => {
       const body = request.body as Static<typeof DncUpload>;
       return addNumbers(request.auth.companyId, { kind: 'numbers', numbers: body.numbers, defaultCountry: body.default_country });
