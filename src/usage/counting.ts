@@ -37,8 +37,8 @@ interface SttCounter {
 export class CallUsageMeter {
   private readonly stt: SttCounter[] = [];
   private readonly sums = new Map<string, UsageItem>();
-  /** TTS turns that count their own synthesised characters, read in items(). */
-  private readonly ttsTurns: Array<{ turn: SynthesisCount; provider: string; model: string }> = [];
+  /** The counters of TTS turns that count their own synthesised characters (not the turns), read in items(). */
+  private readonly ttsCounters: Array<{ counter: SynthesisCount['synthesis']; provider: string; model: string }> = [];
 
   add(kind: UsageKind, provider: string, model: string, quantity: number): void {
     if (!(quantity > 0)) return;
@@ -55,16 +55,16 @@ export class CallUsageMeter {
     return counter;
   }
 
-  /** A TTS turn whose characters are read from the turn itself when the usage is (see SynthesisCount). */
+  /** A TTS turn whose characters are read from its own counter when the usage is (see SynthesisCount). */
   ttsTurn(turn: SynthesisCount, provider: string, model: string): void {
-    this.ttsTurns.push({ turn, provider, model });
+    this.ttsCounters.push({ counter: turn.synthesis, provider, model });
   }
 
   /** Everything counted so far, one item per (kind, provider, model), quantities > 0 only. */
   items(): UsageItem[] {
     const sums = new Map([...this.sums].map(([k, v]) => [k, { ...v }]));
-    for (const t of this.ttsTurns) {
-      const n = t.turn.synthesizedChars;
+    for (const t of this.ttsCounters) {
+      const n = t.counter.chars;
       if (!(n > 0)) continue;
       const key = `tts_chars\u0000${t.provider}\u0000${t.model}`;
       const item = sums.get(key);

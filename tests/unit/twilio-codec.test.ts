@@ -35,12 +35,22 @@ describe('Twilio media-stream codec', () => {
 
   it('encodes outbound media, mark and clear as Twilio expects', () => {
     const audio = new Uint8Array([0xff, 0x7f, 0x00]);
-    expect(JSON.parse(encodeMedia('MZ1', audio))).toEqual({ event: 'media', streamSid: 'MZ1', media: { payload: Buffer.from(audio).toString('base64') } });
+    expect(JSON.parse(encodeMedia('MZ1', audio).toString())).toEqual({ event: 'media', streamSid: 'MZ1', media: { payload: Buffer.from(audio).toString('base64') } });
     // A view into a larger buffer encodes only its own bytes.
     const big = new Uint8Array([1, 2, 3, 4, 5]);
-    expect(JSON.parse(encodeMedia('MZ1', big.subarray(1, 3))).media.payload).toBe(Buffer.from([2, 3]).toString('base64'));
+    expect(JSON.parse(encodeMedia('MZ1', big.subarray(1, 3)).toString()).media.payload).toBe(Buffer.from([2, 3]).toString('base64'));
     expect(JSON.parse(encodeMark('MZ1', 'turn-1'))).toEqual({ event: 'mark', streamSid: 'MZ1', mark: { name: 'turn-1' } });
     expect(JSON.parse(encodeClear('MZ1'))).toEqual({ event: 'clear', streamSid: 'MZ1' });
+  });
+
+  it('writes the base64 of every length and byte value as Node does (padding included)', () => {
+    let seed = 7;
+    const random = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+    for (let n = 0; n <= 803; n++) {
+      const audio = Uint8Array.from({ length: n }, (_, i) => (n < 260 ? (i + n) & 255 : random()));
+      const frame = encodeMedia('MZ"\\1', audio).toString('utf8');
+      expect(JSON.parse(frame), `length ${n}`).toEqual({ event: 'media', streamSid: 'MZ"\\1', media: { payload: Buffer.from(audio).toString('base64') } });
+    }
   });
 });
 

@@ -11,7 +11,11 @@ function fakeSocket() {
     readyState: 1,
     bufferedAmount: 0,
     closedWith: null as number | null,
-    send: (data: string) => void sent.push(JSON.parse(data) as Record<string, unknown>),
+    // Twilio reads only text frames: ws sends a string as text, and a buffer as text only with binary: false.
+    send: (data: string | Buffer, options?: { binary?: boolean }) => {
+      if (typeof data !== 'string' && options?.binary !== false) throw new Error('a buffer sent as a binary frame');
+      sent.push(JSON.parse(data.toString()) as Record<string, unknown>);
+    },
     close(code: number) {
       this.closedWith = code;
       this.readyState = 3;

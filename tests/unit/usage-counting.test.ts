@@ -1,8 +1,11 @@
 /** the counting decorators around a call's providers, and pricing. */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { TWILIO_FORMAT, WIDEBAND_FORMAT } from '../../src/audio/format.js';
 import { testConfig } from '../../src/config.js';
-import type { LlmEvent, LlmProvider, SttProvider, TtsProvider } from '../../src/providers/types.js';
+import { PhraseCachingTts } from '../../src/providers/tts/phrase-cache.js';
+import type { LlmEvent, LlmProvider, SttProvider, TtsProvider, TtsTurn } from '../../src/providers/types.js';
 import { CallUsageMeter, countingProviders } from '../../src/usage/counting.js';
 import { pricesFrom } from '../../src/usage/prices.js';
 import { priceItems } from '../../src/usage/repo.js';
@@ -69,6 +72,43 @@ describe('usage counting', () => {
       { kind: 'tts_chars', provider: 'cartesia', model: 'sonic-3', quantity: 17 },
     ]));
     expect(meter.items()).toHaveLength(2);
+  });
+
+  it('counts what the phrase cache synthesised, keeping each turn\'s counter and not the turn', async () => {
+    setFlagsFromString('--expose-gc');
+    const collectGarbage = runInNewContext('gc') as () => void;
+    const engineTurns: Array<WeakRef<TtsTurn>> = [];
+    const engine: TtsProvider = {
+      name: 'cartesia',
+      async open() {
+        return {
+          startTurn: () => {
+            const turn: TtsTurn = { pushText() {}, end() {}, audio: (async function* () { yield new Uint8Array(800); })(), cancel: async () => {} };
+            engineTurns.push(new WeakRef(turn));
+            return turn;
+          },
+          close: async () => {},
+        };
+      },
+    };
+    const meter = new CallUsageMeter();
+    const p = countingProviders({ stt, tts: new PhraseCachingTts(engine, { maxBytes: 100_000 }), llm: llm([]) }, meter);
+    const session = await p.tts.open({ format: TWILIO_FORMAT, language: 'en', model: 'sonic-3' });
+    const signal = new AbortController().signal;
+    for (const text of ['Hello there.', 'One moment.', 'Hello there.']) {
+      const turn = session.startTurn(signal);
+      turn.pushText(text);
+      turn.end();
+      for await (const chunk of turn.audio) expect(chunk.byteLength).toBe(800);
+    }
+    // The repeated phrase came from the cache: 12 + 11 characters synthesised, not 35.
+    expect(meter.items()).toEqual([{ kind: 'tts_chars', provider: 'cartesia', model: 'sonic-3', quantity: 23 }]);
+    expect(engineTurns).toHaveLength(2);
+    // Weak references hold their target until the current job ends.
+    await new Promise((r) => setTimeout(r, 0));
+    collectGarbage();
+    expect(engineTurns.filter((t) => t.deref() !== undefined)).toHaveLength(0);
+    expect(meter.items()).toEqual([{ kind: 'tts_chars', provider: 'cartesia', model: 'sonic-3', quantity: 23 }]);
   });
 
   it('prices items with the configured prices; local providers cost 0', () => {

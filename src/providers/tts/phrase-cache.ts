@@ -9,7 +9,7 @@
  * language, format), so bots of different companies share a phrase only when all of it is identical; what that
  * reveals is timing (a shared phrase starts a little sooner), not content.
  *
- * Usage: each turn says how many characters it actually handed to the synthesizer (`synthesizedChars`, see
+ * Usage: each turn says how many characters it actually handed to the synthesizer (`synthesis.chars`, see
  * SynthesisCount): 0 for a phrase replayed from the cache or a turn cancelled before synthesis began, the whole
  * text otherwise. The usage meter (src/usage/counting.ts) counts that, not the text the call asked for.
  */
@@ -24,13 +24,17 @@ export interface PhraseCacheOptions {
   sliceMs?: number;
 }
 
-/** A TTS turn that knows how many characters it sent to the synthesizer (read when the call's usage is written). */
+/**
+ * A TTS turn that counts the characters it sent to the synthesizer into `synthesis` (read when the call's usage
+ * is written). The usage meter keeps only that counter, never the turn: a turn holds its audio stream and the
+ * wrapped engine's turn, and a call says hundreds of phrases.
+ */
 export interface SynthesisCount {
-  readonly synthesizedChars: number;
+  readonly synthesis: { chars: number };
 }
 
 export const hasSynthesisCount = (turn: object): turn is SynthesisCount =>
-  typeof (turn as Partial<SynthesisCount>).synthesizedChars === 'number';
+  typeof (turn as Partial<SynthesisCount>).synthesis?.chars === 'number';
 
 export interface PhraseCacheStats {
   hits: number;
@@ -131,7 +135,7 @@ interface TurnCache {
 class CachingTurn implements TtsTurn, SynthesisCount {
   readonly audio: AsyncIterable<Uint8Array>;
   /** Characters handed to the wrapped synthesizer (a cache hit hands it none). */
-  synthesizedChars = 0;
+  readonly synthesis = { chars: 0 };
   private text = '';
   private ended = false;
   private cancelled = false;
@@ -155,7 +159,7 @@ class CachingTurn implements TtsTurn, SynthesisCount {
   pushText(text: string): void {
     if (this.ended || this.cancelled || !text) return;
     if (this.inner) {
-      this.synthesizedChars += text.length;
+      this.synthesis.chars += text.length;
       return this.inner.pushText(text);
     }
     this.text += text;
@@ -189,7 +193,7 @@ class CachingTurn implements TtsTurn, SynthesisCount {
       }
       if (!this.hit && !this.cancelled) {
         this.inner = this.session.startTurn(this.signal);
-        this.synthesizedChars += this.text.length;
+        this.synthesis.chars += this.text.length;
         if (this.text) this.inner.pushText(this.text);
         if (this.ended) this.inner.end();
       }

@@ -30,6 +30,9 @@ export interface TwilioCallControl {
 /** Queued audio is sent once it reaches this much (1 s of 8 kHz μ-law); Twilio accepts messages of any size. */
 const MAX_MEDIA_BYTES = 8000;
 
+/** Twilio reads media messages from text frames; ws would send a buffer as binary. */
+const TEXT_FRAME = { binary: false } as const;
+
 /** The TCP socket under the WebSocket (node's net.Socket): writes made while it is corked go out as one. */
 export interface CorkableWire {
   cork(): void;
@@ -57,7 +60,8 @@ export class TwilioMediaTransport implements CallTransport {
     this.flush();
   };
   /** Outbound media and mark messages start with these (serialised once). */
-  private readonly mediaPrefix: string;
+  /** mediaMessagePrefix as UTF-8 bytes: every outbound media frame starts with them. */
+  private readonly mediaPrefix: Buffer;
   private readonly markPrefix: string;
   /** Inbound audio is decoded into this and handed on as `inboundView` (onAudio's frame may be reused). */
   private inboundBytes = new Uint8Array(160);
@@ -75,7 +79,7 @@ export class TwilioMediaTransport implements CallTransport {
     private readonly wire: CorkableWire | null = null,
   ) {
     this.farEnd = new FarEndState(onMalformed, (reason) => this.handlers?.onClose(reason));
-    this.mediaPrefix = mediaMessagePrefix(streamSid);
+    this.mediaPrefix = Buffer.from(mediaMessagePrefix(streamSid));
     this.markPrefix = markMessagePrefix(streamSid);
   }
 
@@ -173,7 +177,7 @@ export class TwilioMediaTransport implements CallTransport {
     this.outbox = [];
     this.outboxBytes = 0;
     if (!this.open) return;
-    this.ws.send(encodeMediaAfter(this.mediaPrefix, audio));
+    this.ws.send(encodeMediaAfter(this.mediaPrefix, audio), TEXT_FRAME);
   }
 
   sendMark(name: string): void {
