@@ -5,11 +5,11 @@
  * format only when read). Nothing here writes, logs or allocates per frame; `usageOf()` is read once, at the end.
  *
  * TTS convention: characters actually sent to the synthesizer. A turn of the phrase cache (providers/tts/
- * phrase-cache.ts) reports its own count — 0 for a phrase replayed from the cache — and is read when the usage is;
- * any other turn counts the text pushed into it.
+ * phrase-cache.ts) adds its own count to its session's counter — 0 for a phrase replayed from the cache; any other
+ * turn counts the text pushed into it. The meter never holds a turn: a call says hundreds of phrases.
  */
 import { bytesPerMs } from '../audio/format.js';
-import { hasSynthesisCount, type SynthesisCount } from '../providers/tts/phrase-cache.js';
+import { hasSynthesisCount } from '../providers/tts/phrase-cache.js';
 import type {
   LlmEvent, LlmProvider, LlmRequest, ProviderSet, SttProvider, SttSession, SttSessionOptions, TtsProvider, TtsSession, TtsSessionOptions, TtsTurn,
 } from '../providers/types.js';
@@ -33,12 +33,18 @@ interface SttCounter {
   model: string;
 }
 
-/** The counters of one call. */
+/** Characters sent to one TTS session's synthesizer (turns add to it; see SynthesisCount). */
+interface TtsCounter {
+  chars: number;
+  provider: string;
+  model: string;
+}
+
+/** The counters of one call: a few per session, never one per frame or per turn. */
 export class CallUsageMeter {
   private readonly stt: SttCounter[] = [];
+  private readonly tts: TtsCounter[] = [];
   private readonly sums = new Map<string, UsageItem>();
-  /** The counters of TTS turns that count their own synthesised characters (not the turns), read in items(). */
-  private readonly ttsCounters: Array<{ counter: SynthesisCount['synthesis']; provider: string; model: string }> = [];
 
   add(kind: UsageKind, provider: string, model: string, quantity: number): void {
     if (!(quantity > 0)) return;
@@ -55,21 +61,22 @@ export class CallUsageMeter {
     return counter;
   }
 
-  /** A TTS turn whose characters are read from its own counter when the usage is (see SynthesisCount). */
-  ttsTurn(turn: SynthesisCount, provider: string, model: string): void {
-    this.ttsCounters.push({ counter: turn.synthesis, provider, model });
+  /** A counter for one TTS session: its turns add the characters they send to the synthesizer. */
+  ttsCounter(provider: string, model: string): TtsCounter {
+    const counter = { chars: 0, provider, model };
+    this.tts.push(counter);
+    return counter;
   }
 
   /** Everything counted so far, one item per (kind, provider, model), quantities > 0 only. */
   items(): UsageItem[] {
     const sums = new Map([...this.sums].map(([k, v]) => [k, { ...v }]));
-    for (const t of this.ttsCounters) {
-      const n = t.counter.chars;
-      if (!(n > 0)) continue;
+    for (const t of this.tts) {
+      if (!(t.chars > 0)) continue;
       const key = `tts_chars\u0000${t.provider}\u0000${t.model}`;
       const item = sums.get(key);
-      if (item) item.quantity += n;
-      else sums.set(key, { kind: 'tts_chars', provider: t.provider, model: t.model, quantity: n });
+      if (item) item.quantity += t.chars;
+      else sums.set(key, { kind: 'tts_chars', provider: t.provider, model: t.model, quantity: t.chars });
     }
     const out = new Map<string, UsageItem>();
     for (const c of this.stt) {
@@ -145,16 +152,17 @@ export class CountingTts implements TtsProvider {
 
   async open(options: TtsSessionOptions): Promise<TtsSession> {
     const session = await this.inner.open(options);
-    const { meter, name } = this;
-    const model = modelOf(this.inner, options.model);
+    const counter = this.meter.ttsCounter(this.name, modelOf(this.inner, options.model));
     return {
       startTurn(signal: AbortSignal): TtsTurn {
         const turn = session.startTurn(signal);
+        // A turn of the phrase cache adds what it really synthesised (0 for a replayed phrase); any other turn
+        // counts the text pushed into it.
         const selfCounting = hasSynthesisCount(turn);
-        if (selfCounting) meter.ttsTurn(turn, name, model);
+        if (selfCounting) turn.countSynthesisInto(counter);
         return {
           pushText(text: string): void {
-            if (!selfCounting) meter.add('tts_chars', name, model, text.length);
+            if (!selfCounting) counter.chars += text.length;
             turn.pushText(text);
           },
           end: () => turn.end(),

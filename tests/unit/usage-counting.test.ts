@@ -74,7 +74,7 @@ describe('usage counting', () => {
     expect(meter.items()).toHaveLength(2);
   });
 
-  it('counts what the phrase cache synthesised, keeping each turn\'s counter and not the turn', async () => {
+  it('counts what the phrase cache synthesised into one counter per session, never holding a turn', async () => {
     setFlagsFromString('--expose-gc');
     const collectGarbage = runInNewContext('gc') as () => void;
     const engineTurns: Array<WeakRef<TtsTurn>> = [];
@@ -95,20 +95,27 @@ describe('usage counting', () => {
     const p = countingProviders({ stt, tts: new PhraseCachingTts(engine, { maxBytes: 100_000 }), llm: llm([]) }, meter);
     const session = await p.tts.open({ format: TWILIO_FORMAT, language: 'en', model: 'sonic-3' });
     const signal = new AbortController().signal;
-    for (const text of ['Hello there.', 'One moment.', 'Hello there.']) {
+    // Turns are made and played inside speak(), so nothing here holds one afterwards.
+    const speak = async (...parts: string[]): Promise<void> => {
       const turn = session.startTurn(signal);
-      turn.pushText(text);
+      for (const [i, text] of parts.entries()) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 0));
+        turn.pushText(text);
+      }
       turn.end();
       for await (const chunk of turn.audio) expect(chunk.byteLength).toBe(800);
-    }
-    // The repeated phrase came from the cache: 12 + 11 characters synthesised, not 35.
-    expect(meter.items()).toEqual([{ kind: 'tts_chars', provider: 'cartesia', model: 'sonic-3', quantity: 23 }]);
-    expect(engineTurns).toHaveLength(2);
+    };
+    for (const text of ['Hello there.', 'One moment.', 'Hello there.']) await speak(text);
+    // A streamed turn (text still coming after it started) passes through the cache: all of its text counts.
+    await speak('Let me ', 'check.');
+    // The repeated phrase came from the cache: 12 + 11 + 13 characters synthesised, not 48.
+    expect(meter.items()).toEqual([{ kind: 'tts_chars', provider: 'cartesia', model: 'sonic-3', quantity: 36 }]);
+    expect(engineTurns).toHaveLength(3);
     // Weak references hold their target until the current job ends.
     await new Promise((r) => setTimeout(r, 0));
     collectGarbage();
     expect(engineTurns.filter((t) => t.deref() !== undefined)).toHaveLength(0);
-    expect(meter.items()).toEqual([{ kind: 'tts_chars', provider: 'cartesia', model: 'sonic-3', quantity: 23 }]);
+    expect(meter.items()).toEqual([{ kind: 'tts_chars', provider: 'cartesia', model: 'sonic-3', quantity: 36 }]);
   });
 
   it('prices items with the configured prices; local providers cost 0', () => {

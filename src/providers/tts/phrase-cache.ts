@@ -9,9 +9,9 @@
  * language, format), so bots of different companies share a phrase only when all of it is identical; what that
  * reveals is timing (a shared phrase starts a little sooner), not content.
  *
- * Usage: each turn says how many characters it actually handed to the synthesizer (`synthesis.chars`, see
- * SynthesisCount): 0 for a phrase replayed from the cache or a turn cancelled before synthesis began, the whole
- * text otherwise. The usage meter (src/usage/counting.ts) counts that, not the text the call asked for.
+ * Usage: each turn counts the characters it actually handed to the synthesizer (see SynthesisCount): 0 for a
+ * phrase replayed from the cache or a turn cancelled before synthesis began, the whole text otherwise. The usage
+ * meter (src/usage/counting.ts) counts that, not the text the call asked for.
  */
 import type { TtsProvider, TtsSession, TtsSessionOptions, TtsTurn } from '../types.js';
 
@@ -25,16 +25,16 @@ export interface PhraseCacheOptions {
 }
 
 /**
- * A TTS turn that counts the characters it sent to the synthesizer into `synthesis` (read when the call's usage
- * is written). The usage meter keeps only that counter, never the turn: a turn holds its audio stream and the
- * wrapped engine's turn, and a call says hundreds of phrases.
+ * A TTS turn that counts the characters it hands to the synthesizer itself: given a counter, it adds to it what
+ * it has sent so far and everything it sends later (the usage meter gives one counter per session and never holds
+ * the turn).
  */
 export interface SynthesisCount {
-  readonly synthesis: { chars: number };
+  countSynthesisInto(counter: { chars: number }): void;
 }
 
 export const hasSynthesisCount = (turn: object): turn is SynthesisCount =>
-  typeof (turn as Partial<SynthesisCount>).synthesis?.chars === 'number';
+  typeof (turn as Partial<SynthesisCount>).countSynthesisInto === 'function';
 
 export interface PhraseCacheStats {
   hits: number;
@@ -134,8 +134,9 @@ interface TurnCache {
 
 class CachingTurn implements TtsTurn, SynthesisCount {
   readonly audio: AsyncIterable<Uint8Array>;
-  /** Characters handed to the wrapped synthesizer (a cache hit hands it none). */
-  readonly synthesis = { chars: 0 };
+  /** Characters handed to the wrapped synthesizer (a cache hit hands it none), and where they are counted. */
+  private synthesizedChars = 0;
+  private counter: { chars: number } | null = null;
   private text = '';
   private ended = false;
   private cancelled = false;
@@ -156,10 +157,20 @@ class CachingTurn implements TtsTurn, SynthesisCount {
     this.audio = this.stream();
   }
 
+  countSynthesisInto(counter: { chars: number }): void {
+    this.counter = counter;
+    counter.chars += this.synthesizedChars;
+  }
+
+  private countSynthesis(chars: number): void {
+    this.synthesizedChars += chars;
+    if (this.counter) this.counter.chars += chars;
+  }
+
   pushText(text: string): void {
     if (this.ended || this.cancelled || !text) return;
     if (this.inner) {
-      this.synthesis.chars += text.length;
+      this.countSynthesis(text.length);
       return this.inner.pushText(text);
     }
     this.text += text;
@@ -193,7 +204,7 @@ class CachingTurn implements TtsTurn, SynthesisCount {
       }
       if (!this.hit && !this.cancelled) {
         this.inner = this.session.startTurn(this.signal);
-        this.synthesis.chars += this.text.length;
+        this.countSynthesis(this.text.length);
         if (this.text) this.inner.pushText(this.text);
         if (this.ended) this.inner.end();
       }

@@ -61,7 +61,7 @@ export class TwilioMediaTransport implements CallTransport {
   };
   /** Outbound media and mark messages start with these (serialised once). */
   /** mediaMessagePrefix as UTF-8 bytes: every outbound media frame starts with them. */
-  private readonly mediaPrefix: Buffer;
+  private readonly mediaPrefix: Uint8Array;
   private readonly markPrefix: string;
   /** Inbound audio is decoded into this and handed on as `inboundView` (onAudio's frame may be reused). */
   private inboundBytes = new Uint8Array(160);
@@ -79,7 +79,8 @@ export class TwilioMediaTransport implements CallTransport {
     private readonly wire: CorkableWire | null = null,
   ) {
     this.farEnd = new FarEndState(onMalformed, (reason) => this.handlers?.onClose(reason));
-    this.mediaPrefix = Buffer.from(mediaMessagePrefix(streamSid));
+    // Its own memory, not a slice of Node's shared 8 KB pool, which the call would then keep alive whole.
+    this.mediaPrefix = new TextEncoder().encode(mediaMessagePrefix(streamSid));
     this.markPrefix = markMessagePrefix(streamSid);
   }
 
