@@ -10,6 +10,8 @@
  *     [--server-entry dist/main.js  (run a prebuilt server with plain node instead of src/main.ts under tsx)]
  *     [--warm-up-calls 10  (concurrent calls before the measurement, so V8 has optimised the path; 1 = one call)]
  *     [--turns-out FILE  (every matched turn's hops, and when its largest hop began, as JSON lines)]
+ *     [--gc-trace  (the server's processes log their collections and loop stalls: each full collection of the load is
+ *      printed with the stall around it and how many of the worst 1 % of turns fell near it; scripts/bench/lib/gc-trace.ts)]
  *     [--listen-only-ms 30000  (the measured callers say nothing after the greeting, then hang up: what the line
  *      itself costs — Twilio's 50 frames a second in, Deepgram packets out — without turns; compare with a full run
  *      and with scripts/bench/transport-floor.ts, the same traffic through bare sockets)]
@@ -20,8 +22,10 @@
  *   settings the server needs for them (start it with those, then run the benchmark).
  */
 import { execFileSync } from 'node:child_process';
-import { cpus } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { FakeCartesia } from '../../tests/fakes/fakeCartesia.js';
@@ -30,6 +34,7 @@ import { FakeOpenAI, type FakeChatReply } from '../../tests/fakes/fakeOpenAI.js'
 import { EncodedSpeech } from './lib/bench-caller.js';
 import { runCall, type CallResult, type CallScriptOptions } from './lib/call-script.js';
 import { forwardPort } from './lib/forward.js';
+import { fullCollections, readGcTraces } from './lib/gc-trace.js';
 import { loadAverage, processTree, RssSampler, treeCpuSeconds, treeRssBytes, treeRunQueueWaitSeconds } from './lib/proc-stats.js';
 import { provisionBot, remoteServer, scrapeMetrics, startServerChild, type MetricsSnapshot, type ServerTarget } from './lib/server-child.js';
 import { parseTurnTag, tailBursts, TurnTracer, turnTag, type TurnBreakdown } from './lib/turn-trace.js';
@@ -71,6 +76,7 @@ const { values: args } = parseArgs({
     'listen-only-ms': { type: 'string' },
     /** Writes every matched turn's hop breakdown (with when its largest hop began, epoch ms) as JSON lines. */
     'turns-out': { type: 'string' },
+    'gc-trace': { type: 'boolean', default: false },
   },
 });
 
@@ -219,6 +225,9 @@ async function main(): Promise<number> {
     mkdirSync(args['cpu-prof-dir'], { recursive: true });
     nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${args['cpu-prof-dir']}`);
   }
+  // The preload runs in each server process (forked workers inherit the flag) and writes `<gcTrace>.<pid>`.
+  const gcTrace = args['gc-trace'] ? join(mkdtempSync(join(tmpdir(), 'parley-gc-trace-')), 'trace') : null;
+  if (gcTrace) nodeFlags.push('--import', pathToFileURL(fileURLToPath(new URL('./lib/gc-trace-preload.mjs', import.meta.url))).href);
   let server: ServerTarget | null = null;
   const forwards: Array<import('node:net').Server> = [];
   const PROCESSES = Number(args.processes);
@@ -239,7 +248,7 @@ async function main(): Promise<number> {
       }
       server = remoteServer({ url: args['server-url'], publicUrl: args['public-url'], adminToken: args['admin-token'], twilioAuthToken: args['twilio-auth-token'], ...(args['server-pid'] ? { pid: Number(args['server-pid']) } : {}) });
     } else {
-      server = await startServerChild({ deepgramUrl: deepgram.url, cartesiaUrl: cartesia.url, openaiBaseUrl: openai.baseUrl, databaseUrl: args['database-url'], nodeFlags, cpus: serverCpus, processes: PROCESSES, entry: args['server-entry'] });
+      server = await startServerChild({ deepgramUrl: deepgram.url, cartesiaUrl: cartesia.url, openaiBaseUrl: openai.baseUrl, databaseUrl: args['database-url'], nodeFlags, cpus: serverCpus, processes: PROCESSES, entry: args['server-entry'], ...(gcTrace ? { extraEnv: { PARLEY_BENCH_GC_TRACE: gcTrace } } : {}) });
     }
     if (args.idle) {
       if (server.pid === null) throw new Error('--idle starts its own server (no --server-url)');
@@ -430,6 +439,12 @@ async function main(): Promise<number> {
         const at = (t: TurnBreakdown) => `+${((t.worstHopAt - t0) / 1000).toFixed(1)} s`;
         const top = bursts.slice(0, 3).map((b) => `${b.length} at ${at(b[0]!)} (${b.map((t) => t.worstHop).filter((h, i, a) => a.indexOf(h) === i).join(', ')})`);
         row('  worst 1 % of turns, by when', `${worst.length} turns (≥ ${fmtMs(worst[worst.length - 1]!.serverAdded)}) in ${bursts.length} burst(s) of their largest hop (≤ 250 ms apart); largest: ${top.join('; ')}  [a few bursts: stalls that held every call at once; many: queueing]`);
+        if (gcTrace) {
+          const full = fullCollections(readGcTraces(gcTrace), worst.map((t) => t.worstHopAt), t0, t0 + wallSec * 1000);
+          const near = full.reduce((n, c) => n + c.worstTurns, 0);
+          const each = full.map((c) => `+${((c.at - t0) / 1000).toFixed(1)} s: pause ${fmtMs(c.pauseMs)}, loop held ${fmtMs(c.loopHeldMs)}, ${c.worstTurns} of the worst`);
+          row('  server full collections (--gc-trace)', `${full.length} in the load${full.length ? ` — ${each.join('; ')}` : ''}; ${near} of the ${worst.length} worst turns began their largest hop within 300 ms of one`);
+        }
       }
       if (args['turns-out']) writeFileSync(args['turns-out'], hops.turns.map((t) => JSON.stringify(t)).join('\n') + '\n');
     }

@@ -26,6 +26,8 @@ export interface ServerChildOptions {
   processes?: number;
   /** A built server entry (e.g. dist/main.js) to run with plain node; default src/main.ts under tsx. */
   entry?: string;
+  /** More environment for the server (benchmark instrumentation, e.g. PARLEY_BENCH_GC_TRACE). */
+  extraEnv?: Record<string, string>;
 }
 
 export interface ServerChild {
@@ -82,6 +84,7 @@ export async function startServerChild(o: ServerChildOptions): Promise<ServerChi
     WORKERS_ENABLED: 'false',
     ...(o.databaseUrl ? { DATABASE_URL: o.databaseUrl } : {}),
     ...(o.processes && o.processes > 1 ? { PROCESSES: String(o.processes) } : {}),
+    ...o.extraEnv,
   };
   const nodeArgs = [...(o.nodeFlags ?? []), ...(o.entry ? [o.entry] : ['--import', 'tsx', 'src/main.ts'])];
   // taskset execs node, so the server keeps the spawned pid (its CPU and RSS figures stay right).
