@@ -23,9 +23,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { FakeCartesia } from '../../tests/fakes/fakeCartesia.js';
@@ -497,6 +497,7 @@ async function main(): Promise<number> {
     if (code !== undefined && code !== 0 && code !== null) log(`server exited with ${code}`);
     for (const f of forwards) f.close();
     await Promise.all([deepgram.close(), openai.close(), cartesia.close()]);
+    if (gcTrace) rmSync(dirname(gcTrace), { recursive: true, force: true });
   }
 }
 
