@@ -16,9 +16,10 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { copyTree } from '../util/copy-tree.js';
 import { loadMigrations, MIGRATIONS_DIR } from './migrate.js';
 
 const require = createRequire(import.meta.url);
@@ -108,7 +109,7 @@ export async function initialiseDataDir(pgDataDir: string, options: InitialiseOp
     const template = await pgliteTemplateDir(options.cacheDir, options.migrationsDir).catch(() => null);
     if (template && isCluster(template)) {
       // A copy, never links: PostgreSQL rewrites its files in place.
-      await cp(template, staging, { recursive: true });
+      await copyTree(template, staging);
       origin = 'template';
     } else {
       await initdbInChildProcess(staging);
