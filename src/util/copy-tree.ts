@@ -7,7 +7,7 @@
  */
 import { constants } from 'node:fs';
 import { copyFile, mkdir, readdir, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 
 export async function copyTree(from: string, to: string, concurrency = 32): Promise<void> {
   const entries = await readdir(from, { withFileTypes: true, recursive: true });
@@ -20,6 +20,7 @@ export async function copyTree(from: string, to: string, concurrency = 32): Prom
     else throw new Error(`copyTree: ${path} is neither a file nor a directory`);
   }
   dirs.sort((a, b) => a.length - b.length); // a parent's path is shorter than its children's
+  await mkdir(dirname(to), { recursive: true });
   await mkdir(to, { mode: (await stat(from)).mode & 0o7777 });
   for (const dir of dirs) await mkdir(join(to, relative(from, dir)), { mode: (await stat(dir)).mode & 0o7777 });
   let next = 0;

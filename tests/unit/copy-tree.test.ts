@@ -14,8 +14,8 @@ describe('copyTree', () => {
     writeFileSync(join(from, 'PG_VERSION'), '16\n');
     chmodSync(join(from, 'PG_VERSION'), 0o600);
     chmodSync(join(from, 'base'), 0o700);
-    await copyTree(from, join(root, 'to'), 8);
-    const to = join(root, 'to');
+    const to = join(root, 'new', 'to');
+    await copyTree(from, to, 8);
     for (let i = 0; i < 100; i++) expect(readFileSync(join(to, 'base', '1', `f${i}`)).equals(Buffer.alloc(i * 97, i))).toBe(true);
     expect(statSync(join(to, 'empty')).isDirectory()).toBe(true);
     expect(statSync(join(to, 'PG_VERSION')).mode & 0o777).toBe(0o600);
