@@ -102,8 +102,10 @@ export function mediaMessagePrefix(streamSid: string): string {
   return `{"event":"media","streamSid":${JSON.stringify(streamSid)},"media":{"payload":"`;
 }
 
-/** Base64's digits as byte codes (the standard alphabet, as Twilio sends and expects). */
-const BASE64_CODES = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 'latin1');
+/** Base64's standard alphabet, as Twilio sends and expects it. */
+const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+/** Its digits as byte codes, for writing. */
+const BASE64_CODES = Buffer.from(BASE64_ALPHABET, 'latin1');
 const PAD = 0x3d;
 
 /**
@@ -307,7 +309,7 @@ export function scanFrame(b: Uint8Array, out: FrameSpan): ScanResult {
 
 /** Base64 digit values; Node's decoder takes both alphabets (+/ and -_), so this does too. -1: not a digit. */
 const BASE64_DIGIT = new Int8Array(256).fill(-1);
-'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((c, v) => (BASE64_DIGIT[c.charCodeAt(0)] = v));
+BASE64_CODES.forEach((code, v) => (BASE64_DIGIT[code] = v));
 BASE64_DIGIT[0x2d] = 62; // '-'
 BASE64_DIGIT[0x5f] = 63; // '_'
 
