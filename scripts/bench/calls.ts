@@ -24,7 +24,6 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -227,7 +226,7 @@ async function main(): Promise<number> {
   }
   // The preload runs in each server process (forked workers inherit the flag) and writes `<gcTrace>.<pid>`.
   const gcTrace = args['gc-trace'] ? join(mkdtempSync(join(tmpdir(), 'parley-gc-trace-')), 'trace') : null;
-  if (gcTrace) nodeFlags.push('--import', pathToFileURL(fileURLToPath(new URL('./lib/gc-trace-preload.mjs', import.meta.url))).href);
+  if (gcTrace) nodeFlags.push('--import', new URL('./lib/gc-trace-preload.mjs', import.meta.url).href);
   let server: ServerTarget | null = null;
   const forwards: Array<import('node:net').Server> = [];
   const PROCESSES = Number(args.processes);
