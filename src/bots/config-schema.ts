@@ -39,6 +39,12 @@ export const CallLimitsSchema = Type.Object(
     endOfTurnCompleteWaitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3000, default: 0 })),
     /** After the caller goes quiet mid-sentence ("I'd like to book for…", "um", digits), wait up to this long. */
     endOfTurnMaxWaitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, default: 1500 })),
+    /**
+     * The most of the conversation sent to the LLM each turn, in characters (messages, tool calls, tool results).
+     * Past it the oldest exchanges are dropped, down to half of it (src/call/history-window.ts); the transcript
+     * keeps everything.
+     */
+    llmHistoryChars: Type.Optional(Type.Integer({ minimum: 2000, maximum: 400_000, default: 24_000 })),
   },
   { additionalProperties: false },
 );
@@ -95,6 +101,7 @@ export const DEFAULT_LIMITS: CallLimits = {
   bargeInSustainedMs: 1000,
   endOfTurnCompleteWaitMs: 0,
   endOfTurnMaxWaitMs: 1500,
+  llmHistoryChars: 24_000,
 };
 
 export function limitsOf(config: BotConfig): CallLimits {

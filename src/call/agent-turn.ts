@@ -7,6 +7,7 @@
 import type { ChatMessage, LlmProvider, ToolCall } from '../providers/types.js';
 import { isRetryable } from '../errors.js';
 import { allowContactsIn, checkPhrase, type SafeSpeechContext, type SafeSpeechReason } from '../safety/safe-speech.js';
+import type { HistoryWindow } from './history-window.js';
 import type { Playback } from './playback.js';
 import { SentenceChunker } from './sentence-chunker.js';
 import type { ToolRegistry } from './tool-registry.js';
@@ -26,7 +27,10 @@ export interface AgentTurnOptions {
   context: CallContext;
   control: CallControl;
   system: string;
+  /** The call's whole history; the turn's tool rounds are appended to it. */
   history: ChatMessage[];
+  /** Which part of `history` each LLM request carries (default: all of it). */
+  historyWindow?: HistoryWindow | undefined;
   /** The caller's words this turn answers (retrieval query). */
   userText: string;
   retrieveContext?: ((text: string, signal: AbortSignal) => Promise<string | null>) | undefined;
@@ -151,7 +155,7 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
       // Armed at the first event and refreshed at each one after (no allocation per token).
       let idle: NodeJS.Timeout | null = null;
       try {
-        for await (const ev of o.llm.stream({ system, messages: o.history, tools: o.tools.specs(), signal: attemptAbort.signal })) {
+        for await (const ev of o.llm.stream({ system, messages: o.historyWindow ? o.historyWindow.of(o.history) : o.history, tools: o.tools.specs(), signal: attemptAbort.signal })) {
           if (signal.aborted) break;
           waiting = false;
           if (idle) idle.refresh();

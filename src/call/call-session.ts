@@ -18,6 +18,7 @@ import type { VoiceEvent } from './caller-voice.js';
 import { KeypadEntry } from './keypad.js';
 import { TypedInputPacer } from './typed-input.js';
 import { answerLatency, Conversation, errText } from './conversation.js';
+import { HistoryWindow } from './history-window.js';
 import type { PlaybackTiming } from './playback.js';
 import { SESSION_PHRASES } from './session-phrases.js';
 import type { CallSessionOptions } from './session-options.js';
@@ -66,6 +67,8 @@ export class CallSession {
   private resolveEnded!: () => void;
   private readonly endedPromise = new Promise<void>((r) => (this.resolveEnded = r));
   private readonly control: CallControl;
+  /** What of the conversation each LLM request carries (bounded on long calls). */
+  private readonly historyWindow: HistoryWindow;
 
   get state(): CallState {
     return this.machine.state;
@@ -85,6 +88,7 @@ export class CallSession {
     this.tracker = new CallerTurnTracker(o.limits, this.clock, o.language, o.endOfTurn, (endAt) => this.input.prosodyEndingAt(endAt));
     this.timers = new CallTimers(this.clock);
     this.said = new Conversation(o.recorder, o.transport, o.log, this.clock);
+    this.historyWindow = new HistoryWindow(o.limits.llmHistoryChars);
     this.sessionOptions = providerSessionOptions(
       { language: o.language, voice: o.voice, sttModel: o.sttModel, ttsModel: o.ttsModel, keyterms: o.keyterms },
       { input: o.transport.inputFormat, output: o.transport.outputFormat },
@@ -312,6 +316,7 @@ export class CallSession {
           control: this.control,
           system: this.systemPrompt,
           history: this.said.history,
+          historyWindow: this.historyWindow,
           userText: text,
           retrieveContext: this.o.retrieveContext,
           playback: turn.playback,

@@ -138,6 +138,26 @@ describe('CallSession', () => {
     expect(systems[1]).toBe(systems[0]);
   });
 
+  it('sends the LLM only the newest exchanges of a long call, while the transcript keeps every turn', async () => {
+    const words = ['one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve', 'thirteen', 'fourteen', 'fifteen', 'sixteen'];
+    const h = createHarness({ reply: () => LONG_ANSWER, limits: { llmHistoryChars: 2000, silenceRepromptSec: 120, silenceHangupSec: 600, maxCallSec: 14_400 } });
+    await h.advance(4000);
+    for (const w of words) {
+      void h.stt.play(saySentence(`question ${w}`, { endpointMs: 300 }));
+      await h.advance(20_000);
+    }
+    expect(h.llm.requests).toHaveLength(words.length);
+    expect(h.texts().filter((t) => t.startsWith('caller:'))).toEqual(words.map((w) => `caller: question ${w}`));
+    const sizes = h.llm.requests.map((r) => r.messages.reduce((n, m) => n + m.content.length, 0));
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(2000);
+    const last = h.llm.requests.at(-1)!.messages;
+    expect(last[0]).toMatchObject({ role: 'user' });
+    expect(last.at(-1)).toEqual({ role: 'user', content: 'question sixteen' });
+    expect(last.some((m) => m.content === 'question one')).toBe(false);
+    // Every answer is still there, in order, up to the question being asked.
+    expect(last.filter((m) => m.role === 'assistant').every((m) => m.content === LONG_ANSWER)).toBe(true);
+  });
+
   it('sends the first phrase to TTS while the LLM is still writing', async () => {
     const h = createHarness({ reply: () => LONG_ANSWER, llm: { firstTokenMs: 100, tokenMs: 200 } });
     await h.advance(4000);
