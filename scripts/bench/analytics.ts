@@ -40,23 +40,32 @@ try {
   // Batches of 100,000 so no single statement holds a million rows' worth of trigger transition tables.
   for (let from = 0; from < N; from += 100_000) {
     const to = Math.min(N, from + 100_000);
+    // The calls, then their turns (a row each: migrations/0160_call_turns.sql), matched by started_at (one per i).
     await sql`
-      insert into calls (company_id, bot_id, direction, status, started_at, answered_at, ended_at, duration_sec, end_reason, transcript)
-      select ${companyId}, (${botIds}::uuid[])[(1 + i % 5)::int],
-        (array['inbound', 'inbound', 'inbound', 'outbound', 'web'])[(1 + i % 5)::int],
-        s.status, s.started, case when s.status = 'completed' then s.started end,
-        s.started + make_interval(secs => s.dur), s.dur,
-        case when s.status = 'completed' then (case when i % 17 = 0 then 'transferred' else 'caller_hangup' end) else s.status end,
-        jsonb_build_array(
-          jsonb_build_object('role', 'caller', 'text', 'I would like a haircut', 'ts', s.started),
-          jsonb_build_object('role', 'bot', 'text', 'Sure, when?', 'ts', s.started, 'latency', jsonb_build_object('responseMs', 300 + (i * 7919) % 900)),
-          jsonb_build_object('role', 'caller', 'text', 'Tomorrow at three', 'ts', s.started),
-          jsonb_build_object('role', 'bot', 'text', 'Booked.', 'ts', s.started, 'interrupted', i % 9 = 0, 'latency', jsonb_build_object('responseMs', 250 + (i * 104729) % 1400)))
-      from generate_series(${from}::int, ${to - 1}::int) n cross join lateral (select n::bigint as i) ii
-      cross join lateral (select
-        ${yearStart}::timestamptz + ((i::float8 / ${N}) * interval '365 days') as started,
-        (array['completed', 'completed', 'completed', 'completed', 'completed', 'completed', 'no_answer', 'busy', 'failed', 'completed'])[(1 + (i * 31) % 10)::int] as status,
-        (10 + (i * 7) % 600)::int as dur) s`;
+      with src as (
+        select i, s.* from generate_series(${from}::int, ${to - 1}::int) n cross join lateral (select n::bigint as i) ii
+        cross join lateral (select
+          ${yearStart}::timestamptz + ((i::float8 / ${N}) * interval '365 days') as started,
+          (array['completed', 'completed', 'completed', 'completed', 'completed', 'completed', 'no_answer', 'busy', 'failed', 'completed'])[(1 + (i * 31) % 10)::int] as status,
+          (10 + (i * 7) % 600)::int as dur) s),
+      ins as (
+        insert into calls (company_id, bot_id, direction, status, started_at, answered_at, ended_at, duration_sec, end_reason)
+        select ${companyId}, (${botIds}::uuid[])[(1 + i % 5)::int],
+          (array['inbound', 'inbound', 'inbound', 'outbound', 'web'])[(1 + i % 5)::int],
+          status, started, case when status = 'completed' then started end,
+          started + make_interval(secs => dur), dur,
+          case when status = 'completed' then (case when i % 17 = 0 then 'transferred' else 'caller_hangup' end) else status end
+        from src
+        returning id, started_at)
+      insert into call_turns (call_id, turn)
+      select ins.id, t.turn from ins join src on src.started = ins.started_at
+      cross join lateral (values
+        (1, jsonb_build_object('role', 'caller', 'text', 'I would like a haircut', 'ts', src.started)),
+        (2, jsonb_build_object('role', 'bot', 'text', 'Sure, when?', 'ts', src.started, 'latency', jsonb_build_object('responseMs', 300 + (src.i * 7919) % 900))),
+        (3, jsonb_build_object('role', 'caller', 'text', 'Tomorrow at three', 'ts', src.started)),
+        (4, jsonb_build_object('role', 'bot', 'text', 'Booked.', 'ts', src.started, 'interrupted', src.i % 9 = 0, 'latency', jsonb_build_object('responseMs', 250 + (src.i * 104729) % 1400)))
+      ) t(k, turn)
+      order by ins.id, t.k`;
   }
   const insertMs = ms(t0);
   t0 = performance.now();

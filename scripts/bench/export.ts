@@ -30,14 +30,20 @@ try {
   let t0 = performance.now();
   for (let done = 0; done < N; done += 50_000) {
     const n = Math.min(50_000, N - done);
+    // The calls, then six turns each (a row per turn: migrations/0160_call_turns.sql); i is back from started_at.
     await sql`
-      insert into calls (company_id, bot_id, direction, from_number, to_number, status, started_at, ended_at, duration_sec, transcript)
-      select ${companyId}, ${bot!.id}, 'inbound', '+1555' || lpad((i % 10000000)::text, 7, '0'), '+15550001000', 'completed',
-        now() - i * interval '1 second', now() - i * interval '1 second' + interval '2 minutes', 120,
-        (select jsonb_agg(jsonb_build_object('role', case when k % 2 = 0 then 'bot' else 'caller' end,
-           'text', 'This is turn ' || k || ' of call ' || i || ', asking about opening hours and a haircut on Friday.',
-           'ts', now(), 'latency', jsonb_build_object('responseMs', 700 + k))) from generate_series(1, 6) k)
-      from generate_series(${done + 1}::int, ${done + n}::int) i`;
+      with ins as (
+        insert into calls (company_id, bot_id, direction, from_number, to_number, status, started_at, ended_at, duration_sec)
+        select ${companyId}, ${bot!.id}, 'inbound', '+1555' || lpad((i % 10000000)::text, 7, '0'), '+15550001000', 'completed',
+          now() - i * interval '1 second', now() - i * interval '1 second' + interval '2 minutes', 120
+        from generate_series(${done + 1}::int, ${done + n}::int) i
+        returning id, round(extract(epoch from now() - started_at))::int as i)
+      insert into call_turns (call_id, turn)
+      select ins.id, jsonb_build_object('role', case when k % 2 = 0 then 'bot' else 'caller' end,
+        'text', 'This is turn ' || k || ' of call ' || ins.i || ', asking about opening hours and a haircut on Friday.',
+        'ts', now(), 'latency', jsonb_build_object('responseMs', 700 + k))
+      from ins cross join generate_series(1, 6) k
+      order by ins.id, k`;
   }
   await sql`insert into outcomes (call_id, company_id, outcome_type, confidence, summary, extracted_data, analyzer)
     select id, company_id, 'lead', 0.8, 'Asked about hours.', '{"intent":"hours"}', 'bench' from calls where company_id = ${companyId} and random() < 0.5`;

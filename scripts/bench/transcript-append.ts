@@ -1,7 +1,7 @@
 /**
  * What storing a long call's transcript costs the database: one call, `--turns` turns appended one by one with
- * the live call's own write (src/call/lifecycle.ts appendTurn: `transcript = transcript || [turn]` on the call's
- * row), as a session writes them. Prints, per stretch of turns, the time of one append (the server's side of the
+ * the live call's own write (src/call/lifecycle.ts appendTurn: a row per turn in call_turns since migration 0160;
+ * before it, `transcript = transcript || [turn]` on the call's row), as a session writes them. Prints, per stretch of turns, the time of one append (the server's side of the
  * caller's turn being stored) and the WAL it wrote (PostgreSQL only), against the bytes of the turns themselves.
  *
  *   npx tsx scripts/bench/transcript-append.ts [--turns 2000] [--turn-chars 150] [--database-url postgres://…]

@@ -43,14 +43,14 @@ per_call as (
     from calls c
     left join outcomes o on o.call_id = c.id
     left join lateral (
-      select count(*) filter (where e.value->'interrupted' = 'true'::jsonb)::int as barge_ins,
+      select count(*) filter (where e.turn->'interrupted' = 'true'::jsonb)::int as barge_ins,
         count(l.ms)::int as lat_count, coalesce(sum(l.ms), 0)::bigint as lat_sum, coalesce(max(l.ms), 0)::int as lat_max,
         ${histogramSql('l.ms', LATENCY_BOUNDS_MS).map((e, i) => `${e} as ${LATENCY_COLUMNS[i]}`).join(',\n        ')}
-      from jsonb_array_elements(case when jsonb_typeof(c.transcript) = 'array' then c.transcript else '[]'::jsonb end) e
+      from call_turns e
       cross join lateral (
-        select case when jsonb_typeof(e.value->'latency'->'responseMs') = 'number'
-          then least(greatest(round((e.value->'latency'->>'responseMs')::float8), 0), 1000000000)::int end as ms) l
-      where e.value->>'role' = 'bot'
+        select case when jsonb_typeof(e.turn->'latency'->'responseMs') = 'number'
+          then least(greatest(round((e.turn->'latency'->>'responseMs')::float8), 0), 1000000000)::int end as ms) l
+      where e.call_id = c.id and e.turn->>'role' = 'bot'
     ) t on true
     where c.company_id = b.company_id and c.bot_id = b.bot_id and c.started_at >= b.bucket and c.started_at < b.bucket + ${BUCKET}
     -- A fence: kept as a per-bucket index scan, not pulled up into a hash join over every call of the bot.

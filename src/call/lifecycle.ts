@@ -53,15 +53,17 @@ export async function answerCall(tx: Db, call: { callId: string; companyId: stri
 }
 
 /**
- * One small append per completed turn (never per frame). The text is stored redacted as the call's bot asks
+ * One small insert per completed turn (never per frame). The text is stored redacted as the call's bot asks
  * (`config.privacy.redact`, cards by default; read once per call) unless `redact` gives the rules.
  */
 export async function appendTurn(db: Db, call: { callId: string; companyId: string; redact?: readonly RedactRule[] }, turn: TranscriptTurn): Promise<void> {
   const rules = call.redact ?? await callRedactRules(db, call);
   const stored = rules.length ? { ...turn, text: redact(turn.text, rules) } : turn;
+  // A row of its own (migrations/0160_call_turns.sql): the thousandth turn costs what the first did. The call's
+  // row is checked against the tenant and touched (updated_at) in the same statement.
   await db`
-    update calls set transcript = transcript || ${db.json([stored] as never)}, updated_at = now()
-    where id = ${call.callId} and company_id = ${call.companyId}`;
+    with c as (update calls set updated_at = now() where id = ${call.callId} and company_id = ${call.companyId} returning id)
+    insert into call_turns (call_id, turn) select c.id, ${db.json(stored as never)} from c`;
 }
 
 /**

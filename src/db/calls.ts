@@ -35,12 +35,21 @@ export interface CallRow {
   answered_at: Date | null;
   ended_at: Date | null;
   duration_sec: number | null;
-  transcript: TranscriptEntry[];
   recording_url: string | null;
   failure_reason: string | null;
   created_at: Date;
   updated_at: Date;
 }
+
+/** A call with its transcript (GET /v1/calls/:id). */
+export type CallWithTranscript = CallRow & { transcript: TranscriptEntry[] };
+
+/**
+ * The transcript of the call aliased `c` in the enclosing query, as one jsonb array in the order the turns were
+ * written (migrations/0160_call_turns.sql: a row per turn). Every reader of a transcript goes through this.
+ */
+export const transcriptOf = (db: Db) =>
+  db`(select coalesce(jsonb_agg(t.turn order by t.id), '[]'::jsonb) from call_turns t where t.call_id = c.id)`;
 
 export async function insertCall(
   db: Db,
@@ -83,7 +92,7 @@ export async function listCalls(
 ): Promise<CallRow[]> {
   return db<CallRow[]>`
     select id, company_id, bot_id, direction, twilio_call_sid, from_number, to_number, status, started_at,
-      answered_at, ended_at, duration_sec, '[]'::jsonb as transcript, recording_url, failure_reason, created_at, updated_at
+      answered_at, ended_at, duration_sec, recording_url, failure_reason, created_at, updated_at
     from calls
     where company_id = ${companyId}
       ${filters.botId ? db`and bot_id = ${filters.botId}` : db``}
@@ -96,8 +105,8 @@ export async function listCalls(
     limit ${page.limit}`;
 }
 
-export async function getCall(db: Db, companyId: string, id: string): Promise<CallRow | undefined> {
-  const [row] = await db<CallRow[]>`select * from calls where id = ${id} and company_id = ${companyId}`;
+export async function getCall(db: Db, companyId: string, id: string): Promise<CallWithTranscript | undefined> {
+  const [row] = await db<CallWithTranscript[]>`select c.*, ${transcriptOf(db)} as transcript from calls c where c.id = ${id} and c.company_id = ${companyId}`;
   return row;
 }
 

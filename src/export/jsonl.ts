@@ -5,6 +5,7 @@
  * batch of rows in memory at a time), each batch yielded as one chunk. The consumer pulls: nothing is read from
  * the database faster than the client takes it. Every query is scoped by the company id.
  */
+import { transcriptOf } from '../db/calls.js';
 import type { Db } from '../db/sql.js';
 
 export const EXPORT_TYPES = ['company', 'bot', 'call', 'booking', 'campaign', 'campaign_contact', 'dnc_number', 'audit', 'usage'] as const;
@@ -23,7 +24,7 @@ function queryFor(sql: Db, type: ExportType, companyId: string): Cursorable {
       case 'call':
         return sql`
           select c.id, c.bot_id, c.direction, c.from_number, c.to_number, c.status, c.started_at, c.answered_at, c.ended_at,
-            c.duration_sec, c.failure_reason, c.recording_url, c.transcript,
+            c.duration_sec, c.failure_reason, c.recording_url, ${transcriptOf(sql)} as transcript,
             -- The recording itself is not in the export: its reference, and where the API streams it.
             case when c.recording_sid is null and c.recording_key is null then null else json_build_object(
               'source', case when c.recording_key is not null then 'parley' else 'twilio' end, 'twilio_recording_sid', c.recording_sid,

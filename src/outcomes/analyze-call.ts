@@ -3,6 +3,7 @@
  * the same transaction. Idempotent: a call that already has an outcome is left alone (a job can run twice
  * after a crash), unless the payload says { force: true }.
  */
+import { transcriptOf } from '../db/calls.js';
 import type { Db, RootSql } from '../db/sql.js';
 import type { JobKind } from '../jobs/queue.js';
 import { redact, redactDeep, redactRulesOf } from '../privacy/redact.js';
@@ -30,7 +31,7 @@ interface CallRow {
 
 async function loadCall(db: Db, callId: string): Promise<CallRow | null> {
   const [row] = await db<CallRow[]>`
-    select c.id, c.company_id, c.bot_id, c.direction, c.from_number, c.to_number, c.transcript, b.language, b.config, c.status::text as status,
+    select c.id, c.company_id, c.bot_id, c.direction, c.from_number, c.to_number, ${transcriptOf(db)} as transcript, b.language, b.config, c.status::text as status,
       coalesce(c.failure_reason, (select e.body::jsonb->'data'->>'reason' from webhook_events e
         where e.company_id = c.company_id and e.type = 'call.ended' and e.ordering_key = c.id::text limit 1)) as end_reason
     from calls c left join bots b on b.id = c.bot_id

@@ -43,7 +43,7 @@ export async function erasePhoneNumber(sql: RootSql, companyId: string, given: s
       select id from calls where company_id = ${companyId} and (from_number = any(${phones}::text[]) or to_number = any(${phones}::text[])) for update`;
     const recordings = await enqueueRecordingDeletions(tx, companyId, matched.map((c) => c.id));
     const calls = await tx<{ id: string }[]>`
-      update calls set transcript = '[]'::jsonb, recording_url = null, recording_sid = null, recording_key = null,
+      update calls set recording_url = null, recording_sid = null, recording_key = null,
         recording_duration_sec = null, recording_channels = null,
         from_number = case when from_number = any(${phones}::text[]) then null else from_number end,
         to_number = case when to_number = any(${phones}::text[]) then null else to_number end,
@@ -51,6 +51,7 @@ export async function erasePhoneNumber(sql: RootSql, companyId: string, given: s
       where company_id = ${companyId} and (from_number = any(${phones}::text[]) or to_number = any(${phones}::text[]))
       returning id`;
     const ids = calls.map((c) => c.id);
+    await tx`delete from call_turns where call_id = any(${ids}::uuid[])`;
     const outcomes = await tx`
       update outcomes set summary = '[erased]', extracted_data = '{}'::jsonb
       where company_id = ${companyId} and (call_id = any(${ids}::uuid[]) or exists (select 1 from unnest(${phones}::text[]) p where strpos(extracted_data::text, p) > 0))`;

@@ -14,6 +14,7 @@ import { mulawToneFrame } from '../fakes/fakeDeepgram.js';
 import { PUBLIC_ORIGIN, startAnthropicCloudStack, type AnthropicCloudStack } from '../helpers/cloud-stack.js';
 import { BOOKING_ZONE, CALLER_ID, HAIRCUT_BOOKING } from '../helpers/haircut-booking.js';
 import { until } from '../helpers/until.js';
+import { storedTranscript } from '../helpers/transcript.js';
 
 const ZONE = BOOKING_ZONE;
 const BOOKING = HAIRCUT_BOOKING;
@@ -68,8 +69,7 @@ describe('guided booking on the LLM path (Anthropic tool_use)', () => {
   const bookings = async (callId: string) =>
     s.t.db.sql`select status, service_id, customer_name, customer_phone, starts_at from bookings where call_id = ${callId} order by created_at`;
   const botSaid = async (callId: string, re: RegExp): Promise<boolean> => {
-    const [row] = await s.t.db.sql`select transcript from calls where id = ${callId}`;
-    return ((row?.transcript ?? []) as Array<{ role: string; text: string }>).some((e) => e.role === 'bot' && re.test(e.text));
+    return (await storedTranscript(s.t.db.sql, callId)).some((e) => e.role === 'bot' && re.test(e.text));
   };
   /** What the flow answered, as the model was sent it (tool_result blocks) in the last request. */
   const flowAnswers = (): FlowContent[] => toolResults(s.anthropic.requests.at(-1)!.body).map((r) => JSON.parse(String(r.content)) as FlowContent);

@@ -11,6 +11,7 @@ import type { FakeChatReply } from '../fakes/fakeOpenAI.js';
 import { PUBLIC_ORIGIN, startCloudStack, type CloudStack } from '../helpers/cloud-stack.js';
 import { CALLER_ID, HAIRCUT_BOOKING } from '../helpers/haircut-booking.js';
 import { until } from '../helpers/until.js';
+import { storedTranscript } from '../helpers/transcript.js';
 
 const BOOKING = HAIRCUT_BOOKING;
 const CALLER = CALLER_ID;
@@ -42,8 +43,7 @@ describe('guided booking on the LLM path (OpenAI tool calls)', () => {
 
   const bookings = async (callId: string) => s.t.db.sql`select status, service_id, customer_name, customer_phone from bookings where call_id = ${callId}`;
   const botSaid = async (callId: string, re: RegExp): Promise<boolean> => {
-    const [row] = await s.t.db.sql`select transcript from calls where id = ${callId}`;
-    return ((row?.transcript ?? []) as Array<{ role: string; text: string }>).some((e) => e.role === 'bot' && re.test(e.text));
+    return (await storedTranscript(s.t.db.sql, callId)).some((e) => e.role === 'bot' && re.test(e.text));
   };
   /** What the flow answered the model, as the model sees it in its history on the next request. */
   const flowAnswers = (): FlowContent[] =>

@@ -8,7 +8,7 @@ import { TwilioCaller } from '../../scripts/lib/twilio-caller.js';
 import { mulawToneFrame } from '../fakes/fakeDeepgram.js';
 import { FakeTwilioRest } from '../fakes/fakeTwilioRest.js';
 import { PUBLIC_ORIGIN, startCloudStack, type CloudStack } from '../helpers/cloud-stack.js';
-import { untilTranscriptHas } from '../helpers/transcript.js';
+import { storedTranscript, untilTranscriptHas } from '../helpers/transcript.js';
 
 describe('an outbound call', () => {
   let twilio: FakeTwilioRest;
@@ -56,7 +56,7 @@ describe('an outbound call', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(row).toMatchObject({ direction: 'outbound', status: 'completed', from_number: s.botNumber, to_number: '+15551230000' });
-    const transcript = row!.transcript as Array<{ role: string; text: string }>;
+    const transcript = await storedTranscript(s.t.db.sql, call.id);
     expect(transcript[0]).toMatchObject({ role: 'bot', text: 'Hello, this is Alpha Salon calling about your appointment.' });
     expect(transcript).toContainEqual(expect.objectContaining({ role: 'caller', text: 'yes I can come on Friday' }));
     expect(transcript).toContainEqual(expect.objectContaining({ role: 'bot', text: 'Great, see you on Friday.' }));

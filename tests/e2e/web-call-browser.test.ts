@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resampleOffline } from '../../src/audio/resample.js';
 import { readWav, wavToPcm16, writeWav } from '../../src/audio/wav.js';
 import { wordErrorRate } from '../../src/audio/wer.js';
-import type { CallRow } from '../../src/db/calls.js';
+import { transcriptOf, type CallWithTranscript } from '../../src/db/calls.js';
 import { createLogger } from '../../src/log.js';
 import { ProviderRegistry } from '../../src/telephony/provider-registry.js';
 import { LocalSttProvider } from '../../src/providers/stt/local.js';
@@ -98,9 +98,9 @@ describe('web call in headless Chromium', () => {
     await page.getByRole('button', { name: 'Hang up' }).click();
     await page.waitForFunction(() => (globalThis as unknown as { parleyStats: { state: string } }).parleyStats.state === 'ended', null, { timeout: 20_000 });
 
-    let row: CallRow | undefined;
+    let row: CallWithTranscript | undefined;
     for (;;) {
-      [row] = await app.db.sql<CallRow[]>`select * from calls where id = ${minted.call_id}`;
+      [row] = await app.db.sql<CallWithTranscript[]>`select c.*, ${transcriptOf(app.db.sql)} as transcript from calls c where c.id = ${minted.call_id}`;
       if (row?.ended_at) break;
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -8,6 +8,8 @@ import { histogramQuantile } from '../../src/analytics/buckets.js';
 import { refreshAnalytics } from '../../src/analytics/rollup.js';
 import { endCallInTx } from '../../src/call/lifecycle.js';
 import { botBody, createTestApp, type TestApp } from '../helpers/app.js';
+import { storeTurns } from '../helpers/transcript.js';
+import { appendTurn } from '../../src/call/lifecycle.js';
 
 describe('analytics', () => {
   let t: TestApp;
@@ -26,11 +28,12 @@ describe('analytics', () => {
     const sql = t.db.sql;
     const ended = !['queued', 'ringing', 'in_progress'].includes(o.status ?? 'completed');
     const [row] = await sql<{ id: string }[]>`
-      insert into calls (company_id, bot_id, direction, status, started_at, answered_at, ended_at, duration_sec, end_reason, transcript)
+      insert into calls (company_id, bot_id, direction, status, started_at, answered_at, ended_at, duration_sec, end_reason)
       values (${companyId}, ${botId}, ${o.direction ?? 'inbound'}, ${o.status ?? 'completed'}, ${new Date(o.at)},
         ${o.answered === false ? null : new Date(o.at)}, ${ended ? new Date(new Date(o.at).getTime() + (o.durationSec ?? 0) * 1000) : null},
-        ${o.durationSec ?? null}, ${o.endReason ?? null}, ${sql.json((o.transcript ?? []) as never)})
+        ${o.durationSec ?? null}, ${o.endReason ?? null})
       returning id`;
+    await storeTurns(sql, row!.id, (o.transcript ?? []) as object[]);
     if (o.outcome) {
       await sql`insert into outcomes (call_id, company_id, outcome_type, confidence, summary, analyzer)
         values (${row!.id}, ${companyId}, ${o.outcome}, 0.9, 's', 'test')`;
@@ -164,8 +167,18 @@ describe('analytics', () => {
   it('a turn appended to a live call marks nothing', async () => {
     const id = await call(a.companyId, botA, { at: '2026-03-13T10:00:00Z', status: 'in_progress' });
     await refreshAnalytics(t.db.sql);
-    await t.db.sql`update calls set transcript = transcript || ${t.db.sql.json([botTurn(300)] as never)} where id = ${id}`;
+    await appendTurn(t.db.sql, { callId: id, companyId: a.companyId, redact: [] }, botTurn(300) as never);
     expect((await t.db.sql`select count(*)::int as n from analytics_dirty`)[0]!.n).toBe(0);
+  });
+
+  it('a turn written to an ended call (a session winding down) counts in its day', async () => {
+    const id = await call(a.companyId, botA2, { at: '2026-03-16T10:00:00Z', durationSec: 60, transcript: [botTurn(400)] });
+    await refreshAnalytics(t.db.sql);
+    const before = (await get(a.apiKey, 'from=2026-03-16&to=2026-03-16')).json().totals;
+    await appendTurn(t.db.sql, { callId: id, companyId: a.companyId, redact: [] }, botTurn(800, true) as never);
+    expect((await t.db.sql`select count(*)::int as n from analytics_dirty`)[0]!.n).toBe(1);
+    const after = (await get(a.apiKey, 'from=2026-03-16&to=2026-03-16')).json().totals;
+    expect(after.barge_ins).toBe(before.barge_ins + 1);
   });
 
   it('validates input and needs analytics:read', async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, botBody, createTestApp, type TestApp } from '../helpers/app.js';
+import { storeTurns } from '../helpers/transcript.js';
 
 describe('REST API foundation', () => {
   let t: TestApp;
@@ -161,10 +162,10 @@ describe('REST API foundation', () => {
       botId = (await req(a.apiKey, 'POST', '/v1/bots', botBody())).json().id;
       // 7 calls a minute apart, alternating status; one with a transcript and an outcome.
       for (let i = 0; i < 7; i++) {
-        await t.db.sql`insert into calls (company_id, bot_id, direction, status, started_at, from_number, to_number, transcript)
+        const [row] = await t.db.sql<{ id: string }[]>`insert into calls (company_id, bot_id, direction, status, started_at, from_number, to_number)
           values (${a.companyId}, ${botId}, ${i % 3 === 0 ? 'web' : 'inbound'}, ${i % 2 ? 'completed' : 'failed'},
-                  ${new Date(Date.UTC(2026, 10, 1, 10, i))}, '+15551230000', '+15550001111',
-                  ${t.db.sql.json([{ role: 'caller', text: `hello ${i}`, ts: '2026-11-01T10:00:00Z' }])})`;
+                  ${new Date(Date.UTC(2026, 10, 1, 10, i))}, '+15551230000', '+15550001111') returning id`;
+        await storeTurns(t.db.sql, row!.id, [{ role: 'caller', text: `hello ${i}`, ts: '2026-11-01T10:00:00Z' }]);
       }
       const [call] = await t.db.sql`select id from calls where company_id = ${a.companyId} order by started_at limit 1`;
       await t.db.sql`insert into outcomes (call_id, company_id, outcome_type, confidence, summary, extracted_data, analyzer)

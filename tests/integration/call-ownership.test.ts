@@ -48,7 +48,7 @@ describe('calls of a lost server instance', () => {
     expect(first + second).toBe(1);
     expect(await sweeper.sweep()).toBe(0);
 
-    const [row] = await db.sql`select status, failure_reason, ended_at, duration_sec, jsonb_array_length(transcript) as turns from calls where id = ${orphan}`;
+    const [row] = await db.sql`select status, failure_reason, ended_at, duration_sec, (select count(*)::int from call_turns t where t.call_id = calls.id) as turns from calls where id = ${orphan}`;
     expect(row).toMatchObject({ status: 'failed', failure_reason: 'server_lost', turns: 2 });
     expect(row!.ended_at).toBeInstanceOf(Date);
     expect(row!.duration_sec).toEqual(expect.any(Number));

@@ -3,6 +3,7 @@ import { DEFAULT_LIMITS } from '../../src/bots/config-schema.js';
 import { CallSession } from '../../src/call/call-session.js';
 import { PgCallRecorder } from '../../src/call/recorder.js';
 import { ToolRegistry } from '../../src/call/tool-registry.js';
+import { transcriptOf } from '../../src/db/calls.js';
 import { builtInTools } from '../../src/call/tools/index.js';
 import type { CallLogger } from '../../src/call/types.js';
 import { createTestDb, type TestDatabase } from '../helpers/db.js';
@@ -25,7 +26,7 @@ async function newCall(): Promise<string> {
 }
 
 async function callRow(id: string) {
-  const [row] = await db.sql`select * from calls where id = ${id}`;
+  const [row] = await db.sql`select c.*, ${transcriptOf(db.sql)} as transcript from calls c where c.id = ${id}`;
   return row!;
 }
 

@@ -2,17 +2,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RootSql } from '../../src/db/sql.js';
 import { exportJsonl } from '../../src/export/jsonl.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { storeTurns } from '../helpers/transcript.js';
 
 let t: TestApp;
 let sql: RootSql;
 
 async function seed(companyId: string, tag: string, calls: number) {
   const [bot] = await sql<{ id: string }[]>`insert into bots (company_id, name, language, config) values (${companyId}, ${`Bot ${tag}`}, 'en', ${sql.json({ greeting: 'Hi' } as never)}) returning id`;
-  await sql`
-    insert into calls (company_id, bot_id, direction, from_number, status, started_at, transcript)
-    select ${companyId}, ${bot!.id}, 'inbound', '+1555000' || lpad(i::text, 4, '0'), 'completed', now() - make_interval(secs => i),
-      jsonb_build_array(jsonb_build_object('role', 'caller', 'text', ${tag} || ' turn ' || i, 'ts', now()))
-    from generate_series(1, ${calls}::int) i`;
+  const inserted = await sql<{ id: string; i: number }[]>`
+    insert into calls (company_id, bot_id, direction, from_number, status, started_at)
+    select ${companyId}, ${bot!.id}, 'inbound', '+1555000' || lpad(i::text, 4, '0'), 'completed', now() - make_interval(secs => i)
+    from generate_series(1, ${calls}::int) i
+    returning id, substr(from_number, 8)::int as i`;
+  for (const c of inserted) await storeTurns(sql, c.id, [{ role: 'caller', text: `${tag} turn ${c.i}`, ts: new Date().toISOString() }]);
   await sql`insert into outcomes (call_id, company_id, outcome_type, confidence, summary, analyzer)
     select id, company_id, 'lead', 0.8, ${`${tag} summary`}, 'test' from calls where company_id = ${companyId} limit 3`;
   await sql`insert into bookings (company_id, bot_id, service_id, service_name, resource_id, resource_name, starts_at, ends_at, status, customer_phone)

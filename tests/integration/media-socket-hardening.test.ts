@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createMetrics } from '../../src/metrics.js';
-import type { CallRow } from '../../src/db/calls.js';
+import { transcriptOf, type CallWithTranscript } from '../../src/db/calls.js';
 import { createLogger } from '../../src/log.js';
 import { CallRunner } from '../../src/telephony/call-runner.js';
 import { MAX_SOCKET_PAYLOAD } from '../../src/telephony/socket-frames.js';
@@ -104,7 +104,7 @@ describe('Twilio media socket', () => {
     }));
 
   const malformed = async () => (await metrics.malformedFrames.get()).values.find((v) => v.labels.transport === 'twilio')?.value ?? 0;
-  const callRow = async (id: string) => (await t.db.sql<CallRow[]>`select * from calls where id = ${id}`)[0]!;
+  const callRow = async (id: string) => (await t.db.sql<CallWithTranscript[]>`select c.*, ${transcriptOf(t.db.sql)} as transcript from calls c where c.id = ${id}`)[0]!;
 
   it('counts each malformed frame kind and keeps the call up', async () => {
     const { callSid, callId, params } = await dial();
@@ -185,7 +185,7 @@ describe('Twilio media socket', () => {
     live.ws.close(1000);
     await until(async () => (await callRow(callId)).ended_at !== null);
     const row = await callRow(callId);
-    expect((row as CallRow & { media_started_at: Date | null }).media_started_at).not.toBeNull();
+    expect((row as CallWithTranscript & { media_started_at: Date | null }).media_started_at).not.toBeNull();
     expect(row.transcript.filter((turn) => turn.role === 'bot' && turn.text.includes('Hello there'))).toHaveLength(1);
     expect(stts.length - sessionsBefore).toBe(1);
   });
@@ -262,7 +262,7 @@ describe('web-call socket', () => {
     await live.untilMessage((m) => m.type === 'transcript' && m.role === 'bot' && m.final === true);
     live.send({ type: 'end' });
     await live.closed;
-    const [row] = await app.db.sql<CallRow[]>`select * from calls where id = ${minted.call_id}`;
+    const [row] = await app.db.sql<CallWithTranscript[]>`select c.*, ${transcriptOf(app.db.sql)} as transcript from calls c where c.id = ${minted.call_id}`;
     expect(row!.transcript.filter((turn) => turn.role === 'bot' && turn.text.includes('Hello'))).toHaveLength(1);
   });
 });

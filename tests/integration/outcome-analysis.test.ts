@@ -10,6 +10,7 @@ import { generateWebhookSecret } from '../../src/webhooks/signing.js';
 import { FakeAnthropic } from '../fakes/fakeAnthropic.js';
 import { FakeOpenAI } from '../fakes/fakeOpenAI.js';
 import { createTestDb, type TestDatabase } from '../helpers/db.js';
+import { storeTurns } from '../helpers/transcript.js';
 
 let db: TestDatabase;
 let sql: RootSql;
@@ -29,8 +30,9 @@ async function setup(botConfig: Record<string, unknown> = {}, transcript: unknow
   const [bot] = await sql<{ id: string }[]>`
     insert into bots (company_id, name, language, config) values (${company!.id}, 'Front desk', 'en', ${sql.json({ greeting: 'Hi', ...botConfig } as never)}) returning id`;
   const [call] = await sql<{ id: string }[]>`
-    insert into calls (company_id, bot_id, direction, from_number, status, transcript)
-    values (${company!.id}, ${bot!.id}, 'inbound', '+15550001111', 'completed', ${sql.json(transcript as never)}) returning id`;
+    insert into calls (company_id, bot_id, direction, from_number, status)
+    values (${company!.id}, ${bot!.id}, 'inbound', '+15550001111', 'completed') returning id`;
+  await storeTurns(sql, call!.id, transcript as object[]);
   return { companyId: company!.id, botId: bot!.id, callId: call!.id };
 }
 

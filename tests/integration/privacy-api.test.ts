@@ -3,6 +3,7 @@ import type { RootSql } from '../../src/db/sql.js';
 import { purgeExpired, retentionWorker } from '../../src/privacy/retention.js';
 import { createLogger } from '../../src/log.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { storedTranscript, storeTurns } from '../helpers/transcript.js';
 
 let t: TestApp;
 let sql: RootSql;
@@ -19,10 +20,11 @@ async function insertCall(c: { companyId: string; botId: string }, o: { ageDays?
   const started = new Date(Date.now() - (o.ageDays ?? 0) * DAY);
   const transcript = [{ role: 'caller', text: o.text ?? `call me back on ${NUMBER}`, ts: started.toISOString() }];
   const [call] = await sql<{ id: string }[]>`
-    insert into calls (company_id, bot_id, direction, from_number, to_number, status, started_at, ended_at, transcript, recording_url)
-    values (${c.companyId}, ${c.botId}, 'inbound', ${o.from ?? '+15550009999'}, ${o.to ?? '+15550001000'}, 'completed', ${started}, ${started}, ${sql.json(transcript as never)}, 'https://rec.example/1')
+    insert into calls (company_id, bot_id, direction, from_number, to_number, status, started_at, ended_at, recording_url)
+    values (${c.companyId}, ${c.botId}, 'inbound', ${o.from ?? '+15550009999'}, ${o.to ?? '+15550001000'}, 'completed', ${started}, ${started}, 'https://rec.example/1')
     returning id`;
   const id = call!.id;
+  await storeTurns(sql, id, transcript);
   await sql`insert into outcomes (call_id, company_id, outcome_type, confidence, summary, extracted_data, analyzer)
     values (${id}, ${c.companyId}, 'lead', 0.9, ${`caller ${o.from ?? ''}`}, ${sql.json({ client_phone: o.from ?? null } as never)}, 'test')`;
   await sql`insert into webhook_events (id, company_id, type, ordering_key, body)
@@ -131,9 +133,11 @@ describe('erasure of a phone number', () => {
       const rows = await sql.unsafe(`select 1 from ${table} x where x.company_id = $1 and strpos(row_to_json(x)::text, $2) > 0`, [a.companyId, NUMBER]);
       expect(rows, table).toHaveLength(0);
     }
+    expect(await sql`select 1 from call_turns t join calls c on c.id = t.call_id where c.company_id = ${a.companyId} and strpos(t.turn::text, ${NUMBER}) > 0`).toHaveLength(0);
     expect(await sql`select 1 from dnc_numbers where company_id = ${a.companyId} and phone = ${NUMBER}`).toHaveLength(1);
-    const [erasedCall] = await sql<{ transcript: unknown[]; recording_url: string | null; from_number: string | null }[]>`select transcript, recording_url, from_number from calls where id = ${inbound}`;
-    expect(erasedCall).toEqual({ transcript: [], recording_url: null, from_number: null });
+    const [erasedCall] = await sql<{ recording_url: string | null; from_number: string | null }[]>`select recording_url, from_number from calls where id = ${inbound}`;
+    expect(erasedCall).toEqual({ recording_url: null, from_number: null });
+    expect(await storedTranscript(sql, inbound)).toEqual([]);
     const [c] = await sql<{ name: string | null; variables: object; state: string; phone: string }[]>`select name, variables, state, phone from campaign_contacts where id = ${contact!.id}`;
     expect(c).toMatchObject({ name: null, variables: {}, state: 'skipped' });
     expect(c!.phone).toMatch(/^\+999[0-9]{11}$/);
@@ -141,7 +145,7 @@ describe('erasure of a phone number', () => {
     expect(bk).toEqual({ customer_name: null, customer_phone: null });
 
     // Untouched: the company's other data, and the other company's data about the same number.
-    expect((await sql<{ transcript: { text: string }[] }[]>`select transcript from calls where id = ${unrelated}`)[0]!.transcript[0]!.text).toBe('hello');
+    expect((await storedTranscript(sql, unrelated))[0]!.text).toBe('hello');
     expect((await sql`select customer_phone from bookings where id = ${unrelatedBooking}`)[0]!.customer_phone).toBe('+15550002222');
     expect((await sql`select from_number from calls where id = ${otherCall}`)[0]!.from_number).toBe(NUMBER);
     expect(await sql`select 1 from bookings where company_id = ${other.companyId} and customer_phone = ${NUMBER}`).toHaveLength(1);

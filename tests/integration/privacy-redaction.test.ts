@@ -5,6 +5,7 @@ import { analyzeCall } from '../../src/outcomes/analyze-call.js';
 import type { Analysis } from '../../src/outcomes/types.js';
 import { generateWebhookSecret } from '../../src/webhooks/signing.js';
 import { createTestDb, type TestDatabase } from '../helpers/db.js';
+import { storedTranscript } from '../helpers/transcript.js';
 
 let db: TestDatabase;
 let sql: RootSql;
@@ -34,10 +35,10 @@ async function storedFor(privacy: unknown) {
   await appendTurn(sql, { callId, companyId }, { role: 'caller', text: SAID, ts: new Date().toISOString() });
   await appendTurn(sql, { callId, companyId }, { role: 'bot', text: `So that is ${SAID}`, ts: new Date().toISOString() });
   await analyzeCall(sql, { analyze: async () => analysis }, callId);
-  const [call] = await sql<{ transcript: { text: string }[] }[]>`select transcript from calls where id = ${callId}`;
+
   const [outcome] = await sql<{ summary: string; extracted_data: Record<string, unknown> }[]>`select summary, extracted_data from outcomes where call_id = ${callId}`;
   const [event] = await sql<{ body: string }[]>`select body from webhook_events where company_id = ${companyId} and type = 'call.analyzed'`;
-  return { turns: call!.transcript.map((t) => t.text), outcome: outcome!, webhook: JSON.parse(event!.body).data.outcome };
+  return { turns: (await storedTranscript(sql, callId)).map((t) => t.text), outcome: outcome!, webhook: JSON.parse(event!.body).data.outcome };
 }
 
 beforeAll(async () => {

@@ -21,6 +21,7 @@ import { ScriptedLlm, ScriptedStt } from '../helpers/scripted-providers.js';
 import { botBody, createTestApp, type TestApp } from '../helpers/app.js';
 import { until } from '../helpers/until.js';
 import { WebCallClient } from '../fixtures/web/web-call-harness.js';
+import { storedTranscript } from '../helpers/transcript.js';
 
 const PUBLIC_URL = 'https://parley.example';
 const BOT_SAMPLE = -1234;
@@ -151,8 +152,8 @@ describe('web-call recording', () => {
     const noticed = await company({ enabled: true, notice: 'This call is recorded.' });
     const id = await call(noticed, 100);
     const [row] = await until(async () => {
-      const rows = await t.db.sql<{ transcript: { role: string; text: string }[] }[]>`select transcript from calls where id = ${id} and ended_at is not null`;
-      return rows.length ? rows : undefined;
+      const rows = await t.db.sql`select 1 from calls where id = ${id} and ended_at is not null`;
+      return rows.length ? [{ transcript: await storedTranscript(t.db.sql, id) }] : undefined;
     });
     expect(row!.transcript[0]!.role).toBe('bot');
     // The transcript keeps what the caller heard of the greeting: it starts with the notice.

@@ -4,7 +4,7 @@
  * latency events, malformed frames survived, and the call stored like a phone call (direction 'web').
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CallRow } from '../../src/db/calls.js';
+import { transcriptOf, type CallWithTranscript } from '../../src/db/calls.js';
 import { WebCallTransport } from '../../src/telephony/web/web-transport.js';
 import { ScriptedLlm, ScriptedStt, ScriptedTts } from '../helpers/scripted-providers.js';
 import { PUBLIC_URL, startWebCallApp, WebCallClient, type WebCallApp } from '../fixtures/web/web-call-harness.js';
@@ -37,8 +37,8 @@ async function connectReady(origin = PUBLIC_URL) {
   return { client, minted, ready, apiKey, botId, companyId };
 }
 
-async function callRow(id: string): Promise<CallRow> {
-  const [row] = await app.db.sql<CallRow[]>`select * from calls where id = ${id}`;
+async function callRow(id: string): Promise<CallWithTranscript> {
+  const [row] = await app.db.sql<CallWithTranscript[]>`select c.*, ${transcriptOf(app.db.sql)} as transcript from calls c where c.id = ${id}`;
   return row!;
 }
 

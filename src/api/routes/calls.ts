@@ -82,7 +82,7 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const summary = ({ company_id: _c, transcript: _t, created_at: _ca, updated_at: _ua, ...rest }: CallRow) => rest;
+export const summary = ({ company_id: _c, created_at: _ca, updated_at: _ua, ...rest }: CallRow) => rest;
 
 export function callRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
   return async (app) => {
@@ -120,7 +120,8 @@ export function callRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
       const call = await getCall(deps.sql, request.auth.companyId, id);
       if (!call) throw notFound('Call');
       const outcome = await getOutcome(deps.sql, call.id);
-      return { ...summary(call), transcript: call.transcript, outcome: outcome ?? null, recording: recordingOf(call) };
+      const { transcript, ...row } = call;
+      return { ...summary(row), transcript, outcome: outcome ?? null, recording: recordingOf(row) };
     });
   };
 }

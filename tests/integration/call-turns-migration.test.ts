@@ -1,0 +1,38 @@
+import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { appendTurn } from '../../src/call/lifecycle.js';
+import { getCall } from '../../src/db/calls.js';
+import { migrate, MIGRATIONS_DIR } from '../../src/db/migrate.js';
+import { createTestDb } from '../helpers/db.js';
+
+describe('migration 0160 moves each stored transcript into a row per turn', () => {
+  it('keeps every turn of every call, in order, and appends after them', async () => {
+    const db = await createTestDb({ migrate: false });
+    const before = mkdtempSync(join(tmpdir(), 'parley-migrations-'));
+    try {
+      for (const f of readdirSync(MIGRATIONS_DIR).filter((f) => f < '0160')) cpSync(join(MIGRATIONS_DIR, f), join(before, f));
+      await migrate(db.sql, before);
+      const [company] = await db.sql<{ id: string }[]>`insert into companies (name, webhook_secret) values ('A', 'whsec_a') returning id`;
+      const turns = (n: number, tag: string) => Array.from({ length: n }, (_, i) => ({ role: i % 2 ? 'bot' : 'caller', text: `${tag} ${i}`, ts: '2026-11-01T10:00:00Z' }));
+      const calls = await db.sql<{ id: string }[]>`
+        insert into calls (company_id, direction, status, transcript) values
+          (${company!.id}, 'web', 'completed', ${db.sql.json(turns(12, 'first') as never)}),
+          (${company!.id}, 'web', 'in_progress', ${db.sql.json(turns(3, 'live') as never)}),
+          (${company!.id}, 'web', 'completed', '[]'::jsonb)
+        returning id`;
+
+      await migrate(db.sql);
+      expect((await getCall(db.sql, company!.id, calls[0]!.id))!.transcript).toEqual(turns(12, 'first'));
+      expect((await getCall(db.sql, company!.id, calls[2]!.id))!.transcript).toEqual([]);
+      // A call that was live during the upgrade goes on: its next turn follows the moved ones.
+      const next = { role: 'bot' as const, text: 'live 3', ts: '2026-11-01T10:00:00Z' };
+      await appendTurn(db.sql, { callId: calls[1]!.id, companyId: company!.id, redact: [] }, next);
+      expect((await getCall(db.sql, company!.id, calls[1]!.id))!.transcript).toEqual([...turns(3, 'live'), next]);
+    } finally {
+      rmSync(before, { recursive: true, force: true });
+      await db.close();
+    }
+  });
+});
