@@ -5,7 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { openDatabase, type Database } from '../../src/db/connect.js';
-import { migrate } from '../../src/db/migrate.js';
+import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { migrate, MIGRATIONS_DIR } from '../../src/db/migrate.js';
 
 export interface TestDatabase extends Database {
   /** Connection string for this database (real server only), to open more connections or servers on it. */
@@ -40,4 +43,15 @@ export async function createTestDb(options: { migrate?: boolean; guard?: boolean
   }
   if (options.migrate !== false) await migrate(db.sql);
   return db;
+}
+
+/** Applies the migrations whose file names sort before `version` (e.g. '0160'): a database as an older release left it. */
+export async function migrateBefore(db: TestDatabase, version: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-migrations-'));
+  try {
+    for (const f of readdirSync(MIGRATIONS_DIR).filter((f) => f < version)) cpSync(join(MIGRATIONS_DIR, f), join(dir, f));
+    await migrate(db.sql, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

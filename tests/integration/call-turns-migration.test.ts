@@ -1,19 +1,14 @@
-import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { appendTurn } from '../../src/call/lifecycle.js';
 import { getCall } from '../../src/db/calls.js';
-import { migrate, MIGRATIONS_DIR } from '../../src/db/migrate.js';
-import { createTestDb } from '../helpers/db.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createTestDb, migrateBefore } from '../helpers/db.js';
 
 describe('migration 0160 moves each stored transcript into a row per turn', () => {
   it('keeps every turn of every call, in order, and appends after them', async () => {
     const db = await createTestDb({ migrate: false });
-    const before = mkdtempSync(join(tmpdir(), 'parley-migrations-'));
     try {
-      for (const f of readdirSync(MIGRATIONS_DIR).filter((f) => f < '0160')) cpSync(join(MIGRATIONS_DIR, f), join(before, f));
-      await migrate(db.sql, before);
+      await migrateBefore(db, '0160');
       const [company] = await db.sql<{ id: string }[]>`insert into companies (name, webhook_secret) values ('A', 'whsec_a') returning id`;
       const turns = (n: number, tag: string) => Array.from({ length: n }, (_, i) => ({ role: i % 2 ? 'bot' : 'caller', text: `${tag} ${i}`, ts: '2026-11-01T10:00:00Z' }));
       const calls = await db.sql<{ id: string }[]>`
@@ -31,7 +26,6 @@ describe('migration 0160 moves each stored transcript into a row per turn', () =
       await appendTurn(db.sql, { callId: calls[1]!.id, companyId: company!.id, redact: [] }, next);
       expect((await getCall(db.sql, company!.id, calls[1]!.id))!.transcript).toEqual([...turns(3, 'live'), next]);
     } finally {
-      rmSync(before, { recursive: true, force: true });
       await db.close();
     }
   });

@@ -2,17 +2,14 @@
  * a phone number belongs to one company until released. No takeover of a paused number, no probe
  * of who holds what, a race for a free number has one winner, and the voice webhook routes only to the holder.
  */
-import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NUMBER_UNAVAILABLE_MESSAGE } from '../../src/api/routes/bots.js';
-import { MIGRATIONS_DIR, migrate } from '../../src/db/migrate.js';
+import { migrate } from '../../src/db/migrate.js';
 import { claimNumber } from '../../src/db/phone-numbers.js';
 import { computeSignature } from '../../src/telephony/twilio/signature.js';
 import { twilioVoiceRoutes } from '../../src/telephony/twilio/voice-routes.js';
 import { ADMIN_TOKEN, botBody, createTestApp, type TestApp } from '../helpers/app.js';
-import { createTestDb } from '../helpers/db.js';
+import { createTestDb, migrateBefore } from '../helpers/db.js';
 
 const AUTH = 'twilio-auth-token-test';
 const ORIGIN = 'https://voice.example.com';
@@ -274,10 +271,8 @@ describe('phone number ownership across tenants', () => {
 describe('migration 0060 backfills ownership from existing bots', () => {
   it('the active bot\'s company holds its number; else the company that used it last; other keys keep their reads', async () => {
     const db = await createTestDb({ migrate: false });
-    const before = mkdtempSync(join(tmpdir(), 'parley-migrations-'));
     try {
-      for (const f of readdirSync(MIGRATIONS_DIR).filter((f) => f < '0060')) cpSync(join(MIGRATIONS_DIR, f), join(before, f));
-      await migrate(db.sql, before);
+      await migrateBefore(db, '0060');
       const [a, b, c] = await db.sql<{ id: string }[]>`insert into companies (name, webhook_secret) values ('A', 'whsec_a'), ('B', 'whsec_b'), ('C', 'whsec_c') returning id`;
       const bot = (company: string, number: string, active: boolean, updated: string) => db.sql`
         insert into bots (company_id, name, phone_number, config, is_active, updated_at)
@@ -301,7 +296,6 @@ describe('migration 0060 backfills ownership from existing bots', () => {
       const keys = await db.sql<{ prefix: string; scopes: string[] }[]>`select prefix, scopes from api_keys order by prefix`;
       expect(keys.map((k) => [...k.scopes].sort())).toEqual([['keys:read', 'keys:write', 'settings:read', 'settings:write'], ['calls:read']]);
     } finally {
-      rmSync(before, { recursive: true, force: true });
       await db.close();
     }
   });
