@@ -104,7 +104,7 @@ describe('guided booking on the LLM path (Anthropic tool_use)', () => {
     const system = first.system as Array<{ type: string; text: string; cache_control?: unknown }>;
     expect(system).toEqual([{ type: 'text', text: expect.stringContaining('use booking_flow') as string, cache_control: { type: 'ephemeral' } }]);
     expect(system[0]!.text).toContain('Be brief.');
-    expect(first.messages).toEqual([{ role: 'user', content: [{ type: 'text', text: 'I want a haircut tomorrow at ten in the morning' }] }]);
+    expect(first.messages).toEqual([{ role: 'user', content: [{ type: 'text', text: 'I want a haircut tomorrow at ten in the morning', cache_control: { type: 'ephemeral' } }] }]);
     expect((await bookings(caller.callId)).map((b) => b.status)).toEqual(['held']);
 
     // Turn 2: the name; the flow reads the booking back and waits for a yes (still no booking).
@@ -117,7 +117,7 @@ describe('guided booking on the LLM path (Anthropic tool_use)', () => {
     expect(use).toEqual([{ type: 'tool_use', id: expect.stringMatching(/^toolu_/) as string, name: 'booking_flow', input: MODEL['I want a haircut tomorrow at ten in the morning']!.input }]);
     expect(second[2]).toEqual({ role: 'user', content: [{ type: 'tool_result', tool_use_id: use[0]!.id, content: expect.any(String) as string }] });
     expect(flowAnswers()[0]).toMatchObject({ stage: 'collect', missing: ['customer_name'], next: 'name', filled: { service: 'Haircut', phone: CALLER } });
-    expect(second.at(-1)).toEqual({ role: 'user', content: [{ type: 'text', text: 'Jane Doe' }] });
+    expect(second.at(-1)).toEqual({ role: 'user', content: [{ type: 'text', text: 'Jane Doe', cache_control: { type: 'ephemeral' } }] });
     expect((await bookings(caller.callId)).map((b) => b.status)).toEqual(['held']);
 
     // Turn 3: yes → booked, with the caller-ID number and the name.

@@ -206,6 +206,10 @@ function validate(body: Record<string, unknown>): string | null {
   if (!Array.isArray(body.messages) || body.messages.length === 0) return 'messages must be a non-empty array';
   const messages = body.messages as Array<{ role: string; content: unknown }>;
   if (messages[0]?.role !== 'user') return 'first message must use the user role';
+  // Prompt caching: at most 4 cache_control breakpoints over tools, system and message blocks.
+  const marked = (xs: unknown): number => (Array.isArray(xs) ? xs.filter((x) => typeof x === 'object' && x !== null && 'cache_control' in x).length : 0);
+  const breakpoints = marked(body.tools) + marked(body.system) + messages.reduce((n, m) => n + marked(m.content), 0);
+  if (breakpoints > 4) return `A maximum of 4 blocks with cache_control may be provided. Found ${breakpoints}.`;
   for (const [i, m] of messages.entries()) {
     if (m.role !== 'user' && m.role !== 'assistant') return `messages: unexpected role ${m.role}`;
     if (Array.isArray(m.content)) {

@@ -52,7 +52,8 @@ describe('AnthropicLlm against fakeAnthropic', () => {
       max_tokens: 200,
       stream: true,
       system: [{ type: 'text', text: 'You are a receptionist.', cache_control: { type: 'ephemeral' } }],
-      messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
+      // The conversation is cached too: a breakpoint on its last block, moving with each turn.
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi', cache_control: { type: 'ephemeral' } }] }],
     });
   });
 
@@ -108,7 +109,7 @@ describe('AnthropicLlm against fakeAnthropic', () => {
         content: [
           { type: 'tool_result', tool_use_id: 'toolu_a', content: '{"ok":true}' },
           { type: 'tool_result', tool_use_id: 'toolu_b', content: '{"ok":false}' },
-          { type: 'text', text: 'Thanks' },
+          { type: 'text', text: 'Thanks', cache_control: { type: 'ephemeral' } },
         ],
       },
     ]);

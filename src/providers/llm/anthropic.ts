@@ -1,6 +1,8 @@
 /**
- * LLM over Anthropic Messages streaming. The system prompt carries a cache_control breakpoint (the stable prefix:
- * tools + system). tool_use blocks become whole tool_call events; ChatMessage 'tool' results go back as user
+ * LLM over Anthropic Messages streaming. Prompt caching: the system prompt carries a cache_control breakpoint (the
+ * stable prefix: tools + system), and the last block of the conversation a second one, which moves with each turn:
+ * a turn reads the conversation so far from the cache and writes only what it added.
+ * The history window (src/call/history-window.ts) keeps that prefix the same between its cuts. tool_use blocks become whole tool_call events; ChatMessage 'tool' results go back as user
  * tool_result blocks, consecutive results merged into one user turn as the API requires; text with no words in it
  * (a model's "\n\n" before a tool_use) is left out of the history, as the API refuses it.
  */
@@ -81,7 +83,7 @@ export class AnthropicLlm implements LlmProvider {
     const params: MessageCreateParamsStreaming = {
       model: request.model ?? this.model,
       max_tokens: request.maxTokens ?? this.defaultMaxTokens,
-      messages: toAnthropicMessages(request.messages),
+      messages: withConversationBreakpoint(toAnthropicMessages(request.messages)),
       stream: true,
     };
     if (request.system) params.system = [{ type: 'text', text: request.system, cache_control: { type: 'ephemeral' } }];
@@ -183,6 +185,14 @@ export function toAnthropicMessages(messages: ChatMessage[]): MessageParam[] {
     }
   }
   return out;
+}
+
+/** A cache breakpoint on the last block of the last message (the messages are this request's own). */
+function withConversationBreakpoint(messages: MessageParam[]): MessageParam[] {
+  const content = messages.at(-1)?.content;
+  const last = Array.isArray(content) ? content.at(-1) : undefined;
+  if (last && 'type' in last && (last.type === 'text' || last.type === 'tool_result' || last.type === 'tool_use')) last.cache_control = { type: 'ephemeral' };
+  return messages;
 }
 
 /** The API refuses empty and whitespace-only text blocks ("text content blocks must contain non-whitespace text"). */
