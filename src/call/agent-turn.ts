@@ -87,14 +87,16 @@ export const STREAM_IDLE_MS = 6000;
 export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult> {
   const { signal, playback } = o;
   const maxRounds = o.maxToolRounds ?? 4;
-  let system = o.system;
+  const system = o.system;
+  /** Retrieved knowledge for this turn only (LlmRequest.context: outside the cached front of the prompt). */
+  let context: string | undefined;
   let safe = o.safeSpeech;
   const unsafe: UnsafePhrase[] = [];
   if (o.retrieveContext) {
     const t0 = o.clock.now();
     try {
       const knowledge = await o.retrieveContext(o.userText, signal);
-      if (knowledge) system += `\n\n# Relevant company knowledge (cite the source when you use it)\n${knowledge}`;
+      if (knowledge) context = `# Relevant company knowledge (cite the source when you use it)\n${knowledge}`;
       if (knowledge && safe) safe = allowContactsIn(safe, knowledge);
     } catch {
       // Retrieval is an aid: answer without it rather than fail the turn.
@@ -155,7 +157,7 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
       // Armed at the first event and refreshed at each one after (no allocation per token).
       let idle: NodeJS.Timeout | null = null;
       try {
-        for await (const ev of o.llm.stream({ system, messages: o.historyWindow ? o.historyWindow.of(o.history) : o.history, tools: o.tools.specs(), signal: attemptAbort.signal })) {
+        for await (const ev of o.llm.stream({ system, messages: o.historyWindow ? o.historyWindow.of(o.history) : o.history, ...(context ? { context } : {}), tools: o.tools.specs(), signal: attemptAbort.signal })) {
           if (signal.aborted) break;
           waiting = false;
           if (idle) idle.refresh();

@@ -25,10 +25,14 @@ export function renderSystemPrompt(template: string, input: AnalysisInput): stri
  */
 export const ANALYSIS_TRANSCRIPT_MAX_CHARS = 100_000;
 
+/** Room kept for the line that counts what was left out. */
+const GAP_LINE_CHARS = 120;
+
 /**
  * The transcript as the LLM reads it: one line per turn, tool turns marked. Past `maxChars`, the call's start
- * (why the caller rang: a third of the budget) and its end (how it was settled: the rest) are kept whole, turn by
- * turn, with one line saying how many turns in between were left out.
+ * (why the caller rang: a third of the budget) and its end (how it was settled: the rest) are kept, turn by turn,
+ * with one line saying how many turns in between were left out; a turn longer than a sixth of the budget is cut
+ * short, so one long turn cannot crowd out the start or the end.
  */
 export function renderTranscript(input: AnalysisInput, maxChars = ANALYSIS_TRANSCRIPT_MAX_CHARS): string {
   if (input.transcript.length === 0) return '(empty transcript: nobody spoke)';
@@ -36,13 +40,18 @@ export function renderTranscript(input: AnalysisInput, maxChars = ANALYSIS_TRANS
     const tool = t.name ?? t.tool;
     return `${t.role}${tool ? ` [${tool}]` : ''}: ${t.text ?? ''}`;
   });
-  const total = lines.reduce((n, l) => n + l.length + 1, 0);
-  if (total <= maxChars) return lines.join('\n');
+  const whole = lines.join('\n');
+  if (whole.length <= maxChars) return whole;
+  const cap = Math.floor(maxChars / 6);
+  const kept = lines.map((l) => (l.length > cap ? `${l.slice(0, cap - 1)}…` : l));
+  const budget = maxChars - GAP_LINE_CHARS;
+  let used = 0;
   let head = 0;
-  for (let used = 0; head < lines.length && used + lines[head]!.length + 1 <= maxChars / 3; head++) used += lines[head]!.length + 1;
-  let tail = lines.length;
-  for (let used = 0; tail > head && used + lines[tail - 1]!.length + 1 <= maxChars - maxChars / 3; tail--) used += lines[tail - 1]!.length + 1;
+  while (head < kept.length && used + kept[head]!.length + 1 <= budget / 3) used += kept[head++]!.length + 1;
+  let tail = kept.length;
+  while (tail > head && used + kept[tail - 1]!.length + 1 <= budget) used += kept[--tail]!.length + 1;
+  if (tail === head) return kept.join('\n');
   const leftOut = lines.slice(head, tail);
   const gap = `[… ${leftOut.length} turns (${leftOut.reduce((n, l) => n + l.length + 1, 0)} characters) of this long call left out …]`;
-  return [...lines.slice(0, head), gap, ...lines.slice(tail)].join('\n');
+  return [...kept.slice(0, head), gap, ...kept.slice(tail)].join('\n');
 }

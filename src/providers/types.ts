@@ -146,8 +146,15 @@ export interface LlmUsage {
 }
 
 export interface LlmRequest {
+  /** The bot's instructions: the same on every turn of a call. */
   system: string;
   messages: ChatMessage[];
+  /**
+   * What this turn alone brings (retrieved company knowledge), kept out of `system` so that the front of the prompt
+   * — system, tools, the conversation so far — stays the same from turn to turn and the vendors' prompt caches keep
+   * it. Each adapter says where it goes.
+   */
+  context?: string;
   tools: ToolSpec[];
   model?: string;
   temperature?: number;

@@ -30,6 +30,8 @@ type Reply = { text?: string; call?: { name: string; arguments: Record<string, u
 
 export class ScenarioEngine implements LlmProvider {
   readonly name = 'scenario';
+  /** Tool calls made so far: their ids stay unique when the history window has dropped older messages. */
+  private toolCalls = 0;
 
   constructor(private readonly options: ScenarioEngineOptions) {}
 
@@ -45,7 +47,7 @@ export class ScenarioEngine implements LlmProvider {
       }
     }
     if (reply.call) {
-      const call: ToolCall = { id: `scn_${request.messages.length}_${reply.call.name}`, name: reply.call.name, arguments: reply.call.arguments };
+      const call: ToolCall = { id: `scn_${++this.toolCalls}_${reply.call.name}`, name: reply.call.name, arguments: reply.call.arguments };
       yield { type: 'tool_call', call };
       yield { type: 'done', finishReason: 'tool_calls' };
       return;

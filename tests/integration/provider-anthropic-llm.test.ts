@@ -57,6 +57,18 @@ describe('AnthropicLlm against fakeAnthropic', () => {
     });
   });
 
+  it('puts the turn\'s knowledge after the conversation\'s cache breakpoint, never into the cached system prompt', async () => {
+    fake.reply = { text: 'We open at nine.' };
+    await collect(llm.stream(request({ context: '# Knowledge\n[hours.pdf] 9 to 5', messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello!' }, { role: 'user', content: 'When do you open?' }] })));
+    const body = fake.requests.at(-1)!.body;
+    expect(body.system).toEqual([{ type: 'text', text: 'You are a receptionist.', cache_control: { type: 'ephemeral' } }]);
+    expect(body.messages).toEqual([
+      { role: 'user', content: [{ type: 'text', text: 'Hi' }] },
+      { role: 'assistant', content: [{ type: 'text', text: 'Hello!' }] },
+      { role: 'user', content: [{ type: 'text', text: 'When do you open?', cache_control: { type: 'ephemeral' } }, { type: 'text', text: '# Knowledge\n[hours.pdf] 9 to 5' }] },
+    ]);
+  });
+
   it('turns tool_use blocks into whole tool_call events', async () => {
     fake.reply = {
       text: 'Booking now.',

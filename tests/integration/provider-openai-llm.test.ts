@@ -59,6 +59,15 @@ describe('OpenAiLlm against fakeOpenAI', () => {
     expect(sent.body.tools).toBeUndefined();
   });
 
+  it('gives the turn\'s knowledge after the instructions in the one system message', async () => {
+    fake.reply = { text: 'We open at nine.' };
+    await collect(llm.stream(request({ context: '# Knowledge\n[hours.pdf] 9 to 5' })));
+    expect(fake.requests.at(-1)!.body.messages).toEqual([
+      { role: 'system', content: 'You are a receptionist.\n\n# Knowledge\n[hours.pdf] 9 to 5' },
+      { role: 'user', content: 'Hi' },
+    ]);
+  });
+
   it('assembles fragmented tool-call deltas and emits them whole before done', async () => {
     fake.reply = {
       text: 'Let me book that.',

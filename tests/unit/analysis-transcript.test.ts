@@ -33,4 +33,22 @@ describe('the transcript an analysis sends', () => {
     expect(gap).toBeGreaterThan(20);
     expect(after).toBeGreaterThan(2 * gap - 5);
   });
+
+  it('keeps the start and the end when the first and the last turns are very long, and stays within the budget', () => {
+    const base = input(602);
+    base.transcript[0]!.text = 'a'.repeat(40_000);
+    base.transcript[601]!.text = 'z'.repeat(70_000);
+    const text = renderTranscript(base, 100_000);
+    expect(text.length).toBeLessThanOrEqual(100_000);
+    const lines = text.split('\n');
+    expect(lines[0]).toMatch(/^caller: a+…$/);
+    expect(lines.at(-1)).toMatch(/^bot: z+…$/);
+    expect(lines.some((l) => l.startsWith('[…'))).toBe(true);
+  });
+
+  it('sends a transcript exactly at the budget whole', () => {
+    const whole = renderTranscript(input(10), Infinity);
+    expect(renderTranscript(input(10), whole.length)).toBe(whole);
+  });
 });
+

@@ -37,7 +37,7 @@ describe('runAgentTurn', () => {
     expect(llm.requests).toHaveLength(1);
   });
 
-  it('puts retrieved knowledge into the system prompt of this turn and stops after the tool-round limit', async () => {
+  it('gives the LLM this turn\'s retrieved knowledge beside the unchanged system prompt, and stops after the tool-round limit', async () => {
     const loop: Tool = { spec: { name: 'loop', description: '', parameters: { type: 'object', properties: {} } }, run: async () => ({ content: {} }) };
     const llm = new ScriptedLlm(() => ({ text: 'Checking. ', toolCalls: [{ id: 'x', name: 'loop', arguments: {} }] }), { firstTokenMs: 1 });
     const spoken: string[] = [];
@@ -46,7 +46,9 @@ describe('runAgentTurn', () => {
       retrieveContext: async (q) => `[price-list.pdf p.2] answer to ${q}`,
       playback: fakePlayback(spoken), signal: new AbortController().signal, clock: systemClock, maxToolRounds: 3,
     });
-    expect(llm.requests[0]?.system).toContain('[price-list.pdf p.2] answer to q');
+    expect(llm.requests[0]?.system).toBe('Base.');
+    expect(llm.requests[0]?.context).toBe('# Relevant company knowledge (cite the source when you use it)\n[price-list.pdf p.2] answer to q');
+    expect(llm.requests.every((r) => r.context === llm.requests[0]?.context)).toBe(true);
     expect(llm.requests).toHaveLength(3);
     expect(result.toolsCalled).toEqual(['loop', 'loop', 'loop']);
     expect(spoken).toEqual(['Checking.', 'Checking.', 'Checking.']);

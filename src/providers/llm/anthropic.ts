@@ -2,7 +2,8 @@
  * LLM over Anthropic Messages streaming. Prompt caching: the system prompt carries a cache_control breakpoint (the
  * stable prefix: tools + system), and the last block of the conversation a second one, which moves with each turn:
  * a turn reads the conversation so far from the cache and writes only what it added (the history window,
- * src/call/history-window.ts, keeps that prefix the same between its cuts). tool_use blocks become whole tool_call
+ * src/call/history-window.ts, keeps that prefix the same between its cuts; the turn's retrieved knowledge goes
+ * after the breakpoint, not into the system prompt). tool_use blocks become whole tool_call
  * events; ChatMessage 'tool' results go back as user tool_result blocks, consecutive results merged into one user
  * turn as the API requires; text with no words in it (a model's "\n\n" before a tool_use) is left out of the
  * history, as the API refuses it.
@@ -84,7 +85,7 @@ export class AnthropicLlm implements LlmProvider {
     const params: MessageCreateParamsStreaming = {
       model: request.model ?? this.model,
       max_tokens: request.maxTokens ?? this.defaultMaxTokens,
-      messages: withConversationBreakpoint(toAnthropicMessages(request.messages)),
+      messages: withTurnContext(withConversationBreakpoint(toAnthropicMessages(request.messages)), request.context),
       stream: true,
     };
     if (request.system) params.system = [{ type: 'text', text: request.system, cache_control: { type: 'ephemeral' } }];
@@ -193,6 +194,19 @@ function withConversationBreakpoint(messages: MessageParam[]): MessageParam[] {
   const content = messages.at(-1)?.content;
   const last = Array.isArray(content) ? content.at(-1) : undefined;
   if (last && 'type' in last && (last.type === 'text' || last.type === 'tool_result' || last.type === 'tool_use')) last.cache_control = { type: 'ephemeral' };
+  return messages;
+}
+
+/**
+ * The turn's own material (retrieved knowledge) after the conversation's cache breakpoint, as a last text block of
+ * the caller's turn: the next turn's prompt then begins with this one's cached prefix. In `system` it would change
+ * the front of every prompt and nothing after it would ever be read from the cache.
+ */
+function withTurnContext(messages: MessageParam[], context: string | undefined): MessageParam[] {
+  if (!hasWords(context)) return messages;
+  const last = messages.at(-1);
+  if (last?.role === 'user' && Array.isArray(last.content)) last.content.push({ type: 'text', text: context });
+  else messages.push({ role: 'user', content: [{ type: 'text', text: context }] });
   return messages;
 }
 

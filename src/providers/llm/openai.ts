@@ -74,7 +74,9 @@ export class OpenAiLlm implements LlmProvider {
   async *stream(request: LlmRequest): AsyncIterable<LlmEvent> {
     const params: ChatCompletionCreateParamsStreaming = {
       model: request.model ?? this.model,
-      messages: toOpenAiMessages(request.system, request.messages),
+      // The turn's knowledge follows the instructions in the system message, as it always has: OpenAI-compatible
+      // servers (vLLM, llama.cpp chat templates) refuse a system message anywhere but first.
+      messages: toOpenAiMessages(request.context ? `${request.system}\n\n${request.context}` : request.system, request.messages),
       stream: true,
       // The usage arrives in one last chunk with no choices (compatible servers that ignore it send none).
       stream_options: { include_usage: true },
