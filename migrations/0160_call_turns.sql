@@ -34,13 +34,8 @@ create trigger calls_analytics_update after update on calls for each row
 -- (barge-ins, answer latency). A live call's turns mark nothing: its end marks the bucket.
 create function analytics_call_turns_changed() returns trigger language plpgsql as $$
 begin
-  insert into analytics_dirty (company_id, bot_id, bucket, marked_at)
-  select t.company_id, t.bot_id, t.bucket, clock_timestamp() from (
-    select distinct c.company_id, c.bot_id, analytics_bucket(c.started_at) as bucket
-    from calls c
-    where c.id in (select distinct call_id from changed_turns)
-      and c.ended_at is not null and c.company_id is not null and c.bot_id is not null) t
-  on conflict (company_id, bot_id, bucket) do update set marked_at = excluded.marked_at;
+  perform analytics_mark(c.company_id, c.bot_id, c.started_at)
+  from calls c where c.id in (select call_id from changed_turns) and c.ended_at is not null;
   return null;
 end $$;
 create trigger call_turns_analytics_insert after insert on call_turns referencing new table as changed_turns
