@@ -59,12 +59,23 @@ describe('OpenAiLlm against fakeOpenAI', () => {
     expect(sent.body.tools).toBeUndefined();
   });
 
-  it('gives the turn\'s knowledge after the instructions in the one system message', async () => {
+  it('puts the turn\'s knowledge after the caller\'s latest words, keeping the instructions and what came before unchanged', async () => {
     fake.reply = { text: 'We open at nine.' };
-    await collect(llm.stream(request({ context: '# Knowledge\n[hours.pdf] 9 to 5' })));
-    expect(fake.requests.at(-1)!.body.messages).toEqual([
-      { role: 'system', content: 'You are a receptionist.\n\n# Knowledge\n[hours.pdf] 9 to 5' },
+    const history: LlmRequest['messages'] = [
       { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hello!' },
+      { role: 'user', content: 'When do you open?' },
+      { role: 'assistant', content: '', toolCalls: [{ id: 'c1', name: 'check', arguments: {} }] },
+      { role: 'tool', toolCallId: 'c1', name: 'check', content: '{"open":"9:00"}' },
+    ];
+    await collect(llm.stream(request({ context: '# Knowledge\n[hours.pdf] 9 to 5', messages: history })));
+    expect(fake.requests.at(-1)!.body.messages).toEqual([
+      { role: 'system', content: 'You are a receptionist.' },
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hello!' },
+      { role: 'user', content: 'When do you open?\n\n# Knowledge\n[hours.pdf] 9 to 5' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'check', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'c1', content: '{"open":"9:00"}' },
     ]);
   });
 

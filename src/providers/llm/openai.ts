@@ -74,9 +74,7 @@ export class OpenAiLlm implements LlmProvider {
   async *stream(request: LlmRequest): AsyncIterable<LlmEvent> {
     const params: ChatCompletionCreateParamsStreaming = {
       model: request.model ?? this.model,
-      // The turn's knowledge follows the instructions in the system message, as it always has: OpenAI-compatible
-      // servers (vLLM, llama.cpp chat templates) refuse a system message anywhere but first.
-      messages: toOpenAiMessages(request.context ? `${request.system}\n\n${request.context}` : request.system, request.messages),
+      messages: toOpenAiMessages(request.system, request.messages, request.context),
       stream: true,
       // The usage arrives in one last chunk with no choices (compatible servers that ignore it send none).
       stream_options: { include_usage: true },
@@ -157,11 +155,21 @@ export function cancelOnAbort(signal: AbortSignal, controller: AbortController):
   };
 }
 
-export function toOpenAiMessages(system: string, messages: ChatMessage[]): ChatCompletionMessageParam[] {
+/**
+ * The chat messages of a request. The turn's own material (`context`: retrieved knowledge) follows the caller's
+ * latest words in their message, not the system message: OpenAI caches the longest prefix a request repeats, so
+ * the instructions and the conversation before this turn stay cacheable from turn to turn (in the system message it
+ * would change the front of every prompt); and compatible servers (vLLM, llama.cpp chat templates) refuse a
+ * second system message later on. Without a caller message in the request it joins the system message.
+ */
+export function toOpenAiMessages(system: string, messages: ChatMessage[], context?: string): ChatCompletionMessageParam[] {
   const out: ChatCompletionMessageParam[] = [];
-  if (system) out.push({ role: 'system', content: system });
-  for (const m of messages) {
-    if (m.role === 'user') out.push({ role: 'user', content: m.content });
+  let lastUser = -1;
+  if (context) for (let i = messages.length - 1; i >= 0 && lastUser < 0; i--) if (messages[i]!.role === 'user') lastUser = i;
+  const instructions = context && lastUser < 0 ? (system ? `${system}\n\n${context}` : context) : system;
+  if (instructions) out.push({ role: 'system', content: instructions });
+  for (const [i, m] of messages.entries()) {
+    if (m.role === 'user') out.push({ role: 'user', content: i === lastUser ? `${m.content}\n\n${context}` : m.content });
     else if (m.role === 'tool') out.push({ role: 'tool', tool_call_id: m.toolCallId, content: m.content });
     else if (m.toolCalls?.length) {
       out.push({
