@@ -87,7 +87,6 @@ export const STREAM_IDLE_MS = 6000;
 export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult> {
   const { signal, playback } = o;
   const maxRounds = o.maxToolRounds ?? 4;
-  const system = o.system;
   /** Retrieved knowledge for this turn only (LlmRequest.context: outside the cached front of the prompt). */
   let context: string | undefined;
   let safe = o.safeSpeech;
@@ -157,7 +156,7 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
       // Armed at the first event and refreshed at each one after (no allocation per token).
       let idle: NodeJS.Timeout | null = null;
       try {
-        for await (const ev of o.llm.stream({ system, messages: o.historyWindow ? o.historyWindow.of(o.history) : o.history, ...(context ? { context } : {}), tools: o.tools.specs(), signal: attemptAbort.signal })) {
+        for await (const ev of o.llm.stream({ system: o.system, messages: o.historyWindow ? o.historyWindow.of(o.history) : o.history, ...(context ? { context } : {}), tools: o.tools.specs(), signal: attemptAbort.signal })) {
           if (signal.aborted) break;
           waiting = false;
           if (idle) idle.refresh();

@@ -3,10 +3,10 @@
  * stable prefix: tools + system), and the last block of the conversation a second one, which moves with each turn:
  * a turn reads the conversation so far from the cache and writes only what it added (the history window,
  * src/call/history-window.ts, keeps that prefix the same between its cuts; the turn's retrieved knowledge goes
- * after the breakpoint, not into the system prompt). tool_use blocks become whole tool_call
- * events; ChatMessage 'tool' results go back as user tool_result blocks, consecutive results merged into one user
- * turn as the API requires; text with no words in it (a model's "\n\n" before a tool_use) is left out of the
- * history, as the API refuses it.
+ * after the breakpoint, not into the system prompt). tool_use blocks become whole tool_call events; ChatMessage
+ * 'tool' results go back as user tool_result blocks, consecutive results merged into one user turn as the API
+ * requires; text with no words in it (a model's "\n\n" before a tool_use) is left out of the history, as the API
+ * refuses it.
  */
 import { parseToolArguments } from './tool-arguments.js';
 import { toUpstreamError } from './upstream-error.js';
