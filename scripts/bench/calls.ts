@@ -204,7 +204,8 @@ async function main(): Promise<number> {
   /** Caller tag → its number of ordinary turns: the answer to the next utterance is the long one to interrupt. */
   const turnsByTag = new Map<number, number>();
   const deepgram = await FakeDeepgram.start({ finalLatencyMs: STT_FINAL_MS, minSpeechMs: FAKE_MIN_SPEECH_MS });
-  deepgram.transcriptFor = tracer.transcript('what time do you close today');
+  // Punctuated, as Deepgram returns it (punctuate and smart_format are on).
+  deepgram.transcriptFor = tracer.transcript('What time do you close today?');
   deepgram.trace = tracer.onDeepgram;
   const openai = await FakeOpenAI.start({ firstTokenLatencyMs: LLM_FIRST_TOKEN_MS, tokenIntervalMs: Number(args['llm-token-interval-ms']) });
   const cartesia = await FakeCartesia.start({ firstAudioLatencyMs: TTS_FIRST_AUDIO_MS, chunkIntervalMs: Number(args['tts-chunk-interval-ms']), msPerWord: TTS_MS_PER_WORD });

@@ -1,18 +1,23 @@
 /**
- * The last second and a half of the caller's audio, kept so that the end of each utterance can be listened to
- * once the VAD says it ended (prosody.ts: is the pitch falling into the end?). A ring of the transport's own
- * bytes (μ-law or PCM16 at its own rate), with the clock time of the newest frame, so a clock time maps back to
- * a sample. Hot path: push() copies the frame into the ring (one or two memcpy) — no decoding, no allocation, no
+ * The last few seconds of the caller's audio, kept so that the end of each utterance can be listened to once the
+ * VAD says it ended and the recognizer's words are in (prosody.ts: is the pitch falling into the end?). A ring of
+ * the transport's own bytes (μ-law or PCM16 at its own rate: 36 KB or 144 KB), with the clock time of the newest
+ * frame, so a clock time maps back to a sample. Hot path: push() copies the frame into the ring (one or two memcpy) — no decoding, no allocation, no
  * logging, no timers; the audio is decoded only when it is read (once per end of speech).
  */
 import type { AudioFormat } from '../audio/format.js';
 import { mulawDecodeSample } from '../audio/mulaw.js';
 import { prosodyOf, type ProsodyFeatures } from './prosody.js';
+import { RECOGNIZER_GRACE_MS } from './turn-taking.js';
 import type { Clock } from './types.js';
 
-const KEEP_MS = 1500;
 /** The prosody is read from this much audio before the end of speech. */
 const ANALYSED_MS = 1000;
+/**
+ * The pitch is read when the recognizer's final is in, or when the wait for it runs out (RECOGNIZER_GRACE_MS after
+ * the end of speech): the ring keeps the analysed second that long, with room for the VAD's end-of-speech delay.
+ */
+const KEEP_MS = ANALYSED_MS + RECOGNIZER_GRACE_MS + 1000;
 
 export class CallerAudioTail {
   private readonly ring: Uint8Array;

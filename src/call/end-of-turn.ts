@@ -30,7 +30,9 @@
  * A new onset cancels any wait. The text decides most turns; prosody is the tie-breaker for words that read
  * complete, which is exactly where the recognizer's mistakes land ("i'd like to but far" for "I'd like to book
  * for…"). Measured on flite speech (docs/live-call.md): prosody alone separates statement ends from mid-sentence
- * pauses only about three times in four, so it never overrides an unfinished text on its own.
+ * pauses only about three times in four, so it never overrides an unfinished text on its own. The pitch is read
+ * (`readProsody`) only where it could move the verdict across a mark: not for a confident `.?!`, not for an
+ * unfinished text.
  */
 import type { Language } from '../providers/types.js';
 import type { ProsodyFeatures } from './prosody.js';
@@ -41,8 +43,12 @@ export interface EndOfTurnInput {
   /** The words recognised so far in this turn. */
   text: string;
   language: Language;
-  /** Pitch of the last voiced audio (prosody.ts); null or absent where no audio was analysed. */
-  prosody?: ProsodyFeatures | null;
+  /**
+   * Reads the pitch of the last voiced audio (prosody.ts); returns null, or is absent, where there is no audio to
+   * analyse. Called only when the pitch could change the verdict: the analysis (~0.5 ms of the call loop) is the
+   * costliest part of a judgement, and a punctuating recognizer's words decide most turns alone.
+   */
+  readProsody?: () => ProsodyFeatures | null;
   /** The recognizer's confidence in its last final, 0–1, where it reports one. */
   confidence?: number | null;
 }
@@ -69,6 +75,10 @@ const FALL_SLOPE_ST = -0.8;
 /** …and ends at least this far below the utterance's median pitch. */
 const FALL_BELOW_MEDIAN_ST = -0.5;
 const LOW_CONFIDENCE = 0.6;
+const UNSURE_PENALTY = -0.3;
+const FALLING_BONUS = 0.15;
+/** Level or rising where the words are not a question. */
+const LEVEL_PENALTY = -0.25;
 
 /** Words after which an English sentence is not over: fillers, conjunctions, prepositions, articles, auxiliaries. */
 const EN_UNFINISHED = new Set([
@@ -123,28 +133,33 @@ const TRAILING_COMMA = /[,:;\-–—]$/u;
 export class RuleEndOfTurn implements EndOfTurnModel {
   judge(input: EndOfTurnInput): EndOfTurnVerdict {
     const text = textVerdict(input.text, input.language);
+    const unsure = input.confidence != null && input.confidence < LOW_CONFIDENCE;
+    const withoutPitch = text.score + (unsure ? UNSURE_PENALTY : 0);
+    const question = looksLikeQuestion(input.text, input.language);
+    const levelPenalty = question ? 0 : LEVEL_PENALTY;
+    const pitchMatters =
+      completenessOf(withoutPitch + FALLING_BONUS) !== completenessOf(withoutPitch) ||
+      completenessOf(withoutPitch + levelPenalty) !== completenessOf(withoutPitch);
+    const prosody = pitchMatters ? (input.readProsody?.() ?? null) : null;
+    const pitch = pitchVerdict(prosody);
+    const movement = pitch ? ` (${pitchFigures(prosody!)})` : '';
     const reasons = [text.rule];
-    let score = text.score;
-    const pitch = pitchVerdict(input.prosody ?? null);
-    const movement = pitch ? ` (${pitchFigures(input.prosody!)})` : '';
+    let score = withoutPitch;
     if (pitch === 'falling') {
-      score += 0.15;
+      score += FALLING_BONUS;
       reasons.push(`pitch falls into the end${movement}`);
     } else if (pitch === 'level') {
-      if (looksLikeQuestion(input.text, input.language)) reasons.push(`pitch not falling, a question${movement}`);
-      else {
-        score -= 0.25;
-        reasons.push(`pitch not falling${movement}`);
-      }
+      score += levelPenalty;
+      reasons.push(question ? `pitch not falling, a question${movement}` : `pitch not falling${movement}`);
     }
-    if (input.confidence != null && input.confidence < LOW_CONFIDENCE) {
-      score -= 0.3;
-      reasons.push(`recognizer unsure (${input.confidence.toFixed(2)})`);
-    }
+    if (unsure) reasons.push(`recognizer unsure (${input.confidence!.toFixed(2)})`);
     score = Math.min(1, Math.max(0, score));
-    const completeness: TurnCompleteness = score >= COMPLETE_AT ? 'complete' : score >= UNCERTAIN_AT ? 'uncertain' : 'unfinished';
-    return { completeness, score, rule: reasons.join('; ') };
+    return { completeness: completenessOf(score), score, rule: reasons.join('; ') };
   }
+}
+
+function completenessOf(score: number): TurnCompleteness {
+  return score >= COMPLETE_AT ? 'complete' : score >= UNCERTAIN_AT ? 'uncertain' : 'unfinished';
 }
 
 /** The words alone: how likely a sentence that ends like this is over. */

@@ -4,8 +4,8 @@
  * (enough words, or sustained speech) rather than a cough or an "uh-huh".
  *
  * End of turn: once the caller is quiet (VAD end of speech; without a VAD, the recognizer's final) the end-of-turn
- * model (end-of-turn.ts) judges the text so far, the pitch of the last voiced audio (read once per end of speech,
- * when first needed) and the recognizer's confidence: a complete sentence closes after `endOfTurnCompleteWaitMs`
+ * model (end-of-turn.ts) judges the recognizer's final words, the pitch of the last voiced audio (read once per end
+ * of speech, and only where the words leave it a say) and the recognizer's confidence: a complete sentence closes after `endOfTurnCompleteWaitMs`
  * from the end of speech, an uncertain one (reads complete, does not sound it) after UNCERTAIN_SHARE of
  * `endOfTurnMaxWaitMs`, an unfinished one ("I'd like to book for…", "um", "и", "на", digits being dictated)
  * after `endOfTurnMaxWaitMs`. A new onset cancels the wait. The recognizer's final is always waited for (a
@@ -52,8 +52,11 @@ export interface TurnTakingLimits extends BargeInLimits {
 
 export type EndOfTurnCheck = { close: CallerUtterance } | { waitMs: number } | null;
 
-/** How long past the rule's wait the recognizer's final is awaited before closing on the words at hand. */
-const RECOGNIZER_GRACE_MS = 2500;
+/**
+ * How long past the rule's wait the recognizer's final is awaited before closing on the words at hand (the caller's
+ * audio tail keeps enough audio for the pitch to be read this late: caller-audio-tail.ts).
+ */
+export const RECOGNIZER_GRACE_MS = 2500;
 
 export class CallerTurnTracker {
   private finals: string[] = [];
@@ -77,6 +80,8 @@ export class CallerTurnTracker {
   private confidence: number | null = null;
   /** The pitch of the audio before the latest VAD end of speech: undefined until first needed. */
   private prosody: ProsodyFeatures | null | undefined = undefined;
+  /** The end of speech being judged (what prosodyOfJudgedEnd reads). */
+  private judgedEndAt = 0;
 
   constructor(
     private readonly limits: TurnTakingLimits,
@@ -225,6 +230,9 @@ export class CallerTurnTracker {
     // Without a VAD the recognizer's endpointing says when the caller stopped.
     if (!this.hasVoice && this.sttDoneAt === null) return null;
     const endAt = this.speechEndedAt ?? now;
+    // While the recognizer owes its final, nothing closes before the grace is over, whatever the verdict: the words
+    // (and the pitch, where they leave it a say) are judged once they are final or the grace has run out.
+    if (this.sttDoneAt === null && now < endAt + RECOGNIZER_GRACE_MS) return { waitMs: endAt + RECOGNIZER_GRACE_MS - now };
     const verdict = this.judge(endAt);
     const deadline = endAt + this.waitFor(verdict) + (this.sttDoneAt === null ? RECOGNIZER_GRACE_MS : 0);
     if (now < deadline) return { waitMs: deadline - now };
@@ -233,10 +241,16 @@ export class CallerTurnTracker {
   }
 
   private judge(endAt: number): EndOfTurnVerdict {
-    // Pitch only where a VAD marked the end of speech (endAt is then the last voiced audio), read once per end.
-    if (this.prosody === undefined) this.prosody = this.readProsody && this.hasVoice && this.voiceEndedAt === endAt ? this.readProsody(endAt) : null;
-    return this.model.judge({ text: this.pendingText, language: this.language, prosody: this.prosody, confidence: this.confidence });
+    this.judgedEndAt = endAt;
+    return this.model.judge({ text: this.pendingText, language: this.language, readProsody: this.prosodyOfJudgedEnd, confidence: this.confidence });
   }
+
+  /** Pitch only where a VAD marked the end of speech (endAt is then the last voiced audio), read once per end. */
+  private readonly prosodyOfJudgedEnd = (): ProsodyFeatures | null => {
+    const endAt = this.judgedEndAt;
+    if (this.prosody === undefined) this.prosody = this.readProsody && this.hasVoice && this.voiceEndedAt === endAt ? this.readProsody(endAt) : null;
+    return this.prosody;
+  };
 
   private waitFor(verdict: EndOfTurnVerdict): number {
     const complete = this.limits.endOfTurnCompleteWaitMs ?? 0;

@@ -15,19 +15,19 @@ describe('the caller audio tail, frame by frame', () => {
     };
   }
 
-  it('holds the last 1.5 s of μ-law frames of any size, decoded, across the ring boundary', () => {
+  it('holds the last 4.5 s of μ-law frames of any size, decoded, across the ring boundary', () => {
     const next = rng(3);
     const tail = new CallerAudioTail({ encoding: 'mulaw', sampleRate: 8000 }, clock);
     const all: number[] = [];
     for (let k = 0; k < 400; k++) {
       // Mostly 20 ms frames, some odd sizes, and now and then one longer than the whole ring.
-      const size = k % 97 === 50 ? 20_000 : next() < 0.8 ? 160 : 1 + Math.floor(next() * 700);
+      const size = k % 97 === 50 ? 50_000 : next() < 0.8 ? 160 : 1 + Math.floor(next() * 700);
       const frame = Uint8Array.from({ length: size }, () => Math.floor(next() * 256));
       tail.push(frame);
       all.push(...mulawDecode(frame));
       if (k % 7 === 0) {
-        const kept = Math.min(all.length, 12_000);
-        expect([...tail.endingAt(0, 5000)]).toEqual(all.slice(all.length - kept));
+        const kept = Math.min(all.length, 36_000);
+        expect([...tail.endingAt(0, 9000)]).toEqual(all.slice(all.length - kept));
         expect([...tail.endingAt(0, 100)]).toEqual(all.slice(all.length - Math.min(800, kept)));
       }
     }
@@ -37,13 +37,13 @@ describe('the caller audio tail, frame by frame', () => {
     const next = rng(5);
     const tail = new CallerAudioTail({ encoding: 'pcm16', sampleRate: 16000 }, clock);
     const all: number[] = [];
-    for (let k = 0; k < 300; k++) {
+    for (let k = 0; k < 600; k++) {
       const size = next() < 0.8 ? 640 : 1 + Math.floor(next() * 2000);
       const frame = Uint8Array.from({ length: size }, () => Math.floor(next() * 256));
       tail.push(frame);
       const view = new DataView(frame.buffer);
       for (let i = 0; i + 1 < size; i += 2) all.push(view.getInt16(i, true));
-      if (k % 5 === 0) expect([...tail.endingAt(0, 5000)]).toEqual(all.slice(Math.max(0, all.length - 24_000)));
+      if (k % 10 === 0) expect([...tail.endingAt(0, 9000)]).toEqual(all.slice(Math.max(0, all.length - 72_000)));
     }
   });
 });

@@ -92,21 +92,36 @@ describe('end-of-turn score: text + pitch of the last voiced audio + recognizer 
     ['i would like a checkup', LEVEL, 0.4, 'unfinished'],
     ['i would like a checkup', LEVEL, 0.9, 'uncertain'],
   ] as const)('"%s" with pitch %j and confidence %s is %s', (text, prosody, confidence, expected) => {
-    const v = rules.judge({ text, language: 'en', prosody, confidence });
+    const v = rules.judge({ text, language: 'en', readProsody: () => prosody, confidence });
     expect(v.completeness).toBe(expected);
     expect(v.score).toBeGreaterThanOrEqual(0);
     expect(v.score).toBeLessThanOrEqual(1);
   });
 
   it('ru: a question word keeps a rising end complete; a level statement waits', () => {
-    expect(rules.judge({ text: 'когда вы открываетесь', language: 'ru', prosody: RISING }).completeness).toBe('complete');
-    expect(rules.judge({ text: 'запишите меня на вторник', language: 'ru', prosody: LEVEL }).completeness).toBe('uncertain');
-    expect(rules.judge({ text: 'запишите меня на вторник', language: 'ru', prosody: FALLING }).completeness).toBe('complete');
-    expect(rules.judge({ text: 'я хочу записаться на', language: 'ru', prosody: FALLING }).completeness).toBe('unfinished');
+    expect(rules.judge({ text: 'когда вы открываетесь', language: 'ru', readProsody: () => RISING }).completeness).toBe('complete');
+    expect(rules.judge({ text: 'запишите меня на вторник', language: 'ru', readProsody: () => LEVEL }).completeness).toBe('uncertain');
+    expect(rules.judge({ text: 'запишите меня на вторник', language: 'ru', readProsody: () => FALLING }).completeness).toBe('complete');
+    expect(rules.judge({ text: 'я хочу записаться на', language: 'ru', readProsody: () => FALLING }).completeness).toBe('unfinished');
+  });
+
+  it('reads the pitch only where it could change the verdict', () => {
+    const reads: string[] = [];
+    const judge = (text: string, confidence: number | null = null) =>
+      rules.judge({ text, language: 'en', confidence, readProsody: () => (reads.push(text), LEVEL) });
+    // The words decide: a full stop stays complete even with a level pitch; an unfinished text stays unfinished.
+    expect(judge('I would like a checkup.').completeness).toBe('complete');
+    expect(judge('Do you take new patients?').completeness).toBe('complete');
+    expect(judge("i'd like to book for").completeness).toBe('unfinished');
+    expect(reads).toEqual([]);
+    // A content word, or a full stop the recognizer is unsure of: the pitch decides.
+    expect(judge('i would like a checkup').completeness).toBe('uncertain');
+    expect(judge('I would like a checkup.', 0.4).completeness).toBe('unfinished');
+    expect(reads).toEqual(['i would like a checkup', 'I would like a checkup.']);
   });
 
   it('says why, rule by rule', () => {
-    expect(rules.judge({ text: 'i would like a checkup', language: 'en', prosody: LEVEL, confidence: 0.3 }).rule).toBe(
+    expect(rules.judge({ text: 'i would like a checkup', language: 'en', readProsody: () => LEVEL, confidence: 0.3 }).rule).toBe(
       'ends on a content word; pitch not falling (+0.1 st over the end, 0.0 st against the median); recognizer unsure (0.30)',
     );
   });
@@ -223,6 +238,49 @@ describe('end of turn from VAD + recognizer + text', () => {
     at(2100);
     const d = t.check();
     expect(d && 'close' in d ? d.close : null).toMatchObject({ text: 'i need an appointment', endpointMs: 900, rule: 'ends on a content word; pitch not falling (+0.1 st over the end, 0.0 st against the median)' });
+    expect(reads).toEqual([11_200]);
+  });
+
+  it('reads the pitch once the recognizer\'s final is in, and not at all when its punctuation decides', () => {
+    const reads: number[] = [];
+    const { t, at } = tracker('en', (endAt) => (reads.push(endAt), LEVEL));
+    t.voice({ type: 'onset', at: 10_000 });
+    at(800);
+    t.handle({ type: 'interim', text: 'i need an' });
+    at(1400);
+    t.voice({ type: 'end', at: 11_200 });
+    // The interim words are not the caller's last: nothing is judged (nor listened to) until the final.
+    expect(t.check()).toEqual({ waitMs: 2300 }); // the recognizer's grace: 11_200 + 2500 − 11_400
+    expect(reads).toEqual([]);
+    at(1600);
+    t.handle({ type: 'final', text: 'i need an appointment', endOfUtterance: true });
+    expect(t.check()).toEqual({ waitMs: 500 }); // level: the uncertain share, 900 ms after the end of speech
+    expect(reads).toEqual([11_200]);
+
+    const punctuated = tracker('en', (endAt) => (reads.push(endAt), LEVEL));
+    punctuated.t.voice({ type: 'onset', at: 10_000 });
+    punctuated.at(1400);
+    punctuated.t.voice({ type: 'end', at: 11_200 });
+    punctuated.at(1600);
+    punctuated.t.handle({ type: 'final', text: 'I need an appointment.', endOfUtterance: true });
+    const d = punctuated.t.check();
+    expect(d && 'close' in d ? d.close.rule : null).toBe('sentence punctuation');
+    expect(reads).toEqual([11_200]);
+  });
+
+  it('with no final from the recognizer, closes on the words at hand when the grace runs out, the pitch heard', () => {
+    const reads: number[] = [];
+    const { t, at } = tracker('en', (endAt) => (reads.push(endAt), FALLING));
+    t.voice({ type: 'onset', at: 10_000 });
+    at(800);
+    t.handle({ type: 'interim', text: 'i need an appointment' });
+    at(1400);
+    t.voice({ type: 'end', at: 11_200 });
+    expect(t.check()).toEqual({ waitMs: 2300 });
+    at(3700);
+    const d = t.check();
+    expect(d && 'close' in d ? d.close : null).toMatchObject({ text: 'i need an appointment', endpointMs: 2500 });
+    expect(d && 'close' in d ? d.close.rule : null).toMatch(/^ends on a content word; pitch falls into the end .*; no final from the recognizer$/);
     expect(reads).toEqual([11_200]);
   });
 

@@ -4,6 +4,7 @@ import { pcm16ToBytes } from '../../src/audio/pcm.js';
 import { CallerAudioTail } from '../../src/call/caller-audio-tail.js';
 import { pitchVerdict } from '../../src/call/end-of-turn.js';
 import { prosodyOf } from '../../src/call/prosody.js';
+import { RECOGNIZER_GRACE_MS } from '../../src/call/turn-taking.js';
 import type { Clock } from '../../src/call/types.js';
 
 /** A voiced sound: five harmonics of an F0 that moves linearly from `fromHz` to `toHz` over `ms`. */
@@ -81,18 +82,37 @@ describe('the caller audio tail', () => {
   it('maps a clock time back to the audio that ended then (16 kHz PCM frames)', () => {
     const { clock, set } = clockAt();
     const tail = new CallerAudioTail({ encoding: 'pcm16', sampleRate: 16000 }, clock);
-    // 100 frames of 20 ms; frame k holds the value k and arrives at 1000 + 20 k.
-    for (let k = 0; k < 100; k++) {
+    // 300 frames of 20 ms; frame k holds the value k and arrives at 1000 + 20 k.
+    for (let k = 0; k < 300; k++) {
       set(1000 + 20 * k);
       tail.push(pcm16ToBytes(new Int16Array(320).fill(k)));
     }
-    const a = tail.endingAt(1000 + 20 * 89, 100); // ten frames before the newest one
+    const a = tail.endingAt(1000 + 20 * 289, 100); // ten frames before the newest one
     expect(a.length).toBe(1600);
-    expect(a[a.length - 1]).toBe(89);
-    expect(a[0]).toBe(85);
-    // Only the last 1.5 s is kept.
-    expect(tail.endingAt(1000 + 20 * 99, 5000).length).toBe(24000);
-    expect(tail.endingAt(1000 + 20 * 99, 5000)[0]).toBe(25);
+    expect(a[a.length - 1]).toBe(289);
+    expect(a[0]).toBe(285);
+    // Only the last 4.5 s is kept: the analysed second, the recognizer's grace, and room for the VAD's delay.
+    expect(tail.endingAt(1000 + 20 * 299, 9000).length).toBe(72000);
+    expect(tail.endingAt(1000 + 20 * 299, 9000)[0]).toBe(75);
+  });
+
+  it('still holds the end of speech when the pitch is read as late as the recognizer may answer', () => {
+    const { clock, set } = clockAt();
+    const tail = new CallerAudioTail({ encoding: 'mulaw', sampleRate: 8000 }, clock);
+    const speech = concat(voiced(600, 200, 190, 8000), voiced(400, 190, 140, 8000));
+    let k = 0;
+    for (let o = 0; o < speech.length; o += 160, k++) {
+      set(20 * k);
+      tail.push(mulawEncode(speech.subarray(o, o + 160)));
+    }
+    const endAt = clock.now();
+    // The VAD's 200 ms, then the whole grace for the recognizer's final, in silence.
+    const silence = mulawEncode(new Int16Array(160));
+    for (const until = endAt + 200 + RECOGNIZER_GRACE_MS; clock.now() < until; k++) {
+      set(20 * k);
+      tail.push(silence);
+    }
+    expect(pitchVerdict(tail.prosodyEndingAt(endAt))).toBe('falling');
   });
 
   it('decodes μ-law (8 kHz Twilio) into the ring', () => {

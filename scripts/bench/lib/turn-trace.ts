@@ -111,14 +111,14 @@ export class TurnTracer {
     return s;
   }
 
-  /** The fake Deepgram's transcript for a connection's utterance: the script's words plus the turn tag. */
+  /** The fake Deepgram's transcript for a connection's utterance: the turn tag, then the script's words (which keep their final punctuation last). */
   transcript(words: string): (connection: number, utterance: number) => string {
     return (connection, utterance) => {
       const caller = this.connectionCaller.get(connection);
       if (caller === undefined) return words;
       // Asked for during the utterance (interim results) and last when it ends: the last stamp stays.
       this.at(caller, utterance).finalizeAt = performance.now();
-      return `${words} ${turnTag(caller, utterance)}`;
+      return `${turnTag(caller, utterance)} ${words}`;
     };
   }
 
