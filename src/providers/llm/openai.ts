@@ -143,6 +143,12 @@ export function count(n: unknown): number {
 }
 
 /**
+ * The reason a stream's controller is aborted when its consumer is done with it (every turn, most often after the
+ * stream ended): one shared value, since abort() without a reason builds a DOMException with a stack each time.
+ */
+const STREAM_RELEASED = new Error('the LLM stream was released');
+
+/**
  * The SDKs notice an aborted signal only at the next chunk; barge-in must drop the HTTP stream at once so the
  * server stops generating. The returned release also cancels when the consumer stops iterating early (break).
  */
@@ -151,7 +157,7 @@ export function cancelOnAbort(signal: AbortSignal, controller: AbortController):
   signal.addEventListener('abort', onAbort, { once: true });
   return () => {
     signal.removeEventListener('abort', onAbort);
-    controller.abort();
+    controller.abort(STREAM_RELEASED);
   };
 }
 
