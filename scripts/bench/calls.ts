@@ -448,7 +448,7 @@ async function main(): Promise<number> {
       }
       if (args['turns-out']) writeFileSync(args['turns-out'], hops.turns.map((t) => JSON.stringify(t)).join('\n') + '\n');
     }
-    row('caller frame → Deepgram, each', `${fmtSummary(summarize(frameDelays))}  (includes the wait for its packet: Parley sends Deepgram 60 ms packets)`);
+    row('caller frame → Deepgram, each', `${fmtSummary(summarize(frameDelays))}  (includes the wait for its packet: Parley sends Deepgram 100 ms packets)`);
     row('caller frame → Deepgram, transit', `${fmtSummary(summarize(packetDelays))}  (the last frame of each packet: forwarding alone)`);
     out.push('');
     if (talking) row('barge-in speech start → clear', fmtSummary(summarize(barge)));

@@ -2,11 +2,11 @@
  * What the wire of a phone call costs with no Parley on it: N Twilio media streams (a 20 ms μ-law frame per
  * stream every 20 ms, in Twilio's JSON) into a bare `ws` server with Parley's socket options, in its own process
  * (scripts/bench/lib/bare-media-server.ts), first only received, then also forwarded to a Deepgram-like socket
- * in 60 ms packets; and, for the part that is the kernel and Node's socket alone, the same frames' bytes into a
+ * in 100 ms packets; and, for the part that is the kernel and Node's socket alone, the same frames' bytes into a
  * plain TCP server (no WebSocket). Its CPU per call-second is the floor under `npm run bench:calls` on the same machine: compare
  * the two to see what Parley's own work costs (bench:calls --listen-only-ms: the same line with Parley on it, no
  * turns; a full run: with turns). The forward mode also times each packet's transit — the caller sends the frame
- * that completes a 60 ms packet → the packet reaches the Deepgram-like sink — the same hop bench:calls reports as
+ * that completes a 100 ms packet → the packet reaches the Deepgram-like sink — the same hop bench:calls reports as
  * "caller frame → Deepgram, transit": what this machine and harness add to that hop with no Parley on it.
  *   npx tsx scripts/bench/transport-floor.ts [--calls 50] [--seconds 20] [--pin 0:1  (server CPUs : generator CPUs)]
  */
@@ -61,8 +61,8 @@ async function startServer(mode: Mode, sinkPort: number): Promise<{ child: Child
   return { child, port: (JSON.parse(line) as { port: number }).port };
 }
 
-/** 60 ms packets: every third 20 ms frame completes one. */
-const FRAMES_PER_PACKET = 3;
+/** 100 ms packets, as Parley sends Deepgram: every fifth 20 ms frame completes one. */
+const FRAMES_PER_PACKET = 5;
 
 async function measure(mode: Mode): Promise<{ cpuMsPerCallSecond: number; received: number; transit: Summary | null }> {
   let received = 0;
@@ -138,8 +138,8 @@ async function main(): Promise<void> {
     `=== transport floor — ${N} Twilio media streams, no Parley (${SECONDS} s each, load average ${loadBefore} → ${loadAverage()}) ===`,
     `  TCP only                ${tcp.cpuMsPerCallSecond.toFixed(2)} CPU-ms per call-second  (the same bytes into a plain TCP server: the kernel and Node's socket, no WebSocket)`,
     `  receive only            ${receive.cpuMsPerCallSecond.toFixed(2)} CPU-ms per call-second  (50 JSON frames a second per call into ws: kernel, Node's socket, ws's parser)`,
-    `  receive + forward       ${forward.cpuMsPerCallSecond.toFixed(2)} CPU-ms per call-second  (+ each frame's audio decoded and sent on in 60 ms packets: ${forward.received} packets reached the sink)`,
-    `  forward transit         ${forward.transit ? fmtSummary(forward.transit) : '-'}  (the frame completing a 60 ms packet sent → the packet at the sink; bench:calls' "caller frame → Deepgram, transit" with no Parley)`,
+    `  receive + forward       ${forward.cpuMsPerCallSecond.toFixed(2)} CPU-ms per call-second  (+ each frame's audio decoded and sent on in 100 ms packets: ${forward.received} packets reached the sink)`,
+    `  forward transit         ${forward.transit ? fmtSummary(forward.transit) : '-'}  (the frame completing a 100 ms packet sent → the packet at the sink; bench:calls' "caller frame → Deepgram, transit" with no Parley)`,
     `  server process pinned   ${serverCpus ? `CPU ${serverCpus}, generator on CPU ${generatorCpus}` : 'no (--pin SERVER:GENERATOR to pin)'}`,
     '',
   ];
