@@ -2,8 +2,9 @@
  * The last few seconds of the caller's audio, kept so that the end of each utterance can be listened to once the
  * VAD says it ended and the recognizer's words are in (prosody.ts: is the pitch falling into the end?). A ring of
  * the transport's own bytes (μ-law or PCM16 at its own rate: 36 KB or 144 KB), with the clock time of the newest
- * frame, so a clock time maps back to a sample. Hot path: push() copies the frame into the ring (one or two memcpy) — no decoding, no allocation, no
- * logging, no timers; the audio is decoded only when it is read (once per end of speech).
+ * frame, so a clock time maps back to a sample. Hot path: push() copies the frame into the ring (one or two
+ * memcpy) — no decoding, no allocation, no logging, no timers; the audio is decoded only when it is read (once per
+ * end of speech, at most).
  */
 import type { AudioFormat } from '../audio/format.js';
 import { mulawDecodeSample } from '../audio/mulaw.js';

@@ -5,11 +5,11 @@
  *
  * End of turn: once the caller is quiet (VAD end of speech; without a VAD, the recognizer's final) the end-of-turn
  * model (end-of-turn.ts) judges the recognizer's final words, the pitch of the last voiced audio (read once per end
- * of speech, and only where the words leave it a say) and the recognizer's confidence: a complete sentence closes after `endOfTurnCompleteWaitMs`
- * from the end of speech, an uncertain one (reads complete, does not sound it) after UNCERTAIN_SHARE of
- * `endOfTurnMaxWaitMs`, an unfinished one ("I'd like to book for…", "um", "и", "на", digits being dictated)
- * after `endOfTurnMaxWaitMs`. A new onset cancels the wait. The recognizer's final is always waited for (a
- * little longer than the rule, at most RECOGNIZER_GRACE_MS), since the text decides.
+ * of speech, and only where the words leave it a say) and the recognizer's confidence: a complete sentence closes
+ * after `endOfTurnCompleteWaitMs` from the end of speech, an uncertain one (reads complete, does not sound it)
+ * after UNCERTAIN_SHARE of `endOfTurnMaxWaitMs`, an unfinished one ("I'd like to book for…", "um", "и", "на",
+ * digits being dictated) after `endOfTurnMaxWaitMs`. A new onset cancels the wait. The recognizer's final is
+ * always waited for (a little longer than the rule, at most RECOGNIZER_GRACE_MS), since the text decides.
  */
 import type { Language, SttEvent } from '../providers/types.js';
 import { ruleEndOfTurn, UNCERTAIN_SHARE, type EndOfTurnModel, type EndOfTurnVerdict } from './end-of-turn.js';
