@@ -258,6 +258,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       await settleWithin(app.close(), left());
       await settleWithin(prewarmer.close(), left());
       await Promise.all([worker?.stop(left()), webhooks?.stop(left()), analyticsRollup?.stop(left()), retention?.stop(left())]);
+      await recordings.close();
       await knowledge.pool.close();
       await ownership.stop();
       if (!options.database) await db.close();
