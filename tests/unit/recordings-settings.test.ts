@@ -14,7 +14,7 @@ async function storeOne(services: ReturnType<typeof recordingServices>): Promise
   await mkdir(services.spoolDir, { recursive: true });
   const spooled = join(services.spoolDir, `${CALL}.wav`);
   await writeFile(spooled, 'RIFF');
-  await services.store.put(`${COMPANY}/${CALL}.wav`, spooled);
+  await services.store.put(`${COMPANY}/${CALL}.wav`, spooled, 'audio/wav');
 }
 
 describe('recording services: where recordings live and what stopping leaves', () => {
