@@ -85,4 +85,32 @@ describe('SDK clients', () => {
       await fake.close();
     }
   });
+
+  it('does not follow a redirect: the request fails as a connection error and goes nowhere else', async () => {
+    const { createServer } = await import('node:http');
+    const hits: string[] = [];
+    const server = createServer((req, res) => {
+      hits.push(req.url ?? '');
+      req.resume();
+      res.writeHead(307, { location: '/elsewhere/chat/completions' }).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as import('node:net').AddressInfo;
+      const redirects: Array<RequestInit['redirect']> = [];
+      const real = globalThis.fetch;
+      vi.spyOn(globalThis, 'fetch').mockImplementation((input, init) => {
+        redirects.push(init?.redirect);
+        return real(input, init);
+      });
+      const client = await openAiClient({ apiKey: 'sk-good', baseUrl: `http://127.0.0.1:${port}/v1`, maxRetries: 0 }, SDK_POLICY.liveTurn)();
+      const { default: OpenAI } = await import('openai');
+      await expect(client.chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }] })).rejects.toBeInstanceOf(OpenAI.APIConnectionError);
+      // Refused by the fetch itself (undici then never clones the request to be able to follow one).
+      expect(redirects).toEqual(['error']);
+      expect(hits).toEqual(['/v1/chat/completions']);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 });
