@@ -5,7 +5,8 @@
  * hop by hop, barge-in → clear time, the server's event-loop delay, CPU and RSS per call, and late or dropped
  * frames. Exits non-zero only when the harness itself fails; missed targets are printed as MISS.
  *   npm run bench:calls -- --calls 50 [--turns 3] [--stagger-ms 2000] [--database-url postgres://…] [--cpu-prof]
- *     [--pin 0-1:1  (server CPUs : load-generator CPUs, via taskset)] [--server-node-flags "…"]
+ *     [--pin 0-1:1  (server CPUs : load-generator CPUs, via taskset; a PostgreSQL on this machine goes to the
+ *      generator's CPUs for the run, lib/pin-database.ts, unless --database-floats)] [--server-node-flags "…"]
  *     [--llm-token-interval-ms 0] [--tts-chunk-interval-ms 0] [--processes N  (PROCESSES for the server; needs --database-url)]
  *     [--server-entry dist/main.js  (run a prebuilt server with plain node instead of src/main.ts under tsx)]
  *     [--warm-up-calls 10  (concurrent calls before the measurement, so V8 has optimised the path; 1 = one call)]
@@ -33,6 +34,7 @@ import { FakeOpenAI, type FakeChatReply } from '../../tests/fakes/fakeOpenAI.js'
 import { EncodedSpeech } from './lib/bench-caller.js';
 import { runCall, type CallResult, type CallScriptOptions } from './lib/call-script.js';
 import { forwardPort } from './lib/forward.js';
+import { pinDatabase, type PinnedDatabase } from './lib/pin-database.js';
 import { fullCollections, readGcTraces } from './lib/gc-trace.js';
 import { loadAverage, processTree, RssSampler, treeCpuSeconds, treeRssBytes, treeRunQueueWaitSeconds } from './lib/proc-stats.js';
 import { provisionBot, remoteServer, scrapeMetrics, startServerChild, type MetricsSnapshot, type ServerTarget } from './lib/server-child.js';
@@ -55,6 +57,8 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     /** e.g. 0:1 — the server on CPU 0, this load generator (callers + fakes) on CPU 1, as if on separate machines. */
     pin: { type: 'string' },
+    /** With --pin and a PostgreSQL on this machine: leave it floating instead of moving it to the generator's CPUs. */
+    'database-floats': { type: 'boolean', default: false },
     /** Extra flags for the server's node, e.g. "--max-semi-space-size=32". */
     'server-node-flags': { type: 'string', default: '' },
     'cpu-prof-dir': { type: 'string', default: '/tmp/parley-bench-prof' },
@@ -109,6 +113,8 @@ const WARM_UP_CALLS = Math.min(N, Number(args['warm-up-calls']));
 const LISTEN_MS = args['listen-only-ms'] === undefined ? undefined : Number(args['listen-only-ms']);
 const TARGET_SERVER_ADDED_P99_MS = 20;
 const TARGET_RSS_PER_CALL_MB = 5;
+/** ≤ 0.2 % of a core per call on the cloud path. */
+const TARGET_CPU_MS_PER_CALL_SECOND = 2.0;
 
 const words = (s: string): number => s.split(/\s+/).filter(Boolean).length;
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
@@ -229,6 +235,8 @@ async function main(): Promise<number> {
   const gcTrace = args['gc-trace'] ? join(mkdtempSync(join(tmpdir(), 'parley-gc-trace-')), 'trace') : null;
   if (gcTrace) nodeFlags.push('--import', new URL('./lib/gc-trace-preload.mjs', import.meta.url).href);
   let server: ServerTarget | null = null;
+  let pinnedDatabase: PinnedDatabase | null = null;
+  let databasePinning = 'PostgreSQL and the kernel float';
   const forwards: Array<import('node:net').Server> = [];
   const PROCESSES = Number(args.processes);
   try {
@@ -237,6 +245,14 @@ async function main(): Promise<number> {
     if (!Number.isInteger(PROCESSES) || PROCESSES < 1) throw new Error('--processes takes a positive integer');
     if (PROCESSES > 1 && !args['database-url'] && !args['server-url']) throw new Error('--processes > 1 needs --database-url (embedded PGlite is single-process)');
     if (harnessCpus) execFileSync('taskset', ['-a', '-p', '-c', harnessCpus, String(process.pid)], { stdio: 'ignore' });
+    if (harnessCpus && args['database-url'] && !args['database-floats']) {
+      try {
+        pinnedDatabase = await pinDatabase(args['database-url'], harnessCpus);
+        databasePinning = `PostgreSQL (postmaster ${pinnedDatabase.postmasterPid}, ${pinnedDatabase.processes} processes and the backends it forks) on CPU ${harnessCpus} with the generator; the kernel floats`;
+      } catch (err) {
+        databasePinning = `PostgreSQL floats (not pinned: ${(err as Error).message}), and the kernel`;
+      }
+    } else if (args['database-floats']) databasePinning = 'PostgreSQL floats (--database-floats), and the kernel';
     if (args['server-url']) {
       if (!args['admin-token'] || !args['twilio-auth-token']) throw new Error('--server-url needs --admin-token and --twilio-auth-token (the server\'s ADMIN_TOKEN and TWILIO_AUTH_TOKEN)');
       if (args['fakes-listen']) {
@@ -408,7 +424,7 @@ async function main(): Promise<number> {
     row('server', args['server-url'] ? `given by URL ${server.url}${pid !== null ? ` (pid ${pid}: CPU/RSS from /proc)` : ' (CPU/RSS from its /metrics: worker processes only)'}` : `child process, PROCESSES=${PROCESSES}`);
     row('database', args['server-url'] ? '(the server\'s)' : args['database-url'] ? 'PostgreSQL (--database-url)' : 'embedded PGlite on disk');
     row('warm-up (--warm-up-calls)', `${WARM_UP_CALLS} call(s) before the measurement${WARM_UP_CALLS > 1 ? ', concurrent, 2 turns each' : ', 1 turn'}`);
-    if (args.pin) row('CPU pinning (--pin)', `server on CPU ${serverCpus}, load generator on CPU ${harnessCpus} (PostgreSQL and the kernel float)`);
+    if (args.pin) row('CPU pinning (--pin)', `server on CPU ${serverCpus}, load generator on CPU ${harnessCpus} (${databasePinning})`);
     const talking = LISTEN_MS === undefined;
     if (talking) {
       row('set latencies on the path', `VAD end-of-speech silence ${VOICE_END_SILENCE_MS} ms + STT final after Finalize ${STT_FINAL_MS} ms + end-of-turn wait (complete text) ${EOT_COMPLETE_WAIT_MS} ms + LLM first token ${LLM_FIRST_TOKEN_MS} ms + TTS first audio ${TTS_FIRST_AUDIO_MS} ms = ${setLatency} ms`);
@@ -481,6 +497,7 @@ async function main(): Promise<number> {
     const nNote = N === 200 ? '' : `  [this run is N = ${N}]`;
     if (talking) out.push(`  TARGET (N = 200) server-added p99 ≤ ${TARGET_SERVER_ADDED_P99_MS} ms, voice-to-voice − set latencies: ${p99Added <= TARGET_SERVER_ADDED_P99_MS ? 'PASS' : 'MISS'} (${fmtMs(p99Added)})${nNote}`);
     if (talking) out.push(`  TARGET (N = 200) server-added p99 ≤ ${TARGET_SERVER_ADDED_P99_MS} ms, hop by hop:                      ${p99Hops <= TARGET_SERVER_ADDED_P99_MS ? 'PASS' : 'MISS'} (${fmtMs(p99Hops)})${nNote}`);
+    out.push(`  TARGET server CPU ≤ ${TARGET_CPU_MS_PER_CALL_SECOND.toFixed(1)} CPU-ms per call-second (0.2 % of a core per call): ${cpuMsPerCallSecond <= TARGET_CPU_MS_PER_CALL_SECOND ? 'PASS' : 'MISS'} (${cpuMsPerCallSecond.toFixed(2)})`);
     out.push(`  TARGET (N = 200) RSS ≤ ${TARGET_RSS_PER_CALL_MB} MB per call: ${rssPerCall <= TARGET_RSS_PER_CALL_MB * 1024 * 1024 ? 'PASS' : 'MISS'} (${mb(rssPerCall)})${N === 200 ? '' : '  [this run is N = ' + N + ']'}`);
     if (failed.length) {
       const reasons = new Map<string, number>();
@@ -494,6 +511,7 @@ async function main(): Promise<number> {
     return talking ? (v2v.length > 0 ? 0 : 1) : ok.length > 0 ? 0 : 1;
   } finally {
     const code = await server?.stop();
+    pinnedDatabase?.restore();
     if (code !== undefined && code !== 0 && code !== null) log(`server exited with ${code}`);
     for (const f of forwards) f.close();
     await Promise.all([deepgram.close(), openai.close(), cartesia.close()]);
