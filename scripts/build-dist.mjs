@@ -1,4 +1,4 @@
-/* global URL, console -- Node globals; this file runs under plain node, before any TypeScript tooling. */
+/* global URL, console, process -- Node globals; this file runs under plain node, before any TypeScript tooling. */
 /**
  * `npm start` runs the server from plain JavaScript: every TypeScript file under src/ transpiled one file to one file (no
  * bundling, so workers, import.meta.url and relative paths to migrations/ and prompts/ keep working) into dist/,
@@ -6,11 +6,15 @@
  * about a second; running the output instead of compiling on the fly in tsx saves the server ~40 MB of memory and
  * ~2 s of start-up. It also prepares the embedded database's template (src/db/pglite-template.ts), once per
  * PGlite version and set of migrations.
+ *
+ * `npm install` runs it too (the `prepare` script, with --install), so the first `npm start` of a fresh clone
+ * finds the template made and is healthy as fast as any later one. There a failure is only a warning: the
+ * install goes on, and `npm start` builds again and reports it.
  */
-import { cp, readdir, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { cp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const src = join(root, 'src');
@@ -23,20 +27,55 @@ async function tsFiles(dir) {
     .map((e) => join(e.parentPath ?? e.path, e.name));
 }
 
-await rm(out, { recursive: true, force: true });
-const entryPoints = await tsFiles(src);
-await build({
-  entryPoints,
-  outdir: out,
-  outbase: src,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  sourcemap: 'linked',
-  logLevel: 'warning',
-});
-await cp(join(src, 'web', 'public'), join(out, 'web', 'public'), { recursive: true });
-console.log(`built ${entryPoints.length} files into ${relative(root, out)}/`);
+/**
+ * What dist/ was built from: every file under src/ (name, size, modification time), this script and esbuild's
+ * version. `npm start` skips the transpile (most of its second) when dist/ holds a build of exactly these.
+ */
+async function sourceFingerprint() {
+  const hash = createHash('sha256');
+  const entries = await readdir(src, { withFileTypes: true, recursive: true });
+  const files = entries.filter((e) => e.isFile()).map((e) => join(e.parentPath ?? e.path, e.name)).sort();
+  for (const file of [...files, fileURLToPath(import.meta.url)]) {
+    const s = await stat(file);
+    hash.update(`${relative(root, file)} ${s.size} ${s.mtimeMs}\n`);
+  }
+  const esbuildPackage = JSON.parse(await readFile(join(root, 'node_modules', 'esbuild', 'package.json'), 'utf8'));
+  hash.update(`esbuild ${esbuildPackage.version}\n`);
+  return hash.digest('hex');
+}
+
+const duringInstall = process.argv.includes('--install');
+const stampFile = join(out, '.source-fingerprint');
+
+try {
+  const fingerprint = await sourceFingerprint();
+  const built = await readFile(stampFile, 'utf8').catch(() => null);
+  if (built === fingerprint) {
+    console.log(`dist/ is up to date with src/`);
+  } else {
+    await rm(out, { recursive: true, force: true });
+    const entryPoints = await tsFiles(src);
+    const { build } = await import('esbuild');
+    await build({
+      entryPoints,
+      outdir: out,
+      outbase: src,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      sourcemap: 'linked',
+      logLevel: 'warning',
+    });
+    await cp(join(src, 'web', 'public'), join(out, 'web', 'public'), { recursive: true });
+    // Written last: an interrupted build leaves no stamp, so the next run builds again.
+    await writeFile(stampFile, fingerprint);
+    console.log(`built ${entryPoints.length} files into ${relative(root, out)}/`);
+  }
+} catch (err) {
+  if (!duringInstall) throw err;
+  console.warn(`warning: dist/ was not built during install (npm start builds it): ${err?.message ?? err}`);
+  process.exit(0);
+}
 
 // The embedded database's template (src/db/pglite-template.ts): a new DATA_DIR starts as a copy of it instead of
 // running initdb and every migration in the server. Made once per PGlite version and set of migrations (a few
