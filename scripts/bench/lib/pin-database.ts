@@ -32,7 +32,7 @@ function parentPid(pid: number): number | null {
 }
 
 /** A process's CPU list as taskset prints it ("0,1" or "0-1"). */
-function affinityOf(pid: number): string {
+export function affinityOf(pid: number): string {
   const out = execFileSync('taskset', ['-c', '-p', String(pid)], { encoding: 'utf8' });
   return out.slice(out.lastIndexOf(':') + 1).trim();
 }
@@ -58,22 +58,32 @@ export async function pinDatabase(databaseUrl: string, cpus: string): Promise<Pi
     await sql.end();
   }
   if (postmaster === null || postmaster <= 1) throw new Error(`PostgreSQL's backend ${backend} is not a process on this machine`);
-  const pids = processTree(postmaster);
+  try {
+    return { postmasterPid: postmaster, ...pinProcessTree(postmaster, cpus) };
+  } catch (err) {
+    throw new Error(`cannot change PostgreSQL's CPU affinity (pid ${postmaster}): ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Pins `root` and every process below it to `cpus`; restore() puts each back on the CPUs it had, and a process
+ * forked meanwhile (it took the pinned CPUs from its parent) on the root's. Throws where the root cannot be moved.
+ */
+export function pinProcessTree(root: number, cpus: string): { processes: number; restore(): void } {
+  const pids = processTree(root);
   const before = new Map(pids.map((pid) => [pid, affinityOf(pid)] as const));
   for (const pid of pids) {
     try {
       setAffinity(pid, cpus);
     } catch (err) {
-      if (pid === postmaster) throw new Error(`cannot change PostgreSQL's CPU affinity (pid ${pid}): ${(err as Error).message}`, { cause: err });
+      if (pid === root) throw err;
     }
   }
   return {
-    postmasterPid: postmaster,
     processes: pids.length,
     restore() {
-      // Backends forked during the run took the pinned CPUs from the postmaster: they go back to the postmaster's.
-      const original = before.get(postmaster)!;
-      for (const pid of processTree(postmaster)) {
+      const original = before.get(root)!;
+      for (const pid of processTree(root)) {
         try {
           setAffinity(pid, before.get(pid) ?? original);
         } catch {
