@@ -239,6 +239,14 @@ async function main(): Promise<number> {
   let databasePinning = 'PostgreSQL and the kernel float';
   const forwards: Array<import('node:net').Server> = [];
   const PROCESSES = Number(args.processes);
+  // Interrupted (Ctrl-C), the finally below never runs: the server child must not outlive the benchmark, nor
+  // PostgreSQL stay on the generator's CPUs.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      pinnedDatabase?.restore();
+      void (server?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+    });
+  }
   try {
     const [serverCpus, harnessCpus] = (args.pin ?? '').split(':');
     if (args.pin && (!serverCpus || !harnessCpus)) throw new Error('--pin takes SERVER_CPUS:HARNESS_CPUS, e.g. 0:1');
