@@ -1,4 +1,4 @@
-/* global URL, console, process -- Node globals; this file runs under plain node, before any TypeScript tooling. */
+/* global URL, console -- Node globals; this file runs under plain node, before any TypeScript tooling. */
 /**
  * `npm start` runs the server from plain JavaScript: every TypeScript file under src/ transpiled one file to one file (no
  * bundling, so workers, import.meta.url and relative paths to migrations/ and prompts/ keep working) into dist/,
@@ -7,9 +7,9 @@
  * ~2 s of start-up. It also prepares the embedded database's template (src/db/pglite-template.ts), once per
  * PGlite version and set of migrations.
  *
- * `npm install` runs it too (the `prepare` script, with --install), so the first `npm start` of a fresh clone
- * finds the template made and is healthy as fast as any later one. There a failure is only a warning: the
- * install goes on, and `npm start` builds again and reports it.
+ * `npm install` cannot do this work ahead: the project's .npmrc sets ignore-scripts (no dependency's install
+ * script runs — onnxruntime-node's would download from the internet — and npm then skips the project's own
+ * `prepare` too). So the first `npm start` of a fresh clone makes the template (~4 s, once).
  */
 import { createHash } from 'node:crypto';
 import { cp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -44,37 +44,28 @@ async function sourceFingerprint() {
   return hash.digest('hex');
 }
 
-const duringInstall = process.argv.includes('--install');
 const stampFile = join(out, '.source-fingerprint');
-
-try {
-  const fingerprint = await sourceFingerprint();
-  const built = await readFile(stampFile, 'utf8').catch(() => null);
-  if (built === fingerprint) {
-    console.log(`dist/ is up to date with src/`);
-  } else {
-    await rm(out, { recursive: true, force: true });
-    const entryPoints = await tsFiles(src);
-    const { build } = await import('esbuild');
-    await build({
-      entryPoints,
-      outdir: out,
-      outbase: src,
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      sourcemap: 'linked',
-      logLevel: 'warning',
-    });
-    await cp(join(src, 'web', 'public'), join(out, 'web', 'public'), { recursive: true });
-    // Written last: an interrupted build leaves no stamp, so the next run builds again.
-    await writeFile(stampFile, fingerprint);
-    console.log(`built ${entryPoints.length} files into ${relative(root, out)}/`);
-  }
-} catch (err) {
-  if (!duringInstall) throw err;
-  console.warn(`warning: dist/ was not built during install (npm start builds it): ${err?.message ?? err}`);
-  process.exit(0);
+const fingerprint = await sourceFingerprint();
+if ((await readFile(stampFile, 'utf8').catch(() => null)) === fingerprint) {
+  console.log(`dist/ is up to date with src/`);
+} else {
+  await rm(out, { recursive: true, force: true });
+  const entryPoints = await tsFiles(src);
+  const { build } = await import('esbuild');
+  await build({
+    entryPoints,
+    outdir: out,
+    outbase: src,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: 'linked',
+    logLevel: 'warning',
+  });
+  await cp(join(src, 'web', 'public'), join(out, 'web', 'public'), { recursive: true });
+  // Written last: an interrupted build leaves no stamp, so the next run builds again.
+  await writeFile(stampFile, fingerprint);
+  console.log(`built ${entryPoints.length} files into ${relative(root, out)}/`);
 }
 
 // The embedded database's template (src/db/pglite-template.ts): a new DATA_DIR starts as a copy of it instead of
