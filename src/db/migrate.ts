@@ -56,9 +56,25 @@ export async function migrate(sql: RootSql, dir = MIGRATIONS_DIR): Promise<{ app
 }
 
 /** True when every migration file has been applied (readiness). */
+/**
+ * The migration versions a directory holds, read once per process: the files do not change under a running
+ * server, and /readyz asks on every probe — reading and hashing every migration each time made the probe's
+ * 2 s budget (and a loaded machine's 50 ms in tests) depend on the disk rather than on the database.
+ */
+const versionsByDir = new Map<string, Promise<number[]>>();
+function migrationVersions(dir: string): Promise<number[]> {
+  let versions = versionsByDir.get(dir);
+  if (!versions) {
+    versions = loadMigrations(dir).then((ms) => ms.map((m) => m.version));
+    versionsByDir.set(dir, versions);
+    versions.catch(() => versionsByDir.delete(dir)); // a failed read is tried again next time
+  }
+  return versions;
+}
+
 export async function migrationsCurrent(sql: RootSql, dir = MIGRATIONS_DIR): Promise<boolean> {
-  const migrations = await loadMigrations(dir);
+  const versions = await migrationVersions(dir);
   const rows = await sql<{ version: number }[]>`select version from schema_migrations`;
   const have = new Set(rows.map((r) => r.version));
-  return migrations.every((m) => have.has(m.version));
+  return versions.every((v) => have.has(v));
 }
