@@ -55,7 +55,6 @@ export async function migrate(sql: RootSql, dir = MIGRATIONS_DIR): Promise<{ app
   return { applied };
 }
 
-/** True when every migration file has been applied (readiness). */
 /**
  * The migration versions a directory holds, read once per process: the files do not change under a running
  * server, and /readyz asks on every probe — reading and hashing every migration each time made the probe's
@@ -72,6 +71,7 @@ function migrationVersions(dir: string): Promise<number[]> {
   return versions;
 }
 
+/** True when every migration file has been applied (readiness). */
 export async function migrationsCurrent(sql: RootSql, dir = MIGRATIONS_DIR): Promise<boolean> {
   const versions = await migrationVersions(dir);
   const rows = await sql<{ version: number }[]>`select version from schema_migrations`;
