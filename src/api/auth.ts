@@ -26,6 +26,7 @@ declare module 'fastify' {
 }
 
 const unauthorized = (): ParleyError => new ParleyError('PARLEY_ERR_UNAUTHORIZED', 'Missing or invalid API key');
+const lacks = (scope: string): ParleyError => new ParleyError('PARLEY_ERR_FORBIDDEN', `This API key lacks the ${scope} scope`);
 
 function bearer(request: FastifyRequest): string | null {
   const h = request.headers.authorization;
@@ -38,6 +39,14 @@ export function hasScope(scopes: string[], needed: string | undefined): boolean 
   if (!needed) return true;
   const [resource] = needed.split(':');
   return scopes.includes('*') || scopes.includes(needed) || scopes.includes(`${resource}:*`);
+}
+
+/**
+ * For a request that touches more than its route's scope covers (a contact upload that also records consent):
+ * the same 403 as the route's own check, unless the key holds `scope` too.
+ */
+export function requireScope(auth: AuthContext, scope: string): void {
+  if (!hasScope(auth.scopes, scope)) throw lacks(scope);
 }
 
 /**
@@ -65,9 +74,8 @@ export function apiKeyAuth(db: Db) {
     if (!key || !prefix) throw unauthorized();
     const row = await findKeyByPrefix(db, prefix);
     if (!row || !safeEqualHex(row.key_hash, hashKey(key)) || !row.usable) throw unauthorized();
-    if (!hasScope(row.scopes, request.routeOptions.config.scope)) {
-      throw new ParleyError('PARLEY_ERR_FORBIDDEN', `This API key lacks the ${request.routeOptions.config.scope} scope`);
-    }
+    const needed = request.routeOptions.config.scope;
+    if (needed && !hasScope(row.scopes, needed)) throw lacks(needed);
     request.auth = { companyId: row.company_id, keyId: row.id, scopes: row.scopes };
     void touchApiKey(db, row.id).catch((err: unknown) => request.log.warn({ err }, 'could not record key use'));
   };

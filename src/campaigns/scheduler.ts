@@ -233,6 +233,8 @@ export class CampaignScheduler {
       // this moment, so the count of its busy contacts below cannot be raced past its concurrency.
       const campaigns = await tx<CampaignRow[]>`
         select * from campaigns where status = 'running' and coalesce(backoff_until, '-infinity') <= ${now}
+          -- A disabled company places no calls: its campaigns wait, and go on if it is enabled again.
+          and exists (select 1 from companies co where co.id = campaigns.company_id and co.is_active)
         order by updated_at limit 20 for update skip locked`;
       const out: Claimed[] = [];
       for (const campaign of campaigns) {

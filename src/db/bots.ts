@@ -75,6 +75,19 @@ export async function findActiveBotByNumber(db: Db, phoneNumber: string): Promis
   return row;
 }
 
+/**
+ * The bot a call is about to start with, by id alone (internal paths already authorised by a signed token), and
+ * whether the call may start: the bot and its company both active — a disabled company neither takes calls
+ * (findActiveBotByNumber) nor places them, however the call was set up before it was disabled.
+ */
+export async function getBotForCall(db: Db, id: string): Promise<{ bot: BotRow; callable: boolean } | undefined> {
+  const [row] = await db<(BotRow & { company_is_active: boolean })[]>`
+    select b.*, c.is_active as company_is_active from bots b join companies c on c.id = b.company_id where b.id = ${id}`;
+  if (!row) return undefined;
+  const { company_is_active: companyActive, ...bot } = row;
+  return { bot, callable: bot.is_active && companyActive };
+}
+
 /** A bot by id alone — only for internal paths already authorised by a signed token. */
 export async function getBotById(db: Db, id: string): Promise<BotRow | undefined> {
   const [row] = await db<BotRow[]>`select * from bots where id = ${id}`;

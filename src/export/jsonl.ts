@@ -14,7 +14,7 @@ export type ExportType = (typeof EXPORT_TYPES)[number];
 type Row = Record<string, unknown>;
 interface Cursorable { cursor(rows: number): AsyncIterable<Row[]> }
 
-function queryFor(sql: Db, type: ExportType, companyId: string): Cursorable {
+function queryFor(sql: Db, type: ExportType, companyId: string, withRecordingUrls: boolean): Cursorable {
   const q = (() => {
     switch (type) {
       case 'company':
@@ -24,7 +24,7 @@ function queryFor(sql: Db, type: ExportType, companyId: string): Cursorable {
       case 'call':
         return sql`
           select c.id, c.bot_id, c.direction, c.from_number, c.to_number, c.status, c.started_at, c.answered_at, c.ended_at,
-            c.duration_sec, c.failure_reason, c.recording_url, ${transcriptOf(sql)} as transcript,
+            c.duration_sec, c.failure_reason, ${withRecordingUrls ? sql`c.recording_url` : sql`null::text`} as recording_url, ${transcriptOf(sql)} as transcript,
             -- The recording itself is not in the export: its reference, and where the API streams it.
             case when c.recording_sid is null and c.recording_key is null then null else json_build_object(
               'source', case when c.recording_key is not null then 'parley' else 'twilio' end, 'twilio_recording_sid', c.recording_sid,
@@ -67,11 +67,18 @@ function queryFor(sql: Db, type: ExportType, companyId: string): Cursorable {
 /** 64-bit integers (audit ids) as strings, like the API's other responses. */
 const jsonValue = (_key: string, value: unknown): unknown => (typeof value === 'bigint' ? value.toString() : value);
 
+export interface ExportOptions {
+  batchSize?: number;
+  types?: readonly ExportType[];
+  /** Twilio's recording URLs (which may download the audio without credentials): only for a key that may read recordings. */
+  withRecordingUrls: boolean;
+}
+
 /** The company's data as JSONL chunks (one chunk per cursor batch of `batchSize` rows). */
-export async function* exportJsonl(sql: Db, companyId: string, options: { batchSize?: number; types?: readonly ExportType[] } = {}): AsyncGenerator<string> {
+export async function* exportJsonl(sql: Db, companyId: string, options: ExportOptions): AsyncGenerator<string> {
   const batchSize = options.batchSize ?? 500;
   for (const type of options.types ?? EXPORT_TYPES) {
-    for await (const rows of queryFor(sql, type, companyId).cursor(batchSize)) {
+    for await (const rows of queryFor(sql, type, companyId, options.withRecordingUrls).cursor(batchSize)) {
       let chunk = '';
       for (const row of rows) chunk += `${JSON.stringify({ type, ...row }, jsonValue)}\n`;
       yield chunk;

@@ -7,7 +7,7 @@ import { personalizeForContact } from '../../src/campaigns/personalize.js';
 import { callScreeningTool, doNotCallTool } from '../../src/campaigns/tools.js';
 import { getBotById } from '../../src/db/bots.js';
 import type { CallContext, CallControl } from '../../src/call/tool-types.js';
-import { campaignHarness, contactRow, type Harness } from './campaign-harness.js';
+import { ALWAYS, campaignHarness, contactRow, type Harness } from './campaign-harness.js';
 
 describe('campaign compliance', () => {
   let h: Harness;
@@ -71,6 +71,34 @@ describe('campaign compliance', () => {
     const [ev] = await h.t.db.sql`select body from webhook_events where type = 'campaign.contact.skipped' and ordering_key = ${id}`;
     expect(JSON.parse(ev!.body as string).data).toMatchObject({ campaign_id: id, phone, reason: 'do_not_call' });
     expect((await h.api(apiKey, 'GET', `/v1/dnc/${encodeURIComponent(phone)}`)).json()).toMatchObject({ phone, source: 'api', reason: 'asked by email' });
+  });
+
+  it('consent rides in a contact upload only for a key that may write consent (contacts:write); without it nothing is stored', async () => {
+    const { apiKey, botId } = await h.company();
+    const phone = '+12125550231';
+    await h.api(apiKey, 'PUT', `/v1/contacts/${encodeURIComponent(phone)}/consent`, { voice: 'denied', source: 'sms STOP' });
+    const keyWith = async (scopes: string[]) => (await h.api(apiKey, 'POST', '/v1/api-keys', { name: scopes.join(' '), scopes })).json().key as string;
+    const campaignsOnly = await keyWith(['campaigns:write', 'campaigns:read']);
+    const created = await h.api(campaignsOnly, 'POST', '/v1/campaigns', { bot_id: botId, name: 'Forged', windows: ALWAYS });
+    expect(created.statusCode).toBe(201);
+    const id = created.json().id as string;
+    const forged = { phone, time_zone: 'UTC', consent: { voice: 'granted', source: 'forged', recorded_at: '2020-01-01T00:00:00Z' } };
+    const json = await h.api(campaignsOnly, 'POST', `/v1/campaigns/${id}/contacts`, { contacts: [{ phone: '+12125550232', time_zone: 'UTC' }, forged] });
+    expect(json.statusCode).toBe(403);
+    expect(json.json().error.message).toContain('contacts:write');
+    const csv = await h.t.app.inject({
+      method: 'POST', url: `/v1/campaigns/${id}/contacts/csv`, headers: { ...h.t.as(campaignsOnly), 'content-type': 'text/csv' },
+      payload: `phone,time_zone,consent_voice,consent_source,consent_recorded_at\n${phone},UTC,granted,forged,2020-01-01T00:00:00Z\n`,
+    });
+    expect(csv.statusCode).toBe(403);
+    expect((await h.api(apiKey, 'GET', `/v1/contacts/${encodeURIComponent(phone)}/consent`)).json()).toMatchObject({ voice: 'denied', source: 'sms STOP' });
+    const [stored] = await h.t.db.sql<{ n: number }[]>`select count(*)::int as n from campaign_contacts where campaign_id = ${id}`;
+    expect(stored!.n).toBe(0);
+    // Rows without consent need only the campaign's scope; with contacts:write the consent is taken.
+    expect((await h.api(campaignsOnly, 'POST', `/v1/campaigns/${id}/contacts`, { contacts: [{ phone: '+12125550232', time_zone: 'UTC' }] })).json()).toMatchObject({ added: 1 });
+    const withConsent = await keyWith(['campaigns:write', 'contacts:write']);
+    expect((await h.api(withConsent, 'POST', `/v1/campaigns/${id}/contacts`, { contacts: [forged] })).json()).toMatchObject({ added: 1 });
+    expect((await h.api(apiKey, 'GET', `/v1/contacts/${encodeURIComponent(phone)}/consent`)).json()).toMatchObject({ voice: 'granted', source: 'forged' });
   });
 
   it('consent: denied is never called, required-but-unknown is skipped, granted is called; blocked prefixes too', async () => {

@@ -71,7 +71,7 @@ describe('GET /v1/export', () => {
   it('reads in cursor batches: one chunk per batch, pulled as the consumer asks', async () => {
     const c = await t.createCompany('Gamma');
     await seed(c.companyId, 'gamma', 25);
-    const it = exportJsonl(sql, c.companyId, { batchSize: 10, types: ['call'] });
+    const it = exportJsonl(sql, c.companyId, { batchSize: 10, types: ['call'], withRecordingUrls: true });
     const sizes: number[] = [];
     for await (const chunk of it) sizes.push(chunk.split('\n').filter(Boolean).length);
     expect(sizes).toEqual([10, 10, 5]);

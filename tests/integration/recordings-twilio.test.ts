@@ -173,6 +173,21 @@ describe('GET /v1/calls/:id/recording (Twilio)', () => {
     expect((await t.app.inject({ method: 'GET', url: `/v1/calls/${callId}/recording`, headers: t.as(recordingsOnly) })).statusCode).toBe(200);
   });
 
+  it('Twilio\'s recording URL (which may download the audio) only to keys that may read recordings: call list, call and export', async () => {
+    const url = completed('CA3001', SID(3)).RecordingUrl;
+    const shown = async (key: string) => {
+      const one = (await t.app.inject({ method: 'GET', url: `/v1/calls/${callId}`, headers: t.as(key) })).json().recording_url;
+      const listed = (await t.app.inject({ method: 'GET', url: '/v1/calls?limit=100', headers: t.as(key) })).json().data.find((c: { id: string }) => c.id === callId)?.recording_url;
+      const exported = await t.app.inject({ method: 'GET', url: '/v1/export?types=call', headers: t.as(key) });
+      const line = exported.statusCode === 200 ? exported.body.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((r) => r.id === callId) : undefined;
+      return { one, listed, exported: line?.recording_url };
+    };
+    const callsAndExport = await keyWith(a, ['calls:read', 'export:read']);
+    expect(await shown(callsAndExport)).toEqual({ one: null, listed: null, exported: null });
+    const withRecordings = await keyWith(a, ['calls:read', 'export:read', 'recordings:read']);
+    expect(await shown(withRecordings)).toEqual({ one: url, listed: url, exported: url });
+  });
+
   it('a recording Twilio no longer has is a 404', async () => {
     const { callId: gone } = await answer('CA3003', '+15557770001');
     await post(`/twilio/recording/${gone}`, completed('CA3003', SID(4)));

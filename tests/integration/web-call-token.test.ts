@@ -134,6 +134,18 @@ describe('web-call tokens', () => {
     await app.db.sql`update bots set is_active = false where id = ${botId}`;
     expect(await attempt({ type: 'start', token: minted.token })).toMatchObject({ ready: false, code: 1008 });
   });
+
+  it('refuses tokens minted before the company was disabled, and takes them again once it is enabled', async () => {
+    const { apiKey, botId, companyId } = await app.newBot();
+    const before = await app.mint(apiKey, botId);
+    const spare = await app.mint(apiKey, botId);
+    await app.db.sql`update companies set is_active = false where id = ${companyId}`;
+    expect(await attempt({ type: 'start', token: before.token })).toMatchObject({ ready: false, code: 1008 });
+    const [call] = await app.db.sql`select status from calls where id = ${before.call_id}`;
+    expect(call!.status).toBe('queued');
+    await app.db.sql`update companies set is_active = true where id = ${companyId}`;
+    expect(await attempt({ type: 'start', token: spare.token })).toMatchObject({ ready: true, callId: spare.call_id });
+  });
 });
 
 describe('isOriginAllowed', () => {

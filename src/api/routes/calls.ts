@@ -4,6 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { CALL_STATUSES, getCall, getOutcome, listCalls, type CallRow } from '../../db/calls.js';
 import type { RootSql } from '../../db/sql.js';
 import { notFound } from '../../errors.js';
+import { hasScope, type AuthContext } from '../auth.js';
 import { DateTimeInput, IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors, parseInstant } from '../schemas.js';
 
 const CallStatus = Type.Union(CALL_STATUSES.map((s) => Type.Literal(s)));
@@ -48,7 +49,7 @@ export const CallSummarySchema = Type.Object({
   answered_at: Nullable(Timestamp),
   ended_at: Nullable(Timestamp),
   duration_sec: Nullable(Type.Integer()),
-  recording_url: Nullable(Type.String()),
+  recording_url: Nullable(Type.String({ description: 'Twilio\'s URL of the call\'s recording: null unless the key holds recordings:read' })),
   failure_reason: Nullable(Type.String()),
 });
 
@@ -82,7 +83,12 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const summary = ({ company_id: _c, created_at: _ca, updated_at: _ua, ...rest }: CallRow) => rest;
+/**
+ * A call as the API shows it to `auth`'s key. Twilio's recording URL only to a key that may read recordings: on
+ * many Twilio accounts that URL downloads the audio without credentials, so it is the recording itself.
+ */
+export const summary = ({ company_id: _c, created_at: _ca, updated_at: _ua, recording_url, ...rest }: CallRow, auth: AuthContext) =>
+  ({ ...rest, recording_url: hasScope(auth.scopes, 'recordings:read') ? recording_url : null });
 
 export function callRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
   return async (app) => {
@@ -107,7 +113,7 @@ export function callRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       return {
-        data: page.map(summary),
+        data: page.map((row) => summary(row, request.auth)),
         next_cursor: rows.length > limit && last ? encodeCursor([last.started_at.toISOString(), last.id]) : null,
       };
     });
@@ -121,7 +127,7 @@ export function callRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
       if (!call) throw notFound('Call');
       const outcome = await getOutcome(deps.sql, call.id);
       const { transcript, ...row } = call;
-      return { ...summary(row), transcript, outcome: outcome ?? null, recording: recordingOf(row) };
+      return { ...summary(row, request.auth), transcript, outcome: outcome ?? null, recording: recordingOf(row) };
     });
   };
 }

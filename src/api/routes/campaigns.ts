@@ -14,6 +14,7 @@ import {
 import { addDnc, getConsent, getDnc, getPolicy, listDnc, putPolicy, removeDnc, setConsent } from '../../campaigns/suppression.js';
 import { DEFAULT_WINDOWS, windowsProblem } from '../../campaigns/windows.js';
 import { getBot } from '../../db/bots.js';
+import { requireScope, type AuthContext } from '../auth.js';
 import type { Db, RootSql } from '../../db/sql.js';
 import { ParleyError, badRequest, notFound } from '../../errors.js';
 import { DateTimeInput, E164, IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors, parseInstant } from '../schemas.js';
@@ -247,10 +248,14 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
     action('cancel', 'cancelled', 'Cancel: no new dials; waiting contacts are skipped (campaign_cancelled); live calls finish', ['draft', 'scheduled', 'running', 'paused']);
 
     // ------------------------------------------------------------------------------------ contacts
-    const addContacts = async (companyId: string, id: string, task: ContactsTask) => {
+    const addContacts = async (auth: AuthContext, id: string, task: ContactsTask) => {
+      const { companyId } = auth;
       const c = await found(sql, companyId, id);
       if (['completed', 'cancelled', 'failed'].includes(c.status)) throw new ParleyError('PARLEY_ERR_ILLEGAL_TRANSITION', `A ${c.status} campaign takes no more contacts`);
       const { contacts, errors: bad, received } = await checkUploadOffLoop(task);
+      // Consent is the callee's record, not the campaign's (PUT /v1/contacts/{number}/consent): rows that carry it
+      // are stored only for a key that may write it — otherwise nothing of the upload is.
+      if (contacts.some((k) => k.consent)) requireScope(auth, 'contacts:write');
       const added = await sql.begin(async (tx) => {
         const n = await insertContacts(tx, companyId, id, contacts);
         for (const k of contacts) if (k.consent) await setConsent(tx, companyId, { phone: k.phone, voice: k.consent.voice, source: k.consent.source, recordedAt: k.consent.recordedAt });
@@ -263,20 +268,20 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
     app.post('/campaigns/:id/contacts', {
       config: { scope: 'campaigns:write' },
       schema: {
-        tags: ['campaigns'], summary: `Add contacts (JSON, up to ${MAX_ROWS}); bad rows are reported, not stored`,
+        tags: ['campaigns'], summary: `Add contacts (JSON, up to ${MAX_ROWS}); bad rows are reported, not stored. Rows with consent need contacts:write too`,
         params: IdParams, body: ContactsUpload, response: { 200: UploadResult, ...errors(400, 401, 403, 404, 409, 413) },
       },
     }, async (request) => {
       const { id } = request.params as { id: string };
       const body = request.body as Static<typeof ContactsUpload>;
-      return addContacts(request.auth.companyId, id, { kind: 'contacts', contacts: body.contacts, defaultCountry: body.default_country });
+      return addContacts(request.auth, id, { kind: 'contacts', contacts: body.contacts, defaultCountry: body.default_country });
     });
 
     app.post('/campaigns/:id/contacts/csv', {
       config: { scope: 'campaigns:write' },
       schema: {
         tags: ['campaigns'],
-        summary: 'Add contacts from CSV (text/csv): phone, name, time_zone, consent_voice, consent_source, consent_recorded_at; other columns are variables',
+        summary: 'Add contacts from CSV (text/csv): phone, name, time_zone, consent_voice, consent_source, consent_recorded_at (these three need contacts:write too); other columns are variables',
         description: `At most ${MAX_CSV_BYTES} bytes and ${MAX_ROWS} rows. Query default_country (ISO) for numbers without +.`,
         consumes: ['text/csv'], params: IdParams, querystring: Type.Object({ default_country: Type.Optional(Type.String({ pattern: '^[A-Z]{2}$' })) }, { additionalProperties: false }),
         body: CsvBody, response: { 200: UploadResult, ...errors(400, 401, 403, 404, 409, 413, 415) },
@@ -284,7 +289,7 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
     }, async (request) => {
       const { id } = request.params as { id: string };
       const q = request.query as { default_country?: string };
-      return addContacts(request.auth.companyId, id, { kind: 'contacts-csv', csv: request.body as string, defaultCountry: q.default_country });
+      return addContacts(request.auth, id, { kind: 'contacts-csv', csv: request.body as string, defaultCountry: q.default_country });
     });
 
     app.get('/campaigns/:id/contacts', {

@@ -10,6 +10,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { auditDetails, auditRead } from '../../audit/hook.js';
 import type { RootSql } from '../../db/sql.js';
 import { EXPORT_TYPES, exportJsonl, type ExportType } from '../../export/jsonl.js';
+import { hasScope } from '../auth.js';
 import { errors } from '../schemas.js';
 
 const ExportQuery = Type.Object(
@@ -40,7 +41,9 @@ export function exportRoutes(deps: { sql: RootSql; batchSize?: number }): Fastif
       auditDetails(request, { types });
       const stamp = new Date().toISOString().slice(0, 10);
       reply.type('application/x-ndjson; charset=utf-8').header('content-disposition', `attachment; filename="parley-export-${stamp}.jsonl"`);
-      return reply.send(Readable.from(exportJsonl(deps.sql, request.auth.companyId, { types, ...(deps.batchSize ? { batchSize: deps.batchSize } : {}) }), { objectMode: false, highWaterMark: 64 * 1024 }));
+      return reply.send(Readable.from(exportJsonl(deps.sql, request.auth.companyId, {
+        types, withRecordingUrls: hasScope(request.auth.scopes, 'recordings:read'), ...(deps.batchSize ? { batchSize: deps.batchSize } : {}),
+      }), { objectMode: false, highWaterMark: 64 * 1024 }));
     });
   };
 }

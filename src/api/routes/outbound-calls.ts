@@ -53,7 +53,7 @@ export function outboundCallRoutes(deps: OutboundCallRouteDeps): FastifyPluginAs
       if (!deps.dialer) throw new ParleyError('PARLEY_ERR_UNAVAILABLE', 'Outbound calls need TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN on the server');
       await assertWithinBudget(deps.budget, bot.company_id);
       const call = await deps.dialer.place(bot, to, { hangUpOnMachine });
-      return reply.status(201).send(summary(call));
+      return reply.status(201).send(summary(call, request.auth));
     });
   };
 }

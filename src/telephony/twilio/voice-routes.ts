@@ -8,7 +8,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { createCall, endCallInTx, recordRefusedCall } from '../../call/lifecycle.js';
-import { findActiveBotByNumber, getBotById, type BotRow } from '../../db/bots.js';
+import { findActiveBotByNumber, getBotForCall, type BotRow } from '../../db/bots.js';
 import { callStatusRank, isLiveStatus, liveStatuses, type CallStatus, type EndedCallStatus } from '../../db/calls.js';
 import type { RootSql } from '../../db/sql.js';
 import { signCallToken } from '../call-token.js';
@@ -162,11 +162,13 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
         where id = ${callId} and direction = 'outbound' and status = any(${liveStatuses()})
           and (twilio_call_sid is null or twilio_call_sid = ${callSid})
         returning id, bot_id`;
-      const bot = call?.bot_id ? await getBotById(deps.sql, call.bot_id) : undefined;
-      if (!call || !bot?.is_active) {
-        request.log.warn({ callSid }, 'outbound answer for an unknown, ended or foreign call: hanging up');
+      const found = call?.bot_id ? await getBotForCall(deps.sql, call.bot_id) : undefined;
+      if (!call || !found?.callable) {
+        request.log.warn({ callSid, botGone: Boolean(call) && !found }, 'outbound answer for an unknown, ended or foreign call, or for a bot or company no longer active: hanging up');
+        if (call) await deps.sql`update calls set failure_reason = ${found ? 'the bot or its company was disabled before the call was answered' : 'the bot was deleted before the call was answered'}, updated_at = now() where id = ${call.id}`;
         return reply.type('text/xml').send(hangupTwiml());
       }
+      const { bot } = found;
       // Present only when the call was placed with answering-machine detection (hang_up_on_machine, campaigns).
       const answeredBy = form.AnsweredBy ?? '';
       // A campaign's call: its voicemail setting decides (leave the message after the beep, or hang up).

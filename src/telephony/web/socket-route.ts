@@ -9,7 +9,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { Metrics } from '../../metrics.js';
-import { getBotById } from '../../db/bots.js';
+import { getBotForCall } from '../../db/bots.js';
 import { getCallById } from '../../db/calls.js';
 import type { RootSql } from '../../db/sql.js';
 import type { CallRunner } from '../call-runner.js';
@@ -75,8 +75,9 @@ export function webCallSocketRoute(deps: WebCallSocketDeps): FastifyPluginAsync 
         starting = true;
         void (async () => {
           const found = await findWebCallToken(deps.sql, message.token);
-          const bot = found ? await getBotById(deps.sql, found.bot_id) : undefined;
-          if (!found || !bot) return refuse('Unknown web-call token');
+          const forCall = found ? await getBotForCall(deps.sql, found.bot_id) : undefined;
+          if (!found || !forCall) return refuse('Unknown web-call token');
+          const { bot, callable } = forCall;
           if (!isOriginAllowed(origin, bot.config.allowedOrigins, deps.publicOrigin)) {
             log.warn({ origin, botId: bot.id }, 'web call refused: origin not allowed for this bot');
             return refuse('This page is not allowed to open calls for this bot');
@@ -87,7 +88,7 @@ export function webCallSocketRoute(deps: WebCallSocketDeps): FastifyPluginAsync 
             return refuse('Web-call token expired or already used');
           }
           const call = await getCallById(deps.sql, claimed.call_id);
-          if (!call || call.status !== 'queued' || !bot.is_active || !(await claimMediaStart(deps.sql, call.id))) {
+          if (!call || call.status !== 'queued' || !callable || !(await claimMediaStart(deps.sql, call.id))) {
             return refuse('This call can no longer be started');
           }
           if (socket.readyState !== socket.OPEN) return;
