@@ -10,6 +10,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { badRequest } from '../errors.js';
+import { LONE_SURROGATE } from '../util/storable-text.js';
 
 export const MAX_BODY_DEPTH = 32;
 
@@ -34,7 +35,6 @@ export function jsonNestingDepth(text: string, limit = Infinity): number {
   return max;
 }
 
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 /** How JSON text writes a surrogate (raw UTF-8 cannot hold an unpaired one): the body is walked only if this appears. */
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
 

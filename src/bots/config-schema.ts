@@ -49,11 +49,18 @@ export const CallLimitsSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Text spoken to callers (a greeting, a recording notice, a voicemail): no control characters but tab and line
+ * breaks — no voice reads them, and the XML of Twilio's TwiML cannot carry them (one in a notice broke every call).
+ */
+export const SpokenText = (o: { minLength?: number; maxLength: number; description: string }) =>
+  Type.String({ ...o, pattern: '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F]*$' });
+
 /** Call recording (src/recordings): off unless enabled. */
 export const RecordingConfigSchema = Type.Object(
   {
     enabled: Type.Boolean({ default: false, description: 'Record this bot\'s calls: Twilio calls dual-channel by Twilio, web calls as a stereo WAV (caller left, bot right) on this server' }),
-    notice: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'Said to phone callers before the conversation, e.g. "This call is recorded." (Twilio calls; in the bot\'s language)' })),
+    notice: Type.Optional(SpokenText({ minLength: 1, maxLength: 300, description: 'Said to phone callers before the conversation, e.g. "This call is recorded." (Twilio calls; in the bot\'s language)' })),
   },
   { additionalProperties: false },
 );
@@ -65,7 +72,7 @@ export function recordingOf(config: BotConfig): { enabled: boolean; notice: stri
 
 export const BotConfigSchema = Type.Object(
   {
-    greeting: Type.String({ minLength: 1, maxLength: 1000, description: 'Spoken immediately on connect' }),
+    greeting: SpokenText({ minLength: 1, maxLength: 1000, description: 'Spoken immediately on connect' }),
     systemPrompt: Type.String({ maxLength: 20_000, default: '', description: 'Instructions for the LLM' }),
     voice: Type.Optional(Type.String({ maxLength: 200, description: 'TTS voice id (Cartesia voice UUID or local voice name)' })),
     providers: Type.Optional(ProviderChoiceSchema),

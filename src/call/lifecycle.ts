@@ -12,6 +12,7 @@ import { callRedactRules } from '../privacy/call-rules.js';
 import { redact, type RedactRule } from '../privacy/redact.js';
 import { emitEvent } from '../webhooks/emit.js';
 import type { TranscriptTurn } from './types.js';
+import { storableJson } from '../util/storable-text.js';
 
 export interface CallEnd {
   status: EndedCallStatus;
@@ -58,7 +59,9 @@ export async function answerCall(tx: Db, call: { callId: string; companyId: stri
  */
 export async function appendTurn(db: Db, call: { callId: string; companyId: string; redact?: readonly RedactRule[] }, turn: TranscriptTurn): Promise<void> {
   const rules = call.redact ?? await callRedactRules(db, call);
-  const stored = rules.length ? { ...turn, text: redact(turn.text, rules) } : turn;
+  // A NUL or a broken surrogate in what was said (typed, recognised or generated) would lose the whole turn.
+  const clean = storableJson(turn);
+  const stored = rules.length ? { ...clean, text: redact(clean.text, rules) } : clean;
   // A row of its own (migrations/0160_call_turns.sql): the thousandth turn costs what the first did. The call's
   // row is checked against the tenant and touched (updated_at) in the same statement.
   await db`

@@ -22,6 +22,7 @@ import {
   type KnowledgeDocumentRow,
 } from './repo.js';
 import type { VectorStore } from './vector-store.js';
+import { storableText } from '../util/storable-text.js';
 
 export interface DocumentServiceDeps {
   sql: RootSql;
@@ -53,7 +54,9 @@ export async function acceptUpload(deps: DocumentServiceDeps, upload: Upload): P
   const { kind, contentType } = await detectDocumentKind(upload.bytes, upload.filename);
   const sha256 = createHash('sha256').update(upload.bytes).digest('hex');
   // eslint-disable-next-line no-control-regex -- stripping control characters is the point
-  const filename = upload.filename.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 255) || 'document';
+  const cleaned = storableText(upload.filename.replace(/[\u0000-\u001f\u007f]/g, ''));
+  // At most 255 UTF-16 units, never cutting a character in two.
+  const filename = (cleaned.length > 255 ? cleaned.slice(0, /[\ud800-\udbff]/.test(cleaned[254]!) ? 254 : 255) : cleaned) || 'document';
 
   let enqueued = false;
   const result = await deps.sql.begin(async (tx) => {

@@ -29,18 +29,23 @@ export function guardZip(bytes: Uint8Array, limits: Pick<IngestLimits, 'maxExpan
   const inBounds = (at: number, len: number) => at >= 0 && len >= 0 && at + len <= bytes.length;
 
   // End of central directory: the last 22 bytes, or earlier when the archive has a comment (up to 65,535 bytes).
+  // The last signature in the file, as jszip picks it: one inside the final 21 bytes (a comment's) is no record.
   let eocd = -1;
-  for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 0xffff); i--) {
+  for (let i = bytes.length - 4; i >= Math.max(0, bytes.length - 22 - 0xffff); i--) {
     if (u32(i) === EOCD) {
       eocd = i;
       break;
     }
   }
   if (eocd < 0) throw corrupt('no ZIP directory');
+  if (eocd > bytes.length - 22 || eocd + 22 + u16(eocd + 20) !== bytes.length) throw corrupt('a damaged ZIP directory (its end record and comment do not end the file)');
   const count = u16(eocd + 10);
   const cdSize = u32(eocd + 12);
   const cdOffset = u32(eocd + 16);
   if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) throw corrupt('ZIP64 archives are not supported');
+  // The directory must end where its end record begins. jszip (the DOCX parser's reader) takes any gap for bytes
+  // prepended to the archive and shifts every offset by it, so it would read another directory than this guard.
+  if (cdOffset + cdSize !== eocd) throw corrupt('bytes before or inside the ZIP directory (the parser would read another one)');
   if (u16(eocd + 4) !== 0 || u16(eocd + 6) !== 0 || u16(eocd + 8) !== count) throw corrupt('multi-part archives are not supported');
   if (count > MAX_ARCHIVE_ENTRIES) throw limitExceeded.entries();
   if (!inBounds(cdOffset, cdSize)) throw corrupt('the ZIP directory lies outside the file');

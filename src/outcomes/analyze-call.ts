@@ -12,6 +12,7 @@ import type { OutcomeConfig } from './config-schema.js';
 import { resolveOutcomeConfig } from './defaults.js';
 import { analyzeOffline } from './offline-analyzer.js';
 import type { Analysis, AnalysisInput, Analyzer, TranscriptTurn } from './types.js';
+import { storableJson, storableText } from '../util/storable-text.js';
 
 export const ANALYZE_CALL_JOB = 'analyze_call';
 
@@ -70,7 +71,9 @@ export async function buildAnalysisInput(db: Db, call: CallRow & { company_id: s
 async function store(sql: RootSql, call: CallRow & { company_id: string }, analysis: Analysis, force: boolean): Promise<boolean> {
   // Stored (and sent in call.analyzed) redacted as the bot asks: the summary and every string extracted.
   const rules = redactRulesOf(call.config as { privacy?: { redact?: string[] } } | null);
-  const a: Analysis = rules.length ? { ...analysis, summary: redact(analysis.summary, rules), extractedData: redactDeep(analysis.extractedData, rules) } : analysis;
+  // What the analyzer (an LLM) wrote is stored even with a NUL or a broken surrogate in it.
+  const clean: Analysis = { ...analysis, summary: storableText(analysis.summary), extractedData: storableJson(analysis.extractedData) };
+  const a: Analysis = rules.length ? { ...clean, summary: redact(clean.summary, rules), extractedData: redactDeep(clean.extractedData, rules) } : clean;
   return sql.begin(async (tx) => {
     await tx`select id from calls where id = ${call.id} for update`;
     const [existing] = await tx`select 1 from outcomes where call_id = ${call.id}`;

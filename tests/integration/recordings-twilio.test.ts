@@ -98,6 +98,26 @@ describe('recording TwiML', () => {
     expect(twiml).not.toContain('<Say');
   });
 
+  it('a notice with control characters is a 400; one stored before that rule still answers the call, without them', async () => {
+    const body = botBody();
+    const res = await t.app.inject({
+      method: 'POST', url: '/v1/bots', headers: t.as(a.apiKey),
+      payload: { ...body, config: { ...(body.config as object), recording: { enabled: true, notice: 'This call is recorded.\u000bThank you.' } } },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.message).toContain('notice');
+    const [bot] = await t.db.sql<{ id: string }[]>`select id from bots where phone_number = '+15557770001'`;
+    await t.db.sql`update bots set config = jsonb_set(config, '{recording,notice}', to_jsonb(${'Recorded.\u000b\u001fThanks \ufffe.'}::text)) where id = ${bot!.id}`;
+    try {
+      const { twiml } = await answer('CA1004', '+15557770001');
+      expect(twiml).toContain('<Say language="en-US">Recorded.  Thanks  .</Say>');
+      const [call] = await t.db.sql`select status from calls where twilio_call_sid = 'CA1004'`;
+      expect(call!.status).not.toBe('failed');
+    } finally {
+      await t.db.sql`update bots set config = jsonb_set(config, '{recording,notice}', '"This call is recorded."') where id = ${bot!.id}`;
+    }
+  });
+
   it('a recording setting that is not a boolean, or unknown fields, are a 400 and change nothing', async () => {
     for (const recording of [{ enabled: 'always' }, { enabled: true, channels: 'mono' }, { enabled: true, notice: '' }]) {
       const body = botBody();

@@ -13,6 +13,7 @@ import {
 } from '../../campaigns/repo.js';
 import { addDnc, getConsent, getDnc, getPolicy, listDnc, putPolicy, removeDnc, setConsent } from '../../campaigns/suppression.js';
 import { DEFAULT_WINDOWS, windowsProblem } from '../../campaigns/windows.js';
+import { SpokenText } from '../../bots/config-schema.js';
 import { getBot } from '../../db/bots.js';
 import { requireScope, type AuthContext } from '../auth.js';
 import type { Db, RootSql } from '../../db/sql.js';
@@ -46,7 +47,7 @@ const CampaignFields = {
   voicemail: Type.Optional(Type.Union([Type.Literal('leave_message'), Type.Literal('hang_up'), Type.Literal('ignore')], {
     default: 'hang_up', description: 'leave_message: wait for the beep and speak voicemail_message; hang_up: hang up on a machine; ignore: no detection',
   })),
-  voicemail_message: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 1000, description: 'With {{first_name}}, {{name}} and contact variables' }), Type.Null()])),
+  voicemail_message: Type.Optional(Type.Union([SpokenText({ minLength: 1, maxLength: 1000, description: 'With {{first_name}}, {{name}} and contact variables' }), Type.Null()])),
   purpose: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 300, description: 'Said to a call-screening assistant: "calling about …"' }), Type.Null()])),
   conversion_outcomes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 60 }), { maxItems: 20, description: 'Call outcome types that count as conversions' })),
 };

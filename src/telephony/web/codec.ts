@@ -3,6 +3,7 @@
  * audio both ways; text frames are JSON objects with a `type`.
  */
 import type { TransportNotice } from '../transport.js';
+import { storableText } from '../../util/storable-text.js';
 
 export type WebClientMessage =
   | { type: 'start'; token: string }
@@ -43,10 +44,13 @@ export function decodeWebClientMessage(raw: string): WebDecodeResult {
       return str(o.token) && o.token.length > 0 && o.token.length <= 200
         ? { ok: true, message: { type: 'start', token: o.token } }
         : { ok: false, error: 'start without token' };
-    case 'text':
-      return str(o.text) && o.text.trim().length > 0 && o.text.length <= MAX_TEXT_CHARS
-        ? { ok: true, message: { type: 'text', text: o.text } }
+    case 'text': {
+      // A NUL or an unpaired surrogate is cleaned out here, so the turn reaches the bot and the transcript whole.
+      const text = str(o.text) ? storableText(o.text) : '';
+      return text.trim().length > 0 && text.length <= MAX_TEXT_CHARS
+        ? { ok: true, message: { type: 'text', text } }
         : { ok: false, error: 'text without text' };
+    }
     case 'dtmf':
       return str(o.digit) && /^[0-9*#A-D]$/.test(o.digit) ? { ok: true, message: { type: 'dtmf', digit: o.digit } } : { ok: false, error: 'dtmf without a digit' };
     case 'mark-played':
