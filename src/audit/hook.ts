@@ -8,6 +8,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Db } from '../db/sql.js';
+import { hashNumber } from '../privacy/erase.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const MAX_FIELDS = 100;
@@ -20,6 +21,13 @@ declare module 'fastify' {
     auditRead?: boolean;
     /** The id of what a create made, read from the response. */
     auditCreatedId?: string;
+  }
+  interface FastifyContextConfig {
+    /**
+     * The route's :number is a person's phone number (a callee's consent, a do-not-call entry, an erasure): the
+     * append-only log keeps its hash (hashNumber), never the number, so an erasure leaves no copy behind in it.
+     */
+    auditHashesNumber?: boolean;
   }
 }
 
@@ -48,6 +56,7 @@ const ID_PARAMS = ['id', 'number', 'botId', 'documentId', 'bookingId', 'callId']
 
 function resourceIdOf(request: FastifyRequest): string | null {
   const params = (request.params ?? {}) as Record<string, unknown>;
+  if (request.routeOptions.config.auditHashesNumber && typeof params.number === 'string') return hashNumber(params.number);
   for (const name of ID_PARAMS) {
     const v = params[name];
     if (typeof v === 'string' && v) return v.slice(0, 200);

@@ -101,6 +101,21 @@ describe('campaign compliance', () => {
     expect((await h.api(apiKey, 'GET', `/v1/contacts/${encodeURIComponent(phone)}/consent`)).json()).toMatchObject({ voice: 'granted', source: 'forged' });
   });
 
+  it('consent and do-not-call changes are audited against a hash of the callee\'s number, never the number', async () => {
+    const { companyId, apiKey } = await h.company();
+    const phone = '+12125550241';
+    const path = encodeURIComponent(phone);
+    expect((await h.api(apiKey, 'PUT', `/v1/contacts/${path}/consent`, { voice: 'granted', source: 'web form' })).statusCode).toBe(200);
+    expect((await h.api(apiKey, 'POST', '/v1/dnc', { numbers: [{ phone, reason: 'asked' }] })).statusCode).toBe(200);
+    expect((await h.api(apiKey, 'DELETE', `/v1/dnc/${path}`)).statusCode).toBe(204);
+    const audit = await h.t.db.sql<{ action: string; resource_id: string | null }[]>`
+      select action, resource_id from audit_log where company_id = ${companyId} and (action like '%consent%' or action like '%/dnc%') order by id`;
+    expect(audit.map((a) => a.action)).toEqual(['PUT /v1/contacts/:number/consent', 'POST /v1/dnc', 'DELETE /v1/dnc/:number']);
+    expect(audit[0]!.resource_id).toMatch(/^sha256:[0-9a-f]{32}$/);
+    expect(audit[2]!.resource_id).toBe(audit[0]!.resource_id);
+    expect(JSON.stringify(await h.t.db.sql`select resource_id, changed_fields, details from audit_log where company_id = ${companyId}`)).not.toContain(phone.slice(1));
+  });
+
   it('consent: denied is never called, required-but-unknown is skipped, granted is called; blocked prefixes too', async () => {
     const { apiKey, botId } = await h.company();
     await h.api(apiKey, 'PUT', '/v1/campaign-policy', { max_calls_per_day: 1, max_calls_per_week: 3, blocked_prefixes: ['+1900'] });

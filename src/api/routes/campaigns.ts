@@ -386,7 +386,7 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
     });
 
     app.delete('/dnc/:number', {
-      config: { scope: 'dnc:write' },
+      config: { scope: 'dnc:write', auditHashesNumber: true },
       schema: { tags: ['dnc'], summary: 'Remove a number from the do-not-call list', params: NumberParams, response: { 204: Type.Null(), ...errors(400, 401, 403, 404) } },
     }, async (request, reply) => {
       if (!(await removeDnc(sql, request.auth.companyId, (request.params as { number: string }).number))) throw notFound('Number on the do-not-call list');
@@ -395,7 +395,7 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
 
     // ------------------------------------------------------------------------------------ consent
     app.put('/contacts/:number/consent', {
-      config: { scope: 'contacts:write' },
+      config: { scope: 'contacts:write', auditHashesNumber: true },
       schema: { tags: ['contacts'], summary: 'Record voice consent for a number (granted, denied or unknown), with its source and time', params: NumberParams, body: Consent, response: { 200: ConsentSchema, ...errors(400, 401, 403) } },
     }, async (request) => {
       const body = request.body as Static<typeof Consent>;

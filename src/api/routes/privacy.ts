@@ -7,7 +7,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { auditDetails } from '../../audit/hook.js';
 import type { RootSql } from '../../db/sql.js';
 import { notFound } from '../../errors.js';
-import { erasePhoneNumber, hashNumber } from '../../privacy/erase.js';
+import { erasePhoneNumber } from '../../privacy/erase.js';
 import { E164, errors } from '../schemas.js';
 import { drainRecordingDeletions, type RecordingDeleter } from '../../recordings/deletions.js';
 
@@ -59,7 +59,8 @@ export function privacyRoutes(deps: { sql: RootSql; recordings?: RecordingDelete
     });
 
     app.delete('/privacy/phone-numbers/:number', {
-      config: { scope: 'privacy:write' },
+      // The append-only audit log records the erasure against a hash of the number, never the number itself.
+      config: { scope: 'privacy:write', auditHashesNumber: true },
       schema: {
         tags: ['privacy'],
         summary: 'Erase everything about one phone number (E.164, URL-encoded: %2B15551234567); returns what was changed. A do-not-call entry is kept.',
@@ -74,8 +75,6 @@ export function privacyRoutes(deps: { sql: RootSql; recordings?: RecordingDelete
         await drainRecordingDeletions(deps.sql, deps.recordings, { companyId: request.auth.companyId, limit: 1000 })
           .catch((err: unknown) => request.log.warn({ err: String(err) }, 'deleting erased recordings failed; retried later'));
       }
-      // The append-only audit log records the erasure against a hash of the number, never the number itself.
-      params.number = hashNumber(params.number);
       auditDetails(request, { erased: counts });
       return counts;
     });
