@@ -1,9 +1,23 @@
 /**
  * A company's data as JSON Lines: one object per line with a `type` — company, bot, call (with its transcript,
  * outcome and recording reference), booking, campaign, campaign_contact, dnc_number, audit, usage (the usage
- * records: per call and kind, and knowledge ingestion's embedding tokens) — read with postgres.js cursors (one
- * batch of rows in memory at a time), each batch yielded as one chunk. The consumer pulls: nothing is read from
- * the database faster than the client takes it. Every query is scoped by the company id.
+ * records: per call and kind, and knowledge ingestion's embedding tokens) — each batch yielded as one chunk.
+ * The consumer pulls: nothing is read from the database faster than the client takes it. Every query is scoped
+ * by the company id.
+ *
+ * Keyset pagination, never a cursor: each batch is one short query (`where (order columns) > / < (the last row's
+ * values) order by … limit batchSize`; contacts: one per campaign the batch spans, see contactsBatch) and no
+ * connection or transaction is held between batches. A cursor would
+ * hold its connection for as long as the client takes to read, and a client that stops reading would then block
+ * every other query on PGlite's single connection (every tenant, every live call), or use up a pool slot for
+ * good on PostgreSQL. Here a stalled client holds only its own socket.
+ *
+ * Every type's order is unique (it ends with a key), so no row is lost or repeated between batches. The keyset
+ * values travel as text selected alongside the row (`_k0`, `_k1`, …, dropped from the output) and are bound as
+ * text and cast on the server (`::text::timestamptz`): a timestamp read as, or bound through, a JavaScript Date
+ * (connect.ts's serialiser for a timestamptz parameter) would lose its microseconds, and the comparison would
+ * then repeat or skip rows. Each batch is its own snapshot: a row written during the export appears if its key
+ * sorts after the batches already sent, a row deleted before its batch does not.
  */
 import { transcriptOf } from '../db/calls.js';
 import type { Db } from '../db/sql.js';
@@ -12,15 +26,29 @@ export const EXPORT_TYPES = ['company', 'bot', 'call', 'booking', 'campaign', 'c
 export type ExportType = (typeof EXPORT_TYPES)[number];
 
 type Row = Record<string, unknown>;
-interface Cursorable { cursor(rows: number): AsyncIterable<Row[]> }
+/** The last row's keyset values (text), in the order's column order; null before the first batch. */
+type After = readonly string[] | null;
 
-function queryFor(sql: Db, type: ExportType, companyId: string, withRecordingUrls: boolean): Cursorable {
+/** How many `_k<n>` columns each type's query selects. */
+const KEY_COLUMNS: Record<ExportType, number> = {
+  company: 0, bot: 2, call: 2, booking: 2, campaign: 2, campaign_contact: 2, dnc_number: 1, audit: 1, usage: 7,
+};
+/** Stands in for usage's missing call id (ingestion rows) in the keyset: uuid comparisons with null are null. */
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+
+/** One batch of `type`'s rows after `after`, at most `limit`, in the export's order. */
+function batch(sql: Db, type: ExportType, companyId: string, withRecordingUrls: boolean, after: After, limit: number): Promise<Row[]> {
+  const k = after ?? [];
   const q = (() => {
     switch (type) {
       case 'company':
         return sql`select id, name, webhook_url, webhook_events, retention_days, monthly_budget::float8 as monthly_budget, is_active, created_at, updated_at from companies where id = ${companyId}`;
       case 'bot':
-        return sql`select id, name, phone_number, language, config, is_active, created_at, updated_at from bots where company_id = ${companyId} order by created_at, id`;
+        return sql`
+          select id, name, phone_number, language, config, is_active, created_at, updated_at, created_at::text as _k0, id::text as _k1
+          from bots where company_id = ${companyId}
+            ${after ? sql`and (created_at, id) > (${k[0]!}::text::timestamptz, ${k[1]!}::uuid)` : sql``}
+          order by created_at, id limit ${limit}`;
       case 'call':
         return sql`
           select c.id, c.bot_id, c.direction, c.from_number, c.to_number, c.status, c.started_at, c.answered_at, c.ended_at,
@@ -30,38 +58,103 @@ function queryFor(sql: Db, type: ExportType, companyId: string, withRecordingUrl
               'source', case when c.recording_key is not null then 'parley' else 'twilio' end, 'twilio_recording_sid', c.recording_sid,
               'duration_sec', c.recording_duration_sec, 'channels', c.recording_channels, 'api_path', '/v1/calls/' || c.id || '/recording') end as recording,
             case when o.call_id is null then null else json_build_object('type', o.outcome_type, 'confidence', o.confidence,
-              'summary', o.summary, 'extracted_data', o.extracted_data, 'analyzer', o.analyzer, 'created_at', o.created_at) end as outcome
+              'summary', o.summary, 'extracted_data', o.extracted_data, 'analyzer', o.analyzer, 'created_at', o.created_at) end as outcome,
+            c.started_at::text as _k0, c.id::text as _k1
           from calls c left join outcomes o on o.call_id = c.id
-          where c.company_id = ${companyId} order by c.started_at desc, c.id desc`;
+          where c.company_id = ${companyId}
+            ${after ? sql`and (c.started_at, c.id) < (${k[0]!}::text::timestamptz, ${k[1]!}::uuid)` : sql``}
+          order by c.started_at desc, c.id desc limit ${limit}`;
       case 'booking':
         return sql`
           select id, bot_id, call_id, service_id, service_name, resource_id, resource_name, starts_at, ends_at, status,
-            customer_name, customer_phone, price, currency, notes, created_at, updated_at
-          from bookings where company_id = ${companyId} order by created_at desc, id desc`;
+            customer_name, customer_phone, price, currency, notes, created_at, updated_at, created_at::text as _k0, id::text as _k1
+          from bookings where company_id = ${companyId}
+            ${after ? sql`and (created_at, id) < (${k[0]!}::text::timestamptz, ${k[1]!}::uuid)` : sql``}
+          order by created_at desc, id desc limit ${limit}`;
       case 'campaign':
-        return sql`select id, bot_id, name, status, starts_at, ends_at, created_at from campaigns where company_id = ${companyId} order by created_at desc, id desc`;
-      case 'campaign_contact':
         return sql`
-          select id, campaign_id, phone, name, time_zone, variables, state, attempts, last_outcome, skip_reason, created_at, updated_at
-          from campaign_contacts where company_id = ${companyId} order by campaign_id, id`;
+          select id, bot_id, name, status, starts_at, ends_at, created_at, created_at::text as _k0, id::text as _k1
+          from campaigns where company_id = ${companyId}
+            ${after ? sql`and (created_at, id) < (${k[0]!}::text::timestamptz, ${k[1]!}::uuid)` : sql``}
+          order by created_at desc, id desc limit ${limit}`;
+      case 'campaign_contact':
+        return contactsBatch(sql, companyId, after, limit);
       case 'dnc_number':
-        return sql`select phone, source, reason, call_id, created_at from dnc_numbers where company_id = ${companyId} order by phone`;
+        // (company_id, phone) is the primary key: the phone is unique within the company.
+        return sql`
+          select phone, source, reason, call_id, created_at, phone as _k0
+          from dnc_numbers where company_id = ${companyId}
+            ${after ? sql`and phone > ${k[0]!}` : sql``}
+          order by phone limit ${limit}`;
       case 'audit':
         return sql`
-          select id, actor, action, resource_id, changed_fields, details, status_code, request_id, ip, created_at
-          from audit_log where company_id = ${companyId} order by id desc`;
-      case 'usage':
+          select id, actor, action, resource_id, changed_fields, details, status_code, request_id, ip, created_at, id::text as _k0
+          from audit_log where company_id = ${companyId}
+            ${after ? sql`and id < ${k[0]!}::text::bigint` : sql``}
+          order by id desc limit ${limit}`;
+      case 'usage': {
         // Stored units (stt_audio_ms, tts_chars, tokens); telephony minutes are the calls' duration_sec.
+        // Ordered by at, kind, provider, model as ever, then by what makes a record unique: its source, then the
+        // call (call_usage's key is call, kind, provider, model) or the ingestion row's id. Each side takes its
+        // own next `limit` rows first, so each reads from its (company_id, time) index only what the batch needs.
+        // The keyset as each side sees it: the source is a constant there, as is the other side's key.
+        const key = () => sql`(${k[0]!}::text::timestamptz, ${k[1]!}, ${k[2]!}, ${k[3]!}, ${k[4]!}, ${k[5]!}::uuid, ${k[6]!}::text::bigint)`;
+        const callsPast = after
+          ? sql`and started_at >= ${k[0]!}::text::timestamptz and (started_at, kind, provider, model, 'call'::text, call_id, 0::bigint) > ${key()}`
+          : sql``;
+        const ingestPast = after
+          ? sql`and occurred_at >= ${k[0]!}::text::timestamptz and (occurred_at, kind, provider, model, 'ingest'::text, ${NIL_UUID}::uuid, id) > ${key()}`
+          : sql``;
         return sql`
-          select 'call' as source, call_id, null::uuid as document_id, bot_id, started_at as at, kind, provider, model, quantity::text as quantity
-          from call_usage where company_id = ${companyId}
-          union all
-          select 'ingest', null, document_id, bot_id, occurred_at, kind, provider, model, quantity::text
-          from ingest_usage where company_id = ${companyId}
-          order by at, kind, provider, model`;
+          select source, call_id, document_id, bot_id, at, kind, provider, model, quantity,
+            at::text as _k0, kind as _k1, provider as _k2, model as _k3, source as _k4, coalesce(call_id, ${NIL_UUID}::uuid)::text as _k5, ingest_id::text as _k6
+          from (
+            (select 'call'::text as source, call_id, null::uuid as document_id, bot_id, started_at as at, kind, provider, model, quantity::text as quantity, 0::bigint as ingest_id
+            from call_usage where company_id = ${companyId} ${callsPast}
+            order by started_at, kind, provider, model, call_id limit ${limit})
+            union all
+            (select 'ingest', null, document_id, bot_id, occurred_at, kind, provider, model, quantity::text, id
+            from ingest_usage where company_id = ${companyId} ${ingestPast}
+            order by occurred_at, kind, provider, model, id limit ${limit})
+          ) u
+          order by at, kind, provider, model, source, coalesce(call_id, ${NIL_UUID}::uuid), ingest_id limit ${limit}`;
+      }
     }
   })();
-  return q as unknown as Cursorable;
+  return q as unknown as Promise<Row[]>;
+}
+
+/**
+ * Contacts in (campaign_id, id) order. No index leads with (campaign_id, id), so `(campaign_id, id) > (…)` would sort
+ * the rest of a campaign's contacts for every batch; instead one campaign at a time, `id > …` (the primary key
+ * index), then on to the company's next campaign — a few short queries when a batch spans campaigns. Contacts
+ * always carry their campaign's company (src/campaigns/repo.ts insertContacts, after the campaign is found for it).
+ */
+async function contactsBatch(sql: Db, companyId: string, after: After, limit: number): Promise<Row[]> {
+  const rows: Row[] = [];
+  let campaignId: string | undefined = after?.[0];
+  let afterId: string | undefined = after?.[1];
+  const nextCampaign = async (): Promise<string | undefined> => {
+    const [next] = await sql<{ id: string }[]>`
+      select id::text from campaigns where company_id = ${companyId} ${campaignId === undefined ? sql`` : sql`and id > ${campaignId}::uuid`}
+      order by id limit 1`;
+    return next?.id;
+  };
+  if (campaignId === undefined) campaignId = await nextCampaign();
+  while (campaignId !== undefined && rows.length < limit) {
+    const got = await sql<Row[]>`
+      select id, campaign_id, phone, name, time_zone, variables, state, attempts, last_outcome, skip_reason, created_at, updated_at,
+        campaign_id::text as _k0, id::text as _k1
+      from campaign_contacts where company_id = ${companyId} and campaign_id = ${campaignId}::uuid
+        ${afterId === undefined ? sql`` : sql`and id > ${afterId}::uuid`}
+      order by id limit ${limit - rows.length}`;
+    for (const row of got) rows.push(row);
+    if (rows.length < limit) {
+      campaignId = await nextCampaign();
+      afterId = undefined;
+    }
+  }
+  return rows;
 }
 
 /** 64-bit integers (audit ids) as strings, like the API's other responses. */
@@ -74,14 +167,26 @@ export interface ExportOptions {
   withRecordingUrls: boolean;
 }
 
-/** The company's data as JSONL chunks (one chunk per cursor batch of `batchSize` rows). */
+/** The company's data as JSONL chunks: one chunk per batch of `batchSize` rows, each read by short queries that hold no connection between them. */
 export async function* exportJsonl(sql: Db, companyId: string, options: ExportOptions): AsyncGenerator<string> {
   const batchSize = options.batchSize ?? 500;
   for (const type of options.types ?? EXPORT_TYPES) {
-    for await (const rows of queryFor(sql, type, companyId, options.withRecordingUrls).cursor(batchSize)) {
+    const keys = Array.from({ length: KEY_COLUMNS[type] }, (_, i) => `_k${i}`);
+    let after: After = null;
+    for (;;) {
+      // The query's promise settles before the yield: no connection is held while the consumer takes the chunk.
+      const rows = await batch(sql, type, companyId, options.withRecordingUrls, after, batchSize);
+      if (rows.length === 0) break;
+      const last = rows[rows.length - 1]!;
+      after = keys.map((key) => String(last[key]));
       let chunk = '';
-      for (const row of rows) chunk += `${JSON.stringify({ type, ...row }, jsonValue)}\n`;
+      for (const row of rows) {
+        for (const key of keys) delete row[key];
+        chunk += `${JSON.stringify({ type, ...row }, jsonValue)}\n`;
+      }
       yield chunk;
+      // The company is one row; a short batch is the last.
+      if (keys.length === 0 || rows.length < batchSize) break;
     }
   }
 }

@@ -1,6 +1,8 @@
 /**
- * GET /v1/export: everything the company has, streamed as JSON Lines (src/export/jsonl.ts). The body is pulled
- * from database cursors as the client reads it (backpressure), so memory stays flat whatever the size. Recorded
+ * GET /v1/export: everything the company has, streamed as JSON Lines (src/export/jsonl.ts). The body is read in
+ * keyset-paginated batches as the client reads it (backpressure), so memory stays flat whatever the size, and no
+ * database connection is held while the client is slow or stops reading: between batches the export holds only
+ * its own socket, so one stalled download cannot block other tenants' queries (PGlite has a single connection). Recorded
  * in the audit log as a read that matters. An error after the first bytes aborts the response (a truncated
  * download, never a half-valid file claiming to be complete: the last line then lacks its newline or is absent).
  */
