@@ -6,7 +6,7 @@
  * database is gone, and nothing may carry on without it.
  *
  * The worker file is pglite-worker.ts under tsx and vitest (loaded through tsx's ESM hooks inside the thread)
- * and pglite-worker.js in the built dist/ (the same arrangement as knowledge/ingest-pool.ts).
+ * and pglite-worker.js in the built dist/ (util/module-worker.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';

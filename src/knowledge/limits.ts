@@ -2,8 +2,8 @@
  * How far one uploaded document may expand while it is ingested. An upload is at most UPLOAD_MAX_BYTES, but a
  * 300 KB DOCX can inflate to gigabytes (a zip bomb), a PDF can hold thousands of pages, and a text can cut into
  * tens of thousands of chunks; each of these is bounded here and a document over a bound ends in `error` with
- * a message naming the limit. Parsing runs in a worker thread with its own heap limit and a timeout
- * (ingest-pool.ts), which catches whatever these checks cannot see in advance.
+ * a message naming the limit. Parsing runs in a worker process whose whole memory (heap and buffers) is limited,
+ * with a timeout (ingest-pool.ts), which catches whatever these checks cannot see in advance.
  */
 
 /** A permanent failure: the same bytes will never ingest, so the job must not retry. The message is for users. */
@@ -34,6 +34,9 @@ export const DEFAULT_INGEST_LIMITS: IngestLimits = {
   maxChars: 25_000_000,
   maxChunks: 50_000,
 };
+
+/** What an ingestion worker process writes to stderr when its memory watchdog kills it (ingest-worker.ts). */
+export const WORKER_OVER_BUDGET = 'ingest-worker: memory over budget';
 
 /** Entries in one archive; a DOCX has a few dozen. */
 export const MAX_ARCHIVE_ENTRIES = 10_000;

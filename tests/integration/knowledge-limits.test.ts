@@ -1,6 +1,6 @@
 /**
  * a document may not expand without bound, and a runaway one may not take the process down. Zip
- * bombs and lying archives are built in memory (knowledge-zip.ts); worker threads that run out of memory, crash
+ * bombs and lying archives are built in memory (knowledge-zip.ts); worker processes that run out of memory, crash
  * or hang end their document in `error` with the reason, and the job is not retried.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,11 +18,10 @@ import { deflated, docxWith, DOC_HEAD, DOC_TAIL, paragraphXml, repeatedParagraph
 const MiB = 1024 * 1024;
 const enc = (s: string) => new TextEncoder().encode(s);
 
-/** A worker source (CommonJS, eval'd) that says it is ready and then misbehaves on the first task. */
+/** A worker source (CommonJS, run in a worker process) that says it is ready and then misbehaves on the first task. */
 const misbehaving = (onTask: string) =>
-  `const { parentPort } = require('node:worker_threads');
-   parentPort.on('message', () => { ${onTask} });
-   parentPort.postMessage({ type: 'ready' });`;
+  `process.on('message', () => { ${onTask} });
+   process.send({ type: 'ready' });`;
 
 describe('ingestion limits and worker isolation', () => {
   let db: TestDatabase;
@@ -148,7 +147,7 @@ describe('ingestion limits and worker isolation', () => {
     expect((await row(bad.id)).error_message).toBe('The file is not valid UTF-8 or UTF-16 text');
   });
 
-  it('a worker thread that runs out of memory fails its document and the process carries on; the pool replaces it', async () => {
+  it('a worker process that runs out of heap fails its document and the process carries on; the pool replaces it', async () => {
     // A legitimate-looking DOCX within the size limits whose parse needs far more heap than 64 MB.
     const heavy = await repeatedParagraphDocx(100_000, 'A short paragraph.');
     const small = pool({ memoryMb: 64 });
@@ -161,7 +160,7 @@ describe('ingestion limits and worker isolation', () => {
     expect(small.started).toBe(2);
   });
 
-  it('a crashing or hanging worker thread fails the document through the job worker, which does not retry it', async () => {
+  it('a crashing or hanging worker process fails the document through the job worker, which does not retry it', async () => {
     const jobOf = async (id: string) =>
       (await db.sql<{ status: string; attempts: number }[]>`select status, attempts from jobs where dedupe_key = ${`ingest:${id}`}`)[0]!;
     const cases = [
@@ -192,7 +191,7 @@ describe('ingestion limits and worker isolation', () => {
     }
   });
 
-  it('starts a worker thread once and reuses it for every document', async () => {
+  it('starts a worker process once and reuses it for every document', async () => {
     const p = pool({ size: 1 });
     for (const i of [1, 2, 3]) {
       const doc = await upload(`reuse-${i}.md`, enc(`# Topic ${i}\n\nDetails about topic ${i}.`));
