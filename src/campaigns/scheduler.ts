@@ -231,11 +231,19 @@ export class CampaignScheduler {
     return sql.begin(async (tx) => {
       // Each campaign's row lock is held while its contacts are claimed: another instance skips the campaign for
       // this moment, so the count of its busy contacts below cannot be raced past its concurrency.
+      // Only campaigns with a contact due now — else twenty campaigns waiting out their retry spacing or windows
+      // would fill the batch on every poll and hide every other campaign — and the one whose due contact has
+      // waited longest first (a lease run out, with no wait of its own, before any), so no campaign starves.
       const campaigns = await tx<CampaignRow[]>`
-        select * from campaigns where status = 'running' and coalesce(backoff_until, '-infinity') <= ${now}
+        select c.* from campaigns c
+        where c.status = 'running' and coalesce(c.backoff_until, '-infinity') <= ${now}
           -- A disabled company places no calls: its campaigns wait, and go on if it is enabled again.
-          and exists (select 1 from companies co where co.id = campaigns.company_id and co.is_active)
-        order by updated_at limit 20 for update skip locked`;
+          and exists (select 1 from companies co where co.id = c.company_id and co.is_active)
+          and exists (select 1 from campaign_contacts cc where cc.campaign_id = c.id
+            and ((cc.state = 'pending' and cc.next_attempt_at <= ${now}) or (cc.state = 'dialing' and cc.locked_until < ${now})))
+        order by (select min(cc.next_attempt_at) from campaign_contacts cc
+            where cc.campaign_id = c.id and cc.state = 'pending' and cc.next_attempt_at <= ${now}) nulls first, c.updated_at
+        limit 20 for update of c skip locked`;
       const out: Claimed[] = [];
       for (const campaign of campaigns) {
         if (out.length >= free) break;
