@@ -65,7 +65,9 @@ const commonOptions = (onNotice?: (m: string) => void): postgres.Options<Record<
   onnotice: (n) => onNotice?.(String(n.message)),
   // Timestamps come back as Date, JSON as objects; bigint counts as numbers are safe at our sizes.
   types: safeTypes as unknown as Record<string, postgres.PostgresType>,
-  connection: { application_name: 'parley' },
+  // UTC whatever the server's default zone: dates, days and intervals in SQL never depend on how the database
+  // was installed (calendar-day arithmetic would otherwise follow its DST changes).
+  connection: { application_name: 'parley', TimeZone: 'UTC' },
 });
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {

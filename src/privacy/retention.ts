@@ -21,13 +21,18 @@ export interface PurgeCounts {
 
 const DAY_MS = 86_400_000;
 
-/** Companies with calls past their retention, at `now`. */
+/**
+ * Companies with calls past their retention, at `now`. The cutoff is `retention_days` × 24 h, exactly as purgeBatch
+ * computes it: a calendar-day interval would follow the session's time zone across a DST change, an hour away from
+ * the batch's cutoff, and a call inside that hour would keep its company due forever with nothing to purge — the
+ * worker claiming it again at once, and other companies never.
+ */
 export async function companiesDue(sql: RootSql, now: Date, limit: number): Promise<{ id: string; retention_days: number }[]> {
   return sql<{ id: string; retention_days: number }[]>`
     select co.id, co.retention_days from companies co
     where co.retention_days is not null
       and exists (select 1 from calls c where c.company_id = co.id
-        and c.started_at < ${now}::timestamptz - make_interval(days => co.retention_days))
+        and c.started_at < ${now}::timestamptz - make_interval(secs => co.retention_days * ${DAY_MS / 1000}))
     order by co.id limit ${limit}`;
 }
 

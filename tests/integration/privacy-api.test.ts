@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RootSql } from '../../src/db/sql.js';
-import { purgeExpired, retentionWorker } from '../../src/privacy/retention.js';
+import { companiesDue, purgeExpired, retentionWorker } from '../../src/privacy/retention.js';
 import { createLogger } from '../../src/log.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { storedTranscript, storeTurns } from '../helpers/transcript.js';
@@ -99,6 +99,33 @@ describe('retention', () => {
     } finally {
       await worker.stop(1000);
     }
+  });
+});
+
+describe('retention across a DST change', () => {
+  it('finds a company due exactly when its batch has calls to purge, whatever the session\'s time zone', async () => {
+    // 30 days before 2026-04-01T12:00Z crosses New York's spring-forward (8 March): 30 calendar days there end an
+    // hour later than 30 × 24 h. A call inside that hour is not purged by the batch, so the company is not due.
+    const now = new Date('2026-04-01T12:00:00Z');
+    const c = await seedCompany(await t.createCompany());
+    await sql`update companies set retention_days = 30 where id = ${c.companyId}`;
+    await sql`insert into calls (company_id, bot_id, direction, status, started_at) values (${c.companyId}, ${c.botId}, 'inbound', 'completed', '2026-03-02T12:30:00Z')`;
+    const dueIn = async (zone: string) => sql.begin(async (tx) => {
+      await tx`select set_config('timezone', ${zone}, true)`;
+      return (await companiesDue(tx as unknown as RootSql, now, 1000)).some((d) => d.id === c.companyId);
+    });
+    expect(await dueIn('America/New_York')).toBe(false);
+    expect(await dueIn('UTC')).toBe(false);
+    expect(await purgeExpired(sql, { now })).toMatchObject({ calls: 0 });
+    // An hour later the call is past 30 × 24 h: due, and purged.
+    const later = new Date(now.getTime() + 3_600_000);
+    expect((await companiesDue(sql, later, 1000)).some((d) => d.id === c.companyId)).toBe(true);
+    expect((await purgeExpired(sql, { now: later })).calls).toBeGreaterThanOrEqual(1);
+    await sql`update companies set retention_days = null where id = ${c.companyId}`;
+  });
+
+  it('every connection works in UTC, whatever the database\'s default zone', async () => {
+    expect((await sql<{ tz: string }[]>`select current_setting('timezone') as tz`)[0]!.tz).toBe('UTC');
   });
 });
 
