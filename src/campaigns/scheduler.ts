@@ -199,6 +199,9 @@ export class CampaignScheduler {
         where a.status = 'live' and c.ended_at is not null
         order by a.dialed_at limit ${this.o.settleBatch ?? 500}
         for update of a skip locked`;
+      // Campaign by campaign: each event takes its campaign's ordering lock (webhooks/emit.ts) until commit, and
+      // two batches that take their keys in one order cannot wait on each other.
+      ended.sort((x, y) => (x.campaign_id < y.campaign_id ? -1 : x.campaign_id > y.campaign_id ? 1 : 0));
       for (const a of ended) {
         const outcome = outcomeOf(a);
         await tx`update campaign_attempts set status = 'ended', outcome = ${outcome}, ended_at = ${now} where id = ${a.id}`;

@@ -72,6 +72,13 @@ export function eventBody(id: string, type: string, companyId: string, data: Rec
 export async function recordEvent(db: Db, event: EmitEvent): Promise<string | null> {
   const id = newEventId();
   const body = JSON.stringify(eventBody(id, event.type, event.companyId, event.data));
+  if (event.orderingKey) {
+    // Events of one key go out in `seq` order (outbox.ts), and seq is taken at insert, not at commit: two writers
+    // of one key in concurrent transactions (a campaign's settle batch and a pause) could commit the later seq
+    // first, and the worker would send it first. Writers of a key take turns until commit, so seq order is commit
+    // order. (Writers that hold several keys take them in key order: see CampaignScheduler.settleEndedAttempts.)
+    await db`select pg_advisory_xact_lock(hashtextextended(${`webhook-order:${event.companyId}:${event.orderingKey}`}, 0))`;
+  }
   const rows = await db`
     insert into webhook_events (id, company_id, type, ordering_key, body)
     select ${id}, c.id, ${event.type}, ${event.orderingKey ?? null}, ${body}
