@@ -6,6 +6,7 @@
  */
 import { DateTime } from 'luxon';
 import { WEEKDAYS, minutesOfHhmm, resourcesFor, type BookingSettings } from './config-schema.js';
+import { localAt } from './local-time.js';
 
 /** A time a resource is not free (a live booking or hold), epoch milliseconds, half-open [start, end). */
 export interface BusyInterval {
@@ -36,14 +37,6 @@ export interface SlotQuery {
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
-
-function localAt(day: DateTime, minutes: number, zone: string): DateTime {
-  if (minutes >= 1440) return day.plus({ days: 1 }).startOf('day');
-  return DateTime.fromObject(
-    { year: day.year, month: day.month, day: day.day, hour: Math.floor(minutes / 60), minute: minutes % 60 },
-    { zone },
-  );
-}
 
 /** The window bookable at `now`: not before now + lead time, not after now + horizon. */
 export function bookableWindow(settings: BookingSettings, now: number): { from: number; to: number } {
@@ -80,13 +73,13 @@ export function computeSlots(q: SlotQuery): Slot[] {
     if (!hours) continue;
     const openMin = minutesOfHhmm(hours.open);
     const closeMin = minutesOfHhmm(hours.close);
-    const closeAt = localAt(day, closeMin, zone).toMillis();
+    const closeAt = localAt(day, closeMin).toMillis();
     const breaks = (hours.breaks ?? []).map((b) => ({
-      start: localAt(day, minutesOfHhmm(b.start), zone).toMillis(),
-      end: localAt(day, minutesOfHhmm(b.end), zone).toMillis(),
+      start: localAt(day, minutesOfHhmm(b.start)).toMillis(),
+      end: localAt(day, minutesOfHhmm(b.end)).toMillis(),
     }));
     for (let m = openMin; m < closeMin; m += settings.slotGranularityMin) {
-      const start = localAt(day, m, zone);
+      const start = localAt(day, m);
       // A wall time skipped by a DST jump resolves to a later hour: not a real slot of this schedule.
       if (start.hour * 60 + start.minute !== m) continue;
       const startMs = start.toMillis();

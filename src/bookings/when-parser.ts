@@ -5,6 +5,7 @@
  * tokens; anything it cannot place returns null so the agent asks again.
  */
 import { DateTime } from 'luxon';
+import { localAt } from './local-time.js';
 
 export type DayPart = 'morning' | 'afternoon' | 'evening' | 'day' | 'week';
 
@@ -388,7 +389,9 @@ export function parseWhen(text: string, options: ParseWhenOptions): WhenResult |
 
   if (time) {
     const hour = resolveHour(time, part);
-    const at = (day: DateTime) => day.set({ hour, minute: time.minute, second: 0, millisecond: 0 });
+    // Placed as the schedule's slots are (local-time.ts): an ambiguous wall time on a fall-back night is then the
+    // same instant as the slot the caller heard offered.
+    const at = (day: DateTime) => localAt(day.setZone(zone), hour * 60 + time.minute);
     if (date) return { kind: 'exact', start: at(date.day) };
     if (options.defaultDay) {
       const day = DateTime.fromISO(options.defaultDay, { zone });

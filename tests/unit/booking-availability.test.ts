@@ -3,6 +3,7 @@ import { DateTime } from 'luxon';
 import { computeSlots, nearestSlots, type BusyInterval } from '../../src/bookings/availability.js';
 import { bookingSettings, type BookingConfig } from '../../src/bookings/config-schema.js';
 import { speakableTime } from '../../src/bookings/labels.js';
+import { parseWhen } from '../../src/bookings/when-parser.js';
 
 const base: BookingConfig = {
   timezone: 'America/New_York',
@@ -150,5 +151,17 @@ describe('speakableTime', () => {
     ['2026-03-20T14:00', 'ru', 'в пятницу, 20 марта, в 14:00'],
   ] as const)('%s (%s) → %s', (iso, lang, label) => {
     expect(speakableTime(DateTime.fromISO(iso, { zone }), now, lang)).toBe(label);
+  });
+});
+
+describe('a spoken time and the slot offered for it are one instant', () => {
+  it('on a fall-back night, "tomorrow at 1:30 am" is the 01:30 slot the schedule offers (01:30 comes twice)', () => {
+    const night: BookingConfig = { ...base, hours: { sun: { open: '00:00', close: '06:00' } }, blackoutDates: [], leadTimeMin: 0 };
+    const slots = slotsOn(night, 'haircut', '2026-11-01', { now: ms('2026-10-31T10:00') });
+    const offered = slots.filter((s) => s.start.toFormat('HH:mm') === '01:30');
+    expect(offered.length).toBeGreaterThan(0);
+    const heard = parseWhen('tomorrow at 1:30 am', { now: ms('2026-10-31T10:00'), zone: night.timezone });
+    expect(heard?.kind).toBe('exact');
+    expect(offered.map((s) => s.start.toMillis())).toContain(heard?.kind === 'exact' ? heard.start.toMillis() : NaN);
   });
 });
