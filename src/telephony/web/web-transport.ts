@@ -4,7 +4,8 @@
  * and the loop's audio/marks/clear/notices into frames.
  */
 import type { WebSocket } from 'ws';
-import { WIDEBAND_FORMAT } from '../../audio/format.js';
+import { bytesPerMs, WIDEBAND_FORMAT } from '../../audio/format.js';
+import { RealtimeAudioBudget } from '../realtime-budget.js';
 import { FarEndState } from '../socket-frames.js';
 import type { CallTransport, TransportHandlers, TransportNotice } from '../transport.js';
 import { checkAudioFrame, encodeWebServerMessage, type WebClientMessage, type WebServerMessage } from './codec.js';
@@ -19,12 +20,16 @@ export class WebCallTransport implements CallTransport {
   private readonly farEnd: FarEndState;
   /** A trailing odd byte of outbound audio, held so every binary frame is whole samples. */
   private carry: number | null = null;
+  /** The page's microphone audio is taken at most as fast as it is spoken (realtime-budget.ts). */
+  private readonly inbound: RealtimeAudioBudget;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly onMalformed: (why: string) => void,
+    now?: () => number,
   ) {
     this.farEnd = new FarEndState(onMalformed, (reason) => this.handlers?.onClose(reason));
+    this.inbound = new RealtimeAudioBudget(bytesPerMs(WIDEBAND_FORMAT), now);
   }
 
   attach(handlers: TransportHandlers): void {
@@ -41,6 +46,7 @@ export class WebCallTransport implements CallTransport {
   receiveAudio(frame: Uint8Array): void {
     const bad = checkAudioFrame(frame.byteLength);
     if (bad) return this.onMalformed(bad);
+    if (!this.inbound.admit(frame.byteLength)) return this.onMalformed('audio faster than real time');
     this.handlers?.onAudio(frame);
   }
 
