@@ -8,6 +8,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { endCallInTx } from '../call/lifecycle.js';
+import { liveStatuses } from '../db/calls.js';
 import type { RootSql } from '../db/sql.js';
 import type { Logger } from '../log.js';
 
@@ -18,8 +19,9 @@ export interface CallOwnershipOptions {
   /** How often this instance looks for lost calls (0 = only when sweep() is called). */
   sweepEveryMs?: number;
   /**
-   * A live call with no instance (its media never started on any instance, or it predates ownership) is
-   * ended once its row has not changed for this long.
+   * A live call with no instance — its media never started on any instance (queued or ringing: the socket closed
+   * before its start was taken, the status callback was lost), or it predates ownership — is ended once its row has
+   * not changed for this long.
    */
   unownedAfterMs?: number;
 }
@@ -59,10 +61,10 @@ export class CallOwnership {
   /** Ends the live calls of lost instances; returns how many it ended. Safe to run on several instances at once. */
   async sweep(): Promise<number> {
     const ended = await this.sql.begin(async (tx) => {
-      const lost = await tx<{ id: string; company_id: string }[]>`
-        select c.id, c.company_id from calls c
+      const lost = await tx<{ id: string; company_id: string; status: string }[]>`
+        select c.id, c.company_id, c.status from calls c
         left join instances i on i.id = c.instance_id
-        where c.ended_at is null and c.status = 'in_progress' and c.company_id is not null
+        where c.ended_at is null and c.status = any(${liveStatuses()}) and c.company_id is not null
           and (c.instance_id is null or c.instance_id <> ${this.instanceId})
           and (
             (c.instance_id is not null and (i.id is null or i.heartbeat_at < now() - ${this.lostAfterMs} * interval '1 millisecond'))
@@ -72,7 +74,9 @@ export class CallOwnership {
         for update of c skip locked`;
       let n = 0;
       for (const call of lost) {
-        if (await endCallInTx(tx, { callId: call.id, companyId: call.company_id }, { status: 'failed', reason: 'server_lost' }, { by: 'sweep' })) n++;
+        // A call that never connected was nobody's conversation: failed, and why.
+        const reason = call.status === 'in_progress' ? 'server_lost' : 'never_connected';
+        if (await endCallInTx(tx, { callId: call.id, companyId: call.company_id }, { status: 'failed', reason }, { by: 'sweep' })) n++;
       }
       // Instances silent far longer than the lost threshold and owning no live call are forgotten.
       await tx`

@@ -74,4 +74,21 @@ describe('calls of a lost server instance', () => {
     expect((await db.sql`select failure_reason from calls where id = ${callId}`)[0]!.failure_reason).toBe('server_lost');
     expect((await db.sql`select status from calls where id = ${fresh}`)[0]!.status).toBe('in_progress');
   });
+
+  it('ends queued and ringing calls that never connected once they have been quiet long enough, saying so', async () => {
+    const ids: string[] = [];
+    for (const status of ['queued', 'ringing'] as const) {
+      const id = await seedCall(db.sql, companyId, botId, `+1212555012${ids.length}`);
+      await db.sql`update calls set status = ${status}, updated_at = now() - interval '3 hours' where id = ${id}`;
+      ids.push(id);
+    }
+    const recent = await seedCall(db.sql, companyId, botId, '+12125550129');
+    await db.sql`update calls set status = 'ringing' where id = ${recent}`;
+    const sweeper = new CallOwnership(db.sql, quiet, { sweepEveryMs: 0 });
+    expect(await sweeper.sweep()).toBe(2);
+    const rows = await db.sql<{ id: string; status: string; end_reason: string | null }[]>`select id, status, end_reason from calls where id = any(${[...ids, recent]}::uuid[])`;
+    const byId = Object.fromEntries(rows.map((r) => [r.id, r]));
+    for (const id of ids) expect(byId[id]).toMatchObject({ status: 'failed', end_reason: 'never_connected' });
+    expect(byId[recent]!.status).toBe('ringing');
+  });
 });

@@ -59,16 +59,23 @@ export async function claimWebCallToken(db: Db, token: string): Promise<WebCallT
 }
 
 /**
- * Web calls whose token expired unused never had a caller: mark them canceled (with a reason) so they do not sit
- * in `queued` forever, and drop their spent token rows. Run periodically; returns how many calls it closed.
+ * Web calls that never started by the time their token expired never had a caller: the token unused
+ * (`token_expired`), or used by a page that left, or was refused, before the call started (`not_started`). They are
+ * marked canceled so they do not sit in `queued` forever, and every expired token row is dropped. A call that did
+ * start is left alone. Run periodically; returns how many calls it closed.
  */
 export async function closeAbandonedWebCalls(sql: RootSql): Promise<number> {
   return sql.begin(async (tx) => {
-    const expired = await tx<{ call_id: string; company_id: string }[]>`
-      delete from web_call_tokens where used_at is null and expires_at < now() returning call_id, company_id`;
+    const expired = await tx<{ call_id: string; company_id: string; used: boolean }[]>`
+      delete from web_call_tokens where expires_at < now() returning call_id, company_id, used_at is not null as used`;
     let closed = 0;
     for (const t of expired) {
-      const ended = await endCallInTx(tx, { callId: t.call_id, companyId: t.company_id }, { status: 'canceled', reason: 'token_expired' }, { by: 'expiry', durationSec: 0 });
+      if (t.used) {
+        const [call] = await tx<{ status: string }[]>`select status from calls where id = ${t.call_id} for update`;
+        if (call?.status !== 'queued') continue;
+      }
+      const reason = t.used ? 'not_started' : 'token_expired';
+      const ended = await endCallInTx(tx, { callId: t.call_id, companyId: t.company_id }, { status: 'canceled', reason }, { by: 'expiry', durationSec: 0 });
       if (ended) closed++;
     }
     return closed;
