@@ -9,6 +9,7 @@
 import type { Language, SttEvent, TtsSession } from '../providers/types.js';
 import { LlmFailure, runAgentTurn, splitForSpeech } from './agent-turn.js';
 import { providerSessionOptions, type ProviderSessionOptions } from './provider-sessions.js';
+import { RECONNECT_BUDGET_MS } from './reconnect-budget.js';
 import { safeSpeechContextFor } from './safe-speech-context.js';
 import type { SafeSpeechContext } from '../safety/safe-speech.js';
 import { BargeIn, type BargeInMetric } from './barge-in.js';
@@ -38,6 +39,16 @@ interface EndRequest {
   reason: string;
   status: 'completed' | 'failed';
 }
+
+/**
+ * A wrap-up always ends the call, whether or not its goodbye can be heard (a voice that does not answer, a caller
+ * whose side never takes the audio). The goodbye must have started playing this long after the wrap-up…
+ */
+export const GOODBYE_START_MS = 5000;
+/** …and then may play out its audio, plus this margin (a client that never echoes marks is paced 3 s late)… */
+export const GOODBYE_MARGIN_MS = 4000;
+/** …but the call ends this long after the wrap-up at the latest (Twilio's own hard stop is 60 s past the limit). */
+export const WRAP_UP_MAX_MS = 30_000;
 
 export class CallSession {
   private readonly clock: Clock;
@@ -69,6 +80,14 @@ export class CallSession {
   private readonly control: CallControl;
   /** What of the conversation each LLM request carries (bounded on long calls). */
   private readonly historyWindow: HistoryWindow;
+  /** The wrap-up's hard stop (see GOODBYE_START_MS): armed once, cleared when the call ends. */
+  private hardStop: unknown = null;
+  private wrapUpAt = 0;
+  /**
+   * When the voice first failed without speaking since (null: it spoke). A session that stays open but never
+   * answers looks stable to the reconnect budget, so this bounds the failures of a voice that never speaks.
+   */
+  private ttsSilentSince: number | null = null;
 
   get state(): CallState {
     return this.machine.state;
@@ -293,6 +312,7 @@ export class CallSession {
 
   private onFirstAudio(turn: SpeakingTurn, timing: PlaybackTiming): void {
     this.ttsLine.recovered();
+    this.ttsSilentSince = null;
     if (this.turn === turn && this.state !== 'paused' && this.state !== 'wrapping-up') this.setState(turn.kind === 'greeting' ? 'greeting' : 'speaking');
     const l = turn.latency;
     if (!l) return;
@@ -393,13 +413,23 @@ export class CallSession {
     const rest = turn.kind === 'goodbye' ? turn.playback.text : turn.playback.unheardText();
     this.stopTurn(turn, 'tts-failed');
     this.tts = null;
+    // A voice that has said nothing through a whole reconnect budget of failures (one that opens but never
+    // answers, which the budget would take for a stable session) is given up like one that will not open.
+    const now = this.clock.now();
+    this.ttsSilentSince ??= now;
+    if (now - this.ttsSilentSince >= RECONNECT_BUDGET_MS) {
+      this.o.log.error({ err: errText(err), silentMs: now - this.ttsSilentSince }, 'TTS failed');
+      return void this.finish(this.endRequested ?? { reason: 'provider_failure: tts', status: 'failed' });
+    }
     const session = await this.ttsLine.connect(err);
     if (this.ended) return;
     if (!session) return void this.finish(this.endRequested ?? { reason: 'provider_failure: tts', status: 'failed' });
     this.tts = session;
     if (this.turn) return; // a turn the caller started meanwhile has been answered
-    if (rest.trim()) this.speak(rest, turn.kind === 'agent' ? 'resume' : turn.kind, turn.interruptible);
-    else this.afterSpeech(turn.kind);
+    if (rest.trim()) return this.speak(rest, turn.kind === 'agent' ? 'resume' : turn.kind, turn.interruptible);
+    // Nothing was left to say, so the new session is not tried now: its first failure starts a streak of its own.
+    this.ttsSilentSince = null;
+    this.afterSpeech(turn.kind);
   }
 
   private afterSpeech(kind: BotTurnKind): void {
@@ -436,9 +466,14 @@ export class CallSession {
 
   // ---------- the end ----------
 
-  /** Polite end: stop whatever is happening, say goodbye (not interruptible), hang up. */
+  /**
+   * Polite end: stop whatever is happening, say goodbye (not interruptible), hang up — by the hard stop at the
+   * latest. An end already on its way (a goodbye, the bot's last words) is given the hard stop too.
+   */
   private wrapUp(reason: string, goodbye: string, status: 'completed' | 'failed' = 'completed'): void {
-    if (this.ended || this.endRequested) return;
+    if (this.ended) return;
+    this.armHardStop();
+    if (this.endRequested) return;
     this.endRequested = { reason, status };
     this.bargeIn.forget();
     this.timers.clear('resume', 'barge-in', 'end-of-turn', 'silence-reprompt', 'silence-hangup');
@@ -447,6 +482,30 @@ export class CallSession {
     if (this.tts) this.speak(goodbye, 'goodbye', false);
     else void this.finish(this.endRequested);
   }
+
+  private armHardStop(): void {
+    if (this.hardStop !== null) return;
+    this.wrapUpAt = this.clock.now();
+    this.hardStop = this.clock.setTimeout(this.checkHardStop, GOODBYE_START_MS);
+  }
+
+  /** A goodbye that has started playing may finish; one that has not (or has played out its time) is cut. */
+  private readonly checkHardStop = (): void => {
+    this.hardStop = null;
+    if (this.ended) return;
+    const now = this.clock.now();
+    const playback = this.turn?.playback;
+    const sentAt = playback?.firstSentAt ?? null;
+    const playedBy = playback && sentAt !== null ? sentAt + playback.audioMs + GOODBYE_MARGIN_MS : now;
+    const until = Math.min(playedBy, this.wrapUpAt + WRAP_UP_MAX_MS);
+    if (until > now) {
+      this.hardStop = this.clock.setTimeout(this.checkHardStop, until - now);
+      return;
+    }
+    const end = this.endRequested ?? { reason: 'max_duration', status: 'completed' as const };
+    this.o.log.warn({ reason: end.reason, waitedMs: now - this.wrapUpAt, started: sentAt !== null }, 'goodbye did not play out: hanging up');
+    void this.finish(end);
+  };
 
   /** The recognizer or the LLM is gone for good: apologise and end (TTS failures: ttsFailed()). */
   private failCall(provider: 'stt' | 'llm'): void {
@@ -461,6 +520,8 @@ export class CallSession {
     this.setState('ended');
     this.endReason = req.reason;
     this.timers.clearAll();
+    if (this.hardStop !== null) this.clock.clearTimeout(this.hardStop);
+    this.hardStop = null;
     this.bargeIn.forget();
     if (this.turn) this.stopTurn(this.turn, 'call-ended');
     this.callAbort.abort();

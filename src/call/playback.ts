@@ -9,12 +9,20 @@
  *  - a slow or dead socket holds at most the lead (plus `maxPendingBytes` of socket buffer).
  * A client that never echoes marks still plays: a slice is assumed played `markGraceMs` after its real-time
  * play-out, which paces such a client in real time (its pause cannot know what was heard).
+ * A TTS that goes quiet fails the turn (TtsFailure), whatever the provider: a phrase with no audio `firstAudioMs`
+ * after it was requested, or none for `audioIdleMs` after its last chunk (the provider not having ended it), is
+ * cancelled. Only the wait on the provider counts — not the time synthesis is held back because enough is ready.
  */
 import { bytesPerMs } from '../audio/format.js';
 import type { TtsSession, TtsTurn } from '../providers/types.js';
 import type { CallTransport } from '../telephony/transport.js';
 import { AsyncQueue } from '../util/async-queue.js';
 import type { Clock } from './types.js';
+
+/** A phrase's first audio takes this long at most (as a caller waits for the LLM's first token: FIRST_TOKEN_BUDGET_MS). */
+export const TTS_FIRST_AUDIO_MS = 6000;
+/** A phrase whose audio has started is stalled after this long without a chunk (as the LLM's STREAM_IDLE_MS). */
+export const TTS_AUDIO_IDLE_MS = 6000;
 
 export class TtsFailure extends Error {
   constructor(override readonly cause: unknown) {
@@ -68,6 +76,10 @@ export interface PlaybackOptions {
   maxPendingBytes?: number;
   /** A slice whose mark never comes back is assumed played this long after its real-time play-out. Default 3000. */
   markGraceMs?: number;
+  /** A phrase with no audio this long after it went to TTS fails the turn. Default TTS_FIRST_AUDIO_MS. */
+  firstAudioMs?: number;
+  /** A phrase with no new audio this long (and not ended by the provider) fails the turn. Default TTS_AUDIO_IDLE_MS. */
+  audioIdleMs?: number;
   /** Called once, when the first audio is handed to the transport. */
   onFirstAudio?: (timing: PlaybackTiming) => void;
 }
@@ -86,6 +98,8 @@ export class Playback {
   private readonly lookaheadMs: number;
   private readonly maxPendingBytes: number;
   private readonly graceMs: number;
+  private readonly firstAudioMs: number;
+  private readonly audioIdleMs: number;
   private current: TtsTurn | null = null;
   private frozen = false;
   private paused = false;
@@ -105,6 +119,14 @@ export class Playback {
   private workerDone = false;
   private ttsFailed = false;
   private tick: unknown = null;
+  /**
+   * The TTS deadline: while the worker waits on the provider, `audioDue` is when the wait fails (0: not waiting).
+   * One timer serves it; a later deadline only moves `audioDue` (the timer, when it fires early, sleeps again).
+   */
+  private audioDue = 0;
+  private audioWait: 'first' | 'next' = 'first';
+  private audioTimer: unknown = null;
+  private audioTimerAt = 0;
   private wakeWorker: (() => void) | null = null;
   private settle!: (r: PlaybackResult) => void;
   private fail!: (e: Error) => void;
@@ -120,6 +142,8 @@ export class Playback {
     this.lookaheadMs = o.lookaheadMs ?? 2000;
     this.maxPendingBytes = o.maxPendingBytes ?? this.bytesPerMs * 2000;
     this.graceMs = o.markGraceMs ?? 3000;
+    this.firstAudioMs = o.firstAudioMs ?? TTS_FIRST_AUDIO_MS;
+    this.audioIdleMs = o.audioIdleMs ?? TTS_AUDIO_IDLE_MS;
     this.done = new Promise<PlaybackResult>((resolve, reject) => {
       this.settle = resolve;
       this.fail = reject;
@@ -190,6 +214,7 @@ export class Playback {
     this.queue.abort();
     void this.current?.cancel();
     this.clearTick();
+    this.clearAudioTimer();
     this.wake();
     this.settle('interrupted');
   }
@@ -203,6 +228,14 @@ export class Playback {
   /** Whether any audio has been handed to the transport. */
   get started(): boolean {
     return this.timing !== null;
+  }
+  /** When the first audio was handed to the transport (null before). */
+  get firstSentAt(): number | null {
+    return this.timing ? this.timing.sentAt : null;
+  }
+  /** Ms of audio synthesised so far (sent or not). */
+  get audioMs(): number {
+    return this.endMs(this.slices.length);
   }
   /** Ms of audio handed to the transport and not yet heard (the lead). */
   get leadMs(): number {
@@ -307,7 +340,59 @@ export class Playback {
     for (const p of this.phrases) if (p.lastSlice >= 0) p.assumedHeard = true;
     this.frozen = true;
     this.clearTick();
+    this.clearAudioTimer();
     this.settle('played');
+  }
+
+  // ---------- the TTS deadline ----------
+
+  /** The worker waits on the provider from now, for `ms` at most. No allocation unless no timer is pending. */
+  private expectAudio(ms: number): void {
+    const due = this.o.clock.now() + ms;
+    this.audioDue = due;
+    if (this.audioTimer !== null) {
+      if (this.audioTimerAt <= due) return;
+      this.o.clock.clearTimeout(this.audioTimer);
+    }
+    this.audioTimerAt = due;
+    this.audioTimer = this.o.clock.setTimeout(this.onAudioTimer, ms);
+  }
+
+  private readonly onAudioTimer = (): void => {
+    this.audioTimer = null;
+    if (this.audioDue === 0 || this.frozen) return;
+    const now = this.o.clock.now();
+    if (now < this.audioDue) {
+      this.audioTimerAt = this.audioDue;
+      this.audioTimer = this.o.clock.setTimeout(this.onAudioTimer, this.audioDue - now);
+      return;
+    }
+    this.audioDue = 0;
+    // The hung provider turn is cancelled, and the playback fails now: a provider whose stream does not end on
+    // cancel cannot hold the turn (the worker, if it ever wakes, finds the playback frozen).
+    const turn = this.current;
+    this.current = null;
+    if (turn) void turn.cancel().catch(() => {});
+    this.failTts(
+      new Error(this.audioWait === 'first' ? `no audio from TTS within ${this.firstAudioMs} ms` : `TTS audio stalled for ${this.audioIdleMs} ms`),
+    );
+  };
+
+  private clearAudioTimer(): void {
+    this.audioDue = 0;
+    if (this.audioTimer !== null) this.o.clock.clearTimeout(this.audioTimer);
+    this.audioTimer = null;
+  }
+
+  /** TTS failed: freeze what was heard and reject `done` (the session reopens TTS and says the rest). */
+  private failTts(err: unknown): boolean {
+    if (this.frozen || this.o.signal.aborted) return false;
+    this.frozen = true;
+    this.ttsFailed = true;
+    this.clearTick();
+    this.clearAudioTimer();
+    this.fail(err instanceof TtsFailure ? err : new TtsFailure(err));
+    return true;
   }
 
   // ---------- synthesis ----------
@@ -326,14 +411,9 @@ export class Playback {
         if (this.o.signal.aborted || this.frozen) break;
       }
     } catch (err) {
-      if (!this.frozen && !this.o.signal.aborted) {
-        this.frozen = true;
-        this.ttsFailed = true;
-        this.clearTick();
-        this.fail(err instanceof TtsFailure ? err : new TtsFailure(err));
-        return;
-      }
+      if (this.failTts(err)) return;
     }
+    this.clearAudioTimer();
     this.workerDone = true;
     if (this.o.signal.aborted && !this.frozen) {
       this.frozen = true;
@@ -362,9 +442,12 @@ export class Playback {
         this.current = turn;
         turn.pushText(phrase.text + ' ');
         turn.end();
+        this.audioWait = 'first';
+        this.expectAudio(this.firstAudioMs);
         for await (const chunk of turn.audio) {
           if (this.o.signal.aborted || this.frozen) return;
           if (chunk.byteLength === 0) continue;
+          this.audioWait = 'next';
           if (!produced && this.ttsFirstAudioAt === 0) {
             this.ttsStartedAt = started;
             this.ttsFirstAudioAt = this.o.clock.now();
@@ -389,10 +472,17 @@ export class Playback {
             partialBytes = 0;
           }
           this.pump();
-          while (this.bufferedAheadMs() >= this.lookaheadMs && !this.frozen && !this.o.signal.aborted) {
-            await new Promise<void>((r) => (this.wakeWorker = r));
+          if (this.bufferedAheadMs() >= this.lookaheadMs) {
+            // Held back by the caller's pace, not waiting on the provider: the deadline stops meanwhile.
+            this.audioDue = 0;
+            while (this.bufferedAheadMs() >= this.lookaheadMs && !this.frozen && !this.o.signal.aborted) {
+              await new Promise<void>((r) => (this.wakeWorker = r));
+            }
           }
+          if (this.o.signal.aborted || this.frozen) return;
+          this.expectAudio(this.audioIdleMs);
         }
+        this.audioDue = 0;
         if (this.o.signal.aborted || this.frozen) return;
         if (partialBytes > 0) this.addSlice(phrase, partial, partialBytes);
         if (phrase.slices > 0) phrase.lastSlice = this.slices.length - 1;
@@ -402,6 +492,7 @@ export class Playback {
         if (this.o.signal.aborted || this.frozen) return;
         if (produced || attempt >= 1) throw new TtsFailure(err);
       } finally {
+        this.audioDue = 0;
         this.current = null;
       }
     }
