@@ -54,6 +54,7 @@ import { settleWithin } from './util/settle-within.js';
 import { recordingServices } from './recordings/settings.js';
 import { BudgetGuard } from './usage/budget.js';
 import { pricesFrom } from './usage/prices.js';
+import { allowedPrefixesOf, policedTransfer } from './telephony/dial-policy.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -115,12 +116,13 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     config.TWILIO_ACCOUNT_SID && config.TWILIO_AUTH_TOKEN
       ? new TwilioRestClient({ accountSid: config.TWILIO_ACCOUNT_SID, authToken: config.TWILIO_AUTH_TOKEN, baseUrl: config.TWILIO_API_URL })
       : null;
-  const twilioControl = twilioRest ? { transfer: (callSid: string, to: string) => twilioRest.transferCall(callSid, to) } : null;
+  const allowedPrefixes = allowedPrefixesOf(config.OUTBOUND_ALLOWED_PREFIXES);
+  const twilioControl = twilioRest ? { transfer: policedTransfer(allowedPrefixes, (callSid, to) => twilioRest.transferCall(callSid, to)) } : null;
   const dialer = twilioRest
     ? new OutboundDialer({
         sql, rest: twilioRest, publicOrigin: config.PUBLIC_URL,
         maxActivePerCompany: config.OUTBOUND_MAX_ACTIVE_PER_COMPANY,
-        allowedPrefixes: (config.OUTBOUND_ALLOWED_PREFIXES ?? '').split(',').map((p) => p.trim()).filter(Boolean),
+        allowedPrefixes,
       })
     : null;
 

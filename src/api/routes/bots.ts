@@ -14,6 +14,7 @@ import { NUMBER_HELD_CONSTRAINT, claimNumber, listNumbers, releaseNumber, type P
 import type { Db, RootSql } from '../../db/sql.js';
 import { badRequest, conflict, notFound } from '../../errors.js';
 import { E164, IdParams, PageQuery, Page, Timestamp, Uuid, decodeCursor, encodeCursor, errors } from '../schemas.js';
+import { allowedPrefixesOf, dialRefusal } from '../../telephony/dial-policy.js';
 
 export const BotSchema = Type.Object({
   id: Uuid,
@@ -53,7 +54,10 @@ const UpdateBotBody = Type.Object(
 );
 
 /** What the JSON Schema cannot say (a real IANA zone, services that exist…), as a 400 naming the field. */
-function checkConfig(config: BotConfig | undefined): void {
+function checkConfig(config: BotConfig | undefined, allowedPrefixes: readonly string[]): void {
+  const transfer = config?.transferNumber;
+  const refused = transfer ? dialRefusal(transfer, allowedPrefixes) : null;
+  if (refused) throw badRequest(`config.transferNumber: ${refused} (OUTBOUND_ALLOWED_PREFIXES)`, { field: 'body.config.transferNumber' });
   if (config?.booking) {
     const problems = bookingConfigProblems(config.booking);
     if (problems.length) throw badRequest(`config.booking: ${problems.join('; ')}`, { field: 'body.config.booking' });
@@ -102,6 +106,7 @@ const toPhoneNumber = (p: PhoneNumberRow) => ({ number: p.number, claimed_at: p.
 export const NumberParams = Type.Object({ number: E164 });
 
 export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): FastifyPluginAsync {
+  const allowedPrefixes = allowedPrefixesOf(deps.config?.OUTBOUND_ALLOWED_PREFIXES);
   const keys = {
     DEEPGRAM_API_KEY: deps.config?.DEEPGRAM_API_KEY, OPENAI_API_KEY: deps.config?.OPENAI_API_KEY,
     ANTHROPIC_API_KEY: deps.config?.ANTHROPIC_API_KEY, CARTESIA_API_KEY: deps.config?.CARTESIA_API_KEY,
@@ -116,7 +121,7 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
       schema: { tags: ['bots'], summary: 'Create a bot', description: 'A phone_number must be one this company holds; a number nobody holds is claimed for the company.', body: CreateBotBody, response: { 201: BotSchema, ...errors(400, 401, 403, 409) } },
     }, async (request, reply) => {
       const body = request.body as Static<typeof CreateBotBody>;
-      checkConfig(body.config as BotConfig);
+      checkConfig(body.config as BotConfig, allowedPrefixes);
       const { companyId } = request.auth;
       const bot = await deps.sql.begin(async (tx) => {
         if (body.phone_number) await holdNumber(tx, companyId, body.phone_number);
@@ -154,7 +159,7 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
     }, async (request) => {
       const { id } = request.params as Static<typeof IdParams>;
       const body = request.body as Static<typeof UpdateBotBody>;
-      checkConfig(body.config as BotConfig | undefined);
+      checkConfig(body.config as BotConfig | undefined, allowedPrefixes);
       const { companyId } = request.auth;
       const bot = await deps.sql.begin(async (tx) => {
         const current = await getBotForUpdate(tx, companyId, id);

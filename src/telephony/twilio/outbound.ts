@@ -12,6 +12,7 @@ import type { Db, RootSql } from '../../db/sql.js';
 import { ParleyError } from '../../errors.js';
 import type { TwilioRestClient } from './rest.js';
 import { publicUrl } from './signature.js';
+import { dialRefusal } from '../dial-policy.js';
 
 export const OUTBOUND_PATH = '/twilio/outbound';
 
@@ -45,10 +46,8 @@ export class OutboundDialer {
   async place(bot: BotRow, to: string, options: PlaceOptions = {}): Promise<CallRow> {
     if (!bot.phone_number) throw new ParleyError('PARLEY_ERR_CONFLICT', 'This bot has no phone number to call from');
     if (to === bot.phone_number) throw new ParleyError('PARLEY_ERR_VALIDATION', 'A bot cannot call its own number');
-    const allowed = this.deps.allowedPrefixes ?? [];
-    if (allowed.length > 0 && !allowed.some((p) => to.startsWith(p))) {
-      throw new ParleyError('PARLEY_ERR_VALIDATION', `Outbound calls may only go to numbers starting with ${allowed.join(', ')}`);
-    }
+    const refused = dialRefusal(to, this.deps.allowedPrefixes ?? []);
+    if (refused) throw new ParleyError('PARLEY_ERR_VALIDATION', refused);
     const max = this.deps.maxActivePerCompany ?? 10;
     // Count and insert under a per-company lock, so concurrent requests cannot all slip under the limit.
     const call = await this.deps.sql.begin(async (tx) => {

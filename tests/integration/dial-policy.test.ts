@@ -1,0 +1,44 @@
+/**
+ * OUTBOUND_ALLOWED_PREFIXES holds for every number Parley makes Twilio call: outbound calls (outbound-calls.test),
+ * campaigns (through the same dialer) and transfers — a bot's transfer number outside the list is refused when the
+ * bot is saved (400), and a transfer to one saved before the list changed is refused when the caller asks for it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { policedTransfer } from '../../src/telephony/dial-policy.js';
+import { botBody, createTestApp, type TestApp } from '../helpers/app.js';
+
+describe('dial policy for transfers', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ env: { OUTBOUND_ALLOWED_PREFIXES: '+1555, +44' } });
+  });
+  afterAll(async () => t.close());
+
+  const withTransfer = (transferNumber: string) => {
+    const body = botBody();
+    return { ...body, config: { ...(body.config as object), transferNumber } };
+  };
+
+  it('refuses to save a bot whose transfer number is outside the allowed prefixes, on create and update', async () => {
+    const c = await t.createCompany();
+    const premium = await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(c.apiKey), payload: withTransfer('+19005550100') });
+    expect(premium.statusCode).toBe(400);
+    expect(premium.json().error.message).toContain('config.transferNumber');
+    const ok = await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(c.apiKey), payload: withTransfer('+15550001111') });
+    expect(ok.statusCode).toBe(201);
+    const update = await t.app.inject({ method: 'PATCH', url: `/v1/bots/${ok.json().id}`, headers: t.as(c.apiKey), payload: { config: withTransfer('+19005550100').config } });
+    expect(update.statusCode).toBe(400);
+    const [row] = await t.db.sql`select config->>'transferNumber' as n from bots where id = ${ok.json().id}`;
+    expect(row!.n).toBe('+15550001111');
+  });
+
+  it('refuses the transfer itself to a number outside the list, and passes one inside it', async () => {
+    const sent: string[] = [];
+    const transfer = policedTransfer(['+1555'], async (_sid, to) => {
+      sent.push(to);
+    });
+    await expect(transfer('CA1', '+19005550100')).rejects.toThrow(/Transfer refused: Calls may only go to numbers starting with \+1555/);
+    await transfer('CA1', '+15550001111');
+    expect(sent).toEqual(['+15550001111']);
+  });
+});
