@@ -73,6 +73,28 @@ export async function setConsent(db: Db, companyId: string, c: { phone: string; 
   return row!;
 }
 
+/**
+ * Many consents at once (a contact upload): one statement per thousand, not one per row — ten thousand single
+ * upserts held the upload's transaction (PGlite's one connection, or a pool slot) for seconds. A number given twice
+ * keeps its last record, as one upsert after another would.
+ */
+export async function setConsents(db: Db, companyId: string, list: readonly { phone: string; voice: VoiceConsent; source?: string | null; recordedAt?: Date }[]): Promise<void> {
+  const byPhone = new Map<string, { company_id: string; phone: string; voice: VoiceConsent; source: string | null; recorded_at: Date }>();
+  const now = new Date();
+  for (const c of list) {
+    const phone = canonicalPhone(c.phone);
+    byPhone.delete(phone);
+    byPhone.set(phone, { company_id: companyId, phone, voice: c.voice, source: c.source ?? null, recorded_at: c.recordedAt ?? now });
+  }
+  const rows = [...byPhone.values()];
+  for (let i = 0; i < rows.length; i += 1000) {
+    await db`
+      insert into contact_consents ${db(rows.slice(i, i + 1000) as never, 'company_id', 'phone', 'voice', 'source', 'recorded_at')}
+      on conflict (company_id, phone) do update set voice = excluded.voice, source = excluded.source,
+        recorded_at = excluded.recorded_at, updated_at = now()`;
+  }
+}
+
 export async function getConsent(db: Db, companyId: string, phone: string): Promise<ConsentRow | undefined> {
   const [row] = await db<ConsentRow[]>`select phone, voice, source, recorded_at, updated_at from contact_consents where company_id = ${companyId} and phone = ${canonicalPhone(phone)}`;
   return row;

@@ -101,6 +101,23 @@ describe('campaign compliance', () => {
     expect((await h.api(apiKey, 'GET', `/v1/contacts/${encodeURIComponent(phone)}/consent`)).json()).toMatchObject({ voice: 'granted', source: 'forged' });
   });
 
+  it('records the consent of a large upload in bulk: every row, a number given twice keeps its last record', async () => {
+    const { apiKey, botId } = await h.company();
+    const created = await h.api(apiKey, 'POST', '/v1/campaigns', { bot_id: botId, name: 'Bulk', windows: ALWAYS });
+    const id = created.json().id as string;
+    const phone = (i: number) => `+1646555${String(i).padStart(4, '0')}`;
+    const contacts = Array.from({ length: 2_500 }, (_, i) => ({ phone: phone(i), time_zone: 'UTC', consent: { voice: i % 2 ? 'granted' : 'denied', source: `row ${i}` } }));
+    contacts.push({ phone: phone(7), time_zone: 'UTC', consent: { voice: 'denied', source: 'given again' } });
+    const up = await h.api(apiKey, 'POST', `/v1/campaigns/${id}/contacts`, { contacts });
+    expect(up.statusCode, up.body).toBe(200);
+    expect(up.json()).toMatchObject({ added: 2_500, duplicates: 1 });
+    const [n] = await h.t.db.sql<{ n: number; granted: number }[]>`
+      select count(*)::int as n, count(*) filter (where voice = 'granted')::int as granted from contact_consents
+      where company_id = (select company_id from campaigns where id = ${id}) and phone like '+1646555%'`;
+    expect(n).toEqual({ n: 2_500, granted: 1_249 });
+    expect((await h.api(apiKey, 'GET', `/v1/contacts/${encodeURIComponent(phone(7))}/consent`)).json()).toMatchObject({ voice: 'denied', source: 'given again' });
+  });
+
   it('consent and do-not-call changes are audited against a hash of the callee\'s number, never the number', async () => {
     const { companyId, apiKey } = await h.company();
     const phone = '+12125550241';

@@ -11,7 +11,7 @@ import {
   CAMPAIGN_STATUSES, campaignStats, getCampaign, insertCampaign, insertContacts, listAttempts, listCampaigns, listContacts,
   transition, updateDraft, type CampaignInput, type CampaignRow, type CampaignStatus, type ContactState,
 } from '../../campaigns/repo.js';
-import { addDnc, getConsent, getDnc, getPolicy, listDnc, putPolicy, removeDnc, setConsent } from '../../campaigns/suppression.js';
+import { addDnc, getConsent, getDnc, getPolicy, listDnc, putPolicy, removeDnc, setConsent, setConsents } from '../../campaigns/suppression.js';
 import { DEFAULT_WINDOWS, windowsProblem } from '../../campaigns/windows.js';
 import { SpokenText } from '../../bots/config-schema.js';
 import { getBot } from '../../db/bots.js';
@@ -259,7 +259,7 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
       if (contacts.some((k) => k.consent)) requireScope(auth, 'contacts:write');
       const added = await sql.begin(async (tx) => {
         const n = await insertContacts(tx, companyId, id, contacts);
-        for (const k of contacts) if (k.consent) await setConsent(tx, companyId, { phone: k.phone, voice: k.consent.voice, source: k.consent.source, recordedAt: k.consent.recordedAt });
+        await setConsents(tx, companyId, contacts.flatMap((k) => (k.consent ? [{ phone: k.phone, voice: k.consent.voice, source: k.consent.source, recordedAt: k.consent.recordedAt }] : [])));
         return n;
       });
       deps.onChange?.();
