@@ -151,7 +151,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         max: deps.config.RATE_LIMIT_PER_MIN,
         timeWindow: 60_000,
         hook: 'preParsing',
-        keyGenerator: (request) => request.auth?.keyId ?? request.ip,
+        // Per company, not per key: a company may create as many keys as it likes, and each would be a new budget.
+        keyGenerator: (request) => request.auth?.companyId ?? request.ip,
         errorResponseBuilder: (_request, context) => ({
           statusCode: 429,
           error: { code: 'PARLEY_ERR_RATE_LIMITED', message: `Rate limit of ${context.max} requests per minute exceeded; retry in ${Math.ceil(context.ttl / 1000)} s` },

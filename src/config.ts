@@ -42,7 +42,7 @@ export const VARIABLES = {
   DATA_DIR: { kind: { type: 'string' }, default: './data', doc: 'Where embedded PGlite keeps its files (memory:// for a throwaway database)' },
   DATABASE_POOL_MAX: { kind: { type: 'int', min: 1, max: 100 }, default: '10', doc: 'postgres.js pool size for a real server (PGlite always uses 1)' },
   ADMIN_TOKEN: { kind: { type: 'string' }, secret: true, doc: 'Bearer token for /v1/admin, at least 32 characters (a shorter one stops the start); unset = one is generated into DATA_DIR/admin-token' },
-  RATE_LIMIT_PER_MIN: { kind: { type: 'int', min: 1, max: 1_000_000 }, default: '600', doc: 'Requests per minute per API key on /v1' },
+  RATE_LIMIT_PER_MIN: { kind: { type: 'int', min: 1, max: 1_000_000 }, default: '600', doc: 'Requests per minute per company (all its API keys) on /v1' },
   AUTH_FAILURES_PER_MIN: {
     kind: { type: 'int', min: 1, max: 100_000 }, default: '20',
     doc: 'Failed API-key or admin-token authentications per client IP per minute; beyond, 429 with Retry-After until the minute is over',

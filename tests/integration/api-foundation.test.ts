@@ -287,13 +287,17 @@ describe('rate limiting', () => {
   });
   afterAll(async () => t.close());
 
-  it('answers 429 per API key once the limit is spent', async () => {
+  it('answers 429 per company once the limit is spent, whichever of its keys asks', async () => {
     const a = await t.createCompany();
     const b = await t.createCompany();
+    const second = await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: t.as(a.apiKey), payload: { name: 'second' } });
+    expect(second.statusCode).toBe(201);
     const codes: number[] = [];
-    for (let i = 0; i < 7; i++) codes.push((await t.app.inject({ url: '/v1/bots', headers: t.as(a.apiKey) })).statusCode);
-    expect(codes.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
-    expect(codes.slice(5)).toEqual([429, 429]);
+    for (let i = 0; i < 6; i++) codes.push((await t.app.inject({ url: '/v1/bots', headers: t.as(a.apiKey) })).statusCode);
+    expect(codes.slice(0, 4)).toEqual([200, 200, 200, 200]);
+    expect(codes.slice(4)).toEqual([429, 429]);
+    // A new key of the same company is no new budget.
+    expect((await t.app.inject({ url: '/v1/bots', headers: t.as(second.json().key as string) })).statusCode).toBe(429);
     const limited = await t.app.inject({ url: '/v1/bots', headers: t.as(a.apiKey) });
     expect(limited.json().error.code).toBe('PARLEY_ERR_RATE_LIMITED');
     expect(limited.headers['retry-after']).toBeDefined();
