@@ -14,8 +14,8 @@ describe('setConsents', () => {
     const helper = new Proxy(db as unknown as (...a: unknown[]) => unknown, {
       apply: (target, thisArg, args: unknown[]) => (Array.isArray(args[0]) && !('raw' in (args[0] as object)) ? { rows: args[0] } : Reflect.apply(target, thisArg, args)),
     }) as unknown as Db;
-    const list = Array.from({ length: 2_500 }, (_, i) => ({ phone: `+1646555${String(i).padStart(4, '0')}`, voice: 'granted' as const }));
-    list.push({ phone: '+16465550007', voice: 'denied' as const });
+    const list: { phone: string; voice: 'granted' | 'denied' }[] = Array.from({ length: 2_500 }, (_, i) => ({ phone: `+1646555${String(i).padStart(4, '0')}`, voice: 'granted' }));
+    list.push({ phone: '+16465550007', voice: 'denied' });
     await setConsents(helper, 'company', list);
     expect(statements).toHaveLength(3);
     const rows = statements.flatMap((values) => (values[0] as { rows: { phone: string; voice: string }[] }).rows);
