@@ -6,6 +6,10 @@
  * Every claim counts as an attempt, however it ends (an error, a crash, an expired lease): a job whose attempts
  * have reached max_attempts is never claimed again; when its last lease expires it is marked failed and its
  * kind's onGiveUp runs, as for a last attempt that threw.
+ *
+ * Companies share each kind's slots fairly: a job records the company it works for (jobs.company_id), and the claim
+ * serves companies in turns and holds each to JobKind.maxPerCompany running jobs in this process (claimJobs), so
+ * one company's backlog does not delay another company's jobs.
  */
 import { LeasedPoller } from '../util/leased-poller.js';
 import { backoffDelayMs } from '../util/backoff.js';
@@ -18,16 +22,105 @@ export interface EnqueueOptions {
   dedupeKey?: string;
   runAt?: Date;
   maxAttempts?: number;
+  /**
+   * The company the job works for (its fair share of the kind's slots). Without it, the company of the document
+   * (payload.documentId) or call (payload.callId) the payload names, if any; else none (the job is claimed on its own).
+   */
+  companyId?: string;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const uuidOrNull = (v: unknown): string | null => (typeof v === 'string' && UUID.test(v) ? v : null);
+
 export async function enqueueJob(db: Db, job: EnqueueOptions): Promise<string | null> {
+  const documentId = uuidOrNull(job.payload.documentId);
+  const callId = uuidOrNull(job.payload.callId);
   const rows = await db`
-    insert into jobs (kind, payload, dedupe_key, run_at, max_attempts)
+    insert into jobs (kind, payload, dedupe_key, run_at, max_attempts, company_id)
     values (${job.kind}, ${db.json(job.payload as never)}, ${job.dedupeKey ?? null},
-            ${job.runAt ?? new Date()}, ${job.maxAttempts ?? 5})
+            ${job.runAt ?? new Date()}, ${job.maxAttempts ?? 5},
+            coalesce(${job.companyId ?? null}::uuid,
+              (select company_id from knowledge_documents where ${documentId}::uuid is not null and id = ${documentId}::uuid),
+              (select company_id from calls where ${callId}::uuid is not null and id = ${callId}::uuid)))
     on conflict (dedupe_key) where dedupe_key is not null and status in ('queued', 'running') do nothing
     returning id`;
   return (rows[0]?.id as string | undefined) ?? null;
+}
+
+export interface JobClaimFairness {
+  /** Most jobs of one company running at once (with `held`) while other companies have jobs; default: no cap. */
+  maxPerCompany?: number;
+  /** Most running for a company that is the only one with jobs of the kind; default: no cap. */
+  maxAlone?: number;
+  /** Jobs already running per company (the caller's own), counted against the cap and the turns. */
+  held?: ReadonlyMap<string, number>;
+}
+
+export interface ClaimedJob {
+  id: string;
+  payload: Record<string, unknown>;
+  attempts: number;
+  max_attempts: number;
+  company_id: string | null;
+}
+
+/**
+ * Leases up to `limit` due jobs of a kind (FOR UPDATE SKIP LOCKED: several workers claim side by side; each claim
+ * is an attempt). Fair between companies: each company's due jobs are taken in turns — every company's oldest
+ * first, then every company's second, … (a company already running n starts at turn n + 1), the earliest first
+ * within a turn — and no company gets more than `maxPerCompany` running. A job with no company is a company of its
+ * own. Walks jobs_company_due_idx per company with live jobs of the kind: a few index probes per company, however
+ * long any company's backlog is. A row another claimer locked is skipped, not replaced; the poller claims again.
+ */
+export async function claimJobs(sql: RootSql, kind: string, limit: number, leaseMs: number, fairness: JobClaimFairness = {}): Promise<ClaimedJob[]> {
+  const max = fairness.maxPerCompany;
+  const cap = max !== undefined && Number.isFinite(max) ? Math.max(0, Math.floor(max)) : null; // null: no cap
+  const soleMax = fairness.maxAlone;
+  const alone = soleMax !== undefined && Number.isFinite(soleMax) ? Math.max(0, Math.floor(soleMax)) : null;
+  const held = Object.fromEntries([...(fairness.held ?? [])].filter(([, n]) => n > 0));
+  return sql<ClaimedJob[]>`
+    with recursive companies (id) as (
+      (select company_id from jobs where kind = ${kind} and status in ('queued', 'running') and company_id is not null
+       order by company_id limit 1)
+      union all
+      select (select j.company_id from jobs j
+              where j.kind = ${kind} and j.status in ('queued', 'running') and j.company_id > c.id order by j.company_id limit 1)
+      from companies c where c.id is not null),
+    holding as (
+      select c.id, coalesce((${sql.json(held)}::jsonb ->> c.id::text)::int, 0) as n from companies c where c.id is not null),
+    candidates as (
+      select x.id, x.run_at, h.n + x.rank as turn
+      from holding h
+      cross join lateral (
+        select j.id, j.run_at, row_number() over (order by j.run_at) as rank
+        from jobs j
+        where j.kind = ${kind} and j.company_id = h.id and j.status in ('queued', 'running')
+          and j.run_at <= now() and j.attempts < j.max_attempts
+          and (j.status = 'queued' or j.locked_until < now())
+        order by j.run_at
+        limit ${limit}::int) x
+      -- With other companies waiting, the cap; a company alone may use all but one slot (kept for whoever comes next).
+      where x.rank <= case when (select count(*) from holding) > 1 then coalesce(${cap}::int - h.n, ${limit}::int)
+        else coalesce(${alone}::int - h.n, ${limit}::int) end
+      union all
+      (select j.id, j.run_at, 1 from jobs j
+       where j.kind = ${kind} and j.company_id is null and j.status in ('queued', 'running')
+         and j.run_at <= now() and j.attempts < j.max_attempts
+         and (j.status = 'queued' or j.locked_until < now())
+       order by j.run_at
+       limit ${limit})),
+    -- In claim order; joined by the primary key (a plain join to the candidates may be planned as a scan of the kind).
+    picked as (select array_agg(id order by turn, run_at) as ids from candidates)
+    update jobs set status = 'running', attempts = attempts + 1,
+      locked_until = now() + ${leaseMs} * interval '1 millisecond', updated_at = now()
+    where id in (
+      select j.id from picked p join jobs j on j.id = any(p.ids)
+      where j.kind = ${kind} and j.run_at <= now() and j.attempts < j.max_attempts
+        and (j.status = 'queued' or (j.status = 'running' and j.locked_until < now()))
+      order by array_position(p.ids, j.id)
+      limit ${limit}
+      for update of j skip locked)
+    returning id, payload, attempts, max_attempts, company_id`;
 }
 
 export interface JobContext {
@@ -47,6 +140,12 @@ export interface JobKind {
   handler: (payload: Record<string, unknown>, ctx: JobContext) => Promise<void>;
   /** Jobs of this kind running at once in this process. */
   concurrency: number;
+  /**
+   * Jobs of this kind one company may run at once in this process while other companies have jobs of the kind
+   * (default half of `concurrency`, at least 1), so another company's job finds a slot while one company's backlog
+   * runs. A company alone may use all slots but one (at least one).
+   */
+  maxPerCompany?: number;
   /** Called once when the last attempt fails, to record the failure where users see it. */
   onGiveUp?: (payload: Record<string, unknown>, error: Error) => Promise<void>;
 }
@@ -68,6 +167,8 @@ export class JobWorker {
   /** One poller per kind: each kind has its own concurrency. */
   private readonly pollers: LeasedPoller<ClaimedJob>[];
   private readonly leaseMs: number;
+  /** Per kind, this process's running jobs per company: the claim counts them against maxPerCompany. */
+  private readonly held = new Map<string, Map<string, number>>();
 
   constructor(
     private readonly sql: RootSql,
@@ -79,8 +180,8 @@ export class JobWorker {
         concurrency: def.concurrency,
         pollMs: options.pollMs ?? 500,
         beforeClaim: () => this.failExhausted(kind, def),
-        claim: (free) => this.claim(kind, free),
-        run: (job, signal) => this.run(kind, def, job, signal),
+        claim: (free) => this.claim(kind, def, free),
+        run: (job, signal) => this.run(kind, def, job, signal).finally(() => this.release(kind, job)),
         onError: (err) => options.log.error({ err, kind }, 'job poll failed'),
       });
       return poller;
@@ -118,18 +219,23 @@ export class JobWorker {
     }
   }
 
-  private async claim(kind: string, limit: number): Promise<ClaimedJob[]> {
-    return this.sql<ClaimedJob[]>`
-      update jobs set status = 'running', attempts = attempts + 1,
-        locked_until = now() + ${this.leaseMs} * interval '1 millisecond', updated_at = now()
-      where id in (
-        select id from jobs
-        where kind = ${kind} and run_at <= now() and attempts < max_attempts
-          and (status = 'queued' or (status = 'running' and locked_until < now()))
-        order by run_at
-        limit ${limit}
-        for update skip locked)
-      returning id, payload, attempts, max_attempts`;
+  /** Every claimed job is run (LeasedPoller), and its run releases its company's slot when it ends. */
+  private async claim(kind: string, def: JobKind, limit: number): Promise<ClaimedJob[]> {
+    let held = this.held.get(kind);
+    if (!held) this.held.set(kind, (held = new Map()));
+    const maxPerCompany = def.maxPerCompany ?? Math.max(1, Math.floor(def.concurrency / 2));
+    // Alone, a company may use all but one slot, kept for the next company's job (at least one).
+    const jobs = await claimJobs(this.sql, kind, limit, this.leaseMs, { maxPerCompany, maxAlone: Math.max(1, def.concurrency - 1), held });
+    for (const j of jobs) if (j.company_id) held.set(j.company_id, (held.get(j.company_id) ?? 0) + 1);
+    return jobs;
+  }
+
+  private release(kind: string, job: ClaimedJob): void {
+    const held = this.held.get(kind);
+    if (!held || !job.company_id) return;
+    const n = (held.get(job.company_id) ?? 0) - 1;
+    if (n > 0) held.set(job.company_id, n);
+    else held.delete(job.company_id);
   }
 
   private async run(kind: string, def: JobKind, job: ClaimedJob, signal: AbortSignal): Promise<void> {
@@ -164,11 +270,4 @@ export class JobWorker {
       if (last && settled) await def.onGiveUp?.(job.payload, err).catch((e2: unknown) => this.options.log.error({ err: e2 }, 'onGiveUp failed'));
     }
   }
-}
-
-interface ClaimedJob {
-  id: string;
-  payload: Record<string, unknown>;
-  attempts: number;
-  max_attempts: number;
 }

@@ -16,23 +16,67 @@ export interface ClaimedEvent {
   claimed_by: string;
 }
 
+export interface ClaimFairness {
+  /** Most events of one company in flight at once (with `held`) while other companies have events; default: no cap. */
+  maxPerCompany?: number;
+  /** Most in flight for a company that is the only one with events; default: no cap. */
+  maxAlone?: number;
+  /** Events already in flight per company (the caller's own deliveries), counted against the cap and the turns. */
+  held?: ReadonlyMap<string, number>;
+}
+
 /**
  * Leases up to `limit` due events. Per (company, ordering key) only the oldest pending event is eligible, so
  * events of one call go out one at a time, in order; SKIP LOCKED lets several workers claim side by side.
+ *
+ * Fair between companies: each company's due events are taken in turns — every company's oldest first, then
+ * every company's second, … (a company already holding n deliveries starts at turn n + 1), the earliest due first
+ * within a turn — and no company gets more than `maxPerCompany` in flight, so one company's backlog (or a receiver
+ * that never answers) cannot hold every delivery slot or push another company's event behind it.
+ * Walks webhook_events_company_due_idx per company with pending events: a few index probes per company, however
+ * long any company's backlog is. Under concurrent claims a row another claimer locked is skipped, not replaced;
+ * the caller claims again on its next poll.
  */
-export async function claimDueEvents(sql: RootSql, limit: number, leaseMs: number): Promise<ClaimedEvent[]> {
+export async function claimDueEvents(sql: RootSql, limit: number, leaseMs: number, fairness: ClaimFairness = {}): Promise<ClaimedEvent[]> {
   const token = randomUUID();
+  const max = fairness.maxPerCompany;
+  const cap = max !== undefined && Number.isFinite(max) ? Math.max(0, Math.floor(max)) : null; // null: no cap
+  const soleMax = fairness.maxAlone;
+  const alone = soleMax !== undefined && Number.isFinite(soleMax) ? Math.max(0, Math.floor(soleMax)) : null;
+  const held = Object.fromEntries([...(fairness.held ?? [])].filter(([, n]) => n > 0));
   return sql<ClaimedEvent[]>`
+    with recursive companies (id) as (
+      (select company_id from webhook_events where status = 'pending' order by company_id limit 1)
+      union all
+      select (select w.company_id from webhook_events w where w.status = 'pending' and w.company_id > c.id order by w.company_id limit 1)
+      from companies c where c.id is not null),
+    holding as (
+      select c.id, coalesce((${sql.json(held)}::jsonb ->> c.id::text)::int, 0) as n from companies c where c.id is not null),
+    candidates as (
+      select x.id, x.next_attempt_at, x.seq, h.n + x.rank as turn
+      from holding h
+      cross join lateral (
+        select e.id, e.next_attempt_at, e.seq, row_number() over (order by e.next_attempt_at, e.seq) as rank
+        from webhook_events e
+        where e.company_id = h.id and e.status = 'pending' and e.next_attempt_at <= now()
+          and (e.locked_until is null or e.locked_until < now())
+          and (e.ordering_key is null or not exists (
+            select 1 from webhook_events p
+            where p.company_id = e.company_id and p.ordering_key = e.ordering_key and p.status = 'pending' and p.seq < e.seq))
+        order by e.next_attempt_at, e.seq
+        limit ${limit}::int) x
+      -- With other companies waiting, the cap; a company alone may use all but one slot (kept for whoever comes next).
+      where x.rank <= case when (select count(*) from holding) > 1 then coalesce(${cap}::int - h.n, ${limit}::int)
+        else coalesce(${alone}::int - h.n, ${limit}::int) end),
+    -- In claim order; joined by the primary key (a plain join to the candidates may be planned as a scan).
+    picked as (select array_agg(id order by turn, next_attempt_at, seq) as ids from candidates)
     update webhook_events set attempts = attempts + 1, claimed_by = ${token}, updated_at = now(),
       locked_until = now() + ${leaseMs} * interval '1 millisecond'
     where id in (
-      select e.id from webhook_events e
+      select e.id from picked p join webhook_events e on e.id = any(p.ids)
       where e.status = 'pending' and e.next_attempt_at <= now()
         and (e.locked_until is null or e.locked_until < now())
-        and (e.ordering_key is null or not exists (
-          select 1 from webhook_events p
-          where p.company_id = e.company_id and p.ordering_key = e.ordering_key and p.status = 'pending' and p.seq < e.seq))
-      order by e.next_attempt_at, e.seq
+      order by array_position(p.ids, e.id)
       limit ${limit}
       for update of e skip locked)
     returning id, company_id, type, body, attempts, created_at, replayed_at, claimed_by`;

@@ -2,7 +2,8 @@
  * Delivers the outbox: claims due events (leased, SKIP LOCKED — safe with several instances), POSTs them
  * signed, records every attempt, and retries with exponential backoff and jitter until the event is
  * delivered or older than maxAgeMs (then it is dead). A worker that dies mid-delivery leaves a lease that
- * expires; the event is then claimed again and sent with the same webhook-id.
+ * expires; the event is then claimed again and sent with the same webhook-id. Companies share the slots fairly:
+ * the claim serves them in turns and holds each to maxPerCompany deliveries at once (outbox.ts claimDueEvents).
  */
 import type { RootSql } from '../db/sql.js';
 import { loadCompanyWebhook, wantsEvent, type CompanyWebhook } from './company-settings.js';
@@ -26,6 +27,12 @@ export interface WebhookWorkerOptions {
   allowPrivate: boolean;
   /** Deliveries in flight at once in this process (default 16). */
   concurrency?: number;
+  /**
+   * Deliveries of one company in flight at once in this process while other companies have events (default half of
+   * `concurrency`, at least 1), so a company whose receiver hangs, or whose backlog is long, leaves the other slots
+   * to other companies' events. A company alone may use all slots but one.
+   */
+  maxPerCompany?: number;
   /** Idle poll interval (default 500 ms); a busy worker claims again as soon as a slot frees. */
   pollMs?: number;
   /** How long a claim is leased (default timeoutMs + 30 s); must exceed timeoutMs. */
@@ -52,6 +59,10 @@ export class WebhookWorker {
   private lastAnalyzeAt = -Infinity;
   private readonly leaseMs: number;
   private readonly log: WebhookWorkerLogger;
+  private readonly maxPerCompany: number;
+  private readonly maxAlone: number;
+  /** This process's deliveries in flight, per company: the claim counts them against maxPerCompany. */
+  private readonly held = new Map<string, number>();
 
   constructor(
     private readonly sql: RootSql,
@@ -61,12 +72,16 @@ export class WebhookWorker {
     this.leaseMs = options.leaseMs ?? options.timeoutMs + 30_000;
     if (this.leaseMs <= options.timeoutMs) throw new Error('leaseMs must be longer than timeoutMs');
     this.log = options.log ?? silent;
+    const concurrency = options.concurrency ?? 16;
+    this.maxPerCompany = options.maxPerCompany ?? Math.max(1, Math.floor(concurrency / 2));
+    // Alone, a company may use all but one slot, kept for the next company's event (at least one).
+    this.maxAlone = Math.max(this.maxPerCompany, concurrency - 1);
     this.poller = new LeasedPoller<ClaimedEvent>({
-      concurrency: options.concurrency ?? 16,
+      concurrency,
       pollMs: options.pollMs ?? 500,
       beforeClaim: () => this.refreshStatistics(),
-      claim: (free) => claimDueEvents(this.sql, free, this.leaseMs),
-      run: (event, signal) => this.deliver(event, signal),
+      claim: (free) => this.claim(free),
+      run: (event, signal) => this.deliver(event, signal).finally(() => this.release(event.company_id)),
       onError: (err) => this.log.error({ err }, 'webhook poll failed'),
     });
   }
@@ -95,6 +110,19 @@ export class WebhookWorker {
       this.lastAnalyzeAt = performance.now();
       await this.sql`analyze webhook_events`;
     }
+  }
+
+  /** Every claimed event is run (LeasedPoller), and its run releases its company's slot when it ends. */
+  private async claim(free: number): Promise<ClaimedEvent[]> {
+    const events = await claimDueEvents(this.sql, free, this.leaseMs, { maxPerCompany: this.maxPerCompany, maxAlone: this.maxAlone, held: this.held });
+    for (const e of events) this.held.set(e.company_id, (this.held.get(e.company_id) ?? 0) + 1);
+    return events;
+  }
+
+  private release(companyId: string): void {
+    const n = (this.held.get(companyId) ?? 0) - 1;
+    if (n > 0) this.held.set(companyId, n);
+    else this.held.delete(companyId);
   }
 
   private async deliver(event: ClaimedEvent, signal: AbortSignal): Promise<void> {
