@@ -1,6 +1,14 @@
 /**
  * The document lifecycle behind the API: accept an upload (check the real type, store the bytes, enqueue the
- * ingestion job in the same transaction), and delete a document with its chunks and vectors.
+ * ingestion job), and delete a document with its chunks and vectors.
+ *
+ * An upload is one short transaction (the document row, the first MiB of its bytes and the ingestion job), then the
+ * other parts of the bytes one statement each, so no transaction holds the database while a large file is written
+ * (on embedded PGlite a transaction holds the server's only connection). A job whose bytes are still being written
+ * is enqueued to run only after UPLOAD_GRACE_MS, and brought forward once they are all stored: if the process dies
+ * in between, the job still runs, finds the bytes incomplete and ends the document in error ("upload it again"),
+ * so no document is left in processing for good. An answer (202, or 200 for the same bytes) always means the bytes
+ * are stored and the job can run.
  *
  * Duplicates: uploading bytes the bot already has (same sha256) creates nothing and returns the existing
  * document with `created: false` (the route answers 200 instead of 202). If that document had failed, it is
@@ -18,7 +26,10 @@ import {
   findBotForCompany,
   getDocument,
   insertDocument,
+  partCount,
   resetFailedDocument,
+  storedDocumentBytes,
+  writeDocumentParts,
   type KnowledgeDocumentRow,
 } from './repo.js';
 import type { VectorStore } from './vector-store.js';
@@ -38,6 +49,13 @@ export interface Upload {
   filename: string;
   bytes: Uint8Array;
 }
+
+/** How long an ingestion job waits for its upload's bytes before it runs anyway (and fails the document if they are incomplete). */
+export const UPLOAD_GRACE_MS = 15 * 60_000;
+
+/** The ingestion job's dedupe key: a retry of a failed document gets a key of its own (see acceptUpload). */
+const ingestKey = (document: KnowledgeDocumentRow, retry: boolean): string =>
+  retry ? `ingest:${document.id}:${document.updated_at.getTime()}` : `ingest:${document.id}`;
 
 export const tooLarge = (maxBytes: number): ParleyError =>
   new ParleyError('PARLEY_ERR_PAYLOAD_TOO_LARGE', `The file is larger than the ${maxBytes}-byte upload limit`);
@@ -59,21 +77,41 @@ export async function acceptUpload(deps: DocumentServiceDeps, upload: Upload): P
   const filename = (cleaned.length > 255 ? cleaned.slice(0, /[\ud800-\udbff]/.test(cleaned[254]!) ? 254 : 255) : cleaned) || 'document';
 
   let enqueued = false;
+  const bytes = upload.bytes;
   const result = await deps.sql.begin(async (tx) => {
-    const { row, created } = await insertDocument(tx, { companyId: upload.companyId, botId: upload.botId, filename, contentType, kind, bytes: upload.bytes, sha256 });
+    const { row, created } = await insertDocument(tx, { companyId: upload.companyId, botId: upload.botId, filename, contentType, kind, bytes, sha256 });
     let document = row;
+    // More parts to write: this upload's, or the same bytes of an upload that died (or is still going) before
+    // storing them all — the same bytes, so writing them again is harmless.
+    const writeRest = partCount(bytes) > 1 && (created || (await storedDocumentBytes(tx, row.id)) !== row.size_bytes);
     if (!created && row.status === 'error') document = await resetFailedDocument(tx, row.id);
     if (created || document !== row) {
       // A retry gets a key of its own: the failed attempt's job may still be running (the failure is recorded
       // before its handler returns), and under the first key this job would be deduplicated away.
-      const dedupeKey = created ? `ingest:${document.id}` : `ingest:${document.id}:${document.updated_at.getTime()}`;
-      await enqueueJob(tx, { kind: INGEST_JOB_KIND, payload: { documentId: document.id }, dedupeKey });
+      const dedupeKey = ingestKey(document, !created);
+      const runAt = writeRest ? new Date(Date.now() + UPLOAD_GRACE_MS) : undefined;
+      await enqueueJob(tx, { kind: INGEST_JOB_KIND, payload: { documentId: document.id }, dedupeKey, ...(runAt ? { runAt } : {}) });
       enqueued = true;
     }
-    return { document, created };
+    return { document, created, writeRest };
   });
+  const { document, created, writeRest } = result;
+  if (writeRest) {
+    try {
+      await writeDocumentParts(deps.sql, document.id, bytes, 1);
+    } catch (err) {
+      // Nobody was told about this document yet: take it back (its job then finds nothing and ends).
+      if (created) await deleteDocumentRow(deps.sql, upload.companyId, document.id).catch(() => {});
+      throw err;
+    }
+    // The bytes are all stored: the job may run now (the upload's, or a retry's).
+    await deps.sql`
+      update jobs set run_at = now(), updated_at = now()
+      where dedupe_key in (${ingestKey(document, false)}, ${ingestKey(document, true)}) and status = 'queued' and run_at > now()`;
+    enqueued = true;
+  }
   if (enqueued) deps.onEnqueued?.();
-  return result;
+  return { document, created };
 }
 
 export async function deleteDocument(deps: DocumentServiceDeps, companyId: string, botId: string, documentId: string): Promise<void> {

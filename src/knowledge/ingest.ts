@@ -1,12 +1,26 @@
 /**
  * Ingestion of one document, run by the durable job 'ingest_document': parse → chunk → embed in batches →
- * store → status 'ready', with the chunks, the vectors (embedded store) and the 'knowledge.ready' event written
- * in one transaction with the status change. Parsing, chunking and local embedding run in a worker thread
- * (ingest-pool.ts) within the ingestion limits (limits.ts); a cloud embedder is called from here (it is I/O).
- * A document over a limit, or one whose worker runs out of memory, time, or crashes, ends in 'error' at once. Idempotent, because a job can run twice (a crashed worker's lease
- * expires while it may still be running): the status is re-checked under a row lock before anything is written,
- * chunk ids are derived from (document, position), and an external store is cleaned of the document's vectors
- * whenever the transaction does not commit them.
+ * store → status 'ready'. Parsing, chunking and local embedding run in a worker thread (ingest-pool.ts) within the
+ * ingestion limits (limits.ts); a cloud embedder is called from here (it is I/O). A document over a limit, or one
+ * whose worker runs out of memory, time, or crashes, ends in 'error' at once.
+ *
+ * No step holds the database for longer than a small batch: with embedded PGlite the server has one connection,
+ * and a transaction writing a large document's 37,000 chunks held it (every tenant's queries, every live call's
+ * writes) for ~11 s. So the chunks, with their vectors in the embedded store, are written a batch of
+ * `writeBatchSize` rows per transaction, yielding to the event loop in between, while the document is still
+ * 'processing' — retrieval reads only chunks of ready documents (retrieve.ts joins the status; the embedded
+ * store's matrix holds ready documents only) — and one short last transaction locks the status and, if it is still
+ * 'processing', makes the document ready with its usage and the 'knowledge.ready' event.
+ *
+ * Idempotent, because a job can run twice (a crashed worker's lease expires while it may still be running), and
+ * restartable after a crash mid-way: chunk ids are derived from (document, position) and each batch overwrites the
+ * rows of those ids, so a retry rewrites what an earlier attempt wrote, then removes that attempt's rows past its
+ * own last ordinal; the last transaction counts the rows before it makes the document ready. Each batch checks,
+ * under a share lock on the document row, that the document is still 'processing' and stops otherwise (deleted:
+ * the rows went with it; ready: another worker finished it, its rows are left alone; error: given up). The job's
+ * lease is renewed between batches, and an attempt that lost it stops writing. An external store is cleaned of the
+ * document's vectors whenever the document does not become ready through this attempt for a reason other than
+ * another attempt's claim or finish.
  */
 import type { RootSql } from '../db/sql.js';
 import type { JobKind } from '../jobs/queue.js';
@@ -17,15 +31,19 @@ import { defaultIngestPool, IngestWorkerError, type IngestPool } from './ingest-
 import { DEFAULT_INGEST_LIMITS, DocumentParseError, type IngestLimits } from './limits.js';
 import { embeddingText } from './chunk.js';
 import { embeddingSource, embeddingUsage, writeIngestUsage } from '../usage/ingest-usage.js';
+import { bumpIndexVersion } from './pg-vector-store.js';
 import {
-  deleteChunksOfDocument,
-  insertChunks,
+  countChunks,
+  deleteChunksFrom,
   loadDocumentForIngest,
   lockDocumentStatus,
   markDocumentFailed,
   markDocumentReady,
+  shareDocumentStatus,
   tsConfigFor,
+  upsertChunks,
   type ChunkRow,
+  type DocumentStatus,
   type KnowledgeDocumentRow,
 } from './repo.js';
 import type { VectorPoint, VectorStore } from './vector-store.js';
@@ -44,17 +62,57 @@ export interface IngestDeps {
   pool?: IngestPool;
   /** Default DEFAULT_INGEST_LIMITS. */
   limits?: IngestLimits;
+  /** Chunk rows (with their embedded vectors) written per transaction; default WRITE_BATCH_ROWS. */
+  writeBatchSize?: number;
 }
+
+/**
+ * Chunk rows per write transaction. A batch of 250 chunks of ~800 characters with 384-dimension vectors holds
+ * embedded PGlite's only connection for a few tens of milliseconds (full-text vectors are computed as rows are
+ * written); the 37,000 chunks of a 20 MB text held it for ~11 s in one transaction.
+ */
+export const WRITE_BATCH_ROWS = 250;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const batchRows = (deps: IngestDeps): number => Math.max(1, Math.floor(deps.writeBatchSize ?? WRITE_BATCH_ROWS));
 
 export type IngestOutcome = 'ready' | 'error' | 'skipped';
 
-/** Removes the document's vectors from an external store; an embedded store's vectors go with their transaction. */
+/** Removes the document's vectors from an external store; an embedded store's vectors go with their chunk rows. */
 async function cleanUpExternal(deps: IngestDeps, doc: KnowledgeDocumentRow): Promise<void> {
   if (deps.store.name === 'postgres') return;
   await deps.store.deleteByDocument({ companyId: doc.company_id, botId: doc.bot_id, documentId: doc.id }).catch(() => {});
 }
 
-/** Records a permanent failure (status 'error' + 'knowledge.failed' in one transaction) unless already settled. */
+/**
+ * Deletes the document's chunks from ordinal `fromOrdinal` on, a batch per short transaction, for as long as the
+ * document's status is `status` (checked under a share lock in each). Returns the status last seen: `status` when
+ * all are gone; another (undefined: the document is gone) when it changed and the deleting stopped.
+ */
+async function removeChunks(
+  deps: IngestDeps,
+  documentId: string,
+  fromOrdinal: number,
+  status: DocumentStatus,
+): Promise<DocumentStatus | undefined> {
+  const size = batchRows(deps);
+  for (;;) {
+    let deleted = 0;
+    const current = await deps.sql.begin(async (tx) => {
+      const s = await shareDocumentStatus(tx, documentId);
+      if (s === status) deleted = await deleteChunksFrom(tx, documentId, fromOrdinal, size);
+      return s;
+    });
+    if (current !== status || deleted < size) return current;
+    await nextTurn();
+  }
+}
+
+/**
+ * Records a permanent failure (status 'error' + 'knowledge.failed' in one transaction) unless already settled, then
+ * removes what an interrupted attempt had written (chunks of a document that is not ready are never searched, but
+ * they take room and full-text candidates).
+ */
 export async function failDocument(deps: IngestDeps, doc: KnowledgeDocumentRow, message: string): Promise<void> {
   await deps.sql.begin(async (tx) => {
     if (!(await markDocumentFailed(tx, doc.id, message))) return;
@@ -65,15 +123,47 @@ export async function failDocument(deps: IngestDeps, doc: KnowledgeDocumentRow, 
       orderingKey: doc.id,
     });
   });
+  // Stops as soon as the document is no longer in error (a re-upload of the same bytes put it back to processing).
+  await removeChunks(deps, doc.id, 0, 'error');
   await cleanUpExternal(deps, doc);
+}
+
+/**
+ * Writes the chunk rows a batch per transaction while the document is 'processing'. 'written' when all are;
+ * otherwise why it stopped: the document was deleted ('deleted'), settled by another attempt ('settled': ready, or
+ * failed), or this attempt lost the job's lease ('lease').
+ */
+async function writeChunkBatches(
+  deps: IngestDeps,
+  documentId: string,
+  chunks: ChunkRow[],
+  run: IngestRun,
+): Promise<'written' | 'deleted' | 'settled' | 'lease'> {
+  const size = batchRows(deps);
+  for (let i = 0; i < chunks.length; i += size) {
+    if (i > 0) {
+      // Whatever queued behind this batch (other tenants, live calls) runs before the next one starts.
+      await nextTurn();
+      if (run.renewLease && !(await run.renewLease())) return 'lease';
+    }
+    run.signal?.throwIfAborted();
+    const status = await deps.sql.begin(async (tx) => {
+      const s = await shareDocumentStatus(tx, documentId);
+      if (s === 'processing') await upsertChunks(tx, chunks.slice(i, i + size));
+      return s;
+    });
+    if (status !== 'processing') return status === undefined ? 'deleted' : 'settled';
+  }
+  return 'written';
 }
 
 export interface IngestRun {
   signal?: AbortSignal;
   /**
-   * The job's lease renewal (JobContext.renewLease), called after each embedding batch: a large document embedded
-   * by a cloud API can outrun the lease, and without it another worker would claim the job and embed (and bill)
-   * the whole document again. False: another claim has the job now, and this attempt stops, writing nothing.
+   * The job's lease renewal (JobContext.renewLease), called after each embedding batch and between write batches:
+   * a large document embedded by a cloud API can outrun the lease, and without it another worker would claim the
+   * job and embed (and bill) the whole document again. False: another claim has the job now, and this attempt
+   * stops, writing nothing more.
    */
   renewLease?: () => Promise<boolean>;
 }
@@ -83,6 +173,11 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, run: 
   const loaded = await loadDocumentForIngest(deps.sql, documentId);
   if (!loaded || loaded.doc.status !== 'processing') return 'skipped';
   const { doc, bytes, language } = loaded;
+  if (!loaded.complete) {
+    // The upload stopped while writing the bytes (documents.ts): its job ran after the grace period.
+    await failDocument(deps, doc, 'The upload did not complete; upload the file again');
+    return 'error';
+  }
 
   // The local hashing embedder is CPU work: it runs in the worker with parsing. Anything else is called from here.
   const localDims = deps.embedder instanceof LocalEmbedder ? deps.embedder.dimensions : null;
@@ -110,7 +205,9 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, run: 
   const { pageCount } = processed;
   const createdAt = new Date();
   const tsConfig = tsConfigFor(language);
+  const external = deps.store.name !== 'postgres';
   const chunks: ChunkRow[] = [];
+  // An external store's points; the embedded store's vectors travel in the chunk rows (ChunkRow.embedding).
   const points: VectorPoint[] = [];
   const batch = deps.embedBatchSize ?? 64;
   const billed: EmbeddingTokens = { tokens: 0 };
@@ -133,8 +230,10 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, run: 
         section: p.section,
         tsConfig,
         createdAt,
+        embedding: external ? null : vectors[j]!,
       };
       chunks.push(c);
+      if (!external) return;
       points.push({
         id: c.id,
         vector: vectors[j]!,
@@ -151,11 +250,10 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, run: 
       });
     });
     // Thousands of chunks: give the event loop a turn now and then while building rows.
-    if (processed.vectors && (i / batch) % 16 === 15) await new Promise((r) => setImmediate(r));
+    if (processed.vectors && (i / batch) % 16 === 15) await nextTurn();
   }
   signal?.throwIfAborted();
 
-  const external = deps.store.name !== 'postgres';
   if (renewLease && !(await renewLease())) return 'skipped';
   if (external) {
     // Points from an earlier, crashed attempt may include ordinals this attempt no longer produces.
@@ -165,32 +263,51 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, run: 
   let outcome: IngestOutcome = 'ready';
   let deleted = false;
   try {
-    await deps.sql.begin(async (tx) => {
-      const status = await lockDocumentStatus(tx, doc.id);
-      if (status !== 'processing') {
-        // Deleted meanwhile, or another worker finished it (its points have the same ids and vectors).
-        deleted = status === undefined;
-        outcome = 'skipped';
-        return;
-      }
-      await deleteChunksOfDocument(tx, doc.id);
-      await insertChunks(tx, chunks);
-      if (!external) await deps.store.upsert(points, tx);
-      await markDocumentReady(tx, doc.id, chunks.length, pageCount);
-      // What embedding this version cost, counted once: only the attempt that makes the document ready writes it.
-      await writeIngestUsage(tx, {
-        companyId: doc.company_id, botId: doc.bot_id, documentId: doc.id,
-        usage: processed.vectors
-          ? embeddingUsage(deps.embedder, processed.chunks.map(embeddingText))
-          : { ...embeddingSource(deps.embedder), tokens: billed.tokens },
+    let written = await writeChunkBatches(deps, doc.id, chunks, run);
+    // Another claim holds the job now and writes the same rows (and points): nothing of its to undo.
+    if (written === 'lease') return 'skipped';
+    if (written === 'written') {
+      // Rows an earlier attempt wrote past this attempt's last ordinal (it chunked differently), a batch at a time.
+      const status = await removeChunks(deps, doc.id, chunks.length, 'processing');
+      if (status !== 'processing') written = status === undefined ? 'deleted' : 'settled';
+    }
+    if (written !== 'written') {
+      // Deleted meanwhile (its rows went with it), or another worker finished it (its points have the same ids
+      // and vectors) or gave it up (failDocument cleans up).
+      deleted = written === 'deleted';
+      outcome = 'skipped';
+    } else {
+      // Counted before the transaction: estimating tens of thousands of texts is not work to hold the database for.
+      const usage = processed.vectors
+        ? embeddingUsage(deps.embedder, processed.chunks.map(embeddingText))
+        : { ...embeddingSource(deps.embedder), tokens: billed.tokens };
+      await deps.sql.begin(async (tx) => {
+        const status = await lockDocumentStatus(tx, doc.id);
+        if (status !== 'processing') {
+          deleted = status === undefined;
+          outcome = 'skipped';
+          return;
+        }
+        // Normally nothing: rows past this attempt's last ordinal that another attempt wrote since the removal above.
+        await deleteChunksFrom(tx, doc.id, chunks.length);
+        const stored = await countChunks(tx, doc.id);
+        if (stored !== chunks.length) {
+          // Another attempt, chunking this document differently, removed some of these rows: the job runs again.
+          throw new Error(`Document ${doc.id} has ${stored} chunk rows instead of ${chunks.length}; indexing it again`);
+        }
+        await markDocumentReady(tx, doc.id, chunks.length, pageCount);
+        // The embedded store's matrices now include this document: every instance reloads the bot's.
+        if (!external) await bumpIndexVersion(tx, doc.bot_id);
+        // What embedding this version cost, counted once: only the attempt that makes the document ready writes it.
+        await writeIngestUsage(tx, { companyId: doc.company_id, botId: doc.bot_id, documentId: doc.id, usage });
+        await emitEvent(tx, {
+          companyId: doc.company_id,
+          type: 'knowledge.ready',
+          data: { document_id: doc.id, bot_id: doc.bot_id, filename: doc.filename, chunk_count: chunks.length },
+          orderingKey: doc.id,
+        });
       });
-      await emitEvent(tx, {
-        companyId: doc.company_id,
-        type: 'knowledge.ready',
-        data: { document_id: doc.id, bot_id: doc.bot_id, filename: doc.filename, chunk_count: chunks.length },
-        orderingKey: doc.id,
-      });
-    });
+    }
   } catch (err) {
     await cleanUpExternal(deps, doc);
     throw err;

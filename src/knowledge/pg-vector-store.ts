@@ -1,9 +1,12 @@
 /**
  * The embedded vector store: vectors live in knowledge_chunks.embedding (bytea, float32) and are scored in
  * process by brute force over a per-bot in-memory matrix. No extension needed, so it runs on PGlite and on any
- * PostgreSQL server. The cache is keyed by bot and tagged with knowledge_index_versions.version, which every
- * change to a bot's chunks bumps in its own transaction: each query reads the version (one indexed row) and
- * reloads on mismatch, so several instances stay correct without notifications.
+ * PostgreSQL server. The matrix holds the vectors of the bot's ready documents only: ingestion writes a document's
+ * chunks and vectors in many short transactions while it is 'processing', and none of them is searched until the
+ * transaction that makes it ready. The cache is keyed by bot and tagged with knowledge_index_versions.version,
+ * which every change to what the matrix holds (a document becoming ready, a delete) bumps in its own transaction:
+ * each query reads the version (one indexed row) and reloads on mismatch, so several instances stay correct
+ * without notifications.
  * Brute force is exact and, at 384 dimensions, a few milliseconds per 10,000 chunks; past a few hundred
  * thousand chunks per bot use Qdrant.
  */
@@ -99,6 +102,11 @@ export class PgVectorStore implements VectorStore {
 
   async init(): Promise<void> {}
 
+  /**
+   * Sets the vectors of existing chunk rows and bumps the bots' index versions. Ingestion does not use it: it writes
+   * each chunk's vector with its row (ChunkRow.embedding, batch by batch) and bumps the version when the document
+   * becomes ready.
+   */
   async upsert(points: VectorPoint[], tx: Db): Promise<void> {
     if (points.length === 0) return;
     const bots = new Set<string>();
@@ -142,7 +150,7 @@ export class PgVectorStore implements VectorStore {
     >`
       with c as materialized (select * from knowledge_chunks where id = any(${ids}::uuid[]))
       select c.id, c.text, c.page, c.section, c.created_at, c.document_id, d.filename
-      from c join knowledge_documents d on d.id = c.document_id
+      from c join knowledge_documents d on d.id = c.document_id and d.status = 'ready'
       where c.company_id = ${filter.companyId} and c.bot_id = ${filter.botId}`;
     return rows
       .map((r) => ({
@@ -198,10 +206,12 @@ export class PgVectorStore implements VectorStore {
 
   private async load(companyId: string, botId: string, version: string): Promise<BotMatrix> {
     const dim = this.options.dimensions;
+    // Only ready documents: a document being ingested has some of its chunks written, and none may be searched.
     const rows = await this.options.sql<{ id: string; embedding: Buffer }[]>`
-      select id, embedding from knowledge_chunks
-      where company_id = ${companyId} and bot_id = ${botId} and embedding is not null
-        and octet_length(embedding) = ${dim * 4}`;
+      select c.id, c.embedding from knowledge_chunks c
+      join knowledge_documents d on d.id = c.document_id and d.status = 'ready' and d.bot_id = ${botId}
+      where c.company_id = ${companyId} and c.bot_id = ${botId} and c.embedding is not null
+        and octet_length(c.embedding) = ${dim * 4}`;
     const matrix = new Float32Array(rows.length * dim);
     const bytes = new Uint8Array(matrix.buffer);
     const ids: string[] = new Array(rows.length);

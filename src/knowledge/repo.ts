@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../db/sql.js';
 import type { DocumentKind } from './detect-type.js';
+import { vectorToBytes } from './vector-store.js';
 
 export type DocumentStatus = 'processing' | 'ready' | 'error';
 
@@ -47,7 +48,12 @@ export interface NewDocument {
 /** Uploaded bytes are stored in parts of this size (knowledge_document_blobs.part, migration 0080). */
 export const BLOB_PART_BYTES = 1024 * 1024;
 
-/** Inserts the document and its bytes; when the bot already has these bytes, returns that row with created=false. */
+/**
+ * Inserts the document and the first part of its bytes (all of them up to BLOB_PART_BYTES); when the bot already
+ * has these bytes, returns that row with created=false. The other parts are written by writeDocumentParts, each in
+ * a statement of its own: inside this transaction the 20 parts of a 20 MB file held the database (on embedded
+ * PGlite, its only connection) for ~1 s.
+ */
 export async function insertDocument(tx: Db, doc: NewDocument): Promise<{ row: KnowledgeDocumentRow; created: boolean }> {
   const [row] = await tx<KnowledgeDocumentRow[]>`
     insert into knowledge_documents (company_id, bot_id, filename, content_type, kind, size_bytes, sha256)
@@ -55,19 +61,37 @@ export async function insertDocument(tx: Db, doc: NewDocument): Promise<{ row: K
     on conflict (bot_id, sha256) do nothing
     returning ${tx(COLUMNS)}`;
   if (row) {
-    // In parts, each its own statement: the driver encodes a part in a few milliseconds, then the event loop
-    // gets a turn (one 20 MB value would hold it for a few hundred).
-    for (let part = 0, at = 0; at < doc.bytes.length || part === 0; part++, at += BLOB_PART_BYTES) {
-      const piece = doc.bytes.subarray(at, at + BLOB_PART_BYTES);
-      await tx`insert into knowledge_document_blobs (document_id, part, content)
-               values (${row.id}, ${part}, ${Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength)})`;
-    }
+    await writeDocumentParts(tx, row.id, doc.bytes, 0, 1);
     return { row, created: true };
   }
   const [existing] = await tx<KnowledgeDocumentRow[]>`
     select ${tx(COLUMNS)} from knowledge_documents
     where bot_id = ${doc.botId} and company_id = ${doc.companyId} and sha256 = ${doc.sha256} for update`;
   return { row: existing!, created: false };
+}
+
+/** How many parts `bytes` are stored in (at least one: an empty file is one empty part). */
+export const partCount = (bytes: Uint8Array): number => Math.max(1, Math.ceil(bytes.length / BLOB_PART_BYTES));
+
+/**
+ * Writes parts [from, to) of a document's bytes, or overwrites them (the same bytes: documents are unique by
+ * sha256), one statement each: the driver encodes a part in a few milliseconds, then the event loop gets a turn
+ * (one 20 MB value would hold it for a few hundred), and outside a transaction other queries run in between.
+ */
+export async function writeDocumentParts(db: Db, documentId: string, bytes: Uint8Array, from = 0, to = partCount(bytes)): Promise<void> {
+  for (let part = from; part < to; part++) {
+    const piece = bytes.subarray(part * BLOB_PART_BYTES, (part + 1) * BLOB_PART_BYTES);
+    await db`insert into knowledge_document_blobs (document_id, part, content)
+             values (${documentId}, ${part}, ${Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength)})
+             on conflict (document_id, part) do update set content = excluded.content`;
+  }
+}
+
+/** Bytes stored for the document so far (read from the values' headers, not the values). */
+export async function storedDocumentBytes(db: Db, documentId: string): Promise<number> {
+  const [row] = await db<{ n: number }[]>`
+    select coalesce(sum(octet_length(content)), 0)::bigint as n from knowledge_document_blobs where document_id = ${documentId}`;
+  return Number(row?.n ?? 0);
 }
 
 /** Puts a failed document back to processing (a re-upload of the same bytes retries it). */
@@ -96,26 +120,48 @@ export async function deleteDocumentRow(tx: Db, companyId: string, id: string): 
   await tx`delete from knowledge_documents where id = ${id} and company_id = ${companyId}`;
 }
 
-/** What an ingestion job needs: the row, its bytes and the bot's language. Jobs carry only the document id. */
+/**
+ * What an ingestion job needs: the row, its bytes and the bot's language. Jobs carry only the document id.
+ * `complete` is false when fewer bytes are stored than were uploaded: the upload stopped (the process died) while
+ * writing its parts.
+ */
 export async function loadDocumentForIngest(
   db: Db,
   id: string,
-): Promise<{ doc: KnowledgeDocumentRow; bytes: Uint8Array; language: 'en' | 'ru' } | undefined> {
+): Promise<{ doc: KnowledgeDocumentRow; bytes: Uint8Array; language: 'en' | 'ru'; complete: boolean } | undefined> {
   const [row] = await db<(KnowledgeDocumentRow & { language: 'en' | 'ru' })[]>`
     select ${db(COLUMNS.map((c) => `d.${c}`))}, bot.language
     from knowledge_documents d
     join bots bot on bot.id = d.bot_id and bot.company_id = d.company_id
     where d.id = ${id}`;
   if (!row) return undefined;
-  const parts = await db<{ content: Buffer }[]>`select content from knowledge_document_blobs where document_id = ${id} order by part`;
-  if (parts.length === 0) return undefined;
+  // A part per statement, as they were written: one 20 MB result would hold the connection (and the event loop
+  // decoding it) for a few hundred milliseconds.
+  const numbers = await db<{ part: number }[]>`select part from knowledge_document_blobs where document_id = ${id} order by part`;
+  if (numbers.length === 0) return undefined;
+  const parts: Buffer[] = [];
+  for (const { part } of numbers) {
+    const [p] = await db<{ content: Buffer }[]>`select content from knowledge_document_blobs where document_id = ${id} and part = ${part}`;
+    if (p) parts.push(p.content);
+  }
   const { language, ...doc } = row;
-  return { doc, bytes: parts.length === 1 ? parts[0]!.content : Buffer.concat(parts.map((p) => p.content)), language };
+  const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  return { doc, bytes, language, complete: bytes.length === doc.size_bytes };
 }
 
 /** Locks the document row for the status change; undefined when it was deleted meanwhile. */
 export async function lockDocumentStatus(tx: Db, id: string): Promise<DocumentStatus | undefined> {
   const [row] = await tx<{ status: DocumentStatus }[]>`select status from knowledge_documents where id = ${id} for update`;
+  return row?.status;
+}
+
+/**
+ * The document's status under a share lock, for one batch of ingestion writes: batches (of this and of a second
+ * worker) run side by side, while a status change (ready, failed) or a delete waits for the batch to commit, and a
+ * batch that starts after one sees it. Undefined when the document was deleted.
+ */
+export async function shareDocumentStatus(tx: Db, id: string): Promise<DocumentStatus | undefined> {
+  const [row] = await tx<{ status: DocumentStatus }[]>`select status from knowledge_documents where id = ${id} for share`;
   return row?.status;
 }
 
@@ -130,6 +176,8 @@ export interface ChunkRow {
   section: string | null;
   tsConfig: 'english' | 'russian';
   createdAt: Date;
+  /** The embedded vector store's vector (knowledge_chunks.embedding); absent or null with an external store. */
+  embedding?: Float32Array | null;
 }
 
 /** A chunk's id is derived from its document and position, so a retried job writes the same ids (Qdrant points too). */
@@ -144,26 +192,64 @@ export function chunkId(documentId: string, ordinal: number): string {
  */
 const INSERT_ROWS = 100;
 
+const chunkRecord = (c: ChunkRow) => ({
+  id: c.id,
+  company_id: c.companyId,
+  bot_id: c.botId,
+  document_id: c.documentId,
+  ordinal: c.ordinal,
+  text: c.text,
+  page: c.page,
+  section: c.section,
+  ts_config: c.tsConfig,
+  created_at: c.createdAt,
+  embedding: c.embedding ? vectorToBytes(c.embedding) : null,
+});
+
 export async function insertChunks(tx: Db, chunks: ChunkRow[]): Promise<void> {
   for (let i = 0; i < chunks.length; i += INSERT_ROWS) {
-    const rows = chunks.slice(i, i + INSERT_ROWS).map((c) => ({
-      id: c.id,
-      company_id: c.companyId,
-      bot_id: c.botId,
-      document_id: c.documentId,
-      ordinal: c.ordinal,
-      text: c.text,
-      page: c.page,
-      section: c.section,
-      ts_config: c.tsConfig,
-      created_at: c.createdAt,
-    }));
-    await tx`insert into knowledge_chunks ${tx(rows)}`;
+    await tx`insert into knowledge_chunks ${tx(chunks.slice(i, i + INSERT_ROWS).map(chunkRecord))}`;
+  }
+}
+
+/**
+ * Writes chunks, or overwrites the rows of the same ids (an earlier attempt at the same document wrote them: ids
+ * are derived from document and ordinal). A row of another document is never touched.
+ */
+export async function upsertChunks(tx: Db, chunks: ChunkRow[]): Promise<void> {
+  for (let i = 0; i < chunks.length; i += INSERT_ROWS) {
+    await tx`
+      insert into knowledge_chunks ${tx(chunks.slice(i, i + INSERT_ROWS).map(chunkRecord))}
+      on conflict (id) do update set
+        ordinal = excluded.ordinal, text = excluded.text, page = excluded.page, section = excluded.section,
+        ts_config = excluded.ts_config, created_at = excluded.created_at, embedding = excluded.embedding
+      where knowledge_chunks.document_id = excluded.document_id`;
   }
 }
 
 export async function deleteChunksOfDocument(tx: Db, documentId: string): Promise<void> {
   await tx`delete from knowledge_chunks where document_id = ${documentId}`;
+}
+
+/**
+ * Deletes the document's chunks whose ordinal is `fromOrdinal` or more (0: all of them); at most `limit` of them
+ * when given, so a large document is removed in short transactions. Returns how many were deleted.
+ */
+export async function deleteChunksFrom(tx: Db, documentId: string, fromOrdinal: number, limit?: number): Promise<number> {
+  const rows = limit === undefined
+    ? await tx`delete from knowledge_chunks where document_id = ${documentId} and ordinal >= ${fromOrdinal} returning 1`
+    : await tx`
+      delete from knowledge_chunks where id in (
+        select id from knowledge_chunks where document_id = ${documentId} and ordinal >= ${fromOrdinal}
+        order by ordinal limit ${limit})
+      returning 1`;
+  return rows.length;
+}
+
+/** How many chunk rows the document has (from the (document_id, ordinal) index). */
+export async function countChunks(tx: Db, documentId: string): Promise<number> {
+  const [row] = await tx<{ n: number }[]>`select count(*)::int as n from knowledge_chunks where document_id = ${documentId}`;
+  return row?.n ?? 0;
 }
 
 export async function markDocumentReady(tx: Db, id: string, chunkCount: number, pageCount: number | null): Promise<void> {

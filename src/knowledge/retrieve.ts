@@ -180,8 +180,10 @@ export class Retriever {
     return this.options.sql<{ id: string; rank: number }[]>`
       select c.id, ts_rank(c.tsv, ${tsquery}::tsquery) as rank
       from (
-        select id, tsv from knowledge_chunks
+        select id, tsv from knowledge_chunks k
         where tsv @@ ${tsquery}::tsquery and company_id = ${scope.companyId} and bot_id = ${scope.botId}
+          -- Chunks of a document still being written (in batches) take no place from a ready one's.
+          and exists (select 1 from knowledge_documents d where d.id = k.document_id and d.status = 'ready')
         limit ${FTS_RANK_CAP}
       ) c
       order by rank desc, c.id
