@@ -38,7 +38,7 @@ export interface Knowledge {
   /** Spread into JobWorker `kinds`. */
   jobKinds: Record<string, JobKind>;
   tool: Tool;
-  /** The ingestion worker threads (started on the first document; idle ones never hold the process open). */
+  /** The ingestion worker processes (started on the first document; idle ones never hold the process open). */
   pool: IngestPool;
 }
 
@@ -49,7 +49,7 @@ export function createKnowledge(deps: { sql: RootSql; embedder: Embedder; settin
     : new PgVectorStore({ sql, dimensions: embedder.dimensions });
   // Neural embedders put unrelated texts closer together than the hashing embedder does.
   const retriever = new Retriever({ sql, embedder, store, topK: settings.RETRIEVAL_TOP_K, minVectorScore: embedder.name === 'local-hash' ? 0.2 : 0.3 });
-  // One long-lived worker thread per concurrent ingestion job: parsing, chunking and local embedding stay off
+  // One long-lived worker process per concurrent ingestion job: parsing, chunking and local embedding stay off
   // the event loop that carries calls.
   const pool = new IngestPool({ size: settings.INGEST_CONCURRENCY, memoryMb: settings.INGEST_WORKER_MEMORY_MB, timeoutMs: settings.INGEST_TIMEOUT_MS });
   const limits = {

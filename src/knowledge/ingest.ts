@@ -1,6 +1,6 @@
 /**
  * Ingestion of one document, run by the durable job 'ingest_document': parse → chunk → embed in batches →
- * store → status 'ready'. Parsing, chunking and local embedding run in a worker thread (ingest-pool.ts) within the
+ * store → status 'ready'. Parsing, chunking and local embedding run in a worker process (ingest-pool.ts) within the
  * ingestion limits (limits.ts); a cloud embedder is called from here (it is I/O). A document over a limit, or one
  * whose worker runs out of memory, time, or crashes, ends in 'error' at once.
  *

@@ -1,7 +1,7 @@
 /**
  * The CPU-heavy half of ingestion, with no database and no I/O: parse the bytes (within the limits), cut the
  * blocks into chunks, and embed them with the local hashing embedder when that is the embedder in use. It runs
- * in an ingestion worker thread (ingest-worker.ts), never on the event loop that carries calls; results go back
+ * in an ingestion worker process (ingest-worker.ts), never on the event loop that carries calls; results go back
  * in batches so no single message is large.
  */
 import { embedOne } from '../providers/embeddings/local.js';
