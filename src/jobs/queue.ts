@@ -14,6 +14,7 @@
 import { LeasedPoller } from '../util/leased-poller.js';
 import { backoffDelayMs } from '../util/backoff.js';
 import type { Db, RootSql } from '../db/sql.js';
+import { fairShareParams, type FairShare } from '../util/fair-share.js';
 
 export interface EnqueueOptions {
   kind: string;
@@ -47,14 +48,6 @@ export async function enqueueJob(db: Db, job: EnqueueOptions): Promise<string | 
   return (rows[0]?.id as string | undefined) ?? null;
 }
 
-export interface JobClaimFairness {
-  /** Most jobs of one company running at once (with `held`) while other companies have jobs; default: no cap. */
-  maxPerCompany?: number;
-  /** Most running for a company that is the only one with jobs of the kind; default: no cap. */
-  maxAlone?: number;
-  /** Jobs already running per company (the caller's own), counted against the cap and the turns. */
-  held?: ReadonlyMap<string, number>;
-}
 
 export interface ClaimedJob {
   id: string;
@@ -72,12 +65,8 @@ export interface ClaimedJob {
  * own. Walks jobs_company_due_idx per company with live jobs of the kind: a few index probes per company, however
  * long any company's backlog is. A row another claimer locked is skipped, not replaced; the poller claims again.
  */
-export async function claimJobs(sql: RootSql, kind: string, limit: number, leaseMs: number, fairness: JobClaimFairness = {}): Promise<ClaimedJob[]> {
-  const max = fairness.maxPerCompany;
-  const cap = max !== undefined && Number.isFinite(max) ? Math.max(0, Math.floor(max)) : null; // null: no cap
-  const soleMax = fairness.maxAlone;
-  const alone = soleMax !== undefined && Number.isFinite(soleMax) ? Math.max(0, Math.floor(soleMax)) : null;
-  const held = Object.fromEntries([...(fairness.held ?? [])].filter(([, n]) => n > 0));
+export async function claimJobs(sql: RootSql, kind: string, limit: number, leaseMs: number, fairness: FairShare = {}): Promise<ClaimedJob[]> {
+  const { cap, alone, held } = fairShareParams(fairness);
   return sql<ClaimedJob[]>`
     with recursive companies (id) as (
       (select company_id from jobs where kind = ${kind} and status in ('queued', 'running') and company_id is not null

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db, RootSql } from '../db/sql.js';
 import type { PostResult } from './http-post.js';
+import { fairShareParams, type FairShare } from '../util/fair-share.js';
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'dead' | 'skipped';
 
@@ -16,14 +17,6 @@ export interface ClaimedEvent {
   claimed_by: string;
 }
 
-export interface ClaimFairness {
-  /** Most events of one company in flight at once (with `held`) while other companies have events; default: no cap. */
-  maxPerCompany?: number;
-  /** Most in flight for a company that is the only one with events; default: no cap. */
-  maxAlone?: number;
-  /** Events already in flight per company (the caller's own deliveries), counted against the cap and the turns. */
-  held?: ReadonlyMap<string, number>;
-}
 
 /**
  * Leases up to `limit` due events. Per (company, ordering key) only the oldest pending event is eligible, so
@@ -37,13 +30,9 @@ export interface ClaimFairness {
  * long any company's backlog is. Under concurrent claims a row another claimer locked is skipped, not replaced;
  * the caller claims again on its next poll.
  */
-export async function claimDueEvents(sql: RootSql, limit: number, leaseMs: number, fairness: ClaimFairness = {}): Promise<ClaimedEvent[]> {
+export async function claimDueEvents(sql: RootSql, limit: number, leaseMs: number, fairness: FairShare = {}): Promise<ClaimedEvent[]> {
   const token = randomUUID();
-  const max = fairness.maxPerCompany;
-  const cap = max !== undefined && Number.isFinite(max) ? Math.max(0, Math.floor(max)) : null; // null: no cap
-  const soleMax = fairness.maxAlone;
-  const alone = soleMax !== undefined && Number.isFinite(soleMax) ? Math.max(0, Math.floor(soleMax)) : null;
-  const held = Object.fromEntries([...(fairness.held ?? [])].filter(([, n]) => n > 0));
+  const { cap, alone, held } = fairShareParams(fairness);
   return sql<ClaimedEvent[]>`
     with recursive companies (id) as (
       (select company_id from webhook_events where status = 'pending' order by company_id limit 1)
