@@ -67,19 +67,30 @@ function sentences(text: string): string[] {
   return text.split(/(?<=[.!?…])\s+/).map((s) => s.trim()).filter(Boolean);
 }
 
-/** Renders `text` with `tts` into a μ-law 8 kHz WAV. Throws when the TTS fails, times out or says nothing. */
+/**
+ * Renders `text` with `tts` into a μ-law 8 kHz WAV. Throws when the TTS fails, says nothing or takes longer than
+ * `limits.timeoutMs` in all — opening included, and whether or not the provider honours the abort: the Twilio
+ * request that waits for this must get its answer (the <Say> fallback) in time. Cancelling and closing a TTS that
+ * went quiet run in the background, as they may hang too.
+ */
 export async function renderSpeechWav(
   tts: TtsProvider,
   request: { text: string; language: Language; voice?: string | undefined; model?: string | undefined },
   limits: { timeoutMs: number; maxBytes: number },
 ): Promise<Uint8Array> {
   const controller = new AbortController();
+  const overdue = new Promise<never>((_resolve, reject) => {
+    controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error), { once: true });
+  });
+  overdue.catch(() => {}); // raced below; unobserved when the rendering ends in time
   const timer = setTimeout(() => controller.abort(new Error(`voicemail rendering took over ${limits.timeoutMs} ms`)), limits.timeoutMs);
-  const session = await tts.open({
+  const opening = tts.open({
     format: TWILIO_FORMAT, language: request.language,
     ...(request.voice ? { voice: request.voice } : {}), ...(request.model ? { model: request.model } : {}),
-  }).catch((err: unknown) => {
+  });
+  const session = await Promise.race([opening, overdue]).catch((err: unknown) => {
     clearTimeout(timer);
+    void opening.then((late) => late.close()).catch(() => {});
     throw err;
   });
   const turn = session.startTurn(controller.signal);
@@ -88,20 +99,24 @@ export async function renderSpeechWav(
   try {
     for (const s of sentences(request.text)) turn.pushText(`${s} `);
     turn.end();
-    for await (const chunk of turn.audio) {
-      if (controller.signal.aborted) break;
-      bytes += chunk.length;
+    const audio = turn.audio[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await Promise.race([audio.next(), overdue]);
+      if (next.done) break;
+      bytes += next.value.length;
       if (bytes > limits.maxBytes) throw new Error(`voicemail audio over ${limits.maxBytes} bytes`);
-      chunks.push(chunk.slice());
+      chunks.push(next.value.slice());
     }
+    // A provider that ends its stream early when aborted: the deadline passed all the same.
     if (controller.signal.aborted) throw controller.signal.reason instanceof Error ? controller.signal.reason : new Error('voicemail rendering aborted');
     if (bytes === 0) throw new Error('the TTS produced no audio');
   } catch (err) {
-    await turn.cancel();
+    controller.abort(err);
+    void turn.cancel().catch(() => {});
     throw err;
   } finally {
     clearTimeout(timer);
-    await session.close().catch(() => {});
+    void session.close().catch(() => {});
   }
   const data = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let offset = 0;

@@ -162,6 +162,10 @@ export class ScriptedTts implements TtsProvider {
   /** Turns to fail (throw from the audio stream) before producing audio. */
   failTurns = 0;
   failOpens = 0;
+  /** Opens that never settle (a provider whose socket never answers). */
+  hangOpens = 0;
+  /** Turns whose audio never comes and which ignore their abort signal. */
+  hangTurns = 0;
   closed = 0;
 
   constructor(private readonly options: ScriptedTtsOptions = {}) {}
@@ -170,6 +174,10 @@ export class ScriptedTts implements TtsProvider {
     if (this.failOpens > 0) {
       this.failOpens--;
       throw new Error('tts open failed');
+    }
+    if (this.hangOpens > 0) {
+      this.hangOpens--;
+      return new Promise<TtsSession>(() => {});
     }
     return {
       startTurn: (signal) => this.startTurn(signal),
@@ -185,9 +193,12 @@ export class ScriptedTts implements TtsProvider {
     let cancelled = false;
     const shouldFail = this.failTurns > 0;
     if (shouldFail) this.failTurns--;
+    const shouldHang = this.hangTurns > 0;
+    if (shouldHang) this.hangTurns--;
     const o = this.options;
     const record = (text: string): void => void this.texts.push(text.trim());
     async function* audio(): AsyncIterable<Uint8Array> {
+      if (shouldHang) await new Promise<never>(() => {});
       for await (const text of input) {
         record(text);
         try {
