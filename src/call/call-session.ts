@@ -20,7 +20,7 @@ import { KeypadEntry } from './keypad.js';
 import { TypedInputPacer } from './typed-input.js';
 import { answerLatency, Conversation, errText } from './conversation.js';
 import { HistoryWindow } from './history-window.js';
-import type { PlaybackTiming } from './playback.js';
+import { MarkEchoes, type PlaybackTiming } from './playback.js';
 import { SESSION_PHRASES } from './session-phrases.js';
 import type { CallSessionOptions } from './session-options.js';
 import { SilenceWatch } from './silence-watch.js';
@@ -88,6 +88,8 @@ export class CallSession {
    * answers looks stable to the reconnect budget, so this bounds the failures of a voice that never speaks.
    */
   private ttsSilentSince: number | null = null;
+  /** Whether this call's client echoes marks, learnt by its first turns (Playback paces a client that does not by the clock). */
+  private readonly markEchoes = new MarkEchoes();
 
   get state(): CallState {
     return this.machine.state;
@@ -302,6 +304,7 @@ export class CallSession {
     const turn = new SpeakingTurn(++this.turnSeq, kind, interruptible, latency, startedAt, this.o.transport, {
       tts: this.tts as TtsSession,
       clock: this.clock,
+      markEchoes: this.markEchoes,
       ...(this.o.maxLeadMs !== undefined ? { maxLeadMs: this.o.maxLeadMs } : {}),
       onFirstAudio: (timing) => this.onFirstAudio(turn, timing),
     });

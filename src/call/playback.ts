@@ -8,7 +8,10 @@
  *  - a stopped turn stops costing TTS: synthesis runs at most `lookaheadMs` ahead of what was sent;
  *  - a slow or dead socket holds at most the lead (plus `maxPendingBytes` of socket buffer).
  * A client that never echoes marks still plays: a slice is assumed played `markGraceMs` after its real-time
- * play-out, which paces such a client in real time (its pause cannot know what was heard).
+ * play-out. Once that has happened on a call where no mark ever came back (`MarkEchoes`, one per call), the client
+ * is taken not to echo marks at all and slices count as played at their play-out itself: its audio then flows at
+ * real time, after one wait of `markGraceMs` in the call's first turn (waiting the grace on every slice would
+ * pace it at an eighth of real time). Its pauses cannot know what was heard.
  * A TTS that goes quiet fails the turn (TtsFailure), whatever the provider: a phrase with no audio `firstAudioMs`
  * after it was requested, or none for `audioIdleMs` after its last chunk (the provider not having ended it), is
  * cancelled. Only the wait on the provider counts — not the time synthesis is held back because enough is ready.
@@ -50,6 +53,15 @@ interface Slice {
   endMs: number;
 }
 
+/**
+ * What a call's playbacks have learnt about its client: whether any mark ever came back, and whether the clock
+ * had to stand in for one before any did (a client that does not echo marks). Shared by every turn of one call.
+ */
+export class MarkEchoes {
+  seen = false;
+  absent = false;
+}
+
 export interface PlaybackTiming {
   /** The first phrase was handed to TTS. */
   ttsStartedAt: number;
@@ -76,6 +88,8 @@ export interface PlaybackOptions {
   maxPendingBytes?: number;
   /** A slice whose mark never comes back is assumed played this long after its real-time play-out. Default 3000. */
   markGraceMs?: number;
+  /** The call's knowledge of its client's marks (one per call); default: this playback's own. */
+  markEchoes?: MarkEchoes;
   /** A phrase with no audio this long after it went to TTS fails the turn. Default TTS_FIRST_AUDIO_MS. */
   firstAudioMs?: number;
   /** A phrase with no new audio this long (and not ended by the provider) fails the turn. Default TTS_AUDIO_IDLE_MS. */
@@ -98,6 +112,7 @@ export class Playback {
   private readonly lookaheadMs: number;
   private readonly maxPendingBytes: number;
   private readonly graceMs: number;
+  private readonly echoes: MarkEchoes;
   private readonly firstAudioMs: number;
   private readonly audioIdleMs: number;
   private current: TtsTurn | null = null;
@@ -142,6 +157,7 @@ export class Playback {
     this.lookaheadMs = o.lookaheadMs ?? 2000;
     this.maxPendingBytes = o.maxPendingBytes ?? this.bytesPerMs * 2000;
     this.graceMs = o.markGraceMs ?? 3000;
+    this.echoes = o.markEchoes ?? new MarkEchoes();
     this.firstAudioMs = o.firstAudioMs ?? TTS_FIRST_AUDIO_MS;
     this.audioIdleMs = o.audioIdleMs ?? TTS_AUDIO_IDLE_MS;
     this.done = new Promise<PlaybackResult>((resolve, reject) => {
@@ -177,6 +193,8 @@ export class Playback {
     const index = this.outstanding.get(name);
     if (index === undefined) return false;
     this.outstanding.delete(name);
+    this.echoes.seen = true;
+    this.echoes.absent = false;
     // Marks come back in order; one that arrives means everything before it was played as well.
     if (index + 1 > this.heardPos) this.advanceHeard(index + 1);
     this.pump();
@@ -281,7 +299,7 @@ export class Playback {
       }
       if (this.tick === null && this.sendPos > Math.max(this.heardPos, this.assumedPos)) {
         const next = this.playoutAt[Math.max(this.heardPos, this.assumedPos)];
-        if (next !== undefined) this.armTick(next + this.graceMs - this.o.clock.now());
+        if (next !== undefined) this.armTick(next + this.grace - this.o.clock.now());
       }
     }
     if (this.bufferedAheadMs() < this.lookaheadMs) this.wake();
@@ -300,10 +318,18 @@ export class Playback {
   private onTick(): void {
     if (this.frozen || this.paused) return;
     const now = this.o.clock.now();
-    let pos = Math.max(this.heardPos, this.assumedPos);
-    while (pos < this.sendPos && (this.playoutAt[pos] ?? Infinity) + this.graceMs <= now) pos++;
+    const from = Math.max(this.heardPos, this.assumedPos);
+    const grace = this.grace;
+    let pos = from;
+    while (pos < this.sendPos && (this.playoutAt[pos] ?? Infinity) + grace <= now) pos++;
+    if (pos > from && !this.echoes.seen) this.echoes.absent = true;
     this.assumedPos = pos;
     this.pump();
+  }
+
+  /** How long after its play-out an unechoed slice counts as played. */
+  private get grace(): number {
+    return this.echoes.absent ? 0 : this.graceMs;
   }
 
   private clearTick(): void {

@@ -20,6 +20,8 @@ export class MemoryTransport implements CallTransport {
   failTransfer = false;
   /** Set by a test to simulate a slow socket. */
   pendingBytes = 0;
+  /** false: a client that plays the audio but never echoes a mark (nor answers a clear with them). */
+  echoesMarks = true;
   private handlers: TransportHandlers | null = null;
   private playheadAt = 0;
   private readonly outstanding = new Map<string, NodeJS.Timeout>();
@@ -38,6 +40,7 @@ export class MemoryTransport implements CallTransport {
   sendMark(name: string): void {
     const now = Date.now();
     this.sent.push({ type: 'mark', name, at: now });
+    if (!this.echoesMarks) return;
     const timer = setTimeout(() => this.echo(name), Math.max(0, this.playheadAt - now));
     this.outstanding.set(name, timer);
   }
