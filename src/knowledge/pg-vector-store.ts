@@ -6,7 +6,9 @@
  * transaction that makes it ready. The cache is keyed by bot and tagged with knowledge_index_versions.version,
  * which every change to what the matrix holds (a document becoming ready, a delete) bumps in its own transaction:
  * each query reads the version (one indexed row) and reloads on mismatch, so several instances stay correct
- * without notifications.
+ * without notifications. A reload reads only what changed: the matrix is kept per document, tagged with the
+ * document's updated_at (which every change to a ready document's vectors moves), so a document becoming ready
+ * costs its own vectors, not the bot's.
  * Brute force is exact and, at 384 dimensions, a few milliseconds per 10,000 chunks; past a few hundred
  * thousand chunks per bot use Qdrant.
  */
@@ -23,10 +25,21 @@ export interface PgVectorStoreOptions {
   loadPageRows?: number;
 }
 
+/** One ready document's vectors. */
+interface DocumentBlock {
+  /** The document's updated_at when read (as text, to the microsecond): moved, the vectors are read again. */
+  stamp: string;
+  ids: string[];
+  /** ids.length × dimensions. */
+  matrix: Float32Array;
+}
+
 interface BotMatrix {
   version: string;
+  /** By document id. */
+  blocks: Map<string, DocumentBlock>;
+  /** Every block's ids, in the blocks' order: a row's index in the concatenated scores. */
   ids: string[];
-  matrix: Float32Array;
 }
 
 export async function bumpIndexVersion(tx: Db, botId: string): Promise<void> {
@@ -100,6 +113,8 @@ export class PgVectorStore implements VectorStore {
   private readonly loading = new Map<string, Promise<BotMatrix>>();
   private readonly maxCached: number;
   private scores = new Float32Array(0);
+  /** Vectors read from the database since this store was made (how much reloads cost). */
+  vectorsRead = 0;
 
   constructor(private readonly options: PgVectorStoreOptions) {
     this.maxCached = options.maxCachedVectors ?? 2_000_000;
@@ -125,6 +140,8 @@ export class PgVectorStore implements VectorStore {
         where c.id = v.id::uuid`;
     }
     for (const p of points) bots.add(p.payload.bot_id);
+    // The documents' cached vectors are read again (each block is tagged with its document's updated_at).
+    await tx`update knowledge_documents set updated_at = now() where id = any(${[...new Set(points.map((p) => p.payload.doc_id))]}::uuid[])`;
     for (const bot of bots) await bumpIndexVersion(tx, bot);
   }
 
@@ -132,6 +149,7 @@ export class PgVectorStore implements VectorStore {
     const db = tx ?? this.options.sql;
     await db`update knowledge_chunks set embedding = null
              where document_id = ${ref.documentId} and company_id = ${ref.companyId} and bot_id = ${ref.botId}`;
+    await db`update knowledge_documents set updated_at = now() where id = ${ref.documentId}`;
     await bumpIndexVersion(db, ref.botId);
   }
 
@@ -143,7 +161,11 @@ export class PgVectorStore implements VectorStore {
     if (n === 0 || vector.length !== dim) return [];
     if (this.scores.length < n) this.scores = new Float32Array(n);
     const scores = this.scores;
-    scoreRows(bot.matrix, n, dim, vector, scores);
+    let offset = 0;
+    for (const block of bot.blocks.values()) {
+      scoreRows(block.matrix, block.ids.length, dim, vector, scores.subarray(offset));
+      offset += block.ids.length;
+    }
     const best = topK(scores, n, Math.min(filter.limit, n));
     const ids = best.map((i) => bot.ids[i]!);
     if (filter.idsOnly) return best.map((i) => ({ id: bot.ids[i]!, score: scores[i]! }));
@@ -196,7 +218,7 @@ export class PgVectorStore implements VectorStore {
       if (loaded.version === version) return loaded;
     }
     // The version is read before the rows: a change committed in between makes the next query reload again.
-    const load = this.load(companyId, botId, version);
+    const load = this.load(companyId, botId, version, cached);
     this.loading.set(key, load);
     try {
       const loaded = await load;
@@ -210,42 +232,68 @@ export class PgVectorStore implements VectorStore {
   }
 
   /**
-   * The bot's matrix, read in pages: first the ids (small), then the vectors LOAD_PAGE_ROWS at a time by primary key,
-   * so no single query holds the database for the whole bot (on PGlite its only connection: one read of a 74,000-chunk
+   * The bot's matrix: the blocks of `previous` whose document is still ready and unchanged, and the vectors of the
+   * others read in pages — first their ids (small), then the vectors LOAD_PAGE_ROWS at a time by primary key, so no
+   * single query holds the database for the whole bot (on PGlite its only connection: one read of a 74,000-chunk
    * bot's vectors held it ~1.1 s for every tenant). A change committed meanwhile bumps the version, and the next
    * search reloads.
    */
-  private async load(companyId: string, botId: string, version: string): Promise<BotMatrix> {
-    const dim = this.options.dimensions;
+  private async load(companyId: string, botId: string, version: string, previous: BotMatrix | undefined): Promise<BotMatrix> {
     const sql = this.options.sql;
     // Only ready documents: a document being ingested has some of its chunks written, and none may be searched.
-    const wanted = (
-      await sql<{ id: string }[]>`
-        select c.id from knowledge_chunks c
-        join knowledge_documents d on d.id = c.document_id and d.status = 'ready' and d.bot_id = ${botId}
-        where c.company_id = ${companyId} and c.bot_id = ${botId} and c.embedding is not null
-          and octet_length(c.embedding) = ${dim * 4}
-        order by c.id`
-    ).map((r) => r.id);
-    const ids: string[] = [];
-    const vectors: Buffer[] = [];
+    const ready = await sql<{ id: string; stamp: string }[]>`
+      select id, updated_at::text as stamp from knowledge_documents
+      where bot_id = ${botId} and company_id = ${companyId} and status = 'ready'
+      order by id`;
+    const blocks = new Map<string, DocumentBlock>();
+    const stale: { id: string; stamp: string }[] = [];
+    for (const d of ready) {
+      const kept = previous?.blocks.get(d.id);
+      if (kept?.stamp === d.stamp) blocks.set(d.id, kept);
+      else {
+        blocks.set(d.id, { stamp: d.stamp, ids: [], matrix: new Float32Array(0) });
+        stale.push(d);
+      }
+    }
+    if (stale.length > 0) await this.readBlocks(companyId, botId, stale.map((d) => d.id), blocks);
+    return { version, blocks, ids: [...blocks.values()].flatMap((b) => b.ids) };
+  }
+
+  /** Reads the vectors of `documentIds` into their (empty) blocks in `blocks`. */
+  private async readBlocks(companyId: string, botId: string, documentIds: string[], blocks: Map<string, DocumentBlock>): Promise<void> {
+    const dim = this.options.dimensions;
+    const sql = this.options.sql;
+    const wanted = await sql<{ id: string; document_id: string }[]>`
+      select id, document_id from knowledge_chunks
+      where document_id = any(${documentIds}::uuid[]) and company_id = ${companyId} and bot_id = ${botId}
+        and embedding is not null and octet_length(embedding) = ${dim * 4}
+      order by document_id, id`;
+    const documentOf = new Map(wanted.map((r) => [r.id, r.document_id]));
+    const read = new Map<string, { ids: string[]; vectors: Buffer[] }>(documentIds.map((id) => [id, { ids: [], vectors: [] }]));
     const pageRows = Math.max(1, this.options.loadPageRows ?? LOAD_PAGE_ROWS);
     for (let i = 0; i < wanted.length; i += pageRows) {
       const page = await sql<{ id: string; embedding: Buffer | null }[]>`
         select id, embedding from knowledge_chunks
-        where id = any(${wanted.slice(i, i + pageRows)}::uuid[]) and company_id = ${companyId} and bot_id = ${botId}`;
+        where id = any(${wanted.slice(i, i + pageRows).map((r) => r.id)}::uuid[]) and company_id = ${companyId} and bot_id = ${botId}
+        order by id`;
+      this.vectorsRead += page.length;
       for (const r of page) {
         // A row changed between the two reads is left out; its change bumped the version.
-        if (r.embedding?.length !== dim * 4) continue;
-        ids.push(r.id);
-        vectors.push(r.embedding);
+        const into = read.get(documentOf.get(r.id) ?? '');
+        if (!into || r.embedding?.length !== dim * 4) continue;
+        into.ids.push(r.id);
+        into.vectors.push(r.embedding);
       }
       if (i + pageRows < wanted.length) await new Promise((r) => setImmediate(r));
     }
-    const matrix = new Float32Array(ids.length * dim);
-    const bytes = new Uint8Array(matrix.buffer);
-    vectors.forEach((v, i) => bytes.set(v, i * dim * 4));
-    return { version, ids, matrix };
+    for (const [documentId, { ids, vectors }] of read) {
+      const matrix = new Float32Array(ids.length * dim);
+      const bytes = new Uint8Array(matrix.buffer);
+      vectors.forEach((v, i) => bytes.set(v, i * dim * 4));
+      const block = blocks.get(documentId)!;
+      block.ids = ids;
+      block.matrix = matrix;
+    }
   }
 
   private evict(): void {
