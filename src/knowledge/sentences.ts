@@ -19,7 +19,8 @@ const ABBREVIATIONS = new Set(
 );
 
 // Candidate boundary: terminal punctuation, optional closers, whitespace, then a plausible sentence start.
-const BOUNDARY = /([.!?…]+)(["'»”)\]]*)(\s+)(?=["'«“([\-–—]?[\p{Lu}\p{N}])/gu;
+// The lookbehind starts a match only at the first mark of a run: without it a run of n marks costs n² steps.
+const BOUNDARY = /(?<![.!?…])([.!?…]+)(["'»”)\]]*)(\s+)(?=["'«“([\-–—]?[\p{Lu}\p{N}])/gu;
 
 function endsWithAbbreviation(before: string): boolean {
   // The token right before the period, e.g. "e.g" in "... e.g." or "Dr" in "Dr."; dotted forms keep inner dots.
@@ -38,7 +39,9 @@ export function splitSentences(text: string): string[] {
   for (let m = BOUNDARY.exec(text); m; m = BOUNDARY.exec(text)) {
     const punct = m[1]!;
     const end = m.index + punct.length + m[2]!.length;
-    if (punct === '.' && endsWithAbbreviation(text.slice(start, m.index))) continue;
+    // The last 64 characters hold any abbreviation (a longer word is none): the text since `start` would grow
+    // with every abbreviation skipped, n² work for a paragraph of them.
+    if (punct === '.' && endsWithAbbreviation(text.slice(Math.max(start, m.index - 64), m.index))) continue;
     const sentence = text.slice(start, end).trim();
     if (sentence) out.push(sentence);
     start = end + m[3]!.length;

@@ -147,7 +147,7 @@ export function spokenAnswer(chunk: string, question: string, corpus?: TermStats
     const cut = out.lastIndexOf(' ', MAX_CHARS);
     out = `${out.slice(0, cut > 0 ? cut : MAX_CHARS).replace(/[,;:\s]+$/, '')}.`;
   }
-  out = out.replace(/\s+([,.!?])/g, '$1').replace(/^[,;:\s]+/, '');
+  out = out.replace(/(?<!\s)\s+([,.!?])/g, '$1').replace(/^[,;:\s]+/, '');
   if (!/[.!?…]$/.test(out)) out += '.';
   return out.charAt(0).toUpperCase() + out.slice(1);
 }

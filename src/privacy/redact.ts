@@ -18,7 +18,8 @@ export type RedactRule = (typeof REDACT_RULES)[number];
 export const DEFAULT_REDACT_RULES: readonly RedactRule[] = ['cards'];
 
 const CARD = /(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])/g;
-const EMAIL = /(?<![\p{L}\p{N}._%+-])[\p{L}\p{N}._%+-]{1,64}@[\p{L}\p{N}-]{1,63}(?:\.[\p{L}\p{N}-]{1,63})*\.\p{L}{2,24}(?![\p{L}\p{N}])/gu;
+/** An email address (the one pattern for redaction and the safe-speech check; linear on any input). */
+export const EMAIL_PATTERN = /(?<![\p{L}\p{N}._%+-])[\p{L}\p{N}._%+-]{1,64}@[\p{L}\p{N}-]{1,63}(?:\.[\p{L}\p{N}-]{1,63})*\.\p{L}{2,24}(?![\p{L}\p{N}])/gu;
 // A run that starts with "+", "(" or a digit and continues with digits and phone separators.
 const PHONE = /(?<![\p{L}\p{N}+])(?:\+\s?)?\(?\d(?:[\s().-]{0,2}\d){6,16}(?![\p{L}\p{N}])/gu;
 const DATE = /\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{4}/;
@@ -61,7 +62,7 @@ export function redact(text: string, rules: readonly RedactRule[]): string {
   if (rules.length === 0 || text.length === 0) return text;
   let out = text;
   // Emails first (their local part may hold digits), then cards (before phones: a card is a long digit run).
-  if (rules.includes('emails')) out = out.replace(EMAIL, '[email]');
+  if (rules.includes('emails')) out = out.replace(EMAIL_PATTERN, '[email]');
   if (rules.includes('cards')) {
     out = out.replace(CARD, (m) => {
       const digits = m.replace(/\D/g, '');

@@ -13,6 +13,7 @@
  * A refusal's replacement is a deterministic phrase in the call's language (en, ru). No I/O, no clock, no regex
  * built per phrase: the context is compiled once (cached per context object) and each phrase costs microseconds.
  */
+import { EMAIL_PATTERN } from '../privacy/redact.js';
 
 export type SafeSpeechLanguage = 'en' | 'ru';
 
@@ -77,7 +78,6 @@ interface Compiled {
 
 const WORD = /[\p{L}\p{N}]+/gu;
 const URL_RE = /\b(?:https?:\/\/|www\.)[^\s<>()]+|(?<![@\p{L}\p{N}._%+-])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|ru|рф|co|uk|de|info|biz|app|dev)(?:\/[^\s<>()]*)?(?![\p{L}\p{N}@])/giu;
-const EMAIL_RE = /[\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+/gu;
 const PHONE_RE = /(?:\+\s?)?\(?\d[\d\s().-]{5,}\d/g;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 const CODE_RE = /```|<\/?[a-z][a-z0-9]*(?:\s[^<>]*)?>|\b(?:function|const|let|var|def|return|import|SELECT|INSERT)\b[^.!?]*[=({;]|[{};]\s*$|=>|\b\w+\([^)]*\)\s*[;{]/m;
@@ -130,7 +130,7 @@ function sameNumber(a: string, b: string): boolean {
 }
 
 function foreignData(text: string, c: Compiled): string | null {
-  for (const m of text.matchAll(EMAIL_RE)) {
+  for (const m of text.matchAll(EMAIL_PATTERN)) {
     if (!c.allowedEmails.has(m[0].toLowerCase())) return `email ${m[0]}`;
   }
   for (const m of text.matchAll(PHONE_RE)) {
@@ -201,10 +201,11 @@ export function stripFormatting(text: string): string {
     .replace(/^\s*>\s?/gm, '')
     .replace(/\|/g, ', ')
     .replace(/[*_~#]{2,}/g, '')
-    .replace(/\s+([,.!?;:])/g, '$1')
+    // (?<!\s): a whitespace run is matched from its first character only; else a long run costs n² steps.
+    .replace(/(?<!\s)\s+([,.!?;:])/g, '$1')
     .replace(/([,;:])(?:\s*[,;:])+/g, '$1')
     .replace(/\(\s*\)/g, '')
-    .replace(/\s*\n\s*/g, ' ')
+    .replace(/(?<!\s)\s*\n\s*/g, ' ')
     .replace(/\s{2,}/g, ' ')
     .trim();
 }
@@ -251,7 +252,7 @@ export function checkPhrase(text: string, ctx: SafeSpeechContext): SafeSpeechRes
  * A new object: compiled contexts are cached per object, so a changed allow-list needs one.
  */
 export function allowContactsIn(ctx: SafeSpeechContext, text: string): SafeSpeechContext {
-  const found = [...text.matchAll(EMAIL_RE)].map((m) => m[0]);
+  const found = [...text.matchAll(EMAIL_PATTERN)].map((m) => m[0]);
   for (const m of text.matchAll(PHONE_RE)) if (digitsOf(m[0]).length >= 7) found.push(m[0]);
   if (!found.length) return ctx;
   return { ...ctx, allowedNumbers: [...(ctx.allowedNumbers ?? []), ...found] };
