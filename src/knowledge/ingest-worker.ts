@@ -8,6 +8,7 @@
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { lowerThisProcessPriority } from '../util/background-priority.js';
 import { DocumentParseError, WORKER_OVER_BUDGET } from './limits.js';
 import { processDocument, type IdentifiedChunk, type ProcessTask } from './process-document.js';
 
@@ -27,6 +28,8 @@ export type WorkerReply =
   | { type: 'crash'; message: string };
 
 if (!process.send) throw new Error('ingest-worker.ts runs only as a child process of the ingestion pool (with an IPC channel)');
+
+lowerThisProcessPriority();
 
 const post = (reply: WorkerReply) => process.send!(reply);
 

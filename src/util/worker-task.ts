@@ -1,11 +1,12 @@
 /**
  * One piece of CPU work on a worker thread of its own — a thread started for it, with a heap limit and a
- * deadline, and terminated after — so that an upload's parsing and checking never holds the event loop that
- * carries calls (a 10,000-row contact list took 110–150 ms there, a wide CSV over a second). The worker module
+ * deadline, and terminated after, at a background priority (background-priority.ts) — so that an upload's parsing
+ * and checking never holds the event loop that carries calls (a 10,000-row contact list took 110–150 ms there, a wide CSV over a second). The worker module
  * answers with serveWorkerTask(). A thread that runs out of memory, crashes or overruns rejects with a
  * WorkerTaskError; the process lives on.
  */
 import { parentPort } from 'node:worker_threads';
+import { lowerThisThreadPriority } from './background-priority.js';
 import { startModuleWorker } from './module-worker.js';
 
 export interface WorkerTaskLimits {
@@ -65,6 +66,7 @@ export function runWorkerTask<I, O>(callerUrl: string, moduleName: string, input
 export function serveWorkerTask<I, O>(task: (input: I) => O, input: I): void {
   const port = parentPort;
   if (!port) throw new Error('serveWorkerTask runs only in a worker thread');
+  lowerThisThreadPriority();
   let reply: Reply<O>;
   try {
     reply = { ok: true, value: task(input) };
