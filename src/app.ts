@@ -8,9 +8,10 @@ import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
+import { AjvCompiler, type RouteDefinition, type ValidatorFactory } from '@fastify/ajv-compiler';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { AuthFailureThrottle, apiKeyAuth } from './api/auth.js';
-import { installErrorHandler } from './api/error-handler.js';
+import { installErrorHandler, sendFrameworkError } from './api/error-handler.js';
 import { installHealthRoutes, type HealthOptions } from './api/health.js';
 import { installRequestGuards } from './api/request-guards.js';
 import { createMetrics, installHttpMetrics, type Metrics } from './metrics.js';
@@ -82,6 +83,24 @@ function serializeRequest(req: { method?: string; url?: string; ip?: string; soc
   return { method: req.method, url: redactUrl(req.url ?? ''), remoteAddress: req.ip, remotePort: req.socket?.remotePort };
 }
 
+// Unknown fields are an error, not silently dropped: a typo in a bot config must not vanish.
+const AJV_OPTIONS = { removeAdditional: false, useDefaults: true, allErrors: false } as const;
+const coercingValidators = AjvCompiler();
+const strictValidators = AjvCompiler();
+
+/**
+ * Request validation. Query strings, path parameters, headers and Twilio's form posts arrive as text, so their
+ * values are coerced to the schema's types ("20" → 20). A JSON body is typed already and is validated as sent:
+ * coercing it turned `{"is_active": null}` into false (a bot, or a whole company, switched off) and 12345 into a
+ * name.
+ */
+const buildRequestValidator: ValidatorFactory = (externalSchemas) => {
+  const coercing = coercingValidators(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: 'array' } });
+  const strict = strictValidators(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: false } });
+  return ((route: RouteDefinition) =>
+    (route.httpPart === 'body' && !(route.url ?? '').startsWith('/twilio/') ? strict : coercing)(route)) as ReturnType<ValidatorFactory>;
+};
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     // Request lines carry the path and the query's keys, never its values (phone numbers, web-call tokens…).
@@ -93,10 +112,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 1_048_576,
     // Only these peers' X-Forwarded-For is believed: the client IP is what rate limits and auth throttling count by.
     trustProxy: trustProxyOption(deps.config.TRUST_PROXY),
-    ajv: {
-      // Unknown fields are an error, not silently dropped: a typo in a bot config must not vanish.
-      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
-    },
+    schemaController: { compilersFactory: { buildValidator: buildRequestValidator } },
+    frameworkErrors: sendFrameworkError,
   });
   const metrics = deps.metrics ?? createMetrics();
   app.decorate('metrics', metrics);

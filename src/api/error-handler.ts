@@ -2,7 +2,7 @@
  * Every error leaves as { "error": { "code", "message" } } with a stable code. Stack traces and SQL never
  * reach a client; unexpected errors are logged with the request id and answered with a generic 500.
  */
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { UnsafeParameterError } from '../db/param-guard.js';
 import { ParleyError, type ErrorCode } from '../errors.js';
 
@@ -53,6 +53,18 @@ function mapError(err: FastifyError & { code?: string; validation?: unknown[]; v
     return { status: err.statusCode, code: 'PARLEY_ERR_VALIDATION', message: err.message };
   }
   return null;
+}
+
+/**
+ * The router's own refusals (a path that is not valid UTF-8 once decoded, a path parameter over Fastify's length
+ * limit), which never reach the error handler: the same shape as every other error. Given to Fastify as its
+ * `frameworkErrors` option.
+ */
+export function sendFrameworkError(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+  void reply.status(tooLong ? 414 : 400).send({
+    error: { code: 'PARLEY_ERR_VALIDATION', message: tooLong ? 'A path parameter is too long' : 'The path is not a valid URL' },
+  });
 }
 
 export function installErrorHandler(app: FastifyInstance): void {

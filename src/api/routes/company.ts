@@ -25,7 +25,6 @@ export const CompanySchema = Type.Object({
 
 export const MonthlyBudgetBody = Type.Object(
   {
-    // One type list, not anyOf: with the app's type coercion an anyOf would turn 0 into null (no budget).
     monthly_budget: Type.Unsafe<number | null>({
       type: ['number', 'null'], minimum: 0, maximum: 999_999_999_999,
       description: 'Monthly spending cap in the server\'s price currency (UTC calendar months, usage priced as in GET /v1/usage); null = none. Once reached, new calls are refused (409 PARLEY_ERR_BUDGET_EXHAUSTED) until the month ends.',

@@ -13,7 +13,6 @@ import { drainRecordingDeletions, type RecordingDeleter } from '../../recordings
 
 const Retention = Type.Object(
   {
-    // One type list, not anyOf: with the app's type coercion an anyOf would turn 0 into null (keep forever).
     retention_days: Type.Unsafe<number | null>({
       type: ['integer', 'null'], minimum: 1, maximum: 36_500,
       description: 'Calls (with transcripts, outcomes, webhook events, recordings) older than this many days are purged; null keeps everything',
