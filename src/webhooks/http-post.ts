@@ -6,6 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import { checkConnectAddress, guardedLookup } from './url-guard.js';
+import { storableText } from '../util/storable-text.js';
 
 export interface PostOptions {
   timeoutMs: number;
@@ -51,7 +52,14 @@ export class WebhookHttpClient {
 
   post(rawUrl: string, headers: Record<string, string>, body: string, signal?: AbortSignal): Promise<PostResult> {
     const started = performance.now();
-    const done = (r: Omit<PostResult, 'latencyMs'>): PostResult => ({ ...r, latencyMs: Math.round(performance.now() - started) });
+    // The receiver's words (its body, an error naming what it sent) are stored with the attempt: as PostgreSQL can
+    // store them, else a NUL in a 200's body failed the bookkeeping and the event was sent again for ever.
+    const done = (r: Omit<PostResult, 'latencyMs'>): PostResult => ({
+      ...r,
+      error: r.error === null ? null : storableText(r.error),
+      responseExcerpt: r.responseExcerpt === null ? null : storableText(r.responseExcerpt),
+      latencyMs: Math.round(performance.now() - started),
+    });
     const fail = (error: string) => done({ statusCode: null, error, retryAfterMs: null, responseExcerpt: null });
 
     let url: URL;

@@ -127,6 +127,13 @@ export class WebhookWorker {
 
   private async deliver(event: ClaimedEvent, signal: AbortSignal): Promise<void> {
     try {
+      // An event claimed again and again without an attempt recorded (its bookkeeping failing each time) ends at
+      // its maximum age all the same, rather than being sent for ever.
+      if (Date.now() > this.deadlineOf(event)) {
+        await settleEvent(this.sql, event, { status: 'dead', statusCode: null, error: 'not delivered within the maximum age' });
+        this.log.warn({ eventId: event.id, attempts: event.attempts }, 'webhook event is dead: past its maximum age');
+        return;
+      }
       const company = await this.company(event.company_id);
       if (!company?.url || !wantsEvent(company, event.type)) {
         await settleEvent(this.sql, event, { status: 'skipped', statusCode: null, error: company?.url ? 'event type no longer subscribed' : 'no webhook URL configured' });
@@ -140,6 +147,11 @@ export class WebhookWorker {
       // Database trouble: the lease expires and the event is retried; nothing is lost.
       this.log.error({ err, eventId: event.id }, 'webhook delivery bookkeeping failed');
     }
+  }
+
+  /** When retrying the event stops: its maximum age, counted from its creation or its replay. */
+  private deadlineOf(event: ClaimedEvent): number {
+    return (event.replayed_at ?? event.created_at).getTime() + this.options.maxAgeMs;
   }
 
   /** Company settings, cached for a second: a burst of events for one company costs one query. */
@@ -160,8 +172,7 @@ export class WebhookWorker {
     else {
       const delay = retryDelayMs(event.attempts, result.retryAfterMs, this.options.backoff ?? DEFAULT_BACKOFF, this.options.random);
       const next = new Date(Date.now() + delay);
-      const deadline = (event.replayed_at ?? event.created_at).getTime() + this.options.maxAgeMs;
-      const give = isPermanentFailure(result.statusCode) || next.getTime() > deadline;
+      const give = isPermanentFailure(result.statusCode) || next.getTime() > this.deadlineOf(event);
       settlement = give
         ? { status: 'dead', statusCode: result.statusCode, error: result.error }
         : { status: 'pending', nextAttemptAt: next, statusCode: result.statusCode, error: result.error };

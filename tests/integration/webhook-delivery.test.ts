@@ -230,4 +230,29 @@ describe('webhook outbox delivery', () => {
     expect(o!.webhook_response_code).toBe(202);
     expect(o!.webhook_sent_at).toBeInstanceOf(Date);
   });
+
+  it('a receiver\'s answer with a NUL in its body is recorded cleaned, and the event is delivered once', async () => {
+    const acme = await company();
+    const start = receiver.requests.length;
+    const ok = (await recordEvent(sql, { companyId: acme.id, type: 'booking.created', data: { n: 1 }, orderingKey: 'nul' }))!;
+    const failing = (await recordEvent(sql, { companyId: acme.id, type: 'booking.created', data: { n: 2 } }))!;
+    receiver.behaviour = (r, i) => (r.json?.id === ok ? { status: 200, body: 'ok\u0000' } : i < start + 3 ? { status: 500, body: 'no\u0000' } : { status: 200 });
+    startWorker();
+    await until('both delivered', async () => (await statusCounts(acme.id)).delivered === 2);
+    expect(receiver.requests.slice(start).filter((r) => r.json?.id === ok)).toHaveLength(1);
+    const attempts = await sql<{ event_id: string; response_excerpt: string }[]>`
+      select event_id, response_excerpt from webhook_attempts where event_id in (${ok}, ${failing}) order by created_at`;
+    expect(attempts.find((a) => a.event_id === ok)!.response_excerpt).toBe('ok');
+    expect(attempts.filter((a) => a.event_id === failing).map((a) => a.response_excerpt)).toContain('no');
+  });
+
+  it('an event past its maximum age when claimed is dead, and not sent', async () => {
+    const acme = await company();
+    const start = receiver.requests.length;
+    const id = (await recordEvent(sql, { companyId: acme.id, type: 'call.started', data: {} }))!;
+    await sql`update webhook_events set created_at = now() - interval '2 hours' where id = ${id}`;
+    startWorker({ maxAgeMs: 3_600_000 });
+    await until('dead', async () => (await statusCounts(acme.id)).dead === 1);
+    expect(receiver.requests.slice(start).filter((r) => r.json?.id === id)).toHaveLength(0);
+  });
 });
