@@ -52,24 +52,46 @@ export async function updateWebhookSettings(
   return row;
 }
 
+/** Secrets being rotated out that sign at once, at most (the oldest still in its window goes first). */
+export const MAX_PREVIOUS_WEBHOOK_SECRETS = 5;
+
 /**
- * New secret; the old one keeps signing alongside it (both signatures sent) for `overlapSec`, so receivers can
- * roll over without dropping events.
+ * New secret; the one it replaces keeps signing alongside it (every signature is sent) for `overlapSec`, and so
+ * does every earlier one still inside its own window — a second rotation (a client retrying one whose answer it
+ * lost) must not drop the secret its receiver still verifies with. `previousExpiresAt`: when the last of the old
+ * secrets stops signing.
  */
 export async function rotateWebhookSecret(db: Db, id: string, secret: string, overlapSec: number): Promise<{ secret: string; previousExpiresAt: Date } | undefined> {
-  const [row] = await db<{ webhook_previous_secret_expires_at: Date }[]>`
+  const [row] = await db<{ expires_at: Date }[]>`
     update companies set
-      webhook_previous_secret = webhook_secret,
-      webhook_previous_secret_expires_at = now() + ${overlapSec} * interval '1 second',
+      webhook_previous_secrets = (
+        select coalesce(jsonb_agg(p.entry order by p.expires_at desc), '[]'::jsonb)
+        from (
+          select e.entry, e.expires_at from (
+            select jsonb_build_object('secret', webhook_secret, 'expires_at', now() + ${overlapSec} * interval '1 second') as entry,
+                   now() + ${overlapSec} * interval '1 second' as expires_at
+            union all
+            select x, (x->>'expires_at')::timestamptz from jsonb_array_elements(webhook_previous_secrets) as x
+          ) e
+          where e.expires_at > now()
+          order by e.expires_at desc
+          limit ${MAX_PREVIOUS_WEBHOOK_SECRETS}
+        ) p),
       webhook_secret = ${secret},
       updated_at = now()
-    where id = ${id} returning webhook_previous_secret_expires_at`;
-  return row ? { secret, previousExpiresAt: row.webhook_previous_secret_expires_at } : undefined;
+    where id = ${id}
+    returning (webhook_previous_secrets->0->>'expires_at')::timestamptz as expires_at`;
+  return row ? { secret, previousExpiresAt: row.expires_at } : undefined;
 }
 
-export async function getWebhookSecret(db: Db, id: string): Promise<string | undefined> {
-  const [row] = await db<{ webhook_secret: string }[]>`select webhook_secret from companies where id = ${id}`;
-  return row?.webhook_secret;
+/** The current secret, and when the last secret being rotated out stops signing (null: none is). */
+export async function getWebhookSecret(db: Db, id: string): Promise<{ secret: string; previousExpiresAt: Date | null } | undefined> {
+  const [row] = await db<{ webhook_secret: string; expires_at: Date | null }[]>`
+    select webhook_secret,
+      (select max((x->>'expires_at')::timestamptz) from jsonb_array_elements(webhook_previous_secrets) x
+       where (x->>'expires_at')::timestamptz > now()) as expires_at
+    from companies where id = ${id}`;
+  return row ? { secret: row.webhook_secret, previousExpiresAt: row.expires_at } : undefined;
 }
 
 /** The company's monthly budget (PRICE_CURRENCY; null = none); undefined when there is no such company. */

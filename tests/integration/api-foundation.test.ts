@@ -221,8 +221,14 @@ describe('REST API foundation', () => {
       const rotated = await req(a.apiKey, 'POST', '/v1/company/webhook/rotate-secret');
       expect(rotated.json().secret).toMatch(/^whsec_/);
       expect(rotated.json().secret).not.toBe(before);
-      const [row] = await t.db.sql`select webhook_previous_secret from companies where id = ${a.companyId}`;
-      expect(row!.webhook_previous_secret).toBe(before);
+      const [row] = await t.db.sql<{ webhook_previous_secrets: { secret: string }[] }[]>`select webhook_previous_secrets from companies where id = ${a.companyId}`;
+      expect(row!.webhook_previous_secrets.map((p) => p.secret)).toEqual([before]);
+      // A second rotation inside the overlap (a client retrying one whose answer it lost) keeps both old secrets.
+      const again = await req(a.apiKey, 'POST', '/v1/company/webhook/rotate-secret');
+      const [row2] = await t.db.sql<{ webhook_previous_secrets: { secret: string }[] }[]>`select webhook_previous_secrets from companies where id = ${a.companyId}`;
+      expect(row2!.webhook_previous_secrets.map((p) => p.secret)).toEqual([rotated.json().secret, before]);
+      const current = (await req(a.apiKey, 'GET', '/v1/company/webhook/secret')).json();
+      expect(current).toEqual({ secret: again.json().secret, previous_secret_expires_at: again.json().previous_secret_expires_at });
       const badEvent = await req(a.apiKey, 'PUT', '/v1/company/webhook', { events: ['call.exploded'] });
       expect(badEvent.statusCode).toBe(400);
     });

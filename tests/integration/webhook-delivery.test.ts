@@ -1,5 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { rotateWebhookSecret } from '../../src/db/companies.js';
 import type { RootSql } from '../../src/db/sql.js';
 import { emitEvent, recordEvent, type WebhookEventType } from '../../src/webhooks/emit.js';
 import { generateWebhookSecret, verifySignature } from '../../src/webhooks/signing.js';
@@ -33,9 +34,9 @@ function startWorker(options: Partial<WebhookWorkerOptions> = {}): WebhookWorker
 async function company(overrides: { url?: string | null; events?: string[]; previous?: { secret: string; expiresAt: Date } } = {}) {
   const secret = generateWebhookSecret();
   const [row] = await sql<{ id: string }[]>`
-    insert into companies (name, webhook_url, webhook_secret, webhook_events, webhook_previous_secret, webhook_previous_secret_expires_at)
+    insert into companies (name, webhook_url, webhook_secret, webhook_events, webhook_previous_secrets)
     values ('Acme', ${overrides.url === undefined ? receiver.url : overrides.url}, ${secret}, ${overrides.events ?? []},
-            ${overrides.previous?.secret ?? null}, ${overrides.previous?.expiresAt ?? null})
+            ${sql.json(overrides.previous ? [{ secret: overrides.previous.secret, expires_at: overrides.previous.expiresAt.toISOString() }] : [])})
     returning id`;
   return { id: row!.id, secret };
 }
@@ -254,5 +255,21 @@ describe('webhook outbox delivery', () => {
     startWorker({ maxAgeMs: 3_600_000 });
     await until('dead', async () => (await statusCounts(acme.id)).dead === 1);
     expect(receiver.requests.slice(start).filter((r) => r.json?.id === id)).toHaveLength(0);
+  });
+
+  it('two rotations inside the overlap: the delivery is signed with all three secrets, each verifying', async () => {
+    const acme = await company();
+    const s1 = generateWebhookSecret();
+    const s2 = generateWebhookSecret();
+    await rotateWebhookSecret(sql, acme.id, s1, 3600);
+    await rotateWebhookSecret(sql, acme.id, s2, 3600);
+    const start = receiver.requests.length;
+    const id = (await recordEvent(sql, { companyId: acme.id, type: 'call.started', data: {} }))!;
+    startWorker();
+    await until('delivered', async () => receiver.requests.slice(start).some((r) => r.json?.id === id));
+    const got = receiver.requests.slice(start).find((r) => r.json?.id === id)!;
+    const headers = { 'webhook-id': String(got.headers['webhook-id']), 'webhook-timestamp': String(got.headers['webhook-timestamp']), 'webhook-signature': String(got.headers['webhook-signature']) };
+    expect(headers['webhook-signature'].split(' ')).toHaveLength(3);
+    for (const secret of [acme.secret, s1, s2]) expect(() => new Webhook(secret).verify(got.body, headers)).not.toThrow();
   });
 });

@@ -104,14 +104,17 @@ export function companyRoutes(deps: CompanyRouteDeps): FastifyPluginAsync {
       return company;
     });
 
-    const SecretResponse = Type.Object({ secret: Type.String({ description: 'Standard Webhooks secret (whsec_…)' }), previous_secret_expires_at: Type.Optional(Timestamp) });
+    const SecretResponse = Type.Object({
+      secret: Type.String({ description: 'Standard Webhooks secret (whsec_…)' }),
+      previous_secret_expires_at: Type.Optional(Type.String({ format: 'date-time', description: 'While secrets being rotated out still sign (each with its own signature): when the last of them stops' })),
+    });
     app.get('/company/webhook/secret', {
       config: { scope: 'settings:write' },
       schema: { tags: ['company'], summary: 'The current webhook signing secret', response: { 200: SecretResponse, ...errors(401, 403) } },
     }, async (request) => {
-      const secret = await getWebhookSecret(deps.sql, request.auth.companyId);
-      if (!secret) throw notFound('Company');
-      return { secret };
+      const current = await getWebhookSecret(deps.sql, request.auth.companyId);
+      if (!current) throw notFound('Company');
+      return { secret: current.secret, ...(current.previousExpiresAt ? { previous_secret_expires_at: current.previousExpiresAt } : {}) };
     });
 
     app.post('/company/webhook/rotate-secret', {
