@@ -527,6 +527,9 @@ export class CallSession {
     this.hardStop = null;
     this.bargeIn.forget();
     if (this.turn) this.stopTurn(this.turn, 'call-ended');
+    // Words of a turn that never closed (the caller hung up mid-sentence, or before the end-of-turn wait was over)
+    // are what they said last: stored like any turn, not dropped with the call.
+    if (this.tracker.hasWords) this.said.callerLastWords(this.tracker.pendingText, this.tracker.speechStartedAt);
     this.callAbort.abort();
     const closing: Promise<unknown>[] = [this.input.close(), this.ttsLine.close()];
     if (hangUp) closing.push(this.o.transport.hangup(req.reason));

@@ -30,6 +30,11 @@ export class Conversation {
     pushMessage(this.history, { role: 'user', content: text });
   }
 
+  /** The caller's words in a turn the call ended before closing: stored, nothing answers them. */
+  callerLastWords(text: string, at: number | null): void {
+    this.record({ role: 'caller', text, ts: this.iso(at) });
+  }
+
   /** What the bot said, as the LLM should remember it (answers, and the rest of an answer read after a cut). */
   assistant(text: string): void {
     pushMessage(this.history, { role: 'assistant', content: text });

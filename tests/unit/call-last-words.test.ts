@@ -1,0 +1,60 @@
+/**
+ * A caller who hangs up before their turn has closed — mid-sentence, or a moment after a question, while the
+ * end-of-turn wait still runs — said something: it is stored in the transcript (nothing answers it), not dropped
+ * with the call.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS } from '../../src/bots/config-schema.js';
+import { CallSession } from '../../src/call/call-session.js';
+import { MemoryCallRecorder } from '../../src/call/recorder.js';
+import { ToolRegistry } from '../../src/call/tool-registry.js';
+import { silentLogger } from '../../src/call/types.js';
+import { MemoryTransport } from '../helpers/memory-transport.js';
+import { ScriptedLlm, ScriptedStt, ScriptedTts } from '../helpers/scripted-providers.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let session: CallSession | null = null;
+afterEach(async () => {
+  await session?.end('test', { immediate: true });
+  session = null;
+});
+
+async function hangUpAfter(events: (stt: ScriptedStt) => void) {
+  const transport = new MemoryTransport();
+  const stt = new ScriptedStt();
+  const llm = new ScriptedLlm(() => 'Sure.');
+  const recorder = new MemoryCallRecorder();
+  session = new CallSession({
+    transport, stt, llm, tts: new ScriptedTts({ firstAudioMs: 1, chunkMs: 0 }), tools: new ToolRegistry(),
+    context: { callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, bot: { id: 'b', name: 'B', language: 'en', config: { greeting: 'Hi.', systemPrompt: '' } } },
+    recorder, limits: DEFAULT_LIMITS, systemPrompt: '', language: 'en', log: silentLogger, callerVoice: null,
+  });
+  const done = session.start();
+  await sleep(200);
+  events(stt);
+  await sleep(50);
+  transport.close('caller hung up');
+  await done;
+  return { recorder, llm };
+}
+
+describe('the caller\'s last words', () => {
+  it('mid-sentence: the words so far are stored', async () => {
+    const { recorder, llm } = await hangUpAfter((stt) => {
+      stt.emit({ type: 'speech_started', atMs: 0 });
+      stt.emit({ type: 'final', text: 'please cancel my appointment for tomorrow and', endOfUtterance: false });
+      stt.emit({ type: 'interim', text: 'also' });
+    });
+    expect(recorder.turns.filter((t) => t.role === 'caller').map((t) => t.text)).toEqual(['please cancel my appointment for tomorrow and also']);
+    expect(llm.requests).toHaveLength(0);
+    expect(recorder.ended?.status).toBe('completed');
+  });
+
+  it('a finished sentence whose turn had not closed yet is stored once', async () => {
+    const { recorder } = await hangUpAfter((stt) => {
+      stt.emit({ type: 'speech_started', atMs: 0 });
+      stt.emit({ type: 'final', text: 'please cancel my appointment for tomorrow', endOfUtterance: false });
+    });
+    expect(recorder.turns.filter((t) => t.role === 'caller').map((t) => t.text)).toEqual(['please cancel my appointment for tomorrow']);
+  });
+});
