@@ -145,6 +145,8 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
     // One budget for the round's first token, shared by its attempts: the loop retries once, never beyond it.
     const budgetMs = o.firstTokenBudgetMs ?? FIRST_TOKEN_BUDGET_MS;
     const roundStart = o.clock.now();
+    /** The stream failed (stalled, dropped) after some of the answer had come. */
+    let brokeMidAnswer = false;
     for (let attempt = 0; ; attempt++) {
       const attemptAbort = new AbortController();
       const onTurnAbort = () => attemptAbort.abort();
@@ -180,7 +182,10 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
         if (signal.aborted) break;
         // Retry once if nothing was said yet and the budget has room; a stream that breaks mid-answer keeps
         // what was said.
-        if (roundText || calls.length) break;
+        if (roundText || calls.length) {
+          brokeMidAnswer = true;
+          break;
+        }
         const outOfBudget = o.clock.now() - roundStart >= budgetMs || attemptAbort.signal.aborted;
         // An error the adapter marked as final (a rejected key, a malformed request) is not tried again.
         if (attempt >= 1 || outOfBudget || !isRetryable(err)) throw new LlmFailure(err);
@@ -194,8 +199,10 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
       playback.noteUnspoken(chunker.flush());
       break;
     }
+    // The words after the last whole phrase of a stream that broke are a fragment ("…at six pm today. On"): not
+    // spoken. The caller has heard the whole phrases before it and may ask again.
     const rest = chunker.flush();
-    if (rest) roundSaid += speakLlm(rest);
+    if (rest && !brokeMidAnswer) roundSaid += speakLlm(rest);
     if (calls.length === 0) break;
 
     const says: string[] = [];

@@ -20,7 +20,7 @@ import { KeypadEntry } from './keypad.js';
 import { TypedInputPacer } from './typed-input.js';
 import { answerLatency, Conversation, errText } from './conversation.js';
 import { HistoryWindow } from './history-window.js';
-import { MarkEchoes, type PlaybackTiming } from './playback.js';
+import { MarkEchoes, TTS_FIRST_AUDIO_MS, type PlaybackTiming } from './playback.js';
 import { SESSION_PHRASES } from './session-phrases.js';
 import type { CallSessionOptions } from './session-options.js';
 import { SilenceWatch } from './silence-watch.js';
@@ -49,6 +49,9 @@ export const GOODBYE_START_MS = 5000;
 export const GOODBYE_MARGIN_MS = 4000;
 /** …but the call ends this long after the wrap-up at the latest (Twilio's own hard stop is 60 s past the limit). */
 export const WRAP_UP_MAX_MS = 30_000;
+
+/** The least time a retried phrase gets for its first audio (a fresh TTS connection and its first chunk). */
+const RETRY_FIRST_AUDIO_MIN_MS = 1500;
 
 export class CallSession {
   private readonly clock: Clock;
@@ -305,6 +308,11 @@ export class CallSession {
       tts: this.tts as TtsSession,
       clock: this.clock,
       markEchoes: this.markEchoes,
+      // After a voice that failed without a word, the retry has what is left of the reconnect budget to speak:
+      // a voice that accepts text and never answers ends the call at about 6 + 5 s, not after a second 6 s wait.
+      ...(this.ttsSilentSince !== null
+        ? { firstAudioMs: Math.min(TTS_FIRST_AUDIO_MS, Math.max(RETRY_FIRST_AUDIO_MIN_MS, RECONNECT_BUDGET_MS - (this.clock.now() - this.ttsSilentSince))) }
+        : {}),
       ...(this.o.maxLeadMs !== undefined ? { maxLeadMs: this.o.maxLeadMs } : {}),
       onFirstAudio: (timing) => this.onFirstAudio(turn, timing),
     });

@@ -7,6 +7,7 @@
  * Audio that arrives while no session is open (connecting, reconnecting) is held — the last MAX_HELD_FRAMES of
  * it — so the caller's words over a short outage are not lost.
  */
+import { isRetryable } from '../errors.js';
 import type { SttEvent, SttProvider, SttSession, SttSessionOptions } from '../providers/types.js';
 import { ReconnectBudget, STABLE_MS } from './reconnect-budget.js';
 import type { Clock } from './types.js';
@@ -63,7 +64,8 @@ export class SttConnection {
           (late) => void late.close().catch(() => {}),
         );
       } catch (err) {
-        if (!(await this.failed(err, true))) return;
+        // A refusal that cannot change by retrying (a rejected key) gives up at once: the caller hears the apology now.
+        if (!(await this.failed(err, isRetryable(err)))) return;
         continue;
       }
       if (this.closed) {

@@ -2,8 +2,9 @@
  * The call's voice: its TTS session, opened at the start and reopened after a failure — a session that will not
  * open (or hangs opening), or a phrase that fails mid-synthesis — within one bounded time budget
  * (reconnect-budget.ts). A spoken phrase, or a session that lasted STABLE_MS, proves it works: the next
- * failure gets a fresh budget.
+ * failure gets a fresh budget. A failure the provider marks as not retryable (a rejected key) is given up at once.
  */
+import { isRetryable } from '../errors.js';
 import type { TtsProvider, TtsSession, TtsSessionOptions } from '../providers/types.js';
 import { ReconnectBudget, STABLE_MS } from './reconnect-budget.js';
 import type { Clock } from './types.js';
@@ -35,6 +36,11 @@ export class TtsLine {
    */
   async connect(failure?: unknown): Promise<TtsSession | null> {
     if (failure !== undefined) {
+      // A refusal retrying cannot change (a rejected key): no voice, at once.
+      if (!isRetryable(failure)) {
+        this.o.onFailure(failure, 0);
+        return null;
+      }
       // A session that worked for a while before failing gets a fresh budget.
       if (this.session && this.o.clock.now() - this.openedAt >= STABLE_MS) this.budget.recovered();
       this.o.onFailure(failure, this.budget.fail());
@@ -55,6 +61,10 @@ export class TtsLine {
         return s;
       } catch (err) {
         if (this.o.signal.aborted) return null;
+        if (!isRetryable(err)) {
+          this.o.onFailure(err, 0);
+          return null;
+        }
         this.o.onFailure(err, this.budget.fail());
         if (!(await this.budget.pause(this.o.signal))) return null;
       }

@@ -6,6 +6,7 @@ import type {
   LlmEvent, LlmProvider, LlmRequest, SttEvent, SttProvider, SttSession, SttSessionOptions, ToolCall, TtsProvider,
   TtsSession, TtsSessionOptions, TtsTurn,
 } from '../../src/providers/types.js';
+import { ParleyError } from '../../src/errors.js';
 import { AsyncQueue } from '../../src/util/async-queue.js';
 
 export function delay(ms: number, signal?: AbortSignal): Promise<void> {
@@ -31,16 +32,24 @@ export interface TimedSttEvent {
   event: SttEvent;
 }
 
+/** What a provider adapter throws for a rejected API key: not worth retrying. */
+function keyRejected(what: string): ParleyError {
+  return new ParleyError('PARLEY_ERR_UPSTREAM', `${what}: rejected the API key (401)`, { provider: what, retryable: false });
+}
+
 export class ScriptedStt implements SttProvider {
   readonly name = 'scripted-stt';
   opened = 0;
   /** Fail this many open() calls before succeeding. */
   failOpens = 0;
+  /** Refuse every open as a vendor refuses a bad key (not retryable). */
+  rejectOpens = false;
   audioFrames = 0;
   private current: AsyncQueue<SttEvent> | null = null;
 
   async open(_options: SttSessionOptions): Promise<SttSession> {
     this.opened++;
+    if (this.rejectOpens) throw keyRejected('stt');
     if (this.failOpens > 0) {
       this.failOpens--;
       throw new Error('stt open failed');
@@ -89,7 +98,8 @@ export function saySentence(text: string, options: { wordMs?: number; endpointMs
 
 // ---------- LLM ----------
 
-export type ScriptedReply = string | { text?: string; toolCalls?: ToolCall[]; error?: Error; stallMs?: number };
+/** `breakAfterText`: the stream fails with it once the text is out (a connection dropped mid-answer). */
+export type ScriptedReply = string | { text?: string; toolCalls?: ToolCall[]; error?: Error; stallMs?: number; breakAfterText?: Error };
 
 export interface ScriptedLlmOptions {
   firstTokenMs?: number;
@@ -122,6 +132,7 @@ export class ScriptedLlm implements LlmProvider {
         if (i > 0) await delay(this.options.tokenMs ?? 20, request.signal);
         yield { type: 'text', text: words[i] as string };
       }
+      if (reply.breakAfterText) throw reply.breakAfterText;
       if (reply.stallMs) await delay(reply.stallMs, request.signal);
       for (const call of reply.toolCalls ?? []) yield { type: 'tool_call', call };
       this.completed++;
@@ -162,6 +173,8 @@ export class ScriptedTts implements TtsProvider {
   /** Turns to fail (throw from the audio stream) before producing audio. */
   failTurns = 0;
   failOpens = 0;
+  /** Refuse every open as a vendor refuses a bad key (not retryable). */
+  rejectOpens = false;
   /** Opens that never settle (a provider whose socket never answers). */
   hangOpens = 0;
   /** Turns whose audio never comes and which ignore their abort signal. */
@@ -171,6 +184,7 @@ export class ScriptedTts implements TtsProvider {
   constructor(private readonly options: ScriptedTtsOptions = {}) {}
 
   async open(_options: TtsSessionOptions): Promise<TtsSession> {
+    if (this.rejectOpens) throw keyRejected('tts');
     if (this.failOpens > 0) {
       this.failOpens--;
       throw new Error('tts open failed');

@@ -106,4 +106,17 @@ describe('runAgentTurn', () => {
     })).rejects.toBeInstanceOf(LlmFailure);
     expect(llm.requests).toHaveLength(1);
   });
+
+  it('a stream that breaks mid-answer: the whole phrases are said, the fragment after them is not', async () => {
+    const llm = new ScriptedLlm(() => ({ text: 'We close at six pm today. On', breakAfterText: new Error('socket hang up') }), { firstTokenMs: 1, tokenMs: 0 });
+    const spoken: string[] = [];
+    const history: ChatMessage[] = [{ role: 'user', content: 'when do you close' }];
+    const result = await runAgentTurn({
+      llm, tools: new ToolRegistry([]), context, control, system: '', history, userText: 'when do you close',
+      playback: fakePlayback(spoken), signal: new AbortController().signal, clock: systemClock,
+    });
+    expect(spoken).toEqual(['We close at six pm today.']);
+    expect(result.finalText.trim()).toBe('We close at six pm today.');
+    expect(llm.requests).toHaveLength(1);
+  });
 });

@@ -137,6 +137,16 @@ describe('STT drops or hangs mid-call', () => {
     expect(h.stt.opened).toBe(1);
     expect(h.tts.inner.texts).toContain(APOLOGY);
   });
+
+  it('a reopen refused for good (the key was revoked mid-call) apologises at once, not after the budget', async () => {
+    const h = harness();
+    await h.advance(4000);
+    h.stt.rejectOpens = true;
+    h.stt.fail(true);
+    await h.advance(500);
+    expect(h.stt.opened).toBe(2);
+    expect(h.tts.inner.texts).toContain(APOLOGY);
+  });
 });
 
 describe('TTS fails to open, hangs, or fails mid-phrase', () => {
@@ -146,6 +156,14 @@ describe('TTS fails to open, hangs, or fails mid-phrase', () => {
     expect(h.tts.opened).toBe(4);
     expect(h.texts()).toContain(`bot: ${GREETING}`);
     expect(h.ended).toBe(false);
+  });
+
+  it('a TTS that refuses the key at once ends the call at once, not after the budget', async () => {
+    const h = harness({ before: (tts) => (tts.inner.rejectOpens = true) });
+    await h.advance(100);
+    await h.done;
+    expect(h.tts.opened).toBe(1);
+    expect(h.recorder.ended).toEqual({ status: 'failed', reason: 'provider_failure: tts' });
   });
 
   it('a TTS open that hangs is cut at the budget: the call ends (no voice to apologise with)', async () => {
