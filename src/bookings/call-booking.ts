@@ -13,6 +13,8 @@ export interface CallBooking {
   now: DateTime;
   /** A time as the caller hears it ("tomorrow at 3 pm"). */
   label(start: DateTime | string): string;
+  /** The same with a weekday's date ("on Friday, December 4 at 10:00 AM"): what the caller confirms. */
+  dated(start: DateTime | string): string;
   /** A time in the business's zone, ISO with its offset, as the caller would say it. */
   local(start: DateTime | string): string;
 }
@@ -29,6 +31,7 @@ export function callBooking(ctx: CallContext, clock: () => number): CallBooking 
     language,
     now,
     label: (s) => speakableTime(toLocal(s), now, language),
+    dated: (s) => speakableTime(toLocal(s), now, language, { dated: true }),
     local: (s) => toLocal(s).toISO()!,
   };
 }

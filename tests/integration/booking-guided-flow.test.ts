@@ -149,9 +149,9 @@ describe('guided booking: corrections, taken times, phone calls (en)', () => {
     await bookings.reserve(db.sql, { companyId: company, botId: botEn.id, serviceId: 'tv', start: new Date(at('2026-03-05T14:00')), status: 'confirmed', actor: 'api' });
     const c = await conversation(botEn, '+12125550100');
     expect(await c.say('Can I book TV mounting?')).toBe('What day and time would suit you for the TV mounting?');
-    expect(await c.say('tomorrow at half past two')).toMatch(/^Sorry, tomorrow at 2:30 PM is (taken|not available)|^Sorry, tomorrow at 2:30 PM/);
+    expect(await c.say('tomorrow at half past two')).toMatch(/^Sorry, (we're fully booked|we can't book) tomorrow at 2:30 PM/);
     const taken = await c.say('tomorrow at two pm');
-    expect(taken).toBe('Sorry, tomorrow at 2:00 PM is taken. The nearest free times are tomorrow at 12:00 PM, tomorrow at 1:00 PM or tomorrow at 3:00 PM. Which one suits you?');
+    expect(taken).toBe("Sorry, we're fully booked tomorrow at 2:00 PM. The nearest free times are tomorrow at 12:00 PM, tomorrow at 1:00 PM or tomorrow at 3:00 PM. Which one suits you?");
     const picked = await c.say('The second one');
     expect(picked).toBe('May I have your name, please?');
     expect(await c.say('Bob Stone')).toMatch(/^Let me confirm: TV mounting tomorrow at .*, for Bob Stone, phone number 2 1 2, 5 5 5, 0 1 0 0\. Shall I book it\?$/);
@@ -160,6 +160,17 @@ describe('guided booking: corrections, taken times, phone calls (en)', () => {
       'Let me confirm: TV mounting tomorrow at 12:00 PM, for Bob Stone, phone number 2 1 2, 5 5 5, 0 1 0 0. Shall I book it?');
     expect(await c.say('yes please')).toContain("You're booked for TV mounting tomorrow at 12:00 PM.");
     expect(await live(c.callId)).toHaveLength(1);
+  });
+
+  it('a time the business does not book is said to be so, not "taken"; a weekday is confirmed with its date', async () => {
+    const c = await conversation(botEn, '+12125550100');
+    expect(await c.say('Can I book a tap repair on Saturday at 10 am?')).toMatch(/^Sorry, we can't book on Saturday at 10:00 AM\. The nearest free times are /);
+    // Ends at 6 pm, after the 5 pm close.
+    expect(await c.say('tomorrow at 5 pm then')).toMatch(/^Sorry, we can't book tomorrow at 5:00 PM\./);
+    expect(await c.say('Friday at 10 am')).toBe('May I have your name, please?');
+    // "Friday" alone may be this week's or next week's ("next Friday"): the read-back names the date.
+    expect(await c.say('Bob Stone')).toBe('Let me confirm: Tap repair on Friday, March 6 at 10:00 AM, for Bob Stone, phone number 2 1 2, 5 5 5, 0 1 0 0. Shall I book it?');
+    expect(await c.say('yes')).toContain("You're booked for Tap repair on Friday, March 6 at 10:00 AM.");
   });
 
   it('a question about the policy is answered, not acted on; the pending question comes back', async () => {
@@ -180,8 +191,8 @@ describe('guided booking: corrections, taken times, phone calls (en)', () => {
     const web = await conversation(botEn, null);
     expect(await web.say('I need to reschedule my appointment')).toBe('What phone number did you book with?');
     expect(await web.say('two one two five five five zero one nine nine')).toBe('Your Tap repair on Friday at 10:00 AM. What day and time would you like instead?');
-    expect(await web.say('Monday at 3 pm')).toBe('Just to confirm: move your Tap repair on Friday at 10:00 AM to on Monday at 3:00 PM?');
-    expect(await web.say('yes')).toBe('Done, your Tap repair on Friday at 10:00 AM is moved to on Monday at 3:00 PM. Is there anything else I can help with?');
+    expect(await web.say('Monday at 3 pm')).toBe('Just to confirm: move your Tap repair on Friday at 10:00 AM to Monday, March 9 at 3:00 PM?');
+    expect(await web.say('yes')).toBe('Done, your Tap repair on Friday at 10:00 AM is moved to Monday, March 9 at 3:00 PM. Is there anything else I can help with?');
     const phone = await conversation(botEn, '+12125550199');
     expect(await phone.say('Please cancel my booking')).toBe('Just to confirm: cancel your Tap repair on Monday at 3:00 PM?');
     expect(await phone.say('Yes')).toBe('Done, your Tap repair on Monday at 3:00 PM is cancelled. Is there anything else I can help with?');
@@ -237,7 +248,7 @@ describe('guided booking (ru)', () => {
     });
     const c = await conversation(botRu, '+79160000001');
     expect(await c.say('Хочу перенести запись')).toBe('Ваша запись: Стрижка, послезавтра в 11:00. На какой день и время её перенести?');
-    expect(await c.say('через неделю в 11')).toBe('Уточню: перенести запись (Стрижка, послезавтра в 11:00) на в среду, 11 марта, в 11:00?');
+    expect(await c.say('через неделю в 11')).toBe('Уточню: перенести запись (Стрижка, послезавтра в 11:00) на среду, 11 марта, в 11:00?');
     expect(await c.say('да')).toContain('Готово, запись (Стрижка, послезавтра в 11:00) перенесена');
     expect(await c.say('А теперь отмените её, пожалуйста')).toBe('Уточню: отменить запись — Стрижка, в среду, 11 марта, в 11:00?');
     expect(await c.say('Да, отменяйте')).toBe('Готово, запись отменена: Стрижка, в среду, 11 марта, в 11:00. Могу ещё чем-нибудь помочь?');

@@ -12,7 +12,7 @@ import { DateTime } from 'luxon';
 import type { CallContext, Tool, ToolResult } from '../../call/tool-types.js';
 import type { Db } from '../../db/sql.js';
 import { ParleyError } from '../../errors.js';
-import { nearestSlots } from '../availability.js';
+import { computeSlots, nearestSlots } from '../availability.js';
 import type { BookingService } from '../config-schema.js';
 import { callBooking, type CallBooking } from '../call-booking.js';
 import { defaultRegionFor, normalizePhone } from '../phone.js';
@@ -181,12 +181,16 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
   }
 
   /** Is the exact time free for the service? Holds it for the call when it is (booking only). */
-  async function verify(e: Env, st: FlowState, serviceId: string, start: string, hold: boolean): Promise<{ ok: true } | { ok: false; offers: Offer[] }> {
+  /**
+   * Whether the time can be booked (and, with `hold`, holds it). Refused, `taken` says why: booked up (true), or a
+   * time the business does not book at all — closed, outside its hours for the service's length, too soon (false).
+   */
+  async function verify(e: Env, st: FlowState, serviceId: string, start: string, hold: boolean): Promise<{ ok: true } | { ok: false; offers: Offer[]; taken: boolean }> {
     const at = DateTime.fromISO(start).toMillis();
     const { slots } = await bookings.availability(db, {
       companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, from: new Date(at), to: new Date(at + 1),
     });
-    if (slots.length === 0) return { ok: false, offers: await nearest(e, serviceId, at) };
+    if (slots.length === 0) return { ok: false, offers: await nearest(e, serviceId, at), taken: bookableWhenFree(e, serviceId, at) };
     if (!hold) return { ok: true };
     try {
       const h = await bookings.reserve(db, {
@@ -197,11 +201,15 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
       return { ok: true };
     } catch (err) {
       if (err instanceof ParleyError && (err.code === 'PARLEY_ERR_SLOT_TAKEN' || err.details?.reason === 'not_bookable')) {
-        return { ok: false, offers: await nearest(e, serviceId, at) };
+        return { ok: false, offers: await nearest(e, serviceId, at), taken: err.code === 'PARLEY_ERR_SLOT_TAKEN' };
       }
       throw err;
     }
   }
+
+  /** Whether `at` would be a slot of the service if nothing were booked (its hours, length, lead time). */
+  const bookableWhenFree = (e: Env, serviceId: string, at: number): boolean =>
+    computeSlots({ settings: e.settings, serviceId, from: at, to: at + 1, busy: [], now: e.now.toMillis(), limit: 1 }).length > 0;
 
   const candidateOf = (e: Env, b: Booking): Candidate => ({ id: b.id, serviceName: b.serviceName, start: e.local(b.start), label: e.label(b.start) });
   const what = (e: Env, c: Candidate): string => (e.language === 'ru' ? `${c.serviceName}, ${c.label}` : `${c.serviceName} ${c.label}`);
@@ -424,7 +432,7 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
       if (!e.flow.confirm) return act(e, st);
       st.stage = 'confirm';
       return ask(st, 'confirm', p.readBack({
-        service: service.name, when: e.label(st.start), name: st.name,
+        service: service.name, when: e.dated(st.start), name: st.name,
         phone: e.flow.readBackPhone && st.phone ? spokenPhone(e, st.phone) : null,
       }), note);
     }
@@ -461,7 +469,7 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
     }
     if (!e.flow.confirm) return act(e, st);
     st.stage = 'confirm';
-    return ask(st, 'confirm', p.confirmMove(what(e, chosen), e.label(st.start)), note);
+    return ask(st, 'confirm', p.confirmMove(what(e, chosen), e.dated(st.start)), note);
   }
 
   /** Checks the chosen time once against the calendar; a taken one is replaced by offers of the nearest free times. */
@@ -472,15 +480,17 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
       const label = e.label(st.start);
       st.offered = v.offers;
       st.start = null;
-      return askTaken(e, st, label, v.offers);
+      return askTaken(e, st, label, v.offers, v.taken);
     }
     st.verified = true;
     st.offered = [];
     return null;
   }
 
-  function askTaken(e: Env, st: FlowState, label: string, offers: Offer[]): string {
-    return ask(st, offers.length ? 'pick' : 'time', e.p.taken(label, offers.map((o) => o.label)));
+  /** A refused time: booked up (`taken`), or one the business does not book at all; the nearest free times offered. */
+  function askTaken(e: Env, st: FlowState, label: string, offers: Offer[], taken: boolean): string {
+    const labels = offers.map((o) => o.label);
+    return ask(st, offers.length ? 'pick' : 'time', taken ? e.p.taken(label, labels) : e.p.closedThen(label, labels));
   }
 
   async function act(e: Env, st: FlowState): Promise<string> {
@@ -510,7 +520,7 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
         st.outcome = { booking_id: booking.id, service: booking.serviceName, start: e.local(booking.start), label: e.label(booking.start), customer_name: st.name, customer_phone: st.phone };
         st.stage = 'done';
         st.asked = null;
-        return p.booked(booking.serviceName, e.label(booking.start), st.name);
+        return p.booked(booking.serviceName, e.dated(booking.start), st.name);
       }
       const chosen = st.candidates?.find((c) => c.id === st.bookingId);
       if (!chosen) return step(e, st, null, false, false, true);
@@ -527,7 +537,7 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
       st.outcome = { booking_id: b.id, status: b.status, start: e.local(b.start), label: e.label(b.start), rescheduled: true };
       st.stage = 'done';
       st.asked = null;
-      return p.moved(what(e, chosen), e.label(b.start));
+      return p.moved(what(e, chosen), e.dated(b.start));
     } catch (err) {
       if (err instanceof ParleyError && (err.code === 'PARLEY_ERR_SLOT_TAKEN' || err.details?.reason === 'not_bookable')) {
         const label = st.start ? e.label(st.start) : '';
@@ -536,7 +546,7 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
         st.start = null;
         st.verified = false;
         st.offered = offers;
-        return askTaken(e, st, label, offers);
+        return askTaken(e, st, label, offers, err.code === 'PARLEY_ERR_SLOT_TAKEN');
       }
       throw err;
     }
