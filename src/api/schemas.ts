@@ -2,10 +2,11 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import { isStorableDate } from '../db/param-guard.js';
 import { badRequest } from '../errors.js';
+import { E164_PATTERN } from '../util/phone.js';
 
 export const Uuid = Type.String({ format: 'uuid' });
 export const IdParams = Type.Object({ id: Uuid });
-export const E164 = Type.String({ pattern: '^\\+[1-9][0-9]{6,14}$', description: 'Phone number in E.164, e.g. +15551234567' });
+export const E164 = Type.String({ pattern: E164_PATTERN.source, description: 'Phone number in E.164, e.g. +15551234567' });
 export const Timestamp = Type.String({ format: 'date-time' });
 /** A date-time a client sends: RFC 3339 with a year PostgreSQL stores (0001–9999). Parse it with parseInstant. */
 export const DateTimeInput = (description?: string) =>
@@ -51,7 +52,6 @@ export function encodeCursor(parts: (string | number)[]): string {
 type CursorKind = 'timestamp' | 'uuid' | 'int' | 'e164';
 type CursorValue<K extends CursorKind> = K extends 'timestamp' ? Date : K extends 'int' ? number : string;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const E164_RE = /^\+[1-9][0-9]{6,14}$/;
 
 /**
  * Decodes a cursor made by encodeCursor into exactly the parts a route expects, each checked, or throws a 400.
@@ -74,7 +74,7 @@ export function decodeCursor<const K extends readonly CursorKind[]>(cursor: stri
     }
     if (typeof v !== 'string' || v.length > 64) throw invalid();
     if (kind === 'uuid' || kind === 'e164') {
-      if (!(kind === 'uuid' ? UUID_RE : E164_RE).test(v)) throw invalid();
+      if (!(kind === 'uuid' ? UUID_RE : E164_PATTERN).test(v)) throw invalid();
       return v;
     }
     const d = new Date(v);

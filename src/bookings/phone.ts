@@ -6,9 +6,27 @@ export function defaultRegionFor(language: 'en' | 'ru', configured?: string): Co
   return (configured ?? (language === 'ru' ? 'RU' : 'US')) as CountryCode;
 }
 
-/** E.164 form of a customer's phone number; PARLEY_ERR_VALIDATION when it is not a possible number. */
+/**
+ * E.164 form of a customer's phone number; PARLEY_ERR_VALIDATION when it is not a possible number. Possible, not
+ * valid (util/phone.ts, for numbers Parley dials or blocks): a customer's booking is kept even when the phone
+ * metadata does not know the number's range yet; the E.164 form is the same either way.
+ */
 export function normalizePhone(raw: string, region: CountryCode): string {
   const parsed = parsePhoneNumberFromString(raw.trim(), region);
   if (!parsed || !parsed.isPossible()) throw badRequest('customer phone is not a valid phone number', { field: 'customerPhone' });
   return parsed.number;
+}
+
+/**
+ * The E.164 forms of a number as read in each of `regions` (one when it has a country code);
+ * PARLEY_ERR_VALIDATION when it is a possible number in none.
+ */
+export function phoneForms(raw: string, regions: readonly CountryCode[]): string[] {
+  const forms = new Set<string>();
+  for (const region of regions.length ? regions : (['US'] as CountryCode[])) {
+    const parsed = parsePhoneNumberFromString(raw.trim(), region);
+    if (parsed?.isPossible()) forms.add(parsed.number);
+  }
+  if (forms.size === 0) throw badRequest('phone is not a valid phone number', { field: 'phone' });
+  return [...forms];
 }

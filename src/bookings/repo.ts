@@ -1,5 +1,7 @@
 /** Row-level access to bookings and their history. Every query is scoped by company id. */
+import type { CountryCode } from 'libphonenumber-js';
 import type { Db } from '../db/sql.js';
+import { defaultRegionFor } from './phone.js';
 import { LIVE_STATUSES, type Actor, type BookingStatus } from './state-machine.js';
 import type { BusyInterval } from './availability.js';
 
@@ -165,11 +167,23 @@ export interface BookingFilter {
   status?: BookingStatus;
   from?: Date;
   to?: Date;
-  phone?: string;
+  /** The customer's number in any of these forms (E.164: one per region it could be read in). */
+  phones?: string[];
   callId?: string;
   /** Id of the last booking of the previous page. */
   after?: string;
   limit: number;
+}
+
+/**
+ * The regions a company's bots read national numbers in (each bot's booking `defaultRegion`, else its language's):
+ * a number given without a country code, to find bookings, is read in each.
+ */
+export async function bookingRegions(db: Db, companyId: string, botId?: string): Promise<CountryCode[]> {
+  const rows = await db<{ language: 'en' | 'ru'; region: string | null }[]>`
+    select distinct language, config->'booking'->>'defaultRegion' as region from bots
+    where company_id = ${companyId} ${botId ? db`and id = ${botId}` : db``}`;
+  return [...new Set(rows.map((r) => defaultRegionFor(r.language, r.region ?? undefined)))];
 }
 
 /** Newest first; keyset pagination on (created_at, id). */
@@ -181,7 +195,7 @@ export async function listBookings(db: Db, companyId: string, f: BookingFilter):
       ${f.status ? db`and status = ${f.status}` : db``}
       ${f.from ? db`and starts_at >= ${f.from}` : db``}
       ${f.to ? db`and starts_at < ${f.to}` : db``}
-      ${f.phone ? db`and customer_phone = ${f.phone}` : db``}
+      ${f.phones ? db`and customer_phone = any(${f.phones})` : db``}
       ${f.callId ? db`and call_id = ${f.callId}` : db``}
       ${f.after ? db`and (created_at, id) < (select created_at, id from bookings where company_id = ${companyId} and id = ${f.after})` : db``}
     order by created_at desc, id desc

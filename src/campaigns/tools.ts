@@ -9,6 +9,7 @@
 import type { Tool } from '../call/tool-types.js';
 import type { Db } from '../db/sql.js';
 import { addDnc } from './suppression.js';
+import { isE164 } from '../util/phone.js';
 
 const STOPPED = {
   en: "Understood. I've removed your number, and we won't call you again. Sorry for the trouble — goodbye.",
@@ -29,7 +30,7 @@ export const doNotCallTool = (db: Db): Tool => ({
   },
   async run(args, ctx, control) {
     const say = STOPPED[ctx.bot.language] ?? STOPPED.en;
-    if (!ctx.callerNumber || !/^\+[1-9]\d{6,14}$/.test(ctx.callerNumber)) {
+    if (!ctx.callerNumber || !isE164(ctx.callerNumber)) {
       control.endCall('do_not_call (no number to record)');
       return { content: { ok: false, ending: true, note: 'no phone number on this call' }, say };
     }

@@ -4,6 +4,10 @@
  */
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 
+/** The shape of an E.164 number (what is stored, dialled and accepted where a schema says E.164). */
+export const E164_PATTERN = /^\+[1-9]\d{6,14}$/;
+export const isE164 = (s: string): boolean => E164_PATTERN.test(s);
+
 /** E.164 of a valid number (a national one read in `defaultCountry`), or null. */
 export function normalisePhone(raw: string, defaultCountry?: string): string | null {
   const p = parsePhoneNumberFromString(raw.trim(), defaultCountry as CountryCode | undefined);

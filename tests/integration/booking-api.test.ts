@@ -29,6 +29,22 @@ const req = (key: string, method: 'GET' | 'POST', url: string, payload?: Record<
   t.app.inject({ method, url, headers: t.as(key), ...(payload ? { payload } : {}) });
 
 describe('bookings REST', () => {
+  it('a number without a country code finds bookings as the bot stored them: a Russian bot\'s "8 916…" too', async () => {
+    const ru = await t.createCompany('RU');
+    const made = await req(ru.apiKey, 'POST', '/v1/bots', botBody({ language: 'ru', config: { greeting: 'Здравствуйте', systemPrompt: '', booking: salon } }));
+    expect(made.statusCode).toBe(201);
+    const ruBot = (made.json() as { id: string }).id;
+    const booked = await req(ru.apiKey, 'POST', '/v1/bookings', { bot_id: ruBot, service_id: 'haircut', start: '2026-03-05T11:00:00-05:00', customer_name: 'Анна', customer_phone: '8 916 123-45-67' });
+    expect(booked.statusCode, booked.body).toBe(201);
+    expect((booked.json() as { customer_phone: string }).customer_phone).toBe('+79161234567');
+    for (const query of ['8 916 123-45-67', '+7 916 123 45 67', `8 916 123-45-67&bot_id=${ruBot}`]) {
+      const found = await req(ru.apiKey, 'GET', `/v1/bookings?phone=${query.replace(/ /g, '%20').replace('+', '%2B')}`);
+      expect(found.statusCode, `${query}: ${found.body}`).toBe(200);
+      expect((found.json() as { data: unknown[] }).data, query).toHaveLength(1);
+    }
+    expect((await req(ru.apiKey, 'GET', '/v1/bookings?phone=abc')).statusCode).toBe(400);
+  });
+
   it('the bot config validates the booking section (bad shapes are 400)', async () => {
     const res = await req(a.apiKey, 'POST', '/v1/bots', botBody({ config: { greeting: 'Hi', booking: { ...salon, slotGranularityMin: 1 } } }));
     expect(res.statusCode).toBe(400);

@@ -196,7 +196,7 @@ describe('guided booking: corrections, taken times, phone calls (en)', () => {
     const phone = await conversation(botEn, '+12125550199');
     expect(await phone.say('Please cancel my booking')).toBe('Just to confirm: cancel your Tap repair on Monday at 3:00 PM?');
     expect(await phone.say('Yes')).toBe('Done, your Tap repair on Monday at 3:00 PM is cancelled. Is there anything else I can help with?');
-    const rows = await listBookings(db.sql, company, { limit: 5, phone: '+12125550199' });
+    const rows = await listBookings(db.sql, company, { limit: 5, phones: ['+12125550199'] });
     expect(rows.map((r) => r.status)).toEqual(['cancelled']);
     const none = await conversation(botEn, '+12125550111');
     expect(await none.say('When is my appointment?')).toBe("I couldn't find an upcoming appointment. Is there anything else I can help with?");

@@ -3,8 +3,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { RootSql } from '../../db/sql.js';
 import { badRequest } from '../../errors.js';
-import { defaultRegionFor, normalizePhone } from '../../bookings/phone.js';
-import { listBookings, type Booking } from '../../bookings/repo.js';
+import { defaultRegionFor, normalizePhone, phoneForms } from '../../bookings/phone.js';
+import { bookingRegions, listBookings, type Booking } from '../../bookings/repo.js';
 import { slotView, type BookingServiceApi } from '../../bookings/service.js';
 import { BOOKING_STATUSES, type BookingStatus } from '../../bookings/state-machine.js';
 import { DateTimeInput, IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors, parseInstant } from '../schemas.js';
@@ -140,15 +140,16 @@ export function bookingRoutes(deps: { sql: RootSql; bookings: BookingServiceApi 
       if (q.cursor) {
         [after] = decodeCursor(q.cursor, ['uuid']);
       }
-      let phone: string | undefined;
-      // Numbers without a country code are read as US ones; pass E.164 for anything else.
-      if (q.phone) phone = normalizePhone(q.phone, 'US');
+      // A number without a country code is read in each region the company's bots (or the given bot) book in, as
+      // bookings were stored: a Russian bot's "8 916 123-45-67" finds what it booked.
+      let phones: string[] | undefined;
+      if (q.phone) phones = phoneForms(q.phone, await bookingRegions(sql, request.auth.companyId, q.bot_id));
       const rows = await listBookings(sql, request.auth.companyId, {
         limit: limit + 1,
         ...(q.bot_id ? { botId: q.bot_id } : {}),
         ...(q.status ? { status: q.status as BookingStatus } : {}),
         ...(q.call_id ? { callId: q.call_id } : {}),
-        ...(phone ? { phone } : {}),
+        ...(phones ? { phones } : {}),
         ...(q.from ? { from: parseInstant(q.from, 'querystring.from') } : {}),
         ...(q.to ? { to: parseInstant(q.to, 'querystring.to') } : {}),
         ...(after ? { after } : {}),

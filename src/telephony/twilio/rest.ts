@@ -6,6 +6,7 @@
  */
 import { backoffDelayMs, sleep } from '../../util/backoff.js';
 import { ParleyError } from '../../errors.js';
+import { isE164 } from '../../util/phone.js';
 
 export interface TwilioRestOptions {
   accountSid: string;
@@ -39,7 +40,6 @@ export interface TwilioCall {
   status: string;
 }
 
-const E164 = /^\+[1-9]\d{6,14}$/;
 
 export class TwilioRestClient {
   private readonly base: string;
@@ -52,7 +52,7 @@ export class TwilioRestClient {
 
   /** Replaces the live call's instructions with a <Dial> to `to`; the media stream ends as the call moves on. */
   async transferCall(callSid: string, to: string, options: { callerId?: string; timeoutSec?: number } = {}): Promise<void> {
-    if (!E164.test(to)) throw new ParleyError('PARLEY_ERR_VALIDATION', 'Transfer target must be an E.164 number');
+    if (!isE164(to)) throw new ParleyError('PARLEY_ERR_VALIDATION', 'Transfer target must be an E.164 number');
     const attrs = [
       options.callerId ? ` callerId="${escapeXml(options.callerId)}"` : '',
       options.timeoutSec ? ` timeout="${Math.round(options.timeoutSec)}"` : '',
@@ -66,7 +66,7 @@ export class TwilioRestClient {
   }
 
   async createCall(params: CreateCallParams): Promise<TwilioCall> {
-    if (!E164.test(params.to)) throw new ParleyError('PARLEY_ERR_VALIDATION', 'Call target must be an E.164 number');
+    if (!isE164(params.to)) throw new ParleyError('PARLEY_ERR_VALIDATION', 'Call target must be an E.164 number');
     if (!params.url && !params.twiml) throw new ParleyError('PARLEY_ERR_VALIDATION', 'An outbound call needs url or twiml');
     const form = new URLSearchParams({ To: params.to, From: params.from });
     if (params.url) form.set('Url', params.url);
