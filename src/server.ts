@@ -206,7 +206,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     }),
     bookingRoutes({ sql, bookings }),
     knowledgeRoutes({ sql, store: knowledge.store, retriever: knowledge.retriever, maxUploadBytes: config.UPLOAD_MAX_BYTES, onEnqueued: () => worker?.kick() }),
-    webCallRoutes({ sql, publicOrigin: config.PUBLIC_URL, tokenTtlSec: config.WEB_CALL_TOKEN_TTL_SEC, budget }),
+    webCallRoutes({ sql, publicOrigin: config.PUBLIC_URL, tokenTtlSec: config.WEB_CALL_TOKEN_TTL_SEC, maxActivePerCompany: config.WEB_CALLS_MAX_ACTIVE_PER_COMPANY, budget }),
     outboundCallRoutes({ sql, dialer, budget }),
     campaignRoutes({ sql, dialingAvailable: dialer !== null, onChange: () => campaigns?.kick() }),
     webhookRoutes({ sql, delivery: webhookDelivery }),
@@ -232,11 +232,14 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   campaigns?.start();
   analyticsRollup?.start();
   retention?.start();
-  const holdSweeper = setInterval(() => {
-    bookings.expireStaleHolds(sql).catch((err: unknown) => log.warn({ err }, 'expiring stale holds failed'));
-    closeAbandonedWebCalls(sql).catch((err: unknown) => log.warn({ err }, 'closing abandoned web calls failed'));
-  }, 60_000);
-  holdSweeper.unref();
+  // Expired holds and abandoned web calls: background work like the workers above, so only where they run.
+  const holdSweeper = config.WORKERS_ENABLED
+    ? setInterval(() => {
+      bookings.expireStaleHolds(sql).catch((err: unknown) => log.warn({ err }, 'expiring stale holds failed'));
+      closeAbandonedWebCalls(sql).catch((err: unknown) => log.warn({ err }, 'closing abandoned web calls failed'));
+    }, 60_000)
+    : null;
+  holdSweeper?.unref();
 
   const address = await app.listen({ port: options.port ?? config.PORT, host: config.HOST });
   log.info({ address, publicUrl: config.PUBLIC_URL }, 'Parley listening');
@@ -252,7 +255,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     async stop() {
       const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
       const left = () => Math.max(0, deadline - Date.now());
-      clearInterval(holdSweeper);
+      if (holdSweeper) clearInterval(holdSweeper);
       // Live calls say goodbye and hang up first (closing the server would cut their sockets), then the server
       // stops accepting and finishes in-flight requests, workers finish their jobs, and the database closes.
       await campaigns?.stop(left()); // no new dials while live calls say goodbye

@@ -14,6 +14,21 @@ export const callStatusRank = (s: string): number => (isLiveStatus(s) ? LIVE_CAL
 export const liveStatuses = (): string[] => [...LIVE_CALL_STATUSES];
 export type CallDirection = 'inbound' | 'outbound' | 'web';
 
+/**
+ * A company's calls of one direction that have not ended, for the per-company caps (outbound, web). Call rows live
+ * longer than six hours only when something failed to end them (the ownership sweep ends those): not counted.
+ * It takes the company's lock for that direction until the transaction ends: run it in the one that adds the next call,
+ * so concurrent requests cannot all slip under the cap.
+ */
+export async function countLiveCalls(tx: Db, companyId: string, direction: CallDirection): Promise<number> {
+  await tx`select pg_advisory_xact_lock(hashtext(${`${direction}:${companyId}`}))`;
+  const [row] = await tx<{ n: number }[]>`
+    select count(*)::int as n from calls
+    where company_id = ${companyId} and direction = ${direction} and status = any(${liveStatuses()})
+      and started_at > now() - interval '6 hours'`;
+  return row?.n ?? 0;
+}
+
 export interface TranscriptEntry {
   role: 'caller' | 'bot' | 'system';
   text: string;

@@ -20,6 +20,8 @@ export interface WebCallRouteDeps {
   tokenTtlSec: number;
   /** The company's monthly budget (src/usage/budget.ts): exhausted → 409 budget_exhausted, no token. */
   budget?: BudgetCheck;
+  /** WEB_CALLS_MAX_ACTIVE_PER_COMPANY: open web calls (tokens not yet used included) beyond it are a 429. */
+  maxActivePerCompany?: number;
 }
 
 const WebCallResponse = Type.Object({
@@ -42,7 +44,7 @@ export function webCallRoutes(deps: WebCallRouteDeps): FastifyPluginAsync {
         summary: 'Start a browser web call: mint a single-use token and create the call',
         description: `The token is valid for ${deps.tokenTtlSec} s and opens exactly one call. The socket checks the page's Origin against the bot's allowedOrigins (plus this server's own origin). When the company's monthly budget is used up: 409 with \`details.reason\` = \`budget_exhausted\`.`,
         params: IdParams,
-        response: { 201: WebCallResponse, ...errors(401, 403, 404, 409) },
+        response: { 201: WebCallResponse, ...errors(401, 403, 404, 409, 429) },
       },
     }, async (request, reply) => {
       const { id } = request.params as { id: string };
@@ -50,7 +52,7 @@ export function webCallRoutes(deps: WebCallRouteDeps): FastifyPluginAsync {
       if (!bot) throw notFound('Bot');
       if (!bot.is_active) throw new ParleyError('PARLEY_ERR_CONFLICT', 'This bot is inactive');
       await assertWithinBudget(deps.budget, bot.company_id);
-      const minted = await mintWebCall(deps.sql, { companyId: bot.company_id, botId: bot.id, ttlSec: deps.tokenTtlSec });
+      const minted = await mintWebCall(deps.sql, { companyId: bot.company_id, botId: bot.id, ttlSec: deps.tokenTtlSec, ...(deps.maxActivePerCompany !== undefined ? { maxActive: deps.maxActivePerCompany } : {}) });
       return reply.status(201).send({
         call_id: minted.call.id,
         token: minted.token,

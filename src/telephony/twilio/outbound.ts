@@ -7,7 +7,7 @@
 import { limitsOf } from '../../bots/config-schema.js';
 import type { BotRow } from '../../db/bots.js';
 import { createCall, endCallInTx } from '../../call/lifecycle.js';
-import { liveStatuses, type CallRow } from '../../db/calls.js';
+import { countLiveCalls, type CallRow } from '../../db/calls.js';
 import type { Db, RootSql } from '../../db/sql.js';
 import { ParleyError } from '../../errors.js';
 import type { TwilioRestClient } from './rest.js';
@@ -49,14 +49,8 @@ export class OutboundDialer {
     const refused = dialRefusal(to, this.deps.allowedPrefixes ?? []);
     if (refused) throw new ParleyError('PARLEY_ERR_VALIDATION', refused);
     const max = this.deps.maxActivePerCompany ?? 10;
-    // Count and insert under a per-company lock, so concurrent requests cannot all slip under the limit.
     const call = await this.deps.sql.begin(async (tx) => {
-      await tx`select pg_advisory_xact_lock(hashtext(${`outbound:${bot.company_id}`}))`;
-      const [row] = await tx<{ n: number }[]>`
-        select count(*)::int as n from calls
-        where company_id = ${bot.company_id} and direction = 'outbound' and status = any(${liveStatuses()})
-          and started_at > now() - interval '6 hours'`;
-      const n = row?.n ?? 0;
+      const n = await countLiveCalls(tx, bot.company_id, 'outbound');
       if (n >= max) {
         throw new ParleyError('PARLEY_ERR_RATE_LIMITED', max === 0 ? 'Outbound calls are turned off on this server' : `${n} outbound calls are already in progress (the limit is ${max})`);
       }
