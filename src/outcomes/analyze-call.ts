@@ -10,7 +10,7 @@ import { redact, redactDeep, redactRulesOf } from '../privacy/redact.js';
 import { emitEvent } from '../webhooks/emit.js';
 import type { OutcomeConfig } from './config-schema.js';
 import { resolveOutcomeConfig } from './defaults.js';
-import { analyzeOffline } from './offline-analyzer.js';
+import { analyzeOffline, isNotConnected } from './offline-analyzer.js';
 import type { Analysis, AnalysisInput, Analyzer, TranscriptTurn } from './types.js';
 import { storableJson, storableText } from '../util/storable-text.js';
 
@@ -110,8 +110,9 @@ export async function analyzeCall(
   const owned = { ...call, company_id: call.company_id };
   if (!options.force && (await sql`select 1 from outcomes where call_id = ${callId}`).length) return null;
   const input = await buildAnalysisInput(sql, owned);
+  // Nobody was on the line: nothing for an LLM to read (and nothing to pay it for); the rules say so.
   // The LLM runs outside any transaction: nothing is locked while it thinks.
-  const analysis = await analyzer.analyze(input, options.signal);
+  const analysis = isNotConnected(input) ? { ...analyzeOffline(input), analyzer: 'offline (not connected)' } : await analyzer.analyze(input, options.signal);
   return (await store(sql, owned, analysis, options.force ?? false)) ? analysis : null;
 }
 

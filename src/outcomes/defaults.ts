@@ -9,6 +9,7 @@ export const DEFAULT_OUTCOME_TYPES: OutcomeTypeDef[] = [
   { name: 'transfer', description: 'The caller was handed to a person' },
   { name: 'no_response', description: 'The caller went silent and the bot ended the call' },
   { name: 'failed', description: 'The call ended because of a system or provider failure (not the caller)' },
+  { name: 'not_connected', description: 'Nobody was on the line: unanswered, busy, or a web call that never started' },
 ];
 
 const nullableString = (description: string) => ({ type: ['string', 'null'], description });

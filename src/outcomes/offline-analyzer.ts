@@ -13,7 +13,7 @@
 import { extractName, extractPhoneDigits } from '../bookings/flow/understand.js';
 import type { Analysis, AnalysisInput, Analyzer, TranscriptTurn } from './types.js';
 
-export type Ending = 'caller_hangup' | 'silence' | 'failure' | 'transfer' | 'bot_ended';
+export type Ending = 'caller_hangup' | 'silence' | 'failure' | 'transfer' | 'bot_ended' | 'not_connected';
 
 const SILENCE_GOODBYE = /haven't heard anything for a while|я вас не слышу, поэтому завершаю/i;
 const LEAD_OFFER = /take your details|записать ваши данные/i;
@@ -22,6 +22,8 @@ const LEAD_OFFER = /take your details|записать ваши данные/i;
 export function endingOf(input: AnalysisInput): Ending {
   const reason = (input.end?.reason ?? '').toLowerCase();
   const status = (input.end?.status ?? '').toLowerCase();
+  // Nobody was on the line: unanswered, busy, or a web call whose page never started it.
+  if (isNotConnected(input)) return 'not_connected';
   if (status === 'failed' || /^(provider_failure|error|crash|server_error)/.test(reason)) return 'failure';
   if (reason.startsWith('transfer') || input.transcript.some((t) => t.role === 'system' && /^Transfer to .* requested/.test(t.text ?? ''))) {
     if (!input.transcript.some((t) => t.role === 'system' && /Transfer failed/.test(t.text ?? ''))) return 'transfer';
@@ -31,6 +33,17 @@ export function endingOf(input: AnalysisInput): Ending {
   if (!reason && lastBot && SILENCE_GOODBYE.test(lastBot.text ?? '')) return 'silence';
   if (reason.startsWith('bot_end_call') || reason.startsWith('max_duration') || reason.startsWith('server_shutdown')) return 'bot_ended';
   return 'caller_hangup';
+}
+
+/** Calls with nobody on the line: statuses Twilio reports for them, and the reasons Parley ends them with. */
+const NOT_CONNECTED_STATUSES = new Set(['no_answer', 'busy', 'canceled']);
+const NOT_CONNECTED_REASONS = /^(token_expired|not_started|never_connected)\b/;
+
+/** The call never had a caller on the line (and nothing was said): there is no conversation to analyse. */
+export function isNotConnected(input: Pick<AnalysisInput, 'end' | 'transcript'>): boolean {
+  if (input.transcript.some((t) => t.role === 'caller')) return false;
+  const reason = (input.end?.reason ?? '').toLowerCase();
+  return NOT_CONNECTED_STATUSES.has((input.end?.status ?? '').toLowerCase()) || NOT_CONNECTED_REASONS.test(reason);
 }
 
 const BOOKING_TOOLS = new Set(['book_appointment', 'create_booking']);
@@ -183,6 +196,7 @@ export function analyzeOffline(input: AnalysisInput): Analysis {
   let outcome: string;
   let confidence: number;
   if (booked) [outcome, confidence] = ['booking', input.bookingMade ? 0.95 : 0.85];
+  else if (ending === 'not_connected') [outcome, confidence] = ['not_connected', 0.95];
   else if (ending === 'failure') [outcome, confidence] = ['failed', 0.9];
   else if (ending === 'transfer') [outcome, confidence] = ['transfer', 0.9];
   else if (name && spokenPhone) [outcome, confidence] = ['lead', 0.75];
@@ -206,7 +220,8 @@ export function analyzeOffline(input: AnalysisInput): Analysis {
   const allowed = input.outcomes.types.map((t) => t.name);
   if (!allowed.includes(outcome)) {
     // A bot's own list without the ending types: a failure is still never "the caller hung up".
-    const fallback = outcome === 'failed' || outcome === 'no_response' || outcome === 'transfer' ? (questions.length ? 'support' : null) : null;
+    const fallback = outcome === 'not_connected' ? 'hangup'
+      : outcome === 'failed' || outcome === 'no_response' || outcome === 'transfer' ? (questions.length ? 'support' : null) : null;
     if (fallback && allowed.includes(fallback)) [outcome, confidence] = [fallback, 0.4];
     else [outcome, confidence] = allowed.includes('other') ? ['other', 0.3] : [allowed.find((a) => a !== 'hangup') ?? allowed[0]!, 0.2];
   }
@@ -225,6 +240,7 @@ function endingSentence(ending: Ending, ru: boolean, reason: string | null): str
     case 'transfer': return ru ? 'Звонок переведён на сотрудника.' : 'The call was transferred to a person.';
     case 'silence': return ru ? 'Клиент замолчал, и бот завершил звонок.' : 'The caller went silent and the bot ended the call.';
     case 'bot_ended': return ru ? 'Бот завершил звонок.' : 'The bot ended the call.';
+    case 'not_connected': return ru ? `Звонок не состоялся${why}.` : `The call never connected${why}.`;
     default: return ru ? 'Клиент положил трубку.' : 'The caller hung up.';
   }
 }
@@ -248,6 +264,8 @@ function summarise(outcome: string, ru: boolean, d: { name: string | null; servi
         return `Клиента перевели на сотрудника.${quote ? ` Запрос:${quote}.` : ''}`;
       case 'no_response':
         return 'Клиент не отвечал.';
+      case 'not_connected':
+        return 'Разговора не было.';
       default:
         return `Итог звонка: ${outcome}.${quote ? ` Клиент:${quote}.` : ''}`;
     }
@@ -267,6 +285,8 @@ function summarise(outcome: string, ru: boolean, d: { name: string | null; servi
       return `The caller was handed to a person.${quote ? ` Request:${quote}.` : ''}`;
     case 'no_response':
       return 'The caller did not respond.';
+    case 'not_connected':
+      return 'There was no conversation.';
     default:
       return `Call outcome: ${outcome}.${quote ? ` Caller:${quote}.` : ''}`;
   }

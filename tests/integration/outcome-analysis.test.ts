@@ -64,7 +64,7 @@ describe('post-call analysis', () => {
     const format = reqs[0]!.body.response_format as { type: string; json_schema: { strict: boolean; schema: { properties: { outcome_type: { enum: string[] } } } } };
     expect(format.type).toBe('json_schema');
     expect(format.json_schema.strict).toBe(true);
-    expect(format.json_schema.schema.properties.outcome_type.enum).toEqual(['booking', 'lead', 'support', 'hangup', 'transfer', 'no_response', 'failed']);
+    expect(format.json_schema.schema.properties.outcome_type.enum).toEqual(['booking', 'lead', 'support', 'hangup', 'transfer', 'no_response', 'failed', 'not_connected']);
     const system = (reqs[0]!.body.messages as { role: string; content: string }[])[0]!.content;
     expect(system).toContain('exactly one of these outcome types');
     const retryMessages = reqs[1]!.body.messages as { role: string; content: string }[];
@@ -82,6 +82,19 @@ describe('post-call analysis', () => {
     // Idempotent: a second run (a job retried after a crash) changes nothing and emits nothing.
     expect(await analyzeCall(sql, analyzer, callId)).toBeNull();
     expect(await analyzedEvents(companyId)).toHaveLength(1);
+  });
+
+  it('a call nobody was on (unanswered, a web call never started) is not sent to the LLM and is not called a hang-up', async () => {
+    const analyzer = createAnalyzer({ llm: new OpenAiLlm({ apiKey: openai.apiKey, baseUrl: openai.baseUrl, model: 'gpt-test' }), prompt });
+    for (const [status, reason] of [['canceled', 'token_expired'], ['no_answer', null], ['failed', 'never_connected']] as const) {
+      const { callId } = await setup({}, []);
+      await sql`update calls set status = ${status}, failure_reason = ${reason} where id = ${callId}`;
+      const before = openai.requests.length;
+      const result = await analyzeCall(sql, analyzer, callId);
+      expect(openai.requests.length, status).toBe(before);
+      expect(result, status).toMatchObject({ outcomeType: 'not_connected', analyzer: 'offline (not connected)' });
+      expect(result!.summary, status).toMatch(/^There was no conversation\. The call never connected/);
+    }
   });
 
   it('falls back to the offline analyzer, with a note, when every answer is invalid', async () => {
