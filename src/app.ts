@@ -101,6 +101,25 @@ const buildRequestValidator: ValidatorFactory = (externalSchemas) => {
     (route.httpPart === 'body' && !(route.url ?? '').startsWith('/twilio/') ? strict : coercing)(route)) as ReturnType<ValidatorFactory>;
 };
 
+/**
+ * The errors every /v1 route can answer, in its OpenAPI responses (before @fastify/swagger reads them): 429 (the
+ * per-company rate limit), 413 where a body is taken, 403 where a scope is needed. A route's own list says the rest.
+ */
+function documentCommonErrors(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/v1/') || !route.schema) return;
+    const methods = [route.method].flat();
+    const response = { ...(route.schema.response as Record<number, unknown> | undefined) };
+    const add = (...codes: number[]) => {
+      for (const code of codes) response[code] ??= ErrorResponse;
+    };
+    add(429);
+    if (methods.some((m) => m === 'POST' || m === 'PUT' || m === 'PATCH')) add(413);
+    if ((route.config as { scope?: string } | undefined)?.scope) add(403);
+    route.schema = { ...route.schema, response };
+  });
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     // Request lines carry the path and the query's keys, never its values (phone numbers, web-call tokens…).
@@ -122,6 +141,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   installErrorHandler(app);
+  documentCommonErrors(app);
   installRequestGuards(app);
   installHttpMetrics(app, metrics);
   app.addSchema(ErrorResponse);

@@ -274,6 +274,15 @@ describe('REST API foundation', () => {
       // The bot config schema the route validates with is the one documented.
       const create = doc.paths['/v1/bots'].post.requestBody.content['application/json'].schema;
       expect(create.properties.config.required).toContain('greeting');
+      // What any route can answer is documented on every route: 429, 413 where a body is taken, 403 where a scope is needed.
+      for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>)) {
+        if (!path.startsWith('/v1/')) continue;
+        for (const [method, op] of Object.entries(ops)) {
+          expect(Object.keys(op.responses), `${method} ${path}`).toContain('429');
+          if (['post', 'put', 'patch'].includes(method)) expect(Object.keys(op.responses), `${method} ${path}`).toContain('413');
+        }
+      }
+      expect(Object.keys(doc.paths['/v1/bots'].post.responses)).toContain('403');
     });
 
     it('never leaks internals on unknown routes or bad JSON', async () => {

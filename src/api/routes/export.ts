@@ -34,7 +34,10 @@ export function exportRoutes(deps: { sql: RootSql; batchSize?: number }): Fastif
         summary: 'Download all the company\'s data as JSON Lines (application/x-ndjson), one object per line with a "type": company, bot, call (with transcript, outcome and recording reference), booking, campaign, campaign_contact, dnc_number, audit, usage (usage records in stored units)',
         querystring: ExportQuery,
         produces: ['application/x-ndjson'],
-        response: { ...errors(400, 401, 403) },
+        response: {
+          200: { description: 'JSON Lines: one object per line, each with a "type"', content: { 'application/x-ndjson': { schema: { type: 'string' } } } },
+          ...errors(400, 401, 403),
+        },
       },
     }, async (request, reply) => {
       const q = request.query as Static<typeof ExportQuery>;
