@@ -7,9 +7,12 @@
  *   and no field of this API means one.
  * - So is an unpaired UTF-16 surrogate ("\ud800", which JSON's escapes allow): it is not Unicode text — jsonb
  *   refuses it, and a text column would store U+FFFD in its place, silently not what was sent.
+ * - The REST API (/v1) takes JSON (and multipart uploads where a route reads a file): a form-encoded body, which
+ *   the server parses for Twilio's webhooks, is a 415 there; a body sent to a route that takes none is a 400 rather
+ *   than ignored (its keys reached the audit log as "changed fields").
  */
-import type { FastifyInstance } from 'fastify';
-import { badRequest } from '../errors.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { badRequest, ParleyError } from '../errors.js';
 import { LONE_SURROGATE } from '../util/storable-text.js';
 
 export const MAX_BODY_DEPTH = 32;
@@ -71,6 +74,22 @@ export function findUnstorableText(root: unknown, rootPath: string): { field: st
 
 const unstorableError = ({ field, problem }: { field: string; problem: string }) => badRequest(`${field} contains ${problem}`, { field });
 
+function refuseUnexpectedBody(request: FastifyRequest): void {
+  const type = String(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/x-www-form-urlencoded') {
+    throw new ParleyError('PARLEY_ERR_UNSUPPORTED_MEDIA_TYPE', 'The API takes JSON bodies (content-type: application/json)');
+  }
+  const body = request.body;
+  const sent = body !== undefined && body !== null && !(typeof body === 'object' && Object.keys(body).length === 0);
+  if (!sent || type !== 'application/json') return;
+  const schema = request.routeOptions.schema as { body?: unknown; consumes?: string[] } | undefined;
+  // An upload route (multipart, CSV) names what it takes: JSON is the wrong type there, not a body too many.
+  if (schema?.consumes && !schema.consumes.includes('application/json')) {
+    throw new ParleyError('PARLEY_ERR_UNSUPPORTED_MEDIA_TYPE', `This route takes ${schema.consumes.join(' or ')}`);
+  }
+  if (!schema?.body) throw badRequest('This route takes no body');
+}
+
 export function installRequestGuards(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
@@ -89,6 +108,7 @@ export function installRequestGuards(app: FastifyInstance): void {
     });
   });
   app.addHook('preValidation', async (request) => {
+    if (request.url.startsWith('/v1/')) refuseUnexpectedBody(request);
     if (!request.url.includes('%00')) return;
     const bad = findUnstorableText(request.query, 'querystring');
     if (bad) throw unstorableError(bad);

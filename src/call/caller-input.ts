@@ -5,8 +5,8 @@
  * recognizer's events.
  *
  * A caller whose audio stops arriving (a web client that sends only while its microphone is open, a muted page,
- * a stalled network) has gone silent: after GAP_MS with no frame, silence is handed to all three as if it had
- * arrived — up to MAX_FILL_MS of it — so the VAD hears the speech end and the turn closes. Without it a question
+ * a stalled network) has gone silent: after GAP_MS with no frame in the middle of a turn, silence is handed to all
+ * three as if it had arrived — up to MAX_FILL_MS of it — so the VAD hears the speech end and the turn closes. Without it a question
  * ending where the audio ended was never answered and the call hung (no end of speech, so no re-prompt either).
  * Twilio sends a frame every 20 ms, so only a real outage reaches the threshold there.
  */
@@ -50,6 +50,7 @@ export class CallerInput {
   private readonly voice: CallerVoiceSource;
   private readonly stt: SttConnection;
   private readonly clock: Clock;
+  private readonly tracker: () => CallerTurnTracker;
   /** 20 ms of silence in the input format. */
   private readonly silentFrame: Uint8Array;
   /** When the last real frame arrived (0: none yet); silence handed on since. */
@@ -60,6 +61,7 @@ export class CallerInput {
 
   constructor(o: CallerInputOptions) {
     this.clock = o.clock;
+    this.tracker = o.tracker;
     this.silentFrame = new Uint8Array(Math.round(bytesPerMs(o.format) * FILL_FRAME_MS)).fill(o.format.encoding === 'mulaw' ? MULAW_SILENCE : 0);
     this.tail = new CallerAudioTail(o.format, o.clock);
     this.voice = new CallerVoiceSource({
@@ -106,7 +108,10 @@ export class CallerInput {
     if (this.closed) return;
     this.gapTimer = this.clock.setTimeout(() => {
       const gap = this.clock.now() - this.lastFrameAt;
-      if (this.lastFrameAt > 0 && gap >= GAP_MS && this.filledMs < MAX_FILL_MS) {
+      const tracker = this.tracker();
+      // Only mid-turn (speech heard, or words not yet a turn): a client idle between turns, or one that only types,
+      // needs no silence.
+      if (this.lastFrameAt > 0 && gap >= GAP_MS && this.filledMs < MAX_FILL_MS && (tracker.inSpeech || tracker.hasWords)) {
         const due = Math.min(gap, MAX_FILL_MS) - this.filledMs;
         for (let ms = 0; ms + FILL_FRAME_MS <= due; ms += FILL_FRAME_MS) {
           this.fanOut(this.silentFrame);

@@ -4,7 +4,8 @@
  * null — and `{"name": 12345}` a name. Query strings and path parameters are text and are still converted
  * (`?limit=2`), as are Twilio's form posts (tested with the Twilio routes).
  * The router's own refusals (a path that is not UTF-8 once decoded, an overlong path parameter) have the same
- * error shape as every other error.
+ * error shape as every other error. The API takes JSON: a form-encoded body is a 415, and a body sent to a route
+ * that takes none is a 400, not ignored.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, botBody, createTestApp, type TestApp } from '../helpers/app.js';
@@ -71,5 +72,15 @@ describe('JSON bodies are not type-converted', () => {
     const res = await t.app.inject({ method: 'GET', url, headers: t.as(co.apiKey) });
     expect(res.statusCode).toBe(status);
     expect(res.json()).toEqual({ error: { code: 'PARLEY_ERR_VALIDATION', message: expect.any(String) } });
+  });
+
+  it('a form-encoded body is a 415; a body to a route that takes none is a 400; none, or {}, is fine', async () => {
+    const form = await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: { ...t.as(co.apiKey), 'content-type': 'application/x-www-form-urlencoded' }, payload: 'name=ci&scopes=calls:read' });
+    expect(form.statusCode, form.body).toBe(415);
+    const rotate = (payload?: object) => t.app.inject({ method: 'POST', url: '/v1/company/webhook/rotate-secret', headers: t.as(co.apiKey), ...(payload ? { payload } : {}) });
+    const withBody = await rotate({ a: 1 });
+    expect(withBody.statusCode, withBody.body).toBe(400);
+    expect((await rotate()).statusCode).toBe(200);
+    expect((await rotate({})).statusCode).toBe(200);
   });
 });
