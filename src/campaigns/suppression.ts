@@ -63,20 +63,27 @@ export async function listDnc(db: Db, companyId: string, limit: number, after?: 
     order by created_at desc, phone desc limit ${limit}`;
 }
 
+/**
+ * Records a callee's consent. The latest record wins by when it was recorded, not by when it arrived: an older
+ * record (a CRM export from before the callee said "stop") never replaces a newer one — a withdrawal is undone
+ * only by a consent given after it. Returns the record in force.
+ */
 export async function setConsent(db: Db, companyId: string, c: { phone: string; voice: VoiceConsent; source?: string | null; recordedAt?: Date }): Promise<ConsentRow> {
+  const phone = canonicalPhone(c.phone);
   const [row] = await db<ConsentRow[]>`
     insert into contact_consents (company_id, phone, voice, source, recorded_at)
-    values (${companyId}, ${canonicalPhone(c.phone)}, ${c.voice}, ${c.source ?? null}, ${c.recordedAt ?? new Date()})
+    values (${companyId}, ${phone}, ${c.voice}, ${c.source ?? null}, ${c.recordedAt ?? new Date()})
     on conflict (company_id, phone) do update set voice = excluded.voice, source = excluded.source,
       recorded_at = excluded.recorded_at, updated_at = now()
+    where excluded.recorded_at >= contact_consents.recorded_at
     returning phone, voice, source, recorded_at, updated_at`;
-  return row!;
+  return row ?? (await getConsent(db, companyId, phone))!;
 }
 
 /**
  * Many consents at once (a contact upload): one statement per thousand, not one per row — ten thousand single
  * upserts held the upload's transaction (PGlite's one connection, or a pool slot) for seconds. A number given twice
- * keeps its last record, as one upsert after another would.
+ * keeps its last record, as one upsert after another would; a stored record newer than the upload's is kept.
  */
 export async function setConsents(db: Db, companyId: string, list: readonly { phone: string; voice: VoiceConsent; source?: string | null; recordedAt?: Date }[]): Promise<void> {
   const byPhone = new Map<string, { company_id: string; phone: string; voice: VoiceConsent; source: string | null; recorded_at: Date }>();
@@ -86,12 +93,16 @@ export async function setConsents(db: Db, companyId: string, list: readonly { ph
     byPhone.delete(phone);
     byPhone.set(phone, { company_id: companyId, phone, voice: c.voice, source: c.source ?? null, recorded_at: c.recordedAt ?? now });
   }
+  // An upload's "unknown" says nothing about the callee: it records a number not seen before, never replaces a
+  // granted or denied one. Otherwise, as for one record, the newest by recorded_at wins.
   const rows = [...byPhone.values()];
   for (let i = 0; i < rows.length; i += 1000) {
     await db`
       insert into contact_consents ${db(rows.slice(i, i + 1000) as never, 'company_id', 'phone', 'voice', 'source', 'recorded_at')}
       on conflict (company_id, phone) do update set voice = excluded.voice, source = excluded.source,
-        recorded_at = excluded.recorded_at, updated_at = now()`;
+        recorded_at = excluded.recorded_at, updated_at = now()
+      where excluded.recorded_at >= contact_consents.recorded_at
+        and (excluded.voice <> 'unknown' or contact_consents.voice = 'unknown')`;
   }
 }
 

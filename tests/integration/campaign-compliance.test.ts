@@ -97,8 +97,14 @@ describe('campaign compliance', () => {
     // Rows without consent need only the campaign's scope; with contacts:write the consent is taken.
     expect((await h.api(campaignsOnly, 'POST', `/v1/campaigns/${id}/contacts`, { contacts: [{ phone: '+12125550232', time_zone: 'UTC' }] })).json()).toMatchObject({ added: 1 });
     const withConsent = await keyWith(['campaigns:write', 'contacts:write']);
+    // Even then a record older than the refusal does not undo it (consent-latest-wins); a later one does.
     expect((await h.api(withConsent, 'POST', `/v1/campaigns/${id}/contacts`, { contacts: [forged] })).json()).toMatchObject({ added: 1 });
-    expect((await h.api(apiKey, 'GET', `/v1/contacts/${encodeURIComponent(phone)}/consent`)).json()).toMatchObject({ voice: 'granted', source: 'forged' });
+    expect((await h.api(apiKey, 'GET', `/v1/contacts/${encodeURIComponent(phone)}/consent`)).json()).toMatchObject({ voice: 'denied', source: 'sms STOP' });
+    const refusedAt = new Date((await h.api(apiKey, 'GET', `/v1/contacts/${encodeURIComponent(phone)}/consent`)).json().recorded_at as string);
+    const later = { ...forged, phone: '+12125550233', consent: { ...forged.consent, recorded_at: new Date(refusedAt.getTime() + 60_000).toISOString() } };
+    await h.api(apiKey, 'PUT', `/v1/contacts/${encodeURIComponent(later.phone)}/consent`, { voice: 'denied', source: 'sms STOP', recorded_at: refusedAt.toISOString() });
+    expect((await h.api(withConsent, 'POST', `/v1/campaigns/${id}/contacts`, { contacts: [later] })).json()).toMatchObject({ added: 1 });
+    expect((await h.api(apiKey, 'GET', `/v1/contacts/${encodeURIComponent(later.phone)}/consent`)).json()).toMatchObject({ voice: 'granted', source: 'forged' });
   });
 
   it('records the consent of a large upload in bulk: every row, a number given twice keeps its last record', async () => {
