@@ -37,7 +37,8 @@ export interface CampaignAnswer {
 
 /** Fills {{name}} placeholders from the contact; a placeholder with no value is dropped (never read aloud). */
 export function fillVariables(template: string, values: Record<string, string>): string {
-  return template.replace(/\{\{\s*(\w+)\s*\}\}/g, (_w, key: string) => values[key] ?? '').replace(/[ \t]{2,}/g, ' ').replace(/(?<!\s)\s+([,.!?])/g, '$1').trim();
+  // Own values only: {{constructor}} must not find Object's and read out "function Object() { [native code] }".
+  return template.replace(/\{\{\s*(\w+)\s*\}\}/g, (_w, key: string) => (Object.hasOwn(values, key) ? values[key]! : '')).replace(/[ \t]{2,}/g, ' ').replace(/(?<!\s)\s+([,.!?])/g, '$1').trim();
 }
 
 /** The values a contact offers to templates: its variables, plus name and first_name from its name. */

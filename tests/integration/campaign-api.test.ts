@@ -94,6 +94,12 @@ describe('campaign API', () => {
     expect(tooMany.json().error.message).toContain(`${MAX_ROWS} rows`);
     const huge = await csv(me.apiKey, `/v1/campaigns/${id}/contacts/csv`, `phone,note\n+12125550399,${'x'.repeat(3 * 1024 * 1024)}\n`);
     expect(huge.statusCode).toBe(413);
+    // As JSON, MAX_ROWS contacts with a name, a zone and a variable (~1.5 MB) are taken too, not a 413.
+    const jsonMany = await h.api(me.apiKey, 'POST', `/v1/campaigns/${id}/contacts`, {
+      contacts: Array.from({ length: MAX_ROWS }, (_, i) => ({ phone: `+1646${String(5_000_000 + i)}`, name: `Contact Number ${i}`, time_zone: 'America/New_York', variables: { appointment_time: 'Friday at 3 pm' } })),
+    });
+    expect(jsonMany.statusCode, jsonMany.body.slice(0, 200)).toBe(200);
+    expect(jsonMany.json()).toMatchObject({ received: MAX_ROWS, rejected_count: 0 });
     // Sent as text/plain, a CSV gets the same checks, and a NUL is named as such (not as a too-long name).
     for (const path of [`/v1/campaigns/${id}/contacts/csv`, '/v1/dnc/csv']) {
       const nul = await h.t.app.inject({ method: 'POST', url: path, headers: { ...h.t.as(me.apiKey), 'content-type': 'text/plain' }, payload: 'phone,name\n+12125550398,A\u0000nn\n' });

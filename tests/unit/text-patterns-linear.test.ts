@@ -24,6 +24,8 @@ describe('text patterns stay linear on crafted runs', () => {
   it('campaign variables: a prompt with a long run of newlines', HANG_GUARD, () => {
     expect(fillVariables(`Hi {{name}}${'\n'.repeat(RUN)}x`, { name: 'Ann' })).toBe(`Hi Ann${'\n'.repeat(RUN)}x`);
     expect(fillVariables('Hi {{name}} , see you {{day}} .', { name: 'Ann', day: 'Friday' })).toBe('Hi Ann, see you Friday.');
+    // Only the contact's own values: an inherited method is no variable.
+    expect(fillVariables('Hi {{constructor}}{{toString}}{{name}}.', { name: 'Ann' })).toBe('Hi Ann.');
   });
 
   it('safe speech: an address-like run in a document, and whitespace runs in a phrase', HANG_GUARD, () => {
