@@ -17,7 +17,7 @@
  * Time comes from `now()` (tests inject a clock); every timestamp the scheduler compares is that clock's.
  */
 import type { BotRow } from '../db/bots.js';
-import type { CallRow } from '../db/calls.js';
+import { liveStatuses, type CallRow } from '../db/calls.js';
 import type { Db, RootSql } from '../db/sql.js';
 import { endCallInTx } from '../call/lifecycle.js';
 import { ParleyError } from '../errors.js';
@@ -86,6 +86,8 @@ class Verdict extends Error {
 
 /** Outcomes after which a contact is not called again. */
 const FINAL_OUTCOMES = new Set(['answered', 'voicemail_left', 'fax']);
+/** A number another call is on now is tried again this much later. */
+const NUMBER_IN_CALL_RETRY_MS = 5 * 60_000;
 
 export class CampaignScheduler {
   private readonly poller: LeasedPoller<Claimed>;
@@ -188,10 +190,11 @@ export class CampaignScheduler {
       const ended = await tx<{
         id: string; company_id: string; campaign_id: string; contact_id: string; phone: string; call_id: string; answered_by: string | null;
         voicemail: 'left' | 'hung_up' | null; screened: boolean; call_status: string; failure_reason: string | null;
-        max_attempts: number; retry_spacing_sec: number; attempts: number;
+        answered: boolean; campaign_status: string; max_attempts: number; retry_spacing_sec: number; attempts: number;
       }[]>`
         select a.id, a.company_id, a.campaign_id, a.contact_id, a.phone, a.call_id, a.answered_by, a.voicemail, a.screened,
-          c.status as call_status, c.failure_reason, g.max_attempts, g.retry_spacing_sec, k.attempts
+          c.status as call_status, c.failure_reason, c.answered_at is not null as answered, g.status as campaign_status,
+          g.max_attempts, g.retry_spacing_sec, k.attempts
         from campaign_attempts a
           join calls c on c.id = a.call_id
           join campaigns g on g.id = a.campaign_id
@@ -206,11 +209,14 @@ export class CampaignScheduler {
         const outcome = outcomeOf(a);
         await tx`update campaign_attempts set status = 'ended', outcome = ${outcome}, ended_at = ${now} where id = ${a.id}`;
         const final = FINAL_OUTCOMES.has(outcome);
-        const state = final ? 'done' : a.attempts >= a.max_attempts ? 'exhausted' : 'pending';
+        // A campaign cancelled (or ended) while this call rang calls nobody again: the contact is not left waiting.
+        const over = a.campaign_status !== 'running' && a.campaign_status !== 'paused';
+        const state = final ? 'done' : over ? 'skipped' : a.attempts >= a.max_attempts ? 'exhausted' : 'pending';
         const next = new Date(now.getTime() + a.retry_spacing_sec * 1000);
         await tx`
           update campaign_contacts set state = ${state}, last_outcome = ${outcome}, next_attempt_at = ${next},
-            deferred_reason = ${state === 'pending' ? 'retry_spacing' : null}, updated_at = now()
+            deferred_reason = ${state === 'pending' ? 'retry_spacing' : null},
+            skip_reason = ${state === 'skipped' ? `campaign_${a.campaign_status}` : null}, updated_at = now()
           where id = ${a.contact_id} and state = 'live'`;
         await emitEvent(tx, {
           companyId: a.company_id,
@@ -318,6 +324,10 @@ export class CampaignScheduler {
       }
     } catch (err) {
       if (err instanceof Verdict) return this.apply(item, err, now);
+      if (err instanceof ParleyError && err.code === 'PARLEY_ERR_VALIDATION') {
+        // A number this server may not dial (OUTBOUND_ALLOWED_PREFIXES, the bot's own): no later try can change that.
+        return this.apply(item, new Verdict('skip', 'number_refused'), now);
+      }
       if (err instanceof ParleyError && err.code === 'PARLEY_ERR_RATE_LIMITED') {
         // The company's live-call brake (OUTBOUND_MAX_ACTIVE_PER_COMPANY): wait a little, nothing burned.
         return this.apply(item, new Verdict('defer', 'company_outbound_limit', new Date(now.getTime() + 5_000)), now);
@@ -345,10 +355,17 @@ export class CampaignScheduler {
     if (consent?.voice === 'denied') throw new Verdict('skip', 'consent_denied');
     if (campaign.require_consent && consent?.voice !== 'granted') throw new Verdict('skip', 'consent_missing');
     const weekStart = daysBefore(day, 6);
+    // Today is the callee's day as this campaign knows their zone; an attempt another campaign made under another
+    // zone counts if it fell in that day too (else two campaigns with two zones for one number both called it
+    // "today" within the hour).
+    const dayStart = localMidnightAfter(zones, day, 0);
+    const dayEnd = localMidnightAfter(zones, day, 1);
     const [caps] = await tx<{ today: number; week: number; oldest: string | null }[]>`
-      select count(*) filter (where local_day = ${day}::date)::int as today, count(*)::int as week, min(local_day)::text as oldest
+      select count(*) filter (where local_day = ${day}::date or (dialed_at >= ${dayStart} and dialed_at < ${dayEnd}))::int as today,
+        count(*)::int as week, min(local_day)::text as oldest
       from campaign_attempts
-      where company_id = ${contact.company_id} and phone = ${contact.phone} and counted and local_day >= ${weekStart}::date`;
+      where company_id = ${contact.company_id} and phone = ${contact.phone} and counted
+        and (local_day >= ${weekStart}::date or dialed_at >= ${dayStart})`;
     if ((caps?.today ?? 0) >= policy.max_calls_per_day) {
       throw this.capDefer('daily_cap', campaign, zones, day, 1);
     }
@@ -358,6 +375,11 @@ export class CampaignScheduler {
       const daysUntil = 7 - daysBetween(oldest, day);
       throw this.capDefer('weekly_cap', campaign, zones, day, Math.max(1, daysUntil));
     }
+    // One call to a number at a time: another campaign's call to it may be ringing now.
+    const [ringing] = await tx`
+      select 1 from calls where company_id = ${contact.company_id} and direction = 'outbound' and to_number = ${contact.phone}
+        and id <> ${call.id} and status = any(${liveStatuses()}) and started_at > now() - interval '6 hours' limit 1`;
+    if (ringing) throw new Verdict('defer', 'number_in_call', new Date(now.getTime() + NUMBER_IN_CALL_RETRY_MS));
     // The claim must still be ours: a worker whose lease expired and was re-claimed inserts nothing.
     const [claimed] = await tx<{ dial_seq: number }[]>`
       update campaign_contacts set state = 'live', attempts = attempts + 1, dial_seq = dial_seq + 1, claim_token = null,
@@ -439,10 +461,13 @@ export class CampaignScheduler {
 }
 
 /** The attempt's outcome from its call and what the answer URL recorded. */
-export function outcomeOf(a: { voicemail: 'left' | 'hung_up' | null; answered_by: string | null; call_status: string; failure_reason: string | null }): string {
+export function outcomeOf(a: { voicemail: 'left' | 'hung_up' | null; answered_by: string | null; call_status: string; failure_reason: string | null; answered?: boolean }): string {
   if (a.voicemail === 'left') return 'voicemail_left';
   if (a.voicemail === 'hung_up') return 'voicemail_hung_up';
   if (a.answered_by === 'fax') return 'fax';
+  // Somebody picked up and the conversation began, however it ended (a provider failure, a lost instance): they
+  // were reached, and are not rung again.
+  if (a.answered_by === 'human' || (a.answered && !a.answered_by?.startsWith('machine'))) return 'answered';
   switch (a.call_status) {
     case 'completed': return 'answered';
     case 'busy': return 'busy';

@@ -11,7 +11,8 @@ let db: TestDatabase;
 let company: string;
 beforeAll(async () => {
   db = await createTestDb();
-  [{ id: company }] = (await db.sql<{ id: string }[]>`insert into companies (name, webhook_secret) values ('Consent', 'whsec_dGVzdA==') returning id`) as [{ id: string }];
+  const [row] = await db.sql<{ id: string }[]>`insert into companies (name, webhook_secret) values ('Consent', 'whsec_dGVzdA==') returning id`;
+  company = row!.id;
 });
 afterAll(async () => db?.close());
 
