@@ -9,6 +9,7 @@ import { computeSignature } from '../../src/telephony/twilio/signature.js';
 import { twilioVoiceRoutes } from '../../src/telephony/twilio/voice-routes.js';
 import { FakeTwilioRest } from '../fakes/fakeTwilioRest.js';
 import { botBody, createTestApp, type TestApp } from '../helpers/app.js';
+import { addDnc } from '../../src/campaigns/suppression.js';
 
 const AUTH = 'twilio-auth-token-test';
 const ORIGIN = 'https://voice.example.com';
@@ -193,6 +194,20 @@ describe('outbound calls', () => {
     await dialer.place(theirs, '+15551230012');
     await expect(dialer.place(theirs, '+4420790000000')).rejects.toMatchObject({ code: 'PARLEY_ERR_VALIDATION' });
     expect(n).toBe(2);
+  });
+
+  it('refuses a number on the company\'s do-not-call list (409, nothing dialled); another company may call it', async () => {
+    const listed = '+15551230099';
+    await addDnc(t.db.sql, company.companyId, [{ phone: listed }], 'api');
+    const before = fake.requests.length;
+    const res = await dial(botId, listed);
+    expect(res.statusCode, res.body).toBe(409);
+    expect(res.json().error.details).toEqual({ reason: 'do_not_call' });
+    expect(fake.requests.length).toBe(before);
+    expect(await t.db.sql`select 1 from calls where to_number = ${listed}`).toHaveLength(0);
+    const other = await t.createCompany();
+    const otherBot = (await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(other.apiKey), payload: botBody({ phone_number: '+15557770019' }) })).json().id as string;
+    expect((await dial(otherBot, listed, other.apiKey)).statusCode).toBe(201);
   });
 
   it('turns Twilio refusing the number into a 400 and stores the call as failed; an outage is a 502, not retried', async () => {
