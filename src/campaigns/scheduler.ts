@@ -17,7 +17,7 @@
  * Time comes from `now()` (tests inject a clock); every timestamp the scheduler compares is that clock's.
  */
 import type { BotRow } from '../db/bots.js';
-import { liveStatuses, type CallRow } from '../db/calls.js';
+import { countLiveCallsNow, liveStatuses, type CallRow } from '../db/calls.js';
 import type { Db, RootSql } from '../db/sql.js';
 import { endCallInTx } from '../call/lifecycle.js';
 import { ParleyError } from '../errors.js';
@@ -33,6 +33,8 @@ import { daysBefore, inWindow, localDay, nextOpening, zonesFor } from './windows
 
 export interface CampaignDialer {
   place(bot: BotRow, to: string, options: PlaceOptions): Promise<CallRow>;
+  /** Outbound calls a company may have live at once (OUTBOUND_MAX_ACTIVE_PER_COMPANY); unset: no cap. */
+  readonly maxActivePerCompany?: number;
 }
 
 export interface SchedulerLogger {
@@ -254,12 +256,19 @@ export class CampaignScheduler {
             where cc.campaign_id = c.id and cc.state = 'pending' and cc.next_attempt_at <= ${now}) nulls first, c.updated_at
         limit 20 for update of c skip locked`;
       const out: Claimed[] = [];
+      // A company at its outbound cap (OUTBOUND_MAX_ACTIVE_PER_COMPANY) gets no slots: claimed, its contacts would
+      // only be refused by the dialer and deferred, poll after poll, while other companies' campaigns waited.
+      const cap = this.o.dialer.maxActivePerCompany;
+      const companyRoom = new Map<string, number>();
       for (const campaign of campaigns) {
         if (out.length >= free) break;
+        if (cap !== undefined && !companyRoom.has(campaign.company_id)) {
+          companyRoom.set(campaign.company_id, cap - (await countLiveCallsNow(tx, campaign.company_id, 'outbound')));
+        }
         const [busy] = await tx<{ n: number }[]>`
           select count(*)::int as n from campaign_contacts
           where campaign_id = ${campaign.id} and (state = 'live' or (state = 'dialing' and locked_until >= ${now}))`;
-        const room = Math.min(campaign.concurrency - (busy?.n ?? 0), free - out.length);
+        const room = Math.min(campaign.concurrency - (busy?.n ?? 0), free - out.length, companyRoom.get(campaign.company_id) ?? Infinity);
         if (room <= 0) continue;
         const rows = await tx<Claimed['contact'][]>`
           update campaign_contacts set state = 'dialing', claim_token = gen_random_uuid(), locked_until = ${until}, updated_at = now()
@@ -273,6 +282,7 @@ export class CampaignScheduler {
         if (rows.length === 0) continue;
         const [bot] = await tx<BotRow[]>`select * from bots where id = ${campaign.bot_id} and company_id = ${campaign.company_id}`;
         for (const contact of rows) out.push({ contact, campaign, bot });
+        if (companyRoom.has(campaign.company_id)) companyRoom.set(campaign.company_id, companyRoom.get(campaign.company_id)! - rows.length);
       }
       return out;
     });

@@ -22,7 +22,12 @@ export type CallDirection = 'inbound' | 'outbound' | 'web';
  */
 export async function countLiveCalls(tx: Db, companyId: string, direction: CallDirection): Promise<number> {
   await tx`select pg_advisory_xact_lock(hashtext(${`${direction}:${companyId}`}))`;
-  const [row] = await tx<{ n: number }[]>`
+  return countLiveCallsNow(tx, companyId, direction);
+}
+
+/** The same count without the lock: a snapshot, for planning (the campaign claim), never for enforcing a cap. */
+export async function countLiveCallsNow(db: Db, companyId: string, direction: CallDirection): Promise<number> {
+  const [row] = await db<{ n: number }[]>`
     select count(*)::int as n from calls
     where company_id = ${companyId} and direction = ${direction} and status = any(${liveStatuses()})
       and started_at > now() - interval '6 hours'`;

@@ -5,6 +5,7 @@
  * - a callee who picked up and talked to the bot is reached, even when the call then failed: not rung again;
  * - a campaign cancelled while a call rang leaves nobody waiting for a retry that never comes;
  * - a number this server may not dial is skipped once, not retried for ever.
+ * And one company at its outbound cap does not take the dial slots another company's campaign needs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endCallInTx } from '../../src/call/lifecycle.js';
@@ -96,5 +97,27 @@ describe('one callee, many campaigns', () => {
     await s.runOnce();
     expect(await contactRow(h, id, phone)).toMatchObject({ state: 'skipped', skip_reason: 'number_refused' });
     expect(h.dialsTo(phone)).toBe(0);
+  });
+
+  it('a company at its outbound cap does not starve another company\'s campaign', async () => {
+    const A = await h.company();
+    const B = await h.company();
+    h.clock.set('2026-04-08T15:00:00Z');
+    for (const k of [A, B]) await h.api(k.apiKey, 'PUT', '/v1/campaign-policy', { max_calls_per_day: 5, max_calls_per_week: 10, blocked_prefixes: [] });
+    const rest = new TwilioRestClient({ accountSid: h.fake.accountSid, authToken: h.fake.authToken, baseUrl: h.fake.url, retryDelayMs: 1, timeoutMs: 2000 });
+    const dialer = new OutboundDialer({ sql: h.t.db.sql, publicOrigin: 'https://voice.example.com', rest, maxActivePerCompany: 2 });
+    const s = new CampaignScheduler({ sql: h.t.db.sql, dialer, log: createLogger('silent'), now: h.clock.now, concurrency: 4 });
+    const aContacts = Array.from({ length: 40 }, (_, i) => ({ phone: `+1212555${String(1000 + i)}`, time_zone: 'UTC' }));
+    const a = await h.campaign(A.apiKey, A.botId, { concurrency: 100, windows: ALWAYS }, aContacts);
+    const bPhone = '+13125550100';
+    await h.campaign(B.apiKey, B.botId, { concurrency: 5, windows: ALWAYS }, [{ phone: bPhone, time_zone: 'UTC' }]);
+    for (let i = 0; i < 3; i++) {
+      await s.runOnce(4);
+      h.clock.advance(1000);
+    }
+    expect(h.dialsTo(bPhone)).toBe(1);
+    // A used its two lines, and its other contacts were not claimed only to be refused.
+    const [deferred] = await h.t.db.sql<{ n: number }[]>`select count(*)::int as n from campaign_contacts where campaign_id = ${a} and deferred_reason = 'company_outbound_limit'`;
+    expect(deferred!.n).toBe(0);
   });
 });

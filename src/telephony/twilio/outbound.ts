@@ -37,6 +37,11 @@ export interface PlaceOptions {
 export class OutboundDialer {
   constructor(private readonly deps: OutboundDialerDeps) {}
 
+  /** OUTBOUND_MAX_ACTIVE_PER_COMPANY: what place() holds a company to (the campaign claim plans by it too). */
+  get maxActivePerCompany(): number {
+    return this.deps.maxActivePerCompany ?? 10;
+  }
+
   /**
    * `hangUpOnMachine`: Twilio's answering-machine detection runs, and a machine or fax gets no conversation.
    * `machineDetection`: the detection mode itself (campaigns: DetectMessageEnd waits for the greeting's beep).
@@ -48,7 +53,7 @@ export class OutboundDialer {
     if (to === bot.phone_number) throw new ParleyError('PARLEY_ERR_VALIDATION', 'A bot cannot call its own number');
     const refused = dialRefusal(to, this.deps.allowedPrefixes ?? []);
     if (refused) throw new ParleyError('PARLEY_ERR_VALIDATION', refused);
-    const max = this.deps.maxActivePerCompany ?? 10;
+    const max = this.maxActivePerCompany;
     const call = await this.deps.sql.begin(async (tx) => {
       const n = await countLiveCalls(tx, bot.company_id, 'outbound');
       if (n >= max) {
