@@ -113,7 +113,11 @@ function parseCsv(text: string): Record<string, string>[] {
       // A wide header is refused before any row is read: every row becomes an object with one key per column.
       columns: (header: string[]) => {
         if (header.length > MAX_CSV_COLUMNS) throw new Error(`the header has ${header.length} columns; at most ${MAX_CSV_COLUMNS}`);
-        return header.map((h) => h.trim().toLowerCase());
+        const names = header.map((h) => h.trim().toLowerCase());
+        // A column named twice would keep one of the two silently (phone,name,phone: which number?).
+        const twice = names.find((n, i) => names.indexOf(n) !== i);
+        if (twice !== undefined) throw new Error(`the header names the column "${twice.slice(0, 40)}" twice`);
+        return names;
       },
       skip_empty_lines: true, trim: true, bom: true, max_record_size: 8192, to: MAX_ROWS + 1, relax_column_count: false,
     }) as Record<string, string>[];

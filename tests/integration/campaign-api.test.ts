@@ -87,6 +87,9 @@ describe('campaign API', () => {
     expect((await h.api(me.apiKey, 'GET', `/v1/contacts/${encodeURIComponent('+12125550322')}/consent`)).json().voice).toBe('denied');
 
     expect((await csv(me.apiKey, `/v1/campaigns/${id}/contacts/csv`, 'name\nAnn\n')).statusCode).toBe(400); // no phone column
+    const twice = await csv(me.apiKey, `/v1/campaigns/${id}/contacts/csv`, 'phone,name,Phone\n+12125550371,Ann,+12125550372\n');
+    expect(twice.statusCode).toBe(400);
+    expect(twice.json().error.message).toContain('"phone" twice');
     expect((await csv(me.apiKey, `/v1/campaigns/${id}/contacts/csv`, 'phone,name\n"+1212555,x\n')).statusCode).toBe(400);
     const many = `phone\n${Array.from({ length: MAX_ROWS + 1 }, (_, i) => `+1212${String(5_000_000 + i)}`).join('\n')}\n`;
     const tooMany = await csv(me.apiKey, `/v1/campaigns/${id}/contacts/csv`, many);
