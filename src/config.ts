@@ -53,7 +53,7 @@ export const VARIABLES = {
     doc: 'Which peers may set X-Forwarded-For (the client IP that rate limits count by): true, false, a hop count, or addresses/CIDRs/loopback,linklocal,uniquelocal',
   },
   SHUTDOWN_TIMEOUT_MS: { kind: { type: 'int', min: 0, max: 600_000 }, default: '10000', doc: 'How long SIGTERM waits for in-flight work' },
-  CALL_TOKEN_SECRET: { kind: { type: 'string' }, secret: true, doc: 'HMAC key for media-stream and web-call tokens; unset = generated into DATA_DIR/call-token-secret' },
+  CALL_TOKEN_SECRET: { kind: { type: 'string' }, secret: true, doc: 'HMAC key for media-stream and web-call tokens, at least 32 characters (a shorter one stops the start); unset = generated into DATA_DIR/call-token-secret' },
   TWILIO_ACCOUNT_SID: { kind: { type: 'string' }, doc: 'Twilio account SID (REST: transfer, hang-up, outbound)' },
   TWILIO_AUTH_TOKEN: { kind: { type: 'string' }, secret: true, doc: 'Twilio auth token; signs webhooks. Unset = Twilio routes refuse all requests' },
   TWILIO_API_URL: { kind: { type: 'url', protocols: ['http:', 'https:'] }, default: 'https://api.twilio.com', doc: 'Twilio REST base (tests point it at a fake)' },
@@ -204,6 +204,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const cfg = out as Config;
   if (cfg.ADMIN_TOKEN !== undefined && cfg.ADMIN_TOKEN.length < MIN_ADMIN_TOKEN_CHARS) {
     throw new ConfigError('ADMIN_TOKEN', `must be at least ${MIN_ADMIN_TOKEN_CHARS} characters (e.g. openssl rand -base64 32), or unset to have one generated into DATA_DIR`);
+  }
+  // It signs every media-stream and web-call token: a short one could be guessed, and calls opened with it.
+  if (cfg.CALL_TOKEN_SECRET !== undefined && cfg.CALL_TOKEN_SECRET.length < MIN_ADMIN_TOKEN_CHARS) {
+    throw new ConfigError('CALL_TOKEN_SECRET', `must be at least ${MIN_ADMIN_TOKEN_CHARS} characters (e.g. openssl rand -base64 32), or unset to have one generated into DATA_DIR`);
+  }
+  // A prefix without "+" matches no E.164 number: every dial would be refused with nothing said at start.
+  for (const prefix of (cfg.OUTBOUND_ALLOWED_PREFIXES ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    if (!/^\+\d{1,15}$/.test(prefix)) throw new ConfigError('OUTBOUND_ALLOWED_PREFIXES', `must be E.164 prefixes such as +1,+44 (got "${prefix.slice(0, 20)}")`);
   }
   trustProxyOption(cfg.TRUST_PROXY);
   if (!/^(auto|[1-9]\d{0,2})$/.test(cfg.PROCESSES)) throw new ConfigError('PROCESSES', `must be auto or a number from 1 to 999 (got "${cfg.PROCESSES.slice(0, 20)}")`);

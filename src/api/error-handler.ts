@@ -13,6 +13,10 @@ interface Mapped {
   details?: Record<string, unknown>;
 }
 
+/** postgres.js's connection errors, the socket's, and SQLSTATE class 08 / 57P01–57P03 (the server going away). */
+const CONNECTION_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', '57P01', '57P02', '57P03']);
+const isDatabaseUnreachable = (err: { code?: string }): boolean => typeof err.code === 'string' && (CONNECTION_CODES.has(err.code) || /^08[0-9A-Z]{3}$/.test(err.code));
+
 function mapError(err: FastifyError & { code?: string; validation?: unknown[]; validationContext?: string }): Mapped | null {
   if (err instanceof ParleyError) return { status: err.status, code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) };
   // A value the route should have refused reached the database boundary (param-guard.ts) or the server's type
@@ -24,6 +28,8 @@ function mapError(err: FastifyError & { code?: string; validation?: unknown[]; v
   // Deadlocks and serialisation failures are retried where they can happen (db/retry.ts); one that still
   // surfaces is a busy database, not a server bug.
   if (err.code === '40P01' || err.code === '40001') return { status: 503, code: 'PARLEY_ERR_UNAVAILABLE', message: 'The database is busy; retry the request' };
+  // The database went away (refused, reset, closed, shutting down): the request may be retried once it is back.
+  if (isDatabaseUnreachable(err)) return { status: 503, code: 'PARLEY_ERR_UNAVAILABLE', message: 'The database is unavailable; retry shortly' };
   if (err.validation) {
     const first = err.validation[0] as { instancePath?: string; params?: { missingProperty?: string; additionalProperty?: string } } | undefined;
     const path = `${err.validationContext ?? 'body'}${first?.instancePath ?? ''}`.replace(/\//g, '.');

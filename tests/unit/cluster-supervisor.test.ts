@@ -199,7 +199,7 @@ describe('PROCESSES settings', () => {
     const env = prepareSharedSecrets(testConfig({ DATA_DIR: 'memory://' }), { warn: () => {} });
     expect(Object.keys(env).sort()).toEqual(['ADMIN_TOKEN', 'CALL_TOKEN_SECRET', 'TWILIO_AUTH_TOKEN']);
     expect(loadConfig({ ...env }).ADMIN_TOKEN).toBe(env.ADMIN_TOKEN);
-    const set = prepareSharedSecrets(testConfig({ DATA_DIR: 'memory://', ADMIN_TOKEN: 'x'.repeat(40), CALL_TOKEN_SECRET: 'c', TWILIO_AUTH_TOKEN: 't' }), { warn: () => {} });
+    const set = prepareSharedSecrets(testConfig({ DATA_DIR: 'memory://', ADMIN_TOKEN: 'x'.repeat(40), CALL_TOKEN_SECRET: 'c'.repeat(40), TWILIO_AUTH_TOKEN: 't' }), { warn: () => {} });
     expect(set).toEqual({});
   });
 });

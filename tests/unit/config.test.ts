@@ -53,6 +53,22 @@ describe('config', () => {
     expect(loadConfig({}).ADMIN_TOKEN).toBeUndefined();
   });
 
+  it('refuses a short CALL_TOKEN_SECRET (it signs every call token) without echoing it', () => {
+    expect(() => loadConfig({ CALL_TOKEN_SECRET: 'x' })).toThrow(/CALL_TOKEN_SECRET must be at least 32 characters/);
+    try {
+      loadConfig({ CALL_TOKEN_SECRET: 'hunter2-hunter2' });
+    } catch (e) {
+      expect((e as Error).message).not.toContain('hunter2');
+    }
+    expect(loadConfig({ CALL_TOKEN_SECRET: 'k'.repeat(32) }).CALL_TOKEN_SECRET).toHaveLength(32);
+  });
+
+  it('refuses OUTBOUND_ALLOWED_PREFIXES that are not E.164 prefixes (they would match no number)', () => {
+    expect(() => loadConfig({ OUTBOUND_ALLOWED_PREFIXES: '+1,abc' })).toThrow(/OUTBOUND_ALLOWED_PREFIXES must be E\.164 prefixes/);
+    expect(() => loadConfig({ OUTBOUND_ALLOWED_PREFIXES: '1' })).toThrow(ConfigError);
+    expect(loadConfig({ OUTBOUND_ALLOWED_PREFIXES: '+1555, +44' }).OUTBOUND_ALLOWED_PREFIXES).toBe('+1555, +44');
+  });
+
   it('reads TRUST_PROXY as Fastify\'s trustProxy', () => {
     expect(trustProxyOption(loadConfig({}).TRUST_PROXY)).toBe('loopback,linklocal,uniquelocal');
     expect(trustProxyOption('true')).toBe(true);
@@ -64,6 +80,11 @@ describe('config', () => {
 
   it('rejects an overlap as large as the chunk', () => {
     expect(() => loadConfig({ CHUNK_SIZE: '200', CHUNK_OVERLAP: '200' })).toThrow(/CHUNK_OVERLAP/);
+  });
+
+  it('every variable is listed in .env.example', () => {
+    const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+    for (const name of Object.keys(VARIABLES)) expect(example, `.env.example has no ${name}`).toMatch(new RegExp(`^(# )?${name}=`, 'm'));
   });
 
   it('every variable is documented in the README with its default', () => {
