@@ -34,6 +34,8 @@ export interface AgentTurnOptions {
   /** The caller's words this turn answers (retrieval query). */
   userText: string;
   retrieveContext?: ((text: string, signal: AbortSignal) => Promise<string | null>) | undefined;
+  /** How long the answer waits for retrieveContext at most. Default RETRIEVAL_BUDGET_MS. */
+  retrievalBudgetMs?: number;
   playback: Playback;
   signal: AbortSignal;
   clock: Clock;
@@ -75,6 +77,9 @@ export interface AgentTurnResult {
   unsafe: UnsafePhrase[];
 }
 
+/** The most a caller waits for the company's documents before the answer goes on without them. */
+export const RETRIEVAL_BUDGET_MS = 1500;
+
 /**
  * How long a caller may wait in silence for a failing or slow LLM before the call apologises: one retry fits in
  * it when the first attempt fails fast; a hung attempt is cut at the budget.
@@ -93,8 +98,13 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
   const unsafe: UnsafePhrase[] = [];
   if (o.retrieveContext) {
     const t0 = o.clock.now();
+    // Bounded: a database that has gone away (postgres.js waits 10-25 s per query to reconnect) or a slow
+    // embedder must not hold the caller in silence; past the budget the answer goes on without the documents.
+    const budget = AbortSignal.timeout(o.retrievalBudgetMs ?? RETRIEVAL_BUDGET_MS);
+    const overdue = new Promise<never>((_resolve, reject) => budget.addEventListener('abort', () => reject(budget.reason), { once: true }));
+    overdue.catch(() => {});
     try {
-      const knowledge = await o.retrieveContext(o.userText, signal);
+      const knowledge = await Promise.race([o.retrieveContext(o.userText, AbortSignal.any([signal, budget])), overdue]);
       if (knowledge) context = `# Relevant company knowledge (cite the source when you use it)\n${knowledge}`;
       if (knowledge && safe) safe = allowContactsIn(safe, knowledge);
     } catch {

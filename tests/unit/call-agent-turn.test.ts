@@ -119,4 +119,22 @@ describe('runAgentTurn', () => {
     expect(result.finalText.trim()).toBe('We close at six pm today.');
     expect(llm.requests).toHaveLength(1);
   });
+
+  it('a retrieval that never answers (the database gone) does not hold the answer: it goes on without the documents', async () => {
+    const llm = new ScriptedLlm(() => 'We open at nine.', { firstTokenMs: 1, tokenMs: 0 });
+    const spoken: string[] = [];
+    let retrievalSignal: AbortSignal | null = null;
+    await runAgentTurn({
+      llm, tools: new ToolRegistry([]), context, control, system: '', history: [{ role: 'user', content: 'when do you open' }], userText: 'when do you open',
+      playback: fakePlayback(spoken), signal: new AbortController().signal, clock: systemClock,
+      retrieveContext: (_text, s) => {
+        retrievalSignal = s;
+        return new Promise<string | null>(() => {});
+      },
+      retrievalBudgetMs: 50,
+    });
+    expect(spoken).toEqual(['We open at nine.']);
+    expect(llm.requests[0]!.context).toBeUndefined();
+    expect((retrievalSignal as AbortSignal | null)?.aborted).toBe(true);
+  });
 });
