@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { UnsafeParameterError } from '../db/param-guard.js';
+import { isDatabaseUnreachable } from '../db/retry.js';
 import { ParleyError, type ErrorCode } from '../errors.js';
 
 interface Mapped {
@@ -12,10 +13,6 @@ interface Mapped {
   message: string;
   details?: Record<string, unknown>;
 }
-
-/** postgres.js's connection errors, the socket's, and SQLSTATE class 08 / 57P01–57P03 (the server going away). */
-const CONNECTION_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', '57P01', '57P02', '57P03']);
-const isDatabaseUnreachable = (err: { code?: string }): boolean => typeof err.code === 'string' && (CONNECTION_CODES.has(err.code) || /^08[0-9A-Z]{3}$/.test(err.code));
 
 function mapError(err: FastifyError & { code?: string; validation?: unknown[]; validationContext?: string }): Mapped | null {
   if (err instanceof ParleyError) return { status: err.status, code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) };

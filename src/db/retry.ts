@@ -10,6 +10,15 @@ export const isTransientConflict = (e: unknown): boolean => {
   return code === '40P01' || code === '40001';
 };
 
+/** postgres.js's connection errors, the socket's, and SQLSTATE class 08 / 57P01–57P03 (the server going away). */
+const CONNECTION_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', '57P01', '57P02', '57P03']);
+
+/** The database could not be reached (it went away, or is coming back): the same work may succeed later. */
+export const isDatabaseUnreachable = (e: unknown): boolean => {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (CONNECTION_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code));
+};
+
 export async function retryTransient<T>(run: () => Promise<T>, options: { attempts?: number; baseMs?: number } = {}): Promise<T> {
   const attempts = options.attempts ?? 5;
   for (let attempt = 1; ; attempt++) {
