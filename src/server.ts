@@ -225,7 +225,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     webCallPageRoute(),
   ];
 
-  const app = await buildApp({ config, sql, log, adminToken, metrics, tenantRoutes, publicRoutes });
+  const app = await buildApp({ config, sql, log, adminToken, metrics, tenantRoutes, publicRoutes, health: { draining: () => runner.draining } });
 
   worker?.start();
   webhooks?.start();

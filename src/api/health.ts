@@ -4,7 +4,8 @@
  * /readyz checks the database and the migrations within `timeoutMs`: a hung database is "not ready", never a
  * hung probe. /healthz stays cheap — it reads the time of the last database round trip that succeeded, kept
  * current by a background ping — and turns 503 once none has succeeded for `wedgedAfterMs`, so a supervisor
- * restarts a process whose connections are stuck instead of leaving it "healthy" and useless.
+ * restarts a process whose connections are stuck instead of leaving it "healthy" and useless. Once the server is
+ * shutting down, /readyz is 503 at once: live calls are saying goodbye, and new ones should go to another instance.
  */
 import type { FastifyInstance } from 'fastify';
 import { migrationsCurrent } from '../db/migrate.js';
@@ -17,6 +18,8 @@ export interface HealthOptions {
   timeoutMs?: number;
   /** No successful round trip for this long → /healthz is 503. */
   wedgedAfterMs?: number;
+  /** True once the server is shutting down: /readyz turns 503 so a load balancer sends new calls elsewhere. */
+  draining?: () => boolean;
 }
 
 type Outcome = { ok: true; value: boolean } | { ok: false; reason: 'timeout' | 'error' };
@@ -64,6 +67,7 @@ export function installHealthRoutes(app: FastifyInstance, sql: RootSql, options:
   });
 
   app.get('/readyz', { schema: { hide: true } as object }, async (_request, reply) => {
+    if (options.draining?.()) return reply.status(503).send({ status: 'shutting down' });
     const outcome = await check(() => migrationsCurrent(sql));
     if (!outcome.ok) return reply.status(503).send({ status: outcome.reason === 'timeout' ? 'database not answering' : 'database unreachable' });
     if (!outcome.value) return reply.status(503).send({ status: 'migrations pending' });

@@ -91,6 +91,10 @@ export class CallSession {
    * answers looks stable to the reconnect budget, so this bounds the failures of a voice that never speaks.
    */
   private ttsSilentSince: number | null = null;
+  /** start() is waiting for the voice to open. */
+  private opening = false;
+  /** end() was asked while the voice was opening: said goodbye (not the greeting) once it is open. */
+  private endOnOpen: string | null = null;
   /** Whether this call's client echoes marks, learnt by its first turns (Playback paces a client that does not by the clock). */
   private readonly markEchoes = new MarkEchoes();
 
@@ -206,11 +210,18 @@ export class CallSession {
     });
     this.timers.set('max-length', this.o.limits.maxCallSec * 1000, () => this.wrapUp('max_duration', this.phrases.maxDurationGoodbye));
     this.input.start();
+    this.opening = true;
     this.tts = await this.ttsLine.connect();
+    this.opening = false;
     // The caller may have hung up while the session was opening (connect() then closed what it opened).
     if (this.ended) return this.endedPromise;
     if (!this.tts) {
-      void this.finish({ reason: 'provider_failure: tts', status: 'failed' });
+      void this.finish(this.endOnOpen ? { reason: this.endOnOpen, status: 'completed' } : { reason: 'provider_failure: tts', status: 'failed' });
+      return this.endedPromise;
+    }
+    // Asked to end while the voice was opening (a server shutting down as the call arrived): the goodbye, not the greeting.
+    if (this.endOnOpen) {
+      this.wrapUp(this.endOnOpen, this.phrases.shutdownGoodbye);
       return this.endedPromise;
     }
     const greeting = this.o.greeting ?? this.o.context.bot.config.greeting;
@@ -224,6 +235,10 @@ export class CallSession {
    * (not interruptible), then hang up; `immediate` hangs up at once. Resolves when the call has ended.
    */
   async end(reason: string, options: { immediate?: boolean } = {}): Promise<void> {
+    if (!options.immediate && !this.tts && this.opening) {
+      this.endOnOpen ??= reason;
+      return this.endedPromise;
+    }
     if (options.immediate || !this.tts) await this.finish({ reason, status: 'completed' });
     else this.wrapUp(reason, this.phrases.shutdownGoodbye);
     return this.endedPromise;

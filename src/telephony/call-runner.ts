@@ -119,7 +119,11 @@ export class CallRunner {
     metrics.activeCalls.inc({ transport: transport.kind });
     log.info({ stt: providers.stt.name, llm: providers.llm.name, tts: providers.tts.name }, 'call started');
     try {
-      await session.start();
+      const running = session.start();
+      // A call that reaches a server already shutting down is told so and ended, like the calls it had
+      // (before, it was answered and then cut without a word when the process exited).
+      if (this.draining) void session.end('server_shutdown');
+      await running;
       log.info({ reason: session.endReason }, 'call ended');
     } catch (err) {
       log.error({ err }, 'call session crashed');
@@ -134,9 +138,19 @@ export class CallRunner {
     return session;
   }
 
-  /** Ends every live call (goodbye, then hang up) and waits up to `timeoutMs`. */
+  /** Set by shutdown(): calls that start from now on are ended at once (with the shutdown goodbye). */
+  draining = false;
+
+  /**
+   * Ends every live call (goodbye, then hang up) and waits up to `timeoutMs` — for the calls that start meanwhile
+   * too (the server still listens while its calls say goodbye; /readyz is 503 so new ones go elsewhere).
+   */
   async shutdown(timeoutMs: number): Promise<void> {
-    const sessions = [...this.active.values()];
-    await settleWithin(sessions.map((s) => s.end('server_shutdown')), timeoutMs);
+    this.draining = true;
+    const deadline = Date.now() + timeoutMs;
+    while (this.active.size > 0 && Date.now() < deadline) {
+      await settleWithin([...this.active.values()].map((s) => s.end('server_shutdown')), Math.max(0, deadline - Date.now()));
+      if (this.active.size > 0) await new Promise((r) => setTimeout(r, 20));
+    }
   }
 }

@@ -1,6 +1,8 @@
 /**
  * SIGTERM's path (server.stop()): a live call hears a goodbye and is hung up and recorded as completed, then the
- * server stops accepting and the database closes — all within SHUTDOWN_TIMEOUT_MS.
+ * server stops accepting and the database closes — all within SHUTDOWN_TIMEOUT_MS. While it drains, /readyz is 503
+ * (a load balancer sends new calls elsewhere), and a call that still reaches it hears the same goodbye and is
+ * recorded as ended by the shutdown, not cut without a word.
  */
 import { describe, expect, it } from 'vitest';
 import { testConfig } from '../../src/config.js';
@@ -24,8 +26,16 @@ describe('graceful shutdown', () => {
     const before = caller.botAudioBytes;
 
     const started = Date.now();
-    await server.stop();
+    const stopping = server.stop();
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: 'shutting down' });
+    const late = await TwilioCaller.dial({ server: server.url, publicOrigin: config.PUBLIC_URL, authToken: 'twilio-sd', from: '+15557654322', to: '+15550108888' });
+    await late.waitForBotAudio(20_000);
+    expect(late.botAudioBytes).toBeGreaterThan(0); // the shutdown goodbye, not silence
+    await stopping;
     expect(Date.now() - started).toBeLessThan(15_000);
+    expect((await late.closed).code).toBe(1000);
 
     // The caller heard a goodbye and Parley closed the stream (Twilio then ends the call).
     expect(caller.botAudioBytes).toBeGreaterThan(before);
@@ -41,6 +51,8 @@ describe('graceful shutdown', () => {
       expect(call.status).toBe('completed');
       expect(call.ended_at).not.toBeNull();
       expect(call.transcript.filter((t) => t.role === 'bot').length).toBeGreaterThanOrEqual(2);
+      const [lateRow] = await again.db.sql<{ status: string; end_reason: string }[]>`select status, end_reason from calls where id = ${late.callId}`;
+      expect(lateRow).toEqual({ status: 'completed', end_reason: 'server_shutdown' });
     } finally {
       await again.stop();
       const { rm } = await import('node:fs/promises');
