@@ -140,7 +140,7 @@ describe('guided booking on the LLM path (Anthropic tool_use)', () => {
     expect(taken.statusCode).toBe(201);
     const caller = await dial(['A haircut tomorrow at three please, this is John Smith', 'four then', 'no, make it five', 'yes']);
 
-    await sayAndWait(caller, /Sorry, tomorrow at 3:00 PM is taken\. The nearest free times are/);
+    await sayAndWait(caller, /Sorry, we're fully booked tomorrow at 3:00 PM\. The nearest free times are/);
     expect(await bookings(caller.callId)).toEqual([]);
 
     await sayAndWait(caller, /Let me confirm: Haircut tomorrow at 4:00 PM, for John Smith/);
