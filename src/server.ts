@@ -225,7 +225,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     webCallPageRoute(),
   ];
 
-  const app = await buildApp({ config, sql, log, adminToken, metrics, tenantRoutes, publicRoutes, health: { draining: () => runner.draining } });
+  const app = await buildApp({ config, sql, log, adminToken, metrics, tenantRoutes, publicRoutes, health: { draining: () => runner.draining, databaseInProcess: !config.DATABASE_URL } });
 
   worker?.start();
   webhooks?.start();

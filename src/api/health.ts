@@ -4,7 +4,8 @@
  * /readyz checks the database and the migrations within `timeoutMs`: a hung database is "not ready", never a
  * hung probe. /healthz stays cheap — it reads the time of the last database round trip that succeeded, kept
  * current by a background ping — and turns 503 once none has succeeded for `wedgedAfterMs`, so a supervisor
- * restarts a process whose connections are stuck instead of leaving it "healthy" and useless. Once the server is
+ * restarts a process whose connections are stuck instead of leaving it "healthy" and useless — for the embedded
+ * database, which lives in the process; a PostgreSQL server's outage is /readyz's alone. Once the server is
  * shutting down, /readyz is 503 at once: live calls are saying goodbye, and new ones should go to another instance.
  */
 import type { FastifyInstance } from 'fastify';
@@ -20,6 +21,12 @@ export interface HealthOptions {
   wedgedAfterMs?: number;
   /** True once the server is shutting down: /readyz turns 503 so a load balancer sends new calls elsewhere. */
   draining?: () => boolean;
+  /**
+   * Whether the database runs inside this process (embedded PGlite, default): then a database that stops answering
+   * is this process wedged, and /healthz says so. A PostgreSQL server is another machine: its outage is /readyz's
+   * business, and /healthz stays 200 — a liveness probe restarting every instance would only end their live calls.
+   */
+  databaseInProcess?: boolean;
 }
 
 type Outcome = { ok: true; value: boolean } | { ok: false; reason: 'timeout' | 'error' };
@@ -62,7 +69,7 @@ export function installHealthRoutes(app: FastifyInstance, sql: RootSql, options:
 
   app.get('/healthz', { schema: { hide: true } as object }, async (_request, reply) => {
     const silentMs = Date.now() - lastOkAt;
-    if (silentMs > wedgedAfterMs) return reply.status(503).send({ status: 'database not answering', silent_ms: silentMs });
+    if (options.databaseInProcess !== false && silentMs > wedgedAfterMs) return reply.status(503).send({ status: 'database not answering', silent_ms: silentMs });
     return { status: 'ok' };
   });
 

@@ -46,4 +46,14 @@ describe('health probes and a database that stops answering', () => {
       expect((await app!.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
     }, { timeout: 5_000, interval: 20 });
   });
+
+  it('with a PostgreSQL server (not in the process), /healthz stays 200 through its outage; /readyz says it', async () => {
+    const { sql, state } = fakeSql();
+    app = Fastify();
+    installHealthRoutes(app, sql, { pingEveryMs: 10, timeoutMs: 20, wedgedAfterMs: 100, databaseInProcess: false });
+    state.mode = 'fail';
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
+  });
 });
