@@ -24,5 +24,5 @@ RUN useradd --system --uid 10001 --home /app parley && mkdir -p /data && chown p
 USER parley
 VOLUME ["/data"]
 EXPOSE 3000
-HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 CMD curl -fsS http://127.0.0.1:3000/healthz || exit 1
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 CMD curl -fsS "http://127.0.0.1:${PORT:-3000}/healthz" || exit 1
 CMD ["node", "dist/main.js"]
