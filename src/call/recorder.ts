@@ -2,13 +2,12 @@
  * Persists a live call as it happens through the call lifecycle (lifecycle.ts): answered, each completed turn
  * (one small append per turn, never per frame), and the end. A recorder never throws into the call loop:
  * failures are logged and the call goes on. While the database cannot be reached (an outage, a failover) writes
- * wait their turn and are tried again, in order, for up to RETRY_UNREACHABLE_MS: what was said during a
- * database blip is stored once it is back, and the call's end with it (before, each was tried once and dropped:
- * turns lost, the call left in_progress for good).
+ * wait their turn and are tried again, in order, for up to RETRY_UNREACHABLE_MS (db/retry.ts): what was said
+ * during a database blip is stored once it is back, and the call's end with it (before, each was tried once and
+ * dropped: turns lost, the call left in_progress for good).
  */
-import { isDatabaseUnreachable } from '../db/retry.js';
+import { retryWhileUnreachable } from '../db/retry.js';
 import type { RootSql } from '../db/sql.js';
-import { backoffDelayMs, sleep } from '../util/backoff.js';
 import { answerCall, appendTurn, endCallInTx, type CallEnd } from './lifecycle.js';
 import type { CallLogger, TranscriptTurn } from './types.js';
 
@@ -28,12 +27,9 @@ export interface PgCallRecorderOptions {
   log: CallLogger;
   /** The server instance running the call (ownership, see telephony/call-ownership.ts); null = unowned. */
   instanceId?: string | null;
-  /** Default RETRY_UNREACHABLE_MS. */
+  /** How long a write waits for an unreachable database; default RETRY_UNREACHABLE_MS (db/retry.ts). */
   retryUnreachableMs?: number;
 }
-
-/** How long a write waits for an unreachable database before it is given up (logged). */
-export const RETRY_UNREACHABLE_MS = 10 * 60_000;
 
 export class PgCallRecorder implements CallRecorder {
   // Writes are chained so turns land in order even though the loop does not wait for them.
@@ -58,7 +54,7 @@ export class PgCallRecorder implements CallRecorder {
   }
 
   private enqueue(what: string, work: () => Promise<unknown>): Promise<void> {
-    const next = this.chain.then(() => this.untilReachable(work)).then(
+    const next = this.chain.then(() => retryWhileUnreachable(work, this.o.retryUnreachableMs)).then(
       () => undefined,
       (err: unknown) => {
         this.o.log.error({ err: err instanceof Error ? err.message : String(err), callId: this.o.callId }, `call recorder: ${what} failed`);
@@ -66,18 +62,6 @@ export class PgCallRecorder implements CallRecorder {
     );
     this.chain = next;
     return next;
-  }
-
-  private async untilReachable(work: () => Promise<unknown>): Promise<unknown> {
-    const giveUpAt = Date.now() + (this.o.retryUnreachableMs ?? RETRY_UNREACHABLE_MS);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await work();
-      } catch (err) {
-        if (!isDatabaseUnreachable(err) || Date.now() >= giveUpAt) throw err;
-        await sleep(backoffDelayMs(attempt, { baseMs: 250, maxMs: 5_000 }));
-      }
-    }
   }
 }
 

@@ -30,3 +30,23 @@ export async function retryTransient<T>(run: () => Promise<T>, options: { attemp
     }
   }
 }
+
+/** How long work waits for an unreachable database before it is given up: a failover or a restart fits. */
+export const RETRY_UNREACHABLE_MS = 10 * 60_000;
+
+/**
+ * Runs `work` until it succeeds, trying again (backoff 250 ms → 5 s) while the database cannot be reached, for up
+ * to `maxMs`; any other error, or the last one past `maxMs`, goes up. For writes a live call must not lose to a
+ * database blip (its turns, its end, its usage).
+ */
+export async function retryWhileUnreachable<T>(work: () => Promise<T>, maxMs = RETRY_UNREACHABLE_MS): Promise<T> {
+  const giveUpAt = Date.now() + maxMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (!isDatabaseUnreachable(err) || Date.now() >= giveUpAt) throw err;
+      await sleep(backoffDelayMs(attempt, { baseMs: 250, maxMs: 5_000 }));
+    }
+  }
+}

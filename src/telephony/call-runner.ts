@@ -24,6 +24,7 @@ import type { CallTransport } from './transport.js';
 import { settleWithin } from '../util/settle-within.js';
 import { CallUsageMeter, countingProviders } from '../usage/counting.js';
 import { writeCallUsage } from '../usage/repo.js';
+import { retryWhileUnreachable } from '../db/retry.js';
 
 
 export interface CallRunnerDeps {
@@ -131,7 +132,8 @@ export class CallRunner {
       this.active.delete(call.id);
       metrics.activeCalls.dec({ transport: transport.kind });
       observeCallLatency(metrics, session);
-      await writeCallUsage(sql, { callId: call.id, companyId: bot.company_id, botId: bot.id, startedAt: call.started_at }, meter.items())
+      // Billed whatever the database was doing when the call ended: written once it can be reached again.
+      await retryWhileUnreachable(() => writeCallUsage(sql, { callId: call.id, companyId: bot.company_id, botId: bot.id, startedAt: call.started_at }, meter.items()))
         .then(() => this.deps.onUsageWritten?.(bot.company_id), (err: unknown) => log.error({ err }, 'writing the call usage failed'));
       if (recording) await recording.save(sql).catch((err: unknown) => log.error({ err }, 'storing the call recording failed'));
     }
