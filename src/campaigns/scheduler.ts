@@ -17,7 +17,7 @@
  * Time comes from `now()` (tests inject a clock); every timestamp the scheduler compares is that clock's.
  */
 import type { BotRow } from '../db/bots.js';
-import { countLiveCallsNow, liveStatuses, type CallRow } from '../db/calls.js';
+import { countLiveCallsNow, type CallRow } from '../db/calls.js';
 import type { Db, RootSql } from '../db/sql.js';
 import { endCallInTx } from '../call/lifecycle.js';
 import { ParleyError } from '../errors.js';
@@ -386,10 +386,8 @@ export class CampaignScheduler {
       throw this.capDefer('weekly_cap', campaign, zones, day, Math.max(1, daysUntil));
     }
     // One call to a number at a time: another campaign's call to it may be ringing now.
-    const [ringing] = await tx`
-      select 1 from calls where company_id = ${contact.company_id} and direction = 'outbound' and to_number = ${contact.phone}
-        and id <> ${call.id} and status = any(${liveStatuses()}) and started_at > now() - interval '6 hours' limit 1`;
-    if (ringing) throw new Verdict('defer', 'number_in_call', new Date(now.getTime() + NUMBER_IN_CALL_RETRY_MS));
+    const ringing = await countLiveCallsNow(tx, contact.company_id, 'outbound', { to: contact.phone, except: call.id });
+    if (ringing > 0) throw new Verdict('defer', 'number_in_call', new Date(now.getTime() + NUMBER_IN_CALL_RETRY_MS));
     // The claim must still be ours: a worker whose lease expired and was re-claimed inserts nothing.
     const [claimed] = await tx<{ dial_seq: number }[]>`
       update campaign_contacts set state = 'live', attempts = attempts + 1, dial_seq = dial_seq + 1, claim_token = null,

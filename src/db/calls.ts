@@ -25,12 +25,17 @@ export async function countLiveCalls(tx: Db, companyId: string, direction: CallD
   return countLiveCallsNow(tx, companyId, direction);
 }
 
-/** The same count without the lock: a snapshot, for planning (the campaign claim), never for enforcing a cap. */
-export async function countLiveCallsNow(db: Db, companyId: string, direction: CallDirection): Promise<number> {
+/**
+ * The same count without the lock: a snapshot, for planning (the campaign claim), never for enforcing a cap.
+ * `to`: only calls to that number; `except`: leave one call out (the one being placed).
+ */
+export async function countLiveCallsNow(db: Db, companyId: string, direction: CallDirection, only: { to?: string; except?: string } = {}): Promise<number> {
   const [row] = await db<{ n: number }[]>`
     select count(*)::int as n from calls
     where company_id = ${companyId} and direction = ${direction} and status = any(${liveStatuses()})
-      and started_at > now() - interval '6 hours'`;
+      and started_at > now() - interval '6 hours'
+      ${only.to !== undefined ? db`and to_number = ${only.to}` : db``}
+      ${only.except !== undefined ? db`and id <> ${only.except}` : db``}`;
   return row?.n ?? 0;
 }
 
