@@ -4,6 +4,13 @@
  * periodically, ends the live calls of instances that stopped heartbeating — status failed, reason server_lost,
  * with call.ended and the analysis job (call/lifecycle.ts) — so a crash never leaves calls in_progress forever.
  * What the call's transcript held up to the crash stays: it was written turn by turn.
+ *
+ * Silence is only evidence of a crash when the sweeper could reach the database all along. After a database
+ * outage every instance's last heartbeat is old at once, and a sweep that ran before the others' next heartbeat
+ * would end calls that are still talking; so an instance judges others only once it has itself heartbeated without
+ * a gap for lostAfterMs (a restart after a crash thus ends its predecessor's calls at its first sweep after that;
+ * Twilio's status callback has usually ended them before). The heartbeat re-registers an instance whose row was
+ * removed (it was silent for ten times lostAfterMs), so its later calls are not taken for a lost server's.
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -33,6 +40,10 @@ export class CallOwnership {
   private readonly lostAfterMs: number;
   private readonly sweepEveryMs: number;
   private readonly unownedAfterMs: number;
+  /** Local clock: the last heartbeat that reached the database, and since when it has done so without a gap. */
+  private lastHeartbeatAt: number | null = null;
+  private reachableSince: number | null = null;
+  private heartbeating = false;
 
   constructor(private readonly sql: RootSql, private readonly log: Pick<Logger, 'info' | 'warn'>, options: CallOwnershipOptions = {}) {
     this.heartbeatMs = options.heartbeatMs ?? 10_000;
@@ -43,7 +54,7 @@ export class CallOwnership {
 
   /** Registers this instance and starts heartbeating (and sweeping, when asked). */
   async start(options: { sweep: boolean }): Promise<void> {
-    await this.sql`insert into instances (id, hostname, pid) values (${this.instanceId}, ${hostname()}, ${process.pid})`;
+    await this.heartbeat();
     const every = (ms: number, what: string, work: () => Promise<unknown>) => {
       const t = setInterval(() => {
         work().catch((err: unknown) => this.log.warn({ err: err instanceof Error ? err.message : String(err) }, `${what} failed`));
@@ -51,15 +62,49 @@ export class CallOwnership {
       t.unref();
       this.timers.push(t);
     };
-    every(this.heartbeatMs, 'instance heartbeat', () => this.sql`update instances set heartbeat_at = now() where id = ${this.instanceId}`);
+    every(this.heartbeatMs, 'instance heartbeat', () => this.heartbeat());
     if (options.sweep) {
       await this.sweep().catch((err: unknown) => this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'sweeping lost calls failed'));
       if (this.sweepEveryMs > 0) every(this.sweepEveryMs, 'sweeping lost calls', () => this.sweep());
     }
   }
 
+  /**
+   * Registers this instance or marks it alive (an upsert: a row removed while this instance could not reach the
+   * database comes back). Heartbeats do not pile up while the database hangs.
+   */
+  async heartbeat(): Promise<void> {
+    if (this.heartbeating) return;
+    this.heartbeating = true;
+    try {
+      await this.sql`
+        insert into instances (id, hostname, pid) values (${this.instanceId}, ${hostname()}, ${process.pid})
+        on conflict (id) do update set heartbeat_at = now()`;
+      const now = Date.now();
+      // A gap of two beats means the database was out of reach: others' silence over it proves nothing.
+      if (this.lastHeartbeatAt === null || this.reachableSince === null || now - this.lastHeartbeatAt > 2 * this.heartbeatMs) {
+        if (this.lastHeartbeatAt !== null && now - this.lastHeartbeatAt > this.lostAfterMs) {
+          this.log.warn({ unreachableMs: now - this.lastHeartbeatAt }, 'this instance could not heartbeat for longer than lost instances are given: another instance may have ended its live calls');
+        }
+        this.reachableSince = now;
+      }
+      this.lastHeartbeatAt = now;
+    } catch (err) {
+      this.reachableSince = null;
+      throw err;
+    } finally {
+      this.heartbeating = false;
+    }
+  }
+
+  /** Whether this instance has reached the database without a gap for long enough to take others' silence as lost. */
+  private mayJudgeSilence(): boolean {
+    return this.reachableSince !== null && Date.now() - this.reachableSince >= this.lostAfterMs;
+  }
+
   /** Ends the live calls of lost instances; returns how many it ended. Safe to run on several instances at once. */
   async sweep(): Promise<number> {
+    const judgeSilence = this.mayJudgeSilence();
     const ended = await this.sql.begin(async (tx) => {
       const lost = await tx<{ id: string; company_id: string; status: string }[]>`
         select c.id, c.company_id, c.status from calls c
@@ -67,7 +112,8 @@ export class CallOwnership {
         where c.ended_at is null and c.status = any(${liveStatuses()}) and c.company_id is not null
           and (c.instance_id is null or c.instance_id <> ${this.instanceId})
           and (
-            (c.instance_id is not null and (i.id is null or i.heartbeat_at < now() - ${this.lostAfterMs} * interval '1 millisecond'))
+            (${judgeSilence}::boolean and c.instance_id is not null
+              and (i.id is null or i.heartbeat_at < now() - ${this.lostAfterMs} * interval '1 millisecond'))
             or (c.instance_id is null and c.updated_at < now() - ${this.unownedAfterMs} * interval '1 millisecond'))
         order by c.id
         limit 500
@@ -81,7 +127,7 @@ export class CallOwnership {
       // Instances silent far longer than the lost threshold and owning no live call are forgotten.
       await tx`
         delete from instances i
-        where i.heartbeat_at < now() - ${this.lostAfterMs * 10} * interval '1 millisecond'
+        where ${judgeSilence}::boolean and i.heartbeat_at < now() - ${this.lostAfterMs * 10} * interval '1 millisecond'
           and not exists (select 1 from calls c where c.instance_id = i.id and c.ended_at is null and c.status = 'in_progress')`;
       return n;
     });
