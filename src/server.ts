@@ -26,6 +26,7 @@ import { LocalTtsProvider } from './providers/tts/local.js';
 import { persistentSecret } from './secrets-file.js';
 import { CallRunner } from './telephony/call-runner.js';
 import { CallOwnership } from './telephony/call-ownership.js';
+import { ANNOUNCED_IDLE_POLL_MS, listenForWork } from './db/work-notifications.js';
 import { twilioMediaRoute } from './telephony/twilio/media-route.js';
 import { ProviderPrewarmer } from './telephony/prewarm.js';
 import { OutboundDialer } from './telephony/twilio/outbound.js';
@@ -157,19 +158,23 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   // analyzer when that is the local engine.
   const analyzer = createAnalyzer({ llm: providers.cloudLlm(), prompt: await loadAnalysisPrompt() });
   const jobKinds: Record<string, JobKind> = { ...knowledge.jobKinds, [ANALYZE_CALL_JOB]: analyzeCallJob({ sql, analyzer }) };
+  // With PostgreSQL, new work is announced (db/work-notifications.ts) and idle workers poll slowly; PGlite's keep
+  // their pace.
+  const announced = db.kind === 'postgres';
+  const idlePoll = announced ? { idlePollMs: ANNOUNCED_IDLE_POLL_MS } : {};
   const webhookDelivery = { timeoutMs: config.WEBHOOK_TIMEOUT_MS, allowHttp: config.WEBHOOK_ALLOW_HTTP, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE };
   const webhooks = config.WORKERS_ENABLED
     ? new WebhookWorker(sql, {
-        ...webhookDelivery, maxAgeMs: config.WEBHOOK_MAX_AGE_HOURS * 3_600_000, log,
+        ...webhookDelivery, ...idlePoll, maxAgeMs: config.WEBHOOK_MAX_AGE_HOURS * 3_600_000, log,
         onAttempt: (outcome, latencyMs) => {
           metrics.webhookAttempts.inc({ outcome });
           if (latencyMs !== null) metrics.webhookAttemptDuration.observe(latencyMs / 1000);
         },
       })
     : null;
-  const worker = config.WORKERS_ENABLED ? new JobWorker(sql, { kinds: jobKinds, log }) : null;
+  const worker = config.WORKERS_ENABLED ? new JobWorker(sql, { kinds: jobKinds, log, ...idlePoll }) : null;
   // Outbound campaigns: dials through the same OutboundDialer (src/campaigns/scheduler.ts).
-  const campaigns = config.WORKERS_ENABLED && dialer ? new CampaignScheduler({ sql, dialer, log, budget }) : null;
+  const campaigns = config.WORKERS_ENABLED && dialer ? new CampaignScheduler({ sql, dialer, log, budget, ...idlePoll }) : null;
   // Keeps the analytics rollup current (buckets marked dirty by triggers; see src/analytics/rollup.ts).
   const analyticsRollup = config.WORKERS_ENABLED ? analyticsWorker(sql, log) : null;
   // Purges calls past each company's retention_days (src/privacy/retention.ts).
@@ -229,6 +234,18 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
 
   worker?.start();
   webhooks?.start();
+  // A listener that cannot start leaves the workers to their idle polls (work then starts within 5 s).
+  const workListener = announced && config.WORKERS_ENABLED
+    ? await listenForWork(sql, (what) => {
+      if (what === null || what === 'webhooks') webhooks?.kick();
+      if (what === null || what === 'campaigns') campaigns?.kick();
+      if (what === null) worker?.kick();
+      else if (what.startsWith('job:')) worker?.kick(what.slice('job:'.length));
+    }).catch((err: unknown) => {
+      log.warn({ err: err instanceof Error ? err.message : String(err) }, 'listening for new work failed: idle workers poll every 5 s');
+      return null;
+    })
+    : null;
   campaigns?.start();
   analyticsRollup?.start();
   retention?.start();
@@ -262,6 +279,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       await runner.shutdown(left());
       await settleWithin(app.close(), left());
       await settleWithin(prewarmer.close(), left());
+      await workListener?.stop();
       await Promise.all([worker?.stop(left()), webhooks?.stop(left()), analyticsRollup?.stop(left()), retention?.stop(left())]);
       await recordings.close();
       await knowledge.pool.close();

@@ -51,6 +51,8 @@ export interface CampaignSchedulerOptions {
   /** Dials this instance has in flight at once (Twilio requests, not calls: calls are bounded per campaign). */
   concurrency?: number;
   pollMs?: number;
+  /** The longest wait of an idle poller where campaign changes are announced (LeasedPoller); default pollMs. */
+  idlePollMs?: number;
   /** How long a claim is held before another worker may take the contact. */
   leaseMs?: number;
   /** Backoff after Twilio outages, per campaign. */
@@ -102,6 +104,7 @@ export class CampaignScheduler {
     this.poller = new LeasedPoller<Claimed>({
       concurrency: o.concurrency ?? 8,
       pollMs: o.pollMs ?? 1000,
+      ...(o.idlePollMs ? { idlePollMs: o.idlePollMs } : {}),
       beforeClaim: () => this.tick(),
       claim: (free) => this.claim(free),
       run: (item) => this.dial(item),

@@ -147,6 +147,8 @@ export interface WorkerLogger {
 export interface JobWorkerOptions {
   kinds: Record<string, JobKind>;
   pollMs?: number;
+  /** The longest wait of an idle poller where new jobs are announced (LeasedPoller); default pollMs. */
+  idlePollMs?: number;
   /** A claimed job is leased this long; a handler that may run longer renews it as it goes (JobContext.renewLease). */
   leaseMs?: number;
   log: WorkerLogger;
@@ -154,7 +156,7 @@ export interface JobWorkerOptions {
 
 export class JobWorker {
   /** One poller per kind: each kind has its own concurrency. */
-  private readonly pollers: LeasedPoller<ClaimedJob>[];
+  private readonly pollers: Map<string, LeasedPoller<ClaimedJob>>;
   private readonly leaseMs: number;
   /** Per kind, this process's running jobs per company: the claim counts them against maxPerCompany. */
   private readonly held = new Map<string, Map<string, number>>();
@@ -164,31 +166,32 @@ export class JobWorker {
     private readonly options: JobWorkerOptions,
   ) {
     this.leaseMs = options.leaseMs ?? 5 * 60_000;
-    this.pollers = Object.entries(options.kinds).map(([kind, def]) => {
+    this.pollers = new Map(Object.entries(options.kinds).map(([kind, def]) => {
       const poller: LeasedPoller<ClaimedJob> = new LeasedPoller<ClaimedJob>({
         concurrency: def.concurrency,
         pollMs: options.pollMs ?? 500,
+        ...(options.idlePollMs ? { idlePollMs: options.idlePollMs } : {}),
         beforeClaim: () => this.failExhausted(kind, def),
         claim: (free) => this.claim(kind, def, free),
         run: (job, signal) => this.run(kind, def, job, signal).finally(() => this.release(kind, job)),
         onError: (err) => options.log.error({ err, kind }, 'job poll failed'),
       });
-      return poller;
-    });
+      return [kind, poller] as const;
+    }));
   }
 
   start(): void {
-    for (const p of this.pollers) p.start();
+    for (const p of this.pollers.values()) p.start();
   }
 
-  /** Ask for an immediate poll (e.g. right after enqueueing). */
-  kick(): void {
-    for (const p of this.pollers) p.kick();
+  /** Ask for an immediate poll (e.g. right after enqueueing) of one kind's poller, or of every kind's. */
+  kick(kind?: string): void {
+    for (const [k, p] of this.pollers) if (kind === undefined || k === kind) p.kick();
   }
 
   /** Stops claiming; waits up to `timeoutMs` for running jobs, then aborts them (their leases will expire). */
   async stop(timeoutMs = 10_000): Promise<void> {
-    await Promise.all(this.pollers.map((p) => p.stop(timeoutMs)));
+    await Promise.all([...this.pollers.values()].map((p) => p.stop(timeoutMs)));
   }
 
   /** Jobs out of attempts whose last lease expired (the process died or stalled mid-job): failed, never re-run. */

@@ -3,6 +3,10 @@
  * leases rows in the database (FOR UPDATE SKIP LOCKED), so several instances can poll at once — run each
  * claimed item, and poll again at once while work keeps coming, else every `pollMs`. Stopping waits for the
  * items in flight, then aborts them: their leases expire and another worker takes them, as after a crash.
+ *
+ * Where new work is announced (kick(): PostgreSQL's notifications, db/work-notifications.ts), an idle poller need
+ * not ask every `pollMs`: each empty poll doubles the wait up to `idlePollMs`, and a kick or a claimed item brings
+ * it back to `pollMs`. The slow poll still finds what no announcement covers (a retry coming due, a lease expiring).
  */
 import { setMaxListeners } from 'node:events';
 import { settleWithin } from './settle-within.js';
@@ -12,6 +16,8 @@ export interface LeasedPollerOptions<T> {
   concurrency: number;
   /** Idle poll interval. */
   pollMs: number;
+  /** The longest idle wait, reached by doubling after each empty poll (default pollMs: no backing off). */
+  idlePollMs?: number;
   /** Claims (leases) up to `free` items. */
   claim(free: number): Promise<T[]>;
   /** Runs one claimed item; settles its row itself. `signal` aborts when the poller stops past its grace. */
@@ -29,10 +35,15 @@ export class LeasedPoller<T> {
   /** The poll under way, if any: stop() waits for it so nothing it claims is left running unseen. */
   private polling: Promise<void> | null = null;
   private stopped = true;
+  /** The wait after the next empty poll. */
+  private idleWaitMs: number;
+  /** A poll asked for while one ran: poll again as soon as it ends. */
+  private kicked = false;
 
   constructor(private readonly o: LeasedPollerOptions<T>) {
     // Every item in flight listens on the one shutdown signal.
     setMaxListeners(0, this.abort.signal);
+    this.idleWaitMs = o.pollMs;
   }
 
   get running(): number {
@@ -44,9 +55,13 @@ export class LeasedPoller<T> {
     this.schedule(0);
   }
 
-  /** Poll now (e.g. right after enqueueing). */
+  /** Poll now (e.g. right after enqueueing), or as soon as the poll under way ends. */
   kick(): void {
-    if (!this.stopped) this.schedule(0);
+    if (this.stopped) return;
+    this.idleWaitMs = this.o.pollMs;
+    // During a poll, its claim may have read the table before the announced work was there.
+    if (this.polling) this.kicked = true;
+    else this.schedule(0);
   }
 
   /** Stops claiming; waits up to `timeoutMs` for items in flight, then aborts them. */
@@ -69,14 +84,18 @@ export class LeasedPoller<T> {
   private schedule(ms: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      if (this.stopped || this.polling) return;
+      if (this.stopped) return;
+      // Asked while a poll runs (a kick, a freed slot): that poll ends by polling again.
+      if (this.polling) return void (this.kicked = true);
       this.polling = this.poll().finally(() => (this.polling = null));
     }, ms);
     this.timer.unref();
   }
 
   private async poll(): Promise<void> {
+    this.kicked = false;
     let claimed = 0;
+    let foundNothing = false;
     try {
       const free = this.o.concurrency - this.inFlight.size;
       if (free > 0) {
@@ -85,12 +104,19 @@ export class LeasedPoller<T> {
         if (this.stopped) return;
         const items = await this.o.claim(free);
         claimed = items.length;
+        foundNothing = claimed === 0;
         for (const item of items) this.track(item);
       }
     } catch (err) {
       this.o.onError(err);
     }
-    if (!this.stopped) this.schedule(claimed > 0 && this.inFlight.size < this.o.concurrency ? 0 : this.o.pollMs);
+    if (this.stopped) return;
+    if (claimed > 0) this.idleWaitMs = this.o.pollMs;
+    if (this.kicked || (claimed > 0 && this.inFlight.size < this.o.concurrency)) return this.schedule(0);
+    if (!foundNothing) return this.schedule(this.o.pollMs);
+    const wait = this.idleWaitMs;
+    this.idleWaitMs = Math.min(this.o.idlePollMs ?? this.o.pollMs, wait * 2);
+    this.schedule(wait);
   }
 
   private track(item: T): void {

@@ -35,6 +35,8 @@ export interface WebhookWorkerOptions {
   maxPerCompany?: number;
   /** Idle poll interval (default 500 ms); a busy worker claims again as soon as a slot frees. */
   pollMs?: number;
+  /** The longest wait of an idle poller where new events are announced (LeasedPoller); default pollMs. */
+  idlePollMs?: number;
   /** How long a claim is leased (default timeoutMs + 30 s); must exceed timeoutMs. */
   leaseMs?: number;
   backoff?: BackoffOptions;
@@ -79,6 +81,7 @@ export class WebhookWorker {
     this.poller = new LeasedPoller<ClaimedEvent>({
       concurrency,
       pollMs: options.pollMs ?? 500,
+      ...(options.idlePollMs ? { idlePollMs: options.idlePollMs } : {}),
       beforeClaim: () => this.refreshStatistics(),
       claim: (free) => this.claim(free),
       run: (event, signal) => this.deliver(event, signal).finally(() => this.release(event.company_id)),

@@ -130,3 +130,70 @@ describe('LeasedPoller stop() is bounded by its grace', () => {
     expect(claims).toBe(0);
   });
 });
+
+describe('LeasedPoller idle polling', () => {
+  /** A poller whose claims are timed: `queue` holds the items the next claim finds. */
+  function timedPoller(options: { pollMs: number; idlePollMs?: number }) {
+    const claimsAt: number[] = [];
+    const queue: number[] = [];
+    const claim = { hold: null as Promise<void> | null };
+    const poller = new LeasedPoller<number>({
+      concurrency: 4,
+      ...options,
+      claim: async (free) => {
+        claimsAt.push(Date.now());
+        // The claim reads the table first, then its answer takes a while to come back.
+        const found = queue.splice(0, free);
+        if (claim.hold) await claim.hold;
+        return found;
+      },
+      run: async () => {},
+      onError: (err) => {
+        throw err;
+      },
+    });
+    return { poller, claimsAt, queue, claim };
+  }
+
+  it('backs off while it finds nothing, up to idlePollMs, and comes back at once when kicked', async () => {
+    const { poller, claimsAt } = timedPoller({ pollMs: 10, idlePollMs: 80 });
+    poller.start();
+    await new Promise((r) => setTimeout(r, 600));
+    const gaps = claimsAt.slice(1).map((t, i) => t - claimsAt[i]!);
+    // 0, 10, 20, 40, 80, 80, …: far fewer claims than one every 10 ms, and never a wait past the cap (+ timer slack).
+    expect(claimsAt.length).toBeLessThan(15);
+    expect(gaps.slice(4).every((g) => g >= 75)).toBe(true);
+    expect(Math.max(...gaps)).toBeLessThan(80 + 60);
+    const before = claimsAt.length;
+    poller.kick();
+    await tick();
+    expect(claimsAt.length).toBe(before + 1);
+    await poller.stop(100);
+  });
+
+  it('without idlePollMs it polls every pollMs, as before', async () => {
+    const { poller, claimsAt } = timedPoller({ pollMs: 20 });
+    poller.start();
+    await new Promise((r) => setTimeout(r, 300));
+    await poller.stop(100);
+    expect(claimsAt.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it('a kick that comes while a poll is claiming is not lost: another poll follows at once', async () => {
+    const { poller, queue, claim } = timedPoller({ pollMs: 400, idlePollMs: 10_000 });
+    poller.start();
+    await new Promise((r) => setTimeout(r, 50)); // the first poll found nothing; the next is 400 ms away
+    const held = gate();
+    claim.hold = held.promise;
+    poller.kick();
+    await tick(); // that poll has read the table and waits for its answer
+    // Work committed after the claim read the table, announced while the claim still runs.
+    queue.push(7);
+    poller.kick();
+    claim.hold = null;
+    held.open();
+    for (let i = 0; i < 10 && queue.length > 0; i++) await tick();
+    expect(queue).toEqual([]);
+    await poller.stop(100);
+  });
+});

@@ -1,0 +1,29 @@
+/**
+ * Announcements of new work (migrations/0190_work_notifications.sql): a trigger notifies `parley_work` when a job
+ * is queued ("job:<kind>"), a webhook event becomes pending ("webhooks") or a campaign or its contacts change
+ * ("campaigns"); PostgreSQL delivers it on commit to every listening instance, which kicks the worker named. So
+ * workers start new work at once and poll slowly when idle (LeasedPoller's idlePollMs) instead of asking the
+ * database every half second.
+ *
+ * PostgreSQL only: embedded PGlite delivers no notifications over its socket (shared/reference/protocols.md), so
+ * its workers keep polling at their usual pace.
+ */
+import type { RootSql } from './sql.js';
+
+export const WORK_CHANNEL = 'parley_work';
+
+/** How long an idle worker waits between polls where announcements come; a missed one costs at most this. */
+export const ANNOUNCED_IDLE_POLL_MS = 5_000;
+
+export interface WorkListener {
+  stop(): Promise<void>;
+}
+
+/**
+ * Listens on its own connection (postgres.js reconnects it). `wake` gets each announcement's payload, and `null`
+ * whenever listening (re)starts: announcements may have been missed while it was down, so every worker should look.
+ */
+export async function listenForWork(sql: RootSql, wake: (payload: string | null) => void): Promise<WorkListener> {
+  const { unlisten } = await sql.listen(WORK_CHANNEL, (payload) => wake(payload), () => wake(null));
+  return { stop: () => unlisten() };
+}

@@ -1,0 +1,92 @@
+/**
+ * New work announces itself (migrations/0190_work_notifications.sql, src/db/work-notifications.ts): on PostgreSQL a
+ * worker idling on a slow poll starts a job or an event the moment its transaction commits, on whichever instance
+ * listens. Embedded PGlite delivers no notifications over its socket (its workers keep polling at their usual
+ * pace), so the listening cases run on the PostgreSQL leg of CI; the triggers themselves run on both.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enqueueJob, JobWorker } from '../../src/jobs/queue.js';
+import { listenForWork, type WorkListener } from '../../src/db/work-notifications.js';
+import { openDatabase, type Database } from '../../src/db/connect.js';
+import { emitEvent } from '../../src/webhooks/emit.js';
+import { createTestDb, usingRealPostgres, type TestDatabase } from '../helpers/db.js';
+import { until } from '../helpers/until.js';
+import { seedBot, seedCall, seedCompany } from './booking-fixtures.js';
+
+const silent = { warn: () => {}, error: () => {} };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('announcements of new work', () => {
+  let db: TestDatabase;
+  let companyId: string;
+  beforeAll(async () => {
+    db = await createTestDb();
+    companyId = await seedCompany(db.sql, 'Announcer', 'https://hooks.example.com/parley');
+  });
+  afterAll(async () => db?.close());
+
+  it('every path that queues work still commits with the announcing triggers (both databases)', async () => {
+    const botId = (await seedBot(db.sql, companyId)).id;
+    const callId = await seedCall(db.sql, companyId, botId, '+12125550100');
+    await db.sql`update calls set direction = 'outbound' where id = ${callId}`;
+    await db.sql.begin(async (tx) => {
+      await enqueueJob(tx, { kind: 'noop', payload: {}, companyId });
+      await emitEvent(tx, { companyId, type: 'call.started', data: { call_id: callId }, orderingKey: callId });
+      await tx`update calls set ended_at = now(), status = 'completed' where id = ${callId}`;
+    });
+    expect(await db.sql`select 1 from jobs where kind = 'noop'`).toHaveLength(1);
+  });
+
+  describe.runIf(usingRealPostgres())('on PostgreSQL', () => {
+    let other: Database;
+    let listener: WorkListener | null = null;
+    beforeAll(async () => {
+      // Another instance's connection pool: what it commits is announced to this one.
+      other = await openDatabase({ databaseUrl: db.url!, dataDir: 'memory://', poolMax: 2 });
+    });
+    afterAll(async () => {
+      await listener?.stop();
+      await other?.close();
+    });
+
+    it('announces a queued job, a pending event and an ended outbound call on commit, not before', async () => {
+      const heard: (string | null)[] = [];
+      listener = await listenForWork(db.sql, (what) => heard.push(what));
+      await until(() => heard.includes(null)); // listening started: every worker is asked to look
+      const botId = (await seedBot(other.sql, companyId)).id;
+      const callId = await seedCall(other.sql, companyId, botId, '+12125550101');
+      await other.sql`update calls set direction = 'outbound' where id = ${callId}`;
+      await other.sql.begin(async (tx) => {
+        await enqueueJob(tx, { kind: 'analyze_call', payload: { callId }, companyId });
+        await emitEvent(tx, { companyId, type: 'call.started', data: { call_id: callId }, orderingKey: callId });
+        await sleep(200);
+        expect(heard.filter((h) => h !== null)).toEqual([]);
+      });
+      await other.sql`update calls set ended_at = now(), status = 'completed' where id = ${callId}`;
+      await until(() => heard.includes('campaigns'));
+      expect(heard).toEqual(expect.arrayContaining(['job:analyze_call', 'webhooks', 'campaigns']));
+      await listener.stop();
+      listener = null;
+    });
+
+    it('an idle worker polling every 30 s runs a job another instance queues long before its next poll', async () => {
+      const ran: number[] = [];
+      const worker = new JobWorker(db.sql, {
+        kinds: { announced: { concurrency: 1, handler: async () => void ran.push(Date.now()) } },
+        pollMs: 30_000, log: silent,
+      });
+      worker.start();
+      listener = await listenForWork(db.sql, (what) => {
+        if (what === null) worker.kick();
+        else if (what.startsWith('job:')) worker.kick(what.slice('job:'.length));
+      });
+      // The first poll (at start) found nothing: the next is 30 s away.
+      await sleep(300);
+      const queuedAt = Date.now();
+      await enqueueJob(other.sql, { kind: 'announced', payload: {}, companyId });
+      await until(() => ran.length === 1, 10_000); // a deadline a third of the poll's: only the announcement meets it
+      console.log(`announced job: queued on another connection → running here in ${ran[0]! - queuedAt} ms`);
+      await worker.stop(100);
+    });
+  });
+});
