@@ -26,6 +26,7 @@ describe('campaign API', () => {
       { ...base, windows: [{ days: [1], start: '9am', end: '17:00' }] },
       { ...base, voicemail: 'leave_message' },
       { ...base, starts_at: '2026-05-02T00:00:00Z', ends_at: '2026-05-01T00:00:00Z' },
+      { ...base, ends_at: new Date(Date.now() - 60_000).toISOString() }, // ended before it was made
       { ...base, concurrency: 0 },
       { ...base, max_attempts: 11 },
       { ...base, bot_id: '00000000-0000-4000-8000-000000000000' },
@@ -54,6 +55,14 @@ describe('campaign API', () => {
     expect(edit.statusCode).toBe(409);
     expect((await act('cancel')).json().status).toBe('cancelled');
     for (const a of ['schedule', 'pause', 'resume', 'cancel']) expect((await act(a)).statusCode, a).toBe(409);
+
+    // A draft whose end passed while it waited is not scheduled to skip everyone.
+    const late = (await h.api(me.apiKey, 'POST', '/v1/campaigns', { bot_id: me.botId, name: 'Late', ends_at: new Date(Date.now() + 60_000).toISOString() })).json().id;
+    await h.api(me.apiKey, 'POST', `/v1/campaigns/${late}/contacts`, { contacts: [{ phone: '+12125550303' }] });
+    await h.t.db.sql`update campaigns set ends_at = now() - interval '1 minute' where id = ${late}`;
+    const refused = await h.api(me.apiKey, 'POST', `/v1/campaigns/${late}/schedule`);
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error.message).toMatch(/ends_at has passed/);
     const contacts = (await h.api(me.apiKey, 'GET', `/v1/campaigns/${id}/contacts`)).json().data;
     expect(contacts).toMatchObject([{ phone: '+12125550301', state: 'skipped', skip_reason: 'campaign_cancelled' }]);
     expect((await h.api(me.apiKey, 'POST', `/v1/campaigns/${id}/contacts`, { contacts: [{ phone: '+12125550302' }] })).statusCode).toBe(409);

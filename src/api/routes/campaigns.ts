@@ -137,6 +137,8 @@ function campaignInput(body: CampaignBodyT): CampaignInput {
   const starts = body.starts_at ? parseInstant(body.starts_at, 'body.starts_at') : null;
   const ends = body.ends_at ? parseInstant(body.ends_at, 'body.ends_at') : null;
   if (starts && ends && ends <= starts) throw badRequest('ends_at must be after starts_at', { field: 'body.ends_at' });
+  // A campaign that has ended before it is made would only skip every contact as campaign_ended.
+  if (ends && ends.getTime() <= Date.now()) throw badRequest('ends_at is in the past', { field: 'body.ends_at' });
   const voicemail = body.voicemail ?? 'hang_up';
   if (voicemail === 'leave_message' && !body.voicemail_message) throw badRequest('voicemail leave_message needs voicemail_message', { field: 'body.voicemail_message' });
   return {
@@ -237,6 +239,7 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
           if (!bot?.is_active || !bot.phone_number) throw new ParleyError('PARLEY_ERR_CONFLICT', 'The campaign\'s bot must be active and have a phone number');
           const [n] = await sql<{ n: number }[]>`select count(*)::int as n from campaign_contacts where campaign_id = ${id} and company_id = ${companyId}`;
           if (!n?.n) throw new ParleyError('PARLEY_ERR_CONFLICT', 'Add contacts before scheduling the campaign');
+          if (c.ends_at && c.ends_at.getTime() <= Date.now()) throw new ParleyError('PARLEY_ERR_CONFLICT', 'The campaign\'s ends_at has passed: set a later one before scheduling it');
         }
         const row = await sql.begin((tx) => transition(tx, companyId, id, to, { expect: from }));
         deps.onChange?.();
