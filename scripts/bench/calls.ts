@@ -16,6 +16,9 @@
  *     [--listen-only-ms 30000  (the measured callers say nothing after the greeting, then hang up: what the line
  *      itself costs — Twilio's 50 frames a second in, Deepgram packets out — without turns; compare with a full run
  *      and with scripts/bench/transport-floor.ts, the same traffic through bare sockets)]
+ *   An idle server: npm run bench:calls -- --idle [--workers] [--database-url …] [--server-entry dist/main.js]: time to
+ *     healthy, idle RSS, and with --database-url the transactions per second it asks of that database (give it a
+ *     database of its own; --workers runs the background workers, off by default here)
  *   The load generator alone, against a Parley started elsewhere (another machine, or by hand):
  *     npm run bench:calls -- --server-url http://10.0.0.5:3000 --admin-token … --twilio-auth-token … [--public-url …]
  *       --fakes-listen 0.0.0.0:4100 [--server-pid PID  (when the server runs on this machine: CPU/RSS from /proc)]
@@ -28,6 +31,7 @@ import { dirname, join } from 'node:path';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import postgres from 'postgres';
 import { FakeCartesia } from '../../tests/fakes/fakeCartesia.js';
 import { FakeDeepgram, mulawToneFrame } from '../../tests/fakes/fakeDeepgram.js';
 import { FakeOpenAI, type FakeChatReply } from '../../tests/fakes/fakeOpenAI.js';
@@ -73,6 +77,8 @@ const { values: args } = parseArgs({
     'print-server-env': { type: 'boolean', default: false },
     /** Only start the server (as `npm start` would, no calls), report time to healthy and idle RSS, stop. */
     idle: { type: 'boolean', default: false },
+    /** Run the server's background workers (WORKERS_ENABLED; off by default: the benchmark measures calls). */
+    workers: { type: 'boolean', default: false },
     'server-entry': { type: 'string' },
     /** Calls run (concurrently, 2 turns each) before the measurement; 1 = a single 1-turn call, as before. */
     'warm-up-calls': { type: 'string', default: '10' },
@@ -272,14 +278,25 @@ async function main(): Promise<number> {
       }
       server = remoteServer({ url: args['server-url'], publicUrl: args['public-url'], adminToken: args['admin-token'], twilioAuthToken: args['twilio-auth-token'], ...(args['server-pid'] ? { pid: Number(args['server-pid']) } : {}) });
     } else {
-      server = await startServerChild({ deepgramUrl: deepgram.url, cartesiaUrl: cartesia.url, openaiBaseUrl: openai.baseUrl, databaseUrl: args['database-url'], nodeFlags, cpus: serverCpus, processes: PROCESSES, entry: args['server-entry'], ...(gcTrace ? { extraEnv: { PARLEY_BENCH_GC_TRACE: gcTrace } } : {}) });
+      server = await startServerChild({ deepgramUrl: deepgram.url, cartesiaUrl: cartesia.url, openaiBaseUrl: openai.baseUrl, databaseUrl: args['database-url'], nodeFlags, cpus: serverCpus, processes: PROCESSES, entry: args['server-entry'], extraEnv: { ...(gcTrace ? { PARLEY_BENCH_GC_TRACE: gcTrace } : {}), ...(args.workers ? { WORKERS_ENABLED: 'true' } : {}) } });
     }
     if (args.idle) {
       if (server.pid === null) throw new Error('--idle starts its own server (no --server-url)');
       const afterReady = treeRssBytes(server.pid);
       await sleep(5000);
       const idle = treeRssBytes(server.pid);
-      process.stdout.write(`idle server (${args['database-url'] ? 'PostgreSQL' : 'embedded PGlite on disk'}, PROCESSES=${PROCESSES}, ${args['server-entry'] ? `node ${args['server-entry']}` : 'tsx src/main.ts'}, cloud keys set, no calls yet): healthy ${(server.readyMs / 1000).toFixed(2)} s after spawn (GET /readyz 200); RSS ${mb(afterReady)} at ready, ${mb(idle)} 5 s later (server processes: ${processTree(server.pid).length})\n`);
+      process.stdout.write(`idle server (${args['database-url'] ? 'PostgreSQL' : 'embedded PGlite on disk'}, PROCESSES=${PROCESSES}, workers ${args.workers ? 'on' : 'off'}, ${args['server-entry'] ? `node ${args['server-entry']}` : 'tsx src/main.ts'}, cloud keys set, no calls yet): healthy ${(server.readyMs / 1000).toFixed(2)} s after spawn (GET /readyz 200); RSS ${mb(afterReady)} at ready, ${mb(idle)} 5 s later (server processes: ${processTree(server.pid).length})\n`);
+      if (args['database-url']) {
+        // What the idle server asks of PostgreSQL: the database's committed and rolled-back transactions, 30 s apart
+        // (everything on that database counts: give it one of its own).
+        const pg = postgres(args['database-url'], { max: 1, onnotice: () => {} });
+        const count = async () => Number((await pg<{ n: string }[]>`select xact_commit + xact_rollback as n from pg_stat_database where datname = current_database()`)[0]!.n);
+        const before = await count();
+        await sleep(30_000);
+        const perSecond = (await count() - before - 1) / 30; // less the first count's own transaction
+        await pg.end();
+        process.stdout.write(`idle database load: ${perSecond.toFixed(2)} transactions per second on the server's database (30 s, pg_stat_database)\n`);
+      }
       return 0;
     }
     const { apiKey } = await provisionBot(server, BOT_NUMBER, {
