@@ -14,6 +14,22 @@ const STOP = new Set([
   'как', 'что', 'это', 'для', 'или', 'сколько', 'когда', 'где', 'есть', 'вас', 'нас', 'мне', 'если', 'будет', 'можно', 'ли',
 ]);
 
+/**
+ * Whether a question's stem and a sentence's stem are one word: equal, or one a prefix of the other of at least 4
+ * letters — a stem is a word's first 5 letters, so "open" is "open" and "opening" "openi", "park" and "parki".
+ */
+function sameStem(a: string, b: string): boolean {
+  if (a === b) return true;
+  const [short, long] = a.length <= b.length ? [a, b] : [b, a];
+  return short.length >= 4 && long.startsWith(short);
+}
+
+const shares = (words: Set<string>, term: string): boolean => {
+  if (words.has(term)) return true;
+  for (const w of words) if (sameStem(w, term)) return true;
+  return false;
+};
+
 function stems(text: string): Set<string> {
   const out = new Set<string>();
   for (const w of norm(text).split(/[^\p{L}\p{N}]+/u)) if (w.length > 2 && !STOP.has(w)) out.add(w.slice(0, 5));
@@ -103,26 +119,30 @@ function weight(stats: TermStats, term: string): number {
 }
 
 /**
- * The answer to `question` from `chunk`: its best sentence (plus the next when the first is only a heading), the
+ * The answer to `question` from `chunk` (under the heading path `section`, if any): its best sentence (plus the next when the first is only a heading), the
  * sentences weighed by how rare the shared words are across `corpus` (default: the chunk's own passages). None when
  * the chunk shares no word with the question, or only words common across the corpus ("do you fix your hours" is
  * not answered by the cancellation sentence because it says "24 hours").
  */
-export function spokenAnswer(chunk: string, question: string, corpus?: TermStats): string | null {
+export function spokenAnswer(chunk: string, question: string, corpus?: TermStats, section?: string | null): string | null {
   const sentences = spokenSentences(chunk);
   if (!sentences.length) return null;
   const stats = corpus ?? termStats([chunk]);
   const terms = stems(question);
+  // The chunk's heading path (chunk.ts keeps it apart from the text): "Opening hours" above "We are open Monday to
+  // Friday…" is what the question names, so its words count for every sentence under it.
+  const heading = section ? stems(section) : null;
   let best = -1;
   let bestScore = -Infinity;
   const rareHitsOf: number[] = [];
   sentences.forEach((s, i) => {
     const words = stems(s);
+    if (heading) for (const t of heading) words.add(t);
     let hits = 0;
     let rare = 0;
     let score = 0;
     for (const t of terms) {
-      if (!words.has(t)) continue;
+      if (!shares(words, t)) continue;
       hits++;
       score += weight(stats, t);
       if (!isCommon(stats, t)) rare++;
@@ -142,7 +162,8 @@ export function spokenAnswer(chunk: string, question: string, corpus?: TermStats
   if (out.length < 40 && sentences[best + 1] && !/[.!?]$/.test(out)) out = `${out.replace(/[:\s]+$/, '')}: ${sentences[best + 1]}`;
   else if (out.length < 40 && sentences[best + 1]) out += ` ${sentences[best + 1]}`;
   // The next sentence answers the question too ("…free up to 24 hours before. Later cancellations cost $20."): say both.
-  else if (sentences[best + 1] && (rareHitsOf[best + 1] ?? 0) > 0 && out.length + sentences[best + 1]!.length < MAX_CHARS) out += ` ${sentences[best + 1]}`;
+  // Only when it answers as much as the first: "…cleaning costs 80 dollars" is not followed by what whitening costs.
+  else if (sentences[best + 1] && (rareHitsOf[best + 1] ?? 0) > 0 && rareHitsOf[best + 1]! >= rareHitsOf[best]! && out.length + sentences[best + 1]!.length < MAX_CHARS) out += ` ${sentences[best + 1]}`;
   if (out.length > MAX_CHARS) {
     const cut = out.lastIndexOf(' ', MAX_CHARS);
     out = `${out.slice(0, cut > 0 ? cut : MAX_CHARS).replace(/[,;:\s]+$/, '')}.`;

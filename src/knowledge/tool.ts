@@ -41,7 +41,7 @@ export function searchKnowledgeTool(retriever: Retriever): Tool {
         ...(c.section ? { section: c.section } : {}),
         score: Math.round(c.score * 1000) / 1000,
       }));
-      const answer = results[0] ? spokenAnswer(results[0].text, query) : null;
+      const answer = results[0] ? spokenAnswer(results[0].text, query, undefined, results[0].section) : null;
       return { content: { answer, results } };
     },
   };

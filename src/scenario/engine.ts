@@ -241,7 +241,7 @@ export class ScenarioEngine implements LlmProvider {
         // `answer` is the tool's spoken answer (null: nothing relevant); without it, shape the best chunk here.
         const answer = 'answer' in content
           ? (typeof content.answer === 'string' && content.answer.trim() ? content.answer.trim() : null)
-          : best && typeof best.text === 'string' ? spokenAnswer(best.text, query) : null;
+          : best && typeof best.text === 'string' ? spokenAnswer(best.text, query, undefined, typeof best.section === 'string' ? best.section : null) : null;
         if (!answer) {
           // Mid-flow, say so briefly and go back to the pending question; otherwise take details for a callback.
           if (pending) return { text: `${r.dontKnow.split('. ')[0]}. ${r.backToFlow} ${pending}` };

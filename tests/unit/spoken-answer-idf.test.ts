@@ -59,3 +59,21 @@ describe('spoken answer: words weighed by how rare they are', () => {
     expect(spokenAnswer(ru, 'Какие у вас часы работы?')).toBe('Часы работы: Ждём вас на визит каждый день с 8 до 20.');
   });
 });
+
+describe('spoken answer: the chunk\'s heading path', () => {
+  // How chunk.ts stores a markdown section: the heading path apart, the text without it.
+  const hours = 'We are open Monday to Friday from 9 am to 6 pm, and on Saturday from 10 am to 4 pm. We are closed on Sunday.';
+  it('a question naming the section is answered by the text under it, not refused', () => {
+    expect(spokenAnswer(hours, 'What are your opening hours?', undefined, 'Bright Smile Salon > Opening hours')).toBe(
+      'We are open Monday to Friday from 9 am to 6 pm, and on Saturday from 10 am to 4 pm. We are closed on Sunday.');
+    // Without the heading nothing in the text says "hours": that was the refusal.
+    expect(spokenAnswer(hours, 'What are your hours?')).toBeNull();
+    expect(spokenAnswer(hours, 'What are your hours?', undefined, 'Bright Smile Salon > Opening hours')).toMatch(/^We are open Monday/);
+  });
+
+  it('the sentence\'s own words still choose among the sentences under one heading', () => {
+    const prices = 'A haircut costs 40 dollars and takes thirty minutes. Coloring costs 120 dollars and takes an hour and a half.';
+    expect(spokenAnswer(prices, 'How much is coloring?', undefined, 'Bright Smile Salon > Prices')).toBe(
+      'Coloring costs 120 dollars and takes an hour and a half.');
+  });
+});
