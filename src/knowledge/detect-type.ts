@@ -22,8 +22,10 @@ const TEXT_EXTENSIONS: Record<string, DocumentKind> = { txt: 'txt', text: 'txt',
 const unsupported = (message: string) => new ParleyError('PARLEY_ERR_UNSUPPORTED_MEDIA_TYPE', message);
 
 function extensionOf(filename: string): string {
-  const dot = filename.lastIndexOf('.');
-  return dot > 0 ? filename.slice(dot + 1).toLowerCase() : '';
+  // "faq.md " (a trailing space some clients keep) is a .md file.
+  const name = filename.trim();
+  const dot = name.lastIndexOf('.');
+  return dot > 0 ? name.slice(dot + 1).toLowerCase() : '';
 }
 
 /** The text encoding a byte-order mark announces: UTF-16 little- or big-endian; UTF-8 otherwise (with or without its BOM). */
@@ -69,12 +71,15 @@ export async function detectDocumentKind(bytes: Uint8Array, filename: string): P
   const detected = textEncodingOf(bytes) === 'utf-8' ? await fileTypeFromBuffer(bytes) : undefined;
   if (detected?.ext === 'pdf') return { kind: 'pdf', contentType: CONTENT_TYPES.pdf };
   if (detected?.ext === 'docx') return { kind: 'docx', contentType: CONTENT_TYPES.docx };
-  if (detected) throw unsupported(`Unsupported file type ${detected.mime}; upload PDF, DOCX, TXT, MD or CSV`);
   const ext = extensionOf(filename);
-  if (ext === 'pdf' || ext === 'docx') throw unsupported(`The file is named .${ext} but its content is not a ${ext.toUpperCase()} file`);
   const kind = TEXT_EXTENSIONS[ext];
-  if (!kind) throw unsupported(`Unsupported file extension .${ext}; upload PDF, DOCX, TXT, MD or CSV`);
   // Only the head: validating all of a 20 MB text here would hold the event loop; ingestion decodes it all.
-  if (decodeText(bytes.subarray(0, TEXT_SNIFF_BYTES), bytes.length > TEXT_SNIFF_BYTES) === null) throw unsupported('The file is neither PDF nor DOCX and is not UTF-8 (or UTF-16 with a byte-order mark) text');
-  return { kind, contentType: CONTENT_TYPES[kind] };
+  const isText = decodeText(bytes.subarray(0, TEXT_SNIFF_BYTES), bytes.length > TEXT_SNIFF_BYTES) !== null;
+  // A signature of a few letters is also how text may begin ("BM" is a bitmap, "BMW service…" a FAQ; "MAC", "ID3",
+  // "<?xml"): a named text file whose bytes are text is text, whatever file-type guessed from its first bytes.
+  if (kind && isText) return { kind, contentType: CONTENT_TYPES[kind] };
+  if (detected) throw unsupported(`Unsupported file type ${detected.mime}; upload PDF, DOCX, TXT, MD or CSV`);
+  if (ext === 'pdf' || ext === 'docx') throw unsupported(`The file is named .${ext} but its content is not a ${ext.toUpperCase()} file`);
+  if (!kind) throw unsupported(`Unsupported file extension .${ext}; upload PDF, DOCX, TXT, MD or CSV`);
+  throw unsupported('The file is neither PDF nor DOCX and is not UTF-8 (or UTF-16 with a byte-order mark) text');
 }

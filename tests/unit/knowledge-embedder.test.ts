@@ -57,8 +57,20 @@ describe('detectDocumentKind', () => {
     expect(await detectDocumentKind(enc('# Hi'), 'a.MD')).toEqual({ kind: 'md', contentType: 'text/markdown' });
     expect(await detectDocumentKind(enc('a,b\n1,2'), 'x.csv')).toMatchObject({ kind: 'csv' });
     expect(await detectDocumentKind(enc('Привет'), 'readme')).toMatchObject({ kind: 'txt' });
+    expect(await detectDocumentKind(enc('# Hi'), 'faq.md ')).toMatchObject({ kind: 'md' });
     await expect(detectDocumentKind(Uint8Array.from([0xc3, 0x28]), 'bad.txt')).rejects.toMatchObject({ status: 415 });
     await expect(detectDocumentKind(new Uint8Array(0), 'e.txt')).rejects.toMatchObject({ status: 400 });
+  });
+  it('takes text that merely begins like a binary signature for the text it is', async () => {
+    // file-type reads "BM" as a bitmap, "MAC" as Monkey's Audio, "ID3" as MP3, "MZ" as an executable, "<?xml" as XML.
+    const heads = ['BMW service centre FAQ\nOpening hours: 9 to 5.', 'BMI,category\n18.5,normal', 'MAC address FAQ', 'ID3 tags explained', 'MZ Motors price list', '<?xml version="1.0"?><faq/>'];
+    for (const [i, text] of heads.entries()) {
+      const name = ['faq.txt', 'bmi.csv', 'mac.txt', 'id3.md', 'mz.txt', 'faq.txt'][i]!;
+      expect((await detectDocumentKind(enc(text), name)).kind, text).toBe(name.split('.').pop());
+    }
+    // A real binary behind a text name is still refused by what it is.
+    const bmp = Uint8Array.from([0x42, 0x4d, 0x3a, 0, 0, 0, 0, 0, 0, 0, 0x36, 0, 0, 0, 0x28, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0x18, 0, 0, 0, 0, 0, 4, 0, 0, 0]);
+    await expect(detectDocumentKind(bmp, 'image.txt')).rejects.toMatchObject({ status: 415 });
   });
   it('trusts the bytes over the name for PDF', async () => {
     expect(await detectDocumentKind(enc('%PDF-1.4\n%âãÏÓ\n1 0 obj\n<<>>\nendobj\n'), 'notes.txt')).toMatchObject({ kind: 'pdf' });
