@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fillVariables } from '../../src/campaigns/answer.js';
+import { parseMarkdown } from '../../src/knowledge/parse-text.js';
 import { splitSentences } from '../../src/knowledge/sentences.js';
 import { redact } from '../../src/privacy/redact.js';
 import { allowContactsIn, checkPhrase, stripFormatting } from '../../src/safety/safe-speech.js';
@@ -19,6 +20,12 @@ describe('text patterns stay linear on crafted runs', () => {
     expect(splitSentences('Hello... World! Next. 3 items?! "Quote" here.')).toEqual(['Hello...', 'World!', 'Next.', '3 items?!', '"Quote" here.']);
     expect(splitSentences('See Dr. Smith and Mr. Jones. '.repeat(10_000))).toHaveLength(10_000);
     expect(splitSentences('Ask Dr. Smith. Then go.')).toEqual(['Ask Dr. Smith.', 'Then go.']);
+  });
+
+  it('markdown documents: runs of "[", "![", "](" and "<" with nothing closing them', HANG_GUARD, () => {
+    const textOf = (md: string) => parseMarkdown(md).blocks.map((b) => b.text).join('\n');
+    for (const run of ['[', '![', '[a](', '<']) expect(textOf(`${run.repeat(RUN / run.length)} end`).endsWith('end')).toBe(true);
+    expect(textOf('See [our prices](https://x.example/p) and ![map](m.png), <b>bold</b> text.')).toBe('See our prices and map, bold text.');
   });
 
   it('campaign variables: a prompt with a long run of newlines', HANG_GUARD, () => {
