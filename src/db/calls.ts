@@ -62,6 +62,8 @@ export interface CallRow {
   duration_sec: number | null;
   recording_url: string | null;
   failure_reason: string | null;
+  /** Why the call ended (lifecycle.ts CallEnd.reason), whatever its status; null while live. */
+  end_reason: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -117,7 +119,7 @@ export async function listCalls(
 ): Promise<CallRow[]> {
   return db<CallRow[]>`
     select id, company_id, bot_id, direction, twilio_call_sid, from_number, to_number, status, started_at,
-      answered_at, ended_at, duration_sec, recording_url, failure_reason, created_at, updated_at
+      answered_at, ended_at, duration_sec, recording_url, failure_reason, end_reason, created_at, updated_at
     from calls
     where company_id = ${companyId}
       ${filters.botId ? db`and bot_id = ${filters.botId}` : db``}

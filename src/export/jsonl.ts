@@ -52,7 +52,7 @@ function batch(sql: Db, type: ExportType, companyId: string, withRecordingUrls: 
       case 'call':
         return sql`
           select c.id, c.bot_id, c.direction, c.from_number, c.to_number, c.status, c.started_at, c.answered_at, c.ended_at,
-            c.duration_sec, c.failure_reason, ${withRecordingUrls ? sql`c.recording_url` : sql`null::text`} as recording_url, ${transcriptOf(sql)} as transcript,
+            c.duration_sec, c.failure_reason, c.end_reason, ${withRecordingUrls ? sql`c.recording_url` : sql`null::text`} as recording_url, ${transcriptOf(sql)} as transcript,
             -- The recording itself is not in the export: its reference, and where the API streams it.
             case when c.recording_sid is null and c.recording_key is null then null else json_build_object(
               'source', case when c.recording_key is not null then 'parley' else 'twilio' end, 'twilio_recording_sid', c.recording_sid,

@@ -209,6 +209,17 @@ describe('REST API foundation', () => {
       expect(res.json().transcript[0].text).toBe('hello 0');
       expect(res.json().outcome).toMatchObject({ outcome_type: 'lead', extracted_data: { client_name: 'Ann' } });
     });
+
+    it('says why a call ended, completed or not, in the call, the list and the export', async () => {
+      const [first] = await t.db.sql<{ id: string }[]>`select id from calls where company_id = ${a.companyId} and status = 'completed' order by started_at limit 1`;
+      await t.db.sql`update calls set ended_at = now(), end_reason = 'caller_hangup: stop' where id = ${first!.id}`;
+      const one = (await req(a.apiKey, 'GET', `/v1/calls/${first!.id}`)).json();
+      expect(one).toMatchObject({ status: 'completed', failure_reason: null, end_reason: 'caller_hangup: stop' });
+      const listed = (await req(a.apiKey, 'GET', '/v1/calls?status=completed')).json().data.find((c: { id: string }) => c.id === first!.id);
+      expect(listed.end_reason).toBe('caller_hangup: stop');
+      const exported = (await req(a.apiKey, 'GET', '/v1/export?types=call')).body.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id?: string; end_reason?: string });
+      expect(exported.find((c) => c.id === first!.id)?.end_reason).toBe('caller_hangup: stop');
+    });
   });
 
   describe('company settings', () => {
