@@ -130,24 +130,30 @@ export function spokenAnswer(chunk: string, question: string, corpus?: TermStats
   const stats = corpus ?? termStats([chunk]);
   const terms = stems(question);
   // The chunk's heading path (chunk.ts keeps it apart from the text): "Opening hours" above "We are open Monday to
-  // Friday…" is what the question names, so its words count for every sentence under it.
-  const heading = section ? stems(section) : null;
+  // Friday…" is what the question names, so its words count for every sentence under it — at half weight, so that
+  // under "Address and parking" the sentence that itself says "parking" answers where to park.
+  const heading = section ? stems(section) : new Set<string>();
   let best = -1;
   let bestScore = -Infinity;
-  const rareHitsOf: number[] = [];
+  /** Per sentence, the rare question words it has as they are (not by a shared prefix: "cost" is not "costs"). */
+  const exactRareHitsOf: number[] = [];
   sentences.forEach((s, i) => {
     const words = stems(s);
-    if (heading) for (const t of heading) words.add(t);
     let hits = 0;
     let rare = 0;
+    let exactRare = 0;
     let score = 0;
     for (const t of terms) {
-      if (!shares(words, t)) continue;
+      const own = shares(words, t);
+      if (!own && !shares(heading, t)) continue;
       hits++;
-      score += weight(stats, t);
-      if (!isCommon(stats, t)) rare++;
+      score += own ? weight(stats, t) : weight(stats, t) / 2;
+      if (!isCommon(stats, t)) {
+        rare++;
+        if (words.has(t) || heading.has(t)) exactRare++;
+      }
     }
-    rareHitsOf[i] = rare;
+    exactRareHitsOf[i] = exactRare;
     // A heading or a label line says little; prefer sentences with a verb-ish length.
     if (s.length < 25 && !/\d/.test(s)) score -= 0.5 * (hits ? score / hits : 1);
     // Only a sentence sharing a word that is not common across the corpus can answer (with no question words at
@@ -162,8 +168,8 @@ export function spokenAnswer(chunk: string, question: string, corpus?: TermStats
   if (out.length < 40 && sentences[best + 1] && !/[.!?]$/.test(out)) out = `${out.replace(/[:\s]+$/, '')}: ${sentences[best + 1]}`;
   else if (out.length < 40 && sentences[best + 1]) out += ` ${sentences[best + 1]}`;
   // The next sentence answers the question too ("…free up to 24 hours before. Later cancellations cost $20."): say both.
-  // Only when it answers as much as the first: "…cleaning costs 80 dollars" is not followed by what whitening costs.
-  else if (sentences[best + 1] && (rareHitsOf[best + 1] ?? 0) > 0 && rareHitsOf[best + 1]! >= rareHitsOf[best]! && out.length + sentences[best + 1]!.length < MAX_CHARS) out += ` ${sentences[best + 1]}`;
+  // Only on a word of the question as it is: "…cleaning costs 80 dollars" is not followed by what whitening costs.
+  else if (sentences[best + 1] && (exactRareHitsOf[best + 1] ?? 0) > 0 && out.length + sentences[best + 1]!.length < MAX_CHARS) out += ` ${sentences[best + 1]}`;
   if (out.length > MAX_CHARS) {
     const cut = out.lastIndexOf(' ', MAX_CHARS);
     out = `${out.slice(0, cut > 0 ? cut : MAX_CHARS).replace(/[,;:\s]+$/, '')}.`;
