@@ -17,10 +17,23 @@ const RULES: [Intent, RegExp][] = [
   ['goodbye', /\b(bye|goodbye|good bye|that'?s all|that is all|have a (nice|good) day|nothing else)\b|^no,? thank(s| you)\b|до свидания|(^|\s)пока([\s,.!]|$)|всего доброго|это вс[её]|больше ничего|^нет,? спасибо/],
 ];
 
+/** What may follow a goodbye and still be one: "bye then", "goodbye, thank you", "пока, спасибо". */
+const AFTER_GOODBYE = /^[\s,.!]*((then|now|for now|thanks?|thank you( (so|very) much)?|спасибо( большое)?|тогда)[\s,.!]*)*$/;
+
+/**
+ * A goodbye closes what the caller says: "thanks, goodbye", "okay bye then". Words after it that are not thanks
+ * make it something else — "bye" is how a recognizer often hears "Hi" ("bye I'd like a haircut tomorrow").
+ */
+function endsWithGoodbye(t: string, re: RegExp): boolean {
+  const last = [...t.matchAll(new RegExp(re.source, 'g'))].at(-1);
+  return last !== undefined && AFTER_GOODBYE.test(t.slice(last.index + last[0].length));
+}
+
 export function classify(text: string): Intent {
   const t = normalize(text);
   for (const [intent, re] of RULES) {
     if (!re.test(t)) continue;
+    if (intent === 'goodbye' && !endsWithGoodbye(t, re)) continue;
     // "What happens if I cancel late?" asks about a policy; it is not a cancellation.
     if ((intent === 'cancel' || intent === 'reschedule' || intent === 'book' || intent === 'my_booking') && isHypothetical(t)) continue;
     return intent;

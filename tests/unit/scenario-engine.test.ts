@@ -193,3 +193,19 @@ describe('booking wishes without the word "book"', () => {
     expect(extractWhen('tomorrow at three pm')).toBe('tomorrow at three pm');
   });
 });
+
+describe('a goodbye closes what the caller says', () => {
+  it('ends on goodbye words at the end, not on "bye" heard at the start of a request', async () => {
+    for (const bye of ['Thanks, goodbye', 'okay bye then', 'that is all, thank you', 'No thanks', 'bye', 'Спасибо, до свидания', 'ну всё, пока', 'это всё, спасибо']) {
+      const c = conversation(/[а-я]/i.test(bye) ? 'ru' : 'en', []);
+      await c.say(bye);
+      expect(c.control.ended, bye).toBe('caller said goodbye');
+    }
+    // How pocketsphinx hears "Hi, I'd like a haircut tomorrow at three pm": the call goes on.
+    for (const request of ["bye i'd like a haircut tomorrow at three pm", 'bye can you tell me your prices', 'пока не знаю, какие у вас цены']) {
+      const c = conversation(/[а-я]/i.test(request) ? 'ru' : 'en', []);
+      await c.say(request);
+      expect(c.control.ended ?? null, request).toBeNull();
+    }
+  });
+});
