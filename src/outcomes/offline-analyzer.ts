@@ -10,7 +10,7 @@
  *   support     — question-like caller turns
  * The summary always says how the call ended.
  */
-import { extractName, extractPhoneDigits } from '../bookings/flow/understand.js';
+import { extractName, extractPhoneDigits, isQuestion } from '../bookings/flow/understand.js';
 import type { Analysis, AnalysisInput, Analyzer, TranscriptTurn } from './types.js';
 
 export type Ending = 'caller_hangup' | 'silence' | 'failure' | 'transfer' | 'bot_ended' | 'not_connected';
@@ -49,8 +49,6 @@ export function isNotConnected(input: Pick<AnalysisInput, 'end' | 'transcript'>)
 const BOOKING_TOOLS = new Set(['book_appointment', 'create_booking']);
 const TOOL_FAILED = /error|fail|taken|unavailable|not available|conflict|занят|ошибк|недоступ/i;
 const BOOKING_INTENT = /\b(book|booking|appointment|schedule|reserve|reservation|slot)\b|запис|заброни|бронир|при[её]м/i;
-const QUESTION_START =
-  /^(what|when|where|how|why|which|who|do you|does|did|can i|can you|could|is there|is it|are you|are there|will|сколько|когда|где|как|что|почему|какие|какой|есть ли|можно ли|вы работаете|работаете ли|а если)(?=[\s,.!?]|$)/i;
 const NAME_EN_ANY_CASE = /\bmy name is\s+([a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?)/i;
 const NAME_EN_CAPITALISED = /\b(?:this is|I am|I'm|it's)\s+([A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)/;
 const NAME_RU_ANY_CASE = /(?:меня зовут|моё имя|мое имя)\s+([а-яё-]+(?:\s+[а-яё-]+)?)/i;
@@ -160,7 +158,6 @@ function findTime(texts: string[]): string | null {
   return null;
 }
 
-const isQuestion = (t: string) => t.includes('?') || QUESTION_START.test(t.trim());
 
 export function isCallerTurn(t: TranscriptTurn): boolean {
   return t.role === 'caller' || t.role === 'user';

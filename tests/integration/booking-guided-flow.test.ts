@@ -183,6 +183,16 @@ describe('guided booking: corrections, taken times, phone calls (en)', () => {
     expect(await c.say('Friday at 9 am')).toBe('May I have your name, please?');
   });
 
+  it('a spoken question (no "?", a filler first) goes to the documents, not into a booking', async () => {
+    // How a recognizer writes questions: lower case, no punctuation.
+    for (const q of ['and how much is a tap repair', 'can you tell me how much a tv mounting costs', 'so what time do you close on saturday', 'is parking free']) {
+      const c = await conversation(botEn, '+12125550100');
+      const reply = await c.say(q);
+      expect(reply, q).not.toMatch(/What day and time|Would you like to book/);
+      expect(reply, q).toMatch(/don't have that information/);
+    }
+  });
+
   it('cancels and reschedules the caller\'s own booking after a read-back; a web caller is asked for the number', async () => {
     await bookings.reserve(db.sql, {
       companyId: company, botId: botEn.id, serviceId: 'tap', start: new Date(at('2026-03-06T10:00')), status: 'confirmed', actor: 'api',

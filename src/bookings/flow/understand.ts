@@ -27,8 +27,13 @@ export function isNo(text: string): boolean {
 /** "What happens if I cancel late?", "Что будет, если я отменю?" — asking about a policy, not asking for it. */
 const HYPOTHETICAL =
   /\b(what happens|what if|if i (cancel|reschedule|move|change|miss|am late)|is there (a|any) (fee|charge|penalty)|how (late|far in advance|long before)|(cancellation|cancel|rescheduling) (policy|fee|charge|rules)|policy|can i cancel for free|do you charge)\b|что будет|а если|если я (отмен|перен|опозд|не приду)|штраф|правил[аоу]|политик|за сколько|бесплатно ли|можно ли бесплатно|сколько стоит отмен/;
+/**
+ * A spoken question, as a recognizer writes it (no "?"): its first words after a filler ("and", "so", "um", "а",
+ * "ну") ask ("is parking free", "can you tell me…", "подскажите…"), or it asks how much / how long / what time.
+ */
 const QUESTION_START =
-  /^(what|when|where|how|why|which|who|do you|does|did|is there|is it|are you|are there|will|сколько|когда|где|как|что|почему|какие|какой|есть ли|можно ли|вы работаете|работаете ли|а если)(?=[\s,.!?]|$)/;
+  /^((and|so|um|uh|well|okay|ok|also|hi|hello|а|и|ну|так|тогда)[\s,]+)*(what|when|where|how|why|which|who|do|does|did|is|are|will|would you|can you tell|could you tell|tell me|i wanted to ask|i want to know|i'?d like to know|i would like to know|сколько|когда|где|как|что|почему|какие|какой|какая|есть ли|можно ли|вы работаете|работаете ли|а если|скажите|подскажите|расскажите)(?=[\s,.!?]|$)/;
+const QUESTION_ANYWHERE = /\b(how much|how long|how many|what time)\b|сколько стоит|во сколько/;
 
 export function isHypothetical(text: string): boolean {
   return HYPOTHETICAL.test(norm(text));
@@ -36,7 +41,7 @@ export function isHypothetical(text: string): boolean {
 
 export function isQuestion(text: string): boolean {
   const t = norm(text);
-  return t.includes('?') || QUESTION_START.test(t) || isHypothetical(t);
+  return t.includes('?') || QUESTION_START.test(t) || QUESTION_ANYWHERE.test(t) || isHypothetical(t);
 }
 
 // ---------- task ----------
