@@ -138,6 +138,9 @@ export class ScenarioEngine implements LlmProvider {
   private leadStep(text: string, prevAssistant: string, messages: ChatMessage[], r: Replies, has: (n: string) => boolean): Reply | null {
     const all = Object.values(REPLIES);
     const tool = has(CALLBACK_DETAILS_TOOL);
+    // A question or a task instead of the detail asked leaves the callback: the caller is answered, not taken for
+    // a name ("are you open on sunday") or asked again and again for a number. Two words may be a name ("Will Smith").
+    if ((isQuestion(text) && text.trim().split(/\s+/).length > 2) || taskOf(text)) return null;
     if (all.some((x) => prevAssistant.includes(x.leadAskName))) {
       if (isNo(text) && text.trim().split(/\s+/).length <= 3) {
         return tool ? { call: { name: CALLBACK_DETAILS_TOOL, arguments: { stop: true } } } : { text: r.anythingElse };

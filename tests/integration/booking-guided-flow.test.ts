@@ -224,6 +224,20 @@ describe('guided booking: corrections, taken times, phone calls (en)', () => {
     const b = await c.say('Do you sell paint?');
     expect(a).not.toBe(b);
   });
+
+  it('a question or a task instead of the detail asked leaves the callback, and is answered', async () => {
+    const c = await conversation(botEn, null);
+    expect(await c.say('do you install solar panels')).toMatch(/What name should I leave for the callback\?$/);
+    // Not a name: a question, answered (here: not in the documents either), never "Thank you, are you open…".
+    const asked = await c.say('is there a fee if i reschedule');
+    expect(asked).toMatch(/^You can cancel or reschedule free of charge/);
+    expect(await c.say('I want to book a tap repair')).toBe('What day and time would suit you for the Tap repair?');
+    // Mid-number, the same.
+    const d = await conversation(botEn, null);
+    await d.say('do you install solar panels');
+    expect(await d.say('Maria Lopez')).toBe('Thank you, Maria Lopez. What number should we call you back on?');
+    expect(await d.say('what happens if i cancel late')).toMatch(/cancellations? cost 20 dollars/);
+  });
 });
 
 describe('guided booking (ru)', () => {
