@@ -118,17 +118,27 @@ export async function listEvents(db: Db, companyId: string, bookingId: string): 
 
 /**
  * Marks lapsed holds 'expired' so the exclusion constraint stops counting them. Scoped to one company when
- * given (the booking path), or all companies (the periodic cleanup). Returns the number expired.
+ * given (the booking path), or all companies (the periodic cleanup). Returns the number expired. Rows another
+ * transaction has locked are skipped (it is expiring or changing them itself): concurrent callers never wait on
+ * each other's rows, so they cannot deadlock here.
  */
+export function expireHolds(db: Db, now: Date, companyId?: string): Promise<number> {
+  return endHolds(db, now, db`and hold_expires_at <= ${now} ${companyId ? db`and company_id = ${companyId}` : db``}`, 'hold expired');
+}
+
 /**
- * Marks lapsed holds expired. Rows another transaction has locked are skipped (it is expiring or changing them
- * itself): concurrent callers never wait on each other's rows, so they cannot deadlock here.
+ * A call's holds end with the call: a caller who hung up before confirming leaves the time free for the next
+ * caller at once, not when the hold lapses minutes later. Called in the transaction that ends the call.
  */
-export async function expireHolds(db: Db, now: Date, companyId?: string): Promise<number> {
+export function releaseCallHolds(db: Db, callId: string): Promise<number> {
+  return endHolds(db, new Date(), db`and call_id = ${callId}`, 'call ended before the booking was confirmed');
+}
+
+async function endHolds(db: Db, now: Date, which: ReturnType<Db>, reason: string): Promise<number> {
   const rows = await db`
     with lapsed as (
       select id from bookings
-      where status = 'held' and hold_expires_at <= ${now} ${companyId ? db`and company_id = ${companyId}` : db``}
+      where status = 'held' ${which}
       order by id
       for update skip locked),
     expired as (
@@ -136,7 +146,7 @@ export async function expireHolds(db: Db, now: Date, companyId?: string): Promis
       from lapsed where b.id = lapsed.id
       returning b.id, b.company_id)
     insert into booking_events (booking_id, company_id, from_status, to_status, actor, reason)
-    select id, company_id, 'held', 'expired', 'system', 'hold expired' from expired
+    select id, company_id, 'held', 'expired', 'system', ${reason} from expired
     returning booking_id`;
   return rows.length;
 }

@@ -145,3 +145,24 @@ describe('PgCallRecorder', () => {
     expect(await db.sql`select 1 from jobs where dedupe_key = ${'analyze:' + callId}`).toHaveLength(1);
   });
 });
+
+describe('a call\'s booking holds', () => {
+  it('end with the call: the time is free for the next caller at once', async () => {
+    const callId = await newCall();
+    const recorder = new PgCallRecorder({ sql: db.sql, callId, companyId, botId, log });
+    await recorder.start();
+    const hold = async (call: string | null, status: string, hour: number) => (await db.sql<{ id: string }[]>`
+      insert into bookings (company_id, bot_id, call_id, service_id, service_name, resource_id, resource_name, starts_at, ends_at, status, hold_expires_at)
+      values (${companyId}, ${botId}, ${call}, 'cut', 'Haircut', 'anna', 'Anna', ${new Date(Date.UTC(2027, 0, 5, hour))}, ${new Date(Date.UTC(2027, 0, 5, hour + 1))}, ${status},
+        ${status === 'held' ? new Date(Date.now() + 5 * 60_000) : null})
+      returning id`)[0]!.id;
+    const open = await hold(callId, 'held', 9); // the caller hung up before saying yes
+    const confirmed = await hold(callId, 'confirmed', 11);
+    const apiHold = await hold(null, 'held', 13); // an API client's hold, no call
+    await recorder.end({ status: 'completed', reason: 'caller_hangup' });
+    const rows = await db.sql<{ id: string; status: string }[]>`select id, status from bookings where id = any(${[open, confirmed, apiHold]}::uuid[])`;
+    expect(Object.fromEntries(rows.map((r) => [r.id, r.status]))).toEqual({ [open]: 'expired', [confirmed]: 'confirmed', [apiHold]: 'held' });
+    const [event] = await db.sql`select from_status, to_status, reason from booking_events where booking_id = ${open}`;
+    expect(event).toMatchObject({ from_status: 'held', to_status: 'expired', reason: 'call ended before the booking was confirmed' });
+  });
+});
