@@ -127,26 +127,32 @@ export function expireHolds(db: Db, now: Date, companyId?: string): Promise<numb
 }
 
 /**
- * A call's holds end with the call: a caller who hung up before confirming leaves the time free for the next
- * caller at once, not when the hold lapses minutes later. Called in the transaction that ends the call.
+ * Ends a call's holds (all, or all but `exceptId`): when the call ends — a caller who hung up before confirming
+ * leaves the time free for the next caller at once, not when the hold lapses minutes later ('expired') — or when
+ * the call holds another time or leaves the booking ('cancelled'). No webhook: a hold was never a booking.
  */
-export function releaseCallHolds(db: Db, callId: string): Promise<number> {
-  return endHolds(db, new Date(), db`and call_id = ${callId}`, 'call ended before the booking was confirmed');
+export function endCallHolds(
+  db: Db,
+  q: { callId: string; companyId?: string; exceptId?: string },
+  end: { to: 'expired' | 'cancelled'; reason: string },
+): Promise<number> {
+  return endHolds(db, new Date(), db`and call_id = ${q.callId}
+    ${q.companyId ? db`and company_id = ${q.companyId}` : db``} ${q.exceptId ? db`and id <> ${q.exceptId}` : db``}`, end.reason, end.to);
 }
 
-async function endHolds(db: Db, now: Date, which: ReturnType<Db>, reason: string): Promise<number> {
+async function endHolds(db: Db, now: Date, which: ReturnType<Db>, reason: string, to: 'expired' | 'cancelled' = 'expired'): Promise<number> {
   const rows = await db`
     with lapsed as (
       select id from bookings
       where status = 'held' ${which}
       order by id
       for update skip locked),
-    expired as (
-      update bookings b set status = 'expired', updated_at = ${now}
+    ended as (
+      update bookings b set status = ${to}, hold_expires_at = case when ${to} = 'expired' then b.hold_expires_at end, updated_at = ${now}
       from lapsed where b.id = lapsed.id
       returning b.id, b.company_id)
     insert into booking_events (booking_id, company_id, from_status, to_status, actor, reason)
-    select id, company_id, 'held', 'expired', 'system', ${reason} from expired
+    select id, company_id, 'held', ${to}, 'system', ${reason} from ended
     returning booking_id`;
   return rows.length;
 }

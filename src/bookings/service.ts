@@ -13,6 +13,7 @@ import { computeSlots, nearestSlots, type Slot } from './availability.js';
 import { bookingSettings, resourcesFor, type BookingConfig, type BookingSettings, type BookingService } from './config-schema.js';
 import {
   busyIntervals,
+  endCallHolds,
   expireHolds,
   getBooking,
   insertBooking,
@@ -356,12 +357,7 @@ export function createBookingService(options: BookingServiceOptions) {
 
     /** Releases every live hold a call placed (a new hold replaces the old one). */
     async releaseCallHolds(db: Db, q: { companyId: string; callId: string; exceptId?: string }): Promise<void> {
-      const rows = await db`
-        select id from bookings where company_id = ${q.companyId} and call_id = ${q.callId} and status = 'held'
-          and id <> ${q.exceptId ?? '00000000-0000-0000-0000-000000000000'}`;
-      for (const r of rows) {
-        await transition(db, { companyId: q.companyId, bookingId: r.id as string, to: 'cancelled', actor: 'system', reason: 'replaced by a newer hold' });
-      }
+      await endCallHolds(db, q, { to: 'cancelled', reason: 'replaced by a newer hold' });
     },
 
     /** Periodic cleanup for the lead's timer: marks every lapsed hold expired. */

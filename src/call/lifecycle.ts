@@ -5,7 +5,7 @@
  * server was lost — ends it here: end time, duration, status, reason, the `call.ended` event (one payload
  * everywhere) and the analysis job, in one transaction, exactly once, whoever comes first.
  */
-import { releaseCallHolds } from '../bookings/repo.js';
+import { endCallHolds } from '../bookings/repo.js';
 import { insertCall, liveStatuses, type CallDirection, type CallRow, type EndedCallStatus, type LiveCallStatus } from '../db/calls.js';
 import type { Db } from '../db/sql.js';
 import { enqueueJob } from '../jobs/queue.js';
@@ -93,7 +93,7 @@ export async function endCallInTx(
     returning duration_sec, bot_id, (media_started_at is not null) as had_media`;
   const row = rows[0];
   if (!row) return false;
-  await releaseCallHolds(tx, call.callId);
+  await endCallHolds(tx, { callId: call.callId }, { to: 'expired', reason: 'call ended before the booking was confirmed' });
   await emitEvent(tx, {
     companyId: call.companyId,
     type: 'call.ended',

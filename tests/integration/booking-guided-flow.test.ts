@@ -145,6 +145,17 @@ describe('guided booking: corrections, taken times, phone calls (en)', () => {
     expect(b!.start).toBe(new Date(at('2026-03-05T11:00')).toISOString());
   });
 
+  it('changing the service at the read-back keeps the time: the call\'s own hold is not "fully booked"', async () => {
+    const c = await conversation(botEn, '+12125550100');
+    expect(await c.say("I'm Anna Lee and I need a tap repair tomorrow at 10 am")).toMatch(/^Let me confirm: Tap repair tomorrow at 10:00 AM/);
+    expect(await c.say('No, make it TV mounting')).toBe(
+      'Let me confirm: TV mounting tomorrow at 10:00 AM, for Anna Lee, phone number 2 1 2, 5 5 5, 0 1 0 0. Shall I book it?');
+    expect(await c.say('Yes')).toContain("You're booked for TV mounting tomorrow at 10:00 AM.");
+    const booked = await live(c.callId);
+    expect(booked).toHaveLength(1);
+    expect(booked[0]).toMatchObject({ serviceId: 'tv' });
+  });
+
   it('a plain "no" to the read-back asks what to change; a taken time offers the nearest free ones and a pick books', async () => {
     await bookings.reserve(db.sql, { companyId: company, botId: botEn.id, serviceId: 'tv', start: new Date(at('2026-03-05T14:00')), status: 'confirmed', actor: 'api' });
     const c = await conversation(botEn, '+12125550100');

@@ -187,17 +187,18 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
    */
   async function verify(e: Env, st: FlowState, serviceId: string, start: string, hold: boolean): Promise<{ ok: true } | { ok: false; offers: Offer[]; taken: boolean }> {
     const at = DateTime.fromISO(start).toMillis();
+    // The call's own hold (another service or time it is changing from) must not make the new time look taken.
+    if (hold) await bookings.releaseCallHolds(db, { companyId: e.ctx.companyId, callId: e.ctx.callId });
     const { slots } = await bookings.availability(db, {
       companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, from: new Date(at), to: new Date(at + 1),
     });
     if (slots.length === 0) return { ok: false, offers: await nearest(e, serviceId, at), taken: bookableWhenFree(e, serviceId, at) };
     if (!hold) return { ok: true };
     try {
-      const h = await bookings.reserve(db, {
+      await bookings.reserve(db, {
         companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, start: new Date(at), status: 'held', callId: e.ctx.callId,
         customerPhone: st.phone, actor: 'caller', reason: 'held during a guided booking',
       });
-      await bookings.releaseCallHolds(db, { companyId: e.ctx.companyId, callId: e.ctx.callId, exceptId: h.id });
       return { ok: true };
     } catch (err) {
       if (err instanceof ParleyError && (err.code === 'PARLEY_ERR_SLOT_TAKEN' || err.details?.reason === 'not_bookable')) {
