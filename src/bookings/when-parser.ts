@@ -82,6 +82,11 @@ const AM_WORDS = new Set(['am', 'a.m.', 'a.m', 'утра', 'ночи']);
 const HOUR_WORDS = new Set(["o'clock", 'oclock', 'час', 'часа', 'часов', 'h']);
 const TIME_PREPOSITIONS = new Set(['at', 'в', 'во', 'к', 'around', 'about', 'около', 'by']);
 const DAY_UNIT_WORDS = new Set(['day', 'days', 'день', 'дня', 'дней']);
+const WEEK_UNIT_WORDS = new Set(['week', 'weeks', 'неделю', 'недели', 'недель']);
+/** What may follow "the 15th" when it is a day of the month. */
+const DATE_ENDS = new Set(['', 'at', 'in', 'for', 'around', 'about', 'by', 'please', 'morning', 'afternoon', 'evening', 'then']);
+/** "not tomorrow, Thursday": a date said only to be refused. */
+const NEGATIONS = new Set(['not', 'не']);
 const NEXT_WORDS = new Set(['next', 'следующий', 'следующую', 'следующее', 'следующей', 'следующая']);
 
 const PART_WORDS: Record<string, Exclude<DayPart, 'week' | 'day'>> = {
@@ -141,9 +146,55 @@ interface TimePart {
   explicit: boolean;
 }
 
+/** How many days "N days" / "a week" / "2 weeks" at `i` stand for, and how many tokens that took; null if none. */
+function spanAt(tokens: string[], i: number): { days: number; length: number } | null {
+  const count = tokens[i] === 'a' || tokens[i] === 'one' ? 1 : isInt(tokens[i]) ? Number(tokens[i]) : null;
+  const unit = tokens[i + 1] ?? '';
+  if (count === null || count > 60) return null;
+  if (DAY_UNIT_WORDS.has(unit)) return { days: count, length: 2 };
+  if (WEEK_UNIT_WORDS.has(unit)) return { days: 7 * count, length: 2 };
+  return null;
+}
+
+/** The day a weekday word names from `today` (the next one; "this Friday" may be today). */
+function weekdayAhead(today: DateTime, weekday: number, thisWeek: boolean): DateTime {
+  let ahead = (weekday - today.weekday + 7) % 7;
+  if (ahead === 0 && !thisWeek) ahead = 7;
+  return today.plus({ days: ahead });
+}
+
 function findDate(tokens: string[], used: Set<number>, today: DateTime): DatePart | null {
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
+    // "not tomorrow, Thursday at 3": the refused date is skipped (and not taken for anything else).
+    if (NEGATIONS.has(tokens[i - 1] ?? '') && (t === 'today' || t === 'tomorrow' || t === 'сегодня' || t === 'завтра' || WEEKDAY_WORDS[t] !== undefined)) {
+      used.add(i - 1).add(i);
+      continue;
+    }
+    // "in two weeks", "через 2 недели" (the day; "in 3 days" is below): never an hour.
+    if ((t === 'in' || t === 'через') && WEEK_UNIT_WORDS.has(tokens[i + 2] ?? '') && spanAt(tokens, i + 1)) {
+      return mark(used, [i, i + 1, i + 2], { day: today.plus({ days: spanAt(tokens, i + 1)!.days }) });
+    }
+    // "a week from today", "two weeks from Friday", "3 days from tomorrow"
+    const span = spanAt(tokens, i);
+    if (span && tokens[i + span.length] === 'from') {
+      const base = tokens[i + span.length + 1] ?? '';
+      const from = base === 'today' || base === 'now' ? today
+        : base === 'tomorrow' ? today.plus({ days: 1 })
+          : WEEKDAY_WORDS[base] !== undefined ? weekdayAhead(today, WEEKDAY_WORDS[base]!, false) : null;
+      if (from) return mark(used, [i, i + 1, i + 2, i + 3], { day: from.plus({ days: span.days }) });
+    }
+    // "on the 15th", "the fifteenth" (ordinal endings are gone by now): this month's, or next month's once past.
+    // Only where a date can end: "the second one" picks an offer, "the 3rd of December" is a month's (below).
+    if (t === 'the' && isInt(tokens[i + 1]) && Number(tokens[i + 1]) >= 1 && Number(tokens[i + 1]) <= 31 && DATE_ENDS.has(tokens[i + 2] ?? '')) {
+      const dom = Number(tokens[i + 1]);
+      let day = today.set({ day: dom });
+      if (day.month !== today.month || day < today) {
+        const next = today.plus({ months: 1 });
+        day = next.set({ day: Math.min(dom, next.daysInMonth ?? 28) });
+      }
+      return mark(used, tokens[i - 1] === 'on' ? [i - 1, i, i + 1] : [i, i + 1], { day });
+    }
     if (t === 'today' || t === 'сегодня' || t === 'tonight') return mark(used, [i], { day: today });
     if (t === 'послезавтра') return mark(used, [i], { day: today.plus({ days: 2 }) });
     if (t === 'tomorrow' || t === 'завтра') {
@@ -166,11 +217,9 @@ function findDate(tokens: string[], used: Set<number>, today: DateTime): DatePar
     if (weekday !== undefined) {
       const prev = tokens[i - 1];
       const thisWeek = prev === 'this' || prev === 'эту' || prev === 'этот' || prev === 'это';
-      let ahead = (weekday - today.weekday + 7) % 7;
-      if (ahead === 0 && !thisWeek) ahead = 7;
       const idx = [i];
       if (prev !== undefined && (NEXT_WORDS.has(prev) || thisWeek || prev === 'on')) idx.push(i - 1);
-      return mark(used, idx, { day: today.plus({ days: ahead }) });
+      return mark(used, idx, { day: weekdayAhead(today, weekday, thisWeek) });
     }
     const month = MONTHS[t];
     if (month !== undefined) {

@@ -33,6 +33,14 @@ const exact: Array<[string, string]> = [
   ['в семь вечера', '2026-03-04T19:00'],
   ['Завтра в двенадцать тридцать', '2026-03-05T12:30'],
   ['2026-03-10T15:00:00-04:00', '2026-03-10T15:00'],
+  // Spans and days of the month a caller says (each was read as today, or "two" as 2 PM):
+  ['in two weeks at 10 am', '2026-03-18T10:00'],
+  ['a week from today at 3 pm', '2026-03-11T15:00'],
+  ['two weeks from Friday at noon', '2026-03-20T12:00'],
+  ['on the 15th at 10 am', '2026-03-15T10:00'],
+  ['the second at 10 am', '2026-04-02T10:00'],
+  ['not Friday, Monday at 3 pm', '2026-03-09T15:00'],
+  ['через 2 недели в 10 утра', '2026-03-18T10:00'],
 ];
 
 const windows: Array<[string, string, string, string]> = [
@@ -46,6 +54,8 @@ const windows: Array<[string, string, string, string]> = [
   ['завтра после обеда', 'afternoon', '2026-03-05T12:00', '2026-03-05T17:00'],
   ['в субботу вечером', 'evening', '2026-03-07T17:00', '2026-03-08T00:00'],
   ['2026-03-10', 'day', '2026-03-10T00:00', '2026-03-11T00:00'],
+  ['in two weeks', 'day', '2026-03-18T00:00', '2026-03-19T00:00'],
+  ['не завтра, а в пятницу', 'day', '2026-03-06T00:00', '2026-03-07T00:00'],
 ];
 
 describe('parseWhen', () => {
@@ -63,6 +73,11 @@ describe('parseWhen', () => {
       expect(r.from.toISO()).toBe(local(from));
       expect(r.to.toISO()).toBe(local(to));
     }
+  });
+
+  it('"the second one" picks an offer; it is no day of the month', () => {
+    expect(parseWhen('the second one please', { now, zone })).toBeNull();
+    expect(parseWhen('the first option', { now, zone })).toBeNull();
   });
 
   it('returns null for words without a time', () => {
