@@ -176,6 +176,7 @@ export function textVerdict(text: string, language: Language): { score: number; 
   // "a doctor who…", "the one which…": a relative pronoun after the first word opens a clause ("Who?" alone asks).
   if (words.length > 1 && (language === 'ru' ? RU_RELATIVE : EN_RELATIVE).has(last)) return { score: 0.15, rule: `ends with "${last}"` };
   if (words.every((w) => DISCOURSE_OPENERS.has(w))) return { score: 0.15, rule: 'only an opener ("well", "actually")' };
+  if (isWholeNumber(words)) return { score: 0.85, rule: 'a whole phone number' };
   if (isDictatedNumber(words)) return { score: 0.15, rule: 'number being dictated' };
   if (isDictationStarting(words)) return { score: 0.15, rule: 'a number begun' };
   if (isBeingSpelled(words)) return { score: 0.15, rule: 'being spelled' };
@@ -260,14 +261,32 @@ function isBeingSpelled(words: string[]): boolean {
 }
 
 /** Three or more trailing digit groups or number words ("five five five one two"), or digits with a trailing group of 1–3. */
-function isDictatedNumber(words: string[]): boolean {
+/** The digits a dictated run at the end stands for ("212" three, "two" one; "double five" two), and its words. */
+function trailingDigits(words: string[]): { words: number; digits: number } {
   let run = 0;
+  let digits = 0;
   for (let i = words.length - 1; i >= 0; i--) {
     const w = words[i]!;
-    if (/^\d{1,4}$/.test(w) || NUMBER_WORDS.has(w)) run++;
+    if (/^\d{1,4}$/.test(w)) digits += w.length;
+    else if (w === 'double' || w === 'triple') digits += w === 'double' ? 1 : 2; // the digit after it counts once
+    else if (w === 'ten' || w === 'десять') digits += 2;
+    else if (NUMBER_WORDS.has(w)) digits += 1;
     else break;
+    run++;
   }
-  return run >= 3;
+  return { words: run, digits };
+}
+
+/** A phone number's worth of digits (10: a national number in most plans) is said; a pause after it ends it. */
+const WHOLE_NUMBER_DIGITS = 10;
+
+function isDictatedNumber(words: string[]): boolean {
+  const { words: run, digits } = trailingDigits(words);
+  return run >= 3 && digits < WHOLE_NUMBER_DIGITS;
+}
+
+function isWholeNumber(words: string[]): boolean {
+  return trailingDigits(words).digits >= WHOLE_NUMBER_DIGITS;
 }
 
 export const ruleEndOfTurn: EndOfTurnModel = new RuleEndOfTurn();

@@ -20,6 +20,11 @@ describe('end-of-turn rules', () => {
     ['um', 'unfinished'],
     ['a cleaning and', 'unfinished'],
     ['my number is five five five', 'unfinished'],
+    // a whole phone number said: no reason to wait for more
+    ['seven one eight five five five zero one one one', 'complete'],
+    ['my number is 212 555 0142', 'complete'],
+    ['two one two five five five double one four', 'unfinished'],
+    ['two one two five five five double one four two', 'complete'],
     ['my number is', 'unfinished'],
     ['let me think…', 'unfinished'],
     ['so,', 'unfinished'],
