@@ -266,6 +266,25 @@ export class Playback {
   heardText(): string {
     return this.phrases.filter((p) => this.isHeard(p)).map((p) => p.text).join(' ');
   }
+
+  /**
+   * What the caller heard, for the transcript of a turn cut short: the whole phrases heard, then the start of the
+   * phrase playing when it stopped, cut in proportion to its audio played ("I can offer tomorrow at 8 AM, tomo…"
+   * is "I can offer tomorrow at 8 AM…"). An offer interrupted in its first sentence left no bot line at all.
+   */
+  heardTranscript(): string {
+    const whole = this.heardText();
+    const played = Math.max(this.heardPos, this.assumedPos);
+    const last = played > 0 ? this.slices[played - 1] : undefined;
+    const phrase = last?.phrase;
+    if (!last || !phrase || this.isHeard(phrase)) return whole;
+    // Its audio so far, when TTS had not finished it: the share is then an upper bound.
+    const share = (last.n + 1) / Math.max(phrase.slices, last.n + 1);
+    const cut = phrase.text.lastIndexOf(' ', Math.round(phrase.text.length * share));
+    if (cut <= 0) return whole;
+    const part = `${phrase.text.slice(0, cut).replace(/[\s,;:.!?—-]+$/u, '')}…`;
+    return whole ? `${whole} ${part}` : part;
+  }
   unheardText(): string {
     const rest = this.phrases.filter((p) => !this.isHeard(p)).map((p) => p.text);
     if (this.unspoken) rest.push(this.unspoken);

@@ -71,7 +71,7 @@ export class SpeakingTurn {
 
   /**
    * Ends the turn: the line is cleared (unless a pause already did, or the call is over), LLM and TTS are
-   * aborted, and what the caller heard is frozen. Returns the heard text.
+   * aborted, and what the caller heard is frozen. Returns the heard text (the phrase cut short, in part).
    */
   stop(reason: StopReason): string {
     if (this.stopped) return '';
@@ -79,6 +79,6 @@ export class SpeakingTurn {
     if (reason !== 'call-ended' && !this.pauseInfo) this.transport.clear();
     this.playback.interrupt();
     this.controller.abort();
-    return this.playback.heardText();
+    return this.playback.heardTranscript();
   }
 }

@@ -170,7 +170,22 @@ describe('CallSession', () => {
     expect(h.llm.completed).toBe(1);
   });
 
-  it('barge-in clears the line, aborts LLM and TTS, and keeps only the heard phrases', async () => {
+  it('an answer cut in its first phrase still leaves the bot\'s line: the words heard so far', async () => {
+    const h = createHarness({ reply: () => LONG_ANSWER, llm: { firstTokenMs: 100, tokenMs: 250 }, tts: { chunkMs: 200 } });
+    await h.advance(4000);
+    void h.stt.play(saySentence('what are your hours'));
+    // About a second of the first sentence (≈ 2.7 s of audio) has played.
+    await h.advance(1300 + 3200);
+    expect(h.transport.playedMarks.some((m) => m.startsWith('t2-0.'))).toBe(true);
+    void h.stt.play(saySentence('wait can you repeat that', { wordMs: 200 }));
+    await h.advance(10_000);
+    const bot = h.recorder.turns.filter((t) => t.role === 'bot')[1];
+    expect(bot).toMatchObject({ interrupted: true });
+    expect(bot!.text).toMatch(/^We are open .*…$/);
+    expect('We are open from nine to five on weekdays.'.startsWith(bot!.text.replace(/…$/, ''))).toBe(true);
+  });
+
+  it('barge-in clears the line, aborts LLM and TTS, and keeps what was heard: whole phrases, then the cut one in part', async () => {
     const h = createHarness({ reply: () => LONG_ANSWER, llm: { firstTokenMs: 100, tokenMs: 250 }, tts: { chunkMs: 200 } });
     await h.advance(4000);
     void h.stt.play(saySentence('what are your hours'));
@@ -186,7 +201,7 @@ describe('CallSession', () => {
     expect(h.tts.cancels).toBeGreaterThan(cancelsBefore);
     await h.advance(10_000);
     const bot = h.recorder.turns[2];
-    expect(bot).toMatchObject({ role: 'bot', interrupted: true, text: 'We are open from nine to five on weekdays.' });
+    expect(bot).toMatchObject({ role: 'bot', interrupted: true, text: 'We are open from nine to five on weekdays. On Saturdays we…' });
     // The recognizer's speech start paused the bot at once (the line cleared); one word at 200 ms, and the
     // 300 ms speech criterion committed the interruption at 300 ms.
     expect(bot?.latency?.bargeInOnsetToQuietMs).toBe(0);
@@ -195,7 +210,7 @@ describe('CallSession', () => {
     expect(h.recorder.turns[3]).toMatchObject({ role: 'caller', text: 'wait can you repeat that' });
     // The next LLM request carries only what the caller heard.
     const history = h.llm.requests[1]?.messages ?? [];
-    expect(history.find((m) => m.role === 'assistant')).toMatchObject({ content: 'We are open from nine to five on weekdays.' });
+    expect(history.find((m) => m.role === 'assistant')).toMatchObject({ content: 'We are open from nine to five on weekdays. On Saturdays we…' });
     expect(h.session.bargeIns).toHaveLength(1);
   });
 
@@ -233,7 +248,8 @@ describe('CallSession', () => {
     expect(h.tts.texts.at(-1)).not.toBe('Is there anything else I can help with?');
     await h.advance(30_000);
     const bots = h.recorder.turns.filter((t) => t.role === 'bot');
-    expect(bots[1]).toMatchObject({ interrupted: true, text: 'We are open from nine to five on weekdays.' });
+    expect(bots[1]).toMatchObject({ interrupted: true, text: 'We are open from nine to five on weekdays. On…' });
+    // The rest is said from the start of the phrase that was cut.
     expect(bots[2]?.text).toBe('On Saturdays we open at ten and close at two. On Sundays we are closed. Is there anything else I can help with?');
     expect(h.recorder.turns.filter((t) => t.role === 'caller')).toHaveLength(1);
   });
