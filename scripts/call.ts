@@ -5,7 +5,10 @@
  *   npm run call -- --wav caller.wav --to +15550100000 --out bot.wav
  *   npm run call -- --web --text "What are your opening hours?"
  *
- * Without --to it uses a demo bot (created on first use through the admin API, token from DATA_DIR/admin-token).
+ * Without --to it uses a demo bot (created on first use through the admin API, token from DATA_DIR/admin-token);
+ * with --to NUMBER --api-key KEY it calls that company's bot. The server is http://127.0.0.1:$PORT (PORT as for the
+ * server, default 3000) unless --server or PARLEY_SERVER says otherwise; --public-url (or PUBLIC_URL) must be the
+ * server's PUBLIC_URL, as Twilio's signature is computed over it.
  * Prints the transcript with per-turn latencies from the database when the call has ended.
  */
 import { writeFile } from 'node:fs/promises';
@@ -18,8 +21,9 @@ import { TwilioCaller } from './lib/twilio-caller.js';
 
 const { values } = parseArgs({
   options: {
-    server: { type: 'string', default: process.env.PARLEY_SERVER ?? 'http://127.0.0.1:3000' },
-    'public-url': { type: 'string', default: process.env.PUBLIC_URL ?? 'http://localhost:3000' },
+    // The server's own settings, read the same way: `PORT=3471 npm start` is called with `PORT=3471 npm run call`.
+    server: { type: 'string', default: process.env.PARLEY_SERVER ?? `http://127.0.0.1:${process.env.PORT ?? 3000}` },
+    'public-url': { type: 'string', default: process.env.PUBLIC_URL ?? `http://localhost:${process.env.PORT ?? 3000}` },
     'data-dir': { type: 'string', default: process.env.DATA_DIR ?? './data' },
     'auth-token': { type: 'string' },
     'admin-token': { type: 'string' },
@@ -59,6 +63,13 @@ async function main(): Promise<void> {
 
   if (values.web) {
     const { runWebCall } = await import('./call-web.js');
+    // Your own bot (--to its number, --api-key your key): found through the API, as a web call needs its id.
+    if (!botId) {
+      const res = await fetch(`${server}/v1/bots`, { headers: { authorization: `Bearer ${apiKey}` } });
+      const bots = res.ok ? ((await res.json()) as { data: Array<{ id: string; phone_number: string | null }> }).data : [];
+      botId = bots.find((b) => b.phone_number === to)?.id;
+      if (!botId) throw new Error(`no bot of this API key has the number ${to} (GET /v1/bots: ${res.status})`);
+    }
     await runWebCall({ server, apiKey, ...(botId ? { botId } : {}), text: values.text ?? [], ...(values.wav?.[0] ? { wav: values.wav[0] } : {}), ...(values.out ? { outWav: values.out } : {}), realtime: true });
     return;
   }

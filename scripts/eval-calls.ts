@@ -188,7 +188,10 @@ async function main(): Promise<void> {
             seeded = b.id as string;
             created.push(seeded);
           }
-          const result = await runWebCall({ server: server.url, apiKey: key, botId: bots[s.lang], text: s.lines, typed: mode === 'typed', realtime: false, print: () => {}, turnTimeoutMs: 20_000 });
+          const result = await runWebCall({ server: server.url, apiKey: key, botId: bots[s.lang], text: s.lines, typed: mode === 'typed',
+            // Spoken audio at the pace it is spoken: the server takes a web caller's audio no faster than real time
+            // (after a 5 s burst) and drops the rest, as it would a flood.
+            realtime: mode === 'spoken', print: () => {}, turnTimeoutMs: 20_000 });
           const why = await judge(s, result.callId, seeded, result.transcript.filter((t) => t.role === 'bot').map((t) => t.text).join(' '));
           // Each script starts from the same calendar: what this call booked is cancelled afterwards.
           const made = (await api(key, 'GET', `/v1/bookings?call_id=${result.callId}&limit=10`)).data as Array<{ id: string }>;

@@ -35,7 +35,7 @@ export const VARIABLES = {
   PUBLIC_URL: {
     kind: { type: 'url', protocols: ['http:', 'https:'] },
     default: 'http://localhost:3000',
-    doc: 'Public origin Twilio and browsers reach this server at; Twilio signatures are checked against it',
+    doc: 'Public origin Twilio and browsers reach this server at; Twilio signatures are checked against it (unset with PORT set: http://localhost:PORT)',
   },
   LOG_LEVEL: { kind: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }, default: 'info', doc: 'pino log level' },
   DATABASE_URL: { kind: { type: 'url', protocols: ['postgres:', 'postgresql:'] }, secret: true, doc: 'PostgreSQL server; unset = embedded PGlite under DATA_DIR' },
@@ -213,6 +213,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   for (const prefix of (cfg.OUTBOUND_ALLOWED_PREFIXES ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
     if (!/^\+\d{1,15}$/.test(prefix)) throw new ConfigError('OUTBOUND_ALLOWED_PREFIXES', `must be E.164 prefixes such as +1,+44 (got "${prefix.slice(0, 20)}")`);
   }
+  // A server started on another port without PUBLIC_URL is reached there: its page links, its Twilio signature checks
+  // and `npm run call` (which reads the same PORT) agree on http://localhost:PORT.
+  if (!env.PUBLIC_URL && env.PORT && cfg.PORT !== 0) out.PUBLIC_URL = `http://localhost:${cfg.PORT}`;
   trustProxyOption(cfg.TRUST_PROXY);
   if (!/^(auto|[1-9]\d{0,2})$/.test(cfg.PROCESSES)) throw new ConfigError('PROCESSES', `must be auto or a number from 1 to 999 (got "${cfg.PROCESSES.slice(0, 20)}")`);
   if (cfg.PROCESSES === '1' && cfg.GC_THREADS !== 'auto') {

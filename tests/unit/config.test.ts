@@ -82,6 +82,12 @@ describe('config', () => {
     expect(() => loadConfig({ CHUNK_SIZE: '200', CHUNK_OVERLAP: '200' })).toThrow(/CHUNK_OVERLAP/);
   });
 
+  it('PUBLIC_URL follows PORT when it is not set, so the page, the signatures and npm run call agree', () => {
+    expect(loadConfig({ PORT: '3471' }).PUBLIC_URL).toBe('http://localhost:3471');
+    expect(loadConfig({ PORT: '3471', PUBLIC_URL: 'https://parley.example.com' }).PUBLIC_URL).toBe('https://parley.example.com');
+    expect(loadConfig({}).PUBLIC_URL).toBe('http://localhost:3000');
+  });
+
   it('every variable is listed in .env.example', () => {
     const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
     for (const name of Object.keys(VARIABLES)) expect(example, `.env.example has no ${name}`).toMatch(new RegExp(`^(# )?${name}=`, 'm'));
