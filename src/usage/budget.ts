@@ -28,8 +28,11 @@ export interface BudgetStatus {
 }
 
 export interface BudgetCheck {
-  /** `fresh`: read the month's cost now, not from the cache (what a person looking at it expects). */
-  status(companyId: string, options?: { fresh?: boolean }): Promise<BudgetStatus>;
+  /**
+   * `fresh`: read the month's cost now, not from the cache (what a person looking at it expects);
+   * `costWithoutBudget`: the month's cost even when no budget is set (a call's check does not need it then).
+   */
+  status(companyId: string, options?: { fresh?: boolean; costWithoutBudget?: boolean }): Promise<BudgetStatus>;
 }
 
 /** The UTC month containing `now`: its start, the next one's start, and its YYYY-MM label. */
@@ -49,13 +52,13 @@ export class BudgetGuard implements BudgetCheck {
     this.now = options.now ?? (() => new Date());
   }
 
-  async status(companyId: string, options: { fresh?: boolean } = {}): Promise<BudgetStatus> {
+  async status(companyId: string, options: { fresh?: boolean; costWithoutBudget?: boolean } = {}): Promise<BudgetStatus> {
     const now = this.now();
     const month = utcMonth(now);
     const [row] = await this.db<{ monthly_budget: string | null }[]>`select monthly_budget::text from companies where id = ${companyId}`;
     const budget = row?.monthly_budget == null ? null : Number(row.monthly_budget);
     if (options.fresh) this.forget(companyId);
-    const spent = budget === null ? 0 : await this.monthCost(companyId, month, now.getTime());
+    const spent = budget === null && !options.costWithoutBudget ? 0 : await this.monthCost(companyId, month, now.getTime());
     return {
       budget, month: month.label, spent, currency: this.prices.currency,
       exhausted: budget !== null && spent >= budget, resets_at: month.end.toISOString(),

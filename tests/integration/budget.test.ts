@@ -88,11 +88,14 @@ describe('setting and reading the budget', () => {
     const none = await api(c, 'GET', '/v1/company/budget');
     expect(none.statusCode).toBe(200);
     expect(none.json()).toMatchObject({ monthly_budget: null, spent: 0, exhausted: false, currency: 'USD', month: utcMonth(new Date()).label });
-    for (const bad of [-1, 'ten', 1e13, [1]]) {
+    // 0.004 would be stored as 0 (numeric(14, 2)): an exhausted budget nobody asked for.
+    for (const bad of [-1, 'ten', 1e13, [1], 0.004, 12.345]) {
       expect((await api(c, 'PUT', '/v1/company/budget', { monthly_budget: bad })).statusCode).toBe(400);
     }
     expect((await api(c, 'PUT', '/v1/company/budget', { budget: 5 })).statusCode).toBe(400);
     await spend(c, 100_000); // 4.00
+    // The month's cost shows before any budget is set.
+    expect((await api(c, 'GET', '/v1/company/budget')).json()).toMatchObject({ monthly_budget: null, spent: 4, exhausted: false });
     const set = await api(c, 'PUT', '/v1/company/budget', { monthly_budget: 10 });
     expect(set.statusCode).toBe(200);
     expect(set.json()).toMatchObject({ monthly_budget: 10, spent: 4, exhausted: false });
@@ -115,6 +118,8 @@ describe('setting and reading the budget', () => {
     expect(res.json()).toEqual({ company_id: c.companyId, monthly_budget: 25.5 });
     expect((await api(c, 'GET', '/v1/company/budget')).json()).toMatchObject({ monthly_budget: 25.5 });
     expect((await admin('3f1e2d4c-0000-4000-8000-00000000dead', { monthly_budget: 1 })).statusCode).toBe(404);
+    expect((await admin(c.companyId, { monthly_budget: 0.001 })).statusCode).toBe(400);
+    expect((await api(c, 'GET', '/v1/company/budget')).json()).toMatchObject({ monthly_budget: 25.5 });
   });
 
   it('counts this UTC month only, and only the company\'s own usage (embedding tokens included)', async () => {

@@ -13,7 +13,7 @@ import { conflict, notFound } from '../../errors.js';
 import { adminAuth } from '../auth.js';
 import { generateApiKey } from '../keys.js';
 import { CreatedApiKeySchema, toApiKey } from './api-keys.js';
-import { CompanySchema, MonthlyBudgetBody } from './company.js';
+import { CompanySchema, MonthlyBudgetBody, monthlyBudgetOf } from './company.js';
 import { NumberParams } from './bots.js';
 import { E164, IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors } from '../schemas.js';
 
@@ -100,7 +100,7 @@ export function adminRoutes(deps: { sql: RootSql; adminToken: string }): Fastify
       },
     }, async (request) => {
       const { id } = request.params as Static<typeof IdParams>;
-      const row = await setMonthlyBudget(deps.sql, id, (request.body as Static<typeof MonthlyBudgetBody>).monthly_budget);
+      const row = await setMonthlyBudget(deps.sql, id, monthlyBudgetOf(request.body as Static<typeof MonthlyBudgetBody>));
       if (!row) throw notFound('Company');
       return { company_id: id, monthly_budget: row.monthly_budget };
     });

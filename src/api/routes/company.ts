@@ -8,7 +8,7 @@ import { getCompany, getWebhookSecret, rotateWebhookSecret, setMonthlyBudget, up
 import type { BudgetCheck } from '../../usage/budget.js';
 import { generateWebhookSecret } from '../../webhooks/signing.js';
 import type { RootSql } from '../../db/sql.js';
-import { notFound } from '../../errors.js';
+import { badRequest, notFound } from '../../errors.js';
 import { WEBHOOK_EVENT_TYPES } from '../../webhooks/emit.js';
 import { Timestamp, Uuid, errors } from '../schemas.js';
 
@@ -32,6 +32,18 @@ export const MonthlyBudgetBody = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/**
+ * The budget as it will be stored (numeric(14, 2)): a value with more than two decimals is refused, not rounded —
+ * 0.004 would have become 0, an exhausted budget that refuses every call.
+ */
+export function monthlyBudgetOf(body: Static<typeof MonthlyBudgetBody>): number | null {
+  const v = body.monthly_budget;
+  if (v !== null && Math.round(v * 100) / 100 !== v) {
+    throw badRequest('monthly_budget has at most two decimals (it is an amount of money)', { field: 'body.monthly_budget' });
+  }
+  return v;
+}
 
 export const BudgetStatusSchema = Type.Object({
   monthly_budget: Type.Union([Type.Number(), Type.Null()]),
@@ -73,7 +85,8 @@ export function companyRoutes(deps: CompanyRouteDeps): FastifyPluginAsync {
     });
 
     const budgetStatus = async (companyId: string) => {
-      const s = await deps.budget.status(companyId, { fresh: true });
+      // The month's cost is shown with or without a budget (the call path skips it when there is none).
+      const s = await deps.budget.status(companyId, { fresh: true, costWithoutBudget: true });
       return { monthly_budget: s.budget, month: s.month, spent: s.spent, currency: s.currency, exhausted: s.exhausted, resets_at: s.resets_at };
     };
     app.get('/company/budget', {
@@ -85,8 +98,8 @@ export function companyRoutes(deps: CompanyRouteDeps): FastifyPluginAsync {
       config: { scope: 'settings:write' },
       schema: { tags: ['company'], summary: 'Set (or clear, with null) the monthly budget', body: MonthlyBudgetBody, response: { 200: BudgetStatusSchema, ...errors(400, 401, 403) } },
     }, async (request) => {
-      const body = request.body as Static<typeof MonthlyBudgetBody>;
-      if (!(await setMonthlyBudget(deps.sql, request.auth.companyId, body.monthly_budget))) throw notFound('Company');
+      const budget = monthlyBudgetOf(request.body as Static<typeof MonthlyBudgetBody>);
+      if (!(await setMonthlyBudget(deps.sql, request.auth.companyId, budget))) throw notFound('Company');
       return budgetStatus(request.auth.companyId);
     });
 
