@@ -12,7 +12,7 @@ import { ungrantable } from '../auth.js';
 import { generateApiKey } from '../keys.js';
 import { IdParams, Timestamp, Uuid, errors } from '../schemas.js';
 
-const RESOURCES = ['bots', 'calls', 'knowledge', 'bookings', 'webhooks', 'settings', 'keys', 'analytics', 'usage', 'audit', 'privacy', 'export', 'campaigns', 'contacts', 'dnc', 'recordings'] as const;
+export const RESOURCES = ['bots', 'calls', 'knowledge', 'bookings', 'webhooks', 'settings', 'keys', 'analytics', 'usage', 'audit', 'privacy', 'export', 'campaigns', 'contacts', 'dnc', 'recordings'] as const;
 /** `*` (everything), `<resource>:read|write`, and `<resource>:*` (both). */
 export const SCOPES = ['*', ...RESOURCES.flatMap((r) => [`${r}:read`, `${r}:write`, `${r}:*`] as const)] as const;
 
