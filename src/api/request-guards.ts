@@ -90,6 +90,16 @@ function refuseUnexpectedBody(request: FastifyRequest): void {
   if (!schema?.body) throw badRequest('This route takes no body');
 }
 
+/**
+ * A route whose body is all optional (`POST /v1/bookings/{id}/cancel` with an optional reason) takes no body at all
+ * as `{}`, as the routes without a body do — not "body must be object".
+ */
+function omittedBodyIsEmpty(request: FastifyRequest): void {
+  if (request.body !== undefined && request.body !== null) return;
+  const body = (request.routeOptions.schema as { body?: { type?: unknown; required?: unknown[] } } | undefined)?.body;
+  if (body?.type === 'object' && !(body.required?.length)) request.body = {};
+}
+
 export function installRequestGuards(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
@@ -108,7 +118,10 @@ export function installRequestGuards(app: FastifyInstance): void {
     });
   });
   app.addHook('preValidation', async (request) => {
-    if (request.url.startsWith('/v1/')) refuseUnexpectedBody(request);
+    if (request.url.startsWith('/v1/')) {
+      refuseUnexpectedBody(request);
+      omittedBodyIsEmpty(request);
+    }
     if (!request.url.includes('%00')) return;
     const bad = findUnstorableText(request.query, 'querystring');
     if (bad) throw unstorableError(bad);

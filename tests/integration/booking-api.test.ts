@@ -96,6 +96,11 @@ describe('bookings REST', () => {
     const history = (await req(a.apiKey, 'GET', `/v1/bookings/${other.id}/events`)).json() as { data: Array<{ to_status: string; actor: string }> };
     expect(history.data.map((h) => h.to_status)).toEqual(['confirmed', 'confirmed', 'cancelled']);
     expect(history.data.every((h) => h.actor === 'api')).toBe(true);
+    // Its body is all optional: none at all is a cancel without a reason (not "body must be object").
+    const bare = await req(a.apiKey, 'POST', '/v1/bookings', { bot_id: botId, service_id: 'haircut', start: '2026-03-06T10:00:00-05:00', customer_name: 'Bare', customer_phone: '+12125550199' });
+    const noBody = await req(a.apiKey, 'POST', `/v1/bookings/${(bare.json() as { id: string }).id}/cancel`);
+    expect(noBody.statusCode, noBody.body).toBe(200);
+    expect((noBody.json() as { status: string }).status).toBe('cancelled');
   });
 
   it('availability per bot and service', async () => {
