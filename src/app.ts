@@ -103,7 +103,8 @@ const buildRequestValidator: ValidatorFactory = (externalSchemas) => {
 
 /**
  * The errors every /v1 route can answer, in its OpenAPI responses (before @fastify/swagger reads them): 429 (the
- * per-company rate limit), 413 where a body is taken, 403 where a scope is needed. A route's own list says the rest.
+ * per-company rate limit), 400 where a path, query or body is validated, 413 where a body is taken, 403 where a
+ * scope is needed. A route's own list says the rest.
  */
 function documentCommonErrors(app: FastifyInstance): void {
   app.addHook('onRoute', (route) => {
@@ -114,6 +115,8 @@ function documentCommonErrors(app: FastifyInstance): void {
       for (const code of codes) response[code] ??= ErrorResponse;
     };
     add(429);
+    // A path, query or body that fails its schema (a malformed id) is a 400 wherever one is declared.
+    if (route.schema.params || route.schema.querystring || route.schema.body) add(400);
     if (methods.some((m) => m === 'POST' || m === 'PUT' || m === 'PATCH')) add(413);
     if ((route.config as { scope?: string } | undefined)?.scope) add(403);
     route.schema = { ...route.schema, response };

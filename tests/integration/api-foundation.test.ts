@@ -286,10 +286,12 @@ describe('REST API foundation', () => {
       const create = doc.paths['/v1/bots'].post.requestBody.content['application/json'].schema;
       expect(create.properties.config.required).toContain('greeting');
       // What any route can answer is documented on every route: 429, 413 where a body is taken, 403 where a scope is needed.
-      for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>)) {
+      for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, unknown>; parameters?: unknown[]; requestBody?: unknown }>>)) {
         if (!path.startsWith('/v1/')) continue;
         for (const [method, op] of Object.entries(ops)) {
           expect(Object.keys(op.responses), `${method} ${path}`).toContain('429');
+          // A path id, a query or a body that can be malformed: 400 (GET /v1/bots/{id}/knowledge with a non-UUID id).
+          if (op.parameters?.length || op.requestBody) expect(Object.keys(op.responses), `${method} ${path}`).toContain('400');
           if (['post', 'put', 'patch'].includes(method)) expect(Object.keys(op.responses), `${method} ${path}`).toContain('413');
         }
       }
