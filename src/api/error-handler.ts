@@ -14,6 +14,23 @@ interface Mapped {
   details?: Record<string, unknown>;
 }
 
+/**
+ * A value outside a list of choices fails each choice separately ("must be equal to constant, must be equal to
+ * constant, … must match a schema in anyOf"): say the choices instead.
+ */
+function choicesMessage(errors: unknown[], path: string): string | null {
+  const first = errors[0] as { instancePath?: string } | undefined;
+  const allowed: unknown[] = [];
+  for (const e of errors as Array<{ keyword?: string; instancePath?: string; params?: { allowedValue?: unknown; allowedValues?: unknown[] } }>) {
+    if (e.instancePath !== first?.instancePath) continue;
+    if (e.keyword === 'const') allowed.push(e.params?.allowedValue);
+    else if (e.keyword === 'enum') allowed.push(...(e.params?.allowedValues ?? []));
+    else if (e.keyword !== 'anyOf' && e.keyword !== 'oneOf' && e.keyword !== 'type') return null;
+  }
+  const choices = allowed.filter((v) => v !== null && v !== undefined).map(String);
+  return choices.length ? `${path} must be one of: ${choices.join(', ')}` : null;
+}
+
 function mapError(err: FastifyError & { code?: string; validation?: unknown[]; validationContext?: string }): Mapped | null {
   if (err instanceof ParleyError) return { status: err.status, code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) };
   // A value the route should have refused reached the database boundary (param-guard.ts) or the server's type
@@ -35,7 +52,7 @@ function mapError(err: FastifyError & { code?: string; validation?: unknown[]; v
       : first?.params?.additionalProperty
         ? `${path}.${first.params.additionalProperty}`
         : path;
-    return { status: 400, code: 'PARLEY_ERR_VALIDATION', message: err.message, details: { field } };
+    return { status: 400, code: 'PARLEY_ERR_VALIDATION', message: choicesMessage(err.validation, path) ?? err.message, details: { field } };
   }
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

@@ -199,6 +199,8 @@ describe('REST API foundation', () => {
       const bad = await req(a.apiKey, 'GET', '/v1/calls?status=exploded');
       expect(bad.statusCode).toBe(400);
       expect(bad.json().error.details.field).toContain('status');
+      // The choices, not "must be equal to constant, … must match a schema in anyOf".
+      expect(bad.json().error.message).toMatch(/^querystring\.status must be one of: .*completed.*failed/);
       expect((await req(a.apiKey, 'GET', '/v1/calls?cursor=%%%')).statusCode).toBe(400);
     });
 
