@@ -365,6 +365,15 @@ describe('guided booking: names as a recognizer hears them (en)', () => {
     expect(await live(c.callId)).toMatchObject([{ customerName: 'It Is Uh', notes: "caller's name as the recognizer heard it, not confirmed" }]);
   });
 
+  it('words that are plainly no name are not kept as one when the caller goes on to the number', async () => {
+    const c = await conversation(botEn, null);
+    await c.say('I need a tap repair tomorrow at ten in the morning');
+    expect(await c.say("i don't")).toBe("Sorry, I didn't get your name. Could you spell it for me, letter by letter?");
+    const next = await c.say('two zero two five five five zero one four seven');
+    expect(next).not.toMatch(/I Don't/);
+    expect(next).toMatch(/name/i);
+  });
+
   it('reads a phone number with "for" and "to" heard for four and two', async () => {
     const c = await conversation(botEn, null);
     await c.say('I need a tap repair tomorrow at ten in the morning');

@@ -83,6 +83,17 @@ const fresh = (keep?: Partial<FlowState>): FlowState => ({
 
 const TASKS = new Set(['book', 'cancel', 'reschedule', 'find']);
 const UNCONFIRMED_NAME = "caller's name as the recognizer heard it, not confirmed";
+
+/** Words no name is made of alone: "i don't", "it is", "я не знаю" are kept as no one's name. */
+const FUNCTION_WORDS = new Set([
+  'i', "i'm", 'im', 'me', 'my', 'you', 'it', "it's", 'is', 'a', 'an', 'the', 'and', 'or', 'but', 'so', 'do', "don't", 'dont', 'not', 'no',
+  'yes', 'ok', 'okay', 'well', 'um', 'uh', 'know', 'what', 'that', 'this', 'to', 'of', 'in', 'on', 'at', 'just', 'sorry', 'hello', 'hi',
+  'я', 'не', 'знаю', 'да', 'нет', 'это', 'ну', 'а', 'и', 'что', 'так', 'вот', 'алло',
+]);
+const isOnlyFunctionWords = (text: string): boolean => {
+  const ws = text.toLowerCase().replace(/[^\p{L}\s'-]/gu, ' ').split(/\s+/).filter(Boolean);
+  return ws.length > 0 && ws.every((w) => FUNCTION_WORDS.has(w));
+};
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
 
 /** Per-call flow state. A call lives on one instance; entries idle for two hours are dropped. */
@@ -358,7 +369,8 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
     if (expecting === 'name' && !isQuestion(words) && !isYes(words) && !isNo(words)) {
       st.nameTries++;
       const heard = words.replace(/[^\p{L}\s'-]/gu, ' ').split(/\s+/).filter(Boolean).slice(0, 3).join(' ');
-      if (st.nameTries === 1) st.nameHeard = heard || null;
+      // Kept for a caller who goes on to the number instead of spelling: not when it is plainly no name ("i don't").
+      if (st.nameTries === 1) st.nameHeard = (!isOnlyFunctionWords(words) && heard) || null;
       // One retry was enough: keep the words as heard rather than block the booking on them.
       else if (heard) keepAsHeard(st, heard);
     }
