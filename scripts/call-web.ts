@@ -233,8 +233,10 @@ export async function runWebCall(o: WebCallOptions): Promise<WebCallResult> {
     for (let i = 0; i < padded.length; i += FRAME_SAMPLES) frames.push(new Uint8Array(padded.buffer, i * 2, FRAME_SAMPLES * 2));
     const speechFrames = Math.ceil(samples.length / FRAME_SAMPLES);
     if (o.realtime) {
+      // The bot may have ended the call: nothing is sent on a closed socket, so nothing would ever drain.
+      if (closed) return;
       micQueue = frames.slice(0, speechFrames);
-      await new Promise<void>((r) => (onMicDrained = r));
+      await Promise.race([new Promise<void>((r) => (onMicDrained = r)), closedPromise]);
       speechEndAt = Date.now();
     } else {
       for (let i = 0; i < frames.length; i++) {
