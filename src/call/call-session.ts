@@ -59,6 +59,8 @@ export class CallSession {
   private readonly tracker: CallerTurnTracker;
   private readonly timers: CallTimers;
   private readonly said: Conversation;
+  /** The question the bot's last completed answer ended on (repeated by the silence re-prompt), if any. */
+  private lastQuestion: string | null = null;
   /** The options its STT and TTS sessions open with (the same function builds the prewarmed ones). */
   private readonly sessionOptions: ProviderSessionOptions;
   private readonly keypad: KeypadEntry;
@@ -162,7 +164,8 @@ export class CallSession {
     this.machine = new CallStateMachine(o.transport);
     this.silence = new SilenceWatch(o.limits, this.timers, this.tracker, this.clock, {
       busy: () => this.ended || this.turn !== null,
-      reprompt: () => this.speak(this.phrases.reprompt, 'reprompt', true),
+      // "Are you still there?" and the question the caller has not answered yet, if the bot's last words asked one.
+      reprompt: () => this.speak(this.lastQuestion ? `${this.phrases.reprompt} ${this.lastQuestion}` : this.phrases.reprompt, 'reprompt', true),
       hangUp: () => this.wrapUp('silence', this.phrases.silenceGoodbye),
     });
     this.control = {
@@ -415,6 +418,7 @@ export class CallSession {
 
   private completeTurn(turn: SpeakingTurn, text: string): void {
     this.turn = null;
+    if (turn.kind === 'agent' || turn.kind === 'greeting' || turn.kind === 'resume') this.lastQuestion = lastQuestionOf(text);
     this.timers.clear('barge-in');
     this.said.botCompleted(turn, text);
     this.afterSpeech(turn.kind);
@@ -564,4 +568,14 @@ export class CallSession {
   private setState(next: CallState): void {
     this.machine.set(next);
   }
+}
+
+/** The last sentence of `text` that asks something ("…booked. Is there anything else I can help with?"). */
+function lastQuestionOf(text: string): string | null {
+  const sentences = text.split(/(?<=[.!?…])\s+/);
+  for (let i = sentences.length - 1; i >= 0; i--) {
+    const s = sentences[i]!.trim();
+    if (s.endsWith('?')) return s;
+  }
+  return null;
 }

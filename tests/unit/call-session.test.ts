@@ -265,6 +265,16 @@ describe('CallSession', () => {
     expect(h.recorder.ended).toEqual({ status: 'completed', reason: 'silence' });
   });
 
+  it('the re-prompt asks again the question the caller left unanswered', async () => {
+    const h = createHarness({ config: { greeting: 'Thanks for calling. What name should I book under?' }, limits: { silenceRepromptSec: 8, silenceHangupSec: 20 } });
+    await h.advance(3000 + 8000);
+    const at = h.tts.texts.indexOf('Are you still there?');
+    expect(at).toBeGreaterThan(0);
+    expect(h.tts.texts[at + 1]).toBe('What name should I book under?');
+    await h.advance(30_000);
+    await h.done;
+  });
+
   it('ends at the maximum call length with a goodbye', async () => {
     const h = createHarness({ limits: { maxCallSec: 30, silenceRepromptSec: 120, silenceHangupSec: 600 } });
     await h.advance(29_000);
