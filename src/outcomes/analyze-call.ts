@@ -33,7 +33,8 @@ interface CallRow {
 async function loadCall(db: Db, callId: string): Promise<CallRow | null> {
   const [row] = await db<CallRow[]>`
     select c.id, c.company_id, c.bot_id, c.direction, c.from_number, c.to_number, ${transcriptOf(db)} as transcript, b.language, b.config, c.status::text as status,
-      coalesce(c.failure_reason, (select e.body::jsonb->'data'->>'reason' from webhook_events e
+      -- Why it ended, as stored with the end (calls ended before end_reason existed: the failure or the event's).
+      coalesce(c.end_reason, c.failure_reason, (select e.body::jsonb->'data'->>'reason' from webhook_events e
         where e.company_id = c.company_id and e.type = 'call.ended' and e.ordering_key = c.id::text limit 1)) as end_reason
     from calls c left join bots b on b.id = c.bot_id
     where c.id = ${callId}`;

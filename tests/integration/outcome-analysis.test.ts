@@ -97,6 +97,14 @@ describe('post-call analysis', () => {
     }
   });
 
+  it('knows how a completed call ended from the call itself, with no webhook configured', async () => {
+    const { callId, companyId } = await setup({}, [{ role: 'bot', text: 'Hi' }, { role: 'caller', text: 'what are your opening hours' }, { role: 'bot', text: 'Nine to five.' }, { role: 'caller', text: 'thanks goodbye' }]);
+    await sql`update companies set webhook_url = null where id = ${companyId}`;
+    await sql`update calls set ended_at = now(), end_reason = 'bot_end_call: caller said goodbye' where id = ${callId}`;
+    const result = await analyzeCall(sql, createAnalyzer({ llm: null }), callId);
+    expect(result!.summary).toMatch(/The bot ended the call\.$/);
+  });
+
   it('falls back to the offline analyzer, with a note, when every answer is invalid', async () => {
     const { callId, companyId } = await setup();
     // Valid JSON, but outside the schema: an outcome type the bot does not have, confidence above 1.
