@@ -55,6 +55,8 @@ const RRF_K = 60;
  * would rank thousands. Past this many matches the text list is a sample — the vector list still sees every chunk.
  */
 const FTS_RANK_CAP = 400;
+/** Words of a question searched in the full-text half (a spoken question rarely has more that are not stop words). */
+const MAX_QUERY_LEXEMES = 24;
 
 export class Retriever {
   /** botId → whether it has chunks, and until when that answer is fresh. */
@@ -167,9 +169,11 @@ export class Retriever {
     // The question's lexemes, stemmed by the bot's config; the tsquery is built from them verbatim (no re-stemming)
     // and cast once, as a constant.
     const config = tsConfigFor(scope.language);
+    // In the order they were said, up to MAX_QUERY_LEXEMES: unnest() lists a tsvector alphabetically, and the first
+    // 8 of those dropped "warranty" from "…I bought a cleaner… about the warranty".
     const [row] = await this.options.sql<{ lexemes: string[] | null }[]>`
-      select array_agg(lexeme) as lexemes from unnest(to_tsvector(${config}::regconfig, ${text}))`;
-    const lexemes = (row?.lexemes ?? []).slice(0, 8).map((l) => `'${l.replace(/'/g, "''")}'`);
+      select array_agg(lexeme order by positions[1]) as lexemes from unnest(to_tsvector(${config}::regconfig, ${text}))`;
+    const lexemes = (row?.lexemes ?? []).slice(0, MAX_QUERY_LEXEMES).map((l) => `'${l.replace(/'/g, "''")}'`);
     if (lexemes.length === 0) return [];
     // An OR of the lexemes: an AND of every word of a spoken question would rarely match anything. Passed as a
     // constant so the planner can use the GIN index on tsv.

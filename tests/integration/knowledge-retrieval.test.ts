@@ -100,6 +100,26 @@ describe('hybrid retrieval quality on a labelled set (en + ru)', () => {
   });
 });
 
+describe('the full-text half of retrieval', () => {
+  it('searches a long spoken question\'s words in the order said, not the alphabetically first few', async () => {
+    const db = await createTestDb();
+    try {
+      const kb = knowledgeHarness(db.sql);
+      const bot = await createBot(db.sql, 'en', 'Vacuum shop');
+      const faq = '# Shop\n\n## Warranty\nEvery vacuum has two years of warranty.\n\n## Models\nOur cleaner range has three models.\n';
+      const { document } = await acceptUpload(kb.docDeps, { ...bot, filename: 'shop.md', bytes: Buffer.from(faq) });
+      expect(await ingestDocument(kb.ingestDeps, document.id)).toBe('ready');
+      // Ten words before "warranty" sort ahead of it ("afternoon", "ask", "bought", "call", "cleaner"…).
+      const q = 'hello good afternoon I am calling because I bought a cleaner from you last month and wanted to ask about the warranty';
+      const hits = await kb.retriever.search({ ...bot, language: 'en' }, q, { limit: 4 });
+      const warranty = hits.find((h) => h.text.includes('two years of warranty'));
+      expect(warranty?.textRank ?? null).not.toBeNull();
+    } finally {
+      await db.close();
+    }
+  });
+});
+
 describe('bots without documents', () => {
   it('answer from memory within the presence window, and see new chunks once invalidated', async () => {
     const db = await createTestDb();
