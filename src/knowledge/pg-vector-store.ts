@@ -197,6 +197,10 @@ export class PgVectorStore implements VectorStore {
       .sort((a, b) => b.score - a.score);
   }
 
+  async prepare(scope: { companyId: string; botId: string }): Promise<void> {
+    await this.matrixFor(scope.companyId, scope.botId);
+  }
+
   /** Drops every cached matrix (tests, or after a bulk change made outside this store). */
   clearCache(): void {
     this.cache.clear();

@@ -90,6 +90,9 @@ export class Retriever {
       .then(([row]) => {
         const has = Boolean(row?.has);
         if (this.generation === generation) this.presence.set(scope.botId, { has, until: Date.now() + (this.options.presenceTtlMs ?? 2000) });
+        // A bot with documents: its vectors are read now, during the greeting, not on the caller's first question
+        // (a large bot's first read takes seconds on the embedded store, past the turn's retrieval budget).
+        if (has) this.options.store.prepare?.(scope).catch(() => {});
         return has;
       })
       .finally(() => {

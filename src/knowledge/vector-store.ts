@@ -61,6 +61,11 @@ export interface VectorStore {
   deleteByDocument(ref: DocumentRef, tx?: Db): Promise<void>;
   /** Nearest chunks of one bot of one company, best first. */
   query(vector: Float32Array, filter: VectorQuery): Promise<VectorHit[]>;
+  /**
+   * Gets ready to query the bot (the embedded store: reads its vectors into memory), so a call's first question
+   * does not wait for it; a query meanwhile joins the read. Optional: a remote store has nothing to prepare.
+   */
+  prepare?(scope: { companyId: string; botId: string }): Promise<void>;
 }
 
 /** Float32Array → bytea (little-endian float32), and back without copying when aligned. */

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acceptUpload, deleteDocument } from '../../src/knowledge/documents.js';
 import { ingestDocument } from '../../src/knowledge/ingest.js';
 import { PgVectorStore } from '../../src/knowledge/pg-vector-store.js';
+import { Retriever } from '../../src/knowledge/retrieve.js';
+import { until } from '../helpers/until.js';
 import { LocalEmbedder } from '../../src/providers/embeddings/local.js';
 import { createTestDb, type TestDatabase } from '../helpers/db.js';
 import { createBot, knowledgeHarness } from '../fixtures/knowledge/kb.js';
@@ -81,5 +83,21 @@ describe('embedded vector store: paged matrix loads', () => {
     const after = await search(store);
     expect(store.vectorsRead).toBe(a.chunks + 2 * b.chunks);
     expect(after[0]).toEqual([chunk!.id, expect.closeTo(1, 5)]);
+  });
+
+  it('a call start reads the bot\'s vectors: the first question finds them in memory', async () => {
+    const kb = knowledgeHarness(db.sql);
+    const bot = await createBot(db.sql);
+    const bytes = await readFile(new URL('../fixtures/knowledge/clinic-en.md', import.meta.url));
+    const { document } = await acceptUpload(kb.docDeps, { ...bot, filename: 'clinic-en.md', bytes });
+    expect(await ingestDocument(kb.ingestDeps, document.id)).toBe('ready');
+    const embedder = new LocalEmbedder();
+    const store = new PgVectorStore({ sql: db.sql, dimensions: embedder.dimensions });
+    const retriever = new Retriever({ sql: db.sql, embedder, store, topK: 4 });
+    expect(await retriever.warm({ ...bot, language: 'en' })).toBe(true);
+    await until(() => store.vectorsRead > 0, 10_000);
+    const read = store.vectorsRead;
+    expect((await retriever.search({ ...bot, language: 'en' }, 'When are you open on Saturday?')).length).toBeGreaterThan(0);
+    expect(store.vectorsRead).toBe(read);
   });
 });
