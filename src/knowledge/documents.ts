@@ -66,6 +66,19 @@ export async function requireBot(sql: RootSql, companyId: string, botId: string)
   return bot;
 }
 
+/**
+ * At most 255 UTF-16 units, never cutting a character in two, and keeping the extension (".md") when the name is
+ * shortened: the stored name still says what the file is.
+ */
+export function storedFilename(name: string): string {
+  if (name.length <= 255) return name || 'document';
+  const dot = name.lastIndexOf('.');
+  const ext = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : '';
+  const room = 255 - ext.length;
+  const base = name.slice(0, /[\ud800-\udbff]/.test(name[room - 1]!) ? room - 1 : room);
+  return base + ext;
+}
+
 export async function acceptUpload(deps: DocumentServiceDeps, upload: Upload): Promise<{ document: KnowledgeDocumentRow; created: boolean }> {
   await requireBot(deps.sql, upload.companyId, upload.botId);
   if (upload.bytes.length > deps.maxUploadBytes) throw tooLarge(deps.maxUploadBytes);
@@ -73,8 +86,7 @@ export async function acceptUpload(deps: DocumentServiceDeps, upload: Upload): P
   const sha256 = createHash('sha256').update(upload.bytes).digest('hex');
   // eslint-disable-next-line no-control-regex -- stripping control characters is the point
   const cleaned = storableText(upload.filename.replace(/[\u0000-\u001f\u007f]/g, ''));
-  // At most 255 UTF-16 units, never cutting a character in two.
-  const filename = (cleaned.length > 255 ? cleaned.slice(0, /[\ud800-\udbff]/.test(cleaned[254]!) ? 254 : 255) : cleaned) || 'document';
+  const filename = storedFilename(cleaned);
 
   let enqueued = false;
   const bytes = upload.bytes;

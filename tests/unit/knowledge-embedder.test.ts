@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { scoreRows, topK } from '../../src/knowledge/pg-vector-store.js';
 import { detectDocumentKind } from '../../src/knowledge/detect-type.js';
+import { storedFilename } from '../../src/knowledge/documents.js';
 import { LocalEmbedder, tokenize } from '../../src/providers/embeddings/local.js';
 
 const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i]!, 0);
@@ -89,5 +90,20 @@ describe('scoreRows', () => {
       const want = [0, 1, 2].map((r) => v.reduce((s, x, j) => s + x * matrix[r * dim + j]!, 0));
       expect(Array.from(got)).toEqual(want.map((w) => Math.fround(w)));
     }
+  });
+});
+
+describe('storedFilename', () => {
+  it('shortens a long name to 255 UTF-16 units, keeping its extension and never halving a character', () => {
+    const long = `${'a'.repeat(300)}.md`;
+    expect(storedFilename(long)).toHaveLength(255);
+    expect(storedFilename(long).endsWith('.md')).toBe(true);
+    const emoji = `${'😀'.repeat(200)}.txt`; // each one two UTF-16 units
+    const kept = storedFilename(emoji);
+    expect(kept.length).toBeLessThanOrEqual(255);
+    expect(kept.endsWith('.txt')).toBe(true);
+    expect(kept.slice(0, -4)).toBe('😀'.repeat((kept.length - 4) / 2));
+    expect(storedFilename('faq.md')).toBe('faq.md');
+    expect(storedFilename('')).toBe('document');
   });
 });
