@@ -43,6 +43,26 @@ function untable(line: string): string {
   return line;
 }
 
+/** "Price: 123 EUR" — a field of a record (a CSV row is one per line, parse-csv.ts). */
+const FIELD = /^[^:.!?]{1,40}: [^:]{1,120}$/u;
+
+/**
+ * Runs of two or more field lines are one record, said as one clause ("Service Perm, Price 123 EUR, Duration 45
+ * min"): line by line, "how long does a perm take" found "Service: Perm" and read the price after it.
+ */
+function mergeRecords(lines: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    let j = i;
+    while (j < lines.length && FIELD.test(lines[j]!)) j++;
+    if (j - i >= 2) {
+      out.push(`${lines.slice(i, j).map((l) => l.replace(/:\s+/, ' ').replace(/[.;,\s]+$/, '')).join(', ')}.`);
+      i = j - 1;
+    } else out.push(lines[i]!);
+  }
+  return out;
+}
+
 /** Sentences (and table rows as sentences) of a chunk, cleaned of markup, file names and headings' hashes. */
 export function spokenSentences(chunk: string): string[] {
   const lines = chunk
@@ -63,7 +83,7 @@ export function spokenSentences(chunk: string): string[] {
     )
     .filter(Boolean);
   const out: string[] = [];
-  for (const line of lines) {
+  for (const line of mergeRecords(lines)) {
     for (const s of line.split(/(?<=[.!?…])\s+(?=[A-ZА-ЯЁ0-9"«])/)) if (s.trim()) out.push(s.trim());
   }
   return out;

@@ -77,3 +77,12 @@ describe('spoken answer: the chunk\'s heading path', () => {
       'Coloring costs 120 dollars and takes an hour and a half.');
   });
 });
+
+describe('spoken answer: a CSV row', () => {
+  // parse-csv.ts writes a row as "header: value" lines.
+  const row = 'Service: Perm\nPrice: 123 EUR\nDuration: 45 min';
+  it('is one record said as one clause, the asked field in it, not the next field read as the answer', () => {
+    const answer = spokenAnswer(row, 'How long does a perm take?', undefined, null);
+    expect(answer).toBe('Service Perm, Price 123 EUR, Duration 45 min.');
+  });
+});
