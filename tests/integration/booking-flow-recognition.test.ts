@@ -70,8 +70,11 @@ describe('booking flow → recognition context', () => {
       expect((await turn('um well')).say).toMatch(/spell it/);
       expect(context.current()).toBe('spelling');
       expect(otherContext.current()).toBeNull();
-      // Asked to spell, the caller goes on to a number: what was heard first is kept (noted), no dead end.
-      expect((await turn('two one two five five five zero one nine nine')).say).toMatch(/^Let me confirm: .* for Um Well, phone number 2 1 2, 5 5 5, 0 1 9 9\./);
+      // Asked to spell, the caller goes on to a number: taken, and the name asked for plainly again ("um well" is
+      // no name to keep), no dead end.
+      expect((await turn('two one two five five five zero one nine nine')).say).toBe('May I have your name, please?');
+      expect(context.current()).toBe('name');
+      expect((await turn('Anna Lee')).say).toMatch(/^Let me confirm: .* for Anna Lee, phone number 2 1 2, 5 5 5, 0 1 9 9\./);
       expect(context.current()).toBe('yesno');
       // A call without an open context (another runner's, a test's): the flow works all the same.
       const bare = await seedCall(db.sql, company, bot.id, '+12125550102');

@@ -181,7 +181,9 @@ describe('a PDF that inflates to hundreds of MB', () => {
     }
     // Stopped just past its budget (a few MB over, one 50 ms look of growth; up to a budget more allowed for a slow
     // machine); unwatched, it would inflate the whole stream, hundreds of MB more, until the kernel's cap.
-    expect(peakKb).toBeGreaterThan(idleKb + 64 * 1024);
+    // (It did inflate: well past its idle size — on a loaded machine the watchdog's look can come early, so not
+    // necessarily half its budget — and the error below says memory stopped it.)
+    expect(peakKb).toBeGreaterThan(idleKb + 32 * 1024);
     expect(peakKb).toBeLessThan(idleKb + 2 * 128 * 1024);
     const err = await run;
     expect(err).toBeInstanceOf(IngestWorkerError);

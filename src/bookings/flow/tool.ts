@@ -312,6 +312,9 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
     } else if (expecting === 'name' && consumedByPhone && st.nameTries > 0 && st.nameHeard && !st.name) {
       // Asked to spell the name, the caller went on to the number: keep what was heard first, noted.
       keepAsHeard(st, st.nameHeard);
+    } else if (expecting === 'name' && consumedByPhone && st.nameTries > 0 && !st.name) {
+      // …and what was heard first was no name ("i don't"): the number is taken, the name asked for plainly again.
+      st.nameTries = 0;
     } else {
       // Names heard by a recognizer are matched by sound against the common names (English: the recognizer's dictionary).
       const sounds = e.language === 'en' && words && !consumedByPhone ? await installedPronunciations() : null;
