@@ -70,7 +70,8 @@ describe('words that PostgreSQL cannot store as they are', () => {
     const bytes = (text: string) => new TextEncoder().encode(text);
     const broken = await acceptUpload(docDeps, { ...bot, filename: '\ud800\u0000hours.txt', bytes: bytes('Open nine to five.') });
     expect(broken.document.filename).toBe('\ufffdhours.txt');
-    const long = await acceptUpload(docDeps, { ...bot, filename: `${'a'.repeat(254)}😀.txt`, bytes: bytes('Closed on Sundays.') });
-    expect(long.document.filename).toBe('a'.repeat(254));
+    // Cut where the emoji's two units would be split: the cut moves before it, and the extension is kept.
+    const long = await acceptUpload(docDeps, { ...bot, filename: `${'a'.repeat(250)}😀${'b'.repeat(10)}.txt`, bytes: bytes('Closed on Sundays.') });
+    expect(long.document.filename).toBe(`${'a'.repeat(250)}.txt`);
   });
 });
