@@ -3,6 +3,7 @@
  * the same transaction. Idempotent: a call that already has an outcome is left alone (a job can run twice
  * after a crash), unless the payload says { force: true }.
  */
+import { DateTime } from 'luxon';
 import { transcriptOf } from '../db/calls.js';
 import type { Db, RootSql } from '../db/sql.js';
 import type { JobKind } from '../jobs/queue.js';
@@ -41,28 +42,31 @@ async function loadCall(db: Db, callId: string): Promise<CallRow | null> {
   return row ?? null;
 }
 
-/** True when a booking (not a mere hold, not cancelled/expired) points at this call. The bookings table belongs to another module, so its shape is checked rather than assumed. */
+/** The live booking (not a mere hold, not cancelled/expired) made during this call, if any: the latest. */
+async function bookingOfCall(db: Db, companyId: string, callId: string): Promise<{ starts_at: Date; service_name: string; customer_name: string | null } | null> {
+  const [row] = await db<{ starts_at: Date; service_name: string; customer_name: string | null }[]>`
+    select starts_at, service_name, customer_name from bookings
+    where call_id = ${callId} and company_id = ${companyId} and status not in ('held', 'expired', 'cancelled')
+    order by created_at desc limit 1`;
+  return row ?? null;
+}
+
+/** True when a booking (not a mere hold, not cancelled/expired) points at this call. */
 export async function bookingMadeDuringCall(db: Db, companyId: string, callId: string): Promise<boolean> {
-  const cols = await db<{ column_name: string }[]>`
-    select column_name from information_schema.columns
-    where table_schema = current_schema() and table_name = 'bookings' and column_name in ('call_id', 'status', 'company_id')`;
-  const have = new Set(cols.map((c) => c.column_name));
-  if (!have.has('call_id')) return false;
-  const rows = await db.unsafe(
-    `select 1 from bookings where call_id = $1
-       ${have.has('company_id') ? 'and company_id = $2' : 'and $2::uuid is not null'}
-       ${have.has('status') ? "and status::text not in ('held', 'expired', 'cancelled', 'canceled')" : ''}
-     limit 1`,
-    [callId, companyId],
-  );
-  return rows.length > 0;
+  return (await bookingOfCall(db, companyId, callId)) !== null;
 }
 
 export async function buildAnalysisInput(db: Db, call: CallRow & { company_id: string }): Promise<AnalysisInput> {
+  const booking = await bookingOfCall(db, call.company_id, call.id);
+  const zone = (call.config as { booking?: { timezone?: string } } | null)?.booking?.timezone ?? 'UTC';
+  const local = booking ? DateTime.fromJSDate(booking.starts_at, { zone }) : null;
   return {
     language: call.language ?? 'en',
     transcript: Array.isArray(call.transcript) ? call.transcript : [],
-    bookingMade: await bookingMadeDuringCall(db, call.company_id, call.id),
+    bookingMade: booking !== null,
+    booking: booking && local?.isValid
+      ? { date: local.toFormat('yyyy-MM-dd'), time: local.toFormat('HH:mm'), service: booking.service_name, name: booking.customer_name }
+      : null,
     callerNumber: call.direction === 'outbound' ? call.to_number : call.from_number,
     outcomes: resolveOutcomeConfig(call.config?.outcomes),
     end: { status: call.status ?? null, reason: call.end_reason ?? null },

@@ -179,11 +179,13 @@ export function analyzeOffline(input: AnalysisInput): Analysis {
   const words = callerTexts.join(' ').split(/\s+/).filter(Boolean).length;
   const ru = input.language === 'ru' || /[а-яё]/i.test(callerTexts.join(' '));
 
-  const name = findName(callerTexts) ?? answeredName(input.transcript);
+  // A booking made during the call is what was agreed, whatever the caller's words held ("the second one").
+  const b = input.booking ?? null;
+  const name = b?.name ?? findName(callerTexts) ?? answeredName(input.transcript);
   const spokenPhone = findPhone(callerTexts);
-  const date = firstMatch(callerTexts, DATE_EN, DATE_RU)?.[1]?.toLowerCase() ?? null;
-  const time = findTime(callerTexts);
-  const service = firstMatch(callerTexts, SERVICE_EN_FOR, SERVICE_EN, SERVICE_RU)?.[1]?.toLowerCase() ?? null;
+  const date = b?.date ?? firstMatch(callerTexts, DATE_EN, DATE_RU)?.[1]?.toLowerCase() ?? null;
+  const time = b?.time ?? findTime(callerTexts);
+  const service = b?.service.toLowerCase() ?? firstMatch(callerTexts, SERVICE_EN_FOR, SERVICE_EN, SERVICE_RU)?.[1]?.toLowerCase() ?? null;
   const bookingIntent = callerTexts.some((t) => BOOKING_INTENT.test(t));
   const questions = callerTexts.filter(isQuestion);
   const booked = input.bookingMade || bookingToolSucceeded(input.transcript);

@@ -14,6 +14,11 @@ export interface AnalysisInput {
   transcript: TranscriptTurn[];
   /** A booking row references this call (ground truth from the database). */
   bookingMade: boolean;
+  /**
+   * That booking as stored: local date (YYYY-MM-DD) and time (HH:MM) in the business's zone, service, name. What the
+   * caller said may not hold it ("the second one" picks a time the bot offered).
+   */
+  booking?: { date: string; time: string; service: string; name: string | null } | null;
   callerNumber: string | null;
   outcomes: ResolvedOutcomeConfig;
   /** How the call ended: the call's status and its end reason (`caller_hangup: …`, `silence`, `provider_failure: stt`, `transferred`…). */

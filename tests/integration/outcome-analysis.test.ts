@@ -147,24 +147,25 @@ describe('post-call analysis', () => {
     expect(row).toEqual({ outcome_type: 'hangup', analyzer: 'offline' });
   });
 
-  it('sees a live booking row that references the call', async () => {
-    const { callId, companyId } = await setup();
-    // A throwaway bookings table in a private schema, whatever the bookings module's table looks like.
-    await sql
-      .begin(async (tx) => {
-        await tx`create schema h6_bookings_probe`;
-        await tx`set local search_path to h6_bookings_probe, public`;
-        await tx`create table bookings (id serial, company_id uuid, call_id uuid, status text)`;
-        expect(await bookingMadeDuringCall(tx, companyId, callId)).toBe(false);
-        await tx`insert into bookings (company_id, call_id, status) values (${companyId}, ${callId}, 'cancelled')`;
-        expect(await bookingMadeDuringCall(tx, companyId, callId)).toBe(false);
-        await tx`insert into bookings (company_id, call_id, status) values (${companyId}, ${callId}, 'confirmed')`;
-        expect(await bookingMadeDuringCall(tx, companyId, callId)).toBe(true);
-        throw new Error('rollback');
-      })
-      .catch((e: Error) => {
-        if (e.message !== 'rollback') throw e;
-      });
+  it('sees a live booking made during the call, and takes its time, service and name from it', async () => {
+    // The caller picked one of the offered times: their words hold no time at all.
+    const { callId, companyId, botId } = await setup({ booking: { timezone: 'America/New_York' } }, [
+      { role: 'caller', text: 'I need a haircut tomorrow' },
+      { role: 'bot', text: 'I can offer 10:00 AM or 3:00 PM. Which one suits you?' },
+      { role: 'caller', text: 'the second one' },
+    ]);
+    const book = (status: string, hourUtc: number) => sql`
+      insert into bookings (company_id, bot_id, call_id, service_id, service_name, resource_id, resource_name, starts_at, ends_at, status, customer_name, hold_expires_at)
+      values (${companyId}, ${botId}, ${callId}, 'cut', 'Haircut', 'anna', 'Anna', ${new Date(Date.UTC(2026, 11, 3, hourUtc))}, ${new Date(Date.UTC(2026, 11, 3, hourUtc + 1))},
+        ${status}, 'Anna Lee', ${status === 'held' ? new Date(Date.now() + 60_000) : null})`;
+    expect(await bookingMadeDuringCall(sql, companyId, callId)).toBe(false);
+    await book('cancelled', 14);
+    await book('held', 16);
+    expect(await bookingMadeDuringCall(sql, companyId, callId)).toBe(false);
+    await book('confirmed', 20); // 15:00 in New York
+    expect(await bookingMadeDuringCall(sql, companyId, callId)).toBe(true);
+    const result = await analyzeCall(sql, createAnalyzer({ llm: null }), callId);
+    expect(result).toMatchObject({ outcomeType: 'booking', extractedData: { date: '2026-12-03', time: '15:00', service: 'haircut', client_name: 'Anna Lee' } });
   });
 });
 
