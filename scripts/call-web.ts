@@ -128,6 +128,8 @@ export async function runWebCall(o: WebCallOptions): Promise<WebCallResult> {
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     const now = Date.now();
     if (isBinary) {
+      // The recording keeps the bot's silences (while the caller spoke, while it thought): its timing is the call's.
+      if (o.realtime && playheadAt > 0 && now > playheadAt) botAudio.push(new Uint8Array(Math.round((now - playheadAt) * BYTES_PER_MS) & ~1));
       botAudio.push(new Uint8Array(data));
       botAudioBytes += data.length;
       playheadAt = Math.max(playheadAt, now) + data.length / BYTES_PER_MS;
