@@ -102,10 +102,22 @@ export async function resetFailedDocument(tx: Db, id: string): Promise<Knowledge
   return row!;
 }
 
-export async function listDocuments(db: Db, companyId: string, botId: string): Promise<KnowledgeDocumentRow[]> {
+/**
+ * Newest first; keyset pagination on (created_at desc, id desc): `after` is the last row of the previous page. The
+ * time is compared at the millisecond a cursor carries (created_at has microseconds), so no row is skipped.
+ */
+export async function listDocuments(
+  db: Db,
+  companyId: string,
+  botId: string,
+  page: { limit: number; after?: { createdAt: Date; id: string } },
+): Promise<KnowledgeDocumentRow[]> {
   return db<KnowledgeDocumentRow[]>`
     select ${db(COLUMNS)} from knowledge_documents
-    where company_id = ${companyId} and bot_id = ${botId} order by created_at desc, id`;
+    where company_id = ${companyId} and bot_id = ${botId}
+      ${page.after ? db`and (date_trunc('milliseconds', created_at), id) < (${page.after.createdAt}, ${page.after.id})` : db``}
+    order by date_trunc('milliseconds', created_at) desc, id desc
+    limit ${page.limit}`;
 }
 
 export async function getDocument(db: Db, companyId: string, botId: string, id: string, lock = false): Promise<KnowledgeDocumentRow | undefined> {

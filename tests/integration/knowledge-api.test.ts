@@ -136,6 +136,28 @@ describe('knowledge API', () => {
     expect(left[0]!.n).toBe(0);
   });
 
+  it('lists a bot\'s documents page by page, newest first, each once, like every other list', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(b.apiKey), payload: botBody() });
+    const botId = (res.json() as { id: string }).id;
+    const made: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const up = await upload(b, botId, `note-${i}.txt`, new TextEncoder().encode(`Note number ${i} about parking.`));
+      made.push((up.json() as { id: string }).id);
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page = (await get(b, `/v1/bots/${botId}/knowledge?limit=2${cursor ? `&cursor=${cursor}` : ''}`)).json() as { data: { id: string }[]; next_cursor: string | null };
+      seen.push(...page.data.map((d) => d.id));
+      cursor = page.next_cursor;
+      pages++;
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(seen).toEqual([...made].reverse());
+    expect((await get(b, `/v1/bots/${botId}/knowledge?cursor=%%%`)).statusCode).toBe(400);
+  });
+
   it('validates the search body', async () => {
     const res = await t.app.inject({ method: 'POST', url: `/v1/bots/${a.botId}/knowledge/search`, headers: t.as(a.apiKey), payload: { query: '' } });
     expect(res.statusCode).toBe(400);

@@ -11,7 +11,7 @@ import { acceptUpload, deleteDocument, requireBot, tooLarge } from '../../knowle
 import { getDocument, listDocuments, type KnowledgeDocumentRow } from '../../knowledge/repo.js';
 import type { Retriever } from '../../knowledge/retrieve.js';
 import type { VectorStore } from '../../knowledge/vector-store.js';
-import { IdParams, Timestamp, Uuid, errors } from '../schemas.js';
+import { IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors } from '../schemas.js';
 
 export const KnowledgeDocumentSchema = Type.Object({
   id: Uuid,
@@ -124,14 +124,28 @@ export function knowledgeRoutes(deps: KnowledgeRouteDeps): FastifyPluginAsync {
       config: { scope: 'knowledge:read' },
       schema: {
         tags: ['knowledge'],
-        summary: "List a bot's documents with their ingestion status",
+        summary: "List a bot's documents with their ingestion status, newest first",
         params: IdParams,
-        response: { 200: Type.Object({ data: Type.Array(KnowledgeDocumentSchema) }), ...errors(401, 403, 404) },
+        querystring: Type.Object(PageQuery, { additionalProperties: false }),
+        response: { 200: Page(KnowledgeDocumentSchema), ...errors(401, 403, 404) },
       },
     }, async (request) => {
       const { id } = request.params as { id: string };
+      const q = request.query as { limit?: number; cursor?: string };
       await requireBot(deps.sql, request.auth.companyId, id);
-      return { data: (await listDocuments(deps.sql, request.auth.companyId, id)).map(toDocument) };
+      const limit = q.limit ?? 50;
+      let after: { createdAt: Date; id: string } | undefined;
+      if (q.cursor) {
+        const [createdAt, lastId] = decodeCursor(q.cursor, ['timestamp', 'uuid']);
+        after = { createdAt, id: lastId };
+      }
+      const rows = await listDocuments(deps.sql, request.auth.companyId, id, { limit: limit + 1, ...(after ? { after } : {}) });
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        data: page.map(toDocument),
+        next_cursor: rows.length > limit && last ? encodeCursor([last.created_at.toISOString(), last.id]) : null,
+      };
     });
 
     app.get('/bots/:id/knowledge/:documentId', {
