@@ -6,6 +6,7 @@
  * within one time budget (reconnect-budget.ts). This file holds the call's state (call-state.ts), owns its
  * timers (timers.ts), watches the caller's silence (silence-watch.ts) and records the transcript.
  */
+import { splitSentences } from '../knowledge/sentences.js';
 import type { Language, SttEvent, TtsSession } from '../providers/types.js';
 import { LlmFailure, runAgentTurn, splitForSpeech } from './agent-turn.js';
 import { providerSessionOptions, type ProviderSessionOptions } from './provider-sessions.js';
@@ -572,10 +573,5 @@ export class CallSession {
 
 /** The last sentence of `text` that asks something ("…booked. Is there anything else I can help with?"). */
 function lastQuestionOf(text: string): string | null {
-  const sentences = text.split(/(?<=[.!?…])\s+/);
-  for (let i = sentences.length - 1; i >= 0; i--) {
-    const s = sentences[i]!.trim();
-    if (s.endsWith('?')) return s;
-  }
-  return null;
+  return splitSentences(text).findLast((s) => s.trim().endsWith('?'))?.trim() ?? null;
 }
