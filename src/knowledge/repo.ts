@@ -103,8 +103,8 @@ export async function resetFailedDocument(tx: Db, id: string): Promise<Knowledge
 }
 
 /**
- * Newest first; keyset pagination on (created_at desc, id desc): `after` is the last row of the previous page. The
- * time is compared at the millisecond a cursor carries (created_at has microseconds), so no row is skipped.
+ * Newest first; keyset pagination on (created_at desc, id desc): `after` is the last row of the previous page
+ * (created_at is stored to the millisecond, migration 0200, so the cursor's JS date compares exactly).
  */
 export async function listDocuments(
   db: Db,
@@ -115,8 +115,8 @@ export async function listDocuments(
   return db<KnowledgeDocumentRow[]>`
     select ${db(COLUMNS)} from knowledge_documents
     where company_id = ${companyId} and bot_id = ${botId}
-      ${page.after ? db`and (date_trunc('milliseconds', created_at), id) < (${page.after.createdAt}, ${page.after.id})` : db``}
-    order by date_trunc('milliseconds', created_at) desc, id desc
+      ${page.after ? db`and (created_at, id) < (${page.after.createdAt}, ${page.after.id})` : db``}
+    order by created_at desc, id desc
     limit ${page.limit}`;
 }
 
