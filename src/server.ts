@@ -158,10 +158,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   // analyzer when that is the local engine.
   const analyzer = createAnalyzer({ llm: providers.cloudLlm(), prompt: await loadAnalysisPrompt() });
   const jobKinds: Record<string, JobKind> = { ...knowledge.jobKinds, [ANALYZE_CALL_JOB]: analyzeCallJob({ sql, analyzer }) };
-  // With PostgreSQL, new work is announced (db/work-notifications.ts) and idle workers poll slowly; PGlite's keep
-  // their pace.
-  const announced = db.kind === 'postgres';
-  const idlePoll = announced ? { idlePollMs: ANNOUNCED_IDLE_POLL_MS } : {};
+  // New work is announced (db/work-notifications.ts): idle workers poll slowly.
+  const idlePoll = { idlePollMs: ANNOUNCED_IDLE_POLL_MS };
   const webhookDelivery = { timeoutMs: config.WEBHOOK_TIMEOUT_MS, allowHttp: config.WEBHOOK_ALLOW_HTTP, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE };
   const webhooks = config.WORKERS_ENABLED
     ? new WebhookWorker(sql, {
@@ -235,8 +233,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   worker?.start();
   webhooks?.start();
   // A listener that cannot start leaves the workers to their idle polls (work then starts within 5 s).
-  const workListener = announced && config.WORKERS_ENABLED
-    ? await listenForWork(sql, (what) => {
+  const workListener = config.WORKERS_ENABLED
+    ? await listenForWork(db, (what) => {
       if (what === null || what === 'webhooks') webhooks?.kick();
       if (what === null || what === 'campaigns') campaigns?.kick();
       if (what === null) worker?.kick();

@@ -17,8 +17,8 @@
  *      itself costs — Twilio's 50 frames a second in, Deepgram packets out — without turns; compare with a full run
  *      and with scripts/bench/transport-floor.ts, the same traffic through bare sockets)]
  *   An idle server: npm run bench:calls -- --idle [--workers] [--database-url …] [--server-entry dist/main.js]: time to
- *     healthy, idle RSS, and with --database-url the transactions per second it asks of that database (give it a
- *     database of its own; --workers runs the background workers, off by default here)
+ *     healthy, idle RSS, its CPU time per second over 30 s, and with --database-url the transactions per second it asks
+ *     of that database (give it a database of its own; --workers runs the background workers, off by default here)
  *   The load generator alone, against a Parley started elsewhere (another machine, or by hand):
  *     npm run bench:calls -- --server-url http://10.0.0.5:3000 --admin-token … --twilio-auth-token … [--public-url …]
  *       --fakes-listen 0.0.0.0:4100 [--server-pid PID  (when the server runs on this machine: CPU/RSS from /proc)]
@@ -286,17 +286,19 @@ async function main(): Promise<number> {
       await sleep(5000);
       const idle = treeRssBytes(server.pid);
       process.stdout.write(`idle server (${args['database-url'] ? 'PostgreSQL' : 'embedded PGlite on disk'}, PROCESSES=${PROCESSES}, workers ${args.workers ? 'on' : 'off'}, ${args['server-entry'] ? `node ${args['server-entry']}` : 'tsx src/main.ts'}, cloud keys set, no calls yet): healthy ${(server.readyMs / 1000).toFixed(2)} s after spawn (GET /readyz 200); RSS ${mb(afterReady)} at ready, ${mb(idle)} 5 s later (server processes: ${processTree(server.pid).length})\n`);
-      if (args['database-url']) {
-        // What the idle server asks of PostgreSQL: the database's committed and rolled-back transactions, 30 s apart
-        // (everything on that database counts: give it one of its own).
-        const pg = postgres(args['database-url'], { max: 1, onnotice: () => {} });
-        const count = async () => Number((await pg<{ n: string }[]>`select xact_commit + xact_rollback as n from pg_stat_database where datname = current_database()`)[0]!.n);
-        const before = await count();
-        await sleep(30_000);
-        const perSecond = (await count() - before - 1) / 30; // less the first count's own transaction
-        await pg.end();
-        process.stdout.write(`idle database load: ${perSecond.toFixed(2)} transactions per second on the server's database (30 s, pg_stat_database)\n`);
-      }
+      // What the idle server costs over 30 s: its processes' CPU time (the embedded database's thread included),
+      // and with PostgreSQL the database's committed and rolled-back transactions (everything on that database
+      // counts: give it one of its own).
+      const pg = args['database-url'] ? postgres(args['database-url'], { max: 1, onnotice: () => {} }) : null;
+      const count = async () => (pg ? Number((await pg<{ n: string }[]>`select xact_commit + xact_rollback as n from pg_stat_database where datname = current_database()`)[0]!.n) : 0);
+      const transactionsBefore = await count();
+      const cpuBefore = treeCpuSeconds(server.pid);
+      await sleep(30_000);
+      const cpuMsPerSecond = ((treeCpuSeconds(server.pid) - cpuBefore) * 1000) / 30;
+      const transactionsPerSecond = (await count() - transactionsBefore - 1) / 30; // less the first count's own transaction
+      await pg?.end();
+      process.stdout.write(`idle CPU: ${cpuMsPerSecond.toFixed(1)} CPU-ms per second (server processes, /proc, 30 s)\n`);
+      if (pg) process.stdout.write(`idle database load: ${transactionsPerSecond.toFixed(2)} transactions per second on the server's database (30 s, pg_stat_database)\n`);
       return 0;
     }
     const { apiKey } = await provisionBot(server, BOT_NUMBER, {

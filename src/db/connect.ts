@@ -10,11 +10,22 @@ import { lockDataDir } from './pglite-lock.js';
 import { initialiseDataDir } from './pglite-template.js';
 import { startPGliteThread } from './pglite-thread.js';
 import type { RootSql } from './sql.js';
+import { WORK_CHANNEL } from './work-notifications.js';
 
 export interface Database {
   sql: RootSql;
   kind: 'postgres' | 'pglite';
+  /**
+   * Calls `onNotify` with the payload of every notification on `channel`, as the notifying transaction commits
+   * (from any connection, and on PostgreSQL from any instance); `onListen` each time listening (re)starts, when
+   * notifications may have been missed. PGlite listens only on the channels named at open (`channels`).
+   */
+  listen(channel: string, onNotify: (payload: string) => void, onListen?: () => void): Promise<Listening>;
   close(): Promise<void>;
+}
+
+export interface Listening {
+  unlisten(): Promise<void>;
 }
 
 export interface DatabaseOptions {
@@ -26,6 +37,11 @@ export interface DatabaseOptions {
   onNotice?: (message: string) => void;
   /** false = the bare driver without param-guard (only tests, to prove the serialisers hold on their own). */
   guard?: boolean;
+  /**
+   * Embedded PGlite only: the channels `listen` can be used on, listened to from the start (PGlite delivers
+   * notifications only to a session that listened before the notifying commit). Default: the work channel.
+   */
+  channels?: string[];
   /** Embedded PGlite only: its thread died while open. Default: exitOnDatabaseLost (log, exit code 1). */
   onDatabaseLost?: (err: Error) => void;
 }
@@ -74,20 +90,28 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const guarded = (sql: RootSql): RootSql => (options.guard === false ? sql : guardSql(sql));
   if (options.databaseUrl) {
     const sql = guarded(postgres(options.databaseUrl, { ...commonOptions(options.onNotice), max: options.poolMax ?? 10 }));
-    return { sql, kind: 'postgres', close: () => sql.end({ timeout: 5 }) };
+    // postgres.js listens on a connection of its own, which it reconnects (calling onListen again).
+    const listen: Database['listen'] = async (channel, onNotify, onListen) => sql.listen(channel, onNotify, onListen);
+    return { sql, kind: 'postgres', listen, close: () => sql.end({ timeout: 5 }) };
   }
 
   const inMemory = options.dataDir.startsWith('memory://');
   if (!inMemory) mkdirSync(options.dataDir, { recursive: true });
   const unlock = inMemory ? () => {} : lockDataDir(options.dataDir);
   const dataDir = inMemory ? 'memory://' : `${options.dataDir}/pglite`;
+  const channels = options.channels ?? [WORK_CHANNEL];
+  const listeners = new Map<string, Set<(payload: string) => void>>();
   const thread = await (async () => {
     // A new data directory starts as a copy of a prepared cluster (pglite-template.ts): initdb in the server's
     // thread would take seconds and leave its memory behind.
     if (!inMemory) await initialiseDataDir(dataDir);
     // PGlite executes every query in WASM: it runs in its own thread (pglite-worker.ts), so the event loop that
     // carries calls only does postgres.js's socket I/O, as with a PostgreSQL server.
-    return startPGliteThread({ dataDir, onDeath: options.onDatabaseLost ?? exitOnDatabaseLost });
+    return startPGliteThread({
+      dataDir, channels,
+      onDeath: options.onDatabaseLost ?? exitOnDatabaseLost,
+      onNotification: (channel, payload) => listeners.get(channel)?.forEach((onNotify) => onNotify(payload)),
+    });
   })().catch((err: unknown) => {
     unlock();
     throw err;
@@ -102,9 +126,20 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     username: 'postgres',
     max: 1,
   }));
+  // One process, one database: a notification reaches the listener the moment the thread reads it, with nothing
+  // to reconnect; onListen runs once.
+  const listen: Database['listen'] = async (channel, onNotify, onListen) => {
+    if (!channels.includes(channel)) throw new Error(`The embedded database listens only on channels named when it opens (${channels.join(', ') || 'none'}), not "${channel}"`);
+    const own = (payload: string) => onNotify(payload);
+    const set = listeners.get(channel) ?? new Set();
+    listeners.set(channel, set.add(own));
+    onListen?.();
+    return { unlisten: async () => void set.delete(own) };
+  };
   return {
     sql,
     kind: 'pglite',
+    listen,
     // Clients first, then the socket server, then PostgreSQL's shutdown (both in the thread), so the data
     // directory is left clean.
     close: async () => {

@@ -12,6 +12,11 @@ export interface PGliteWorkerData {
   dataDir: string;
   /** PGlite's WASM modules, compiled once per process (pglite-thread.ts); absent = the thread compiles its own. */
   modules?: { pglite: WasmModule; initdb: WasmModule };
+  /**
+   * Channels the database LISTENs on from the start, before any client connects; their notifications come to the
+   * main thread as messages (the socket's clients never see them delivered).
+   */
+  channels: string[];
 }
 
 /** Main thread → worker. */
@@ -24,4 +29,6 @@ export type PGliteThreadMessage =
   /** PGlite could not open the data directory (or the socket server could not listen); the thread ends. */
   | { type: 'failed'; message: string }
   /** Socket server stopped and PostgreSQL shut down (error: what went wrong on the way); the thread ends. */
-  | { type: 'closed'; error?: string };
+  | { type: 'closed'; error?: string }
+  /** A transaction that committed notified one of the channels listened on. */
+  | { type: 'notification'; channel: string; payload: string };

@@ -28,6 +28,10 @@ export interface PGliteThreadOptions {
    * memory is WASM linear memory, outside this limit: at most 2 GB (PGlite's build), sized by its settings.
    */
   heapMb?: number;
+  /** Channels the database listens on from the start (PGliteWorkerData.channels); default none. */
+  channels?: string[];
+  /** Each notification on those channels, as its transaction commits. */
+  onNotification?: (channel: string, payload: string) => void;
 }
 
 export interface PGliteThread {
@@ -86,7 +90,7 @@ const describeExit = (err: Error | null, code: number): string => {
 export async function startPGliteThread(options: PGliteThreadOptions): Promise<PGliteThread> {
   const startTimeoutMs = options.startTimeoutMs ?? 120_000;
   const modules = await compiledModules();
-  const worker = spawnWorker({ dataDir: options.dataDir, ...(modules ? { modules } : {}) }, options.heapMb ?? 512);
+  const worker = spawnWorker({ dataDir: options.dataDir, channels: options.channels ?? [], ...(modules ? { modules } : {}) }, options.heapMb ?? 512);
   let lastError: Error | null = null;
   worker.on('error', (err) => {
     lastError = err;
@@ -126,6 +130,12 @@ function opened(
   lastError: () => Error | null,
 ): PGliteThread {
   let closing: Promise<void> | null = null;
+  const { onNotification } = options;
+  if (onNotification) {
+    worker.on('message', (m: PGliteThreadMessage) => {
+      if (m.type === 'notification') onNotification(m.channel, m.payload);
+    });
+  }
   void exited.then((code) => {
     if (!closing) {
       options.onDeath(new Error(`The embedded database's thread (PGlite, ${options.dataDir}) ended while the database was open: ${describeExit(lastError(), code)}`));

@@ -2,11 +2,14 @@
  * Entry point of the embedded database's worker thread (started by pglite-thread.ts): PGlite (PostgreSQL in
  * WASM) and the pglite-socket server in front of it live here, so executing a query never runs on the event loop
  * that carries calls. The main thread reaches this thread's socket server over loopback with postgres.js, exactly
- * as it would a PostgreSQL server; the only messages on the thread's port are about start-up and shutdown.
+ * as it would a PostgreSQL server; the messages on the thread's port are about start-up, shutdown and the
+ * notifications of the channels listened on (below).
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
+import type { PGlite } from '@electric-sql/pglite';
+import { NotificationScanner, type OnNotification } from './notification-scanner.js';
 import type { PGliteThreadMessage, PGliteThreadRequest, PGliteWorkerData } from './pglite-protocol.js';
 
 const port = parentPort;
@@ -57,7 +60,10 @@ async function open() {
     onStderr: startupLog.collect,
     ...(data.modules ? { pgliteWasmModule: data.modules.pglite, initdbWasmModule: data.modules.initdb } : {}),
   });
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 1 });
+  // LISTEN before any client connects: the one backend every client shares is the listening session for good.
+  for (const channel of data.channels) await db.exec(`LISTEN "${channel.replaceAll('"', '""')}"`);
+  const notify: OnNotification = (channel, payload) => post({ type: 'notification', channel, payload });
+  const server = new PGLiteSocketServer({ db: observingNotifications(db, notify), host: '127.0.0.1', port: 0, maxConnections: 1 });
   try {
     await server.start();
     startupLog.open = true;
@@ -67,6 +73,33 @@ async function open() {
     throw err;
   }
   return { db, server };
+}
+
+/**
+ * The database as the socket server sees it, except that every answer it streams to a client is also read for
+ * notifications (notification-scanner.ts). PGlite raises a notification in the answer of the transaction that
+ * committed it, which its own listeners never see; the client it goes to (postgres.js, not listening there)
+ * ignores it. Every other property is PGlite's own, bound to it (its private state lives on the real instance).
+ */
+function observingNotifications(db: PGlite, onNotification: OnNotification): PGlite {
+  const stream: PGlite['execProtocolRawStream'] = (message, options) => {
+    const scanner = new NotificationScanner(onNotification);
+    const onRawData = options?.onRawData;
+    return db.execProtocolRawStream(message, {
+      ...options,
+      onRawData: (chunk) => {
+        scanner.push(chunk);
+        onRawData?.(chunk);
+      },
+    });
+  };
+  return new Proxy(db, {
+    get(target, key) {
+      if (key === 'execProtocolRawStream') return stream;
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 open().then(

@@ -1,14 +1,11 @@
 /**
  * Announcements of new work (migrations/0190_work_notifications.sql): a trigger notifies `parley_work` when a job
  * is queued ("job:<kind>"), a webhook event becomes pending ("webhooks") or a campaign or its contacts change
- * ("campaigns"); PostgreSQL delivers it on commit to every listening instance, which kicks the worker named. So
- * workers start new work at once and poll slowly when idle (LeasedPoller's idlePollMs) instead of asking the
- * database every half second.
- *
- * PostgreSQL only: embedded PGlite delivers no notifications over its socket (shared/reference/protocols.md), so
- * its workers keep polling at their usual pace.
+ * ("campaigns"); the database delivers it on commit to every listening instance (PostgreSQL) or to this process
+ * (embedded PGlite, through its thread: connect.ts), which kicks the worker named. So workers start new work at
+ * once and poll slowly when idle (LeasedPoller's idlePollMs) instead of asking the database every half second.
  */
-import type { RootSql } from './sql.js';
+import type { Database } from './connect.js';
 
 export const WORK_CHANNEL = 'parley_work';
 
@@ -20,10 +17,10 @@ export interface WorkListener {
 }
 
 /**
- * Listens on its own connection (postgres.js reconnects it). `wake` gets each announcement's payload, and `null`
- * whenever listening (re)starts: announcements may have been missed while it was down, so every worker should look.
+ * `wake` gets each announcement's payload, and `null` whenever listening (re)starts: announcements may have been
+ * missed while it was down, so every worker should look.
  */
-export async function listenForWork(sql: RootSql, wake: (payload: string | null) => void): Promise<WorkListener> {
-  const { unlisten } = await sql.listen(WORK_CHANNEL, (payload) => wake(payload), () => wake(null));
+export async function listenForWork(db: Pick<Database, 'listen'>, wake: (payload: string | null) => void): Promise<WorkListener> {
+  const { unlisten } = await db.listen(WORK_CHANNEL, (payload) => wake(payload), () => wake(null));
   return { stop: () => unlisten() };
 }

@@ -1,8 +1,8 @@
 /**
- * New work announces itself (migrations/0190_work_notifications.sql, src/db/work-notifications.ts): on PostgreSQL a
- * worker idling on a slow poll starts a job or an event the moment its transaction commits, on whichever instance
- * listens. Embedded PGlite delivers no notifications over its socket (its workers keep polling at their usual
- * pace), so the listening cases run on the PostgreSQL leg of CI; the triggers themselves run on both.
+ * New work announces itself (migrations/0190_work_notifications.sql, src/db/work-notifications.ts): a worker idling
+ * on a slow poll starts a job or an event the moment its transaction commits — on PostgreSQL on whichever instance
+ * listens (committed here by another connection pool), on embedded PGlite in its one process (the thread reads
+ * notifications out of the answers it streams: db/notification-scanner.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueJob, JobWorker } from '../../src/jobs/queue.js';
@@ -37,12 +37,14 @@ describe('announcements of new work', () => {
     expect(await db.sql`select 1 from jobs where kind = 'noop'`).toHaveLength(1);
   });
 
-  describe.runIf(usingRealPostgres())('on PostgreSQL', () => {
-    let other: Database;
+  describe('listening', () => {
+    let other: Database | null = null;
+    /** Who commits the work: on PostgreSQL another instance's connection pool; PGlite has one process only. */
+    let committer: TestDatabase['sql'];
     let listener: WorkListener | null = null;
     beforeAll(async () => {
-      // Another instance's connection pool: what it commits is announced to this one.
-      other = await openDatabase({ databaseUrl: db.url!, dataDir: 'memory://', poolMax: 2 });
+      if (usingRealPostgres()) other = await openDatabase({ databaseUrl: db.url!, dataDir: 'memory://', poolMax: 2 });
+      committer = other?.sql ?? db.sql;
     });
     afterAll(async () => {
       await listener?.stop();
@@ -51,41 +53,41 @@ describe('announcements of new work', () => {
 
     it('announces a queued job, a pending event and an ended outbound call on commit, not before', async () => {
       const heard: (string | null)[] = [];
-      listener = await listenForWork(db.sql, (what) => heard.push(what));
+      listener = await listenForWork(db, (what) => heard.push(what));
       await until(() => heard.includes(null)); // listening started: every worker is asked to look
-      const botId = (await seedBot(other.sql, companyId)).id;
-      const callId = await seedCall(other.sql, companyId, botId, '+12125550101');
-      await other.sql`update calls set direction = 'outbound' where id = ${callId}`;
-      await other.sql.begin(async (tx) => {
+      const botId = (await seedBot(committer, companyId)).id;
+      const callId = await seedCall(committer, companyId, botId, '+12125550101');
+      await committer`update calls set direction = 'outbound' where id = ${callId}`;
+      await committer.begin(async (tx) => {
         await enqueueJob(tx, { kind: 'analyze_call', payload: { callId }, companyId });
         await emitEvent(tx, { companyId, type: 'call.started', data: { call_id: callId }, orderingKey: callId });
         await sleep(200);
         expect(heard.filter((h) => h !== null)).toEqual([]);
       });
-      await other.sql`update calls set ended_at = now(), status = 'completed' where id = ${callId}`;
+      await committer`update calls set ended_at = now(), status = 'completed' where id = ${callId}`;
       await until(() => heard.includes('campaigns'));
       expect(heard).toEqual(expect.arrayContaining(['job:analyze_call', 'webhooks', 'campaigns']));
       await listener.stop();
       listener = null;
     });
 
-    it('an idle worker polling every 30 s runs a job another instance queues long before its next poll', async () => {
+    it('an idle worker polling every 30 s runs a job queued elsewhere long before its next poll', async () => {
       const ran: number[] = [];
       const worker = new JobWorker(db.sql, {
         kinds: { announced: { concurrency: 1, handler: async () => void ran.push(Date.now()) } },
         pollMs: 30_000, log: silent,
       });
       worker.start();
-      listener = await listenForWork(db.sql, (what) => {
+      listener = await listenForWork(db, (what) => {
         if (what === null) worker.kick();
         else if (what.startsWith('job:')) worker.kick(what.slice('job:'.length));
       });
       // The first poll (at start) found nothing: the next is 30 s away.
       await sleep(300);
       const queuedAt = Date.now();
-      await enqueueJob(other.sql, { kind: 'announced', payload: {}, companyId });
+      await enqueueJob(committer, { kind: 'announced', payload: {}, companyId });
       await until(() => ran.length === 1, 10_000); // a deadline a third of the poll's: only the announcement meets it
-      console.log(`announced job: queued on another connection → running here in ${ran[0]! - queuedAt} ms`);
+      console.log(`announced job (${db.kind}): queued → running on the listening worker in ${ran[0]! - queuedAt} ms`);
       await worker.stop(100);
     });
   });
