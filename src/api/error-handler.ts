@@ -6,6 +6,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { UnsafeParameterError } from '../db/param-guard.js';
 import { isDatabaseUnreachable } from '../db/retry.js';
 import { ParleyError, type ErrorCode } from '../errors.js';
+import { trackAllowedMethods } from './method-not-allowed.js';
 
 interface Mapped {
   status: number;
@@ -88,6 +89,7 @@ export function sendFrameworkError(err: FastifyError, _request: FastifyRequest, 
 }
 
 export function installErrorHandler(app: FastifyInstance): void {
+  const allowedMethods = trackAllowedMethods(app);
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const mapped = mapError(err);
     if (!mapped) {
@@ -97,7 +99,14 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (mapped.status >= 500) request.log.error({ err }, mapped.message);
     return reply.status(mapped.status).send({ error: { code: mapped.code, message: mapped.message, ...(mapped.details ? { details: mapped.details } : {}) } });
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: { code: 'PARLEY_ERR_NOT_FOUND', message: `Route ${request.method} ${request.url.split('?')[0]} not found` } }),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0];
+    const allowed = allowedMethods(request.method, request.url);
+    if (allowed.length > 0) {
+      return reply.status(405).header('allow', allowed.join(', ')).send({
+        error: { code: 'PARLEY_ERR_METHOD_NOT_ALLOWED', message: `${path} does not take ${request.method}; it takes ${allowed.join(', ')}` },
+      });
+    }
+    return reply.status(404).send({ error: { code: 'PARLEY_ERR_NOT_FOUND', message: `Route ${request.method} ${path} not found` } });
+  });
 }

@@ -300,6 +300,29 @@ describe('REST API foundation', () => {
       expect(Object.keys(doc.paths['/v1/bots'].post.responses)).toContain('403');
     });
 
+    it('answers a method a path does not take with 405 and the methods it does take, on every kind of path', async () => {
+      const created = await req(a.apiKey, 'POST', '/v1/bots', botBody('Method bot'));
+      const botId = created.json().id as string;
+      for (const [method, url, allowed] of [
+        ['DELETE', '/v1/calls', ['GET', 'HEAD']],
+        ['PUT', `/v1/bots/${botId}`, ['GET', 'HEAD', 'PATCH', 'DELETE']],
+        ['POST', `/v1/bots/${botId}?x=1`, ['GET', 'HEAD', 'PATCH', 'DELETE']],
+        ['PATCH', '/v1/admin/companies', ['GET', 'HEAD', 'POST']],
+        ['POST', '/healthz', ['GET', 'HEAD']],
+      ] as const) {
+        const res = await t.app.inject({ method, url, headers: t.as(a.apiKey) });
+        expect(res.statusCode, `${method} ${url}`).toBe(405);
+        expect(res.headers.allow!.split(', ').sort(), `${method} ${url}`).toEqual([...allowed].sort());
+        expect(res.json().error.code).toBe('PARLEY_ERR_METHOD_NOT_ALLOWED');
+      }
+      // A path no method has stays a 404, whatever the method.
+      for (const method of ['GET', 'DELETE'] as const) {
+        const res = await t.app.inject({ method, url: `/v1/bots/${botId}/nothing`, headers: t.as(a.apiKey) });
+        expect(res.statusCode).toBe(404);
+        expect(res.headers.allow).toBeUndefined();
+      }
+    });
+
     it('never leaks internals on unknown routes or bad JSON', async () => {
       const nf = await t.app.inject({ url: '/v1/nope', headers: t.as(a.apiKey) });
       expect(nf.statusCode).toBe(404);
