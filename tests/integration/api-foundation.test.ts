@@ -242,8 +242,29 @@ describe('REST API foundation', () => {
       expect(row2!.webhook_previous_secrets.map((p) => p.secret)).toEqual([rotated.json().secret, before]);
       const current = (await req(a.apiKey, 'GET', '/v1/company/webhook/secret')).json();
       expect(current).toEqual({ secret: again.json().secret, previous_secret_expires_at: again.json().previous_secret_expires_at });
-      const badEvent = await req(a.apiKey, 'PUT', '/v1/company/webhook', { events: ['call.exploded'] });
+      const badEvent = await req(a.apiKey, 'PUT', '/v1/company/webhook', { url: 'https://hooks.example.com/parley', events: ['call.exploded'] });
       expect(badEvent.statusCode).toBe(400);
+    });
+
+    it('PUT sets the whole webhook setting, PATCH only what it is given', async () => {
+      const webhook = async () => (await req(b.apiKey, 'GET', '/v1/company')).json() as { webhook_url: string | null; webhook_events: string[] };
+      await req(b.apiKey, 'PUT', '/v1/company/webhook', { url: 'https://hooks.example.com/one', events: ['call.ended'] });
+      // A PATCH of the events keeps the URL; one of the URL keeps the events.
+      expect((await req(b.apiKey, 'PATCH', '/v1/company/webhook', { events: ['call.started', 'call.ended'] })).statusCode).toBe(200);
+      expect(await webhook()).toMatchObject({ webhook_url: 'https://hooks.example.com/one', webhook_events: ['call.started', 'call.ended'] });
+      expect((await req(b.apiKey, 'PATCH', '/v1/company/webhook', { url: 'https://hooks.example.com/two' })).statusCode).toBe(200);
+      expect(await webhook()).toMatchObject({ webhook_url: 'https://hooks.example.com/two', webhook_events: ['call.started', 'call.ended'] });
+      // A PUT without events is every event, not the events an earlier call left.
+      expect((await req(b.apiKey, 'PUT', '/v1/company/webhook', { url: 'https://hooks.example.com/three' })).statusCode).toBe(200);
+      expect(await webhook()).toMatchObject({ webhook_url: 'https://hooks.example.com/three', webhook_events: [] });
+      // A PUT must say the URL (null stops deliveries); a PATCH checks what it changes like a PUT (its unsafe URLs:
+      // webhook-routes.test.ts).
+      const noUrl = await req(b.apiKey, 'PUT', '/v1/company/webhook', { events: ['call.ended'] });
+      expect(noUrl.statusCode).toBe(400);
+      expect(noUrl.json().error.details).toEqual({ field: 'body.url' });
+      expect((await req(b.apiKey, 'PATCH', '/v1/company/webhook', { events: ['call.exploded'] })).statusCode).toBe(400);
+      expect(await webhook()).toMatchObject({ webhook_url: 'https://hooks.example.com/three', webhook_events: [] });
+      expect((await req(b.apiKey, 'PUT', '/v1/company/webhook', { url: null })).json()).toMatchObject({ webhook_url: null, webhook_events: [] });
     });
   });
 
@@ -301,7 +322,7 @@ describe('REST API foundation', () => {
     });
 
     it('answers a method a path does not take with 405 and the methods it does take, on every kind of path', async () => {
-      const created = await req(a.apiKey, 'POST', '/v1/bots', botBody('Method bot'));
+      const created = await req(a.apiKey, 'POST', '/v1/bots', botBody({ name: 'Method bot' }));
       const botId = created.json().id as string;
       for (const [method, url, allowed] of [
         ['DELETE', '/v1/calls', ['GET', 'HEAD']],

@@ -34,9 +34,11 @@ async function companyWithUrl() {
 describe('webhook routes', () => {
   it('the settings route refuses private webhook URLs through the exported guard', async () => {
     const c = await t.createCompany();
-    const res = await t.app.inject({ method: 'PUT', url: '/v1/company/webhook', headers: t.as(c.apiKey), payload: { url: 'http://169.254.169.254/latest' } });
-    expect(res.statusCode).toBe(400);
-    expect(res.json().error.code).toBe('PARLEY_ERR_UNSAFE_URL');
+    for (const method of ['PUT', 'PATCH'] as const) {
+      const res = await t.app.inject({ method, url: '/v1/company/webhook', headers: t.as(c.apiKey), payload: { url: 'http://169.254.169.254/latest' } });
+      expect(res.statusCode, method).toBe(400);
+      expect(res.json().error.code).toBe('PARLEY_ERR_UNSAFE_URL');
+    }
   });
 
   it('POST /v1/webhooks/test sends a signed test event now and reports the attempt', async () => {

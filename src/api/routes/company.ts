@@ -54,13 +54,12 @@ export const BudgetStatusSchema = Type.Object({
   resets_at: Timestamp,
 });
 
-const WebhookSettingsBody = Type.Object(
-  {
-    url: Type.Optional(Type.Union([Type.String({ format: 'uri', maxLength: 2000 }), Type.Null()], { description: 'https URL, or null to stop deliveries' })),
-    events: Type.Optional(Type.Array(Type.Union(WEBHOOK_EVENT_TYPES.map((e) => Type.Literal(e))), { uniqueItems: true })),
-  },
-  { additionalProperties: false },
-);
+const WebhookUrl = Type.Union([Type.String({ format: 'uri', maxLength: 2000 }), Type.Null()], { description: 'https URL, or null to stop deliveries' });
+const WebhookEvents = Type.Array(Type.Union(WEBHOOK_EVENT_TYPES.map((e) => Type.Literal(e))), { uniqueItems: true, description: 'Event types to deliver; empty = all' });
+/** PUT: the whole setting — the URL, and the events (omitted = all). */
+const WebhookSettingsBody = Type.Object({ url: WebhookUrl, events: Type.Optional(WebhookEvents) }, { additionalProperties: false });
+/** PATCH: what is given changes, the rest stays. */
+const WebhookSettingsPatch = Type.Object({ url: Type.Optional(WebhookUrl), events: Type.Optional(WebhookEvents) }, { additionalProperties: false });
 
 export interface CompanyRouteDeps {
   sql: RootSql;
@@ -103,18 +102,34 @@ export function companyRoutes(deps: CompanyRouteDeps): FastifyPluginAsync {
       return budgetStatus(request.auth.companyId);
     });
 
+    const setWebhook = async (companyId: string, settings: { url?: string | null; events?: string[] }) => {
+      if (settings.url) await deps.validateWebhookUrl(settings.url);
+      const company = await updateWebhookSettings(deps.sql, companyId, settings);
+      if (!company) throw notFound('Company');
+      return company;
+    };
     app.put('/company/webhook', {
       config: { scope: 'settings:write' },
-      schema: { tags: ['company'], summary: 'Set the webhook URL and the events to deliver', body: WebhookSettingsBody, response: { 200: CompanySchema, ...errors(400, 401, 403) } },
+      schema: {
+        tags: ['company'], summary: 'Set the webhook: its URL, and the events to deliver (omitted = all)',
+        body: WebhookSettingsBody, response: { 200: CompanySchema, ...errors(400, 401, 403) },
+      },
     }, async (request) => {
       const body = request.body as Static<typeof WebhookSettingsBody>;
-      if (body.url) await deps.validateWebhookUrl(body.url);
-      const company = await updateWebhookSettings(deps.sql, request.auth.companyId, {
+      return setWebhook(request.auth.companyId, { url: body.url, events: body.events ?? [] });
+    });
+    app.patch('/company/webhook', {
+      config: { scope: 'settings:write' },
+      schema: {
+        tags: ['company'], summary: 'Change the webhook URL or its events; what is not given stays',
+        body: WebhookSettingsPatch, response: { 200: CompanySchema, ...errors(400, 401, 403) },
+      },
+    }, async (request) => {
+      const body = request.body as Static<typeof WebhookSettingsPatch>;
+      return setWebhook(request.auth.companyId, {
         ...(body.url !== undefined ? { url: body.url } : {}),
         ...(body.events !== undefined ? { events: body.events } : {}),
       });
-      if (!company) throw notFound('Company');
-      return company;
     });
 
     const SecretResponse = Type.Object({
