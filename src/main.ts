@@ -12,10 +12,14 @@ import type { StartOptions } from './server.js';
 
 async function runServer(config: Config, log: Logger, options: StartOptions = {}): Promise<void> {
   // Imported here, not at the top: a PROCESSES > 1 primary never loads the server's modules (it only supervises).
+  // The database opens (in its own thread, for PGlite) while they load.
+  const { openServerDatabase } = await import('./db/server-database.js');
+  const openingDatabase = openServerDatabase(config, log);
+  openingDatabase.catch(() => {}); // awaited by startServer, which reports a failure; not unhandled meanwhile
   const { startServer } = await import('./server.js');
   const heapGrowth = tuneHeapGrowth();
   if (heapGrowth) log.info({ flag: heapGrowth }, 'garbage collection on the call loop: the heap may grow 3× between full collections');
-  const server = await startServer(config, log, options);
+  const server = await startServer(config, log, { ...options, openingDatabase });
   // A rejection nobody handled is a bug, but it must not take down the live calls of this process: say so
   // loudly and go on. (Fire-and-forget work in the server attaches its own handlers.)
   process.on('unhandledRejection', (reason) => {

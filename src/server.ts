@@ -12,7 +12,8 @@ import { createBookingService } from './bookings/service.js';
 import { bookingTools } from './bookings/tools.js';
 import { logBotWarnings } from './bots/capabilities.js';
 import type { Config } from './config.js';
-import { openDatabase, type Database } from './db/connect.js';
+import type { Database } from './db/connect.js';
+import { openServerDatabase } from './db/server-database.js';
 import { migrate } from './db/migrate.js';
 import { JobWorker, type JobKind } from './jobs/queue.js';
 import { createKnowledge } from './knowledge/index.js';
@@ -81,6 +82,11 @@ export interface StartOptions {
   port?: number;
   /** An open database to use instead of opening one from the config (tests); the caller closes it. */
   database?: Database;
+  /**
+   * The database from openServerDatabase, already opening (main.ts starts it before loading this module, so the
+   * two overlap); the server closes it.
+   */
+  openingDatabase?: Promise<Database>;
   /** In a PROCESSES > 1 worker: the channel to the primary, so /metrics answers for every process (src/cluster.ts). */
   clusterIpc?: Parameters<typeof useClusterMetrics>[1];
   /** How long provider sessions opened at the voice webhook wait for their media stream (default 15 s; tests). */
@@ -92,17 +98,7 @@ export interface StartOptions {
  * the same function (with fake vendors' URLs in the config and a test database), so they exercise this wiring.
  */
 export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
-  const db = options.database ?? await openDatabase({
-    databaseUrl: config.DATABASE_URL,
-    dataDir: config.DATA_DIR,
-    poolMax: config.DATABASE_POOL_MAX,
-    onNotice: (m) => log.debug({ notice: m }, 'postgres notice'),
-    // The embedded database's thread died: nothing can be stored any more, so stop and let the supervisor restart.
-    onDatabaseLost: (err) => {
-      log.fatal({ err: err.message }, 'embedded database lost; exiting');
-      process.exit(1);
-    },
-  });
+  const db = options.database ?? await (options.openingDatabase ?? openServerDatabase(config, log));
   const sql = db.sql;
   log.info({ database: db.kind, ...(db.kind === 'pglite' ? { dataDir: config.DATA_DIR } : {}) }, 'database open');
   const { applied } = await migrate(sql);
