@@ -60,11 +60,11 @@ async function open() {
     onStderr: startupLog.collect,
     ...(data.modules ? { pgliteWasmModule: data.modules.pglite, initdbWasmModule: data.modules.initdb } : {}),
   });
-  // LISTEN before any client connects: the one backend every client shares is the listening session for good.
-  for (const channel of data.channels) await db.exec(`LISTEN "${channel.replaceAll('"', '""')}"`);
   const notify: OnNotification = (channel, payload) => post({ type: 'notification', channel, payload });
   const server = new PGLiteSocketServer({ db: observingNotifications(db, notify), host: '127.0.0.1', port: 0, maxConnections: 1 });
   try {
+    // LISTEN before any client connects: the one backend every client shares is the listening session for good.
+    for (const channel of data.channels) await db.exec(`LISTEN "${channel.replaceAll('"', '""')}"`);
     await server.start();
     startupLog.open = true;
     collectGarbage();
