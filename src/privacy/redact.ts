@@ -2,8 +2,9 @@
  * Redaction of personal data in stored text (transcript turns, outcome summaries and extracted values): card
  * numbers, email addresses and phone numbers become `[card]`, `[email]`, `[phone]`. Pure functions, no I/O.
  *
- * - cards: 13–19 digits, optionally grouped by single spaces or dashes, that pass the Luhn check (so order and
- *   booking numbers of that length are left alone unless they happen to be Luhn-valid).
+ * - cards: a run of digits, grouped by single spaces, dashes or commas, whose first 13–19 digits pass the Luhn
+ *   check; the whole run goes, so the security code or expiry said straight after the number goes with it (order
+ *   and booking numbers are left alone unless they happen to begin Luhn-valid).
  * - emails: local@domain.tld, Unicode letters allowed (иван@пример.рф).
  * - phones: "+" and 8–15 digits (E.164, with spaces, dashes, dots or parentheses); national formats of 10–11
  *   digits with or without separators ((555) 123-4567, 8 912 345-67-89); US local 555-1234; and seven or more
@@ -17,7 +18,8 @@ export type RedactRule = (typeof REDACT_RULES)[number];
 /** What a bot redacts when its config has no `privacy.redact`: card numbers only. */
 export const DEFAULT_REDACT_RULES: readonly RedactRule[] = ['cards'];
 
-const CARD = /(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])/g;
+/** Up to 30 digits: a card number with its security code and expiry said in one breath is 23. */
+const CARD = /(?<!\d)\d(?:(?:[ -]|, ?)?\d){12,29}(?!\d)/g;
 /** An email address (the one pattern for redaction and the safe-speech check; linear on any input). */
 export const EMAIL_PATTERN = /(?<![\p{L}\p{N}._%+-])[\p{L}\p{N}._%+-]{1,64}@[\p{L}\p{N}-]{1,63}(?:\.[\p{L}\p{N}-]{1,63})*\.\p{L}{2,24}(?![\p{L}\p{N}])/gu;
 // A run that starts with "+", "(" or a digit and continues with digits and phone separators.
@@ -48,6 +50,23 @@ export function luhnValid(digits: string): boolean {
   return sum % 10 === 0;
 }
 
+/**
+ * Whether a digit run is, or begins with, a Luhn-valid card number of 13–19 digits. A grouped run ("4111 1111 1111
+ * 1111 123") may be cut only where a group ends: the card, then its security code or expiry. An ungrouped run is
+ * judged whole: 20 digits or more in one piece is a reference number, not a card.
+ */
+function startsWithCardNumber(run: string): boolean {
+  const groups = run.split(/[ ,-]+/);
+  const digits = groups.join('');
+  let n = 0;
+  for (const g of groups) {
+    n += g.length;
+    if (n > 19) break;
+    if (n >= 13 && luhnValid(digits.slice(0, n))) return true;
+  }
+  return false;
+}
+
 function looksLikePhone(candidate: string): boolean {
   const digits = candidate.replace(/\D/g, '');
   if (digits.length < 7 || digits.length > 15) return false;
@@ -64,10 +83,7 @@ export function redact(text: string, rules: readonly RedactRule[]): string {
   // Emails first (their local part may hold digits), then cards (before phones: a card is a long digit run).
   if (rules.includes('emails')) out = out.replace(EMAIL_PATTERN, '[email]');
   if (rules.includes('cards')) {
-    out = out.replace(CARD, (m) => {
-      const digits = m.replace(/\D/g, '');
-      return digits.length >= 13 && digits.length <= 19 && luhnValid(digits) ? '[card]' : m;
-    });
+    out = out.replace(CARD, (m) => (startsWithCardNumber(m) ? '[card]' : m));
   }
   if (rules.includes('phones')) {
     out = out.replace(PHONE, (m) => (looksLikePhone(m) ? '[phone]' : m));

@@ -12,8 +12,14 @@ describe('redact', () => {
     expect(redact('amex 378282246310005', ['cards'])).toBe('amex [card]');
     expect(redact('order 4111 1111 1111 1112 please', ['cards'])).toBe('order 4111 1111 1111 1112 please');
     expect(redact('order number 1234567890123', ['cards'])).toBe('order number 1234567890123');
-    // Over 19 digits is no card.
+    // Over 19 digits in one piece is no card.
     expect(redact('ref 41111111111111110000000', ['cards'])).toBe('ref 41111111111111110000000');
+    // The security code or expiry said straight after the number goes with it; commas group as well as spaces.
+    for (const said of ['4111 1111 1111 1111 123', '4111-1111-1111-1111 12 27', '4111111111111111 5', '4111, 1111, 1111, 1111', '3782 822463 10005 1234']) {
+      expect(redact(`my card is ${said} thanks`, ['cards']), said).toBe('my card is [card] thanks');
+    }
+    // A grouped number that is no card stays, with or without more digits after it.
+    expect(redact('order 1234 5678 9012 3456 78', ['cards'])).toBe('order 1234 5678 9012 3456 78');
   });
 
   it('replaces email addresses, Unicode ones included', () => {
