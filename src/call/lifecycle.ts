@@ -55,18 +55,23 @@ export async function answerCall(tx: Db, call: { callId: string; companyId: stri
 }
 
 /**
- * One small insert per completed turn (never per frame). The text is stored redacted as the call's bot asks
- * (`config.privacy.redact`, cards by default; read once per call) unless `redact` gives the rules.
+ * One small insert per completed turn (never per frame). The text and the safety details are stored redacted as
+ * the call's bot asks (`config.privacy.redact`, cards by default; read once per call) unless `redact` gives the rules.
  */
 export async function appendTurn(db: Db, call: { callId: string; companyId: string; redact?: readonly RedactRule[] }, turn: TranscriptTurn): Promise<void> {
   const rules = call.redact ?? await callRedactRules(db, call);
   // A NUL or a broken surrogate in what was said (typed, recognised or generated) would lose the whole turn.
   const clean = storableJson(turn);
-  const stored = rules.length ? { ...clean, text: redact(clean.text, rules) } : clean;
+  // The safe-speech check's details quote what it kept from being said (often a third party's number or address):
+  // redacted like the text.
+  const stored = rules.length
+    ? { ...clean, text: redact(clean.text, rules), ...(clean.safety ? { safety: clean.safety.map((f) => (f.detail ? { ...f, detail: redact(f.detail, rules) } : f)) } : {}) }
+    : clean;
   // A row of its own (migrations/0160_call_turns.sql): the thousandth turn costs what the first did. The call's
-  // row is checked against the tenant and touched (updated_at) in the same statement.
+  // row is checked against the tenant and touched (updated_at) in the same statement; a call whose number was
+  // erased while it went on keeps nothing more of it.
   await db`
-    with c as (update calls set updated_at = now() where id = ${call.callId} and company_id = ${call.companyId} returning id)
+    with c as (update calls set updated_at = now() where id = ${call.callId} and company_id = ${call.companyId} and erased_at is null returning id)
     insert into call_turns (call_id, turn) select c.id, ${db.json(stored as never)} from c`;
 }
 

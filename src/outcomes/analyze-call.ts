@@ -29,11 +29,14 @@ interface CallRow {
   config: { outcomes?: OutcomeConfig } | null;
   status?: string | null;
   end_reason?: string | null;
+  /** Its number was erased (src/privacy/erase.ts): nothing is analysed or sent about it. */
+  erased?: boolean;
 }
 
 async function loadCall(db: Db, callId: string): Promise<CallRow | null> {
   const [row] = await db<CallRow[]>`
     select c.id, c.company_id, c.bot_id, c.direction, c.from_number, c.to_number, ${transcriptOf(db)} as transcript, b.language, b.config, c.status::text as status,
+      c.erased_at is not null as erased,
       -- Why it ended, as stored with the end (calls ended before end_reason existed: the failure or the event's).
       coalesce(c.end_reason, c.failure_reason, (select e.body::jsonb->'data'->>'reason' from webhook_events e
         where e.company_id = c.company_id and e.type = 'call.ended' and e.ordering_key = c.id::text limit 1)) as end_reason
@@ -80,7 +83,9 @@ async function store(sql: RootSql, call: CallRow & { company_id: string }, analy
   const clean: Analysis = { ...analysis, summary: storableText(analysis.summary), extractedData: storableJson(analysis.extractedData) };
   const a: Analysis = rules.length ? { ...clean, summary: redact(clean.summary, rules), extractedData: redactDeep(clean.extractedData, rules) } : clean;
   return sql.begin(async (tx) => {
-    await tx`select id from calls where id = ${call.id} for update`;
+    // Erased while the analyzer thought: nothing is stored or sent.
+    const [locked] = await tx<{ erased: boolean }[]>`select erased_at is not null as erased from calls where id = ${call.id} for update`;
+    if (locked?.erased) return false;
     const [existing] = await tx`select 1 from outcomes where call_id = ${call.id}`;
     if (existing && !force) return false;
     await tx`
@@ -111,7 +116,7 @@ export async function analyzeCall(
   options: { force?: boolean; signal?: AbortSignal } = {},
 ): Promise<Analysis | null> {
   const call = await loadCall(sql, callId);
-  if (!call?.company_id) return null;
+  if (!call?.company_id || call.erased) return null;
   const owned = { ...call, company_id: call.company_id };
   if (!options.force && (await sql`select 1 from outcomes where call_id = ${callId}`).length) return null;
   const input = await buildAnalysisInput(sql, owned);

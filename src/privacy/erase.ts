@@ -3,14 +3,18 @@
  * - calls from or to it: transcript emptied, the number(s) and recording reference removed (the recording itself
  *   — a stored WAV or Twilio's — queued for deletion, deleted after commit: src/recordings/deletions.ts); their
  *   outcomes' summary and extracted data cleared; the webhook events about them deleted (their bodies carry summaries);
+ *   each marked erased (`erased_at`), so nothing arriving later is stored: the turns of a call still on the line, a
+ *   recording reported or written after, the post-call analysis;
  * - any other outcome whose extracted data holds the number: extracted data cleared;
- * - bookings with it as customer_phone: customer_phone, customer_name and notes cleared;
+ * - bookings with it as customer_phone, or made during those calls (the caller may have given another number):
+ *   customer_phone, customer_name and notes cleared;
  * - campaign contacts with it: phone replaced by a placeholder in +999 (a country code the ITU reserves: no
  *   real number has it; the column must stay E.164 and unique per campaign), name and variables cleared, a
  *   waiting contact (or one on the line) skipped (never dialled again); their attempts' phone replaced too;
  * - voice consent records for it: deleted (without a record of consent nobody is called on it);
  * - a do-not-call entry for it is KEPT: it is what stops the company's campaigns from calling that person again
- *   (a later upload of the number would otherwise be dialled); it holds the number and no other data.
+ *   (a later upload of the number would otherwise be dialled); its reason (the caller's own words) and its link to
+ *   the call are cleared, so it holds the number and no other data.
  * The audit log (append-only) records the erasure with a hash of the number, never the number itself.
  */
 import { createHash } from 'node:crypto';
@@ -47,7 +51,7 @@ export async function erasePhoneNumber(sql: RootSql, companyId: string, given: s
         recording_duration_sec = null, recording_channels = null,
         from_number = case when from_number = any(${phones}::text[]) then null else from_number end,
         to_number = case when to_number = any(${phones}::text[]) then null else to_number end,
-        updated_at = now()
+        erased_at = coalesce(erased_at, now()), updated_at = now()
       where company_id = ${companyId} and (from_number = any(${phones}::text[]) or to_number = any(${phones}::text[]))
       returning id`;
     const ids = calls.map((c) => c.id);
@@ -60,7 +64,7 @@ export async function erasePhoneNumber(sql: RootSql, companyId: string, given: s
         and (ordering_key = any(${ids}::text[]) or exists (select 1 from unnest(${phones}::text[]) p where strpos(body, p) > 0))`;
     const bookings = await tx`
       update bookings set customer_phone = null, customer_name = null, notes = null, updated_at = now()
-      where company_id = ${companyId} and customer_phone = any(${phones}::text[])`;
+      where company_id = ${companyId} and (customer_phone = any(${phones}::text[]) or call_id = any(${ids}::uuid[]))`;
     const contacts = await tx<{ id: string }[]>`
       update campaign_contacts
       -- +999 and 11 digits from the contact's id: E.164-shaped, unique per contact, never a real number.
@@ -74,7 +78,7 @@ export async function erasePhoneNumber(sql: RootSql, companyId: string, given: s
       returning id`;
     const attempts = await tx`update campaign_attempts set phone = 'erased' where company_id = ${companyId} and phone = any(${phones}::text[])`;
     const consents = await tx`delete from contact_consents where company_id = ${companyId} and phone = any(${phones}::text[])`;
-    const [dnc] = await tx`select 1 from dnc_numbers where company_id = ${companyId} and phone = ${phone}`;
+    const [dnc] = await tx`update dnc_numbers set reason = null, call_id = null where company_id = ${companyId} and phone = ${phone} returning 1`;
     return {
       calls: calls.length,
       recordings,

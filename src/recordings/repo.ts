@@ -20,10 +20,16 @@ export interface TwilioRecordingReport {
  * (nothing is touched); 'stored' the first time; 'unchanged' for a repeated callback (or a second recording of a
  * call that already has one: the first is kept).
  */
-export async function saveTwilioRecording(db: Db, r: TwilioRecordingReport): Promise<'stored' | 'unchanged' | 'unknown'> {
-  const [call] = await db<{ id: string; recording_sid: string | null }[]>`
-    select id, recording_sid from calls where id = ${r.callId} and twilio_call_sid = ${r.callSid} and company_id is not null`;
+export async function saveTwilioRecording(db: Db, r: TwilioRecordingReport): Promise<'stored' | 'unchanged' | 'unknown' | 'erased'> {
+  const [call] = await db<{ id: string; company_id: string; recording_sid: string | null; erased: boolean }[]>`
+    select id, company_id, recording_sid, erased_at is not null as erased from calls
+    where id = ${r.callId} and twilio_call_sid = ${r.callSid} and company_id is not null`;
   if (!call) return 'unknown';
+  if (call.erased) {
+    // The call's number was erased before Twilio reported its recording: the recording is deleted at Twilio, not kept.
+    await db`insert into recording_deletions (company_id, recording_sid) values (${call.company_id}, ${r.recordingSid})`;
+    return 'erased';
+  }
   if (call.recording_sid) return 'unchanged';
   const rows = await db`
     update calls set recording_sid = ${r.recordingSid}, recording_url = ${r.recordingUrl},
@@ -34,9 +40,11 @@ export async function saveTwilioRecording(db: Db, r: TwilioRecordingReport): Pro
 
 /** A web call's WAV, once finalised and put in the store. */
 export async function saveStoredRecording(db: Db, r: { callId: string; companyId: string; key: string; durationSec: number; channels: 1 | 2 }): Promise<void> {
-  await db`
+  const stored = await db`
     update calls set recording_key = ${r.key}, recording_duration_sec = ${r.durationSec}, recording_channels = ${r.channels}, updated_at = now()
-    where id = ${r.callId} and company_id = ${r.companyId}`;
+    where id = ${r.callId} and company_id = ${r.companyId} and erased_at is null`;
+  // The call's number was erased while it was recorded: the file goes where erased recordings go.
+  if (stored.count === 0) await db`insert into recording_deletions (company_id, recording_key) values (${r.companyId}, ${r.key})`;
 }
 
 export interface CallRecording {

@@ -33,12 +33,15 @@ async function callFor(privacy: unknown) {
 async function storedFor(privacy: unknown) {
   const { companyId, callId } = await callFor(privacy);
   await appendTurn(sql, { callId, companyId }, { role: 'caller', text: SAID, ts: new Date().toISOString() });
-  await appendTurn(sql, { callId, companyId }, { role: 'bot', text: `So that is ${SAID}`, ts: new Date().toISOString() });
+  // What the safe-speech check kept from being said is quoted in the turn's details.
+  const safety = [{ reason: 'foreign_data', detail: 'number +1 415 555 0199' }, { reason: 'foreign_data', detail: 'email jane@example.com' }, { reason: 'unsafe' }];
+  await appendTurn(sql, { callId, companyId }, { role: 'bot', text: `So that is ${SAID}`, ts: new Date().toISOString(), safety });
   await analyzeCall(sql, { analyze: async () => analysis }, callId);
 
   const [outcome] = await sql<{ summary: string; extracted_data: Record<string, unknown> }[]>`select summary, extracted_data from outcomes where call_id = ${callId}`;
   const [event] = await sql<{ body: string }[]>`select body from webhook_events where company_id = ${companyId} and type = 'call.analyzed'`;
-  return { turns: (await storedTranscript(sql, callId)).map((t) => t.text), outcome: outcome!, webhook: JSON.parse(event!.body).data.outcome };
+  const transcript = await storedTranscript(sql, callId);
+  return { turns: transcript.map((t) => t.text), safety: (transcript[1] as { safety?: { reason: string; detail?: string }[] }).safety, outcome: outcome!, webhook: JSON.parse(event!.body).data.outcome };
 }
 
 beforeAll(async () => {
@@ -55,7 +58,8 @@ describe('redaction of what is stored', () => {
     expect(s.outcome.extracted_data).toEqual({ client_email: '[email]', client_phone: '[phone]', notes: ['card [card]'], count: 2 });
     expect(s.webhook.summary).toBe(s.outcome.summary);
     expect(s.webhook.extracted_data).toEqual(s.outcome.extracted_data);
-    expect(JSON.stringify(s)).not.toMatch(/4111|anna@example|555/);
+    expect(s.safety).toEqual([{ reason: 'foreign_data', detail: 'number [phone]' }, { reason: 'foreign_data', detail: 'email [email]' }, { reason: 'unsafe' }]);
+    expect(JSON.stringify(s)).not.toMatch(/4111|anna@example|jane@example|555/);
   });
 
   it('redacts only card numbers by default', async () => {
@@ -68,6 +72,7 @@ describe('redaction of what is stored', () => {
   it('stores everything as said for a bot that redacts nothing', async () => {
     const s = await storedFor({ redact: [] });
     expect(s.turns[0]).toBe(SAID);
+    expect(s.safety![0]).toEqual({ reason: 'foreign_data', detail: 'number +1 415 555 0199' });
     expect(s.outcome.summary).toBe(analysis.summary);
     expect(s.webhook.extracted_data).toEqual(analysis.extractedData);
   });
