@@ -31,10 +31,8 @@ type After = readonly string[] | null;
 
 /** How many `_k<n>` columns each type's query selects. */
 const KEY_COLUMNS: Record<ExportType, number> = {
-  company: 0, bot: 2, call: 2, booking: 2, campaign: 2, campaign_contact: 2, dnc_number: 1, audit: 1, usage: 7,
+  company: 0, bot: 2, call: 2, booking: 2, campaign: 2, campaign_contact: 2, dnc_number: 1, audit: 1, usage: 6,
 };
-/** Stands in for usage's missing call id (ingestion rows) in the keyset: uuid comparisons with null are null. */
-const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
 /** One batch of `type`'s rows after `after`, at most `limit`, in the export's order. */
 function batch(sql: Db, type: ExportType, companyId: string, withRecordingUrls: boolean, after: After, limit: number): Promise<Row[]> {
@@ -93,31 +91,30 @@ function batch(sql: Db, type: ExportType, companyId: string, withRecordingUrls: 
             ${after ? sql`and id < ${k[0]!}::text::bigint` : sql``}
           order by id desc limit ${limit}`;
       case 'usage': {
-        // Stored units (stt_audio_ms, tts_chars, tokens); telephony minutes are the calls' duration_sec.
-        // Ordered by at, kind, provider, model as ever, then by what makes a record unique: its source, then the
-        // call (call_usage's key is call, kind, provider, model) or the ingestion row's id. Each side takes its
-        // own next `limit` rows first, so each reads from its (company_id, time) index only what the batch needs.
-        // The keyset as each side sees it: the source is a constant there, as is the other side's key.
-        const key = () => sql`(${k[0]!}::text::timestamptz, ${k[1]!}, ${k[2]!}, ${k[3]!}, ${k[4]!}, ${k[5]!}::uuid, ${k[6]!}::text::bigint)`;
+        // Stored units (stt_audio_ms, tts_chars, tokens, telephony minutes); a purged call's usage has call_id null.
+        // Ordered by at, kind, provider, model as ever, then by what makes a record unique: its source and its
+        // row's id. Each side takes its own next `limit` rows first, so each reads from its (company_id, time)
+        // index only what the batch needs. The keyset as each side sees it: the source is a constant there.
+        const key = () => sql`(${k[0]!}::text::timestamptz, ${k[1]!}, ${k[2]!}, ${k[3]!}, ${k[4]!}, ${k[5]!}::text::bigint)`;
         const callsPast = after
-          ? sql`and started_at >= ${k[0]!}::text::timestamptz and (started_at, kind, provider, model, 'call'::text, call_id, 0::bigint) > ${key()}`
+          ? sql`and started_at >= ${k[0]!}::text::timestamptz and (started_at, kind, provider, model, 'call'::text, id) > ${key()}`
           : sql``;
         const ingestPast = after
-          ? sql`and occurred_at >= ${k[0]!}::text::timestamptz and (occurred_at, kind, provider, model, 'ingest'::text, ${NIL_UUID}::uuid, id) > ${key()}`
+          ? sql`and occurred_at >= ${k[0]!}::text::timestamptz and (occurred_at, kind, provider, model, 'ingest'::text, id) > ${key()}`
           : sql``;
         return sql`
           select source, call_id, document_id, bot_id, at, kind, provider, model, quantity,
-            at::text as _k0, kind as _k1, provider as _k2, model as _k3, source as _k4, coalesce(call_id, ${NIL_UUID}::uuid)::text as _k5, ingest_id::text as _k6
+            at::text as _k0, kind as _k1, provider as _k2, model as _k3, source as _k4, row_id::text as _k5
           from (
-            (select 'call'::text as source, call_id, null::uuid as document_id, bot_id, started_at as at, kind, provider, model, quantity::text as quantity, 0::bigint as ingest_id
+            (select 'call'::text as source, call_id, null::uuid as document_id, bot_id, started_at as at, kind, provider, model, quantity::text as quantity, id as row_id
             from call_usage where company_id = ${companyId} ${callsPast}
-            order by started_at, kind, provider, model, call_id limit ${limit})
+            order by started_at, kind, provider, model, id limit ${limit})
             union all
             (select 'ingest', null, document_id, bot_id, occurred_at, kind, provider, model, quantity::text, id
             from ingest_usage where company_id = ${companyId} ${ingestPast}
             order by occurred_at, kind, provider, model, id limit ${limit})
           ) u
-          order by at, kind, provider, model, source, coalesce(call_id, ${NIL_UUID}::uuid), ingest_id limit ${limit}`;
+          order by at, kind, provider, model, source, row_id limit ${limit}`;
       }
     }
   })();

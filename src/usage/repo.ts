@@ -1,7 +1,8 @@
 /**
- * call_usage (migrations/0135_call_usage.sql): written once per call when its session ends, read by GET /v1/usage.
- * Telephony minutes are read from the calls themselves (duration rounded up to whole minutes per call, as Twilio
- * bills); the cost of everything is computed when read, from the configured prices (prices.ts).
+ * call_usage (migrations/0135_call_usage.sql, 0220): written once per call when its session ends, read by GET
+ * /v1/usage and the monthly budget; it outlives the call (a purge leaves it with call_id null). Telephony minutes
+ * are rows there too, written by a trigger wherever a call's duration is set (rounded up to whole minutes per
+ * call, as Twilio bills). The cost of everything is computed when read, from the configured prices (prices.ts).
  */
 import type { Db, RootSql } from '../db/sql.js';
 import type { UsageItem, UsageKind } from './counting.js';
@@ -70,24 +71,17 @@ export function priceItems(prices: Prices, raw: RawItem[]): { items: PricedItem[
 
 /** One call's raw usage (telephony included); null when the call is not the company's. */
 export async function callUsage(db: Db, companyId: string, callId: string): Promise<RawItem[] | null> {
-  const [call] = await db`select direction, duration_sec from calls where id = ${callId} and company_id = ${companyId}`;
+  const [call] = await db`select 1 from calls where id = ${callId} and company_id = ${companyId}`;
   if (!call) return null;
   const rows = await db`
     select kind, provider, model, quantity::text as quantity from call_usage where call_id = ${callId} and company_id = ${companyId}`;
-  const out: RawItem[] = rows.map((r) => ({ kind: r.kind as UsageKind, provider: r.provider as string, model: r.model as string, quantity: Number(r.quantity) }));
-  const minutes = call.duration_sec ? Math.ceil(Number(call.duration_sec) / 60) : 0;
-  if (minutes > 0) out.push(telephony(call.direction as string, minutes));
-  return out;
-}
-
-function telephony(direction: string, minutes: number): RawItem {
-  return { kind: 'telephony_minutes', provider: direction === 'web' ? 'web' : 'twilio', model: direction, quantity: minutes };
+  return rows.map((r) => ({ kind: r.kind as RawItem['kind'], provider: r.provider as string, model: r.model as string, quantity: Number(r.quantity) }));
 }
 
 /**
  * Raw usage of a company (or one bot) by day: `boundaries` are the UTC instants that start each local day, plus
- * the end (analytics/query.ts rangeOf). Returns the 0-based day index with each row. One statement over three
- * indexed ranges (company_id, time): call_usage, the calls' telephony minutes, ingest_usage (embedding tokens).
+ * the end (analytics/query.ts rangeOf). Returns the 0-based day index with each row. One statement over two
+ * indexed ranges (company_id, time): call_usage (telephony minutes included), ingest_usage (embedding tokens).
  */
 export async function usageByDay(db: Db, q: { companyId: string; botId?: string | undefined; boundaries: number[] }): Promise<Array<RawItem & { day: number }>> {
   const bounds = q.boundaries.map((ms) => new Date(ms).toISOString());
@@ -99,13 +93,6 @@ export async function usageByDay(db: Db, q: { companyId: string; botId?: string 
     from call_usage
     where company_id = ${q.companyId} and (${bot}::uuid is null or bot_id = ${bot}::uuid)
       and started_at >= ${first}::timestamptz and started_at < ${last}::timestamptz
-    group by 1, 2, 3, 4
-    union all
-    select width_bucket(started_at, ${bounds}::timestamptz[]) as day, 'telephony_minutes', case when direction = 'web' then 'web' else 'twilio' end,
-      direction, sum(ceil(duration_sec / 60.0))::text
-    from calls
-    where company_id = ${q.companyId} and (${bot}::uuid is null or bot_id = ${bot}::uuid)
-      and started_at >= ${first}::timestamptz and started_at < ${last}::timestamptz and duration_sec > 0
     group by 1, 2, 3, 4
     union all
     select width_bucket(occurred_at, ${bounds}::timestamptz[]) as day, kind, provider, model, sum(quantity)::text

@@ -14,6 +14,7 @@ import { OutboundDialer } from '../../src/telephony/twilio/outbound.js';
 import { TwilioRestClient } from '../../src/telephony/twilio/rest.js';
 import { computeSignature } from '../../src/telephony/twilio/signature.js';
 import { BUDGET_NOTICE, twilioVoiceRoutes } from '../../src/telephony/twilio/voice-routes.js';
+import { purgeExpired } from '../../src/privacy/retention.js';
 import { BudgetGuard, utcMonth } from '../../src/usage/budget.js';
 import { pricesFrom } from '../../src/usage/prices.js';
 import { FakeTwilioRest } from '../fakes/fakeTwilioRest.js';
@@ -137,6 +138,28 @@ describe('setting and reading the budget', () => {
     await spend(c, 12_500); // 0.50 more: reached
     expect((await api(c, 'GET', '/v1/company/budget')).json()).toMatchObject({ spent: 3.5, exhausted: true });
     expect((await api(other, 'GET', '/v1/company/budget')).json()).toMatchObject({ monthly_budget: null, exhausted: false });
+  });
+
+  it('still counts what purged calls spent, telephony minutes included: retention removes calls, not the bill', async () => {
+    const c = await company();
+    const price = t.config.PRICE_TWILIO_INBOUND_PER_MIN;
+    const [call] = await t.db.sql<{ id: string }[]>`
+      insert into calls (company_id, bot_id, direction, status, started_at) values (${c.companyId}, ${c.botId}, 'inbound', 'in_progress', now()) returning id`;
+    await t.db.sql`insert into call_usage (call_id, company_id, bot_id, started_at, kind, provider, model, quantity)
+      values (${call!.id}, ${c.companyId}, ${c.botId}, now(), 'tts_chars', 'cartesia', 'sonic-3', 50000)`; // 2.00
+    // The duration as the call's end sets it, then as Twilio's later status callback corrects it: 9 minutes, then 10.
+    await t.db.sql`update calls set status = 'completed', ended_at = now(), duration_sec = 521 where id = ${call!.id}`;
+    await t.db.sql`update calls set duration_sec = 599 where id = ${call!.id}`;
+    const spent = 2 + 10 * price;
+    expect((await api(c, 'GET', '/v1/company/budget')).json().spent).toBeCloseTo(spent, 6);
+    await t.db.sql`update companies set retention_days = 1 where id = ${c.companyId}`;
+    const purged = await purgeExpired(t.db.sql, { now: new Date(Date.now() + 1.5 * 86_400_000) });
+    expect(purged.calls).toBe(1);
+    expect((await api(c, 'GET', '/v1/company/budget')).json().spent).toBeCloseTo(spent, 6);
+    const today = new Date().toISOString().slice(0, 10);
+    const usage = (await api(c, 'GET', `/v1/usage?from=${today}&to=${today}`)).json() as { totals: { items: { kind: string; quantity: number }[] } };
+    expect(usage.totals.items.find((i) => i.kind === 'telephony_minutes')?.quantity).toBe(10);
+    expect(await t.db.sql`select call_id from call_usage where company_id = ${c.companyId}`).toEqual([{ call_id: null }, { call_id: null }]);
   });
 
   it('caches the month\'s cost for cacheMs; forget() reads it again', async () => {
