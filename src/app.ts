@@ -17,6 +17,7 @@ import { installRequestGuards } from './api/request-guards.js';
 import { createMetrics, installHttpMetrics, type Metrics } from './metrics.js';
 import { adminRoutes } from './api/routes/admin.js';
 import { installAuditLog } from './audit/hook.js';
+import { numberHashKey } from './audit/number-hash.js';
 import { ErrorResponse } from './api/schemas.js';
 import { trustProxyOption, type Config } from './config.js';
 import type { RootSql } from './db/sql.js';
@@ -179,7 +180,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     v1.addHook('onRequest', authThrottle.onRequest);
     v1.addHook('onResponse', authThrottle.onResponse);
     // Every successful change through /v1 (and exports) goes to the append-only audit log.
-    installAuditLog(v1, { sql: deps.sql });
+    installAuditLog(v1, { sql: deps.sql, numberHashKey: numberHashKey(deps.adminToken) });
     await v1.register(adminRoutes({ sql: deps.sql, adminToken: deps.adminToken }), { prefix: '/admin' });
     await v1.register(async (tenant) => {
       // Fail closed: a tenant route that declares no scope would let any valid key through, so it cannot exist.

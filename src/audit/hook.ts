@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Db } from '../db/sql.js';
-import { hashNumber } from '../privacy/erase.js';
+import { hashNumber } from './number-hash.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const MAX_FIELDS = 100;
@@ -25,7 +25,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /**
      * The route's :number is a person's phone number (a callee's consent, a do-not-call entry, an erasure): the
-     * append-only log keeps its hash (hashNumber), never the number, so an erasure leaves no copy behind in it.
+     * append-only log keeps its keyed hash (number-hash.ts), never the number, so an erasure leaves no copy behind in it.
      */
     auditHashesNumber?: boolean;
   }
@@ -54,9 +54,9 @@ export function changedFields(body: unknown): string[] {
 
 const ID_PARAMS = ['id', 'number', 'botId', 'documentId', 'bookingId', 'callId'];
 
-function resourceIdOf(request: FastifyRequest): string | null {
+function resourceIdOf(request: FastifyRequest, numberHashKey: Buffer): string | null {
   const params = (request.params ?? {}) as Record<string, unknown>;
-  if (request.routeOptions.config.auditHashesNumber && typeof params.number === 'string') return hashNumber(params.number);
+  if (request.routeOptions.config.auditHashesNumber && typeof params.number === 'string') return hashNumber(params.number, numberHashKey);
   for (const name of ID_PARAMS) {
     const v = params[name];
     if (typeof v === 'string' && v) return v.slice(0, 200);
@@ -79,7 +79,7 @@ function adminCompanyOf(request: FastifyRequest): string | null {
   return null;
 }
 
-export function installAuditLog(app: FastifyInstance, deps: { sql: Db }): void {
+export function installAuditLog(app: FastifyInstance, deps: { sql: Db; numberHashKey: Buffer }): void {
   const wanted = (request: FastifyRequest, statusCode: number): boolean =>
     statusCode >= 200 && statusCode < 300 && (MUTATING.has(request.method) || request.auditRead === true) && Boolean(request.routeOptions.url);
 
@@ -105,7 +105,7 @@ export function installAuditLog(app: FastifyInstance, deps: { sql: Db }): void {
     try {
       await deps.sql`
         insert into audit_log (company_id, actor, action, resource_id, changed_fields, details, status_code, request_id, ip)
-        values (${companyId}, ${actor}, ${`${request.method} ${route}`}, ${resourceIdOf(request)},
+        values (${companyId}, ${actor}, ${`${request.method} ${route}`}, ${resourceIdOf(request, deps.numberHashKey)},
           ${isMultipart ? [] : changedFields(request.body)}, ${deps.sql.json((request.auditDetails ?? {}) as never)},
           ${reply.statusCode}, ${request.id}, ${request.ip ?? null})`;
     } catch (err) {

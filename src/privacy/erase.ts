@@ -15,9 +15,9 @@
  * - a do-not-call entry for it is KEPT: it is what stops the company's campaigns from calling that person again
  *   (a later upload of the number would otherwise be dialled); its reason (the caller's own words) and its link to
  *   the call are cleared, so it holds the number and no other data.
- * The audit log (append-only) records the erasure with a hash of the number, never the number itself.
+ * The audit log (append-only) records the erasure with a keyed hash of the number (audit/number-hash.ts), never the
+ * number itself.
  */
-import { createHash } from 'node:crypto';
 import type { RootSql } from '../db/sql.js';
 import { enqueueRecordingDeletions } from '../recordings/deletions.js';
 import { canonicalPhone } from '../util/phone.js';
@@ -34,8 +34,6 @@ export interface ErasureCounts {
   consents: number;
   dnc_kept: boolean;
 }
-
-export const hashNumber = (phone: string): string => `sha256:${createHash('sha256').update(phone).digest('hex').slice(0, 32)}`;
 
 export async function erasePhoneNumber(sql: RootSql, companyId: string, given: string): Promise<ErasureCounts> {
   // Contacts, consents and do-not-call entries hold the normalised form (+4402079460000 is +442079460000); calls

@@ -134,7 +134,7 @@ describe('campaign compliance', () => {
     const audit = await h.t.db.sql<{ action: string; resource_id: string | null }[]>`
       select action, resource_id from audit_log where company_id = ${companyId} and (action like '%consent%' or action like '%/dnc%') order by id`;
     expect(audit.map((a) => a.action)).toEqual(['PUT /v1/contacts/:number/consent', 'POST /v1/dnc', 'DELETE /v1/dnc/:number']);
-    expect(audit[0]!.resource_id).toMatch(/^sha256:[0-9a-f]{32}$/);
+    expect(audit[0]!.resource_id).toMatch(/^hmac:[0-9a-f]{32}$/);
     expect(audit[2]!.resource_id).toBe(audit[0]!.resource_id);
     expect(JSON.stringify(await h.t.db.sql`select resource_id, changed_fields, details from audit_log where company_id = ${companyId}`)).not.toContain(phone.slice(1));
   });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RootSql } from '../../src/db/sql.js';
 import { companiesDue, purgeExpired, retentionWorker } from '../../src/privacy/retention.js';
@@ -181,7 +182,11 @@ describe('erasure of a phone number', () => {
     const audit = await sql<{ resource_id: string; details: { erased: { calls: number } } }[]>`
       select resource_id, details from audit_log where company_id = ${a.companyId} and action = 'DELETE /v1/privacy/phone-numbers/:number'`;
     expect(audit).toHaveLength(1);
-    expect(audit[0]!.resource_id).toMatch(/^sha256:/);
+    expect(audit[0]!.resource_id).toMatch(/^hmac:[0-9a-f]{32}$/);
+    // Keyed: hashing every number of the area (unkeyed, as anyone could) does not find it.
+    for (const variant of [NUMBER, NUMBER.slice(1)]) {
+      expect(audit[0]!.resource_id.slice(5)).not.toBe(createHash('sha256').update(variant).digest('hex').slice(0, 32));
+    }
     expect(audit[0]!.details.erased.calls).toBe(2);
     expect(JSON.stringify(audit)).not.toContain(NUMBER);
 
