@@ -2,9 +2,10 @@
  * Retention: calls older than their company's `retention_days` are purged — the call row with its transcript
  * and recording URL, its outcome and web-call token (cascade), the webhook events about it (ordering_key = the
  * call id); bookings, campaign attempts and DNC entries that pointed at it keep their rows with call_id set null
- * (foreign keys). Every webhook event older than the retention goes too, whatever it is about: campaign events
- * carry a callee's number and a call's id under the campaign's ordering key. Runs on the leased poller in every instance: each batch locks its calls with
- * FOR UPDATE SKIP LOCKED, so instances purging at once delete disjoint batches and never wait on each other.
+ * (foreign keys). Every webhook event older than the retention goes too, whatever it is about (campaign events
+ * carry a callee's number and a call's id under the campaign's ordering key), once it is no longer being delivered.
+ * Runs on the leased poller in every instance: each batch locks its calls with FOR UPDATE SKIP LOCKED, so instances
+ * purging at once delete disjoint batches and never wait on each other.
  * A purged call's recording (a stored WAV or Twilio's) is queued for deletion in the same transaction and deleted
  * after it (src/recordings/deletions.ts; the worker drains that queue on every poll, retrying failures).
  */
@@ -34,8 +35,8 @@ export async function companiesDue(sql: RootSql, now: Date, limit: number): Prom
     where co.retention_days is not null
       and (exists (select 1 from calls c where c.company_id = co.id
           and c.started_at < ${now}::timestamptz - make_interval(secs => co.retention_days * ${DAY_MS / 1000}))
-        -- The company's oldest event (one index step: events are numbered in the order they were made).
-        or (select e.created_at from webhook_events e where e.company_id = co.id order by e.seq limit 1)
+        -- The company's oldest settled event (events are numbered in the order they were made).
+        or (select e.created_at from webhook_events e where e.company_id = co.id and e.status <> 'pending' order by e.seq limit 1)
           < ${now}::timestamptz - make_interval(secs => co.retention_days * ${DAY_MS / 1000}))
     order by co.id limit ${limit}`;
 }
@@ -56,12 +57,16 @@ export async function purgeBatch(sql: RootSql, company: { id: string; retention_
   });
 }
 
-/** Deletes one batch of the company's webhook events older than its retention, oldest first; how many went. */
+/**
+ * Deletes one batch of the company's webhook events older than its retention, oldest first; how many went. One
+ * still pending is left to its delivery (its attempts are recorded against it) and goes once delivered or dead.
+ */
 export async function purgeEventsBatch(sql: RootSql, company: { id: string; retention_days: number }, now: Date, batchSize: number): Promise<number> {
   const cutoff = new Date(now.getTime() - company.retention_days * DAY_MS);
   const deleted = await sql`
     delete from webhook_events where id in (
-      select id from webhook_events where company_id = ${company.id} and created_at < ${cutoff} order by seq limit ${batchSize})`;
+      select id from webhook_events where company_id = ${company.id} and created_at < ${cutoff} and status <> 'pending'
+      order by seq limit ${batchSize})`;
   return deleted.count;
 }
 

@@ -91,7 +91,7 @@ describe('erasure, for what is tied to the erased calls', () => {
 });
 
 describe('retention', () => {
-  it('takes every webhook event older than it, campaign events with a callee\'s number too, and nothing newer', async () => {
+  it('takes every settled webhook event older than it, campaign events with a callee\'s number too, and nothing newer', async () => {
     const co = await companyWithBot();
     await sql`update companies set retention_days = 30, webhook_url = 'https://hooks.example.com/parley' where id = ${co.companyId}`;
     const old = await callFrom(co, '+15550002000', { ageDays: 40, status: 'completed' });
@@ -100,12 +100,18 @@ describe('retention', () => {
       await emitEvent(tx, { companyId: co.companyId, type: 'campaign.attempt.ended', data: { campaign_id: campaign!.id, call_id: old, phone: '+14155550177', outcome: 'no_answer' }, orderingKey: campaign!.id });
       await emitEvent(tx, { companyId: co.companyId, type: 'campaign.contact.skipped', data: { campaign_id: campaign!.id, phone: '+14155550178', reason: 'dnc' }, orderingKey: campaign!.id });
       await emitEvent(tx, { companyId: co.companyId, type: 'campaign.contact.skipped', data: { campaign_id: campaign!.id, phone: '+14155550179', reason: 'dnc' }, orderingKey: campaign!.id });
+      await emitEvent(tx, { companyId: co.companyId, type: 'campaign.contact.skipped', data: { campaign_id: campaign!.id, phone: '+14155550180', reason: 'dnc' }, orderingKey: campaign!.id });
     });
-    // The first two were made 40 days ago; the third today.
-    await sql`update webhook_events set created_at = now() - interval '40 days' where company_id = ${co.companyId} and body not like '%+14155550179%'`;
+    // The first two were made 40 days ago and delivered; the third today; the fourth 40 days ago, still being retried.
+    await sql`update webhook_events set created_at = now() - interval '40 days', status = 'delivered'
+      where company_id = ${co.companyId} and (body like '%+14155550177%' or body like '%+14155550178%')`;
+    await sql`update webhook_events set created_at = now() - interval '40 days' where company_id = ${co.companyId} and body like '%+14155550180%'`;
     const purged = await purgeExpired(sql, { batchSize: 1 });
     expect(purged).toMatchObject({ calls: 1, webhook_events: 2 });
-    const left = await sql<{ body: string }[]>`select body from webhook_events where company_id = ${co.companyId}`;
-    expect(left.map((e) => JSON.parse(e.body).data.phone)).toEqual(['+14155550179']);
+    const left = await sql<{ body: string }[]>`select body from webhook_events where company_id = ${co.companyId} order by seq`;
+    expect(left.map((e) => JSON.parse(e.body).data.phone)).toEqual(['+14155550179', '+14155550180']);
+    // Once its delivery settles, it goes too.
+    await sql`update webhook_events set status = 'dead' where company_id = ${co.companyId} and body like '%+14155550180%'`;
+    expect((await purgeExpired(sql)).webhook_events).toBe(1);
   });
 });
