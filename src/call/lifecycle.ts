@@ -77,7 +77,7 @@ export async function appendTurn(db: Db, call: { callId: string; companyId: stri
 
 /**
  * Ends the call inside `tx` (a transaction); false when it had already ended. `durationSec` is the telephony's
- * own figure when it has one; otherwise the time since answer (or creation).
+ * own figure when it has one; otherwise the time connected (0 for a call never answered).
  */
 export async function endCallInTx(
   tx: Db,
@@ -88,8 +88,11 @@ export async function endCallInTx(
   const rows = await tx<{ duration_sec: number; bot_id: string | null; had_media: boolean }[]>`
     update calls set
       ended_at = now(),
-      duration_sec = coalesce(${options.durationSec ?? null}::int,
-        greatest(0, round(extract(epoch from now() - coalesce(answered_at, started_at))))::int),
+      -- The telephony's own figure, else the time connected: from the answer to now, or for a sweep (which finds a
+      -- call long after its server or its caller went) to the call's last sign of life (updated_at before this
+      -- update); a call never answered was never connected and lasted nothing billable.
+      duration_sec = coalesce(${options.durationSec ?? null}::int, case when answered_at is null then 0
+        else greatest(0, round(extract(epoch from ${options.by === 'sweep' ? tx`updated_at` : tx`now()`} - answered_at)))::int end),
       status = ${result.status},
       failure_reason = coalesce(failure_reason, ${result.status === 'completed' ? null : result.reason}),
       end_reason = ${result.reason},

@@ -225,6 +225,9 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
       const recordingUrl = form.RecordingUrl ?? null;
       const seq = Number.parseInt(form.SequenceNumber ?? '', 10);
       const duration = Number.parseInt(form.CallDuration ?? '', 10);
+      // What Twilio bills, on a final status: it replaces Parley's own figure even once the call has ended (Twilio
+      // counts from its answer, before the media stream starts; a refused call it answered lasted seconds too).
+      const billedSec = !isLiveStatus(status) && Number.isFinite(duration) && duration >= 0 && duration < 2_000_000 ? duration : null;
       const match = callId
         ? deps.sql`id = ${callId} and (twilio_call_sid is null or twilio_call_sid = ${callSid})`
         : deps.sql`twilio_call_sid = ${callSid}`;
@@ -237,6 +240,7 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
             twilio_call_sid = coalesce(twilio_call_sid, ${callSid}),
             status_sequence = greatest(status_sequence, ${Number.isFinite(seq) ? seq : -1}),
             recording_url = coalesce(${recordingUrl}::text, recording_url),
+            duration_sec = case when ended_at is not null and ${billedSec}::int is not null then ${billedSec}::int else duration_sec end,
             updated_at = now()
           where id = ${call.id}`;
         // Only forward moves: a late "ringing" after "completed" changes nothing.
@@ -252,7 +256,7 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
         // the session): the lifecycle ends the row, once, whoever comes first.
         if (call.company_id) {
           await endCallInTx(tx, { callId: call.id, companyId: call.company_id }, { status, reason: END_REASON[status] }, {
-            by: 'telephony', durationSec: Number.isFinite(duration) ? duration : null,
+            by: 'telephony', durationSec: billedSec,
           });
         }
       });
