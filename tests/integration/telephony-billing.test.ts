@@ -18,7 +18,6 @@ const quiet = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {}
 describe('telephony minutes', () => {
   let t: TestApp;
   let company: { companyId: string; apiKey: string };
-  let botId: string;
   let sid = 0;
   const post = (path: string, form: Record<string, string>) =>
     t.app.inject({
@@ -40,7 +39,8 @@ describe('telephony minutes', () => {
   beforeAll(async () => {
     t = await createTestApp({ publicRoutes: (db) => [twilioVoiceRoutes({ sql: db.sql, authToken: AUTH, publicOrigin: ORIGIN, callTokenSecret: 'secret' })] });
     company = await t.createCompany();
-    botId = (await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(company.apiKey), payload: botBody({ phone_number: '+15557771111' }) })).json().id;
+    const bot = await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(company.apiKey), payload: botBody({ phone_number: '+15557771111' }) });
+    expect(bot.statusCode).toBe(201);
   });
   afterAll(async () => t.close());
 
