@@ -75,6 +75,8 @@ export interface SttSession {
 
 export interface SttProvider {
   readonly name: string;
+  /** The model a session runs when its options name none (what usage records against; a wrapper passes it on). */
+  readonly model?: string;
   open(options: SttSessionOptions): Promise<SttSession>;
 }
 
@@ -107,6 +109,8 @@ export interface TtsSession {
 
 export interface TtsProvider {
   readonly name: string;
+  /** The model a session runs when its options name none (what usage records against; a wrapper passes it on). */
+  readonly model?: string;
   /** Opens a session for one call (Cartesia: one websocket per call, one context per turn). */
   open(options: TtsSessionOptions): Promise<TtsSession>;
 }

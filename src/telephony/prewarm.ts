@@ -78,6 +78,7 @@ export class ProviderPrewarmer {
     let warm: Pending['stt'] | null = entry.stt;
     return {
       name: provider.name,
+      ...(provider.model !== undefined ? { model: provider.model } : {}),
       open: (options) => {
         const w = warm;
         warm = null;
@@ -97,6 +98,7 @@ export class ProviderPrewarmer {
     let warm: Pending['tts'] | null = entry.tts;
     return {
       name: provider.name,
+      ...(provider.model !== undefined ? { model: provider.model } : {}),
       open: (options) => {
         const w = warm;
         warm = null;

@@ -57,7 +57,11 @@ export class DeepgramStt implements SttProvider {
   /** The SDK (~17 MB of modules) loads on the first call that uses Deepgram, not at start. */
   private client: Promise<DeepgramClient> | null = null;
 
-  constructor(private readonly options: DeepgramSttOptions) {}
+  readonly model: string;
+
+  constructor(private readonly options: DeepgramSttOptions) {
+    this.model = options.model ?? 'nova-3';
+  }
 
   private sdk(): Promise<DeepgramClient> {
     this.client ??= import('@deepgram/sdk').then(({ DeepgramClient }) => new DeepgramClient({ apiKey: this.options.apiKey, baseUrl: this.options.baseUrl ?? 'wss://api.deepgram.com' }));
@@ -68,7 +72,7 @@ export class DeepgramStt implements SttProvider {
     const o = this.options;
     const wideband = session.format.encoding === 'pcm16';
     const client = await this.sdk();
-    const model = session.model ?? o.model ?? 'nova-3';
+    const model = session.model ?? this.model;
     const socket = await client.listen.v1.connect({
       model,
       language: session.language,

@@ -13,6 +13,9 @@ import { ParleyError } from '../../errors.js';
 import type { AudioFormat } from '../../audio/format.js';
 import type { TtsProvider, TtsSession, TtsSessionOptions, TtsTurn } from '../types.js';
 
+/** The model when neither the options nor the session name one (sonic-2 lost Russian on 2026-06-01). */
+const CARTESIA_DEFAULT_MODEL = 'sonic-3';
+
 export interface CartesiaTtsOptions {
   apiKey: string;
   /** WebSocket origin; default wss://api.cartesia.ai. */
@@ -37,8 +40,11 @@ interface CartesiaMessage {
 
 export class CartesiaTts implements TtsProvider {
   readonly name = 'cartesia';
+  readonly model: string;
 
-  constructor(private readonly options: CartesiaTtsOptions) {}
+  constructor(private readonly options: CartesiaTtsOptions) {
+    this.model = options.model ?? CARTESIA_DEFAULT_MODEL;
+  }
 
   async open(session: TtsSessionOptions): Promise<TtsSession> {
     const s = new CartesiaSession(this.options, session);
@@ -59,7 +65,7 @@ class CartesiaSession implements TtsSession {
     session: TtsSessionOptions,
   ) {
     this.request = {
-      model_id: session.model ?? options.model ?? 'sonic-3',
+      model_id: session.model ?? options.model ?? CARTESIA_DEFAULT_MODEL,
       voice: { id: session.voice ?? options.voice },
       output_format: outputFormat(session.format),
       language: session.language,

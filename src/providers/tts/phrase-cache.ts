@@ -93,6 +93,10 @@ export class PhraseCachingTts implements TtsProvider {
     this.lru = options.store ?? new PhraseStore(options.maxBytes);
   }
 
+  get model(): string | undefined {
+    return this.inner.model;
+  }
+
   get stats(): PhraseCacheStats {
     return { hits: this.hits, misses: this.misses, entries: this.lru.size, bytes: this.lru.bytes };
   }
