@@ -14,6 +14,7 @@ import { resolveOutcomeConfig } from './defaults.js';
 import { analyzeOffline, isNotConnected } from './offline-analyzer.js';
 import type { Analysis, AnalysisInput, Analyzer, TranscriptTurn } from './types.js';
 import { storableJson, storableText } from '../util/storable-text.js';
+import { writeCallUsage } from '../usage/repo.js';
 
 export const ANALYZE_CALL_JOB = 'analyze_call';
 
@@ -31,12 +32,13 @@ interface CallRow {
   end_reason?: string | null;
   /** Its number was erased (src/privacy/erase.ts): nothing is analysed or sent about it. */
   erased?: boolean;
+  started_at: Date;
 }
 
 async function loadCall(db: Db, callId: string): Promise<CallRow | null> {
   const [row] = await db<CallRow[]>`
     select c.id, c.company_id, c.bot_id, c.direction, c.from_number, c.to_number, ${transcriptOf(db)} as transcript, b.language, b.config, c.status::text as status,
-      c.erased_at is not null as erased,
+      c.erased_at is not null as erased, c.started_at,
       -- Why it ended, as stored with the end (calls ended before end_reason existed: the failure or the event's).
       coalesce(c.end_reason, c.failure_reason, (select e.body::jsonb->'data'->>'reason' from webhook_events e
         where e.company_id = c.company_id and e.type = 'call.ended' and e.ordering_key = c.id::text limit 1)) as end_reason
@@ -123,6 +125,10 @@ export async function analyzeCall(
   // Nobody was on the line: nothing for an LLM to read (and nothing to pay it for); the rules say so.
   // The LLM runs outside any transaction: nothing is locked while it thinks.
   const analysis = isNotConnected(input) ? { ...analyzeOffline(input), analyzer: 'offline (not connected)' } : await analyzer.analyze(input, options.signal);
+  // What the LLM's answers consumed is the call's usage (billed whether or not the outcome is stored).
+  if (analysis.usage?.length) {
+    await writeCallUsage(sql, { callId: owned.id, companyId: owned.company_id, botId: owned.bot_id, startedAt: owned.started_at }, analysis.usage);
+  }
   return (await store(sql, owned, analysis, options.force ?? false)) ? analysis : null;
 }
 

@@ -5,7 +5,8 @@
  * errors are thrown so the durable job retries later. Without an LLM that has structured output (the server
  * runs on the scenario engine), the offline analyzer answers.
  */
-import type { LlmProvider } from '../providers/types.js';
+import type { LlmProvider, LlmUsage } from '../providers/types.js';
+import { llmUsageItems, type UsageItem } from '../usage/counting.js';
 import { analyzeOffline } from './offline-analyzer.js';
 import { renderSystemPrompt, renderTranscript } from './prompt.js';
 import { checkResponse, isStrictCompatible, responseSchema, type AnalysisResponse } from './response-schema.js';
@@ -41,17 +42,20 @@ export function createAnalyzer(options: AnalyzerOptions): Analyzer {
       const user = `Transcript:\n${renderTranscript(input)}`;
       let feedback: string | null = null;
       let retry: { answer: unknown; error: string } | undefined;
+      // Every answer is billed, a refused one too.
+      const usage: UsageItem[] = [];
+      const onUsage = (u: LlmUsage) => usage.push(...llmUsageItems(llm.name, llm.model ?? '', u));
       for (let i = 0; i <= retries; i++) {
         const answer = await structured({
-          system, user, schema, name: TOOL_NAME, strict: isStrictCompatible(schema), maxTokens: 1024, ...(signal ? { signal } : {}), ...(retry ? { retry } : {}),
+          system, user, schema, name: TOOL_NAME, strict: isStrictCompatible(schema), maxTokens: 1024, onUsage, ...(signal ? { signal } : {}), ...(retry ? { retry } : {}),
         });
         const checked = checkResponse(input.outcomes, answer);
-        if (checked.ok) return toAnalysis(checked.value, label);
+        if (checked.ok) return { ...toAnalysis(checked.value, label), usage };
         feedback = checked.error;
         retry = { answer, error: checked.error };
       }
       const fallback = analyzeOffline(input);
-      return { ...fallback, analyzer: `offline (fallback: ${label} answered invalid output ${retries + 1} times: ${feedback})`.slice(0, 500) };
+      return { ...fallback, usage, analyzer: `offline (fallback: ${label} answered invalid output ${retries + 1} times: ${feedback})`.slice(0, 500) };
     },
   };
 }

@@ -1,4 +1,5 @@
 /** What the analyzers take and give. */
+import type { UsageItem } from '../usage/counting.js';
 import type { ResolvedOutcomeConfig } from './defaults.js';
 
 export interface TranscriptTurn {
@@ -32,6 +33,8 @@ export interface Analysis {
   extractedData: Record<string, unknown>;
   /** e.g. 'offline', 'openai:gpt-4o-mini', 'offline (fallback: …)'. */
   analyzer: string;
+  /** What the LLM's answers consumed (every attempt, refused ones too): recorded as the call's usage. */
+  usage?: UsageItem[];
 }
 
 export interface Analyzer {

@@ -180,6 +180,8 @@ export interface StructuredRequest {
   signal?: AbortSignal;
   /** Asking again: the previous answer and why it was refused, shown to the model as its own turn. */
   retry?: { answer: unknown; error: string };
+  /** Told what the answer consumed, as the vendor reported it (it bills every answer, a refused one too). */
+  onUsage?: (usage: LlmUsage) => void;
 }
 
 export interface LlmProvider {

@@ -11,7 +11,7 @@
 import { bytesPerMs } from '../audio/format.js';
 import { hasSynthesisCount } from '../providers/tts/phrase-cache.js';
 import type {
-  LlmEvent, LlmProvider, LlmRequest, ProviderSet, SttProvider, SttSession, SttSessionOptions, TtsProvider, TtsSession, TtsSessionOptions, TtsTurn,
+  LlmEvent, LlmProvider, LlmRequest, LlmUsage, ProviderSet, SttProvider, SttSession, SttSessionOptions, TtsProvider, TtsSession, TtsSessionOptions, TtsTurn,
 } from '../providers/types.js';
 
 /** What is counted; each row of call_usage is one (kind, provider, model). Units: see UNITS. */
@@ -24,6 +24,16 @@ export interface UsageItem {
   /** '' when the provider names none. */
   model: string;
   quantity: number;
+}
+
+/** One LLM answer's usage as rows: input split into uncached and cached (the vendor's input count holds both). */
+export function llmUsageItems(provider: string, model: string, usage: LlmUsage): UsageItem[] {
+  const cached = Math.min(usage.cachedInputTokens ?? 0, usage.inputTokens);
+  return [
+    { kind: 'llm_input_tokens', provider, model, quantity: usage.inputTokens - cached },
+    { kind: 'llm_cached_input_tokens', provider, model, quantity: cached },
+    { kind: 'llm_output_tokens', provider, model, quantity: usage.outputTokens },
+  ];
 }
 
 interface SttCounter {
@@ -111,10 +121,7 @@ export class CountingLlm implements LlmProvider {
     const model = request.model ?? this.inner.model ?? '';
     for await (const event of this.inner.stream(request)) {
       if (event.type === 'done' && event.usage) {
-        const cached = Math.min(event.usage.cachedInputTokens ?? 0, event.usage.inputTokens);
-        this.meter.add('llm_input_tokens', this.name, model, event.usage.inputTokens - cached);
-        this.meter.add('llm_cached_input_tokens', this.name, model, cached);
-        this.meter.add('llm_output_tokens', this.name, model, event.usage.outputTokens);
+        for (const item of llmUsageItems(this.name, model, event.usage)) this.meter.add(item.kind, item.provider, item.model, item.quantity);
       }
       yield event;
     }

@@ -50,6 +50,10 @@ afterAll(async () => {
   await db.close();
 });
 
+/** The call's LLM usage rows (post-call analysis is the only LLM use of these calls). */
+const llmUsageOf = (callId: string) => sql<{ kind: string; provider: string; model: string; quantity: string }[]>`
+  select kind, provider, model, quantity::text as quantity from call_usage where call_id = ${callId} and kind like 'llm_%' order by kind`;
+
 describe('post-call analysis', () => {
   it('retries an invalid LLM answer, stores the outcome and emits call.analyzed in the same transaction', async () => {
     const { companyId, botId, callId } = await setup();
@@ -78,6 +82,12 @@ describe('post-call analysis', () => {
     expect(body).toMatchObject({ type: 'call.analyzed', version: 1, company_id: companyId, data: { call_id: callId, bot_id: botId, outcome: { type: 'booking', summary: valid.summary } } });
     expect(body.id).toMatch(/^evt_/);
     expect(events[0]!.ordering_key).toBe(callId);
+
+    // Both answers are billed, the refused one too: the call's usage holds them (the fake reports 10 + 10 each).
+    expect(await llmUsageOf(callId)).toEqual([
+      { kind: 'llm_input_tokens', provider: 'openai', model: 'gpt-test', quantity: '20' },
+      { kind: 'llm_output_tokens', provider: 'openai', model: 'gpt-test', quantity: '20' },
+    ]);
 
     // Idempotent: a second run (a job retried after a crash) changes nothing and emits nothing.
     expect(await analyzeCall(sql, analyzer, callId)).toBeNull();
@@ -199,5 +209,7 @@ describe('post-call analysis with Anthropic (forced tool use)', () => {
     expect(retry.at(-2)).toMatchObject({ role: 'assistant', content: [{ type: 'tool_use', name: 'record_call_analysis', input: { summary: 'x', outcome_type: 'booking' } }] });
     const toolUseId = (retry.at(-2)!.content as { id: string }[])[0]!.id;
     expect(retry.at(-1)).toMatchObject({ role: 'user', content: [{ type: 'tool_result', tool_use_id: toolUseId, is_error: true }] });
+    // Both answers' input is the call's usage (the fake reports 10 input tokens each).
+    expect((await llmUsageOf(callId)).find((u) => u.kind === 'llm_input_tokens')).toEqual({ kind: 'llm_input_tokens', provider: 'anthropic', model: 'claude-test', quantity: '20' });
   });
 });

@@ -77,6 +77,7 @@ export class AnthropicLlm implements LlmProvider {
         { signal: request.signal, timeout: STRUCTURED_TIMEOUT_MS },
       )
       .finalMessage();
+    request.onUsage?.(usageOf(res.usage));
     const block = res.content.find((b) => b.type === 'tool_use');
     return block && block.type === 'tool_use' ? block.input : '';
   }
@@ -114,9 +115,7 @@ export class AnthropicLlm implements LlmProvider {
         if (request.signal.aborted) return;
         switch (event.type) {
           case 'message_start': {
-            const u = event.message.usage;
-            const cached = count(u.cache_read_input_tokens);
-            usage = { inputTokens: count(u.input_tokens) + cached + count(u.cache_creation_input_tokens), outputTokens: count(u.output_tokens), cachedInputTokens: cached };
+            usage = usageOf(event.message.usage);
             break;
           }
           case 'content_block_start':
@@ -224,4 +223,13 @@ function mapStopReason(reason: StopReason | null, hadToolCalls: boolean): 'stop'
   if (reason === 'end_turn' || reason === 'stop_sequence') return 'stop';
   if (reason === 'max_tokens' || reason === 'model_context_window_exceeded') return 'length';
   return 'other';
+}
+
+/**
+ * Anthropic's usage: input_tokens excludes the cache's reads and writes, both of which are input the vendor bills
+ * (reads at the cached rate).
+ */
+function usageOf(u: { input_tokens?: unknown; output_tokens?: unknown; cache_read_input_tokens?: unknown; cache_creation_input_tokens?: unknown }): LlmUsage {
+  const cached = count(u.cache_read_input_tokens);
+  return { inputTokens: count(u.input_tokens) + cached + count(u.cache_creation_input_tokens), outputTokens: count(u.output_tokens), cachedInputTokens: cached };
 }

@@ -62,6 +62,7 @@ export class OpenAiLlm implements LlmProvider {
     // Off the call's path: a longer timeout than a live turn's.
     const client = await this.client();
     const res = await client.chat.completions.create(params, { signal: request.signal, timeout: STRUCTURED_TIMEOUT_MS });
+    if (res.usage) request.onUsage?.(usageOf(res.usage));
     const msg = res.choices[0]?.message;
     const content = msg?.content ?? msg?.refusal ?? '';
     try {
