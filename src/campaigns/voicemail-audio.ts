@@ -15,7 +15,9 @@ import { TWILIO_FORMAT } from '../audio/format.js';
 import { MULAW_SILENCE } from '../audio/mulaw.js';
 import { writeWav } from '../audio/wav.js';
 import { getBotById, type BotRow } from '../db/bots.js';
-import type { Db } from '../db/sql.js';
+import type { RootSql } from '../db/sql.js';
+import { CallUsageMeter, CountingTts } from '../usage/counting.js';
+import { writeCallUsage } from '../usage/repo.js';
 import type { Language, TtsProvider } from '../providers/types.js';
 import { signCallToken, verifyCallToken } from '../telephony/call-token.js';
 import { publicUrl } from '../telephony/twilio/signature.js';
@@ -25,7 +27,7 @@ import { contactValues, fillVariables } from './answer.js';
 export type TtsForBot = (bot: BotRow) => { tts: TtsProvider; voice?: string | undefined; ttsModel?: string | undefined };
 
 export interface VoicemailAudioOptions {
-  sql: Db;
+  sql: RootSql;
   ttsFor: TtsForBot;
   callTokenSecret: string;
   publicOrigin: string;
@@ -181,9 +183,15 @@ export class VoicemailAudio {
     let pending = this.inFlight.get(request.attemptId);
     if (!pending) {
       const { tts, voice, ttsModel } = this.o.ttsFor(request.bot);
-      pending = renderSpeechWav(tts, { text: request.text, language: request.language, voice, model: ttsModel }, {
+      // What the synthesizer is sent is the call's usage, counted as on a live call (a rendering after the cache let
+      // the message go is sent, and billed, again).
+      const meter = new CallUsageMeter();
+      pending = renderSpeechWav(new CountingTts(tts, meter), { text: request.text, language: request.language, voice, model: ttsModel }, {
         timeoutMs: this.o.renderTimeoutMs ?? 8_000, maxBytes: this.o.maxAudioBytes ?? 4 * 1024 * 1024,
-      }).then((wav) => this.store(request.attemptId, { callId: request.callId, wav, expiresAt: this.now() + (this.o.cacheTtlMs ?? 600_000) }))
+      }).then(async (wav) => {
+        await writeCallUsage(this.o.sql, { callId: request.callId, companyId: request.bot.company_id }, meter.items());
+        return this.store(request.attemptId, { callId: request.callId, wav, expiresAt: this.now() + (this.o.cacheTtlMs ?? 600_000) });
+      })
         .finally(() => this.inFlight.delete(request.attemptId));
       this.inFlight.set(request.attemptId, pending);
     }

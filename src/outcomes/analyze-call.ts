@@ -32,13 +32,12 @@ interface CallRow {
   end_reason?: string | null;
   /** Its number was erased (src/privacy/erase.ts): nothing is analysed or sent about it. */
   erased?: boolean;
-  started_at: Date;
 }
 
 async function loadCall(db: Db, callId: string): Promise<CallRow | null> {
   const [row] = await db<CallRow[]>`
     select c.id, c.company_id, c.bot_id, c.direction, c.from_number, c.to_number, ${transcriptOf(db)} as transcript, b.language, b.config, c.status::text as status,
-      c.erased_at is not null as erased, c.started_at,
+      c.erased_at is not null as erased,
       -- Why it ended, as stored with the end (calls ended before end_reason existed: the failure or the event's).
       coalesce(c.end_reason, c.failure_reason, (select e.body::jsonb->'data'->>'reason' from webhook_events e
         where e.company_id = c.company_id and e.type = 'call.ended' and e.ordering_key = c.id::text limit 1)) as end_reason
@@ -127,7 +126,7 @@ export async function analyzeCall(
   const analysis = isNotConnected(input) ? { ...analyzeOffline(input), analyzer: 'offline (not connected)' } : await analyzer.analyze(input, options.signal);
   // What the LLM's answers consumed is the call's usage (billed whether or not the outcome is stored).
   if (analysis.usage?.length) {
-    await writeCallUsage(sql, { callId: owned.id, companyId: owned.company_id, botId: owned.bot_id, startedAt: owned.started_at }, analysis.usage);
+    await writeCallUsage(sql, { callId: owned.id, companyId: owned.company_id }, analysis.usage);
   }
   return (await store(sql, owned, analysis, options.force ?? false)) ? analysis : null;
 }

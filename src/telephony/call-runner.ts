@@ -133,7 +133,7 @@ export class CallRunner {
       metrics.activeCalls.dec({ transport: transport.kind });
       observeCallLatency(metrics, session);
       // Billed whatever the database was doing when the call ended: written once it can be reached again.
-      await retryWhileUnreachable(() => writeCallUsage(sql, { callId: call.id, companyId: bot.company_id, botId: bot.id, startedAt: call.started_at }, meter.items()))
+      await retryWhileUnreachable(() => writeCallUsage(sql, { callId: call.id, companyId: bot.company_id }, meter.items()))
         .then(() => this.deps.onUsageWritten?.(bot.company_id), (err: unknown) => log.error({ err }, 'writing the call usage failed'));
       if (recording) await recording.save(sql).catch((err: unknown) => log.error({ err }, 'storing the call recording failed'));
     }

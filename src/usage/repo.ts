@@ -11,24 +11,24 @@ import { UNITS, costOf, reported, round6, type Prices, type ReportedKind } from 
 export interface UsageCall {
   callId: string;
   companyId: string;
-  botId: string | null;
-  startedAt: Date;
 }
 
-/** One row per (kind, provider, model) in one transaction; a second write for the same call adds to it. */
+/**
+ * One row per (kind, provider, model), under the call's bot and start (read from the call), in one transaction; a
+ * second write for the same call adds to it. Every writer of a call's usage comes here: the session's end, the
+ * post-call analysis, a campaign voicemail's synthesis.
+ */
 export async function writeCallUsage(sql: RootSql, call: UsageCall, items: UsageItem[]): Promise<void> {
   const rows = items
     .filter((i) => i.quantity > 0 && Number.isFinite(i.quantity))
-    .map((i) => ({
-      call_id: call.callId, company_id: call.companyId, bot_id: call.botId, started_at: call.startedAt,
-      kind: i.kind, provider: i.provider.slice(0, 64) || 'unknown', model: i.model.slice(0, 200), quantity: Math.round(i.quantity),
-    }));
+    .map((i) => ({ kind: i.kind, provider: i.provider.slice(0, 64) || 'unknown', model: i.model.slice(0, 200), quantity: Math.round(i.quantity) }));
   if (rows.length === 0) return;
   await sql.begin(async (tx) => {
     for (const r of rows) {
       await tx`
         insert into call_usage (call_id, company_id, bot_id, started_at, kind, provider, model, quantity)
-        values (${r.call_id}, ${r.company_id}, ${r.bot_id}, ${r.started_at}, ${r.kind}, ${r.provider}, ${r.model}, ${r.quantity})
+        select id, company_id, bot_id, started_at, ${r.kind}, ${r.provider}, ${r.model}, ${r.quantity}
+        from calls where id = ${call.callId} and company_id = ${call.companyId}
         on conflict (call_id, kind, provider, model) do update set quantity = call_usage.quantity + excluded.quantity`;
     }
   });

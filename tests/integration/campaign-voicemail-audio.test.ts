@@ -40,10 +40,15 @@ describe('campaign voicemail in the bot\'s voice', () => {
     return m![1]!;
   };
   const get = (url: string) => h.t.app.inject({ method: 'GET', url: url.startsWith(ORIGIN) ? url.slice(ORIGIN.length) : url });
+  /** The characters the call's usage says were sent to the synthesizer. */
+  const ttsChars = async (callId: string): Promise<number> =>
+    Number((await h.t.db.sql`select coalesce(sum(quantity), 0)::text as n from call_usage where call_id = ${callId} and kind = 'tts_chars'`)[0]!.n);
+  /** As sent to the synthesizer: sentence by sentence, each followed by a space. */
+  const MESSAGE = 'Hi Ann, your visit is on Friday. Call us back. ';
 
   it('answers <Play> of a WAV the bot\'s TTS rendered once; the route serves it (μ-law 8 kHz) with a valid token', async () => {
     const turnsBefore = h.voicemailTts.turns;
-    const { attemptId, body } = await leaveMessage();
+    const { attemptId, body, callId } = await leaveMessage();
     const url = playUrl(body);
     expect(url.startsWith(`${ORIGIN}/twilio/voicemail/${attemptId}.wav?token=`)).toBe(true);
     expect(h.voicemailTts.texts.at(-1)).toBe('Call us back.');
@@ -60,10 +65,12 @@ describe('campaign voicemail in the bot\'s voice', () => {
     expect(second.statusCode).toBe(200);
     expect(Buffer.compare(second.rawPayload, first.rawPayload)).toBe(0);
     expect(h.voicemailTts.turns - turnsBefore).toBe(1);
+    // What was synthesised is the call's usage, once.
+    expect(await ttsChars(callId)).toBe(MESSAGE.length);
   });
 
   it('renders again from the database when the fetch misses the cache (another process, an evicted entry)', async () => {
-    const { body } = await leaveMessage();
+    const { body, callId } = await leaveMessage();
     const url = playUrl(body);
     const turns = h.voicemailTts.turns;
     h.voicemail.clear();
@@ -71,6 +78,8 @@ describe('campaign voicemail in the bot\'s voice', () => {
     expect(res.statusCode).toBe(200);
     expect(readWav(res.rawPayload).data.length).toBe(2000 + 10 * 800);
     expect(h.voicemailTts.turns).toBe(turns + 1);
+    // Sent twice, billed twice.
+    expect(await ttsChars(callId)).toBe(2 * MESSAGE.length);
   });
 
   it('refuses (403) a missing, tampered, expired, foreign or other-purpose token', async () => {

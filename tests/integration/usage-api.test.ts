@@ -44,24 +44,23 @@ describe('usage API', () => {
     botB = await mk(b.apiKey, 'b1');
 
     const sql = t.db.sql;
-    const usage = async (companyId: string, botId: string, callId: string, items: Array<[string, string, string, number]>) => {
-      const [c] = await sql`select started_at from calls where id = ${callId}`;
-      await writeCallUsage(sql, { callId, companyId, botId, startedAt: c!.started_at as Date }, items.map(([kind, provider, model, quantity]) => ({ kind: kind as never, provider, model, quantity })));
+    const usage = async (companyId: string, callId: string, items: Array<[string, string, string, number]>) => {
+      await writeCallUsage(sql, { callId, companyId }, items.map(([kind, provider, model, quantity]) => ({ kind: kind as never, provider, model, quantity })));
     };
     // 2024-03-10 23:30 UTC is 2024-03-10 in UTC but 2024-03-11 in Europe/Berlin (UTC+1).
     firstCall = await call(a.companyId, botA, { at: '2024-03-10T23:30:00Z', durationSec: 61 });
-    await usage(a.companyId, botA, firstCall, [
+    await usage(a.companyId, firstCall, [
       ['stt_audio_ms', 'deepgram', 'nova-3', 60_000], ['tts_chars', 'cartesia', 'sonic-3', 2000],
       ['llm_input_tokens', 'openai', 'gpt-4o-mini', 100_000], ['llm_cached_input_tokens', 'openai', 'gpt-4o-mini', 50_000], ['llm_output_tokens', 'openai', 'gpt-4o-mini', 10_000],
     ]);
     // Written twice (a second session of the same call): added.
-    await usage(a.companyId, botA, firstCall, [['llm_output_tokens', 'openai', 'gpt-4o-mini', 5_000]]);
+    await usage(a.companyId, firstCall, [['llm_output_tokens', 'openai', 'gpt-4o-mini', 5_000]]);
     const second = await call(a.companyId, botA2, { at: '2024-03-11T09:00:00Z', durationSec: 30, direction: 'outbound' });
-    await usage(a.companyId, botA2, second, [['stt_audio_ms', 'local', '', 30_000], ['llm_output_tokens', 'openai', 'gpt-4o-mini', 1_000]]);
+    await usage(a.companyId, second, [['stt_audio_ms', 'local', '', 30_000], ['llm_output_tokens', 'openai', 'gpt-4o-mini', 1_000]]);
     await call(a.companyId, botA2, { at: '2024-03-11T10:00:00Z', durationSec: 125, direction: 'web' });
     // Another company's call on the same day.
     callB = await call(b.companyId, botB, { at: '2024-03-11T09:00:00Z', durationSec: 600 });
-    await usage(b.companyId, botB, callB, [['llm_output_tokens', 'openai', 'gpt-4o-mini', 9_000_000]]);
+    await usage(b.companyId, callB, [['llm_output_tokens', 'openai', 'gpt-4o-mini', 9_000_000]]);
   });
   afterAll(async () => t?.close());
 
