@@ -164,6 +164,12 @@ export interface LlmRequest {
   temperature?: number;
   maxTokens?: number;
   signal: AbortSignal;
+  /**
+   * Told what the answer has consumed so far, as soon as the vendor says and again as it grows (the last call is the
+   * answer's usage): an answer cut off by a barge-in, a hang-up or an error is billed for what it consumed too. Where
+   * the vendor reports usage only at the end (OpenAI), an answer cut off before is estimated.
+   */
+  onUsage?: (usage: LlmUsage) => void;
 }
 
 /** One answer that must follow a JSON Schema (post-call analysis). */

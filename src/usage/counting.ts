@@ -1,6 +1,6 @@
 /**
  * Counting decorators around a call's providers: what the call consumed, by provider and model.
- * The LLM sums the usage its adapter reports on `done`; TTS sessions count the characters of text sent; STT
+ * The LLM sums the usage its adapter reports (as it grows, so an answer cut off counts what it consumed); TTS sessions count the characters of text sent; STT
  * sessions count the bytes of audio pushed (one number addition per frame — the hot path — converted to ms by the
  * format only when read). Nothing here writes, logs or allocates per frame; `usageOf()` is read once, at the end.
  *
@@ -119,11 +119,17 @@ export class CountingLlm implements LlmProvider {
 
   async *stream(request: LlmRequest): AsyncIterable<LlmEvent> {
     const model = request.model ?? this.inner.model ?? '';
-    for await (const event of this.inner.stream(request)) {
-      if (event.type === 'done' && event.usage) {
-        for (const item of llmUsageItems(this.name, model, event.usage)) this.meter.add(item.kind, item.provider, item.model, item.quantity);
-      }
-      yield event;
+    // The latest figure the adapter reported, counted however the answer ends: done, abandoned by its consumer
+    // (a barge-in, a hang-up), or failed.
+    let last: LlmUsage | undefined;
+    const onUsage = (usage: LlmUsage): void => {
+      last = { ...usage };
+      request.onUsage?.(usage);
+    };
+    try {
+      yield* this.inner.stream({ ...request, onUsage });
+    } finally {
+      if (last) for (const item of llmUsageItems(this.name, model, last)) this.meter.add(item.kind, item.provider, item.model, item.quantity);
     }
   }
 }

@@ -10,10 +10,14 @@ import { CallUsageMeter, countingProviders } from '../../src/usage/counting.js';
 import { pricesFrom } from '../../src/usage/prices.js';
 import { priceItems } from '../../src/usage/repo.js';
 
+/** An adapter as the contract has it: the usage it learns is told through onUsage (here with `done`). */
 const llm = (events: LlmEvent[]): LlmProvider => ({
   name: 'openai', model: 'gpt-x',
-  async *stream() {
-    yield* events;
+  async *stream(request) {
+    for (const e of events) {
+      if (e.type === 'done' && e.usage) request.onUsage?.(e.usage);
+      yield e;
+    }
   },
 });
 const pushed: number[] = [];
@@ -35,7 +39,7 @@ const tts: TtsProvider = {
 };
 
 describe('usage counting', () => {
-  it('sums LLM usage from done events, splitting cached from uncached input', async () => {
+  it('sums the LLM usage its adapter reports, splitting cached from uncached input', async () => {
     const meter = new CallUsageMeter();
     const p = countingProviders({ stt, tts, llm: llm([{ type: 'text', text: 'hi' }, { type: 'done', finishReason: 'stop', usage: { inputTokens: 100, outputTokens: 7, cachedInputTokens: 60 } }]) }, meter);
     const signal = new AbortController().signal;

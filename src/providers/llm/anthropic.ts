@@ -116,6 +116,7 @@ export class AnthropicLlm implements LlmProvider {
         switch (event.type) {
           case 'message_start': {
             usage = usageOf(event.message.usage);
+            request.onUsage?.(usage);
             break;
           }
           case 'content_block_start':
@@ -139,7 +140,10 @@ export class AnthropicLlm implements LlmProvider {
           }
           case 'message_delta':
             if (event.delta.stop_reason) stopReason = event.delta.stop_reason;
-            if (usage && event.usage) usage.outputTokens = count(event.usage.output_tokens);
+            if (usage && event.usage) {
+              usage.outputTokens = count(event.usage.output_tokens);
+              request.onUsage?.(usage);
+            }
             break;
           case 'message_stop':
             stopped = true;

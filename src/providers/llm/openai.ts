@@ -11,6 +11,7 @@ import type {
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
 import { ParleyError } from '../../errors.js';
+import { estimateTokens } from '../embeddings/openai.js';
 import { openAiClient, SDK_POLICY, type LazyClient, type OpenAiClient } from '../sdk-clients.js';
 import type { ChatMessage, LlmEvent, LlmProvider, LlmRequest, LlmUsage, StructuredRequest, ToolCall } from '../types.js';
 
@@ -93,15 +94,24 @@ export class OpenAiLlm implements LlmProvider {
     let finish: ChatCompletionChunk.Choice['finish_reason'] = null;
     let usage: LlmUsage | undefined;
     let release: (() => void) | undefined;
+    // OpenAI reports usage in the stream's last chunk only: an answer cut off before it is estimated from what
+    // was sent and what came back (the prompt is billed once processed, each chunk is about one token).
+    let sent = false;
+    let chunks = 0;
     try {
       const client = await this.client();
       const stream = await client.chat.completions.create(params, { signal: request.signal });
+      sent = true;
       release = cancelOnAbort(request.signal, stream.controller);
       for await (const chunk of stream) {
         if (request.signal.aborted) return;
-        if (chunk.usage) usage = usageOf(chunk.usage);
+        if (chunk.usage) {
+          usage = usageOf(chunk.usage);
+          request.onUsage?.(usage);
+        }
         const choice = chunk.choices[0];
         if (!choice) continue;
+        chunks++;
         const delta = choice.delta;
         if (delta?.content) yield { type: 'text', text: delta.content };
         for (const tc of delta?.tool_calls ?? []) {
@@ -118,6 +128,7 @@ export class OpenAiLlm implements LlmProvider {
       throw toUpstreamError('OpenAI', err);
     } finally {
       release?.();
+      if (sent && !usage) request.onUsage?.({ inputTokens: estimateTokens(JSON.stringify(params.messages) + JSON.stringify(params.tools ?? [])), outputTokens: chunks });
     }
     if (request.signal.aborted) return;
     if (finish === null) {
