@@ -1,8 +1,8 @@
 /**
  * Counting decorators around a call's providers: what the call consumed, by provider and model.
- * The LLM sums the usage its adapter reports (as it grows, so an answer cut off counts what it consumed); TTS sessions count the characters of text sent; STT
- * sessions count the bytes of audio pushed (one number addition per frame — the hot path — converted to ms by the
- * format only when read). Nothing here writes, logs or allocates per frame; `usageOf()` is read once, at the end.
+ * The LLM sums the usage its adapter reports (as it grows, so an answer cut off counts what it consumed); TTS
+ * sessions count the characters of text sent; STT sessions count the bytes of audio pushed (one number addition
+ * per frame — the hot path — converted to ms by the format only when read). Nothing here writes, logs or allocates per frame; `usageOf()` is read once, at the end.
  *
  * TTS convention: characters actually sent to the synthesizer. A turn of the phrase cache (providers/tts/
  * phrase-cache.ts) adds its own count to its session's counter — 0 for a phrase replayed from the cache; any other
