@@ -230,7 +230,8 @@ export async function campaignStats(db: Db, companyId: string, campaign: Pick<Ca
   const [a] = await db<{ dialled: number; answered: number; voicemail: number; conversions: number }[]>`
     select count(*) filter (where a.counted)::int as dialled,
       count(*) filter (where a.outcome in ('answered', 'screened'))::int as answered,
-      count(*) filter (where a.voicemail is not null)::int as voicemail,
+      -- Messages left: a machine hung up on (voicemail 'hung_up') left nothing, and its contact is called again.
+      count(*) filter (where a.voicemail = 'left')::int as voicemail,
       count(*) filter (where o.outcome_type = any(${campaign.conversion_outcomes}))::int as conversions
     from campaign_attempts a left join outcomes o on o.call_id = a.call_id and o.company_id = a.company_id
     where a.company_id = ${companyId} and a.campaign_id = ${campaign.id}`;

@@ -208,6 +208,8 @@ describe('campaign compliance', () => {
     expect(att).toMatchObject({ answered_by: 'machine_end_beep', voicemail: 'left', outcome: 'voicemail_left' });
     const stats = (await h.api(apiKey, 'GET', `/v1/campaigns/${leave}`)).json().stats;
     expect(stats).toMatchObject({ dialled: 1, voicemail: 1, answered: 0, outcomes: { voicemail_left: 1 } });
+    // A machine hung up on is dialled, not a message left.
+    expect((await h.api(apiKey, 'GET', `/v1/campaigns/${hang}`)).json().stats).toMatchObject({ dialled: 1, voicemail: 0, outcomes: { voicemail_hung_up: 1 } });
     const [ev] = await h.t.db.sql`select body from webhook_events where type = 'campaign.attempt.ended' and ordering_key = ${leave}`;
     expect(JSON.parse(ev!.body as string).data).toMatchObject({ outcome: 'voicemail_left', answered_by: 'machine_end_beep', contact_state: 'done' });
   });
