@@ -85,15 +85,17 @@ bm as (
   from b cross join lateral (
     select count(*)::int as n from bookings k
     where k.company_id = b.company_id and k.bot_id = b.bot_id and k.created_at >= b.bucket and k.created_at < b.bucket + ${BUCKET}
-      and k.status not in ('held', 'expired')) k
+      and k.status not in ('held', 'expired')
+      -- A hold let go before it was confirmed (a caller choosing another time) was never a booking.
+      and not exists (select 1 from booking_events e where e.booking_id = k.id and e.to_status = 'cancelled' and e.from_status = 'held')) k
   where k.n > 0
 ),
 bc as (
   select b.company_id, b.bot_id, b.bucket, k.n
   from b cross join lateral (
     select count(*)::int as n from booking_events e join bookings k on k.id = e.booking_id
-    where e.company_id = b.company_id and e.to_status = 'cancelled' and e.created_at >= b.bucket and e.created_at < b.bucket + ${BUCKET}
-      and k.bot_id = b.bot_id) k
+    where e.company_id = b.company_id and e.to_status = 'cancelled' and e.from_status is distinct from 'held'
+      and e.created_at >= b.bucket and e.created_at < b.bucket + ${BUCKET} and k.bot_id = b.bot_id) k
   where k.n > 0
 )
 insert into call_rollup (company_id, bot_id, bucket, ${COUNTED.join(', ')}, bookings_made, bookings_cancelled)

@@ -61,7 +61,8 @@ describe('analytics', () => {
     await call(a.companyId, botA, { at: '2026-03-10T23:30:00Z', durationSec: 10 });
     // Another company's call on the same day.
     await call(b.companyId, botB, { at: '2026-03-10T09:30:00Z', durationSec: 45 });
-    // Bookings: one made (confirmed), one held and lapsed (not a booking), one made and cancelled the same day.
+    // Bookings: one made (confirmed), one held and lapsed (not a booking), one made and cancelled the same day, and a
+    // hold the caller replaced by another time (held → cancelled: never a booking, never a cancellation).
     let slot = 0;
     const booking = (status: string, at: string) => t.db.sql<{ id: string }[]>`
       insert into bookings (company_id, bot_id, service_id, service_name, resource_id, resource_name, starts_at, ends_at, status, hold_expires_at, created_at)
@@ -74,6 +75,12 @@ describe('analytics', () => {
       await tx`update bookings set status = 'cancelled' where id = ${c!.id}`;
       await tx`insert into booking_events (booking_id, company_id, from_status, to_status, actor, created_at)
         values (${c!.id}, ${a.companyId}, 'confirmed', 'cancelled', 'api', ${new Date('2026-03-10T15:00:00Z')})`;
+    });
+    const [replaced] = await booking('held', '2026-03-10T10:04:00Z');
+    await t.db.sql.begin(async (tx) => {
+      await tx`update bookings set status = 'cancelled', hold_expires_at = null where id = ${replaced!.id}`;
+      await tx`insert into booking_events (booking_id, company_id, from_status, to_status, actor, reason, created_at)
+        values (${replaced!.id}, ${a.companyId}, 'held', 'cancelled', 'caller', 'replaced by a newer hold', ${new Date('2026-03-10T10:06:00Z')})`;
     });
   });
   afterAll(async () => t.close());
