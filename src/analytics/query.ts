@@ -66,11 +66,15 @@ export function rangeOf(q: Pick<AnalyticsQuery, 'from' | 'to' | 'timeZone'>): { 
   if (last < first) throw badRequest('to is before from', { field: 'querystring.to' });
   const count = Math.round((last.toMillis() - first.toMillis()) / 86_400_000) + 1;
   if (count > MAX_RANGE_DAYS) throw badRequest(`The range spans more than ${MAX_RANGE_DAYS} days`, { field: 'querystring.to' });
-  // Local midnight of a date: its UTC midnight less the zone's offset there (checked once more at the result,
-  // for days on which the offset changes).
+  // Where a local day starts: the first instant whose local date is that day — its UTC midnight less the zone's
+  // offset, the offset of either side of a change that day (the earlier instant that is on the day). Where the
+  // clocks jump over midnight (Santiago in September, Havana in March) the day starts at 01:00.
+  const localDateOf = (t: number): string => new Date(t + zone.offset(t) * 60_000).toISOString().slice(0, 10);
   const localMidnight = (utcMidnight: number): number => {
-    const guess = utcMidnight - zone.offset(utcMidnight) * 60_000;
-    return utcMidnight - zone.offset(guess) * 60_000;
+    const day = new Date(utcMidnight).toISOString().slice(0, 10);
+    const candidates = [zone.offset(utcMidnight - 43_200_000), zone.offset(utcMidnight + 43_200_000)].map((o) => utcMidnight - o * 60_000);
+    const onDay = candidates.filter((c) => localDateOf(c) === day);
+    return onDay.length ? Math.min(...onDay) : candidates[0]!;
   };
   const days: string[] = [];
   const boundaries: number[] = [];
