@@ -60,6 +60,9 @@ export const CUM_COLUMNS = [
 /** bot_id of the rows that total all of a company's bots. */
 export const ALL_BOTS = '00000000-0000-0000-0000-000000000000';
 
-/** Where the open last bucket of each histogram ends, for interpolation (the longest call a bot allows; 60 s). */
+/**
+ * Where the open last bucket of each histogram ends when the largest value seen is not known (the query reads it
+ * from call_rollup for any range whose values reach that bucket).
+ */
 export const DURATION_CAP_SEC = 14_400;
 export const LATENCY_CAP_MS = 60_000;

@@ -155,34 +155,63 @@ export async function queryAnalytics(db: Db, q: AnalyticsQuery): Promise<Analyti
     outcomesAt.set(k, m);
   }
 
+  // The histograms' last bucket is open: a percentile that falls in it is read against the largest value seen in
+  // the range (call_rollup keeps it per bucket), looked up only for the ranges whose calls reach that bucket.
+  const daySums = days.map((_date, i) => rangeSums(points[i]!, points[i + 1]!, at, outcomesAt));
+  const maxima = new Map<number, Maxima>();
+  const ranges = daySums.map((s, i) => (reachesOpenBucket(s.sums) ? i : -1)).filter((i) => i >= 0);
+  for (const i of ranges) maxima.set(i, await largestSeen(db, q.companyId, q.botId ?? null, boundaries[i]!, boundaries[i + 1]!));
   const total: Sums = {};
   const totalOutcomes: Record<string, number> = {};
   const out: DayStats[] = days.map((date, i) => {
-    const p1 = points[i]!;
-    const p2 = points[i + 1]!;
-    // Σ totals of UTC days [p1.day, p2.day) − running(p1) + running(p2)
-    const parts: [string, number][] = [[keyOf(p1), -1], [keyOf(p2), 1]];
-    for (const day of utcDays(p1.day, p2.day)) parts.push([`${day}|${SLOTS_PER_DAY}`, 1]);
-    const sums: Sums = {};
-    const outcomes: Record<string, number> = {};
-    for (const [k, sign] of parts) {
-      const r = at.get(k);
-      if (r) for (const c of CUM_COLUMNS) sums[c] = (sums[c] ?? 0) + sign * Number(r[c] ?? 0);
-      for (const [type, n] of Object.entries(outcomesAt.get(k) ?? {})) outcomes[type] = (outcomes[type] ?? 0) + sign * n;
-    }
+    const { sums, outcomes } = daySums[i]!;
     for (const c of CUM_COLUMNS) total[c] = (total[c] ?? 0) + (sums[c] ?? 0);
-    for (const [type, n] of Object.entries(outcomes)) {
-      if (n === 0) delete outcomes[type];
-      else totalOutcomes[type] = (totalOutcomes[type] ?? 0) + n;
-    }
-    return { date, ...stats(sums, outcomes) };
+    for (const [type, n] of Object.entries(outcomes)) totalOutcomes[type] = (totalOutcomes[type] ?? 0) + n;
+    return { date, ...stats(sums, outcomes, maxima.get(i)) };
   });
-  return { time_zone: q.timeZone, from: q.from, to: q.to, bot_id: q.botId ?? null, days: out, totals: stats(total, totalOutcomes) };
+  // The whole range's largest values are the largest of its days'.
+  const totalMaxima = [...maxima.values()].reduce<Maxima | undefined>(
+    (m, d) => ({ durationSec: Math.max(m?.durationSec ?? 0, d.durationSec), latencyMs: Math.max(m?.latencyMs ?? 0, d.latencyMs) }), undefined);
+  return { time_zone: q.timeZone, from: q.from, to: q.to, bot_id: q.botId ?? null, days: out, totals: stats(total, totalOutcomes, totalMaxima) };
+}
+
+/** One local day's sums: Σ totals of UTC days [p1.day, p2.day) − running(p1) + running(p2). */
+function rangeSums(p1: Point, p2: Point, at: Map<string, Sums>, outcomesAt: Map<string, Record<string, number>>): { sums: Sums; outcomes: Record<string, number> } {
+  const parts: [string, number][] = [[keyOf(p1), -1], [keyOf(p2), 1]];
+  for (const day of utcDays(p1.day, p2.day)) parts.push([`${day}|${SLOTS_PER_DAY}`, 1]);
+  const sums: Sums = {};
+  const outcomes: Record<string, number> = {};
+  for (const [k, sign] of parts) {
+    const r = at.get(k);
+    if (r) for (const c of CUM_COLUMNS) sums[c] = (sums[c] ?? 0) + sign * Number(r[c] ?? 0);
+    for (const [type, n] of Object.entries(outcomesAt.get(k) ?? {})) outcomes[type] = (outcomes[type] ?? 0) + sign * n;
+  }
+  for (const [type, n] of Object.entries(outcomes)) if (n === 0) delete outcomes[type];
+  return { sums, outcomes };
+}
+
+/** The largest call duration (s) and bot response latency (ms) seen in a range. */
+interface Maxima {
+  durationSec: number;
+  latencyMs: number;
+}
+
+const reachesOpenBucket = (sums: Sums): boolean =>
+  Number(sums[DURATION_COLUMNS.at(-1)!] ?? 0) > 0 || Number(sums[LATENCY_COLUMNS.at(-1)!] ?? 0) > 0;
+
+async function largestSeen(db: Db, companyId: string, botId: string | null, from: number, to: number): Promise<Maxima> {
+  const [row] = await db<{ d: number | null; l: number | null }[]>`
+    select max(duration_max)::int as d, max(latency_max)::int as l from call_rollup
+    where company_id = ${companyId} and (${botId}::uuid is null or bot_id = ${botId}::uuid)
+      and bucket >= ${new Date(from)} and bucket < ${new Date(to)}`;
+  return { durationSec: row?.d ?? DURATION_CAP_SEC, latencyMs: row?.l ?? LATENCY_CAP_MS };
 }
 
 const round1 = (n: number): number => Math.round(n * 10) / 10;
 
-function stats(raw: Sums, outcomes: Record<string, number>): Omit<DayStats, 'date'> {
+function stats(raw: Sums, outcomes: Record<string, number>, maxima?: Maxima): Omit<DayStats, 'date'> {
+  const maxDuration = maxima?.durationSec ?? DURATION_CAP_SEC;
+  const maxLatency = maxima?.latencyMs ?? LATENCY_CAP_MS;
   const g = (k: string): number => Number(raw[k] ?? 0);
   const dur = DURATION_COLUMNS.map(g);
   const lat = LATENCY_COLUMNS.map(g);
@@ -198,8 +227,8 @@ function stats(raw: Sums, outcomes: Record<string, number>): Omit<DayStats, 'dat
     transferred: g('transferred'),
     duration_sec: {
       avg: durationCount ? round1(g('duration_sum') / durationCount) : null,
-      p50: histogramQuantile(dur, DURATION_BOUNDS_SEC, DURATION_CAP_SEC, 0.5),
-      p95: histogramQuantile(dur, DURATION_BOUNDS_SEC, DURATION_CAP_SEC, 0.95),
+      p50: histogramQuantile(dur, DURATION_BOUNDS_SEC, maxDuration, 0.5),
+      p95: histogramQuantile(dur, DURATION_BOUNDS_SEC, maxDuration, 0.95),
     },
     outcomes,
     analyzed: g('analyzed'),
@@ -210,8 +239,8 @@ function stats(raw: Sums, outcomes: Record<string, number>): Omit<DayStats, 'dat
     barge_ins_per_call: answered ? Math.round((g('barge_ins') / answered) * 100) / 100 : null,
     response_latency_ms: {
       avg: latencyCount ? Math.round(g('latency_sum') / latencyCount) : null,
-      p50: histogramQuantile(lat, LATENCY_BOUNDS_MS, LATENCY_CAP_MS, 0.5),
-      p95: histogramQuantile(lat, LATENCY_BOUNDS_MS, LATENCY_CAP_MS, 0.95),
+      p50: histogramQuantile(lat, LATENCY_BOUNDS_MS, maxLatency, 0.5),
+      p95: histogramQuantile(lat, LATENCY_BOUNDS_MS, maxLatency, 0.95),
       turns: latencyCount,
     },
   };

@@ -188,6 +188,21 @@ describe('analytics', () => {
     expect(after.barge_ins).toBe(before.barge_ins + 1);
   });
 
+  it('reads a percentile in the histograms\' open last bucket against the largest value seen, never past it', async () => {
+    const c = await t.createCompany('Long talks');
+    const bot = (await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(c.apiKey), payload: botBody({ name: 'L' }) })).json().id as string;
+    // Over an hour, with one answer over 30 s: both past the histograms' last bounded bucket.
+    await call(c.companyId, bot, { at: '2026-05-01T10:00:00Z', durationSec: 3700, transcript: [botTurn(31_000)] });
+    const body = (await get(c.apiKey, 'from=2026-05-01&to=2026-05-01&time_zone=UTC')).json();
+    // Interpolated within the bucket (as every percentile is), between its lower edge and the largest value seen.
+    for (const figures of [body.days[0], body.totals]) {
+      expect(figures.duration_sec.avg).toBe(3700);
+      for (const p of [figures.duration_sec.p50, figures.duration_sec.p95]) expect(p > 3600 && p <= 3700, `duration percentile ${p}`).toBe(true);
+      expect(figures.response_latency_ms.avg).toBe(31_000);
+      for (const p of [figures.response_latency_ms.p50, figures.response_latency_ms.p95]) expect(p > 30_000 && p <= 31_000, `latency percentile ${p}`).toBe(true);
+    }
+  });
+
   it('validates input and needs analytics:read', async () => {
     expect((await get(a.apiKey, 'from=2026-03-10&to=2026-03-09')).statusCode).toBe(400);
     expect((await get(a.apiKey, 'from=2026-03-10&to=2026-03-10&time_zone=Mars/Olympus')).statusCode).toBe(400);
