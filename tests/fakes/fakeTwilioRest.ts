@@ -22,6 +22,8 @@ export class FakeTwilioRest {
   stalls = 0;
   /** Call SIDs that answer 404 (the call already ended). */
   readonly missingCalls = new Set<string>();
+  /** What GET …/Calls/{Sid}.json answers for a call (default: in-progress, no duration). */
+  readonly callStates = new Map<string, { status: string; duration?: number }>();
   /** Recording media by RecordingSid. */
   readonly recordings = new Map<string, Buffer>();
   private readonly server: Server;
@@ -65,6 +67,13 @@ export class FakeTwilioRest {
       const failure = this.failures.shift();
       if (failure !== undefined) return send(res, failure, { code: 20500, message: 'Scripted failure', status: failure });
       return this.recording(req.method, recording[1]!, recording[2]!, res);
+    }
+    const calls = `/2010-04-01/Accounts/${this.accountSid}/Calls/`;
+    if (req.method === 'GET' && path.startsWith(calls) && path.endsWith('.json')) {
+      const sid = path.slice(calls.length, -5);
+      if (this.missingCalls.has(sid)) return send(res, 404, { code: 20404, message: `The requested resource ${path} was not found`, status: 404 });
+      const known = this.callStates.get(sid) ?? { status: 'in-progress' };
+      return send(res, 200, { sid, account_sid: this.accountSid, status: known.status, duration: known.duration === undefined ? null : String(known.duration) });
     }
     if (req.headers['content-type'] !== 'application/x-www-form-urlencoded') {
       return send(res, 400, { code: 20001, message: 'Expected a form-encoded body', status: 400 });

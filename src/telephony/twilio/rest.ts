@@ -61,6 +61,13 @@ export class TwilioRestClient {
     await this.post(`/Calls/${encodeURIComponent(callSid)}.json`, new URLSearchParams({ Twiml: twiml }), true);
   }
 
+  /** The Call resource as Twilio knows it now: its status and, once it ended, its billed duration. */
+  async fetchCall(callSid: string): Promise<{ status: string; durationSec: number | null }> {
+    const body = await this.request('GET', `/Calls/${encodeURIComponent(callSid)}.json`, null, true);
+    const duration = Number.parseInt(String(body.duration ?? ''), 10);
+    return { status: String(body.status ?? ''), durationSec: Number.isFinite(duration) && duration >= 0 ? duration : null };
+  }
+
   async hangupCall(callSid: string): Promise<void> {
     await this.post(`/Calls/${encodeURIComponent(callSid)}.json`, new URLSearchParams({ Status: 'completed' }), true);
   }
@@ -89,15 +96,19 @@ export class TwilioRestClient {
     return { sid: String(body.sid), status: String(body.status) };
   }
 
-  private async post(path: string, form: URLSearchParams, idempotent: boolean): Promise<Record<string, unknown>> {
+  private post(path: string, form: URLSearchParams, idempotent: boolean): Promise<Record<string, unknown>> {
+    return this.request('POST', path, form, idempotent);
+  }
+
+  private async request(method: 'GET' | 'POST', path: string, form: URLSearchParams | null, idempotent: boolean): Promise<Record<string, unknown>> {
     const maxRetries = this.options.maxRetries ?? 2;
     for (let attempt = 0; ; attempt++) {
       let response: Response;
       try {
         response = await fetch(this.base + path, {
-          method: 'POST',
-          headers: { authorization: this.auth, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-          body: form.toString(),
+          method,
+          headers: { authorization: this.auth, accept: 'application/json', ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+          ...(form ? { body: form.toString() } : {}),
           signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
         });
       } catch (err) {

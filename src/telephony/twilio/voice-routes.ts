@@ -9,7 +9,8 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { createCall, endCallInTx, recordRefusedCall } from '../../call/lifecycle.js';
 import { findActiveBotByNumber, getBotForCall, type BotRow } from '../../db/bots.js';
-import { callStatusRank, isLiveStatus, liveStatuses, type CallStatus, type EndedCallStatus } from '../../db/calls.js';
+import { callStatusRank, isLiveStatus, liveStatuses, type CallStatus } from '../../db/calls.js';
+import { END_REASON, TWILIO_CALL_STATUS } from './call-status.js';
 import type { RootSql } from '../../db/sql.js';
 import { signCallToken } from '../call-token.js';
 import { isValidFormSignature, publicUrl, publicWsUrl } from './signature.js';
@@ -94,15 +95,6 @@ function streamTwiml(deps: TwilioRouteDeps, callId: string, bot: BotRow): string
     : {});
 }
 
-const STATUS_MAP: Record<string, CallStatus> = {
-  queued: 'queued', initiated: 'queued', ringing: 'ringing', 'in-progress': 'in_progress', answered: 'in_progress',
-  completed: 'completed', busy: 'busy', failed: 'failed', 'no-answer': 'no_answer', canceled: 'canceled',
-};
-
-/** Why a call Twilio reports ended, ended: the reason its call.ended carries. */
-const END_REASON: Record<EndedCallStatus, string> = {
-  completed: 'caller_hangup', busy: 'busy', no_answer: 'no_answer', canceled: 'canceled', failed: 'telephony_failed',
-};
 
 export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
   return async (app) => {
@@ -219,7 +211,7 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
      */
     const applyStatus = async (request: FastifyRequest, reply: FastifyReply, callId: string | null) => {
       const form = request.body as Form;
-      const status = STATUS_MAP[form.CallStatus ?? ''];
+      const status = TWILIO_CALL_STATUS[form.CallStatus ?? ''];
       const callSid = form.CallSid;
       if (!callSid || !status) return reply.status(400).type('text/plain').send('CallSid or CallStatus missing');
       const recordingUrl = form.RecordingUrl ?? null;

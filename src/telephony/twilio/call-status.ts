@@ -1,0 +1,15 @@
+/**
+ * Twilio's call statuses (status callbacks, the Call resource) as Parley's, and why a call Twilio reports ended,
+ * ended: the reason its call.ended carries. The one mapping for the status callback and the campaign scheduler's
+ * reconciliation of calls whose callback never came.
+ */
+import type { CallStatus, EndedCallStatus } from '../../db/calls.js';
+
+export const TWILIO_CALL_STATUS: Record<string, CallStatus> = {
+  queued: 'queued', initiated: 'queued', ringing: 'ringing', 'in-progress': 'in_progress', answered: 'in_progress',
+  completed: 'completed', busy: 'busy', failed: 'failed', 'no-answer': 'no_answer', canceled: 'canceled',
+};
+
+export const END_REASON: Record<EndedCallStatus, string> = {
+  completed: 'caller_hangup', busy: 'busy', no_answer: 'no_answer', canceled: 'canceled', failed: 'telephony_failed',
+};

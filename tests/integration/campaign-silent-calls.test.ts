@@ -1,0 +1,62 @@
+/**
+ * A campaign call whose final status callback never comes (lost on the way, or never sent) does not hold its
+ * contact "live" and a concurrency slot for hours: after a silence, with no server holding the call, the scheduler
+ * asks Twilio how the call stands, ends it as the callback would have (status, Twilio's duration) and moves on.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { campaignHarness, type Harness } from './campaign-harness.js';
+
+describe('campaign calls whose status callback never came', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await campaignHarness('2026-04-15T15:00:00Z');
+  });
+  afterAll(async () => h.close());
+
+  const callTo = async (phone: string) =>
+    (await h.t.db.sql<{ id: string; twilio_call_sid: string; ended_at: Date | null; duration_sec: number | null; end_reason: string | null }[]>`
+      select id, twilio_call_sid, ended_at, duration_sec, end_reason from calls where to_number = ${phone} order by created_at`)[0]!;
+  /** The call has heard nothing for `minutes` of the scheduler's clock. */
+  const silentFor = (callId: string, minutes: number) =>
+    h.t.db.sql`update calls set updated_at = ${new Date(h.clock.now().getTime() - minutes * 60_000)} where id = ${callId}`;
+  const statusAsks = () => h.fake.requests.filter((r) => r.method === 'GET' && /\/Calls\/CA\w+\.json$/.test(r.path)).length;
+
+  it('asks Twilio after ten silent minutes, ends the call as Twilio says, and dials the next contact', async () => {
+    const { apiKey, botId } = await h.company();
+    await h.api(apiKey, 'PUT', '/v1/campaign-policy', { max_calls_per_day: 5, max_calls_per_week: 10, blocked_prefixes: [] });
+    const [first, second] = ['+12125550501', '+12125550502'];
+    await h.campaign(apiKey, botId, { concurrency: 1, max_attempts: 2, retry_spacing_sec: 3600 }, [
+      { phone: first, time_zone: 'UTC' }, { phone: second, time_zone: 'UTC' },
+    ]);
+    const s = h.scheduler();
+    await s.runOnce();
+    expect([h.dialsTo(first), h.dialsTo(second)]).toEqual([1, 0]);
+    const call = await callTo(first);
+
+    // Five silent minutes: not yet asked; the slot is still taken.
+    await silentFor(call.id, 5);
+    const asked = statusAsks();
+    await s.runOnce();
+    expect(statusAsks()).toBe(asked);
+    expect(h.dialsTo(second)).toBe(0);
+
+    // Eleven: Twilio says the call is still going — it stays live and is not asked again at once.
+    await silentFor(call.id, 11);
+    await s.runOnce();
+    expect(statusAsks()).toBe(asked + 1);
+    await s.runOnce();
+    expect(statusAsks()).toBe(asked + 1);
+    expect((await callTo(first)).ended_at).toBeNull();
+
+    // Silent again, and now over at Twilio (busy): ended as the callback would have, the contact retried later,
+    // and the freed slot dials the next contact.
+    h.fake.callStates.set(call.twilio_call_sid, { status: 'busy', duration: 0 });
+    await silentFor(call.id, 11);
+    await s.runOnce();
+    expect(await callTo(first)).toMatchObject({ duration_sec: 0, end_reason: 'busy' });
+    await s.runOnce();
+    expect(h.dialsTo(second)).toBe(1);
+    const [contact] = await h.t.db.sql`select state, last_outcome from campaign_contacts where phone = ${first}`;
+    expect(contact).toMatchObject({ state: 'pending', last_outcome: 'busy' });
+  });
+});
