@@ -175,7 +175,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const retention = config.WORKERS_ENABLED ? retentionWorker(sql, log, { recordings }) : null;
 
   const prewarmer = new ProviderPrewarmer({ providersFor: (bot) => providers.forBot(bot), log, ...(options.prewarmTtlMs ? { ttlMs: options.prewarmTtlMs } : {}) });
-  const ownership = new CallOwnership(sql, log);
+  // A silent call no server holds is asked of Twilio: its final status callback may have been lost.
+  const ownership = new CallOwnership(sql, log, { ...(twilioRest ? { telephony: (sid: string) => twilioRest.fetchCall(sid) } : {}) });
   await ownership.start({ sweep: config.WORKERS_ENABLED });
   const runner = new CallRunner({
     sql,

@@ -17,11 +17,10 @@
  * Time comes from `now()` (tests inject a clock); every timestamp the scheduler compares is that clock's.
  */
 import type { BotRow } from '../db/bots.js';
-import { countLiveCallsNow, isLiveStatus, type CallRow } from '../db/calls.js';
+import { countLiveCallsNow, type CallRow } from '../db/calls.js';
 import type { Db, RootSql } from '../db/sql.js';
 import { endCallInTx } from '../call/lifecycle.js';
 import { ParleyError } from '../errors.js';
-import { END_REASON, TWILIO_CALL_STATUS } from '../telephony/twilio/call-status.js';
 import type { PlaceOptions } from '../telephony/twilio/outbound.js';
 import { backoffDelayMs, type BackoffOptions } from '../util/backoff.js';
 import { LeasedPoller } from '../util/leased-poller.js';
@@ -34,8 +33,6 @@ import { daysBefore, inWindow, localDay, nextOpening, zonesFor } from './windows
 
 export interface CampaignDialer {
   place(bot: BotRow, to: string, options: PlaceOptions): Promise<CallRow>;
-  /** The call as Twilio knows it now; null (or absent) where it cannot be asked. */
-  callStatus?(callSid: string): Promise<{ status: string; durationSec: number | null } | null>;
   /** Outbound calls a company may have live at once (OUTBOUND_MAX_ACTIVE_PER_COMPANY); unset: no cap. */
   readonly maxActivePerCompany?: number;
 }
@@ -62,12 +59,6 @@ export interface CampaignSchedulerOptions {
   outageBackoff?: BackoffOptions;
   /** A dial whose Twilio request never finished (the process died) is settled after this long. */
   staleDialMs?: number;
-  /**
-   * A live attempt whose call no server holds (no media stream: a machine given a message, a call never answered)
-   * and that has heard nothing for this long is asked of Twilio: its final status callback may have been lost.
-   * Default 10 minutes.
-   */
-  silentCallMs?: number;
   /** Attempts settled per tick. */
   settleBatch?: number;
   /** The company's monthly budget (src/usage/budget.ts): while used up, contacts are deferred, nothing dialled. */
@@ -155,7 +146,6 @@ export class CampaignScheduler {
       });
     }
     await this.settleStaleDials(now);
-    await this.reconcileSilentCalls(now);
     await this.settleEndedAttempts(now);
     // Past their end: nobody waiting is called any more.
     await sql`
@@ -196,34 +186,6 @@ export class CampaignScheduler {
         await tx`update campaign_attempts set status = 'live' where id = ${a.id}`;
       }
     });
-  }
-
-  /**
-   * Live attempts whose call went silent with no server holding it: Twilio is asked how the call stands. One that
-   * ended is ended here as the lost callback would have ended it (status, Twilio's duration), and settles below;
-   * one still going is noted alive (updated_at), so it is asked again only after another silence.
-   */
-  private async reconcileSilentCalls(now: Date): Promise<void> {
-    const { sql, dialer } = this.o;
-    if (!dialer.callStatus) return;
-    const cutoff = new Date(now.getTime() - (this.o.silentCallMs ?? 10 * 60_000));
-    const silent = await sql<{ call_id: string; company_id: string; sid: string }[]>`
-      select c.id as call_id, c.company_id, c.twilio_call_sid as sid from campaign_attempts a join calls c on c.id = a.call_id
-      where a.status = 'live' and c.ended_at is null and c.twilio_call_sid is not null and c.instance_id is null and c.updated_at < ${cutoff}
-      order by c.updated_at limit 20`;
-    for (const call of silent) {
-      const known = await dialer.callStatus(call.sid).catch((err: unknown) => {
-        this.o.log.warn({ err: (err as Error).message, callId: call.call_id }, 'asking Twilio about a silent campaign call failed');
-        return null;
-      });
-      const status = known ? TWILIO_CALL_STATUS[known.status] : undefined;
-      if (!known || !status) continue;
-      if (isLiveStatus(status)) {
-        await sql`update calls set updated_at = now() where id = ${call.call_id} and ended_at is null`;
-        continue;
-      }
-      await sql.begin((tx) => endCallInTx(tx, { callId: call.call_id, companyId: call.company_id }, { status, reason: END_REASON[status] }, { by: 'telephony', durationSec: known.durationSec }));
-    }
   }
 
   /** Attempts whose call has ended get their outcome; the contact is done, retried after the spacing, or exhausted. */

@@ -11,13 +11,25 @@
  * a gap for lostAfterMs (a restart after a crash thus ends its predecessor's calls at its first sweep after that;
  * Twilio's status callback has usually ended them before). The heartbeat re-registers an instance whose row was
  * removed (it was silent for ten times lostAfterMs), so its later calls are not taken for a lost server's.
+ *
+ * A Twilio call no server holds (its media stream never started: a machine given a message, a call that rang out,
+ * a stream Twilio could not open) ends only by its final status callback. When that is lost, the call would stay
+ * live (holding a campaign's slot, counting against the company's live calls) until the unowned sweep. So a call
+ * with no owner that has heard nothing for askTelephonyAfterMs is asked of Twilio (GET Calls/{Sid}.json): one
+ * that ended is ended as its callback would have ended it (Twilio's status and duration); one still going is
+ * noted alive (updated_at), so it is asked again only after another silence. Inbound, outbound and campaign calls
+ * alike; where Twilio cannot be asked, the unowned sweep still ends them.
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { endCallInTx } from '../call/lifecycle.js';
-import { liveStatuses } from '../db/calls.js';
+import { isLiveStatus, liveStatuses } from '../db/calls.js';
 import type { RootSql } from '../db/sql.js';
 import type { Logger } from '../log.js';
+import { END_REASON, TWILIO_CALL_STATUS } from './twilio/call-status.js';
+
+/** Asks the telephony provider how a call stands now (TwilioRestClient.fetchCall). */
+export type CallStatusSource = (callSid: string) => Promise<{ status: string; durationSec: number | null }>;
 
 export interface CallOwnershipOptions {
   heartbeatMs?: number;
@@ -31,6 +43,12 @@ export interface CallOwnershipOptions {
    * not changed for this long.
    */
   unownedAfterMs?: number;
+  /** Where a silent unowned call's state is asked (absent: nowhere, the unowned sweep ends it). */
+  telephony?: CallStatusSource;
+  /** A live call with no instance is asked of the telephony provider after this long unchanged; default 10 min. */
+  askTelephonyAfterMs?: number;
+  /** Calls asked per sweep. */
+  askBatch?: number;
 }
 
 export class CallOwnership {
@@ -40,16 +58,18 @@ export class CallOwnership {
   private readonly lostAfterMs: number;
   private readonly sweepEveryMs: number;
   private readonly unownedAfterMs: number;
+  private readonly askTelephonyAfterMs: number;
   /** Local clock: the last heartbeat that reached the database, and since when it has done so without a gap. */
   private lastHeartbeatAt: number | null = null;
   private reachableSince: number | null = null;
   private heartbeating = false;
 
-  constructor(private readonly sql: RootSql, private readonly log: Pick<Logger, 'info' | 'warn'>, options: CallOwnershipOptions = {}) {
+  constructor(private readonly sql: RootSql, private readonly log: Pick<Logger, 'info' | 'warn'>, private readonly options: CallOwnershipOptions = {}) {
     this.heartbeatMs = options.heartbeatMs ?? 10_000;
     this.lostAfterMs = options.lostAfterMs ?? 60_000;
     this.sweepEveryMs = options.sweepEveryMs ?? 30_000;
     this.unownedAfterMs = options.unownedAfterMs ?? 2 * 3_600_000;
+    this.askTelephonyAfterMs = options.askTelephonyAfterMs ?? 10 * 60_000;
   }
 
   /** Registers this instance and starts heartbeating (and sweeping, when asked). */
@@ -102,10 +122,15 @@ export class CallOwnership {
     return this.reachableSince !== null && Date.now() - this.reachableSince >= this.lostAfterMs;
   }
 
-  /** Ends the live calls of lost instances; returns how many it ended. Safe to run on several instances at once. */
+  /**
+   * Ends the live calls of lost instances, and unowned calls the telephony provider reports ended (or that stayed
+   * unchanged past unownedAfterMs); returns how many it ended. Safe to run on several instances at once.
+   */
   async sweep(): Promise<number> {
     const judgeSilence = this.mayJudgeSilence();
-    const ended = await this.sql.begin(async (tx) => {
+    // Asked first: an unowned call Twilio saw end gets Twilio's status, not the sweep's never_connected.
+    const reconciled = await this.askTelephonyAboutSilentCalls();
+    const ended = reconciled + await this.sql.begin(async (tx) => {
       const lost = await tx<{ id: string; company_id: string; status: string }[]>`
         select c.id, c.company_id, c.status from calls c
         left join instances i on i.id = c.instance_id
@@ -132,6 +157,37 @@ export class CallOwnership {
       return n;
     });
     if (ended > 0) this.log.warn({ ended }, 'ended calls whose server was lost');
+    return ended;
+  }
+
+  /** Silent unowned Twilio calls, asked of Twilio (see the head of this file); returns how many it ended. */
+  private async askTelephonyAboutSilentCalls(): Promise<number> {
+    const ask = this.options.telephony;
+    if (!ask) return 0;
+    const silent = await this.sql<{ id: string; company_id: string; sid: string }[]>`
+      select id, company_id, twilio_call_sid as sid from calls
+      where ended_at is null and status = any(${liveStatuses()}) and company_id is not null and instance_id is null
+        and twilio_call_sid is not null and updated_at < now() - ${this.askTelephonyAfterMs} * interval '1 millisecond'
+      order by updated_at
+      limit ${this.options.askBatch ?? 20}`;
+    let ended = 0;
+    for (const call of silent) {
+      const known = await ask(call.sid).catch((err: unknown) => {
+        this.log.warn({ err: err instanceof Error ? err.message : String(err), callId: call.id }, 'asking Twilio about a silent call failed');
+        return null;
+      });
+      const status = known ? TWILIO_CALL_STATUS[known.status] : undefined;
+      if (!known || !status) continue;
+      if (isLiveStatus(status)) {
+        await this.sql`update calls set updated_at = now() where id = ${call.id} and ended_at is null and instance_id is null`;
+        continue;
+      }
+      const done = await this.sql.begin((tx) => endCallInTx(tx, { callId: call.id, companyId: call.company_id }, { status, reason: END_REASON[status] }, {
+        by: 'telephony', durationSec: known.durationSec,
+      }));
+      if (done) ended++;
+    }
+    if (ended > 0) this.log.info({ ended }, 'ended calls whose final status callback never came (Twilio says they ended)');
     return ended;
   }
 

@@ -1,7 +1,7 @@
 /**
  * Twilio's call statuses (status callbacks, the Call resource) as Parley's, and why a call Twilio reports ended,
- * ended: the reason its call.ended carries. The one mapping for the status callback and the campaign scheduler's
- * reconciliation of calls whose callback never came.
+ * ended: the reason its call.ended carries. The one mapping for the status callback and for asking Twilio about
+ * calls whose callback never came (telephony/call-ownership.ts).
  */
 import type { CallStatus, EndedCallStatus } from '../../db/calls.js';
 

@@ -18,7 +18,7 @@ export const OUTBOUND_PATH = '/twilio/outbound';
 
 export interface OutboundDialerDeps {
   sql: RootSql;
-  rest: Pick<TwilioRestClient, 'createCall'> & Partial<Pick<TwilioRestClient, 'fetchCall'>>;
+  rest: Pick<TwilioRestClient, 'createCall'>;
   publicOrigin: string;
   /** Seconds Twilio lets the callee's phone ring. */
   ringTimeoutSec?: number;
@@ -36,11 +36,6 @@ export interface PlaceOptions {
 
 export class OutboundDialer {
   constructor(private readonly deps: OutboundDialerDeps) {}
-
-  /** The call as Twilio knows it now (a status callback may have been lost); null where it cannot be asked. */
-  async callStatus(callSid: string): Promise<{ status: string; durationSec: number | null } | null> {
-    return this.deps.rest.fetchCall ? this.deps.rest.fetchCall(callSid) : null;
-  }
 
   /** OUTBOUND_MAX_ACTIVE_PER_COMPANY: what place() holds a company to (the campaign claim plans by it too). */
   get maxActivePerCompany(): number {
