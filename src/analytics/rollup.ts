@@ -224,14 +224,20 @@ async function recompute(sql: RootSql, buckets: DirtyBucket[]): Promise<void> {
     await tx.unsafe(CUM_ALL_BOTS_SQL, [json]);
     await tx.unsafe(outcomeCumSql(false), [json]);
     await tx.unsafe(outcomeCumSql(true), [json]);
+    // The marks are cleared without waiting: a transaction marking several buckets (a sweep ending many calls)
+    // may hold one of them and want another this transaction holds — a deadlock, which PostgreSQL ends by
+    // aborting one side, possibly the call's own write. A mark held by a writer is being renewed: it stays
+    // (the writer's mark also frees its lease, migrations/0240) and is recomputed again.
     await tx.unsafe(
-      `with ${CLAIMED} delete from analytics_dirty d using b
-       where d.company_id = b.company_id and d.bot_id = b.bot_id and d.bucket = b.bucket and d.marked_at = b.marked_at`,
-      [json],
-    );
-    await tx.unsafe(
-      `with ${CLAIMED} update analytics_dirty d set locked_until = null from b
-       where d.company_id = b.company_id and d.bot_id = b.bot_id and d.bucket = b.bucket`,
+      `with ${CLAIMED}, free as (
+         select d.company_id, d.bot_id, d.bucket, d.marked_at = b.marked_at as unchanged from analytics_dirty d
+         join b on d.company_id = b.company_id and d.bot_id = b.bot_id and d.bucket = b.bucket
+         for update of d skip locked),
+       cleared as (
+         delete from analytics_dirty d using free f
+         where f.unchanged and d.company_id = f.company_id and d.bot_id = f.bot_id and d.bucket = f.bucket)
+       update analytics_dirty d set locked_until = null from free f
+       where not f.unchanged and d.company_id = f.company_id and d.bot_id = f.bot_id and d.bucket = f.bucket`,
       [json],
     );
   });

@@ -140,7 +140,9 @@ export class CallOwnership {
             (${judgeSilence}::boolean and c.instance_id is not null
               and (i.id is null or i.heartbeat_at < now() - ${this.lostAfterMs} * interval '1 millisecond'))
             or (c.instance_id is null and c.updated_at < now() - ${this.unownedAfterMs} * interval '1 millisecond'))
-        order by c.id
+        -- Ended in the analytics buckets' key order (each end marks its call's bucket; migrations/0240): two
+        -- sweeps at once then wait on each other's marks one way, never in a circle.
+        order by c.company_id, c.bot_id, c.started_at, c.id
         limit 500
         for update of c skip locked`;
       let n = 0;
