@@ -1,6 +1,7 @@
 /** SQL for knowledge documents and chunks. Every function that reads tenant data is scoped by company id. */
 import { createHash } from 'node:crypto';
 import type { Db } from '../db/sql.js';
+import { conflict } from '../errors.js';
 import type { DocumentKind } from './detect-type.js';
 import { vectorToBytes } from './vector-store.js';
 
@@ -55,19 +56,24 @@ export const BLOB_PART_BYTES = 1024 * 1024;
  * PGlite, its only connection) for ~1 s.
  */
 export async function insertDocument(tx: Db, doc: NewDocument): Promise<{ row: KnowledgeDocumentRow; created: boolean }> {
-  const [row] = await tx<KnowledgeDocumentRow[]>`
-    insert into knowledge_documents (company_id, bot_id, filename, content_type, kind, size_bytes, sha256)
-    values (${doc.companyId}, ${doc.botId}, ${doc.filename}, ${doc.contentType}, ${doc.kind}, ${doc.bytes.length}, ${doc.sha256})
-    on conflict (bot_id, sha256) do nothing
-    returning ${tx(COLUMNS)}`;
-  if (row) {
-    await writeDocumentParts(tx, row.id, doc.bytes, 0, 1);
-    return { row, created: true };
+  // The bot's document with these bytes may be deleted between the insert that found it and the read that takes
+  // it (a DELETE racing a re-upload): then there is nothing left to conflict with, and the insert is tried again.
+  for (let attempt = 0; ; attempt++) {
+    const [row] = await tx<KnowledgeDocumentRow[]>`
+      insert into knowledge_documents (company_id, bot_id, filename, content_type, kind, size_bytes, sha256)
+      values (${doc.companyId}, ${doc.botId}, ${doc.filename}, ${doc.contentType}, ${doc.kind}, ${doc.bytes.length}, ${doc.sha256})
+      on conflict (bot_id, sha256) do nothing
+      returning ${tx(COLUMNS)}`;
+    if (row) {
+      await writeDocumentParts(tx, row.id, doc.bytes, 0, 1);
+      return { row, created: true };
+    }
+    const [existing] = await tx<KnowledgeDocumentRow[]>`
+      select ${tx(COLUMNS)} from knowledge_documents
+      where bot_id = ${doc.botId} and company_id = ${doc.companyId} and sha256 = ${doc.sha256} for update`;
+    if (existing) return { row: existing, created: false };
+    if (attempt >= 3) throw conflict('This document was being deleted while it was uploaded again; upload it once more');
   }
-  const [existing] = await tx<KnowledgeDocumentRow[]>`
-    select ${tx(COLUMNS)} from knowledge_documents
-    where bot_id = ${doc.botId} and company_id = ${doc.companyId} and sha256 = ${doc.sha256} for update`;
-  return { row: existing!, created: false };
 }
 
 /** How many parts `bytes` are stored in (at least one: an empty file is one empty part). */
