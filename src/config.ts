@@ -58,6 +58,7 @@ export const VARIABLES = {
   TWILIO_AUTH_TOKEN: { kind: { type: 'string' }, secret: true, doc: 'Twilio auth token; signs webhooks. Unset = Twilio routes refuse all requests' },
   TWILIO_API_URL: { kind: { type: 'url', protocols: ['http:', 'https:'] }, default: 'https://api.twilio.com', doc: 'Twilio REST base (tests point it at a fake)' },
   OUTBOUND_MAX_ACTIVE_PER_COMPANY: { kind: { type: 'int', min: 0, max: 100_000 }, default: '10', doc: 'Outbound calls a company may have ringing or live at once (429 beyond); 0 = outbound calls off' },
+  BOTS_MAX_PER_COMPANY: { kind: { type: 'int', min: 1, max: 100_000 }, default: '500', doc: 'Bots a company may have, deactivated ones included (409 beyond)' },
   WEB_CALLS_MAX_ACTIVE_PER_COMPANY: { kind: { type: 'int', min: 0, max: 100_000 }, default: '50', doc: 'Web calls a company may have open at once, tokens minted and not yet used included (429 beyond); 0 = web calls off' },
   OUTBOUND_ALLOWED_PREFIXES: { kind: { type: 'string' }, doc: 'Comma-separated E.164 prefixes Parley may dial (e.g. +1,+44): outbound calls, campaigns and transfers; unset = any' },
   DEFAULT_STT: { kind: { type: 'enum', values: ['deepgram', 'local'] }, doc: 'Server-wide STT; unset = deepgram if DEEPGRAM_API_KEY else local' },

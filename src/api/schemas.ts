@@ -3,8 +3,10 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { isStorableDate } from '../db/param-guard.js';
 import { badRequest } from '../errors.js';
 import { E164_PATTERN } from '../util/phone.js';
+import { UUID_PATTERN } from '../util/uuid.js';
 
-export const Uuid = Type.String({ format: 'uuid' });
+/** A UUID in its plain form: the `uuid` format alone also accepts a `urn:uuid:` prefix, which PostgreSQL refuses. */
+export const Uuid = Type.String({ format: 'uuid', pattern: UUID_PATTERN.source.replace(/\[0-9a-f\]/g, '[0-9a-fA-F]') });
 export const IdParams = Type.Object({ id: Uuid });
 export const E164 = Type.String({ pattern: E164_PATTERN.source, description: 'Phone number in E.164, e.g. +15551234567' });
 export const Timestamp = Type.String({ format: 'date-time' });
@@ -51,7 +53,6 @@ export function encodeCursor(parts: (string | number)[]): string {
 
 type CursorKind = 'timestamp' | 'uuid' | 'int' | 'e164';
 type CursorValue<K extends CursorKind> = K extends 'timestamp' ? Date : K extends 'int' ? number : string;
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Decodes a cursor made by encodeCursor into exactly the parts a route expects, each checked, or throws a 400.
@@ -74,11 +75,28 @@ export function decodeCursor<const K extends readonly CursorKind[]>(cursor: stri
     }
     if (typeof v !== 'string' || v.length > 64) throw invalid();
     if (kind === 'uuid' || kind === 'e164') {
-      if (!(kind === 'uuid' ? UUID_RE : E164_PATTERN).test(v)) throw invalid();
+      if (!(kind === 'uuid' ? UUID_PATTERN : E164_PATTERN).test(v)) throw invalid();
       return v;
     }
     const d = new Date(v);
     if (!isStorableDate(d)) throw invalid();
     return d;
   }) as { [I in keyof K]: CursorValue<K[I]> };
+}
+
+/** The last row of the previous page of a list ordered by (created_at desc, id desc), from its cursor. */
+export function createdKeysetAfter(cursor: string | undefined): { createdAt: Date; id: string } | undefined {
+  if (!cursor) return undefined;
+  const [createdAt, id] = decodeCursor(cursor, ['timestamp', 'uuid']);
+  return { createdAt, id };
+}
+
+/**
+ * One page of such a list, from `limit + 1` rows read: the first `limit`, and the cursor of the next page when
+ * the extra row shows there is one.
+ */
+export function createdKeysetPage<R extends { created_at: Date; id: string }>(rows: R[], limit: number): { page: R[]; next_cursor: string | null } {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { page, next_cursor: rows.length > limit && last ? encodeCursor([last.created_at.toISOString(), last.id]) : null };
 }

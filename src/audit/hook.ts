@@ -6,6 +6,7 @@
  * with `auditDetails(request, {...})` (counts of what an erasure removed, an export's range) or records a read
  * that matters (an export) with `auditRead(request)`.
  */
+import { isUuid } from '../util/uuid.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Db } from '../db/sql.js';
 import { hashNumber } from './number-hash.js';
@@ -67,7 +68,6 @@ function resourceIdOf(request: FastifyRequest, numberHashKey: Buffer): string | 
 
 /** The company an admin request is about: /admin/companies/:id, a body's company_id, or the company it created. */
 function adminCompanyOf(request: FastifyRequest): string | null {
-  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
   const params = (request.params ?? {}) as Record<string, unknown>;
   const body = (request.body ?? {}) as Record<string, unknown>;
   const candidates = [
@@ -75,7 +75,7 @@ function adminCompanyOf(request: FastifyRequest): string | null {
     body.company_id,
     request.routeOptions.url === '/v1/admin/companies' ? request.auditCreatedId : undefined,
   ];
-  for (const c of candidates) if (typeof c === 'string' && UUID.test(c)) return c;
+  for (const c of candidates) if (isUuid(c)) return c;
   return null;
 }
 

@@ -4,6 +4,7 @@ import type { Db } from '../db/sql.js';
 import { defaultRegionFor } from './phone.js';
 import { LIVE_STATUSES, type Actor, type BookingStatus } from './state-machine.js';
 import type { BusyInterval } from './availability.js';
+import { isUuid } from '../util/uuid.js';
 
 /** What a booking row holds besides its id, times and timestamps: written by insertBooking, read back by toBooking. */
 interface BookingFields {
@@ -187,7 +188,8 @@ export interface BookingFilter {
   phones?: string[];
   callId?: string;
   /** Id of the last booking of the previous page. */
-  after?: string;
+  /** The last booking of the previous page (created_at, id). */
+  after?: { createdAt: Date; id: string } | undefined;
   limit: number;
 }
 
@@ -213,10 +215,9 @@ export async function listBookings(db: Db, companyId: string, f: BookingFilter):
       ${f.to ? db`and starts_at < ${f.to}` : db``}
       ${f.phones ? db`and customer_phone = any(${f.phones})` : db``}
       ${f.callId ? db`and call_id = ${f.callId}` : db``}
-      ${f.after ? db`and (created_at, id) < (select created_at, id from bookings where company_id = ${companyId} and id = ${f.after})` : db``}
+      ${f.after ? db`and (created_at, id) < (${f.after.createdAt}, ${f.after.id})` : db``}
     order by created_at desc, id desc
     limit ${f.limit}`;
   return rows.map(toBooking);
 }
 
-export const isUuid = (s: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);

@@ -8,6 +8,7 @@ import type postgres from 'postgres';
 import type { Db } from '../db/sql.js';
 import { ParleyError, badRequest, notFound } from '../errors.js';
 import { retryTransient } from '../db/retry.js';
+import { isUuid } from '../util/uuid.js';
 import { emitEvent, type WebhookEventType } from '../webhooks/emit.js';
 import { computeSlots, nearestSlots, type Slot } from './availability.js';
 import { bookingSettings, resourcesFor, type BookingConfig, type BookingSettings, type BookingService } from './config-schema.js';
@@ -17,7 +18,6 @@ import {
   expireHolds,
   getBooking,
   insertBooking,
-  isUuid,
   listEvents,
   recordEvent,
   toBooking,

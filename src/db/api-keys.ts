@@ -25,8 +25,12 @@ export async function insertApiKey(
   return row!;
 }
 
-export async function listApiKeys(db: Db, companyId: string): Promise<ApiKeyRow[]> {
-  return db<ApiKeyRow[]>`select ${db(PUBLIC_COLUMNS)} from api_keys where company_id = ${companyId} order by created_at desc`;
+/** A page of the company's keys, newest first; `after` is the last row of the previous page. */
+export async function listApiKeys(db: Db, companyId: string, opts: { limit: number; after?: { createdAt: Date; id: string } }): Promise<ApiKeyRow[]> {
+  return db<ApiKeyRow[]>`
+    select ${db(PUBLIC_COLUMNS)} from api_keys where company_id = ${companyId}
+    ${opts.after ? db`and (created_at, id) < (${opts.after.createdAt}, ${opts.after.id})` : db``}
+    order by created_at desc, id desc limit ${opts.limit}`;
 }
 
 export async function getApiKey(db: Db, companyId: string, id: string): Promise<ApiKeyRow | undefined> {

@@ -24,11 +24,23 @@ export async function insertBot(
   return row!;
 }
 
-export async function listBots(db: Db, companyId: string, opts: { includeInactive: boolean }): Promise<BotRow[]> {
+/** A page of the company's bots, newest first; `after` is the last row of the previous page. */
+export async function listBots(
+  db: Db,
+  companyId: string,
+  opts: { includeInactive: boolean; limit: number; after?: { createdAt: Date; id: string } },
+): Promise<BotRow[]> {
   return db<BotRow[]>`
     select * from bots where company_id = ${companyId}
     ${opts.includeInactive ? db`` : db`and is_active`}
-    order by created_at desc, id`;
+    ${opts.after ? db`and (created_at, id) < (${opts.after.createdAt}, ${opts.after.id})` : db``}
+    order by created_at desc, id desc limit ${opts.limit}`;
+}
+
+/** How many bots the company has (deactivated ones too); call under the company's row lock to act on it. */
+export async function countBots(db: Db, companyId: string): Promise<number> {
+  const [row] = await db<{ n: number }[]>`select count(*)::int as n from bots where company_id = ${companyId}`;
+  return row!.n;
 }
 
 export async function getBot(db: Db, companyId: string, id: string): Promise<BotRow | undefined> {

@@ -11,6 +11,7 @@
  * serves companies in turns and holds each to JobKind.maxPerCompany running jobs in this process (claimJobs), so
  * one company's backlog does not delay another company's jobs.
  */
+import { isUuid } from '../util/uuid.js';
 import { LeasedPoller } from '../util/leased-poller.js';
 import { backoffDelayMs } from '../util/backoff.js';
 import type { Db, RootSql } from '../db/sql.js';
@@ -30,8 +31,7 @@ export interface EnqueueOptions {
   companyId?: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const uuidOrNull = (v: unknown): string | null => (typeof v === 'string' && UUID.test(v) ? v : null);
+const uuidOrNull = (v: unknown): string | null => (isUuid(v) ? v : null);
 
 export async function enqueueJob(db: Db, job: EnqueueOptions): Promise<string | null> {
   const documentId = uuidOrNull(job.payload.documentId);

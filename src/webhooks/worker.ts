@@ -5,6 +5,7 @@
  * expires; the event is then claimed again and sent with the same webhook-id. Companies share the slots fairly:
  * the claim serves them in turns and holds each to maxPerCompany deliveries at once (outbox.ts claimDueEvents).
  */
+import { isUuid } from '../util/uuid.js';
 import type { RootSql } from '../db/sql.js';
 import { loadCompanyWebhook, wantsEvent, type CompanyWebhook } from './company-settings.js';
 import { sendSigned } from './deliver.js';
@@ -186,12 +187,11 @@ export class WebhookWorker {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function callIdOf(body: string): string | null {
   try {
     const v = (JSON.parse(body) as { data?: { call_id?: unknown } }).data?.call_id;
-    return typeof v === 'string' && UUID.test(v) ? v : null;
+    return isUuid(v) ? v : null;
   } catch {
     return null;
   }

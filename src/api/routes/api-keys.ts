@@ -10,7 +10,7 @@ import type { RootSql } from '../../db/sql.js';
 import { ParleyError, badRequest, notFound } from '../../errors.js';
 import { ungrantable } from '../auth.js';
 import { generateApiKey } from '../keys.js';
-import { IdParams, Timestamp, Uuid, errors } from '../schemas.js';
+import { DateTimeInput, IdParams, Page, PageQuery, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, errors, parseInstant } from '../schemas.js';
 
 export const RESOURCES = ['bots', 'calls', 'knowledge', 'bookings', 'webhooks', 'settings', 'keys', 'analytics', 'usage', 'audit', 'privacy', 'export', 'campaigns', 'contacts', 'dnc', 'recordings'] as const;
 /** `*` (everything), `<resource>:read|write`, and `<resource>:*` (both). */
@@ -41,7 +41,7 @@ const CreateKeyBody = Type.Object(
       minItems: 1, uniqueItems: true,
       description: 'Only scopes the creating key holds (403 otherwise); default: the creating key\'s own scopes',
     })),
-    expires_at: Type.Optional(Type.String({ format: 'date-time', description: 'No later than the creating key\'s expiry; default: that expiry (none if it has none)' })),
+    expires_at: Type.Optional(DateTimeInput('No later than the creating key\'s expiry; default: that expiry (none if it has none)')),
   },
   { additionalProperties: false },
 );
@@ -59,7 +59,7 @@ export function apiKeyRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
       if (denied.length) {
         throw new ParleyError('PARLEY_ERR_FORBIDDEN', `This API key cannot grant scopes it does not hold: ${denied.join(', ')}`, { field: 'body.scopes', scopes: denied });
       }
-      const requested = body.expires_at ? new Date(body.expires_at) : null;
+      const requested = body.expires_at ? parseInstant(body.expires_at, 'body.expires_at') : null;
       if (requested && requested.getTime() <= Date.now()) throw badRequest('expires_at must be in the future', { field: 'body.expires_at' });
       const limit = (await getApiKey(deps.sql, companyId, keyId))?.expires_at ?? null;
       if (limit && requested && requested > limit) {
@@ -71,10 +71,17 @@ export function apiKeyRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
       return reply.status(201).send({ ...toApiKey(row), key: k.key });
     });
 
+    const ListQuery = Type.Object(PageQuery, { additionalProperties: false });
     app.get('/api-keys', {
       config: { scope: 'keys:read' },
-      schema: { tags: ['api-keys'], summary: 'List API keys (never their secrets)', response: { 200: Type.Object({ data: Type.Array(ApiKeySchema) }), ...errors(401, 403) } },
-    }, async (request) => ({ data: (await listApiKeys(deps.sql, request.auth.companyId)).map(toApiKey) }));
+      schema: { tags: ['api-keys'], summary: 'List API keys, newest first (never their secrets)', querystring: ListQuery, response: { 200: Page(ApiKeySchema), ...errors(400, 401, 403) } },
+    }, async (request) => {
+      const q = request.query as Static<typeof ListQuery>;
+      const limit = q.limit ?? 50;
+      const rows = await listApiKeys(deps.sql, request.auth.companyId, { limit: limit + 1, after: createdKeysetAfter(q.cursor) });
+      const { page, next_cursor } = createdKeysetPage(rows, limit);
+      return { data: page.map(toApiKey), next_cursor };
+    });
 
     app.delete('/api-keys/:id', {
       config: { scope: 'keys:write' },

@@ -7,7 +7,7 @@ import { defaultRegionFor, normalizePhone, phoneForms } from '../../bookings/pho
 import { bookingRegions, listBookings, type Booking } from '../../bookings/repo.js';
 import { slotView, type BookingServiceApi } from '../../bookings/service.js';
 import { BOOKING_STATUSES, type BookingStatus } from '../../bookings/state-machine.js';
-import { DateTimeInput, IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors, parseInstant } from '../schemas.js';
+import { DateTimeInput, IdParams, Page, PageQuery, Timestamp, Uuid, createdKeysetAfter, encodeCursor, errors, parseInstant } from '../schemas.js';
 
 const Status = Type.Union(BOOKING_STATUSES.map((s) => Type.Literal(s)), {
   description: 'held → pending|confirmed → in_progress → completed; any non-final → cancelled; a lapsed hold → expired',
@@ -136,10 +136,6 @@ export function bookingRoutes(deps: { sql: RootSql; bookings: BookingServiceApi 
     }, async (request) => {
       const q = request.query as Static<typeof ListQuery>;
       const limit = q.limit ?? 50;
-      let after: string | undefined;
-      if (q.cursor) {
-        [after] = decodeCursor(q.cursor, ['uuid']);
-      }
       // A number without a country code is read in each region the company's bots (or the given bot) book in, as
       // bookings were stored: a Russian bot's "8 916 123-45-67" finds what it booked.
       let phones: string[] | undefined;
@@ -152,11 +148,11 @@ export function bookingRoutes(deps: { sql: RootSql; bookings: BookingServiceApi 
         ...(phones ? { phones } : {}),
         ...(q.from ? { from: parseInstant(q.from, 'querystring.from') } : {}),
         ...(q.to ? { to: parseInstant(q.to, 'querystring.to') } : {}),
-        ...(after ? { after } : {}),
+        after: createdKeysetAfter(q.cursor),
       });
       const page = rows.slice(0, limit);
       const last = page.at(-1);
-      return { data: page.map(toBookingJson), next_cursor: rows.length > limit && last ? encodeCursor([last.id]) : null };
+      return { data: page.map(toBookingJson), next_cursor: rows.length > limit && last ? encodeCursor([last.createdAt, last.id]) : null };
     });
 
     app.get('/bookings/:id', {

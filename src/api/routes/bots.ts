@@ -9,11 +9,11 @@ import { bookingConfigProblems } from '../../bookings/config-schema.js';
 import { extractionSchemaProblem } from '../../outcomes/response-schema.js';
 import { botWarnings, localSpeechStatus, type BotWarning } from '../../bots/capabilities.js';
 import type { Config } from '../../config.js';
-import { getBot, getBotForUpdate, insertBot, listBots, updateBot, type BotRow } from '../../db/bots.js';
+import { countBots, getBot, getBotForUpdate, insertBot, listBots, updateBot, type BotRow } from '../../db/bots.js';
 import { NUMBER_HELD_CONSTRAINT, claimNumber, listNumbers, releaseNumber, type PhoneNumberRow } from '../../db/phone-numbers.js';
 import type { Db, RootSql } from '../../db/sql.js';
 import { badRequest, conflict, notFound } from '../../errors.js';
-import { E164, IdParams, PageQuery, Page, Timestamp, Uuid, decodeCursor, encodeCursor, errors } from '../schemas.js';
+import { E164, IdParams, PageQuery, Page, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, decodeCursor, encodeCursor, errors } from '../schemas.js';
 import { allowedPrefixesOf, dialRefusal } from '../../telephony/dial-policy.js';
 
 export const BotSchema = Type.Object({
@@ -53,8 +53,16 @@ const UpdateBotBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
+/**
+ * The most a bot's config may weigh, as JSON text. Every call, list page and analysis reads it whole; the schema's
+ * per-field limits alone allow far more (free-form extraction-schema properties, 200 services with 20 aliases each).
+ */
+export const MAX_CONFIG_CHARS = 262_144;
+
 /** What the JSON Schema cannot say (a real IANA zone, services that exist…), as a 400 naming the field. */
 function checkConfig(config: BotConfig | undefined, allowedPrefixes: readonly string[]): void {
+  const chars = config ? JSON.stringify(config).length : 0;
+  if (chars > MAX_CONFIG_CHARS) throw badRequest(`config is ${chars} characters as JSON; at most ${MAX_CONFIG_CHARS}`, { field: 'body.config' });
   const transfer = config?.transferNumber;
   const refused = transfer ? dialRefusal(transfer, allowedPrefixes) : null;
   if (refused) throw badRequest(`config.transferNumber: ${refused} (OUTBOUND_ALLOWED_PREFIXES)`, { field: 'body.config.transferNumber' });
@@ -107,6 +115,7 @@ export const NumberParams = Type.Object({ number: E164 });
 
 export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): FastifyPluginAsync {
   const allowedPrefixes = allowedPrefixesOf(deps.config?.OUTBOUND_ALLOWED_PREFIXES);
+  const maxBots = deps.config?.BOTS_MAX_PER_COMPANY ?? 500;
   const keys = {
     DEEPGRAM_API_KEY: deps.config?.DEEPGRAM_API_KEY, OPENAI_API_KEY: deps.config?.OPENAI_API_KEY,
     ANTHROPIC_API_KEY: deps.config?.ANTHROPIC_API_KEY, CARTESIA_API_KEY: deps.config?.CARTESIA_API_KEY,
@@ -118,12 +127,17 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
   return async (app) => {
     app.post('/bots', {
       config: { scope: 'bots:write' },
-      schema: { tags: ['bots'], summary: 'Create a bot', description: 'A phone_number must be one this company holds; a number nobody holds is claimed for the company.', body: CreateBotBody, response: { 201: BotSchema, ...errors(400, 401, 403, 409) } },
+      schema: { tags: ['bots'], summary: 'Create a bot', description: 'A phone_number must be one this company holds; a number nobody holds is claimed for the company. A company has at most BOTS_MAX_PER_COMPANY bots (409 beyond); a config is at most 262,144 characters as JSON.', body: CreateBotBody, response: { 201: BotSchema, ...errors(400, 401, 403, 409) } },
     }, async (request, reply) => {
       const body = request.body as Static<typeof CreateBotBody>;
       checkConfig(body.config as BotConfig, allowedPrefixes);
       const { companyId } = request.auth;
       const bot = await deps.sql.begin(async (tx) => {
+        // Under the company's row lock, so two creates at once cannot both pass the count.
+        await tx`select 1 from companies where id = ${companyId} for update`;
+        if ((await countBots(tx, companyId)) >= maxBots) {
+          throw conflict(`This company has ${maxBots} bots, the most this server allows (BOTS_MAX_PER_COMPANY); change an existing bot instead`);
+        }
         if (body.phone_number) await holdNumber(tx, companyId, body.phone_number);
         return insertBot(tx, {
           companyId, name: body.name, phoneNumber: body.phone_number ?? null,
@@ -133,14 +147,22 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
       return reply.status(201).send(await shown(bot));
     });
 
-    const ListQuery = Type.Object({ include_inactive: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false });
+    // A page holds whole configs (up to MAX_CONFIG_CHARS each): at most 100 bots.
+    const ListQuery = Type.Object({
+      include_inactive: Type.Optional(Type.Boolean({ default: false })),
+      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
+      cursor: PageQuery.cursor,
+    }, { additionalProperties: false });
     app.get('/bots', {
       config: { scope: 'bots:read' },
-      schema: { tags: ['bots'], summary: 'List bots', querystring: ListQuery, response: { 200: Type.Object({ data: Type.Array(BotSchema) }), ...errors(400, 401) } },
+      schema: { tags: ['bots'], summary: 'List bots, newest first', querystring: ListQuery, response: { 200: Page(BotSchema), ...errors(400, 401) } },
     }, async (request) => {
       const q = request.query as Static<typeof ListQuery>;
+      const limit = q.limit ?? 50;
+      const rows = await listBots(deps.sql, request.auth.companyId, { includeInactive: q.include_inactive ?? false, limit: limit + 1, after: createdKeysetAfter(q.cursor) });
+      const { page, next_cursor } = createdKeysetPage(rows, limit);
       const local = await localSpeechStatus();
-      return { data: (await listBots(deps.sql, request.auth.companyId, { includeInactive: q.include_inactive ?? false })).map((b) => ({ ...toBot(b), warnings: botWarnings(b, keys, local) })) };
+      return { data: page.map((b) => ({ ...toBot(b), warnings: botWarnings(b, keys, local) })), next_cursor };
     });
 
     app.get('/bots/:id', {

@@ -18,7 +18,7 @@ import { getBot } from '../../db/bots.js';
 import { requireScope, type AuthContext } from '../auth.js';
 import type { Db, RootSql } from '../../db/sql.js';
 import { ParleyError, badRequest, notFound } from '../../errors.js';
-import { DateTimeInput, E164, IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors, parseInstant } from '../schemas.js';
+import { DateTimeInput, E164, IdParams, Page, PageQuery, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, decodeCursor, encodeCursor, errors, parseInstant } from '../schemas.js';
 
 export interface CampaignRouteDeps {
   sql: RootSql;
@@ -190,15 +190,9 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
     }, async (request) => {
       const q = request.query as { limit?: number; cursor?: string; status?: CampaignStatus };
       const limit = q.limit ?? 50;
-      let after: { createdAt: Date; id: string } | undefined;
-      if (q.cursor) {
-        const [createdAt, id] = decodeCursor(q.cursor, ['timestamp', 'uuid']);
-        after = { createdAt, id };
-      }
-      const rows = await listCampaigns(sql, request.auth.companyId, limit + 1, q.status, after);
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return { data: page.map(view), next_cursor: rows.length > limit && last ? encodeCursor([last.created_at.toISOString(), last.id]) : null };
+      const rows = await listCampaigns(sql, request.auth.companyId, limit + 1, q.status, createdKeysetAfter(q.cursor));
+      const { page, next_cursor } = createdKeysetPage(rows, limit);
+      return { data: page.map(view), next_cursor };
     });
 
     app.get('/campaigns/:id', {

@@ -15,6 +15,7 @@ import type { RootSql } from '../../db/sql.js';
 import { signCallToken } from '../call-token.js';
 import { isValidFormSignature, publicUrl, publicWsUrl } from './signature.js';
 import { TWILIO_BODY_LIMIT } from './form-limits.js';
+import { UUID_PATTERN } from '../../util/uuid.js';
 import { answerCampaignCall } from '../../campaigns/answer.js';
 import { registerVoicemailRoute, type VoicemailAudio } from '../../campaigns/voicemail-audio.js';
 import { OUTBOUND_PATH } from './outbound.js';
@@ -22,6 +23,9 @@ import { apologyTwiml, connectStreamTwiml, hangupTwiml } from './twiml.js';
 import { recordingOf } from '../../bots/config-schema.js';
 import { RECORDING_SID, saveTwilioRecording } from '../../recordings/repo.js';
 import { BUDGET_EXHAUSTED, type BudgetCheck } from '../../usage/budget.js';
+
+/** The call id in a Twilio webhook's path (the URLs Parley gave Twilio). */
+const CALL_ID_PARAMS = { type: 'object', properties: { callId: { type: 'string', pattern: UUID_PATTERN.source } }, required: ['callId'] };
 
 export interface TwilioRouteDeps {
   sql: RootSql;
@@ -143,7 +147,7 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
     // The answer URL of a call Parley placed (see outbound.ts): the call row exists; tie it to Twilio's SID.
     app.post(`${OUTBOUND_PATH}/:callId`, {
       preHandler: checkSignature(deps, (request) => `${OUTBOUND_PATH}/${encodeURIComponent((request.params as { callId: string }).callId)}`),
-      schema: { hide: true, params: { type: 'object', properties: { callId: { type: 'string', format: 'uuid' } }, required: ['callId'] } } as object,
+      schema: { hide: true, params: CALL_ID_PARAMS } as object,
     }, async (request, reply) => {
       const { callId } = request.params as { callId: string };
       const form = request.body as Form;
@@ -183,7 +187,7 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
      */
     app.post(`${RECORDING_PATH}/:callId`, {
       preHandler: checkSignature(deps, (request) => `${RECORDING_PATH}/${encodeURIComponent((request.params as { callId: string }).callId)}`),
-      schema: { hide: true, params: { type: 'object', properties: { callId: { type: 'string', format: 'uuid' } }, required: ['callId'] } } as object,
+      schema: { hide: true, params: CALL_ID_PARAMS } as object,
     }, async (request, reply) => {
       const { callId } = request.params as { callId: string };
       const form = request.body as Form;
@@ -258,7 +262,7 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
       applyStatus(request, reply, null));
     app.post('/twilio/status/:callId', {
       preHandler: checkSignature(deps, (request) => `/twilio/status/${encodeURIComponent((request.params as { callId: string }).callId)}`),
-      schema: { hide: true, params: { type: 'object', properties: { callId: { type: 'string', format: 'uuid' } }, required: ['callId'] } } as object,
+      schema: { hide: true, params: CALL_ID_PARAMS } as object,
     }, (request, reply) => applyStatus(request, reply, (request.params as { callId: string }).callId));
   };
 }

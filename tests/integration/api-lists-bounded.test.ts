@@ -1,0 +1,120 @@
+/**
+ * No answer of the API grows without bound with what a tenant stores: lists of bots and API keys are paged like
+ * every other list (keyset, no duplicate and no gap), a bot's config has a size, a company a number of bots. And
+ * ids, cursors and dates are checked at the boundary, each refusal naming its field.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bookingRoutes } from '../../src/api/routes/bookings.js';
+import { encodeCursor } from '../../src/api/schemas.js';
+import { createBookingService } from '../../src/bookings/service.js';
+import { botBody, createTestApp, type TestApp } from '../helpers/app.js';
+
+const MAX_BOTS = 8;
+
+describe('lists and stored configs stay bounded', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({
+      env: { RATE_LIMIT_PER_MIN: '100000', BOTS_MAX_PER_COMPANY: String(MAX_BOTS) },
+      tenantRoutes: (db) => [bookingRoutes({ sql: db.sql, bookings: createBookingService({ holdSec: 300 }) })],
+    });
+  });
+  afterAll(async () => t.close());
+
+  const req = (apiKey: string, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown) =>
+    t.app.inject({ method, url, headers: t.as(apiKey), ...(payload !== undefined ? { payload: payload as object } : {}) });
+  /** Every item of a list, page by page, and the number of pages read. */
+  async function allPages(apiKey: string, path: string, limit: number): Promise<{ ids: string[]; pages: number }> {
+    const ids: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const sep = path.includes('?') ? '&' : '?';
+      const res = await req(apiKey, 'GET', `${path}${sep}limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(res.statusCode, res.body).toBe(200);
+      const body = res.json() as { data: { id: string }[]; next_cursor: string | null };
+      expect(body.data.length).toBeLessThanOrEqual(limit);
+      ids.push(...body.data.map((x) => x.id));
+      cursor = body.next_cursor;
+      pages++;
+    } while (cursor);
+    return { ids, pages };
+  }
+
+  it('pages bots newest first, each exactly once, active ones by default', async () => {
+    const { apiKey } = await t.createCompany('Many Bots');
+    const created: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const res = await req(apiKey, 'POST', '/v1/bots', botBody({ name: `Bot ${i}` }));
+      expect(res.statusCode, res.body).toBe(201);
+      created.push(res.json().id as string);
+    }
+    for (const id of created.slice(1, 3)) expect((await req(apiKey, 'DELETE', `/v1/bots/${id}`)).statusCode).toBe(200);
+
+    const all = await allPages(apiKey, '/v1/bots?include_inactive=true', 3);
+    expect(all.pages).toBe(3);
+    expect(all.ids).toEqual([...created].reverse());
+    const active = await allPages(apiKey, '/v1/bots', 2);
+    expect(active.ids).toEqual([...created].reverse().filter((id) => !created.slice(1, 3).includes(id)));
+    expect((await req(apiKey, 'GET', '/v1/bots?limit=101')).statusCode).toBe(400);
+  });
+
+  it('pages API keys newest first, each exactly once', async () => {
+    const { apiKey } = await t.createCompany('Many Keys');
+    const created: string[] = [];
+    for (let i = 0; i < 5; i++) created.push((await req(apiKey, 'POST', '/v1/api-keys', { name: `k${i}` })).json().id as string);
+    const listed = await allPages(apiKey, '/v1/api-keys', 2);
+    expect(listed.ids).toHaveLength(6); // the company's first key too
+    expect(listed.ids.slice(0, 5)).toEqual([...created].reverse());
+  });
+
+  it('refuses a bot config heavier than 262,144 characters, on create and update', async () => {
+    const { apiKey } = await t.createCompany('Heavy Config');
+    const properties = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`p${i}`, { type: 'string', examples: ['x'.repeat(14_000)] }]));
+    const heavy = botBody({ name: 'Heavy' });
+    heavy.config = { ...(heavy.config as Record<string, unknown>), outcomes: { extractionSchema: { type: 'object', properties } } };
+    const res = await req(apiKey, 'POST', '/v1/bots', heavy);
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.details.field).toBe('body.config');
+
+    const ok = await req(apiKey, 'POST', '/v1/bots', botBody({ name: 'Light' }));
+    expect(ok.statusCode).toBe(201);
+    const patched = await req(apiKey, 'PATCH', `/v1/bots/${ok.json().id}`, { config: heavy.config });
+    expect(patched.statusCode).toBe(400);
+    expect(patched.json().error.details.field).toBe('body.config');
+  });
+
+  it(`holds a company to BOTS_MAX_PER_COMPANY bots (${MAX_BOTS} here), deactivated ones counted; others unaffected`, async () => {
+    const full = await t.createCompany('Full');
+    const first = await req(full.apiKey, 'POST', '/v1/bots', botBody({ name: 'First' }));
+    await req(full.apiKey, 'DELETE', `/v1/bots/${first.json().id}`);
+    // At once: the company's lock lets exactly the room left through.
+    const racing = await Promise.all(Array.from({ length: MAX_BOTS + 2 }, (_, i) => req(full.apiKey, 'POST', '/v1/bots', botBody({ name: `B${i}` }))));
+    expect(racing.filter((r) => r.statusCode === 201)).toHaveLength(MAX_BOTS - 1);
+    const refused = racing.filter((r) => r.statusCode !== 201);
+    expect(refused.map((r) => r.statusCode)).toEqual([409, 409, 409]);
+    expect(refused[0]!.json().error.message).toMatch(/BOTS_MAX_PER_COMPANY/);
+
+    const other = await t.createCompany('Other');
+    expect((await req(other.apiKey, 'POST', '/v1/bots', botBody({ name: 'Fine' }))).statusCode).toBe(201);
+  });
+
+  it('refuses ids, cursors and dates the database would refuse, naming the field', async () => {
+    const { apiKey } = await t.createCompany('Boundary');
+    const bot = (await req(apiKey, 'POST', '/v1/bots', botBody({ name: 'B' }))).json().id as string;
+
+    const urn = await req(apiKey, 'GET', `/v1/bots/urn:uuid:${bot}`);
+    expect(urn.statusCode).toBe(400);
+    expect(urn.json().error.details.field).toBe('params.id');
+    const urnQuery = await req(apiKey, 'GET', `/v1/calls?bot_id=urn:uuid:${bot}`);
+    expect(urnQuery.statusCode).toBe(400);
+    expect(urnQuery.json().error.details.field).toBe('querystring.bot_id');
+    // A cursor not made by the list it is given to (an id alone, another tenant's booking) is refused.
+    const forged = await req(apiKey, 'GET', `/v1/bookings?cursor=${encodeCursor(['00000000-0000-4000-8000-000000000000'])}`);
+    expect(forged.statusCode).toBe(400);
+    expect(forged.json().error.details.field).toBe('querystring.cursor');
+    const leap = await req(apiKey, 'POST', '/v1/api-keys', { name: 'leap', expires_at: '2030-06-30T23:59:60Z' });
+    expect(leap.statusCode).toBe(400);
+    expect(leap.json().error.details.field).toBe('body.expires_at');
+  });
+});
