@@ -10,7 +10,7 @@ import { ParleyError, badRequest, notFound } from '../errors.js';
 import { retryTransient } from '../db/retry.js';
 import { isUuid } from '../util/uuid.js';
 import { emitEvent, type WebhookEventType } from '../webhooks/emit.js';
-import { computeSlots, nearestSlots, type Slot } from './availability.js';
+import { computeSlots, nearestSlotsAround, type Slot } from './availability.js';
 import { bookingSettings, resourcesFor, type BookingConfig, type BookingSettings, type BookingService } from './config-schema.js';
 import {
   busyIntervals,
@@ -120,11 +120,8 @@ export function createBookingService(options: BookingServiceOptions) {
     return service;
   }
 
-  async function slots(
-    db: Db,
-    bot: BookingBot,
-    q: { serviceId: string; from: number; to: number; limit?: number; excludeBookingId?: string },
-  ): Promise<Slot[]> {
+  /** The times the service's resources are taken over [from, to) (bookings and holds), and the time now. */
+  async function busyFor(db: Db, bot: BookingBot, q: { serviceId: string; from: number; to: number; excludeBookingId?: string | undefined }) {
     const now = clock();
     const resourceIds = resourcesFor(bot.settings, q.serviceId).map((r) => r.id);
     const service = serviceOf(bot, q.serviceId);
@@ -137,18 +134,22 @@ export function createBookingService(options: BookingServiceOptions) {
       now: new Date(now),
       ...(q.excludeBookingId ? { excludeBookingId: q.excludeBookingId } : {}),
     });
+    return { busy, now };
+  }
+
+  async function slots(
+    db: Db,
+    bot: BookingBot,
+    q: { serviceId: string; from: number; to: number; limit?: number; excludeBookingId?: string },
+  ): Promise<Slot[]> {
+    const { busy, now } = await busyFor(db, bot, q);
     return computeSlots({ settings: bot.settings, serviceId: q.serviceId, from: q.from, to: q.to, busy, now, ...(q.limit ? { limit: q.limit } : {}) });
   }
 
-  /** The nearest free slots around `target`, searching a week either side within the bookable window. */
+  /** The nearest free slots around `target`, searching a week before and two after, within the bookable window. */
   async function alternativesAround(db: Db, bot: BookingBot, serviceId: string, target: number, excludeBookingId?: string): Promise<Slot[]> {
-    const found = await slots(db, bot, {
-      serviceId,
-      from: target - 7 * DAY,
-      to: target + 14 * DAY,
-      ...(excludeBookingId ? { excludeBookingId } : {}),
-    });
-    return nearestSlots(found, target, alternativesCount);
+    const { busy, now } = await busyFor(db, bot, { serviceId, from: target - 7 * DAY, to: target + 14 * DAY, excludeBookingId });
+    return nearestSlotsAround({ settings: bot.settings, serviceId, busy, now }, target, alternativesCount);
   }
 
   /** Throws unless `start` is a slot of the schedule (hours, breaks, granularity, lead time, horizon). */
@@ -226,6 +227,14 @@ export function createBookingService(options: BookingServiceOptions) {
       const bot = await loadBot(db, q.companyId, q.botId);
       serviceOf(bot, q.serviceId);
       return { bot, slots: await slots(db, bot, { serviceId: q.serviceId, from: q.from.getTime(), to: q.to.getTime(), ...(q.limit ? { limit: q.limit } : {}) }) };
+    },
+
+    /** The `count` free slots nearest to `target` (alternatives to offer a caller), chronological. */
+    async nearestAvailable(db: Db, q: { companyId: string; botId: string; serviceId: string; target: number; count: number }): Promise<Slot[]> {
+      const bot = await loadBot(db, q.companyId, q.botId);
+      serviceOf(bot, q.serviceId);
+      const { busy, now } = await busyFor(db, bot, { serviceId: q.serviceId, from: q.target - 7 * DAY, to: q.target + 14 * DAY });
+      return nearestSlotsAround({ settings: bot.settings, serviceId: q.serviceId, busy, now }, q.target, q.count);
     },
 
     /**

@@ -14,7 +14,7 @@ import { defaultRegionFor, normalizePhone } from './phone.js';
 import type { Booking } from './repo.js';
 import { matchService } from './service-match.js';
 import { createBookingService, type BookingServiceApi, type BookingServiceOptions } from './service.js';
-import { nearestSlots, type Slot } from './availability.js';
+import type { Slot } from './availability.js';
 import { parseWhen, type WhenResult } from './when-parser.js';
 import { flowSettings } from './flow/config.js';
 import { bookingFlowTool } from './flow/tool.js';
@@ -175,11 +175,8 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
             return { content: { ...base, available: false, slots: (problem.content as { alternatives: SlotOut[] }).alternatives } };
           }
         }
-        const around = await bookings.availability(db, {
-          companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id,
-          from: new Date(start - 7 * 86_400_000), to: new Date(start + 14 * 86_400_000),
-        });
-        return { content: { ...base, available: false, slots: nearestSlots(around.slots, start, 3).map((s) => slotOut(e, s)) } };
+        const around = await bookings.nearestAvailable(db, { companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, target: start, count: 3 });
+        return { content: { ...base, available: false, slots: around.map((s) => slotOut(e, s)) } };
       }
 
       const from = when ? when.from.toMillis() : nowMs;

@@ -112,6 +112,25 @@ describe('bookings REST', () => {
     expect((await req(a.apiKey, 'GET', `/v1/bots/${botId}/availability?service=nails`)).statusCode).toBe(400);
   });
 
+  it('availability comes a page at a time: next_from continues where the page stopped', async () => {
+    const range = 'from=2026-03-09T00:00:00Z&to=2026-03-11T00:00:00Z';
+    const whole = (await req(a.apiKey, 'GET', `/v1/bots/${botId}/availability?service=color&${range}`)).json() as { slots: Array<{ start: string }>; next_from: string | null };
+    expect(whole.next_from).toBeNull();
+    expect(whole.slots.length).toBeGreaterThan(5);
+    const starts: string[] = [];
+    let from = '2026-03-09T00:00:00Z';
+    for (let pages = 0; pages < 20; pages++) {
+      const page = (await req(a.apiKey, 'GET', `/v1/bots/${botId}/availability?service=color&from=${encodeURIComponent(from)}&to=2026-03-11T00:00:00Z&limit=4`)).json() as { slots: Array<{ start: string }>; next_from: string | null };
+      expect(page.slots.length).toBeLessThanOrEqual(4);
+      starts.push(...page.slots.map((x) => x.start));
+      if (!page.next_from) break;
+      expect(page.slots).toHaveLength(4);
+      from = page.next_from;
+    }
+    expect(starts).toEqual(whole.slots.map((x) => x.start));
+    expect((await req(a.apiKey, 'GET', `/v1/bots/${botId}/availability?service=color&${range}&limit=1001`)).statusCode).toBe(400);
+  });
+
   it('another company gets 404 for the bookings and the bot', async () => {
     const list = (await req(a.apiKey, 'GET', '/v1/bookings')).json() as { data: Array<{ id: string }> };
     const id = list.data[0]!.id;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DateTime } from 'luxon';
-import { computeSlots, nearestSlots, type BusyInterval } from '../../src/bookings/availability.js';
+import { computeSlots, nearestSlots, nearestSlotsAround, type BusyInterval } from '../../src/bookings/availability.js';
 import { bookingSettings, type BookingConfig } from '../../src/bookings/config-schema.js';
 import { speakableTime } from '../../src/bookings/labels.js';
 import { parseWhen } from '../../src/bookings/when-parser.js';
@@ -163,5 +163,68 @@ describe('a spoken time and the slot offered for it are one instant', () => {
     const heard = parseWhen('tomorrow at 1:30 am', { now: ms('2026-10-31T10:00'), zone: night.timezone });
     expect(heard?.kind).toBe('exact');
     expect(offered.map((s) => s.start.toMillis())).toContain(heard?.kind === 'exact' ? heard.start.toMillis() : NaN);
+  });
+});
+
+describe('computeSlots against a plain reading of the schedule', () => {
+  // Every resource checked against every busy interval, and every wall time placed on its own: the definition
+  // the indexed check and the steady-day arithmetic must agree with, DST days and overlapping intervals included.
+  const zone = 'Europe/London';
+  const allDay = { open: '00:00', close: '24:00' };
+  const config: BookingConfig = {
+    timezone: zone,
+    services: [{ id: 'visit', name: 'Visit', durationMin: 45 }],
+    resources: ['a', 'b', 'c'].map((id) => ({ id, name: id, services: ['visit'] })),
+    hours: { mon: allDay, tue: allDay, wed: allDay, thu: allDay, fri: allDay, sat: allDay, sun: { open: '00:30', close: '23:30', breaks: [{ start: '12:00', end: '12:40' }] } },
+    slotGranularityMin: 15,
+    leadTimeMin: 0,
+    horizonDays: 400,
+  };
+  const settings = bookingSettings(config);
+  const now = ms('2026-03-27T00:00', zone);
+  const from = now;
+  const to = ms('2026-04-01T00:00', zone); // the spring-forward night of 29 March inside
+  let seed = 11;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const busy: BusyInterval[] = Array.from({ length: 120 }, () => {
+    const start = from + Math.floor(random() * 5 * 96) * 15 * 60_000 + 7 * 60_000;
+    // Some long ones, overlapping many others of their resource.
+    const long = random() < 0.1;
+    return { resourceId: ['a', 'b', 'c'][Math.floor(random() * 3)]!, start, end: start + (long ? 6 * 3_600_000 : 20 * 60_000) };
+  });
+
+  function plainSlots(): string[] {
+    const out: string[] = [];
+    for (let day = DateTime.fromMillis(from, { zone }).startOf('day'); day.toMillis() < to; day = day.plus({ days: 1 })) {
+      const h = config.hours[(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const)[day.weekday - 1]!]!;
+      const [oh, om] = h.open.split(':').map(Number) as [number, number];
+      const [ch, cm] = h.close.split(':').map(Number) as [number, number];
+      const close = ch === 24 ? day.plus({ days: 1 }).toMillis() : day.set({ hour: ch, minute: cm }).toMillis();
+      for (let m = oh * 60 + om; m < ch * 60 + cm; m += 15) {
+        const start = DateTime.fromObject({ year: day.year, month: day.month, day: day.day, hour: Math.floor(m / 60), minute: m % 60 }, { zone });
+        if (start.hour * 60 + start.minute !== m) continue;
+        const s = start.toMillis();
+        const e = s + 45 * 60_000;
+        if (e > close || s < from || s >= to) continue;
+        if ((h.breaks ?? []).some((b) => day.set({ hour: +b.start.slice(0, 2), minute: +b.start.slice(3) }).toMillis() < e && day.set({ hour: +b.end.slice(0, 2), minute: +b.end.slice(3) }).toMillis() > s)) continue;
+        const free = ['a', 'b', 'c'].filter((r) => !busy.some((b) => b.resourceId === r && b.start < e && b.end > s));
+        if (free.length) out.push(`${new Date(s).toISOString()} ${free.join('')}`);
+      }
+    }
+    return out;
+  }
+
+  it('finds exactly the slots, and the free resources of each, that the plain reading finds', () => {
+    const slots = computeSlots({ settings, serviceId: 'visit', from, to, busy, now });
+    expect(slots.map((s) => `${s.start.toJSDate().toISOString()} ${s.freeResourceIds.join('')}`)).toEqual(plainSlots());
+    expect(slots.every((s) => s.start.zoneName === zone && s.end.toMillis() - s.start.toMillis() === 45 * 60_000)).toBe(true);
+  });
+
+  it('nearestSlotsAround gives what the nearest of the whole three weeks are', () => {
+    for (const target of [from + 3_600_000, ms('2026-03-29T01:30', zone), ms('2026-03-30T12:10', zone), to + 5 * 86_400_000]) {
+      const wide = computeSlots({ settings, serviceId: 'visit', from: target - 7 * 86_400_000, to: target + 14 * 86_400_000, busy, now });
+      const key = (s: { start: DateTime; freeResourceIds: string[] }) => `${s.start.toMillis()} ${s.freeResourceIds.join('')}`;
+      expect(nearestSlotsAround({ settings, serviceId: 'visit', busy, now }, target, 3).map(key)).toEqual(nearestSlots(wide, target, 3).map(key));
+    }
   });
 });

@@ -12,7 +12,7 @@ import { DateTime } from 'luxon';
 import type { CallContext, Tool, ToolResult } from '../../call/tool-types.js';
 import type { Db } from '../../db/sql.js';
 import { ParleyError } from '../../errors.js';
-import { computeSlots, nearestSlots } from '../availability.js';
+import { computeSlots } from '../availability.js';
 import type { BookingService } from '../config-schema.js';
 import { callBooking, type CallBooking } from '../call-booking.js';
 import { defaultRegionFor, normalizePhone } from '../phone.js';
@@ -183,12 +183,8 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
   }
 
   async function nearest(e: Env, serviceId: string, target: number): Promise<Offer[]> {
-    const { slots } = await bookings.availability(db, {
-      companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, from: new Date(Math.max(target - 3 * 86_400_000, e.now.toMillis())), to: new Date(target + 14 * 86_400_000),
-    });
-    return nearestSlots(slots, target, 3)
-      .sort((a, b) => a.start.toMillis() - b.start.toMillis())
-      .map((s) => ({ start: e.local(s.start), label: e.label(s.start) }));
+    const slots = await bookings.nearestAvailable(db, { companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, target, count: 3 });
+    return slots.map((s) => ({ start: e.local(s.start), label: e.label(s.start) }));
   }
 
   /** Is the exact time free for the service? Holds it for the call when it is (booking only). */
