@@ -6,6 +6,12 @@
  * provider says the failure is not recoverable — `onGiveUp` tells the session (which apologises and ends).
  * Audio that arrives while no session is open (connecting, reconnecting) is held — the last MAX_HELD_FRAMES of
  * it — so the caller's words over a short outage are not lost.
+ *
+ * A session lost mid-utterance: the failure that ended it (an `error` event, also for a stream that ended or threw)
+ * is passed on when a reopen follows, so the turn keeps the words it had recognised (turn-taking.ts). The new
+ * session is given only the audio held since, never what the lost one was sent: the lost session's words for that
+ * audio are already in the turn, and a replay would have them said twice. (Audio the lost session was sent but had
+ * not yet answered for is lost with it: the recognizer's latency, and a Deepgram packet.)
  */
 import { isRetryable } from '../errors.js';
 import type { SttEvent, SttProvider, SttSession, SttSessionOptions } from '../providers/types.js';
@@ -15,12 +21,12 @@ import type { Clock } from './types.js';
 /** 3 s of 20 ms frames. */
 const MAX_HELD_FRAMES = 150;
 
-
 export interface SttConnectionOptions {
   provider: SttProvider;
   open: Omit<SttSessionOptions, 'signal'>;
   signal: AbortSignal;
   clock: Clock;
+  /** The sessions' events; `error`: the session was lost and a new one will be opened (its words stand). */
   onEvent: (ev: SttEvent) => void;
   /** A session failed or would not open (for the log); `leftMs` = what is left of the reconnect budget. */
   onFailure: (err: unknown, leftMs: number) => void;
@@ -76,7 +82,7 @@ export class SttConnection {
       const openedAt = this.o.clock.now();
       // The caller may have started talking while the recognizer was connecting: hand it what we held.
       for (const frame of this.held.splice(0)) session.pushAudio(frame);
-      let failure: unknown = null;
+      let failure: Error | null = null;
       let recoverable = true;
       try {
         for await (const ev of session.events) {
@@ -91,12 +97,17 @@ export class SttConnection {
           this.o.onEvent(ev);
         }
       } catch (err) {
-        failure = err;
+        failure = err instanceof Error ? err : new Error(String(err));
       }
       this.session = null;
       void session.close().catch(() => {});
+      if (this.closed) return;
+      failure ??= new Error('STT stream ended');
+      // A new session will take over: the turn keeps what this one recognised. (A failure no reopen can mend ends the
+      // call, which stores the caller's unfinished words itself: no turn to close and answer.)
+      if (recoverable) this.o.onEvent({ type: 'error', error: failure, recoverable });
       if (this.o.clock.now() - openedAt >= STABLE_MS) this.budget.recovered();
-      if (this.closed || !(await this.failed(failure ?? new Error('STT stream ended'), recoverable))) return;
+      if (!(await this.failed(failure, recoverable))) return;
     }
   }
 

@@ -75,6 +75,11 @@ export class CallerTurnTracker {
   private sttDoneAt: number | null = null;
   /** Segments a segmenting recognizer announced (speech_started) and has not yet answered with a final. */
   private unanswered = 0;
+  /**
+   * The recognizer session that heard the words so far was lost before it finalised them, and the one now open has
+   * not spoken since: without a VAD nothing else says the caller stopped, so the grace decides (see sessionLost).
+   */
+  private wordsOfLostSession = false;
   private sttFinalAt: number | null = null;
   /** The recognizer's confidence in its last final, where it reports one. */
   private confidence: number | null = null;
@@ -110,6 +115,7 @@ export class CallerTurnTracker {
           this.lastWordsAt = now;
           this.wordEvents++;
           this.sttDoneAt = null;
+          this.wordsOfLostSession = false;
         }
         this.interim = text;
         if (text) this.speechStartedAt ??= now;
@@ -122,6 +128,7 @@ export class CallerTurnTracker {
           if (text !== this.interim) this.lastWordsAt = now;
           this.finals.push(text);
           this.wordEvents++;
+          this.wordsOfLostSession = false;
           this.speechStartedAt ??= now;
           this.sttFinalAt = now;
           // A confidence is optional on finals: used where the recognizer reports one.
@@ -141,8 +148,32 @@ export class CallerTurnTracker {
         this.answered(now);
         return;
       case 'error':
+        // stt-connection.ts passes on the failure that ended a session (a reopened one takes over).
+        this.sessionLost(now);
         return;
     }
+  }
+
+  /**
+   * The recognizer session that heard the caller so far is gone (it dropped, failed or ended) and a new one takes
+   * over mid-utterance. Its last interim is the best text there will ever be for that audio — the new session is
+   * only given what arrived after the loss (stt-connection.ts), so it will not say those words again — and is kept
+   * as final: the new session's words follow it in the same turn. Finals the lost session owed will never come.
+   * Whether the recognizer has had its say: a caller the VAD heard stop before the loss said everything to the lost
+   * session, so it has; one still speaking says the rest to the new session, which answers for it. Without a VAD,
+   * the new session's words say the caller goes on, and if none come the grace closes the turn (check()).
+   */
+  private sessionLost(now: number): void {
+    if (this.interim) {
+      this.finals.push(this.interim);
+      this.interim = '';
+      // The recognizer gave no confidence in these words.
+      this.confidence = null;
+    }
+    this.unanswered = 0;
+    if (this.sttDoneAt !== null) return;
+    if (this.hasVoice && !this.inSpeech) this.sttDoneAt = now;
+    else if (!this.hasVoice) this.wordsOfLostSession = this.hasWords;
   }
 
   /** The recognizer closed a segment: done once it has answered every speech start it announced. */
@@ -227,8 +258,8 @@ export class CallerTurnTracker {
       return null;
     }
     if (this.inSpeech) return null;
-    // Without a VAD the recognizer's endpointing says when the caller stopped.
-    if (!this.hasVoice && this.sttDoneAt === null) return null;
+    // Without a VAD the recognizer's endpointing says when the caller stopped (a lost session's words: the grace).
+    if (!this.hasVoice && this.sttDoneAt === null && !this.wordsOfLostSession) return null;
     const endAt = this.speechEndedAt ?? now;
     // While the recognizer owes its final, nothing closes before the grace is over, whatever the verdict: the words
     // (and the pitch, where they leave it a say) are judged once they are final or the grace has run out.
@@ -267,6 +298,7 @@ export class CallerTurnTracker {
     this.sttDoneAt = null;
     this.sttFinalAt = null;
     this.confidence = null;
+    this.wordsOfLostSession = false;
   }
 
   private close(now: number, endAt: number, rule: string, score: number): CallerUtterance {

@@ -42,7 +42,10 @@ export type SttEvent =
    * `agoMs` of audio before the newest audio the recognizer had received when it reported it.
    */
   | { type: 'voice'; activity: 'ready' | 'onset' | 'end'; agoMs: number }
-  /** The session failed; `recoverable` = a reconnect is worth one try. After this event the iterator ends. */
+  /**
+   * The session failed; `recoverable` = a reconnect is worth one try. After this event the iterator ends. The call
+   * passes it on to the caller's turn when it opens a new session (stt-connection.ts): the lost one's words stand.
+   */
   | { type: 'error'; error: Error; recoverable: boolean };
 
 export interface SttSessionOptions {

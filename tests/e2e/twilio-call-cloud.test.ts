@@ -80,6 +80,34 @@ describe('a phone call over Twilio Media Streams with cloud providers', () => {
     expect((await storedTranscript(s.t.db.sql, caller.callId)).filter((e) => e.role === 'caller')).toHaveLength(1);
   });
 
+  it('keeps the words Deepgram recognised before its socket dropped mid-utterance', async () => {
+    s.openai.reply = { text: 'Sure, I can help with that.' };
+    const first = s.deepgram.connections.length;
+    // The dropped connection heard the start of the sentence, the one that takes over the rest.
+    s.deepgram.transcriptFor = (connection) => (connection === first ? 'I would like to book' : 'a haircut tomorrow at three');
+    try {
+      const caller = await dial();
+      await untilTranscriptHas(s.t.db.sql, caller.callId, 'bot', 'Hello, thanks');
+      await caller.waitForBotQuiet(300);
+      const said = caller.say(tone(4000));
+      // Dropped while the caller speaks on, once its interim has the whole first half.
+      const heardFirstHalf = (m: Record<string, unknown>) =>
+        m.type === 'Results' && (m.channel as { alternatives: Array<{ transcript: string }> }).alternatives[0]!.transcript === 'I would like to book';
+      await until(() => s.deepgram.connections[first]?.sent.some(heardFirstHalf), 5000);
+      s.deepgram.connections[first]!.drop();
+      await said;
+      await untilTranscriptHas(s.t.db.sql, caller.callId, 'bot', 'Sure, I can help');
+      expect(s.deepgram.connections.length - first).toBe(2);
+      const callerTurns = (await storedTranscript(s.t.db.sql, caller.callId)).filter((e) => e.role === 'caller').map((e) => e.text);
+      expect(callerTurns).toEqual(['I would like to book a haircut tomorrow at three']);
+      const body = s.openai.requests.at(-1)!.body as { messages: Array<{ role: string; content: string }> };
+      expect(body.messages.filter((m) => m.role === 'user').map((m) => m.content)).toEqual(['I would like to book a haircut tomorrow at three']);
+      await caller.hangup();
+    } finally {
+      s.deepgram.transcriptFor = null;
+    }
+  });
+
   it('refuses a media handshake with a bad signature', async () => {
     const { default: WebSocket } = await import('ws');
     const ws = new WebSocket(`${s.url.replace('http', 'ws')}/twilio/media`, { headers: { 'x-twilio-signature': 'forged' } });

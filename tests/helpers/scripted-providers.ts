@@ -78,6 +78,11 @@ export class ScriptedStt implements SttProvider {
     }
   }
 
+  /** The session's stream ends without an error (as a recognizer process that exits would). */
+  end(): void {
+    this.current?.close();
+  }
+
   /** The session fails: an error event, then the stream ends. */
   fail(recoverable = true): void {
     const q = this.current;

@@ -66,14 +66,15 @@ function harness(options: { stt?: SttProvider; tts?: TtsProvider; before?: (tts:
     callId: 'call-1', botId: 'bot-1', companyId: 'company-1', callerNumber: '+15550001111',
     bot: { id: 'bot-1', name: 'Acme', language: 'en', config },
   };
+  const llm = new ScriptedLlm(() => ANSWER);
   const session = new CallSession({
-    transport, stt: options.stt ?? stt, llm: new ScriptedLlm(() => ANSWER), tts: options.tts ?? tts, tools: new ToolRegistry([]), context, recorder,
+    transport, stt: options.stt ?? stt, llm, tts: options.tts ?? tts, tools: new ToolRegistry([]), context, recorder,
     limits: { ...DEFAULT_LIMITS }, systemPrompt: config.systemPrompt, language: 'en', log: silentLogger, callerVoice: null,
   });
   let ended = false;
   const done = session.start().then(() => void (ended = true));
   return {
-    transport, stt, tts, recorder, session, done,
+    transport, stt, llm, tts, recorder, session, done,
     get ended() {
       return ended;
     },
@@ -101,6 +102,33 @@ describe('STT drops or hangs mid-call', () => {
     expect(h.texts()).toContain('caller: when do you open');
     expect(h.texts()).toContain(`bot: ${ANSWER}`);
     expect(h.ended).toBe(false);
+  });
+
+  it('words recognised before a drop mid-utterance stay in the caller\'s turn, the new session\'s words after them', async () => {
+    const h = harness();
+    await h.advance(4000);
+    // The words of a recognizer that drops before it finalised them, then of the session that takes over.
+    void h.stt.play(saySentence('I would like to book').slice(0, -1));
+    await h.advance(1500);
+    h.stt.fail();
+    await h.advance(1000);
+    expect(h.stt.opened).toBe(2);
+    void h.stt.play(saySentence('a haircut tomorrow at three').slice(1));
+    await h.advance(8000);
+    expect(h.texts()).toContain('caller: I would like to book a haircut tomorrow at three');
+    expect(h.llm.requests[0]!.messages.filter((m) => m.role === 'user').map((m) => m.content)).toEqual(['I would like to book a haircut tomorrow at three']);
+    expect(h.texts()).toContain(`bot: ${ANSWER}`);
+  });
+
+  it('a recognizer stream that ends without an error mid-utterance: its words are answered, not lost', async () => {
+    const h = harness();
+    await h.advance(4000);
+    void h.stt.play(saySentence('when do you open').slice(0, -1));
+    await h.advance(1500);
+    h.stt.end();
+    await h.advance(8000);
+    expect(h.stt.opened).toBe(2);
+    expect(h.texts()).toEqual([`bot: ${GREETING}`, 'caller: when do you open', `bot: ${ANSWER}`]);
   });
 
   it('a recognizer whose reopen hangs is given up at the budget: the caller hears the apology then', async () => {

@@ -345,3 +345,88 @@ describe('end of turn from VAD + recognizer + text', () => {
     expect(t.check()).toEqual({ waitMs: 700 });
   });
 });
+
+/** What stt-connection.ts passes on when a recognizer session is lost and a new one is opened. */
+const SESSION_LOST = { type: 'error', error: new Error('socket dropped'), recoverable: true } as const;
+
+describe('a recognizer session replaced mid-utterance', () => {
+  it('keeps the words the lost session recognised; the new session\'s words follow them in the same turn', () => {
+    const { t, at } = tracker();
+    t.voice({ type: 'onset', at: 10_000 });
+    at(300);
+    t.handle({ type: 'final', text: 'hi', endOfUtterance: false }); // Deepgram: is_final, the utterance goes on
+    at(900);
+    t.handle({ type: 'interim', text: 'i would like to book' });
+    at(1000);
+    t.handle(SESSION_LOST); // the caller is still speaking
+    expect(t.pendingText).toBe('hi i would like to book');
+    expect(t.recognizerDone).toBe(false); // the new session hears the rest and owes its final
+    at(1600);
+    t.handle({ type: 'interim', text: 'a haircut' }); // the new session's first words
+    at(2400);
+    t.voice({ type: 'end', at: 12_200 });
+    expect(t.check()).toEqual({ waitMs: 2300 });
+    at(2500);
+    t.handle({ type: 'final', text: 'a haircut tomorrow at three', endOfUtterance: true });
+    const d = t.check();
+    expect(d && 'close' in d ? d.close.text : null).toBe('hi i would like to book a haircut tomorrow at three');
+  });
+
+  it('a session lost after the caller stopped: the turn closes on its words, not after a final that will never come', () => {
+    const { t, at } = tracker();
+    t.voice({ type: 'onset', at: 10_000 });
+    at(900);
+    t.handle({ type: 'interim', text: 'when do you open' });
+    at(1200);
+    t.voice({ type: 'end', at: 11_000 });
+    expect(t.check()).toEqual({ waitMs: 2300 }); // the recognizer's final is awaited
+    at(1300);
+    t.handle(SESSION_LOST);
+    const d = t.check();
+    expect(d && 'close' in d ? d.close : null).toMatchObject({ text: 'when do you open', endpointMs: 300 });
+  });
+
+  it('finals a lost segmenting session owed are not awaited in later turns', () => {
+    const { t, at } = tracker();
+    t.handle({ type: 'speech_started', atMs: 0, segmented: true });
+    t.voice({ type: 'onset', at: 10_000 });
+    at(800);
+    t.voice({ type: 'end', at: 10_600 });
+    at(900);
+    t.handle(SESSION_LOST); // the segment was being decoded: its final will never come
+    expect(t.check()).toBeNull();
+    at(5000);
+    t.handle({ type: 'speech_started', atMs: 0, segmented: true }); // the new session's
+    t.voice({ type: 'onset', at: 15_000 });
+    at(6200);
+    t.voice({ type: 'end', at: 16_000 });
+    t.handle({ type: 'final', text: 'when do you open', endOfUtterance: true });
+    const d = t.check();
+    expect(d && 'close' in d ? d.close.text : null).toBe('when do you open');
+  });
+
+  it('without a VAD, a lost session\'s words close the turn when the grace runs out, unless the new session goes on', () => {
+    const { t, at } = tracker();
+    at(900);
+    t.handle({ type: 'interim', text: 'when do you open' });
+    at(1000);
+    t.handle(SESSION_LOST);
+    expect(t.check()).toEqual({ waitMs: 2400 });
+    at(3400);
+    const d = t.check();
+    expect(d && 'close' in d ? d.close.text : null).toBe('when do you open');
+
+    const goesOn = tracker();
+    goesOn.at(900);
+    goesOn.t.handle({ type: 'interim', text: 'i would like to book' });
+    goesOn.at(1000);
+    goesOn.t.handle(SESSION_LOST);
+    goesOn.at(1800);
+    goesOn.t.handle({ type: 'interim', text: 'a haircut' });
+    goesOn.at(4000);
+    expect(goesOn.t.check()).toBeNull(); // the new session's endpointing decides, as for any words of its own
+    goesOn.t.handle({ type: 'final', text: 'a haircut', endOfUtterance: true });
+    const joined = goesOn.t.check();
+    expect(joined && 'close' in joined ? joined.close.text : null).toBe('i would like to book a haircut');
+  });
+});

@@ -280,6 +280,11 @@ class DeepgramSession implements SttSession {
     return this.socket.readyState === 1;
   }
 
+  /**
+   * The pending final is not flushed as a `final` here: the last interim already carries it and the words heard
+   * since, and the call keeps that interim when the session is lost (turn-taking.ts); a final of the pending segments
+   * alone would replace it with fewer words.
+   */
   private fail(err: Error, recoverable: boolean): void {
     if (this.closing || this.ended) return;
     this.closing = true;
