@@ -11,7 +11,7 @@ import type { HistoryWindow } from './history-window.js';
 import type { Playback } from './playback.js';
 import { SentenceChunker } from './sentence-chunker.js';
 import type { ToolRegistry } from './tool-registry.js';
-import type { CallContext, CallControl } from './tool-types.js';
+import type { CallContext, CallControl, ToolResult } from './tool-types.js';
 import type { Clock } from './types.js';
 
 export class LlmFailure extends Error {
@@ -224,7 +224,10 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
         continue;
       }
       toolsCalled.push(call.name);
-      const result = await o.tools.call(call.name, call.arguments, o.context, o.control, signal);
+      // Arguments the model garbled are its slip: an error result it can correct, as for any mis-called tool.
+      const result: ToolResult = call.invalidArguments !== undefined
+        ? { content: { error: 'invalid_arguments', message: call.invalidArguments } }
+        : await o.tools.call(call.name, call.arguments, o.context, o.control, signal);
       const content = JSON.stringify(result.content ?? null);
       results.push({ role: 'tool', toolCallId: call.id, name: call.name, content });
       if (safe) safe = allowContactsIn(safe, content);

@@ -123,8 +123,13 @@ export interface TtsProvider {
 export interface ToolCall {
   id: string;
   name: string;
-  /** Parsed JSON arguments. */
+  /** Parsed JSON arguments ({} when they could not be read). */
   arguments: Record<string, unknown>;
+  /**
+   * Why the model's arguments could not be read (not JSON, not an object), with the start of what it sent. Such a
+   * call is never run: it is answered with an error result the model can react to.
+   */
+  invalidArguments?: string;
 }
 
 export type ChatMessage =

@@ -84,6 +84,16 @@ describe('AnthropicLlm against fakeAnthropic', () => {
     ]);
   });
 
+  it('emits a tool_use whose input is not a JSON object marked invalid, and the answer ends normally', async () => {
+    fake.reply = { text: 'Booking now.', toolUses: [{ id: 'toolu_bad', name: 'book_slot', input: '{"start": 10:00}' }, { id: 'toolu_ok', name: 'book_slot', input: { start: '10:00' } }] };
+    const events = await collect(llm.stream(request({ tools: [bookTool] })));
+    expect(events.flatMap((e) => (e.type === 'tool_call' ? [e.call] : []))).toEqual([
+      { id: 'toolu_bad', name: 'book_slot', arguments: {}, invalidArguments: 'the arguments are not valid JSON: {"start": 10:00}' },
+      { id: 'toolu_ok', name: 'book_slot', arguments: { start: '10:00' } },
+    ]);
+    expect(events.at(-1)).toMatchObject({ type: 'done', finishReason: 'tool_calls' });
+  });
+
   it('maps assistant tool calls and tool results (merged into one user turn) back faithfully', async () => {
     fake.reply = { text: 'Both booked.' };
     await collect(

@@ -97,6 +97,25 @@ describe('OpenAiLlm against fakeOpenAI', () => {
     expect(fake.requests.at(-1)!.body.tools).toEqual([{ type: 'function', function: bookTool }]);
   });
 
+  it('emits a tool call whose arguments are not a JSON object marked invalid, and the answer ends normally', async () => {
+    fake.reply = {
+      text: 'Let me book that.',
+      toolCalls: [
+        { id: 'call_cut', name: 'book_slot', arguments: '{"start": "2026-03-01T10' },
+        { id: 'call_list', name: 'book_slot', arguments: '["2026-03-01T10:00:00Z"]' },
+        { id: 'call_ok', name: 'book_slot', arguments: { start: '2026-03-02T11:00:00Z' } },
+      ],
+    };
+    const events = await collect(llm.stream(request({ tools: [bookTool] })));
+    expect(events.filter((e) => e.type === 'text').map((e) => (e as { text: string }).text).join('')).toBe('Let me book that.');
+    expect(events.flatMap((e) => (e.type === 'tool_call' ? [e.call] : []))).toEqual([
+      { id: 'call_cut', name: 'book_slot', arguments: {}, invalidArguments: 'the arguments are not valid JSON: {"start": "2026-03-01T10' },
+      { id: 'call_list', name: 'book_slot', arguments: {}, invalidArguments: 'the arguments must be a JSON object, not ["2026-03-01T10:00:00Z"]' },
+      { id: 'call_ok', name: 'book_slot', arguments: { start: '2026-03-02T11:00:00Z' } },
+    ]);
+    expect(events.at(-1)).toMatchObject({ type: 'done', finishReason: 'tool_calls' });
+  });
+
   it('maps assistant tool calls and tool results back faithfully', async () => {
     fake.reply = { text: 'Booked.' };
     await collect(

@@ -137,4 +137,28 @@ describe('runAgentTurn', () => {
     expect(llm.requests[0]!.context).toBeUndefined();
     expect((retrievalSignal as AbortSignal | null)?.aborted).toBe(true);
   });
+
+  it('a tool call whose arguments the model garbled is answered with an error result it can correct, and is never run', async () => {
+    let runs = 0;
+    const lookup: Tool = {
+      spec: { name: 'lookup', description: '', parameters: { type: 'object', properties: { when: { type: 'string' } } } },
+      run: async () => {
+        runs++;
+        return { content: { free: ['10:00'] } };
+      },
+    };
+    const garbled = { id: 't', name: 'lookup', arguments: {}, invalidArguments: 'the arguments are not valid JSON: {"when": tomorrow' };
+    const llm = new ScriptedLlm((_r, i) => (i === 0 ? { text: 'Let me check. ', toolCalls: [garbled] } : 'Tomorrow at ten is free.'), { firstTokenMs: 1, tokenMs: 0 });
+    const spoken: string[] = [];
+    const history: ChatMessage[] = [{ role: 'user', content: 'anything tomorrow?' }];
+    const result = await runAgentTurn({
+      llm, tools: new ToolRegistry([lookup]), context, control, system: '', history, userText: 'anything tomorrow?',
+      playback: fakePlayback(spoken), signal: new AbortController().signal, clock: systemClock,
+    });
+    expect(runs).toBe(0);
+    expect(history[2]).toEqual({ role: 'tool', toolCallId: 't', name: 'lookup', content: JSON.stringify({ error: 'invalid_arguments', message: garbled.invalidArguments }) });
+    expect(llm.requests).toHaveLength(2);
+    expect(spoken).toEqual(['Let me check.', 'Tomorrow at ten is free.']);
+    expect(result.finalText).toBe('Tomorrow at ten is free.');
+  });
 });

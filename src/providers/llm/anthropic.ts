@@ -8,7 +8,7 @@
  * requires; text with no words in it (a model's "\n\n" before a tool_use) is left out of the history, as the API
  * refuses it.
  */
-import { parseToolArguments } from './tool-arguments.js';
+import { toolCallFrom } from './tool-arguments.js';
 import { toUpstreamError } from './upstream-error.js';
 import type {
   ContentBlockParam,
@@ -219,7 +219,7 @@ function hasWords(text: string | null | undefined): text is string {
 }
 
 function toToolCall(block: { id: string; name: string; json: string }): ToolCall {
-  return { id: block.id, name: block.name, arguments: parseToolArguments(block.json, 'Anthropic', block.name) };
+  return toolCallFrom(block.id, block.name, block.json);
 }
 
 function mapStopReason(reason: StopReason | null, hadToolCalls: boolean): 'stop' | 'tool_calls' | 'length' | 'other' {

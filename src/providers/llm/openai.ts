@@ -1,8 +1,9 @@
 /**
  * LLM over OpenAI Chat Completions streaming (also vLLM / llama.cpp / any OpenAI-compatible server via baseUrl).
- * Tool-call deltas are assembled per `index` and emitted whole, arguments parsed, just before `done`.
+ * Tool-call deltas are assembled per `index` and emitted whole, arguments parsed, just before `done` (arguments
+ * that are not a JSON object make a call marked invalid, not a failed stream: tool-arguments.ts).
  */
-import { parseToolArguments } from './tool-arguments.js';
+import { toolCallFrom } from './tool-arguments.js';
 import { toUpstreamError } from './upstream-error.js';
 import type {
   ChatCompletionChunk,
@@ -206,7 +207,7 @@ export function toOpenAiMessages(system: string, messages: ChatMessage[], contex
 
 function toToolCall(call: { id: string; name: string; args: string }, index: number): ToolCall {
   // Some compatible servers omit ids; the conversation still needs one to pair the result.
-  return { id: call.id || `call_${index}`, name: call.name, arguments: parseToolArguments(call.args, 'OpenAI', call.name) };
+  return toolCallFrom(call.id || `call_${index}`, call.name, call.args);
 }
 
 function mapFinishReason(reason: string, hadToolCalls: boolean): 'stop' | 'tool_calls' | 'length' | 'other' {

@@ -1,17 +1,27 @@
-import { ParleyError } from '../../errors.js';
+import type { ToolCall } from '../types.js';
 
-/** A tool call's streamed JSON arguments, parsed and checked to be an object; a vendor slip is an upstream error. */
-export function parseToolArguments(json: string, vendor: string, tool: string): Record<string, unknown> {
-  let parsed: unknown = {};
-  if (json.trim()) {
-    try {
-      parsed = JSON.parse(json);
-    } catch {
-      throw new ParleyError('PARLEY_ERR_UPSTREAM', `${vendor} returned invalid JSON arguments for tool ${tool}`);
-    }
+/** How much of a model's unreadable arguments the error result quotes back to it. */
+const QUOTED_ARGUMENTS_CHARS = 200;
+
+/**
+ * A tool call from the model's streamed JSON arguments. Arguments that are not a JSON object (cut off, unquoted,
+ * an array) are the model's slip, not a broken stream: the call keeps why in `invalidArguments`, the agent answers
+ * it with an error result and the model can call again (src/call/agent-turn.ts).
+ */
+export function toolCallFrom(id: string, name: string, json: string): ToolCall {
+  if (!json.trim()) return { id, name, arguments: {} };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return { id, name, arguments: {}, invalidArguments: `the arguments are not valid JSON: ${quote(json)}` };
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ParleyError('PARLEY_ERR_UPSTREAM', `${vendor} returned non-object arguments for tool ${tool}`);
+    return { id, name, arguments: {}, invalidArguments: `the arguments must be a JSON object, not ${quote(json)}` };
   }
-  return parsed as Record<string, unknown>;
+  return { id, name, arguments: parsed as Record<string, unknown> };
+}
+
+function quote(json: string): string {
+  return json.length > QUOTED_ARGUMENTS_CHARS ? `${json.slice(0, QUOTED_ARGUMENTS_CHARS)}…` : json;
 }
