@@ -89,6 +89,14 @@ export const FIRST_TOKEN_BUDGET_MS = 6000;
 /** A streaming LLM sends tokens every few tens of ms; this long without one is a stalled stream, not a slow one. */
 export const STREAM_IDLE_MS = 6000;
 
+/**
+ * The most one LLM answer of a live turn may write. A spoken answer is a few sentences (~50-150 tokens) and a tool
+ * call's arguments fewer; this leaves room for both (and for a reasoning model's thoughts, which count too) while a
+ * model stuck repeating itself stops after ~2 minutes of speech instead of talking, and billing, until the call's
+ * maximum duration. An answer cut here ends like a stream that broke: the whole phrases are said, not the fragment.
+ */
+export const LIVE_ANSWER_MAX_TOKENS = 600;
+
 export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult> {
   const { signal, playback } = o;
   const maxRounds = o.maxToolRounds ?? 4;
@@ -157,6 +165,8 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
     const roundStart = o.clock.now();
     /** The stream failed (stalled, dropped) after some of the answer had come. */
     let brokeMidAnswer = false;
+    /** The answer reached LIVE_ANSWER_MAX_TOKENS: it ends like a stream that broke. */
+    let cutAtLimit = false;
     for (let attempt = 0; ; attempt++) {
       const attemptAbort = new AbortController();
       const onTurnAbort = () => attemptAbort.abort();
@@ -168,7 +178,8 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
       // Armed at the first event and refreshed at each one after (no allocation per token).
       let idle: NodeJS.Timeout | null = null;
       try {
-        for await (const ev of o.llm.stream({ system: o.system, messages: o.historyWindow ? o.historyWindow.of(o.history) : o.history, ...(context ? { context } : {}), tools: o.tools.specs(), signal: attemptAbort.signal })) {
+        const messages = o.historyWindow ? o.historyWindow.of(o.history) : o.history;
+        for await (const ev of o.llm.stream({ system: o.system, messages, ...(context ? { context } : {}), tools: o.tools.specs(), maxTokens: LIVE_ANSWER_MAX_TOKENS, signal: attemptAbort.signal })) {
           if (signal.aborted) break;
           waiting = false;
           if (idle) idle.refresh();
@@ -185,6 +196,7 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
             roundText += ev.text;
             for (const phrase of chunker.push(ev.text)) roundSaid += `${speakLlm(phrase)} `;
           } else if (ev.type === 'tool_call') calls.push(ev.call);
+          else if (ev.type === 'done' && ev.finishReason === 'length') cutAtLimit = true;
         }
         if (waiting && attemptAbort.signal.aborted && !signal.aborted) throw attemptAbort.signal.reason;
         break;
@@ -209,10 +221,10 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
       playback.noteUnspoken(chunker.flush());
       break;
     }
-    // The words after the last whole phrase of a stream that broke are a fragment ("…at six pm today. On"): not
-    // spoken. The caller has heard the whole phrases before it and may ask again.
+    // The words after the last whole phrase of a stream that broke or hit the token limit are a fragment ("…at six
+    // pm today. On"): not spoken. The caller has heard the whole phrases before it and may ask again.
     const rest = chunker.flush();
-    if (rest && !brokeMidAnswer) roundSaid += speakLlm(rest);
+    if (rest && !brokeMidAnswer && !cutAtLimit) roundSaid += speakLlm(rest);
     if (calls.length === 0) break;
 
     const says: string[] = [];

@@ -103,8 +103,11 @@ export function saySentence(text: string, options: { wordMs?: number; endpointMs
 
 // ---------- LLM ----------
 
-/** `breakAfterText`: the stream fails with it once the text is out (a connection dropped mid-answer). */
-export type ScriptedReply = string | { text?: string; toolCalls?: ToolCall[]; error?: Error; stallMs?: number; breakAfterText?: Error };
+/**
+ * `breakAfterText`: the stream fails with it once the text is out (a connection dropped mid-answer).
+ * `finishReason: 'length'`: the answer stopped at the request's token limit.
+ */
+export type ScriptedReply = string | { text?: string; toolCalls?: ToolCall[]; error?: Error; stallMs?: number; breakAfterText?: Error; finishReason?: 'length' };
 
 export interface ScriptedLlmOptions {
   firstTokenMs?: number;
@@ -141,7 +144,7 @@ export class ScriptedLlm implements LlmProvider {
       if (reply.stallMs) await delay(reply.stallMs, request.signal);
       for (const call of reply.toolCalls ?? []) yield { type: 'tool_call', call };
       this.completed++;
-      yield { type: 'done', finishReason: reply.toolCalls?.length ? 'tool_calls' : 'stop' };
+      yield { type: 'done', finishReason: reply.finishReason ?? (reply.toolCalls?.length ? 'tool_calls' : 'stop') };
     } catch (err) {
       if (request.signal.aborted) {
         this.aborted++;

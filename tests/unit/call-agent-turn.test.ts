@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LlmFailure, runAgentTurn } from '../../src/call/agent-turn.js';
+import { LIVE_ANSWER_MAX_TOKENS, LlmFailure, runAgentTurn } from '../../src/call/agent-turn.js';
 import { ParleyError } from '../../src/errors.js';
 import type { Playback } from '../../src/call/playback.js';
 import { ToolRegistry } from '../../src/call/tool-registry.js';
@@ -160,5 +160,17 @@ describe('runAgentTurn', () => {
     expect(llm.requests).toHaveLength(2);
     expect(spoken).toEqual(['Let me check.', 'Tomorrow at ten is free.']);
     expect(result.finalText).toBe('Tomorrow at ten is free.');
+  });
+
+  it('bounds a live answer\'s length, and an answer cut at the bound says its whole phrases, not the fragment after them', async () => {
+    const llm = new ScriptedLlm(() => ({ text: 'We open at nine on weekdays. On Saturdays we open at ten. On Sundays we', finishReason: 'length' }), { firstTokenMs: 1, tokenMs: 0 });
+    const spoken: string[] = [];
+    const result = await runAgentTurn({
+      llm, tools: new ToolRegistry([]), context, control, system: '', history: [{ role: 'user', content: 'when do you open' }], userText: 'when do you open',
+      playback: fakePlayback(spoken), signal: new AbortController().signal, clock: systemClock,
+    });
+    expect(llm.requests[0]!.maxTokens).toBe(LIVE_ANSWER_MAX_TOKENS);
+    expect(spoken.join(' ')).toBe('We open at nine on weekdays. On Saturdays we open at ten.');
+    expect(result.finalText).toBe('We open at nine on weekdays. On Saturdays we open at ten.');
   });
 });
