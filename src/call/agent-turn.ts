@@ -1,8 +1,9 @@
 /**
  * One agent turn: optional retrieval → LLM stream → phrases → playback, with a bounded tool loop.
  * Everything runs under the turn's AbortSignal; on barge-in the caller of this function aborts it.
- * Tool rounds are appended to `history` as they happen (their effects are real); the final answer text is
- * returned, and the session decides how much of it was heard.
+ * Tool rounds are appended to `history` when their calls are made (their effects are real), before the tools run:
+ * a tool the caller spoke over still finishes, its result fills its place, and the next turn waits for it. The
+ * final answer text is returned, and the session decides how much of it was heard.
  */
 import type { ChatMessage, LlmProvider, ToolCall } from '../providers/types.js';
 import { isRetryable } from '../errors.js';
@@ -97,9 +98,67 @@ export const STREAM_IDLE_MS = 6000;
  */
 export const LIVE_ANSWER_MAX_TOKENS = 600;
 
+/**
+ * How long an answer waits for the tools of an earlier answer the caller spoke over ("One moment…" while a booking
+ * was being made) before it goes on without their results. Tools take well under a second; one still running after
+ * this is stuck, and the caller should not sit in silence for it.
+ */
+export const EARLIER_TOOLS_WAIT_MS = 5000;
+
+/** A tool result's place in the history while the tool runs (seen by the LLM only past EARLIER_TOOLS_WAIT_MS). */
+const TOOL_STILL_RUNNING = JSON.stringify({ status: 'still_running', note: 'the caller spoke again before this tool finished; its result is not known yet' });
+/** The result of a call the turn was cut before making. */
+const TOOL_NOT_RUN = JSON.stringify({ error: 'interrupted' });
+
+/**
+ * Tool rounds still running, by the history they were recorded in (one per call). A turn the caller interrupts does
+ * not stop its tools (a booking cannot be un-made, and a half-made one is worse): the next answer waits for them
+ * here, so the model answering the interruption knows what was done.
+ */
+const toolRoundsRunning = new WeakMap<ChatMessage[], Promise<void>>();
+
+function trackToolRound(history: ChatMessage[], round: Promise<void>): void {
+  const before = toolRoundsRunning.get(history);
+  const all = before ? Promise.all([before, round]).then(() => {}) : round;
+  toolRoundsRunning.set(history, all);
+  void all.then(() => {
+    if (toolRoundsRunning.get(history) === all) toolRoundsRunning.delete(history);
+  });
+}
+
+/** Resolves when the history's running tool rounds have filled in their results, after `ms` at most, or on abort. */
+function earlierToolRounds(history: ChatMessage[], ms: number, signal: AbortSignal): Promise<void> | null {
+  const running = toolRoundsRunning.get(history);
+  if (!running) return null;
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    void running.then(done);
+  });
+}
+
+/**
+ * A tool result as the history keeps it. A `say` the caller never heard (the turn was cut while the tool ran)
+ * goes with it, so the model answering the interruption tells the caller what was done (a booking made) rather
+ * than going on as if nothing was.
+ */
+function toolResultContent(result: ToolResult, sayUnheard: boolean): string {
+  if (!sayUnheard || !result.say) return JSON.stringify(result.content ?? null);
+  const c = result.content;
+  const fields = typeof c === 'object' && c !== null && !Array.isArray(c) ? c : { result: c ?? null };
+  return JSON.stringify({ ...fields, not_yet_told_to_caller: result.say });
+}
+
 export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult> {
   const { signal, playback } = o;
   const maxRounds = o.maxToolRounds ?? 4;
+  // Started now, so that the wait overlaps retrieval.
+  const earlierTools = earlierToolRounds(o.history, EARLIER_TOOLS_WAIT_MS, signal);
   /** Retrieved knowledge for this turn only (LlmRequest.context: outside the cached front of the prompt). */
   let context: string | undefined;
   let safe = o.safeSpeech;
@@ -120,6 +179,7 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
     }
     o.onRetrieval?.(o.clock.now() - t0);
   }
+  if (earlierTools) await earlierTools;
 
   const spoken: string[] = [];
   const toolsCalled: string[] = [];
@@ -153,7 +213,31 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
     return verdict.replacement;
   };
 
-  for (let round = 0; round < maxRounds && !signal.aborted; round++) {
+  /** This turn's tool rounds in the history: each assistant message and the phrases it said before its calls. */
+  const recorded: Array<{ message: { content: string }; from: number; to: number }> = [];
+  /** Tool results whose `say` is still to be spoken, with the result's place in the history. */
+  let saysDue: Array<{ place: { content: string }; result: ToolResult }> = [];
+  // A turn cut short: the history keeps what the caller heard of each round's words (SpeakingTurn.stop freezes the
+  // playback before it aborts the signal), and a result whose say will now never be spoken says so.
+  const onCut = (): void => {
+    for (const r of recorded) r.message.content = playback.heardTranscript(r.from, r.to);
+    for (const due of saysDue) due.place.content = toolResultContent(due.result, true);
+    saysDue = [];
+  };
+  signal.addEventListener('abort', onCut, { once: true });
+  try {
+    for (let round = 0; round < maxRounds && !signal.aborted; round++) {
+      const done = await answerRound();
+      if (done) break;
+    }
+  } finally {
+    signal.removeEventListener('abort', onCut);
+  }
+  return { text: spoken.join(' '), finalText: spoken.slice(finalStart).join(' '), toolsCalled, unsafe };
+
+  /** One LLM answer and the tools it called; true when the turn is over. */
+  async function answerRound(): Promise<boolean> {
+    const roundFrom = playback.phraseCount;
     const chunker = new SentenceChunker();
     const calls: ToolCall[] = [];
     let roundText = '';
@@ -219,42 +303,57 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
     }
     if (signal.aborted) {
       playback.noteUnspoken(chunker.flush());
-      break;
+      return true;
     }
     // The words after the last whole phrase of a stream that broke or hit the token limit are a fragment ("…at six
     // pm today. On"): not spoken. The caller has heard the whole phrases before it and may ask again.
     const rest = chunker.flush();
     if (rest && !brokeMidAnswer && !cutAtLimit) roundSaid += speakLlm(rest);
-    if (calls.length === 0) break;
+    if (calls.length === 0) return true;
 
+    // The round enters the history now, before its tools run, results in their places: a caller who speaks over
+    // "One moment…" while a booking is made must not have their words land before the call that made it.
+    const message: ChatMessage = { role: 'assistant', content: unsafe.length ? roundSaid.trim() : roundText, toolCalls: calls };
+    // Every tool call needs a result in the history (OpenAI rejects a call without one), even when cut off.
+    const results = calls.map((call): ChatMessage => ({ role: 'tool', toolCallId: call.id, name: call.name, content: TOOL_STILL_RUNNING }));
+    o.history.push(message, ...results);
+    recorded.push({ message, from: roundFrom, to: playback.phraseCount });
+    playback.phrasesInHistory = playback.phraseCount;
     const says: string[] = [];
-    const results: ChatMessage[] = [];
-    for (const call of calls) {
-      // Every tool call needs a result in the history (OpenAI rejects a call without one), even when cut off.
-      if (signal.aborted) {
-        results.push({ role: 'tool', toolCallId: call.id, name: call.name, content: JSON.stringify({ error: 'interrupted' }) });
-        continue;
+    const runTools = async (): Promise<void> => {
+      for (const [i, call] of calls.entries()) {
+        const place = results[i]!;
+        if (signal.aborted) {
+          place.content = TOOL_NOT_RUN;
+          continue;
+        }
+        toolsCalled.push(call.name);
+        // Arguments the model garbled are its slip: an error result it can correct, as for any mis-called tool.
+        const result: ToolResult = call.invalidArguments !== undefined
+          ? { content: { error: 'invalid_arguments', message: call.invalidArguments } }
+          : await o.tools.call(call.name, call.arguments, o.context, o.control, signal);
+        // Cut while the tool ran: its say will never be spoken.
+        place.content = toolResultContent(result, signal.aborted);
+        if (safe) safe = allowContactsIn(safe, place.content);
+        if (result.say && !signal.aborted) {
+          says.push(result.say);
+          saysDue.push({ place, result });
+        }
       }
-      toolsCalled.push(call.name);
-      // Arguments the model garbled are its slip: an error result it can correct, as for any mis-called tool.
-      const result: ToolResult = call.invalidArguments !== undefined
-        ? { content: { error: 'invalid_arguments', message: call.invalidArguments } }
-        : await o.tools.call(call.name, call.arguments, o.context, o.control, signal);
-      const content = JSON.stringify(result.content ?? null);
-      results.push({ role: 'tool', toolCallId: call.id, name: call.name, content });
-      if (safe) safe = allowContactsIn(safe, content);
-      if (result.say) says.push(result.say);
-    }
-    o.history.push({ role: 'assistant', content: unsafe.length ? roundSaid.trim() : roundText, toolCalls: calls }, ...results);
-    if (signal.aborted) break;
+    };
+    const tools = runTools();
+    trackToolRound(o.history, tools.catch(() => {}));
+    await tools;
+    if (signal.aborted) return true;
     finalStart = spoken.length;
+    saysDue = [];
     // A tool's `say` is the answer, spoken verbatim; asking the LLM again would repeat it in other words.
     if (says.length > 0) {
       for (const s of says) for (const phrase of splitForSpeech(s)) speak(phrase);
-      break;
+      return true;
     }
+    return false;
   }
-  return { text: spoken.join(' '), finalText: spoken.slice(finalStart).join(' '), toolsCalled, unsafe };
 }
 
 /** Fixed text (greeting, tool `say`) as phrases, so marks track it sentence by sentence. */

@@ -64,7 +64,11 @@ export class Conversation {
     }
     if (!heard || (reason === 'call-ended' && t.kind === 'goodbye')) return;
     this.record({ role: 'bot', text: heard, ts: this.iso(t.startedAt), interrupted: true, ...(latency && reason === 'interrupted' ? { latency } : {}), ...(t.safety ? { safety: t.safety } : {}) });
-    if ((reason === 'interrupted' || reason === 'tts-failed') && (t.kind === 'agent' || t.kind === 'resume')) this.assistant(heard);
+    if ((reason === 'interrupted' || reason === 'tts-failed') && (t.kind === 'agent' || t.kind === 'resume')) {
+      // The words of the answer's tool rounds are in the history already, with their calls (agent-turn.ts).
+      const after = t.playback.phrasesInHistory > 0 ? t.playback.heardTranscript(t.playback.phrasesInHistory) : heard;
+      if (after) this.assistant(after);
+    }
   }
 
   system(text: string): void {

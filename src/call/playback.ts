@@ -147,6 +147,12 @@ export class Playback {
   private fail!: (e: Error) => void;
   /** Text the producer had not yet handed over when the turn was cut (for resuming after a false interruption). */
   private unspoken = '';
+  /**
+   * How many of the first phrases the LLM history holds already: an agent turn records each tool round's words
+   * with its calls when it makes them (agent-turn.ts). A turn cut short adds to the history only what was heard
+   * after them.
+   */
+  phrasesInHistory = 0;
   readonly done: Promise<PlaybackResult>;
 
   constructor(private readonly o: PlaybackOptions) {
@@ -263,21 +269,27 @@ export class Playback {
   get text(): string {
     return this.phrases.map((p) => p.text).join(' ');
   }
-  heardText(): string {
-    return this.phrases.filter((p) => this.isHeard(p)).map((p) => p.text).join(' ');
+  /** How many phrases were handed over so far. */
+  get phraseCount(): number {
+    return this.phrases.length;
+  }
+  /** The whole phrases heard, of those from index `from` up to (not including) `to`. */
+  heardText(from = 0, to = this.phrases.length): string {
+    return this.phrases.slice(from, to).filter((p) => this.isHeard(p)).map((p) => p.text).join(' ');
   }
 
   /**
    * What the caller heard, for the transcript of a turn cut short: the whole phrases heard, then the start of the
    * phrase playing when it stopped, cut in proportion to its audio played ("I can offer tomorrow at 8 AM, tomo…"
    * is "I can offer tomorrow at 8 AM…"). An offer interrupted in its first sentence left no bot line at all.
+   * `from`, `to`: only of those phrases (an agent turn's tool round, or its words after the last one).
    */
-  heardTranscript(): string {
-    const whole = this.heardText();
+  heardTranscript(from = 0, to = this.phrases.length): string {
+    const whole = this.heardText(from, to);
     const played = Math.max(this.heardPos, this.assumedPos);
     const last = played > 0 ? this.slices[played - 1] : undefined;
     const phrase = last?.phrase;
-    if (!last || !phrase || this.isHeard(phrase)) return whole;
+    if (!last || !phrase || this.isHeard(phrase) || phrase.index < from || phrase.index >= to) return whole;
     // Its audio so far, when TTS had not finished it: the share is then an upper bound.
     const share = (last.n + 1) / Math.max(phrase.slices, last.n + 1);
     const cut = phrase.text.lastIndexOf(' ', Math.round(phrase.text.length * share));

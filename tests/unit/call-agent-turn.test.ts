@@ -13,7 +13,16 @@ const context: CallContext = {
   bot: { id: 'b', name: 'B', language: 'en', config: { greeting: 'Hi', systemPrompt: '' } },
 };
 const control = { endCall: () => {}, transferCall: async () => {} };
-const fakePlayback = (spoken: string[]) => ({ say: (p: string) => void spoken.push(p.trim()), noteUnspoken: () => {} }) as unknown as Playback;
+/** Records the phrases; a cut turn's caller heard every one of them. */
+const fakePlayback = (spoken: string[]) => ({
+  say: (p: string) => void spoken.push(p.trim()),
+  noteUnspoken: () => {},
+  get phraseCount() {
+    return spoken.length;
+  },
+  heardTranscript: (from = 0, to = spoken.length) => spoken.slice(from, to).join(' '),
+  phrasesInHistory: 0,
+}) as unknown as Playback;
 
 describe('runAgentTurn', () => {
   it('gives every tool call a result in the history, even when the caller cuts the turn off', async () => {
