@@ -290,6 +290,9 @@ export class CallSession {
 
   private callerFinished(u: CallerUtterance): void {
     if (this.ended) return;
+    // Over the goodbye (the one turn that cannot be interrupted: the call is ending) the caller's words are not
+    // answered, but they were said: stored like the words of a turn a hang-up cut.
+    if (this.turn && !this.turn.interruptible) return this.said.callerLastWords(u.text, u.speechStartedAt);
     // While the bot talks, only speech that passes the barge-in bar is a turn; backchannels are dropped.
     if (this.turn && !this.bargeIn.utteranceOverBot(this.turn, u)) return;
     this.callerTurn(u.text, u);
@@ -306,7 +309,7 @@ export class CallSession {
   private callerTyped(text: string): void {
     if (this.ended || !text.trim()) return;
     if (this.turn) {
-      if (!this.turn.interruptible) return;
+      if (!this.turn.interruptible) return this.said.callerLastWords(text.trim(), this.clock.now());
       this.bargeIn.commit(this.turn);
     }
     this.callerTurn(text.trim(), null);

@@ -1,7 +1,8 @@
 /**
  * A caller who hangs up before their turn has closed — mid-sentence, or a moment after a question, while the
  * end-of-turn wait still runs — said something: it is stored in the transcript (nothing answers it), not dropped
- * with the call.
+ * with the call. So is what a caller says over the goodbye (a shutdown, a silence hang-up, end_call): the one turn
+ * they cannot interrupt.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../src/bots/config-schema.js';
@@ -19,17 +20,22 @@ afterEach(async () => {
   session = null;
 });
 
-async function hangUpAfter(events: (stt: ScriptedStt) => void) {
+/** A call started with a voice that takes `chunkMs` per word; its session is `session`. */
+function startCall(chunkMs: number) {
   const transport = new MemoryTransport();
   const stt = new ScriptedStt();
   const llm = new ScriptedLlm(() => 'Sure.');
   const recorder = new MemoryCallRecorder();
   session = new CallSession({
-    transport, stt, llm, tts: new ScriptedTts({ firstAudioMs: 1, chunkMs: 0 }), tools: new ToolRegistry(),
+    transport, stt, llm, tts: new ScriptedTts({ firstAudioMs: 1, chunkMs }), tools: new ToolRegistry(),
     context: { callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, bot: { id: 'b', name: 'B', language: 'en', config: { greeting: 'Hi.', systemPrompt: '' } } },
     recorder, limits: DEFAULT_LIMITS, systemPrompt: '', language: 'en', log: silentLogger, callerVoice: null,
   });
-  const done = session.start();
+  return { transport, stt, llm, recorder, session, done: session.start() };
+}
+
+async function hangUpAfter(events: (stt: ScriptedStt) => void) {
+  const { transport, stt, llm, recorder, done } = startCall(0);
   await sleep(200);
   events(stt);
   await sleep(50);
@@ -56,5 +62,22 @@ describe('the caller\'s last words', () => {
       stt.emit({ type: 'final', text: 'please cancel my appointment for tomorrow', endOfUtterance: false });
     });
     expect(recorder.turns.filter((t) => t.role === 'caller').map((t) => t.text)).toEqual(['please cancel my appointment for tomorrow']);
+  });
+
+  it('words said over the goodbye are stored (not answered), spoken or typed', async () => {
+    // A goodbye that takes a while to play: ~40 ms per word, played in real time.
+    const { transport, stt, llm, recorder, session: call, done } = startCall(40);
+    await sleep(300);
+    const ending = call.end('server_shutdown');
+    await sleep(30);
+    stt.emit({ type: 'speech_started', atMs: 0 });
+    stt.emit({ type: 'final', text: 'wait I need to change my appointment to friday', endOfUtterance: true });
+    await sleep(200);
+    transport.text('and my number changed');
+    await ending;
+    await done;
+    expect(recorder.turns.filter((t) => t.role === 'caller').map((t) => t.text)).toEqual(['wait I need to change my appointment to friday', 'and my number changed']);
+    expect(llm.requests).toHaveLength(0);
+    expect(recorder.ended?.reason).toBe('server_shutdown');
   });
 });
