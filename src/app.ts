@@ -24,6 +24,7 @@ import type { RootSql } from './db/sql.js';
 import type { Logger } from './log.js';
 import { MAX_SOCKET_PAYLOAD } from './telephony/socket-frames.js';
 import { TWILIO_BODY_LIMIT, limitedFormParser } from './telephony/twilio/form-limits.js';
+import { databaseRateLimitStore } from './api/rate-limit-store.js';
 
 export interface AppDeps {
   config: Config;
@@ -40,6 +41,11 @@ export interface AppDeps {
   publicRoutes?: FastifyPluginAsync[];
   /** Database probe timings for /healthz and /readyz (tests shorten them). */
   health?: HealthOptions;
+  /**
+   * Count the /v1 rate limit in the database (api/rate-limit-store.ts), so processes and instances sharing it share
+   * each company's budget; the server sets it on PostgreSQL. Otherwise each process counts in its own memory.
+   */
+  sharedRateLimits?: boolean;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -124,6 +130,23 @@ function documentCommonErrors(app: FastifyInstance): void {
   });
 }
 
+/**
+ * A request carrying X-Forwarded-For from a peer TRUST_PROXY does not name is counted by that peer's address (rate
+ * limits, the authentication throttle): right for a client that sent the header itself, wrong for a load balancer
+ * left out of TRUST_PROXY, whose clients would then share one budget. Said once per peer (at most 20), never per
+ * request.
+ */
+function warnOfUntrustedForwarding(app: FastifyInstance): void {
+  const warned = new Set<string>();
+  app.addHook('onRequest', async (request) => {
+    if (warned.size >= 20 || request.headers['x-forwarded-for'] === undefined) return;
+    const peer = request.socket.remoteAddress;
+    if (!peer || request.ip !== peer || warned.has(peer)) return;
+    warned.add(peer);
+    request.log.warn({ peer }, 'a request carries X-Forwarded-For from a peer TRUST_PROXY does not trust: it is counted by the peer\'s address. If the peer is your load balancer, name it in TRUST_PROXY');
+  });
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     // Request lines carry the path and the query's keys, never its values (phone numbers, web-call tokens…).
@@ -143,6 +166,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  warnOfUntrustedForwarding(app);
 
   installErrorHandler(app);
   documentCommonErrors(app);
@@ -192,6 +216,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         max: deps.config.RATE_LIMIT_PER_MIN,
         timeWindow: 60_000,
         hook: 'preParsing',
+        ...(deps.sharedRateLimits ? { store: databaseRateLimitStore(deps.sql) } : {}),
+        // A database that cannot count (an outage) does not also refuse the API: the request meets the outage itself.
+        skipOnError: true,
         // Per company, not per key: a company may create as many keys as it likes, and each would be a new budget.
         keyGenerator: (request) => request.auth?.companyId ?? request.ip,
         errorResponseBuilder: (_request, context) => ({

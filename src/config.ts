@@ -49,8 +49,8 @@ export const VARIABLES = {
   },
   TWILIO_RATE_LIMIT_PER_MIN: { kind: { type: 'int', min: 1, max: 1_000_000 }, default: '1200', doc: 'Requests per minute per client IP on the Twilio webhooks (429 beyond)' },
   TRUST_PROXY: {
-    kind: { type: 'string' }, default: 'loopback,linklocal,uniquelocal',
-    doc: 'Which peers may set X-Forwarded-For (the client IP that rate limits count by): true, false, a hop count, or addresses/CIDRs/loopback,linklocal,uniquelocal',
+    kind: { type: 'string' }, default: 'loopback',
+    doc: 'Which peers may set X-Forwarded-For (the client IP that rate limits count by): true, false, a hop count, or addresses/CIDRs/loopback,linklocal,uniquelocal. Name your load balancer here: any client of a trusted peer can claim any address',
   },
   SHUTDOWN_TIMEOUT_MS: { kind: { type: 'int', min: 0, max: 600_000 }, default: '10000', doc: 'How long SIGTERM waits for in-flight work' },
   CALL_TOKEN_SECRET: { kind: { type: 'string' }, secret: true, doc: 'HMAC key for media-stream and web-call tokens, at least 32 characters (a shorter one stops the start); unset = generated into DATA_DIR/call-token-secret' },

@@ -225,7 +225,12 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     webCallPageRoute(),
   ];
 
-  const app = await buildApp({ config, sql, log, adminToken, metrics, tenantRoutes, publicRoutes, health: { draining: () => runner.draining, databaseInProcess: !config.DATABASE_URL } });
+  const app = await buildApp({
+    config, sql, log, adminToken, metrics, tenantRoutes, publicRoutes,
+    health: { draining: () => runner.draining, databaseInProcess: !config.DATABASE_URL },
+    // Processes and instances on one PostgreSQL share each company's rate limit.
+    sharedRateLimits: Boolean(config.DATABASE_URL),
+  });
 
   worker?.start();
   webhooks?.start();

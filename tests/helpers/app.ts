@@ -26,6 +26,8 @@ export interface TestAppOptions {
   publicRoutes?: (db: TestDatabase, config: Config) => FastifyPluginAsync[];
   validateWebhookUrl?: AccountRouteDeps['validateWebhookUrl'];
   db?: TestDatabase;
+  /** Count the rate limit in the database, as the server does on PostgreSQL. */
+  sharedRateLimits?: boolean;
 }
 
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -41,6 +43,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       ...(options.tenantRoutes?.(db, config) ?? []),
     ],
     publicRoutes: options.publicRoutes?.(db, config) ?? [],
+    ...(options.sharedRateLimits ? { sharedRateLimits: true } : {}),
   });
   await app.ready();
   return testAppOn(app, db, config, async () => {

@@ -70,7 +70,7 @@ describe('config', () => {
   });
 
   it('reads TRUST_PROXY as Fastify\'s trustProxy', () => {
-    expect(trustProxyOption(loadConfig({}).TRUST_PROXY)).toBe('loopback,linklocal,uniquelocal');
+    expect(trustProxyOption(loadConfig({}).TRUST_PROXY)).toBe('loopback');
     expect(trustProxyOption('true')).toBe(true);
     expect(trustProxyOption('FALSE')).toBe(false);
     const twoHops = trustProxyOption('2') as (address: string, hop: number) => boolean;
