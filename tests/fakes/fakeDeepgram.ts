@@ -49,6 +49,8 @@ export interface FakeDeepgramConnection {
   readonly sent: Array<Record<string, unknown>>;
   /** Send an arbitrary message (for edge cases). */
   send(message: Record<string, unknown>): void;
+  /** Send text as it is: what a broken or hostile server might (not JSON, or JSON that is not a message). */
+  sendRaw(text: string): void;
   /** Drop the connection abruptly (no close frame), as a network failure would. */
   drop(): void;
   readonly closed: Promise<{ code: number }>;
@@ -129,6 +131,9 @@ export class FakeDeepgram {
       controls: session.controls,
       sent: session.sent,
       send: (m) => session.send(m),
+      sendRaw: (text) => {
+        if (ws.readyState === ws.OPEN) ws.send(text);
+      },
       drop: () => ws.terminate(),
       closed,
     };

@@ -98,6 +98,24 @@ describe('DeepgramStt against fakeDeepgram', () => {
     await session.close();
   });
 
+  it('passes over JSON that is not a message (null, a number, an array) without a stack on the console', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const session = await stt().open(sessionOptions());
+      const c = collector(session);
+      const conn = fake.connections.at(-1)!;
+      for (const raw of ['null', '42', '"text"', '[1,2]']) conn.sendRaw(raw);
+      const base = { type: 'Results', channel_index: [0, 1], duration: 1, start: 0, metadata: {} };
+      conn.send({ ...base, is_final: true, speech_final: true, channel: { alternatives: [{ transcript: 'still here', words: [] }] } });
+      await c.until((e) => e.type === 'final');
+      expect(c.events).toEqual([{ type: 'final', text: 'still here', endOfUtterance: true }]);
+      expect(errors).not.toHaveBeenCalled();
+      await session.close();
+    } finally {
+      errors.mockRestore();
+    }
+  });
+
   it('sends Finalize on finalize() and emits the flushed final', async () => {
     const session = await stt({ endpointingMs: 5000 }).open(sessionOptions());
     const c = collector(session);

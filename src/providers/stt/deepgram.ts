@@ -141,7 +141,11 @@ class DeepgramSession implements SttSession {
     private readonly packetMs: number,
   ) {
     this.events = this.queue;
-    socket.on('message', (m) => this.onMessage(m as DeepgramMessage));
+    // The SDK hands on whatever the socket carried, parsed: only objects are Deepgram's messages (a `null` or a
+    // number would throw here, and the SDK would print the stack past the server's logger).
+    socket.on('message', (m) => {
+      if (typeof m === 'object' && m !== null && !Array.isArray(m)) this.onMessage(m as DeepgramMessage);
+    });
     socket.on('error', (err) => this.fail(err, true));
     this.serverClosed = new Promise((resolve) => {
       socket.on('close', (event) => {
