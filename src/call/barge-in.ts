@@ -9,7 +9,7 @@
  * ('barge-in', 'resume'), and records each outcome in `metrics`.
  */
 import type { CallLimits } from '../bots/config-schema.js';
-import type { BotTurnKind, SpeakingTurn, StopReason } from './speaking-turn.js';
+import type { SpeakingTurn, StopReason } from './speaking-turn.js';
 import type { CallTimers } from './timers.js';
 import type { CallerTurnTracker, CallerUtterance } from './turn-taking.js';
 import type { Clock, TurnLatency } from './types.js';
@@ -32,7 +32,8 @@ export interface BargeInHost {
   /** The bot paused for the caller, is speaking again, or is listening after a committed interruption. */
   stateChanged(state: 'paused' | 'speaking' | 'thinking' | 'listening'): void;
   stopTurn(t: SpeakingTurn, reason: StopReason, addLatency?: (l: TurnLatency) => void): void;
-  speak(text: string, kind: BotTurnKind, interruptible: boolean): void;
+  /** Says the unheard rest of a cut turn (from the start of the phrase cut short); false when nothing was left. */
+  sayRestOf(cut: SpeakingTurn): boolean;
   enterListening(): void;
 }
 
@@ -179,8 +180,6 @@ export class BargeIn {
     if (this.o.tracker.inSpeech) return;
     this.cutTurn = null;
     this.o.tracker.reset();
-    const rest = cut.playback.unheardText();
-    if (rest) host.speak(rest, 'resume', true);
-    else host.enterListening();
+    if (!host.sayRestOf(cut)) host.enterListening();
   }
 }

@@ -136,7 +136,7 @@ export class CallSession {
         ended: () => this.ended,
         stateChanged: (state) => this.setState(state),
         stopTurn: (t, reason, addLatency) => this.stopTurn(t, reason, addLatency),
-        speak: (text, kind, interruptible) => this.speak(text, kind, interruptible),
+        sayRestOf: (cut) => this.sayRestOf(cut, 'resume'),
         enterListening: () => this.enterListening(),
       },
     });
@@ -444,7 +444,6 @@ export class CallSession {
    * (a goodbye is said again); when the budget is spent the call cannot speak, so it ends.
    */
   private async ttsFailed(turn: SpeakingTurn, err: unknown): Promise<void> {
-    const rest = turn.kind === 'goodbye' ? turn.playback.text : turn.playback.unheardText();
     this.stopTurn(turn, 'tts-failed');
     this.tts = null;
     // A voice that has said nothing through a whole reconnect budget of failures (one that opens but never
@@ -460,10 +459,27 @@ export class CallSession {
     if (!session) return void this.finish(this.endRequested ?? { reason: 'provider_failure: tts', status: 'failed' });
     this.tts = session;
     if (this.turn) return; // a turn the caller started meanwhile has been answered
-    if (rest.trim()) return this.speak(rest, turn.kind === 'agent' ? 'resume' : turn.kind, turn.interruptible);
+    if (this.sayRestOf(turn, turn.kind === 'agent' ? 'resume' : turn.kind)) return;
     // Nothing was left to say, so the new session is not tried now: its first failure starts a streak of its own.
     this.ttsSilentSince = null;
     this.afterSpeech(turn.kind);
+  }
+
+  /**
+   * Says what the caller did not hear of a turn that was cut (its voice failed, or an interruption brought no
+   * words), as turn `kind`; false when nothing was left. Phrases heard whole are not said again. The phrase that
+   * was playing is said again from its start: a voice cannot start mid-phrase, and its unheard words may be the
+   * ones that matter ("A haircut costs forty…" — dollars). The cut turn's record then keeps only the phrases heard
+   * whole, so the transcript and the history hold each phrase once. A goodbye is said again whole.
+   */
+  private sayRestOf(cut: SpeakingTurn, kind: BotTurnKind): boolean {
+    if (!this.tts || this.ended) return false;
+    const again = cut.kind === 'goodbye' ? 'turn start' : 'cut phrase';
+    const rest = again === 'turn start' ? cut.playback.text : cut.playback.unheardText();
+    if (!rest.trim()) return false;
+    this.said.restSaid(cut, again);
+    this.speak(rest, kind, cut.interruptible);
+    return true;
   }
 
   private afterSpeech(kind: BotTurnKind): void {
@@ -561,6 +577,7 @@ export class CallSession {
     // Words of a turn that never closed (the caller hung up mid-sentence, or before the end-of-turn wait was over)
     // are what they said last: stored like any turn, not dropped with the call.
     if (this.tracker.hasWords) this.said.callerLastWords(this.tracker.pendingText, this.tracker.speechStartedAt);
+    this.said.flush();
     this.callAbort.abort();
     const closing: Promise<unknown>[] = [this.input.close(), this.ttsLine.close()];
     if (hangUp) closing.push(this.o.transport.hangup(req.reason));

@@ -10,11 +10,21 @@ import type { SpeakingTurn, StopReason } from './speaking-turn.js';
 import type { CallerUtterance } from './turn-taking.js';
 import type { CallLogger, Clock, TranscriptTurn, TurnLatency } from './types.js';
 
+interface StoppedTurn {
+  turn: SpeakingTurn;
+  reason: StopReason;
+  /** What the caller heard, the start of the phrase cut short included ("…"). */
+  heard: string;
+  latency: TurnLatency | undefined;
+}
+
 export class Conversation {
   /** The LLM's view of the call (the greeting is in the system prompt). */
   readonly history: ChatMessage[] = [];
   /** Latency of each agent answer (completed or interrupted), in order. */
   readonly turnLatencies: TurnLatency[] = [];
+  /** A stopped turn whose rest may yet be said (botStopped): not recorded yet. */
+  private restMaySay: StoppedTurn | null = null;
 
   constructor(
     private readonly recorder: CallRecorder,
@@ -37,6 +47,7 @@ export class Conversation {
 
   /** What the bot said, as the LLM should remember it (answers, and the rest of an answer read after a cut). */
   assistant(text: string): void {
+    this.flush();
     pushMessage(this.history, { role: 'assistant', content: text });
   }
 
@@ -52,7 +63,11 @@ export class Conversation {
     }
   }
 
-  /** A bot turn stopped early: keep what the caller heard, flagged interrupted, and for answers in the history. */
+  /**
+   * A bot turn stopped early: keep what the caller heard, flagged interrupted, and for answers in the history.
+   * The record of a turn an interruption or a failed voice cut waits until it is known whether its rest is said
+   * (restSaid) — until anything else is recorded, at the latest.
+   */
   botStopped(t: SpeakingTurn, reason: StopReason, heard: string, addLatency?: (l: TurnLatency) => void): void {
     const latency = t.latency ? { ...t.latency } : undefined;
     if (latency) {
@@ -63,10 +78,41 @@ export class Conversation {
       }
     }
     if (!heard || (reason === 'call-ended' && t.kind === 'goodbye')) return;
-    this.record({ role: 'bot', text: heard, ts: this.iso(t.startedAt), interrupted: true, ...(latency && reason === 'interrupted' ? { latency } : {}), ...(t.safety ? { safety: t.safety } : {}) });
+    const stopped: StoppedTurn = { turn: t, reason, heard, latency };
+    if (reason !== 'interrupted' && reason !== 'tts-failed') return this.recordStopped(stopped, 'as heard');
+    this.flush();
+    this.restMaySay = stopped;
+  }
+
+  /**
+   * The rest of stopped turn `t` is being said from the start of the phrase the caller heard only in part
+   * (`from: 'turn start'`: all of it again): what is said again is stored with the turn that says it in full, so
+   * `t` keeps only the phrases heard whole before it. The transcript and the history hold each phrase once.
+   */
+  restSaid(t: SpeakingTurn, from: 'cut phrase' | 'turn start'): void {
+    const stopped = this.restMaySay;
+    if (stopped?.turn !== t) return;
+    this.restMaySay = null;
+    if (from === 'cut phrase') this.recordStopped(stopped, 'whole phrases');
+  }
+
+  /** Records a stopped turn whose rest was not said (the caller spoke, the call ended…): as heard, "…" and all. */
+  flush(): void {
+    const stopped = this.restMaySay;
+    if (!stopped) return;
+    this.restMaySay = null;
+    this.recordStopped(stopped, 'as heard');
+  }
+
+  private recordStopped({ turn: t, reason, heard, latency }: StoppedTurn, keep: 'as heard' | 'whole phrases'): void {
+    const { playback } = t;
+    const text = keep === 'as heard' ? heard : playback.heardText();
+    if (!text) return;
+    this.record({ role: 'bot', text, ts: this.iso(t.startedAt), interrupted: true, ...(latency && reason === 'interrupted' ? { latency } : {}), ...(t.safety ? { safety: t.safety } : {}) });
     if ((reason === 'interrupted' || reason === 'tts-failed') && (t.kind === 'agent' || t.kind === 'resume')) {
       // The words of the answer's tool rounds are in the history already, with their calls (agent-turn.ts).
-      const after = t.playback.phrasesInHistory > 0 ? t.playback.heardTranscript(t.playback.phrasesInHistory) : heard;
+      const from = playback.phrasesInHistory;
+      const after = keep === 'whole phrases' ? playback.heardText(from) : from > 0 ? playback.heardTranscript(from) : heard;
       if (after) this.assistant(after);
     }
   }
@@ -76,6 +122,7 @@ export class Conversation {
   }
 
   private record(turn: TranscriptTurn): void {
+    this.flush();
     this.recorder.appendTurn(turn).catch((err: unknown) => this.log.error({ err: errText(err) }, 'recording a turn failed'));
   }
 

@@ -297,6 +297,10 @@ export class Playback {
     const part = `${phrase.text.slice(0, cut).replace(/[\s,;:.!?—-]+$/u, '')}…`;
     return whole ? `${whole} ${part}` : part;
   }
+  /**
+   * What is left to say of a turn cut short: the phrases not heard whole, the one playing when it stopped from its
+   * start (a voice cannot begin mid-phrase), and the text the producer had not handed over.
+   */
   unheardText(): string {
     const rest = this.phrases.filter((p) => !this.isHeard(p)).map((p) => p.text);
     if (this.unspoken) rest.push(this.unspoken);

@@ -13,7 +13,7 @@ import type { CallContext } from '../../src/call/tool-types.js';
 import { silentLogger } from '../../src/call/types.js';
 import type { SttProvider, TtsProvider, TtsSession } from '../../src/providers/types.js';
 import { MemoryTransport } from '../helpers/memory-transport.js';
-import { saySentence, ScriptedLlm, ScriptedStt, ScriptedTts } from '../helpers/scripted-providers.js';
+import { saySentence, ScriptedLlm, ScriptedStt, ScriptedTts, type ScriptedTtsOptions } from '../helpers/scripted-providers.js';
 
 const GREETING = 'Hello, this is Acme Dental.';
 const APOLOGY = "I'm sorry, I'm having technical difficulties.";
@@ -22,11 +22,18 @@ const ANSWER = 'We open at nine. On Saturdays we open at ten. On Sundays we are 
 /** A TTS whose sessions can hang on open, or fail mid-phrase after some audio. */
 class FlakyTts implements TtsProvider {
   readonly name = 'flaky-tts';
-  readonly inner = new ScriptedTts();
+  readonly inner: ScriptedTts;
   hangOpens = 0;
   opened = 0;
   /** Phrases to break after their first chunk of audio. */
   breakMidPhrase = 0;
+  /** Break the phrase with this text after `breakAfterChunks` chunks, once. */
+  breakPhrase: string | null = null;
+  breakAfterChunks = 1;
+
+  constructor(options?: ScriptedTtsOptions) {
+    this.inner = new ScriptedTts(options);
+  }
 
   async open(options: Parameters<TtsProvider['open']>[0]): Promise<TtsSession> {
     this.opened++;
@@ -39,14 +46,26 @@ class FlakyTts implements TtsProvider {
       close: () => s.close(),
       startTurn: (signal) => {
         const turn = s.startTurn(signal);
-        if (this.breakMidPhrase <= 0) return turn;
-        this.breakMidPhrase--;
+        let chunksBeforeBreak = 0;
+        if (this.breakMidPhrase > 0) {
+          this.breakMidPhrase--;
+          chunksBeforeBreak = 1;
+        }
+        const pushText = (text: string): void => {
+          if (this.breakPhrase !== null && text.trim() === this.breakPhrase) {
+            this.breakPhrase = null;
+            chunksBeforeBreak = this.breakAfterChunks;
+          }
+          turn.pushText(text);
+        };
         return {
           ...turn,
+          pushText,
           audio: (async function* () {
+            let chunks = 0;
             for await (const chunk of turn.audio) {
               yield chunk;
-              throw new Error('tts socket dropped');
+              if (chunksBeforeBreak > 0 && ++chunks >= chunksBeforeBreak) throw new Error('tts socket dropped');
             }
           })(),
         };
@@ -55,10 +74,10 @@ class FlakyTts implements TtsProvider {
   }
 }
 
-function harness(options: { stt?: SttProvider; tts?: TtsProvider; before?: (tts: FlakyTts) => void } = {}) {
+function harness(options: { stt?: SttProvider; tts?: TtsProvider; ttsOptions?: ScriptedTtsOptions; before?: (tts: FlakyTts) => void } = {}) {
   const transport = new MemoryTransport();
   const stt = new ScriptedStt();
-  const tts = new FlakyTts();
+  const tts = new FlakyTts(options.ttsOptions);
   options.before?.(tts);
   const recorder = new MemoryCallRecorder();
   const config: BotConfig = { greeting: GREETING, systemPrompt: 'Be brief.' };
@@ -216,6 +235,31 @@ describe('TTS fails to open, hangs, or fails mid-phrase', () => {
     // Nothing the caller heard in full is lost or said twice: the cut first phrase is said again with the rest.
     expect(bot.at(-1)).toBe(`bot: ${ANSWER}`);
     expect(h.ended).toBe(false);
+  });
+
+  it('a voice lost part-way through a phrase: that phrase is said again from its start, and stored once', async () => {
+    // Audio comes at the pace it plays (a word of 300 ms every 300 ms), so the caller has heard "On Saturdays we"
+    // when the second phrase's synthesis breaks.
+    const h = harness({ ttsOptions: { chunkMs: 300 } });
+    await h.advance(4000);
+    h.tts.breakPhrase = 'On Saturdays we open at ten.';
+    h.tts.breakAfterChunks = 3;
+    void h.stt.play(saySentence('when do you open'));
+    await h.advance(15_000);
+    // Phrases heard whole are not said again; the cut one is, from its start (a voice cannot begin mid-phrase).
+    expect(h.tts.inner.texts.filter((t) => t === 'We open at nine.')).toHaveLength(1);
+    expect(h.tts.inner.texts.filter((t) => t === 'On Saturdays we open at ten.')).toHaveLength(2);
+    // The transcript and the history hold each phrase once: the cut turn keeps what was heard whole, and the
+    // phrase said again belongs to the turn that said it in full.
+    expect(h.texts().slice(-3)).toEqual([
+      'caller: when do you open',
+      'bot(interrupted): We open at nine.',
+      'bot: On Saturdays we open at ten. On Sundays we are closed.',
+    ]);
+    void h.stt.play(saySentence('thank you'));
+    await h.advance(8000);
+    const history = h.llm.requests.at(-1)!.messages.filter((m) => m.role === 'assistant').map((m) => m.content);
+    expect(history).toEqual([`We open at nine.\nOn Saturdays we open at ten. On Sundays we are closed.`]);
   });
 
   it('TTS that stays down mid-call ends the call within the budget, the conversation stored', async () => {

@@ -248,8 +248,9 @@ describe('CallSession', () => {
     expect(h.tts.texts.at(-1)).not.toBe('Is there anything else I can help with?');
     await h.advance(30_000);
     const bots = h.recorder.turns.filter((t) => t.role === 'bot');
-    expect(bots[1]).toMatchObject({ interrupted: true, text: 'We are open from nine to five on weekdays. On…' });
-    // The rest is said from the start of the phrase that was cut.
+    // The rest is said from the start of the phrase that was cut ("On…"), which is stored once: with the turn
+    // that said it in full.
+    expect(bots[1]).toMatchObject({ interrupted: true, text: 'We are open from nine to five on weekdays.' });
     expect(bots[2]?.text).toBe('On Saturdays we open at ten and close at two. On Sundays we are closed. Is there anything else I can help with?');
     expect(h.recorder.turns.filter((t) => t.role === 'caller')).toHaveLength(1);
   });
