@@ -1,6 +1,11 @@
 /**
  * One webhook POST: guarded DNS (see url-guard), a hard timeout over the whole exchange, no redirects followed,
  * at most `maxResponseBytes` of the answer read. Never throws; every outcome is a PostResult.
+ *
+ * The status line decides the outcome, not the body: a 2xx is the receiver's acceptance the moment its status and
+ * headers arrive, so its body is read only briefly (SUCCESS_BODY_WAIT_MS, for the excerpt) and the exchange ends
+ * there; an answer whose body outlasts the timeout is recorded with its status, not as a timeout. (A 2xx whose
+ * body never finished was once recorded as a timeout and sent again until dead, though it had been accepted.)
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -27,6 +32,8 @@ export interface PostResult {
 }
 
 const EXCERPT_CHARS = 1024;
+/** How long the body of a 2xx is read, at most, for its excerpt: the status already said it was accepted. */
+export const SUCCESS_BODY_WAIT_MS = 200;
 
 export function parseRetryAfter(value: string | undefined, nowMs = Date.now()): number | null {
   if (!value) return null;
@@ -82,10 +89,14 @@ export class WebhookHttpClient {
 
     return new Promise<PostResult>((resolve) => {
       let settled = false;
+      // Set once the status line and headers arrived: ends the exchange with that status, whatever the body does.
+      let answered: (() => void) | null = null;
+      let successBodyTimer: NodeJS.Timeout | undefined;
       const finish = (r: PostResult) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        clearTimeout(successBodyTimer);
         signal?.removeEventListener('abort', onAbort);
         resolve(r);
       };
@@ -107,11 +118,17 @@ export class WebhookHttpClient {
           let size = 0;
           const statusCode = res.statusCode ?? 0;
           const retryAfterMs = parseRetryAfter(res.headers['retry-after'] as string | undefined);
+          const ok = statusCode >= 200 && statusCode < 300;
           const complete = () => {
             const excerpt = Buffer.concat(chunks).toString('utf8').slice(0, EXCERPT_CHARS);
-            const ok = statusCode >= 200 && statusCode < 300;
             finish(done({ statusCode, error: ok ? null : `HTTP ${statusCode}`, retryAfterMs, responseExcerpt: excerpt || null }));
           };
+          answered = () => {
+            complete();
+            res.destroy();
+          };
+          // Accepted: what of the body arrives within a moment is the excerpt; a body that never ends is not waited for.
+          if (ok) successBodyTimer = setTimeout(answered, SUCCESS_BODY_WAIT_MS);
           res.on('data', (chunk: Buffer) => {
             if (size >= maxBytes) return;
             const room = maxBytes - size;
@@ -129,6 +146,7 @@ export class WebhookHttpClient {
         },
       );
       const timer = setTimeout(() => {
+        if (answered) return answered();
         req.destroy();
         finish(fail(`timed out after ${this.options.timeoutMs} ms`));
       }, this.options.timeoutMs);

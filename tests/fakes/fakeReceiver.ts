@@ -1,6 +1,6 @@
 /**
  * A company's webhook endpoint: records every request and answers as scripted — a status, a delay, a
- * connection that hangs or is destroyed — and can go down (connection refused) and come back on the same port.
+ * connection that hangs or is destroyed, an answer whose body never ends — and can go down (connection refused) and come back on the same port.
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,7 +15,8 @@ export interface ReceivedRequest {
 }
 
 export type ReceiverAction =
-  | { status: number; delayMs?: number; headers?: Record<string, string>; body?: string }
+  /** bodyNeverEnds: the status, headers and `body` are sent, then the body is held open (until down()). */
+  | { status: number; delayMs?: number; headers?: Record<string, string>; body?: string; bodyNeverEnds?: boolean }
   | { hang: true }
   | { destroy: true };
 
@@ -107,6 +108,12 @@ export class FakeReceiver {
     if (action.delayMs) await new Promise((r) => setTimeout(r, action.delayMs));
     if (res.destroyed) return;
     res.writeHead(action.status, { 'content-type': 'text/plain', ...(action.headers ?? {}) });
+    if (action.bodyNeverEnds) {
+      res.write(action.body ?? 'ok');
+      this.hanging.add(res);
+      res.on('close', () => this.hanging.delete(res));
+      return;
+    }
     res.end(action.body ?? 'ok');
   }
 }

@@ -247,6 +247,18 @@ describe('webhook outbox delivery', () => {
     expect(attempts.filter((a) => a.event_id === failing).map((a) => a.response_excerpt)).toContain('no');
   });
 
+  it('a 2xx whose body never ends is delivered once, not retried as a timeout', async () => {
+    const acme = await company();
+    const start = receiver.requests.length;
+    const id = (await recordEvent(sql, { companyId: acme.id, type: 'call.started', data: {} }))!;
+    receiver.behaviour = () => ({ status: 200, body: 'ok', bodyNeverEnds: true });
+    startWorker();
+    await until('settled', async () => (await sql`select 1 from webhook_events where id = ${id} and attempts > 0 and locked_until is null`).length === 1);
+    const [row] = await sql<{ status: string; attempts: number; last_status_code: number }[]>`select status, attempts, last_status_code from webhook_events where id = ${id}`;
+    expect(row).toEqual({ status: 'delivered', attempts: 1, last_status_code: 200 });
+    expect(receiver.requests.slice(start).filter((r) => r.json?.id === id)).toHaveLength(1);
+  });
+
   it('an event past its maximum age when claimed is dead, and not sent', async () => {
     const acme = await company();
     const start = receiver.requests.length;

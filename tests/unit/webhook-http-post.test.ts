@@ -59,6 +59,15 @@ describe('WebhookHttpClient', () => {
     expect(r.responseExcerpt!.length).toBeLessThanOrEqual(1024);
   });
 
+  it('a 2xx is accepted when its status arrives, though its body never ends; another status whose body hangs keeps its status', async () => {
+    receiver.behaviour = () => ({ status: 200, body: 'accepted', bodyNeverEnds: true });
+    const accepted = await open.post(receiver.url, {}, '{}');
+    expect(accepted).toMatchObject({ statusCode: 200, error: null });
+    receiver.behaviour = () => ({ status: 503, headers: { 'retry-after': '7' }, body: 'busy', bodyNeverEnds: true });
+    const refused = await open.post(receiver.url, {}, '{}');
+    expect(refused).toMatchObject({ statusCode: 503, error: 'HTTP 503', retryAfterMs: 7000 });
+  });
+
   it('times out a slow receiver and reports Retry-After', async () => {
     receiver.behaviour = () => ({ hang: true });
     const slow = await open.post(receiver.url, {}, '{}');
