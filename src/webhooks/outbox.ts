@@ -11,7 +11,10 @@ export interface ClaimedEvent {
   company_id: string;
   type: string;
   body: string;
+  /** Every claim of the event, this one included: the number of this attempt. */
   attempts: number;
+  /** `attempts` when the event was last replayed: the retry schedule counts the attempts since. */
+  attempts_before_replay: number;
   created_at: Date;
   replayed_at: Date | null;
   claimed_by: string;
@@ -68,7 +71,7 @@ export async function claimDueEvents(sql: RootSql, limit: number, leaseMs: numbe
       order by array_position(p.ids, e.id)
       limit ${limit}
       for update of e skip locked)
-    returning id, company_id, type, body, attempts, created_at, replayed_at, claimed_by`;
+    returning id, company_id, type, body, attempts, attempts_before_replay, created_at, replayed_at, claimed_by`;
 }
 
 export async function insertAttempt(db: Db, eventId: string, companyId: string, attempt: number, url: string, r: PostResult): Promise<void> {
@@ -199,10 +202,14 @@ export async function attemptsFor(db: Db, companyId: string, eventIds: string[])
   return out;
 }
 
-/** Sends an event again with the same id; its retry window starts over. False while a worker holds it. */
+/**
+ * Sends an event again with the same id; its retry window starts over — its age and its backoff (the attempts before
+ * the replay stay counted and listed). False while a worker holds it.
+ */
 export async function replayDelivery(db: Db, companyId: string, id: string): Promise<boolean> {
   const rows = await db`
     update webhook_events set status = 'pending', next_attempt_at = now(), replayed_at = now(),
+      attempts_before_replay = attempts,
       locked_until = null, claimed_by = null, updated_at = now()
     where company_id = ${companyId} and id = ${id} and type <> 'webhook.test'
       and (locked_until is null or locked_until < now())

@@ -174,7 +174,8 @@ export class WebhookWorker {
     let settlement: Settlement;
     if (ok) settlement = { status: 'delivered', statusCode: result.statusCode, error: null };
     else {
-      const delay = retryDelayMs(event.attempts, result.retryAfterMs, this.options.backoff ?? DEFAULT_BACKOFF, this.options.random);
+      // The schedule restarts at a replay: 5 s, 10 s, 20 s … after it, however many attempts came before.
+      const delay = retryDelayMs(event.attempts - event.attempts_before_replay, result.retryAfterMs, this.options.backoff ?? DEFAULT_BACKOFF, this.options.random);
       const next = new Date(Date.now() + delay);
       const give = isPermanentFailure(result.statusCode) || next.getTime() > this.deadlineOf(event);
       settlement = give

@@ -2,6 +2,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { webhookRoutes } from '../../src/api/routes/webhooks.js';
 import { recordEvent } from '../../src/webhooks/emit.js';
+import { DEFAULT_BACKOFF } from '../../src/webhooks/retry-policy.js';
 import { validateWebhookUrl } from '../../src/webhooks/url-guard.js';
 import { WebhookWorker } from '../../src/webhooks/worker.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
@@ -124,5 +125,36 @@ describe('webhook routes', () => {
     const d = (await t.app.inject({ url: `/v1/webhooks/deliveries/${id}`, headers: t.as(c.apiKey) })).json();
     expect(d).toMatchObject({ status: 'delivered', attempt_count: 2 });
     expect(d.attempts).toHaveLength(2);
+  });
+
+  it('replay of a dead event starts its retry schedule over, and its earlier attempts stay listed', async () => {
+    const c = await companyWithUrl();
+    const id = (await recordEvent(t.db.sql, { companyId: c.companyId, type: 'booking.created', data: { booking_id: 'b' } }))!;
+    // Dead after a day of 21 refused attempts (the last backoffs were an hour).
+    await t.db.sql`update webhook_events set status = 'dead', attempts = 21, last_status_code = 500, last_error = 'HTTP 500' where id = ${id}`;
+    await t.db.sql`
+      insert into webhook_attempts (event_id, company_id, attempt, url, status_code, latency_ms, error)
+      select ${id}, ${c.companyId}, n, ${receiver.url}, 500, 5, 'HTTP 500' from generate_series(1, 21) n`;
+    const replayed = await t.app.inject({ method: 'POST', url: `/v1/webhooks/deliveries/${id}/replay`, headers: t.as(c.apiKey) });
+    expect(replayed.statusCode).toBe(202);
+    expect(replayed.json()).toMatchObject({ status: 'pending', attempt_count: 21 });
+
+    receiver.behaviour = () => ({ status: 500 });
+    // The default schedule, its jitter at the top: the first retry after the replay is due 5 s after it fails.
+    const worker = new WebhookWorker(t.db.sql, { ...delivery, maxAgeMs: 24 * 3_600_000, pollMs: 20, backoff: DEFAULT_BACKOFF, random: () => 1 });
+    worker.start();
+    for (let i = 0; i < 2400; i++) {
+      if ((await t.db.sql`select 1 from webhook_events where id = ${id} and attempts = 22 and locked_until is null`).length === 1) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await worker.stop();
+    const [row] = await t.db.sql<{ status: string; wait_ms: number }[]>`
+      select e.status, extract(epoch from e.next_attempt_at - a.created_at) * 1000 as wait_ms
+      from webhook_events e join webhook_attempts a on a.event_id = e.id and a.attempt = 22 where e.id = ${id}`;
+    expect(row!.status).toBe('pending');
+    expect(Number(row!.wait_ms)).toBeLessThan(2 * DEFAULT_BACKOFF.baseMs); // the first step (5 s), not the hour of a 22nd attempt
+    const d = (await t.app.inject({ url: `/v1/webhooks/deliveries/${id}`, headers: t.as(c.apiKey) })).json();
+    expect(d.attempt_count).toBe(22);
+    expect(d.attempts.map((a: { attempt: number }) => a.attempt)).toEqual(Array.from({ length: 22 }, (_, i) => i + 1));
   });
 });
