@@ -18,6 +18,8 @@ export interface ClaimedEvent {
   created_at: Date;
   replayed_at: Date | null;
   claimed_by: string;
+  /** Until when the claim before this one held the event, if that claim ended without settling it (died, or failed to record). */
+  unsettled_lease_until: Date | null;
 }
 
 
@@ -62,16 +64,19 @@ export async function claimDueEvents(sql: RootSql, limit: number, leaseMs: numbe
         else coalesce(${alone}::int - h.n, ${limit}::int) end),
     -- In claim order; joined by the primary key (a plain join to the candidates may be planned as a scan).
     picked as (select array_agg(id order by turn, next_attempt_at, seq) as ids from candidates)
-    update webhook_events set attempts = attempts + 1, claimed_by = ${token}, updated_at = now(),
+    update webhook_events w set attempts = w.attempts + 1, claimed_by = ${token}, updated_at = now(),
       locked_until = now() + ${leaseMs} * interval '1 millisecond'
-    where id in (
-      select e.id from picked p join webhook_events e on e.id = any(p.ids)
+    from (
+      -- The lease each row had: one still set (and expired) is a claim that ended without settling the event.
+      select e.id, e.locked_until from picked p join webhook_events e on e.id = any(p.ids)
       where e.status = 'pending' and e.next_attempt_at <= now()
         and (e.locked_until is null or e.locked_until < now())
       order by array_position(p.ids, e.id)
       limit ${limit}
-      for update of e skip locked)
-    returning id, company_id, type, body, attempts, attempts_before_replay, created_at, replayed_at, claimed_by`;
+      for update of e skip locked) claimed
+    where w.id = claimed.id
+    returning w.id, w.company_id, w.type, w.body, w.attempts, w.attempts_before_replay, w.created_at, w.replayed_at, w.claimed_by,
+      claimed.locked_until as unsettled_lease_until`;
 }
 
 export async function insertAttempt(db: Db, eventId: string, companyId: string, attempt: number, url: string, r: PostResult): Promise<void> {

@@ -1,8 +1,9 @@
 /**
  * Delivers the outbox: claims due events (leased, SKIP LOCKED — safe with several instances), POSTs them
  * signed, records every attempt, and retries with exponential backoff and jitter until the event is
- * delivered or older than maxAgeMs (then it is dead). A worker that dies mid-delivery leaves a lease that
- * expires; the event is then claimed again and sent with the same webhook-id. Companies share the slots fairly:
+ * delivered or an attempt at or after its deadline (maxAgeMs after it was created or replayed) failed: then it is
+ * dead. A worker that dies mid-delivery leaves a lease that expires; the event is then claimed again and sent with
+ * the same webhook-id. Companies share the slots fairly:
  * the claim serves them in turns and holds each to maxPerCompany deliveries at once (outbox.ts claimDueEvents).
  */
 import { isUuid } from '../util/uuid.js';
@@ -22,7 +23,7 @@ export interface WebhookWorkerLogger {
 export interface WebhookWorkerOptions {
   /** WEBHOOK_TIMEOUT_MS: one attempt, connect to last byte. */
   timeoutMs: number;
-  /** WEBHOOK_MAX_AGE_HOURS in ms: retry this long after the event (or its replay), then mark it dead. */
+  /** WEBHOOK_MAX_AGE_HOURS in ms: retry until this long after the event (or its replay); one failing then is dead. */
   maxAgeMs: number;
   allowHttp: boolean;
   allowPrivate: boolean;
@@ -132,8 +133,10 @@ export class WebhookWorker {
   private async deliver(event: ClaimedEvent, signal: AbortSignal): Promise<void> {
     try {
       // An event claimed again and again without an attempt recorded (its bookkeeping failing each time) ends at
-      // its maximum age all the same, rather than being sent for ever.
-      if (Date.now() > this.deadlineOf(event)) {
+      // its maximum age all the same, rather than being sent for ever: once a claim that held it past its deadline
+      // ended without settling it, that was its last attempt. An event merely claimed late (no worker was running)
+      // still gets its attempt: it is dead only when an attempt at or after its deadline failed.
+      if (event.unsettled_lease_until && event.unsettled_lease_until.getTime() > this.deadlineOf(event)) {
         await settleEvent(this.sql, event, { status: 'dead', statusCode: null, error: 'not delivered within the maximum age' });
         this.log.warn({ eventId: event.id, attempts: event.attempts }, 'webhook event is dead: past its maximum age');
         return;
@@ -176,8 +179,12 @@ export class WebhookWorker {
     else {
       // The schedule restarts at a replay: 5 s, 10 s, 20 s … after it, however many attempts came before.
       const delay = retryDelayMs(event.attempts - event.attempts_before_replay, result.retryAfterMs, this.options.backoff ?? DEFAULT_BACKOFF, this.options.random);
-      const next = new Date(Date.now() + delay);
-      const give = isPermanentFailure(result.statusCode) || next.getTime() > this.deadlineOf(event);
+      // Retried until the deadline: when the backoff or a Retry-After would wait past it, the last retry is due at
+      // the deadline itself. Only an attempt made at or after the deadline that failed (or a 410 Gone) ends it.
+      const now = Date.now();
+      const deadline = this.deadlineOf(event);
+      const next = new Date(Math.min(now + delay, deadline));
+      const give = isPermanentFailure(result.statusCode) || now - result.latencyMs >= deadline;
       settlement = give
         ? { status: 'dead', statusCode: result.statusCode, error: result.error }
         : { status: 'pending', nextAttemptAt: next, statusCode: result.statusCode, error: result.error };

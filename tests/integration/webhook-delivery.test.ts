@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rotateWebhookSecret } from '../../src/db/companies.js';
 import type { RootSql } from '../../src/db/sql.js';
 import { emitEvent, recordEvent, type WebhookEventType } from '../../src/webhooks/emit.js';
+import { DEFAULT_BACKOFF } from '../../src/webhooks/retry-policy.js';
 import { generateWebhookSecret, verifySignature } from '../../src/webhooks/signing.js';
 import { WebhookWorker, type WebhookWorkerOptions } from '../../src/webhooks/worker.js';
 import { createTestDb, type TestDatabase } from '../helpers/db.js';
@@ -47,6 +48,13 @@ async function until(what: string, check: () => Promise<boolean>, limitMs = 60_0
     if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** Time passing for these events: their age counts `ms` more (timestamps at whole milliseconds, as JS dates). */
+async function makeOlder(ids: string[], ms: number): Promise<void> {
+  await sql`
+    update webhook_events set created_at = date_trunc('milliseconds', created_at) - ${ms} * interval '1 millisecond'
+    where id in ${sql(ids)}`;
 }
 
 const statusCounts = async (companyId: string) =>
@@ -259,14 +267,66 @@ describe('webhook outbox delivery', () => {
     expect(receiver.requests.slice(start).filter((r) => r.json?.id === id)).toHaveLength(1);
   });
 
-  it('an event past its maximum age when claimed is dead, and not sent', async () => {
+  it('an event first claimed after its deadline (no worker ran) still gets its attempt: delivered if accepted, dead if refused', async () => {
+    const acme = await company();
+    const start = receiver.requests.length;
+    const accepted = (await recordEvent(sql, { companyId: acme.id, type: 'call.started', data: {} }))!;
+    const refused = (await recordEvent(sql, { companyId: acme.id, type: 'call.ended', data: {} }))!;
+    await makeOlder([accepted, refused], 2 * 3_600_000);
+    receiver.behaviour = (r) => (r.json?.id === refused ? { status: 500 } : { status: 200 });
+    startWorker({ maxAgeMs: 3_600_000 });
+    await until('settled', async () => (await statusCounts(acme.id)).pending === undefined);
+    const rows = await sql<{ id: string; status: string; attempts: number; last_status_code: number }[]>`
+      select id, status, attempts, last_status_code from webhook_events where company_id = ${acme.id} order by seq`;
+    expect(rows).toEqual([
+      { id: accepted, status: 'delivered', attempts: 1, last_status_code: 200 },
+      { id: refused, status: 'dead', attempts: 1, last_status_code: 500 },
+    ]);
+    expect(receiver.requests.slice(start).map((r) => r.json?.id)).toEqual(expect.arrayContaining([accepted, refused]));
+    expect(receiver.requests.slice(start)).toHaveLength(2);
+  });
+
+  it('an event whose last claim held it past its deadline and recorded nothing is dead, and not sent again', async () => {
     const acme = await company();
     const start = receiver.requests.length;
     const id = (await recordEvent(sql, { companyId: acme.id, type: 'call.started', data: {} }))!;
-    await sql`update webhook_events set created_at = now() - interval '2 hours' where id = ${id}`;
+    await makeOlder([id], 2 * 3_600_000);
+    // Claimed an hour after its deadline; that claim's lease expired without its attempt being recorded.
+    await sql`update webhook_events set attempts = 1, locked_until = now() - interval '1 second' where id = ${id}`;
     startWorker({ maxAgeMs: 3_600_000 });
     await until('dead', async () => (await statusCounts(acme.id)).dead === 1);
+    const [row] = await sql<{ attempts: number; last_error: string }[]>`select attempts, last_error from webhook_events where id = ${id}`;
+    expect(row).toEqual({ attempts: 2, last_error: 'not delivered within the maximum age' });
     expect(receiver.requests.slice(start).filter((r) => r.json?.id === id)).toHaveLength(0);
+  });
+
+  it('retries until the deadline: the last retry is due at the deadline, however long the backoff or Retry-After; dead once it failed', async () => {
+    const acme = await company();
+    const day = 24 * 3_600_000;
+    // 23.5 h old: half an hour left. One has failed 15 times (its next backoff is an hour); one is asked to wait 6 h.
+    const backedOff = (await recordEvent(sql, { companyId: acme.id, type: 'call.started', data: {} }))!;
+    const throttled = (await recordEvent(sql, { companyId: acme.id, type: 'call.ended', data: {} }))!;
+    await sql`update webhook_events set attempts = 15 where id = ${backedOff}`;
+    await makeOlder([backedOff, throttled], day - 30 * 60_000);
+    receiver.behaviour = (r) => (r.json?.id === throttled ? { status: 503, headers: { 'retry-after': String(6 * 3600) } } : { status: 500 });
+    startWorker({ maxAgeMs: day, backoff: DEFAULT_BACKOFF, random: () => 1 });
+    const settledAfter = (attempts: [number, number]) => async () =>
+      (await sql`select 1 from webhook_events where ((id = ${backedOff} and attempts = ${attempts[0]}) or (id = ${throttled} and attempts = ${attempts[1]})) and locked_until is null`).length === 2;
+    await until('first attempts', settledAfter([16, 1]));
+    const rows = await sql<{ id: string; status: string; next_attempt_at: Date; created_at: Date }[]>`
+      select id, status, next_attempt_at, created_at from webhook_events where company_id = ${acme.id} order by seq`;
+    for (const r of rows) {
+      expect(r.status, r.id).toBe('pending');
+      expect(r.next_attempt_at.getTime(), r.id).toBe(r.created_at.getTime() + day);
+    }
+
+    // The deadline comes (half an hour on), the retry due then is made, and fails: now they are dead.
+    await makeOlder([backedOff, throttled], 30 * 60_000);
+    await sql`update webhook_events set next_attempt_at = now() where id in (${backedOff}, ${throttled})`;
+    await until('dead', async () => (await statusCounts(acme.id)).dead === 2);
+    const dead = await sql<{ attempts: number; last_status_code: number }[]>`
+      select attempts, last_status_code from webhook_events where company_id = ${acme.id} order by seq`;
+    expect(dead).toEqual([{ attempts: 17, last_status_code: 500 }, { attempts: 2, last_status_code: 503 }]);
   });
 
   it('two rotations inside the overlap: the delivery is signed with all three secrets, each verifying', async () => {
