@@ -16,7 +16,8 @@ export interface ClaimedEvent {
   /** `attempts` when the event was last replayed: the retry schedule counts the attempts since. */
   attempts_before_replay: number;
   created_at: Date;
-  replayed_at: Date | null;
+  /** The retry window (maximum age) counts from here: creation, replay, or the event ahead on its key settling. */
+  window_started_at: Date;
   claimed_by: string;
   /** Until when the claim before this one held the event, if that claim ended without settling it (died, or failed to record). */
   unsettled_lease_until: Date | null;
@@ -25,7 +26,8 @@ export interface ClaimedEvent {
 
 /**
  * Leases up to `limit` due events. Per (company, ordering key) only the oldest pending event is eligible, so
- * events of one call go out one at a time, in order; SKIP LOCKED lets several workers claim side by side.
+ * events of one call go out one at a time, in order; SKIP LOCKED lets several workers claim side by side. A replay
+ * of a settled event is out of band (replayDelivery): it neither waits for nor holds back its key's live events.
  *
  * Fair between companies: each company's due events are taken in turns — every company's oldest first, then
  * every company's second, … (a company already holding n deliveries starts at turn n + 1), the earliest due first
@@ -54,9 +56,10 @@ export async function claimDueEvents(sql: RootSql, limit: number, leaseMs: numbe
         from webhook_events e
         where e.company_id = h.id and e.status = 'pending' and e.next_attempt_at <= now()
           and (e.locked_until is null or e.locked_until < now())
-          and (e.ordering_key is null or not exists (
+          and (e.ordering_key is null or e.out_of_band or not exists (
             select 1 from webhook_events p
-            where p.company_id = e.company_id and p.ordering_key = e.ordering_key and p.status = 'pending' and p.seq < e.seq))
+            where p.company_id = e.company_id and p.ordering_key = e.ordering_key and p.status = 'pending'
+              and not p.out_of_band and p.seq < e.seq))
         order by e.next_attempt_at, e.seq
         limit ${limit}::int) x
       -- With other companies waiting, the cap; a company alone may use all but one slot (kept for whoever comes next).
@@ -75,7 +78,7 @@ export async function claimDueEvents(sql: RootSql, limit: number, leaseMs: numbe
       limit ${limit}
       for update of e skip locked) claimed
     where w.id = claimed.id
-    returning w.id, w.company_id, w.type, w.body, w.attempts, w.attempts_before_replay, w.created_at, w.replayed_at, w.claimed_by,
+    returning w.id, w.company_id, w.type, w.body, w.attempts, w.attempts_before_replay, w.created_at, w.window_started_at, w.claimed_by,
       claimed.locked_until as unsettled_lease_until`;
 }
 
@@ -92,18 +95,38 @@ export interface Settlement {
   error: string | null;
 }
 
+/**
+ * The CTE `next_in_line` for a statement whose CTE `settled` returns the event it settled: when that event leaves the
+ * line of its ordering key, the next live event of the key starts its retry window now. It was only waiting, and an
+ * event must not die of age before it had its turn.
+ */
+function startWindowOfNextInLine(db: Db, status: DeliveryStatus) {
+  return db`
+    next_in_line as (
+      update webhook_events n set window_started_at = now()
+      where ${status} <> 'pending' and n.id = (
+        select q.id from settled s join webhook_events q
+          on q.company_id = s.company_id and q.ordering_key = s.ordering_key and q.seq > s.seq
+        where not s.out_of_band and q.status = 'pending' and not q.out_of_band
+        order by q.seq limit 1)
+      returning n.id)`;
+}
+
 /** Writes the event's new state, only while this claim still holds it. Returns false if the lease was lost. */
 export async function settleEvent(db: Db, event: ClaimedEvent, s: Settlement): Promise<boolean> {
   const rows = await db`
-    update webhook_events set
-      status = ${s.status},
-      next_attempt_at = coalesce(${s.nextAttemptAt ?? null}::timestamptz, next_attempt_at),
-      locked_until = null, claimed_by = null,
-      last_status_code = ${s.statusCode}, last_error = ${s.error},
-      delivered_at = case when ${s.status} = 'delivered' then now() else delivered_at end,
-      updated_at = now()
-    where id = ${event.id} and claimed_by = ${event.claimed_by}
-    returning id`;
+    with settled as (
+      update webhook_events set
+        status = ${s.status},
+        next_attempt_at = coalesce(${s.nextAttemptAt ?? null}::timestamptz, next_attempt_at),
+        locked_until = null, claimed_by = null,
+        last_status_code = ${s.statusCode}, last_error = ${s.error},
+        delivered_at = case when ${s.status} = 'delivered' then now() else delivered_at end,
+        updated_at = now()
+      where id = ${event.id} and claimed_by = ${event.claimed_by}
+      returning id, company_id, ordering_key, seq, out_of_band),
+    ${startWindowOfNextInLine(db, s.status)}
+    select id from settled`;
   return rows.length > 0;
 }
 
@@ -131,7 +154,8 @@ export async function recordAttemptResult(
         delivered_at = case when ${delivered} then now() else delivered_at end,
         updated_at = now()
       where id = ${event.id} and claimed_by = ${event.claimed_by}
-      returning id),
+      returning id, company_id, ordering_key, seq, out_of_band),
+    ${startWindowOfNextInLine(db, s.status)},
     attempt as (
       insert into webhook_attempts (event_id, company_id, attempt, url, status_code, latency_ms, error, response_excerpt)
       values (${event.id}, ${event.company_id}, ${event.attempts}, ${url}, ${r.statusCode}, ${r.latencyMs}, ${r.error}, ${r.responseExcerpt})
@@ -210,11 +234,15 @@ export async function attemptsFor(db: Db, companyId: string, eventIds: string[])
 /**
  * Sends an event again with the same id; its retry window starts over — its age and its backoff (the attempts before
  * the replay stay counted and listed). False while a worker holds it.
+ *
+ * A settled event (delivered, dead, skipped) is replayed out of band: a re-send of what the receiver already had or
+ * gave up on, outside its ordering key's line, so it neither waits for nor holds back the key's live events (it kept
+ * its old seq, and held back every later event of its key, a whole campaign's). A pending event keeps its place.
  */
 export async function replayDelivery(db: Db, companyId: string, id: string): Promise<boolean> {
   const rows = await db`
     update webhook_events set status = 'pending', next_attempt_at = now(), replayed_at = now(),
-      attempts_before_replay = attempts,
+      window_started_at = now(), attempts_before_replay = attempts, out_of_band = out_of_band or status <> 'pending',
       locked_until = null, claimed_by = null, updated_at = now()
     where company_id = ${companyId} and id = ${id} and type <> 'webhook.test'
       and (locked_until is null or locked_until < now())

@@ -1,10 +1,10 @@
 /**
  * Delivers the outbox: claims due events (leased, SKIP LOCKED — safe with several instances), POSTs them
  * signed, records every attempt, and retries with exponential backoff and jitter until the event is
- * delivered or an attempt at or after its deadline (maxAgeMs after it was created or replayed) failed: then it is
- * dead. A worker that dies mid-delivery leaves a lease that expires; the event is then claimed again and sent with
- * the same webhook-id. Companies share the slots fairly:
- * the claim serves them in turns and holds each to maxPerCompany deliveries at once (outbox.ts claimDueEvents).
+ * delivered or an attempt at or after its deadline (maxAgeMs after its window started, deadlineOf) failed: then it
+ * is dead. A worker that dies mid-delivery leaves a lease that expires; the event is then claimed again and sent
+ * with the same webhook-id. Companies share the slots fairly: the claim serves them in turns and holds each to
+ * maxPerCompany deliveries at once (outbox.ts claimDueEvents).
  */
 import { isUuid } from '../util/uuid.js';
 import type { RootSql } from '../db/sql.js';
@@ -23,7 +23,7 @@ export interface WebhookWorkerLogger {
 export interface WebhookWorkerOptions {
   /** WEBHOOK_TIMEOUT_MS: one attempt, connect to last byte. */
   timeoutMs: number;
-  /** WEBHOOK_MAX_AGE_HOURS in ms: retry until this long after the event (or its replay); one failing then is dead. */
+  /** WEBHOOK_MAX_AGE_HOURS in ms: retry until this long after the event may be sent (deadlineOf); one failing then is dead. */
   maxAgeMs: number;
   allowHttp: boolean;
   allowPrivate: boolean;
@@ -156,9 +156,12 @@ export class WebhookWorker {
     }
   }
 
-  /** When retrying the event stops: its maximum age, counted from its creation or its replay. */
+  /**
+   * When retrying the event stops: its maximum age, counted from its creation, its replay, or when the event ahead
+   * of it on its ordering key settled (waiting behind another is not ageing).
+   */
   private deadlineOf(event: ClaimedEvent): number {
-    return (event.replayed_at ?? event.created_at).getTime() + this.options.maxAgeMs;
+    return event.window_started_at.getTime() + this.options.maxAgeMs;
   }
 
   /** Company settings, cached for a second: a burst of events for one company costs one query. */

@@ -4,6 +4,7 @@ import { rotateWebhookSecret } from '../../src/db/companies.js';
 import type { RootSql } from '../../src/db/sql.js';
 import { emitEvent, recordEvent, type WebhookEventType } from '../../src/webhooks/emit.js';
 import { DEFAULT_BACKOFF } from '../../src/webhooks/retry-policy.js';
+import { claimDueEvents, replayDelivery } from '../../src/webhooks/outbox.js';
 import { generateWebhookSecret, verifySignature } from '../../src/webhooks/signing.js';
 import { WebhookWorker, type WebhookWorkerOptions } from '../../src/webhooks/worker.js';
 import { createTestDb, type TestDatabase } from '../helpers/db.js';
@@ -53,7 +54,8 @@ async function until(what: string, check: () => Promise<boolean>, limitMs = 60_0
 /** Time passing for these events: their age counts `ms` more (timestamps at whole milliseconds, as JS dates). */
 async function makeOlder(ids: string[], ms: number): Promise<void> {
   await sql`
-    update webhook_events set created_at = date_trunc('milliseconds', created_at) - ${ms} * interval '1 millisecond'
+    update webhook_events set created_at = date_trunc('milliseconds', created_at) - ${ms} * interval '1 millisecond',
+      window_started_at = date_trunc('milliseconds', window_started_at) - ${ms} * interval '1 millisecond'
     where id in ${sql(ids)}`;
 }
 
@@ -313,11 +315,11 @@ describe('webhook outbox delivery', () => {
     const settledAfter = (attempts: [number, number]) => async () =>
       (await sql`select 1 from webhook_events where ((id = ${backedOff} and attempts = ${attempts[0]}) or (id = ${throttled} and attempts = ${attempts[1]})) and locked_until is null`).length === 2;
     await until('first attempts', settledAfter([16, 1]));
-    const rows = await sql<{ id: string; status: string; next_attempt_at: Date; created_at: Date }[]>`
-      select id, status, next_attempt_at, created_at from webhook_events where company_id = ${acme.id} order by seq`;
+    const rows = await sql<{ id: string; status: string; next_attempt_at: Date; window_started_at: Date }[]>`
+      select id, status, next_attempt_at, window_started_at from webhook_events where company_id = ${acme.id} order by seq`;
     for (const r of rows) {
       expect(r.status, r.id).toBe('pending');
-      expect(r.next_attempt_at.getTime(), r.id).toBe(r.created_at.getTime() + day);
+      expect(r.next_attempt_at.getTime(), r.id).toBe(r.window_started_at.getTime() + day);
     }
 
     // The deadline comes (half an hour on), the retry due then is made, and fails: now they are dead.
@@ -343,5 +345,42 @@ describe('webhook outbox delivery', () => {
     const headers = { 'webhook-id': String(got.headers['webhook-id']), 'webhook-timestamp': String(got.headers['webhook-timestamp']), 'webhook-signature': String(got.headers['webhook-signature']) };
     expect(headers['webhook-signature'].split(' ')).toHaveLength(3);
     for (const secret of [acme.secret, s1, s2]) expect(() => new Webhook(secret).verify(got.body, headers)).not.toThrow();
+  });
+
+  it('a replay of a settled event is out of band: it does not hold back its key\'s live events, which keep their order', async () => {
+    const acme = await company();
+    const key = 'campaign-1';
+    const [old, next, last] = [
+      (await recordEvent(sql, { companyId: acme.id, type: 'campaign.attempt.ended', data: { n: 1 }, orderingKey: key }))!,
+      (await recordEvent(sql, { companyId: acme.id, type: 'campaign.attempt.ended', data: { n: 2 }, orderingKey: key }))!,
+      (await recordEvent(sql, { companyId: acme.id, type: 'campaign.attempt.ended', data: { n: 3 }, orderingKey: key }))!,
+    ];
+    await sql`update webhook_events set status = 'delivered', attempts = 1, delivered_at = now() where id = ${old}`;
+    expect(await replayDelivery(sql, acme.id, old)).toBe(true);
+    const claimed = (await claimDueEvents(sql, 100, 60_000)).filter((e) => e.company_id === acme.id).map((e) => e.id);
+    expect(claimed.sort()).toEqual([old, next].sort());
+    expect(claimed).not.toContain(last);
+  });
+
+  it('an event waiting behind another of its key does not age: when the one ahead dies, it has its own window', async () => {
+    const acme = await company();
+    const key = 'booking-7';
+    const ahead = (await recordEvent(sql, { companyId: acme.id, type: 'booking.created', data: { n: 1 }, orderingKey: key }))!;
+    const behind = (await recordEvent(sql, { companyId: acme.id, type: 'booking.updated', data: { n: 2 }, orderingKey: key }))!;
+    let behindTries = 0;
+    // The receiver refuses the first event for good, and the second once more (it is still recovering), then takes it.
+    receiver.behaviour = (r) => (r.json?.id === ahead ? { status: 500 } : r.json?.id === behind && ++behindTries === 1 ? { status: 503 } : { status: 200 });
+    startWorker({ maxAgeMs: 3_600_000 });
+    await until('retries of the first', async () => (await sql`select 1 from webhook_events where id = ${ahead} and attempts >= 2`).length === 1);
+    // Two hours pass for both while the first fails: its deadline is behind it, and the second waited all along.
+    await makeOlder([ahead, behind], 2 * 3_600_000);
+    await until('both settled', async () => (await statusCounts(acme.id)).pending === undefined);
+    const rows = await sql<{ id: string; status: string; last_status_code: number }[]>`
+      select id, status, last_status_code from webhook_events where company_id = ${acme.id} order by seq`;
+    expect(rows).toEqual([
+      { id: ahead, status: 'dead', last_status_code: 500 },
+      { id: behind, status: 'delivered', last_status_code: 200 },
+    ]);
+    expect(behindTries).toBe(2);
   });
 });
