@@ -65,6 +65,26 @@ describe('webhook routes', () => {
     expect(bad.statusCode).toBe(400);
   });
 
+  it('shows the webhook URL (a setting, perhaps with the receiver\'s token) only to keys with settings:read', async () => {
+    const c = await t.createCompany();
+    const url = `${receiver.url}/hooks/tok-123?token=receiver-secret`;
+    await t.db.sql`update companies set webhook_url = ${url} where id = ${c.companyId}`;
+    receiver.behaviour = () => ({ status: 200 });
+    const key = async (scopes: string[]) =>
+      (await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: t.as(c.apiKey), payload: { name: scopes.join(' '), scopes } })).json().key as string;
+    const webhooksOnly = await key(['webhooks:read', 'webhooks:write']);
+    const withSettings = await key(['webhooks:read', 'settings:read']);
+
+    const test = (await t.app.inject({ method: 'POST', url: '/v1/webhooks/test', headers: t.as(webhooksOnly) })).json();
+    expect(test.url).toBe(`${new URL(receiver.url).origin}/…`);
+    const listed = (await t.app.inject({ method: 'GET', url: '/v1/webhooks/deliveries', headers: t.as(webhooksOnly) })).json();
+    expect(JSON.stringify(listed)).not.toContain('receiver-secret');
+    expect(JSON.stringify(listed)).not.toContain('tok-123');
+    expect(listed.data[0].attempts[0].url).toBe(`${new URL(receiver.url).origin}/…`);
+    const full = (await t.app.inject({ method: 'GET', url: `/v1/webhooks/deliveries/${listed.data[0].id}`, headers: t.as(withSettings) })).json();
+    expect(full.attempts[0].url).toBe(url);
+  });
+
   it('lists deliveries with attempts, filters and cursor pagination; get one; another company gets 404', async () => {
     const c = await companyWithUrl();
     const ids: string[] = [];

@@ -7,6 +7,7 @@ import { WEBHOOK_EVENT_TYPES, TEST_EVENT_TYPE } from '../../webhooks/emit.js';
 import { WebhookHttpClient } from '../../webhooks/http-post.js';
 import { attemptsFor, getDelivery, listDeliveries, replayDelivery, type AttemptRow, type DeliveryRow } from '../../webhooks/outbox.js';
 import { sendTestEvent } from '../../webhooks/test-event.js';
+import { hasScope } from '../auth.js';
 import { Page, PageQuery, Timestamp, decodeCursor, encodeCursor, errors } from '../schemas.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -17,7 +18,7 @@ const Status = Type.Union(['pending', 'delivered', 'dead', 'skipped'].map((s) =>
 
 const AttemptSchema = Type.Object({
   attempt: Type.Integer(),
-  url: Type.String(),
+  url: Type.String({ description: 'Where the attempt went; only its origin for a key without settings:read (the URL is a setting)' }),
   status_code: Nullable(Type.Integer()),
   latency_ms: Type.Integer(),
   error: Nullable(Type.String()),
@@ -52,7 +53,20 @@ const TestResult = Type.Object({
   error: Nullable(Type.String()),
 });
 
-function present(row: DeliveryRow, attempts: AttemptRow[]) {
+/**
+ * The webhook URL as a key may see it. The URL is a setting (`settings:read`): it may carry the receiver's own secret
+ * (`?token=…`, a path segment). A key without that scope sees where deliveries went — the origin — and no more.
+ */
+function urlFor(scopes: string[], url: string): string {
+  if (hasScope(scopes, 'settings:read')) return url;
+  try {
+    return `${new URL(url).origin}/…`;
+  } catch {
+    return '…';
+  }
+}
+
+function present(row: DeliveryRow, attempts: AttemptRow[], scopes: string[]) {
   return {
     id: row.id,
     type: row.type,
@@ -65,7 +79,7 @@ function present(row: DeliveryRow, attempts: AttemptRow[]) {
     delivered_at: row.delivered_at,
     created_at: row.created_at,
     payload: JSON.parse(row.body) as Record<string, unknown>,
-    attempts: attempts.map(({ event_id: _e, ...a }) => a),
+    attempts: attempts.map(({ event_id: _e, ...a }) => ({ ...a, url: urlFor(scopes, a.url) })),
   };
 }
 
@@ -96,7 +110,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): FastifyPluginAsync {
       const page = rows.slice(0, limit);
       const attempts = await attemptsFor(sql, companyId, page.map((r) => r.id));
       return {
-        data: page.map((r) => present(r, attempts.get(r.id) ?? [])),
+        data: page.map((r) => present(r, attempts.get(r.id) ?? [], request.auth.scopes)),
         next_cursor: rows.length > limit ? encodeCursor([Number(page.at(-1)!.seq)]) : null,
       };
     });
@@ -108,7 +122,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): FastifyPluginAsync {
       const { id } = request.params as Static<typeof DeliveryParams>;
       const row = await getDelivery(sql, request.auth.companyId, id);
       if (!row) throw notFound('Delivery');
-      return present(row, (await attemptsFor(sql, request.auth.companyId, [id])).get(id) ?? []);
+      return present(row, (await attemptsFor(sql, request.auth.companyId, [id])).get(id) ?? [], request.auth.scopes);
     });
 
     app.post('/webhooks/deliveries/:id/replay', {
@@ -127,7 +141,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): FastifyPluginAsync {
       if (row.type === TEST_EVENT_TYPE) throw conflict('Test events are not replayed; send a new one with POST /v1/webhooks/test');
       if (!(await replayDelivery(sql, companyId, id))) throw conflict('This delivery is being attempted right now; try again shortly');
       const after = (await getDelivery(sql, companyId, id))!;
-      return reply.code(202).send(present(after, (await attemptsFor(sql, companyId, [id])).get(id) ?? []));
+      return reply.code(202).send(present(after, (await attemptsFor(sql, companyId, [id])).get(id) ?? [], request.auth.scopes));
     });
 
     app.post('/webhooks/test', {
@@ -137,6 +151,9 @@ export function webhookRoutes(deps: WebhookRoutesDeps): FastifyPluginAsync {
         summary: 'Send a signed webhook.test event to the configured URL now and return the attempt',
         response: { 200: TestResult, ...errors(400, 401) },
       },
-    }, async (request) => sendTestEvent(sql, client, request.auth.companyId));
+    }, async (request) => {
+      const result = await sendTestEvent(sql, client, request.auth.companyId);
+      return { ...result, url: urlFor(request.auth.scopes, result.url) };
+    });
   };
 }
