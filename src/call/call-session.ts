@@ -381,11 +381,20 @@ export class CallSession {
           safeSpeech: this.safeSpeech,
         });
         if (result.unsafe.length) turn.safety = result.unsafe;
+        // An answer that said nothing (its tool rounds used up on garbled calls, an empty reply) would leave the
+        // caller in silence until the re-prompt: they are told, and asked again. Not when the bot is ending or
+        // handing over the call (end_call, transfer): that is its answer.
+        let said = result.text;
+        let finalText = result.finalText;
+        if (!said.trim() && !turn.signal.aborted && !this.endRequested && !this.pendingTransfer) {
+          said = finalText = this.phrases.noAnswer;
+          for (const phrase of splitForSpeech(said)) turn.playback.say(phrase);
+        }
         turn.playback.finish();
         const outcome = await turn.playback.done;
         if (outcome === 'played' && this.turn === turn) {
-          if (result.finalText) this.said.assistant(result.finalText);
-          this.completeTurn(turn, result.text);
+          if (finalText) this.said.assistant(finalText);
+          this.completeTurn(turn, said);
         }
       } catch (err) {
         if (!turn.active || this.ended) return;

@@ -8,6 +8,8 @@ export const SESSION_PHRASES: Record<Language, {
   apology: string;
   transferFailed: string;
   shutdownGoodbye: string;
+  /** An answer that ended with nothing to say (tool rounds used up, the model answered empty). */
+  noAnswer: string;
 }> = {
   en: {
     reprompt: 'Are you still there?',
@@ -16,6 +18,7 @@ export const SESSION_PHRASES: Record<Language, {
     apology: "I'm sorry, I'm having technical difficulties. Please call again later. Goodbye!",
     transferFailed: "I'm sorry, I couldn't transfer the call. How else can I help?",
     shutdownGoodbye: "I'm sorry, I have to end the call now. Please call back in a minute. Goodbye!",
+    noAnswer: "Sorry, I couldn't work that out just now. Could you say it another way?",
   },
   ru: {
     reprompt: 'Вы ещё на линии?',
@@ -24,6 +27,7 @@ export const SESSION_PHRASES: Record<Language, {
     apology: 'Извините, у нас технические неполадки. Пожалуйста, перезвоните позже. До свидания!',
     transferFailed: 'Извините, не удалось перевести звонок. Чем ещё я могу помочь?',
     shutdownGoodbye: 'Извините, мне нужно завершить звонок. Перезвоните, пожалуйста, через минуту. До свидания!',
+    noAnswer: 'Извините, сейчас не получилось разобраться. Можете сказать по-другому?',
   },
 };
 

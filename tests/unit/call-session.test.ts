@@ -1,3 +1,4 @@
+import { SESSION_PHRASES } from '../../src/call/session-phrases.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_LIMITS, type BotConfig, type CallLimits } from '../../src/bots/config-schema.js';
 import { FIRST_TOKEN_BUDGET_MS, STREAM_IDLE_MS } from '../../src/call/agent-turn.js';
@@ -123,6 +124,22 @@ describe('CallSession', () => {
     expect(latency?.totalMs).toBe(latency?.responseMs);
     expect(h.session.turnLatencies).toHaveLength(1);
     expect(h.transport.notices.some((n) => n.type === 'turn_latency')).toBe(true);
+  });
+
+  it('an answer that says nothing (tool rounds used up on garbled calls, an empty reply) is not left as silence', async () => {
+    const garbled = { id: 'g', name: 'end_call', arguments: {}, invalidArguments: 'the arguments are not valid JSON: {"reason": ' };
+    // The first answer garbles its tool call on every round; the second is empty.
+    const h = createHarness({ reply: (req) => (req.messages.filter((m) => m.role === 'user').length === 1 ? { toolCalls: [{ ...garbled, id: `g${req.messages.length}` }] } : '') });
+    await h.advance(4000);
+    void h.stt.play(saySentence('when do you open', { endpointMs: 300 }));
+    await h.advance(10_000);
+    void h.stt.play(saySentence('hello', { endpointMs: 300 }));
+    await h.advance(10_000);
+    const noAnswer = SESSION_PHRASES.en.noAnswer;
+    expect(h.texts()).toEqual([`bot: ${GREETING}`, 'caller: when do you open', `bot: ${noAnswer}`, 'caller: hello', `bot: ${noAnswer}`]);
+    expect(h.ended).toBe(false);
+    // The model is told what the caller heard.
+    expect(h.llm.requests.at(-1)!.messages.slice(-2)).toEqual([{ role: 'assistant', content: noAnswer }, { role: 'user', content: 'hello' }]);
   });
 
   it('tells the LLM on every turn what the greeting said, since the greeting never went through it', async () => {
