@@ -18,7 +18,9 @@
  * with no owner that has heard nothing for askTelephonyAfterMs is asked of Twilio (GET Calls/{Sid}.json): one
  * that ended is ended as its callback would have ended it (Twilio's status and duration); one still going is
  * noted alive (updated_at), so it is asked again only after another silence. Inbound, outbound and campaign calls
- * alike; where Twilio cannot be asked, the unowned sweep still ends them.
+ * alike; where Twilio cannot be asked, the unowned sweep still ends them. The asks run after the start (a slow or
+ * unreachable Twilio never holds the server from listening), a round at a time and bounded in time; a call Twilio
+ * could not tell about is asked again after a growing pause, so it never keeps the others from being asked.
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -47,9 +49,16 @@ export interface CallOwnershipOptions {
   telephony?: CallStatusSource;
   /** A live call with no instance is asked of the telephony provider after this long unchanged; default 10 min. */
   askTelephonyAfterMs?: number;
-  /** Calls asked per sweep. */
+  /** Calls asked per round. */
   askBatch?: number;
+  /** A round of asks stops starting new ones after this long (default 60 s). */
+  askRoundMs?: number;
 }
+
+/** How long a call Twilio could not tell about waits before it is asked again: doubling from the first silence. */
+const ASK_AGAIN_MAX_MS = 6 * 3_600_000;
+/** Calls whose asks failed, remembered at most (the oldest are forgotten: asked again sooner, nothing worse). */
+const MAX_FAILED_ASKS = 10_000;
 
 export class CallOwnership {
   readonly instanceId = randomUUID();
@@ -63,6 +72,10 @@ export class CallOwnership {
   private lastHeartbeatAt: number | null = null;
   private reachableSince: number | null = null;
   private heartbeating = false;
+  /** A sweep round (asks, then the sweep) is running: the timer's next one is skipped, not stacked. */
+  private sweeping = false;
+  /** Calls whose ask failed: when they may be asked again, and how many asks failed. */
+  private readonly failedAsks = new Map<string, { failures: number; nextAt: number }>();
 
   constructor(private readonly sql: RootSql, private readonly log: Pick<Logger, 'info' | 'warn'>, private readonly options: CallOwnershipOptions = {}) {
     this.heartbeatMs = options.heartbeatMs ?? 10_000;
@@ -85,7 +98,7 @@ export class CallOwnership {
     every(this.heartbeatMs, 'instance heartbeat', () => this.heartbeat());
     if (options.sweep) {
       await this.sweep().catch((err: unknown) => this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'sweeping lost calls failed'));
-      if (this.sweepEveryMs > 0) every(this.sweepEveryMs, 'sweeping lost calls', () => this.sweep());
+      if (this.sweepEveryMs > 0) every(this.sweepEveryMs, 'sweeping lost calls', () => this.sweepRound());
     }
   }
 
@@ -123,14 +136,27 @@ export class CallOwnership {
   }
 
   /**
-   * Ends the live calls of lost instances, and unowned calls the telephony provider reports ended (or that stayed
-   * unchanged past unownedAfterMs); returns how many it ended. Safe to run on several instances at once.
+   * One round of the timer: silent unowned calls asked of the telephony provider, then the sweep (asked first, so
+   * an unowned call Twilio saw end gets Twilio's status, not the sweep's never_connected). Skipped while the last
+   * round still runs.
+   */
+  async sweepRound(): Promise<number> {
+    if (this.sweeping) return 0;
+    this.sweeping = true;
+    try {
+      return (await this.askTelephonyAboutSilentCalls()) + (await this.sweep());
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  /**
+   * Ends the live calls of lost instances, and unowned calls unchanged past unownedAfterMs; returns how many it
+   * ended. Database work only. Safe to run on several instances at once.
    */
   async sweep(): Promise<number> {
     const judgeSilence = this.mayJudgeSilence();
-    // Asked first: an unowned call Twilio saw end gets Twilio's status, not the sweep's never_connected.
-    const reconciled = await this.askTelephonyAboutSilentCalls();
-    const ended = reconciled + await this.sql.begin(async (tx) => {
+    const ended = await this.sql.begin(async (tx) => {
       const lost = await tx<{ id: string; company_id: string; status: string }[]>`
         select c.id, c.company_id, c.status from calls c
         left join instances i on i.id = c.instance_id
@@ -163,23 +189,32 @@ export class CallOwnership {
   }
 
   /** Silent unowned Twilio calls, asked of Twilio (see the head of this file); returns how many it ended. */
-  private async askTelephonyAboutSilentCalls(): Promise<number> {
+  async askTelephonyAboutSilentCalls(): Promise<number> {
     const ask = this.options.telephony;
     if (!ask) return 0;
-    const silent = await this.sql<{ id: string; company_id: string; sid: string }[]>`
+    const batch = this.options.askBatch ?? 20;
+    const startedAt = Date.now();
+    // More than a round's worth: those waiting after a failed ask are passed over, not in the way of the rest.
+    const candidates = await this.sql<{ id: string; company_id: string; sid: string }[]>`
       select id, company_id, twilio_call_sid as sid from calls
       where ended_at is null and status = any(${liveStatuses()}) and company_id is not null and instance_id is null
         and twilio_call_sid is not null and updated_at < now() - ${this.askTelephonyAfterMs} * interval '1 millisecond'
       order by updated_at
-      limit ${this.options.askBatch ?? 20}`;
+      limit ${batch * 5}`;
+    const silent = candidates.filter((c) => (this.failedAsks.get(c.id)?.nextAt ?? 0) <= startedAt).slice(0, batch);
     let ended = 0;
     for (const call of silent) {
+      if (Date.now() - startedAt > (this.options.askRoundMs ?? 60_000)) break;
       const known = await ask(call.sid).catch((err: unknown) => {
         this.log.warn({ err: err instanceof Error ? err.message : String(err), callId: call.id }, 'asking Twilio about a silent call failed');
         return null;
       });
       const status = known ? TWILIO_CALL_STATUS[known.status] : undefined;
-      if (!known || !status) continue;
+      if (!known || !status) {
+        this.askFailed(call.id);
+        continue;
+      }
+      this.failedAsks.delete(call.id);
       if (isLiveStatus(status)) {
         await this.sql`update calls set updated_at = now() where id = ${call.id} and ended_at is null and instance_id is null`;
         continue;
@@ -191,6 +226,14 @@ export class CallOwnership {
     }
     if (ended > 0) this.log.info({ ended }, 'ended calls whose final status callback never came (Twilio says they ended)');
     return ended;
+  }
+
+  /** A call Twilio could not tell about waits askTelephonyAfterMs, then twice that, … before it is asked again. */
+  private askFailed(callId: string): void {
+    const failures = (this.failedAsks.get(callId)?.failures ?? 0) + 1;
+    this.failedAsks.delete(callId);
+    if (this.failedAsks.size >= MAX_FAILED_ASKS) this.failedAsks.delete(this.failedAsks.keys().next().value!);
+    this.failedAsks.set(callId, { failures, nextAt: Date.now() + Math.min(ASK_AGAIN_MAX_MS, this.askTelephonyAfterMs * 2 ** (failures - 1)) });
   }
 
   /** Stops heartbeating and removes this instance (its calls were ended by the shutdown). */

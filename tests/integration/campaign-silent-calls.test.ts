@@ -36,7 +36,7 @@ describe('campaign calls whose status callback never came', () => {
     const ownership = new CallOwnership(h.t.db.sql, quiet, { telephony: (sid) => rest.fetchCall(sid), sweepEveryMs: 0 });
     /** What every instance does every 30 s, then the scheduler's poll. */
     const sweepAndRun = async () => {
-      await ownership.sweep();
+      await ownership.sweepRound();
       await s.runOnce();
     };
     await s.runOnce();
