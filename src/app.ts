@@ -137,13 +137,15 @@ function documentCommonErrors(app: FastifyInstance): void {
  * request.
  */
 function warnOfUntrustedForwarding(app: FastifyInstance): void {
+  // An error, not a warning: after the default became loopback-only, a balancer left out of TRUST_PROXY makes every
+  // client one address (Twilio's webhooks share its per-IP limit): an operator must see it.
   const warned = new Set<string>();
   app.addHook('onRequest', async (request) => {
     if (warned.size >= 20 || request.headers['x-forwarded-for'] === undefined) return;
     const peer = request.socket.remoteAddress;
     if (!peer || request.ip !== peer || warned.has(peer)) return;
     warned.add(peer);
-    request.log.warn({ peer }, 'a request carries X-Forwarded-For from a peer TRUST_PROXY does not trust: it is counted by the peer\'s address. If the peer is your load balancer, name it in TRUST_PROXY');
+    request.log.error({ peer }, 'a request carries X-Forwarded-For from a peer TRUST_PROXY does not trust: it is counted by the peer\'s address. If the peer is your load balancer, name it in TRUST_PROXY');
   });
 }
 

@@ -54,6 +54,8 @@ export interface WebhookWorkerOptions {
 }
 
 const COMPANY_CACHE_MS = 1000;
+/** Leases past its deadline an event's claims may end unsettled (a crash mid-attempt) before it is given up. */
+const UNSETTLED_CLAIMS_PAST_DEADLINE = 3;
 
 const silent: WebhookWorkerLogger = { warn: () => {}, error: () => {} };
 
@@ -133,10 +135,12 @@ export class WebhookWorker {
   private async deliver(event: ClaimedEvent, signal: AbortSignal): Promise<void> {
     try {
       // An event claimed again and again without an attempt recorded (its bookkeeping failing each time) ends at
-      // its maximum age all the same, rather than being sent for ever: once a claim that held it past its deadline
-      // ended without settling it, that was its last attempt. An event merely claimed late (no worker was running)
-      // still gets its attempt: it is dead only when an attempt at or after its deadline failed.
-      if (event.unsettled_lease_until && event.unsettled_lease_until.getTime() > this.deadlineOf(event)) {
+      // its maximum age all the same, rather than being sent for ever: once claims that held it well past its
+      // deadline ended without settling it, those were its last attempts. "Well past": the last retry is due at the
+      // deadline, so its own lease always runs past it, and a crash or a deploy during that one attempt is not its
+      // end — only claims still unsettled three leases later are. An event merely claimed late (no worker was
+      // running) still gets its attempt: it is dead only when an attempt at or after its deadline failed.
+      if (event.unsettled_lease_until && event.unsettled_lease_until.getTime() > this.deadlineOf(event) + UNSETTLED_CLAIMS_PAST_DEADLINE * this.leaseMs) {
         await settleEvent(this.sql, event, { status: 'dead', statusCode: null, error: 'not delivered within the maximum age' });
         this.log.warn({ eventId: event.id, attempts: event.attempts }, 'webhook event is dead: past its maximum age');
         return;

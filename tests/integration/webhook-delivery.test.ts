@@ -302,6 +302,18 @@ describe('webhook outbox delivery', () => {
     expect(receiver.requests.slice(start).filter((r) => r.json?.id === id)).toHaveLength(0);
   });
 
+  it('an event whose final attempt, at its deadline, was cut by a crash is attempted again, not given up', async () => {
+    const acme = await company();
+    const id = (await recordEvent(sql, { companyId: acme.id, type: 'call.started', data: {} }))!;
+    // Deadline a moment ago; the claim of its last retry (due at the deadline) ended unsettled just after it.
+    await makeOlder([id], 3_600_000 + 2_000);
+    await sql`update webhook_events set attempts = 5, locked_until = now() - interval '1 second' where id = ${id}`;
+    receiver.behaviour = () => ({ status: 200 });
+    startWorker({ maxAgeMs: 3_600_000, leaseMs: 10_000, timeoutMs: 2_000 });
+    await until('delivered', async () => (await statusCounts(acme.id)).delivered === 1);
+    expect(receiver.requests.filter((r) => r.json?.id === id)).toHaveLength(1);
+  });
+
   it('retries until the deadline: the last retry is due at the deadline, however long the backoff or Retry-After; dead once it failed', async () => {
     const acme = await company();
     const day = 24 * 3_600_000;
