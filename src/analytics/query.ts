@@ -8,6 +8,7 @@
 import { DateTime, IANAZone } from 'luxon';
 import type { Db } from '../db/sql.js';
 import { badRequest } from '../errors.js';
+import { isStorableDate } from '../db/param-guard.js';
 import {
   ALL_BOTS, BUCKET_MINUTES, CUM_COLUMNS, DURATION_BOUNDS_SEC, DURATION_CAP_SEC, DURATION_COLUMNS, LATENCY_BOUNDS_MS, LATENCY_CAP_MS,
   LATENCY_COLUMNS, histogramQuantile,
@@ -83,6 +84,9 @@ export function rangeOf(q: Pick<AnalyticsQuery, 'from' | 'to' | 'timeZone'>): { 
     if (i < count) days.push(new Date(utcMidnight).toISOString().slice(0, 10));
     boundaries.push(localMidnight(utcMidnight));
   }
+  // The range's instants must be ones the database stores (years 0001–9999): 9999-12-31 ends in the year 10000.
+  if (!isStorableDate(new Date(boundaries[0]!))) throw badRequest('from is out of range (years 0001–9999)', { field: 'querystring.from' });
+  if (!isStorableDate(new Date(boundaries.at(-1)!))) throw badRequest('to is out of range: the last day that can be asked for is 9999-12-30', { field: 'querystring.to' });
   return { days, boundaries };
 }
 

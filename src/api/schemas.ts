@@ -46,6 +46,17 @@ export function parseInstant(value: string, field: string): Date {
   return d;
 }
 
+/**
+ * A list's optional time range from its query (`from`, `to`), each a DateTimeInput: a `to` before `from` is a 400
+ * naming `querystring.to` (an empty list would read as "nothing happened then").
+ */
+export function parseRange(q: { from?: string | undefined; to?: string | undefined }): { from?: Date; to?: Date } {
+  const from = q.from ? parseInstant(q.from, 'querystring.from') : undefined;
+  const to = q.to ? parseInstant(q.to, 'querystring.to') : undefined;
+  if (from && to && to < from) throw badRequest('to is before from', { field: 'querystring.to' });
+  return { ...(from ? { from } : {}), ...(to ? { to } : {}) };
+}
+
 /** Opaque keyset cursor. */
 export function encodeCursor(parts: (string | number)[]): string {
   return Buffer.from(JSON.stringify(parts)).toString('base64url');

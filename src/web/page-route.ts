@@ -29,6 +29,9 @@ const CSP = [
   "img-src 'self'",
   "base-uri 'none'",
   "form-action 'none'",
+  // Not framed by other sites: a framing page could click "Start call" for the visitor (clickjacking), and the
+  // framed page's socket would pass the bot's allowedOrigins check as Parley's own origin.
+  "frame-ancestors 'none'",
 ].join('; ');
 
 function secure(reply: FastifyReply): FastifyReply {
@@ -36,6 +39,7 @@ function secure(reply: FastifyReply): FastifyReply {
     .header('content-security-policy', CSP)
     .header('referrer-policy', 'no-referrer')
     .header('x-content-type-options', 'nosniff')
+    .header('x-frame-options', 'DENY')
     .header('permissions-policy', 'microphone=(self)')
     .header('cache-control', 'no-store');
 }

@@ -134,9 +134,13 @@ describe('web call over the call loop', () => {
     client.sendRaw(new Uint8Array(3));
     client.sendRaw(new Uint8Array(0));
     client.sendRaw(new Uint8Array(40_000));
+    // JSON nested deeper than any message (costly to parse: a flood of them stalled every call) and a frame larger
+    // than any message: dropped unread.
+    client.sendRaw('['.repeat(9_000));
+    client.sendRaw(JSON.stringify({ type: 'text', text: 'x'.repeat(17_000) }));
     client.send({ type: 'dtmf', digit: '5' });
     await finalFrom(client, 'bot', '[keypad] 5');
-    expect((await malformedCount()) - before).toBe(10);
+    expect((await malformedCount()) - before).toBe(12);
     expect(client.closeCode).toBeNull();
     client.send({ type: 'end' });
     await client.closed;
@@ -149,6 +153,8 @@ describe('web call over the call loop', () => {
     expect(page.headers['content-type']).toContain('text/html');
     expect(page.headers['content-security-policy']).toContain("script-src 'self'");
     expect(page.headers['referrer-policy']).toBe('no-referrer');
+    expect(page.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(page.headers['x-frame-options']).toBe('DENY');
     expect(page.body).toContain('aria-live="polite"');
     const demo = await app.app.inject({ method: 'GET', url: '/call' });
     expect(demo.statusCode).toBe(200);

@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { listAudit } from '../../audit/repo.js';
 import type { RootSql } from '../../db/sql.js';
-import { DateTimeInput, Page, PageQuery, Timestamp, decodeCursor, encodeCursor, errors, parseInstant } from '../schemas.js';
+import { DateTimeInput, Page, PageQuery, Timestamp, decodeCursor, encodeCursor, errors, parseRange } from '../schemas.js';
 
 const AuditQuery = Type.Object(
   {
@@ -41,8 +41,7 @@ export function auditLogRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
       const rows = await listAudit(deps.sql, request.auth.companyId, {
         ...(q.action ? { action: q.action } : {}),
         ...(q.actor ? { actor: q.actor.toLowerCase() } : {}),
-        ...(q.from ? { from: parseInstant(q.from, 'querystring.from') } : {}),
-        ...(q.to ? { to: parseInstant(q.to, 'querystring.to') } : {}),
+        ...parseRange(q),
         ...(before !== undefined ? { before } : {}),
       }, limit + 1);
       const page = rows.slice(0, limit);

@@ -7,7 +7,7 @@ import { defaultRegionFor, normalizePhone, phoneForms } from '../../bookings/pho
 import { bookingRegions, listBookings, type Booking } from '../../bookings/repo.js';
 import { slotView, type BookingServiceApi } from '../../bookings/service.js';
 import { BOOKING_STATUSES, type BookingStatus } from '../../bookings/state-machine.js';
-import { DateTimeInput, IdParams, Page, PageQuery, Timestamp, Uuid, createdKeysetAfter, encodeCursor, errors, parseInstant } from '../schemas.js';
+import { DateTimeInput, IdParams, Page, PageQuery, Timestamp, Uuid, createdKeysetAfter, encodeCursor, errors, parseInstant, parseRange } from '../schemas.js';
 
 const Status = Type.Union(BOOKING_STATUSES.map((s) => Type.Literal(s)), {
   description: 'held → pending|confirmed → in_progress → completed; any non-final → cancelled; a lapsed hold → expired',
@@ -154,8 +154,7 @@ export function bookingRoutes(deps: { sql: RootSql; bookings: BookingServiceApi 
         ...(q.status ? { status: q.status as BookingStatus } : {}),
         ...(q.call_id ? { callId: q.call_id } : {}),
         ...(phones ? { phones } : {}),
-        ...(q.from ? { from: parseInstant(q.from, 'querystring.from') } : {}),
-        ...(q.to ? { to: parseInstant(q.to, 'querystring.to') } : {}),
+        ...parseRange(q),
         after: createdKeysetAfter(q.cursor),
       });
       const page = rows.slice(0, limit);

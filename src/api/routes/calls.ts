@@ -5,7 +5,7 @@ import { CALL_STATUSES, getCall, getOutcome, listCalls, type CallRow } from '../
 import type { RootSql } from '../../db/sql.js';
 import { notFound } from '../../errors.js';
 import { hasScope, type AuthContext } from '../auth.js';
-import { DateTimeInput, IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors, parseInstant } from '../schemas.js';
+import { DateTimeInput, IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors, parseRange } from '../schemas.js';
 
 const CallStatus = Type.Union(CALL_STATUSES.map((s) => Type.Literal(s)));
 const Direction = Type.Union([Type.Literal('inbound'), Type.Literal('outbound'), Type.Literal('web')]);
@@ -108,8 +108,7 @@ export function callRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
         ...(q.bot_id ? { botId: q.bot_id } : {}),
         ...(q.status ? { status: q.status as CallRow['status'] } : {}),
         ...(q.direction ? { direction: q.direction } : {}),
-        ...(q.from ? { from: parseInstant(q.from, 'querystring.from') } : {}),
-        ...(q.to ? { to: parseInstant(q.to, 'querystring.to') } : {}),
+        ...parseRange(q),
       }, { limit: limit + 1, ...(after ? { after } : {}) });
       const page = rows.slice(0, limit);
       const last = page.at(-1);

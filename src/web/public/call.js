@@ -9,9 +9,10 @@ window.parleyStats = stats;
 
 let call = null;
 
+// The token travels in the fragment only (#token=…), which no request carries to a server or a proxy; one put in the
+// query string is not read (it has already gone to the server and any proxy on the way).
 function tokenFromLocation() {
-  const fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
-  return fromHash || new URLSearchParams(location.search).get('token') || '';
+  return new URLSearchParams(location.hash.slice(1)).get('token') || '';
 }
 
 function setStatus(text) {
@@ -218,8 +219,8 @@ function init() {
     s.textContent = 'This browser cannot run web calls (it needs AudioWorklet and microphone access over HTTPS).';
   }
   $('token').value = tokenFromLocation();
-  // Keep the token out of the address bar, history and screenshots.
-  if (location.hash) history.replaceState(null, '', location.pathname);
+  // Keep the token out of the address bar, history and screenshots (from the query string too, if one was put there).
+  if (location.hash || location.search) history.replaceState(null, '', location.pathname);
   $('call-button').addEventListener('click', () => (call ? hangUp() : void startCall()));
   $('text-form').addEventListener('submit', (event) => {
     event.preventDefault();
