@@ -33,12 +33,13 @@ export function frameBytes(data: RawData): Buffer {
  */
 export const MAX_TEXT_FRAME_DEPTH = 8;
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_SQUARE = 0x5b;
-const OPEN_CURLY = 0x7b;
-const CLOSE_SQUARE = 0x5d;
-const CLOSE_CURLY = 0x7d;
+/** JSON's structural bytes, for the scans of frames as bytes (here and twilio/codec.ts). */
+export const QUOTE = 0x22;
+export const BACKSLASH = 0x5c;
+export const OPEN_SQUARE = 0x5b;
+export const OPEN_CURLY = 0x7b;
+export const CLOSE_SQUARE = 0x5d;
+export const CLOSE_CURLY = 0x7d;
 
 /** Whether JSON text nests deeper than `max` (brackets inside strings do not count). One pass, no allocation. */
 export function nestsDeeperThan(bytes: Uint8Array, max: number): boolean {

@@ -123,6 +123,12 @@ describe('usage API', () => {
       expect(res.json().error.code).toBeDefined();
     }
     expect((await get(a.apiKey, '/v1/usage/calls/not-a-uuid')).statusCode).toBe(400);
+    // Days whose instants the database cannot store (9999-12-31 ends in the year 10000) name their field.
+    for (const [qs, field] of [['from=9999-12-31&to=9999-12-31', 'querystring.to'], ['from=0001-01-01&to=0001-01-02&time_zone=Asia/Tokyo', 'querystring.from']]) {
+      const res = await get(a.apiKey, `/v1/usage?${qs}`);
+      expect(res.statusCode, qs).toBe(400);
+      expect(res.json().error.details?.field, qs).toBe(field);
+    }
   });
 
   it('needs usage:read and is in the OpenAPI document', async () => {

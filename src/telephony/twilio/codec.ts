@@ -2,7 +2,7 @@
  * The Twilio Media Streams wire format, without sockets or clocks.
  * Inbound: connected, start, media, mark, dtmf, stop. Outbound: media, mark, clear.
  */
-import { MAX_TEXT_FRAME_BYTES } from '../socket-frames.js';
+import { BACKSLASH, CLOSE_CURLY, MAX_TEXT_FRAME_BYTES, OPEN_CURLY, QUOTE } from '../socket-frames.js';
 
 export type TwilioInbound =
   | { event: 'connected' }
@@ -182,12 +182,10 @@ export const SCANNED_MEDIA = 1;
 export const SCANNED_MARK = 2;
 export type ScanResult = typeof SCANNED_NONE | typeof SCANNED_MEDIA | typeof SCANNED_MARK;
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const COLON = 0x3a;
 const COMMA = 0x2c;
-const OPEN = 0x7b;
-const CLOSE = 0x7d;
+const OPEN = OPEN_CURLY;
+const CLOSE = CLOSE_CURLY;
 const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const KEY_EVENT = ascii('event');
 const KEY_MEDIA = ascii('media');
