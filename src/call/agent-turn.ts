@@ -3,7 +3,8 @@
  * Everything runs under the turn's AbortSignal; on barge-in the caller of this function aborts it.
  * Tool rounds are appended to `history` when their calls are made (their effects are real), before the tools run:
  * a tool the caller spoke over still finishes, its result fills its place, and the next turn waits for it. The
- * final answer text is returned, and the session decides how much of it was heard.
+ * final answer text is returned, and the session decides how much of it was heard; the rounds are recorded in
+ * `toolRounds`, which the session settles to what was heard if the turn is stopped before it played out.
  */
 import type { ChatMessage, LlmProvider, ToolCall } from '../providers/types.js';
 import { isRetryable } from '../errors.js';
@@ -12,6 +13,7 @@ import type { HistoryWindow } from './history-window.js';
 import type { Playback } from './playback.js';
 import { SentenceChunker } from './sentence-chunker.js';
 import type { ToolRegistry } from './tool-registry.js';
+import { SpokenToolRounds, toolResultContent } from './tool-rounds.js';
 import type { CallContext, CallControl, ToolResult } from './tool-types.js';
 import type { Clock } from './types.js';
 
@@ -38,6 +40,12 @@ export interface AgentTurnOptions {
   /** How long the answer waits for retrieveContext at most. Default RETRIEVAL_BUDGET_MS. */
   retrievalBudgetMs?: number;
   playback: Playback;
+  /**
+   * Where the turn's tool rounds and their says are recorded, by the phrases of `playback` that said them: the turn
+   * outlives this function (its audio plays on), and whoever stops it settles them to what was heard
+   * (SpeakingTurn.toolRounds; default: a record nobody settles).
+   */
+  toolRounds?: SpokenToolRounds | undefined;
   signal: AbortSignal;
   clock: Clock;
   maxToolRounds?: number;
@@ -142,18 +150,6 @@ function earlierToolRounds(history: ChatMessage[], ms: number, signal: AbortSign
   });
 }
 
-/**
- * A tool result as the history keeps it. A `say` the caller never heard (the turn was cut while the tool ran)
- * goes with it, so the model answering the interruption tells the caller what was done (a booking made) rather
- * than going on as if nothing was.
- */
-function toolResultContent(result: ToolResult, sayUnheard: boolean): string {
-  if (!sayUnheard || !result.say) return JSON.stringify(result.content ?? null);
-  const c = result.content;
-  const fields = typeof c === 'object' && c !== null && !Array.isArray(c) ? c : { result: c ?? null };
-  return JSON.stringify({ ...fields, not_yet_told_to_caller: result.say });
-}
-
 export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult> {
   const { signal, playback } = o;
   const maxRounds = o.maxToolRounds ?? 4;
@@ -183,6 +179,7 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
 
   const spoken: string[] = [];
   const toolsCalled: string[] = [];
+  const rounds = o.toolRounds ?? new SpokenToolRounds();
   let finalStart = 0;
   let firstToken = true;
   const speak = (phrase: string): void => {
@@ -213,25 +210,9 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
     return verdict.replacement;
   };
 
-  /** This turn's tool rounds in the history: each assistant message and the phrases it said before its calls. */
-  const recorded: Array<{ message: { content: string }; from: number; to: number }> = [];
-  /** Tool results whose `say` is still to be spoken, with the result's place in the history. */
-  let saysDue: Array<{ place: { content: string }; result: ToolResult }> = [];
-  // A turn cut short: the history keeps what the caller heard of each round's words (SpeakingTurn.stop freezes the
-  // playback before it aborts the signal), and a result whose say will now never be spoken says so.
-  const onCut = (): void => {
-    for (const r of recorded) r.message.content = playback.heardTranscript(r.from, r.to);
-    for (const due of saysDue) due.place.content = toolResultContent(due.result, true);
-    saysDue = [];
-  };
-  signal.addEventListener('abort', onCut, { once: true });
-  try {
-    for (let round = 0; round < maxRounds && !signal.aborted; round++) {
-      const done = await answerRound();
-      if (done) break;
-    }
-  } finally {
-    signal.removeEventListener('abort', onCut);
+  for (let round = 0; round < maxRounds && !signal.aborted; round++) {
+    const done = await answerRound();
+    if (done) break;
   }
   return { text: spoken.join(' '), finalText: spoken.slice(finalStart).join(' '), toolsCalled, unsafe };
 
@@ -317,9 +298,8 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
     // Every tool call needs a result in the history (OpenAI rejects a call without one), even when cut off.
     const results = calls.map((call): ChatMessage => ({ role: 'tool', toolCallId: call.id, name: call.name, content: TOOL_STILL_RUNNING }));
     o.history.push(message, ...results);
-    recorded.push({ message, from: roundFrom, to: playback.phraseCount });
-    playback.phrasesInHistory = playback.phraseCount;
-    const says: string[] = [];
+    rounds.round(message, roundFrom, playback.phraseCount);
+    const says: Array<{ place: { content: string }; result: ToolResult; say: string }> = [];
     const runTools = async (): Promise<void> => {
       for (const [i, call] of calls.entries()) {
         const place = results[i]!;
@@ -335,10 +315,7 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
         // Cut while the tool ran: its say will never be spoken.
         place.content = toolResultContent(result, signal.aborted);
         if (safe) safe = allowContactsIn(safe, place.content);
-        if (result.say && !signal.aborted) {
-          says.push(result.say);
-          saysDue.push({ place, result });
-        }
+        if (result.say && !signal.aborted) says.push({ place, result, say: result.say });
       }
     };
     const tools = runTools();
@@ -346,10 +323,14 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
     await tools;
     if (signal.aborted) return true;
     finalStart = spoken.length;
-    saysDue = [];
-    // A tool's `say` is the answer, spoken verbatim; asking the LLM again would repeat it in other words.
+    // A tool's `say` is the answer, spoken verbatim; asking the LLM again would repeat it in other words. Its result
+    // reads as told; if the turn is stopped before the say plays out, settling the rounds says otherwise.
     if (says.length > 0) {
-      for (const s of says) for (const phrase of splitForSpeech(s)) speak(phrase);
+      for (const { place, result, say } of says) {
+        const from = playback.phraseCount;
+        for (const phrase of splitForSpeech(say)) speak(phrase);
+        rounds.say(place, result, from, playback.phraseCount);
+      }
       return true;
     }
     return false;

@@ -373,6 +373,7 @@ export class CallSession {
           userText: text,
           retrieveContext: this.o.retrieveContext,
           playback: turn.playback,
+          toolRounds: turn.toolRounds,
           signal: turn.signal,
           clock: this.clock,
           maxToolRounds: this.o.maxToolRounds,

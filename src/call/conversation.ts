@@ -7,6 +7,7 @@ import type { ChatMessage } from '../providers/types.js';
 import type { CallTransport } from '../telephony/transport.js';
 import type { CallRecorder } from './recorder.js';
 import type { SpeakingTurn, StopReason } from './speaking-turn.js';
+import type { StoppedTurnKept } from './tool-rounds.js';
 import type { CallerUtterance } from './turn-taking.js';
 import type { CallLogger, Clock, TranscriptTurn, TurnLatency } from './types.js';
 
@@ -77,7 +78,8 @@ export class Conversation {
         this.transport.notify({ type: 'turn_latency', turn: t.id, latency: { ...latency } });
       }
     }
-    if (!heard || (reason === 'call-ended' && t.kind === 'goodbye')) return;
+    if (reason === 'call-ended' && t.kind === 'goodbye') return;
+    // Recorded even when nothing was heard: its tool rounds, in the history already, are settled to that.
     const stopped: StoppedTurn = { turn: t, reason, heard, latency };
     if (reason !== 'interrupted' && reason !== 'tts-failed') return this.recordStopped(stopped, 'as heard');
     this.flush();
@@ -104,14 +106,16 @@ export class Conversation {
     this.recordStopped(stopped, 'as heard');
   }
 
-  private recordStopped({ turn: t, reason, heard, latency }: StoppedTurn, keep: 'as heard' | 'whole phrases'): void {
+  private recordStopped({ turn: t, reason, heard, latency }: StoppedTurn, keep: StoppedTurnKept): void {
     const { playback } = t;
+    // The words of the answer's tool rounds are in the history already, with their calls (agent-turn.ts): they are
+    // kept as the rest of the turn is, and a tool's say the caller did not hear whole is marked so.
+    t.toolRounds.settle(playback, keep);
     const text = keep === 'as heard' ? heard : playback.heardText();
     if (!text) return;
     this.record({ role: 'bot', text, ts: this.iso(t.startedAt), interrupted: true, ...(latency && reason === 'interrupted' ? { latency } : {}), ...(t.safety ? { safety: t.safety } : {}) });
     if ((reason === 'interrupted' || reason === 'tts-failed') && (t.kind === 'agent' || t.kind === 'resume')) {
-      // The words of the answer's tool rounds are in the history already, with their calls (agent-turn.ts).
-      const from = playback.phrasesInHistory;
+      const from = t.toolRounds.phrasesInHistory;
       const after = keep === 'whole phrases' ? playback.heardText(from) : from > 0 ? playback.heardTranscript(from) : heard;
       if (after) this.assistant(after);
     }

@@ -147,12 +147,6 @@ export class Playback {
   private fail!: (e: Error) => void;
   /** Text the producer had not yet handed over when the turn was cut (for resuming after a false interruption). */
   private unspoken = '';
-  /**
-   * How many of the first phrases the LLM history holds already: an agent turn records each tool round's words
-   * with its calls when it makes them (agent-turn.ts). A turn cut short adds to the history only what was heard
-   * after them.
-   */
-  phrasesInHistory = 0;
   readonly done: Promise<PlaybackResult>;
 
   constructor(private readonly o: PlaybackOptions) {
@@ -276,6 +270,11 @@ export class Playback {
   /** The whole phrases heard, of those from index `from` up to (not including) `to`. */
   heardText(from = 0, to = this.phrases.length): string {
     return this.phrases.slice(from, to).filter((p) => this.isHeard(p)).map((p) => p.text).join(' ');
+  }
+  /** Whether every phrase from index `from` up to (not including) `to` was heard whole. */
+  heardWhole(from: number, to: number): boolean {
+    for (let i = from; i < to; i++) if (!this.isHeard(this.phrases[i]!)) return false;
+    return true;
   }
 
   /**

@@ -6,6 +6,7 @@
 import type { UnsafePhrase } from './agent-turn.js';
 import type { CallTransport } from '../telephony/transport.js';
 import { Playback, type PlaybackOptions } from './playback.js';
+import { SpokenToolRounds } from './tool-rounds.js';
 import type { TurnLatency } from './types.js';
 
 export type BotTurnKind = 'greeting' | 'agent' | 'resume' | 'reprompt' | 'goodbye' | 'notice';
@@ -26,6 +27,8 @@ export class SpeakingTurn {
   pauseInfo: PauseRecord | null = null;
   /** Phrases of this answer the safe-speech check changed or refused (recorded with the turn). */
   safety: UnsafePhrase[] | null = null;
+  /** An answer's tool rounds in the LLM history (agent-turn.ts): settled to what was heard if the turn is stopped. */
+  readonly toolRounds = new SpokenToolRounds();
 
   constructor(
     readonly id: number,

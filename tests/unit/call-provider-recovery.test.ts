@@ -9,11 +9,11 @@ import { CallSession } from '../../src/call/call-session.js';
 import { RECONNECT_BUDGET_MS } from '../../src/call/reconnect-budget.js';
 import { MemoryCallRecorder } from '../../src/call/recorder.js';
 import { ToolRegistry } from '../../src/call/tool-registry.js';
-import type { CallContext } from '../../src/call/tool-types.js';
+import type { CallContext, Tool, ToolResult } from '../../src/call/tool-types.js';
 import { silentLogger } from '../../src/call/types.js';
-import type { SttProvider, TtsProvider, TtsSession } from '../../src/providers/types.js';
+import type { ChatMessage, LlmRequest, SttProvider, TtsProvider, TtsSession } from '../../src/providers/types.js';
 import { MemoryTransport } from '../helpers/memory-transport.js';
-import { saySentence, ScriptedLlm, ScriptedStt, ScriptedTts, type ScriptedTtsOptions } from '../helpers/scripted-providers.js';
+import { saySentence, ScriptedLlm, ScriptedStt, ScriptedTts, type ScriptedReply, type ScriptedTtsOptions } from '../helpers/scripted-providers.js';
 
 const GREETING = 'Hello, this is Acme Dental.';
 const APOLOGY = "I'm sorry, I'm having technical difficulties.";
@@ -74,7 +74,9 @@ class FlakyTts implements TtsProvider {
   }
 }
 
-function harness(options: { stt?: SttProvider; tts?: TtsProvider; ttsOptions?: ScriptedTtsOptions; before?: (tts: FlakyTts) => void } = {}) {
+function harness(
+  options: { stt?: SttProvider; tts?: TtsProvider; ttsOptions?: ScriptedTtsOptions; before?: (tts: FlakyTts) => void; reply?: (r: LlmRequest, i: number) => ScriptedReply; tools?: Tool[] } = {},
+) {
   const transport = new MemoryTransport();
   const stt = new ScriptedStt();
   const tts = new FlakyTts(options.ttsOptions);
@@ -85,9 +87,9 @@ function harness(options: { stt?: SttProvider; tts?: TtsProvider; ttsOptions?: S
     callId: 'call-1', botId: 'bot-1', companyId: 'company-1', callerNumber: '+15550001111',
     bot: { id: 'bot-1', name: 'Acme', language: 'en', config },
   };
-  const llm = new ScriptedLlm(() => ANSWER);
+  const llm = new ScriptedLlm(options.reply ?? (() => ANSWER));
   const session = new CallSession({
-    transport, stt: options.stt ?? stt, llm, tts: options.tts ?? tts, tools: new ToolRegistry([]), context, recorder,
+    transport, stt: options.stt ?? stt, llm, tts: options.tts ?? tts, tools: new ToolRegistry(options.tools ?? []), context, recorder,
     limits: { ...DEFAULT_LIMITS }, systemPrompt: config.systemPrompt, language: 'en', log: silentLogger, callerVoice: null,
   });
   let ended = false;
@@ -260,6 +262,51 @@ describe('TTS fails to open, hangs, or fails mid-phrase', () => {
     await h.advance(8000);
     const history = h.llm.requests.at(-1)!.messages.filter((m) => m.role === 'assistant').map((m) => m.content);
     expect(history).toEqual([`We open at nine.\nOn Saturdays we open at ten. On Sundays we are closed.`]);
+  });
+
+  it('a voice lost in the words said with a tool call: the cut phrase is stored once, and the unheard say is marked so', async () => {
+    // A booking that takes a while: the voice drops in "One moment…" while it is being made.
+    let finish: (() => void) | null = null;
+    const booking: Tool = {
+      spec: { name: 'book', description: 'Book', parameters: { type: 'object', properties: {} } },
+      run: async () => {
+        await new Promise<void>((resolve) => (finish = resolve));
+        return { content: { booking_id: 'b1' }, say: 'You are booked for Friday.' } satisfies ToolResult;
+      },
+    };
+    const h = harness({
+      ttsOptions: { chunkMs: 300 },
+      tools: [booking],
+      reply: (_r, i) => (i === 0 ? { text: 'Friday at ten works. One moment while I book that for you. ', toolCalls: [{ id: 'c1', name: 'book', arguments: {} }] } : 'Anything else?'),
+    });
+    await h.advance(4000);
+    h.tts.breakPhrase = 'One moment while I book that for you.';
+    h.tts.breakAfterChunks = 2;
+    void h.stt.play(saySentence('book me for friday'));
+    await h.advance(8000);
+    finish!();
+    await h.advance(8000);
+    // "Friday at ten works." was heard whole; the cut phrase is said again from its start, with the say that could not be played.
+    expect(h.tts.inner.texts.filter((t) => t === 'One moment while I book that for you.')).toHaveLength(2);
+    expect(h.texts().slice(-3)).toEqual([
+      'caller: book me for friday',
+      'bot(interrupted): Friday at ten works.',
+      'bot: One moment while I book that for you. You are booked for Friday.',
+    ]);
+
+    void h.stt.play(saySentence('thank you'));
+    await h.advance(8000);
+    const asked = h.llm.requests.at(-1)!.messages;
+    const shape = (m: ChatMessage) => (m.role === 'tool' ? `tool ${m.toolCallId}` : `${m.role}${m.role === 'assistant' && m.toolCalls?.length ? '[tools]' : ''}: ${m.content}`);
+    // Each phrase once: the round keeps what was heard whole, the phrase said again is with the turn that said it.
+    expect(asked.map(shape)).toEqual([
+      'user: book me for friday',
+      'assistant[tools]: Friday at ten works.',
+      'tool c1',
+      'assistant: One moment while I book that for you. You are booked for Friday.',
+      'user: thank you',
+    ]);
+    expect(JSON.parse(asked[2]!.content)).toEqual({ booking_id: 'b1', not_yet_told_to_caller: 'You are booked for Friday.' });
   });
 
   it('TTS that stays down mid-call ends the call within the budget, the conversation stored', async () => {

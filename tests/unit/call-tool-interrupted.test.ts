@@ -111,4 +111,33 @@ describe('a tool the caller speaks over', () => {
     expect(JSON.parse(later[2]!.content)).toEqual({ booking_id: 'b1', when: 'Friday at ten', not_yet_told_to_caller: "You're booked for Friday at ten." });
     void h.session.end('test', { immediate: true });
   });
+
+  it('that returned at once, cut while "One moment…" still plays: the round keeps what was heard, and the result says its say was not', async () => {
+    // The tool is done (and the answer written) long before its audio plays out: the cut comes after runAgentTurn.
+    let booked = 0;
+    const quickBooking: Tool = {
+      spec: { name: 'book_appointment', description: 'Book', parameters: { type: 'object', properties: { when: { type: 'string' } }, required: ['when'] } },
+      run: async () => {
+        booked++;
+        return { content: { booking_id: 'b1' }, say: 'You are booked for Friday at ten. See you then.' } satisfies ToolResult;
+      },
+    };
+    const h = harness((_r, i) => (i === 0 ? { text: 'One moment while I book that for you right now. ', toolCalls: [BOOKING_CALL] } : 'Sure, eleven then.'), [quickBooking]);
+    await h.advance(4000);
+    void h.stt.play(saySentence('book me for friday at ten'));
+    await h.advance(2600); // "One moment…" has begun; the booking is made and its say is queued behind it
+    expect(booked).toBe(1);
+    void h.stt.play(saySentence('actually wait make it eleven', { wordMs: 200 }));
+    await h.advance(8000);
+
+    expect(h.recorder.turns.map((t) => `${t.role}${t.interrupted ? '(interrupted)' : ''}: ${t.text}`).slice(1, 4)).toEqual([
+      'caller: book me for friday at ten',
+      'bot(interrupted): One…',
+      'caller: actually wait make it eleven',
+    ]);
+    const asked = h.llm.requests[1]!.messages;
+    expect(shape(asked)).toEqual(['user: book me for friday at ten', 'assistant[c1]: One…', 'tool c1', 'user: actually wait make it eleven']);
+    expect(JSON.parse(asked[2]!.content)).toEqual({ booking_id: 'b1', not_yet_told_to_caller: 'You are booked for Friday at ten. See you then.' });
+    void h.session.end('test', { immediate: true });
+  });
 });

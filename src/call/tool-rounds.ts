@@ -1,0 +1,73 @@
+/**
+ * An agent answer's tool rounds as the LLM history holds them. A round enters the history when its calls are made
+ * (agent-turn.ts), with the words said before them in full, and a tool's `say` is spoken once its result is in
+ * place. But the answer's audio plays on after the answer is written: the caller may cut "One moment…" or the say
+ * long after runAgentTurn has returned, and a voice that fails mid-turn is noticed only then. So the records stay
+ * with the turn (SpeakingTurn.toolRounds) — each round's message and the range of the turn's phrases it said, each
+ * say's result and its phrases — and are settled to what the caller heard whenever the turn is stopped before it
+ * played out (Conversation, with the rest of the stopped turn's record).
+ */
+import type { Playback } from './playback.js';
+import type { ToolResult } from './tool-types.js';
+
+/** How a stopped turn is kept: as heard ("…" and all), or only its whole phrases (its rest is said again). */
+export type StoppedTurnKept = 'as heard' | 'whole phrases';
+
+interface RoundRecord {
+  message: { content: string };
+  /** The turn's phrases [from, to) are the round's words. */
+  from: number;
+  to: number;
+}
+
+interface SayRecord {
+  /** The result's message in the history. */
+  place: { content: string };
+  result: ToolResult;
+  /** The turn's phrases [from, to) are the say. */
+  from: number;
+  to: number;
+}
+
+export class SpokenToolRounds {
+  private readonly rounds: RoundRecord[] = [];
+  private readonly says: SayRecord[] = [];
+
+  /** The turn's phrases before this index are in the history already, with a round's calls. */
+  get phrasesInHistory(): number {
+    return this.rounds.at(-1)?.to ?? 0;
+  }
+
+  /** A round's assistant message, now in the history, said the turn's phrases [from, to). */
+  round(message: { content: string }, from: number, to: number): void {
+    this.rounds.push({ message, from, to });
+  }
+
+  /** A tool result, now in the history as told, whose say is the turn's phrases [from, to). */
+  say(place: { content: string }, result: ToolResult, from: number, to: number): void {
+    this.says.push({ place, result, from, to });
+  }
+
+  /**
+   * The turn was stopped before it played out. Each round's message keeps what the caller heard of its words, as the
+   * rest of the turn is kept (`keep`), so a phrase said again is in the history once: with the turn that says it in
+   * full. A result whose say the caller did not hear whole says so (not_yet_told_to_caller): the model answering
+   * the interruption must not believe the caller knows.
+   */
+  settle(playback: Playback, keep: StoppedTurnKept): void {
+    for (const r of this.rounds) r.message.content = keep === 'whole phrases' ? playback.heardText(r.from, r.to) : playback.heardTranscript(r.from, r.to);
+    for (const s of this.says) if (!playback.heardWhole(s.from, s.to)) s.place.content = toolResultContent(s.result, true);
+  }
+}
+
+/**
+ * A tool result as the history keeps it. A `say` the caller never heard (the turn was cut while the tool ran, or
+ * before the say played out) goes with it, so the model answering the interruption tells the caller what was done
+ * (a booking made) rather than going on as if nothing was.
+ */
+export function toolResultContent(result: ToolResult, sayUnheard: boolean): string {
+  if (!sayUnheard || !result.say) return JSON.stringify(result.content ?? null);
+  const c = result.content;
+  const fields = typeof c === 'object' && c !== null && !Array.isArray(c) ? c : { result: c ?? null };
+  return JSON.stringify({ ...fields, not_yet_told_to_caller: result.say });
+}
