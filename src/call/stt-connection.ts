@@ -103,11 +103,13 @@ export class SttConnection {
       void session.close().catch(() => {});
       if (this.closed) return;
       failure ??= new Error('STT stream ended');
-      // A new session will take over: the turn keeps what this one recognised. (A failure no reopen can mend ends the
-      // call, which stores the caller's unfinished words itself: no turn to close and answer.)
-      if (recoverable) this.o.onEvent({ type: 'error', error: failure, recoverable });
       if (this.o.clock.now() - openedAt >= STABLE_MS) this.budget.recovered();
       if (!(await this.failed(failure, recoverable))) return;
+      // A new session takes over: the turn keeps what this one recognised (and may close on it). Passed on only now
+      // that a reopen follows: a failure that spent the budget (or that no reopen can mend) ends the call, which
+      // stores the caller's unfinished words itself, and a turn closed on it would start an answer the apology
+      // cancels at once.
+      this.o.onEvent({ type: 'error', error: failure, recoverable: true });
     }
   }
 

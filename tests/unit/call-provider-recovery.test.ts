@@ -13,7 +13,7 @@ import type { CallContext, Tool, ToolResult } from '../../src/call/tool-types.js
 import { silentLogger } from '../../src/call/types.js';
 import type { ChatMessage, LlmRequest, SttProvider, TtsProvider, TtsSession } from '../../src/providers/types.js';
 import { MemoryTransport } from '../helpers/memory-transport.js';
-import { saySentence, ScriptedLlm, ScriptedStt, ScriptedTts, type ScriptedReply, type ScriptedTtsOptions } from '../helpers/scripted-providers.js';
+import { saySentence, ScriptedLlm, ScriptedStt, ScriptedTts, ScriptedVoice, type ScriptedReply, type ScriptedTtsOptions } from '../helpers/scripted-providers.js';
 
 const GREETING = 'Hello, this is Acme Dental.';
 const APOLOGY = "I'm sorry, I'm having technical difficulties.";
@@ -75,7 +75,7 @@ class FlakyTts implements TtsProvider {
 }
 
 function harness(
-  options: { stt?: SttProvider; tts?: TtsProvider; ttsOptions?: ScriptedTtsOptions; before?: (tts: FlakyTts) => void; reply?: (r: LlmRequest, i: number) => ScriptedReply; tools?: Tool[] } = {},
+  options: { stt?: SttProvider; tts?: TtsProvider; ttsOptions?: ScriptedTtsOptions; before?: (tts: FlakyTts) => void; reply?: (r: LlmRequest, i: number) => ScriptedReply; tools?: Tool[]; voice?: ScriptedVoice } = {},
 ) {
   const transport = new MemoryTransport();
   const stt = new ScriptedStt();
@@ -90,7 +90,7 @@ function harness(
   const llm = new ScriptedLlm(options.reply ?? (() => ANSWER));
   const session = new CallSession({
     transport, stt: options.stt ?? stt, llm, tts: options.tts ?? tts, tools: new ToolRegistry(options.tools ?? []), context, recorder,
-    limits: { ...DEFAULT_LIMITS }, systemPrompt: config.systemPrompt, language: 'en', log: silentLogger, callerVoice: null,
+    limits: { ...DEFAULT_LIMITS }, systemPrompt: config.systemPrompt, language: 'en', log: silentLogger, callerVoice: options.voice?.factory ?? null,
   });
   let ended = false;
   const done = session.start().then(() => void (ended = true));
@@ -176,6 +176,37 @@ describe('STT drops or hangs mid-call', () => {
     expect(h.recorder.ended).toEqual({ status: 'failed', reason: 'provider_failure: stt' });
     // What was said before is stored.
     expect(h.texts()).toEqual(expect.arrayContaining(['caller: when do you open', `bot: ${ANSWER}`]));
+  });
+
+  it('a recognizer lost for good mid-turn: the caller\'s words are stored, not answered by a request the apology cancels', async () => {
+    const voice = new ScriptedVoice();
+    const h = harness({ voice });
+    await h.advance(4000);
+    const failWhenOpened = async (session: number, afterMs: number) => {
+      while (h.stt.opened < session) await h.advance(50);
+      await h.advance(afterMs);
+      h.stt.fail();
+    };
+    // The caller is still talking when the first session drops with their words; every session after it fails
+    // without a word, each before it could count as stable, until the reconnect budget is spent at the fourth.
+    voice.onset();
+    void h.stt.play(saySentence('when do you open').slice(0, -1));
+    await h.advance(1500);
+    h.stt.fail();
+    await failWhenOpened(2, 1900);
+    await failWhenOpened(3, 1900);
+    while (h.stt.opened < 4) await h.advance(50);
+    // The caller stops while the last session is up: only a reopen would finish their turn, and none follows.
+    voice.end();
+    await failWhenOpened(4, 1900);
+    await h.advance(100);
+    expect(h.stt.opened).toBe(4);
+    expect(h.tts.inner.texts).toContain(APOLOGY);
+    expect(h.llm.requests).toHaveLength(0);
+    await h.advance(15_000);
+    await h.done;
+    expect(h.recorder.ended).toEqual({ status: 'failed', reason: 'provider_failure: stt' });
+    expect(h.texts()).toContain('caller: when do you open');
   });
 
   it('a failure the provider calls unrecoverable (bad key) apologises at once', async () => {
