@@ -84,6 +84,8 @@ export interface AgentTurnResult {
   toolsCalled: string[];
   /** Phrases the safe-speech check changed or refused (never spoken as the LLM wrote them). */
   unsafe: UnsafePhrase[];
+  /** An answer of this turn stopped at LIVE_ANSWER_MAX_TOKENS (the words after its last whole phrase unsaid). */
+  cutAtTokenLimit: boolean;
 }
 
 /** The most a caller waits for the company's documents before the answer goes on without them. */
@@ -103,6 +105,7 @@ export const STREAM_IDLE_MS = 6000;
  * call's arguments fewer; this leaves room for both (and for a reasoning model's thoughts, which count too) while a
  * model stuck repeating itself stops after ~2 minutes of speech instead of talking, and billing, until the call's
  * maximum duration. An answer cut here ends like a stream that broke: the whole phrases are said, not the fragment.
+ * The session logs the cut (once per turn), and an answer it leaves with nothing said gets the no-answer line.
  */
 export const LIVE_ANSWER_MAX_TOKENS = 600;
 
@@ -180,6 +183,7 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
   const spoken: string[] = [];
   const toolsCalled: string[] = [];
   const rounds = o.toolRounds ?? new SpokenToolRounds();
+  let cutAtTokenLimit = false;
   let finalStart = 0;
   let firstToken = true;
   const speak = (phrase: string): void => {
@@ -214,7 +218,7 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
     const done = await answerRound();
     if (done) break;
   }
-  return { text: spoken.join(' '), finalText: spoken.slice(finalStart).join(' '), toolsCalled, unsafe };
+  return { text: spoken.join(' '), finalText: spoken.slice(finalStart).join(' '), toolsCalled, unsafe, cutAtTokenLimit };
 
   /** One LLM answer and the tools it called; true when the turn is over. */
   async function answerRound(): Promise<boolean> {
@@ -290,6 +294,7 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
     // pm today. On"): not spoken. The caller has heard the whole phrases before it and may ask again.
     const rest = chunker.flush();
     if (rest && !brokeMidAnswer && !cutAtLimit) roundSaid += speakLlm(rest);
+    if (cutAtLimit) cutAtTokenLimit = true;
     if (calls.length === 0) return true;
 
     // The round enters the history now, before its tools run, results in their places: a caller who speaks over

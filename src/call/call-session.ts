@@ -8,7 +8,7 @@
  */
 import { splitSentences } from '../knowledge/sentences.js';
 import type { Language, SttEvent, TtsSession } from '../providers/types.js';
-import { LlmFailure, runAgentTurn, splitForSpeech } from './agent-turn.js';
+import { LIVE_ANSWER_MAX_TOKENS, LlmFailure, runAgentTurn, splitForSpeech } from './agent-turn.js';
 import { providerSessionOptions, type ProviderSessionOptions } from './provider-sessions.js';
 import { RECONNECT_BUDGET_MS } from './reconnect-budget.js';
 import { safeSpeechContextFor } from './safe-speech-context.js';
@@ -382,6 +382,9 @@ export class CallSession {
           safeSpeech: this.safeSpeech,
         });
         if (result.unsafe.length) turn.safety = result.unsafe;
+        // Once per turn: a model that keeps hitting the bound (rambling, or a reasoning model thinking it away) is
+        // worth knowing about; the caller heard the whole phrases before the cut, or the no-answer line below.
+        if (result.cutAtTokenLimit) this.o.log.warn({ maxTokens: LIVE_ANSWER_MAX_TOKENS, spokenChars: result.text.length }, 'answer cut at the token limit');
         // An answer that said nothing (its tool rounds used up on garbled calls, an empty reply) would leave the
         // caller in silence until the re-prompt: they are told, and asked again. Not when the bot is ending or
         // handing over the call (end_call, transfer): that is its answer.

@@ -142,6 +142,17 @@ describe('CallSession', () => {
     expect(h.llm.requests.at(-1)!.messages.slice(-2)).toEqual([{ role: 'assistant', content: noAnswer }, { role: 'user', content: 'hello' }]);
   });
 
+  it('an answer cut at the token limit before its first whole phrase: the caller hears the no-answer line, and the cut is logged once', async () => {
+    const warnings: string[] = [];
+    const log = { ...silentLogger, warn: (_o: object, msg: string) => void warnings.push(msg) };
+    const h = createHarness({ reply: () => ({ text: 'Well let me think about all of the different ways that we could', finishReason: 'length' }), session: { log } });
+    await h.advance(4000);
+    void h.stt.play(saySentence('when do you open', { endpointMs: 300 }));
+    await h.advance(10_000);
+    expect(h.texts()).toEqual([`bot: ${GREETING}`, 'caller: when do you open', `bot: ${SESSION_PHRASES.en.noAnswer}`]);
+    expect(warnings).toEqual(['answer cut at the token limit']);
+  });
+
   it('tells the LLM on every turn what the greeting said, since the greeting never went through it', async () => {
     const h = createHarness({ reply: () => 'Sure.' });
     await h.advance(4000);
