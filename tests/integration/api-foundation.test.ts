@@ -202,6 +202,12 @@ describe('REST API foundation', () => {
       // The choices, not "must be equal to constant, … must match a schema in anyOf".
       expect(bad.json().error.message).toMatch(/^querystring\.status must be one of: .*completed.*failed/);
       expect((await req(a.apiKey, 'GET', '/v1/calls?cursor=%%%')).statusCode).toBe(400);
+      // A range that ends before it starts is a mistake, not "no calls then"; the same on every list with a range.
+      for (const path of ['/v1/calls', '/v1/audit-log']) {
+        const backwards = await req(a.apiKey, 'GET', `${path}?from=2026-11-01T10:05:00Z&to=2026-11-01T10:02:00Z`);
+        expect(backwards.statusCode, path).toBe(400);
+        expect(backwards.json().error.details.field, path).toBe('querystring.to');
+      }
     });
 
     it('gets one call with transcript and outcome', async () => {
