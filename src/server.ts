@@ -221,7 +221,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       voicemail: new VoicemailAudio({ sql, callTokenSecret, publicOrigin: config.PUBLIC_URL, ttsFor: (bot) => providers.forBot(bot) }),
     }),
     twilioMediaRoute({ sql, authToken: twilioAuthToken, publicOrigin: config.PUBLIC_URL, callTokenSecret, runner, metrics, twilioControl }),
-    webCallSocketRoute({ sql, runner, metrics, publicOrigin: config.PUBLIC_URL }),
+    webCallSocketRoute({ sql, runner, metrics, publicOrigin: config.PUBLIC_URL, budget }),
     webCallPageRoute(),
   ];
 

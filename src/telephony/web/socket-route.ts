@@ -19,6 +19,8 @@ import { decodeWebClientMessage, encodeWebServerMessage } from './codec.js';
 import { isOriginAllowed } from './origin.js';
 import { claimWebCallToken, findWebCallToken } from './tokens.js';
 import { WebCallTransport } from './web-transport.js';
+import { endCallInTx } from '../../call/lifecycle.js';
+import { BUDGET_EXHAUSTED, type BudgetCheck } from '../../usage/budget.js';
 
 export const WEB_CALL_SOCKET_PATH = '/web-call/socket';
 
@@ -30,6 +32,11 @@ export interface WebCallSocketDeps {
   publicOrigin: string;
   /** How long a socket may stay unauthenticated. */
   startTimeoutMs?: number;
+  /**
+   * The company's monthly budget, checked again when the token is used: a token minted just before the budget ran
+   * out (valid up to an hour) would otherwise open a call the budget no longer allows.
+   */
+  budget?: BudgetCheck;
 }
 
 const POLICY_VIOLATION = 1008;
@@ -88,9 +95,14 @@ export function webCallSocketRoute(deps: WebCallSocketDeps): FastifyPluginAsync 
             return refuse('Web-call token expired or already used');
           }
           const call = await getCallById(deps.sql, claimed.call_id);
-          if (!call || call.status !== 'queued' || !callable || !(await claimMediaStart(deps.sql, call.id))) {
-            return refuse('This call can no longer be started');
+          if (!call || call.status !== 'queued' || !callable) return refuse('This call can no longer be started');
+          if ((await deps.budget?.status(bot.company_id))?.exhausted) {
+            // Recorded as the company's call, ended at once with the reason, like a phone call refused for it.
+            await deps.sql.begin((tx) => endCallInTx(tx, { callId: call.id, companyId: bot.company_id }, { status: 'failed', reason: BUDGET_EXHAUSTED }, { by: 'session', durationSec: 0 }));
+            log.info({ companyId: bot.company_id }, 'web call refused: the monthly budget is used up');
+            return refuse('The monthly budget for calls is used up');
           }
+          if (!(await claimMediaStart(deps.sql, call.id))) return refuse('This call can no longer be started');
           if (socket.readyState !== socket.OPEN) return;
           clearTimeout(startTimer);
           const t = new WebCallTransport(socket, bad);
