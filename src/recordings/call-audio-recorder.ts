@@ -4,6 +4,11 @@
  * moment it is sent, after whatever is still queued, so it is placed at max(end of queued bot audio, caller
  * position); `clear()` (barge-in) drops the bot audio not yet played, i.e. past the caller position.
  *
+ * When the caller's frames stop while time goes on — a web caller who only types, a muted or silent client, a frozen
+ * network — the caller's side is silence up to the call's elapsed time (less JITTER_MS, so late frames are not
+ * pushed back), filled in when the bot speaks and at the end: the bot's words over those stretches, its goodbye
+ * included, are recorded where they were played.
+ *
  * Memory: samples are kept from the last flush on — a block (default 1 s) of the caller plus the bot audio queued
  * ahead (at most `maxAheadSec`, beyond which bot audio is left out of the recording) — and each full block is
  * interleaved and handed to the file writer (one disk write a second, none per frame). Per frame: a copy of its
@@ -22,7 +27,12 @@ export interface CallAudioRecorderOptions {
   blockFrames?: number;
   /** Bot audio queued further ahead of the caller than this is not recorded (default 120 s). */
   maxAheadSec?: number;
+  /** Milliseconds on a monotonic clock (default performance.now): the call's elapsed time when caller frames stop. */
+  now?: () => number;
 }
+
+/** Caller frames this late are network jitter, not a stop: the caller's side is filled only past it. */
+const JITTER_MS = 300;
 
 export class CallAudioRecorder {
   readonly sampleRate: number;
@@ -37,8 +47,12 @@ export class CallAudioRecorder {
   private callerBuf: Int16Array;
   private botBuf: Int16Array;
   private finished = false;
+  private readonly now: () => number;
+  private readonly startedAt: number;
 
   constructor(private readonly o: CallAudioRecorderOptions) {
+    this.now = o.now ?? (() => performance.now());
+    this.startedAt = this.now();
     if (o.input.sampleRate !== o.output.sampleRate) throw new Error('both sides of a recording must share a sample rate');
     this.sampleRate = o.input.sampleRate;
     this.blockFrames = o.blockFrames ?? this.sampleRate;
@@ -62,6 +76,7 @@ export class CallAudioRecorder {
   /** Bot audio handed to the transport. */
   bot(chunk: Uint8Array): void {
     if (this.finished) return;
+    this.callerSilenceUntil(this.elapsedSamples(JITTER_MS));
     const n = samplesIn(chunk, this.o.output);
     const start = Math.max(this.botEnd, this.callerPos);
     if (start + n - this.callerPos > this.maxAhead) return;
@@ -81,11 +96,29 @@ export class CallAudioRecorder {
   /** Writes what was played, closes the file; the recording's duration in seconds (whole, rounded). */
   async finish(): Promise<{ durationSec: number; bytes: number }> {
     if (!this.finished) {
+      this.callerSilenceUntil(this.elapsedSamples(0));
       this.flush();
       this.finished = true;
     }
     const bytes = await this.writer.finish();
     return { durationSec: Math.round(bytes / 4 / this.sampleRate), bytes };
+  }
+
+  /** The call's elapsed time less `lagMs`, in samples. */
+  private elapsedSamples(lagMs: number): number {
+    return Math.floor(((this.now() - this.startedAt - lagMs) * this.sampleRate) / 1000);
+  }
+
+  /** Silence on the caller's side up to `pos` (where their frames stopped coming), block by block. */
+  private callerSilenceUntil(pos: number): void {
+    while (this.callerPos < pos) {
+      const at = this.callerPos - this.flushed;
+      const n = Math.min(pos - this.callerPos, this.blockFrames - at);
+      if (at + n > this.callerBuf.length) this.callerBuf = grow(this.callerBuf, at + n);
+      this.callerBuf.fill(0, at, at + n);
+      this.callerPos += n;
+      if (this.callerPos - this.flushed >= this.blockFrames) this.flush();
+    }
   }
 
   /** Interleaves [flushed, callerPos) and hands it to the writer; the bot audio queued ahead moves to the front. */

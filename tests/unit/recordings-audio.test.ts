@@ -46,10 +46,13 @@ async function channels(path: string): Promise<{ left: Int16Array; right: Int16A
   return { left, right, sampleRate: wav.sampleRate };
 }
 
+/** A clock that does not move: the caller's frames alone set the timeline. */
+const stopped = () => 0;
+
 describe('CallAudioRecorder', () => {
   it('puts the caller left and the bot right, bot audio starting at the caller position when sent', async () => {
     const path = join(dir, 'aligned.wav');
-    const rec = new CallAudioRecorder({ path, input: WIDEBAND_FORMAT, output: WIDEBAND_FORMAT, blockFrames: 1000 });
+    const rec = new CallAudioRecorder({ path, input: WIDEBAND_FORMAT, output: WIDEBAND_FORMAT, blockFrames: 1000, now: stopped });
     // 100 ms of caller (5 frames of 320 samples), then the bot speaks 200 samples, then 5 more caller frames.
     for (let i = 0; i < 5; i++) rec.caller(pcm(320, 1000, i % 2 === 1));
     rec.bot(pcm(200, -2000));
@@ -69,7 +72,7 @@ describe('CallAudioRecorder', () => {
 
   it('clear() drops the bot audio not yet played (past the caller position), keeps what was', async () => {
     const path = join(dir, 'cleared.wav');
-    const rec = new CallAudioRecorder({ path, input: WIDEBAND_FORMAT, output: WIDEBAND_FORMAT, blockFrames: 700 });
+    const rec = new CallAudioRecorder({ path, input: WIDEBAND_FORMAT, output: WIDEBAND_FORMAT, blockFrames: 700, now: stopped });
     rec.caller(pcm(320, 5));
     rec.bot(pcm(1000, 7)); // plays from 320 to 1320
     rec.caller(pcm(320, 5)); // caller at 640: 320 samples of the bot played
@@ -88,7 +91,7 @@ describe('CallAudioRecorder', () => {
 
   it('writes in blocks while the call runs, not at the end and not per frame', async () => {
     const path = join(dir, 'blocks.wav');
-    const rec = new CallAudioRecorder({ path, input: WIDEBAND_FORMAT, output: WIDEBAND_FORMAT, blockFrames: 16000 });
+    const rec = new CallAudioRecorder({ path, input: WIDEBAND_FORMAT, output: WIDEBAND_FORMAT, blockFrames: 16000, now: stopped });
     const size = async () => (await stat(path).catch(() => ({ size: -1 }))).size;
     for (let i = 0; i < 49; i++) rec.caller(pcm(320, 1)); // 0.98 s: under one block
     await until(async () => (await size()) === 44); // the header, nothing else: no write per frame
@@ -98,6 +101,31 @@ describe('CallAudioRecorder', () => {
     await rec.finish();
     const wav = readWav(new Uint8Array(await readFile(path)));
     expect(wav.data.byteLength).toBe(51 * 320 * 4);
+  });
+});
+
+describe('CallAudioRecorder when the caller\'s frames stop', () => {
+  it('keeps time by the clock: the bot\'s words over a stretch with no caller frames, and its goodbye, are where they were played', async () => {
+    const path = join(dir, 'quiet-caller.wav');
+    let t = 0;
+    const rec = new CallAudioRecorder({ path, input: WIDEBAND_FORMAT, output: WIDEBAND_FORMAT, blockFrames: 4000, now: () => t });
+    for (let i = 0; i < 5; i++) rec.caller(pcm(320, 1000)); // 100 ms of caller, then nothing more (types, or muted)
+    t = 2_000; // the bot answers two seconds in
+    rec.bot(pcm(1600, -2000)); // 100 ms
+    t = 5_000; // and says goodbye at five
+    rec.bot(pcm(1600, -3000));
+    t = 5_100;
+    const done = await rec.finish();
+    const { left, right } = await channels(path);
+    expect(left.length).toBe(5.1 * 16000);
+    expect(done.durationSec).toBe(5);
+    expect([...left.subarray(0, 1600)].every((s) => s === 1000)).toBe(true);
+    expect([...left.subarray(1600)].every((s) => s === 0)).toBe(true);
+    // Placed at the clock less the jitter allowance (300 ms): 1.7 s and 4.7 s.
+    const at = (ms: number) => (ms * 16000) / 1000;
+    expect([...right.subarray(at(1700), at(1800))].every((s) => s === -2000)).toBe(true);
+    expect([...right.subarray(at(4700), at(4800))].every((s) => s === -3000)).toBe(true);
+    expect(right.filter((s) => s !== 0)).toHaveLength(3200);
   });
 });
 
