@@ -53,6 +53,11 @@ export const WRAP_UP_MAX_MS = 30_000;
 
 /** The least time a retried phrase gets for its first audio (a fresh TTS connection and its first chunk). */
 const RETRY_FIRST_AUDIO_MIN_MS = 1500;
+/**
+ * How long a call the caller hung up mid-sentence waits for the recognizer's last words. The local recognizer
+ * decodes a few seconds of speech in a few hundred ms; Deepgram answers a Finalize in about as long.
+ */
+export const LAST_WORDS_WAIT_MS = 1500;
 
 export class CallSession {
   private readonly clock: Clock;
@@ -264,6 +269,12 @@ export class CallSession {
   }
 
   private onSttEvent(ev: SttEvent): void {
+    // The call is ending and waits for the recognizer's last words (finish): they are taken, nothing is answered.
+    if (this.lastWordsWaiter) {
+      this.tracker.handle(ev);
+      if (ev.type === 'final' || ev.type === 'utterance_end') this.lastWordsWaiter();
+      return;
+    }
     const wordsBefore = this.tracker.wordEvents;
     this.tracker.handle(ev);
     if (this.tracker.wordEvents !== wordsBefore) {
@@ -587,6 +598,9 @@ export class CallSession {
     this.hardStop = null;
     this.bargeIn.forget();
     if (this.turn) this.stopTurn(this.turn, 'call-ended');
+    // A caller who hung up mid-sentence: a recognizer that decodes at the end of speech (the local one) has no words
+    // for it yet, and Deepgram's last fraction of a second is still interim. Asked for its final, briefly.
+    if (!hangUp && this.tracker.speechStartedAt !== null) await this.recognizerLastWords();
     // Words of a turn that never closed (the caller hung up mid-sentence, or before the end-of-turn wait was over)
     // are what they said last: stored like any turn, not dropped with the call.
     if (this.tracker.hasWords) this.said.callerLastWords(this.tracker.pendingText, this.tracker.speechStartedAt);
@@ -597,6 +611,23 @@ export class CallSession {
     await Promise.race([Promise.allSettled(closing), new Promise((r) => this.clock.setTimeout(() => r(null), 2000))]);
     await this.o.recorder.end({ status: req.status, reason: req.reason }).catch(() => {});
     this.resolveEnded();
+  }
+
+  /** Set while finish() waits for the recognizer's final: resolves the wait. */
+  private lastWordsWaiter: (() => void) | null = null;
+
+  /** Asks the recognizer for what it has and waits for its final, LAST_WORDS_WAIT_MS at most. */
+  private recognizerLastWords(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.clock.clearTimeout(timer);
+        this.lastWordsWaiter = null;
+        resolve();
+      };
+      const timer = this.clock.setTimeout(done, LAST_WORDS_WAIT_MS);
+      this.lastWordsWaiter = done;
+      this.input.finalize();
+    });
   }
 
   private setState(next: CallState): void {

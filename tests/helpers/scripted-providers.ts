@@ -45,6 +45,8 @@ export class ScriptedStt implements SttProvider {
   /** Refuse every open as a vendor refuses a bad key (not retryable). */
   rejectOpens = false;
   audioFrames = 0;
+  /** What the recognizer answers a finalize() with (a recognizer that decodes on request, as the local one does). */
+  onFinalize: (() => SttEvent | null) | null = null;
   private current: AsyncQueue<SttEvent> | null = null;
 
   async open(_options: SttSessionOptions): Promise<SttSession> {
@@ -60,7 +62,10 @@ export class ScriptedStt implements SttProvider {
       pushAudio: () => {
         this.audioFrames++;
       },
-      finalize: () => {},
+      finalize: () => {
+        const answer = this.onFinalize?.();
+        if (answer) setTimeout(() => queue.push(answer), 20);
+      },
       events: queue,
       close: async () => queue.close(),
     };

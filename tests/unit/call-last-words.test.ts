@@ -64,6 +64,19 @@ describe('the caller\'s last words', () => {
     expect(recorder.turns.filter((t) => t.role === 'caller').map((t) => t.text)).toEqual(['please cancel my appointment for tomorrow']);
   });
 
+  it('a recognizer with no words yet (it decodes at the end of speech) is asked for them before the call ends', async () => {
+    const { transport, stt, llm, recorder, done } = startCall(0);
+    await sleep(200);
+    // The caller started a sentence: the voice activity says so, the recognizer has nothing yet.
+    stt.onFinalize = () => ({ type: 'final', text: 'I need to change my appointment', endOfUtterance: true });
+    stt.emit({ type: 'speech_started', atMs: 0 });
+    await sleep(50);
+    transport.close('caller hung up');
+    await done;
+    expect(recorder.turns.filter((t) => t.role === 'caller').map((t) => t.text)).toEqual(['I need to change my appointment']);
+    expect(llm.requests).toHaveLength(0);
+  });
+
   it('words said over the goodbye are stored (not answered), spoken or typed', async () => {
     // A goodbye that takes a while to play: ~40 ms per word, played in real time.
     const { transport, stt, llm, recorder, session: call, done } = startCall(40);
