@@ -21,6 +21,7 @@
  */
 import { transcriptOf } from '../db/calls.js';
 import type { Db } from '../db/sql.js';
+import { webhookUrlShown } from '../webhooks/shown-url.js';
 
 export const EXPORT_TYPES = ['company', 'bot', 'call', 'booking', 'campaign', 'campaign_contact', 'dnc_number', 'audit', 'usage'] as const;
 export type ExportType = (typeof EXPORT_TYPES)[number];
@@ -92,6 +93,7 @@ function batch(sql: Db, type: ExportType, companyId: string, withRecordingUrls: 
           order by id desc limit ${limit}`;
       case 'usage': {
         // Stored units (stt_audio_ms, tts_chars, tokens, telephony minutes); a purged call's usage has call_id null.
+        // The quantity is a bigint count, a JSON number here as in GET /v1/usage: float8 holds it exactly below 2^53.
         // Ordered by at, kind, provider, model as ever, then by what makes a record unique: its source and its
         // row's id. Each side takes its own next `limit` rows first, so each reads from its (company_id, time)
         // index only what the batch needs. The keyset as each side sees it: the source is a constant there.
@@ -106,11 +108,11 @@ function batch(sql: Db, type: ExportType, companyId: string, withRecordingUrls: 
           select source, call_id, document_id, bot_id, at, kind, provider, model, quantity,
             at::text as _k0, kind as _k1, provider as _k2, model as _k3, source as _k4, row_id::text as _k5
           from (
-            (select 'call'::text as source, call_id, null::uuid as document_id, bot_id, started_at as at, kind, provider, model, quantity::text as quantity, id as row_id
+            (select 'call'::text as source, call_id, null::uuid as document_id, bot_id, started_at as at, kind, provider, model, quantity::float8 as quantity, id as row_id
             from call_usage where company_id = ${companyId} ${callsPast}
             order by started_at, kind, provider, model, id limit ${limit})
             union all
-            (select 'ingest', null, document_id, bot_id, occurred_at, kind, provider, model, quantity::text, id
+            (select 'ingest', null, document_id, bot_id, occurred_at, kind, provider, model, quantity::float8, id
             from ingest_usage where company_id = ${companyId} ${ingestPast}
             order by occurred_at, kind, provider, model, id limit ${limit})
           ) u
@@ -162,6 +164,8 @@ export interface ExportOptions {
   types?: readonly ExportType[];
   /** Twilio's recording URLs (which may download the audio without credentials): only for a key that may read recordings. */
   withRecordingUrls: boolean;
+  /** The webhook URL whole (it may carry the receiver's token): only for a key holding settings:read; others see its origin. */
+  withWebhookUrl: boolean;
 }
 
 /** The company's data as JSONL chunks: one chunk per batch of `batchSize` rows, each read by short queries that hold no connection between them. */
@@ -179,6 +183,7 @@ export async function* exportJsonl(sql: Db, companyId: string, options: ExportOp
       let chunk = '';
       for (const row of rows) {
         for (const key of keys) delete row[key];
+        if (type === 'company' && typeof row.webhook_url === 'string') row.webhook_url = webhookUrlShown(row.webhook_url, options.withWebhookUrl);
         chunk += `${JSON.stringify({ type, ...row }, jsonValue)}\n`;
       }
       yield chunk;

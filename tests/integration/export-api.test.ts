@@ -76,11 +76,18 @@ async function seedTies(companyId: string) {
 
 async function exportAll(companyId: string, batchSize: number) {
   const chunks: string[] = [];
-  for await (const chunk of exportJsonl(sql, companyId, { batchSize, withRecordingUrls: true })) {
+  for await (const chunk of exportJsonl(sql, companyId, { batchSize, withRecordingUrls: true, withWebhookUrl: true })) {
     chunks.push(chunk);
     if (chunks.length > 1_000) throw new Error('the export repeats itself');
   }
   return chunks;
+}
+
+/** A key of the company's with only these scopes. */
+async function keyWith(apiKey: string, scopes: string[]) {
+  const res = await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: t.as(apiKey), payload: { name: scopes.join(' '), scopes } });
+  expect(res.statusCode).toBe(201);
+  return (res.json() as { key: string }).key;
 }
 
 const answersWithin = (query: PromiseLike<unknown>, ms = 5_000) =>
@@ -134,7 +141,7 @@ describe('GET /v1/export', () => {
   it('reads in batches: one chunk per batch, pulled as the consumer asks', async () => {
     const c = await t.createCompany('Gamma');
     await seed(c.companyId, 'gamma', 25);
-    const it = exportJsonl(sql, c.companyId, { batchSize: 10, types: ['call'], withRecordingUrls: true });
+    const it = exportJsonl(sql, c.companyId, { batchSize: 10, types: ['call'], withRecordingUrls: true, withWebhookUrl: true });
     const sizes: number[] = [];
     for await (const chunk of it) sizes.push(chunk.split('\n').filter(Boolean).length);
     expect(sizes).toEqual([10, 10, 5]);
@@ -146,7 +153,7 @@ describe('GET /v1/export', () => {
     // One connection, as PGlite always has: on PostgreSQL a pool of one, so a held connection shows here too.
     const one = usingRealPostgres() ? await openDatabase({ databaseUrl: t.db.url!, dataDir: 'memory://', poolMax: 1 }) : undefined;
     const db = one?.sql ?? sql;
-    const it = exportJsonl(db, c.companyId, { batchSize: 10, types: ['campaign_contact', 'company'], withRecordingUrls: false });
+    const it = exportJsonl(db, c.companyId, { batchSize: 10, types: ['campaign_contact', 'company'], withRecordingUrls: false, withWebhookUrl: false });
     try {
       const first = await it.next();
       expect(lines(first.value as string)).toHaveLength(10);
@@ -205,6 +212,33 @@ describe('GET /v1/export', () => {
     expect((await exportAll(c.companyId, 3)).join('')).toBe(whole);
     // The keyset columns stay out of the output.
     expect(whole).not.toMatch(/"_k\d"/);
+  });
+
+  it('usage quantities are JSON numbers, exact', async () => {
+    const c = await t.createCompany('Quantities');
+    const [bot] = await sql<{ id: string }[]>`insert into bots (company_id, name, language, config) values (${c.companyId}, 'Q', 'en', ${sql.json({ greeting: 'Hi' } as never)}) returning id`;
+    const [call] = await sql<{ id: string; started_at: Date }[]>`insert into calls (company_id, bot_id, direction, status) values (${c.companyId}, ${bot!.id}, 'inbound', 'completed') returning id, started_at`;
+    await sql`insert into call_usage (call_id, company_id, bot_id, started_at, kind, provider, model, quantity)
+      values (${call!.id}, ${c.companyId}, ${bot!.id}, ${call!.started_at}, 'tts_chars', 'cartesia', '', 9007199254740991)`;
+    await sql`insert into ingest_usage (company_id, bot_id, document_id, occurred_at, kind, provider, model, quantity)
+      values (${c.companyId}, ${bot!.id}, gen_random_uuid(), now(), 'embedding_tokens', 'openai', 'emb', 1000)`;
+    const res = await t.app.inject({ method: 'GET', url: '/v1/export?types=usage', headers: t.as(c.apiKey) });
+    const usage = lines(res.body);
+    expect(usage.map((l) => l.quantity).sort()).toEqual([1000, 9007199254740991]);
+    expect(res.body).toContain('"quantity":9007199254740991');
+  });
+
+  it('shows the webhook URL whole only to a key holding settings:read, as GET /v1/company; export:read alone sees its origin', async () => {
+    const c = await t.createCompany('Hooked');
+    await sql`update companies set webhook_url = 'https://hooks.example.com/parley/in?token=s3cret' where id = ${c.companyId}`;
+    const exportOnly = await keyWith(c.apiKey, ['export:read']);
+    expect((await t.app.inject({ method: 'GET', url: '/v1/company', headers: t.as(exportOnly) })).statusCode).toBe(403);
+    const res = await t.app.inject({ method: 'GET', url: '/v1/export?types=company', headers: t.as(exportOnly) });
+    expect(lines(res.body)).toEqual([expect.objectContaining({ type: 'company', webhook_url: 'https://hooks.example.com/…' })]);
+    expect(res.body).not.toContain('s3cret');
+    const withSettings = await keyWith(c.apiKey, ['export:read', 'settings:read']);
+    const whole = lines((await t.app.inject({ method: 'GET', url: '/v1/export?types=company', headers: t.as(withSettings) })).body);
+    expect(whole).toEqual([expect.objectContaining({ webhook_url: 'https://hooks.example.com/parley/in?token=s3cret' })]);
   });
 
   it('needs export:read and rejects unknown types', async () => {

@@ -140,7 +140,7 @@ describe('embedding tokens of knowledge ingestion', () => {
     expect(usage.map((u) => [u.source, u.kind, u.provider])).toEqual(expect.arrayContaining([
       ['ingest', 'embedding_tokens', 'local'], ['ingest', 'embedding_tokens', 'openai'], ['call', 'tts_chars', 'cartesia'],
     ]));
-    expect(usage.find((u) => u.kind === 'tts_chars')).toMatchObject({ call_id: call!.id, quantity: '1234' });
+    expect(usage.find((u) => u.kind === 'tts_chars')).toMatchObject({ call_id: call!.id, quantity: 1234 });
     const exportedCall = lines.find((l) => l.type === 'call' && l.id === call!.id)!;
     expect(exportedCall.recording).toEqual({ source: 'parley', twilio_recording_sid: null, duration_sec: 12, channels: 2, api_path: `/v1/calls/${call!.id}/recording` });
     const other = await t.app.inject({ method: 'GET', url: '/v1/export?types=usage&types=call', headers: t.as(b.apiKey) });

@@ -47,7 +47,8 @@ export function exportRoutes(deps: { sql: RootSql; batchSize?: number }): Fastif
       const stamp = new Date().toISOString().slice(0, 10);
       reply.type('application/x-ndjson; charset=utf-8').header('content-disposition', `attachment; filename="parley-export-${stamp}.jsonl"`);
       return reply.send(Readable.from(exportJsonl(deps.sql, request.auth.companyId, {
-        types, withRecordingUrls: hasScope(request.auth.scopes, 'recordings:read'), ...(deps.batchSize ? { batchSize: deps.batchSize } : {}),
+        types, withRecordingUrls: hasScope(request.auth.scopes, 'recordings:read'), withWebhookUrl: hasScope(request.auth.scopes, 'settings:read'),
+        ...(deps.batchSize ? { batchSize: deps.batchSize } : {}),
       }), { objectMode: false, highWaterMark: 64 * 1024 }));
     });
   };

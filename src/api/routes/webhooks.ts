@@ -6,6 +6,7 @@ import { conflict, notFound } from '../../errors.js';
 import { WEBHOOK_EVENT_TYPES, TEST_EVENT_TYPE } from '../../webhooks/emit.js';
 import { WebhookHttpClient } from '../../webhooks/http-post.js';
 import { attemptsFor, getDelivery, listDeliveries, replayDelivery, type AttemptRow, type DeliveryRow } from '../../webhooks/outbox.js';
+import { webhookUrlShown } from '../../webhooks/shown-url.js';
 import { sendTestEvent } from '../../webhooks/test-event.js';
 import { hasScope } from '../auth.js';
 import { Page, PageQuery, Timestamp, decodeCursor, encodeCursor, errors } from '../schemas.js';
@@ -53,18 +54,8 @@ const TestResult = Type.Object({
   error: Nullable(Type.String()),
 });
 
-/**
- * The webhook URL as a key may see it. The URL is a setting (`settings:read`): it may carry the receiver's own secret
- * (`?token=…`, a path segment). A key without that scope sees where deliveries went — the origin — and no more.
- */
-function urlFor(scopes: string[], url: string): string {
-  if (hasScope(scopes, 'settings:read')) return url;
-  try {
-    return `${new URL(url).origin}/…`;
-  } catch {
-    return '…';
-  }
-}
+/** The URL as the key may see it: whole with settings:read, its origin otherwise (src/webhooks/shown-url.ts). */
+const urlFor = (scopes: string[], url: string): string => webhookUrlShown(url, hasScope(scopes, 'settings:read'));
 
 function present(row: DeliveryRow, attempts: AttemptRow[], scopes: string[]) {
   return {
