@@ -1,16 +1,23 @@
 /**
  * A company's data as JSON Lines: one object per line with a `type` — company, bot, call (with its transcript,
  * outcome and recording reference), booking, campaign, campaign_contact, dnc_number, audit, usage (the usage
- * records: per call and kind, and knowledge ingestion's embedding tokens) — each batch yielded as one chunk.
- * The consumer pulls: nothing is read from the database faster than the client takes it. Every query is scoped
- * by the company id.
+ * records: per call and kind, and knowledge ingestion's embedding tokens) — yielded a line at a time. The consumer
+ * pulls: nothing is read from the database faster than the client takes it. Every query is scoped by the company id.
+ *
+ * Memory is bounded by bytes, not rows: a row's size has no useful bound (a two-hour call is thousands of turns,
+ * hundreds of KB), so a fixed row count per batch held anything from kilobytes to gigabytes. Each batch's row count
+ * comes from the bytes the previous batch came to (nextBatchRows): about `batchBytes` of JSON when neighbouring rows
+ * are alike, never fewer than 1 row nor more than `maxBatchRows`, and at most twice the previous batch, so one batch
+ * of small rows does not open the door to hundreds of huge ones. Each type starts at one row. The same bound holds
+ * for the event loop: one batch's result is parsed and its lines made in one step, and the export gives the loop
+ * back between batches.
  *
  * Keyset pagination, never a cursor: each batch is one short query (`where (order columns) > / < (the last row's
- * values) order by … limit batchSize`; contacts: one per campaign the batch spans, see contactsBatch) and no
+ * values) order by … limit n`; contacts: one per campaign the batch spans, see contactsBatch) and no
  * connection or transaction is held between batches. A cursor would
  * hold its connection for as long as the client takes to read, and a client that stops reading would then block
  * every other query on PGlite's single connection (every tenant, every live call), or use up a pool slot for
- * good on PostgreSQL. Here a stalled client holds only its own socket.
+ * good on PostgreSQL. Here a stalled client holds only its own socket and the unsent part of one batch.
  *
  * Every type's order is unique (it ends with a key), so no row is lost or repeated between batches. The keyset
  * values travel as text selected alongside the row (`_k0`, `_k1`, …, dropped from the output) and are bound as
@@ -19,6 +26,7 @@
  * then repeat or skip rows. Each batch is its own snapshot: a row written during the export appears if its key
  * sorts after the batches already sent, a row deleted before its batch does not.
  */
+import { setImmediate as nextLoopTurn } from 'node:timers/promises';
 import { transcriptOf } from '../db/calls.js';
 import type { Db } from '../db/sql.js';
 import { webhookUrlShown } from '../webhooks/shown-url.js';
@@ -159,36 +167,83 @@ async function contactsBatch(sql: Db, companyId: string, after: After, limit: nu
 /** 64-bit integers (audit ids) as strings, like the API's other responses. */
 const jsonValue = (_key: string, value: unknown): unknown => (typeof value === 'bigint' ? value.toString() : value);
 
+/** About this many bytes of JSON a batch comes to (the export's memory, and its longest step on the event loop). */
+export const BATCH_BYTES = 2 * 1024 * 1024;
+export const MAX_BATCH_ROWS = 500;
+
 export interface ExportOptions {
-  batchSize?: number;
   types?: readonly ExportType[];
   /** Twilio's recording URLs (which may download the audio without credentials): only for a key that may read recordings. */
   withRecordingUrls: boolean;
   /** The webhook URL whole (it may carry the receiver's token): only for a key holding settings:read; others see its origin. */
   withWebhookUrl: boolean;
+  /** Bytes of JSON a batch aims at (default BATCH_BYTES). */
+  batchBytes?: number;
+  /** Rows a batch reads at most (default MAX_BATCH_ROWS). */
+  maxBatchRows?: number;
 }
 
-/** The company's data as JSONL chunks: one chunk per batch of `batchSize` rows, each read by short queries that hold no connection between them. */
-export async function* exportJsonl(sql: Db, companyId: string, options: ExportOptions): AsyncGenerator<string> {
-  const batchSize = options.batchSize ?? 500;
+/** One database batch: its type, its lines (each ends with a newline) and their size in UTF-8 bytes. */
+export interface ExportBatch {
+  type: ExportType;
+  lines: string[];
+  bytes: number;
+}
+
+/**
+ * The next batch's row count after a full batch of `rows` rows whose lines came to `bytes`: as many as `batchBytes`
+ * holds at that batch's bytes per row, at most twice `rows` and `maxBatchRows`, at least 1.
+ */
+export function nextBatchRows(rows: number, bytes: number, batchBytes: number, maxBatchRows: number): number {
+  const fit = Math.floor(batchBytes / Math.max(1, bytes / rows));
+  return Math.max(1, Math.min(fit, rows * 2, maxBatchRows));
+}
+
+function lineOf(type: ExportType, row: Row, keys: readonly string[], options: ExportOptions): string {
+  for (const key of keys) delete row[key];
+  if (type === 'company' && typeof row.webhook_url === 'string') row.webhook_url = webhookUrlShown(row.webhook_url, options.withWebhookUrl);
+  return `${JSON.stringify({ type, ...row }, jsonValue)}\n`;
+}
+
+/** The company's data a database batch at a time (sized by bytes, see nextBatchRows); no connection held between batches. */
+export async function* exportBatches(sql: Db, companyId: string, options: ExportOptions): AsyncGenerator<ExportBatch> {
+  const batchBytes = options.batchBytes ?? BATCH_BYTES;
+  const maxBatchRows = options.maxBatchRows ?? MAX_BATCH_ROWS;
   for (const type of options.types ?? EXPORT_TYPES) {
     const keys = Array.from({ length: KEY_COLUMNS[type] }, (_, i) => `_k${i}`);
     let after: After = null;
+    let limit = 1;
     for (;;) {
-      // The query's promise settles before the yield: no connection is held while the consumer takes the chunk.
-      const rows = await batch(sql, type, companyId, options.withRecordingUrls, after, batchSize);
+      // Back to the event loop between batches: while the socket takes every line at once the export never waits on
+      // it, and batches could otherwise follow each other in one task, ahead of live calls' audio and other requests.
+      await nextLoopTurn();
+      // The query's promise settles before the yield: no connection is held while the consumer takes the lines.
+      const rows = await batch(sql, type, companyId, options.withRecordingUrls, after, limit);
       if (rows.length === 0) break;
       const last = rows[rows.length - 1]!;
       after = keys.map((key) => String(last[key]));
-      let chunk = '';
-      for (const row of rows) {
-        for (const key of keys) delete row[key];
-        if (type === 'company' && typeof row.webhook_url === 'string') row.webhook_url = webhookUrlShown(row.webhook_url, options.withWebhookUrl);
-        chunk += `${JSON.stringify({ type, ...row }, jsonValue)}\n`;
-      }
-      yield chunk;
+      const full = rows.length === limit;
+      const lines = rows.map((row) => lineOf(type, row, keys, options));
+      // The parsed rows are not needed past their lines: let them go while the consumer takes the lines.
+      rows.length = 0;
+      let bytes = 0;
+      for (const line of lines) bytes += Buffer.byteLength(line);
+      yield { type, lines, bytes };
       // The company is one row; a short batch is the last.
-      if (keys.length === 0 || rows.length < batchSize) break;
+      if (keys.length === 0 || !full) break;
+      limit = nextBatchRows(limit, bytes, batchBytes, maxBatchRows);
+    }
+  }
+}
+
+/** The company's data as JSONL: one line per row, each batch read by a short query that holds no connection after it. */
+export async function* exportJsonl(sql: Db, companyId: string, options: ExportOptions): AsyncGenerator<string> {
+  for await (const { lines } of exportBatches(sql, companyId, options)) {
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
+      // A client that stops reading holds only the unsent rest of the batch.
+      lines[i] = '';
+      yield line;
     }
   }
 }

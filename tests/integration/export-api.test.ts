@@ -1,8 +1,12 @@
+import { once } from 'node:events';
+import http from 'node:http';
+import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connect.js';
 import type { RootSql } from '../../src/db/sql.js';
-import { EXPORT_TYPES, exportJsonl } from '../../src/export/jsonl.js';
+import { exportRoutes } from '../../src/api/routes/export.js';
+import { EXPORT_TYPES, exportBatches, exportJsonl } from '../../src/export/jsonl.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { usingRealPostgres } from '../helpers/db.js';
 import { storeTurns } from '../helpers/transcript.js';
@@ -74,13 +78,28 @@ async function seedTies(companyId: string) {
   return { bots: 5, calls: 7, bookings: 4, campaigns: 3, contacts: 9, dnc: 4, usage: 10 };
 }
 
-async function exportAll(companyId: string, batchSize: number) {
-  const chunks: string[] = [];
-  for await (const chunk of exportJsonl(sql, companyId, { batchSize, withRecordingUrls: true, withWebhookUrl: true })) {
-    chunks.push(chunk);
-    if (chunks.length > 1_000) throw new Error('the export repeats itself');
+/** The export's database batches, each one's lines joined. */
+async function exportAll(companyId: string, maxBatchRows: number) {
+  const batches: string[] = [];
+  for await (const b of exportBatches(sql, companyId, { maxBatchRows, withRecordingUrls: true, withWebhookUrl: true })) {
+    batches.push(b.lines.join(''));
+    if (batches.length > 1_000) throw new Error('the export repeats itself');
   }
-  return chunks;
+  return batches;
+}
+
+/** `calls` calls of `turns` turns each, every turn `turnChars` long: the rows a long call makes. */
+async function seedLongCalls(companyId: string, calls: number, turns: number, turnChars: number) {
+  const [bot] = await sql<{ id: string }[]>`insert into bots (company_id, name, language, config) values (${companyId}, 'Long', 'en', ${sql.json({ greeting: 'Hi' } as never)}) returning id`;
+  const inserted = await sql<{ id: string }[]>`
+    insert into calls (company_id, bot_id, direction, from_number, status, started_at)
+    select ${companyId}, ${bot!.id}, 'inbound', '+1555400' || lpad(i::text, 4, '0'), 'completed', now() - make_interval(secs => i)
+    from generate_series(1, ${calls}::int) i returning id`;
+  await sql`
+    insert into call_turns (call_id, turn)
+    select c.id, jsonb_build_object('role', case when k % 2 = 0 then 'bot' else 'caller' end, 'text', rpad('turn ' || k || ' ', ${turnChars}::int, 'abc '))
+    from calls c cross join generate_series(1, ${turns}::int) k where c.company_id = ${companyId} order by c.id, k`;
+  return inserted.map((c) => c.id);
 }
 
 /** A key of the company's with only these scopes. */
@@ -90,13 +109,31 @@ async function keyWith(apiKey: string, scopes: string[]) {
   return (res.json() as { key: string }).key;
 }
 
+/** GET over a real connection with `agent`: status, body, and whether the agent reused a socket for it. */
+function httpGet(url: string, apiKey: string, agent: http.Agent) {
+  return new Promise<{ status: number; body: string; reused: boolean }>((resolve, reject) => {
+    const req = http.get(url, { agent, headers: { authorization: `Bearer ${apiKey}` } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => { body += d; }).on('end', () => resolve({ status: res.statusCode!, body, reused: req.reusedSocket }));
+    });
+    req.on('error', reject);
+  });
+}
+
+/** The route with tight limits for the tests (a company 1 export at once, the process 2, stalled after STALL_MS). */
+const STALL_MS = 300;
+
 const answersWithin = (query: PromiseLike<unknown>, ms = 5_000) =>
   Promise.race([Promise.resolve(query).then(() => 'answered'), sleep(ms, 'still waiting', { ref: false })]);
 
 const lines = (body: string) => body.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string } & Record<string, unknown>);
 
 beforeAll(async () => {
-  t = await createTestApp();
+  t = await createTestApp({
+    tenantRoutes: (db) => [async (app) => {
+      await app.register(exportRoutes({ sql: db.sql, maxPerCompany: 1, maxPerProcess: 2, stallMs: STALL_MS }), { prefix: '/tight' });
+    }],
+  });
   sql = t.db.sql;
 });
 afterAll(async () => t.close());
@@ -138,13 +175,36 @@ describe('GET /v1/export', () => {
     expect(JSON.stringify(other)).not.toContain('alpha');
   });
 
-  it('reads in batches: one chunk per batch, pulled as the consumer asks', async () => {
+  it('reads in batches as the consumer asks: one row first, then twice the last at most, up to maxBatchRows; one line a chunk', async () => {
     const c = await t.createCompany('Gamma');
     await seed(c.companyId, 'gamma', 25);
-    const it = exportJsonl(sql, c.companyId, { batchSize: 10, types: ['call'], withRecordingUrls: true, withWebhookUrl: true });
     const sizes: number[] = [];
-    for await (const chunk of it) sizes.push(chunk.split('\n').filter(Boolean).length);
-    expect(sizes).toEqual([10, 10, 5]);
+    for await (const b of exportBatches(sql, c.companyId, { maxBatchRows: 10, types: ['call'], withRecordingUrls: true, withWebhookUrl: true })) sizes.push(b.lines.length);
+    expect(sizes).toEqual([1, 2, 4, 8, 10]);
+    const chunks: string[] = [];
+    for await (const line of exportJsonl(sql, c.companyId, { maxBatchRows: 10, types: ['call'], withRecordingUrls: true, withWebhookUrl: true })) chunks.push(line);
+    expect(chunks).toHaveLength(25);
+    expect(chunks.every((chunk) => lines(chunk).length === 1 && chunk.endsWith('\n'))).toBe(true);
+  });
+
+  it('sizes batches by bytes: long calls a few to a batch, never more than the budget and one row; small rows many to a batch', async () => {
+    const c = await t.createCompany('Long calls');
+    const callIds = await seedLongCalls(c.companyId, 12, 200, 150); // ~35 KB of JSON a call
+    await seedContacts(c.companyId, 600); // ~300 bytes a line
+    const batchBytes = 100_000;
+    const batches: { type: string; rows: number; bytes: number; largestLine: number }[] = [];
+    const seen: string[] = [];
+    for await (const b of exportBatches(sql, c.companyId, { batchBytes, types: ['call', 'campaign_contact'], withRecordingUrls: true, withWebhookUrl: true })) {
+      batches.push({ type: b.type, rows: b.lines.length, bytes: b.bytes, largestLine: Math.max(...b.lines.map((l) => Buffer.byteLength(l))) });
+      expect(b.bytes).toBe(b.lines.reduce((n, l) => n + Buffer.byteLength(l), 0));
+      if (b.type === 'call') seen.push(...lines(b.lines.join('')).map((l) => l.id as string));
+    }
+    expect(seen.sort()).toEqual([...callIds].sort());
+    for (const b of batches) expect(b.bytes).toBeLessThanOrEqual(batchBytes + b.largestLine);
+    const calls = batches.filter((b) => b.type === 'call');
+    expect(calls.every((b) => b.rows <= 3)).toBe(true);
+    // The contacts' batches grow past anything a batch of calls holds.
+    expect(Math.max(...batches.filter((b) => b.type === 'campaign_contact').map((b) => b.rows))).toBeGreaterThan(100);
   });
 
   it('holds no database connection between batches: a paused export leaves the connection free for other queries', async () => {
@@ -153,19 +213,19 @@ describe('GET /v1/export', () => {
     // One connection, as PGlite always has: on PostgreSQL a pool of one, so a held connection shows here too.
     const one = usingRealPostgres() ? await openDatabase({ databaseUrl: t.db.url!, dataDir: 'memory://', poolMax: 1 }) : undefined;
     const db = one?.sql ?? sql;
-    const it = exportJsonl(db, c.companyId, { batchSize: 10, types: ['campaign_contact', 'company'], withRecordingUrls: false, withWebhookUrl: false });
+    const it = exportBatches(db, c.companyId, { maxBatchRows: 10, types: ['campaign_contact', 'company'], withRecordingUrls: false, withWebhookUrl: false });
     try {
       const first = await it.next();
-      expect(lines(first.value as string)).toHaveLength(10);
-      // The consumer has taken one chunk and stopped pulling: the next query (and a write) must not wait for it.
+      expect((first.value as { lines: string[] }).lines).toHaveLength(1);
+      // The consumer has taken one batch and stopped pulling: the next query (and a write) must not wait for it.
       expect(await answersWithin(db`select 1 as ok`)).toBe('answered');
       expect(await answersWithin(db`insert into dnc_numbers (company_id, phone, source) values (${c.companyId}, '+15559990000', 'api')`)).toBe('answered');
-      const rest: string[] = [];
-      for await (const chunk of it) rest.push(chunk);
-      const contacts = [...lines(first.value as string), ...rest.flatMap(lines)].filter((l) => l.type === 'campaign_contact');
+      const rest: string[][] = [];
+      for await (const b of it) rest.push(b.lines);
+      const contacts = [...(first.value as { lines: string[] }).lines, ...rest.flat()].flatMap(lines).filter((l) => l.type === 'campaign_contact');
       expect(contacts).toHaveLength(95);
       expect(new Set(contacts.map((l) => l.id)).size).toBe(95);
-      expect(rest.map((chunk) => lines(chunk).length)).toEqual([10, 10, 10, 10, 10, 10, 10, 10, 5, 1]);
+      expect(rest.map((b) => b.length)).toEqual([2, 4, 8, 10, 10, 10, 10, 10, 10, 10, 10, 1]);
     } finally {
       await it.return(undefined);
       await one?.close();
@@ -206,7 +266,7 @@ describe('GET /v1/export', () => {
     expect(count('audit')).toBeGreaterThanOrEqual(4);
     expect(new Set(lines(whole).map((l) => l.type))).toEqual(new Set(EXPORT_TYPES));
     const ones = await exportAll(c.companyId, 1);
-    expect(ones.every((chunk) => lines(chunk).length === 1)).toBe(true);
+    expect(ones.every((batch) => lines(batch).length === 1)).toBe(true);
     expect(ones.join('')).toBe(whole);
     expect((await exportAll(c.companyId, 2)).join('')).toBe(whole);
     expect((await exportAll(c.companyId, 3)).join('')).toBe(whole);
@@ -239,6 +299,78 @@ describe('GET /v1/export', () => {
     const withSettings = await keyWith(c.apiKey, ['export:read', 'settings:read']);
     const whole = lines((await t.app.inject({ method: 'GET', url: '/v1/export?types=company', headers: t.as(withSettings) })).body);
     expect(whole).toEqual([expect.objectContaining({ webhook_url: 'https://hooks.example.com/parley/in?token=s3cret' })]);
+  });
+
+  it('runs a few exports at once, per company and per process: the one past either limit gets 429 rate_limited', async () => {
+    const a = await t.createCompany('Exporter A');
+    const b = await t.createCompany('Exporter B');
+    const c = await t.createCompany('Exporter C');
+    await seedContacts(a.companyId, 1000);
+    await seedContacts(b.companyId, 1000);
+    const open = async (apiKey: string) => {
+      const res = await t.app.inject({ method: 'GET', url: '/v1/tight/export?types=campaign_contact', headers: t.as(apiKey), payloadAsStream: true });
+      expect(res.statusCode).toBe(200);
+      return res.stream(); // not read yet: the export waits on its client
+    };
+    const readAll = async (stream: NodeJS.ReadableStream) => {
+      let text = '';
+      for await (const chunk of stream) text += String(chunk);
+      return lines(text);
+    };
+    const heldA = await open(a.apiKey);
+    const refusedA = await t.app.inject({ method: 'GET', url: '/v1/tight/export', headers: t.as(a.apiKey) });
+    expect(refusedA.statusCode).toBe(429);
+    expect(refusedA.json()).toMatchObject({ error: { code: 'PARLEY_ERR_RATE_LIMITED', message: expect.stringContaining('export') } });
+    const heldB = await open(b.apiKey);
+    const refusedC = await t.app.inject({ method: 'GET', url: '/v1/tight/export', headers: t.as(c.apiKey) });
+    expect(refusedC.statusCode).toBe(429);
+    expect(refusedC.json()).toMatchObject({ error: { code: 'PARLEY_ERR_RATE_LIMITED', message: expect.stringContaining('exports') } });
+    // Downloads finished: their slots are free again.
+    expect(await readAll(heldA)).toHaveLength(1000);
+    expect(await readAll(heldB)).toHaveLength(1000);
+    const again = await t.app.inject({ method: 'GET', url: '/v1/tight/export?types=company', headers: t.as(a.apiKey) });
+    expect(again.statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: '/v1/tight/export?types=company', headers: t.as(c.apiKey) })).statusCode).toBe(200);
+  });
+
+  it('disconnects a client that has taken nothing for stallMs; a socket kept alive after a finished export is left alone', { timeout: 60_000 }, async () => {
+    const small = await t.createCompany('Finishes');
+    const stalled = await t.createCompany('Never reads');
+    // Far more than the sockets buffer for a client that does not read: 20 calls of ~1 MB.
+    await seedLongCalls(stalled.companyId, 20, 100, 10_000);
+    const base = await t.app.listen({ port: 0, host: '127.0.0.1' });
+
+    // A finished export's stall timer is gone with it: the connection kept alive serves the next request after it.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const done = await httpGet(`${base}/v1/tight/export?types=company`, small.apiKey, agent);
+      expect(done.status).toBe(200);
+      expect(lines(done.body)).toEqual([expect.objectContaining({ type: 'company', id: small.companyId })]);
+      await sleep(STALL_MS * 3);
+      const next = await httpGet(`${base}/v1/bots`, small.apiKey, agent);
+      expect(next).toMatchObject({ status: 200, reused: true });
+    } finally {
+      agent.destroy();
+    }
+
+    // A client that sends its request and never reads: the server ends the download.
+    const serverSide = once(t.app.server, 'connection') as Promise<[net.Socket]>;
+    const client = net.connect(Number(new URL(base).port), '127.0.0.1');
+    await once(client, 'connect');
+    client.pause();
+    client.write(`GET /v1/tight/export?types=call HTTP/1.1\r\nHost: parley\r\nAuthorization: Bearer ${stalled.apiKey}\r\n\r\n`);
+    const [socket] = await serverSide;
+    await once(socket, 'close');
+    // What the kernel had taken still arrives, then the end: a truncated download, short of the 20 calls.
+    const received: Buffer[] = [];
+    client.on('data', (d: Buffer) => received.push(d));
+    client.resume();
+    await once(client, 'close');
+    const text = Buffer.concat(received).toString('utf8');
+    expect(text).toMatch(/^HTTP\/1\.1 200/);
+    expect(text.split('\n').filter((l) => l.startsWith('{"type":"call"')).length).toBeLessThan(20);
+    // Its slot is free: the company may export again.
+    expect((await t.app.inject({ method: 'GET', url: '/v1/tight/export?types=company', headers: t.as(stalled.apiKey) })).statusCode).toBe(200);
   });
 
   it('needs export:read and rejects unknown types', async () => {
