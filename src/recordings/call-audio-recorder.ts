@@ -5,9 +5,9 @@
  * position); `clear()` (barge-in) drops the bot audio not yet played, i.e. past the caller position.
  *
  * When the caller's frames stop while time goes on — a web caller who only types, a muted or silent client, a frozen
- * network — the caller's side is silence up to the call's elapsed time (less JITTER_MS, so late frames are not
- * pushed back), filled in when the bot speaks and at the end: the bot's words over those stretches, its goodbye
- * included, are recorded where they were played.
+ * network — the caller's side is silence up to the call's elapsed time once they are more than JITTER_MS late (so
+ * frames merely late are not pushed back), filled in when the bot speaks and at the end: the bot's words over those
+ * stretches, its goodbye included, are recorded where they were played.
  *
  * Memory: samples are kept from the last flush on — a block (default 1 s) of the caller plus the bot audio queued
  * ahead (at most `maxAheadSec`, beyond which bot audio is left out of the recording) — and each full block is
@@ -76,7 +76,9 @@ export class CallAudioRecorder {
   /** Bot audio handed to the transport. */
   bot(chunk: Uint8Array): void {
     if (this.finished) return;
-    this.callerSilenceUntil(this.elapsedSamples(JITTER_MS));
+    // Caller frames more than the jitter allowance late have stopped: their side is silence up to now, and the bot's
+    // audio is placed where it plays.
+    if (this.callerPos < this.elapsedSamples(JITTER_MS)) this.callerSilenceUntil(this.elapsedSamples(0));
     const n = samplesIn(chunk, this.o.output);
     const start = Math.max(this.botEnd, this.callerPos);
     if (start + n - this.callerPos > this.maxAhead) return;

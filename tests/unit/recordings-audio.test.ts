@@ -121,11 +121,29 @@ describe('CallAudioRecorder when the caller\'s frames stop', () => {
     expect(done.durationSec).toBe(5);
     expect([...left.subarray(0, 1600)].every((s) => s === 1000)).toBe(true);
     expect([...left.subarray(1600)].every((s) => s === 0)).toBe(true);
-    // Placed at the clock less the jitter allowance (300 ms): 1.7 s and 4.7 s.
+    // Placed where they played: at 2 s and at 5 s.
     const at = (ms: number) => (ms * 16000) / 1000;
-    expect([...right.subarray(at(1700), at(1800))].every((s) => s === -2000)).toBe(true);
-    expect([...right.subarray(at(4700), at(4800))].every((s) => s === -3000)).toBe(true);
+    expect([...right.subarray(at(2000), at(2100))].every((s) => s === -2000)).toBe(true);
+    expect([...right.subarray(at(5000), at(5100))].every((s) => s === -3000)).toBe(true);
     expect(right.filter((s) => s !== 0)).toHaveLength(3200);
+  });
+});
+
+describe('CallAudioRecorder with caller frames merely late', () => {
+  it('does not push late frames back: within the jitter allowance the caller\'s frames still set the time', async () => {
+    const path = join(dir, 'late-caller.wav');
+    let t = 0;
+    const rec = new CallAudioRecorder({ path, input: WIDEBAND_FORMAT, output: WIDEBAND_FORMAT, blockFrames: 4000, now: () => t });
+    for (let i = 0; i < 5; i++) rec.caller(pcm(320, 1000)); // 100 ms of caller
+    t = 300; // their next frames are 200 ms late: jitter, not a stop
+    rec.bot(pcm(320, -2000));
+    for (let i = 0; i < 10; i++) rec.caller(pcm(320, 1000));
+    t = 300;
+    await rec.finish();
+    const { left, right } = await channels(path);
+    expect(left.length).toBe(15 * 320);
+    expect(left.every((s) => s === 1000)).toBe(true);
+    expect([...right.subarray(1600, 1920)].every((s) => s === -2000)).toBe(true);
   });
 });
 
