@@ -112,10 +112,13 @@ function startWindowOfNextInLine(db: Db, status: DeliveryStatus) {
       returning n.id)`;
 }
 
-/** Writes the event's new state, only while this claim still holds it. Returns false if the lease was lost. */
-export async function settleEvent(db: Db, event: ClaimedEvent, s: Settlement): Promise<boolean> {
-  const rows = await db`
-    with settled as (
+/**
+ * The CTE `settled`: the event's new state, written only while this claim still holds it; returns the settled row's
+ * place in its ordering key's line (for startWindowOfNextInLine).
+ */
+function settledAs(db: Db, event: ClaimedEvent, s: Settlement) {
+  return db`
+    settled as (
       update webhook_events set
         status = ${s.status},
         next_attempt_at = coalesce(${s.nextAttemptAt ?? null}::timestamptz, next_attempt_at),
@@ -124,7 +127,13 @@ export async function settleEvent(db: Db, event: ClaimedEvent, s: Settlement): P
         delivered_at = case when ${s.status} = 'delivered' then now() else delivered_at end,
         updated_at = now()
       where id = ${event.id} and claimed_by = ${event.claimed_by}
-      returning id, company_id, ordering_key, seq, out_of_band),
+      returning id, company_id, ordering_key, seq, out_of_band)`;
+}
+
+/** Writes the event's new state, only while this claim still holds it. Returns false if the lease was lost. */
+export async function settleEvent(db: Db, event: ClaimedEvent, s: Settlement): Promise<boolean> {
+  const rows = await db`
+    with ${settledAs(db, event, s)},
     ${startWindowOfNextInLine(db, s.status)}
     select id from settled`;
   return rows.length > 0;
@@ -145,16 +154,7 @@ export async function recordAttemptResult(
 ): Promise<boolean> {
   const delivered = s.status === 'delivered';
   const [row] = await db<{ held: boolean }[]>`
-    with settled as (
-      update webhook_events set
-        status = ${s.status},
-        next_attempt_at = coalesce(${s.nextAttemptAt ?? null}::timestamptz, next_attempt_at),
-        locked_until = null, claimed_by = null,
-        last_status_code = ${s.statusCode}, last_error = ${s.error},
-        delivered_at = case when ${delivered} then now() else delivered_at end,
-        updated_at = now()
-      where id = ${event.id} and claimed_by = ${event.claimed_by}
-      returning id, company_id, ordering_key, seq, out_of_band),
+    with ${settledAs(db, event, s)},
     ${startWindowOfNextInLine(db, s.status)},
     attempt as (
       insert into webhook_attempts (event_id, company_id, attempt, url, status_code, latency_ms, error, response_excerpt)
