@@ -189,8 +189,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     providersFor: (bot) => providers.forBot(bot),
     adoptPrewarmed: (callId, set) => prewarmer.adopt(callId, set),
     toolsFor: (bot) => [knowledge.tool, ...(bot.config.booking && bot.config.booking.enabled !== false ? callTools : []), ...campaignTools(sql)],
-    retrieveFor: (bot) => {
-      const retriever = knowledge.retriever.forBot({ companyId: bot.company_id, botId: bot.id, language: bot.language });
+    retrieveFor: (bot, onUsage) => {
+      const retriever = knowledge.retriever.forBot({ companyId: bot.company_id, botId: bot.id, language: bot.language }, onUsage);
       retriever.warm().catch((err: unknown) => log.warn({ err: String(err) }, 'reading whether the bot has documents failed'));
       return (text, signal) => retriever.retrieveForPrompt(text, signal);
     },

@@ -6,6 +6,7 @@
 import type { BotConfig } from '../bots/config-schema.js';
 import type { ToolSpec } from '../providers/types.js';
 import type { RecognitionContext } from '../providers/stt/recognition-context.js';
+import type { EmbeddingUsage } from '../usage/ingest-usage.js';
 
 export interface CallContext {
   callId: string;
@@ -16,6 +17,8 @@ export interface CallContext {
   bot: { id: string; name: string; language: 'en' | 'ru'; config: BotConfig };
   /** What the bot just asked the caller, for the call's recognizer (set by the guided flow); absent outside calls. */
   recognition?: RecognitionContext;
+  /** Adds the embedding tokens of a question looked up during the call to the call's usage; absent outside calls. */
+  onEmbeddingUsage?: (usage: EmbeddingUsage) => void;
 }
 
 /** What a tool may ask the session to do after it returns. */

@@ -7,7 +7,8 @@
  * not ready) is never returned, whatever an external index still holds.
  */
 import type { Db } from '../db/sql.js';
-import type { Embedder } from '../providers/types.js';
+import type { Embedder, EmbeddingTokens } from '../providers/types.js';
+import { embeddingUsage, type EmbeddingUsage } from '../usage/ingest-usage.js';
 import { tsConfigFor } from './repo.js';
 import type { VectorStore } from './vector-store.js';
 
@@ -113,7 +114,14 @@ export class Retriever {
     return known.has;
   }
 
-  async search(scope: BotScope, query: string, opts: { signal?: AbortSignal; limit?: number } = {}): Promise<RetrievedChunk[]> {
+  /**
+   * `onUsage` hears the embedding tokens of the question (what the vendor billed, or the estimate for an embedder
+   * that reports none) once the question is embedded — a call adds them to its usage, the REST search records them.
+   */
+  async search(
+    scope: BotScope, query: string,
+    opts: { signal?: AbortSignal; limit?: number; onUsage?: ((usage: EmbeddingUsage) => void) | undefined } = {},
+  ): Promise<RetrievedChunk[]> {
     const text = query.trim().slice(0, 2000);
     if (!text) return [];
     if (!(await this.hasChunks(scope))) return [];
@@ -121,7 +129,7 @@ export class Retriever {
     const candidates = this.options.candidates ?? Math.max(20, limit * 5);
     const minVector = this.options.minVectorScore ?? 0.2;
 
-    const [vector] = await this.options.embedder.embed([text], opts.signal);
+    const [vector] = await this.embedQuestion(text, opts.signal, opts.onUsage);
     const [vectorHits, textHits] = await Promise.all([
       vector ? this.options.store.query(vector, { companyId: scope.companyId, botId: scope.botId, limit: candidates, signal: opts.signal, idsOnly: true }) : [],
       this.textSearch(scope, text, candidates),
@@ -159,12 +167,25 @@ export class Retriever {
     return out;
   }
 
-  /** The call loop's view for one bot: context for a turn's prompt, or null when nothing relevant was found. */
-  forBot(scope: BotScope): BotRetriever {
+  private async embedQuestion(text: string, signal: AbortSignal | undefined, onUsage: ((usage: EmbeddingUsage) => void) | undefined): Promise<Float32Array[]> {
+    const embedder = this.options.embedder;
+    if (!onUsage) return embedder.embed([text], signal);
+    const billed: EmbeddingTokens = { tokens: 0 };
+    const vectors = await embedder.embed([text], signal, billed);
+    const estimate = embeddingUsage(embedder, [text]);
+    onUsage(billed.tokens > 0 ? { ...estimate, tokens: billed.tokens } : estimate);
+    return vectors;
+  }
+
+  /**
+   * The call loop's view for one bot: context for a turn's prompt, or null when nothing relevant was found.
+   * `onUsage` hears every question's embedding tokens (the call's usage meter).
+   */
+  forBot(scope: BotScope, onUsage?: (usage: EmbeddingUsage) => void): BotRetriever {
     return {
       warm: () => this.warm(scope),
-      search: (query, signal) => this.search(scope, query, { signal }),
-      retrieveForPrompt: async (text, signal) => formatForPrompt(await this.search(scope, text, { signal })),
+      search: (query, signal) => this.search(scope, query, { signal, onUsage }),
+      retrieveForPrompt: async (text, signal) => formatForPrompt(await this.search(scope, text, { signal, onUsage })),
     };
   }
 

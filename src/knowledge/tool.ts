@@ -33,7 +33,7 @@ export function searchKnowledgeTool(retriever: Retriever): Tool {
     async run(args, ctx, _control, signal) {
       const query = typeof args.query === 'string' ? args.query.trim() : '';
       if (!query) return { content: { results: [] } };
-      const chunks = await retriever.search({ companyId: ctx.companyId, botId: ctx.botId, language: ctx.bot.language }, query, { signal });
+      const chunks = await retriever.search({ companyId: ctx.companyId, botId: ctx.botId, language: ctx.bot.language }, query, { signal, onUsage: ctx.onEmbeddingUsage });
       const results: KnowledgeSearchResult[] = chunks.map((c) => ({
         text: c.text,
         source: c.source,

@@ -24,6 +24,7 @@ import type { CallTransport } from './transport.js';
 import { settleWithin } from '../util/settle-within.js';
 import { CallUsageMeter, countingProviders } from '../usage/counting.js';
 import { writeCallUsage } from '../usage/repo.js';
+import type { EmbeddingUsage } from '../usage/ingest-usage.js';
 import { retryWhileUnreachable } from '../db/retry.js';
 
 
@@ -37,7 +38,8 @@ export interface CallRunnerDeps {
   /** Feature tools for a bot (knowledge search, bookings); the built-ins are always there. */
   toolsFor?(bot: BotRow): Tool[];
   /** Knowledge for the prompt of one turn. */
-  retrieveFor?(bot: BotRow): ((text: string, signal: AbortSignal) => Promise<string | null>) | undefined;
+  /** `onUsage` hears the embedding tokens of each question the call looks up (added to the call's usage). */
+  retrieveFor?(bot: BotRow, onUsage: (usage: EmbeddingUsage) => void): ((text: string, signal: AbortSignal) => Promise<string | null>) | undefined;
   /** This server instance, recorded on each call it runs (see call-ownership.ts). */
   instanceId?: string;
   /** The bot as this call should meet it (a campaign fills its contact's variables into greeting and prompt). */
@@ -80,6 +82,7 @@ export class CallRunner {
     const chosen = this.deps.providersFor(bot);
     // Counted: what the call consumes (STT audio, LLM tokens, TTS characters), written once when it ends.
     const meter = new CallUsageMeter();
+    const onEmbeddingUsage = (u: EmbeddingUsage): void => meter.add('embedding_tokens', u.provider, u.model, u.tokens);
     const providers = countingProviders(this.deps.adoptPrewarmed?.(call.id, chosen) ?? chosen, meter);
     // What the bot just asked, set by the booking flow (through the tools' CallContext) and read by the recognizer.
     const recognition = new RecognitionContext();
@@ -90,6 +93,7 @@ export class CallRunner {
       companyId: bot.company_id,
       callerNumber: call.direction === 'outbound' ? call.to_number : call.from_number,
       bot: { id: bot.id, name: bot.name, language: bot.language, config: bot.config },
+      onEmbeddingUsage,
     };
     const sessionInputs = sessionInputsFor(bot, providers);
     const session = new CallSession({
@@ -111,7 +115,7 @@ export class CallRunner {
       // The same voice and keyterms as the sessions opened ahead at the voice webhook (telephony/prewarm.ts).
       voice: sessionInputs.voice,
       keyterms: sessionInputs.keyterms,
-      retrieveContext: this.deps.retrieveFor?.(bot),
+      retrieveContext: this.deps.retrieveFor?.(bot, onEmbeddingUsage),
       log,
       sttModel: providers.sttModel,
       ttsModel: providers.ttsModel,

@@ -2,7 +2,8 @@
  * Counting decorators around a call's providers: what the call consumed, by provider and model.
  * The LLM sums the usage its adapter reports (as it grows, so an answer cut off counts what it consumed); TTS
  * sessions count the characters of text sent; STT sessions count the bytes of audio pushed (one number addition
- * per frame — the hot path — converted to ms by the format only when read). Nothing here writes, logs or allocates per frame; `usageOf()` is read once, at the end.
+ * per frame — the hot path — converted to ms by the format only when read); the questions looked up in the
+ * company's documents count their embedding tokens (CallContext.onEmbeddingUsage, the turn's retrieval). Nothing here writes, logs or allocates per frame; `usageOf()` is read once, at the end.
  *
  * TTS convention: characters actually sent to the synthesizer. A turn of the phrase cache (providers/tts/
  * phrase-cache.ts) adds its own count to its session's counter — 0 for a phrase replayed from the cache; any other
@@ -15,7 +16,7 @@ import type {
 } from '../providers/types.js';
 
 /** What is counted; each row of call_usage is one (kind, provider, model). Units: see UNITS. */
-export const USAGE_KINDS = ['stt_audio_ms', 'tts_chars', 'llm_input_tokens', 'llm_cached_input_tokens', 'llm_output_tokens'] as const;
+export const USAGE_KINDS = ['stt_audio_ms', 'tts_chars', 'llm_input_tokens', 'llm_cached_input_tokens', 'llm_output_tokens', 'embedding_tokens'] as const;
 export type UsageKind = (typeof USAGE_KINDS)[number];
 
 export interface UsageItem {

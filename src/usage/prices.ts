@@ -10,7 +10,7 @@ import type { UsageKind } from './counting.js';
  * Every kind GET /v1/usage reports: telephony minutes (from the calls' duration), STT seconds (stored as ms) and
  * the other counted kinds as stored.
  */
-export type ReportedKind = Exclude<UsageKind, 'stt_audio_ms'> | 'stt_seconds' | 'telephony_minutes' | 'embedding_tokens';
+export type ReportedKind = Exclude<UsageKind, 'stt_audio_ms'> | 'stt_seconds' | 'telephony_minutes';
 
 /** A stored kind as reported, and the factor from its stored unit to the reported one. */
 export function reported(kind: UsageKind): { kind: ReportedKind; factor: number } {

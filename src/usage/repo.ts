@@ -45,7 +45,7 @@ export interface PricedItem {
 
 /** Raw (stored-unit) quantities, as the queries return them. */
 export interface RawItem {
-  kind: UsageKind | 'telephony_minutes' | 'embedding_tokens';
+  kind: UsageKind | 'telephony_minutes';
   provider: string;
   model: string;
   quantity: number;
@@ -61,7 +61,7 @@ export function priceItems(prices: Prices, raw: RawItem[]): { items: PricedItem[
     else merged.set(key, { ...r });
   }
   const items = [...merged.values()].map((r) => {
-    const { kind, factor } = r.kind === 'telephony_minutes' || r.kind === 'embedding_tokens' ? { kind: r.kind, factor: 1 } : reported(r.kind);
+    const { kind, factor } = r.kind === 'telephony_minutes' ? { kind: r.kind, factor: 1 } : reported(r.kind);
     const quantity = round6(r.quantity * factor);
     return { kind, provider: r.provider, model: r.model, quantity, unit: UNITS[kind], cost: costOf(prices, kind, r.provider, r.model, quantity) };
   });

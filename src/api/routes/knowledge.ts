@@ -12,6 +12,7 @@ import { getDocument, listDocuments, type KnowledgeDocumentRow } from '../../kno
 import type { Retriever } from '../../knowledge/retrieve.js';
 import type { VectorStore } from '../../knowledge/vector-store.js';
 import { IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors } from '../schemas.js';
+import { writeIngestUsage, type EmbeddingUsage } from '../../usage/ingest-usage.js';
 
 export const KnowledgeDocumentSchema = Type.Object({
   id: Uuid,
@@ -186,7 +187,12 @@ export function knowledgeRoutes(deps: KnowledgeRouteDeps): FastifyPluginAsync {
       const { id } = request.params as { id: string };
       const { query, limit } = request.body as { query: string; limit?: number };
       const bot = await requireBot(deps.sql, request.auth.companyId, id);
-      const hits = await deps.retriever.search({ companyId: request.auth.companyId, botId: id, language: bot.language }, query, { limit });
+      let usage: EmbeddingUsage | null = null;
+      const hits = await deps.retriever.search({ companyId: request.auth.companyId, botId: id, language: bot.language }, query, {
+        limit, onUsage: (u) => (usage = u),
+      });
+      // The question's embedding is billed like any other (usage outside calls: no document).
+      if (usage) await writeIngestUsage(deps.sql, { companyId: request.auth.companyId, botId: id, documentId: null, usage });
       return {
         results: hits.map((h) => ({
           id: h.id, document_id: h.documentId, text: h.text, source: h.source, page: h.page, section: h.section,
