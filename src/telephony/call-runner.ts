@@ -101,7 +101,9 @@ export class CallRunner {
       stt: withExpectedInput(providers.stt, recognition),
       llm: providers.llm,
       tts: providers.tts,
-      tools: new ToolRegistry([...builtInTools(), ...(this.deps.toolsFor?.(bot) ?? [])]),
+      tools: new ToolRegistry([...builtInTools(), ...(this.deps.toolsFor?.(bot) ?? [])], {
+        onFailure: (tool, err) => log.error({ err, tool }, 'a tool failed during the call'),
+      }),
       context,
       recorder: new PgCallRecorder({ sql, callId: call.id, companyId: bot.company_id, botId: bot.id, log, instanceId: this.deps.instanceId ?? null }),
       limits: limitsOf(bot.config),

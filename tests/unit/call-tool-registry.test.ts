@@ -41,7 +41,60 @@ describe('ToolRegistry', () => {
     expect((await r.call('echo', {}, ctx(), c, signal)).content).toMatchObject({ error: 'invalid_arguments', message: 'missing argument: n' });
     expect((await r.call('echo', { n: 'two' }, ctx(), c, signal)).content).toMatchObject({ error: 'invalid_arguments' });
     expect((await r.call('echo', 'x', ctx(), c, signal)).content).toMatchObject({ error: 'invalid_arguments' });
-    expect((await r.call('broken', {}, ctx(), c, signal)).content).toEqual({ error: 'tool_failed', message: 'db down' });
+    expect((await r.call('broken', {}, ctx(), c, signal)).content).toMatchObject({ error: 'tool_failed' });
+  });
+
+  it('checks the whole schema before the tool runs: lengths, enums, patterns, ranges, unknown fields', async () => {
+    let runs = 0;
+    const book: Tool = {
+      spec: {
+        name: 'book', description: 'x',
+        parameters: {
+          type: 'object',
+          properties: {
+            name: { type: 'string', minLength: 1, maxLength: 200 },
+            task: { type: 'string', enum: ['book', 'cancel'] },
+            day: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
+            people: { type: 'integer', minimum: 1, maximum: 20 },
+          },
+          required: ['name'],
+          additionalProperties: false,
+        },
+      },
+      run: async () => {
+        runs++;
+        return { content: { ok: true } };
+      },
+    };
+    const r = new ToolRegistry([book]);
+    const { c } = control();
+    const problem = async (args: unknown) => (await r.call('book', args, ctx(), c, signal)).content as { error?: string; message?: string };
+    expect(await problem({ name: 'x'.repeat(201) })).toMatchObject({ error: 'invalid_arguments', message: expect.stringMatching(/name.*200/) });
+    expect(await problem({ name: '' })).toMatchObject({ error: 'invalid_arguments' });
+    expect(await problem({ name: 'Ann', task: 'delete everything' })).toMatchObject({ error: 'invalid_arguments', message: expect.stringMatching(/task/) });
+    expect(await problem({ name: 'Ann', day: 'tomorrow' })).toMatchObject({ error: 'invalid_arguments', message: expect.stringMatching(/day/) });
+    expect(await problem({ name: 'Ann', people: 500 })).toMatchObject({ error: 'invalid_arguments', message: expect.stringMatching(/people/) });
+    expect(await problem({ name: 'Ann', admin: true })).toMatchObject({ error: 'invalid_arguments', message: expect.stringMatching(/additional/) });
+    expect(runs).toBe(0);
+    // An optional argument sent as null counts as left out; a required one as null is missing.
+    expect(await problem({ name: 'Ann', task: null, people: 2 })).toEqual({ ok: true });
+    expect(await problem({ name: null })).toMatchObject({ error: 'invalid_arguments', message: 'missing argument: name' });
+    expect(runs).toBe(1);
+  });
+
+  it("tells the model a tool failed without the exception's text, which goes to the call's log", async () => {
+    const failures: Array<[string, string]> = [];
+    const leaky: Tool = {
+      spec: { name: 'leaky', description: 'x', parameters: { type: 'object', properties: {} } },
+      run: async () => {
+        throw new Error('connect ECONNREFUSED 10.0.0.5:5432 (postgres://parley:secret@db)');
+      },
+    };
+    const r = new ToolRegistry([leaky], { onFailure: (tool, err) => failures.push([tool, String(err)]) });
+    const content = (await r.call('leaky', {}, ctx(), control().c, signal)).content as { error: string; message: string };
+    expect(content.error).toBe('tool_failed');
+    expect(content.message).not.toMatch(/ECONNREFUSED|secret|5432/);
+    expect(failures).toEqual([['leaky', expect.stringContaining('ECONNREFUSED')]]);
   });
 
   it('end_call asks the session to end and says goodbye', async () => {
