@@ -231,7 +231,37 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (cfg.DEFAULT_TTS === 'cartesia' && !cfg.CARTESIA_API_KEY) throw new ConfigError('DEFAULT_TTS', 'is cartesia but CARTESIA_API_KEY is not set');
   if (cfg.DEFAULT_LLM === 'openai' && !cfg.OPENAI_API_KEY) throw new ConfigError('DEFAULT_LLM', 'is openai but OPENAI_API_KEY is not set');
   if (cfg.DEFAULT_LLM === 'anthropic' && !cfg.ANTHROPIC_API_KEY) throw new ConfigError('DEFAULT_LLM', 'is anthropic but ANTHROPIC_API_KEY is not set');
+  checkSettingGroups(cfg);
   return Object.freeze(cfg);
+}
+
+/**
+ * Settings that only work together. Each of these used to fall back without a word: recordings on one instance's
+ * disk when an S3 key was misspelt, outbound calls and transfers off when the Twilio token was missing, a Qdrant
+ * key with no Qdrant. A half-configured feature is refused at start, naming what is missing.
+ */
+const SETTING_GROUPS: Array<{ when: keyof Config; needs: Array<keyof Config>; why: string }> = [
+  { when: 'RECORDINGS_S3_BUCKET', needs: ['RECORDINGS_S3_ACCESS_KEY_ID', 'RECORDINGS_S3_SECRET_ACCESS_KEY'], why: 'recordings go to S3 only with the bucket and both keys' },
+  { when: 'RECORDINGS_S3_ACCESS_KEY_ID', needs: ['RECORDINGS_S3_BUCKET', 'RECORDINGS_S3_SECRET_ACCESS_KEY'], why: 'recordings go to S3 only with the bucket and both keys' },
+  { when: 'RECORDINGS_S3_SECRET_ACCESS_KEY', needs: ['RECORDINGS_S3_BUCKET', 'RECORDINGS_S3_ACCESS_KEY_ID'], why: 'recordings go to S3 only with the bucket and both keys' },
+  { when: 'RECORDINGS_S3_ENDPOINT', needs: ['RECORDINGS_S3_BUCKET'], why: 'the endpoint is for the S3 recordings store' },
+  { when: 'RECORDINGS_S3_PREFIX', needs: ['RECORDINGS_S3_BUCKET'], why: 'the prefix is for the S3 recordings store' },
+  { when: 'TWILIO_ACCOUNT_SID', needs: ['TWILIO_AUTH_TOKEN'], why: "Twilio's REST API (outbound calls, transfers, hang-ups, recordings) needs the account's auth token" },
+  { when: 'QDRANT_API_KEY', needs: ['QDRANT_URL'], why: 'the key is for the Qdrant server QDRANT_URL names' },
+];
+
+function checkSettingGroups(cfg: Config): void {
+  for (const group of SETTING_GROUPS) {
+    if (cfg[group.when] === undefined) continue;
+    const missing = group.needs.filter((name) => cfg[name] === undefined);
+    if (missing.length > 0) throw new ConfigError(group.when, `is set but ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not: ${group.why}`);
+  }
+  // Every link the server hands out (Twilio's webhooks, the call page) starts with it: a user, query or fragment in it
+  // would be repeated into each, and Twilio's signatures would never match.
+  const publicUrl = new URL(cfg.PUBLIC_URL);
+  if (publicUrl.username || publicUrl.password || publicUrl.search || publicUrl.hash) {
+    throw new ConfigError('PUBLIC_URL', 'must be an origin (and path) without a user, password, query or fragment, e.g. https://voice.example.com');
+  }
 }
 
 /** Names of variables whose values must never be logged. */

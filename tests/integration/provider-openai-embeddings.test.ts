@@ -66,7 +66,21 @@ describe('OpenAiEmbedder against fakeOpenAI', () => {
   it('turns a 401 into a clear error and rejects a dimension mismatch', async () => {
     const bad = new OpenAiEmbedder({ apiKey: 'sk-wrong', baseUrl: fake.baseUrl, maxRetries: 0 });
     await expect(bad.embed(['x'])).rejects.toThrow(/rejected the API key/);
-    const mismatched = new OpenAiEmbedder({ apiKey: 'sk-emb', baseUrl: fake.baseUrl, dimensions: 768 });
+    const mismatched = new OpenAiEmbedder({ apiKey: 'sk-emb', baseUrl: fake.baseUrl, model: 'compatible-embedder', dimensions: 768 });
     await expect(mismatched.embed(['x'])).rejects.toThrow(/1536 dimensions, expected 768/);
+  });
+
+  it("asks OpenAI's text-embedding-3 models for the store's dimensions (3-large's 3,072 would not fit), other models not", async () => {
+    fake.embeddingDimensions = 3072; // what text-embedding-3-large returns unless asked for fewer
+    try {
+      const large = new OpenAiEmbedder({ apiKey: 'sk-emb', baseUrl: fake.baseUrl, model: 'text-embedding-3-large' });
+      expect((await large.embed(['x']))[0]).toHaveLength(1536);
+      expect(fake.requests.at(-1)!.body.dimensions).toBe(1536);
+      const other = new OpenAiEmbedder({ apiKey: 'sk-emb', baseUrl: fake.baseUrl, model: 'compatible-embedder', dimensions: 3072 });
+      expect((await other.embed(['x']))[0]).toHaveLength(3072);
+      expect(fake.requests.at(-1)!.body.dimensions).toBeUndefined();
+    } finally {
+      fake.embeddingDimensions = 1536;
+    }
   });
 });

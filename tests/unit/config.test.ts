@@ -88,6 +88,31 @@ describe('config', () => {
     expect(loadConfig({}).PUBLIC_URL).toBe('http://localhost:3000');
   });
 
+  it('refuses half of a feature that needs several settings, naming what is missing', () => {
+    const s3 = { RECORDINGS_S3_BUCKET: 'rec', RECORDINGS_S3_ACCESS_KEY_ID: 'AKIA', RECORDINGS_S3_SECRET_ACCESS_KEY: 'shh' };
+    expect(loadConfig(s3).RECORDINGS_S3_BUCKET).toBe('rec');
+    expect(() => loadConfig({ RECORDINGS_S3_BUCKET: 'rec', RECORDINGS_S3_ACCESS_KEY_ID: 'AKIA' })).toThrow(/RECORDINGS_S3_BUCKET is set but RECORDINGS_S3_SECRET_ACCESS_KEY is not/);
+    expect(() => loadConfig({ RECORDINGS_S3_ACCESS_KEY_ID: 'AKIA', RECORDINGS_S3_SECRET_ACCESS_KEY: 'shh' })).toThrow(/RECORDINGS_S3_BUCKET is not/);
+    expect(() => loadConfig({ RECORDINGS_S3_ENDPOINT: 'https://s3.example.com' })).toThrow(/RECORDINGS_S3_ENDPOINT is set but RECORDINGS_S3_BUCKET/);
+    expect(() => loadConfig({ TWILIO_ACCOUNT_SID: 'AC123' })).toThrow(/TWILIO_ACCOUNT_SID is set but TWILIO_AUTH_TOKEN is not/);
+    expect(loadConfig({ TWILIO_AUTH_TOKEN: 'tok' }).TWILIO_ACCOUNT_SID).toBeUndefined(); // signatures only: inbound calls
+    expect(() => loadConfig({ QDRANT_API_KEY: 'qk' })).toThrow(/QDRANT_API_KEY is set but QDRANT_URL is not/);
+    // The message names the settings, never a value.
+    try {
+      loadConfig({ RECORDINGS_S3_SECRET_ACCESS_KEY: 'hunter2' });
+      expect.unreachable();
+    } catch (e) {
+      expect((e as Error).message).not.toContain('hunter2');
+    }
+  });
+
+  it('refuses a PUBLIC_URL with a user, query or fragment (every link and Twilio signature starts with it)', () => {
+    for (const url of ['https://user:pw@voice.example.com', 'https://voice.example.com/?a=1', 'https://voice.example.com/#x']) {
+      expect(() => loadConfig({ PUBLIC_URL: url })).toThrow(/PUBLIC_URL must be an origin/);
+    }
+    expect(loadConfig({ PUBLIC_URL: 'https://voice.example.com/' }).PUBLIC_URL).toBe('https://voice.example.com');
+  });
+
   it('every variable is listed in .env.example', () => {
     const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
     for (const name of Object.keys(VARIABLES)) expect(example, `.env.example has no ${name}`).toMatch(new RegExp(`^(# )?${name}=`, 'm'));

@@ -14,7 +14,11 @@ export interface OpenAiEmbedderOptions {
   model?: string;
   /** Expected vector length (1536 for text-embedding-3-small). */
   dimensions?: number;
-  /** Ask the API to shorten vectors (text-embedding-3 only). Off by default: compatible servers may reject it. */
+  /**
+   * Ask the API to shorten vectors to `dimensions`. Default: on for OpenAI's text-embedding-3 models (which take
+   * it: text-embedding-3-large's 3,072 dimensions would otherwise not fit the store's 1,536), off for any other
+   * model (compatible servers may reject it).
+   */
   requestDimensions?: boolean;
   timeoutMs?: number;
   /** Retries with exponential backoff on 429/5xx/connection errors (honours Retry-After). */
@@ -36,7 +40,7 @@ export class OpenAiEmbedder implements Embedder {
     this.client = openAiClient(options, SDK_POLICY.batch);
     this.model = options.model ?? 'text-embedding-3-small';
     this.dimensions = options.dimensions ?? 1536;
-    this.requestDimensions = options.requestDimensions ?? false;
+    this.requestDimensions = options.requestDimensions ?? this.model.startsWith('text-embedding-3-');
     this.maxInputs = Math.min(options.maxInputsPerRequest ?? 2048, 2048);
     // The API allows 300k tokens per request; the estimate is rough, so keep a margin.
     this.maxTokens = options.maxTokensPerRequest ?? 250_000;
