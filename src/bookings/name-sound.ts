@@ -13,6 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import { DEFAULT_DICTIONARY } from '../providers/stt/local-lm-build.js';
 import { plausibleName } from '../providers/stt/local-lm-corpus.js';
+import { editDistance } from './flow/fuzzy.js';
 import { FIRST_NAMES, SURNAMES, namePronunciations, phonemeDistance, soundsAlike, type Pronunciations } from '../providers/stt/local-names.js';
 
 let installed: Promise<Pronunciations | null> | null = null;
@@ -65,4 +66,31 @@ export function soundMatchName(heard: string, dict: Pronunciations): string | nu
   });
   if (!changed) return null;
   return out.map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join(' ');
+}
+
+// ---------- one name against another ----------
+
+const nameWordsOf = (name: string): string[] =>
+  name.toLowerCase().replace(/ё/g, 'е').replace(/[^\p{L}\s'-]/gu, ' ').split(/[\s-]+/).map((w) => w.replace(/'/g, '')).filter(Boolean);
+
+/** Two words of a name the same as a recognizer may write them: equal, alike by sound, or (no sounds) one letter apart. */
+function sameNameWord(a: string, b: string, dict: Pronunciations | null): boolean {
+  if (a === b) return true;
+  const pa = dict?.get(a);
+  const pb = dict?.get(b);
+  if (pa && pb) return pa.some((x) => pb.some((y) => soundsAlike(phonemeDistance(x, y), Math.min(x.length, y.length))));
+  return Math.min(a.length, b.length) >= 4 && editDistance(a, b) <= 1;
+}
+
+/**
+ * Whether the name a caller gave is the name on a booking (a second factor where there is no caller ID): the
+ * first names alike, and the last ones too when both have more than one word. Words are compared by sound with
+ * the recognizer's dictionary (the same phoneme distance as soundMatchName: "Ann" / "Anna", "Catherine" /
+ * "Katherine"), else by spelling. A booking with no name matches nothing.
+ */
+export function sameName(said: string, onBooking: string | null, dict: Pronunciations | null): boolean {
+  const a = nameWordsOf(said);
+  const b = nameWordsOf(onBooking ?? '');
+  if (!a.length || !b.length || !sameNameWord(a[0]!, b[0]!, dict)) return false;
+  return a.length < 2 || b.length < 2 || sameNameWord(a[a.length - 1]!, b[b.length - 1]!, dict);
 }

@@ -30,3 +30,28 @@ export function phoneForms(raw: string, regions: readonly CountryCode[]): string
   if (forms.size === 0) throw badRequest('phone is not a valid phone number', { field: 'phone' });
   return [...forms];
 }
+
+/**
+ * What Twilio puts in `From` when the caller's number is withheld or unknown: made-up numbers ("+266696687"
+ * RESTRICTED, "+86282452253" UNKNOWN, "+7378742833" PRIVATE, "+2562533" BLOCKED — some of them possible numbers)
+ * or words. None of them is anyone's number: two callers who withheld theirs must not share one identity.
+ */
+const WITHHELD_CALLER_IDS = new Set([
+  '+266696687', '+86282452253', '+7378742833', '+2562533',
+  'anonymous', 'restricted', 'unavailable', 'unknown', 'private', 'blocked', 'withheld',
+]);
+
+/**
+ * The caller's own number from caller ID, E.164: null on a web call, when the number is withheld (Twilio's
+ * made-up numbers above) or not a phone number at all. The one place the booking tools read `ctx.callerNumber`.
+ */
+export function callerIdNumber(callerNumber: string | null | undefined, region: CountryCode): string | null {
+  const raw = callerNumber?.trim() ?? '';
+  if (!raw || WITHHELD_CALLER_IDS.has(raw.toLowerCase())) return null;
+  try {
+    const phone = normalizePhone(raw, region);
+    return WITHHELD_CALLER_IDS.has(phone) ? null : phone;
+  } catch {
+    return null;
+  }
+}

@@ -220,20 +220,35 @@ export function createBookingService(options: BookingServiceOptions) {
   return {
     loadBot,
 
+    /** Free slots of a service in [from, to); `excludeBookingId`: a booking being moved, whose own time counts as free. */
     async availability(
       db: Db,
-      q: { companyId: string; botId: string; serviceId: string; from: Date; to: Date; limit?: number },
+      q: { companyId: string; botId: string; serviceId: string; from: Date; to: Date; limit?: number; excludeBookingId?: string | null },
     ): Promise<{ bot: BookingBot; slots: Slot[] }> {
       const bot = await loadBot(db, q.companyId, q.botId);
       serviceOf(bot, q.serviceId);
-      return { bot, slots: await slots(db, bot, { serviceId: q.serviceId, from: q.from.getTime(), to: q.to.getTime(), ...(q.limit ? { limit: q.limit } : {}) }) };
+      return {
+        bot,
+        slots: await slots(db, bot, {
+          serviceId: q.serviceId, from: q.from.getTime(), to: q.to.getTime(), ...(q.limit ? { limit: q.limit } : {}),
+          ...(q.excludeBookingId ? { excludeBookingId: q.excludeBookingId } : {}),
+        }),
+      };
     },
 
-    /** The `count` free slots nearest to `target` (alternatives to offer a caller), chronological. */
-    async nearestAvailable(db: Db, q: { companyId: string; botId: string; serviceId: string; target: number; count: number }): Promise<Slot[]> {
+    /**
+     * The `count` free slots nearest to `target` (alternatives to offer a caller), chronological; `excludeBookingId`
+     * as for availability (what reschedule's own alternatives leave out).
+     */
+    async nearestAvailable(
+      db: Db,
+      q: { companyId: string; botId: string; serviceId: string; target: number; count: number; excludeBookingId?: string | null },
+    ): Promise<Slot[]> {
       const bot = await loadBot(db, q.companyId, q.botId);
       serviceOf(bot, q.serviceId);
-      const { busy, now } = await busyFor(db, bot, { serviceId: q.serviceId, from: q.target - 7 * DAY, to: q.target + 14 * DAY });
+      const { busy, now } = await busyFor(db, bot, {
+        serviceId: q.serviceId, from: q.target - 7 * DAY, to: q.target + 14 * DAY, excludeBookingId: q.excludeBookingId ?? undefined,
+      });
       return nearestSlotsAround({ settings: bot.settings, serviceId: q.serviceId, busy, now }, q.target, q.count);
     },
 

@@ -2,13 +2,23 @@
  * In-call booking tools. check_availability for one exact time also holds that slot for this call (one
  * hold per call), so the time the bot offers is still there when the caller says "book it";
  * book_appointment confirms that hold, or books afresh when there is none or it lapsed.
- * A caller can only see and change bookings made from their own number with this bot.
+ *
+ * A caller can only see and change their own bookings with this bot (caller-identity.ts, for these tools and the
+ * guided flow alike): on a phone call with a real caller ID, those made with the calling number — a number the
+ * caller says never replaces it; without one (a web call, a withheld number), those made with the number the
+ * caller gives AND under the name they give, both matching, before anything is read out. A caller who fails is
+ * told no booking is found under those details, whether or not the number has any.
+ *
+ * Names, notes and reasons are cleaned and bounded as the database stores them (customer-text.ts); the argument
+ * schemas carry the same limits.
  */
 import { DateTime } from 'luxon';
 import type { CallContext, Tool, ToolResult } from '../call/tool-types.js';
 import type { Db } from '../db/sql.js';
 import { ParleyError } from '../errors.js';
 import { callBooking, type CallBooking } from './call-booking.js';
+import { callerIdOf, callersBookings, IdentityChecks } from './caller-identity.js';
+import { BOOKING_ID_MAX, cleanName, cleanText, NAME_MAX, nameTooLong, NOTES_MAX, PHONE_MAX, REASON_MAX, SERVICE_MAX, textProperty, WHEN_MAX } from './customer-text.js';
 import type { BookingService } from './config-schema.js';
 import { defaultRegionFor, normalizePhone } from './phone.js';
 import type { Booking } from './repo.js';
@@ -17,6 +27,7 @@ import { createBookingService, type BookingServiceApi, type BookingServiceOption
 import type { Slot } from './availability.js';
 import { parseWhen, type WhenResult } from './when-parser.js';
 import { flowSettings } from './flow/config.js';
+import { FLOW_PHRASES } from './flow/phrases.js';
 import { bookingFlowTool } from './flow/tool.js';
 import { extractPhoneDigits } from './flow/understand.js';
 
@@ -41,6 +52,14 @@ const argsSchema = (properties: Record<string, unknown>, required?: string[]): R
   type: 'object', properties, ...(required ? { required } : {}), additionalProperties: false,
 });
 
+/** How the tools that read existing bookings tell the model who the caller must prove to be without caller ID. */
+const IDENTIFY_HINT =
+  'Without caller ID (web calls, withheld numbers) pass customer_phone and customer_name: the number and the name the booking was made with.';
+const IDENTITY_PROPERTIES = {
+  customer_phone: textProperty(PHONE_MAX, 'Without caller ID: the number the booking was made with, as the caller said it (ignored when there is caller ID)'),
+  customer_name: textProperty(NAME_MAX, 'Without caller ID: the name the booking is under (ignored when there is caller ID)', 1),
+};
+
 /** Up to n slots spread evenly over the list, so "tomorrow" offers morning and afternoon, not 9:00, 9:30, 10:00. */
 function spread<T>(items: readonly T[], n: number): T[] {
   if (items.length <= n) return [...items];
@@ -54,6 +73,7 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
   const db = options.db;
   const clock = options.now ?? Date.now;
   const maxSlots = options.maxSlotsOffered ?? 4;
+  const checks = new IdentityChecks();
 
   type Env = CallBooking;
   const env = (ctx: CallContext): Env | null => callBooking(ctx, clock);
@@ -84,10 +104,14 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
     return service ? { e, service } : unknownService(e);
   }
 
-  function callerPhone(ctx: CallContext, e: Env): string | null {
-    if (!ctx.callerNumber) return null;
+  const callerPhone = (ctx: CallContext, e: Env): string | null => callerIdOf(ctx, e);
+
+  /** A number the caller said (digits or words), E.164; null when none was said or it is no phone number. */
+  function saidPhone(e: Env, raw: unknown): string | null {
+    const spoken = str(raw);
+    if (!spoken) return null;
     try {
-      return normalizePhone(ctx.callerNumber, defaultRegionFor(ctx.bot.language, e.settings.defaultRegion));
+      return normalizePhone(extractPhoneDigits(spoken) ?? spoken, defaultRegionFor(e.language, e.settings.defaultRegion));
     } catch {
       return null;
     }
@@ -113,14 +137,29 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
     return text ? parseWhen(text, { now: e.now.toMillis(), zone: e.settings.timezone }) : null;
   }
 
-  /** The caller's own booking: by id (must be theirs) or their only upcoming one, with the bot's booking settings. */
-  async function callersBooking(ctx: CallContext, rawId: unknown): Promise<{ e: Env; found: Booking } | ToolResult> {
+  /**
+   * The caller's own upcoming bookings (caller-identity.ts: by caller ID, else by the number and name the caller
+   * gave), with the bot's booking settings; else what to ask for, or a refusal that says no more than "not found".
+   */
+  async function callersUpcoming(ctx: CallContext, args: Record<string, unknown>): Promise<{ e: Env; upcoming: Booking[] } | ToolResult> {
     const e = env(ctx);
     if (!e) return notAvailable;
-    const phone = callerPhone(ctx, e);
-    if (!phone) return { content: { error: 'no_caller_number' } };
-    const upcoming = await bookings.upcomingForPhone(db, { companyId: ctx.companyId, botId: ctx.botId, phone });
-    const id = str(rawId);
+    const mine = await callersBookings(bookings, db, checks, {
+      ctx, callerId: callerPhone(ctx, e), phone: saidPhone(e, args.customer_phone), name: cleanName(args.customer_name), now: clock(),
+    });
+    if ('found' in mine) return { e, upcoming: mine.found };
+    if ('missing' in mine) {
+      return { content: { error: 'caller_not_identified', missing: mine.missing === 'phone' ? 'customer_phone' : 'customer_name', hint: IDENTIFY_HINT } };
+    }
+    return { content: { error: 'booking_not_found' }, say: FLOW_PHRASES[e.language].notFoundByDetails };
+  }
+
+  /** The caller's own booking: by id (must be theirs) or their only upcoming one, with the bot's booking settings. */
+  async function callersBooking(ctx: CallContext, args: Record<string, unknown>): Promise<{ e: Env; found: Booking } | ToolResult> {
+    const mine = await callersUpcoming(ctx, args);
+    if (!('upcoming' in mine)) return mine;
+    const { e, upcoming } = mine;
+    const id = str(args.booking_id);
     if (id) {
       const found = upcoming.find((b) => b.id === id);
       return found ? { e, found } : { content: { error: 'booking_not_found' } };
@@ -144,8 +183,8 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
       description:
         'Find free appointment times. Give the service and the caller\'s own words for when (e.g. "tomorrow afternoon", "в пятницу в 15:30") or an ISO time. An exact free time is held for this call for a few minutes.',
       parameters: argsSchema({
-        service: { type: 'string', description: 'Service name as the caller said it' },
-        when: { type: 'string', description: "The caller's words for the date/time, or ISO 8601" },
+        service: textProperty(SERVICE_MAX, 'Service name as the caller said it'),
+        when: textProperty(WHEN_MAX, "The caller's words for the date/time, or ISO 8601"),
       }),
     },
     async run(args, ctx) {
@@ -198,32 +237,29 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
       name: 'book_appointment',
       description: 'Book an appointment at an exact time the caller agreed to, for the calling number.',
       parameters: argsSchema({
-        service: { type: 'string', description: 'Service name' },
-        when: { type: 'string', description: "The agreed time: the caller's words or ISO 8601" },
-        customer_name: { type: 'string', description: "The caller's name" },
-        customer_phone: { type: 'string', description: 'Callback number the caller gave (needed on web calls, which have no caller ID)' },
-        notes: { type: 'string', description: 'Anything the business should know' },
+        service: textProperty(SERVICE_MAX, 'Service name'),
+        when: textProperty(WHEN_MAX, "The agreed time: the caller's words or ISO 8601"),
+        customer_name: textProperty(NAME_MAX, "The caller's name", 1),
+        customer_phone: textProperty(PHONE_MAX, 'Callback number the caller gave (needed without caller ID: web calls, withheld numbers)'),
+        notes: textProperty(NOTES_MAX, 'Anything the business should know'),
       }, ['service', 'when', 'customer_name']),
     },
     async run(args, ctx) {
       const call = serviceCall(ctx, args.service);
       if (!('service' in call)) return call;
       const { e, service } = call;
-      const customerName = str(args.customer_name);
+      const customerName = cleanName(args.customer_name);
       if (!customerName) return { content: { error: 'customer_name_required' } };
-      const notes = str(args.notes)?.slice(0, 2000);
+      if (nameTooLong(customerName)) return { content: { error: 'customer_name_too_long', max: NAME_MAX } };
+      const notes = cleanText(args.notes, NOTES_MAX);
       const when = parse(e, args.when);
       if (!when) return { content: { error: 'time_not_understood' } };
       if (when.kind === 'window') return { content: { error: 'exact_time_required', from: when.from.toISO(), to: when.to.toISO() } };
       const start = new Date(when.start.toMillis());
       let phone = callerPhone(ctx, e);
-      const spoken = str(args.customer_phone);
-      if (!phone && spoken) {
-        try {
-          phone = normalizePhone(extractPhoneDigits(spoken) ?? spoken, defaultRegionFor(ctx.bot.language, e.settings.defaultRegion));
-        } catch {
-          return { content: { error: 'phone_not_understood' } };
-        }
+      if (!phone && str(args.customer_phone)) {
+        phone = saidPhone(e, args.customer_phone);
+        if (!phone) return { content: { error: 'phone_not_understood' } };
       }
       // The same required slots as the guided flow: no callback number, no booking (when the bot requires one).
       if (!phone && flowSettings(ctx.bot.config.bookingFlow).requirePhone) return { content: { error: 'phone_required' } };
@@ -246,7 +282,7 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
           await bookings.releaseCallHolds(db, { companyId: ctx.companyId, callId: ctx.callId });
           booking = await bookings.reserve(db, {
             companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, start, status: 'confirmed', callId: ctx.callId,
-            customerName, customerPhone: phone, notes: notes ?? null, actor: 'caller', reason: 'booked during call',
+            customerName, customerPhone: phone, notes, actor: 'caller', reason: 'booked during call',
           });
         } catch (err) {
           return slotProblem(e, err);
@@ -264,16 +300,13 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
   const findMyBooking: Tool = {
     spec: {
       name: 'find_my_booking',
-      description: "List the caller's upcoming appointments (found by the calling number).",
-      parameters: argsSchema({}),
+      description: `List the caller's upcoming appointments (found by the calling number). ${IDENTIFY_HINT}`,
+      parameters: argsSchema(IDENTITY_PROPERTIES),
     },
-    async run(_args, ctx) {
-      const e = env(ctx);
-      if (!e) return notAvailable;
-      const phone = callerPhone(ctx, e);
-      if (!phone) return { content: { error: 'no_caller_number' } };
-      const upcoming = await bookings.upcomingForPhone(db, { companyId: ctx.companyId, botId: ctx.botId, phone });
-      return { content: { bookings: upcoming.map((b) => describe(e, b)) } };
+    async run(args, ctx) {
+      const mine = await callersUpcoming(ctx, args);
+      if (!('upcoming' in mine)) return mine;
+      return { content: { bookings: mine.upcoming.map((b) => describe(mine.e, b)) } };
     },
   };
 
@@ -282,19 +315,22 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
     name: string, description: string, properties: Record<string, unknown>, required: string[] | undefined,
     act: (args: Record<string, unknown>, ctx: CallContext, e: Env, found: Booking) => Promise<ToolResult>,
   ): Tool => ({
-    spec: { name, description, parameters: argsSchema({ booking_id: { type: 'string' }, ...properties }, required) },
+    spec: {
+      name, description: `${description} ${IDENTIFY_HINT}`,
+      parameters: argsSchema({ booking_id: textProperty(BOOKING_ID_MAX, 'Which booking (from find_my_booking)'), ...IDENTITY_PROPERTIES, ...properties }, required),
+    },
     async run(args, ctx) {
-      const mine = await callersBooking(ctx, args.booking_id);
+      const mine = await callersBooking(ctx, args);
       return 'found' in mine ? act(args, ctx, mine.e, mine.found) : mine;
     },
   });
 
   const cancelBooking = onCallersBooking(
     'cancel_booking', "Cancel the caller's upcoming appointment (the only one, or the booking_id from find_my_booking).",
-    { reason: { type: 'string', description: 'Why, in the caller\'s words' } }, undefined,
+    { reason: textProperty(REASON_MAX, 'Why, in the caller\'s words') }, undefined,
     async (args, ctx, e, found) => {
       const b = await bookings.transition(db, {
-        companyId: ctx.companyId, bookingId: found.id, to: 'cancelled', actor: 'caller', reason: str(args.reason) ?? 'cancelled by caller',
+        companyId: ctx.companyId, bookingId: found.id, to: 'cancelled', actor: 'caller', reason: cleanText(args.reason, REASON_MAX) ?? 'cancelled by caller',
       });
       const label = e.label(b.start);
       return {
@@ -306,7 +342,7 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
 
   const rescheduleBooking = onCallersBooking(
     'reschedule_booking', "Move the caller's upcoming appointment to a new exact time.",
-    { when: { type: 'string', description: "The new time: the caller's words or ISO 8601" } }, ['when'],
+    { when: textProperty(WHEN_MAX, "The new time: the caller's words or ISO 8601") }, ['when'],
     async (args, ctx, e, found) => {
       const when = parse(e, args.when);
       if (!when) return { content: { error: 'time_not_understood' } };
@@ -326,5 +362,5 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
     },
   );
 
-  return [bookingFlowTool(bookings, db, clock), checkAvailability, bookAppointment, findMyBooking, cancelBooking, rescheduleBooking];
+  return [bookingFlowTool(bookings, db, clock, checks), checkAvailability, bookAppointment, findMyBooking, cancelBooking, rescheduleBooking];
 }

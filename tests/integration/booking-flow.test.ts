@@ -249,6 +249,57 @@ describe('in-call tools', () => {
     expect(history.at(-1)).toMatchObject({ toStatus: 'cancelled', actor: 'caller', reason: 'sick' });
   });
 
+  it('the older tools: a real caller ID is the only identity; without one, the number and the name must both match', async () => {
+    const vera = await reserveA('2026-03-06T10:00', { customerName: 'Vera Stone', customerPhone: '+12125550199' });
+    const callId = await seedCall(db.sql, companyA, botA.id, '');
+    const claim = { customer_phone: '212 555 0199', customer_name: 'Vera Stone' };
+    // A caller with a caller ID of their own names Vera's number and name: ignored.
+    const stranger = callContext(db.sql, companyA, botA, callId, '+12125550111');
+    expect((await run('find_my_booking', claim, stranger)).content).toEqual({ bookings: [] });
+    expect((await run('cancel_booking', { ...claim, booking_id: vera.id }, stranger)).content).toEqual({ error: 'booking_not_found' });
+    expect((await run('reschedule_booking', { ...claim, when: 'Friday at 2 pm' }, stranger)).content).toEqual({ error: 'no_upcoming_bookings' });
+    // No caller ID: a web call, or a withheld number Twilio reports as a made-up one.
+    for (const callerNumber of [null, '+86282452253', 'anonymous']) {
+      const ctx = callContext(db.sql, companyA, botA, callId, callerNumber);
+      expect((await run('find_my_booking', {}, ctx)).content).toMatchObject({ error: 'caller_not_identified', missing: 'customer_phone' });
+      expect((await run('cancel_booking', { customer_phone: '212 555 0199' }, ctx)).content).toMatchObject({ error: 'caller_not_identified', missing: 'customer_name' });
+      const wrongName = await run('cancel_booking', { customer_phone: '212 555 0199', customer_name: 'Mallory' }, ctx);
+      const unknownNumber = await run('cancel_booking', { customer_phone: '212 555 0177', customer_name: 'Vera Stone' }, ctx);
+      // The same answer either way: no hint whether the number has bookings.
+      expect(wrongName).toEqual(unknownNumber);
+      expect(wrongName).toEqual({ content: { error: 'booking_not_found' }, say: "Sorry, I can't find a booking under those details. Is there anything else I can help with?" });
+    }
+    expect((await bookings.get(db.sql, companyA, vera.id)).status).toBe('confirmed');
+    const web = callContext(db.sql, companyA, botA, await seedCall(db.sql, companyA, botA.id, ''), null);
+    expect((await run('find_my_booking', claim, web)).content).toMatchObject({ bookings: [{ booking_id: vera.id }] });
+    expect((await run('reschedule_booking', { ...claim, when: 'Friday at 2 pm' }, web)).content).toMatchObject({ booking_id: vera.id, label: 'on Friday at 2:00 PM' });
+    expect((await run('cancel_booking', { ...claim, reason: 'sick\u0000' }, web)).content).toMatchObject({ status: 'cancelled' });
+    expect((await bookings.history(db.sql, companyA, vera.id)).at(-1)).toMatchObject({ toStatus: 'cancelled', reason: 'sick' });
+  });
+
+  it('book_appointment refuses a name the database could not hold and strips control characters from names and notes', async () => {
+    const ctx = callContext(db.sql, companyA, botA, await seedCall(db.sql, companyA, botA.id, ''), '+12125550100');
+    expect((await run('book_appointment', { service: 'haircut', when: 'Thursday at 11', customer_name: 'A'.repeat(201) }, ctx)).content)
+      .toEqual({ error: 'customer_name_too_long', max: 200 });
+    expect(await listBookings(db.sql, companyA, { limit: 5, botId: botA.id })).toHaveLength(0);
+    const booked = await run('book_appointment', { service: 'haircut', when: 'Thursday at 11', customer_name: 'Ann\u0000Lee', notes: 'gate 12\u000034' }, ctx);
+    const [b] = await listBookings(db.sql, companyA, { limit: 5, botId: botA.id });
+    expect(b).toMatchObject({ id: (booked.content as { booking_id: string }).booking_id, customerName: 'Ann Lee', notes: 'gate 1234' });
+  });
+
+  it('every string argument of the booking tools is bounded as the database and the REST API bound it', () => {
+    for (const tool of tools.values()) {
+      const props = tool.spec.parameters.properties as Record<string, { type?: string; maxLength?: number; minLength?: number }>;
+      for (const [key, p] of Object.entries(props)) {
+        if (p.type !== 'string' || 'enum' in p) continue;
+        expect(p.maxLength, `${tool.spec.name}.${key}`).toBeGreaterThan(0);
+        if (key === 'customer_name') expect([p.minLength, p.maxLength], `${tool.spec.name}.${key}`).toEqual([1, 200]);
+        if (key === 'notes') expect(p.maxLength).toBe(2000);
+        if (key === 'reason') expect(p.maxLength).toBe(500);
+      }
+    }
+  });
+
   it('speaks Russian for a Russian bot and matches Russian service names', async () => {
     const callId = await seedCall(db.sql, companyA, botRu.id, '+79161234567');
     const ctx = callContext(db.sql, companyA, botRu, callId, '+79161234567');

@@ -204,14 +204,16 @@ describe('guided booking: corrections, taken times, phone calls (en)', () => {
     }
   });
 
-  it('cancels and reschedules the caller\'s own booking after a read-back; a web caller is asked for the number', async () => {
+  it('cancels and reschedules the caller\'s own booking after a read-back; a web caller is asked for the number and name', async () => {
     await bookings.reserve(db.sql, {
       companyId: company, botId: botEn.id, serviceId: 'tap', start: new Date(at('2026-03-06T10:00')), status: 'confirmed', actor: 'api',
       customerName: 'Ann', customerPhone: '+12125550199',
     });
     const web = await conversation(botEn, null);
     expect(await web.say('I need to reschedule my appointment')).toBe('What phone number did you book with?');
-    expect(await web.say('two one two five five five zero one nine nine')).toBe('Your Tap repair on Friday at 10:00 AM. What day and time would you like instead?');
+    // No caller ID: the number and the name on the booking, before anything is read out.
+    expect(await web.say('two one two five five five zero one nine nine')).toBe('And what name is the booking under?');
+    expect(await web.say('Ann')).toBe('Your Tap repair on Friday at 10:00 AM. What day and time would you like instead?');
     expect(await web.say('Monday at 3 pm')).toBe('Just to confirm: move your Tap repair on Friday at 10:00 AM to Monday, March 9 at 3:00 PM?');
     expect(await web.say('yes')).toBe('Done, your Tap repair on Friday at 10:00 AM is moved to Monday, March 9 at 3:00 PM. Is there anything else I can help with?');
     const phone = await conversation(botEn, '+12125550199');
@@ -379,5 +381,119 @@ describe('guided booking: names as a recognizer hears them (en)', () => {
     await c.say('I need a tap repair tomorrow at ten in the morning');
     await c.say('Kate Brown');
     expect(await c.say('my number is six for six five five five zero one to nine')).toMatch(/phone number 6 4 6, 5 5 5, 0 1 2 9\. Shall I book it\?$/);
+  });
+});
+
+describe('guided flow: whose bookings a caller may read or change', () => {
+  const VERA = '+12125550199';
+  /** Twilio's stand-in for a withheld caller ID that is a possible number: no one's identity. */
+  const WITHHELD = '+86282452253';
+  const veraBooks = () => bookings.reserve(db.sql, {
+    companyId: company, botId: botEn.id, serviceId: 'tap', start: new Date(at('2026-03-06T10:00')), status: 'confirmed', actor: 'api',
+    customerName: 'Vera Stone', customerPhone: VERA,
+  });
+  const statusOf = async (id: string) => (await bookings.get(db.sql, company, id)).status;
+  /** The flow as an LLM calls it: the values it understood, no caller words. */
+  async function llmFlow(callerNumber: string | null) {
+    const callId = await seedCall(db.sql, company, botEn.id, callerNumber ?? '');
+    const registry = new ToolRegistry(bookingTools({ service: bookings, holdSec: 300, now: () => clock, db: db.sql }));
+    const context = callContext(db.sql, company, botEn, callId, callerNumber);
+    const control: CallControl = { endCall: () => {}, transferCall: async () => {} };
+    return (args: Record<string, unknown>) => registry.call('booking_flow', args, context, control, new AbortController().signal);
+  }
+
+  it('with a real caller ID, a number the caller says never finds, reads out or cancels another person\'s booking', async () => {
+    const vera = await veraBooks();
+    const c = await conversation(botEn, '+12125550111');
+    const refused = "I can only look up appointments made with the number you're calling from. I couldn't find an upcoming appointment. Is there anything else I can help with?";
+    expect(await c.say('I want to cancel my appointment, my number is two one two five five five zero one nine nine')).toBe(refused);
+    expect(await c.say('yes')).not.toMatch(/cancelled|Tap repair|Friday/);
+    // The LLM path: the model passes the number it heard.
+    for (const task of ['find', 'cancel', 'reschedule']) {
+      const flow = await llmFlow('+12125550111');
+      const r = await flow({ task, phone: '212 555 0199', customer_name: 'Vera Stone', when: 'Monday at 3 pm' });
+      expect(r.say, task).toBe(refused);
+      expect(JSON.stringify(r.content), task).not.toMatch(/Tap repair|booking_id|03-06/);
+      expect((await flow({ confirm: true })).say, task).not.toMatch(/cancelled|moved/);
+    }
+    expect(await statusOf(vera.id)).toBe('confirmed');
+    expect((await bookings.history(db.sql, company, vera.id)).map((e) => e.actor)).toEqual(['api']);
+    expect((await bookings.get(db.sql, company, vera.id)).start).toBe(new Date(at('2026-03-06T10:00')).toISOString());
+  });
+
+  it('a withheld caller ID (Twilio\'s made-up number) is no identity: booking asks the number; finding needs number and name', async () => {
+    const vera = await veraBooks();
+    const booker = await conversation(botEn, WITHHELD);
+    expect(await booker.say("I'm Anna Lee and I need a tap repair tomorrow at 10 am")).toBe('What phone number can we reach you on?');
+    const stranger = await conversation(botEn, WITHHELD);
+    expect(await stranger.say('When is my appointment?')).toBe('What phone number did you book with?');
+    expect(await stranger.say('two one two five five five zero one nine nine')).toBe('And what name is the booking under?');
+    expect(await stranger.say('John Smith')).toBe("Sorry, I can't find a booking under those details. Is there anything else I can help with?");
+    const owner = await conversation(botEn, WITHHELD);
+    expect(await owner.say('Please cancel my booking')).toBe('What phone number did you book with?');
+    expect(await owner.say('two one two five five five zero one nine nine')).toBe('And what name is the booking under?');
+    expect(await owner.say('Vera Stone')).toBe('Just to confirm: cancel your Tap repair on Friday at 10:00 AM?');
+    expect(await owner.say('yes')).toBe('Done, your Tap repair on Friday at 10:00 AM is cancelled. Is there anything else I can help with?');
+    expect(await statusOf(vera.id)).toBe('cancelled');
+  });
+
+  it('a web call: the right number and name find the booking; a wrong name gets the same answer as an unknown number', async () => {
+    const vera = await veraBooks();
+    const notFound = "Sorry, I can't find a booking under those details. Is there anything else I can help with?";
+    const wrongName = await llmFlow(null);
+    expect((await wrongName({ task: 'cancel', phone: '212 555 0199' })).say).toBe('And what name is the booking under?');
+    const refused = await wrongName({ customer_name: 'Mallory Jones' });
+    expect(refused.say).toBe(notFound);
+    expect(JSON.stringify(refused.content)).not.toMatch(/Tap repair|03-06|booking_id/);
+    expect((await wrongName({ confirm: true })).say).not.toMatch(/cancelled/);
+    const unknownNumber = await llmFlow(null);
+    expect((await unknownNumber({ task: 'cancel', phone: '212 555 0188', customer_name: 'Mallory Jones' })).say).toBe(notFound);
+    expect(await statusOf(vera.id)).toBe('confirmed');
+
+    const owner = await llmFlow(null);
+    // Said as a recognizer may write it: the first name alone, alike by sound.
+    expect((await owner({ task: 'reschedule', phone: '212 555 0199', customer_name: 'vera' })).say).toBe(
+      'Your Tap repair on Friday at 10:00 AM. What day and time would you like instead?');
+    expect((await owner({ when: 'Monday at 3 pm' })).say).toBe('Just to confirm: move your Tap repair on Friday at 10:00 AM to Monday, March 9 at 3:00 PM?');
+    expect((await owner({ confirm: true })).say).toMatch(/^Done, your Tap repair on Friday at 10:00 AM is moved to Monday, March 9 at 3:00 PM\./);
+  });
+
+  it('after three failed tries in a call no more bookings are looked up, even with the right details', async () => {
+    await veraBooks();
+    const flow = await llmFlow(null);
+    for (const name of ['Ann Lee', 'Bob Stone', 'Carl Jones']) {
+      expect((await flow({ task: 'find', phone: '212 555 0199', customer_name: name })).say).toMatch(/can't find a booking under those details/);
+    }
+    expect((await flow({ task: 'find', phone: '212 555 0199', customer_name: 'Vera Stone' })).say).toMatch(/can't find a booking under those details/);
+  });
+
+  it('moving a booking by less than its length is not "fully booked": its own time is free to the move and offered', async () => {
+    const bot = await seedBot(db.sql, company, 'en', { greeting: 'Hi', systemPrompt: '', booking: { ...handyman, slotGranularityMin: 30 } });
+    const mine = await bookings.reserve(db.sql, {
+      companyId: company, botId: bot.id, serviceId: 'tap', start: new Date(at('2026-03-05T10:00')), status: 'confirmed', actor: 'api', customerName: 'Ann', customerPhone: '+12125550100',
+    });
+    // Someone else's booking at 11:30 makes 11:30 taken; the nearest free times include 10:30 (overlapping the caller's own).
+    await bookings.reserve(db.sql, { companyId: company, botId: bot.id, serviceId: 'tv', start: new Date(at('2026-03-05T11:30')), status: 'confirmed', actor: 'api' });
+    const c = await conversation(bot, '+12125550100');
+    expect(await c.say('I need to move my appointment to tomorrow at 11:30')).toBe(
+      "Sorry, we're fully booked tomorrow at 11:30 AM. The nearest free times are tomorrow at 10:00 AM, tomorrow at 10:30 AM or tomorrow at 12:30 PM. Which one suits you?");
+    expect(await c.say('the second one')).toBe('Just to confirm: move your Tap repair tomorrow at 10:00 AM to tomorrow at 10:30 AM?');
+    expect(await c.say('yes')).toMatch(/^Done, your Tap repair tomorrow at 10:00 AM is moved to tomorrow at 10:30 AM\./);
+    expect((await bookings.get(db.sql, company, mine.id)).start).toBe(new Date(at('2026-03-05T10:30')).toISOString());
+    // Straight to a time overlapping its own: confirmed, not refused.
+    const again = await conversation(bot, '+12125550100');
+    expect(await again.say('Can I move my appointment to tomorrow at 10:00?')).toBe('Just to confirm: move your Tap repair tomorrow at 10:30 AM to tomorrow at 10:00 AM?');
+  });
+
+  it('a name the database could not hold is refused before the read-back; control characters never reach it', async () => {
+    const long = await llmFlow('+12125550100');
+    const refused = await long({ task: 'book', service: 'tap repair', when: 'tomorrow at 11 am', customer_name: 'A'.repeat(201) });
+    expect(refused.content).toMatchObject({ error: 'invalid_arguments' });
+    expect(refused.say).toBeUndefined();
+    expect(await listBookings(db.sql, company, { limit: 20, botId: botEn.id })).toHaveLength(0);
+    const nul = await llmFlow('+12125550100');
+    expect((await nul({ task: 'book', service: 'tap repair', when: 'tomorrow at 11 am', customer_name: 'Ann\u0000Lee\u202e' })).say).toBe(
+      'Let me confirm: Tap repair tomorrow at 11:00 AM, for Ann Lee, phone number 2 1 2, 5 5 5, 0 1 0 0. Shall I book it?');
+    expect((await nul({ confirm: true })).say).toMatch(/^You're booked for Tap repair tomorrow at 11:00 AM\. Thank you, Ann Lee!/);
   });
 });

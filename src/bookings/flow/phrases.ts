@@ -11,6 +11,8 @@ export interface FlowPhrases {
   spellName: string;
   askPhone: string;
   askPhoneToFind: string;
+  /** Without caller ID the name on the booking is the second thing asked before any booking is read out. */
+  askNameToFind: string;
   badPhone: string;
   offer: (labels: string[]) => string;
   taken: (label: string, labels: string[]) => string;
@@ -19,7 +21,11 @@ export interface FlowPhrases {
   readBack: (d: { service: string; when: string; name: string | null; phone: string | null }) => string;
   whatToChange: string;
   booked: (service: string, when: string, name: string | null) => string;
-  noBookings: (phone: string | null) => string;
+  noBookings: string;
+  /** A number said on a call with caller ID: bookings are looked up by the calling number only. */
+  onlyCallerNumber: string;
+  /** No booking matches the number and name given: the same words whether or not the number has bookings. */
+  notFoundByDetails: string;
   whichBooking: (labels: string[]) => string;
   found: (items: string[]) => string;
   confirmCancel: (what: string) => string;
@@ -46,6 +52,7 @@ const en: FlowPhrases = {
   spellName: "Sorry, I didn't get your name. Could you spell it for me, letter by letter?",
   askPhone: 'What phone number can we reach you on?',
   askPhoneToFind: 'What phone number did you book with?',
+  askNameToFind: 'And what name is the booking under?',
   badPhone: "Sorry, I didn't get the whole number. Could you say it again, digit by digit?",
   offer: (l) => `I can offer ${join(l, 'or')}. Which one suits you?`,
   taken: (label, l) => (l.length ? `Sorry, we're fully booked ${label}. The nearest free times are ${join(l, 'or')}. Which one suits you?` : `Sorry, we're fully booked ${label}. What other day and time would suit you?`),
@@ -54,7 +61,9 @@ const en: FlowPhrases = {
   readBack: (d) => `Let me confirm: ${d.service} ${d.when}${d.name ? `, for ${d.name}` : ''}${d.phone ? `, phone number ${d.phone}` : ''}. Shall I book it?`,
   whatToChange: 'What would you like to change: the service, the time, the name or the number?',
   booked: (service, when, name) => `You're booked for ${service} ${when}.${name ? ` Thank you, ${name}!` : ''} Is there anything else I can help with?`,
-  noBookings: (phone) => `I couldn't find an upcoming appointment${phone ? ` for ${phone}` : ''}. Is there anything else I can help with?`,
+  noBookings: "I couldn't find an upcoming appointment. Is there anything else I can help with?",
+  onlyCallerNumber: "I can only look up appointments made with the number you're calling from.",
+  notFoundByDetails: "Sorry, I can't find a booking under those details. Is there anything else I can help with?",
   whichBooking: (l) => `You have ${l.length} appointments: ${join(l, 'and')}. Which one do you mean?`,
   found: (items) => `You have ${join(items, 'and')}. Is there anything else I can help with?`,
   confirmCancel: (what) => `Just to confirm: cancel your ${what}?`,
@@ -79,6 +88,7 @@ const ru: FlowPhrases = {
   spellName: 'Извините, я не расслышал имя. Продиктуйте его, пожалуйста, по буквам.',
   askPhone: 'Назовите, пожалуйста, номер телефона для связи.',
   askPhoneToFind: 'На какой номер телефона оформлена запись?',
+  askNameToFind: 'На какое имя оформлена запись?',
   badPhone: 'Извините, я не расслышал номер целиком. Повторите его, пожалуйста, по цифрам.',
   offer: (l) => `Могу предложить ${join(l, 'или')}. Какое время вам подходит?`,
   taken: (label, l) => (l.length ? `К сожалению, ${label} занято. Ближайшее свободное время: ${join(l, 'или')}. Что вам подходит?` : `К сожалению, ${label} занято. Какой другой день и время вам удобны?`),
@@ -87,7 +97,9 @@ const ru: FlowPhrases = {
   readBack: (d) => `Проверим: ${d.service}, ${d.when}${d.name ? `, на имя ${d.name}` : ''}${d.phone ? `, телефон ${d.phone}` : ''}. Записываю?`,
   whatToChange: 'Что изменить: услугу, время, имя или номер?',
   booked: (service, when, name) => `${name ? `${name}, вы` : 'Вы'} записаны: ${service}, ${when}. Могу ещё чем-нибудь помочь?`,
-  noBookings: (phone) => `Я не нашёл предстоящих записей${phone ? ` на номер ${phone}` : ''}. Могу ещё чем-нибудь помочь?`,
+  noBookings: 'Я не нашёл предстоящих записей. Могу ещё чем-нибудь помочь?',
+  onlyCallerNumber: 'Я могу найти только записи, сделанные с номера, с которого вы звоните.',
+  notFoundByDetails: 'К сожалению, я не нашёл записи с такими данными. Могу ещё чем-нибудь помочь?',
   whichBooking: (l) => `У вас несколько записей: ${join(l, 'и')}. Какую вы имеете в виду?`,
   found: (items) => `У вас запись: ${join(items, 'и')}. Могу ещё чем-нибудь помочь?`,
   confirmCancel: (what) => `Уточню: отменить запись — ${what}?`,

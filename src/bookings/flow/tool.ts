@@ -15,6 +15,8 @@ import { ParleyError } from '../../errors.js';
 import { computeSlots } from '../availability.js';
 import type { BookingService } from '../config-schema.js';
 import { callBooking, type CallBooking } from '../call-booking.js';
+import { callerIdOf, callersBookings, IdentityChecks } from '../caller-identity.js';
+import { BOOKING_ID_MAX, cleanName, NAME_MAX, nameTooLong, PHONE_MAX, SERVICE_MAX, textProperty, WHEN_MAX, WORDS_MAX } from '../customer-text.js';
 import { defaultRegionFor, normalizePhone } from '../phone.js';
 import type { Booking } from '../repo.js';
 import { matchService } from '../service-match.js';
@@ -68,7 +70,9 @@ export interface FlowState {
   nameNote: string | null;
   phone: string | null;
   phoneFrom: 'caller_id' | 'caller' | null;
+  /** The caller's own bookings, once caller-identity.ts found them; `candidatesFor` says by what (caller ID, or number and name). */
   candidates: Candidate[] | null;
+  candidatesFor: string | null;
   bookingId: string | null;
   lastSay: string | null;
   question: string | null;
@@ -78,7 +82,7 @@ export interface FlowState {
 const fresh = (keep?: Partial<FlowState>): FlowState => ({
   task: null, stage: 'collect', asked: null, serviceId: null, start: null, verified: false, day: null, offered: [],
   name: keep?.name ?? null, nameCheck: keep?.nameCheck ?? null, nameTries: 0, nameHeard: null, nameNote: keep?.nameNote ?? null, phone: keep?.phone ?? null, phoneFrom: keep?.phoneFrom ?? null,
-  candidates: null, bookingId: null, lastSay: keep?.lastSay ?? null, question: null, outcome: null,
+  candidates: null, candidatesFor: null, bookingId: null, lastSay: keep?.lastSay ?? null, question: null, outcome: null,
 });
 
 const TASKS = new Set(['book', 'cancel', 'reschedule', 'find']);
@@ -130,7 +134,9 @@ export function expectedAnswer(st: Pick<FlowState, 'stage' | 'asked' | 'nameTrie
   }
 }
 
-export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () => number = Date.now): Tool {
+export function bookingFlowTool(
+  bookings: BookingServiceApi, db: Db, clock: () => number = Date.now, checks: IdentityChecks = new IdentityChecks(),
+): Tool {
   const store = new FlowStore();
 
   function env(ctx: CallContext): Env | null {
@@ -145,14 +151,9 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
   const serviceById = (e: Env, id: string | null): BookingService | null => (id ? e.settings.services.find((s) => s.id === id) ?? null : null);
   const serviceNames = (e: Env): string[] => e.settings.services.map((s) => s.name);
 
-  function callerIdPhone(e: Env): string | null {
-    if (!e.ctx.callerNumber) return null;
-    try {
-      return normalizePhone(e.ctx.callerNumber, defaultRegionFor(e.language, e.settings.defaultRegion));
-    } catch {
-      return null;
-    }
-  }
+  const callerIdPhone = (e: Env): string | null => callerIdOf(e.ctx, e);
+  /** The booking a reschedule moves: its own time counts as free when the new one is checked or offered. */
+  const moving = (st: FlowState): string | null => (st.task === 'reschedule' ? st.bookingId : null);
 
   /** A number read back as the caller would say it: without the country code when it is the bot's own region. */
   function spokenPhone(e: Env, phone: string): string {
@@ -174,20 +175,21 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
   }
 
   /** Free slots for a service in [from, to), spread over the window, at most n. */
-  async function freeSlots(e: Env, serviceId: string, from: number, to: number, n: number): Promise<Offer[]> {
+  async function freeSlots(e: Env, st: FlowState, serviceId: string, from: number, to: number, n: number): Promise<Offer[]> {
     const { slots } = await bookings.availability(db, {
-      companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, from: new Date(from), to: new Date(to),
+      companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, from: new Date(from), to: new Date(to), excludeBookingId: moving(st),
     });
     const picked = slots.length <= n ? slots : Array.from({ length: n }, (_, i) => slots[Math.floor((i * (slots.length - 1)) / (n - 1))]!);
     return picked.map((s) => ({ start: e.local(s.start), label: e.label(s.start) }));
   }
 
-  async function nearest(e: Env, serviceId: string, target: number): Promise<Offer[]> {
-    const slots = await bookings.nearestAvailable(db, { companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, target, count: 3 });
+  async function nearest(e: Env, st: FlowState, serviceId: string, target: number): Promise<Offer[]> {
+    const slots = await bookings.nearestAvailable(db, {
+      companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, target, count: 3, excludeBookingId: moving(st),
+    });
     return slots.map((s) => ({ start: e.local(s.start), label: e.label(s.start) }));
   }
 
-  /** Is the exact time free for the service? Holds it for the call when it is (booking only). */
   /**
    * Whether the time can be booked (and, with `hold`, holds it). Refused, `taken` says why: booked up (true), or a
    * time the business does not book at all — closed, outside its hours for the service's length, too soon (false).
@@ -197,9 +199,9 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
     // The call's own hold (another service or time it is changing from) must not make the new time look taken.
     if (hold) await bookings.releaseCallHolds(db, { companyId: e.ctx.companyId, callId: e.ctx.callId });
     const { slots } = await bookings.availability(db, {
-      companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, from: new Date(at), to: new Date(at + 1),
+      companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, from: new Date(at), to: new Date(at + 1), excludeBookingId: moving(st),
     });
-    if (slots.length === 0) return { ok: false, offers: await nearest(e, serviceId, at), taken: bookableWhenFree(e, serviceId, at) };
+    if (slots.length === 0) return { ok: false, offers: await nearest(e, st, serviceId, at), taken: bookableWhenFree(e, serviceId, at) };
     if (!hold) return { ok: true };
     try {
       await bookings.reserve(db, {
@@ -209,7 +211,7 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
       return { ok: true };
     } catch (err) {
       if (err instanceof ParleyError && (err.code === 'PARLEY_ERR_SLOT_TAKEN' || err.details?.reason === 'not_bookable')) {
-        return { ok: false, offers: await nearest(e, serviceId, at), taken: err.code === 'PARLEY_ERR_SLOT_TAKEN' };
+        return { ok: false, offers: await nearest(e, st, serviceId, at), taken: err.code === 'PARLEY_ERR_SLOT_TAKEN' };
       }
       throw err;
     }
@@ -287,8 +289,8 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
         st.day = when.part === 'week' ? st.day : when.from.toISODate();
         const serviceId = st.task === 'book' ? st.serviceId : (await bookingServiceId(e, st));
         if (serviceId) {
-          const offers = await freeSlots(e, serviceId, Math.max(when.from.toMillis(), e.now.toMillis()), when.to.toMillis(), 3);
-          const later = offers.length ? offers : await nearest(e, serviceId, when.from.toMillis());
+          const offers = await freeSlots(e, st, serviceId, Math.max(when.from.toMillis(), e.now.toMillis()), when.to.toMillis(), 3);
+          const later = offers.length ? offers : await nearest(e, st, serviceId, when.from.toMillis());
           st.offered = later;
           st.start = null;
           st.verified = false;
@@ -316,6 +318,8 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
       const sounds = e.language === 'en' && words && !consumedByPhone ? await installedPronunciations() : null;
       absorbName(e, st, str(args.customer_name), consumedByPhone ? undefined : words, expecting, sounds);
     }
+    // A "name" longer than a booking can hold is no name (runFlow refuses one passed as customer_name).
+    if (st.name && nameTooLong(st.name)) [st.name, st.nameCheck] = [null, null];
 
     // Which booking.
     const id = str(args.booking_id);
@@ -401,12 +405,35 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
     return b.serviceId;
   }
 
-  /** Finds the caller's upcoming bookings by phone (caller ID or the number they gave). */
-  async function loadCandidates(e: Env, st: FlowState): Promise<void> {
-    if (st.candidates || !st.phone) return;
-    const upcoming = await bookings.upcomingForPhone(db, { companyId: e.ctx.companyId, botId: e.ctx.botId, phone: st.phone });
-    st.candidates = upcoming.filter((b) => b.status !== 'held').map((b) => candidateOf(e, b));
+  /**
+   * The caller's upcoming bookings into st.candidates, found by who the caller is (caller-identity.ts: the caller
+   * ID only; without one, the number and the name given, both matching). Null when found (possibly none), else
+   * what to ask for first, or a refusal.
+   */
+  async function loadCandidates(e: Env, st: FlowState): Promise<{ missing: 'phone' | 'name' } | { refused: true } | null> {
+    const callerId = callerIdPhone(e);
+    const key = callerId ?? `${st.phone ?? ''} ${st.name ?? ''}`;
+    if (st.candidates && st.candidatesFor === key) return null;
+    st.candidates = null;
+    const mine = await callersBookings(bookings, db, checks, { ctx: e.ctx, callerId, phone: st.phone, name: st.name, now: clock() });
+    if (!('found' in mine)) return mine;
+    st.candidates = mine.found.filter((b) => b.status !== 'held').map((b) => candidateOf(e, b));
+    st.candidatesFor = key;
     if (st.candidates.length === 1) st.bookingId = st.candidates[0]!.id;
+    return null;
+  }
+
+  /** The answer when the bookings of the caller cannot be found: it finishes the task. */
+  function notFound(e: Env, st: FlowState, refused: boolean): string {
+    st.stage = 'done';
+    st.asked = null;
+    if (refused) {
+      // Whatever was wrong, the number or the name, both are asked afresh if the caller tries again.
+      [st.phone, st.phoneFrom, st.name, st.nameCheck] = [null, null, null, null];
+      return e.p.notFoundByDetails;
+    }
+    const otherNumber = st.phoneFrom === 'caller' && st.phone !== callerIdPhone(e);
+    return otherNumber ? `${e.p.onlyCallerNumber} ${e.p.noBookings}` : e.p.noBookings;
   }
 
   const ask = (st: FlowState, asked: Asked, say: string, note: string | null = null): string => {
@@ -449,15 +476,15 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
       }), note);
     }
 
-    // cancel / reschedule / find: first the caller's bookings, by number.
-    if (!st.phone) return ask(st, 'phone', p.askPhoneToFind, note);
-    await loadCandidates(e, st);
-    const list = st.candidates ?? [];
-    if (list.length === 0) {
-      st.stage = 'done';
-      st.asked = null;
-      return p.noBookings(st.phoneFrom === 'caller' ? spokenPhone(e, st.phone) : null);
+    // cancel / reschedule / find: first the caller's own bookings — nothing is read out before they are found.
+    const lookup = await loadCandidates(e, st);
+    if (lookup && 'missing' in lookup) {
+      return lookup.missing === 'phone'
+        ? ask(st, 'phone', p.askPhoneToFind, note)
+        : ask(st, 'name', st.nameTries ? p.spellName : p.askNameToFind, note);
     }
+    const list = st.candidates ?? [];
+    if (lookup || list.length === 0) return notFound(e, st, lookup !== null);
     if (st.task === 'find') {
       st.stage = 'done';
       st.asked = null;
@@ -588,7 +615,10 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
       if (e.flow.requireName) slot(st.name !== null, 'customer_name', st.name);
       if (e.flow.requirePhone) slot(st.phone !== null, 'phone', st.phone);
     } else if (st.task) {
-      slot(st.phone !== null, 'phone', st.phone);
+      // Whose bookings: the caller ID, else the number and name the caller gave (caller-identity.ts).
+      const callerId = callerIdPhone(e);
+      slot(Boolean(callerId ?? st.phone), 'phone', callerId ?? st.phone);
+      if (!callerId) slot(st.name !== null, 'customer_name', st.name);
       slot(st.bookingId !== null, 'booking_id', st.bookingId, 'booking');
       if (st.task === 'reschedule') slot(Boolean(st.start && st.verified), 'new_time', st.start);
     }
@@ -607,9 +637,14 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
     };
   }
 
-  async function runFlow(args: Record<string, unknown>, ctx: CallContext): Promise<ToolResult> {
+  async function runFlow(raw: Record<string, unknown>, ctx: CallContext): Promise<ToolResult> {
     const e = env(ctx);
     if (!e) return { content: { error: 'booking_not_available' }, say: FLOW_PHRASES[ctx.bot.language].notAvailable };
+    // A name as it may be read back and stored (customer-text.ts); one the database could not hold is refused now,
+    // not after the caller's yes.
+    const nameArg = cleanName(raw.customer_name);
+    if (nameArg && nameTooLong(nameArg)) return { content: { error: 'invalid_arguments', message: `customer_name: at most ${NAME_MAX} characters` } };
+    const args: Record<string, unknown> = { ...raw, customer_name: nameArg ?? undefined };
     const now = clock();
     const st = store.get(ctx.callId, now);
     const words = str(args.caller_words)?.replace(/^\[keypad\]\s*/, '');
@@ -669,18 +704,19 @@ export function bookingFlowTool(bookings: BookingServiceApi, db: Db, clock: () =
         'Guided booking, cancelling, rescheduling and finding the caller\'s appointment. Call it whenever the caller wants one of these or answers ' +
         'one of its questions: pass the task and every value the caller gave (their own words for the time are fine), or caller_words verbatim. ' +
         'It checks the calendar, asks for what is missing one question at a time, reads the result back and acts only when called with ' +
-        'confirm: true after the caller said yes to that read-back. Its `say` is spoken to the caller as is.',
+        'confirm: true after the caller said yes to that read-back. Its `say` is spoken to the caller as is. Existing bookings are ' +
+        'those of the calling number; without caller ID the flow asks for the number and the name the booking is under.',
       parameters: {
         type: 'object',
         properties: {
           task: { type: 'string', enum: ['book', 'cancel', 'reschedule', 'find', 'stop'], description: 'What the caller wants; stop = abandon the current task' },
-          service: { type: 'string', description: 'Service as the caller named it' },
-          when: { type: 'string', description: "The caller's words for the (new) date and time, or ISO 8601" },
-          customer_name: { type: 'string', description: "The caller's name" },
-          phone: { type: 'string', description: 'Callback number as the caller said it (digits or words)' },
-          booking_id: { type: 'string', description: 'Which booking (from an earlier answer of this tool)' },
+          service: textProperty(SERVICE_MAX, 'Service as the caller named it'),
+          when: textProperty(WHEN_MAX, "The caller's words for the (new) date and time, or ISO 8601"),
+          customer_name: textProperty(NAME_MAX, "The caller's name (for a new booking; without caller ID also the name an existing booking is under)", 1),
+          phone: textProperty(PHONE_MAX, 'Number as the caller said it (digits or words): the callback number of a new booking; without caller ID also the number an existing booking was made with'),
+          booking_id: textProperty(BOOKING_ID_MAX, 'Which booking (from an earlier answer of this tool)'),
           confirm: { type: 'boolean', description: 'true = the caller said yes to the read-back; false = they said no' },
-          caller_words: { type: 'string', description: "The caller's latest words verbatim; the flow reads slots from them" },
+          caller_words: textProperty(WORDS_MAX, "The caller's latest words verbatim; the flow reads slots from them"),
         },
         additionalProperties: false,
       },
