@@ -36,8 +36,8 @@ interface Script {
   path: Path;
   lines: string[];
   expect: Expect;
-  /** A booking to create first (for the caller's phone), days ahead and local time. */
-  seed?: { service: string; day: number; time: string; phone: string };
+  /** A booking to create first (for the caller's phone and name: a web call has no caller ID), days ahead and local time. */
+  seed?: { service: string; day: number; time: string; phone: string; name: string };
   /** A time to block first (taken-slot scripts). */
   block?: { service: string; day: number; time: string };
 }
@@ -97,14 +97,14 @@ const SCRIPTS: Script[] = [
     { booking: { service: 'tv', day: 1, time: '13:00', name: 'Sam Wood' }, outcome: 'booking' }),
   en('taken', ['I need a shelf installation tomorrow at 2 pm', 'the second one', 'Nina Gold', '202 555 0147', 'yes'],
     { booking: { service: 'shelf', day: 1, time: 'offered', name: 'Nina Gold' }, outcome: 'booking' }, { block: { service: 'shelf', day: 1, time: '14:00' } }),
-  en('cancel', ['I need to cancel my appointment', '917 555 0134', 'yes'], { cancelled: true },
-    { seed: { service: 'tap', day: 3, time: '11:00', phone: '+19175550134' } }),
-  en('cancel', ['Please cancel my booking', 'nine one seven five five five zero one three five', 'yes please'], { cancelled: true },
-    { seed: { service: 'tv', day: 2, time: '15:00', phone: '+19175550135' } }),
-  en('reschedule', ['I want to reschedule my appointment', '917 555 0136', 'tomorrow at 5 pm', 'yes'], { moved: { day: 1, time: '17:00' } },
-    { seed: { service: 'tap', day: 3, time: '10:00', phone: '+19175550136' } }),
-  en('reschedule', ['Can I move my booking to another time?', '917 555 0137', 'the day after tomorrow at nine in the morning', 'yes'], { moved: { day: 2, time: '09:00' } },
-    { seed: { service: 'shelf', day: 4, time: '12:00', phone: '+19175550137' } }),
+  en('cancel', ['I need to cancel my appointment', '917 555 0134', 'Anna Lee', 'yes'], { cancelled: true },
+    { seed: { service: 'tap', day: 3, time: '11:00', phone: '+19175550134', name: 'Anna Lee' } }),
+  en('cancel', ['Please cancel my booking', 'nine one seven five five five zero one three five', 'Kate Brown', 'yes please'], { cancelled: true },
+    { seed: { service: 'tv', day: 2, time: '15:00', phone: '+19175550135', name: 'Kate Brown' } }),
+  en('reschedule', ['I want to reschedule my appointment', '917 555 0136', 'John Smith', 'tomorrow at 5 pm', 'yes'], { moved: { day: 1, time: '17:00' } },
+    { seed: { service: 'tap', day: 3, time: '10:00', phone: '+19175550136', name: 'John Smith' } }),
+  en('reschedule', ['Can I move my booking to another time?', '917 555 0137', 'Maria Lopez', 'the day after tomorrow at nine in the morning', 'yes'], { moved: { day: 2, time: '09:00' } },
+    { seed: { service: 'shelf', day: 4, time: '12:00', phone: '+19175550137', name: 'Maria Lopez' } }),
   en('question', ['What happens if I cancel at the last minute?', 'Thanks, goodbye'], { answer: /24 hours|20 dollars/, outcome: 'support' }),
   en('question', ['What are your opening hours?', 'Okay, bye'], { answer: /8 am to 8 pm/, outcome: 'support' }),
   en('lead', ['Do you install solar panels?', 'Maria Lopez', '212 555 0142', 'No thanks, bye'], { lead: { phone: '2125550142', name: 'Maria Lopez' }, outcome: 'lead' }),
@@ -126,14 +126,14 @@ const SCRIPTS: Script[] = [
     { booking: { service: 'haircut', day: 1, time: '14:30', name: 'Елена' }, outcome: 'booking' }),
   ru('taken', ['Запишите на окрашивание завтра в 15:00', 'первый', 'Алина', '916 555 12 39', 'да'],
     { booking: { service: 'color', day: 1, time: 'offered', name: 'Алина' }, outcome: 'booking' }, { block: { service: 'color', day: 1, time: '15:00' } }),
-  ru('cancel', ['Хочу отменить запись', '916 555 00 01', 'да'], { cancelled: true },
-    { seed: { service: 'haircut', day: 3, time: '11:00', phone: '+79165550001' } }),
-  ru('cancel', ['Отмените, пожалуйста, мою запись', 'девять один шесть пять пять пять ноль ноль ноль два', 'да, отменяйте'], { cancelled: true },
-    { seed: { service: 'manicure', day: 2, time: '13:00', phone: '+79165550002' } }),
-  ru('reschedule', ['Мне нужно перенести запись', '916 555 00 03', 'через неделю в 11', 'да'], { moved: { day: 7, time: '11:00' } },
-    { seed: { service: 'haircut', day: 2, time: '10:00', phone: '+79165550003' } }),
-  ru('reschedule', ['Можно перенести мою запись на другое время?', '916 555 00 04', 'завтра в полдень', 'да'], { moved: { day: 1, time: '12:00' } },
-    { seed: { service: 'color', day: 3, time: '16:00', phone: '+79165550004' } }),
+  ru('cancel', ['Хочу отменить запись', '916 555 00 01', 'Анна', 'да'], { cancelled: true },
+    { seed: { service: 'haircut', day: 3, time: '11:00', phone: '+79165550001', name: 'Анна' } }),
+  ru('cancel', ['Отмените, пожалуйста, мою запись', 'девять один шесть пять пять пять ноль ноль ноль два', 'Ольга', 'да, отменяйте'], { cancelled: true },
+    { seed: { service: 'manicure', day: 2, time: '13:00', phone: '+79165550002', name: 'Ольга' } }),
+  ru('reschedule', ['Мне нужно перенести запись', '916 555 00 03', 'Ирина', 'через неделю в 11', 'да'], { moved: { day: 7, time: '11:00' } },
+    { seed: { service: 'haircut', day: 2, time: '10:00', phone: '+79165550003', name: 'Ирина' } }),
+  ru('reschedule', ['Можно перенести мою запись на другое время?', '916 555 00 04', 'Мария', 'завтра в полдень', 'да'], { moved: { day: 1, time: '12:00' } },
+    { seed: { service: 'color', day: 3, time: '16:00', phone: '+79165550004', name: 'Мария' } }),
   ru('question', ['Что будет, если я отменю запись в последний момент?', 'Спасибо, до свидания'], { answer: /24 часа|500 рублей/, outcome: 'support' }),
   ru('lead', ['Вы делаете татуировки?', 'Светлана', 'девять один шесть пять пять пять один два три четыре', 'Нет, спасибо, до свидания'], { lead: { phone: '9165551234', name: 'Светлана' }, outcome: 'lead' }),
 ];
@@ -184,7 +184,7 @@ async function main(): Promise<void> {
             created.push(b.id as string);
           }
           if (s.seed) {
-            const b = await api(key, 'POST', '/v1/bookings', { bot_id: bots[s.lang], service_id: s.seed.service, start: localAt(s.lang, s.seed.day, s.seed.time).toISO(), customer_name: 'Seed', customer_phone: s.seed.phone });
+            const b = await api(key, 'POST', '/v1/bookings', { bot_id: bots[s.lang], service_id: s.seed.service, start: localAt(s.lang, s.seed.day, s.seed.time).toISO(), customer_name: s.seed.name, customer_phone: s.seed.phone });
             seeded = b.id as string;
             created.push(seeded);
           }
