@@ -5,7 +5,7 @@
  */
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { DateTime, IANAZone } from 'luxon';
-import { COUNTRY_ZONES } from './country-zones.js';
+import { COUNTRY_ZONES } from '../util/country-zones.js';
 
 /** One window: ISO weekdays (1 = Monday … 7 = Sunday) and local wall-clock times, start inclusive, end exclusive. */
 export interface CallWindow {

@@ -4,7 +4,7 @@
  * schedulers racing over one campaign without dialling anyone twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COUNTRY_ZONES } from '../../src/campaigns/country-zones.js';
+import { COUNTRY_ZONES } from '../../src/util/country-zones.js';
 import { nextOpening } from '../../src/campaigns/windows.js';
 import { ALWAYS, campaignHarness, contactRow, type Harness } from './campaign-harness.js';
 

@@ -1,7 +1,8 @@
 /**
  * ISO 3166 country → its IANA time zones, from the tz database's zone.tab (generated once from
  * /usr/share/zoneinfo/zone.tab; regenerate when the tz database changes a country's zones).
- * Used when a contact has no time zone: one zone = that zone; several = the strictest window across them.
+ * Used by campaigns when a contact has no time zone (one zone = that zone; several = the strictest window across
+ * them), and by bookings to read a numeric date in the order of the company's country.
  */
 export const COUNTRY_ZONES: Readonly<Record<string, readonly string[]>> = {
   AD: ['Europe/Andorra'],
