@@ -2,10 +2,13 @@
  * Turns a caller's words about a time ("tomorrow at 3 pm", "в понедельник утром", ISO 8601) into either an
  * exact local time or a window, relative to `now` in the business time zone. English and Russian, digits
  * or number words. Deliberately small: a date part, a time part and a part of day, each found by scanning
- * tokens; anything it cannot place returns null so the agent asks again.
+ * tokens; anything it cannot place returns null so the agent asks again — so does a number or a date the parse
+ * left unread ("at 11 or 12"), since booking a guess is worse than asking. A self-correction ("at 10, no wait, 11")
+ * is read part by part, the later part winning.
  */
 import { DateTime } from 'luxon';
 import { localAt } from './local-time.js';
+import { AMBIGUOUS, dateOrderOfZone, isNumericDateToken, numericDate, type DateOrder } from './when-numeric-date.js';
 
 export type DayPart = 'morning' | 'afternoon' | 'evening' | 'day' | 'week';
 
@@ -89,6 +92,24 @@ const DATE_ENDS = new Set(['', 'at', 'in', 'for', 'around', 'about', 'by', 'plea
 const NEGATIONS = new Set(['not', 'не']);
 const NEXT_WORDS = new Set(['next', 'следующий', 'следующую', 'следующее', 'следующей', 'следующая']);
 
+/**
+ * What a caller says to take back what came before ("tomorrow at 10, no wait, 11"; "в 10, то есть в 11"): the words
+ * after the last of these win. "no wait" is "no" followed by a word that is no time.
+ */
+const CORRECTIONS: readonly (readonly string[])[] = [
+  ['no'], ['sorry'], ['i', 'mean'], ['actually'], ['or', 'rather'], ['нет'], ['то', 'есть'], ['вернее'], ['точнее'],
+];
+/** A number before these counts something else ("for 2 people", "for 2 hours"): it is no time or date left unread. */
+const COUNTED_WORDS = new Set([
+  'people', 'persons', 'person', 'guests', 'adults', 'kids', 'children', 'hours', 'hour',
+  'человек', 'человека', 'гостей', 'взрослых', 'детей',
+]);
+/** Whether the number at `i` counts people or hours ("2 people", "3 of us") rather than naming a time or date. */
+const countsSomething = (tokens: string[], i: number): boolean =>
+  COUNTED_WORDS.has(tokens[i + 1] ?? '') || (tokens[i + 1] === 'of' && ['us', 'them', 'you'].includes(tokens[i + 2] ?? ''));
+/** Words for a date on their own; one the parse left unread means two dates were said. */
+const DAY_WORDS = new Set(['today', 'tomorrow', 'tonight', 'сегодня', 'завтра', 'послезавтра']);
+
 const PART_WORDS: Record<string, Exclude<DayPart, 'week' | 'day'>> = {
   morning: 'morning', утром: 'morning', утро: 'morning',
   afternoon: 'afternoon', днем: 'afternoon',
@@ -97,10 +118,18 @@ const PART_WORDS: Record<string, Exclude<DayPart, 'week' | 'day'>> = {
 
 // ---------- tokenising ----------
 
-function tokenize(text: string): string[] {
+interface Tokens {
+  tokens: string[];
+  /** Where "one" or "a second" was said: a number word that is as often no number ("can I book one"). */
+  loose: Set<number>;
+}
+
+function tokenize(text: string): Tokens {
   const cleaned = text
     .toLowerCase()
     .replace(/ё/g, 'е')
+    // "12.06.2026" is a date, not 12:06 and a year: written as "12/06/2026", read by the locale's order.
+    .replace(/\b(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2})\b/g, '$1/$2/$3')
     .replace(/(\d)(am|pm|a\.m\.|p\.m\.)/g, '$1 $2')
     .replace(/\b([ap]) m\b/g, '$1m')
     .replace(/(\d+)-?(?:ого|го|ое|е|st|nd|rd|th)(?=\s|$|[,.!?])/gu, '$1')
@@ -110,6 +139,7 @@ function tokenize(text: string): string[] {
   const raw = cleaned.split(/\s+/).filter(Boolean);
   // Number words → digits, joining tens and units ("twenty five", "двадцать пять").
   const out: string[] = [];
+  const loose = new Set<number>();
   for (let i = 0; i < raw.length; i++) {
     const w = raw[i]!;
     const n = EN_NUMBERS[w] ?? RU_NUMBERS[w];
@@ -117,6 +147,7 @@ function tokenize(text: string): string[] {
       out.push(w);
       continue;
     }
+    if (w === 'one' || (w === 'second' && (raw[i - 1] === 'a' || raw[i - 1] === 'one'))) loose.add(out.length);
     const next = raw[i + 1];
     const nextN = next === undefined ? undefined : EN_NUMBERS[next] ?? RU_NUMBERS[next];
     if (n >= 20 && n % 10 === 0 && nextN !== undefined && nextN < 10 && nextN > 0) {
@@ -126,7 +157,7 @@ function tokenize(text: string): string[] {
       out.push(String(n));
     }
   }
-  return out;
+  return { tokens: out, loose };
 }
 
 const isInt = (t: string | undefined): t is string => t !== undefined && /^\d{1,4}$/.test(t);
@@ -137,11 +168,16 @@ interface DatePart {
   day: DateTime;
   /** "next week": the whole week is the window. */
   week?: boolean;
+  /** Named by a weekday (1 = Monday): "next week on Friday" is that week's Friday. */
+  weekday?: number;
 }
 
 interface TimePart {
+  /** The hour the caller named: 8 in "quarter to eight", 4 in "двадцать минут четвертого". Morning or afternoon is
+   * decided on it (as "at eight" would be), and only then is `offset` applied. */
   hour: number;
-  minute: number;
+  /** Minutes from that hour: 30 in "3:30", 20 in "twenty past three", -15 in "quarter to eight". */
+  offset: number;
   /** The meridiem was stated (pm/утра…) or implied by a 24-hour clock, so no guessing. */
   explicit: boolean;
 }
@@ -163,85 +199,128 @@ function weekdayAhead(today: DateTime, weekday: number, thisWeek: boolean): Date
   return today.plus({ days: ahead });
 }
 
-function findDate(tokens: string[], used: Set<number>, today: DateTime): DatePart | null {
+/** Two ways of naming a date that name different days ("Friday the 13th" on a Saturday, "6/12" where unsure). */
+const CONFLICT = Symbol('conflicting dates');
+
+/**
+ * The date said, from every way it was named ("Friday, June 12th" names it twice); CONFLICT when they disagree or a
+ * numeric date is ambiguous here.
+ */
+function findDate(tokens: string[], used: Set<number>, today: DateTime, order: DateOrder): DatePart | typeof CONFLICT | null {
+  let found: DatePart | null = null;
   for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i]!;
-    // "not tomorrow, Thursday at 3": the refused date is skipped (and not taken for anything else).
-    if (NEGATIONS.has(tokens[i - 1] ?? '') && (t === 'today' || t === 'tomorrow' || t === 'сегодня' || t === 'завтра' || WEEKDAY_WORDS[t] !== undefined)) {
-      used.add(i - 1).add(i);
-      continue;
+    if (used.has(i)) continue;
+    const date = dateAt(tokens, i, used, today, order);
+    if (date === CONFLICT) return CONFLICT;
+    if (!date) continue;
+    const merged: DatePart | typeof CONFLICT = found ? sameDate(found, date) : date;
+    if (merged === CONFLICT) return CONFLICT;
+    found = merged;
+  }
+  return found;
+}
+
+/**
+ * One date named twice: the same day, a weekday inside "next week", or a weekday that a date falls on ("Friday,
+ * June 12th", "Friday the 13th"); CONFLICT otherwise.
+ */
+function sameDate(a: DatePart, b: DatePart): DatePart | typeof CONFLICT {
+  if (a.week && b.week) return +a.day === +b.day ? a : CONFLICT;
+  const [week, day] = a.week ? [a, b] : b.week ? [b, a] : [null, null];
+  if (week && day) return day.weekday === undefined ? CONFLICT : { day: week.day.plus({ days: day.weekday - 1 }) };
+  if (+a.day === +b.day) return a;
+  const [named, dated] = a.weekday !== undefined ? [a, b] : [b, a];
+  return named.weekday !== undefined && dated.weekday === undefined && dated.day.weekday === named.weekday ? dated : CONFLICT;
+}
+
+/** The date named by the words starting at `i` (marked used), or null. */
+function dateAt(tokens: string[], i: number, used: Set<number>, today: DateTime, order: DateOrder): DatePart | typeof CONFLICT | null {
+  const t = tokens[i]!;
+  // "not tomorrow, Thursday at 3": the refused date is skipped (and not taken for anything else).
+  if (NEGATIONS.has(tokens[i - 1] ?? '') && (DAY_WORDS.has(t) || WEEKDAY_WORDS[t] !== undefined)) {
+    used.add(i - 1).add(i);
+    return null;
+  }
+  // "6/12", "12.06.2026", "2026-06-12": the order by the company's country, or asked again where unsure.
+  if (isNumericDateToken(t)) {
+    const day = numericDate(t, today, order);
+    if (day === AMBIGUOUS) return CONFLICT;
+    return day ? mark(used, tokens[i - 1] === 'on' ? [i - 1, i] : [i], { day }) : null;
+  }
+  // "in two weeks", "через 2 недели" (the day; "in 3 days" is below): never an hour.
+  if ((t === 'in' || t === 'через') && WEEK_UNIT_WORDS.has(tokens[i + 2] ?? '') && spanAt(tokens, i + 1)) {
+    return mark(used, [i, i + 1, i + 2], { day: today.plus({ days: spanAt(tokens, i + 1)!.days }) });
+  }
+  // "a week from today", "two weeks from Friday", "3 days from tomorrow"
+  const span = spanAt(tokens, i);
+  if (span && tokens[i + span.length] === 'from') {
+    const base = tokens[i + span.length + 1] ?? '';
+    const from = base === 'today' || base === 'now' ? today
+      : base === 'tomorrow' ? today.plus({ days: 1 })
+        : WEEKDAY_WORDS[base] !== undefined ? weekdayAhead(today, WEEKDAY_WORDS[base]!, false) : null;
+    if (from) return mark(used, [i, i + 1, i + 2, i + 3], { day: from.plus({ days: span.days }) });
+  }
+  // "on the 15th", "the fifteenth" (ordinal endings are gone by now): this month's, or next month's once past.
+  // Only where a date can end: "the second one" picks an offer, "the 3rd of December" is a month's (below).
+  if (t === 'the' && isInt(tokens[i + 1]) && Number(tokens[i + 1]) >= 1 && Number(tokens[i + 1]) <= 31 && DATE_ENDS.has(tokens[i + 2] ?? '')) {
+    const dom = Number(tokens[i + 1]);
+    let day = today.set({ day: dom });
+    if (day.month !== today.month || day < today) {
+      const next = today.plus({ months: 1 });
+      day = next.set({ day: Math.min(dom, next.daysInMonth ?? 28) });
     }
-    // "in two weeks", "через 2 недели" (the day; "in 3 days" is below): never an hour.
-    if ((t === 'in' || t === 'через') && WEEK_UNIT_WORDS.has(tokens[i + 2] ?? '') && spanAt(tokens, i + 1)) {
-      return mark(used, [i, i + 1, i + 2], { day: today.plus({ days: spanAt(tokens, i + 1)!.days }) });
+    return mark(used, tokens[i - 1] === 'on' ? [i - 1, i, i + 1] : [i, i + 1], { day });
+  }
+  if (t === 'today' || t === 'сегодня' || t === 'tonight') return mark(used, [i], { day: today });
+  if (t === 'послезавтра') return mark(used, [i], { day: today.plus({ days: 2 }) });
+  if (t === 'tomorrow' || t === 'завтра') {
+    // "day after tomorrow"
+    if (tokens[i - 1] === 'after' && tokens[i - 2] === 'day') return mark(used, [i - 2, i - 1, i], { day: today.plus({ days: 2 }) });
+    return mark(used, [i], { day: today.plus({ days: 1 }) });
+  }
+  // "in 3 days", "через 3 дня", "через неделю"
+  if ((t === 'in' || t === 'через') && isInt(tokens[i + 1]) && DAY_UNIT_WORDS.has(tokens[i + 2] ?? '')) {
+    return mark(used, [i, i + 1, i + 2], { day: today.plus({ days: Number(tokens[i + 1]) }) });
+  }
+  if (t === 'через' && tokens[i + 1] === 'неделю') return mark(used, [i, i + 1], { day: today.plus({ weeks: 1 }) });
+  if (t === 'in' && tokens[i + 1] === 'a' && tokens[i + 2] === 'week') return mark(used, [i, i + 1, i + 2], { day: today.plus({ weeks: 1 }) });
+  // "next week", "на следующей неделе"
+  if (NEXT_WORDS.has(t) && (tokens[i + 1] === 'week' || tokens[i + 1] === 'неделе' || tokens[i + 1] === 'неделю')) {
+    const monday = today.plus({ weeks: 1 }).startOf('week');
+    return mark(used, [i, i + 1], { day: monday, week: true });
+  }
+  const weekday = WEEKDAY_WORDS[t];
+  if (weekday !== undefined) {
+    const prev = tokens[i - 1];
+    const thisWeek = prev === 'this' || prev === 'эту' || prev === 'этот' || prev === 'это';
+    const idx = [i];
+    if (prev !== undefined && (NEXT_WORDS.has(prev) || thisWeek || prev === 'on')) idx.push(i - 1);
+    return mark(used, idx, { day: weekdayAhead(today, weekday, thisWeek), weekday });
+  }
+  const month = MONTHS[t];
+  if (month !== undefined) {
+    // "december 3", "3 декабря", "3rd of december"
+    let dayIdx = -1;
+    if (isInt(tokens[i + 1]) && Number(tokens[i + 1]) <= 31 && !used.has(i + 1)) dayIdx = i + 1;
+    else if (isInt(tokens[i - 1]) && Number(tokens[i - 1]) <= 31 && !used.has(i - 1)) dayIdx = i - 1;
+    else if (tokens[i - 1] === 'of' && isInt(tokens[i - 2]) && !used.has(i - 2)) dayIdx = i - 2;
+    let dom: number | undefined;
+    if (dayIdx >= 0) dom = Number(tokens[dayIdx]);
+    else if (RU_NUMBERS[tokens[i - 1] ?? ''] !== undefined) {
+      dayIdx = i - 1;
+      dom = RU_NUMBERS[tokens[i - 1]!];
     }
-    // "a week from today", "two weeks from Friday", "3 days from tomorrow"
-    const span = spanAt(tokens, i);
-    if (span && tokens[i + span.length] === 'from') {
-      const base = tokens[i + span.length + 1] ?? '';
-      const from = base === 'today' || base === 'now' ? today
-        : base === 'tomorrow' ? today.plus({ days: 1 })
-          : WEEKDAY_WORDS[base] !== undefined ? weekdayAhead(today, WEEKDAY_WORDS[base]!, false) : null;
-      if (from) return mark(used, [i, i + 1, i + 2, i + 3], { day: from.plus({ days: span.days }) });
-    }
-    // "on the 15th", "the fifteenth" (ordinal endings are gone by now): this month's, or next month's once past.
-    // Only where a date can end: "the second one" picks an offer, "the 3rd of December" is a month's (below).
-    if (t === 'the' && isInt(tokens[i + 1]) && Number(tokens[i + 1]) >= 1 && Number(tokens[i + 1]) <= 31 && DATE_ENDS.has(tokens[i + 2] ?? '')) {
-      const dom = Number(tokens[i + 1]);
-      let day = today.set({ day: dom });
-      if (day.month !== today.month || day < today) {
-        const next = today.plus({ months: 1 });
-        day = next.set({ day: Math.min(dom, next.daysInMonth ?? 28) });
-      }
-      return mark(used, tokens[i - 1] === 'on' ? [i - 1, i, i + 1] : [i, i + 1], { day });
-    }
-    if (t === 'today' || t === 'сегодня' || t === 'tonight') return mark(used, [i], { day: today });
-    if (t === 'послезавтра') return mark(used, [i], { day: today.plus({ days: 2 }) });
-    if (t === 'tomorrow' || t === 'завтра') {
-      // "day after tomorrow"
-      if (tokens[i - 1] === 'after' && tokens[i - 2] === 'day') return mark(used, [i - 2, i - 1, i], { day: today.plus({ days: 2 }) });
-      return mark(used, [i], { day: today.plus({ days: 1 }) });
-    }
-    // "in 3 days", "через 3 дня", "через неделю"
-    if ((t === 'in' || t === 'через') && isInt(tokens[i + 1]) && DAY_UNIT_WORDS.has(tokens[i + 2] ?? '')) {
-      return mark(used, [i, i + 1, i + 2], { day: today.plus({ days: Number(tokens[i + 1]) }) });
-    }
-    if (t === 'через' && tokens[i + 1] === 'неделю') return mark(used, [i, i + 1], { day: today.plus({ weeks: 1 }) });
-    if (t === 'in' && tokens[i + 1] === 'a' && tokens[i + 2] === 'week') return mark(used, [i, i + 1, i + 2], { day: today.plus({ weeks: 1 }) });
-    // "next week", "на следующей неделе"
-    if (NEXT_WORDS.has(t) && (tokens[i + 1] === 'week' || tokens[i + 1] === 'неделе' || tokens[i + 1] === 'неделю')) {
-      const monday = today.plus({ weeks: 1 }).startOf('week');
-      return mark(used, [i, i + 1], { day: monday, week: true });
-    }
-    const weekday = WEEKDAY_WORDS[t];
-    if (weekday !== undefined) {
-      const prev = tokens[i - 1];
-      const thisWeek = prev === 'this' || prev === 'эту' || prev === 'этот' || prev === 'это';
-      const idx = [i];
-      if (prev !== undefined && (NEXT_WORDS.has(prev) || thisWeek || prev === 'on')) idx.push(i - 1);
-      return mark(used, idx, { day: weekdayAhead(today, weekday, thisWeek) });
-    }
-    const month = MONTHS[t];
-    if (month !== undefined) {
-      // "december 3", "3 декабря", "3rd of december"
-      let dayIdx = -1;
-      if (isInt(tokens[i + 1]) && Number(tokens[i + 1]) <= 31 && !used.has(i + 1)) dayIdx = i + 1;
-      else if (isInt(tokens[i - 1]) && Number(tokens[i - 1]) <= 31) dayIdx = i - 1;
-      else if (tokens[i - 1] === 'of' && isInt(tokens[i - 2])) dayIdx = i - 2;
-      let dom: number | undefined;
-      if (dayIdx >= 0) dom = Number(tokens[dayIdx]);
-      else if (RU_NUMBERS[tokens[i - 1] ?? ''] !== undefined) {
-        dayIdx = i - 1;
-        dom = RU_NUMBERS[tokens[i - 1]!];
-      }
-      if (dom === undefined || dom < 1) continue;
-      let day = DateTime.fromObject({ year: today.year, month, day: dom }, { zone: today.zone });
-      if (!day.isValid) continue;
-      if (day < today) day = day.plus({ years: 1 });
-      const idx = [i, dayIdx];
-      if (tokens[i - 1] === 'of') idx.push(i - 1);
-      return mark(used, idx, { day });
-    }
+    if (dom === undefined || dom < 1) return null;
+    // "June 12 2026", "12 декабря 2026 года"
+    const yearIdx = Math.max(i, dayIdx) + 1;
+    const year = /^\d{4}$/.test(tokens[yearIdx] ?? '') ? Number(tokens[yearIdx]) : undefined;
+    let day = DateTime.fromObject({ year: year ?? today.year, month, day: dom }, { zone: today.zone });
+    if (!day.isValid) return null;
+    if (day < today && year === undefined) day = day.plus({ years: 1 });
+    const idx = [i, dayIdx];
+    if (tokens[i - 1] === 'of') idx.push(i - 1);
+    if (year !== undefined) idx.push(yearIdx, ...(tokens[yearIdx + 1] === 'года' || tokens[yearIdx + 1] === 'г' ? [yearIdx + 1] : []));
+    return mark(used, idx, { day });
   }
   return null;
 }
@@ -251,7 +330,7 @@ function findTime(tokens: string[], used: Set<number>, bareHour = false): TimePa
   if (found || !bareHour) return found;
   // "no, eleven" / "eleven thirty" / "11": a lone number when a time was asked for.
   for (let i = 0; i < tokens.length; i++) {
-    if (used.has(i) || !isInt(tokens[i])) continue;
+    if (used.has(i) || !isInt(tokens[i]) || countsSomething(tokens, i)) continue;
     const h = Number(tokens[i]);
     if (h < 1 || h > 23) continue;
     const m = tokens[i + 1];
@@ -266,38 +345,119 @@ function findTime(tokens: string[], used: Set<number>, bareHour = false): TimePa
   return null;
 }
 
+/** A time said as minutes before or after an hour: where the hour is, and the minutes from it. */
+interface HourAndOffset {
+  idx: number[];
+  /** The first token after the hour (where "pm", "вечера" may follow). */
+  after: number;
+  hour: number;
+  offset: number;
+}
+
+const PAST_WORDS = new Set(['past', 'after']);
+const TO_WORDS = new Set(['to', 'till', 'til']);
+const MINUTE_WORDS = new Set(['minutes', 'minute', 'минут', 'минуты', 'минуту', 'минута']);
+const RU_HALF_WORDS = new Set(['половина', 'половину', 'половине', 'пол']);
+const RANGE_STARTS = new Set(['from', 'between', 'in', 'через', 'с']);
+
+/** The hour a number token names when a caller counts minutes to or past it (1–12 spoken, 0–23 on a 24-hour clock). */
+const hourAt = (tokens: string[], i: number): number | null =>
+  isInt(tokens[i]) && Number(tokens[i]) <= 23 ? Number(tokens[i]) : null;
+
+/** Minutes said by name: "half past", "quarter to", "без четверти". */
+const EN_NAMED_MINUTES: Record<string, number> = { half: 30, quarter: 15 };
+const RU_NAMED_MINUTES: Record<string, number> = { четверти: 15 };
+
+/**
+ * How many minutes the words at `i` count (up to half an hour: "ten", "20 minutes", "a quarter"), and how many
+ * tokens that took.
+ */
+function minutesAt(tokens: string[], i: number, named: Record<string, number>): { minutes: number; length: number } | null {
+  const t = tokens[i] ?? '';
+  let minutes: number | null = null;
+  let length = 1;
+  if (named[t] !== undefined) minutes = named[t]!;
+  else if (t === 'a' && named[tokens[i + 1] ?? ''] !== undefined) [minutes, length] = [named[tokens[i + 1]!]!, 2];
+  else if (isInt(t) && Number(t) >= 1 && Number(t) <= 30) minutes = Number(t);
+  if (minutes === null) return null;
+  if (MINUTE_WORDS.has(tokens[i + length] ?? '')) length++;
+  return { minutes, length };
+}
+
+/** "ten past nine", "20 past 3", "five to six", "a quarter to eight", "quarter of eight", "half past two". */
+function englishOffsetAt(tokens: string[], i: number): HourAndOffset | null {
+  const count = minutesAt(tokens, i, EN_NAMED_MINUTES);
+  if (!count) return null;
+  const word = tokens[i + count.length] ?? '';
+  const hourIdx = i + count.length + 1;
+  const hour = hourAt(tokens, hourIdx);
+  if (hour === null) return null;
+  // "from 2 to 3", "2 to 3 people", "in 5 to 10 minutes": a range, not a time.
+  if (RANGE_STARTS.has(tokens[i - 1] ?? '') || countsSomething(tokens, hourIdx) || MINUTE_WORDS.has(tokens[hourIdx + 1] ?? '')) return null;
+  const idx = Array.from({ length: count.length + 2 }, (_, k) => i + k);
+  if (PAST_WORDS.has(word)) return { idx, after: hourIdx + 1, hour, offset: count.minutes };
+  // "quarter of eight" is the American "quarter to eight"; "half to" is no English.
+  const before = TO_WORDS.has(word) || (word === 'of' && (tokens[i] === 'quarter' || tokens[i] === 'a'));
+  if (!before || tokens[i] === 'half') return null;
+  return { idx, after: hourIdx + 1, hour, offset: -count.minutes };
+}
+
+/** "без четверти восемь" = 7:45, "без десяти (минут) три" = 2:50, "без пяти час" = 12:55. */
+function russianBeforeAt(tokens: string[], i: number): HourAndOffset | null {
+  if (tokens[i] !== 'без') return null;
+  const count = minutesAt(tokens, i + 1, RU_NAMED_MINUTES);
+  if (!count) return null;
+  const hourIdx = i + 1 + count.length;
+  const hour = tokens[hourIdx] === 'час' ? 1 : hourAt(tokens, hourIdx);
+  if (hour === null || hour < 1) return null;
+  const idx = Array.from({ length: count.length + 2 }, (_, k) => i + k);
+  return { idx, after: hourIdx + 1, hour, offset: -count.minutes };
+}
+
+/**
+ * Russian counts into the hour named by an ordinal: "половина третьего" = 2:30, "четверть четвертого" = 3:15,
+ * "двадцать минут четвертого" = 3:20, "полпятого" = 4:30. The hour named is the ordinal's (3 in "третьего").
+ */
+function russianIntoHourAt(tokens: string[], i: number): HourAndOffset | null {
+  const t = tokens[i]!;
+  const joined = /^пол-?(.+)$/.exec(t);
+  if (joined && RU_ORDINAL_GENITIVE.has(joined[1]!)) return { idx: [i], after: i + 1, hour: clockHourOfOrdinal(joined[1]!), offset: 30 };
+  let into: number | null = null;
+  let hourIdx = i + 1;
+  if (RU_HALF_WORDS.has(t)) into = 30;
+  else if (t === 'четверть') into = 15;
+  else if (isInt(t) && Number(t) >= 1 && Number(t) < 60 && MINUTE_WORDS.has(tokens[i + 1] ?? '')) [into, hourIdx] = [Number(t), i + 2];
+  const ordinal = tokens[hourIdx] ?? '';
+  if (into === null || !RU_ORDINAL_GENITIVE.has(ordinal)) return null;
+  const idx = Array.from({ length: hourIdx - i + 1 }, (_, k) => i + k);
+  return { idx, after: hourIdx + 1, hour: clockHourOfOrdinal(ordinal), offset: into };
+}
+
+/**
+ * "половина восьмого" is half past seven: the ordinal names the hour under way, and the clock shows the one
+ * before it. Morning or afternoon is decided on that clock hour, as for "half past seven" — not on the eight
+ * the words count towards ("первого" → 12).
+ */
+function clockHourOfOrdinal(ordinal: string): number {
+  const counting = RU_NUMBERS[ordinal]!;
+  return counting === 1 ? 12 : counting - 1;
+}
+
 function findTimeStrict(tokens: string[], used: Set<number>): TimePart | null {
   for (let i = 0; i < tokens.length; i++) {
     if (used.has(i)) continue;
     const t = tokens[i]!;
     // "в час дня" = 1 pm
     if (t === 'час' && TIME_PREPOSITIONS.has(tokens[i - 1] ?? '')) return withMeridiem(tokens, used, [i], i + 1, 1, 0);
-    if (t === 'noon' || t === 'midday' || t === 'полдень') return mark(used, [i], { hour: 12, minute: 0, explicit: true });
-    if (t === 'midnight' || t === 'полночь') return mark(used, [i], { hour: 0, minute: 0, explicit: true });
+    if (t === 'noon' || t === 'midday' || t === 'полдень') return mark(used, [i], { hour: 12, offset: 0, explicit: true });
+    if (t === 'midnight' || t === 'полночь') return mark(used, [i], { hour: 0, offset: 0, explicit: true });
 
-    // "половина третьего" / "пол третьего" = 2:30
-    if ((t === 'половина' || t === 'половину' || t === 'половине' || t === 'пол') && RU_ORDINAL_GENITIVE.has(tokens[i + 1] ?? '')) {
-      const h = RU_NUMBERS[tokens[i + 1]!]! - 1;
-      return withMeridiem(tokens, used, [i, i + 1], i + 2, h === 0 ? 12 : h, 30);
-    }
-    // "half past 3", "quarter past 3", "quarter to 4"
-    if ((t === 'half' || t === 'quarter') && (tokens[i + 1] === 'past' || tokens[i + 1] === 'to') && isInt(tokens[i + 2])) {
-      const base = Number(tokens[i + 2]);
-      const delta = t === 'half' ? 30 : 15;
-      const total = (tokens[i + 1] === 'past' ? base * 60 + delta : base * 60 - delta + 24 * 60) % (24 * 60);
-      return withMeridiem(tokens, used, [i, i + 1, i + 2], i + 3, Math.floor(total / 60), total % 60);
+    // Minutes before or after an hour: checked before a plain number, since "at ten past nine" is not "at ten".
+    const counted = russianIntoHourAt(tokens, i) ?? englishOffsetAt(tokens, i) ?? russianBeforeAt(tokens, i);
+    if (counted && !counted.idx.some((k) => used.has(k))) {
+      return withMeridiem(tokens, used, counted.idx, counted.after, counted.hour, counted.offset, counted.hour >= 13);
     }
 
-    // "без четверти пять" = 4:45, "без десяти три" = 2:50
-    if (t === 'без' && isInt(tokens[i + 2])) {
-      const before = tokens[i + 1] === 'четверти' ? 15 : tokens[i + 1] === 'пятнадцати' || tokens[i + 1] === '15' ? 15
-        : tokens[i + 1] === '10' ? 10 : tokens[i + 1] === '5' ? 5 : tokens[i + 1] === '20' ? 20 : null;
-      const base = Number(tokens[i + 2]);
-      if (before !== null && base >= 1 && base <= 24) {
-        const total = (base * 60 - before + 24 * 60) % (24 * 60);
-        return withMeridiem(tokens, used, [i, i + 1, i + 2], i + 3, Math.floor(total / 60), total % 60);
-      }
-    }
     const clock = /^(\d{1,2}):(\d{2})$/.exec(t);
     if (clock) {
       const h = Number(clock[1]);
@@ -340,14 +500,14 @@ function findTimeStrict(tokens: string[], used: Set<number>): TimePart | null {
   return null;
 }
 
-/** Applies am/pm (or утра/дня/вечера/ночи) found right after the time. */
+/** Applies am/pm (or утра/дня/вечера/ночи) found right after the hour said; `offset` is kept as said. */
 function withMeridiem(
   tokens: string[],
   used: Set<number>,
   idx: number[],
   after: number,
   hour: number,
-  minute: number,
+  offset: number,
   explicit = false,
 ): TimePart {
   const marker = tokens[after];
@@ -366,7 +526,7 @@ function withMeridiem(
     if (part !== 'morning' && hour < 12) h = hour + 12;
     explicit = true;
   }
-  return mark(used, idx, { hour: h, minute, explicit });
+  return mark(used, idx, { hour: h, offset, explicit });
 }
 
 function findPart(tokens: string[], used: Set<number>): Exclude<DayPart, 'week' | 'day'> | null {
@@ -416,31 +576,32 @@ export function parseWhen(text: string, options: ParseWhenOptions): WhenResult |
   const zone = options.zone;
   const now = DateTime.fromMillis(typeof options.now === 'number' ? options.now : options.now.getTime(), { zone });
   const trimmed = text.trim();
-  if (/^\d{4}-\d{2}-\d{2}/.test(trimmed)) {
+  // ISO 8601 as a whole; "2026-06-12 14:00" and "2026-06-12 at 2pm" are read as words below.
+  if (/^\d{4}-\d{2}-\d{2}(T\S*)?$/.test(trimmed)) {
     const iso = DateTime.fromISO(trimmed, { zone });
     if (!iso.isValid) return null;
     if (/^\d{4}-\d{2}-\d{2}$/.test(trimmed)) return dayWindow(iso.startOf('day'), 'day');
     return { kind: 'exact', start: iso.setZone(zone) };
   }
 
-  const tokens = tokenize(trimmed);
-  if (tokens.length === 0) return null;
-  const relative = relativeHours(tokens, now);
+  const words = tokenize(trimmed);
+  if (words.tokens.length === 0) return null;
+  const relative = relativeHours(words.tokens, now);
   if (relative) return { kind: 'exact', start: relative.set({ second: 0, millisecond: 0 }) };
 
-  const used = new Set<number>();
   const today = now.startOf('day');
-  const date = findDate(tokens, used, today);
-  const time = findTime(tokens, used, options.bareHour);
-  const part = findPart(tokens, used);
+  const heard = hearCorrected(splitAtCorrections(words), today, dateOrderOfZone(zone), options.bareHour ?? false);
+  if (!heard) return null;
+  const { date, time, part } = heard;
 
   if (date?.week) return { kind: 'window', from: date.day, to: date.day.plus({ weeks: 1 }), part: 'week' };
 
   if (time) {
-    const hour = resolveHour(time, part);
+    // Morning or afternoon on the hour said, then the minutes to or past it ("quarter to eight" = 7:45 like "at eight").
+    const minutes = (((resolveHour(time, part) * 60 + time.offset) % 1440) + 1440) % 1440;
     // Placed as the schedule's slots are (local-time.ts): an ambiguous wall time on a fall-back night is then the
     // same instant as the slot the caller heard offered.
-    const at = (day: DateTime) => localAt(day.setZone(zone), hour * 60 + time.minute);
+    const at = (day: DateTime) => localAt(day.setZone(zone), minutes);
     if (date) return { kind: 'exact', start: at(date.day) };
     if (options.defaultDay) {
       const day = DateTime.fromISO(options.defaultDay, { zone });
@@ -458,6 +619,72 @@ export function parseWhen(text: string, options: ParseWhenOptions): WhenResult |
   }
   if (date) return dayWindow(date.day, 'day');
   return null;
+}
+
+/** What one stretch of the utterance names. */
+interface Heard {
+  date: DatePart | null;
+  time: TimePart | null;
+  part: Exclude<DayPart, 'week' | 'day'> | null;
+}
+
+/** The utterance cut at each correction ("at 10, no wait, 11" → "at 10" | "wait 11"), the markers dropped. */
+function splitAtCorrections({ tokens, loose }: Tokens): Tokens[] {
+  const pieces: Tokens[] = [{ tokens: [], loose: new Set() }];
+  for (let i = 0; i < tokens.length;) {
+    const marker = CORRECTIONS.find((m) => m.every((w, k) => tokens[i + k] === w));
+    if (marker) {
+      pieces.push({ tokens: [], loose: new Set() });
+      i += marker.length;
+      continue;
+    }
+    const piece = pieces[pieces.length - 1]!;
+    if (loose.has(i)) piece.loose.add(piece.tokens.length);
+    piece.tokens.push(tokens[i]!);
+    i++;
+  }
+  return pieces;
+}
+
+/**
+ * Each piece read in turn, a later one replacing what it names: its date the date, its time (or part of day) the
+ * time. After a time was said, a lone number in a correction is the new hour ("no wait, 11"). null when any piece
+ * cannot be placed safely.
+ */
+function hearCorrected(pieces: Tokens[], today: DateTime, order: DateOrder, bareHour: boolean): Heard | null {
+  let heard: Heard = { date: null, time: null, part: null };
+  for (const piece of pieces) {
+    const next = hear(piece, today, order, bareHour || heard.time !== null);
+    if (!next) return null;
+    const timeSaid = next.time !== null || next.part !== null;
+    heard = { date: next.date ?? heard.date, time: timeSaid ? next.time : heard.time, part: timeSaid ? next.part : heard.part };
+  }
+  return heard;
+}
+
+/** The date, time and part of day one piece names; null when two dates disagree or a number or date was left unread. */
+function hear(piece: Tokens, today: DateTime, order: DateOrder, bareHour: boolean): Heard | null {
+  const used = new Set<number>();
+  const date = findDate(piece.tokens, used, today, order);
+  if (date === CONFLICT) return null;
+  const time = findTime(piece.tokens, used, bareHour);
+  const part = findPart(piece.tokens, used);
+  return leftUnread(piece, used) ? null : { date, time, part };
+}
+
+/** Month names that are also other words or abbreviations ("may I", "march"): not taken for a date left unread. */
+const MONTH_LOOKALIKES = new Set(['may', 'march', 'jan', 'feb', 'mar', 'apr', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec']);
+
+/**
+ * Whether a number, a written date or time, or a month the parse did not use is left: "at 11 or 12", "10 tomorrow",
+ * "in June at 3". A count of something else ("for 2 people") and a loose "one" are no time.
+ */
+function leftUnread({ tokens, loose }: Tokens, used: Set<number>): boolean {
+  return tokens.some((t, i) => {
+    if (used.has(i) || loose.has(i)) return false;
+    if (/^\d/.test(t)) return !countsSomething(tokens, i);
+    return RU_ORDINAL_GENITIVE.has(t) || (MONTHS[t] !== undefined && !MONTH_LOOKALIKES.has(t));
+  });
 }
 
 function dayWindow(day: DateTime, part: Exclude<DayPart, 'week'>): Extract<WhenResult, { kind: 'window' }> {

@@ -41,6 +41,55 @@ const exact: Array<[string, string]> = [
   ['the second at 10 am', '2026-04-02T10:00'],
   ['not Friday, Monday at 3 pm', '2026-03-09T15:00'],
   ['через 2 недели в 10 утра', '2026-03-18T10:00'],
+  // Minutes past or to any hour; morning or afternoon decided on the hour said (as "at eight" is), then the minutes.
+  ['tomorrow at ten past nine', '2026-03-05T09:10'],
+  ['tomorrow at ten minutes past nine', '2026-03-05T09:10'],
+  ['tomorrow at ten after nine', '2026-03-05T09:10'],
+  ['tomorrow at twenty past three', '2026-03-05T15:20'],
+  ['tomorrow at 20 past 3', '2026-03-05T15:20'],
+  ['tomorrow at twenty five past three', '2026-03-05T15:25'],
+  ['tomorrow at five to six', '2026-03-05T17:55'],
+  ['tomorrow at 5 to 6 in the morning', '2026-03-05T05:55'],
+  ['tomorrow at ten to one', '2026-03-05T12:50'],
+  ['quarter to eight tomorrow', '2026-03-05T07:45'],
+  ['tomorrow at a quarter to eight', '2026-03-05T07:45'],
+  ['quarter of eight tomorrow', '2026-03-05T07:45'],
+  ['tomorrow at quarter to one', '2026-03-05T12:45'],
+  ['завтра без четверти восемь', '2026-03-05T07:45'],
+  ['завтра без десяти восемь', '2026-03-05T07:50'],
+  ['завтра без 10 минут три', '2026-03-05T14:50'],
+  ['завтра без двадцати пяти девять', '2026-03-05T08:35'],
+  ['завтра без пяти час', '2026-03-05T12:55'],
+  ['завтра в двадцать минут четвертого', '2026-03-05T15:20'],
+  ['завтра в 20 минут четвертого', '2026-03-05T15:20'],
+  ['завтра в пять минут первого', '2026-03-05T12:05'],
+  ['завтра в четверть десятого', '2026-03-05T09:15'],
+  // Half past seven, as "half past seven" is: the afternoon rule reads the clock hour (7), not the ordinal (8th).
+  ['завтра в половине восьмого', '2026-03-05T19:30'],
+  ['завтра в полвосьмого утра', '2026-03-05T07:30'],
+  ['завтра в половине первого', '2026-03-05T12:30'],
+  ['завтра в десять минут девятого', '2026-03-05T08:10'],
+  ['завтра полпятого', '2026-03-05T16:30'],
+  // A self-correction: what follows the last marker wins, the rest is kept.
+  ['tomorrow at 10 no wait 11', '2026-03-05T11:00'],
+  ['tomorrow at 10, sorry, 11', '2026-03-05T11:00'],
+  ['tomorrow at 10, I mean Friday', '2026-03-06T10:00'],
+  ['завтра в 10, нет, в 11', '2026-03-05T11:00'],
+  ['завтра в 10, то есть в 11', '2026-03-05T11:00'],
+  ['завтра в 10, вернее в пятницу', '2026-03-06T10:00'],
+  // Numeric dates (New York: month first), ISO with a space, a date named twice.
+  ['6/12 at 2pm', '2026-06-12T14:00'],
+  ['6/12/2026 at 2 pm', '2026-06-12T14:00'],
+  ['13/6 at 2pm', '2026-06-13T14:00'],
+  ['2026-06-12 14:00', '2026-06-12T14:00'],
+  ['2026-06-12 at 2 pm', '2026-06-12T14:00'],
+  ['Friday, June 12 at 3', '2026-06-12T15:00'],
+  ['friday the 13th at 3', '2026-03-13T15:00'],
+  // Numbers that count something else, and a loose "one", are no time left unread.
+  ['for 2 people tomorrow at ten past nine', '2026-03-05T09:10'],
+  ['3 of us, tomorrow at 10 to 11', '2026-03-05T10:50'],
+  ['can I book one for tomorrow at quarter to eight', '2026-03-05T07:45'],
+  ['wait a second, tomorrow at 20 past 3', '2026-03-05T15:20'],
 ];
 
 const windows: Array<[string, string, string, string]> = [
@@ -56,6 +105,29 @@ const windows: Array<[string, string, string, string]> = [
   ['2026-03-10', 'day', '2026-03-10T00:00', '2026-03-11T00:00'],
   ['in two weeks', 'day', '2026-03-18T00:00', '2026-03-19T00:00'],
   ['не завтра, а в пятницу', 'day', '2026-03-06T00:00', '2026-03-07T00:00'],
+  ['on 6/12', 'day', '2026-06-12T00:00', '2026-06-13T00:00'],
+  ['next week on Friday', 'day', '2026-03-13T00:00', '2026-03-14T00:00'],
+  ['tomorrow at 3, sorry, in the morning', 'morning', '2026-03-05T06:00', '2026-03-05T12:00'],
+];
+
+/** Said so that any one time would be a guess: the agent asks again. */
+const askAgain: Array<[string, string]> = [
+  ['tomorrow at 11 or 12', 'two hours said'],
+  ['10 tomorrow', 'a number read as nothing'],
+  ['tomorrow from 10 to 12', 'a range, not "ten to twelve"'],
+  ['in June at 3', 'a month without a day'],
+  ['Friday at 3 or Saturday', 'two days said'],
+  ['friday the 14th at 3', 'the 14th is a Saturday'],
+  ['at 3 on the fifteenth of next month', 'a day of the month not placed'],
+  ['6/12 at 2pm', 'June 12 or December 6 where the order is unknown (UTC)'],
+];
+
+/** The company's country decides whether 6/12 is June 12 or December 6. */
+const byZone: Array<[string, string, string]> = [
+  ['6/12 at 2pm', 'Europe/Moscow', '2026-12-06T14:00'],
+  ['12.06.2026 в 14:00', 'Europe/Moscow', '2026-06-12T14:00'],
+  ['6/12 at 2pm', 'US/Eastern', '2026-06-12T14:00'],
+  ['6/6 at 2pm', 'America/Toronto', '2026-06-06T14:00'],
 ];
 
 describe('parseWhen', () => {
@@ -73,6 +145,34 @@ describe('parseWhen', () => {
       expect(r.from.toISO()).toBe(local(from));
       expect(r.to.toISO()).toBe(local(to));
     }
+  });
+
+  it.each(askAgain)('%s → null (%s)', (text) => {
+    const zoneHere = text === '6/12 at 2pm' ? 'UTC' : zone;
+    expect(parseWhen(text, { now, zone: zoneHere })).toBeNull();
+  });
+
+  it('a numeric date is null in a country that writes both orders, when the readings differ', () => {
+    expect(parseWhen('6/12 at 2pm', { now, zone: 'America/Toronto' })).toBeNull();
+  });
+
+  it.each(byZone)('%s in %s → %s', (text, zoneHere, expected) => {
+    const r = parseWhen(text, { now, zone: zoneHere });
+    expect(r?.kind === 'exact' && r.start.setZone(zoneHere).toISO()).toBe(DateTime.fromISO(expected, { zone: zoneHere }).toISO());
+  });
+
+  it('"quarter to eight" and "at eight" agree on the morning; the evening said is kept', () => {
+    const at = (text: string) => {
+      const r = parseWhen(text, { now, zone });
+      return r?.kind === 'exact' ? r.start.toFormat('HH:mm') : null;
+    };
+    expect([at('tomorrow at eight'), at('quarter to eight tomorrow')]).toEqual(['08:00', '07:45']);
+    expect([at('tomorrow at quarter to eight pm'), at('завтра без четверти восемь вечера')]).toEqual(['19:45', '19:45']);
+  });
+
+  it('after a correction a lone number is the new hour on the day said before', () => {
+    const r = parseWhen('Friday at 10, no wait, eleven thirty', { now, zone });
+    expect(r?.kind === 'exact' && r.start.toISO()).toBe(local('2026-03-06T11:30'));
   });
 
   it('"the second one" picks an offer; it is no day of the month', () => {
