@@ -20,6 +20,9 @@
  *    its predecessor's garbage, nor is failed for it.
  * Where /proc is missing (not Linux) only the heap limit and the deadline apply.
  *
+ * A worker does not outlive the server: its own watchdog thread (ingest-worker.ts) ends it when its parent is gone
+ * (a crashed or killed server) or its task is past the deadline, however busy its main thread is.
+ *
  * The worker file is ingest-worker.ts under tsx and vitest (the process is started with tsx's loader) and
  * ingest-worker.js in the built dist/.
  */
@@ -28,7 +31,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { WorkerReply, WorkerRequest } from './ingest-worker.js';
-import { DocumentParseError, WORKER_OVER_BUDGET } from './limits.js';
+import { DocumentParseError, WORKER_OVER_BUDGET, WORKER_PAST_DEADLINE } from './limits.js';
 import type { IdentifiedChunk, ProcessTask } from './process-document.js';
 
 export interface IngestPoolOptions {
@@ -210,6 +213,11 @@ class WorkerProcess {
     return this.stderr.includes(WORKER_OVER_BUDGET) || /JavaScript heap out of memory|Reached heap limit|Fatal process out of memory|allocation failed/i.test(this.stderr);
   }
 
+  /** Whether it ended itself past its task's deadline (its watchdog's backup of the pool's own timer). */
+  get diedPastDeadline(): boolean {
+    return this.stderr.includes(WORKER_PAST_DEADLINE);
+  }
+
   /** The last line it wrote to stderr (for a start failure). */
   get lastWords(): string {
     return this.stderr.trim().split('\n').at(-1)?.slice(0, 200) ?? '';
@@ -364,6 +372,10 @@ export class IngestPool {
     );
   }
 
+  private timeoutError(): IngestWorkerError {
+    return new IngestWorkerError(`Indexing stopped: reading the document took longer than ${fmtDuration(this.timeoutMs)} (limit INGEST_TIMEOUT_MS)`, 'timeout');
+  }
+
   private runOn(slot: Slot, worker: WorkerProcess, task: ProcessTask, signal?: AbortSignal): Promise<ProcessResult> {
     const id = this.nextId++;
     const chunks: IdentifiedChunk[] = [];
@@ -401,6 +413,7 @@ export class IngestPool {
       void worker.closed.then(({ code, signal: sig }) => {
         if (settled) return;
         if (worker.diedOfMemory || worker.peakKb > (worker.limitKb ?? Infinity)) finish(this.memoryError());
+        else if (worker.diedPastDeadline) finish(this.timeoutError());
         else if (worker.crashMessage !== null) {
           finish(new IngestWorkerError(`Indexing stopped: the document parser crashed (${worker.crashMessage.split('\n')[0]!.slice(0, 200)})`, 'crash'));
         } else {
@@ -408,17 +421,15 @@ export class IngestPool {
         }
       });
       const onAbort = () => finish((signal!.reason as Error) ?? new Error('aborted'), undefined, true);
-      const timer = setTimeout(
-        () => finish(new IngestWorkerError(`Indexing stopped: reading the document took longer than ${fmtDuration(this.timeoutMs)} (limit INGEST_TIMEOUT_MS)`, 'timeout')),
-        this.timeoutMs,
-      );
+      const timer = setTimeout(() => finish(this.timeoutError()), this.timeoutMs);
       const sampler = setInterval(() => {
         if (worker.overLimit()) finish(this.memoryError());
       }, SAMPLE_MS);
       worker.proc.on('message', onMessage);
       signal?.addEventListener('abort', onAbort, { once: true });
-      // The worker gets its own copy of the bytes (the IPC channel serializes them).
-      const request: WorkerRequest = { type: 'task', id, task };
+      // The worker gets its own copy of the bytes (the IPC channel serializes them), and the deadline, which its
+      // watchdog enforces too: were this process to die or stall, the worker still ends.
+      const request: WorkerRequest = { type: 'task', id, task, timeoutMs: this.timeoutMs };
       worker.proc.send(request, (err) => {
         if (err) finish(new IngestWorkerError(`Indexing stopped: the document parser crashed (${err.message.slice(0, 200)})`, 'crash'));
       });

@@ -37,6 +37,8 @@ export const DEFAULT_INGEST_LIMITS: IngestLimits = {
 
 /** What an ingestion worker process writes to stderr when its memory watchdog kills it (ingest-worker.ts). */
 export const WORKER_OVER_BUDGET = 'ingest-worker: memory over budget';
+/** What an ingestion worker process writes to stderr when it ends itself past its task's deadline (ingest-worker.ts). */
+export const WORKER_PAST_DEADLINE = 'ingest-worker: past its deadline';
 
 /** Entries in one archive; a DOCX has a few dozen. */
 export const MAX_ARCHIVE_ENTRIES = 10_000;

@@ -39,6 +39,11 @@ export interface ProcessSummary {
 /** Chunks per result message. */
 export const BATCH_CHUNKS = 200;
 
+/**
+ * A turn of the event loop between batches: the batches already sent drain to the parent as they go, and the
+ * worker hears its parent leave ('disconnect') within a batch rather than after the whole document.
+ */
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export async function processDocument(task: ProcessTask, onBatch: (batch: ChunkBatch) => void): Promise<ProcessSummary> {
   const parsed = await parseDocument(task.kind, task.bytes, task.limits);
@@ -53,6 +58,7 @@ export async function processDocument(task: ProcessTask, onBatch: (batch: ChunkB
       slice.forEach((c, j) => vectors!.set(embedOne(embeddingText(c), dims), j * dims));
     }
     onBatch({ chunks: slice, vectors });
+    await yieldToEventLoop();
   }
   return { pageCount: parsed.pageCount, chunkCount: chunks.length };
 }
