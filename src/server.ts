@@ -166,7 +166,11 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
         },
       })
     : null;
-  const worker = config.WORKERS_ENABLED ? new JobWorker(sql, { kinds: jobKinds, log, ...idlePoll }) : null;
+  // A silent call no server holds is asked of Twilio: its final status callback may have been lost.
+  const ownership = new CallOwnership(sql, log, { ...(twilioRest ? { telephony: (sid: string) => twilioRest.fetchCall(sid) } : {}) });
+  await ownership.start({ sweep: config.WORKERS_ENABLED });
+  // Job leases record this instance; those of instances it finds lost are taken over at once.
+  const worker = config.WORKERS_ENABLED ? new JobWorker(sql, { kinds: jobKinds, log, owner: ownership, ...idlePoll }) : null;
   // Outbound campaigns: dials through the same OutboundDialer (src/campaigns/scheduler.ts).
   const campaigns = config.WORKERS_ENABLED && dialer ? new CampaignScheduler({ sql, dialer, log, budget, ...idlePoll }) : null;
   // Keeps the analytics rollup current (buckets marked dirty by triggers; see src/analytics/rollup.ts).
@@ -175,9 +179,6 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const retention = config.WORKERS_ENABLED ? retentionWorker(sql, log, { recordings }) : null;
 
   const prewarmer = new ProviderPrewarmer({ providersFor: (bot) => providers.forBot(bot), log, ...(options.prewarmTtlMs ? { ttlMs: options.prewarmTtlMs } : {}) });
-  // A silent call no server holds is asked of Twilio: its final status callback may have been lost.
-  const ownership = new CallOwnership(sql, log, { ...(twilioRest ? { telephony: (sid: string) => twilioRest.fetchCall(sid) } : {}) });
-  await ownership.start({ sweep: config.WORKERS_ENABLED });
   const runner = new CallRunner({
     sql,
     log,

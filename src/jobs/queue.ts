@@ -1,9 +1,13 @@
 /**
  * Durable background jobs: a row in `jobs` that workers claim with FOR UPDATE SKIP LOCKED and lease.
  * A job survives restarts; several instances can run workers at once; a crashed worker's lease expires and
- * the job is claimed again. Handlers must be idempotent (a job can run twice after a crash). A handler that may
+ * the job is claimed again. Handlers must be idempotent (a job can run twice after a crash).
+ * A lease records the instance that holds it (jobs.locked_by; instances and their heartbeats are
+ * telephony/call-ownership.ts's): once that instance is lost — silent for lostAfterMs, judged as lost calls are —
+ * its jobs are claimed again at once, not when the lease runs out. A job a stopping process aborts goes back to
+ * the queue at once, its attempt not counted. A handler that may
  * outrun its lease renews it as it makes progress (JobContext.renewLease); one that stops making progress loses it.
- * Every claim counts as an attempt, however it ends (an error, a crash, an expired lease): a job whose attempts
+ * Every claim counts as an attempt, however it ends (an error, a crash, an expired lease; not a graceful stop): a job whose attempts
  * have reached max_attempts is never claimed again; when its last lease expires it is marked failed and its
  * kind's onGiveUp runs, as for a last attempt that threw.
  *
@@ -49,6 +53,30 @@ export async function enqueueJob(db: Db, job: EnqueueOptions): Promise<string | 
 }
 
 
+/**
+ * The instance a worker runs in (CallOwnership): recorded on every lease it takes, and the judge of whether
+ * another instance's leases are lost.
+ */
+export interface LeaseOwner {
+  /** This process's instance (instances.id). */
+  readonly instanceId: string;
+  /** An instance that has not heartbeated for this long (or whose row is gone) is lost. */
+  readonly lostAfterMs: number;
+  /** Whether others' silence may be judged now: false until this instance has reached the database for lostAfterMs. */
+  mayJudgeSilence(): boolean;
+}
+
+/**
+ * A running job's lease is lost (another claim may take it): it expired, or, where an owner may judge, the
+ * instance that holds it is lost. Unqualified columns: the jobs row of the query it is put in.
+ */
+function leaseLost(sql: RootSql, owner: LeaseOwner | undefined) {
+  if (!owner?.mayJudgeSilence()) return sql`locked_until < now()`;
+  return sql`(locked_until < now() or (locked_by is not null and locked_by <> ${owner.instanceId}::uuid
+    and not exists (select 1 from instances i
+                    where i.id = locked_by and i.heartbeat_at >= now() - ${owner.lostAfterMs} * interval '1 millisecond')))`;
+}
+
 export interface ClaimedJob {
   id: string;
   payload: Record<string, unknown>;
@@ -64,9 +92,13 @@ export interface ClaimedJob {
  * within a turn — and no company gets more than `maxPerCompany` running. A job with no company is a company of its
  * own. Walks jobs_company_due_idx per company with live jobs of the kind: a few index probes per company, however
  * long any company's backlog is. A row another claimer locked is skipped, not replaced; the poller claims again.
+ * A running job is claimed once its lease is lost (leaseLost); the lease taken records `owner`.
  */
-export async function claimJobs(sql: RootSql, kind: string, limit: number, leaseMs: number, fairness: FairShare = {}): Promise<ClaimedJob[]> {
+export async function claimJobs(
+  sql: RootSql, kind: string, limit: number, leaseMs: number, fairness: FairShare = {}, owner?: LeaseOwner,
+): Promise<ClaimedJob[]> {
   const { cap, alone, held } = fairShareParams(fairness);
+  const lost = leaseLost(sql, owner);
   return sql<ClaimedJob[]>`
     with recursive companies (id) as (
       (select company_id from jobs where kind = ${kind} and status in ('queued', 'running') and company_id is not null
@@ -85,7 +117,7 @@ export async function claimJobs(sql: RootSql, kind: string, limit: number, lease
         from jobs j
         where j.kind = ${kind} and j.company_id = h.id and j.status in ('queued', 'running')
           and j.run_at <= now() and j.attempts < j.max_attempts
-          and (j.status = 'queued' or j.locked_until < now())
+          and (j.status = 'queued' or ${lost})
         order by j.run_at
         limit ${limit}::int) x
       -- With other companies waiting, the cap; a company alone may use all but one slot (kept for whoever comes next).
@@ -95,17 +127,17 @@ export async function claimJobs(sql: RootSql, kind: string, limit: number, lease
       (select j.id, j.run_at, 1 from jobs j
        where j.kind = ${kind} and j.company_id is null and j.status in ('queued', 'running')
          and j.run_at <= now() and j.attempts < j.max_attempts
-         and (j.status = 'queued' or j.locked_until < now())
+         and (j.status = 'queued' or ${lost})
        order by j.run_at
        limit ${limit})),
     -- In claim order; joined by the primary key (a plain join to the candidates may be planned as a scan of the kind).
     picked as (select array_agg(id order by turn, run_at) as ids from candidates)
-    update jobs set status = 'running', attempts = attempts + 1,
+    update jobs set status = 'running', attempts = attempts + 1, locked_by = ${owner?.instanceId ?? null}::uuid,
       locked_until = now() + ${leaseMs} * interval '1 millisecond', updated_at = now()
     where id in (
       select j.id from picked p join jobs j on j.id = any(p.ids)
       where j.kind = ${kind} and j.run_at <= now() and j.attempts < j.max_attempts
-        and (j.status = 'queued' or (j.status = 'running' and j.locked_until < now()))
+        and (j.status = 'queued' or (j.status = 'running' and ${lost}))
       order by array_position(p.ids, j.id)
       limit ${limit}
       for update of j skip locked)
@@ -151,6 +183,11 @@ export interface JobWorkerOptions {
   idlePollMs?: number;
   /** A claimed job is leased this long; a handler that may run longer renews it as it goes (JobContext.renewLease). */
   leaseMs?: number;
+  /**
+   * This process's instance (the server's CallOwnership): its leases record it, and the leases of instances it
+   * judges lost are claimed at once. Without it leases record no owner and are claimed again only once expired.
+   */
+  owner?: LeaseOwner;
   log: WorkerLogger;
 }
 
@@ -189,12 +226,15 @@ export class JobWorker {
     for (const [k, p] of this.pollers) if (kind === undefined || k === kind) p.kick();
   }
 
-  /** Stops claiming; waits up to `timeoutMs` for running jobs, then aborts them (their leases will expire). */
+  /**
+   * Stops claiming; waits up to `timeoutMs` for running jobs, then aborts them: each goes back to the queue, its
+   * attempt not counted, for another instance (or this one's next start) to take at once.
+   */
   async stop(timeoutMs = 10_000): Promise<void> {
     await Promise.all([...this.pollers.values()].map((p) => p.stop(timeoutMs)));
   }
 
-  /** Jobs out of attempts whose last lease expired (the process died or stalled mid-job): failed, never re-run. */
+  /** Jobs out of attempts whose last lease was lost (the process died or stalled mid-job): failed, never re-run. */
   private async failExhausted(kind: string, def: JobKind): Promise<void> {
     const message = 'the last attempt never finished (the process stopped or stalled and its lease expired)';
     const rows = await this.sql<{ id: string; payload: Record<string, unknown>; attempts: number }[]>`
@@ -202,7 +242,7 @@ export class JobWorker {
       where id in (
         select id from jobs
         where kind = ${kind} and attempts >= max_attempts
-          and (status = 'queued' or (status = 'running' and locked_until < now()))
+          and (status = 'queued' or (status = 'running' and ${leaseLost(this.sql, this.options.owner)}))
         for update skip locked)
       returning id, payload, attempts`;
     for (const job of rows) {
@@ -217,7 +257,8 @@ export class JobWorker {
     if (!held) this.held.set(kind, (held = new Map()));
     const maxPerCompany = def.maxPerCompany ?? Math.max(1, Math.floor(def.concurrency / 2));
     // Alone, a company may use all but one slot, kept for the next company's job (at least one).
-    const jobs = await claimJobs(this.sql, kind, limit, this.leaseMs, { maxPerCompany, maxAlone: Math.max(1, def.concurrency - 1), held });
+    const fairness = { maxPerCompany, maxAlone: Math.max(1, def.concurrency - 1), held };
+    const jobs = await claimJobs(this.sql, kind, limit, this.leaseMs, fairness, this.options.owner);
     for (const j of jobs) if (j.company_id) held.set(j.company_id, (held.get(j.company_id) ?? 0) + 1);
     return jobs;
   }
@@ -230,10 +271,16 @@ export class JobWorker {
     else held.delete(job.company_id);
   }
 
+  /**
+   * The condition that this claim still holds the job (a claim bumps attempts): a worker that stalled past its
+   * lease, while another claimed the job, must not mark it done, put it back in the queue, or give it up twice.
+   */
+  private stillHeld(job: ClaimedJob) {
+    return this.sql`id = ${job.id} and status = 'running' and attempts = ${job.attempts}`;
+  }
+
   private async run(kind: string, def: JobKind, job: ClaimedJob, signal: AbortSignal): Promise<void> {
-    // Only while this claim still holds the job (a claim bumps attempts): a worker that stalled past its lease,
-    // while another claimed the job, must not mark it done, put it back in the queue, or give it up a second time.
-    const held = () => this.sql`id = ${job.id} and status = 'running' and attempts = ${job.attempts}`;
+    const held = () => this.stillHeld(job);
     let renewedAt = Date.now();
     const renewLease = async (): Promise<boolean> => {
       if (Date.now() - renewedAt < this.leaseMs / 4) return true;
@@ -248,7 +295,7 @@ export class JobWorker {
       await this.sql`update jobs set status = 'done', locked_until = null, updated_at = now() where ${held()}`;
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
-      if (signal.aborted) return; // shutting down: the lease expires and another worker retries
+      if (signal.aborted) return this.putBack(kind, job);
       const last = job.attempts >= job.max_attempts;
       // Exponential backoff: about 2 s, 4 s, 8 s… capped at 5 minutes.
       const delayMs = backoffDelayMs(job.attempts, { baseMs: 2_000, maxMs: 300_000, jitter: 0.5 });
@@ -261,5 +308,16 @@ export class JobWorker {
       // away (the lease expires and failExhausted gives up then).
       if (last && settled) await def.onGiveUp?.(job.payload, err).catch((e2: unknown) => this.options.log.error({ err: e2 }, 'onGiveUp failed'));
     }
+  }
+
+  /**
+   * A job this process's shutdown aborted goes back to the queue, due now, its attempt uncounted (the stop was not
+   * the job's failure), so another instance — or this one's next start — takes it at once rather than after the
+   * lease. Where the database is away, the lease expires instead, as after a crash.
+   */
+  private async putBack(kind: string, job: ClaimedJob): Promise<void> {
+    await this.sql`
+      update jobs set status = 'queued', attempts = attempts - 1, locked_until = null, locked_by = null, updated_at = now()
+      where ${this.stillHeld(job)}`.catch((err: unknown) => this.options.log.warn({ err, jobId: job.id, kind }, 'putting a stopped job back in the queue failed'));
   }
 }

@@ -64,7 +64,8 @@ export class CallOwnership {
   readonly instanceId = randomUUID();
   private timers: NodeJS.Timeout[] = [];
   private readonly heartbeatMs: number;
-  private readonly lostAfterMs: number;
+  /** An instance silent this long is lost (its calls here; its job leases: jobs/queue.ts). */
+  readonly lostAfterMs: number;
   private readonly sweepEveryMs: number;
   private readonly unownedAfterMs: number;
   private readonly askTelephonyAfterMs: number;
@@ -131,7 +132,7 @@ export class CallOwnership {
   }
 
   /** Whether this instance has reached the database without a gap for long enough to take others' silence as lost. */
-  private mayJudgeSilence(): boolean {
+  mayJudgeSilence(): boolean {
     return this.reachableSince !== null && Date.now() - this.reachableSince >= this.lostAfterMs;
   }
 
