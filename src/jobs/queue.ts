@@ -1,14 +1,13 @@
 /**
  * Durable background jobs: a row in `jobs` that workers claim with FOR UPDATE SKIP LOCKED and lease.
  * A job survives restarts; several instances can run workers at once; a crashed worker's lease expires and
- * the job is claimed again. Handlers must be idempotent (a job can run twice after a crash).
- * A lease records the instance that holds it (jobs.locked_by; instances and their heartbeats are
- * telephony/call-ownership.ts's): once that instance is lost — silent for lostAfterMs, judged as lost calls are —
- * its jobs are claimed again at once, not when the lease runs out. A job a stopping process aborts goes back to
- * the queue at once, its attempt not counted. A handler that may
+ * the job is claimed again. Handlers must be idempotent (a job can run twice after a crash). A lease records the
+ * instance that holds it (jobs.locked_by; instances and their heartbeats are telephony/call-ownership.ts's): once
+ * that instance is lost — silent for lostAfterMs, judged as lost calls are — its jobs are claimed again at once, not
+ * when the lease runs out. A job a stopping process aborts goes back to the queue at once. A handler that may
  * outrun its lease renews it as it makes progress (JobContext.renewLease); one that stops making progress loses it.
- * Every claim counts as an attempt, however it ends (an error, a crash, an expired lease; not a graceful stop): a job whose attempts
- * have reached max_attempts is never claimed again; when its last lease expires it is marked failed and its
+ * Every claim counts as an attempt, however it ends (an error, a crash, a lost lease), except one a graceful stop
+ * aborted: a job whose attempts have reached max_attempts is never claimed again; when its last lease expires it is marked failed and its
  * kind's onGiveUp runs, as for a last attempt that threw.
  *
  * Companies share each kind's slots fairly: a job records the company it works for (jobs.company_id), and the claim
