@@ -49,7 +49,21 @@ export interface AppDeps {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
-const QUERY_KEY = /^[A-Za-z0-9_.[\]-]{1,64}$/;
+/**
+ * A query (or matrix) parameter name kept in the log: a short identifier. Every name a route declares is one
+ * (`limit`, `cursor`, `default_country`…); anything longer or odder may be a value sent without a key.
+ */
+const PARAM_NAME = /^[A-Za-z0-9_.[\]-]{1,32}$/;
+const REDACTED = '[redacted]';
+
+/** The text a URL part stands for (`pk%5F…` is `pk_…`); as it is when its percent-encoding is broken. */
+function percentDecoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
 
 /**
  * A path segment that is (or encodes) a phone number: `+15551234567`, `%2B15551234567`, a long digit run, or one
@@ -57,32 +71,69 @@ const QUERY_KEY = /^[A-Za-z0-9_.[\]-]{1,64}$/;
  */
 const PHONE_SEGMENT = /^\+?[0-9]{7,15}$/;
 function isPhoneSegment(seg: string): boolean {
-  let decoded = seg;
-  try {
-    decoded = decodeURIComponent(seg);
-  } catch {
-    // not valid percent-encoding: judged as it is
-  }
-  return PHONE_SEGMENT.test(decoded.replace(/[\s().-]/g, ''));
+  return PHONE_SEGMENT.test(percentDecoded(seg).replace(/[\s().-]/g, ''));
 }
 /** Routes whose next path segment is a phone number whatever its shape (erasure, number assignment). */
 const PHONE_ROUTE_SEGMENT = 'phone-numbers';
 
+/** The prefixes of secrets the server issues: API keys (api/keys.ts), webhook secrets (webhooks/signing.ts), web-call tokens. */
+const SECRET_PREFIX = /(?:^|[^A-Za-z0-9])(?:pk|whsec|wct)_/i;
+/** A base64url run as long as a key or token (call tokens, generated secrets); UUIDs (ids in routes) and plain words excepted. */
+const LONG_RUN = /[A-Za-z0-9_-]{24,}/g;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const WORDS = /^[a-z_-]+$/;
+
+/** Whether a URL part may be a secret: one of the server's prefixes, or a long random-looking run. */
+function looksSecret(part: string): boolean {
+  const text = percentDecoded(part);
+  if (SECRET_PREFIX.test(text)) return true;
+  return (text.match(LONG_RUN) ?? []).some((run) => !UUID.test(run) && !WORDS.test(run));
+}
+
+/** `name=value` (query or matrix parameter) as logged: never the value; the name when it is a plain short one. */
+function redactParam(param: string): string {
+  const name = param.split('=', 1)[0]!;
+  return PARAM_NAME.test(name) && !looksSecret(name) ? `${name}=${REDACTED}` : REDACTED;
+}
+
+/** One path segment as logged; `secret` when it looked like one (the rest of the path is then dropped too). */
+function redactSegment(seg: string, previous: string | undefined): { text: string; secret: boolean } {
+  const [bare = '', ...matrix] = seg.split(';');
+  if (looksSecret(bare)) return { text: REDACTED, secret: true };
+  const phone = (previous === PHONE_ROUTE_SEGMENT && bare) || isPhoneSegment(bare);
+  return { text: [phone ? '[phone]' : bare, ...matrix.map(redactParam)].join(';'), secret: false };
+}
+
 /**
- * A URL as it may be logged: the path with phone-number segments replaced (`/v1/privacy/phone-numbers/[phone]`),
- * and for each query parameter its key (when it looks like a key) with the value replaced. Query values carry
- * phone numbers (`?from=%2B1555…`), tokens and the like.
+ * The path as logged: phone-number segments replaced (`/v1/privacy/phone-numbers/[phone]`), matrix parameters'
+ * values (`;token=…`) replaced, and a segment that looks like a secret (`/v1/bots/pk_…`) replaced together with
+ * everything after it — a standard-base64 secret (whsec_…) may hold '/', which would spill its tail into the
+ * next segments, and nothing after a secret names a route anyway.
+ */
+function redactPath(path: string): string {
+  const segs = path.split('/');
+  const out: string[] = [];
+  for (let i = 0; i < segs.length; i++) {
+    const { text, secret } = redactSegment(segs[i]!, segs[i - 1]);
+    out.push(text);
+    if (secret) break;
+  }
+  return out.join('/');
+}
+
+/**
+ * A URL as it may be logged: the path redacted (redactPath), and for each query parameter its name (when it is a
+ * plain short one) with the value replaced — query values carry phone numbers (`?from=%2B1555…`), tokens and the
+ * like, and a bare `?pk_…` is a value sent without a name. A fragment is never kept.
  */
 export function redactUrl(url: string): string {
-  const q = url.indexOf('?');
-  const segs = (q < 0 ? url : url.slice(0, q)).split('/');
-  const path = segs.map((seg, i) => ((i > 0 && segs[i - 1] === PHONE_ROUTE_SEGMENT && seg) || isPhoneSegment(seg) ? '[phone]' : seg)).join('/');
-  if (q < 0) return path;
-  const params = url.slice(q + 1).split('&').map((p) => {
-    const key = p.split('=', 1)[0]!;
-    return QUERY_KEY.test(key) ? `${key}=[redacted]` : '[redacted]';
-  });
-  return `${path}?${params.join('&')}`;
+  const hash = url.indexOf('#');
+  const fragment = hash < 0 ? '' : `#${REDACTED}`;
+  const beforeHash = hash < 0 ? url : url.slice(0, hash);
+  const q = beforeHash.indexOf('?');
+  const path = redactPath(q < 0 ? beforeHash : beforeHash.slice(0, q));
+  if (q < 0) return path + fragment;
+  return `${path}?${beforeHash.slice(q + 1).split('&').map(redactParam).join('&')}${fragment}`;
 }
 
 /** pino serializer for `req` in Fastify's request lines. */
