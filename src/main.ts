@@ -9,6 +9,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { marksOnCallLoop, tuneHeapGrowth } from './gc-heap.js';
 import { createLogger, type Logger } from './log.js';
 import type { StartOptions } from './server.js';
+import { describeError } from './startup.js';
 
 async function runServer(config: Config, log: Logger, options: StartOptions = {}): Promise<void> {
   // Imported here, not at the top: a PROCESSES > 1 primary never loads the server's modules (it only supervises).
@@ -93,6 +94,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`Parley failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  // A start step's error names its dependency and setting (src/startup.ts); any other error at least its cause.
+  process.stderr.write(`Parley failed to start: ${describeError(err)}\n`);
   process.exit(1);
 });

@@ -13,6 +13,8 @@ export interface Metrics {
   bargeIn: Histogram<'stage'>;
   webhookAttempts: Counter<'outcome'>;
   webhookAttemptDuration: Histogram<string>;
+  /** 1 once the vector store answered its set-up (collection, indexes); 0 while the server retries it in the background. */
+  vectorStoreReady: Gauge<string>;
   /** What /metrics answers; unset = this registry. In a PROCESSES > 1 worker: the whole cluster's (useClusterMetrics). */
   render?: () => Promise<string>;
 }
@@ -61,6 +63,13 @@ export function createMetrics(): Metrics {
       name: 'parley_webhook_attempt_seconds',
       help: 'One webhook HTTP attempt, connect to last byte',
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    vectorStoreReady: new Gauge({
+      name: 'parley_vector_store_ready',
+      help: '1 once the vector store answered its set-up at start (Qdrant: collection and indexes); 0 while the server retries it. A later outage shows in retrieval and ingestion, not here',
+      // Across PROCESSES: 1 only when every process has it.
+      aggregator: 'min',
       registers: [registry],
     }),
   };

@@ -25,6 +25,7 @@ import { ProviderRegistry } from './telephony/provider-registry.js';
 import { LocalSttProvider } from './providers/stt/local.js';
 import { LocalTtsProvider } from './providers/tts/local.js';
 import { persistentSecret } from './secrets-file.js';
+import { loggableOrigin, startInBackground, startStep, StartStepError, type BackgroundStart } from './startup.js';
 import { CallRunner } from './telephony/call-runner.js';
 import { CallOwnership } from './telephony/call-ownership.js';
 import { ANNOUNCED_IDLE_POLL_MS, listenForWork } from './db/work-notifications.js';
@@ -67,13 +68,20 @@ export interface RunningServer {
   /** The Twilio auth token in use (generated in DATA_DIR when unset, for the simulator). */
   twilioAuthToken: string;
   adminToken: string;
+  /** The vector store's set-up, retried in the background while the server serves calls (src/startup.ts). */
+  vectorStore: BackgroundStart;
   stop(): Promise<void>;
 }
 
 /** A secret from the config, or one generated once into DATA_DIR (the log names the file, never the value). */
 function secretOrGenerated(config: Config, log: Logger, value: string | undefined, variable: string, file: string): string {
   if (value) return value;
-  const s = persistentSecret(config.DATA_DIR, file);
+  let s: ReturnType<typeof persistentSecret>;
+  try {
+    s = persistentSecret(config.DATA_DIR, file);
+  } catch (err) {
+    throw new StartStepError(`${variable} (unset: generated into DATA_DIR)`, `DATA_DIR or ${variable}`, err);
+  }
   if (s.created) log.warn({ variable, file: s.path }, `${variable} not set; generated one into DATA_DIR`);
   return s.value;
 }
@@ -98,10 +106,12 @@ export interface StartOptions {
  * the same function (with fake vendors' URLs in the config and a test database), so they exercise this wiring.
  */
 export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
-  const db = options.database ?? await (options.openingDatabase ?? openServerDatabase(config, log));
+  // A step that fails names its dependency and setting (main.ts prints the message); never the setting's value.
+  const databaseSetting = config.DATABASE_URL ? 'DATABASE_URL' : 'DATA_DIR';
+  const db = options.database ?? await startStep('database', databaseSetting, () => options.openingDatabase ?? openServerDatabase(config, log));
   const sql = db.sql;
   log.info({ database: db.kind, ...(db.kind === 'pglite' ? { dataDir: config.DATA_DIR } : {}) }, 'database open');
-  const { applied } = await migrate(sql);
+  const { applied } = await startStep('database migrations', databaseSetting, () => migrate(sql));
   if (applied.length) log.info({ applied }, 'migrations applied');
 
   const adminToken = secretOrGenerated(config, log, config.ADMIN_TOKEN, 'ADMIN_TOKEN', 'admin-token');
@@ -148,7 +158,14 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     ? new OpenAiEmbedder({ apiKey: config.OPENAI_API_KEY, baseUrl: config.OPENAI_BASE_URL, model: config.OPENAI_EMBEDDING_MODEL })
     : new LocalEmbedder();
   const knowledge = createKnowledge({ sql, embedder, settings: config });
-  await knowledge.store.init();
+  // Calls barely need retrieval: an unreachable vector store must not stop the server from starting. Until it
+  // answers, retrieval and ingestion meet it as an outage (a turn answers without documents; a job retries).
+  const vectorStore = startInBackground(() => knowledge.store.init(), log, {
+    dependency: 'vector store',
+    fields: { store: knowledge.store.name, ...(config.QDRANT_URL ? { QDRANT_URL: loggableOrigin(config.QDRANT_URL) } : {}) },
+    meanwhile: 'calls go on without document retrieval and ingestion jobs retry',
+    onReady: () => metrics.vectorStoreReady.set(1),
+  });
 
   // Post-call analysis uses the server's LLM (the same choice as calls: DEFAULT_LLM, else by key), the offline
   // analyzer when that is the local engine.
@@ -168,7 +185,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     : null;
   // A silent call no server holds is asked of Twilio: its final status callback may have been lost.
   const ownership = new CallOwnership(sql, log, { ...(twilioRest ? { telephony: (sid: string) => twilioRest.fetchCall(sid) } : {}) });
-  await ownership.start({ sweep: config.WORKERS_ENABLED });
+  await startStep('database (call ownership)', databaseSetting, () => ownership.start({ sweep: config.WORKERS_ENABLED }));
   // Job leases record this instance; those of instances it finds lost are taken over at once.
   const worker = config.WORKERS_ENABLED ? new JobWorker(sql, { kinds: jobKinds, log, owner: ownership, ...idlePoll }) : null;
   // Outbound campaigns: dials through the same OutboundDialer (src/campaigns/scheduler.ts).
@@ -259,7 +276,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     : null;
   holdSweeper?.unref();
 
-  const address = await app.listen({ port: options.port ?? config.PORT, host: config.HOST });
+  const port = options.port ?? config.PORT;
+  const address = await startStep(`listening on ${config.HOST}:${port}`, 'HOST, PORT', () => app.listen({ port, host: config.HOST }));
   log.info({ address, publicUrl: config.PUBLIC_URL }, 'Parley listening');
   logBotWarnings(sql, config, log).catch((err: unknown) => log.warn({ err: String(err) }, 'listing bot warnings failed'));
 
@@ -269,11 +287,13 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     runner,
     twilioAuthToken,
     adminToken,
+    vectorStore,
     url: address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1'),
     async stop() {
       const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
       const left = () => Math.max(0, deadline - Date.now());
       if (holdSweeper) clearInterval(holdSweeper);
+      vectorStore.stop();
       // Live calls say goodbye and hang up first (closing the server would cut their sockets), then the server
       // stops accepting and finishes in-flight requests, workers finish their jobs, and the database closes.
       await campaigns?.stop(left()); // no new dials while live calls say goodbye

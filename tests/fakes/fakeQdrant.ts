@@ -47,9 +47,10 @@ export class FakeQdrant {
   failNext = new Set<'upsert' | 'query' | 'delete'>();
   private server: Server | null = null;
 
-  async start(): Promise<string> {
+  /** Listens on `port` (0: any free one); after stop(), start(samePort) brings "the same Qdrant" back. */
+  async start(port = 0): Promise<string> {
     this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', r));
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
