@@ -84,7 +84,8 @@ async function main(): Promise<void> {
   const log = createLogger(config.LOG_LEVEL);
   if (cluster.isWorker) {
     // pino puts every line's pid in already; the worker number ties restarts together.
-    await runServer(config, log.child({ worker: cluster.worker?.id }), { clusterIpc: process as Required<StartOptions>['clusterIpc'] });
+    const worker = cluster.worker?.id;
+    await runServer(config, log.child({ worker }), { clusterIpc: process as Required<StartOptions>['clusterIpc'], ...(worker !== undefined ? { worker } : {}) });
     return;
   }
   const { processCount } = await import('./cluster.js');

@@ -1,6 +1,7 @@
 /** Prometheus metrics, for every layer (HTTP, calls, webhooks): one registry per app instance (tests build many apps in one process). */
 import type { FastifyInstance } from 'fastify';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RootSql } from './db/sql.js';
 
 export interface Metrics {
   registry: Registry;
@@ -15,13 +16,27 @@ export interface Metrics {
   webhookAttemptDuration: Histogram<string>;
   /** 1 once the vector store answered its set-up (collection, indexes); 0 while the server retries it in the background. */
   vectorStoreReady: Gauge<string>;
+  /** Calls ended, by the category of their end reason (endReasonLabel: a fixed set). */
+  callsEnded: Counter<'reason'>;
+  /** Provider failures during calls (a session that failed or would not open), by provider name and stage. */
+  providerErrors: Counter<'provider' | 'stage'>;
+  /** Of those, the ones followed by a reconnect (the reconnect budget had time left). */
+  providerReconnects: Counter<'provider' | 'stage'>;
   /** What /metrics answers; unset = this registry. In a PROCESSES > 1 worker: the whole cluster's (useClusterMetrics). */
   render?: () => Promise<string>;
 }
 
-export function createMetrics(): Metrics {
+export interface MetricsOptions {
+  /**
+   * In a PROCESSES > 1 worker: its number (as the log lines' `worker`), a label on the process and nodejs metrics so
+   * the cluster's /metrics keeps each process's values apart instead of averaging them.
+   */
+  worker?: string;
+}
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'parley_' });
+  collectDefaultMetrics({ register: registry, prefix: 'parley_', ...(options.worker ? { labels: { worker: options.worker } } : {}) });
   return {
     registry,
     httpDuration: new Histogram({
@@ -72,7 +87,119 @@ export function createMetrics(): Metrics {
       aggregator: 'min',
       registers: [registry],
     }),
+    callsEnded: new Counter({
+      name: 'parley_calls_ended_total',
+      help: `Calls ended, by reason: ${END_REASONS.join(', ')}, provider_failure_stt|llm|tts, unknown (the session crashed), other`,
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    providerErrors: new Counter({
+      name: 'parley_provider_errors_total',
+      help: 'Provider failures during calls (a session that failed or would not open), by provider and stage (stt, llm, tts)',
+      labelNames: ['provider', 'stage'],
+      registers: [registry],
+    }),
+    providerReconnects: new Counter({
+      name: 'parley_provider_reconnects_total',
+      help: 'Provider failures during calls followed by a reconnect (within the reconnect budget), by provider and stage',
+      labelNames: ['provider', 'stage'],
+      registers: [registry],
+    }),
   };
+}
+
+/** The categories of CallSession end reasons (call-session.ts); the text after a colon (an LLM's words, a close code) is dropped. */
+const END_REASONS = ['caller_hangup', 'bot_end_call', 'transferred', 'silence', 'max_duration', 'server_shutdown'] as const;
+const PROVIDER_STAGES = ['stt', 'llm', 'tts'] as const;
+export type ProviderStage = (typeof PROVIDER_STAGES)[number];
+
+/** A call's end reason as a bounded label value: its category, `provider_failure_<stage>`, `unknown` (none) or `other`. */
+export function endReasonLabel(reason: string | null): string {
+  if (reason === null) return 'unknown';
+  const [category = '', detail = ''] = reason.split(':').map((part) => part.trim());
+  if (category === 'provider_failure') return (PROVIDER_STAGES as readonly string[]).includes(detail) ? `provider_failure_${detail}` : 'other';
+  return (END_REASONS as readonly string[]).includes(category) ? category : 'other';
+}
+
+/** Counts a call that ended (call once per call, at its end). */
+export function countCallEnded(metrics: Metrics, session: { endReason: string | null }): void {
+  metrics.callsEnded.inc({ reason: endReasonLabel(session.endReason) });
+}
+
+/**
+ * What a call session reports its provider failures to (CallSessionOptions.onProviderFailure): counted by the
+ * provider's name and the stage, and as a reconnect when one follows. Called per failure, never per frame.
+ */
+export function countProviderFailures(metrics: Metrics, providers: Record<ProviderStage, { name: string }>): (stage: ProviderStage, reconnecting: boolean) => void {
+  return (stage, reconnecting) => {
+    const labels = { provider: providers[stage].name, stage };
+    metrics.providerErrors.inc(labels);
+    if (reconnecting) metrics.providerReconnects.inc(labels);
+  };
+}
+
+/** How long the database-derived gauges are reused between scrapes: a scraper polling fast cannot hammer the database. */
+export const BACKLOG_CACHE_MS = 5_000;
+/** Rows one backlog query reads at most; past it the gauges read "at least this many" (and the oldest among them). */
+export const BACKLOG_SCAN_LIMIT = 100_000;
+
+interface Backlog {
+  webhooks: { pending: number; oldestSec: number };
+  jobs: Array<{ kind: string; depth: number; oldestSec: number }>;
+}
+
+/** One bounded query each: the webhook outbox's pending events, and the job queue's unfinished jobs by kind. */
+async function readBacklog(sql: RootSql): Promise<Backlog> {
+  const [webhooks] = await sql<{ pending: number; oldest_sec: number }[]>`
+    select count(*)::int as pending, coalesce(extract(epoch from now() - min(created_at)), 0)::float8 as oldest_sec
+    from (select created_at from webhook_events where status = 'pending' limit ${BACKLOG_SCAN_LIMIT}) p`;
+  const jobs = await sql<{ kind: string; depth: number; oldest_sec: number }[]>`
+    select kind, count(*)::int as depth, extract(epoch from now() - min(created_at))::float8 as oldest_sec
+    from (select kind, created_at from jobs where status in ('queued', 'running') limit ${BACKLOG_SCAN_LIMIT}) j
+    group by kind`;
+  return {
+    webhooks: { pending: webhooks?.pending ?? 0, oldestSec: webhooks?.oldest_sec ?? 0 },
+    jobs: jobs.map((j) => ({ kind: j.kind, depth: j.depth, oldestSec: j.oldest_sec })),
+  };
+}
+
+/** `load` at most once per `ms` (concurrent callers share one run); null when it failed. */
+function cachedFor<T>(ms: number, load: () => Promise<T>, now: () => number): () => Promise<T | null> {
+  let cached: { at: number; value: Promise<T | null> } | null = null;
+  return () => {
+    if (!cached || now() - cached.at >= ms) cached = { at: now(), value: load().catch(() => null) };
+    return cached.value;
+  };
+}
+
+/**
+ * The webhook backlog and the job queue, read from the database when /metrics is scraped (cached BACKLOG_CACHE_MS):
+ * parley_webhook_pending_events, parley_webhook_oldest_pending_seconds, parley_jobs_queued{kind} (queued, waiting to
+ * retry, or running), parley_jobs_oldest_seconds{kind}. `jobKinds` are reported at 0 when none is waiting. A failed
+ * read leaves them out of that scrape. Every process reads the same database: across PROCESSES the cluster view
+ * takes the largest, not the sum.
+ */
+export function installBacklogMetrics(metrics: Metrics, sql: RootSql, o: { jobKinds: string[]; cacheMs?: number; now?: () => number }): void {
+  const backlog = cachedFor(o.cacheMs ?? BACKLOG_CACHE_MS, () => readBacklog(sql), o.now ?? Date.now);
+  const gauge = <L extends string>(name: string, help: string, labelNames: L[], set: (g: Gauge<L>, b: Backlog) => void) =>
+    new Gauge<L>({
+      name, help, labelNames, aggregator: 'max', registers: [metrics.registry],
+      async collect() {
+        this.reset();
+        const b = await backlog();
+        if (b) set(this, b);
+      },
+    });
+  const byKind = (b: Backlog, value: (j: Backlog['jobs'][number]) => number): Map<string, number> =>
+    new Map([...o.jobKinds.map((k): [string, number] => [k, 0]), ...b.jobs.map((j): [string, number] => [j.kind, value(j)])]);
+  gauge('parley_webhook_pending_events', 'Webhook events waiting to be delivered (pending, including those waiting to retry)', [], (g, b) => g.set(b.webhooks.pending));
+  gauge('parley_webhook_oldest_pending_seconds', 'Age of the oldest pending webhook event (0: none pending)', [], (g, b) => g.set(b.webhooks.oldestSec));
+  gauge('parley_jobs_queued', 'Background jobs not finished (queued, waiting to retry, or running), by kind', ['kind'], (g, b) => {
+    for (const [kind, depth] of byKind(b, (j) => j.depth)) g.set({ kind }, depth);
+  });
+  gauge('parley_jobs_oldest_seconds', 'Age of the oldest unfinished job, by kind (0: none)', ['kind'], (g, b) => {
+    for (const [kind, age] of byKind(b, (j) => j.oldestSec)) g.set({ kind }, age);
+  });
 }
 
 export function installHttpMetrics(app: FastifyInstance, metrics: Metrics): void {

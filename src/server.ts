@@ -3,7 +3,7 @@
  * the process; end-to-end tests run it on port 0.
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { createMetrics, useClusterMetrics } from './metrics.js';
+import { createMetrics, installBacklogMetrics, useClusterMetrics } from './metrics.js';
 import { bookingRoutes } from './api/routes/bookings.js';
 import { accountRoutes } from './api/routes/index.js';
 import { knowledgeRoutes } from './api/routes/knowledge.js';
@@ -97,6 +97,8 @@ export interface StartOptions {
   openingDatabase?: Promise<Database>;
   /** In a PROCESSES > 1 worker: the channel to the primary, so /metrics answers for every process (src/cluster.ts). */
   clusterIpc?: Parameters<typeof useClusterMetrics>[1];
+  /** In a PROCESSES > 1 worker: its number, which labels its process and nodejs metrics (src/metrics.ts). */
+  worker?: number;
   /** How long provider sessions opened at the voice webhook wait for their media stream (default 15 s; tests). */
   prewarmTtlMs?: number;
 }
@@ -133,7 +135,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       })
     : null;
 
-  const metrics = createMetrics();
+  const metrics = createMetrics(options.worker !== undefined ? { worker: String(options.worker) } : {});
   if (options.clusterIpc) useClusterMetrics(metrics, options.clusterIpc);
   const providers = new ProviderRegistry(config, log, {
     stt: new LocalSttProvider({ logger: log }),
@@ -171,6 +173,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   // analyzer when that is the local engine.
   const analyzer = createAnalyzer({ llm: providers.cloudLlm(), prompt: await loadAnalysisPrompt() });
   const jobKinds: Record<string, JobKind> = { ...knowledge.jobKinds, [ANALYZE_CALL_JOB]: analyzeCallJob({ sql, analyzer }) };
+  installBacklogMetrics(metrics, sql, { jobKinds: Object.keys(jobKinds) });
   // New work is announced (db/work-notifications.ts): idle workers poll slowly.
   const idlePoll = { idlePollMs: ANNOUNCED_IDLE_POLL_MS };
   const webhookDelivery = { timeoutMs: config.WEBHOOK_TIMEOUT_MS, allowHttp: config.WEBHOOK_ALLOW_HTTP, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE };

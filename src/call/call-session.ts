@@ -157,13 +157,17 @@ export class CallSession {
       onVoice: (e) => this.onVoice(e),
       onStt: (ev) => this.onSttEvent(ev),
       onSttLost: () => this.failCall('stt'),
+      onSttFailure: (reconnecting) => o.onProviderFailure?.('stt', reconnecting),
     });
     this.ttsLine = new TtsLine({
       provider: o.tts,
       open: this.sessionOptions.tts,
       clock: this.clock,
       signal: this.callAbort.signal,
-      onFailure: (err, leftMs) => this.o.log.error({ err: errText(err), leftMs }, 'TTS failed'),
+      onFailure: (err, leftMs) => {
+        this.o.log.error({ err: errText(err), leftMs }, 'TTS failed');
+        this.o.onProviderFailure?.('tts', leftMs > 0);
+      },
     });
     this.typed = new TypedInputPacer(this.clock, this.timers, (text) => this.callerTyped(text));
     this.keypad = new KeypadEntry(this.timers, (text) => this.typed.push(text));
@@ -415,6 +419,7 @@ export class CallSession {
         if (!turn.active || this.ended) return;
         if (err instanceof LlmFailure) {
           this.o.log.error({ err: errText(err) }, 'agent turn failed');
+          this.o.onProviderFailure?.('llm', false);
           // Words of an earlier round (said before a tool call) may still be playing: stop them, keeping what was
           // heard, before the apology.
           this.stopTurn(turn, 'wrap-up');
@@ -476,6 +481,7 @@ export class CallSession {
     this.ttsSilentSince ??= now;
     if (now - this.ttsSilentSince >= RECONNECT_BUDGET_MS) {
       this.o.log.error({ err: errText(err), silentMs: now - this.ttsSilentSince }, 'TTS failed');
+      this.o.onProviderFailure?.('tts', false);
       return void this.finish(this.endRequested ?? { reason: 'provider_failure: tts', status: 'failed' });
     }
     const session = await this.ttsLine.connect(err);

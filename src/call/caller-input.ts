@@ -36,6 +36,8 @@ export interface CallerInputOptions {
   onStt: (ev: SttEvent) => void;
   /** The recognizer is gone for good (reconnect budget spent). */
   onSttLost: () => void;
+  /** A recognizer session failed; `reconnecting` when a reopen follows (metrics). */
+  onSttFailure?: ((reconnecting: boolean) => void) | undefined;
 }
 
 /** No frame for this long: the line is silent. Above any network jitter Twilio's 20 ms frames see. */
@@ -78,7 +80,10 @@ export class CallerInput {
       signal: o.signal,
       clock: o.clock,
       onEvent: (ev) => (ev.type === 'voice' ? this.voice.recognizer(ev.activity, ev.agoMs) : o.onStt(ev)),
-      onFailure: (err, leftMs) => o.log.warn({ err: errText(err), leftMs }, 'STT session failed'),
+      onFailure: (err, leftMs) => {
+        o.log.warn({ err: errText(err), leftMs }, 'STT session failed');
+        o.onSttFailure?.(leftMs > 0);
+      },
       onGiveUp: o.onSttLost,
     });
   }

@@ -42,4 +42,6 @@ export interface CallSessionOptions {
   /** Audio sent ahead of what the caller has heard. Default 400 ms. */
   maxLeadMs?: number;
   maxToolRounds?: number;
+  /** A provider failed (stt, tts: a session failed or would not open; llm: a turn's answer failed); `reconnecting` when one follows. For metrics. */
+  onProviderFailure?: ((stage: 'stt' | 'llm' | 'tts', reconnecting: boolean) => void) | undefined;
 }

@@ -117,7 +117,8 @@ export class SttConnection {
   private async failed(err: unknown, recoverable: boolean): Promise<boolean> {
     if (this.closed) return false;
     const left = this.budget.fail();
-    this.o.onFailure(err, left);
+    // A failure no reopen can mend has nothing left of the budget, whatever its clock says.
+    this.o.onFailure(err, recoverable ? left : 0);
     if (recoverable && (await this.budget.pause(this.o.signal))) return !this.closed;
     if (!this.closed) this.o.onGiveUp(err);
     return false;

@@ -7,7 +7,7 @@
 import { sessionInputsFor } from '../call/provider-sessions.js';
 import { limitsOf, recordingOf } from '../bots/config-schema.js';
 import { startCallRecording, type ActiveRecording, type Recordings } from '../recordings/call-recording.js';
-import { observeCallLatency, type Metrics } from '../metrics.js';
+import { countCallEnded, countProviderFailures, observeCallLatency, type Metrics } from '../metrics.js';
 import { CallSession } from '../call/call-session.js';
 import { PgCallRecorder } from '../call/recorder.js';
 import { ToolRegistry } from '../call/tool-registry.js';
@@ -121,6 +121,7 @@ export class CallRunner {
       log,
       sttModel: providers.sttModel,
       ttsModel: providers.ttsModel,
+      onProviderFailure: countProviderFailures(metrics, providers),
     });
     this.active.set(call.id, session);
     metrics.activeCalls.inc({ transport: transport.kind });
@@ -138,6 +139,7 @@ export class CallRunner {
       this.active.delete(call.id);
       metrics.activeCalls.dec({ transport: transport.kind });
       observeCallLatency(metrics, session);
+      countCallEnded(metrics, session);
       // Billed whatever the database was doing when the call ended: written once it can be reached again.
       await retryWhileUnreachable(() => writeCallUsage(sql, { callId: call.id, companyId: bot.company_id }, meter.items()))
         .then(() => this.deps.onUsageWritten?.(bot.company_id), (err: unknown) => log.error({ err }, 'writing the call usage failed'));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMetrics, observeCallLatency } from '../../src/metrics.js';
+import { countCallEnded, createMetrics, endReasonLabel, observeCallLatency } from '../../src/metrics.js';
 
 describe('call latency metrics', () => {
   it('exports each turn stage and barge-in stage under the transcript latency names', async () => {
@@ -18,5 +18,20 @@ describe('call latency metrics', () => {
     expect(text).toContain('parley_barge_in_seconds_count{stage="onset_to_quiet"} 2');
     expect(text).toContain('parley_barge_in_seconds_count{stage="onset_to_commit"} 1');
     expect(text).toContain('parley_barge_in_seconds_count{stage="onset_to_resume"} 1');
+  });
+
+  it('counts ended calls by a bounded reason: the category, never the free text after it', async () => {
+    expect(endReasonLabel('bot_end_call: the caller said goodbye and thanked us')).toBe('bot_end_call');
+    expect(endReasonLabel('caller_hangup: 1000')).toBe('caller_hangup');
+    expect(endReasonLabel('provider_failure: tts')).toBe('provider_failure_tts');
+    expect(endReasonLabel('provider_failure: something new')).toBe('other');
+    expect(endReasonLabel('max_duration')).toBe('max_duration');
+    expect(endReasonLabel('anything else')).toBe('other');
+    expect(endReasonLabel(null)).toBe('unknown');
+    const m = createMetrics();
+    for (const endReason of ['bot_end_call: a', 'bot_end_call: b', 'silence']) countCallEnded(m, { endReason });
+    const text = await m.registry.metrics();
+    expect(text).toContain('parley_calls_ended_total{reason="bot_end_call"} 2');
+    expect(text).toContain('parley_calls_ended_total{reason="silence"} 1');
   });
 });

@@ -53,8 +53,9 @@ describe('the cluster primary with a fixture worker', () => {
     writeFileSync(worker, `
       import { createServer } from 'node:http';
       import { writeFileSync } from 'node:fs';
+      import cluster from 'node:cluster';
       import { createMetrics, useClusterMetrics } from ${JSON.stringify(METRICS_MODULE)};
-      const metrics = createMetrics();
+      const metrics = createMetrics({ worker: String(cluster.worker?.id) });
       useClusterMetrics(metrics, process);
       metrics.webhookAttempts.inc({ outcome: 'delivered' });
       const server = createServer(async (req, res) => {
@@ -101,6 +102,9 @@ describe('the cluster primary with a fixture worker', () => {
     const { body } = await get(port, '/metrics');
     // Each worker counted one delivery: the sum is 2, whichever worker answered.
     expect(body).toMatch(/^parley_webhook_attempts_total\{outcome="delivered"\} 2$/m);
+    // The process metrics stay per process (labelled with the worker's number), not averaged into one value.
+    const heapByWorker = body.split('\n').filter((l) => l.startsWith('parley_nodejs_heap_size_used_bytes{'));
+    expect(heapByWorker.map((l) => /worker="(\d+)"/.exec(l)?.[1]).sort()).toEqual(supervisor.workers.map((w) => String(w.id)).sort());
   });
 
   it('replaces a worker that dies', async () => {
