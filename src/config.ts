@@ -55,7 +55,7 @@ export const VARIABLES = {
   SHUTDOWN_TIMEOUT_MS: { kind: { type: 'int', min: 0, max: 600_000 }, default: '10000', doc: 'How long SIGTERM waits for in-flight work' },
   CALL_TOKEN_SECRET: { kind: { type: 'string' }, secret: true, doc: 'HMAC key for media-stream and web-call tokens, at least 32 characters (a shorter one stops the start); unset = generated into DATA_DIR/call-token-secret' },
   TWILIO_ACCOUNT_SID: { kind: { type: 'string' }, doc: 'Twilio account SID (REST: transfer, hang-up, outbound)' },
-  TWILIO_AUTH_TOKEN: { kind: { type: 'string' }, secret: true, doc: 'Twilio auth token; signs webhooks. Unset = Twilio routes refuse all requests' },
+  TWILIO_AUTH_TOKEN: { kind: { type: 'string' }, secret: true, doc: "Twilio auth token; checks the signature of Twilio's webhooks and media streams, and authenticates outbound calls. Unset = a development token is generated once into `DATA_DIR/twilio-auth-token` (a new one per start with `memory://`): requests signed with it (the simulator, `npm run call`) are accepted, real Twilio traffic fails its signature check, and outbound calls are off" },
   TWILIO_API_URL: { kind: { type: 'url', protocols: ['http:', 'https:'] }, default: 'https://api.twilio.com', doc: 'Twilio REST base (tests point it at a fake)' },
   OUTBOUND_MAX_ACTIVE_PER_COMPANY: { kind: { type: 'int', min: 0, max: 100_000 }, default: '10', doc: 'Outbound calls a company may have ringing or live at once (429 beyond); 0 = outbound calls off' },
   BOTS_MAX_PER_COMPANY: { kind: { type: 'int', min: 1, max: 100_000 }, default: '500', doc: 'Bots a company may have, deactivated ones included (409 beyond)' },
