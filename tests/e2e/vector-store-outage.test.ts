@@ -58,7 +58,7 @@ describe('the vector store unreachable at start', () => {
     const bot = await api('/v1/bots', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(botBody({ phone_number: NUMBER })) });
     expect(bot.status).toBe(201);
     botId = ((await bot.json()) as { id: string }).id;
-  });
+  }, 120_000); // a server with its migrations, on a test machine that may be busy
   afterAll(async () => {
     await server?.stop();
     await db?.close();
