@@ -3,6 +3,7 @@
  * libphonenumber-js's. `+4402079460000` and `+44 20 7946 0000` are both `+442079460000`.
  */
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { parsePhoneNumberFromString as parseWithTypes, type PhoneNumberType } from 'libphonenumber-js/max';
 
 /** The shape of an E.164 number (what is stored, dialled and accepted where a schema says E.164). */
 export const E164_PATTERN = /^\+[1-9]\d{6,14}$/;
@@ -16,3 +17,24 @@ export function normalisePhone(raw: string, defaultCountry?: string): string | n
 
 /** The form to store or look a number up in: normalised when valid, else as given (it then matches only itself). */
 export const canonicalPhone = (phone: string): string => normalisePhone(phone) ?? phone;
+
+/**
+ * What kind of line an E.164 number is (fixed line, mobile, premium rate…), by libphonenumber-js's full ("max")
+ * metadata (the default metadata checks little more than a number's length and cannot tell a type).
+ * Undefined for a number the metadata does not know.
+ */
+export function phoneNumberType(e164: string): PhoneNumberType | undefined {
+  return parseWithTypes(e164)?.getType();
+}
+
+/**
+ * Numbers the caller pays extra to reach (premium rate, shared cost, and the universal access numbers some
+ * countries charge that way): a leaked API key dialling them costs real money, so the dialer refuses them unless
+ * OUTBOUND_ALLOW_PREMIUM_RATE says otherwise.
+ */
+const CALLER_CHARGED_TYPES: ReadonlySet<PhoneNumberType> = new Set(['PREMIUM_RATE', 'SHARED_COST', 'UAN']);
+
+export function isCallerChargedNumber(e164: string): boolean {
+  const type = phoneNumberType(e164);
+  return type !== undefined && CALLER_CHARGED_TYPES.has(type);
+}
