@@ -132,6 +132,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
         sql, rest: twilioRest, publicOrigin: config.PUBLIC_URL,
         maxActivePerCompany: config.OUTBOUND_MAX_ACTIVE_PER_COMPANY,
         allowedPrefixes,
+        allowPremiumRate: config.OUTBOUND_ALLOW_PREMIUM_RATE,
       })
     : null;
 

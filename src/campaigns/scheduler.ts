@@ -7,12 +7,17 @@
  * holds across instances — and each claimed contact is dialled through the OutboundDialer:
  *
  *  - outside the callee's window → deferred to the next opening (no attempt);
- *  - in the dialer's call-row transaction (`admit`), under a per-number advisory lock: the campaign is still
- *    running, the number is not on the do-not-call list nor under a blocked prefix, consent allows it, the
- *    company's frequency caps (across all its campaigns, counted per callee-local day) have room, and the claim
- *    is still this worker's (its token) — then the attempt row is inserted, unique per (contact, seq). Two
- *    workers can therefore never dial one contact twice, and two campaigns never exceed a cap;
- *  - a Twilio outage (5xx, timeout) un-counts the attempt, puts the contact back and backs the campaign off.
+ *  - in the dialer's call-row transaction: first the checks every dial passes (assertDialable, under a per-number
+ *    advisory lock: not a premium-rate number, not on the do-not-call list nor under a blocked prefix, consent not
+ *    denied), then `admit`: the campaign is still running, consent is granted where the campaign requires it, the
+ *    company's frequency caps (across all its campaigns, counted per callee-local day) have room, and the claim is
+ *    still this worker's (its token) — then the attempt row is inserted, unique per (contact, seq) — and last the
+ *    dialer's assertNumberFree (no live call to or from the number). Two workers can therefore never dial one
+ *    contact twice, and two campaigns never exceed a cap;
+ *  - Twilio refusing the request (a 4xx, or a connection that failed before sending) un-counts the attempt, puts
+ *    the contact back and backs the campaign off; a lost answer (a 5xx, a timeout) may have placed the call, so
+ *    the attempt stays counted and the contact on the line until the call's callbacks settle it (or, with none
+ *    within staleDialMs, it ends `dial_lost`), and the campaign backs off.
  *
  * Time comes from `now()` (tests inject a clock); every timestamp the scheduler compares is that clock's.
  */
@@ -21,18 +26,18 @@ import { countLiveCallsNow, type CallRow } from '../db/calls.js';
 import type { Db, RootSql } from '../db/sql.js';
 import { endCallInTx } from '../call/lifecycle.js';
 import { ParleyError } from '../errors.js';
-import type { PlaceOptions } from '../telephony/twilio/outbound.js';
+import { endLostDials, type DialResult, type PlaceOptions } from '../telephony/twilio/outbound.js';
 import { backoffDelayMs, type BackoffOptions } from '../util/backoff.js';
 import { LeasedPoller } from '../util/leased-poller.js';
 import type { BudgetCheck } from '../usage/budget.js';
 import { DateTime } from 'luxon';
 import { emitEvent } from '../webhooks/emit.js';
 import { transition, type CampaignRow } from './repo.js';
-import { getPolicy } from './suppression.js';
+import { getConsent, getPolicy, NotDialable } from './suppression.js';
 import { daysBefore, inWindow, localDay, nextOpening, zonesFor } from './windows.js';
 
 export interface CampaignDialer {
-  place(bot: BotRow, to: string, options: PlaceOptions): Promise<CallRow>;
+  place(bot: BotRow, to: string, options: PlaceOptions): Promise<DialResult>;
   /** Outbound calls a company may have live at once (OUTBOUND_MAX_ACTIVE_PER_COMPANY); unset: no cap. */
   readonly maxActivePerCompany?: number;
 }
@@ -57,7 +62,7 @@ export interface CampaignSchedulerOptions {
   leaseMs?: number;
   /** Backoff after Twilio outages, per campaign. */
   outageBackoff?: BackoffOptions;
-  /** A dial whose Twilio request never finished (the process died) is settled after this long. */
+  /** A dial Twilio never confirmed (its answer was lost, or the process died mid-request) is settled after this long. */
   staleDialMs?: number;
   /** Attempts settled per tick. */
   settleBatch?: number;
@@ -171,14 +176,22 @@ export class CampaignScheduler {
     }
   }
 
-  /** A Twilio request that never finished (the process died mid-dial): the call ends as dial_lost, counted. */
+  /**
+   * Dials Twilio never confirmed (its answer was lost, or the process died mid-request). One whose SID has come
+   * since (a late status callback or answer) goes live and is settled as any call; one still without a SID after
+   * staleDialMs ends as dial_lost, counted. Outbound calls placed outside campaigns (the API's) are ended the same
+   * way here (endLostDials, on the database's clock).
+   */
   private async settleStaleDials(now: Date): Promise<void> {
     const { sql } = this.o;
-    const cutoff = new Date(now.getTime() - (this.o.staleDialMs ?? 10 * 60_000));
+    const staleMs = this.o.staleDialMs ?? 10 * 60_000;
+    await endLostDials(sql, staleMs);
+    const cutoff = new Date(now.getTime() - staleMs);
     await sql.begin(async (tx) => {
       const stale = await tx<{ id: string; company_id: string; call_id: string | null; sid: string | null }[]>`
         select a.id, a.company_id, a.call_id, c.twilio_call_sid as sid from campaign_attempts a left join calls c on c.id = a.call_id
-        where a.status = 'dialing' and a.dialed_at < ${cutoff} limit 100 for update of a skip locked`;
+        where a.status = 'dialing' and (a.dialed_at < ${cutoff} or c.twilio_call_sid is not null)
+        limit 100 for update of a skip locked`;
       for (const a of stale) {
         if (a.call_id && !a.sid) {
           await endCallInTx(tx, { callId: a.call_id, companyId: a.company_id }, { status: 'failed', reason: 'dial_lost' }, { by: 'dialer', durationSec: 0 });
@@ -319,8 +332,9 @@ export class CampaignScheduler {
       }
       const day = localDay(zones, now);
       let attemptId: string | null = null;
+      let placed: DialResult;
       try {
-        await this.o.dialer.place(bot, contact.phone, {
+        placed = await this.o.dialer.place(bot, contact.phone, {
           ...(campaign.voicemail === 'leave_message' ? { machineDetection: 'DetectMessageEnd' as const } : {}),
           ...(campaign.voicemail === 'hang_up' ? { machineDetection: 'Enable' as const } : {}),
           inTransaction: async (tx, call) => {
@@ -328,15 +342,18 @@ export class CampaignScheduler {
           },
         });
       } catch (err) {
-        if (attemptId && !(err instanceof Verdict)) return await this.dialFailed(item, attemptId, err, now);
+        // A Verdict or NotDialable comes from inside the transaction: it rolled the attempt back with everything else.
+        if (attemptId && !(err instanceof Verdict) && !(err instanceof NotDialable)) return await this.dialFailed(item, attemptId, err, now);
         throw err;
       }
+      if (placed.unconfirmed !== null) return await this.dialUnconfirmed(item, placed.unconfirmed, now);
       await this.o.sql`update campaign_attempts set status = 'live' where id = ${attemptId} and status = 'dialing'`;
       if (campaign.dial_failures > 0) {
         await this.o.sql`update campaigns set dial_failures = 0, backoff_until = null where id = ${campaign.id} and dial_failures > 0`;
       }
     } catch (err) {
       if (err instanceof Verdict) return this.apply(item, err, now);
+      if (err instanceof NotDialable) return this.apply(item, verdictFor(err, now), now);
       if (err instanceof ParleyError && err.code === 'PARLEY_ERR_VALIDATION') {
         // A number this server may not dial (OUTBOUND_ALLOWED_PREFIXES, the bot's own): no later try can change that.
         return this.apply(item, new Verdict('skip', 'number_refused'), now);
@@ -351,22 +368,19 @@ export class CampaignScheduler {
   }
 
   /**
-   * Runs inside the transaction that creates the call row, before Twilio is asked. Throws a Verdict to dial
-   * nobody (the transaction rolls back); otherwise inserts the attempt and returns its id.
+   * Runs inside the transaction that creates the call row, before Twilio is asked, between the checks every dial
+   * passes (assertDialable, which holds the number's lock: every dial to this number, from any campaign of the
+   * company or the API, on any instance, passes here one at a time; assertNumberFree after). Throws a Verdict to
+   * dial nobody (the transaction rolls back); otherwise inserts the attempt and returns its id.
    */
   private async admit(tx: Db, item: Claimed, call: CallRow, zones: readonly string[], day: string, now: Date): Promise<string> {
     const { contact, campaign } = item;
     const [state] = await tx<{ status: string }[]>`select status from campaigns where id = ${campaign.id} for share`;
     if (state?.status !== 'running') throw new Verdict('release', `campaign_${state?.status ?? 'gone'}`);
-    // Every dial to this number, from any campaign of the company, on any instance, passes here one at a time.
-    await tx`select pg_advisory_xact_lock(hashtext(${`campaign-phone:${contact.company_id}:${contact.phone}`}))`;
-    const [dnc] = await tx`select 1 from dnc_numbers where company_id = ${contact.company_id} and phone = ${contact.phone}`;
-    if (dnc) throw new Verdict('skip', 'do_not_call');
+    if (campaign.require_consent && (await getConsent(tx, contact.company_id, contact.phone))?.voice !== 'granted') {
+      throw new Verdict('skip', 'consent_missing');
+    }
     const policy = await getPolicy(tx, contact.company_id);
-    if (policy.blocked_prefixes.some((p) => contact.phone.startsWith(p))) throw new Verdict('skip', 'blocked_prefix');
-    const [consent] = await tx<{ voice: string }[]>`select voice from contact_consents where company_id = ${contact.company_id} and phone = ${contact.phone}`;
-    if (consent?.voice === 'denied') throw new Verdict('skip', 'consent_denied');
-    if (campaign.require_consent && consent?.voice !== 'granted') throw new Verdict('skip', 'consent_missing');
     const weekStart = daysBefore(day, 6);
     // Today is the callee's day as this campaign knows their zone; an attempt another campaign made under another
     // zone counts if it fell in that day too (else two campaigns with two zones for one number both called it
@@ -388,9 +402,6 @@ export class CampaignScheduler {
       const daysUntil = 7 - daysBetween(oldest, day);
       throw this.capDefer('weekly_cap', campaign, zones, day, Math.max(1, daysUntil));
     }
-    // One call to a number at a time: another campaign's call to it may be ringing now.
-    const ringing = await countLiveCallsNow(tx, contact.company_id, 'outbound', { to: contact.phone, except: call.id });
-    if (ringing > 0) throw new Verdict('defer', 'number_in_call', new Date(now.getTime() + NUMBER_IN_CALL_RETRY_MS));
     // The claim must still be ours: a worker whose lease expired and was re-claimed inserts nothing.
     const [claimed] = await tx<{ dial_seq: number }[]>`
       update campaign_contacts set state = 'live', attempts = attempts + 1, dial_seq = dial_seq + 1, claim_token = null,
@@ -412,7 +423,7 @@ export class CampaignScheduler {
     return new Verdict('defer', reason, next);
   }
 
-  /** Twilio did not take the call (the dialer already ended its row as failed). */
+  /** Twilio certainly did not place the call (it refused, or the request never left; the dialer ended the row failed). */
   private async dialFailed(item: Claimed, attemptId: string, err: unknown, now: Date): Promise<void> {
     const { contact, campaign } = item;
     const refused = err instanceof ParleyError && err.code === 'PARLEY_ERR_VALIDATION';
@@ -428,17 +439,33 @@ export class CampaignScheduler {
         await emitEvent(tx, { companyId: contact.company_id, type: 'campaign.contact.skipped', data: { campaign_id: campaign.id, contact_id: contact.id, phone: contact.phone, reason }, orderingKey: campaign.id });
         return;
       }
-      const [c] = await tx<{ dial_failures: number }[]>`
-        update campaigns set dial_failures = dial_failures + 1, updated_at = now() where id = ${campaign.id} returning dial_failures`;
-      const delay = backoffDelayMs(c?.dial_failures ?? 1, this.o.outageBackoff ?? { baseMs: 5_000, maxMs: 300_000, jitter: 0.2 });
-      const until = new Date(now.getTime() + delay);
-      await tx`update campaigns set backoff_until = ${until} where id = ${campaign.id}`;
+      const until = await this.backOff(campaign, now, tx);
       await tx`update campaign_contacts set state = 'pending', attempts = attempts - 1, next_attempt_at = ${until},
         deferred_reason = 'twilio_unavailable', updated_at = now()
         where id = ${contact.id} and state = 'live'`;
     });
     this.o.log.warn({ err: (err as Error).message, campaignId: campaign.id }, refused ? 'Twilio refused a campaign number' : 'Twilio unavailable; campaign backs off');
     if (credentials) await this.failCampaign(campaign, 'Twilio rejected the account credentials');
+  }
+
+  /**
+   * Twilio's answer was lost (a 5xx, a timeout): the call may be ringing. The attempt stays counted and `dialing`,
+   * the contact on the line — settleStaleDials makes it live when a callback brings its SID, or ends it dial_lost
+   * — and the campaign backs off as for an outage: nobody else is dialled into a Twilio that cannot answer.
+   */
+  private async dialUnconfirmed(item: Claimed, reason: string, now: Date): Promise<void> {
+    await this.backOff(item.campaign, now);
+    this.o.log.warn({ err: reason, campaignId: item.campaign.id, contactId: item.contact.id }, 'Twilio\'s answer to a campaign dial was lost; the call may be ringing');
+  }
+
+  /** One more dial failure for the campaign: it waits exponentially longer; returns until when. */
+  private async backOff(campaign: CampaignRow, now: Date, tx: Db = this.o.sql): Promise<Date> {
+    const [c] = await tx<{ dial_failures: number }[]>`
+      update campaigns set dial_failures = dial_failures + 1, updated_at = now() where id = ${campaign.id} returning dial_failures`;
+    const delay = backoffDelayMs(c?.dial_failures ?? 1, this.o.outageBackoff ?? { baseMs: 5_000, maxMs: 300_000, jitter: 0.2 });
+    const until = new Date(now.getTime() + delay);
+    await tx`update campaigns set backoff_until = ${until} where id = ${campaign.id}`;
+    return until;
   }
 
   private async apply(item: Claimed, v: Verdict, now: Date): Promise<void> {
@@ -469,6 +496,13 @@ export class CampaignScheduler {
       if (!(err instanceof ParleyError)) throw err;
     });
   }
+}
+
+/** What a contact the shared dial checks refused gets: skipped for good, or (on a call now) tried again later. */
+function verdictFor(err: NotDialable, now: Date): Verdict {
+  return err.reason === 'number_in_call'
+    ? new Verdict('defer', 'number_in_call', new Date(now.getTime() + NUMBER_IN_CALL_RETRY_MS))
+    : new Verdict('skip', err.reason);
 }
 
 /** The attempt's outcome from its call and what the answer URL recorded. */

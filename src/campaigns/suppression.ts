@@ -1,10 +1,13 @@
 /**
  * A company's suppression data: the do-not-call list, voice consent per number, and the campaign policy
  * (frequency caps across all its campaigns, blocked prefixes). The API, the CSV import and the in-call tool write
- * here; the scheduler reads it at dial time, inside the transaction that creates the attempt (scheduler.ts).
+ * here; every dial reads it (assertDialable, in the OutboundDialer's call-row transaction), and the scheduler reads
+ * the caps and required consent in the same transaction, as it creates the attempt (scheduler.ts).
  */
+import { liveStatuses } from '../db/calls.js';
 import type { Db } from '../db/sql.js';
-import { canonicalPhone } from '../util/phone.js';
+import { ParleyError } from '../errors.js';
+import { canonicalPhone, isCallerChargedNumber } from '../util/phone.js';
 
 export type DncSource = 'api' | 'csv' | 'call';
 export type VoiceConsent = 'granted' | 'denied' | 'unknown';
@@ -124,4 +127,56 @@ export async function putPolicy(db: Db, companyId: string, p: CampaignPolicy): P
       max_calls_per_week = excluded.max_calls_per_week, blocked_prefixes = excluded.blocked_prefixes, updated_at = now()
     returning max_calls_per_day, max_calls_per_week, blocked_prefixes`;
   return row!;
+}
+
+/** Why a number may not be called now, whatever places the call (the API, a campaign). */
+export type NotDialableReason = 'premium_rate_number' | 'do_not_call' | 'blocked_prefix' | 'consent_denied' | 'number_in_call';
+
+/** A 409 with `details.reason`; the scheduler turns it into the contact's skip or defer reason. */
+export class NotDialable extends ParleyError {
+  constructor(readonly reason: NotDialableReason, message: string) {
+    super('PARLEY_ERR_CONFLICT', message, { reason });
+  }
+}
+
+export interface DialableOptions {
+  /** OUTBOUND_ALLOW_PREMIUM_RATE: premium-rate, shared-cost and UAN numbers may be dialled. */
+  allowPremiumRate?: boolean;
+}
+
+/**
+ * The checks every dial passes, in the transaction that creates its call row, before Twilio is asked: premium-rate
+ * numbers (unless allowed), the do-not-call list, the blocked prefixes and a denied consent. Takes the per-number
+ * lock first, held to commit: every dial of one number, from any path and instance, passes here and through
+ * assertNumberFree one at a time, so two cannot both find the number free. Throws NotDialable.
+ */
+export async function assertDialable(tx: Db, companyId: string, to: string, options: DialableOptions = {}): Promise<void> {
+  const phone = canonicalPhone(to);
+  if (!options.allowPremiumRate && isCallerChargedNumber(phone)) {
+    throw new NotDialable('premium_rate_number', 'This is a premium-rate or shared-cost number: outbound calls to such numbers are off on this server (OUTBOUND_ALLOW_PREMIUM_RATE)');
+  }
+  await tx`select pg_advisory_xact_lock(hashtext(${`dial-number:${companyId}:${phone}`}))`;
+  if (await getDnc(tx, companyId, phone)) throw new NotDialable('do_not_call', 'This number is on the company\'s do-not-call list');
+  const policy = await getPolicy(tx, companyId);
+  const prefix = policy.blocked_prefixes.find((p) => phone.startsWith(p));
+  if (prefix) throw new NotDialable('blocked_prefix', `Numbers starting with ${prefix} are blocked by the company's campaign policy`);
+  if ((await getConsent(tx, companyId, phone))?.voice === 'denied') throw new NotDialable('consent_denied', 'The callee denied consent to be called');
+}
+
+/**
+ * One call to a number at a time, in either direction: no live call of the company's to or from it but `callId`
+ * (the one being placed) — a person on the phone with the company's bot is not rung by another. The second half of
+ * the shared checks, under assertDialable's lock; the dialer runs it after a campaign's own checks, so a frequency
+ * cap (a definite wait) is what a contact is told rather than a busy line. Live rows older than six hours are
+ * stuck ones the sweeps end, as countLiveCallsNow counts them. Throws NotDialable.
+ */
+export async function assertNumberFree(tx: Db, companyId: string, to: string, callId: string): Promise<void> {
+  // Both spellings: a call row keeps the number as it was given (the API's E.164) or as Twilio sent it.
+  const numbers = [...new Set([to, canonicalPhone(to)])];
+  const [busy] = await tx`
+    select 1 from calls
+    where company_id = ${companyId} and status = any(${liveStatuses()}) and started_at > now() - interval '6 hours'
+      and id <> ${callId} and (to_number = any(${numbers}) or from_number = any(${numbers}))
+    limit 1`;
+  if (busy) throw new NotDialable('number_in_call', 'This number is on a call with the company now; try again when it ends');
 }

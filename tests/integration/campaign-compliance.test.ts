@@ -141,22 +141,23 @@ describe('campaign compliance', () => {
 
   it('consent: denied is never called, required-but-unknown is skipped, granted is called; blocked prefixes too', async () => {
     const { apiKey, botId } = await h.company();
-    await h.api(apiKey, 'PUT', '/v1/campaign-policy', { max_calls_per_day: 1, max_calls_per_week: 3, blocked_prefixes: ['+1900'] });
+    // (+1900 numbers are refused as premium rate before any policy: a prefix of ordinary numbers is blocked here.)
+    await h.api(apiKey, 'PUT', '/v1/campaign-policy', { max_calls_per_day: 1, max_calls_per_week: 3, blocked_prefixes: ['+1213'] });
     h.clock.set('2026-04-15T15:00:00Z');
     expect((await h.api(apiKey, 'PUT', `/v1/contacts/${encodeURIComponent('+12125550221')}/consent`, { voice: 'denied', source: 'sms STOP' })).statusCode).toBe(200);
     const open = await h.campaign(apiKey, botId, {}, [
       { phone: '+12125550221', time_zone: 'UTC' },
       { phone: '+12125550222', time_zone: 'UTC' },
-      { phone: '+19005550100', time_zone: 'UTC' },
+      { phone: '+12135550100', time_zone: 'UTC' },
     ]);
     const strict = await h.campaign(apiKey, botId, { require_consent: true }, [
       { phone: '+12125550223', time_zone: 'UTC' },
       { phone: '+12125550224', time_zone: 'UTC', consent: { voice: 'granted', source: 'web form', recorded_at: '2026-04-01T10:00:00Z' } },
     ]);
     await h.scheduler().runOnce();
-    expect(['+12125550221', '+12125550222', '+19005550100', '+12125550223', '+12125550224'].map((p) => h.dialsTo(p))).toEqual([0, 1, 0, 0, 1]);
+    expect(['+12125550221', '+12125550222', '+12135550100', '+12125550223', '+12125550224'].map((p) => h.dialsTo(p))).toEqual([0, 1, 0, 0, 1]);
     expect(await contactRow(h, open, '+12125550221')).toMatchObject({ state: 'skipped', skip_reason: 'consent_denied' });
-    expect(await contactRow(h, open, '+19005550100')).toMatchObject({ state: 'skipped', skip_reason: 'blocked_prefix' });
+    expect(await contactRow(h, open, '+12135550100')).toMatchObject({ state: 'skipped', skip_reason: 'blocked_prefix' });
     expect(await contactRow(h, strict, '+12125550223')).toMatchObject({ state: 'skipped', skip_reason: 'consent_missing' });
     const stats = (await h.api(apiKey, 'GET', `/v1/campaigns/${open}`)).json().stats;
     expect(stats.skipped).toEqual({ consent_denied: 1, blocked_prefix: 1 });

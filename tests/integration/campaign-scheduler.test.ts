@@ -1,6 +1,7 @@
 /**
  * the campaign scheduler against the fake Twilio — calling windows in each callee's local time
- * (across zones and a DST change), spaced retries, pause/resume, a Twilio outage that burns no attempt, and two
+ * (across zones and a DST change), spaced retries, pause/resume, a Twilio refusal that burns no attempt, a lost
+ * answer that may have placed the call (counted, never re-dialled), and two
  * schedulers racing over one campaign without dialling anyone twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,37 +128,59 @@ describe('campaign scheduler', () => {
     expect(total()).toBe(2); // concurrency 1: the next waits for the live call
   });
 
-  it('a Twilio outage (5xx, timeout) backs the campaign off and burns no attempt', async () => {
+  it('Twilio refusing the request (429 after its retries) backs the campaign off and burns no attempt', async () => {
     const { apiKey, botId } = await h.company();
     h.clock.set('2026-03-13T15:00:00Z');
     const phone = '+12125550131';
     const id = await h.campaign(apiKey, botId, { max_attempts: 1 }, [{ phone, time_zone: 'UTC' }]);
     const s = h.scheduler();
-    h.fake.failures.push(503);
+    h.fake.failures.push(429, 429, 429); // the client retries a 429 twice: Twilio took none of the three
     await s.runOnce();
-    expect(h.dialsTo(phone)).toBe(1);
-    const row = await contactRow(h, id, phone);
-    expect(row).toMatchObject({ state: 'pending', attempts: 0, deferred_reason: 'twilio_unavailable' });
+    expect(h.dialsTo(phone)).toBe(3);
+    expect(await contactRow(h, id, phone)).toMatchObject({ state: 'pending', attempts: 0, deferred_reason: 'twilio_unavailable' });
     const [camp] = await h.t.db.sql`select dial_failures, backoff_until from campaigns where id = ${id}`;
     expect(camp!.dial_failures).toBe(1);
     expect((camp!.backoff_until as Date).toISOString()).toBe('2026-03-13T15:01:00.000Z');
     await s.runOnce(); // backing off
-    expect(h.dialsTo(phone)).toBe(1);
-    h.clock.set('2026-03-13T15:01:00Z');
-    h.fake.stalls = 1; // then a timeout: a longer backoff
-    await s.runOnce();
-    expect(h.dialsTo(phone)).toBe(2);
-    expect(await contactRow(h, id, phone)).toMatchObject({ state: 'pending', attempts: 0 });
-    const [camp2] = await h.t.db.sql`select dial_failures, backoff_until from campaigns where id = ${id}`;
-    expect((camp2!.backoff_until as Date).toISOString()).toBe('2026-03-13T15:03:00.000Z');
-    h.clock.set('2026-03-13T15:03:00Z');
-    await s.runOnce();
     expect(h.dialsTo(phone)).toBe(3);
+    h.clock.set('2026-03-13T15:01:00Z');
+    await s.runOnce();
+    expect(h.dialsTo(phone)).toBe(4);
     expect(await contactRow(h, id, phone)).toMatchObject({ state: 'live', attempts: 1 });
     const attempts = await h.t.db.sql`select outcome, counted from campaign_attempts where campaign_id = ${id} order by seq`;
-    expect(attempts.map((a) => [a.outcome, a.counted])).toEqual([['twilio_unavailable', false], ['twilio_unavailable', false], [null, true]]);
+    expect(attempts.map((a) => [a.outcome, a.counted])).toEqual([['twilio_unavailable', false], [null, true]]);
     const [after] = await h.t.db.sql`select dial_failures from campaigns where id = ${id}`;
     expect(after!.dial_failures).toBe(0);
+  });
+
+  it('a timeout may have placed the call: counted, not dialled again; with no callback in 10 minutes it is dial_lost', async () => {
+    const { apiKey, botId } = await h.company();
+    h.clock.set('2026-03-13T15:00:00Z');
+    const phone = '+12125550132';
+    const id = await h.campaign(apiKey, botId, { max_attempts: 3, retry_spacing_sec: 60 }, [{ phone, time_zone: 'UTC' }]);
+    const s = h.scheduler();
+    h.fake.stalls = 1;
+    await s.runOnce();
+    expect(h.dialsTo(phone)).toBe(1);
+    expect(await contactRow(h, id, phone)).toMatchObject({ state: 'live', attempts: 1 });
+    const [call] = await h.t.db.sql`select c.status, c.twilio_call_sid, c.ended_at, a.status as attempt, a.counted
+      from campaign_attempts a join calls c on c.id = a.call_id where a.campaign_id = ${id}`;
+    expect(call).toMatchObject({ status: 'queued', twilio_call_sid: null, ended_at: null, attempt: 'dialing', counted: true });
+    const [camp] = await h.t.db.sql`select dial_failures, backoff_until from campaigns where id = ${id}`;
+    expect(camp!.dial_failures).toBe(1); // Twilio is struggling: the campaign waits
+    h.clock.advance(5 * 60_000);
+    await s.runOnce();
+    expect(h.dialsTo(phone)).toBe(1); // the callee's phone may be ringing: nobody dials it again
+    h.clock.advance(5 * 60_000 + 1000);
+    await s.runOnce();
+    expect(h.dialsTo(phone)).toBe(1);
+    const attempts = await h.t.db.sql`select outcome, counted from campaign_attempts where campaign_id = ${id} order by seq`;
+    expect(attempts.map((a) => [a.outcome, a.counted])).toEqual([['dial_lost', true]]);
+    // Counted: the day's one call (the default policy) is spent; the next try is tomorrow.
+    h.clock.advance(2 * 60_000);
+    await s.runOnce();
+    expect(h.dialsTo(phone)).toBe(1);
+    expect(await contactRow(h, id, phone)).toMatchObject({ state: 'pending', attempts: 1, deferred_reason: 'daily_cap' });
   });
 
   it('two schedulers racing over one campaign dial no contact twice', async () => {

@@ -8,7 +8,6 @@ import type { OutboundDialer } from '../../telephony/twilio/outbound.js';
 import { assertWithinBudget, type BudgetCheck } from '../../usage/budget.js';
 import { IdParams, errors } from '../schemas.js';
 import { CallSummarySchema, summary } from './calls.js';
-import { getDnc } from '../../campaigns/suppression.js';
 
 export interface OutboundCallRouteDeps {
   sql: RootSql;
@@ -37,14 +36,22 @@ export function outboundCallRoutes(deps: OutboundCallRouteDeps): FastifyPluginAs
         tags: ['calls'],
         summary: 'Place an outbound call from the bot\'s number',
         description:
-          'Creates the call (status `queued`) and asks Twilio to dial. When the callee answers, the bot greets them and the ' +
-          'conversation runs as on an inbound call; status changes, transcript and outcome arrive as for any call ' +
-          '(GET /v1/calls/:id, webhooks). A number Twilio refuses answers 400 and the call is stored as `failed` with the reason. ' +
-          'When the company\'s monthly budget is used up: 409 `PARLEY_ERR_BUDGET_EXHAUSTED` (`details.reason` = `budget_exhausted`), and no call is created. ' +
-          'A number on the company\'s do-not-call list: 409 (`details.reason` = `do_not_call`), no call.',
+          'Creates the call (status `queued`) and asks Twilio to dial: 201 with the call and its `twilio_call_sid`. When the ' +
+          'callee answers, the bot greets them and the conversation runs as on an inbound call; status changes, transcript and ' +
+          'outcome arrive as for any call (GET /v1/calls/:id, webhooks). A number Twilio refuses answers 400 and the call is ' +
+          'stored as `failed` with the reason; a Twilio that cannot be reached answers 502, the call `failed`. When Twilio\'s ' +
+          'answer is lost (a timeout or a 5xx), Twilio may have placed the call — it may be ringing — so it is neither retried ' +
+          'nor reported failed: 202 with the call, `queued` and without `twilio_call_sid`; its status callbacks move it on as ' +
+          'any call, and one Twilio never reports on ends `failed` (`dial_lost`) after 10 minutes. Do not place it again ' +
+          'before then: a second call to the number is refused while this one is live. ' +
+          'Refused with 409 and no call created (`details.reason`): the monthly budget used up (`budget_exhausted`, code ' +
+          '`PARLEY_ERR_BUDGET_EXHAUSTED`); a number on the company\'s do-not-call list (`do_not_call`), under its campaign ' +
+          'policy\'s `blocked_prefixes` (`blocked_prefix`), or whose voice consent is `denied` (`consent_denied`); a number on a ' +
+          'call with the company now, either way (`number_in_call`); a premium-rate, shared-cost or UAN number unless the ' +
+          'server sets OUTBOUND_ALLOW_PREMIUM_RATE (`premium_rate_number`).',
         params: IdParams,
         body: OutboundCallBody,
-        response: { 201: CallSummarySchema, ...errors(400, 401, 403, 404, 409, 502, 503) },
+        response: { 201: CallSummarySchema, 202: CallSummarySchema, ...errors(400, 401, 403, 404, 409, 502, 503) },
       },
     }, async (request, reply) => {
       const { id } = request.params as { id: string };
@@ -54,16 +61,13 @@ export function outboundCallRoutes(deps: OutboundCallRouteDeps): FastifyPluginAs
       if (!bot.is_active) throw new ParleyError('PARLEY_ERR_CONFLICT', 'This bot is inactive');
       if (!deps.dialer) throw new ParleyError('PARLEY_ERR_UNAVAILABLE', 'Outbound calls need TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN on the server');
       await assertWithinBudget(deps.budget, bot.company_id);
-      const call = await deps.dialer.place(bot, to, {
-        hangUpOnMachine,
-        // The company's do-not-call list holds for every call it places, not only campaigns': the in-call tool
-        // promises the callee "we won't call you again". Checked in the transaction that creates the call.
-        inTransaction: async (tx) => {
-          if (await getDnc(tx, bot.company_id, to)) {
-            throw new ParleyError('PARLEY_ERR_CONFLICT', 'This number is on the company\'s do-not-call list', { reason: 'do_not_call' });
-          }
-        },
-      });
+      // The do-not-call list, consent, blocked prefixes and one call per number hold for every call the company places,
+      // not only campaigns' (the in-call tool promises "we won't call you again"): the dialer checks them.
+      const { call, unconfirmed } = await deps.dialer.place(bot, to, { hangUpOnMachine });
+      if (unconfirmed !== null) {
+        request.log.warn({ callId: call.id, err: unconfirmed }, 'Twilio\'s answer to an outbound call was lost; the call may be ringing');
+        return reply.status(202).send(summary(call, request.auth));
+      }
       return reply.status(201).send(summary(call, request.auth));
     });
   };

@@ -3,14 +3,25 @@
  * Call resource with a per-call answer URL (/twilio/outbound/:callId, signed by Twilio like every webhook) and
  * the usual status callback. When the callee picks up, Twilio fetches that URL and the call joins the same media
  * loop as an inbound one.
+ *
+ * Every outbound dial — the API's and every campaign's — comes through place(), so the checks that hold for any
+ * call run here (assertDialable: premium rate, do-not-call, blocked prefixes, denied consent; assertNumberFree: one
+ * call per number).
+ *
+ * Twilio's answer to the create request decides what the row becomes. A refusal (a 4xx, or a request that never
+ * left) placed nothing: the row ends `failed` (`dial_refused: …`). A lost answer (a timeout, a 5xx, a connection
+ * dropped after sending) may have placed the call: the row stays live without a SID — its answer URL and status
+ * callbacks carry its id, so a late one binds the SID and the call runs as any other — and a row Twilio never
+ * reports on is ended `failed` (`dial_lost`) by endLostDials after a few minutes.
  */
 import { limitsOf } from '../../bots/config-schema.js';
 import type { BotRow } from '../../db/bots.js';
 import { createCall, endCallInTx } from '../../call/lifecycle.js';
-import { countLiveCalls, type CallRow } from '../../db/calls.js';
+import { countLiveCalls, liveStatuses, type CallRow } from '../../db/calls.js';
 import type { Db, RootSql } from '../../db/sql.js';
 import { ParleyError } from '../../errors.js';
-import type { TwilioRestClient } from './rest.js';
+import { assertDialable, assertNumberFree } from '../../campaigns/suppression.js';
+import { certainlyNotPlaced, type TwilioRestClient } from './rest.js';
 import { publicUrl } from './signature.js';
 import { dialRefusal } from '../dial-policy.js';
 
@@ -26,12 +37,24 @@ export interface OutboundDialerDeps {
   maxActivePerCompany?: number;
   /** E.164 prefixes calls may go to; empty or unset = any. */
   allowedPrefixes?: string[];
+  /** OUTBOUND_ALLOW_PREMIUM_RATE: premium-rate, shared-cost and UAN numbers may be dialled. */
+  allowPremiumRate?: boolean;
 }
 
 export interface PlaceOptions {
   hangUpOnMachine?: boolean;
   machineDetection?: 'Enable' | 'DetectMessageEnd';
   inTransaction?: (tx: Db, call: CallRow) => Promise<void>;
+}
+
+export interface DialResult {
+  /** The call row: with Twilio's SID when Twilio took the call; without one while its answer is unknown. */
+  call: CallRow;
+  /**
+   * Why Twilio's answer to the create request is unknown (a timeout, a 5xx): the call may be ringing, so it is
+   * neither reported failed nor dialled again; callbacks or endLostDials settle it. Null when Twilio took the call.
+   */
+  unconfirmed: string | null;
 }
 
 export class OutboundDialer {
@@ -45,10 +68,12 @@ export class OutboundDialer {
   /**
    * `hangUpOnMachine`: Twilio's answering-machine detection runs, and a machine or fax gets no conversation.
    * `machineDetection`: the detection mode itself (campaigns: DetectMessageEnd waits for the greeting's beep).
-   * `inTransaction`: runs in the transaction that creates the call row, under the company's outbound lock, before
-   * Twilio is asked; if it throws, no call row exists, nothing is dialled, and the error goes up as it is.
+   * `inTransaction`: runs in the transaction that creates the call row, under the company's outbound lock and the
+   * number's lock (after assertDialable, before assertNumberFree), before Twilio is asked; if it throws, no call row
+   * exists, nothing is dialled, and the error goes up as it is. A number that may not be called now throws
+   * NotDialable (a 409).
    */
-  async place(bot: BotRow, to: string, options: PlaceOptions = {}): Promise<CallRow> {
+  async place(bot: BotRow, to: string, options: PlaceOptions = {}): Promise<DialResult> {
     if (!bot.phone_number) throw new ParleyError('PARLEY_ERR_CONFLICT', 'This bot has no phone number to call from');
     if (to === bot.phone_number) throw new ParleyError('PARLEY_ERR_VALIDATION', 'A bot cannot call its own number');
     const refused = dialRefusal(to, this.deps.allowedPrefixes ?? []);
@@ -59,8 +84,10 @@ export class OutboundDialer {
       if (n >= max) {
         throw new ParleyError('PARLEY_ERR_RATE_LIMITED', max === 0 ? 'Outbound calls are turned off on this server' : `${n} outbound calls are already in progress (the limit is ${max})`);
       }
+      await assertDialable(tx, bot.company_id, to, { allowPremiumRate: this.deps.allowPremiumRate ?? false });
       const created = await createCall(tx, { companyId: bot.company_id, botId: bot.id, direction: 'outbound', from: bot.phone_number!, to, status: 'queued' });
       await options.inTransaction?.(tx, created);
+      await assertNumberFree(tx, bot.company_id, to, created.id);
       return created;
     });
     const machineDetection = options.machineDetection ?? (options.hangUpOnMachine ? 'Enable' : undefined);
@@ -80,6 +107,7 @@ export class OutboundDialer {
       sid = placed.sid;
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
+      if (!certainlyNotPlaced(err)) return { call, unconfirmed: reason.slice(0, 480) };
       await this.deps.sql.begin((tx) =>
         endCallInTx(tx, { callId: call.id, companyId: bot.company_id }, { status: 'failed', reason: `dial_refused: ${reason.slice(0, 480)}` }, { by: 'dialer', durationSec: 0 }));
       throw refusal(err);
@@ -90,11 +118,35 @@ export class OutboundDialer {
       const [row] = await this.deps.sql<CallRow[]>`
         update calls set twilio_call_sid = coalesce(twilio_call_sid, ${sid}), updated_at = now()
         where id = ${call.id} returning *`;
-      return row ?? call;
+      return { call: row ?? call, unconfirmed: null };
     } catch {
-      return { ...call, twilio_call_sid: sid };
+      return { call: { ...call, twilio_call_sid: sid }, unconfirmed: null };
     }
   }
+}
+
+/**
+ * Ends outbound calls whose create request's answer was lost (or never came: the process died mid-dial) and that
+ * Twilio has not reported on for `afterMs` — no SID from a reply, an answer or a status callback — as `failed`
+ * (`dial_lost`): Twilio sends its first callback within seconds of placing a call, so such a call was not placed
+ * or cannot be followed. Database time, like the calls' own timestamps. Returns how many it ended.
+ */
+export async function endLostDials(sql: RootSql, afterMs: number): Promise<number> {
+  return sql.begin(async (tx) => {
+    const lost = await tx<{ id: string; company_id: string }[]>`
+      select id, company_id from calls
+      where direction = 'outbound' and twilio_call_sid is null and ended_at is null and status = any(${liveStatuses()})
+        and company_id is not null and started_at < now() - ${afterMs} * interval '1 millisecond'
+      -- The analytics buckets' key order, as every batch of ends (call-ownership.ts).
+      order by company_id, bot_id, started_at, id
+      limit 100
+      for update skip locked`;
+    let n = 0;
+    for (const c of lost) {
+      if (await endCallInTx(tx, { callId: c.id, companyId: c.company_id }, { status: 'failed', reason: 'dial_lost' }, { by: 'dialer', durationSec: 0 })) n++;
+    }
+    return n;
+  });
 }
 
 /** Twilio refusing the request itself (a bad or unverified number) is the caller's input, not an outage. */

@@ -93,7 +93,11 @@ export class TwilioRestClient {
     }
     // A 5xx on create may have placed the call: never retried, only 429 is.
     const body = await this.post('/Calls.json', form, false);
-    return { sid: String(body.sid), status: String(body.status) };
+    if (typeof body.sid !== 'string' || !body.sid) {
+      // Twilio said yes but the SID was lost on the way: the call is placed, its SID comes with the callbacks.
+      throw new ParleyError('PARLEY_ERR_UPSTREAM', 'Twilio accepted the call without a readable SID', { provider: 'twilio', retryable: false, sent: true });
+    }
+    return { sid: body.sid, status: String(body.status) };
   }
 
   private post(path: string, form: URLSearchParams, idempotent: boolean): Promise<Record<string, unknown>> {
@@ -116,9 +120,12 @@ export class TwilioRestClient {
           await this.backoff(attempt);
           continue;
         }
-        throw new ParleyError('PARLEY_ERR_UPSTREAM', `Twilio request failed: ${(err as Error).message}`, { provider: 'twilio', retryable: true });
+        throw new ParleyError('PARLEY_ERR_UPSTREAM', `Twilio request failed: ${(err as Error).message}`, { provider: 'twilio', retryable: true, sent: !neverSent(err) });
       }
-      const text = await response.text();
+      const text = await response.text().catch((err: unknown) => {
+        // Twilio answered (and acted on the request) but its body was lost: its status says how.
+        throw new ParleyError('PARLEY_ERR_UPSTREAM', `Twilio reply unreadable: ${(err as Error).message}`, { provider: 'twilio', status: response.status, retryable: true, sent: true });
+      });
       const body = parseJson(text);
       if (response.ok) return body;
       const status = response.status;
@@ -135,6 +142,34 @@ export class TwilioRestClient {
     const base = this.options.retryDelayMs ?? 250;
     return sleep(backoffDelayMs(attempt + 1, { baseMs: base, maxMs: base * 64, jitter: 0.5 }));
   }
+}
+
+/**
+ * Whether a failed create-call request certainly placed no call: Twilio refused it (a 4xx: a bad number, the
+ * credentials, a 429), it never left this server (refused by our own checks, or a connection that failed before a
+ * byte was sent), and nothing else. A timeout, a 5xx or a connection lost after sending may well have placed it.
+ */
+export function certainlyNotPlaced(err: unknown): boolean {
+  if (!(err instanceof ParleyError)) return false;
+  if (err.code === 'PARLEY_ERR_VALIDATION') return true;
+  if (err.code !== 'PARLEY_ERR_UPSTREAM') return false;
+  const status = err.details?.status;
+  if (typeof status === 'number') return status >= 400 && status < 500;
+  return err.details?.sent === false;
+}
+
+/** Connection failures that happen before the request is written: Twilio cannot have seen it. */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT',
+  'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** fetch's error when the connection failed before sending (its cause, or every address tried, says so). */
+function neverSent(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: unknown; errors?: unknown } } | null)?.cause;
+  if (!cause) return false;
+  const tried = Array.isArray(cause.errors) && cause.errors.length > 0 ? (cause.errors as { code?: unknown }[]) : [cause];
+  return tried.every((e) => typeof e.code === 'string' && NOT_SENT_CODES.has(e.code));
 }
 
 function toError(status: number, body: Record<string, unknown>): ParleyError {
