@@ -58,5 +58,5 @@ describe('graceful shutdown', () => {
       const { rm } = await import('node:fs/promises');
       await rm(dataDir, { recursive: true, force: true });
     }
-  });
+  }, 120_000); // a start on a new data directory: without a prepared template (a fresh clone) it runs initdb
 });
