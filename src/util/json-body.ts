@@ -1,0 +1,82 @@
+/**
+ * What the API refuses in a JSON body before its schema is checked (api/request-guards.ts for every request; the
+ * bulk uploads' own threads, campaigns/upload-body.ts, for the bodies they parse there):
+ * - JSON nested deeper than MAX_BODY_DEPTH, found by a linear scan before the text is parsed. Deep nesting costs
+ *   recursion wherever a value travels (validation, JSON.stringify, the database driver).
+ * - A NUL character in any string or key: PostgreSQL text cannot hold one, and no field of this API means one.
+ * - An unpaired UTF-16 surrogate ("\ud800", which JSON's escapes allow): it is not Unicode text — jsonb refuses
+ *   it, and a text column would store U+FFFD in its place, silently not what was sent.
+ */
+import { badRequest, type ParleyError } from '../errors.js';
+import { LONE_SURROGATE } from './storable-text.js';
+
+export const MAX_BODY_DEPTH = 32;
+
+/** The deepest nesting of objects and arrays in JSON text, stopping early once past `limit`. Strings are skipped. */
+export function jsonNestingDepth(text: string, limit = Infinity): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) {
+        max = depth;
+        if (max > limit) return max;
+      }
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
+/** How JSON text writes a surrogate (raw UTF-8 cannot hold an unpaired one): the body is walked only if this appears. */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/** What makes a string unstorable as text, or null. */
+function textProblem(s: string): string | null {
+  if (s.includes('\u0000')) return 'a NUL character';
+  if (LONE_SURROGATE.test(s)) return 'an unpaired UTF-16 surrogate (not valid Unicode text)';
+  return null;
+}
+
+/**
+ * The first string or key that cannot be stored as text (a NUL, an unpaired surrogate): its path and why, or
+ * null. Iterative: depth is already bounded.
+ */
+export function findUnstorableText(root: unknown, rootPath: string): { field: string; problem: string } | null {
+  const stack: [unknown, string][] = [[root, rootPath]];
+  while (stack.length) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === 'string') {
+      const problem = textProblem(v);
+      if (problem) return { field: path, problem };
+    } else if (Array.isArray(v)) {
+      v.forEach((x, i) => stack.push([x, `${path}.${i}`]));
+    } else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        const problem = textProblem(k);
+        if (problem) return { field: path, problem: `a key with ${problem}` };
+        stack.push([x, `${path}.${k}`]);
+      }
+    }
+  }
+  return null;
+}
+
+export const unstorableError = ({ field, problem }: { field: string; problem: string }) => badRequest(`${field} contains ${problem}`, { field });
+
+/** The refusal of JSON text nested deeper than MAX_BODY_DEPTH (checked before parsing it), or null. */
+export function nestingError(text: string): ParleyError | null {
+  return jsonNestingDepth(text, MAX_BODY_DEPTH) > MAX_BODY_DEPTH ? badRequest(`Body is nested deeper than ${MAX_BODY_DEPTH} levels`) : null;
+}
+
+/** The refusal of a parsed body (`value`, from `text`) with a string or key that cannot be stored as text, or null. */
+export function unstorableTextError(text: string, value: unknown): ParleyError | null {
+  // In JSON text a NUL or an unpaired surrogate can only be written as an escape: walk the value only then.
+  const bad = text.includes('u0000') || SURROGATE_ESCAPE.test(text) ? findUnstorableText(value, 'body') : null;
+  return bad ? unstorableError(bad) : null;
+}
