@@ -1,50 +1,73 @@
 /**
- * A campaign's contact list or a do-not-call list, parsed (CSV) and checked (contacts.ts) on a worker thread of
- * its own (util/worker-task.ts), never on the event loop that carries calls: 10,000 contacts took 110–150 ms of
- * that loop, a wide CSV over a second. The thread gets UPLOAD_CHECK_LIMITS; an upload that needs more is a 413.
+ * A campaign's contact list or a do-not-call list, parsed (JSON: upload-body.ts; CSV) and checked (contacts.ts) on
+ * a worker thread of its own (util/worker-task.ts), never on the event loop that carries calls: 10,000 contacts
+ * took 110–150 ms of that loop to check, a wide CSV over a second, and a 3 MB JSON body 30–130 ms to parse and
+ * validate. The thread gets UPLOAD_CHECK_LIMITS; an upload that needs more is a 413.
  */
 import { ParleyError, type ErrorCode } from '../errors.js';
 import { runWorkerTask, WorkerTaskError, WorkerTaskRejection, type WorkerTaskLimits } from '../util/worker-task.js';
 import { checkContacts, checkNumbers, contactsFromCsv, dncFromCsv, type CheckedContact, type RawContact, type RawNumber, type RowError } from './contacts.js';
+import type { TSchema } from '@sinclair/typebox';
+import { bodyRefusalError, readJsonBody, type BodyRefusal } from './upload-body.js';
 
+/**
+ * A JSON upload is its body's text as the route received it (undefined when none was sent) and the route's schema
+ * for it (ContactsUpload, DncUpload in api/routes/campaigns.ts), checked in the thread before the rows are.
+ */
 export type ContactsTask =
-  | { kind: 'contacts'; contacts: RawContact[]; defaultCountry?: string | undefined }
+  | { kind: 'contacts-json'; json: string | undefined; schema: TSchema }
   | { kind: 'contacts-csv'; csv: string; defaultCountry?: string | undefined };
 export type NumbersTask =
-  | { kind: 'numbers'; numbers: RawNumber[]; defaultCountry?: string | undefined }
+  | { kind: 'numbers-json'; json: string | undefined; schema: TSchema }
   | { kind: 'numbers-csv'; csv: string; defaultCountry?: string | undefined };
 export type UploadCheckTask = ContactsTask | NumbersTask;
 
 export type ContactsResult = { kind: 'contacts'; received: number; contacts: CheckedContact[]; errors: RowError[] };
 export type NumbersResult = { kind: 'numbers'; received: number; numbers: { phone: string; reason: string | null }[]; errors: RowError[] };
-export type UploadCheckResult = ContactsResult | NumbersResult;
+/** A JSON body refused before any row was checked (checkUploadOffLoop throws it as its 400). */
+export type BodyRefused = { kind: 'refused'; refusal: BodyRefusal };
+export type UploadCheckResult = ContactsResult | NumbersResult | BodyRefused;
 
-/** Generous for the largest upload allowed (2 MB of CSV, 10,000 rows), and far from the process's own heap. */
+/** Generous for the largest upload allowed (4 MB of JSON or 2 MB of CSV, 10,000 rows), and far from the process's own heap. */
 export const UPLOAD_CHECK_LIMITS: WorkerTaskLimits = { memoryMb: 256, timeoutMs: 15_000 };
+
+const contactsResult = (raw: RawContact[], defaultCountry: string | undefined): ContactsResult => ({ kind: 'contacts', received: raw.length, ...checkContacts(raw, defaultCountry) });
+const numbersResult = (raw: RawNumber[], defaultCountry: string | undefined): NumbersResult => ({ kind: 'numbers', received: raw.length, ...checkNumbers(raw, defaultCountry) });
+
+/** The rows of a JSON upload (its body's `key`) and its default_country, once the body passed its checks. */
+function jsonRows<R>(task: { json: string | undefined; schema: TSchema }, key: 'contacts' | 'numbers'): { rows: R[]; defaultCountry: string | undefined } | BodyRefused {
+  const body = readJsonBody(task.json, task.schema);
+  if (!body.ok) return { kind: 'refused', refusal: body.refusal };
+  const value = body.value as Record<typeof key, R[]> & { default_country?: string };
+  return { rows: value[key], defaultCountry: value.default_country };
+}
 
 /** The work itself (runs in the thread; tests call it directly). */
 export function checkUpload(task: UploadCheckTask): UploadCheckResult {
   switch (task.kind) {
-    case 'contacts':
-    case 'contacts-csv': {
-      const raw = task.kind === 'contacts' ? task.contacts : contactsFromCsv(task.csv);
-      return { kind: 'contacts', received: raw.length, ...checkContacts(raw, task.defaultCountry) };
+    case 'contacts-json': {
+      const body = jsonRows<RawContact>(task, 'contacts');
+      return 'refusal' in body ? body : contactsResult(body.rows, body.defaultCountry);
     }
-    case 'numbers':
-    case 'numbers-csv': {
-      const raw = task.kind === 'numbers' ? task.numbers : dncFromCsv(task.csv);
-      return { kind: 'numbers', received: raw.length, ...checkNumbers(raw, task.defaultCountry) };
+    case 'contacts-csv':
+      return contactsResult(contactsFromCsv(task.csv), task.defaultCountry);
+    case 'numbers-json': {
+      const body = jsonRows<RawNumber>(task, 'numbers');
+      return 'refusal' in body ? body : numbersResult(body.rows, body.defaultCountry);
     }
+    case 'numbers-csv':
+      return numbersResult(dncFromCsv(task.csv), task.defaultCountry);
   }
 }
 
-/** checkUpload on a thread of its own; the upload's own faults come back as the 4xx they are. */
+/** checkUpload on a thread of its own; the upload's own faults (a refused body included) come back as the 4xx they are. */
 export function checkUploadOffLoop(task: ContactsTask, limits?: WorkerTaskLimits): Promise<ContactsResult>;
 export function checkUploadOffLoop(task: NumbersTask, limits?: WorkerTaskLimits): Promise<NumbersResult>;
-export function checkUploadOffLoop(task: UploadCheckTask, limits?: WorkerTaskLimits): Promise<UploadCheckResult>;
-export async function checkUploadOffLoop(task: UploadCheckTask, limits: WorkerTaskLimits = UPLOAD_CHECK_LIMITS): Promise<UploadCheckResult> {
+export function checkUploadOffLoop(task: UploadCheckTask, limits?: WorkerTaskLimits): Promise<ContactsResult | NumbersResult>;
+export async function checkUploadOffLoop(task: UploadCheckTask, limits: WorkerTaskLimits = UPLOAD_CHECK_LIMITS): Promise<ContactsResult | NumbersResult> {
+  let result: UploadCheckResult;
   try {
-    return await runWorkerTask<UploadCheckTask, UploadCheckResult>(import.meta.url, 'upload-check-worker', task, limits);
+    result = await runWorkerTask<UploadCheckTask, UploadCheckResult>(import.meta.url, 'upload-check-worker', task, limits);
   } catch (err) {
     if (err instanceof WorkerTaskRejection && err.code?.startsWith('PARLEY_ERR_')) throw new ParleyError(err.code as ErrorCode, err.message);
     if (err instanceof WorkerTaskError && err.reason !== 'crash') {
@@ -52,4 +75,6 @@ export async function checkUploadOffLoop(task: UploadCheckTask, limits: WorkerTa
     }
     throw err;
   }
+  if (result.kind === 'refused') throw bodyRefusalError(result.refusal);
+  return result;
 }

@@ -2,7 +2,7 @@
  * the campaign, contact, consent and do-not-call API — validation at the boundary, CSV uploads
  * bounded, illegal transitions 409, tenant isolation, scopes on every route, OpenAPI.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MAX_ROWS } from '../../src/campaigns/contacts.js';
 import { campaignHarness, type Harness } from './campaign-harness.js';
 
@@ -118,6 +118,86 @@ describe('campaign API', () => {
       expect(nul.statusCode, nul.body).toBe(400);
       expect(nul.json().error.message).toBe('CSV contains a NUL character');
     }
+  });
+
+  describe('the JSON uploads (contacts, do-not-call) are parsed and validated on the upload thread, with the same answers', () => {
+    const send = (url: string, payload: string, contentType = 'application/json') =>
+      h.t.app.inject({ method: 'POST', url, headers: { ...h.t.as(me.apiKey), 'content-type': contentType }, payload });
+    const draft = async () => (await h.api(me.apiKey, 'POST', '/v1/campaigns', { bot_id: me.botId, name: 'JSON upload' })).json().id as string;
+
+    it('never parses the body on the event loop', async () => {
+      const id = await draft();
+      const contacts = JSON.stringify({ contacts: Array.from({ length: MAX_ROWS }, (_, i) => ({ phone: `+1646${String(6_000_000 + i)}`, name: `Contact ${i}` })) });
+      const numbers = JSON.stringify({ numbers: Array.from({ length: MAX_ROWS }, (_, i) => ({ phone: `+1646${String(7_000_000 + i)}`, reason: 'asked' })) });
+      const parse = vi.spyOn(JSON, 'parse');
+      try {
+        const up = await send(`/v1/campaigns/${id}/contacts`, contacts);
+        expect(up.statusCode, up.body).toBe(200);
+        expect(up.json()).toMatchObject({ received: MAX_ROWS, added: MAX_ROWS, rejected_count: 0 });
+        const dnc = await send('/v1/dnc', numbers);
+        expect(dnc.statusCode, dnc.body).toBe(200);
+        expect(dnc.json()).toMatchObject({ received: MAX_ROWS, added: MAX_ROWS, rejected_count: 0 });
+        const onTheLoop = parse.mock.calls.filter(([text]) => text === contacts || text === numbers);
+        expect(onTheLoop).toHaveLength(0);
+      } finally {
+        parse.mockRestore();
+      }
+    });
+
+    it('a body that is not JSON, too deep, or unstorable is a clear 400', async () => {
+      const id = await draft();
+      for (const url of [`/v1/campaigns/${id}/contacts`, '/v1/dnc']) {
+        for (const body of ['{"contacts": [', '', '{"__proto__": {"x": 1}}']) {
+          const res = await send(url, body);
+          expect(res.statusCode, `${url} ${body}`).toBe(400);
+          expect(res.json().error).toEqual({ code: 'PARLEY_ERR_VALIDATION', message: 'Body is not valid JSON' });
+        }
+        const deep = await send(url, `${'['.repeat(40)}${']'.repeat(40)}`);
+        expect(deep.json().error).toEqual({ code: 'PARLEY_ERR_VALIDATION', message: 'Body is nested deeper than 32 levels' });
+        const nul = await send(url, JSON.stringify({ contacts: [{ phone: '+12125550601', name: 'A\u0000nn' }] })); // stringify writes the NUL as \u0000
+        expect(nul.json().error).toEqual({ code: 'PARLEY_ERR_VALIDATION', message: 'body.contacts.0.name contains a NUL character', details: { field: 'body.contacts.0.name' } });
+        const none = await h.t.app.inject({ method: 'POST', url, headers: h.t.as(me.apiKey) });
+        expect(none.json().error).toEqual({ code: 'PARLEY_ERR_VALIDATION', message: 'body must be object', details: { field: 'body' } });
+        // JSON is what these routes take: a CSV goes to the /csv routes.
+        const csv = await send(url, 'phone\n+12125550602\n', 'text/csv');
+        expect(csv.statusCode).toBe(415);
+      }
+    });
+
+    it("a row that breaks the body's schema is a 400 naming the row and field; nothing is stored", async () => {
+      const id = await draft();
+      const fine = (i: number) => ({ phone: `+1212555${String(700 + i)}` });
+      const cases: [string, unknown, { message: string; field: string }][] = [
+        [`/v1/campaigns/${id}/contacts`, { contacts: [fine(0), fine(1), { phone: '+1'.padEnd(41, '0') }] }, { message: 'body/contacts/2/phone must NOT have more than 40 characters', field: 'body.contacts.2.phone' }],
+        [`/v1/campaigns/${id}/contacts`, { contacts: [fine(0), { phone: '+12125550603', consent: { voice: 'maybe' } }] }, { message: 'body.contacts.1.consent.voice must be one of: granted, denied, unknown', field: 'body.contacts.1.consent.voice' }],
+        [`/v1/campaigns/${id}/contacts`, { contacts: [fine(0)], extra: 1 }, { message: 'body must NOT have additional properties', field: 'body.extra' }],
+        [`/v1/campaigns/${id}/contacts`, { contacts: [] }, { message: 'body/contacts must NOT have fewer than 1 items', field: 'body.contacts' }],
+        ['/v1/dnc', { numbers: [fine(0), { phone: '+12125550604', why: 'x' }] }, { message: 'body/numbers/1 must NOT have additional properties', field: 'body.numbers.1.why' }],
+        ['/v1/dnc', { numbers: [fine(0)], default_country: 'usa' }, { message: 'body/default_country must match pattern "^[A-Z]{2}$"', field: 'body.default_country' }],
+      ];
+      for (const [url, body, { message, field }] of cases) {
+        const res = await send(url, JSON.stringify(body));
+        expect(res.statusCode, res.body).toBe(400);
+        expect(res.json().error).toEqual({ code: 'PARLEY_ERR_VALIDATION', message, details: { field } });
+      }
+      expect((await h.api(me.apiKey, 'GET', `/v1/campaigns/${id}/contacts`)).json().data).toEqual([]);
+      expect((await h.api(me.apiKey, 'GET', `/v1/dnc/${encodeURIComponent('+12125550700')}`)).statusCode).toBe(404);
+    });
+
+    it('documents the bodies in the API document as before', async () => {
+      const doc = (await h.t.app.inject({ url: '/openapi.json' })).json() as { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { required?: string[] } }> } }>> };
+      expect(doc.paths['/v1/campaigns/{id}/contacts']!.post!.requestBody!.content['application/json']!.schema.required).toEqual(['contacts']);
+      expect(doc.paths['/v1/dnc']!.post!.requestBody!.content['application/json']!.schema.required).toEqual(['numbers']);
+    });
+
+    it('keeps the body limits: 4 MiB of contacts, 1 MiB of numbers', async () => {
+      const id = await draft();
+      const pad = (bytes: number) => JSON.stringify({ contacts: [{ phone: '+12125550605', name: 'x'.repeat(bytes) }] });
+      expect((await send(`/v1/campaigns/${id}/contacts`, pad(4 * 1024 * 1024))).statusCode).toBe(413);
+      expect((await send('/v1/dnc', JSON.stringify({ numbers: [{ phone: '+12125550606', reason: 'x'.repeat(1024 * 1024) }] }))).statusCode).toBe(413);
+      // Under the limit, the too-long name is the row's schema error, not a 413.
+      expect((await send(`/v1/campaigns/${id}/contacts`, pad(3 * 1024 * 1024))).json().error.details).toEqual({ field: 'body.contacts.0.name' });
+    });
   });
 
   it('imports the do-not-call list from CSV and pages it; removes a number', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DncUpload } from '../../src/api/routes/campaigns.js';
 import { checkUpload, checkUploadOffLoop } from '../../src/campaigns/upload-check.js';
 import { ParleyError } from '../../src/errors.js';
 
@@ -17,7 +18,7 @@ describe('contact and do-not-call uploads are checked on a thread of their own',
     expect(off.contacts.map((c) => c.phone)).toEqual(['+14155550100', '+14155550101']);
     // A Date survives the trip back.
     expect(off.contacts[0]!.consent!.recordedAt).toBeInstanceOf(Date);
-    const numbers = await checkUploadOffLoop({ kind: 'numbers', numbers: [{ phone: '+442079460000', reason: 'asked' }, { phone: 'x' }] });
+    const numbers = await checkUploadOffLoop({ kind: 'numbers-json', json: JSON.stringify({ numbers: [{ phone: '+442079460000', reason: 'asked' }, { phone: 'xyz' }] }), schema: DncUpload });
     expect(numbers).toMatchObject({ kind: 'numbers', received: 2, numbers: [{ phone: '+442079460000', reason: 'asked' }], errors: [{ row: 2 }] });
   });
 
