@@ -36,10 +36,18 @@ export interface CampaignPolicy {
 
 export const DEFAULT_POLICY: CampaignPolicy = { max_calls_per_day: 1, max_calls_per_week: 3, blocked_prefixes: [] };
 
+/**
+ * How the numbers given to addDnc and setConsents are stored: made canonical here, or `canonical` already — an
+ * upload's rows, normalised on its own thread (upload-check.ts), are not parsed again on the event loop, where
+ * 10,000 numbers took 150–500 ms.
+ */
+export type PhonesGiven = 'canonical' | 'as-given';
+const storedPhone = (phone: string, given: PhonesGiven): string => (given === 'canonical' ? phone : canonicalPhone(phone));
+
 /** Adds numbers (idempotent: a number already listed keeps its first source); returns how many were new. */
-export async function addDnc(db: Db, companyId: string, entries: { phone: string; reason?: string | null }[], source: DncSource, callId: string | null = null): Promise<number> {
+export async function addDnc(db: Db, companyId: string, entries: { phone: string; reason?: string | null }[], source: DncSource, callId: string | null = null, given: PhonesGiven = 'as-given'): Promise<number> {
   if (entries.length === 0) return 0;
-  const rows = entries.map((e) => ({ company_id: companyId, phone: canonicalPhone(e.phone), source, reason: e.reason ?? null, call_id: callId }));
+  const rows = entries.map((e) => ({ company_id: companyId, phone: storedPhone(e.phone, given), source, reason: e.reason ?? null, call_id: callId }));
   let added = 0;
   for (let i = 0; i < rows.length; i += 1000) {
     const batch = rows.slice(i, i + 1000);
@@ -88,11 +96,11 @@ export async function setConsent(db: Db, companyId: string, c: { phone: string; 
  * upserts held the upload's transaction (PGlite's one connection, or a pool slot) for seconds. A number given twice
  * keeps its last record, as one upsert after another would; a stored record newer than the upload's is kept.
  */
-export async function setConsents(db: Db, companyId: string, list: readonly { phone: string; voice: VoiceConsent; source?: string | null; recordedAt?: Date }[]): Promise<void> {
+export async function setConsents(db: Db, companyId: string, list: readonly { phone: string; voice: VoiceConsent; source?: string | null; recordedAt?: Date }[], given: PhonesGiven = 'as-given'): Promise<void> {
   const byPhone = new Map<string, { company_id: string; phone: string; voice: VoiceConsent; source: string | null; recorded_at: Date }>();
   const now = new Date();
   for (const c of list) {
-    const phone = canonicalPhone(c.phone);
+    const phone = storedPhone(c.phone, given);
     byPhone.delete(phone);
     byPhone.set(phone, { company_id: companyId, phone, voice: c.voice, source: c.source ?? null, recorded_at: c.recordedAt ?? now });
   }

@@ -279,7 +279,7 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
       if (contacts.some((k) => k.consent)) requireScope(auth, 'contacts:write');
       const added = await sql.begin(async (tx) => {
         const n = await insertContacts(tx, companyId, id, contacts);
-        await setConsents(tx, companyId, contacts.flatMap((k) => (k.consent ? [{ phone: k.phone, voice: k.consent.voice, source: k.consent.source, recordedAt: k.consent.recordedAt }] : [])));
+        await setConsents(tx, companyId, contacts.flatMap((k) => (k.consent ? [{ phone: k.phone, voice: k.consent.voice, source: k.consent.source, recordedAt: k.consent.recordedAt }] : [])), 'canonical');
         return n;
       });
       deps.onChange?.();
@@ -356,7 +356,8 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
     // ------------------------------------------------------------------------------------ do-not-call
     const addNumbers = async (companyId: string, task: NumbersTask) => {
       const { numbers: good, errors: bad, received } = await checkUploadOffLoop(task);
-      const added = await addDnc(sql, companyId, good, task.kind === 'numbers-json' ? 'api' : 'csv');
+      // The thread normalised the numbers already (checkNumbers).
+      const added = await addDnc(sql, companyId, good, task.kind === 'numbers-json' ? 'api' : 'csv', null, 'canonical');
       return { received, added, duplicates: good.length - added, rejected: bad.slice(0, 100), rejected_count: bad.length };
     };
 
