@@ -6,7 +6,7 @@
  *    its own (checkUploadOffLoop, what the routes do). What stall is left off the loop is the thread's start and
  *    the checked rows coming back (structured clone).
  * 2. Whole HTTP requests (app.inject through the full app: auth, body parsing, validation, the check, the insert)
- *    of 10,000-row JSON uploads: contacts (`POST /v1/campaigns/{id}/contacts`, ~3 MB) and do-not-call numbers
+ *    of 10,000-row JSON uploads: contacts (`POST /v1/campaigns/{id}/contacts`, ~3 MB, half with consent) and do-not-call numbers
  *    (`POST /v1/dnc`), each stored (200) and with its last row breaking the body's schema (400: only the body's
  *    parsing and validation, nothing stored).
  *
@@ -63,10 +63,11 @@ try {
   const bot = (await post('/v1/bots', botBody())).json() as { id: string };
   const ALWAYS = [{ days: [1, 2, 3, 4, 5, 6, 7], start: '00:00', end: '23:59' }];
 
-  // The audit's rows: a name and three variables, ~300 bytes a contact.
+  // The audit's rows: a name and three variables, ~300 bytes a contact; every other one with its voice consent.
   const contacts = (run: number) => Array.from({ length: ROWS }, (_, i) => ({
     phone: `+1212${String(2_000_000 + run * ROWS + i).padStart(7, '0')}`, name: 'Ann Lee',
     variables: { appointment_time: 'Friday at 3 pm and some more text here', doctor: 'Dr Smith of the clinic on Main St', note: 'x'.repeat(150) },
+    ...(i % 2 ? { consent: { voice: 'granted', source: 'web form' } } : {}),
   }));
   const numbers = (run: number) => Array.from({ length: ROWS }, (_, i) => ({ phone: `+1313${String(2_000_000 + run * ROWS + i).padStart(7, '0')}`, reason: 'asked not to be called again' }));
   const lastRowTooLong = <T extends { phone: string }>(list: T[]): T[] => [...list.slice(0, -1), { ...list.at(-1)!, phone: '+1'.padEnd(41, '0') }];
