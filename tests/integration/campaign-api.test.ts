@@ -118,7 +118,7 @@ describe('campaign API', () => {
       expect(nul.statusCode, nul.body).toBe(400);
       expect(nul.json().error.message).toBe('CSV contains a NUL character');
     }
-  });
+  }, 60_000); // eight uploads, each on a thread of its own (which loads tsx in the tests)
 
   describe('the JSON uploads (contacts, do-not-call) are parsed and validated on the upload thread, with the same answers', () => {
     const send = (url: string, payload: string, contentType = 'application/json') =>

@@ -84,7 +84,7 @@ const ContactBody = Type.Object({
   consent: Type.Optional(Consent),
 }, { additionalProperties: false });
 
-/** Exported for the tests: the upload thread gets it with each JSON upload. */
+/** The upload thread validates each JSON upload against it (exported for the tests too). */
 export const ContactsUpload = Type.Object({
   contacts: Type.Array(ContactBody, { minItems: 1, maxItems: MAX_ROWS }),
   default_country: Type.Optional(Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO country for numbers without +' })),
@@ -152,16 +152,16 @@ function campaignInput(body: CampaignBodyT): CampaignInput {
 
 /**
  * For the bulk JSON uploads (MAX_ROWS rows, ~3 MB), in a context of their own: the body is taken as text, to be
- * parsed and validated against the route's schema on the upload's own thread (campaigns/upload-body.ts), not here on the event loop that carries calls.
- * Its schema stays on the route for the API document, unvalidated here; path and query are validated as on every
- * route (the parent's compiler). Another content type than JSON is a 415.
+ * parsed and validated against the route's schema on the upload's own thread (campaigns/upload-body.ts), not here
+ * on the event loop that carries calls. The schema stays on the route for the API document, unvalidated here; path
+ * and query are validated as on every route (the parent's compiler). Another content type than JSON is a 415.
  */
 function takeJsonBodyAsText(bulk: FastifyInstance, parent: FastifyInstance): void {
   bulk.removeAllContentTypeParsers();
   bulk.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => done(null, body));
   const bodyValidatedOffLoop: FastifySchemaCompiler<unknown> = (route) => {
     if (route.httpPart === 'body') return () => true;
-    // Set up by the time routes are compiled (onReady), by the parent's own routes with schemas.
+    // Set up by the time routes are compiled (preReady), by the parent's own routes with schemas.
     if (!parent.validatorCompiler) throw new Error(`No validator compiler for ${route.url}: declare upload routes after a route with a schema`);
     return parent.validatorCompiler(route);
   };
