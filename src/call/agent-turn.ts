@@ -49,6 +49,8 @@ export interface AgentTurnOptions {
   signal: AbortSignal;
   clock: Clock;
   maxToolRounds?: number;
+  /** The most the turn's tools may take in all before the answer goes on without them. Default TOOL_DEADLINE_MS. */
+  toolDeadlineMs?: number;
   /**
    * The most the caller waits in silence for an answer to start, across every attempt of a round (the LLM
    * adapters' own connection retries included: the budget aborts them). Default FIRST_TOKEN_BUDGET_MS.
@@ -115,6 +117,30 @@ export const LIVE_ANSWER_MAX_TOKENS = 600;
  * this is stuck, and the caller should not sit in silence for it.
  */
 export const EARLIER_TOOLS_WAIT_MS = 5000;
+
+/**
+ * The most the tools of one turn may take in all (a lookup or a booking takes well under a second; a database
+ * query gives up after 5 s on its own). Past it the answer goes on: the tool still running gets TOOL_TIMED_OUT as
+ * its result, for the model to tell the caller ("I can't look that up right now"), the turn's later tool calls are
+ * not run, and the caller hears an answer instead of waiting out a stalled database or service in silence. The
+ * tool itself is not stopped (a booking cannot be un-made): its result, when it comes, takes the place in the
+ * history, marked as not yet told to the caller.
+ */
+export const TOOL_DEADLINE_MS = 8000;
+const TOOL_TIMED_OUT = JSON.stringify({
+  error: 'timed_out',
+  message: 'No answer in time, so the outcome is not known. Tell the caller you cannot do or look this up right now, do not call a tool again in this answer, and offer another way (for example a call back).',
+});
+const TIMED_OUT = Symbol('timed out');
+
+/** `work`'s result, or TIMED_OUT after `ms` (the work goes on). */
+function within<T>(work: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), ms);
+  });
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}
 
 /** A tool result's place in the history while the tool runs (seen by the LLM only past EARLIER_TOOLS_WAIT_MS). */
 const TOOL_STILL_RUNNING = JSON.stringify({ status: 'still_running', note: 'the caller spoke again before this tool finished; its result is not known yet' });
@@ -183,6 +209,8 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
   const spoken: string[] = [];
   const toolsCalled: string[] = [];
   const rounds = o.toolRounds ?? new SpokenToolRounds();
+  /** When the turn's tools are out of time (TOOL_DEADLINE_MS from the first tool call); null before it. */
+  let toolsDueAt: number | null = null;
   let cutAtTokenLimit = false;
   let finalStart = 0;
   let firstToken = true;
@@ -305,6 +333,8 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
     o.history.push(message, ...results);
     rounds.round(message, roundFrom, playback.phraseCount);
     const says: Array<{ place: { content: string }; result: ToolResult; say: string }> = [];
+    toolsDueAt ??= Date.now() + (o.toolDeadlineMs ?? TOOL_DEADLINE_MS);
+    const dueAt = toolsDueAt;
     const runTools = async (): Promise<void> => {
       for (const [i, call] of calls.entries()) {
         const place = results[i]!;
@@ -312,11 +342,24 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
           place.content = TOOL_NOT_RUN;
           continue;
         }
+        if (Date.now() >= dueAt) {
+          place.content = TOOL_TIMED_OUT;
+          continue;
+        }
         toolsCalled.push(call.name);
         // Arguments the model garbled are its slip: an error result it can correct, as for any mis-called tool.
-        const result: ToolResult = call.invalidArguments !== undefined
-          ? { content: { error: 'invalid_arguments', message: call.invalidArguments } }
-          : await o.tools.call(call.name, call.arguments, o.context, o.control, signal);
+        const running: Promise<ToolResult> = call.invalidArguments !== undefined
+          ? Promise.resolve({ content: { error: 'invalid_arguments', message: call.invalidArguments } })
+          : o.tools.call(call.name, call.arguments, o.context, o.control, signal);
+        const result = await within(running, dueAt - Date.now());
+        if (result === TIMED_OUT) {
+          place.content = TOOL_TIMED_OUT;
+          // Done after all (a booking made late): the history says so, and that the caller was not told.
+          void running.then((late) => {
+            if (place.content === TOOL_TIMED_OUT) place.content = toolResultContent(late, true);
+          }, () => {});
+          continue;
+        }
         // Cut while the tool ran: its say will never be spoken.
         place.content = toolResultContent(result, signal.aborted);
         if (safe) safe = allowContactsIn(safe, place.content);

@@ -4,15 +4,10 @@
  * (fake time, whole CallSession).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_LIMITS, type BotConfig } from '../../src/bots/config-schema.js';
-import { CallSession } from '../../src/call/call-session.js';
-import { MemoryCallRecorder } from '../../src/call/recorder.js';
-import { ToolRegistry } from '../../src/call/tool-registry.js';
 import type { Tool, ToolResult } from '../../src/call/tool-types.js';
-import { silentLogger } from '../../src/call/types.js';
-import type { ChatMessage, LlmRequest } from '../../src/providers/types.js';
-import { MemoryTransport } from '../helpers/memory-transport.js';
-import { saySentence, ScriptedLlm, ScriptedStt, ScriptedTts, type ScriptedReply } from '../helpers/scripted-providers.js';
+import type { ChatMessage } from '../../src/providers/types.js';
+import { saySentence } from '../helpers/scripted-providers.js';
+import { toolCallSession } from '../helpers/tool-call-session.js';
 
 const BOOKING_CALL = { id: 'c1', name: 'book_appointment', arguments: { when: 'Friday at ten' } };
 
@@ -31,21 +26,7 @@ function bookingTool() {
   return { tool, finish: () => finish?.(), get booked() { return booked; } };
 }
 
-function harness(reply: (request: LlmRequest, index: number) => ScriptedReply, tools: Tool[]) {
-  const transport = new MemoryTransport();
-  const stt = new ScriptedStt();
-  const llm = new ScriptedLlm(reply);
-  const recorder = new MemoryCallRecorder();
-  const config: BotConfig = { greeting: 'Hello, how can I help?', systemPrompt: 'Be brief.' };
-  const session = new CallSession({
-    transport, stt, llm, tts: new ScriptedTts(), tools: new ToolRegistry(tools), recorder,
-    context: { callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, bot: { id: 'b', name: 'B', language: 'en', config } },
-    limits: { ...DEFAULT_LIMITS, silenceRepromptSec: 120, silenceHangupSec: 600 },
-    systemPrompt: config.systemPrompt, language: 'en', log: silentLogger, callerVoice: null,
-  });
-  void session.start();
-  return { stt, llm, recorder, session, advance: (ms: number) => vi.advanceTimersByTimeAsync(ms) };
-}
+const harness = toolCallSession;
 
 /** role: content (and the tool calls, for an assistant message that made some). */
 const shape = (messages: ChatMessage[]) =>
