@@ -3,7 +3,7 @@
  * reach a client; unexpected errors are logged with the request id and answered with a generic 500.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { UnsafeParameterError } from '../db/param-guard.js';
+import { isOutOfResources, UnsafeParameterError } from '../db/param-guard.js';
 import { isDatabaseUnreachable } from '../db/retry.js';
 import { ParleyError, type ErrorCode } from '../errors.js';
 import { trackAllowedMethods } from './method-not-allowed.js';
@@ -43,7 +43,11 @@ function mapError(err: FastifyError & { code?: string; validation?: unknown[]; v
   // Deadlocks and serialisation failures are retried where they can happen (db/retry.ts); one that still
   // surfaces is a busy database, not a server bug.
   if (err.code === '40P01' || err.code === '40001') return { status: 503, code: 'PARLEY_ERR_UNAVAILABLE', message: 'The database is busy; retry the request' };
-  // The database went away (refused, reset, closed, shutting down): the request may be retried once it is back.
+  // SQLSTATE class 53: the database is out of disk, memory or connections. Nothing is wrong with the request, and
+  // the same request may succeed once an operator has made room.
+  if (isOutOfResources(err)) return { status: 503, code: 'PARLEY_ERR_UNAVAILABLE', message: 'The database is out of resources (disk, memory or connections); retry later' };
+  // The database went away (refused, reset, closed, shutting down, or no answer within the query deadline): the
+  // request may be retried once it is back.
   if (isDatabaseUnreachable(err)) return { status: 503, code: 'PARLEY_ERR_UNAVAILABLE', message: 'The database is unavailable; retry shortly' };
   if (err.validation) {
     const first = err.validation[0] as { instancePath?: string; params?: { missingProperty?: string; additionalProperty?: string } } | undefined;
@@ -88,15 +92,33 @@ export function sendFrameworkError(err: FastifyError, _request: FastifyRequest, 
   });
 }
 
+/** A database out of resources fails every write alike: its error is logged once per this long, with a count. */
+export const OUT_OF_RESOURCES_LOG_EVERY_MS = 60_000;
+
+/** Logs the first out-of-resources error, then one per OUT_OF_RESOURCES_LOG_EVERY_MS saying how many came since. */
+function outOfResourcesLog(): (log: FastifyRequest['log'], err: unknown) => void {
+  let loggedAt = -Infinity;
+  let since = 0;
+  return (log, err) => {
+    since++;
+    if (Date.now() - loggedAt < OUT_OF_RESOURCES_LOG_EVERY_MS) return;
+    log.error({ err, failed_requests: since }, 'the database is out of resources (SQLSTATE class 53): requests fail with 503 until an operator makes room');
+    loggedAt = Date.now();
+    since = 0;
+  };
+}
+
 export function installErrorHandler(app: FastifyInstance): void {
   const allowedMethods = trackAllowedMethods(app);
+  const logOutOfResources = outOfResourcesLog();
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const mapped = mapError(err);
     if (!mapped) {
       request.log.error({ err }, 'unhandled error');
       return reply.status(500).send({ error: { code: 'PARLEY_ERR_INTERNAL', message: 'Internal error' } });
     }
-    if (mapped.status >= 500) request.log.error({ err }, mapped.message);
+    if (isOutOfResources(err)) logOutOfResources(request.log, err);
+    else if (mapped.status >= 500) request.log.error({ err }, mapped.message);
     return reply.status(mapped.status).send({ error: { code: mapped.code, message: mapped.message, ...(mapped.details ? { details: mapped.details } : {}) } });
   });
   app.setNotFoundHandler((request, reply) => {

@@ -7,9 +7,11 @@
  * restarts a process whose connections are stuck instead of leaving it "healthy" and useless — for the embedded
  * database, which lives in the process; a PostgreSQL server's outage is /readyz's alone. Once the server is
  * shutting down, /readyz is 503 at once: live calls are saying goodbye, and new ones should go to another instance.
+ * It is 503 too for a while after a query met SQLSTATE class 53 (OUT_OF_RESOURCES_UNREADY_MS).
  */
 import type { FastifyInstance } from 'fastify';
 import { migrationsCurrent } from '../db/migrate.js';
+import { databaseOutOfResourcesAt } from '../db/param-guard.js';
 import type { RootSql } from '../db/sql.js';
 
 export interface HealthOptions {
@@ -27,7 +29,17 @@ export interface HealthOptions {
    * business, and /healthz stays 200 — a liveness probe restarting every instance would only end their live calls.
    */
   databaseInProcess?: boolean;
+  /** How long /readyz stays 503 after a query met SQLSTATE class 53. Default OUT_OF_RESOURCES_UNREADY_MS. */
+  outOfResourcesMs?: number;
 }
+
+/**
+ * /readyz is 503 for this long after any query met SQLSTATE class 53 (disk full, out of memory, too many
+ * connections). Its own check only reads, and reads go on working on a full disk: without this it says "ready"
+ * while every write fails, and a load balancer keeps sending calls and requests to an instance that cannot store
+ * them. Each new class-53 error starts the window again; once writes stop failing it ends by itself.
+ */
+export const OUT_OF_RESOURCES_UNREADY_MS = 30_000;
 
 type Outcome = { ok: true; value: boolean } | { ok: false; reason: 'timeout' | 'error' };
 
@@ -75,6 +87,10 @@ export function installHealthRoutes(app: FastifyInstance, sql: RootSql, options:
 
   app.get('/readyz', { schema: { hide: true } as object }, async (_request, reply) => {
     if (options.draining?.()) return reply.status(503).send({ status: 'shutting down' });
+    const outOfResourcesAt = databaseOutOfResourcesAt(sql);
+    if (outOfResourcesAt !== null && Date.now() - outOfResourcesAt < (options.outOfResourcesMs ?? OUT_OF_RESOURCES_UNREADY_MS)) {
+      return reply.status(503).send({ status: 'database out of resources' });
+    }
     const outcome = await check(() => migrationsCurrent(sql));
     if (!outcome.ok) return reply.status(503).send({ status: outcome.reason === 'timeout' ? 'database not answering' : 'database unreachable' });
     if (!outcome.value) return reply.status(503).send({ status: 'migrations pending' });

@@ -6,6 +6,7 @@
  * during a database blip is stored once it is back, and the call's end with it (before, each was tried once and
  * dropped: turns lost, the call left in_progress for good).
  */
+import { BACKGROUND_QUERY_DEADLINE_MS, withQueryDeadline } from '../db/param-guard.js';
 import { retryWhileUnreachable } from '../db/retry.js';
 import type { RootSql } from '../db/sql.js';
 import { answerCall, appendTurn, endCallInTx, type CallEnd } from './lifecycle.js';
@@ -35,7 +36,11 @@ export class PgCallRecorder implements CallRecorder {
   // Writes are chained so turns land in order even though the loop does not wait for them.
   private chain: Promise<void> = Promise.resolve();
 
-  constructor(private readonly o: PgCallRecorderOptions) {}
+  constructor(private readonly o: PgCallRecorderOptions) {
+    // Nobody waits on these writes (the loop goes on), and one given up at a short deadline may still land before
+    // its retry: a turn stored twice. So the background deadline, not the API's.
+    this.o = { ...o, sql: withQueryDeadline(o.sql, BACKGROUND_QUERY_DEADLINE_MS) };
+  }
 
   start(): Promise<void> {
     const { sql, callId, companyId, botId } = this.o;

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import postgres from 'postgres';
 import { guardSql } from './param-guard.js';
 import { lockDataDir } from './pglite-lock.js';
-import { initialiseDataDir } from './pglite-template.js';
+import { initialiseDataDir, keepDirectoriesPrivate, PRIVATE_DIR_MODE } from './pglite-template.js';
 import { startPGliteThread } from './pglite-thread.js';
 import type { RootSql } from './sql.js';
 import { WORK_CHANNEL } from './work-notifications.js';
@@ -42,6 +42,15 @@ export interface DatabaseOptions {
    * notifications only to a session that listened before the notifying commit). Default: the work channel.
    */
   channels?: string[];
+  /**
+   * The most a query through `sql` waits for its answer, in ms (param-guard.ts); null: no deadline. Default:
+   * QUERY_DEADLINE_MS on PostgreSQL, none on embedded PGlite — there is no network between the process and its
+   * thread to stall, a query that is slow there is slow because the machine is busy (a deadline would turn load
+   * into errors), and a thread that stops answering is a bug /healthz reports (the process is restarted).
+   */
+  queryDeadlineMs?: number | null;
+  /** Said once per open when something needs the operator's eye (a data directory open to other users). */
+  onWarning?: (message: string) => void;
   /** Embedded PGlite only: its thread died while open. Default: exitOnDatabaseLost (log, exit code 1). */
   onDatabaseLost?: (err: Error) => void;
 }
@@ -77,8 +86,27 @@ const safeTypes = {
   },
 };
 
+/**
+ * PostgreSQL: the most a query of the API or of a live call waits for its answer (queued for a connection and
+ * running) before it fails as "database unreachable" (503 for a request; a tool error, spoken, in a call). Their
+ * queries take milliseconds; past this the database is stalled (a network that drops packets while the sockets stay
+ * open, a server frozen) and answering the caller matters more than waiting. Work nobody waits on takes another
+ * handle (param-guard.ts's withQueryDeadline): BACKGROUND_QUERY_DEADLINE_MS, or none for migrations.
+ */
+export const QUERY_DEADLINE_MS = 5_000;
+/** How long opening a connection may take (postgres.js's default is 30 s), in seconds. */
+const CONNECT_TIMEOUT_S = 5;
+/**
+ * TCP keepalive on every connection, after this many idle seconds (postgres.js's default is 60): an idle
+ * connection whose peer vanished (a failover, a NAT or firewall that forgot it) is found and replaced instead of
+ * being handed the next query. The probes' spacing and count are the kernel's.
+ */
+const KEEPALIVE_S = 30;
+
 const commonOptions = (onNotice?: (m: string) => void): postgres.Options<Record<string, postgres.PostgresType>> => ({
   onnotice: (n) => onNotice?.(String(n.message)),
+  connect_timeout: CONNECT_TIMEOUT_S,
+  keep_alive: KEEPALIVE_S,
   // Timestamps come back as Date, JSON as objects; bigint counts as numbers are safe at our sizes.
   types: safeTypes as unknown as Record<string, postgres.PostgresType>,
   // UTC whatever the server's default zone: dates, days and intervals in SQL never depend on how the database
@@ -87,16 +115,16 @@ const commonOptions = (onNotice?: (m: string) => void): postgres.Options<Record<
 });
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  const guarded = (sql: RootSql): RootSql => (options.guard === false ? sql : guardSql(sql));
+  const guarded = (sql: RootSql, deadlineMs: number | null): RootSql => (options.guard === false ? sql : guardSql(sql, { deadlineMs }));
   if (options.databaseUrl) {
-    const sql = guarded(postgres(options.databaseUrl, { ...commonOptions(options.onNotice), max: options.poolMax ?? 10 }));
+    const sql = guarded(postgres(options.databaseUrl, { ...commonOptions(options.onNotice), max: options.poolMax ?? 10 }), options.queryDeadlineMs === undefined ? QUERY_DEADLINE_MS : options.queryDeadlineMs);
     // postgres.js listens on a connection of its own, which it reconnects (calling onListen again).
     const listen: Database['listen'] = async (channel, onNotify, onListen) => sql.listen(channel, onNotify, onListen);
     return { sql, kind: 'postgres', listen, close: () => sql.end({ timeout: 5 }) };
   }
 
   const inMemory = options.dataDir.startsWith('memory://');
-  if (!inMemory) mkdirSync(options.dataDir, { recursive: true });
+  if (!inMemory) mkdirSync(options.dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const unlock = inMemory ? () => {} : lockDataDir(options.dataDir);
   const dataDir = inMemory ? 'memory://' : `${options.dataDir}/pglite`;
   const channels = options.channels ?? [WORK_CHANNEL];
@@ -104,7 +132,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const thread = await (async () => {
     // A new data directory starts as a copy of a prepared cluster (pglite-template.ts): initdb in the server's
     // thread would take seconds and leave its memory behind.
-    if (!inMemory) await initialiseDataDir(dataDir);
+    if (!inMemory) {
+      keepDirectoriesPrivate([options.dataDir, dataDir], options.onWarning ?? warnOnStderr);
+      await initialiseDataDir(dataDir);
+    }
     // PGlite executes every query in WASM: it runs in its own thread (pglite-worker.ts), so the event loop that
     // carries calls only does postgres.js's socket I/O, as with a PostgreSQL server.
     return startPGliteThread({
@@ -125,7 +156,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     database: 'postgres',
     username: 'postgres',
     max: 1,
-  }));
+  }), options.queryDeadlineMs ?? null);
   // One process, one database: a notification reaches the listener the moment the thread reads it, with nothing
   // to reconnect; onListen runs once.
   const listen: Database['listen'] = async (channel, onNotify, onListen) => {
@@ -151,6 +182,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       }
     },
   };
+}
+
+function warnOnStderr(message: string): void {
+  process.stderr.write(`Parley: ${message}\n`);
 }
 
 /**

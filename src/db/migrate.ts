@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { withQueryDeadline } from './param-guard.js';
 import type { RootSql } from './sql.js';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
@@ -30,7 +31,9 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
   return out;
 }
 
-export async function migrate(sql: RootSql, dir = MIGRATIONS_DIR): Promise<{ applied: string[] }> {
+export async function migrate(database: RootSql, dir = MIGRATIONS_DIR): Promise<{ applied: string[] }> {
+  // No query deadline: a migration may rewrite a large table, and a second instance waits on the lock meanwhile.
+  const sql = withQueryDeadline(database, null);
   const migrations = await loadMigrations(dir);
   const applied: string[] = [];
   // Under the lock too: two concurrent "create table if not exists" can collide in the catalog.

@@ -15,14 +15,20 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
+import { chmodSync, existsSync, statSync } from 'node:fs';
+import { chmod, mkdir, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { copyTree } from '../util/copy-tree.js';
 import { loadMigrations, MIGRATIONS_DIR } from './migrate.js';
 
 const require = createRequire(import.meta.url);
+/**
+ * The embedded database's files hold webhook signing secrets, transcripts and phone numbers: its directories are
+ * its owner's alone, its files too (PostgreSQL itself refuses a data directory others can read).
+ */
+export const PRIVATE_DIR_MODE = 0o700;
+export const PRIVATE_FILE_MODE = 0o600;
 const INITDB_TIMEOUT_MS = 120_000;
 /** Every template's name starts so (pglite-template-build.ts removes outdated ones). */
 export const TEMPLATE_PREFIX = 'pglite-cluster-';
@@ -62,7 +68,7 @@ export async function pgliteTemplateDir(cacheDir = defaultTemplateCacheDir(), mi
  * down cleanly. Rejects with the child's last words when it fails.
  */
 export async function initdbInChildProcess(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const script = 'require(process.argv[1]).PGlite.create(process.argv[2]).then((db) => db.close())'
     + '.catch((err) => { console.error(String((err && err.stack) || err)); process.exit(1); });';
   const child = spawn(process.execPath, ['-e', script, require.resolve('@electric-sql/pglite'), dir], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -115,10 +121,49 @@ export async function initialiseDataDir(pgDataDir: string, options: InitialiseOp
       await initdbInChildProcess(staging);
       origin = 'initdb';
     }
+    // The template's modes are its builder's umask's, and PGlite's initdb writes its files 0666.
+    await makeTreePrivate(staging);
     if (present) await rmdir(pgDataDir);
     await rename(staging, pgDataDir);
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
   return origin;
+}
+
+/** Every directory under `root` (and itself) PRIVATE_DIR_MODE, every file PRIVATE_FILE_MODE. */
+export async function makeTreePrivate(root: string): Promise<void> {
+  await chmod(root, PRIVATE_DIR_MODE);
+  for (const e of await readdir(root, { withFileTypes: true, recursive: true })) {
+    const path = join(e.parentPath, e.name);
+    if (e.isDirectory()) await chmod(path, PRIVATE_DIR_MODE);
+    else if (e.isFile()) await chmod(path, PRIVATE_FILE_MODE);
+  }
+}
+
+/**
+ * Closes directories of the embedded database that other users can enter (made before this release, or under a
+ * lax umask): each becomes PRIVATE_DIR_MODE, which makes every file inside unreachable to others whatever its own
+ * mode. Says so through `warn`, once, naming what was open. A directory with the sticky bit is a shared one (a
+ * DATA_DIR of /tmp): left as it is, with a warning, since its pglite/ is closed. Never stops the start: a
+ * directory it may not change is reported.
+ */
+export function keepDirectoriesPrivate(dirs: readonly string[], warn: (message: string) => void): void {
+  const closed: string[] = [];
+  for (const dir of dirs) {
+    if (!existsSync(dir)) continue;
+    const mode = statSync(dir).mode & 0o7777;
+    if ((mode & 0o077) === 0) continue;
+    if (mode & 0o1000) {
+      warn(`${dir} is a shared directory (mode ${mode.toString(8)}); a data directory of its own is safer`);
+      continue;
+    }
+    try {
+      chmodSync(dir, PRIVATE_DIR_MODE);
+      closed.push(`${dir} (was ${mode.toString(8)})`);
+    } catch (err) {
+      warn(`${dir} is open to other users (mode ${mode.toString(8)}) and could not be closed: ${(err as Error).message}`);
+    }
+  }
+  if (closed.length) warn(`the embedded database's directories were open to other users; now ${PRIVATE_DIR_MODE.toString(8)}: ${closed.join(', ')}`);
 }

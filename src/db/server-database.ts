@@ -12,6 +12,7 @@ export function openServerDatabase(config: Config, log: Logger): Promise<Databas
     dataDir: config.DATA_DIR,
     poolMax: config.DATABASE_POOL_MAX,
     onNotice: (m) => log.debug({ notice: m }, 'postgres notice'),
+    onWarning: (m) => log.warn(m),
     // The embedded database's thread died: nothing can be stored any more, so stop and let the supervisor restart.
     onDatabaseLost: (err) => {
       log.fatal({ err: err.message }, 'embedded database lost; exiting');

@@ -16,6 +16,7 @@ export interface TestDatabase extends Database {
 }
 
 export const usingRealPostgres = (): boolean => Boolean(process.env.DATABASE_URL);
+const TEST_QUERY_DEADLINE_MS = 60_000;
 
 export async function createTestDb(options: { migrate?: boolean; guard?: boolean } = {}): Promise<TestDatabase> {
   const adminUrl = process.env.DATABASE_URL;
@@ -27,7 +28,9 @@ export async function createTestDb(options: { migrate?: boolean; guard?: boolean
     await admin.end();
     const url = new URL(adminUrl);
     url.pathname = `/${name}`;
-    const inner = await openDatabase({ databaseUrl: url.toString(), dataDir: 'memory://', poolMax: 10, ...(options.guard === false ? { guard: false } : {}) });
+    // The production query deadline (5 s) counts the wait for a pooled connection: on a shared test machine a
+    // file's burst of parallel queries can wait that long, so tests get a long one (the stall tests set their own).
+    const inner = await openDatabase({ databaseUrl: url.toString(), dataDir: 'memory://', poolMax: 10, queryDeadlineMs: TEST_QUERY_DEADLINE_MS, ...(options.guard === false ? { guard: false } : {}) });
     db = {
       ...inner,
       url: url.toString(),
