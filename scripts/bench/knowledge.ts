@@ -3,8 +3,14 @@
  * p50/p95/p99 on 10,000 and 100,000 chunks of one bot in the embedded store (vector query alone and full hybrid
  * search). PGlite by default; with DATABASE_URL a fresh database on that server.
  *   npx tsx scripts/bench/knowledge.ts [--sizes 10000,100000] [--pages 40] [--queries 300]
+ *
+ * --event-loop: instead, what searches on one bot at the chunk cap (--cap, default KNOWLEDGE_MAX_CHUNKS_PER_BOT's
+ * 50,000) do to the event loop every other tenant's calls run on: the longest event-loop delay (and p99) while the
+ * bot's matrix is read, during vector queries with local (sparse) and dense question vectors, and during hybrid
+ * searches.
+ *   npx tsx scripts/bench/knowledge.ts --event-loop [--cap 50000] [--queries 300]
  */
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { RootSql } from '../../src/db/sql.js';
 import { acceptUpload } from '../../src/knowledge/documents.js';
@@ -18,7 +24,13 @@ import { createBot } from '../../tests/fixtures/knowledge/kb.js';
 import { createTestDb } from '../../tests/helpers/db.js';
 
 const { values } = parseArgs({
-  options: { sizes: { type: 'string', default: '10000,100000' }, pages: { type: 'string', default: '40' }, queries: { type: 'string', default: '300' } },
+  options: {
+    sizes: { type: 'string', default: '10000,100000' },
+    pages: { type: 'string', default: '40' },
+    queries: { type: 'string', default: '300' },
+    'event-loop': { type: 'boolean', default: false },
+    cap: { type: 'string', default: '50000' },
+  },
 });
 const sizes = values.sizes.split(',').map(Number);
 const pages = Number(values.pages);
@@ -141,12 +153,56 @@ async function benchRetrieval(sql: RootSql, embedder: LocalEmbedder, count: numb
   console.log(`  hybrid search (vector + FTS + RRF + rows):  ${fmt(hybridMs)}`);
 }
 
+/** Runs `work` with the event-loop delay histogram reset around it: the longest and p99 delay, in ms. */
+async function loopDelayDuring(work: () => Promise<unknown>): Promise<{ max: number; p99: number; ms: number }> {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  const t0 = performance.now();
+  await work();
+  const ms = performance.now() - t0;
+  h.disable();
+  return { max: h.max / 1e6, p99: h.percentile(99) / 1e6, ms };
+}
+
+const unitVector = (dim: number): Float32Array => {
+  const v = Float32Array.from({ length: dim }, () => rand() * 2 - 1);
+  const norm = Math.hypot(...v);
+  return v.map((x) => x / norm);
+};
+
+async function benchEventLoop(sql: RootSql, embedder: LocalEmbedder, cap: number) {
+  const store = new PgVectorStore({ sql, dimensions: embedder.dimensions });
+  const bot = await createBot(sql, 'en', `Bench loop ${cap}`);
+  const fillMs = await fillBot(sql, embedder, store, bot.botId, bot.companyId, cap);
+  store.clearCache();
+  const retriever = new Retriever({ sql, embedder, store, topK: 4 });
+  const qs = Array.from({ length: queries }, () => Array.from({ length: 4 + Math.floor(rand() * 5) }, word).join(' '));
+  const sparse = await embedder.embed(qs);
+  const dense = qs.map(() => unitVector(embedder.dimensions));
+  const each = (vectors: Float32Array[]) => async () => {
+    for (const v of vectors) await store.query(v, { ...bot, limit: 20, idsOnly: true });
+  };
+  const line = (what: string, r: { max: number; p99: number; ms: number }, n: number) =>
+    console.log(`  ${what.padEnd(44)} max ${r.max.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  (${(r.ms / n).toFixed(2)} ms per call)`);
+  console.log(`\nevent-loop delay, one bot at ${cap.toLocaleString('en')} chunks (filled in ${(fillMs / 1000).toFixed(1)} s):`);
+  line('matrix read (prepare, cold)', await loopDelayDuring(() => store.prepare({ companyId: bot.companyId, botId: bot.botId })), 1);
+  line('vector queries, local question vectors', await loopDelayDuring(each(sparse)), qs.length);
+  line('vector queries, dense question vectors', await loopDelayDuring(each(dense)), qs.length);
+  line('hybrid searches (embed + vector + FTS + rows)', await loopDelayDuring(async () => {
+    for (const q of qs) await retriever.search({ ...bot, language: 'en' }, q);
+  }), qs.length);
+}
+
 const db = await createTestDb();
 console.log(`knowledge bench on ${db.kind}${db.kind === 'pglite' ? ' (in-memory)' : ''}, Node ${process.version}, local embedder (384 dims)`);
 try {
   const embedder = new LocalEmbedder();
-  await benchIngestion(db.sql, embedder, new PgVectorStore({ sql: db.sql, dimensions: embedder.dimensions }));
-  for (const n of sizes) await benchRetrieval(db.sql, embedder, n);
+  if (values['event-loop']) {
+    await benchEventLoop(db.sql, embedder, Number(values.cap));
+  } else {
+    await benchIngestion(db.sql, embedder, new PgVectorStore({ sql: db.sql, dimensions: embedder.dimensions }));
+    for (const n of sizes) await benchRetrieval(db.sql, embedder, n);
+  }
 } finally {
   await db.close();
 }

@@ -9,8 +9,10 @@
  * without notifications. A reload reads only what changed: the matrix is kept per document, tagged with the
  * document's updated_at (which every change to a ready document's vectors moves), so a document becoming ready
  * costs its own vectors, not the bot's.
- * Brute force is exact and, at 384 dimensions, a few milliseconds per 10,000 chunks; past a few hundred
- * thousand chunks per bot use Qdrant.
+ * Brute force is exact and, at 384 dimensions, a few milliseconds per 10,000 chunks, scored in slices with turns
+ * of the event loop in between (bestRows) so that a large bot's search never holds every tenant's calls for long;
+ * a bot has at most KNOWLEDGE_MAX_CHUNKS_PER_BOT chunks (default 50,000: ~77 MB of matrix, ~10–25 ms of scoring);
+ * for more, use Qdrant.
  */
 import type { Db } from '../db/sql.js';
 import type { DocumentRef, VectorHit, VectorPoint, VectorQuery, VectorStore } from './vector-store.js';
@@ -23,6 +25,8 @@ export interface PgVectorStoreOptions {
   maxCachedVectors?: number;
   /** Vectors read per query when a bot's matrix is loaded; default LOAD_PAGE_ROWS. */
   loadPageRows?: number;
+  /** Multiply-adds a search scores between turns of the event loop; default SCORE_SLICE_MULTIPLY_ADDS. */
+  scoreSliceMultiplyAdds?: number;
 }
 
 /** One ready document's vectors. */
@@ -48,25 +52,43 @@ export async function bumpIndexVersion(tx: Db, botId: string): Promise<void> {
     on conflict (bot_id) do update set version = knowledge_index_versions.version + 1`;
 }
 
+/**
+ * The `k` largest scores seen so far, fed in index order (a block of rows at a time): the same selection as one
+ * pass over all scores — an equal score never displaces an earlier index.
+ */
+export class TopK {
+  /** Row indices, best first. */
+  readonly idx: number[] = [];
+  /** Their scores. */
+  readonly val: number[] = [];
+  constructor(private readonly k: number) {}
+
+  /** Offers scores[0..count) as rows first..first+count. */
+  add(scores: Float32Array, count: number, first = 0): void {
+    const { idx, val, k } = this;
+    if (k <= 0) return;
+    for (let i = 0; i < count; i++) {
+      const s = scores[i]!;
+      if (idx.length === k && s <= val[k - 1]!) continue;
+      let pos = idx.length === k ? k - 1 : idx.length;
+      while (pos > 0 && val[pos - 1]! < s) {
+        if (pos < k) {
+          val[pos] = val[pos - 1]!;
+          idx[pos] = idx[pos - 1]!;
+        }
+        pos--;
+      }
+      val[pos] = s;
+      idx[pos] = first + i;
+    }
+  }
+}
+
 /** Indices of the `k` largest scores, best first. */
 export function topK(scores: Float32Array, count: number, k: number): number[] {
-  const idx: number[] = [];
-  const val: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const s = scores[i]!;
-    if (idx.length === k && s <= val[k - 1]!) continue;
-    let pos = idx.length === k ? k - 1 : idx.length;
-    while (pos > 0 && val[pos - 1]! < s) {
-      if (pos < k) {
-        val[pos] = val[pos - 1]!;
-        idx[pos] = idx[pos - 1]!;
-      }
-      pos--;
-    }
-    val[pos] = s;
-    idx[pos] = i;
-  }
-  return idx;
+  const best = new TopK(k);
+  best.add(scores, count);
+  return best.idx;
 }
 
 /**
@@ -107,12 +129,57 @@ export function scoreRows(matrix: Float32Array, n: number, dim: number, vector: 
 /** Vectors read per query when a bot's matrix is loaded (~7 MB at 384 dimensions). */
 const LOAD_PAGE_ROWS = 5_000;
 
+/**
+ * Multiply-adds one search scores before it gives the event loop a turn: ~1–2 ms of a core. Every tenant's calls
+ * share the loop, and scoring a bot of 50,000 chunks in one go held it 60–180 ms per search; in slices of this
+ * size (5,200 rows at 384 dimensions, 1,300 at 1,536) other work runs between them. A bot this size or smaller is
+ * scored in one go, as before.
+ */
+export const SCORE_SLICE_MULTIPLY_ADDS = 2_000_000;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * The `k` best rows of the bot's matrix for `vector` (indices into `bot.ids`), scored a slice of rows at a time with
+ * a turn of the event loop between slices. The same rows and scores as scoring all rows at once.
+ */
+export async function bestRows(
+  blocks: readonly { ids: readonly string[]; matrix: Float32Array }[],
+  dim: number,
+  vector: Float32Array,
+  k: number,
+  options: { sliceMultiplyAdds?: number | undefined; signal?: AbortSignal | undefined } = {},
+): Promise<TopK> {
+  const rowsInAll = blocks.reduce((sum, b) => sum + b.ids.length, 0);
+  const sliceRows = Math.max(1, Math.min(rowsInAll, Math.floor((options.sliceMultiplyAdds ?? SCORE_SLICE_MULTIPLY_ADDS) / dim)));
+  const scores = new Float32Array(sliceRows);
+  const best = new TopK(k);
+  let first = 0;
+  let sinceTurn = 0;
+  for (const block of blocks) {
+    const rows = block.ids.length;
+    for (let r = 0; r < rows;) {
+      if (sinceTurn === sliceRows) {
+        await nextTurn();
+        options.signal?.throwIfAborted();
+        sinceTurn = 0;
+      }
+      const count = Math.min(rows - r, sliceRows - sinceTurn);
+      scoreRows(block.matrix.subarray(r * dim, (r + count) * dim), count, dim, vector, scores);
+      best.add(scores, count, first + r);
+      r += count;
+      sinceTurn += count;
+    }
+    first += rows;
+  }
+  return best;
+}
+
 export class PgVectorStore implements VectorStore {
   readonly name = 'postgres' as const;
   private readonly cache = new Map<string, BotMatrix>();
   private readonly loading = new Map<string, Promise<BotMatrix>>();
   private readonly maxCached: number;
-  private scores = new Float32Array(0);
   /** Vectors read from the database since this store was made (how much reloads cost). */
   vectorsRead = 0;
 
@@ -159,17 +226,14 @@ export class PgVectorStore implements VectorStore {
     const dim = this.options.dimensions;
     const n = bot.ids.length;
     if (n === 0 || vector.length !== dim) return [];
-    if (this.scores.length < n) this.scores = new Float32Array(n);
-    const scores = this.scores;
-    let offset = 0;
-    for (const block of bot.blocks.values()) {
-      scoreRows(block.matrix, block.ids.length, dim, vector, scores.subarray(offset));
-      offset += block.ids.length;
-    }
-    const best = topK(scores, n, Math.min(filter.limit, n));
-    const ids = best.map((i) => bot.ids[i]!);
-    if (filter.idsOnly) return best.map((i) => ({ id: bot.ids[i]!, score: scores[i]! }));
-    const score = new Map(best.map((i) => [bot.ids[i]!, scores[i]!]));
+    // `bot` stays as it is while the slices are scored: a reload meanwhile builds a new BotMatrix.
+    const best = await bestRows([...bot.blocks.values()], dim, vector, Math.min(filter.limit, n), {
+      signal: filter.signal,
+      sliceMultiplyAdds: this.options.scoreSliceMultiplyAdds,
+    });
+    const ids = best.idx.map((i) => bot.ids[i]!);
+    if (filter.idsOnly) return ids.map((id, j) => ({ id, score: best.val[j]! }));
+    const score = new Map(ids.map((id, j) => [id, best.val[j]!]));
     // Looked up by primary key first (materialized), so stale statistics on a freshly filled table cannot make
     // the planner scan the whole bot through the (bot_id, company_id) index instead.
     const rows = await this.options.sql<
