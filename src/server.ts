@@ -227,7 +227,15 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       },
     }),
     bookingRoutes({ sql, bookings }),
-    knowledgeRoutes({ sql, store: knowledge.store, retriever: knowledge.retriever, maxUploadBytes: config.UPLOAD_MAX_BYTES, onEnqueued: () => worker?.kick() }),
+    knowledgeRoutes({
+      sql, store: knowledge.store, retriever: knowledge.retriever, maxUploadBytes: config.UPLOAD_MAX_BYTES,
+      quotas: {
+        maxDocumentsPerCompany: config.KNOWLEDGE_MAX_DOCUMENTS_PER_COMPANY,
+        maxBytesPerCompany: config.KNOWLEDGE_MAX_BYTES_PER_COMPANY,
+        maxChunksPerBot: config.KNOWLEDGE_MAX_CHUNKS_PER_BOT,
+      },
+      onEnqueued: () => worker?.kick(),
+    }),
     webCallRoutes({ sql, publicOrigin: config.PUBLIC_URL, tokenTtlSec: config.WEB_CALL_TOKEN_TTL_SEC, maxActivePerCompany: config.WEB_CALLS_MAX_ACTIVE_PER_COMPANY, budget }),
     outboundCallRoutes({ sql, dialer, budget }),
     campaignRoutes({ sql, dialingAvailable: dialer !== null, onChange: () => campaigns?.kick() }),

@@ -13,6 +13,10 @@
  * Duplicates: uploading bytes the bot already has (same sha256) creates nothing and returns the existing
  * document with `created: false` (the route answers 200 instead of 202). If that document had failed, it is
  * put back to processing and ingested again.
+ *
+ * Quotas (quotas.ts): an upload that would create a document past the company's documents or bytes, or to a bot
+ * whose documents already have KNOWLEDGE_MAX_CHUNKS_PER_BOT chunks, is refused (409), counted under the company's
+ * row lock in the transaction that inserts it; a duplicate adds nothing and always passes.
  */
 import { createHash } from 'node:crypto';
 import type { RootSql } from '../db/sql.js';
@@ -32,6 +36,7 @@ import {
   writeDocumentParts,
   type KnowledgeDocumentRow,
 } from './repo.js';
+import { checkUploadQuotas, DEFAULT_KNOWLEDGE_QUOTAS, lockCompanyQuota, type KnowledgeQuotas } from './quotas.js';
 import type { VectorStore } from './vector-store.js';
 import { storableText } from '../util/storable-text.js';
 
@@ -39,6 +44,8 @@ export interface DocumentServiceDeps {
   sql: RootSql;
   store: VectorStore;
   maxUploadBytes: number;
+  /** Default DEFAULT_KNOWLEDGE_QUOTAS. */
+  quotas?: KnowledgeQuotas;
   /** Called after a job was enqueued (wire to JobWorker.kick() for an immediate start). */
   onEnqueued?: () => void;
 }
@@ -91,6 +98,9 @@ export async function acceptUpload(deps: DocumentServiceDeps, upload: Upload): P
   let enqueued = false;
   const bytes = upload.bytes;
   const result = await deps.sql.begin(async (tx) => {
+    await lockCompanyQuota(tx, upload.companyId);
+    const quotas = deps.quotas ?? DEFAULT_KNOWLEDGE_QUOTAS;
+    await checkUploadQuotas(tx, { companyId: upload.companyId, botId: upload.botId, sha256, size: bytes.length }, quotas);
     const { row, created } = await insertDocument(tx, { companyId: upload.companyId, botId: upload.botId, filename, contentType, kind, bytes, sha256 });
     let document = row;
     // More parts to write: this upload's, or the same bytes of an upload that died (or is still going) before

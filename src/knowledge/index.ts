@@ -30,6 +30,8 @@ export interface KnowledgeSettings {
   INGEST_WORKER_MEMORY_MB: number;
   INGEST_TIMEOUT_MS: number;
   RETRIEVAL_TOP_K: number;
+  /** Default DEFAULT_KNOWLEDGE_QUOTAS.maxChunksPerBot. */
+  KNOWLEDGE_MAX_CHUNKS_PER_BOT?: number;
 }
 
 export interface Knowledge {
@@ -61,6 +63,7 @@ export function createKnowledge(deps: { sql: RootSql; embedder: Embedder; settin
   };
   const ingest = ingestJobKind({
     sql, embedder, store, chunkSize: settings.CHUNK_SIZE, chunkOverlap: settings.CHUNK_OVERLAP, concurrency: settings.INGEST_CONCURRENCY, pool, limits,
+    ...(settings.KNOWLEDGE_MAX_CHUNKS_PER_BOT ? { maxChunksPerBot: settings.KNOWLEDGE_MAX_CHUNKS_PER_BOT } : {}),
   });
   return {
     store,

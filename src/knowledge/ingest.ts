@@ -21,8 +21,14 @@
  * lease is renewed between batches, and an attempt that lost it stops writing. An external store is cleaned of the
  * document's vectors whenever the document does not become ready through this attempt for a reason other than
  * another attempt's claim or finish.
+ *
+ * A bot's chunks are capped (KNOWLEDGE_MAX_CHUNKS_PER_BOT, quotas.ts): a document that would take its bot past the
+ * cap ends in 'error' naming the limit — checked once it is chunked, before anything is embedded or written, and
+ * again under the bot's row lock in the transaction that would make it ready (two documents finishing at once
+ * cannot both pass), where its chunks are removed again. It counts against the bot's ready documents other than
+ * itself.
  */
-import type { RootSql } from '../db/sql.js';
+import type { Db, RootSql } from '../db/sql.js';
 import type { JobKind } from '../jobs/queue.js';
 import type { Embedder, EmbeddingTokens } from '../providers/types.js';
 import { emitEvent } from '../webhooks/emit.js';
@@ -46,6 +52,7 @@ import {
   type DocumentStatus,
   type KnowledgeDocumentRow,
 } from './repo.js';
+import { chunkQuotaFailure, DEFAULT_KNOWLEDGE_QUOTAS, lockBotQuota, readyChunksOfBot } from './quotas.js';
 import type { VectorPoint, VectorStore } from './vector-store.js';
 
 export const INGEST_JOB_KIND = 'ingest_document';
@@ -64,6 +71,8 @@ export interface IngestDeps {
   limits?: IngestLimits;
   /** Chunk rows (with their embedded vectors) written per transaction; default WRITE_BATCH_ROWS. */
   writeBatchSize?: number;
+  /** KNOWLEDGE_MAX_CHUNKS_PER_BOT; default DEFAULT_KNOWLEDGE_QUOTAS.maxChunksPerBot. */
+  maxChunksPerBot?: number;
 }
 
 /**
@@ -108,25 +117,34 @@ async function removeChunks(
   }
 }
 
-/**
- * Records a permanent failure (status 'error' + 'knowledge.failed' in one transaction) unless already settled, then
- * removes what an interrupted attempt had written (chunks of a document that is not ready are never searched, but
- * they take room and full-text candidates).
- */
-export async function failDocument(deps: IngestDeps, doc: KnowledgeDocumentRow, message: string): Promise<void> {
-  await deps.sql.begin(async (tx) => {
-    if (!(await markDocumentFailed(tx, doc.id, message))) return;
-    await emitEvent(tx, {
-      companyId: doc.company_id,
-      type: 'knowledge.failed',
-      data: { document_id: doc.id, bot_id: doc.bot_id, filename: doc.filename, error_message: message },
-      orderingKey: doc.id,
-    });
+/** Status 'error' and the 'knowledge.failed' event, in `tx`, unless the document is no longer processing. */
+async function recordFailure(tx: Db, doc: KnowledgeDocumentRow, message: string): Promise<void> {
+  if (!(await markDocumentFailed(tx, doc.id, message))) return;
+  await emitEvent(tx, {
+    companyId: doc.company_id,
+    type: 'knowledge.failed',
+    data: { document_id: doc.id, bot_id: doc.bot_id, filename: doc.filename, error_message: message },
+    orderingKey: doc.id,
   });
+}
+
+/**
+ * Removes what an attempt at a failed document had written (chunks of a document that is not ready are never
+ * searched, but they take room and full-text candidates).
+ */
+async function removeFailedChunks(deps: IngestDeps, doc: KnowledgeDocumentRow): Promise<void> {
   // Stops as soon as the document is no longer in error (a re-upload of the same bytes put it back to processing).
   await removeChunks(deps, doc.id, 0, 'error');
   await cleanUpExternal(deps, doc);
 }
+
+/** Records a permanent failure unless already settled, then removes what an interrupted attempt had written. */
+export async function failDocument(deps: IngestDeps, doc: KnowledgeDocumentRow, message: string): Promise<void> {
+  await deps.sql.begin((tx) => recordFailure(tx, doc, message));
+  await removeFailedChunks(deps, doc);
+}
+
+const chunkCap = (deps: IngestDeps): number => deps.maxChunksPerBot ?? DEFAULT_KNOWLEDGE_QUOTAS.maxChunksPerBot;
 
 /**
  * Writes the chunk rows a batch per transaction while the document is 'processing'. 'written' when all are;
@@ -203,6 +221,12 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, run: 
     return 'error';
   }
   const { pageCount } = processed;
+  // Before anything is embedded (a cloud embedder bills it) or written; checked again when it would become ready.
+  const overCap = chunkQuotaFailure(await readyChunksOfBot(deps.sql, doc.bot_id, doc.id), processed.chunks.length, chunkCap(deps));
+  if (overCap) {
+    await failDocument(deps, doc, overCap);
+    return 'error';
+  }
   const createdAt = new Date();
   const tsConfig = tsConfigFor(language);
   const external = deps.store.name !== 'postgres';
@@ -281,11 +305,22 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, run: 
       const usage = processed.vectors
         ? embeddingUsage(deps.embedder, processed.chunks.map(embeddingText))
         : { ...embeddingSource(deps.embedder), tokens: billed.tokens };
+      let overCapAtEnd = false;
       await deps.sql.begin(async (tx) => {
+        // The bot's row before the document's: a bot being deleted holds its row, then deletes its documents' rows.
+        await lockBotQuota(tx, doc.bot_id);
         const status = await lockDocumentStatus(tx, doc.id);
         if (status !== 'processing') {
           deleted = status === undefined;
           outcome = 'skipped';
+          return;
+        }
+        // Other documents of the bot became ready since the check before embedding.
+        const overCap = chunkQuotaFailure(await readyChunksOfBot(tx, doc.bot_id, doc.id), chunks.length, chunkCap(deps));
+        if (overCap) {
+          await recordFailure(tx, doc, overCap);
+          overCapAtEnd = true;
+          outcome = 'error';
           return;
         }
         // Normally nothing: rows past this attempt's last ordinal that another attempt wrote since the removal above.
@@ -307,6 +342,7 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, run: 
           orderingKey: doc.id,
         });
       });
+      if (overCapAtEnd) await removeFailedChunks(deps, doc);
     }
   } catch (err) {
     await cleanUpExternal(deps, doc);

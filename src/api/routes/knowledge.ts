@@ -9,6 +9,7 @@ import type { RootSql } from '../../db/sql.js';
 import { badRequest, notFound, ParleyError } from '../../errors.js';
 import { acceptUpload, deleteDocument, requireBot, tooLarge } from '../../knowledge/documents.js';
 import { getDocument, listDocuments, type KnowledgeDocumentRow } from '../../knowledge/repo.js';
+import type { KnowledgeQuotas } from '../../knowledge/quotas.js';
 import type { Retriever } from '../../knowledge/retrieve.js';
 import type { VectorStore } from '../../knowledge/vector-store.js';
 import { IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors } from '../schemas.js';
@@ -63,6 +64,8 @@ export interface KnowledgeRouteDeps {
   retriever: Retriever;
   /** UPLOAD_MAX_BYTES. */
   maxUploadBytes: number;
+  /** KNOWLEDGE_MAX_*; default DEFAULT_KNOWLEDGE_QUOTAS. */
+  quotas?: KnowledgeQuotas;
   /** Called after an ingestion job is enqueued (e.g. JobWorker.kick). */
   onEnqueued?: () => void;
 }
@@ -97,7 +100,7 @@ async function readSingleFile(request: FastifyRequest, maxBytes: number): Promis
 }
 
 export function knowledgeRoutes(deps: KnowledgeRouteDeps): FastifyPluginAsync {
-  const docDeps = { sql: deps.sql, store: deps.store, maxUploadBytes: deps.maxUploadBytes, onEnqueued: deps.onEnqueued };
+  const docDeps = { sql: deps.sql, store: deps.store, maxUploadBytes: deps.maxUploadBytes, quotas: deps.quotas, onEnqueued: deps.onEnqueued };
   return async (app) => {
     app.post('/bots/:id/knowledge', {
       config: { scope: 'knowledge:write' },
@@ -106,10 +109,12 @@ export function knowledgeRoutes(deps: KnowledgeRouteDeps): FastifyPluginAsync {
         summary: 'Upload a document (multipart field "file": pdf, docx, txt, md or csv; one file per request)',
         description:
           'Answers 202 with the document in status processing; ingestion runs in the background (poll the document or ' +
-          'subscribe to knowledge.ready / knowledge.failed). The same bytes uploaded again to the bot answer 200 with the existing document.',
+          'subscribe to knowledge.ready / knowledge.failed). The same bytes uploaded again to the bot answer 200 with the existing document. ' +
+          'A company has at most KNOWLEDGE_MAX_DOCUMENTS_PER_COMPANY documents and KNOWLEDGE_MAX_BYTES_PER_COMPANY bytes of them, a bot ' +
+          'KNOWLEDGE_MAX_CHUNKS_PER_BOT chunks (409 beyond, naming the limit, with details.limit, details.max and details.used).',
         consumes: ['multipart/form-data'],
         params: IdParams,
-        response: { 200: KnowledgeDocumentSchema, 202: KnowledgeDocumentSchema, ...errors(400, 401, 403, 404, 413, 415) },
+        response: { 200: KnowledgeDocumentSchema, 202: KnowledgeDocumentSchema, ...errors(400, 401, 403, 404, 409, 413, 415) },
       },
     }, async (request, reply) => {
       const { id } = request.params as { id: string };
