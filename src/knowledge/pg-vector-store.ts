@@ -11,7 +11,7 @@
  * costs its own vectors, not the bot's.
  * Brute force is exact and, at 384 dimensions, a few milliseconds per 10,000 chunks, scored in slices with turns
  * of the event loop in between (bestRows) so that a large bot's search never holds every tenant's calls for long;
- * a bot has at most KNOWLEDGE_MAX_CHUNKS_PER_BOT chunks (default 50,000: ~77 MB of matrix, ~10–25 ms of scoring);
+ * a bot has at most KNOWLEDGE_MAX_CHUNKS_PER_BOT chunks (default 50,000: ~77 MB of matrix, ~15–35 ms of scoring);
  * for more, use Qdrant.
  */
 import type { Db } from '../db/sql.js';
@@ -130,12 +130,12 @@ export function scoreRows(matrix: Float32Array, n: number, dim: number, vector: 
 const LOAD_PAGE_ROWS = 5_000;
 
 /**
- * Multiply-adds one search scores before it gives the event loop a turn: ~1–2 ms of a core. Every tenant's calls
- * share the loop, and scoring a bot of 50,000 chunks in one go held it 60–180 ms per search; in slices of this
- * size (5,200 rows at 384 dimensions, 1,300 at 1,536) other work runs between them. A bot this size or smaller is
- * scored in one go, as before.
+ * Multiply-adds one search scores before it gives the event loop a turn: ~1–3 ms of a core. Every tenant's calls
+ * share the loop, and scoring a bot in one go held it for the whole matrix (a 50,000-chunk bot: 15–30 ms per search
+ * on a busy 2-core machine; 152,850 chunks: 60–180 ms); in slices of this size (2,600 rows at 384 dimensions, 650 at
+ * 1,536) other work runs between them (bench:knowledge --event-loop). A bot this size or smaller is scored in one go.
  */
-export const SCORE_SLICE_MULTIPLY_ADDS = 2_000_000;
+export const SCORE_SLICE_MULTIPLY_ADDS = 1_000_000;
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
