@@ -15,6 +15,7 @@ import type { Config } from './config.js';
 import type { Database } from './db/connect.js';
 import { openServerDatabase } from './db/server-database.js';
 import { migrate } from './db/migrate.js';
+import { backgroundHandle } from './db/param-guard.js';
 import { JobWorker, type JobKind } from './jobs/queue.js';
 import { createKnowledge } from './knowledge/index.js';
 import { LocalEmbedder } from './providers/embeddings/local.js';
@@ -160,7 +161,9 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const embedder = config.OPENAI_API_KEY
     ? new OpenAiEmbedder({ apiKey: config.OPENAI_API_KEY, baseUrl: config.OPENAI_BASE_URL, model: config.OPENAI_EMBEDDING_MODEL })
     : new LocalEmbedder();
-  const knowledge = createKnowledge({ sql, embedder, settings: config });
+  // Work nobody waits on gets a longer query deadline than requests and calls (db/param-guard.ts).
+  const backgroundSql = backgroundHandle(sql);
+  const knowledge = createKnowledge({ sql, backgroundSql, embedder, settings: config });
   // Calls barely need retrieval: an unreachable vector store must not stop the server from starting. Until it
   // answers, retrieval and ingestion meet it as an outage (a turn answers without documents; a job retries).
   const vectorStore = startInBackground(() => knowledge.store.init(), log, {
@@ -173,13 +176,13 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   // Post-call analysis uses the server's LLM (the same choice as calls: DEFAULT_LLM, else by key), the offline
   // analyzer when that is the local engine.
   const analyzer = createAnalyzer({ llm: providers.cloudLlm(), prompt: await loadAnalysisPrompt() });
-  const jobKinds: Record<string, JobKind> = { ...knowledge.jobKinds, [ANALYZE_CALL_JOB]: analyzeCallJob({ sql, analyzer }) };
+  const jobKinds: Record<string, JobKind> = { ...knowledge.jobKinds, [ANALYZE_CALL_JOB]: analyzeCallJob({ sql: backgroundSql, analyzer }) };
   installBacklogMetrics(metrics, sql, { jobKinds: Object.keys(jobKinds) });
   // New work is announced (db/work-notifications.ts): idle workers poll slowly.
   const idlePoll = { idlePollMs: ANNOUNCED_IDLE_POLL_MS };
   const webhookDelivery = { timeoutMs: config.WEBHOOK_TIMEOUT_MS, allowHttp: config.WEBHOOK_ALLOW_HTTP, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE };
   const webhooks = config.WORKERS_ENABLED
-    ? new WebhookWorker(sql, {
+    ? new WebhookWorker(backgroundSql, {
         ...webhookDelivery, ...idlePoll, maxAgeMs: config.WEBHOOK_MAX_AGE_HOURS * 3_600_000, log,
         onAttempt: (outcome, latencyMs) => {
           metrics.webhookAttempts.inc({ outcome });
@@ -188,16 +191,16 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       })
     : null;
   // A silent call no server holds is asked of Twilio: its final status callback may have been lost.
-  const ownership = new CallOwnership(sql, log, { ...(twilioRest ? { telephony: (sid: string) => twilioRest.fetchCall(sid) } : {}) });
+  const ownership = new CallOwnership(backgroundSql, log, { ...(twilioRest ? { telephony: (sid: string) => twilioRest.fetchCall(sid) } : {}) });
   await startStep('database (call ownership)', databaseSetting, () => ownership.start({ sweep: config.WORKERS_ENABLED }));
   // Job leases record this instance; those of instances it finds lost are taken over at once.
-  const worker = config.WORKERS_ENABLED ? new JobWorker(sql, { kinds: jobKinds, log, owner: ownership, ...idlePoll }) : null;
+  const worker = config.WORKERS_ENABLED ? new JobWorker(backgroundSql, { kinds: jobKinds, log, owner: ownership, ...idlePoll }) : null;
   // Outbound campaigns: dials through the same OutboundDialer (src/campaigns/scheduler.ts).
-  const campaigns = config.WORKERS_ENABLED && dialer ? new CampaignScheduler({ sql, dialer, log, budget, ...idlePoll }) : null;
+  const campaigns = config.WORKERS_ENABLED && dialer ? new CampaignScheduler({ sql: backgroundSql, dialer, log, budget, ...idlePoll }) : null;
   // Keeps the analytics rollup current (buckets marked dirty by triggers; see src/analytics/rollup.ts).
-  const analyticsRollup = config.WORKERS_ENABLED ? analyticsWorker(sql, log) : null;
+  const analyticsRollup = config.WORKERS_ENABLED ? analyticsWorker(backgroundSql, log) : null;
   // Purges calls past each company's retention_days (src/privacy/retention.ts).
-  const retention = config.WORKERS_ENABLED ? retentionWorker(sql, log, { recordings }) : null;
+  const retention = config.WORKERS_ENABLED ? retentionWorker(backgroundSql, log, { recordings }) : null;
 
   const prewarmer = new ProviderPrewarmer({ providersFor: (bot) => providers.forBot(bot), log, ...(options.prewarmTtlMs ? { ttlMs: options.prewarmTtlMs } : {}) });
   const runner = new CallRunner({

@@ -6,7 +6,7 @@
  * during a database blip is stored once it is back, and the call's end with it (before, each was tried once and
  * dropped: turns lost, the call left in_progress for good).
  */
-import { BACKGROUND_QUERY_DEADLINE_MS, withQueryDeadline } from '../db/param-guard.js';
+import { backgroundHandle } from '../db/param-guard.js';
 import { retryWhileUnreachable } from '../db/retry.js';
 import type { RootSql } from '../db/sql.js';
 import { answerCall, appendTurn, endCallInTx, type CallEnd } from './lifecycle.js';
@@ -39,7 +39,7 @@ export class PgCallRecorder implements CallRecorder {
   constructor(private readonly o: PgCallRecorderOptions) {
     // Nobody waits on these writes (the loop goes on), and one given up at a short deadline may still land before
     // its retry: a turn stored twice. So the background deadline, not the API's.
-    this.o = { ...o, sql: withQueryDeadline(o.sql, BACKGROUND_QUERY_DEADLINE_MS) };
+    this.o = { ...o, sql: backgroundHandle(o.sql) };
   }
 
   start(): Promise<void> {

@@ -156,6 +156,14 @@ export function withQueryDeadline<T extends Db>(sql: T, deadlineMs: number | nul
   return known ? guard(known.bare as T, { ...known.options, deadlineMs }, known.state) : guardSql(sql, { deadlineMs });
 }
 
+/**
+ * The handle for work nobody waits on: BACKGROUND_QUERY_DEADLINE_MS where `sql` has a deadline (PostgreSQL), none
+ * where it has none (embedded PGlite, whose queries no network can stall).
+ */
+export function backgroundHandle<T extends Db>(sql: T): T {
+  return guardedHandles.get(sql)?.options.deadlineMs == null ? sql : withQueryDeadline(sql, BACKGROUND_QUERY_DEADLINE_MS);
+}
+
 interface PendingQuery {
   then: PromiseLike<unknown>['then'];
   /** Set by postgres.js when the query is handed to a connection (its backend's pid and secret). */

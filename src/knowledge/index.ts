@@ -44,7 +44,11 @@ export interface Knowledge {
   pool: IngestPool;
 }
 
-export function createKnowledge(deps: { sql: RootSql; embedder: Embedder; settings: KnowledgeSettings }): Knowledge {
+export function createKnowledge(deps: {
+  sql: RootSql; embedder: Embedder; settings: KnowledgeSettings;
+  /** The database for ingestion jobs, which nobody waits on (a longer query deadline); default `sql`. */
+  backgroundSql?: RootSql;
+}): Knowledge {
   const { sql, embedder, settings } = deps;
   const store: VectorStore = settings.QDRANT_URL
     ? new QdrantVectorStore({ url: settings.QDRANT_URL, apiKey: settings.QDRANT_API_KEY, collection: settings.QDRANT_COLLECTION, dimensions: embedder.dimensions })
@@ -62,7 +66,7 @@ export function createKnowledge(deps: { sql: RootSql; embedder: Embedder; settin
     maxChunks: settings.INGEST_MAX_CHUNKS,
   };
   const ingest = ingestJobKind({
-    sql, embedder, store, chunkSize: settings.CHUNK_SIZE, chunkOverlap: settings.CHUNK_OVERLAP, concurrency: settings.INGEST_CONCURRENCY, pool, limits,
+    sql: deps.backgroundSql ?? sql, embedder, store, chunkSize: settings.CHUNK_SIZE, chunkOverlap: settings.CHUNK_OVERLAP, concurrency: settings.INGEST_CONCURRENCY, pool, limits,
     ...(settings.KNOWLEDGE_MAX_CHUNKS_PER_BOT ? { maxChunksPerBot: settings.KNOWLEDGE_MAX_CHUNKS_PER_BOT } : {}),
   });
   return {

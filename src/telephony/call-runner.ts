@@ -26,7 +26,7 @@ import { CallUsageMeter, countingProviders } from '../usage/counting.js';
 import { writeCallUsage } from '../usage/repo.js';
 import type { EmbeddingUsage } from '../usage/ingest-usage.js';
 import { retryWhileUnreachable } from '../db/retry.js';
-import { BACKGROUND_QUERY_DEADLINE_MS, withQueryDeadline } from '../db/param-guard.js';
+import { backgroundHandle } from '../db/param-guard.js';
 
 
 export interface CallRunnerDeps {
@@ -143,7 +143,7 @@ export class CallRunner {
       countCallEnded(metrics, session);
       // Billed whatever the database was doing when the call ended: written once it can be reached again.
       // The background deadline: a write given up at the API's short one could land before its retry, billed twice.
-      const usageSql = withQueryDeadline(sql, BACKGROUND_QUERY_DEADLINE_MS);
+      const usageSql = backgroundHandle(sql);
       await retryWhileUnreachable(() => writeCallUsage(usageSql, { callId: call.id, companyId: bot.company_id }, meter.items()))
         .then(() => this.deps.onUsageWritten?.(bot.company_id), (err: unknown) => log.error({ err }, 'writing the call usage failed'));
       if (recording) await recording.save(sql).catch((err: unknown) => log.error({ err }, 'storing the call recording failed'));
