@@ -61,7 +61,7 @@ export const VARIABLES = {
   BOTS_MAX_PER_COMPANY: { kind: { type: 'int', min: 1, max: 100_000 }, default: '500', doc: 'Bots a company may have, deactivated ones included (409 beyond)' },
   WEB_CALLS_MAX_ACTIVE_PER_COMPANY: { kind: { type: 'int', min: 0, max: 100_000 }, default: '50', doc: 'Web calls a company may have open at once, tokens minted and not yet used included (429 beyond); 0 = web calls off' },
   OUTBOUND_ALLOWED_PREFIXES: { kind: { type: 'string' }, doc: 'Comma-separated E.164 prefixes Parley may dial (e.g. +1,+44): outbound calls, campaigns and transfers; unset = any' },
-  OUTBOUND_ALLOW_PREMIUM_RATE: { kind: { type: 'bool' }, default: 'false', doc: 'Let outbound calls and campaigns dial premium-rate, shared-cost and UAN numbers (+1900…, +44909…); off = refused (409 premium_rate_number)' },
+  OUTBOUND_ALLOW_PREMIUM_RATE: { kind: { type: 'bool' }, default: 'false', doc: 'Let outbound calls, campaigns and transfers dial premium-rate, shared-cost and UAN numbers (+1900…, +44909…); off = refused (409 premium_rate_number; a transferNumber 400)' },
   DEFAULT_STT: { kind: { type: 'enum', values: ['deepgram', 'local'] }, doc: 'Server-wide STT; unset = deepgram if DEEPGRAM_API_KEY else local' },
   DEFAULT_LLM: { kind: { type: 'enum', values: ['openai', 'anthropic', 'local'] }, doc: 'Server-wide LLM; unset = openai, anthropic, then local by which key is set' },
   DEFAULT_TTS: { kind: { type: 'enum', values: ['cartesia', 'local'] }, doc: 'Server-wide TTS; unset = cartesia if CARTESIA_API_KEY else local' },

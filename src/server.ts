@@ -127,7 +127,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       ? new TwilioRestClient({ accountSid: config.TWILIO_ACCOUNT_SID, authToken: config.TWILIO_AUTH_TOKEN, baseUrl: config.TWILIO_API_URL })
       : null;
   const allowedPrefixes = allowedPrefixesOf(config.OUTBOUND_ALLOWED_PREFIXES);
-  const twilioControl = twilioRest ? { transfer: policedTransfer(allowedPrefixes, (callSid, to) => twilioRest.transferCall(callSid, to)) } : null;
+  const transferPolicy = { allowedPrefixes, allowPremiumRate: config.OUTBOUND_ALLOW_PREMIUM_RATE };
+  const twilioControl = twilioRest ? { transfer: policedTransfer(transferPolicy, (callSid, to) => twilioRest.transferCall(callSid, to)) } : null;
   const dialer = twilioRest
     ? new OutboundDialer({
         sql, rest: twilioRest, publicOrigin: config.PUBLIC_URL,

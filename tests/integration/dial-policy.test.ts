@@ -34,11 +34,44 @@ describe('dial policy for transfers', () => {
 
   it('refuses the transfer itself to a number outside the list, and passes one inside it', async () => {
     const sent: string[] = [];
-    const transfer = policedTransfer(['+1555'], async (_sid, to) => {
+    const transfer = policedTransfer({ allowedPrefixes: ['+1555'], allowPremiumRate: false }, async (_sid, to) => {
       sent.push(to);
     });
     await expect(transfer('CA1', '+19005550100')).rejects.toThrow(/Transfer refused: Calls may only go to numbers starting with \+1555/);
     await transfer('CA1', '+15550001111');
     expect(sent).toEqual(['+15550001111']);
+  });
+});
+
+describe('premium-rate transfer numbers (no prefix list set)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(async () => t.close());
+
+  const withTransfer = (transferNumber: string) => {
+    const body = botBody();
+    return { ...body, config: { ...(body.config as object), transferNumber } };
+  };
+
+  it('refuses a premium-rate or shared-cost transfer number when the bot is saved, and the transfer itself', async () => {
+    const c = await t.createCompany();
+    for (const premium of ['+19005550123', '+449098790123']) {
+      const res = await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(c.apiKey), payload: withTransfer(premium) });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error.message).toMatch(/config\.transferNumber: premium-rate/);
+    }
+    expect((await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(c.apiKey), payload: withTransfer('+12125550123') })).statusCode).toBe(201);
+    const sent: string[] = [];
+    const transfer = policedTransfer({ allowedPrefixes: [], allowPremiumRate: false }, async (_sid, to) => {
+      sent.push(to);
+    });
+    await expect(transfer('CA1', '+19005550123')).rejects.toThrow(/Transfer refused: premium-rate/);
+    const allowed = policedTransfer({ allowedPrefixes: [], allowPremiumRate: true }, async (_sid, to) => {
+      sent.push(to);
+    });
+    await allowed('CA1', '+19005550123');
+    expect(sent).toEqual(['+19005550123']);
   });
 });

@@ -14,7 +14,7 @@ import { NUMBER_HELD_CONSTRAINT, claimNumber, listNumbers, releaseNumber, type P
 import type { Db, RootSql } from '../../db/sql.js';
 import { badRequest, conflict, notFound } from '../../errors.js';
 import { E164, IdParams, PageQuery, Page, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, decodeCursor, encodeCursor, errors } from '../schemas.js';
-import { allowedPrefixesOf, dialRefusal } from '../../telephony/dial-policy.js';
+import { allowedPrefixesOf, transferRefusal, type TransferPolicy } from '../../telephony/dial-policy.js';
 
 export const BotSchema = Type.Object({
   id: Uuid,
@@ -60,12 +60,12 @@ const UpdateBotBody = Type.Object(
 export const MAX_CONFIG_CHARS = 262_144;
 
 /** What the JSON Schema cannot say (a real IANA zone, services that exist…), as a 400 naming the field. */
-function checkConfig(config: BotConfig | undefined, allowedPrefixes: readonly string[]): void {
+function checkConfig(config: BotConfig | undefined, transferPolicy: TransferPolicy): void {
   const chars = config ? JSON.stringify(config).length : 0;
   if (chars > MAX_CONFIG_CHARS) throw badRequest(`config is ${chars} characters as JSON; at most ${MAX_CONFIG_CHARS}`, { field: 'body.config' });
   const transfer = config?.transferNumber;
-  const refused = transfer ? dialRefusal(transfer, allowedPrefixes) : null;
-  if (refused) throw badRequest(`config.transferNumber: ${refused} (OUTBOUND_ALLOWED_PREFIXES)`, { field: 'body.config.transferNumber' });
+  const refused = transfer ? transferRefusal(transfer, transferPolicy) : null;
+  if (refused) throw badRequest(`config.transferNumber: ${refused}`, { field: 'body.config.transferNumber' });
   if (config?.booking) {
     const problems = bookingConfigProblems(config.booking);
     if (problems.length) throw badRequest(`config.booking: ${problems.join('; ')}`, { field: 'body.config.booking' });
@@ -114,7 +114,9 @@ const toPhoneNumber = (p: PhoneNumberRow) => ({ number: p.number, claimed_at: p.
 export const NumberParams = Type.Object({ number: E164 });
 
 export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): FastifyPluginAsync {
-  const allowedPrefixes = allowedPrefixesOf(deps.config?.OUTBOUND_ALLOWED_PREFIXES);
+  const transferPolicy: TransferPolicy = {
+    allowedPrefixes: allowedPrefixesOf(deps.config?.OUTBOUND_ALLOWED_PREFIXES), allowPremiumRate: deps.config?.OUTBOUND_ALLOW_PREMIUM_RATE ?? false,
+  };
   const maxBots = deps.config?.BOTS_MAX_PER_COMPANY ?? 500;
   const keys = {
     DEEPGRAM_API_KEY: deps.config?.DEEPGRAM_API_KEY, OPENAI_API_KEY: deps.config?.OPENAI_API_KEY,
@@ -130,7 +132,7 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
       schema: { tags: ['bots'], summary: 'Create a bot', description: 'A phone_number must be one this company holds; a number nobody holds is claimed for the company. A company has at most BOTS_MAX_PER_COMPANY bots (409 beyond); a config is at most 262,144 characters as JSON.', body: CreateBotBody, response: { 201: BotSchema, ...errors(400, 401, 403, 409) } },
     }, async (request, reply) => {
       const body = request.body as Static<typeof CreateBotBody>;
-      checkConfig(body.config as BotConfig, allowedPrefixes);
+      checkConfig(body.config as BotConfig, transferPolicy);
       const { companyId } = request.auth;
       const bot = await deps.sql.begin(async (tx) => {
         // Under the company's row lock, so two creates at once cannot both pass the count.
@@ -181,7 +183,7 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
     }, async (request) => {
       const { id } = request.params as Static<typeof IdParams>;
       const body = request.body as Static<typeof UpdateBotBody>;
-      checkConfig(body.config as BotConfig | undefined, allowedPrefixes);
+      checkConfig(body.config as BotConfig | undefined, transferPolicy);
       const { companyId } = request.auth;
       const bot = await deps.sql.begin(async (tx) => {
         const current = await getBotForUpdate(tx, companyId, id);
