@@ -41,6 +41,10 @@ export const VARIABLES = {
   DATABASE_URL: { kind: { type: 'url', protocols: ['postgres:', 'postgresql:'] }, secret: true, doc: 'PostgreSQL server; unset = embedded PGlite under DATA_DIR' },
   DATA_DIR: { kind: { type: 'string' }, default: './data', doc: 'Where embedded PGlite keeps its files (memory:// for a throwaway database)' },
   DATABASE_POOL_MAX: { kind: { type: 'int', min: 1, max: 100 }, default: '10', doc: 'postgres.js pool size for a real server (PGlite always uses 1)' },
+  DATABASE_QUERY_TIMEOUT_MS: {
+    kind: { type: 'int', min: 1000, max: 600_000 }, default: '5000',
+    doc: 'PostgreSQL only: how long an API request or a live call waits for one query (a pooled connection included) before it answers 503 / goes on without it; background work waits up to 120 s, PGlite has none',
+  },
   ADMIN_TOKEN: { kind: { type: 'string' }, secret: true, doc: 'Bearer token for /v1/admin, at least 32 characters (a shorter one stops the start); unset = one is generated into DATA_DIR/admin-token' },
   RATE_LIMIT_PER_MIN: { kind: { type: 'int', min: 1, max: 1_000_000 }, default: '600', doc: 'Requests per minute per company (all its API keys) on /v1' },
   AUTH_FAILURES_PER_MIN: {

@@ -11,6 +11,7 @@ export function openServerDatabase(config: Config, log: Logger): Promise<Databas
     databaseUrl: config.DATABASE_URL,
     dataDir: config.DATA_DIR,
     poolMax: config.DATABASE_POOL_MAX,
+    queryDeadlineMs: config.DATABASE_URL ? config.DATABASE_QUERY_TIMEOUT_MS : null,
     onNotice: (m) => log.debug({ notice: m }, 'postgres notice'),
     onWarning: (m) => log.warn(m),
     // The embedded database's thread died: nothing can be stored any more, so stop and let the supervisor restart.

@@ -6,7 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runWebCall } from '../../scripts/call-web.js';
+import { testConfig } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/connect.js';
+import { QueryDeadlineError } from '../../src/db/param-guard.js';
+import { openServerDatabase } from '../../src/db/server-database.js';
+import { createLogger } from '../../src/log.js';
 import type { Tool } from '../../src/call/tool-types.js';
 import { startWebCallApp, type WebCallApp } from '../fixtures/web/web-call-harness.js';
 import { createTestDb, usingRealPostgres, type TestDatabase } from '../helpers/db.js';
@@ -51,7 +55,9 @@ describe.runIf(usingRealPostgres())('a stalled PostgreSQL', () => {
   beforeAll(async () => {
     base = await createTestDb();
     proxy = await startStallingProxy(hostAndPort(base.url!));
-    viaProxy = await openDatabase({ databaseUrl: proxy.urlFor(base.url!), dataDir: 'memory://', queryDeadlineMs: DEADLINE_MS });
+    // Opened as the server opens its database, the deadline read from DATABASE_QUERY_TIMEOUT_MS.
+    viaProxy = await openServerDatabase(
+      testConfig({ DATABASE_URL: proxy.urlFor(base.url!), DATABASE_QUERY_TIMEOUT_MS: String(DEADLINE_MS) }), createLogger('silent'));
     app = await startWebCallApp(() => ({
       stt: new ScriptedStt(),
       llm: new ScriptedLlm((r, i) => (i === 0
@@ -67,6 +73,12 @@ describe.runIf(usingRealPostgres())('a stalled PostgreSQL', () => {
     await viaProxy?.close();
     await proxy?.close();
     await base?.close();
+  });
+
+  it('gives up a query at the deadline DATABASE_QUERY_TIMEOUT_MS sets', async () => {
+    const err = await duringStall(() => viaProxy.sql`select 1`.then(() => null, (e: unknown) => e));
+    expect(err).toBeInstanceOf(QueryDeadlineError);
+    expect((err as QueryDeadlineError).deadlineMs).toBe(DEADLINE_MS);
   });
 
   it('answers an API request with 503 during the stall, and normally once it is over', async () => {
