@@ -22,6 +22,10 @@ describe('health probes and a database that stops answering', () => {
     const { sql, state } = fakeSql();
     app = Fastify();
     installHealthRoutes(app, sql, { pingEveryMs: 60_000, timeoutMs: 50, wedgedAfterMs: 60_000 });
+    // Read the migration files first (once per process): on a busy machine that read alone can take longer than
+    // the 50 ms budget, and this test is about the database's answer, not the disk's.
+    // (The stand-in has no migrations applied: once the files are read and it answered, /readyz says so.)
+    await vi.waitFor(async () => expect((await app!.inject({ method: 'GET', url: '/readyz' })).json().status).toBe('migrations pending'), { timeout: 10_000, interval: 20 });
     state.mode = 'hang';
     const res = await app.inject({ method: 'GET', url: '/readyz' });
     expect(res.statusCode).toBe(503);
