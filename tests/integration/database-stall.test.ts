@@ -23,7 +23,23 @@ const DEADLINE_MS = 1000;
 /** How long a stall lasts at most when the code under test does not give up on it (then the test fails). */
 const STALL_LIMIT_MS = 15_000;
 
-describe.runIf(usingRealPostgres())('a stalled PostgreSQL', () => {
+describe('the query deadline, by database', () => {
+  it('DATABASE_QUERY_TIMEOUT_MS bounds a PostgreSQL query; embedded PGlite has no deadline (no network to stall)', async () => {
+    const db = await openServerDatabase(testConfig({
+      ...(usingRealPostgres() ? { DATABASE_URL: process.env.DATABASE_URL! } : {}), DATABASE_QUERY_TIMEOUT_MS: '1000',
+    }), createLogger('silent'));
+    try {
+      const slow = db.sql`select pg_sleep(1.5), 1 as one`.then((rows) => rows[0], (e: unknown) => e);
+      if (usingRealPostgres()) expect(await slow).toMatchObject({ name: 'QueryDeadlineError', deadlineMs: 1000 });
+      else expect(await slow).toMatchObject({ one: 1 });
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+// The stall itself needs a server behind a network (a proxy that stops forwarding): PostgreSQL's run of the suite.
+if (usingRealPostgres()) describe('a stalled PostgreSQL', () => {
   let base: TestDatabase;
   let proxy: StallingProxy;
   let viaProxy: Database;
