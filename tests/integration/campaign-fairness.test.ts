@@ -32,7 +32,7 @@ describe('campaign scheduler fairness', () => {
     expect(h.dialsTo(phone)).toBe(1);
     // Nobody waiting was called early.
     expect(waiting.map((_, i) => h.dialsTo(`+1212555${String(1000 + i)}`)).reduce((a, b) => a + b, 0)).toBe(dialledBefore);
-  });
+  }, 90_000); // 26 campaigns created through the API, each contact upload checked on a thread of its own
 
   it('takes the campaigns whose due contacts have waited longest first when more are due than one poll takes', async () => {
     const { apiKey, botId } = await h.company();
@@ -48,5 +48,5 @@ describe('campaign scheduler fairness', () => {
     const claimed = await s.claim(2);
     expect(claimed.map((c) => c.campaign.id).sort()).toEqual(ids.slice(20).sort());
     for (const c of claimed) await h.t.db.sql`update campaign_contacts set state = 'pending', locked_until = null where id = ${c.contact.id}`;
-  });
+  }, 90_000); // 22 campaigns created through the API
 });
