@@ -22,6 +22,11 @@ export interface Database {
    */
   listen(channel: string, onNotify: (payload: string) => void, onListen?: () => void): Promise<Listening>;
   close(): Promise<void>;
+  /**
+   * In-memory embedded PGlite only: closes as close() does, answering the data directory as a tar taken after a
+   * checkpoint (how the embedded database's template is made in memory and written to disk, pglite-template-build.ts).
+   */
+  closeWithDump?: () => Promise<Uint8Array>;
 }
 
 export interface Listening {
@@ -181,6 +186,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
         unlock();
       }
     },
+    ...(inMemory ? {
+      closeWithDump: async () => {
+        await sql.end({ timeout: 5 });
+        return (await thread.close({ dumpDataDir: true }))!;
+      },
+    } : {}),
   };
 }
 

@@ -19,8 +19,11 @@ export interface PGliteWorkerData {
   channels: string[];
 }
 
-/** Main thread → worker. */
-export type PGliteThreadRequest = { type: 'close' };
+/**
+ * Main thread → worker. `dumpDataDir`: before PostgreSQL shuts down, a checkpoint and a tar of the whole data
+ * directory (PGlite's dumpDataDir), sent back with 'closed' — how an in-memory cluster becomes files on disk.
+ */
+export type PGliteThreadRequest = { type: 'close'; dumpDataDir?: boolean };
 
 /** Worker → main thread. */
 export type PGliteThreadMessage =
@@ -29,6 +32,6 @@ export type PGliteThreadMessage =
   /** PGlite could not open the data directory (or the socket server could not listen); the thread ends. */
   | { type: 'failed'; message: string }
   /** Socket server stopped and PostgreSQL shut down (error: what went wrong on the way); the thread ends. */
-  | { type: 'closed'; error?: string }
+  | { type: 'closed'; error?: string; dataDirTar?: Uint8Array }
   /** A transaction that committed notified one of the channels listened on. */
   | { type: 'notification'; channel: string; payload: string };

@@ -39,8 +39,11 @@ export interface PGliteThread {
   port: number;
   /** The thread itself; tests end it to play a crash. */
   readonly worker: Worker;
-  /** Stops the socket server and shuts PostgreSQL down cleanly, then ends the thread. */
-  close(): Promise<void>;
+  /**
+   * Stops the socket server and shuts PostgreSQL down cleanly, then ends the thread. With `dumpDataDir`, answers
+   * the data directory as a tar, taken after a checkpoint before the shutdown (for an in-memory database).
+   */
+  close(options?: { dumpDataDir?: boolean }): Promise<Uint8Array | undefined>;
 }
 
 /** The embedded database could not be opened; the message says why. */
@@ -129,7 +132,7 @@ function opened(
   options: PGliteThreadOptions,
   lastError: () => Error | null,
 ): PGliteThread {
-  let closing: Promise<void> | null = null;
+  let closing: Promise<Uint8Array | undefined> | null = null;
   const { onNotification } = options;
   if (onNotification) {
     worker.on('message', (m: PGliteThreadMessage) => {
@@ -142,13 +145,13 @@ function opened(
     }
   });
 
-  const close = async (): Promise<void> => {
+  const close = async (dumpDataDir: boolean): Promise<Uint8Array | undefined> => {
     let reply: Extract<PGliteThreadMessage, { type: 'closed' }> | null = null;
     const onMessage = (m: PGliteThreadMessage) => {
       if (m.type === 'closed') reply = m;
     };
     worker.on('message', onMessage);
-    worker.postMessage({ type: 'close' } satisfies PGliteThreadRequest);
+    worker.postMessage({ type: 'close', dumpDataDir } satisfies PGliteThreadRequest);
     const timer = setTimeout(() => void worker.terminate(), CLOSE_TIMEOUT_MS);
     await exited;
     clearTimeout(timer);
@@ -156,7 +159,9 @@ function opened(
     const confirmed = reply as Extract<PGliteThreadMessage, { type: 'closed' }> | null;
     if (!confirmed) throw new Error(`The embedded database did not confirm a clean shutdown (its thread ended first, or not within ${CLOSE_TIMEOUT_MS / 1000} s)`);
     if (confirmed.error) throw new Error(`The embedded database did not shut down cleanly: ${confirmed.error}`);
+    if (dumpDataDir && !confirmed.dataDirTar) throw new Error('The embedded database shut down without the dump of its data directory');
+    return confirmed.dataDirTar;
   };
 
-  return { host: address.host, port: address.port, worker, close: () => (closing ??= close()) };
+  return { host: address.host, port: address.port, worker, close: (o) => (closing ??= close(o?.dumpDataDir ?? false)) };
 }

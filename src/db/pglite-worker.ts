@@ -110,9 +110,16 @@ open().then(
       if (m.type !== 'close') return;
       // Socket server first (no new queries), then PGlite, whose close is PostgreSQL's shutdown checkpoint: the
       // data directory is left clean, with nothing to recover at the next start.
+      let dataDirTar: Uint8Array | undefined;
       server.stop()
+        .then(async () => {
+          if (m.dumpDataDir) dataDirTar = await dumpDataDir(db);
+        })
         .then(() => db.close())
-        .then(() => post({ type: 'closed' }), (err: unknown) => post({ type: 'closed', error: messageOf(err) }))
+        .then(
+          () => port.postMessage({ type: 'closed', ...(dataDirTar ? { dataDirTar } : {}) } satisfies PGliteThreadMessage, dataDirTar ? [dataDirTar.buffer as ArrayBuffer] : []),
+          (err: unknown) => post({ type: 'closed', error: messageOf(err) }),
+        )
         .finally(() => port.close());
     });
   },
@@ -122,6 +129,16 @@ open().then(
     port.close();
   },
 );
+
+/**
+ * The data directory as a tar, taken after a checkpoint, so that a copy opened elsewhere has only the checkpoint
+ * record itself to replay (PGlite makes a new on-disk cluster the same way: initdb in memory, then its dump).
+ */
+async function dumpDataDir(db: PGlite): Promise<Uint8Array> {
+  await db.exec('CHECKPOINT');
+  const tar = await db.dumpDataDir('none');
+  return new Uint8Array(await tar.arrayBuffer());
+}
 
 function messageOf(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
