@@ -94,6 +94,10 @@ export const VARIABLES = {
   KNOWLEDGE_MAX_CHUNKS_PER_BOT: { kind: { type: 'int', min: 1, max: 10_000_000 }, default: '50000', doc: "Chunks of a bot's ready documents: an upload to a bot at the limit is 409, a document that would pass it ends in error. The embedded vector store scores a bot in process: keep it near the default, or use Qdrant" },
   CHUNK_SIZE: { kind: { type: 'int', min: 100, max: 8000 }, default: '800', doc: 'Target chunk size, characters' },
   CHUNK_OVERLAP: { kind: { type: 'int', min: 0, max: 2000 }, default: '120', doc: 'Overlap between chunks, characters' },
+  UPLOAD_CHECKS_MAX_CONCURRENT: {
+    kind: { type: 'int', min: 0, max: 64 }, default: '0',
+    doc: 'Contact and do-not-call uploads checked at once per process, each on a worker thread of its own; 0 = one per CPU core. A few more wait their turn for up to 10 s, companies taking turns; beyond that 503 with Retry-After',
+  },
   INGEST_CONCURRENCY: { kind: { type: 'int', min: 1, max: 32 }, default: '2', doc: 'Documents ingested at once per instance' },
   INGEST_MAX_EXPANDED_BYTES: { kind: { type: 'int', min: 1_048_576, max: 1_073_741_824 }, default: '67108864', doc: 'Largest decompressed size of an uploaded archive (DOCX), all parts together; more fails the document (zip bombs)' },
   INGEST_MAX_XML_BYTES: { kind: { type: 'int', min: 65_536, max: 268_435_456 }, default: '8388608', doc: "Largest decompressed size of a DOCX's XML parts (the DOCX parser needs ~100x this in memory)" },

@@ -51,6 +51,7 @@ import { analyticsWorker } from './analytics/rollup.js';
 import { retentionWorker } from './privacy/retention.js';
 import { campaignRoutes } from './api/routes/campaigns.js';
 import { CampaignScheduler } from './campaigns/scheduler.js';
+import { uploadCheckSlots } from './campaigns/upload-check.js';
 import { personalizeForContact } from './campaigns/personalize.js';
 import { campaignTools } from './campaigns/tools.js';
 import { VoicemailAudio } from './campaigns/voicemail-audio.js';
@@ -242,7 +243,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     }),
     webCallRoutes({ sql, publicOrigin: config.PUBLIC_URL, tokenTtlSec: config.WEB_CALL_TOKEN_TTL_SEC, maxActivePerCompany: config.WEB_CALLS_MAX_ACTIVE_PER_COMPANY, budget }),
     outboundCallRoutes({ sql, dialer, budget }),
-    campaignRoutes({ sql, dialingAvailable: dialer !== null, onChange: () => campaigns?.kick() }),
+    campaignRoutes({ sql, dialingAvailable: dialer !== null, onChange: () => campaigns?.kick(), uploadChecks: uploadCheckSlots(config.UPLOAD_CHECKS_MAX_CONCURRENT) }),
     webhookRoutes({ sql, delivery: webhookDelivery }),
   ];
   const publicRoutes: FastifyPluginAsync[] = [

@@ -3,8 +3,13 @@
  * a worker thread of its own (util/worker-task.ts), never on the event loop that carries calls: 10,000 contacts
  * took 110–150 ms of that loop to check, a wide CSV over a second, and a 3 MB JSON body 30–130 ms to parse and
  * validate. The thread gets UPLOAD_CHECK_LIMITS; an upload that needs more is a 413.
+ *
+ * Each check waits for a turn (util/task-slots.ts: a few at once per process, companies taking turns, a short
+ * bounded wait); an upload that gets none is a 503 with Retry-After, never one more thread on the cores.
  */
+import { availableParallelism } from 'node:os';
 import { ParleyError, type ErrorCode } from '../errors.js';
+import { TaskSlots, TaskSlotsBusyError } from '../util/task-slots.js';
 import { runWorkerTask, WorkerTaskError, WorkerTaskRejection, type WorkerTaskLimits } from '../util/worker-task.js';
 import { checkContacts, checkNumbers, contactsFromCsv, dncFromCsv, type CheckedContact, type RawContact, type RawNumber, type RowError } from './contacts.js';
 import type { TSchema } from '@sinclair/typebox';
@@ -30,6 +35,21 @@ export type UploadCheckResult = ContactsResult | NumbersResult | BodyRefused;
 
 /** Generous for the largest upload allowed (4 MB of JSON or 2 MB of CSV, 10,000 rows), and far from the process's own heap. */
 export const UPLOAD_CHECK_LIMITS: WorkerTaskLimits = { memoryMb: 256, timeoutMs: 15_000 };
+
+/**
+ * The bound on upload checks of one process: `maxConcurrent` threads at once (0: one per CPU core); twice that may
+ * wait per company and four times that in all, each for up to 10 s — a 10,000-row check takes 0.1–0.3 s.
+ */
+export function uploadCheckSlots(maxConcurrent: number): TaskSlots {
+  const running = maxConcurrent > 0 ? maxConcurrent : availableParallelism();
+  return new TaskSlots({ running, queued: 4 * running, queuedPerKey: 2 * running, maxWaitMs: 10_000, retryAfterSec: 2 });
+}
+
+/** Whose upload it is, and the process's bound it waits its turn in. */
+export interface UploadCheckTurn {
+  slots: TaskSlots;
+  companyId: string;
+}
 
 const contactsResult = (raw: RawContact[], defaultCountry: string | undefined): ContactsResult => ({ kind: 'contacts', received: raw.length, ...checkContacts(raw, defaultCountry) });
 const numbersResult = (raw: RawNumber[], defaultCountry: string | undefined): NumbersResult => ({ kind: 'numbers', received: raw.length, ...checkNumbers(raw, defaultCountry) });
@@ -60,15 +80,21 @@ export function checkUpload(task: UploadCheckTask): UploadCheckResult {
   }
 }
 
-/** checkUpload on a thread of its own; the upload's own faults (a refused body included) come back as the 4xx they are. */
-export function checkUploadOffLoop(task: ContactsTask, limits?: WorkerTaskLimits): Promise<ContactsResult>;
-export function checkUploadOffLoop(task: NumbersTask, limits?: WorkerTaskLimits): Promise<NumbersResult>;
-export function checkUploadOffLoop(task: UploadCheckTask, limits?: WorkerTaskLimits): Promise<ContactsResult | NumbersResult>;
-export async function checkUploadOffLoop(task: UploadCheckTask, limits: WorkerTaskLimits = UPLOAD_CHECK_LIMITS): Promise<ContactsResult | NumbersResult> {
+/**
+ * checkUpload on a thread of its own, once `turn` gives it one; the upload's own faults (a refused body included)
+ * come back as the 4xx they are, a server with no turn for it as a 503 whose details carry `retry_after_s`.
+ */
+export function checkUploadOffLoop(task: ContactsTask, turn: UploadCheckTurn, limits?: WorkerTaskLimits): Promise<ContactsResult>;
+export function checkUploadOffLoop(task: NumbersTask, turn: UploadCheckTurn, limits?: WorkerTaskLimits): Promise<NumbersResult>;
+export function checkUploadOffLoop(task: UploadCheckTask, turn: UploadCheckTurn, limits?: WorkerTaskLimits): Promise<ContactsResult | NumbersResult>;
+export async function checkUploadOffLoop(task: UploadCheckTask, turn: UploadCheckTurn, limits: WorkerTaskLimits = UPLOAD_CHECK_LIMITS): Promise<ContactsResult | NumbersResult> {
   let result: UploadCheckResult;
   try {
-    result = await runWorkerTask<UploadCheckTask, UploadCheckResult>(import.meta.url, 'upload-check-worker', task, limits);
+    result = await turn.slots.run(turn.companyId, () => runWorkerTask<UploadCheckTask, UploadCheckResult>(import.meta.url, 'upload-check-worker', task, limits));
   } catch (err) {
+    if (err instanceof TaskSlotsBusyError) {
+      throw new ParleyError('PARLEY_ERR_UNAVAILABLE', `The server is checking as many uploads as it can (${err.message}); retry in ${err.retryAfterSec} s`, { retry_after_s: err.retryAfterSec });
+    }
     if (err instanceof WorkerTaskRejection && err.code?.startsWith('PARLEY_ERR_')) throw new ParleyError(err.code as ErrorCode, err.message);
     if (err instanceof WorkerTaskError && err.reason !== 'crash') {
       throw new ParleyError('PARLEY_ERR_PAYLOAD_TOO_LARGE', `The upload could not be checked within its limits (${err.message}); send it in smaller parts`);

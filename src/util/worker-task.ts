@@ -3,7 +3,11 @@
  * deadline, and terminated after, at a background priority (background-priority.ts) — so that an upload's parsing
  * and checking never holds the event loop that carries calls (a 10,000-row contact list took 110–150 ms there, a wide CSV over a second). The worker module
  * answers with serveWorkerTask(). A thread that runs out of memory, crashes or overruns rejects with a
- * WorkerTaskError; the process lives on.
+ * WorkerTaskError; the process lives on. The promise settles once the thread has exited.
+ *
+ * Nothing here bounds how many run at once: a caller whose tasks a tenant can start waits for a turn first
+ * (task-slots.ts; upload checks, campaigns/upload-check.ts). Language-model builds (providers/stt/local-lm.ts) are
+ * bounded apart, by their cache (one at a time by default), so a burst of uploads never delays the models calls use.
  */
 import { parentPort } from 'node:worker_threads';
 import { lowerThisThreadPriority } from './background-priority.js';
@@ -49,9 +53,9 @@ export function runWorkerTask<I, O>(callerUrl: string, moduleName: string, input
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      void worker.terminate().catch(() => {});
-      if (err) reject(err);
-      else resolve(value as O);
+      // Settled once the thread is gone, so that a caller bounding how many run at once (task-slots.ts) starts the
+      // next only when this one's heap is freed.
+      void worker.terminate().catch(() => {}).finally(() => (err ? reject(err) : resolve(value as O)));
     };
     const timer = setTimeout(() => finish(new WorkerTaskError(`did not finish within ${limits.timeoutMs} ms`, 'timeout')), limits.timeoutMs);
     worker.once('message', (reply: Reply<O>) => (reply.ok ? finish(null, reply.value) : finish(new WorkerTaskRejection(reply.message, reply.code))));

@@ -4,9 +4,9 @@
  * (frequency caps, blocked prefixes). Scopes: campaigns:*, contacts:*, dnc:*.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyPluginAsync, FastifySchemaCompiler } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifySchemaCompiler } from 'fastify';
 import { MAX_CSV_BYTES, MAX_ROWS } from '../../campaigns/contacts.js';
-import { checkUploadOffLoop, type ContactsTask, type NumbersTask } from '../../campaigns/upload-check.js';
+import { checkUploadOffLoop, uploadCheckSlots, type ContactsTask, type NumbersTask } from '../../campaigns/upload-check.js';
 import {
   CAMPAIGN_STATUSES, campaignStats, getCampaign, insertCampaign, insertContacts, listAttempts, listCampaigns, listContacts,
   transition, updateDraft, type CampaignInput, type CampaignRow, type CampaignStatus, type ContactState,
@@ -17,6 +17,7 @@ import { SpokenText } from '../../bots/config-schema.js';
 import { getBot } from '../../db/bots.js';
 import { requireScope, type AuthContext } from '../auth.js';
 import type { Db, RootSql } from '../../db/sql.js';
+import type { TaskSlots } from '../../util/task-slots.js';
 import { ParleyError, badRequest, notFound } from '../../errors.js';
 import { DateTimeInput, E164, IdParams, Page, PageQuery, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, decodeCursor, encodeCursor, errors, parseInstant } from '../schemas.js';
 
@@ -26,6 +27,8 @@ export interface CampaignRouteDeps {
   dialingAvailable: boolean;
   /** Wakes the scheduler (a campaign was scheduled or resumed, contacts were added). */
   onChange?: () => void;
+  /** The process's bound on upload checks (UPLOAD_CHECKS_MAX_CONCURRENT); default one per CPU core. */
+  uploadChecks?: TaskSlots;
 }
 
 const Window = Type.Object({
@@ -168,8 +171,20 @@ function takeJsonBodyAsText(bulk: FastifyInstance, parent: FastifyInstance): voi
   bulk.setValidatorCompiler(bodyValidatedOffLoop);
 }
 
+/** A 503 for want of a turn (campaigns/upload-check.ts) says in Retry-After when to try again. */
+async function withRetryAfter<T>(reply: FastifyReply, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    const retryAfter = err instanceof ParleyError ? err.details?.retry_after_s : undefined;
+    if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
+    throw err;
+  }
+}
+
 export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
   const { sql } = deps;
+  const uploadChecks = deps.uploadChecks ?? uploadCheckSlots(0);
   const found = async (db: Db, companyId: string, id: string) => {
     const c = await getCampaign(db, companyId, id);
     if (!c) throw notFound('Campaign');
@@ -269,11 +284,11 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
     action('cancel', 'cancelled', 'Cancel: no new dials; waiting contacts are skipped (campaign_cancelled); live calls finish', ['draft', 'scheduled', 'running', 'paused']);
 
     // ------------------------------------------------------------------------------------ contacts
-    const addContacts = async (auth: AuthContext, id: string, task: ContactsTask) => {
+    const addContacts = async (auth: AuthContext, reply: FastifyReply, id: string, task: ContactsTask) => {
       const { companyId } = auth;
       const c = await found(sql, companyId, id);
       if (['completed', 'cancelled', 'failed'].includes(c.status)) throw new ParleyError('PARLEY_ERR_ILLEGAL_TRANSITION', `A ${c.status} campaign takes no more contacts`);
-      const { contacts, errors: bad, received } = await checkUploadOffLoop(task);
+      const { contacts, errors: bad, received } = await withRetryAfter(reply, checkUploadOffLoop(task, { slots: uploadChecks, companyId }));
       // Consent is the callee's record, not the campaign's (PUT /v1/contacts/{number}/consent): rows that carry it
       // are stored only for a key that may write it — otherwise nothing of the upload is.
       if (contacts.some((k) => k.consent)) requireScope(auth, 'contacts:write');
@@ -292,11 +307,11 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
       bodyLimit: 2 * MAX_CSV_BYTES,
       schema: {
         tags: ['campaigns'], summary: `Add contacts (JSON, up to ${MAX_ROWS}); bad rows are reported, not stored. Rows with consent need contacts:write too`,
-        params: IdParams, body: ContactsUpload, response: { 200: UploadResult, ...errors(400, 401, 403, 404, 409, 413, 415) },
+        params: IdParams, body: ContactsUpload, response: { 200: UploadResult, ...errors(400, 401, 403, 404, 409, 413, 415, 503) },
       },
-    }, async (request) => {
+    }, async (request, reply) => {
       const { id } = request.params as { id: string };
-      return addContacts(request.auth, id, { kind: 'contacts-json', json: request.body as string | undefined, schema: ContactsUpload });
+      return addContacts(request.auth, reply, id, { kind: 'contacts-json', json: request.body as string | undefined, schema: ContactsUpload });
     }));
 
     app.post('/campaigns/:id/contacts/csv', {
@@ -306,12 +321,12 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
         summary: 'Add contacts from CSV (text/csv): phone, name, time_zone, consent_voice, consent_source, consent_recorded_at (these three need contacts:write too); other columns are variables',
         description: `At most ${MAX_CSV_BYTES} bytes and ${MAX_ROWS} rows. Query default_country (ISO) for numbers without +.`,
         consumes: ['text/csv'], params: IdParams, querystring: Type.Object({ default_country: Type.Optional(Type.String({ pattern: '^[A-Z]{2}$' })) }, { additionalProperties: false }),
-        body: CsvBody, response: { 200: UploadResult, ...errors(400, 401, 403, 404, 409, 413, 415) },
+        body: CsvBody, response: { 200: UploadResult, ...errors(400, 401, 403, 404, 409, 413, 415, 503) },
       },
-    }, async (request) => {
+    }, async (request, reply) => {
       const { id } = request.params as { id: string };
       const q = request.query as { default_country?: string };
-      return addContacts(request.auth, id, { kind: 'contacts-csv', csv: request.body as string, defaultCountry: q.default_country });
+      return addContacts(request.auth, reply, id, { kind: 'contacts-csv', csv: request.body as string, defaultCountry: q.default_country });
     });
 
     app.get('/campaigns/:id/contacts', {
@@ -354,8 +369,8 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
     });
 
     // ------------------------------------------------------------------------------------ do-not-call
-    const addNumbers = async (companyId: string, task: NumbersTask) => {
-      const { numbers: good, errors: bad, received } = await checkUploadOffLoop(task);
+    const addNumbers = async (companyId: string, reply: FastifyReply, task: NumbersTask) => {
+      const { numbers: good, errors: bad, received } = await withRetryAfter(reply, checkUploadOffLoop(task, { slots: uploadChecks, companyId }));
       // The thread normalised the numbers already (checkNumbers).
       const added = await addDnc(sql, companyId, good, task.kind === 'numbers-json' ? 'api' : 'csv', null, 'canonical');
       return { received, added, duplicates: good.length - added, rejected: bad.slice(0, 100), rejected_count: bad.length };
@@ -363,19 +378,19 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
 
     void jsonUploadRoute((bulk) => bulk.post('/dnc', {
       config: { scope: 'dnc:write' },
-      schema: { tags: ['dnc'], summary: 'Add numbers to the company\'s do-not-call list (checked before every campaign dial)', body: DncUpload, response: { 200: UploadResult, ...errors(400, 401, 403, 413, 415) } },
-    }, async (request) => addNumbers(request.auth.companyId, { kind: 'numbers-json', json: request.body as string | undefined, schema: DncUpload })));
+      schema: { tags: ['dnc'], summary: 'Add numbers to the company\'s do-not-call list (checked before every campaign dial)', body: DncUpload, response: { 200: UploadResult, ...errors(400, 401, 403, 413, 415, 503) } },
+    }, async (request, reply) => addNumbers(request.auth.companyId, reply, { kind: 'numbers-json', json: request.body as string | undefined, schema: DncUpload })));
 
     app.post('/dnc/csv', {
       config: { scope: 'dnc:write' },
       schema: {
         tags: ['dnc'], summary: 'Import do-not-call numbers from CSV (text/csv: phone[,reason])', consumes: ['text/csv'],
         querystring: Type.Object({ default_country: Type.Optional(Type.String({ pattern: '^[A-Z]{2}$' })) }, { additionalProperties: false }),
-        body: CsvBody, response: { 200: UploadResult, ...errors(400, 401, 403, 413, 415) },
+        body: CsvBody, response: { 200: UploadResult, ...errors(400, 401, 403, 413, 415, 503) },
       },
-    }, async (request) => {
+    }, async (request, reply) => {
       const q = request.query as { default_country?: string };
-      return addNumbers(request.auth.companyId, { kind: 'numbers-csv', csv: request.body as string, defaultCountry: q.default_country });
+      return addNumbers(request.auth.companyId, reply, { kind: 'numbers-csv', csv: request.body as string, defaultCountry: q.default_country });
     });
 
     app.get('/dnc', {
