@@ -2,7 +2,7 @@
  * Durable background jobs: a row in `jobs` that workers claim with FOR UPDATE SKIP LOCKED and lease.
  * A job survives restarts; several instances can run workers at once; a crashed worker's lease expires and
  * the job is claimed again. Handlers must be idempotent (a job can run twice after a crash). A lease records the
- * instance that holds it (jobs.locked_by; instances and their heartbeats are telephony/call-ownership.ts's): once
+ * instance that holds it (jobs.locked_by; lease-owner.ts, shared with webhook deliveries): once
  * that instance is lost — silent for lostAfterMs, judged as lost calls are — its jobs are claimed again at once, not
  * when the lease runs out. A job a stopping process aborts goes back to the queue at once. A handler that may
  * outrun its lease renews it as it makes progress (JobContext.renewLease); one that stops making progress loses it.
@@ -19,6 +19,9 @@ import { LeasedPoller } from '../util/leased-poller.js';
 import { backoffDelayMs } from '../util/backoff.js';
 import type { Db, RootSql } from '../db/sql.js';
 import { fairShareParams, type FairShare } from '../util/fair-share.js';
+import { leaseLost, type LeaseOwner } from './lease-owner.js';
+
+export type { LeaseOwner } from './lease-owner.js';
 
 export interface EnqueueOptions {
   kind: string;
@@ -51,30 +54,6 @@ export async function enqueueJob(db: Db, job: EnqueueOptions): Promise<string | 
   return (rows[0]?.id as string | undefined) ?? null;
 }
 
-
-/**
- * The instance a worker runs in (CallOwnership): recorded on every lease it takes, and the judge of whether
- * another instance's leases are lost.
- */
-export interface LeaseOwner {
-  /** This process's instance (instances.id). */
-  readonly instanceId: string;
-  /** An instance that has not heartbeated for this long (or whose row is gone) is lost. */
-  readonly lostAfterMs: number;
-  /** Whether others' silence may be judged now: false until this instance has reached the database for lostAfterMs. */
-  mayJudgeSilence(): boolean;
-}
-
-/**
- * A running job's lease is lost (another claim may take it): it expired, or, where an owner may judge, the
- * instance that holds it is lost. Unqualified columns: the jobs row of the query it is put in.
- */
-function leaseLost(sql: RootSql, owner: LeaseOwner | undefined) {
-  if (!owner?.mayJudgeSilence()) return sql`locked_until < now()`;
-  return sql`(locked_until < now() or (locked_by is not null and locked_by <> ${owner.instanceId}::uuid
-    and not exists (select 1 from instances i
-                    where i.id = locked_by and i.heartbeat_at >= now() - ${owner.lostAfterMs} * interval '1 millisecond')))`;
-}
 
 export interface ClaimedJob {
   id: string;
