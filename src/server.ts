@@ -182,20 +182,20 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   installBacklogMetrics(metrics, sql, { jobKinds: Object.keys(jobKinds) });
   // New work is announced (db/work-notifications.ts): idle workers poll slowly.
   const idlePoll = { idlePollMs: ANNOUNCED_IDLE_POLL_MS };
+  // A silent call no server holds is asked of Twilio: its final status callback may have been lost.
+  const ownership = new CallOwnership(backgroundSql, log, { ...(twilioRest ? { telephony: (sid: string) => twilioRest.fetchCall(sid) } : {}) });
+  await startStep('database (call ownership)', databaseSetting, () => ownership.start({ sweep: config.WORKERS_ENABLED }));
   const webhookDelivery = { timeoutMs: config.WEBHOOK_TIMEOUT_MS, allowHttp: config.WEBHOOK_ALLOW_HTTP, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE };
   const webhooks = config.WORKERS_ENABLED
     ? new WebhookWorker(backgroundSql, {
-        ...webhookDelivery, ...idlePoll, maxAgeMs: config.WEBHOOK_MAX_AGE_HOURS * 3_600_000, log,
+        ...webhookDelivery, ...idlePoll, maxAgeMs: config.WEBHOOK_MAX_AGE_HOURS * 3_600_000, log, owner: ownership,
         onAttempt: (outcome, latencyMs) => {
           metrics.webhookAttempts.inc({ outcome });
           if (latencyMs !== null) metrics.webhookAttemptDuration.observe(latencyMs / 1000);
         },
       })
     : null;
-  // A silent call no server holds is asked of Twilio: its final status callback may have been lost.
-  const ownership = new CallOwnership(backgroundSql, log, { ...(twilioRest ? { telephony: (sid: string) => twilioRest.fetchCall(sid) } : {}) });
-  await startStep('database (call ownership)', databaseSetting, () => ownership.start({ sweep: config.WORKERS_ENABLED }));
-  // Job leases record this instance; those of instances it finds lost are taken over at once.
+  // Job and delivery leases record this instance; those of instances it finds lost are taken over at once.
   const worker = config.WORKERS_ENABLED ? new JobWorker(backgroundSql, { kinds: jobKinds, log, owner: ownership, ...idlePoll }) : null;
   // Outbound campaigns: dials through the same OutboundDialer (src/campaigns/scheduler.ts).
   const campaigns = config.WORKERS_ENABLED && dialer ? new CampaignScheduler({ sql: backgroundSql, dialer, log, budget, ...idlePoll }) : null;

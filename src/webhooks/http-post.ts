@@ -151,6 +151,8 @@ export class WebhookHttpClient {
         finish(fail(`timed out after ${this.options.timeoutMs} ms`));
       }, this.options.timeoutMs);
       const onAbort = () => {
+        // An answer already came (its body was still being read): that answer is the outcome, not the abort.
+        if (answered) return answered();
         req.destroy();
         finish(fail('aborted'));
       };

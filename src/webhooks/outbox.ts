@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db, RootSql } from '../db/sql.js';
 import type { PostResult } from './http-post.js';
 import { fairShareParams, type FairShare } from '../util/fair-share.js';
+import { leaseLost, type LeaseOwner } from '../jobs/lease-owner.js';
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'dead' | 'skipped';
 
@@ -36,10 +37,16 @@ export interface ClaimedEvent {
  * Walks webhook_events_company_due_idx per company with pending events: a few index probes per company, however
  * long any company's backlog is. Under concurrent claims a row another claimer locked is skipped, not replaced;
  * the caller claims again on its next poll.
+ *
+ * A held event is claimed again once its lease is lost (jobs/lease-owner.ts, as jobs are): it expired, or `owner`
+ * judges the instance holding it lost (a crash). The lease taken records `owner`.
  */
-export async function claimDueEvents(sql: RootSql, limit: number, leaseMs: number, fairness: FairShare = {}): Promise<ClaimedEvent[]> {
+export async function claimDueEvents(
+  sql: RootSql, limit: number, leaseMs: number, fairness: FairShare = {}, owner?: LeaseOwner,
+): Promise<ClaimedEvent[]> {
   const token = randomUUID();
   const { cap, alone, held } = fairShareParams(fairness);
+  const free = sql`(locked_until is null or ${leaseLost(sql, owner)})`;
   return sql<ClaimedEvent[]>`
     with recursive companies (id) as (
       (select company_id from webhook_events where status = 'pending' order by company_id limit 1)
@@ -54,8 +61,7 @@ export async function claimDueEvents(sql: RootSql, limit: number, leaseMs: numbe
       cross join lateral (
         select e.id, e.next_attempt_at, e.seq, row_number() over (order by e.next_attempt_at, e.seq) as rank
         from webhook_events e
-        where e.company_id = h.id and e.status = 'pending' and e.next_attempt_at <= now()
-          and (e.locked_until is null or e.locked_until < now())
+        where e.company_id = h.id and e.status = 'pending' and e.next_attempt_at <= now() and ${free}
           and (e.ordering_key is null or e.out_of_band or not exists (
             select 1 from webhook_events p
             where p.company_id = e.company_id and p.ordering_key = e.ordering_key and p.status = 'pending'
@@ -68,12 +74,11 @@ export async function claimDueEvents(sql: RootSql, limit: number, leaseMs: numbe
     -- In claim order; joined by the primary key (a plain join to the candidates may be planned as a scan).
     picked as (select array_agg(id order by turn, next_attempt_at, seq) as ids from candidates)
     update webhook_events w set attempts = w.attempts + 1, claimed_by = ${token}, updated_at = now(),
-      locked_until = now() + ${leaseMs} * interval '1 millisecond'
+      locked_until = now() + ${leaseMs} * interval '1 millisecond', locked_by = ${owner?.instanceId ?? null}::uuid
     from (
-      -- The lease each row had: one still set (and expired) is a claim that ended without settling the event.
+      -- The lease each row had: one still set (expired, or its instance lost) is a claim that ended without settling the event.
       select e.id, e.locked_until from picked p join webhook_events e on e.id = any(p.ids)
-      where e.status = 'pending' and e.next_attempt_at <= now()
-        and (e.locked_until is null or e.locked_until < now())
+      where e.status = 'pending' and e.next_attempt_at <= now() and ${free}
       order by array_position(p.ids, e.id)
       limit ${limit}
       for update of e skip locked) claimed
@@ -122,7 +127,7 @@ function settledAs(db: Db, event: ClaimedEvent, s: Settlement) {
       update webhook_events set
         status = ${s.status},
         next_attempt_at = coalesce(${s.nextAttemptAt ?? null}::timestamptz, next_attempt_at),
-        locked_until = null, claimed_by = null,
+        locked_until = null, claimed_by = null, locked_by = null,
         last_status_code = ${s.statusCode}, last_error = ${s.error},
         delivered_at = case when ${s.status} = 'delivered' then now() else delivered_at end,
         updated_at = now()
@@ -136,6 +141,23 @@ export async function settleEvent(db: Db, event: ClaimedEvent, s: Settlement): P
     with ${settledAs(db, event, s)},
     ${startWindowOfNextInLine(db, s.status)}
     select id from settled`;
+  return rows.length > 0;
+}
+
+/**
+ * Gives back an event whose attempt this process's graceful stop cut short (no answer came): pending and due now,
+ * its attempt not counted (the stop was not the receiver's failure) and no attempt recorded, so another instance —
+ * or this one's next start — sends it at once instead of after the lease. The request may have reached the
+ * receiver: the next attempt carries the same webhook-id (a fresh timestamp and signature, as every retry), and
+ * receivers deduplicate on it. Only while this claim still holds it; false if it did not.
+ */
+export async function releaseAbortedClaim(db: Db, event: ClaimedEvent): Promise<boolean> {
+  // status is set (unchanged) so that the announce trigger (migrations/0190) tells idle workers at once.
+  const rows = await db`
+    update webhook_events set status = 'pending', attempts = attempts - 1, next_attempt_at = least(next_attempt_at, now()),
+      locked_until = null, claimed_by = null, locked_by = null, updated_at = now()
+    where id = ${event.id} and status = 'pending' and claimed_by = ${event.claimed_by}
+    returning id`;
   return rows.length > 0;
 }
 
@@ -243,7 +265,7 @@ export async function replayDelivery(db: Db, companyId: string, id: string): Pro
   const rows = await db`
     update webhook_events set status = 'pending', next_attempt_at = now(), replayed_at = now(),
       window_started_at = now(), attempts_before_replay = attempts, out_of_band = out_of_band or status <> 'pending',
-      locked_until = null, claimed_by = null, updated_at = now()
+      locked_until = null, claimed_by = null, locked_by = null, updated_at = now()
     where company_id = ${companyId} and id = ${id} and type <> 'webhook.test'
       and (locked_until is null or locked_until < now())
     returning id`;

@@ -2,8 +2,10 @@
  * Delivers the outbox: claims due events (leased, SKIP LOCKED — safe with several instances), POSTs them
  * signed, records every attempt, and retries with exponential backoff and jitter until the event is
  * delivered or an attempt at or after its deadline (maxAgeMs after its window started, deadlineOf) failed: then it
- * is dead. A worker that dies mid-delivery leaves a lease that expires; the event is then claimed again and sent
- * with the same webhook-id. Companies share the slots fairly: the claim serves them in turns and holds each to
+ * is dead. A lease records this process's instance (options.owner; jobs/lease-owner.ts, as jobs do): a worker that
+ * dies mid-delivery leaves a lease that is taken over once its instance is judged lost, or else once it expires; the
+ * event is then sent again with the same webhook-id. A graceful stop gives back at once, attempt uncounted, the
+ * deliveries it cut short (outbox.ts releaseAbortedClaim). Companies share the slots fairly: the claim serves them in turns and holds each to
  * maxPerCompany deliveries at once (outbox.ts claimDueEvents).
  */
 import { isUuid } from '../util/uuid.js';
@@ -11,9 +13,10 @@ import type { RootSql } from '../db/sql.js';
 import { loadCompanyWebhook, wantsEvent, type CompanyWebhook } from './company-settings.js';
 import { sendSigned } from './deliver.js';
 import { WebhookHttpClient, type PostResult } from './http-post.js';
-import { claimDueEvents, recordAttemptResult, settleEvent, type ClaimedEvent, type Settlement } from './outbox.js';
+import { claimDueEvents, recordAttemptResult, releaseAbortedClaim, settleEvent, type ClaimedEvent, type Settlement } from './outbox.js';
 import { DEFAULT_BACKOFF, isPermanentFailure, isSuccess, retryDelayMs, type BackoffOptions } from './retry-policy.js';
 import { LeasedPoller } from '../util/leased-poller.js';
+import type { LeaseOwner } from '../jobs/lease-owner.js';
 
 export interface WebhookWorkerLogger {
   warn(obj: object, msg: string): void;
@@ -42,6 +45,11 @@ export interface WebhookWorkerOptions {
   /** How long a claim is leased (default timeoutMs + 30 s); must exceed timeoutMs. */
   leaseMs?: number;
   backoff?: BackoffOptions;
+  /**
+   * This process's instance (the server's CallOwnership): its leases record it, and the leases of instances it
+   * judges lost (a crash) are claimed at once. Without it leases record no owner and are claimed again once expired.
+   */
+  owner?: LeaseOwner;
   /**
    * Refresh the outbox's planner statistics this often (default 60 s; 0 = never). Embedded PGlite has no
    * autovacuum, and without statistics the claim query sorts every pending row instead of walking the index.
@@ -103,8 +111,9 @@ export class WebhookWorker {
   }
 
   /**
-   * Stops claiming and waits up to `timeoutMs` for deliveries in flight; past that they are aborted without
-   * touching their rows, exactly like a crash: their leases expire and another worker sends them again.
+   * Stops claiming and waits up to `timeoutMs` for deliveries in flight; past that they are aborted: one that got no
+   * answer yet is given back at once, its attempt uncounted, for another instance (or this one's next start) to send
+   * again with the same webhook-id; one already answered is recorded as usual.
    */
   async stop(timeoutMs = 10_000): Promise<void> {
     await this.poller.stop(timeoutMs);
@@ -121,7 +130,8 @@ export class WebhookWorker {
 
   /** Every claimed event is run (LeasedPoller), and its run releases its company's slot when it ends. */
   private async claim(free: number): Promise<ClaimedEvent[]> {
-    const events = await claimDueEvents(this.sql, free, this.leaseMs, { maxPerCompany: this.maxPerCompany, maxAlone: this.maxAlone, held: this.held });
+    const fairness = { maxPerCompany: this.maxPerCompany, maxAlone: this.maxAlone, held: this.held };
+    const events = await claimDueEvents(this.sql, free, this.leaseMs, fairness, this.options.owner);
     for (const e of events) this.held.set(e.company_id, (this.held.get(e.company_id) ?? 0) + 1);
     return events;
   }
@@ -152,12 +162,18 @@ export class WebhookWorker {
         return;
       }
       const result = await sendSigned(this.client, { ...company, url: company.url }, event.id, event.body, signal);
-      if (signal.aborted) return; // shutting down: leave the lease to expire, as after a crash
+      // Cut short by the stop before any answer came: not the receiver's failure.
+      if (signal.aborted && result.statusCode === null) return await this.giveBack(event);
       await this.record(event, company.url, result);
     } catch (err) {
       // Database trouble: the lease expires and the event is retried; nothing is lost.
       this.log.error({ err, eventId: event.id }, 'webhook delivery bookkeeping failed');
     }
+  }
+
+  /** A delivery the stop cut short goes back at once; where the database is away, its lease runs out instead. */
+  private async giveBack(event: ClaimedEvent): Promise<void> {
+    await releaseAbortedClaim(this.sql, event).catch((err: unknown) => this.log.warn({ err, eventId: event.id }, 'giving back a delivery cut short by the stop failed'));
   }
 
   /**

@@ -1,7 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rotateWebhookSecret } from '../../src/db/companies.js';
 import type { RootSql } from '../../src/db/sql.js';
+import type { LeaseOwner } from '../../src/jobs/lease-owner.js';
+import { CallOwnership } from '../../src/telephony/call-ownership.js';
 import { emitEvent, recordEvent, type WebhookEventType } from '../../src/webhooks/emit.js';
 import { DEFAULT_BACKOFF } from '../../src/webhooks/retry-policy.js';
 import { claimDueEvents, replayDelivery } from '../../src/webhooks/outbox.js';
@@ -151,19 +154,17 @@ describe('webhook outbox delivery', () => {
 
   it('a worker that dies mid-delivery loses nothing: the lease expires and the same event is sent again', async () => {
     const acme = await company();
-    receiver.behaviour = (_r, i) => (i === firstIndex ? { hang: true } : { status: 200 });
     const firstIndex = receiver.requests.length;
     const id = (await recordEvent(sql, { companyId: acme.id, type: 'call.ended', data: { call_id: 'x' }, orderingKey: 'x' }))!;
-    const a = startWorker({ timeoutMs: 5_000, leaseMs: 6_000 });
-    await receiver.waitForRequests(firstIndex + 1);
-    await a.stop(0); // aborts the hanging request without touching the row, like a crash
-    expect((await statusCounts(acme.id)).pending).toBe(1);
-    // The lease is still held: a second worker must wait for it to expire. Shorten it as time passing would.
-    await sql`update webhook_events set locked_until = now() - interval '1 second' where id = ${id}`;
+    // A worker claimed it and died before recording anything (a graceful stop would give it back: webhook-lease-owner).
+    expect((await claimDueEvents(sql, 100, 60_000)).map((e) => e.id)).toContain(id);
     startWorker();
+    // The lease is still held: no worker sends it until it expires. Shorten it as time passing would.
+    expect((await statusCounts(acme.id)).pending).toBe(1);
+    await sql`update webhook_events set locked_until = now() - interval '1 second' where id = ${id}`;
     await until('redelivered', async () => (await statusCounts(acme.id)).delivered === 1);
     const got = receiver.requests.slice(firstIndex).filter((r) => r.json?.id === id);
-    expect(got.map((r) => r.headers['webhook-id'])).toEqual([id, id]);
+    expect(got.map((r) => r.headers['webhook-id'])).toEqual([id]);
     const [row] = await sql<{ attempts: number }[]>`select attempts from webhook_events where id = ${id}`;
     expect(row!.attempts).toBe(2);
   });
@@ -394,5 +395,135 @@ describe('webhook outbox delivery', () => {
       { id: behind, status: 'delivered', last_status_code: 200 },
     ]);
     expect(behindTries).toBe(2);
+  });
+});
+
+/**
+ * Deliveries cut short by a graceful stop or held by a lost instance are sent again at once, not after their lease
+ * (the timeout plus 30 s): a stopping worker gives back the deliveries it aborted, attempt uncounted; a claim's
+ * lease records its instance (jobs/lease-owner.ts, as jobs' do) and the leases of an instance known to be lost are
+ * taken over. Each event is still delivered once, every send with the same id and a valid signature, so a receiver
+ * that saw the cut-short request dedupes the next one.
+ */
+interface EventRow {
+  status: string;
+  attempts: number;
+  locked_until: Date | null;
+  locked_by: string | null;
+  claimed_by: string | null;
+  due: boolean;
+}
+const event = async (id: string) =>
+  (await sql<EventRow[]>`
+    select status, attempts, locked_until, locked_by, claimed_by, next_attempt_at <= now() as due from webhook_events where id = ${id}`)[0]!;
+const attemptRows = (id: string) => sql<{ attempt: number; status_code: number | null }[]>`
+  select attempt, status_code from webhook_attempts where event_id = ${id} order by id`;
+
+/** An instance row as a server writes it, last heard from `agoMs` ago. */
+async function instance(agoMs: number): Promise<string> {
+  const id = randomUUID();
+  await sql`insert into instances (id, hostname, pid, heartbeat_at) values (${id}, 'test-host', 4242, now() - ${agoMs} * interval '1 millisecond')`;
+  return id;
+}
+
+/** An event that `owner` claimed (one attempt under way), its lease good for an hour. */
+async function heldEvent(companyId: string, owner: string): Promise<string> {
+  const id = (await recordEvent(sql, { companyId, type: 'call.started', data: { call_id: randomUUID() } }))!;
+  await sql`update webhook_events set attempts = 1, claimed_by = ${randomUUID()}, locked_by = ${owner},
+    locked_until = now() + interval '1 hour' where id = ${id}`;
+  return id;
+}
+
+const judge = (instanceId: string, mayJudge: boolean): LeaseOwner => ({ instanceId, lostAfterMs: 60_000, mayJudgeSilence: () => mayJudge });
+
+describe('webhook deliveries cut short by a stop or a lost instance', () => {
+  // Leases of an hour: only a graceful stop's give-back or a lost owner can free an event within the test.
+  const held = { timeoutMs: 30_000, leaseMs: 3_600_000 };
+  const ownerships: CallOwnership[] = [];
+  afterAll(async () => {
+    for (const o of ownerships) await o.stop();
+  });
+
+  it('a graceful stop gives back the delivery it aborted at once, attempt uncounted; another worker sends it, same id and signature scheme', async () => {
+    const acme = await company();
+    const first = receiver.requests.length;
+    receiver.behaviour = (_r, i) => (i === first ? { hang: true } : { status: 200 });
+    const id = (await recordEvent(sql, { companyId: acme.id, type: 'call.ended', data: { call_id: 'c1' }, orderingKey: 'c1' }))!;
+
+    const a = startWorker(held);
+    await receiver.waitForRequests(first + 1);
+    await a.stop(0); // past its grace: the hanging request is aborted
+    expect(await event(id)).toEqual({ status: 'pending', attempts: 0, locked_until: null, locked_by: null, claimed_by: null, due: true });
+    expect(await attemptRows(id)).toEqual([]);
+
+    startWorker(held);
+    await until('delivered', async () => (await event(id)).status === 'delivered');
+    expect(await event(id)).toMatchObject({ attempts: 1, locked_until: null });
+    expect(await attemptRows(id)).toEqual([{ attempt: 1, status_code: 200 }]);
+    // The receiver saw the cut-short request and the delivery: one id, one body, each signed with the company's secret.
+    const got = receiver.requests.slice(first).filter((r) => r.json?.id === id);
+    expect(got.map((r) => r.headers['webhook-id'])).toEqual([id, id]);
+    expect(new Set(got.map((r) => r.body)).size).toBe(1);
+    for (const r of got) {
+      const headers = { 'webhook-id': String(r.headers['webhook-id']), 'webhook-timestamp': String(r.headers['webhook-timestamp']), 'webhook-signature': String(r.headers['webhook-signature']) };
+      expect(verifySignature(acme.secret, headers, r.body)).toBe(true);
+    }
+    expect(receiver.delivered().filter((r) => r.json?.id === id)).toHaveLength(1);
+  });
+
+  it('a stop gives back only what it cut short: the next event of the key still waits its turn, and nothing is sent twice', async () => {
+    const acme = await company();
+    const first = receiver.requests.length;
+    receiver.behaviour = (_r, i) => (i === first ? { hang: true } : { status: 200 });
+    const ended = (await recordEvent(sql, { companyId: acme.id, type: 'call.ended', data: { call_id: 'c2' }, orderingKey: 'c2' }))!;
+    const analyzed = (await recordEvent(sql, { companyId: acme.id, type: 'call.analyzed', data: { call_id: 'c2' }, orderingKey: 'c2' }))!;
+
+    const a = startWorker(held);
+    await receiver.waitForRequests(first + 1);
+    await a.stop(0);
+    expect(await event(ended)).toMatchObject({ status: 'pending', attempts: 0, locked_until: null });
+    expect(await event(analyzed)).toMatchObject({ status: 'pending', attempts: 0, locked_until: null });
+
+    startWorker(held);
+    await until('both delivered', async () => (await event(analyzed)).status === 'delivered');
+    const delivered = receiver.delivered().filter((r) => r.json?.company_id === acme.id).map((r) => r.json!.id);
+    expect(delivered).toEqual([ended, analyzed]);
+  });
+
+  it('claims at once the deliveries of an instance that is lost (silent, or its row gone), never those of one alive or its own', async () => {
+    const acme = await company();
+    const me = await instance(0);
+    const dead = await heldEvent(acme.id, await instance(10 * 60_000));
+    const vanished = await heldEvent(acme.id, randomUUID());
+    const alive = await heldEvent(acme.id, await instance(0));
+    const mine = await heldEvent(acme.id, me);
+    const ours = async (owner: LeaseOwner) => (await claimDueEvents(sql, 100, 60_000, {}, owner)).filter((e) => e.company_id === acme.id);
+
+    // Until this instance may judge others' silence (it has itself reached the database for lostAfterMs), nothing.
+    expect(await ours(judge(me, false))).toEqual([]);
+
+    const claimed = await ours(judge(me, true));
+    expect(claimed.map((e) => e.id).sort()).toEqual([dead, vanished].sort());
+    expect(await event(dead)).toMatchObject({ attempts: 2, locked_by: me });
+    expect(await event(alive)).toMatchObject({ attempts: 1 });
+    expect(await event(mine)).toMatchObject({ attempts: 1 });
+    // A taken-over claim is one that ended unsettled: its lease is reported as such.
+    expect(claimed.every((e) => e.unsettled_lease_until !== null)).toBe(true);
+    expect(await ours(judge(me, true))).toEqual([]);
+  });
+
+  it('a restarted server takes over its crashed predecessor\'s delivery promptly, and sends it once with the same id', async () => {
+    const acme = await company();
+    const first = receiver.requests.length;
+    const predecessor = await instance(10 * 60_000); // crashed mid-delivery: its heartbeat stopped
+    const id = await heldEvent(acme.id, predecessor);
+    const ownership = new CallOwnership(sql, { info: () => {}, warn: () => {} }, { heartbeatMs: 50, lostAfterMs: 300, sweepEveryMs: 0 });
+    ownerships.push(ownership);
+    await ownership.start({ sweep: false });
+
+    startWorker({ ...held, owner: ownership });
+    await until('delivered', async () => (await event(id)).status === 'delivered');
+    expect(await event(id)).toMatchObject({ attempts: 2, locked_by: null });
+    expect(receiver.requests.slice(first).filter((r) => r.json?.company_id === acme.id).map((r) => r.headers['webhook-id'])).toEqual([id]);
   });
 });
