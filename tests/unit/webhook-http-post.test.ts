@@ -1,10 +1,12 @@
 import { lookup } from 'node:dns/promises';
+import type { Agent } from 'node:http';
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRetryAfter, WebhookHttpClient } from '../../src/webhooks/http-post.js';
 import { DEFAULT_BACKOFF, isPermanentFailure, retryDelayMs } from '../../src/webhooks/retry-policy.js';
 import { blockedAddressReason } from '../../src/webhooks/url-guard.js';
 import { FakeReceiver } from '../fakes/fakeReceiver.js';
+import { until } from '../helpers/until.js';
 
 describe('WebhookHttpClient', () => {
   let receiver: FakeReceiver;
@@ -66,6 +68,19 @@ describe('WebhookHttpClient', () => {
     receiver.behaviour = () => ({ status: 503, headers: { 'retry-after': '7' }, body: 'busy', bodyNeverEnds: true });
     const refused = await open.post(receiver.url, {}, '{}');
     expect(refused).toMatchObject({ statusCode: 503, error: 'HTTP 503', retryAfterMs: 7000 });
+  });
+
+  it('an abort after the answer came keeps the answer: a stopping worker records it rather than sending the event again', async () => {
+    const client = new WebhookHttpClient({ timeoutMs: 60_000, allowHttp: true, allowPrivate: true });
+    receiver.behaviour = () => ({ status: 503, body: 'busy', bodyNeverEnds: true });
+    const stop = new AbortController();
+    const answer = client.post(receiver.url, {}, '{}', stop.signal);
+    // Bytes read on the socket: the status line and headers are parsed in the same turn, so the answer is in.
+    const agent = (client as unknown as { httpAgent: Agent }).httpAgent;
+    await until(() => Object.values(agent.sockets).flat().some((s) => (s?.bytesRead ?? 0) > 0));
+    stop.abort();
+    expect(await answer).toMatchObject({ statusCode: 503, error: 'HTTP 503' });
+    client.close();
   });
 
   it('times out a slow receiver and reports Retry-After', async () => {
