@@ -5,8 +5,8 @@
  * is dead. A lease records this process's instance (options.owner; jobs/lease-owner.ts, as jobs do): a worker that
  * dies mid-delivery leaves a lease that is taken over once its instance is judged lost, or else once it expires; the
  * event is then sent again with the same webhook-id. A graceful stop gives back at once, attempt uncounted, the
- * deliveries it cut short (outbox.ts releaseAbortedClaim). Companies share the slots fairly: the claim serves them in turns and holds each to
- * maxPerCompany deliveries at once (outbox.ts claimDueEvents).
+ * deliveries it cut short (outbox.ts releaseAbortedClaim). Companies share the slots fairly: the claim serves them
+ * in turns and holds each to maxPerCompany deliveries at once (outbox.ts claimDueEvents).
  */
 import { isUuid } from '../util/uuid.js';
 import type { RootSql } from '../db/sql.js';
