@@ -1,8 +1,12 @@
 /**
- * Dates written with numbers ("6/12", "12/06/2026", "12.06.2026", "2026-06-12") for the when-parser. Whether "6/12"
- * is June 12 or December 6 depends on where the caller is: the company's time zone names the country, and the
+ * Dates written with numbers ("6/12", "12/06/2026", "12.06.2026", "12.06", "2026-06-12") for the when-parser. Whether
+ * "6/12" is June 12 or December 6 depends on where the caller is: the company's time zone names the country, and the
  * country its order. Where the order is not known and both readings are real, different days, the date is
  * AMBIGUOUS and the agent asks again rather than book either.
+ *
+ * "12.06" without a year is the day-first countries' way of writing a date (day.month); elsewhere it is a time
+ * ("10.15" in New York is a quarter past ten), and where the order is not known it is a date only when no other day
+ * could be meant. Whether the caller said it as a time ("в 12.06", "12.06 pm") the when-parser decides first.
  */
 import { DateTime, IANAZone } from 'luxon';
 import { COUNTRY_ZONES } from '../util/country-zones.js';
@@ -37,9 +41,12 @@ export function dateOrderOfZone(zone: string): DateOrder {
   return MONTH_FIRST.has(country) ? 'month-first' : 'day-first';
 }
 
-/** A token that looks like a written date: "6/12", "12/6/26", "12.06.2026", "2026-06-12". */
+/** A day and month written with a dot and no year, "12.06" (the when-parser's tokens keep it whole). */
+export const DOTTED_PAIR = /^(\d{1,2})\.(\d{2})$/;
+
+/** A token that looks like a written date: "6/12", "12/6/26", "12.06" (12.06.2026 arrives as 12/06/2026), "2026-06-12". */
 export function isNumericDateToken(token: string): boolean {
-  return /^\d{1,2}\/\d{1,2}(?:\/(?:\d{2}|\d{4}))?$/.test(token) || /^\d{4}-\d{1,2}-\d{1,2}$/.test(token);
+  return /^\d{1,2}\/\d{1,2}(?:\/(?:\d{2}|\d{4}))?$/.test(token) || /^\d{4}-\d{1,2}-\d{1,2}$/.test(token) || DOTTED_PAIR.test(token);
 }
 
 /**
@@ -49,6 +56,8 @@ export function isNumericDateToken(token: string): boolean {
 export function numericDate(token: string, today: DateTime, order: DateOrder): DateTime | typeof AMBIGUOUS | null {
   const iso = /^(\d{4})-(\d{1,2})-(\d{1,2})$/.exec(token);
   if (iso) return dayOf(today, Number(iso[1]), Number(iso[2]), Number(iso[3]));
+  const dotted = DOTTED_PAIR.exec(token);
+  if (dotted) return dottedDate(today, Number(dotted[1]), Number(dotted[2]), order);
   const slash = /^(\d{1,2})\/(\d{1,2})(?:\/(\d{2}|\d{4}))?$/.exec(token);
   if (!slash) return null;
   const [a, b] = [Number(slash[1]), Number(slash[2])];
@@ -61,9 +70,25 @@ export function numericDate(token: string, today: DateTime, order: DateOrder): D
   return +monthFirst === +dayFirst ? monthFirst : AMBIGUOUS;
 }
 
-/** A real calendar day; without a year the next one on or after `today`. */
+/** "12.06": day.month where the country writes dates day first; no date where it writes month first (a time there). */
+function dottedDate(today: DateTime, a: number, b: number, order: DateOrder): DateTime | typeof AMBIGUOUS | null {
+  if (order === 'month-first') return null;
+  const dayFirst = dayOf(today, undefined, b, a);
+  if (!dayFirst || order === 'day-first') return dayFirst;
+  const monthFirst = dayOf(today, undefined, a, b);
+  return monthFirst && +monthFirst !== +dayFirst ? AMBIGUOUS : dayFirst;
+}
+
+/**
+ * A real calendar day; without a year the next one on or after `today` (this year's, else next year's: a 29 February
+ * that next year lacks is no date, not the 28th).
+ */
 function dayOf(today: DateTime, year: number | undefined, month: number, day: number): DateTime | null {
-  const at = DateTime.fromObject({ year: year ?? today.year, month, day }, { zone: today.zone });
-  if (!at.isValid) return null;
-  return year === undefined && at < today ? at.plus({ years: 1 }) : at;
+  const on = (y: number): DateTime | null => {
+    const at = DateTime.fromObject({ year: y, month, day }, { zone: today.zone });
+    return at.isValid ? at : null;
+  };
+  if (year !== undefined) return on(year);
+  const thisYear = on(today.year);
+  return thisYear && thisYear >= today ? thisYear : on(today.year + 1);
 }

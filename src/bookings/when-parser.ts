@@ -8,7 +8,7 @@
  */
 import { DateTime } from 'luxon';
 import { localAt } from './local-time.js';
-import { AMBIGUOUS, dateOrderOfZone, isNumericDateToken, numericDate, type DateOrder } from './when-numeric-date.js';
+import { AMBIGUOUS, dateOrderOfZone, DOTTED_PAIR, isNumericDateToken, numericDate, type DateOrder } from './when-numeric-date.js';
 
 export type DayPart = 'morning' | 'afternoon' | 'evening' | 'day' | 'week';
 
@@ -91,6 +91,10 @@ const DATE_ENDS = new Set(['', 'at', 'in', 'for', 'around', 'about', 'by', 'plea
 /** "not tomorrow, Thursday": a date said only to be refused. */
 const NEGATIONS = new Set(['not', 'не']);
 const NEXT_WORDS = new Set(['next', 'следующий', 'следующую', 'следующее', 'следующей', 'следующая']);
+/** "next month", "следующего месяца", "в следующем месяце"; "this month", "этого месяца". */
+const NEXT_MONTH_WORDS = new Set(['next', 'следующего', 'следующем', 'следующий', 'будущего', 'будущем']);
+const THIS_MONTH_WORDS = new Set(['this', 'этого', 'этом', 'текущего', 'текущем']);
+const MONTH_UNIT_WORDS = new Set(['month', 'месяца', 'месяце', 'месяц']);
 
 /**
  * What a caller says to take back what came before ("tomorrow at 10, no wait, 11"; "в 10, то есть в 11"): the words
@@ -133,9 +137,9 @@ function tokenize(text: string): Tokens {
     .replace(/(\d)(am|pm|a\.m\.|p\.m\.)/g, '$1 $2')
     .replace(/\b([ap]) m\b/g, '$1m')
     .replace(/(\d+)-?(?:ого|го|ое|е|st|nd|rd|th)(?=\s|$|[,.!?])/gu, '$1')
-    .replace(/(\d)[.](\d\d)\b/g, '$1:$2')
+    // "12.06" stays whole: a date or a time, decided per piece (readDottedPairs); a dot ending a sentence goes.
     .replace(/[,!?;"()«»]/g, ' ')
-    .replace(/(?<![ap])\.(?!m)/g, ' ');
+    .replace(/(?<![ap])\.(?!m)(?!(?<=\d\.)\d\d\b)/g, ' ');
   const raw = cleaned.split(/\s+/).filter(Boolean);
   // Number words → digits, joining tens and units ("twenty five", "двадцать пять").
   const out: string[] = [];
@@ -260,15 +264,17 @@ function dateAt(tokens: string[], i: number, used: Set<number>, today: DateTime,
         : WEEKDAY_WORDS[base] !== undefined ? weekdayAhead(today, WEEKDAY_WORDS[base]!, false) : null;
     if (from) return mark(used, [i, i + 1, i + 2, i + 3], { day: from.plus({ days: span.days }) });
   }
+  // "the 15th of next month", "пятнадцатого следующего месяца", "next month on the 15th"
+  const ofMonth = dayOfNamedMonthAt(tokens, i, used, today);
+  if (ofMonth) return ofMonth;
   // "on the 15th", "the fifteenth" (ordinal endings are gone by now): this month's, or next month's once past.
   // Only where a date can end: "the second one" picks an offer, "the 3rd of December" is a month's (below).
   if (t === 'the' && isInt(tokens[i + 1]) && Number(tokens[i + 1]) >= 1 && Number(tokens[i + 1]) <= 31 && DATE_ENDS.has(tokens[i + 2] ?? '')) {
     const dom = Number(tokens[i + 1]);
-    let day = today.set({ day: dom });
-    if (day.month !== today.month || day < today) {
-      const next = today.plus({ months: 1 });
-      day = next.set({ day: Math.min(dom, next.daysInMonth ?? 28) });
-    }
+    const thisMonth = dayOfMonth(today, dom);
+    // Past this month: next month's — asked again when next month has no such day (the 30th said on 31 January).
+    const day = thisMonth && thisMonth >= today ? thisMonth : dayOfMonth(today.plus({ months: 1 }), dom);
+    if (!day) return CONFLICT;
     return mark(used, tokens[i - 1] === 'on' ? [i - 1, i, i + 1] : [i, i + 1], { day });
   }
   if (t === 'today' || t === 'сегодня' || t === 'tonight') return mark(used, [i], { day: today });
@@ -323,6 +329,58 @@ function dateAt(tokens: string[], i: number, used: Set<number>, today: DateTime,
     return mark(used, idx, { day });
   }
   return null;
+}
+
+/** Day `dom` of the month `inMonth` is in; null when that month has no such day (a 31st in April). */
+function dayOfMonth(inMonth: DateTime, dom: number): DateTime | null {
+  const start = inMonth.startOf('month');
+  return dom >= 1 && dom <= (start.daysInMonth ?? 28) ? start.set({ day: dom }) : null;
+}
+
+/** A day of the month as said: "15" (from "15th", "fifteenth", "пятнадцатого"), "первого"…"двенадцатого". */
+function dayNumberAt(tokens: string[], i: number): number | null {
+  const t = tokens[i] ?? '';
+  const n = isInt(t) ? Number(t) : RU_ORDINAL_GENITIVE.has(t) ? RU_NUMBERS[t]! : null;
+  return n !== null && n >= 1 && n <= 31 ? n : null;
+}
+
+/** The first day of the month "next month" / "this month" at `i` names (two tokens), or null. */
+function namedMonthAt(tokens: string[], i: number, today: DateTime): DateTime | null {
+  if (!MONTH_UNIT_WORDS.has(tokens[i + 1] ?? '')) return null;
+  const t = tokens[i] ?? '';
+  if (NEXT_MONTH_WORDS.has(t)) return today.plus({ months: 1 }).startOf('month');
+  return THIS_MONTH_WORDS.has(t) ? today.startOf('month') : null;
+}
+
+/**
+ * A day of next (or this) month: "[on] [the] 15th [of] [the] next month", "пятнадцатого [числа] следующего месяца",
+ * "[in] next month [on] [the] 15th", "в следующем месяце пятнадцатого". CONFLICT (asked again) when that month has no
+ * such day or, this month, it is past.
+ */
+function dayOfNamedMonthAt(tokens: string[], i: number, used: Set<number>, today: DateTime): DatePart | typeof CONFLICT | null {
+  const skip = (k: number, words: readonly string[]): number => (words.includes(tokens[k] ?? '') ? k + 1 : k);
+  const free = (from: number, to: number): boolean => Array.from({ length: to - from }, (_, k) => from + k).every((k) => !used.has(k));
+  let first = tokens[i - 1] === 'on' ? i - 1 : i;
+  let dayIdx: number;
+  let month: DateTime | null;
+  let end: number;
+  const monthFirst = namedMonthAt(tokens, i, today);
+  if (monthFirst) {
+    if (tokens[i - 1] === 'in' || tokens[i - 1] === 'в') first = i - 1;
+    dayIdx = skip(skip(i + 2, ['on']), ['the']);
+    month = monthFirst;
+    end = skip(dayIdx + 1, ['числа']);
+  } else {
+    dayIdx = skip(i, ['the']);
+    const monthIdx = skip(skip(skip(dayIdx + 1, ['числа']), ['of']), ['the']);
+    month = namedMonthAt(tokens, monthIdx, today);
+    end = monthIdx + 2;
+  }
+  const dom = dayNumberAt(tokens, dayIdx);
+  if (!month || dom === null || !free(first, end)) return null;
+  const day = dayOfMonth(month, dom);
+  if (!day || day < today) return CONFLICT;
+  return mark(used, Array.from({ length: end - first }, (_, k) => first + k), { day });
 }
 
 function findTime(tokens: string[], used: Set<number>, bareHour = false): TimePart | null {
@@ -663,13 +721,30 @@ function hearCorrected(pieces: Tokens[], today: DateTime, order: DateOrder, bare
 }
 
 /** The date, time and part of day one piece names; null when two dates disagree or a number or date was left unread. */
-function hear(piece: Tokens, today: DateTime, order: DateOrder, bareHour: boolean): Heard | null {
+function hear(said: Tokens, today: DateTime, order: DateOrder, bareHour: boolean): Heard | null {
+  const piece = { tokens: readDottedPairs(said.tokens, today, order), loose: said.loose };
   const used = new Set<number>();
   const date = findDate(piece.tokens, used, today, order);
   if (date === CONFLICT) return null;
   const time = findTime(piece.tokens, used, bareHour);
   const part = findPart(piece.tokens, used);
   return leftUnread(piece, used) ? null : { date, time, part };
+}
+
+/**
+ * "12.06" is kept for the date it names where it names one (day.month, by the company's country:
+ * when-numeric-date.ts) — unless it was said as a time ("в 12.06", "at 10.05", "12.06 pm") — and is read as the time
+ * 12:06 otherwise ("10.30", "12.06" in New York). A pair that is neither stays, left unread: the agent asks.
+ */
+function readDottedPairs(tokens: string[], today: DateTime, order: DateOrder): string[] {
+  return tokens.map((t, i) => {
+    const pair = DOTTED_PAIR.exec(t);
+    if (!pair) return t;
+    const next = tokens[i + 1] ?? '';
+    const saidAsTime = TIME_PREPOSITIONS.has(tokens[i - 1] ?? '') || HOUR_WORDS.has(next) || PM_WORDS.has(next) || AM_WORDS.has(next);
+    if (!saidAsTime && numericDate(t, today, order) !== null) return t;
+    return Number(pair[1]) <= 23 && Number(pair[2]) <= 59 ? `${pair[1]}:${pair[2]}` : t;
+  });
 }
 
 /** Month names that are also other words or abbreviations ("may I", "march"): not taken for a date left unread. */

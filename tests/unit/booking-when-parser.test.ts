@@ -90,6 +90,14 @@ const exact: Array<[string, string]> = [
   ['3 of us, tomorrow at 10 to 11', '2026-03-05T10:50'],
   ['can I book one for tomorrow at quarter to eight', '2026-03-05T07:45'],
   ['wait a second, tomorrow at 20 past 3', '2026-03-05T15:20'],
+  // A day of next month (each was asked again).
+  ['at 3 on the fifteenth of next month', '2026-04-15T15:00'],
+  ['the fifteenth of next month at 10 am', '2026-04-15T10:00'],
+  ['15th of next month at 3pm', '2026-04-15T15:00'],
+  ['next month on the 15th at 3 pm', '2026-04-15T15:00'],
+  ['пятнадцатого следующего месяца в 15:00', '2026-04-15T15:00'],
+  ['в следующем месяце 15-го в 10 утра', '2026-04-15T10:00'],
+  ['первого числа следующего месяца в 12:00', '2026-04-01T12:00'],
 ];
 
 const windows: Array<[string, string, string, string]> = [
@@ -108,6 +116,8 @@ const windows: Array<[string, string, string, string]> = [
   ['on 6/12', 'day', '2026-06-12T00:00', '2026-06-13T00:00'],
   ['next week on Friday', 'day', '2026-03-13T00:00', '2026-03-14T00:00'],
   ['tomorrow at 3, sorry, in the morning', 'morning', '2026-03-05T06:00', '2026-03-05T12:00'],
+  ['the fifteenth of next month', 'day', '2026-04-15T00:00', '2026-04-16T00:00'],
+  ['пятнадцатого следующего месяца', 'day', '2026-04-15T00:00', '2026-04-16T00:00'],
 ];
 
 /** Said so that any one time would be a guess: the agent asks again. */
@@ -118,7 +128,6 @@ const askAgain: Array<[string, string]> = [
   ['in June at 3', 'a month without a day'],
   ['Friday at 3 or Saturday', 'two days said'],
   ['friday the 14th at 3', 'the 14th is a Saturday'],
-  ['at 3 on the fifteenth of next month', 'a day of the month not placed'],
   ['6/12 at 2pm', 'June 12 or December 6 where the order is unknown (UTC)'],
 ];
 
@@ -159,6 +168,43 @@ describe('parseWhen', () => {
   it.each(byZone)('%s in %s → %s', (text, zoneHere, expected) => {
     const r = parseWhen(text, { now, zone: zoneHere });
     expect(r?.kind === 'exact' && r.start.setZone(zoneHere).toISO()).toBe(DateTime.fromISO(expected, { zone: zoneHere }).toISO());
+  });
+
+  it('"12.06" without a year is the next 12 June where the country writes the day first; a time said as one stays a time', () => {
+    const read = (text: string, zoneHere: string, nowHere: Date = now) => {
+      const r = parseWhen(text, { now: nowHere, zone: zoneHere });
+      if (!r) return null;
+      return r.kind === 'exact' ? r.start.setZone(zoneHere).toFormat("yyyy-MM-dd'T'HH:mm") : `${r.from.setZone(zoneHere).toISODate()} ${r.part}`;
+    };
+    expect(read('12.06', 'Europe/Moscow')).toBe('2026-06-12 day');
+    expect(read('12.06 в 15:00', 'Europe/Moscow')).toBe('2026-06-12T15:00');
+    expect(read('на 12.06, в три часа дня', 'Europe/Moscow')).toBe('2026-06-12T15:00');
+    expect(read('12.06 at 2pm', 'Europe/London')).toBe('2026-06-12T14:00');
+    expect(read('12/06 at 2pm', 'Europe/London')).toBe('2026-06-12T14:00');
+    // Not in the past: 1 March is next year's on 4 March; today is today.
+    expect(read('01.03 в 10:00', 'Europe/Moscow')).toBe('2027-03-01T10:00');
+    expect(read('04.03 в 18:00', 'Europe/Moscow')).toBe('2026-03-04T18:00');
+    // Where the order is unknown (Canada) both readings are days: asked again.
+    expect(read('12.06', 'America/Toronto')).toBeNull();
+    expect(read('13.06 at 2pm', 'America/Toronto')).toBe('2026-06-13T14:00');
+    // A time: said as one, no such date, or where dates are written month first.
+    expect(read('завтра в 12.10', 'Europe/Moscow')).toBe('2026-03-05T12:10');
+    expect(read('в 10.30', 'Europe/Moscow')).toBe('2026-03-05T10:30');
+    expect(read('12.06', 'America/New_York')).toBe('2026-03-04T12:06');
+    // No such date, no time: asked again.
+    expect(read('31.06', 'Europe/Moscow')).toBeNull();
+    expect(read('31/06 at 2pm', 'Europe/London')).toBeNull();
+  });
+
+  it('a day a month lacks is asked again, not moved to another day', () => {
+    const jan31 = DateTime.fromISO('2026-01-31T10:00', { zone }).toJSDate();
+    expect(parseWhen('on the 30th at 10 am', { now: jan31, zone })).toBeNull();
+    expect(parseWhen('the thirtieth of next month', { now: jan31, zone })).toBeNull();
+    expect(parseWhen('the 31st of next month at 3 pm', { now, zone })).toBeNull(); // April has 30 days
+    expect(parseWhen('the 2nd of this month at 3 pm', { now, zone })).toBeNull(); // past
+    // 29 February: the next one is four years on, not the 28th of next year.
+    const leapMarch = DateTime.fromISO('2028-03-01T10:00', { zone: 'Europe/London' }).toJSDate();
+    expect(parseWhen('29/02 at 2pm', { now: leapMarch, zone: 'Europe/London' })).toBeNull();
   });
 
   it('"quarter to eight" and "at eight" agree on the morning; the evening said is kept', () => {
