@@ -17,7 +17,7 @@ import type { CallContext, Tool, ToolResult } from '../call/tool-types.js';
 import type { Db } from '../db/sql.js';
 import { ParleyError } from '../errors.js';
 import { callBooking, type CallBooking } from './call-booking.js';
-import { callerIdOf, callersBookings, IdentityChecks } from './caller-identity.js';
+import { callerIdOf, callersBookings, IdentityChecks, type CallersBookings } from './caller-identity.js';
 import { BOOKING_ID_MAX, cleanName, cleanText, NAME_MAX, nameTooLong, NOTES_MAX, PHONE_MAX, REASON_MAX, SERVICE_MAX, textProperty, WHEN_MAX } from './customer-text.js';
 import type { BookingService } from './config-schema.js';
 import { defaultRegionFor, normalizePhone } from './phone.js';
@@ -137,6 +137,12 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
     return text ? parseWhen(text, { now: e.now.toMillis(), zone: e.settings.timezone }) : null;
   }
 
+  /** Who the caller is (caller-identity.ts: by caller ID, else by the number and name they gave) and their bookings. */
+  const lookUpCaller = (ctx: CallContext, e: Env, args: Record<string, unknown>): Promise<CallersBookings> =>
+    callersBookings(bookings, db, checks, {
+      ctx, callerId: callerPhone(ctx, e), phone: saidPhone(e, args.customer_phone), name: cleanName(args.customer_name), now: clock(),
+    });
+
   /**
    * The caller's own upcoming bookings (caller-identity.ts: by caller ID, else by the number and name the caller
    * gave), with the bot's booking settings; else what to ask for, or a refusal that says no more than "not found".
@@ -144,9 +150,7 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
   async function callersUpcoming(ctx: CallContext, args: Record<string, unknown>): Promise<{ e: Env; upcoming: Booking[] } | ToolResult> {
     const e = env(ctx);
     if (!e) return notAvailable;
-    const mine = await callersBookings(bookings, db, checks, {
-      ctx, callerId: callerPhone(ctx, e), phone: saidPhone(e, args.customer_phone), name: cleanName(args.customer_name), now: clock(),
-    });
+    const mine = await lookUpCaller(ctx, e, args);
     if ('found' in mine) return { e, upcoming: mine.found };
     if ('missing' in mine) {
       return { content: { error: 'caller_not_identified', missing: mine.missing === 'phone' ? 'customer_phone' : 'customer_name', hint: IDENTIFY_HINT } };
@@ -177,20 +181,46 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
     status: b.status,
   });
 
+  /**
+   * The booking a move is checked for (check_availability's `booking_id`): one of the caller's own upcoming bookings
+   * (caller-identity.ts), else null — an id of someone else's booking, an unknown one, or one the caller has not
+   * proven is theirs changes nothing in the answer.
+   */
+  async function bookingBeingMoved(ctx: CallContext, e: Env, args: Record<string, unknown>): Promise<Booking | null> {
+    const id = str(args.booking_id);
+    if (!id) return null;
+    const mine = await lookUpCaller(ctx, e, args);
+    return 'found' in mine ? mine.found.find((b) => b.id === id) ?? null : null;
+  }
+
+  /** The service check_availability looks at: the one named, else the moved booking's, else the bot's only one. */
+  function serviceToCheck(e: Env, rawService: unknown, moving: Booking | null): BookingService | null {
+    if (moving && !str(rawService)) return e.settings.services.find((s) => s.id === moving.serviceId) ?? null;
+    return pickService(e, rawService);
+  }
+
   const checkAvailability: Tool = {
     spec: {
       name: 'check_availability',
       description:
-        'Find free appointment times. Give the service and the caller\'s own words for when (e.g. "tomorrow afternoon", "в пятницу в 15:30") or an ISO time. An exact free time is held for this call for a few minutes.',
+        'Find free appointment times. Give the service and the caller\'s own words for when (e.g. "tomorrow afternoon", "в пятницу в 15:30") or an ISO time. An exact free time is held for this call for a few minutes. ' +
+        `Before moving one of the caller's appointments, pass its booking_id (from find_my_booking): its own time then counts as free, and nothing is held (reschedule_booking moves it). ${IDENTIFY_HINT}`,
       parameters: argsSchema({
-        service: textProperty(SERVICE_MAX, 'Service name as the caller said it'),
+        service: textProperty(SERVICE_MAX, 'Service name as the caller said it (when moving a booking: may be left out)'),
         when: textProperty(WHEN_MAX, "The caller's words for the date/time, or ISO 8601"),
+        booking_id: textProperty(BOOKING_ID_MAX, 'The booking the caller wants to move (from find_my_booking); leave out for a new booking'),
+        ...IDENTITY_PROPERTIES,
       }),
     },
     async run(args, ctx) {
-      const call = serviceCall(ctx, args.service);
-      if (!('service' in call)) return call;
-      const { e, service } = call;
+      const e = env(ctx);
+      if (!e) return notAvailable;
+      const moving = await bookingBeingMoved(ctx, e, args);
+      const service = serviceToCheck(e, args.service, moving);
+      if (!service) return unknownService(e);
+      // A move of this service: the booking's own time is free to it, and no hold is placed (it would collide with
+      // the booking itself; reschedule_booking moves it in one step).
+      const excludeBookingId = moving?.serviceId === service.id ? moving.id : null;
       const base = { service: service.name, timezone: e.settings.timezone };
       const when = parse(e, args.when);
       const nowMs = e.now.toMillis();
@@ -198,8 +228,9 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
       if (when?.kind === 'exact') {
         const start = when.start.toMillis();
         const { slots } = await bookings.availability(db, {
-          companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, from: new Date(start), to: new Date(start + 1),
+          companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, from: new Date(start), to: new Date(start + 1), excludeBookingId,
         });
+        if (slots.length > 0 && excludeBookingId) return { content: { ...base, available: true, slots: [slotOut(e, slots[0]!)] } };
         if (slots.length > 0) {
           try {
             const phone = callerPhone(ctx, e);
@@ -214,19 +245,21 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
             return { content: { ...base, available: false, slots: (problem.content as { alternatives: SlotOut[] }).alternatives } };
           }
         }
-        const around = await bookings.nearestAvailable(db, { companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, target: start, count: 3 });
+        const around = await bookings.nearestAvailable(db, {
+          companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, target: start, count: 3, excludeBookingId,
+        });
         return { content: { ...base, available: false, slots: around.map((s) => slotOut(e, s)) } };
       }
 
       const from = when ? when.from.toMillis() : nowMs;
       const to = when ? when.to.toMillis() : nowMs + 7 * 86_400_000;
       const { slots } = await bookings.availability(db, {
-        companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, from: new Date(from), to: new Date(to),
+        companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, from: new Date(from), to: new Date(to), excludeBookingId,
       });
       if (slots.length > 0 || !when) return { content: { ...base, slots: spread(slots, maxSlots).map((s) => slotOut(e, s)) } };
       // Nothing in the asked window: offer the first times after it.
       const later = await bookings.availability(db, {
-        companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, from: new Date(to), to: new Date(to + 14 * 86_400_000), limit: maxSlots,
+        companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, from: new Date(to), to: new Date(to + 14 * 86_400_000), limit: maxSlots, excludeBookingId,
       });
       return { content: { ...base, available: false, slots: later.slots.map((s) => slotOut(e, s)) } };
     },
@@ -348,6 +381,8 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
       if (!when) return { content: { error: 'time_not_understood' } };
       if (when.kind === 'window') return { content: { error: 'exact_time_required', from: when.from.toISO(), to: when.to.toISO() } };
       try {
+        // A time check_availability held for this call (asked without the booking_id) must not block the move itself.
+        await bookings.releaseCallHolds(db, { companyId: ctx.companyId, callId: ctx.callId });
         const b = await bookings.reschedule(db, {
           companyId: ctx.companyId, bookingId: found.id, start: new Date(when.start.toMillis()), actor: 'caller', reason: 'rescheduled by caller',
         });

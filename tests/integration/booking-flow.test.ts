@@ -4,6 +4,7 @@ import { createBookingService } from '../../src/bookings/service.js';
 import { bookingTools } from '../../src/bookings/tools.js';
 import { listBookings } from '../../src/bookings/repo.js';
 import { ParleyError } from '../../src/errors.js';
+import { ToolRegistry } from '../../src/call/tool-registry.js';
 import type { Tool } from '../../src/call/tool-types.js';
 import { at, callContext, noControl, seedBot, seedCall, seedCompany } from './booking-fixtures.js';
 
@@ -298,6 +299,68 @@ describe('in-call tools', () => {
         if (key === 'reason') expect(p.maxLength).toBe(500);
       }
     }
+  });
+
+  describe('check_availability before a move', () => {
+    type Check = { available?: boolean; slots?: Array<{ start: string; label: string }>; service?: string; error?: string };
+    /** As the agent calls it: the arguments checked against the tool's schema first. */
+    const check = async (args: Record<string, unknown>, ctx: ReturnType<typeof callContext>) =>
+      (await new ToolRegistry([...tools.values()]).call('check_availability', args, ctx, noControl, signal)).content as Check;
+    const heldBy = async (callId: string) => (await listBookings(db.sql, companyA, { limit: 10, callId })).filter((b) => b.status === 'held');
+    /** Alice's coloring tomorrow 10:00–11:30 with the only colorist (Anna). */
+    const aliceColoring = () => reserveA('2026-03-05T10:00', { serviceId: 'color' });
+
+    it('the caller\'s own booking is free to its move (by less than its length), nothing is held, and the move goes through', async () => {
+      const mine = await aliceColoring();
+      const callId = await seedCall(db.sql, companyA, botA.id, '+12125550100');
+      const ctx = callContext(db.sql, companyA, botA, callId, '+12125550100');
+      // Without the booking: its own time makes half an hour later look taken.
+      expect(await check({ service: 'coloring', when: 'tomorrow at 10:30' }, ctx)).toMatchObject({ available: false });
+      // With it (the service may be left out: the booking's own).
+      const free = await check({ booking_id: mine.id, when: 'tomorrow at 10:30' }, ctx);
+      expect(free).toEqual({ service: 'Coloring', timezone: 'America/New_York', available: true, slots: [{ start: '2026-03-05T10:30:00.000-05:00', label: 'tomorrow at 10:30 AM' }] });
+      expect(await heldBy(callId)).toHaveLength(0);
+      expect(await check({ booking_id: 'x'.repeat(37), when: 'tomorrow at 10:30' }, ctx)).toMatchObject({ error: 'invalid_arguments' });
+      const morning = await check({ service: 'coloring', booking_id: mine.id, when: 'tomorrow morning' }, ctx);
+      expect(morning.slots!.map((x) => x.label)).toContain('tomorrow at 10:00 AM');
+      const moved = await run('reschedule_booking', { booking_id: mine.id, when: 'tomorrow at 10:30' }, ctx);
+      expect(moved.content).toMatchObject({ booking_id: mine.id, label: 'tomorrow at 10:30 AM' });
+      // Another service is no move of this booking: its time stays taken there.
+      expect(await check({ service: 'haircut', booking_id: mine.id, when: 'tomorrow at 11:00' }, ctx)).toMatchObject({ available: true });
+      expect((await heldBy(callId)).map((b) => b.resourceId)).toEqual(['boris']);
+    });
+
+    it('someone else\'s booking id, or one the caller has not proven theirs, changes nothing in the answer', async () => {
+      const vera = await reserveA('2026-03-05T10:00', { serviceId: 'color', customerName: 'Vera Stone', customerPhone: '+12125550199' });
+      const asked = { service: 'coloring', when: 'tomorrow at 10:30' };
+      const claims: Array<[string | null, Record<string, unknown>]> = [
+        ['+12125550111', {}], // another caller ID
+        ['+12125550111', { customer_phone: '212 555 0199', customer_name: 'Vera Stone' }], // a caller ID is not replaced
+        [null, {}], // a web call that proves nothing
+        [null, { customer_phone: '212 555 0199', customer_name: 'Mallory' }], // the wrong name
+      ];
+      for (const [callerNumber, claim] of claims) {
+        const callId = await seedCall(db.sql, companyA, botA.id, callerNumber ?? '');
+        const ctx = callContext(db.sql, companyA, botA, callId, callerNumber);
+        const plain = await check(asked, ctx);
+        expect(plain, JSON.stringify(claim)).toMatchObject({ available: false });
+        expect(await check({ ...asked, ...claim, booking_id: vera.id }, ctx), JSON.stringify(claim)).toEqual(plain);
+        expect(await check({ when: 'tomorrow at 10:30', ...claim, booking_id: vera.id }, ctx)).toEqual(await check({ when: 'tomorrow at 10:30' }, ctx));
+      }
+      // Vera herself on a web call, with her number and name: free to her move.
+      const web = callContext(db.sql, companyA, botA, await seedCall(db.sql, companyA, botA.id, ''), null);
+      expect(await check({ ...asked, customer_phone: '212 555 0199', customer_name: 'Vera Stone', booking_id: vera.id }, web)).toMatchObject({ available: true });
+    });
+
+    it('a time check_availability held for the call does not block reschedule_booking moving there', async () => {
+      const mine = await aliceColoring();
+      const callId = await seedCall(db.sql, companyA, botA.id, '+12125550100');
+      const ctx = callContext(db.sql, companyA, botA, callId, '+12125550100');
+      expect(await check({ service: 'coloring', when: 'Friday at 2 pm' }, ctx)).toMatchObject({ available: true });
+      const moved = await run('reschedule_booking', { when: 'Friday at 2 pm' }, ctx);
+      expect(moved.content).toMatchObject({ booking_id: mine.id, label: 'on Friday at 2:00 PM' });
+      expect(await heldBy(callId)).toHaveLength(0);
+    });
   });
 
   it('speaks Russian for a Russian bot and matches Russian service names', async () => {
