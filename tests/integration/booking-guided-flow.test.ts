@@ -278,6 +278,17 @@ describe('guided booking (ru)', () => {
     expect(await live(c.callId)).toHaveLength(1);
   });
 
+  it('a written date without a year ("10.04") and a day of next month ("пятнадцатого следующего месяца") are read, not asked again', async () => {
+    const c = await conversation(botRu, '+79161112233');
+    expect(await c.say('Запишите меня на стрижку 10.04 в 15:00, меня зовут Ольга')).toBe(
+      'Проверим: Стрижка, в пятницу, 10 апреля, в 15:00, на имя Ольга, телефон 9 1 6, 1 1 1, 2 2 3 3. Записываю?');
+    expect(await c.say('Нет, пятнадцатого следующего месяца в 11:00')).toBe(
+      'Проверим: Стрижка, в среду, 15 апреля, в 11:00, на имя Ольга, телефон 9 1 6, 1 1 1, 2 2 3 3. Записываю?');
+    expect(await c.say('Да')).toContain('вы записаны: Стрижка');
+    const [b] = await live(c.callId);
+    expect(b!.start).toBe('2026-04-15T08:00:00.000Z');
+  });
+
   it('cancels and moves a booking in Russian ("через неделю")', async () => {
     await bookings.reserve(db.sql, {
       companyId: company, botId: botRu.id, serviceId: 'haircut', start: new Date('2026-03-06T08:00:00Z'), status: 'confirmed', actor: 'api',
@@ -467,13 +478,21 @@ describe('guided flow: whose bookings a caller may read or change', () => {
     expect((await flow({ task: 'find', phone: '212 555 0199', customer_name: 'Vera Stone' })).say).toMatch(/can't find a booking under those details/);
   });
 
-  it('moving a booking by less than its length is not "fully booked": its own time is free to the move and offered', async () => {
+  /**
+   * Ann's Tap repair tomorrow 10:00–11:00 on a half-hourly schedule, and someone else's booking at 11:30: 11:30 is
+   * taken, 10:30 overlaps only Ann's own.
+   */
+  async function annBookedTomorrowAtTen() {
     const bot = await seedBot(db.sql, company, 'en', { greeting: 'Hi', systemPrompt: '', booking: { ...handyman, slotGranularityMin: 30 } });
     const mine = await bookings.reserve(db.sql, {
       companyId: company, botId: bot.id, serviceId: 'tap', start: new Date(at('2026-03-05T10:00')), status: 'confirmed', actor: 'api', customerName: 'Ann', customerPhone: '+12125550100',
     });
-    // Someone else's booking at 11:30 makes 11:30 taken; the nearest free times include 10:30 (overlapping the caller's own).
     await bookings.reserve(db.sql, { companyId: company, botId: bot.id, serviceId: 'tv', start: new Date(at('2026-03-05T11:30')), status: 'confirmed', actor: 'api' });
+    return { bot, mine };
+  }
+
+  it('moving a booking by less than its length is not "fully booked": its own time is free to the move and offered', async () => {
+    const { bot, mine } = await annBookedTomorrowAtTen();
     const c = await conversation(bot, '+12125550100');
     expect(await c.say('I need to move my appointment to tomorrow at 11:30')).toBe(
       "Sorry, we're fully booked tomorrow at 11:30 AM. The nearest free times are tomorrow at 10:00 AM, tomorrow at 10:30 AM or tomorrow at 12:30 PM. Which one suits you?");
@@ -483,6 +502,17 @@ describe('guided flow: whose bookings a caller may read or change', () => {
     // Straight to a time overlapping its own: confirmed, not refused.
     const again = await conversation(bot, '+12125550100');
     expect(await again.say('Can I move my appointment to tomorrow at 10:00?')).toBe('Just to confirm: move your Tap repair tomorrow at 10:30 AM to tomorrow at 10:00 AM?');
+  });
+
+  it('a window said with the wish to move ("to tomorrow morning") is offered once the booking is found, its own time free', async () => {
+    const { bot, mine } = await annBookedTomorrowAtTen();
+    const c = await conversation(bot, '+12125550100');
+    // It was asked again ("What day and time would you like instead?"): the window came before the booking was known.
+    expect(await c.say('I need to move my appointment to tomorrow morning')).toBe(
+      'I can offer tomorrow at 9:00 AM, tomorrow at 9:30 AM or tomorrow at 10:30 AM. Which one suits you?');
+    expect(await c.say('the third one')).toBe('Just to confirm: move your Tap repair tomorrow at 10:00 AM to tomorrow at 10:30 AM?');
+    expect(await c.say('yes')).toMatch(/^Done, your Tap repair tomorrow at 10:00 AM is moved to tomorrow at 10:30 AM\./);
+    expect((await bookings.get(db.sql, company, mine.id)).start).toBe(new Date(at('2026-03-05T10:30')).toISOString());
   });
 
   it('a name the database could not hold is refused before the read-back; control characters never reach it', async () => {

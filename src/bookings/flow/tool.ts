@@ -74,6 +74,11 @@ export interface FlowState {
   candidates: Candidate[] | null;
   candidatesFor: string | null;
   bookingId: string | null;
+  /**
+   * A window ("tomorrow morning") said for a move before the booking was known (local ISO times): offered with the
+   * booking's service, its own time counted free, once it is.
+   */
+  window: { from: string; to: string } | null;
   lastSay: string | null;
   question: string | null;
   outcome: Record<string, unknown> | null;
@@ -82,7 +87,7 @@ export interface FlowState {
 const fresh = (keep?: Partial<FlowState>): FlowState => ({
   task: null, stage: 'collect', asked: null, serviceId: null, start: null, verified: false, day: null, offered: [],
   name: keep?.name ?? null, nameCheck: keep?.nameCheck ?? null, nameTries: 0, nameHeard: null, nameNote: keep?.nameNote ?? null, phone: keep?.phone ?? null, phoneFrom: keep?.phoneFrom ?? null,
-  candidates: null, candidatesFor: null, bookingId: null, lastSay: keep?.lastSay ?? null, question: null, outcome: null,
+  candidates: null, candidatesFor: null, bookingId: null, window: null, lastSay: keep?.lastSay ?? null, question: null, outcome: null,
 });
 
 const TASKS = new Set(['book', 'cancel', 'reschedule', 'find']);
@@ -217,6 +222,19 @@ export function bookingFlowTool(
     }
   }
 
+  /** Offers free times in a window the caller named (the nearest ones when it has none); the sentence that offers them. */
+  async function offerWindow(e: Env, st: FlowState, serviceId: string, from: DateTime, to: DateTime): Promise<string> {
+    const offers = await freeSlots(e, st, serviceId, Math.max(from.toMillis(), e.now.toMillis()), to.toMillis(), 3);
+    const later = offers.length ? offers : await nearest(e, st, serviceId, from.toMillis());
+    st.offered = later;
+    st.start = null;
+    st.verified = false;
+    st.window = null;
+    st.asked = 'pick';
+    if (!later.length) return e.p.nothingFree;
+    return offers.length ? e.p.offer(later.map((o) => o.label)) : e.p.closedThen(e.label(from).replace(/ (at|в) .*$/, ''), later.map((o) => o.label));
+  }
+
   /** Whether `at` would be a slot of the service if nothing were booked (its hours, length, lead time). */
   const bookableWhenFree = (e: Env, serviceId: string, at: number): boolean =>
     computeSlots({ settings: e.settings, serviceId, from: at, to: at + 1, busy: [], now: e.now.toMillis(), limit: 1 }).length > 0;
@@ -285,18 +303,16 @@ export function bookingFlowTool(
           st.verified = false;
         }
         st.day = local.toISODate();
+        st.window = null;
       } else if (when?.kind === 'window') {
         st.day = when.part === 'week' ? st.day : when.from.toISODate();
         const serviceId = st.task === 'book' ? st.serviceId : (await bookingServiceId(e, st));
-        if (serviceId) {
-          const offers = await freeSlots(e, st, serviceId, Math.max(when.from.toMillis(), e.now.toMillis()), when.to.toMillis(), 3);
-          const later = offers.length ? offers : await nearest(e, st, serviceId, when.from.toMillis());
-          st.offered = later;
+        if (serviceId) return offerWindow(e, st, serviceId, when.from, when.to);
+        if (st.task === 'reschedule') {
+          // Which booking moves is not known yet (its service, its own time): offered once it is (step).
+          st.window = { from: when.from.toISO()!, to: when.to.toISO()! };
           st.start = null;
           st.verified = false;
-          st.asked = 'pick';
-          note = later.length ? (offers.length ? e.p.offer(later.map((o) => o.label)) : e.p.closedThen(e.label(when.from).replace(/ (at|в) .*$/, ''), later.map((o) => o.label))) : e.p.nothingFree;
-          return note;
         }
       } else if (expecting === 'time' && words && !service && !consumedByPhone && !isQuestion(words)) {
         note ??= e.p.sorryAgain;
@@ -499,6 +515,10 @@ export function bookingFlowTool(
       return ask(st, 'confirm', p.confirmCancel(what(e, chosen)), note);
     }
     // reschedule
+    if (!st.start && !st.offered.length && st.window) {
+      const b = await bookings.get(db, e.ctx.companyId, chosen.id);
+      return ask(st, 'pick', await offerWindow(e, st, b.serviceId, DateTime.fromISO(st.window.from, { setZone: true }), DateTime.fromISO(st.window.to, { setZone: true })), note);
+    }
     if (!st.start && st.offered.length) return ask(st, 'pick', p.offer(st.offered.map((o) => o.label)), note);
     if (!st.start) return ask(st, 'time', p.askNewTime(what(e, chosen)), note);
     if (!st.verified) {
