@@ -5,7 +5,12 @@
  * STABLE_MS, worked: its failure starts a new budget), and when the budget is spent — or the
  * provider says the failure is not recoverable — `onGiveUp` tells the session (which apologises and ends).
  * Audio that arrives while no session is open (connecting, reconnecting) is held — the last MAX_HELD_FRAMES of
- * it — so the caller's words over a short outage are not lost.
+ * it — so the caller's words over a short outage are not lost. So is a request to finalise made then (the VAD heard
+ * the caller stop, or the call ends and wants their last words): it is kept in its place among the held frames and
+ * sent to the new session right after the audio it followed, so the caller's last words still come back as a final
+ * and the turn closes on them rather than waiting out the recognizer grace. (The other requests need no holding:
+ * keep-alives are the session's own, and a close made while none is open ends the reconnect — a session opened
+ * after it is closed at once.)
  *
  * A session lost mid-utterance: the failure that ended it (an `error` event, also for a stream that ended or threw)
  * is passed on when a reopen follows, so the turn keeps the words it had recognised (turn-taking.ts). The new
@@ -19,7 +24,11 @@ import { ReconnectBudget, STABLE_MS } from './reconnect-budget.js';
 import type { Clock } from './types.js';
 
 /** 3 s of 20 ms frames. */
-const MAX_HELD_FRAMES = 150;
+export const MAX_HELD_FRAMES = 150;
+
+/** In the held audio: the caller's turn was asked to be finalised here. */
+const FINALIZE = null;
+type Held = Uint8Array | typeof FINALIZE;
 
 export interface SttConnectionOptions {
   provider: SttProvider;
@@ -38,7 +47,8 @@ export interface SttConnectionOptions {
 
 export class SttConnection {
   private session: SttSession | null = null;
-  private readonly held: Uint8Array[] = [];
+  /** Audio and finalise requests made while no session was open, in order (FINALIZE marks a request). */
+  private readonly held: Held[] = [];
   private closed = false;
   private readonly budget: ReconnectBudget;
 
@@ -50,13 +60,31 @@ export class SttConnection {
   push(frame: Uint8Array): void {
     if (this.session) return this.session.pushAudio(frame);
     if (this.closed) return;
-    this.held.push(frame.slice());
+    this.hold(frame.slice());
+  }
+
+  /**
+   * Ask the recognizer to finalise what it has now (the VAD heard the caller stop). With no session open, the
+   * request waits among the held audio for the next one.
+   */
+  finalize(): void {
+    if (this.session) return this.session.finalize();
+    if (this.closed || this.held[this.held.length - 1] === FINALIZE) return;
+    this.hold(FINALIZE);
+  }
+
+  /** The oldest entry goes past MAX_HELD_FRAMES (a request at the front then covers audio that is gone: none). */
+  private hold(entry: Held): void {
+    this.held.push(entry);
     if (this.held.length > MAX_HELD_FRAMES) this.held.shift();
   }
 
-  /** Ask the recognizer to finalise what it has now (the VAD heard the caller stop). */
-  finalize(): void {
-    this.session?.finalize();
+  /** Hands a new session what was held while none was open: the audio and the finalise requests, in order. */
+  private replayHeld(session: SttSession): void {
+    for (const entry of this.held.splice(0)) {
+      if (entry === FINALIZE) session.finalize();
+      else session.pushAudio(entry);
+    }
   }
 
   /** Runs until the call ends or the recognizer is given up. */
@@ -80,8 +108,8 @@ export class SttConnection {
       }
       this.session = session;
       const openedAt = this.o.clock.now();
-      // The caller may have started talking while the recognizer was connecting: hand it what we held.
-      for (const frame of this.held.splice(0)) session.pushAudio(frame);
+      // The caller may have started talking (and stopped) while the recognizer was connecting: hand it what we held.
+      this.replayHeld(session);
       let failure: Error | null = null;
       let recoverable = true;
       try {
