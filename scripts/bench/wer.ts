@@ -128,7 +128,7 @@ async function viaTwilio(samples: Int16Array, keyterms: string[]): Promise<strin
   const mulaw = mulawEncode(down.process(samples));
   return recognize(transport, (i) => {
     const payload = Buffer.from(mulaw.subarray(i * 160, (i + 1) * 160)).toString('base64');
-    transport.receive({ event: 'media', track: 'inbound', payload });
+    transport.receive({ event: 'media', streamSid: 'MZbench', track: 'inbound', payload });
   }, Math.floor(mulaw.length / 160), keyterms);
 }
 

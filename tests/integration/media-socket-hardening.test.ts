@@ -114,7 +114,7 @@ describe('Twilio media socket', () => {
     await until(() => s.events.some((e) => e.event === 'mark'));
     const stt = stts.at(-1)!;
     const before = await malformed();
-    const media = (payload: string, track = 'inbound') => JSON.stringify({ event: 'media', streamSid: 'MZhard', media: { track, chunk: '1', timestamp: '0', payload } });
+    const media = (payload: string, track = 'inbound', streamSid = 'MZhard') => JSON.stringify({ event: 'media', streamSid, media: { track, chunk: '1', timestamp: '0', payload } });
 
     const bad: Array<[string, string | Buffer, boolean]> = [
       ['binary frame', Buffer.alloc(160), true],
@@ -128,7 +128,16 @@ describe('Twilio media socket', () => {
       ['outbound-track media', media(oneFrame, 'outbound'), false],
       ['unknown mark', JSON.stringify({ event: 'mark', streamSid: 'MZhard', mark: { name: 'never-sent' } }), false],
       ['second start', JSON.stringify({ event: 'start', start: { streamSid: 'MZx', callSid } }), false],
+      // Another stream's messages are never this call's audio, keypresses, mark echoes or end.
+      ['media of another stream (fast path)', media(oneFrame, 'inbound', 'MZother'), false],
+      ['media of another stream (full parser)', JSON.stringify({ event: 'media', streamSid: 'MZother', media: { track: 'inbound', payload: oneFrame } }, null, 1), false],
+      ['media naming no stream', JSON.stringify({ event: 'media', media: { track: 'inbound', payload: oneFrame } }), false],
+      ['dtmf of another stream', JSON.stringify({ event: 'dtmf', streamSid: 'MZother', dtmf: { track: 'inbound_track', digit: '5' } }), false],
+      ['stop of another stream', JSON.stringify({ event: 'stop', streamSid: 'MZother', stop: { callSid } }), false],
     ];
+    // A mark echo in another stream's name: the server's own mark, so only the stream tells it apart.
+    const sentMark = s.events.find((e) => e.event === 'mark')!.mark!.name;
+    bad.push(['mark of another stream', JSON.stringify({ event: 'mark', streamSid: 'MZother', mark: { name: sentMark } }), false]);
     for (const [, frame, binary] of bad) s.ws.send(frame, { binary });
     for (let i = 0; i < 3; i++) s.ws.send(media(oneFrame));
     // Frames are handled in order: once the good audio has reached the recognizer, every bad frame was seen.
@@ -137,8 +146,8 @@ describe('Twilio media socket', () => {
     expect((await malformed()) - before).toBe(bad.length);
     expect(s.closeCode).toBeNull();
 
-    // Marks the server did send are still passed on.
-    const sent = s.events.find((e) => e.event === 'mark')!.mark!.name;
+    // Marks the server did send are still passed on (the other stream's echo above did not use this one up).
+    const sent = sentMark;
     s.ws.send(JSON.stringify({ event: 'mark', streamSid: 'MZhard', mark: { name: sent } }));
     s.ws.send(JSON.stringify({ event: 'mark', streamSid: 'MZhard', mark: { name: sent } })); // echoed twice: the second is unknown
     s.ws.send(media(oneFrame));
@@ -169,6 +178,7 @@ describe('Twilio media socket', () => {
     start(b.ws, callSid, params, 'MZb');
     await until(() => [a, b].some((s) => s.closeCode === 1008) && [a, b].some((s) => s.events.some((e) => e.event === 'mark')));
     const live = [a, b].find((s) => s.closeCode === null)!;
+    const liveSid = live === a ? 'MZa' : 'MZb';
     const refused = [a, b].find((s) => s.closeCode === 1008)!;
     expect(refused.events.filter((e) => e.event === 'media')).toHaveLength(0);
     expect(stts.length - sessionsBefore).toBe(1);
@@ -180,7 +190,7 @@ describe('Twilio media socket', () => {
     expect(late.closeCode).toBe(1008);
 
     // The greeting is stored once the caller has heard it: echo its marks, as Twilio does after playback.
-    for (const e of live.events) if (e.event === 'mark') live.ws.send(JSON.stringify({ event: 'mark', streamSid: 'MZ', mark: e.mark }));
+    for (const e of live.events) if (e.event === 'mark') live.ws.send(JSON.stringify({ event: 'mark', streamSid: liveSid, mark: e.mark }));
     await until(async () => (await callRow(callId)).transcript.length > 0);
     live.ws.close(1000);
     await until(async () => (await callRow(callId)).ended_at !== null);

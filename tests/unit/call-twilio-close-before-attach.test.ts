@@ -37,7 +37,7 @@ describe('TwilioMediaTransport: the far end gone before attach', () => {
 
   it('tells the session of a stop message that came before it attached', async () => {
     const t = new TwilioMediaTransport(fakeSocket(), 'MZ1', 'CA1', null);
-    t.receive({ event: 'stop', callSid: 'CA1' });
+    t.receive({ event: 'stop', streamSid: 'MZ1', callSid: 'CA1' });
     const closes: string[] = [];
     t.attach(handlers(closes));
     await Promise.resolve();

@@ -24,13 +24,13 @@ function rng(seed: number): () => number {
 }
 
 const bytesOf = (s: string): Buffer => Buffer.from(s, 'utf8');
-const span = (): FrameSpan => ({ inbound: false, payloadStart: -1, payloadEnd: -1, nameStart: -1, nameEnd: -1 });
+const span = (): FrameSpan => ({ inbound: false, payloadStart: -1, payloadEnd: -1, nameStart: -1, nameEnd: -1, sidStart: -2, sidEnd: -2 });
 
-/** What the full path (decodeTwilioMessage, then the transport) makes of a frame: the media or mark it carries. */
-function fullPath(raw: Buffer): { media: { inbound: boolean; payload: string } } | { mark: string } | null {
+/** What the full path (decodeTwilioMessage, then the transport) makes of a frame: the media or mark it carries, and its stream. */
+function fullPath(raw: Buffer): { media: { inbound: boolean; payload: string }; streamSid: string | null } | { mark: string; streamSid: string | null } | null {
   const d = decodeTwilioMessage(raw.toString());
-  if (d.ok && d.message.event === 'media') return { media: { inbound: d.message.track === 'inbound', payload: d.message.payload } };
-  if (d.ok && d.message.event === 'mark') return { mark: d.message.name };
+  if (d.ok && d.message.event === 'media') return { media: { inbound: d.message.track === 'inbound', payload: d.message.payload }, streamSid: d.message.streamSid };
+  if (d.ok && d.message.event === 'mark') return { mark: d.message.name, streamSid: d.message.streamSid };
   return null;
 }
 
@@ -38,8 +38,9 @@ function fullPath(raw: Buffer): { media: { inbound: boolean; payload: string } }
 function scanned(bytes: Buffer): ReturnType<typeof fullPath> {
   const s = span();
   const kind = scanFrame(bytes, s);
-  if (kind === SCANNED_MEDIA) return { media: { inbound: s.inbound, payload: bytes.toString('latin1', s.payloadStart, s.payloadEnd) } };
-  if (kind === SCANNED_MARK) return { mark: bytes.toString('latin1', s.nameStart, s.nameEnd) };
+  const streamSid = s.sidStart < 0 ? null : bytes.toString('latin1', s.sidStart, s.sidEnd);
+  if (kind === SCANNED_MEDIA) return { media: { inbound: s.inbound, payload: bytes.toString('latin1', s.payloadStart, s.payloadEnd) }, streamSid };
+  if (kind === SCANNED_MARK) return { mark: bytes.toString('latin1', s.nameStart, s.nameEnd), streamSid };
   expect(kind).toBe(SCANNED_NONE);
   return null;
 }
@@ -56,6 +57,7 @@ const TWILIO_FRAMES = [
   '{"event":"mark","sequenceNumber":"4","streamSid":"MZ1","mark":{"name":"p-3.0~1"}}',
   '{"streamSid":"MZ1","mark":{"name":"turn 1"},"event":"mark"}',
   '{"event":"mark","mark":{"name":""}}',
+  '{"event":"mark","mark":{"name":"p-1"},"streamSid":""}',
 ];
 
 describe('scanFrame: media and mark frames read from the bytes', () => {
@@ -78,6 +80,7 @@ describe('scanFrame: media and mark frames read from the bytes', () => {
       '{"event":"media" junk "media":{"payload":"AAAA"}}', '{"event":"media","media":{"payload":"AAAA","track":"inbound"},"media":{"payload":"BBBB"}}',
       '{"event":"mark","mark":{"name":"a","name":"b"}}', '{"event":"mark","mark":{"name":"a\\"b"}}', '{"event":"mark","mark":{"name":"é"}}',
       '{"event":"mark","media":{"payload":"AAAA"}}', '{"event":"media","mark":{"name":"a"}}', '{"event":"mark","mark":{"name":"a"},"mark":{"name":"b"}}',
+      '{"event":"media","streamSid":"MZ1","streamSid":"MZ2","media":{"payload":"AAAA"}}', '{"event":"media","streamSid":"MZ\\u0031","media":{"payload":"AAAA"}}',
     ];
     for (const raw of others) expect(scanned(bytesOf(raw)), raw).toBeNull();
     // Oversized frames go the full way, where they are counted as oversized.
@@ -87,7 +90,7 @@ describe('scanFrame: media and mark frames read from the bytes', () => {
 
   it('never reads a frame differently from the full path (20 000 mutated frames)', () => {
     const next = rng(16);
-    const pieces = ['"', '\\', '{', '}', ':', ',', ' ', '\n', 'é', '\u0000', 'A', '=', '-', 'media', 'mark', 'name', 'event', 'payload', 'track', 'inbound', '"media"', '"mark"', '"payload":"', '"name":"', '1', 'true', '[', ']', '\ud83d'];
+    const pieces = ['"', '\\', '{', '}', ':', ',', ' ', '\n', 'é', '\u0000', 'A', '=', '-', 'media', 'mark', 'name', 'event', 'payload', 'track', 'inbound', '"media"', '"mark"', '"payload":"', '"name":"', '1', 'true', '[', ']', '\ud83d', 'streamSid', '"streamSid":"MZ1",'];
     let taken = 0;
     let refused = 0;
     for (let k = 0; k < 20_000; k++) {
@@ -167,7 +170,7 @@ describe('TwilioMediaTransport.receiveFrame', () => {
     t.attach({ onAudio: (f) => heard.push([...f]), onDtmf: () => {}, onText: () => {}, onMark: (name) => marks.push(name), onClose: () => {} });
     return { t, heard, malformed, marks };
   }
-  const frame = (payload: string, track = 'inbound'): Buffer => bytesOf(`{"event":"media","media":{"track":"${track}","payload":"${payload}"}}`);
+  const frame = (payload: string, track = 'inbound', streamSid = 'MZ1'): Buffer => bytesOf(`{"event":"media","streamSid":"${streamSid}","media":{"track":"${track}","payload":"${payload}"}}`);
 
   it('hands the audio on, counts what the full path counts, and leaves other frames to it', () => {
     const { t, heard, malformed } = transport();
@@ -183,6 +186,28 @@ describe('TwilioMediaTransport.receiveFrame', () => {
     expect(t.receiveFrame(bytesOf('{"event":"stop","streamSid":"MZ1","stop":{"callSid":"CA1"}}'))).toBe(false);
     expect(t.receiveFrame(bytesOf('{"event":"media", "media":{"payload":"AAEC"}}'))).toBe(false);
     expect(heard).toHaveLength(3);
+  });
+
+  it('takes no audio or mark echo of another stream, or of a frame naming none: each is counted, none heard', () => {
+    const { t, heard, marks, malformed } = transport();
+    t.sendMark('p-1.0');
+    const audio = Buffer.from([1, 2, 3]).toString('base64');
+    expect(t.receiveFrame(frame(audio, 'inbound', 'MZ2'))).toBe(true);
+    expect(t.receiveFrame(frame(audio, 'inbound', 'MZ10'))).toBe(true);
+    expect(t.receiveFrame(frame(audio, 'inbound', 'MZ'))).toBe(true);
+    expect(t.receiveFrame(bytesOf(`{"event":"media","media":{"track":"inbound","payload":"${audio}"}}`))).toBe(true);
+    expect(t.receiveFrame(bytesOf('{"event":"mark","streamSid":"MZ2","mark":{"name":"p-1.0"}}'))).toBe(true);
+    expect(heard).toEqual([]);
+    expect(marks).toEqual([]);
+    expect(malformed).toEqual(Array(5).fill('frame of another stream'));
+    // The stream's own frames still pass (the other stream's echo did not use up the mark).
+    expect(t.receiveFrame(frame(audio))).toBe(true);
+    expect(t.receiveFrame(bytesOf('{"event":"mark","streamSid":"MZ1","mark":{"name":"p-1.0"}}'))).toBe(true);
+    expect(heard).toEqual([[1, 2, 3]]);
+    expect(marks).toEqual(['p-1.0']);
+    // The span is reused frame to frame: a frame naming no stream after one of this stream is still refused.
+    expect(t.receiveFrame(bytesOf(`{"event":"media","media":{"track":"inbound","payload":"${audio}"}}`))).toBe(true);
+    expect(heard).toHaveLength(1);
   });
 
   it('echoes a mark it sent once, and counts an echo of any other', () => {

@@ -102,11 +102,11 @@ describe('TwilioMediaTransport inbound frames', () => {
 
   it('passes inbound audio on and counts bad base64 and other tracks as malformed', () => {
     const { t, why, audio } = attached();
-    t.receive({ event: 'media', track: 'inbound', payload });
-    t.receive({ event: 'media', track: 'outbound', payload });
-    t.receive({ event: 'media', track: 'inbound', payload: 'not base64!' });
-    t.receive({ event: 'media', track: 'inbound', payload: `${payload.slice(0, -4)}@@@@` });
-    t.receive({ event: 'media', track: 'inbound', payload: '' });
+    t.receive({ event: 'media', streamSid: 'MZ1', track: 'inbound', payload });
+    t.receive({ event: 'media', streamSid: 'MZ1', track: 'outbound', payload });
+    t.receive({ event: 'media', streamSid: 'MZ1', track: 'inbound', payload: 'not base64!' });
+    t.receive({ event: 'media', streamSid: 'MZ1', track: 'inbound', payload: `${payload.slice(0, -4)}@@@@` });
+    t.receive({ event: 'media', streamSid: 'MZ1', track: 'inbound', payload: '' });
     expect(audio).toEqual([160]);
     expect(why).toEqual(['media on a track other than inbound', 'media payload is not base64', 'media payload is not base64', 'media payload is not base64']);
   });
@@ -116,11 +116,35 @@ describe('TwilioMediaTransport inbound frames', () => {
     t.sendMark('a');
     t.sendMark('b');
     t.clear();
-    t.receive({ event: 'mark', name: 'a' });
-    t.receive({ event: 'mark', name: 'b' });
-    t.receive({ event: 'mark', name: 'a' });
-    t.receive({ event: 'mark', name: 'z' });
+    t.receive({ event: 'mark', streamSid: 'MZ1', name: 'a' });
+    t.receive({ event: 'mark', streamSid: 'MZ1', name: 'b' });
+    t.receive({ event: 'mark', streamSid: 'MZ1', name: 'a' });
+    t.receive({ event: 'mark', streamSid: 'MZ1', name: 'z' });
     expect(marks).toEqual(['a', 'b']);
     expect(why).toEqual(['mark for an unknown mark', 'mark for an unknown mark']);
+  });
+
+  it('ignores media, marks, keypresses and stops of another stream (or naming none), counting each', () => {
+    const why: string[] = [];
+    const audio: number[] = [];
+    const marks: string[] = [];
+    const digits: string[] = [];
+    const closes: string[] = [];
+    const t = new TwilioMediaTransport(fakeSocket().ws, 'MZ1', 'CA1', null, (w) => why.push(w));
+    t.attach({ onAudio: (f) => audio.push(f.byteLength), onDtmf: (d) => digits.push(d), onText: () => {}, onMark: (n) => marks.push(n), onClose: (r) => closes.push(r) });
+    t.sendMark('a');
+    for (const streamSid of ['MZ2', null]) {
+      t.receive({ event: 'media', streamSid, track: 'inbound', payload });
+      t.receive({ event: 'mark', streamSid, name: 'a' });
+      t.receive({ event: 'dtmf', streamSid, digit: '5' });
+      t.receive({ event: 'stop', streamSid, callSid: 'CA1' });
+    }
+    expect({ audio, marks, digits, closes }).toEqual({ audio: [], marks: [], digits: [], closes: [] });
+    expect(why).toEqual(Array(8).fill('frame of another stream'));
+    // The stream's own messages still count, the mark included.
+    t.receive({ event: 'media', streamSid: 'MZ1', track: 'inbound', payload });
+    t.receive({ event: 'mark', streamSid: 'MZ1', name: 'a' });
+    t.receive({ event: 'dtmf', streamSid: 'MZ1', digit: '5' });
+    expect({ audio, marks, digits }).toEqual({ audio: [160], marks: ['a'], digits: ['5'] });
   });
 });

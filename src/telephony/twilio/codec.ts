@@ -15,11 +15,14 @@ export type TwilioInbound =
       mediaFormat: { encoding: string; sampleRate: number; channels: number };
       customParameters: Record<string, string>;
     }
-  /** `payload` is the base64 μ-law audio, decoded by the caller only when needed. */
-  | { event: 'media'; track: string; payload: string }
-  | { event: 'mark'; name: string }
-  | { event: 'dtmf'; digit: string }
-  | { event: 'stop'; callSid: string | null };
+  /**
+   * `payload` is the base64 μ-law audio, decoded by the caller only when needed. `streamSid` (null when absent):
+   * the stream the message belongs to, which the transport checks against its own (Twilio names it in every message).
+   */
+  | { event: 'media'; streamSid: string | null; track: string; payload: string }
+  | { event: 'mark'; streamSid: string | null; name: string }
+  | { event: 'dtmf'; streamSid: string | null; digit: string }
+  | { event: 'stop'; streamSid: string | null; callSid: string | null };
 
 export type DecodeResult = { ok: true; message: TwilioInbound } | { ok: false; error: string };
 
@@ -35,13 +38,14 @@ export function decodeTwilioMessage(raw: string): DecodeResult {
     return { ok: false, error: 'not JSON' };
   }
   if (!obj(m) || !str(m.event)) return { ok: false, error: 'no event field' };
+  const streamSid = str(m.streamSid) ? m.streamSid : null;
   switch (m.event) {
     case 'connected':
       return { ok: true, message: { event: 'connected' } };
     case 'media': {
       const media = m.media;
       if (!obj(media) || !str(media.payload)) return { ok: false, error: 'media without payload' };
-      return { ok: true, message: { event: 'media', track: str(media.track) ? media.track : 'inbound', payload: media.payload } };
+      return { ok: true, message: { event: 'media', streamSid, track: str(media.track) ? media.track : 'inbound', payload: media.payload } };
     }
     case 'start': {
       const s = m.start;
@@ -69,16 +73,16 @@ export function decodeTwilioMessage(raw: string): DecodeResult {
     case 'mark': {
       const mark = m.mark;
       if (!obj(mark) || !str(mark.name)) return { ok: false, error: 'mark without name' };
-      return { ok: true, message: { event: 'mark', name: mark.name } };
+      return { ok: true, message: { event: 'mark', streamSid, name: mark.name } };
     }
     case 'dtmf': {
       const d = m.dtmf;
       if (!obj(d) || !str(d.digit) || !/^[0-9*#A-D]$/.test(d.digit)) return { ok: false, error: 'dtmf without a digit' };
-      return { ok: true, message: { event: 'dtmf', digit: d.digit } };
+      return { ok: true, message: { event: 'dtmf', streamSid, digit: d.digit } };
     }
     case 'stop': {
       const s = m.stop;
-      return { ok: true, message: { event: 'stop', callSid: obj(s) && str(s.callSid) ? s.callSid : null } };
+      return { ok: true, message: { event: 'stop', streamSid, callSid: obj(s) && str(s.callSid) ? s.callSid : null } };
     }
     default:
       return { ok: false, error: `unknown event "${m.event.slice(0, 32)}"` };
@@ -175,6 +179,9 @@ export interface FrameSpan {
   /** mark.name: bytes [nameStart, nameEnd). */
   nameStart: number;
   nameEnd: number;
+  /** The top-level streamSid: bytes [sidStart, sidEnd); both -1 when the frame names none. */
+  sidStart: number;
+  sidEnd: number;
 }
 
 export const SCANNED_NONE = 0;
@@ -193,6 +200,7 @@ const KEY_MARK = ascii('mark');
 const KEY_PAYLOAD = ascii('payload');
 const KEY_TRACK = ascii('track');
 const KEY_NAME = ascii('name');
+const KEY_STREAM_SID = ascii('streamSid');
 const VALUE_INBOUND = ascii('inbound');
 
 /** The index of the quote closing a string whose first character is at `i`; -1 unless printable ASCII without escapes. */
@@ -205,7 +213,8 @@ function plainStringEnd(b: Uint8Array, i: number): number {
   return -1;
 }
 
-function bytesEqual(b: Uint8Array, start: number, end: number, word: Uint8Array): boolean {
+/** Whether bytes [start, end) of `b` are `word`. */
+export function bytesEqual(b: Uint8Array, start: number, end: number, word: Uint8Array): boolean {
   if (end - start !== word.length) return false;
   for (let k = 0; k < word.length; k++) if (b[start + k] !== word[k]) return false;
   return true;
@@ -215,7 +224,7 @@ function bytesEqual(b: Uint8Array, start: number, end: number, word: Uint8Array)
  * The hot path of /twilio/media: a media or mark frame read in one pass over its bytes — no string, no
  * JSON.parse, no objects. It takes only frames in the shape Twilio sends — compact JSON: an object of plain string
  * members plus a `media` or `mark` object of plain string members (printable ASCII, no escapes), none of event,
- * media, mark, payload, track, name repeated — with event "media" (and media.payload) or "mark" (and mark.name);
+ * media, mark, payload, track, name, streamSid repeated — with event "media" (and media.payload) or "mark" (and mark.name);
  * for those, what it reads is what JSON.parse would. Anything else — other events, whitespace, escapes,
  * non-ASCII, numbers, malformed JSON, oversized frames — is SCANNED_NONE and goes the full way (size and UTF-8
  * checks, decodeTwilioMessage), so every frame is judged exactly as before.
@@ -233,6 +242,8 @@ export function scanFrame(b: Uint8Array, out: FrameSpan): ScanResult {
   let payloadEnd = -1;
   let nameStart = -1;
   let nameEnd = -1;
+  let sidStart = -1;
+  let sidEnd = -1;
   let inbound = true;
   for (;;) {
     if (b[i] !== QUOTE) return SCANNED_NONE;
@@ -283,6 +294,10 @@ export function scanFrame(b: Uint8Array, out: FrameSpan): ScanResult {
         sawEvent = true;
         event = bytesEqual(b, v0, v1, KEY_MEDIA) ? SCANNED_MEDIA : bytesEqual(b, v0, v1, KEY_MARK) ? SCANNED_MARK : SCANNED_NONE;
         if (event === SCANNED_NONE) return SCANNED_NONE;
+      } else if (bytesEqual(b, keyStart, keyEnd, KEY_STREAM_SID)) {
+        if (sidStart >= 0) return SCANNED_NONE;
+        sidStart = v0;
+        sidEnd = v1;
       }
       i = v1 + 1;
     }
@@ -291,6 +306,8 @@ export function scanFrame(b: Uint8Array, out: FrameSpan): ScanResult {
     else return SCANNED_NONE;
   }
   if (i !== n - 1) return SCANNED_NONE;
+  out.sidStart = sidStart;
+  out.sidEnd = sidEnd;
   if (event === SCANNED_MEDIA && payloadStart >= 0) {
     out.inbound = inbound;
     out.payloadStart = payloadStart;

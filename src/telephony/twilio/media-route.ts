@@ -3,8 +3,8 @@
  * message (the signed token from <Parameter>), before any audio is processed. The token opens one stream: the
  * call's media start is claimed in the database (media-claim.ts), so a second socket with it is refused.
  * Malformed or unexpected frames — binary, oversized (up to MAX_SOCKET_PAYLOAD), invalid UTF-8, not JSON, bad
- * base64 audio, outbound-track media, unknown marks — are counted and logged once per call; they never end the
- * call.
+ * base64 audio, outbound-track media, unknown marks, messages of another streamSid — are counted and logged once
+ * per call; they never end the call.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { RawData, WebSocket } from 'ws';

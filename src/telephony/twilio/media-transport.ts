@@ -1,6 +1,10 @@
 /**
  * CallTransport over a Twilio bidirectional Media Stream. The socket route feeds decoded messages in with
  * receive(); this class turns them into handler calls and turns the loop's audio/marks/clear into frames.
+ *
+ * Only this stream's messages are the call's: a media, mark, dtmf or stop message whose streamSid is not the one
+ * of the stream's `start` (or that names none) is counted as unexpected (onMalformed: a metric, one log line per
+ * call) and otherwise ignored — never the caller's audio, a mark echo, a keypress or the end of the call.
  */
 import type { WebSocket } from 'ws';
 import { TWILIO_FORMAT } from '../../audio/format.js';
@@ -8,6 +12,7 @@ import { FarEndState } from '../socket-frames.js';
 import type { CallTransport, TransportHandlers, TransportNotice } from '../transport.js';
 import {
   base64DecodedCapacity,
+  bytesEqual,
   decodeBase64Into,
   decodeMediaPayload,
   encodeClear,
@@ -32,6 +37,8 @@ const MAX_MEDIA_BYTES = 8000;
 
 /** Twilio reads media messages from text frames; ws would send a buffer as binary. */
 const TEXT_FRAME = { binary: false } as const;
+
+const OTHER_STREAM = 'frame of another stream';
 
 /** The TCP socket under the WebSocket (node's net.Socket): writes made while it is corked go out as one. */
 export interface CorkableWire {
@@ -66,7 +73,9 @@ export class TwilioMediaTransport implements CallTransport {
   /** Inbound audio is decoded into this and handed on as `inboundView` (onAudio's frame may be reused). */
   private inboundBytes = new Uint8Array(160);
   private inboundView = this.inboundBytes;
-  private readonly span: FrameSpan = { inbound: true, payloadStart: 0, payloadEnd: 0, nameStart: 0, nameEnd: 0 };
+  private readonly span: FrameSpan = { inbound: true, payloadStart: 0, payloadEnd: 0, nameStart: 0, nameEnd: 0, sidStart: -1, sidEnd: -1 };
+  /** This stream's streamSid as bytes, to check each scanned frame's against. */
+  private readonly sidBytes: Uint8Array;
 
   constructor(
     private readonly ws: WebSocket,
@@ -82,6 +91,7 @@ export class TwilioMediaTransport implements CallTransport {
     // Its own memory, not a slice of Node's shared 8 KB pool, which the call would then keep alive whole.
     this.mediaPrefix = new TextEncoder().encode(mediaMessagePrefix(streamSid));
     this.markPrefix = markMessagePrefix(streamSid);
+    this.sidBytes = new TextEncoder().encode(streamSid);
   }
 
   attach(handlers: TransportHandlers): void {
@@ -103,6 +113,10 @@ export class TwilioMediaTransport implements CallTransport {
     const span = this.span;
     const kind = scanFrame(bytes, span);
     if (kind === SCANNED_NONE) return false;
+    if (span.sidStart < 0 || !bytesEqual(bytes, span.sidStart, span.sidEnd, this.sidBytes)) {
+      this.onMalformed(OTHER_STREAM);
+      return true;
+    }
     const h = this.handlers;
     if (!h) return true;
     if (kind === SCANNED_MARK) {
@@ -128,6 +142,7 @@ export class TwilioMediaTransport implements CallTransport {
 
   /** A decoded message (frames that scanFrame does not take). */
   receive(message: TwilioInbound): void {
+    if ('streamSid' in message && message.streamSid !== this.streamSid) return this.onMalformed(OTHER_STREAM);
     // A stop before the loop attached still ends the call (attach() reports it).
     if (message.event === 'stop') return this.farEnd.close('stop');
     const h = this.handlers;
