@@ -276,7 +276,7 @@ export class CallSession {
     // The call is ending and waits for the recognizer's last words (finish): they are taken, nothing is answered.
     if (this.lastWordsWaiter) {
       this.tracker.handle(ev);
-      if (ev.type === 'final' || ev.type === 'utterance_end') this.lastWordsWaiter();
+      if (ev.type === 'final' || ev.type === 'utterance_end' || ev.type === 'unheard') this.lastWordsWaiter();
       return;
     }
     const wordsBefore = this.tracker.wordEvents;
@@ -291,8 +291,19 @@ export class CallSession {
     if (ev.type === 'speech_started' && !this.tracker.inSpeech) this.bargeIn.pause(this.clock.now());
     this.bargeIn.check();
     // The recognizer's verdict on a pause comes first: the end-of-turn check forgets a burst without words.
-    if (ev.type === 'final' || ev.type === 'utterance_end') this.bargeIn.afterCallerQuiet();
+    if (ev.type === 'final' || ev.type === 'utterance_end' || ev.type === 'unheard') this.bargeIn.afterCallerQuiet();
     this.checkEndOfTurn();
+    if (ev.type === 'unheard') this.askToRepeat();
+  }
+
+  /**
+   * The caller spoke and the recognizer could not make out a word of it: asked to say it again rather than left in
+   * silence. Not over the bot (an unheard interruption is no turn), nor when the turn has words of its own (it
+   * closes on them).
+   */
+  private askToRepeat(): void {
+    if (this.ended || this.turn || this.tracker.hasWords) return;
+    this.speak(this.phrases.notCaught, 'notice', true);
   }
 
   private checkEndOfTurn(): void {

@@ -79,7 +79,15 @@ export class CallerInput {
       open: o.sttOptions,
       signal: o.signal,
       clock: o.clock,
-      onEvent: (ev) => (ev.type === 'voice' ? this.voice.recognizer(ev.activity, ev.agoMs) : o.onStt(ev)),
+      onEvent: (ev) => {
+        if (ev.type === 'voice') return this.voice.recognizer(ev.activity, ev.agoMs);
+        // Words the caller said and the recognizer lost: in the call's log and the provider-failure metric.
+        if (ev.type === 'unheard') {
+          o.log.warn({ err: errText(ev.error) }, 'caller speech not recognised; asking the caller to repeat');
+          o.onSttFailure?.(false);
+        }
+        o.onStt(ev);
+      },
       onFailure: (err, leftMs) => {
         o.log.warn({ err: errText(err), leftMs }, 'STT session failed');
         o.onSttFailure?.(leftMs > 0);

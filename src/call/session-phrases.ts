@@ -10,6 +10,8 @@ export const SESSION_PHRASES: Record<Language, {
   shutdownGoodbye: string;
   /** An answer that ended with nothing to say (tool rounds used up, the model answered empty). */
   noAnswer: string;
+  /** The caller spoke but the recognizer could not make out the words (a failed local decode). */
+  notCaught: string;
 }> = {
   en: {
     reprompt: 'Are you still there?',
@@ -19,6 +21,7 @@ export const SESSION_PHRASES: Record<Language, {
     transferFailed: "I'm sorry, I couldn't transfer the call. How else can I help?",
     shutdownGoodbye: "I'm sorry, I have to end the call now. Please call back in a minute. Goodbye!",
     noAnswer: "Sorry, I couldn't work that out just now. Could you say it another way?",
+    notCaught: "Sorry, I didn't catch that. Could you say it again?",
   },
   ru: {
     reprompt: 'Вы ещё на линии?',
@@ -28,6 +31,7 @@ export const SESSION_PHRASES: Record<Language, {
     transferFailed: 'Извините, не удалось перевести звонок. Чем ещё я могу помочь?',
     shutdownGoodbye: 'Извините, мне нужно завершить звонок. Перезвоните, пожалуйста, через минуту. До свидания!',
     noAnswer: 'Извините, сейчас не получилось разобраться. Можете сказать по-другому?',
+    notCaught: 'Извините, я не расслышал. Повторите, пожалуйста.',
   },
 };
 

@@ -147,6 +147,10 @@ export class CallerTurnTracker {
         }
         this.answered(now);
         return;
+      case 'unheard':
+        // Speech the recognizer could not make out: it has had its say on it (the call asks the caller again).
+        this.answered(now);
+        return;
       case 'error':
         // stt-connection.ts passes on the failure that ended a session (a reopened one takes over).
         this.sessionLost(now);

@@ -37,6 +37,12 @@ export type SttEvent =
   /** The recognizer judged the utterance ended after its last final (Deepgram UtteranceEnd). */
   | { type: 'utterance_end' }
   /**
+   * The recognizer heard the caller speak but could not make out the words (the local recognizer: a segment whose
+   * decode failed twice). It answers the segment's speech start like an `utterance_end`, and the call asks the
+   * caller to say it again rather than leave them in silence. The session goes on.
+   */
+  | { type: 'unheard'; error: Error }
+  /**
    * Voice activity from a VAD the recognizer runs itself (the local recognizer's Silero): `ready` first, once per
    * session — the call then runs no VAD of its own — then each onset and end of the caller's voice, which happened
    * `agoMs` of audio before the newest audio the recognizer had received when it reported it.

@@ -44,10 +44,14 @@ export function parseRecognition(stdout: string): Recognition {
 }
 
 export class RecognizerError extends Error {
-  /** A timeout on a busy machine is worth another session; a missing binary or model is not. */
+  /**
+   * `recoverable`: a timeout on a busy machine is worth another session; a missing binary or model is not.
+   * `missing`: the recognizer binary is not there, so no decode of any audio can succeed (no retry is worth it).
+   */
   constructor(
     message: string,
     readonly recoverable = false,
+    readonly missing = false,
   ) {
     super(message);
     this.name = 'RecognizerError';
@@ -103,7 +107,7 @@ export class PocketsphinxProcess {
       if (this.killed) throw new RecognizerError('pocketsphinx was stopped');
       if (code !== 0) {
         const reason = code === 127 ? `${this.options.binary} not found` : stderr.trim() || `exit code ${code}`;
-        throw new RecognizerError(`pocketsphinx failed: ${reason}`);
+        throw new RecognizerError(`pocketsphinx failed: ${reason}`, false, code === 127);
       }
       return parseRecognition(stdout);
     } finally {

@@ -25,6 +25,12 @@
  * it sounds like what was first heard (local-lm-name-slot.ts). Only with the bot's or an answer model (their small
  * dictionaries), and only for an utterance that still fits the audio ring.
  *
+ * A segment whose decode fails (pocketsphinx crashed or exited with an error, or timed out) is decoded once more
+ * from the same audio while the ring still holds it (not after a timeout that outlasted the ring: the caller would
+ * wait twice). One that cannot be decoded even so is not dropped in silence: an `unheard` event tells the call, which
+ * asks the caller to say it again, and the session goes on. A recognizer that cannot run at all (its binary
+ * missing), or fails MAX_UNHEARD_IN_A_ROW segments in a row, fails the session (`error`) as before.
+ *
  * English only. open() with language 'ru' throws PARLEY_ERR_UNAVAILABLE (there is no local Russian model), so the
  * caller can pick another recognizer or tell the company. The acoustic model is 16 kHz: Twilio's 8 kHz μ-law is
  * upsampled and accepted but recognized poorly; it serves web calls and tests.
@@ -36,7 +42,7 @@ import type { ExpectedInput, SttEvent, SttProvider, SttSession, SttSessionOption
 import { createVad, type CreateVadOptions } from '../vad/create.js';
 import type { VadEvent, VadLogger, VoiceActivityDetector } from '../vad/types.js';
 import { AsyncQueue } from '../../util/async-queue.js';
-import { PocketsphinxProcess, RecognizerError, type RecognizerOptions } from './local-recognizer.js';
+import { PocketsphinxProcess, RecognizerError, type Recognition, type RecognizerOptions } from './local-recognizer.js';
 import { sharedLanguageModels, type LanguageModelCache } from './local-lm.js';
 import { findNameSlot, nameSecondLook } from './local-lm-name-slot.js';
 
@@ -73,6 +79,16 @@ type AnswerModels = (kind: ExpectedInput) => string[] | null;
 const RATE = 16;
 /** Audio kept for pre-roll and for VAD decisions that arrive after later frames (Silero runs asynchronously). */
 const RING_MS = 10_000;
+/** Segments in a row that could not be decoded (each tried twice) before the recognizer is taken for broken. */
+const MAX_UNHEARD_IN_A_ROW = 2;
+
+/** One ended segment: its absolute sample positions, the model it was decoded with, and its audio when copied out. */
+interface Segment {
+  from: number;
+  to: number;
+  args: string[];
+  audio: Int16Array | null;
+}
 
 export class LocalSttProvider implements SttProvider {
   readonly name = 'local';
@@ -152,6 +168,10 @@ class LocalSttSession implements SttSession {
   private captureStart = 0;
   private forcedEnd = false;
   private decodes: Promise<void> = Promise.resolve();
+  /** The second decode of a segment whose first failed (killed on close). */
+  private retry: PocketsphinxProcess | null = null;
+  /** Segments in a row that could not be decoded. */
+  private unheardInARow = 0;
   private closed = false;
 
   constructor(
@@ -219,7 +239,8 @@ class LocalSttSession implements SttSession {
     this.closed = true;
     this.warm?.kill();
     this.active?.kill();
-    this.warm = this.active = null;
+    this.retry?.kill();
+    this.warm = this.active = this.retry = null;
     this.events.close();
     await this.vad?.close();
   }
@@ -287,30 +308,67 @@ class LocalSttSession implements SttSession {
     const askedName = this.activeKind === 'name';
     // The utterance's audio, for a second look at a name (only a model of ours has the small dictionary it needs).
     const ownModel = args.includes('-dict') && !(this.options.args ?? []).some((a) => a === '-lm' || a === '-dict');
-    const audio = ownModel && this.total - this.captureStart <= this.ring.length
-      ? this.recall(this.captureStart, this.total)
-      : null;
+    const segment: Segment = { from: this.captureStart, to: this.total, args, audio: null };
+    if (ownModel && this.total - this.captureStart <= this.ring.length) segment.audio = this.recall(segment.from, segment.to);
+    const audio = segment.audio;
     if (this.prewarm) this.warmUp();
     const recognition = recognizer.finish();
     recognition.catch(() => undefined);
     // Finals leave in utterance order even when a later decode finishes first.
     this.decodes = this.decodes.then(async () => {
       try {
-        const first = await recognition;
+        const first = await this.decoded(recognition, segment);
         const slot = audio && first.text ? findNameSlot(first.text, askedName) : null;
         const text = slot && audio && !this.closed
           ? await nameSecondLook(first.text, slot, audio, { ...this.recognizerOptions, args }, this.options.args ?? [])
           : first.text;
         const { confidence } = first;
         if (this.closed) return;
+        this.unheardInARow = 0;
         if (text) this.events.push({ type: 'final', text, endOfUtterance: true, ...(confidence !== null ? { confidence } : {}) });
         else this.events.push({ type: 'utterance_end' });
       } catch (error) {
         if (this.closed) return;
-        this.events.push({ type: 'error', error: error as Error, recoverable: error instanceof RecognizerError && error.recoverable });
-        await this.close();
+        await this.undecodable(error instanceof Error ? error : new Error(String(error)));
       }
     });
+  }
+
+  /**
+   * The segment's recognition; one that failed is decoded once more from the segment's audio, while the ring still
+   * holds it (after a long timeout it no longer does) — unless no decode can succeed (the binary is missing).
+   */
+  private async decoded(recognition: Promise<Recognition>, segment: Segment): Promise<Recognition> {
+    try {
+      return await recognition;
+    } catch (error) {
+      const audio = segment.audio ?? (this.total - segment.from <= this.ring.length ? this.recall(segment.from, segment.to) : null);
+      if (this.closed || !audio || (error instanceof RecognizerError && error.missing)) throw error;
+      this.options.logger?.warn(`local STT: decoding a segment failed (${(error as Error).message}); decoding it once more`);
+      const again = new PocketsphinxProcess({ ...this.recognizerOptions, args: segment.args });
+      this.retry = again;
+      again.write(audio);
+      try {
+        return await again.finish();
+      } finally {
+        if (this.retry === again) this.retry = null;
+      }
+    }
+  }
+
+  /**
+   * A segment that could not be decoded, even a second time: the call is told (`unheard`: it asks the caller to
+   * say it again) and the session goes on. A recognizer that cannot run (its binary missing), or that fails
+   * MAX_UNHEARD_IN_A_ROW segments in a row, fails the session as before: the call reopens it or gives up.
+   */
+  private async undecodable(error: Error): Promise<void> {
+    const missing = error instanceof RecognizerError && error.missing;
+    if (!missing && ++this.unheardInARow < MAX_UNHEARD_IN_A_ROW) {
+      this.events.push({ type: 'unheard', error });
+      return;
+    }
+    this.events.push({ type: 'error', error, recoverable: error instanceof RecognizerError && error.recoverable });
+    await this.close();
   }
 
   private remember(samples: Int16Array): void {
