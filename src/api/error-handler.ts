@@ -3,7 +3,7 @@
  * reach a client; unexpected errors are logged with the request id and answered with a generic 500.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isOutOfResources, UnsafeParameterError } from '../db/param-guard.js';
+import { isOutOfResources, QueryDeadlineError, UnsafeParameterError } from '../db/param-guard.js';
 import { isDatabaseUnreachable } from '../db/retry.js';
 import { ParleyError, type ErrorCode } from '../errors.js';
 import { trackAllowedMethods } from './method-not-allowed.js';
@@ -46,8 +46,13 @@ function mapError(err: FastifyError & { code?: string; validation?: unknown[]; v
   // SQLSTATE class 53: the database is out of disk, memory or connections. Nothing is wrong with the request, and
   // the same request may succeed once an operator has made room.
   if (isOutOfResources(err)) return { status: 503, code: 'PARLEY_ERR_UNAVAILABLE', message: 'The database is out of resources (disk, memory or connections); retry later' };
-  // The database went away (refused, reset, closed, shutting down, or no answer within the query deadline): the
-  // request may be retried once it is back.
+  // No answer within the query deadline (param-guard.ts), or a statement the server cut at it (57014, SET LOCAL
+  // statement_timeout): the database may be stalled or overloaded, or this request's work too heavy for the
+  // deadline. Which is not known here, so the answer does not claim the database is down (the log says which query).
+  if (err instanceof QueryDeadlineError || err.code === '57014') {
+    return { status: 503, code: 'PARLEY_ERR_UNAVAILABLE', message: 'The database did not finish this request\'s work within the time allowed; retry later' };
+  }
+  // The database went away (refused, reset, closed, shutting down): the request may be retried once it is back.
   if (isDatabaseUnreachable(err)) return { status: 503, code: 'PARLEY_ERR_UNAVAILABLE', message: 'The database is unavailable; retry shortly' };
   if (err.validation) {
     const first = err.validation[0] as { instancePath?: string; params?: { missingProperty?: string; additionalProperty?: string } } | undefined;

@@ -106,12 +106,13 @@ const isTemplate = (a: unknown): a is TemplateStringsArray => Array.isArray(a) &
 /**
  * A query (queued or running) was not answered within its handle's deadline (guardSql's `deadlineMs`). Its code is
  * one isDatabaseUnreachable (retry.ts) knows: the API answers 503 PARLEY_ERR_UNAVAILABLE, and work that waits out
- * an outage (retryWhileUnreachable) tries again.
+ * an outage (retryWhileUnreachable) tries again. From here a stalled database and a query too heavy for the deadline
+ * look the same (no answer in time), so the message says what is known and names both.
  */
 export class QueryDeadlineError extends Error {
   readonly code = 'ETIMEDOUT';
   constructor(readonly deadlineMs: number) {
-    super(`The database did not answer within ${deadlineMs} ms`);
+    super(`The database did not answer within ${deadlineMs} ms (unreachable, overloaded, or the query too heavy for the deadline)`);
     this.name = 'QueryDeadlineError';
   }
 }
@@ -163,6 +164,9 @@ export function withQueryDeadline<T extends Db>(sql: T, deadlineMs: number | nul
 export function backgroundHandle<T extends Db>(sql: T): T {
   return guardedHandles.get(sql)?.options.deadlineMs == null ? sql : withQueryDeadline(sql, BACKGROUND_QUERY_DEADLINE_MS);
 }
+
+/** The statement that holds the rest of a transaction's statements to `deadlineMs` on the server. */
+export const statementTimeout = (deadlineMs: number): string => `set local statement_timeout = ${Math.max(1, Math.ceil(deadlineMs))}`;
 
 interface PendingQuery {
   then: PromiseLike<unknown>['then'];
@@ -235,8 +239,17 @@ function watchQuery<Q extends PendingQuery>(query: Q, state: GuardState, deadlin
  * before the callback runs, COMMIT or ROLLBACK after it; the callback's own queries each have theirs. A BEGIN
  * answered after its deadline (the database came back) runs nothing: the callback throws and postgres.js rolls
  * back, so a request already answered 503 leaves no writes behind.
+ *
+ * A transaction (not a savepoint) also gets the deadline on the server: SET LOCAL statement_timeout, sent with the
+ * callback's first query (pipelined: no extra round trip). A statement given up by the deadline here would otherwise
+ * run on to its end, holding the transaction's connection and locks, and the ROLLBACK would wait behind it; the
+ * server now cancels it at about the same moment (SQLSTATE 57014), so the connection is back in the pool at once.
+ * It names no backend, so unlike a cancel request it can never hit another caller's query.
  */
-function transactionWithin(begin: (...a: unknown[]) => Promise<unknown>, target: unknown, args: unknown[], state: GuardState, options: GuardOptions): Promise<unknown> {
+function transactionWithin(
+  begin: (...a: unknown[]) => Promise<unknown>, target: unknown, args: unknown[], state: GuardState, options: GuardOptions,
+  limitOnServer: boolean,
+): Promise<unknown> {
   const fn = args.at(-1) as (tx: postgres.TransactionSql) => unknown;
   const { deadlineMs } = options;
   let givenUp = false;
@@ -253,7 +266,10 @@ function transactionWithin(begin: (...a: unknown[]) => Promise<unknown>, target:
       clearTimeout(timer);
       if (givenUp) throw new QueryDeadlineError(deadlineMs!);
       try {
-        return await fn(guard(tx, options, state));
+        if (!limitOnServer || deadlineMs == null) return await fn(guard(tx, options, state));
+        const limit = tx.unsafe(statementTimeout(deadlineMs)).execute();
+        const [, result] = await Promise.all([limit, fn(guard(tx, options, state))]);
+        return result;
       } finally {
         arm();
       }
@@ -302,7 +318,7 @@ function guard<T extends Db>(sql: T, options: GuardOptions, state: GuardState): 
           };
         case 'begin':
         case 'savepoint':
-          return (...a: unknown[]) => transactionWithin(value as (...x: unknown[]) => Promise<unknown>, target, a, state, options);
+          return (...a: unknown[]) => transactionWithin(value as (...x: unknown[]) => Promise<unknown>, target, a, state, options, prop === 'begin');
         default:
           return (value as (...a: unknown[]) => unknown).bind(target);
       }
