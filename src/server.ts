@@ -39,6 +39,7 @@ import { outboundCallRoutes } from './api/routes/outbound-calls.js';
 import { webCallRoutes } from './api/routes/web-calls.js';
 import { webhookRoutes } from './api/routes/webhooks.js';
 import { ANALYZE_CALL_JOB, analyzeCallJob } from './outcomes/analyze-call.js';
+import { ERASURE_SWEEP_JOB, erasureSweepJob } from './privacy/erasure-sweep.js';
 import { createAnalyzer } from './outcomes/llm-analyzer.js';
 import { loadAnalysisPrompt } from './outcomes/prompt.js';
 import { validateWebhookUrl } from './webhooks/url-guard.js';
@@ -178,7 +179,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   // Post-call analysis uses the server's LLM (the same choice as calls: DEFAULT_LLM, else by key), the offline
   // analyzer when that is the local engine.
   const analyzer = createAnalyzer({ llm: providers.cloudLlm(), prompt: await loadAnalysisPrompt() });
-  const jobKinds: Record<string, JobKind> = { ...knowledge.jobKinds, [ANALYZE_CALL_JOB]: analyzeCallJob({ sql: backgroundSql, analyzer }) };
+  const jobKinds: Record<string, JobKind> = { ...knowledge.jobKinds, [ANALYZE_CALL_JOB]: analyzeCallJob({ sql: backgroundSql, analyzer }),
+    [ERASURE_SWEEP_JOB]: erasureSweepJob({ sql: backgroundSql }) };
   installBacklogMetrics(metrics, sql, { jobKinds: Object.keys(jobKinds) });
   // New work is announced (db/work-notifications.ts): idle workers poll slowly.
   const idlePoll = { idlePollMs: ANNOUNCED_IDLE_POLL_MS };

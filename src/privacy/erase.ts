@@ -1,11 +1,16 @@
 /**
- * Erasure of one phone number in one company ("delete everything about me"), in one transaction:
+ * Erasure of one phone number in one company ("delete everything about me"). What the number's own rows reach is
+ * erased in one transaction, every statement found by index (so its work grows with what the company holds about the
+ * number, not with the company):
  * - calls from or to it: transcript emptied, the number(s) and recording reference removed (the recording itself
  *   — a stored WAV or Twilio's — queued for deletion, deleted after commit: src/recordings/deletions.ts); their
  *   outcomes' summary and extracted data cleared; the webhook events about them deleted (their bodies carry summaries);
  *   each marked erased (`erased_at`), so nothing arriving later is stored: the turns of a call still on the line, a
  *   recording reported or written after, the post-call analysis;
- * - any other outcome whose extracted data holds the number: extracted data cleared;
+ * - any other outcome whose extracted data holds the number (summary and extracted data cleared), and any other
+ *   webhook event whose body holds it (deleted): found by reading every outcome and event of the company, which
+ *   grows with the company, so it is the sweep (erasure-sweep.ts): short batches, the first few in the request, the
+ *   rest in a background job; the erasure (privacy_erasures) says how far it got;
  * - bookings with it as customer_phone, or made during those calls (the caller may have given another number):
  *   customer_phone, customer_name and notes cleared;
  * - campaign contacts with it: phone replaced by a placeholder in +999 (a country code the ITU reserves: no
@@ -16,26 +21,37 @@
  *   (a later upload of the number would otherwise be dialled); its reason (the caller's own words) and its link to
  *   the call are cleared, so it holds the number and no other data.
  * The audit log (append-only) records the erasure with a keyed hash of the number (audit/number-hash.ts), never the
- * number itself.
+ * number itself; privacy_erasures holds the number only while its sweep runs.
  */
 import type { RootSql } from '../db/sql.js';
+import { enqueueJob } from '../jobs/queue.js';
 import { enqueueRecordingDeletions } from '../recordings/deletions.js';
 import { canonicalPhone } from '../util/phone.js';
+import { ERASURE_SWEEP_JOB, getErasure, sweepErasure, type Erasure, type ErasureCounts } from './erasure-sweep.js';
 
-export interface ErasureCounts {
-  calls: number;
-  /** Recordings of those calls queued for deletion. */
-  recordings: number;
-  outcomes: number;
-  webhook_events: number;
-  bookings: number;
-  campaign_contacts: number;
-  campaign_attempts: number;
-  consents: number;
-  dnc_kept: boolean;
+/**
+ * Sweep batches the request runs itself (a fraction of a second): a company with fewer outcomes and webhook events
+ * than these read is swept before the answer (200, completed); a larger one's sweep goes on in the job (202).
+ */
+export const INLINE_SWEEP_BATCHES = 8;
+
+/**
+ * Erases the number's own rows, then sweeps the company's outcomes and webhook events for it: up to `inlineBatches`
+ * batches here, the rest in the background job enqueued with the erasure. Returns the erasure as it stands.
+ */
+export async function erasePhoneNumber(sql: RootSql, companyId: string, given: string, options: { inlineBatches?: number } = {}): Promise<Erasure> {
+  const id = await eraseNumberRows(sql, companyId, given);
+  await sweepErasure(sql, id, { maxBatches: options.inlineBatches ?? INLINE_SWEEP_BATCHES });
+  const erasure = await getErasure(sql, companyId, id);
+  if (!erasure) throw new Error(`Erasure ${id} vanished`);
+  return erasure;
 }
 
-export async function erasePhoneNumber(sql: RootSql, companyId: string, given: string): Promise<ErasureCounts> {
+/**
+ * One transaction: the rows the number reaches (see the top of this file), and the erasure that records the counts,
+ * holds the number's forms for the sweep and has its job queued — so a crash after it still leaves a sweep to run.
+ */
+async function eraseNumberRows(sql: RootSql, companyId: string, given: string): Promise<string> {
   // Contacts, consents and do-not-call entries hold the normalised form (+4402079460000 is +442079460000); calls
   // hold what Twilio or the caller of the API gave. Both forms are erased.
   const phone = canonicalPhone(given);
@@ -55,11 +71,8 @@ export async function erasePhoneNumber(sql: RootSql, companyId: string, given: s
     const ids = calls.map((c) => c.id);
     await tx`delete from call_turns where call_id = any(${ids}::uuid[])`;
     const outcomes = await tx`
-      update outcomes set summary = '[erased]', extracted_data = '{}'::jsonb
-      where company_id = ${companyId} and (call_id = any(${ids}::uuid[]) or exists (select 1 from unnest(${phones}::text[]) p where strpos(extracted_data::text, p) > 0))`;
-    const events = await tx`
-      delete from webhook_events where company_id = ${companyId}
-        and (ordering_key = any(${ids}::text[]) or exists (select 1 from unnest(${phones}::text[]) p where strpos(body, p) > 0))`;
+      update outcomes set summary = '[erased]', extracted_data = '{}'::jsonb where company_id = ${companyId} and call_id = any(${ids}::uuid[])`;
+    const events = await tx`delete from webhook_events where company_id = ${companyId} and ordering_key = any(${ids}::text[])`;
     const bookings = await tx`
       update bookings set customer_phone = null, customer_name = null, notes = null, updated_at = now()
       where company_id = ${companyId} and (customer_phone = any(${phones}::text[]) or call_id = any(${ids}::uuid[]))`;
@@ -77,7 +90,7 @@ export async function erasePhoneNumber(sql: RootSql, companyId: string, given: s
     const attempts = await tx`update campaign_attempts set phone = 'erased' where company_id = ${companyId} and phone = any(${phones}::text[])`;
     const consents = await tx`delete from contact_consents where company_id = ${companyId} and phone = any(${phones}::text[])`;
     const [dnc] = await tx`update dnc_numbers set reason = null, call_id = null where company_id = ${companyId} and phone = ${phone} returning 1`;
-    return {
+    const counts: ErasureCounts = {
       calls: calls.length,
       recordings,
       outcomes: outcomes.count,
@@ -88,5 +101,10 @@ export async function erasePhoneNumber(sql: RootSql, companyId: string, given: s
       consents: consents.count,
       dnc_kept: Boolean(dnc),
     };
+    const [erasure] = await tx<{ id: string }[]>`
+      insert into privacy_erasures (company_id, phones, counts) values (${companyId}, ${phones}::text[], ${tx.json(counts as never)}) returning id`;
+    const id = erasure!.id;
+    await enqueueJob(tx, { kind: ERASURE_SWEEP_JOB, payload: { erasureId: id }, companyId, dedupeKey: `erasure:${id}`, maxAttempts: 10 });
+    return id;
   });
 }

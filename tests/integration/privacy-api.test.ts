@@ -153,7 +153,16 @@ describe('erasure of a phone number', () => {
     expect((await t.app.inject({ method: 'DELETE', url: '/v1/privacy/phone-numbers/12345', headers: t.as(co.apiKey) })).statusCode).toBe(400);
     const res = await t.app.inject({ method: 'DELETE', url, headers: t.as(co.apiKey) });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ calls: 2, recordings: 0, outcomes: 2, webhook_events: 2, bookings: 1, campaign_contacts: 1, campaign_attempts: 1, consents: 1, dnc_kept: true });
+    expect(res.json()).toEqual({
+      id: expect.any(String), status: 'completed', created_at: expect.any(String), completed_at: expect.any(String),
+      calls: 2, recordings: 0, outcomes: 2, webhook_events: 2, bookings: 1, campaign_contacts: 1, campaign_attempts: 1, consents: 1, dnc_kept: true,
+    });
+    // The erasure can be read back by its company (not another's), and no longer holds the number.
+    const erasureUrl = `/v1/privacy/erasures/${res.json().id}`;
+    expect((await t.app.inject({ method: 'GET', url: erasureUrl, headers: t.as(co.apiKey) })).json()).toEqual(res.json());
+    const otherKey = await t.createCompany();
+    expect((await t.app.inject({ method: 'GET', url: erasureUrl, headers: t.as(otherKey.apiKey) })).statusCode).toBe(404);
+    expect(await sql`select 1 from privacy_erasures where company_id = ${a.companyId} and phones is not null`).toHaveLength(0);
 
     // Nothing with the number remains in the company, apart from the DNC entry.
     const tables = ['calls', 'outcomes', 'webhook_events', 'bookings', 'campaign_contacts', 'campaign_attempts', 'contact_consents'];

@@ -1,6 +1,6 @@
 /**
  * Privacy: the company's retention (GET/PUT /v1/privacy/retention) and erasure of everything about one phone
- * number (DELETE /v1/privacy/phone-numbers/{number}). See src/privacy/.
+ * number (DELETE /v1/privacy/phone-numbers/{number}; its progress: GET /v1/privacy/erasures/{id}). See src/privacy/.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
@@ -8,7 +8,8 @@ import { auditDetails } from '../../audit/hook.js';
 import type { RootSql } from '../../db/sql.js';
 import { notFound } from '../../errors.js';
 import { erasePhoneNumber } from '../../privacy/erase.js';
-import { E164, errors } from '../schemas.js';
+import { getErasure } from '../../privacy/erasure-sweep.js';
+import { E164, IdParams, Timestamp, errors } from '../schemas.js';
 import { drainRecordingDeletions, type RecordingDeleter } from '../../recordings/deletions.js';
 
 const Retention = Type.Object(
@@ -24,10 +25,16 @@ const Retention = Type.Object(
 const NumberParams = Type.Object({ number: E164 }, { additionalProperties: false });
 
 const ErasureResult = Type.Object({
+  id: Type.String({ description: 'The erasure: GET /v1/privacy/erasures/{id} tells how far it got' }),
+  status: Type.Union([Type.Literal('in_progress'), Type.Literal('completed'), Type.Literal('failed')], {
+    description: 'completed: nothing about the number is left. in_progress: the number\'s calls, bookings, contacts and consents are erased; the search of the company\'s other outcomes and webhook events for it goes on in the background. failed: that search gave up (the server logs why); ask again',
+  }),
+  created_at: Timestamp,
+  completed_at: Type.Union([Timestamp, Type.Null()]),
   calls: Type.Integer({ description: 'Calls from or to the number: transcript, number and recording removed' }),
   recordings: Type.Integer({ description: 'Recordings of those calls deleted (stored WAVs, Twilio recordings); one that cannot be deleted now is retried until it is' }),
-  outcomes: Type.Integer({ description: 'Outcomes whose summary and extracted data were cleared' }),
-  webhook_events: Type.Integer({ description: 'Webhook events about those calls (or carrying the number) deleted' }),
+  outcomes: Type.Integer({ description: 'Outcomes whose summary and extracted data were cleared (so far, while in_progress)' }),
+  webhook_events: Type.Integer({ description: 'Webhook events about those calls (or carrying the number) deleted (so far, while in_progress)' }),
   bookings: Type.Integer({ description: 'Bookings whose customer phone, name and notes were cleared' }),
   campaign_contacts: Type.Integer({ description: 'Campaign contacts anonymised (phone replaced, name and variables cleared)' }),
   campaign_attempts: Type.Integer(),
@@ -63,19 +70,33 @@ export function privacyRoutes(deps: { sql: RootSql; recordings?: RecordingDelete
       schema: {
         tags: ['privacy'],
         summary: 'Erase everything about one phone number (E.164, URL-encoded: %2B15551234567); returns what was changed. A do-not-call entry is kept.',
+        description: 'The number\'s calls, bookings, campaign contacts and consents are erased before the answer. Outcomes and webhook events that mention the number elsewhere are found by reading all of the company\'s: 200 when that is done too (status completed), 202 when it goes on in the background (status in_progress) — poll GET /v1/privacy/erasures/{id} until completed.',
         params: NumberParams,
-        response: { 200: ErasureResult, ...errors(400, 401, 403) },
+        response: { 200: ErasureResult, 202: ErasureResult, ...errors(400, 401, 403) },
       },
-    }, async (request) => {
+    }, async (request, reply) => {
       const params = request.params as Static<typeof NumberParams>;
-      const counts = await erasePhoneNumber(deps.sql, request.auth.companyId, params.number);
+      const erasure = await erasePhoneNumber(deps.sql, request.auth.companyId, params.number);
       // The recordings go now; any that fail stay queued and the retention worker retries them.
-      if (deps.recordings && counts.recordings > 0) {
+      if (deps.recordings && erasure.recordings > 0) {
         await drainRecordingDeletions(deps.sql, deps.recordings, { companyId: request.auth.companyId, limit: 1000 })
           .catch((err: unknown) => request.log.warn({ err: String(err) }, 'deleting erased recordings failed; retried later'));
       }
-      auditDetails(request, { erased: counts });
-      return counts;
+      auditDetails(request, { erased: erasure });
+      return reply.code(erasure.status === 'in_progress' ? 202 : 200).send(erasure);
+    });
+
+    app.get('/privacy/erasures/:id', {
+      config: { scope: 'privacy:read' },
+      schema: {
+        tags: ['privacy'], summary: 'How far an erasure of a phone number got (completed: nothing about the number is left)',
+        params: IdParams, response: { 200: ErasureResult, ...errors(400, 401, 403, 404) },
+      },
+    }, async (request) => {
+      const { id } = request.params as Static<typeof IdParams>;
+      const erasure = await getErasure(deps.sql, request.auth.companyId, id);
+      if (!erasure) throw notFound('Erasure');
+      return erasure;
     });
   };
 }
