@@ -165,6 +165,9 @@ export function backgroundHandle<T extends Db>(sql: T): T {
   return guardedHandles.get(sql)?.options.deadlineMs == null ? sql : withQueryDeadline(sql, BACKGROUND_QUERY_DEADLINE_MS);
 }
 
+/** SQLSTATE query_canceled: what a statement stopped by statement_timeout (or a cancel request) fails with. */
+const QUERY_CANCELED = '57014';
+
 /** The statement that holds the rest of a transaction's statements to `deadlineMs` on the server. */
 export const statementTimeout = (deadlineMs: number): string => `set local statement_timeout = ${Math.max(1, Math.ceil(deadlineMs))}`;
 
@@ -270,6 +273,10 @@ function transactionWithin(
         const limit = tx.unsafe(statementTimeout(deadlineMs)).execute();
         const [, result] = await Promise.all([limit, fn(guard(tx, options, state))]);
         return result;
+      } catch (err) {
+        // The server's limit and the timer here end the same wait: whichever comes first, it is the deadline.
+        if (limitOnServer && deadlineMs != null && (err as { code?: unknown }).code === QUERY_CANCELED) throw new QueryDeadlineError(deadlineMs);
+        throw err;
       } finally {
         arm();
       }

@@ -154,4 +154,13 @@ if (usingRealPostgres()) describe('a company larger than the request query deadl
     // Without the server-side limit the sleep would run on for a minute, holding its connection.
     await until(async () => (await db.sql`select 1 from pg_stat_activity where query like ${`%${marker}%`} and pid <> pg_backend_pid()`).length === 0, 20_000);
   }, 30_000);
+
+  it('a statement the server stopped first is the same deadline to the caller', async () => {
+    // The server's limit set shorter than the handle's, so it always wins the race that load decides otherwise.
+    const given = await t.db.sql.begin(async (tx) => {
+      await tx.unsafe('set local statement_timeout = 20');
+      await tx.unsafe('select pg_sleep(5)');
+    }).then(() => null, (e: unknown) => e);
+    expect(given).toBeInstanceOf(QueryDeadlineError);
+  }, 30_000);
 });
