@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import postgres from 'postgres';
 import { guardSql } from './param-guard.js';
 import { lockDataDir } from './pglite-lock.js';
+import { parsePgTimestamp } from './pg-timestamp.js';
 import { initialiseDataDir, keepDirectoriesPrivate, PRIVATE_DIR_MODE } from './pglite-template.js';
 import { startPGliteThread } from './pglite-thread.js';
 import type { RootSql } from './sql.js';
@@ -87,7 +88,7 @@ const safeTypes = {
       const d = x instanceof Date ? x : new Date(x as string);
       return Number.isFinite(d.getTime()) ? d.toISOString() : UNSERIALISABLE;
     },
-    parse: (x: string): Date => new Date(x),
+    parse: parsePgTimestamp,
   },
 };
 
