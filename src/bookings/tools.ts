@@ -10,7 +10,8 @@
  * told no booking is found under those details, whether or not the number has any.
  *
  * Names, notes and reasons are cleaned and bounded as the database stores them (customer-text.ts); the argument
- * schemas carry the same limits.
+ * schemas carry the same limits for what is stored as given (a name), and a spoken sentence's for what is read
+ * first (a phone number in words, a time, a reason cut to fit).
  */
 import { DateTime } from 'luxon';
 import type { CallContext, Tool, ToolResult } from '../call/tool-types.js';
@@ -18,7 +19,7 @@ import type { Db } from '../db/sql.js';
 import { ParleyError } from '../errors.js';
 import { callBooking, type CallBooking } from './call-booking.js';
 import { callerIdOf, callersBookings, IdentityChecks, type CallersBookings } from './caller-identity.js';
-import { BOOKING_ID_MAX, cleanName, cleanText, NAME_MAX, nameTooLong, NOTES_MAX, PHONE_MAX, REASON_MAX, SERVICE_MAX, textProperty, WHEN_MAX } from './customer-text.js';
+import { BOOKING_ID_MAX, cleanName, cleanText, NAME_MAX, nameTooLong, NOTES_MAX, REASON_MAX, SAID_PHONE_MAX, SERVICE_MAX, textProperty, WHEN_MAX, WORDS_MAX } from './customer-text.js';
 import type { BookingService } from './config-schema.js';
 import { defaultRegionFor, normalizePhone } from './phone.js';
 import type { Booking } from './repo.js';
@@ -56,7 +57,7 @@ const argsSchema = (properties: Record<string, unknown>, required?: string[]): R
 const IDENTIFY_HINT =
   'Without caller ID (web calls, withheld numbers) pass customer_phone and customer_name: the number and the name the booking was made with.';
 const IDENTITY_PROPERTIES = {
-  customer_phone: textProperty(PHONE_MAX, 'Without caller ID: the number the booking was made with, as the caller said it (ignored when there is caller ID)'),
+  customer_phone: textProperty(SAID_PHONE_MAX, 'Without caller ID: the number the booking was made with, as the caller said it, digits or words (ignored when there is caller ID)'),
   customer_name: textProperty(NAME_MAX, 'Without caller ID: the name the booking is under (ignored when there is caller ID)', 1),
 };
 
@@ -273,7 +274,7 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
         service: textProperty(SERVICE_MAX, 'Service name'),
         when: textProperty(WHEN_MAX, "The agreed time: the caller's words or ISO 8601"),
         customer_name: textProperty(NAME_MAX, "The caller's name", 1),
-        customer_phone: textProperty(PHONE_MAX, 'Callback number the caller gave (needed without caller ID: web calls, withheld numbers)'),
+        customer_phone: textProperty(SAID_PHONE_MAX, 'Callback number the caller gave, digits or words (needed without caller ID: web calls, withheld numbers)'),
         notes: textProperty(NOTES_MAX, 'Anything the business should know'),
       }, ['service', 'when', 'customer_name']),
     },
@@ -360,7 +361,7 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
 
   const cancelBooking = onCallersBooking(
     'cancel_booking', "Cancel the caller's upcoming appointment (the only one, or the booking_id from find_my_booking).",
-    { reason: textProperty(REASON_MAX, 'Why, in the caller\'s words') }, undefined,
+    { reason: textProperty(WORDS_MAX, 'Why, in the caller\'s words') }, undefined,
     async (args, ctx, e, found) => {
       const b = await bookings.transition(db, {
         companyId: ctx.companyId, bookingId: found.id, to: 'cancelled', actor: 'caller', reason: cleanText(args.reason, REASON_MAX) ?? 'cancelled by caller',

@@ -288,7 +288,7 @@ describe('in-call tools', () => {
     expect(b).toMatchObject({ id: (booked.content as { booking_id: string }).booking_id, customerName: 'Ann Lee', notes: 'gate 1234' });
   });
 
-  it('every string argument of the booking tools is bounded as the database and the REST API bound it', () => {
+  it('every string argument of the booking tools is bounded: what is stored as given as the database bounds it, what is read first as a sentence', () => {
     for (const tool of tools.values()) {
       const props = tool.spec.parameters.properties as Record<string, { type?: string; maxLength?: number; minLength?: number }>;
       for (const [key, p] of Object.entries(props)) {
@@ -296,9 +296,33 @@ describe('in-call tools', () => {
         expect(p.maxLength, `${tool.spec.name}.${key}`).toBeGreaterThan(0);
         if (key === 'customer_name') expect([p.minLength, p.maxLength], `${tool.spec.name}.${key}`).toEqual([1, 200]);
         if (key === 'notes') expect(p.maxLength).toBe(2000);
-        if (key === 'reason') expect(p.maxLength).toBe(500);
+        // Said, then read: a number in words (stored as E.164), a time, a reason cut to fit.
+        if (key === 'phone' || key === 'customer_phone' || key === 'when' || key === 'service') expect(p.maxLength, `${tool.spec.name}.${key}`).toBe(200);
+        if (key === 'reason') expect(p.maxLength).toBe(2000);
       }
     }
+  });
+
+  it('a web caller\'s number said in words reaches the tools through their schemas and is stored as E.164; a long reason is cut, not refused', async () => {
+    const registry = new ToolRegistry([...tools.values()]);
+    const call = async (name: string, args: Record<string, unknown>, ctx: ReturnType<typeof callContext>) =>
+      (await registry.call(name, args, ctx, noControl, signal)).content as Record<string, unknown>;
+    const web = callContext(db.sql, companyA, botA, await seedCall(db.sql, companyA, botA.id, ''), null);
+    const said = 'two one two, five five five, zero one four seven'; // 48 characters: more than the 40 of digits
+    const booked = await call('book_appointment', { service: 'haircut', when: 'Thursday at 11', customer_name: 'Ann Lee', customer_phone: said }, web);
+    expect(booked).toMatchObject({ status: 'confirmed', label: 'tomorrow at 11:00 AM' });
+    expect(await bookings.get(db.sql, companyA, booked.booking_id as string)).toMatchObject({ customerPhone: '+12125550147', customerName: 'Ann Lee' });
+    const later = callContext(db.sql, companyA, botA, await seedCall(db.sql, companyA, botA.id, ''), null);
+    expect(await call('find_my_booking', { customer_phone: said, customer_name: 'Ann Lee' }, later)).toMatchObject({ bookings: [{ booking_id: booked.booking_id }] });
+    const reason = 'my daughter is ill and I have to stay home with her, '.repeat(12).trim(); // ~640 characters
+    expect(await call('cancel_booking', { customer_phone: said, customer_name: 'Ann Lee', reason }, later)).toMatchObject({ status: 'cancelled' });
+    expect((await bookings.history(db.sql, companyA, booked.booking_id as string)).at(-1)!.reason).toBe(reason.slice(0, 500));
+    // A Russian number in words (72 characters), read with the bot's region.
+    const ru = callContext(db.sql, companyA, botRu, await seedCall(db.sql, companyA, botRu.id, ''), null);
+    const bookedRu = await call('book_appointment', {
+      service: 'стрижка', when: 'в четверг в 11', customer_name: 'Иван', customer_phone: 'восемь девятьсот шестнадцать сто двадцать три сорок пять шестьдесят семь',
+    }, ru);
+    expect(await bookings.get(db.sql, companyA, bookedRu.booking_id as string)).toMatchObject({ customerPhone: '+79161234567' });
   });
 
   describe('check_availability before a move', () => {

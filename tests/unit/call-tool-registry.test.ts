@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ToolRegistry } from '../../src/call/tool-registry.js';
+import { argumentsProblem, ToolRegistry } from '../../src/call/tool-registry.js';
+import { bookingTools } from '../../src/bookings/tools.js';
 import type { CallContext, CallControl, Tool } from '../../src/call/tool-types.js';
 import { builtInTools } from '../../src/call/tools/index.js';
 
@@ -80,6 +81,27 @@ describe('ToolRegistry', () => {
     expect(await problem({ name: 'Ann', task: null, people: 2 })).toEqual({ ok: true });
     expect(await problem({ name: null })).toMatchObject({ error: 'invalid_arguments', message: 'missing argument: name' });
     expect(runs).toBe(1);
+  });
+
+  it('lets a phone number said in words through to the booking tools, which read it; a sentence bounds it, not the digits limit', () => {
+    // Specs only: the tools are never run here.
+    const specs = new Map(bookingTools({ db: {} as never, service: {} as never, holdSec: 300 }).map((t) => [t.spec.name, t.spec]));
+    const en = 'five five five, two one two, four four three nine'; // 49 characters
+    const ru = 'восемь девятьсот шестнадцать сто двадцать три сорок пять шестьдесят семь'; // 72
+    const calls: Array<[string, Record<string, unknown>]> = [
+      ['booking_flow', { task: 'book', phone: en }],
+      ['booking_flow', { task: 'book', phone: ru }],
+      ['book_appointment', { service: 'Haircut', when: 'tomorrow at 3 pm', customer_name: 'Ann Lee', customer_phone: en }],
+      ['find_my_booking', { customer_phone: ru, customer_name: 'Анна Ли' }],
+      ['cancel_booking', { customer_phone: en, customer_name: 'Ann Lee' }],
+      ['reschedule_booking', { customer_phone: en, customer_name: 'Ann Lee', when: 'Friday at a quarter to eleven in the morning' }],
+      ['check_availability', { customer_phone: en, customer_name: 'Ann Lee', when: 'tomorrow afternoon' }],
+    ];
+    for (const [name, args] of calls) expect(argumentsProblem(specs.get(name)!.parameters, args), name).toBeNull();
+    // The reason for a cancellation in the caller's words is cut to fit when stored, not refused.
+    expect(argumentsProblem(specs.get('cancel_booking')!.parameters, { reason: 'because '.repeat(80) })).toBeNull();
+    // Still bounded: more than a sentence is no phone number.
+    expect(argumentsProblem(specs.get('booking_flow')!.parameters, { phone: 'five '.repeat(41) })).toMatch(/phone.*200/);
   });
 
   it("tells the model a tool failed without the exception's text, which goes to the call's log", async () => {

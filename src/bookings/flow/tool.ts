@@ -16,7 +16,7 @@ import { computeSlots } from '../availability.js';
 import type { BookingService } from '../config-schema.js';
 import { callBooking, type CallBooking } from '../call-booking.js';
 import { callerIdOf, callersBookings, IdentityChecks } from '../caller-identity.js';
-import { BOOKING_ID_MAX, cleanName, NAME_MAX, nameTooLong, PHONE_MAX, SERVICE_MAX, textProperty, WHEN_MAX, WORDS_MAX } from '../customer-text.js';
+import { BOOKING_ID_MAX, cleanName, NAME_MAX, nameTooLong, SAID_PHONE_MAX, SERVICE_MAX, textProperty, WHEN_MAX, WORDS_MAX } from '../customer-text.js';
 import { defaultRegionFor, normalizePhone } from '../phone.js';
 import type { Booking } from '../repo.js';
 import { matchService } from '../service-match.js';
@@ -733,7 +733,7 @@ export function bookingFlowTool(
           service: textProperty(SERVICE_MAX, 'Service as the caller named it'),
           when: textProperty(WHEN_MAX, "The caller's words for the (new) date and time, or ISO 8601"),
           customer_name: textProperty(NAME_MAX, "The caller's name (for a new booking; without caller ID also the name an existing booking is under)", 1),
-          phone: textProperty(PHONE_MAX, 'Number as the caller said it (digits or words): the callback number of a new booking; without caller ID also the number an existing booking was made with'),
+          phone: textProperty(SAID_PHONE_MAX, 'Number as the caller said it (digits or words): the callback number of a new booking; without caller ID also the number an existing booking was made with'),
           booking_id: textProperty(BOOKING_ID_MAX, 'Which booking (from an earlier answer of this tool)'),
           confirm: { type: 'boolean', description: 'true = the caller said yes to the read-back; false = they said no' },
           caller_words: textProperty(WORDS_MAX, "The caller's latest words verbatim; the flow reads slots from them"),
