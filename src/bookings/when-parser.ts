@@ -34,13 +34,18 @@ const PART_HOURS: Record<Exclude<DayPart, 'week'>, [number, number]> = {
 
 // ---------- vocabulary ----------
 
+/** Ordinals: days of the month ("the fifteenth"), never an hour or minutes ("the second one" picks an offer). */
+const EN_ORDINALS: Record<string, number> = {
+  first: 1, second: 2, third: 3, fourth: 4, fifth: 5, sixth: 6, seventh: 7, eighth: 8, ninth: 9, tenth: 10,
+  eleventh: 11, twelfth: 12, thirteenth: 13, fourteenth: 14, fifteenth: 15, sixteenth: 16, seventeenth: 17,
+  eighteenth: 18, nineteenth: 19, twentieth: 20, thirtieth: 30,
+};
+
 const EN_NUMBERS: Record<string, number> = {
   zero: 0, one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10,
   eleven: 11, twelve: 12, thirteen: 13, fourteen: 14, fifteen: 15, sixteen: 16, seventeen: 17, eighteen: 18,
   nineteen: 19, twenty: 20, thirty: 30, forty: 40, fifty: 50,
-  first: 1, second: 2, third: 3, fourth: 4, fifth: 5, sixth: 6, seventh: 7, eighth: 8, ninth: 9, tenth: 10,
-  eleventh: 11, twelfth: 12, thirteenth: 13, fourteenth: 14, fifteenth: 15, sixteenth: 16, seventeenth: 17,
-  eighteenth: 18, nineteenth: 19, twentieth: 20, thirtieth: 30,
+  ...EN_ORDINALS,
 };
 
 const RU_NUMBERS: Record<string, number> = {
@@ -126,7 +131,23 @@ interface Tokens {
   tokens: string[];
   /** Where "one" or "a second" was said: a number word that is as often no number ("can I book one"). */
   loose: Set<number>;
+  /** Where an ordinal was said ("second", "2nd", "15-го"): a day of the month or a pick, never an hour or minutes. */
+  ordinal: Set<number>;
 }
+
+/** "15th", "2nd", "15-го", "2-е": a day of the month written with its ordinal ending. */
+const DIGIT_ORDINAL = /^(\d+)-?(?:ого|го|ое|е|st|nd|rd|th)$/u;
+/**
+ * Words after which "one" is a pronoun, not a number: "the second one", "that one", "the last one", "the 2nd one"
+ * (ordinals are checked apart) — unless a time goes on after it ("the one thirty", "the one o'clock").
+ */
+const ONE_AS_PRONOUN_AFTER = new Set([
+  'the', 'that', 'this', 'which', 'other', 'another', 'last', 'next', 'earlier', 'later', 'earliest', 'latest', 'same', 'either', 'any',
+]);
+const isOrdinalWord = (w: string | undefined): boolean => w !== undefined && (EN_ORDINALS[w] !== undefined || DIGIT_ORDINAL.test(w));
+/** Whether the word after a number makes it a time: minutes ("thirty", "30"), "o'clock", "pm". */
+const goesOnAsTime = (w: string | undefined): boolean =>
+  w !== undefined && (EN_NUMBERS[w] !== undefined || /^\d/.test(w) || HOUR_WORDS.has(w) || PM_WORDS.has(w) || AM_WORDS.has(w));
 
 function tokenize(text: string): Tokens {
   const cleaned = text
@@ -136,7 +157,6 @@ function tokenize(text: string): Tokens {
     .replace(/\b(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2})\b/g, '$1/$2/$3')
     .replace(/(\d)(am|pm|a\.m\.|p\.m\.)/g, '$1 $2')
     .replace(/\b([ap]) m\b/g, '$1m')
-    .replace(/(\d+)-?(?:ого|го|ое|е|st|nd|rd|th)(?=\s|$|[,.!?])/gu, '$1')
     // "12.06" stays whole: a date or a time, decided per piece (readDottedPairs); a dot ending a sentence goes.
     .replace(/[,!?;"()«»]/g, ' ')
     .replace(/(?<![ap])\.(?!m)(?!(?<=\d\.)\d\d\b)/g, ' ');
@@ -144,24 +164,35 @@ function tokenize(text: string): Tokens {
   // Number words → digits, joining tens and units ("twenty five", "двадцать пять").
   const out: string[] = [];
   const loose = new Set<number>();
+  const ordinal = new Set<number>();
   for (let i = 0; i < raw.length; i++) {
     const w = raw[i]!;
+    const written = DIGIT_ORDINAL.exec(w);
+    if (written) {
+      ordinal.add(out.length);
+      out.push(written[1]!);
+      continue;
+    }
     const n = EN_NUMBERS[w] ?? RU_NUMBERS[w];
-    if (n === undefined || RU_ORDINAL_GENITIVE.has(w)) {
+    const pronoun = w === 'one' && (ONE_AS_PRONOUN_AFTER.has(raw[i - 1] ?? '') || isOrdinalWord(raw[i - 1])) && !goesOnAsTime(raw[i + 1]);
+    if (n === undefined || RU_ORDINAL_GENITIVE.has(w) || pronoun) {
       out.push(w);
       continue;
     }
     if (w === 'one' || (w === 'second' && (raw[i - 1] === 'a' || raw[i - 1] === 'one'))) loose.add(out.length);
+    else if (EN_ORDINALS[w] !== undefined) ordinal.add(out.length);
     const next = raw[i + 1];
     const nextN = next === undefined ? undefined : EN_NUMBERS[next] ?? RU_NUMBERS[next];
-    if (n >= 20 && n % 10 === 0 && nextN !== undefined && nextN < 10 && nextN > 0) {
+    // "twenty five", "twenty first" (an ordinal as a whole); "the twentieth one" joins nothing.
+    if (n >= 20 && n % 10 === 0 && EN_ORDINALS[w] === undefined && nextN !== undefined && nextN < 10 && nextN > 0) {
+      if (EN_ORDINALS[next!] !== undefined) ordinal.add(out.length);
       out.push(String(n + nextN));
       i++;
     } else {
       out.push(String(n));
     }
   }
-  return { tokens: out, loose };
+  return { tokens: out, loose, ordinal };
 }
 
 const isInt = (t: string | undefined): t is string => t !== undefined && /^\d{1,4}$/.test(t);
@@ -271,6 +302,7 @@ function dateAt(tokens: string[], i: number, used: Set<number>, today: DateTime,
   // Only where a date can end: "the second one" picks an offer, "the 3rd of December" is a month's (below).
   if (t === 'the' && isInt(tokens[i + 1]) && Number(tokens[i + 1]) >= 1 && Number(tokens[i + 1]) <= 31 && DATE_ENDS.has(tokens[i + 2] ?? '')) {
     const dom = Number(tokens[i + 1]);
+    if (saidAsPick(tokens, i, dom)) return null;
     const thisMonth = dayOfMonth(today, dom);
     // Past this month: next month's — asked again when next month has no such day (the 30th said on 31 January).
     const day = thisMonth && thisMonth >= today ? thisMonth : dayOfMonth(today.plus({ months: 1 }), dom);
@@ -331,6 +363,16 @@ function dateAt(tokens: string[], i: number, used: Set<number>, today: DateTime,
   return null;
 }
 
+/** What may follow "the first" when it picks one of the times offered ("the first, please"). */
+const PICK_ENDS = new Set(['', 'please', 'then']);
+
+/**
+ * "the first", "the second, please": as likely a pick among the (up to three) times offered as a day of the month,
+ * so neither — the caller is asked again. "on the first", "the first at 10" and "the 15th" are days.
+ */
+const saidAsPick = (tokens: string[], theIdx: number, dom: number): boolean =>
+  dom <= 3 && tokens[theIdx - 1] !== 'on' && PICK_ENDS.has(tokens[theIdx + 2] ?? '');
+
 /** Day `dom` of the month `inMonth` is in; null when that month has no such day (a 31st in April). */
 function dayOfMonth(inMonth: DateTime, dom: number): DateTime | null {
   const start = inMonth.startOf('month');
@@ -383,18 +425,19 @@ function dayOfNamedMonthAt(tokens: string[], i: number, used: Set<number>, today
   return mark(used, Array.from({ length: end - first }, (_, k) => first + k), { day });
 }
 
-function findTime(tokens: string[], used: Set<number>, bareHour = false): TimePart | null {
+function findTime({ tokens, ordinal }: Tokens, used: Set<number>, bareHour = false): TimePart | null {
   const found = findTimeStrict(tokens, used);
   if (found || !bareHour) return found;
-  // "no, eleven" / "eleven thirty" / "11": a lone number when a time was asked for.
+  // "no, eleven" / "eleven thirty" / "11": a lone number when a time was asked for. An ordinal is no hour or
+  // minutes: "the second one" with nothing offered is asked again, not 2:01 PM.
   for (let i = 0; i < tokens.length; i++) {
-    if (used.has(i) || !isInt(tokens[i]) || countsSomething(tokens, i)) continue;
+    if (used.has(i) || !isInt(tokens[i]) || ordinal.has(i) || countsSomething(tokens, i)) continue;
     const h = Number(tokens[i]);
     if (h < 1 || h > 23) continue;
     const m = tokens[i + 1];
     const idx = [i];
     let minute = 0;
-    if (isInt(m) && Number(m) < 60 && !used.has(i + 1)) {
+    if (isInt(m) && Number(m) < 60 && !used.has(i + 1) && !ordinal.has(i + 1)) {
       minute = Number(m);
       idx.push(i + 1);
     }
@@ -410,17 +453,31 @@ interface HourAndOffset {
   after: number;
   hour: number;
   offset: number;
+  /** The hour needs no am/pm: a 24-hour clock's ("20 past 13"), or noon or midnight. */
+  explicit: boolean;
 }
 
 const PAST_WORDS = new Set(['past', 'after']);
 const TO_WORDS = new Set(['to', 'till', 'til']);
 const MINUTE_WORDS = new Set(['minutes', 'minute', 'минут', 'минуты', 'минуту', 'минута']);
 const RU_HALF_WORDS = new Set(['половина', 'половину', 'половине', 'пол']);
+/** "полпятого", "пол-шестого": half past the hour before. */
+const RU_JOINED_HALF = /^пол-?(.+)$/;
 const RANGE_STARTS = new Set(['from', 'between', 'in', 'через', 'с']);
 
-/** The hour a number token names when a caller counts minutes to or past it (1–12 spoken, 0–23 on a 24-hour clock). */
-const hourAt = (tokens: string[], i: number): number | null =>
-  isInt(tokens[i]) && Number(tokens[i]) <= 23 ? Number(tokens[i]) : null;
+const NOON_WORDS = new Set(['noon', 'midday', 'полдень']);
+const MIDNIGHT_WORDS = new Set(['midnight', 'полночь']);
+
+/**
+ * The hour a caller counts minutes to or past: a number (1–12 spoken, 0–23 on a 24-hour clock), or noon or
+ * midnight ("a quarter to noon" = 11:45, "half past midnight" = 0:30).
+ */
+function clockHourAt(tokens: string[], i: number): { hour: number; explicit: boolean } | null {
+  const t = tokens[i];
+  if (NOON_WORDS.has(t ?? '')) return { hour: 12, explicit: true };
+  if (MIDNIGHT_WORDS.has(t ?? '')) return { hour: 0, explicit: true };
+  return isInt(t) && Number(t) <= 23 ? { hour: Number(t), explicit: Number(t) >= 13 } : null;
+}
 
 /** Minutes said by name: "half past", "quarter to", "без четверти". */
 const EN_NAMED_MINUTES: Record<string, number> = { half: 30, quarter: 15 };
@@ -448,28 +505,32 @@ function englishOffsetAt(tokens: string[], i: number): HourAndOffset | null {
   if (!count) return null;
   const word = tokens[i + count.length] ?? '';
   const hourIdx = i + count.length + 1;
-  const hour = hourAt(tokens, hourIdx);
-  if (hour === null) return null;
+  const clock = clockHourAt(tokens, hourIdx);
+  if (clock === null) return null;
   // "from 2 to 3", "2 to 3 people", "in 5 to 10 minutes": a range, not a time.
   if (RANGE_STARTS.has(tokens[i - 1] ?? '') || countsSomething(tokens, hourIdx) || MINUTE_WORDS.has(tokens[hourIdx + 1] ?? '')) return null;
   const idx = Array.from({ length: count.length + 2 }, (_, k) => i + k);
-  if (PAST_WORDS.has(word)) return { idx, after: hourIdx + 1, hour, offset: count.minutes };
+  if (PAST_WORDS.has(word)) return { idx, after: hourIdx + 1, ...clock, offset: count.minutes };
   // "quarter of eight" is the American "quarter to eight"; "half to" is no English.
   const before = TO_WORDS.has(word) || (word === 'of' && (tokens[i] === 'quarter' || tokens[i] === 'a'));
   if (!before || tokens[i] === 'half') return null;
-  return { idx, after: hourIdx + 1, hour, offset: -count.minutes };
+  return { idx, after: hourIdx + 1, ...clock, offset: -count.minutes };
 }
 
-/** "без четверти восемь" = 7:45, "без десяти (минут) три" = 2:50, "без пяти час" = 12:55. */
+/**
+ * "без четверти восемь" = 7:45, "без десяти (минут) три" = 2:50, "без пяти час" = 12:55, "без двадцати полночь" =
+ * 23:40.
+ */
 function russianBeforeAt(tokens: string[], i: number): HourAndOffset | null {
   if (tokens[i] !== 'без') return null;
   const count = minutesAt(tokens, i + 1, RU_NAMED_MINUTES);
   if (!count) return null;
   const hourIdx = i + 1 + count.length;
-  const hour = tokens[hourIdx] === 'час' ? 1 : hourAt(tokens, hourIdx);
-  if (hour === null || hour < 1) return null;
+  const clock = tokens[hourIdx] === 'час' ? { hour: 1, explicit: false } : clockHourAt(tokens, hourIdx);
+  // "без пяти 0" is no way to say it; "без пяти полночь" is.
+  if (clock === null || (clock.hour < 1 && !clock.explicit)) return null;
   const idx = Array.from({ length: count.length + 2 }, (_, k) => i + k);
-  return { idx, after: hourIdx + 1, hour, offset: -count.minutes };
+  return { idx, after: hourIdx + 1, ...clock, offset: -count.minutes };
 }
 
 /**
@@ -478,8 +539,8 @@ function russianBeforeAt(tokens: string[], i: number): HourAndOffset | null {
  */
 function russianIntoHourAt(tokens: string[], i: number): HourAndOffset | null {
   const t = tokens[i]!;
-  const joined = /^пол-?(.+)$/.exec(t);
-  if (joined && RU_ORDINAL_GENITIVE.has(joined[1]!)) return { idx: [i], after: i + 1, hour: clockHourOfOrdinal(joined[1]!), offset: 30 };
+  const joined = RU_JOINED_HALF.exec(t);
+  if (joined && RU_ORDINAL_GENITIVE.has(joined[1]!)) return { idx: [i], after: i + 1, hour: clockHourOfOrdinal(joined[1]!), offset: 30, explicit: false };
   let into: number | null = null;
   let hourIdx = i + 1;
   if (RU_HALF_WORDS.has(t)) into = 30;
@@ -488,7 +549,7 @@ function russianIntoHourAt(tokens: string[], i: number): HourAndOffset | null {
   const ordinal = tokens[hourIdx] ?? '';
   if (into === null || !RU_ORDINAL_GENITIVE.has(ordinal)) return null;
   const idx = Array.from({ length: hourIdx - i + 1 }, (_, k) => i + k);
-  return { idx, after: hourIdx + 1, hour: clockHourOfOrdinal(ordinal), offset: into };
+  return { idx, after: hourIdx + 1, hour: clockHourOfOrdinal(ordinal), offset: into, explicit: false };
 }
 
 /**
@@ -507,14 +568,16 @@ function findTimeStrict(tokens: string[], used: Set<number>): TimePart | null {
     const t = tokens[i]!;
     // "в час дня" = 1 pm
     if (t === 'час' && TIME_PREPOSITIONS.has(tokens[i - 1] ?? '')) return withMeridiem(tokens, used, [i], i + 1, 1, 0);
-    if (t === 'noon' || t === 'midday' || t === 'полдень') return mark(used, [i], { hour: 12, offset: 0, explicit: true });
-    if (t === 'midnight' || t === 'полночь') return mark(used, [i], { hour: 0, offset: 0, explicit: true });
 
-    // Minutes before or after an hour: checked before a plain number, since "at ten past nine" is not "at ten".
+    // Minutes before or after an hour: checked before a plain number or noon, since "at ten past nine" is not "at
+    // ten" and "a quarter to noon" is not noon.
     const counted = russianIntoHourAt(tokens, i) ?? englishOffsetAt(tokens, i) ?? russianBeforeAt(tokens, i);
     if (counted && !counted.idx.some((k) => used.has(k))) {
-      return withMeridiem(tokens, used, counted.idx, counted.after, counted.hour, counted.offset, counted.hour >= 13);
+      return withMeridiem(tokens, used, counted.idx, counted.after, counted.hour, counted.offset, counted.explicit);
     }
+    // "after noon", "до полудня" are parts of the day (findPart), not noon.
+    if (NOON_WORDS.has(t) && !NOON_BOUNDS.has(tokens[i - 1] ?? '')) return mark(used, [i], { hour: 12, offset: 0, explicit: true });
+    if (MIDNIGHT_WORDS.has(t)) return mark(used, [i], { hour: 0, offset: 0, explicit: true });
 
     const clock = /^(\d{1,2}):(\d{2})$/.exec(t);
     if (clock) {
@@ -578,6 +641,11 @@ function withMeridiem(
     idx.push(after);
     if (hour === 12) h = 0;
     explicit = true;
+  } else if (marker !== undefined && hour === 12 && (NOON_WORDS.has(marker) || MIDNIGHT_WORDS.has(marker))) {
+    // "12 noon", "twelve midnight"
+    idx.push(after);
+    if (MIDNIGHT_WORDS.has(marker)) h = 0;
+    explicit = true;
   } else if (marker === 'in' && tokens[after + 1] === 'the' && PART_WORDS[tokens[after + 2] ?? '']) {
     const part = PART_WORDS[tokens[after + 2]!]!;
     idx.push(after, after + 1, after + 2);
@@ -587,6 +655,11 @@ function withMeridiem(
   return mark(used, idx, { hour: h, offset, explicit });
 }
 
+/** "after lunch", "после обеда", "after noon", "до полудня": the afternoon or the morning. */
+const MIDDAY_WORDS = new Set(['обеда', 'lunch', 'noon', 'midday', 'полудня']);
+/** Words before noon that make it the edge of a part of the day, not a time. */
+const NOON_BOUNDS = new Set(['after', 'before', 'после', 'до']);
+
 function findPart(tokens: string[], used: Set<number>): Exclude<DayPart, 'week' | 'day'> | null {
   for (let i = 0; i < tokens.length; i++) {
     if (used.has(i)) continue;
@@ -595,8 +668,8 @@ function findPart(tokens: string[], used: Set<number>): Exclude<DayPart, 'week' 
     if (part) return mark(used, [i], part);
     if (t === 'утра') return mark(used, [i], 'morning');
     if (t === 'вечера') return mark(used, [i], 'evening');
-    if ((t === 'после' || t === 'after') && (tokens[i + 1] === 'обеда' || tokens[i + 1] === 'lunch')) return mark(used, [i, i + 1], 'afternoon');
-    if ((t === 'до' || t === 'before') && (tokens[i + 1] === 'обеда' || tokens[i + 1] === 'lunch')) return mark(used, [i, i + 1], 'morning');
+    if ((t === 'после' || t === 'after') && MIDDAY_WORDS.has(tokens[i + 1] ?? '')) return mark(used, [i, i + 1], 'afternoon');
+    if ((t === 'до' || t === 'before') && MIDDAY_WORDS.has(tokens[i + 1] ?? '')) return mark(used, [i, i + 1], 'morning');
     if (t === 'tonight') return mark(used, [i], 'evening');
   }
   // "tonight" was consumed as a date; it still means evening.
@@ -687,17 +760,19 @@ interface Heard {
 }
 
 /** The utterance cut at each correction ("at 10, no wait, 11" → "at 10" | "wait 11"), the markers dropped. */
-function splitAtCorrections({ tokens, loose }: Tokens): Tokens[] {
-  const pieces: Tokens[] = [{ tokens: [], loose: new Set() }];
+function splitAtCorrections({ tokens, loose, ordinal }: Tokens): Tokens[] {
+  const empty = (): Tokens => ({ tokens: [], loose: new Set(), ordinal: new Set() });
+  const pieces: Tokens[] = [empty()];
   for (let i = 0; i < tokens.length;) {
     const marker = CORRECTIONS.find((m) => m.every((w, k) => tokens[i + k] === w));
     if (marker) {
-      pieces.push({ tokens: [], loose: new Set() });
+      pieces.push(empty());
       i += marker.length;
       continue;
     }
     const piece = pieces[pieces.length - 1]!;
     if (loose.has(i)) piece.loose.add(piece.tokens.length);
+    if (ordinal.has(i)) piece.ordinal.add(piece.tokens.length);
     piece.tokens.push(tokens[i]!);
     i++;
   }
@@ -722,11 +797,11 @@ function hearCorrected(pieces: Tokens[], today: DateTime, order: DateOrder, bare
 
 /** The date, time and part of day one piece names; null when two dates disagree or a number or date was left unread. */
 function hear(said: Tokens, today: DateTime, order: DateOrder, bareHour: boolean): Heard | null {
-  const piece = { tokens: readDottedPairs(said.tokens, today, order), loose: said.loose };
+  const piece = { ...said, tokens: readDottedPairs(said.tokens, today, order) };
   const used = new Set<number>();
   const date = findDate(piece.tokens, used, today, order);
   if (date === CONFLICT) return null;
-  const time = findTime(piece.tokens, used, bareHour);
+  const time = findTime(piece, used, bareHour);
   const part = findPart(piece.tokens, used);
   return leftUnread(piece, used) ? null : { date, time, part };
 }
@@ -751,14 +826,36 @@ function readDottedPairs(tokens: string[], today: DateTime, order: DateOrder): s
 const MONTH_LOOKALIKES = new Set(['may', 'march', 'jan', 'feb', 'mar', 'apr', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec']);
 
 /**
- * Whether a number, a written date or time, or a month the parse did not use is left: "at 11 or 12", "10 tomorrow",
- * "in June at 3". A count of something else ("for 2 people") and a loose "one" are no time.
+ * Words that name a time or a part of one: left unread, the time said was not understood ("at quarter to", "noon
+ * thirty", "at half 3"), and what was read of it — the hour without its minutes — would be a guess. ("am" is also
+ * "I am", "пол" a floor.)
+ */
+const TIME_ONLY_WORDS = new Set([
+  ...NOON_WORDS, ...MIDNIGHT_WORDS, 'quarter', 'half', "o'clock", 'oclock', 'pm', 'p.m.', 'p.m', 'a.m.', 'a.m',
+  'полудня', 'полуночи', 'четверть', 'четверти', 'половина', 'половину', 'половине',
+]);
+/** "half an hour", "a quarter of an hour", "четверть часа": a length of time, not a time of day. */
+const DURATION_AFTER = new Set(['an', 'a', 'hour', 'часа']);
+
+/** Whether the word at `i` names a time of day ("quarter" in "quarter to", not in "a quarter of an hour"). */
+function isTimeWordAt(tokens: string[], i: number): boolean {
+  const t = tokens[i]!;
+  if (RU_ORDINAL_GENITIVE.has(RU_JOINED_HALF.exec(t)?.[1] ?? '')) return true;
+  if (!TIME_ONLY_WORDS.has(t)) return false;
+  const next = tokens[i + 1] === 'of' ? tokens[i + 2] : tokens[i + 1];
+  return !DURATION_AFTER.has(next ?? '');
+}
+
+/**
+ * Whether a number, a written date or time, a word of a time or a month the parse did not use is left: "at 11 or
+ * 12", "10 tomorrow", "in June at 3", "tomorrow at quarter to". A count of something else ("for 2 people") and a
+ * loose "one" are no time.
  */
 function leftUnread({ tokens, loose }: Tokens, used: Set<number>): boolean {
   return tokens.some((t, i) => {
     if (used.has(i) || loose.has(i)) return false;
     if (/^\d/.test(t)) return !countsSomething(tokens, i);
-    return RU_ORDINAL_GENITIVE.has(t) || (MONTHS[t] !== undefined && !MONTH_LOOKALIKES.has(t));
+    return RU_ORDINAL_GENITIVE.has(t) || isTimeWordAt(tokens, i) || (MONTHS[t] !== undefined && !MONTH_LOOKALIKES.has(t));
   });
 }
 

@@ -173,6 +173,20 @@ describe('guided booking: corrections, taken times, phone calls (en)', () => {
     expect(await live(c.callId)).toHaveLength(1);
   });
 
+  it('"the second one" with nothing offered is asked again, not 2:01 PM; minutes to noon are kept', async () => {
+    const bot = await seedBot(db.sql, company, 'en', { greeting: 'Hi', systemPrompt: '', booking: { ...handyman, slotGranularityMin: 15 } });
+    const c = await conversation(bot, '+12125550100');
+    expect(await c.say('I need a tap repair')).toBe('What day and time would suit you for the Tap repair?');
+    // Nothing is on the table to pick from: no time is held for it.
+    expect(await c.say('the second one')).toBe("Sorry, I didn't catch that. What day and time would suit you for the Tap repair?");
+    expect(await c.bookings()).toEqual([]);
+    expect(await c.say('a quarter to noon tomorrow')).toBe('May I have your name, please?');
+    expect(await c.say('Anna Lee')).toBe('Let me confirm: Tap repair tomorrow at 11:45 AM, for Anna Lee, phone number 2 1 2, 5 5 5, 0 1 0 0. Shall I book it?');
+    await c.say('yes');
+    const [b] = await live(c.callId);
+    expect(b!.start).toBe(new Date(at('2026-03-05T11:45')).toISOString());
+  });
+
   it('a time the business does not book is said to be so, not "taken"; a weekday is confirmed with its date', async () => {
     const c = await conversation(botEn, '+12125550100');
     expect(await c.say('Can I book a tap repair on Saturday at 10 am?')).toMatch(/^Sorry, we can't book on Saturday at 10:00 AM\. The nearest free times are /);

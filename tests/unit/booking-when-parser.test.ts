@@ -98,6 +98,16 @@ const exact: Array<[string, string]> = [
   ['пятнадцатого следующего месяца в 15:00', '2026-04-15T15:00'],
   ['в следующем месяце 15-го в 10 утра', '2026-04-15T10:00'],
   ['первого числа следующего месяца в 12:00', '2026-04-01T12:00'],
+  // Minutes to or past noon and midnight (each was read as noon or midnight itself, the minutes dropped).
+  ['a quarter to noon tomorrow', '2026-03-05T11:45'],
+  ['tomorrow at quarter past noon', '2026-03-05T12:15'],
+  ['tomorrow at ten after noon', '2026-03-05T12:10'],
+  ['tomorrow at half past midnight', '2026-03-05T00:30'],
+  ['ten past midnight tomorrow', '2026-03-05T00:10'],
+  ['a quarter to midnight tomorrow', '2026-03-05T23:45'],
+  ['tomorrow at twelve midnight', '2026-03-05T00:00'],
+  ['завтра без двадцати полночь', '2026-03-05T23:40'],
+  ['завтра без пяти полдень', '2026-03-05T11:55'],
 ];
 
 const windows: Array<[string, string, string, string]> = [
@@ -109,6 +119,8 @@ const windows: Array<[string, string, string, string]> = [
   ['next week', 'week', '2026-03-09T00:00', '2026-03-16T00:00'],
   ['на следующей неделе', 'week', '2026-03-09T00:00', '2026-03-16T00:00'],
   ['завтра после обеда', 'afternoon', '2026-03-05T12:00', '2026-03-05T17:00'],
+  ['tomorrow after noon', 'afternoon', '2026-03-05T12:00', '2026-03-05T17:00'],
+  ['завтра до полудня', 'morning', '2026-03-05T06:00', '2026-03-05T12:00'],
   ['в субботу вечером', 'evening', '2026-03-07T17:00', '2026-03-08T00:00'],
   ['2026-03-10', 'day', '2026-03-10T00:00', '2026-03-11T00:00'],
   ['in two weeks', 'day', '2026-03-18T00:00', '2026-03-19T00:00'],
@@ -129,6 +141,13 @@ const askAgain: Array<[string, string]> = [
   ['Friday at 3 or Saturday', 'two days said'],
   ['friday the 14th at 3', 'the 14th is a Saturday'],
   ['6/12 at 2pm', 'June 12 or December 6 where the order is unknown (UTC)'],
+  // A word of a time left unread: what was read of it (the day) would be a guess.
+  ['tomorrow at quarter to', 'no hour for the minutes'],
+  ['tomorrow at half past', 'no hour for the half'],
+  ['завтра в половине', 'no hour for the half'],
+  // "the first" alone: a pick among the times offered as likely as a day of the month.
+  ['the first', 'a pick, or the 1st'],
+  ['the second, please', 'a pick, or the 2nd'],
 ];
 
 /** The company's country decides whether 6/12 is June 12 or December 6. */
@@ -224,6 +243,28 @@ describe('parseWhen', () => {
   it('"the second one" picks an offer; it is no day of the month', () => {
     expect(parseWhen('the second one please', { now, zone })).toBeNull();
     expect(parseWhen('the first option', { now, zone })).toBeNull();
+  });
+
+  it('a word of a time left unread asks again; a length of time is no such word', () => {
+    expect(parseWhen('tomorrow at 3, quarter to', { now, zone })).toBeNull();
+    const r = parseWhen('tomorrow at 3, it takes half an hour or a quarter of an hour', { now, zone });
+    expect(r?.kind === 'exact' && r.start.toISO()).toBe(local('2026-03-05T15:00'));
+  });
+
+  it('an ordinal is never an hour or minutes, even when a lone number would be the hour asked for', () => {
+    const asked = (text: string) => parseWhen(text, { now, zone, bareHour: true });
+    for (const text of ['the second one', 'the first one', 'the 2nd one', 'the third one please', 'second', 'the second option', 'that one', 'the last one']) {
+      expect(asked(text), text).toBeNull();
+    }
+    // A lone number is still the hour asked for; "one" as a number, too.
+    expect(asked('eleven')?.kind).toBe('exact');
+    for (const text of ['one thirty', 'the one thirty']) {
+      const one = asked(text);
+      expect(one?.kind === 'exact' && one.start.toISO(), text).toBe(local('2026-03-04T13:30'));
+    }
+    // A day said with its ordinal stays a day.
+    const day = parseWhen('on the first', { now, zone, bareHour: true });
+    expect(day?.kind === 'window' && day.from.toISO()).toBe(local('2026-04-01T00:00'));
   });
 
   it('returns null for words without a time', () => {
