@@ -16,7 +16,12 @@
  * is passed on when a reopen follows, so the turn keeps the words it had recognised (turn-taking.ts). The new
  * session is given only the audio held since, never what the lost one was sent: the lost session's words for that
  * audio are already in the turn, and a replay would have them said twice. (Audio the lost session was sent but had
- * not yet answered for is lost with it: the recognizer's latency, and a Deepgram packet.)
+ * not yet answered for is lost with it: the recognizer's latency.)
+ *
+ * A session can fail before the call sees it (a Deepgram socket whose closing handshake is under way, or whose error
+ * event is still queued): it then refuses the frames and finalise requests handed to it (pushAudio / finalize return
+ * false), and they are held exactly as if no session were open — and so is the audio it took but never sent (the
+ * packet it was filling, `unsent()`), ahead of them. Nothing the caller says in that window is lost.
  */
 import { isRetryable } from '../errors.js';
 import type { SttEvent, SttProvider, SttSession, SttSessionOptions } from '../providers/types.js';
@@ -56,9 +61,10 @@ export class SttConnection {
     this.budget = new ReconnectBudget(o.clock, o.budgetMs);
   }
 
-  /** Hot path: one caller frame. */
+  /** Hot path: one caller frame (copied only when held: no session, or one that refused it). */
   push(frame: Uint8Array): void {
-    if (this.session) return this.session.pushAudio(frame);
+    const session = this.session;
+    if (session && session.pushAudio(frame) !== false) return;
     if (this.closed) return;
     this.hold(frame.slice());
   }
@@ -68,7 +74,8 @@ export class SttConnection {
    * request waits among the held audio for the next one.
    */
   finalize(): void {
-    if (this.session) return this.session.finalize();
+    const session = this.session;
+    if (session && session.finalize() !== false) return;
     if (this.closed || this.held[this.held.length - 1] === FINALIZE) return;
     this.hold(FINALIZE);
   }
@@ -79,12 +86,26 @@ export class SttConnection {
     if (this.held.length > MAX_HELD_FRAMES) this.held.shift();
   }
 
-  /** Hands a new session what was held while none was open: the audio and the finalise requests, in order. */
+  /**
+   * Hands a new session what was held while none was open: the audio and the finalise requests, in order. What a
+   * session that fails meanwhile refuses stays held, in order, for the one after it.
+   */
   private replayHeld(session: SttSession): void {
-    for (const entry of this.held.splice(0)) {
-      if (entry === FINALIZE) session.finalize();
-      else session.pushAudio(entry);
+    const entries = this.held.splice(0);
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      const taken = entry === FINALIZE ? session.finalize() : session.pushAudio(entry);
+      if (taken === false) return void this.held.push(...entries.slice(i));
     }
+  }
+
+  /**
+   * A lost session's audio that it took but never sent goes back to the front of the held audio (what it refused,
+   * held meanwhile, came after it) — unless the held audio is full of newer frames.
+   */
+  private takeBackUnsent(session: SttSession): void {
+    const audio = session.unsent?.();
+    if (audio && this.held.length < MAX_HELD_FRAMES) this.held.unshift(audio);
   }
 
   /** Runs until the call ends or the recognizer is given up. */
@@ -130,6 +151,7 @@ export class SttConnection {
       this.session = null;
       void session.close().catch(() => {});
       if (this.closed) return;
+      this.takeBackUnsent(session);
       failure ??= new Error('STT stream ended');
       if (this.o.clock.now() - openedAt >= STABLE_MS) this.budget.recovered();
       if (!(await this.failed(failure, recoverable))) return;

@@ -73,10 +73,19 @@ export interface SttSessionOptions {
 export type ExpectedInput = 'name' | 'spelling' | 'phone' | 'datetime' | 'yesno';
 
 export interface SttSession {
-  /** Hot path: called once per inbound frame (20 ms). Must not block, allocate heavily or log. */
-  pushAudio(frame: Uint8Array): void;
-  /** Ask the recognizer to flush what it has (Deepgram Finalize). */
-  finalize(): void;
+  /**
+   * Hot path: called once per inbound frame (20 ms). Must not block, allocate heavily or log. `false`: the session
+   * can no longer send (its connection failed, and the call has not seen the failure yet) and did not take the
+   * frame: the caller keeps it for the session that replaces this one. Anything else: taken.
+   */
+  pushAudio(frame: Uint8Array): boolean | void;
+  /** Ask the recognizer to flush what it has (Deepgram Finalize); `false`, as for pushAudio, when not taken. */
+  finalize(): boolean | void;
+  /**
+   * After the session failed: the audio it took but never sent (held for a packet when its connection failed), for
+   * the session that replaces it; null when none. Asked once.
+   */
+  unsent?(): Uint8Array | null;
   /** Events until close or error. */
   readonly events: AsyncIterable<SttEvent>;
   close(): Promise<void>;

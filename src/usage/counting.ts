@@ -145,11 +145,18 @@ export class CountingStt implements SttProvider {
     const session = await this.inner.open(options);
     const counter = this.meter.sttCounter(this.name, modelOf(this.inner, options.model), options);
     return {
-      pushAudio(frame: Uint8Array): void {
-        counter.bytes += frame.byteLength;
-        session.pushAudio(frame);
+      // Audio a failed session refused, or took but never sent, is not counted: the session after it sends it.
+      pushAudio(frame: Uint8Array) {
+        const taken = session.pushAudio(frame);
+        if (taken !== false) counter.bytes += frame.byteLength;
+        return taken;
       },
       finalize: () => session.finalize(),
+      unsent() {
+        const audio = session.unsent?.() ?? null;
+        if (audio) counter.bytes -= audio.byteLength;
+        return audio;
+      },
       get events() {
         return session.events;
       },

@@ -6,7 +6,7 @@
  * The words come from a script (one transcript per utterance). It records everything it received.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 
 export interface FakeDeepgramOptions {
@@ -53,6 +53,13 @@ export interface FakeDeepgramConnection {
   sendRaw(text: string): void;
   /** Drop the connection abruptly (no close frame), as a network failure would. */
   drop(): void;
+  /**
+   * Send a close frame and never finish the closing handshake (a server or proxy that goes away mid-close): the fake
+   * stops reading, and the client's socket stays CLOSING — its `close` event seconds away (ws waits 30 s). Resolves
+   * when the client has answered with its own close frame, i.e. it has seen the close and can send nothing more.
+   * Call it while the client is not sending (the fake's reader must not be inside a frame).
+   */
+  closeHalfway(code?: number): Promise<void>;
   readonly closed: Promise<{ code: number }>;
 }
 
@@ -135,6 +142,7 @@ export class FakeDeepgram {
         if (ws.readyState === ws.OPEN) ws.send(text);
       },
       drop: () => ws.terminate(),
+      closeHalfway: (code = 1011) => closeHalfway(ws, code),
       closed,
     };
     this.connections.push(conn);
@@ -151,6 +159,43 @@ export class FakeDeepgram {
       resolveClosed({ code });
     });
   }
+}
+
+/** See FakeDeepgramConnection.closeHalfway: writes the close frame past `ws` and reads what follows raw. */
+function closeHalfway(ws: WebSocket, code: number): Promise<void> {
+  const socket = (ws as unknown as { _socket: Socket })._socket;
+  // ws stops reading this connection: it never sees the client's close frame, so it never ends the connection.
+  socket.removeAllListeners('data');
+  return new Promise((resolve) => {
+    let received = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      if (hasCloseFrame(received)) resolve();
+    });
+    socket.write(Buffer.from([0x88, 0x02, code >> 8, code & 0xff]));
+  });
+}
+
+/** Whether client frames (masked), read from a frame boundary, include a close frame (opcode 8). */
+function hasCloseFrame(buf: Buffer): boolean {
+  let at = 0;
+  while (at + 2 <= buf.length) {
+    if ((buf[at]! & 0x0f) === 0x8) return true;
+    let length = buf[at + 1]! & 0x7f;
+    let header = 2;
+    if (length === 126) {
+      if (at + 4 > buf.length) return false;
+      length = buf.readUInt16BE(at + 2);
+      header = 4;
+    } else if (length === 127) {
+      if (at + 10 > buf.length) return false;
+      length = Number(buf.readBigUInt64BE(at + 2));
+      header = 10;
+    }
+    if (buf[at + 1]! & 0x80) header += 4;
+    at += header + length;
+  }
+  return false;
 }
 
 const MULAW_TO_LINEAR = (() => {

@@ -9,19 +9,39 @@ import { systemClock } from '../../src/call/types.js';
 import type { SttEvent, SttProvider, SttSession } from '../../src/providers/types.js';
 import { AsyncQueue } from '../../src/util/async-queue.js';
 
+interface GatedSession {
+  sent: Array<number | 'F'>;
+  events: AsyncQueue<SttEvent>;
+  /** Its connection has failed (the call not told yet): it refuses what it is handed (nothing is logged). */
+  broken: boolean;
+  /** The audio it took but never sent: frames by their first byte. */
+  unsent: number[];
+}
+
 /** A recognizer whose sessions open when the test says, each logging what it was sent ('F' = a finalise). */
 class GatedStt implements SttProvider {
   readonly name = 'gated';
-  readonly sessions: Array<{ sent: Array<number | 'F'>; events: AsyncQueue<SttEvent> }> = [];
+  readonly sessions: GatedSession[] = [];
+  /** Sessions that open already broken (their socket fails as they are handed the held audio). */
+  breakAfter: number | null = null;
   private gates: Array<() => void> = [];
 
   open(): Promise<SttSession> {
     return new Promise<void>((r) => this.gates.push(r)).then(() => {
-      const s = { sent: [] as Array<number | 'F'>, events: new AsyncQueue<SttEvent>() };
+      const s: GatedSession = { sent: [], events: new AsyncQueue<SttEvent>(), broken: false, unsent: [] };
+      const breakAfter = this.breakAfter;
+      this.breakAfter = null;
+      const take = (entry: number | 'F'): boolean => {
+        if (breakAfter !== null && s.sent.length === breakAfter) s.broken = true;
+        if (s.broken) return false;
+        s.sent.push(entry);
+        return true;
+      };
       this.sessions.push(s);
       return {
-        pushAudio: (frame: Uint8Array) => void s.sent.push(frame[0]!),
-        finalize: () => void s.sent.push('F'),
+        pushAudio: (frame: Uint8Array) => take(frame[0]!),
+        finalize: () => take('F'),
+        unsent: () => (s.unsent.length ? new Uint8Array(s.unsent.splice(0)) : null),
         events: s.events,
         close: async () => s.events.close(),
       };
@@ -107,6 +127,46 @@ describe('a finalise asked while the recognizer is reconnecting', () => {
     expect(sent).toHaveLength(MAX_HELD_FRAMES);
     expect(sent[sent.length - 1]).toBe('F');
     expect(sent[sent.length - 2]).toBe((MAX_HELD_FRAMES + 19) % 200);
+    await c.stop();
+  });
+});
+
+describe('a session that failed before the call saw its failure', () => {
+  it('refuses what it is handed; it is held, after the audio the session took but never sent, for the next one', async () => {
+    const stt = new GatedStt();
+    const c = connection(stt);
+    await stt.connect();
+    c.frame(1);
+    // Its socket fails with frame 2 taken but not sent (a packet being filled); the error event is not out yet.
+    const lost = stt.sessions[0]!;
+    lost.broken = true;
+    lost.unsent.push(2);
+    c.frame(3);
+    c.conn.finalize();
+    c.frame(4);
+    lost.events.push({ type: 'error', error: new Error('socket closing'), recoverable: true });
+    await stt.reopening();
+    c.frame(5);
+    await stt.connect();
+    expect(lost.sent).toEqual([1]);
+    expect(stt.sessions[1]!.sent).toEqual([2, 3, 'F', 4, 5]);
+    await c.stop();
+  });
+
+  it('a new session that fails while it is handed the held audio leaves the rest held, in order, for the one after', async () => {
+    const stt = new GatedStt();
+    const c = connection(stt);
+    c.frame(1);
+    c.frame(2);
+    c.conn.finalize();
+    c.frame(3);
+    stt.breakAfter = 1;
+    await stt.connect();
+    stt.sessions[0]!.events.push({ type: 'error', error: new Error('socket closing'), recoverable: true });
+    await stt.reopening();
+    await stt.connect();
+    expect(stt.sessions[0]!.sent).toEqual([1]);
+    expect(stt.sessions[1]!.sent).toEqual([2, 'F', 3]);
     await c.stop();
   });
 

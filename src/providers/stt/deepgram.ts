@@ -1,6 +1,9 @@
 /**
  * Speech-to-text over Deepgram's live /v1/listen WebSocket (@deepgram/sdk v5). One socket per call session.
  * Reconnects are off (reconnectAttempts 0): a dropped socket becomes an `error` event and the call loop decides.
+ * A socket found no longer OPEN when audio or a Finalize is handed to it (its closing handshake under way, its error
+ * not yet surfaced) fails the session there and then and refuses what it was handed, so the call holds it for the
+ * next session (stt-connection.ts) — with the audio of the packet that was never sent (unsent()).
  * Finals are concatenated until the recognizer marks the end of the utterance (speech_final, a Finalize flush,
  * or UtteranceEnd), then emitted as one `final`.
  */
@@ -124,7 +127,7 @@ class DeepgramSession implements SttSession {
    */
   private packetTimer: NodeJS.Timeout | null = null;
   private readonly sendHeld = (): void => {
-    if (!this.closing && this.isOpen()) this.sendPacket();
+    if (this.canSend()) this.sendPacket();
   };
   private closing = false;
   private ended = false;
@@ -186,9 +189,12 @@ class DeepgramSession implements SttSession {
     }
   }
 
-  /** Hot path: copies the frame into the packet (the caller may reuse it), one socket write per packet. */
-  pushAudio(frame: Uint8Array): void {
-    if (this.closing || !this.isOpen()) return;
+  /**
+   * Hot path: copies the frame into the packet (the caller may reuse it), one socket write per packet. False: the
+   * socket has failed, the frame is not taken.
+   */
+  pushAudio(frame: Uint8Array): boolean {
+    if (!this.canSend()) return false;
     this.audioSinceTick = true;
     let from = 0;
     while (from < frame.byteLength) {
@@ -207,6 +213,7 @@ class DeepgramSession implements SttSession {
       from += n;
       if (this.packetFill === this.packetBytes) this.sendPacket();
     }
+    return true;
   }
 
   /** Sends the audio held so far (before a control message, so it covers all the audio). */
@@ -218,10 +225,32 @@ class DeepgramSession implements SttSession {
     this.socket.sendMedia(audio);
   }
 
-  finalize(): void {
-    if (this.closing || !this.isOpen()) return;
+  finalize(): boolean {
+    if (!this.canSend()) return false;
     this.sendPacket();
     this.socket.sendFinalize({ type: 'Finalize' });
+    return true;
+  }
+
+  /** The audio taken into a packet that never went out (the socket failed first). */
+  unsent(): Uint8Array | null {
+    if (!this.packet || this.packetFill === 0 || this.isOpen()) return null;
+    const audio = this.packet.subarray(0, this.packetFill);
+    this.packet = null;
+    this.packetFill = 0;
+    return audio;
+  }
+
+  /**
+   * Whether audio and requests can go out now. A socket that is no longer OPEN although no close or error has
+   * reached the session yet (a closing handshake under way can take seconds: until then it sends nothing, and the
+   * SDK would throw) fails the session now, so the call reopens at once rather than when the close comes.
+   */
+  private canSend(): boolean {
+    if (this.closing) return false;
+    if (this.isOpen()) return true;
+    this.fail(new Error(`Deepgram stream is no longer open (socket state ${this.socket.readyState})`), true);
+    return false;
   }
 
   async close(): Promise<void> {

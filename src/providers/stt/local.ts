@@ -216,8 +216,9 @@ class LocalSttSession implements SttSession {
     else this.session.signal.addEventListener('abort', () => void this.close(), { once: true });
   }
 
-  pushAudio(frame: Uint8Array): void {
-    if (this.closed) return;
+  /** False once the session is closed (also by its own failure, before the call has seen it): not taken. */
+  pushAudio(frame: Uint8Array): boolean {
+    if (this.closed) return false;
     const samples = this.converter.toSamples(frame);
     this.remember(samples);
     this.active?.write(samples);
@@ -226,12 +227,14 @@ class LocalSttSession implements SttSession {
       this.forcedEnd = true;
       this.finalize();
     }
+    return true;
   }
 
-  finalize(): void {
-    if (this.closed || !this.vad) return;
+  finalize(): boolean {
+    if (this.closed || !this.vad) return false;
     // Closes the VAD's open segment, which arrives here as a speech_end.
     void this.vad.flush();
+    return true;
   }
 
   async close(): Promise<void> {
