@@ -360,14 +360,26 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
           }, () => {});
           continue;
         }
-        // Cut while the tool ran: its say will never be spoken.
         place.content = toolResultContent(result, signal.aborted);
         if (safe) safe = allowContactsIn(safe, place.content);
-        if (result.say && !signal.aborted) says.push({ place, result, say: result.say });
+        if (result.say) says.push({ place, result, say: result.say });
+      }
+      if (signal.aborted) noteSaysUnspoken();
+    };
+    /**
+     * Cut while the tools ran (a noise the bot took for an interruption, a voice that failed): their says are not
+     * spoken in this turn, however early they came. They are what the caller has not heard of it — said with its
+     * rest if the caller lets it be said (call-session sayRestOf) — and their results read as not told until then.
+     */
+    const noteSaysUnspoken = (): void => {
+      for (const { place, result, say } of says) {
+        place.content = toolResultContent(result, true);
+        playback.noteUnspoken(say);
       }
     };
     const tools = runTools();
     trackToolRound(o.history, tools.catch(() => {}));
+    rounds.toolsRunning(tools.catch(() => {}));
     await tools;
     if (signal.aborted) return true;
     finalStart = spoken.length;

@@ -178,6 +178,10 @@ export class BargeIn {
     const { host } = this.o;
     if (host.ended() || host.turn() || this.cutTurn !== cut) return;
     if (this.o.tracker.inSpeech) return;
+    // Its tools still running (a booking being made): their say is part of the rest, so it waits for them (the
+    // tools' deadline bounds it; words from the caller meanwhile make it their turn, as before).
+    const tools = cut.toolRounds.toolsDone;
+    if (tools) return void tools.then(() => this.speakRestOf(cut));
     this.cutTurn = null;
     this.o.tracker.reset();
     if (!host.sayRestOf(cut)) host.enterListening();

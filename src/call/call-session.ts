@@ -500,6 +500,9 @@ export class CallSession {
     if (!session) return void this.finish(this.endRequested ?? { reason: 'provider_failure: tts', status: 'failed' });
     this.tts = session;
     if (this.turn) return; // a turn the caller started meanwhile has been answered
+    // A say of the turn's tools still running is part of its rest (barge-in waits the same way).
+    await turn.toolRounds.toolsDone;
+    if (this.ended || this.turn) return;
     if (this.sayRestOf(turn, turn.kind === 'agent' ? 'resume' : turn.kind)) return;
     // Nothing was left to say, so the new session is not tried now: its first failure starts a streak of its own.
     this.ttsSilentSince = null;

@@ -32,6 +32,24 @@ interface SayRecord {
 export class SpokenToolRounds {
   private readonly rounds: RoundRecord[] = [];
   private readonly says: SayRecord[] = [];
+  /** The answer's tools while they run: a say of theirs is known only once they are done. */
+  private running: Promise<void> | null = null;
+
+  /** The answer's tools are running until `done` settles (all returned, or out of time). */
+  toolsRunning(done: Promise<void>): void {
+    const settled: Promise<void> = done.then(() => {
+      if (this.running === settled) this.running = null;
+    });
+    this.running = settled;
+  }
+
+  /**
+   * Resolves once the answer's tools are done; null when none runs. The rest of a cut answer waits for it: a say
+   * that comes after the cut is part of what the caller has not heard (agent-turn.ts notes it unspoken).
+   */
+  get toolsDone(): Promise<void> | null {
+    return this.running;
+  }
 
   /** The turn's phrases before this index are in the history already, with a round's calls. */
   get phrasesInHistory(): number {

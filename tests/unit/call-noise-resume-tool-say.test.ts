@@ -1,0 +1,163 @@
+/**
+ * Noise (a door, a cough that goes on) that the bot takes for an interruption while a tool runs ("One moment while I
+ * book that…"): no words come, so the rest of the answer is said once the caller is quiet — and the rest includes
+ * the tool's spoken confirmation, which the cut answer never got to say. The transcript keeps what the caller heard:
+ * the cut turn as heard, the confirmation once it has played (fake time, whole CallSession).
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { DEFAULT_LIMITS, type BotConfig } from '../../src/bots/config-schema.js';
+import { CallSession } from '../../src/call/call-session.js';
+import { MemoryCallRecorder } from '../../src/call/recorder.js';
+import { ToolRegistry } from '../../src/call/tool-registry.js';
+import type { Tool, ToolResult } from '../../src/call/tool-types.js';
+import { silentLogger } from '../../src/call/types.js';
+import type { ToolCall } from '../../src/providers/types.js';
+import { MemoryTransport } from '../helpers/memory-transport.js';
+import { ScriptedLlm, ScriptedStt, ScriptedTts, ScriptedVoice } from '../helpers/scripted-providers.js';
+
+const CONFIRMATION = 'Your appointment is booked for Tuesday at three.';
+
+/** A tool that finishes when the test says (as a booking does, whatever the abort signal), with a `say`. */
+function slowTool(name: string, say: string) {
+  let finish: () => void = () => {};
+  const tool: Tool = {
+    spec: { name, description: name, parameters: { type: 'object', properties: {} } },
+    run: async () => {
+      await new Promise<void>((resolve) => (finish = resolve));
+      return { content: { done: name }, say } satisfies ToolResult;
+    },
+  };
+  return { tool, finish: () => finish() };
+}
+
+function quickTool(name: string, say: string): Tool {
+  return { spec: { name, description: name, parameters: { type: 'object', properties: {} } }, run: async () => ({ content: { done: name }, say }) };
+}
+
+function harness(tools: Tool[]) {
+  const transport = new MemoryTransport();
+  const stt = new ScriptedStt();
+  const voice = new ScriptedVoice();
+  const calls: ToolCall[] = tools.map((t, i) => ({ id: `c${i}`, name: t.spec.name, arguments: {} }));
+  const llm = new ScriptedLlm((_r, i) => (i === 0 ? { text: 'One moment while I book that. ', toolCalls: calls } : 'Sure.'), { firstTokenMs: 100, tokenMs: 10 });
+  const tts = new ScriptedTts({ firstAudioMs: 50, chunkMs: 10 });
+  const recorder = new MemoryCallRecorder();
+  const config: BotConfig = { greeting: 'Hi.', systemPrompt: '' };
+  const session = new CallSession({
+    transport, stt, llm, tts, tools: new ToolRegistry(tools), recorder,
+    context: { callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, bot: { id: 'b', name: 'B', language: 'en', config } },
+    limits: { ...DEFAULT_LIMITS, silenceRepromptSec: 120, silenceHangupSec: 600 },
+    systemPrompt: '', language: 'en', log: silentLogger, callerVoice: voice.factory,
+  });
+  void session.start();
+  const advance = (ms: number) => vi.advanceTimersByTimeAsync(ms);
+  /** Noise with no words: the VAD hears it, the recognizer nothing. */
+  const noiseStarts = () => {
+    voice.onset();
+    stt.emit({ type: 'speech_started', atMs: 0 });
+  };
+  const noiseEnds = async () => {
+    voice.end();
+    await advance(300);
+    stt.emit({ type: 'utterance_end' });
+  };
+  return {
+    stt, voice, llm, tts, recorder, session, advance,
+    /** The caller asks for the booking; "One moment…" is then said and the tools run. */
+    ask: async () => {
+      await advance(2000);
+      voice.onset();
+      await advance(800);
+      voice.end(200);
+      stt.emit({ type: 'final', text: 'book me for tuesday at three', endOfUtterance: true });
+      await advance(3000); // "One moment while I book that." has been heard; the booking is being made
+    },
+    noiseStarts,
+    noiseEnds,
+    /** 1.5 s of noise: sustained, it commits the interruption (the turn is aborted); `meanwhile` happens after that. */
+    noiseCommitsWhile: async (meanwhile: () => void) => {
+      noiseStarts();
+      await advance(1200);
+      meanwhile();
+      await advance(300);
+      await noiseEnds();
+    },
+    transcript: () => recorder.turns.map((t) => `${t.role}${t.interrupted ? '(interrupted)' : ''}: ${t.text}`),
+  };
+}
+
+beforeEach(() => void vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] }));
+afterEach(() => void vi.useRealTimers());
+
+describe('noise taken for an interruption while a tool runs', () => {
+  it('once the caller is quiet, the tool\'s confirmation is said; the transcript has it only once it has played', async () => {
+    const booking = slowTool('book_appointment', CONFIRMATION);
+    const h = harness([booking.tool]);
+    await h.ask();
+    await h.noiseCommitsWhile(booking.finish); // the booking is made all the same
+    await h.advance(8000);
+
+    expect(h.tts.texts.filter((t) => t === CONFIRMATION)).toHaveLength(1);
+    expect(h.transcript().slice(1)).toEqual([
+      'caller: book me for tuesday at three',
+      'bot(interrupted): One moment while I book that.',
+      `bot: ${CONFIRMATION}`,
+    ]);
+    void h.session.end('test', { immediate: true });
+  });
+
+  it('a tool still running when the caller goes quiet is waited for: its confirmation is the rest', async () => {
+    const booking = slowTool('book_appointment', CONFIRMATION);
+    const h = harness([booking.tool]);
+    await h.ask();
+    h.noiseStarts();
+    await h.advance(1500);
+    await h.noiseEnds();
+    // Past the wait after a committed interruption (2.5 s), within the tools' deadline: only the booking's say is left.
+    await h.advance(2600);
+    expect(h.tts.texts).not.toContain(CONFIRMATION);
+    booking.finish();
+    await h.advance(6000);
+
+    expect(h.tts.texts.filter((t) => t === CONFIRMATION)).toHaveLength(1);
+    expect(h.transcript().at(-1)).toBe(`bot: ${CONFIRMATION}`);
+    void h.session.end('test', { immediate: true });
+  });
+
+  it("a say done before the cut, while a later tool still ran, is said too, in order with the later one's", async () => {
+    const reminder = 'A reminder text is on its way.';
+    const sms = slowTool('send_reminder', reminder);
+    const h = harness([quickTool('book_appointment', CONFIRMATION), sms.tool]);
+    await h.ask();
+    await h.noiseCommitsWhile(sms.finish);
+    await h.advance(8000);
+
+    expect(h.tts.texts.slice(-2)).toEqual([CONFIRMATION, reminder]);
+    expect(h.transcript().at(-1)).toBe(`bot: ${CONFIRMATION} ${reminder}`);
+    void h.session.end('test', { immediate: true });
+  });
+
+  it('a confirmation the caller cuts with words is stored as far as it was heard, flagged interrupted', async () => {
+    const booking = slowTool('book_appointment', CONFIRMATION);
+    const h = harness([booking.tool]);
+    await h.ask();
+    await h.noiseCommitsWhile(booking.finish);
+    await h.advance(2500 + 1500); // the confirmation is playing
+    h.voice.onset();
+    void h.stt.play([
+      { afterMs: 0, event: { type: 'speech_started', atMs: 0 } },
+      { afterMs: 300, event: { type: 'interim', text: 'wait no' } },
+      { afterMs: 300, event: { type: 'interim', text: 'wait no make it wednesday' } },
+      { afterMs: 300, event: { type: 'final', text: 'wait no make it wednesday', endOfUtterance: true } },
+    ]);
+    await h.advance(900);
+    h.voice.end();
+    await h.advance(4000);
+
+    const cut = h.recorder.turns.find((t) => t.role === 'bot' && t.text.startsWith('Your appointment'));
+    expect(cut).toMatchObject({ interrupted: true });
+    expect(cut!.text).not.toBe(CONFIRMATION);
+    expect(cut!.text.endsWith('…')).toBe(true);
+    void h.session.end('test', { immediate: true });
+  });
+});
