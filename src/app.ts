@@ -24,7 +24,7 @@ import type { RootSql } from './db/sql.js';
 import type { Logger } from './log.js';
 import { MAX_SOCKET_PAYLOAD } from './telephony/socket-frames.js';
 import { TWILIO_BODY_LIMIT, limitedFormParser } from './telephony/twilio/form-limits.js';
-import { databaseRateLimitStore } from './api/rate-limit-store.js';
+import { databaseCounter, databaseRateLimitStore } from './api/rate-limit-store.js';
 
 export interface AppDeps {
   config: Config;
@@ -42,8 +42,9 @@ export interface AppDeps {
   /** Database probe timings for /healthz and /readyz (tests shorten them). */
   health?: HealthOptions;
   /**
-   * Count the /v1 rate limit in the database (api/rate-limit-store.ts), so processes and instances sharing it share
-   * each company's budget; the server sets it on PostgreSQL. Otherwise each process counts in its own memory.
+   * Count the /v1 rate limit and the failed-authentication throttle in the database (api/rate-limit-store.ts), so
+   * processes and instances sharing it share each company's budget and each client IP's failures; the server sets
+   * it on PostgreSQL. Otherwise each process counts in its own memory.
    */
   sharedRateLimits?: boolean;
 }
@@ -253,9 +254,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(async (v1) => {
     // Before any authentication hook: a client with too many recent 401s gets 429 without a key lookup.
-    const authThrottle = new AuthFailureThrottle({ maxFailures: deps.config.AUTH_FAILURES_PER_MIN, windowMs: 60_000 });
+    const authThrottle = new AuthFailureThrottle({
+      maxFailures: deps.config.AUTH_FAILURES_PER_MIN,
+      windowMs: 60_000,
+      ...(deps.sharedRateLimits ? { shared: databaseCounter(deps.sql) } : {}),
+    });
     v1.addHook('onRequest', authThrottle.onRequest);
-    v1.addHook('onResponse', authThrottle.onResponse);
+    v1.addHook('onSend', authThrottle.onSend);
     // Every successful change through /v1 (and exports) goes to the append-only audit log.
     installAuditLog(v1, { sql: deps.sql, numberHashKey: numberHashKey(deps.adminToken) });
     await v1.register(adminRoutes({ sql: deps.sql, adminToken: deps.adminToken }), { prefix: '/admin' });

@@ -265,7 +265,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const app = await buildApp({
     config, sql, log, adminToken, metrics, tenantRoutes, publicRoutes,
     health: { draining: () => runner.draining, databaseInProcess: !config.DATABASE_URL },
-    // Processes and instances on one PostgreSQL share each company's rate limit.
+    // Processes and instances on one PostgreSQL share each company's rate limit and each client's failed authentications.
     sharedRateLimits: Boolean(config.DATABASE_URL),
   });
 

@@ -3,11 +3,12 @@
  * admin routes take ADMIN_TOKEN. Every failure is the same 401, so a caller learns nothing about which part
  * was wrong.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { findKeyByPrefix, touchApiKey } from '../db/api-keys.js';
 import type { Db } from '../db/sql.js';
 import { ParleyError } from '../errors.js';
 import { hashKey, prefixOf, safeEqualHex, safeEqualString } from './keys.js';
+import type { SharedCounter } from './rate-limit-store.js';
 
 export interface AuthContext {
   companyId: string;
@@ -94,6 +95,13 @@ export function adminAuth(adminToken: string) {
  * window ends — before any key lookup, so guessing costs neither database work nor yields an answer. Successes
  * do not reset the count (a client holding one valid key could otherwise reset it between guesses).
  *
+ * With `shared` (PostgreSQL: several processes and instances), a 401 is counted in the database — the failure path
+ * only, one upsert per 401 — and the count it returns is remembered here; every request's check stays a lookup in
+ * this process's map. So once a client reaches the limit anywhere, each other process (or one restarted) lets at
+ * most one more attempt through: its own 401 meets the shared count and blocks there too. The shared windows are
+ * fixed (the clock's minute); the in-memory ones start at a client's first failure. A database that cannot count
+ * leaves the 401 a 401: the failure is counted in this process's memory instead (logged once per outage).
+ *
  * Memory is bounded: at most `maxClients` entries; when full, expired windows are dropped first (entries are kept
  * in window order, so that is a walk from the front), then the oldest entry. IPv6 clients count per /64, the
  * smallest block a host usually gets, so rotating addresses inside it does not help.
@@ -103,6 +111,8 @@ export interface AuthThrottleOptions {
   windowMs: number;
   maxClients?: number;
   now?: () => number;
+  /** Counts failures in the database, across processes and instances; unset: in this process's memory only. */
+  shared?: SharedCounter;
 }
 
 interface FailureWindow {
@@ -110,10 +120,15 @@ interface FailureWindow {
   resetAt: number;
 }
 
+/** Marks the throttle's rows in rate_limit_counts apart from the rate limit's (company ids). */
+const SHARED_KEY_PREFIX = 'auth-failures:';
+
 export class AuthFailureThrottle {
   private readonly clients = new Map<string, FailureWindow>();
   private readonly maxClients: number;
   private readonly now: () => number;
+  /** The shared count failed last time: said once, not on every 401 of an outage. */
+  private sharedCountFailing = false;
 
   constructor(private readonly o: AuthThrottleOptions) {
     this.maxClients = o.maxClients ?? 10_000;
@@ -133,6 +148,7 @@ export class AuthFailureThrottle {
     return left > 0 && w.failures >= this.o.maxFailures ? left : 0;
   }
 
+  /** Counts a failure in this process's memory. */
   recordFailure(ip: string): void {
     const key = clientKey(ip);
     const now = this.now();
@@ -141,9 +157,46 @@ export class AuthFailureThrottle {
       w.failures++;
       return;
     }
-    if (w) this.clients.delete(key);
+    this.startWindow(key, now, { failures: 1, resetAt: now + this.o.windowMs });
+  }
+
+  /** Counts a failure where this throttle counts: in the database when shared (memory when that fails), else memory. */
+  private async countFailure(ip: string, log: FastifyBaseLogger): Promise<void> {
+    if (!this.o.shared) {
+      this.recordFailure(ip);
+      return;
+    }
+    const key = clientKey(ip);
+    try {
+      const { hits, resetAt } = await this.o.shared(SHARED_KEY_PREFIX + key, this.o.windowMs);
+      this.remember(key, hits, resetAt);
+      if (this.sharedCountFailing) log.info('failed authentications are counted in the database again');
+      this.sharedCountFailing = false;
+    } catch (err) {
+      if (!this.sharedCountFailing) log.warn({ err }, 'could not count a failed authentication in the database: counting in this process until it can');
+      this.sharedCountFailing = true;
+      this.recordFailure(ip);
+    }
+  }
+
+  /**
+   * Takes the database's count of `key`'s window. A live count here is kept when higher: answers to concurrent 401s
+   * may cross, and failures counted here during an outage are not in the database's.
+   */
+  private remember(key: string, failures: number, resetAt: number): void {
+    const now = this.now();
+    if (resetAt <= now) return; // an answer that took past its window's end
+    const w = this.clients.get(key);
+    if (w && w.resetAt === resetAt) w.failures = Math.max(w.failures, failures);
+    else if (w && w.resetAt > now) this.startWindow(key, now, { failures: Math.max(w.failures, failures), resetAt: Math.max(w.resetAt, resetAt) });
+    else this.startWindow(key, now, { failures, resetAt });
+  }
+
+  /** Puts `key`'s new window at the end of the map (window order), making room first when it is new. */
+  private startWindow(key: string, now: number, w: FailureWindow): void {
+    if (this.clients.has(key)) this.clients.delete(key);
     else this.makeRoom(now);
-    this.clients.set(key, { failures: 1, resetAt: now + this.o.windowMs });
+    this.clients.set(key, w);
   }
 
   private makeRoom(now: number): void {
@@ -153,7 +206,7 @@ export class AuthFailureThrottle {
     }
   }
 
-  /** onRequest: refuse a throttled client before any authentication work. */
+  /** onRequest: refuse a throttled client before any authentication work. A map lookup: no query. */
   readonly onRequest = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const ms = this.blockedFor(request.ip);
     if (ms === 0) return;
@@ -162,9 +215,13 @@ export class AuthFailureThrottle {
     throw new ParleyError('PARLEY_ERR_RATE_LIMITED', `Too many failed authentications from this address; retry in ${sec} s`);
   };
 
-  /** onResponse: every 401 (API key or admin token) counts against the client. */
-  readonly onResponse = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (reply.statusCode === 401) this.recordFailure(request.ip);
+  /**
+   * onSend: every 401 (API key or admin token) counts against the client — before the 401 goes out, so a client
+   * that waits for it cannot get its next attempt in ahead of the count. A database count waits at most the
+   * handle's query deadline (DATABASE_QUERY_TIMEOUT_MS), then falls back to memory.
+   */
+  readonly onSend = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (reply.statusCode === 401) await this.countFailure(request.ip, request.log);
   };
 }
 
