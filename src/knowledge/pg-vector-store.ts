@@ -25,6 +25,8 @@ export interface PgVectorStoreOptions {
   maxCachedVectors?: number;
   /** Vectors read per query when a bot's matrix is loaded; default LOAD_PAGE_ROWS. */
   loadPageRows?: number;
+  /** Vectors copied into a matrix between turns of the event loop while it is loaded; default LOAD_SLICE_ROWS. */
+  loadSliceRows?: number;
   /** Multiply-adds a search scores between turns of the event loop; default SCORE_SLICE_MULTIPLY_ADDS. */
   scoreSliceMultiplyAdds?: number;
 }
@@ -126,8 +128,20 @@ export function scoreRows(matrix: Float32Array, n: number, dim: number, vector: 
   }
 }
 
-/** Vectors read per query when a bot's matrix is loaded (~7 MB at 384 dimensions). */
-const LOAD_PAGE_ROWS = 5_000;
+/**
+ * Vectors read per query when a bot's matrix is loaded (~1.5 MB at 384 dimensions). The driver decodes a page's rows
+ * on the event loop as they arrive (bytea as hex text: twice the bytes), in bursts the loop cannot interleave: pages
+ * of 5,000 rows held it longer (a 50,000-chunk bot's first load, 5 loads each on a busy machine: longest delay p50
+ * 125 ms with 5,000, 84 ms with 1,000; bench:knowledge --event-loop) for about the same total time to load.
+ */
+const LOAD_PAGE_ROWS = 1_000;
+
+/**
+ * Vectors copied into a bot's matrix before a load gives the event loop a turn (~1.5 MB at 384 dimensions, well
+ * under a millisecond). Built in one go once every page was read, a 50,000-chunk bot's matrix held the loop every
+ * tenant's calls share for 60–100 ms (bench:knowledge --event-loop, "matrix read").
+ */
+export const LOAD_SLICE_ROWS = 1_000;
 
 /**
  * Multiply-adds one search scores before it gives the event loop a turn: ~1–3 ms of a core. Every tenant's calls
@@ -173,6 +187,30 @@ export async function bestRows(
     first += rows;
   }
   return best;
+}
+
+/** One document's matrix, filled row by row into a buffer sized for the rows expected. */
+class MatrixBuilder {
+  private readonly ids: string[] = [];
+  private readonly matrix: Float32Array;
+  private readonly bytes: Uint8Array;
+
+  constructor(rows: number, private readonly dim: number) {
+    this.matrix = new Float32Array(rows * dim);
+    this.bytes = new Uint8Array(this.matrix.buffer);
+  }
+
+  add(id: string, vector: Uint8Array): void {
+    if ((this.ids.length + 1) * this.dim > this.matrix.length) return;
+    this.bytes.set(vector, this.ids.length * this.dim * 4);
+    this.ids.push(id);
+  }
+
+  /** The rows added (fewer than expected when some changed between the reads). */
+  done(): { ids: string[]; matrix: Float32Array } {
+    const used = this.ids.length * this.dim;
+    return { ids: this.ids, matrix: used === this.matrix.length ? this.matrix : this.matrix.subarray(0, used) };
+  }
 }
 
 export class PgVectorStore implements VectorStore {
@@ -327,7 +365,11 @@ export class PgVectorStore implements VectorStore {
     return { version, blocks, ids: [...blocks.values()].flatMap((b) => b.ids) };
   }
 
-  /** Reads the vectors of `documentIds` into their (empty) blocks in `blocks`. */
+  /**
+   * Reads the vectors of `documentIds` into their (empty) blocks in `blocks`. Each document's matrix is allocated
+   * once its rows are counted and filled page by page as they arrive, LOAD_SLICE_ROWS vectors at a time with a turn
+   * of the event loop between slices.
+   */
   private async readBlocks(companyId: string, botId: string, documentIds: string[], blocks: Map<string, DocumentBlock>): Promise<void> {
     const dim = this.options.dimensions;
     const sql = this.options.sql;
@@ -337,31 +379,26 @@ export class PgVectorStore implements VectorStore {
         and embedding is not null and octet_length(embedding) = ${dim * 4}
       order by document_id, id`;
     const documentOf = new Map(wanted.map((r) => [r.id, r.document_id]));
-    const read = new Map<string, { ids: string[]; vectors: Buffer[] }>(documentIds.map((id) => [id, { ids: [], vectors: [] }]));
+    const rowsOf = new Map<string, number>();
+    for (const r of wanted) rowsOf.set(r.document_id, (rowsOf.get(r.document_id) ?? 0) + 1);
+    const building = new Map<string, MatrixBuilder>(documentIds.map((id) => [id, new MatrixBuilder(rowsOf.get(id) ?? 0, dim)]));
     const pageRows = Math.max(1, this.options.loadPageRows ?? LOAD_PAGE_ROWS);
+    const sliceRows = Math.max(1, this.options.loadSliceRows ?? LOAD_SLICE_ROWS);
     for (let i = 0; i < wanted.length; i += pageRows) {
+      if (i > 0) await nextTurn();
       const page = await sql<{ id: string; embedding: Buffer | null }[]>`
         select id, embedding from knowledge_chunks
         where id = any(${wanted.slice(i, i + pageRows).map((r) => r.id)}::uuid[]) and company_id = ${companyId} and bot_id = ${botId}
         order by id`;
       this.vectorsRead += page.length;
-      for (const r of page) {
+      for (let r = 0; r < page.length; r++) {
+        if (r > 0 && r % sliceRows === 0) await nextTurn();
+        const row = page[r]!;
         // A row changed between the two reads is left out; its change bumped the version.
-        const into = read.get(documentOf.get(r.id) ?? '');
-        if (!into || r.embedding?.length !== dim * 4) continue;
-        into.ids.push(r.id);
-        into.vectors.push(r.embedding);
+        if (row.embedding?.length === dim * 4) building.get(documentOf.get(row.id) ?? '')?.add(row.id, row.embedding);
       }
-      if (i + pageRows < wanted.length) await new Promise((r) => setImmediate(r));
     }
-    for (const [documentId, { ids, vectors }] of read) {
-      const matrix = new Float32Array(ids.length * dim);
-      const bytes = new Uint8Array(matrix.buffer);
-      vectors.forEach((v, i) => bytes.set(v, i * dim * 4));
-      const block = blocks.get(documentId)!;
-      block.ids = ids;
-      block.matrix = matrix;
-    }
+    for (const [documentId, built] of building) Object.assign(blocks.get(documentId)!, built.done());
   }
 
   private evict(): void {
