@@ -17,26 +17,41 @@
  * Quotas (quotas.ts): an upload that would create a document past the company's documents or bytes, or to a bot
  * whose documents already have KNOWLEDGE_MAX_CHUNKS_PER_BOT chunks, is refused (409), counted under the company's
  * row lock in the transaction that inserts it; a duplicate adds nothing and always passes.
+ *
+ * Replacing (`replace`: a document by id, or the bot's one document of the upload's name): the new bytes become a
+ * new version of the document — a hidden row with its own bytes and ingestion job (ingest.ts swaps it in when it
+ * is ready; until then the document answers as it was). Bytes the document already has change nothing (a pending
+ * version is dropped: the document's content is what the client asked for); the bytes of the pending version
+ * again change nothing either; bytes another of the bot's documents has are 409 (a document is unique by its
+ * bytes). A newer version replaces a pending one (its chunks are removed). Quotas are counted net (quotas.ts).
+ * Without `replace`, an upload never touches another document, whatever its name.
  */
 import { createHash } from 'node:crypto';
 import type { RootSql } from '../db/sql.js';
-import { notFound, ParleyError } from '../errors.js';
+import { conflict, notFound, ParleyError } from '../errors.js';
 import { enqueueJob } from '../jobs/queue.js';
 import { detectDocumentKind } from './detect-type.js';
 import { INGEST_JOB_KIND } from './ingest.js';
 import { bumpIndexVersion } from './pg-vector-store.js';
 import {
   deleteDocumentRow,
+  documentsNamed,
   findBotForCompany,
   getDocument,
   insertDocument,
+  insertNewVersion,
+  newVersionOf,
   partCount,
   resetFailedDocument,
+  rowWithBytes,
   storedDocumentBytes,
   writeDocumentParts,
   type KnowledgeDocumentRow,
+  type NewDocument,
 } from './repo.js';
-import { checkUploadQuotas, DEFAULT_KNOWLEDGE_QUOTAS, lockCompanyQuota, type KnowledgeQuotas } from './quotas.js';
+import { checkReplaceQuotas, checkUploadQuotas, DEFAULT_KNOWLEDGE_QUOTAS, lockCompanyQuota, type KnowledgeQuotas } from './quotas.js';
+import { removeStaleChunks } from './versions.js';
+import type { Db } from '../db/sql.js';
 import type { VectorStore } from './vector-store.js';
 import { storableText } from '../util/storable-text.js';
 
@@ -86,54 +101,132 @@ export function storedFilename(name: string): string {
   return base + ext;
 }
 
-export async function acceptUpload(deps: DocumentServiceDeps, upload: Upload): Promise<{ document: KnowledgeDocumentRow; created: boolean }> {
+/** What an upload replaces: the document of this id, or the bot's one document of the upload's (stored) name. */
+export type ReplaceTarget = { documentId: string } | 'by-name';
+
+/** What an upload's transaction stored, and what the answer shows. */
+interface Stored {
+  /** The row whose bytes this upload writes (a new document, a new version, or the existing row of these bytes). */
+  row: KnowledgeDocumentRow;
+  /** The document the answer shows (a new version's document). */
+  document: KnowledgeDocumentRow;
+  /** Whether `row` was created by this upload (202). */
+  created: boolean;
+  /** Whether `row`'s ingestion job was enqueued by this upload. */
+  enqueued: boolean;
+  /** Whether parts after the first are still to be written. */
+  writeRest: boolean;
+  /** A pending version of `document` this upload dropped: its chunks are to be removed. */
+  dropped: boolean;
+}
+
+/**
+ * Stores an upload: a new document, or (with `replace`) a new version of one. 202 (`created`) when something new is
+ * to be ingested, 200 with the document as it is when not (the same bytes again).
+ */
+export async function acceptUpload(
+  deps: DocumentServiceDeps,
+  upload: Upload,
+  options: { replace?: ReplaceTarget } = {},
+): Promise<{ document: KnowledgeDocumentRow; created: boolean }> {
   await requireBot(deps.sql, upload.companyId, upload.botId);
   if (upload.bytes.length > deps.maxUploadBytes) throw tooLarge(deps.maxUploadBytes);
   const { kind, contentType } = await detectDocumentKind(upload.bytes, upload.filename);
   const sha256 = createHash('sha256').update(upload.bytes).digest('hex');
   // eslint-disable-next-line no-control-regex -- stripping control characters is the point
   const cleaned = storableText(upload.filename.replace(/[\u0000-\u001f\u007f]/g, ''));
-  const filename = storedFilename(cleaned);
+  const doc: NewDocument = { companyId: upload.companyId, botId: upload.botId, filename: storedFilename(cleaned), contentType, kind, bytes: upload.bytes, sha256 };
+  const quotas = deps.quotas ?? DEFAULT_KNOWLEDGE_QUOTAS;
 
-  let enqueued = false;
-  const bytes = upload.bytes;
-  const result = await deps.sql.begin(async (tx) => {
+  const stored = await deps.sql.begin(async (tx) => {
     await lockCompanyQuota(tx, upload.companyId);
-    const quotas = deps.quotas ?? DEFAULT_KNOWLEDGE_QUOTAS;
-    await checkUploadQuotas(tx, { companyId: upload.companyId, botId: upload.botId, sha256, size: bytes.length }, quotas);
-    const { row, created } = await insertDocument(tx, { companyId: upload.companyId, botId: upload.botId, filename, contentType, kind, bytes, sha256 });
-    let document = row;
-    // More parts to write: this upload's, or the same bytes of an upload that died (or is still going) before
-    // storing them all — the same bytes, so writing them again is harmless.
-    const writeRest = partCount(bytes) > 1 && (created || (await storedDocumentBytes(tx, row.id)) !== row.size_bytes);
-    if (!created && row.status === 'error') document = await resetFailedDocument(tx, row.id);
-    if (created || document !== row) {
-      // A retry gets a key of its own: the failed attempt's job may still be running (the failure is recorded
-      // before its handler returns), and under the first key this job would be deduplicated away.
-      const dedupeKey = ingestKey(document, !created);
-      const runAt = writeRest ? new Date(Date.now() + UPLOAD_GRACE_MS) : undefined;
-      await enqueueJob(tx, { kind: INGEST_JOB_KIND, payload: { documentId: document.id }, dedupeKey, ...(runAt ? { runAt } : {}) });
-      enqueued = true;
-    }
-    return { document, created, writeRest };
+    const replaced = options.replace ? await replacedDocument(tx, doc, options.replace) : undefined;
+    return replaced ? storeNewVersion(tx, doc, replaced, quotas) : storeNewDocument(tx, doc, quotas);
   });
-  const { document, created, writeRest } = result;
+  const { row, created, writeRest } = stored;
   if (writeRest) {
     try {
-      await writeDocumentParts(deps.sql, document.id, bytes, 1);
+      await writeDocumentParts(deps.sql, row.id, doc.bytes, 1);
     } catch (err) {
-      // Nobody was told about this document yet: take it back (its job then finds nothing and ends).
-      if (created) await deleteDocumentRow(deps.sql, upload.companyId, document.id).catch(() => {});
+      // Nobody was told about this row yet: take it back (its job then finds nothing and ends).
+      if (created) await deleteDocumentRow(deps.sql, upload.companyId, row.id).catch(() => {});
       throw err;
     }
     // The bytes are all stored: the job may run now (the upload's, or a retry's).
     await deps.sql`
       update jobs set run_at = now(), updated_at = now()
-      where dedupe_key in (${ingestKey(document, false)}, ${ingestKey(document, true)}) and status = 'queued' and run_at > now()`;
-    enqueued = true;
+      where dedupe_key in (${ingestKey(row, false)}, ${ingestKey(row, true)}) and status = 'queued' and run_at > now()`;
   }
-  if (enqueued) deps.onEnqueued?.();
-  return { document, created };
+  if (stored.dropped) await removeStaleChunks(deps, { companyId: upload.companyId, botId: upload.botId, documentId: stored.document.id });
+  if (stored.enqueued || writeRest) deps.onEnqueued?.();
+  return { document: stored.document, created };
+}
+
+/** The document an upload replaces: 404 for an id the bot does not have; by name, none (a new document) or one. */
+async function replacedDocument(tx: Db, doc: NewDocument, replace: ReplaceTarget): Promise<KnowledgeDocumentRow | undefined> {
+  if (replace !== 'by-name') {
+    const found = await getDocument(tx, doc.companyId, doc.botId, replace.documentId, true);
+    if (!found) throw notFound('Document');
+    return found;
+  }
+  const named = await documentsNamed(tx, doc.companyId, doc.botId, doc.filename, 2);
+  if (named.length > 1) {
+    throw conflict(
+      `This bot has several documents named "${doc.filename}"; replace one of them by id (PUT /v1/bots/{id}/knowledge/{documentId})`,
+      { document_ids: named.map((d) => d.id) },
+    );
+  }
+  return named[0] && getDocument(tx, doc.companyId, doc.botId, named[0].id, true);
+}
+
+/** Enqueues `row`'s ingestion, to run only after UPLOAD_GRACE_MS while parts of its bytes are still to be written. */
+async function enqueueIngest(tx: Db, row: KnowledgeDocumentRow, retry: boolean, writeRest: boolean): Promise<void> {
+  // A retry gets a key of its own: the failed attempt's job may still be running (the failure is recorded before
+  // its handler returns), and under the first key this job would be deduplicated away.
+  const runAt = writeRest ? new Date(Date.now() + UPLOAD_GRACE_MS) : undefined;
+  await enqueueJob(tx, { kind: INGEST_JOB_KIND, payload: { documentId: row.id }, dedupeKey: ingestKey(row, retry), ...(runAt ? { runAt } : {}) });
+}
+
+/**
+ * More parts to write: this upload's (`created`), or the same bytes of an upload that died (or is still going)
+ * before storing them all — the same bytes, so writing them again is harmless.
+ */
+const restToWrite = async (tx: Db, row: KnowledgeDocumentRow, bytes: Uint8Array, created: boolean): Promise<boolean> =>
+  partCount(bytes) > 1 && (created || (await storedDocumentBytes(tx, row.id)) !== row.size_bytes);
+
+async function storeNewDocument(tx: Db, doc: NewDocument, quotas: KnowledgeQuotas): Promise<Stored> {
+  await checkUploadQuotas(tx, { companyId: doc.companyId, botId: doc.botId, sha256: doc.sha256, size: doc.bytes.length }, quotas);
+  const { row, created } = await insertDocument(tx, doc);
+  const writeRest = await restToWrite(tx, row, doc.bytes, created);
+  const document = !created && row.status === 'error' ? await resetFailedDocument(tx, row.id) : row;
+  const enqueued = created || document !== row;
+  if (enqueued) await enqueueIngest(tx, document, !created, writeRest);
+  return { row: document, document, created, enqueued, writeRest, dropped: false };
+}
+
+async function storeNewVersion(tx: Db, doc: NewDocument, replaced: KnowledgeDocumentRow, quotas: KnowledgeQuotas): Promise<Stored> {
+  const pending = await newVersionOf(tx, replaced.id);
+  const unchanged = { document: replaced, created: false, enqueued: false, dropped: false };
+  if (replaced.sha256 === doc.sha256) {
+    // The document already has these bytes: what the client asks for is the content it has.
+    if (pending) await deleteDocumentRow(tx, doc.companyId, pending.id);
+    return { ...unchanged, row: replaced, writeRest: false, dropped: Boolean(pending) };
+  }
+  if (pending?.sha256 === doc.sha256 && pending.status === 'processing') {
+    return { ...unchanged, row: pending, writeRest: await restToWrite(tx, pending, doc.bytes, false) };
+  }
+  const holder = await rowWithBytes(tx, doc.companyId, doc.botId, doc.sha256);
+  if (holder && holder.id !== pending?.id) {
+    const other = holder.replaces_id ?? holder.id;
+    throw conflict(`Document ${other} of this bot already has these bytes (a document is unique by its content); delete one of them or replace ${other}`, { document_id: other });
+  }
+  await checkReplaceQuotas(tx, { companyId: doc.companyId, botId: doc.botId, size: doc.bytes.length, replacing: replaced.id }, quotas);
+  // A pending version (processing, or failed) gives way to this one; its job finds its row gone and stops.
+  if (pending) await deleteDocumentRow(tx, doc.companyId, pending.id);
+  const version = await insertNewVersion(tx, doc, replaced.id);
+  const writeRest = partCount(doc.bytes) > 1;
+  await enqueueIngest(tx, version, false, writeRest);
+  return { row: version, document: replaced, created: true, enqueued: true, writeRest, dropped: Boolean(pending) };
 }
 
 export async function deleteDocument(deps: DocumentServiceDeps, companyId: string, botId: string, documentId: string): Promise<void> {

@@ -27,6 +27,13 @@
  * again under the bot's row lock in the transaction that would make it ready (two documents finishing at once
  * cannot both pass), where its chunks are removed again. It counts against the bot's ready documents other than
  * itself.
+ *
+ * A new version of a document (documents.ts, replace) is ingested the same way as its own hidden row, with its
+ * chunks written under the document it replaces, in a generation of its own (repo.ts, ChunkOwner): searches read
+ * only the document's current generation, so the old version answers meanwhile. The transaction that would make
+ * the version ready instead makes it the document's content (promoteNewVersion: the same id, its chunks counted
+ * instead of the old ones); the old chunks are removed afterwards. A version that fails leaves the document as it
+ * was, and says why in the document's `replacement` and in 'knowledge.failed' (`replacement: true`).
  */
 import type { Db, RootSql } from '../db/sql.js';
 import type { JobKind } from '../jobs/queue.js';
@@ -39,12 +46,14 @@ import { embeddingText } from './chunk.js';
 import { embeddingSource, embeddingUsage, writeIngestUsage } from '../usage/ingest-usage.js';
 import { bumpIndexVersion } from './pg-vector-store.js';
 import {
+  chunkOwner,
   countChunks,
   deleteChunksFrom,
   loadDocumentForIngest,
   lockDocumentStatus,
   markDocumentFailed,
   markDocumentReady,
+  promoteNewVersion,
   shareDocumentStatus,
   tsConfigFor,
   upsertChunks,
@@ -54,6 +63,7 @@ import {
 } from './repo.js';
 import { chunkQuotaFailure, DEFAULT_KNOWLEDGE_QUOTAS, lockBotQuota, readyChunksOfBot } from './quotas.js';
 import type { VectorPoint, VectorStore } from './vector-store.js';
+import { removeStaleChunks } from './versions.js';
 
 export const INGEST_JOB_KIND = 'ingest_document';
 
@@ -87,29 +97,34 @@ const batchRows = (deps: IngestDeps): number => Math.max(1, Math.floor(deps.writ
 
 export type IngestOutcome = 'ready' | 'error' | 'skipped';
 
-/** Removes the document's vectors from an external store; an embedded store's vectors go with their chunk rows. */
+/**
+ * Removes the vectors this row's ingestion wrote from an external store (a new version's: only its generation);
+ * an embedded store's vectors go with their chunk rows.
+ */
 async function cleanUpExternal(deps: IngestDeps, doc: KnowledgeDocumentRow): Promise<void> {
   if (deps.store.name === 'postgres') return;
-  await deps.store.deleteByDocument({ companyId: doc.company_id, botId: doc.bot_id, documentId: doc.id }).catch(() => {});
+  const { documentId, generation } = chunkOwner(doc);
+  await deps.store.deleteByDocument({ companyId: doc.company_id, botId: doc.bot_id, documentId, ...(doc.replaces_id ? { generation } : {}) }).catch(() => {});
 }
 
 /**
- * Deletes the document's chunks from ordinal `fromOrdinal` on, a batch per short transaction, for as long as the
- * document's status is `status` (checked under a share lock in each). Returns the status last seen: `status` when
- * all are gone; another (undefined: the document is gone) when it changed and the deleting stopped.
+ * Deletes the chunks `doc`'s ingestion writes (chunkOwner) from ordinal `fromOrdinal` on, a batch per short
+ * transaction, for as long as `doc`'s status is `status` (checked under a share lock in each). Returns the status
+ * last seen: `status` when all are gone; another (undefined: the row is gone) when it changed and the deleting stopped.
  */
 async function removeChunks(
   deps: IngestDeps,
-  documentId: string,
+  doc: KnowledgeDocumentRow,
   fromOrdinal: number,
   status: DocumentStatus,
 ): Promise<DocumentStatus | undefined> {
   const size = batchRows(deps);
+  const owner = chunkOwner(doc);
   for (;;) {
     let deleted = 0;
     const current = await deps.sql.begin(async (tx) => {
-      const s = await shareDocumentStatus(tx, documentId);
-      if (s === status) deleted = await deleteChunksFrom(tx, documentId, fromOrdinal, size);
+      const s = await shareDocumentStatus(tx, doc.id);
+      if (s === status) deleted = await deleteChunksFrom(tx, owner, fromOrdinal, size);
       return s;
     });
     if (current !== status || deleted < size) return current;
@@ -117,14 +132,18 @@ async function removeChunks(
   }
 }
 
-/** Status 'error' and the 'knowledge.failed' event, in `tx`, unless the document is no longer processing. */
+/**
+ * Status 'error' and the 'knowledge.failed' event, in `tx`, unless the row is no longer processing. A new version's
+ * event names the document it would have replaced (`replacement: true`: that document keeps its content).
+ */
 async function recordFailure(tx: Db, doc: KnowledgeDocumentRow, message: string): Promise<void> {
   if (!(await markDocumentFailed(tx, doc.id, message))) return;
+  const documentId = doc.replaces_id ?? doc.id;
   await emitEvent(tx, {
     companyId: doc.company_id,
     type: 'knowledge.failed',
-    data: { document_id: doc.id, bot_id: doc.bot_id, filename: doc.filename, error_message: message },
-    orderingKey: doc.id,
+    data: { document_id: documentId, bot_id: doc.bot_id, filename: doc.filename, error_message: message, replacement: doc.replaces_id !== null },
+    orderingKey: documentId,
   });
 }
 
@@ -134,7 +153,7 @@ async function recordFailure(tx: Db, doc: KnowledgeDocumentRow, message: string)
  */
 async function removeFailedChunks(deps: IngestDeps, doc: KnowledgeDocumentRow): Promise<void> {
   // Stops as soon as the document is no longer in error (a re-upload of the same bytes put it back to processing).
-  await removeChunks(deps, doc.id, 0, 'error');
+  await removeChunks(deps, doc, 0, 'error');
   await cleanUpExternal(deps, doc);
 }
 
@@ -222,13 +241,15 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, run: 
   }
   const { pageCount } = processed;
   // Before anything is embedded (a cloud embedder bills it) or written; checked again when it would become ready.
-  const overCap = chunkQuotaFailure(await readyChunksOfBot(deps.sql, doc.bot_id, doc.id), processed.chunks.length, chunkCap(deps));
+  // A new version counts instead of the document it replaces.
+  const overCap = chunkQuotaFailure(await readyChunksOfBot(deps.sql, doc.bot_id, doc.id, doc.replaces_id), processed.chunks.length, chunkCap(deps));
   if (overCap) {
     await failDocument(deps, doc, overCap);
     return 'error';
   }
   const createdAt = new Date();
   const tsConfig = tsConfigFor(language);
+  const owner = chunkOwner(doc);
   const external = deps.store.name !== 'postgres';
   const chunks: ChunkRow[] = [];
   // An external store's points; the embedded store's vectors travel in the chunk rows (ChunkRow.embedding).
@@ -247,7 +268,8 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, run: 
         id: p.id,
         companyId: doc.company_id,
         botId: doc.bot_id,
-        documentId: doc.id,
+        documentId: owner.documentId,
+        generation: owner.generation,
         ordinal: p.ordinal,
         text: p.text,
         page: p.page,
@@ -262,7 +284,7 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, run: 
         id: c.id,
         vector: vectors[j]!,
         payload: {
-          doc_id: doc.id,
+          doc_id: owner.documentId,
           bot_id: doc.bot_id,
           company_id: doc.company_id,
           text: c.text,
@@ -270,6 +292,7 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, run: 
           page: c.page,
           section: c.section,
           created_at: createdAt.toISOString(),
+          generation: owner.generation,
         },
       });
     });
@@ -280,8 +303,9 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, run: 
 
   if (renewLease && !(await renewLease())) return 'skipped';
   if (external) {
-    // Points from an earlier, crashed attempt may include ordinals this attempt no longer produces.
-    await deps.store.deleteByDocument({ companyId: doc.company_id, botId: doc.bot_id, documentId: doc.id });
+    // Points from an earlier, crashed attempt may include ordinals this attempt no longer produces (a new version:
+    // only its own generation's, the document's current points still answer).
+    await deps.store.deleteByDocument({ companyId: doc.company_id, botId: doc.bot_id, documentId: owner.documentId, ...(doc.replaces_id ? { generation: owner.generation } : {}) });
     await deps.store.upsert(points, deps.sql);
   }
   let outcome: IngestOutcome = 'ready';
@@ -292,7 +316,7 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, run: 
     if (written === 'lease') return 'skipped';
     if (written === 'written') {
       // Rows an earlier attempt wrote past this attempt's last ordinal (it chunked differently), a batch at a time.
-      const status = await removeChunks(deps, doc.id, chunks.length, 'processing');
+      const status = await removeChunks(deps, doc, chunks.length, 'processing');
       if (status !== 'processing') written = status === undefined ? 'deleted' : 'settled';
     }
     if (written !== 'written') {
@@ -309,6 +333,9 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, run: 
       await deps.sql.begin(async (tx) => {
         // The bot's row before the document's: a bot being deleted holds its row, then deletes its documents' rows.
         await lockBotQuota(tx, doc.bot_id);
+        // A new version: the document it replaces before the version's row (a delete or another replacement
+        // of the document locks them in that order).
+        if (doc.replaces_id) await lockDocumentStatus(tx, doc.replaces_id);
         const status = await lockDocumentStatus(tx, doc.id);
         if (status !== 'processing') {
           deleted = status === undefined;
@@ -316,7 +343,7 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, run: 
           return;
         }
         // Other documents of the bot became ready since the check before embedding.
-        const overCap = chunkQuotaFailure(await readyChunksOfBot(tx, doc.bot_id, doc.id), chunks.length, chunkCap(deps));
+        const overCap = chunkQuotaFailure(await readyChunksOfBot(tx, doc.bot_id, doc.id, doc.replaces_id), chunks.length, chunkCap(deps));
         if (overCap) {
           await recordFailure(tx, doc, overCap);
           overCapAtEnd = true;
@@ -324,25 +351,28 @@ export async function ingestDocument(deps: IngestDeps, documentId: string, run: 
           return;
         }
         // Normally nothing: rows past this attempt's last ordinal that another attempt wrote since the removal above.
-        await deleteChunksFrom(tx, doc.id, chunks.length);
-        const stored = await countChunks(tx, doc.id);
+        await deleteChunksFrom(tx, owner, chunks.length);
+        const stored = await countChunks(tx, owner);
         if (stored !== chunks.length) {
           // Another attempt, chunking this document differently, removed some of these rows: the job runs again.
           throw new Error(`Document ${doc.id} has ${stored} chunk rows instead of ${chunks.length}; indexing it again`);
         }
-        await markDocumentReady(tx, doc.id, chunks.length, pageCount);
+        if (doc.replaces_id) await promoteNewVersion(tx, doc, chunks.length, pageCount);
+        else await markDocumentReady(tx, doc.id, chunks.length, pageCount);
         // The embedded store's matrices now include this document: every instance reloads the bot's.
         if (!external) await bumpIndexVersion(tx, doc.bot_id);
         // What embedding this version cost, counted once: only the attempt that makes the document ready writes it.
-        await writeIngestUsage(tx, { companyId: doc.company_id, botId: doc.bot_id, documentId: doc.id, usage });
+        await writeIngestUsage(tx, { companyId: doc.company_id, botId: doc.bot_id, documentId: owner.documentId, usage });
         await emitEvent(tx, {
           companyId: doc.company_id,
           type: 'knowledge.ready',
-          data: { document_id: doc.id, bot_id: doc.bot_id, filename: doc.filename, chunk_count: chunks.length },
-          orderingKey: doc.id,
+          data: { document_id: owner.documentId, bot_id: doc.bot_id, filename: doc.filename, chunk_count: chunks.length, replacement: doc.replaces_id !== null },
+          orderingKey: owner.documentId,
         });
       });
       if (overCapAtEnd) await removeFailedChunks(deps, doc);
+      // The replaced version's chunks (nothing reads them since the commit above) and vectors.
+      else if (outcome === 'ready' && doc.replaces_id) await removeStaleChunks(deps, { companyId: doc.company_id, botId: doc.bot_id, documentId: doc.replaces_id });
     }
   } catch (err) {
     await cleanUpExternal(deps, doc);

@@ -253,7 +253,8 @@ export class PgVectorStore implements VectorStore {
   async deleteByDocument(ref: DocumentRef, tx?: Db): Promise<void> {
     const db = tx ?? this.options.sql;
     await db`update knowledge_chunks set embedding = null
-             where document_id = ${ref.documentId} and company_id = ${ref.companyId} and bot_id = ${ref.botId}`;
+             where document_id = ${ref.documentId} and company_id = ${ref.companyId} and bot_id = ${ref.botId}
+               ${ref.generation === undefined ? db`` : db`and generation = ${ref.generation}`}`;
     await db`update knowledge_documents set updated_at = now() where id = ${ref.documentId}`;
     await bumpIndexVersion(db, ref.botId);
   }
@@ -279,7 +280,7 @@ export class PgVectorStore implements VectorStore {
     >`
       with c as materialized (select * from knowledge_chunks where id = any(${ids}::uuid[]))
       select c.id, c.text, c.page, c.section, c.created_at, c.document_id, d.filename
-      from c join knowledge_documents d on d.id = c.document_id and d.status = 'ready'
+      from c join knowledge_documents d on d.id = c.document_id and d.status = 'ready' and d.generation = c.generation
       where c.company_id = ${filter.companyId} and c.bot_id = ${filter.botId}`;
     return rows
       .map((r) => ({
@@ -347,6 +348,7 @@ export class PgVectorStore implements VectorStore {
   private async load(companyId: string, botId: string, version: string, previous: BotMatrix | undefined): Promise<BotMatrix> {
     const sql = this.options.sql;
     // Only ready documents: a document being ingested has some of its chunks written, and none may be searched.
+    // A document's block is read again when its updated_at moves: a new version made ready moves it too.
     const ready = await sql<{ id: string; stamp: string }[]>`
       select id, updated_at::text as stamp from knowledge_documents
       where bot_id = ${botId} and company_id = ${companyId} and status = 'ready'
@@ -366,18 +368,19 @@ export class PgVectorStore implements VectorStore {
   }
 
   /**
-   * Reads the vectors of `documentIds` into their (empty) blocks in `blocks`. Each document's matrix is allocated
-   * once its rows are counted and filled page by page as they arrive, LOAD_SLICE_ROWS vectors at a time with a turn
-   * of the event loop between slices.
+   * Reads the vectors of `documentIds` (their current generation: a new version being written is not read) into
+   * their (empty) blocks in `blocks`. Each document's matrix is allocated once its rows are counted and filled page
+   * by page as they arrive, LOAD_SLICE_ROWS vectors at a time with a turn of the event loop between slices.
    */
   private async readBlocks(companyId: string, botId: string, documentIds: string[], blocks: Map<string, DocumentBlock>): Promise<void> {
     const dim = this.options.dimensions;
     const sql = this.options.sql;
     const wanted = await sql<{ id: string; document_id: string }[]>`
-      select id, document_id from knowledge_chunks
-      where document_id = any(${documentIds}::uuid[]) and company_id = ${companyId} and bot_id = ${botId}
-        and embedding is not null and octet_length(embedding) = ${dim * 4}
-      order by document_id, id`;
+      select c.id, c.document_id from knowledge_chunks c
+      join knowledge_documents d on d.id = c.document_id and d.generation = c.generation
+      where c.document_id = any(${documentIds}::uuid[]) and c.company_id = ${companyId} and c.bot_id = ${botId}
+        and c.embedding is not null and octet_length(c.embedding) = ${dim * 4}
+      order by c.document_id, c.id`;
     const documentOf = new Map(wanted.map((r) => [r.id, r.document_id]));
     const rowsOf = new Map<string, number>();
     for (const r of wanted) rowsOf.set(r.document_id, (rowsOf.get(r.document_id) ?? 0) + 1);

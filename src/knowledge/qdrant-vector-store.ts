@@ -31,6 +31,11 @@ export interface QdrantVectorStoreOptions {
 }
 
 const keyword = (key: string, value: string) => ({ key, match: { value } });
+/** Points of `generation`: points written before migration 0320 carry none, and are generation 0. */
+const ofGenerations = (generations: number[]) => [
+  { key: 'generation', match: { any: generations } },
+  ...(generations.includes(0) ? [{ is_empty: { key: 'generation' } }] : []),
+];
 
 export class QdrantVectorStore implements VectorStore {
   readonly name = 'qdrant' as const;
@@ -97,7 +102,22 @@ export class QdrantVectorStore implements VectorStore {
     const client = await this.connected();
     await client.delete(this.options.collection, {
       wait: true,
-      filter: { must: [keyword('company_id', ref.companyId), keyword('bot_id', ref.botId), keyword('doc_id', ref.documentId)] },
+      filter: {
+        must: [keyword('company_id', ref.companyId), keyword('bot_id', ref.botId), keyword('doc_id', ref.documentId)],
+        ...(ref.generation === undefined ? {} : { should: ofGenerations([ref.generation]) }),
+      },
+    });
+  }
+
+  async deleteOtherGenerations(ref: DocumentRef, keep: number[]): Promise<void> {
+    const client = await this.connected();
+    await client.delete(this.options.collection, {
+      wait: true,
+      filter: {
+        must: [keyword('company_id', ref.companyId), keyword('bot_id', ref.botId), keyword('doc_id', ref.documentId)],
+        // A version created since `keep` was read has a newer generation (a sequence): its points stay too.
+        must_not: [...ofGenerations(keep), { key: 'generation', range: { gt: Math.max(...keep) } }],
+      },
     });
   }
 

@@ -7,7 +7,9 @@
  * once cannot both take the last room. A document's chunks are known only once it is parsed: ingestion checks the
  * bot's total before it embeds and again, under a lock on the bot row, in the transaction that makes the document
  * ready (ingest.ts). Only what an upload adds counts: the same bytes again, or a failed document retried, add
- * nothing; a document being ingested again is counted instead of its earlier self.
+ * nothing; a document being ingested again is counted instead of its earlier self. A new version of a document
+ * (documents.ts, replace) is counted net, as the document will be once it is ready: no new document, its bytes
+ * instead of the document's (and of any earlier pending version's), its chunks instead of the document's.
  */
 import type { Db } from '../db/sql.js';
 import { conflict, type ParleyError } from '../errors.js';
@@ -52,11 +54,12 @@ export async function lockBotQuota(tx: Db, botId: string): Promise<void> {
   await tx`select 1 from bots where id = ${botId} for no key update`;
 }
 
-/** Chunks of the bot's ready documents, other than `exceptDocumentId`. */
-export async function readyChunksOfBot(db: Db, botId: string, exceptDocumentId?: string): Promise<number> {
+/** Chunks of the bot's ready documents, other than `exceptDocumentIds`. */
+export async function readyChunksOfBot(db: Db, botId: string, ...exceptDocumentIds: (string | null)[]): Promise<number> {
+  const except = exceptDocumentIds.filter((id): id is string => Boolean(id));
   const [row] = await db<{ n: string }[]>`
     select coalesce(sum(chunk_count), 0)::bigint::text as n from knowledge_documents
-    where bot_id = ${botId} and status = 'ready' ${exceptDocumentId ? db`and id <> ${exceptDocumentId}` : db``}`;
+    where bot_id = ${botId} and status = 'ready' ${except.length > 0 ? db`and id <> all(${except}::uuid[])` : db``}`;
   return Number(row?.n ?? 0);
 }
 
@@ -64,6 +67,18 @@ export async function readyChunksOfBot(db: Db, botId: string, exceptDocumentId?:
 async function botHasBytes(db: Db, companyId: string, botId: string, sha256: string): Promise<boolean> {
   const rows = await db`select 1 from knowledge_documents where bot_id = ${botId} and company_id = ${companyId} and sha256 = ${sha256}`;
   return rows.length > 0;
+}
+
+/**
+ * The company's documents (pending new versions are not documents) and the bytes stored for all its rows, leaving
+ * out document `replacing` and its pending new version (a replacement counts instead of them).
+ */
+async function companyUse(tx: Db, companyId: string, replacing?: string): Promise<{ documents: number; bytes: number }> {
+  const [use] = await tx<{ documents: number; bytes: string }[]>`
+    select count(*) filter (where replaces_id is null)::int as documents, coalesce(sum(size_bytes), 0)::bigint::text as bytes
+    from knowledge_documents
+    where company_id = ${companyId} ${replacing ? tx`and id <> ${replacing} and replaces_id is distinct from ${replacing}` : tx``}`;
+  return { documents: use?.documents ?? 0, bytes: Number(use?.bytes ?? 0) };
 }
 
 /**
@@ -76,17 +91,37 @@ export async function checkUploadQuotas(
   quotas: KnowledgeQuotas,
 ): Promise<void> {
   if (await botHasBytes(tx, upload.companyId, upload.botId, upload.sha256)) return;
-  const [use] = await tx<{ documents: number; bytes: string }[]>`
-    select count(*)::int as documents, coalesce(sum(size_bytes), 0)::bigint::text as bytes
-    from knowledge_documents where company_id = ${upload.companyId}`;
-  const documents = use?.documents ?? 0;
-  const bytes = Number(use?.bytes ?? 0);
+  const { documents, bytes } = await companyUse(tx, upload.companyId);
   if (documents >= quotas.maxDocumentsPerCompany) {
     throw overQuota(
       `This company has ${count(documents)} knowledge documents, the most this server allows (KNOWLEDGE_MAX_DOCUMENTS_PER_COMPANY); delete one first`,
       'KNOWLEDGE_MAX_DOCUMENTS_PER_COMPANY', quotas.maxDocumentsPerCompany, documents,
     );
   }
+  await checkBytesAndChunks(tx, upload, bytes, await readyChunksOfBot(tx, upload.botId), quotas);
+}
+
+/**
+ * Refuses (409) a new version of document `replacing` that would leave the company past a quota once it is in
+ * use: counted net (no new document; its bytes and later its chunks instead of the document's). Call under
+ * lockCompanyQuota, in the transaction that inserts the version.
+ */
+export async function checkReplaceQuotas(
+  tx: Db,
+  upload: { companyId: string; botId: string; size: number; replacing: string },
+  quotas: KnowledgeQuotas,
+): Promise<void> {
+  const { bytes } = await companyUse(tx, upload.companyId, upload.replacing);
+  await checkBytesAndChunks(tx, upload, bytes, await readyChunksOfBot(tx, upload.botId, upload.replacing), quotas);
+}
+
+async function checkBytesAndChunks(
+  tx: Db,
+  upload: { botId: string; size: number },
+  bytes: number,
+  chunks: number,
+  quotas: KnowledgeQuotas,
+): Promise<void> {
   if (bytes + upload.size > quotas.maxBytesPerCompany) {
     throw overQuota(
       `This company's knowledge documents take ${size(bytes)}; this file's ${size(upload.size)} would pass the ${size(quotas.maxBytesPerCompany)} ` +
@@ -94,7 +129,6 @@ export async function checkUploadQuotas(
       'KNOWLEDGE_MAX_BYTES_PER_COMPANY', quotas.maxBytesPerCompany, bytes,
     );
   }
-  const chunks = await readyChunksOfBot(tx, upload.botId);
   if (chunks >= quotas.maxChunksPerBot) {
     throw overQuota(
       `This bot's documents have ${count(chunks)} chunks, the most this server allows (KNOWLEDGE_MAX_CHUNKS_PER_BOT); delete documents first`,

@@ -22,12 +22,31 @@ export interface KnowledgeDocumentRow {
   page_count: number | null;
   created_at: Date;
   updated_at: Date;
+  /**
+   * Set on the hidden row of a new version of that document (PUT …/knowledge/:documentId, migration 0320): the
+   * API never shows such a row by itself, only as the `replacement` of the document it replaces.
+   */
+  replaces_id: string | null;
+  /**
+   * A document: the generation of the chunks searches read. A new version: the generation its chunks are written
+   * under (on the document it replaces), which becomes the document's when it is ready.
+   */
+  generation: number;
 }
 
 const COLUMNS = [
   'id', 'company_id', 'bot_id', 'filename', 'content_type', 'kind', 'size_bytes', 'sha256', 'status',
-  'error_message', 'chunk_count', 'page_count', 'created_at', 'updated_at',
+  'error_message', 'chunk_count', 'page_count', 'created_at', 'updated_at', 'replaces_id', 'generation',
 ] as const;
+
+/** Whose chunks an ingestion writes: the document's own, or (a new version) the replaced document's next generation. */
+export interface ChunkOwner {
+  documentId: string;
+  generation: number;
+}
+
+export const chunkOwner = (doc: Pick<KnowledgeDocumentRow, 'id' | 'replaces_id' | 'generation'>): ChunkOwner =>
+  ({ documentId: doc.replaces_id ?? doc.id, generation: doc.generation });
 
 export const tsConfigFor = (language: 'en' | 'ru'): 'english' | 'russian' => (language === 'ru' ? 'russian' : 'english');
 
@@ -71,9 +90,91 @@ export async function insertDocument(tx: Db, doc: NewDocument): Promise<{ row: K
     const [existing] = await tx<KnowledgeDocumentRow[]>`
       select ${tx(COLUMNS)} from knowledge_documents
       where bot_id = ${doc.botId} and company_id = ${doc.companyId} and sha256 = ${doc.sha256} for update`;
+    if (existing?.replaces_id) throw pendingVersionConflict(existing.replaces_id);
     if (existing) return { row: existing, created: false };
     if (attempt >= 3) throw conflict('This document was being deleted while it was uploaded again; upload it once more');
   }
+}
+
+/** 409 for bytes that are the new version, still being indexed or failed, of one of the bot's documents. */
+export const pendingVersionConflict = (documentId: string) =>
+  conflict(`These bytes are the new version of document ${documentId}, not yet in use; wait for it or replace that document again`, { document_id: documentId });
+
+/**
+ * Inserts the hidden row of a new version of document `replacesId` and the first part of its bytes; its generation
+ * is new (a sequence), so its chunks never mix with the document's current ones nor with an abandoned version's.
+ */
+export async function insertNewVersion(tx: Db, doc: NewDocument, replacesId: string): Promise<KnowledgeDocumentRow> {
+  const [row] = await tx<KnowledgeDocumentRow[]>`
+    insert into knowledge_documents (company_id, bot_id, filename, content_type, kind, size_bytes, sha256, replaces_id, generation)
+    values (${doc.companyId}, ${doc.botId}, ${doc.filename}, ${doc.contentType}, ${doc.kind}, ${doc.bytes.length}, ${doc.sha256},
+            ${replacesId}, nextval('knowledge_generation_seq'))
+    returning ${tx(COLUMNS)}`;
+  await writeDocumentParts(tx, row!.id, doc.bytes, 0, 1);
+  return row!;
+}
+
+/** The pending (processing or failed) new version of document `documentId`, locked; undefined when none. */
+export async function newVersionOf(tx: Db, documentId: string): Promise<KnowledgeDocumentRow | undefined> {
+  const [row] = await tx<KnowledgeDocumentRow[]>`select ${tx(COLUMNS)} from knowledge_documents where replaces_id = ${documentId} for update`;
+  return row;
+}
+
+/** The new versions of these documents, by the document each replaces (for the API's `replacement`). */
+export async function newVersionsOf(db: Db, companyId: string, documentIds: string[]): Promise<Map<string, KnowledgeDocumentRow>> {
+  if (documentIds.length === 0) return new Map();
+  const rows = await db<KnowledgeDocumentRow[]>`
+    select ${db(COLUMNS)} from knowledge_documents where company_id = ${companyId} and replaces_id = any(${documentIds}::uuid[])`;
+  return new Map(rows.map((r) => [r.replaces_id!, r]));
+}
+
+/** The bot's documents (never a pending new version) of this stored name, at most `limit`. */
+export async function documentsNamed(tx: Db, companyId: string, botId: string, filename: string, limit: number): Promise<KnowledgeDocumentRow[]> {
+  return tx<KnowledgeDocumentRow[]>`
+    select ${tx(COLUMNS)} from knowledge_documents
+    where company_id = ${companyId} and bot_id = ${botId} and filename = ${filename} and replaces_id is null
+    order by created_at, id limit ${limit}`;
+}
+
+/** The bot's row (document or pending new version) holding these bytes, if any. */
+export async function rowWithBytes(tx: Db, companyId: string, botId: string, sha256: string): Promise<KnowledgeDocumentRow | undefined> {
+  const [row] = await tx<KnowledgeDocumentRow[]>`
+    select ${tx(COLUMNS)} from knowledge_documents where company_id = ${companyId} and bot_id = ${botId} and sha256 = ${sha256}`;
+  return row;
+}
+
+/**
+ * Makes a ready new version the document's content, in the transaction that found it ready (under the document's
+ * row lock): the version's bytes become the document's, its row goes, and the document takes its name, type, hash
+ * and generation — one row, so searches switch from the old chunks to the new in one commit. The old generation's
+ * chunks are left for removeStaleChunks (nothing reads them from this commit on).
+ */
+export async function promoteNewVersion(tx: Db, version: KnowledgeDocumentRow, chunkCount: number, pageCount: number | null): Promise<void> {
+  const documentId = version.replaces_id!;
+  await tx`delete from knowledge_document_blobs where document_id = ${documentId}`;
+  await tx`update knowledge_document_blobs set document_id = ${documentId} where document_id = ${version.id}`;
+  // Before the document takes its sha256 (unique per bot).
+  await tx`delete from knowledge_documents where id = ${version.id}`;
+  await tx`
+    update knowledge_documents set filename = ${version.filename}, content_type = ${version.content_type}, kind = ${version.kind},
+      size_bytes = ${version.size_bytes}, sha256 = ${version.sha256}, generation = ${version.generation}, status = 'ready',
+      error_message = null, chunk_count = ${chunkCount}, page_count = ${pageCount}, updated_at = now()
+    where id = ${documentId}`;
+}
+
+/**
+ * Deletes up to `limit` of the document's chunks of a generation neither the document nor its pending new version
+ * has (the replaced version's, or an abandoned version's); how many were deleted. The live generations are read
+ * in the same statement, so chunks of a version created after it began are not seen, and so not touched.
+ */
+export async function deleteStaleChunks(tx: Db, documentId: string, limit: number): Promise<number> {
+  const rows = await tx`
+    delete from knowledge_chunks where id in (
+      select id from knowledge_chunks where document_id = ${documentId}
+        and generation not in (select generation from knowledge_documents where id = ${documentId} or replaces_id = ${documentId})
+      limit ${limit})
+    returning 1`;
+  return rows.length;
 }
 
 /** How many parts `bytes` are stored in (at least one: an empty file is one empty part). */
@@ -120,16 +221,17 @@ export async function listDocuments(
 ): Promise<KnowledgeDocumentRow[]> {
   return db<KnowledgeDocumentRow[]>`
     select ${db(COLUMNS)} from knowledge_documents
-    where company_id = ${companyId} and bot_id = ${botId}
+    where company_id = ${companyId} and bot_id = ${botId} and replaces_id is null
       ${page.after ? db`and (created_at, id) < (${page.after.createdAt}, ${page.after.id})` : db``}
     order by created_at desc, id desc
     limit ${page.limit}`;
 }
 
+/** A document of the bot (never a pending new version: its id is nowhere in the API); undefined when none. */
 export async function getDocument(db: Db, companyId: string, botId: string, id: string, lock = false): Promise<KnowledgeDocumentRow | undefined> {
   const [row] = await db<KnowledgeDocumentRow[]>`
     select ${db(COLUMNS)} from knowledge_documents
-    where id = ${id} and company_id = ${companyId} and bot_id = ${botId} ${lock ? db`for update` : db``}`;
+    where id = ${id} and company_id = ${companyId} and bot_id = ${botId} and replaces_id is null ${lock ? db`for update` : db``}`;
   return row;
 }
 
@@ -196,6 +298,8 @@ export interface ChunkRow {
   createdAt: Date;
   /** The embedded vector store's vector (knowledge_chunks.embedding); absent or null with an external store. */
   embedding?: Float32Array | null;
+  /** ChunkOwner.generation; default 0 (a document never replaced). */
+  generation?: number;
 }
 
 /** A chunk's id is derived from its document and position, so a retried job writes the same ids (Qdrant points too). */
@@ -222,6 +326,7 @@ const chunkRecord = (c: ChunkRow) => ({
   ts_config: c.tsConfig,
   created_at: c.createdAt,
   embedding: c.embedding ? vectorToBytes(c.embedding) : null,
+  generation: c.generation ?? 0,
 });
 
 export async function insertChunks(tx: Db, chunks: ChunkRow[]): Promise<void> {
@@ -232,7 +337,7 @@ export async function insertChunks(tx: Db, chunks: ChunkRow[]): Promise<void> {
 
 /**
  * Writes chunks, or overwrites the rows of the same ids (an earlier attempt at the same document wrote them: ids
- * are derived from document and ordinal). A row of another document is never touched.
+ * are derived from document and ordinal). A row of another document or generation is never touched.
  */
 export async function upsertChunks(tx: Db, chunks: ChunkRow[]): Promise<void> {
   for (let i = 0; i < chunks.length; i += INSERT_ROWS) {
@@ -241,7 +346,7 @@ export async function upsertChunks(tx: Db, chunks: ChunkRow[]): Promise<void> {
       on conflict (id) do update set
         ordinal = excluded.ordinal, text = excluded.text, page = excluded.page, section = excluded.section,
         ts_config = excluded.ts_config, created_at = excluded.created_at, embedding = excluded.embedding
-      where knowledge_chunks.document_id = excluded.document_id`;
+      where knowledge_chunks.document_id = excluded.document_id and knowledge_chunks.generation = excluded.generation`;
   }
 }
 
@@ -250,23 +355,26 @@ export async function deleteChunksOfDocument(tx: Db, documentId: string): Promis
 }
 
 /**
- * Deletes the document's chunks whose ordinal is `fromOrdinal` or more (0: all of them); at most `limit` of them
- * when given, so a large document is removed in short transactions. Returns how many were deleted.
+ * Deletes the owner's chunks whose ordinal is `fromOrdinal` or more (0: all of them); at most `limit` of them
+ * when given, so a large document is removed in short transactions. Returns how many were deleted. Chunks of the
+ * document's other generations (the version in use while a new one is written) are never touched.
  */
-export async function deleteChunksFrom(tx: Db, documentId: string, fromOrdinal: number, limit?: number): Promise<number> {
+export async function deleteChunksFrom(tx: Db, owner: ChunkOwner, fromOrdinal: number, limit?: number): Promise<number> {
+  const { documentId, generation } = owner;
   const rows = limit === undefined
-    ? await tx`delete from knowledge_chunks where document_id = ${documentId} and ordinal >= ${fromOrdinal} returning 1`
+    ? await tx`delete from knowledge_chunks where document_id = ${documentId} and generation = ${generation} and ordinal >= ${fromOrdinal} returning 1`
     : await tx`
       delete from knowledge_chunks where id in (
-        select id from knowledge_chunks where document_id = ${documentId} and ordinal >= ${fromOrdinal}
+        select id from knowledge_chunks where document_id = ${documentId} and generation = ${generation} and ordinal >= ${fromOrdinal}
         order by ordinal limit ${limit})
       returning 1`;
   return rows.length;
 }
 
-/** How many chunk rows the document has (from the (document_id, ordinal) index). */
-export async function countChunks(tx: Db, documentId: string): Promise<number> {
-  const [row] = await tx<{ n: number }[]>`select count(*)::int as n from knowledge_chunks where document_id = ${documentId}`;
+/** How many chunk rows the owner has (from the (document_id, generation, ordinal) index). */
+export async function countChunks(tx: Db, owner: ChunkOwner): Promise<number> {
+  const [row] = await tx<{ n: number }[]>`
+    select count(*)::int as n from knowledge_chunks where document_id = ${owner.documentId} and generation = ${owner.generation}`;
   return row?.n ?? 0;
 }
 

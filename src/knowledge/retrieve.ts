@@ -4,7 +4,7 @@
  * Each list has its own floor before fusion (vectors below `minVectorScore` do not count; a text hit must match
  * at least one query lexeme), the fused score is scaled to 0–1 (1 = first in both lists) and results below
  * `minScore` are dropped. Postgres is the source of truth: a hit whose chunk row is gone (or whose document is
- * not ready) is never returned, whatever an external index still holds.
+ * not ready, or is not of the document's current version) is never returned, whatever an external index still holds.
  */
 import type { Db } from '../db/sql.js';
 import type { Embedder, EmbeddingTokens } from '../providers/types.js';
@@ -210,8 +210,9 @@ export class Retriever {
       from (
         select id, tsv from knowledge_chunks k
         where tsv @@ ${tsquery}::tsquery and company_id = ${scope.companyId} and bot_id = ${scope.botId}
-          -- Chunks of a document still being written (in batches) take no place from a ready one's.
-          and exists (select 1 from knowledge_documents d where d.id = k.document_id and d.status = 'ready')
+          -- Chunks of a document still being written (in batches) take no place from a ready one's, nor do a new
+          -- version's (written under the document it replaces, in a generation of its own) or a replaced one's.
+          and exists (select 1 from knowledge_documents d where d.id = k.document_id and d.status = 'ready' and d.generation = k.generation)
         limit ${FTS_RANK_CAP}
       ) c
       order by rank desc, c.id
@@ -224,7 +225,7 @@ export class Retriever {
     >`
       with c as materialized (select * from knowledge_chunks where id = any(${ids}::uuid[]))
       select c.id, c.document_id, c.text, c.page, c.section, d.filename
-      from c join knowledge_documents d on d.id = c.document_id and d.status = 'ready'
+      from c join knowledge_documents d on d.id = c.document_id and d.status = 'ready' and d.generation = c.generation
       where c.company_id = ${scope.companyId} and c.bot_id = ${scope.botId}`;
     return new Map(rows.map((r) => [r.id, r]));
   }

@@ -16,6 +16,8 @@ export interface VectorPayload {
   section: string | null;
   /** ISO timestamp. */
   created_at: string;
+  /** The chunk's generation (knowledge_chunks.generation); absent on points written before migration 0320 (0). */
+  generation?: number;
 }
 
 export interface VectorPoint {
@@ -46,6 +48,8 @@ export interface DocumentRef {
   companyId: string;
   botId: string;
   documentId: string;
+  /** Only this generation of the document's vectors (a new version's); absent: all of them. */
+  generation?: number;
 }
 
 export interface VectorStore {
@@ -59,6 +63,11 @@ export interface VectorStore {
   upsert(points: VectorPoint[], tx: Db): Promise<void>;
   /** Removes every vector of a document. The embedded store writes in `tx` when given. */
   deleteByDocument(ref: DocumentRef, tx?: Db): Promise<void>;
+  /**
+   * Removes the document's vectors of every generation but `keep` and those newer than all of `keep` (a replaced
+   * or abandoned version's). Optional: the embedded store's vectors go with their chunk rows.
+   */
+  deleteOtherGenerations?(ref: DocumentRef, keep: number[]): Promise<void>;
   /** Nearest chunks of one bot of one company, best first. */
   query(vector: Float32Array, filter: VectorQuery): Promise<VectorHit[]>;
   /**

@@ -163,8 +163,12 @@ export class FakeQdrant {
       if (this.failNext.delete('delete')) return 'unavailable';
       const conds = this.conditions(b.filter);
       must(conds.company_id, 'delete must filter by company_id');
+      const { should, must_not: mustNot } = b.filter as { should?: unknown[]; must_not?: unknown[] };
       for (const [id, p] of collection.points) {
-        if (Object.entries(conds).every(([k, v]) => p.payload[k] === v)) collection.points.delete(id);
+        if (!Object.entries(conds).every(([k, v]) => p.payload[k] === v)) continue;
+        if (should && !should.some((c) => holds(c, p.payload))) continue;
+        if (mustNot?.some((c) => holds(c, p.payload))) continue;
+        collection.points.delete(id);
       }
       return { result: { operation_id: 3, status: 'completed' } };
     }
@@ -182,6 +186,21 @@ export class FakeQdrant {
     }
     return out;
   }
+}
+
+/**
+ * Whether a payload meets one condition of a `should` or `must_not` clause: `{ key, match: { value | any } }`,
+ * `{ key, range: { gt } }` (false for a missing key, as in Qdrant) or `{ is_empty: { key } }`.
+ */
+function holds(condition: unknown, payload: Record<string, unknown>): boolean {
+  const c = condition as { key?: string; match?: { value?: unknown; any?: unknown[] }; range?: { gt?: number }; is_empty?: { key: string } };
+  if (c.is_empty) return payload[c.is_empty.key] === undefined || payload[c.is_empty.key] === null;
+  must(typeof c.key === 'string', 'a condition needs a key');
+  const v = payload[c.key];
+  if (c.match && 'any' in c.match) return Array.isArray(c.match.any) && c.match.any.includes(v);
+  if (c.match && 'value' in c.match) return v === c.match.value;
+  if (c.range && typeof c.range.gt === 'number') return typeof v === 'number' && v > c.range.gt;
+  throw new Violation(`unsupported condition ${JSON.stringify(condition)}`);
 }
 
 function cosine(a: number[], b: number[]): number {

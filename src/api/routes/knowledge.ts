@@ -1,14 +1,16 @@
 /**
- * A bot's knowledge base: upload documents (multipart, field "file"), list and inspect them with their
+ * A bot's knowledge base: upload documents (multipart, field "file"), replace a document's content keeping its id
+ * (PUT, or an upload with ?replace=true naming the document by its file name), list and inspect them with their
  * ingestion status, delete them (chunks and vectors go too), and run the search a call would run.
- * Every route first checks that the bot belongs to the caller's company (else 404).
+ * Every route first checks that the bot belongs to the caller's company, and a document that it is the bot's
+ * (else 404).
  */
 import { Type } from '@sinclair/typebox';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { RootSql } from '../../db/sql.js';
 import { badRequest, notFound, ParleyError } from '../../errors.js';
-import { acceptUpload, deleteDocument, requireBot, tooLarge } from '../../knowledge/documents.js';
-import { getDocument, listDocuments, type KnowledgeDocumentRow } from '../../knowledge/repo.js';
+import { acceptUpload, deleteDocument, requireBot, tooLarge, type ReplaceTarget } from '../../knowledge/documents.js';
+import { getDocument, listDocuments, newVersionsOf, type KnowledgeDocumentRow } from '../../knowledge/repo.js';
 import type { KnowledgeQuotas } from '../../knowledge/quotas.js';
 import type { Retriever } from '../../knowledge/retrieve.js';
 import type { VectorStore } from '../../knowledge/vector-store.js';
@@ -28,6 +30,23 @@ export const KnowledgeDocumentSchema = Type.Object({
   page_count: Type.Union([Type.Integer(), Type.Null()]),
   created_at: Timestamp,
   updated_at: Timestamp,
+  replacement: Type.Union([
+    Type.Object({
+      status: Type.Union([Type.Literal('processing'), Type.Literal('error')]),
+      error_message: Type.Union([Type.String(), Type.Null()]),
+      filename: Type.String(),
+      content_type: Type.String(),
+      size_bytes: Type.Integer(),
+      sha256: Type.String(),
+      created_at: Timestamp,
+    }),
+    Type.Null(),
+  ], {
+    description:
+      'The new content uploaded to replace this document (PUT, or ?replace=true) while it is being indexed (processing) or ' +
+      'after it failed (error, with error_message): the document answers with its current content meanwhile, and takes ' +
+      'the new one — its file name, type, size and hash, the same id — the moment it is ready. Null when there is none.',
+  }),
 });
 
 const DocParams = Type.Object({ id: Uuid, documentId: Uuid });
@@ -52,11 +71,36 @@ const SearchResult = Type.Object({
   text_rank: Type.Union([Type.Number(), Type.Null()], { description: 'ts_rank, when found by full-text search' }),
 });
 
-const toDocument = (d: KnowledgeDocumentRow) => ({
+const toDocument = (d: KnowledgeDocumentRow, version: KnowledgeDocumentRow | undefined) => ({
   id: d.id, bot_id: d.bot_id, filename: d.filename, content_type: d.content_type, size_bytes: d.size_bytes,
   sha256: d.sha256, status: d.status, error_message: d.error_message, chunk_count: d.chunk_count,
   page_count: d.page_count, created_at: d.created_at, updated_at: d.updated_at,
+  replacement: version
+    ? {
+        status: version.status === 'error' ? 'error' : 'processing', error_message: version.error_message, filename: version.filename,
+        content_type: version.content_type, size_bytes: version.size_bytes, sha256: version.sha256, created_at: version.created_at,
+      }
+    : null,
 });
+
+/** The documents as the API shows them, each with its pending new version. */
+async function documentsView(sql: RootSql, companyId: string, docs: KnowledgeDocumentRow[]) {
+  const versions = await newVersionsOf(sql, companyId, docs.map((d) => d.id));
+  return docs.map((d) => toDocument(d, versions.get(d.id)));
+}
+
+const UploadQuery = Type.Object(
+  {
+    replace: Type.Optional(Type.Boolean({
+      default: false,
+      description:
+        "true: the file replaces the content of the bot's document of the same file name, keeping its id (as PUT " +
+        '…/knowledge/{documentId} does); none of that name: a new document; several: 409 naming them. false (default): a new ' +
+        'document, whatever its name — two documents of one name both answer',
+    })),
+  },
+  { additionalProperties: false },
+);
 
 export interface KnowledgeRouteDeps {
   sql: RootSql;
@@ -101,6 +145,18 @@ async function readSingleFile(request: FastifyRequest, maxBytes: number): Promis
 
 export function knowledgeRoutes(deps: KnowledgeRouteDeps): FastifyPluginAsync {
   const docDeps = { sql: deps.sql, store: deps.store, maxUploadBytes: deps.maxUploadBytes, quotas: deps.quotas, onEnqueued: deps.onEnqueued };
+
+  /** Reads the one file and stores it: 202 when something is to be indexed, 200 with the document as it is when not. */
+  async function upload(request: FastifyRequest, reply: FastifyReply, botId: string, replace: ReplaceTarget | undefined) {
+    const { companyId } = request.auth;
+    // Check the bot before reading a possibly large body.
+    await requireBot(deps.sql, companyId, botId);
+    const { filename, bytes } = await readSingleFile(request, deps.maxUploadBytes);
+    const { document, created } = await acceptUpload(docDeps, { companyId, botId, filename, bytes }, replace ? { replace } : {});
+    const [view] = await documentsView(deps.sql, companyId, [document]);
+    return reply.status(created ? 202 : 200).send(view);
+  }
+
   return async (app) => {
     app.post('/bots/:id/knowledge', {
       config: { scope: 'knowledge:write' },
@@ -111,19 +167,43 @@ export function knowledgeRoutes(deps: KnowledgeRouteDeps): FastifyPluginAsync {
           'Answers 202 with the document in status processing; ingestion runs in the background (poll the document or ' +
           'subscribe to knowledge.ready / knowledge.failed). The same bytes uploaded again to the bot answer 200 with the existing document. ' +
           'A company has at most KNOWLEDGE_MAX_DOCUMENTS_PER_COMPANY documents and KNOWLEDGE_MAX_BYTES_PER_COMPANY bytes of them, a bot ' +
-          'KNOWLEDGE_MAX_CHUNKS_PER_BOT chunks (409 beyond, naming the limit, with details.limit, details.max and details.used).',
+          'KNOWLEDGE_MAX_CHUNKS_PER_BOT chunks (409 beyond, naming the limit, with details.limit, details.max and details.used). ' +
+          'A file of the name of an existing document is a new document unless ?replace=true, which replaces that ' +
+          "document's content keeping its id (see PUT /v1/bots/{id}/knowledge/{documentId}).",
         consumes: ['multipart/form-data'],
         params: IdParams,
+        querystring: UploadQuery,
         response: { 200: KnowledgeDocumentSchema, 202: KnowledgeDocumentSchema, ...errors(400, 401, 403, 404, 409, 413, 415) },
       },
     }, async (request, reply) => {
       const { id } = request.params as { id: string };
-      const { companyId } = request.auth;
-      // Check the bot before reading a possibly large body.
-      await requireBot(deps.sql, companyId, id);
-      const { filename, bytes } = await readSingleFile(request, deps.maxUploadBytes);
-      const { document, created } = await acceptUpload(docDeps, { companyId, botId: id, filename, bytes });
-      return reply.status(created ? 202 : 200).send(toDocument(document));
+      const { replace } = request.query as { replace?: boolean };
+      return upload(request, reply, id, replace ? 'by-name' : undefined);
+    });
+
+    app.put('/bots/:id/knowledge/:documentId', {
+      config: { scope: 'knowledge:write' },
+      schema: {
+        tags: ['knowledge'],
+        summary: "Replace a document's content, keeping its id (multipart field \"file\", as an upload)",
+        description:
+          'Answers 202 with the document as it is, its replacement in processing: the document keeps answering with its current ' +
+          'content until the new one is indexed, then answers with the new one only (knowledge.ready, replacement: true); if the ' +
+          'new content fails, the document keeps its current content (knowledge.failed, replacement: true; the reason in ' +
+          'replacement.error_message). A newer replacement takes the place of one still pending. The bytes the document (or its pending ' +
+          'replacement) already has answer 200 and change nothing; bytes another document of the bot has are 409. Quotas are ' +
+          'counted net: no new document, the new bytes and chunks instead of the old.',
+        consumes: ['multipart/form-data'],
+        params: DocParams,
+        response: { 200: KnowledgeDocumentSchema, 202: KnowledgeDocumentSchema, ...errors(400, 401, 403, 404, 409, 413, 415) },
+      },
+    }, async (request, reply) => {
+      const { id, documentId } = request.params as { id: string; documentId: string };
+      // The document before the body: one of another bot or company is 404 without reading it (checked again,
+      // under a lock, when the upload is stored).
+      await requireBot(deps.sql, request.auth.companyId, id);
+      if (!(await getDocument(deps.sql, request.auth.companyId, id, documentId))) throw notFound('Document');
+      return upload(request, reply, id, { documentId });
     });
 
     app.get('/bots/:id/knowledge', {
@@ -149,7 +229,7 @@ export function knowledgeRoutes(deps: KnowledgeRouteDeps): FastifyPluginAsync {
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       return {
-        data: page.map(toDocument),
+        data: await documentsView(deps.sql, request.auth.companyId, page),
         next_cursor: rows.length > limit && last ? encodeCursor([last.created_at.toISOString(), last.id]) : null,
       };
     });
@@ -162,7 +242,7 @@ export function knowledgeRoutes(deps: KnowledgeRouteDeps): FastifyPluginAsync {
       await requireBot(deps.sql, request.auth.companyId, id);
       const doc = await getDocument(deps.sql, request.auth.companyId, id, documentId);
       if (!doc) throw notFound('Document');
-      return toDocument(doc);
+      return (await documentsView(deps.sql, request.auth.companyId, [doc]))[0];
     });
 
     app.delete('/bots/:id/knowledge/:documentId', {
