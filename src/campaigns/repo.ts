@@ -5,6 +5,7 @@
 import type { Db } from '../db/sql.js';
 import { ParleyError } from '../errors.js';
 import { emitEvent } from '../webhooks/emit.js';
+import { FINAL_CAMPAIGN_STATUSES, queueSkipWaiting } from './skip-waiting.js';
 import type { CallWindow } from './windows.js';
 
 export const CAMPAIGN_STATUSES = ['draft', 'scheduled', 'running', 'paused', 'completed', 'cancelled', 'failed'] as const;
@@ -124,8 +125,9 @@ export async function listCampaigns(db: Db, companyId: string, limit: number, st
 }
 
 /**
- * Moves a campaign to `to` if that move is legal from its current state (checked under the row lock), emits
- * campaign.status_changed, and applies the move's side effects on contacts. Throws 409 on an illegal move.
+ * Moves a campaign to `to` if that move is legal from its current state (checked under the row lock) and emits
+ * campaign.status_changed; a stop for good queues the skipping of the contacts still waiting. One row's work,
+ * whatever the campaign's size. Throws 409 on an illegal move.
  */
 export async function transition(
   tx: Db,
@@ -139,7 +141,7 @@ export async function transition(
   if (!canMove(current.status, to) || (options.expect && !options.expect.includes(current.status))) {
     throw new ParleyError('PARLEY_ERR_ILLEGAL_TRANSITION', `A ${current.status} campaign cannot become ${to}`, { from: current.status, to });
   }
-  const terminal = to === 'completed' || to === 'cancelled' || to === 'failed';
+  const terminal = FINAL_CAMPAIGN_STATUSES.includes(to);
   const [row] = await tx<CampaignRow[]>`
     update campaigns set status = ${to}, updated_at = now(),
       started_at = case when ${to} = 'running' then coalesce(started_at, now()) else started_at end,
@@ -148,13 +150,10 @@ export async function transition(
       dial_failures = case when ${to} = 'running' then 0 else dial_failures end,
       backoff_until = case when ${to} = 'running' then null else backoff_until end
     where id = ${id} returning *`;
-  if (terminal) {
-    // Nobody is called any more: contacts still waiting say why.
-    const why = to === 'completed' ? 'campaign_ended' : `campaign_${to}`;
-    await tx`
-      update campaign_contacts set state = 'skipped', skip_reason = ${why}, claim_token = null, locked_until = null, updated_at = now()
-      where campaign_id = ${id} and state in ('pending', 'dialing')`;
-  }
+  // The status is the commit point: no contact is claimed or dialled from now on (scheduler.ts). The contacts still
+  // waiting are marked skipped in batches after the commit (skip-waiting.ts): in one statement here they outlasted
+  // the request's deadline on a big campaign, and the stop failed.
+  if (terminal) await queueSkipWaiting(tx, companyId, id);
   await emitEvent(tx, {
     companyId,
     type: 'campaign.status_changed',

@@ -32,7 +32,8 @@ import { LeasedPoller } from '../util/leased-poller.js';
 import type { BudgetCheck } from '../usage/budget.js';
 import { DateTime } from 'luxon';
 import { emitEvent } from '../webhooks/emit.js';
-import { transition, type CampaignRow } from './repo.js';
+import { transition, type CampaignRow, type CampaignStatus } from './repo.js';
+import { SKIP_BATCH_CONTACTS, stopSkipReason } from './skip-waiting.js';
 import { getConsent, getPolicy, NotDialable } from './suppression.js';
 import { daysBefore, inWindow, localDay, nextOpening, zonesFor } from './windows.js';
 
@@ -152,12 +153,15 @@ export class CampaignScheduler {
     }
     await this.settleStaleDials(now);
     await this.settleEndedAttempts(now);
-    // Past their end: nobody waiting is called any more.
+    // Past their end: nobody waiting is called any more. A batch per tick (the dialer skips a past-end contact it
+    // claims meanwhile): one statement for every contact of a big campaign could outlast the query deadline.
     await sql`
       update campaign_contacts k set state = 'skipped', skip_reason = 'campaign_ended', claim_token = null, locked_until = null, updated_at = now()
-      from campaigns c
-      where c.id = k.campaign_id and c.status in ('running', 'paused') and c.ends_at <= ${now}
-        and (k.state = 'pending' or (k.state = 'dialing' and k.locked_until < ${now}))`;
+      where (k.state = 'pending' or (k.state = 'dialing' and k.locked_until < ${now})) and k.id in (
+        select w.id from campaigns c join campaign_contacts w on w.campaign_id = c.id
+        where c.status in ('running', 'paused') and c.ends_at <= ${now}
+          and (w.state = 'pending' or (w.state = 'dialing' and w.locked_until < ${now}))
+        limit ${SKIP_BATCH_CONTACTS} for update of w skip locked)`;
     // Running campaigns with nobody left to call or on the line (or paused ones past their end) are complete.
     const finished = await sql<{ id: string; company_id: string }[]>`
       select c.id, c.company_id from campaigns c
@@ -440,8 +444,12 @@ export class CampaignScheduler {
         return;
       }
       const until = await this.backOff(campaign, now, tx);
-      await tx`update campaign_contacts set state = 'pending', attempts = attempts - 1, next_attempt_at = ${until},
-        deferred_reason = 'twilio_unavailable', updated_at = now()
+      // backOff holds the campaign's row: a stop has committed before, or waits for this commit and then finds the
+      // contact waiting. Stopped before: nobody calls it again, and no batch would come back for it.
+      const [current] = await tx<{ status: CampaignStatus }[]>`select status from campaigns where id = ${campaign.id}`;
+      const stopped = current ? stopSkipReason(current.status) : null;
+      await tx`update campaign_contacts set state = ${stopped ? 'skipped' : 'pending'}, skip_reason = ${stopped},
+        attempts = attempts - 1, next_attempt_at = ${until}, deferred_reason = ${stopped ? null : 'twilio_unavailable'}, updated_at = now()
         where id = ${contact.id} and state = 'live'`;
     });
     this.o.log.warn({ err: (err as Error).message, campaignId: campaign.id }, refused ? 'Twilio refused a campaign number' : 'Twilio unavailable; campaign backs off');

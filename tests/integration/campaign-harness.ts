@@ -15,6 +15,8 @@ import { FakeTwilioRest } from '../fakes/fakeTwilioRest.js';
 import { VoicemailAudio } from '../../src/campaigns/voicemail-audio.js';
 import { ScriptedTts } from '../helpers/scripted-providers.js';
 import { botBody, createTestApp, type TestApp } from '../helpers/app.js';
+import type { TestDatabase } from '../helpers/db.js';
+import { backgroundHandle } from '../../src/db/param-guard.js';
 
 export const AUTH = 'twilio-auth-token-test';
 export const ORIGIN = 'https://voice.example.com';
@@ -56,7 +58,12 @@ export const ALWAYS = [{ days: ALL_DAYS, start: '00:00', end: '23:59' }];
 
 let botNo = 0;
 
-export async function campaignHarness(start = '2026-03-09T15:00:00Z'): Promise<Harness> {
+export interface HarnessOptions {
+  /** The app's database (the caller closes it), e.g. one opened with a short query deadline; default a fresh test database. */
+  db?: TestDatabase;
+}
+
+export async function campaignHarness(start = '2026-03-09T15:00:00Z', options: HarnessOptions = {}): Promise<Harness> {
   const fake = await FakeTwilioRest.start();
   const clock = new Clock(new Date(start));
   const rest = new TwilioRestClient({ accountSid: fake.accountSid, authToken: fake.authToken, baseUrl: fake.url, retryDelayMs: 1, timeoutMs: 2000 });
@@ -64,6 +71,7 @@ export async function campaignHarness(start = '2026-03-09T15:00:00Z'): Promise<H
   let voicemail!: VoicemailAudio;
   const voicemailTts = new ScriptedTts({ firstAudioMs: 1, chunkMs: 0, bytesPerWord: 800 });
   const t = await createTestApp({
+    ...(options.db ? { db: options.db } : {}),
     env: { RATE_LIMIT_PER_MIN: '100000' },
     tenantRoutes: (db) => {
       dialer = new OutboundDialer({ sql: db.sql, publicOrigin: ORIGIN, rest, maxActivePerCompany: 10_000 });
@@ -77,7 +85,8 @@ export async function campaignHarness(start = '2026-03-09T15:00:00Z'): Promise<H
   const log = createLogger('silent');
   const h: Harness = {
     t, fake, clock, dialer, voicemailTts, voicemail,
-    scheduler: () => new CampaignScheduler({ sql: t.db.sql, dialer, log, now: clock.now, concurrency: 50, outageBackoff: { baseMs: 60_000, maxMs: 600_000, jitter: 0 } }),
+    // On the background handle, as the server runs it (a longer query deadline than requests).
+    scheduler: () => new CampaignScheduler({ sql: backgroundHandle(t.db.sql), dialer, log, now: clock.now, concurrency: 50, outageBackoff: { baseMs: 60_000, maxMs: 600_000, jitter: 0 } }),
     async company() {
       const c = await t.createCompany();
       const botNumber = `+1555777${String(++botNo).padStart(4, '0')}`;

@@ -4,13 +4,14 @@
  * (frequency caps, blocked prefixes). Scopes: campaigns:*, contacts:*, dnc:*.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifySchemaCompiler } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifySchemaCompiler } from 'fastify';
 import { MAX_CSV_BYTES, MAX_ROWS } from '../../campaigns/contacts.js';
 import { checkUploadOffLoop, uploadCheckSlots, type ContactsTask, type NumbersTask } from '../../campaigns/upload-check.js';
 import {
   CAMPAIGN_STATUSES, campaignStats, getCampaign, insertCampaign, insertContacts, listAttempts, listCampaigns, listContacts,
   transition, updateDraft, type CampaignInput, type CampaignRow, type CampaignStatus, type ContactState,
 } from '../../campaigns/repo.js';
+import { FINAL_CAMPAIGN_STATUSES, skipWaitingBatch } from '../../campaigns/skip-waiting.js';
 import { addDnc, getConsent, getDnc, getPolicy, listDnc, putPolicy, removeDnc, setConsent, setConsents } from '../../campaigns/suppression.js';
 import { DEFAULT_WINDOWS, windowsProblem } from '../../campaigns/windows.js';
 import { SpokenText } from '../../bots/config-schema.js';
@@ -257,6 +258,15 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
       return view(row);
     });
 
+    /**
+     * After a stop has committed: the first batch of its waiting contacts, so a small campaign's read skipped at once
+     * (the job does the rest, skip-waiting.ts). Never fails the stop, and never waits on a contact a dial holds.
+     */
+    const skipFirstBatch = async (log: FastifyBaseLogger, id: string) => {
+      await sql.begin((tx) => skipWaitingBatch(tx, id, { skipLocked: true }))
+        .catch((err: unknown) => log.warn({ err, campaignId: id }, 'skipping a stopped campaign\'s first contacts failed; its job does them'));
+    };
+
     const action = (name: string, to: CampaignStatus, summary: string, from: readonly CampaignStatus[]) => {
       app.post(`/campaigns/:id/${name}`, {
         config: { scope: 'campaigns:write' },
@@ -269,12 +279,14 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
           if (!deps.dialingAvailable) throw new ParleyError('PARLEY_ERR_UNAVAILABLE', 'Campaigns dial through Twilio: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN on the server');
           const bot = await getBot(sql, companyId, c.bot_id);
           if (!bot?.is_active || !bot.phone_number) throw new ParleyError('PARLEY_ERR_CONFLICT', 'The campaign\'s bot must be active and have a phone number');
-          const [n] = await sql<{ n: number }[]>`select count(*)::int as n from campaign_contacts where campaign_id = ${id} and company_id = ${companyId}`;
-          if (!n?.n) throw new ParleyError('PARLEY_ERR_CONFLICT', 'Add contacts before scheduling the campaign');
+          // Whether it has one, not how many: a probe of one index entry, whatever the campaign's size.
+          const [any] = await sql`select 1 from campaign_contacts where campaign_id = ${id} and company_id = ${companyId} limit 1`;
+          if (!any) throw new ParleyError('PARLEY_ERR_CONFLICT', 'Add contacts before scheduling the campaign');
           if (c.ends_at && c.ends_at.getTime() <= Date.now()) throw new ParleyError('PARLEY_ERR_CONFLICT', 'The campaign\'s ends_at has passed: set a later one before scheduling it');
         }
         const row = await sql.begin((tx) => transition(tx, companyId, id, to, { expect: from }));
         deps.onChange?.();
+        if (FINAL_CAMPAIGN_STATUSES.includes(to)) await skipFirstBatch(request.log, id);
         return view(row);
       });
     };
@@ -284,15 +296,19 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
     action('cancel', 'cancelled', 'Cancel: no new dials; waiting contacts are skipped (campaign_cancelled); live calls finish', ['draft', 'scheduled', 'running', 'paused']);
 
     // ------------------------------------------------------------------------------------ contacts
+    const closedToContacts = (status: CampaignStatus) => new ParleyError('PARLEY_ERR_ILLEGAL_TRANSITION', `A ${status} campaign takes no more contacts`);
     const addContacts = async (auth: AuthContext, reply: FastifyReply, id: string, task: ContactsTask) => {
       const { companyId } = auth;
       const c = await found(sql, companyId, id);
-      if (['completed', 'cancelled', 'failed'].includes(c.status)) throw new ParleyError('PARLEY_ERR_ILLEGAL_TRANSITION', `A ${c.status} campaign takes no more contacts`);
+      if (FINAL_CAMPAIGN_STATUSES.includes(c.status)) throw closedToContacts(c.status);
       const { contacts, errors: bad, received } = await withRetryAfter(reply, checkUploadOffLoop(task, { slots: uploadChecks, companyId }));
       // Consent is the callee's record, not the campaign's (PUT /v1/contacts/{number}/consent): rows that carry it
       // are stored only for a key that may write it — otherwise nothing of the upload is.
       if (contacts.some((k) => k.consent)) requireScope(auth, 'contacts:write');
       const added = await sql.begin(async (tx) => {
+        // Read again under the row's share lock: a stop while the upload was checked would leave these waiting.
+        const [now] = await tx<{ status: CampaignStatus }[]>`select status from campaigns where id = ${id} for share`;
+        if (now && FINAL_CAMPAIGN_STATUSES.includes(now.status)) throw closedToContacts(now.status);
         const n = await insertContacts(tx, companyId, id, contacts);
         await setConsents(tx, companyId, contacts.flatMap((k) => (k.consent ? [{ phone: k.phone, voice: k.consent.voice, source: k.consent.source, recordedAt: k.consent.recordedAt }] : [])), 'canonical');
         return n;
