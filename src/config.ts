@@ -3,7 +3,7 @@
  * (the table there is checked against VARIABLES by a test). A bad value fails fast, naming the variable.
  */
 
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
@@ -55,6 +55,26 @@ export const VARIABLES = {
   TRUST_PROXY: {
     kind: { type: 'string' }, default: 'loopback',
     doc: 'Which peers may set X-Forwarded-For (the client IP that rate limits count by): true, false, a hop count, or addresses/CIDRs/loopback,linklocal,uniquelocal. Name your load balancer here: any client of a trusted peer can claim any address',
+  },
+  HTTP_HEADERS_TIMEOUT_MS: {
+    kind: { type: 'int', min: 1000, max: 120_000 }, default: '10000',
+    doc: 'How long a client may take to send a request\'s headers (a WebSocket upgrade\'s included) before its connection is dropped; slow-header clients otherwise hold connections for a minute',
+  },
+  HTTP_REQUEST_TIMEOUT_MS: {
+    kind: { type: 'int', min: 10_000, max: 3_600_000 }, default: '300000',
+    doc: 'How long a whole request may take to arrive, its body included: a knowledge upload of UPLOAD_MAX_BYTES must arrive within it (20 MiB in 300 s is 70 KB/s). At least HTTP_HEADERS_TIMEOUT_MS; call sockets are not bound by it once upgraded',
+  },
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: {
+    kind: { type: 'int', min: 1000, max: 600_000 }, default: '5000',
+    doc: 'How long an idle keep-alive connection stays open. Behind a load balancer set it above the balancer\'s idle timeout (AWS ALB: 60 s, so 65000), or it may send a request on a connection the server is closing',
+  },
+  MAX_CONNECTIONS: {
+    kind: { type: 'int', min: 16, max: 1_000_000 }, default: '800',
+    doc: 'Connections one server process accepts at once (HTTP, call sockets); more are dropped. Keep it below the process\'s open-file limit (ulimit -n) with room for each live call\'s provider sockets (about 3), the database pool and files',
+  },
+  MAX_UNAUTHENTICATED_CONNECTIONS_PER_IP: {
+    kind: { type: 'int', min: 0, max: 100_000 }, default: '64',
+    doc: 'Connections one client IP may hold open before they authenticate (an API request with a valid key, a call socket whose start was accepted); more are dropped. A live call socket no longer counts, so Twilio\'s concurrent calls are not capped. From a TRUST_PROXY peer it counts WebSocket upgrades by the forwarded client IP instead (429). 0 = off',
   },
   SHUTDOWN_TIMEOUT_MS: { kind: { type: 'int', min: 0, max: 600_000 }, default: '10000', doc: 'How long SIGTERM waits for in-flight work' },
   CALL_TOKEN_SECRET: { kind: { type: 'string' }, secret: true, doc: 'HMAC key for media-stream and web-call tokens, at least 32 characters (a shorter one stops the start); unset = generated into DATA_DIR/call-token-secret' },
@@ -206,6 +226,33 @@ export function trustProxyOption(value: string): boolean | string | ((address: s
   return value;
 }
 
+/** The address ranges TRUST_PROXY's names stand for (as @fastify/proxy-addr defines them). */
+const NAMED_RANGES: Record<string, Array<[string, number, 'ipv4' | 'ipv6']>> = {
+  loopback: [['127.0.0.0', 8, 'ipv4'], ['::1', 128, 'ipv6']],
+  linklocal: [['169.254.0.0', 16, 'ipv4'], ['fe80::', 10, 'ipv6']],
+  uniquelocal: [['10.0.0.0', 8, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'], ['fc00::', 7, 'ipv6']],
+};
+
+/**
+ * Whether TRUST_PROXY trusts the peer at `address` (a connection's remote address) to forward clients: its
+ * connections carry many clients, so what is counted per client IP cannot be counted by its address.
+ */
+export function trustsPeer(value: string): (address: string) => boolean {
+  const option = trustProxyOption(value);
+  if (typeof option === 'boolean') return () => option;
+  if (typeof option === 'function') return (address) => option(address, 0);
+  const trusted = new BlockList();
+  for (const item of option.split(',').map((x) => x.trim())) {
+    for (const [net, bits, type] of NAMED_RANGES[item] ?? []) trusted.addSubnet(net, bits, type);
+    if (NAMED_RANGES[item]) continue;
+    const [addr = '', bits] = item.split('/');
+    const type = isIP(addr) === 4 ? 'ipv4' : 'ipv6';
+    trusted.addSubnet(addr, bits === undefined ? (type === 'ipv4' ? 32 : 128) : Number(bits), type);
+  }
+  // BlockList matches an IPv4-mapped address (::ffff:127.0.0.1, a dual-stack socket's) against IPv4 ranges.
+  return (address) => trusted.check(address, isIP(address) === 4 ? 'ipv4' : 'ipv6');
+}
+
 /** A shorter ADMIN_TOKEN is refused at start: it guards every company. Generated tokens have 43 characters. */
 export const MIN_ADMIN_TOKEN_CHARS = 32;
 
@@ -237,6 +284,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (cfg.PROCESSES !== '1' && !cfg.DATABASE_URL) {
     throw new ConfigError('PROCESSES', `is ${cfg.PROCESSES} but DATABASE_URL is not set: embedded PGlite runs in one process only; set DATABASE_URL to a PostgreSQL server, or PROCESSES=1`);
   }
+  if (cfg.HTTP_REQUEST_TIMEOUT_MS < cfg.HTTP_HEADERS_TIMEOUT_MS) throw new ConfigError('HTTP_REQUEST_TIMEOUT_MS', 'must be at least HTTP_HEADERS_TIMEOUT_MS');
   if (!/^[A-Z]{3}$/.test(cfg.PRICE_CURRENCY)) throw new ConfigError('PRICE_CURRENCY', 'must be a three-letter currency code such as USD');
   if (cfg.CHUNK_OVERLAP >= cfg.CHUNK_SIZE) throw new ConfigError('CHUNK_OVERLAP', 'must be smaller than CHUNK_SIZE');
   if (cfg.DEFAULT_STT === 'deepgram' && !cfg.DEEPGRAM_API_KEY) throw new ConfigError('DEFAULT_STT', 'is deepgram but DEEPGRAM_API_KEY is not set');

@@ -4,7 +4,7 @@
  * off (`skipUTF8Validation`, see app.ts) because ws answers an invalid text frame by closing the socket (1007).
  */
 import { isUtf8 } from 'node:buffer';
-import type { RawData } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import type { Metrics } from '../metrics.js';
 
 /**
@@ -18,6 +18,50 @@ export const MAX_SOCKET_PAYLOAD = 4 * 1024 * 1024;
  * longest, typed text of 2,000 characters, is at most 12 KB escaped).
  */
 export const MAX_TEXT_FRAME_BYTES = 16 * 1024;
+
+/**
+ * What a socket may send before it authenticates (its `start` accepted). Before `start`: text frames only, at most
+ * Twilio's `connected` and the `start` itself, each at most MAX_TEXT_FRAME_BYTES, at most
+ * MAX_BYTES_BEFORE_START together. While the start's token is checked, frames racing it (the first audio) are
+ * dropped unread, up to MAX_RACING_FRAMES / MAX_RACING_BYTES — more than the 10 s start deadline of either
+ * client's audio (50 frames a second, at most 640 bytes of PCM or ~250 bytes of Twilio JSON each). Beyond any of
+ * these the socket is a stranger pushing bytes (4 of them, unlimited, once stalled every live call's event loop)
+ * and is terminated.
+ */
+export const MAX_FRAMES_BEFORE_START = 2;
+export const MAX_BYTES_BEFORE_START = 64 * 1024;
+export const MAX_RACING_FRAMES = 600;
+export const MAX_RACING_BYTES = 1024 * 1024;
+
+/** Counts an unauthenticated socket's frames against the limits above. */
+export class UnauthenticatedFrames {
+  private frames = 0;
+  private bytes = 0;
+
+  /** Why this frame (of `size` bytes; `startSent`: its start is being checked) ends the socket, or null. */
+  breach(size: number, isBinary: boolean, startSent: boolean): string | null {
+    this.frames++;
+    this.bytes += size;
+    if (startSent) return this.frames > MAX_RACING_FRAMES || this.bytes > MAX_RACING_BYTES ? 'too much sent while the start was checked' : null;
+    if (isBinary) return 'binary frame before start';
+    if (size > MAX_TEXT_FRAME_BYTES) return 'oversized text frame before start';
+    if (this.frames > MAX_FRAMES_BEFORE_START || this.bytes > MAX_BYTES_BEFORE_START) return 'too many frames before start';
+    return null;
+  }
+}
+
+/** How long an unauthenticated socket has to answer our close frame before it is cut (ws would wait 30 s). */
+export const UNAUTHENTICATED_CLOSE_GRACE_MS = 1000;
+
+/**
+ * Ends a socket that never authenticated: a close frame (`code`, `reason`), then terminate() after
+ * UNAUTHENTICATED_CLOSE_GRACE_MS, whether or not the peer answers — a peer ignoring the close frame otherwise
+ * holds its connection for ws's 30 s close timeout.
+ */
+export function closeUnauthenticated(socket: WebSocket, code: number, reason: string): void {
+  if (socket.readyState === socket.OPEN) socket.close(code, reason);
+  setTimeout(() => socket.terminate(), UNAUTHENTICATED_CLOSE_GRACE_MS).unref();
+}
 
 /** A frame's bytes without a copy (ws hands a Buffer with the default binaryType; fragments come concatenated). */
 export function frameBytes(data: RawData): Buffer {

@@ -170,6 +170,30 @@ describe('Twilio media socket', () => {
     await until(async () => (await callRow(callId)).ended_at !== null);
   });
 
+  it('terminates a socket that sends binary, oversized or more than connected and start before start', async () => {
+    const connected = JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' });
+    const openings: Array<Array<string | Buffer>> = [[Buffer.alloc(160)], ['x'.repeat(20 * 1024)], [connected, connected, connected]];
+    for (const frames of openings) {
+      const s = await openStream();
+      for (const frame of frames) s.ws.send(frame, { binary: Buffer.isBuffer(frame) });
+      await until(() => s.closeCode !== null);
+      // 1006: cut at once, no close handshake (not refused at the start deadline with 1008).
+      expect(s.closeCode).toBe(1006);
+    }
+  });
+
+  it('drops media racing the token check quietly: the call starts', async () => {
+    const { callSid, params } = await dial();
+    const s = await openStream();
+    s.ws.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
+    start(s.ws, callSid, params);
+    const media = JSON.stringify({ event: 'media', streamSid: 'MZhard', media: { track: 'inbound', chunk: '1', timestamp: '0', payload: oneFrame } });
+    for (let i = 0; i < 50; i++) s.ws.send(media);
+    await until(() => s.events.some((e) => e.event === 'mark'));
+    expect(s.closeCode).toBeNull();
+    s.ws.send(JSON.stringify({ event: 'stop', streamSid: 'MZhard', stop: { callSid } }));
+  });
+
   it('opens one session when two sockets present the same token at once', async () => {
     const { callSid, callId, params } = await dial();
     const sessionsBefore = stts.length;

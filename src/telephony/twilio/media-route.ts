@@ -4,7 +4,9 @@
  * call's media start is claimed in the database (media-claim.ts), so a second socket with it is refused.
  * Malformed or unexpected frames — binary, oversized (up to MAX_SOCKET_PAYLOAD), invalid UTF-8, not JSON, bad
  * base64 audio, outbound-track media, unknown marks, messages of another streamSid — are counted and logged once
- * per call; they never end the call.
+ * per call; they never end the call. Before `start` is accepted the socket may send only Twilio's `connected` and
+ * `start` (UnauthenticatedFrames: anything more, binary or oversized terminates it); every refusal is a close
+ * frame and, a second later, the connection cut (closeUnauthenticated).
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
@@ -15,7 +17,8 @@ import type { RootSql } from '../../db/sql.js';
 import { verifyCallToken } from '../call-token.js';
 import type { CallRunner } from '../call-runner.js';
 import { claimMediaStart } from '../media-claim.js';
-import { frameBytes, malformedFrameCounter, textFrameProblem } from '../socket-frames.js';
+import { closeUnauthenticated, frameBytes, malformedFrameCounter, textFrameProblem, UnauthenticatedFrames } from '../socket-frames.js';
+import { connectionAuthenticated } from '../../connection-guard.js';
 import { decodeTwilioMessage } from './codec.js';
 import { TwilioMediaTransport, type TwilioCallControl } from './media-transport.js';
 import { isValidHandshakeSignature, publicWsUrl } from './signature.js';
@@ -53,19 +56,35 @@ export function twilioMediaRoute(deps: MediaRouteDeps): FastifyPluginAsync {
       let starting = false;
       const log = request.log;
       const bad = malformedFrameCounter(deps.metrics, 'twilio', log, 'media-stream');
+      const refuse = (reason: string): void => closeUnauthenticated(socket, POLICY_VIOLATION, reason);
+      /** A frame before start that is not `connected` or a valid start: counted, and the socket refused. */
+      const badBeforeStart = (why: string): void => {
+        bad(why);
+        refuse('no valid start message');
+      };
+      const unauthenticated = new UnauthenticatedFrames();
       const startTimer = setTimeout(() => {
-        if (!transport) socket.close(POLICY_VIOLATION, 'no valid start message');
+        if (!transport) refuse('no valid start message');
       }, deps.startTimeoutMs ?? 10_000);
 
       socket.on('message', (data: RawData, isBinary: boolean) => {
+        if (!transport) {
+          const breach = unauthenticated.breach(frameBytes(data).byteLength, isBinary, starting);
+          if (breach) {
+            bad(breach);
+            return socket.terminate();
+          }
+        }
         if (isBinary) return bad('binary frame');
         const bytes = frameBytes(data);
         // Hot path: media frames in Twilio's usual shape, read from the bytes (the transport; see receiveFrame).
         if (transport?.receiveFrame(bytes)) return;
+        // Before start, a frame that is not `connected` or a valid start ends the socket; after it, it is counted.
+        const onMalformed = transport || starting ? bad : badBeforeStart;
         const problem = textFrameProblem(bytes);
-        if (problem) return bad(problem);
+        if (problem) return onMalformed(problem);
         const decoded = decodeTwilioMessage(bytes.toString());
-        if (!decoded.ok) return bad(decoded.error);
+        if (!decoded.ok) return onMalformed(decoded.error);
         const message = decoded.message;
         if (transport) {
           if (message.event === 'start' || message.event === 'connected') return bad(`repeated ${message.event}`);
@@ -75,7 +94,7 @@ export function twilioMediaRoute(deps: MediaRouteDeps): FastifyPluginAsync {
         if (message.event === 'connected') return;
         // Frames racing the token check are dropped quietly: a few ms of audio before the greeting.
         if (starting) return message.event === 'start' ? bad('second start') : undefined;
-        if (message.event !== 'start') return bad(`${message.event} before start`);
+        if (message.event !== 'start') return badBeforeStart(`${message.event} before start`);
         starting = true;
         void (async () => {
           const claims = verifyCallToken(deps.callTokenSecret, message.customParameters.token ?? '', 'twilio-media');
@@ -85,11 +104,12 @@ export function twilioMediaRoute(deps: MediaRouteDeps): FastifyPluginAsync {
           const bot = call?.bot_id ? await getBotById(deps.sql, call.bot_id) : undefined;
           if (!claims || !call || !bot || call.twilio_call_sid !== message.callSid || !isLiveStatus(call.status)) {
             log.warn({ callSid: message.callSid, used: Boolean(claims) && !claimed }, 'media stream refused: bad, expired or already used token');
-            socket.close(POLICY_VIOLATION, 'unauthorised stream');
+            refuse('unauthorised stream');
             return;
           }
           if (socket.readyState !== socket.OPEN) return;
           clearTimeout(startTimer);
+          connectionAuthenticated(request.raw.socket);
           transport = new TwilioMediaTransport(socket, message.streamSid, message.callSid, deps.twilioControl, bad, request.raw.socket);
           const t = transport;
           socket.once('close', () => t.socketClosed('socket closed'));
@@ -97,7 +117,8 @@ export function twilioMediaRoute(deps: MediaRouteDeps): FastifyPluginAsync {
           if (socket.readyState === socket.OPEN) socket.close(1000, 'call ended');
         })().catch((err: unknown) => {
           log.error({ err }, 'media stream failed');
-          socket.close(1011, 'internal error');
+          if (!transport) closeUnauthenticated(socket, 1011, 'internal error');
+          else socket.close(1011, 'internal error');
         });
       });
       socket.on('error', (err) => log.warn({ err: err.message }, 'media socket error'));

@@ -4,7 +4,9 @@
  * Single use twice over, both in the database: the token row is claimed, then the call's media start
  * (media-claim.ts), so one call never gets two sessions. Malformed frames — oversized (up to MAX_SOCKET_PAYLOAD),
  * invalid UTF-8, not JSON, unknown or incomplete messages, bad audio, unknown marks — are counted (and logged
- * once per call); they never end the call.
+ * once per call); they never end the call. Before the call, a stranger gets little: one small text `start`
+ * (UnauthenticatedFrames; binary, oversized or more frames terminate the socket), within the start deadline; any
+ * refusal is a close frame and, a second later, the connection cut (closeUnauthenticated).
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
@@ -14,7 +16,8 @@ import { getCallById } from '../../db/calls.js';
 import type { RootSql } from '../../db/sql.js';
 import type { CallRunner } from '../call-runner.js';
 import { claimMediaStart } from '../media-claim.js';
-import { frameBytes, textFrameProblem } from '../socket-frames.js';
+import { closeUnauthenticated, frameBytes, textFrameProblem, UnauthenticatedFrames } from '../socket-frames.js';
+import { connectionAuthenticated } from '../../connection-guard.js';
 import { decodeWebClientMessage, encodeWebServerMessage } from './codec.js';
 import { isOriginAllowed } from './origin.js';
 import { claimWebCallToken, findWebCallToken } from './tokens.js';
@@ -54,31 +57,45 @@ export function webCallSocketRoute(deps: WebCallSocketDeps): FastifyPluginAsync 
         deps.metrics.malformedFrames.inc({ transport: 'web' });
         if (malformed === 1) log.warn({ why }, 'malformed or unexpected web-call frame (logged once per call)');
       };
+      // Every exit of a socket that never authenticated: the error, a close frame, and the cut a second later.
       const refuse = (message: string): void => {
-        if (socket.readyState !== socket.OPEN) return;
-        socket.send(encodeWebServerMessage({ type: 'error', code: 'PARLEY_ERR_UNAUTHORIZED', message }));
-        socket.close(POLICY_VIOLATION, 'unauthorised');
+        if (socket.readyState === socket.OPEN) socket.send(encodeWebServerMessage({ type: 'error', code: 'PARLEY_ERR_UNAUTHORIZED', message }));
+        closeUnauthenticated(socket, POLICY_VIOLATION, 'unauthorised');
       };
+      /** A frame before start that is not a valid start: counted, and the socket refused. */
+      const badBeforeStart = (why: string): void => {
+        bad(why);
+        refuse(`Expected a start message first (${why})`);
+      };
+      const unauthenticated = new UnauthenticatedFrames();
       const startTimer = setTimeout(() => {
         if (!transport) refuse('No valid start message');
       }, deps.startTimeoutMs ?? 10_000);
 
       socket.on('message', (data: RawData, isBinary: boolean) => {
+        if (!transport) {
+          const breach = unauthenticated.breach(frameBytes(data).byteLength, isBinary, starting);
+          if (breach) {
+            bad(breach);
+            return socket.terminate();
+          }
+        }
         if (isBinary) {
           // Microphone frames racing the token check are dropped quietly.
           if (transport) transport.receiveAudio(frameBytes(data));
-          else if (!starting) bad('audio before start');
           return;
         }
+        // Before start, a frame that is not a valid start ends the socket; after it, such a frame is counted.
+        const onMalformed = transport || starting ? bad : badBeforeStart;
         const bytes = frameBytes(data);
         const problem = textFrameProblem(bytes);
-        if (problem) return bad(problem);
+        if (problem) return onMalformed(problem);
         const decoded = decodeWebClientMessage(bytes.toString());
-        if (!decoded.ok) return bad(decoded.error);
+        if (!decoded.ok) return onMalformed(decoded.error);
         const message = decoded.message;
         if (transport) return transport.receive(message);
         if (starting) return message.type === 'start' ? bad('second start') : undefined;
-        if (message.type !== 'start') return bad(`${message.type} before start`);
+        if (message.type !== 'start') return badBeforeStart(`${message.type} before start`);
         starting = true;
         void (async () => {
           const found = await findWebCallToken(deps.sql, message.token);
@@ -105,6 +122,7 @@ export function webCallSocketRoute(deps: WebCallSocketDeps): FastifyPluginAsync 
           if (!(await claimMediaStart(deps.sql, call.id))) return refuse('This call can no longer be started');
           if (socket.readyState !== socket.OPEN) return;
           clearTimeout(startTimer);
+          connectionAuthenticated(request.raw.socket);
           const t = new WebCallTransport(socket, bad);
           transport = t;
           socket.once('close', () => t.socketClosed('socket closed'));
@@ -113,7 +131,8 @@ export function webCallSocketRoute(deps: WebCallSocketDeps): FastifyPluginAsync 
           t.finish(session.endReason ?? 'ended');
         })().catch((err: unknown) => {
           log.error({ err }, 'web call failed');
-          if (socket.readyState === socket.OPEN) socket.close(1011, 'internal error');
+          if (!transport) closeUnauthenticated(socket, 1011, 'internal error');
+          else if (socket.readyState === socket.OPEN) socket.close(1011, 'internal error');
         });
       });
       socket.on('error', (err) => log.warn({ err: err.message }, 'web-call socket error'));
