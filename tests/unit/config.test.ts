@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, SECRET_VARIABLES, VARIABLES, loadConfig, trustProxyOption } from '../../src/config.js';
+import { ConfigError, SECRET_VARIABLES, VARIABLES, loadConfig, trustProxyOption, trustsPeer } from '../../src/config.js';
 
 describe('config', () => {
   it('has working defaults for a fresh machine', () => {
@@ -125,5 +125,19 @@ describe('config', () => {
       expect(row, `README has no row for ${name}`).toBeDefined();
       if (spec.default !== undefined) expect(row, `README row for ${name} lacks its default`).toContain(`\`${spec.default}\``);
     }
+  });
+});
+
+describe('trustsPeer (whose connections carry other clients)', () => {
+  it('reads TRUST_PROXY as Fastify does: names, addresses, CIDRs, hop counts, true and false', () => {
+    const loopback = trustsPeer('loopback');
+    expect([loopback('127.0.0.1'), loopback('::1'), loopback('::ffff:127.0.0.1'), loopback('203.0.113.7')]).toEqual([true, true, true, false]);
+    const balancer = trustsPeer('10.1.0.0/16, 2001:db8::5');
+    expect([balancer('10.1.2.3'), balancer('10.2.0.1'), balancer('2001:db8::5'), balancer('2001:db8::6')]).toEqual([true, false, true, false]);
+    expect([trustsPeer('true')('203.0.113.7'), trustsPeer('false')('127.0.0.1'), trustsPeer('1')('203.0.113.7'), trustsPeer('0')('127.0.0.1')]).toEqual([true, false, true, false]);
+  });
+
+  it('refuses HTTP_REQUEST_TIMEOUT_MS shorter than HTTP_HEADERS_TIMEOUT_MS', () => {
+    expect(() => loadConfig({ DATA_DIR: 'memory://', HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000' })).toThrow(/HTTP_REQUEST_TIMEOUT_MS/);
   });
 });
