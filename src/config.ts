@@ -69,8 +69,8 @@ export const VARIABLES = {
     doc: 'How long an idle keep-alive connection stays open. Behind a load balancer set it above the balancer\'s idle timeout (AWS ALB: 60 s, so 65000), or it may send a request on a connection the server is closing',
   },
   MAX_CONNECTIONS: {
-    kind: { type: 'int', min: 16, max: 1_000_000 }, default: '800',
-    doc: 'Connections one server process accepts at once (HTTP, call sockets); more are dropped. Keep it below the process\'s open-file limit (ulimit -n) with room for each live call\'s provider sockets (about 3), the database pool and files',
+    kind: { type: 'int', min: 0, max: 1_000_000 }, default: '0',
+    doc: 'Connections one server process accepts at once (HTTP, call sockets); more are dropped. 0 = a quarter of the process\'s open-file limit (ulimit -n; 800 where it cannot be read): a live call holds its own socket and about 3 to its providers. Set explicitly, keep it below that limit with the same room, plus the database pool and files',
   },
   MAX_UNAUTHENTICATED_CONNECTIONS_PER_IP: {
     kind: { type: 'int', min: 0, max: 100_000 }, default: '64',

@@ -13,6 +13,7 @@
  *   instead at each WebSocket upgrade by the forwarded client IP (request.ip), and refused with 429; half-sent
  *   requests are the balancer's to time out.
  */
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -62,12 +63,34 @@ function checkingInterval(headersTimeoutMs: number): number {
   return Math.max(100, Math.min(1000, Math.floor(headersTimeoutMs / 4)));
 }
 
+/** Descriptors a live call holds: its own socket, and about 3 to its providers (speech, voice, model). */
+const DESCRIPTORS_PER_CALL = 4;
+const CONNECTIONS_WHEN_LIMIT_UNKNOWN = 800;
+
+/**
+ * MAX_CONNECTIONS unset (0): as many connections as the open-file limit has room for at DESCRIPTORS_PER_CALL each —
+ * a fixed number either refused calls a large machine could carry (1,000 calls on 4 cores) or let a small limit
+ * (1,024) run out of descriptors. The soft limit is read from /proc/self/limits (Linux).
+ */
+export function connectionsForOpenFileLimit(limits = readProcLimits()): number {
+  const soft = /^Max open files\s+(\d+)/m.exec(limits ?? '')?.[1];
+  return soft ? Math.max(16, Math.floor(Number(soft) / DESCRIPTORS_PER_CALL)) : CONNECTIONS_WHEN_LIMIT_UNKNOWN;
+}
+
+function readProcLimits(): string | null {
+  try {
+    return readFileSync('/proc/self/limits', 'utf8');
+  } catch {
+    return null;
+  }
+}
+
 /** The HTTP server's timeouts and connection limits (before listen). */
 function limitServer(server: Server, config: GuardConfig): void {
   server.headersTimeout = config.HTTP_HEADERS_TIMEOUT_MS;
   server.requestTimeout = config.HTTP_REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = config.HTTP_KEEP_ALIVE_TIMEOUT_MS;
-  server.maxConnections = config.MAX_CONNECTIONS;
+  server.maxConnections = config.MAX_CONNECTIONS || connectionsForOpenFileLimit();
   (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = checkingInterval(config.HTTP_HEADERS_TIMEOUT_MS);
 }
 
