@@ -16,5 +16,4 @@ describe('MAX_CONNECTIONS unset: from the open-file limit', () => {
     expect(connectionsForOpenFileLimit(null)).toBe(800);
     expect(connectionsForOpenFileLimit('no such line')).toBe(800);
   });
-
 });
