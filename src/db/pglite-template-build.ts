@@ -1,19 +1,17 @@
 /**
  * Prepares the embedded database's template (pglite-template.ts) for `npm run build`: a cluster opened and migrated
  * exactly as the server does it (openDatabase, then migrate), but in memory, then written out from its dump (a tar
- * taken after a checkpoint) and renamed into the template cache whole. In memory because PGlite's initdb and the
+ * taken after a checkpoint, pglite-dump.ts) and renamed into the template cache whole. In memory because PGlite's initdb and the
  * migrations write through its emulated file system, which costs ~2 s more on disk than in memory (5.7 s → ~2.5 s
  * on a 2-core machine): most of a fresh clone's first `npm start`. Templates of other PGlite versions or migrations
  * are removed: each is a 40 MB copy that nothing will use again.
  */
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { x as extractTar } from 'tar';
 import { openDatabase } from './connect.js';
 import { MIGRATIONS_DIR, migrate } from './migrate.js';
-import { defaultTemplateCacheDir, isCluster, pgliteTemplateDir, PRIVATE_DIR_MODE, TEMPLATE_PREFIX } from './pglite-template.js';
+import { writeDump } from './pglite-dump.js';
+import { defaultTemplateCacheDir, isCluster, pgliteTemplateDir, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, TEMPLATE_PREFIX } from './pglite-template.js';
 
 export interface TemplateBuild {
   dir: string;
@@ -52,15 +50,10 @@ async function migratedClusterInMemory(migrationsDir: string): Promise<Uint8Arra
   return db.closeWithDump!();
 }
 
-/** Writes the files of `tar` under `dir` (made private); a warning other than the absolute paths' stripping fails it. */
+/** Writes the dump's files under `dir` (made private). */
 async function writeTarInto(dir: string, tar: Uint8Array): Promise<void> {
   await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
-  const problems: string[] = [];
-  // The dump's paths are the data directory's own ("/global/pg_control"): tar makes them relative to dir, saying
-  // so each time (TAR_ENTRY_INFO).
-  const unpack = extractTar({ cwd: dir, onwarn: (code, message) => void (code !== 'TAR_ENTRY_INFO' && problems.push(`${code}: ${String(message)}`)) });
-  await pipeline(Readable.from([Buffer.from(tar.buffer, tar.byteOffset, tar.byteLength)], { objectMode: false }), unpack);
-  if (problems.length) throw new Error(`the dump of the migrated cluster did not unpack: ${problems.slice(0, 3).join('; ')}`);
+  await writeDump(tar, dir, { dir: PRIVATE_DIR_MODE, file: PRIVATE_FILE_MODE });
 }
 
 async function removeOutdatedTemplates(cacheDir: string, current: string): Promise<void> {

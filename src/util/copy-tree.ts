@@ -8,6 +8,7 @@
 import { constants } from 'node:fs';
 import { copyFile, mkdir, readdir, stat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
+import { eachLimited } from './each-limited.js';
 
 export async function copyTree(from: string, to: string, concurrency = 32): Promise<void> {
   const entries = await readdir(from, { withFileTypes: true, recursive: true });
@@ -23,12 +24,5 @@ export async function copyTree(from: string, to: string, concurrency = 32): Prom
   await mkdir(dirname(to), { recursive: true });
   await mkdir(to, { mode: (await stat(from)).mode & 0o7777 });
   for (const dir of dirs) await mkdir(join(to, relative(from, dir)), { mode: (await stat(dir)).mode & 0o7777 });
-  let next = 0;
-  const copyNext = async (): Promise<void> => {
-    while (next < files.length) {
-      const file = files[next++]!;
-      await copyFile(file, join(to, relative(from, file)), constants.COPYFILE_FICLONE);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, copyNext));
+  await eachLimited(files, concurrency, (file) => copyFile(file, join(to, relative(from, file)), constants.COPYFILE_FICLONE));
 }
