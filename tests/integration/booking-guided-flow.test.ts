@@ -409,6 +409,9 @@ describe('guided booking: names as a recognizer hears them (en)', () => {
   });
 });
 
+/** The first failed number-and-name lookup without caller ID: the name is asked once more. */
+const ASK_NAME_AGAIN = "I couldn't find a booking under that number and name. Could you say the name on the booking again?";
+
 describe('guided flow: whose bookings a caller may read or change', () => {
   const VERA = '+12125550199';
   /** Twilio's stand-in for a withheld caller ID that is a possible number: no one's identity. */
@@ -453,7 +456,8 @@ describe('guided flow: whose bookings a caller may read or change', () => {
     const stranger = await conversation(botEn, WITHHELD);
     expect(await stranger.say('When is my appointment?')).toBe('What phone number did you book with?');
     expect(await stranger.say('two one two five five five zero one nine nine')).toBe('And what name is the booking under?');
-    expect(await stranger.say('John Smith')).toBe("Sorry, I can't find a booking under those details. Is there anything else I can help with?");
+    expect(await stranger.say('John Smith')).toBe(ASK_NAME_AGAIN);
+    expect(await stranger.say('Jim Smith')).toBe("Sorry, I can't find a booking under those details. Is there anything else I can help with?");
     const owner = await conversation(botEn, WITHHELD);
     expect(await owner.say('Please cancel my booking')).toBe('What phone number did you book with?');
     expect(await owner.say('two one two five five five zero one nine nine')).toBe('And what name is the booking under?');
@@ -467,12 +471,16 @@ describe('guided flow: whose bookings a caller may read or change', () => {
     const notFound = "Sorry, I can't find a booking under those details. Is there anything else I can help with?";
     const wrongName = await llmFlow(null);
     expect((await wrongName({ task: 'cancel', phone: '212 555 0199' })).say).toBe('And what name is the booking under?');
-    const refused = await wrongName({ customer_name: 'Mallory Jones' });
+    const again = await wrongName({ customer_name: 'Mallory Jones' });
+    expect(again.say).toBe(ASK_NAME_AGAIN);
+    expect(JSON.stringify(again.content)).not.toMatch(/Tap repair|03-06|booking_id/);
+    expect((await wrongName({ confirm: true })).say).not.toMatch(/cancelled/);
+    const refused = await wrongName({ customer_name: 'Mallory Stone' });
     expect(refused.say).toBe(notFound);
     expect(JSON.stringify(refused.content)).not.toMatch(/Tap repair|03-06|booking_id/);
-    expect((await wrongName({ confirm: true })).say).not.toMatch(/cancelled/);
     const unknownNumber = await llmFlow(null);
-    expect((await unknownNumber({ task: 'cancel', phone: '212 555 0188', customer_name: 'Mallory Jones' })).say).toBe(notFound);
+    expect((await unknownNumber({ task: 'cancel', phone: '212 555 0188', customer_name: 'Mallory Jones' })).say).toBe(ASK_NAME_AGAIN);
+    expect((await unknownNumber({ customer_name: 'Mallory Stone' })).say).toBe(notFound);
     expect(await statusOf(vera.id)).toBe('confirmed');
 
     const owner = await llmFlow(null);
@@ -486,10 +494,73 @@ describe('guided flow: whose bookings a caller may read or change', () => {
   it('after three failed tries in a call no more bookings are looked up, even with the right details', async () => {
     await veraBooks();
     const flow = await llmFlow(null);
-    for (const name of ['Ann Lee', 'Bob Stone', 'Carl Jones']) {
+    // The first task's two tries (the second the retry of the name), then a new task's one: no retry is left.
+    expect((await flow({ task: 'find', phone: '212 555 0199', customer_name: 'Ann Lee' })).say).toBe(ASK_NAME_AGAIN);
+    for (const name of ['Bob Stone', 'Carl Jones']) {
       expect((await flow({ task: 'find', phone: '212 555 0199', customer_name: name })).say).toMatch(/can't find a booking under those details/);
     }
     expect((await flow({ task: 'find', phone: '212 555 0199', customer_name: 'Vera Stone' })).say).toMatch(/can't find a booking under those details/);
+  });
+
+  it('a misheard name gets one more try: the name said again finds the booking and the move said first is kept', async () => {
+    const vera = await veraBooks();
+    const c = await conversation(botEn, null);
+    expect(await c.say('Can I move my booking to Monday at 3 pm?')).toBe('What phone number did you book with?');
+    expect(await c.say('two one two five five five zero one nine nine')).toBe('And what name is the booking under?');
+    expect(await c.say('Mary Stone')).toBe(ASK_NAME_AGAIN);
+    expect(await c.say('Vera Stone')).toBe('Just to confirm: move your Tap repair on Friday at 10:00 AM to Monday, March 9 at 3:00 PM?');
+    expect(await c.say('yes')).toMatch(/^Done, your Tap repair on Friday at 10:00 AM is moved to Monday, March 9 at 3:00 PM\./);
+    expect((await bookings.get(db.sql, company, vera.id)).start).toBe(new Date(at('2026-03-09T15:00')).toISOString());
+    // The LLM path, the number misheard this time: the same question; a number given in the answer replaces the first.
+    const flow = await llmFlow(null);
+    const again = await flow({ task: 'cancel', phone: '212 555 0188', customer_name: 'Vera Stone' });
+    expect(again.say).toBe(ASK_NAME_AGAIN);
+    expect(again.content).toMatchObject({ task: 'cancel', next: 'name', missing: expect.arrayContaining(['customer_name']) });
+    expect((await flow({ phone: '212 555 0199' })).say).toBe('And what name is the booking under?');
+    expect((await flow({ customer_name: 'Vera Stone' })).say).toBe('Just to confirm: cancel your Tap repair on Monday at 3:00 PM?');
+  });
+
+  it('a window said with the wish to move is kept across the retry and offered once the booking is found', async () => {
+    await veraBooks();
+    const c = await conversation(botEn, null);
+    expect(await c.say('I need to move my appointment to Monday morning')).toBe('What phone number did you book with?');
+    expect(await c.say('two one two five five five zero one nine nine')).toBe('And what name is the booking under?');
+    expect(await c.say('Mary Stone')).toBe(ASK_NAME_AGAIN);
+    expect(await c.say('Vera Stone')).toBe(
+      'I can offer on Monday at 9:00 AM, on Monday at 10:00 AM or on Monday at 11:00 AM. Which one suits you?');
+  });
+
+  it('a second miss ends the task as before, and every answer is the same whether or not the number has bookings', async () => {
+    await veraBooks();
+    const lines = ['I want to cancel my appointment', 'two one two five five five zero one nine nine', 'Mary Stone', 'Marie Stone', 'the day after tomorrow at nine'];
+    const answers = async (number: string): Promise<string[]> => {
+      const c = await conversation(botEn, null);
+      const out: string[] = [];
+      for (const line of lines) out.push(await c.say(line.replace('zero one nine nine', number)));
+      return out;
+    };
+    const existing = await answers('zero one nine nine');
+    expect(existing).toEqual([
+      'What phone number did you book with?', 'And what name is the booking under?', ASK_NAME_AGAIN,
+      "Sorry, I can't find a booking under those details. Is there anything else I can help with?",
+      'Would you like to book, change or cancel an appointment?',
+    ]);
+    expect(await answers('zero one eight eight')).toEqual(existing);
+    expect(await statusOf((await listBookings(db.sql, company, { limit: 1, phones: [VERA] }))[0]!.id)).toBe('confirmed');
+  });
+
+  it('a misheard name gets one more try in Russian too: the cancellation goes ahead with the right name', async () => {
+    const ira = await bookings.reserve(db.sql, {
+      companyId: company, botId: botRu.id, serviceId: 'haircut', start: new Date('2026-03-06T08:00:00Z'), status: 'confirmed', actor: 'api',
+      customerName: 'Ирина Петрова', customerPhone: '+79161112233',
+    });
+    const c = await conversation(botRu, null);
+    expect(await c.say('Хочу отменить запись')).toBe('На какой номер телефона оформлена запись?');
+    expect(await c.say('девять один шесть один один один два два три три')).toBe('На какое имя оформлена запись?');
+    expect(await c.say('Марина Петрова')).toBe('Я не нашёл записи на этот номер и имя. Назовите, пожалуйста, ещё раз имя, на которое оформлена запись.');
+    expect(await c.say('Ирина Петрова')).toBe('Уточню: отменить запись — Стрижка, послезавтра в 11:00?');
+    expect(await c.say('да')).toBe('Готово, запись отменена: Стрижка, послезавтра в 11:00. Могу ещё чем-нибудь помочь?');
+    expect(await statusOf(ira.id)).toBe('cancelled');
   });
 
   /**

@@ -26,6 +26,8 @@ export interface FlowPhrases {
   onlyCallerNumber: string;
   /** No booking matches the number and name given: the same words whether or not the number has bookings. */
   notFoundByDetails: string;
+  /** The first time no booking matches the number and name: the name asked again (the same words either way). */
+  notFoundAskNameAgain: string;
   whichBooking: (labels: string[]) => string;
   found: (items: string[]) => string;
   confirmCancel: (what: string) => string;
@@ -64,6 +66,7 @@ const en: FlowPhrases = {
   noBookings: "I couldn't find an upcoming appointment. Is there anything else I can help with?",
   onlyCallerNumber: "I can only look up appointments made with the number you're calling from.",
   notFoundByDetails: "Sorry, I can't find a booking under those details. Is there anything else I can help with?",
+  notFoundAskNameAgain: "I couldn't find a booking under that number and name. Could you say the name on the booking again?",
   whichBooking: (l) => `You have ${l.length} appointments: ${join(l, 'and')}. Which one do you mean?`,
   found: (items) => `You have ${join(items, 'and')}. Is there anything else I can help with?`,
   confirmCancel: (what) => `Just to confirm: cancel your ${what}?`,
@@ -100,6 +103,7 @@ const ru: FlowPhrases = {
   noBookings: 'Я не нашёл предстоящих записей. Могу ещё чем-нибудь помочь?',
   onlyCallerNumber: 'Я могу найти только записи, сделанные с номера, с которого вы звоните.',
   notFoundByDetails: 'К сожалению, я не нашёл записи с такими данными. Могу ещё чем-нибудь помочь?',
+  notFoundAskNameAgain: 'Я не нашёл записи на этот номер и имя. Назовите, пожалуйста, ещё раз имя, на которое оформлена запись.',
   whichBooking: (l) => `У вас несколько записей: ${join(l, 'и')}. Какую вы имеете в виду?`,
   found: (items) => `У вас запись: ${join(items, 'и')}. Могу ещё чем-нибудь помочь?`,
   confirmCancel: (what) => `Уточню: отменить запись — ${what}?`,

@@ -73,6 +73,11 @@ export interface FlowState {
   /** The caller's own bookings, once caller-identity.ts found them; `candidatesFor` says by what (caller ID, or number and name). */
   candidates: Candidate[] | null;
   candidatesFor: string | null;
+  /**
+   * Without caller ID, whether this task's number-and-name lookup already failed once and the name was asked again:
+   * a misheard name gets one more try (still counted by IdentityChecks), the second failure ends the task.
+   */
+  lookupRetried: boolean;
   bookingId: string | null;
   /**
    * A window ("tomorrow morning") said for a move before the booking was known (local ISO times): offered with the
@@ -87,7 +92,7 @@ export interface FlowState {
 const fresh = (keep?: Partial<FlowState>): FlowState => ({
   task: null, stage: 'collect', asked: null, serviceId: null, start: null, verified: false, day: null, offered: [],
   name: keep?.name ?? null, nameCheck: keep?.nameCheck ?? null, nameTries: 0, nameHeard: null, nameNote: keep?.nameNote ?? null, phone: keep?.phone ?? null, phoneFrom: keep?.phoneFrom ?? null,
-  candidates: null, candidatesFor: null, bookingId: null, window: null, lastSay: keep?.lastSay ?? null, question: null, outcome: null,
+  candidates: null, candidatesFor: null, lookupRetried: false, bookingId: null, window: null, lastSay: keep?.lastSay ?? null, question: null, outcome: null,
 });
 
 const TASKS = new Set(['book', 'cancel', 'reschedule', 'find']);
@@ -439,6 +444,19 @@ export function bookingFlowTool(
     return null;
   }
 
+  /**
+   * After a first failed number-and-name lookup, whether to ask for the name once more (a recognizer often mishears
+   * it: "Maria" as "mary"), keeping the task and what came with it (the new time or window of a move). Not once the
+   * call's failures are used up (caller-identity.ts). The question is the same whether or not the number has
+   * bookings; a number said in the answer replaces the one given.
+   */
+  function retryLookup(e: Env, st: FlowState): boolean {
+    if (st.lookupRetried || checks.exhausted(e.ctx.callId)) return false;
+    st.lookupRetried = true;
+    [st.name, st.nameCheck, st.nameNote, st.nameTries, st.nameHeard] = [null, null, null, 0, null];
+    return true;
+  }
+
   /** The answer when the bookings of the caller cannot be found: it finishes the task. */
   function notFound(e: Env, st: FlowState, refused: boolean): string {
     st.stage = 'done';
@@ -499,6 +517,7 @@ export function bookingFlowTool(
         ? ask(st, 'phone', p.askPhoneToFind, note)
         : ask(st, 'name', st.nameTries ? p.spellName : p.askNameToFind, note);
     }
+    if (lookup && retryLookup(e, st)) return ask(st, 'name', p.notFoundAskNameAgain, note);
     const list = st.candidates ?? [];
     if (lookup || list.length === 0) return notFound(e, st, lookup !== null);
     if (st.task === 'find') {
