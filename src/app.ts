@@ -218,6 +218,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   // Header and request deadlines, MAX_CONNECTIONS and the per-client-IP cap on unauthenticated connections.
   const capForwardedUpgrades = installConnectionGuard(app.server, deps.config);
+  // A connection that has had a whole request answered is no slow-header stranger, whatever authenticated it (an API
+  // key, a Twilio signature) or whether anything did: it stops counting against its IP's cap. Twilio sends a busy
+  // account's webhooks over many kept-alive connections from a few addresses; counted, the 65th was cut unanswered.
+  // Idle, such a connection lives HTTP_KEEP_ALIVE_TIMEOUT_MS, within MAX_CONNECTIONS.
+  app.addHook('onResponse', async (request) => connectionAuthenticated(request.raw.socket));
   const metrics = deps.metrics ?? createMetrics();
   app.decorate('metrics', metrics);
   app.addHook('onSend', async (request, reply) => {

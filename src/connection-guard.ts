@@ -8,8 +8,8 @@
  * - MAX_CONNECTIONS per process, below the open-file limit, so live calls keep descriptors for their providers;
  * - MAX_UNAUTHENTICATED_CONNECTIONS_PER_IP: connections one client IP holds that have not authenticated. A
  *   connection stops counting once it has (connectionAuthenticated: a call socket whose start was accepted, an API
- *   request with a valid key), so Twilio's many concurrent media streams, all from its few addresses, are never
- *   refused by it. A TRUST_PROXY peer (a load balancer) carries many clients on its connections: those are counted
+ *   request with a valid key, any request answered in full — a signed Twilio webhook, a page), so Twilio's many
+ *   concurrent media streams and webhooks, all from its few addresses, are never refused by it. A TRUST_PROXY peer (a load balancer) carries many clients on its connections: those are counted
  *   instead at each WebSocket upgrade by the forwarded client IP (request.ip), and refused with 429; half-sent
  *   requests are the balancer's to time out.
  */
