@@ -12,7 +12,8 @@ for _ in $(seq 1 "$runs"); do
   data=$(mktemp -d)
   rm -rf "$dir/dist" "$dir/node_modules/.cache/parley"
   start=$(date +%s%N)
-  (cd "$dir" && PORT=$port DATA_DIR=$data setsid npm start >"$data.log" 2>&1) &
+  # setsid: npm and the server it starts get a process group of their own (its id is $pid), stopped as one below.
+  PORT=$port DATA_DIR=$data setsid bash -c 'cd "$1" && exec npm start' _ "$dir" >"$data.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 1200); do
     curl -sf -o /dev/null "http://127.0.0.1:$port/readyz" && break
