@@ -130,11 +130,23 @@ export class Retriever {
     const minVector = this.options.minVectorScore ?? 0.2;
 
     const [vector] = await this.embedQuestion(text, opts.signal, opts.onUsage);
+    // Read twice at most: a document replaced between the candidates' read and the chunks' (its new version made
+    // current, the old chunks no longer answer) leaves the first read's ids stale — neither version would answer.
+    for (let attempt = 0; ; attempt++) {
+      const found = await this.rankedChunks(scope, text, vector, limit, candidates, minVector, opts.signal);
+      if (!found.stale || attempt === 1) return found.chunks;
+    }
+  }
+
+  /** One read of the bot's candidates and their chunks; `stale` when a candidate's chunk no longer answers. */
+  private async rankedChunks(
+    scope: BotScope, text: string, vector: Float32Array | undefined, limit: number, candidates: number, minVector: number, signal: AbortSignal | undefined,
+  ): Promise<{ chunks: RetrievedChunk[]; stale: boolean }> {
     const [vectorHits, textHits] = await Promise.all([
-      vector ? this.options.store.query(vector, { companyId: scope.companyId, botId: scope.botId, limit: candidates, signal: opts.signal, idsOnly: true }) : [],
+      vector ? this.options.store.query(vector, { companyId: scope.companyId, botId: scope.botId, limit: candidates, signal, idsOnly: true }) : [],
       this.textSearch(scope, text, candidates),
     ]);
-    opts.signal?.throwIfAborted();
+    signal?.throwIfAborted();
 
     const fused = new Map<string, { rrf: number; vectorScore: number | null; textRank: number | null }>();
     vectorHits
@@ -152,7 +164,7 @@ export class Retriever {
       .map(([id, e]) => ({ id, ...e, score: e.rrf / best }))
       .filter((e) => e.score >= minScore)
       .sort((a, b) => b.score - a.score || (b.vectorScore ?? 0) - (a.vectorScore ?? 0));
-    if (ranked.length === 0) return [];
+    if (ranked.length === 0) return { chunks: [], stale: false };
 
     // Fetch a few spare candidates in case some chunk rows were deleted since the index was read.
     const wanted = ranked.slice(0, limit * 2);
@@ -164,7 +176,7 @@ export class Retriever {
       out.push({ id: e.id, documentId: row.document_id, text: row.text, source: row.filename, page: row.page, section: row.section, score: e.score, vectorScore: e.vectorScore, textRank: e.textRank });
       if (out.length === limit) break;
     }
-    return out;
+    return { chunks: out, stale: rows.size < wanted.length };
   }
 
   private async embedQuestion(text: string, signal: AbortSignal | undefined, onUsage: ((usage: EmbeddingUsage) => void) | undefined): Promise<Float32Array[]> {
