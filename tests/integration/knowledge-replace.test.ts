@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { knowledgeRoutes } from '../../src/api/routes/knowledge.js';
 import { acceptUpload, deleteDocument } from '../../src/knowledge/documents.js';
 import { ingestDocument, type IngestDeps } from '../../src/knowledge/ingest.js';
+import { Retriever } from '../../src/knowledge/retrieve.js';
+import type { VectorStore } from '../../src/knowledge/vector-store.js';
 import { DEFAULT_KNOWLEDGE_QUOTAS } from '../../src/knowledge/quotas.js';
 import type { RootSql } from '../../src/db/sql.js';
 import { botBody, createTestApp, type TestApp } from '../helpers/app.js';
@@ -203,6 +205,31 @@ describe('knowledge: replacing a document while it is searched', () => {
     deps = { ...kb.ingestDeps, chunkSize: 150, chunkOverlap: 0, writeBatchSize: 20 };
   });
   afterAll(async () => db?.close());
+
+  it('a search whose candidates were read just before the new version became current answers with the new one', async () => {
+    const bot = await createBot(db.sql, 'en', 'Swapped mid-search');
+    const scope = { ...bot, language: 'en' as const };
+    const { document } = await acceptUpload(kb.docDeps, { ...bot, filename: 'prices.txt', bytes: enc(prices('one', 30, 3)) });
+    expect(await ingestDocument(deps, document.id)).toBe('ready');
+    await acceptUpload(kb.docDeps, { ...bot, filename: 'prices.txt', bytes: enc(prices('two', 45, 3)) }, { replace: { documentId: document.id } });
+    const version = (await versionOf(db.sql, document.id))!;
+    // The store answers the candidates' read, then the new version is made current before the chunks are read:
+    // the moment a concurrent ingestion can pick, made certain here.
+    let swapped = false;
+    const store: VectorStore = Object.create(kb.store) as VectorStore;
+    store.query = async (...args: Parameters<VectorStore['query']>) => {
+      const hits = await kb.store.query(...args);
+      if (!swapped) {
+        swapped = true;
+        expect(await ingestDocument(deps, version)).toBe('ready');
+      }
+      return hits;
+    };
+    const retriever = new Retriever({ sql: db.sql, embedder: kb.embedder, store, topK: 4 });
+    const results = await retriever.search(scope, 'how much is the zephyrine haircut');
+    expect(swapped).toBe(true);
+    expect(new Set(results.map((r) => / (one|two) item /.exec(r.text)?.[1]))).toEqual(new Set(['two']));
+  });
 
   it('answers with the old version or the new one at every moment while the new is written, never both nor neither', async () => {
     const bot = await createBot(db.sql, 'en', 'Never both');
