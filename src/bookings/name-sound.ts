@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { DEFAULT_DICTIONARY } from '../providers/stt/local-lm-build.js';
 import { plausibleName } from '../providers/stt/local-lm-corpus.js';
 import { editDistance } from './flow/fuzzy.js';
+import { nameVariants } from './name-variants.js';
 import { FIRST_NAMES, SURNAMES, namePronunciations, phonemeDistance, soundsAlike, type Pronunciations } from '../providers/stt/local-names.js';
 
 let installed: Promise<Pronunciations | null> | null = null;
@@ -86,11 +87,13 @@ function sameNameWord(a: string, b: string, dict: Pronunciations | null): boolea
  * Whether the name a caller gave is the name on a booking (a second factor where there is no caller ID): the
  * first names alike, and the last ones too when both have more than one word. Words are compared by sound with
  * the recognizer's dictionary (the same phoneme distance as soundMatchName: "Ann" / "Anna", "Catherine" /
- * "Katherine"), else by spelling. A booking with no name matches nothing.
+ * "Katherine"), else by spelling; first names also as forms of one name (name-variants.ts: "Bob" / "Robert",
+ * "Маша" / "Мария"). A booking with no name matches nothing.
  */
 export function sameName(said: string, onBooking: string | null, dict: Pronunciations | null): boolean {
   const a = nameWordsOf(said);
   const b = nameWordsOf(onBooking ?? '');
-  if (!a.length || !b.length || !sameNameWord(a[0]!, b[0]!, dict)) return false;
+  if (!a.length || !b.length) return false;
+  if (!nameVariants(a[0]!, b[0]!) && !sameNameWord(a[0]!, b[0]!, dict)) return false;
   return a.length < 2 || b.length < 2 || sameNameWord(a[a.length - 1]!, b[b.length - 1]!, dict);
 }

@@ -27,4 +27,25 @@ describe('sameName', () => {
     expect(sameName('Vera', null, dict)).toBe(false);
     expect(sameName('', 'Vera', dict)).toBe(false);
   });
+
+  it('a first name given in a short or familiar form, or another language\'s spelling, is the name on the booking', async () => {
+    const dict = await installedPronunciations();
+    for (const dictionary of [dict, null]) {
+      expect(sameName('Bob Stone', 'Robert Stone', dictionary)).toBe(true);
+      expect(sameName('Robert Stone', 'Bobby Stone', dictionary)).toBe(true);
+      expect(sameName('mary lopez', 'Maria Lopez', dictionary)).toBe(true);
+      expect(sameName('Dan', 'Daniel Wood', dictionary)).toBe(true);
+      expect(sameName('Katie Brown', 'Katherine Brown', dictionary)).toBe(true);
+      expect(sameName('Маша', 'Мария', dictionary)).toBe(true);
+      expect(sameName('Саша Петров', 'Александр Петров', dictionary)).toBe(true);
+      expect(sameName('Алёша', 'Алексей', dictionary)).toBe(true);
+      expect(sameName('Слава', 'Вячеслав', dictionary)).toBe(true);
+      expect(sameName('Слава', 'Ярослав', dictionary)).toBe(true);
+      // A short form shared by two names does not make the two names one; the surname still has to match.
+      expect(sameName('Вячеслав', 'Ярослав', dictionary)).toBe(false);
+      expect(sameName('Bob Jones', 'Robert Stone', dictionary)).toBe(false);
+      expect(sameName('Bob', 'Richard Stone', dictionary)).toBe(false);
+      expect(sameName('Stone Bob', 'Stone Robert', dictionary)).toBe(false);
+    }
+  });
 });
