@@ -13,7 +13,7 @@ import type { HistoryWindow } from './history-window.js';
 import type { Playback } from './playback.js';
 import { SentenceChunker } from './sentence-chunker.js';
 import type { ToolRegistry } from './tool-registry.js';
-import { SpokenToolRounds, toolResultContent } from './tool-rounds.js';
+import { SpokenToolRounds, toolResultContent, type UnheardSay } from './tool-rounds.js';
 import type { CallContext, CallControl, ToolResult } from './tool-types.js';
 import type { Clock } from './types.js';
 
@@ -332,7 +332,7 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
     const results = calls.map((call): ChatMessage => ({ role: 'tool', toolCallId: call.id, name: call.name, content: TOOL_STILL_RUNNING }));
     o.history.push(message, ...results);
     rounds.round(message, roundFrom, playback.phraseCount);
-    const says: Array<{ place: { content: string }; result: ToolResult; say: string }> = [];
+    const says: UnheardSay[] = [];
     toolsDueAt ??= Date.now() + (o.toolDeadlineMs ?? TOOL_DEADLINE_MS);
     const dueAt = toolsDueAt;
     const runTools = async (): Promise<void> => {
@@ -362,20 +362,18 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
         }
         place.content = toolResultContent(result, signal.aborted);
         if (safe) safe = allowContactsIn(safe, place.content);
-        if (result.say) says.push({ place, result, say: result.say });
+        if (result.say) says.push({ place, result, text: result.say });
       }
       if (signal.aborted) noteSaysUnspoken();
     };
     /**
      * Cut while the tools ran (a noise the bot took for an interruption, a voice that failed): their says are not
      * spoken in this turn, however early they came. They are what the caller has not heard of it — said with its
-     * rest if the caller lets it be said (call-session sayRestOf) — and their results read as not told until then.
+     * rest if the caller lets it be said (call-session sayRestOf) — and their results read as not told until the
+     * turn saying them has played them out.
      */
     const noteSaysUnspoken = (): void => {
-      for (const { place, result, say } of says) {
-        place.content = toolResultContent(result, true);
-        playback.noteUnspoken(say);
-      }
+      for (const say of says) rounds.sayUnspoken(say);
     };
     const tools = runTools();
     trackToolRound(o.history, tools.catch(() => {}));
@@ -386,15 +384,21 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
     // A tool's `say` is the answer, spoken verbatim; asking the LLM again would repeat it in other words. Its result
     // reads as told; if the turn is stopped before the say plays out, settling the rounds says otherwise.
     if (says.length > 0) {
-      for (const { place, result, say } of says) {
-        const from = playback.phraseCount;
-        for (const phrase of splitForSpeech(say)) speak(phrase);
-        rounds.say(place, result, from, playback.phraseCount);
-      }
+      for (const say of says) speakToolSay(say, playback, rounds, speak);
       return true;
     }
     return false;
   }
+}
+
+/**
+ * Speaks (what is left of) a tool's say, phrase by phrase, and records it with the turn's tool rounds by the phrases
+ * that say it: its result reads as told once they are heard whole (SpokenToolRounds).
+ */
+export function speakToolSay(s: UnheardSay, playback: Playback, rounds: SpokenToolRounds, speak = (phrase: string) => playback.say(phrase)): void {
+  const from = playback.phraseCount;
+  for (const phrase of splitForSpeech(s.text)) speak(phrase);
+  rounds.say(s.place, s.result, from, playback.phraseCount);
 }
 
 /** Fixed text (greeting, tool `say`) as phrases, so marks track it sentence by sentence. */

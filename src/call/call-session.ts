@@ -8,7 +8,7 @@
  */
 import { splitSentences } from '../knowledge/sentences.js';
 import type { Language, SttEvent, TtsSession } from '../providers/types.js';
-import { LIVE_ANSWER_MAX_TOKENS, LlmFailure, runAgentTurn, splitForSpeech } from './agent-turn.js';
+import { LIVE_ANSWER_MAX_TOKENS, LlmFailure, runAgentTurn, speakToolSay, splitForSpeech } from './agent-turn.js';
 import { providerSessionOptions, type ProviderSessionOptions } from './provider-sessions.js';
 import { RECONNECT_BUDGET_MS } from './reconnect-budget.js';
 import { safeSpeechContextFor } from './safe-speech-context.js';
@@ -26,6 +26,7 @@ import { SESSION_PHRASES } from './session-phrases.js';
 import type { CallSessionOptions } from './session-options.js';
 import { SilenceWatch } from './silence-watch.js';
 import { SpeakingTurn, type BotTurnKind, type StopReason } from './speaking-turn.js';
+import type { UnheardSay } from './tool-rounds.js';
 import { CallTimers } from './timers.js';
 import { TtsLine } from './tts-line.js';
 import type { CallControl } from './tool-types.js';
@@ -441,18 +442,23 @@ export class CallSession {
     })();
   }
 
-  /** Speaks fixed text (greeting, re-prompt, goodbye…) without the LLM. */
-  private speak(text: string, kind: BotTurnKind, interruptible: boolean): void {
+  /**
+   * Speaks fixed text (greeting, re-prompt, goodbye…) without the LLM; then `says`, tool says a cut turn left
+   * unheard, recorded with this turn's tool rounds so that their results read as told once heard.
+   */
+  private speak(text: string, kind: BotTurnKind, interruptible: boolean, says: readonly UnheardSay[] = []): void {
     if (!this.tts || this.ended) return;
     const turn = this.newTurn(kind, interruptible, null);
     if (kind !== 'goodbye') this.setState(kind === 'greeting' ? 'greeting' : 'thinking');
     for (const phrase of splitForSpeech(text)) turn.playback.say(phrase);
+    for (const say of says) speakToolSay(say, turn.playback, turn.toolRounds);
     turn.playback.finish();
+    const said = [text, ...says.map((say) => say.text)].filter((t) => t.trim()).join(' ');
     void turn.playback.done.then(
       (outcome) => {
         if (outcome !== 'played' || this.turn !== turn) return;
-        if (kind === 'resume') this.said.assistant(text);
-        this.completeTurn(turn, text);
+        if (kind === 'resume') this.said.assistant(said);
+        this.completeTurn(turn, said);
       },
       (err: unknown) => {
         if (turn.active && !this.ended) void this.ttsFailed(turn, err);
@@ -462,6 +468,7 @@ export class CallSession {
 
   private completeTurn(turn: SpeakingTurn, text: string): void {
     this.turn = null;
+    turn.toolRounds.playedOut(turn.playback);
     if (turn.kind === 'agent' || turn.kind === 'greeting' || turn.kind === 'resume') this.lastQuestion = lastQuestionOf(text);
     this.timers.clear('barge-in');
     this.said.botCompleted(turn, text);
@@ -519,10 +526,11 @@ export class CallSession {
   private sayRestOf(cut: SpeakingTurn, kind: BotTurnKind): boolean {
     if (!this.tts || this.ended) return false;
     const again = cut.kind === 'goodbye' ? 'turn start' : 'cut phrase';
-    const rest = again === 'turn start' ? cut.playback.text : cut.playback.unheardText();
-    if (!rest.trim()) return false;
+    // The cut turn's tool says not heard whole go with the rest, each with its result (SpokenToolRounds.rest).
+    const rest = again === 'turn start' ? { words: cut.playback.text, says: [] } : cut.toolRounds.rest(cut.playback);
+    if (!rest.words.trim() && rest.says.length === 0) return false;
     this.said.restSaid(cut, again);
-    this.speak(rest, kind, cut.interruptible);
+    this.speak(rest.words, kind, cut.interruptible, rest.says);
     return true;
   }
 

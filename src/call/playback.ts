@@ -298,11 +298,12 @@ export class Playback {
   }
   /**
    * What is left to say of a turn cut short: the phrases not heard whole, the one playing when it stopped from its
-   * start (a voice cannot begin mid-phrase), and the text the producer had not handed over.
+   * start (a voice cannot begin mid-phrase), and the text the producer had not handed over. `from`, `to`: only of
+   * those phrases (a tool's say); the text not handed over follows them all, so it goes with a range to the end.
    */
-  unheardText(): string {
-    const rest = this.phrases.filter((p) => !this.isHeard(p)).map((p) => p.text);
-    if (this.unspoken) rest.push(this.unspoken);
+  unheardText(from = 0, to = this.phrases.length): string {
+    const rest = this.phrases.slice(from, to).filter((p) => !this.isHeard(p)).map((p) => p.text);
+    if (this.unspoken && to >= this.phrases.length) rest.push(this.unspoken);
     return rest.join(' ');
   }
 

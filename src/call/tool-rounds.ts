@@ -5,7 +5,9 @@
  * long after runAgentTurn has returned, and a voice that fails mid-turn is noticed only then. So the records stay
  * with the turn (SpeakingTurn.toolRounds) — each round's message and the range of the turn's phrases it said, each
  * say's result and its phrases — and are settled to what the caller heard whenever the turn is stopped before it
- * played out (Conversation, with the rest of the stopped turn's record).
+ * played out (Conversation, with the rest of the stopped turn's record). A say the caller did not hear whole goes
+ * with the rest of its turn when that is said (call-session sayRestOf), and its result reads as told once the turn
+ * that says it has played it out.
  */
 import type { Playback } from './playback.js';
 import type { ToolResult } from './tool-types.js';
@@ -20,6 +22,21 @@ interface RoundRecord {
   to: number;
 }
 
+/** A tool's say the caller has not heard whole, with its result: said with the rest of its cut turn. */
+export interface UnheardSay {
+  /** The result's message in the history. */
+  place: { content: string };
+  result: ToolResult;
+  /** What is left of the say: its phrases not heard whole, or all of it when it was never spoken. */
+  text: string;
+}
+
+/** What is left to say of a cut turn: its words the caller did not hear whole, then its says not heard whole. */
+export interface TurnRest {
+  words: string;
+  says: UnheardSay[];
+}
+
 interface SayRecord {
   /** The result's message in the history. */
   place: { content: string };
@@ -32,6 +49,8 @@ interface SayRecord {
 export class SpokenToolRounds {
   private readonly rounds: RoundRecord[] = [];
   private readonly says: SayRecord[] = [];
+  /** Says of tools that were done after the turn was cut: never spoken in it (agent-turn.ts). */
+  private readonly unspoken: UnheardSay[] = [];
   /** The answer's tools while they run: a say of theirs is known only once they are done. */
   private running: Promise<void> | null = null;
 
@@ -61,20 +80,53 @@ export class SpokenToolRounds {
     this.rounds.push({ message, from, to });
   }
 
-  /** A tool result, now in the history as told, whose say is the turn's phrases [from, to). */
+  /**
+   * A tool result in the history whose say is the turn's phrases [from, to). It reads as told if the caller heard
+   * them whole, as settled when the turn ends (settle, playedOut): an answer's own say is written told as it is
+   * queued; one carried from a cut turn still reads not told, as that turn was settled.
+   */
   say(place: { content: string }, result: ToolResult, from: number, to: number): void {
     this.says.push({ place, result, from, to });
+  }
+
+  /** Cut while its tool ran: the result reads not told, and its say is left for the rest of the turn (rest). */
+  sayUnspoken(say: UnheardSay): void {
+    say.place.content = toolResultContent(say.result, true);
+    this.unspoken.push(say);
+  }
+
+  /**
+   * What is left to say of the turn, cut before it played out: the words the caller did not hear whole, then each
+   * say not heard whole, so that the turn saying the rest records it (say) and it reads as told once heard. A
+   * turn's says are its last words (the answer ends with them).
+   */
+  rest(playback: Playback): TurnRest {
+    const saysFrom = this.says[0]?.from ?? playback.phraseCount;
+    const spokenSays = this.says
+      .filter((s) => !playback.heardWhole(s.from, s.to))
+      .map((s): UnheardSay => ({ place: s.place, result: s.result, text: playback.unheardText(s.from, s.to) }));
+    return { words: playback.unheardText(0, saysFrom), says: [...spokenSays, ...this.unspoken] };
+  }
+
+  /** The turn played out: each say reads as told if the caller heard it whole. */
+  playedOut(playback: Playback): void {
+    this.settleSays(playback);
   }
 
   /**
    * The turn was stopped before it played out. Each round's message keeps what the caller heard of its words, as the
    * rest of the turn is kept (`keep`), so a phrase said again is in the history once: with the turn that says it in
    * full. A result whose say the caller did not hear whole says so (not_yet_told_to_caller): the model answering
-   * the interruption must not believe the caller knows.
+   * the interruption must not believe the caller knows. One heard whole (said again after a cut) reads as told.
    */
   settle(playback: Playback, keep: StoppedTurnKept): void {
     for (const r of this.rounds) r.message.content = keep === 'whole phrases' ? playback.heardText(r.from, r.to) : playback.heardTranscript(r.from, r.to);
-    for (const s of this.says) if (!playback.heardWhole(s.from, s.to)) s.place.content = toolResultContent(s.result, true);
+    this.settleSays(playback);
+  }
+
+  /** Each say's result reads as told or not, by whether the caller heard its phrases whole. */
+  private settleSays(playback: Playback): void {
+    for (const s of this.says) s.place.content = toolResultContent(s.result, !playback.heardWhole(s.from, s.to));
   }
 }
 

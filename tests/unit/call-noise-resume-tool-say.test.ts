@@ -16,6 +16,9 @@ import { MemoryTransport } from '../helpers/memory-transport.js';
 import { ScriptedLlm, ScriptedStt, ScriptedTts, ScriptedVoice } from '../helpers/scripted-providers.js';
 
 const CONFIRMATION = 'Your appointment is booked for Tuesday at three.';
+/** The booking's result as the model's history holds it: the caller told of it, or not yet. */
+const TOLD = JSON.stringify({ done: 'book_appointment' });
+const NOT_TOLD = JSON.stringify({ done: 'book_appointment', not_yet_told_to_caller: CONFIRMATION });
 
 /** A tool that finishes when the test says (as a booking does, whatever the abort signal), with a `say`. */
 function slowTool(name: string, say: string) {
@@ -83,6 +86,20 @@ function harness(tools: Tool[]) {
       await noiseEnds();
     },
     transcript: () => recorder.turns.map((t) => `${t.role}${t.interrupted ? '(interrupted)' : ''}: ${t.text}`),
+    /** The caller says `text` (words, heard as a new question): the next LLM request carries the history. */
+    callerSays: async (text: string) => {
+      voice.onset();
+      void stt.play([
+        { afterMs: 0, event: { type: 'speech_started', atMs: 0 } },
+        { afterMs: 300, event: { type: 'interim', text } },
+        { afterMs: 300, event: { type: 'final', text, endOfUtterance: true } },
+      ]);
+      await advance(700);
+      voice.end();
+      await advance(4000);
+    },
+    /** The tool results of the history as the LLM was last sent it. */
+    toolResults: () => (llm.requests.at(-1)?.messages ?? []).filter((m) => m.role === 'tool').map((m) => m.content),
   };
 }
 
@@ -90,7 +107,7 @@ beforeEach(() => void vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 
 afterEach(() => void vi.useRealTimers());
 
 describe('noise taken for an interruption while a tool runs', () => {
-  it('once the caller is quiet, the tool\'s confirmation is said; the transcript has it only once it has played', async () => {
+  it('once the caller is quiet, the tool\'s confirmation is said; the transcript has it only once it has played, and the history reads it told', async () => {
     const booking = slowTool('book_appointment', CONFIRMATION);
     const h = harness([booking.tool]);
     await h.ask();
@@ -103,6 +120,9 @@ describe('noise taken for an interruption while a tool runs', () => {
       'bot(interrupted): One moment while I book that.',
       `bot: ${CONFIRMATION}`,
     ]);
+    await h.callerSays('thanks');
+    expect(h.llm.requests).toHaveLength(2);
+    expect(h.toolResults()).toEqual([TOLD]);
     void h.session.end('test', { immediate: true });
   });
 
@@ -134,30 +154,56 @@ describe('noise taken for an interruption while a tool runs', () => {
 
     expect(h.tts.texts.slice(-2)).toEqual([CONFIRMATION, reminder]);
     expect(h.transcript().at(-1)).toBe(`bot: ${CONFIRMATION} ${reminder}`);
+    // Both results read as told once the rest has played.
+    await h.callerSays('thanks');
+    expect(h.toolResults()).toEqual([TOLD, JSON.stringify({ done: 'send_reminder' })]);
     void h.session.end('test', { immediate: true });
   });
 
-  it('a confirmation the caller cuts with words is stored as far as it was heard, flagged interrupted', async () => {
+  it('a confirmation the caller cuts with words is stored as far as it was heard, flagged interrupted; its result stays not told', async () => {
     const booking = slowTool('book_appointment', CONFIRMATION);
     const h = harness([booking.tool]);
     await h.ask();
     await h.noiseCommitsWhile(booking.finish);
     await h.advance(2500 + 1500); // the confirmation is playing
-    h.voice.onset();
-    void h.stt.play([
-      { afterMs: 0, event: { type: 'speech_started', atMs: 0 } },
-      { afterMs: 300, event: { type: 'interim', text: 'wait no' } },
-      { afterMs: 300, event: { type: 'interim', text: 'wait no make it wednesday' } },
-      { afterMs: 300, event: { type: 'final', text: 'wait no make it wednesday', endOfUtterance: true } },
-    ]);
-    await h.advance(900);
-    h.voice.end();
-    await h.advance(4000);
+    await h.callerSays('wait no make it wednesday');
 
     const cut = h.recorder.turns.find((t) => t.role === 'bot' && t.text.startsWith('Your appointment'));
     expect(cut).toMatchObject({ interrupted: true });
     expect(cut!.text).not.toBe(CONFIRMATION);
     expect(cut!.text.endsWith('…')).toBe(true);
+    expect(h.llm.lastUserText()).toBe('wait no make it wednesday');
+    expect(h.toolResults()).toEqual([NOT_TOLD]);
+    void h.session.end('test', { immediate: true });
+  });
+
+  it('the history reads told when noise cuts the resumed confirmation too, once its rest has played', async () => {
+    const booking = slowTool('book_appointment', CONFIRMATION);
+    const h = harness([booking.tool]);
+    await h.ask();
+    await h.noiseCommitsWhile(booking.finish);
+    await h.advance(2500 + 1500); // the confirmation is playing
+    await h.noiseCommitsWhile(() => {});
+    await h.advance(8000);
+    expect(h.tts.texts.filter((t) => t === CONFIRMATION)).toHaveLength(2);
+
+    await h.callerSays('thanks');
+    expect(h.toolResults()).toEqual([TOLD]);
+    void h.session.end('test', { immediate: true });
+  });
+
+  it('the history reads told when noise cut a say spoken in the answer and its unheard sentence was said again', async () => {
+    const reminder = 'A reminder text is on its way.';
+    const h = harness([quickTool('book_appointment', `${CONFIRMATION} ${reminder}`)]);
+    await h.ask();
+    await h.advance(1800); // the confirmation has been heard, the reminder is playing
+    await h.noiseCommitsWhile(() => {});
+    await h.advance(8000);
+    expect(h.transcript().slice(-2)).toEqual([`bot(interrupted): One moment while I book that. ${CONFIRMATION}`, `bot: ${reminder}`]);
+
+    await h.callerSays('thanks');
+    expect(h.toolResults()).toEqual([TOLD]);
     void h.session.end('test', { immediate: true });
   });
 });
+
