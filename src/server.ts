@@ -247,7 +247,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     webCallRoutes({ sql, publicOrigin: config.PUBLIC_URL, tokenTtlSec: config.WEB_CALL_TOKEN_TTL_SEC, maxActivePerCompany: config.WEB_CALLS_MAX_ACTIVE_PER_COMPANY, budget }),
     outboundCallRoutes({ sql, dialer, budget }),
     campaignRoutes({ sql, dialingAvailable: dialer !== null, onChange: () => campaigns?.kick(), uploadChecks: uploadCheckSlots(config.UPLOAD_CHECKS_MAX_CONCURRENT) }),
-    webhookRoutes({ sql, delivery: webhookDelivery }),
+    webhookRoutes({ sql, delivery: webhookDelivery, owner: ownership }),
   ];
   const publicRoutes: FastifyPluginAsync[] = [
     twilioVoiceRoutes({

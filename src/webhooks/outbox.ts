@@ -7,6 +7,14 @@ import { leaseLost, type LeaseOwner } from '../jobs/lease-owner.js';
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'dead' | 'skipped';
 
+/**
+ * An event no live claim holds: never leased (or given back), or its lease lost (jobs/lease-owner.ts) — the one rule
+ * for a worker claiming it and for a replay taking it over. Unqualified columns: those of the query's row.
+ */
+function notHeld(sql: RootSql, owner: LeaseOwner | undefined) {
+  return sql`(locked_until is null or ${leaseLost(sql, owner)})`;
+}
+
 export interface ClaimedEvent {
   id: string;
   company_id: string;
@@ -46,7 +54,7 @@ export async function claimDueEvents(
 ): Promise<ClaimedEvent[]> {
   const token = randomUUID();
   const { cap, alone, held } = fairShareParams(fairness);
-  const free = sql`(locked_until is null or ${leaseLost(sql, owner)})`;
+  const free = notHeld(sql, owner);
   return sql<ClaimedEvent[]>`
     with recursive companies (id) as (
       (select company_id from webhook_events where status = 'pending' order by company_id limit 1)
@@ -255,19 +263,19 @@ export async function attemptsFor(db: Db, companyId: string, eventIds: string[])
 
 /**
  * Sends an event again with the same id; its retry window starts over — its age and its backoff (the attempts before
- * the replay stay counted and listed). False while a worker holds it.
+ * the replay stay counted and listed). False while a live worker holds it: a lease lost as workers judge it (expired,
+ * or, where `owner` may judge, its instance lost — a crash) is taken over at once, as a worker's claim would.
  *
  * A settled event (delivered, dead, skipped) is replayed out of band: a re-send of what the receiver already had or
  * gave up on, outside its ordering key's line, so it neither waits for nor holds back the key's live events (it kept
  * its old seq, and held back every later event of its key, a whole campaign's). A pending event keeps its place.
  */
-export async function replayDelivery(db: Db, companyId: string, id: string): Promise<boolean> {
-  const rows = await db`
+export async function replayDelivery(sql: RootSql, companyId: string, id: string, owner?: LeaseOwner): Promise<boolean> {
+  const rows = await sql`
     update webhook_events set status = 'pending', next_attempt_at = now(), replayed_at = now(),
       window_started_at = now(), attempts_before_replay = attempts, out_of_band = out_of_band or status <> 'pending',
       locked_until = null, claimed_by = null, locked_by = null, updated_at = now()
-    where company_id = ${companyId} and id = ${id} and type <> 'webhook.test'
-      and (locked_until is null or locked_until < now())
+    where company_id = ${companyId} and id = ${id} and type <> 'webhook.test' and ${notHeld(sql, owner)}
     returning id`;
   return rows.length > 0;
 }

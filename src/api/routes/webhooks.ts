@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { RootSql } from '../../db/sql.js';
 import { conflict, notFound } from '../../errors.js';
+import type { LeaseOwner } from '../../jobs/lease-owner.js';
 import { WEBHOOK_EVENT_TYPES, TEST_EVENT_TYPE } from '../../webhooks/emit.js';
 import { WebhookHttpClient } from '../../webhooks/http-post.js';
 import { attemptsFor, getDelivery, listDeliveries, replayDelivery, type AttemptRow, type DeliveryRow } from '../../webhooks/outbox.js';
@@ -78,6 +79,11 @@ export interface WebhookRoutesDeps {
   sql: RootSql;
   /** WEBHOOK_TIMEOUT_MS, WEBHOOK_ALLOW_HTTP, WEBHOOK_ALLOW_PRIVATE: the same rules as the outbox worker. */
   delivery: { timeoutMs: number; allowHttp: boolean; allowPrivate: boolean };
+  /**
+   * This server's instance (CallOwnership), the webhook worker's judge: a replay takes over at once a delivery whose
+   * lease an instance found lost holds (a crash), as the worker would. Without it, only an expired lease is lost.
+   */
+  owner?: LeaseOwner;
 }
 
 export function webhookRoutes(deps: WebhookRoutesDeps): FastifyPluginAsync {
@@ -130,7 +136,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): FastifyPluginAsync {
       const row = await getDelivery(sql, companyId, id);
       if (!row) throw notFound('Delivery');
       if (row.type === TEST_EVENT_TYPE) throw conflict('Test events are not replayed; send a new one with POST /v1/webhooks/test');
-      if (!(await replayDelivery(sql, companyId, id))) throw conflict('This delivery is being attempted right now; try again shortly');
+      if (!(await replayDelivery(sql, companyId, id, deps.owner))) throw conflict('This delivery is being attempted right now; try again shortly');
       const after = (await getDelivery(sql, companyId, id))!;
       return reply.code(202).send(present(after, (await attemptsFor(sql, companyId, [id])).get(id) ?? [], request.auth.scopes));
     });
