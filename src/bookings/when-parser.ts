@@ -2,9 +2,9 @@
  * Turns a caller's words about a time ("tomorrow at 3 pm", "в понедельник утром", ISO 8601) into either an
  * exact local time or a window, relative to `now` in the business time zone. English and Russian, digits
  * or number words. Deliberately small: a date part, a time part and a part of day, each found by scanning
- * tokens; anything it cannot place returns null so the agent asks again — so does a number or a date the parse
- * left unread ("at 11 or 12"), since booking a guess is worse than asking. A self-correction ("at 10, no wait, 11")
- * is read part by part, the later part winning.
+ * tokens; anything it cannot place returns null so the agent asks again — so does a number, a date or a word of a
+ * date or time the parse left unread ("at 11 or 12", "next month at 3"), since booking a guess is worse than
+ * asking. A self-correction ("at 10, no wait, 11") is read part by part, the later part winning.
  */
 import { DateTime } from 'luxon';
 import { localAt } from './local-time.js';
@@ -86,7 +86,18 @@ const WEEKDAY_WORDS: Record<string, number> = {
 };
 
 const PM_WORDS = new Set(['pm', 'p.m.', 'p.m', 'дня', 'вечера']);
-const AM_WORDS = new Set(['am', 'a.m.', 'a.m', 'утра', 'ночи']);
+const AM_WORDS = new Set(['am', 'a.m.', 'a.m', 'утра']);
+/**
+ * "11 at night", "в 11 ночи": a late hour, the night's small hours ("2 ночи" = 2:00) or midnight ("12 at night").
+ * How many tokens the marker at `i` takes (0 when none).
+ */
+const nightMarkerAt = (tokens: string[], i: number): number =>
+  tokens[i] === 'ночи' ? 1 : tokens[i] === 'at' && tokens[i + 1] === 'night' ? 2 : 0;
+/** The clock hour a 12-hour hour said "at night" is: 5–11 the evening's, 12 midnight, 1–4 the small hours. */
+const nightHour = (hour: number): number => (hour === 12 ? 0 : hour >= 5 && hour < 12 ? hour + 12 : hour);
+/** Whether the word(s) at `i` say which half of the day an hour is in: "pm", "утра", "at night". */
+const saysHalfOfDayAt = (tokens: string[], i: number): boolean =>
+  PM_WORDS.has(tokens[i] ?? '') || AM_WORDS.has(tokens[i] ?? '') || nightMarkerAt(tokens, i) > 0;
 const HOUR_WORDS = new Set(["o'clock", 'oclock', 'час', 'часа', 'часов', 'h']);
 const TIME_PREPOSITIONS = new Set(['at', 'в', 'во', 'к', 'around', 'about', 'около', 'by']);
 const DAY_UNIT_WORDS = new Set(['day', 'days', 'день', 'дня', 'дней']);
@@ -96,6 +107,9 @@ const DATE_ENDS = new Set(['', 'at', 'in', 'for', 'around', 'about', 'by', 'plea
 /** "not tomorrow, Thursday": a date said only to be refused. */
 const NEGATIONS = new Set(['not', 'не']);
 const NEXT_WORDS = new Set(['next', 'следующий', 'следующую', 'следующее', 'следующей', 'следующая']);
+/** "this coming Friday", "в ближайшую пятницу": the next such weekday, as "next Friday" is here. */
+const COMING_WORDS = new Set(['coming', 'ближайший', 'ближайшую', 'ближайшее', 'ближайшей', 'ближайшая']);
+const THIS_WORDS = new Set(['this', 'эту', 'этот', 'это', 'этим']);
 /** "next month", "следующего месяца", "в следующем месяце"; "this month", "этого месяца". */
 const NEXT_MONTH_WORDS = new Set(['next', 'следующего', 'следующем', 'следующий', 'будущего', 'будущем']);
 const THIS_MONTH_WORDS = new Set(['this', 'этого', 'этом', 'текущего', 'текущем']);
@@ -149,6 +163,12 @@ const isOrdinalWord = (w: string | undefined): boolean => w !== undefined && (EN
 const goesOnAsTime = (w: string | undefined): boolean =>
   w !== undefined && (EN_NUMBERS[w] !== undefined || /^\d/.test(w) || HOUR_WORDS.has(w) || PM_WORDS.has(w) || AM_WORDS.has(w));
 
+/** "twenty-first", "thirty-one": two number words written as one, split so they join as "twenty first" does. */
+function splitHyphenatedNumber(word: string): string[] {
+  const parts = word.split('-');
+  return parts.length === 2 && parts.every((p) => EN_NUMBERS[p] !== undefined) ? parts : [word];
+}
+
 function tokenize(text: string): Tokens {
   const cleaned = text
     .toLowerCase()
@@ -160,7 +180,7 @@ function tokenize(text: string): Tokens {
     // "12.06" stays whole: a date or a time, decided per piece (readDottedPairs); a dot ending a sentence goes.
     .replace(/[,!?;"()«»]/g, ' ')
     .replace(/(?<![ap])\.(?!m)(?!(?<=\d\.)\d\d\b)/g, ' ');
-  const raw = cleaned.split(/\s+/).filter(Boolean);
+  const raw = cleaned.split(/\s+/).filter(Boolean).flatMap(splitHyphenatedNumber);
   // Number words → digits, joining tens and units ("twenty five", "двадцать пять").
   const out: string[] = [];
   const loose = new Set<number>();
@@ -329,10 +349,12 @@ function dateAt(tokens: string[], i: number, used: Set<number>, today: DateTime,
   }
   const weekday = WEEKDAY_WORDS[t];
   if (weekday !== undefined) {
-    const prev = tokens[i - 1];
-    const thisWeek = prev === 'this' || prev === 'эту' || prev === 'этот' || prev === 'это';
+    const prev = tokens[i - 1] ?? '';
+    const thisWeek = THIS_WORDS.has(prev);
     const idx = [i];
-    if (prev !== undefined && (NEXT_WORDS.has(prev) || thisWeek || prev === 'on')) idx.push(i - 1);
+    if (NEXT_WORDS.has(prev) || COMING_WORDS.has(prev) || thisWeek || prev === 'on') idx.push(i - 1);
+    // "this coming Friday"
+    if (COMING_WORDS.has(prev) && THIS_WORDS.has(tokens[i - 2] ?? '')) idx.push(i - 2);
     return mark(used, idx, { day: weekdayAhead(today, weekday, thisWeek), weekday });
   }
   const month = MONTHS[t];
@@ -593,7 +615,7 @@ function findTimeStrict(tokens: string[], used: Set<number>): TimePart | null {
     const prev = tokens[i - 1];
     const next = tokens[i + 1];
     const afterPreposition = prev !== undefined && TIME_PREPOSITIONS.has(prev);
-    const beforeMarker = next !== undefined && (HOUR_WORDS.has(next) || PM_WORDS.has(next) || AM_WORDS.has(next) ||
+    const beforeMarker = next !== undefined && (HOUR_WORDS.has(next) || saysHalfOfDayAt(tokens, i + 1) ||
       (next === 'in' && tokens[i + 2] === 'the' && PART_WORDS[tokens[i + 3] ?? ''] !== undefined));
     // "через 3 дня" is a date, handled above; "in 2 hours" is not a clock time.
     if (prev === 'in' || prev === 'через') continue;
@@ -632,6 +654,7 @@ function withMeridiem(
   explicit = false,
 ): TimePart {
   const marker = tokens[after];
+  const night = nightMarkerAt(tokens, after);
   let h = hour;
   if (marker !== undefined && PM_WORDS.has(marker) && hour <= 12) {
     idx.push(after);
@@ -640,6 +663,10 @@ function withMeridiem(
   } else if (marker !== undefined && AM_WORDS.has(marker) && hour <= 12) {
     idx.push(after);
     if (hour === 12) h = 0;
+    explicit = true;
+  } else if (night > 0 && hour <= 12) {
+    idx.push(...Array.from({ length: night }, (_, k) => after + k));
+    h = nightHour(hour);
     explicit = true;
   } else if (marker !== undefined && hour === 12 && (NOON_WORDS.has(marker) || MIDNIGHT_WORDS.has(marker))) {
     // "12 noon", "twelve midnight"
@@ -665,7 +692,8 @@ function findPart(tokens: string[], used: Set<number>): Exclude<DayPart, 'week' 
     if (used.has(i)) continue;
     const t = tokens[i]!;
     const part = PART_WORDS[t];
-    if (part) return mark(used, [i], part);
+    // "this evening", "этим вечером"
+    if (part) return mark(used, THIS_WORDS.has(tokens[i - 1] ?? '') ? [i - 1, i] : [i], part);
     if (t === 'утра') return mark(used, [i], 'morning');
     if (t === 'вечера') return mark(used, [i], 'evening');
     if ((t === 'после' || t === 'after') && MIDDAY_WORDS.has(tokens[i + 1] ?? '')) return mark(used, [i, i + 1], 'afternoon');
@@ -733,7 +761,8 @@ export function parseWhen(text: string, options: ParseWhenOptions): WhenResult |
     // Placed as the schedule's slots are (local-time.ts): an ambiguous wall time on a fall-back night is then the
     // same instant as the slot the caller heard offered.
     const at = (day: DateTime) => localAt(day.setZone(zone), minutes);
-    if (date) return { kind: 'exact', start: at(date.day) };
+    // Today's 00:00 has always passed: "tonight at midnight", "сегодня в полночь" are the midnight that ends today.
+    if (date) return { kind: 'exact', start: at(minutes === 0 && +date.day === +today ? today.plus({ days: 1 }) : date.day) };
     if (options.defaultDay) {
       const day = DateTime.fromISO(options.defaultDay, { zone });
       if (day.isValid) return { kind: 'exact', start: at(day.startOf('day')) };
@@ -816,7 +845,7 @@ function readDottedPairs(tokens: string[], today: DateTime, order: DateOrder): s
     const pair = DOTTED_PAIR.exec(t);
     if (!pair) return t;
     const next = tokens[i + 1] ?? '';
-    const saidAsTime = TIME_PREPOSITIONS.has(tokens[i - 1] ?? '') || HOUR_WORDS.has(next) || PM_WORDS.has(next) || AM_WORDS.has(next);
+    const saidAsTime = TIME_PREPOSITIONS.has(tokens[i - 1] ?? '') || HOUR_WORDS.has(next) || saysHalfOfDayAt(tokens, i + 1);
     if (!saidAsTime && numericDate(t, today, order) !== null) return t;
     return Number(pair[1]) <= 23 && Number(pair[2]) <= 59 ? `${pair[1]}:${pair[2]}` : t;
   });
@@ -847,15 +876,53 @@ function isTimeWordAt(tokens: string[], i: number): boolean {
 }
 
 /**
- * Whether a number, a written date or time, a word of a time or a month the parse did not use is left: "at 11 or
- * 12", "10 tomorrow", "in June at 3", "tomorrow at quarter to". A count of something else ("for 2 people") and a
- * loose "one" are no time.
+ * Units a date is counted or picked in, and the night: left unread, the date said was not understood ("next month at
+ * 3", "in a month", "next year", "the last Friday of the month", "tomorrow night"), and the day read would be a guess.
+ */
+const DATE_UNIT_WORDS = new Set([
+  'month', 'months', 'year', 'years', 'week', 'weeks', 'fortnight', 'weekend', 'weekends', 'night', 'nights',
+  'месяц', 'месяца', 'месяце', 'месяцу', 'месяцев', 'год', 'года', 'году', 'лет', 'неделя', 'неделю', 'недели',
+  'неделе', 'недель', 'выходные', 'выходных', 'ночь', 'ночью', 'ночи',
+]);
+/** Words that pick which day, week or month is meant: unread only right before one ("last Friday", "this week"). */
+const DATE_PICKERS = new Set([
+  ...NEXT_WORDS, ...NEXT_MONTH_WORDS, ...THIS_MONTH_WORDS, ...COMING_WORDS, 'this', 'эту', 'этот', 'этой', 'last',
+  'following', 'previous', 'прошлый', 'прошлую', 'прошлой', 'прошлом', 'прошлого', 'прошлая', 'прошлое',
+  'последний', 'последнюю', 'последней', 'последнем', 'последнего', 'последняя', 'будущий', 'будущую', 'будущей',
+]);
+/** A Russian ordinal in any case ("пятнадцатое", "двадцать первое", "третьем"): a day of the month said. */
+const RU_ORDINAL_WORD =
+  /^(?:перв|втор|трет|четверт|пят|шест|седьм|восьм|девят|десят|(?:один|две|три|четыр|пят|шест|сем|восем|девят)надцат|двадцат|тридцат)(?:ый|ий|ой|ое|ье|ая|ья|ую|ью|ого|ьего|ому|ьему|ом|ьем|ые|ьи|ых|ьих)$/u;
+
+const isPartWord = (t: string): boolean => PART_WORDS[t] !== undefined || t === 'утра' || t === 'вечера';
+const isMonthWord = (t: string): boolean => MONTHS[t] !== undefined && !MONTH_LOOKALIKES.has(t);
+
+/** Words a date picker ("next", "last", "прошлую") picks among: a unit, a day, a weekday, a part of the day, a month. */
+const isPickedDateWord = (t: string): boolean =>
+  DATE_UNIT_WORDS.has(t) || DAY_UNIT_WORDS.has(t) || WEEKDAY_WORDS[t] !== undefined || isPartWord(t) || isMonthWord(t);
+
+/**
+ * Whether the word at `i` belongs to the words of a date or a part of the day: a month, a unit ("month", "недели"), a
+ * day ("tomorrow"), a weekday, a part of the day, an ordinal, or a picker before one of these ("next", "last").
+ */
+function isDateWordAt(tokens: string[], i: number): boolean {
+  const t = tokens[i]!;
+  if (isMonthWord(t) || DATE_UNIT_WORDS.has(t) || DAY_WORDS.has(t) || WEEKDAY_WORDS[t] !== undefined || isPartWord(t)) return true;
+  if (RU_ORDINAL_GENITIVE.has(t) || RU_ORDINAL_WORD.test(t)) return true;
+  return DATE_PICKERS.has(t) && isPickedDateWord(tokens[i + 1] ?? '');
+}
+
+/**
+ * Whether a number, a written date or time, or a word of a time or a date the parse did not use is left: "at 11 or
+ * 12", "10 tomorrow", "in June at 3", "tomorrow at quarter to", "next month at 3", "на пятнадцатое в 14". What was
+ * read without it would be a guess, so the agent asks again. A count of something else ("for 2 people") and a loose
+ * "one" are no time.
  */
 function leftUnread({ tokens, loose }: Tokens, used: Set<number>): boolean {
   return tokens.some((t, i) => {
     if (used.has(i) || loose.has(i)) return false;
     if (/^\d/.test(t)) return !countsSomething(tokens, i);
-    return RU_ORDINAL_GENITIVE.has(t) || isTimeWordAt(tokens, i) || (MONTHS[t] !== undefined && !MONTH_LOOKALIKES.has(t));
+    return isTimeWordAt(tokens, i) || isDateWordAt(tokens, i);
   });
 }
 

@@ -108,6 +108,25 @@ const exact: Array<[string, string]> = [
   ['tomorrow at twelve midnight', '2026-03-05T00:00'],
   ['завтра без двадцати полночь', '2026-03-05T23:40'],
   ['завтра без пяти полдень', '2026-03-05T11:55'],
+  // Ordinal words written with a hyphen are a day of the month as "the fifteenth" is ("twenty-first" was dropped: today).
+  ['on the twenty-first at 2 pm', '2026-03-21T14:00'],
+  ['on the thirty-first at 2 pm', '2026-03-31T14:00'],
+  ['the twenty second at 10 am', '2026-03-22T10:00'],
+  // "at night" / "ночи": 5–11 the evening's, 12 midnight, 1–4 the small hours (11 and 11:40 were read as the morning).
+  ['tomorrow at 11 at night', '2026-03-05T23:00'],
+  ['tomorrow at twenty to twelve at night', '2026-03-05T23:40'],
+  ['tomorrow at 12 at night', '2026-03-05T00:00'],
+  ['завтра в 11 ночи', '2026-03-05T23:00'],
+  ['завтра в 2 ночи', '2026-03-05T02:00'],
+  // Midnight said for today is the one ending it, never today's 00:00 already past.
+  ['tonight at midnight', '2026-03-05T00:00'],
+  ['сегодня в полночь', '2026-03-05T00:00'],
+  // Words of a date that the parse reads keep working beside the new vocabulary.
+  ['this coming friday at 3', '2026-03-06T15:00'],
+  ['в ближайшую пятницу в 3', '2026-03-06T15:00'],
+  ['tonight at 9', '2026-03-04T21:00'],
+  ['hi, this is Anna, tomorrow at 3', '2026-03-05T15:00'],
+  ['это завтра в 3', '2026-03-05T15:00'],
 ];
 
 const windows: Array<[string, string, string, string]> = [
@@ -148,6 +167,28 @@ const askAgain: Array<[string, string]> = [
   // "the first" alone: a pick among the times offered as likely as a day of the month.
   ['the first', 'a pick, or the 1st'],
   ['the second, please', 'a pick, or the 2nd'],
+  // A word of a date left unread: what was read without it (today, this Friday) would be a guess.
+  ['next month at 3pm', 'no day of next month'],
+  ['in a month at 3 pm', 'a month is not read'],
+  ['a month from today at 3 pm', 'a month is not read'],
+  ['next year at 3 pm', 'no day of next year'],
+  ['next month on Friday at 3pm', 'which Friday of next month'],
+  ['the last friday of the month at 2 pm', 'the last Friday is not read'],
+  ['last friday at 2', 'a day already past'],
+  ['this week at 3', 'which day of the week'],
+  ['the week after next at 3', 'which day of that week'],
+  ['tomorrow night', 'the night is not a window read'],
+  ['tomorrow morning or evening', 'two parts of the day said'],
+  ['в следующем месяце в 15', 'no day of next month'],
+  ['через месяц в 15', 'a month is not read'],
+  ['в следующем году в 15', 'no day of next year'],
+  ['в последнюю пятницу месяца в 14', 'the last Friday is not read'],
+  ['в прошлую пятницу в 3', 'a day already past'],
+  ['на этой неделе в 3', 'which day of the week'],
+  ['завтра ночью', 'the night is not a window read'],
+  ['на пятнадцатое в 14', 'a day of the month said without its month'],
+  ['двадцать первого в 14', 'a day of the month said without its month'],
+  ['в три с четвертью', '"с четвертью" is not read'],
 ];
 
 /** The company's country decides whether 6/12 is June 12 or December 6. */
