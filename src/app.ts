@@ -14,7 +14,7 @@ import { AuthFailureThrottle, apiKeyAuth } from './api/auth.js';
 import { installErrorHandler, sendFrameworkError } from './api/error-handler.js';
 import { installHealthRoutes, type HealthOptions } from './api/health.js';
 import { installRequestGuards } from './api/request-guards.js';
-import { connectionAuthenticated, installConnectionGuard } from './connection-guard.js';
+import { installConnectionGuard } from './connection-guard.js';
 import { createMetrics, installHttpMetrics, type Metrics } from './metrics.js';
 import { adminRoutes } from './api/routes/admin.js';
 import { installAuditLog } from './audit/hook.js';
@@ -216,13 +216,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     schemaController: { compilersFactory: { buildValidator: buildRequestValidator } },
     frameworkErrors: sendFrameworkError,
   });
-  // Header and request deadlines, MAX_CONNECTIONS and the per-client-IP cap on unauthenticated connections.
-  const capForwardedUpgrades = installConnectionGuard(app.server, deps.config);
-  // A connection that has had a whole request answered is no slow-header stranger, whatever authenticated it (an API
-  // key, a Twilio signature) or whether anything did: it stops counting against its IP's cap. Twilio sends a busy
-  // account's webhooks over many kept-alive connections from a few addresses; counted, the 65th was cut unanswered.
-  // Idle, such a connection lives HTTP_KEEP_ALIVE_TIMEOUT_MS, within MAX_CONNECTIONS.
-  app.addHook('onResponse', async (request) => connectionAuthenticated(request.raw.socket));
+  // Header and request deadlines, MAX_CONNECTIONS and the per-client-IP cap on unauthenticated connections. An
+  // answered request authenticates nothing: each authentication (auth.ts, the Twilio signature, the call sockets)
+  // takes its connection out of the count; the hooks only tell a stranger's busy connection from an idle one.
+  const connectionGuard = installConnectionGuard(app.server, deps.config);
+  app.addHook('onResponse', connectionGuard.onResponse);
   const metrics = deps.metrics ?? createMetrics();
   app.decorate('metrics', metrics);
   app.addHook('onSend', async (request, reply) => {
@@ -256,7 +254,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // UTF-8 — validated there, not by ws, so it does not close the socket); only a larger frame closes it (1009).
   await app.register(websocket, { options: { maxPayload: MAX_SOCKET_PAYLOAD, skipUTF8Validation: true } });
   // After @fastify/websocket's own onRequest hook, which marks an upgrade so that a refused one's socket is closed.
-  app.addHook('onRequest', capForwardedUpgrades);
+  app.addHook('onRequest', connectionGuard.onRequest);
   await app.register(multipart, { limits: { fileSize: deps.config.UPLOAD_MAX_BYTES, files: 1, fields: 10 } });
 
   installHealthRoutes(app, deps.sql, deps.health);
@@ -280,8 +278,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         if (!(route.config as { scope?: string } | undefined)?.scope) throw new Error(`${String(route.method)} ${route.url}: a tenant route must declare config.scope`);
       });
       tenant.addHook('onRequest', apiKeyAuth(deps.sql));
-      // A valid key: this keep-alive connection is a known client's, no longer a stranger's (connection-guard.ts).
-      tenant.addHook('onRequest', async (request) => connectionAuthenticated(request.raw.socket));
       await tenant.register(rateLimit, {
         max: deps.config.RATE_LIMIT_PER_MIN,
         timeWindow: 60_000,

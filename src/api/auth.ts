@@ -1,11 +1,13 @@
 /**
  * Bearer authentication. Company routes take an API key (`pk_…`), found by prefix and compared by hash;
  * admin routes take ADMIN_TOKEN. Every failure is the same 401, so a caller learns nothing about which part
- * was wrong.
+ * was wrong. A connection that authenticates stops counting against its client IP's cap of unauthenticated
+ * connections (connection-guard.ts): it is a known client's now, kept alive or not.
  */
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { findKeyByPrefix, touchApiKey } from '../db/api-keys.js';
 import type { Db } from '../db/sql.js';
+import { connectionAuthenticated } from '../connection-guard.js';
 import { ParleyError } from '../errors.js';
 import { hashKey, prefixOf, safeEqualHex, safeEqualString } from './keys.js';
 import type { SharedCounter } from './rate-limit-store.js';
@@ -75,6 +77,8 @@ export function apiKeyAuth(db: Db) {
     if (!key || !prefix) throw unauthorized();
     const row = await findKeyByPrefix(db, prefix);
     if (!row || !safeEqualHex(row.key_hash, hashKey(key)) || !row.usable) throw unauthorized();
+    // A valid key, whatever its scopes: the client is known.
+    connectionAuthenticated(request.raw.socket);
     const needed = request.routeOptions.config.scope;
     if (needed && !hasScope(row.scopes, needed)) throw lacks(needed);
     request.auth = { companyId: row.company_id, keyId: row.id, scopes: row.scopes };
@@ -86,6 +90,7 @@ export function adminAuth(adminToken: string) {
   return async (request: FastifyRequest): Promise<void> => {
     const token = bearer(request);
     if (!token || !safeEqualString(token, adminToken)) throw new ParleyError('PARLEY_ERR_UNAUTHORIZED', 'Missing or invalid admin token');
+    connectionAuthenticated(request.raw.socket);
   };
 }
 

@@ -14,6 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import { TWILIO_FORMAT } from '../audio/format.js';
 import { MULAW_SILENCE } from '../audio/mulaw.js';
 import { writeWav } from '../audio/wav.js';
+import { connectionAuthenticated } from '../connection-guard.js';
 import { getBotById, type BotRow } from '../db/bots.js';
 import type { RootSql } from '../db/sql.js';
 import { CallUsageMeter, CountingTts } from '../usage/counting.js';
@@ -262,6 +263,8 @@ export function registerVoicemailRoute(app: FastifyInstance, audio: VoicemailAud
       return reply.status(503).type('text/plain').send('Voicemail audio unavailable');
     }
     if (!wav) return reply.status(403).type('text/plain').send('Invalid or expired voicemail token');
+    // A valid token is Twilio's fetch: its connection no longer counts as a stranger's (connection-guard.ts).
+    connectionAuthenticated(request.raw.socket);
     return reply.type('audio/wav').header('cache-control', 'private, max-age=300').send(Buffer.from(wav.buffer, wav.byteOffset, wav.byteLength));
   });
 }

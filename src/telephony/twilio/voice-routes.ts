@@ -8,6 +8,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { createCall, endCallInTx, recordRefusedCall } from '../../call/lifecycle.js';
+import { connectionAuthenticated } from '../../connection-guard.js';
 import { findActiveBotByNumber, getBotForCall, type BotRow } from '../../db/bots.js';
 import { callStatusRank, isLiveStatus, liveStatuses, type CallStatus } from '../../db/calls.js';
 import { END_REASON, TWILIO_CALL_STATUS } from './call-status.js';
@@ -81,6 +82,8 @@ function checkSignature(deps: TwilioRouteDeps, path: string | ((request: Fastify
       request.log.warn({ path }, 'rejected a request with a bad Twilio signature');
       return reply.status(403).type('text/plain').send('Invalid Twilio signature');
     }
+    // Twilio's: its many kept-alive webhook connections, from a few addresses, no longer count as strangers'.
+    connectionAuthenticated(request.raw.socket);
   };
 }
 
