@@ -74,7 +74,7 @@ export const VARIABLES = {
   },
   MAX_UNAUTHENTICATED_CONNECTIONS_PER_IP: {
     kind: { type: 'int', min: 0, max: 100_000 }, default: '64',
-    doc: 'Connections one client IP may hold open in each process before they authenticate (an API request with a valid key, a call socket whose start was accepted) or have a request answered; more are dropped. A live call socket no longer counts, so Twilio\'s concurrent calls are not capped. From a TRUST_PROXY peer it counts WebSocket upgrades by the forwarded client IP instead (429). 0 = off',
+    doc: 'Connections one client IP may hold open in each process before they authenticate (an API key or the admin token accepted, a valid Twilio signature, a call socket whose start was accepted); an answered request is no authentication. At the cap a new connection closes that IP\'s longest-open idle kept-alive one, or is dropped when none is idle. An authenticated connection no longer counts, so Twilio\'s concurrent calls and webhooks are not capped. From a TRUST_PROXY peer it counts WebSocket upgrades by the forwarded client IP instead (429). 0 = off',
   },
   SHUTDOWN_TIMEOUT_MS: { kind: { type: 'int', min: 0, max: 600_000 }, default: '10000', doc: 'How long SIGTERM waits for in-flight work' },
   CALL_TOKEN_SECRET: { kind: { type: 'string' }, secret: true, doc: 'HMAC key for media-stream and web-call tokens, at least 32 characters (a shorter one stops the start); unset = generated into DATA_DIR/call-token-secret' },
