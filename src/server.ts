@@ -50,6 +50,7 @@ import { closeAbandonedWebCalls } from './telephony/web/tokens.js';
 import { webCallPageRoute } from './web/page-route.js';
 import { TWILIO_FORMAT } from './audio/format.js';
 import { analyticsWorker } from './analytics/rollup.js';
+import { campaignStatsWorker } from './campaigns/stats.js';
 import { retentionWorker } from './privacy/retention.js';
 import { campaignRoutes } from './api/routes/campaigns.js';
 import { CampaignScheduler } from './campaigns/scheduler.js';
@@ -204,6 +205,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const campaigns = config.WORKERS_ENABLED && dialer ? new CampaignScheduler({ sql: backgroundSql, dialer, log, budget, ...idlePoll }) : null;
   // Keeps the analytics rollup current (buckets marked dirty by triggers; see src/analytics/rollup.ts).
   const analyticsRollup = config.WORKERS_ENABLED ? analyticsWorker(backgroundSql, log) : null;
+  // Folds the campaign statistics' deltas into their totals (src/campaigns/stats.ts).
+  const campaignStatsFold = config.WORKERS_ENABLED ? campaignStatsWorker(backgroundSql, log) : null;
   // Purges calls past each company's retention_days (src/privacy/retention.ts).
   const retention = config.WORKERS_ENABLED ? retentionWorker(backgroundSql, log, { recordings }) : null;
 
@@ -286,6 +289,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     : null;
   campaigns?.start();
   analyticsRollup?.start();
+  campaignStatsFold?.start();
   retention?.start();
   // Expired holds and abandoned web calls: background work like the workers above, so only where they run.
   const holdSweeper = config.WORKERS_ENABLED
@@ -321,7 +325,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       await settleWithin(app.close(), left());
       await settleWithin(prewarmer.close(), left());
       await workListener?.stop();
-      await Promise.all([worker?.stop(left()), webhooks?.stop(left()), analyticsRollup?.stop(left()), retention?.stop(left())]);
+      await Promise.all([worker?.stop(left()), webhooks?.stop(left()), analyticsRollup?.stop(left()), campaignStatsFold?.stop(left()), retention?.stop(left())]);
       await recordings.close();
       await knowledge.pool.close();
       await ownership.stop();

@@ -216,37 +216,44 @@ export interface CampaignStats {
   conversions: number;
 }
 
+interface StatCounter {
+  kind: string;
+  label: string;
+  n: number;
+}
+
+/**
+ * The campaign's statistics from its counters (migration 0330: kept by triggers on every write of its contacts,
+ * attempts and their calls' outcomes): the folded totals plus the deltas not folded yet, summed in one statement
+ * — one snapshot, so a fold committing meanwhile is seen whole or not at all. A few dozen rows, whatever the
+ * campaign's size: the count of every contact and attempt this replaced took 179–270 ms at 1,000,000 contacts.
+ */
 export async function campaignStats(db: Db, companyId: string, campaign: Pick<CampaignRow, 'id' | 'conversion_outcomes'>): Promise<CampaignStats> {
-  const [c] = await db<{ targeted: number; completed: number; in_progress: number; waiting: number }[]>`
-    select count(*)::int as targeted,
-      count(*) filter (where state in ('done', 'exhausted'))::int as completed,
-      count(*) filter (where state in ('dialing', 'live'))::int as in_progress,
-      count(*) filter (where state = 'pending')::int as waiting
-    from campaign_contacts where company_id = ${companyId} and campaign_id = ${campaign.id}`;
-  const skipped = await db<{ reason: string; n: number }[]>`
-    select coalesce(skip_reason, 'unknown') as reason, count(*)::int as n from campaign_contacts
-    where company_id = ${companyId} and campaign_id = ${campaign.id} and state = 'skipped' group by 1`;
-  const [a] = await db<{ dialled: number; answered: number; voicemail: number; conversions: number }[]>`
-    select count(*) filter (where a.counted)::int as dialled,
-      count(*) filter (where a.outcome in ('answered', 'screened'))::int as answered,
-      -- Messages left: a machine hung up on (voicemail 'hung_up') left nothing, and its contact is called again.
-      count(*) filter (where a.voicemail = 'left')::int as voicemail,
-      count(*) filter (where o.outcome_type = any(${campaign.conversion_outcomes}))::int as conversions
-    from campaign_attempts a left join outcomes o on o.call_id = a.call_id and o.company_id = a.company_id
-    where a.company_id = ${companyId} and a.campaign_id = ${campaign.id}`;
-  const outcomes = await db<{ outcome: string; n: number }[]>`
-    select outcome, count(*)::int as n from campaign_attempts
-    where company_id = ${companyId} and campaign_id = ${campaign.id} and outcome is not null group by 1`;
+  const counters = await db<StatCounter[]>`
+    select kind, label, sum(n)::int as n from (
+      select kind, label, n from campaign_stat_totals where campaign_id = ${campaign.id} and company_id = ${companyId}
+      union all
+      select kind, label, n from campaign_stat_deltas where campaign_id = ${campaign.id} and company_id = ${companyId}) s
+    group by kind, label having sum(n) <> 0`;
+  return statsFromCounters(counters, campaign.conversion_outcomes);
+}
+
+function statsFromCounters(counters: StatCounter[], conversionOutcomes: readonly string[]): CampaignStats {
+  // Of one kind: every label, or only those listed.
+  const count = (kind: string, labels?: readonly string[]) =>
+    counters.filter((c) => c.kind === kind && (!labels || labels.includes(c.label))).reduce((sum, c) => sum + c.n, 0);
+  const byLabel = (kind: string) => Object.fromEntries(counters.filter((c) => c.kind === kind).map((c) => [c.label, c.n]));
   return {
-    targeted: c!.targeted,
-    dialled: a!.dialled,
-    answered: a!.answered,
-    voicemail: a!.voicemail,
-    completed: c!.completed,
-    in_progress: c!.in_progress,
-    waiting: c!.waiting,
-    skipped: Object.fromEntries(skipped.map((r) => [r.reason, r.n])),
-    outcomes: Object.fromEntries(outcomes.map((r) => [r.outcome, r.n])),
-    conversions: a!.conversions,
+    targeted: count('contacts'),
+    dialled: count('dialled'),
+    answered: count('answered'),
+    voicemail: count('voicemail'),
+    completed: count('state', ['done', 'exhausted']),
+    in_progress: count('state', ['dialing', 'live']),
+    waiting: count('state', ['pending']),
+    skipped: byLabel('skipped'),
+    outcomes: byLabel('outcome'),
+    // Attempts whose call's analysed type is one of the campaign's conversion outcomes.
+    conversions: count('call_outcome', conversionOutcomes),
   };
 }
