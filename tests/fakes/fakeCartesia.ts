@@ -51,6 +51,11 @@ export class FakeCartesia {
   options: Required<FakeCartesiaOptions>;
   /** Observer for benchmarks; null costs nothing. */
   trace: ((event: FakeCartesiaTrace) => void) | null = null;
+  /**
+   * Misbehaviour for a new context, by its first transcript: 'silent' never answers it, { error } answers an error
+   * frame for it (that status code), 'drop' closes the socket after its first audio chunk.
+   */
+  misbehave: ((transcript: string, connection: number) => 'silent' | 'drop' | { error: number } | null) | null = null;
   private readonly http: Server;
   private readonly wss: WebSocketServer;
   private port = 0;
@@ -112,6 +117,14 @@ export class FakeCartesia {
       send({ type: 'error', context_id: contextId, status_code: 400, title: 'Invalid request', message, error_code: 'invalid_request', done: true });
 
     const run = async (id: string, ctx: ContextState): Promise<void> => {
+      const bad = this.misbehave?.(ctx.firstTranscript, connection) ?? null;
+      if (bad === 'silent') return;
+      if (bad && typeof bad === 'object') {
+        send({ type: 'error', context_id: id, status_code: bad.error, title: 'Scripted', message: `scripted error ${bad.error}`, error_code: 'scripted', done: true });
+        contexts.delete(id);
+        return;
+      }
+      if (bad === 'drop' && ctx.firstAudioSent) return;
       if (ctx.running) return;
       ctx.running = true;
       if (!ctx.started) {
@@ -128,6 +141,10 @@ export class FakeCartesia {
           if (!ctx.firstAudioSent) {
             ctx.firstAudioSent = true;
             this.trace?.({ kind: 'first-audio', connection, contextId: id, transcript: ctx.firstTranscript, at: performance.now() });
+            if (bad === 'drop') {
+              ws.terminate();
+              return;
+            }
           }
           await sleep(this.options.chunkIntervalMs);
         }

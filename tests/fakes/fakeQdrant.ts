@@ -45,6 +45,8 @@ export class FakeQdrant {
   readonly collections = new Map<string, Collection>();
   /** Operations to fail once with 503 (e.g. 'upsert'), to test cleanup paths. */
   failNext = new Set<'upsert' | 'query' | 'delete'>();
+  /** Delay before answering a points query/search (a slow Qdrant). */
+  queryDelayMs = 0;
   private server: Server | null = null;
 
   /** Listens on `port` (0: any free one); after stop(), start(samePort) brings "the same Qdrant" back. */
@@ -79,6 +81,7 @@ export class FakeQdrant {
     }
     const method = req.method ?? 'GET';
     this.requests.push({ method, path: url.pathname, query: Object.fromEntries(url.searchParams), body });
+    if (this.queryDelayMs > 0 && /\/points\/(query|search)/.test(url.pathname)) await new Promise((r) => setTimeout(r, this.queryDelayMs));
     const send = (status: number, result: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(status < 300 ? { result, status: 'ok', time: 0.0001 } : { status: { error: String(result) }, time: 0.0001 }));

@@ -50,6 +50,8 @@ interface StackOptions {
   logLevel?: string;
   /** Twilio's REST API (a FakeTwilioRest): enables POST /v1/bots/:id/calls. */
   twilioRest?: { url: string; accountSid: string; authToken: string };
+  /** More settings (audit scratch). */
+  extraEnv?: Record<string, string>;
 }
 
 export async function startCloudStack(options: StackOptions & { openai?: FakeOpenAIOptions } = {}): Promise<CloudStack> {
@@ -84,6 +86,7 @@ async function startStack(options: StackOptions, llmEnv: Record<string, string>,
     CARTESIA_API_KEY: cartesia.options.apiKey,
     CARTESIA_URL: cartesia.url.replace(/^ws/, 'http'),
     CARTESIA_VOICE_EN: 'voice-1',
+    ...options.extraEnv,
   });
   const server = await startServer(config, createLogger(options.logLevel ?? 'silent'), { port: 0, database: db });
   const app = server.app;
