@@ -59,8 +59,18 @@ export const badRequest = (message: string, details?: Record<string, unknown>): 
 export const conflict = (message: string, details?: Record<string, unknown>): ParleyError =>
   new ParleyError('PARLEY_ERR_CONFLICT', message, details);
 
+/** How deep isRetryable looks down a chain of causes (a cycle of causes must not loop it). */
+const MAX_CAUSE_DEPTH = 8;
+
 /**
  * Whether trying again may help: provider adapters mark their errors (`details.retryable`, false for a rejected
- * key or a malformed request); anything unmarked may be transient.
+ * key or a malformed request); anything unmarked may be transient. A wrapper (the call's TtsFailure and LlmFailure,
+ * any error with a `cause`) is as retryable as what it wraps: a refusal anywhere down the chain of causes is one.
  */
-export const isRetryable = (err: unknown): boolean => !(err instanceof ParleyError && err.details?.retryable === false);
+export function isRetryable(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth < MAX_CAUSE_DEPTH; depth++, e = e.cause) {
+    if (e instanceof ParleyError && e.details?.retryable === false) return false;
+  }
+  return true;
+}

@@ -1,0 +1,41 @@
+/**
+ * isRetryable sees through wrappers: a provider's refusal (details.retryable false: a 4xx for the request, a
+ * rejected key) stays a refusal once the call wraps it (TtsFailure, LlmFailure, any error with a cause). Wrapped,
+ * a refused phrase was retried — and its socket reopened — like a dropped connection.
+ */
+import { describe, expect, it } from 'vitest';
+import { LlmFailure } from '../../src/call/agent-turn.js';
+import { TtsFailure } from '../../src/call/playback.js';
+import { isRetryable, ParleyError } from '../../src/errors.js';
+
+const refusal = (): ParleyError => new ParleyError('PARLEY_ERR_UPSTREAM', 'Cartesia error: invalid request', { provider: 'cartesia', status: 400, retryable: false });
+const transient = (): ParleyError => new ParleyError('PARLEY_ERR_UPSTREAM', 'Cartesia error: overloaded', { provider: 'cartesia', status: 500, retryable: true });
+
+describe('isRetryable through causes', () => {
+  it('a refusal is not retryable, bare or wrapped by the call (TtsFailure, LlmFailure)', () => {
+    expect(isRetryable(refusal())).toBe(false);
+    expect(isRetryable(new TtsFailure(refusal(), 'On Sundays we are closed.'))).toBe(false);
+    expect(isRetryable(new LlmFailure(refusal()))).toBe(false);
+  });
+
+  it('any error with a cause, nested: the refusal down the chain decides', () => {
+    expect(isRetryable(new Error('outer', { cause: new TtsFailure(refusal()) }))).toBe(false);
+    expect(isRetryable(new TtsFailure(new Error('socket', { cause: refusal() })))).toBe(false);
+  });
+
+  it('transient and unmarked failures stay retryable, wrapped or not', () => {
+    expect(isRetryable(new TtsFailure(transient()))).toBe(true);
+    expect(isRetryable(new LlmFailure(new Error('socket hang up')))).toBe(true);
+    expect(isRetryable(new TtsFailure('no audio'))).toBe(true);
+    expect(isRetryable(new Error('plain'))).toBe(true);
+    expect(isRetryable('a string')).toBe(true);
+    expect(isRetryable(null)).toBe(true);
+  });
+
+  it('a cycle of causes does not loop', () => {
+    const a = new Error('a');
+    const b = new Error('b', { cause: a });
+    (a as { cause?: unknown }).cause = b;
+    expect(isRetryable(a)).toBe(true);
+  });
+});
