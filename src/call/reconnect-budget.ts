@@ -3,7 +3,9 @@
  * from the first attempt or failure, reconnects are tried (with backoff) until RECONNECT_BUDGET_MS has passed — an attempt
  * that hangs is cut when the budget runs out — and then the call gives up (apologises if it still can speak,
  * and ends). A provider that proves it works (its session delivers an event or stays up STABLE_MS, a phrase is
- * spoken) starts the next streak with a fresh budget. So a caller waits at most RECONNECT_BUDGET_MS in silence for a dead recognizer or
+ * spoken) starts the next streak with a fresh budget — but one that fails again within STABLE_MS of that proof has
+ * not recovered: its backoff goes on growing, so a provider that works for an instant each time (a phrase replayed,
+ * one event delivered) is never reconnected in a tight loop. So a caller waits at most RECONNECT_BUDGET_MS in silence for a dead recognizer or
  * voice before the call speaks (the apology) or ends.
  */
 import { backoffDelayMs } from '../util/backoff.js';
@@ -12,11 +14,14 @@ import type { Clock } from './types.js';
 export const RECONNECT_BUDGET_MS = 5000;
 /** A session that lasted this long before failing worked: its failure starts a new budget. */
 export const STABLE_MS = 2000;
-const BACKOFF = { baseMs: 200, maxMs: 1000 };
+/** Half jitter: a retry after a relapse always waits (at least half its step), never 0 by chance. */
+const BACKOFF = { baseMs: 200, maxMs: 1000, jitter: 0.5 };
 
 export class ReconnectBudget {
   private since: number | null = null;
   private attempts = 0;
+  /** When the provider last proved it works after a streak (null: never). */
+  private recoveredAt: number | null = null;
 
   constructor(
     private readonly clock: Clock,
@@ -28,9 +33,17 @@ export class ReconnectBudget {
     this.since ??= this.clock.now();
   }
 
-  /** A failure: starts the streak's clock at the first one. Returns the ms left for reconnecting (≤ 0: spent). */
+  /**
+   * A failure: starts the streak's clock at the first one. A failure within STABLE_MS of the last recovery goes on
+   * with that streak's count of attempts (its backoff). Returns the ms left for reconnecting (≤ 0: spent).
+   */
   fail(): number {
-    this.since ??= this.clock.now();
+    const now = this.clock.now();
+    if (this.since === null) {
+      const relapse = this.recoveredAt !== null && now - this.recoveredAt < STABLE_MS;
+      if (!relapse) this.attempts = 0;
+      this.since = now;
+    }
     this.attempts++;
     return this.leftMs;
   }
@@ -43,10 +56,18 @@ export class ReconnectBudget {
     return this.attempts;
   }
 
-  /** The provider works again: the next failure starts a new budget. */
-  recovered(): void {
-    this.since = null;
-    this.attempts = 0;
+  /**
+   * The provider works again — since `provenAt` (default now; a session that stayed up STABLE_MS: since it opened):
+   * the next failure starts a new budget, and a fresh backoff once it is STABLE_MS past `provenAt`. Cheap when no
+   * streak runs (a recognizer calls it on every event).
+   */
+  recovered(provenAt = this.clock.now()): void {
+    if (this.since !== null) {
+      this.since = null;
+      this.recoveredAt = provenAt;
+    } else if (this.recoveredAt !== null && provenAt < this.recoveredAt) {
+      this.recoveredAt = provenAt; // it has worked since earlier than the last proof said
+    }
   }
 
   /** Waits before the next attempt: backoff, never past the budget. Resolves false when the budget is spent. */

@@ -153,7 +153,7 @@ export class SttConnection {
       if (this.closed) return;
       this.takeBackUnsent(session);
       failure ??= new Error('STT stream ended');
-      if (this.o.clock.now() - openedAt >= STABLE_MS) this.budget.recovered();
+      if (this.o.clock.now() - openedAt >= STABLE_MS) this.budget.recovered(openedAt);
       if (!(await this.failed(failure, recoverable))) return;
       // A new session takes over: the turn keeps what this one recognised (and may close on it). Passed on only now
       // that a reopen follows: a failure that spent the budget (or that no reopen can mend) ends the call, which

@@ -1,8 +1,9 @@
 /**
  * The call's voice: its TTS session, opened at the start and reopened after a failure — a session that will not
  * open (or hangs opening), or a phrase that fails mid-synthesis — within one bounded time budget
- * (reconnect-budget.ts). A spoken phrase, or a session that lasted STABLE_MS, proves it works: the next
- * failure gets a fresh budget. A failure the provider marks as not retryable (a rejected key) is given up at once.
+ * (reconnect-budget.ts). New audio heard whole, or a session that lasted STABLE_MS, proves it works: the next
+ * failure gets a fresh budget. A failure the provider marks as not retryable (a rejected key) is given up at once;
+ * a phrase the voice refuses on a working session never comes here (playback.ts skips it).
  */
 import { isRetryable } from '../errors.js';
 import type { TtsProvider, TtsSession, TtsSessionOptions } from '../providers/types.js';
@@ -41,8 +42,8 @@ export class TtsLine {
         this.o.onFailure(failure, 0);
         return null;
       }
-      // A session that worked for a while before failing gets a fresh budget.
-      if (this.session && this.o.clock.now() - this.openedAt >= STABLE_MS) this.budget.recovered();
+      // A session that worked for a while before failing gets a fresh budget: it has worked since it opened.
+      if (this.session && this.o.clock.now() - this.openedAt >= STABLE_MS) this.budget.recovered(this.openedAt);
       this.o.onFailure(failure, this.budget.fail());
       const old = this.session;
       this.session = null;
@@ -71,7 +72,10 @@ export class TtsLine {
     }
   }
 
-  /** A phrase was spoken: the voice works. */
+  /**
+   * New audio of the voice was heard whole (not a phrase made before the failure and sent again): it works. A
+   * failure within STABLE_MS of that still backs off (ReconnectBudget).
+   */
   recovered(): void {
     this.budget.recovered();
   }
