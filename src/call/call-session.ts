@@ -6,6 +6,7 @@
  * within one time budget (reconnect-budget.ts). This file holds the call's state (call-state.ts), owns its
  * timers (timers.ts), watches the caller's silence (silence-watch.ts) and records the transcript.
  */
+import { isRetryable } from '../errors.js';
 import { splitSentences } from '../knowledge/sentences.js';
 import type { Language, SttEvent, TtsSession } from '../providers/types.js';
 import { LIVE_ANSWER_MAX_TOKENS, LlmFailure, runAgentTurn, speakToolSay, splitForSpeech } from './agent-turn.js';
@@ -21,12 +22,12 @@ import { KeypadEntry } from './keypad.js';
 import { TypedInputPacer } from './typed-input.js';
 import { answerLatency, Conversation, errText } from './conversation.js';
 import { HistoryWindow } from './history-window.js';
-import { MarkEchoes, TTS_FIRST_AUDIO_MS, type PlaybackTiming } from './playback.js';
+import { MarkEchoes, TTS_FIRST_AUDIO_MS, TtsFailure, type PlaybackTiming } from './playback.js';
 import { SESSION_PHRASES } from './session-phrases.js';
 import type { CallSessionOptions } from './session-options.js';
 import { SilenceWatch } from './silence-watch.js';
 import { SpeakingTurn, type BotTurnKind, type StopReason } from './speaking-turn.js';
-import type { UnheardSay } from './tool-rounds.js';
+import type { TurnRest, UnheardSay } from './tool-rounds.js';
 import { CallTimers } from './timers.js';
 import { TtsLine } from './tts-line.js';
 import type { CallControl } from './tool-types.js';
@@ -54,6 +55,12 @@ export const WRAP_UP_MAX_MS = 30_000;
 
 /** The least time a retried phrase gets for its first audio (a fresh TTS connection and its first chunk). */
 const RETRY_FIRST_AUDIO_MIN_MS = 1500;
+/**
+ * A phrase the voice failed on this many times (each failing its turn) is given up: left unsaid, and the rest said
+ * without it. A voice that fails on one phrase every time would otherwise say the rest from the phrase playing
+ * before it, fail on it again, and loop for as long as the caller stays.
+ */
+const PHRASE_TRIES = 2;
 /**
  * How long a call the caller hung up mid-sentence waits for the recognizer's last words. The local recognizer
  * decodes a few seconds of speech in a few hundred ms; Deepgram answers a Finalize in about as long.
@@ -100,6 +107,17 @@ export class CallSession {
    * answers looks stable to the reconnect budget, so this bounds the failures of a voice that never speaks.
    */
   private ttsSilentSince: number | null = null;
+  /** How often the voice failed on each phrase (by its text) since a turn last played out: PHRASE_TRIES gives it up. */
+  private readonly phraseFailures = new Map<string, number>();
+  /**
+   * Phrases whose audio was made before the voice failed, said again with the rest: hearing them (a phrase cache
+   * replays them) proves nothing about the voice, so it has not recovered until other audio plays whole.
+   */
+  private readonly sayingAgain = new Set<string>();
+  /** Bot turns in a row of which nothing could be said (every phrase refused or given up): two, and the voice is lost. */
+  private turnsUnsaid = 0;
+  /** The caller has heard a phrase of the bot's since their last turn (else an answer that said nothing owes one). */
+  private answerHeard = false;
   /** start() is waiting for the voice to open. */
   private opening = false;
   /** end() was asked while the voice was opening: said goodbye (not the greeting) once it is open. */
@@ -343,6 +361,7 @@ export class CallSession {
   }
 
   private callerTurn(text: string, u: CallerUtterance | null): void {
+    this.answerHeard = false;
     this.bargeIn.forget();
     this.timers.clear('resume', 'silence-reprompt', 'silence-hangup');
     this.silence.reset();
@@ -364,6 +383,8 @@ export class CallSession {
         : {}),
       ...(this.o.maxLeadMs !== undefined ? { maxLeadMs: this.o.maxLeadMs } : {}),
       onFirstAudio: (timing) => this.onFirstAudio(turn, timing),
+      onPhraseHeard: (text) => this.phraseHeard(text),
+      onRefused: (text, err) => this.phraseRefused(text, err),
     });
     this.turn = turn;
     this.timers.clear('silence-reprompt', 'silence-hangup', 'barge-in');
@@ -371,14 +392,31 @@ export class CallSession {
   }
 
   private onFirstAudio(turn: SpeakingTurn, timing: PlaybackTiming): void {
-    this.ttsLine.recovered();
-    this.ttsSilentSince = null;
     if (this.turn === turn && this.state !== 'paused' && this.state !== 'wrapping-up') this.setState(turn.kind === 'greeting' ? 'greeting' : 'speaking');
     const l = turn.latency;
     if (!l) return;
     l.ttsFirstAudioMs = timing.ttsFirstAudioAt - turn.startedAt;
     l.responseMs = timing.sentAt - turn.startedAt;
     l.totalMs = l.responseMs;
+  }
+
+  /**
+   * A phrase played whole. Unless it is one made before the voice failed and sent again, the voice works: the next
+   * failure gets a fresh reconnect budget (ReconnectBudget still backs off one that comes within STABLE_MS).
+   */
+  private phraseHeard(text: string): void {
+    this.answerHeard = true;
+    this.turnsUnsaid = 0;
+    if (this.sayingAgain.has(text)) return;
+    this.sayingAgain.clear();
+    this.ttsLine.recovered();
+    this.ttsSilentSince = null;
+  }
+
+  /** The voice refused a phrase (playback.ts skipped it, on the same session): logged and counted, the turn goes on. */
+  private phraseRefused(text: string, err: unknown): void {
+    this.o.log.warn({ err: errText(err), chars: text.length }, 'TTS refused a phrase: left unsaid');
+    this.o.onProviderFailure?.('tts', false);
   }
 
   private startAgentTurn(text: string, u: CallerUtterance | null): void {
@@ -424,6 +462,11 @@ export class CallSession {
         turn.playback.finish();
         const outcome = await turn.playback.done;
         if (outcome === 'played' && this.turn === turn) {
+          // Phrases the voice could not say are not in what was said (nor in the words of the tool rounds).
+          if (turn.playback.unsaid.length) {
+            said = turn.playback.heardText();
+            finalText = finalText && turn.playback.heardText(turn.toolRounds.phrasesInHistory);
+          }
           if (finalText) this.said.assistant(finalText);
           this.completeTurn(turn, said);
         }
@@ -453,11 +496,12 @@ export class CallSession {
     for (const phrase of splitForSpeech(text)) turn.playback.say(phrase);
     for (const say of says) speakToolSay(say, turn.playback, turn.toolRounds);
     turn.playback.finish();
-    const said = [text, ...says.map((say) => say.text)].filter((t) => t.trim()).join(' ');
+    const planned = [text, ...says.map((say) => say.text)].filter((t) => t.trim()).join(' ');
     void turn.playback.done.then(
       (outcome) => {
         if (outcome !== 'played' || this.turn !== turn) return;
-        if (kind === 'resume') this.said.assistant(said);
+        const said = turn.playback.unsaid.length ? turn.playback.heardText() : planned;
+        if (kind === 'resume' && said) this.said.assistant(said);
         this.completeTurn(turn, said);
       },
       (err: unknown) => {
@@ -468,11 +512,34 @@ export class CallSession {
 
   private completeTurn(turn: SpeakingTurn, text: string): void {
     this.turn = null;
-    turn.toolRounds.playedOut(turn.playback);
+    this.phraseFailures.clear();
+    // A turn that left phrases unsaid keeps, in its tool rounds too, only what was heard.
+    if (turn.playback.unsaid.length) turn.toolRounds.settle(turn.playback, 'whole phrases');
+    else turn.toolRounds.playedOut(turn.playback);
     if (turn.kind === 'agent' || turn.kind === 'greeting' || turn.kind === 'resume') this.lastQuestion = lastQuestionOf(text);
     this.timers.clear('barge-in');
     this.said.botCompleted(turn, text);
+    if (!text && turn.playback.unsaid.length) return this.nothingSaid(turn.kind);
     this.afterSpeech(turn.kind);
+  }
+
+  /**
+   * Nothing of a bot turn could be said: the voice refused, or the call gave up, every phrase of it. An answer the
+   * caller has heard nothing of says the no-answer line instead (they are not left in silence); a second such turn
+   * in a row means the voice says nothing at all, and the call ends.
+   */
+  private nothingSaid(kind: BotTurnKind): void {
+    if (++this.turnsUnsaid >= 2) return this.voiceLost(new Error('the voice said nothing of two turns in a row'));
+    const owesAnswer = (kind === 'agent' || kind === 'resume') && !this.answerHeard && !this.endRequested && !this.pendingTransfer;
+    if (owesAnswer) this.speak(this.phrases.noAnswer, 'resume', true);
+    else this.afterSpeech(kind);
+  }
+
+  /** The voice cannot speak: the call ends (there is no voice to apologise with); what was said is stored. */
+  private voiceLost(err: unknown, detail: Record<string, unknown> = {}): void {
+    this.o.log.error({ err: errText(err), ...detail }, 'TTS failed');
+    this.o.onProviderFailure?.('tts', false);
+    void this.finish(this.endRequested ?? { reason: 'provider_failure: tts', status: 'failed' });
   }
 
   /**
@@ -488,24 +555,18 @@ export class CallSession {
 
   /**
    * The voice failed mid-turn: keep what was heard, reopen TTS within the reconnect budget and say the rest
-   * (a goodbye is said again); when the budget is spent the call cannot speak, so it ends.
+   * (a goodbye is said again); when the budget is spent the call cannot speak, so it ends. The phrase it failed on
+   * is counted: one that failed PHRASE_TRIES times is given up — left unsaid, the rest said without it. A failure
+   * no retry can mend (a 4xx for the phrase, after some of its audio) gives it up at once and keeps the session:
+   * the voice works, it refused that phrase.
    */
   private async ttsFailed(turn: SpeakingTurn, err: unknown): Promise<void> {
     this.stopTurn(turn, 'tts-failed');
-    this.tts = null;
-    // A voice that has said nothing through a whole reconnect budget of failures (one that opens but never
-    // answers, which the budget would take for a stable session) is given up like one that will not open.
-    const now = this.clock.now();
-    this.ttsSilentSince ??= now;
-    if (now - this.ttsSilentSince >= RECONNECT_BUDGET_MS) {
-      this.o.log.error({ err: errText(err), silentMs: now - this.ttsSilentSince }, 'TTS failed');
-      this.o.onProviderFailure?.('tts', false);
-      return void this.finish(this.endRequested ?? { reason: 'provider_failure: tts', status: 'failed' });
-    }
-    const session = await this.ttsLine.connect(err);
-    if (this.ended) return;
-    if (!session) return void this.finish(this.endRequested ?? { reason: 'provider_failure: tts', status: 'failed' });
-    this.tts = session;
+    const refused = !isRetryable(err);
+    this.countPhraseFailure(turn, err, refused);
+    for (const text of turn.playback.synthesised) this.sayingAgain.add(text);
+    if (refused) this.phraseRefused(err instanceof TtsFailure ? (err.phrase ?? '') : '', err);
+    else if (!(await this.reopenVoice(err))) return;
     if (this.turn) return; // a turn the caller started meanwhile has been answered
     // A say of the turn's tools still running is part of its rest (barge-in waits the same way).
     await turn.toolRounds.toolsDone;
@@ -513,7 +574,42 @@ export class CallSession {
     if (this.sayRestOf(turn, turn.kind === 'agent' ? 'resume' : turn.kind)) return;
     // Nothing was left to say, so the new session is not tried now: its first failure starts a streak of its own.
     this.ttsSilentSince = null;
-    this.afterSpeech(turn.kind);
+    if (turn.playback.unsaid.length) this.nothingSaid(turn.kind);
+    else this.afterSpeech(turn.kind);
+  }
+
+  /** The voice failed on phrase TtsFailure.phrase of `turn`: counted, and given up (in `turn`) at PHRASE_TRIES. */
+  private countPhraseFailure(turn: SpeakingTurn, err: unknown, refused: boolean): void {
+    const phrase = err instanceof TtsFailure ? err.phrase : null;
+    if (phrase === null) return;
+    const failures = refused ? PHRASE_TRIES : (this.phraseFailures.get(phrase) ?? 0) + 1;
+    this.phraseFailures.set(phrase, failures);
+    if (failures >= PHRASE_TRIES) turn.playback.giveUp(phrase);
+  }
+
+  /**
+   * Reopens the voice after `err` within the reconnect budget; false (the call ending) when it cannot. A voice that
+   * stays silent (no answer, not an error) is lost by the budget even when it is silent on one phrase only: at that
+   * point the two look the same, and a caller is not kept waiting past the budget.
+   */
+  private async reopenVoice(err: unknown): Promise<boolean> {
+    this.tts = null;
+    // A voice that has said nothing through a whole reconnect budget of failures (one that opens but never
+    // answers, which the budget would take for a stable session) is given up like one that will not open.
+    const now = this.clock.now();
+    this.ttsSilentSince ??= now;
+    if (now - this.ttsSilentSince >= RECONNECT_BUDGET_MS) {
+      this.voiceLost(err, { silentMs: now - this.ttsSilentSince });
+      return false;
+    }
+    const session = await this.ttsLine.connect(err);
+    if (this.ended) return false;
+    if (!session) {
+      void this.finish(this.endRequested ?? { reason: 'provider_failure: tts', status: 'failed' });
+      return false;
+    }
+    this.tts = session;
+    return true;
   }
 
   /**
@@ -525,11 +621,9 @@ export class CallSession {
    */
   private sayRestOf(cut: SpeakingTurn, kind: BotTurnKind): boolean {
     if (!this.tts || this.ended) return false;
-    const again = cut.kind === 'goodbye' ? 'turn start' : 'cut phrase';
-    // The cut turn's tool says not heard whole go with the rest, each with its result (SpokenToolRounds.rest).
-    const rest = again === 'turn start' ? { words: cut.playback.text, says: [] } : cut.toolRounds.rest(cut.playback);
-    if (!rest.words.trim() && rest.says.length === 0) return false;
-    this.said.restSaid(cut, again);
+    const rest = restOf(cut);
+    if (!rest) return false;
+    this.said.restSaid(cut, cut.kind === 'goodbye' ? 'turn start' : 'cut phrase');
     this.speak(rest.words, kind, cut.interruptible, rest.says);
     return true;
   }
@@ -661,6 +755,15 @@ export class CallSession {
   private setState(next: CallState): void {
     this.machine.set(next);
   }
+}
+
+/**
+ * What is left to say of cut turn `cut` (sayRestOf): a goodbye whole; otherwise its words not heard whole and its tool
+ * says not heard whole, each with its result (SpokenToolRounds.rest). Never the phrases left unsaid. Null: nothing.
+ */
+function restOf(cut: SpeakingTurn): TurnRest | null {
+  const rest = cut.kind === 'goodbye' ? { words: cut.playback.text, says: [] } : cut.toolRounds.rest(cut.playback);
+  return rest.words.trim() || rest.says.length > 0 ? rest : null;
 }
 
 /** The last sentence of `text` that asks something ("…booked. Is there anything else I can help with?"). */

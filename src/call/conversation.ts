@@ -52,12 +52,13 @@ export class Conversation {
     pushMessage(this.history, { role: 'assistant', content: text });
   }
 
-  /** A bot turn played to its end. */
+  /** A bot turn played to its end (`text`: what was said of it; its phrases left unsaid are recorded as such). */
   botCompleted(turn: SpeakingTurn, text: string): void {
-    if (text) {
-      this.record({ role: 'bot', text, ts: this.iso(turn.startedAt), ...(turn.latency ? { latency: turn.latency } : {}), ...(turn.safety ? { safety: turn.safety } : {}) });
-      this.transport.notify({ type: 'transcript', role: 'bot', text, final: true });
+    const unsaid = unsaidOf(turn);
+    if (text || unsaid) {
+      this.record({ role: 'bot', text, ts: this.iso(turn.startedAt), ...(turn.latency ? { latency: turn.latency } : {}), ...(turn.safety ? { safety: turn.safety } : {}), ...unsaid });
     }
+    if (text) this.transport.notify({ type: 'transcript', role: 'bot', text, final: true });
     if (turn.latency) {
       this.turnLatencies.push(turn.latency);
       this.transport.notify({ type: 'turn_latency', turn: turn.id, latency: { ...turn.latency } });
@@ -112,8 +113,10 @@ export class Conversation {
     // kept as the rest of the turn is, and a tool's say the caller did not hear whole is marked so.
     t.toolRounds.settle(playback, keep);
     const text = keep === 'as heard' ? heard : playback.heardText();
-    if (!text) return;
-    this.record({ role: 'bot', text, ts: this.iso(t.startedAt), interrupted: true, ...(latency && reason === 'interrupted' ? { latency } : {}), ...(t.safety ? { safety: t.safety } : {}) });
+    // The phrases the voice could not say are not part of the rest (unheardText): recorded with this turn.
+    const unsaid = unsaidOf(t);
+    if (!text && !unsaid) return;
+    this.record({ role: 'bot', text, ts: this.iso(t.startedAt), interrupted: true, ...(latency && reason === 'interrupted' ? { latency } : {}), ...(t.safety ? { safety: t.safety } : {}), ...unsaid });
     if ((reason === 'interrupted' || reason === 'tts-failed') && (t.kind === 'agent' || t.kind === 'resume')) {
       const from = t.toolRounds.phrasesInHistory;
       const after = keep === 'whole phrases' ? playback.heardText(from) : from > 0 ? playback.heardTranscript(from) : heard;
@@ -133,6 +136,12 @@ export class Conversation {
   private iso(at?: number | null): string {
     return new Date(at ?? this.clock.now()).toISOString();
   }
+}
+
+/** The `unsaid` field of a bot turn's record: the phrases its voice could not say, if any (null: none). */
+function unsaidOf(turn: SpeakingTurn): { unsaid: string[] } | null {
+  const unsaid = turn.playback.unsaid;
+  return unsaid.length ? { unsaid } : null;
 }
 
 /** A new answer's latency timeline, from the caller's end of speech (`base`). */

@@ -55,8 +55,9 @@ export async function answerCall(tx: Db, call: { callId: string; companyId: stri
 }
 
 /**
- * One small insert per completed turn (never per frame). The text and the safety details are stored redacted as
- * the call's bot asks (`config.privacy.redact`, cards by default; read once per call) unless `redact` gives the rules.
+ * One small insert per completed turn (never per frame). The text, the safety details and the phrases left unsaid
+ * are stored redacted as the call's bot asks (`config.privacy.redact`, cards by default; read once per call) unless
+ * `redact` gives the rules.
  */
 export async function appendTurn(db: Db, call: { callId: string; companyId: string; redact?: readonly RedactRule[] }, turn: TranscriptTurn): Promise<void> {
   const rules = call.redact ?? await callRedactRules(db, call);
@@ -65,7 +66,12 @@ export async function appendTurn(db: Db, call: { callId: string; companyId: stri
   // The safe-speech check's details quote what it kept from being said (often a third party's number or address):
   // redacted like the text.
   const stored = rules.length
-    ? { ...clean, text: redact(clean.text, rules), ...(clean.safety ? { safety: clean.safety.map((f) => (f.detail ? { ...f, detail: redact(f.detail, rules) } : f)) } : {}) }
+    ? {
+        ...clean,
+        text: redact(clean.text, rules),
+        ...(clean.safety ? { safety: clean.safety.map((f) => (f.detail ? { ...f, detail: redact(f.detail, rules) } : f)) } : {}),
+        ...(clean.unsaid ? { unsaid: clean.unsaid.map((t) => redact(t, rules)) } : {}),
+      }
     : clean;
   // A row of its own (migrations/0160_call_turns.sql): the thousandth turn costs what the first did. The call's
   // row is checked against the tenant and touched (updated_at) in the same statement; a call whose number was

@@ -15,8 +15,12 @@
  * A TTS that goes quiet fails the turn (TtsFailure), whatever the provider: a phrase with no audio `firstAudioMs`
  * after it was requested, or none for `audioIdleMs` after its last chunk (the provider not having ended it), is
  * cancelled. Only the wait on the provider counts — not the time synthesis is held back because enough is ready.
+ * A phrase the voice refuses (an error no retry can mend, before any of its audio: a 4xx for its request) is
+ * skipped — left unsaid, on the same session — and the turn goes on with the next one. Only failures that may be the
+ * voice's, not the phrase's, fail the turn; the call gives up a phrase that failed it twice (giveUp).
  */
 import { bytesPerMs } from '../audio/format.js';
+import { isRetryable } from '../errors.js';
 import type { TtsSession, TtsTurn } from '../providers/types.js';
 import type { CallTransport } from '../telephony/transport.js';
 import { AsyncQueue } from '../util/async-queue.js';
@@ -28,7 +32,11 @@ export const TTS_FIRST_AUDIO_MS = 6000;
 export const TTS_AUDIO_IDLE_MS = 6000;
 
 export class TtsFailure extends Error {
-  constructor(override readonly cause: unknown) {
+  constructor(
+    override readonly cause: unknown,
+    /** The phrase being synthesised when the voice failed (null: none was). */
+    readonly phrase: string | null = null,
+  ) {
     super(`TTS failed: ${cause instanceof Error ? cause.message : String(cause)}`);
     this.name = 'TtsFailure';
   }
@@ -42,6 +50,10 @@ interface Phrase {
   /** Set when the clock, not a mark, says it was played (clients that never echo marks). */
   assumedHeard: boolean;
   slices: number;
+  /** Its synthesis is over (all its audio came, or it was skipped). */
+  ended: boolean;
+  /** Skipped: the voice refused it, or the call had given up on it. Never heard; not part of the rest. */
+  unsaid: boolean;
 }
 
 interface Slice {
@@ -96,6 +108,10 @@ export interface PlaybackOptions {
   audioIdleMs?: number;
   /** Called once, when the first audio is handed to the transport. */
   onFirstAudio?: (timing: PlaybackTiming) => void;
+  /** The voice refused a phrase (an error not worth retrying, before its audio): it is skipped, the turn goes on. */
+  onRefused?: (text: string, err: unknown) => void;
+  /** A phrase played whole (its last slice heard, or played out by the clock for a client without marks). */
+  onPhraseHeard?: (text: string) => void;
 }
 
 export type PlaybackResult = 'played' | 'interrupted';
@@ -116,6 +132,10 @@ export class Playback {
   private readonly firstAudioMs: number;
   private readonly audioIdleMs: number;
   private current: TtsTurn | null = null;
+  /** The phrase being synthesised (null between phrases). */
+  private synthesizing: Phrase | null = null;
+  /** Phrases before this index have been reported to onPhraseHeard (or skipped). */
+  private reportedHeard = 0;
   private frozen = false;
   private paused = false;
   private epoch = 0;
@@ -173,7 +193,7 @@ export class Playback {
     const t = text.trim();
     // After a TTS failure the text is still noted (unheardText: the call says it once TTS is back).
     if (!t || (this.frozen && !this.ttsFailed)) return;
-    const phrase: Phrase = { index: this.phrases.length, text: t, lastSlice: -1, assumedHeard: false, slices: 0 };
+    const phrase: Phrase = { index: this.phrases.length, text: t, lastSlice: -1, assumedHeard: false, slices: 0, ended: false, unsaid: false };
     this.phrases.push(phrase);
     if (!this.frozen) this.queue.push(phrase);
   }
@@ -260,8 +280,17 @@ export class Playback {
     return this.endMs(this.sendPos) - this.endMs(Math.max(this.heardPos, this.assumedPos));
   }
 
+  /** The turn's phrases, less those left unsaid (what saying it again from the start says). */
   get text(): string {
-    return this.phrases.map((p) => p.text).join(' ');
+    return this.phrases.filter((p) => !p.unsaid).map((p) => p.text).join(' ');
+  }
+  /** The phrases skipped unsaid (the voice refused them, or the call had given up on them), in order. */
+  get unsaid(): string[] {
+    return this.phrases.filter((p) => p.unsaid).map((p) => p.text);
+  }
+  /** The phrases whose audio was all made (saying them again may re-send it: a phrase cache replays it). */
+  get synthesised(): string[] {
+    return this.phrases.filter((p) => p.lastSlice >= 0).map((p) => p.text);
   }
   /** How many phrases were handed over so far. */
   get phraseCount(): number {
@@ -296,13 +325,19 @@ export class Playback {
     const part = `${phrase.text.slice(0, cut).replace(/[\s,;:.!?—-]+$/u, '')}…`;
     return whole ? `${whole} ${part}` : part;
   }
+  /** The call gives up on phrase `text` of this stopped turn (it failed too often): left unsaid, not part of the rest. */
+  giveUp(text: string): void {
+    for (const p of this.phrases) if (p.text === text && !this.isHeard(p)) p.unsaid = true;
+  }
+
   /**
    * What is left to say of a turn cut short: the phrases not heard whole, the one playing when it stopped from its
-   * start (a voice cannot begin mid-phrase), and the text the producer had not handed over. `from`, `to`: only of
-   * those phrases (a tool's say); the text not handed over follows them all, so it goes with a range to the end.
+   * start (a voice cannot begin mid-phrase), and the text the producer had not handed over — not the phrases left
+   * unsaid (the voice refused them). `from`, `to`: only of those phrases (a tool's say); the text not handed over
+   * follows them all, so it goes with a range to the end.
    */
   unheardText(from = 0, to = this.phrases.length): string {
-    const rest = this.phrases.slice(from, to).filter((p) => !this.isHeard(p)).map((p) => p.text);
+    const rest = this.phrases.slice(from, to).filter((p) => !this.isHeard(p) && !p.unsaid).map((p) => p.text);
     if (this.unspoken && to >= this.phrases.length) rest.push(this.unspoken);
     return rest.join(' ');
   }
@@ -359,6 +394,7 @@ export class Playback {
     while (pos < this.sendPos && (this.playoutAt[pos] ?? Infinity) + grace <= now) pos++;
     if (pos > from && !this.echoes.seen) this.echoes.absent = true;
     this.assumedPos = pos;
+    this.reportHeard();
     this.pump();
   }
 
@@ -379,6 +415,19 @@ export class Playback {
   private advanceHeard(to: number): void {
     this.heardPos = to;
     if (this.assumedPos < to) this.assumedPos = to;
+    this.reportHeard();
+  }
+
+  /** Reports the phrases played whole since the last report (onPhraseHeard), in order; per phrase, not per slice. */
+  private reportHeard(): void {
+    if (!this.o.onPhraseHeard) return;
+    const played = Math.max(this.heardPos, this.assumedPos);
+    while (this.reportedHeard < this.phrases.length) {
+      const p = this.phrases[this.reportedHeard]!;
+      if (!p.ended || (p.lastSlice >= 0 && p.lastSlice >= played)) return;
+      this.reportedHeard++;
+      if (p.lastSlice >= 0) this.o.onPhraseHeard(p.text);
+    }
   }
 
   private markName(slice: Slice): string {
@@ -452,7 +501,7 @@ export class Playback {
     this.ttsFailed = true;
     this.clearTick();
     this.clearAudioTimer();
-    this.fail(err instanceof TtsFailure ? err : new TtsFailure(err));
+    this.fail(err instanceof TtsFailure ? err : new TtsFailure(err, this.synthesizing?.text ?? null));
     return true;
   }
 
@@ -468,7 +517,9 @@ export class Playback {
     try {
       for await (const phrase of this.queue) {
         if (this.o.signal.aborted || this.frozen) break;
+        this.synthesizing = phrase;
         await this.synthesize(phrase);
+        this.synthesizing = null;
         if (this.o.signal.aborted || this.frozen) break;
       }
     } catch (err) {
@@ -485,7 +536,10 @@ export class Playback {
     this.pump();
   }
 
-  /** One retry when the TTS fails before producing audio for the phrase; a failure mid-phrase is final. */
+  /**
+   * One retry when the TTS fails before producing audio for the phrase; a failure mid-phrase is final. A phrase the
+   * voice refuses is skipped.
+   */
   private async synthesize(phrase: Phrase): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       let produced = false;
@@ -547,16 +601,31 @@ export class Playback {
         if (this.o.signal.aborted || this.frozen) return;
         if (partialBytes > 0) this.addSlice(phrase, partial, partialBytes);
         if (phrase.slices > 0) phrase.lastSlice = this.slices.length - 1;
+        phrase.ended = true;
+        this.reportHeard();
         this.pump();
         return;
       } catch (err) {
         if (this.o.signal.aborted || this.frozen) return;
-        if (produced || attempt >= 1) throw new TtsFailure(err);
+        // Refused (its request is wrong for this voice, a 4xx): retrying, or reopening a healthy session, cannot help.
+        if (!produced && !isRetryable(err)) {
+          this.o.onRefused?.(phrase.text, err);
+          return this.skip(phrase);
+        }
+        if (produced || attempt >= 1) throw new TtsFailure(err, phrase.text);
       } finally {
         this.audioDue = 0;
         this.current = null;
       }
     }
+  }
+
+  /** The phrase is left unsaid; the turn goes on with the next. */
+  private skip(phrase: Phrase): void {
+    phrase.unsaid = true;
+    phrase.ended = true;
+    this.reportHeard();
+    this.pump();
   }
 
   private addSlice(phrase: Phrase, parts: Uint8Array[], bytes: number): void {

@@ -62,6 +62,11 @@ export interface TranscriptTurn {
   ts: string;
   latency?: TurnLatency;
   interrupted?: boolean;
+  /**
+   * Bot turns: phrases the voice could not say — it refused them, or failed on them twice — skipped, never heard
+   * (the text is what was said without them).
+   */
+  unsaid?: string[];
   /** Bot answers: phrases the safe-speech check changed or refused, with the reason (the text is what was spoken). */
   safety?: { reason: string; detail?: string }[];
   /**
