@@ -29,7 +29,6 @@ describe('campaign API', () => {
       { ...base, ends_at: new Date(Date.now() - 60_000).toISOString() }, // ended before it was made
       { ...base, concurrency: 0 },
       { ...base, max_attempts: 11 },
-      { ...base, bot_id: '00000000-0000-4000-8000-000000000000' },
       { ...base, surprise: true },
     ];
     for (const body of bad) {
@@ -37,6 +36,8 @@ describe('campaign API', () => {
       expect(res.statusCode, JSON.stringify(body)).toBe(400);
       expect(res.json().error.code).toBe('PARLEY_ERR_VALIDATION');
     }
+    // A bot the company does not have is not found, as everywhere (tenant-isolation-ids.test.ts).
+    expect((await h.api(me.apiKey, 'POST', '/v1/campaigns', { ...base, bot_id: '00000000-0000-4000-8000-000000000000' })).statusCode).toBe(404);
     const ok = await h.api(me.apiKey, 'POST', '/v1/campaigns', base);
     expect(ok.statusCode).toBe(201);
     expect(ok.json()).toMatchObject({ status: 'draft', windows: [{ days: [1, 2, 3, 4, 5], start: '09:00', end: '20:00' }], max_attempts: 3, voicemail: 'hang_up' });
@@ -227,7 +228,7 @@ describe('campaign API', () => {
     expect((await h.api(other.apiKey, 'GET', '/v1/campaigns')).json().data).toEqual([]);
     expect((await h.api(other.apiKey, 'GET', `/v1/dnc/${encodeURIComponent('+12125550501')}`)).statusCode).toBe(404);
     // Another company's bot cannot run my campaign.
-    expect((await h.api(other.apiKey, 'POST', '/v1/campaigns', { bot_id: me.botId, name: 'Theirs' })).statusCode).toBe(400);
+    expect((await h.api(other.apiKey, 'POST', '/v1/campaigns', { bot_id: me.botId, name: 'Theirs' })).statusCode).toBe(404);
   });
 
   it('every campaign, contact and dnc route is in the API document and needs its scope', async () => {

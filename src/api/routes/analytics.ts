@@ -4,7 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { queryAnalytics } from '../../analytics/query.js';
 import { refreshAnalytics } from '../../analytics/rollup.js';
 import type { RootSql } from '../../db/sql.js';
-import { notFound } from '../../errors.js';
+import { requireOwned } from '../owned.js';
 import { Uuid, errors } from '../schemas.js';
 
 const LocalDate = (description: string) => Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', maxLength: 10, description });
@@ -58,7 +58,7 @@ export function analyticsRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
     }, async (request) => {
       const q = request.query as Static<typeof AnalyticsQuery>;
       const { companyId } = request.auth;
-      if (q.bot_id && (await deps.sql`select 1 from bots where id = ${q.bot_id} and company_id = ${companyId}`).length === 0) throw notFound('Bot');
+      await requireOwned(deps.sql, companyId, 'bot', q.bot_id);
       // The workers keep the rollup current; what they have not reached yet (a call that ended a moment ago)
       // is folded in now, for this company only, bounded.
       await refreshAnalytics(deps.sql, { companyId, batchSize: 500, maxBatches: 4 });

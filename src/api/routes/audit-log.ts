@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { listAudit } from '../../audit/repo.js';
 import type { RootSql } from '../../db/sql.js';
+import { requireOwned } from '../owned.js';
 import { DateTimeInput, Page, PageQuery, Timestamp, decodeCursor, encodeCursor, errors, parseRange } from '../schemas.js';
 
 const AuditQuery = Type.Object(
@@ -33,14 +34,17 @@ export function auditLogRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
   return async (app) => {
     app.get('/audit-log', {
       config: { scope: 'audit:read' },
-      schema: { tags: ['audit'], summary: 'The audit log: every change made through the API, newest first (append-only)', querystring: AuditQuery, response: { 200: Page(AuditEntrySchema), ...errors(400, 401, 403) } },
+      schema: { tags: ['audit'], summary: 'The audit log: every change made through the API, newest first (append-only)', querystring: AuditQuery, response: { 200: Page(AuditEntrySchema), ...errors(400, 401, 403, 404) } },
     }, async (request) => {
       const q = request.query as Static<typeof AuditQuery>;
+      const actor = q.actor?.toLowerCase();
+      // An actor other than admin is an API key: one of the company's (revoked keys stay, so their entries are found).
+      if (actor !== 'admin') await requireOwned(deps.sql, request.auth.companyId, 'apiKey', actor);
       const limit = q.limit ?? 50;
       const before = q.cursor ? decodeCursor(q.cursor, ['int'])[0] : undefined;
       const rows = await listAudit(deps.sql, request.auth.companyId, {
         ...(q.action ? { action: q.action } : {}),
-        ...(q.actor ? { actor: q.actor.toLowerCase() } : {}),
+        ...(actor ? { actor } : {}),
         ...parseRange(q),
         ...(before !== undefined ? { before } : {}),
       }, limit + 1);

@@ -7,6 +7,7 @@ import { defaultRegionFor, normalizePhone, phoneForms } from '../../bookings/pho
 import { bookingRegions, listBookings, type Booking } from '../../bookings/repo.js';
 import { slotView, type BookingServiceApi } from '../../bookings/service.js';
 import { BOOKING_STATUSES, type BookingStatus } from '../../bookings/state-machine.js';
+import { requireOwned } from '../owned.js';
 import { DateTimeInput, IdParams, Page, PageQuery, Timestamp, Uuid, createdKeysetAfter, encodeCursor, errors, parseInstant, parseRange } from '../schemas.js';
 
 const Status = Type.Union(BOOKING_STATUSES.map((s) => Type.Literal(s)), {
@@ -140,9 +141,11 @@ export function bookingRoutes(deps: { sql: RootSql; bookings: BookingServiceApi 
   return async (app) => {
     app.get('/bookings', {
       config: { scope: 'bookings:read' },
-      schema: { tags: ['bookings'], summary: 'List bookings, newest first', querystring: ListQuery, response: { 200: Page(BookingSchema), ...errors(400, 401) } },
+      schema: { tags: ['bookings'], summary: 'List bookings, newest first', querystring: ListQuery, response: { 200: Page(BookingSchema), ...errors(400, 401, 404) } },
     }, async (request) => {
       const q = request.query as Static<typeof ListQuery>;
+      await requireOwned(sql, request.auth.companyId, 'bot', q.bot_id);
+      await requireOwned(sql, request.auth.companyId, 'call', q.call_id);
       const limit = q.limit ?? 50;
       // A number without a country code is read in each region the company's bots (or the given bot) book in, as
       // bookings were stored: a Russian bot's "8 916 123-45-67" finds what it booked.

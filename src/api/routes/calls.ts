@@ -5,6 +5,7 @@ import { CALL_STATUSES, getCall, getOutcome, listCalls, type CallRow } from '../
 import type { RootSql } from '../../db/sql.js';
 import { notFound } from '../../errors.js';
 import { hasScope, type AuthContext } from '../auth.js';
+import { requireOwned } from '../owned.js';
 import { DateTimeInput, IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors, parseRange } from '../schemas.js';
 
 const CallStatus = Type.Union(CALL_STATUSES.map((s) => Type.Literal(s)));
@@ -95,9 +96,10 @@ export function callRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
   return async (app) => {
     app.get('/calls', {
       config: { scope: 'calls:read' },
-      schema: { tags: ['calls'], summary: 'List calls, newest first', querystring: ListQuery, response: { 200: Page(CallSummarySchema), ...errors(400, 401) } },
+      schema: { tags: ['calls'], summary: 'List calls, newest first', querystring: ListQuery, response: { 200: Page(CallSummarySchema), ...errors(400, 401, 404) } },
     }, async (request) => {
       const q = request.query as Static<typeof ListQuery>;
+      await requireOwned(deps.sql, request.auth.companyId, 'bot', q.bot_id);
       const limit = q.limit ?? 50;
       let after: { startedAt: Date; id: string } | undefined;
       if (q.cursor) {

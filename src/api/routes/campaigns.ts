@@ -17,6 +17,7 @@ import { DEFAULT_WINDOWS, windowsProblem } from '../../campaigns/windows.js';
 import { SpokenText } from '../../bots/config-schema.js';
 import { getBot } from '../../db/bots.js';
 import { requireScope, type AuthContext } from '../auth.js';
+import { requireOwned } from '../owned.js';
 import type { Db, RootSql } from '../../db/sql.js';
 import type { TaskSlots } from '../../util/task-slots.js';
 import { ParleyError, badRequest, notFound } from '../../errors.js';
@@ -191,11 +192,6 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
     if (!c) throw notFound('Campaign');
     return c;
   };
-  const botOf = async (companyId: string, botId: string) => {
-    const bot = await getBot(sql, companyId, botId);
-    if (!bot) throw badRequest('bot_id is not a bot of this company', { field: 'body.bot_id' });
-    return bot;
-  };
 
   return async (app) => {
     // text/plain too (what some clients send for a file): the same limit and NUL check, not fastify's default parser.
@@ -212,10 +208,10 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
     // ------------------------------------------------------------------------------------ campaigns
     app.post('/campaigns', {
       config: { scope: 'campaigns:write' },
-      schema: { tags: ['campaigns'], summary: 'Create a campaign (draft)', body: CampaignBody, response: { 201: CampaignSchema, ...errors(400, 401, 403) } },
+      schema: { tags: ['campaigns'], summary: 'Create a campaign (draft)', body: CampaignBody, response: { 201: CampaignSchema, ...errors(400, 401, 403, 404) } },
     }, async (request, reply) => {
       const input = campaignInput(request.body as CampaignBodyT);
-      await botOf(request.auth.companyId, input.bot_id);
+      await requireOwned(sql, request.auth.companyId, 'bot', input.bot_id);
       return reply.status(201).send(view(await insertCampaign(sql, request.auth.companyId, input)));
     });
 
@@ -249,7 +245,7 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
     }, async (request) => {
       const { id } = request.params as { id: string };
       const input = campaignInput(request.body as CampaignBodyT);
-      await botOf(request.auth.companyId, input.bot_id);
+      await requireOwned(sql, request.auth.companyId, 'bot', input.bot_id);
       const row = await updateDraft(sql, request.auth.companyId, id, input);
       if (!row) {
         const c = await found(sql, request.auth.companyId, id);

@@ -6,6 +6,7 @@ import { notFound } from '../../errors.js';
 import type { Prices } from '../../usage/prices.js';
 import { queryUsage } from '../../usage/query.js';
 import { callUsage, priceItems } from '../../usage/repo.js';
+import { requireOwned } from '../owned.js';
 import { IdParams, Uuid, errors } from '../schemas.js';
 
 const LocalDate = (description: string) => Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', maxLength: 10, description });
@@ -55,7 +56,7 @@ export function usageRoutes(deps: { sql: RootSql; prices: Prices }): FastifyPlug
     }, async (request) => {
       const q = request.query as Static<typeof UsageQuery>;
       const { companyId } = request.auth;
-      if (q.bot_id && (await deps.sql`select 1 from bots where id = ${q.bot_id} and company_id = ${companyId}`).length === 0) throw notFound('Bot');
+      await requireOwned(deps.sql, companyId, 'bot', q.bot_id);
       return queryUsage(deps.sql, deps.prices, { companyId, botId: q.bot_id, from: q.from, to: q.to, timeZone: q.time_zone ?? 'UTC' });
     });
 
