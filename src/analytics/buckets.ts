@@ -1,7 +1,8 @@
 /**
  * The analytics rollup's histograms (migrations/0130_analytics.sql): call duration in seconds (dh00…dh19) and
  * bot response latency in ms (lh00…lh23). Each bound is a bucket's inclusive upper edge; the last bucket is
- * open (its upper edge is the largest value seen). Percentiles are exact to the bucket and interpolated within.
+ * open (its upper edge is the largest value seen). Percentiles are exact to the bucket, interpolated within, and
+ * never outside the smallest and largest values seen (call_rollup keeps both per 15-minute bucket).
  */
 
 /** Upper edges (inclusive) of the duration buckets, seconds; bucket 19 is > 3600. */
@@ -27,11 +28,20 @@ export function histogramSql(expr: string, bounds: readonly number[]): string[] 
   });
 }
 
+/** The smallest and largest values a histogram counted (or, where they are not known, bounds that hold them). */
+export interface Observed {
+  min: number;
+  max: number;
+}
+
 /**
- * The q-quantile (0..1) of a histogram: the bucket holding rank q·n, linearly interpolated between its edges
- * (the first bucket starts at 0; the open last one ends at `max`). Null when empty.
+ * The q-quantile (0..1) of a histogram: the bucket holding rank q·n, linearly interpolated between its edges (the
+ * first bucket starts at 0; the open last one ends at the largest value), each edge held within `observed`.
+ * Between the bare edges a percentile could leave what was seen: one 2 s call sits in the 0–5 s bucket, whose p95
+ * read 4.75 s. Only the lowest and highest non-empty buckets can (every other one has values seen on both sides), so
+ * the range's smallest and largest values are all it takes; a single value is every percentile. Null when empty.
  */
-export function histogramQuantile(counts: readonly number[], bounds: readonly number[], max: number, q: number): number | null {
+export function histogramQuantile(counts: readonly number[], bounds: readonly number[], observed: Observed, q: number): number | null {
   const n = counts.reduce((a, b) => a + b, 0);
   if (n === 0) return null;
   const rank = q * n;
@@ -40,14 +50,15 @@ export function histogramQuantile(counts: readonly number[], bounds: readonly nu
     const c = counts[i]!;
     if (c === 0) continue;
     if (seen + c >= rank) {
-      const lo = i === 0 ? 0 : bounds[i - 1]!;
+      const lower = i === 0 ? 0 : bounds[i - 1]!;
       const upper = i < bounds.length ? bounds[i]! : Number.POSITIVE_INFINITY;
-      const hi = Math.max(lo, Math.min(upper, max));
+      const lo = Math.min(Math.max(lower, observed.min), observed.max);
+      const hi = Math.max(lo, Math.min(upper, observed.max));
       return Math.round(lo + (hi - lo) * ((rank - seen) / c));
     }
     seen += c;
   }
-  return max;
+  return observed.max;
 }
 
 /** Columns of the running daily totals (call_rollup_cum); all additive. */
@@ -61,8 +72,8 @@ export const CUM_COLUMNS = [
 export const ALL_BOTS = '00000000-0000-0000-0000-000000000000';
 
 /**
- * Where the open last bucket of each histogram ends when the largest value seen is not known (the query reads it
- * from call_rollup for any range whose values reach that bucket).
+ * Where the open last bucket of each histogram ends when the largest value seen is not known (the query reads the
+ * smallest and largest from call_rollup for every range with values).
  */
 export const DURATION_CAP_SEC = 14_400;
 export const LATENCY_CAP_MS = 60_000;

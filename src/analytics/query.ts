@@ -11,7 +11,7 @@ import { badRequest } from '../errors.js';
 import { isStorableDate } from '../db/param-guard.js';
 import {
   ALL_BOTS, BUCKET_MINUTES, CUM_COLUMNS, DURATION_BOUNDS_SEC, DURATION_CAP_SEC, DURATION_COLUMNS, LATENCY_BOUNDS_MS, LATENCY_CAP_MS,
-  LATENCY_COLUMNS, histogramQuantile,
+  LATENCY_COLUMNS, histogramQuantile, type Observed,
 } from './buckets.js';
 
 export const MAX_RANGE_DAYS = 400;
@@ -159,24 +159,20 @@ export async function queryAnalytics(db: Db, q: AnalyticsQuery): Promise<Analyti
     outcomesAt.set(k, m);
   }
 
-  // The histograms' last bucket is open: a percentile that falls in it is read against the largest value seen in
-  // the range (call_rollup keeps it per bucket), looked up only for the ranges whose calls reach that bucket.
+  // Percentiles are held within the smallest and largest values seen (the open last bucket ends at the largest):
+  // call_rollup keeps both per bucket, read for the days that have values.
   const daySums = days.map((_date, i) => rangeSums(points[i]!, points[i + 1]!, at, outcomesAt));
-  const maxima = new Map<number, Maxima>();
-  const ranges = daySums.map((s, i) => (reachesOpenBucket(s.sums) ? i : -1)).filter((i) => i >= 0);
-  for (const i of ranges) maxima.set(i, await largestSeen(db, q.companyId, q.botId ?? null, boundaries[i]!, boundaries[i + 1]!));
+  const withValues = daySums.map((s, i) => (hasValues(s.sums) ? i : -1)).filter((i) => i >= 0);
+  const seen = await extremesSeen(db, q.companyId, q.botId ?? null, withValues.map((i) => [i, boundaries[i]!, boundaries[i + 1]!]));
   const total: Sums = {};
   const totalOutcomes: Record<string, number> = {};
   const out: DayStats[] = days.map((date, i) => {
     const { sums, outcomes } = daySums[i]!;
     for (const c of CUM_COLUMNS) total[c] = (total[c] ?? 0) + (sums[c] ?? 0);
     for (const [type, n] of Object.entries(outcomes)) totalOutcomes[type] = (totalOutcomes[type] ?? 0) + n;
-    return { date, ...stats(sums, outcomes, maxima.get(i)) };
+    return { date, ...stats(sums, outcomes, seen.get(i)) };
   });
-  // The whole range's largest values are the largest of its days'.
-  const totalMaxima = [...maxima.values()].reduce<Maxima | undefined>(
-    (m, d) => ({ durationSec: Math.max(m?.durationSec ?? 0, d.durationSec), latencyMs: Math.max(m?.latencyMs ?? 0, d.latencyMs) }), undefined);
-  return { time_zone: q.timeZone, from: q.from, to: q.to, bot_id: q.botId ?? null, days: out, totals: stats(total, totalOutcomes, totalMaxima) };
+  return { time_zone: q.timeZone, from: q.from, to: q.to, bot_id: q.botId ?? null, days: out, totals: stats(total, totalOutcomes, widest([...seen.values()])) };
 }
 
 /** One local day's sums: Σ totals of UTC days [p1.day, p2.day) − running(p1) + running(p2). */
@@ -194,28 +190,48 @@ function rangeSums(p1: Point, p2: Point, at: Map<string, Sums>, outcomesAt: Map<
   return { sums, outcomes };
 }
 
-/** The largest call duration (s) and bot response latency (ms) seen in a range. */
-interface Maxima {
-  durationSec: number;
-  latencyMs: number;
+/** The smallest and largest call durations (s) and bot response latencies (ms) seen in a range; null: none. */
+interface Extremes {
+  duration: Observed | null;
+  latency: Observed | null;
 }
 
-const reachesOpenBucket = (sums: Sums): boolean =>
-  Number(sums[DURATION_COLUMNS.at(-1)!] ?? 0) > 0 || Number(sums[LATENCY_COLUMNS.at(-1)!] ?? 0) > 0;
+const hasValues = (sums: Sums): boolean => Number(sums.duration_count ?? 0) > 0 || Number(sums.latency_count ?? 0) > 0;
 
-async function largestSeen(db: Db, companyId: string, botId: string | null, from: number, to: number): Promise<Maxima> {
-  const [row] = await db<{ d: number | null; l: number | null }[]>`
-    select max(duration_max)::int as d, max(latency_max)::int as l from call_rollup
-    where company_id = ${companyId} and (${botId}::uuid is null or bot_id = ${botId}::uuid)
-      and bucket >= ${new Date(from)} and bucket < ${new Date(to)}`;
-  return { durationSec: row?.d ?? DURATION_CAP_SEC, latencyMs: row?.l ?? LATENCY_CAP_MS };
+/**
+ * Each range's extremes, by its index: one index range of call_rollup per range (its buckets, of the bot or of all
+ * the company's bots). A bucket rolled up before the smallest values were kept (migrations/0340) has none until it
+ * is recomputed: nothing is held from below there.
+ */
+async function extremesSeen(db: Db, companyId: string, botId: string | null, ranges: [number, number, number][]): Promise<Map<number, Extremes>> {
+  if (ranges.length === 0) return new Map();
+  const json = JSON.stringify(ranges.map(([i, from, to]) => ({ i, from: new Date(from).toISOString(), to: new Date(to).toISOString() })));
+  const rows = await db<{ i: number; dmin: number | null; dmax: number | null; lmin: number | null; lmax: number | null }[]>`
+    select g.i, x.*
+    from jsonb_to_recordset(${json}::text::jsonb) as g(i int, "from" timestamptz, "to" timestamptz)
+    cross join lateral (
+      select min(r.duration_min) filter (where r.duration_count > 0)::int as dmin, max(r.duration_max) filter (where r.duration_count > 0)::int as dmax,
+        min(r.latency_min) filter (where r.latency_count > 0)::int as lmin, max(r.latency_max) filter (where r.latency_count > 0)::int as lmax
+      from call_rollup r
+      where r.company_id = ${companyId} and (${botId}::uuid is null or r.bot_id = ${botId}::uuid)
+        and r.bucket >= g."from" and r.bucket < g."to") x`;
+  const observed = (min: number | null, max: number | null): Observed | null => (max === null ? null : { min: min ?? 0, max });
+  return new Map(rows.map((r) => [r.i, { duration: observed(r.dmin, r.dmax), latency: observed(r.lmin, r.lmax) }]));
+}
+
+/** The extremes of several ranges together: the smallest of their smallest values, the largest of their largest. */
+function widest(all: Extremes[]): Extremes {
+  const join = (a: Observed | null, b: Observed | null): Observed | null =>
+    a && b ? { min: Math.min(a.min, b.min), max: Math.max(a.max, b.max) } : a ?? b;
+  return all.reduce<Extremes>((w, e) => ({ duration: join(w.duration, e.duration), latency: join(w.latency, e.latency) }), { duration: null, latency: null });
 }
 
 const round1 = (n: number): number => Math.round(n * 10) / 10;
 
-function stats(raw: Sums, outcomes: Record<string, number>, maxima?: Maxima): Omit<DayStats, 'date'> {
-  const maxDuration = maxima?.durationSec ?? DURATION_CAP_SEC;
-  const maxLatency = maxima?.latencyMs ?? LATENCY_CAP_MS;
+function stats(raw: Sums, outcomes: Record<string, number>, seen?: Extremes): Omit<DayStats, 'date'> {
+  // Without what the range saw (a rollup row not written yet), the histograms' own span.
+  const durations = seen?.duration ?? { min: 0, max: DURATION_CAP_SEC };
+  const latencies = seen?.latency ?? { min: 0, max: LATENCY_CAP_MS };
   const g = (k: string): number => Number(raw[k] ?? 0);
   const dur = DURATION_COLUMNS.map(g);
   const lat = LATENCY_COLUMNS.map(g);
@@ -231,8 +247,8 @@ function stats(raw: Sums, outcomes: Record<string, number>, maxima?: Maxima): Om
     transferred: g('transferred'),
     duration_sec: {
       avg: durationCount ? round1(g('duration_sum') / durationCount) : null,
-      p50: histogramQuantile(dur, DURATION_BOUNDS_SEC, maxDuration, 0.5),
-      p95: histogramQuantile(dur, DURATION_BOUNDS_SEC, maxDuration, 0.95),
+      p50: histogramQuantile(dur, DURATION_BOUNDS_SEC, durations, 0.5),
+      p95: histogramQuantile(dur, DURATION_BOUNDS_SEC, durations, 0.95),
     },
     outcomes,
     analyzed: g('analyzed'),
@@ -243,8 +259,8 @@ function stats(raw: Sums, outcomes: Record<string, number>, maxima?: Maxima): Om
     barge_ins_per_call: answered ? Math.round((g('barge_ins') / answered) * 100) / 100 : null,
     response_latency_ms: {
       avg: latencyCount ? Math.round(g('latency_sum') / latencyCount) : null,
-      p50: histogramQuantile(lat, LATENCY_BOUNDS_MS, maxLatency, 0.5),
-      p95: histogramQuantile(lat, LATENCY_BOUNDS_MS, maxLatency, 0.95),
+      p50: histogramQuantile(lat, LATENCY_BOUNDS_MS, latencies, 0.5),
+      p95: histogramQuantile(lat, LATENCY_BOUNDS_MS, latencies, 0.95),
       turns: latencyCount,
     },
   };

@@ -23,8 +23,8 @@ const LEASE_MS = 120_000;
 
 const COUNTED = [
   'calls', 'inbound', 'outbound', 'web', 'live', 'st_completed', 'st_failed', 'st_busy', 'st_no_answer', 'st_canceled',
-  'answered', 'transferred', 'analyzed', 'leads', 'barge_ins', 'duration_count', 'duration_sum', 'duration_max',
-  'latency_count', 'latency_sum', 'latency_max', ...DURATION_COLUMNS, ...LATENCY_COLUMNS,
+  'answered', 'transferred', 'analyzed', 'leads', 'barge_ins', 'duration_count', 'duration_sum', 'duration_min', 'duration_max',
+  'latency_count', 'latency_sum', 'latency_min', 'latency_max', ...DURATION_COLUMNS, ...LATENCY_COLUMNS,
 ];
 
 /** The claimed buckets as a relation `b`. */
@@ -44,7 +44,7 @@ per_call as (
     left join outcomes o on o.call_id = c.id
     left join lateral (
       select count(*) filter (where e.turn->'interrupted' = 'true'::jsonb)::int as barge_ins,
-        count(l.ms)::int as lat_count, coalesce(sum(l.ms), 0)::bigint as lat_sum, coalesce(max(l.ms), 0)::int as lat_max,
+        count(l.ms)::int as lat_count, coalesce(sum(l.ms), 0)::bigint as lat_sum, min(l.ms)::int as lat_min, coalesce(max(l.ms), 0)::int as lat_max,
         ${histogramSql('l.ms', LATENCY_BOUNDS_MS).map((e, i) => `${e} as ${LATENCY_COLUMNS[i]}`).join(',\n        ')}
       from call_turns e
       cross join lateral (
@@ -74,8 +74,10 @@ ca as (
     count(analyzed_id)::int as analyzed,
     count(*) filter (where outcome_type = 'lead')::int as leads,
     coalesce(sum(barge_ins), 0)::int as barge_ins,
-    count(d)::int as duration_count, coalesce(sum(d), 0)::bigint as duration_sum, coalesce(max(d), 0)::int as duration_max,
-    coalesce(sum(lat_count), 0)::int as latency_count, coalesce(sum(lat_sum), 0)::bigint as latency_sum, coalesce(max(lat_max), 0)::int as latency_max,
+    -- The smallest values are 0 where there are none (as the largest are): read only where the count is not.
+    count(d)::int as duration_count, coalesce(sum(d), 0)::bigint as duration_sum, coalesce(min(d), 0)::int as duration_min, coalesce(max(d), 0)::int as duration_max,
+    coalesce(sum(lat_count), 0)::int as latency_count, coalesce(sum(lat_sum), 0)::bigint as latency_sum,
+    coalesce(min(lat_min), 0)::int as latency_min, coalesce(max(lat_max), 0)::int as latency_max,
     ${histogramSql('d', DURATION_BOUNDS_SEC).map((e, i) => `${e} as ${DURATION_COLUMNS[i]}`).join(',\n    ')},
     ${LATENCY_COLUMNS.map((c) => `coalesce(sum(${c}), 0)::int as ${c}`).join(', ')}
   from per_call group by company_id, bot_id, bucket

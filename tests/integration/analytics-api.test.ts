@@ -108,7 +108,7 @@ describe('analytics', () => {
     expect(d10.barge_ins_per_call).toBe(0.25);
     // Answered ended calls: 60, 120, 30, 10 s.
     expect(d10.duration_sec.avg).toBe(55);
-    expect(d10.duration_sec.p50).toBe(histogramQuantile([0, 1, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 300, 420, 600, 900, 1200, 1800, 2700, 3600], 120, 0.5));
+    expect(d10.duration_sec.p50).toBe(histogramQuantile([0, 1, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 300, 420, 600, 900, 1200, 1800, 2700, 3600], { min: 10, max: 120 }, 0.5));
     expect(d10.duration_sec.p50).toBeGreaterThanOrEqual(20);
     expect(d10.duration_sec.p50).toBeLessThanOrEqual(60);
     expect(d10.duration_sec.p95).toBeGreaterThan(90);
@@ -201,6 +201,30 @@ describe('analytics', () => {
       expect(figures.response_latency_ms.avg).toBe(31_000);
       for (const p of [figures.response_latency_ms.p50, figures.response_latency_ms.p95]) expect(p > 30_000 && p <= 31_000, `latency percentile ${p}`).toBe(true);
     }
+  });
+
+  it('reads no percentile outside the values seen: one 2 s call is 2 s at every percentile', async () => {
+    const c = await t.createCompany('Short talks');
+    const bot = (await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(c.apiKey), payload: botBody({ name: 'S' }) })).json().id as string;
+    // Once: duration {avg: 2, p50: 3, p95: 5}, and these answers' p95 380 ms (above the slowest, 369 ms).
+    await call(c.companyId, bot, { at: '2026-06-01T10:00:00Z', durationSec: 2, transcript: [277, 144, 369, 229].map((ms) => botTurn(ms)) });
+    const day = (await get(c.apiKey, 'from=2026-06-01&to=2026-06-01&time_zone=UTC')).json();
+    for (const figures of [day.days[0], day.totals]) {
+      expect(figures.duration_sec).toEqual({ avg: 2, p50: 2, p95: 2 });
+      // The 300–400 ms bucket holds only 369: read as 300–369.
+      expect(figures.response_latency_ms).toEqual({ avg: 255, p50: 250, p95: 355, turns: 4 });
+    }
+    // Two days: each day's percentiles within its own values, the range's within all of them.
+    await call(c.companyId, bot, { at: '2026-06-02T10:00:00Z', durationSec: 7, transcript: [botTurn(1234)] });
+    const both = (await get(c.apiKey, 'from=2026-06-01&to=2026-06-02&time_zone=UTC')).json();
+    expect(both.days[1].duration_sec).toEqual({ avg: 7, p50: 7, p95: 7 });
+    expect(both.days[1].response_latency_ms).toEqual({ avg: 1234, p50: 1234, p95: 1234, turns: 1 });
+    expect(both.totals.duration_sec.p50).toBeGreaterThanOrEqual(2);
+    expect(both.totals.duration_sec.p50).toBeLessThanOrEqual(5);
+    expect(both.totals.duration_sec.p95).toBeGreaterThan(5);
+    expect(both.totals.duration_sec.p95).toBeLessThanOrEqual(7);
+    expect(both.totals.response_latency_ms.p95).toBeGreaterThan(1200);
+    expect(both.totals.response_latency_ms.p95).toBeLessThanOrEqual(1234);
   });
 
   it('validates input and needs analytics:read', async () => {

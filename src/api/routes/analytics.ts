@@ -27,7 +27,7 @@ const Stats = {
   answered: Type.Integer(),
   completed: Type.Integer(),
   transferred: Type.Integer({ description: 'Ended by a transfer to a person' }),
-  duration_sec: Type.Object({ avg: Nullable(Type.Number()), p50: Nullable(Type.Number()), p95: Nullable(Type.Number()) }, { description: 'Of answered, ended calls; percentiles from a histogram (exact to its bucket)' }),
+  duration_sec: Type.Object({ avg: Nullable(Type.Number()), p50: Nullable(Type.Number()), p95: Nullable(Type.Number()) }, { description: 'Of answered, ended calls; percentiles from a histogram (exact to its bucket, never outside the values seen)' }),
   outcomes: Type.Record(Type.String(), Type.Integer(), { description: 'Analysed calls by outcome type' }),
   analyzed: Type.Integer(),
   leads: Type.Integer({ description: 'Calls whose outcome is lead' }),
