@@ -1,6 +1,7 @@
 /** Prometheus metrics, for every layer (HTTP, calls, webhooks): one registry per app instance (tests build many apps in one process). */
 import type { FastifyInstance } from 'fastify';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CallEndReasonCode } from './call/end-reasons.js';
 import type { RootSql } from './db/sql.js';
 
 export interface Metrics {
@@ -109,7 +110,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 }
 
 /** The categories of CallSession end reasons (call-session.ts); the text after a colon (an LLM's words, a close code) is dropped. */
-const END_REASONS = ['caller_hangup', 'bot_end_call', 'transferred', 'silence', 'max_duration', 'server_shutdown'] as const;
+const END_REASONS = ['caller_hangup', 'bot_end_call', 'transferred', 'silence', 'max_duration', 'server_shutdown'] as const satisfies readonly CallEndReasonCode[];
 const PROVIDER_STAGES = ['stt', 'llm', 'tts'] as const;
 export type ProviderStage = (typeof PROVIDER_STAGES)[number];
 

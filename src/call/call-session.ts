@@ -32,6 +32,7 @@ import { CallTimers } from './timers.js';
 import { TtsLine } from './tts-line.js';
 import type { CallControl } from './tool-types.js';
 import { CallerTurnTracker, type CallerUtterance } from './turn-taking.js';
+import type { CallEndReason } from './end-reasons.js';
 import { systemClock, type Clock, type TurnLatency } from './types.js';
 
 export type { CallSessionOptions } from './session-options.js';
@@ -39,7 +40,7 @@ export type { CallState } from './call-state.js';
 export type { BargeInMetric } from './barge-in.js';
 
 interface EndRequest {
-  reason: string;
+  reason: CallEndReason;
   status: 'completed' | 'failed';
 }
 
@@ -121,7 +122,7 @@ export class CallSession {
   /** start() is waiting for the voice to open. */
   private opening = false;
   /** end() was asked while the voice was opening: said goodbye (not the greeting) once it is open. */
-  private endOnOpen: string | null = null;
+  private endOnOpen: CallEndReason | null = null;
   /** Whether this call's client echoes marks, learnt by its first turns (Playback paces a client that does not by the clock). */
   private readonly markEchoes = new MarkEchoes();
 
@@ -135,7 +136,7 @@ export class CallSession {
   get bargeIns(): BargeInMetric[] {
     return this.bargeIn.metrics;
   }
-  endReason: string | null = null;
+  endReason: CallEndReason | null = null;
 
   constructor(private readonly o: CallSessionOptions) {
     this.clock = o.clock ?? systemClock;
@@ -266,7 +267,7 @@ export class CallSession {
    * Ends the call from outside (shutdown). By default politely: stop what is being said, a short goodbye
    * (not interruptible), then hang up; `immediate` hangs up at once. Resolves when the call has ended.
    */
-  async end(reason: string, options: { immediate?: boolean } = {}): Promise<void> {
+  async end(reason: CallEndReason, options: { immediate?: boolean } = {}): Promise<void> {
     if (!options.immediate && !this.tts && this.opening) {
       this.endOnOpen ??= reason;
       return this.endedPromise;
@@ -666,7 +667,7 @@ export class CallSession {
    * Polite end: stop whatever is happening, say goodbye (not interruptible), hang up — by the hard stop at the
    * latest. An end already on its way (a goodbye, the bot's last words) is given the hard stop too.
    */
-  private wrapUp(reason: string, goodbye: string, status: 'completed' | 'failed' = 'completed'): void {
+  private wrapUp(reason: CallEndReason, goodbye: string, status: 'completed' | 'failed' = 'completed'): void {
     if (this.ended) return;
     this.armHardStop();
     if (this.endRequested) return;
@@ -706,7 +707,7 @@ export class CallSession {
   /** The recognizer or the LLM is gone for good: apologise and end (TTS failures: ttsFailed()). */
   private failCall(provider: 'stt' | 'llm'): void {
     if (this.ended) return;
-    const reason = `provider_failure: ${provider}`;
+    const reason = `provider_failure: ${provider}` as const;
     if (this.tts) this.wrapUp(reason, this.phrases.apology, 'failed');
     else void this.finish({ reason, status: 'failed' });
   }

@@ -12,16 +12,14 @@ import { enqueueJob } from '../jobs/queue.js';
 import { callRedactRules } from '../privacy/call-rules.js';
 import { redact, type RedactRule } from '../privacy/redact.js';
 import { emitEvent } from '../webhooks/emit.js';
+import type { CallEndReason } from './end-reasons.js';
 import type { TranscriptTurn } from './types.js';
 import { storableJson } from '../util/storable-text.js';
 
 export interface CallEnd {
   status: EndedCallStatus;
-  /**
-   * Why the call ended: caller_hangup, bot_end_call, silence, max_duration, transferred, provider_failure,
-   * shutdown, busy, no_answer, canceled, telephony_failed, dial_refused, token_expired, server_lost…
-   */
-  reason: string;
+  /** Why the call ended: one of CALL_END_REASONS (./end-reasons.ts), with detail after a colon or not. */
+  reason: CallEndReason;
 }
 
 /** Who ends the call. Anyone but the session itself may end it while the session still writes its last turns. */

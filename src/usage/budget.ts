@@ -10,6 +10,7 @@
  * a month can end a little over its budget (by the calls that were live when it was reached).
  */
 import type { Db } from '../db/sql.js';
+import type { CallEndReasonCode } from '../call/end-reasons.js';
 import { ParleyError } from '../errors.js';
 import { priceItems, usageByDay } from './repo.js';
 import { round6, type Prices } from './prices.js';
@@ -80,7 +81,7 @@ export class BudgetGuard implements BudgetCheck {
   }
 }
 
-export const BUDGET_EXHAUSTED = 'budget_exhausted';
+export const BUDGET_EXHAUSTED = 'budget_exhausted' satisfies CallEndReasonCode;
 
 /** Throws PARLEY_ERR_BUDGET_EXHAUSTED (409, details.reason 'budget_exhausted') when the month's budget is used up. */
 export async function assertWithinBudget(budget: BudgetCheck | undefined, companyId: string): Promise<void> {

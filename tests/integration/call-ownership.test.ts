@@ -70,7 +70,7 @@ describe('calls of a lost server instance', () => {
     const [untouched] = await db.sql`select status, ended_at from calls where id = ${healthy}`;
     expect(untouched).toMatchObject({ status: 'in_progress', ended_at: null });
     // A graceful stop ends its calls first (the call runner's shutdown), then leaves.
-    await new PgCallRecorder({ sql: db.sql, callId: healthy, companyId, botId, log: quiet }).end({ status: 'completed', reason: 'shutdown' });
+    await new PgCallRecorder({ sql: db.sql, callId: healthy, companyId, botId, log: quiet }).end({ status: 'completed', reason: 'server_shutdown' });
     await Promise.all([crashed.stop(), alive.stop(), sweeper.stop()]);
   });
 

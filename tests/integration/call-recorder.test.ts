@@ -78,7 +78,7 @@ describe('PgCallRecorder', () => {
     expect(jobs[0]).toMatchObject({ kind: 'analyze_call', payload: { callId } });
 
     // A second end (e.g. shutdown after hang-up) changes nothing and enqueues nothing.
-    await rec.end({ status: 'failed', reason: 'late' });
+    await rec.end({ status: 'failed', reason: 'server_shutdown' });
     expect((await callRow(callId)).status).toBe('completed');
     expect(await db.sql`select 1 from jobs where dedupe_key = ${'analyze:' + callId}`).toHaveLength(1);
   });
@@ -97,7 +97,7 @@ describe('PgCallRecorder', () => {
     const rec = new PgCallRecorder({ sql: db.sql, callId, companyId: otherCompanyId, botId, log });
     await rec.start();
     await rec.appendTurn({ role: 'bot', text: 'x', ts: new Date().toISOString() });
-    await rec.end({ status: 'completed', reason: 'x' });
+    await rec.end({ status: 'completed', reason: 'caller_hangup' });
     const row = await callRow(callId);
     expect(row.status).toBe('ringing');
     expect(row.transcript).toEqual([]);
@@ -108,7 +108,7 @@ describe('PgCallRecorder', () => {
     const rec = new PgCallRecorder({ sql: db.sql, callId: 'not-a-uuid', companyId, botId, log });
     const before = errors.length;
     await expect(rec.appendTurn({ role: 'bot', text: 'x', ts: new Date().toISOString() })).resolves.toBeUndefined();
-    await expect(rec.end({ status: 'completed', reason: 'x' })).resolves.toBeUndefined();
+    await expect(rec.end({ status: 'completed', reason: 'caller_hangup' })).resolves.toBeUndefined();
     expect(errors.length).toBe(before + 2);
   });
 

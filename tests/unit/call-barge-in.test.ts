@@ -55,7 +55,7 @@ describe('barge-in: react to voice, confirm with words', () => {
     await h.advance(500);
     expect(h.transport.audioBytes()).toBe(audioAtPause); // nothing sent while paused
     expect(h.llm.aborted).toBe(0); // not committed yet
-    void h.session.end('test', { immediate: true });
+    void h.session.end('server_shutdown', { immediate: true });
   });
 
   it('an unconfirmed onset (a cough) resumes from the first slice the caller did not hear, repeating nothing', async () => {
@@ -83,7 +83,7 @@ describe('barge-in: react to voice, confirm with words', () => {
     expect(h.session.bargeIns).toEqual([{ onsetToQuietMs: 70, outcome: 'resumed', onsetToOutcomeMs: 320, detectToClearMs: 0 }]);
     expect(h.bots().at(-1)?.latency?.bargeInOnsetToResumeMs).toBe(320);
     expect(h.llm.aborted).toBe(0);
-    void h.session.end('test', { immediate: true });
+    void h.session.end('server_shutdown', { immediate: true });
   });
 
   it('backchannels ("uh-huh", "ага") never interrupt: the bot resumes when the recognizer says so', async () => {
@@ -98,7 +98,7 @@ describe('barge-in: react to voice, confirm with words', () => {
     await h.advance(20_000);
     expect(h.recorder.turns.filter((t) => t.role === 'caller')).toHaveLength(1);
     expect(h.bots().at(-1)).toMatchObject({ text: ANSWER });
-    void h.session.end('test', { immediate: true });
+    void h.session.end('server_shutdown', { immediate: true });
   });
 
   it('words confirm the interruption: the turn is aborted end to end and only what was heard is kept', async () => {
@@ -125,7 +125,7 @@ describe('barge-in: react to voice, confirm with words', () => {
     expect(h.transport.notices).toContainEqual(expect.objectContaining({ type: 'turn_latency', latency: expect.objectContaining({ bargeInOnsetToQuietMs: 80 }) }));
     expect(h.recorder.turns.filter((t) => t.role === 'caller').at(-1)?.text).toBe('wait actually what about sunday');
     expect(h.transport.count('clear')).toBe(1); // the pause cleared the line; the commit did not clear again
-    void h.session.end('test', { immediate: true });
+    void h.session.end('server_shutdown', { immediate: true });
   });
 
   it('a recognizer with a VAD of its own (local) replaces the call\'s: one VAD per call, its onset pauses the bot', async () => {
@@ -155,7 +155,7 @@ describe('barge-in: react to voice, confirm with words', () => {
     await h.advance(10);
     expect(h.session.state).toBe('speaking');
     expect(h.session.bargeIns).toEqual([{ onsetToQuietMs: 90, outcome: 'resumed', onsetToOutcomeMs: 340, detectToClearMs: 0 }]);
-    void h.session.end('test', { immediate: true });
+    void h.session.end('server_shutdown', { immediate: true });
   });
 
   it('sustained speech commits the interruption before any word (a slow recognizer)', async () => {
@@ -167,7 +167,7 @@ describe('barge-in: react to voice, confirm with words', () => {
     await h.advance(10);
     expect(h.session.state).toBe('listening');
     expect(h.session.bargeIns.at(-1)).toMatchObject({ outcome: 'committed', onsetToOutcomeMs: 800 });
-    void h.session.end('test', { immediate: true });
+    void h.session.end('server_shutdown', { immediate: true });
   });
 });
 
@@ -184,7 +184,7 @@ describe('end of turn and latency from the caller’s voice', () => {
     const l = h.bots()[1]?.latency;
     expect(l).toMatchObject({ speechMs: 880, sttFinalMs: 1600, endpointMs: 1600, llmFirstTokenMs: 1700 });
     expect(l?.responseMs).toBeGreaterThan(1700);
-    void h.session.end('test', { immediate: true });
+    void h.session.end('server_shutdown', { immediate: true });
   });
 
   it('an unfinished sentence waits for the caller to go on, then both halves make one turn', async () => {
@@ -203,6 +203,6 @@ describe('end of turn and latency from the caller’s voice', () => {
     await h.advance(10);
     expect(h.llm.lastUserText()).toBe("I'd like to book for Tuesday at three");
     expect(h.recorder.turns.filter((t) => t.role === 'caller').map((t) => t.text)).toEqual(["I'd like to book for Tuesday at three"]);
-    void h.session.end('test', { immediate: true });
+    void h.session.end('server_shutdown', { immediate: true });
   });
 });

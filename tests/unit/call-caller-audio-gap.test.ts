@@ -26,7 +26,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let session: CallSession | null = null;
 afterEach(async () => {
-  await session?.end('test', { immediate: true });
+  await session?.end('server_shutdown', { immediate: true });
   session = null;
 });
 

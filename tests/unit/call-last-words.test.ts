@@ -16,7 +16,7 @@ import { ScriptedLlm, ScriptedStt, ScriptedTts } from '../helpers/scripted-provi
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let session: CallSession | null = null;
 afterEach(async () => {
-  await session?.end('test', { immediate: true });
+  await session?.end('server_shutdown', { immediate: true });
   session = null;
 });
 

@@ -123,7 +123,7 @@ describe('noise taken for an interruption while a tool runs', () => {
     await h.callerSays('thanks');
     expect(h.llm.requests).toHaveLength(2);
     expect(h.toolResults()).toEqual([TOLD]);
-    void h.session.end('test', { immediate: true });
+    void h.session.end('server_shutdown', { immediate: true });
   });
 
   it('a tool still running when the caller goes quiet is waited for: its confirmation is the rest', async () => {
@@ -141,7 +141,7 @@ describe('noise taken for an interruption while a tool runs', () => {
 
     expect(h.tts.texts.filter((t) => t === CONFIRMATION)).toHaveLength(1);
     expect(h.transcript().at(-1)).toBe(`bot: ${CONFIRMATION}`);
-    void h.session.end('test', { immediate: true });
+    void h.session.end('server_shutdown', { immediate: true });
   });
 
   it("a say done before the cut, while a later tool still ran, is said too, in order with the later one's", async () => {
@@ -157,7 +157,7 @@ describe('noise taken for an interruption while a tool runs', () => {
     // Both results read as told once the rest has played.
     await h.callerSays('thanks');
     expect(h.toolResults()).toEqual([TOLD, JSON.stringify({ done: 'send_reminder' })]);
-    void h.session.end('test', { immediate: true });
+    void h.session.end('server_shutdown', { immediate: true });
   });
 
   it('a confirmation the caller cuts with words is stored as far as it was heard, flagged interrupted; its result stays not told', async () => {
@@ -174,7 +174,7 @@ describe('noise taken for an interruption while a tool runs', () => {
     expect(cut!.text.endsWith('…')).toBe(true);
     expect(h.llm.lastUserText()).toBe('wait no make it wednesday');
     expect(h.toolResults()).toEqual([NOT_TOLD]);
-    void h.session.end('test', { immediate: true });
+    void h.session.end('server_shutdown', { immediate: true });
   });
 
   it('the history reads told when noise cuts the resumed confirmation too, once its rest has played', async () => {
@@ -189,7 +189,7 @@ describe('noise taken for an interruption while a tool runs', () => {
 
     await h.callerSays('thanks');
     expect(h.toolResults()).toEqual([TOLD]);
-    void h.session.end('test', { immediate: true });
+    void h.session.end('server_shutdown', { immediate: true });
   });
 
   it('the history reads told when noise cut a say spoken in the answer and its unheard sentence was said again', async () => {
@@ -203,7 +203,7 @@ describe('noise taken for an interruption while a tool runs', () => {
 
     await h.callerSays('thanks');
     expect(h.toolResults()).toEqual([TOLD]);
-    void h.session.end('test', { immediate: true });
+    void h.session.end('server_shutdown', { immediate: true });
   });
 });
 

@@ -48,7 +48,7 @@ describe('audio that arrives before the recognizer is connected', () => {
     await new Promise((r) => setTimeout(r, 20));
     transport.audio(new Uint8Array([6]));
     expect(stt.received).toEqual([1, 2, 3, 4, 5, 6]);
-    await session.end('test', { immediate: true });
+    await session.end('server_shutdown', { immediate: true });
     await done;
   });
 });

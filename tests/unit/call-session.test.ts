@@ -516,15 +516,15 @@ describe('CallSession', () => {
     await h.advance(4000);
     void h.stt.play(saySentence('what are your hours'));
     await h.advance(4000);
-    void h.session.end('shutdown');
+    void h.session.end('server_shutdown');
     await h.advance(10);
     expect(h.transport.count('clear')).toBe(1);
     expect(h.ended).toBe(false);
     await h.advance(10_000);
     await h.done;
     expect(h.tts.texts.at(-1)).toBe('Goodbye!');
-    expect(h.transport.hangupReason).toBe('shutdown');
-    expect(h.recorder.ended).toEqual({ status: 'completed', reason: 'shutdown' });
+    expect(h.transport.hangupReason).toBe('server_shutdown');
+    expect(h.recorder.ended).toEqual({ status: 'completed', reason: 'server_shutdown' });
   });
 
   it('end(reason, { immediate: true }) stops the call at once', async () => {
@@ -532,11 +532,11 @@ describe('CallSession', () => {
     await h.advance(4000);
     void h.stt.play(saySentence('what are your hours'));
     await h.advance(2000);
-    void h.session.end('shutdown', { immediate: true });
+    void h.session.end('server_shutdown', { immediate: true });
     await h.advance(10);
     await h.done;
-    expect(h.transport.hangupReason).toBe('shutdown');
-    expect(h.recorder.ended).toEqual({ status: 'completed', reason: 'shutdown' });
+    expect(h.transport.hangupReason).toBe('server_shutdown');
+    expect(h.recorder.ended).toEqual({ status: 'completed', reason: 'server_shutdown' });
     expect(h.tts.closed).toBe(1);
   });
 });

@@ -58,6 +58,6 @@ describe('a tool that does not answer during a call', () => {
     await h.advance(5000);
     const later = h.llm.requests[3]!.messages.find((m) => m.role === 'tool' && m.toolCallId === 'c1')!;
     expect(JSON.parse(later.content)).toEqual({ hours: '9 to 5', not_yet_told_to_caller: 'We are open from nine to five.' });
-    void h.session.end('test', { immediate: true });
+    void h.session.end('server_shutdown', { immediate: true });
   });
 });

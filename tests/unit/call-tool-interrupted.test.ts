@@ -67,7 +67,7 @@ describe('a tool the caller speaks over', () => {
     void h.stt.play(saySentence('thanks'));
     await h.advance(5000);
     expect(shape(h.llm.requests[2]!.messages).slice(3)).toEqual(['user: actually wait make it eleven', 'assistant: I will move it to eleven.', 'user: thanks']);
-    void h.session.end('test', { immediate: true });
+    void h.session.end('server_shutdown', { immediate: true });
   });
 
   it('that never returns does not hold the answer past the wait: the model is told it is still running, and its result fills its place later', async () => {
@@ -90,7 +90,7 @@ describe('a tool the caller speaks over', () => {
     const later = h.llm.requests[2]!.messages;
     expect(shape(later)[2]).toBe('tool c1');
     expect(JSON.parse(later[2]!.content)).toEqual({ booking_id: 'b1', when: 'Friday at ten', not_yet_told_to_caller: "You're booked for Friday at ten." });
-    void h.session.end('test', { immediate: true });
+    void h.session.end('server_shutdown', { immediate: true });
   });
 
   it('that returned at once, cut while "One moment…" still plays: the round keeps what was heard, and the result says its say was not', async () => {
@@ -119,6 +119,6 @@ describe('a tool the caller speaks over', () => {
     const asked = h.llm.requests[1]!.messages;
     expect(shape(asked)).toEqual(['user: book me for friday at ten', 'assistant[c1]: One…', 'tool c1', 'user: actually wait make it eleven']);
     expect(JSON.parse(asked[2]!.content)).toEqual({ booking_id: 'b1', not_yet_told_to_caller: 'You are booked for Friday at ten. See you then.' });
-    void h.session.end('test', { immediate: true });
+    void h.session.end('server_shutdown', { immediate: true });
   });
 });

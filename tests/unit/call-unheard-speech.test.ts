@@ -71,7 +71,7 @@ describe('caller speech the recognizer could not make out', () => {
     ]);
     await h.advance(10_000);
     expect(h.texts().slice(4)).toEqual(['caller: and on saturdays', `bot: ${ANSWER}`]);
-    await h.session.end('test', { immediate: true });
+    await h.session.end('server_shutdown', { immediate: true });
     await h.done;
   });
 

@@ -1,0 +1,42 @@
+/**
+ * Why a call ended: the one list of the reasons `call.ended` carries (and the call's `end_reason` in the API and the
+ * export). Every path that ends a call names its reason from here (CallEnd.reason is typed by it), and
+ * docs/webhooks.md lists exactly these (tests/unit/webhook-catalogue-documented.test.ts checks both ways).
+ */
+export const CALL_END_REASONS = [
+  // The live session (call/call-session.ts).
+  'caller_hangup',
+  'bot_end_call',
+  'silence',
+  'max_duration',
+  'transferred',
+  'provider_failure',
+  'server_shutdown',
+  // Refused at the start: the company's monthly budget is used up (usage/budget.ts).
+  'budget_exhausted',
+  // Twilio's own end of a call (telephony/twilio/call-status.ts).
+  'busy',
+  'no_answer',
+  'canceled',
+  'telephony_failed',
+  // The dialer (telephony/twilio/outbound.ts, campaigns/scheduler.ts).
+  'dial_refused',
+  'dial_lost',
+  // A web-call token never used, or used by a page that left before the call started (telephony/web/tokens.ts).
+  'token_expired',
+  'not_started',
+  // The sweep of calls whose instance stopped (telephony/call-ownership.ts).
+  'server_lost',
+  'never_connected',
+] as const;
+
+export type CallEndReasonCode = (typeof CALL_END_REASONS)[number];
+
+/** A reason as stored and sent: its code, or its code with detail after a colon (`caller_hangup: stop`). */
+export type CallEndReason = CallEndReasonCode | `${CallEndReasonCode}: ${string}`;
+
+/** The code of a stored reason (`bot_end_call: done` → `bot_end_call`); null for text that is none of the list. */
+export function endReasonCode(reason: string | null | undefined): CallEndReasonCode | null {
+  const code = (reason ?? '').split(':', 1)[0]!.trim().toLowerCase();
+  return (CALL_END_REASONS as readonly string[]).includes(code) ? (code as CallEndReasonCode) : null;
+}
