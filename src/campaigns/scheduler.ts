@@ -35,6 +35,7 @@ import { emitEvent } from '../webhooks/emit.js';
 import { transition, type CampaignRow, type CampaignStatus } from './repo.js';
 import { SKIP_BATCH_CONTACTS, stopSkipReason } from './skip-waiting.js';
 import { getConsent, getPolicy, NotDialable } from './suppression.js';
+import type { CampaignAttemptOutcome, ContactSkipReason } from './vocabulary.js';
 import { daysBefore, inWindow, localDay, nextOpening, zonesFor } from './windows.js';
 
 export interface CampaignDialer {
@@ -89,13 +90,16 @@ interface Claimed {
 
 /** What admit() decided instead of dialling. */
 class Verdict extends Error {
+  // A skip's reason is sent (campaign.contact.skipped): one of CONTACT_SKIP_REASONS; a defer's or release's is not.
+  constructor(kind: 'skip', reason: ContactSkipReason);
+  constructor(kind: 'defer' | 'release', reason: string, until?: Date);
   constructor(readonly kind: 'skip' | 'defer' | 'release', readonly reason: string, readonly until?: Date) {
     super(`${kind}: ${reason}`);
   }
 }
 
 /** Outcomes after which a contact is not called again. */
-const FINAL_OUTCOMES = new Set(['answered', 'voicemail_left', 'fax']);
+const FINAL_OUTCOMES = new Set<CampaignAttemptOutcome>(['answered', 'voicemail_left', 'fax']);
 /** A number another call is on now is tried again this much later. */
 const NUMBER_IN_CALL_RETRY_MS = 5 * 60_000;
 
@@ -212,7 +216,7 @@ export class CampaignScheduler {
       const ended = await tx<{
         id: string; company_id: string; campaign_id: string; contact_id: string; phone: string; call_id: string; answered_by: string | null;
         voicemail: 'left' | 'hung_up' | null; screened: boolean; call_status: string; failure_reason: string | null;
-        answered: boolean; campaign_status: string; max_attempts: number; retry_spacing_sec: number; attempts: number;
+        answered: boolean; campaign_status: CampaignStatus; max_attempts: number; retry_spacing_sec: number; attempts: number;
       }[]>`
         select a.id, a.company_id, a.campaign_id, a.contact_id, a.phone, a.call_id, a.answered_by, a.voicemail, a.screened,
           c.status as call_status, c.failure_reason, c.answered_at is not null as answered, g.status as campaign_status,
@@ -231,14 +235,16 @@ export class CampaignScheduler {
         const outcome = outcomeOf(a);
         await tx`update campaign_attempts set status = 'ended', outcome = ${outcome}, ended_at = ${now} where id = ${a.id}`;
         const final = FINAL_OUTCOMES.has(outcome);
-        // A campaign cancelled (or ended) while this call rang calls nobody again: the contact is not left waiting.
+        // A campaign cancelled (or ended) while this call rang calls nobody again: the contact is not left waiting,
+        // skipped with the stop's reason (a completed campaign's is campaign_ended).
         const over = a.campaign_status !== 'running' && a.campaign_status !== 'paused';
+        const skipReason = stopSkipReason(a.campaign_status) ?? 'campaign_ended';
         const state = final ? 'done' : over ? 'skipped' : a.attempts >= a.max_attempts ? 'exhausted' : 'pending';
         const next = new Date(now.getTime() + a.retry_spacing_sec * 1000);
         await tx`
           update campaign_contacts set state = ${state}, last_outcome = ${outcome}, next_attempt_at = ${next},
             deferred_reason = ${state === 'pending' ? 'retry_spacing' : null},
-            skip_reason = ${state === 'skipped' ? `campaign_${a.campaign_status}` : null}, updated_at = now()
+            skip_reason = ${state === 'skipped' ? skipReason : null}, updated_at = now()
           where id = ${a.contact_id} and state = 'live'`;
         await emitEvent(tx, {
           companyId: a.company_id,
@@ -437,7 +443,7 @@ export class CampaignScheduler {
       await tx`update campaign_attempts set status = 'ended', counted = false, ended_at = ${now},
         outcome = ${refused ? 'number_refused' : 'twilio_unavailable'} where id = ${attemptId}`;
       if (refused) {
-        const reason = `number_refused: ${(err as Error).message}`.slice(0, 300);
+        const reason: ContactSkipReason = `number_refused: ${(err as Error).message.slice(0, 280)}`;
         await tx`update campaign_contacts set state = 'skipped', skip_reason = ${reason}, attempts = attempts - 1, updated_at = now()
           where id = ${contact.id} and state = 'live'`;
         await emitEvent(tx, { companyId: contact.company_id, type: 'campaign.contact.skipped', data: { campaign_id: campaign.id, contact_id: contact.id, phone: contact.phone, reason }, orderingKey: campaign.id });
@@ -514,7 +520,7 @@ function verdictFor(err: NotDialable, now: Date): Verdict {
 }
 
 /** The attempt's outcome from its call and what the answer URL recorded. */
-export function outcomeOf(a: { voicemail: 'left' | 'hung_up' | null; answered_by: string | null; call_status: string; failure_reason: string | null; answered?: boolean }): string {
+export function outcomeOf(a: { voicemail: 'left' | 'hung_up' | null; answered_by: string | null; call_status: string; failure_reason: string | null; answered?: boolean }): CampaignAttemptOutcome {
   if (a.voicemail === 'left') return 'voicemail_left';
   if (a.voicemail === 'hung_up') return 'voicemail_hung_up';
   if (a.answered_by === 'fax') return 'fax';

@@ -16,6 +16,7 @@ import type { Db, RootSql } from '../db/sql.js';
 import { enqueueJob, type JobKind } from '../jobs/queue.js';
 import { isUuid } from '../util/uuid.js';
 import type { CampaignStatus } from './repo.js';
+import type { ContactSkipReasonCode } from './vocabulary.js';
 
 export const SKIP_WAITING_JOB = 'campaign_skip_waiting';
 /** Contacts one batch marks: tens of milliseconds of work, whatever the campaign's size. */
@@ -24,9 +25,9 @@ export const SKIP_BATCH_CONTACTS = 2_000;
 export const FINAL_CAMPAIGN_STATUSES: readonly CampaignStatus[] = ['completed', 'cancelled', 'failed'];
 
 /** Why a stopped campaign's waiting contacts are skipped (`campaign_ended`, `campaign_cancelled`, `campaign_failed`); null while it runs. */
-export function stopSkipReason(status: CampaignStatus): string | null {
+export function stopSkipReason(status: CampaignStatus): ContactSkipReasonCode | null {
   if (!FINAL_CAMPAIGN_STATUSES.includes(status)) return null;
-  return status === 'completed' ? 'campaign_ended' : `campaign_${status}`;
+  return status === 'completed' ? 'campaign_ended' : status === 'cancelled' ? 'campaign_cancelled' : 'campaign_failed';
 }
 
 /**
