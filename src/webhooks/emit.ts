@@ -9,21 +9,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/sql.js';
 
-export type WebhookEventType =
-  | 'call.started'
-  | 'call.ended'
-  | 'call.analyzed'
-  | 'booking.created'
-  | 'booking.updated'
-  | 'booking.cancelled'
-  | 'knowledge.ready'
-  | 'knowledge.failed'
-  | 'campaign.status_changed'
-  | 'campaign.attempt.ended'
-  | 'campaign.contact.skipped';
-
-/** Every type a company can subscribe to (for validating webhook_events in the settings route). */
-export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = [
+/**
+ * Every type a company can subscribe to (for validating webhook_events in the settings route); docs/webhooks.md's
+ * table of events lists exactly these and TEST_EVENT_TYPE (tests/unit/webhook-catalogue-documented.test.ts).
+ */
+export const WEBHOOK_EVENT_TYPES = [
   'call.started',
   'call.ended',
   'call.analyzed',
@@ -35,7 +25,9 @@ export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = [
   'campaign.status_changed',
   'campaign.attempt.ended',
   'campaign.contact.skipped',
-];
+] as const;
+
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 /** Sent only by POST /v1/webhooks/test; never subscribed to, never retried. */
 export const TEST_EVENT_TYPE = 'webhook.test';

@@ -5,7 +5,9 @@ import type { PostResult } from './http-post.js';
 import { fairShareParams, type FairShare } from '../util/fair-share.js';
 import { leaseLost, type LeaseOwner } from '../jobs/lease-owner.js';
 
-export type DeliveryStatus = 'pending' | 'delivered' | 'dead' | 'skipped';
+/** A delivery's status (the API's `status`, documented in docs/webhooks.md). */
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'dead', 'skipped'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 /**
  * An event no live claim holds: never leased (or given back), or its lease lost (jobs/lease-owner.ts) — the one rule

@@ -6,7 +6,7 @@ import { conflict, notFound } from '../../errors.js';
 import type { LeaseOwner } from '../../jobs/lease-owner.js';
 import { WEBHOOK_EVENT_TYPES, TEST_EVENT_TYPE } from '../../webhooks/emit.js';
 import { WebhookHttpClient } from '../../webhooks/http-post.js';
-import { attemptsFor, getDelivery, listDeliveries, replayDelivery, type AttemptRow, type DeliveryRow } from '../../webhooks/outbox.js';
+import { DELIVERY_STATUSES, attemptsFor, getDelivery, listDeliveries, replayDelivery, type AttemptRow, type DeliveryRow } from '../../webhooks/outbox.js';
 import { webhookUrlShown } from '../../webhooks/shown-url.js';
 import { sendTestEvent } from '../../webhooks/test-event.js';
 import { hasScope } from '../auth.js';
@@ -14,7 +14,7 @@ import { Page, PageQuery, Timestamp, decodeCursor, encodeCursor, errors } from '
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 const EventType = Type.Union([...WEBHOOK_EVENT_TYPES, TEST_EVENT_TYPE].map((t) => Type.Literal(t)));
-const Status = Type.Union(['pending', 'delivered', 'dead', 'skipped'].map((s) => Type.Literal(s)), {
+const Status = Type.Union(DELIVERY_STATUSES.map((s) => Type.Literal(s)), {
   description: 'pending: waiting for (another) attempt; delivered: a 2xx arrived; dead: retries ran out or 410 Gone; skipped: URL removed or type unsubscribed before delivery',
 });
 
