@@ -5,10 +5,10 @@ export const DEFAULT_OUTCOME_TYPES: OutcomeTypeDef[] = [
   { name: 'booking', description: 'An appointment was booked during the call' },
   { name: 'lead', description: 'The caller is interested and left contact details, but nothing was booked' },
   { name: 'support', description: 'The caller asked questions or needed help; no booking or lead' },
-  { name: 'hangup', description: 'The caller hung up or said (almost) nothing' },
+  { name: 'hangup', description: 'The caller hung up having said (almost) nothing (only a call the caller ended)' },
   { name: 'transfer', description: 'The caller was handed to a person' },
-  { name: 'no_response', description: 'The caller went silent and the bot ended the call' },
-  { name: 'failed', description: 'The call ended because of a system or provider failure (not the caller)' },
+  { name: 'no_response', description: 'The caller went silent or said (almost) nothing and the bot ended the call (silence, the time limit)' },
+  { name: 'failed', description: 'The system ended the call: a provider or telephony failure, the server shutting down or lost, the budget used up (not the caller)' },
   { name: 'not_connected', description: 'Nobody was on the line: unanswered, busy, or a web call that never started' },
 ];
 

@@ -7,7 +7,7 @@
  */
 import type { LlmProvider, LlmUsage } from '../providers/types.js';
 import { llmUsageItems, type UsageItem } from '../usage/counting.js';
-import { analyzeOffline } from './offline-analyzer.js';
+import { analyzeOffline, withHangupOnlyForCaller } from './offline-analyzer.js';
 import { renderSystemPrompt, renderTranscript } from './prompt.js';
 import { checkResponse, isStrictCompatible, responseSchema, type AnalysisResponse } from './response-schema.js';
 import type { Analysis, Analyzer } from './types.js';
@@ -50,7 +50,7 @@ export function createAnalyzer(options: AnalyzerOptions): Analyzer {
           system, user, schema, name: TOOL_NAME, strict: isStrictCompatible(schema), maxTokens: 1024, onUsage, ...(signal ? { signal } : {}), ...(retry ? { retry } : {}),
         });
         const checked = checkResponse(input.outcomes, answer);
-        if (checked.ok) return { ...toAnalysis(checked.value, label), usage };
+        if (checked.ok) return { ...withHangupOnlyForCaller(toAnalysis(checked.value, label), input), usage };
         feedback = checked.error;
         retry = { answer, error: checked.error };
       }

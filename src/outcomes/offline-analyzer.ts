@@ -2,18 +2,47 @@
  * The analyzer used without an LLM key (and as the fallback when the LLM keeps answering invalid output):
  * deterministic rules over the transcript and how the call ended, English and Russian.
  *   booking     — a booking row references the call, or a successful book_appointment tool turn
- *   failed      — the call ended on a system/provider failure (never reported as the caller hanging up)
+ *   failed      — the system ended the call: a provider or telephony failure, the server shutting down or lost, the
+ *                 budget used up (never reported as the caller hanging up)
  *   transfer    — the caller was handed to a person
  *   lead        — a name and a phone number were given (digits or words), or booking intent plus one of them
- *   no_response — the caller went silent and the bot ended the call
- *   hangup      — the caller hung up having said nothing (or next to nothing)
+ *   no_response — the caller said (next to) nothing and the bot ended the call: silence, the time limit, end_call
+ *   hangup      — the caller hung up having said nothing (or next to nothing): only a call the caller ended
  *   support     — question-like caller turns
  * The summary always says how the call ended.
  */
 import { extractName, extractPhoneDigits, isQuestion } from '../bookings/flow/understand.js';
+import { endReasonCode, type CallEndReasonCode } from '../call/end-reasons.js';
 import type { Analysis, AnalysisInput, Analyzer, TranscriptTurn } from './types.js';
 
-export type Ending = 'caller_hangup' | 'silence' | 'failure' | 'transfer' | 'bot_ended' | 'not_connected';
+/** Who or what ended the call: `caller_hangup` is the only ending the caller chose. */
+export type Ending = 'caller_hangup' | 'silence' | 'failure' | 'server_ended' | 'transfer' | 'bot_ended' | 'not_connected';
+
+/**
+ * The ending each end reason means. A Record over the one list of reasons: a new reason must say whose end it is,
+ * so no reason falls through to "the caller hung up". Not-connected reasons count only for a call where the caller
+ * said nothing (isNotConnected); otherwise the status decides.
+ */
+const ENDING_OF_REASON: Record<CallEndReasonCode, Ending> = {
+  caller_hangup: 'caller_hangup',
+  bot_end_call: 'bot_ended',
+  max_duration: 'bot_ended',
+  silence: 'silence',
+  transferred: 'transfer',
+  provider_failure: 'failure',
+  telephony_failed: 'failure',
+  dial_refused: 'failure',
+  dial_lost: 'failure',
+  server_lost: 'failure',
+  server_shutdown: 'server_ended',
+  budget_exhausted: 'server_ended',
+  busy: 'not_connected',
+  no_answer: 'not_connected',
+  canceled: 'not_connected',
+  token_expired: 'not_connected',
+  not_started: 'not_connected',
+  never_connected: 'not_connected',
+};
 
 const SILENCE_GOODBYE = /haven't heard anything for a while|я вас не слышу, поэтому завершаю/i;
 const LEAD_OFFER = /take your details|записать ваши данные/i;
@@ -24,26 +53,29 @@ export function endingOf(input: AnalysisInput): Ending {
   const status = (input.end?.status ?? '').toLowerCase();
   // Nobody was on the line: unanswered, busy, or a web call whose page never started it.
   if (isNotConnected(input)) return 'not_connected';
-  if (status === 'failed' || /^(provider_failure|error|crash|server_error)/.test(reason)) return 'failure';
-  if (reason.startsWith('transfer') || input.transcript.some((t) => t.role === 'system' && /^Transfer to .* requested/.test(t.text ?? ''))) {
+  const code = endReasonCode(reason);
+  const byReason = code ? ENDING_OF_REASON[code] : null;
+  // The system ended it (a failure, the server, the budget), whatever the status says.
+  if (byReason === 'failure' || byReason === 'server_ended') return byReason;
+  if (status === 'failed' || /^(error|crash|server_error)/.test(reason)) return 'failure';
+  if (byReason === 'transfer' || input.transcript.some((t) => t.role === 'system' && /^Transfer to .* requested/.test(t.text ?? ''))) {
     if (!input.transcript.some((t) => t.role === 'system' && /Transfer failed/.test(t.text ?? ''))) return 'transfer';
   }
-  if (reason === 'silence' || reason.startsWith('silence')) return 'silence';
+  if (byReason === 'silence') return 'silence';
   const lastBot = [...input.transcript].reverse().find((t) => t.role === 'bot' || t.role === 'assistant');
   if (!reason && lastBot && SILENCE_GOODBYE.test(lastBot.text ?? '')) return 'silence';
-  if (reason.startsWith('bot_end_call') || reason.startsWith('max_duration') || reason.startsWith('server_shutdown')) return 'bot_ended';
+  if (byReason === 'bot_ended') return 'bot_ended';
   return 'caller_hangup';
 }
 
-/** Calls with nobody on the line: statuses Twilio reports for them, and the reasons Parley ends them with. */
+/** Calls with nobody on the line: statuses Twilio reports for them (the reasons Parley ends them with: ENDING_OF_REASON). */
 const NOT_CONNECTED_STATUSES = new Set(['no_answer', 'busy', 'canceled']);
-const NOT_CONNECTED_REASONS = /^(token_expired|not_started|never_connected)\b/;
 
 /** The call never had a caller on the line (and nothing was said): there is no conversation to analyse. */
 export function isNotConnected(input: Pick<AnalysisInput, 'end' | 'transcript'>): boolean {
   if (input.transcript.some((t) => t.role === 'caller')) return false;
-  const reason = (input.end?.reason ?? '').toLowerCase();
-  return NOT_CONNECTED_STATUSES.has((input.end?.status ?? '').toLowerCase()) || NOT_CONNECTED_REASONS.test(reason);
+  const code = endReasonCode(input.end?.reason);
+  return NOT_CONNECTED_STATUSES.has((input.end?.status ?? '').toLowerCase()) || (code !== null && ENDING_OF_REASON[code] === 'not_connected');
 }
 
 const BOOKING_TOOLS = new Set(['book_appointment', 'create_booking']);
@@ -196,10 +228,13 @@ export function analyzeOffline(input: AnalysisInput): Analysis {
   let confidence: number;
   if (booked) [outcome, confidence] = ['booking', input.bookingMade ? 0.95 : 0.85];
   else if (ending === 'not_connected') [outcome, confidence] = ['not_connected', 0.95];
-  else if (ending === 'failure') [outcome, confidence] = ['failed', 0.9];
+  else if (ending === 'failure' || ending === 'server_ended') [outcome, confidence] = ['failed', 0.9];
   else if (ending === 'transfer') [outcome, confidence] = ['transfer', 0.9];
   else if (name && spokenPhone) [outcome, confidence] = ['lead', 0.75];
+  // The bot ended a call in which the caller said (next to) nothing: the caller did not respond, they did not hang
+  // up. From here on only a call the caller ended is left with so few words: `hangup` is theirs alone.
   else if (ending === 'silence' && words <= 3) [outcome, confidence] = ['no_response', 0.9];
+  else if (ending === 'bot_ended' && words <= 3) [outcome, confidence] = ['no_response', 0.7];
   else if (words === 0) [outcome, confidence] = ['hangup', 0.95];
   else if (bookingIntent && (name || spokenPhone)) [outcome, confidence] = ['lead', 0.6];
   else if (questions.length > 0) [outcome, confidence] = ['support', 0.65];
@@ -232,13 +267,33 @@ export function analyzeOffline(input: AnalysisInput): Analysis {
   return { summary, outcomeType: outcome, confidence, extractedData, analyzer: 'offline' };
 }
 
+/** How the call ended, in one English sentence, for the LLM's facts (it cannot tell from the words who hung up). */
+export function endingFact(input: AnalysisInput): string {
+  const ending = endingOf(input);
+  const sentence = endingSentence(ending, false, input.end?.reason ?? null);
+  return ending === 'caller_hangup' ? sentence : `${sentence} The caller did not end it: it is never a hangup.`;
+}
+
+/**
+ * `hangup` is the caller's ending alone: an LLM's `hangup` for a call the system or the bot ended takes the offline
+ * rules' type (failed, no_response…) instead; anything else it decided stands.
+ */
+export function withHangupOnlyForCaller(analysis: Analysis, input: AnalysisInput): Analysis {
+  if (analysis.outcomeType !== 'hangup' || endingOf(input) === 'caller_hangup') return analysis;
+  const offline = analyzeOffline(input);
+  return { ...analysis, outcomeType: offline.outcomeType, confidence: offline.confidence };
+}
+
 function endingSentence(ending: Ending, ru: boolean, reason: string | null): string {
   const why = reason ? ` (${reason})` : '';
   switch (ending) {
     case 'failure': return ru ? `Звонок прервался из-за сбоя системы${why}.` : `The call ended on a system failure${why}.`;
+    case 'server_ended': return ru ? `Звонок завершил сервер${why}.` : `The server ended the call${why}.`;
     case 'transfer': return ru ? 'Звонок переведён на сотрудника.' : 'The call was transferred to a person.';
     case 'silence': return ru ? 'Клиент замолчал, и бот завершил звонок.' : 'The caller went silent and the bot ended the call.';
-    case 'bot_ended': return ru ? 'Бот завершил звонок.' : 'The bot ended the call.';
+    case 'bot_ended':
+      if (endReasonCode(reason) === 'max_duration') return ru ? 'Звонок достиг предельной длительности, и бот завершил его.' : 'The call reached its time limit and the bot ended it.';
+      return ru ? 'Бот завершил звонок.' : 'The bot ended the call.';
     case 'not_connected': return ru ? `Звонок не состоялся${why}.` : `The call never connected${why}.`;
     default: return ru ? 'Клиент положил трубку.' : 'The caller hung up.';
   }

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { renderPrompt } from '../prompts.js';
+import { endingFact } from './offline-analyzer.js';
 import type { AnalysisInput } from './types.js';
 
 export const ANALYSIS_PROMPT_PATH = fileURLToPath(new URL('../../prompts/analysis.md', import.meta.url));
@@ -15,6 +16,7 @@ export function renderSystemPrompt(template: string, input: AnalysisInput): stri
   const facts = [
     input.bookingMade ? '- A booking was created during this call.' : '- No booking references this call.',
     input.callerNumber ? `- The caller's number is ${input.callerNumber}.` : '- The caller\'s number is unknown.',
+    `- How the call ended: ${endingFact(input)}`,
   ].join('\n');
   return renderPrompt(template, { language: input.language === 'ru' ? 'Russian' : 'English', outcome_types: types, facts });
 }
