@@ -58,7 +58,9 @@ export interface AgentTurnOptions {
   firstTokenBudgetMs?: number;
   /**
    * The most the caller waits in silence between two events of a stream that has started (a stalled connection
-   * after the first words): the attempt is cut, what was said stands and the turn ends. Default STREAM_IDLE_MS.
+   * after the first words): the attempt is cut and fails like a dropped connection — the whole phrases said stand,
+   * the fragment after them is not spoken, the turn ends; cut inside a tool call, the round is asked again once.
+   * Default STREAM_IDLE_MS.
    */
   streamIdleMs?: number;
   onRetrieval?: (ms: number) => void;
@@ -251,19 +253,35 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
   /** One LLM answer and the tools it called; true when the turn is over. */
   async function answerRound(): Promise<boolean> {
     const roundFrom = playback.phraseCount;
-    const chunker = new SentenceChunker();
+    const spokenFrom = spoken.length;
+    let chunker = new SentenceChunker();
     const calls: ToolCall[] = [];
     let roundText = '';
     /** What the caller actually hears of this round (after the safe-speech check): the history keeps this. */
     let roundSaid = '';
     refusedThisRound = false;
-    // One budget for the round's first token, shared by its attempts: the loop retries once, never beyond it.
+    // One budget for the round's first token, shared by its attempts: the loop retries once, never beyond it (an
+    // attempt broken inside a tool call gives its one retry a budget of its own, below).
     const budgetMs = o.firstTokenBudgetMs ?? FIRST_TOKEN_BUDGET_MS;
-    const roundStart = o.clock.now();
+    let roundStart = o.clock.now();
     /** The stream failed (stalled, dropped) after some of the answer had come. */
     let brokeMidAnswer = false;
     /** The answer reached LIVE_ANSWER_MAX_TOKENS: it ends like a stream that broke. */
     let cutAtLimit = false;
+    /** The model began a tool call in this attempt (LlmEvent tool_call_start). */
+    let toolCallBegun = false;
+    /** An attempt of this round broke inside a tool call and was asked again (once a round). */
+    let retriedCutToolCall = false;
+    /** The phrases an attempt broken inside its tool call said: its retry does not say them to the caller again. */
+    let alreadyHeard: string[] = [];
+    const speakRound = (phrase: string): string => {
+      if (alreadyHeard[0] === phrase.trim()) {
+        alreadyHeard.shift();
+        return phrase;
+      }
+      alreadyHeard = [];
+      return speakLlm(phrase);
+    };
     for (let attempt = 0; ; attempt++) {
       const attemptAbort = new AbortController();
       const onTurnAbort = () => attemptAbort.abort();
@@ -274,6 +292,8 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
       }, Math.max(0, budgetMs - (o.clock.now() - roundStart)));
       // Armed at the first event and refreshed at each one after (no allocation per token).
       let idle: NodeJS.Timeout | null = null;
+      /** The stream said `done`: the answer is whole, however its attempt ends. */
+      let finished = false;
       try {
         const messages = o.historyWindow ? o.historyWindow.of(o.history) : o.history;
         for await (const ev of o.llm.stream({ system: o.system, messages, ...(context ? { context } : {}), tools: o.tools.specs(), maxTokens: LIVE_ANSWER_MAX_TOKENS, signal: attemptAbort.signal })) {
@@ -291,14 +311,34 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
               o.onFirstToken?.();
             }
             roundText += ev.text;
-            for (const phrase of chunker.push(ev.text)) roundSaid += `${speakLlm(phrase)} `;
-          } else if (ev.type === 'tool_call') calls.push(ev.call);
-          else if (ev.type === 'done' && ev.finishReason === 'length') cutAtLimit = true;
+            for (const phrase of chunker.push(ev.text)) roundSaid += `${speakRound(phrase)} `;
+          } else if (ev.type === 'tool_call_start') toolCallBegun = true;
+          else if (ev.type === 'tool_call') calls.push(ev.call);
+          else if (ev.type === 'done') {
+            finished = true;
+            if (ev.finishReason === 'length') cutAtLimit = true;
+          }
         }
-        if (waiting && attemptAbort.signal.aborted && !signal.aborted) throw attemptAbort.signal.reason;
+        // An adapter ends an aborted stream quietly. Cut by this attempt's own timers (the first-token budget, the
+        // stall timer) and not by the turn's stop, it failed, wherever it was: like a dropped connection.
+        if (!finished && attemptAbort.signal.aborted && !signal.aborted) throw attemptAbort.signal.reason;
         break;
       } catch (err) {
         if (signal.aborted) break;
+        // Broken inside a tool call: the words before it ("Let me check that for you.") promise what never came.
+        // The round is asked again once, with a first-token budget of its own, not repeating what was heard; a
+        // second break is a failed LLM (the session apologises), never a promise left hanging.
+        if (toolCallBegun && calls.length === 0) {
+          if (retriedCutToolCall || !isRetryable(err)) throw new LlmFailure(err);
+          retriedCutToolCall = true;
+          alreadyHeard = spoken.slice(spokenFrom);
+          chunker = new SentenceChunker();
+          roundText = '';
+          roundSaid = '';
+          toolCallBegun = false;
+          roundStart = o.clock.now();
+          continue;
+        }
         // Retry once if nothing was said yet and the budget has room; a stream that breaks mid-answer keeps
         // what was said.
         if (roundText || calls.length) {

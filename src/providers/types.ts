@@ -161,6 +161,12 @@ export interface ToolSpec {
 
 export type LlmEvent =
   | { type: 'text'; text: string }
+  /**
+   * The model has begun writing a tool call (its whole call follows, before `done`). A stream that breaks after it
+   * and before the call comes whole has left what it meant to do undone: the caller must not be left with the
+   * words said before it ("Let me check that for you.") as the answer.
+   */
+  | { type: 'tool_call_start' }
   | { type: 'tool_call'; call: ToolCall }
   /** `usage`: what the vendor reported this response consumed, when it did (OpenAI, Anthropic). */
   | { type: 'done'; finishReason: 'stop' | 'tool_calls' | 'length' | 'other'; usage?: LlmUsage };
@@ -217,7 +223,11 @@ export interface LlmProvider {
   readonly name: string;
   /** The default model, where the provider has one (labels, logs). */
   readonly model?: string;
-  /** Streams one assistant response. Tool calls are emitted whole (arguments parsed) before `done`. */
+  /**
+   * Streams one assistant response. Tool calls are emitted whole (arguments parsed) before `done`, each announced by
+   * a `tool_call_start` as soon as the model begins it. An aborted stream ends quietly, without `done`: whoever aborted
+   * it knows why (a barge-in is no failure; the turn's own stall or budget timer is one).
+   */
   stream(request: LlmRequest): AsyncIterable<LlmEvent>;
   /**
    * One answer following `schema`: the parsed JSON (or the raw text when it is not JSON), unvalidated — the

@@ -48,6 +48,7 @@ export class ScenarioEngine implements LlmProvider {
     }
     if (reply.call) {
       const call: ToolCall = { id: `scn_${++this.toolCalls}_${reply.call.name}`, name: reply.call.name, arguments: reply.call.arguments };
+      yield { type: 'tool_call_start' };
       yield { type: 'tool_call', call };
       yield { type: 'done', finishReason: 'tool_calls' };
       return;

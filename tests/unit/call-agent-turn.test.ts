@@ -1,12 +1,17 @@
-import { describe, expect, it } from 'vitest';
-import { LIVE_ANSWER_MAX_TOKENS, LlmFailure, runAgentTurn } from '../../src/call/agent-turn.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LIVE_ANSWER_MAX_TOKENS, LlmFailure, runAgentTurn, type AgentTurnResult } from '../../src/call/agent-turn.js';
 import { ParleyError } from '../../src/errors.js';
 import type { Playback } from '../../src/call/playback.js';
 import { ToolRegistry } from '../../src/call/tool-registry.js';
 import type { CallContext, Tool } from '../../src/call/tool-types.js';
 import { systemClock } from '../../src/call/types.js';
-import type { ChatMessage } from '../../src/providers/types.js';
+import { AnthropicLlm } from '../../src/providers/llm/anthropic.js';
+import { OpenAiLlm } from '../../src/providers/llm/openai.js';
+import type { ChatMessage, LlmProvider } from '../../src/providers/types.js';
+import { FakeAnthropic } from '../fakes/fakeAnthropic.js';
+import { FakeOpenAI, fakeTokens } from '../fakes/fakeOpenAI.js';
 import { ScriptedLlm } from '../helpers/scripted-providers.js';
+import { until } from '../helpers/until.js';
 
 const context: CallContext = {
   callId: 'c', botId: 'b', companyId: 'co', callerNumber: null,
@@ -181,5 +186,140 @@ describe('runAgentTurn', () => {
     expect(llm.requests[0]!.maxTokens).toBe(LIVE_ANSWER_MAX_TOKENS);
     expect(spoken.join(' ')).toBe('We open at nine on weekdays. On Saturdays we open at ten.');
     expect(result.finalText).toBe('We open at nine on weekdays. On Saturdays we open at ten.');
+  });
+});
+
+/**
+ * An LLM stream that stalls (no event for streamIdleMs) is a failure, whichever adapter streams it: its fragment is
+ * not spoken, and a round cut inside its tool call is asked again — never left as a spoken promise ("Let me check
+ * that for you.") with nothing after it. The OpenAI and Anthropic adapters run against their fake servers, which
+ * hold the connection open mid-answer (pauseAfterChunks / pauseAfterEvents).
+ */
+describe('runAgentTurn: an LLM stream that stalls', () => {
+  const ANSWER = 'We close at six pm today. On Sundays we open at ten and close at four.';
+  const FRAGMENT = 'We close at six pm today. On Sundays we';
+  /** Its first sentence is spoken as soon as the second begins; the second waits for the end of the text. */
+  const LEAD_IN = 'Sure, one moment please. Let me check that for you.';
+  const LEAD_IN_HEARD = 'Sure, one moment please.';
+  const AFTER_TOOL = 'You are booked for ten tomorrow.';
+  const CALL = { id: 'call_1', name: 'book', arguments: { when: 'tomorrow at ten' } };
+  /** Each attempt is cut after this long without an event; the fakes stream well within it. */
+  const IDLE_MS = 300;
+
+  const turn = (llm: LlmProvider, tools: Tool[], history: ChatMessage[], spoken: string[]): Promise<AgentTurnResult> =>
+    runAgentTurn({
+      llm, tools: new ToolRegistry(tools), context, control, system: '', history, userText: 'q',
+      playback: fakePlayback(spoken), signal: new AbortController().signal, clock: systemClock, streamIdleMs: IDLE_MS,
+    });
+  const booking = (runs: { n: number }): Tool => ({
+    spec: { name: 'book', description: '', parameters: { type: 'object', properties: { when: { type: 'string' } } } },
+    run: async () => {
+      runs.n++;
+      return { content: { booked: true } };
+    },
+  });
+
+  it('an adapter that ends its aborted stream quietly: the fragment is not spoken, nor kept as said', async () => {
+    const llm = new ScriptedLlm(() => ({ text: FRAGMENT, stallMs: 60_000 }), { firstTokenMs: 1, tokenMs: 0 });
+    const spoken: string[] = [];
+    const result = await turn(llm, [], [{ role: 'user', content: 'when do you close' }], spoken);
+    expect(spoken).toEqual(['We close at six pm today.']);
+    expect(result.text).toBe('We close at six pm today.');
+    expect(result.finalText).toBe('We close at six pm today.');
+    expect(llm.aborted).toBe(1);
+    expect(llm.requests).toHaveLength(1);
+  });
+
+  /** What a test scripts: each answer's text and tool call, whole or stalled after `stallAfter`'s words or inside its call. */
+  type Answer = { text: string; call?: typeof CALL; stallAfter?: string | 'inside-call' };
+  interface StallingVendor {
+    llm: LlmProvider;
+    requests(): number;
+    clientAborts(): number;
+    script(answer: (request: number, toolResultSent: boolean) => Answer): void;
+    close(): Promise<void>;
+  }
+
+  async function openAi(): Promise<StallingVendor> {
+    const fake = await FakeOpenAI.start({ apiKey: 'sk-good' });
+    // The role chunk and one chunk per word; inside a call: its first chunk and one piece of its arguments.
+    const pauseAfter = (a: Answer) => (a.stallAfter === undefined ? undefined : a.stallAfter === 'inside-call' ? 1 + fakeTokens(a.text).length + 2 : 1 + fakeTokens(a.stallAfter).length);
+    return {
+      llm: new OpenAiLlm({ apiKey: 'sk-good', baseUrl: fake.baseUrl, model: 'gpt-test', maxRetries: 0 }),
+      requests: () => fake.requests.length,
+      clientAborts: () => fake.clientAborts,
+      script: (answer) => {
+        fake.reply = (body) => {
+          const a = answer(fake.requests.length, (body.messages as Array<{ role: string }>).some((m) => m.role === 'tool'));
+          const stall = pauseAfter(a);
+          return { text: a.text, ...(a.call ? { toolCalls: [a.call] } : {}), ...(stall !== undefined ? { pauseAfterChunks: stall } : {}) };
+        };
+      },
+      close: () => fake.close(),
+    };
+  }
+
+  async function anthropic(): Promise<StallingVendor> {
+    const fake = await FakeAnthropic.start({ apiKey: 'sk-ant-good' });
+    // message_start, the text block's start and a ping, one delta per word; inside a call: the text block's stop,
+    // the tool_use block's start, its empty first piece and one piece of its input.
+    const pauseAfter = (a: Answer) => (a.stallAfter === undefined ? undefined : a.stallAfter === 'inside-call' ? 3 + fakeTokens(a.text).length + 4 : 3 + fakeTokens(a.stallAfter).length);
+    return {
+      llm: new AnthropicLlm({ apiKey: 'sk-ant-good', baseUrl: fake.baseUrl, model: 'claude-test', maxRetries: 0 }),
+      requests: () => fake.requests.length,
+      clientAborts: () => fake.clientAborts,
+      script: (answer) => {
+        fake.reply = (body) => {
+          const a = answer(fake.requests.length, JSON.stringify(body.messages).includes('tool_result'));
+          const stall = pauseAfter(a);
+          return { text: a.text, ...(a.call ? { toolUses: [{ id: a.call.id, name: a.call.name, input: a.call.arguments }] } : {}), ...(stall !== undefined ? { pauseAfterEvents: stall } : {}) };
+        };
+      },
+      close: () => fake.close(),
+    };
+  }
+
+  describe.each([{ vendor: 'OpenAI', start: openAi }, { vendor: 'Anthropic', start: anthropic }])('through the $vendor adapter', ({ start }) => {
+    let v: StallingVendor;
+    beforeAll(async () => {
+      v = await start();
+    });
+    afterAll(() => v.close());
+
+    it('mid-answer: the whole phrases are said, the fragment is not, and the connection is released', async () => {
+      const before = { requests: v.requests(), aborts: v.clientAborts() };
+      v.script(() => ({ text: ANSWER, stallAfter: FRAGMENT }));
+      const spoken: string[] = [];
+      const result = await turn(v.llm, [], [{ role: 'user', content: 'when do you close' }], spoken);
+      expect(spoken).toEqual(['We close at six pm today.']);
+      expect(result.finalText).toBe('We close at six pm today.');
+      expect(v.requests() - before.requests).toBe(1);
+      await until(() => v.clientAborts() === before.aborts + 1);
+    });
+
+    it('inside a tool call after a lead-in: the round is asked again, what was heard not said twice, and the tool is run', async () => {
+      const first = v.requests() + 1;
+      v.script((n, toolResultSent) => (toolResultSent ? { text: AFTER_TOOL } : { text: LEAD_IN, call: CALL, ...(n === first ? { stallAfter: 'inside-call' } : {}) }));
+      const runs = { n: 0 };
+      const spoken: string[] = [];
+      const history: ChatMessage[] = [{ role: 'user', content: 'book me for tomorrow at ten' }];
+      const result = await turn(v.llm, [booking(runs)], history, spoken);
+      expect(runs.n).toBe(1);
+      expect(spoken).toEqual([LEAD_IN_HEARD, 'Let me check that for you.', AFTER_TOOL]);
+      expect(result.toolsCalled).toEqual(['book']);
+      expect(v.requests() - first).toBe(2);
+      expect(history[1]).toMatchObject({ role: 'assistant', toolCalls: [{ id: 'call_1', name: 'book' }] });
+    });
+
+    it('inside a tool call on the retry too: the turn fails (the session apologises), no promise left hanging', async () => {
+      const before = v.requests();
+      v.script(() => ({ text: LEAD_IN, call: CALL, stallAfter: 'inside-call' }));
+      const runs = { n: 0 };
+      const spoken: string[] = [];
+      await expect(turn(v.llm, [booking(runs)], [{ role: 'user', content: 'book me' }], spoken)).rejects.toBeInstanceOf(LlmFailure);
+      expect(spoken).toEqual([LEAD_IN_HEARD]);
+      expect(runs.n).toBe(0);
+      expect(v.requests() - before).toBe(2);
+    });
   });
 });

@@ -3,10 +3,10 @@
  * stable prefix: tools + system), and the last block of the conversation a second one, which moves with each turn:
  * a turn reads the conversation so far from the cache and writes only what it added (the history window,
  * src/call/history-window.ts, keeps that prefix the same between its cuts; the turn's retrieved knowledge goes
- * after the breakpoint, not into the system prompt). tool_use blocks become whole tool_call events; ChatMessage
- * 'tool' results go back as user tool_result blocks, consecutive results merged into one user turn as the API
- * requires; text with no words in it (a model's "\n\n" before a tool_use) is left out of the history, as the API
- * refuses it.
+ * after the breakpoint, not into the system prompt). tool_use blocks become whole tool_call events, each announced
+ * by a tool_call_start at its content_block_start; ChatMessage 'tool' results go back as user tool_result blocks,
+ * consecutive results merged into one user turn as the API requires; text with no words in it (a model's "\n\n"
+ * before a tool_use) is left out of the history, as the API refuses it.
  */
 import { toolCallFrom } from './tool-arguments.js';
 import { toUpstreamError } from './upstream-error.js';
@@ -123,6 +123,7 @@ export class AnthropicLlm implements LlmProvider {
             if (event.content_block.type === 'tool_use') {
               const b = event.content_block;
               toolBlocks.set(event.index, { id: b.id, name: b.name, json: '' });
+              yield { type: 'tool_call_start' };
             }
             break;
           case 'content_block_delta':

@@ -1,7 +1,8 @@
 /**
  * LLM over OpenAI Chat Completions streaming (also vLLM / llama.cpp / any OpenAI-compatible server via baseUrl).
  * Tool-call deltas are assembled per `index` and emitted whole, arguments parsed, just before `done` (arguments
- * that are not a JSON object make a call marked invalid, not a failed stream: tool-arguments.ts).
+ * that are not a JSON object make a call marked invalid, not a failed stream: tool-arguments.ts); the first delta of
+ * each is announced at once (`tool_call_start`), so a stream that stalls mid-call is known to have dropped one.
  */
 import { toolCallFrom } from './tool-arguments.js';
 import { toUpstreamError } from './upstream-error.js';
@@ -117,7 +118,10 @@ export class OpenAiLlm implements LlmProvider {
         if (delta?.content) yield { type: 'text', text: delta.content };
         for (const tc of delta?.tool_calls ?? []) {
           let call = pending.get(tc.index);
-          if (!call) pending.set(tc.index, (call = { id: '', name: '', args: '' }));
+          if (!call) {
+            pending.set(tc.index, (call = { id: '', name: '', args: '' }));
+            yield { type: 'tool_call_start' };
+          }
           if (tc.id) call.id = tc.id;
           if (tc.function?.name) call.name += tc.function.name;
           if (tc.function?.arguments) call.args += tc.function.arguments;
