@@ -8,6 +8,7 @@
  */
 import type { ChatMessage, LlmProvider, ToolCall } from '../providers/types.js';
 import { isRetryable } from '../errors.js';
+import { boundedRead } from '../util/bounded-read.js';
 import { allowContactsIn, checkPhrase, type SafeSpeechContext, type SafeSpeechReason } from '../safety/safe-speech.js';
 import type { HistoryWindow } from './history-window.js';
 import type { Playback } from './playback.js';
@@ -194,11 +195,9 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
     const t0 = o.clock.now();
     // Bounded: a database that has gone away (postgres.js waits 10-25 s per query to reconnect) or a slow
     // embedder must not hold the caller in silence; past the budget the answer goes on without the documents.
-    const budget = AbortSignal.timeout(o.retrievalBudgetMs ?? RETRIEVAL_BUDGET_MS);
-    const overdue = new Promise<never>((_resolve, reject) => budget.addEventListener('abort', () => reject(budget.reason), { once: true }));
-    overdue.catch(() => {});
+    const retrieve = o.retrieveContext;
     try {
-      const knowledge = await Promise.race([o.retrieveContext(o.userText, AbortSignal.any([signal, budget])), overdue]);
+      const knowledge = await boundedRead((s) => retrieve(o.userText, s), o.retrievalBudgetMs ?? RETRIEVAL_BUDGET_MS, signal);
       if (knowledge) context = `# Relevant company knowledge (cite the source when you use it)\n${knowledge}`;
       if (knowledge && safe) safe = allowContactsIn(safe, knowledge);
     } catch {

@@ -12,6 +12,10 @@
  * always adds the filter) and Postgres remains the source of truth for the chunks themselves.
  * The client library (~17 MB with its undici) is imported on first use, so only a server with QDRANT_URL set
  * and knowledge in use loads it.
+ * Queries run while a caller waits (a turn's retrieval, the search_knowledge tool): each request takes its caller's
+ * signal, so one the caller stopped waiting for is cancelled at once instead of held open until the timeout. The
+ * client's own `timeout` replaces any signal a request brings, so queries go through a second client without one,
+ * the timeout folded into their signal.
  */
 import type { QdrantClient } from '@qdrant/js-client-rest';
 import type { Db } from '../db/sql.js';
@@ -40,6 +44,8 @@ const ofGenerations = (generations: number[]) => [
 export class QdrantVectorStore implements VectorStore {
   readonly name = 'qdrant' as const;
   private ready: Promise<QdrantClient> | null = null;
+  /** The client queries go through: no timeout of its own (see above). */
+  private queries: Promise<QdrantClient> | null = null;
 
   constructor(private readonly options: QdrantVectorStoreOptions) {}
 
@@ -57,14 +63,23 @@ export class QdrantVectorStore implements VectorStore {
     return this.ready;
   }
 
-  private async createSchema(): Promise<QdrantClient> {
+  /** A client whose requests give up after `timeout` ms (Infinity: only by the signal each request brings). */
+  private async createClient(timeout: number): Promise<QdrantClient> {
     const { QdrantClient } = await import('@qdrant/js-client-rest');
-    const client = new QdrantClient({
+    return new QdrantClient({
       url: this.options.url,
       ...(this.options.apiKey ? { apiKey: this.options.apiKey } : {}),
-      timeout: this.options.timeoutMs ?? 10_000,
+      timeout,
       checkCompatibility: false,
     });
+  }
+
+  private get timeoutMs(): number {
+    return this.options.timeoutMs ?? 10_000;
+  }
+
+  private async createSchema(): Promise<QdrantClient> {
+    const client = await this.createClient(this.timeoutMs);
     const name = this.options.collection;
     const { exists } = await client.collectionExists(name);
     if (!exists) {
@@ -122,14 +137,25 @@ export class QdrantVectorStore implements VectorStore {
   }
 
   async query(vector: Float32Array, filter: VectorQuery): Promise<VectorHit[]> {
-    const client = await this.connected();
-    const res = await client.query(this.options.collection, {
-      query: Array.from(vector),
-      limit: filter.limit,
-      with_payload: true,
-      filter: { must: [keyword('company_id', filter.companyId), keyword('bot_id', filter.botId)] },
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const signal = filter.signal ? AbortSignal.any([filter.signal, timeout]) : timeout;
+    await this.connected();
+    this.queries ??= this.createClient(Infinity).catch((err: unknown) => {
+      this.queries = null;
+      throw err;
     });
+    const client = await this.queries;
+    const res = await client.api().queryPoints(
+      {
+        collection_name: this.options.collection,
+        query: Array.from(vector),
+        limit: filter.limit,
+        with_payload: true,
+        filter: { must: [keyword('company_id', filter.companyId), keyword('bot_id', filter.botId)] },
+      },
+      { signal },
+    );
     filter.signal?.throwIfAborted();
-    return res.points.map((p) => ({ id: String(p.id), score: p.score, payload: p.payload as unknown as VectorPayload }));
+    return (res.data.result?.points ?? []).map((p) => ({ id: String(p.id), score: p.score, payload: p.payload as unknown as VectorPayload }));
   }
 }

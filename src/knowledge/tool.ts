@@ -2,8 +2,16 @@
  * The in-call tool `search_knowledge({ query })` → `{ answer, results: [{ text, source, page?, section?, score }] }`.
  * `answer` is the best chunk's relevant sentence(s) as they would be said on the phone (src/knowledge/spoken-answer.ts);
  * the offline scenario engine speaks it, an LLM is told to answer in the same way. The shape is a contract.
+ *
+ * The caller waits in silence while it searches, so the search has the budget of the search made before each answer
+ * (RETRIEVAL_BUDGET_MS, 1.5 s), not the 8 s every tool of a turn has: a slow vector store or embedder is cut there —
+ * its requests aborted — and the model is told to say it cannot look this up now. A fixed budget per search, rather
+ * than what is left of one per turn, keeps the tool unaware of the turn's timing and bounds the silence all the same:
+ * after one search of the turn has run out, the turn's later searches do not wait again (the store is slow now).
  */
+import { RETRIEVAL_BUDGET_MS } from '../call/agent-turn.js';
 import type { Tool } from '../call/tool-types.js';
+import { boundedRead, ReadTimedOut } from '../util/bounded-read.js';
 import type { Retriever } from './retrieve.js';
 import { spokenAnswer } from './spoken-answer.js';
 
@@ -15,7 +23,26 @@ export interface KnowledgeSearchResult {
   score: number;
 }
 
-export function searchKnowledgeTool(retriever: Retriever): Tool {
+/** What the model is told when the documents did not answer in time. */
+export const SEARCH_TIMED_OUT = {
+  error: 'timed_out',
+  message: 'The documents did not answer in time. Tell the caller you cannot look this up right now, do not search again in this answer, and offer another way (for example a call back).',
+  results: [],
+} as const;
+
+export interface SearchKnowledgeOptions {
+  /** How long one search may keep the caller waiting. Default RETRIEVAL_BUDGET_MS. */
+  budgetMs?: number;
+}
+
+/**
+ * The turns (by their signal: one per answer, handed to every tool it calls) in which a search ran out of time: their
+ * later searches answer SEARCH_TIMED_OUT at once.
+ */
+const slowInTurn = new WeakSet<AbortSignal>();
+
+export function searchKnowledgeTool(retriever: Retriever, options: SearchKnowledgeOptions = {}): Tool {
+  const budgetMs = options.budgetMs ?? RETRIEVAL_BUDGET_MS;
   return {
     spec: {
       name: 'search_knowledge',
@@ -33,7 +60,16 @@ export function searchKnowledgeTool(retriever: Retriever): Tool {
     async run(args, ctx, _control, signal) {
       const query = typeof args.query === 'string' ? args.query.trim() : '';
       if (!query) return { content: { results: [] } };
-      const chunks = await retriever.search({ companyId: ctx.companyId, botId: ctx.botId, language: ctx.bot.language }, query, { signal, onUsage: ctx.onEmbeddingUsage });
+      if (slowInTurn.has(signal)) return { content: SEARCH_TIMED_OUT };
+      const scope = { companyId: ctx.companyId, botId: ctx.botId, language: ctx.bot.language };
+      let chunks;
+      try {
+        chunks = await boundedRead((s) => retriever.search(scope, query, { signal: s, onUsage: ctx.onEmbeddingUsage }), budgetMs, signal);
+      } catch (err) {
+        if (!(err instanceof ReadTimedOut)) throw err;
+        slowInTurn.add(signal);
+        return { content: SEARCH_TIMED_OUT };
+      }
       const results: KnowledgeSearchResult[] = chunks.map((c) => ({
         text: c.text,
         source: c.source,
