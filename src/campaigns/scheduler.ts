@@ -271,15 +271,20 @@ export class CampaignScheduler {
       // Only campaigns with a contact due now — else twenty campaigns waiting out their retry spacing or windows
       // would fill the batch on every poll and hide every other campaign — and the one whose due contact has
       // waited longest first (a lease run out, with no wait of its own, before any), so no campaign starves.
+      // Each test is a probe per campaign: the oldest due pending contact is the first entry of the claim index
+      // (migration 0350), a run-out lease one of the campaign's few claimed contacts. (One EXISTS of "pending and
+      // due, or claimed and run out" was planned as a semi-join that read every waiting contact of every running
+      // campaign: 250 ms per poll at 1,000,000 contacts.)
       const campaigns = await tx<CampaignRow[]>`
         select c.* from campaigns c
+          cross join lateral (select min(cc.next_attempt_at) as oldest from campaign_contacts cc
+            where cc.campaign_id = c.id and cc.state = 'pending' and cc.next_attempt_at <= ${now}) due
         where c.status = 'running' and coalesce(c.backoff_until, '-infinity') <= ${now}
           -- A disabled company places no calls: its campaigns wait, and go on if it is enabled again.
           and exists (select 1 from companies co where co.id = c.company_id and co.is_active)
-          and exists (select 1 from campaign_contacts cc where cc.campaign_id = c.id
-            and ((cc.state = 'pending' and cc.next_attempt_at <= ${now}) or (cc.state = 'dialing' and cc.locked_until < ${now})))
-        order by (select min(cc.next_attempt_at) from campaign_contacts cc
-            where cc.campaign_id = c.id and cc.state = 'pending' and cc.next_attempt_at <= ${now}) nulls first, c.updated_at
+          and (due.oldest is not null
+            or exists (select 1 from campaign_contacts cc where cc.campaign_id = c.id and cc.state = 'dialing' and cc.locked_until < ${now}))
+        order by due.oldest nulls first, c.updated_at
         limit 20 for update of c skip locked`;
       const out: Claimed[] = [];
       // A company at its outbound cap (OUTBOUND_MAX_ACTIVE_PER_COMPANY) gets no slots: claimed, its contacts would
@@ -296,12 +301,16 @@ export class CampaignScheduler {
           where campaign_id = ${campaign.id} and (state = 'live' or (state = 'dialing' and locked_until >= ${now}))`;
         const room = Math.min(campaign.concurrency - (busy?.n ?? 0), free - out.length, companyRoom.get(campaign.company_id) ?? Infinity);
         if (room <= 0) continue;
+        // A walk of the claim index (migration 0350) in its order, stopping at `room` rows locked. The bound on
+        // next_attempt_at for both states is what stops the walk at the first contact not yet due (else a campaign
+        // with few due contacts and many waiting for later is read to its end). It leaves out no claimed contact
+        // whose lease has run out: a claim keeps next_attempt_at (at most the claim's now) and leases past that now.
         const rows = await tx<Claimed['contact'][]>`
           update campaign_contacts set state = 'dialing', claim_token = gen_random_uuid(), locked_until = ${until}, updated_at = now()
           where id in (
             select id from campaign_contacts
-            where campaign_id = ${campaign.id}
-              and ((state = 'pending' and next_attempt_at <= ${now}) or (state = 'dialing' and locked_until < ${now}))
+            where campaign_id = ${campaign.id} and next_attempt_at <= ${now}
+              and (state = 'pending' or (state = 'dialing' and locked_until < ${now}))
             order by next_attempt_at, id limit ${room}
             for update skip locked)
           returning id, company_id, campaign_id, phone, name, time_zone, claim_token`;
