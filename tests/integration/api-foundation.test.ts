@@ -212,9 +212,14 @@ describe('REST API foundation', () => {
 
     it('gets one call with transcript and outcome', async () => {
       const [first] = await t.db.sql`select id from calls where company_id = ${a.companyId} order by started_at limit 1`;
+      // Every field a bot turn is stored with comes back (the response schema once dropped unsaid and safety).
+      const bot = { role: 'bot', text: 'We open at nine.', ts: '2026-11-01T10:00:02Z', interrupted: true, latency: { responseMs: 640 },
+        unsaid: ['Prices start at forty dollars.'], safety: [{ reason: 'price_unknown', detail: '$35' }] };
+      await storeTurns(t.db.sql, first!.id, [bot]);
       const res = await req(a.apiKey, 'GET', `/v1/calls/${first!.id}`);
       expect(res.statusCode).toBe(200);
       expect(res.json().transcript[0].text).toBe('hello 0');
+      expect(res.json().transcript[1]).toEqual(bot);
       expect(res.json().outcome).toMatchObject({ outcome_type: 'lead', extracted_data: { client_name: 'Ann' } });
     });
 

@@ -18,6 +18,11 @@ const TranscriptEntry = Type.Object({
   ts: Type.String(),
   latency: Type.Optional(Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()]), { description: 'Milliseconds per stage of this bot turn' })),
   interrupted: Type.Optional(Type.Boolean({ description: 'The caller interrupted; text is what they heard' })),
+  unsaid: Type.Optional(Type.Array(Type.String(), { description: 'Bot turns: phrases the voice could not say (it refused them, or failed on them twice), skipped and never heard; text is what was said without them' })),
+  safety: Type.Optional(Type.Array(
+    Type.Object({ reason: Type.String(), detail: Type.Optional(Type.String()) }),
+    { description: 'Bot answers: phrases the safe-speech check changed or refused, with the reason; text is what was spoken' },
+  )),
   endOfTurn: Type.Optional(
     Type.Object(
       { score: Type.Number({ description: 'How likely the caller was done, 0–1' }), rule: Type.String({ description: 'The rules that decided' }) },
