@@ -8,7 +8,7 @@
  */
 import type { ChatMessage, LlmProvider, ToolCall } from '../providers/types.js';
 import { isRetryable } from '../errors.js';
-import { boundedRead } from '../util/bounded-read.js';
+import { boundedRead, markTurnSlow, ReadTimedOut } from '../util/bounded-read.js';
 import { allowContactsIn, checkPhrase, type SafeSpeechContext, type SafeSpeechReason } from '../safety/safe-speech.js';
 import type { HistoryWindow } from './history-window.js';
 import type { Playback } from './playback.js';
@@ -200,8 +200,10 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
       const knowledge = await boundedRead((s) => retrieve(o.userText, s), o.retrievalBudgetMs ?? RETRIEVAL_BUDGET_MS, signal);
       if (knowledge) context = `# Relevant company knowledge (cite the source when you use it)\n${knowledge}`;
       if (knowledge && safe) safe = allowContactsIn(safe, knowledge);
-    } catch {
-      // Retrieval is an aid: answer without it rather than fail the turn.
+    } catch (err) {
+      // Retrieval is an aid: answer without it rather than fail the turn — and without a second wait for the same
+      // slow store if the model then asks the search_knowledge tool (bounded-read.ts).
+      if (err instanceof ReadTimedOut) markTurnSlow(signal);
     }
     o.onRetrieval?.(o.clock.now() - t0);
   }

@@ -11,7 +11,7 @@
  */
 import { RETRIEVAL_BUDGET_MS } from '../call/agent-turn.js';
 import type { Tool } from '../call/tool-types.js';
-import { boundedRead, ReadTimedOut } from '../util/bounded-read.js';
+import { boundedRead, markTurnSlow, ReadTimedOut, turnWasSlow } from '../util/bounded-read.js';
 import type { Retriever } from './retrieve.js';
 import { spokenAnswer } from './spoken-answer.js';
 
@@ -35,12 +35,6 @@ export interface SearchKnowledgeOptions {
   budgetMs?: number;
 }
 
-/**
- * The turns (by their signal: one per answer, handed to every tool it calls) in which a search ran out of time: their
- * later searches answer SEARCH_TIMED_OUT at once.
- */
-const slowInTurn = new WeakSet<AbortSignal>();
-
 export function searchKnowledgeTool(retriever: Retriever, options: SearchKnowledgeOptions = {}): Tool {
   const budgetMs = options.budgetMs ?? RETRIEVAL_BUDGET_MS;
   return {
@@ -60,14 +54,14 @@ export function searchKnowledgeTool(retriever: Retriever, options: SearchKnowled
     async run(args, ctx, _control, signal) {
       const query = typeof args.query === 'string' ? args.query.trim() : '';
       if (!query) return { content: { results: [] } };
-      if (slowInTurn.has(signal)) return { content: SEARCH_TIMED_OUT };
+      if (turnWasSlow(signal)) return { content: SEARCH_TIMED_OUT };
       const scope = { companyId: ctx.companyId, botId: ctx.botId, language: ctx.bot.language };
       let chunks;
       try {
         chunks = await boundedRead((s) => retriever.search(scope, query, { signal: s, onUsage: ctx.onEmbeddingUsage }), budgetMs, signal);
       } catch (err) {
         if (!(err instanceof ReadTimedOut)) throw err;
-        slowInTurn.add(signal);
+        markTurnSlow(signal);
         return { content: SEARCH_TIMED_OUT };
       }
       const results: KnowledgeSearchResult[] = chunks.map((c) => ({

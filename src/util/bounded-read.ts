@@ -4,6 +4,20 @@
  * ignores its signal.
  */
 
+/**
+ * The turns (by their signal: one per answer, handed to every read and tool it makes) in which a read on the caller's
+ * behalf already ran out of time — the documents' store or the embedder is slow now. Their later reads answer at
+ * once instead of keeping the caller waiting another budget each (the search before the answer and the
+ * search_knowledge tool alike).
+ */
+const slowTurns = new WeakSet<AbortSignal>();
+
+/** This turn's reads ran out of time once: its later ones need not wait again. */
+export const markTurnSlow = (turn: AbortSignal): void => void slowTurns.add(turn);
+
+/** Whether a read of this turn already ran out of time. */
+export const turnWasSlow = (turn: AbortSignal): boolean => slowTurns.has(turn);
+
 /** The read ran past its budget (its signal was aborted then). */
 export class ReadTimedOut extends Error {
   constructor(readonly budgetMs: number) {

@@ -69,41 +69,62 @@ describe('a slow Qdrant while a caller waits', () => {
     await until(() => abortedQueries === before + 1);
   });
 
-  it('the knowledge tool answers a timeout at its budget; the turn goes on, its searches cancelled, and a second search does not wait again', async () => {
+  /**
+   * One turn against the slow store: the model searches, is told it timed out, searches again, then answers. With
+   * `searchFirst`, the turn searches before the answer too (as a call does). What Qdrant saw of the turn comes back.
+   */
+  async function slowStoreTurn(searchFirst: boolean) {
     fake.queryDelayMs = SLOW_MS;
     const abortedBefore = abortedQueries;
     const queriesBefore = fake.requests.filter((r) => r.path === QUERY_PATH).length;
     const search = { name: 'search_knowledge', arguments: { query: 'where can I park' } };
     const llm = new ScriptedLlm((request) => {
       const results = request.messages.filter((m) => m.role === 'tool').length;
-      // First a search, then (told it timed out) another, then the answer.
       return results === 0 ? { toolCalls: [{ id: 'k1', ...search }] } : results === 1 ? { toolCalls: [{ id: 'k2', ...search }] } : SORRY;
     }, { firstTokenMs: 1, tokenMs: 0 });
-    const context: CallContext = {
-      callId: 'c', ...bot, callerNumber: null,
-      bot: { id: bot.botId, name: 'Front desk', language: 'en', config: { greeting: 'Hello', systemPrompt: '' } },
-    };
     const spoken: string[] = [];
-    const playback = { say: (p: string) => void spoken.push(p.trim()), noteUnspoken: () => {}, get phraseCount() {
-      return spoken.length;
-    } } as unknown as Playback;
     const history: ChatMessage[] = [{ role: 'user', content: 'where can I park' }];
     const botRetriever = kb.retriever.forBot({ ...bot, language: 'en' });
     const result = await runAgentTurn({
-      llm, tools: new ToolRegistry([searchKnowledgeTool(kb.retriever, { budgetMs: BUDGET_MS })]), context,
+      llm, tools: new ToolRegistry([searchKnowledgeTool(kb.retriever, { budgetMs: BUDGET_MS })]), context: callContext(),
       control: { endCall: () => {}, transferCall: async () => {} }, system: '', history, userText: 'where can I park',
-      retrieveContext: (text, signal) => botRetriever.retrieveForPrompt(text, signal), retrievalBudgetMs: BUDGET_MS,
-      // The turn's own tool deadline is far away: only the tool's budget can end the wait.
-      toolDeadlineMs: SLOW_MS, playback, signal: new AbortController().signal, clock: systemClock,
+      ...(searchFirst ? { retrieveContext: (text: string, signal: AbortSignal) => botRetriever.retrieveForPrompt(text, signal), retrievalBudgetMs: BUDGET_MS } : {}),
+      // The turn's own tool deadline is far away: only the reads' budget can end the wait.
+      toolDeadlineMs: SLOW_MS, playback: recordingPlayback(spoken), signal: new AbortController().signal, clock: systemClock,
     });
-    expect(llm.requests[0]!.context).toBeUndefined();
-    const toolResults = history.filter((m) => m.role === 'tool').map((m) => m.content);
-    expect(toolResults).toEqual([JSON.stringify(SEARCH_TIMED_OUT), JSON.stringify(SEARCH_TIMED_OUT)]);
-    expect(result.toolsCalled).toEqual(['search_knowledge', 'search_knowledge']);
-    expect(spoken.join(' ')).toBe(SORRY);
-    // The search before the answer and the tool's first search reached Qdrant and were cancelled; the second did not
+    return {
+      llm, result, spoken,
+      toolResults: history.filter((m) => m.role === 'tool').map((m) => m.content),
+      queries: fake.requests.filter((r) => r.path === QUERY_PATH).length - queriesBefore,
+      allCancelled: (n: number) => until(() => abortedQueries === abortedBefore + n),
+    };
+  }
+
+  it('a search before the answer that ran out of time: the knowledge tool answers a timeout at once, the turn goes on, Qdrant\'s request cancelled', async () => {
+    const turn = await slowStoreTurn(true);
+    expect(turn.llm.requests[0]!.context).toBeUndefined();
+    expect(turn.toolResults).toEqual([JSON.stringify(SEARCH_TIMED_OUT), JSON.stringify(SEARCH_TIMED_OUT)]);
+    expect(turn.result.toolsCalled).toEqual(['search_knowledge', 'search_knowledge']);
+    expect(turn.spoken.join(' ')).toBe(SORRY);
+    // The search before the answer reached Qdrant and was cancelled; the tool's searches of the same turn did not
     // wait for it again.
-    expect(fake.requests.filter((r) => r.path === QUERY_PATH).length - queriesBefore).toBe(2);
-    await until(() => abortedQueries === abortedBefore + 2);
+    expect(turn.queries).toBe(1);
+    await turn.allCancelled(1);
   });
+
+  it('without a search before the answer, the tool\'s first search waits its budget and is cancelled; the second does not wait again', async () => {
+    const turn = await slowStoreTurn(false);
+    expect(turn.toolResults).toEqual([JSON.stringify(SEARCH_TIMED_OUT), JSON.stringify(SEARCH_TIMED_OUT)]);
+    expect(turn.spoken.join(' ')).toBe(SORRY);
+    expect(turn.queries).toBe(1);
+    await turn.allCancelled(1);
+  });
+
+  const callContext = (): CallContext => ({
+    callId: 'c', ...bot, callerNumber: null,
+    bot: { id: bot.botId, name: 'Front desk', language: 'en', config: { greeting: 'Hello', systemPrompt: '' } },
+  });
+  const recordingPlayback = (spoken: string[]): Playback => ({ say: (p: string) => void spoken.push(p.trim()), noteUnspoken: () => {}, get phraseCount() {
+    return spoken.length;
+  } }) as unknown as Playback;
 });
