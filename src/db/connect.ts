@@ -8,7 +8,7 @@ import postgres from 'postgres';
 import { guardSql } from './param-guard.js';
 import { lockDataDir } from './pglite-lock.js';
 import { parsePgTimestamp } from './pg-timestamp.js';
-import { initialiseDataDir, keepDirectoriesPrivate, PRIVATE_DIR_MODE } from './pglite-template.js';
+import { keepDirectoriesPrivate, PRIVATE_DIR_MODE } from './pglite-template.js';
 import { startPGliteThread } from './pglite-thread.js';
 import type { RootSql } from './sql.js';
 import { WORK_CHANNEL } from './work-notifications.js';
@@ -136,16 +136,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const channels = options.channels ?? [WORK_CHANNEL];
   const listeners = new Map<string, Set<(payload: string) => void>>();
   const thread = await (async () => {
-    // A new data directory starts as a copy of a prepared cluster (pglite-template.ts): initdb in the server's
-    // thread would take seconds and leave its memory behind.
-    if (!inMemory) {
-      keepDirectoriesPrivate([options.dataDir, dataDir], options.onWarning ?? warnOnStderr);
-      await initialiseDataDir(dataDir);
-    }
+    if (!inMemory) keepDirectoriesPrivate([options.dataDir, dataDir], options.onWarning ?? warnOnStderr);
     // PGlite executes every query in WASM: it runs in its own thread (pglite-worker.ts), so the event loop that
-    // carries calls only does postgres.js's socket I/O, as with a PostgreSQL server.
+    // carries calls only does postgres.js's socket I/O, as with a PostgreSQL server. A new data directory starts
+    // there as a copy of a prepared cluster (pglite-template.ts): initdb in the server would take seconds and
+    // leave its memory behind.
     return startPGliteThread({
-      dataDir, channels,
+      dataDir, channels, prepareDataDir: !inMemory,
       onDeath: options.onDatabaseLost ?? exitOnDatabaseLost,
       onNotification: (channel, payload) => listeners.get(channel)?.forEach((onNotify) => onNotify(payload)),
     });

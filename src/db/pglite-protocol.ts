@@ -10,8 +10,12 @@ export type WasmModule = NonNullable<PGliteOptions['pgliteWasmModule']>;
 export interface PGliteWorkerData {
   /** PGlite's data directory: `<DATA_DIR>/pglite`, or 'memory://'. */
   dataDir: string;
-  /** PGlite's WASM modules, compiled once per process (pglite-thread.ts); absent = the thread compiles its own. */
-  modules?: { pglite: WasmModule; initdb: WasmModule };
+  /**
+   * A new (or empty) data directory is first made a cluster here, in the thread (initialiseDataDir,
+   * pglite-template.ts: a copy of the template, else initdb): its 40 MB of file copies then run beside the main
+   * thread's own start-up instead of waiting on it. The caller holds the data directory's lock.
+   */
+  prepareDataDir?: boolean;
   /**
    * Channels the database LISTENs on from the start, before any client connects; their notifications come to the
    * main thread as messages (the socket's clients never see them delivered).
@@ -23,7 +27,18 @@ export interface PGliteWorkerData {
  * Main thread → worker. `dumpDataDir`: before PostgreSQL shuts down, a checkpoint and a tar of the whole data
  * directory (PGlite's dumpDataDir), sent back with 'closed' — how an in-memory cluster becomes files on disk.
  */
-export type PGliteThreadRequest = { type: 'close'; dumpDataDir?: boolean };
+export type PGliteThreadRequest =
+  | { type: 'close'; dumpDataDir?: boolean }
+  /**
+   * PGlite's WASM modules, compiled once per process (pglite-thread.ts), sent as soon as they are: the thread
+   * prepares its data directory and loads its code meanwhile. Absent = the compile failed; the thread compiles its own.
+   */
+  | { type: 'modules'; modules?: CompiledModules };
+
+export interface CompiledModules {
+  pglite: WasmModule;
+  initdb: WasmModule;
+}
 
 /** Worker → main thread. */
 export type PGliteThreadMessage =

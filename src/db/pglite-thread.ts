@@ -13,11 +13,13 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../util/module-worker.js';
-import type { PGliteThreadMessage, PGliteThreadRequest, PGliteWorkerData, WasmModule } from './pglite-protocol.js';
+import type { CompiledModules, PGliteThreadMessage, PGliteThreadRequest, PGliteWorkerData, WasmModule } from './pglite-protocol.js';
 
 export interface PGliteThreadOptions {
   /** PGlite's data directory, or 'memory://'. */
   dataDir: string;
+  /** Make a new data directory a cluster first, in the thread (PGliteWorkerData.prepareDataDir). */
+  prepareDataDir?: boolean;
   /** The thread ended while the database was open (crash, out of memory, terminated); called at most once. */
   onDeath: (err: Error) => void;
   /** Deadline for opening the database, initdb and crash recovery included; default 120 s. */
@@ -62,7 +64,6 @@ function spawnWorker(workerData: PGliteWorkerData, heapMb: number): Worker {
 return startModuleWorker(import.meta.url, 'pglite-worker', { workerData, resourceLimits });
 }
 
-type CompiledModules = NonNullable<PGliteWorkerData['modules']>;
 /** Node's global WebAssembly API, typed here because this project's lib (ES2023, no DOM) does not declare it. */
 const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> } }).WebAssembly;
 let compiled: Promise<CompiledModules | undefined> | null = null;
@@ -92,8 +93,10 @@ const describeExit = (err: Error | null, code: number): string => {
 
 export async function startPGliteThread(options: PGliteThreadOptions): Promise<PGliteThread> {
   const startTimeoutMs = options.startTimeoutMs ?? 120_000;
-  const modules = await compiledModules();
-  const worker = spawnWorker({ dataDir: options.dataDir, channels: options.channels ?? [], ...(modules ? { modules } : {}) }, options.heapMb ?? 512);
+  // The thread starts at once (its code loads, its data directory is prepared) while the modules compile here.
+  const workerData: PGliteWorkerData = { dataDir: options.dataDir, channels: options.channels ?? [], ...(options.prepareDataDir ? { prepareDataDir: true } : {}) };
+  const worker = spawnWorker(workerData, options.heapMb ?? 512);
+  void compiledModules().then((modules) => worker.postMessage({ type: 'modules', ...(modules ? { modules } : {}) } satisfies PGliteThreadRequest));
   let lastError: Error | null = null;
   worker.on('error', (err) => {
     lastError = err;

@@ -10,7 +10,7 @@ import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PGlite } from '@electric-sql/pglite';
 import { NotificationScanner, type OnNotification } from './notification-scanner.js';
-import type { PGliteThreadMessage, PGliteThreadRequest, PGliteWorkerData } from './pglite-protocol.js';
+import type { CompiledModules, PGliteThreadMessage, PGliteThreadRequest, PGliteWorkerData } from './pglite-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('pglite-worker.ts runs only as a worker thread');
@@ -47,10 +47,27 @@ function collectGarbage(): void {
   }
 }
 
+/** The compiled WASM modules the main thread sends (PGliteThreadRequest 'modules'); undefined: compile our own. */
+const modulesSent = new Promise<CompiledModules | undefined>((resolve) => {
+  const onMessage = (m: PGliteThreadRequest) => {
+    if (m.type !== 'modules') return;
+    port.off('message', onMessage);
+    resolve(m.modules);
+  };
+  port.on('message', onMessage);
+});
+
+async function prepareDataDir(): Promise<void> {
+  const { initialiseDataDir } = await import('./pglite-template.js');
+  await initialiseDataDir(data.dataDir);
+}
+
 async function open() {
   const [{ PGlite }, { btree_gist }, { PGLiteSocketServer }] = await Promise.all([
     import('@electric-sql/pglite'), import('@electric-sql/pglite/contrib/btree_gist'), import('@electric-sql/pglite-socket'),
+    data.prepareDataDir ? prepareDataDir() : undefined,
   ]);
+  const modules = await modulesSent;
   // PostgreSQL's default 128 MB of shared buffers is most of PGlite's resident memory; a single-connection
   // embedded database serves Parley from 16 MB (idle RSS ~130 MB lower), the rest is the OS page cache's job.
   const startParams = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB', '-c', 'wal_buffers=1MB'];
@@ -58,7 +75,7 @@ async function open() {
     extensions: { btree_gist },
     startParams,
     onStderr: startupLog.collect,
-    ...(data.modules ? { pgliteWasmModule: data.modules.pglite, initdbWasmModule: data.modules.initdb } : {}),
+    ...(modules ? { pgliteWasmModule: modules.pglite, initdbWasmModule: modules.initdb } : {}),
   });
   const notify: OnNotification = (channel, payload) => post({ type: 'notification', channel, payload });
   const server = new PGLiteSocketServer({ db: observingNotifications(db, notify), host: '127.0.0.1', port: 0, maxConnections: 1 });
