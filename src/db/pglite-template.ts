@@ -71,7 +71,9 @@ export async function initdbInChildProcess(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const script = 'require(process.argv[1]).PGlite.create(process.argv[2]).then((db) => db.close())'
     + '.catch((err) => { console.error(String((err && err.stack) || err)); process.exit(1); });';
-  const child = spawn(process.execPath, ['-e', script, require.resolve('@electric-sql/pglite'), dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // --liftoff-only: initdb's one pass runs on V8's baseline code, without optimising compiles competing for the CPU
+  // (scripts/build-dist.mjs says more).
+  const child = spawn(process.execPath, ['--liftoff-only', '-e', script, require.resolve('@electric-sql/pglite'), dir], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-2000);
