@@ -14,17 +14,28 @@ export interface CompanyWebhook {
   events: string[];
 }
 
+type WebhookRow = { id: string; webhook_url: string | null; webhook_secret: string; webhook_previous_secrets: { secret: string; expires_at: string }[]; webhook_events: string[] };
+
+/** The webhook settings of each company given that exists, by id: one query for a batch of deliveries. */
+export async function loadCompanyWebhooks(db: Db, companyIds: readonly string[]): Promise<Map<string, CompanyWebhook>> {
+  const out = new Map<string, CompanyWebhook>();
+  if (companyIds.length === 0) return out;
+  const rows = await db<WebhookRow[]>`
+    select id, webhook_url, webhook_secret, webhook_previous_secrets, webhook_events
+    from companies where id in ${db([...new Set(companyIds)])}`;
+  for (const row of rows) {
+    out.set(row.id, {
+      url: row.webhook_url,
+      secret: row.webhook_secret,
+      previousSecrets: row.webhook_previous_secrets.map((p) => ({ secret: p.secret, expiresAt: new Date(p.expires_at) })),
+      events: row.webhook_events,
+    });
+  }
+  return out;
+}
+
 export async function loadCompanyWebhook(db: Db, companyId: string): Promise<CompanyWebhook | null> {
-  const [row] = await db<{ webhook_url: string | null; webhook_secret: string; webhook_previous_secrets: { secret: string; expires_at: string }[]; webhook_events: string[] }[]>`
-    select webhook_url, webhook_secret, webhook_previous_secrets, webhook_events
-    from companies where id = ${companyId}`;
-  if (!row) return null;
-  return {
-    url: row.webhook_url,
-    secret: row.webhook_secret,
-    previousSecrets: row.webhook_previous_secrets.map((p) => ({ secret: p.secret, expiresAt: new Date(p.expires_at) })),
-    events: row.webhook_events,
-  };
+  return (await loadCompanyWebhooks(db, [companyId])).get(companyId) ?? null;
 }
 
 /** The current secret, plus every previous one while its overlap window lasts. */

@@ -10,7 +10,7 @@
  */
 import { isUuid } from '../util/uuid.js';
 import type { RootSql } from '../db/sql.js';
-import { loadCompanyWebhook, wantsEvent, type CompanyWebhook } from './company-settings.js';
+import { loadCompanyWebhooks, wantsEvent, type CompanyWebhook } from './company-settings.js';
 import { sendSigned } from './deliver.js';
 import { WebhookHttpClient, type PostResult } from './http-post.js';
 import { claimDueEvents, recordAttemptResult, releaseAbortedClaim, settleEvent, type ClaimedEvent, type Settlement } from './outbox.js';
@@ -61,15 +61,17 @@ export interface WebhookWorkerOptions {
   onAttempt?: (outcome: 'delivered' | 'retry' | 'dead' | 'skipped', latencyMs: number | null) => void;
 }
 
-const COMPANY_CACHE_MS = 1000;
 /** Leases past its deadline an event's claims may end unsettled (a crash mid-attempt) before it is given up. */
 const UNSETTLED_CLAIMS_PAST_DEADLINE = 3;
 
 const silent: WebhookWorkerLogger = { warn: () => {}, error: () => {} };
 
+/** A claimed event with its company's webhook settings (null: the company is gone) as read right after the claim. */
+type ClaimedDelivery = ClaimedEvent & { company: CompanyWebhook | null };
+
 export class WebhookWorker {
   private readonly client: WebhookHttpClient;
-  private readonly poller: LeasedPoller<ClaimedEvent>;
+  private readonly poller: LeasedPoller<ClaimedDelivery>;
   private lastAnalyzeAt = -Infinity;
   private readonly leaseMs: number;
   private readonly log: WebhookWorkerLogger;
@@ -90,7 +92,7 @@ export class WebhookWorker {
     this.maxPerCompany = options.maxPerCompany ?? Math.max(1, Math.floor(concurrency / 2));
     // Alone, a company may use all but one slot, kept for the next company's event (at least one).
     this.maxAlone = Math.max(this.maxPerCompany, concurrency - 1);
-    this.poller = new LeasedPoller<ClaimedEvent>({
+    this.poller = new LeasedPoller<ClaimedDelivery>({
       concurrency,
       pollMs: options.pollMs ?? 500,
       ...(options.idlePollMs ? { idlePollMs: options.idlePollMs } : {}),
@@ -128,12 +130,19 @@ export class WebhookWorker {
     }
   }
 
-  /** Every claimed event is run (LeasedPoller), and its run releases its company's slot when it ends. */
-  private async claim(free: number): Promise<ClaimedEvent[]> {
+  /**
+   * Every claimed event is run (LeasedPoller), and its run releases its company's slot when it ends. The companies'
+   * webhook settings are read once per claim, after it: a delivery goes where the settings say when it is sent, signed
+   * with the secrets they hold then. (Settings cached for a second once sent events to a URL already changed or
+   * removed, and signed with a secret already rotated out; each instance had its own stale copy.) Should that read
+   * fail, the events stay leased, unsent, until their leases run out, as after a crash.
+   */
+  private async claim(free: number): Promise<ClaimedDelivery[]> {
     const fairness = { maxPerCompany: this.maxPerCompany, maxAlone: this.maxAlone, held: this.held };
     const events = await claimDueEvents(this.sql, free, this.leaseMs, fairness, this.options.owner);
+    const companies = await loadCompanyWebhooks(this.sql, events.map((e) => e.company_id));
     for (const e of events) this.held.set(e.company_id, (this.held.get(e.company_id) ?? 0) + 1);
-    return events;
+    return events.map((e) => ({ ...e, company: companies.get(e.company_id) ?? null }));
   }
 
   private release(companyId: string): void {
@@ -142,7 +151,7 @@ export class WebhookWorker {
     else this.held.delete(companyId);
   }
 
-  private async deliver(event: ClaimedEvent, signal: AbortSignal): Promise<void> {
+  private async deliver(event: ClaimedDelivery, signal: AbortSignal): Promise<void> {
     try {
       // An event claimed again and again without an attempt recorded (its bookkeeping failing each time) ends at
       // its maximum age all the same, rather than being sent for ever: once claims that held it well past its
@@ -155,7 +164,7 @@ export class WebhookWorker {
         this.log.warn({ eventId: event.id, attempts: event.attempts }, 'webhook event is dead: past its maximum age');
         return;
       }
-      const company = await this.company(event.company_id);
+      const { company } = event;
       if (!company?.url || !wantsEvent(company, event.type)) {
         await settleEvent(this.sql, event, { status: 'skipped', statusCode: null, error: company?.url ? 'event type no longer subscribed' : 'no webhook URL configured' });
         this.options.onAttempt?.('skipped', null);
@@ -182,17 +191,6 @@ export class WebhookWorker {
    */
   private deadlineOf(event: ClaimedEvent): number {
     return event.window_started_at.getTime() + this.options.maxAgeMs;
-  }
-
-  /** Company settings, cached for a second: a burst of events for one company costs one query. */
-  private readonly companies = new Map<string, { at: number; value: CompanyWebhook | null }>();
-  private async company(id: string): Promise<CompanyWebhook | null> {
-    const hit = this.companies.get(id);
-    if (hit && performance.now() - hit.at < COMPANY_CACHE_MS) return hit.value;
-    const value = await loadCompanyWebhook(this.sql, id);
-    if (this.companies.size > 10_000) this.companies.clear();
-    this.companies.set(id, { at: performance.now(), value });
-    return value;
   }
 
   private async record(event: ClaimedEvent, url: string, result: PostResult): Promise<void> {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { rotateWebhookSecret } from '../../src/db/companies.js';
+import { rotateWebhookSecret, updateWebhookSettings } from '../../src/db/companies.js';
 import type { RootSql } from '../../src/db/sql.js';
 import type { LeaseOwner } from '../../src/jobs/lease-owner.js';
 import { CallOwnership } from '../../src/telephony/call-ownership.js';
@@ -358,6 +358,55 @@ describe('webhook outbox delivery', () => {
     const headers = { 'webhook-id': String(got.headers['webhook-id']), 'webhook-timestamp': String(got.headers['webhook-timestamp']), 'webhook-signature': String(got.headers['webhook-signature']) };
     expect(headers['webhook-signature'].split(' ')).toHaveLength(3);
     for (const secret of [acme.secret, s1, s2]) expect(() => new Webhook(secret).verify(got.body, headers)).not.toThrow();
+  });
+
+  it('settings changed while an event is retried take effect at its next attempt: a new URL, a removed URL, a rotated secret', async () => {
+    // Each time at most one request may still go out as before: the attempt already in flight when the change committed.
+    const moved = await FakeReceiver.start();
+    try {
+      receiver.behaviour = () => ({ status: 500 });
+      const acme = await company();
+      const toMove = (await recordEvent(sql, { companyId: acme.id, type: 'call.ended', data: {} }))!;
+      startWorker();
+      const sentTo = (r: FakeReceiver, id: string) => r.requests.filter((q) => q.json?.id === id).length;
+      await until('failing attempts', async () => sentTo(receiver, toMove) >= 2);
+      await updateWebhookSettings(sql, acme.id, { url: moved.url });
+      const beforeMove = sentTo(receiver, toMove);
+      await until('delivered to the new URL', async () => (await statusCounts(acme.id)).delivered === 1);
+      expect(sentTo(receiver, toMove) - beforeMove).toBeLessThanOrEqual(1);
+
+      // The receiver switches to the new secret as it rotates: the attempts after are signed with it too.
+      const rotating = await company();
+      let secret = rotating.secret;
+      const verifies = (r: ReceivedRequest) => {
+        try {
+          new Webhook(secret).verify(r.body, { 'webhook-id': String(r.headers['webhook-id']), 'webhook-timestamp': String(r.headers['webhook-timestamp']), 'webhook-signature': String(r.headers['webhook-signature']) });
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      let rotated = false;
+      receiver.behaviour = (r) => ({ status: rotated && verifies(r) ? 200 : 401 });
+      const toSign = (await recordEvent(sql, { companyId: rotating.id, type: 'call.ended', data: {} }))!;
+      await until('refused attempts', async () => sentTo(receiver, toSign) >= 2);
+      secret = (await rotateWebhookSecret(sql, rotating.id, generateWebhookSecret(), 3600))!.secret;
+      rotated = true;
+      const beforeRotation = sentTo(receiver, toSign);
+      await until('delivered with the new secret', async () => (await statusCounts(rotating.id)).delivered === 1);
+      expect(sentTo(receiver, toSign) - beforeRotation).toBeLessThanOrEqual(2);
+
+      receiver.behaviour = () => ({ status: 500 });
+      const dropping = await company();
+      const toDrop = (await recordEvent(sql, { companyId: dropping.id, type: 'call.ended', data: {} }))!;
+      await until('failing attempts', async () => sentTo(receiver, toDrop) >= 2);
+      await updateWebhookSettings(sql, dropping.id, { url: null });
+      const beforeRemoval = sentTo(receiver, toDrop);
+      await until('skipped', async () => (await statusCounts(dropping.id)).skipped === 1);
+      expect(sentTo(receiver, toDrop) - beforeRemoval).toBeLessThanOrEqual(1);
+    } finally {
+      await moved.close();
+    }
   });
 
   it('a replay of a settled event is out of band: it does not hold back its key\'s live events, which keep their order', async () => {
