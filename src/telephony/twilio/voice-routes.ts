@@ -24,6 +24,7 @@ import { apologyTwiml, connectStreamTwiml, hangupTwiml } from './twiml.js';
 import { recordingOf } from '../../bots/config-schema.js';
 import { RECORDING_SID, saveTwilioRecording } from '../../recordings/repo.js';
 import { BUDGET_EXHAUSTED, type BudgetCheck } from '../../usage/budget.js';
+import { TwilioForm } from './webhook-form.js';
 
 /** The call id in a Twilio webhook's path (the URLs Parley gave Twilio). */
 const CALL_ID_PARAMS = { type: 'object', properties: { callId: { type: 'string', pattern: UUID_PATTERN.source } }, required: ['callId'] };
@@ -60,8 +61,6 @@ export const BUDGET_NOTICE = {
 
 export const RECORDING_PATH = '/twilio/recording';
 
-type Form = Record<string, string | undefined>;
-
 /** The query string of the request as received (`?…`, exactly as Twilio signed it), or ''. */
 function rawQuery(request: FastifyRequest): string {
   const url = request.raw.url ?? '';
@@ -77,7 +76,7 @@ function checkSignature(deps: TwilioRouteDeps, path: string | ((request: Fastify
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const signedPath = typeof path === 'string' ? path : path(request);
     const signedUrl = publicUrl(deps.publicOrigin, signedPath) + rawQuery(request);
-    const ok = isValidFormSignature(deps.authToken, request.headers['x-twilio-signature'], signedUrl, (request.body ?? {}) as Form);
+    const ok = isValidFormSignature(deps.authToken, request.headers['x-twilio-signature'], signedUrl, (request.body ?? {}) as Record<string, unknown>);
     if (!ok) {
       request.log.warn({ path }, 'rejected a request with a bad Twilio signature');
       return reply.status(403).type('text/plain').send('Invalid Twilio signature');
@@ -102,6 +101,10 @@ function streamTwiml(deps: TwilioRouteDeps, callId: string, bot: BotRow): string
     : {});
 }
 
+/** The row the voice webhook created — or found, for a CallSid it has seen — is this bot's call, still live. */
+function isThisBotsLiveCall(call: { bot_id: string | null; status: CallStatus }, bot: BotRow): boolean {
+  return call.bot_id === bot.id && isLiveStatus(call.status);
+}
 
 export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
   return async (app) => {
@@ -120,10 +123,10 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
       }),
     });
     app.post('/twilio/voice', { preHandler: checkSignature(deps, '/twilio/voice'), schema: { hide: true } as object }, async (request, reply) => {
-      const form = request.body as Form;
-      const callSid = form.CallSid;
-      const to = form.To ?? '';
-      const from = form.From ?? null;
+      const form = new TwilioForm(request.body);
+      const callSid = form.text('CallSid');
+      const to = form.text('To') ?? '';
+      const from = form.text('From') ?? null;
       if (!callSid) return reply.status(400).type('text/plain').send('CallSid missing');
 
       const bot = await findActiveBotByNumber(deps.sql, to);
@@ -132,17 +135,26 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
         request.log.info({ callSid }, 'call to a number with no active bot');
         return reply.type('text/xml').send(apologyTwiml(APOLOGY.en, 'en'));
       }
-      const direction = form.Direction?.startsWith('outbound') ? 'outbound' : 'inbound';
+      const direction = form.text('Direction')?.startsWith('outbound') ? 'outbound' : 'inbound';
       if ((await deps.budget?.status(bot.company_id))?.exhausted) {
         // Recorded as the company's call, ended at once with the reason; the caller hears why, in the bot's language.
-        await deps.sql.begin(async (tx) => {
+        const answered = await deps.sql.begin(async (tx) => {
           const call = await createCall(tx, { companyId: bot.company_id, botId: bot.id, direction, twilioCallSid: callSid, from, to, status: 'ringing' });
+          if (!isThisBotsLiveCall(call, bot)) return false;
           await endCallInTx(tx, { callId: call.id, companyId: bot.company_id }, { status: 'failed', reason: BUDGET_EXHAUSTED }, { by: 'telephony', durationSec: 0 });
+          return true;
         });
+        if (!answered) return reply.type('text/xml').send(hangupTwiml());
         request.log.info({ callSid, companyId: bot.company_id }, 'inbound call refused: the monthly budget is used up');
         return reply.type('text/xml').send(apologyTwiml(BUDGET_NOTICE[bot.language], bot.language));
       }
       const call = await createCall(deps.sql, { companyId: bot.company_id, botId: bot.id, direction, twilioCallSid: callSid, from, to, status: 'ringing' });
+      // A repeated webhook (Twilio's retry or fallback URL, with the same CallSid) finds the row the first one made:
+      // while it is live it is answered again; one that has ended, or is not this bot's, is hung up on.
+      if (!isThisBotsLiveCall(call, bot)) {
+        request.log.warn({ callSid }, 'voice webhook for a call that has ended or is not this bot\'s: hanging up');
+        return reply.type('text/xml').send(hangupTwiml());
+      }
       deps.prewarm?.(call.id, bot);
       return reply.type('text/xml').send(streamTwiml(deps, call.id, bot));
     });
@@ -153,8 +165,8 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
       schema: { hide: true, params: CALL_ID_PARAMS } as object,
     }, async (request, reply) => {
       const { callId } = request.params as { callId: string };
-      const form = request.body as Form;
-      const callSid = form.CallSid;
+      const form = new TwilioForm(request.body);
+      const callSid = form.text('CallSid');
       if (!callSid) return reply.status(400).type('text/plain').send('CallSid missing');
       const [call] = await deps.sql<{ id: string; bot_id: string | null }[]>`
         update calls set twilio_call_sid = coalesce(twilio_call_sid, ${callSid}), updated_at = now()
@@ -169,7 +181,7 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
       }
       const { bot } = found;
       // Present only when the call was placed with answering-machine detection (hang_up_on_machine, campaigns).
-      const answeredBy = form.AnsweredBy ?? '';
+      const answeredBy = form.text('AnsweredBy') ?? '';
       // A campaign's call: its voicemail setting decides (leave the message after the beep, or hang up).
       const campaign = await answerCampaignCall(deps.sql, call.id, answeredBy, { voicemail: deps.voicemail, log: request.log });
       if (campaign?.twiml) return reply.type('text/xml').send(campaign.twiml);
@@ -193,19 +205,18 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
       schema: { hide: true, params: CALL_ID_PARAMS } as object,
     }, async (request, reply) => {
       const { callId } = request.params as { callId: string };
-      const form = request.body as Form;
-      const callSid = form.CallSid;
-      const recordingSid = form.RecordingSid ?? '';
+      const form = new TwilioForm(request.body);
+      const callSid = form.text('CallSid');
+      const recordingSid = form.text('RecordingSid') ?? '';
       if (!callSid || !RECORDING_SID.test(recordingSid)) return reply.status(400).type('text/plain').send('CallSid or RecordingSid missing or malformed');
-      const duration = Number.parseInt(form.RecordingDuration ?? '', 10);
-      const channels = Number.parseInt(form.RecordingChannels ?? '', 10);
+      const channels = form.count('RecordingChannels');
       const [call] = await deps.sql`select 1 from calls where id = ${callId} and twilio_call_sid = ${callSid} and company_id is not null`;
       if (!call) return reply.status(404).type('text/plain').send('No such call');
-      if (form.RecordingStatus !== 'completed') return reply.status(204).send();
+      if (form.text('RecordingStatus') !== 'completed') return reply.status(204).send();
       const result = await saveTwilioRecording(deps.sql, {
         callId, callSid, recordingSid,
-        recordingUrl: form.RecordingUrl?.slice(0, 500) ?? null,
-        durationSec: Number.isFinite(duration) && duration >= 0 ? duration : null,
+        recordingUrl: form.text('RecordingUrl')?.slice(0, 500) ?? null,
+        durationSec: form.count('RecordingDuration'),
         channels: channels === 1 || channels === 2 ? channels : null,
       });
       if (result === 'unknown') return reply.status(404).type('text/plain').send('No such call');
@@ -217,18 +228,20 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
      * callbacks that beat Twilio's reply to the create request — before the row knows its CallSid — still land.
      */
     const applyStatus = async (request: FastifyRequest, reply: FastifyReply, callId: string | null) => {
-      const form = request.body as Form;
-      const status = TWILIO_CALL_STATUS[form.CallStatus ?? ''];
-      const callSid = form.CallSid;
+      const form = new TwilioForm(request.body);
+      const callStatus = form.text('CallStatus') ?? '';
+      const status = Object.hasOwn(TWILIO_CALL_STATUS, callStatus) ? TWILIO_CALL_STATUS[callStatus] : undefined;
+      const callSid = form.text('CallSid');
       if (!callSid || !status) return reply.status(400).type('text/plain').send('CallSid or CallStatus missing');
-      const recordingUrl = form.RecordingUrl ?? null;
-      const seq = Number.parseInt(form.SequenceNumber ?? '', 10);
-      const duration = Number.parseInt(form.CallDuration ?? '', 10);
+      const recordingUrl = form.text('RecordingUrl')?.slice(0, 500) ?? null;
+      const seq = form.count('SequenceNumber');
       // What Twilio bills, on a final status: it replaces Parley's own figure even once the call has ended (Twilio
       // counts from its answer, before the media stream starts; a refused call it answered lasted seconds too).
-      const billedSec = !isLiveStatus(status) && Number.isFinite(duration) && duration >= 0 && duration < 2_000_000 ? duration : null;
+      const billedSec = isLiveStatus(status) ? null : form.count('CallDuration', 1_999_999);
+      // A call's own callback URL is only ever given to Twilio for a call Parley placed: a web call (no SID) or an
+      // inbound one is never bound to a SID or ended through it.
       const match = callId
-        ? deps.sql`id = ${callId} and (twilio_call_sid is null or twilio_call_sid = ${callSid})`
+        ? deps.sql`id = ${callId} and direction = 'outbound' and (twilio_call_sid is null or twilio_call_sid = ${callSid})`
         : deps.sql`twilio_call_sid = ${callSid}`;
       await deps.sql.begin(async (tx) => {
         const [call] = await tx<{ id: string; company_id: string | null; status: CallStatus }[]>`
@@ -237,7 +250,7 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
         await tx`
           update calls set
             twilio_call_sid = coalesce(twilio_call_sid, ${callSid}),
-            status_sequence = greatest(status_sequence, ${Number.isFinite(seq) ? seq : -1}),
+            status_sequence = greatest(status_sequence, ${seq ?? -1}),
             recording_url = coalesce(${recordingUrl}::text, recording_url),
             duration_sec = case when ended_at is not null and ${billedSec}::int is not null then ${billedSec}::int else duration_sec end,
             updated_at = now()
