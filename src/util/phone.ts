@@ -34,7 +34,22 @@ export function phoneNumberType(e164: string): PhoneNumberType | undefined {
  */
 const CALLER_CHARGED_TYPES: ReadonlySet<PhoneNumberType> = new Set(['PREMIUM_RATE', 'SHARED_COST', 'UAN']);
 
+/** The shortest E.164 number (`+` and 7 digits): no shorter leading part of a number is looked up. */
+const SHORTEST_E164 = 8;
+
+/**
+ * Also true for a number the metadata does not know as valid whose leading digits are a caller-charged number:
+ * many networks take digits dialled after a complete number as an extension (overdialling), so
+ * +49 900 1 234567 8 reaches +49 900 1 234567 — and the metadata, which knows no type for it, let it through.
+ * A valid number is what it is; only an invalid one (a few parses more, once per dial) is read this way.
+ */
 export function isCallerChargedNumber(e164: string): boolean {
-  const type = phoneNumberType(e164);
-  return type !== undefined && CALLER_CHARGED_TYPES.has(type);
+  const parsed = parseWithTypes(e164);
+  if (parsed?.isValid()) return isCallerChargedType(parsed.getType());
+  for (let end = e164.length - 1; end >= SHORTEST_E164; end--) {
+    if (isCallerChargedType(phoneNumberType(e164.slice(0, end)))) return true;
+  }
+  return false;
 }
+
+const isCallerChargedType = (type: PhoneNumberType | undefined): boolean => type !== undefined && CALLER_CHARGED_TYPES.has(type);

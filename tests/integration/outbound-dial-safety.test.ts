@@ -214,6 +214,8 @@ describe('POST /v1/bots/:id/calls: dial safety', () => {
 
   it('refuses premium-rate, shared-cost and UAN numbers unless the server allows them', async () => {
     for (const premium of ['+19005550123', '+449098790123', '+4918012345678', '+443031234567']) await refusedWith(premium, 'premium_rate_number');
+    // With digits added after it (a network may take them as an extension and connect the premium line).
+    for (const padded of ['+4990012345678', '+190055501234']) await refusedWith(padded, 'premium_rate_number');
     const allowing = new OutboundDialer({
       sql: t.db.sql, publicOrigin: ORIGIN, allowPremiumRate: true,
       rest: new TwilioRestClient({ accountSid: fake.accountSid, authToken: fake.authToken, baseUrl: fake.url, retryDelayMs: 1 }),
