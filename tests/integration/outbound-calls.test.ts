@@ -197,6 +197,19 @@ describe('outbound calls', () => {
     expect(n).toBe(2);
   });
 
+  it('holds the limit under concurrent dials: of ten at once with room for three, three are placed', async () => {
+    const bot = await botRow();
+    await t.db.sql`update calls set status = 'completed', ended_at = now() where company_id = ${company.companyId}`;
+    let n = 0;
+    const dialer = dialerWith(async () => ({ sid: `CArace${++n}`, status: 'queued' }), { maxActivePerCompany: 3 });
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => dialer.place(bot, `+1555123010${i}`)));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'PARLEY_ERR_RATE_LIMITED' });
+    expect(n).toBe(3);
+    const live = await t.db.sql`select count(*)::int as n from calls where company_id = ${company.companyId} and ended_at is null`;
+    expect(live[0]!.n).toBe(3);
+  });
+
   it('refuses a number on the company\'s do-not-call list (409, nothing dialled); another company may call it', async () => {
     const listed = '+15551230099';
     await addDnc(t.db.sql, company.companyId, [{ phone: listed }], 'api');
