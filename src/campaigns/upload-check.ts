@@ -42,8 +42,11 @@ export const UPLOAD_CHECK_LIMITS: WorkerTaskLimits = { memoryMb: 256, timeoutMs:
  */
 export function uploadCheckSlots(maxConcurrent: number): TaskSlots {
   const running = maxConcurrent > 0 ? maxConcurrent : availableParallelism();
-  return new TaskSlots({ running, queued: 4 * running, queuedPerKey: 2 * running, maxWaitMs: 10_000, retryAfterSec: 2 });
+  return new TaskSlots({ running, queued: 4 * running, queuedPerKey: 2 * running, maxWaitMs: 10_000, retryAfterSec: UPLOAD_RETRY_AFTER_SEC });
 }
+
+/** Retry-After of an upload the server had no room to check. */
+const UPLOAD_RETRY_AFTER_SEC = 2;
 
 /** Whose upload it is, and the process's bound it waits its turn in. */
 export interface UploadCheckTurn {
@@ -96,6 +99,10 @@ export async function checkUploadOffLoop(task: UploadCheckTask, turn: UploadChec
       throw new ParleyError('PARLEY_ERR_UNAVAILABLE', `The server is checking as many uploads as it can (${err.message}); retry in ${err.retryAfterSec} s`, { retry_after_s: err.retryAfterSec });
     }
     if (err instanceof WorkerTaskRejection && err.code?.startsWith('PARLEY_ERR_')) throw new ParleyError(err.code as ErrorCode, err.message);
+    if (err instanceof WorkerTaskError && err.reason === 'start') {
+      // The machine is too busy to start the check: the server's state, not the upload's size.
+      throw new ParleyError('PARLEY_ERR_UNAVAILABLE', `The server is too busy to check the upload now (its check ${err.message}); retry in ${UPLOAD_RETRY_AFTER_SEC} s`, { retry_after_s: UPLOAD_RETRY_AFTER_SEC });
+    }
     if (err instanceof WorkerTaskError && err.reason !== 'crash') {
       throw new ParleyError('PARLEY_ERR_PAYLOAD_TOO_LARGE', `The upload could not be checked within its limits (${err.message}); send it in smaller parts`);
     }

@@ -16,22 +16,34 @@ import { startModuleWorker } from './module-worker.js';
 export interface WorkerTaskLimits {
   /** Heap limit of the thread, MB. */
   memoryMb: number;
-  /** Deadline from the thread's start, ms. */
+  /** Deadline of the task itself, ms: from the moment the thread has loaded its code and begins. */
   timeoutMs: number;
+  /**
+   * Deadline for the thread to load its code and begin, ms (default START_TIMEOUT_MS). Apart from the task's own:
+   * a thread slow to start says the machine is busy (its priority is lowered; under tsx it compiles its modules),
+   * not that the input was too much — overrunning it is reason 'start', which callers answer as a busy server.
+   */
+  startTimeoutMs?: number;
 }
+
+/** Default WorkerTaskLimits.startTimeoutMs: a thread starts in ~50 ms from dist/, seconds under tsx on a busy machine. */
+export const START_TIMEOUT_MS = 30_000;
 
 export class WorkerTaskError extends Error {
   constructor(
     message: string,
-    readonly reason: 'memory' | 'timeout' | 'crash',
+    readonly reason: 'memory' | 'timeout' | 'start' | 'crash',
   ) {
     super(message);
     this.name = 'WorkerTaskError';
   }
 }
 
-/** What the worker posts back: the task's result, or the error it threw (its message and an optional code). */
-type Reply<O> = { ok: true; value: O } | { ok: false; message: string; code?: string };
+/**
+ * What the worker posts: that it has begun (its code loaded), then the task's result, or the error it threw (its
+ * message and an optional code).
+ */
+type Reply<O> = { begun: true } | { ok: true; value: O } | { ok: false; message: string; code?: string };
 
 /** Error thrown by the task inside the thread, with its code (a ParleyError's) when it had one. */
 export class WorkerTaskRejection extends Error {
@@ -57,8 +69,15 @@ export function runWorkerTask<I, O>(callerUrl: string, moduleName: string, input
       // next only when this one's heap is freed.
       void worker.terminate().catch(() => {}).finally(() => (err ? reject(err) : resolve(value as O)));
     };
-    const timer = setTimeout(() => finish(new WorkerTaskError(`did not finish within ${limits.timeoutMs} ms`, 'timeout')), limits.timeoutMs);
-    worker.once('message', (reply: Reply<O>) => (reply.ok ? finish(null, reply.value) : finish(new WorkerTaskRejection(reply.message, reply.code))));
+    const startTimeoutMs = limits.startTimeoutMs ?? START_TIMEOUT_MS;
+    let timer = setTimeout(() => finish(new WorkerTaskError(`did not begin within ${startTimeoutMs} ms`, 'start')), startTimeoutMs);
+    worker.on('message', (reply: Reply<O>) => {
+      if ('begun' in reply) {
+        clearTimeout(timer);
+        timer = setTimeout(() => finish(new WorkerTaskError(`did not finish within ${limits.timeoutMs} ms`, 'timeout')), limits.timeoutMs);
+      } else if (reply.ok) finish(null, reply.value);
+      else finish(new WorkerTaskRejection(reply.message, reply.code));
+    });
     worker.once('error', (err: Error & { code?: string }) =>
       finish(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? new WorkerTaskError(`ran out of its ${limits.memoryMb} MB`, 'memory') : new WorkerTaskError(err.message, 'crash')),
     );
@@ -71,6 +90,7 @@ export function serveWorkerTask<I, O>(task: (input: I) => O, input: I): void {
   const port = parentPort;
   if (!port) throw new Error('serveWorkerTask runs only in a worker thread');
   lowerThisThreadPriority();
+  port.postMessage({ begun: true } satisfies Reply<O>);
   let reply: Reply<O>;
   try {
     reply = { ok: true, value: task(input) };

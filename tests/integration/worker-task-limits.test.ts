@@ -74,6 +74,19 @@ describe('upload checks on worker threads are bounded per process', () => {
     expect(threads.peak).toBe(1);
   });
 
+  it('a thread that cannot begin within its start deadline is the busy server it shows (503, Retry-After), not a 413; the turn is freed', async () => {
+    resetThreads();
+    const bound = slots({ running: 1 });
+    const turn = { slots: bound, companyId: 'one' };
+    // No thread loads its code within 1 ms; the task's own deadline (generous) never starts.
+    const err = await checkUploadOffLoop({ kind: 'contacts-csv', csv: csvOf('slow start') }, turn, { memoryMb: 256, timeoutMs: 60_000, startTimeoutMs: 1 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ParleyError);
+    expect((err as ParleyError).status).toBe(503);
+    expect((err as ParleyError).details).toMatchObject({ retry_after_s: expect.any(Number) });
+    expect((await checkUploadOffLoop({ kind: 'contacts-csv', csv: csvOf('next') }, turn)).received).toBe(3);
+    expect(threads.peak).toBe(1);
+  });
+
   it('a check that waits past its longest wait is refused with a Retry-After, and its place is freed', async () => {
     const bound = slots({ running: 1, maxWaitMs: 20 });
     const held = holdTurn(bound);
