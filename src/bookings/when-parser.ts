@@ -93,8 +93,10 @@ const AM_WORDS = new Set(['am', 'a.m.', 'a.m', 'утра']);
  */
 const nightMarkerAt = (tokens: string[], i: number): number =>
   tokens[i] === 'ночи' ? 1 : tokens[i] === 'at' && tokens[i + 1] === 'night' ? 2 : 0;
+/** The night's small hours end at 5:00: "5 at night" is 17:00, "4 at night" 4:00. */
+const SMALL_HOURS_END = 5;
 /** The clock hour a 12-hour hour said "at night" is: 5–11 the evening's, 12 midnight, 1–4 the small hours. */
-const nightHour = (hour: number): number => (hour === 12 ? 0 : hour >= 5 && hour < 12 ? hour + 12 : hour);
+const nightHour = (hour: number): number => (hour === 12 ? 0 : hour >= SMALL_HOURS_END && hour < 12 ? hour + 12 : hour);
 /** Whether the word(s) at `i` say which half of the day an hour is in: "pm", "утра", "at night". */
 const saysHalfOfDayAt = (tokens: string[], i: number): boolean =>
   PM_WORDS.has(tokens[i] ?? '') || AM_WORDS.has(tokens[i] ?? '') || nightMarkerAt(tokens, i) > 0;
@@ -235,6 +237,8 @@ interface TimePart {
   offset: number;
   /** The meridiem was stated (pm/утра…) or implied by a 24-hour clock, so no guessing. */
   explicit: boolean;
+  /** Said as the night's ("2 at night", "в 2 ночи"): for today, the small hours of the night that ends it. */
+  night?: boolean;
 }
 
 /** How many days "N days" / "a week" / "2 weeks" at `i` stand for, and how many tokens that took; null if none. */
@@ -668,6 +672,7 @@ function withMeridiem(
     idx.push(...Array.from({ length: night }, (_, k) => after + k));
     h = nightHour(hour);
     explicit = true;
+    return mark(used, idx, { hour: h, offset, explicit, night: true });
   } else if (marker !== undefined && hour === 12 && (NOON_WORDS.has(marker) || MIDNIGHT_WORDS.has(marker))) {
     // "12 noon", "twelve midnight"
     idx.push(after);
@@ -761,8 +766,11 @@ export function parseWhen(text: string, options: ParseWhenOptions): WhenResult |
     // Placed as the schedule's slots are (local-time.ts): an ambiguous wall time on a fall-back night is then the
     // same instant as the slot the caller heard offered.
     const at = (day: DateTime) => localAt(day.setZone(zone), minutes);
-    // Today's 00:00 has always passed: "tonight at midnight", "сегодня в полночь" are the midnight that ends today.
-    if (date) return { kind: 'exact', start: at(minutes === 0 && +date.day === +today ? today.plus({ days: 1 }) : date.day) };
+    // Today's 00:00 has passed: "tonight at midnight", "сегодня в полночь" are the midnight that ends today; so are
+    // the small hours said as tonight's ("сегодня в 2 ночи", "tonight at 1 am") once today's have passed.
+    const smallHoursSaidForTonight = minutes === 0 || (minutes < SMALL_HOURS_END * 60 && (time.night === true || part === 'evening'));
+    const tonight = smallHoursSaidForTonight && date !== null && +date.day === +today && at(today) <= now;
+    if (date) return { kind: 'exact', start: at(tonight ? today.plus({ days: 1 }) : date.day) };
     if (options.defaultDay) {
       const day = DateTime.fromISO(options.defaultDay, { zone });
       if (day.isValid) return { kind: 'exact', start: at(day.startOf('day')) };

@@ -308,6 +308,25 @@ describe('parseWhen', () => {
     expect(day?.kind === 'window' && day.from.toISO()).toBe(local('2026-04-01T00:00'));
   });
 
+  it('the small hours said as tonight\'s are the night after today once today\'s have passed; before they pass, today\'s', () => {
+    // Evening: today's 1:00 and 2:00 are long gone (each was booked at today's 01:00/02:00, 19 hours in the past).
+    const evening = DateTime.fromISO('2026-03-04T20:00', { zone }).toJSDate();
+    const at = (text: string, when: Date) => {
+      const r = parseWhen(text, { now: when, zone });
+      return r?.kind === 'exact' ? r.start.toISO() : r;
+    };
+    expect(at('сегодня в 2 ночи', evening)).toBe(local('2026-03-05T02:00'));
+    expect(at('today at 1 at night', evening)).toBe(local('2026-03-05T01:00'));
+    expect(at('tonight at 1 am', evening)).toBe(local('2026-03-05T01:00'));
+    expect(at('сегодня в 12 ночи', evening)).toBe(local('2026-03-05T00:00'));
+    // Said at 00:30, today's 2:00 is still ahead: it is today's.
+    const smallHours = DateTime.fromISO('2026-03-04T00:30', { zone }).toJSDate();
+    expect(at('сегодня в 2 ночи', smallHours)).toBe(local('2026-03-04T02:00'));
+    // Not said as the night's: the day said is kept, as before.
+    expect(at('today at 3 pm', evening)).toBe(local('2026-03-04T15:00'));
+    expect(at('tomorrow at 2 at night', evening)).toBe(local('2026-03-05T02:00'));
+  });
+
   it('returns null for words without a time', () => {
     expect(parseWhen('hello there', { now, zone })).toBeNull();
     expect(parseWhen('может быть', { now, zone })).toBeNull();
