@@ -112,6 +112,8 @@ const NEXT_WORDS = new Set(['next', 'следующий', 'следующую', 
 /** "this coming Friday", "в ближайшую пятницу": the next such weekday, as "next Friday" is here. */
 const COMING_WORDS = new Set(['coming', 'ближайший', 'ближайшую', 'ближайшее', 'ближайшей', 'ближайшая']);
 const THIS_WORDS = new Set(['this', 'эту', 'этот', 'это', 'этим']);
+/** "this week", "на этой неделе", "эту неделю". */
+const THIS_WEEK_WORDS = new Set(['this', 'этой', 'эту']);
 /** "next month", "следующего месяца", "в следующем месяце"; "this month", "этого месяца". */
 const NEXT_MONTH_WORDS = new Set(['next', 'следующего', 'следующем', 'следующий', 'будущего', 'будущем']);
 const THIS_MONTH_WORDS = new Set(['this', 'этого', 'этом', 'текущего', 'текущем']);
@@ -225,6 +227,8 @@ interface DatePart {
   day: DateTime;
   /** "next week": the whole week is the window. */
   week?: boolean;
+  /** "this week": a week that has begun, read only with a weekday in it ("Friday this week"). */
+  thisWeek?: boolean;
   /** Named by a weekday (1 = Monday): "next week on Friday" is that week's Friday. */
   weekday?: number;
 }
@@ -272,7 +276,7 @@ function findDate(tokens: string[], used: Set<number>, today: DateTime, order: D
     const date = dateAt(tokens, i, used, today, order);
     if (date === CONFLICT) return CONFLICT;
     if (!date) continue;
-    const merged: DatePart | typeof CONFLICT = found ? sameDate(found, date) : date;
+    const merged: DatePart | typeof CONFLICT = found ? sameDate(found, date, today) : date;
     if (merged === CONFLICT) return CONFLICT;
     found = merged;
   }
@@ -280,13 +284,18 @@ function findDate(tokens: string[], used: Set<number>, today: DateTime, order: D
 }
 
 /**
- * One date named twice: the same day, a weekday inside "next week", or a weekday that a date falls on ("Friday,
- * June 12th", "Friday the 13th"); CONFLICT otherwise.
+ * One date named twice: the same day, a weekday inside "next week" or "this week" (not one already past), or a
+ * weekday that a date falls on ("Friday, June 12th", "Friday the 13th"); CONFLICT otherwise.
  */
-function sameDate(a: DatePart, b: DatePart): DatePart | typeof CONFLICT {
+function sameDate(a: DatePart, b: DatePart, today: DateTime): DatePart | typeof CONFLICT {
   if (a.week && b.week) return +a.day === +b.day ? a : CONFLICT;
   const [week, day] = a.week ? [a, b] : b.week ? [b, a] : [null, null];
-  if (week && day) return day.weekday === undefined ? CONFLICT : { day: week.day.plus({ days: day.weekday - 1 }) };
+  if (week && day) {
+    if (day.weekday === undefined) return CONFLICT;
+    const inWeek = week.day.plus({ days: day.weekday - 1 });
+    // "Tuesday this week" said on a Wednesday: that day has passed, and any other would be a guess.
+    return inWeek < today ? CONFLICT : { day: inWeek };
+  }
   if (+a.day === +b.day) return a;
   const [named, dated] = a.weekday !== undefined ? [a, b] : [b, a];
   return named.weekday !== undefined && dated.weekday === undefined && dated.day.weekday === named.weekday ? dated : CONFLICT;
@@ -346,10 +355,11 @@ function dateAt(tokens: string[], i: number, used: Set<number>, today: DateTime,
   }
   if (t === 'через' && tokens[i + 1] === 'неделю') return mark(used, [i, i + 1], { day: today.plus({ weeks: 1 }) });
   if (t === 'in' && tokens[i + 1] === 'a' && tokens[i + 2] === 'week') return mark(used, [i, i + 1, i + 2], { day: today.plus({ weeks: 1 }) });
-  // "next week", "на следующей неделе"
-  if (NEXT_WORDS.has(t) && (tokens[i + 1] === 'week' || tokens[i + 1] === 'неделе' || tokens[i + 1] === 'неделю')) {
-    const monday = today.plus({ weeks: 1 }).startOf('week');
-    return mark(used, [i, i + 1], { day: monday, week: true });
+  // "next week", "на следующей неделе"; "this week", "на этой неделе" (a weekday in it is this week's)
+  const weekWord = tokens[i + 1] === 'week' || tokens[i + 1] === 'неделе' || tokens[i + 1] === 'неделю';
+  if (weekWord && (NEXT_WORDS.has(t) || THIS_WEEK_WORDS.has(t))) {
+    if (NEXT_WORDS.has(t)) return mark(used, [i, i + 1], { day: today.plus({ weeks: 1 }).startOf('week'), week: true });
+    return mark(used, [i, i + 1], { day: today.startOf('week'), week: true, thisWeek: true });
   }
   const weekday = WEEKDAY_WORDS[t];
   if (weekday !== undefined) {
@@ -758,7 +768,8 @@ export function parseWhen(text: string, options: ParseWhenOptions): WhenResult |
   if (!heard) return null;
   const { date, time, part } = heard;
 
-  if (date?.week) return { kind: 'window', from: date.day, to: date.day.plus({ weeks: 1 }), part: 'week' };
+  // "This week" names a day only with a weekday ("Friday this week"): alone, which day is asked again.
+  if (date?.week) return date.thisWeek ? null : { kind: 'window', from: date.day, to: date.day.plus({ weeks: 1 }), part: 'week' };
 
   if (time) {
     // Morning or afternoon on the hour said, then the minutes to or past it ("quarter to eight" = 7:45 like "at eight").

@@ -125,6 +125,12 @@ const exact: Array<[string, string]> = [
   ['this coming friday at 3', '2026-03-06T15:00'],
   ['в ближайшую пятницу в 3', '2026-03-06T15:00'],
   ['tonight at 9', '2026-03-04T21:00'],
+  // A weekday said with "this week" is that week's (each was asked again, after the date-word vocabulary, for ever).
+  ['friday this week at 3 pm', '2026-03-06T15:00'],
+  ['this week on friday at 3 pm', '2026-03-06T15:00'],
+  ['в пятницу на этой неделе в 3', '2026-03-06T15:00'],
+  ['на этой неделе в пятницу в 3', '2026-03-06T15:00'],
+  ['wednesday this week at 3 pm', '2026-03-04T15:00'],
   ['hi, this is Anna, tomorrow at 3', '2026-03-05T15:00'],
   ['это завтра в 3', '2026-03-05T15:00'],
 ];
@@ -176,6 +182,7 @@ const askAgain: Array<[string, string]> = [
   ['the last friday of the month at 2 pm', 'the last Friday is not read'],
   ['last friday at 2', 'a day already past'],
   ['this week at 3', 'which day of the week'],
+  ['tuesday this week at 3 pm', 'that day of this week has passed (was next Tuesday)'],
   ['the week after next at 3', 'which day of that week'],
   ['tomorrow night', 'the night is not a window read'],
   ['tomorrow morning or evening', 'two parts of the day said'],
