@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CartesiaTts } from '../../src/providers/tts/cartesia.js';
 import { TWILIO_FORMAT, WIDEBAND_FORMAT } from '../../src/audio/format.js';
-import { ParleyError } from '../../src/errors.js';
+import { ParleyError, isRetryable } from '../../src/errors.js';
 import type { TtsTurn } from '../../src/providers/types.js';
 import { FakeCartesia } from '../fakes/fakeCartesia.js';
 
@@ -132,6 +132,25 @@ describe('CartesiaTts against fakeCartesia', () => {
     turn.pushText('Hallo ');
     await expect(drain(turn)).rejects.toThrow(/Cartesia error: unsupported language/);
     await session.close();
+  });
+
+  it('a phrase\'s error is retried as the connection\'s would be: 429 and 5xx are retryable, a 4xx refusal is not', async () => {
+    // A 429 on a phrase (Cartesia's concurrency limit) read as a refusal: the call skipped the phrase unsaid.
+    const session = await tts().open({ format: TWILIO_FORMAT, language: 'en' });
+    try {
+      for (const [status, retryable] of [[429, true], [503, true], [400, false]] as const) {
+        fake.misbehave = () => ({ error: status });
+        const turn = session.startTurn(new AbortController().signal);
+        turn.pushText('Hello there. ');
+        turn.end();
+        const err = await drain(turn).then(() => null, (e: unknown) => e);
+        expect(err, `status ${status}`).toBeInstanceOf(ParleyError);
+        expect(isRetryable(err), `status ${status}`).toBe(retryable);
+      }
+    } finally {
+      fake.misbehave = null;
+      await session.close();
+    }
   });
 
   it('fails the live turn on a mid-stream drop (retryable) and reconnects once for the next turn', async () => {

@@ -16,6 +16,12 @@ import type { TtsProvider, TtsSession, TtsSessionOptions, TtsTurn } from '../typ
 /** The model when neither the options nor the session name one (sonic-2 lost Russian on 2026-06-01). */
 const CARTESIA_DEFAULT_MODEL = 'sonic-3';
 
+/**
+ * Whether a status Cartesia answers with is worth another try: a rate or concurrency limit (429) or its own trouble
+ * (5xx), on the connection and on a phrase's context alike; any other 4xx refuses the request itself.
+ */
+const retryableStatus = (status: number): boolean => status >= 500 || status === 429;
+
 export interface CartesiaTtsOptions {
   apiKey: string;
   /** WebSocket origin; default wss://api.cartesia.ai. */
@@ -139,7 +145,7 @@ class CartesiaSession implements TtsSession {
         res.resume();
         socket.terminate();
         const what = status === 401 || status === 403 ? 'rejected the API key' : `refused the connection (HTTP ${status})`;
-        reject(new ParleyError('PARLEY_ERR_UPSTREAM', `Cartesia ${what}`, { provider: 'cartesia', status, retryable: status >= 500 || status === 429 }));
+        reject(new ParleyError('PARLEY_ERR_UPSTREAM', `Cartesia ${what}`, { provider: 'cartesia', status, retryable: retryableStatus(status) }));
       });
       socket.once('error', (err) =>
         reject(new ParleyError('PARLEY_ERR_UPSTREAM', `Cartesia connection failed: ${err.message}`, { provider: 'cartesia', retryable: true })),
@@ -176,7 +182,7 @@ class CartesiaSession implements TtsSession {
       turn.onError(new ParleyError('PARLEY_ERR_UPSTREAM', `Cartesia error: ${detail}`, {
         provider: 'cartesia',
         status: msg.status_code,
-        retryable: (msg.status_code ?? 500) >= 500,
+        retryable: retryableStatus(msg.status_code ?? 500),
       }));
     }
   }
