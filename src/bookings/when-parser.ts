@@ -781,7 +781,9 @@ export function parseWhen(text: string, options: ParseWhenOptions): WhenResult |
     // the small hours said as tonight's ("сегодня в 2 ночи", "tonight at 1 am") once today's have passed.
     const smallHoursSaidForTonight = minutes === 0 || (minutes < SMALL_HOURS_END * 60 && (time.night === true || part === 'evening'));
     const tonight = smallHoursSaidForTonight && date !== null && +date.day === +today && at(today) <= now;
-    if (date) return { kind: 'exact', start: at(tonight ? today.plus({ days: 1 }) : date.day) };
+    // Another date's night ("tomorrow night at 1", "Friday night at 12"): its small hours are the next day's.
+    const laterNight = smallHoursSaidForTonight && heard.nightOf === true && date !== null && +date.day !== +today;
+    if (date) return { kind: 'exact', start: at(tonight || laterNight ? date.day.plus({ days: 1 }) : date.day) };
     if (options.defaultDay) {
       const day = DateTime.fromISO(options.defaultDay, { zone });
       if (day.isValid) return { kind: 'exact', start: at(day.startOf('day')) };
@@ -805,6 +807,8 @@ interface Heard {
   date: DatePart | null;
   time: TimePart | null;
   part: Exclude<DayPart, 'week' | 'day'> | null;
+  /** The date was said as its night: "tonight", "tomorrow night", "Friday night" (nightOfDateAt). */
+  nightOf?: boolean;
 }
 
 /** The utterance cut at each correction ("at 10, no wait, 11" → "at 10" | "wait 11"), the markers dropped. */
@@ -838,7 +842,10 @@ function hearCorrected(pieces: Tokens[], today: DateTime, order: DateOrder, bare
     const next = hear(piece, today, order, bareHour || heard.time !== null);
     if (!next) return null;
     const timeSaid = next.time !== null || next.part !== null;
-    heard = { date: next.date ?? heard.date, time: timeSaid ? next.time : heard.time, part: timeSaid ? next.part : heard.part };
+    heard = {
+      date: next.date ?? heard.date, time: timeSaid ? next.time : heard.time, part: timeSaid ? next.part : heard.part,
+      nightOf: next.date ? next.nightOf === true : heard.nightOf === true || next.nightOf === true,
+    };
   }
   return heard;
 }
@@ -849,9 +856,28 @@ function hear(said: Tokens, today: DateTime, order: DateOrder, bareHour: boolean
   const used = new Set<number>();
   const date = findDate(piece.tokens, used, today, order);
   if (date === CONFLICT) return null;
-  const time = findTime(piece, used, bareHour);
-  const part = findPart(piece.tokens, used);
-  return leftUnread(piece, used) ? null : { date, time, part };
+  const nightOf = piece.tokens.includes('tonight') || nightOfDateAt(piece.tokens, used);
+  const heardTime = findTime(piece, used, bareHour);
+  // An hour said for a date's night without am/pm is read as "at night" is: "tomorrow night at 8" is 20:00, "at 12"
+  // its midnight, "at 1" its small hours.
+  const time = heardTime && nightOf && !heardTime.explicit && !heardTime.night
+    ? { ...heardTime, hour: nightHour(heardTime.hour), explicit: true, night: true }
+    : heardTime;
+  const part = findPart(piece.tokens, used) ?? (nightOf ? 'evening' : null);
+  return leftUnread(piece, used) ? null : { date, time, part, nightOf };
+}
+
+/**
+ * "tomorrow night", "Friday night": "night" right after a day or weekday word names that date's night (marked read).
+ * Russian "завтра ночью" is left unread: whether it is the night before or after the day is asked.
+ */
+function nightOfDateAt(tokens: string[], used: Set<number>): boolean {
+  for (let i = 1; i < tokens.length; i++) {
+    const before = tokens[i - 1]!;
+    const namesDay = (DAY_WORDS.has(before) && before !== 'tonight' && /^[a-z]+$/.test(before)) || (WEEKDAY_WORDS[before] !== undefined && /^[a-z]+$/.test(before));
+    if (tokens[i] === 'night' && !used.has(i) && namesDay) return mark(used, [i], true);
+  }
+  return false;
 }
 
 /**

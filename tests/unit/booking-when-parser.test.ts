@@ -184,7 +184,6 @@ const askAgain: Array<[string, string]> = [
   ['this week at 3', 'which day of the week'],
   ['tuesday this week at 3 pm', 'that day of this week has passed (was next Tuesday)'],
   ['the week after next at 3', 'which day of that week'],
-  ['tomorrow night', 'the night is not a window read'],
   ['tomorrow morning or evening', 'two parts of the day said'],
   ['в следующем месяце в 15', 'no day of next month'],
   ['через месяц в 15', 'a month is not read'],
@@ -332,6 +331,28 @@ describe('parseWhen', () => {
     // Not said as the night's: the day said is kept, as before.
     expect(at('today at 3 pm', evening)).toBe(local('2026-03-04T15:00'));
     expect(at('tomorrow at 2 at night', evening)).toBe(local('2026-03-05T02:00'));
+  });
+
+  it('a date said as its night ("tomorrow night", "Friday night", "tonight"): an hour without am/pm is read as "at night" is, and its small hours are the next day\'s', () => {
+    const evening = DateTime.fromISO('2026-03-04T20:00', { zone }).toJSDate();
+    const at = (text: string, when: Date = now) => {
+      const r = parseWhen(text, { now: when, zone });
+      return r?.kind === 'exact' ? r.start.toISO() : r?.kind === 'window' ? `${r.from.toISO()}..${r.to.toISO()}` : r;
+    };
+    // Each was asked again for ever ("tomorrow night at 8"), or booked hours in the past ("tonight at 1" at 20:00 was 13:00 today).
+    expect(at('tomorrow night at 8')).toBe(local('2026-03-05T20:00'));
+    expect(at('friday night at 9')).toBe(local('2026-03-06T21:00'));
+    expect(at('tomorrow night at 12')).toBe(local('2026-03-06T00:00'));
+    expect(at('tomorrow night at 1')).toBe(local('2026-03-06T01:00'));
+    expect(at('tonight at 1', evening)).toBe(local('2026-03-05T01:00'));
+    expect(at('tonight at 12', evening)).toBe(local('2026-03-05T00:00'));
+    expect(at('tonight at 9', evening)).toBe(local('2026-03-04T21:00'));
+    // Said with am/pm, the hour is as said.
+    expect(at('tomorrow night at 11 pm')).toBe(local('2026-03-05T23:00'));
+    // Without an hour: that evening's window.
+    expect(at('tomorrow night')).toBe(`${local('2026-03-05T17:00')}..${local('2026-03-06T00:00')}`);
+    // "ночью" after a day stays a question (the night before or after it?).
+    expect(at('завтра ночью в 2')).toBeNull();
   });
 
   it('returns null for words without a time', () => {
