@@ -27,7 +27,7 @@ export interface ClaimedEvent {
   /** `attempts` when the event was last replayed: the retry schedule counts the attempts since. */
   attempts_before_replay: number;
   created_at: Date;
-  /** The retry window (maximum age) counts from here: creation, replay, or the event ahead on its key settling. */
+  /** The retry window (maximum age) counts from here: creation, replay, or the event ahead on its key settling (or deleted). */
   window_started_at: Date;
   claimed_by: string;
   /** Until when the claim before this one held the event, if that claim ended without settling it (died, or failed to record). */
@@ -44,9 +44,12 @@ export interface ClaimedEvent {
  * every company's second, … (a company already holding n deliveries starts at turn n + 1), the earliest due first
  * within a turn — and no company gets more than `maxPerCompany` in flight, so one company's backlog (or a receiver
  * that never answers) cannot hold every delivery slot or push another company's event behind it.
- * Walks webhook_events_company_due_idx per company with pending events: a few index probes per company, however
- * long any company's backlog is. Under concurrent claims a row another claimer locked is skipped, not replaced;
- * the caller claims again on its next poll.
+ * Walks webhook_events_claim_idx per company with pending events: a few index probes per company, however long any
+ * company's backlog is. That index leaves out the events marked waiting_behind (an earlier event of their key is
+ * pending; migrations/0360 keeps the mark), so a long line on one key — a campaign whose receiver is down — is not
+ * read on every poll. The mark only spares the walk: the check that no earlier event of the key is pending is made
+ * on every event claimed all the same. Under concurrent claims a row another claimer locked is skipped, not
+ * replaced; the caller claims again on its next poll.
  *
  * A held event is claimed again once its lease is lost (jobs/lease-owner.ts, as jobs are): it expired, or `owner`
  * judges the instance holding it lost (a crash). The lease taken records `owner`.
@@ -59,9 +62,10 @@ export async function claimDueEvents(
   const free = notHeld(sql, owner);
   return sql<ClaimedEvent[]>`
     with recursive companies (id) as (
-      (select company_id from webhook_events where status = 'pending' order by company_id limit 1)
+      (select company_id from webhook_events where status = 'pending' and not waiting_behind order by company_id limit 1)
       union all
-      select (select w.company_id from webhook_events w where w.status = 'pending' and w.company_id > c.id order by w.company_id limit 1)
+      select (select w.company_id from webhook_events w
+          where w.status = 'pending' and not w.waiting_behind and w.company_id > c.id order by w.company_id limit 1)
       from companies c where c.id is not null),
     holding as (
       select c.id, coalesce((${sql.json(held)}::jsonb ->> c.id::text)::int, 0) as n from companies c where c.id is not null),
@@ -71,7 +75,7 @@ export async function claimDueEvents(
       cross join lateral (
         select e.id, e.next_attempt_at, e.seq, row_number() over (order by e.next_attempt_at, e.seq) as rank
         from webhook_events e
-        where e.company_id = h.id and e.status = 'pending' and e.next_attempt_at <= now() and ${free}
+        where e.company_id = h.id and e.status = 'pending' and not e.waiting_behind and e.next_attempt_at <= now() and ${free}
           and (e.ordering_key is null or e.out_of_band or not exists (
             select 1 from webhook_events p
             where p.company_id = e.company_id and p.ordering_key = e.ordering_key and p.status = 'pending'
@@ -111,25 +115,8 @@ export interface Settlement {
 }
 
 /**
- * The CTE `next_in_line` for a statement whose CTE `settled` returns the event it settled: when that event leaves the
- * line of its ordering key, the next live event of the key starts its retry window now. It was only waiting, and an
- * event must not die of age before it had its turn.
- */
-function startWindowOfNextInLine(db: Db, status: DeliveryStatus) {
-  return db`
-    next_in_line as (
-      update webhook_events n set window_started_at = now()
-      where ${status} <> 'pending' and n.id = (
-        select q.id from settled s join webhook_events q
-          on q.company_id = s.company_id and q.ordering_key = s.ordering_key and q.seq > s.seq
-        where not s.out_of_band and q.status = 'pending' and not q.out_of_band
-        order by q.seq limit 1)
-      returning n.id)`;
-}
-
-/**
- * The CTE `settled`: the event's new state, written only while this claim still holds it; returns the settled row's
- * place in its ordering key's line (for startWindowOfNextInLine).
+ * The CTE `settled`: the event's new state, written only while this claim still holds it. An event that leaves its
+ * ordering key's line moves the next one up (the trigger of migrations/0360: claimable, its retry window started).
  */
 function settledAs(db: Db, event: ClaimedEvent, s: Settlement) {
   return db`
@@ -142,14 +129,13 @@ function settledAs(db: Db, event: ClaimedEvent, s: Settlement) {
         delivered_at = case when ${s.status} = 'delivered' then now() else delivered_at end,
         updated_at = now()
       where id = ${event.id} and claimed_by = ${event.claimed_by}
-      returning id, company_id, ordering_key, seq, out_of_band)`;
+      returning id)`;
 }
 
 /** Writes the event's new state, only while this claim still holds it. Returns false if the lease was lost. */
 export async function settleEvent(db: Db, event: ClaimedEvent, s: Settlement): Promise<boolean> {
   const rows = await db`
-    with ${settledAs(db, event, s)},
-    ${startWindowOfNextInLine(db, s.status)}
+    with ${settledAs(db, event, s)}
     select id from settled`;
   return rows.length > 0;
 }
@@ -187,7 +173,6 @@ export async function recordAttemptResult(
   const delivered = s.status === 'delivered';
   const [row] = await db<{ held: boolean }[]>`
     with ${settledAs(db, event, s)},
-    ${startWindowOfNextInLine(db, s.status)},
     attempt as (
       insert into webhook_attempts (event_id, company_id, attempt, url, status_code, latency_ms, error, response_excerpt)
       values (${event.id}, ${event.company_id}, ${event.attempts}, ${url}, ${r.statusCode}, ${r.latencyMs}, ${r.error}, ${r.responseExcerpt})
