@@ -22,7 +22,8 @@ export const CALL_END_REASONS = [
   // The dialer (telephony/twilio/outbound.ts, campaigns/scheduler.ts).
   'dial_refused',
   'dial_lost',
-  // A web-call token never used, or used by a page that left before the call started (telephony/web/tokens.ts).
+  // A web-call token never used (telephony/web/tokens.ts), or used by a page that left, or was refused, before the call
+  // started (telephony/web/socket-route.ts).
   'token_expired',
   'not_started',
   // The sweep of calls whose instance stopped (telephony/call-ownership.ts).

@@ -22,7 +22,7 @@ import { decodeWebClientMessage, encodeWebServerMessage } from './codec.js';
 import { isOriginAllowed } from './origin.js';
 import { claimWebCallToken, findWebCallToken } from './tokens.js';
 import { WebCallTransport } from './web-transport.js';
-import { endCallInTx } from '../../call/lifecycle.js';
+import { endCallInTx, type CallEnd } from '../../call/lifecycle.js';
 import { BUDGET_EXHAUSTED, type BudgetCheck } from '../../usage/budget.js';
 
 export const WEB_CALL_SOCKET_PATH = '/web-call/socket';
@@ -111,16 +111,27 @@ export function webCallSocketRoute(deps: WebCallSocketDeps): FastifyPluginAsync 
             log.warn({ botId: bot.id }, 'web call refused: token expired or already used');
             return refuse('Web-call token expired or already used');
           }
+          // The token is spent: a call that does not start now never will. It is ended now (once; a no-op for a
+          // call already ended), not left queued until the token's expiry and the sweep.
+          const end = (result: CallEnd): Promise<boolean> =>
+            deps.sql.begin((tx) => endCallInTx(tx, { callId: claimed.call_id, companyId: claimed.company_id }, result, { by: 'session', durationSec: 0 }));
           const call = await getCallById(deps.sql, claimed.call_id);
-          if (!call || call.status !== 'queued' || !callable) return refuse('This call can no longer be started');
+          if (!call || call.status !== 'queued' || !callable) {
+            await end({ status: 'canceled', reason: 'not_started: the bot or its company is disabled' });
+            return refuse('This call can no longer be started');
+          }
           if ((await deps.budget?.status(bot.company_id))?.exhausted) {
             // Recorded as the company's call, ended at once with the reason, like a phone call refused for it.
-            await deps.sql.begin((tx) => endCallInTx(tx, { callId: call.id, companyId: bot.company_id }, { status: 'failed', reason: BUDGET_EXHAUSTED }, { by: 'session', durationSec: 0 }));
+            await end({ status: 'failed', reason: BUDGET_EXHAUSTED });
             log.info({ companyId: bot.company_id }, 'web call refused: the monthly budget is used up');
             return refuse('The monthly budget for calls is used up');
           }
+          // The page went (or the start deadline passed) while the token was checked, or while the media was claimed.
+          const pageLeft = async (): Promise<boolean> =>
+            socket.readyState !== socket.OPEN && (await end({ status: 'canceled', reason: 'not_started: the page left before the call started' }), true);
+          if (await pageLeft()) return;
           if (!(await claimMediaStart(deps.sql, call.id))) return refuse('This call can no longer be started');
-          if (socket.readyState !== socket.OPEN) return;
+          if (await pageLeft()) return;
           clearTimeout(startTimer);
           connectionAuthenticated(request.raw.socket);
           const t = new WebCallTransport(socket, bad);
