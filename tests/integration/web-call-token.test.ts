@@ -53,6 +53,19 @@ describe('web-call tokens', () => {
     expect(await attempt({ type: 'text', text: 'hello' })).toMatchObject({ ready: false, code: 1008 });
   });
 
+  it('refuses a start that declares audio other than PCM16 16 kHz mono, without using up the token', async () => {
+    const { apiKey, botId } = await app.newBot();
+    const minted = await app.mint(apiKey, botId);
+    for (const declared of [{ sample_rate: 48000 }, { sample_rate: '16000' }, { encoding: 'opus' }, { encoding: 'float32' }, { channels: 2 }]) {
+      const refused = await attempt({ type: 'start', token: minted.token, ...declared });
+      expect(refused, JSON.stringify(declared)).toMatchObject({ ready: false, code: 1008 });
+      expect(String((refused as { error?: { message?: unknown } }).error?.message)).toContain('16000 Hz');
+    }
+    expect(await tokenUsed(minted.call_id)).toBe(false);
+    // Declaring what the socket carries is fine.
+    expect(await attempt({ type: 'start', token: minted.token, encoding: 'pcm16', sample_rate: 16000, channels: 1 })).toMatchObject({ ready: true });
+  });
+
   it('refuses unknown tokens', async () => {
     expect(await attempt({ type: 'start', token: 'wct_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' })).toMatchObject({ ready: false, code: 1008 });
     expect(await attempt({ type: 'start', token: 'pk_not_a_web_token' })).toMatchObject({ ready: false, code: 1008 });

@@ -4,6 +4,7 @@
  */
 import type { TransportNotice } from '../transport.js';
 import { storableText } from '../../util/storable-text.js';
+import { WIDEBAND_FORMAT } from '../../audio/format.js';
 
 export type WebClientMessage =
   | { type: 'start'; token: string }
@@ -40,10 +41,11 @@ export function decodeWebClientMessage(raw: string): WebDecodeResult {
   const o = m as Record<string, unknown>;
   if (!str(o.type)) return { ok: false, error: 'no type field' };
   switch (o.type) {
-    case 'start':
-      return str(o.token) && o.token.length > 0 && o.token.length <= 200
-        ? { ok: true, message: { type: 'start', token: o.token } }
-        : { ok: false, error: 'start without token' };
+    case 'start': {
+      if (!str(o.token) || o.token.length === 0 || o.token.length > 200) return { ok: false, error: 'start without token' };
+      const format = declaredFormatProblem(o);
+      return format ? { ok: false, error: format } : { ok: true, message: { type: 'start', token: o.token } };
+    }
     case 'text': {
       // A NUL or an unpaired surrogate is cleaned out here, so the turn reaches the bot and the transcript whole.
       const text = str(o.text) ? storableText(o.text) : '';
@@ -60,6 +62,21 @@ export function decodeWebClientMessage(raw: string): WebDecodeResult {
     default:
       return { ok: false, error: `unknown type "${o.type.slice(0, 32)}"` };
   }
+}
+
+/**
+ * The socket carries one audio format (WIDEBAND_FORMAT, mono). A start may declare it (`encoding`, `sample_rate`,
+ * `channels`); one that declares another is refused before its token is used: its audio would otherwise be taken
+ * for 16 kHz PCM16 and misheard without a word (48 kHz read at a third of its speed, Opus or floats as noise).
+ */
+function declaredFormatProblem(o: Record<string, unknown>): string | null {
+  const { encoding, sampleRate } = WIDEBAND_FORMAT;
+  const declared = [
+    o.encoding !== undefined && o.encoding !== encoding ? `encoding ${JSON.stringify(o.encoding).slice(0, 32)}` : null,
+    o.sample_rate !== undefined && o.sample_rate !== sampleRate ? `sample_rate ${JSON.stringify(o.sample_rate).slice(0, 32)}` : null,
+    o.channels !== undefined && o.channels !== 1 ? `channels ${JSON.stringify(o.channels).slice(0, 32)}` : null,
+  ].filter((d) => d !== null);
+  return declared.length === 0 ? null : `unsupported audio (${declared.join(', ')}): the socket carries ${encoding} little-endian mono at ${sampleRate} Hz`;
 }
 
 /** Checks an inbound binary frame: whole PCM16 samples, not empty, not huge. Returns an error or null. */

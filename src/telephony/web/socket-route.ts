@@ -65,7 +65,7 @@ export function webCallSocketRoute(deps: WebCallSocketDeps): FastifyPluginAsync 
       /** A frame before start that is not a valid start: counted, and the socket refused. */
       const badBeforeStart = (why: string): void => {
         bad(why);
-        refuse(`Expected a start message first (${why})`);
+        refuse(`Expected a valid start message first (${why})`);
       };
       const unauthenticated = new UnauthenticatedFrames();
       const startTimer = setTimeout(() => {
