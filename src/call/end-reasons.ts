@@ -3,6 +3,15 @@
  * export). Every path that ends a call names its reason from here (CallEnd.reason is typed by it), and
  * docs/webhooks.md lists exactly these (tests/unit/webhook-catalogue-documented.test.ts checks both ways).
  */
+/** How a call a machine answered ended (see CALL_END_REASONS). */
+export const MACHINE_END_REASONS = ['voicemail_left', 'voicemail_hung_up', 'fax'] as const;
+
+export type MachineEndReasonCode = (typeof MACHINE_END_REASONS)[number];
+
+export function isMachineEndReason(code: CallEndReasonCode): code is MachineEndReasonCode {
+  return (MACHINE_END_REASONS as readonly string[]).includes(code);
+}
+
 export const CALL_END_REASONS = [
   // The live session (call/call-session.ts).
   'caller_hangup',
@@ -19,6 +28,10 @@ export const CALL_END_REASONS = [
   'no_answer',
   'canceled',
   'telephony_failed',
+  // Answering-machine detection's verdict at the answer URL (call/machine-answer.ts), whoever then ends the call:
+  // the campaign's message left on the machine, a machine hung up on without a word, a fax hung up on. The same
+  // words as the campaign attempt's outcome (campaigns/vocabulary.ts).
+  ...MACHINE_END_REASONS,
   // The dialer (telephony/twilio/outbound.ts, campaigns/scheduler.ts).
   'dial_refused',
   'dial_lost',

@@ -3,7 +3,8 @@
  * answered (its media session started), turns appended, ended. Every path that ends a call — the live session,
  * a Twilio status callback, the dialer when Twilio refuses, an unused web-call token, the sweep of calls whose
  * server was lost — ends it here: end time, duration, status, reason, the `call.ended` event (one payload
- * everywhere) and the analysis job, in one transaction, exactly once, whoever comes first.
+ * everywhere) and the analysis job, in one transaction, exactly once, whoever comes first. A call a machine answered
+ * ends with the machine's reason whoever ends it (machine-answer.ts).
  */
 import { endCallHolds } from '../bookings/repo.js';
 import { insertCall, liveStatuses, type CallDirection, type CallRow, type EndedCallStatus, type LiveCallStatus } from '../db/calls.js';
@@ -89,7 +90,7 @@ export async function endCallInTx(
   result: CallEnd,
   options: { by: CallEnder; durationSec?: number | null },
 ): Promise<boolean> {
-  const rows = await tx<{ duration_sec: number; bot_id: string | null; had_media: boolean }[]>`
+  const rows = await tx<{ duration_sec: number; bot_id: string | null; had_media: boolean; end_reason: CallEndReason }[]>`
     update calls set
       ended_at = now(),
       -- The telephony's own figure, else the time connected: from the answer to now, or for a sweep (which finds a
@@ -99,17 +100,18 @@ export async function endCallInTx(
         else greatest(0, round(extract(epoch from ${options.by === 'sweep' ? tx`updated_at` : tx`now()`} - answered_at)))::int end),
       status = ${result.status},
       failure_reason = coalesce(failure_reason, ${result.status === 'completed' ? null : result.reason}),
-      end_reason = ${result.reason},
+      -- A machine answered (call/machine-answer.ts): its reason, whoever ends the call (Twilio reports it completed).
+      end_reason = coalesce(machine_end_reason, ${result.reason}),
       updated_at = now()
     where id = ${call.callId} and company_id = ${call.companyId} and ended_at is null
-    returning duration_sec, bot_id, (media_started_at is not null) as had_media`;
+    returning duration_sec, bot_id, (media_started_at is not null) as had_media, end_reason`;
   const row = rows[0];
   if (!row) return false;
   await endCallHolds(tx, { callId: call.callId }, { to: 'expired', reason: 'call ended before the booking was confirmed' });
   await emitEvent(tx, {
     companyId: call.companyId,
     type: 'call.ended',
-    data: { call_id: call.callId, bot_id: row.bot_id, status: result.status, reason: result.reason, duration_sec: row.duration_sec },
+    data: { call_id: call.callId, bot_id: row.bot_id, status: result.status, reason: row.end_reason, duration_sec: row.duration_sec },
     orderingKey: call.callId,
   });
   const settle = options.by !== 'session' && row.had_media ? ANALYSIS_SETTLE_MS : 0;

@@ -9,6 +9,7 @@
  * detection (`unknown`) gets the bot.
  */
 import VoiceResponse from 'twilio/lib/twiml/VoiceResponse.js';
+import { isMachineVerdict, machineEndReason, recordMachineAnswer } from '../call/machine-answer.js';
 import { getBotById } from '../db/bots.js';
 import type { Db } from '../db/sql.js';
 import type { Logger } from '../log.js';
@@ -61,15 +62,14 @@ export async function answerCampaignCall(db: Db, callId: string, answeredBy: str
     where a.call_id = ${callId}`;
   if (!row) return null;
   const verdict = answeredBy.slice(0, 40) || null;
-  const machine = answeredBy.startsWith('machine') || answeredBy === 'fax';
-  if (!machine) {
+  if (!isMachineVerdict(answeredBy)) {
     await db`update campaign_attempts set answered_by = ${verdict} where id = ${row.attempt_id}`;
     return { twiml: null };
   }
   const leave = row.voicemail === 'leave_message' && answeredBy.startsWith('machine_end') && Boolean(row.voicemail_message);
   const voicemail = answeredBy === 'fax' ? null : leave ? 'left' : 'hung_up';
   await db`update campaign_attempts set answered_by = ${verdict}, voicemail = ${voicemail} where id = ${row.attempt_id}`;
-  await db`update calls set failure_reason = ${leave ? `voicemail left (${verdict})` : `answered by a machine (${verdict})`}, updated_at = now() where id = ${callId}`;
+  await recordMachineAnswer(db, callId, { reason: machineEndReason(answeredBy, leave), failure: leave ? `voicemail left (${verdict})` : `answered by a machine (${verdict})` });
   if (!leave) return { twiml: hangupTwiml() };
   const text = fillVariables(row.voicemail_message!, contactValues(row));
   if (options.voicemail) {

@@ -25,6 +25,7 @@ import type { BotRow } from '../db/bots.js';
 import { countLiveCallsNow, type CallRow } from '../db/calls.js';
 import type { Db, RootSql } from '../db/sql.js';
 import { endCallInTx } from '../call/lifecycle.js';
+import { endReasonCode, isMachineEndReason } from '../call/end-reasons.js';
 import { ParleyError } from '../errors.js';
 import { endLostDials, type DialResult, type PlaceOptions } from '../telephony/twilio/outbound.js';
 import { backoffDelayMs, type BackoffOptions } from '../util/backoff.js';
@@ -215,11 +216,11 @@ export class CampaignScheduler {
     await sql.begin(async (tx) => {
       const ended = await tx<{
         id: string; company_id: string; campaign_id: string; contact_id: string; phone: string; call_id: string; answered_by: string | null;
-        voicemail: 'left' | 'hung_up' | null; screened: boolean; call_status: string; failure_reason: string | null;
+        voicemail: 'left' | 'hung_up' | null; screened: boolean; call_status: string; failure_reason: string | null; end_reason: string | null;
         answered: boolean; campaign_status: CampaignStatus; max_attempts: number; retry_spacing_sec: number; attempts: number;
       }[]>`
         select a.id, a.company_id, a.campaign_id, a.contact_id, a.phone, a.call_id, a.answered_by, a.voicemail, a.screened,
-          c.status as call_status, c.failure_reason, c.answered_at is not null as answered, g.status as campaign_status,
+          c.status as call_status, c.failure_reason, c.end_reason, c.answered_at is not null as answered, g.status as campaign_status,
           g.max_attempts, g.retry_spacing_sec, k.attempts
         from campaign_attempts a
           join calls c on c.id = a.call_id
@@ -529,7 +530,10 @@ function verdictFor(err: NotDialable, now: Date): Verdict {
 }
 
 /** The attempt's outcome from its call and what the answer URL recorded. */
-export function outcomeOf(a: { voicemail: 'left' | 'hung_up' | null; answered_by: string | null; call_status: string; failure_reason: string | null; answered?: boolean }): CampaignAttemptOutcome {
+export function outcomeOf(a: { voicemail: 'left' | 'hung_up' | null; answered_by: string | null; call_status: string; failure_reason: string | null; end_reason?: string | null; answered?: boolean }): CampaignAttemptOutcome {
+  // A machine's answer: the call's end reason, word for word (call/machine-answer.ts).
+  const code = endReasonCode(a.end_reason);
+  if (code && isMachineEndReason(code)) return code;
   if (a.voicemail === 'left') return 'voicemail_left';
   if (a.voicemail === 'hung_up') return 'voicemail_hung_up';
   if (a.answered_by === 'fax') return 'fax';

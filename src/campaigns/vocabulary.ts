@@ -4,6 +4,7 @@
  * (`campaign.attempt.ended`). The code that sets them is typed by these lists, and docs/webhooks.md lists exactly
  * these (tests/unit/webhook-catalogue-documented.test.ts).
  */
+import type { MachineEndReasonCode } from '../call/end-reasons.js';
 
 export const CONTACT_SKIP_REASONS = [
   // The checks every dial passes (suppression.ts assertDialable).
@@ -30,7 +31,10 @@ export type ContactSkipReasonCode = (typeof CONTACT_SKIP_REASONS)[number];
 /** A skip reason as stored and sent: its code, or its code with detail after a colon. */
 export type ContactSkipReason = ContactSkipReasonCode | `${ContactSkipReasonCode}: ${string}`;
 
-/** What a placed dial attempt came to (scheduler.ts outcomeOf). */
+/**
+ * What a placed dial attempt came to (scheduler.ts outcomeOf). A machine's answer has the words its call's end
+ * reason has (MACHINE_END_REASONS: voicemail_left, voicemail_hung_up, fax).
+ */
 export const CAMPAIGN_ATTEMPT_OUTCOMES = [
   'answered',
   'voicemail_left',
@@ -44,3 +48,8 @@ export const CAMPAIGN_ATTEMPT_OUTCOMES = [
 ] as const;
 
 export type CampaignAttemptOutcome = (typeof CAMPAIGN_ATTEMPT_OUTCOMES)[number];
+
+// Every way a machine's answer ends a call is an attempt's outcome of the same name (a compile-time check).
+type Missing = Exclude<MachineEndReasonCode, CampaignAttemptOutcome>;
+const machineOutcomesListed: [Missing] extends [never] ? true : Missing = true;
+void machineOutcomesListed;

@@ -6,6 +6,8 @@
  *                 budget used up (never reported as the caller hanging up)
  *   transfer    — the caller was handed to a person
  *   lead        — a name and a phone number were given (digits or words), or booking intent plus one of them
+ *   not_connected — nobody was on the line: unanswered, busy, a web call never started, or a machine answered
+ *                 (a voicemail left or hung up on, a fax: answering-machine detection; never a conversation or a hangup)
  *   no_response — the caller said (next to) nothing and the bot ended the call: silence, the time limit, end_call
  *   hangup      — the caller hung up having said nothing (or next to nothing): only a call the caller ended
  *   support     — question-like caller turns
@@ -16,7 +18,7 @@ import { endReasonCode, type CallEndReasonCode } from '../call/end-reasons.js';
 import type { Analysis, AnalysisInput, Analyzer, TranscriptTurn } from './types.js';
 
 /** Who or what ended the call: `caller_hangup` is the only ending the caller chose. */
-export type Ending = 'caller_hangup' | 'silence' | 'failure' | 'server_ended' | 'transfer' | 'bot_ended' | 'not_connected';
+export type Ending = 'caller_hangup' | 'silence' | 'failure' | 'server_ended' | 'transfer' | 'bot_ended' | 'not_connected' | 'machine';
 
 /**
  * The ending each end reason means. A Record over the one list of reasons: a new reason must say whose end it is,
@@ -42,6 +44,9 @@ const ENDING_OF_REASON: Record<CallEndReasonCode, Ending> = {
   token_expired: 'not_connected',
   not_started: 'not_connected',
   never_connected: 'not_connected',
+  voicemail_left: 'machine',
+  voicemail_hung_up: 'machine',
+  fax: 'machine',
 };
 
 const SILENCE_GOODBYE = /haven't heard anything for a while|я вас не слышу, поэтому завершаю/i;
@@ -51,10 +56,12 @@ const LEAD_OFFER = /take your details|записать ваши данные/i;
 export function endingOf(input: AnalysisInput): Ending {
   const reason = (input.end?.reason ?? '').toLowerCase();
   const status = (input.end?.status ?? '').toLowerCase();
-  // Nobody was on the line: unanswered, busy, or a web call whose page never started it.
-  if (isNotConnected(input)) return 'not_connected';
   const code = endReasonCode(reason);
   const byReason = code ? ENDING_OF_REASON[code] : null;
+  // A machine answered: answering-machine detection ended the call before any conversation.
+  if (byReason === 'machine') return 'machine';
+  // Nobody was on the line: unanswered, busy, or a web call whose page never started it.
+  if (isNotConnected(input)) return 'not_connected';
   // The system ended it (a failure, the server, the budget), whatever the status says.
   if (byReason === 'failure' || byReason === 'server_ended') return byReason;
   if (status === 'failed' || /^(error|crash|server_error)/.test(reason)) return 'failure';
@@ -71,11 +78,12 @@ export function endingOf(input: AnalysisInput): Ending {
 /** Calls with nobody on the line: statuses Twilio reports for them (the reasons Parley ends them with: ENDING_OF_REASON). */
 const NOT_CONNECTED_STATUSES = new Set(['no_answer', 'busy', 'canceled']);
 
-/** The call never had a caller on the line (and nothing was said): there is no conversation to analyse. */
+/** The call never had a caller on the line (and nothing was said; a machine may have): there is no conversation to analyse. */
 export function isNotConnected(input: Pick<AnalysisInput, 'end' | 'transcript'>): boolean {
   if (input.transcript.some((t) => t.role === 'caller')) return false;
   const code = endReasonCode(input.end?.reason);
-  return NOT_CONNECTED_STATUSES.has((input.end?.status ?? '').toLowerCase()) || (code !== null && ENDING_OF_REASON[code] === 'not_connected');
+  const ending = code ? ENDING_OF_REASON[code] : null;
+  return NOT_CONNECTED_STATUSES.has((input.end?.status ?? '').toLowerCase()) || ending === 'not_connected' || ending === 'machine';
 }
 
 const BOOKING_TOOLS = new Set(['book_appointment', 'create_booking']);
@@ -227,7 +235,7 @@ export function analyzeOffline(input: AnalysisInput): Analysis {
   let outcome: string;
   let confidence: number;
   if (booked) [outcome, confidence] = ['booking', input.bookingMade ? 0.95 : 0.85];
-  else if (ending === 'not_connected') [outcome, confidence] = ['not_connected', 0.95];
+  else if (ending === 'not_connected' || ending === 'machine') [outcome, confidence] = ['not_connected', 0.95];
   else if (ending === 'failure' || ending === 'server_ended') [outcome, confidence] = ['failed', 0.9];
   else if (ending === 'transfer') [outcome, confidence] = ['transfer', 0.9];
   else if (name && spokenPhone) [outcome, confidence] = ['lead', 0.75];
@@ -253,8 +261,8 @@ export function analyzeOffline(input: AnalysisInput): Analysis {
 
   const allowed = input.outcomes.types.map((t) => t.name);
   if (!allowed.includes(outcome)) {
-    // A bot's own list without the ending types: a failure is still never "the caller hung up".
-    const fallback = outcome === 'not_connected' ? 'hangup'
+    // A bot's own list without the ending types: a failure (or a machine) is still never "the caller hung up".
+    const fallback = outcome === 'not_connected' && ending !== 'machine' ? 'hangup'
       : outcome === 'failed' || outcome === 'no_response' || outcome === 'transfer' ? (questions.length ? 'support' : null) : null;
     if (fallback && allowed.includes(fallback)) [outcome, confidence] = [fallback, 0.4];
     else [outcome, confidence] = allowed.includes('other') ? ['other', 0.3] : [allowed.find((a) => a !== 'hangup') ?? allowed[0]!, 0.2];
@@ -295,8 +303,16 @@ function endingSentence(ending: Ending, ru: boolean, reason: string | null): str
       if (endReasonCode(reason) === 'max_duration') return ru ? 'Звонок достиг предельной длительности, и бот завершил его.' : 'The call reached its time limit and the bot ended it.';
       return ru ? 'Бот завершил звонок.' : 'The bot ended the call.';
     case 'not_connected': return ru ? `Звонок не состоялся${why}.` : `The call never connected${why}.`;
+    case 'machine': return machineSentence(endReasonCode(reason), ru, why);
     default: return ru ? 'Клиент положил трубку.' : 'The caller hung up.';
   }
+}
+
+/** A call a machine answered (answering-machine detection): what was done with it. */
+function machineSentence(code: CallEndReasonCode | null, ru: boolean, why: string): string {
+  if (code === 'fax') return ru ? `Ответил факс, звонок завершён${why}.` : `A machine answered the call: a fax; the call was ended${why}.`;
+  if (code === 'voicemail_left') return ru ? `Ответил автоответчик: сообщение оставлено${why}.` : `A machine answered the call: the message was left${why}.`;
+  return ru ? `Ответил автоответчик, звонок завершён без сообщения${why}.` : `A machine answered the call: it was ended without a word${why}.`;
 }
 
 function summarise(outcome: string, ru: boolean, d: { name: string | null; service: string | null; date: string | null; time: string | null; first: string | null }): string {

@@ -213,6 +213,14 @@ describe('campaign compliance', () => {
     expect((await h.api(apiKey, 'GET', `/v1/campaigns/${hang}`)).json().stats).toMatchObject({ dialled: 1, voicemail: 0, outcomes: { voicemail_hung_up: 1 } });
     const [ev] = await h.t.db.sql`select body from webhook_events where type = 'campaign.attempt.ended' and ordering_key = ${leave}`;
     expect(JSON.parse(ev!.body as string).data).toMatchObject({ outcome: 'voicemail_left', answered_by: 'machine_end_beep', contact_state: 'done' });
+    // The calls say the same as their attempts: a message left and a machine hung up on, not a caller who hung up.
+    const endOf = async (phone: string) => {
+      const [call] = await h.t.db.sql<{ id: string; status: string; end_reason: string }[]>`select id, status, end_reason from calls where to_number = ${phone}`;
+      const [ended] = await h.t.db.sql<{ body: string }[]>`select body from webhook_events where type = 'call.ended' and ordering_key = ${call!.id}`;
+      return { status: call!.status, end_reason: call!.end_reason, event: (JSON.parse(ended!.body).data as { reason: string }).reason };
+    };
+    expect(await endOf('+12125550231')).toEqual({ status: 'completed', end_reason: 'voicemail_left: machine_end_beep', event: 'voicemail_left: machine_end_beep' });
+    expect(await endOf('+12125550232')).toEqual({ status: 'completed', end_reason: 'voicemail_hung_up: machine_start', event: 'voicemail_hung_up: machine_start' });
   });
 
   it('a person answering gets the bot; the outcome is answered', async () => {

@@ -123,6 +123,27 @@ describe('outbound calls', () => {
     expect(fake.requests.at(-1)!.form.get('MachineDetection')).toBeNull();
   });
 
+  it('a call hung up on a machine or a fax ends with that reason, not caller_hangup, in call.ended and the API', async () => {
+    const ended = async (to: string, answeredBy: string) => {
+      const call = (await t.app.inject({ method: 'POST', url: `/v1/bots/${botId}/calls`, headers: t.as(company.apiKey), payload: { to, hang_up_on_machine: true } })).json();
+      const answer = { CallSid: call.twilio_call_sid, From: BOT_NUMBER, To: to, Direction: 'outbound-api' };
+      expect((await twilioPost(`/twilio/outbound/${call.id}`, { ...answer, AnsweredBy: answeredBy })).body).toContain('<Hangup/>');
+      // Twilio reports the hung-up call completed (it was answered, by the machine).
+      expect((await twilioPost(`/twilio/status/${call.id}`, { ...answer, CallStatus: 'completed', CallDuration: '3', SequenceNumber: '4' })).statusCode).toBe(204);
+      const [ev] = await t.db.sql<{ body: string }[]>`select body from webhook_events where type = 'call.ended' and ordering_key = ${call.id}`;
+      const api = (await t.app.inject({ method: 'GET', url: `/v1/calls/${call.id}`, headers: t.as(company.apiKey) })).json();
+      return { event: JSON.parse(ev!.body).data as { status: string; reason: string }, api: { status: api.status, end_reason: api.end_reason, failure_reason: api.failure_reason } };
+    };
+    expect(await ended('+15551230023', 'machine_start')).toEqual({
+      event: expect.objectContaining({ status: 'completed', reason: 'voicemail_hung_up: machine_start' }),
+      api: { status: 'completed', end_reason: 'voicemail_hung_up: machine_start', failure_reason: 'answered by a machine (machine_start)' },
+    });
+    expect(await ended('+15551230024', 'fax')).toEqual({
+      event: expect.objectContaining({ status: 'completed', reason: 'fax' }),
+      api: { status: 'completed', end_reason: 'fax', failure_reason: 'answered by a machine (fax)' },
+    });
+  });
+
   it('records the SID when the answer arrives before Twilio\'s reply to the create request', async () => {
     const dialer = dialerWith(async (params) => {
       const callId = params.url!.split('/').at(-1)!;

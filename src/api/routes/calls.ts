@@ -57,7 +57,7 @@ export const CallSummarySchema = Type.Object({
   duration_sec: Nullable(Type.Integer()),
   recording_url: Nullable(Type.String({ description: 'Twilio\'s URL of the call\'s recording: null unless the key holds recordings:read' })),
   failure_reason: Nullable(Type.String({ description: 'Why a call that did not complete failed; null for a completed call' })),
-  end_reason: Nullable(Type.String({ description: 'Why the call ended, completed or not (caller_hangup…, bot_end_call…, silence, max_duration, transferred, server_lost…: the reason call.ended carries); null while live' })),
+  end_reason: Nullable(Type.String({ description: 'Why the call ended, completed or not (caller_hangup…, bot_end_call…, silence, max_duration, transferred, voicemail_left…, voicemail_hung_up…, fax, server_lost…: the reason call.ended carries); null while live' })),
 });
 
 const RecordingSchema = Type.Object({

@@ -8,6 +8,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { createCall, endCallInTx, recordRefusedCall } from '../../call/lifecycle.js';
+import { isMachineVerdict, machineEndReason, recordMachineAnswer } from '../../call/machine-answer.js';
 import { connectionAuthenticated } from '../../connection-guard.js';
 import { findActiveBotByNumber, getBotForCall, type BotRow } from '../../db/bots.js';
 import { callStatusRank, isLiveStatus, liveStatuses, type CallStatus } from '../../db/calls.js';
@@ -185,8 +186,8 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
       // A campaign's call: its voicemail setting decides (leave the message after the beep, or hang up).
       const campaign = await answerCampaignCall(deps.sql, call.id, answeredBy, { voicemail: deps.voicemail, log: request.log });
       if (campaign?.twiml) return reply.type('text/xml').send(campaign.twiml);
-      if (!campaign && (answeredBy.startsWith('machine') || answeredBy === 'fax')) {
-        await deps.sql`update calls set failure_reason = ${`answered by a machine (${answeredBy.slice(0, 40)})`}, updated_at = now() where id = ${call.id}`;
+      if (!campaign && isMachineVerdict(answeredBy)) {
+        await recordMachineAnswer(deps.sql, call.id, { reason: machineEndReason(answeredBy, false), failure: `answered by a machine (${answeredBy.slice(0, 40)})` });
         return reply.type('text/xml').send(hangupTwiml());
       }
       deps.prewarm?.(call.id, bot);
