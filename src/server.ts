@@ -30,6 +30,7 @@ import { loggableOrigin, startInBackground, startStep, StartStepError, type Back
 import { CallRunner } from './telephony/call-runner.js';
 import { CallOwnership } from './telephony/call-ownership.js';
 import { ANNOUNCED_IDLE_POLL_MS, listenForWork } from './db/work-notifications.js';
+import { listenForCallEnds } from './telephony/call-end-notices.js';
 import { twilioMediaRoute } from './telephony/twilio/media-route.js';
 import { ProviderPrewarmer } from './telephony/prewarm.js';
 import { OutboundDialer } from './telephony/twilio/outbound.js';
@@ -258,6 +259,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       prewarm: (callId, bot) => prewarmer.warm(callId, bot, { input: TWILIO_FORMAT, output: TWILIO_FORMAT }),
       rateLimitPerMin: config.TWILIO_RATE_LIMIT_PER_MIN,
       budget,
+      liveCalls: runner,
       // Campaign voicemail in the bot's own voice (the registry's TTS for the bot), played from a token URL.
       voicemail: new VoicemailAudio({ sql, callTokenSecret, publicOrigin: config.PUBLIC_URL, ttsFor: (bot) => providers.forBot(bot) }),
     }),
@@ -287,6 +289,11 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       return null;
     })
     : null;
+  // Every instance runs calls, workers or not: the end of a call it runs, wherever it was ended, ends its session.
+  const callEndListener = await listenForCallEnds(db, runner, log).catch((err: unknown) => {
+    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'listening for call ends failed: a call ended on another instance runs here until its media socket closes');
+    return null;
+  });
   campaigns?.start();
   analyticsRollup?.start();
   campaignStatsFold?.start();
@@ -325,6 +332,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       await settleWithin(app.close(), left());
       await settleWithin(prewarmer.close(), left());
       await workListener?.stop();
+      await callEndListener?.stop();
       await Promise.all([worker?.stop(left()), webhooks?.stop(left()), analyticsRollup?.stop(left()), campaignStatsFold?.stop(left()), retention?.stop(left())]);
       await recordings.close();
       await knowledge.pool.close();

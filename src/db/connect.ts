@@ -11,7 +11,7 @@ import { parsePgTimestamp } from './pg-timestamp.js';
 import { keepDirectoriesPrivate, PRIVATE_DIR_MODE } from './pglite-template.js';
 import { startPGliteThread } from './pglite-thread.js';
 import type { RootSql } from './sql.js';
-import { WORK_CHANNEL } from './work-notifications.js';
+import { CALL_END_CHANNEL, WORK_CHANNEL } from './work-notifications.js';
 
 export interface Database {
   sql: RootSql;
@@ -45,7 +45,7 @@ export interface DatabaseOptions {
   guard?: boolean;
   /**
    * Embedded PGlite only: the channels `listen` can be used on, listened to from the start (PGlite delivers
-   * notifications only to a session that listened before the notifying commit). Default: the work channel.
+   * notifications only to a session that listened before the notifying commit). Default: the work and call-end channels.
    */
   channels?: string[];
   /**
@@ -133,7 +133,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   if (!inMemory) mkdirSync(options.dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const unlock = inMemory ? () => {} : lockDataDir(options.dataDir);
   const dataDir = inMemory ? 'memory://' : `${options.dataDir}/pglite`;
-  const channels = options.channels ?? [WORK_CHANNEL];
+  const channels = options.channels ?? [WORK_CHANNEL, CALL_END_CHANNEL];
   const listeners = new Map<string, Set<(payload: string) => void>>();
   const thread = await (async () => {
     if (!inMemory) keepDirectoriesPrivate([options.dataDir, dataDir], options.onWarning ?? warnOnStderr);

@@ -9,6 +9,7 @@ import { limitsOf, recordingOf } from '../bots/config-schema.js';
 import { startCallRecording, type ActiveRecording, type Recordings } from '../recordings/call-recording.js';
 import { countCallEnded, countProviderFailures, observeCallLatency, type Metrics } from '../metrics.js';
 import { CallSession } from '../call/call-session.js';
+import type { CallEndReason } from '../call/end-reasons.js';
 import { PgCallRecorder } from '../call/recorder.js';
 import { ToolRegistry } from '../call/tool-registry.js';
 import { builtInTools } from '../call/tools/index.js';
@@ -58,6 +59,23 @@ export class CallRunner {
 
   get activeCount(): number {
     return this.active.size;
+  }
+
+  /** The calls whose sessions run here. */
+  activeCallIds(): string[] {
+    return [...this.active.keys()];
+  }
+
+  /**
+   * Ends the session of a call whose row another party ended (Twilio's final status callback, the sweep: see
+   * call-end-notices.ts) through the session's own end: at once, with no goodbye (nobody is left to hear it), its
+   * provider streams closed. The row is not ended twice. False when the call's session does not run here.
+   */
+  endLiveSession(callId: string, reason: CallEndReason): boolean {
+    const session = this.active.get(callId);
+    if (!session) return false;
+    void session.end(reason, { immediate: true });
+    return true;
   }
 
   /** Runs a call to its end. The call row and bot are already authorised by the transport's token. */

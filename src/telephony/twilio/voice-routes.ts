@@ -26,6 +26,7 @@ import { recordingOf } from '../../bots/config-schema.js';
 import { RECORDING_SID, saveTwilioRecording } from '../../recordings/repo.js';
 import { BUDGET_EXHAUSTED, type BudgetCheck } from '../../usage/budget.js';
 import { TwilioForm } from './webhook-form.js';
+import type { CallRunner } from '../call-runner.js';
 
 /** The call id in a Twilio webhook's path (the URLs Parley gave Twilio). */
 const CALL_ID_PARAMS = { type: 'object', properties: { callId: { type: 'string', pattern: UUID_PATTERN.source } }, required: ['callId'] };
@@ -45,6 +46,8 @@ export interface TwilioRouteDeps {
   voicemail?: VoicemailAudio;
   /** The company's monthly budget (src/usage/budget.ts): exhausted → inbound calls hear BUDGET_NOTICE and end. */
   budget?: BudgetCheck;
+  /** The calls this instance runs (CallRunner): a final status callback ends the call's session here at once. */
+  liveCalls?: Pick<CallRunner, 'endLiveSession'>;
 }
 
 export const MEDIA_PATH = '/twilio/media';
@@ -244,10 +247,10 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
       const match = callId
         ? deps.sql`id = ${callId} and direction = 'outbound' and (twilio_call_sid is null or twilio_call_sid = ${callSid})`
         : deps.sql`twilio_call_sid = ${callSid}`;
-      await deps.sql.begin(async (tx) => {
+      const ended = await deps.sql.begin(async (tx) => {
         const [call] = await tx<{ id: string; company_id: string | null; status: CallStatus }[]>`
           select id, company_id, status from calls where ${match} for update`;
-        if (!call) return;
+        if (!call) return null;
         await tx`
           update calls set
             twilio_call_sid = coalesce(twilio_call_sid, ${callSid}),
@@ -257,22 +260,26 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
             updated_at = now()
           where id = ${call.id}`;
         // Only forward moves: a late "ringing" after "completed" changes nothing.
-        if (callStatusRank(status) <= callStatusRank(call.status)) return;
+        if (callStatusRank(status) <= callStatusRank(call.status)) return null;
         if (isLiveStatus(status)) {
           await tx`
             update calls set status = ${status},
               answered_at = case when ${status} = 'in_progress' then coalesce(answered_at, now()) else answered_at end
             where id = ${call.id}`;
-          return;
+          return null;
         }
         // Twilio reports the end first (busy, no answer, a hang-up racing the media socket, a server that lost
         // the session): the lifecycle ends the row, once, whoever comes first.
-        if (call.company_id) {
-          await endCallInTx(tx, { callId: call.id, companyId: call.company_id }, { status, reason: END_REASON[status] }, {
-            by: 'telephony', durationSec: billedSec,
-          });
-        }
+        if (!call.company_id) return null;
+        const done = await endCallInTx(tx, { callId: call.id, companyId: call.company_id }, { status, reason: END_REASON[status] }, {
+          by: 'telephony', durationSec: billedSec,
+        });
+        return done ? { callId: call.id, reason: END_REASON[status] } : null;
       });
+      // The call is over: its session, when it runs here, ends now rather than when its media socket closes (which
+      // a lost close or a half-open connection never does). Another instance running it hears of the end through
+      // the database (call-end-notices.ts).
+      if (ended) deps.liveCalls?.endLiveSession(ended.callId, ended.reason);
       return reply.status(204).send();
     };
     app.post('/twilio/status', { preHandler: checkSignature(deps, '/twilio/status'), schema: { hide: true } as object }, (request, reply) =>
