@@ -10,7 +10,7 @@ import type { Database } from './connect.js';
 export const WORK_CHANNEL = 'parley_work';
 
 /**
- * A call whose media started has ended (migrations/0370_call_end_notices.sql): "<call id> <end reason code>", to
+ * A call whose media started has ended (migrations/0380_call_end_notices.sql): "<call id> <end reason code>", to
  * every instance, so the one running its session ends it (telephony/call-end-notices.ts).
  */
 export const CALL_END_CHANNEL = 'parley_call_ended';

@@ -3,7 +3,7 @@
  * — Twilio's final status callback (on whichever instance it lands), the sweep of a server taken for lost, a web
  * call's expiry — and the session would otherwise talk on, paying for its STT, LLM and TTS streams, until its media
  * socket closed (never, with a lost close or a half-open connection). Every end of a call whose media started is
- * announced on CALL_END_CHANNEL (migrations/0370_call_end_notices.sql); each instance ends the session it runs for
+ * announced on CALL_END_CHANNEL (migrations/0380_call_end_notices.sql); each instance ends the session it runs for
  * that call through the session's own end (CallRunner.endLiveSession). When listening (re)starts, announcements may
  * have been missed: the calls this instance runs whose rows have ended are ended then, and every CATCH_UP_EVERY_MS
  * too (a pooler that drops notifications, a notice lost with its connection) — one indexed query while calls run
