@@ -133,6 +133,24 @@ describe('campaign statistics from counters', () => {
     expect(after).toEqual(before);
   });
 
+  it('an outcome of a call no campaign made runs none of the campaign counters\' statement triggers', async () => {
+    const sql = h.t.db.sql;
+    const calls = await sql<{ id: string }[]>`
+      insert into calls (company_id, direction, from_number, to_number, status)
+      select ${me.companyId}, 'inbound', '+15551230000', '+15550000000', 'completed' from generate_series(1, 50) returning id`;
+    // Calls of the counters' trigger function by this transaction (plpgsql functions are counted once tracked).
+    const fired = await sql.begin(async (tx) => {
+      await tx`set local track_functions = 'pl'`;
+      await tx`insert into outcomes (call_id, company_id, outcome_type, confidence, summary, analyzer)
+        select id, ${me.companyId}, 'lead', 0.9, 'summary', 'offline' from unnest(${calls.map((c) => c.id)}::uuid[]) as id`;
+      await tx`update outcomes set outcome_type = 'callback' where call_id = any(${calls.map((c) => c.id)}::uuid[])`;
+      const [row] = await tx<{ calls: number }[]>`select coalesce(sum(calls), 0)::int as calls from pg_stat_xact_user_functions where funcname = 'campaign_stats_changed'`;
+      return row!.calls;
+    });
+    // Was one UPDATE of campaign_attempts — and its statement triggers — per outcome written (100 here).
+    expect(fired).toBe(0);
+  });
+
   it('lose no count and never deadlock with several schedulers claiming, dialling and settling one campaign at once', async () => {
     const n = 240;
     const id = await h.campaign(me.apiKey, me.botId, { windows: ALWAYS, max_attempts: 1, concurrency: 80 },
