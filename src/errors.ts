@@ -59,8 +59,17 @@ export const badRequest = (message: string, details?: Record<string, unknown>): 
 export const conflict = (message: string, details?: Record<string, unknown>): ParleyError =>
   new ParleyError('PARLEY_ERR_CONFLICT', message, details);
 
-/** How deep isRetryable looks down a chain of causes (a cycle of causes must not loop it). */
+/** How deep isRetryable and isAccountFailure look down a chain of causes (a cycle of causes must not loop them). */
 const MAX_CAUSE_DEPTH = 8;
+
+/** Whether `err` or one of its causes is a ParleyError whose details match. */
+function someCause(err: unknown, matches: (details: Record<string, unknown>) => boolean): boolean {
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth < MAX_CAUSE_DEPTH; depth++, e = e.cause) {
+    if (e instanceof ParleyError && e.details && matches(e.details)) return true;
+  }
+  return false;
+}
 
 /**
  * Whether trying again may help: provider adapters mark their errors (`details.retryable`, false for a rejected
@@ -68,9 +77,17 @@ const MAX_CAUSE_DEPTH = 8;
  * any error with a `cause`) is as retryable as what it wraps: a refusal anywhere down the chain of causes is one.
  */
 export function isRetryable(err: unknown): boolean {
-  let e: unknown = err;
-  for (let depth = 0; e instanceof Error && depth < MAX_CAUSE_DEPTH; depth++, e = e.cause) {
-    if (e instanceof ParleyError && e.details?.retryable === false) return false;
-  }
-  return true;
+  return !someCause(err, (d) => d.retryable === false);
 }
+
+/**
+ * Whether a provider refused the account rather than the request (`details.account`, set by the adapters for
+ * isAccountStatus): the key is rejected, the credits are spent, the plan forbids it. Never retryable, and never
+ * about one phrase or one turn: the provider is down for the whole call (and every call) until an operator acts.
+ */
+export function isAccountFailure(err: unknown): boolean {
+  return someCause(err, (d) => d.account === true);
+}
+
+/** The HTTP statuses that refuse the account: 401 (key rejected), 402 (payment: credits spent), 403 (plan or key may not). */
+export const isAccountStatus = (status: number): boolean => status === 401 || status === 402 || status === 403;

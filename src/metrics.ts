@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CallEndReasonCode } from './call/end-reasons.js';
 import type { RootSql } from './db/sql.js';
+import { isAccountFailure } from './errors.js';
 
 export interface Metrics {
   registry: Registry;
@@ -21,6 +22,8 @@ export interface Metrics {
   callsEnded: Counter<'reason'>;
   /** Provider failures during calls (a session that failed or would not open), by provider name and stage. */
   providerErrors: Counter<'provider' | 'stage'>;
+  /** Of those, the ones that refused the account (401/402/403): the provider is down until an operator acts. */
+  providerAccountFailures: Counter<'provider' | 'stage'>;
   /** Of those, the ones followed by a reconnect (the reconnect budget had time left). */
   providerReconnects: Counter<'provider' | 'stage'>;
   /** What /metrics answers; unset = this registry. In a PROCESSES > 1 worker: the whole cluster's (useClusterMetrics). */
@@ -100,6 +103,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       labelNames: ['provider', 'stage'],
       registers: [registry],
     }),
+    providerAccountFailures: new Counter({
+      name: 'parley_provider_account_failures_total',
+      help: 'Provider failures during calls that refused the account (HTTP 401/402/403: key rejected, credits spent, plan forbids): the provider is down for every call until an operator acts. By provider and stage',
+      labelNames: ['provider', 'stage'],
+      registers: [registry],
+    }),
     providerReconnects: new Counter({
       name: 'parley_provider_reconnects_total',
       help: 'Provider failures during calls followed by a reconnect (within the reconnect budget), by provider and stage',
@@ -129,12 +138,17 @@ export function countCallEnded(metrics: Metrics, session: { endReason: string | 
 
 /**
  * What a call session reports its provider failures to (CallSessionOptions.onProviderFailure): counted by the
- * provider's name and the stage, and as a reconnect when one follows. Called per failure, never per frame.
+ * provider's name and the stage, as a reconnect when one follows, and as an account failure when it was one. Called
+ * per failure, never per frame.
  */
-export function countProviderFailures(metrics: Metrics, providers: Record<ProviderStage, { name: string }>): (stage: ProviderStage, reconnecting: boolean) => void {
-  return (stage, reconnecting) => {
+export function countProviderFailures(
+  metrics: Metrics,
+  providers: Record<ProviderStage, { name: string }>,
+): (stage: ProviderStage, reconnecting: boolean, err?: unknown) => void {
+  return (stage, reconnecting, err) => {
     const labels = { provider: providers[stage].name, stage };
     metrics.providerErrors.inc(labels);
+    if (isAccountFailure(err)) metrics.providerAccountFailures.inc(labels);
     if (reconnecting) metrics.providerReconnects.inc(labels);
   };
 }

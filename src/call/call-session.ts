@@ -6,7 +6,7 @@
  * within one time budget (reconnect-budget.ts). This file holds the call's state (call-state.ts), owns its
  * timers (timers.ts), watches the caller's silence (silence-watch.ts) and records the transcript.
  */
-import { isRetryable } from '../errors.js';
+import { isAccountFailure, isRetryable } from '../errors.js';
 import { splitSentences } from '../knowledge/sentences.js';
 import type { Language, SttEvent, TtsSession } from '../providers/types.js';
 import { LIVE_ANSWER_MAX_TOKENS, LlmFailure, runAgentTurn, speakToolSay, splitForSpeech } from './agent-turn.js';
@@ -177,7 +177,7 @@ export class CallSession {
       onVoice: (e) => this.onVoice(e),
       onStt: (ev) => this.onSttEvent(ev),
       onSttLost: () => this.failCall('stt'),
-      onSttFailure: (reconnecting) => o.onProviderFailure?.('stt', reconnecting),
+      onSttFailure: (reconnecting, err) => o.onProviderFailure?.('stt', reconnecting, err),
     });
     this.ttsLine = new TtsLine({
       provider: o.tts,
@@ -186,7 +186,7 @@ export class CallSession {
       signal: this.callAbort.signal,
       onFailure: (err, leftMs) => {
         this.o.log.error({ err: errText(err), leftMs }, 'TTS failed');
-        this.o.onProviderFailure?.('tts', leftMs > 0);
+        this.o.onProviderFailure?.('tts', leftMs > 0, err);
       },
     });
     this.typed = new TypedInputPacer(this.clock, this.timers, (text) => this.callerTyped(text));
@@ -475,7 +475,7 @@ export class CallSession {
         if (!turn.active || this.ended) return;
         if (err instanceof LlmFailure) {
           this.o.log.error({ err: errText(err) }, 'agent turn failed');
-          this.o.onProviderFailure?.('llm', false);
+          this.o.onProviderFailure?.('llm', false, err);
           // Words of an earlier round (said before a tool call) may still be playing: stop them, keeping what was
           // heard, before the apology.
           this.stopTurn(turn, 'wrap-up');
@@ -539,7 +539,7 @@ export class CallSession {
   /** The voice cannot speak: the call ends (there is no voice to apologise with); what was said is stored. */
   private voiceLost(err: unknown, detail: Record<string, unknown> = {}): void {
     this.o.log.error({ err: errText(err), ...detail }, 'TTS failed');
-    this.o.onProviderFailure?.('tts', false);
+    this.o.onProviderFailure?.('tts', false, err);
     void this.finish(this.endRequested ?? { reason: 'provider_failure: tts', status: 'failed' });
   }
 
@@ -559,11 +559,12 @@ export class CallSession {
    * (a goodbye is said again); when the budget is spent the call cannot speak, so it ends. The phrase it failed on
    * is counted: one that failed PHRASE_TRIES times is given up — left unsaid, the rest said without it. A failure
    * no retry can mend (a 4xx for the phrase, after some of its audio) gives it up at once and keeps the session:
-   * the voice works, it refused that phrase.
+   * the voice works, it refused that phrase. An account refusal (401/402/403) is not the phrase's: it takes the
+   * reopen path, which gives the voice up at once (TtsLine: not retryable) and ends the call.
    */
   private async ttsFailed(turn: SpeakingTurn, err: unknown): Promise<void> {
     this.stopTurn(turn, 'tts-failed');
-    const refused = !isRetryable(err);
+    const refused = !isRetryable(err) && !isAccountFailure(err);
     this.countPhraseFailure(turn, err, refused);
     for (const text of turn.playback.synthesised) this.sayingAgain.add(text);
     if (refused) this.phraseRefused(err instanceof TtsFailure ? (err.phrase ?? '') : '', err);

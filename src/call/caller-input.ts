@@ -36,8 +36,8 @@ export interface CallerInputOptions {
   onStt: (ev: SttEvent) => void;
   /** The recognizer is gone for good (reconnect budget spent). */
   onSttLost: () => void;
-  /** A recognizer session failed; `reconnecting` when a reopen follows (metrics). */
-  onSttFailure?: ((reconnecting: boolean) => void) | undefined;
+  /** A recognizer session failed (`err`); `reconnecting` when a reopen follows (metrics). */
+  onSttFailure?: ((reconnecting: boolean, err?: unknown) => void) | undefined;
 }
 
 /** No frame for this long: the line is silent. Above any network jitter Twilio's 20 ms frames see. */
@@ -90,7 +90,7 @@ export class CallerInput {
       },
       onFailure: (err, leftMs) => {
         o.log.warn({ err: errText(err), leftMs }, 'STT session failed');
-        o.onSttFailure?.(leftMs > 0);
+        o.onSttFailure?.(leftMs > 0, err);
       },
       onGiveUp: o.onSttLost,
     });

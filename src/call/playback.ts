@@ -17,10 +17,11 @@
  * cancelled. Only the wait on the provider counts — not the time synthesis is held back because enough is ready.
  * A phrase the voice refuses (an error no retry can mend, before any of its audio: a 4xx for its request) is
  * skipped — left unsaid, on the same session — and the turn goes on with the next one. Only failures that may be the
- * voice's, not the phrase's, fail the turn; the call gives up a phrase that failed it twice (giveUp).
+ * voice's, not the phrase's, fail the turn; the call gives up a phrase that failed it twice (giveUp). An account
+ * refusal (401/402/403: key, credits, plan) is the voice's, never the phrase's: it fails the turn at once.
  */
 import { bytesPerMs } from '../audio/format.js';
-import { isRetryable } from '../errors.js';
+import { isAccountFailure, isRetryable } from '../errors.js';
 import type { TtsSession, TtsTurn } from '../providers/types.js';
 import type { CallTransport } from '../telephony/transport.js';
 import { AsyncQueue } from '../util/async-queue.js';
@@ -607,6 +608,8 @@ export class Playback {
         return;
       } catch (err) {
         if (this.o.signal.aborted || this.frozen) return;
+        // The account refused (key, credits, plan): no phrase can be said; the call decides (call-session.ts).
+        if (isAccountFailure(err)) throw new TtsFailure(err, phrase.text);
         // Refused (its request is wrong for this voice, a 4xx): retrying, or reopening a healthy session, cannot help.
         if (!produced && !isRetryable(err)) {
           this.o.onRefused?.(phrase.text, err);

@@ -42,6 +42,9 @@ export interface CallSessionOptions {
   /** Audio sent ahead of what the caller has heard. Default 400 ms. */
   maxLeadMs?: number;
   maxToolRounds?: number;
-  /** A provider failed (stt, tts: a session failed or would not open; llm: a turn's answer failed); `reconnecting` when one follows. For metrics. */
-  onProviderFailure?: ((stage: 'stt' | 'llm' | 'tts', reconnecting: boolean) => void) | undefined;
+  /**
+   * A provider failed (stt, tts: a session failed or would not open; llm: a turn's answer failed); `reconnecting` when
+   * one follows; `err` what failed (an account refusal is counted apart). For metrics.
+   */
+  onProviderFailure?: ((stage: 'stt' | 'llm' | 'tts', reconnecting: boolean, err?: unknown) => void) | undefined;
 }

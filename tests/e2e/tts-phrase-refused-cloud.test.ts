@@ -3,6 +3,8 @@
  * context), over a real Twilio call against the cloud fakes. The phrase is left unsaid (stored as such), the rest
  * of the answer is said, and the call goes on: no reconnect loop (each reconnect said the phrase playing before it
  * again, its replayed audio counted as a recovery, and the same phrase failed again — 1,704 sockets in 10 s).
+ * An account refusal on a phrase (401/402: key revoked, credits spent) is not the phrase's: the voice is down, and
+ * the call ends at once (provider_failure: tts) instead of skipping every phrase until two turns said nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TwilioCaller } from '../../scripts/lib/twilio-caller.js';
@@ -67,6 +69,46 @@ describe('a phrase the voice fails on every time', () => {
     expect(call).toMatchObject({ status: 'completed' });
     expect(String(call.end_reason)).toMatch(/^caller_hangup/);
   });
+
+  /** A call whose answer's second phrase gets Cartesia error `status`: how it ended, what was stored, the sockets it took. */
+  async function callWithAccountRefused(status: number) {
+    s.openai.reply = { text: ANSWER };
+    s.cartesia.misbehave = (transcript) => (transcript.startsWith('On Sundays') ? { error: status } : null);
+    const socketsBefore = s.cartesia.connections.length;
+    const countedBefore = await accountFailures();
+    const caller = await TwilioCaller.dial({ server: s.url, publicOrigin: PUBLIC_ORIGIN, authToken: s.twilioAuthToken, from: '+15557654321', to: s.botNumber });
+    await untilTranscriptHas(s.t.db.sql, caller.callId, 'bot', 'Hello, thanks for calling');
+    await caller.waitForBotQuiet(300);
+    await caller.say(mulawToneFrame(1200, 8000));
+    // Either the call ends, or (a phrase skipped as refused) the answer's last phrase is said and stored.
+    const call = await until(async () => {
+      const [row] = await s.t.db.sql`select status, end_reason from calls where id = ${caller.callId}`;
+      if (row && !(LIVE_CALL_STATUSES as readonly string[]).includes(row.status as string)) return row;
+      const said = (await storedTranscript(s.t.db.sql, caller.callId)).some((e) => e.role === 'bot' && e.text.endsWith('Anything else I can help with?'));
+      return said ? row : null;
+    });
+    const sockets = s.cartesia.connections.length - socketsBefore;
+    const transcript = (await storedTranscript(s.t.db.sql, caller.callId)) as Array<{ role: string; text: string; unsaid?: string[] }>;
+    await caller.hangup();
+    return { sockets, call, transcript, counted: (await accountFailures()) - countedBefore };
+  }
+
+  const accountFailures = async (): Promise<number> =>
+    (await s.metrics.providerAccountFailures.get()).values.find((v) => v.labels.stage === 'tts' && v.labels.provider === 'cartesia')?.value ?? 0;
+
+  for (const status of [401, 402]) {
+    it(`a ${status} for a phrase (the account refused): not skipped, the call ends at once as provider_failure: tts, counted`, async () => {
+      const { sockets, call, transcript, counted } = await callWithAccountRefused(status);
+      expect(call).toMatchObject({ status: 'failed', end_reason: 'provider_failure: tts' });
+      const bot = transcript.filter((e) => e.role === 'bot');
+      // Nothing after the refused phrase was said, and it is not stored as a phrase the voice refused.
+      expect(bot.some((e) => e.text.includes('Anything else'))).toBe(false);
+      expect(bot.some((e) => e.unsaid?.includes(REFUSED))).toBe(false);
+      // No reconnect: the key, credits or plan will not mend by retrying.
+      expect(sockets).toBe(1);
+      expect(counted).toBe(1);
+    });
+  }
 
   it('a 500 for the phrase every time: given up after two failures, a bounded number of sockets, the rest said', async () => {
     const { sockets, call, transcript } = await callWithRefusedPhrase(500);

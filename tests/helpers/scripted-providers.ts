@@ -34,7 +34,7 @@ export interface TimedSttEvent {
 
 /** What a provider adapter throws for a rejected API key: not worth retrying. */
 function keyRejected(what: string): ParleyError {
-  return new ParleyError('PARLEY_ERR_UPSTREAM', `${what}: rejected the API key (401)`, { provider: what, retryable: false });
+  return new ParleyError('PARLEY_ERR_UPSTREAM', `${what}: rejected the API key (401)`, { provider: what, status: 401, retryable: false, account: true });
 }
 
 export class ScriptedStt implements SttProvider {

@@ -164,7 +164,7 @@ describe('AnthropicLlm against fakeAnthropic', () => {
     const err = await collect(bad.stream(request())).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ParleyError);
     expect((err as ParleyError).message).toMatch(/rejected the API key/);
-    expect((err as ParleyError).details).toMatchObject({ status: 401, retryable: false });
+    expect((err as ParleyError).details).toMatchObject({ status: 401, retryable: false, account: true });
   });
 
   it('reports a mid-stream drop as a retryable upstream error', async () => {

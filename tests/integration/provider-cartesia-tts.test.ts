@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CartesiaTts } from '../../src/providers/tts/cartesia.js';
 import { TWILIO_FORMAT, WIDEBAND_FORMAT } from '../../src/audio/format.js';
-import { ParleyError, isRetryable } from '../../src/errors.js';
+import { ParleyError, isAccountFailure, isRetryable } from '../../src/errors.js';
 import type { TtsTurn } from '../../src/providers/types.js';
 import { FakeCartesia } from '../fakes/fakeCartesia.js';
 
@@ -121,6 +121,8 @@ describe('CartesiaTts against fakeCartesia', () => {
     expect(err).toBeInstanceOf(ParleyError);
     expect((err as ParleyError).message).toMatch(/Cartesia rejected the API key/);
     expect((err as ParleyError).message).not.toContain('ct-wrong');
+    // An account refusal: no retry, no refused phrase — the voice is down (call-session.ts).
+    expect((err as ParleyError).details).toMatchObject({ status: 401, retryable: false, account: true });
   });
 
   it('surfaces a Cartesia error message for a bad request', async () => {
@@ -134,11 +136,12 @@ describe('CartesiaTts against fakeCartesia', () => {
     await session.close();
   });
 
-  it('a phrase\'s error is retried as the connection\'s would be: 429 and 5xx are retryable, a 4xx refusal is not', async () => {
-    // A 429 on a phrase (Cartesia's concurrency limit) read as a refusal: the call skipped the phrase unsaid.
+  it('a phrase\'s error is retried as the connection\'s would be: 429 and 5xx are retryable, a 4xx refusal is not, 401/402/403 refuse the account', async () => {
+    // A 429 on a phrase (Cartesia's concurrency limit) read as a refusal: the call skipped the phrase unsaid; so
+    // did a 401/402 (key revoked, credits spent mid-call), which is the account's, not the phrase's.
     const session = await tts().open({ format: TWILIO_FORMAT, language: 'en' });
     try {
-      for (const [status, retryable] of [[429, true], [503, true], [400, false]] as const) {
+      for (const [status, retryable, account] of [[429, true, false], [503, true, false], [400, false, false], [401, false, true], [402, false, true], [403, false, true]] as const) {
         fake.misbehave = () => ({ error: status });
         const turn = session.startTurn(new AbortController().signal);
         turn.pushText('Hello there. ');
@@ -146,6 +149,7 @@ describe('CartesiaTts against fakeCartesia', () => {
         const err = await drain(turn).then(() => null, (e: unknown) => e);
         expect(err, `status ${status}`).toBeInstanceOf(ParleyError);
         expect(isRetryable(err), `status ${status}`).toBe(retryable);
+        expect(isAccountFailure(err), `status ${status}`).toBe(account);
       }
     } finally {
       fake.misbehave = null;

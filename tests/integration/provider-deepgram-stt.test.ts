@@ -149,7 +149,7 @@ describe('DeepgramStt against fakeDeepgram', () => {
     expect(err).toBeInstanceOf(ParleyError);
     expect((err as ParleyError).message).toMatch(/Deepgram rejected the API key/);
     expect((err as ParleyError).message).not.toContain('dg-wrong');
-    expect((err as ParleyError).details).toMatchObject({ retryable: false });
+    expect((err as ParleyError).details).toMatchObject({ status: 401, retryable: false, account: true });
   });
 
   it('turns a dropped connection into a recoverable error event and ends the stream', async () => {

@@ -170,7 +170,7 @@ describe('OpenAiLlm against fakeOpenAI', () => {
     expect(err).toBeInstanceOf(ParleyError);
     expect((err as ParleyError).code).toBe('PARLEY_ERR_UPSTREAM');
     expect((err as ParleyError).message).toMatch(/rejected the API key/);
-    expect((err as ParleyError).details).toMatchObject({ status: 401, retryable: false });
+    expect((err as ParleyError).details).toMatchObject({ status: 401, retryable: false, account: true });
   });
 
   it('retries a 5xx before the stream starts', async () => {

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { countCallEnded, createMetrics, endReasonLabel, observeCallLatency } from '../../src/metrics.js';
+import { countCallEnded, countProviderFailures, createMetrics, endReasonLabel, observeCallLatency } from '../../src/metrics.js';
+import { TtsFailure } from '../../src/call/playback.js';
+import { ParleyError } from '../../src/errors.js';
+import { upstreamStatusDetails } from '../../src/providers/upstream-status.js';
 
 describe('call latency metrics', () => {
   it('exports each turn stage and barge-in stage under the transcript latency names', async () => {
@@ -33,5 +36,19 @@ describe('call latency metrics', () => {
     const text = await m.registry.metrics();
     expect(text).toContain('parley_calls_ended_total{reason="bot_end_call"} 2');
     expect(text).toContain('parley_calls_ended_total{reason="silence"} 1');
+  });
+});
+
+describe('provider failure metrics', () => {
+  it('an account refusal (401/402/403) is counted apart, by provider and stage; other failures are not', async () => {
+    const m = createMetrics();
+    const count = countProviderFailures(m, { stt: { name: 'deepgram' }, llm: { name: 'openai' }, tts: { name: 'cartesia' } });
+    const payment = new ParleyError('PARLEY_ERR_UPSTREAM', 'Cartesia error: payment required', upstreamStatusDetails('cartesia', 402));
+    count('tts', false, new TtsFailure(payment, 'On Sundays we are closed.'));
+    count('tts', true, new Error('socket closed'));
+    count('llm', false);
+    const account = (await m.providerAccountFailures.get()).values;
+    expect(account).toEqual([{ labels: { provider: 'cartesia', stage: 'tts' }, value: 1 }]);
+    expect((await m.providerErrors.get()).values.reduce((n, v) => n + v.value, 0)).toBe(3);
   });
 });

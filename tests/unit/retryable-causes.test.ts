@@ -6,7 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { LlmFailure } from '../../src/call/agent-turn.js';
 import { TtsFailure } from '../../src/call/playback.js';
-import { isRetryable, ParleyError } from '../../src/errors.js';
+import { isAccountFailure, isRetryable, ParleyError } from '../../src/errors.js';
+import { upstreamHttpError } from '../../src/providers/llm/upstream-error.js';
+import { upstreamStatusDetails } from '../../src/providers/upstream-status.js';
 
 const refusal = (): ParleyError => new ParleyError('PARLEY_ERR_UPSTREAM', 'Cartesia error: invalid request', { provider: 'cartesia', status: 400, retryable: false });
 const transient = (): ParleyError => new ParleyError('PARLEY_ERR_UPSTREAM', 'Cartesia error: overloaded', { provider: 'cartesia', status: 500, retryable: true });
@@ -37,5 +39,28 @@ describe('isRetryable through causes', () => {
     const b = new Error('b', { cause: a });
     (a as { cause?: unknown }).cause = b;
     expect(isRetryable(a)).toBe(true);
+  });
+});
+
+describe('isAccountFailure: 401/402/403 refuse the account, not the request', () => {
+  it('every adapter marks 401, 402 and 403 as account failures (not retryable); 400, 429 and 5xx are not', () => {
+    for (const status of [401, 402, 403]) {
+      const details = upstreamStatusDetails('cartesia', status);
+      expect(details, `status ${status}`).toMatchObject({ retryable: false, account: true });
+      const llm = upstreamHttpError('OpenAI', status);
+      expect(isAccountFailure(llm), `status ${status}`).toBe(true);
+      expect(isRetryable(llm), `status ${status}`).toBe(false);
+      expect(llm.message).not.toMatch(/sk-/);
+    }
+    for (const status of [400, 404, 429, 500, 529]) expect(isAccountFailure(upstreamHttpError('Anthropic', status)), `status ${status}`).toBe(false);
+  });
+
+  it('seen through the call\'s wrappers; unmarked errors are not account failures', () => {
+    const account = new ParleyError('PARLEY_ERR_UPSTREAM', 'Cartesia error: payment required', upstreamStatusDetails('cartesia', 402));
+    expect(isAccountFailure(new TtsFailure(account, 'On Sundays we are closed.'))).toBe(true);
+    expect(isAccountFailure(new LlmFailure(upstreamHttpError('Anthropic', 401)))).toBe(true);
+    expect(isAccountFailure(new TtsFailure(refusal()))).toBe(false);
+    expect(isAccountFailure(new Error('plain'))).toBe(false);
+    expect(isAccountFailure(undefined)).toBe(false);
   });
 });

@@ -1,15 +1,12 @@
 import { ParleyError } from '../../errors.js';
 import { sdkHttpStatus } from '../sdk-clients.js';
+import { upstreamStatusDetails } from '../upstream-status.js';
 
-/** An LLM vendor's HTTP error as a ParleyError the call loop can act on (retryable or not). */
+/** An LLM vendor's HTTP error as a ParleyError the call loop can act on (retryable, an account refusal, or neither). */
 export function upstreamHttpError(vendor: 'OpenAI' | 'Anthropic', status: number): ParleyError {
   const what =
-    status === 401 ? 'rejected the API key' : status === 429 ? 'is rate limiting us' : status === 529 ? 'is overloaded' : `answered HTTP ${status}`;
-  return new ParleyError('PARLEY_ERR_UPSTREAM', `${vendor} ${what}`, {
-    provider: vendor.toLowerCase(),
-    status,
-    retryable: status === 429 || status >= 500,
-  });
+    status === 401 ? 'rejected the API key' : status === 402 || status === 403 ? `refused the account (HTTP ${status}: credits or plan)` : status === 429 ? 'is rate limiting us' : status === 529 ? 'is overloaded' : `answered HTTP ${status}`;
+  return new ParleyError('PARLEY_ERR_UPSTREAM', `${vendor} ${what}`, upstreamStatusDetails(vendor.toLowerCase(), status));
 }
 
 /** Whatever an LLM SDK call threw, as the ParleyError the call loop acts on (one it raised itself passes through). */

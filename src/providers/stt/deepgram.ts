@@ -11,6 +11,7 @@ import { AsyncQueue } from '../../util/async-queue.js';
 import { bytesPerMs } from '../../audio/format.js';
 import type { DeepgramClient } from '@deepgram/sdk';
 import { ParleyError } from '../../errors.js';
+import { upstreamStatusDetails } from '../upstream-status.js';
 import type { SttEvent, SttProvider, SttSession, SttSessionOptions } from '../types.js';
 
 export interface DeepgramSttOptions {
@@ -179,11 +180,12 @@ class DeepgramSession implements SttSession {
       this.closing = true;
       this.teardown();
       const message = describe(err);
-      const status = /\b(401|403)\b/.test(message) ? 'rejected the API key' : 'connection failed';
-      throw new ParleyError('PARLEY_ERR_UPSTREAM', `Deepgram ${status}: ${message}`, {
-        provider: 'deepgram',
-        retryable: status !== 'rejected the API key',
-      });
+      // The SDK's handshake error names the HTTP status: an account refusal (401 key, 402 credits, 403 plan) is
+      // final; anything else (a timeout, a dropped or refused connection) may pass.
+      const account = /\b(40[123])\b/.exec(message);
+      throw account
+        ? new ParleyError('PARLEY_ERR_UPSTREAM', `Deepgram ${account[1] === '401' ? 'rejected the API key' : 'refused the account'}: ${message}`, upstreamStatusDetails('deepgram', Number(account[1])))
+        : new ParleyError('PARLEY_ERR_UPSTREAM', `Deepgram connection failed: ${message}`, { provider: 'deepgram', retryable: true });
     } finally {
       clearTimeout(timer);
     }

@@ -9,18 +9,13 @@
 import { AsyncQueue } from '../../util/async-queue.js';
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
-import { ParleyError } from '../../errors.js';
+import { ParleyError, isAccountStatus } from '../../errors.js';
+import { upstreamStatusDetails } from '../upstream-status.js';
 import type { AudioFormat } from '../../audio/format.js';
 import type { TtsProvider, TtsSession, TtsSessionOptions, TtsTurn } from '../types.js';
 
 /** The model when neither the options nor the session name one (sonic-2 lost Russian on 2026-06-01). */
 const CARTESIA_DEFAULT_MODEL = 'sonic-3';
-
-/**
- * Whether a status Cartesia answers with is worth another try: a rate or concurrency limit (429) or its own trouble
- * (5xx), on the connection and on a phrase's context alike; any other 4xx refuses the request itself.
- */
-const retryableStatus = (status: number): boolean => status >= 500 || status === 429;
 
 export interface CartesiaTtsOptions {
   apiKey: string;
@@ -144,8 +139,8 @@ class CartesiaSession implements TtsSession {
         const status = res.statusCode ?? 0;
         res.resume();
         socket.terminate();
-        const what = status === 401 || status === 403 ? 'rejected the API key' : `refused the connection (HTTP ${status})`;
-        reject(new ParleyError('PARLEY_ERR_UPSTREAM', `Cartesia ${what}`, { provider: 'cartesia', status, retryable: retryableStatus(status) }));
+        const what = status === 401 ? 'rejected the API key' : isAccountStatus(status) ? `refused the account (HTTP ${status}: credits or plan)` : `refused the connection (HTTP ${status})`;
+        reject(new ParleyError('PARLEY_ERR_UPSTREAM', `Cartesia ${what}`, upstreamStatusDetails('cartesia', status)));
       });
       socket.once('error', (err) =>
         reject(new ParleyError('PARLEY_ERR_UPSTREAM', `Cartesia connection failed: ${err.message}`, { provider: 'cartesia', retryable: true })),
@@ -179,11 +174,8 @@ class CartesiaSession implements TtsSession {
     else if (msg.type === 'done') turn.onDone();
     else if (msg.type === 'error') {
       const detail = msg.message ?? msg.title ?? msg.error_code ?? 'unknown error';
-      turn.onError(new ParleyError('PARLEY_ERR_UPSTREAM', `Cartesia error: ${detail}`, {
-        provider: 'cartesia',
-        status: msg.status_code,
-        retryable: retryableStatus(msg.status_code ?? 500),
-      }));
+      // The same statuses as the handshake's: an account refused mid-call (401/402/403) is not this phrase's fault.
+      turn.onError(new ParleyError('PARLEY_ERR_UPSTREAM', `Cartesia error: ${detail}`, upstreamStatusDetails('cartesia', msg.status_code ?? 500)));
     }
   }
 
