@@ -53,6 +53,7 @@ import { TWILIO_FORMAT } from './audio/format.js';
 import { analyticsWorker } from './analytics/rollup.js';
 import { campaignStatsWorker } from './campaigns/stats.js';
 import { retentionWorker } from './privacy/retention.js';
+import { embeddedVacuumWorker } from './db/embedded-vacuum.js';
 import { campaignRoutes } from './api/routes/campaigns.js';
 import { CampaignScheduler } from './campaigns/scheduler.js';
 import { uploadCheckSlots } from './campaigns/upload-check.js';
@@ -210,6 +211,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const campaignStatsFold = config.WORKERS_ENABLED ? campaignStatsWorker(backgroundSql, log) : null;
   // Purges calls past each company's retention_days (src/privacy/retention.ts).
   const retention = config.WORKERS_ENABLED ? retentionWorker(backgroundSql, log, { recordings }) : null;
+  // Embedded PGlite has no autovacuum: this vacuums its churned tables (src/db/embedded-vacuum.ts); null on PostgreSQL.
+  const vacuum = config.WORKERS_ENABLED ? embeddedVacuumWorker({ kind: db.kind, sql: backgroundSql }, log) : null;
 
   const prewarmer = new ProviderPrewarmer({ providersFor: (bot) => providers.forBot(bot), log, ...(options.prewarmTtlMs ? { ttlMs: options.prewarmTtlMs } : {}) });
   const runner = new CallRunner({
@@ -298,6 +301,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   analyticsRollup?.start();
   campaignStatsFold?.start();
   retention?.start();
+  vacuum?.start();
   // Expired holds and abandoned web calls: background work like the workers above, so only where they run.
   const holdSweeper = config.WORKERS_ENABLED
     ? setInterval(() => {
@@ -333,7 +337,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       await settleWithin(prewarmer.close(), left());
       await workListener?.stop();
       await callEndListener?.stop();
-      await Promise.all([worker?.stop(left()), webhooks?.stop(left()), analyticsRollup?.stop(left()), campaignStatsFold?.stop(left()), retention?.stop(left())]);
+      await Promise.all([worker?.stop(left()), webhooks?.stop(left()), analyticsRollup?.stop(left()), campaignStatsFold?.stop(left()), retention?.stop(left()), vacuum?.stop(left())]);
       await recordings.close();
       await knowledge.pool.close();
       await ownership.stop();
