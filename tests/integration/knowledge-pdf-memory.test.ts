@@ -180,10 +180,10 @@ describe('a PDF that inflates to hundreds of MB', () => {
       peakKb = Math.max(peakKb, kb);
     }
     // Stopped just past its budget (a few MB over, one 50 ms look of growth; up to a budget more allowed for a slow
-    // machine); unwatched, it would inflate the whole stream, hundreds of MB more, until the kernel's cap.
-    // (It did inflate: well past its idle size — on a loaded machine the watchdog's look can come early, so not
-    // necessarily half its budget — and the error below says memory stopped it.)
-    expect(peakKb).toBeGreaterThan(idleKb + 32 * 1024);
+    // machine); unwatched, it would inflate the whole stream, hundreds of MB more, until the kernel's cap. That it
+    // did inflate is the wait above (16 MB past its idle size); how far before the watchdog's look stopped it
+    // depends on the machine's load (once 27 MB on a loaded one), so no lower bound is asserted — the error below
+    // says memory stopped it.
     expect(peakKb).toBeLessThan(idleKb + 2 * 128 * 1024);
     const err = await run;
     expect(err).toBeInstanceOf(IngestWorkerError);
