@@ -5,6 +5,7 @@
  */
 import type OpenAI from 'openai';
 import type Anthropic from '@anthropic-ai/sdk';
+import { isOutOfCredit, type UpstreamErrorBody } from './upstream-status.js';
 
 export type OpenAiClient = OpenAI;
 export type AnthropicClient = Anthropic;
@@ -62,10 +63,29 @@ function lazy<C>(build: () => Promise<C>): LazyClient<C> {
  *   N = 200; a POST of 11 KB to a local server: 0.17 → 0.13 ms). A redirect becomes a connection error, which
  *   the SDK reports (and retries) as such.
  */
-export const sdkFetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+export const sdkFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
   const body = typeof init?.body === 'string' ? Buffer.from(init.body, 'utf8') : init?.body;
-  return fetch(input, { ...init, body, redirect: 'error' });
+  const res = await fetch(input, { ...init, body, redirect: 'error' });
+  return res.status === 429 ? notRetriedIfOutOfCredit(res) : res;
 };
+
+/**
+ * A 429 that says the credits are spent (OpenAI's insufficient_quota) marked `x-should-retry: false`, which both
+ * SDKs obey: they retry every other 429 (after its Retry-After), and another try only keeps a caller waiting (a
+ * live turn) or an import busy (embeddings, four tries) for the same answer. Read only on a 429: a small body.
+ */
+async function notRetriedIfOutOfCredit(res: Response): Promise<Response> {
+  const text = await res.text();
+  let error: UpstreamErrorBody | undefined;
+  try {
+    error = (JSON.parse(text) as { error?: UpstreamErrorBody } | null)?.error;
+  } catch {
+    // Not JSON: not the vendor's out-of-credit answer.
+  }
+  const headers = new Headers(res.headers);
+  if (isOutOfCredit(res.status, error)) headers.set('x-should-retry', 'false');
+  return new Response(text, { status: res.status, statusText: res.statusText, headers });
+}
 
 /** The settings both SDKs' constructors take, from the adapter's options and its policy. */
 function settings(o: SdkClientOptions, policy: SdkPolicy, defaultBaseUrl: string) {
@@ -92,13 +112,25 @@ export function anthropicClient(o: SdkClientOptions, policy: SdkPolicy): LazyCli
   });
 }
 
+/** An answer either SDK raised as an error: its HTTP status and what its body said (upstream-status.ts reads them). */
+export interface SdkHttpError {
+  status: number;
+  body: UpstreamErrorBody;
+}
+
 /**
- * The HTTP status of an error either SDK raised for an answer it got (its APIError with a status), else
- * undefined (connection failures, timeouts, aborts and anything else). Only an SDK already loaded can have
- * raised one, so this needs no import.
+ * The status and error body of an error either SDK raised for an answer it got (its APIError with a status), else
+ * undefined (connection failures, timeouts, aborts and anything else). Only an SDK already loaded can have raised
+ * one, so this needs no import. OpenAI's APIError carries the body's error.code and error.type; Anthropic's its
+ * error.type and error.message (apiMessage).
  */
-export function sdkHttpStatus(err: unknown): number | undefined {
-  if (openAiModule && err instanceof openAiModule.default.APIError) return err.status;
-  if (anthropicModule && err instanceof anthropicModule.default.APIError) return err.status;
+export function sdkHttpError(err: unknown): SdkHttpError | undefined {
+  if (openAiModule && err instanceof openAiModule.default.APIError && err.status !== undefined) {
+    const message = (err.error as { message?: unknown } | undefined)?.message;
+    return { status: err.status, body: { code: err.code ?? null, type: err.type ?? null, message: typeof message === 'string' ? message : null } };
+  }
+  if (anthropicModule && err instanceof anthropicModule.default.APIError && err.status !== undefined) {
+    return { status: err.status, body: { type: err.type ?? null, message: err.apiMessage ?? null } };
+  }
   return undefined;
 }

@@ -57,7 +57,11 @@ export class FakeAnthropic {
   reply: FakeAnthropicReply | ((body: Record<string, unknown>) => FakeAnthropicReply) = { text: 'Hello there.' };
   /** Text returned by non-streaming requests, one per request, in order; the last one repeats. */
   jsonReplies: string[] = ['{}'];
-  failures: number[] = [];
+  /**
+   * Failures to answer the next requests with before behaving normally: a status, or 'credit_balance_too_low' for
+   * Anthropic's answer to an account whose credits are spent (HTTP 400, "Your credit balance is too low …").
+   */
+  failures: Array<number | 'credit_balance_too_low'> = [];
   /** Why each request the API's rules refuse was answered 400 (a test can fail on the first at once). */
   readonly refusals: string[] = [];
   clientAborts = 0;
@@ -102,6 +106,11 @@ export class FakeAnthropic {
     if (key !== this.apiKey) return sendError(res, 401, 'authentication_error', 'invalid API key');
     if (!req.headers['anthropic-version']) return sendError(res, 400, 'invalid_request_error', 'anthropic-version header is required');
     const failure = this.failures.shift();
+    if (failure === 'credit_balance_too_low') {
+      // As the API words it: a 400 invalid_request_error, told apart from a malformed request only by its message.
+      const message = 'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.';
+      return sendError(res, 400, 'invalid_request_error', message);
+    }
     if (failure !== undefined) return sendError(res, failure, failure === 529 ? 'overloaded_error' : 'api_error', `Scripted failure ${failure}`);
     if (req.method !== 'POST' || req.url !== '/v1/messages') return sendError(res, 404, 'not_found_error', `Unknown path ${req.url}`);
     const problem = validate(body);

@@ -73,8 +73,11 @@ export class FakeOpenAI {
   reply: FakeChatReply | ((body: Record<string, unknown>) => FakeChatReply) = { text: 'Hello there.' };
   /** Contents returned by non-streaming chat completions, one per request, in order; the last one repeats. */
   jsonReplies: string[] = ['{}'];
-  /** Statuses to answer the next requests with before behaving normally (e.g. [429, 500]). */
-  failures: number[] = [];
+  /**
+   * Failures to answer the next requests with before behaving normally: a status (e.g. [429, 500]), or
+   * 'insufficient_quota' for OpenAI's answer to an account whose credits are spent (HTTP 429, code insufficient_quota).
+   */
+  failures: Array<number | 'insufficient_quota'> = [];
   /** Streams whose client went away before the reply was finished. */
   clientAborts = 0;
   /** Observer of each streamed reply's first content token going out (performance.now()); for benchmarks. */
@@ -121,6 +124,11 @@ export class FakeOpenAI {
       return sendError(res, 401, 'invalid_request_error', 'Incorrect API key provided', 'invalid_api_key');
     }
     const failure = this.failures.shift();
+    if (failure === 'insufficient_quota') {
+      // As the API words it (its type and code are both insufficient_quota).
+      const message = 'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.';
+      return sendError(res, 429, 'insufficient_quota', message, 'insufficient_quota');
+    }
     if (failure !== undefined) return sendError(res, failure, 'server_error', `Scripted failure ${failure}`);
 
     if (req.method === 'POST' && req.url === '/v1/chat/completions') {

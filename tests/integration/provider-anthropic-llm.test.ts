@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AnthropicLlm } from '../../src/providers/llm/anthropic.js';
-import { ParleyError } from '../../src/errors.js';
+import { isAccountFailure, ParleyError } from '../../src/errors.js';
 import type { LlmEvent, LlmRequest } from '../../src/providers/types.js';
 import { FakeAnthropic } from '../fakes/fakeAnthropic.js';
 
@@ -165,6 +165,17 @@ describe('AnthropicLlm against fakeAnthropic', () => {
     expect(err).toBeInstanceOf(ParleyError);
     expect((err as ParleyError).message).toMatch(/rejected the API key/);
     expect((err as ParleyError).details).toMatchObject({ status: 401, retryable: false, account: true });
+  });
+
+  it('"credit balance is too low" (a 400) is an account failure, not a malformed request; other 400s are not', async () => {
+    fake.failures = ['credit_balance_too_low', 400];
+    const credit = await collect(llm.stream(request())).catch((e: unknown) => e);
+    const malformed = await collect(llm.stream(request())).catch((e: unknown) => e);
+    expect(credit).toBeInstanceOf(ParleyError);
+    expect((credit as ParleyError).message).toMatch(/refused the account/);
+    expect((credit as ParleyError).details).toMatchObject({ status: 400, retryable: false, account: true });
+    expect(isAccountFailure(credit)).toBe(true);
+    expect((malformed as ParleyError).details).toMatchObject({ status: 400, retryable: false, account: false });
   });
 
   it('reports a mid-stream drop as a retryable upstream error', async () => {

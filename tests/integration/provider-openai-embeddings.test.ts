@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchByBudget, OpenAiEmbedder } from '../../src/providers/embeddings/openai.js';
-import { ParleyError } from '../../src/errors.js';
+import { isAccountFailure, ParleyError } from '../../src/errors.js';
 import { fakeEmbedding, FakeOpenAI } from '../fakes/fakeOpenAI.js';
 
 let fake: FakeOpenAI;
@@ -52,6 +52,17 @@ describe('OpenAiEmbedder against fakeOpenAI', () => {
     const vectors = await embedder.embed(['retry me']);
     expect(vectors).toHaveLength(1);
     expect(fake.requests.length - before).toBe(3);
+  });
+
+  it('an out-of-credit answer (429 insufficient_quota) is an account failure, not retried like a rate limit', async () => {
+    const embedder = new OpenAiEmbedder({ apiKey: 'sk-emb', baseUrl: fake.baseUrl, maxRetries: 3 });
+    fake.failures = ['insufficient_quota', 'insufficient_quota', 'insufficient_quota', 'insufficient_quota'];
+    const before = fake.requests.length;
+    const err = await embedder.embed(['x']).catch((e: unknown) => e);
+    fake.failures = [];
+    expect(fake.requests.length - before).toBe(1);
+    expect((err as ParleyError).details).toMatchObject({ status: 429, retryable: false, account: true });
+    expect(isAccountFailure(err)).toBe(true);
   });
 
   it('gives up after its retries with a retryable upstream error', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OpenAiLlm } from '../../src/providers/llm/openai.js';
-import { ParleyError } from '../../src/errors.js';
+import { isAccountFailure, isRetryable, ParleyError } from '../../src/errors.js';
 import type { LlmEvent, LlmRequest } from '../../src/providers/types.js';
 import { FakeOpenAI } from '../fakes/fakeOpenAI.js';
 
@@ -171,6 +171,27 @@ describe('OpenAiLlm against fakeOpenAI', () => {
     expect((err as ParleyError).code).toBe('PARLEY_ERR_UPSTREAM');
     expect((err as ParleyError).message).toMatch(/rejected the API key/);
     expect((err as ParleyError).details).toMatchObject({ status: 401, retryable: false, account: true });
+  });
+
+  it('an out-of-credit answer (429 insufficient_quota) is an account failure: not retried, not a rate limit', async () => {
+    const retrying = new OpenAiLlm({ apiKey: 'sk-good', baseUrl: fake.baseUrl, maxRetries: 1 });
+    fake.failures = ['insufficient_quota', 'insufficient_quota'];
+    const count = fake.requests.length;
+    const err = await collect(retrying.stream(request())).catch((e: unknown) => e);
+    fake.failures = [];
+    expect(fake.requests.length).toBe(count + 1);
+    expect(err).toBeInstanceOf(ParleyError);
+    expect((err as ParleyError).message).toMatch(/refused the account/);
+    expect((err as ParleyError).details).toMatchObject({ status: 429, retryable: false, account: true });
+    expect(isAccountFailure(err)).toBe(true);
+  });
+
+  it('a plain 429 stays a rate limit: retryable, not an account failure', async () => {
+    const once = new OpenAiLlm({ apiKey: 'sk-good', baseUrl: fake.baseUrl, maxRetries: 0 });
+    fake.failures = [429];
+    const err = await collect(once.stream(request())).catch((e: unknown) => e);
+    expect((err as ParleyError).details).toMatchObject({ status: 429, retryable: true, account: false });
+    expect(isRetryable(err)).toBe(true);
   });
 
   it('retries a 5xx before the stream starts', async () => {

@@ -55,6 +55,20 @@ describe('isAccountFailure: 401/402/403 refuse the account, not the request', ()
     for (const status of [400, 404, 429, 500, 529]) expect(isAccountFailure(upstreamHttpError('Anthropic', status)), `status ${status}`).toBe(false);
   });
 
+  it('an out-of-credit answer without a 402 is one too: OpenAI\'s 429 insufficient_quota, Anthropic\'s 400 "credit balance is too low"', () => {
+    const quota = upstreamHttpError('OpenAI', 429, { code: 'insufficient_quota', type: 'insufficient_quota', message: 'You exceeded your current quota' });
+    const credit = upstreamHttpError('Anthropic', 400, { type: 'invalid_request_error', message: 'Your credit balance is too low to access the Anthropic API.' });
+    for (const err of [quota, credit]) {
+      expect(isAccountFailure(err), err.message).toBe(true);
+      expect(isRetryable(err), err.message).toBe(false);
+    }
+    // A rate limit and a malformed request keep their kinds.
+    const rate = upstreamHttpError('OpenAI', 429, { code: 'rate_limit_exceeded', type: 'requests', message: 'Rate limit reached' });
+    expect([isAccountFailure(rate), isRetryable(rate)]).toEqual([false, true]);
+    const malformed = upstreamHttpError('Anthropic', 400, { type: 'invalid_request_error', message: 'messages: at least one message is required' });
+    expect([isAccountFailure(malformed), isRetryable(malformed)]).toEqual([false, false]);
+  });
+
   it('seen through the call\'s wrappers; unmarked errors are not account failures', () => {
     const account = new ParleyError('PARLEY_ERR_UPSTREAM', 'Cartesia error: payment required', upstreamStatusDetails('cartesia', 402));
     expect(isAccountFailure(new TtsFailure(account, 'On Sundays we are closed.'))).toBe(true);

@@ -4,7 +4,7 @@ import {
   ANTHROPIC_DEFAULT_BASE_URL,
   openAiClient,
   OPENAI_DEFAULT_BASE_URL,
-  sdkHttpStatus,
+  sdkHttpError,
   SDK_POLICY,
 } from '../../src/providers/sdk-clients.js';
 import { FakeAnthropic } from '../fakes/fakeAnthropic.js';
@@ -53,10 +53,15 @@ describe('SDK clients', () => {
     const { default: Anthropic } = await import('@anthropic-ai/sdk');
     await openAiClient({ apiKey: 'k' }, SDK_POLICY.liveTurn)();
     await anthropicClient({ apiKey: 'k' }, SDK_POLICY.liveTurn)();
-    expect(sdkHttpStatus(new OpenAI.APIError(429, undefined, 'slow down', undefined))).toBe(429);
-    expect(sdkHttpStatus(new Anthropic.APIError(529, undefined, 'overloaded', undefined))).toBe(529);
-    expect(sdkHttpStatus(new OpenAI.APIConnectionError({ message: 'refused' }))).toBeUndefined();
-    expect(sdkHttpStatus(Object.assign(new Error('x'), { status: 500 }))).toBeUndefined();
+    expect(sdkHttpError(new OpenAI.APIError(429, undefined, 'slow down', undefined))?.status).toBe(429);
+    expect(sdkHttpError(new Anthropic.APIError(529, undefined, 'overloaded', undefined))?.status).toBe(529);
+    expect(sdkHttpError(new OpenAI.APIConnectionError({ message: 'refused' }))).toBeUndefined();
+    expect(sdkHttpError(Object.assign(new Error('x'), { status: 500 }))).toBeUndefined();
+    // What the body said, as each SDK keeps it (upstream-status.ts tells an out-of-credit answer by it).
+    const quota = { message: 'You exceeded your current quota', type: 'insufficient_quota', param: null, code: 'insufficient_quota' };
+    expect(sdkHttpError(new OpenAI.APIError(429, quota, undefined, undefined))?.body).toEqual({ code: 'insufficient_quota', type: 'insufficient_quota', message: quota.message });
+    const credit = { type: 'error', error: { type: 'invalid_request_error', message: 'Your credit balance is too low to access the Anthropic API.' } };
+    expect(sdkHttpError(new Anthropic.APIError(400, credit, undefined, undefined))?.body).toEqual({ type: 'invalid_request_error', message: credit.error.message });
   });
 
   it('hands Node\'s fetch the JSON body as UTF-8 bytes, and the server reads the same JSON (OpenAI)', async () => {

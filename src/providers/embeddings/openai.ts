@@ -4,7 +4,8 @@
  */
 import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
 import { ParleyError } from '../../errors.js';
-import { openAiClient, sdkHttpStatus, SDK_POLICY, type LazyClient, type OpenAiClient } from '../sdk-clients.js';
+import { upstreamStatusDetails } from '../upstream-status.js';
+import { openAiClient, sdkHttpError, SDK_POLICY, type LazyClient, type OpenAiClient } from '../sdk-clients.js';
 import type { Embedder, EmbeddingTokens } from '../types.js';
 
 export interface OpenAiEmbedderOptions {
@@ -123,14 +124,11 @@ function normalise(values: number[]): Float32Array {
 }
 
 function toUpstreamError(err: unknown): ParleyError {
-  const status = sdkHttpStatus(err);
-  if (status !== undefined) {
-    const what = status === 401 ? 'rejected the API key' : `answered HTTP ${status}`;
-    return new ParleyError('PARLEY_ERR_UPSTREAM', `OpenAI embeddings ${what}`, {
-      provider: 'openai',
-      status,
-      retryable: status === 429 || status >= 500,
-    });
+  const answered = sdkHttpError(err);
+  if (answered) {
+    const details = upstreamStatusDetails('openai', answered.status, answered.body);
+    const what = answered.status === 401 ? 'rejected the API key' : details.account ? `refused the account (HTTP ${answered.status}: credits or plan)` : `answered HTTP ${answered.status}`;
+    return new ParleyError('PARLEY_ERR_UPSTREAM', `OpenAI embeddings ${what}`, details);
   }
   const message = err instanceof Error ? err.message : String(err);
   return new ParleyError('PARLEY_ERR_UPSTREAM', `OpenAI embeddings failed: ${message}`, { provider: 'openai', retryable: true });
