@@ -323,13 +323,19 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
         // An adapter ends an aborted stream quietly. Cut by this attempt's own timers (the first-token budget, the
         // stall timer) and not by the turn's stop, it failed, wherever it was: like a dropped connection.
         if (!finished && attemptAbort.signal.aborted && !signal.aborted) throw attemptAbort.signal.reason;
+        // A stream that ended without `done` and unaborted is as broken: its tool calls may not be all it meant.
+        if (!finished && !signal.aborted && (toolCallBegun || calls.length > 0)) throw new Error('the LLM stream ended inside its tool calls');
         break;
       } catch (err) {
         if (signal.aborted) break;
-        // Broken inside a tool call: the words before it ("Let me check that for you.") promise what never came.
-        // The round is asked again once, with a first-token budget of its own, not repeating what was heard; a
-        // second break is a failed LLM (the session apologises), never a promise left hanging.
-        if (toolCallBegun && calls.length === 0) {
+        // Broken inside the round's tool calls — in the first or a later one, some perhaps already whole: the words
+        // before them ("Let me check that for you.") promise what never came, and the calls that did come are only
+        // part of what the model meant to do (two bookings, the second lost). None of them is run: the round is
+        // asked again once, whole, with a first-token budget of its own, not repeating what was heard; a second
+        // break is a failed LLM (the session apologises), never a promise left hanging nor a partial set run as if
+        // it were all. Asking again never runs a tool twice: a round's tools run only once its stream is whole
+        // (below), so no call of a broken attempt has run — its calls are dropped and the retry's run instead.
+        if (toolCallBegun || calls.length > 0) {
           if (retriedCutToolCall || !isRetryable(err)) throw new LlmFailure(err);
           retriedCutToolCall = true;
           alreadyHeard = spoken.slice(spokenFrom);
@@ -337,12 +343,13 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
           roundText = '';
           roundSaid = '';
           toolCallBegun = false;
+          calls.length = 0;
           roundStart = o.clock.now();
           continue;
         }
         // Retry once if nothing was said yet and the budget has room; a stream that breaks mid-answer keeps
         // what was said.
-        if (roundText || calls.length) {
+        if (roundText) {
           brokeMidAnswer = true;
           break;
         }

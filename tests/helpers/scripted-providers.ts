@@ -111,8 +111,13 @@ export function saySentence(text: string, options: { wordMs?: number; endpointMs
 /**
  * `breakAfterText`: the stream fails with it once the text is out (a connection dropped mid-answer).
  * `finishReason: 'length'`: the answer stopped at the request's token limit.
+ * `cutInToolCall`: the stream is cut inside tool call `index` (begun, never whole), the calls before it whole — as
+ * from a provider that streams each call as it completes: with `error` it fails with it (a dropped connection),
+ * without it stalls until aborted.
  */
-export type ScriptedReply = string | { text?: string; toolCalls?: ToolCall[]; error?: Error; stallMs?: number; breakAfterText?: Error; finishReason?: 'length' };
+export type ScriptedReply =
+  | string
+  | { text?: string; toolCalls?: ToolCall[]; error?: Error; stallMs?: number; breakAfterText?: Error; finishReason?: 'length'; cutInToolCall?: { index: number; error?: Error } };
 
 export interface ScriptedLlmOptions {
   firstTokenMs?: number;
@@ -147,7 +152,14 @@ export class ScriptedLlm implements LlmProvider {
       }
       if (reply.breakAfterText) throw reply.breakAfterText;
       if (reply.stallMs) await delay(reply.stallMs, request.signal);
-      for (const call of reply.toolCalls ?? []) yield { type: 'tool_call', call };
+      for (const [i, call] of (reply.toolCalls ?? []).entries()) {
+        yield { type: 'tool_call_start' };
+        if (reply.cutInToolCall?.index === i) {
+          if (reply.cutInToolCall.error) throw reply.cutInToolCall.error;
+          await delay(2_147_483_647, request.signal);
+        }
+        yield { type: 'tool_call', call };
+      }
       this.completed++;
       yield { type: 'done', finishReason: reply.finishReason ?? (reply.toolCalls?.length ? 'tool_calls' : 'stop') };
     } catch (err) {

@@ -230,8 +230,55 @@ describe('runAgentTurn: an LLM stream that stalls', () => {
     expect(llm.requests).toHaveLength(1);
   });
 
-  /** What a test scripts: each answer's text and tool call, whole or stalled after `stallAfter`'s words or inside its call. */
-  type Answer = { text: string; call?: typeof CALL; stallAfter?: string | 'inside-call' };
+  /** Two bookings in one round: a cut inside the second must not run the first alone. */
+  const TWO_CALLS = [CALL, { id: 'call_2', name: 'book', arguments: { when: 'friday at nine' } }];
+  const bookings = (made: string[]): Tool => ({
+    spec: booking({ n: 0 }).spec,
+    run: async (args) => {
+      made.push(String((args as { when?: unknown }).when));
+      return { content: { booked: true } };
+    },
+  });
+
+  it.each([
+    { cut: 'stalls', cutInToolCall: { index: 1 } },
+    { cut: 'breaks', cutInToolCall: { index: 1, error: new Error('socket hang up') } },
+  ])('$cut inside the second of two tool calls: neither is run from the cut answer; the round is asked again and both run once', async ({ cutInToolCall }) => {
+    const llm = new ScriptedLlm(
+      (r, i) => (r.messages.some((m) => m.role === 'tool') ? { text: AFTER_TOOL } : { text: LEAD_IN, toolCalls: TWO_CALLS, ...(i === 0 ? { cutInToolCall } : {}) }),
+      { firstTokenMs: 1, tokenMs: 0 },
+    );
+    const made: string[] = [];
+    const spoken: string[] = [];
+    const history: ChatMessage[] = [{ role: 'user', content: 'book me tomorrow at ten and friday at nine' }];
+    const result = await turn(llm, [bookings(made)], history, spoken);
+    expect(made).toEqual(['tomorrow at ten', 'friday at nine']);
+    expect(spoken).toEqual([LEAD_IN_HEARD, 'Let me check that for you.', AFTER_TOOL]);
+    expect(result.toolsCalled).toEqual(['book', 'book']);
+    expect(llm.requests).toHaveLength(3);
+    // The cut answer left nothing in the history: one assistant round with both calls, each with its result.
+    expect(history.filter((m) => m.role === 'assistant' && m.toolCalls?.length)).toHaveLength(1);
+    expect(history.filter((m) => m.role === 'tool').map((m) => m.role === 'tool' && m.toolCallId)).toEqual(['call_1', 'call_2']);
+  });
+
+  it('cut inside the second of two tool calls on the retry too: the turn fails (the session apologises), no booking made', async () => {
+    const llm = new ScriptedLlm(() => ({ text: LEAD_IN, toolCalls: TWO_CALLS, cutInToolCall: { index: 1, error: new Error('socket hang up') } }), { firstTokenMs: 1, tokenMs: 0 });
+    const made: string[] = [];
+    const spoken: string[] = [];
+    const history: ChatMessage[] = [{ role: 'user', content: 'book me' }];
+    await expect(turn(llm, [bookings(made)], history, spoken)).rejects.toBeInstanceOf(LlmFailure);
+    expect(made).toEqual([]);
+    expect(spoken).toEqual([LEAD_IN_HEARD]);
+    expect(llm.requests).toHaveLength(2);
+    expect(history).toHaveLength(1);
+  });
+
+  /**
+   * What a test scripts: each answer's text and tool call (or calls), whole or stalled after `stallAfter`'s words,
+   * inside its (first) call, or inside the second of its calls.
+   */
+  type Answer = { text: string; call?: typeof CALL; calls?: Array<typeof CALL>; stallAfter?: string | 'inside-call' | 'inside-second-call' };
+  const callsOf = (a: Answer) => a.calls ?? (a.call ? [a.call] : []);
   interface StallingVendor {
     llm: LlmProvider;
     requests(): number;
@@ -242,8 +289,14 @@ describe('runAgentTurn: an LLM stream that stalls', () => {
 
   async function openAi(): Promise<StallingVendor> {
     const fake = await FakeOpenAI.start({ apiKey: 'sk-good' });
-    // The role chunk and one chunk per word; inside a call: its first chunk and one piece of its arguments.
-    const pauseAfter = (a: Answer) => (a.stallAfter === undefined ? undefined : a.stallAfter === 'inside-call' ? 1 + fakeTokens(a.text).length + 2 : 1 + fakeTokens(a.stallAfter).length);
+    // The role chunk and one chunk per word; inside a call: its first chunk and one piece of its arguments (a whole
+    // call before it: its first chunk and its arguments in pieces of 7 characters).
+    const wholeCall = (c: typeof CALL) => 1 + Math.ceil(JSON.stringify(c.arguments).length / 7);
+    const pauseAfter = (a: Answer) =>
+      a.stallAfter === undefined ? undefined
+      : a.stallAfter === 'inside-call' ? 1 + fakeTokens(a.text).length + 2
+      : a.stallAfter === 'inside-second-call' ? 1 + fakeTokens(a.text).length + wholeCall(callsOf(a)[0]!) + 2
+      : 1 + fakeTokens(a.stallAfter).length;
     return {
       llm: new OpenAiLlm({ apiKey: 'sk-good', baseUrl: fake.baseUrl, model: 'gpt-test', maxRetries: 0 }),
       requests: () => fake.requests.length,
@@ -252,7 +305,7 @@ describe('runAgentTurn: an LLM stream that stalls', () => {
         fake.reply = (body) => {
           const a = answer(fake.requests.length, (body.messages as Array<{ role: string }>).some((m) => m.role === 'tool'));
           const stall = pauseAfter(a);
-          return { text: a.text, ...(a.call ? { toolCalls: [a.call] } : {}), ...(stall !== undefined ? { pauseAfterChunks: stall } : {}) };
+          return { text: a.text, ...(callsOf(a).length ? { toolCalls: callsOf(a) } : {}), ...(stall !== undefined ? { pauseAfterChunks: stall } : {}) };
         };
       },
       close: () => fake.close(),
@@ -262,8 +315,13 @@ describe('runAgentTurn: an LLM stream that stalls', () => {
   async function anthropic(): Promise<StallingVendor> {
     const fake = await FakeAnthropic.start({ apiKey: 'sk-ant-good' });
     // message_start, the text block's start and a ping, one delta per word; inside a call: the text block's stop,
-    // the tool_use block's start, its empty first piece and one piece of its input.
-    const pauseAfter = (a: Answer) => (a.stallAfter === undefined ? undefined : a.stallAfter === 'inside-call' ? 3 + fakeTokens(a.text).length + 4 : 3 + fakeTokens(a.stallAfter).length);
+    // the tool_use block's start, its empty first piece and one piece of its input (a whole block before it: its
+    // start, the empty piece, its input in one piece and its stop).
+    const pauseAfter = (a: Answer) =>
+      a.stallAfter === undefined ? undefined
+      : a.stallAfter === 'inside-call' ? 3 + fakeTokens(a.text).length + 4
+      : a.stallAfter === 'inside-second-call' ? 3 + fakeTokens(a.text).length + 1 + 4 + 3
+      : 3 + fakeTokens(a.stallAfter).length;
     return {
       llm: new AnthropicLlm({ apiKey: 'sk-ant-good', baseUrl: fake.baseUrl, model: 'claude-test', maxRetries: 0 }),
       requests: () => fake.requests.length,
@@ -272,7 +330,9 @@ describe('runAgentTurn: an LLM stream that stalls', () => {
         fake.reply = (body) => {
           const a = answer(fake.requests.length, JSON.stringify(body.messages).includes('tool_result'));
           const stall = pauseAfter(a);
-          return { text: a.text, ...(a.call ? { toolUses: [{ id: a.call.id, name: a.call.name, input: a.call.arguments }] } : {}), ...(stall !== undefined ? { pauseAfterEvents: stall } : {}) };
+          // Several calls: each input in one piece, so that the stall's place is known.
+          const uses = callsOf(a).map((c) => ({ id: c.id, name: c.name, input: c.arguments, ...(a.calls ? { cutAt: [] } : {}) }));
+          return { text: a.text, ...(uses.length ? { toolUses: uses } : {}), ...(stall !== undefined ? { pauseAfterEvents: stall } : {}) };
         };
       },
       close: () => fake.close(),
@@ -309,6 +369,19 @@ describe('runAgentTurn: an LLM stream that stalls', () => {
       expect(result.toolsCalled).toEqual(['book']);
       expect(v.requests() - first).toBe(2);
       expect(history[1]).toMatchObject({ role: 'assistant', toolCalls: [{ id: 'call_1', name: 'book' }] });
+    });
+
+    it('inside the second of two tool calls: neither runs from the cut answer; the round is asked again and both run once', async () => {
+      const first = v.requests() + 1;
+      v.script((n, toolResultSent) => (toolResultSent ? { text: AFTER_TOOL } : { text: LEAD_IN, calls: TWO_CALLS, ...(n === first ? { stallAfter: 'inside-second-call' } : {}) }));
+      const made: string[] = [];
+      const spoken: string[] = [];
+      const history: ChatMessage[] = [{ role: 'user', content: 'book me tomorrow at ten and friday at nine' }];
+      const result = await turn(v.llm, [bookings(made)], history, spoken);
+      expect(made).toEqual(['tomorrow at ten', 'friday at nine']);
+      expect(spoken).toEqual([LEAD_IN_HEARD, 'Let me check that for you.', AFTER_TOOL]);
+      expect(result.toolsCalled).toEqual(['book', 'book']);
+      expect(v.requests() - first).toBe(2);
     });
 
     it('inside a tool call on the retry too: the turn fails (the session apologises), no promise left hanging', async () => {
