@@ -261,6 +261,23 @@ describe('runAgentTurn: an LLM stream that stalls', () => {
     expect(history.filter((m) => m.role === 'tool').map((m) => m.role === 'tool' && m.toolCallId)).toEqual(['call_1', 'call_2']);
   });
 
+  it('a stream that ends without done after one of its tool calls: the call is not run as if it were all', async () => {
+    let requests = 0;
+    const llm: LlmProvider = {
+      name: 'ends-early',
+      async *stream() {
+        requests++;
+        yield { type: 'tool_call_start' };
+        yield { type: 'tool_call', call: CALL };
+        yield { type: 'tool_call_start' };
+      },
+    };
+    const made: string[] = [];
+    await expect(turn(llm, [bookings(made)], [{ role: 'user', content: 'book me' }], [])).rejects.toBeInstanceOf(LlmFailure);
+    expect(made).toEqual([]);
+    expect(requests).toBe(2);
+  });
+
   it('cut inside the second of two tool calls on the retry too: the turn fails (the session apologises), no booking made', async () => {
     const llm = new ScriptedLlm(() => ({ text: LEAD_IN, toolCalls: TWO_CALLS, cutInToolCall: { index: 1, error: new Error('socket hang up') } }), { firstTokenMs: 1, tokenMs: 0 });
     const made: string[] = [];
