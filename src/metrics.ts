@@ -119,7 +119,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 }
 
 /** The categories of CallSession end reasons (call-session.ts); the text after a colon (an LLM's words, a close code) is dropped. */
-const END_REASONS = ['caller_hangup', 'bot_end_call', 'transferred', 'silence', 'max_duration', 'server_shutdown'] as const satisfies readonly CallEndReasonCode[];
+const END_REASONS = ['caller_hangup', 'bot_end_call', 'transferred', 'silence', 'max_duration', 'server_shutdown', 'protocol_error'] as const satisfies readonly CallEndReasonCode[];
 const PROVIDER_STAGES = ['stt', 'llm', 'tts'] as const;
 export type ProviderStage = (typeof PROVIDER_STAGES)[number];
 

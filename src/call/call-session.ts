@@ -239,7 +239,7 @@ export class CallSession {
         if (!this.ended && text.trim()) this.typed.push(text);
       },
       onMark: (name) => this.turn?.playback.onMark(name),
-      onClose: (reason) => void this.finish({ reason: `caller_hangup: ${reason}`, status: 'completed' }, false),
+      onClose: (reason, end) => void this.finish(end ? { reason: end, status: 'failed' } : { reason: `caller_hangup: ${reason}`, status: 'completed' }, false),
     });
     this.timers.set('max-length', this.o.limits.maxCallSec * 1000, () => this.wrapUp('max_duration', this.phrases.maxDurationGoodbye));
     this.input.start();

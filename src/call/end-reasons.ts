@@ -21,6 +21,14 @@ export const CALL_END_REASONS = [
   'transferred',
   'provider_failure',
   'server_shutdown',
+  // The server closed the call's socket itself: the far end broke the socket protocol (a frame over the size limit,
+  // ws's 1009; a bad opcode or close code, 1002) — not the caller hanging up (telephony/socket-frames.ts).
+  'protocol_error',
+  // The call could not be started or run: the server failed after it accepted the call's media (telephony/call-runner.ts).
+  'server_error',
+  // The bot was disabled or deleted, or its company disabled, before the call was answered or its page connected
+  // (telephony/twilio/voice-routes.ts, telephony/web/socket-route.ts).
+  'bot_disabled',
   // Refused at the start: the company's monthly budget is used up (usage/budget.ts).
   'budget_exhausted',
   // Twilio's own end of a call (telephony/twilio/call-status.ts).

@@ -9,6 +9,7 @@ import { limitsOf, recordingOf } from '../bots/config-schema.js';
 import { startCallRecording, type ActiveRecording, type Recordings } from '../recordings/call-recording.js';
 import { countCallEnded, countProviderFailures, observeCallLatency, type Metrics } from '../metrics.js';
 import { CallSession } from '../call/call-session.js';
+import { endCallInTx } from '../call/lifecycle.js';
 import type { CallEndReason } from '../call/end-reasons.js';
 import { PgCallRecorder } from '../call/recorder.js';
 import { ToolRegistry } from '../call/tool-registry.js';
@@ -78,8 +79,47 @@ export class CallRunner {
     return true;
   }
 
-  /** Runs a call to its end. The call row and bot are already authorised by the transport's token. */
+  /**
+   * Runs a call to its end. The call row and bot are already authorised by the transport's token. A call whose
+   * session cannot be set up or run (a provider that cannot be built, a crash) is ended here, `server_error`, at
+   * once — not left queued for the sweep to call `not_started` — and the error rethrown to the route.
+   */
   async run(callTransport: CallTransport, call: CallRow, botRow: BotRow): Promise<CallSession> {
+    const { sql, metrics } = this.deps;
+    const { session, transport, log, meter, recording, bot } = await this.prepare(callTransport, call, botRow)
+      .catch(async (err: unknown) => {
+        await this.endUnrunCall(call, botRow, 'server_error: the call could not be started');
+        throw err;
+      });
+    this.active.set(call.id, session);
+    metrics.activeCalls.inc({ transport: transport.kind });
+    try {
+      const running = session.start();
+      // A call that reaches a server already shutting down is told so and ended, like the calls it had
+      // (before, it was answered and then cut without a word when the process exited).
+      if (this.draining) void session.end('server_shutdown');
+      await running;
+      log.info({ reason: session.endReason }, 'call ended');
+    } catch (err) {
+      log.error({ err }, 'call session crashed');
+      await this.endUnrunCall(call, bot, 'server_error: the call session crashed');
+    } finally {
+      this.active.delete(call.id);
+      metrics.activeCalls.dec({ transport: transport.kind });
+      observeCallLatency(metrics, session);
+      countCallEnded(metrics, session);
+      // Billed whatever the database was doing when the call ended: written once it can be reached again.
+      // The background deadline: a write given up at the API's short one could land before its retry, billed twice.
+      const usageSql = backgroundHandle(sql);
+      await retryWhileUnreachable(() => writeCallUsage(usageSql, { callId: call.id, companyId: bot.company_id }, meter.items()))
+        .then(() => this.deps.onUsageWritten?.(bot.company_id), (err: unknown) => log.error({ err }, 'writing the call usage failed'));
+      if (recording) await recording.save(sql).catch((err: unknown) => log.error({ err }, 'storing the call recording failed'));
+    }
+    return session;
+  }
+
+  /** Everything a call's session needs, the session built (not started). */
+  private async prepare(callTransport: CallTransport, call: CallRow, botRow: BotRow) {
     const { sql, metrics } = this.deps;
     const personalized = this.deps.personalize ? await this.deps.personalize(call, botRow).catch(() => botRow) : botRow;
     const log = this.deps.log.child({ callId: call.id, botId: personalized.id, transport: callTransport.kind });
@@ -142,31 +182,14 @@ export class CallRunner {
       ttsModel: providers.ttsModel,
       onProviderFailure: countProviderFailures(metrics, providers),
     });
-    this.active.set(call.id, session);
-    metrics.activeCalls.inc({ transport: transport.kind });
     log.info({ stt: providers.stt.name, llm: providers.llm.name, tts: providers.tts.name }, 'call started');
-    try {
-      const running = session.start();
-      // A call that reaches a server already shutting down is told so and ended, like the calls it had
-      // (before, it was answered and then cut without a word when the process exited).
-      if (this.draining) void session.end('server_shutdown');
-      await running;
-      log.info({ reason: session.endReason }, 'call ended');
-    } catch (err) {
-      log.error({ err }, 'call session crashed');
-    } finally {
-      this.active.delete(call.id);
-      metrics.activeCalls.dec({ transport: transport.kind });
-      observeCallLatency(metrics, session);
-      countCallEnded(metrics, session);
-      // Billed whatever the database was doing when the call ended: written once it can be reached again.
-      // The background deadline: a write given up at the API's short one could land before its retry, billed twice.
-      const usageSql = backgroundHandle(sql);
-      await retryWhileUnreachable(() => writeCallUsage(usageSql, { callId: call.id, companyId: bot.company_id }, meter.items()))
-        .then(() => this.deps.onUsageWritten?.(bot.company_id), (err: unknown) => log.error({ err }, 'writing the call usage failed'));
-      if (recording) await recording.save(sql).catch((err: unknown) => log.error({ err }, 'storing the call recording failed'));
-    }
-    return session;
+    return { session, transport, log, meter, recording, bot };
+  }
+
+  /** Ends through the lifecycle a call whose session never ran or crashed (once; a no-op for a call already ended). */
+  private async endUnrunCall(call: CallRow, bot: BotRow, reason: CallEndReason): Promise<void> {
+    await this.deps.sql.begin((tx) => endCallInTx(tx, { callId: call.id, companyId: bot.company_id }, { status: 'failed', reason }, { by: 'session' }))
+      .catch((err: unknown) => this.deps.log.error({ err, callId: call.id }, 'ending the call that could not run failed'));
   }
 
   /** Set by shutdown(): calls that start from now on are ended at once (with the shutdown goodbye). */

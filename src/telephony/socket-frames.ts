@@ -5,6 +5,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { RawData, WebSocket } from 'ws';
+import type { CallEndReason } from '../call/end-reasons.js';
 import type { Metrics } from '../metrics.js';
 
 /**
@@ -125,10 +126,11 @@ export const MAX_OUTSTANDING_MARKS = 2048;
 export class FarEndState {
   private readonly outstanding = new Set<string>();
   private closedWith: string | null = null;
+  private endedWith: CallEndReason | undefined;
 
   constructor(
     private readonly onMalformed: (why: string) => void,
-    private readonly onGone: (reason: string) => void = () => {},
+    private readonly onGone: (reason: string, end?: CallEndReason) => void = () => {},
   ) {}
 
   get closed(): boolean {
@@ -138,6 +140,11 @@ export class FarEndState {
   /** Why the far end went ('' while it is there). */
   get closeReason(): string {
     return this.closedWith ?? '';
+  }
+
+  /** How the call ends when the far end's going was not the caller's doing (see TransportHandlers.onClose). */
+  get closeEnd(): CallEndReason | undefined {
+    return this.endedWith;
   }
 
   markSent(name: string): void {
@@ -160,11 +167,12 @@ export class FarEndState {
   }
 
   /** The far end is gone (stop message, socket closed, our hang-up): forgets its marks and calls onGone, once. */
-  close(reason: string): void {
+  close(reason: string, end?: CallEndReason): void {
     if (this.closedWith !== null) return;
     this.closedWith = reason;
+    this.endedWith = end;
     this.outstanding.clear();
-    this.onGone(reason);
+    this.onGone(reason, end);
   }
 }
 
@@ -184,4 +192,18 @@ export function malformedFrameCounter(
     metrics.malformedFrames.inc({ transport });
     if (count === 1) log.warn({ why }, `malformed or unexpected ${what} frame (logged once per call)`);
   };
+}
+
+/**
+ * Calls `gone` once the call's socket has closed, with the call's end reason when the server closed it itself: ws ends a
+ * socket whose peer broke the protocol (a frame over MAX_SOCKET_PAYLOAD: 1009; a bad opcode, an unmasked frame or a
+ * bad close code: 1002) with an 'error' (code `WS_ERR_…`) before its 'close'. Such an end is `protocol_error`, not the
+ * caller's hang-up; any other close (the caller's, the network's) is the caller's.
+ */
+export function onCallSocketGone(socket: WebSocket, gone: (reason: string, end?: CallEndReason) => void): void {
+  let violation: CallEndReason | undefined;
+  socket.on('error', (err: Error & { code?: unknown }) => {
+    if (typeof err.code === 'string' && err.code.startsWith('WS_ERR_')) violation ??= `protocol_error: ${err.message.slice(0, 200)}`;
+  });
+  socket.once('close', () => gone(violation ? 'protocol error' : 'socket closed', violation));
 }

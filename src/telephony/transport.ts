@@ -3,6 +3,7 @@
  * Nothing in the call loop branches on which transport it runs over.
  */
 import type { AudioFormat } from '../audio/format.js';
+import type { CallEndReason } from '../call/end-reasons.js';
 
 export interface TransportHandlers {
   /** Hot path: one inbound frame in `inputFormat`. The buffer may be reused after return: copy to keep. */
@@ -12,8 +13,11 @@ export interface TransportHandlers {
   onText(text: string): void;
   /** A mark we sent has been played out (or cleared). */
   onMark(name: string): void;
-  /** The far end is gone (stop message, socket closed). Called once. */
-  onClose(reason: string): void;
+  /**
+   * The far end is gone (stop message, socket closed). Called once. `end`: why the call failed when that was not the
+   * caller's doing (`protocol_error`: the server closed the socket); without it, the caller hung up.
+   */
+  onClose(reason: string, end?: CallEndReason): void;
 }
 
 export interface CallTransport {

@@ -55,7 +55,11 @@ describe('a disabled company', () => {
     expect(answer.statusCode).toBe(200);
     expect(answer.body).toContain('<Hangup/>');
     expect(answer.body).not.toContain('<Stream');
-    const [row] = await h.t.db.sql`select failure_reason from calls where id = ${call!.id}`;
+    // Ended now with why: the webhook, the API and the export say the bot was disabled, not that the callee hung up.
+    const [row] = await h.t.db.sql`select status, end_reason, failure_reason, ended_at from calls where id = ${call!.id}`;
     expect(row!.failure_reason).toContain('disabled');
+    expect(row).toMatchObject({ status: 'canceled', end_reason: expect.stringMatching(/^bot_disabled: /) });
+    const [event] = await h.t.db.sql`select body::jsonb as payload from webhook_events where company_id = ${companyId} and type = 'call.ended' and body::jsonb->'data'->>'call_id' = ${call!.id}`;
+    expect(event?.payload.data).toMatchObject({ status: 'canceled', reason: expect.stringMatching(/^bot_disabled: /) });
   });
 });

@@ -37,6 +37,8 @@ describe('Twilio media socket', () => {
   const metrics = createMetrics();
   const stts: ScriptedStt[] = [];
   let n = 0;
+  /** When set, the runner cannot build the call's providers (a missing key, a bad config): it fails before the session. */
+  let providersFail = false;
 
   beforeAll(async () => {
     t = await createTestApp({
@@ -45,6 +47,7 @@ describe('Twilio media socket', () => {
         const runner = new CallRunner({
           sql: db.sql, log: createLogger('silent'), metrics,
           providersFor: () => {
+            if (providersFail) throw new Error('no providers for this bot');
             const stt = new ScriptedStt();
             stts.push(stt);
             return { stt, llm: new ScriptedLlm(() => 'Sure.', { firstTokenMs: 5 }), tts: new ScriptedTts({ firstAudioMs: 5, chunkMs: 1 }) };
@@ -159,7 +162,7 @@ describe('Twilio media socket', () => {
     expect((await callRow(callId)).status).toBe('completed');
   });
 
-  it(`closes the socket with 1009 on a frame over ${MAX_SOCKET_PAYLOAD} bytes (ws cannot skip it), which ends the call`, async () => {
+  it(`closes the socket with 1009 on a frame over ${MAX_SOCKET_PAYLOAD} bytes (ws cannot skip it), which ends the call: a protocol error, not the caller's hang-up`, async () => {
     const { callSid, callId, params } = await dial();
     const s = await openStream();
     start(s.ws, callSid, params);
@@ -168,6 +171,22 @@ describe('Twilio media socket', () => {
     await until(() => s.closeCode !== null);
     expect(s.closeCode).toBe(1009);
     await until(async () => (await callRow(callId)).ended_at !== null);
+    expect(await callRow(callId)).toMatchObject({ status: 'failed', end_reason: expect.stringMatching(/^protocol_error: /) });
+  });
+
+  it('ends the call at once, server_error, when the runner fails after start was accepted (not left for the sweep)', async () => {
+    const { callSid, callId, params } = await dial();
+    const s = await openStream();
+    providersFail = true;
+    try {
+      start(s.ws, callSid, params);
+      await until(() => s.closeCode !== null);
+    } finally {
+      providersFail = false;
+    }
+    expect(s.closeCode).toBe(1011);
+    await until(async () => (await callRow(callId)).ended_at !== null);
+    expect(await callRow(callId)).toMatchObject({ status: 'failed', end_reason: expect.stringMatching(/^server_error: /) });
   });
 
   it('terminates a socket that sends binary, oversized or more than connected and start before start', async () => {
@@ -228,9 +247,12 @@ describe('Twilio media socket', () => {
 describe('web-call socket', () => {
   let app: WebCallApp;
   let stt: ScriptedStt;
+  /** When set, the runner cannot build the call's providers: it fails after the page got `ready`. */
+  let providersFail = false;
 
   beforeAll(async () => {
     app = await startWebCallApp(() => {
+      if (providersFail) throw new Error('no providers for this bot');
       stt = new ScriptedStt();
       return { stt, llm: new ScriptedLlm((r) => `You said ${r.messages.at(-1)?.content ?? ''}`, { firstTokenMs: 5, tokenMs: 1 }), tts: new ScriptedTts({ firstAudioMs: 5, chunkMs: 1 }) };
     });
@@ -268,11 +290,26 @@ describe('web-call socket', () => {
     await client.closed;
   });
 
-  it(`closes the socket with 1009 on a frame over ${MAX_SOCKET_PAYLOAD} bytes, which ends the call`, async () => {
+  it(`closes the socket with 1009 on a frame over ${MAX_SOCKET_PAYLOAD} bytes, which ends the call: a protocol error, not the caller's hang-up`, async () => {
     const { client, minted } = await connectReady();
     client.ws.send(Buffer.alloc(MAX_SOCKET_PAYLOAD + 2), { binary: true });
     expect(await client.closed).toBe(1009);
     await until(async () => (await app.db.sql`select ended_at from calls where id = ${minted.call_id}`)[0]!.ended_at !== null);
+    const [row] = await app.db.sql`select status, end_reason from calls where id = ${minted.call_id}`;
+    expect(row).toMatchObject({ status: 'failed', end_reason: expect.stringMatching(/^protocol_error: /) });
+  });
+
+  it('ends the call at once, server_error, when the runner fails after the page got ready (not left queued for the sweep)', async () => {
+    providersFail = true;
+    try {
+      const { client, minted } = await connectReady();
+      expect(await client.closed).toBe(1011);
+      await until(async () => (await app.db.sql`select ended_at from calls where id = ${minted.call_id}`)[0]!.ended_at !== null);
+      const [row] = await app.db.sql`select status, end_reason from calls where id = ${minted.call_id}`;
+      expect(row).toMatchObject({ status: 'failed', end_reason: expect.stringMatching(/^server_error: /) });
+    } finally {
+      providersFail = false;
+    }
   });
 
   it('refuses a fresh token for a call whose media session already started', async () => {

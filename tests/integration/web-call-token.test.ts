@@ -154,9 +154,9 @@ describe('web-call tokens', () => {
     const spare = await app.mint(apiKey, botId);
     await app.db.sql`update companies set is_active = false where id = ${companyId}`;
     expect(await attempt({ type: 'start', token: before.token })).toMatchObject({ ready: false, code: 1008 });
-    // Its token spent, the call can never start: it ends there and then.
+    // Its token spent, the call can never start: it ends there and then, saying why (not a page that left).
     const [call] = await app.db.sql`select status, end_reason from calls where id = ${before.call_id}`;
-    expect(call).toMatchObject({ status: 'canceled', end_reason: expect.stringMatching(/^not_started/) });
+    expect(call).toMatchObject({ status: 'canceled', end_reason: expect.stringMatching(/^bot_disabled: /) });
     await app.db.sql`update companies set is_active = true where id = ${companyId}`;
     expect(await attempt({ type: 'start', token: spare.token })).toMatchObject({ ready: true, callId: spare.call_id });
     // Once the tokens have expired, the sweep leaves both calls as they are: the refused one ended, the started one.
@@ -165,7 +165,7 @@ describe('web-call tokens', () => {
     const rows = await app.db.sql<{ id: string; status: string; end_reason: string | null }[]>`
       select id, status, end_reason from calls where id in (${before.call_id}, ${spare.call_id})`;
     const byId = Object.fromEntries(rows.map((r) => [r.id, r]));
-    expect(byId[before.call_id]).toMatchObject({ status: 'canceled', end_reason: expect.stringMatching(/^not_started/) });
+    expect(byId[before.call_id]).toMatchObject({ status: 'canceled', end_reason: expect.stringMatching(/^bot_disabled: /) });
     expect(byId[spare.call_id]!.end_reason).not.toBe('not_started');
   });
 });

@@ -17,7 +17,7 @@ import type { RootSql } from '../../db/sql.js';
 import { verifyCallToken } from '../call-token.js';
 import type { CallRunner } from '../call-runner.js';
 import { claimMediaStart } from '../media-claim.js';
-import { closeUnauthenticated, frameBytes, malformedFrameCounter, textFrameProblem, UnauthenticatedFrames } from '../socket-frames.js';
+import { closeUnauthenticated, frameBytes, malformedFrameCounter, onCallSocketGone, textFrameProblem, UnauthenticatedFrames } from '../socket-frames.js';
 import { connectionAuthenticated } from '../../connection-guard.js';
 import { decodeTwilioMessage } from './codec.js';
 import { TwilioMediaTransport, type TwilioCallControl } from './media-transport.js';
@@ -112,7 +112,7 @@ export function twilioMediaRoute(deps: MediaRouteDeps): FastifyPluginAsync {
           connectionAuthenticated(request.raw.socket);
           transport = new TwilioMediaTransport(socket, message.streamSid, message.callSid, deps.twilioControl, bad, request.raw.socket);
           const t = transport;
-          socket.once('close', () => t.socketClosed('socket closed'));
+          onCallSocketGone(socket, (reason, end) => t.socketClosed(reason, end));
           await deps.runner.run(t, call, bot);
           if (socket.readyState === socket.OPEN) socket.close(1000, 'call ended');
         })().catch((err: unknown) => {

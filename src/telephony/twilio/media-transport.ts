@@ -9,6 +9,7 @@
 import type { WebSocket } from 'ws';
 import { TWILIO_FORMAT } from '../../audio/format.js';
 import { FarEndState } from '../socket-frames.js';
+import type { CallEndReason } from '../../call/end-reasons.js';
 import type { CallTransport, TransportHandlers, TransportNotice } from '../transport.js';
 import {
   base64DecodedCapacity,
@@ -87,7 +88,7 @@ export class TwilioMediaTransport implements CallTransport {
     /** The socket under `ws`: a mark and the audio before it then leave in one write, not two. */
     private readonly wire: CorkableWire | null = null,
   ) {
-    this.farEnd = new FarEndState(onMalformed, (reason) => this.handlers?.onClose(reason));
+    this.farEnd = new FarEndState(onMalformed, (reason, end) => this.handlers?.onClose(reason, end));
     // Its own memory, not a slice of Node's shared 8 KB pool, which the call would then keep alive whole.
     this.mediaPrefix = new TextEncoder().encode(mediaMessagePrefix(streamSid));
     this.markPrefix = markMessagePrefix(streamSid);
@@ -99,7 +100,8 @@ export class TwilioMediaTransport implements CallTransport {
     // The caller may have hung up while the call was being set up: the loop must still hear about it.
     if (this.farEnd.closed) {
       const reason = this.farEnd.closeReason;
-      queueMicrotask(() => handlers.onClose(reason));
+      const end = this.farEnd.closeEnd;
+      queueMicrotask(() => handlers.onClose(reason, end));
     }
   }
 
@@ -167,8 +169,8 @@ export class TwilioMediaTransport implements CallTransport {
   }
 
   /** The socket closed (caller hung up, network): the loop hears of it once. */
-  socketClosed(reason: string): void {
-    this.farEnd.close(reason);
+  socketClosed(reason: string, end?: CallEndReason): void {
+    this.farEnd.close(reason, end);
   }
 
   private get open(): boolean {

@@ -172,15 +172,20 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
       const form = new TwilioForm(request.body);
       const callSid = form.text('CallSid');
       if (!callSid) return reply.status(400).type('text/plain').send('CallSid missing');
-      const [call] = await deps.sql<{ id: string; bot_id: string | null }[]>`
+      const [call] = await deps.sql<{ id: string; company_id: string | null; bot_id: string | null }[]>`
         update calls set twilio_call_sid = coalesce(twilio_call_sid, ${callSid}), updated_at = now()
         where id = ${callId} and direction = 'outbound' and status = any(${liveStatuses()})
           and (twilio_call_sid is null or twilio_call_sid = ${callSid})
-        returning id, bot_id`;
+        returning id, company_id, bot_id`;
       const found = call?.bot_id ? await getBotForCall(deps.sql, call.bot_id) : undefined;
       if (!call || !found?.callable) {
         request.log.warn({ callSid, botGone: Boolean(call) && !found }, 'outbound answer for an unknown, ended or foreign call, or for a bot or company no longer active: hanging up');
-        if (call) await deps.sql`update calls set failure_reason = ${found ? 'the bot or its company was disabled before the call was answered' : 'the bot was deleted before the call was answered'}, updated_at = now() where id = ${call.id}`;
+        // Ended now with why (Twilio's final callback then only adds its billed duration), not `caller_hangup`.
+        const companyId = call?.company_id;
+        if (call && companyId) {
+          const reason = found ? 'bot_disabled: the bot or its company was disabled before the call was answered' : 'bot_disabled: the bot was deleted before the call was answered';
+          await deps.sql.begin((tx) => endCallInTx(tx, { callId: call.id, companyId }, { status: 'canceled', reason }, { by: 'telephony', durationSec: 0 }));
+        }
         return reply.type('text/xml').send(hangupTwiml());
       }
       const { bot } = found;

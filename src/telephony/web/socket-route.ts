@@ -16,7 +16,7 @@ import { getCallById } from '../../db/calls.js';
 import type { RootSql } from '../../db/sql.js';
 import type { CallRunner } from '../call-runner.js';
 import { claimMediaStart } from '../media-claim.js';
-import { closeUnauthenticated, frameBytes, textFrameProblem, UnauthenticatedFrames } from '../socket-frames.js';
+import { closeUnauthenticated, frameBytes, onCallSocketGone, textFrameProblem, UnauthenticatedFrames } from '../socket-frames.js';
 import { connectionAuthenticated } from '../../connection-guard.js';
 import { decodeWebClientMessage, encodeWebServerMessage } from './codec.js';
 import { isOriginAllowed } from './origin.js';
@@ -117,7 +117,7 @@ export function webCallSocketRoute(deps: WebCallSocketDeps): FastifyPluginAsync 
             deps.sql.begin((tx) => endCallInTx(tx, { callId: claimed.call_id, companyId: claimed.company_id }, result, { by: 'session', durationSec: 0 }));
           const call = await getCallById(deps.sql, claimed.call_id);
           if (!call || call.status !== 'queued' || !callable) {
-            await end({ status: 'canceled', reason: 'not_started: the bot or its company is disabled' });
+            await end({ status: 'canceled', reason: callable ? 'not_started' : 'bot_disabled: the bot or its company is disabled' });
             return refuse('This call can no longer be started');
           }
           if ((await deps.budget?.status(bot.company_id))?.exhausted) {
@@ -136,7 +136,7 @@ export function webCallSocketRoute(deps: WebCallSocketDeps): FastifyPluginAsync 
           connectionAuthenticated(request.raw.socket);
           const t = new WebCallTransport(socket, bad);
           transport = t;
-          socket.once('close', () => t.socketClosed('socket closed'));
+          onCallSocketGone(socket, (reason, end) => t.socketClosed(reason, end));
           socket.send(encodeWebServerMessage({ type: 'ready', call_id: call.id }));
           const session = await deps.runner.run(t, call, bot);
           t.finish(session.endReason ?? 'ended');

@@ -7,6 +7,7 @@ import type { WebSocket } from 'ws';
 import { bytesPerMs, WIDEBAND_FORMAT } from '../../audio/format.js';
 import { RealtimeAudioBudget } from '../realtime-budget.js';
 import { FarEndState } from '../socket-frames.js';
+import type { CallEndReason } from '../../call/end-reasons.js';
 import type { CallTransport, TransportHandlers, TransportNotice } from '../transport.js';
 import { checkAudioFrame, encodeWebServerMessage, type WebClientMessage, type WebServerMessage } from './codec.js';
 
@@ -28,7 +29,7 @@ export class WebCallTransport implements CallTransport {
     private readonly onMalformed: (why: string) => void,
     now?: () => number,
   ) {
-    this.farEnd = new FarEndState(onMalformed, (reason) => this.handlers?.onClose(reason));
+    this.farEnd = new FarEndState(onMalformed, (reason, end) => this.handlers?.onClose(reason, end));
     this.inbound = new RealtimeAudioBudget(bytesPerMs(WIDEBAND_FORMAT), now);
   }
 
@@ -38,7 +39,8 @@ export class WebCallTransport implements CallTransport {
     // The page may have gone before the loop attached: the loop must still hear about it.
     if (this.farEnd.closed) {
       const reason = this.farEnd.closeReason;
-      queueMicrotask(() => handlers.onClose(reason));
+      const end = this.farEnd.closeEnd;
+      queueMicrotask(() => handlers.onClose(reason, end));
     }
   }
 
@@ -73,8 +75,8 @@ export class WebCallTransport implements CallTransport {
   }
 
   /** The socket closed (tab closed, network): the loop hears of it once (even before it attached). */
-  socketClosed(reason: string): void {
-    this.farEnd.close(reason);
+  socketClosed(reason: string, end?: CallEndReason): void {
+    this.farEnd.close(reason, end);
   }
 
   private get open(): boolean {
