@@ -189,6 +189,23 @@ describe('Twilio media socket', () => {
     expect(await callRow(callId)).toMatchObject({ status: 'failed', end_reason: expect.stringMatching(/^server_error: /) });
   });
 
+  it('refuses the stream of a call whose bot was disabled after the voice webhook, and ends the call bot_disabled (no session)', async () => {
+    const { callSid, callId, params } = await dial();
+    const [call] = await t.db.sql<{ bot_id: string }[]>`select bot_id from calls where id = ${callId}`;
+    await t.db.sql`update bots set is_active = false where id = ${call!.bot_id}`;
+    const sessionsBefore = stts.length;
+    try {
+      const s = await openStream();
+      start(s.ws, callSid, params);
+      await until(() => s.closeCode !== null);
+      expect(s.closeCode).toBe(1008);
+      expect(stts.length).toBe(sessionsBefore); // no providers built: nothing talked for the disabled bot
+      expect(await callRow(callId)).toMatchObject({ status: 'canceled', end_reason: expect.stringMatching(/^bot_disabled: /) });
+    } finally {
+      await t.db.sql`update bots set is_active = true where id = ${call!.bot_id}`;
+    }
+  });
+
   it('terminates a socket that sends binary, oversized or more than connected and start before start', async () => {
     const connected = JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' });
     const openings: Array<Array<string | Buffer>> = [[Buffer.alloc(160)], ['x'.repeat(20 * 1024)], [connected, connected, connected]];

@@ -11,7 +11,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { Metrics } from '../../metrics.js';
-import { getBotById } from '../../db/bots.js';
+import { getBotForCall } from '../../db/bots.js';
+import { endCallInTx } from '../../call/lifecycle.js';
 import { getCallById, isLiveStatus } from '../../db/calls.js';
 import type { RootSql } from '../../db/sql.js';
 import { verifyCallToken } from '../call-token.js';
@@ -101,10 +102,22 @@ export function twilioMediaRoute(deps: MediaRouteDeps): FastifyPluginAsync {
           // One stream per call, decided by the database: of two sockets racing with one token, one claims it.
           const claimed = claims ? await claimMediaStart(deps.sql, claims.callId, message.callSid) : false;
           const call = claimed && claims ? await getCallById(deps.sql, claims.callId) : undefined;
-          const bot = call?.bot_id ? await getBotById(deps.sql, call.bot_id) : undefined;
-          if (!claims || !call || !bot || call.twilio_call_sid !== message.callSid || !isLiveStatus(call.status)) {
+          const forCall = call?.bot_id ? await getBotForCall(deps.sql, call.bot_id) : undefined;
+          if (!claims || !call || !forCall || call.twilio_call_sid !== message.callSid || !isLiveStatus(call.status)) {
             log.warn({ callSid: message.callSid, used: Boolean(claims) && !claimed }, 'media stream refused: bad, expired or already used token');
             refuse('unauthorised stream');
+            return;
+          }
+          const { bot, callable } = forCall;
+          if (!callable) {
+            // Disabled (bot or company) between the voice webhook and the stream: the call does not start, and says
+            // why (as the outbound answer and the web call do), rather than talking for a disabled company.
+            log.warn({ callSid: message.callSid, botId: bot.id }, 'media stream refused: the bot or its company was disabled after the call was answered');
+            if (call.company_id) {
+              const companyId = call.company_id;
+              await deps.sql.begin((tx) => endCallInTx(tx, { callId: call.id, companyId }, { status: 'canceled', reason: 'bot_disabled: the bot or its company was disabled before the call started' }, { by: 'session', durationSec: 0 }));
+            }
+            refuse('the bot or its company is disabled');
             return;
           }
           if (socket.readyState !== socket.OPEN) return;
