@@ -42,6 +42,12 @@ export const WORKER_PAST_DEADLINE = 'ingest-worker: past its deadline';
 
 /** Entries in one archive; a DOCX has a few dozen. */
 export const MAX_ARCHIVE_ENTRIES = 10_000;
+/**
+ * Columns (fields) in one CSV row: a spreadsheet's 16,384. Checked per field while a row is read: 20 MB of commas
+ * on one line was 20 million empty fields in one record, 1.1 GB in the worker, which then failed the document for
+ * memory instead of saying what is wrong with the file.
+ */
+export const MAX_CSV_COLUMNS = 16_384;
 /** Blocks (paragraphs, headings, CSV rows) one document may parse into. */
 export const MAX_BLOCKS = 1_000_000;
 
@@ -60,5 +66,6 @@ export const limitExceeded = {
     new DocumentParseError(`The document has more than ${fmtCount(limit)} characters of text (limit INGEST_MAX_CHARS); split it`),
   chunks: (limit: number) =>
     new DocumentParseError(`The document cuts into more than ${fmtCount(limit)} chunks (limit INGEST_MAX_CHUNKS); split it`),
+  columns: () => new DocumentParseError(`The CSV file has a row of more than ${fmtCount(MAX_CSV_COLUMNS)} columns; check its delimiter or split it`),
   blocks: (what: string) => new DocumentParseError(`The document has more than ${fmtCount(MAX_BLOCKS)} ${what}; split it`),
 };

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { chunkBlocks } from '../../src/knowledge/chunk.js';
 import { blocksFromHtml } from '../../src/knowledge/parse-docx.js';
 import { parseCsv } from '../../src/knowledge/parse-csv.js';
+import { DocumentParseError, MAX_CSV_COLUMNS } from '../../src/knowledge/limits.js';
 import { parseMarkdown, parsePlainText } from '../../src/knowledge/parse-text.js';
 import { splitSentences } from '../../src/knowledge/sentences.js';
 
@@ -96,6 +97,20 @@ describe('parsers', () => {
       { type: 'text', text: 'Услуга: Стрижка; мужская\nЦена: 1500 руб' },
       { type: 'text', text: 'Услуга: Маникюр\nЦена: 1200 руб\nПримечание: с покрытием "гель"' },
     ]);
+  });
+
+  it('CSV: a row of more columns than a spreadsheet has fails naming the limit (a line of commas held 1.1 GB)', () => {
+    // 20 MB of commas on one line was 20 million empty fields in one record: the worker died for memory, and the
+    // document failed for that, not for its shape. The limit is checked per field, before the record grows.
+    const row = (columns: number) => Array.from({ length: columns }, (_, i) => (i === columns - 1 ? 'last' : '')).join(',');
+    expect(parseCsv(`name,price\n${row(MAX_CSV_COLUMNS)}\n`).blocks).toEqual([{ type: 'text', text: `column ${MAX_CSV_COLUMNS}: last` }]);
+    // Delimiters inside a quoted cell (over lines, with "" escapes) are text, not columns.
+    const cell = `"a ""long"" list,\n${','.repeat(MAX_CSV_COLUMNS + 10)}"`;
+    expect(parseCsv(`name,notes\nx, ${cell}\n`).blocks).toEqual([{ type: 'text', text: `name: x\nnotes: a "long" list,\n${','.repeat(MAX_CSV_COLUMNS + 10)}` }]);
+    for (const csv of [`name,price\n${row(MAX_CSV_COLUMNS + 1)}\n`, `${row(MAX_CSV_COLUMNS + 1)}\nx\n`, `a\n${','.repeat(1_000_000)}\n`]) {
+      expect(() => parseCsv(csv)).toThrow(DocumentParseError);
+      expect(() => parseCsv(csv)).toThrow(`more than ${MAX_CSV_COLUMNS.toLocaleString('en-US')} columns`);
+    }
   });
 
   it('DOCX HTML: headings, paragraphs, list items and table rows, entities decoded', () => {
