@@ -101,6 +101,9 @@ export function storedFilename(name: string): string {
   return base + ext;
 }
 
+const rowGoneWhileStoring = (): ParleyError =>
+  conflict('The document was deleted or replaced while its file was being stored; nothing of this upload is kept, send it again if it is still wanted');
+
 /** What an upload replaces: the document of this id, or the bot's one document of the upload's (stored) name. */
 export type ReplaceTarget = { documentId: string } | 'by-name';
 
@@ -150,6 +153,9 @@ export async function acceptUpload(
     } catch (err) {
       // Nobody was told about this row yet: take it back (its job then finds nothing and ends).
       if (created) await deleteDocumentRow(deps.sql, upload.companyId, row.id).catch(() => {});
+      // The row went while the parts were written (the document was deleted, or a newer replacement took this
+      // one's place): the part's foreign key fails. The client's answer, not a 500.
+      if ((err as { code?: string }).code === '23503') throw rowGoneWhileStoring();
       throw err;
     }
     // The bytes are all stored: the job may run now (the upload's, or a retry's).
