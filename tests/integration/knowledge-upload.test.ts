@@ -2,10 +2,13 @@
  * A multipart upload carries exactly one file (a second one is refused, not silently
  * dropped), a body cut short is the client's error (400, not 500), and UTF-16 text with a BOM is text.
  */
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { knowledgeRoutes } from '../../src/api/routes/knowledge.js';
 import { botBody, createTestApp, type TestApp } from '../helpers/app.js';
 import { knowledgeHarness } from '../fixtures/knowledge/kb.js';
+import { UploadSlots } from '../../src/knowledge/upload-slots.js';
+import { until } from '../helpers/until.js';
 
 const BOUNDARY = '----parleyUploadTest';
 const headers = { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` };
@@ -20,8 +23,10 @@ const text = (s: string) => new TextEncoder().encode(s);
 
 describe('knowledge upload body', () => {
   let t: TestApp;
+  const uploadSlots = new UploadSlots(1);
   let who: { apiKey: string; botId: string };
-  const post = (payload: Buffer) =>
+  let companyId: string;
+  const post = (payload: Buffer | Readable) =>
     t.app.inject({ method: 'POST', url: `/v1/bots/${who.botId}/knowledge`, headers: { ...t.as(who.apiKey), ...headers }, payload });
   const count = async () => (await t.db.sql<{ n: number }[]>`select count(*)::int as n from knowledge_documents`)[0]!.n;
 
@@ -30,10 +35,11 @@ describe('knowledge upload body', () => {
       env: { UPLOAD_MAX_BYTES: '65536' },
       tenantRoutes: (db, config) => {
         const kb = knowledgeHarness(db.sql, { maxUploadBytes: config.UPLOAD_MAX_BYTES });
-        return [knowledgeRoutes({ sql: db.sql, store: kb.store, retriever: kb.retriever, maxUploadBytes: config.UPLOAD_MAX_BYTES })];
+        return [knowledgeRoutes({ sql: db.sql, store: kb.store, retriever: kb.retriever, maxUploadBytes: config.UPLOAD_MAX_BYTES, uploadSlots })];
       },
     });
-    const { apiKey } = await t.createCompany('Uploader');
+    const { apiKey, companyId: id } = await t.createCompany('Uploader');
+    companyId = id;
     const res = await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(apiKey), payload: botBody() });
     who = { apiKey, botId: (res.json() as { id: string }).id };
   });
@@ -64,6 +70,36 @@ describe('knowledge upload body', () => {
     const res = await post(Buffer.concat([filePart('hours.txt', bytes), end]));
     expect(res.statusCode).toBe(202);
     expect(res.json()).toMatchObject({ status: 'processing', content_type: 'text/plain', filename: 'hours.txt' });
+  });
+
+  it("refuses an upload beyond the company's uploads in progress with 429 before reading it; other companies are not held", async () => {
+    // A body that arrives slowly: its head now, the rest when the test says. Each upload's body
+    // is held in memory while it arrives, so one API key opening hundreds of them could hold gigabytes.
+    const slow = new Readable({ read: () => {} });
+    slow.push(Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="slow.txt"\r\nContent-Type: text/plain\r\n\r\nSlow `));
+    const first = post(slow);
+    await until(() => uploadSlots.held(companyId) === 1);
+    const before = await count();
+    const refused = await post(Buffer.concat([filePart('second.txt', text('A second upload at once.')), end]));
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json()).toMatchObject({ error: { code: 'PARLEY_ERR_RATE_LIMITED', message: expect.stringContaining('the limit is 1') } });
+    expect(await count()).toBe(before);
+
+    const other = await t.createCompany('Other uploader');
+    const bot = await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(other.apiKey), payload: botBody() });
+    const theirs = await t.app.inject({
+      method: 'POST', url: `/v1/bots/${(bot.json() as { id: string }).id}/knowledge`, headers: { ...t.as(other.apiKey), ...headers },
+      payload: Buffer.concat([filePart('theirs.txt', text('Another company uploads meanwhile.')), end]),
+    });
+    expect(theirs.statusCode).toBe(202);
+
+    slow.push(Buffer.concat([text('upload, finished.'), Buffer.from('\r\n'), end]));
+    slow.push(null);
+    expect((await first).statusCode).toBe(202);
+    // The slot is given back, whatever the answer.
+    expect((await post(Buffer.concat([filePart('second.txt', text('A second upload, after.')), end]))).statusCode).toBe(202);
+    expect((await post(Buffer.concat([filePart('a.txt', text('One.')), filePart('b.txt', text('Two.')), end]))).statusCode).toBe(400);
+    expect((await post(Buffer.concat([filePart('third.txt', text('A third upload, after a refused one.')), end]))).statusCode).toBe(202);
   });
 
   it('still takes one ordinary file', async () => {

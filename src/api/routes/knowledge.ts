@@ -13,6 +13,7 @@ import { acceptUpload, deleteDocument, requireBot, tooLarge, type ReplaceTarget 
 import { getDocument, listDocuments, newVersionsOf, type KnowledgeDocumentRow } from '../../knowledge/repo.js';
 import type { KnowledgeQuotas } from '../../knowledge/quotas.js';
 import type { Retriever } from '../../knowledge/retrieve.js';
+import { UploadSlots } from '../../knowledge/upload-slots.js';
 import type { VectorStore } from '../../knowledge/vector-store.js';
 import { IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors } from '../schemas.js';
 import { writeIngestUsage, type EmbeddingUsage } from '../../usage/ingest-usage.js';
@@ -112,6 +113,8 @@ export interface KnowledgeRouteDeps {
   quotas?: KnowledgeQuotas;
   /** Called after an ingestion job is enqueued (e.g. JobWorker.kick). */
   onEnqueued?: () => void;
+  /** Uploads of one company read at once (upload-slots.ts); default DEFAULT_UPLOADS_IN_PROGRESS_PER_COMPANY of them. */
+  uploadSlots?: UploadSlots;
 }
 
 /**
@@ -145,16 +148,23 @@ async function readSingleFile(request: FastifyRequest, maxBytes: number): Promis
 
 export function knowledgeRoutes(deps: KnowledgeRouteDeps): FastifyPluginAsync {
   const docDeps = { sql: deps.sql, store: deps.store, maxUploadBytes: deps.maxUploadBytes, quotas: deps.quotas, onEnqueued: deps.onEnqueued };
+  const uploadSlots = deps.uploadSlots ?? new UploadSlots();
 
   /** Reads the one file and stores it: 202 when something is to be indexed, 200 with the document as it is when not. */
   async function upload(request: FastifyRequest, reply: FastifyReply, botId: string, replace: ReplaceTarget | undefined) {
     const { companyId } = request.auth;
     // Check the bot before reading a possibly large body.
     await requireBot(deps.sql, companyId, botId);
-    const { filename, bytes } = await readSingleFile(request, deps.maxUploadBytes);
-    const { document, created } = await acceptUpload(docDeps, { companyId, botId, filename, bytes }, replace ? { replace } : {});
-    const [view] = await documentsView(deps.sql, companyId, [document]);
-    return reply.status(created ? 202 : 200).send(view);
+    // Held until the bytes are stored: the body is in memory all that time.
+    const release = uploadSlots.take(companyId);
+    try {
+      const { filename, bytes } = await readSingleFile(request, deps.maxUploadBytes);
+      const { document, created } = await acceptUpload(docDeps, { companyId, botId, filename, bytes }, replace ? { replace } : {});
+      const [view] = await documentsView(deps.sql, companyId, [document]);
+      return reply.status(created ? 202 : 200).send(view);
+    } finally {
+      release();
+    }
   }
 
   return async (app) => {
@@ -173,7 +183,7 @@ export function knowledgeRoutes(deps: KnowledgeRouteDeps): FastifyPluginAsync {
         consumes: ['multipart/form-data'],
         params: IdParams,
         querystring: UploadQuery,
-        response: { 200: KnowledgeDocumentSchema, 202: KnowledgeDocumentSchema, ...errors(400, 401, 403, 404, 409, 413, 415) },
+        response: { 200: KnowledgeDocumentSchema, 202: KnowledgeDocumentSchema, ...errors(400, 401, 403, 404, 409, 413, 415, 429) },
       },
     }, async (request, reply) => {
       const { id } = request.params as { id: string };
@@ -195,7 +205,7 @@ export function knowledgeRoutes(deps: KnowledgeRouteDeps): FastifyPluginAsync {
           'counted net: no new document, the new bytes and chunks instead of the old.',
         consumes: ['multipart/form-data'],
         params: DocParams,
-        response: { 200: KnowledgeDocumentSchema, 202: KnowledgeDocumentSchema, ...errors(400, 401, 403, 404, 409, 413, 415) },
+        response: { 200: KnowledgeDocumentSchema, 202: KnowledgeDocumentSchema, ...errors(400, 401, 403, 404, 409, 413, 415, 429) },
       },
     }, async (request, reply) => {
       const { id, documentId } = request.params as { id: string; documentId: string };
