@@ -32,6 +32,11 @@ export async function parseDocument(kind: DocumentKind, bytes: Uint8Array, limit
     parsed = await parseKind(kind, bytes, limits);
   } catch (err) {
     if (err instanceof DocumentParseError) throw err;
+    // A parser that walks the document recursively (mammoth over DOCX XML) runs out of stack on thousands of
+    // nested elements: the file's shape, said as such rather than as "Maximum call stack size exceeded".
+    if (err instanceof RangeError && /call stack/i.test(err.message)) {
+      throw new DocumentParseError(`The ${NAMES[kind]} file is nested too deeply to read (elements inside elements, thousands of levels); save it again or as PDF`);
+    }
     const reason = err instanceof Error ? err.message.split('\n')[0]!.slice(0, 300) : 'unknown error';
     throw new DocumentParseError(`The ${NAMES[kind]} file could not be read (it may be corrupt): ${reason}`);
   }

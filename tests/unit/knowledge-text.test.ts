@@ -133,3 +133,16 @@ describe('control characters in parsed text', () => {
     expect(text).toContain('Opening hours are');
   });
 });
+
+describe('a document nested too deeply to read', () => {
+  it('fails saying so, not with the parser\'s stack overflow', async () => {
+    const { parseDocument } = await import('../../src/knowledge/parse.js');
+    const { deflated, docxWith, DOC_HEAD, DOC_TAIL } = await import('../fixtures/knowledge/knowledge-zip.js');
+    // 20,000 nested content controls: a 600 KB document.xml, well within the XML limit, that mammoth walks recursively.
+    const n = 20_000;
+    const xml = `${DOC_HEAD}<w:p><w:r><w:t>Open daily.</w:t></w:r>${'<w:sdt><w:sdtContent>'.repeat(n)}${'</w:sdtContent></w:sdt>'.repeat(n)}</w:p>${DOC_TAIL}`;
+    const err = await parseDocument('docx', docxWith(deflated('word/document.xml', xml))).then(() => null, (e: unknown) => e as Error);
+    expect(err?.name).toBe('DocumentParseError');
+    expect(err?.message).toBe('The DOCX file is nested too deeply to read (elements inside elements, thousands of levels); save it again or as PDF');
+  });
+});
