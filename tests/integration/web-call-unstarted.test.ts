@@ -74,7 +74,7 @@ describe('a web call that never started', () => {
     const client = await WebCallClient.connect(app.wsUrl, PUBLIC_URL);
     client.send({ type: 'start', token: minted.token });
     expect(await client.closed).toBe(1008);
-    expect(await ended(minted.call_id)).toMatchObject({ status: 'canceled', end_reason: expect.stringMatching(/^not_started/), events: 1 });
+    expect(await ended(minted.call_id)).toMatchObject({ status: 'canceled', end_reason: expect.stringMatching(/^bot_disabled: /), events: 1 });
   });
 });
 
