@@ -77,20 +77,28 @@ if ((await readFile(stampFile, 'utf8').catch(() => null)) === fingerprint) {
 // By default it also optimises the hot functions on background threads, which pays off in a long-lived database
 // but not in initdb's one pass over PostgreSQL's bootstrap, and on a 2-core machine competed with that pass for the
 // CPU: initdb in memory 2.9-3.1 -> 1.6-2.2 s here. Only this process: the server's database keeps the optimised code.
-const templateStep = 'import(process.argv[1]).then((m) => m.buildPGliteTemplate()).then((t) => console.log(JSON.stringify(t)))';
-const started = Date.now();
-const child = spawn(process.execPath, ['--liftoff-only', '-e', templateStep, pathToFileURL(join(out, 'db', 'pglite-template-build.js')).href], {
-  stdio: ['ignore', 'pipe', 'pipe'],
-});
-let stdout = '';
-let stderr = '';
-child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
-child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr = (stderr + chunk).slice(-2000)));
-const code = await new Promise((resolve) => child.once('close', resolve).once('error', (err) => ((stderr += String(err)), resolve(-1))));
-if (code === 0) {
-  const template = JSON.parse(stdout.trim().split('\n').at(-1));
-  if (template.built) console.log(`prepared the embedded database's template in ${Date.now() - started} ms: ${relative(root, template.dir)}/`);
-} else {
-  const why = stderr.trim().split('\n').filter((line) => /\S/.test(line) && !/^\s+at /.test(line)).at(-1) ?? `exit code ${code}`;
-  console.warn(`warning: the embedded database's template was not prepared (a new DATA_DIR runs initdb instead): ${why}`);
+// Whether the template is there already is asked here, not in the child: most starts find it, and a child (a second
+// Node and PGlite's modules) costs them ~0.2 s.
+const { isCluster, pgliteTemplateDir } = await import(pathToFileURL(join(out, 'db', 'pglite-template.js')).href);
+const templateDir = await pgliteTemplateDir().catch(() => null); // unreadable: the child says why
+if (templateDir === null || !isCluster(templateDir)) await buildTemplate();
+
+async function buildTemplate() {
+  const templateStep = 'import(process.argv[1]).then((m) => m.buildPGliteTemplate()).then((t) => console.log(JSON.stringify(t)))';
+  const started = Date.now();
+  const child = spawn(process.execPath, ['--liftoff-only', '-e', templateStep, pathToFileURL(join(out, 'db', 'pglite-template-build.js')).href], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr = (stderr + chunk).slice(-2000)));
+  const code = await new Promise((resolve) => child.once('close', resolve).once('error', (err) => ((stderr += String(err)), resolve(-1))));
+  if (code === 0) {
+    const template = JSON.parse(stdout.trim().split('\n').at(-1));
+    if (template.built) console.log(`prepared the embedded database's template in ${Date.now() - started} ms: ${relative(root, template.dir)}/`);
+  } else {
+    const why = stderr.trim().split('\n').filter((line) => /\S/.test(line) && !/^\s+at /.test(line)).at(-1) ?? `exit code ${code}`;
+    console.warn(`warning: the embedded database's template was not prepared (a new DATA_DIR runs initdb instead): ${why}`);
+  }
 }
