@@ -64,7 +64,7 @@ export function histogramQuantile(counts: readonly number[], bounds: readonly nu
 /** Columns of the running daily totals (call_rollup_cum); all additive. */
 export const CUM_COLUMNS = [
   'calls', 'inbound', 'outbound', 'web', 'live', 'st_completed', 'st_failed', 'st_busy', 'st_no_answer', 'st_canceled',
-  'answered', 'transferred', 'analyzed', 'leads', 'barge_ins', 'bookings_made', 'bookings_cancelled',
+  'st_machine', 'answered', 'machine_voicemail_left', 'machine_voicemail_hung_up', 'machine_fax', 'transferred', 'analyzed', 'leads', 'barge_ins', 'bookings_made', 'bookings_cancelled',
   'duration_count', 'latency_count', 'duration_sum', 'latency_sum', ...DURATION_COLUMNS, ...LATENCY_COLUMNS,
 ];
 

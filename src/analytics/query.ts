@@ -23,8 +23,12 @@ export interface DayStats {
   date: string;
   calls: number;
   by_direction: { inbound: number; outbound: number; web: number };
-  by_status: { completed: number; failed: number; busy: number; no_answer: number; canceled: number; live: number };
+  by_status: { completed: number; failed: number; busy: number; no_answer: number; canceled: number; live: number; machine_answered: number };
+  /** Answered by a person (a machine's answer is machine_answered). */
   answered: number;
+  /** Answering-machine detection found a machine: how each ended (call/machine-answer.ts). */
+  machine_answered: number;
+  machine_answers: { voicemail_left: number; voicemail_hung_up: number; fax: number };
   completed: number;
   transferred: number;
   duration_sec: { avg: number | null; p50: number | null; p95: number | null };
@@ -236,13 +240,19 @@ function stats(raw: Sums, outcomes: Record<string, number>, seen?: Extremes): Om
   const dur = DURATION_COLUMNS.map(g);
   const lat = LATENCY_COLUMNS.map(g);
   const answered = g('answered');
+  const machineAnswers = { voicemail_left: g('machine_voicemail_left'), voicemail_hung_up: g('machine_voicemail_hung_up'), fax: g('machine_fax') };
   const durationCount = g('duration_count');
   const latencyCount = g('latency_count');
   return {
     calls: g('calls'),
     by_direction: { inbound: g('inbound'), outbound: g('outbound'), web: g('web') },
-    by_status: { completed: g('st_completed'), failed: g('st_failed'), busy: g('st_busy'), no_answer: g('st_no_answer'), canceled: g('st_canceled'), live: g('live') },
+    by_status: {
+      completed: g('st_completed'), failed: g('st_failed'), busy: g('st_busy'), no_answer: g('st_no_answer'), canceled: g('st_canceled'), live: g('live'),
+      machine_answered: g('st_machine'),
+    },
     answered,
+    machine_answered: machineAnswers.voicemail_left + machineAnswers.voicemail_hung_up + machineAnswers.fax,
+    machine_answers: machineAnswers,
     completed: g('st_completed'),
     transferred: g('transferred'),
     duration_sec: {

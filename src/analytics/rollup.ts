@@ -8,6 +8,7 @@
 import type { Db, RootSql } from '../db/sql.js';
 import type { Logger } from '../log.js';
 import { LeasedPoller } from '../util/leased-poller.js';
+import { MACHINE_END_REASONS } from '../call/end-reasons.js';
 import { ALL_BOTS, BUCKET_MINUTES, CUM_COLUMNS, DURATION_BOUNDS_SEC, DURATION_COLUMNS, LATENCY_BOUNDS_MS, LATENCY_COLUMNS, histogramSql } from './buckets.js';
 
 interface DirtyBucket {
@@ -23,7 +24,8 @@ const LEASE_MS = 120_000;
 
 const COUNTED = [
   'calls', 'inbound', 'outbound', 'web', 'live', 'st_completed', 'st_failed', 'st_busy', 'st_no_answer', 'st_canceled',
-  'answered', 'transferred', 'analyzed', 'leads', 'barge_ins', 'duration_count', 'duration_sum', 'duration_min', 'duration_max',
+  'st_machine', 'answered', 'machine_voicemail_left', 'machine_voicemail_hung_up', 'machine_fax', 'transferred', 'analyzed',
+  'leads', 'barge_ins', 'duration_count', 'duration_sum', 'duration_min', 'duration_max',
   'latency_count', 'latency_sum', 'latency_min', 'latency_max', ...DURATION_COLUMNS, ...LATENCY_COLUMNS,
 ];
 
@@ -37,10 +39,16 @@ per_call as (
   select b.company_id, b.bot_id, b.bucket, x.*
   from b
   cross join lateral (
-    select c.direction, c.status, c.answered_at, c.end_reason, o.outcome_type, o.call_id as analyzed_id,
-      case when c.ended_at is not null and c.answered_at is not null then c.duration_sec end as d,
+    select c.direction, c.status, c.answered_at, c.end_reason, m.machine, o.outcome_type, o.call_id as analyzed_id,
+      -- Talk time: a person's calls only (a voicemail left is billed minutes, not a conversation).
+      case when c.ended_at is not null and c.answered_at is not null and m.machine is null then c.duration_sec end as d,
       t.*
     from calls c
+    -- A machine answered (voicemail_left, voicemail_hung_up, fax; call/machine-answer.ts): how the call ended, or while
+    -- it is live what detection decided — the analyzer's 'machine' ending. Never an answer by a person.
+    cross join lateral (
+      select case when k.code in (${MACHINE_END_REASONS.map((r) => `'${r}'`).join(', ')}) then k.code end as machine
+      from (select lower(trim(split_part(coalesce(c.end_reason, c.machine_end_reason), ':', 1))) as code) k) m
     left join outcomes o on o.call_id = c.id
     left join lateral (
       select count(*) filter (where e.turn->'interrupted' = 'true'::jsonb)::int as barge_ins,
@@ -64,12 +72,18 @@ ca as (
     count(*) filter (where direction = 'outbound')::int as outbound,
     count(*) filter (where direction = 'web')::int as web,
     count(*) filter (where status in ('queued', 'ringing', 'in_progress'))::int as live,
-    count(*) filter (where status = 'completed')::int as st_completed,
-    count(*) filter (where status = 'failed')::int as st_failed,
-    count(*) filter (where status = 'busy')::int as st_busy,
-    count(*) filter (where status = 'no_answer')::int as st_no_answer,
-    count(*) filter (where status = 'canceled')::int as st_canceled,
-    count(answered_at)::int as answered,
+    -- An ended call a machine answered is st_machine whatever status Twilio gave it (completed): the statuses still
+    -- add up to the calls, and completed is a conversation's.
+    count(*) filter (where status = 'completed' and machine is null)::int as st_completed,
+    count(*) filter (where status = 'failed' and machine is null)::int as st_failed,
+    count(*) filter (where status = 'busy' and machine is null)::int as st_busy,
+    count(*) filter (where status = 'no_answer' and machine is null)::int as st_no_answer,
+    count(*) filter (where status = 'canceled' and machine is null)::int as st_canceled,
+    count(*) filter (where status not in ('queued', 'ringing', 'in_progress') and machine is not null)::int as st_machine,
+    count(*) filter (where answered_at is not null and machine is null)::int as answered,
+    count(*) filter (where machine = 'voicemail_left')::int as machine_voicemail_left,
+    count(*) filter (where machine = 'voicemail_hung_up')::int as machine_voicemail_hung_up,
+    count(*) filter (where machine = 'fax')::int as machine_fax,
     count(*) filter (where end_reason = 'transferred')::int as transferred,
     count(analyzed_id)::int as analyzed,
     count(*) filter (where outcome_type = 'lead')::int as leads,

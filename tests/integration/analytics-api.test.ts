@@ -10,6 +10,7 @@ import { endCallInTx } from '../../src/call/lifecycle.js';
 import { botBody, createTestApp, type TestApp } from '../helpers/app.js';
 import { storeTurns } from '../helpers/transcript.js';
 import { appendTurn } from '../../src/call/lifecycle.js';
+import { countsOf, recountAnalytics } from '../helpers/analytics-recount.js';
 
 describe('analytics', () => {
   let t: TestApp;
@@ -95,7 +96,8 @@ describe('analytics', () => {
     expect(d11.calls).toBe(0);
     expect(d10.calls).toBe(5);
     expect(d10.by_direction).toEqual({ inbound: 3, outbound: 1, web: 1 });
-    expect(d10.by_status).toEqual({ completed: 4, failed: 0, busy: 0, no_answer: 1, canceled: 0, live: 0 });
+    expect(d10.by_status).toEqual({ completed: 4, failed: 0, busy: 0, no_answer: 1, canceled: 0, live: 0, machine_answered: 0 });
+    expect(d10.machine_answered).toBe(0);
     expect(d10.answered).toBe(4);
     expect(d10.completed).toBe(4);
     expect(d10.transferred).toBe(1);
@@ -225,6 +227,15 @@ describe('analytics', () => {
     expect(both.totals.duration_sec.p95).toBeLessThanOrEqual(7);
     expect(both.totals.response_latency_ms.p95).toBeGreaterThan(1200);
     expect(both.totals.response_latency_ms.p95).toBeLessThanOrEqual(1234);
+  });
+
+  it('agrees with a recount of the calls from scratch, day by day and in total', async () => {
+    const body = (await get(a.apiKey, 'from=2026-03-09&to=2026-03-17&time_zone=UTC')).json();
+    for (const day of body.days) {
+      const next = new Date(Date.parse(`${day.date}T00:00:00Z`) + 86_400_000).toISOString();
+      expect(countsOf(day), day.date).toEqual(await recountAnalytics(t.db.sql, a.companyId, `${day.date}T00:00:00Z`, next));
+    }
+    expect(countsOf(body.totals)).toEqual(await recountAnalytics(t.db.sql, a.companyId, '2026-03-09T00:00:00Z', '2026-03-18T00:00:00Z'));
   });
 
   it('validates input and needs analytics:read', async () => {

@@ -23,18 +23,28 @@ const AnalyticsQuery = Type.Object(
 const Stats = {
   calls: Type.Integer({ description: 'Calls started on the day' }),
   by_direction: Type.Object({ inbound: Type.Integer(), outbound: Type.Integer(), web: Type.Integer() }),
-  by_status: Type.Object({ completed: Type.Integer(), failed: Type.Integer(), busy: Type.Integer(), no_answer: Type.Integer(), canceled: Type.Integer(), live: Type.Integer({ description: 'queued, ringing or in progress' }) }),
-  answered: Type.Integer(),
-  completed: Type.Integer(),
+  by_status: Type.Object({
+    completed: Type.Integer({ description: 'Ended completed, a machine\'s answer aside' }), failed: Type.Integer(), busy: Type.Integer(), no_answer: Type.Integer(), canceled: Type.Integer(),
+    live: Type.Integer({ description: 'queued, ringing or in progress' }),
+    machine_answered: Type.Integer({ description: 'Ended, answered by a machine (Twilio reports them completed)' }),
+  }, { description: 'Calls by status: each call in exactly one' }),
+  answered: Type.Integer({ description: 'Answered by a person (not by a machine)' }),
+  machine_answered: Type.Integer({ description: 'Answering-machine detection found a machine or a fax (end reason voicemail_left, voicemail_hung_up or fax): never a conversation' }),
+  machine_answers: Type.Object({
+    voicemail_left: Type.Integer({ description: 'A campaign\'s message left on the machine' }),
+    voicemail_hung_up: Type.Integer({ description: 'A machine hung up on without a word' }),
+    fax: Type.Integer({ description: 'A fax, hung up on' }),
+  }, { description: 'machine_answered by how each ended' }),
+  completed: Type.Integer({ description: 'by_status.completed' }),
   transferred: Type.Integer({ description: 'Ended by a transfer to a person' }),
-  duration_sec: Type.Object({ avg: Nullable(Type.Number()), p50: Nullable(Type.Number()), p95: Nullable(Type.Number()) }, { description: 'Of answered, ended calls; percentiles from a histogram (exact to its bucket, never outside the values seen)' }),
+  duration_sec: Type.Object({ avg: Nullable(Type.Number()), p50: Nullable(Type.Number()), p95: Nullable(Type.Number()) }, { description: 'Talk time: of calls a person answered, ended; percentiles from a histogram (exact to its bucket, never outside the values seen)' }),
   outcomes: Type.Record(Type.String(), Type.Integer(), { description: 'Analysed calls by outcome type' }),
   analyzed: Type.Integer(),
   leads: Type.Integer({ description: 'Calls whose outcome is lead' }),
   bookings_made: Type.Integer({ description: 'Bookings created on the day (not lapsed holds)' }),
   bookings_cancelled: Type.Integer({ description: 'Bookings cancelled on the day' }),
   barge_ins: Type.Integer({ description: 'Bot turns the caller interrupted' }),
-  barge_ins_per_call: Nullable(Type.Number({ description: 'Per answered call' })),
+  barge_ins_per_call: Nullable(Type.Number({ description: 'Per call a person answered' })),
   response_latency_ms: Type.Object({ avg: Nullable(Type.Number()), p50: Nullable(Type.Number()), p95: Nullable(Type.Number()), turns: Type.Integer() }, { description: 'Caller end of speech → first bot audio, per bot turn (latency.responseMs)' }),
 };
 
