@@ -11,9 +11,13 @@
  * - The REST API (/v1) takes JSON (and multipart uploads where a route reads a file): a form-encoded body, which
  *   the server parses for Twilio's webhooks, is a 415 there; a body sent to a route that takes none is a 400 rather
  *   than ignored (its keys reached the audit log as "changed fields").
+ * - A query or path value its schema reads as a number must be written as a decimal number: the validator turns
+ *   text into a number with JavaScript's Number(), which also reads "Infinity" (and then skips the schema's bounds:
+ *   `limit=Infinity` reached the database), "0x10", "0b1" and " 5".
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest, ParleyError } from '../errors.js';
+import { numberTextError } from './number-text.js';
 import { findUnstorableText, nestingError, unstorableError, unstorableTextError } from '../util/json-body.js';
 
 function refuseUnexpectedBody(request: FastifyRequest): void {
@@ -60,6 +64,8 @@ export function installRequestGuards(app: FastifyInstance): void {
     });
   });
   app.addHook('preValidation', async (request) => {
+    const notANumber = numberTextError(request);
+    if (notANumber) throw notANumber;
     if (request.url.startsWith('/v1/')) {
       refuseUnexpectedBody(request);
       omittedBodyIsEmpty(request);

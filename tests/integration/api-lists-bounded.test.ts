@@ -117,4 +117,33 @@ describe('lists and stored configs stay bounded', () => {
     expect(leap.statusCode).toBe(400);
     expect(leap.json().error.details.field).toBe('body.expires_at');
   });
+
+  it('reads a number in a query only as a decimal number, on every route: Infinity, hex, binary and padded values are 400 naming it', async () => {
+    const { apiKey } = await t.createCompany('Numbers');
+    const spec = (await t.app.inject({ url: '/openapi.json' })).json() as {
+      paths: Record<string, Record<string, { parameters?: { in: string; name: string; schema?: { type?: string } }[] }>>;
+    };
+    const checked: string[] = [];
+    for (const [path, methods] of Object.entries(spec.paths)) {
+      const params = methods.get?.parameters ?? [];
+      if (!path.startsWith('/v1/') || path.startsWith('/v1/admin') || params.some((p) => p.in === 'path')) continue;
+      for (const p of params.filter((p) => p.in === 'query' && ['integer', 'number'].includes(p.schema?.type ?? ''))) {
+        // `+` in a query string is a space: "+5" arrives as " 5".
+        for (const value of ['Infinity', '-Infinity', '0x10', '0b11', '+5', '5%20']) {
+          const res = await req(apiKey, 'GET', `${path}?${p.name}=${value}`);
+          expect(res.statusCode, `${path}?${p.name}=${value}: ${res.body}`).toBe(400);
+          expect(res.json().error.details.field).toBe(`querystring.${p.name}`);
+        }
+        checked.push(`${path} ${p.name}`);
+      }
+    }
+    expect(checked).toContain('/v1/calls limit');
+    expect(checked).toContain('/v1/bookings limit');
+    expect(checked.length).toBeGreaterThan(5);
+    // Decimal notation is read as before: 1e1 is 10, and the bounds apply.
+    expect((await req(apiKey, 'GET', '/v1/calls?limit=1e1')).statusCode).toBe(200);
+    const over = await req(apiKey, 'GET', '/v1/calls?limit=1e3');
+    expect(over.statusCode).toBe(400);
+    expect(over.json().error.details.field).toBe('querystring.limit');
+  });
 });
