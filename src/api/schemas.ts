@@ -57,19 +57,28 @@ export function parseRange(q: { from?: string | undefined; to?: string | undefin
   return { ...(from ? { from } : {}), ...(to ? { to } : {}) };
 }
 
-/** Opaque keyset cursor. */
-export function encodeCursor(parts: (string | number)[]): string {
-  return Buffer.from(JSON.stringify(parts)).toString('base64url');
+/**
+ * The list a cursor was made by. A cursor names it, and another list refuses it (400): the parts of many lists have
+ * the same kinds (a time and an id), so a cursor given to the wrong list was read as a position in it — a page of
+ * plausible rows, silently not the next one.
+ */
+export type CursorList =
+  | 'calls' | 'bookings' | 'bots' | 'api_keys' | 'phone_numbers' | 'documents' | 'campaigns' | 'campaign_contacts'
+  | 'campaign_attempts' | 'dnc' | 'audit_log' | 'webhook_deliveries' | 'admin_companies' | 'admin_phone_numbers';
+
+/** Opaque keyset cursor of `list`. */
+export function encodeCursor(list: CursorList, parts: (string | number)[]): string {
+  return Buffer.from(JSON.stringify([list, ...parts])).toString('base64url');
 }
 
 type CursorKind = 'timestamp' | 'uuid' | 'int' | 'e164';
 type CursorValue<K extends CursorKind> = K extends 'timestamp' ? Date : K extends 'int' ? number : string;
 
 /**
- * Decodes a cursor made by encodeCursor into exactly the parts a route expects, each checked, or throws a 400.
- * A cursor is client input: nothing in it reaches a query unchecked.
+ * Decodes a cursor made by encodeCursor for `list` into exactly the parts a route expects, each checked, or throws a
+ * 400. A cursor is client input: nothing in it reaches a query unchecked.
  */
-export function decodeCursor<const K extends readonly CursorKind[]>(cursor: string, kinds: K): { [I in keyof K]: CursorValue<K[I]> } {
+export function decodeCursor<const K extends readonly CursorKind[]>(cursor: string, list: CursorList, kinds: K): { [I in keyof K]: CursorValue<K[I]> } {
   const invalid = () => badRequest('cursor is not valid', { field: 'querystring.cursor' });
   let parts: unknown;
   try {
@@ -77,9 +86,9 @@ export function decodeCursor<const K extends readonly CursorKind[]>(cursor: stri
   } catch {
     throw invalid();
   }
-  if (!Array.isArray(parts) || parts.length !== kinds.length) throw invalid();
+  if (!Array.isArray(parts) || parts[0] !== list || parts.length !== kinds.length + 1) throw invalid();
   return kinds.map((kind, i) => {
-    const v: unknown = parts[i];
+    const v: unknown = parts[i + 1];
     if (kind === 'int') {
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw invalid();
       return v;
@@ -96,9 +105,9 @@ export function decodeCursor<const K extends readonly CursorKind[]>(cursor: stri
 }
 
 /** The last row of the previous page of a list ordered by (created_at desc, id desc), from its cursor. */
-export function createdKeysetAfter(cursor: string | undefined): { createdAt: Date; id: string } | undefined {
+export function createdKeysetAfter(list: CursorList, cursor: string | undefined): { createdAt: Date; id: string } | undefined {
   if (!cursor) return undefined;
-  const [createdAt, id] = decodeCursor(cursor, ['timestamp', 'uuid']);
+  const [createdAt, id] = decodeCursor(cursor, list, ['timestamp', 'uuid']);
   return { createdAt, id };
 }
 
@@ -106,8 +115,8 @@ export function createdKeysetAfter(cursor: string | undefined): { createdAt: Dat
  * One page of such a list, from `limit + 1` rows read: the first `limit`, and the cursor of the next page when
  * the extra row shows there is one.
  */
-export function createdKeysetPage<R extends { created_at: Date; id: string }>(rows: R[], limit: number): { page: R[]; next_cursor: string | null } {
+export function createdKeysetPage<R extends { created_at: Date; id: string }>(list: CursorList, rows: R[], limit: number): { page: R[]; next_cursor: string | null } {
   const page = rows.slice(0, limit);
   const last = page.at(-1);
-  return { page, next_cursor: rows.length > limit && last ? encodeCursor([last.created_at.toISOString(), last.id]) : null };
+  return { page, next_cursor: rows.length > limit && last ? encodeCursor(list, [last.created_at.toISOString(), last.id]) : null };
 }

@@ -110,7 +110,7 @@ describe('lists and stored configs stay bounded', () => {
     expect(urnQuery.statusCode).toBe(400);
     expect(urnQuery.json().error.details.field).toBe('querystring.bot_id');
     // A cursor not made by the list it is given to (an id alone, another tenant's booking) is refused.
-    const forged = await req(apiKey, 'GET', `/v1/bookings?cursor=${encodeCursor(['00000000-0000-4000-8000-000000000000'])}`);
+    const forged = await req(apiKey, 'GET', `/v1/bookings?cursor=${encodeCursor('bookings', ['00000000-0000-4000-8000-000000000000'])}`);
     expect(forged.statusCode).toBe(400);
     expect(forged.json().error.details.field).toBe('querystring.cursor');
     const leap = await req(apiKey, 'POST', '/v1/api-keys', { name: 'leap', expires_at: '2030-06-30T23:59:60Z' });
@@ -145,5 +145,29 @@ describe('lists and stored configs stay bounded', () => {
     const over = await req(apiKey, 'GET', '/v1/calls?limit=1e3');
     expect(over.statusCode).toBe(400);
     expect(over.json().error.details.field).toBe('querystring.limit');
+  });
+
+  it('refuses a cursor made by another list, though its parts have the same kinds, and one from before cursors named their list', async () => {
+    const { apiKey } = await t.createCompany('Cursors');
+    for (const name of ['One', 'Two']) await req(apiKey, 'POST', '/v1/bots', botBody({ name }));
+    await req(apiKey, 'POST', '/v1/api-keys', { name: 'second' });
+    const botsCursor = (await req(apiKey, 'GET', '/v1/bots?limit=1')).json().next_cursor as string;
+    const keysCursor = (await req(apiKey, 'GET', '/v1/api-keys?limit=1')).json().next_cursor as string;
+    expect(botsCursor).toBeTruthy();
+    expect(keysCursor).toBeTruthy();
+    // Each list's cursor (created_at, id) pages its own list…
+    expect((await req(apiKey, 'GET', `/v1/bots?limit=1&cursor=${botsCursor}`)).json().data).toHaveLength(1);
+    expect((await req(apiKey, 'GET', `/v1/api-keys?limit=1&cursor=${keysCursor}`)).json().data).toHaveLength(1);
+    // …and no other, whose rows it would have cut at a time and an id that mean nothing there.
+    for (const url of [`/v1/api-keys?cursor=${botsCursor}`, `/v1/bookings?cursor=${botsCursor}`, `/v1/calls?cursor=${botsCursor}`, `/v1/bots?cursor=${keysCursor}`]) {
+      const res = await req(apiKey, 'GET', url);
+      expect(res.statusCode, url).toBe(400);
+      expect(res.json().error.details.field).toBe('querystring.cursor');
+    }
+    // A cursor as they were made before they named their list: [created_at, id].
+    const [, ...parts] = JSON.parse(Buffer.from(botsCursor, 'base64url').toString()) as unknown[];
+    const old = await req(apiKey, 'GET', `/v1/bots?cursor=${Buffer.from(JSON.stringify(parts)).toString('base64url')}`);
+    expect(old.statusCode).toBe(400);
+    expect(old.json().error.details.field).toBe('querystring.cursor');
   });
 });

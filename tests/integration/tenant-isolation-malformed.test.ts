@@ -22,15 +22,15 @@ function deepBotJson(depth: number, body: Record<string, unknown> = botBody()): 
 /** Requests that once reached postgres.js with values it could not serialise, or that the server refused with a 500. */
 function malformedRequests(botId: string): { method: 'GET' | 'POST' | 'PATCH'; url: string; payload?: unknown }[] {
   return [
-    { method: 'GET', url: `/v1/calls?cursor=${encodeCursor(['garbage', randomUUID()])}` },
-    { method: 'GET', url: `/v1/calls?cursor=${encodeCursor(['2026-01-01T00:00:00Z', 'not-a-uuid'])}` },
+    { method: 'GET', url: `/v1/calls?cursor=${encodeCursor('calls', ['garbage', randomUUID()])}` },
+    { method: 'GET', url: `/v1/calls?cursor=${encodeCursor('calls', ['2026-01-01T00:00:00Z', 'not-a-uuid'])}` },
     { method: 'GET', url: `/v1/calls?cursor=${Buffer.from('[12,{"a":1}]').toString('base64url')}` },
     { method: 'GET', url: `/v1/calls?cursor=${Buffer.from('{"a":').toString('base64url')}` },
     { method: 'GET', url: '/v1/calls?from=0000-01-01T00:00:00Z' },
     { method: 'GET', url: '/v1/calls?to=0000-12-31T00:00:00Z' },
-    { method: 'GET', url: `/v1/bookings?cursor=${encodeCursor(['garbage'])}` },
+    { method: 'GET', url: `/v1/bookings?cursor=${encodeCursor('bookings', ['garbage'])}` },
     { method: 'GET', url: '/v1/bookings?from=0000-01-01T00:00:00Z' },
-    { method: 'GET', url: `/v1/webhooks/deliveries?cursor=${encodeCursor([1e300])}` },
+    { method: 'GET', url: `/v1/webhooks/deliveries?cursor=${encodeCursor('webhook_deliveries', [1e300])}` },
     { method: 'POST', url: '/v1/bots', payload: deepBotJson(5_000) },
     { method: 'PATCH', url: `/v1/bots/${botId}`, payload: deepBotJson(5_000, { config: botBody().config }) },
     { method: 'POST', url: '/v1/bots', payload: deepBotJson(100_000) },

@@ -64,10 +64,10 @@ export function adminRoutes(deps: { sql: RootSql; adminToken: string }): Fastify
     }, async (request) => {
       const q = request.query as { limit?: number; cursor?: string };
       const limit = q.limit ?? 50;
-      const after = q.cursor ? decodeCursor(q.cursor, ['uuid'])[0] : undefined;
+      const after = q.cursor ? decodeCursor(q.cursor, 'admin_companies', ['uuid'])[0] : undefined;
       const rows = await listCompanies(deps.sql, { limit: limit + 1, ...(after ? { cursor: after } : {}) });
       const page = rows.slice(0, limit);
-      return { data: page, next_cursor: rows.length > limit ? encodeCursor([page.at(-1)!.id]) : null };
+      return { data: page, next_cursor: rows.length > limit ? encodeCursor('admin_companies', [page.at(-1)!.id]) : null };
     });
 
     app.get('/companies/:id', {
@@ -121,13 +121,13 @@ export function adminRoutes(deps: { sql: RootSql; adminToken: string }): Fastify
     }, async (request) => {
       const q = request.query as Static<typeof NumbersQuery>;
       const limit = q.limit ?? 50;
-      const after = q.cursor ? decodeCursor(q.cursor, ['e164'])[0] : undefined;
+      const after = q.cursor ? decodeCursor(q.cursor, 'admin_phone_numbers', ['e164'])[0] : undefined;
       const rows = await listNumbers(deps.sql, {
         includeReleased: q.include_released ?? false, limit: limit + 1,
         ...(q.company_id ? { companyId: q.company_id } : {}), ...(after ? { cursor: after } : {}),
       });
       const page = rows.slice(0, limit);
-      return { data: page.map(toAdminNumber), next_cursor: rows.length > limit ? encodeCursor([page.at(-1)!.number]) : null };
+      return { data: page.map(toAdminNumber), next_cursor: rows.length > limit ? encodeCursor('admin_phone_numbers', [page.at(-1)!.number]) : null };
     });
 
     const AssignBody = Type.Object({ company_id: Uuid }, { additionalProperties: false });

@@ -78,8 +78,8 @@ export function apiKeyRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
     }, async (request) => {
       const q = request.query as Static<typeof ListQuery>;
       const limit = q.limit ?? 50;
-      const rows = await listApiKeys(deps.sql, request.auth.companyId, { limit: limit + 1, after: createdKeysetAfter(q.cursor) });
-      const { page, next_cursor } = createdKeysetPage(rows, limit);
+      const rows = await listApiKeys(deps.sql, request.auth.companyId, { limit: limit + 1, after: createdKeysetAfter('api_keys', q.cursor) });
+      const { page, next_cursor } = createdKeysetPage('api_keys', rows, limit);
       return { data: page.map(toApiKey), next_cursor };
     });
 

@@ -41,7 +41,7 @@ export function auditLogRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
       // An actor other than admin is an API key: one of the company's (revoked keys stay, so their entries are found).
       if (actor !== 'admin') await requireOwned(deps.sql, request.auth.companyId, 'apiKey', actor);
       const limit = q.limit ?? 50;
-      const before = q.cursor ? decodeCursor(q.cursor, ['int'])[0] : undefined;
+      const before = q.cursor ? decodeCursor(q.cursor, 'audit_log', ['int'])[0] : undefined;
       const rows = await listAudit(deps.sql, request.auth.companyId, {
         ...(q.action ? { action: q.action } : {}),
         ...(actor ? { actor } : {}),
@@ -49,7 +49,7 @@ export function auditLogRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
         ...(before !== undefined ? { before } : {}),
       }, limit + 1);
       const page = rows.slice(0, limit);
-      return { data: page, next_cursor: rows.length > limit ? encodeCursor([Number(page.at(-1)!.id)]) : null };
+      return { data: page, next_cursor: rows.length > limit ? encodeCursor('audit_log', [Number(page.at(-1)!.id)]) : null };
     });
   };
 }

@@ -158,11 +158,11 @@ export function bookingRoutes(deps: { sql: RootSql; bookings: BookingServiceApi 
         ...(q.call_id ? { callId: q.call_id } : {}),
         ...(phones ? { phones } : {}),
         ...parseRange(q),
-        after: createdKeysetAfter(q.cursor),
+        after: createdKeysetAfter('bookings', q.cursor),
       });
       const page = rows.slice(0, limit);
       const last = page.at(-1);
-      return { data: page.map(toBookingJson), next_cursor: rows.length > limit && last ? encodeCursor([last.createdAt, last.id]) : null };
+      return { data: page.map(toBookingJson), next_cursor: rows.length > limit && last ? encodeCursor('bookings', [last.createdAt, last.id]) : null };
     });
 
     app.get('/bookings/:id', {

@@ -161,8 +161,8 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
     }, async (request) => {
       const q = request.query as Static<typeof ListQuery>;
       const limit = q.limit ?? 50;
-      const rows = await listBots(deps.sql, request.auth.companyId, { includeInactive: q.include_inactive ?? false, limit: limit + 1, after: createdKeysetAfter(q.cursor) });
-      const { page, next_cursor } = createdKeysetPage(rows, limit);
+      const rows = await listBots(deps.sql, request.auth.companyId, { includeInactive: q.include_inactive ?? false, limit: limit + 1, after: createdKeysetAfter('bots', q.cursor) });
+      const { page, next_cursor } = createdKeysetPage('bots', rows, limit);
       const local = await localSpeechStatus();
       return { data: page.map((b) => ({ ...toBot(b), warnings: botWarnings(b, keys, local) })), next_cursor };
     });
@@ -225,10 +225,10 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
     }, async (request) => {
       const q = request.query as Static<typeof NumbersQuery>;
       const limit = q.limit ?? 50;
-      const after = q.cursor ? decodeCursor(q.cursor, ['e164'])[0] : undefined;
+      const after = q.cursor ? decodeCursor(q.cursor, 'phone_numbers', ['e164'])[0] : undefined;
       const rows = await listNumbers(deps.sql, { companyId: request.auth.companyId, includeReleased: false, limit: limit + 1, ...(after ? { cursor: after } : {}) });
       const page = rows.slice(0, limit);
-      return { data: page.map(toPhoneNumber), next_cursor: rows.length > limit ? encodeCursor([page.at(-1)!.number]) : null };
+      return { data: page.map(toPhoneNumber), next_cursor: rows.length > limit ? encodeCursor('phone_numbers', [page.at(-1)!.number]) : null };
     });
 
     app.delete('/phone-numbers/:number', {

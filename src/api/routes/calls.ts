@@ -108,7 +108,7 @@ export function callRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
       const limit = q.limit ?? 50;
       let after: { startedAt: Date; id: string } | undefined;
       if (q.cursor) {
-        const [startedAt, id] = decodeCursor(q.cursor, ['timestamp', 'uuid']);
+        const [startedAt, id] = decodeCursor(q.cursor, 'calls', ['timestamp', 'uuid']);
         after = { startedAt, id };
       }
       const rows = await listCalls(deps.sql, request.auth.companyId, {
@@ -121,7 +121,7 @@ export function callRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
       const last = page.at(-1);
       return {
         data: page.map((row) => summary(row, request.auth)),
-        next_cursor: rows.length > limit && last ? encodeCursor([last.started_at.toISOString(), last.id]) : null,
+        next_cursor: rows.length > limit && last ? encodeCursor('calls', [last.started_at.toISOString(), last.id]) : null,
       };
     });
 

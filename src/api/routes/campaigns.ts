@@ -225,8 +225,8 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
     }, async (request) => {
       const q = request.query as { limit?: number; cursor?: string; status?: CampaignStatus };
       const limit = q.limit ?? 50;
-      const rows = await listCampaigns(sql, request.auth.companyId, limit + 1, q.status, createdKeysetAfter(q.cursor));
-      const { page, next_cursor } = createdKeysetPage(rows, limit);
+      const rows = await listCampaigns(sql, request.auth.companyId, limit + 1, q.status, createdKeysetAfter('campaigns', q.cursor));
+      const { page, next_cursor } = createdKeysetPage('campaigns', rows, limit);
       return { data: page.map(view), next_cursor };
     });
 
@@ -353,12 +353,12 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
       const q = request.query as { limit?: number; cursor?: string; state?: ContactState };
       await found(sql, request.auth.companyId, id);
       const limit = q.limit ?? 50;
-      const afterId = q.cursor ? decodeCursor(q.cursor, ['uuid'])[0] : undefined;
+      const afterId = q.cursor ? decodeCursor(q.cursor, 'campaign_contacts', ['uuid'])[0] : undefined;
       const rows = await listContacts(sql, request.auth.companyId, id, limit + 1, q.state, afterId);
       const page = rows.slice(0, limit).map(({ campaign_id: _c, next_attempt_at, ...rest }) => ({
         ...rest, next_attempt_at: Number.isFinite(next_attempt_at.getTime()) ? next_attempt_at : null,
       }));
-      return { data: page, next_cursor: rows.length > limit ? encodeCursor([page.at(-1)!.id]) : null };
+      return { data: page, next_cursor: rows.length > limit ? encodeCursor('campaign_contacts', [page.at(-1)!.id]) : null };
     });
 
     app.get('/campaigns/:id/attempts', {
@@ -371,13 +371,13 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
       const limit = q.limit ?? 50;
       let after: { dialedAt: Date; id: string } | undefined;
       if (q.cursor) {
-        const [dialedAt, aid] = decodeCursor(q.cursor, ['timestamp', 'uuid']);
+        const [dialedAt, aid] = decodeCursor(q.cursor, 'campaign_attempts', ['timestamp', 'uuid']);
         after = { dialedAt, id: aid };
       }
       const rows = await listAttempts(sql, request.auth.companyId, id, limit + 1, after);
       const page = rows.slice(0, limit).map(({ campaign_id: _c, ...rest }) => rest);
       const last = page.at(-1);
-      return { data: page, next_cursor: rows.length > limit && last ? encodeCursor([last.dialed_at.toISOString(), last.id]) : null };
+      return { data: page, next_cursor: rows.length > limit && last ? encodeCursor('campaign_attempts', [last.dialed_at.toISOString(), last.id]) : null };
     });
 
     // ------------------------------------------------------------------------------------ do-not-call
@@ -413,13 +413,13 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
       const limit = q.limit ?? 50;
       let after: { createdAt: Date; phone: string } | undefined;
       if (q.cursor) {
-        const [createdAt, phone] = decodeCursor(q.cursor, ['timestamp', 'e164']);
+        const [createdAt, phone] = decodeCursor(q.cursor, 'dnc', ['timestamp', 'e164']);
         after = { createdAt, phone };
       }
       const rows = await listDnc(sql, request.auth.companyId, limit + 1, after);
       const page = rows.slice(0, limit);
       const last = page.at(-1);
-      return { data: page, next_cursor: rows.length > limit && last ? encodeCursor([last.created_at.toISOString(), last.phone]) : null };
+      return { data: page, next_cursor: rows.length > limit && last ? encodeCursor('dnc', [last.created_at.toISOString(), last.phone]) : null };
     });
 
     app.get('/dnc/:number', {

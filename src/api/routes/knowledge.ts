@@ -232,7 +232,7 @@ export function knowledgeRoutes(deps: KnowledgeRouteDeps): FastifyPluginAsync {
       const limit = q.limit ?? 50;
       let after: { createdAt: Date; id: string } | undefined;
       if (q.cursor) {
-        const [createdAt, lastId] = decodeCursor(q.cursor, ['timestamp', 'uuid']);
+        const [createdAt, lastId] = decodeCursor(q.cursor, 'documents', ['timestamp', 'uuid']);
         after = { createdAt, id: lastId };
       }
       const rows = await listDocuments(deps.sql, request.auth.companyId, id, { limit: limit + 1, ...(after ? { after } : {}) });
@@ -240,7 +240,7 @@ export function knowledgeRoutes(deps: KnowledgeRouteDeps): FastifyPluginAsync {
       const last = page.at(-1);
       return {
         data: await documentsView(deps.sql, request.auth.companyId, page),
-        next_cursor: rows.length > limit && last ? encodeCursor([last.created_at.toISOString(), last.id]) : null,
+        next_cursor: rows.length > limit && last ? encodeCursor('documents', [last.created_at.toISOString(), last.id]) : null,
       };
     });
 

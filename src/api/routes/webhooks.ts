@@ -100,7 +100,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): FastifyPluginAsync {
       const limit = q.limit ?? 50;
       let beforeSeq: number | undefined;
       if (q.cursor) {
-        [beforeSeq] = decodeCursor(q.cursor, ['int']);
+        [beforeSeq] = decodeCursor(q.cursor, 'webhook_deliveries', ['int']);
       }
       const companyId = request.auth.companyId;
       const rows = await listDeliveries(sql, companyId, { type: q.type, status: q.status, beforeSeq, limit: limit + 1 });
@@ -108,7 +108,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): FastifyPluginAsync {
       const attempts = await attemptsFor(sql, companyId, page.map((r) => r.id));
       return {
         data: page.map((r) => present(r, attempts.get(r.id) ?? [], request.auth.scopes)),
-        next_cursor: rows.length > limit ? encodeCursor([Number(page.at(-1)!.seq)]) : null,
+        next_cursor: rows.length > limit ? encodeCursor('webhook_deliveries', [Number(page.at(-1)!.seq)]) : null,
       };
     });
 
