@@ -187,6 +187,48 @@ describe('guided booking: corrections, taken times, phone calls (en)', () => {
     expect(b!.start).toBe(new Date(at('2026-03-05T11:45')).toISOString());
   });
 
+  it('a caller who drops the booking mid-way ("never mind", "actually cancel that") is let go: nothing booked, the hold freed', async () => {
+    const c = await conversation(botEn, '+12125550100');
+    expect(await c.say('I want to book a tap repair tomorrow at 10')).toBe('May I have your name, please?');
+    // Not taken for a name ("Never Mind") and read back as a booking one "yes" away.
+    expect(await c.say('never mind')).toBe("All right, I've left it as it was. Is there anything else I can help with?");
+    expect((await c.bookings()).map((b) => b.status)).toEqual(['cancelled']);
+    expect(await c.say('yes')).not.toMatch(/booked/);
+
+    const d = await conversation(botEn, '+12125550100');
+    await d.say('I want to book a tap repair tomorrow at 11');
+    expect(await d.say('Bob Stone')).toMatch(/^Let me confirm: Tap repair tomorrow at 11:00 AM/);
+    // At the read-back "cancel that" is this booking dropped, not a question to read it back again.
+    expect(await d.say('actually cancel that')).toBe("All right, I've left it as it was. Is there anything else I can help with?");
+    expect(await d.say('yes')).not.toMatch(/booked/);
+    expect(await live(d.callId)).toEqual([]);
+
+    const r = await conversation(botRu, '+79161234567');
+    await r.say('Хочу записаться на маникюр завтра в 12');
+    expect(await r.say('нет, не надо, я передумала')).toBe('Хорошо, оставляю всё как было. Могу ещё чем-нибудь помочь?');
+    expect(await live(r.callId)).toEqual([]);
+  });
+
+  it('words that drop the booking but change it are a correction: "no wait, cancel that, make it 11" moves the time', async () => {
+    const c = await conversation(botEn, '+12125550100');
+    await c.say('I want to book a tap repair tomorrow at 10');
+    expect(await c.say('Bob Stone')).toMatch(/^Let me confirm: Tap repair tomorrow at 10:00 AM/);
+    expect(await c.say('cancel that, make it 11')).toMatch(/^Let me confirm: Tap repair tomorrow at 11:00 AM/);
+  });
+
+  it('"never mind" to a cancellation\'s read-back leaves the booking as it was; "cancel it" there drops nothing', async () => {
+    await bookings.reserve(db.sql, {
+      companyId: company, botId: botEn.id, serviceId: 'tap', start: new Date(at('2026-03-06T10:00')), status: 'confirmed', actor: 'api', customerPhone: '+12125550199',
+    });
+    const c = await conversation(botEn, '+12125550199');
+    expect(await c.say('I want to cancel my appointment')).toMatch(/^Just to confirm: cancel your Tap repair/);
+    expect(await c.say('never mind')).toBe("All right, I've left it as it was. Is there anything else I can help with?");
+    expect(await c.say('I want to cancel my appointment')).toMatch(/^Just to confirm: cancel your Tap repair/);
+    // Not a stop: it is what the caller wants done.
+    expect(await c.say('cancel it')).not.toMatch(/left it as it was/);
+    expect(await c.say('yes, cancel it')).toMatch(/^Done, your Tap repair .* is cancelled/);
+  });
+
   it('a time the business does not book is said to be so, not "taken"; a weekday is confirmed with its date', async () => {
     const c = await conversation(botEn, '+12125550100');
     expect(await c.say('Can I book a tap repair on Saturday at 10 am?')).toMatch(/^Sorry, we can't book on Saturday at 10:00 AM\. The nearest free times are /);

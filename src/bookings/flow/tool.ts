@@ -25,7 +25,7 @@ import { parseWhen, type WhenResult } from '../when-parser.js';
 import { flowSettings, type FlowSettings } from './config.js';
 import { findServiceInUtterance, normalizeText } from './fuzzy.js';
 import { FLOW_PHRASES, type FlowPhrases } from './phrases.js';
-import { extractName, extractPhoneDigits, isNo, isQuestion, isYes, pickedOption, speakDigits, spelledName, taskOf, type Task } from './understand.js';
+import { extractName, extractPhoneDigits, isNo, isQuestion, isStop, isYes, pickedOption, speakDigits, spelledName, taskOf, type Task } from './understand.js';
 import { isCommonName } from '../../providers/stt/local-names.js';
 import { installedPronunciations, soundMatchName } from '../name-sound.js';
 import type { Pronunciations } from '../../providers/stt/local-names.js';
@@ -688,12 +688,13 @@ export function bookingFlowTool(
     const st = store.get(ctx.callId, now);
     const words = str(args.caller_words)?.replace(/^\[keypad\]\s*/, '');
     const taskArg = str(args.task);
-    if (taskArg === 'stop') {
+    const stop = async (): Promise<ToolResult> => {
       const next = fresh(st);
       await bookings.releaseCallHolds(db, { companyId: ctx.companyId, callId: ctx.callId }).catch(() => {});
       store.set(ctx.callId, next, now);
       return answer(e, next, e.p.stopped);
-    }
+    };
+    if (taskArg === 'stop') return stop();
     let task = (taskArg && TASKS.has(taskArg) ? taskArg : null) as Task | null;
     if (!task && words && (st.stage === 'done' || !st.task || st.asked === null)) task = taskOf(words);
     let state = st;
@@ -717,6 +718,15 @@ export function bookingFlowTool(
       if (fromId) [state.phone, state.phoneFrom] = [fromId, 'caller_id'];
     }
     const before = JSON.stringify([state.serviceId, state.start, state.name, state.phone, state.bookingId]);
+    // "Never mind", "cancel that" while a task is under way drop it, as task: 'stop' does — unless the same words
+    // change what it holds ("cancel that, make it 11" is a correction). A name is not looked for in them: "never
+    // mind" is no one's name.
+    if (words && !taskArg && state === st && st.task && st.stage !== 'done' && isStop(words, st.task)) {
+      const probe = JSON.parse(JSON.stringify(state)) as FlowState;
+      const slots = (f: FlowState): string => JSON.stringify([f.serviceId, f.start, f.phone, f.bookingId, f.offered, f.window]);
+      await absorb(e, probe, args, words);
+      if (slots(probe) === slots(state)) return stop();
+    }
     const yes = args.confirm === true || (words !== undefined && isYes(words));
     const no = args.confirm === false || (words !== undefined && isNo(words));
     // A question in the middle of a flow ("what does it cost?") is not an answer: let the agent look it up.

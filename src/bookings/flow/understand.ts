@@ -22,6 +22,23 @@ export function isNo(text: string): boolean {
   return NO.test(norm(text).replace(/^(uh|um|well|ну|э)[, ]+/, ''));
 }
 
+// ---------- dropping the task ----------
+
+/**
+ * The caller drops what is under way: "never mind", "forget it", "scratch that", "I changed my mind", "don't book
+ * it", "I'll call back later"; "не надо", "я передумал(а)", "забудьте".
+ */
+const STOP =
+  /\b(never ?mind|forget (it|about it|that)|(scratch|drop) (that|this|it)|i('ve| have)? changed my mind|(don't|do not) (book|cancel|move|bother|do) (it|that|anything)|i (don't|do not) want (it|that|to book|an appointment)( any ?more)?|i'll call (you )?back( later)?)\b|не надо|не нужно|передумал|забудьте|(я )?перезвоню/;
+/** "(Actually) cancel that": the task under way dropped — unless that task is a cancellation, where it is a yes. */
+const CANCEL_THAT = /\bcancel (that|this|it)\b|отмените (это|её|ее)/;
+
+export function isStop(text: string, task: Task | null): boolean {
+  const t = norm(text);
+  if (isYes(t)) return false;
+  return STOP.test(t) || (task !== 'cancel' && CANCEL_THAT.test(t));
+}
+
 // ---------- questions vs actions ----------
 
 /** "What happens if I cancel late?", "Что будет, если я отменю?" — asking about a policy, not asking for it. */
