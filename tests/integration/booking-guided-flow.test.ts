@@ -229,6 +229,13 @@ describe('guided booking: corrections, taken times, phone calls (en)', () => {
     expect(await c.say('yes, cancel it')).toMatch(/^Done, your Tap repair .* is cancelled/);
   });
 
+  it('a day or a part of the day said before the service is offered once the service is known, not asked for again', async () => {
+    const c = await conversation(botEn, '+12125550100');
+    expect(await c.say('Can I book something tomorrow afternoon?')).toBe('Which service would you like: TV mounting or Tap repair?');
+    expect(await c.say('TV mounting')).toBe('I can offer tomorrow at 12:00 PM, tomorrow at 2:00 PM or tomorrow at 4:00 PM. Which one suits you?');
+    expect(await c.say('the second one')).toBe('May I have your name, please?');
+  });
+
   it('a time the business does not book is said to be so, not "taken"; a weekday is confirmed with its date', async () => {
     const c = await conversation(botEn, '+12125550100');
     expect(await c.say('Can I book a tap repair on Saturday at 10 am?')).toMatch(/^Sorry, we can't book on Saturday at 10:00 AM\. The nearest free times are /);

@@ -80,8 +80,9 @@ export interface FlowState {
   lookupRetried: boolean;
   bookingId: string | null;
   /**
-   * A window ("tomorrow morning") said for a move before the booking was known (local ISO times): offered with the
-   * booking's service, its own time counted free, once it is.
+   * A window ("tomorrow morning") said before the service was known (local ISO times): for a move, before the
+   * booking was — offered with the booking's service, its own time counted free, once it is; for a booking, offered
+   * once the caller names the service.
    */
   window: { from: string; to: string } | null;
   lastSay: string | null;
@@ -313,8 +314,8 @@ export function bookingFlowTool(
         st.day = when.part === 'week' ? st.day : when.from.toISODate();
         const serviceId = st.task === 'book' ? st.serviceId : (await bookingServiceId(e, st));
         if (serviceId) return offerWindow(e, st, serviceId, when.from, when.to);
-        if (st.task === 'reschedule') {
-          // Which booking moves is not known yet (its service, its own time): offered once it is (step).
+        if (st.task === 'reschedule' || st.task === 'book') {
+          // Which booking moves, or which service is booked, is not known yet: offered once it is (step).
           st.window = { from: when.from.toISO()!, to: when.to.toISO()! };
           st.start = null;
           st.verified = false;
@@ -492,6 +493,9 @@ export function bookingFlowTool(
     if (st.task === 'book') {
       const service = serviceById(e, st.serviceId);
       if (!service) return ask(st, 'service', p.askService(serviceNames(e)), note);
+      if (!st.start && !st.offered.length && st.window) {
+        return ask(st, 'pick', await offerWindow(e, st, service.id, DateTime.fromISO(st.window.from, { setZone: true }), DateTime.fromISO(st.window.to, { setZone: true })), note);
+      }
       if (!st.start && st.offered.length) return ask(st, 'pick', p.offer(st.offered.map((o) => o.label)), note);
       if (!st.start) return ask(st, 'time', p.askTime(service.name), note);
       const taken = await checkChosenTime(e, st, service.id, true);
