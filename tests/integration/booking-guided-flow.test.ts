@@ -267,6 +267,23 @@ describe('guided booking: corrections, taken times, phone calls (en)', () => {
     }
   });
 
+  it('asking whether there is time ("can I come in…?", "do you have anything free…?") is a wish to book, not a question for the documents', async () => {
+    const c = await conversation(botEn, '+12125550100');
+    expect(await c.say('Can I come in tomorrow afternoon for TV mounting?')).toBe('I can offer tomorrow at 12:00 PM, tomorrow at 2:00 PM or tomorrow at 4:00 PM. Which one suits you?');
+    expect(await c.say('the second one')).toBe('May I have your name, please?');
+    for (const q of ['do you have anything free on friday morning for a tap repair', 'Is there anything available tomorrow for TV mounting?', 'are you free tomorrow at 3 for a tap repair', 'any openings on friday for a tap repair?']) {
+      const d = await conversation(botEn, '+12125550100');
+      expect(await d.say(q), q).toMatch(/^(I can offer|May I have your name)/);
+    }
+    const r = await conversation(botRu, '+79161234567');
+    expect(await r.say('А есть свободное время завтра утром на маникюр?')).toMatch(/^Могу предложить завтра в /);
+    // Still questions: about opening hours, a facility.
+    for (const q of ['are you open on saturday', 'do you have parking', 'is there a bathroom']) {
+      const d = await conversation(botEn, '+12125550100');
+      expect(await d.say(q), q).toMatch(/don't have that information/);
+    }
+  });
+
   it('cancels and reschedules the caller\'s own booking after a read-back; a web caller is asked for the number and name', async () => {
     await bookings.reserve(db.sql, {
       companyId: company, botId: botEn.id, serviceId: 'tap', start: new Date(at('2026-03-06T10:00')), status: 'confirmed', actor: 'api',

@@ -63,11 +63,23 @@ export function isQuestion(text: string): boolean {
 
 // ---------- task ----------
 
+const FREE = '(free|available|open)';
+const SLOT = '(time|times|slots?|spots?|openings?|availability|appointments?)';
+const AVAILABILITY = new RegExp(
+  '\\b(can|could|may) (i|we) (come (in|by|over)|stop by|drop (by|in)|pop in|get in|get an? (appointment|slot|spot))\\b' +
+    `|\\b((do|would) you have|(is|are) there|any) ((any|an?|some) )?(${FREE} )?${SLOT}\\b|\\b(anything|something) ${FREE}\\b` +
+    '|\\bare you (free|available)\\b' +
+    '|свободн(ое|ые|ых|о|ый|ая|ую) (время|окн|окошк|мест|час)|есть (ли )?(время|окошк|окн|места|свободн)|можно (прийти|подойти|зайти|заехать)',
+);
+
 const TASK_RULES: [Task, RegExp][] = [
   ['reschedule', /\b(reschedule|re schedule|move (my|the|it)|change (my|the) (appointment|booking|time)|another time|different time)\b|перенес|перенест|изменить время|другое время/],
   ['cancel', /\bcancel|\bcall off\b|отмен/],
   ['find', /\b(my (appointment|booking|reservation)|when is my|do i have an? (appointment|booking)|check my (appointment|booking))\b|мо(я|ю|ей) запис|когда я записан|на когда я записан|моя бронь/],
   ['book', /\b(book|booking|appointment|schedule|reserve|reservation|sign me up|make an appointment)\b|запис|заброн|бронь|на при[её]м/],
+  // Asking whether there is time is asking for it: "can I come in tomorrow?", "do you have anything free Friday?",
+  // "any openings?", "есть свободное время?" (not "are you open on Sunday?", "do you have parking?").
+  ['book', AVAILABILITY],
 ];
 
 /** The task the caller asks for, or null. A question about a policy ("what if I cancel?") is not a request. */
