@@ -929,6 +929,16 @@ const DATE_UNIT_WORDS = new Set([
   'месяц', 'месяца', 'месяце', 'месяцу', 'месяцев', 'год', 'года', 'году', 'лет', 'неделя', 'неделю', 'недели',
   'неделе', 'недель', 'выходные', 'выходных', 'ночь', 'ночью', 'ночи',
 ]);
+/**
+ * Words that name a day the parse has no place for: a past one ("yesterday", "вчера", "two days ago") or a holiday
+ * ("Christmas Eve", "New Year's Day", "на Пасху"). Left unread, what was read without them — "at 10" as the next
+ * 10:00, "Monday" as the next Monday — would be another day than the one meant.
+ */
+const UNPLACED_DAY_WORDS = new Set([
+  'yesterday', 'ago', 'christmas', 'xmas', 'eve', 'easter', 'thanksgiving', 'halloween', "valentine's", 'valentines',
+  'valentine', "year's", 'holiday', 'holidays', 'вчера', 'позавчера', 'назад', 'рождество', 'рождества', 'пасха',
+  'пасху', 'пасхи', 'праздник', 'праздники', 'праздников',
+]);
 /** Words that pick which day, week or month is meant: unread only right before one ("last Friday", "this week"). */
 const DATE_PICKERS = new Set([
   ...NEXT_WORDS, ...NEXT_MONTH_WORDS, ...THIS_MONTH_WORDS, ...COMING_WORDS, 'this', 'эту', 'этот', 'этой', 'last',
@@ -948,12 +958,15 @@ const isPickedDateWord = (t: string): boolean =>
 
 /**
  * Whether the word at `i` belongs to the words of a date or a part of the day: a month, a unit ("month", "недели"), a
- * day ("tomorrow"), a weekday, a part of the day, an ordinal, or a picker before one of these ("next", "last").
+ * day ("tomorrow"), a weekday, a part of the day, an ordinal, a day the parse cannot place ("yesterday", "Easter"), or
+ * a picker before one of these ("next", "last").
  */
 function isDateWordAt(tokens: string[], i: number): boolean {
   const t = tokens[i]!;
   if (isMonthWord(t) || DATE_UNIT_WORDS.has(t) || DAY_WORDS.has(t) || WEEKDAY_WORDS[t] !== undefined || isPartWord(t)) return true;
-  if (RU_ORDINAL_GENITIVE.has(t) || RU_ORDINAL_WORD.test(t)) return true;
+  if (RU_ORDINAL_GENITIVE.has(t) || RU_ORDINAL_WORD.test(t) || UNPLACED_DAY_WORDS.has(t)) return true;
+  // "Tuesday after next": the week after the next one, not read.
+  if (t === 'next' && tokens[i - 1] === 'after') return true;
   return DATE_PICKERS.has(t) && isPickedDateWord(tokens[i + 1] ?? '');
 }
 

@@ -195,6 +195,20 @@ const askAgain: Array<[string, string]> = [
   ['на пятнадцатое в 14', 'a day of the month said without its month'],
   ['двадцать первого в 14', 'a day of the month said without its month'],
   ['в три с четвертью', '"с четвертью" is not read'],
+  // A word that names a day the parser cannot place (each was read as today, or the next such weekday, silently):
+  ['yesterday at 3', 'a day already past (was today at 15:00)'],
+  ['the day before yesterday at 3', 'a day already past (was today at 15:00)'],
+  ['two days ago at 3', 'a day already past'],
+  ['вчера в 3', 'a day already past (was today at 15:00)'],
+  ['позавчера в 15', 'a day already past (was today at 15:00)'],
+  ['Tuesday after next at 10', 'the Tuesday after next is not read (was next Tuesday)'],
+  ['Christmas Eve at 10', 'a holiday is not read (was tomorrow at 10:00)'],
+  ["New Year's Day at 10", 'a holiday is not read (was tomorrow at 10:00)'],
+  ['on Thanksgiving at 2 pm', 'a holiday is not read (was today at 14:00)'],
+  ['Easter Monday at 10', 'a holiday is not read (was next Monday)'],
+  ['the Monday after Easter at 10', 'a holiday is not read (was next Monday)'],
+  ['на Рождество в 10', 'a holiday is not read'],
+  ['на Пасху в 12', 'a holiday is not read'],
 ];
 
 /** The company's country decides whether 6/12 is June 12 or December 6. */
