@@ -864,7 +864,9 @@ function hear(said: Tokens, today: DateTime, order: DateOrder, bareHour: boolean
     ? { ...heardTime, hour: nightHour(heardTime.hour), explicit: true, night: true }
     : heardTime;
   const part = findPart(piece.tokens, used) ?? (nightOf ? 'evening' : null);
-  return leftUnread(piece, used) ? null : { date, time, part, nightOf };
+  // "this afternoon at 2" names today: once 2:00 has passed it is a time gone by, not tomorrow's as a bare "at 2" is.
+  const saidToday = time !== null && date === null && piece.tokens.some((t, i) => PART_WORDS[t] !== undefined && THIS_WORDS.has(piece.tokens[i - 1] ?? ''));
+  return leftUnread(piece, used) ? null : { date: saidToday ? { day: today } : date, time, part, nightOf };
 }
 
 /**

@@ -369,6 +369,20 @@ describe('parseWhen', () => {
     expect(at('завтра ночью в 2')).toBeNull();
   });
 
+  it('a time said for "this morning" / "this afternoon" is today\'s even once it has passed, never moved to tomorrow', () => {
+    const at3pm = DateTime.fromISO('2026-03-04T15:00', { zone }).toJSDate();
+    const read = (text: string) => {
+      const r = parseWhen(text, { now: at3pm, zone });
+      return r?.kind === 'exact' ? r.start.setZone(zone).toISO() : r;
+    };
+    // Each was tomorrow's (the 5th): read back as "tomorrow at 2:00 PM" to a caller who said this afternoon.
+    expect(read('this afternoon at 2')).toBe(local('2026-03-04T14:00'));
+    expect(read('this morning at 9')).toBe(local('2026-03-04T09:00'));
+    expect(read('this evening at 6')).toBe(local('2026-03-04T18:00'));
+    // A bare hour that has passed is still the next one.
+    expect(read('at 2')).toBe(local('2026-03-05T14:00'));
+  });
+
   it('returns null for words without a time', () => {
     expect(parseWhen('hello there', { now, zone })).toBeNull();
     expect(parseWhen('может быть', { now, zone })).toBeNull();
