@@ -57,7 +57,7 @@ export class ScenarioEngine implements LlmProvider {
   }
 
   decide(request: LlmRequest): Reply {
-    const reply = this.decideRaw(request);
+    const reply = withUntold(request.messages, this.decideRaw(request));
     // No line twice in a row: a repeat of the previous answer gets a short lead-in.
     if (reply.text) {
       const prev = [...request.messages].reverse().find((m) => m.role === 'assistant' && m.content.trim())?.content.trim();
@@ -270,6 +270,33 @@ export class ScenarioEngine implements LlmProvider {
         return { text: error ? r.toolError : r.done };
     }
   }
+}
+
+/** Replies that go on with what the caller asked after the untold say: a goodbye, a hand-over, a task's next step. */
+const GOES_ON_AFTER_UNTOLD = new Set(['end_call', 'transfer_call', 'do_not_call', 'booking_flow']);
+
+/**
+ * What the caller's last turn cut off before they heard it: the says of tools that ran in the answer they spoke over
+ * (`not_yet_told_to_caller`, tool-rounds.ts) — a booking made, a cancellation done. Said first on their next turn,
+ * before a goodbye or the next step of a task and instead of anything else, so "wait, what time was that?" is not
+ * answered "I don't have that information" while the caller does not know they are booked.
+ */
+function withUntold(messages: ChatMessage[], reply: Reply): Reply {
+  if (messages.at(-1)?.role !== 'user') return reply;
+  const untold: string[] = [];
+  for (let i = messages.length - 2; i >= 0 && messages[i]!.role !== 'user'; i--) {
+    const m = messages[i]!;
+    if (m.role !== 'tool') continue;
+    try {
+      const said = (JSON.parse(m.content) as { not_yet_told_to_caller?: unknown }).not_yet_told_to_caller;
+      if (typeof said === 'string' && said.trim()) untold.unshift(said.trim());
+    } catch {
+      continue;
+    }
+  }
+  if (!untold.length) return reply;
+  const text = untold.join(' ');
+  return reply.call && GOES_ON_AFTER_UNTOLD.has(reply.call.name) ? { ...reply, text: [text, reply.text].filter(Boolean).join(' ') } : { text };
 }
 
 interface FlowSnapshot {

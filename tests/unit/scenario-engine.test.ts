@@ -195,6 +195,31 @@ describe('booking wishes without the word "book"', () => {
 });
 
 describe('a goodbye closes what the caller says', () => {
+  it('a booking whose confirmation the caller cut off is told on the next turn, not left unsaid', async () => {
+    const booked = "You're booked for Tap repair tomorrow at 10:00 AM. Is there anything else I can help with?";
+    const flow = tool('booking_flow', () => ({ content: { task: 'book', stage: 'done', next: null, say: booked }, say: booked }));
+    const search = tool('search_knowledge', () => ({ content: { answer: null, results: [] } }));
+    const cutOff = async (then: string) => {
+      const c = conversation('en', [flow, search]);
+      await c.say('yes');
+      // The caller spoke over the confirmation and the interruption was committed: the session marks the result so
+      // (SpokenToolRounds.settle), and the next answer must tell them what was done.
+      const result = c.history.find((m) => m.role === 'tool')!;
+      result.content = JSON.stringify({ ...JSON.parse(result.content), not_yet_told_to_caller: booked });
+      c.history.at(-1)!.content = '';
+      return { c, reply: await c.say(then) };
+    };
+    // Was "I'm sorry, I don't have that information…": the caller never heard whether they were booked.
+    expect((await cutOff('wait, what time was that?')).reply).toBe(booked);
+    expect((await cutOff('hello?')).reply).toBe(booked);
+    const bye = await cutOff('ok thanks bye');
+    expect(bye.reply).toContain(booked);
+    expect(bye.c.control.ended).toBe('caller said goodbye');
+    // Told once: the turn after says what it would have said anyway.
+    const { c } = await cutOff('hello?');
+    expect(await c.say('hello?')).not.toContain(booked);
+  });
+
   it('ends on goodbye words at the end, not on "bye" heard at the start of a request', async () => {
     for (const bye of ['Thanks, goodbye', 'okay bye then', 'that is all, thank you', 'No thanks', 'bye', 'Спасибо, до свидания', 'ну всё, пока', 'это всё, спасибо']) {
       const c = conversation(/[а-я]/i.test(bye) ? 'ru' : 'en', []);
