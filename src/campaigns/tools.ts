@@ -20,8 +20,9 @@ export const doNotCallTool = (db: Db): Tool => ({
   spec: {
     name: 'do_not_call',
     description:
-      'The person asks not to be called again (e.g. "stop calling me", "take me off your list", "больше не звоните", ' +
-      '"не звоните мне"). Adds their number to the do-not-call list and ends the call politely. Use it at once; do not argue.',
+      'The person asks not to be called again, in any words (e.g. "stop calling me", "take me off your list", "put me on your ' +
+      'do-not-call list", "больше не звоните", "больше мне не звоните", "удалите меня из базы"). Adds their number to the ' +
+      'do-not-call list and ends the call politely. Use it at once; do not argue.',
     parameters: {
       type: 'object',
       properties: { reason: { type: 'string', description: 'Their words, briefly', maxLength: 200 } },

@@ -4,11 +4,40 @@ import { normalize } from './language.js';
 
 export type Intent = 'stop_calling' | 'screening' | 'goodbye' | 'human' | 'cancel' | 'reschedule' | 'my_booking' | 'book' | 'other';
 
+/**
+ * A request never to be called again, in the word orders people use: "put me on your do-not-call list",
+ * "take my number off your list", "больше мне не звоните", "удалите меня из базы". A miss is a compliance failure
+ * (the number is not listed and the next campaign rings it), so the rule is broad — but a list, a base or a number
+ * must be named: "take me off the waiting list" and "уберите меня с записи" are about a booking, not about calls.
+ * (Cyrillic letters are not \w, so the Russian half bounds words with look-arounds instead of \b.)
+ */
+const STOP_CALLING_EN =
+  "\\b(?:(?:stop|quit|cease) (?:calling|ringing|phoning|contacting)" +
+  "|(?:don'?t|do not|never) (?:ever )?(?:call|ring|phone|contact) (?:me|us|this number|here|again)" +
+  "|do[- ]not[- ]call (?:list|registry|register)" +
+  "|(?:take|remove|delete|drop|strike|cross) (?:me|us|my (?:phone )?number|this number|my details) (?:off|from|out of) (?:your|the|this|all) (?:(?:calling|call|phone|contact|mailing|marketing|sales) )?(?:list|lists|database|records|system)" +
+  "|(?:remove|delete|erase|lose) (?:my|this) (?:phone )?number" +
+  "|(?:don'?t|do not) want (?:any more |anymore |more |any |further |your )?(?:phone )?calls" +
+  "|(?:don'?t|do not) want (?:you |anyone )?to (?:call|ring|phone) (?:me|us|here)" +
+  "|no more (?:phone )?calls|unsubscribe)\\b";
+const STOP_CALLING_RU =
+  '(?<![а-я])(?:(?:больше|никогда) (?:мне |нам |сюда )?(?:никогда |больше )?не звони(?:те|ть)' +
+  '|(?:мне|нам|сюда) больше не звони(?:те|ть)' +
+  '|не звоните (?:мне|нам|сюда|больше|никогда|по этому номеру|на этот номер)' +
+  '|не (?:надо|нужно) (?:мне|нам|сюда|больше)(?: больше)? звонить' +
+  '|(?:прошу|просим) (?:больше |мне |нас )*не звонить' +
+  '|(?:перестаньте|прекратите|хватит|хорош) (?:мне |нам |сюда )?(?:уже )?звонить' +
+  '|(?:удалите|уберите|вычеркните|исключите|сотрите) (?:мой|этот) (?:номер|телефон)' +
+  '|(?:удалите|уберите|вычеркните|исключите) (?:меня|нас|мой номер|мой телефон|этот номер) (?:из|с) (?:вашей |вашего |своей |своего )?(?:базы|списка|списков|рассылки|обзвона)' +
+  '|не беспокойте (?:меня|нас)' +
+  '|(?:внесите|добавьте|занесите) (?:меня|нас|мой номер|этот номер) в (?:черный|стоп)[- ]?(?:список|лист))(?![а-я])';
+const STOP_CALLING = new RegExp(`${STOP_CALLING_EN}|${STOP_CALLING_RU}`);
+
 const RULES: [Intent, RegExp][] = [
   // Before everything else: a request never to be called again is honoured whatever else the sentence says.
   // A phone's screening assistant asking who calls and why (not the person).
   ['screening', /\b(screening service|say your name and (the )?reason|state your name and (the )?reason|record your name|who is calling and why|reason for (your|the) call)\b|назовите (себя|ваше имя) и (причину|цель)|кто звонит и (зачем|по какому вопросу)/],
-  ['stop_calling', /\b(stop calling|don'?t (ever )?call (me|this number)|do not call (me|this number)|never call (me|again)|remove me from your (list|calling list)|take me off your (list|calling list))\b|больше не звоните|не звоните (мне|сюда|больше)|перестаньте (мне )?звонить|удалите мой номер/],
+  ['stop_calling', STOP_CALLING],
   ['human', /\b(human|operator|real person|a person|someone real|representative|live agent|receptionist|manager)\b|оператор|с человеком|живым человеком|менеджер|администратор|сотрудник/],
   ['cancel', /\bcancel|отмен/],
   ['reschedule', /\b(reschedule|move my|change (my|the) (appointment|booking|time))\b|перенес|перенест|изменить время/],

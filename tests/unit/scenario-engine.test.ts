@@ -80,6 +80,46 @@ describe('ScenarioEngine (en)', () => {
     }
   });
 
+  // How people actually ask, in either word order: every one of these must list the number, whatever the bot was doing.
+  const STOP_CALLING = {
+    en: [
+      'Put me on your do not call list', 'Add me to your do-not-call list', "Don't call again", 'Please remove my number', 'Take my number off your list',
+      'Lose my number', 'Stop ringing me', "Don't ring me again", 'I do not want any more calls', "I don't want you to call me anymore",
+      'Quit calling me', 'Unsubscribe me', 'Please delete my number', 'Take me off the list', 'Remove me from your database', 'No more calls, please',
+    ],
+    ru: [
+      'Больше мне не звоните', 'Мне больше не звоните', 'Прекратите звонить', 'Прекратите мне звонить', 'Не надо мне звонить', 'Хватит мне звонить',
+      'Удалите меня из базы', 'Уберите мой номер из базы', 'Вычеркните меня из списка', 'Прошу больше не звонить', 'Не беспокойте меня больше',
+      'Внесите меня в стоп-лист', 'Удалите меня из списка обзвона', 'Не звоните на этот номер',
+    ],
+  } as const;
+  // What a callee may say that is no such request: the bot carries on.
+  const NOT_STOP_CALLING = {
+    en: ['Can you call me back tomorrow?', 'Please call me again at 5', 'Take me off the waiting list for Friday', 'Remove my booking', 'Why did you call me?'],
+    ru: ['Перезвоните мне завтра', 'Позвоните мне позже', 'Уберите меня с записи на пятницу', 'Почему мастер не звонит?', 'Удалите мою запись'],
+  } as const;
+
+  it('honours every common way of asking not to be called again (en, ru), and nothing else', async () => {
+    const missed: string[] = [];
+    for (const language of ['en', 'ru'] as const) {
+      for (const words of STOP_CALLING[language]) {
+        const dnc = tool('do_not_call', () => ({ content: { ok: true, ending: true }, say: 'Goodbye.' }));
+        await conversation(language, [dnc]).say(words);
+        if (dnc.calls.length !== 1) missed.push(words);
+      }
+    }
+    expect(missed).toEqual([]);
+    const listed: string[] = [];
+    for (const language of ['en', 'ru'] as const) {
+      for (const words of NOT_STOP_CALLING[language]) {
+        const dnc = tool('do_not_call', () => ({ content: { ok: true, ending: true }, say: 'Goodbye.' }));
+        await conversation(language, [dnc]).say(words);
+        if (dnc.calls.length > 0) listed.push(words);
+      }
+    }
+    expect(listed).toEqual([]);
+  });
+
   it('ends the call on goodbye and transfers on request', async () => {
     const c = conversation('en', [], { transferNumber: '+15557654321' });
     expect(await c.say('Can I speak to a real person?')).toBe('Please hold, I am transferring you to a colleague now.');
