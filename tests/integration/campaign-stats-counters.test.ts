@@ -2,8 +2,9 @@
  * Campaign statistics from counters (migration 0330, src/campaigns/stats.ts): exactly what counting every contact
  * and attempt gave, after every path that writes them — imports, claims, dials, settles, a skip at dial time, an
  * outcome analysed later and rewritten, an erasure, a call purged, a cancel and its skip batches, a contact
- * deleted — folded or not; the read touches neither table; concurrent schedulers lose no count and never
- * deadlock; and the migration's backfill of a campaign made before it is exact.
+ * deleted, Twilio refusing a request or a number, a dial whose answer was lost, a machine hung up on, a campaign
+ * ending with contacts waiting — folded or not; the read touches neither table; concurrent schedulers lose no count
+ * and never deadlock; and the migration's backfill of a campaign made before it is exact.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endCallInTx } from '../../src/call/lifecycle.js';
@@ -105,6 +106,58 @@ describe('campaign statistics from counters', () => {
     await foldStatDeltas(sql);
     expect(await pendingDeltas(sql, id)).toBe(0);
     expect(await exact(id)).toEqual(last);
+  });
+
+  it('stay equal to a recount after Twilio refuses, a dial is lost, a machine answers, a retry is spent and the campaign ends', async () => {
+    const sql = h.t.db.sql;
+    const s = h.scheduler();
+    /** A campaign of one contact, dialled once now. */
+    const dialledOnce = async (phone: string, body: Record<string, unknown> = {}) => {
+      const id = await h.campaign(me.apiKey, me.botId, { windows: ALWAYS, concurrency: 1, ...body }, [contact(phone)]);
+      await s.runOnce();
+      return id;
+    };
+    // Twilio refuses the request for the moment (a 429 through the client's retries): uncounted, the contact waits.
+    h.fake.failures.push(429, 429, 429);
+    const busyTwilio = await dialledOnce('+13125550600');
+    expect(await exact(busyTwilio)).toMatchObject({ dialled: 0, waiting: 1, outcomes: { twilio_unavailable: 1 } });
+    // Twilio refuses the number: skipped for good, uncounted.
+    h.fake.failures.push(400);
+    const refused = await dialledOnce('+13125550601');
+    const refusedStats = await exact(refused);
+    expect(refusedStats).toMatchObject({ dialled: 0, waiting: 0, outcomes: { number_refused: 1 } });
+    expect(Object.keys(refusedStats.skipped)).toHaveLength(1);
+    // Twilio's answer is lost (a 5xx): counted at once; with no word for ten minutes it ends dial_lost, still counted.
+    h.fake.failures.push(500);
+    const lost = await dialledOnce('+13125550602', { max_attempts: 1 });
+    expect(await exact(lost)).toMatchObject({ dialled: 1, in_progress: 1 });
+    // A machine hung up on, then a retry spent on no answer: exhausted.
+    const machine = await dialledOnce('+13125550603', { max_attempts: 2, retry_spacing_sec: 60 });
+    await h.endCall('+13125550603', 'completed', { AnsweredBy: 'machine_start' });
+    const [call] = await sql<{ id: string }[]>`select id from calls where to_number = '+13125550603' order by started_at desc limit 1`;
+    await sql`update campaign_attempts set answered_by = 'machine_start', voicemail = 'hung_up' where call_id = ${call!.id}`;
+    // A campaign whose end comes while its contacts wait.
+    const ending = await h.campaign(me.apiKey, me.botId, { windows: ALWAYS, concurrency: 1 }, [contact('+13125550604'), contact('+13125550605')]);
+    await sql`update campaigns set ends_at = ${new Date(h.clock.t.getTime() + 30 * 60_000)} where id = ${ending}`;
+    await sql`update campaign_contacts set next_attempt_at = 'infinity' where campaign_id = ${ending}`;
+
+    h.clock.advance(11 * 60_000);
+    await s.runOnce();
+    expect(await exact(lost)).toMatchObject({ dialled: 1, in_progress: 0, completed: 1, outcomes: { dial_lost: 1 } });
+    expect(await exact(machine)).toMatchObject({ dialled: 1, waiting: 1, in_progress: 0, outcomes: { voicemail_hung_up: 1 } });
+    h.clock.advance(2 * 60_000);
+    await s.runOnce();
+    expect(await exact(machine)).toMatchObject({ dialled: 2, waiting: 0, in_progress: 1, outcomes: { voicemail_hung_up: 1 } });
+    await h.endCall('+13125550603', 'no-answer');
+    h.clock.advance(30 * 60_000);
+    await s.runOnce();
+    await s.runOnce();
+    expect(await exact(machine)).toMatchObject({ dialled: 2, completed: 1, outcomes: { voicemail_hung_up: 1, no_answer: 1 } });
+    expect(await exact(ending)).toMatchObject({ waiting: 0, skipped: { campaign_ended: 2 } });
+    // The refused request's contact was dialled after the backoff.
+    expect(await exact(busyTwilio)).toMatchObject({ dialled: 1, in_progress: 1, outcomes: { twilio_unavailable: 1 } });
+    await foldStatDeltas(sql);
+    for (const id of [busyTwilio, refused, lost, machine, ending]) await exact(id);
   });
 
   it('skip batches of a stopped campaign larger than one batch are counted', async () => {
