@@ -252,4 +252,9 @@ export const COUNTRY_ZONES: Readonly<Record<string, readonly string[]>> = {
   ZA: ['Africa/Johannesburg'],
   ZM: ['Africa/Lusaka'],
   ZW: ['Africa/Harare'],
+  // Not in zone.tab but countries to libphonenumber (a number of theirs has no other): Ascension and Tristan da
+  // Cunha keep St Helena's time, Kosovo Serbia's.
+  AC: ['Atlantic/St_Helena'],
+  TA: ['Atlantic/St_Helena'],
+  XK: ['Europe/Belgrade'],
 };
