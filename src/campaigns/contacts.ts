@@ -6,7 +6,7 @@
  */
 import { parse } from 'csv-parse/sync';
 import { badRequest } from '../errors.js';
-import { normalisePhone } from '../util/phone.js';
+import { normalisePhone, phoneExtension } from '../util/phone.js';
 import type { ContactInput } from './repo.js';
 import type { VoiceConsent } from './suppression.js';
 import { isValidZone } from './windows.js';
@@ -43,6 +43,9 @@ export function checkContacts(raw: RawContact[], defaultCountry?: string): { con
     const row = i + 1;
     const phone = normalisePhone(r.phone ?? '', defaultCountry);
     if (!phone) return void errors.push({ row, error: `not a valid phone number: ${String(r.phone).slice(0, 40)}` });
+    // A campaign dials the number alone: the extension would be lost and the switchboard rung, not the person.
+    const ext = phoneExtension(r.phone, defaultCountry);
+    if (ext) return void errors.push({ row, error: `the number has an extension ${ext.slice(0, 10)}: campaigns dial numbers without extensions; give the person's direct number` });
     const zone = r.time_zone?.trim() || null;
     if (zone && !isValidZone(zone)) return void errors.push({ row, error: `unknown time zone: ${zone.slice(0, 64)}` });
     const variables: Record<string, string> = {};

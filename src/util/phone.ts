@@ -15,6 +15,18 @@ export function normalisePhone(raw: string, defaultCountry?: string): string | n
   return p && p.isValid() ? p.number : null;
 }
 
+const PLAIN_NUMBER = /^[\d\s()+\-./]*$/;
+
+/**
+ * The extension written after a number ("ext 5", "x12", ";ext=7", "доб. 123"), or undefined. normalisePhone drops
+ * it: right for a number looked up or suppressed, wrong for one to dial, which would reach the switchboard.
+ */
+export function phoneExtension(raw: string, defaultCountry?: string): string | undefined {
+  // Digits and punctuation alone carry no extension marker: the common row is not parsed a second time.
+  if (PLAIN_NUMBER.test(raw)) return undefined;
+  return parsePhoneNumberFromString(raw.trim(), defaultCountry as CountryCode | undefined)?.ext;
+}
+
 /** The form to store or look a number up in: normalised when valid, else as given (it then matches only itself). */
 export const canonicalPhone = (phone: string): string => normalisePhone(phone) ?? phone;
 
