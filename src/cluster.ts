@@ -171,6 +171,11 @@ export class Supervisor {
     this.restartTimers.add(timer);
   }
 
+  /** Kills every worker at once (SIGKILL): the operator's second signal, or a primary out of time. */
+  kill(): void {
+    for (const w of this.workers) w.process.kill('SIGKILL');
+  }
+
   /** Resolves when no worker is left (after stop(), or when every worker exited cleanly). */
   whenAllExited(): Promise<void> {
     return this.exited;

@@ -10,6 +10,7 @@ import { marksOnCallLoop, tuneHeapGrowth } from './gc-heap.js';
 import { createLogger, type Logger } from './log.js';
 import type { StartOptions } from './server.js';
 import { describeError } from './startup.js';
+import { handleStopSignals, STOP_GRACE_MS } from './stop-signals.js';
 
 async function runServer(config: Config, log: Logger, options: StartOptions = {}): Promise<void> {
   // Imported here, not at the top: a PROCESSES > 1 primary never loads the server's modules (it only supervises).
@@ -26,21 +27,12 @@ async function runServer(config: Config, log: Logger, options: StartOptions = {}
   process.on('unhandledRejection', (reason) => {
     log.error({ err: reason instanceof Error ? { message: reason.message, stack: reason.stack } : String(reason) }, 'unhandled promise rejection');
   });
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    server
-      .stop()
-      .then(() => process.exit(0))
-      .catch((err: unknown) => {
-        log.error({ err }, 'unclean shutdown');
-        process.exit(1);
-      });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  handleStopSignals({
+    log,
+    message: 'shutting down',
+    stop: () => server.stop().then(() => true),
+    deadlineMs: config.SHUTDOWN_TIMEOUT_MS + STOP_GRACE_MS,
+  });
 }
 
 async function runPrimary(config: Config, log: Logger, processes: number): Promise<void> {
@@ -55,14 +47,17 @@ async function runPrimary(config: Config, log: Logger, processes: number): Promi
   });
   const gc = marksOnCallLoop(execArgv) ? 'main thread' : 'parallel';
   let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down every server process');
-    void supervisor.stop('SIGTERM').then((clean) => process.exit(clean ? 0 : 1));
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  handleStopSignals({
+    log,
+    message: 'shutting down every server process',
+    stop: () => {
+      stopping = true;
+      return supervisor.stop('SIGTERM');
+    },
+    // The supervisor kills a worker still running at stopTimeoutMs; this is for a primary that could not even do that.
+    deadlineMs: config.SHUTDOWN_TIMEOUT_MS + 5000 + STOP_GRACE_MS,
+    abandon: () => supervisor.kill(),
+  });
   log.info({ processes, gc }, 'starting server processes');
   await supervisor.start();
   void supervisor.whenAllExited().then(() => {

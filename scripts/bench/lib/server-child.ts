@@ -28,6 +28,8 @@ export interface ServerChildOptions {
   entry?: string;
   /** More environment for the server (benchmark instrumentation, e.g. PARLEY_BENCH_GC_TRACE). */
   extraEnv?: Record<string, string>;
+  /** Keep the server's log lines (stdout) for stdout(); the benchmarks leave them out. */
+  captureStdout?: boolean;
 }
 
 export interface ServerChild {
@@ -42,6 +44,14 @@ export interface ServerChild {
   readyMs: number;
   /** The child's stderr so far (for diagnosing a failed start). */
   stderr(): string;
+  /** Its log lines (stdout) so far, with `captureStdout`. */
+  stdout(): string;
+  /** Its DATA_DIR (removed by stop()). */
+  dataDir: string;
+  /** Sends the server process a signal (stop() sends SIGTERM and waits). */
+  signal(signal: NodeJS.Signals): void;
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>;
   /** SIGTERM, wait for a clean exit (the CPU profile is written then). */
   stop(): Promise<number | null>;
 }
@@ -92,13 +102,15 @@ export async function startServerChild(o: ServerChildOptions): Promise<ServerChi
   const child: ChildProcess = spawn(command, args, {
     cwd: REPO_ROOT,
     env,
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', o.captureStdout ? 'pipe' : 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
     stderr += d.toString();
     if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
   });
+  let stdout = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let alive = true;
   void exited.then(() => (alive = false));
@@ -129,6 +141,12 @@ export async function startServerChild(o: ServerChildOptions): Promise<ServerChi
     adminToken,
     twilioAuthToken,
     stderr: () => stderr,
+    stdout: () => stdout,
+    dataDir,
+    signal: (signal) => {
+      if (alive) child.kill(signal);
+    },
+    exited,
     async stop() {
       if (alive) child.kill('SIGTERM');
       const timer = setTimeout(() => alive && child.kill('SIGKILL'), 20_000);
@@ -144,7 +162,7 @@ export async function startServerChild(o: ServerChildOptions): Promise<ServerChi
  * A Parley started elsewhere (another machine, or by hand), given by URL and the secrets the benchmark needs.
  * Its cloud adapters must point at this benchmark's fakes (see --fakes-listen in calls.ts).
  */
-export type ServerTarget = Omit<ServerChild, 'pid'> & { pid: number | null };
+export type ServerTarget = Omit<ServerChild, 'pid' | 'stdout' | 'dataDir' | 'signal' | 'exited'> & { pid: number | null };
 
 export function remoteServer(o: { url: string; publicUrl?: string; adminToken: string; twilioAuthToken: string; pid?: number }): ServerTarget {
   return {
