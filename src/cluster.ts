@@ -1,18 +1,18 @@
 /**
  * PROCESSES > 1: several server processes on one port (node:cluster). The primary only supervises — it creates
  * the generated secrets once (so every worker agrees), forks the workers, restarts one that dies, answers the
- * workers' requests for cluster-wide metrics (prom-client's AggregatorRegistry over IPC), and on SIGTERM/SIGINT
+ * workers' requests for cluster-wide metrics (src/cluster-metrics.ts: every worker's registry over IPC, summed), and on SIGTERM/SIGINT
  * forwards the signal and waits for every worker's graceful shutdown. Each worker is a full Parley
  * (startServer): HTTP, media sockets and background workers, which claim their work in the database
  * (FOR UPDATE SKIP LOCKED), so nothing is shared in memory between processes.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { AggregatorRegistry } from 'prom-client';
 import type { Config } from './config.js';
 import { CALL_LOOP_GC_FLAGS } from './gc-heap.js';
 import type { Logger } from './log.js';
 import { persistentSecret } from './secrets-file.js';
+import { ClusterMetrics } from './cluster-metrics.js';
 import { METRICS_REQUEST, METRICS_RESPONSE, type MetricsRequest, type MetricsResponse } from './metrics.js';
 
 /** How many server processes PROCESSES asks for on this machine. */
@@ -88,7 +88,7 @@ export class Supervisor {
   private readonly started = new Map<number, number>();
   private readonly live = new Map<number, Worker>();
   private quickCrashes = 0;
-  private readonly aggregator = new AggregatorRegistry();
+  private readonly metrics = new ClusterMetrics();
   private readonly exited: Promise<void>;
   private resolveExited!: () => void;
   private failures = 0;
@@ -135,14 +135,14 @@ export class Supervisor {
   }
 
   private onMessage(worker: Worker, message: unknown): void {
-    if (!this.live.has(worker.id)) return;
+    if (!this.live.has(worker.id) || this.metrics.onMessage(message)) return;
     const m = message as Partial<MetricsRequest> | null;
     if (!m || m.type !== METRICS_REQUEST || typeof m.id !== 'number') return;
     const id = m.id;
     const reply = (r: Omit<MetricsResponse, 'type' | 'id'>): void => {
       if (worker.isConnected()) worker.send({ type: METRICS_RESPONSE, id, ...r } satisfies MetricsResponse);
     };
-    this.aggregator.clusterMetrics().then(
+    this.metrics.render(this.workers).then(
       (text) => reply({ text }),
       (err: unknown) => reply({ error: err instanceof Error ? err.message : String(err) }),
     );
@@ -153,6 +153,7 @@ export class Supervisor {
     const startedAt = this.started.get(worker.id) ?? Date.now();
     this.started.delete(worker.id);
     this.live.delete(worker.id);
+    this.metrics.retire(worker.id);
     const crashed = (code !== 0 && code !== null) || signal !== null;
     if (crashed) this.failures++;
     if (this.stopping || this.starting || !crashed) {

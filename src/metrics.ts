@@ -1,6 +1,6 @@
 /** Prometheus metrics, for every layer (HTTP, calls, webhooks): one registry per app instance (tests build many apps in one process). */
 import type { FastifyInstance } from 'fastify';
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CallEndReasonCode } from './call/end-reasons.js';
 import type { RootSql } from './db/sql.js';
 import { isAccountFailure } from './errors.js';
@@ -41,6 +41,10 @@ export interface MetricsOptions {
 export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'parley_', ...(options.worker ? { labels: { worker: options.worker } } : {}) });
+  // prom-client leaves a process's start time out of a cluster's sum; with the worker label it stays apart per
+  // process, and a restarted one shows (its series is new).
+  const startTime = options.worker ? registry.getSingleMetric('parley_process_start_time_seconds') : undefined;
+  if (startTime) (startTime as unknown as { aggregator: string }).aggregator = 'first';
   return {
     registry,
     httpDuration: new Histogram({
@@ -263,31 +267,42 @@ export function observeCallLatency(
   }
 }
 
-/** IPC between a cluster worker and the primary (src/cluster.ts) for one cluster-wide /metrics. */
+/** IPC between a cluster worker and the primary (src/cluster.ts, src/cluster-metrics.ts) for one cluster-wide /metrics. */
 export const METRICS_REQUEST = 'parley:metrics-request';
 export const METRICS_RESPONSE = 'parley:metrics-response';
 export interface MetricsRequest { type: typeof METRICS_REQUEST; id: number }
 export interface MetricsResponse { type: typeof METRICS_RESPONSE; id: number; text?: string; error?: string }
+/** The primary asking a worker for its registry (at each scrape), and the answer. */
+export const METRICS_SNAPSHOT_REQUEST = 'parley:metrics-snapshot-request';
+export const METRICS_SNAPSHOT = 'parley:metrics-snapshot';
+export interface MetricsSnapshotRequest { type: typeof METRICS_SNAPSHOT_REQUEST; id: number }
+export interface MetricsSnapshot { type: typeof METRICS_SNAPSHOT; id: number; metrics: Awaited<ReturnType<Registry['getMetricsAsJSON']>> }
+
+type Ipc = { send(message: MetricsRequest | MetricsSnapshot): unknown; on(event: 'message', fn: (m: unknown) => void): unknown };
 
 /**
- * In a PROCESSES > 1 worker: this process's registry answers the primary's aggregation requests (prom-client's
- * AggregatorRegistry protocol), and /metrics asks the primary for the sum over every process — counters and
- * histograms summed, gauges summed (parley_active_calls) or averaged as prom-client's default metrics declare.
- * `send` is process.send of the worker.
+ * In a PROCESSES > 1 worker: this process's registry answers the primary's snapshot requests, and /metrics asks the
+ * primary for the whole server's (src/cluster-metrics.ts) — counters and histograms summed, those of exited processes
+ * included, gauges summed (parley_active_calls) or as each declares, the process and nodejs metrics per process.
+ * `ipc` is the worker's process.
  */
-export function useClusterMetrics(metrics: Metrics, ipc: { send(message: MetricsRequest): unknown; on(event: 'message', fn: (m: unknown) => void): unknown }, timeoutMs = 5000): void {
-  AggregatorRegistry.setRegistries([metrics.registry]);
-  new AggregatorRegistry(); // installs the worker's answer to the primary's requests
+export function useClusterMetrics(metrics: Metrics, ipc: Ipc, timeoutMs = 5000): void {
   let next = 0;
   const waiting = new Map<number, { resolve(text: string): void; reject(err: Error): void }>();
   ipc.on('message', (raw) => {
-    const m = raw as Partial<MetricsResponse> | null;
+    const m = raw as Partial<MetricsResponse> | Partial<MetricsSnapshotRequest> | null;
+    if (m?.type === METRICS_SNAPSHOT_REQUEST && typeof m.id === 'number') {
+      const id = m.id;
+      void metrics.registry.getMetricsAsJSON().then((snapshot) => ipc.send({ type: METRICS_SNAPSHOT, id, metrics: snapshot }), () => undefined);
+      return;
+    }
     if (!m || m.type !== METRICS_RESPONSE || typeof m.id !== 'number') return;
     const w = waiting.get(m.id);
     if (!w) return;
     waiting.delete(m.id);
-    if (typeof m.text === 'string') w.resolve(m.text);
-    else w.reject(new Error(`cluster metrics: ${m.error ?? 'no answer'}`));
+    const r = m as Partial<MetricsResponse>;
+    if (typeof r.text === 'string') w.resolve(r.text);
+    else w.reject(new Error(`cluster metrics: ${r.error ?? 'no answer'}`));
   });
   metrics.render = () =>
     new Promise<string>((resolve, reject) => {

@@ -107,7 +107,9 @@ describe('the cluster primary with a fixture worker', () => {
     expect(heapByWorker.map((l) => /worker="(\d+)"/.exec(l)?.[1]).sort()).toEqual(supervisor.workers.map((w) => String(w.id)).sort());
   });
 
-  it('replaces a worker that dies', async () => {
+  it('replaces a worker that dies, and its counts stay in the server\'s: the counters never go down', async () => {
+    const delivered = async () => Number(/^parley_webhook_attempts_total\{outcome="delivered"\} (\d+)$/m.exec((await get(port, '/metrics')).body)?.[1]);
+    expect(await delivered()).toBe(2);
     const before = supervisor.workers.map((w) => w.process.pid);
     await get(port, '/crash').catch(() => null);
     const after = await until(async () => {
@@ -121,6 +123,11 @@ describe('the cluster primary with a fixture worker', () => {
       seen.add((await get(port, '/')).body);
       return after.every((p) => seen.has(String(p)));
     });
+    // Each worker counts one delivery at its start: the dead one's, the survivor's and the replacement's.
+    expect(await delivered()).toBe(3);
+    // Each process's start time, apart (a restart shows as a new series).
+    const starts = (await get(port, '/metrics')).body.split('\n').filter((l) => l.startsWith('parley_process_start_time_seconds{'));
+    expect(starts.map((l) => /worker="(\d+)"/.exec(l)?.[1]).sort()).toEqual(supervisor.workers.map((w) => String(w.id)).sort());
   });
 
   it('stop() forwards SIGTERM and waits for every worker to finish', async () => {
