@@ -36,6 +36,14 @@ export function isSecretField(name: string): boolean {
   return SECRET_FIELD.test(name.toLowerCase().replace(/[^a-z0-9]/g, ''));
 }
 
+/**
+ * Fields of a database error that echo row values: PostgreSQL's `detail` ("Failing row contains (…, +15551234567,
+ * …)", "Key (phone)=(…) already exists"), `where` and `internal_query` (a statement with its literals), and the
+ * bound `parameters` postgres.js attaches in debug mode. A failed insert of a turn or a booking would otherwise log
+ * the caller's words or number. Only an error's own fields: the code, constraint, table and column stay.
+ */
+const ROW_ECHO_FIELD = /^(?:detail|where|internalquery|parameters|args)$/;
+
 const MAX_DEPTH = 10;
 
 /** A copy of `value` with every secret field censored; values without one are returned as they are. */
@@ -58,12 +66,14 @@ function censorDeep(value: unknown, depth: number, seen: WeakSet<object>): unkno
     }
     let changed = false;
     const entries: [string, unknown][] = [];
+    const isError = value instanceof Error;
     for (const [k, v] of Object.entries(value)) {
-      const c = isSecretField(k) && v !== undefined && v !== null ? CENSOR : censorDeep(v, depth + 1, seen);
+      const hidden = isSecretField(k) || (isError && ROW_ECHO_FIELD.test(k.toLowerCase().replace(/[^a-z]/g, '')));
+      const c = hidden && v !== undefined && v !== null ? CENSOR : censorDeep(v, depth + 1, seen);
       if (c !== v) changed = true;
       entries.push([k, c]);
     }
-    if (value instanceof Error) {
+    if (isError) {
       const cause = censorDeep((value as { cause?: unknown }).cause, depth + 1, seen);
       if (!changed && cause === (value as { cause?: unknown }).cause) return value;
       // Same class, message and stack, so pino's error serializer shows it as before, minus the secrets.
