@@ -76,7 +76,11 @@ export class AnthropicLlm implements LlmProvider {
         },
         { signal: request.signal, timeout: STRUCTURED_TIMEOUT_MS },
       )
-      .finalMessage();
+      .finalMessage()
+      // As a turn's errors: the status and what it means, never the SDK's message (a vendor's error text may echo the key).
+      .catch((err: unknown) => {
+        throw toUpstreamError('Anthropic', err);
+      });
     request.onUsage?.(usageOf(res.usage));
     const block = res.content.find((b) => b.type === 'tool_use');
     return block && block.type === 'tool_use' ? block.input : '';

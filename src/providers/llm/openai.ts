@@ -64,7 +64,11 @@ export class OpenAiLlm implements LlmProvider {
     if (request.maxTokens !== undefined) params[this.maxTokensField] = request.maxTokens;
     // Off the call's path: a longer timeout than a live turn's.
     const client = await this.client();
-    const res = await client.chat.completions.create(params, { signal: request.signal, timeout: STRUCTURED_TIMEOUT_MS });
+    // As a turn's errors: the status and what it means, never the SDK's message (a vendor's error text may echo the key).
+    const res = await client.chat.completions.create(params, { signal: request.signal, timeout: STRUCTURED_TIMEOUT_MS })
+      .catch((err: unknown) => {
+        throw toUpstreamError('OpenAI', err);
+      });
     if (res.usage) request.onUsage?.(usageOf(res.usage));
     const msg = res.choices[0]?.message;
     const content = msg?.content ?? msg?.refusal ?? '';
