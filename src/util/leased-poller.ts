@@ -96,6 +96,7 @@ export class LeasedPoller<T> {
     this.kicked = false;
     let claimed = 0;
     let foundNothing = false;
+    let failed = false;
     try {
       const free = this.o.concurrency - this.inFlight.size;
       if (free > 0) {
@@ -109,11 +110,14 @@ export class LeasedPoller<T> {
       }
     } catch (err) {
       this.o.onError(err);
+      failed = true;
     }
     if (this.stopped) return;
     if (claimed > 0) this.idleWaitMs = this.o.pollMs;
-    if (this.kicked || (claimed > 0 && this.inFlight.size < this.o.concurrency)) return this.schedule(0);
-    if (!foundNothing) return this.schedule(this.o.pollMs);
+    if (!failed && (this.kicked || (claimed > 0 && this.inFlight.size < this.o.concurrency))) return this.schedule(0);
+    // A failed poll (the database unreachable) backs off as an empty one does: a PostgreSQL outage logged 'job poll
+    // failed' every 500 ms per process, hundreds of stack traces a minute, and asked the database as often.
+    if (!foundNothing && !failed) return this.schedule(this.o.pollMs);
     const wait = this.idleWaitMs;
     this.idleWaitMs = Math.min(this.o.idlePollMs ?? this.o.pollMs, wait * 2);
     this.schedule(wait);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { LeasedPoller } from '../../src/util/leased-poller.js';
 
 /** A promise with its resolver outside, to hold a step of the poll open. */
@@ -195,5 +195,40 @@ describe('LeasedPoller idle polling', () => {
     for (let i = 0; i < 10 && queue.length > 0; i++) await tick();
     expect(queue).toEqual([]);
     await poller.stop(100);
+  });
+});
+
+describe('LeasedPoller when the database cannot be reached', () => {
+  it('backs off failed polls as it does empty ones (doubling up to idlePollMs), and goes on once the database is back', async () => {
+    vi.useFakeTimers();
+    try {
+      let reachable = false;
+      let claims = 0;
+      let errors = 0;
+      const poller = new LeasedPoller<number>({
+        concurrency: 1,
+        pollMs: 500,
+        idlePollMs: 5_000,
+        claim: async () => {
+          claims++;
+          if (!reachable) throw new Error('connect ECONNREFUSED');
+          return [];
+        },
+        run: async () => {},
+        onError: () => errors++,
+      });
+      poller.start();
+      // Polls at 0, 0.5, 1.5, 3.5, 7.5, 12.5, 17.5 s… — not every 500 ms (40 in 20 s).
+      await vi.advanceTimersByTimeAsync(20_000);
+      expect(errors).toBe(claims);
+      expect(claims).toBe(7);
+      reachable = true;
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(claims).toBeGreaterThan(7);
+      expect(errors).toBe(7);
+      await poller.stop(100);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
