@@ -11,6 +11,9 @@
 import { setMaxListeners } from 'node:events';
 import { settleWithin } from './settle-within.js';
 
+/** The longest wait between failed polls of any poller (unless its pollMs is longer). */
+export const FAILED_POLL_MAX_WAIT_MS = 5_000;
+
 export interface LeasedPollerOptions<T> {
   /** Items run at once by this poller. */
   concurrency: number;
@@ -24,7 +27,7 @@ export interface LeasedPollerOptions<T> {
   run(item: T, signal: AbortSignal): Promise<void>;
   /** Work before each claim (e.g. failing exhausted rows, draining deletions); `signal` aborts as run()'s does. */
   beforeClaim?(signal: AbortSignal): Promise<void>;
-  /** A poll that threw (database trouble): logged, and the next poll comes as usual. */
+  /** A poll that threw (database trouble): logged; the next ones back off (doubling up to idlePollMs, at least FAILED_POLL_MAX_WAIT_MS). */
   onError(err: unknown): void;
 }
 
@@ -113,13 +116,16 @@ export class LeasedPoller<T> {
       failed = true;
     }
     if (this.stopped) return;
-    if (claimed > 0) this.idleWaitMs = this.o.pollMs;
+    if (claimed > 0 || (foundNothing && this.idleWaitMs > (this.o.idlePollMs ?? this.o.pollMs))) this.idleWaitMs = this.o.pollMs;
     if (!failed && (this.kicked || (claimed > 0 && this.inFlight.size < this.o.concurrency))) return this.schedule(0);
     // A failed poll (the database unreachable) backs off as an empty one does: a PostgreSQL outage logged 'job poll
     // failed' every 500 ms per process, hundreds of stack traces a minute, and asked the database as often.
     if (!foundNothing && !failed) return this.schedule(this.o.pollMs);
     const wait = this.idleWaitMs;
-    this.idleWaitMs = Math.min(this.o.idlePollMs ?? this.o.pollMs, wait * 2);
+    // A poller that never idles slowly (no idlePollMs: the analytics rollup, the campaign stats) still backs its
+    // failures off to FAILED_POLL_MAX_WAIT_MS; the first poll that works brings it back to pollMs.
+    const longest = Math.max(this.o.idlePollMs ?? this.o.pollMs, failed ? FAILED_POLL_MAX_WAIT_MS : 0);
+    this.idleWaitMs = Math.min(longest, wait * 2);
     this.schedule(wait);
   }
 

@@ -231,4 +231,35 @@ describe('LeasedPoller when the database cannot be reached', () => {
       vi.useRealTimers();
     }
   });
+
+  it('backs off failed polls of a poller that never idles slowly (no idlePollMs), and polls every pollMs again once one works', async () => {
+    vi.useFakeTimers();
+    try {
+      let reachable = false;
+      let claims = 0;
+      const poller = new LeasedPoller<number>({
+        concurrency: 1,
+        pollMs: 500,
+        claim: async () => {
+          claims++;
+          if (!reachable) throw new Error('connect ECONNREFUSED');
+          return [];
+        },
+        run: async () => {},
+        onError: () => {},
+      });
+      poller.start();
+      // Polls at 0, 0.5, 1.5, 3.5, 7.5, 12.5, 17.5 s (FAILED_POLL_MAX_WAIT_MS), not every 500 ms (40 in 20 s).
+      await vi.advanceTimersByTimeAsync(20_000);
+      expect(claims).toBe(7);
+      reachable = true;
+      await vi.advanceTimersByTimeAsync(2_600); // the poll at 22.5 s works
+      const afterRecovery = claims;
+      await vi.advanceTimersByTimeAsync(5_000);
+      expect(claims - afterRecovery).toBe(10); // every 500 ms again: it never idles slowly
+      await poller.stop(100);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
