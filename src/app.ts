@@ -10,7 +10,7 @@ import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import { AjvCompiler, type RouteDefinition, type ValidatorFactory } from '@fastify/ajv-compiler';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
-import { AuthFailureThrottle, apiKeyAuth } from './api/auth.js';
+import { AuthFailureThrottle, apiKeyAuth, tokenAuth } from './api/auth.js';
 import { installErrorHandler, sendFrameworkError } from './api/error-handler.js';
 import { installHealthRoutes, type HealthOptions } from './api/health.js';
 import { installRequestGuards } from './api/request-guards.js';
@@ -231,7 +231,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installErrorHandler(app);
   documentCommonErrors(app);
   installRequestGuards(app);
-  installHttpMetrics(app, metrics);
+  installHttpMetrics(app, metrics, deps.config.METRICS_TOKEN ? tokenAuth(deps.config.METRICS_TOKEN, 'metrics token') : undefined);
   app.addSchema(ErrorResponse);
 
   await app.register(swagger, {

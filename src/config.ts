@@ -46,6 +46,10 @@ export const VARIABLES = {
     doc: 'PostgreSQL only: how long an API request or a live call waits for one query (a pooled connection included) before it answers 503 / goes on without it; background work waits up to 120 s, PGlite has none',
   },
   ADMIN_TOKEN: { kind: { type: 'string' }, secret: true, doc: 'Bearer token for /v1/admin, at least 32 characters (a shorter one stops the start); unset = one is generated into DATA_DIR/admin-token' },
+  METRICS_TOKEN: {
+    kind: { type: 'string' }, secret: true,
+    doc: 'Bearer token /metrics then asks for (Prometheus: `authorization: {credentials: …}`), at least 32 characters; unset = /metrics answers anyone who reaches it (keep it on the operator\'s network)',
+  },
   RATE_LIMIT_PER_MIN: { kind: { type: 'int', min: 1, max: 1_000_000 }, default: '600', doc: 'Requests per minute per company (all its API keys) on /v1' },
   AUTH_FAILURES_PER_MIN: {
     kind: { type: 'int', min: 1, max: 100_000 }, default: '20',
@@ -264,6 +268,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const cfg = out as Config;
   if (cfg.ADMIN_TOKEN !== undefined && cfg.ADMIN_TOKEN.length < MIN_ADMIN_TOKEN_CHARS) {
     throw new ConfigError('ADMIN_TOKEN', `must be at least ${MIN_ADMIN_TOKEN_CHARS} characters (e.g. openssl rand -base64 32), or unset to have one generated into DATA_DIR`);
+  }
+  if (cfg.METRICS_TOKEN !== undefined && cfg.METRICS_TOKEN.length < MIN_ADMIN_TOKEN_CHARS) {
+    throw new ConfigError('METRICS_TOKEN', `must be at least ${MIN_ADMIN_TOKEN_CHARS} characters (e.g. openssl rand -base64 32), or unset for an open /metrics`);
   }
   // It signs every media-stream and web-call token: a short one could be guessed, and calls opened with it.
   if (cfg.CALL_TOKEN_SECRET !== undefined && cfg.CALL_TOKEN_SECRET.length < MIN_ADMIN_TOKEN_CHARS) {

@@ -1,5 +1,5 @@
 /** Prometheus metrics, for every layer (HTTP, calls, webhooks): one registry per app instance (tests build many apps in one process). */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CallEndReasonCode } from './call/end-reasons.js';
 import type { RootSql } from './db/sql.js';
@@ -221,12 +221,13 @@ export function installBacklogMetrics(metrics: Metrics, sql: RootSql, o: { jobKi
   });
 }
 
-export function installHttpMetrics(app: FastifyInstance, metrics: Metrics): void {
+/** `guard`: checks a scrape's credentials before it is answered (METRICS_TOKEN); none = /metrics is open. */
+export function installHttpMetrics(app: FastifyInstance, metrics: Metrics, guard?: onRequestAsyncHookHandler): void {
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
-  app.get('/metrics', { schema: { hide: true } as object }, async (_request, reply) => {
+  app.get('/metrics', { schema: { hide: true } as object, ...(guard ? { onRequest: guard } : {}) }, async (_request, reply) => {
     reply.type(metrics.registry.contentType);
     return metrics.render ? metrics.render() : metrics.registry.metrics();
   });

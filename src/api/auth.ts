@@ -87,9 +87,14 @@ export function apiKeyAuth(db: Db) {
 }
 
 export function adminAuth(adminToken: string) {
+  return tokenAuth(adminToken, 'admin token');
+}
+
+/** A route guarded by one bearer token (the admin routes, /metrics with METRICS_TOKEN): the same 401 for any miss. */
+export function tokenAuth(expected: string, what: string) {
   return async (request: FastifyRequest): Promise<void> => {
     const token = bearer(request);
-    if (!token || !safeEqualString(token, adminToken)) throw new ParleyError('PARLEY_ERR_UNAUTHORIZED', 'Missing or invalid admin token');
+    if (!token || !safeEqualString(token, expected)) throw new ParleyError('PARLEY_ERR_UNAUTHORIZED', `Missing or invalid ${what}`);
     connectionAuthenticated(request.raw.socket);
   };
 }
