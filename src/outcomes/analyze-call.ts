@@ -4,6 +4,7 @@
  * after a crash), unless the payload says { force: true }.
  */
 import { DateTime } from 'luxon';
+import { listNumberAskedNotToBeCalled } from '../campaigns/dnc-backstop.js';
 import { transcriptOf } from '../db/calls.js';
 import type { Db, RootSql } from '../db/sql.js';
 import type { JobKind } from '../jobs/queue.js';
@@ -121,6 +122,8 @@ export async function analyzeCall(
   const owned = { ...call, company_id: call.company_id };
   if (!options.force && (await sql`select 1 from outcomes where call_id = ${callId}`).length) return null;
   const input = await buildAnalysisInput(sql, owned);
+  // Once per call (a forced re-analysis does not list again a number the company has since taken off the list).
+  if (!options.force) await listNumberAskedNotToBeCalled(sql, { id: owned.id, companyId: owned.company_id, otherParty: input.callerNumber ?? null }, input.transcript);
   // Nobody was on the line: nothing for an LLM to read (and nothing to pay it for); the rules say so.
   // The LLM runs outside any transaction: nothing is locked while it thinks.
   const analysis = isNotConnected(input) ? { ...analyzeOffline(input), analyzer: 'offline (not connected)' } : await analyzer.analyze(input, options.signal);

@@ -58,6 +58,11 @@ function endsWithGoodbye(t: string, re: RegExp): boolean {
   return last !== undefined && AFTER_GOODBYE.test(t.slice(last.index + last[0].length));
 }
 
+/** The words ask never to be called again (the rule classify() puts first, alone: whatever else they say). */
+export function asksNotToBeCalled(text: string): boolean {
+  return STOP_CALLING.test(normalize(text));
+}
+
 export function classify(text: string): Intent {
   const t = normalize(text);
   for (const [intent, re] of RULES) {
