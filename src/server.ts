@@ -58,6 +58,7 @@ import { campaignRoutes } from './api/routes/campaigns.js';
 import { CampaignScheduler } from './campaigns/scheduler.js';
 import { uploadCheckSlots } from './campaigns/upload-check.js';
 import { personalizeForContact } from './campaigns/personalize.js';
+import { listNumberAskedNotToBeCalled } from './campaigns/dnc-backstop.js';
 import { campaignTools } from './campaigns/tools.js';
 import { VoicemailAudio } from './campaigns/voicemail-audio.js';
 import { settleWithin } from './util/settle-within.js';
@@ -183,7 +184,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   // Post-call analysis uses the server's LLM (the same choice as calls: DEFAULT_LLM, else by key), the offline
   // analyzer when that is the local engine.
   const analyzer = createAnalyzer({ llm: providers.cloudLlm(), prompt: await loadAnalysisPrompt() });
-  const jobKinds: Record<string, JobKind> = { ...knowledge.jobKinds, [ANALYZE_CALL_JOB]: analyzeCallJob({ sql: backgroundSql, analyzer }),
+  const jobKinds: Record<string, JobKind> = { ...knowledge.jobKinds, [ANALYZE_CALL_JOB]: analyzeCallJob({ sql: backgroundSql, analyzer, backstops: [listNumberAskedNotToBeCalled] }),
     [ERASURE_SWEEP_JOB]: erasureSweepJob({ sql: backgroundSql }), [SKIP_WAITING_JOB]: skipWaitingJob({ sql: backgroundSql }) };
   installBacklogMetrics(metrics, sql, { jobKinds: Object.keys(jobKinds) });
   // New work is announced (db/work-notifications.ts): idle workers poll slowly.

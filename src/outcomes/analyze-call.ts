@@ -4,7 +4,6 @@
  * after a crash), unless the payload says { force: true }.
  */
 import { DateTime } from 'luxon';
-import { listNumberAskedNotToBeCalled } from '../campaigns/dnc-backstop.js';
 import { transcriptOf } from '../db/calls.js';
 import type { Db, RootSql } from '../db/sql.js';
 import type { JobKind } from '../jobs/queue.js';
@@ -110,20 +109,28 @@ async function store(sql: RootSql, call: CallRow & { company_id: string }, analy
   });
 }
 
+/**
+ * What else reads a call once it is over, with its analysis (passed in: e.g. the do-not-call backstop of
+ * campaigns/dnc-backstop.ts, a layer above this one). Run once per call: not again on a forced re-analysis.
+ */
+export type CallBackstop = (db: Db, call: { id: string; companyId: string; otherParty: string | null }, transcript: readonly TranscriptTurn[]) => Promise<unknown>;
+
 /** Analyses one call and stores the outcome; returns it, or null when there was nothing to do. */
 export async function analyzeCall(
   sql: RootSql,
   analyzer: Analyzer,
   callId: string,
-  options: { force?: boolean; signal?: AbortSignal } = {},
+  options: { force?: boolean; signal?: AbortSignal; backstops?: readonly CallBackstop[] } = {},
 ): Promise<Analysis | null> {
   const call = await loadCall(sql, callId);
   if (!call?.company_id || call.erased) return null;
   const owned = { ...call, company_id: call.company_id };
   if (!options.force && (await sql`select 1 from outcomes where call_id = ${callId}`).length) return null;
   const input = await buildAnalysisInput(sql, owned);
-  // Once per call (a forced re-analysis does not list again a number the company has since taken off the list).
-  if (!options.force) await listNumberAskedNotToBeCalled(sql, { id: owned.id, companyId: owned.company_id, otherParty: input.callerNumber ?? null }, input.transcript);
+  // Once per call: a forced re-analysis does not, say, list again a number the company has since taken off its list.
+  if (!options.force) {
+    for (const backstop of options.backstops ?? []) await backstop(sql, { id: owned.id, companyId: owned.company_id, otherParty: input.callerNumber }, input.transcript);
+  }
   // Nobody was on the line: nothing for an LLM to read (and nothing to pay it for); the rules say so.
   // The LLM runs outside any transaction: nothing is locked while it thinks.
   const analysis = isNotConnected(input) ? { ...analyzeOffline(input), analyzer: 'offline (not connected)' } : await analyzer.analyze(input, options.signal);
@@ -135,19 +142,20 @@ export async function analyzeCall(
 }
 
 /** Offline analysis when the LLM stayed unavailable for every attempt of the job. */
-export async function analyzeCallOffline(sql: RootSql, callId: string, reason: string): Promise<Analysis | null> {
-  return analyzeCall(sql, { analyze: async (input) => ({ ...analyzeOffline(input), analyzer: `offline (fallback: ${reason})`.slice(0, 500) }) }, callId);
+export async function analyzeCallOffline(sql: RootSql, callId: string, reason: string, backstops?: readonly CallBackstop[]): Promise<Analysis | null> {
+  const analyzer: Analyzer = { analyze: async (input) => ({ ...analyzeOffline(input), analyzer: `offline (fallback: ${reason})`.slice(0, 500) }) };
+  return analyzeCall(sql, analyzer, callId, backstops ? { backstops } : {});
 }
 
-export function analyzeCallJob(deps: { sql: RootSql; analyzer: Analyzer; concurrency?: number }): JobKind {
+export function analyzeCallJob(deps: { sql: RootSql; analyzer: Analyzer; concurrency?: number; backstops?: readonly CallBackstop[] }): JobKind {
   return {
     concurrency: deps.concurrency ?? 2,
     handler: async (payload, ctx) => {
       if (typeof payload.callId !== 'string') throw new Error('analyze_call: payload.callId is required');
-      await analyzeCall(deps.sql, deps.analyzer, payload.callId, { force: payload.force === true, signal: ctx.signal });
+      await analyzeCall(deps.sql, deps.analyzer, payload.callId, { force: payload.force === true, signal: ctx.signal, ...(deps.backstops ? { backstops: deps.backstops } : {}) });
     },
     onGiveUp: async (payload, error) => {
-      if (typeof payload.callId === 'string') await analyzeCallOffline(deps.sql, payload.callId, `LLM unavailable: ${error.message}`);
+      if (typeof payload.callId === 'string') await analyzeCallOffline(deps.sql, payload.callId, `LLM unavailable: ${error.message}`, deps.backstops);
     },
   };
 }

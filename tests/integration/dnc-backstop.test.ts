@@ -1,11 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listNumberAskedNotToBeCalled } from '../../src/campaigns/dnc-backstop.js';
 import { removeDnc } from '../../src/campaigns/suppression.js';
 import type { RootSql } from '../../src/db/sql.js';
-import { analyzeCall } from '../../src/outcomes/analyze-call.js';
+import { analyzeCall, type CallBackstop } from '../../src/outcomes/analyze-call.js';
 import type { Analyzer } from '../../src/outcomes/types.js';
 import { generateWebhookSecret } from '../../src/webhooks/signing.js';
 import { createTestDb, type TestDatabase } from '../helpers/db.js';
 import { storeTurns } from '../helpers/transcript.js';
+
+/** As the server passes it to the analysis job (src/server.ts). */
+const backstops: CallBackstop[] = [listNumberAskedNotToBeCalled];
 
 let db: TestDatabase;
 let sql: RootSql;
@@ -43,7 +47,7 @@ describe('do-not-call backstop after the call', () => {
       { role: 'caller', text: 'No thanks. Please put me on your do not call list.' },
       { role: 'bot', text: "Sure, I'll make a note of that. Have a great day!" },
     ]);
-    await analyzeCall(sql, summariser, callId);
+    await analyzeCall(sql, summariser, callId, { backstops });
     expect(await listed(companyId)).toEqual([
       { phone: '+15550002222', source: 'call', call_id: callId, reason: 'asked during the call: "No thanks. Please put me on your do not call list."' },
     ]);
@@ -51,7 +55,7 @@ describe('do-not-call backstop after the call', () => {
 
   it('reads the caller of an inbound call, and Russian', async () => {
     const { companyId, callId } = await callWith([{ role: 'caller', text: 'Больше мне не звоните, пожалуйста.' }], 'inbound', '+79161234567');
-    await analyzeCall(sql, summariser, callId);
+    await analyzeCall(sql, summariser, callId, { backstops });
     expect((await listed(companyId)).map((r) => r.phone)).toEqual(['+79161234567']);
   });
 
@@ -60,16 +64,16 @@ describe('do-not-call backstop after the call', () => {
       { role: 'caller', text: 'Can you take me off the waiting list for Tuesday?' },
       { role: 'bot', text: 'If you would rather we stop calling you, just say so.' },
     ]);
-    await analyzeCall(sql, summariser, callId);
+    await analyzeCall(sql, summariser, callId, { backstops });
     expect(await listed(companyId)).toEqual([]);
   });
 
   it('does not list again a number the company took off the list, when the call is analysed again', async () => {
     const { companyId, callId } = await callWith([{ role: 'caller', text: 'Stop calling me.' }]);
-    await analyzeCall(sql, summariser, callId);
+    await analyzeCall(sql, summariser, callId, { backstops });
     expect(await listed(companyId)).toHaveLength(1);
     expect(await removeDnc(sql, companyId, '+15550002222')).toBe(true);
-    await analyzeCall(sql, summariser, callId, { force: true });
+    await analyzeCall(sql, summariser, callId, { force: true, backstops });
     expect(await listed(companyId)).toEqual([]);
   });
 });
