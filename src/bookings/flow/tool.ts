@@ -25,7 +25,9 @@ import { parseWhen, type WhenResult } from '../when-parser.js';
 import { flowSettings, type FlowSettings } from './config.js';
 import { findServiceInUtterance, normalizeText } from './fuzzy.js';
 import { FLOW_PHRASES, type FlowPhrases } from './phrases.js';
-import { extractName, extractPhoneDigits, isNo, isQuestion, isStop, isYes, pickedOption, speakDigits, spelledName, taskOf, type Task } from './understand.js';
+import {
+  extractName, extractPhoneDigits, isNo, isQuestion, isStop, isYes, keepsBooking, pickedOption, readBackAnswer, speakDigits, spelledName, taskOf, type Task,
+} from './understand.js';
 import { isCommonName } from '../../providers/stt/local-names.js';
 import { installedPronunciations, soundMatchName } from '../name-sound.js';
 import type { Pronunciations } from '../../providers/stt/local-names.js';
@@ -482,6 +484,12 @@ export function bookingFlowTool(
     const p = e.p;
     if (st.stage === 'confirm' && !changed) {
       if (yes) return act(e, st);
+      if (no && st.task === 'reschedule') {
+        // Not that time: the new time is asked again (keeping the booking where it is was a stop).
+        const chosen = st.candidates?.find((c) => c.id === st.bookingId);
+        [st.stage, st.start, st.verified] = ['collect', null, false];
+        if (chosen) return ask(st, 'time', p.askNewTime(what(e, chosen)));
+      }
       if (no) {
         st.stage = 'collect';
         return ask(st, 'change', p.whatToChange);
@@ -731,8 +739,10 @@ export function bookingFlowTool(
       await absorb(e, probe, args, words);
       if (slots(probe) === slots(state)) return stop();
     }
-    const yes = args.confirm === true || (words !== undefined && isYes(words));
-    const no = args.confirm === false || (words !== undefined && isNo(words));
+    // At a read-back the task's own verb is a yes ("cancel it", "отменяйте") and keeping the booking a no ("no, keep it").
+    const heard = words === undefined ? null : state.stage === 'confirm' ? readBackAnswer(words, state.task) : isYes(words) ? 'yes' : isNo(words) ? 'no' : null;
+    const yes = args.confirm === true || heard === 'yes';
+    const no = args.confirm === false || heard === 'no';
     // A question in the middle of a flow ("what does it cost?") is not an answer: let the agent look it up.
     if (words && isQuestion(words) && !yes) {
       const probe = JSON.parse(JSON.stringify(state)) as FlowState;
@@ -745,6 +755,9 @@ export function bookingFlowTool(
     }
     const note = await absorb(e, state, args, words);
     const changed = before !== JSON.stringify([state.serviceId, state.start, state.name, state.phone, state.bookingId]);
+    // A no to "cancel your …?", or "keep it" to "move your …?": the booking stays as it is.
+    const keep = state.task === 'cancel' || (state.task === 'reschedule' && words !== undefined && keepsBooking(words));
+    if (state.stage === 'confirm' && !changed && no && keep) return stop();
     const say = await step(e, state, note, yes, no, changed);
     store.set(ctx.callId, state, now);
     return answer(e, state, say);

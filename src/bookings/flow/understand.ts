@@ -22,6 +22,42 @@ export function isNo(text: string): boolean {
   return NO.test(norm(text).replace(/^(uh|um|well|ну|э)[, ]+/, ''));
 }
 
+// ---------- the answer to a read-back ----------
+
+/** Words before the verb that still make it a yes: "yes", "please", "go ahead and", "I want to", "да". */
+const ACT_LEAD = "((yes|yeah|ok|okay|sure|please|just|go ahead( and)?|yes please|i (still )?(want|would like|'d like|need) (you )?to|да|давайте|пожалуйста|хорошо)[, ]+)*";
+/**
+ * The read-back's own verb said back as the answer: "cancel it", "go ahead and cancel it", "отменяйте"; "move
+ * it", "переносите"; "book it", "запишите".
+ */
+const ACT: Record<Task, RegExp | null> = {
+  cancel: new RegExp(`^${ACT_LEAD}(cancel|call off|отмен(яйте|ите|ить|яй|и|яем))(?=[\\s,.!?]|$)`),
+  reschedule: new RegExp(`^${ACT_LEAD}(move|reschedule|change|перен(осите|есите|ести|оси|еси|осим))(?=[\\s,.!?]|$)`),
+  book: new RegExp(`^${ACT_LEAD}(book|schedule|reserve|запиш(ите|и)|записывай(те)?|бронируйте|забронируйте)(?=[\\s,.!?]|$)`),
+  find: null,
+};
+/** Keeping a booking as it is: "(no,) keep it", "leave it", "don't cancel", "оставьте", "не отменяйте". */
+const KEEP =
+  /\b(keep (it|that|the (appointment|booking))|leave (it|that)|(don't|do not) (cancel|move|change|reschedule))\b|оставь(те)?|оставляй(те)?|пусть (оста|буд)|не (отменя|перенос|меня)/;
+
+/**
+ * The answer to the read-back of a task: a yes — or the task's own verb ("cancel it", "отменяйте", "move it") —
+ * a no, or a wish to keep the booking ("no, keep it", "оставьте"); null when neither, or both ("yes, keep it",
+ * "no, cancel it"), so the question is asked again rather than a guess acted on.
+ */
+export function readBackAnswer(text: string, task: Task | null): 'yes' | 'no' | null {
+  const t = norm(text).replace(/^(uh|um|well|ну|э)[, ]+/, '');
+  const act = task ? ACT[task] : null;
+  const verb = act !== null && act.test(t.replace(/^(no|nope|нет)[, ]+/, ''));
+  const yes = isYes(t) || verb;
+  const no = isNo(t) || ((task === 'cancel' || task === 'reschedule') && KEEP.test(t));
+  if (yes === no) return null;
+  return yes ? 'yes' : 'no';
+}
+
+/** A no to a move's read-back that asks to keep the booking where it is ("keep it", "оставьте"), not another time. */
+export const keepsBooking = (text: string): boolean => KEEP.test(norm(text));
+
 // ---------- dropping the task ----------
 
 /**
