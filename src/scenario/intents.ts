@@ -1,5 +1,5 @@
 /** Keyword rules for what the caller wants, in English and Russian, and extraction of booking details. */
-import { isHypothetical } from '../bookings/flow/understand.js';
+import { extractName as flowName, isHypothetical } from '../bookings/flow/understand.js';
 import { normalize } from './language.js';
 
 export type Intent = 'stop_calling' | 'screening' | 'goodbye' | 'human' | 'cancel' | 'reschedule' | 'my_booking' | 'book' | 'other';
@@ -146,25 +146,11 @@ export function extractWhen(text: string): string | null {
   return parts.length ? parts.join(' ') : null;
 }
 
-const NOT_NAMES = /^(looking|calling|interested|wondering|trying|here|fine|good|not|sorry|just|ok|okay|new|a|an|the|ищу|звоню|хочу|по)$/;
+/** "My name is Anna Lee" / "Меня зовут Анна" → the name, or null (as the guided flow reads it: flow/understand.ts). */
+export const extractName = (text: string): string | null => flowName(text, false);
 
-/** "My name is Anna Lee" / "Меня зовут Анна" → the name, or null. */
-export function extractName(text: string): string | null {
-  const m = /\b(?:my name is|my name's|this is|i am|i'm)\s+([A-Za-z][A-Za-z'-]+(?:\s+[A-Z][A-Za-z'-]+)?)/i.exec(text) ??
-    /(?:меня зовут|мо[её] имя|это)\s+([А-ЯЁа-яё-]+(?:\s+[А-ЯЁ][а-яё-]+)?)/i.exec(text);
-  const name = m?.[1];
-  if (!name || NOT_NAMES.test(name.split(/\s+/)[0]!.toLowerCase())) return null;
-  return titleCase(name);
-}
-
-/** A bare answer to "what is your name?". */
-export function nameFromAnswer(text: string): string | null {
-  const direct = extractName(text);
-  if (direct) return direct;
-  const words = text.replace(/[^\p{L}\s'-]/gu, ' ').split(/\s+/).filter(Boolean)
-    .filter((w) => !/^(it'?s|its|i'?m|name|is|my|the|это|я|зовут|меня)$/i.test(w));
-  return words.length ? titleCase(words.slice(0, 2).join(' ')) : null;
-}
+/** A bare answer to "what is your name?" ("Smith, John Smith" is John Smith, as in the guided flow). */
+export const nameFromAnswer = (text: string): string | null => flowName(text, true);
 
 const SERVICE_STOP = /^(an?|the|some|me|in|for|on|at|to|up|make|book|schedule|get|have|see|set|do|like|want|need|appointment|booking|reservation|time|slot|visit|при[её]м|запись|время|меня|мне|хочу|бы|на|к|записаться|записать|запишите|забронировать|сегодня|завтра|послезавтра|утром|вечером|днем|today|tomorrow|tonight|next|this|please|then|instead|пожалуйста|тогда)$/;
 
@@ -208,8 +194,4 @@ export function serviceFromAnswer(text: string, services: string[]): string | nu
     kept.push(w);
   }
   return kept.length ? kept.slice(0, 3).join(' ') : null;
-}
-
-function titleCase(s: string): string {
-  return s.split(/\s+/).map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join(' ');
 }

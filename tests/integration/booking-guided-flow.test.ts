@@ -423,6 +423,41 @@ describe('guided booking: names as a recognizer hears them (en)', () => {
     expect(await c.say('Hugo Blake')).toBe('I have your name as Hugo Blake. Is that right? You can also spell it for me.');
   });
 
+  it('a name said twice or spelt after it is the name once: "Smith, John Smith" is John Smith, not "Smith John"', async () => {
+    const said: Array<[string, string]> = [
+      ['Smith, John Smith', 'John Smith'],
+      ['smith john smith', 'John Smith'],
+      ["it's John, John Smith", 'John Smith'],
+      ['its john john smith', 'John Smith'],
+      ['my name is Smith. John Smith.', 'John Smith'],
+      ['Lee, Anna Lee', 'Anna Lee'],
+      ["John Smith, that's S-M-I-T-H", 'John Smith'],
+      ['john smith thats s m i t h', 'John Smith'],
+      ['John Smith, J-O-H-N S-M-I-T-H', 'John Smith'],
+      // The spelling corrects what the recognizer wrote for the surname.
+      ["John Smith, that's S-M-Y-T-H", 'John Smyth'],
+      // As before: a first name said, the surname spelt.
+      ['John S-M-I-T-H', 'John Smith'],
+    ];
+    for (const [words, name] of said) {
+      await db.sql`delete from bookings`; // the last call's hold
+      const c = await conversation(botEn, PHONE);
+      await c.say('I need a tap repair tomorrow at ten in the morning');
+      expect(await c.say(words), words).toMatch(new RegExp(`^Let me confirm: Tap repair tomorrow at 10:00 AM, for ${name},`));
+    }
+    await db.sql`delete from bookings`;
+    const first = await conversation(botEn, PHONE);
+    expect(await first.say("Hi, I'm Smith, John Smith, I need a tap repair tomorrow at 10 am")).toMatch(/^Let me confirm: .* for John Smith,/);
+    await first.say('yes');
+    expect(await live(first.callId)).toMatchObject([{ customerName: 'John Smith' }]);
+    for (const words of ['Смирнов, Иван Смирнов', 'меня зовут Иван, Иван Смирнов', 'Иван. Иван Смирнов']) {
+      await db.sql`delete from bookings`;
+      const c = await conversation(botRu, '+79160000002');
+      await c.say('Хочу записаться на стрижку завтра в 12');
+      expect(await c.say(words), words).toMatch(/^Проверим: Стрижка, завтра в 12:00, на имя Иван Смирнов,/);
+    }
+  });
+
   it('does not question a common name', async () => {
     const c = await conversation(botEn, PHONE);
     await c.say('I need a tap repair tomorrow at ten in the morning');

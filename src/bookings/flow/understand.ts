@@ -139,21 +139,39 @@ function titleCase(s: string): string {
   return s.split(/\s+/).map((w) => w.split('-').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('-')).join(' ');
 }
 
+/**
+ * A name said again in full after a part of it is the full name once: "Smith, John Smith" and "John, John Smith"
+ * are John Smith (words lower case; a leading word the caller says again later is dropped, as often as it is).
+ */
+function sayOnce(words: string[]): string[] {
+  let out = words;
+  while (out.length > 1 && out.indexOf(out[0]!, 1) > 0) out = out.slice(1);
+  return out;
+}
+
 function nameWords(words: string[]): string | null {
   const kept: string[] = [];
   for (const w of words) {
     const clean = w.replace(/[^\p{L}'-]/gu, '');
     if (!clean || NAME_STOP.test(clean.toLowerCase()) || /\d/.test(w)) break;
-    kept.push(clean);
-    if (kept.length === 2) break;
+    kept.push(clean.toLowerCase());
+    // Up to four words, so a name said twice ("smith john smith") is seen whole; two are kept.
+    if (kept.length === 4) break;
   }
-  if (!kept.length || NOT_NAME.has(kept[0]!.toLowerCase())) return null;
-  return titleCase(kept.join(' ').toLowerCase());
+  if (!kept.length || NOT_NAME.has(kept[0]!)) return null;
+  const once = sayOnce(kept).slice(0, 2);
+  if (NOT_NAME.has(once[0]!)) return null;
+  return titleCase(once.join(' '));
 }
+
+/** Words around a spelling that are no part of the name: "that's S-M-I-T-H", "it is spelled…", "по буквам". */
+const SPELLING_WORDS = /^(it's|its|it|is|spelled|spelt|spell|spelling|name|last|first|surname|that's|thats|that|this|was|as|with|letters?|so|like|и|это|по|буквам|пишется|фамилия|имя|меня|зовут|мое|моя)$/;
 
 /**
  * A name spelt letter by letter: "S-M-I-T-H", "s m i t h", "s. m. i. t. h." (at least two letters; Latin or
- * Cyrillic), possibly after a first name said as a word ("John S-M-I-T-H"). Null when nothing is spelt.
+ * Cyrillic), with the name said as words before it: "John S-M-I-T-H" (a first name, the surname spelt), "John
+ * Smith, that's S-M-I-T-H" and "John Smith, J-O-H-N S-M-I-T-H" (the name said, then spelt: John Smith), "John
+ * Smith, that's S-M-Y-T-H" (the spelling corrects the surname heard: John Smyth). Null when nothing is spelt.
  */
 export function spelledName(text: string): string | null {
   // Items in order: a spelt word, or a plain word. "N-I-N-A" is one spelt word; so are letters a recognizer
@@ -183,11 +201,21 @@ export function spelledName(text: string): string | null {
   const first = items.findIndex((i) => i.spelt);
   if (first < 0) return null;
   const spelt = items.slice(first).filter((i) => i.spelt).map((i) => i.text);
-  // "John S-M-I-T-H": a first name said as a word just before the spelling.
-  const before = items[first - 1]?.text;
-  const named = before && /^\p{L}{2,}$/u.test(before) && !NAME_STOP.test(before) && !NOT_NAME.has(before) &&
-    !/^(it's|is|spelled|spelt|name|last|first|that's|it|its|this|was)$/.test(before);
-  return titleCase([...(named ? [before] : []), ...spelt].slice(0, 3).join(' '));
+  // The name said before the spelling: up to two words back from it, past "that's", "spelled".
+  const isNameWord = (w: string): boolean => /^\p{L}{2,}$/u.test(w) && !NAME_STOP.test(w) && !NOT_NAME.has(w) && !SPELLING_WORDS.test(w);
+  let end = first;
+  while (end > 0 && SPELLING_WORDS.test(items[end - 1]!.text)) end--;
+  let start = end;
+  while (start > 0 && end - start < 2 && !items[start - 1]!.spelt && isNameWord(items[start - 1]!.text)) start--;
+  const said = sayOnce(items.slice(start, end).map((i) => i.text));
+  // Said right before the spelling ("John S-M-I-T-H"), not "John, that's S-M-I-T-H".
+  const adjacent = end === first;
+  let name: string[];
+  if (!said.length || (spelt.length >= 2 && !spelt.every((w) => said.includes(w)))) name = spelt;
+  else if (spelt.every((w) => said.includes(w))) name = said;
+  else if (said.length >= 2) name = [...said.slice(0, -1), spelt[0]!];
+  else name = adjacent ? [...said, spelt[0]!] : spelt;
+  return titleCase(name.slice(0, 3).join(' '));
 }
 
 /** "My name is Anna Lee", "this is John", "меня зовут Анна"; a bare "Anna Lee" only when a name was asked for. */
