@@ -30,3 +30,36 @@ export function speakableTime(start: DateTime, now: DateTime, language: Language
   if (days > 0 && days < 7 && !options.dated) return `on ${weekday} at ${time}`;
   return `on ${weekday}, ${local.setLocale('en-US').toFormat('MMMM d')} at ${time}`;
 }
+
+/** A label as speakableTime writes it: the day ("on Friday", "завтра", "во вторник, 10 марта") and the clock time. */
+const LABEL_PARTS: Record<Language, RegExp> = {
+  en: /^(.+?) at (\d{1,2}(?::\d{2})? ?[AP]M)$/i,
+  ru: /^(.+?),? в (\d{1,2}:\d{2})$/,
+};
+
+/**
+ * Times offered, as a caller would say them: a day named once for its times ("tomorrow at 12:00 PM, 2:00 PM or 4:00
+ * PM", "завтра в 10:00, в 14:30 или в 19:00"), and in English without "on" ("I can offer Friday at 9:00 AM", not
+ * "offer on Friday"). Labels are speakableTime's, in order; one it did not write is said as it is.
+ */
+export function speakableTimes(labels: readonly string[], language: Language): string {
+  const or = language === 'ru' ? 'или' : 'or';
+  const groups: Array<{ day: string | null; times: string[] }> = [];
+  for (const label of labels) {
+    const m = LABEL_PARTS[language].exec(label);
+    const day = m ? (language === 'en' ? m[1]!.replace(/^on /, '') : m[1]!) : null;
+    const last = groups[groups.length - 1];
+    if (m && last && last.day === day) last.times.push(m[2]!);
+    else groups.push({ day, times: [m ? m[2]! : label] });
+  }
+  const list = (items: string[]): string => (items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} ${or} ${items[items.length - 1]}`);
+  const said = groups.map((g) => {
+    if (g.day === null) return g.times[0]!;
+    if (language === 'en') return `${g.day} at ${list(g.times)}`;
+    // "во вторник, 10 марта, в 9:00": a dated day keeps its comma before the time.
+    return `${g.day}${/\d/.test(g.day) ? ',' : ''} ${list(g.times.map((t) => `в ${t}`))}`;
+  });
+  // Days with several times each are set apart: "Friday at 3:00 PM or 4:00 PM, or Monday at 9:00 AM".
+  if (groups.some((g) => g.times.length > 1) && said.length > 1) return `${said.slice(0, -1).join(', ')}, ${or} ${said[said.length - 1]}`;
+  return list(said);
+}

@@ -18,6 +18,7 @@ import type { CallContext, Tool, ToolResult } from '../call/tool-types.js';
 import type { Db } from '../db/sql.js';
 import { ParleyError } from '../errors.js';
 import { callBooking, type CallBooking } from './call-booking.js';
+import { speakableTimes } from './labels.js';
 import { callerIdOf, callersBookings, IdentityChecks, type CallersBookings } from './caller-identity.js';
 import { BOOKING_ID_MAX, cleanName, cleanText, NAME_MAX, nameTooLong, NOTES_MAX, REASON_MAX, SAID_PHONE_MAX, SERVICE_MAX, textProperty, WHEN_MAX, WORDS_MAX } from './customer-text.js';
 import type { BookingService } from './config-schema.js';
@@ -126,8 +127,8 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
       const offer = alternatives.map((a) => a.label);
       const say =
         e.language === 'ru'
-          ? `К сожалению, это время ${error === 'slot_taken' ? 'занято' : 'недоступно'}.${offer.length ? ` Могу предложить: ${offer.join(', или ')}.` : ''}`
-          : `Sorry, that time is ${error === 'slot_taken' ? 'taken' : 'not available'}.${offer.length ? ` I can offer ${offer.join(', or ')}.` : ''}`;
+          ? `К сожалению, это время ${error === 'slot_taken' ? 'занято' : 'недоступно'}.${offer.length ? ` Могу предложить ${speakableTimes(offer, 'ru')}.` : ''}`
+          : `Sorry, that time is ${error === 'slot_taken' ? 'taken' : 'not available'}.${offer.length ? ` I can offer ${speakableTimes(offer, 'en')}.` : ''}`;
       return { content: { error, alternatives }, say };
     }
     throw err;

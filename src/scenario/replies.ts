@@ -2,6 +2,7 @@
  * Everything the scenario engine says, in English and Russian. The questions double as state markers: the
  * engine is stateless and recognises which question it asked last by these exact sentences in the history.
  */
+import { speakableTimes } from '../bookings/labels.js';
 import type { Language } from '../providers/types.js';
 
 export interface Replies {
@@ -53,9 +54,9 @@ const en: Replies = {
   askName: 'May I have your name, please?',
   askRescheduleTime: 'What time would you like to move it to?',
   offerTail: 'Which one would you like?',
-  offer: (l) => `I can offer ${join(l, 'or')}. Which one would you like?`,
+  offer: (l) => `I can offer ${speakableTimes(l, 'en')}. Which one would you like?`,
   noSlots: "I'm sorry, nothing is free at that time. What other day and time would suit you?",
-  slotTaken: (l) => (l.length ? `I'm sorry, that time was just taken. I can offer ${join(l, 'or')}. Which one would you like?` : "I'm sorry, that time was just taken. What other day and time would suit you?"),
+  slotTaken: (l) => (l.length ? `I'm sorry, that time was just taken. I can offer ${speakableTimes(l, 'en')}. Which one would you like?` : "I'm sorry, that time was just taken. What other day and time would suit you?"),
   confirmed: (label, name) => `You're booked for ${label}${name ? `, ${name}` : ''}. Is there anything else I can help with?`,
   cannotBook: (d) => `I can't book this directly right now, but I've noted ${d}, and a colleague will call you back to confirm.`,
   checking: 'One moment, let me check.',
@@ -90,9 +91,9 @@ const ru: Replies = {
   askName: 'Как вас зовут?',
   askRescheduleTime: 'На какое время перенести запись?',
   offerTail: 'Какое время вам подходит?',
-  offer: (l) => `Могу предложить ${join(l, 'или')}. Какое время вам подходит?`,
+  offer: (l) => `Могу предложить ${speakableTimes(l, 'ru')}. Какое время вам подходит?`,
   noSlots: 'К сожалению, на это время всё занято. Какой другой день и время вам удобны?',
-  slotTaken: (l) => (l.length ? `К сожалению, это время только что заняли. Могу предложить ${join(l, 'или')}. Какое время вам подходит?` : 'К сожалению, это время только что заняли. Какой другой день и время вам удобны?'),
+  slotTaken: (l) => (l.length ? `К сожалению, это время только что заняли. Могу предложить ${speakableTimes(l, 'ru')}. Какое время вам подходит?` : 'К сожалению, это время только что заняли. Какой другой день и время вам удобны?'),
   confirmed: (label, name) => `${name ? `${name}, вы` : 'Вы'} записаны на ${label}. Могу ещё чем-нибудь помочь?`,
   cannotBook: (d) => `Сейчас я не могу записать вас сам, но я записал ${d}, и вам перезвонят для подтверждения.`,
   checking: 'Минуту, сейчас проверю.',

@@ -162,7 +162,7 @@ describe('guided booking: corrections, taken times, phone calls (en)', () => {
     expect(await c.say('Can I book TV mounting?')).toBe('What day and time would suit you for the TV mounting?');
     expect(await c.say('tomorrow at half past two')).toMatch(/^Sorry, (we're fully booked|we can't book) tomorrow at 2:30 PM/);
     const taken = await c.say('tomorrow at two pm');
-    expect(taken).toBe("Sorry, we're fully booked tomorrow at 2:00 PM. The nearest free times are tomorrow at 12:00 PM, tomorrow at 1:00 PM or tomorrow at 3:00 PM. Which one suits you?");
+    expect(taken).toBe("Sorry, we're fully booked tomorrow at 2:00 PM. The nearest free times are tomorrow at 12:00 PM, 1:00 PM or 3:00 PM. Which one suits you?");
     const picked = await c.say('The second one');
     expect(picked).toBe('May I have your name, please?');
     expect(await c.say('Bob Stone')).toMatch(/^Let me confirm: TV mounting tomorrow at .*, for Bob Stone, phone number 2 1 2, 5 5 5, 0 1 0 0\. Shall I book it\?$/);
@@ -231,7 +231,7 @@ describe('guided booking: corrections, taken times, phone calls (en)', () => {
   it('a day or a part of the day said before the service is offered once the service is known, not asked for again', async () => {
     const c = await conversation(botEn, '+12125550100');
     expect(await c.say('Can I book something tomorrow afternoon?')).toBe('Which service would you like: TV mounting or Tap repair?');
-    expect(await c.say('TV mounting')).toBe('I can offer tomorrow at 12:00 PM, tomorrow at 2:00 PM or tomorrow at 4:00 PM. Which one suits you?');
+    expect(await c.say('TV mounting')).toBe('I can offer tomorrow at 12:00 PM, 2:00 PM or 4:00 PM. Which one suits you?');
     expect(await c.say('the second one')).toBe('May I have your name, please?');
   });
 
@@ -268,7 +268,7 @@ describe('guided booking: corrections, taken times, phone calls (en)', () => {
 
   it('asking whether there is time ("can I come in…?", "do you have anything free…?") is a wish to book, not a question for the documents', async () => {
     const c = await conversation(botEn, '+12125550100');
-    expect(await c.say('Can I come in tomorrow afternoon for TV mounting?')).toBe('I can offer tomorrow at 12:00 PM, tomorrow at 2:00 PM or tomorrow at 4:00 PM. Which one suits you?');
+    expect(await c.say('Can I come in tomorrow afternoon for TV mounting?')).toBe('I can offer tomorrow at 12:00 PM, 2:00 PM or 4:00 PM. Which one suits you?');
     expect(await c.say('the second one')).toBe('May I have your name, please?');
     for (const q of ['do you have anything free on friday morning for a tap repair', 'Is there anything available tomorrow for TV mounting?', 'are you free tomorrow at 3 for a tap repair', 'any openings on friday for a tap repair?']) {
       const d = await conversation(botEn, '+12125550100');
@@ -627,7 +627,7 @@ describe('guided flow: whose bookings a caller may read or change', () => {
     expect(await c.say('two one two five five five zero one nine nine')).toBe('And what name is the booking under?');
     expect(await c.say('Mary Stone')).toBe(ASK_NAME_AGAIN);
     expect(await c.say('Vera Stone')).toBe(
-      'I can offer on Monday at 9:00 AM, on Monday at 10:00 AM or on Monday at 11:00 AM. Which one suits you?');
+      'I can offer Monday at 9:00 AM, 10:00 AM or 11:00 AM. Which one suits you?');
   });
 
   it('a second miss ends the task as before, and every answer is the same whether or not the number has bookings', async () => {
@@ -680,7 +680,7 @@ describe('guided flow: whose bookings a caller may read or change', () => {
     const { bot, mine } = await annBookedTomorrowAtTen();
     const c = await conversation(bot, '+12125550100');
     expect(await c.say('I need to move my appointment to tomorrow at 11:30')).toBe(
-      "Sorry, we're fully booked tomorrow at 11:30 AM. The nearest free times are tomorrow at 10:00 AM, tomorrow at 10:30 AM or tomorrow at 12:30 PM. Which one suits you?");
+      "Sorry, we're fully booked tomorrow at 11:30 AM. The nearest free times are tomorrow at 10:00 AM, 10:30 AM or 12:30 PM. Which one suits you?");
     expect(await c.say('the second one')).toBe('Just to confirm: move your Tap repair tomorrow at 10:00 AM to tomorrow at 10:30 AM?');
     expect(await c.say('yes')).toMatch(/^Done, your Tap repair tomorrow at 10:00 AM is moved to tomorrow at 10:30 AM\./);
     expect((await bookings.get(db.sql, company, mine.id)).start).toBe(new Date(at('2026-03-05T10:30')).toISOString());
@@ -694,7 +694,7 @@ describe('guided flow: whose bookings a caller may read or change', () => {
     const c = await conversation(bot, '+12125550100');
     // It was asked again ("What day and time would you like instead?"): the window came before the booking was known.
     expect(await c.say('I need to move my appointment to tomorrow morning')).toBe(
-      'I can offer tomorrow at 9:00 AM, tomorrow at 9:30 AM or tomorrow at 10:30 AM. Which one suits you?');
+      'I can offer tomorrow at 9:00 AM, 9:30 AM or 10:30 AM. Which one suits you?');
     expect(await c.say('the third one')).toBe('Just to confirm: move your Tap repair tomorrow at 10:00 AM to tomorrow at 10:30 AM?');
     expect(await c.say('yes')).toMatch(/^Done, your Tap repair tomorrow at 10:00 AM is moved to tomorrow at 10:30 AM\./);
     expect((await bookings.get(db.sql, company, mine.id)).start).toBe(new Date(at('2026-03-05T10:30')).toISOString());
@@ -779,5 +779,42 @@ describe('guided flow: read-backs answered with the task\'s own verb', () => {
       expect(await c.say(no), no).toBe(said);
       expect((await bookings.get(db.sql, company, booking.id)).start, no).toBe(new Date(at('2026-03-06T10:00')).toISOString());
     }
+  });
+});
+
+describe('guided flow: offered times read as a caller would say them', () => {
+  const PHONE = '+12125550100';
+
+  it('names a day once for its times, drops "on" after "I can offer", and asks about a single time as one', async () => {
+    const friday = await conversation(botEn, PHONE);
+    await friday.say('I need a tap repair');
+    expect(await friday.say('Friday')).toBe('I can offer Friday at 9:00 AM, 12:00 PM or 4:00 PM. Which one suits you?');
+    // Two days: each named once, set apart.
+    const sunday = await conversation(botEn, PHONE);
+    await sunday.say('I need a tap repair');
+    expect(await sunday.say('Sunday at 1 am')).toBe(
+      "Sorry, we can't book on Sunday at 1:00 AM. The nearest free times are Friday at 4:00 PM, or Monday at 9:00 AM or 10:00 AM. Which one suits you?");
+    // One free time left tomorrow afternoon: offered as one, and a yes takes it.
+    await db.sql`delete from bookings`;
+    for (const hour of ['12', '13', '14', '16']) {
+      await bookings.reserve(db.sql, { companyId: company, botId: botEn.id, serviceId: 'tv', start: new Date(at(`2026-03-05T${hour}:00`)), status: 'confirmed', actor: 'api' });
+    }
+    const one = await conversation(botEn, PHONE);
+    await one.say('I need a tap repair');
+    expect(await one.say('tomorrow afternoon')).toBe('I can offer tomorrow at 3:00 PM. Would that suit you?');
+    expect(await one.say('yes')).toBe('May I have your name, please?');
+    const ru = await conversation(botRu, '+79161234567');
+    await ru.say('Хочу на маникюр');
+    expect(await ru.say('завтра')).toBe('Могу предложить завтра в 10:00, в 14:30 или в 19:00. Какое время вам подходит?');
+  });
+
+  it('the booking tool offers the same way when a time is taken', async () => {
+    await bookings.reserve(db.sql, { companyId: company, botId: botEn.id, serviceId: 'tap', start: new Date(at('2026-03-05T11:00')), status: 'confirmed', actor: 'api' });
+    const callId = await seedCall(db.sql, company, botEn.id, PHONE);
+    const registry = new ToolRegistry(bookingTools({ service: bookings, holdSec: 300, now: () => clock, db: db.sql }));
+    const context = callContext(db.sql, company, botEn, callId, PHONE);
+    const control: CallControl = { endCall: () => {}, transferCall: async () => {} };
+    const taken = await registry.call('book_appointment', { service: 'tap repair', when: 'tomorrow at 11 am', customer_name: 'Ann Lee' }, context, control, new AbortController().signal);
+    expect(taken.say).toBe('Sorry, that time is taken. I can offer tomorrow at 9:00 AM, 10:00 AM or 12:00 PM.');
   });
 });

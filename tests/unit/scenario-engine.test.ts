@@ -133,7 +133,7 @@ describe('ScenarioEngine (en)', () => {
     const book = tool('book_appointment', (a) => ({ content: { booking_id: 'bk1', start: a.when, label: SLOTS.find((s) => s.start === a.when)?.label } }));
     const c = conversation('en', [check, book]);
     expect(await c.say("Hi, I'd like to book a haircut.")).toBe('What day and time would suit you?');
-    expect(await c.say('Tomorrow at 3 pm')).toBe('One moment, let me check. I can offer Thursday at 3 PM or Thursday at 4 PM. Which one would you like?');
+    expect(await c.say('Tomorrow at 3 pm')).toBe('One moment, let me check. I can offer Thursday at 3 PM or 4 PM. Which one would you like?');
     expect(check.calls).toEqual([{ service: 'haircut', when: 'tomorrow at 3 pm' }]);
     expect(await c.say('The second one, please.')).toBe('May I have your name, please?');
     expect(await c.say('Anna Lee')).toBe("You're booked for Thursday at 4 PM, Anna Lee. Is there anything else I can help with?");

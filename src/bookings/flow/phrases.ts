@@ -1,5 +1,5 @@
 /** What the guided booking flow says, in English and Russian: one question at a time, read-backs, results. */
-import type { Language } from '../labels.js';
+import { speakableTimes, type Language } from '../labels.js';
 
 export interface FlowPhrases {
   whatTask: string;
@@ -44,6 +44,12 @@ export interface FlowPhrases {
 const join = (items: string[], word: string): string =>
   items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} ${word} ${items[items.length - 1]}`;
 
+/** Offered times said with a day once ("tomorrow at 9:00 AM, 11:00 AM or 2:00 PM", labels.ts), and the question for them. */
+const enTimes = (l: string[], lead: string, leadOne = lead): string =>
+  l.length === 1 ? `${leadOne} ${speakableTimes(l, 'en')}. Would that suit you?` : `${lead} ${speakableTimes(l, 'en')}. Which one suits you?`;
+const ruTimes = (l: string[], lead: string, question: string): string =>
+  `${lead} ${speakableTimes(l, 'ru')}. ${l.length === 1 ? 'Вам подходит?' : question}`;
+
 const en: FlowPhrases = {
   whatTask: 'Would you like to book, change or cancel an appointment?',
   askService: (s) => (s.length && s.length <= 6 ? `Which service would you like: ${join(s, 'or')}?` : 'Which service would you like to book?'),
@@ -56,10 +62,10 @@ const en: FlowPhrases = {
   askPhoneToFind: 'What phone number did you book with?',
   askNameToFind: 'And what name is the booking under?',
   badPhone: "Sorry, I didn't get the whole number. Could you say it again, digit by digit?",
-  offer: (l) => `I can offer ${join(l, 'or')}. Which one suits you?`,
-  taken: (label, l) => (l.length ? `Sorry, we're fully booked ${label}. The nearest free times are ${join(l, 'or')}. Which one suits you?` : `Sorry, we're fully booked ${label}. What other day and time would suit you?`),
+  offer: (l) => enTimes(l, 'I can offer'),
+  taken: (label, l) => `Sorry, we're fully booked ${label}. ${l.length ? enTimes(l, 'The nearest free times are', 'The nearest free time is') : 'What other day and time would suit you?'}`,
   nothingFree: "Sorry, nothing is free then. What other day would suit you?",
-  closedThen: (label, l) => (l.length ? `Sorry, we can't book ${label}. The nearest free times are ${join(l, 'or')}. Which one suits you?` : `Sorry, we can't book ${label}. What other day and time would suit you?`),
+  closedThen: (label, l) => `Sorry, we can't book ${label}. ${l.length ? enTimes(l, 'The nearest free times are', 'The nearest free time is') : 'What other day and time would suit you?'}`,
   readBack: (d) => `Let me confirm: ${d.service} ${d.when}${d.name ? `, for ${d.name}` : ''}${d.phone ? `, phone number ${d.phone}` : ''}. Shall I book it?`,
   whatToChange: 'What would you like to change: the service, the time, the name or the number?',
   booked: (service, when, name) => `You're booked for ${service} ${when}.${name ? ` Thank you, ${name}!` : ''} Is there anything else I can help with?`,
@@ -93,10 +99,10 @@ const ru: FlowPhrases = {
   askPhoneToFind: 'На какой номер телефона оформлена запись?',
   askNameToFind: 'На какое имя оформлена запись?',
   badPhone: 'Извините, я не расслышал номер целиком. Повторите его, пожалуйста, по цифрам.',
-  offer: (l) => `Могу предложить ${join(l, 'или')}. Какое время вам подходит?`,
-  taken: (label, l) => (l.length ? `К сожалению, ${label} занято. Ближайшее свободное время: ${join(l, 'или')}. Что вам подходит?` : `К сожалению, ${label} занято. Какой другой день и время вам удобны?`),
+  offer: (l) => ruTimes(l, 'Могу предложить', 'Какое время вам подходит?'),
+  taken: (label, l) => `К сожалению, ${label} занято. ${l.length ? ruTimes(l, 'Ближайшее свободное время:', 'Что вам подходит?') : 'Какой другой день и время вам удобны?'}`,
   nothingFree: 'К сожалению, в это время всё занято. Какой другой день вам удобен?',
-  closedThen: (label, l) => (l.length ? `К сожалению, ${label} записаться нельзя. Ближайшее свободное время: ${join(l, 'или')}. Что вам подходит?` : `К сожалению, ${label} записаться нельзя. Какой другой день и время вам удобны?`),
+  closedThen: (label, l) => `К сожалению, ${label} записаться нельзя. ${l.length ? ruTimes(l, 'Ближайшее свободное время:', 'Что вам подходит?') : 'Какой другой день и время вам удобны?'}`,
   readBack: (d) => `Проверим: ${d.service}, ${d.when}${d.name ? `, на имя ${d.name}` : ''}${d.phone ? `, телефон ${d.phone}` : ''}. Записываю?`,
   whatToChange: 'Что изменить: услугу, время, имя или номер?',
   booked: (service, when, name) => `${name ? `${name}, вы` : 'Вы'} записаны: ${service}, ${when}. Могу ещё чем-нибудь помочь?`,
