@@ -10,7 +10,7 @@ import { ParleyError, badRequest, notFound } from '../errors.js';
 import { retryTransient } from '../db/retry.js';
 import { isUuid } from '../util/uuid.js';
 import { emitEvent, type WebhookEventType } from '../webhooks/emit.js';
-import { computeSlots, nearestSlotsAround, type Slot } from './availability.js';
+import { bookableWindow, computeSlots, nearestSlotsAround, type Slot } from './availability.js';
 import { bookingSettings, resourcesFor, type BookingConfig, type BookingSettings, type BookingService } from './config-schema.js';
 import {
   busyIntervals,
@@ -146,10 +146,16 @@ export function createBookingService(options: BookingServiceOptions) {
     return computeSlots({ settings: bot.settings, serviceId: q.serviceId, from: q.from, to: q.to, busy, now, ...(q.limit ? { limit: q.limit } : {}) });
   }
 
-  /** The nearest free slots around `target`, searching a week before and two after, within the bookable window. */
-  async function alternativesAround(db: Db, bot: BookingBot, serviceId: string, target: number, excludeBookingId?: string): Promise<Slot[]> {
-    const { busy, now } = await busyFor(db, bot, { serviceId, from: target - 7 * DAY, to: target + 14 * DAY, excludeBookingId });
-    return nearestSlotsAround({ settings: bot.settings, serviceId, busy, now }, target, alternativesCount);
+  /**
+   * The nearest free slots around `target`, searching a week before and two after, within the bookable window. A
+   * target past the horizon is looked for from the horizon's end: the last bookable times are the nearest.
+   */
+  async function alternativesAround(
+    db: Db, bot: BookingBot, serviceId: string, target: number, excludeBookingId?: string, count = alternativesCount,
+  ): Promise<Slot[]> {
+    const at = Math.min(target, bookableWindow(bot.settings, clock()).to);
+    const { busy, now } = await busyFor(db, bot, { serviceId, from: at - 7 * DAY, to: at + 14 * DAY, excludeBookingId });
+    return nearestSlotsAround({ settings: bot.settings, serviceId, busy, now }, at, count);
   }
 
   /** Throws unless `start` is a slot of the schedule (hours, breaks, granularity, lead time, horizon). */
@@ -246,10 +252,7 @@ export function createBookingService(options: BookingServiceOptions) {
     ): Promise<Slot[]> {
       const bot = await loadBot(db, q.companyId, q.botId);
       serviceOf(bot, q.serviceId);
-      const { busy, now } = await busyFor(db, bot, {
-        serviceId: q.serviceId, from: q.target - 7 * DAY, to: q.target + 14 * DAY, excludeBookingId: q.excludeBookingId ?? undefined,
-      });
-      return nearestSlotsAround({ settings: bot.settings, serviceId: q.serviceId, busy, now }, q.target, q.count);
+      return alternativesAround(db, bot, q.serviceId, q.target, q.excludeBookingId ?? undefined, q.count);
     },
 
     /**

@@ -26,7 +26,7 @@ import { defaultRegionFor, normalizePhone } from './phone.js';
 import type { Booking } from './repo.js';
 import { matchService } from './service-match.js';
 import { createBookingService, type BookingServiceApi, type BookingServiceOptions } from './service.js';
-import type { Slot } from './availability.js';
+import { bookableWindow, type Slot } from './availability.js';
 import { parseWhen, type WhenResult } from './when-parser.js';
 import { flowSettings } from './flow/config.js';
 import { FLOW_PHRASES } from './flow/phrases.js';
@@ -119,12 +119,23 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
     }
   }
 
-  /** Turns a ParleyError from the service into an answer the agent can act on; rethrows anything else. */
-  function slotProblem(e: Env, err: unknown): ToolResult {
+  /**
+   * A time past how far ahead the business books (`horizonDays`): said to the model, with the last bookable moment,
+   * so it can tell the caller rather than guess; nothing when `at` is within it.
+   */
+  function horizonNote(e: Env, at: number): { reason: 'beyond_horizon'; horizon_days: number; bookable_until: string } | null {
+    const until = bookableWindow(e.settings, e.now.toMillis()).to;
+    return at >= until ? { reason: 'beyond_horizon', horizon_days: e.settings.horizonDays, bookable_until: localIso(e, DateTime.fromMillis(until)) } : null;
+  }
+
+  /** Turns a ParleyError from the service into an answer the agent can act on (`at`: the time asked); rethrows anything else. */
+  function slotProblem(e: Env, err: unknown, at: number): ToolResult {
     if (err instanceof ParleyError && (err.code === 'PARLEY_ERR_SLOT_TAKEN' || err.details?.reason === 'not_bookable')) {
       const alternatives = ((err.details?.alternatives ?? []) as Array<{ start: string }>).map((a) => slotOut(e, a));
       const error = err.code === 'PARLEY_ERR_SLOT_TAKEN' ? 'slot_taken' : 'not_bookable';
       const offer = alternatives.map((a) => a.label);
+      const horizon = error === 'not_bookable' ? horizonNote(e, at) : null;
+      if (horizon) return { content: { error, ...horizon, alternatives }, say: FLOW_PHRASES[e.language].beyondHorizon(e.label(DateTime.fromMillis(at)), horizon.horizon_days, offer) };
       const say =
         e.language === 'ru'
           ? `К сожалению, это время ${error === 'slot_taken' ? 'занято' : 'недоступно'}.${offer.length ? ` Могу предложить ${speakableTimes(offer, 'ru')}.` : ''}`
@@ -243,14 +254,14 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
             await bookings.releaseCallHolds(db, { companyId: ctx.companyId, callId: ctx.callId, exceptId: hold.id });
             return { content: { ...base, available: true, slots: [slotOut(e, hold)], held_until: hold.holdExpiresAt } };
           } catch (err) {
-            const problem = slotProblem(e, err);
+            const problem = slotProblem(e, err, start);
             return { content: { ...base, available: false, slots: (problem.content as { alternatives: SlotOut[] }).alternatives } };
           }
         }
         const around = await bookings.nearestAvailable(db, {
           companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, target: start, count: 3, excludeBookingId,
         });
-        return { content: { ...base, available: false, slots: around.map((s) => slotOut(e, s)) } };
+        return { content: { ...base, available: false, ...horizonNote(e, start), slots: around.map((s) => slotOut(e, s)) } };
       }
 
       const from = when ? when.from.toMillis() : nowMs;
@@ -259,6 +270,12 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
         companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, from: new Date(from), to: new Date(to), excludeBookingId,
       });
       if (slots.length > 0 || !when) return { content: { ...base, slots: spread(slots, maxSlots).map((s) => slotOut(e, s)) } };
+      const horizon = horizonNote(e, from);
+      if (horizon) {
+        // Past the horizon: the last bookable times, not the (empty) fortnight after the window.
+        const last = await bookings.nearestAvailable(db, { companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, target: from, count: 3, excludeBookingId });
+        return { content: { ...base, available: false, ...horizon, slots: last.map((s) => slotOut(e, s)) } };
+      }
       // Nothing in the asked window: offer the first times after it.
       const later = await bookings.availability(db, {
         companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, from: new Date(to), to: new Date(to + 14 * 86_400_000), limit: maxSlots, excludeBookingId,
@@ -320,7 +337,7 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
             customerName, customerPhone: phone, notes, actor: 'caller', reason: 'booked during call',
           });
         } catch (err) {
-          return slotProblem(e, err);
+          return slotProblem(e, err, start.getTime());
         }
       }
       const label = e.label(booking.start);
@@ -394,7 +411,7 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
           say: e.language === 'ru' ? `Готово, запись перенесена на ${label.replace(/^во? /, '')}.` : `Done, your appointment is moved to ${label}.`,
         };
       } catch (err) {
-        return slotProblem(e, err);
+        return slotProblem(e, err, when.start.toMillis());
       }
     },
   );

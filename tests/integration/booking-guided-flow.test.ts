@@ -818,3 +818,43 @@ describe('guided flow: offered times read as a caller would say them', () => {
     expect(taken.say).toBe('Sorry, that time is taken. I can offer tomorrow at 9:00 AM, 10:00 AM or 12:00 PM.');
   });
 });
+
+describe('guided flow: a time past how far ahead bookings are taken', () => {
+  const PHONE = '+12125550100';
+
+  it('says the horizon and offers the last free times before it, in English and Russian, exact times and days', async () => {
+    const bot = await seedBot(db.sql, company, 'en', { greeting: 'Hi', systemPrompt: '', booking: { ...handyman, horizonDays: 30 } });
+    const exact = await conversation(bot, PHONE);
+    await exact.say('I need a tap repair');
+    // 30 days (of 24 hours) from Wednesday, March 4 at 08:00 EST end on Friday, April 3 at 09:00 EDT: the last free times are April 2's.
+    expect(await exact.say('May 20 at 10 am')).toBe(
+      "Sorry, we take bookings up to 30 days ahead, so I can't book on Wednesday, May 20 at 10:00 AM. " +
+      'The latest free times are Thursday, April 2 at 2:00 PM, 3:00 PM or 4:00 PM. Which one suits you?');
+    expect(await exact.say('the last one')).toBe('May I have your name, please?');
+    const day = await conversation(bot, PHONE);
+    await day.say('I need a tap repair');
+    expect(await day.say('on May 20')).toMatch(/^Sorry, we take bookings up to 30 days ahead, so I can't book on Wednesday, May 20\. The latest free times are Thursday, April 2 at /);
+    const ruBot = await seedBot(db.sql, company, 'ru', { greeting: 'Здравствуйте', systemPrompt: '', booking: { ...salonRu, horizonDays: 21 } });
+    const ru = await conversation(ruBot, '+79161234567');
+    await ru.say('Хочу на маникюр');
+    expect(await ru.say('20 мая в 12')).toMatch(
+      /^К сожалению, мы записываем не дальше чем на 21 день вперёд, поэтому в среду, 20 мая, в 12:00 записаться нельзя\. Самое позднее свободное время: в среду, 25 марта, в /);
+  });
+
+  it('the booking tools tell the model the horizon and the last bookable times', async () => {
+    const bot = await seedBot(db.sql, company, 'en', { greeting: 'Hi', systemPrompt: '', booking: { ...handyman, horizonDays: 30 } });
+    const callId = await seedCall(db.sql, company, bot.id, PHONE);
+    const registry = new ToolRegistry(bookingTools({ service: bookings, holdSec: 300, now: () => clock, db: db.sql }));
+    const context = callContext(db.sql, company, bot, callId, PHONE);
+    const control: CallControl = { endCall: () => {}, transferCall: async () => {} };
+    const call = (name: string, args: Record<string, unknown>) => registry.call(name, args, context, control, new AbortController().signal);
+    for (const when of ['May 20 at 10 am', 'May 20']) {
+      const checked = await call('check_availability', { service: 'tap repair', when });
+      expect(checked.content, when).toMatchObject({ available: false, reason: 'beyond_horizon', horizon_days: 30, bookable_until: '2026-04-03T09:00:00.000-04:00' });
+      expect((checked.content as { slots: Array<{ label: string }> }).slots.map((s) => s.label), when).toContain('on Thursday, April 2 at 4:00 PM');
+    }
+    const booked = await call('book_appointment', { service: 'tap repair', when: 'May 20 at 10 am', customer_name: 'Ann Lee' });
+    expect(booked.content).toMatchObject({ error: 'not_bookable', reason: 'beyond_horizon', horizon_days: 30 });
+    expect(booked.say).toBe("Sorry, we take bookings up to 30 days ahead, so I can't book on Wednesday, May 20 at 10:00 AM. The latest free times are Thursday, April 2 at 2:00 PM, 3:00 PM or 4:00 PM. Which one suits you?");
+  });
+});

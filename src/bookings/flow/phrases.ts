@@ -18,6 +18,8 @@ export interface FlowPhrases {
   taken: (label: string, labels: string[]) => string;
   nothingFree: string;
   closedThen: (label: string, labels: string[]) => string;
+  /** A time past how far ahead bookings are taken: the horizon said, and the last free times before it. */
+  beyondHorizon: (label: string, days: number, labels: string[]) => string;
   readBack: (d: { service: string; when: string; name: string | null; phone: string | null }) => string;
   whatToChange: string;
   booked: (service: string, when: string, name: string | null) => string;
@@ -50,6 +52,13 @@ const enTimes = (l: string[], lead: string, leadOne = lead): string =>
 const ruTimes = (l: string[], lead: string, question: string): string =>
   `${lead} ${speakableTimes(l, 'ru')}. ${l.length === 1 ? 'Вам подходит?' : question}`;
 
+/** "1 день", "3 дня", "30 дней", "21 день". */
+const ruDays = (n: number): string => {
+  const [ten, one] = [n % 100, n % 10];
+  if (ten >= 11 && ten <= 14) return 'дней';
+  return one === 1 ? 'день' : one >= 2 && one <= 4 ? 'дня' : 'дней';
+};
+
 const en: FlowPhrases = {
   whatTask: 'Would you like to book, change or cancel an appointment?',
   askService: (s) => (s.length && s.length <= 6 ? `Which service would you like: ${join(s, 'or')}?` : 'Which service would you like to book?'),
@@ -66,6 +75,8 @@ const en: FlowPhrases = {
   taken: (label, l) => `Sorry, we're fully booked ${label}. ${l.length ? enTimes(l, 'The nearest free times are', 'The nearest free time is') : 'What other day and time would suit you?'}`,
   nothingFree: "Sorry, nothing is free then. What other day would suit you?",
   closedThen: (label, l) => `Sorry, we can't book ${label}. ${l.length ? enTimes(l, 'The nearest free times are', 'The nearest free time is') : 'What other day and time would suit you?'}`,
+  beyondHorizon: (label, days, l) =>
+    `Sorry, we take bookings up to ${days} days ahead, so I can't book ${label}. ${l.length ? enTimes(l, 'The latest free times are', 'The latest free time is') : 'What other day would suit you?'}`,
   readBack: (d) => `Let me confirm: ${d.service} ${d.when}${d.name ? `, for ${d.name}` : ''}${d.phone ? `, phone number ${d.phone}` : ''}. Shall I book it?`,
   whatToChange: 'What would you like to change: the service, the time, the name or the number?',
   booked: (service, when, name) => `You're booked for ${service} ${when}.${name ? ` Thank you, ${name}!` : ''} Is there anything else I can help with?`,
@@ -103,6 +114,8 @@ const ru: FlowPhrases = {
   taken: (label, l) => `К сожалению, ${label} занято. ${l.length ? ruTimes(l, 'Ближайшее свободное время:', 'Что вам подходит?') : 'Какой другой день и время вам удобны?'}`,
   nothingFree: 'К сожалению, в это время всё занято. Какой другой день вам удобен?',
   closedThen: (label, l) => `К сожалению, ${label} записаться нельзя. ${l.length ? ruTimes(l, 'Ближайшее свободное время:', 'Что вам подходит?') : 'Какой другой день и время вам удобны?'}`,
+  beyondHorizon: (label, days, l) =>
+    `К сожалению, мы записываем не дальше чем на ${days} ${ruDays(days)} вперёд, поэтому ${label} записаться нельзя. ${l.length ? ruTimes(l, 'Самое позднее свободное время:', 'Что вам подходит?') : 'Какой другой день вам удобен?'}`,
   readBack: (d) => `Проверим: ${d.service}, ${d.when}${d.name ? `, на имя ${d.name}` : ''}${d.phone ? `, телефон ${d.phone}` : ''}. Записываю?`,
   whatToChange: 'Что изменить: услугу, время, имя или номер?',
   booked: (service, when, name) => `${name ? `${name}, вы` : 'Вы'} записаны: ${service}, ${when}. Могу ещё чем-нибудь помочь?`,

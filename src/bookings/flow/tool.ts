@@ -12,7 +12,7 @@ import { DateTime } from 'luxon';
 import type { CallContext, Tool, ToolResult } from '../../call/tool-types.js';
 import type { Db } from '../../db/sql.js';
 import { ParleyError } from '../../errors.js';
-import { computeSlots } from '../availability.js';
+import { bookableWindow, computeSlots } from '../availability.js';
 import type { BookingService } from '../config-schema.js';
 import { callBooking, type CallBooking } from '../call-booking.js';
 import { callerIdOf, callersBookings, IdentityChecks } from '../caller-identity.js';
@@ -239,9 +239,14 @@ export function bookingFlowTool(
     st.verified = false;
     st.window = null;
     st.asked = 'pick';
+    const day = e.label(from).replace(/,? (at|в) [^,]*$/, '');
+    if (beyondHorizon(e, from.toMillis())) return e.p.beyondHorizon(day, e.settings.horizonDays, later.map((o) => o.label));
     if (!later.length) return e.p.nothingFree;
-    return offers.length ? e.p.offer(later.map((o) => o.label)) : e.p.closedThen(e.label(from).replace(/ (at|в) .*$/, ''), later.map((o) => o.label));
+    return offers.length ? e.p.offer(later.map((o) => o.label)) : e.p.closedThen(day, later.map((o) => o.label));
   }
+
+  /** Whether `at` is past how far ahead the business takes bookings (`horizonDays`). */
+  const beyondHorizon = (e: Env, at: number): boolean => at >= bookableWindow(e.settings, e.now.toMillis()).to;
 
   /** Whether `at` would be a slot of the service if nothing were booked (its hours, length, lead time). */
   const bookableWhenFree = (e: Env, serviceId: string, at: number): boolean =>
@@ -567,20 +572,24 @@ export function bookingFlowTool(
     if (st.verified || !st.start) return null;
     const v = await verify(e, st, serviceId, st.start, hold);
     if (!v.ok) {
-      const label = e.label(st.start);
+      const [label, at] = [e.label(st.start), DateTime.fromISO(st.start).toMillis()];
       st.offered = v.offers;
       st.start = null;
-      return askTaken(e, st, label, v.offers, v.taken);
+      return askTaken(e, st, label, v.offers, v.taken, at);
     }
     st.verified = true;
     st.offered = [];
     return null;
   }
 
-  /** A refused time: booked up (`taken`), or one the business does not book at all; the nearest free times offered. */
-  function askTaken(e: Env, st: FlowState, label: string, offers: Offer[], taken: boolean): string {
+  /**
+   * A refused time: booked up (`taken`), or one the business does not book at all — past its horizon (said, with the
+   * last free times before it), closed, too soon; the nearest free times offered.
+   */
+  function askTaken(e: Env, st: FlowState, label: string, offers: Offer[], taken: boolean, at: number): string {
     const labels = offers.map((o) => o.label);
-    return ask(st, offers.length ? 'pick' : 'time', taken ? e.p.taken(label, labels) : e.p.closedThen(label, labels));
+    const say = taken ? e.p.taken(label, labels) : beyondHorizon(e, at) ? e.p.beyondHorizon(label, e.settings.horizonDays, labels) : e.p.closedThen(label, labels);
+    return ask(st, offers.length ? 'pick' : 'time', say);
   }
 
   async function act(e: Env, st: FlowState): Promise<string> {
@@ -630,13 +639,13 @@ export function bookingFlowTool(
       return p.moved(what(e, chosen), e.dated(b.start));
     } catch (err) {
       if (err instanceof ParleyError && (err.code === 'PARLEY_ERR_SLOT_TAKEN' || err.details?.reason === 'not_bookable')) {
-        const label = st.start ? e.label(st.start) : '';
+        const [label, at] = st.start ? [e.label(st.start), DateTime.fromISO(st.start).toMillis()] : ['', 0];
         const offers = ((err.details?.alternatives ?? []) as Array<{ start: string }>).map((a) => ({ start: e.local(a.start), label: e.label(a.start) }));
         st.stage = 'collect';
         st.start = null;
         st.verified = false;
         st.offered = offers;
-        return askTaken(e, st, label, offers, err.code === 'PARLEY_ERR_SLOT_TAKEN');
+        return askTaken(e, st, label, offers, err.code === 'PARLEY_ERR_SLOT_TAKEN', at);
       }
       throw err;
     }
