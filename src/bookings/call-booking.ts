@@ -3,9 +3,10 @@
  * the business's zone, and how a time is said and written there. Null when the bot takes no bookings.
  */
 import { DateTime } from 'luxon';
-import type { CallContext } from '../call/tool-types.js';
+import type { CallContext, ToolResult } from '../call/tool-types.js';
 import { bookingSettings, type BookingSettings } from './config-schema.js';
 import { speakableTime, type Language } from './labels.js';
+import { foreignIsoOffset } from './when-parser.js';
 
 export interface CallBooking {
   settings: BookingSettings;
@@ -33,5 +34,28 @@ export function callBooking(ctx: CallContext, clock: () => number): CallBooking 
     label: (s) => speakableTime(toLocal(s), now, language),
     dated: (s) => speakableTime(toLocal(s), now, language, { dated: true }),
     local: (s) => toLocal(s).toISO()!,
+  };
+}
+
+/** How the tools describe a `when` argument to the model: words, or ISO 8601 in the business's zone. */
+export const WHEN_ISO_RULE =
+  "or ISO 8601 in the business's time zone: a slot's `start` as check_availability gave it (its UTC offset), or a local time without " +
+  'an offset; a time with another offset (such as Z) is refused';
+
+/**
+ * The model's `when` written as an ISO time with another zone's offset ("2026-03-05T15:00:00Z" for 3 pm in New
+ * York): refused, with the business's zone and offset, rather than booked at the hour the offset makes it (10 am);
+ * null when there is nothing to refuse.
+ */
+export function foreignOffsetRefusal(booking: CallBooking, when: unknown): ToolResult | null {
+  if (typeof when !== 'string') return null;
+  const offset = foreignIsoOffset(when, booking.settings.timezone);
+  if (!offset) return null;
+  return {
+    content: {
+      error: 'time_zone_mismatch', timezone: booking.settings.timezone, utc_offset: offset,
+      hint: `Times are the business's local times (${booking.settings.timezone}, UTC${offset} then). Pass a slot's start exactly as ` +
+        'check_availability gave it, the local time without an offset, or the caller\'s words; ask the caller if unsure which hour they meant.',
+    },
   };
 }

@@ -17,7 +17,7 @@ import { DateTime } from 'luxon';
 import type { CallContext, Tool, ToolResult } from '../call/tool-types.js';
 import type { Db } from '../db/sql.js';
 import { ParleyError } from '../errors.js';
-import { callBooking, type CallBooking } from './call-booking.js';
+import { callBooking, foreignOffsetRefusal, WHEN_ISO_RULE, type CallBooking } from './call-booking.js';
 import { speakableTimes } from './labels.js';
 import { callerIdOf, callersBookings, IdentityChecks, type CallersBookings } from './caller-identity.js';
 import { BOOKING_ID_MAX, cleanName, cleanText, NAME_MAX, nameTooLong, NOTES_MAX, REASON_MAX, SAID_PHONE_MAX, SERVICE_MAX, textProperty, WHEN_MAX, WORDS_MAX } from './customer-text.js';
@@ -220,7 +220,7 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
         `Before moving one of the caller's appointments, pass its booking_id (from find_my_booking): its own time then counts as free, and nothing is held (reschedule_booking moves it). ${IDENTIFY_HINT}`,
       parameters: argsSchema({
         service: textProperty(SERVICE_MAX, 'Service name as the caller said it (when moving a booking: may be left out)'),
-        when: textProperty(WHEN_MAX, "The caller's words for the date/time, or ISO 8601"),
+        when: textProperty(WHEN_MAX, `The caller's words for the date/time (e.g. "tomorrow afternoon"), ${WHEN_ISO_RULE}`),
         booking_id: textProperty(BOOKING_ID_MAX, 'The booking the caller wants to move (from find_my_booking); leave out for a new booking'),
         ...IDENTITY_PROPERTIES,
       }),
@@ -235,6 +235,8 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
       // the booking itself; reschedule_booking moves it in one step).
       const excludeBookingId = moving?.serviceId === service.id ? moving.id : null;
       const base = { service: service.name, timezone: e.settings.timezone };
+      const wrongZone = foreignOffsetRefusal(e, args.when);
+      if (wrongZone) return wrongZone;
       const when = parse(e, args.when);
       const nowMs = e.now.toMillis();
 
@@ -290,7 +292,7 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
       description: 'Book an appointment at an exact time the caller agreed to, for the calling number.',
       parameters: argsSchema({
         service: textProperty(SERVICE_MAX, 'Service name'),
-        when: textProperty(WHEN_MAX, "The agreed time: the caller's words or ISO 8601"),
+        when: textProperty(WHEN_MAX, `The agreed time: the caller's words, ${WHEN_ISO_RULE}`),
         customer_name: textProperty(NAME_MAX, "The caller's name", 1),
         customer_phone: textProperty(SAID_PHONE_MAX, 'Callback number the caller gave, digits or words (needed without caller ID: web calls, withheld numbers)'),
         notes: textProperty(NOTES_MAX, 'Anything the business should know'),
@@ -304,6 +306,8 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
       if (!customerName) return { content: { error: 'customer_name_required' } };
       if (nameTooLong(customerName)) return { content: { error: 'customer_name_too_long', max: NAME_MAX } };
       const notes = cleanText(args.notes, NOTES_MAX);
+      const wrongZone = foreignOffsetRefusal(e, args.when);
+      if (wrongZone) return wrongZone;
       const when = parse(e, args.when);
       if (!when) return { content: { error: 'time_not_understood' } };
       if (when.kind === 'window') return { content: { error: 'exact_time_required', from: when.from.toISO(), to: when.to.toISO() } };
@@ -394,8 +398,10 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
 
   const rescheduleBooking = onCallersBooking(
     'reschedule_booking', "Move the caller's upcoming appointment to a new exact time.",
-    { when: textProperty(WHEN_MAX, "The new time: the caller's words or ISO 8601") }, ['when'],
+    { when: textProperty(WHEN_MAX, `The new time: the caller's words, ${WHEN_ISO_RULE}`) }, ['when'],
     async (args, ctx, e, found) => {
+      const wrongZone = foreignOffsetRefusal(e, args.when);
+      if (wrongZone) return wrongZone;
       const when = parse(e, args.when);
       if (!when) return { content: { error: 'time_not_understood' } };
       if (when.kind === 'window') return { content: { error: 'exact_time_required', from: when.from.toISO(), to: when.to.toISO() } };

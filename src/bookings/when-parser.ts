@@ -746,6 +746,20 @@ function relativeHours(tokens: string[], now: DateTime): DateTime | null {
   return null;
 }
 
+/**
+ * The zone's own UTC offset ("-05:00") when the text is an ISO 8601 time written with another one ("…T15:00:00Z",
+ * "+03:00") — a model that wrote the local time with a Z means another hour than it says; null when it has no
+ * offset (read in the zone), the zone's own, or is no ISO time.
+ */
+export function foreignIsoOffset(text: string, zone: string): string | null {
+  const t = text.trim();
+  if (!/^\d{4}-\d{2}-\d{2}T\S*?(Z|[+-]\d{2}(:?\d{2})?)$/i.test(t)) return null;
+  const stated = DateTime.fromISO(t, { setZone: true });
+  if (!stated.isValid) return null;
+  const there = stated.setZone(zone);
+  return there.offset === stated.offset ? null : there.toFormat('ZZ');
+}
+
 export function parseWhen(text: string, options: ParseWhenOptions): WhenResult | null {
   const zone = options.zone;
   const now = DateTime.fromMillis(typeof options.now === 'number' ? options.now : options.now.getTime(), { zone });

@@ -858,3 +858,35 @@ describe('guided flow: a time past how far ahead bookings are taken', () => {
     expect(booked.say).toBe("Sorry, we take bookings up to 30 days ahead, so I can't book on Wednesday, May 20 at 10:00 AM. The latest free times are Thursday, April 2 at 2:00 PM, 3:00 PM or 4:00 PM. Which one suits you?");
   });
 });
+
+describe('booking tools: an ISO time is read in the business\'s zone or refused, never moved to another hour', () => {
+  const PHONE = '+12125550100';
+
+  it('refuses a time whose offset is not the business\'s ("…T15:00:00Z" meant as 3 pm local), books the offered one', async () => {
+    const callId = await seedCall(db.sql, company, botEn.id, PHONE);
+    const registry = new ToolRegistry(bookingTools({ service: bookings, holdSec: 300, now: () => clock, db: db.sql }));
+    const context = callContext(db.sql, company, botEn, callId, PHONE);
+    const control: CallControl = { endCall: () => {}, transferCall: async () => {} };
+    const call = (name: string, args: Record<string, unknown>) => registry.call(name, args, context, control, new AbortController().signal);
+    // 15:00Z is 10:00 in New York: a model that wrote 3 pm local with a Z booked 10 am.
+    for (const [name, args] of [
+      ['book_appointment', { service: 'tap repair', when: '2026-03-05T15:00:00Z', customer_name: 'Ann Lee' }],
+      ['book_appointment', { service: 'tap repair', when: '2026-03-05T15:00:00+03:00', customer_name: 'Ann Lee' }],
+      ['check_availability', { service: 'tap repair', when: '2026-03-05T15:00:00.000Z' }],
+      ['booking_flow', { task: 'book', service: 'tap repair', when: '2026-03-05T15:00Z' }],
+    ] as const) {
+      const refused = await call(name, args);
+      expect(refused.content, `${name} ${args.when}`).toMatchObject({ error: 'time_zone_mismatch', timezone: 'America/New_York', utc_offset: '-05:00' });
+      expect(refused.say, name).toBeUndefined();
+    }
+    expect(await listBookings(db.sql, company, { limit: 20, callId })).toHaveLength(0);
+    // The slot's start as check_availability gave it (its offset) books that hour; so does a local time without one.
+    const offered = await call('check_availability', { service: 'tap repair', when: 'tomorrow at 3 pm' });
+    const slot = (offered.content as { slots: Array<{ start: string }> }).slots[0]!;
+    expect(slot.start).toBe('2026-03-05T15:00:00.000-05:00');
+    const booked = await call('book_appointment', { service: 'tap repair', when: slot.start, customer_name: 'Ann Lee' });
+    expect(booked.content).toMatchObject({ start: '2026-03-05T15:00:00.000-05:00' });
+    const local = await call('book_appointment', { service: 'tv mounting', when: '2026-03-05T11:00:00', customer_name: 'Ann Lee' });
+    expect(local.content).toMatchObject({ start: '2026-03-05T11:00:00.000-05:00' });
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DateTime } from 'luxon';
-import { parseWhen } from '../../src/bookings/when-parser.js';
+import { foreignIsoOffset, parseWhen } from '../../src/bookings/when-parser.js';
 
 const zone = 'America/New_York';
 // Wednesday 2026-03-04 10:00 in New York (DST starts Sunday 2026-03-08).
@@ -393,5 +393,20 @@ describe('parseWhen', () => {
     const after = parseWhen('on Monday at 9 am', { now, zone });
     expect(before?.kind === 'exact' && before.start.offset).toBe(-300);
     expect(after?.kind === 'exact' && after.start.offset).toBe(-240);
+  });
+});
+
+describe('foreignIsoOffset: an ISO time written with another zone\'s offset', () => {
+  it('names the zone\'s offset for a Z or another offset, and nothing for the zone\'s own, none, or words', () => {
+    expect(foreignIsoOffset('2026-03-05T15:00:00Z', 'America/New_York')).toBe('-05:00');
+    expect(foreignIsoOffset('2026-07-05T15:00:00.000Z', 'America/New_York')).toBe('-04:00');
+    expect(foreignIsoOffset('2026-03-05T15:00+03:00', 'America/New_York')).toBe('-05:00');
+    expect(foreignIsoOffset('2026-03-05T15:00:00-05:00', 'America/New_York')).toBeNull();
+    expect(foreignIsoOffset('2026-03-05T15:00:00', 'America/New_York')).toBeNull();
+    expect(foreignIsoOffset('2026-03-05', 'America/New_York')).toBeNull();
+    expect(foreignIsoOffset('tomorrow at 3 pm', 'America/New_York')).toBeNull();
+    // A zone whose offset is UTC's then: a Z is its own.
+    expect(foreignIsoOffset('2026-01-05T15:00:00Z', 'Europe/London')).toBeNull();
+    expect(foreignIsoOffset('2026-07-05T15:00:00Z', 'Europe/London')).toBe('+01:00');
   });
 });

@@ -14,7 +14,7 @@ import type { Db } from '../../db/sql.js';
 import { ParleyError } from '../../errors.js';
 import { bookableWindow, computeSlots } from '../availability.js';
 import type { BookingService } from '../config-schema.js';
-import { callBooking, type CallBooking } from '../call-booking.js';
+import { callBooking, foreignOffsetRefusal, WHEN_ISO_RULE, type CallBooking } from '../call-booking.js';
 import { callerIdOf, callersBookings, IdentityChecks } from '../caller-identity.js';
 import { BOOKING_ID_MAX, cleanName, NAME_MAX, nameTooLong, SAID_PHONE_MAX, SERVICE_MAX, textProperty, WHEN_MAX, WORDS_MAX } from '../customer-text.js';
 import { defaultRegionFor, normalizePhone } from '../phone.js';
@@ -704,6 +704,8 @@ export function bookingFlowTool(
     // not after the caller's yes.
     const nameArg = cleanName(raw.customer_name);
     if (nameArg && nameTooLong(nameArg)) return { content: { error: 'invalid_arguments', message: `customer_name: at most ${NAME_MAX} characters` } };
+    const wrongZone = foreignOffsetRefusal(e, raw.when);
+    if (wrongZone) return wrongZone;
     const args: Record<string, unknown> = { ...raw, customer_name: nameArg ?? undefined };
     const now = clock();
     const st = store.get(ctx.callId, now);
@@ -786,7 +788,7 @@ export function bookingFlowTool(
         properties: {
           task: { type: 'string', enum: ['book', 'cancel', 'reschedule', 'find', 'stop'], description: 'What the caller wants; stop = abandon the current task' },
           service: textProperty(SERVICE_MAX, 'Service as the caller named it'),
-          when: textProperty(WHEN_MAX, "The caller's words for the (new) date and time, or ISO 8601"),
+          when: textProperty(WHEN_MAX, `The caller's words for the (new) date and time, ${WHEN_ISO_RULE}`),
           customer_name: textProperty(NAME_MAX, "The caller's name (for a new booking; without caller ID also the name an existing booking is under)", 1),
           phone: textProperty(SAID_PHONE_MAX, 'Number as the caller said it (digits or words): the callback number of a new booking; without caller ID also the number an existing booking was made with'),
           booking_id: textProperty(BOOKING_ID_MAX, 'Which booking (from an earlier answer of this tool)'),
