@@ -51,6 +51,7 @@ import { closeAbandonedWebCalls } from './telephony/web/tokens.js';
 import { webCallPageRoute } from './web/page-route.js';
 import { TWILIO_FORMAT } from './audio/format.js';
 import { analyticsWorker } from './analytics/rollup.js';
+import { usageRollupWorker } from './usage/rollup.js';
 import { campaignStatsWorker } from './campaigns/stats.js';
 import { retentionWorker } from './privacy/retention.js';
 import { embeddedVacuumWorker } from './db/embedded-vacuum.js';
@@ -208,6 +209,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const campaigns = config.WORKERS_ENABLED && dialer ? new CampaignScheduler({ sql: backgroundSql, dialer, log, budget, ...idlePoll }) : null;
   // Keeps the analytics rollup current (buckets marked dirty by triggers; see src/analytics/rollup.ts).
   const analyticsRollup = config.WORKERS_ENABLED ? analyticsWorker(backgroundSql, log) : null;
+  // Keeps the usage rollup current the same way (src/usage/rollup.ts).
+  const usageRollup = config.WORKERS_ENABLED ? usageRollupWorker(backgroundSql, log) : null;
   // Folds the campaign statistics' deltas into their totals (src/campaigns/stats.ts).
   const campaignStatsFold = config.WORKERS_ENABLED ? campaignStatsWorker(backgroundSql, log) : null;
   // Purges calls past each company's retention_days (src/privacy/retention.ts).
@@ -300,6 +303,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   });
   campaigns?.start();
   analyticsRollup?.start();
+  usageRollup?.start();
   campaignStatsFold?.start();
   retention?.start();
   vacuum?.start();
@@ -338,7 +342,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       await settleWithin(prewarmer.close(), left());
       await workListener?.stop();
       await callEndListener?.stop();
-      await Promise.all([worker?.stop(left()), webhooks?.stop(left()), analyticsRollup?.stop(left()), campaignStatsFold?.stop(left()), retention?.stop(left()), vacuum?.stop(left())]);
+      await Promise.all([worker?.stop(left()), webhooks?.stop(left()), analyticsRollup?.stop(left()), usageRollup?.stop(left()), campaignStatsFold?.stop(left()), retention?.stop(left()), vacuum?.stop(left())]);
       await recordings.close();
       await knowledge.pool.close();
       await ownership.stop();

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { queryAnalytics } from '../../src/analytics/query.js';
 import { refreshAnalytics } from '../../src/analytics/rollup.js';
 import { createTestDb } from '../../tests/helpers/db.js';
+import { benchCompany, YEAR_START, yearCases } from './lib/year-of-calls.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,12 +30,8 @@ const ms = (t0: number) => performance.now() - t0;
 const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
 try {
-  const [company] = await sql<{ id: string }[]>`insert into companies (name, webhook_secret) values ('Bench', 'whsec_x') returning id`;
-  const companyId = company!.id;
-  const bots = await sql<{ id: string }[]>`
-    insert into bots (company_id, name, config) select ${companyId}, 'Bot ' || i, '{"greeting":"Hi"}'::jsonb from generate_series(1, 5) i returning id`;
-  const botIds = bots.map((b) => b.id);
-  const yearStart = new Date('2026-01-01T00:00:00Z');
+  const { companyId, botIds } = await benchCompany(sql);
+  const yearStart = YEAR_START;
 
   let t0 = performance.now();
   // Batches of 100,000 so no single statement holds a million rows' worth of trigger transition tables.
@@ -99,13 +96,7 @@ try {
   console.log(`calls: ${N.toLocaleString('en')} over 365 days, 5 bots (insert ${(insertMs / 1000).toFixed(1)} s; outcomes + bookings ${(outcomeMs / 1000).toFixed(1)} s)`);
   console.log(`rollup: ${dirty!.n.toLocaleString('en')} dirty 15-minute buckets recomputed from scratch in ${(refreshMs / 1000).toFixed(1)} s (${recomputed} buckets, ${rollupRows!.n} rows); 1,000 calls changed afterwards: ${inc} buckets caught up in ${incMs.toFixed(0)} ms`);
 
-  const cases: { label: string; q: Parameters<typeof queryAnalytics>[1] }[] = [
-    { label: 'whole year, UTC, all bots', q: { companyId, from: '2026-01-01', to: '2026-12-31', timeZone: 'UTC' } },
-    { label: 'whole year, Europe/Berlin, all bots', q: { companyId, from: '2026-01-01', to: '2026-12-31', timeZone: 'Europe/Berlin' } },
-    { label: 'whole year, Asia/Kathmandu (+5:45), all bots', q: { companyId, from: '2026-01-01', to: '2026-12-31', timeZone: 'Asia/Kathmandu' } },
-    { label: 'whole year, America/New_York, one bot', q: { companyId, botId: botIds[0]!, from: '2026-01-01', to: '2026-12-31', timeZone: 'America/New_York' } },
-    { label: 'one month, UTC, all bots', q: { companyId, from: '2026-06-01', to: '2026-06-30', timeZone: 'UTC' } },
-  ];
+  const cases = yearCases(companyId, botIds);
   console.log(`\nGET /v1/analytics query time (queryAnalytics: both rollup queries + shaping), ${RUNS} runs each after 2 warm-ups:`);
   for (const c of cases) {
     for (let i = 0; i < 2; i++) await queryAnalytics(sql, c.q);

@@ -1,21 +1,20 @@
 /**
  * GET /v1/analytics: a company's (or one bot's) calls by day in a requested IANA time zone, read from the running
- * daily totals the rollup keeps (rollup.ts; migrations/0130_analytics.sql). A local day [t1, t2) is
- * Σ totals of the UTC days from t1's to t2's, minus the running total at t1, plus the running total at t2 — two
- * index lookups per day boundary and one per UTC day, whatever the zone and however many calls.
+ * daily totals the rollup keeps (rollup.ts; migrations/0130_analytics.sql) as day-points.ts reads them: two index
+ * lookups per day boundary and one per UTC day, whatever the zone and however many calls.
  * Every day of the range is present, zeros included.
  */
 import { DateTime, IANAZone } from 'luxon';
 import type { Db } from '../db/sql.js';
 import { badRequest } from '../errors.js';
 import { isStorableDate } from '../db/param-guard.js';
+import { lookupsOf, partsOf, pointOf, type Point } from './day-points.js';
 import {
-  ALL_BOTS, BUCKET_MINUTES, CUM_COLUMNS, DURATION_BOUNDS_SEC, DURATION_CAP_SEC, DURATION_COLUMNS, LATENCY_BOUNDS_MS, LATENCY_CAP_MS,
+  ALL_BOTS, CUM_COLUMNS, DURATION_BOUNDS_SEC, DURATION_CAP_SEC, DURATION_COLUMNS, LATENCY_BOUNDS_MS, LATENCY_CAP_MS,
   LATENCY_COLUMNS, histogramQuantile, type Observed,
 } from './buckets.js';
 
 export const MAX_RANGE_DAYS = 400;
-const SLOTS_PER_DAY = (24 * 60) / BUCKET_MINUTES;
 
 type Sums = Record<string, number>;
 
@@ -74,10 +73,22 @@ export function rangeOf(q: Pick<AnalyticsQuery, 'from' | 'to' | 'timeZone'>): { 
   // Where a local day starts: the first instant whose local date is that day — its UTC midnight less the zone's
   // offset, the offset of either side of a change that day (the earlier instant that is on the day). Where the
   // clocks jump over midnight (Santiago in September, Havana in March) the day starts at 01:00.
-  const localDateOf = (t: number): string => new Date(t + zone.offset(t) * 60_000).toISOString().slice(0, 10);
+  // Each offset is asked for once: a year's days ask for each noon twice (a day's +12 h is the next one's −12 h), and
+  // every ask is an Intl formatting (about 15 µs), most of what a year's range cost before its query.
+  const offsets = new Map<number, number>();
+  const offset = (t: number): number => {
+    let o = offsets.get(t);
+    if (o === undefined) offsets.set(t, (o = zone.offset(t)));
+    return o;
+  };
+  const localDateOf = (t: number): string => new Date(t + offset(t) * 60_000).toISOString().slice(0, 10);
   const localMidnight = (utcMidnight: number): number => {
+    const before = offset(utcMidnight - 43_200_000);
+    const after = offset(utcMidnight + 43_200_000);
+    // No change within 12 hours of UTC midnight: the day starts at it less the one offset.
+    if (before === after) return utcMidnight - before * 60_000;
     const day = new Date(utcMidnight).toISOString().slice(0, 10);
-    const candidates = [zone.offset(utcMidnight - 43_200_000), zone.offset(utcMidnight + 43_200_000)].map((o) => utcMidnight - o * 60_000);
+    const candidates = [before, after].map((o) => utcMidnight - o * 60_000);
     const onDay = candidates.filter((c) => localDateOf(c) === day);
     return onDay.length ? Math.min(...onDay) : candidates[0]!;
   };
@@ -94,43 +105,10 @@ export function rangeOf(q: Pick<AnalyticsQuery, 'from' | 'to' | 'timeZone'>): { 
   return { days, boundaries };
 }
 
-interface Point {
-  day: string;
-  slot: number;
-}
-
-/** A boundary instant as (UTC day, bucket index within it). */
-function pointOf(ms: number): Point {
-  const intoDay = ((ms % 86_400_000) + 86_400_000) % 86_400_000;
-  if (intoDay % (BUCKET_MINUTES * 60_000) !== 0) {
-    throw badRequest(`time_zone's day boundaries are not on a ${BUCKET_MINUTES}-minute mark in this range`, { field: 'querystring.time_zone' });
-  }
-  return { day: new Date(ms - intoDay).toISOString().slice(0, 10), slot: intoDay / (BUCKET_MINUTES * 60_000) };
-}
-
-const keyOf = (p: Point): string => `${p.day}|${p.slot}`;
-
-/** UTC dates from `first` (inclusive) to `end` (exclusive), YYYY-MM-DD. */
-function utcDays(first: string, end: string): string[] {
-  const out: string[] = [];
-  for (let t = Date.parse(`${first}T00:00:00Z`); ; t += 86_400_000) {
-    const day = new Date(t).toISOString().slice(0, 10);
-    if (day >= end) return out;
-    out.push(day);
-  }
-}
-
 export async function queryAnalytics(db: Db, q: AnalyticsQuery): Promise<AnalyticsResult> {
   const { days, boundaries } = rangeOf(q);
   const points = boundaries.map(pointOf);
-  // Lookups: the running total at each boundary, and each UTC day's total (slot 96 = after its last bucket).
-  const lookups = new Map<string, Point>();
-  for (const p of points) lookups.set(keyOf(p), p);
-  for (const day of utcDays(points[0]!.day, points.at(-1)!.day)) {
-    const p = { day, slot: SLOTS_PER_DAY };
-    lookups.set(keyOf(p), p);
-  }
-  const json = JSON.stringify([...lookups.values()]);
+  const json = lookupsOf(points);
   const botId = q.botId ?? ALL_BOTS;
   const [rows, outcomeRows] = await Promise.all([
     db.unsafe<(Sums & { day: string; slot: number })[]>(
@@ -181,8 +159,7 @@ export async function queryAnalytics(db: Db, q: AnalyticsQuery): Promise<Analyti
 
 /** One local day's sums: Σ totals of UTC days [p1.day, p2.day) − running(p1) + running(p2). */
 function rangeSums(p1: Point, p2: Point, at: Map<string, Sums>, outcomesAt: Map<string, Record<string, number>>): { sums: Sums; outcomes: Record<string, number> } {
-  const parts: [string, number][] = [[keyOf(p1), -1], [keyOf(p2), 1]];
-  for (const day of utcDays(p1.day, p2.day)) parts.push([`${day}|${SLOTS_PER_DAY}`, 1]);
+  const parts = partsOf(p1, p2);
   const sums: Sums = {};
   const outcomes: Record<string, number> = {};
   for (const [k, sign] of parts) {

@@ -1,26 +1,17 @@
 /**
- * Keeps the analytics rollup (call_rollup, call_outcome_rollup; migrations/0130_analytics.sql) current.
- * Triggers mark the 15-minute buckets a change touches as dirty; this module claims dirty buckets (a lease,
- * FOR UPDATE SKIP LOCKED, so several instances can run it) and recomputes each from the source tables in one
- * set-based statement per table. A bucket changed again while it was being recomputed stays dirty (its mark
- * is newer than the claimed one) and is recomputed once more.
+ * Keeps the analytics rollup (call_rollup, call_outcome_rollup and their running daily totals;
+ * migrations/0130_analytics.sql) current: triggers mark the 15-minute buckets a change touches in analytics_dirty,
+ * and the shared machinery (dirty-buckets.ts) claims them and runs the statements below, one set-based statement
+ * per table, recomputing each bucket from the source tables.
  */
-import type { Db, RootSql } from '../db/sql.js';
+import type { RootSql } from '../db/sql.js';
 import type { Logger } from '../log.js';
-import { LeasedPoller } from '../util/leased-poller.js';
+import type { LeasedPoller } from '../util/leased-poller.js';
+import { CLAIMED, DAY_START, deleteDailyTotalsSql, type BucketRollup, type DirtyBucket, refreshRollup, rollupWorker } from './dirty-buckets.js';
 import { MACHINE_END_REASONS } from '../call/end-reasons.js';
 import { ALL_BOTS, BUCKET_MINUTES, CUM_COLUMNS, DURATION_BOUNDS_SEC, DURATION_COLUMNS, LATENCY_BOUNDS_MS, LATENCY_COLUMNS, histogramSql } from './buckets.js';
 
-interface DirtyBucket {
-  company_id: string;
-  bot_id: string;
-  /** Text, so the exact microseconds travel back (a JS Date would lose them). */
-  bucket: string;
-  marked_at: string;
-}
-
 const BUCKET = `interval '${BUCKET_MINUTES} minutes'`;
-const LEASE_MS = 120_000;
 
 const COUNTED = [
   'calls', 'inbound', 'outbound', 'web', 'live', 'st_completed', 'st_failed', 'st_busy', 'st_no_answer', 'st_canceled',
@@ -28,9 +19,6 @@ const COUNTED = [
   'leads', 'barge_ins', 'duration_count', 'duration_sum', 'duration_min', 'duration_max',
   'latency_count', 'latency_sum', 'latency_min', 'latency_max', ...DURATION_COLUMNS, ...LATENCY_COLUMNS,
 ];
-
-/** The claimed buckets as a relation `b`. */
-const CLAIMED = `b as (select * from jsonb_to_recordset($1::text::jsonb) as b(company_id uuid, bot_id uuid, bucket timestamptz, marked_at timestamptz))`;
 
 const RECOMPUTE_SQL = `
 with ${CLAIMED},
@@ -136,7 +124,6 @@ cross join lateral (
   where c.company_id = b.company_id and c.bot_id = b.bot_id and c.started_at >= b.bucket and c.started_at < b.bucket + ${BUCKET}
   group by o.outcome_type) x`;
 
-const DAY_START = `(d.day::timestamp at time zone 'UTC')`;
 const SLOT = `(extract(epoch from r.bucket - ${DAY_START}) / ${BUCKET_MINUTES * 60})::int + 1`;
 
 /** Running totals of the touched UTC days, per bot. */
@@ -189,103 +176,33 @@ from d cross join lateral (
   ) u group by u.outcome_type, u.slot) g
 ) x
 `;
-const DELETE_CUM_SQL = (table: string) => `
-with ${CLAIMED}, d as (
-  select distinct company_id, bot_id, (bucket at time zone 'UTC')::date as day from b
-  union select distinct company_id, '${ALL_BOTS}'::uuid, (bucket at time zone 'UTC')::date from b)
-delete from ${table} r using d where r.company_id = d.company_id and r.bot_id = d.bot_id and r.day = d.day`;
-
-/** Claims up to `limit` dirty buckets (optionally of one company), leased for LEASE_MS. */
-async function claim(sql: Db, limit: number, companyId?: string): Promise<DirtyBucket[]> {
-  return sql<DirtyBucket[]>`
-    update analytics_dirty d set locked_until = now() + ${LEASE_MS} * interval '1 millisecond'
-    from (
-      select company_id, bot_id, bucket from analytics_dirty
-      where (locked_until is null or locked_until < now())
-        ${companyId ? sql`and company_id = ${companyId}` : sql``}
-      order by company_id, bucket
-      limit ${limit}
-      for update skip locked) s
-    where d.company_id = s.company_id and d.bot_id = s.bot_id and d.bucket = s.bucket
-    returning d.company_id, d.bot_id, d.bucket::text as bucket, d.marked_at::text as marked_at`;
-}
-
-/** Recomputes the claimed buckets and clears their marks (unless marked again meanwhile). */
-async function recompute(sql: RootSql, buckets: DirtyBucket[]): Promise<void> {
-  if (buckets.length === 0) return;
-  const json = JSON.stringify(buckets);
-  await sql.begin(async (tx) => {
-    // Two workers never recompute one company-day at once (a lease that ran out, a refresh by the API, two bots'
-    // buckets feeding the same all-bots totals): the later one waits, then reads what the earlier one wrote.
-    await tx.unsafe(
-      `select count(pg_advisory_xact_lock(k)) from (
-         select distinct hashtextextended(b.company_id::text || (b.bucket at time zone 'UTC')::date::text, 7233151130) as k
-         from jsonb_to_recordset($1::text::jsonb) as b(company_id uuid, bot_id uuid, bucket timestamptz)
-         order by k) s`,
-      [json],
-    );
-    await tx.unsafe(
-      `with ${CLAIMED} delete from call_rollup r using b where r.company_id = b.company_id and r.bot_id = b.bot_id and r.bucket = b.bucket`,
-      [json],
-    );
-    await tx.unsafe(
-      `with ${CLAIMED} delete from call_outcome_rollup r using b where r.company_id = b.company_id and r.bot_id = b.bot_id and r.bucket = b.bucket`,
-      [json],
-    );
-    await tx.unsafe(RECOMPUTE_SQL, [json]);
-    await tx.unsafe(OUTCOMES_SQL, [json]);
-    await tx.unsafe(DELETE_CUM_SQL('call_rollup_cum'), [json]);
-    await tx.unsafe(DELETE_CUM_SQL('call_outcome_cum'), [json]);
-    await tx.unsafe(CUM_PER_BOT_SQL, [json]);
-    await tx.unsafe(CUM_ALL_BOTS_SQL, [json]);
-    await tx.unsafe(outcomeCumSql(false), [json]);
-    await tx.unsafe(outcomeCumSql(true), [json]);
-    // The marks are cleared without waiting: a transaction marking several buckets (a sweep ending many calls)
-    // may hold one of them and want another this transaction holds — a deadlock, which PostgreSQL ends by
-    // aborting one side, possibly the call's own write. A mark held by a writer is being renewed: it stays
-    // (the writer's mark also frees its lease, migrations/0240) and is recomputed again.
-    await tx.unsafe(
-      `with ${CLAIMED}, free as (
-         select d.company_id, d.bot_id, d.bucket, d.marked_at = b.marked_at as unchanged from analytics_dirty d
-         join b on d.company_id = b.company_id and d.bot_id = b.bot_id and d.bucket = b.bucket
-         for update of d skip locked),
-       cleared as (
-         delete from analytics_dirty d using free f
-         where f.unchanged and d.company_id = f.company_id and d.bot_id = f.bot_id and d.bucket = f.bucket)
-       update analytics_dirty d set locked_until = null from free f
-       where not f.unchanged and d.company_id = f.company_id and d.bot_id = f.bot_id and d.bucket = f.bucket`,
-      [json],
-    );
-  });
-}
+const ANALYTICS: BucketRollup = {
+  name: 'analytics',
+  dirtyTable: 'analytics_dirty',
+  lockSeed: 7233151130,
+  statements: [
+    `with ${CLAIMED} delete from call_rollup r using b where r.company_id = b.company_id and r.bot_id = b.bot_id and r.bucket = b.bucket`,
+    `with ${CLAIMED} delete from call_outcome_rollup r using b where r.company_id = b.company_id and r.bot_id = b.bot_id and r.bucket = b.bucket`,
+    RECOMPUTE_SQL,
+    OUTCOMES_SQL,
+    deleteDailyTotalsSql('call_rollup_cum'),
+    deleteDailyTotalsSql('call_outcome_cum'),
+    CUM_PER_BOT_SQL,
+    CUM_ALL_BOTS_SQL,
+    outcomeCumSql(false),
+    outcomeCumSql(true),
+  ],
+};
 
 /**
  * Recomputes dirty buckets now, in batches, until none is left that nobody else holds (or `maxBatches` ran);
  * with `companyId`, only that company's. Returns the number of buckets recomputed.
  */
-export async function refreshAnalytics(sql: RootSql, options: { companyId?: string; batchSize?: number; maxBatches?: number } = {}): Promise<number> {
-  const batchSize = options.batchSize ?? 500;
-  let done = 0;
-  for (let i = 0; i < (options.maxBatches ?? Number.POSITIVE_INFINITY); i++) {
-    const batch = await claim(sql, batchSize, options.companyId);
-    if (batch.length === 0) break;
-    await recompute(sql, batch);
-    done += batch.length;
-    if (batch.length < batchSize) break;
-  }
-  return done;
+export function refreshAnalytics(sql: RootSql, options: { companyId?: string; batchSize?: number; maxBatches?: number } = {}): Promise<number> {
+  return refreshRollup(sql, ANALYTICS, options);
 }
 
 /** The background worker: the leased poller, one batch of dirty buckets at a time. */
 export function analyticsWorker(sql: RootSql, log: Logger, options: { pollMs?: number; batchSize?: number } = {}): LeasedPoller<DirtyBucket[]> {
-  return new LeasedPoller<DirtyBucket[]>({
-    concurrency: 1,
-    pollMs: options.pollMs ?? 5_000,
-    claim: async () => {
-      const batch = await claim(sql, options.batchSize ?? 500);
-      return batch.length ? [batch] : [];
-    },
-    run: (batch) => recompute(sql, batch),
-    onError: (err) => log.warn({ err }, 'analytics rollup failed'),
-  });
+  return rollupWorker(sql, log, ANALYTICS, options);
 }

@@ -5,6 +5,7 @@ import type { RootSql } from '../../db/sql.js';
 import { notFound } from '../../errors.js';
 import type { Prices } from '../../usage/prices.js';
 import { queryUsage } from '../../usage/query.js';
+import { refreshUsage } from '../../usage/rollup.js';
 import { callUsage, priceItems } from '../../usage/repo.js';
 import { requireOwned } from '../owned.js';
 import { IdParams, Uuid, errors } from '../schemas.js';
@@ -57,6 +58,9 @@ export function usageRoutes(deps: { sql: RootSql; prices: Prices }): FastifyPlug
       const q = request.query as Static<typeof UsageQuery>;
       const { companyId } = request.auth;
       await requireOwned(deps.sql, companyId, 'bot', q.bot_id);
+      // The worker keeps the rollup current; what it has not reached yet (a call's usage written a moment ago) is
+      // folded in now, for this company only, bounded (as GET /v1/analytics does).
+      await refreshUsage(deps.sql, { companyId, batchSize: 500, maxBatches: 4 });
       return queryUsage(deps.sql, deps.prices, { companyId, botId: q.bot_id, from: q.from, to: q.to, timeZone: q.time_zone ?? 'UTC' });
     });
 
