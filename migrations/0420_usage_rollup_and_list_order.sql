@@ -115,3 +115,19 @@ select t.company_id, t.bot_id, t.bucket, clock_timestamp() from (
 order by t.company_id, t.bot_id, t.bucket
 on conflict (company_id, bot_id, bucket) do nothing;
 
+-- Lists newest first, as the README says every list is: a campaign's contacts and the admin's companies were listed
+-- by their random ids (an order that means nothing: a page of the middle of an upload, then of another). Both now
+-- page by (created_at desc, id desc) like the others; the indexes make a page a walk that stops at its last row
+-- (the contacts' state filter too, which replaces the index on (campaign_id, state) it extends). The cursor's time
+-- travels as a JS date, so creation times are kept to the millisecond, as 0250 made them for bots and API keys. The
+-- contacts' statistics triggers count states, not times: they are left out of rewriting the times.
+alter table campaign_contacts disable trigger campaign_contacts_stats_update;
+update campaign_contacts set created_at = date_trunc('milliseconds', created_at) where created_at <> date_trunc('milliseconds', created_at);
+alter table campaign_contacts enable trigger campaign_contacts_stats_update;
+alter table campaign_contacts alter column created_at set default date_trunc('milliseconds', now());
+update companies set created_at = date_trunc('milliseconds', created_at) where created_at <> date_trunc('milliseconds', created_at);
+alter table companies alter column created_at set default date_trunc('milliseconds', now());
+create index campaign_contacts_created_idx on campaign_contacts (campaign_id, created_at desc, id desc);
+create index campaign_contacts_state_created_idx on campaign_contacts (campaign_id, state, created_at desc, id desc);
+drop index campaign_contacts_state_idx;
+create index companies_created_idx on companies (created_at desc, id desc);

@@ -185,13 +185,16 @@ export async function insertContacts(db: Db, companyId: string, campaignId: stri
   return added;
 }
 
-export async function listContacts(db: Db, companyId: string, campaignId: string, limit: number, state?: ContactState, afterId?: string): Promise<ContactRow[]> {
+/** A campaign's contacts, newest first (created_at desc, id desc: the keyset every such list pages by). */
+export async function listContacts(
+  db: Db, companyId: string, campaignId: string, limit: number, state?: ContactState, after?: { createdAt: Date; id: string },
+): Promise<ContactRow[]> {
   return db<ContactRow[]>`
     select id, campaign_id, phone, name, time_zone, variables, state, attempts, next_attempt_at, last_outcome, skip_reason,
       deferred_reason, created_at, updated_at
     from campaign_contacts where company_id = ${companyId} and campaign_id = ${campaignId}
-      ${state ? db`and state = ${state}` : db``} ${afterId ? db`and id > ${afterId}` : db``}
-    order by id limit ${limit}`;
+      ${state ? db`and state = ${state}` : db``} ${after ? db`and (created_at, id) < (${after.createdAt}, ${after.id})` : db``}
+    order by created_at desc, id desc limit ${limit}`;
 }
 
 export async function listAttempts(db: Db, companyId: string, campaignId: string, limit: number, after?: { dialedAt: Date; id: string }): Promise<AttemptRow[]> {

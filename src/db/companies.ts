@@ -20,11 +20,12 @@ export async function insertCompany(db: Db, name: string, webhookSecret: string)
   return row!;
 }
 
-export async function listCompanies(db: Db, opts: { limit: number; cursor?: string }): Promise<CompanyRow[]> {
+/** All companies, newest first (created_at desc, id desc: the keyset every such list pages by). */
+export async function listCompanies(db: Db, opts: { limit: number; after?: { createdAt: Date; id: string } | undefined }): Promise<CompanyRow[]> {
   return db<CompanyRow[]>`
     select ${db(PUBLIC_COLUMNS)} from companies
-    ${opts.cursor ? db`where id > ${opts.cursor}` : db``}
-    order by id limit ${opts.limit}`;
+    ${opts.after ? db`where (created_at, id) < (${opts.after.createdAt}, ${opts.after.id})` : db``}
+    order by created_at desc, id desc limit ${opts.limit}`;
 }
 
 export async function getCompany(db: Db, id: string): Promise<CompanyRow | undefined> {

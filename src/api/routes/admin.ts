@@ -15,7 +15,7 @@ import { generateApiKey } from '../keys.js';
 import { CreatedApiKeySchema, toApiKey } from './api-keys.js';
 import { CompanySchema, MonthlyBudgetBody, monthlyBudgetOf } from './company.js';
 import { NumberParams } from './bots.js';
-import { E164, IdParams, Page, PageQuery, Timestamp, Uuid, decodeCursor, encodeCursor, errors } from '../schemas.js';
+import { E164, IdParams, Page, PageQuery, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, decodeCursor, encodeCursor, errors } from '../schemas.js';
 
 const CreateCompanyBody = Type.Object(
   { name: Type.String({ minLength: 1, maxLength: 200 }), key_name: Type.Optional(Type.String({ minLength: 1, maxLength: 100, default: 'default' })) },
@@ -57,17 +57,16 @@ export function adminRoutes(deps: { sql: RootSql; adminToken: string }): Fastify
 
     app.get('/companies', {
       schema: {
-        tags: ['admin'], summary: 'List companies', security,
+        tags: ['admin'], summary: 'List companies, newest first', security,
         querystring: Type.Object(PageQuery, { additionalProperties: false }),
         response: { 200: Page(CompanySchema), ...errors(400, 401) },
       },
     }, async (request) => {
       const q = request.query as { limit?: number; cursor?: string };
       const limit = q.limit ?? 50;
-      const after = q.cursor ? decodeCursor(q.cursor, 'admin_companies', ['uuid'])[0] : undefined;
-      const rows = await listCompanies(deps.sql, { limit: limit + 1, ...(after ? { cursor: after } : {}) });
-      const page = rows.slice(0, limit);
-      return { data: page, next_cursor: rows.length > limit ? encodeCursor('admin_companies', [page.at(-1)!.id]) : null };
+      const rows = await listCompanies(deps.sql, { limit: limit + 1, after: createdKeysetAfter('admin_companies', q.cursor) });
+      const { page, next_cursor } = createdKeysetPage('admin_companies', rows, limit);
+      return { data: page, next_cursor };
     });
 
     app.get('/companies/:id', {
@@ -115,7 +114,7 @@ export function adminRoutes(deps: { sql: RootSql; adminToken: string }): Fastify
     );
     app.get('/phone-numbers', {
       schema: {
-        tags: ['admin'], summary: 'List phone numbers and who holds them', security,
+        tags: ['admin'], summary: 'List phone numbers and who holds them, by number', security,
         querystring: NumbersQuery, response: { 200: Page(AdminPhoneNumberSchema), ...errors(400, 401) },
       },
     }, async (request) => {

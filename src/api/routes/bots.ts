@@ -219,7 +219,7 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
     app.get('/phone-numbers', {
       config: { scope: 'bots:read' },
       schema: {
-        tags: ['bots'], summary: 'The phone numbers this company holds (claimed by its bots or assigned by the operator)',
+        tags: ['bots'], summary: 'The phone numbers this company holds (claimed by its bots or assigned by the operator), by number',
         querystring: NumbersQuery, response: { 200: Page(PhoneNumberSchema), ...errors(400, 401, 403) },
       },
     }, async (request) => {

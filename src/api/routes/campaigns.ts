@@ -344,7 +344,7 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
     app.get('/campaigns/:id/contacts', {
       config: { scope: 'campaigns:read' },
       schema: {
-        tags: ['campaigns'], summary: 'List a campaign\'s contacts with their state, attempts and skip reasons', params: IdParams,
+        tags: ['campaigns'], summary: 'List a campaign\'s contacts with their state, attempts and skip reasons, newest first', params: IdParams,
         querystring: Type.Object({ ...PageQuery, state: Type.Optional(Type.Union(['pending', 'dialing', 'live', 'done', 'skipped', 'exhausted'].map((s) => Type.Literal(s)))) }, { additionalProperties: false }),
         response: { 200: Page(ContactSchema), ...errors(400, 401, 403, 404) },
       },
@@ -353,12 +353,14 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
       const q = request.query as { limit?: number; cursor?: string; state?: ContactState };
       await found(sql, request.auth.companyId, id);
       const limit = q.limit ?? 50;
-      const afterId = q.cursor ? decodeCursor(q.cursor, 'campaign_contacts', ['uuid'])[0] : undefined;
-      const rows = await listContacts(sql, request.auth.companyId, id, limit + 1, q.state, afterId);
-      const page = rows.slice(0, limit).map(({ campaign_id: _c, next_attempt_at, ...rest }) => ({
-        ...rest, next_attempt_at: Number.isFinite(next_attempt_at.getTime()) ? next_attempt_at : null,
-      }));
-      return { data: page, next_cursor: rows.length > limit ? encodeCursor('campaign_contacts', [page.at(-1)!.id]) : null };
+      const rows = await listContacts(sql, request.auth.companyId, id, limit + 1, q.state, createdKeysetAfter('campaign_contacts', q.cursor));
+      const { page, next_cursor } = createdKeysetPage('campaign_contacts', rows, limit);
+      return {
+        data: page.map(({ campaign_id: _c, next_attempt_at, ...rest }) => ({
+          ...rest, next_attempt_at: Number.isFinite(next_attempt_at.getTime()) ? next_attempt_at : null,
+        })),
+        next_cursor,
+      };
     });
 
     app.get('/campaigns/:id/attempts', {
