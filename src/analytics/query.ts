@@ -8,6 +8,7 @@ import { DateTime, IANAZone } from 'luxon';
 import type { Db } from '../db/sql.js';
 import { badRequest } from '../errors.js';
 import { isStorableDate } from '../db/param-guard.js';
+import { canonicalZone } from '../util/time-zone.js';
 import { lookupsOf, partsOf, pointOf, type Point } from './day-points.js';
 import {
   ALL_BOTS, CUM_COLUMNS, DURATION_BOUNDS_SEC, DURATION_CAP_SEC, DURATION_COLUMNS, LATENCY_BOUNDS_MS, LATENCY_CAP_MS,
@@ -59,10 +60,14 @@ export interface AnalyticsResult {
   totals: Omit<DayStats, 'date'>;
 }
 
-/** The local days `from`..`to` (inclusive) in `zone`, and the UTC instant (ms) that starts each, plus the end. */
-export function rangeOf(q: Pick<AnalyticsQuery, 'from' | 'to' | 'timeZone'>): { days: string[]; boundaries: number[] } {
-  if (!IANAZone.isValidZone(q.timeZone)) throw badRequest(`time_zone is not an IANA time zone: ${q.timeZone}`, { field: 'querystring.time_zone' });
-  const zone = IANAZone.create(q.timeZone);
+/**
+ * The local days `from`..`to` (inclusive) in `zone`, the UTC instant (ms) that starts each, plus the end, and the
+ * zone's canonical spelling (what an answer echoes: "utc" was asked for, "UTC" is shown).
+ */
+export function rangeOf(q: Pick<AnalyticsQuery, 'from' | 'to' | 'timeZone'>): { days: string[]; boundaries: number[]; timeZone: string } {
+  const timeZone = canonicalZone(q.timeZone);
+  if (!timeZone) throw badRequest(`time_zone is not an IANA time zone: ${q.timeZone}`, { field: 'querystring.time_zone' });
+  const zone = IANAZone.create(timeZone);
   const first = DateTime.fromISO(q.from, { zone: 'UTC' });
   const last = DateTime.fromISO(q.to, { zone: 'UTC' });
   if (!first.isValid) throw badRequest('from is not a valid date', { field: 'querystring.from' });
@@ -102,11 +107,11 @@ export function rangeOf(q: Pick<AnalyticsQuery, 'from' | 'to' | 'timeZone'>): { 
   // The range's instants must be ones the database stores (years 0001–9999): 9999-12-31 ends in the year 10000.
   if (!isStorableDate(new Date(boundaries[0]!))) throw badRequest('from is out of range (years 0001–9999)', { field: 'querystring.from' });
   if (!isStorableDate(new Date(boundaries.at(-1)!))) throw badRequest('to is out of range: the last day that can be asked for is 9999-12-30', { field: 'querystring.to' });
-  return { days, boundaries };
+  return { days, boundaries, timeZone };
 }
 
 export async function queryAnalytics(db: Db, q: AnalyticsQuery): Promise<AnalyticsResult> {
-  const { days, boundaries } = rangeOf(q);
+  const { days, boundaries, timeZone } = rangeOf(q);
   const points = boundaries.map(pointOf);
   const json = lookupsOf(points);
   const botId = q.botId ?? ALL_BOTS;
@@ -154,7 +159,7 @@ export async function queryAnalytics(db: Db, q: AnalyticsQuery): Promise<Analyti
     for (const [type, n] of Object.entries(outcomes)) totalOutcomes[type] = (totalOutcomes[type] ?? 0) + n;
     return { date, ...stats(sums, outcomes, seen.get(i)) };
   });
-  return { time_zone: q.timeZone, from: q.from, to: q.to, bot_id: q.botId ?? null, days: out, totals: stats(total, totalOutcomes, widest([...seen.values()])) };
+  return { time_zone: timeZone, from: q.from, to: q.to, bot_id: q.botId ?? null, days: out, totals: stats(total, totalOutcomes, widest([...seen.values()])) };
 }
 
 /** One local day's sums: Σ totals of UTC days [p1.day, p2.day) − running(p1) + running(p2). */

@@ -3,6 +3,8 @@
  * Composed into BotConfigSchema by src/bots/config-schema.ts; the descriptions show in the OpenAPI document.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { canonicalZone } from '../util/time-zone.js';
+
 
 const HHMM = '^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$';
 
@@ -133,7 +135,8 @@ export interface BookingSettings {
 /** The config with defaults applied (a schema default is documentation; code must not rely on it being filled). */
 export function bookingSettings(config: BookingConfig): BookingSettings {
   return {
-    timezone: config.timezone,
+    // A bot saved before zones were stored canonically may hold "europe/berlin": shown (slots' timezone) as Europe/Berlin.
+    timezone: canonicalZone(config.timezone) ?? config.timezone,
     services: config.services,
     resources: config.resources,
     hours: config.hours,
@@ -158,11 +161,7 @@ const minutesOf = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Numb
  */
 export function bookingConfigProblems(config: BookingConfig): string[] {
   const problems: string[] = [];
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: config.timezone });
-  } catch {
-    problems.push(`booking.timezone: unknown IANA time zone "${config.timezone}"`);
-  }
+  if (!canonicalZone(config.timezone)) problems.push(`booking.timezone: unknown IANA time zone "${config.timezone}"`);
   const serviceIds = new Set<string>();
   for (const s of config.services) {
     if (serviceIds.has(s.id)) problems.push(`booking.services: duplicate id "${s.id}"`);

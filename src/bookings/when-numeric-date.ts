@@ -8,8 +8,9 @@
  * ("10.15" in New York is a quarter past ten), and where the order is not known it is a date only when no other day
  * could be meant. Whether the caller said it as a time ("в 12.06", "12.06 pm") the when-parser decides first.
  */
-import { DateTime, IANAZone } from 'luxon';
+import { DateTime } from 'luxon';
 import { COUNTRY_ZONES } from '../util/country-zones.js';
+import { canonicalZone } from '../util/time-zone.js';
 
 export type DateOrder = 'month-first' | 'day-first' | 'unknown';
 
@@ -30,7 +31,7 @@ function countryOfZone(zone: string): string | undefined {
     }
   }
   // A link ("US/Eastern") is looked up by the zone it stands for.
-  const canonical = IANAZone.isValidZone(zone) ? new Intl.DateTimeFormat('en', { timeZone: zone }).resolvedOptions().timeZone : zone;
+  const canonical = canonicalZone(zone) ?? zone;
   return zoneCountries.get(zone) ?? zoneCountries.get(canonical);
 }
 

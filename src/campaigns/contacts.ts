@@ -9,7 +9,7 @@ import { badRequest } from '../errors.js';
 import { normalisePhone, phoneExtension } from '../util/phone.js';
 import type { ContactInput } from './repo.js';
 import type { VoiceConsent } from './suppression.js';
-import { isValidZone } from './windows.js';
+import { canonicalZone } from '../util/time-zone.js';
 
 export const MAX_ROWS = 10_000;
 export const MAX_CSV_BYTES = 2 * 1024 * 1024;
@@ -46,8 +46,10 @@ export function checkContacts(raw: RawContact[], defaultCountry?: string): { con
     // A campaign dials the number alone: the extension would be lost and the switchboard rung, not the person.
     const ext = phoneExtension(r.phone, defaultCountry);
     if (ext) return void errors.push({ row, error: `the number has an extension ${ext.slice(0, 10)}: campaigns dial numbers without extensions; give the person's direct number` });
-    const zone = r.time_zone?.trim() || null;
-    if (zone && !isValidZone(zone)) return void errors.push({ row, error: `unknown time zone: ${zone.slice(0, 64)}` });
+    const given = r.time_zone?.trim() || null;
+    // Stored (and listed) in its canonical spelling: "europe/berlin" is Europe/Berlin.
+    const zone = given ? canonicalZone(given) : null;
+    if (given && !zone) return void errors.push({ row, error: `unknown time zone: ${given.slice(0, 64)}` });
     const variables: Record<string, string> = {};
     for (const [k, v] of Object.entries(r.variables ?? {})) {
       if (!VARIABLE_NAME.test(k)) return void errors.push({ row, error: `variable names are lower-case letters, digits and _: ${k.slice(0, 40)}` });

@@ -6,6 +6,7 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { DateTime, IANAZone } from 'luxon';
 import { COUNTRY_ZONES } from '../util/country-zones.js';
+import { canonicalZone } from '../util/time-zone.js';
 
 /** One window: ISO weekdays (1 = Monday … 7 = Sunday) and local wall-clock times, start inclusive, end exclusive. */
 export interface CallWindow {
@@ -35,7 +36,7 @@ export function windowsProblem(windows: CallWindow[]): string | null {
   return null;
 }
 
-export const isValidZone = (zone: string): boolean => zone.length <= 64 && IANAZone.isValidZone(zone);
+export const isValidZone = (zone: string): boolean => canonicalZone(zone) !== null;
 
 /** The country (ISO 3166 alpha-2) of an E.164 number, or null. */
 export function countryOf(phone: string): string | null {

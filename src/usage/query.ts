@@ -33,7 +33,7 @@ export interface UsageResult {
 }
 
 export async function queryUsage(db: Db, prices: Prices, q: UsageQuery): Promise<UsageResult> {
-  const { days, boundaries } = rangeOf(q);
+  const { days, boundaries, timeZone } = rangeOf(q);
   const points = boundaries.map(pointOf);
   const rows = (await rollupCurrent(db, q.companyId, boundaries))
     ? await rolledUpByDay(db, { companyId: q.companyId, botId: q.botId, points })
@@ -46,7 +46,7 @@ export async function queryUsage(db: Db, prices: Prices, q: UsageQuery): Promise
     return { items: priced.items.filter((i) => i.quantity !== 0), cost: priced.cost };
   };
   return {
-    time_zone: q.timeZone,
+    time_zone: timeZone,
     from: q.from,
     to: q.to,
     bot_id: q.botId ?? null,

@@ -6,6 +6,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { BotConfigSchema, LanguageSchema, type BotConfig } from '../../bots/config-schema.js';
 import { bookingConfigProblems } from '../../bookings/config-schema.js';
+import { canonicalZone } from '../../util/time-zone.js';
 import { extractionSchemaProblem } from '../../outcomes/response-schema.js';
 import { botWarnings, localSpeechStatus, type BotWarning } from '../../bots/capabilities.js';
 import type { Config } from '../../config.js';
@@ -59,7 +60,10 @@ const UpdateBotBody = Type.Object(
  */
 export const MAX_CONFIG_CHARS = 262_144;
 
-/** What the JSON Schema cannot say (a real IANA zone, services that exist…), as a 400 naming the field. */
+/**
+ * What the JSON Schema cannot say (a real IANA zone, services that exist…), as a 400 naming the field. The booking
+ * zone is then stored in its canonical spelling ("europe/berlin" is kept, and shown, as Europe/Berlin).
+ */
 function checkConfig(config: BotConfig | undefined, transferPolicy: TransferPolicy): void {
   const chars = config ? JSON.stringify(config).length : 0;
   if (chars > MAX_CONFIG_CHARS) throw badRequest(`config is ${chars} characters as JSON; at most ${MAX_CONFIG_CHARS}`, { field: 'body.config' });
@@ -69,6 +73,7 @@ function checkConfig(config: BotConfig | undefined, transferPolicy: TransferPoli
   if (config?.booking) {
     const problems = bookingConfigProblems(config.booking);
     if (problems.length) throw badRequest(`config.booking: ${problems.join('; ')}`, { field: 'body.config.booking' });
+    config.booking.timezone = canonicalZone(config.booking.timezone) ?? config.booking.timezone;
   }
   // Post-call analysis compiles this JSON Schema: one that cannot compile is refused now, not at every call's end.
   const extraction = config?.outcomes?.extractionSchema as Record<string, unknown> | undefined;
