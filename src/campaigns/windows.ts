@@ -1,11 +1,14 @@
 /**
- * Calling windows in the callee's local time. A contact's zone is its own `time_zone`, else the zones of its
- * number's country (libphonenumber-js); with several zones (US, RU, AU…) a moment is inside the window only when
- * it is inside it in every one of them — the strictest window. Pure functions of (windows, zones, instant).
+ * Calling windows in the callee's local time. A contact's zone is its own `time_zone`, else the zones its number
+ * tells (its area code's: libphonenumber's number → time zones mapper), else those of its number's country
+ * (libphonenumber-js); with several zones (an area code across two zones; a Russian mobile, whose number says only
+ * "Russia") a moment is inside the window only when it is inside it in every one of them — the strictest window.
+ * Pure functions of (windows, zones, instant).
  */
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { DateTime, IANAZone } from 'luxon';
 import { COUNTRY_ZONES } from '../util/country-zones.js';
+import { numberZones } from '../util/number-zones.js';
 import { canonicalZone } from '../util/time-zone.js';
 
 /** One window: ISO weekdays (1 = Monday … 7 = Sunday) and local wall-clock times, start inclusive, end exclusive. */
@@ -38,16 +41,33 @@ export function windowsProblem(windows: CallWindow[]): string | null {
 
 export const isValidZone = (zone: string): boolean => canonicalZone(zone) !== null;
 
+/**
+ * isValidZone for the zones of the tables (a few hundred names), remembered: luxon builds an Intl.DateTimeFormat
+ * per check, and a US contact's 29 country zones took ~1.5 ms of every dial decision.
+ */
+const knownZoneValid = new Map<string, boolean>();
+const isKnownZoneValid = (zone: string): boolean => {
+  let valid = knownZoneValid.get(zone);
+  if (valid === undefined) knownZoneValid.set(zone, (valid = IANAZone.isValidZone(zone)));
+  return valid;
+};
+
 /** The country (ISO 3166 alpha-2) of an E.164 number, or null. */
 export function countryOf(phone: string): string | null {
   return parsePhoneNumberFromString(phone)?.country ?? null;
 }
 
-/** The zones whose local time governs calls to this contact; empty when it cannot be known. */
+/**
+ * The zones whose local time governs calls to this contact; empty when it cannot be known. Its number's own zones
+ * are looked up only where its country has several (a country of one zone says all there is).
+ */
 export function zonesFor(contact: { phone: string; time_zone: string | null }): readonly string[] {
   if (contact.time_zone && isValidZone(contact.time_zone)) return [contact.time_zone];
   const country = countryOf(contact.phone);
-  return (country && COUNTRY_ZONES[country]?.filter((z) => IANAZone.isValidZone(z))) || [];
+  const countryZones = (country && COUNTRY_ZONES[country]?.filter(isKnownZoneValid)) || [];
+  if (countryZones.length <= 1) return countryZones;
+  const own = numberZones(contact.phone);
+  return own && own.every(isKnownZoneValid) ? own : countryZones;
 }
 
 function insideOne(windows: CallWindow[], zone: string, at: Date): boolean {

@@ -1,8 +1,9 @@
 /**
  * ISO 3166 country → its IANA time zones, from the tz database's zone.tab (generated once from
  * /usr/share/zoneinfo/zone.tab; regenerate when the tz database changes a country's zones).
- * Used by campaigns when a contact has no time zone (one zone = that zone; several = the strictest window across
- * them), and by bookings to read a numeric date in the order of the company's country.
+ * Used by campaigns when a contact has no time zone and its number tells none of its own (number-zones.ts: one
+ * zone = that zone; several = the strictest window across them), and by bookings to read a numeric date in the
+ * order of the company's country.
  */
 export const COUNTRY_ZONES: Readonly<Record<string, readonly string[]>> = {
   AD: ['Europe/Andorra'],

@@ -19,31 +19,34 @@ describe('campaign scheduler', () => {
   it('dials each callee inside the window of their own local time, across zones and a DST change', async () => {
     const { apiKey, botId } = await h.company();
     // Monday 9 March 2026, 13:30 UTC: New York moved to EDT (UTC−4) the day before — 09:30 there (08:30 under
-    // EST); London 13:30; Tokyo 22:30; Honolulu 03:30.
+    // EST); London 13:30; Tokyo 22:30; Honolulu 03:30. A contact without a zone is in its area code's.
     h.clock.set('2026-03-09T13:30:00Z');
     const id = await h.campaign(apiKey, botId, { windows: [{ days: [1, 2, 3, 4, 5, 6, 7], start: '09:00', end: '20:00' }] }, [
       { phone: '+12125550101', name: 'Nora', time_zone: 'America/New_York' },
       { phone: '+442071838750', name: 'Liam' }, // no zone: the UK has one
       { phone: '+12125550102', name: 'Toshi', time_zone: 'Asia/Tokyo' },
-      { phone: '+12125550103', name: 'Uma' }, // no zone: the US has many — the strictest window (Hawaii, Alaska…)
+      { phone: '+12125550103', name: 'Uma' }, // no zone: 212 is New York's (before: all the US, so Hawaii's hours)
+      { phone: '+18085550104', name: 'Hana' }, // no zone: 808 is Honolulu's
     ]);
     await h.scheduler().runOnce();
     expect(h.dialsTo('+12125550101')).toBe(1);
     expect(h.dialsTo('+442071838750')).toBe(1);
     expect(h.dialsTo('+12125550102')).toBe(0);
-    expect(h.dialsTo('+12125550103')).toBe(0);
+    expect(h.dialsTo('+12125550103')).toBe(1);
+    expect(h.dialsTo('+18085550104')).toBe(0);
     const tokyo = await contactRow(h, id, '+12125550102');
     expect(tokyo).toMatchObject({ state: 'pending', deferred_reason: 'outside_window', attempts: 0 });
     expect(tokyo.next_attempt_at.toISOString()).toBe('2026-03-10T00:00:00.000Z'); // 09:00 in Tokyo
-    const us = await contactRow(h, id, '+12125550103');
-    expect(us.next_attempt_at.toISOString()).toBe('2026-03-09T19:00:00.000Z'); // 09:00 in Honolulu (UTC−10)
+    const honolulu = await contactRow(h, id, '+18085550104');
+    expect(honolulu).toMatchObject({ state: 'pending', deferred_reason: 'outside_window', attempts: 0 });
+    expect(honolulu.next_attempt_at.toISOString()).toBe('2026-03-09T19:00:00.000Z'); // 09:00 in Honolulu (UTC−10)
 
     h.clock.set('2026-03-09T18:59:00Z');
     await h.scheduler().runOnce();
-    expect(h.dialsTo('+12125550103')).toBe(0);
+    expect(h.dialsTo('+18085550104')).toBe(0);
     h.clock.set('2026-03-09T19:00:00Z');
     await h.scheduler().runOnce();
-    expect(h.dialsTo('+12125550103')).toBe(1);
+    expect(h.dialsTo('+18085550104')).toBe(1);
     h.clock.set('2026-03-10T00:00:00Z');
     await h.scheduler().runOnce();
     expect(h.dialsTo('+12125550102')).toBe(1);

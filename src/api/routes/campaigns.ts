@@ -84,7 +84,7 @@ const Consent = Type.Object({
 const ContactBody = Type.Object({
   phone: Type.String({ minLength: 3, maxLength: 40, description: 'E.164, or national with default_country' }),
   name: Type.Optional(Type.String({ maxLength: 200 })),
-  time_zone: Type.Optional(Type.String({ maxLength: 64, description: 'IANA zone; default: from the number\'s country (strictest window if it has several)' })),
+  time_zone: Type.Optional(Type.String({ maxLength: 64, description: 'IANA zone; default: the number\'s area code\'s zone where it tells one, else its country\'s (strictest window across several)' })),
   variables: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z_][a-z0-9_]{0,39}$' }), Type.String({ maxLength: 200 }), { maxProperties: 20 })),
   consent: Type.Optional(Consent),
 }, { additionalProperties: false });
