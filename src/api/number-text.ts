@@ -2,7 +2,8 @@
  * Query and path values arrive as text, and the request validator turns the ones its schema types as numbers into
  * numbers with JavaScript's Number(): that reads far more than decimal numbers — "Infinity" (which then passes the
  * schema's minimum and maximum: Ajv checks bounds on finite numbers only), "0x10", "0b101", " 5". A value of such a
- * field must be a decimal number; the schema's own checks (integer, bounds) then apply as they say.
+ * field must be a decimal number that is finite ("1e400" is Infinity too); the schema's own checks (integer, bounds)
+ * then apply as they say.
  */
 import type { FastifyRequest } from 'fastify';
 import { badRequest, type ParleyError } from '../errors.js';
@@ -34,7 +35,8 @@ export function numberTextError(request: FastifyRequest): ParleyError | null {
     for (const name of numericNamesOf(partSchema)) {
       const value: unknown = (values as Record<string, unknown>)[name];
       for (const v of Array.isArray(value) ? value : [value]) {
-        if (typeof v === 'string' && !DECIMAL.test(v)) {
+        // "1e400" is decimal notation too, but Number() reads it as Infinity: past the bounds again.
+        if (typeof v === 'string' && (!DECIMAL.test(v) || !Number.isFinite(Number(v)))) {
           return badRequest(`${part}.${name} must be a decimal number`, { field: `${part}.${name}` });
         }
       }
