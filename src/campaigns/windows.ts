@@ -6,7 +6,7 @@
  * Pure functions of (windows, zones, instant).
  */
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
-import { DateTime, IANAZone } from 'luxon';
+import { DateTime } from 'luxon';
 import { COUNTRY_ZONES } from '../util/country-zones.js';
 import { numberZones } from '../util/number-zones.js';
 import { canonicalZone } from '../util/time-zone.js';
@@ -39,18 +39,8 @@ export function windowsProblem(windows: CallWindow[]): string | null {
   return null;
 }
 
+/** One check for every zone (canonicalZone's, remembered for the zones of the tables and of contacts). */
 export const isValidZone = (zone: string): boolean => canonicalZone(zone) !== null;
-
-/**
- * isValidZone for the zones of the tables (a few hundred names), remembered: luxon builds an Intl.DateTimeFormat
- * per check, and a US contact's 29 country zones took ~1.5 ms of every dial decision.
- */
-const knownZoneValid = new Map<string, boolean>();
-const isKnownZoneValid = (zone: string): boolean => {
-  let valid = knownZoneValid.get(zone);
-  if (valid === undefined) knownZoneValid.set(zone, (valid = IANAZone.isValidZone(zone)));
-  return valid;
-};
 
 /** The country (ISO 3166 alpha-2) of an E.164 number, or null. */
 export function countryOf(phone: string): string | null {
@@ -64,10 +54,10 @@ export function countryOf(phone: string): string | null {
 export function zonesFor(contact: { phone: string; time_zone: string | null }): readonly string[] {
   if (contact.time_zone && isValidZone(contact.time_zone)) return [contact.time_zone];
   const country = countryOf(contact.phone);
-  const countryZones = (country && COUNTRY_ZONES[country]?.filter(isKnownZoneValid)) || [];
+  const countryZones = (country && COUNTRY_ZONES[country]?.filter(isValidZone)) || [];
   if (countryZones.length <= 1) return countryZones;
   const own = numberZones(contact.phone);
-  return own && own.every(isKnownZoneValid) ? own : countryZones;
+  return own && own.every(isValidZone) ? own : countryZones;
 }
 
 function insideOne(windows: CallWindow[], zone: string, at: Date): boolean {

@@ -22,11 +22,24 @@ function knownSpellings(): Map<string, string> {
   return spellings;
 }
 
+/**
+ * Each known name's answer (lower-case form → its spelling, or null where this Node's ICU lacks it), remembered: the
+ * check builds an Intl.DateTimeFormat (luxon), and campaigns ask it of a contact's zones at every dial decision.
+ * Bounded by the known names; any other name is checked afresh each time.
+ */
+const knownAnswers = new Map<string, string | null>();
+
 /** The canonical spelling of `zone` ("utc" → "UTC", "Europe/berlin" → "Europe/Berlin"); null when it is not a zone. */
 export function canonicalZone(zone: string): string | null {
-  if (zone.length === 0 || zone.length > 64 || !IANAZone.isValidZone(zone)) return null;
-  const known = knownSpellings().get(zone.toLowerCase());
-  if (known) return known;
+  if (zone.length === 0 || zone.length > 64) return null;
+  const lower = zone.toLowerCase();
+  const known = knownSpellings().get(lower);
+  if (known) {
+    let answer = knownAnswers.get(lower);
+    if (answer === undefined) knownAnswers.set(lower, (answer = IANAZone.isValidZone(known) ? known : null));
+    return answer;
+  }
+  if (!IANAZone.isValidZone(zone)) return null;
   try {
     return new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
   } catch {
