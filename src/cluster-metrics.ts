@@ -43,6 +43,8 @@ export class ClusterMetrics {
   private readonly last = new Map<number, Snapshot>();
   /** The counts of the workers that exited. */
   private retired: Snapshot = [];
+  /** The ids of the workers that exited (node:cluster never gives an id twice). */
+  private readonly exited = new Set<number>();
   private next = 0;
   private readonly waiting = new Map<number, (snapshot: Snapshot) => void>();
 
@@ -50,12 +52,15 @@ export class ClusterMetrics {
 
   /** The whole server's metrics as Prometheus text; rejects when a worker does not answer in time. */
   async render(workers: Worker[]): Promise<string> {
-    const snapshots = await Promise.all(workers.map(async (w) => {
+    const answers = await Promise.all(workers.map(async (w) => {
       const snapshot = await this.ask(w);
-      this.last.set(w.id, snapshot);
-      return snapshot;
+      if (!this.exited.has(w.id)) this.last.set(w.id, snapshot);
+      return { id: w.id, snapshot };
     }));
-    return AggregatorRegistry.aggregate([...snapshots, this.retired]).metrics();
+    // A worker that answered and then exited before the others did is in `retired` now: its answer is left out,
+    // or this scrape would count it twice (and the next one, without it, would go down).
+    const live = answers.filter((a) => !this.exited.has(a.id)).map((a) => a.snapshot);
+    return AggregatorRegistry.aggregate([...live, this.retired]).metrics();
   }
 
   /** A worker's message; true when it was a snapshot this asked for. */
@@ -68,6 +73,7 @@ export class ClusterMetrics {
 
   /** A worker exited: its counts as of the last scrape stay in the server's. */
   retire(workerId: number): void {
+    this.exited.add(workerId);
     const snapshot = this.last.get(workerId);
     this.last.delete(workerId);
     if (snapshot) this.retired = addCounts(this.retired, serverCounts(snapshot));
