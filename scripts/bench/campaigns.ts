@@ -20,6 +20,7 @@ import { OutboundDialer } from '../../src/telephony/twilio/outbound.js';
 import { TwilioRestClient } from '../../src/telephony/twilio/rest.js';
 import { FakeTwilioRest } from '../../tests/fakes/fakeTwilioRest.js';
 import { createTestDb } from '../../tests/helpers/db.js';
+import { insertDialingCompany } from './lib/dialing-company.js';
 
 const TOTAL_A = Number(process.env.BENCH_CONTACTS_A ?? 8000);
 const SHARED_B = Number(process.env.BENCH_CONTACTS_B ?? 2000);
@@ -37,18 +38,13 @@ const fake = await FakeTwilioRest.start();
 const instances = await Promise.all([0, 1].map(() => openDatabase({ databaseUrl: db.url!, dataDir: 'memory://', poolMax: 10 })));
 const sql = db.sql;
 
-const [company] = await sql<{ id: string }[]>`insert into companies (name, webhook_secret) values ('Bench', 'whsec_bench') returning id`;
-const companyId = company!.id;
-await sql`insert into phone_numbers (number, company_id, claimed_at) values ('+15557770001', ${companyId}, now())`;
-const [bot] = await sql<{ id: string }[]>`
-  insert into bots (company_id, name, phone_number, language, config)
-  values (${companyId}, 'Ava', '+15557770001', 'en', ${sql.json({ greeting: 'Hi', systemPrompt: 'x' })}) returning id`;
+const { companyId, botId } = await insertDialingCompany(sql);
 await putPolicy(sql, companyId, { max_calls_per_day: 1, max_calls_per_week: 3, blocked_prefixes: [] });
 
 const phone = (i: number) => `+1212${String(5_000_000 + i)}`;
 const contact = (i: number) => ({ phone: phone(i), name: `Contact ${i}`, time_zone: ZONES[i % ZONES.length]!, variables: { n: String(i) } });
 const base = {
-  bot_id: bot!.id, starts_at: null, ends_at: null, windows: ALWAYS, max_attempts: 1, retry_spacing_sec: 3600, concurrency: 250,
+  bot_id: botId, starts_at: null, ends_at: null, windows: ALWAYS, max_attempts: 1, retry_spacing_sec: 3600, concurrency: 250,
   require_consent: false, voicemail: 'hang_up' as const, voicemail_message: null, purpose: null, conversion_outcomes: [],
 };
 const a = await insertCampaign(sql, companyId, { ...base, name: 'A' });
