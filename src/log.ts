@@ -44,6 +44,20 @@ export function isSecretField(name: string): boolean {
  */
 const ROW_ECHO_FIELD = /^(?:detail|where|internalquery|parameters|args)$/;
 
+/**
+ * PostgreSQL's data exceptions (SQLSTATE class 22) quote the value they refused in their message —
+ * `invalid input syntax for type integer: "+15551234567"`, `value "+15551234567" is out of range for type integer`
+ * — which may be a caller's number or words. Their quoted parts are censored in the message and the stack (type
+ * names are not quoted in these messages); the rest says what failed.
+ */
+const DATA_EXCEPTION_VALUE = /"(?:[^"]|"")*"/g;
+
+function withoutRefusedValue(err: Error): string | null {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string' || !code.startsWith('22') || !err.message.includes('"')) return null;
+  return err.message.replace(DATA_EXCEPTION_VALUE, `"${CENSOR}"`);
+}
+
 const MAX_DEPTH = 10;
 
 /** A copy of `value` with every secret field censored; values without one are returned as they are. */
@@ -75,11 +89,15 @@ function censorDeep(value: unknown, depth: number, seen: WeakSet<object>): unkno
     }
     if (isError) {
       const cause = censorDeep((value as { cause?: unknown }).cause, depth + 1, seen);
-      if (!changed && cause === (value as { cause?: unknown }).cause) return value;
+      const message = withoutRefusedValue(value);
+      if (!changed && message === null && cause === (value as { cause?: unknown }).cause) return value;
       // Same class, message and stack, so pino's error serializer shows it as before, minus the secrets.
       const copy = Object.create(Object.getPrototypeOf(value) as object) as Error;
       for (const prop of ['name', 'message', 'stack'] as const) {
-        if (Object.prototype.hasOwnProperty.call(value, prop)) Object.defineProperty(copy, prop, { value: value[prop], writable: true, configurable: true });
+        if (!Object.prototype.hasOwnProperty.call(value, prop)) continue;
+        let shown = value[prop];
+        if (message !== null && typeof shown === 'string') shown = prop === 'message' ? message : shown.split(value.message).join(message);
+        Object.defineProperty(copy, prop, { value: shown, writable: true, configurable: true });
       }
       if (cause !== undefined) Object.defineProperty(copy, 'cause', { value: cause, writable: true, configurable: true });
       for (const [k, v] of entries) (copy as unknown as Record<string, unknown>)[k] = v;

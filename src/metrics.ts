@@ -51,7 +51,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       name: 'parley_http_request_duration_seconds',
       help: 'HTTP request duration by route and status',
       labelNames: ['method', 'route', 'status_code'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      // Up to 300 s: an export or an upload runs for minutes (HTTP_REQUEST_TIMEOUT_MS), and past the last bucket all look alike.
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300],
       registers: [registry],
     }),
     activeCalls: new Gauge({ name: 'parley_active_calls', help: 'Calls in progress', labelNames: ['transport'], registers: [registry] }),

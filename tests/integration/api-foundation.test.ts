@@ -311,6 +311,8 @@ describe('REST API foundation', () => {
       expect((await t.app.inject({ url: '/readyz' })).json()).toEqual({ status: 'ready' });
       const metrics = await t.app.inject({ url: '/metrics' });
       expect(metrics.body).toContain('parley_http_request_duration_seconds_bucket');
+      // Exports and uploads run for minutes: the buckets reach 300 s, not 5 s.
+      expect(metrics.body).toMatch(/parley_http_request_duration_seconds_bucket\{le="300",[^}]*route="\/healthz"/);
       const doc = (await t.app.inject({ url: '/openapi.json' })).json();
       expect(doc.openapi).toBe('3.1.0');
       for (const path of ['/v1/bots', '/v1/bots/{id}', '/v1/calls', '/v1/calls/{id}', '/v1/api-keys', '/v1/company/webhook', '/v1/admin/companies']) {

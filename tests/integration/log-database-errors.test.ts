@@ -34,4 +34,25 @@ describe('database errors in the log', () => {
     expect(duplicate!.err).toMatchObject({ code: '23505', constraint_name: 'logged_turns_phone_key', detail: '[redacted]' });
     expect(check!.err).toMatchObject({ code: '23514', table_name: 'logged_turns' });
   });
+
+  it('keep what a data exception refused out of its message and stack (SQLSTATE class 22 ends them with the value)', async () => {
+    const lines: string[] = [];
+    const log = createLogger('info', new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) }));
+    const refused = [
+      await db.sql`select ${'+15551234567'}::int`.catch((e: unknown) => e), // invalid input syntax for type integer
+      await db.sql`select ${'call me at 555 0199'}::uuid`.catch((e: unknown) => e), // invalid input syntax for type uuid
+    ];
+    for (const err of refused) {
+      expect((err as Error).message).toMatch(/5551234567|555 0199/); // what PostgreSQL said
+      expect((err as { code?: string }).code).toMatch(/^22/);
+      log.error({ err }, 'a query failed');
+    }
+    const out = lines.join('');
+    expect(out).not.toMatch(/5551234567|555 0199/);
+    const [first] = lines.map((l) => JSON.parse(l) as { err: { message: string; stack: string; code: string } });
+    // PostgreSQL says 'value "…" is out of range for type integer', PGlite's parser 'invalid input syntax …: "…"'.
+    expect(first!.err.message).toMatch(/"\[redacted\]"/);
+    expect(first!.err.message).toMatch(/integer/);
+    expect(first!.err.stack).toContain(first!.err.message);
+  });
 });
