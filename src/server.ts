@@ -42,6 +42,7 @@ import { webhookRoutes } from './api/routes/webhooks.js';
 import { ANALYZE_CALL_JOB, analyzeCallJob } from './outcomes/analyze-call.js';
 import { ERASURE_SWEEP_JOB, erasureSweepJob } from './privacy/erasure-sweep.js';
 import { SKIP_WAITING_JOB, skipWaitingJob } from './campaigns/skip-waiting.js';
+import { REWAKE_DEFERRED_JOB, rewakeDeferredJob } from './campaigns/rewake-deferred.js';
 import { createAnalyzer } from './outcomes/llm-analyzer.js';
 import { loadAnalysisPrompt } from './outcomes/prompt.js';
 import { validateWebhookUrl } from './webhooks/url-guard.js';
@@ -186,7 +187,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   // analyzer when that is the local engine.
   const analyzer = createAnalyzer({ llm: providers.cloudLlm(), prompt: await loadAnalysisPrompt() });
   const jobKinds: Record<string, JobKind> = { ...knowledge.jobKinds, [ANALYZE_CALL_JOB]: analyzeCallJob({ sql: backgroundSql, analyzer, backstops: [listNumberAskedNotToBeCalled] }),
-    [ERASURE_SWEEP_JOB]: erasureSweepJob({ sql: backgroundSql }), [SKIP_WAITING_JOB]: skipWaitingJob({ sql: backgroundSql }) };
+    [ERASURE_SWEEP_JOB]: erasureSweepJob({ sql: backgroundSql }), [SKIP_WAITING_JOB]: skipWaitingJob({ sql: backgroundSql }),
+    [REWAKE_DEFERRED_JOB]: rewakeDeferredJob({ sql: backgroundSql }) };
   installBacklogMetrics(metrics, sql, { jobKinds: Object.keys(jobKinds) });
   // New work is announced (db/work-notifications.ts): idle workers poll slowly.
   const idlePoll = { idlePollMs: ANNOUNCED_IDLE_POLL_MS };

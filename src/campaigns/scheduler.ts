@@ -34,6 +34,7 @@ import type { BudgetCheck } from '../usage/budget.js';
 import { DateTime } from 'luxon';
 import { emitEvent } from '../webhooks/emit.js';
 import { transition, type CampaignRow, type CampaignStatus } from './repo.js';
+import { dialSettingsChanged } from './settings.js';
 import { SKIP_BATCH_CONTACTS, stopSkipReason } from './skip-waiting.js';
 import { getConsent, getPolicy, NotDialable } from './suppression.js';
 import type { CampaignAttemptOutcome, ContactSkipReason } from './vocabulary.js';
@@ -83,6 +84,8 @@ interface Claimed {
     phone: string;
     name: string | null;
     time_zone: string | null;
+    /** Attempts placed so far: one at or past the campaign's max_attempts (lowered by an edit) is exhausted, not dialled. */
+    attempts: number;
     claim_token: string;
   };
   campaign: CampaignRow;
@@ -93,8 +96,8 @@ interface Claimed {
 class Verdict extends Error {
   // A skip's reason is sent (campaign.contact.skipped): one of CONTACT_SKIP_REASONS; a defer's or release's is not.
   constructor(kind: 'skip', reason: ContactSkipReason);
-  constructor(kind: 'defer' | 'release', reason: string, until?: Date);
-  constructor(readonly kind: 'skip' | 'defer' | 'release', readonly reason: string, readonly until?: Date) {
+  constructor(kind: 'defer' | 'release' | 'exhaust', reason: string, until?: Date);
+  constructor(readonly kind: 'skip' | 'defer' | 'release' | 'exhaust', readonly reason: string, readonly until?: Date) {
     super(`${kind}: ${reason}`);
   }
 }
@@ -314,7 +317,7 @@ export class CampaignScheduler {
               and (state = 'pending' or (state = 'dialing' and locked_until < ${now}))
             order by next_attempt_at, id limit ${room}
             for update skip locked)
-          returning id, company_id, campaign_id, phone, name, time_zone, claim_token`;
+          returning id, company_id, campaign_id, phone, name, time_zone, attempts, claim_token`;
         if (rows.length === 0) continue;
         const [bot] = await tx<BotRow[]>`select * from bots where id = ${campaign.bot_id} and company_id = ${campaign.company_id}`;
         for (const contact of rows) out.push({ contact, campaign, bot });
@@ -336,6 +339,7 @@ export class CampaignScheduler {
         return;
       }
       if (campaign.ends_at && now >= campaign.ends_at) throw new Verdict('skip', 'campaign_ended');
+      if (contact.attempts >= campaign.max_attempts) throw new Verdict('exhaust', 'max_attempts');
       // Budget used up: nobody is dialled and no attempt is burned; the contact waits and is checked again.
       const budget = await this.o.budget?.status(contact.company_id);
       if (budget?.exhausted) {
@@ -395,8 +399,11 @@ export class CampaignScheduler {
    */
   private async admit(tx: Db, item: Claimed, call: CallRow, zones: readonly string[], day: string, now: Date): Promise<string> {
     const { contact, campaign } = item;
-    const [state] = await tx<{ status: string }[]>`select status from campaigns where id = ${campaign.id} for share`;
+    const [state] = await tx<CampaignRow[]>`select * from campaigns where id = ${campaign.id} for share`;
     if (state?.status !== 'running') throw new Verdict('release', `campaign_${state?.status ?? 'gone'}`);
+    // Edited since the claim read it (PATCH /v1/campaigns/:id takes the row for update, so an edit has committed
+    // before this or waits for it): the contact is decided again at the next poll, under the new settings.
+    if (dialSettingsChanged(campaign, state)) throw new Verdict('release', 'campaign_changed');
     if (campaign.require_consent && (await getConsent(tx, contact.company_id, contact.phone))?.voice !== 'granted') {
       throw new Verdict('skip', 'consent_missing');
     }
@@ -495,6 +502,12 @@ export class CampaignScheduler {
   private async apply(item: Claimed, v: Verdict, now: Date): Promise<void> {
     const { contact, campaign } = item;
     await this.o.sql.begin(async (tx) => {
+      if (v.kind === 'exhaust') {
+        await tx`
+          update campaign_contacts set state = 'exhausted', claim_token = null, locked_until = null, deferred_reason = null, updated_at = now()
+          where id = ${contact.id} and claim_token = ${contact.claim_token} and state = 'dialing'`;
+        return;
+      }
       if (v.kind === 'skip') {
         const rows = await tx`
           update campaign_contacts set state = 'skipped', skip_reason = ${v.reason}, claim_token = null, locked_until = null, updated_at = now()

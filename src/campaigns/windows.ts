@@ -41,6 +41,12 @@ export function windowsProblem(windows: CallWindow[]): string | null {
 }
 
 /** One check for every zone (canonicalZone's, remembered for the zones of the tables and of contacts). */
+/** Whether two window lists open at the same times (a stored list's keys come back in another order). */
+export function sameWindows(a: readonly CallWindow[], b: readonly CallWindow[]): boolean {
+  const key = (ws: readonly CallWindow[]) => ws.map((w) => `${[...w.days].sort().join(',')} ${w.start}-${w.end}`).join(';');
+  return key(a) === key(b);
+}
+
 export const isValidZone = (zone: string): boolean => canonicalZone(zone) !== null;
 
 /** The country (ISO 3166 alpha-2) of an E.164 number, or null. */

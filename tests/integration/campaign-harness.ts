@@ -42,7 +42,7 @@ export interface Harness {
   voicemail: VoicemailAudio;
   scheduler(): CampaignScheduler;
   company(): Promise<{ companyId: string; apiKey: string; botId: string; botNumber: string }>;
-  api(apiKey: string, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown): Promise<LightMyRequestResponse>;
+  api(apiKey: string, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: unknown): Promise<LightMyRequestResponse>;
   twilio(path: string, form: Record<string, string>): Promise<LightMyRequestResponse>;
   /** Creates a campaign with contacts, schedules it, and returns its id. */
   campaign(apiKey: string, botId: string, body: Record<string, unknown>, contacts: unknown[]): Promise<string>;

@@ -79,6 +79,8 @@ const ID_INPUTS: IdInput[] = [
   { operation: 'POST /v1/campaigns', input: 'body.bot_id', kind: 'bot', request: (i) => ({ method: 'POST', url: '/v1/campaigns', payload: { bot_id: i.bot, name: 'Reminders' } }), own: 201 },
   { operation: 'PUT /v1/campaigns/{id}', input: 'body.bot_id', kind: 'bot', request: (i) => ({ method: 'PUT', url: `/v1/campaigns/${i.campaign}`, payload: { bot_id: i.bot, name: 'Renamed' } }), own: 200 },
   { operation: 'PUT /v1/campaigns/{id}', input: 'path.id', kind: 'campaign', request: (i) => ({ method: 'PUT', url: `/v1/campaigns/${i.campaign}`, payload: { bot_id: i.bot, name: 'Renamed' } }), own: 200 },
+  { operation: 'PATCH /v1/campaigns/{id}', input: 'body.bot_id', kind: 'bot', request: (i) => ({ method: 'PATCH', url: `/v1/campaigns/${i.campaign}`, payload: { bot_id: i.bot } }), own: 200 },
+  { operation: 'PATCH /v1/campaigns/{id}', input: 'path.id', kind: 'campaign', request: (i) => ({ method: 'PATCH', url: `/v1/campaigns/${i.campaign}`, payload: { name: 'Renamed' } }), own: 200 },
 
   // Ids in the path.
   { operation: 'GET /v1/bots/{id}', input: 'path.id', kind: 'bot', request: (i) => get(`/v1/bots/${i.bot}`), own: 200 },

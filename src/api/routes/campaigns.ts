@@ -13,7 +13,9 @@ import {
 } from '../../campaigns/repo.js';
 import { FINAL_CAMPAIGN_STATUSES, skipWaitingBatch } from '../../campaigns/skip-waiting.js';
 import { addDnc, getConsent, getDnc, getPolicy, listDnc, putPolicy, removeDnc, setConsent, setConsents } from '../../campaigns/suppression.js';
-import { DEFAULT_WINDOWS, windowsProblem } from '../../campaigns/windows.js';
+import { checkCampaignSettings, editCampaign } from '../../campaigns/settings.js';
+import { DEFAULT_WINDOWS } from '../../campaigns/windows.js';
+import { auditDetails } from '../../audit/hook.js';
 import { SpokenText } from '../../bots/config-schema.js';
 import { getBot } from '../../db/bots.js';
 import { requireScope, type AuthContext } from '../auth.js';
@@ -39,25 +41,35 @@ const Window = Type.Object({
   end: Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'Local time HH:MM (exclusive), after start' }),
 }, { additionalProperties: false });
 
-const CampaignFields = {
-  bot_id: Uuid,
-  name: Type.String({ minLength: 1, maxLength: 200 }),
-  starts_at: Type.Optional(Type.Union([DateTimeInput('No dial before; null/absent = as soon as scheduled'), Type.Null()])),
-  ends_at: Type.Optional(Type.Union([DateTimeInput('No dial after; contacts still waiting are skipped (campaign_ended)'), Type.Null()])),
-  windows: Type.Optional(Type.Array(Window, { minItems: 1, maxItems: 14, description: 'Calling windows in each callee\'s local time (default Mon–Fri 09:00–20:00)' })),
-  max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, default: 3 })),
-  retry_spacing_sec: Type.Optional(Type.Integer({ minimum: 60, maximum: 2_592_000, default: 14_400, description: 'Wait after an unanswered attempt ends' })),
-  concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 5, description: 'This campaign\'s calls ringing or live at once' })),
-  require_consent: Type.Optional(Type.Boolean({ default: false, description: 'Call only numbers whose voice consent is granted' })),
-  voicemail: Type.Optional(Type.Union([Type.Literal('leave_message'), Type.Literal('hang_up'), Type.Literal('ignore')], {
-    default: 'hang_up', description: 'leave_message: wait for the beep and speak voicemail_message; hang_up: hang up on a machine; ignore: no detection',
-  })),
-  voicemail_message: Type.Optional(Type.Union([SpokenText({ minLength: 1, maxLength: 1000, description: 'With {{first_name}}, {{name}} and contact variables' }), Type.Null()])),
-  purpose: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 300, description: 'Said to a call-screening assistant: "calling about …"' }), Type.Null()])),
-  conversion_outcomes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 60 }), { maxItems: 20, description: 'Call outcome types that count as conversions' })),
+/**
+ * A campaign's settings. With `defaults` (create and PUT of a draft) an absent setting takes its default; without
+ * (PATCH) an absent one is left as it is — ajv fills in defaults, so the edit's schema must name none.
+ */
+const campaignFields = (defaults: boolean) => {
+  const byDefault = <T>(value: T) => (defaults ? { default: value } : {});
+  return {
+    bot_id: Uuid,
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    starts_at: Type.Optional(Type.Union([DateTimeInput('No dial before; null/absent = as soon as scheduled'), Type.Null()])),
+    ends_at: Type.Optional(Type.Union([DateTimeInput('No dial after; contacts still waiting are skipped (campaign_ended)'), Type.Null()])),
+    windows: Type.Optional(Type.Array(Window, { minItems: 1, maxItems: 14, description: 'Calling windows in each callee\'s local time (default Mon–Fri 09:00–20:00)' })),
+    max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, ...byDefault(3) })),
+    retry_spacing_sec: Type.Optional(Type.Integer({ minimum: 60, maximum: 2_592_000, ...byDefault(14_400), description: 'Wait after an unanswered attempt ends' })),
+    concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, ...byDefault(5), description: 'This campaign\'s calls ringing or live at once' })),
+    require_consent: Type.Optional(Type.Boolean({ ...byDefault(false), description: 'Call only numbers whose voice consent is granted' })),
+    voicemail: Type.Optional(Type.Union([Type.Literal('leave_message'), Type.Literal('hang_up'), Type.Literal('ignore')], {
+      ...byDefault('hang_up'), description: 'leave_message: wait for the beep and speak voicemail_message; hang_up: hang up on a machine; ignore: no detection',
+    })),
+    voicemail_message: Type.Optional(Type.Union([SpokenText({ minLength: 1, maxLength: 1000, description: 'With {{first_name}}, {{name}} and contact variables' }), Type.Null()])),
+    purpose: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 300, description: 'Said to a call-screening assistant: "calling about …"' }), Type.Null()])),
+    conversion_outcomes: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 60 }), { maxItems: 20, description: 'Call outcome types that count as conversions' })),
+  };
 };
-const CampaignBody = Type.Object(CampaignFields, { additionalProperties: false });
+const CampaignBody = Type.Object(campaignFields(true), { additionalProperties: false });
 type CampaignBodyT = Static<typeof CampaignBody>;
+const { bot_id: patchBotId, name: patchName, ...patchRest } = campaignFields(false);
+const CampaignPatch = Type.Object({ bot_id: Type.Optional(patchBotId), name: Type.Optional(patchName), ...patchRest }, { additionalProperties: false, minProperties: 1 });
+type CampaignPatchT = Static<typeof CampaignPatch>;
 
 const Stats = Type.Object({
   targeted: Type.Integer(), dialled: Type.Integer(), answered: Type.Integer(), voicemail: Type.Integer(), completed: Type.Integer(),
@@ -136,22 +148,26 @@ const view = (c: CampaignRow) => {
   return rest;
 };
 
+const instantOrNull = (value: string | null | undefined, field: string): Date | null => (value ? parseInstant(value, field) : null);
+
 function campaignInput(body: CampaignBodyT): CampaignInput {
-  const windows = body.windows ?? DEFAULT_WINDOWS;
-  const problem = windowsProblem(windows);
-  if (problem) throw badRequest(problem, { field: 'body.windows' });
-  const starts = body.starts_at ? parseInstant(body.starts_at, 'body.starts_at') : null;
-  const ends = body.ends_at ? parseInstant(body.ends_at, 'body.ends_at') : null;
-  if (starts && ends && ends <= starts) throw badRequest('ends_at must be after starts_at', { field: 'body.ends_at' });
-  // A campaign that has ended before it is made would only skip every contact as campaign_ended.
-  if (ends && ends.getTime() <= Date.now()) throw badRequest('ends_at is in the past', { field: 'body.ends_at' });
-  const voicemail = body.voicemail ?? 'hang_up';
-  if (voicemail === 'leave_message' && !body.voicemail_message) throw badRequest('voicemail leave_message needs voicemail_message', { field: 'body.voicemail_message' });
+  const input: CampaignInput = {
+    bot_id: body.bot_id, name: body.name, starts_at: instantOrNull(body.starts_at, 'body.starts_at'), ends_at: instantOrNull(body.ends_at, 'body.ends_at'),
+    windows: body.windows ?? DEFAULT_WINDOWS, max_attempts: body.max_attempts ?? 3, retry_spacing_sec: body.retry_spacing_sec ?? 14_400,
+    concurrency: body.concurrency ?? 5, require_consent: body.require_consent ?? false, voicemail: body.voicemail ?? 'hang_up',
+    voicemail_message: body.voicemail_message ?? null, purpose: body.purpose ?? null, conversion_outcomes: body.conversion_outcomes ?? [],
+  };
+  checkCampaignSettings(input, true);
+  return input;
+}
+
+/** The settings a PATCH gives, parsed; the absent ones are absent (editCampaign keeps them). */
+function campaignPatch(body: CampaignPatchT): Partial<CampaignInput> {
+  const { starts_at, ends_at, ...rest } = body;
   return {
-    bot_id: body.bot_id, name: body.name, starts_at: starts, ends_at: ends, windows,
-    max_attempts: body.max_attempts ?? 3, retry_spacing_sec: body.retry_spacing_sec ?? 14_400, concurrency: body.concurrency ?? 5,
-    require_consent: body.require_consent ?? false, voicemail, voicemail_message: body.voicemail_message ?? null,
-    purpose: body.purpose ?? null, conversion_outcomes: body.conversion_outcomes ?? [],
+    ...(rest as Omit<Partial<CampaignInput>, 'starts_at' | 'ends_at'>),
+    ...(starts_at !== undefined ? { starts_at: instantOrNull(starts_at, 'body.starts_at') } : {}),
+    ...(ends_at !== undefined ? { ends_at: instantOrNull(ends_at, 'body.ends_at') } : {}),
   };
 }
 
@@ -251,6 +267,24 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
         const c = await found(sql, request.auth.companyId, id);
         throw new ParleyError('PARLEY_ERR_ILLEGAL_TRANSITION', `A ${c.status} campaign cannot be edited; only drafts can`);
       }
+      return view(row);
+    });
+
+    app.patch('/campaigns/:id', {
+      config: { scope: 'campaigns:write' },
+      schema: {
+        tags: ['campaigns'], summary: 'Change some of a campaign\'s settings, before or while it runs',
+        description: 'Until it stops (draft, scheduled, running, paused). Dials from the edit on follow the new settings; contacts waiting for an opening of the old calling windows are decided again. Not after scheduling: bot_id; not after it started: starts_at (409). Contacts already skipped or exhausted stay so.',
+        params: IdParams, body: CampaignPatch, response: { 200: CampaignSchema, ...errors(400, 401, 403, 404, 409) },
+      },
+    }, async (request) => {
+      const { id } = request.params as { id: string };
+      const { companyId } = request.auth;
+      const patch = campaignPatch(request.body as CampaignPatchT);
+      if (patch.bot_id !== undefined) await requireOwned(sql, companyId, 'bot', patch.bot_id);
+      const { row, changed } = await sql.begin((tx) => editCampaign(tx, companyId, id, patch));
+      auditDetails(request, { changed });
+      deps.onChange?.();
       return view(row);
     });
 
