@@ -231,7 +231,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installErrorHandler(app);
   documentCommonErrors(app);
   installRequestGuards(app);
-  installHttpMetrics(app, metrics, deps.config.METRICS_TOKEN ? tokenAuth(deps.config.METRICS_TOKEN, 'metrics token') : undefined);
+  installHttpMetrics(app, metrics, deps.config.METRICS_TOKEN ? tokenAuth(deps.config.METRICS_TOKEN, 'metrics token', 'METRICS_TOKEN') : undefined);
   app.addSchema(ErrorResponse);
 
   await app.register(swagger, {

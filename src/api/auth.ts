@@ -1,7 +1,9 @@
 /**
  * Bearer authentication. Company routes take an API key (`pk_…`), found by prefix and compared by hash;
- * admin routes take ADMIN_TOKEN. Every failure is the same 401, so a caller learns nothing about which part
- * was wrong. A connection that authenticates stops counting against its client IP's cap of unauthenticated
+ * admin routes take ADMIN_TOKEN. A refused credential is a 401 whose message depends only on what the client sent
+ * (no header, a header without `Bearer`, a token not shaped like an API key) and says how to send one; every
+ * credential of the right shape that does not open the route gets one message, so a caller learns nothing about
+ * which part of it was wrong. A connection that authenticates stops counting against its client IP's cap of unauthenticated
  * connections (connection-guard.ts): it is a known client's now, kept alive or not.
  */
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
@@ -28,15 +30,26 @@ declare module 'fastify' {
   }
 }
 
-const unauthorized = (): ParleyError => new ParleyError('PARLEY_ERR_UNAUTHORIZED', 'Missing or invalid API key');
 const lacks = (scope: string): ParleyError => new ParleyError('PARLEY_ERR_FORBIDDEN', `This API key lacks the ${scope} scope`);
+const unauthorized = (message: string): ParleyError => new ParleyError('PARLEY_ERR_UNAUTHORIZED', message);
 
-function bearer(request: FastifyRequest): string | null {
+/** What a request's authorization header holds: nothing, something other than `Bearer <token>`, or a token. */
+type Presented = { kind: 'none' } | { kind: 'malformed' } | { kind: 'token'; token: string };
+
+function presented(request: FastifyRequest): Presented {
   const h = request.headers.authorization;
-  if (typeof h !== 'string') return null;
+  if (typeof h !== 'string' || h.trim() === '') return { kind: 'none' };
   const m = /^Bearer\s+(\S+)$/i.exec(h.trim());
-  return m ? m[1]! : null;
+  return m ? { kind: 'token', token: m[1]! } : { kind: 'malformed' };
 }
+
+const SEND_KEY = 'send it as the header authorization: Bearer pk_…';
+const KEY_REFUSED = {
+  none: `No API key: ${SEND_KEY}`,
+  malformed: `The authorization header must be "Bearer <API key>": ${SEND_KEY}`,
+  notAKey: 'That is not an API key (they look like pk_<8 hex>_<43 characters>); the admin token is only for /v1/admin',
+  invalid: 'Invalid API key: unknown, revoked or expired',
+};
 
 export function hasScope(scopes: string[], needed: string | undefined): boolean {
   if (!needed) return true;
@@ -72,11 +85,13 @@ export function ungrantable(own: string[], wanted: string[]): string[] {
 
 export function apiKeyAuth(db: Db) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
-    const key = bearer(request);
-    const prefix = key ? prefixOf(key) : null;
-    if (!key || !prefix) throw unauthorized();
+    const sent = presented(request);
+    if (sent.kind !== 'token') throw unauthorized(KEY_REFUSED[sent.kind]);
+    const key = sent.token;
+    const prefix = prefixOf(key);
+    if (!prefix) throw unauthorized(KEY_REFUSED.notAKey);
     const row = await findKeyByPrefix(db, prefix);
-    if (!row || !safeEqualHex(row.key_hash, hashKey(key)) || !row.usable) throw unauthorized();
+    if (!row || !safeEqualHex(row.key_hash, hashKey(key)) || !row.usable) throw unauthorized(KEY_REFUSED.invalid);
     // A valid key, whatever its scopes: the client is known.
     connectionAuthenticated(request.raw.socket);
     const needed = request.routeOptions.config.scope;
@@ -87,14 +102,21 @@ export function apiKeyAuth(db: Db) {
 }
 
 export function adminAuth(adminToken: string) {
-  return tokenAuth(adminToken, 'admin token');
+  return tokenAuth(adminToken, 'admin token', 'ADMIN_TOKEN, or the file DATA_DIR/admin-token');
 }
 
-/** A route guarded by one bearer token (the admin routes, /metrics with METRICS_TOKEN): the same 401 for any miss. */
-export function tokenAuth(expected: string, what: string) {
+/**
+ * A route guarded by one bearer token (the admin routes, /metrics with METRICS_TOKEN): `what` names the token and
+ * `where` says where an operator finds it; any token of the wrong value gets the same 401.
+ */
+export function tokenAuth(expected: string, what: string, where: string) {
   return async (request: FastifyRequest): Promise<void> => {
-    const token = bearer(request);
-    if (!token || !safeEqualString(token, expected)) throw new ParleyError('PARLEY_ERR_UNAUTHORIZED', `Missing or invalid ${what}`);
+    const sent = presented(request);
+    if (sent.kind === 'none') throw unauthorized(`No ${what}: send it as the header authorization: Bearer <${what}>`);
+    if (sent.kind === 'malformed') throw unauthorized(`The authorization header must be "Bearer <${what}>"`);
+    if (!safeEqualString(sent.token, expected)) {
+      throw unauthorized(prefixOf(sent.token) ? `An API key does not open this route: send the ${what} (${where})` : `Invalid ${what}`);
+    }
     connectionAuthenticated(request.raw.socket);
   };
 }

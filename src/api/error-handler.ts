@@ -7,29 +7,14 @@ import { isOutOfResources, QueryDeadlineError, UnsafeParameterError } from '../d
 import { isDatabaseUnreachable } from '../db/retry.js';
 import { ParleyError, type ErrorCode } from '../errors.js';
 import { trackAllowedMethods } from './method-not-allowed.js';
+import { EMPTY_JSON_BODY } from '../util/json-body.js';
+import { validationField, validationMessage, type SchemaError } from './validation-message.js';
 
 interface Mapped {
   status: number;
   code: ErrorCode;
   message: string;
   details?: Record<string, unknown>;
-}
-
-/**
- * A value outside a list of choices fails each choice separately ("must be equal to constant, must be equal to
- * constant, … must match a schema in anyOf"): say the choices instead.
- */
-function choicesMessage(errors: unknown[], path: string): string | null {
-  const first = errors[0] as { instancePath?: string } | undefined;
-  const allowed: unknown[] = [];
-  for (const e of errors as Array<{ keyword?: string; instancePath?: string; params?: { allowedValue?: unknown; allowedValues?: unknown[] } }>) {
-    if (e.instancePath !== first?.instancePath) continue;
-    if (e.keyword === 'const') allowed.push(e.params?.allowedValue);
-    else if (e.keyword === 'enum') allowed.push(...(e.params?.allowedValues ?? []));
-    else if (e.keyword !== 'anyOf' && e.keyword !== 'oneOf' && e.keyword !== 'type') return null;
-  }
-  const choices = allowed.filter((v) => v !== null && v !== undefined).map(String);
-  return choices.length ? `${path} must be one of: ${choices.join(', ')}` : null;
 }
 
 function mapError(err: FastifyError & { code?: string; validation?: unknown[]; validationContext?: string }): Mapped | null {
@@ -55,14 +40,9 @@ function mapError(err: FastifyError & { code?: string; validation?: unknown[]; v
   // The database went away (refused, reset, closed, shutting down): the request may be retried once it is back.
   if (isDatabaseUnreachable(err)) return { status: 503, code: 'PARLEY_ERR_UNAVAILABLE', message: 'The database is unavailable; retry shortly' };
   if (err.validation) {
-    const first = err.validation[0] as { instancePath?: string; params?: { missingProperty?: string; additionalProperty?: string } } | undefined;
-    const path = `${err.validationContext ?? 'body'}${first?.instancePath ?? ''}`.replace(/\//g, '.');
-    const field = first?.params?.missingProperty
-      ? `${path}.${first.params.missingProperty}`
-      : first?.params?.additionalProperty
-        ? `${path}.${first.params.additionalProperty}`
-        : path;
-    return { status: 400, code: 'PARLEY_ERR_VALIDATION', message: choicesMessage(err.validation, path) ?? err.message, details: { field } };
+    const context = err.validationContext ?? 'body';
+    const errors = err.validation as SchemaError[];
+    return { status: 400, code: 'PARLEY_ERR_VALIDATION', message: validationMessage(errors, context), details: { field: validationField(errors, context) } };
   }
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -73,6 +53,7 @@ function mapError(err: FastifyError & { code?: string; validation?: unknown[]; v
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
       return { status: 415, code: 'PARLEY_ERR_UNSUPPORTED_MEDIA_TYPE', message: 'Unsupported content type' };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, code: 'PARLEY_ERR_VALIDATION', message: EMPTY_JSON_BODY };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return { status: 400, code: 'PARLEY_ERR_VALIDATION', message: 'Body is not valid JSON' };
     case '23505':

@@ -10,7 +10,7 @@ import { AjvCompiler } from '@fastify/ajv-compiler';
 import type { TSchema } from '@sinclair/typebox';
 import type { ErrorObject } from 'ajv';
 import { badRequest, type ParleyError } from '../errors.js';
-import { nestingError, unstorableTextError } from '../util/json-body.js';
+import { EMPTY_JSON_BODY, nestingError, unstorableTextError } from '../util/json-body.js';
 
 /** Why a body was refused: a plain 400 (not JSON, too deep, unstorable text), or its schema's errors (Ajv's). */
 export type BodyRefusal = { message: string; details?: Record<string, unknown> | undefined } | { validation: ErrorObject[] };
@@ -37,6 +37,7 @@ const refused = (err: ParleyError): BodyRead => ({ ok: false, refusal: { message
 export function readJsonBody(text: string | undefined, schema: TSchema): BodyRead {
   let value: unknown = null; // as fastify validates a missing body: "body must be object"
   if (text !== undefined) {
+    if (text.trim() === '') return refused(badRequest(EMPTY_JSON_BODY));
     const tooDeep = nestingError(text);
     if (tooDeep) return refused(tooDeep);
     try {

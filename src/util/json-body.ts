@@ -12,6 +12,9 @@ import { LONE_SURROGATE } from './storable-text.js';
 
 export const MAX_BODY_DEPTH = 32;
 
+/** A JSON content-type with nothing after it (a POST written with -H 'content-type: application/json' and no -d). */
+export const EMPTY_JSON_BODY = 'The body is empty but content-type says JSON: send a JSON body, or no content-type';
+
 /** The deepest nesting of objects and arrays in JSON text, stopping early once past `limit`. Strings are skipped. */
 export function jsonNestingDepth(text: string, limit = Infinity): number {
   let depth = 0;

@@ -152,11 +152,13 @@ describe('campaign API', () => {
       const notJson = { code: 'PARLEY_ERR_VALIDATION', message: 'Body is not valid JSON' };
       const nul = JSON.stringify({ contacts: [{ phone: '+12125550601', name: 'A\u0000nn' }] }); // stringify writes the NUL as \u0000
       const nulError = { code: 'PARLEY_ERR_VALIDATION', message: 'body.contacts.0.name contains a NUL character', details: { field: 'body.contacts.0.name' } };
-      for (const body of ['{"contacts": [', '', '{"__proto__": {"x": 1}}']) {
+      for (const body of ['{"contacts": [', '{"__proto__": {"x": 1}}']) {
         const res = await send(`/v1/campaigns/${id}/contacts`, body);
         expect(res.statusCode, body).toBe(400);
         expect(res.json().error).toEqual(notJson);
       }
+      const empty = await send(`/v1/campaigns/${id}/contacts`, '');
+      expect(empty.json().error).toEqual({ code: 'PARLEY_ERR_VALIDATION', message: 'The body is empty but content-type says JSON: send a JSON body, or no content-type' });
       const deep = await send(`/v1/campaigns/${id}/contacts`, `${'['.repeat(40)}${']'.repeat(40)}`);
       expect(deep.json().error).toEqual({ code: 'PARLEY_ERR_VALIDATION', message: 'Body is nested deeper than 32 levels' });
       expect((await send(`/v1/campaigns/${id}/contacts`, nul)).json().error).toEqual(nulError);
@@ -172,12 +174,12 @@ describe('campaign API', () => {
       const id = await draft();
       const fine = (i: number) => ({ phone: `+1212555${String(700 + i)}` });
       const cases: [string, unknown, { message: string; field: string }][] = [
-        [`/v1/campaigns/${id}/contacts`, { contacts: [fine(0), fine(1), { phone: '+1'.padEnd(41, '0') }] }, { message: 'body/contacts/2/phone must NOT have more than 40 characters', field: 'body.contacts.2.phone' }],
+        [`/v1/campaigns/${id}/contacts`, { contacts: [fine(0), fine(1), { phone: '+1'.padEnd(41, '0') }] }, { message: 'body.contacts.2.phone must NOT have more than 40 characters', field: 'body.contacts.2.phone' }],
         [`/v1/campaigns/${id}/contacts`, { contacts: [fine(0), { phone: '+12125550603', consent: { voice: 'maybe' } }] }, { message: 'body.contacts.1.consent.voice must be one of: granted, denied, unknown', field: 'body.contacts.1.consent.voice' }],
-        [`/v1/campaigns/${id}/contacts`, { contacts: [fine(0)], extra: 1 }, { message: 'body must NOT have additional properties', field: 'body.extra' }],
-        [`/v1/campaigns/${id}/contacts`, { contacts: [] }, { message: 'body/contacts must NOT have fewer than 1 items', field: 'body.contacts' }],
-        ['/v1/dnc', { numbers: [fine(0), { phone: '+12125550604', why: 'x' }] }, { message: 'body/numbers/1 must NOT have additional properties', field: 'body.numbers.1.why' }],
-        ['/v1/dnc', { numbers: [fine(0)], default_country: 'usa' }, { message: 'body/default_country must match pattern "^[A-Z]{2}$"', field: 'body.default_country' }],
+        [`/v1/campaigns/${id}/contacts`, { contacts: [fine(0)], extra: 1 }, { message: 'body.extra is not a field of body (unknown fields are refused)', field: 'body.extra' }],
+        [`/v1/campaigns/${id}/contacts`, { contacts: [] }, { message: 'body.contacts must NOT have fewer than 1 items', field: 'body.contacts' }],
+        ['/v1/dnc', { numbers: [fine(0), { phone: '+12125550604', why: 'x' }] }, { message: 'body.numbers.1.why is not a field of body.numbers.1 (unknown fields are refused)', field: 'body.numbers.1.why' }],
+        ['/v1/dnc', { numbers: [fine(0)], default_country: 'usa' }, { message: 'body.default_country must be a two-letter country code in capitals (ISO 3166: US)', field: 'body.default_country' }],
       ];
       for (const [url, body, { message, field }] of cases) {
         const res = await send(url, JSON.stringify(body));
