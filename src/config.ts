@@ -14,7 +14,7 @@ export class ConfigError extends Error {
 
 type Kind =
   | { type: 'string' }
-  | { type: 'url'; protocols: string[] }
+  | { type: 'url'; protocols: string[]; example?: string }
   | { type: 'int'; min: number; max: number }
   /** A non-negative decimal number (prices). */
   | { type: 'decimal'; max: number }
@@ -33,7 +33,7 @@ export const VARIABLES = {
   PORT: { kind: { type: 'int', min: 0, max: 65535 }, default: '3000', doc: 'HTTP port' },
   HOST: { kind: { type: 'string' }, default: '0.0.0.0', doc: 'Interface to listen on' },
   PUBLIC_URL: {
-    kind: { type: 'url', protocols: ['http:', 'https:'] },
+    kind: { type: 'url', protocols: ['http:', 'https:'], example: 'https://voice.example.com' },
     default: 'http://localhost:3000',
     doc: 'Public origin Twilio and browsers reach this server at; Twilio signatures are checked against it (unset with PORT set: http://localhost:PORT)',
   },
@@ -179,13 +179,16 @@ function parseOne(name: string, spec: VariableSpec, raw: string | undefined): st
     case 'string':
       return value;
     case 'url': {
+      // "localhost:3000" parses, as a URL of protocol "localhost:": say what to write, and echo what was written.
+      const got = spec.secret ? '' : ` (got "${value.slice(0, 200)}")`;
+      const shape = `must start with ${kind.protocols.map((p) => `${p}//`).join(' or ')}${kind.example ? `, e.g. ${kind.example}` : ''}`;
       let url: URL;
       try {
         url = new URL(value);
       } catch {
-        throw new ConfigError(name, 'is not a valid URL');
+        throw new ConfigError(name, `is not a valid URL: it ${shape}${got}`);
       }
-      if (!kind.protocols.includes(url.protocol)) throw new ConfigError(name, `must use ${kind.protocols.join(' or ')}`);
+      if (!kind.protocols.includes(url.protocol)) throw new ConfigError(name, `${shape}${got}`);
       return value.replace(/\/+$/, '');
     }
     case 'int': {

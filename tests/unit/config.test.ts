@@ -15,8 +15,11 @@ describe('config', () => {
   it.each([
     ['PORT', 'abc', /PORT must be an integer/],
     ['PORT', '70000', /PORT must be between/],
-    ['DATABASE_URL', 'mysql://x', /DATABASE_URL must use postgres: or postgresql:/],
+    ['DATABASE_URL', 'mysql://x', /DATABASE_URL must start with postgres:\/\/ or postgresql:\/\/$/], // a secret: never echoed
     ['PUBLIC_URL', 'not a url', /PUBLIC_URL is not a valid URL/],
+    // "localhost:3000" parses as a URL of protocol "localhost:": the message says what to write instead.
+    ['PUBLIC_URL', 'localhost:3000', /PUBLIC_URL must start with http:\/\/ or https:\/\/, e\.g\. https:\/\/voice\.example\.com \(got "localhost:3000"\)$/],
+    ['QDRANT_URL', 'qdrant:6333', /QDRANT_URL must start with http:\/\/ or https:\/\/ \(got "qdrant:6333"\)$/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL must be one of/],
     ['WEBHOOK_ALLOW_HTTP', 'maybe', /WEBHOOK_ALLOW_HTTP must be true or false/],
     ['DEFAULT_LLM', 'openai', /DEFAULT_LLM is openai but OPENAI_API_KEY is not set/],
