@@ -190,10 +190,13 @@ function canonicalV6(b: Uint8Array): string {
   return `${words.slice(0, best.at).join(':')}::${words.slice(best.at + best.len).join(':')}`;
 }
 
+/** Whether WEBHOOK_ALLOW_PRIVATE admits an address refused for `reason`: every private range, never cloud metadata. */
+const allowPrivateLifts = (reason: string): boolean => reason !== 'cloud-metadata' && reason !== 'not an IP address';
+
 function isAllowed(ip: string, allowPrivate: boolean): string | null {
   const reason = blockedAddressReason(ip);
   if (reason === null) return null;
-  if (allowPrivate && reason !== 'cloud-metadata' && reason !== 'not an IP address') return null;
+  if (allowPrivate && allowPrivateLifts(reason)) return null;
   return reason;
 }
 
@@ -205,6 +208,10 @@ function hostBlockReason(host: string, allowPrivate: boolean): string | null {
 }
 
 const unsafe = (message: string) => new ParleyError('PARLEY_ERR_UNSAFE_URL', message);
+/** What a developer trying a receiver on their own machine needs to hear (never said of cloud metadata). */
+const LOCAL_HTTP = ' (a server started with WEBHOOK_ALLOW_HTTP=true also takes http, for local work)';
+const localPrivate = (reason: string) =>
+  !allowPrivateLifts(reason) ? '' : ' (webhooks go to public addresses; a server started with WEBHOOK_ALLOW_PRIVATE=true also takes this one, for local work)';
 
 export type Resolver = (hostname: string) => Promise<string[]>;
 
@@ -225,12 +232,12 @@ export async function validateWebhookUrl(raw: string, options: UrlGuardOptions &
     throw unsafe('Webhook URL is not a valid URL');
   }
   if (url.protocol !== 'https:' && !(options.allowHttp && url.protocol === 'http:')) {
-    throw unsafe(options.allowHttp ? 'Webhook URL must use http or https' : 'Webhook URL must use https');
+    throw unsafe(options.allowHttp ? 'Webhook URL must use http or https' : `Webhook URL must use https${LOCAL_HTTP}`);
   }
   if (url.username || url.password) throw unsafe('Webhook URL must not contain credentials');
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const hostReason = hostBlockReason(host, options.allowPrivate);
-  if (hostReason) throw unsafe(`Webhook host is not allowed (${hostReason})`);
+  if (hostReason) throw unsafe(`Webhook host is not allowed (${hostReason})${localPrivate(hostReason)}`);
   let addresses: string[];
   if (isIP(host)) addresses = [host];
   else {
@@ -243,7 +250,7 @@ export async function validateWebhookUrl(raw: string, options: UrlGuardOptions &
   }
   for (const a of addresses) {
     const reason = isAllowed(a, options.allowPrivate);
-    if (reason) throw unsafe(`Webhook host resolves to a ${reason} address`);
+    if (reason) throw unsafe(`Webhook host resolves to a ${reason} address${localPrivate(reason)}`);
   }
   return url.toString();
 }

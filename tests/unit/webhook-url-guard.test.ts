@@ -66,6 +66,16 @@ describe('validateWebhookUrl', () => {
     await expect(validateWebhookUrl('ftp://hooks.example.com/x', { allowHttp: true, allowPrivate: false })).rejects.toMatchObject({ code: 'PARLEY_ERR_UNSAFE_URL' });
   });
 
+  it('says which server setting takes a local receiver, except for cloud metadata', async () => {
+    await expect(validateWebhookUrl('http://hooks.example.com/x', { ...strict, resolve: resolveTo(['93.184.216.34']) })).rejects.toThrow(
+      'Webhook URL must use https (a server started with WEBHOOK_ALLOW_HTTP=true also takes http, for local work)',
+    );
+    for (const url of ['https://127.0.0.1:3942/hook', 'https://localhost/']) {
+      await expect(validateWebhookUrl(url, strict), url).rejects.toThrow(/ \(webhooks go to public addresses; a server started with WEBHOOK_ALLOW_PRIVATE=true also takes this one, for local work\)$/);
+    }
+    await expect(validateWebhookUrl('https://metadata.google.internal/x', strict)).rejects.toThrow(/^Webhook host is not allowed \(cloud-metadata\)$/);
+  });
+
   it('refuses a host that resolves to any private address', async () => {
     await expect(validateWebhookUrl('https://rebind.example.com/', { ...strict, resolve: resolveTo(['93.184.216.34', '10.0.0.5']) })).rejects.toThrow(/private/);
     await expect(validateWebhookUrl('https://v6.example.com/', { ...strict, resolve: resolveTo(['::ffff:127.0.0.1']) })).rejects.toThrow(/loopback/);
