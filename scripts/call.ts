@@ -15,7 +15,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { TWILIO_FORMAT } from '../src/audio/format.js';
 import { writeWav } from '../src/audio/wav.js';
-import { DEMO_NUMBER, ensureDemoBot, readSecretFile } from './lib/demo.js';
+import { DEMO_NUMBER, ensureDemoBot, ownBot, readSecretFile } from './lib/demo.js';
 import { speak, wavFileToFormat } from './lib/speech-audio.js';
 import { TwilioCaller } from './lib/twilio-caller.js';
 
@@ -45,14 +45,18 @@ async function main(): Promise<void> {
   const language = values.language === 'ru' ? 'ru' : 'en';
   const adminToken = values['admin-token'] ?? process.env.ADMIN_TOKEN ?? readSecretFile(dataDir, 'admin-token');
 
-  let apiKey = values['api-key'] ?? process.env.PARLEY_API_KEY;
-  let to = values.to;
+  const own = ownBot(values.to, values['api-key'] ?? process.env.PARLEY_API_KEY);
+  let apiKey: string;
+  let to: string;
   let botId: string | undefined;
-  if (!to || !apiKey) {
-    if (!adminToken) throw new Error('No --to/--api-key and no admin token (set ADMIN_TOKEN or run next to the server\'s DATA_DIR)');
+  if (own) ({ apiKey, to } = own);
+  else {
+    if (!adminToken) {
+      throw new Error('The demo bot is made with the admin token: set ADMIN_TOKEN or DATA_DIR as for the server (or --admin-token); or call your own bot with --to NUMBER --api-key KEY');
+    }
     const demo = await ensureDemoBot(server, dataDir, adminToken);
-    apiKey ??= demo.apiKey;
-    to ??= DEMO_NUMBER;
+    apiKey = demo.apiKey;
+    to = DEMO_NUMBER;
     botId = demo.botId;
   }
 

@@ -7,6 +7,14 @@ import { join } from 'node:path';
 
 export const DEMO_NUMBER = '+15550100000';
 
+/** Your own bot for `npm run call` (--to its number and --api-key your key, both), or null for the demo bot (neither). */
+export function ownBot(to: string | undefined, apiKey: string | undefined): { to: string; apiKey: string } | null {
+  if (to && apiKey) return { to, apiKey };
+  if (to) throw new Error(`--to ${to} needs --api-key KEY (or PARLEY_API_KEY): a key of the company whose bot has that number`);
+  if (apiKey) throw new Error('--api-key needs --to NUMBER, the number of your bot (without both, the demo bot is called)');
+  return null;
+}
+
 export const DEMO_BOT_CONFIG = {
   greeting: 'Hello, thanks for calling Bright Smile Salon. How can I help you today?',
   systemPrompt: 'You are the receptionist of Bright Smile Salon. Help callers book haircuts and answer questions.',
