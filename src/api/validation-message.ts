@@ -93,7 +93,9 @@ export function validationMessage(errors: SchemaError[], context: string): strin
   const path = dotted(context, first?.instancePath);
   if (!first) return `${context} is not valid`;
   if (first.params?.missingProperty) return `${path}.${first.params.missingProperty} is required`;
-  if (first.params?.additionalProperty) return `${path}.${first.params.additionalProperty} is not a field of ${path} (unknown fields are refused)`;
+  const unknown = first.params?.additionalProperty;
+  if (unknown && path === 'querystring') return `${path}.${unknown} is not a parameter of this route (unknown parameters are refused)`;
+  if (unknown) return `${path}.${unknown} is not a field of ${path} (unknown fields are refused)`;
   // The branches of a choice (anyOf: an E.164 number or null) fail at the same value, then the choice itself.
   const same = errors.filter((e) => e.instancePath === first.instancePath);
   const choices = choicesMessage(same, path);

@@ -31,6 +31,7 @@ describe('error messages say what to do', () => {
       [error('GET', '/v1/calls/<id>'), 'params.id must be a UUID (such as 3f2b8c1e-4d5a-4b6c-8d7e-9f0a1b2c3d4e)', 'params.id'],
       [error('GET', '/v1/calls?from=yesterday'), 'querystring.from must be a date-time in RFC 3339 (2026-12-01T09:00:00Z)', 'querystring.from'],
       [error('GET', '/v1/calls?limit=500'), 'querystring.limit must be <= 200', 'querystring.limit'],
+      [error('GET', '/v1/calls?bot=x'), 'querystring.bot is not a parameter of this route (unknown parameters are refused)', 'querystring.bot'],
       [post('/v1/bots', { name: 'x' }), "body.config is required", 'body.config'],
     ];
     for (const [answer, message, field] of cases) {
