@@ -46,3 +46,13 @@ export function signingSecrets(company: CompanyWebhook, now = new Date()): strin
 export function wantsEvent(company: CompanyWebhook, type: string): boolean {
   return company.events.length === 0 || company.events.includes(type);
 }
+
+/**
+ * Why an event of `type` would not be sent to this company now (the worker then marks it skipped), or null when it
+ * would: the one rule for the worker's skip and for a replay refused up front (rather than accepted, then skipped).
+ */
+export function notSentBecause(company: CompanyWebhook | null, type: string): string | null {
+  if (!company?.url) return 'no webhook URL configured';
+  if (!wantsEvent(company, type)) return 'event type no longer subscribed';
+  return null;
+}

@@ -10,7 +10,7 @@
  */
 import { isUuid } from '../util/uuid.js';
 import type { RootSql } from '../db/sql.js';
-import { loadCompanyWebhooks, wantsEvent, type CompanyWebhook } from './company-settings.js';
+import { loadCompanyWebhooks, notSentBecause, type CompanyWebhook } from './company-settings.js';
 import { sendSigned } from './deliver.js';
 import { WebhookHttpClient, type PostResult } from './http-post.js';
 import { claimDueEvents, recordAttemptResult, releaseAbortedClaim, settleEvent, type ClaimedEvent, type Settlement } from './outbox.js';
@@ -165,8 +165,9 @@ export class WebhookWorker {
         return;
       }
       const { company } = event;
-      if (!company?.url || !wantsEvent(company, event.type)) {
-        await settleEvent(this.sql, event, { status: 'skipped', statusCode: null, error: company?.url ? 'event type no longer subscribed' : 'no webhook URL configured' });
+      const notSent = notSentBecause(company, event.type);
+      if (notSent || !company?.url) {
+        await settleEvent(this.sql, event, { status: 'skipped', statusCode: null, error: notSent });
         this.options.onAttempt?.('skipped', null);
         return;
       }

@@ -147,6 +147,30 @@ describe('webhook routes', () => {
     expect(d.attempts).toHaveLength(2);
   });
 
+  it('replay of an event the company would not receive now (no URL, or its type unsubscribed) is a 409 saying why, not a 202 then skipped', async () => {
+    const c = await companyWithUrl();
+    const id = (await recordEvent(t.db.sql, { companyId: c.companyId, type: 'call.ended', data: {} }))!;
+    await t.db.sql`update webhook_events set status = 'skipped', last_error = 'no webhook URL configured' where id = ${id}`;
+    const replay = () => t.app.inject({ method: 'POST', url: `/v1/webhooks/deliveries/${id}/replay`, headers: t.as(c.apiKey) });
+    const status = async () => (await t.db.sql<{ status: string }[]>`select status from webhook_events where id = ${id}`)[0]!.status;
+
+    await t.db.sql`update companies set webhook_url = null where id = ${c.companyId}`;
+    const noUrl = await replay();
+    expect(noUrl.statusCode).toBe(409);
+    expect(noUrl.json().error.message).toMatch(/no webhook URL/i);
+    expect(await status()).toBe('skipped');
+
+    await t.db.sql`update companies set webhook_url = ${receiver.url}, webhook_events = ${['booking.created']} where id = ${c.companyId}`;
+    const unsubscribed = await replay();
+    expect(unsubscribed.statusCode).toBe(409);
+    expect(unsubscribed.json().error.message).toContain('call.ended');
+    expect(await status()).toBe('skipped');
+
+    await t.db.sql`update companies set webhook_events = ${['call.ended']} where id = ${c.companyId}`;
+    expect((await replay()).statusCode).toBe(202);
+    expect(await status()).toBe('pending');
+  });
+
   it('replay of a dead event starts its retry schedule over, and its earlier attempts stay listed', async () => {
     const c = await companyWithUrl();
     const id = (await recordEvent(t.db.sql, { companyId: c.companyId, type: 'booking.created', data: { booking_id: 'b' } }))!;

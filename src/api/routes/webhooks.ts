@@ -4,6 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { RootSql } from '../../db/sql.js';
 import { conflict, notFound } from '../../errors.js';
 import type { LeaseOwner } from '../../jobs/lease-owner.js';
+import { loadCompanyWebhook, notSentBecause } from '../../webhooks/company-settings.js';
 import { WEBHOOK_EVENT_TYPES, TEST_EVENT_TYPE } from '../../webhooks/emit.js';
 import { WebhookHttpClient } from '../../webhooks/http-post.js';
 import { DELIVERY_STATUSES, attemptsFor, getDelivery, listDeliveries, replayDelivery, type AttemptRow, type DeliveryRow } from '../../webhooks/outbox.js';
@@ -136,6 +137,9 @@ export function webhookRoutes(deps: WebhookRoutesDeps): FastifyPluginAsync {
       const row = await getDelivery(sql, companyId, id);
       if (!row) throw notFound('Delivery');
       if (row.type === TEST_EVENT_TYPE) throw conflict('Test events are not replayed; send a new one with POST /v1/webhooks/test');
+      // One the worker would skip at once (no URL, type unsubscribed) was answered 202, then quietly marked skipped.
+      const notSent = notSentBecause(await loadCompanyWebhook(sql, companyId), row.type);
+      if (notSent) throw conflict(`Not replayed: this ${row.type} event would not be sent (${notSent}; see PUT /v1/company/webhook)`);
       if (!(await replayDelivery(sql, companyId, id, deps.owner))) throw conflict('This delivery is being attempted right now; try again shortly');
       const after = (await getDelivery(sql, companyId, id))!;
       return reply.code(202).send(present(after, (await attemptsFor(sql, companyId, [id])).get(id) ?? [], request.auth.scopes));
