@@ -39,17 +39,33 @@ export async function setCompanyActive(db: Db, id: string, active: boolean): Pro
   return row;
 }
 
+/**
+ * Sets the webhook URL and/or events. When either changes, the company's pending events waiting out a retry's backoff
+ * (up to an hour) are due at once: a fixed URL gets the backlog now, and events no longer sent (URL removed, type
+ * unsubscribed) are skipped now (the worker reads the settings at each attempt). Saving the same settings again
+ * changes nothing. An attempt under way as the change is saved schedules its own retry as before.
+ */
 export async function updateWebhookSettings(
   db: Db,
   id: string,
   settings: { url?: string | null; events?: string[] },
 ): Promise<CompanyRow | undefined> {
+  // One statement: `old` reads the row as it was before the update beside it.
   const [row] = await db<CompanyRow[]>`
-    update companies set
-      webhook_url = ${settings.url === undefined ? db`webhook_url` : settings.url},
-      webhook_events = ${settings.events === undefined ? db`webhook_events` : settings.events},
-      updated_at = now()
-    where id = ${id} returning ${db(PUBLIC_COLUMNS)}`;
+    with old as (select webhook_url, webhook_events from companies where id = ${id}),
+    updated as (
+      update companies set
+        webhook_url = ${settings.url === undefined ? db`webhook_url` : settings.url},
+        webhook_events = ${settings.events === undefined ? db`webhook_events` : settings.events},
+        updated_at = now()
+      where id = ${id} returning ${db(PUBLIC_COLUMNS)}),
+    due as (
+      update webhook_events e set next_attempt_at = now(), updated_at = now()
+      from old, updated u
+      where e.company_id = ${id} and e.status = 'pending' and e.next_attempt_at > now()
+        and (old.webhook_url is distinct from u.webhook_url or old.webhook_events is distinct from u.webhook_events)
+      returning e.id)
+    select ${db(PUBLIC_COLUMNS)} from updated`;
   return row;
 }
 

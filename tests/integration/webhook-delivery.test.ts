@@ -409,6 +409,49 @@ describe('webhook outbox delivery', () => {
     }
   });
 
+  it('a fixed URL gets the events waiting out their backoff at once, and a removed URL or type skips them at once — not up to an hour later', async () => {
+    const fixed = await FakeReceiver.start();
+    try {
+      // A receiver that failed: each event waits an hour (the backoff's cap) for its next attempt.
+      receiver.behaviour = () => ({ status: 404 });
+      const acme = await company();
+      const ids = [
+        (await recordEvent(sql, { companyId: acme.id, type: 'call.ended', data: {}, orderingKey: 'call-1' }))!,
+        (await recordEvent(sql, { companyId: acme.id, type: 'call.analyzed', data: {}, orderingKey: 'call-1' }))!,
+        (await recordEvent(sql, { companyId: acme.id, type: 'booking.created', data: {} }))!,
+      ];
+      const hour = { baseMs: 3_600_000, maxMs: 3_600_000 };
+      startWorker({ backoff: hour });
+      const attempted = async (id: string) => (await sql`select 1 from webhook_events where id = ${id} and attempts = 1 and locked_until is null`).length === 1;
+      await until('first attempts failed', async () => (await attempted(ids[0]!)) && (await attempted(ids[2]!)));
+
+      // The developer fixes the URL (a typo in its path): the backlog goes there now, in order.
+      await updateWebhookSettings(sql, acme.id, { url: fixed.url });
+      await until('delivered to the fixed URL', async () => (await statusCounts(acme.id)).delivered === 3, 20_000);
+      expect(fixed.delivered().map((r) => r.json!.id).filter((id) => id !== ids[2])).toEqual([ids[0], ids[1]]);
+
+      // A company that stops receiving a type, or removes its URL: what waited is skipped at once.
+      const dropping = await company();
+      const unwanted = (await recordEvent(sql, { companyId: dropping.id, type: 'call.ended', data: {} }))!;
+      const unaddressed = (await recordEvent(sql, { companyId: dropping.id, type: 'booking.created', data: {} }))!;
+      await until('first attempts failed', async () => (await attempted(unwanted)) && (await attempted(unaddressed)));
+      await updateWebhookSettings(sql, dropping.id, { events: ['booking.created'] });
+      await until('unsubscribed type skipped', async () => (await statusCounts(dropping.id)).skipped === 1, 20_000);
+      await updateWebhookSettings(sql, dropping.id, { url: null });
+      await until('removed URL skipped', async () => (await statusCounts(dropping.id)).skipped === 2, 20_000);
+
+      // Saving the same settings again changes nothing: a retry waiting out its backoff keeps waiting.
+      const same = await company();
+      const waiting = (await recordEvent(sql, { companyId: same.id, type: 'call.ended', data: {} }))!;
+      await until('first attempt failed', async () => attempted(waiting));
+      const before = (await sql<{ next_attempt_at: Date }[]>`select next_attempt_at from webhook_events where id = ${waiting}`)[0]!.next_attempt_at;
+      await updateWebhookSettings(sql, same.id, { url: receiver.url, events: [] });
+      expect((await sql<{ next_attempt_at: Date }[]>`select next_attempt_at from webhook_events where id = ${waiting}`)[0]!.next_attempt_at).toEqual(before);
+    } finally {
+      await fixed.close();
+    }
+  });
+
   it('a replay of a settled event is out of band: it does not hold back its key\'s live events, which keep their order', async () => {
     const acme = await company();
     const key = 'campaign-1';
