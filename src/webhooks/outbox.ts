@@ -201,6 +201,22 @@ export interface DeliveryRow {
   delivered_at: Date | null;
   created_at: Date;
   body: string;
+  /** The event first in this one's ordering-key line, while this one waits behind it (never attempted meanwhile). */
+  waiting_behind: string | null;
+}
+
+/**
+ * A delivery's columns for the API (`e`: the row), with the event it waits behind: the oldest pending event of its
+ * key ahead of it, the one the claim's rule (claimDueEvents) waits for. One index probe per pending event in a line.
+ */
+function deliveryColumns(db: Db) {
+  return db`e.id, e.seq, e.type, e.status, e.ordering_key, e.attempts, e.next_attempt_at, e.last_status_code, e.last_error,
+    e.delivered_at, e.created_at, e.body,
+    case when e.status = 'pending' and e.ordering_key is not null and not e.out_of_band then (
+      select p.id from webhook_events p
+      where p.company_id = e.company_id and p.ordering_key = e.ordering_key and p.status = 'pending' and not p.out_of_band
+        and p.seq < e.seq
+      order by p.seq limit 1) end as waiting_behind`;
 }
 
 export interface AttemptRow {
@@ -220,20 +236,19 @@ export async function listDeliveries(
   filter: { type?: string | undefined; status?: string | undefined; beforeSeq?: number | undefined; limit: number },
 ): Promise<DeliveryRow[]> {
   return db<DeliveryRow[]>`
-    select id, seq, type, status, ordering_key, attempts, next_attempt_at, last_status_code, last_error, delivered_at, created_at, body
-    from webhook_events
-    where company_id = ${companyId}
-      ${filter.type ? db`and type = ${filter.type}` : db``}
-      ${filter.status ? db`and status = ${filter.status}` : db``}
-      ${filter.beforeSeq !== undefined ? db`and seq < ${filter.beforeSeq}` : db``}
-    order by seq desc
+    select ${deliveryColumns(db)}
+    from webhook_events e
+    where e.company_id = ${companyId}
+      ${filter.type ? db`and e.type = ${filter.type}` : db``}
+      ${filter.status ? db`and e.status = ${filter.status}` : db``}
+      ${filter.beforeSeq !== undefined ? db`and e.seq < ${filter.beforeSeq}` : db``}
+    order by e.seq desc
     limit ${filter.limit}`;
 }
 
 export async function getDelivery(db: Db, companyId: string, id: string): Promise<DeliveryRow | null> {
   const [row] = await db<DeliveryRow[]>`
-    select id, seq, type, status, ordering_key, attempts, next_attempt_at, last_status_code, last_error, delivered_at, created_at, body
-    from webhook_events where company_id = ${companyId} and id = ${id}`;
+    select ${deliveryColumns(db)} from webhook_events e where e.company_id = ${companyId} and e.id = ${id}`;
   return row ?? null;
 }
 

@@ -147,6 +147,31 @@ describe('webhook routes', () => {
     expect(d.attempts).toHaveLength(2);
   });
 
+  it('an event waiting behind an earlier one of its key says so: which event it waits for, and no past next_attempt_at', async () => {
+    const c = await companyWithUrl();
+    const head = (await recordEvent(t.db.sql, { companyId: c.companyId, type: 'call.ended', data: {}, orderingKey: 'call-9' }))!;
+    const behind = (await recordEvent(t.db.sql, { companyId: c.companyId, type: 'call.analyzed', data: {}, orderingKey: 'call-9' }))!;
+    const loose = (await recordEvent(t.db.sql, { companyId: c.companyId, type: 'knowledge.ready', data: {} }))!;
+    // The head failed and waits out its backoff; the one behind has never been tried.
+    await t.db.sql`update webhook_events set attempts = 1, last_status_code = 503, next_attempt_at = now() + interval '1 hour' where id = ${head}`;
+    await t.db.sql`update webhook_events set created_at = created_at - interval '3 hours', next_attempt_at = next_attempt_at - interval '3 hours' where id = ${behind}`;
+
+    const get = async (id: string) => (await t.app.inject({ url: `/v1/webhooks/deliveries/${id}`, headers: t.as(c.apiKey) })).json();
+    expect(await get(behind)).toMatchObject({ status: 'pending', attempt_count: 0, waiting_behind: head, next_attempt_at: null });
+    expect(await get(head)).toMatchObject({ status: 'pending', waiting_behind: null });
+    expect(new Date((await get(head)).next_attempt_at).getTime()).toBeGreaterThan(Date.now());
+    expect(await get(loose)).toMatchObject({ waiting_behind: null });
+    const listed = (await t.app.inject({ url: '/v1/webhooks/deliveries?status=pending', headers: t.as(c.apiKey) })).json();
+    expect(listed.data.find((d: { id: string }) => d.id === behind)).toMatchObject({ waiting_behind: head, next_attempt_at: null });
+
+    // Once the head has settled, the next is first in line: due, waiting for nothing.
+    await t.db.sql`update webhook_events set status = 'delivered', delivered_at = now() where id = ${head}`;
+    const next = await get(behind);
+    expect(next.waiting_behind).toBeNull();
+    expect(next.next_attempt_at).not.toBeNull();
+    await t.db.sql`update webhook_events set status = 'delivered' where id in ${t.db.sql([behind, loose])}`;
+  });
+
   it('replay of an event the company would not receive now (no URL, or its type unsubscribed) is a 409 saying why, not a 202 then skipped', async () => {
     const c = await companyWithUrl();
     const id = (await recordEvent(t.db.sql, { companyId: c.companyId, type: 'call.ended', data: {} }))!;

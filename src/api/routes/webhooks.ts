@@ -36,6 +36,7 @@ const DeliverySchema = Type.Object({
   ordering_key: Nullable(Type.String()),
   attempt_count: Type.Integer(),
   next_attempt_at: Nullable(Timestamp),
+  waiting_behind: Nullable(Type.String({ description: 'While pending behind an earlier event of its ordering key: that event (the first in the line), which must be delivered, dead or skipped first; this one is not attempted meanwhile' })),
   last_status_code: Nullable(Type.Integer()),
   last_error: Nullable(Type.String()),
   delivered_at: Nullable(Timestamp),
@@ -66,7 +67,9 @@ function present(row: DeliveryRow, attempts: AttemptRow[], scopes: string[]) {
     status: row.status,
     ordering_key: row.ordering_key,
     attempt_count: row.attempts,
-    next_attempt_at: row.status === 'pending' ? row.next_attempt_at : null,
+    // Not scheduled while it waits its turn (its stored time is long past): waiting_behind says what it waits for.
+    next_attempt_at: row.status === 'pending' && !row.waiting_behind ? row.next_attempt_at : null,
+    waiting_behind: row.waiting_behind,
     last_status_code: row.last_status_code,
     last_error: row.last_error,
     delivered_at: row.delivered_at,
