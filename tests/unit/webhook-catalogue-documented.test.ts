@@ -4,7 +4,9 @@
  * `call.ended` reason `shutdown` the server never sent, and left out budget_exhausted, dial_lost and
  * premium_rate_number).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BOOKING_STATUSES } from '../../src/bookings/state-machine.js';
 import { CALL_END_REASONS } from '../../src/call/end-reasons.js';
@@ -67,6 +69,25 @@ describe('the docs list exactly what the server sends', () => {
   it('the table of webhook events: every event type, and no other', () => {
     const rows = webhooks.split('\n').filter((line) => /^\| `[a-z_.]+` \|/.test(line)).map((line) => /^\| `([^`]+)`/.exec(line)![1]!);
     expectSameValues(rows, [...WEBHOOK_EVENT_TYPES, TEST_EVENT_TYPE], 'event types');
+  });
+
+  it('no other markdown file keeps a copy of the events table that has drifted (src/webhooks/README.md once did)', () => {
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const markdown = (dir: string): string[] => readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) => {
+      if (e.isDirectory() && !['node_modules', 'dist', '.git'].includes(e.name)) return markdown(join(dir, e.name));
+      return e.isFile() && e.name.endsWith('.md') ? [join(dir, e.name)] : [];
+    });
+    const drifted: Record<string, unknown> = {};
+    for (const file of markdown('.')) {
+      const rows = readFileSync(join(root, file), 'utf8').split('\n')
+        .map((line) => /^\| `((?:call|booking|knowledge|campaign|webhook)\.[a-z_.]+)` \|/.exec(line)?.[1]).filter((t): t is string => !!t);
+      if (rows.length === 0) continue;
+      const all = [...WEBHOOK_EVENT_TYPES, TEST_EVENT_TYPE];
+      const missing = all.filter((t) => !rows.includes(t));
+      const unknown = rows.filter((t) => !(all as string[]).includes(t));
+      if (missing.length || unknown.length) drifted[file] = { missing, unknown };
+    }
+    expect(drifted).toEqual({});
   });
 
   it('call.ended: its statuses and its reasons', () => {
