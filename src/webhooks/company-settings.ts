@@ -48,11 +48,12 @@ export function wantsEvent(company: CompanyWebhook, type: string): boolean {
 }
 
 /**
- * Why an event of `type` would not be sent to this company now (the worker then marks it skipped), or null when it
- * would: the one rule for the worker's skip and for a replay refused up front (rather than accepted, then skipped).
+ * Why an event of `type` (without one: of any type it wants) would not be sent to this company now (the worker then
+ * marks it skipped), or null when it would: the one rule for the worker's skip and for a replay refused up front
+ * (rather than accepted, then skipped).
  */
-export function notSentBecause(company: CompanyWebhook | null, type: string): string | null {
+export function notSentBecause(company: CompanyWebhook | null, type?: string): string | null {
   if (!company?.url) return 'no webhook URL configured';
-  if (!wantsEvent(company, type)) return 'event type no longer subscribed';
+  if (type !== undefined && !wantsEvent(company, type)) return 'event type no longer subscribed';
   return null;
 }

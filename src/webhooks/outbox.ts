@@ -274,10 +274,42 @@ export async function attemptsFor(db: Db, companyId: string, eventIds: string[])
  */
 export async function replayDelivery(sql: RootSql, companyId: string, id: string, owner?: LeaseOwner): Promise<boolean> {
   const rows = await sql`
-    update webhook_events set status = 'pending', next_attempt_at = now(), replayed_at = now(),
-      window_started_at = now(), attempts_before_replay = attempts, out_of_band = out_of_band or status <> 'pending',
-      locked_until = null, claimed_by = null, locked_by = null, updated_at = now()
+    update webhook_events set ${replayed(sql)}
     where company_id = ${companyId} and id = ${id} and type <> 'webhook.test' and ${notHeld(sql, owner)}
     returning id`;
   return rows.length > 0;
+}
+
+/** What a replay sets (replayDelivery): due now, its retry window and backoff started over, out of band if settled. */
+function replayed(sql: RootSql) {
+  return sql`status = 'pending', next_attempt_at = now(), replayed_at = now(),
+    window_started_at = now(), attempts_before_replay = attempts, out_of_band = out_of_band or status <> 'pending',
+    locked_until = null, claimed_by = null, locked_by = null, updated_at = now()`;
+}
+
+/** Which settled deliveries a bulk replay takes: of one status, optionally one type, created since a moment. */
+export interface BulkReplayFilter {
+  status: 'dead' | 'skipped';
+  /** Only these types (the company's subscribed ones); empty = any. */
+  types: readonly string[];
+  since?: Date | undefined;
+}
+
+/**
+ * Replays, as replayDelivery does each, up to `limit` of the company's settled deliveries matching `filter`, oldest
+ * first (test events never). Returns how many, and whether more match (the next call takes them): a receiver back
+ * from a long outage gets its dead events in bounded batches, not one API request each.
+ */
+export async function replayDeliveries(sql: RootSql, companyId: string, filter: BulkReplayFilter, limit: number): Promise<{ replayed: number; more: boolean }> {
+  // Settled events are held by no claim; one a concurrent replay or bulk replay has locked is left to it.
+  const matching = sql`company_id = ${companyId} and status = ${filter.status} and type <> 'webhook.test'
+    ${filter.types.length ? sql`and type in ${sql(filter.types as string[])}` : sql``}
+    ${filter.since ? sql`and created_at >= ${filter.since}` : sql``}`;
+  const rows = await sql<{ id: string }[]>`
+    with picked as (select id from webhook_events where ${matching} order by seq limit ${limit} for update skip locked)
+    update webhook_events e set ${replayed(sql)}
+    from picked where e.id = picked.id
+    returning e.id`;
+  const [left] = await sql<{ more: boolean }[]>`select exists (select 1 from webhook_events where ${matching}) as more`;
+  return { replayed: rows.length, more: left?.more ?? false };
 }

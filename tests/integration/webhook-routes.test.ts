@@ -196,6 +196,47 @@ describe('webhook routes', () => {
     expect(await status()).toBe('pending');
   });
 
+  it('after a long outage the dead deliveries are replayed in bounded batches, not one request each; only the company\'s own', async () => {
+    const c = await companyWithUrl();
+    const other = await companyWithUrl();
+    const dead = async (companyId: string, type: 'call.ended' | 'booking.created', hoursAgo: number) => {
+      const id = (await recordEvent(t.db.sql, { companyId, type, data: {} }))!;
+      await t.db.sql`update webhook_events set status = 'dead', attempts = 30, last_status_code = 503,
+        created_at = now() - ${hoursAgo} * interval '1 hour' where id = ${id}`;
+      return id;
+    };
+    const old = await dead(c.companyId, 'call.ended', 50);
+    const recent = [await dead(c.companyId, 'call.ended', 30), await dead(c.companyId, 'booking.created', 29), await dead(c.companyId, 'call.ended', 28)];
+    const theirs = await dead(other.companyId, 'call.ended', 30);
+    const delivered = (await recordEvent(t.db.sql, { companyId: c.companyId, type: 'call.ended', data: {} }))!;
+    await t.db.sql`update webhook_events set status = 'delivered' where id = ${delivered}`;
+    const statusOf = async (id: string) => (await t.db.sql<{ status: string }[]>`select status from webhook_events where id = ${id}`)[0]!.status;
+    const bulk = (payload: Record<string, unknown>) => t.app.inject({ method: 'POST', url: '/v1/webhooks/deliveries/replay', headers: t.as(c.apiKey), payload });
+
+    const since = new Date(Date.now() - 40 * 3_600_000).toISOString();
+    const first = await bulk({ status: 'dead', since, limit: 2 });
+    expect(first.statusCode).toBe(202);
+    expect(first.json()).toEqual({ replayed: 2, more: true });
+    const second = await bulk({ status: 'dead', since, limit: 2 });
+    expect(second.json()).toEqual({ replayed: 1, more: false });
+    for (const id of recent) expect(await statusOf(id)).toBe('pending');
+    expect(await statusOf(old)).toBe('dead'); // before `since`
+    expect(await statusOf(theirs)).toBe('dead'); // another company's
+    expect(await statusOf(delivered)).toBe('delivered');
+    const replayed = (await t.app.inject({ url: `/v1/webhooks/deliveries/${recent[0]}`, headers: t.as(c.apiKey) })).json();
+    expect(replayed).toMatchObject({ status: 'pending', attempt_count: 30, waiting_behind: null });
+
+    // Filtered by type; nothing left is 0; bad input is a 400; with no URL it is a 409, as a single replay.
+    expect((await bulk({ status: 'dead', type: 'call.ended' })).json()).toEqual({ replayed: 1, more: false });
+    expect((await bulk({ status: 'dead' })).json()).toEqual({ replayed: 0, more: false });
+    expect((await bulk({ status: 'delivered' })).statusCode).toBe(400);
+    expect((await bulk({ status: 'dead', limit: 100_000 })).statusCode).toBe(400);
+    expect((await bulk({ status: 'dead', since: 'yesterday' })).statusCode).toBe(400);
+    await t.db.sql`update companies set webhook_url = null where id = ${c.companyId}`;
+    expect((await bulk({ status: 'dead' })).statusCode).toBe(409);
+    await t.db.sql`update webhook_events set status = 'delivered' where company_id in ${t.db.sql([c.companyId, other.companyId])}`;
+  });
+
   it('replay of a dead event starts its retry schedule over, and its earlier attempts stay listed', async () => {
     const c = await companyWithUrl();
     const id = (await recordEvent(t.db.sql, { companyId: c.companyId, type: 'booking.created', data: { booking_id: 'b' } }))!;

@@ -7,11 +7,14 @@ import type { LeaseOwner } from '../../jobs/lease-owner.js';
 import { loadCompanyWebhook, notSentBecause } from '../../webhooks/company-settings.js';
 import { WEBHOOK_EVENT_TYPES, TEST_EVENT_TYPE } from '../../webhooks/emit.js';
 import { WebhookHttpClient } from '../../webhooks/http-post.js';
-import { DELIVERY_STATUSES, attemptsFor, getDelivery, listDeliveries, replayDelivery, type AttemptRow, type DeliveryRow } from '../../webhooks/outbox.js';
+import { DELIVERY_STATUSES, attemptsFor, getDelivery, listDeliveries, replayDeliveries, replayDelivery, type AttemptRow, type DeliveryRow } from '../../webhooks/outbox.js';
 import { webhookUrlShown } from '../../webhooks/shown-url.js';
 import { sendTestEvent } from '../../webhooks/test-event.js';
 import { hasScope } from '../auth.js';
-import { Page, PageQuery, Timestamp, decodeCursor, encodeCursor, errors } from '../schemas.js';
+import { DateTimeInput, Page, PageQuery, Timestamp, decodeCursor, encodeCursor, errors, parseInstant } from '../schemas.js';
+
+/** Deliveries one bulk replay sends again at most: a receiver back from an outage is not flooded by one call. */
+const MAX_BULK_REPLAY = 1000;
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 const EventType = Type.Union([...WEBHOOK_EVENT_TYPES, TEST_EVENT_TYPE].map((t) => Type.Literal(t)));
@@ -43,6 +46,17 @@ const DeliverySchema = Type.Object({
   created_at: Timestamp,
   payload: Type.Record(Type.String(), Type.Unknown(), { description: 'The exact event body sent' }),
   attempts: Type.Array(AttemptSchema),
+});
+
+const BulkReplayBody = Type.Object({
+  status: Type.Union([Type.Literal('dead'), Type.Literal('skipped')], { description: 'Which settled deliveries to send again' }),
+  type: Type.Optional(Type.Union(WEBHOOK_EVENT_TYPES.map((t) => Type.Literal(t)))),
+  since: Type.Optional(DateTimeInput('Only events created at or after this moment (e.g. when the outage began)')),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_BULK_REPLAY, default: MAX_BULK_REPLAY, description: 'At most this many, oldest first' })),
+}, { additionalProperties: false });
+const BulkReplayResult = Type.Object({
+  replayed: Type.Integer({ description: 'Deliveries now pending again, each with its own id and a new retry window' }),
+  more: Type.Boolean({ description: 'More deliveries match: call again to replay them' }),
 });
 
 const ListQuery = Type.Object({ ...PageQuery, type: Type.Optional(EventType), status: Type.Optional(Status) }, { additionalProperties: false });
@@ -146,6 +160,26 @@ export function webhookRoutes(deps: WebhookRoutesDeps): FastifyPluginAsync {
       if (!(await replayDelivery(sql, companyId, id, deps.owner))) throw conflict('This delivery is being attempted right now; try again shortly');
       const after = (await getDelivery(sql, companyId, id))!;
       return reply.code(202).send(present(after, (await attemptsFor(sql, companyId, [id])).get(id) ?? [], request.auth.scopes));
+    });
+
+    app.post('/webhooks/deliveries/replay', {
+      config: { scope: 'webhooks:write' },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Send again, as a replay of each would, up to `limit` dead (or skipped) deliveries, oldest first',
+        body: BulkReplayBody,
+        response: { 202: BulkReplayResult, ...errors(400, 401, 409) },
+      },
+    }, async (request, reply) => {
+      const body = request.body as Static<typeof BulkReplayBody>;
+      const companyId = request.auth.companyId;
+      const company = await loadCompanyWebhook(sql, companyId);
+      const notSent = notSentBecause(company, body.type);
+      if (notSent || !company) throw conflict(`Not replayed: ${body.type ? `${body.type} events` : 'deliveries'} would not be sent (${notSent}; see PUT /v1/company/webhook)`);
+      const since = body.since ? parseInstant(body.since, 'body.since') : undefined;
+      // Only the types the company receives now: the others would only be skipped again.
+      const types = body.type ? [body.type] : company.events;
+      return reply.code(202).send(await replayDeliveries(sql, companyId, { status: body.status, types, since }, body.limit ?? MAX_BULK_REPLAY));
     });
 
     app.post('/webhooks/test', {
