@@ -54,6 +54,11 @@ export interface FakeDeepgramConnection {
   /** Drop the connection abruptly (no close frame), as a network failure would. */
   drop(): void;
   /**
+   * Stop answering, and never close: the fake goes on reading audio and control messages but sends nothing more (a
+   * stuck server, a half-open connection). What it would have sent is not recorded in `sent`.
+   */
+  stall(): void;
+  /**
    * Send a close frame and never finish the closing handshake (a server or proxy that goes away mid-close): the fake
    * stops reading, and the client's socket stays CLOSING — its `close` event seconds away (ws waits 30 s). Resolves
    * when the client has answered with its own close frame, i.e. it has seen the close and can send nothing more.
@@ -139,9 +144,10 @@ export class FakeDeepgram {
       sent: session.sent,
       send: (m) => session.send(m),
       sendRaw: (text) => {
-        if (ws.readyState === ws.OPEN) ws.send(text);
+        if (ws.readyState === ws.OPEN && !session.stalled) ws.send(text);
       },
       drop: () => ws.terminate(),
+      stall: () => session.stall(),
       closeHalfway: (code = 1011) => closeHalfway(ws, code),
       closed,
     };
@@ -252,7 +258,14 @@ class ListenSession {
     this.requestId = `fake-${index}`;
   }
 
+  stalled = false;
+
+  stall(): void {
+    this.stalled = true;
+  }
+
   send(message: Record<string, unknown>): void {
+    if (this.stalled) return;
     this.sent.push(message);
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
   }
@@ -302,7 +315,7 @@ class ListenSession {
       if (this.inSpeech) this.endSpeech(false, false);
       this.later(this.options.finalLatencyMs + 1, () => {
         this.send({ type: 'Metadata', request_id: this.requestId, duration: this.audioMs / 1000, channels: 1 });
-        this.ws.close(1000);
+        if (!this.stalled) this.ws.close(1000);
       });
     }
   }

@@ -5,11 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TWILIO_FORMAT } from '../../src/audio/format.js';
-import { SttConnection } from '../../src/call/stt-connection.js';
-import { systemClock } from '../../src/call/types.js';
 import { DeepgramStt } from '../../src/providers/stt/deepgram.js';
 import type { SttEvent } from '../../src/providers/types.js';
 import { FakeDeepgram, mulawSilenceFrame, mulawToneFrame } from '../fakes/fakeDeepgram.js';
+import { runSttConnection } from '../helpers/stt-connection-run.js';
 import { until } from '../helpers/until.js';
 
 let fake: FakeDeepgram;
@@ -51,18 +50,7 @@ describe('a Deepgram socket that failed before the call saw it', () => {
   it('the words said in that window and the Finalize reach the new session: the last words come back as a final', async () => {
     const first = fake.connections.length;
     fake.transcriptFor = (connection) => (connection === first ? 'I would like' : 'to book Tuesday at three');
-    const events: SttEvent[] = [];
-    const abort = new AbortController();
-    const conn = new SttConnection({
-      provider: stt(100),
-      open: { format: TWILIO_FORMAT, language: 'en' },
-      signal: abort.signal,
-      clock: systemClock,
-      onEvent: (ev) => events.push(ev),
-      onFailure: () => {},
-      onGiveUp: () => {},
-    });
-    const running = conn.run();
+    const { conn, events, stop } = runSttConnection(stt(100));
     try {
       const lost = await until(() => fake.connections[first], 5000);
       // The caller speaks; every packet reaches Deepgram (its reader is idle when it fails).
@@ -83,9 +71,7 @@ describe('a Deepgram socket that failed before the call saw it', () => {
       expect(events.filter((e) => e.type === 'error')).toHaveLength(1);
     } finally {
       fake.transcriptFor = null;
-      abort.abort();
-      await conn.close();
-      await running;
+      await stop();
     }
   });
 });

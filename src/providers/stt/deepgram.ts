@@ -6,6 +6,15 @@
  * next session (stt-connection.ts) — with the audio of the packet that was never sent (unsent()).
  * Finals are concatenated until the recognizer marks the end of the utterance (speech_final, a Finalize flush,
  * or UtteranceEnd), then emitted as one `final`.
+ *
+ * A socket that stays open but stops answering (a half-open connection, a stuck server) never closes or errors:
+ * the call would sit listening while the caller talks to nothing. Deepgram answers every Finalize (a result with
+ * `from_finalize`), so a Finalize with no message of any kind back within `finalizeAnswerMs` fails the session
+ * (recoverable: the call reopens it). The audio sent since Deepgram last answered is kept (references to the packets
+ * already sent, no copy, at most UNANSWERED_MAX_MS of it) and handed back with unsent() when the session fails with
+ * no words pending — the caller's utterance said to a recognizer that had stopped listening is heard by the next one.
+ * With words pending (interim results of this utterance) it is not: the last interim stands for what was heard, and
+ * a replay would have its words said twice.
  */
 import { AsyncQueue } from '../../util/async-queue.js';
 import { bytesPerMs } from '../../audio/format.js';
@@ -38,9 +47,15 @@ export interface DeepgramSttOptions {
    * longer than packetMs of wall time (when frames stop coming, what is held goes out then).
    */
   packetMs?: number;
+  /** A Finalize with no message back within this many ms fails the session (a recognizer that stopped answering). */
+  finalizeAnswerMs?: number;
 }
 
 const DEFAULT_PACKET_MS = 100;
+/** Deepgram answers a Finalize in a few hundred ms; past this it has stopped answering. */
+export const FINALIZE_ANSWER_MS = 3000;
+/** The most audio sent since Deepgram last answered that is kept for the next session (see the file's comment). */
+const UNANSWERED_MAX_MS = 10_000;
 
 interface DeepgramResults {
   type: 'Results';
@@ -94,7 +109,11 @@ export class DeepgramStt implements SttProvider {
       connectionTimeoutInSeconds: (o.connectTimeoutMs ?? 5000) / 1000,
     });
     const packetBytes = Math.max(1, Math.round((o.packetMs ?? DEFAULT_PACKET_MS) * bytesPerMs(session.format)));
-    const live = new DeepgramSession(socket, session.signal, o.keepAliveIntervalMs ?? 4000, o.closeTimeoutMs ?? 2000, packetBytes, o.packetMs ?? DEFAULT_PACKET_MS);
+    const packetMs = o.packetMs ?? DEFAULT_PACKET_MS;
+    const live = new DeepgramSession(socket, session.signal, {
+      keepAliveIntervalMs: o.keepAliveIntervalMs ?? 4000, closeTimeoutMs: o.closeTimeoutMs ?? 2000, packetBytes, packetMs,
+      finalizeAnswerMs: o.finalizeAnswerMs ?? FINALIZE_ANSWER_MS, unansweredPackets: Math.max(1, Math.ceil(UNANSWERED_MAX_MS / packetMs)),
+    });
     await live.waitForOpen(o.connectTimeoutMs ?? 5000);
     return live;
   }
@@ -136,18 +155,39 @@ class DeepgramSession implements SttSession {
   private readonly serverClosed: Promise<void>;
   private readonly onAbort = (): void => void this.close();
 
+  private readonly closeTimeoutMs: number;
+  private readonly packetBytes: number;
+  private readonly packetMs: number;
+  /** Packets sent since Deepgram last sent anything (the newest `unansweredPackets` of them; see the file's comment). */
+  private readonly unanswered: Uint8Array[] = [];
+  private readonly unansweredPackets: number;
+  /** Interim words of this utterance have been handed on (a replay of the unanswered audio would repeat them). */
+  private wordsPending = false;
+  /** Armed when a Finalize goes out, cleared by any message: fires when Deepgram has stopped answering. */
+  private finalizeWatch: NodeJS.Timeout | null = null;
+  private readonly finalizeAnswerMs: number;
+  private readonly noAnswer = (): void => {
+    this.finalizeWatch = null;
+    this.fail(new Error(`Deepgram did not answer a Finalize within ${this.finalizeAnswerMs} ms`), true);
+  };
+
   constructor(
     private readonly socket: ListenSocket,
     private readonly signal: AbortSignal,
-    keepAliveIntervalMs: number,
-    private readonly closeTimeoutMs: number,
-    private readonly packetBytes: number,
-    private readonly packetMs: number,
+    o: { keepAliveIntervalMs: number; closeTimeoutMs: number; packetBytes: number; packetMs: number; finalizeAnswerMs: number; unansweredPackets: number },
   ) {
+    this.closeTimeoutMs = o.closeTimeoutMs;
+    this.packetBytes = o.packetBytes;
+    this.packetMs = o.packetMs;
+    this.finalizeAnswerMs = o.finalizeAnswerMs;
+    this.unansweredPackets = o.unansweredPackets;
+    const keepAliveIntervalMs = o.keepAliveIntervalMs;
     this.events = this.queue;
     // The SDK hands on whatever the socket carried, parsed: only objects are Deepgram's messages (a `null` or a
-    // number would throw here, and the SDK would print the stack past the server's logger).
+    // number would throw here, and the SDK would print the stack past the server's logger). Anything it sends, a
+    // message or not, shows it is still answering.
     socket.on('message', (m) => {
+      this.answered();
       if (typeof m === 'object' && m !== null && !Array.isArray(m)) this.onMessage(m as DeepgramMessage);
     });
     socket.on('error', (err) => this.fail(err, true));
@@ -225,22 +265,44 @@ class DeepgramSession implements SttSession {
     this.packet = null;
     this.packetFill = 0;
     this.socket.sendMedia(audio);
+    // A reference, not a copy: the packet buffer is never written again.
+    this.unanswered.push(audio);
+    if (this.unanswered.length > this.unansweredPackets) this.unanswered.shift();
   }
 
   finalize(): boolean {
     if (!this.canSend()) return false;
     this.sendPacket();
     this.socket.sendFinalize({ type: 'Finalize' });
+    if (!this.finalizeWatch) {
+      this.finalizeWatch = setTimeout(this.noAnswer, this.finalizeAnswerMs);
+      this.finalizeWatch.unref();
+    }
     return true;
   }
 
-  /** The audio taken into a packet that never went out (the socket failed first). */
+  /** Deepgram sent something: it is answering. */
+  private answered(): void {
+    this.unanswered.length = 0;
+    if (this.finalizeWatch) {
+      clearTimeout(this.finalizeWatch);
+      this.finalizeWatch = null;
+    }
+  }
+
+  /**
+   * After a failure: the audio taken into a packet that never went out (the socket failed first), after the audio
+   * sent that Deepgram never answered for when no words of it are pending (see the file's comment).
+   */
   unsent(): Uint8Array | null {
-    if (!this.packet || this.packetFill === 0 || this.isOpen()) return null;
-    const audio = this.packet.subarray(0, this.packetFill);
+    if (this.isOpen()) return null;
+    const parts = this.wordsPending ? [] : this.unanswered.splice(0);
+    if (this.packet && this.packetFill > 0) parts.push(this.packet.subarray(0, this.packetFill));
     this.packet = null;
     this.packetFill = 0;
-    return audio;
+    this.unanswered.length = 0;
+    if (parts.length === 0) return null;
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 
   /**
@@ -271,6 +333,7 @@ class DeepgramSession implements SttSession {
   }
 
   private pushFinal(): void {
+    this.wordsPending = false;
     this.queue.push({
       type: 'final', text: this.pendingFinal, endOfUtterance: true,
       ...(this.pendingConfidence !== null ? { confidence: this.pendingConfidence } : {}),
@@ -284,7 +347,10 @@ class DeepgramSession implements SttSession {
       case 'Results': {
         const text = m.channel?.alternatives?.[0]?.transcript?.trim() ?? '';
         if (!m.is_final) {
-          if (text) this.queue.push({ type: 'interim', text: join(this.pendingFinal, text) });
+          if (text) {
+            this.wordsPending = true;
+            this.queue.push({ type: 'interim', text: join(this.pendingFinal, text) });
+          }
           return;
         }
         if (text) {
@@ -295,11 +361,13 @@ class DeepgramSession implements SttSession {
         if ((m.speech_final || m.from_finalize) && this.pendingFinal) {
           this.pushFinal();
         } else if (text) {
+          this.wordsPending = true;
           this.queue.push({ type: 'interim', text: this.pendingFinal });
         }
         return;
       }
       case 'UtteranceEnd':
+        this.wordsPending = false;
         if (this.pendingFinal) this.pushFinal();
         this.queue.push({ type: 'utterance_end' });
         return;
@@ -331,6 +399,7 @@ class DeepgramSession implements SttSession {
   private teardown(): void {
     clearInterval(this.keepAlive);
     if (this.packetTimer) clearTimeout(this.packetTimer);
+    if (this.finalizeWatch) clearTimeout(this.finalizeWatch);
     this.signal.removeEventListener('abort', this.onAbort);
     try {
       this.socket.close();
