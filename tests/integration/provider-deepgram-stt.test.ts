@@ -116,6 +116,34 @@ describe('DeepgramStt against fakeDeepgram', () => {
     }
   });
 
+  it('reads a result whose fields have the wrong types (or text that is not JSON) as no words: no stack on the console, the next result stands', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const session = await stt().open(sessionOptions());
+      const c = collector(session);
+      const conn = fake.connections.at(-1)!;
+      const base = { type: 'Results', channel_index: [0, 1], duration: 1, start: 0, metadata: {} };
+      conn.sendRaw('{"type":"Results", not json');
+      conn.send({ ...base, is_final: false, channel: { alternatives: [{ transcript: 42 }] } });
+      conn.send({ ...base, is_final: true, speech_final: true, channel: { alternatives: { transcript: 'not a list' } } });
+      conn.send({ ...base, is_final: true, speech_final: true, channel: 'no channel' });
+      conn.send({ ...base, is_final: true, speech_final: false, channel: { alternatives: [null] } });
+      conn.send({ ...base, is_final: true, speech_final: false, channel: { alternatives: [{ transcript: 'still', confidence: 'high' }] } });
+      conn.send({ type: 'SpeechStarted', channel: [0], timestamp: 'soon' });
+      conn.send({ ...base, is_final: true, speech_final: true, channel: { alternatives: [{ transcript: 'here', confidence: 0.9 }] } });
+      await c.until((e) => e.type === 'final');
+      expect(c.events).toEqual([
+        { type: 'interim', text: 'still' },
+        { type: 'speech_started', atMs: 0 },
+        { type: 'final', text: 'still here', endOfUtterance: true, confidence: 0.9 },
+      ]);
+      expect(errors).not.toHaveBeenCalled();
+      await session.close();
+    } finally {
+      errors.mockRestore();
+    }
+  });
+
   it('sends Finalize on finalize() and emits the flushed final', async () => {
     const session = await stt({ endpointingMs: 5000 }).open(sessionOptions());
     const c = collector(session);

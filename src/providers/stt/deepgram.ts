@@ -345,7 +345,7 @@ class DeepgramSession implements SttSession {
   private onMessage(m: DeepgramMessage): void {
     switch (m.type) {
       case 'Results': {
-        const text = m.channel?.alternatives?.[0]?.transcript?.trim() ?? '';
+        const { text, confidence } = firstAlternative(m);
         if (!m.is_final) {
           if (text) {
             this.wordsPending = true;
@@ -355,8 +355,7 @@ class DeepgramSession implements SttSession {
         }
         if (text) {
           this.pendingFinal = join(this.pendingFinal, text);
-          const confidence = m.channel?.alternatives?.[0]?.confidence;
-          this.pendingConfidence = typeof confidence === 'number' ? confidence : null;
+          this.pendingConfidence = confidence;
         }
         if ((m.speech_final || m.from_finalize) && this.pendingFinal) {
           this.pushFinal();
@@ -372,7 +371,7 @@ class DeepgramSession implements SttSession {
         this.queue.push({ type: 'utterance_end' });
         return;
       case 'SpeechStarted':
-        this.queue.push({ type: 'speech_started', atMs: Math.round((m.timestamp ?? 0) * 1000) });
+        this.queue.push({ type: 'speech_started', atMs: typeof m.timestamp === 'number' && Number.isFinite(m.timestamp) ? Math.round(m.timestamp * 1000) : 0 });
         return;
       default:
         return;
@@ -413,6 +412,22 @@ class DeepgramSession implements SttSession {
     this.ended = true;
     this.queue.close();
   }
+}
+
+/**
+ * The words and confidence of a result's first alternative. The message is parsed JSON from the network: a field of
+ * another type (a number for a transcript, an object for the alternatives) reads as no words or no confidence, never
+ * as an exception in the socket's handler (which the SDK would print past the server's logger, the result lost).
+ */
+function firstAlternative(m: DeepgramResults): { text: string; confidence: number | null } {
+  const alternatives: unknown = (m.channel as { alternatives?: unknown } | null | undefined)?.alternatives;
+  const first: unknown = Array.isArray(alternatives) ? alternatives[0] : undefined;
+  if (typeof first !== 'object' || first === null) return { text: '', confidence: null };
+  const { transcript, confidence } = first as { transcript?: unknown; confidence?: unknown };
+  return {
+    text: typeof transcript === 'string' ? transcript.trim() : '',
+    confidence: typeof confidence === 'number' && Number.isFinite(confidence) ? confidence : null,
+  };
 }
 
 function join(a: string, b: string): string {
