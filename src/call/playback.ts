@@ -15,8 +15,8 @@
  * A TTS that goes quiet fails the turn (TtsFailure), whatever the provider: a phrase with no audio `firstAudioMs`
  * after it was requested, or none for `audioIdleMs` after its last chunk (the provider not having ended it), is
  * cancelled. Only the wait on the provider counts — not the time synthesis is held back because enough is ready.
- * A phrase the voice refuses (an error no retry can mend, before any of its audio: a 4xx for its request) is
- * skipped — left unsaid, on the same session — and the turn goes on with the next one. Only failures that may be the
+ * A phrase the voice refuses (an error no retry can mend, before any of its audio: a 4xx for its request), or ends
+ * without any audio, is skipped — left unsaid, on the same session — and the turn goes on with the next one. Only failures that may be the
  * voice's, not the phrase's, fail the turn; the call gives up a phrase that failed it twice (giveUp). An account
  * refusal (401/402/403: key, credits, plan) is the voice's, never the phrase's: it fails the turn at once.
  */
@@ -601,7 +601,13 @@ export class Playback {
         this.audioDue = 0;
         if (this.o.signal.aborted || this.frozen) return;
         if (partialBytes > 0) this.addSlice(phrase, partial, partialBytes);
-        if (phrase.slices > 0) phrase.lastSlice = this.slices.length - 1;
+        // Ended without a byte of audio: the caller hears nothing of it, so it is not said (a voice that answers
+        // every phrase so ends the call as one that refuses them: two turns with nothing said).
+        if (phrase.slices === 0) {
+          this.o.onRefused?.(phrase.text, new Error('TTS ended the phrase without audio'));
+          return this.skip(phrase);
+        }
+        phrase.lastSlice = this.slices.length - 1;
         phrase.ended = true;
         this.reportHeard();
         this.pump();

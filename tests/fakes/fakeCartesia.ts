@@ -53,9 +53,10 @@ export class FakeCartesia {
   trace: ((event: FakeCartesiaTrace) => void) | null = null;
   /**
    * Misbehaviour for a new context, by its first transcript: 'silent' never answers it, { error } answers an error
-   * frame for it (that status code), 'drop' closes the socket after its first audio chunk.
+   * frame for it (that status code), 'drop' closes the socket after its first audio chunk, 'empty' ends it (`done`)
+   * without any audio.
    */
-  misbehave: ((transcript: string, connection: number) => 'silent' | 'drop' | { error: number } | null) | null = null;
+  misbehave: ((transcript: string, connection: number) => 'silent' | 'drop' | 'empty' | { error: number } | null) | null = null;
   private readonly http: Server;
   private readonly wss: WebSocketServer;
   private port = 0;
@@ -119,6 +120,13 @@ export class FakeCartesia {
     const run = async (id: string, ctx: ContextState): Promise<void> => {
       const bad = this.misbehave?.(ctx.firstTranscript, connection) ?? null;
       if (bad === 'silent') return;
+      if (bad === 'empty') {
+        if (ctx.finished && !ctx.cancelled) {
+          send({ type: 'done', context_id: id, done: true, status_code: 200 });
+          contexts.delete(id);
+        }
+        return;
+      }
       if (bad && typeof bad === 'object') {
         send({ type: 'error', context_id: id, status_code: bad.error, title: 'Scripted', message: `scripted error ${bad.error}`, error_code: 'scripted', done: true });
         contexts.delete(id);

@@ -204,6 +204,8 @@ export class ScriptedTts implements TtsProvider {
   hangOpens = 0;
   /** Turns whose audio never comes and which ignore their abort signal. */
   hangTurns = 0;
+  /** Phrases (by their text) answered as done with no audio at all, as a voice may end a context it made nothing of. */
+  noAudioFor: ((text: string) => boolean) | null = null;
   closed = 0;
 
   constructor(private readonly options: ScriptedTtsOptions = {}) {}
@@ -236,6 +238,7 @@ export class ScriptedTts implements TtsProvider {
     if (shouldHang) this.hangTurns--;
     const o = this.options;
     const record = (text: string): void => void this.texts.push(text.trim());
+    const noAudio = this.noAudioFor;
     async function* audio(): AsyncIterable<Uint8Array> {
       if (shouldHang) await new Promise<never>(() => {});
       for await (const text of input) {
@@ -246,6 +249,7 @@ export class ScriptedTts implements TtsProvider {
           return;
         }
         if (shouldFail) throw new Error('tts generation failed');
+        if (noAudio?.(text.trim())) continue;
         const words = text.split(/\s+/).filter(Boolean);
         for (let i = 0; i < words.length; i++) {
           if (cancelled || signal.aborted) return;

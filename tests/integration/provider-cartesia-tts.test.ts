@@ -157,6 +157,24 @@ describe('CartesiaTts against fakeCartesia', () => {
     }
   });
 
+  it('a context Cartesia ends without audio ends the phrase with none (the call leaves it unsaid: playback.ts), and the next plays', async () => {
+    const session = await tts().open({ format: TWILIO_FORMAT, language: 'en' });
+    try {
+      fake.misbehave = (transcript) => (transcript.startsWith('Nothing') ? 'empty' : null);
+      const empty = session.startTurn(new AbortController().signal);
+      empty.pushText('Nothing comes of this. ');
+      empty.end();
+      expect(await drain(empty)).toEqual([]);
+      const next = session.startTurn(new AbortController().signal);
+      next.pushText('Still here. ');
+      next.end();
+      expect(total(await drain(next))).toBe(2 * 60 * 8);
+    } finally {
+      fake.misbehave = null;
+      await session.close();
+    }
+  });
+
   it('fails the live turn on a mid-stream drop (retryable) and reconnects once for the next turn', async () => {
     fake.options.chunkIntervalMs = 10;
     const session = await tts().open({ format: TWILIO_FORMAT, language: 'en' });

@@ -356,3 +356,31 @@ describe('TTS fails to open, hangs, or fails mid-phrase', () => {
     expect(Date.now() - callerDoneAt).toBeLessThanOrEqual(RECONNECT_BUDGET_MS + 3000);
   });
 });
+
+describe('a voice that ends phrases without any audio', () => {
+  it('a phrase it makes nothing of is stored unsaid, not as said; the rest of the answer is said and the call goes on', async () => {
+    const h = harness({ before: (tts) => (tts.inner.noAudioFor = (text) => text === 'On Saturdays we open at ten.') });
+    await h.advance(4000);
+    void h.stt.play(saySentence('when do you open'));
+    await h.advance(8000);
+    const answer = h.recorder.turns.find((t) => t.role === 'bot' && t.text.startsWith('We open at nine'));
+    expect(answer).toMatchObject({ text: 'We open at nine. On Sundays we are closed.', unsaid: ['On Saturdays we open at ten.'] });
+    // What the model is told it said is what the caller heard.
+    void h.stt.play(saySentence('thanks'));
+    await h.advance(8000);
+    const history = h.llm.requests[1]!.messages.filter((m) => m.role === 'assistant').map((m) => m.content);
+    expect(history).toEqual(['We open at nine. On Sundays we are closed.']);
+    expect(h.ended).toBe(false);
+  });
+
+  it('a voice that makes no audio at all: nothing is stored as said, and the call ends (provider_failure: tts) instead of going on in silence', async () => {
+    const h = harness({ before: (tts) => (tts.inner.noAudioFor = () => true) });
+    await h.advance(4000);
+    void h.stt.play(saySentence('when do you open'));
+    await h.advance(8000);
+    await h.done;
+    expect(h.recorder.ended).toEqual({ status: 'failed', reason: 'provider_failure: tts' });
+    expect(h.recorder.turns.filter((t) => t.role === 'bot' && t.text)).toEqual([]);
+    expect(h.texts()).toContain('caller: when do you open');
+  });
+});
