@@ -17,6 +17,8 @@ export interface FakeToolCall {
 
 export interface FakeChatReply {
   text?: string;
+  /** The model declines: its words stream as `delta.refusal` (content null), as the API sends a refusal. */
+  refusal?: string;
   toolCalls?: FakeToolCall[];
   /** Defaults to 'tool_calls' when toolCalls are present, else 'stop'. */
   finishReason?: 'stop' | 'tool_calls' | 'length';
@@ -153,8 +155,9 @@ export class FakeOpenAI {
     });
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
 
-    const chunks: Array<Record<string, unknown>> = [{ role: 'assistant', content: '' }];
+    const chunks: Array<Record<string, unknown>> = [reply.refusal !== undefined ? { role: 'assistant', content: null, refusal: '' } : { role: 'assistant', content: '' }];
     for (const token of fakeTokens(reply.text ?? '')) chunks.push({ content: token });
+    for (const token of fakeTokens(reply.refusal ?? '')) chunks.push({ content: null, refusal: token });
     (reply.toolCalls ?? []).forEach((call, index) => {
       const args = typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments);
       chunks.push({ tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] });

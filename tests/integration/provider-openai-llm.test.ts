@@ -59,6 +59,14 @@ describe('OpenAiLlm against fakeOpenAI', () => {
     expect(sent.body.tools).toBeUndefined();
   });
 
+  it('streams a refusal as the answer\'s words: the caller hears what the model said, not silence and a stock line', async () => {
+    fake.reply = { refusal: "I'm sorry, I can't help with that." };
+    const events = await collect(llm.stream(request()));
+    const texts = events.filter((e) => e.type === 'text').map((e) => (e as { text: string }).text);
+    expect(texts.join('')).toBe("I'm sorry, I can't help with that.");
+    expect(events.at(-1)).toMatchObject({ type: 'done', finishReason: 'stop' });
+  });
+
   it('puts the turn\'s knowledge after the caller\'s latest words, keeping the instructions and what came before unchanged', async () => {
     fake.reply = { text: 'We open at nine.' };
     const history: LlmRequest['messages'] = [

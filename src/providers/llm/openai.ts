@@ -120,6 +120,9 @@ export class OpenAiLlm implements LlmProvider {
         chunks++;
         const delta = choice.delta;
         if (delta?.content) yield { type: 'text', text: delta.content };
+        // A refusal is the model's answer too (content null): spoken and kept in the history like any words (the
+        // structured path above reads it the same way), not dropped for the stock no-answer line.
+        else if (delta?.refusal) yield { type: 'text', text: delta.refusal };
         for (const tc of delta?.tool_calls ?? []) {
           let call = pending.get(tc.index);
           if (!call) {
