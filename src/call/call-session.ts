@@ -67,6 +67,8 @@ const PHRASE_TRIES = 2;
  * decodes a few seconds of speech in a few hundred ms; Deepgram answers a Finalize in about as long.
  */
 export const LAST_WORDS_WAIT_MS = 1500;
+/** The start of the system turn stored when the recognizer comes back after an outage. */
+export const STT_GAP_NOTE = 'Speech recognition was interrupted';
 
 export class CallSession {
   private readonly clock: Clock;
@@ -178,6 +180,9 @@ export class CallSession {
       onStt: (ev) => this.onSttEvent(ev),
       onSttLost: () => this.failCall('stt'),
       onSttFailure: (reconnecting, err) => o.onProviderFailure?.('stt', reconnecting, err),
+      // Whoever reads the transcript later learns the caller spoke to a recognizer that was out (words held
+      // meanwhile are heard by the new one, but what the lost one had not answered for may be missing).
+      onSttRecovered: (ms) => this.said.note(`${STT_GAP_NOTE} for ${(ms / 1000).toFixed(1)} s and reconnected.`),
     });
     this.ttsLine = new TtsLine({
       provider: o.tts,

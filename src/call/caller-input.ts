@@ -38,6 +38,8 @@ export interface CallerInputOptions {
   onSttLost: () => void;
   /** A recognizer session failed (`err`); `reconnecting` when a reopen follows (metrics). */
   onSttFailure?: ((reconnecting: boolean, err?: unknown) => void) | undefined;
+  /** The recognizer is back after being out for `lostForMs`. */
+  onSttRecovered?: ((lostForMs: number) => void) | undefined;
 }
 
 /** No frame for this long: the line is silent. Above any network jitter Twilio's 20 ms frames see. */
@@ -93,6 +95,7 @@ export class CallerInput {
         o.onSttFailure?.(leftMs > 0, err);
       },
       onGiveUp: o.onSttLost,
+      onRecovered: (ms) => o.onSttRecovered?.(ms),
     });
   }
 

@@ -128,8 +128,20 @@ export class Conversation {
     this.record({ role: 'system', text, ts: this.iso() });
   }
 
+  /**
+   * A note on the call itself, not on what was said (the recognizer was out): stored as it happens, so it never
+   * settles a stopped turn that waits to know whether its rest is said (record() would, as heard).
+   */
+  note(text: string): void {
+    this.append({ role: 'system', text, ts: this.iso() });
+  }
+
   private record(turn: TranscriptTurn): void {
     this.flush();
+    this.append(turn);
+  }
+
+  private append(turn: TranscriptTurn): void {
     this.recorder.appendTurn(turn).catch((err: unknown) => this.log.error({ err: errText(err) }, 'recording a turn failed'));
   }
 

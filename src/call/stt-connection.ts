@@ -46,6 +46,8 @@ export interface SttConnectionOptions {
   onFailure: (err: unknown, leftMs: number) => void;
   /** No recognizer within the budget (or a failure that no reconnect can mend): the call cannot listen. */
   onGiveUp: (err: unknown) => void;
+  /** A session opened after a failure: the recognizer was out for `lostForMs` (from the streak's first failure). */
+  onRecovered?: (lostForMs: number) => void;
   /** Default RECONNECT_BUDGET_MS. */
   budgetMs?: number;
 }
@@ -56,6 +58,8 @@ export class SttConnection {
   private readonly held: Held[] = [];
   private closed = false;
   private readonly budget: ReconnectBudget;
+  /** When the recognizer was lost (the first failure since a session last opened); null while one is open. */
+  private lostAt: number | null = null;
 
   constructor(private readonly o: SttConnectionOptions) {
     this.budget = new ReconnectBudget(o.clock, o.budgetMs);
@@ -129,6 +133,8 @@ export class SttConnection {
       }
       this.session = session;
       const openedAt = this.o.clock.now();
+      if (this.lostAt !== null) this.o.onRecovered?.(openedAt - this.lostAt);
+      this.lostAt = null;
       // The caller may have started talking (and stopped) while the recognizer was connecting: hand it what we held.
       this.replayHeld(session);
       let failure: Error | null = null;
@@ -166,6 +172,7 @@ export class SttConnection {
   /** Counts a failure against the budget; resolves whether to try again (after the backoff). */
   private async failed(err: unknown, recoverable: boolean): Promise<boolean> {
     if (this.closed) return false;
+    this.lostAt ??= this.o.clock.now();
     const left = this.budget.fail();
     // A failure no reopen can mend has nothing left of the budget, whatever its clock says.
     this.o.onFailure(err, recoverable ? left : 0);

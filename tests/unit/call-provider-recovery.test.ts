@@ -125,6 +125,19 @@ describe('STT drops or hangs mid-call', () => {
     expect(h.ended).toBe(false);
   });
 
+  it('the outage is in the transcript: a system turn says the recognizer was out, for how long, and came back', async () => {
+    const h = harness();
+    await h.advance(4000);
+    h.stt.fail();
+    await h.advance(100);
+    void h.stt.play(saySentence('when do you open'));
+    await h.advance(8000);
+    const notes = h.recorder.turns.filter((t) => t.role === 'system').map((t) => t.text);
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toMatch(/^Speech recognition was interrupted for \d+\.\d s and reconnected\.$/);
+    expect(h.texts().slice(1)).toEqual([notes.map((n) => `system: ${n}`)[0], 'caller: when do you open', `bot: ${ANSWER}`]);
+  });
+
   it('words recognised before a drop mid-utterance stay in the caller\'s turn, the new session\'s words after them', async () => {
     const h = harness();
     await h.advance(4000);
@@ -149,7 +162,7 @@ describe('STT drops or hangs mid-call', () => {
     h.stt.end();
     await h.advance(8000);
     expect(h.stt.opened).toBe(2);
-    expect(h.texts()).toEqual([`bot: ${GREETING}`, 'caller: when do you open', `bot: ${ANSWER}`]);
+    expect(h.texts().filter((t) => !t.startsWith('system: Speech recognition was interrupted'))).toEqual([`bot: ${GREETING}`, 'caller: when do you open', `bot: ${ANSWER}`]);
   });
 
   it('a recognizer whose reopen hangs is given up at the budget: the caller hears the apology then', async () => {
