@@ -11,6 +11,7 @@ import { isRetryable } from '../errors.js';
 import { boundedRead, markTurnSlow, ReadTimedOut } from '../util/bounded-read.js';
 import { allowContactsIn, checkPhrase, type SafeSpeechContext, type SafeSpeechReason } from '../safety/safe-speech.js';
 import type { HistoryWindow } from './history-window.js';
+import { framedKnowledge } from './knowledge-frame.js';
 import type { Playback } from './playback.js';
 import { SentenceChunker } from './sentence-chunker.js';
 import type { ToolRegistry } from './tool-registry.js';
@@ -198,7 +199,7 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
     const retrieve = o.retrieveContext;
     try {
       const knowledge = await boundedRead((s) => retrieve(o.userText, s), o.retrievalBudgetMs ?? RETRIEVAL_BUDGET_MS, signal);
-      if (knowledge) context = `# Relevant company knowledge (cite the source when you use it)\n${knowledge}`;
+      if (knowledge) context = framedKnowledge(knowledge);
       if (knowledge && safe) safe = allowContactsIn(safe, knowledge);
     } catch (err) {
       // Retrieval is an aid: answer without it rather than fail the turn — and without a second wait for the same

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIVE_ANSWER_MAX_TOKENS, LlmFailure, runAgentTurn, type AgentTurnResult } from '../../src/call/agent-turn.js';
 import { ParleyError } from '../../src/errors.js';
+import { framedKnowledge } from '../../src/call/knowledge-frame.js';
 import type { Playback } from '../../src/call/playback.js';
 import { ToolRegistry } from '../../src/call/tool-registry.js';
 import type { CallContext, Tool } from '../../src/call/tool-types.js';
@@ -61,7 +62,7 @@ describe('runAgentTurn', () => {
       playback: fakePlayback(spoken), signal: new AbortController().signal, clock: systemClock, maxToolRounds: 3,
     });
     expect(llm.requests[0]?.system).toBe('Base.');
-    expect(llm.requests[0]?.context).toBe('# Relevant company knowledge (cite the source when you use it)\n[price-list.pdf p.2] answer to q');
+    expect(llm.requests[0]?.context).toBe(framedKnowledge('[price-list.pdf p.2] answer to q'));
     expect(llm.requests.every((r) => r.context === llm.requests[0]?.context)).toBe(true);
     expect(llm.requests).toHaveLength(3);
     expect(result.toolsCalled).toEqual(['loop', 'loop', 'loop']);
