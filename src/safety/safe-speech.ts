@@ -9,7 +9,7 @@
  *                     value — refused. Conservative: only numbers marked as money ($80, 80 dollars, 1 500 ₽,
  *                     "costs 80"), and only against the nearest service named within the same clause;
  *   - code:           code read aloud (fences, HTML tags, statements) — refused;
- *   - formatting:     markdown and URLs — stripped; the replacement is the speakable text.
+ *   - formatting:     markdown, URLs and emoji — stripped; the replacement is the speakable text.
  * A refusal's replacement is a deterministic phrase in the call's language (en, ru). No I/O, no clock, no regex
  * built per phrase: the context is compiled once (cached per context object) and each phrase costs microseconds.
  */
@@ -78,6 +78,12 @@ interface Compiled {
 
 const WORD = /[\p{L}\p{N}]+/gu;
 const URL_RE = /\b(?:https?:\/\/|www\.)[^\s<>()]+|(?<![@\p{L}\p{N}._%+-])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|ru|рф|co|uk|de|info|biz|app|dev)(?:\/[^\s<>()]*)?(?![\p{L}\p{N}@])/giu;
+/**
+ * Emoji and pictographs (🕘 ✅ ★ ™, flags, skin tones, keycaps, the joiners and variation selectors that build them):
+ * a voice reads them as their names ("grinning face") or as noise. They reach a phrase from the model and from
+ * documents (the scenario engine speaks a document's sentence as it is).
+ */
+const EMOJI = /[\u2605\u2606\u2700-\u27bf\p{Extended_Pictographic}\p{Regional_Indicator}\p{Emoji_Modifier}]|\u200d|\ufe0e|\ufe0f|\u20e3/gu;
 const PHONE_RE = /(?:\+\s?)?\(?\d[\d\s().-]{5,}\d/g;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 const CODE_RE = /```|<\/?[a-z][a-z0-9]*(?:\s[^<>]*)?>|\b(?:function|const|let|var|def|return|import|SELECT|INSERT)\b[^.!?]*[=({;]|[{};]\s*$|=>|\b\w+\([^)]*\)\s*[;{]/m;
@@ -188,11 +194,12 @@ function inventedNumber(text: string, c: Compiled): string | null {
   return null;
 }
 
-/** Markdown and URLs out, the words kept: what is left to speak. */
+/** Markdown, URLs and emoji out, the words kept: what is left to speak. */
 export function stripFormatting(text: string): string {
   return text
     .replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1') // [text](url), images
     .replace(URL_RE, '')
+    .replace(EMOJI, '')
     .replace(/`([^`]*)`/g, '$1')
     .replace(/(\*\*|__)(.+?)\1/g, '$2')
     .replace(/(^|[\s(])[*_]([^*_\s][^*_]*?)[*_](?=[\s).,!?;:]|$)/g, '$1$2')
@@ -238,8 +245,10 @@ export function checkPhrase(text: string, ctx: SafeSpeechContext): SafeSpeechRes
   if (invented) return refuse('invented_number', invented);
   if (CODE_RE.test(text)) return refuse('code');
   URL_RE.lastIndex = 0;
-  if (FORMATTING_HINT.test(text) || URL_RE.test(text)) {
+  EMOJI.lastIndex = 0;
+  if (FORMATTING_HINT.test(text) || URL_RE.test(text) || EMOJI.test(text)) {
     URL_RE.lastIndex = 0;
+    EMOJI.lastIndex = 0;
     const stripped = stripFormatting(text);
     if (stripped === text.trim()) return { ok: true };
     return { ok: false, reason: 'formatting', replacement: /[\p{L}\p{N}]/u.test(stripped) ? stripped : fallback.empty };

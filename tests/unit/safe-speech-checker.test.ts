@@ -1,5 +1,6 @@
 /** the safe-speech checker, one check at a time, in English and Russian. */
 import { describe, expect, it } from 'vitest';
+import { spokenAnswer } from '../../src/knowledge/spoken-answer.js';
 import { allowContactsIn, checkPhrase, FALLBACK_PHRASES, stripFormatting, type SafeSpeechContext } from '../../src/safety/safe-speech.js';
 
 const en: SafeSpeechContext = {
@@ -28,6 +29,17 @@ describe('safe speech', () => {
       'We are open from 9 to 6, and parking costs nothing.',
     ]) expect(checkPhrase(text, en), text).toEqual({ ok: true });
     expect(checkPhrase('Чистка зубов стоит 3 500 рублей.', ru)).toEqual({ ok: true });
+  });
+
+  it('strips emoji and pictographs, which a voice reads as their names, keeping the words (a document\'s sentence too)', () => {
+    expect(checkPhrase('Opening hours 🕘: we open at 9 am 😀.', en)).toEqual({ ok: false, reason: 'formatting', replacement: 'Opening hours: we open at 9 am.' });
+    expect(stripFormatting('Rated ★★★★★ by 👨‍👩‍👧 families 👍🏽, press 1️⃣ or visit us in 🇷🇺 Moscow™.')).toBe('Rated by families, press 1 or visit us in Moscow.');
+    expect(checkPhrase('✅ 😀', en)).toMatchObject({ ok: false, reason: 'formatting', replacement: FALLBACK_PHRASES.en.empty });
+    // What the offline engine says from a document (spoken-answer.ts) goes through the same check before the voice.
+    const said = spokenAnswer('Мы открыты с 9 до 18 ✅. Подробнее на сайте 👉 www.salon.ru/hours', 'когда вы открыты');
+    expect(checkPhrase(said!, ru)).toEqual({ ok: false, reason: 'formatting', replacement: 'Мы открыты с 9 до 18. Подробнее на сайте' });
+    // Text without them is untouched: letters, digits, currency and punctuation are not pictographs.
+    expect(checkPhrase('Парковка бесплатна: 2 часа, скидка 10%, в зале 25 °C, абонемент 500 ₽ — «Лайм».', ru)).toEqual({ ok: true });
   });
 
   it('strips markdown and URLs, keeping the words', () => {
