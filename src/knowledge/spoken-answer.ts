@@ -43,31 +43,95 @@ function untable(line: string): string {
   return line;
 }
 
-/** "Price: 123 EUR" — a field of a record (a CSV row is one per line, parse-csv.ts). */
-const FIELD = /^[^:.!?]{1,40}: [^:]{1,120}$/u;
+/**
+ * "Price: 123 EUR" — a field of a record (a CSV row is one per line, parse-csv.ts). The value may hold a time
+ * ("Open: 9:00 - 18:00"): a colon between digits is not a second field.
+ */
+const FIELD = /^([^:.!?]{1,40}): (?:[^:]|(?<=\d):(?=\d)){1,120}$/u;
+
+const cellsOf = (line: string): string[] | null => {
+  if (!line.includes('|')) return null;
+  const cells = line.replace(/^\s*\|/, '').replace(/\|\s*$/, '').split('|').map((c) => c.trim());
+  return cells.length >= 2 ? cells : null;
+};
+const TABLE_RULE = /^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)+\|?\s*$/;
 
 /**
- * Runs of two or more field lines are one record, said as one clause ("Service Perm, Price 123 EUR, Duration 45
- * min"): line by line, "how long does a perm take" found "Service: Perm" and read the price after it.
+ * A Markdown table (a row of cells over a |---|---| rule) said the way CSV rows are: each later row as
+ * "header: value" lines, one record per row. Read as lines, "What are your hours on Saturday?" was answered by the
+ * header row "Day, Hours" and the row after it (Monday to Friday's hours).
  */
-function mergeRecords(lines: string[]): string[] {
+function tableFields(lines: string[]): string[] {
   const out: string[] = [];
+  let header: string[] | null = null;
   for (let i = 0; i < lines.length; i++) {
-    let j = i;
-    while (j < lines.length && FIELD.test(lines[j]!)) j++;
-    if (j - i >= 2) {
-      out.push(`${lines.slice(i, j).map((l) => l.replace(/:\s+/, ' ').replace(/[.;,\s]+$/, '')).join(', ')}.`);
-      i = j - 1;
-    } else out.push(lines[i]!);
+    const cells = cellsOf(lines[i]!);
+    if (cells && TABLE_RULE.test(lines[i + 1] ?? '')) {
+      header = cells;
+      i++;
+    } else if (cells && header) {
+      const names = header;
+      out.push(...cells.map((c, k) => (c && names[k] ? `${names[k]}: ${c}` : c)).filter(Boolean));
+    } else {
+      header = null;
+      out.push(lines[i]!);
+    }
   }
   return out;
 }
 
-/** Sentences (and table rows as sentences) of a chunk, cleaned of markup, file names and headings' hashes. */
-export function spokenSentences(chunk: string): string[] {
-  const lines = chunk
-    .split(/\r?\n/)
-    .map((l) => l.trim())
+/**
+ * A sentence to say, or a record (a table row: said whole, never with its neighbour). A record is matched on its
+ * values only: its field names ("Hours", "Price") are in every row, so "What are your hours on Saturday?" must not
+ * pick the first row for its "Hours" — no row for Saturday is no answer, not Monday's hours.
+ */
+interface Unit {
+  text: string;
+  record: boolean;
+  values?: string;
+}
+
+/**
+ * Runs of two or more field lines are records, each said as one clause ("Service Perm, Price 123 EUR, Duration 45
+ * min"): line by line, "how long does a perm take" found "Service: Perm" and read the price after it. A field
+ * name seen again starts the next record — a CSV's rows follow one another line by line, and as one run "How much
+ * is teeth cleaning?" was answered with every row of the price list.
+ */
+function mergeRecords(lines: string[]): Unit[] {
+  const out: Unit[] = [];
+  const said = (fields: string[]): Unit => ({
+    text: `${fields.map((l) => l.replace(/:\s+/, ' ').replace(/[.;,\s]+$/, '')).join(', ')}.`,
+    record: true,
+    values: fields.map((l) => l.slice(l.indexOf(':') + 1)).join(' '),
+  });
+  for (let i = 0; i < lines.length; i++) {
+    let j = i;
+    while (j < lines.length && FIELD.test(lines[j]!)) j++;
+    if (j - i < 2) {
+      out.push({ text: lines[i]!, record: false });
+      continue;
+    }
+    let record: string[] = [];
+    const names = new Set<string>();
+    for (const line of lines.slice(i, j)) {
+      const name = FIELD.exec(line)![1]!.trim().toLowerCase();
+      if (names.has(name)) {
+        out.push(said(record));
+        record = [];
+        names.clear();
+      }
+      names.add(name);
+      record.push(line);
+    }
+    out.push(said(record));
+    i = j - 1;
+  }
+  return out;
+}
+
+/** Sentences (and table rows as records) of a chunk, cleaned of markup, file names and headings' hashes. */
+function spokenUnits(chunk: string): Unit[] {
+  const lines = tableFields(chunk.split(/\r?\n/).map((l) => l.trim()))
     .filter((l) => l && !/^[|:\-\s]+$/.test(l))
     .map((l) => untable(l))
     .map((l) =>
@@ -82,11 +146,17 @@ export function spokenSentences(chunk: string): string[] {
         .trim(),
     )
     .filter(Boolean);
-  const out: string[] = [];
-  for (const line of mergeRecords(lines)) {
-    for (const s of line.split(/(?<=[.!?…])\s+(?=[A-ZА-ЯЁ0-9"«])/)) if (s.trim()) out.push(s.trim());
+  const out: Unit[] = [];
+  for (const unit of mergeRecords(lines)) {
+    if (unit.record) out.push(unit);
+    else for (const s of unit.text.split(/(?<=[.!?…])\s+(?=[A-ZА-ЯЁ0-9"«])/)) if (s.trim()) out.push({ text: s.trim(), record: false });
   }
   return out;
+}
+
+/** Sentences (and table rows as sentences) of a chunk, cleaned of markup, file names and headings' hashes. */
+export function spokenSentences(chunk: string): string[] {
+  return spokenUnits(chunk).map((u) => u.text);
 }
 
 /**
@@ -139,13 +209,40 @@ function weight(stats: TermStats, term: string): number {
 }
 
 /**
+ * At most MAX_CHARS of `text`, cut between words: its start, or — when the question's words are not in that — from a
+ * few words before the first that is. A long run without sentence punctuation (a flattened table, a PDF's list, a
+ * text of one line) is one "sentence": its first 220 characters were said, and the answer further on was not.
+ */
+function sayable(text: string, terms: string[]): string {
+  const words = text.split(' ');
+  const first = words.findIndex((w) => terms.some((t) => shares(stems(w), t)));
+  // From the start while the first question word is well inside what is said; else from just before it (a word
+  // that begins with a capital, as a sentence or a name would, among the three before it; else those three).
+  let start = 0;
+  if (first >= 0 && words.slice(0, first + 1).join(' ').length > MAX_CHARS - 40) {
+    start = Math.max(0, first - 3);
+    for (let i = first; i >= Math.max(0, first - 3); i--) {
+      if (/^\p{Lu}/u.test(words[i]!)) {
+        start = i;
+        break;
+      }
+    }
+  }
+  const rest = words.slice(start).join(' ');
+  if (rest.length <= MAX_CHARS) return rest;
+  const cut = rest.lastIndexOf(' ', MAX_CHARS);
+  return rest.slice(0, cut > 0 ? cut : MAX_CHARS);
+}
+
+/**
  * The answer to `question` from `chunk` (under the heading path `section`, if any): its best sentence (plus the next when the first is only a heading), the
  * sentences weighed by how rare the shared words are across `corpus` (default: the chunk's own passages). None when
  * the chunk shares no word with the question, or only words common across the corpus ("do you fix your hours" is
  * not answered by the cancellation sentence because it says "24 hours").
  */
 export function spokenAnswer(chunk: string, question: string, corpus?: TermStats, section?: string | null): string | null {
-  const sentences = spokenSentences(chunk);
+  const units = spokenUnits(chunk);
+  const sentences = units.map((u) => u.text);
   if (!sentences.length) return null;
   const stats = corpus ?? termStats([chunk]);
   const terms = stems(question);
@@ -158,7 +255,7 @@ export function spokenAnswer(chunk: string, question: string, corpus?: TermStats
   /** Per sentence, the rare question words it has as they are (not by a shared prefix: "cost" is not "costs"). */
   const exactRareHitsOf: number[] = [];
   sentences.forEach((s, i) => {
-    const words = stems(s);
+    const words = stems(units[i]!.values ?? s);
     let hits = 0;
     let rare = 0;
     let exactRare = 0;
@@ -185,15 +282,14 @@ export function spokenAnswer(chunk: string, question: string, corpus?: TermStats
   });
   if (best < 0) return null;
   let out = sentences[best]!;
-  if (out.length < 40 && sentences[best + 1] && !/[.!?]$/.test(out)) out = `${out.replace(/[:\s]+$/, '')}: ${sentences[best + 1]}`;
-  else if (out.length < 40 && sentences[best + 1]) out += ` ${sentences[best + 1]}`;
+  // A record (a table row) is said whole and alone: the next row is another service's, not more of this answer.
+  const next = units[best]!.record || units[best + 1]?.record ? undefined : sentences[best + 1];
+  if (out.length < 40 && next && !/[.!?]$/.test(out)) out = `${out.replace(/[:\s]+$/, '')}: ${next}`;
+  else if (out.length < 40 && next) out += ` ${next}`;
   // The next sentence answers the question too ("…free up to 24 hours before. Later cancellations cost $20."): say both.
   // Only on a word of the question as it is: "…cleaning costs 80 dollars" is not followed by what whitening costs.
-  else if (sentences[best + 1] && (exactRareHitsOf[best + 1] ?? 0) > 0 && out.length + sentences[best + 1]!.length < MAX_CHARS) out += ` ${sentences[best + 1]}`;
-  if (out.length > MAX_CHARS) {
-    const cut = out.lastIndexOf(' ', MAX_CHARS);
-    out = `${out.slice(0, cut > 0 ? cut : MAX_CHARS).replace(/[,;:\s]+$/, '')}.`;
-  }
+  else if (next && (exactRareHitsOf[best + 1] ?? 0) > 0 && out.length + next.length < MAX_CHARS) out += ` ${next}`;
+  if (out.length > MAX_CHARS) out = sayable(out, [...terms].filter((t) => !isCommon(stats, t))).replace(/[,;:\s]+$/, '');
   out = out.replace(/(?<!\s)\s+([,.!?])/g, '$1').replace(/^[,;:\s]+/, '');
   if (!/[.!?…]$/.test(out)) out += '.';
   return out.charAt(0).toUpperCase() + out.slice(1);

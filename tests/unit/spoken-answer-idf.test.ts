@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { chunkBlocks } from '../../src/knowledge/chunk.js';
+import { parseCsv } from '../../src/knowledge/parse-csv.js';
+import { parseMarkdown, parsePlainText } from '../../src/knowledge/parse-text.js';
 import { spokenAnswer, termStats } from '../../src/knowledge/spoken-answer.js';
 
 // One chunk of a markdown FAQ without '#' headings: two sections, "hours" under both.
@@ -84,5 +87,37 @@ describe('spoken answer: a CSV row', () => {
   it('is one record said as one clause, the asked field in it, not the next field read as the answer', () => {
     const answer = spokenAnswer(row, 'How long does a perm take?', undefined, null);
     expect(answer).toBe('Service Perm, Price 123 EUR, Duration 45 min.');
+  });
+});
+
+describe('spoken answer: tables and long lines, as the parsers and the chunker leave them', () => {
+  const chunkOf = (blocks: Parameters<typeof chunkBlocks>[0]) => chunkBlocks(blocks, { size: 800, overlap: 120 });
+
+  it('a CSV price list: the row asked about, not every row of the list', () => {
+    const [chunk] = chunkOf(parseCsv('Service,Price,Duration\nTeeth cleaning,$95,45 min\nWhitening,$350,90 min\nFilling,$120,30 min\n').blocks);
+    expect(spokenAnswer(chunk!.text, 'How much is teeth cleaning?')).toBe('Service Teeth cleaning, Price $95, Duration 45 min.');
+    expect(spokenAnswer(chunk!.text, 'How long does whitening take?')).toBe('Service Whitening, Price $350, Duration 90 min.');
+    const [ru] = chunkOf(parseCsv('Услуга;Цена;Длительность\nСтрижка;900 ₽;30 мин\nОкрашивание;3500 ₽;120 мин\n').blocks);
+    expect(spokenAnswer(ru!.text, 'Сколько длится окрашивание?')).toBe('Услуга Окрашивание, Цена 3500 ₽, Длительность 120 мин.');
+  });
+
+  it('a short row is said alone, and a time in a value does not end the record', () => {
+    const [chunk] = chunkOf(parseCsv('Day,Open,Close\nMonday,9:00,18:00\nSunday,10:00,14:00\n').blocks);
+    expect(spokenAnswer(chunk!.text, 'When do you open on Monday?')).toBe('Day Monday, Open 9:00, Close 18:00.');
+    expect(spokenAnswer(chunk!.text, 'Are you open on Sunday?')).toBe('Day Sunday, Open 10:00, Close 14:00.');
+  });
+
+  it('a Markdown table: its rows as records under their headers; a row not there is no answer, not the first row', () => {
+    const [chunk] = chunkOf(parseMarkdown('We accept Delta Dental and Cigna. We do not accept Medicaid.\n\n| Day | Hours |\n|---|---|\n| Mon-Fri | 8 am - 6 pm |\n| Saturday | 9 am - 1 pm |\n').blocks);
+    expect(spokenAnswer(chunk!.text, 'Do you take Medicaid?')).toBe('We do not accept Medicaid.');
+    expect(spokenAnswer(chunk!.text, 'What are your hours on Saturday?')).toBe('Day Saturday, Hours 9 am - 1 pm.');
+    expect(spokenAnswer(chunk!.text, 'What are your hours on Sunday?')).toBeNull();
+  });
+
+  it('a run of text without sentence punctuation: the part with the question\'s words, not the run\'s first 220 characters', () => {
+    const chunks = chunkOf(parsePlainText(`Policy ${'lorem ipsum dolor sit amet '.repeat(50)} Late cancellation fee is 40 dollars.`).blocks);
+    const answering = chunks.find((c) => c.text.includes('cancellation'))!.text;
+    expect(answering.length).toBeGreaterThan(600);
+    expect(spokenAnswer(answering, 'What is the late cancellation fee?')).toBe('Late cancellation fee is 40 dollars.');
   });
 });
