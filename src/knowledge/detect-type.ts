@@ -62,6 +62,16 @@ export function decodeText(bytes: Uint8Array, stream = false): string | null {
   return looksLikeText(text) ? text : null;
 }
 
+/**
+ * Why bytes are not text, for the client: bytes that read as text in a one-byte encoding (no NUL, hardly a
+ * control character: Windows-1251 or Latin-1, as Excel saves a CSV) are told how to fix the file, since "not UTF-8"
+ * alone does not say that re-saving it is all it takes.
+ */
+export function notTextMessage(bytes: Uint8Array, base: string): string {
+  if (textEncodingOf(bytes) !== 'utf-8' || !looksLikeText(new TextDecoder('latin1').decode(bytes))) return base;
+  return `${base}; it looks like text in an older encoding (Windows-1251, Latin-1: Excel saves CSV files so), so save it as UTF-8 and upload it again`;
+}
+
 /** How much of a text upload is judged at upload time; ingestion decodes (and checks) the whole text. */
 export const TEXT_SNIFF_BYTES = 1024 * 1024;
 
@@ -81,5 +91,5 @@ export async function detectDocumentKind(bytes: Uint8Array, filename: string): P
   if (detected) throw unsupported(`Unsupported file type ${detected.mime}; upload PDF, DOCX, TXT, MD or CSV`);
   if (ext === 'pdf' || ext === 'docx') throw unsupported(`The file is named .${ext} but its content is not a ${ext.toUpperCase()} file`);
   if (!kind) throw unsupported(`Unsupported file extension .${ext}; upload PDF, DOCX, TXT, MD or CSV`);
-  throw unsupported('The file is neither PDF nor DOCX and is not UTF-8 (or UTF-16 with a byte-order mark) text');
+  throw unsupported(notTextMessage(bytes.subarray(0, TEXT_SNIFF_BYTES), 'The file is neither PDF nor DOCX and is not UTF-8 (or UTF-16 with a byte-order mark) text'));
 }

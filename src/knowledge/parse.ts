@@ -3,7 +3,7 @@
  * DocumentParseError with a message for users.
  */
 import type { ParsedDocument } from './blocks.js';
-import { decodeText, type DocumentKind } from './detect-type.js';
+import { decodeText, notTextMessage, type DocumentKind } from './detect-type.js';
 import { DEFAULT_INGEST_LIMITS, DocumentParseError, limitExceeded, MAX_BLOCKS, type IngestLimits } from './limits.js';
 import { parseCsv } from './parse-csv.js';
 import { parseDocx } from './parse-docx.js';
@@ -18,7 +18,7 @@ async function parseKind(kind: DocumentKind, bytes: Uint8Array, limits: IngestLi
   if (kind === 'pdf') return parsePdf(bytes, limits);
   if (kind === 'docx') return parseDocx(bytes, limits);
   const text = decodeText(bytes);
-  if (text === null) throw new DocumentParseError('The file is not valid UTF-8 or UTF-16 text');
+  if (text === null) throw new DocumentParseError(notTextMessage(bytes, 'The file is not valid UTF-8 or UTF-16 text'));
   const body = text.replace(/^\uFEFF/, '');
   if (body.length > limits.maxChars) throw limitExceeded.chars(limits.maxChars);
   if (kind === 'csv') return parseCsv(body);

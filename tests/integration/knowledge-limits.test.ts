@@ -145,6 +145,12 @@ describe('ingestion limits and worker isolation', () => {
     expect(bad.kind).toBe('txt');
     expect(await ingestDocument(kb.ingestDeps, bad.id)).toBe('error');
     expect((await row(bad.id)).error_message).toBe('The file is not valid UTF-8 or UTF-16 text');
+    // Text in an older encoding past the first MiB: ingestion says how to fix it.
+    const legacy = await upload('legacy.txt', Buffer.concat([enc(body), Buffer.from('Caf\xe9 cr\xe8me.\n', 'latin1')]));
+    expect(await ingestDocument(kb.ingestDeps, legacy.id)).toBe('error');
+    expect((await row(legacy.id)).error_message).toBe(
+      'The file is not valid UTF-8 or UTF-16 text; it looks like text in an older encoding (Windows-1251, Latin-1: Excel saves CSV files so), so save it as UTF-8 and upload it again',
+    );
   });
 
   it('a worker process that runs out of heap fails its document and the process carries on; the pool replaces it', async () => {

@@ -72,6 +72,21 @@ describe('knowledge upload body', () => {
     expect(res.json()).toMatchObject({ status: 'processing', content_type: 'text/plain', filename: 'hours.txt' });
   });
 
+  it('refuses text in an older encoding (an Excel CSV in Windows-1251, Latin-1) with 415 saying to save it as UTF-8; binary without that advice', async () => {
+    const cp1251 = Buffer.from([0xd3, 0xf1, 0xeb, 0xf3, 0xe3, 0xe0, 0x3b, 0xd6, 0xe5, 0xed, 0xe0, 0x0a, 0xd1, 0xf2, 0xf0, 0xe8, 0xe6, 0xea, 0xe0, 0x3b, 0x39, 0x30, 0x30, 0x0a]); // Услуга;Цена / Стрижка;900
+    const latin1 = Buffer.from('Caf\xe9 cr\xe8me: 5 \x80\n', 'latin1');
+    const before = await count();
+    for (const [name, bytes] of [['prices.csv', cp1251], ['menu.txt', latin1]] as const) {
+      const res = await post(Buffer.concat([filePart(name, bytes), end]));
+      expect(res.statusCode, name).toBe(415);
+      expect(res.json().error.message, name).toMatch(/older encoding \(Windows-1251, Latin-1.*save it as UTF-8 and upload it again$/);
+    }
+    const binary = await post(Buffer.concat([filePart('data.txt', Buffer.from([0x00, 0x01, 0x02, 0xff, 0xfe, 0x00, 0x13, 0x88])), end]));
+    expect(binary.statusCode).toBe(415);
+    expect(binary.json().error.message).toBe('The file is neither PDF nor DOCX and is not UTF-8 (or UTF-16 with a byte-order mark) text');
+    expect(await count()).toBe(before);
+  });
+
   it("refuses an upload beyond the company's uploads in progress with 429 before reading it; other companies are not held", async () => {
     // A body that arrives slowly: its head now, the rest when the test says. Each upload's body
     // is held in memory while it arrives, so one API key opening hundreds of them could hold gigabytes.
