@@ -196,6 +196,30 @@ describe('phone number ownership across tenants', () => {
     await expect(t.db.sql`update bots set is_active = true where company_id = ${a.companyId} and name = 'old'`).rejects.toMatchObject({ code: '23503' });
   });
 
+  it('one number spelled another way (a trunk prefix after the country code) is the same number: held once, routed once', async () => {
+    // +1 1 202…, +44 0 20…: E.164-shaped, and the numbers Twilio delivers as +1 202…, +44 20….
+    for (const [held, spelled] of [['+12025550143', '+112025550143'], ['+442079460000', '+4402079460000']] as const) {
+      const botB = (await req(b.apiKey, 'POST', '/v1/bots', botBody({ phone_number: held }))).json();
+      expectUnavailable(await req(a.apiKey, 'POST', '/v1/bots', botBody({ phone_number: spelled })));
+      const botA = (await req(a.apiKey, 'POST', '/v1/bots', botBody())).json();
+      expectUnavailable(await req(a.apiKey, 'PATCH', `/v1/bots/${botA.id}`, { phone_number: spelled }));
+      expect((await adminReq('PUT', `/v1/admin/phone-numbers/${encodeURIComponent(spelled)}`, { company_id: a.companyId })).statusCode).toBe(409);
+      const [{ n }] = await t.db.sql`select count(*)::int as n from phone_numbers where number in (${held}, ${spelled})` as unknown as [{ n: number }];
+      expect(n).toBe(1);
+      expect(await ring(held)).toBe(botB.id);
+      // The holder's own bot may be given the other spelling: it is stored, shown and answered as the one number.
+      await req(b.apiKey, 'DELETE', `/v1/bots/${botB.id}`);
+      const again = await req(b.apiKey, 'POST', '/v1/bots', botBody({ phone_number: spelled }));
+      expect(again.statusCode).toBe(201);
+      expect(again.json().phone_number).toBe(held);
+      expect(await ring(held)).toBe(again.json().id);
+      // Released under either spelling.
+      await req(b.apiKey, 'DELETE', `/v1/bots/${again.json().id}`);
+      expect((await req(b.apiKey, 'DELETE', `/v1/phone-numbers/${encodeURIComponent(spelled)}`)).statusCode).toBe(204);
+      expect((await req(a.apiKey, 'PATCH', `/v1/bots/${botA.id}`, { phone_number: spelled })).json().phone_number).toBe(held);
+    }
+  });
+
   describe('admin', () => {
     it('lists numbers with their holders; release, then another company claims it and calls follow', async () => {
       const number = '+15550007010';

@@ -15,6 +15,7 @@ import { generateApiKey } from '../keys.js';
 import { CreatedApiKeySchema, toApiKey } from './api-keys.js';
 import { CompanySchema, MonthlyBudgetBody, monthlyBudgetOf } from './company.js';
 import { NumberParams } from './bots.js';
+import { canonicalPhone } from '../../util/phone.js';
 import { E164, IdParams, Page, PageQuery, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, decodeCursor, encodeCursor, errors } from '../schemas.js';
 
 const CreateCompanyBody = Type.Object(
@@ -136,7 +137,7 @@ export function adminRoutes(deps: { sql: RootSql; adminToken: string }): Fastify
         params: NumberParams, body: AssignBody, response: { 200: AdminPhoneNumberSchema, ...errors(400, 401, 404, 409) },
       },
     }, async (request) => {
-      const { number } = request.params as Static<typeof NumberParams>;
+      const number = canonicalPhone((request.params as Static<typeof NumberParams>).number);
       const { company_id: companyId } = request.body as Static<typeof AssignBody>;
       if (!(await getCompany(deps.sql, companyId))) throw notFound('Company');
       const r = await assignNumber(deps.sql, companyId, number);
@@ -152,7 +153,7 @@ export function adminRoutes(deps: { sql: RootSql; adminToken: string }): Fastify
         response: { 200: Type.Intersect([AdminPhoneNumberSchema, Type.Object({ detached_bot_ids: Type.Array(Uuid) })]), ...errors(400, 401, 404) },
       },
     }, async (request) => {
-      const { number } = request.params as Static<typeof NumberParams>;
+      const number = canonicalPhone((request.params as Static<typeof NumberParams>).number);
       const r = await releaseNumber(deps.sql, number, { detachActiveBots: true });
       if (r.status !== 'released') throw notFound('Phone number');
       return { ...toAdminNumber(r.row), detached_bot_ids: r.detachedBotIds };

@@ -16,6 +16,7 @@ import type { Db, RootSql } from '../../db/sql.js';
 import { badRequest, conflict, notFound } from '../../errors.js';
 import { E164, IdParams, PageQuery, Page, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, decodeCursor, encodeCursor, errors } from '../schemas.js';
 import { allowedPrefixesOf, transferRefusal, type TransferPolicy } from '../../telephony/dial-policy.js';
+import { canonicalPhone } from '../../util/phone.js';
 
 export const BotSchema = Type.Object({
   id: Uuid,
@@ -138,6 +139,7 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
     }, async (request, reply) => {
       const body = request.body as Static<typeof CreateBotBody>;
       checkConfig(body.config as BotConfig, transferPolicy);
+      const phoneNumber = body.phone_number ? canonicalPhone(body.phone_number) : null;
       const { companyId } = request.auth;
       const bot = await deps.sql.begin(async (tx) => {
         // Under the company's row lock, so two creates at once cannot both pass the count.
@@ -145,9 +147,9 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
         if ((await countBots(tx, companyId)) >= maxBots) {
           throw conflict(`This company has ${maxBots} bots, the most this server allows (BOTS_MAX_PER_COMPANY); change an existing bot instead`);
         }
-        if (body.phone_number) await holdNumber(tx, companyId, body.phone_number);
+        if (phoneNumber) await holdNumber(tx, companyId, phoneNumber);
         return insertBot(tx, {
-          companyId, name: body.name, phoneNumber: body.phone_number ?? null,
+          companyId, name: body.name, phoneNumber,
           language: body.language ?? 'en', config: body.config as BotConfig,
         });
       }).catch(numberError);
@@ -189,18 +191,19 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
       const { id } = request.params as Static<typeof IdParams>;
       const body = request.body as Static<typeof UpdateBotBody>;
       checkConfig(body.config as BotConfig | undefined, transferPolicy);
+      const phoneNumber = body.phone_number ? canonicalPhone(body.phone_number) : body.phone_number;
       const { companyId } = request.auth;
       const bot = await deps.sql.begin(async (tx) => {
         const current = await getBotForUpdate(tx, companyId, id);
         if (!current) return undefined;
         // A number the bot takes, or answers again on reactivation, must be the company's (claimed if free). An
         // active bot keeping its number needs no check: the database already ties it to the company.
-        const number = body.phone_number !== undefined ? body.phone_number : current.phone_number;
+        const number = phoneNumber !== undefined ? phoneNumber : current.phone_number;
         const active = body.is_active ?? current.is_active;
         if (number && (number !== current.phone_number || (active && !current.is_active))) await holdNumber(tx, companyId, number);
         return updateBot(tx, companyId, id, {
           ...(body.name !== undefined ? { name: body.name } : {}),
-          ...(body.phone_number !== undefined ? { phoneNumber: body.phone_number } : {}),
+          ...(phoneNumber !== undefined ? { phoneNumber } : {}),
           ...(body.language !== undefined ? { language: body.language } : {}),
           ...(body.config !== undefined ? { config: body.config as BotConfig } : {}),
           ...(body.is_active !== undefined ? { isActive: body.is_active } : {}),
@@ -243,7 +246,7 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
         params: NumberParams, response: { 204: Type.Null(), ...errors(400, 401, 403, 404, 409) },
       },
     }, async (request, reply) => {
-      const { number } = request.params as Static<typeof NumberParams>;
+      const number = canonicalPhone((request.params as Static<typeof NumberParams>).number);
       const r = await releaseNumber(deps.sql, number, { companyId: request.auth.companyId, detachActiveBots: false });
       // A number this company does not hold is not found, whoever holds it (nothing to learn about other tenants).
       if (r.status === 'not_found') throw notFound('Phone number');
