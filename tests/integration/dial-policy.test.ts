@@ -75,3 +75,48 @@ describe('premium-rate transfer numbers (no prefix list set)', () => {
     expect(sent).toEqual(['+19005550123']);
   });
 });
+
+describe('transfer numbers this server answers', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(async () => t.close());
+
+  const bot = (overrides: Record<string, unknown>, transferNumber?: string) => {
+    const body = botBody(overrides);
+    return { ...body, config: { ...(body.config as object), ...(transferNumber ? { transferNumber } : {}) } };
+  };
+  const refusedFor = (res: { statusCode: number; json(): { error: { message: string; details?: { field?: string } } } }, why: RegExp) => {
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.details?.field).toBe('body.config.transferNumber');
+    expect(res.json().error.message).toMatch(why);
+  };
+
+  it('refuses the bot\'s own number, however spelled, on create and on either side of an update', async () => {
+    const c = await t.createCompany();
+    const post = (payload: object) => t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(c.apiKey), payload });
+    const patch = (id: string, payload: object) => t.app.inject({ method: 'PATCH', url: `/v1/bots/${id}`, headers: t.as(c.apiKey), payload });
+    refusedFor(await post(bot({ phone_number: '+12025550188' }, '+12025550188')), /own phone number/);
+    refusedFor(await post(bot({ phone_number: '+12025550188' }, '+112025550188')), /own phone number/);
+    const b = (await post(bot({ phone_number: '+12025550188' }))).json();
+    refusedFor(await patch(b.id, { config: bot({}, '+12025550188').config }), /own phone number/);
+    const other = (await post(bot({}, '+12025550189'))).json();
+    refusedFor(await patch(other.id, { phone_number: '+12025550189' }), /own phone number/);
+    const [row] = await t.db.sql`select phone_number, config->>'transferNumber' as transfer from bots where id = ${other.id}`;
+    expect(row).toMatchObject({ phone_number: null, transfer: '+12025550189' });
+    // Stored as dialled: the trunk-prefix spelling is the same number.
+    const spelled = await post(bot({}, '+4402079460011'));
+    expect(spelled.statusCode).toBe(201);
+    expect(spelled.json().config.transferNumber).toBe('+442079460011');
+  });
+
+  it('refuses a number another company holds; another bot of the company itself may be the transfer', async () => {
+    const a = await t.createCompany('Alpha');
+    const b = await t.createCompany('Beta');
+    expect((await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(b.apiKey), payload: bot({ phone_number: '+12025550177' }) })).statusCode).toBe(201);
+    refusedFor(await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(a.apiKey), payload: bot({}, '+12025550177') }), /another company/);
+    expect((await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(a.apiKey), payload: bot({ phone_number: '+12025550166' }) })).statusCode).toBe(201);
+    expect((await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(a.apiKey), payload: bot({}, '+12025550166') })).statusCode).toBe(201);
+  });
+});

@@ -11,7 +11,7 @@ import { extractionSchemaProblem } from '../../outcomes/response-schema.js';
 import { botWarnings, localSpeechStatus, type BotWarning } from '../../bots/capabilities.js';
 import type { Config } from '../../config.js';
 import { countBots, getBot, getBotForUpdate, insertBot, listBots, updateBot, type BotRow } from '../../db/bots.js';
-import { NUMBER_HELD_CONSTRAINT, claimNumber, listNumbers, releaseNumber, type PhoneNumberRow } from '../../db/phone-numbers.js';
+import { NUMBER_HELD_CONSTRAINT, claimNumber, getNumber, listNumbers, releaseNumber, type PhoneNumberRow } from '../../db/phone-numbers.js';
 import type { Db, RootSql } from '../../db/sql.js';
 import { badRequest, conflict, notFound } from '../../errors.js';
 import { E164, IdParams, PageQuery, Page, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, decodeCursor, encodeCursor, errors } from '../schemas.js';
@@ -68,9 +68,12 @@ export const MAX_CONFIG_CHARS = 262_144;
 function checkConfig(config: BotConfig | undefined, transferPolicy: TransferPolicy): void {
   const chars = config ? JSON.stringify(config).length : 0;
   if (chars > MAX_CONFIG_CHARS) throw badRequest(`config is ${chars} characters as JSON; at most ${MAX_CONFIG_CHARS}`, { field: 'body.config' });
-  const transfer = config?.transferNumber;
-  const refused = transfer ? transferRefusal(transfer, transferPolicy) : null;
-  if (refused) throw badRequest(`config.transferNumber: ${refused}`, { field: 'body.config.transferNumber' });
+  if (config?.transferNumber) {
+    // Stored as the number Twilio dials and reports (+4402079460000 is +442079460000), so it compares to bots' numbers.
+    config.transferNumber = canonicalPhone(config.transferNumber);
+    const refused = transferRefusal(config.transferNumber, transferPolicy);
+    if (refused) throw badRequest(`config.transferNumber: ${refused}`, { field: 'body.config.transferNumber' });
+  }
   if (config?.booking) {
     const problems = bookingConfigProblems(config.booking);
     if (problems.length) throw badRequest(`config.booking: ${problems.join('; ')}`, { field: 'body.config.booking' });
@@ -80,6 +83,20 @@ function checkConfig(config: BotConfig | undefined, transferPolicy: TransferPoli
   const extraction = config?.outcomes?.extractionSchema as Record<string, unknown> | undefined;
   const problem = extraction ? extractionSchemaProblem(extraction) : null;
   if (problem) throw badRequest(`config.outcomes.extractionSchema is not a usable JSON Schema: ${problem}`, { field: 'body.config.outcomes.extractionSchema' });
+}
+
+/**
+ * What a transfer number may not be, given the bot's own number (both canonical): the bot itself (the caller would
+ * ring straight back into the same bot, a paid call each time round), or a number another company holds on this
+ * server (its calls, and its budget, would be run up by this company's callers). Another bot of the same company
+ * is a transfer the company may choose. In the bot's transaction, after its number is held.
+ */
+async function checkTransferTarget(tx: Db, companyId: string, botNumber: string | null, config: BotConfig): Promise<void> {
+  const to = config.transferNumber;
+  if (!to) return;
+  if (to === botNumber) throw badRequest('config.transferNumber is this bot\'s own phone number: a transfer would ring the same bot', { field: 'body.config.transferNumber' });
+  const holder = (await getNumber(tx, to))?.company_id;
+  if (holder && holder !== companyId) throw badRequest('config.transferNumber is a number this server answers for another company', { field: 'body.config.transferNumber' });
 }
 
 const toBot = (b: BotRow) => ({
@@ -148,6 +165,7 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
           throw conflict(`This company has ${maxBots} bots, the most this server allows (BOTS_MAX_PER_COMPANY); change an existing bot instead`);
         }
         if (phoneNumber) await holdNumber(tx, companyId, phoneNumber);
+        await checkTransferTarget(tx, companyId, phoneNumber, body.config as BotConfig);
         return insertBot(tx, {
           companyId, name: body.name, phoneNumber,
           language: body.language ?? 'en', config: body.config as BotConfig,
@@ -201,6 +219,8 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
         const number = phoneNumber !== undefined ? phoneNumber : current.phone_number;
         const active = body.is_active ?? current.is_active;
         if (number && (number !== current.phone_number || (active && !current.is_active))) await holdNumber(tx, companyId, number);
+        // Checked when the transfer number or the bot's number changes; a bot saved before keeps its other edits.
+        if (body.config !== undefined || phoneNumber !== undefined) await checkTransferTarget(tx, companyId, number, (body.config as BotConfig | undefined) ?? current.config);
         return updateBot(tx, companyId, id, {
           ...(body.name !== undefined ? { name: body.name } : {}),
           ...(phoneNumber !== undefined ? { phoneNumber } : {}),
