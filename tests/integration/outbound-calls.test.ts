@@ -266,6 +266,19 @@ describe('outbound calls', () => {
     expect(fake.requests.length).toBe(before + 1);
   });
 
+  it('dials and stores a number in its one form, so erasing the number erases the call, however it was spelled', async () => {
+    const res = await dial(botId, '+4402079460123'); // a trunk prefix after the country code: +44 20 7946 0123
+    expect(res.statusCode).toBe(201);
+    expect(res.json().to_number).toBe('+442079460123');
+    expect(fake.requests.at(-1)!.form.get('To')).toBe('+442079460123');
+    const erased = await t.app.inject({ method: 'DELETE', url: `/v1/privacy/phone-numbers/${encodeURIComponent('+442079460123')}`, headers: t.as(company.apiKey) });
+    expect(erased.statusCode).toBe(200);
+    expect(erased.json().calls).toBe(1);
+    const [row] = await t.db.sql`select to_number, erased_at from calls where id = ${res.json().id}`;
+    expect(row!.to_number).toBeNull();
+    expect(row!.erased_at).not.toBeNull();
+  });
+
   it('validates the number, the bot and the company', async () => {
     expect((await dial(botId, '5551234')).statusCode).toBe(400);
     expect((await dial(botId, BOT_NUMBER)).statusCode).toBe(400);

@@ -24,6 +24,7 @@ import { assertDialable, assertNumberFree } from '../../campaigns/suppression.js
 import { certainlyNotPlaced, type TwilioRestClient } from './rest.js';
 import { publicUrl } from './signature.js';
 import { dialRefusal } from '../dial-policy.js';
+import { canonicalPhone } from '../../util/phone.js';
 
 export const OUTBOUND_PATH = '/twilio/outbound';
 
@@ -73,7 +74,10 @@ export class OutboundDialer {
    * exists, nothing is dialled, and the error goes up as it is. A number that may not be called now throws
    * NotDialable (a 409).
    */
-  async place(bot: BotRow, to: string, options: PlaceOptions = {}): Promise<DialResult> {
+  async place(bot: BotRow, given: string, options: PlaceOptions = {}): Promise<DialResult> {
+    // The one form numbers are stored and looked up in (+4402079460000 is +442079460000): the call's to_number is
+    // what an erasure of the number, the one-call-per-number check and the bot's own number compare against.
+    const to = canonicalPhone(given);
     if (!bot.phone_number) throw new ParleyError('PARLEY_ERR_CONFLICT', 'This bot has no phone number to call from');
     if (to === bot.phone_number) throw new ParleyError('PARLEY_ERR_VALIDATION', 'A bot cannot call its own number');
     const refused = dialRefusal(to, this.deps.allowedPrefixes ?? []);
