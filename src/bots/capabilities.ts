@@ -20,6 +20,12 @@ export interface BotWarning {
 
 type Keys = Pick<Config, 'DEEPGRAM_API_KEY' | 'OPENAI_API_KEY' | 'ANTHROPIC_API_KEY' | 'CARTESIA_API_KEY'> &
   Partial<Pick<Config, 'DEFAULT_STT' | 'DEFAULT_LLM' | 'DEFAULT_TTS'>>;
+/** The server settings that decide which provider a bot's unset choice means. */
+export type ServerProviders = Keys;
+
+/** The TTS a bot asks for: its own choice, else the server's default (as the provider registry picks it). */
+export const wantedTts = (choice: NonNullable<BotConfig['providers']>, config: Partial<Keys>): string =>
+  choice.tts ?? config.DEFAULT_TTS ?? (config.CARTESIA_API_KEY ? 'cartesia' : 'local');
 
 let speech: Promise<LocalSpeechStatus> | null = null;
 /** The local speech parts on this machine (checked once per process). */
@@ -58,7 +64,7 @@ export function botWarnings(bot: { language: 'en' | 'ru'; config: BotConfig }, c
     }
   }
 
-  const tts = choice.tts ?? config.DEFAULT_TTS ?? (config.CARTESIA_API_KEY ? 'cartesia' : 'local');
+  const tts = wantedTts(choice, config);
   if (tts !== 'cartesia' || !config.CARTESIA_API_KEY) {
     const have = local ? (bot.language === 'ru' ? local.tts.espeak : local.tts.flite || local.tts.espeak) : true;
     if (!have) {

@@ -12,14 +12,20 @@ export const LanguageSchema = Type.Union([Type.Literal('en'), Type.Literal('ru')
   description: 'Conversation language: en or ru',
 });
 
+/**
+ * A provider's name for a model or voice: printable ASCII without spaces, never empty. An empty model was sent as
+ * is (every call's recognizer, LLM or TTS refused it); a space or control character is in no vendor's ids.
+ */
+const ProviderId = (o: { maxLength: number; description?: string }) => Type.String({ minLength: 1, pattern: '^[\\x21-\\x7E]+$', ...o });
+
 export const ProviderChoiceSchema = Type.Object(
   {
     stt: Type.Optional(Type.Union([Type.Literal('deepgram'), Type.Literal('local')])),
-    sttModel: Type.Optional(Type.String({ maxLength: 100 })),
+    sttModel: Type.Optional(ProviderId({ maxLength: 100 })),
     llm: Type.Optional(Type.Union([Type.Literal('openai'), Type.Literal('anthropic'), Type.Literal('local')])),
-    llmModel: Type.Optional(Type.String({ maxLength: 100 })),
+    llmModel: Type.Optional(ProviderId({ maxLength: 100 })),
     tts: Type.Optional(Type.Union([Type.Literal('cartesia'), Type.Literal('local')])),
-    ttsModel: Type.Optional(Type.String({ maxLength: 100 })),
+    ttsModel: Type.Optional(ProviderId({ maxLength: 100 })),
   },
   { additionalProperties: false, description: 'Per-bot provider choices; unset fields use the server defaults' },
 );
@@ -74,7 +80,7 @@ export const BotConfigSchema = Type.Object(
   {
     greeting: SpokenText({ minLength: 1, maxLength: 1000, description: 'Spoken immediately on connect' }),
     systemPrompt: Type.String({ maxLength: 20_000, default: '', description: 'Instructions for the LLM' }),
-    voice: Type.Optional(Type.String({ maxLength: 200, description: 'TTS voice id (Cartesia voice UUID or local voice name)' })),
+    voice: Type.Optional(ProviderId({ maxLength: 200, description: 'TTS voice id (Cartesia voice UUID or local voice name)' })),
     providers: Type.Optional(ProviderChoiceSchema),
     transferNumber: Type.Optional(Type.String({ pattern: '^\\+[1-9][0-9]{6,14}$', description: 'E.164 number for transfer_call' })),
     limits: Type.Optional(CallLimitsSchema),

@@ -9,6 +9,7 @@ import { bookingConfigProblems } from '../../bookings/config-schema.js';
 import { canonicalZone } from '../../util/time-zone.js';
 import { extractionSchemaProblem } from '../../outcomes/response-schema.js';
 import { botWarnings, localSpeechStatus, type BotWarning } from '../../bots/capabilities.js';
+import { providerProblem } from '../../bots/provider-checks.js';
 import type { Config } from '../../config.js';
 import { countBots, getBot, getBotForUpdate, insertBot, listBots, updateBot, type BotRow } from '../../db/bots.js';
 import { NUMBER_HELD_CONSTRAINT, claimNumber, getNumber, listNumbers, releaseNumber, type PhoneNumberRow } from '../../db/phone-numbers.js';
@@ -146,6 +147,11 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
     ANTHROPIC_API_KEY: deps.config?.ANTHROPIC_API_KEY, CARTESIA_API_KEY: deps.config?.CARTESIA_API_KEY,
     DEFAULT_STT: deps.config?.DEFAULT_STT, DEFAULT_LLM: deps.config?.DEFAULT_LLM, DEFAULT_TTS: deps.config?.DEFAULT_TTS,
   } as Parameters<typeof botWarnings>[1];
+  /** A provider choice that cannot work for the bot (a voice, model or recognizer for its language): a 400. */
+  const checkProviders = (bot: { language: 'en' | 'ru'; config: BotConfig }): void => {
+    const problem = providerProblem(bot, keys);
+    if (problem) throw badRequest(problem.message, { field: problem.field });
+  };
   /** The bot as the API shows it, with the capabilities it lacks on this server. */
   const shown = async (b: BotRow): Promise<ReturnType<typeof toBot> & { warnings: BotWarning[] }> =>
     ({ ...toBot(b), warnings: botWarnings(b, keys, await localSpeechStatus()) });
@@ -157,6 +163,7 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
       const body = request.body as Static<typeof CreateBotBody>;
       checkConfig(body.config as BotConfig, transferPolicy);
       const phoneNumber = body.phone_number ? canonicalPhone(body.phone_number) : null;
+      checkProviders({ language: body.language ?? 'en', config: body.config as BotConfig });
       const { companyId } = request.auth;
       const bot = await deps.sql.begin(async (tx) => {
         // Under the company's row lock, so two creates at once cannot both pass the count.
@@ -214,6 +221,9 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
       const bot = await deps.sql.begin(async (tx) => {
         const current = await getBotForUpdate(tx, companyId, id);
         if (!current) return undefined;
+        if (body.config !== undefined || body.language !== undefined) {
+          checkProviders({ language: body.language ?? current.language, config: (body.config as BotConfig | undefined) ?? current.config });
+        }
         // A number the bot takes, or answers again on reactivation, must be the company's (claimed if free). An
         // active bot keeping its number needs no check: the database already ties it to the company.
         const number = phoneNumber !== undefined ? phoneNumber : current.phone_number;
