@@ -2,7 +2,8 @@
  * Erasure of one phone number in one company ("delete everything about me"). What the number's own rows reach is
  * erased in one transaction, every statement found by index (so its work grows with what the company holds about the
  * number, not with the company):
- * - calls from or to it: transcript emptied, the number(s) and recording reference removed (the recording itself
+ * - calls from or to it, and calls in which a booking was made under it (a web call, a withheld caller ID: the
+ *   caller said the number, and the transcript holds it): transcript emptied, the number(s) and recording reference removed (the recording itself
  *   — a stored WAV or Twilio's — queued for deletion, deleted after commit: src/recordings/deletions.ts); their
  *   outcomes' summary and extracted data cleared; the webhook events about them deleted (their bodies carry summaries);
  *   each marked erased (`erased_at`), so nothing arriving later is stored: the turns of a call still on the line, a
@@ -57,16 +58,25 @@ async function eraseNumberRows(sql: RootSql, companyId: string, given: string): 
   const phone = canonicalPhone(given);
   const phones = [...new Set([phone, given])];
   return sql.begin(async (tx) => {
+    // The number's calls: from or to it, and those in which a booking was made under it (a web call, a withheld
+    // caller ID: the caller gave the number, and the transcript holds it with their name).
+    const booked = await tx<{ call_id: string }[]>`
+      select distinct call_id from bookings where company_id = ${companyId} and customer_phone = any(${phones}::text[]) and call_id is not null`;
+    const bookedIds = booked.map((b) => b.call_id);
+    // Three plain arms, each on its own index (from, to, primary key): an OR with a subquery would read every call.
     const matched = await tx<{ id: string }[]>`
-      select id from calls where company_id = ${companyId} and (from_number = any(${phones}::text[]) or to_number = any(${phones}::text[])) for update`;
-    const recordings = await enqueueRecordingDeletions(tx, companyId, matched.map((c) => c.id));
+      select id from calls where company_id = ${companyId}
+        and (from_number = any(${phones}::text[]) or to_number = any(${phones}::text[]) or id = any(${bookedIds}::uuid[]))
+      for update`;
+    const matchedIds = matched.map((c) => c.id);
+    const recordings = await enqueueRecordingDeletions(tx, companyId, matchedIds);
     const calls = await tx<{ id: string }[]>`
       update calls set recording_url = null, recording_sid = null, recording_key = null,
         recording_duration_sec = null, recording_channels = null,
         from_number = case when from_number = any(${phones}::text[]) then null else from_number end,
         to_number = case when to_number = any(${phones}::text[]) then null else to_number end,
         erased_at = coalesce(erased_at, now()), updated_at = now()
-      where company_id = ${companyId} and (from_number = any(${phones}::text[]) or to_number = any(${phones}::text[]))
+      where company_id = ${companyId} and id = any(${matchedIds}::uuid[])
       returning id`;
     const ids = calls.map((c) => c.id);
     await tx`delete from call_turns where call_id = any(${ids}::uuid[])`;

@@ -88,6 +88,28 @@ describe('erasure, for what is tied to the erased calls', () => {
     expect((await sql`select customer_name, customer_phone, notes from bookings where call_id = ${id}`)[0]).toEqual({ customer_name: null, customer_phone: null, notes: null });
     expect((await sql`select phone, reason, call_id from dnc_numbers where company_id = ${co.companyId}`)[0]).toEqual({ phone: '+14155550155', reason: null, call_id: null });
   });
+
+  it('erases a call without caller ID in which a booking was made under the number: its transcript too', async () => {
+    const co = await companyWithBot();
+    const [web] = await sql<{ id: string }[]>`
+      insert into calls (company_id, bot_id, direction, status, started_at) values (${co.companyId}, ${co.botId}, 'web', 'completed', now()) returning id`;
+    const id = web!.id;
+    await appendTurn(sql, { callId: id, companyId: co.companyId }, { role: 'caller', text: 'Jane Doe, my number is 415 555 0177', ts: now() });
+    const starts = new Date(Date.UTC(2030, 0, 6, 10));
+    await sql`insert into bookings (company_id, bot_id, call_id, service_id, service_name, resource_id, resource_name, starts_at, ends_at, status, customer_name, customer_phone)
+      values (${co.companyId}, ${co.botId}, ${id}, 'cut', 'Haircut', 'r1', 'Anna', ${starts}, ${new Date(starts.getTime() + 3_600_000)}, 'confirmed', 'Jane Doe', '+14155550177')`;
+    // Another company's call and booking under the same number stay as they are.
+    const other = await companyWithBot();
+    const theirs = await callFrom(other, '+14155550177', { status: 'completed' });
+    await appendTurn(sql, { callId: theirs, companyId: other.companyId }, { role: 'caller', text: 'Hello', ts: now() });
+
+    const res = (await erase(co, '+14155550177')).json();
+    expect(res).toMatchObject({ calls: 1, bookings: 1 });
+    expect((await sql`select erased_at from calls where id = ${id}`)[0]!.erased_at).not.toBeNull();
+    expect(await sql`select 1 from call_turns where call_id = ${id}`).toHaveLength(0);
+    expect(await sql`select 1 from call_turns where call_id = ${theirs}`).toHaveLength(1);
+    expect((await sql`select from_number, erased_at from calls where id = ${theirs}`)[0]).toEqual({ from_number: '+14155550177', erased_at: null });
+  });
 });
 
 describe('retention', () => {
