@@ -46,6 +46,7 @@ export const PATTERN_TEXT: Record<string, string> = {
   '^[a-z_][a-z0-9_]{0,39}$': '1 to 40 lowercase letters, digits or _, not starting with a digit',
   '^[A-Za-z_][A-Za-z0-9_]{0,63}$': '1 to 64 letters, digits or _, not starting with a digit',
   '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F]*$': 'text without control characters',
+  '^[\\x21-\\x7E]+$': 'a name of printable ASCII characters without spaces (a voice or model id: sonic-2, gpt-4o-mini)',
 };
 
 const FORMAT_TEXT: Record<string, string> = { uuid: UUID, 'date-time': DATE_TIME, date: DATE, email: 'an email address', uri: 'a URL' };
