@@ -17,6 +17,7 @@ import { openServerDatabase } from './db/server-database.js';
 import { migrate } from './db/migrate.js';
 import { backgroundHandle } from './db/param-guard.js';
 import { JobWorker, type JobKind } from './jobs/queue.js';
+import { PHONE_BACKFILL_JOB, phoneBackfillJob } from './db/phone-backfill.js';
 import { createKnowledge } from './knowledge/index.js';
 import { LocalEmbedder } from './providers/embeddings/local.js';
 import { OpenAiEmbedder } from './providers/embeddings/openai.js';
@@ -188,7 +189,9 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const analyzer = createAnalyzer({ llm: providers.cloudLlm(), prompt: await loadAnalysisPrompt() });
   const jobKinds: Record<string, JobKind> = { ...knowledge.jobKinds, [ANALYZE_CALL_JOB]: analyzeCallJob({ sql: backgroundSql, analyzer, backstops: [listNumberAskedNotToBeCalled] }),
     [ERASURE_SWEEP_JOB]: erasureSweepJob({ sql: backgroundSql }), [SKIP_WAITING_JOB]: skipWaitingJob({ sql: backgroundSql }),
-    [REWAKE_DEFERRED_JOB]: rewakeDeferredJob({ sql: backgroundSql }) };
+    [REWAKE_DEFERRED_JOB]: rewakeDeferredJob({ sql: backgroundSql }),
+    // Numbers stored before their canonical form was enforced, queued once by migration 0430 (src/db/phone-backfill.ts).
+    [PHONE_BACKFILL_JOB]: phoneBackfillJob({ sql: backgroundSql, log }) };
   installBacklogMetrics(metrics, sql, { jobKinds: Object.keys(jobKinds) });
   // New work is announced (db/work-notifications.ts): idle workers poll slowly.
   const idlePoll = { idlePollMs: ANNOUNCED_IDLE_POLL_MS };

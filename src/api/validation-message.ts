@@ -40,7 +40,7 @@ export const PATTERN_TEXT: Record<string, string> = {
   '^[A-Z]{2}$': 'a two-letter country code in capitals (ISO 3166: US)',
   '^[A-Z]{3}$': 'a three-letter currency code in capitals (ISO 4217: USD)',
   '^evt_[0-9a-f]{32}$': 'a webhook event id (evt_ and 32 hex digits)',
-  '^(admin|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$': 'an API key id (a UUID) or admin',
+  '^(admin|system|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$': 'an API key id (a UUID), admin or system',
   '^[a-zA-Z0-9_.-]{1,64}$': SLUG,
   '^[a-z][a-z0-9_]{0,39}$': '1 to 40 lowercase letters, digits or _, starting with a letter',
   '^[a-z_][a-z0-9_]{0,39}$': '1 to 40 lowercase letters, digits or _, not starting with a digit',

@@ -10,7 +10,7 @@ const AuditQuery = Type.Object(
   {
     ...PageQuery,
     action: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'Exact action, e.g. "PATCH /v1/bots/:id"' })),
-    actor: Type.Optional(Type.String({ pattern: '^(admin|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$', description: 'An API key id, or admin' })),
+    actor: Type.Optional(Type.String({ pattern: '^(admin|system|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$', description: 'An API key id, admin, or system' })),
     from: Type.Optional(DateTimeInput('created_at ≥ from')),
     to: Type.Optional(DateTimeInput('created_at < to')),
   },
@@ -19,7 +19,7 @@ const AuditQuery = Type.Object(
 
 const AuditEntrySchema = Type.Object({
   id: Type.String(),
-  actor: Type.String({ description: 'The API key id that made the change, or admin' }),
+  actor: Type.String({ description: 'The API key id that made the change, admin, or system (the server itself: an upgrade\'s data backfill)' }),
   action: Type.String({ description: 'METHOD and route, e.g. "PATCH /v1/bots/:id"' }),
   resource_id: Type.Union([Type.String(), Type.Null()]),
   changed_fields: Type.Array(Type.String(), { description: 'Names of the fields the request set; never their values' }),
@@ -38,8 +38,8 @@ export function auditLogRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
     }, async (request) => {
       const q = request.query as Static<typeof AuditQuery>;
       const actor = q.actor?.toLowerCase();
-      // An actor other than admin is an API key: one of the company's (revoked keys stay, so their entries are found).
-      if (actor !== 'admin') await requireOwned(deps.sql, request.auth.companyId, 'apiKey', actor);
+      // An actor other than admin or system is an API key: one of the company's (revoked keys stay, so their entries are found).
+      if (actor !== 'admin' && actor !== 'system') await requireOwned(deps.sql, request.auth.companyId, 'apiKey', actor);
       const limit = q.limit ?? 50;
       const before = q.cursor ? decodeCursor(q.cursor, 'audit_log', ['int'])[0] : undefined;
       const rows = await listAudit(deps.sql, request.auth.companyId, {
