@@ -145,10 +145,15 @@ async function moveHolding(tx: Db, long: HeldRow, canonical: string, log?: Phone
   let keeper: string | null;
   if (held?.company_id) keeper = held.company_id;
   else if (long.company_id) {
-    keeper = long.company_id;
-    await tx`
-      insert into phone_numbers (number, company_id, claimed_at) values (${canonical}, ${keeper}, ${long.claimed_at})
-      on conflict (number) do update set company_id = excluded.company_id, claimed_at = excluded.claimed_at, released_at = null`;
+    // Taken only while still free: a company that claimed it since the read above keeps it (and is the keeper).
+    const took = await tx`
+      insert into phone_numbers (number, company_id, claimed_at) values (${canonical}, ${long.company_id}, ${long.claimed_at})
+      on conflict (number) do update set company_id = excluded.company_id, claimed_at = excluded.claimed_at, released_at = null
+      where phone_numbers.company_id is null
+      returning number`;
+    keeper = took.length
+      ? long.company_id
+      : (await tx<{ company_id: string | null }[]>`select company_id from phone_numbers where number = ${canonical} for update`)[0]!.company_id;
   } else {
     keeper = null;
     await tx`

@@ -6,7 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobContext } from '../../src/jobs/queue.js';
-import { PHONE_BACKFILL_ACTION, PHONE_BACKFILL_JOB, phoneBackfillJob, runPhoneBackfill } from '../../src/db/phone-backfill.js';
+import {
+  backfillBatch, PHONE_BACKFILL_ACTION, PHONE_BACKFILL_BATCH, PHONE_BACKFILL_JOB, phoneBackfillJob, runPhoneBackfill,
+} from '../../src/db/phone-backfill.js';
 import type { RootSql } from '../../src/db/sql.js';
 import { erasePhoneNumber } from '../../src/privacy/erase.js';
 import { assertDialable } from '../../src/campaigns/suppression.js';
@@ -162,6 +164,29 @@ describe('canonical phone numbers for rows stored before', () => {
     await sql`update phone_backfill_steps set after_key = null, done_at = null`;
     expect(await runPhoneBackfill(sql)).toEqual({ rewritten: 0, conflicts: 0 });
     expect(await sql`select count(*)::int as n from audit_log`).toEqual(before);
+  });
+
+  it('goes on from where it stopped; two runners at once rewrite each row once', async () => {
+    const d = await company('Delta');
+    const deltaBot = await bot(d, null);
+    const n = PHONE_BACKFILL_BATCH * 2 + 7;
+    await sql`
+      insert into calls (company_id, bot_id, direction, from_number, to_number, status)
+      select ${d}, ${deltaBot}, 'outbound', '+4402079460998', '+4402079460' || lpad((g % 1000)::text, 3, '0'), 'completed'
+      from generate_series(1, ${n}) g`;
+    await sql`update phone_backfill_steps set after_key = null, done_at = null`;
+    for (const step of ['phone_numbers', 'bots'] as const) expect(await backfillBatch(sql, step)).toMatchObject({ rewritten: 0, done: false });
+    // One batch of calls, then a stop (a restart, a lost lease): the position is kept.
+    const first = await backfillBatch(sql, 'calls');
+    expect(first.done).toBe(false);
+    const [at] = await sql`select after_key, done_at from phone_backfill_steps where step = 'calls'`;
+    expect(at).toMatchObject({ done_at: null, after_key: expect.any(String) });
+    const [x, y] = await Promise.all([runPhoneBackfill(sql), runPhoneBackfill(sql)]);
+    expect(first.rewritten + x!.rewritten + y!.rewritten).toBe(n);
+    const left = await sql`select 1 from calls where from_number like '+440%' or to_number like '+440%'`;
+    expect(left).toEqual([]);
+    const steps = await sql`select step from phone_backfill_steps where done_at is null`;
+    expect(steps).toEqual([]);
   });
 
   it('an erasure of the short form finds the calls stored in the long one', async () => {
