@@ -9,7 +9,7 @@
 import type { ChatMessage, LlmProvider, ToolCall } from '../providers/types.js';
 import { isRetryable } from '../errors.js';
 import { boundedRead, markTurnSlow, ReadTimedOut } from '../util/bounded-read.js';
-import { allowContactsIn, checkPhrase, type SafeSpeechContext, type SafeSpeechReason } from '../safety/safe-speech.js';
+import { allowContactsIn, checkPhrase, speakableText, type SafeSpeechContext, type SafeSpeechReason } from '../safety/safe-speech.js';
 import type { HistoryWindow } from './history-window.js';
 import { framedKnowledge } from './knowledge-frame.js';
 import type { Playback } from './playback.js';
@@ -450,10 +450,13 @@ export function speakToolSay(s: UnheardSay, playback: Playback, rounds: SpokenTo
   rounds.say(s.place, s.result, from, playback.phraseCount);
 }
 
-/** Fixed text (greeting, tool `say`) as phrases, so marks track it sentence by sentence. */
+/**
+ * Fixed text (greeting, tool `say`, the session's lines) as phrases, so marks track it sentence by sentence; without
+ * the markdown, URLs and emoji a voice would read out (speakableText: the greeting is the company's to write).
+ */
 export function splitForSpeech(text: string): string[] {
   const chunker = new SentenceChunker({ firstMinChars: 1, minChars: 1, splitClauses: false });
-  const out = chunker.push(text + ' ');
+  const out = chunker.push(speakableText(text) + ' ');
   const rest = chunker.flush();
   if (rest) out.push(rest);
   return out;

@@ -13,7 +13,7 @@ import { LIVE_ANSWER_MAX_TOKENS, LlmFailure, runAgentTurn, speakToolSay, splitFo
 import { providerSessionOptions, type ProviderSessionOptions } from './provider-sessions.js';
 import { RECONNECT_BUDGET_MS } from './reconnect-budget.js';
 import { safeSpeechContextFor } from './safe-speech-context.js';
-import type { SafeSpeechContext } from '../safety/safe-speech.js';
+import { speakableText, type SafeSpeechContext } from '../safety/safe-speech.js';
 import { BargeIn, type BargeInMetric } from './barge-in.js';
 import { CallStateMachine, type CallState } from './call-state.js';
 import { CallerInput } from './caller-input.js';
@@ -502,7 +502,8 @@ export class CallSession {
     for (const phrase of splitForSpeech(text)) turn.playback.say(phrase);
     for (const say of says) speakToolSay(say, turn.playback, turn.toolRounds);
     turn.playback.finish();
-    const planned = [text, ...says.map((say) => say.text)].filter((t) => t.trim()).join(' ');
+    // The transcript keeps what the voice was given: the text without the formatting splitForSpeech took out.
+    const planned = [text, ...says.map((say) => say.text)].map(speakableText).filter((t) => t.trim()).join(' ');
     void turn.playback.done.then(
       (outcome) => {
         if (outcome !== 'played' || this.turn !== turn) return;

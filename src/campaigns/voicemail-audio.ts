@@ -10,6 +10,7 @@
  * because Twilio may fetch the URL twice; a fetch that misses the cache (another process of the cluster, an
  * evicted entry) renders the attempt again from the database, once (concurrent fetches share one rendering).
  */
+import { speakableText } from '../safety/safe-speech.js';
 import type { FastifyInstance } from 'fastify';
 import { TWILIO_FORMAT } from '../audio/format.js';
 import { MULAW_SILENCE } from '../audio/mulaw.js';
@@ -100,7 +101,7 @@ export async function renderSpeechWav(
   const chunks: Uint8Array[] = [new Uint8Array((TWILIO_FORMAT.sampleRate * LEAD_IN_MS) / 1000).fill(MULAW_SILENCE)];
   let bytes = 0;
   try {
-    for (const s of sentences(request.text)) turn.pushText(`${s} `);
+    for (const s of sentences(speakableText(request.text))) turn.pushText(`${s} `);
     turn.end();
     const audio = turn.audio[Symbol.asyncIterator]();
     for (;;) {

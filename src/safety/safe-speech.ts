@@ -244,16 +244,33 @@ export function checkPhrase(text: string, ctx: SafeSpeechContext): SafeSpeechRes
   const invented = inventedNumber(text, c);
   if (invented) return refuse('invented_number', invented);
   if (CODE_RE.test(text)) return refuse('code');
+  const stripped = formattingStripped(text);
+  if (stripped === null) return { ok: true };
+  return { ok: false, reason: 'formatting', replacement: stripped || fallback.empty };
+}
+
+/** `text` without its markdown, URLs and emoji; null when it has none; '' when nothing speakable is left. */
+function formattingStripped(text: string): string | null {
   URL_RE.lastIndex = 0;
   EMOJI.lastIndex = 0;
-  if (FORMATTING_HINT.test(text) || URL_RE.test(text) || EMOJI.test(text)) {
-    URL_RE.lastIndex = 0;
-    EMOJI.lastIndex = 0;
-    const stripped = stripFormatting(text);
-    if (stripped === text.trim()) return { ok: true };
-    return { ok: false, reason: 'formatting', replacement: /[\p{L}\p{N}]/u.test(stripped) ? stripped : fallback.empty };
-  }
-  return { ok: true };
+  const hinted = FORMATTING_HINT.test(text) || URL_RE.test(text) || EMOJI.test(text);
+  URL_RE.lastIndex = 0;
+  EMOJI.lastIndex = 0;
+  if (!hinted) return null;
+  const stripped = stripFormatting(text);
+  if (stripped === text.trim()) return null;
+  return /[\p{L}\p{N}]/u.test(stripped) ? stripped : '';
+}
+
+/**
+ * A configured text as a voice should read it — the greeting, a recording notice, a campaign's voicemail, the
+ * session's own lines, a tool's `say` (service names come from the bot's config): the same formatting step as the
+ * model's answers (markdown, URLs and emoji out), at speak time, so bots saved before and texts filled from a
+ * contact's variables are covered too. Only formatting: the company's own words are not refused as an answer is.
+ * '' when nothing speakable is left.
+ */
+export function speakableText(text: string): string {
+  return formattingStripped(text) ?? text;
 }
 
 /**

@@ -1,6 +1,7 @@
 /** TwiML answers for the voice webhook. */
 // Only the TwiML builder, not the package's index (the whole REST client: ~5 MB of heap on the call loop's thread).
 import VoiceResponse from 'twilio/lib/twiml/VoiceResponse.js';
+import { speakableText } from '../../safety/safe-speech.js';
 
 const sayLanguage = (language: 'en' | 'ru') => (language === 'ru' ? 'ru-RU' : 'en-US');
 
@@ -12,7 +13,8 @@ const sayLanguage = (language: 'en' | 'ru') => (language === 'ru' ? 'ru-RU' : 'e
  */
 // eslint-disable-next-line no-control-regex -- matching the characters XML refuses is the point
 const NOT_XML = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-const sayable = (text: string): string => text.replace(NOT_XML, ' ');
+/** …and, like every text a voice speaks, without markdown, URLs and emoji (safe-speech.ts speakableText). */
+const sayable = (text: string): string => speakableText(text.replace(NOT_XML, ' '));
 
 export interface StreamTwimlOptions {
   /** Said first (the bot's recording notice), in the bot's language. */
