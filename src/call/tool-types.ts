@@ -7,6 +7,7 @@ import type { BotConfig } from '../bots/config-schema.js';
 import type { ToolSpec } from '../providers/types.js';
 import type { RecognitionContext } from '../providers/stt/recognition-context.js';
 import type { EmbeddingUsage } from '../usage/ingest-usage.js';
+import type { TransferTargetRefusal } from '../telephony/transfer-target.js';
 
 export interface CallContext {
   callId: string;
@@ -19,6 +20,11 @@ export interface CallContext {
   recognition?: RecognitionContext;
   /** Adds the embedding tokens of a question looked up during the call to the call's usage; absent outside calls. */
   onEmbeddingUsage?: (usage: EmbeddingUsage) => void;
+  /**
+   * Why a transfer to `to` (canonical E.164) may not ring now — the bot itself, another company's number
+   * (telephony/transfer-target.ts) — or null; absent outside calls.
+   */
+  transferTargetRefusal?: (to: string) => Promise<TransferTargetRefusal | null>;
 }
 
 /** What a tool may ask the session to do after it returns. */

@@ -23,6 +23,7 @@ import { agentSystemPrompt } from '../prompts.js';
 import type { ProviderSet } from '../providers/types.js';
 import { RecognitionContext, withExpectedInput } from '../providers/stt/recognition-context.js';
 import type { CallTransport } from './transport.js';
+import { transferTargetRefusal } from './transfer-target.js';
 import { settleWithin } from '../util/settle-within.js';
 import { CallUsageMeter, countingProviders } from '../usage/counting.js';
 import { writeCallUsage } from '../usage/repo.js';
@@ -153,6 +154,11 @@ export class CallRunner {
       callerNumber: call.direction === 'outbound' ? call.to_number : call.from_number,
       bot: { id: bot.id, name: bot.name, language: bot.language, config: bot.config },
       onEmbeddingUsage,
+      // The bot's own numbers: the one it has now (active_bot_id, looked up) and the one this call is on.
+      transferTargetRefusal: (to) => transferTargetRefusal(sql, {
+        companyId: bot.company_id, botId: bot.id,
+        botNumbers: [bot.phone_number, call.direction === 'outbound' ? call.from_number : call.to_number],
+      }, to),
     };
     const sessionInputs = sessionInputsFor(bot, providers);
     const session = new CallSession({

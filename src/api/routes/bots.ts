@@ -12,10 +12,11 @@ import { botWarnings, localSpeechStatus, type BotWarning } from '../../bots/capa
 import { providerProblem } from '../../bots/provider-checks.js';
 import type { Config } from '../../config.js';
 import { countBots, getBot, getBotForUpdate, insertBot, listBots, updateBot, type BotRow } from '../../db/bots.js';
-import { NUMBER_HELD_CONSTRAINT, claimNumber, getNumber, listNumbers, releaseNumber, type PhoneNumberRow } from '../../db/phone-numbers.js';
+import { NUMBER_HELD_CONSTRAINT, claimNumber, listNumbers, releaseNumber, type PhoneNumberRow } from '../../db/phone-numbers.js';
 import type { Db, RootSql } from '../../db/sql.js';
 import { badRequest, conflict, notFound } from '../../errors.js';
 import { E164, IdParams, PageQuery, Page, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, decodeCursor, encodeCursor, errors } from '../schemas.js';
+import { transferTargetRefusal } from '../../telephony/transfer-target.js';
 import { allowedPrefixesOf, transferRefusal, type TransferPolicy } from '../../telephony/dial-policy.js';
 import { canonicalPhone } from '../../util/phone.js';
 
@@ -86,18 +87,13 @@ function checkConfig(config: BotConfig | undefined, transferPolicy: TransferPoli
   if (problem) throw badRequest(`config.outcomes.extractionSchema is not a usable JSON Schema: ${problem}`, { field: 'body.config.outcomes.extractionSchema' });
 }
 
-/**
- * What a transfer number may not be, given the bot's own number (both canonical): the bot itself (the caller would
- * ring straight back into the same bot, a paid call each time round), or a number another company holds on this
- * server (its calls, and its budget, would be run up by this company's callers). Another bot of the same company
- * is a transfer the company may choose. In the bot's transaction, after its number is held.
- */
-async function checkTransferTarget(tx: Db, companyId: string, botNumber: string | null, config: BotConfig): Promise<void> {
+/** A transfer number the bot may not ring (transfer-target.ts), refused with a 400. In the bot's transaction, after its number is held. */
+async function checkTransferTarget(tx: Db, companyId: string, botId: string | null, botNumber: string | null, config: BotConfig): Promise<void> {
   const to = config.transferNumber;
   if (!to) return;
-  if (to === botNumber) throw badRequest('config.transferNumber is this bot\'s own phone number: a transfer would ring the same bot', { field: 'body.config.transferNumber' });
-  const holder = (await getNumber(tx, to))?.company_id;
-  if (holder && holder !== companyId) throw badRequest('config.transferNumber is a number this server answers for another company', { field: 'body.config.transferNumber' });
+  const refused = await transferTargetRefusal(tx, { companyId, botId, botNumbers: [botNumber] }, to);
+  if (refused === 'own_number') throw badRequest('config.transferNumber is this bot\'s own phone number: a transfer would ring the same bot', { field: 'body.config.transferNumber' });
+  if (refused === 'another_company') throw badRequest('config.transferNumber is a number this server answers for another company', { field: 'body.config.transferNumber' });
 }
 
 const toBot = (b: BotRow) => ({
@@ -172,7 +168,7 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
           throw conflict(`This company has ${maxBots} bots, the most this server allows (BOTS_MAX_PER_COMPANY); change an existing bot instead`);
         }
         if (phoneNumber) await holdNumber(tx, companyId, phoneNumber);
-        await checkTransferTarget(tx, companyId, phoneNumber, body.config as BotConfig);
+        await checkTransferTarget(tx, companyId, null, phoneNumber, body.config as BotConfig);
         return insertBot(tx, {
           companyId, name: body.name, phoneNumber,
           language: body.language ?? 'en', config: body.config as BotConfig,
@@ -230,7 +226,7 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
         const active = body.is_active ?? current.is_active;
         if (number && (number !== current.phone_number || (active && !current.is_active))) await holdNumber(tx, companyId, number);
         // Checked when the transfer number or the bot's number changes; a bot saved before keeps its other edits.
-        if (body.config !== undefined || phoneNumber !== undefined) await checkTransferTarget(tx, companyId, number, (body.config as BotConfig | undefined) ?? current.config);
+        if (body.config !== undefined || phoneNumber !== undefined) await checkTransferTarget(tx, companyId, id, number, (body.config as BotConfig | undefined) ?? current.config);
         return updateBot(tx, companyId, id, {
           ...(body.name !== undefined ? { name: body.name } : {}),
           ...(phoneNumber !== undefined ? { phoneNumber } : {}),

@@ -1,4 +1,5 @@
 /** transfer_call: hand the caller to a human at the bot's configured number, when there is one. */
+import { canonicalPhone } from '../../util/phone.js';
 import type { Tool } from '../tool-types.js';
 
 const TEXT = {
@@ -19,8 +20,13 @@ export const transferCallTool: Tool = {
   },
   async run(args, ctx, control) {
     const text = TEXT[ctx.bot.language] ?? TEXT.en;
-    const to = ctx.bot.config.transferNumber;
-    if (!to) return { content: { transferred: false, error: 'no_transfer_number' }, say: text.none };
+    const configured = ctx.bot.config.transferNumber;
+    if (!configured) return { content: { transferred: false, error: 'no_transfer_number' }, say: text.none };
+    // Checked again now: a bot saved before the save-time check, or a number claimed since, may ring the bot itself
+    // or another company's bot. The caller hears the same offer as without a number, never a call that rings back.
+    const to = canonicalPhone(configured);
+    const refused = await ctx.transferTargetRefusal?.(to);
+    if (refused) return { content: { transferred: false, error: 'transfer_number_refused', reason: refused }, say: text.none };
     await control.transferCall(to, String(args.reason ?? 'caller asked for a human'));
     return { content: { transferred: true }, say: text.ok };
   },

@@ -1,0 +1,106 @@
+/**
+ * A transfer number that rings the bot itself or another company's bot is refused when a bot is saved
+ * (dial-policy.test.ts); bots saved before that check, or whose transfer number another company has claimed since,
+ * still carry one. The transfer is checked again when a live call asks for it: the caller hears the offer to take
+ * their details, and nothing is dialled (before, the call was handed to Twilio to ring straight back into a bot).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/log.js';
+import { createMetrics } from '../../src/metrics.js';
+import { CallRunner } from '../../src/telephony/call-runner.js';
+import { WEB_CALL_SOCKET_PATH, webCallSocketRoute } from '../../src/telephony/web/socket-route.js';
+import { webCallRoutes } from '../../src/api/routes/web-calls.js';
+import { ScriptedLlm, ScriptedStt, ScriptedTts } from '../helpers/scripted-providers.js';
+import { botBody, createTestApp, type TestApp } from '../helpers/app.js';
+import { until } from '../helpers/until.js';
+import { WebCallClient } from '../fixtures/web/web-call-harness.js';
+import { storedTranscript } from '../helpers/transcript.js';
+
+const PUBLIC_URL = 'https://parley.example';
+const NOT_TRANSFERRED = "I'm sorry, I can't transfer you right now";
+
+let t: TestApp;
+let url: string;
+
+beforeAll(async () => {
+  const metrics = createMetrics();
+  t = await createTestApp({
+    env: { PUBLIC_URL },
+    tenantRoutes: (db, config) => [webCallRoutes({ sql: db.sql, publicOrigin: config.PUBLIC_URL, tokenTtlSec: 60 })],
+    publicRoutes: (db, config) => {
+      const runner = new CallRunner({
+        sql: db.sql, log: createLogger('silent'), metrics,
+        providersFor: () => ({
+          stt: new ScriptedStt(),
+          // The caller's first words get transfer_call; anything after, a plain answer.
+          llm: new ScriptedLlm((_r, i) => (i === 0 ? { toolCalls: [{ id: 't1', name: 'transfer_call', arguments: { reason: 'caller asked for a person' } }] } : 'Of course.'), { firstTokenMs: 1, tokenMs: 1 }),
+          tts: new ScriptedTts(),
+        }),
+      });
+      return [webCallSocketRoute({ sql: db.sql, runner, metrics, publicOrigin: config.PUBLIC_URL })];
+    },
+  });
+  url = (await t.app.listen({ port: 0, host: '127.0.0.1' })).replace(/^http/, 'ws') + WEB_CALL_SOCKET_PATH;
+}, 60_000);
+afterAll(async () => t.close());
+
+async function botOf(apiKey: string, phoneNumber?: string): Promise<string> {
+  const body = botBody(phoneNumber ? { phone_number: phoneNumber } : {});
+  const config = { ...(body.config as object), limits: { silenceRepromptSec: 60, silenceHangupSec: 120 } };
+  const res = await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(apiKey), payload: { ...body, config } });
+  expect(res.statusCode).toBe(201);
+  return res.json().id as string;
+}
+
+/** A transfer number stored as a bot saved before the save-time check would have it. */
+async function storeTransferNumber(botId: string, to: string): Promise<void> {
+  await t.db.sql`update bots set config = jsonb_set(config, '{transferNumber}', to_jsonb(${to}::text)) where id = ${botId}`;
+}
+
+/** A web call in which the caller asks for a person; the call's stored transcript once the bot has answered. */
+async function askForAPerson(apiKey: string, botId: string) {
+  const minted = await t.app.inject({ method: 'POST', url: `/v1/bots/${botId}/web-calls`, headers: t.as(apiKey) });
+  const { call_id: callId, token } = minted.json() as { call_id: string; token: string };
+  const client = await WebCallClient.connect(url, PUBLIC_URL);
+  client.send({ type: 'start', token });
+  await client.untilMessage((m) => m.type === 'ready');
+  client.send({ type: 'text', text: 'Put me through to a person, please.' });
+  const transcript = await until(async () => {
+    const turns = await storedTranscript(t.db.sql, callId);
+    return turns.some((x) => x.role === 'bot' && x.text.includes(NOT_TRANSFERRED)) || turns.some((x) => x.role === 'system') ? turns : null;
+  });
+  client.send({ type: 'end' });
+  await client.closed;
+  return transcript;
+}
+
+describe('a transfer checked at call time', () => {
+  it("refuses a transfer to the bot's own number, saved before the check: the caller hears the offer, nothing is dialled", async () => {
+    const c = await t.createCompany();
+    const botId = await botOf(c.apiKey, '+12025550140');
+    await storeTransferNumber(botId, '+12025550140');
+    const transcript = await askForAPerson(c.apiKey, botId);
+    expect(transcript.some((x) => x.role === 'system' && x.text.startsWith('Transfer to'))).toBe(false);
+    expect(transcript.some((x) => x.role === 'bot' && x.text.includes(NOT_TRANSFERRED))).toBe(true);
+  });
+
+  it("refuses a transfer to a number another company's bot answers (claimed after the bot was saved)", async () => {
+    const a = await t.createCompany('Alpha');
+    const b = await t.createCompany('Beta');
+    const botId = await botOf(a.apiKey);
+    await storeTransferNumber(botId, '+12025550141');
+    await botOf(b.apiKey, '+12025550141');
+    const transcript = await askForAPerson(a.apiKey, botId);
+    expect(transcript.some((x) => x.role === 'system' && x.text.startsWith('Transfer to'))).toBe(false);
+    expect(transcript.some((x) => x.role === 'bot' && x.text.includes(NOT_TRANSFERRED))).toBe(true);
+  });
+
+  it('lets a transfer to another bot of the company itself through (a web call then cannot dial it: the transfer is asked for)', async () => {
+    const c = await t.createCompany();
+    await botOf(c.apiKey, '+12025550142');
+    const botId = await botOf(c.apiKey);
+    await storeTransferNumber(botId, '+12025550142');
+    const transcript = await askForAPerson(c.apiKey, botId);
+    expect(transcript.some((x) => x.role === 'system' && x.text === 'Transfer to +12025550142 requested: caller asked for a person')).toBe(true);
+  });
+});
