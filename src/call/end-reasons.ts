@@ -27,7 +27,8 @@ export const CALL_END_REASONS = [
   // The call could not be started or run: the server failed after it accepted the call's media (telephony/call-runner.ts).
   'server_error',
   // The bot was disabled or deleted, or its company disabled, before the call was answered or its page connected
-  // (telephony/twilio/voice-routes.ts, telephony/web/socket-route.ts).
+  // (telephony/twilio/voice-routes.ts, telephony/web/socket-route.ts); or the company was disabled during the call
+  // (call/lifecycle.ts endLiveCallsOfCompany).
   'bot_disabled',
   // Refused at the start: the company's monthly budget is used up (usage/budget.ts).
   'budget_exhausted',

@@ -24,7 +24,7 @@ export interface CallEnd {
 }
 
 /** Who ends the call. Anyone but the session itself may end it while the session still writes its last turns. */
-export type CallEnder = 'session' | 'telephony' | 'dialer' | 'expiry' | 'sweep';
+export type CallEnder = 'session' | 'telephony' | 'dialer' | 'expiry' | 'sweep' | 'admin';
 
 /** A session still winding down writes its last turns after another party ended the row: the analysis waits. */
 export const ANALYSIS_SETTLE_MS = 10_000;
@@ -117,4 +117,26 @@ export async function endCallInTx(
   const settle = options.by !== 'session' && row.had_media ? ANALYSIS_SETTLE_MS : 0;
   await enqueueJob(tx, { kind: 'analyze_call', payload: { callId: call.callId }, dedupeKey: `analyze:${call.callId}`, ...(settle ? { runAt: new Date(Date.now() + settle) } : {}) });
   return true;
+}
+
+/**
+ * Ends every live call of a company the operator has just disabled (admin PATCH /companies/:id): a disabled company's
+ * keys stop working and its numbers stop answering, and its calls under way end now too rather than talk on for it.
+ * A call in conversation ends `completed`, one not yet answered `canceled`, both `bot_disabled` with why. The
+ * sessions hear of it as of any end another party makes (parley_call_ended, call-end-notices.ts): they stop at once,
+ * their transcript as stored turn by turn. In the disabling transaction; returns how many were ended.
+ */
+export async function endLiveCallsOfCompany(tx: Db, companyId: string): Promise<number> {
+  const live = await tx<{ id: string; status: string }[]>`
+    select id, status from calls
+    where company_id = ${companyId} and ended_at is null and status = any(${liveStatuses()})
+    -- The analytics buckets' key order, as the sweep (call-ownership.ts): concurrent enders never wait in a circle.
+    order by company_id, bot_id, started_at, id
+    for update`;
+  let n = 0;
+  for (const call of live) {
+    const status = call.status === 'in_progress' ? 'completed' : 'canceled';
+    if (await endCallInTx(tx, { callId: call.id, companyId }, { status, reason: 'bot_disabled: the company was disabled during the call' }, { by: 'admin' })) n++;
+  }
+  return n;
 }

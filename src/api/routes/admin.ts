@@ -5,6 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { insertApiKey } from '../../db/api-keys.js';
+import { endLiveCallsOfCompany } from '../../call/lifecycle.js';
 import { getCompany, insertCompany, listCompanies, setCompanyActive, setMonthlyBudget } from '../../db/companies.js';
 import { generateWebhookSecret } from '../../webhooks/signing.js';
 import { assignNumber, getNumber, listNumbers, releaseNumber, type PhoneNumberRow } from '../../db/phone-numbers.js';
@@ -87,7 +88,13 @@ export function adminRoutes(deps: { sql: RootSql; adminToken: string }): Fastify
       },
     }, async (request) => {
       const { id } = request.params as Static<typeof IdParams>;
-      const company = await setCompanyActive(deps.sql, id, (request.body as Static<typeof ActiveBody>).is_active);
+      const active = (request.body as Static<typeof ActiveBody>).is_active;
+      const company = await deps.sql.begin(async (tx) => {
+        const row = await setCompanyActive(tx, id, active);
+        // Disabled: its calls under way end too (lifecycle.ts endLiveCallsOfCompany).
+        if (row && !active) await endLiveCallsOfCompany(tx, id);
+        return row;
+      });
       if (!company) throw notFound('Company');
       return company;
     });

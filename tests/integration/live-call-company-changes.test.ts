@@ -1,17 +1,23 @@
 /**
- * A transfer number that rings the bot itself or another company's bot is refused when a bot is saved
+ * A live call while its company changes things under it (web calls, the real CallRunner, scripted providers).
+ *
+ * Transfers: a transfer number that rings the bot itself or another company's bot is refused when a bot is saved
  * (dial-policy.test.ts); bots saved before that check, or whose transfer number another company has claimed since,
  * still carry one. The transfer is checked again when a live call asks for it: the caller hears the offer to take
  * their details, and nothing is dialled (before, the call was handed to Twilio to ring straight back into a bot).
+ *
+ * A company the operator disables mid-call: its calls end now, their transcript stored (before, they talked on for a
+ * company whose keys and numbers no longer worked, until the caller hung up).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
 import { CallRunner } from '../../src/telephony/call-runner.js';
+import { listenForCallEnds, type CallEndListener } from '../../src/telephony/call-end-notices.js';
 import { WEB_CALL_SOCKET_PATH, webCallSocketRoute } from '../../src/telephony/web/socket-route.js';
 import { webCallRoutes } from '../../src/api/routes/web-calls.js';
 import { ScriptedLlm, ScriptedStt, ScriptedTts } from '../helpers/scripted-providers.js';
-import { botBody, createTestApp, type TestApp } from '../helpers/app.js';
+import { ADMIN_TOKEN, botBody, createTestApp, type TestApp } from '../helpers/app.js';
 import { until } from '../helpers/until.js';
 import { WebCallClient } from '../fixtures/web/web-call-harness.js';
 import { storedTranscript } from '../helpers/transcript.js';
@@ -21,6 +27,8 @@ const NOT_TRANSFERRED = "I'm sorry, I can't transfer you right now";
 
 let t: TestApp;
 let url: string;
+let runner: CallRunner;
+let listener: CallEndListener;
 
 beforeAll(async () => {
   const metrics = createMetrics();
@@ -28,7 +36,7 @@ beforeAll(async () => {
     env: { PUBLIC_URL },
     tenantRoutes: (db, config) => [webCallRoutes({ sql: db.sql, publicOrigin: config.PUBLIC_URL, tokenTtlSec: 60 })],
     publicRoutes: (db, config) => {
-      const runner = new CallRunner({
+      runner = new CallRunner({
         sql: db.sql, log: createLogger('silent'), metrics,
         providersFor: () => ({
           stt: new ScriptedStt(),
@@ -41,8 +49,13 @@ beforeAll(async () => {
     },
   });
   url = (await t.app.listen({ port: 0, host: '127.0.0.1' })).replace(/^http/, 'ws') + WEB_CALL_SOCKET_PATH;
+  // As the server does: an end another party makes reaches the session through the database.
+  listener = await listenForCallEnds(t.db, runner, createLogger('silent'));
 }, 60_000);
-afterAll(async () => t.close());
+afterAll(async () => {
+  await listener.stop();
+  await t.close();
+});
 
 async function botOf(apiKey: string, phoneNumber?: string): Promise<string> {
   const body = botBody(phoneNumber ? { phone_number: phoneNumber } : {});
@@ -102,5 +115,27 @@ describe('a transfer checked at call time', () => {
     await storeTransferNumber(botId, '+12025550142');
     const transcript = await askForAPerson(c.apiKey, botId);
     expect(transcript.some((x) => x.role === 'system' && x.text === 'Transfer to +12025550142 requested: caller asked for a person')).toBe(true);
+  });
+});
+
+describe('a company disabled during a call', () => {
+  it('ends its live call at once: the row ended with why, the session stopped, the transcript kept', async () => {
+    const c = await t.createCompany();
+    const botId = await botOf(c.apiKey);
+    const minted = await t.app.inject({ method: 'POST', url: `/v1/bots/${botId}/web-calls`, headers: t.as(c.apiKey) });
+    const { call_id: callId, token } = minted.json() as { call_id: string; token: string };
+    const client = await WebCallClient.connect(url, PUBLIC_URL);
+    client.send({ type: 'start', token });
+    await client.untilMessage((m) => m.type === 'ready');
+    await until(async () => (await storedTranscript(t.db.sql, callId)).some((x) => x.role === 'bot'));
+    expect(runner.activeCount).toBe(1);
+
+    const res = await t.app.inject({ method: 'PATCH', url: `/v1/admin/companies/${c.companyId}`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: { is_active: false } });
+    expect(res.statusCode).toBe(200);
+    await client.closed;
+    await until(() => runner.activeCount === 0);
+    const [row] = await t.db.sql`select status, end_reason, ended_at from calls where id = ${callId}`;
+    expect(row).toMatchObject({ status: 'completed', end_reason: 'bot_disabled: the company was disabled during the call' });
+    expect((await storedTranscript(t.db.sql, callId)).filter((x) => x.role === 'bot').length).toBeGreaterThan(0);
   });
 });
