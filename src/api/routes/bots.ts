@@ -16,6 +16,7 @@ import { NUMBER_HELD_CONSTRAINT, claimNumber, listNumbers, releaseNumber, type P
 import type { Db, RootSql } from '../../db/sql.js';
 import { badRequest, conflict, notFound } from '../../errors.js';
 import { E164, IdParams, PageQuery, Page, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, decodeCursor, encodeCursor, errors } from '../schemas.js';
+import { assertBotVersion, botVersion } from '../bot-version.js';
 import { transferTargetRefusal } from '../../telephony/transfer-target.js';
 import { allowedPrefixesOf, transferRefusal, type TransferPolicy } from '../../telephony/dial-policy.js';
 import { canonicalPhone } from '../../util/phone.js';
@@ -174,7 +175,7 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
           language: body.language ?? 'en', config: body.config as BotConfig,
         });
       }).catch(numberError);
-      return reply.status(201).send(await shown(bot));
+      return reply.status(201).header('etag', botVersion(toBot(bot))).send(await shown(bot));
     });
 
     // A page holds whole configs (up to MAX_CONFIG_CHARS each): at most 100 bots.
@@ -198,17 +199,18 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
     app.get('/bots/:id', {
       config: { scope: 'bots:read' },
       schema: { tags: ['bots'], summary: 'Get a bot', params: IdParams, response: { 200: BotSchema, ...errors(400, 401, 404) } },
-    }, async (request) => {
+    }, async (request, reply) => {
       const { id } = request.params as Static<typeof IdParams>;
       const bot = await getBot(deps.sql, request.auth.companyId, id);
       if (!bot) throw notFound('Bot');
+      void reply.header('etag', botVersion(toBot(bot)));
       return shown(bot);
     });
 
     app.patch('/bots/:id', {
       config: { scope: 'bots:write' },
-      schema: { tags: ['bots'], summary: 'Update a bot (config is replaced whole)', description: 'A new phone_number, or reactivating a bot with a number, needs the number held by (or free to claim for) this company.', params: IdParams, body: UpdateBotBody, response: { 200: BotSchema, ...errors(400, 401, 403, 404, 409) } },
-    }, async (request) => {
+      schema: { tags: ['bots'], summary: 'Update a bot (config is replaced whole)', description: 'Send the ETag of the bot you read as If-Match: a bot changed since is 412, nothing saved (config is replaced whole, so two editors would otherwise lose one change). A new phone_number, or reactivating a bot with a number, needs the number held by (or free to claim for) this company.', params: IdParams, body: UpdateBotBody, response: { 200: BotSchema, ...errors(400, 401, 403, 404, 409, 412) } },
+    }, async (request, reply) => {
       const { id } = request.params as Static<typeof IdParams>;
       const body = request.body as Static<typeof UpdateBotBody>;
       checkConfig(body.config as BotConfig | undefined, transferPolicy);
@@ -217,6 +219,8 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
       const bot = await deps.sql.begin(async (tx) => {
         const current = await getBotForUpdate(tx, companyId, id);
         if (!current) return undefined;
+        // Under the row lock: another save cannot land between this check and this one.
+        assertBotVersion(request.headers['if-match'], botVersion(toBot(current)));
         if (body.config !== undefined || body.language !== undefined) {
           checkProviders({ language: body.language ?? current.language, config: (body.config as BotConfig | undefined) ?? current.config });
         }
@@ -236,6 +240,7 @@ export function botRoutes(deps: { sql: RootSql; config?: Partial<Config> }): Fas
         });
       }).catch(numberError);
       if (!bot) throw notFound('Bot');
+      void reply.header('etag', botVersion(toBot(bot)));
       return shown(bot);
     });
 
