@@ -10,7 +10,8 @@ import { ScenarioEngine } from '../../src/scenario/engine.js';
 import { ProviderRegistry } from '../../src/telephony/provider-registry.js';
 import { testConfig } from '../../src/config.js';
 import { WIDEBAND_FORMAT } from '../../src/audio/format.js';
-import type { SttEvent, SttProvider, TtsProvider } from '../../src/providers/types.js';
+import type { SttProvider, TtsProvider } from '../../src/providers/types.js';
+import { readSttEvents } from '../helpers/stt-events.js';
 import type { BotRow } from '../../src/db/bots.js';
 
 describe('bot warnings over the API', () => {
@@ -55,8 +56,7 @@ describe('a Russian bot without a recognizer', () => {
     const view = new DataView(loud.buffer);
     for (let i = 0; i < 320; i++) view.setInt16(i * 2, i % 2 ? 8000 : -8000, true);
     const quiet = new Uint8Array(640);
-    const events: SttEvent[] = [];
-    const reading = (async () => { for await (const e of session.events) events.push(e); })();
+    const { events, done: reading } = readSttEvents(session);
     for (let round = 0; round < 2; round++) {
       for (let i = 0; i < 25; i++) session.pushAudio(loud);
       for (let i = 0; i < 50; i++) session.pushAudio(quiet);

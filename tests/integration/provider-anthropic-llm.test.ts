@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AnthropicLlm } from '../../src/providers/llm/anthropic.js';
 import { isAccountFailure, ParleyError } from '../../src/errors.js';
-import type { LlmEvent, LlmRequest } from '../../src/providers/types.js';
 import { FakeAnthropic } from '../fakes/fakeAnthropic.js';
+import type { LlmEvent } from '../../src/providers/types.js';
+import { bookSlotTool, collectEvents, llmRequest } from '../helpers/llm-request.js';
 
 let fake: FakeAnthropic;
 let llm: AnthropicLlm;
@@ -13,32 +14,10 @@ beforeAll(async () => {
 });
 afterAll(() => fake.close());
 
-const bookTool = {
-  name: 'book_slot',
-  description: 'Book a slot',
-  parameters: { type: 'object', properties: { start: { type: 'string' } }, required: ['start'] },
-};
-
-function request(overrides: Partial<LlmRequest> = {}): LlmRequest {
-  return {
-    system: 'You are a receptionist.',
-    messages: [{ role: 'user', content: 'Hi' }],
-    tools: [],
-    signal: new AbortController().signal,
-    ...overrides,
-  };
-}
-
-async function collect(events: AsyncIterable<LlmEvent>): Promise<LlmEvent[]> {
-  const out: LlmEvent[] = [];
-  for await (const e of events) out.push(e);
-  return out;
-}
-
 describe('AnthropicLlm against fakeAnthropic', () => {
   it('streams text deltas, caches the system prompt and ends with done/stop', async () => {
     fake.reply = { text: 'Good morning, this is the clinic.' };
-    const events = await collect(llm.stream(request({ maxTokens: 200, temperature: 0.3 })));
+    const events = await collectEvents(llm.stream(llmRequest({ maxTokens: 200, temperature: 0.3 })));
     const text = events.flatMap((e) => (e.type === 'text' ? [e.text] : []));
     expect(text.length).toBeGreaterThan(3);
     expect(text.join('')).toBe('Good morning, this is the clinic.');
@@ -59,7 +38,7 @@ describe('AnthropicLlm against fakeAnthropic', () => {
 
   it('puts the turn\'s knowledge after the conversation\'s cache breakpoint, never into the cached system prompt', async () => {
     fake.reply = { text: 'We open at nine.' };
-    await collect(llm.stream(request({ context: '# Knowledge\n[hours.pdf] 9 to 5', messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello!' }, { role: 'user', content: 'When do you open?' }] })));
+    await collectEvents(llm.stream(llmRequest({ context: '# Knowledge\n[hours.pdf] 9 to 5', messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello!' }, { role: 'user', content: 'When do you open?' }] })));
     const body = fake.requests.at(-1)!.body;
     expect(body.system).toEqual([{ type: 'text', text: 'You are a receptionist.', cache_control: { type: 'ephemeral' } }]);
     expect(body.messages).toEqual([
@@ -74,19 +53,19 @@ describe('AnthropicLlm against fakeAnthropic', () => {
       text: 'Booking now.',
       toolUses: [{ id: 'toolu_1', name: 'book_slot', input: { start: '2026-03-01T10:00:00Z', people: 2 } }],
     };
-    const events = await collect(llm.stream(request({ tools: [bookTool] })));
+    const events = await collectEvents(llm.stream(llmRequest({ tools: [bookSlotTool] })));
     expect(events.filter((e) => e.type === 'tool_call')).toEqual([
       { type: 'tool_call', call: { id: 'toolu_1', name: 'book_slot', arguments: { start: '2026-03-01T10:00:00Z', people: 2 } } },
     ]);
     expect(events.at(-1)).toMatchObject({ type: 'done', finishReason: 'tool_calls' });
     expect(fake.requests.at(-1)!.body.tools).toEqual([
-      { name: 'book_slot', description: 'Book a slot', input_schema: bookTool.parameters },
+      { name: 'book_slot', description: 'Book a slot', input_schema: bookSlotTool.parameters },
     ]);
   });
 
   it('emits a tool_use whose input is not a JSON object marked invalid, and the answer ends normally', async () => {
     fake.reply = { text: 'Booking now.', toolUses: [{ id: 'toolu_bad', name: 'book_slot', input: '{"start": 10:00}' }, { id: 'toolu_ok', name: 'book_slot', input: { start: '10:00' } }] };
-    const events = await collect(llm.stream(request({ tools: [bookTool] })));
+    const events = await collectEvents(llm.stream(llmRequest({ tools: [bookSlotTool] })));
     expect(events.flatMap((e) => (e.type === 'tool_call' ? [e.call] : []))).toEqual([
       { id: 'toolu_bad', name: 'book_slot', arguments: {}, invalidArguments: 'the arguments are not valid JSON: {"start": 10:00}' },
       { id: 'toolu_ok', name: 'book_slot', arguments: { start: '10:00' } },
@@ -96,9 +75,9 @@ describe('AnthropicLlm against fakeAnthropic', () => {
 
   it('maps assistant tool calls and tool results (merged into one user turn) back faithfully', async () => {
     fake.reply = { text: 'Both booked.' };
-    await collect(
+    await collectEvents(
       llm.stream(
-        request({
+        llmRequest({
           messages: [
             { role: 'user', content: 'Book 10 and 11' },
             {
@@ -142,7 +121,7 @@ describe('AnthropicLlm against fakeAnthropic', () => {
     const before = fake.clientAborts;
     const controller = new AbortController();
     const events: LlmEvent[] = [];
-    for await (const e of llm.stream(request({ signal: controller.signal }))) {
+    for await (const e of llm.stream(llmRequest({ signal: controller.signal }))) {
       events.push(e);
       if (events.length === 2) controller.abort();
     }
@@ -153,7 +132,7 @@ describe('AnthropicLlm against fakeAnthropic', () => {
   it('drops the HTTP stream when the consumer stops iterating early', async () => {
     fake.reply = { text: 'alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu', pauseAfterEvents: 8 };
     const before = fake.clientAborts;
-    for await (const e of llm.stream(request())) {
+    for await (const e of llm.stream(llmRequest())) {
       if (e.type === 'text') break;
     }
     await vi.waitFor(() => expect(fake.clientAborts).toBe(before + 1));
@@ -161,7 +140,7 @@ describe('AnthropicLlm against fakeAnthropic', () => {
 
   it('turns a 401 into a clear upstream error', async () => {
     const bad = new AnthropicLlm({ apiKey: 'sk-ant-wrong', baseUrl: fake.baseUrl, maxRetries: 0 });
-    const err = await collect(bad.stream(request())).catch((e: unknown) => e);
+    const err = await collectEvents(bad.stream(llmRequest())).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ParleyError);
     expect((err as ParleyError).message).toMatch(/rejected the API key/);
     expect((err as ParleyError).details).toMatchObject({ status: 401, retryable: false, account: true });
@@ -169,8 +148,8 @@ describe('AnthropicLlm against fakeAnthropic', () => {
 
   it('"credit balance is too low" (a 400) is an account failure, not a malformed request; other 400s are not', async () => {
     fake.failures = ['credit_balance_too_low', 400];
-    const credit = await collect(llm.stream(request())).catch((e: unknown) => e);
-    const malformed = await collect(llm.stream(request())).catch((e: unknown) => e);
+    const credit = await collectEvents(llm.stream(llmRequest())).catch((e: unknown) => e);
+    const malformed = await collectEvents(llm.stream(llmRequest())).catch((e: unknown) => e);
     expect(credit).toBeInstanceOf(ParleyError);
     expect((credit as ParleyError).message).toMatch(/refused the account/);
     expect((credit as ParleyError).details).toMatchObject({ status: 400, retryable: false, account: true });
@@ -182,7 +161,7 @@ describe('AnthropicLlm against fakeAnthropic', () => {
     fake.reply = { text: 'this reply will be cut off in the middle of it', dropAfterEvents: 5 };
     const seen: LlmEvent[] = [];
     const err = await (async () => {
-      for await (const e of llm.stream(request())) seen.push(e);
+      for await (const e of llm.stream(llmRequest())) seen.push(e);
     })().catch((e: unknown) => e);
     expect(seen.some((e) => e.type === 'text')).toBe(true);
     expect(seen.some((e) => e.type === 'done')).toBe(false);
@@ -192,7 +171,7 @@ describe('AnthropicLlm against fakeAnthropic', () => {
 
   it('reports an in-stream overloaded error as retryable', async () => {
     fake.reply = { text: 'partial answer here', errorAfterEvents: 4 };
-    const err = await collect(llm.stream(request())).catch((e: unknown) => e);
+    const err = await collectEvents(llm.stream(llmRequest())).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ParleyError);
     expect((err as ParleyError).details).toMatchObject({ retryable: true });
   });

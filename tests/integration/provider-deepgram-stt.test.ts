@@ -3,6 +3,7 @@ import { biasParams, DeepgramStt } from '../../src/providers/stt/deepgram.js';
 import { TWILIO_FORMAT, WIDEBAND_FORMAT } from '../../src/audio/format.js';
 import { ParleyError } from '../../src/errors.js';
 import type { SttEvent, SttSession, SttSessionOptions } from '../../src/providers/types.js';
+import { readSttEvents } from '../helpers/stt-events.js';
 import { FakeDeepgram, mulawSilenceFrame, mulawToneFrame } from '../fakes/fakeDeepgram.js';
 
 let fake: FakeDeepgram;
@@ -22,10 +23,7 @@ function sessionOptions(overrides: Partial<SttSessionOptions> = {}): SttSessionO
 
 /** Collects events in the background; `until` resolves when a predicate matches. */
 function collector(session: SttSession) {
-  const events: SttEvent[] = [];
-  const done = (async () => {
-    for await (const e of session.events) events.push(e);
-  })();
+  const { events, done } = readSttEvents(session);
   return {
     events,
     done,

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OpenAiLlm } from '../../src/providers/llm/openai.js';
 import { isAccountFailure, isRetryable, ParleyError } from '../../src/errors.js';
-import type { LlmEvent, LlmRequest } from '../../src/providers/types.js';
 import { FakeOpenAI } from '../fakes/fakeOpenAI.js';
+import type { LlmEvent, LlmRequest } from '../../src/providers/types.js';
+import { bookSlotTool, collectEvents, llmRequest } from '../helpers/llm-request.js';
 
 let fake: FakeOpenAI;
 let llm: OpenAiLlm;
@@ -13,32 +14,10 @@ beforeAll(async () => {
 });
 afterAll(() => fake.close());
 
-const bookTool = {
-  name: 'book_slot',
-  description: 'Book a slot',
-  parameters: { type: 'object', properties: { start: { type: 'string' } }, required: ['start'] },
-};
-
-function request(overrides: Partial<LlmRequest> = {}): LlmRequest {
-  return {
-    system: 'You are a receptionist.',
-    messages: [{ role: 'user', content: 'Hi' }],
-    tools: [],
-    signal: new AbortController().signal,
-    ...overrides,
-  };
-}
-
-async function collect(events: AsyncIterable<LlmEvent>): Promise<LlmEvent[]> {
-  const out: LlmEvent[] = [];
-  for await (const e of events) out.push(e);
-  return out;
-}
-
 describe('OpenAiLlm against fakeOpenAI', () => {
   it('streams text token by token and ends with done/stop', async () => {
     fake.reply = { text: 'Hello, how can I help you today?' };
-    const events = await collect(llm.stream(request({ temperature: 0.2, maxTokens: 100 })));
+    const events = await collectEvents(llm.stream(llmRequest({ temperature: 0.2, maxTokens: 100 })));
     const texts = events.filter((e) => e.type === 'text').map((e) => (e as { text: string }).text);
     expect(texts.length).toBeGreaterThan(3);
     expect(texts.join('')).toBe('Hello, how can I help you today?');
@@ -61,7 +40,7 @@ describe('OpenAiLlm against fakeOpenAI', () => {
 
   it('streams a refusal as the answer\'s words: the caller hears what the model said, not silence and a stock line', async () => {
     fake.reply = { refusal: "I'm sorry, I can't help with that." };
-    const events = await collect(llm.stream(request()));
+    const events = await collectEvents(llm.stream(llmRequest()));
     const texts = events.filter((e) => e.type === 'text').map((e) => (e as { text: string }).text);
     expect(texts.join('')).toBe("I'm sorry, I can't help with that.");
     expect(events.at(-1)).toMatchObject({ type: 'done', finishReason: 'stop' });
@@ -76,7 +55,7 @@ describe('OpenAiLlm against fakeOpenAI', () => {
       { role: 'assistant', content: '', toolCalls: [{ id: 'c1', name: 'check', arguments: {} }] },
       { role: 'tool', toolCallId: 'c1', name: 'check', content: '{"open":"9:00"}' },
     ];
-    await collect(llm.stream(request({ context: '# Knowledge\n[hours.pdf] 9 to 5', messages: history })));
+    await collectEvents(llm.stream(llmRequest({ context: '# Knowledge\n[hours.pdf] 9 to 5', messages: history })));
     expect(fake.requests.at(-1)!.body.messages).toEqual([
       { role: 'system', content: 'You are a receptionist.' },
       { role: 'user', content: 'Hi' },
@@ -95,14 +74,14 @@ describe('OpenAiLlm against fakeOpenAI', () => {
         { id: 'call_b', name: 'book_slot', arguments: { start: '2026-03-02T11:00:00Z' } },
       ],
     };
-    const events = await collect(llm.stream(request({ tools: [bookTool] })));
+    const events = await collectEvents(llm.stream(llmRequest({ tools: [bookSlotTool] })));
     const calls = events.filter((e) => e.type === 'tool_call');
     expect(calls).toEqual([
       { type: 'tool_call', call: { id: 'call_a', name: 'book_slot', arguments: { start: '2026-03-01T10:00:00Z', note: 'first visit' } } },
       { type: 'tool_call', call: { id: 'call_b', name: 'book_slot', arguments: { start: '2026-03-02T11:00:00Z' } } },
     ]);
     expect(events.at(-1)).toMatchObject({ type: 'done', finishReason: 'tool_calls' });
-    expect(fake.requests.at(-1)!.body.tools).toEqual([{ type: 'function', function: bookTool }]);
+    expect(fake.requests.at(-1)!.body.tools).toEqual([{ type: 'function', function: bookSlotTool }]);
   });
 
   it('emits a tool call whose arguments are not a JSON object marked invalid, and the answer ends normally', async () => {
@@ -114,7 +93,7 @@ describe('OpenAiLlm against fakeOpenAI', () => {
         { id: 'call_ok', name: 'book_slot', arguments: { start: '2026-03-02T11:00:00Z' } },
       ],
     };
-    const events = await collect(llm.stream(request({ tools: [bookTool] })));
+    const events = await collectEvents(llm.stream(llmRequest({ tools: [bookSlotTool] })));
     expect(events.filter((e) => e.type === 'text').map((e) => (e as { text: string }).text).join('')).toBe('Let me book that.');
     expect(events.flatMap((e) => (e.type === 'tool_call' ? [e.call] : []))).toEqual([
       { id: 'call_cut', name: 'book_slot', arguments: {}, invalidArguments: 'the arguments are not valid JSON: {"start": "2026-03-01T10' },
@@ -126,9 +105,9 @@ describe('OpenAiLlm against fakeOpenAI', () => {
 
   it('maps assistant tool calls and tool results back faithfully', async () => {
     fake.reply = { text: 'Booked.' };
-    await collect(
+    await collectEvents(
       llm.stream(
-        request({
+        llmRequest({
           messages: [
             { role: 'user', content: 'Book 10am' },
             { role: 'assistant', content: '', toolCalls: [{ id: 'call_1', name: 'book_slot', arguments: { start: '10:00' } }] },
@@ -154,7 +133,7 @@ describe('OpenAiLlm against fakeOpenAI', () => {
     const before = fake.clientAborts;
     const controller = new AbortController();
     const events: LlmEvent[] = [];
-    for await (const e of llm.stream(request({ signal: controller.signal }))) {
+    for await (const e of llm.stream(llmRequest({ signal: controller.signal }))) {
       events.push(e);
       if (events.length === 2) controller.abort();
     }
@@ -166,7 +145,7 @@ describe('OpenAiLlm against fakeOpenAI', () => {
   it('drops the HTTP stream when the consumer stops iterating early', async () => {
     fake.reply = { text: 'alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu', pauseAfterChunks: 6 };
     const before = fake.clientAborts;
-    for await (const e of llm.stream(request())) {
+    for await (const e of llm.stream(llmRequest())) {
       if (e.type === 'text') break;
     }
     await vi.waitFor(() => expect(fake.clientAborts).toBe(before + 1));
@@ -174,7 +153,7 @@ describe('OpenAiLlm against fakeOpenAI', () => {
 
   it('turns a 401 into a clear upstream error', async () => {
     const bad = new OpenAiLlm({ apiKey: 'sk-wrong', baseUrl: fake.baseUrl, maxRetries: 0 });
-    const err = await collect(bad.stream(request())).catch((e: unknown) => e);
+    const err = await collectEvents(bad.stream(llmRequest())).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ParleyError);
     expect((err as ParleyError).code).toBe('PARLEY_ERR_UPSTREAM');
     expect((err as ParleyError).message).toMatch(/rejected the API key/);
@@ -185,7 +164,7 @@ describe('OpenAiLlm against fakeOpenAI', () => {
     const retrying = new OpenAiLlm({ apiKey: 'sk-good', baseUrl: fake.baseUrl, maxRetries: 1 });
     fake.failures = ['insufficient_quota', 'insufficient_quota'];
     const count = fake.requests.length;
-    const err = await collect(retrying.stream(request())).catch((e: unknown) => e);
+    const err = await collectEvents(retrying.stream(llmRequest())).catch((e: unknown) => e);
     fake.failures = [];
     expect(fake.requests.length).toBe(count + 1);
     expect(err).toBeInstanceOf(ParleyError);
@@ -197,7 +176,7 @@ describe('OpenAiLlm against fakeOpenAI', () => {
   it('a plain 429 stays a rate limit: retryable, not an account failure', async () => {
     const once = new OpenAiLlm({ apiKey: 'sk-good', baseUrl: fake.baseUrl, maxRetries: 0 });
     fake.failures = [429];
-    const err = await collect(once.stream(request())).catch((e: unknown) => e);
+    const err = await collectEvents(once.stream(llmRequest())).catch((e: unknown) => e);
     expect((err as ParleyError).details).toMatchObject({ status: 429, retryable: true, account: false });
     expect(isRetryable(err)).toBe(true);
   });
@@ -207,7 +186,7 @@ describe('OpenAiLlm against fakeOpenAI', () => {
     fake.reply = { text: 'Recovered.' };
     fake.failures = [503];
     const count = fake.requests.length;
-    const events = await collect(retrying.stream(request()));
+    const events = await collectEvents(retrying.stream(llmRequest()));
     expect(events.at(-1)).toMatchObject({ type: 'done', finishReason: 'stop' });
     expect(fake.requests.length).toBe(count + 2);
   });
@@ -216,7 +195,7 @@ describe('OpenAiLlm against fakeOpenAI', () => {
     fake.reply = { text: 'this reply will be cut off in the middle', dropAfterChunks: 3 };
     const seen: LlmEvent[] = [];
     const err = await (async () => {
-      for await (const e of llm.stream(request())) seen.push(e);
+      for await (const e of llm.stream(llmRequest())) seen.push(e);
     })().catch((e: unknown) => e);
     expect(seen.filter((e) => e.type === 'text').length).toBeGreaterThan(0);
     expect(err).toBeInstanceOf(ParleyError);

@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TWILIO_FORMAT } from '../../src/audio/format.js';
 import { DeepgramStt } from '../../src/providers/stt/deepgram.js';
-import type { SttEvent } from '../../src/providers/types.js';
 import { FakeDeepgram, mulawSilenceFrame, mulawToneFrame } from '../fakes/fakeDeepgram.js';
 import { runSttConnection } from '../helpers/stt-connection-run.js';
+import { readSttEvents } from '../helpers/stt-events.js';
 import { until } from '../helpers/until.js';
 
 let fake: FakeDeepgram;
@@ -30,10 +30,7 @@ describe('a Deepgram socket that failed before the call saw it', () => {
   it('refuses audio and a Finalize, reports the failure at once, and hands back the packet it never sent', async () => {
     // A long packet: the two frames stay in it while the socket fails.
     const session = await stt(250).open({ format: TWILIO_FORMAT, language: 'en', signal: new AbortController().signal });
-    const events: SttEvent[] = [];
-    void (async () => {
-      for await (const e of session.events) events.push(e);
-    })();
+    const { events } = readSttEvents(session);
     session.pushAudio(tone);
     session.pushAudio(tone);
     await fake.connections.at(-1)!.closeHalfway();

@@ -8,9 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TWILIO_FORMAT } from '../../src/audio/format.js';
 import { DeepgramStt } from '../../src/providers/stt/deepgram.js';
-import type { SttEvent } from '../../src/providers/types.js';
 import { FakeDeepgram, mulawSilenceFrame, mulawToneFrame } from '../fakes/fakeDeepgram.js';
 import { runSttConnection } from '../helpers/stt-connection-run.js';
+import { readSttEvents } from '../helpers/stt-events.js';
 import { until } from '../helpers/until.js';
 
 let fake: FakeDeepgram;
@@ -32,10 +32,7 @@ function stt(): DeepgramStt {
 describe('a Deepgram socket that stops answering without closing', () => {
   it('an unanswered Finalize fails the session, recoverable, and the audio it never answered for is handed back', async () => {
     const session = await stt().open({ format: TWILIO_FORMAT, language: 'en', signal: new AbortController().signal });
-    const events: SttEvent[] = [];
-    const ended = (async () => {
-      for await (const e of session.events) events.push(e);
-    })();
+    const { events, done: ended } = readSttEvents(session);
     const conn = fake.connections.at(-1)!;
     conn.stall();
     for (let i = 0; i < 40; i++) session.pushAudio(tone);
@@ -52,10 +49,7 @@ describe('a Deepgram socket that stops answering without closing', () => {
 
   it('a session that answers is not failed by its Finalize', async () => {
     const session = await stt().open({ format: TWILIO_FORMAT, language: 'en', signal: new AbortController().signal });
-    const events: SttEvent[] = [];
-    void (async () => {
-      for await (const e of session.events) events.push(e);
-    })();
+    const { events } = readSttEvents(session);
     for (let i = 0; i < 40; i++) session.pushAudio(tone);
     for (let i = 0; i < 10; i++) session.pushAudio(silence);
     session.finalize();

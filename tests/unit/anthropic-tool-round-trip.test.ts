@@ -6,8 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ParleyError } from '../../src/errors.js';
 import { AnthropicLlm, toAnthropicMessages } from '../../src/providers/llm/anthropic.js';
-import type { ChatMessage, LlmEvent, LlmRequest, ToolCall } from '../../src/providers/types.js';
+import type { ChatMessage, LlmRequest, ToolCall } from '../../src/providers/types.js';
 import { FakeAnthropic, toolResults } from '../fakes/fakeAnthropic.js';
+import { collectEvents, llmRequest } from '../helpers/llm-request.js';
 
 let fake: FakeAnthropic;
 let llm: AnthropicLlm;
@@ -21,13 +22,7 @@ afterAll(() => fake.close());
 const slotTool = { name: 'book_slot', description: 'Book a slot', parameters: { type: 'object', properties: { start: { type: 'string' }, name: { type: 'string' } } } };
 
 function request(messages: ChatMessage[]): LlmRequest {
-  return { system: 'You are a receptionist.', messages, tools: [slotTool], signal: new AbortController().signal };
-}
-
-async function collect(events: AsyncIterable<LlmEvent>): Promise<LlmEvent[]> {
-  const out: LlmEvent[] = [];
-  for await (const e of events) out.push(e);
-  return out;
+  return llmRequest({ messages, tools: [slotTool] });
 }
 
 describe('toAnthropicMessages', () => {
@@ -62,7 +57,7 @@ describe('AnthropicLlm tool round trip against fakeAnthropic', () => {
       ],
     };
     const history: ChatMessage[] = [{ role: 'user', content: 'Book ten for Zoë and eleven for Renée' }];
-    const events = await collect(llm.stream(request(history)));
+    const events = await collectEvents(llm.stream(request(history)));
     const calls = events.flatMap((e) => (e.type === 'tool_call' ? [e.call] : []));
     expect(calls).toEqual([
       { id: 'toolu_a', name: 'book_slot', arguments: { start: '10:00', name: 'Zoë "Z" Smith' } },
@@ -78,7 +73,7 @@ describe('AnthropicLlm tool round trip against fakeAnthropic', () => {
       { role: 'tool', toolCallId: 'toolu_b', name: 'book_slot', content: '{"booked":"11:00"}' },
     );
     fake.reply = { text: 'Both are booked.' };
-    const next = await collect(llm.stream(request(history)));
+    const next = await collectEvents(llm.stream(request(history)));
     expect(next.at(-1)).toMatchObject({ type: 'done', finishReason: 'stop' });
     expect(toolResults(fake.requests.at(-1)!.body)).toEqual([
       { toolUseId: 'toolu_a', content: '{"booked":"10:00"}', isError: false },
@@ -88,7 +83,7 @@ describe('AnthropicLlm tool round trip against fakeAnthropic', () => {
 
   it('is refused, as by the API, when a tool_use goes unanswered', async () => {
     fake.reply = { text: 'unused' };
-    const err = await collect(
+    const err = await collectEvents(
       llm.stream(request([
         { role: 'user', content: 'Book ten' },
         { role: 'assistant', content: '', toolCalls: [{ id: 'toolu_x', name: 'book_slot', arguments: {} }] },
