@@ -9,11 +9,13 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import { AjvCompiler, type RouteDefinition, type ValidatorFactory } from '@fastify/ajv-compiler';
+import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { AuthFailureThrottle, apiKeyAuth, tokenAuth } from './api/auth.js';
 import { installErrorHandler, sendFrameworkError } from './api/error-handler.js';
 import { installHealthRoutes, type HealthOptions } from './api/health.js';
 import { installRequestGuards } from './api/request-guards.js';
+import { lazySerializers, lazyValidators } from './api/lazy-schema-compilers.js';
 import { installConnectionGuard } from './connection-guard.js';
 import { createMetrics, installHttpMetrics, type Metrics } from './metrics.js';
 import { adminRoutes } from './api/routes/admin.js';
@@ -213,7 +215,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 1_048_576,
     // Only these peers' X-Forwarded-For is believed: the client IP is what rate limits and auth throttling count by.
     trustProxy: trustProxyOption(deps.config.TRUST_PROXY),
-    schemaController: { compilersFactory: { buildValidator: buildRequestValidator } },
+    // Compiled on each route's first use, not at start (lazy-schema-compilers.ts).
+    schemaController: { compilersFactory: { buildValidator: lazyValidators(buildRequestValidator), buildSerializer: lazySerializers(SerializerSelector()) } },
     frameworkErrors: sendFrameworkError,
   });
   // Header and request deadlines, MAX_CONNECTIONS and the per-client-IP cap on unauthenticated connections. An
