@@ -11,7 +11,19 @@ export interface SchemaError {
   keyword?: string;
   instancePath?: string;
   message?: string;
-  params?: { missingProperty?: string; additionalProperty?: string; allowedValue?: unknown; allowedValues?: unknown[]; pattern?: string; format?: string; type?: string };
+  params?: {
+    missingProperty?: string;
+    additionalProperty?: string;
+    allowedValue?: unknown;
+    allowedValues?: unknown[];
+    pattern?: string;
+    format?: string;
+    type?: string | string[];
+    limit?: number;
+    multipleOf?: number;
+    i?: number;
+    j?: number;
+  };
 }
 
 const UUID = 'a UUID (such as 3f2b8c1e-4d5a-4b6c-8d7e-9f0a1b2c3d4e)';
@@ -68,8 +80,60 @@ function choicesMessage(errors: SchemaError[], path: string): string | null {
   return choices.length ? `${path} must be one of: ${choices.join(', ')}` : null;
 }
 
+/** JSON Schema's type names, as a client reads them. */
+const TYPE_TEXT: Record<string, string> = {
+  integer: 'a whole number',
+  number: 'a number',
+  string: 'text (a JSON string)',
+  boolean: 'true or false',
+  object: 'an object ({…})',
+  array: 'a list ([…])',
+  null: 'null',
+};
+
+const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/** Ajv's words for a size, a bound or a type ("must NOT have fewer than 1 items", "must be integer"), said plainly. */
+function limitPhrase(e: SchemaError): string | null {
+  const limit = e.params?.limit;
+  switch (e.keyword) {
+    case 'type': {
+      const types = [e.params?.type ?? []].flat().flatMap((t) => String(t).split(','));
+      return types.length ? `must be ${types.map((t) => TYPE_TEXT[t] ?? t).join(' or ')}` : null;
+    }
+    case 'minimum':
+      return limit === undefined ? null : `must be at least ${limit}`;
+    case 'maximum':
+      return limit === undefined ? null : `must be at most ${limit}`;
+    case 'exclusiveMinimum':
+      return limit === undefined ? null : `must be more than ${limit}`;
+    case 'exclusiveMaximum':
+      return limit === undefined ? null : `must be less than ${limit}`;
+    case 'multipleOf':
+      return e.params?.multipleOf === undefined ? null : `must be a multiple of ${e.params.multipleOf}`;
+    case 'minLength':
+      return limit === undefined ? null : limit === 1 ? 'must not be empty' : `must be at least ${count(limit, 'character', 'characters')} long`;
+    case 'maxLength':
+      return limit === undefined ? null : `must be at most ${count(limit, 'character', 'characters')} long`;
+    case 'minItems':
+      return limit === undefined ? null : limit === 1 ? 'must list at least one item' : `must list at least ${count(limit, 'item', 'items')}`;
+    case 'maxItems':
+      return limit === undefined ? null : `must list at most ${count(limit, 'item', 'items')}`;
+    case 'minProperties':
+      return limit === undefined ? null : `must have at least ${count(limit, 'field', 'fields')}`;
+    case 'maxProperties':
+      return limit === undefined ? null : `must have at most ${count(limit, 'field', 'fields')}`;
+    case 'uniqueItems':
+      return e.params?.i === undefined || e.params.j === undefined ? null : `must not list the same item twice (items ${e.params.j} and ${e.params.i} are the same)`;
+    default:
+      return null;
+  }
+}
+
 /** One failed keyword, as "must be …" where it can say so. */
 function phrase(e: SchemaError): string {
+  const plain = limitPhrase(e);
+  if (plain) return plain;
   if (e.keyword === 'pattern') {
     const text = PATTERN_TEXT[e.params?.pattern ?? ''];
     if (text) return `must be ${text}`;

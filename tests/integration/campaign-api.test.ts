@@ -163,7 +163,7 @@ describe('campaign API', () => {
       expect(deep.json().error).toEqual({ code: 'PARLEY_ERR_VALIDATION', message: 'Body is nested deeper than 32 levels' });
       expect((await send(`/v1/campaigns/${id}/contacts`, nul)).json().error).toEqual(nulError);
       const none = await h.t.app.inject({ method: 'POST', url: `/v1/campaigns/${id}/contacts`, headers: h.t.as(me.apiKey) });
-      expect(none.json().error).toEqual({ code: 'PARLEY_ERR_VALIDATION', message: 'body must be object', details: { field: 'body' } });
+      expect(none.json().error).toEqual({ code: 'PARLEY_ERR_VALIDATION', message: 'body must be an object ({…})', details: { field: 'body' } });
       expect((await send('/v1/dnc', '{"numbers": [')).json().error).toEqual(notJson);
       expect((await send('/v1/dnc', nul)).json().error).toEqual(nulError);
       // JSON is what these routes take: a CSV goes to the /csv routes.
@@ -174,10 +174,10 @@ describe('campaign API', () => {
       const id = await draft();
       const fine = (i: number) => ({ phone: `+1212555${String(700 + i)}` });
       const cases: [string, unknown, { message: string; field: string }][] = [
-        [`/v1/campaigns/${id}/contacts`, { contacts: [fine(0), fine(1), { phone: '+1'.padEnd(41, '0') }] }, { message: 'body.contacts.2.phone must NOT have more than 40 characters', field: 'body.contacts.2.phone' }],
+        [`/v1/campaigns/${id}/contacts`, { contacts: [fine(0), fine(1), { phone: '+1'.padEnd(41, '0') }] }, { message: 'body.contacts.2.phone must be at most 40 characters long', field: 'body.contacts.2.phone' }],
         [`/v1/campaigns/${id}/contacts`, { contacts: [fine(0), { phone: '+12125550603', consent: { voice: 'maybe' } }] }, { message: 'body.contacts.1.consent.voice must be one of: granted, denied, unknown', field: 'body.contacts.1.consent.voice' }],
         [`/v1/campaigns/${id}/contacts`, { contacts: [fine(0)], extra: 1 }, { message: 'body.extra is not a field of body (unknown fields are refused)', field: 'body.extra' }],
-        [`/v1/campaigns/${id}/contacts`, { contacts: [] }, { message: 'body.contacts must NOT have fewer than 1 items', field: 'body.contacts' }],
+        [`/v1/campaigns/${id}/contacts`, { contacts: [] }, { message: 'body.contacts must list at least one item', field: 'body.contacts' }],
         ['/v1/dnc', { numbers: [fine(0), { phone: '+12125550604', why: 'x' }] }, { message: 'body.numbers.1.why is not a field of body.numbers.1 (unknown fields are refused)', field: 'body.numbers.1.why' }],
         ['/v1/dnc', { numbers: [fine(0)], default_country: 'usa' }, { message: 'body.default_country must be a two-letter country code in capitals (ISO 3166: US)', field: 'body.default_country' }],
       ];
