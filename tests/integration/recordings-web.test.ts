@@ -7,23 +7,16 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWav } from '../../src/audio/wav.js';
-import { createLogger } from '../../src/log.js';
-import { createMetrics } from '../../src/metrics.js';
 import { purgeExpired } from '../../src/privacy/retention.js';
 import type { FsRecordingStore } from '../../src/recordings/fs-store.js';
 import { recordingServices, type RecordingServices } from '../../src/recordings/settings.js';
 import type { TtsProvider, TtsTurn } from '../../src/providers/types.js';
-import { CallRunner } from '../../src/telephony/call-runner.js';
-import { WEB_CALL_SOCKET_PATH, webCallSocketRoute } from '../../src/telephony/web/socket-route.js';
-import { webCallRoutes } from '../../src/api/routes/web-calls.js';
 import { AsyncQueue } from '../../src/util/async-queue.js';
 import { ScriptedLlm, ScriptedStt } from '../helpers/scripted-providers.js';
-import { botBody, createTestApp, type TestApp } from '../helpers/app.js';
 import { until } from '../helpers/until.js';
-import { WebCallClient } from '../fixtures/web/web-call-harness.js';
+import { PUBLIC_URL, startWebCallApp, WebCallClient, type WebCallApp } from '../fixtures/web/web-call-harness.js';
 import { storedTranscript } from '../helpers/transcript.js';
 
-const PUBLIC_URL = 'https://parley.example';
 const BOT_SAMPLE = -1234;
 const CALLER_SAMPLE = 2345;
 
@@ -51,43 +44,23 @@ class ToneTts implements TtsProvider {
   }
 }
 
-let t: TestApp;
+let t: WebCallApp;
 let recordings: RecordingServices;
-let url: string;
 
 beforeAll(async () => {
-  const metrics = createMetrics();
-  t = await createTestApp({
-    env: { PUBLIC_URL },
-    tenantRoutes: (db, config) => [webCallRoutes({ sql: db.sql, publicOrigin: config.PUBLIC_URL, tokenTtlSec: 60 })],
-    publicRoutes: (db, config) => {
-      // The same services the API's recording route builds from this config (one store directory).
-      recordings = recordingServices(config);
-      const runner = new CallRunner({
-        sql: db.sql, log: createLogger('silent'), metrics, recordings,
-        providersFor: () => ({ stt: new ScriptedStt(), llm: new ScriptedLlm(() => 'Noted.', { firstTokenMs: 1, tokenMs: 1 }), tts: new ToneTts() }),
-      });
-      return [webCallSocketRoute({ sql: db.sql, runner, metrics, publicOrigin: config.PUBLIC_URL })];
-    },
+  t = await startWebCallApp(() => ({ stt: new ScriptedStt(), llm: new ScriptedLlm(() => 'Noted.', { firstTokenMs: 1, tokenMs: 1 }), tts: new ToneTts() }), {
+    // The same services the API's recording route builds from this config (one store directory).
+    runner: (_db, config) => ({ recordings: (recordings = recordingServices(config)) }),
   });
-  url = (await t.app.listen({ port: 0, host: '127.0.0.1' })).replace(/^http/, 'ws') + WEB_CALL_SOCKET_PATH;
 }, 60_000);
 afterAll(async () => t.close());
 
-async function company(recording: Record<string, unknown> | null) {
-  const c = await t.createCompany();
-  const body = botBody();
-  const config = { ...(body.config as object), limits: { silenceRepromptSec: 60, silenceHangupSec: 120 }, ...(recording ? { recording } : {}) };
-  const bot = await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(c.apiKey), payload: { ...body, config } });
-  expect(bot.statusCode).toBe(201);
-  return { ...c, botId: bot.json().id as string };
-}
+const company = (recording: Record<string, unknown> | null) => t.newBot(recording ? { recording } : {});
 
 /** One web call: the greeting plays, the caller sends `frames` 20 ms frames, then ends the call. */
 async function call(c: { apiKey: string; botId: string }, frames: number): Promise<string> {
-  const minted = await t.app.inject({ method: 'POST', url: `/v1/bots/${c.botId}/web-calls`, headers: t.as(c.apiKey) });
-  const { call_id: callId, token } = minted.json() as { call_id: string; token: string };
-  const client = await WebCallClient.connect(url, PUBLIC_URL);
+  const { call_id: callId, token } = await t.mint(c.apiKey, c.botId);
+  const client = await WebCallClient.connect(t.wsUrl, PUBLIC_URL);
   client.send({ type: 'start', token });
   await client.untilMessage((m) => m.type === 'ready');
   await client.until(() => client.audioBytes > 0);
