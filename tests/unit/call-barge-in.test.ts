@@ -1,28 +1,18 @@
 /** Barge-in and end of turn through a whole CallSession, driven by scripted VAD and STT timelines (fake time). */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_LIMITS, type BotConfig, type CallLimits } from '../../src/bots/config-schema.js';
-import { CallSession } from '../../src/call/call-session.js';
-import { MemoryCallRecorder } from '../../src/call/recorder.js';
-import { ToolRegistry } from '../../src/call/tool-registry.js';
-import { silentLogger } from '../../src/call/types.js';
-import { MemoryTransport } from '../helpers/memory-transport.js';
-import { ScriptedLlm, ScriptedStt, ScriptedTts, ScriptedVoice } from '../helpers/scripted-providers.js';
+import { type CallLimits } from '../../src/bots/config-schema.js';
+import { ScriptedLlm, ScriptedTts, ScriptedVoice } from '../helpers/scripted-providers.js';
+import { testCallSession } from '../helpers/test-call-session.js';
 
 const ANSWER = 'We are open from nine to five on weekdays. On Saturdays we open at ten and close at two. On Sundays we are closed.';
 
 function harness(limits: Partial<CallLimits> = {}) {
-  const transport = new MemoryTransport();
-  const stt = new ScriptedStt();
   const voice = new ScriptedVoice();
-  const llm = new ScriptedLlm(() => ANSWER, { firstTokenMs: 100, tokenMs: 10 });
-  const tts = new ScriptedTts({ firstAudioMs: 50, chunkMs: 10 });
-  const recorder = new MemoryCallRecorder();
-  const config: BotConfig = { greeting: 'Hi.', systemPrompt: '' };
-  const session = new CallSession({
-    transport, stt, llm, tts, tools: new ToolRegistry(), recorder,
-    context: { callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, bot: { id: 'b', name: 'B', language: 'en', config } },
-    limits: { ...DEFAULT_LIMITS, silenceRepromptSec: 120, silenceHangupSec: 600, ...limits },
-    systemPrompt: '', language: 'en', log: silentLogger, callerVoice: voice.factory,
+  const { transport, stt, llm, tts, recorder, session } = testCallSession({
+    llm: new ScriptedLlm(() => ANSWER, { firstTokenMs: 100, tokenMs: 10 }),
+    tts: new ScriptedTts({ firstAudioMs: 50, chunkMs: 10 }),
+    limits: { silenceRepromptSec: 120, silenceHangupSec: 600, ...limits },
+    session: { callerVoice: voice.factory },
   });
   const done = session.start();
   const advance = (ms: number) => vi.advanceTimersByTimeAsync(ms);

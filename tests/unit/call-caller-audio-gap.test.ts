@@ -5,15 +5,11 @@
  * the call sat listening until its time limit — no answer, no re-prompt. Real energy VAD, real time.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS } from '../../src/bots/config-schema.js';
 import { GAP_MS } from '../../src/call/caller-input.js';
 import { CallSession } from '../../src/call/call-session.js';
-import { MemoryCallRecorder } from '../../src/call/recorder.js';
-import { ToolRegistry } from '../../src/call/tool-registry.js';
-import { silentLogger } from '../../src/call/types.js';
 import { mulawEncode } from '../../src/audio/mulaw.js';
-import { MemoryTransport } from '../helpers/memory-transport.js';
-import { ScriptedLlm, ScriptedStt, ScriptedTts } from '../helpers/scripted-providers.js';
+import { ScriptedLlm, ScriptedTts } from '../helpers/scripted-providers.js';
+import { testCallSession } from '../helpers/test-call-session.js';
 
 /** 20 ms of a loud 200 Hz tone, μ-law 8 kHz: speech to an energy VAD. */
 function toneFrame(n: number): Uint8Array {
@@ -31,15 +27,10 @@ afterEach(async () => {
 });
 
 function call() {
-  const transport = new MemoryTransport();
-  const stt = new ScriptedStt();
-  const llm = new ScriptedLlm(() => 'We close at six.');
-  const recorder = new MemoryCallRecorder();
-  session = new CallSession({
-    transport, stt, llm, tts: new ScriptedTts({ firstAudioMs: 1, chunkMs: 0 }), tools: new ToolRegistry(),
-    context: { callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, bot: { id: 'b', name: 'B', language: 'en', config: { greeting: 'Hi.', systemPrompt: '' } } },
-    recorder, limits: DEFAULT_LIMITS, systemPrompt: '', language: 'en', log: silentLogger,
-  });
+  // The default caller VAD (the energy VAD): this test is about what it makes of a gap.
+  const call = testCallSession({ llm: new ScriptedLlm(() => 'We close at six.'), tts: new ScriptedTts({ firstAudioMs: 1, chunkMs: 0 }), session: { callerVoice: undefined } });
+  const { transport, stt, llm, recorder } = call;
+  session = call.session;
   const done = session.start();
   return { transport, stt, llm, recorder, done };
 }

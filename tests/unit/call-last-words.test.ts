@@ -5,13 +5,9 @@
  * they cannot interrupt.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS } from '../../src/bots/config-schema.js';
 import { CallSession } from '../../src/call/call-session.js';
-import { MemoryCallRecorder } from '../../src/call/recorder.js';
-import { ToolRegistry } from '../../src/call/tool-registry.js';
-import { silentLogger } from '../../src/call/types.js';
-import { MemoryTransport } from '../helpers/memory-transport.js';
-import { ScriptedLlm, ScriptedStt, ScriptedTts } from '../helpers/scripted-providers.js';
+import { ScriptedStt, ScriptedTts } from '../helpers/scripted-providers.js';
+import { testCallSession } from '../helpers/test-call-session.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let session: CallSession | null = null;
@@ -22,16 +18,9 @@ afterEach(async () => {
 
 /** A call started with a voice that takes `chunkMs` per word; its session is `session`. */
 function startCall(chunkMs: number) {
-  const transport = new MemoryTransport();
-  const stt = new ScriptedStt();
-  const llm = new ScriptedLlm(() => 'Sure.');
-  const recorder = new MemoryCallRecorder();
-  session = new CallSession({
-    transport, stt, llm, tts: new ScriptedTts({ firstAudioMs: 1, chunkMs }), tools: new ToolRegistry(),
-    context: { callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, bot: { id: 'b', name: 'B', language: 'en', config: { greeting: 'Hi.', systemPrompt: '' } } },
-    recorder, limits: DEFAULT_LIMITS, systemPrompt: '', language: 'en', log: silentLogger, callerVoice: null,
-  });
-  return { transport, stt, llm, recorder, session, done: session.start() };
+  const call = testCallSession({ tts: new ScriptedTts({ firstAudioMs: 1, chunkMs }) });
+  session = call.session;
+  return { ...call, done: session.start() };
 }
 
 async function hangUpAfter(events: (stt: ScriptedStt) => void) {

@@ -5,15 +5,10 @@
  * the cut turn as heard, the confirmation once it has played (fake time, whole CallSession).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_LIMITS, type BotConfig } from '../../src/bots/config-schema.js';
-import { CallSession } from '../../src/call/call-session.js';
-import { MemoryCallRecorder } from '../../src/call/recorder.js';
-import { ToolRegistry } from '../../src/call/tool-registry.js';
 import type { Tool, ToolResult } from '../../src/call/tool-types.js';
-import { silentLogger } from '../../src/call/types.js';
 import type { ToolCall } from '../../src/providers/types.js';
-import { MemoryTransport } from '../helpers/memory-transport.js';
-import { ScriptedLlm, ScriptedStt, ScriptedTts, ScriptedVoice } from '../helpers/scripted-providers.js';
+import { ScriptedLlm, ScriptedTts, ScriptedVoice } from '../helpers/scripted-providers.js';
+import { testCallSession } from '../helpers/test-call-session.js';
 
 const CONFIRMATION = 'Your appointment is booked for Tuesday at three.';
 /** The booking's result as the model's history holds it: the caller told of it, or not yet. */
@@ -38,19 +33,14 @@ function quickTool(name: string, say: string): Tool {
 }
 
 function harness(tools: Tool[]) {
-  const transport = new MemoryTransport();
-  const stt = new ScriptedStt();
   const voice = new ScriptedVoice();
   const calls: ToolCall[] = tools.map((t, i) => ({ id: `c${i}`, name: t.spec.name, arguments: {} }));
-  const llm = new ScriptedLlm((_r, i) => (i === 0 ? { text: 'One moment while I book that. ', toolCalls: calls } : 'Sure.'), { firstTokenMs: 100, tokenMs: 10 });
-  const tts = new ScriptedTts({ firstAudioMs: 50, chunkMs: 10 });
-  const recorder = new MemoryCallRecorder();
-  const config: BotConfig = { greeting: 'Hi.', systemPrompt: '' };
-  const session = new CallSession({
-    transport, stt, llm, tts, tools: new ToolRegistry(tools), recorder,
-    context: { callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, bot: { id: 'b', name: 'B', language: 'en', config } },
-    limits: { ...DEFAULT_LIMITS, silenceRepromptSec: 120, silenceHangupSec: 600 },
-    systemPrompt: '', language: 'en', log: silentLogger, callerVoice: voice.factory,
+  const { stt, llm, tts, recorder, session } = testCallSession({
+    llm: new ScriptedLlm((_r, i) => (i === 0 ? { text: 'One moment while I book that. ', toolCalls: calls } : 'Sure.'), { firstTokenMs: 100, tokenMs: 10 }),
+    tts: new ScriptedTts({ firstAudioMs: 50, chunkMs: 10 }),
+    tools,
+    limits: { silenceRepromptSec: 120, silenceHangupSec: 600 },
+    session: { callerVoice: voice.factory },
   });
   void session.start();
   const advance = (ms: number) => vi.advanceTimersByTimeAsync(ms);

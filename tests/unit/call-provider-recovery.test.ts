@@ -4,16 +4,11 @@
  * time: the figures asserted are the call loop's own deadlines, not speed.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_LIMITS, type BotConfig } from '../../src/bots/config-schema.js';
-import { CallSession } from '../../src/call/call-session.js';
 import { RECONNECT_BUDGET_MS } from '../../src/call/reconnect-budget.js';
-import { MemoryCallRecorder } from '../../src/call/recorder.js';
-import { ToolRegistry } from '../../src/call/tool-registry.js';
-import type { CallContext, Tool, ToolResult } from '../../src/call/tool-types.js';
-import { silentLogger } from '../../src/call/types.js';
+import type { Tool, ToolResult } from '../../src/call/tool-types.js';
 import type { ChatMessage, LlmRequest, SttProvider, TtsProvider, TtsSession } from '../../src/providers/types.js';
-import { MemoryTransport } from '../helpers/memory-transport.js';
 import { saySentence, ScriptedLlm, ScriptedStt, ScriptedTts, ScriptedVoice, type ScriptedReply, type ScriptedTtsOptions } from '../helpers/scripted-providers.js';
+import { testCallSession } from '../helpers/test-call-session.js';
 
 const GREETING = 'Hello, this is Acme Dental.';
 const APOLOGY = "I'm sorry, I'm having technical difficulties.";
@@ -77,20 +72,18 @@ class FlakyTts implements TtsProvider {
 function harness(
   options: { stt?: SttProvider; tts?: TtsProvider; ttsOptions?: ScriptedTtsOptions; before?: (tts: FlakyTts) => void; reply?: (r: LlmRequest, i: number) => ScriptedReply; tools?: Tool[]; voice?: ScriptedVoice } = {},
 ) {
-  const transport = new MemoryTransport();
+  // The scripted recognizer and the flaky voice, as the tests drive them (the session may be given others).
   const stt = new ScriptedStt();
   const tts = new FlakyTts(options.ttsOptions);
   options.before?.(tts);
-  const recorder = new MemoryCallRecorder();
-  const config: BotConfig = { greeting: GREETING, systemPrompt: 'Be brief.' };
-  const context: CallContext = {
-    callId: 'call-1', botId: 'bot-1', companyId: 'company-1', callerNumber: '+15550001111',
-    bot: { id: 'bot-1', name: 'Acme', language: 'en', config },
-  };
-  const llm = new ScriptedLlm(options.reply ?? (() => ANSWER));
-  const session = new CallSession({
-    transport, stt: options.stt ?? stt, llm, tts: options.tts ?? tts, tools: new ToolRegistry(options.tools ?? []), context, recorder,
-    limits: { ...DEFAULT_LIMITS }, systemPrompt: config.systemPrompt, language: 'en', log: silentLogger, callerVoice: options.voice?.factory ?? null,
+  const { transport, llm, recorder, session } = testCallSession({
+    stt: options.stt ?? stt,
+    llm: new ScriptedLlm(options.reply ?? (() => ANSWER)),
+    tts: options.tts ?? tts,
+    tools: options.tools ?? [],
+    config: { greeting: GREETING, systemPrompt: 'Be brief.' },
+    context: { callId: 'call-1', botId: 'bot-1', companyId: 'company-1', callerNumber: '+15550001111', botName: 'Acme' },
+    session: { callerVoice: options.voice?.factory ?? null },
   });
   let ended = false;
   const done = session.start().then(() => void (ended = true));

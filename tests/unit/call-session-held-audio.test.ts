@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS } from '../../src/bots/config-schema.js';
 import { AsyncQueue } from '../../src/util/async-queue.js';
-import { CallSession } from '../../src/call/call-session.js';
-import { MemoryCallRecorder } from '../../src/call/recorder.js';
-import { ToolRegistry } from '../../src/call/tool-registry.js';
-import { silentLogger } from '../../src/call/types.js';
 import type { SttEvent, SttProvider, SttSession } from '../../src/providers/types.js';
-import { MemoryTransport } from '../helpers/memory-transport.js';
-import { ScriptedLlm, ScriptedTts } from '../helpers/scripted-providers.js';
+import { testCallSession } from '../helpers/test-call-session.js';
 
 /** An STT whose connection takes as long as the test says. */
 class SlowStt implements SttProvider {
@@ -30,14 +24,7 @@ class SlowStt implements SttProvider {
 
 describe('audio that arrives before the recognizer is connected', () => {
   it('is held and handed over in order, so the first words are not lost', async () => {
-    const transport = new MemoryTransport();
-    const stt = new SlowStt();
-    const session = new CallSession({
-      transport, stt, llm: new ScriptedLlm(() => 'Sure.'), tts: new ScriptedTts(), tools: new ToolRegistry(),
-      context: { callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, bot: { id: 'b', name: 'B', language: 'en', config: { greeting: 'Hi.', systemPrompt: '' } } },
-      recorder: new MemoryCallRecorder(), limits: DEFAULT_LIMITS, systemPrompt: '', language: 'en', log: silentLogger,
-      callerVoice: null,
-    });
+    const { transport, stt, session } = testCallSession({ stt: new SlowStt() });
     const done = session.start();
     const frame = new Uint8Array(160);
     for (let i = 1; i <= 5; i++) {

@@ -4,15 +4,10 @@
  * stopped first (what the caller heard of it stays in the transcript), then the apology or the notice plays.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_LIMITS, type BotConfig } from '../../src/bots/config-schema.js';
-import { CallSession } from '../../src/call/call-session.js';
-import { MemoryCallRecorder } from '../../src/call/recorder.js';
-import { ToolRegistry } from '../../src/call/tool-registry.js';
-import type { CallContext, Tool } from '../../src/call/tool-types.js';
+import type { Tool } from '../../src/call/tool-types.js';
 import { builtInTools } from '../../src/call/tools/index.js';
-import { silentLogger } from '../../src/call/types.js';
-import { MemoryTransport } from '../helpers/memory-transport.js';
-import { delay, saySentence, ScriptedLlm, ScriptedStt, ScriptedTts } from '../helpers/scripted-providers.js';
+import { delay, saySentence, ScriptedLlm } from '../helpers/scripted-providers.js';
+import { testCallSession } from '../helpers/test-call-session.js';
 
 const FIRST_ROUND = 'Let me check that for you. It will take me a moment to look it up in our calendar. Please stay on the line.';
 const APOLOGY = "I'm sorry, I'm having technical difficulties.";
@@ -32,22 +27,13 @@ describe('LLM failure after a tool round', () => {
       spec: { name: 'lookup', description: 'look up', parameters: { type: 'object', properties: {} } },
       run: async () => ({ content: { ok: true } }),
     };
-    const transport = new MemoryTransport();
-    const stt = new ScriptedStt();
-    const llm = new ScriptedLlm((_r, i) =>
-      i === 0 ? { text: FIRST_ROUND, toolCalls: [{ id: 'c1', name: 'lookup', arguments: {} }] } : { error: new Error('503') },
-      { firstTokenMs: 1500 },
-    );
-    const tts = new ScriptedTts();
-    const recorder = new MemoryCallRecorder();
-    const config: BotConfig = { greeting: 'Hello.', systemPrompt: 'Be brief.' };
-    const context: CallContext = {
-      callId: 'call-1', botId: 'bot-1', companyId: 'company-1', callerNumber: '+15550001111',
-      bot: { id: 'bot-1', name: 'Acme', language: 'en', config },
-    };
-    const session = new CallSession({
-      transport, stt, llm, tts, tools: new ToolRegistry([lookup]), context, recorder,
-      limits: { ...DEFAULT_LIMITS }, systemPrompt: config.systemPrompt, language: 'en', log: silentLogger, callerVoice: null,
+    const { transport, stt, llm, tts, recorder, session } = testCallSession({
+      llm: new ScriptedLlm((_r, i) =>
+        i === 0 ? { text: FIRST_ROUND, toolCalls: [{ id: 'c1', name: 'lookup', arguments: {} }] } : { error: new Error('503') },
+        { firstTokenMs: 1500 },
+      ),
+      tools: [lookup],
+      config: { greeting: 'Hello.', systemPrompt: 'Be brief.' },
     });
     const done = session.start();
     await vi.advanceTimersByTimeAsync(3000);
@@ -71,25 +57,17 @@ describe('LLM failure after a tool round', () => {
 
 describe('a transfer that fails while the bot answers the caller', () => {
   it('does not speak the notice over the answer', async () => {
-    const transport = new MemoryTransport();
+    const { transport, stt, llm, tts, recorder, session } = testCallSession({
+      llm: new ScriptedLlm((_r, i) => (i === 0 ? { toolCalls: [{ id: 't1', name: 'transfer_call', arguments: { reason: 'wants a human' } }] } : ANSWER)),
+      tools: builtInTools(),
+      config: { greeting: 'Hello.', systemPrompt: 'Be brief.', transferNumber: '+15557654321' },
+      context: { callerNumber: '+15550001111' },
+    });
     // Twilio's REST call takes a while, then refuses.
     transport.transfer = async () => {
       await delay(9000);
       throw new Error('transfer refused');
     };
-    const stt = new ScriptedStt();
-    const llm = new ScriptedLlm((_r, i) => (i === 0 ? { toolCalls: [{ id: 't1', name: 'transfer_call', arguments: { reason: 'wants a human' } }] } : ANSWER));
-    const tts = new ScriptedTts();
-    const recorder = new MemoryCallRecorder();
-    const config: BotConfig = { greeting: 'Hello.', systemPrompt: 'Be brief.', transferNumber: '+15557654321' };
-    const context: CallContext = {
-      callId: 'call-1', botId: 'bot-1', companyId: 'company-1', callerNumber: '+15550001111',
-      bot: { id: 'bot-1', name: 'Acme', language: 'en', config },
-    };
-    const session = new CallSession({
-      transport, stt, llm, tts, tools: new ToolRegistry(builtInTools()), context, recorder,
-      limits: { ...DEFAULT_LIMITS }, systemPrompt: config.systemPrompt, language: 'en', log: silentLogger, callerVoice: null,
-    });
     void session.start();
     await vi.advanceTimersByTimeAsync(2000);
     void stt.play(saySentence('can I talk to a person'));

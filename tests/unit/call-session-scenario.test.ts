@@ -1,14 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_LIMITS } from '../../src/bots/config-schema.js';
-import { CallSession } from '../../src/call/call-session.js';
-import { MemoryCallRecorder } from '../../src/call/recorder.js';
-import { ToolRegistry } from '../../src/call/tool-registry.js';
-import type { CallContext, Tool } from '../../src/call/tool-types.js';
+import type { Tool } from '../../src/call/tool-types.js';
 import { builtInTools } from '../../src/call/tools/index.js';
-import { silentLogger } from '../../src/call/types.js';
 import { ScenarioEngine } from '../../src/scenario/engine.js';
-import { MemoryTransport } from '../helpers/memory-transport.js';
-import { saySentence, ScriptedStt, ScriptedTts } from '../helpers/scripted-providers.js';
+import { saySentence } from '../helpers/scripted-providers.js';
+import { testCallSession } from '../helpers/test-call-session.js';
 
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
@@ -31,16 +26,12 @@ const bookingTools = (): Tool[] => [
 
 describe('CallSession with the scenario engine', () => {
   it('books an appointment in Russian, turn by turn, and ends on goodbye', async () => {
-    const transport = new MemoryTransport();
-    const stt = new ScriptedStt();
-    const recorder = new MemoryCallRecorder();
-    const config = { greeting: 'Здравствуйте! Салон «Лайм», чем могу помочь?', systemPrompt: '' };
-    const context: CallContext = { callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, bot: { id: 'b', name: 'Лайм', language: 'ru', config } };
-    const session = new CallSession({
-      transport, stt, llm: new ScenarioEngine({ language: 'ru', firstTokenMs: 50 }), tts: new ScriptedTts(),
-      tools: new ToolRegistry([...builtInTools(), ...bookingTools()]), context, recorder, limits: DEFAULT_LIMITS,
-      systemPrompt: '', language: 'ru', log: silentLogger,
-      callerVoice: null,
+    const { transport, stt, recorder, session } = testCallSession({
+      llm: new ScenarioEngine({ language: 'ru', firstTokenMs: 50 }),
+      tools: [...builtInTools(), ...bookingTools()],
+      config: { greeting: 'Здравствуйте! Салон «Лайм», чем могу помочь?' },
+      language: 'ru',
+      context: { botName: 'Лайм' },
     });
     const done = session.start();
     await vi.advanceTimersByTimeAsync(5000);

@@ -1,18 +1,16 @@
 import { SESSION_PHRASES } from '../../src/call/session-phrases.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_LIMITS, type BotConfig, type CallLimits } from '../../src/bots/config-schema.js';
+import type { BotConfig, CallLimits } from '../../src/bots/config-schema.js';
 import { FIRST_TOKEN_BUDGET_MS, STREAM_IDLE_MS } from '../../src/call/agent-turn.js';
 import { TYPED_BURST, TYPED_EVERY_MS } from '../../src/call/typed-input.js';
-import { CallSession, type CallSessionOptions } from '../../src/call/call-session.js';
+import type { CallSessionOptions } from '../../src/call/call-session.js';
 import { RECONNECT_BUDGET_MS } from '../../src/call/reconnect-budget.js';
-import { MemoryCallRecorder } from '../../src/call/recorder.js';
-import { ToolRegistry } from '../../src/call/tool-registry.js';
-import type { CallContext, Tool } from '../../src/call/tool-types.js';
+import type { Tool } from '../../src/call/tool-types.js';
 import { builtInTools } from '../../src/call/tools/index.js';
 import { silentLogger } from '../../src/call/types.js';
 import type { LlmRequest, TtsProvider } from '../../src/providers/types.js';
-import { MemoryTransport } from '../helpers/memory-transport.js';
-import { saySentence, ScriptedLlm, ScriptedStt, ScriptedTts, type ScriptedLlmOptions, type ScriptedReply, type ScriptedTtsOptions } from '../helpers/scripted-providers.js';
+import { testCallSession } from '../helpers/test-call-session.js';
+import { saySentence, ScriptedLlm, ScriptedTts, type ScriptedLlmOptions, type ScriptedReply, type ScriptedTtsOptions } from '../helpers/scripted-providers.js';
 
 /** A CallSession wired to scripted providers and the memory transport, under vitest fake timers. */
 const GREETING = 'Hello, this is Acme Dental. How can I help?';
@@ -28,37 +26,26 @@ interface HarnessOptions {
   language?: 'en' | 'ru';
 }
 
+/** The bot these tests call: ids and the caller's number some tests read. */
+const ACME = { callId: 'call-1', botId: 'bot-1', companyId: 'company-1', callerNumber: '+15550001111', botName: 'Acme' };
+
 function createHarness(options: HarnessOptions = {}) {
-  const transport = new MemoryTransport();
-  const stt = new ScriptedStt();
-  const llm = new ScriptedLlm(options.reply ?? (() => 'Sure.'), options.llm);
-  const tts = new ScriptedTts(options.tts);
-  const recorder = new MemoryCallRecorder();
-  const tools = new ToolRegistry([...builtInTools(), ...(options.tools ?? [])]);
-  const language = options.language ?? 'en';
-  const config: BotConfig = { greeting: GREETING, systemPrompt: 'Be brief.', ...options.config };
-  const context: CallContext = {
-    callId: 'call-1',
-    botId: 'bot-1',
-    companyId: 'company-1',
-    callerNumber: '+15550001111',
-    bot: { id: 'bot-1', name: 'Acme', language, config },
-  };
-  const session = new CallSession({
-    transport, stt, llm, tts, tools, context, recorder,
-    limits: { ...DEFAULT_LIMITS, ...options.limits },
-    systemPrompt: config.systemPrompt,
-    language,
-    log: silentLogger,
-    callerVoice: null,
-    ...options.session,
+  const { transport, stt, llm, tts, recorder, session } = testCallSession({
+    llm: new ScriptedLlm(options.reply ?? (() => 'Sure.'), options.llm),
+    tts: new ScriptedTts(options.tts),
+    tools: [...builtInTools(), ...(options.tools ?? [])],
+    config: { greeting: GREETING, systemPrompt: 'Be brief.', ...options.config },
+    ...(options.language ? { language: options.language } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
+    context: ACME,
+    ...(options.session ? { session: options.session } : {}),
   });
   let ended = false;
   const done = session.start().then(() => {
     ended = true;
   });
   return {
-    transport, stt, llm, tts, recorder, tools, session, done,
+    transport, stt, llm, tts, recorder, session, done,
     get ended() {
       return ended;
     },

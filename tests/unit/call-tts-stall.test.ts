@@ -5,18 +5,15 @@
  * its goodbye can never be heard. Fake time: the figures asserted are the call loop's own deadlines.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_LIMITS, type BotConfig, type CallLimits } from '../../src/bots/config-schema.js';
-import { CallSession, GOODBYE_MARGIN_MS, GOODBYE_START_MS } from '../../src/call/call-session.js';
+import { type CallLimits } from '../../src/bots/config-schema.js';
+import { GOODBYE_MARGIN_MS, GOODBYE_START_MS } from '../../src/call/call-session.js';
 import { TTS_AUDIO_IDLE_MS, TTS_FIRST_AUDIO_MS } from '../../src/call/playback.js';
 import { RECONNECT_BUDGET_MS } from '../../src/call/reconnect-budget.js';
-import { MemoryCallRecorder } from '../../src/call/recorder.js';
-import { ToolRegistry } from '../../src/call/tool-registry.js';
-import type { CallContext } from '../../src/call/tool-types.js';
-import { silentLogger } from '../../src/call/types.js';
 import type { SttProvider, SttSession, TtsProvider, TtsSession, TtsTurn } from '../../src/providers/types.js';
 import { AsyncQueue } from '../../src/util/async-queue.js';
 import { MemoryTransport } from '../helpers/memory-transport.js';
 import { saySentence, ScriptedLlm, ScriptedStt, ScriptedTts } from '../helpers/scripted-providers.js';
+import { testCallSession } from '../helpers/test-call-session.js';
 
 const GREETING = 'Hello, this is Acme Dental.';
 const ANSWER = 'We open at nine. On Saturdays we open at ten.';
@@ -90,21 +87,15 @@ class CountingStt implements SttProvider {
 }
 
 function harness(options: { limits?: Partial<CallLimits>; before?: (tts: HangingTts, transport: MemoryTransport) => void } = {}) {
-  const transport = new MemoryTransport();
   const stt = new CountingStt();
   const tts = new HangingTts();
-  options.before?.(tts, transport);
-  const recorder = new MemoryCallRecorder();
-  const config: BotConfig = { greeting: GREETING, systemPrompt: 'Be brief.' };
-  const context: CallContext = {
-    callId: 'call-1', botId: 'bot-1', companyId: 'company-1', callerNumber: '+15550001111',
-    bot: { id: 'bot-1', name: 'Acme', language: 'en', config },
-  };
-  const session = new CallSession({
-    transport, stt, llm: new ScriptedLlm(() => ANSWER), tts, tools: new ToolRegistry([]), context, recorder,
-    limits: { ...DEFAULT_LIMITS, ...options.limits }, systemPrompt: config.systemPrompt, language: 'en', log: silentLogger,
-    callerVoice: null,
+  const { transport, recorder, session } = testCallSession({
+    stt, llm: new ScriptedLlm(() => ANSWER), tts,
+    config: { greeting: GREETING, systemPrompt: 'Be brief.' },
+    ...(options.limits ? { limits: options.limits } : {}),
+    context: { callId: 'call-1', botId: 'bot-1', companyId: 'company-1', callerNumber: '+15550001111', botName: 'Acme' },
   });
+  options.before?.(tts, transport);
   const startedAt = Date.now();
   let endedAt: number | null = null;
   const done = session.start().then(() => void (endedAt = Date.now()));

@@ -3,31 +3,26 @@
  * say it again rather than left in silence, and the call's log and provider-failure metric record it. Fake time.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_LIMITS } from '../../src/bots/config-schema.js';
-import { CallSession } from '../../src/call/call-session.js';
-import { MemoryCallRecorder } from '../../src/call/recorder.js';
 import { SESSION_PHRASES } from '../../src/call/session-phrases.js';
-import { ToolRegistry } from '../../src/call/tool-registry.js';
 import type { SttEvent } from '../../src/providers/types.js';
-import { MemoryTransport } from '../helpers/memory-transport.js';
-import { saySentence, ScriptedLlm, ScriptedStt, ScriptedTts } from '../helpers/scripted-providers.js';
+import { saySentence, ScriptedLlm } from '../helpers/scripted-providers.js';
+import { testCallSession } from '../helpers/test-call-session.js';
 
 const GREETING = 'Hello, this is Acme Dental.';
 const ANSWER = 'We open at nine.';
 const NOT_CAUGHT = SESSION_PHRASES.en.notCaught;
 
 function harness() {
-  const transport = new MemoryTransport();
-  const stt = new ScriptedStt();
-  const recorder = new MemoryCallRecorder();
   const warnings: string[] = [];
   const failures: Array<[string, boolean]> = [];
-  const session = new CallSession({
-    transport, stt, llm: new ScriptedLlm(() => ANSWER), tts: new ScriptedTts(), tools: new ToolRegistry([]), recorder,
-    context: { callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, bot: { id: 'b', name: 'Acme', language: 'en', config: { greeting: GREETING, systemPrompt: '' } } },
-    limits: { ...DEFAULT_LIMITS }, systemPrompt: '', language: 'en', callerVoice: null,
-    log: { info() {}, error() {}, warn: (_obj, msg) => void warnings.push(msg) },
-    onProviderFailure: (stage, reconnecting) => void failures.push([stage, reconnecting]),
+  const { stt, recorder, session } = testCallSession({
+    llm: new ScriptedLlm(() => ANSWER),
+    config: { greeting: GREETING },
+    context: { botName: 'Acme' },
+    session: {
+      log: { info() {}, error() {}, warn: (_obj, msg) => void warnings.push(msg) },
+      onProviderFailure: (stage, reconnecting) => void failures.push([stage, reconnecting]),
+    },
   });
   const done = session.start();
   return {

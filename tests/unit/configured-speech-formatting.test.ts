@@ -4,17 +4,12 @@
  * URLs typed into a bot's greeting used to reach the TTS as they were ("sparkles", "asterisk asterisk").
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_LIMITS, type BotConfig } from '../../src/bots/config-schema.js';
-import { CallSession } from '../../src/call/call-session.js';
-import { MemoryCallRecorder } from '../../src/call/recorder.js';
-import { ToolRegistry } from '../../src/call/tool-registry.js';
 import { builtInTools } from '../../src/call/tools/index.js';
-import { silentLogger } from '../../src/call/types.js';
 import { renderSpeechWav } from '../../src/campaigns/voicemail-audio.js';
 import { speakableText } from '../../src/safety/safe-speech.js';
 import { apologyTwiml, connectStreamTwiml } from '../../src/telephony/twilio/twiml.js';
-import { MemoryTransport } from '../helpers/memory-transport.js';
-import { ScriptedLlm, ScriptedStt, ScriptedTts } from '../helpers/scripted-providers.js';
+import { ScriptedTts } from '../helpers/scripted-providers.js';
+import { testCallSession } from '../helpers/test-call-session.js';
 
 const FORMATTED = '👋 **Welcome** to [Acme Dental](https://acme.example.com)! Book at www.acme.com ✨ How can I help?';
 const SPOKEN = 'Welcome to Acme Dental! Book at How can I help?';
@@ -35,16 +30,7 @@ describe('configured texts a voice speaks', () => {
   });
 
   it('a greeting with emoji, markdown and a URL reaches the voice and the transcript without them', async () => {
-    const transport = new MemoryTransport();
-    const tts = new ScriptedTts();
-    const recorder = new MemoryCallRecorder();
-    const config: BotConfig = { greeting: FORMATTED, systemPrompt: 'Be brief.' };
-    const session = new CallSession({
-      transport, stt: new ScriptedStt(), llm: new ScriptedLlm(() => 'Sure.'), tts,
-      tools: new ToolRegistry(builtInTools()), recorder,
-      context: { callId: 'c', botId: 'b', companyId: 'co', callerNumber: null, bot: { id: 'b', name: 'Acme', language: 'en', config } },
-      limits: DEFAULT_LIMITS, systemPrompt: config.systemPrompt, language: 'en', log: silentLogger, callerVoice: null,
-    });
+    const { tts, recorder, session } = testCallSession({ tools: builtInTools(), config: { greeting: FORMATTED, systemPrompt: 'Be brief.' }, context: { botName: 'Acme' } });
     void session.start();
     await vi.advanceTimersByTimeAsync(5000);
     expect(tts.texts.join(' ')).not.toMatch(UNSPEAKABLE);
