@@ -34,6 +34,7 @@ import type { BudgetCheck } from '../usage/budget.js';
 import { DateTime } from 'luxon';
 import { emitEvent } from '../webhooks/emit.js';
 import { transition, type CampaignRow, type CampaignStatus } from './repo.js';
+import { REWAKE_DEFERRED_JOB } from './rewake-deferred.js';
 import { dialSettingsChanged } from './settings.js';
 import { SKIP_BATCH_CONTACTS, stopSkipReason } from './skip-waiting.js';
 import { getConsent, getPolicy, NotDialable } from './suppression.js';
@@ -175,13 +176,16 @@ export class CampaignScheduler {
       select c.id, c.company_id from campaigns c
       where (c.status = 'running' or (c.status = 'paused' and c.ends_at <= ${now}))
         and not exists (select 1 from campaign_contacts k where k.campaign_id = c.id and k.state in ('pending', 'dialing', 'live'))
+        -- An edit's revival still to come (rewake-deferred.ts) may bring contacts back.
+        and not exists (select 1 from jobs j where j.dedupe_key = ${REWAKE_DEFERRED_JOB} || ':' || c.id::text and j.status in ('queued', 'running'))
       limit 50`;
     for (const c of finished) {
       await sql.begin(async (tx) => {
-        // Re-checked under the row lock: a contact added meanwhile keeps the campaign running.
+        // Re-checked under the row lock: a contact added meanwhile, or an edit's revival queued, keeps the campaign running.
         const [still] = await tx`
           select 1 from campaigns c where c.id = ${c.id} and c.status in ('running', 'paused')
             and not exists (select 1 from campaign_contacts k where k.campaign_id = c.id and k.state in ('pending', 'dialing', 'live'))
+            and not exists (select 1 from jobs j where j.dedupe_key = ${REWAKE_DEFERRED_JOB} || ':' || c.id::text and j.status in ('queued', 'running'))
           for update skip locked`;
         if (still) await transition(tx, c.company_id, c.id, 'completed');
       });

@@ -4,15 +4,15 @@
  *
  * What an edit changes, and when: every dial decision from its commit on reads the new settings — the scheduler's
  * claim reads the campaign's row, and each dial re-reads it under a share lock in its own transaction and gives the
- * contact back to be decided again if an edit came between (scheduler.ts `admit`). Contacts already waiting keep
- * their time, except those waiting for an opening of the old calling windows (rewake-deferred.ts). A contact already
- * `skipped` or `exhausted` stays so; a lowered `max_attempts` exhausts a waiting contact that has had as many when it
- * next comes due. The bot of a campaign that has been scheduled does not change (its calls, numbers and statistics
+ * contact back to be decided again if an edit came between (scheduler.ts `admit`). The contacts already waiting
+ * follow an edit of the windows or the retry spacing, and those that ran out of attempts or time are revived by a
+ * raised `max_attempts` or a later `ends_at` (rewake-deferred.ts, revive-ended.ts); a lowered `max_attempts`
+ * exhausts a waiting contact that has had as many when it next comes due. The bot of a campaign that has been scheduled does not change (its calls, numbers and statistics
  * are that bot's), nor the start of one that has started.
  */
 import type { Db } from '../db/sql.js';
 import { ParleyError, badRequest } from '../errors.js';
-import { queueRewakeDeferred } from './rewake-deferred.js';
+import { queueRewakeDeferred, REDECIDING_SETTINGS } from './rewake-deferred.js';
 import type { CampaignInput, CampaignRow } from './repo.js';
 import { FINAL_CAMPAIGN_STATUSES } from './skip-waiting.js';
 import { sameWindows, windowsProblem } from './windows.js';
@@ -72,7 +72,7 @@ export async function editCampaign(tx: Db, companyId: string, id: string, patch:
       voicemail_message = ${next.voicemail_message}, purpose = ${next.purpose}, conversion_outcomes = ${next.conversion_outcomes}, updated_at = now()
     where id = ${id}
     returning *`;
-  if (started && changed.includes('windows')) await queueRewakeDeferred(tx, companyId, id);
+  if (started && REDECIDING_SETTINGS.some((k) => changed.includes(k))) await queueRewakeDeferred(tx, companyId, id);
   return { row: row!, changed };
 }
 

@@ -7,7 +7,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REWAKE_BATCH_CONTACTS, rewakeDeferredJob } from '../../src/campaigns/rewake-deferred.js';
-import { claimJobs } from '../../src/jobs/queue.js';
 import { botBody } from '../helpers/app.js';
 import { ALWAYS, campaignHarness, contactRow, type Harness } from './campaign-harness.js';
 
@@ -23,7 +22,9 @@ describe('editing a campaign after it was scheduled', () => {
 
   /** Runs the walk the edit queued, on the harness's clock; returns how many batches it read (the last one empty). */
   async function runRewake(campaignId: string, onBatch?: (batch: number) => Promise<void>): Promise<number> {
-    const [job] = await claimJobs(h.t.db.sql, 'campaign_rewake_deferred', 1, 1);
+    // This campaign's job: an edit of another test's campaign may have queued its own.
+    const [job] = await h.t.db.sql<{ id: string; payload: Record<string, unknown> }[]>`
+      select id, payload from jobs where dedupe_key = ${`campaign_rewake_deferred:${campaignId}`} and status = 'queued'`;
     expect(job?.payload, 'the edit queued the walk').toEqual({ campaignId });
     let batches = 0;
     await rewakeDeferredJob({ sql: h.t.db.sql, now: h.clock.now }).handler(job!.payload, {
@@ -96,7 +97,7 @@ describe('editing a campaign after it was scheduled', () => {
 
     const res = await h.api(me.apiKey, 'PATCH', `/v1/campaigns/${id}`, { windows: window('09:00', '20:00') });
     expect(res.statusCode, res.body).toBe(200);
-    expect(await runRewake(id)).toBe(2); // the contacts, then nothing more
+    expect(await runRewake(id)).toBe(4); // nobody exhausted, nobody skipped; the contacts, then nothing more
     await h.scheduler().runOnce();
     expect(h.dialsTo('+12125550311')).toBe(1); // at 13:30, not at the old opening (14:00)
     expect(h.dialsTo('+12125550312')).toBe(1);
@@ -138,6 +139,108 @@ describe('editing a campaign after it was scheduled', () => {
     await h.scheduler().runOnce();
     expect(h.dialsTo('+12125550331')).toBe(1);
     expect(await contactRow(h, id, '+12125550331')).toMatchObject({ state: 'exhausted', attempts: 1 });
+  });
+
+  it('a raised max_attempts tries again those that ran out of attempts, never one reached, opted out or skipped', async () => {
+    const me = await h.company();
+    h.clock.set('2026-03-09T15:00:00Z');
+    expect((await h.api(me.apiKey, 'PUT', '/v1/campaign-policy', { max_calls_per_day: 10, max_calls_per_week: 20, blocked_prefixes: [] })).statusCode).toBe(200);
+    const [ran, reached, optedOut, listed, later] = ['+12125550351', '+12125550352', '+12125550353', '+12125550354', '+12125550355'];
+    const id = await h.campaign(me.apiKey, me.botId, { windows: ALWAYS, max_attempts: 2, retry_spacing_sec: 600 },
+      [ran, reached, optedOut, listed, later].map((phone) => ({ phone, time_zone: 'Europe/London' })));
+    expect((await h.api(me.apiKey, 'POST', '/v1/dnc', { numbers: [{ phone: listed }] })).statusCode).toBe(200);
+    // One contact waits for tomorrow (the campaign runs on meanwhile).
+    await h.t.db.sql`update campaign_contacts set next_attempt_at = '2026-03-10T15:00:00Z' where campaign_id = ${id} and phone = ${later}`;
+    await h.scheduler().runOnce();
+    await h.endCall(ran, 'busy');
+    await h.endCall(reached, 'completed');
+    await h.endCall(optedOut, 'no-answer');
+    await h.scheduler().tick();
+    h.clock.advance(600_000);
+    await h.scheduler().runOnce();
+    expect([h.dialsTo(ran), h.dialsTo(reached), h.dialsTo(optedOut), h.dialsTo(listed)]).toEqual([2, 1, 2, 0]);
+    await h.endCall(ran, 'busy');
+    await h.endCall(optedOut, 'no-answer');
+    await h.scheduler().tick();
+    expect(await contactRow(h, id, ran)).toMatchObject({ state: 'exhausted', attempts: 2 });
+    // The callee of one asks not to be called; then the company raises the maximum.
+    expect((await h.api(me.apiKey, 'POST', '/v1/dnc', { numbers: [{ phone: optedOut }] })).statusCode).toBe(200);
+    expect((await h.api(me.apiKey, 'PATCH', `/v1/campaigns/${id}`, { max_attempts: 4 })).statusCode).toBe(200);
+    // The last one waiting is done before the revival runs: the revival to come keeps the campaign running.
+    await h.t.db.sql`update campaign_contacts set state = 'done' where campaign_id = ${id} and phone = ${later}`;
+    await h.scheduler().tick();
+    expect((await h.api(me.apiKey, 'GET', `/v1/campaigns/${id}`)).json().status).toBe('running');
+
+    await runRewake(id);
+    expect(await contactRow(h, id, ran)).toMatchObject({ state: 'pending', attempts: 2, skip_reason: null });
+    expect(await contactRow(h, id, reached)).toMatchObject({ state: 'done' });
+    expect(await contactRow(h, id, optedOut)).toMatchObject({ state: 'exhausted' });
+    expect(await contactRow(h, id, listed)).toMatchObject({ state: 'skipped', skip_reason: 'do_not_call' });
+    await h.scheduler().runOnce();
+    expect([h.dialsTo(ran), h.dialsTo(reached), h.dialsTo(optedOut), h.dialsTo(listed)]).toEqual([3, 1, 2, 0]);
+    await h.endCall(ran, 'no-answer');
+    await h.scheduler().tick();
+    expect(await contactRow(h, id, ran)).toMatchObject({ state: 'pending', attempts: 3, deferred_reason: 'retry_spacing' });
+  });
+
+  it('a later ends_at tries again those skipped because the old end came first', async () => {
+    const me = await h.company();
+    h.clock.set('2027-03-09T15:00:00Z');
+    // Tuesday 9 March 2027 (an ends_at must be ahead of the real clock): 15:00 in London; the window opens at
+    // 18:00, after the campaign's end.
+    const id = await h.campaign(me.apiKey, me.botId, { windows: window('18:00', '20:00'), ends_at: '2027-03-09T17:00:00Z' }, [
+      { phone: '+12125550361', time_zone: 'Europe/London' },
+      { phone: '+12125550362', time_zone: 'Europe/London' },
+    ]);
+    expect((await h.api(me.apiKey, 'POST', '/v1/dnc', { numbers: [{ phone: '+12125550362' }] })).statusCode).toBe(200);
+    await h.scheduler().runOnce();
+    expect(await contactRow(h, id, '+12125550361')).toMatchObject({ state: 'skipped', skip_reason: 'campaign_ended' });
+    // Skipped for the end before the do-not-call list was read: it stays skipped, the list is why.
+    expect(await contactRow(h, id, '+12125550362')).toMatchObject({ state: 'skipped', skip_reason: 'campaign_ended' });
+
+    expect((await h.api(me.apiKey, 'PATCH', `/v1/campaigns/${id}`, { ends_at: '2027-03-10T00:00:00Z' })).statusCode).toBe(200);
+    await h.scheduler().tick();
+    await runRewake(id);
+    expect(await contactRow(h, id, '+12125550362')).toMatchObject({ state: 'skipped', skip_reason: 'campaign_ended' });
+    await h.scheduler().runOnce();
+    const row = await contactRow(h, id, '+12125550361');
+    expect(row).toMatchObject({ state: 'pending', deferred_reason: 'outside_window', skip_reason: null });
+    expect(row.next_attempt_at.toISOString()).toBe('2027-03-09T18:00:00.000Z');
+    h.clock.set('2027-03-09T18:00:00Z');
+    await h.scheduler().runOnce();
+    expect(h.dialsTo('+12125550361')).toBe(1);
+    expect(h.dialsTo('+12125550362')).toBe(0);
+  });
+
+  it('a changed retry spacing moves the retries already waiting: from the last attempt\'s end, never before now', async () => {
+    const me = await h.company();
+    h.clock.set('2026-03-09T15:00:00Z');
+    expect((await h.api(me.apiKey, 'PUT', '/v1/campaign-policy', { max_calls_per_day: 10, max_calls_per_week: 20, blocked_prefixes: [] })).statusCode).toBe(200);
+    const id = await h.campaign(me.apiKey, me.botId, { windows: ALWAYS, max_attempts: 3, retry_spacing_sec: 86_400 }, [
+      { phone: '+12125550371', time_zone: 'Europe/London' },
+    ]);
+    await h.scheduler().runOnce();
+    h.clock.set('2026-03-09T15:10:00Z');
+    await h.endCall('+12125550371', 'no-answer');
+    await h.scheduler().tick();
+    expect((await contactRow(h, id, '+12125550371')).next_attempt_at.toISOString()).toBe('2026-03-10T15:10:00.000Z');
+
+    // A day lowered to an hour: an hour after the unanswered attempt ended, not tomorrow.
+    expect((await h.api(me.apiKey, 'PATCH', `/v1/campaigns/${id}`, { retry_spacing_sec: 3600 })).statusCode).toBe(200);
+    await runRewake(id);
+    const lowered = await contactRow(h, id, '+12125550371');
+    expect(lowered).toMatchObject({ state: 'pending', deferred_reason: 'retry_spacing' });
+    expect(lowered.next_attempt_at.toISOString()).toBe('2026-03-09T16:10:00.000Z');
+    // Raised again to two hours: two hours after it; and lowered to a minute at 15:30, due now (not in the past).
+    expect((await h.api(me.apiKey, 'PATCH', `/v1/campaigns/${id}`, { retry_spacing_sec: 7200 })).statusCode).toBe(200);
+    await runRewake(id);
+    expect((await contactRow(h, id, '+12125550371')).next_attempt_at.toISOString()).toBe('2026-03-09T17:10:00.000Z');
+    h.clock.set('2026-03-09T15:30:00Z');
+    expect((await h.api(me.apiKey, 'PATCH', `/v1/campaigns/${id}`, { retry_spacing_sec: 60 })).statusCode).toBe(200);
+    await runRewake(id);
+    expect((await contactRow(h, id, '+12125550371')).next_attempt_at.toISOString()).toBe('2026-03-09T15:30:00.000Z');
+    await h.scheduler().runOnce();
+    expect(h.dialsTo('+12125550371')).toBe(2);
   });
 
   it('walks a big campaign in batches, and again when the windows change during the walk', async () => {

@@ -274,7 +274,7 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
       config: { scope: 'campaigns:write' },
       schema: {
         tags: ['campaigns'], summary: 'Change some of a campaign\'s settings, before or while it runs',
-        description: 'Until it stops (draft, scheduled, running, paused). Dials from the edit on follow the new settings; contacts waiting for an opening of the old calling windows are decided again. Not after scheduling: bot_id; not after it started: starts_at (409). Contacts already skipped or exhausted stay so.',
+        description: 'Until it stops (draft, scheduled, running, paused). Dials from the edit on follow the new settings; contacts waiting for an opening of the old calling windows are decided again, waiting retries follow a new retry_spacing_sec, and a raised max_attempts or later ends_at tries again the contacts exhausted or skipped campaign_ended (never one reached or opted out). Not after scheduling: bot_id; not after it started: starts_at (409).',
         params: IdParams, body: CampaignPatch, response: { 200: CampaignSchema, ...errors(400, 401, 403, 404, 409) },
       },
     }, async (request) => {
