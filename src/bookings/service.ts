@@ -7,7 +7,7 @@ import { DateTime } from 'luxon';
 import type postgres from 'postgres';
 import type { Db } from '../db/sql.js';
 import { ParleyError, badRequest, notFound } from '../errors.js';
-import { retryTransient } from '../db/retry.js';
+import { atomically } from '../db/retry.js';
 import { isUuid } from '../util/uuid.js';
 import { emitEvent, type WebhookEventType } from '../webhooks/emit.js';
 import { bookableWindow, computeSlots, nearestSlotsAround, type Slot } from './availability.js';
@@ -65,15 +65,6 @@ export interface ReserveInput {
 const DAY = 86_400_000;
 
 const isExclusionViolation = (e: unknown): boolean => (e as { code?: string } | null)?.code === '23P01';
-
-/**
- * Runs fn in a transaction, or a savepoint when db already is one. A transaction of its own is retried on a
- * deadlock or serialisation failure (the enclosing transaction's owner retries a savepoint's).
- */
-function atomically<T>(db: Db, fn: (tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
-  if ('savepoint' in db) return (db as postgres.TransactionSql).savepoint(fn) as Promise<T>;
-  return retryTransient(() => (db as postgres.Sql).begin(fn) as Promise<T>);
-}
 
 /**
  * Booking writes of one bot take turns (a transaction-scoped advisory lock): two racers inserting on two

@@ -3,8 +3,17 @@
  * (frequency caps across all its campaigns, blocked prefixes). The API, the CSV import and the in-call tool write
  * here; every dial reads it (assertDialable, in the OutboundDialer's call-row transaction), and the scheduler reads
  * the caps and required consent in the same transaction, as it creates the attempt (scheduler.ts).
+ *
+ * A write that can make a number undialable (a do-not-call entry, a denied consent, the policy) and the dials of the
+ * company take turns on the company's suppression lock: every dial holds it shared from its checks to its commit,
+ * a write exclusively to its own. So a write waits for the dials already checking to commit, and every dial after
+ * it sees it — before, a number listed while a dial's transaction was between its check and its commit was still
+ * dialled, after the API had answered 200 (or the bot had said "we won't call you again"). One lock per company,
+ * not the per-number lock the dials take: a 10,000-number upload taking 10,000 locks ran PostgreSQL's shared lock
+ * table out ("out of shared memory") with three such uploads at once under the default max_locks_per_transaction.
  */
 import { liveStatuses } from '../db/calls.js';
+import { atomically } from '../db/retry.js';
 import type { Db } from '../db/sql.js';
 import { ParleyError } from '../errors.js';
 import { canonicalPhone, isCallerChargedNumber } from '../util/phone.js';
@@ -44,17 +53,36 @@ export const DEFAULT_POLICY: CampaignPolicy = { max_calls_per_day: 1, max_calls_
 export type PhonesGiven = 'canonical' | 'as-given';
 const storedPhone = (phone: string, given: PhonesGiven): string => (given === 'canonical' ? phone : canonicalPhone(phone));
 
+function suppressionLockKey(companyId: string): string {
+  return `suppression:${companyId}`;
+}
+
+/** In a write's transaction: waits for the company's dials already checking to commit, and holds off the next ones. */
+async function lockSuppressionWrites(tx: Db, companyId: string): Promise<void> {
+  await tx`select pg_advisory_xact_lock(hashtextextended(${suppressionLockKey(companyId)}, 0))`;
+}
+
+/** A write to the suppression data, atomic and in turn with the company's dials (see the top of this file). */
+function suppressionWrite<T>(db: Db, companyId: string, fn: (tx: Db) => Promise<T>): Promise<T> {
+  return atomically(db, async (tx) => {
+    await lockSuppressionWrites(tx, companyId);
+    return fn(tx);
+  });
+}
+
 /** Adds numbers (idempotent: a number already listed keeps its first source); returns how many were new. */
 export async function addDnc(db: Db, companyId: string, entries: { phone: string; reason?: string | null }[], source: DncSource, callId: string | null = null, given: PhonesGiven = 'as-given'): Promise<number> {
   if (entries.length === 0) return 0;
   const rows = entries.map((e) => ({ company_id: companyId, phone: storedPhone(e.phone, given), source, reason: e.reason ?? null, call_id: callId }));
-  let added = 0;
-  for (let i = 0; i < rows.length; i += 1000) {
-    const batch = rows.slice(i, i + 1000);
-    const r = await db`insert into dnc_numbers ${db(batch, 'company_id', 'phone', 'source', 'reason', 'call_id')} on conflict (company_id, phone) do nothing returning phone`;
-    added += r.length;
-  }
-  return added;
+  return suppressionWrite(db, companyId, async (tx) => {
+    let added = 0;
+    for (let i = 0; i < rows.length; i += 1000) {
+      const batch = rows.slice(i, i + 1000);
+      const r = await tx`insert into dnc_numbers ${tx(batch, 'company_id', 'phone', 'source', 'reason', 'call_id')} on conflict (company_id, phone) do nothing returning phone`;
+      added += r.length;
+    }
+    return added;
+  });
 }
 
 export async function getDnc(db: Db, companyId: string, phone: string): Promise<DncRow | undefined> {
@@ -81,14 +109,16 @@ export async function listDnc(db: Db, companyId: string, limit: number, after?: 
  */
 export async function setConsent(db: Db, companyId: string, c: { phone: string; voice: VoiceConsent; source?: string | null; recordedAt?: Date }): Promise<ConsentRow> {
   const phone = canonicalPhone(c.phone);
-  const [row] = await db<ConsentRow[]>`
-    insert into contact_consents (company_id, phone, voice, source, recorded_at)
-    values (${companyId}, ${phone}, ${c.voice}, ${c.source ?? null}, ${c.recordedAt ?? new Date()})
-    on conflict (company_id, phone) do update set voice = excluded.voice, source = excluded.source,
-      recorded_at = excluded.recorded_at, updated_at = now()
-    where excluded.recorded_at >= contact_consents.recorded_at
-    returning phone, voice, source, recorded_at, updated_at`;
-  return row ?? (await getConsent(db, companyId, phone))!;
+  return suppressionWrite(db, companyId, async (tx) => {
+    const [row] = await tx<ConsentRow[]>`
+      insert into contact_consents (company_id, phone, voice, source, recorded_at)
+      values (${companyId}, ${phone}, ${c.voice}, ${c.source ?? null}, ${c.recordedAt ?? new Date()})
+      on conflict (company_id, phone) do update set voice = excluded.voice, source = excluded.source,
+        recorded_at = excluded.recorded_at, updated_at = now()
+      where excluded.recorded_at >= contact_consents.recorded_at
+      returning phone, voice, source, recorded_at, updated_at`;
+    return row ?? (await getConsent(tx, companyId, phone))!;
+  });
 }
 
 /**
@@ -107,6 +137,13 @@ export async function setConsents(db: Db, companyId: string, list: readonly { ph
   // An upload's "unknown" says nothing about the callee: it records a number not seen before, never replaces a
   // granted or denied one. Otherwise, as for one record, the newest by recorded_at wins.
   const rows = [...byPhone.values()];
+  if (rows.length === 0) return;
+  // Only a refusal can make a number undialable: an upload without one does not wait on the company's dials.
+  if (rows.some((r) => r.voice === 'denied')) await suppressionWrite(db, companyId, (tx) => upsertConsents(tx, rows));
+  else await upsertConsents(db, rows);
+}
+
+async function upsertConsents(db: Db, rows: readonly { company_id: string; phone: string; voice: VoiceConsent; source: string | null; recorded_at: Date }[]): Promise<void> {
   for (let i = 0; i < rows.length; i += 1000) {
     await db`
       insert into contact_consents ${db(rows.slice(i, i + 1000) as never, 'company_id', 'phone', 'voice', 'source', 'recorded_at')}
@@ -128,12 +165,12 @@ export async function getPolicy(db: Db, companyId: string): Promise<CampaignPoli
 }
 
 export async function putPolicy(db: Db, companyId: string, p: CampaignPolicy): Promise<CampaignPolicy> {
-  const [row] = await db<CampaignPolicy[]>`
+  const [row] = await suppressionWrite(db, companyId, (tx) => tx<CampaignPolicy[]>`
     insert into campaign_policies (company_id, max_calls_per_day, max_calls_per_week, blocked_prefixes)
     values (${companyId}, ${p.max_calls_per_day}, ${p.max_calls_per_week}, ${p.blocked_prefixes})
     on conflict (company_id) do update set max_calls_per_day = excluded.max_calls_per_day,
       max_calls_per_week = excluded.max_calls_per_week, blocked_prefixes = excluded.blocked_prefixes, updated_at = now()
-    returning max_calls_per_day, max_calls_per_week, blocked_prefixes`;
+    returning max_calls_per_day, max_calls_per_week, blocked_prefixes`);
   return row!;
 }
 
@@ -155,7 +192,7 @@ export interface DialableOptions {
 /**
  * The checks every dial passes, in the transaction that creates its call row, before Twilio is asked: premium-rate
  * numbers (unless allowed), the do-not-call list, the blocked prefixes and a denied consent. Takes the per-number
- * lock first, held to commit: every dial of one number, from any path and instance, passes here and through
+ * lock first, and the company's suppression lock shared, both held to commit: every dial of one number, from any path and instance, passes here and through
  * assertNumberFree one at a time, so two cannot both find the number free. Throws NotDialable.
  */
 export async function assertDialable(tx: Db, companyId: string, to: string, options: DialableOptions = {}): Promise<void> {
@@ -164,6 +201,9 @@ export async function assertDialable(tx: Db, companyId: string, to: string, opti
     throw new NotDialable('premium_rate_number', 'This is a premium-rate or shared-cost number: outbound calls to such numbers are off on this server (OUTBOUND_ALLOW_PREMIUM_RATE)');
   }
   await tx`select pg_advisory_xact_lock(hashtext(${`dial-number:${companyId}:${phone}`}))`;
+  // Shared with the company's other dials, held to commit: a do-not-call entry, a refusal or a policy written
+  // meanwhile waits for this dial, and one written before is read below (suppressionWrite).
+  await tx`select pg_advisory_xact_lock_shared(hashtextextended(${suppressionLockKey(companyId)}, 0))`;
   if (await getDnc(tx, companyId, phone)) throw new NotDialable('do_not_call', 'This number is on the company\'s do-not-call list');
   const policy = await getPolicy(tx, companyId);
   const prefix = policy.blocked_prefixes.find((p) => phone.startsWith(p));

@@ -3,7 +3,9 @@
  * again". Transactions that can meet them run through retryTransient: a few attempts with jittered backoff,
  * then the error goes up (the API answers 503, never 500).
  */
+import type postgres from 'postgres';
 import { backoffDelayMs, sleep } from '../util/backoff.js';
+import type { Db } from './sql.js';
 
 export const isTransientConflict = (e: unknown): boolean => {
   const code = (e as { code?: unknown } | null)?.code;
@@ -29,6 +31,15 @@ export async function retryTransient<T>(run: () => Promise<T>, options: { attemp
       await sleep(backoffDelayMs(attempt, { baseMs: options.baseMs ?? 10, maxMs: 200 }));
     }
   }
+}
+
+/**
+ * Runs fn in a transaction, or a savepoint when db already is one. A transaction of its own is retried on a
+ * deadlock or serialisation failure (the enclosing transaction's owner retries a savepoint's).
+ */
+export function atomically<T>(db: Db, fn: (tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
+  if ('savepoint' in db) return (db as postgres.TransactionSql).savepoint(fn) as Promise<T>;
+  return retryTransient(() => (db as postgres.Sql).begin(fn) as Promise<T>);
 }
 
 /** How long work waits for an unreachable database before it is given up: a failover or a restart fits. */
