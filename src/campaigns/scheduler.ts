@@ -31,15 +31,15 @@ import { endLostDials, type DialResult, type PlaceOptions } from '../telephony/t
 import { backoffDelayMs, type BackoffOptions } from '../util/backoff.js';
 import { LeasedPoller } from '../util/leased-poller.js';
 import type { BudgetCheck } from '../usage/budget.js';
-import { DateTime } from 'luxon';
 import { emitEvent } from '../webhooks/emit.js';
+import { capReached, capReadSpan, recordedDay, type CountedAttempt } from './caps.js';
 import { transition, type CampaignRow, type CampaignStatus } from './repo.js';
 import { REWAKE_DEFERRED_JOB } from './rewake-deferred.js';
 import { dialSettingsChanged } from './settings.js';
 import { SKIP_BATCH_CONTACTS, stopSkipReason } from './skip-waiting.js';
 import { getConsent, getPolicy, NotDialable } from './suppression.js';
 import type { CampaignAttemptOutcome, ContactSkipReason } from './vocabulary.js';
-import { daysBefore, inWindow, localDay, nextOpening, zonesFor } from './windows.js';
+import { inWindow, nextOpening, zonesFor } from './windows.js';
 
 export interface CampaignDialer {
   place(bot: BotRow, to: string, options: PlaceOptions): Promise<DialResult>;
@@ -358,7 +358,7 @@ export class CampaignScheduler {
         if (campaign.ends_at && next >= campaign.ends_at) throw new Verdict('skip', 'campaign_ended');
         throw new Verdict('defer', 'outside_window', next);
       }
-      const day = localDay(zones, now);
+      const day = recordedDay(zones, now);
       let attemptId: string | null = null;
       let placed: DialResult;
       try {
@@ -412,26 +412,17 @@ export class CampaignScheduler {
       throw new Verdict('skip', 'consent_missing');
     }
     const policy = await getPolicy(tx, contact.company_id);
-    const weekStart = daysBefore(day, 6);
-    // Today is the callee's day as this campaign knows their zone; an attempt another campaign made under another
-    // zone counts if it fell in that day too (else two campaigns with two zones for one number both called it
-    // "today" within the hour).
-    const dayStart = localMidnightAfter(zones, day, 0);
-    const dayEnd = localMidnightAfter(zones, day, 1);
-    const [caps] = await tx<{ today: number; week: number; oldest: string | null }[]>`
-      select count(*) filter (where local_day = ${day}::date or (dialed_at >= ${dayStart} and dialed_at < ${dayEnd}))::int as today,
-        count(*)::int as week, min(local_day)::text as oldest
-      from campaign_attempts
+    // The number's counted attempts of the last 7 days in any of the callee's zones, from any campaign (caps.ts).
+    const span = capReadSpan(zones, now);
+    const attempts = await tx<CountedAttempt[]>`
+      select local_day::text as local_day, dialed_at from campaign_attempts
       where company_id = ${contact.company_id} and phone = ${contact.phone} and counted
-        and (local_day >= ${weekStart}::date or dialed_at >= ${dayStart})`;
-    if ((caps?.today ?? 0) >= policy.max_calls_per_day) {
-      throw this.capDefer('daily_cap', campaign, zones, day, 1);
-    }
-    if ((caps?.week ?? 0) >= policy.max_calls_per_week) {
-      // Room comes back when the oldest counted day leaves the 7-day span.
-      const oldest = caps?.oldest ?? day;
-      const daysUntil = 7 - daysBetween(oldest, day);
-      throw this.capDefer('weekly_cap', campaign, zones, day, Math.max(1, daysUntil));
+        and (local_day >= ${span.fromDay}::date or dialed_at >= ${span.from})`;
+    const full = capReached(attempts, zones, now, policy);
+    if (full) {
+      const next = nextOpening(campaign.windows, zones, full.roomAt);
+      if (!next || (campaign.ends_at && next >= campaign.ends_at)) throw new Verdict('skip', next ? 'campaign_ended' : 'no_common_window');
+      throw new Verdict('defer', full.reason, next);
     }
     // The claim must still be ours: a worker whose lease expired and was re-claimed inserts nothing.
     const [claimed] = await tx<{ dial_seq: number }[]>`
@@ -445,13 +436,6 @@ export class CampaignScheduler {
       values (${contact.company_id}, ${campaign.id}, ${contact.id}, ${contact.phone}, ${claimed.dial_seq}, ${call.id}, ${day}::date, ${now})
       returning id`;
     return attempt!.id;
-  }
-
-  private capDefer(reason: string, campaign: CampaignRow, zones: readonly string[], day: string, days: number): Verdict {
-    const from = localMidnightAfter(zones, day, days);
-    const next = nextOpening(campaign.windows, zones, from);
-    if (!next || (campaign.ends_at && next >= campaign.ends_at)) return new Verdict('skip', next ? 'campaign_ended' : 'no_common_window');
-    return new Verdict('defer', reason, next);
   }
 
   /** Twilio certainly did not place the call (it refused, or the request never left; the dialer ended the row failed). */
@@ -564,13 +548,4 @@ export function outcomeOf(a: { voicemail: 'left' | 'hung_up' | null; answered_by
     case 'canceled': return 'canceled';
     default: return a.failure_reason?.startsWith('dial_lost') ? 'dial_lost' : 'failed';
   }
-}
-
-function daysBetween(a: string, b: string): number {
-  return Math.round((Date.parse(`${b}T00:00:00Z`) - Date.parse(`${a}T00:00:00Z`)) / 86_400_000);
-}
-
-/** The instant the callee's local day `day + days` begins (in its first zone). */
-function localMidnightAfter(zones: readonly string[], day: string, days: number): Date {
-  return DateTime.fromISO(daysBefore(day, -days), { zone: zones[0] ?? 'UTC' }).startOf('day').toJSDate();
 }

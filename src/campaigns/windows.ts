@@ -6,7 +6,6 @@
  * Pure functions of (windows, zones, instant).
  */
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
-import { DateTime } from 'luxon';
 import { COUNTRY_ZONES } from '../util/country-zones.js';
 import { numberZones } from '../util/number-zones.js';
 import { canonicalZone } from '../util/time-zone.js';
@@ -149,14 +148,4 @@ export function nextOpening(windows: CallWindow[], zones: readonly string[], fro
   candidates.sort((a, b) => a - b);
   for (const t of candidates) if (insideAll(ws, zones, t, order)) return new Date(t);
   return null;
-}
-
-/** The callee's local calendar day (YYYY-MM-DD) in its first zone: frequency caps count per local day. */
-export function localDay(zones: readonly string[], at: Date): string {
-  return DateTime.fromJSDate(at, { zone: zones[0] ?? 'UTC' }).toISODate()!;
-}
-
-/** `day` minus `n` days (YYYY-MM-DD). */
-export function daysBefore(day: string, n: number): string {
-  return DateTime.fromISO(day, { zone: 'UTC' }).minus({ days: n }).toISODate()!;
 }

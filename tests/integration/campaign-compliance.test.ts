@@ -51,6 +51,30 @@ describe('campaign compliance', () => {
     expect(v!.worst).toBe(1);
   });
 
+  it('a contact of several zones keeps the daily cap in each: its day is the day in the zone it may be in', async () => {
+    const { apiKey, botId } = await h.company();
+    expect((await h.api(apiKey, 'PUT', '/v1/campaign-policy', { max_calls_per_day: 1, max_calls_per_week: 5, blocked_prefixes: [] })).statusCode).toBe(200);
+    // Perth's 08 area code, without a time_zone: Adelaide (UTC+9:30 after 5 April) or Perth (UTC+8).
+    const phone = '+61881234567';
+    h.clock.set('2026-04-08T12:00:00Z'); // Wednesday 21:30 in Adelaide, 20:00 in Perth
+    const id = await h.campaign(apiKey, botId, { windows: ALWAYS, max_attempts: 5, retry_spacing_sec: 60 }, [{ phone }]);
+    const s = h.scheduler();
+    await s.runOnce();
+    expect(h.dialsTo(phone)).toBe(1);
+    await h.endCall(phone, 'no-answer');
+    await s.tick();
+    // 00:30 Thursday in Adelaide, but still 23:00 Wednesday in Perth: a callee in Perth was called today.
+    h.clock.set('2026-04-08T15:00:00Z');
+    await s.runOnce();
+    expect(h.dialsTo(phone)).toBe(1);
+    const row = await contactRow(h, id, phone);
+    expect(row).toMatchObject({ state: 'pending', deferred_reason: 'daily_cap' });
+    expect(row.next_attempt_at.toISOString()).toBe('2026-04-08T16:00:00.000Z'); // Thursday 00:00 in Perth
+    h.clock.set('2026-04-08T16:00:00Z');
+    await s.runOnce();
+    expect(h.dialsTo(phone)).toBe(2);
+  });
+
   it('a number put on the do-not-call list mid-campaign is not called again; the skip says why', async () => {
     const { apiKey, botId } = await h.company();
     await h.api(apiKey, 'PUT', '/v1/campaign-policy', { max_calls_per_day: 5, max_calls_per_week: 10, blocked_prefixes: [] });
