@@ -238,7 +238,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     retrieveFor: (bot, onUsage) => {
       const retriever = knowledge.retriever.forBot({ companyId: bot.company_id, botId: bot.id, language: bot.language }, onUsage);
       retriever.warm().catch((err: unknown) => log.warn({ err: String(err) }, 'reading whether the bot has documents failed'));
-      return (text, signal) => retriever.retrieveForPrompt(text, signal);
+      return (text, signal) => retriever.search(text, signal);
     },
   });
 

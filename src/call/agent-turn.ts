@@ -11,7 +11,8 @@ import { isRetryable } from '../errors.js';
 import { boundedRead, markTurnSlow, ReadTimedOut } from '../util/bounded-read.js';
 import { allowContactsIn, checkPhrase, speakableText, type SafeSpeechContext, type SafeSpeechReason } from '../safety/safe-speech.js';
 import type { HistoryWindow } from './history-window.js';
-import { framedKnowledge } from './knowledge-frame.js';
+import type { PromptPassage } from '../knowledge/retrieve.js';
+import { turnKnowledge } from './knowledge-frame.js';
 import type { Playback } from './playback.js';
 import { SentenceChunker } from './sentence-chunker.js';
 import type { ToolRegistry } from './tool-registry.js';
@@ -38,7 +39,8 @@ export interface AgentTurnOptions {
   historyWindow?: HistoryWindow | undefined;
   /** The caller's words this turn answers (retrieval query). */
   userText: string;
-  retrieveContext?: ((text: string, signal: AbortSignal) => Promise<string | null>) | undefined;
+  /** The company passages for the caller's words (each with the document version it came from). */
+  retrieveContext?: ((text: string, signal: AbortSignal) => Promise<readonly PromptPassage[] | null>) | undefined;
   /** How long the answer waits for retrieveContext at most. Default RETRIEVAL_BUDGET_MS. */
   retrievalBudgetMs?: number;
   playback: Playback;
@@ -188,8 +190,12 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
   const maxRounds = o.maxToolRounds ?? 4;
   // Started now, so that the wait overlaps retrieval.
   const earlierTools = earlierToolRounds(o.history, EARLIER_TOOLS_WAIT_MS, signal);
-  /** Retrieved knowledge for this turn only (LlmRequest.context: outside the cached front of the prompt). */
-  let context: string | undefined;
+  /**
+   * Retrieved knowledge for this turn only (LlmRequest.context: outside the cached front of the prompt), formatted
+   * for each request without the passages whose documents were withdrawn since (shown-passages.ts).
+   */
+  let passages: readonly PromptPassage[] = [];
+  const shown = o.context.passages;
   let safe = o.safeSpeech;
   const unsafe: UnsafePhrase[] = [];
   if (o.retrieveContext) {
@@ -198,9 +204,9 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
     // embedder must not hold the caller in silence; past the budget the answer goes on without the documents.
     const retrieve = o.retrieveContext;
     try {
-      const knowledge = await boundedRead((s) => retrieve(o.userText, s), o.retrievalBudgetMs ?? RETRIEVAL_BUDGET_MS, signal);
-      if (knowledge) context = framedKnowledge(knowledge);
-      if (knowledge && safe) safe = allowContactsIn(safe, knowledge);
+      passages = (await boundedRead((s) => retrieve(o.userText, s), o.retrievalBudgetMs ?? RETRIEVAL_BUDGET_MS, signal)) ?? [];
+      shown?.noteShown(passages);
+      if (passages.length > 0 && safe) safe = allowContactsIn(safe, passages.map((p) => p.text).join('\n'));
     } catch (err) {
       // Retrieval is an aid: answer without it rather than fail the turn — and without a second wait for the same
       // slow store if the model then asks the search_knowledge tool (bounded-read.ts).
@@ -265,6 +271,10 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
     // One budget for the round's first token, shared by its attempts: the loop retries once, never beyond it (an
     // attempt broken inside a tool call gives its one retry a budget of its own, below).
     const budgetMs = o.firstTokenBudgetMs ?? FIRST_TOKEN_BUDGET_MS;
+    // What the company's documents say now: one check per LLM request of a call shown passages (shown-passages.ts).
+    await shown?.check(signal);
+    if (signal.aborted) return true;
+    const context = turnKnowledge(shown ? shown.live(passages) : passages, shown?.anyWithdrawn ?? false);
     let roundStart = o.clock.now();
     /** The stream failed (stalled, dropped) after some of the answer had come. */
     let brokeMidAnswer = false;
@@ -297,7 +307,8 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
       /** The stream said `done`: the answer is whole, however its attempt ends. */
       let finished = false;
       try {
-        const messages = o.historyWindow ? o.historyWindow.of(o.history) : o.history;
+        const window = o.historyWindow ? o.historyWindow.of(o.history) : o.history;
+        const messages = shown ? shown.redact(window) : window;
         for await (const ev of o.llm.stream({ system: o.system, messages, ...(context ? { context } : {}), tools: o.tools.specs(), maxTokens: LIVE_ANSWER_MAX_TOKENS, signal: attemptAbort.signal })) {
           if (signal.aborted) break;
           waiting = false;
@@ -405,11 +416,14 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
           place.content = TOOL_TIMED_OUT;
           // Done after all (a booking made late): the history says so, and that the caller was not told.
           void running.then((late) => {
-            if (place.content === TOOL_TIMED_OUT) place.content = toolResultContent(late, true);
+            if (place.content !== TOOL_TIMED_OUT) return;
+            place.content = toolResultContent(late, true);
+            if (late.passages) shown?.noteResult(place, late.passages);
           }, () => {});
           continue;
         }
         place.content = toolResultContent(result, signal.aborted);
+        if (result.passages) shown?.noteResult(place, result.passages);
         if (safe) safe = allowContactsIn(safe, place.content);
         if (result.say) says.push({ place, result, text: result.say });
       }

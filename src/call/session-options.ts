@@ -1,5 +1,6 @@
 /** What a CallSession is built from: the transport, the providers, the bot and the turn-taking settings. */
 import type { CallLimits } from '../bots/config-schema.js';
+import type { PromptPassage } from '../knowledge/retrieve.js';
 import type { Language, LlmProvider, SttProvider, TtsProvider } from '../providers/types.js';
 import type { CallTransport } from '../telephony/transport.js';
 import type { CallerVoiceFactory } from './caller-voice.js';
@@ -23,8 +24,8 @@ export interface CallSessionOptions {
   voice?: string | undefined;
   /** Defaults to the bot config's greeting. */
   greeting?: string | undefined;
-  /** Knowledge for this turn (chunks with their sources), put into the prompt. */
-  retrieveContext?: ((text: string, signal: AbortSignal) => Promise<string | null>) | undefined;
+  /** Knowledge for this turn (passages with their sources and document versions), put into the prompt. */
+  retrieveContext?: ((text: string, signal: AbortSignal) => Promise<readonly PromptPassage[] | null>) | undefined;
   log: CallLogger;
   clock?: Clock;
   sttModel?: string | undefined;

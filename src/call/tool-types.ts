@@ -8,6 +8,7 @@ import type { ToolSpec } from '../providers/types.js';
 import type { RecognitionContext } from '../providers/stt/recognition-context.js';
 import type { EmbeddingUsage } from '../usage/ingest-usage.js';
 import type { TransferTargetRefusal } from '../telephony/transfer-target.js';
+import type { ShownPassages } from './shown-passages.js';
 
 export interface CallContext {
   callId: string;
@@ -25,6 +26,11 @@ export interface CallContext {
    * (telephony/transfer-target.ts) — or null; absent outside calls.
    */
   transferTargetRefusal?: (to: string) => Promise<TransferTargetRefusal | null>;
+  /**
+   * The company's passages the model has been shown in this call, by the document version each came from, checked
+   * against the documents before each LLM request (shown-passages.ts); absent outside calls.
+   */
+  passages?: ShownPassages;
 }
 
 /** What a tool may ask the session to do after it returns. */
@@ -35,11 +41,27 @@ export interface CallControl {
   transferCall(to: string, reason: string): Promise<void>;
 }
 
+/** Which version of which company document a passage the model is shown came from. */
+export interface PassageSource {
+  documentId: string;
+  /** knowledge_documents.generation when the passage was read: a replacement makes a new one. */
+  generation: number;
+}
+
+/** The company passages a tool result shows the model (search_knowledge): one source per passage, in order. */
+export interface ToolPassages {
+  sources: PassageSource[];
+  /** The result's content with the passages whose index `gone` names left out (their documents withdrawn since). */
+  without(gone: (index: number) => boolean): unknown;
+}
+
 export interface ToolResult {
   /** JSON-serialisable result handed back to the LLM. */
   content: unknown;
   /** Optional sentence for the scenario engine/loop to speak verbatim (e.g. a confirmed booking time). */
   say?: string;
+  /** The company passages `content` shows, when it shows any (a tool with passages has no `say`). */
+  passages?: ToolPassages;
 }
 
 export interface Tool {

@@ -235,6 +235,19 @@ export async function getDocument(db: Db, companyId: string, botId: string, id: 
   return row;
 }
 
+/**
+ * Of `documentIds`, the bot's documents that answer searches now, with the version they answer with
+ * (`generation`): a deleted document is missing, a replaced one has a newer generation. One indexed read — a live
+ * call asks it once per LLM request that shows passages (call/shown-passages.ts).
+ */
+export async function currentDocumentVersions(db: Db, companyId: string, botId: string, documentIds: readonly string[]): Promise<Map<string, number>> {
+  if (documentIds.length === 0) return new Map();
+  const rows = await db<{ id: string; generation: number }[]>`
+    select id, generation from knowledge_documents
+    where company_id = ${companyId} and bot_id = ${botId} and id = any(${[...documentIds]}::uuid[]) and status = 'ready' and replaces_id is null`;
+  return new Map(rows.map((r) => [r.id, r.generation]));
+}
+
 export async function deleteDocumentRow(tx: Db, companyId: string, id: string): Promise<void> {
   // Chunks and the blob go with it (on delete cascade).
   await tx`delete from knowledge_documents where id = ${id} and company_id = ${companyId}`;

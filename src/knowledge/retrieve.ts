@@ -40,6 +40,8 @@ export interface BotScope {
 export interface RetrievedChunk {
   id: string;
   documentId: string;
+  /** The document's version the chunk is of (knowledge_documents.generation): a replacement gets a new one. */
+  generation: number;
   text: string;
   source: string;
   page: number | null;
@@ -173,7 +175,7 @@ export class Retriever {
     for (const e of wanted) {
       const row = rows.get(e.id);
       if (!row) continue;
-      out.push({ id: e.id, documentId: row.document_id, text: row.text, source: row.filename, page: row.page, section: row.section, score: e.score, vectorScore: e.vectorScore, textRank: e.textRank });
+      out.push({ id: e.id, documentId: row.document_id, generation: row.generation, text: row.text, source: row.filename, page: row.page, section: row.section, score: e.score, vectorScore: e.vectorScore, textRank: e.textRank });
       if (out.length === limit) break;
     }
     return { chunks: out, stale: rows.size < wanted.length };
@@ -197,7 +199,6 @@ export class Retriever {
     return {
       warm: () => this.warm(scope),
       search: (query, signal) => this.search(scope, query, { signal, onUsage }),
-      retrieveForPrompt: async (text, signal) => formatForPrompt(await this.search(scope, text, { signal, onUsage })),
     };
   }
 
@@ -233,10 +234,10 @@ export class Retriever {
 
   private async chunkRows(scope: BotScope, ids: string[]) {
     const rows = await this.options.sql<
-      { id: string; document_id: string; text: string; page: number | null; section: string | null; filename: string }[]
+      { id: string; document_id: string; generation: number; text: string; page: number | null; section: string | null; filename: string }[]
     >`
       with c as materialized (select * from knowledge_chunks where id = any(${ids}::uuid[]))
-      select c.id, c.document_id, c.text, c.page, c.section, d.filename
+      select c.id, c.document_id, c.generation, c.text, c.page, c.section, d.filename
       from c join knowledge_documents d on d.id = c.document_id and d.status = 'ready' and d.generation = c.generation
       where c.company_id = ${scope.companyId} and c.bot_id = ${scope.botId}`;
     return new Map(rows.map((r) => [r.id, r]));
@@ -247,15 +248,16 @@ export interface BotRetriever {
   /** Reads whether the bot has documents ahead of its first turn. */
   warm(): Promise<boolean>;
   search(query: string, signal?: AbortSignal): Promise<RetrievedChunk[]>;
-  /** Chunks with their sources, formatted for the system prompt of one agent turn; null when none qualify. */
-  retrieveForPrompt(text: string, signal?: AbortSignal): Promise<string | null>;
 }
 
 export function sourceLabel(c: Pick<RetrievedChunk, 'source' | 'page' | 'section'>): string {
   return [c.source, c.page !== null ? `page ${c.page}` : null, c.section ? `section "${c.section}"` : null].filter(Boolean).join(', ');
 }
 
-export function formatForPrompt(chunks: RetrievedChunk[]): string | null {
+/** A passage as a turn's prompt shows it, with the document version it came from (call/shown-passages.ts). */
+export type PromptPassage = Pick<RetrievedChunk, 'documentId' | 'generation' | 'text' | 'source' | 'page' | 'section'>;
+
+export function formatForPrompt(chunks: readonly PromptPassage[]): string | null {
   if (chunks.length === 0) return null;
   return chunks.map((c, i) => `[${i + 1}] Source: ${sourceLabel(c)}\n${c.text}`).join('\n\n');
 }

@@ -71,8 +71,16 @@ export function searchKnowledgeTool(retriever: Retriever, options: SearchKnowled
         ...(c.section ? { section: c.section } : {}),
         score: Math.round(c.score * 1000) / 1000,
       }));
-      const answer = results[0] ? spokenAnswer(results[0].text, query, undefined, results[0].section) : null;
-      return { content: { answer, results } };
+      const searchContent = (shown: KnowledgeSearchResult[]) =>
+        ({ answer: shown[0] ? spokenAnswer(shown[0].text, query, undefined, shown[0].section) : null, results: shown });
+      return {
+        content: searchContent(results),
+        // Which document version each result came from: the call leaves out the ones withdrawn since (shown-passages.ts).
+        passages: {
+          sources: chunks.map((c) => ({ documentId: c.documentId, generation: c.generation })),
+          without: (gone) => searchContent(results.filter((_, i) => !gone(i))),
+        },
+      };
     },
   };
 }

@@ -13,6 +13,9 @@ import { endCallInTx } from '../call/lifecycle.js';
 import type { CallEndReason } from '../call/end-reasons.js';
 import { PgCallRecorder } from '../call/recorder.js';
 import { ToolRegistry } from '../call/tool-registry.js';
+import { ShownPassages } from '../call/shown-passages.js';
+import { currentDocumentVersions } from '../knowledge/repo.js';
+import type { PromptPassage } from '../knowledge/retrieve.js';
 import { builtInTools } from '../call/tools/index.js';
 import type { CallContext, Tool } from '../call/tool-types.js';
 import type { BotRow } from '../db/bots.js';
@@ -43,7 +46,7 @@ export interface CallRunnerDeps {
   toolsFor?(bot: BotRow): Tool[];
   /** Knowledge for the prompt of one turn. */
   /** `onUsage` hears the embedding tokens of each question the call looks up (added to the call's usage). */
-  retrieveFor?(bot: BotRow, onUsage: (usage: EmbeddingUsage) => void): ((text: string, signal: AbortSignal) => Promise<string | null>) | undefined;
+  retrieveFor?(bot: BotRow, onUsage: (usage: EmbeddingUsage) => void): ((text: string, signal: AbortSignal) => Promise<readonly PromptPassage[] | null>) | undefined;
   /** This server instance, recorded on each call it runs (see call-ownership.ts). */
   instanceId?: string;
   /** The bot as this call should meet it (a campaign fills its contact's variables into greeting and prompt). */
@@ -154,6 +157,8 @@ export class CallRunner {
       callerNumber: call.direction === 'outbound' ? call.to_number : call.from_number,
       bot: { id: bot.id, name: bot.name, language: bot.language, config: bot.config },
       onEmbeddingUsage,
+      // What the model was shown of the bot's documents, checked against them before each LLM request.
+      passages: new ShownPassages((ids) => currentDocumentVersions(sql, bot.company_id, bot.id, ids)),
       // The bot's own numbers: the one it has now (active_bot_id, looked up) and the one this call is on.
       transferTargetRefusal: (to) => transferTargetRefusal(sql, {
         companyId: bot.company_id, botId: bot.id,

@@ -88,7 +88,7 @@ describe('a slow Qdrant while a caller waits', () => {
     const result = await runAgentTurn({
       llm, tools: new ToolRegistry([searchKnowledgeTool(kb.retriever, { budgetMs: BUDGET_MS })]), context: callContext(),
       control: { endCall: () => {}, transferCall: async () => {} }, system: '', history, userText: 'where can I park',
-      ...(searchFirst ? { retrieveContext: (text: string, signal: AbortSignal) => botRetriever.retrieveForPrompt(text, signal), retrievalBudgetMs: BUDGET_MS } : {}),
+      ...(searchFirst ? { retrieveContext: (text: string, signal: AbortSignal) => botRetriever.search(text, signal), retrievalBudgetMs: BUDGET_MS } : {}),
       // The turn's own tool deadline is far away: only the reads' budget can end the wait.
       toolDeadlineMs: SLOW_MS, playback: recordingPlayback(spoken), signal: new AbortController().signal, clock: systemClock,
     });

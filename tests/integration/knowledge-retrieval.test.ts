@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallContext, CallControl } from '../../src/call/tool-types.js';
 import { acceptUpload } from '../../src/knowledge/documents.js';
 import { ingestDocument } from '../../src/knowledge/ingest.js';
-import { Retriever } from '../../src/knowledge/retrieve.js';
+import { formatForPrompt, Retriever } from '../../src/knowledge/retrieve.js';
 import { searchKnowledgeTool } from '../../src/knowledge/tool.js';
 import { createTestDb, type TestDatabase } from '../helpers/db.js';
 import { createBot, knowledgeHarness, type KnowledgeHarness } from '../fixtures/knowledge/kb.js';
@@ -67,10 +67,10 @@ describe('hybrid retrieval quality on a labelled set (en + ru)', () => {
 
   it('builds prompt context with sources, and returns null when nothing is relevant', async () => {
     const r = kb.retriever.forBot({ ...bots.en, language: 'en' });
-    const context = await r.retrieveForPrompt('How much does teeth whitening cost?');
+    const context = formatForPrompt(await r.search('How much does teeth whitening cost?'));
     expect(context).toMatch(/^\[1\] Source: clinic-en\.md, section "Bright Smile Dental Clinic > Teeth whitening"\n/);
     expect(context).toContain('costs $350');
-    expect(await r.retrieveForPrompt('quantum chromodynamics lattice gauge')).toBeNull();
+    expect(formatForPrompt(await r.search('quantum chromodynamics lattice gauge'))).toBeNull();
   });
 
   it('keeps bots apart: one bot never retrieves another bot’s chunks', async () => {

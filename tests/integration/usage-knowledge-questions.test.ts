@@ -7,11 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { knowledgeRoutes } from '../../src/api/routes/knowledge.js';
 import { acceptUpload } from '../../src/knowledge/documents.js';
 import { ingestDocument } from '../../src/knowledge/ingest.js';
-import { searchKnowledgeTool } from '../../src/knowledge/tool.js';
 import { OpenAiEmbedder } from '../../src/providers/embeddings/openai.js';
 import { runWebCall } from '../../scripts/call-web.js';
 import { FakeOpenAI } from '../fakes/fakeOpenAI.js';
-import { knowledgeHarness, type KnowledgeHarness } from '../fixtures/knowledge/kb.js';
+import { callKnowledge, knowledgeHarness, type KnowledgeHarness } from '../fixtures/knowledge/kb.js';
 import { startWebCallApp, type WebCallApp } from '../fixtures/web/web-call-harness.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { ScriptedLlm, ScriptedStt, ScriptedTts } from '../helpers/scripted-providers.js';
@@ -40,13 +39,7 @@ describe('embedding tokens of the questions a call looks up', () => {
     }), {
       runner: (db) => {
         kb = knowledgeHarness(db.sql, { embedder: new OpenAiEmbedder({ apiKey: 'sk-q', baseUrl: openai.baseUrl, model: 'text-embedding-3-small' }) });
-        return {
-          toolsFor: () => [searchKnowledgeTool(kb.retriever)],
-          retrieveFor: (bot, onUsage) => {
-            const r = kb.retriever.forBot({ companyId: bot.company_id, botId: bot.id, language: bot.language }, onUsage);
-            return (text, signal) => r.retrieveForPrompt(text, signal);
-          },
-        };
+        return callKnowledge(kb);
       },
     });
   }, 180_000);

@@ -58,11 +58,11 @@ describe('runAgentTurn', () => {
     const spoken: string[] = [];
     const result = await runAgentTurn({
       llm, tools: new ToolRegistry([loop]), context, control, system: 'Base.', history: [{ role: 'user', content: 'q' }], userText: 'q',
-      retrieveContext: async (q) => `[price-list.pdf p.2] answer to ${q}`,
+      retrieveContext: async (q) => [{ documentId: 'd1', generation: 0, text: `answer to ${q}`, source: 'price-list.pdf', page: 2, section: null }],
       playback: fakePlayback(spoken), signal: new AbortController().signal, clock: systemClock, maxToolRounds: 3,
     });
     expect(llm.requests[0]?.system).toBe('Base.');
-    expect(llm.requests[0]?.context).toBe(framedKnowledge('[price-list.pdf p.2] answer to q'));
+    expect(llm.requests[0]?.context).toBe(framedKnowledge('[1] Source: price-list.pdf, page 2\nanswer to q'));
     expect(llm.requests.every((r) => r.context === llm.requests[0]?.context)).toBe(true);
     expect(llm.requests).toHaveLength(3);
     expect(result.toolsCalled).toEqual(['loop', 'loop', 'loop']);
@@ -144,7 +144,7 @@ describe('runAgentTurn', () => {
       playback: fakePlayback(spoken), signal: new AbortController().signal, clock: systemClock,
       retrieveContext: (_text, s) => {
         retrievalSignal = s;
-        return new Promise<string | null>(() => {});
+        return new Promise<null>(() => {});
       },
       retrievalBudgetMs: 50,
     });
