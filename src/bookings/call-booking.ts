@@ -5,11 +5,14 @@
 import { DateTime } from 'luxon';
 import type { CallContext, ToolResult } from '../call/tool-types.js';
 import { bookingSettings, type BookingSettings } from './config-schema.js';
+import type { AsCalled } from './service.js';
 import { speakableTime, type Language } from './labels.js';
 import { foreignIsoOffset } from './when-parser.js';
 
 export interface CallBooking {
   settings: BookingSettings;
+  /** The same settings for the booking service: the call books by its copy of the bot (service.ts AsCalled). */
+  asCalled: AsCalled;
   language: Language;
   now: DateTime;
   /** A time as the caller hears it ("tomorrow at 3 pm"). */
@@ -29,6 +32,7 @@ export function callBooking(ctx: CallContext, clock: () => number): CallBooking 
   const toLocal = (s: string | DateTime): DateTime => (typeof s === 'string' ? DateTime.fromISO(s) : s).setZone(settings.timezone);
   return {
     settings,
+    asCalled: { botId: ctx.botId, language, settings },
     language,
     now,
     label: (s) => speakableTime(toLocal(s), now, language),

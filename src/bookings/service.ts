@@ -42,6 +42,18 @@ export interface BookingBot {
   settings: BookingSettings;
 }
 
+/**
+ * The booking settings a live call started with (its copy of the bot's config, call-booking.ts): the call's tools
+ * book by them — services, prices, lengths, hours, resources — as its prompt and its lines were made from them, so
+ * what the caller was told and what is stored agree when the company edits the bot mid-call. Without them (the REST
+ * API) the bot's current settings are read.
+ */
+export interface AsCalled {
+  botId: string;
+  language: 'en' | 'ru';
+  settings: BookingSettings;
+}
+
 export interface SlotView {
   start: string;
   end: string;
@@ -60,6 +72,7 @@ export interface ReserveInput {
   notes?: string | null;
   actor: Actor;
   reason?: string;
+  asCalled?: AsCalled | undefined;
 }
 
 const DAY = 86_400_000;
@@ -103,6 +116,12 @@ export function createBookingService(options: BookingServiceOptions) {
     const booking = (row.config as { booking?: BookingConfig } | null)?.booking;
     if (!booking || booking.enabled === false) throw badRequest('Booking is not configured for this bot');
     return { id: row.id as string, companyId, language: row.language as 'en' | 'ru', settings: bookingSettings(booking) };
+  }
+
+  /** The call's copy of the bot's booking settings when it is this bot's, else the bot's current ones. */
+  function botOf(db: Db, companyId: string, botId: string, asCalled: AsCalled | undefined): Promise<BookingBot> | BookingBot {
+    if (asCalled?.botId === botId) return { id: botId, companyId, language: asCalled.language, settings: asCalled.settings };
+    return loadBot(db, companyId, botId);
   }
 
   function serviceOf(bot: BookingBot, serviceId: string): BookingService {
@@ -220,9 +239,9 @@ export function createBookingService(options: BookingServiceOptions) {
     /** Free slots of a service in [from, to); `excludeBookingId`: a booking being moved, whose own time counts as free. */
     async availability(
       db: Db,
-      q: { companyId: string; botId: string; serviceId: string; from: Date; to: Date; limit?: number; excludeBookingId?: string | null },
+      q: { companyId: string; botId: string; serviceId: string; from: Date; to: Date; limit?: number; excludeBookingId?: string | null; asCalled?: AsCalled | undefined },
     ): Promise<{ bot: BookingBot; slots: Slot[] }> {
-      const bot = await loadBot(db, q.companyId, q.botId);
+      const bot = await botOf(db, q.companyId, q.botId, q.asCalled);
       serviceOf(bot, q.serviceId);
       return {
         bot,
@@ -239,9 +258,9 @@ export function createBookingService(options: BookingServiceOptions) {
      */
     async nearestAvailable(
       db: Db,
-      q: { companyId: string; botId: string; serviceId: string; target: number; count: number; excludeBookingId?: string | null },
+      q: { companyId: string; botId: string; serviceId: string; target: number; count: number; excludeBookingId?: string | null; asCalled?: AsCalled | undefined },
     ): Promise<Slot[]> {
-      const bot = await loadBot(db, q.companyId, q.botId);
+      const bot = await botOf(db, q.companyId, q.botId, q.asCalled);
       serviceOf(bot, q.serviceId);
       return alternativesAround(db, bot, q.serviceId, q.target, q.excludeBookingId ?? undefined, q.count);
     },
@@ -251,7 +270,7 @@ export function createBookingService(options: BookingServiceOptions) {
      * PARLEY_ERR_SLOT_TAKEN (with details.alternatives) when every such resource is taken.
      */
     async reserve(db: Db, input: ReserveInput): Promise<Booking> {
-      const bot = await loadBot(db, input.companyId, input.botId);
+      const bot = await botOf(db, input.companyId, input.botId, input.asCalled);
       const service = serviceOf(bot, input.serviceId);
       await assertBookableTime(bot, service.id, input.start, () => alternativesAround(db, bot, service.id, input.start.getTime()));
       const now = new Date(clock());
@@ -298,13 +317,13 @@ export function createBookingService(options: BookingServiceOptions) {
     transition,
 
     /** Moves a live booking to a new start (any resource able to do its service); PARLEY_ERR_SLOT_TAKEN if none is free. */
-    async reschedule(db: Db, q: { companyId: string; bookingId: string; start: Date; actor: Actor; reason?: string | null }): Promise<Booking> {
+    async reschedule(db: Db, q: { companyId: string; bookingId: string; start: Date; actor: Actor; reason?: string | null; asCalled?: AsCalled | undefined }): Promise<Booking> {
       const existing = await getBooking(db, q.companyId, q.bookingId);
       if (!existing) throw notFound('Booking');
       if (!isLive(existing.status) || existing.status === 'in_progress') {
         throw new ParleyError('PARLEY_ERR_ILLEGAL_TRANSITION', `A ${existing.status} booking cannot be rescheduled`, { from: existing.status });
       }
-      const bot = await loadBot(db, q.companyId, existing.botId);
+      const bot = await botOf(db, q.companyId, existing.botId, q.asCalled);
       const service = serviceOf(bot, existing.serviceId);
       await assertBookableTime(bot, service.id, q.start, () => alternativesAround(db, bot, service.id, q.start.getTime(), existing.id));
       const now = new Date(clock());

@@ -243,14 +243,14 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
       if (when?.kind === 'exact') {
         const start = when.start.toMillis();
         const { slots } = await bookings.availability(db, {
-          companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, from: new Date(start), to: new Date(start + 1), excludeBookingId,
+          asCalled: e.asCalled, companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, from: new Date(start), to: new Date(start + 1), excludeBookingId,
         });
         if (slots.length > 0 && excludeBookingId) return { content: { ...base, available: true, slots: [slotOut(e, slots[0]!)] } };
         if (slots.length > 0) {
           try {
             const phone = callerPhone(ctx, e);
             const hold = await bookings.reserve(db, {
-              companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, start: new Date(start), status: 'held',
+              asCalled: e.asCalled, companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, start: new Date(start), status: 'held',
               callId: ctx.callId, customerPhone: phone, actor: 'caller', reason: 'offered during call',
             });
             await bookings.releaseCallHolds(db, { companyId: ctx.companyId, callId: ctx.callId, exceptId: hold.id });
@@ -261,7 +261,7 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
           }
         }
         const around = await bookings.nearestAvailable(db, {
-          companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, target: start, count: 3, excludeBookingId,
+          asCalled: e.asCalled, companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, target: start, count: 3, excludeBookingId,
         });
         return { content: { ...base, available: false, ...horizonNote(e, start), slots: around.map((s) => slotOut(e, s)) } };
       }
@@ -269,18 +269,18 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
       const from = when ? when.from.toMillis() : nowMs;
       const to = when ? when.to.toMillis() : nowMs + 7 * 86_400_000;
       const { slots } = await bookings.availability(db, {
-        companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, from: new Date(from), to: new Date(to), excludeBookingId,
+        asCalled: e.asCalled, companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, from: new Date(from), to: new Date(to), excludeBookingId,
       });
       if (slots.length > 0 || !when) return { content: { ...base, slots: spread(slots, maxSlots).map((s) => slotOut(e, s)) } };
       const horizon = horizonNote(e, from);
       if (horizon) {
         // Past the horizon: the last bookable times, not the (empty) fortnight after the window.
-        const last = await bookings.nearestAvailable(db, { companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, target: from, count: 3, excludeBookingId });
+        const last = await bookings.nearestAvailable(db, { asCalled: e.asCalled, companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, target: from, count: 3, excludeBookingId });
         return { content: { ...base, available: false, ...horizon, slots: last.map((s) => slotOut(e, s)) } };
       }
       // Nothing in the asked window: offer the first times after it.
       const later = await bookings.availability(db, {
-        companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, from: new Date(to), to: new Date(to + 14 * 86_400_000), limit: maxSlots, excludeBookingId,
+        asCalled: e.asCalled, companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, from: new Date(to), to: new Date(to + 14 * 86_400_000), limit: maxSlots, excludeBookingId,
       });
       return { content: { ...base, available: false, slots: later.slots.map((s) => slotOut(e, s)) } };
     },
@@ -337,7 +337,7 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
         try {
           await bookings.releaseCallHolds(db, { companyId: ctx.companyId, callId: ctx.callId });
           booking = await bookings.reserve(db, {
-            companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, start, status: 'confirmed', callId: ctx.callId,
+            asCalled: e.asCalled, companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, start, status: 'confirmed', callId: ctx.callId,
             customerName, customerPhone: phone, notes, actor: 'caller', reason: 'booked during call',
           });
         } catch (err) {
@@ -409,7 +409,7 @@ export function bookingTools(options: BookingToolsOptions): Tool[] {
         // A time check_availability held for this call (asked without the booking_id) must not block the move itself.
         await bookings.releaseCallHolds(db, { companyId: ctx.companyId, callId: ctx.callId });
         const b = await bookings.reschedule(db, {
-          companyId: ctx.companyId, bookingId: found.id, start: new Date(when.start.toMillis()), actor: 'caller', reason: 'rescheduled by caller',
+          asCalled: e.asCalled, companyId: ctx.companyId, bookingId: found.id, start: new Date(when.start.toMillis()), actor: 'caller', reason: 'rescheduled by caller',
         });
         const label = e.label(b.start);
         return {

@@ -190,7 +190,7 @@ export function bookingFlowTool(
   /** Free slots for a service in [from, to), spread over the window, at most n. */
   async function freeSlots(e: Env, st: FlowState, serviceId: string, from: number, to: number, n: number): Promise<Offer[]> {
     const { slots } = await bookings.availability(db, {
-      companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, from: new Date(from), to: new Date(to), excludeBookingId: moving(st),
+      asCalled: e.asCalled, companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, from: new Date(from), to: new Date(to), excludeBookingId: moving(st),
     });
     const picked = slots.length <= n ? slots : Array.from({ length: n }, (_, i) => slots[Math.floor((i * (slots.length - 1)) / (n - 1))]!);
     return picked.map((s) => ({ start: e.local(s.start), label: e.label(s.start) }));
@@ -198,7 +198,7 @@ export function bookingFlowTool(
 
   async function nearest(e: Env, st: FlowState, serviceId: string, target: number): Promise<Offer[]> {
     const slots = await bookings.nearestAvailable(db, {
-      companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, target, count: 3, excludeBookingId: moving(st),
+      asCalled: e.asCalled, companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, target, count: 3, excludeBookingId: moving(st),
     });
     return slots.map((s) => ({ start: e.local(s.start), label: e.label(s.start) }));
   }
@@ -212,13 +212,13 @@ export function bookingFlowTool(
     // The call's own hold (another service or time it is changing from) must not make the new time look taken.
     if (hold) await bookings.releaseCallHolds(db, { companyId: e.ctx.companyId, callId: e.ctx.callId });
     const { slots } = await bookings.availability(db, {
-      companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, from: new Date(at), to: new Date(at + 1), excludeBookingId: moving(st),
+      asCalled: e.asCalled, companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, from: new Date(at), to: new Date(at + 1), excludeBookingId: moving(st),
     });
     if (slots.length === 0) return { ok: false, offers: await nearest(e, st, serviceId, at), taken: bookableWhenFree(e, serviceId, at) };
     if (!hold) return { ok: true };
     try {
       await bookings.reserve(db, {
-        companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, start: new Date(at), status: 'held', callId: e.ctx.callId,
+        asCalled: e.asCalled, companyId: e.ctx.companyId, botId: e.ctx.botId, serviceId, start: new Date(at), status: 'held', callId: e.ctx.callId,
         customerPhone: st.phone, actor: 'caller', reason: 'held during a guided booking',
       });
       return { ok: true };
@@ -612,7 +612,7 @@ export function bookingFlowTool(
         if (!booking) {
           await bookings.releaseCallHolds(db, { companyId: ctx.companyId, callId: ctx.callId });
           booking = await bookings.reserve(db, {
-            companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, start, status: 'confirmed', callId: ctx.callId,
+            asCalled: e.asCalled, companyId: ctx.companyId, botId: ctx.botId, serviceId: service.id, start, status: 'confirmed', callId: ctx.callId,
             customerName: st.name, customerPhone: st.phone, notes: st.nameNote, actor: 'caller', reason: 'booked during call',
           });
         }
@@ -631,7 +631,7 @@ export function bookingFlowTool(
         return p.cancelled(what(e, chosen));
       }
       const b = await bookings.reschedule(db, {
-        companyId: ctx.companyId, bookingId: chosen.id, start: new Date(DateTime.fromISO(st.start!).toMillis()), actor: 'caller', reason: 'rescheduled by caller',
+        asCalled: e.asCalled, companyId: ctx.companyId, bookingId: chosen.id, start: new Date(DateTime.fromISO(st.start!).toMillis()), actor: 'caller', reason: 'rescheduled by caller',
       });
       st.outcome = { booking_id: b.id, status: b.status, start: e.local(b.start), label: e.label(b.start), rescheduled: true };
       st.stage = 'done';
