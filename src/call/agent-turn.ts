@@ -12,6 +12,7 @@ import { boundedRead, markTurnSlow, ReadTimedOut } from '../util/bounded-read.js
 import { allowContactsIn, checkPhrase, speakableText, type SafeSpeechContext, type SafeSpeechReason } from '../safety/safe-speech.js';
 import type { HistoryWindow } from './history-window.js';
 import type { PromptPassage } from '../knowledge/retrieve.js';
+import { contactFromDocuments, copiedContactRefusal } from './copied-contacts.js';
 import { turnKnowledge } from './knowledge-frame.js';
 import type { Playback } from './playback.js';
 import { SentenceChunker } from './sentence-chunker.js';
@@ -404,6 +405,14 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
         }
         if (Date.now() >= dueAt) {
           place.content = TOOL_TIMED_OUT;
+          continue;
+        }
+        // A contact a document showed and the caller never gave is not acted on (copied-contacts.ts).
+        const copied = shown && call.invalidArguments === undefined && !o.tools.lookupOnly(call.name)
+          ? contactFromDocuments(call.arguments, shown.contacts, o.history, o.context.callerNumber)
+          : null;
+        if (copied) {
+          place.content = copiedContactRefusal(copied);
           continue;
         }
         toolsCalled.push(call.name);

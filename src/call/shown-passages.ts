@@ -20,6 +20,7 @@
  */
 import type { ChatMessage } from '../providers/types.js';
 import { boundedRead } from '../util/bounded-read.js';
+import { DocumentContacts } from './copied-contacts.js';
 import type { PassageSource, ToolPassages } from './tool-types.js';
 
 /** The shown documents that answer now, by id, with their current generation; a deleted one is missing. */
@@ -42,18 +43,22 @@ export class ShownPassages {
   private readonly shown = new Map<string, Set<number>>();
   /** Versions found withdrawn (`id:generation`). */
   private readonly gone = new Set<string>();
+  /** The phone numbers and emails of every passage shown (copied-contacts.ts: a tool may not act on them unasked). */
+  readonly contacts = new DocumentContacts();
 
   constructor(private readonly current: CurrentVersions, private readonly budgetMs = PASSAGE_CHECK_BUDGET_MS) {}
 
   /** A tool result (`place`, its message in the history) shows these passages. */
-  noteResult(place: object, passages: ToolPassages): void {
+  noteResult(place: { content: string }, passages: ToolPassages): void {
     this.results.set(place, passages);
+    this.contacts.note(place.content);
     this.noteShown(passages.sources);
   }
 
-  /** The model is shown passages of these document versions. */
-  noteShown(sources: readonly PassageSource[]): void {
+  /** The model is shown passages of these document versions (with their text, when it is not in a tool result). */
+  noteShown(sources: readonly (PassageSource & { text?: string })[]): void {
     for (const s of sources) {
+      if (s.text) this.contacts.note(s.text);
       let generations = this.shown.get(s.documentId);
       if (!generations) this.shown.set(s.documentId, (generations = new Set()));
       generations.add(s.generation);

@@ -34,6 +34,11 @@ export class ToolRegistry {
     return this.tools.has(name);
   }
 
+  /** Whether the tool only looks something up (Tool.lookupOnly); an unknown one does not. */
+  lookupOnly(name: string): boolean {
+    return this.tools.get(name)?.lookupOnly === true;
+  }
+
   specs(): ToolSpec[] {
     return [...this.tools.values()].map((t) => t.spec);
   }

@@ -66,5 +66,10 @@ export interface ToolResult {
 
 export interface Tool {
   spec: ToolSpec;
+  /**
+   * Only looks something up: its arguments act for no one and reach no one (search_knowledge), so they may carry
+   * what a document said (copied-contacts.ts checks every other tool's).
+   */
+  lookupOnly?: boolean;
   run(args: Record<string, unknown>, ctx: CallContext, control: CallControl, signal: AbortSignal): Promise<ToolResult>;
 }

@@ -38,6 +38,7 @@ export interface SearchKnowledgeOptions {
 export function searchKnowledgeTool(retriever: Retriever, options: SearchKnowledgeOptions = {}): Tool {
   const budgetMs = options.budgetMs ?? RETRIEVAL_BUDGET_MS;
   return {
+    lookupOnly: true,
     spec: {
       name: 'search_knowledge',
       description:

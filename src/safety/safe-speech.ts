@@ -101,7 +101,7 @@ function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-function digitsOf(s: string): string {
+export function digitsOf(s: string): string {
   return s.replace(/\D/g, '');
 }
 
@@ -130,7 +130,7 @@ function compile(ctx: SafeSpeechContext): Compiled {
  * Same number when the last digits agree (up to ten, at least seven): 212-555-0201 is +1 212 555 0201, and
  * 8 916 123-45-67 (Russian trunk prefix) is +7 916 123-45-67.
  */
-function sameNumber(a: string, b: string): boolean {
+export function sameNumber(a: string, b: string): boolean {
   const n = Math.min(a.length, b.length, 10);
   return n >= 7 && a.slice(-n) === b.slice(-n);
 }
@@ -273,13 +273,19 @@ export function speakableText(text: string): string {
   return formattingStripped(text) ?? text;
 }
 
+/** The emails and the runs of 7 or more digits that may be phone numbers in `text`, as written there. */
+export function contactsIn(text: string): string[] {
+  const found = [...text.matchAll(EMAIL_PATTERN)].map((m) => m[0]);
+  for (const m of text.matchAll(PHONE_RE)) if (digitsOf(m[0]).length >= 7) found.push(m[0].trim());
+  return found;
+}
+
 /**
  * The context with the phone numbers and emails found in `text` (retrieved documents, a tool's result) allowed too.
  * A new object: compiled contexts are cached per object, so a changed allow-list needs one.
  */
 export function allowContactsIn(ctx: SafeSpeechContext, text: string): SafeSpeechContext {
-  const found = [...text.matchAll(EMAIL_PATTERN)].map((m) => m[0]);
-  for (const m of text.matchAll(PHONE_RE)) if (digitsOf(m[0]).length >= 7) found.push(m[0]);
+  const found = contactsIn(text);
   if (!found.length) return ctx;
   return { ...ctx, allowedNumbers: [...(ctx.allowedNumbers ?? []), ...found] };
 }
