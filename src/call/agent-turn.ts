@@ -273,8 +273,10 @@ export async function runAgentTurn(o: AgentTurnOptions): Promise<AgentTurnResult
     // attempt broken inside a tool call gives its one retry a budget of its own, below).
     const budgetMs = o.firstTokenBudgetMs ?? FIRST_TOKEN_BUDGET_MS;
     // What the company's documents say now: one check per LLM request of a call shown passages (shown-passages.ts).
-    await shown?.check(signal);
-    if (signal.aborted) return true;
+    if (shown?.needsCheck) {
+      await shown.check(signal);
+      if (signal.aborted) return true;
+    }
     const context = turnKnowledge(shown ? shown.live(passages) : passages, shown?.anyWithdrawn ?? false);
     let roundStart = o.clock.now();
     /** The stream failed (stalled, dropped) after some of the answer had come. */

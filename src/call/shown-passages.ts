@@ -74,9 +74,22 @@ export class ShownPassages {
     return this.gone.has(key(source));
   }
 
+  /** The shown documents with a version not yet known withdrawn: what a check reads. */
+  private unchecked(): string[] {
+    return [...this.shown.entries()].filter(([id, gens]) => [...gens].some((g) => !this.gone.has(`${id}:${g}`))).map(([id]) => id);
+  }
+
+  /**
+   * Whether a check has anything to read. The caller awaits check() only then: a call never shown passages (most
+   * calls) sends its request in the same tick as before, so a turn the caller interrupts at once still goes out.
+   */
+  get needsCheck(): boolean {
+    return this.shown.size > 0 && this.unchecked().length > 0;
+  }
+
   /** One read of which shown documents still answer, and with which version; skipped when nothing is left to check. */
   async check(signal?: AbortSignal): Promise<void> {
-    const ids = [...this.shown.entries()].filter(([id, gens]) => [...gens].some((g) => !this.gone.has(`${id}:${g}`))).map(([id]) => id);
+    const ids = this.unchecked();
     if (ids.length === 0) return;
     let now: ReadonlyMap<string, number>;
     try {
