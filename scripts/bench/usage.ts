@@ -5,7 +5,9 @@
  * year by day, in several time zones, with and without a bot: before (the raw rows summed on every request, as
  * src/usage/repo.ts usageByDay still does for the budget and while the rollup is behind) and after (the rollup's
  * running daily totals, src/usage/query.ts). Also times rebuilding the rollup from nothing, and catching up after
- * 1,000 calls' usage is written.
+ * 1,000 calls' usage is written; and the monthly budget's cost of the year's last month (src/usage/budget.ts):
+ * before (the month's raw rows summed) and after (src/usage/month-usage.ts: the rollup, plus the raw rows of the
+ * buckets it has not caught up with), with the rollup current and with those 1,000 calls' buckets still marked.
  *
  *   npm run bench:usage -- [--calls 300000] [--runs 20] [--database-url postgres://…]
  * The database is created on that server and dropped afterwards (needs CREATEDB).
@@ -15,6 +17,8 @@ import { rangeOf } from '../../src/analytics/query.js';
 import { loadConfig } from '../../src/config.js';
 import { pricesFrom } from '../../src/usage/prices.js';
 import { queryUsage, type UsageQuery } from '../../src/usage/query.js';
+import { utcMonth } from '../../src/usage/budget.js';
+import { monthUsage } from '../../src/usage/month-usage.js';
 import { priceItems, usageByDay } from '../../src/usage/repo.js';
 import { refreshUsage } from '../../src/usage/rollup.js';
 import { createTestDb } from '../../tests/helpers/db.js';
@@ -97,9 +101,26 @@ try {
   await sql`vacuum analyze usage_rollup_cum`.catch(() => {});
   const [rollupRows] = await sql<{ n: number }[]>`select count(*)::int as n from usage_rollup`;
   const [cumRows] = await sql<{ n: number }[]>`select count(*)::int as n from usage_rollup_cum`;
+  // The monthly budget's cost of the year's last month: the month's raw rows (before) against the rollup (after).
+  const month = utcMonth(new Date(yearStart.getTime() + 364 * 86_400_000));
+  const [inMonth] = await sql<{ n: number }[]>`select count(*)::int as n from call_usage where company_id = ${companyId} and started_at >= ${month.start} and started_at < ${month.end}`;
+  const budgetBefore = async () => ({ totals: priceItems(prices, (await usageByDay(sql, { companyId, boundaries: [month.start.getTime(), month.end.getTime()] })).filter((r) => r.day === 0)) });
+  const budgetAfter = async () => ({ totals: priceItems(prices, await monthUsage(sql, companyId, month)) });
+  const sameCost = async (label: string) => {
+    const [a, b] = [(await budgetBefore()).totals.cost, (await budgetAfter()).totals.cost];
+    if (Math.abs(a - b) > 1e-6) throw new Error(`${label}: the budget's cost from the rollup ${b} is not the raw rows' ${a}`);
+  };
+  console.log(`\nBUDGET — the cost of ${month.label} (${inMonth!.n.toLocaleString('en')} usage rows), ${RUNS} runs each after 2 warm-ups:`);
+  await sameCost('rollup current');
+  await time('before: the month\'s raw rows summed', budgetBefore);
+  await time('after: the rollup (current)', budgetAfter);
+
   // Incremental: 1,000 calls' usage added to at their end (the post-call analysis), then the rollup catches up.
   await sql`update call_usage set quantity = quantity + 100 where kind = 'llm_output_tokens'
     and call_id in (select id from calls where company_id = ${companyId} order by started_at desc limit 1000)`;
+  const [pending] = await sql<{ n: number }[]>`select count(*)::int as n from usage_dirty`;
+  await sameCost('rollup behind');
+  await time(`after: the rollup, ${pending!.n} buckets behind`, budgetAfter);
   t0 = performance.now();
   const inc = await refreshUsage(sql);
   const incMs = ms(t0);

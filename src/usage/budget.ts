@@ -5,14 +5,16 @@
  * The month is the UTC calendar month; its cost is the usage of the month (calls' usage, telephony minutes,
  * ingestion embeddings — the same rows and prices as GET /v1/usage) priced at the server's current PRICE_*.
  * Cheap: the budget is read by primary key on every check (a changed budget counts at once); the month's cost is
- * one statement over (company_id, time) indexes, cached per company for `cacheMs` (default 15 s), so a burst of
- * campaign dials costs one query. A call already running is never cut off: the check is made when one starts, so
+ * read from the usage rollup (month-usage.ts: a few rows per day, plus the raw rows of the buckets the rollup has
+ * not caught up with), so it does not grow with the company's month, and is cached per company for `cacheMs`
+ * (default 15 s), so a burst of campaign dials costs one query. A call already running is never cut off: the check is made when one starts, so
  * a month can end a little over its budget (by the calls that were live when it was reached).
  */
 import type { Db } from '../db/sql.js';
 import type { CallEndReasonCode } from '../call/end-reasons.js';
 import { ParleyError } from '../errors.js';
-import { priceItems, usageByDay } from './repo.js';
+import { monthUsage } from './month-usage.js';
+import { priceItems } from './repo.js';
 import { round6, type Prices } from './prices.js';
 
 export interface BudgetStatus {
@@ -74,8 +76,7 @@ export class BudgetGuard implements BudgetCheck {
   private async monthCost(companyId: string, month: { start: Date; end: Date; label: string }, nowMs: number): Promise<number> {
     const cached = this.spent.get(companyId);
     if (cached && cached.month === month.label && nowMs - cached.at < this.cacheMs) return cached.cost;
-    const rows = await usageByDay(this.db, { companyId, boundaries: [month.start.getTime(), month.end.getTime()] });
-    const cost = round6(priceItems(this.prices, rows.filter((r) => r.day === 0)).cost);
+    const cost = round6(priceItems(this.prices, await monthUsage(this.db, companyId, month)).cost);
     this.spent.set(companyId, { month: month.label, cost, at: nowMs });
     return cost;
   }

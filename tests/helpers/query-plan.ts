@@ -54,3 +54,26 @@ export function explaining(db: Db): Db {
 export function planOf(rows: unknown): PlanNode {
   return ((rows as Record<string, unknown>[])[0]!['QUERY PLAN'] as { Plan: PlanNode }[])[0]!.Plan;
 }
+
+/**
+ * A handle that runs each read (a tagged statement starting with select or with) twice: first under EXPLAIN
+ * (ANALYZE, FORMAT JSON), its plan kept in `plans`, then for its rows, which it returns — so code that reads
+ * several statements and uses their answers (a check, a guard) can be watched without changing it.
+ */
+export function recordingPlans(db: Db): { db: Db; plans: PlanNode[] } {
+  const plans: PlanNode[] = [];
+  const explain = explaining(db);
+  const handle = new Proxy(db, {
+    apply(target, thisArg, args: unknown[]) {
+      const [strings] = args;
+      if (isTemplate(strings) && /^\s*(select|with)\b/i.test(strings[0]!)) {
+        return (async () => {
+          plans.push(planOf(await (Reflect.apply(explain as unknown as (...a: unknown[]) => unknown, thisArg, args) as Promise<unknown>)));
+          return await (Reflect.apply(target as unknown as (...a: unknown[]) => unknown, thisArg, args) as Promise<unknown>);
+        })();
+      }
+      return Reflect.apply(target as unknown as (...a: unknown[]) => unknown, thisArg, args);
+    },
+  });
+  return { db: handle, plans };
+}
