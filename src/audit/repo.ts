@@ -19,10 +19,15 @@ export interface AuditFilter {
   actor?: string;
   from?: Date;
   to?: Date;
-  /** Entries with a smaller id (newest first). */
+  /** Entries after this one in the list's order (the previous page's last entry's id). */
   before?: number;
 }
 
+/**
+ * A page of the company's log, newest first: (created_at desc, id desc), the order of its indexes (migrations/0432),
+ * so `from`/`to` are a range of the index that serves the page, with or without `action` or `actor`. The cursor is
+ * the last entry's id; its place in the order is read back by primary key (an id not in the company's log: no rows).
+ */
 export async function listAudit(db: Db, companyId: string, f: AuditFilter, limit: number): Promise<AuditEntry[]> {
   return db<AuditEntry[]>`
     select id::text as id, actor, action, resource_id, changed_fields, details, status_code, request_id, ip, created_at
@@ -32,7 +37,9 @@ export async function listAudit(db: Db, companyId: string, f: AuditFilter, limit
       ${f.actor ? db`and actor = ${f.actor}` : db``}
       ${f.from ? db`and created_at >= ${f.from}` : db``}
       ${f.to ? db`and created_at < ${f.to}` : db``}
-      ${f.before !== undefined ? db`and id < ${f.before}` : db``}
-    order by audit_log.id desc
+      ${f.before !== undefined
+        ? db`and (created_at, id) < (select c.created_at, c.id from audit_log c where c.id = ${f.before} and c.company_id = ${companyId})`
+        : db``}
+    order by audit_log.created_at desc, audit_log.id desc
     limit ${limit}`;
 }

@@ -1,7 +1,7 @@
 /**
  * A filtered page of a list reads about a page of rows, however many the company has: each filter of GET
- * /v1/calls (status, direction), GET /v1/webhooks/deliveries (status, type) and GET /v1/audit-log (actor) is
- * served by an index in its list's order (migration 0410). Without one, the planner read every row of the company
+ * /v1/calls (status, direction), GET /v1/webhooks/deliveries (status, type) and GET /v1/audit-log (actor, action,
+ * and from/to: migration 0432, which orders the log by time) is served by an index in its list's order (migration 0410). Without one, the planner read every row of the company
  * (a sequential scan) and sorted the few that matched, for each page: 25–36 ms a page at 300,000 rows, growing with
  * the tenant until its pages ran into the query deadline.
  *
@@ -19,6 +19,8 @@ import { explaining, planOf, rowsRead } from '../helpers/query-plan.js';
 const MANY = 3_000;
 const FEW = 5;
 const PAGE = 51;
+const AUDIT_NOW = new Date('2026-11-30T12:00:00Z');
+const minutesAgo = (m: number) => new Date(AUDIT_NOW.getTime() - m * 60_000);
 
 describe('filtered list pages read a page, not the company', () => {
   let db: TestDatabase;
@@ -49,11 +51,18 @@ describe('filtered list pages read a page, not the company', () => {
         insert into webhook_events (id, company_id, type, body, status)
         select 'evt_' || gen_random_uuid(), ${c}, ${type}, '{}', ${status} from generate_series(1, ${n}::int)`;
     }
-    for (const [c, n, actor] of [[a!.id, FEW, 'key:rare'], [a!.id, MANY, 'key:common'], [b!.id, MANY, 'key:other']] as const) {
+    // Audit entries a minute apart, the rare actor's the oldest: the company's log spans MANY + FEW minutes back
+    // from AUDIT_NOW (then a few of the company's entries of another action in the middle of it).
+    for (const [c, n, actor, first] of [[a!.id, FEW, 'key:rare', MANY], [a!.id, MANY, 'key:common', 0], [b!.id, MANY, 'key:other', 0]] as const) {
       await db.sql`
-        insert into audit_log (company_id, actor, action, status_code, request_id)
-        select ${c}, ${actor}, 'PATCH /v1/bots/:id', 200, 'r' from generate_series(1, ${n}::int)`;
+        insert into audit_log (company_id, actor, action, status_code, request_id, created_at)
+        select ${c}, ${actor}, 'PATCH /v1/bots/:id', 200, 'r', ${AUDIT_NOW}::timestamptz - (${first}::int + i) * interval '1 minute'
+        from generate_series(1, ${n}::int) i order by i desc`;
     }
+    await db.sql`
+      insert into audit_log (company_id, actor, action, status_code, request_id, created_at)
+      select ${a!.id}, 'key:common', 'DELETE /v1/bots/:id', 200, 'r', ${AUDIT_NOW}::timestamptz - (1000 + i) * interval '1 minute' + interval '30 seconds'
+      from generate_series(1, ${FEW}::int) i`;
     await db.sql`analyze calls`;
     await db.sql`analyze webhook_events`;
     await db.sql`analyze audit_log`;
@@ -83,5 +92,53 @@ describe('filtered list pages read a page, not the company', () => {
     const plan = planOf(await listAudit(explaining(db.sql), company, { actor: 'key:rare' }, PAGE));
     expect(rowsRead(plan, 'audit_log')).toBeLessThan(PAGE * 2);
     expect(await listAudit(db.sql, company, { actor: 'key:rare' }, PAGE)).toHaveLength(FEW);
+  });
+
+  it('GET /v1/audit-log by time (from, to, both), alone and with an action or actor', async () => {
+    const cases = [
+      // The oldest entries (everything newer is left out by `to`), the newest page past `from`, a window in the middle.
+      { filter: { to: minutesAgo(MANY + 0.5) }, want: FEW },
+      { filter: { from: minutesAgo(FEW + 0.5) }, want: FEW },
+      { filter: { from: minutesAgo(1000 + FEW + 0.5), to: minutesAgo(1000) }, want: FEW * 2 },
+      { filter: { action: 'DELETE /v1/bots/:id', to: minutesAgo(1000) }, want: FEW },
+      { filter: { action: 'PATCH /v1/bots/:id', to: minutesAgo(MANY + 0.5) }, want: FEW },
+      { filter: { actor: 'key:common', from: minutesAgo(1000 + FEW + 0.5), to: minutesAgo(1000) }, want: FEW * 2 },
+      { filter: { actor: 'key:rare', from: minutesAgo(MANY + 2.5) }, want: 2 },
+    ];
+    for (const { filter, want } of cases) {
+      const plan = planOf(await listAudit(explaining(db.sql), company, filter, PAGE));
+      expect(rowsRead(plan, 'audit_log'), JSON.stringify(filter)).toBeLessThan(PAGE * 2);
+      const rows = await listAudit(db.sql, company, filter, PAGE);
+      expect(rows, JSON.stringify(filter)).toHaveLength(want);
+      for (const r of rows) {
+        if ('from' in filter) expect(r.created_at.getTime()).toBeGreaterThanOrEqual(filter.from!.getTime());
+        if ('to' in filter) expect(r.created_at.getTime()).toBeLessThan(filter.to!.getTime());
+      }
+    }
+  });
+
+  it('GET /v1/audit-log pages a time range newest first, each entry once (ties in time by id)', async () => {
+    // Three entries in the same millisecond, written in another order than their times (a transaction that began
+    // earlier wrote later).
+    const tie = minutesAgo(1500.25);
+    await db.sql`insert into audit_log (company_id, actor, action, status_code, request_id, created_at)
+      values (${company}, 'key:common', 'POST /v1/bots', 201, 'late', ${minutesAgo(1500.5)}),
+             (${company}, 'key:common', 'POST /v1/bots', 201, 'tie', ${tie}), (${company}, 'key:common', 'POST /v1/bots', 201, 'tie', ${tie}),
+             (${company}, 'key:common', 'POST /v1/bots', 201, 'tie', ${tie})`;
+    const filter = { from: minutesAgo(1503), to: minutesAgo(1497) };
+    const all = await listAudit(db.sql, company, filter, 1000);
+    const seen: string[] = [];
+    let before: number | undefined;
+    for (;;) {
+      const page = await listAudit(db.sql, company, { ...filter, ...(before !== undefined ? { before } : {}) }, 2);
+      seen.push(...page.map((r) => r.id));
+      if (page.length < 2) break;
+      before = Number(page.at(-1)!.id);
+    }
+    expect(seen).toEqual(all.map((r) => r.id));
+    const sorted = [...all].sort((x, y) => y.created_at.getTime() - x.created_at.getTime() || Number(y.id) - Number(x.id));
+    expect(all.map((r) => r.id)).toEqual(sorted.map((r) => r.id));
+    expect(all.map((r) => r.request_id)).toContain('late');
+    expect(all.length).toBe(6 + 4);
   });
 });
