@@ -38,9 +38,14 @@ export interface SlotQuery {
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 
-/** The window bookable at `now`: not before now + lead time, not after now + horizon. */
+/**
+ * The window bookable at `now`: not before now + lead time, and before the same wall-clock time `horizonDays`
+ * calendar days on in the business's zone. Days of 24 hours would move the end by an hour across a DST change (and,
+ * near midnight, onto another day): 30 days from 10:00 on 4 March in New York end at 10:00 on 3 April, not 11:00.
+ */
 export function bookableWindow(settings: BookingSettings, now: number): { from: number; to: number } {
-  return { from: now + settings.leadTimeMin * MINUTE, to: now + settings.horizonDays * DAY };
+  const horizonEnd = DateTime.fromMillis(now, { zone: settings.timezone }).plus({ days: settings.horizonDays });
+  return { from: now + settings.leadTimeMin * MINUTE, to: horizonEnd.toMillis() };
 }
 
 /**

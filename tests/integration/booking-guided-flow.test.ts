@@ -826,7 +826,7 @@ describe('guided flow: a time past how far ahead bookings are taken', () => {
     const bot = await seedBot(db.sql, company, 'en', { greeting: 'Hi', systemPrompt: '', booking: { ...handyman, horizonDays: 30 } });
     const exact = await conversation(bot, PHONE);
     await exact.say('I need a tap repair');
-    // 30 days (of 24 hours) from Wednesday, March 4 at 08:00 EST end on Friday, April 3 at 09:00 EDT: the last free times are April 2's.
+    // 30 calendar days from Wednesday, March 4 at 08:00 EST end on Friday, April 3 at 08:00 EDT: the last free times are April 2's.
     expect(await exact.say('May 20 at 10 am')).toBe(
       "Sorry, we take bookings up to 30 days ahead, so I can't book on Wednesday, May 20 at 10:00 AM. " +
       'The latest free times are Thursday, April 2 at 2:00 PM, 3:00 PM or 4:00 PM. Which one suits you?');
@@ -850,7 +850,7 @@ describe('guided flow: a time past how far ahead bookings are taken', () => {
     const call = (name: string, args: Record<string, unknown>) => registry.call(name, args, context, control, new AbortController().signal);
     for (const when of ['May 20 at 10 am', 'May 20']) {
       const checked = await call('check_availability', { service: 'tap repair', when });
-      expect(checked.content, when).toMatchObject({ available: false, reason: 'beyond_horizon', horizon_days: 30, bookable_until: '2026-04-03T09:00:00.000-04:00' });
+      expect(checked.content, when).toMatchObject({ available: false, reason: 'beyond_horizon', horizon_days: 30, bookable_until: '2026-04-03T08:00:00.000-04:00' });
       expect((checked.content as { slots: Array<{ label: string }> }).slots.map((s) => s.label), when).toContain('on Thursday, April 2 at 4:00 PM');
     }
     const booked = await call('book_appointment', { service: 'tap repair', when: 'May 20 at 10 am', customer_name: 'Ann Lee' });

@@ -89,6 +89,19 @@ describe('computeSlots', () => {
     expect(far).toEqual([]); // horizon 30 days
   });
 
+  it('the horizon counts calendar days in the business\'s zone: across a DST change it ends at the same wall-clock time', () => {
+    const config: BookingConfig = { ...base, blackoutDates: [], slotGranularityMin: 60, leadTimeMin: 0 };
+    const times = (now: string, horizonDays: number, date: string) => hhmm(computeSlots({
+      settings: bookingSettings({ ...config, horizonDays }), serviceId: 'haircut', from: ms(`${date}T00:00`), to: ms(`${date}T23:00`), busy: [], now: ms(now),
+    }));
+    // 30 days from 10:00 EST on 4 March (clocks go forward on 8 March) end at 10:00 EDT on 3 April: 10:00 is past
+    // it (24-hour days ended at 11:00 EDT and offered it).
+    expect(times('2026-03-04T10:00', 30, '2026-04-03')).toEqual(['09:00']);
+    // 7 days from 10:00 EDT on 28 October (clocks go back on 1 November) end at 10:00 EST on 4 November: 9:00 is
+    // inside it (24-hour days ended at 9:00 EST and refused it).
+    expect(times('2026-10-28T10:00', 7, '2026-11-04')).toEqual(['09:00']);
+  });
+
   describe('DST change days in the business time zone', () => {
     const night = (zone: string, day: 'sun'): BookingConfig => ({
       ...base,
