@@ -31,6 +31,27 @@ export function speakableTime(start: DateTime, now: DateTime, language: Language
   return `on ${weekday}, ${local.setLocale('en-US').toFormat('MMMM d')} at ${time}`;
 }
 
+const RU_MONTH_PREPOSITIONAL = ['январе', 'феврале', 'марте', 'апреле', 'мае', 'июне', 'июле', 'августе', 'сентябре', 'октябре', 'ноябре', 'декабре'];
+
+/**
+ * A whole week, month or year as said after "book" / "записаться" ("in the week of March 9", "in April", "in January
+ * 2027", "in 2027"; "на неделе с 9 марта", "в апреле", "в январе 2027 года", "в 2027 году"): a window said as
+ * "next month" is no one day, so it is not read back as its first day. The year is said when it is not this one.
+ */
+export function speakablePeriod(from: DateTime, period: 'week' | 'month' | 'year', now: DateTime, language: Language): string {
+  const local = from.setZone(now.zone);
+  const otherYear = local.year !== now.year;
+  if (language === 'ru') {
+    if (period === 'year') return `в ${local.year} году`;
+    if (period === 'month') return `в ${RU_MONTH_PREPOSITIONAL[local.month - 1]}${otherYear ? ` ${local.year} года` : ''}`;
+    return `на неделе с ${local.setLocale('ru').toFormat(otherYear ? 'd MMMM yyyy' : 'd MMMM')}${otherYear ? ' года' : ''}`;
+  }
+  const en = local.setLocale('en-US');
+  if (period === 'year') return `in ${local.year}`;
+  if (period === 'month') return `in ${en.toFormat(otherYear ? 'MMMM yyyy' : 'MMMM')}`;
+  return `in the week of ${en.toFormat(otherYear ? 'MMMM d, yyyy' : 'MMMM d')}`;
+}
+
 /** A label as speakableTime writes it: the day ("on Friday", "завтра", "во вторник, 10 марта") and the clock time. */
 const LABEL_PARTS: Record<Language, RegExp> = {
   en: /^(.+?) at (\d{1,2}(?::\d{2})? ?[AP]M)$/i,

@@ -9,8 +9,13 @@
 import { DateTime } from 'luxon';
 import { localAt } from './local-time.js';
 import { AMBIGUOUS, dateOrderOfZone, DOTTED_PAIR, isNumericDateToken, numericDate, type DateOrder } from './when-numeric-date.js';
+import { periodAt, spanAt, type Period } from './when-relative.js';
 
-export type DayPart = 'morning' | 'afternoon' | 'evening' | 'day' | 'week';
+/** A part of one day, the whole day, or a whole week, month or year ("next week", "next month", "next year"). */
+export type DayPart = 'morning' | 'afternoon' | 'evening' | 'day' | Period;
+export type { Period } from './when-relative.js';
+/** Whether a window is a whole week, month or year (no one day of it was said). */
+export const isPeriod = (part: DayPart): part is Period => part === 'week' || part === 'month' || part === 'year';
 
 export type WhenResult =
   | { kind: 'exact'; start: DateTime }
@@ -25,7 +30,7 @@ export interface ParseWhenOptions {
   bareHour?: boolean | undefined;
 }
 
-const PART_HOURS: Record<Exclude<DayPart, 'week'>, [number, number]> = {
+const PART_HOURS: Record<Exclude<DayPart, Period>, [number, number]> = {
   morning: [6, 12],
   afternoon: [12, 17],
   evening: [17, 24],
@@ -103,7 +108,6 @@ const saysHalfOfDayAt = (tokens: string[], i: number): boolean =>
 const HOUR_WORDS = new Set(["o'clock", 'oclock', 'час', 'часа', 'часов', 'h']);
 const TIME_PREPOSITIONS = new Set(['at', 'в', 'во', 'к', 'around', 'about', 'около', 'by']);
 const DAY_UNIT_WORDS = new Set(['day', 'days', 'день', 'дня', 'дней']);
-const WEEK_UNIT_WORDS = new Set(['week', 'weeks', 'неделю', 'недели', 'недель']);
 /** What may follow "the 15th" when it is a day of the month. */
 const DATE_ENDS = new Set(['', 'at', 'in', 'for', 'around', 'about', 'by', 'please', 'morning', 'afternoon', 'evening', 'then']);
 /** "not tomorrow, Thursday": a date said only to be refused. */
@@ -137,7 +141,7 @@ const countsSomething = (tokens: string[], i: number): boolean =>
 /** Words for a date on their own; one the parse left unread means two dates were said. */
 const DAY_WORDS = new Set(['today', 'tomorrow', 'tonight', 'сегодня', 'завтра', 'послезавтра']);
 
-const PART_WORDS: Record<string, Exclude<DayPart, 'week' | 'day'>> = {
+const PART_WORDS: Record<string, Exclude<DayPart, Period | 'day'>> = {
   morning: 'morning', утром: 'morning', утро: 'morning',
   afternoon: 'afternoon', днем: 'afternoon',
   evening: 'evening', tonight: 'evening', вечером: 'evening', вечер: 'evening',
@@ -225,8 +229,8 @@ const isInt = (t: string | undefined): t is string => t !== undefined && /^\d{1,
 
 interface DatePart {
   day: DateTime;
-  /** "next week": the whole week is the window. */
-  week?: boolean;
+  /** "next week", "next month", "next year": the whole of it is the window, from `day` to `to`. */
+  period?: { period: Period; to: DateTime };
   /** "this week": a week that has begun, read only with a weekday in it ("Friday this week"). */
   thisWeek?: boolean;
   /** Named by a weekday (1 = Monday): "next week on Friday" is that week's Friday. */
@@ -243,16 +247,6 @@ interface TimePart {
   explicit: boolean;
   /** Said as the night's ("2 at night", "в 2 ночи"): for today, the small hours of the night that ends it. */
   night?: boolean;
-}
-
-/** How many days "N days" / "a week" / "2 weeks" at `i` stand for, and how many tokens that took; null if none. */
-function spanAt(tokens: string[], i: number): { days: number; length: number } | null {
-  const count = tokens[i] === 'a' || tokens[i] === 'one' ? 1 : isInt(tokens[i]) ? Number(tokens[i]) : null;
-  const unit = tokens[i + 1] ?? '';
-  if (count === null || count > 60) return null;
-  if (DAY_UNIT_WORDS.has(unit)) return { days: count, length: 2 };
-  if (WEEK_UNIT_WORDS.has(unit)) return { days: 7 * count, length: 2 };
-  return null;
 }
 
 /** The day a weekday word names from `today` (the next one; "this Friday" may be today). */
@@ -284,15 +278,17 @@ function findDate(tokens: string[], used: Set<number>, today: DateTime, order: D
 }
 
 /**
- * One date named twice: the same day, a weekday inside "next week" or "this week" (not one already past), or a
- * weekday that a date falls on ("Friday, June 12th", "Friday the 13th"); CONFLICT otherwise.
+ * One date named twice: the same day, a weekday inside "next week" or "this week" (not one already past), a date
+ * inside the week, month or year named ("March 3 next year"), or a weekday that a date falls on ("Friday, June 12th",
+ * "Friday the 13th"); CONFLICT otherwise — "next month on Friday" is asked again (which Friday?).
  */
 function sameDate(a: DatePart, b: DatePart, today: DateTime): DatePart | typeof CONFLICT {
-  if (a.week && b.week) return +a.day === +b.day ? a : CONFLICT;
-  const [week, day] = a.week ? [a, b] : b.week ? [b, a] : [null, null];
-  if (week && day) {
-    if (day.weekday === undefined) return CONFLICT;
-    const inWeek = week.day.plus({ days: day.weekday - 1 });
+  if (a.period && b.period) return +a.day === +b.day && a.period.period === b.period.period ? a : CONFLICT;
+  const [whole, day] = a.period ? [a, b] : b.period ? [b, a] : [null, null];
+  if (whole?.period && day) {
+    if (day.weekday === undefined) return day.day >= whole.day && day.day < whole.period.to ? { day: day.day } : CONFLICT;
+    if (whole.period.period !== 'week') return CONFLICT;
+    const inWeek = whole.day.plus({ days: day.weekday - 1 });
     // "Tuesday this week" said on a Wednesday: that day has passed, and any other would be a guess.
     return inWeek < today ? CONFLICT : { day: inWeek };
   }
@@ -315,18 +311,18 @@ function dateAt(tokens: string[], i: number, used: Set<number>, today: DateTime,
     if (day === AMBIGUOUS) return CONFLICT;
     return day ? mark(used, tokens[i - 1] === 'on' ? [i - 1, i] : [i], { day }) : null;
   }
-  // "in two weeks", "через 2 недели" (the day; "in 3 days" is below): never an hour.
-  if ((t === 'in' || t === 'через') && WEEK_UNIT_WORDS.has(tokens[i + 2] ?? '') && spanAt(tokens, i + 1)) {
-    return mark(used, [i, i + 1, i + 2], { day: today.plus({ days: spanAt(tokens, i + 1)!.days }) });
-  }
-  // "a week from today", "two weeks from Friday", "3 days from tomorrow"
+  // "in two weeks", "in 3 days", "in two months", "in a year", "in three weeks' time", "через 2 недели", "через месяц",
+  // "через полгода" (the day): never an hour.
+  const ahead = t === 'in' || t === 'через' ? spanAt(tokens, i + 1, t === 'через') : null;
+  if (ahead) return mark(used, indexes(i, 1 + ahead.length), { day: today.plus(ahead.span) });
+  // "a week from today", "two weeks from Friday", "3 days from tomorrow", "a month from now", "a year from today"
   const span = spanAt(tokens, i);
   if (span && tokens[i + span.length] === 'from') {
     const base = tokens[i + span.length + 1] ?? '';
     const from = base === 'today' || base === 'now' ? today
       : base === 'tomorrow' ? today.plus({ days: 1 })
         : WEEKDAY_WORDS[base] !== undefined ? weekdayAhead(today, WEEKDAY_WORDS[base]!, false) : null;
-    if (from) return mark(used, [i, i + 1, i + 2, i + 3], { day: from.plus({ days: span.days }) });
+    if (from) return mark(used, indexes(i, span.length + 2), { day: from.plus(span.span) });
   }
   // "the 15th of next month", "пятнадцатого следующего месяца", "next month on the 15th"
   const ofMonth = dayOfNamedMonthAt(tokens, i, used, today);
@@ -349,17 +345,14 @@ function dateAt(tokens: string[], i: number, used: Set<number>, today: DateTime,
     if (tokens[i - 1] === 'after' && tokens[i - 2] === 'day') return mark(used, [i - 2, i - 1, i], { day: today.plus({ days: 2 }) });
     return mark(used, [i], { day: today.plus({ days: 1 }) });
   }
-  // "in 3 days", "через 3 дня", "через неделю"
-  if ((t === 'in' || t === 'через') && isInt(tokens[i + 1]) && DAY_UNIT_WORDS.has(tokens[i + 2] ?? '')) {
-    return mark(used, [i, i + 1, i + 2], { day: today.plus({ days: Number(tokens[i + 1]) }) });
-  }
-  if (t === 'через' && tokens[i + 1] === 'неделю') return mark(used, [i, i + 1], { day: today.plus({ weeks: 1 }) });
-  if (t === 'in' && tokens[i + 1] === 'a' && tokens[i + 2] === 'week') return mark(used, [i, i + 1, i + 2], { day: today.plus({ weeks: 1 }) });
-  // "next week", "на следующей неделе"; "this week", "на этой неделе" (a weekday in it is this week's)
+  // "next week", "next month", "в следующем году", "the month after next", "this month": the whole of it.
+  const period = periodAt(tokens, i, today);
+  if (period) return mark(used, period.idx, { day: period.from, period: { period: period.period, to: period.to } });
+  // "this week", "на этой неделе": a weekday in it is this week's.
   const weekWord = tokens[i + 1] === 'week' || tokens[i + 1] === 'неделе' || tokens[i + 1] === 'неделю';
-  if (weekWord && (NEXT_WORDS.has(t) || THIS_WEEK_WORDS.has(t))) {
-    if (NEXT_WORDS.has(t)) return mark(used, [i, i + 1], { day: today.plus({ weeks: 1 }).startOf('week'), week: true });
-    return mark(used, [i, i + 1], { day: today.startOf('week'), week: true, thisWeek: true });
+  if (weekWord && THIS_WEEK_WORDS.has(t)) {
+    const monday = today.startOf('week');
+    return mark(used, [i, i + 1], { day: monday, period: { period: 'week', to: monday.plus({ weeks: 1 }) }, thisWeek: true });
   }
   const weekday = WEEKDAY_WORDS[t];
   if (weekday !== undefined) {
@@ -702,7 +695,7 @@ const MIDDAY_WORDS = new Set(['обеда', 'lunch', 'noon', 'midday', 'полу
 /** Words before noon that make it the edge of a part of the day, not a time. */
 const NOON_BOUNDS = new Set(['after', 'before', 'после', 'до']);
 
-function findPart(tokens: string[], used: Set<number>): Exclude<DayPart, 'week' | 'day'> | null {
+function findPart(tokens: string[], used: Set<number>): Exclude<DayPart, Period | 'day'> | null {
   for (let i = 0; i < tokens.length; i++) {
     if (used.has(i)) continue;
     const t = tokens[i]!;
@@ -718,6 +711,9 @@ function findPart(tokens: string[], used: Set<number>): Exclude<DayPart, 'week' 
   // "tonight" was consumed as a date; it still means evening.
   return tokens.includes('tonight') ? 'evening' : null;
 }
+
+/** `length` token indexes from `from`. */
+const indexes = (from: number, length: number): number[] => Array.from({ length }, (_, k) => from + k);
 
 function mark<T>(used: Set<number>, idx: number[], value: T): T {
   for (const i of idx) used.add(i);
@@ -782,8 +778,9 @@ export function parseWhen(text: string, options: ParseWhenOptions): WhenResult |
   if (!heard) return null;
   const { date, time, part } = heard;
 
-  // "This week" names a day only with a weekday ("Friday this week"): alone, which day is asked again.
-  if (date?.week) return date.thisWeek ? null : { kind: 'window', from: date.day, to: date.day.plus({ weeks: 1 }), part: 'week' };
+  // "This week" names a day only with a weekday ("Friday this week"): alone, which day is asked again. So does a time
+  // said for a whole week, month or year ("next month at 3"): which day is not known.
+  if (date?.period) return date.thisWeek || time ? null : { kind: 'window', from: date.day, to: date.period.to, part: date.period.period };
 
   if (time) {
     // Morning or afternoon on the hour said, then the minutes to or past it ("quarter to eight" = 7:45 like "at eight").
@@ -820,7 +817,7 @@ export function parseWhen(text: string, options: ParseWhenOptions): WhenResult |
 interface Heard {
   date: DatePart | null;
   time: TimePart | null;
-  part: Exclude<DayPart, 'week' | 'day'> | null;
+  part: Exclude<DayPart, Period | 'day'> | null;
   /** The date was said as its night: "tonight", "tomorrow night", "Friday night" (nightOfDateAt). */
   nightOf?: boolean;
 }
@@ -937,11 +934,11 @@ function isTimeWordAt(tokens: string[], i: number): boolean {
 }
 
 /**
- * Units a date is counted or picked in, and the night: left unread, the date said was not understood ("next month at
- * 3", "in a month", "next year", "the last Friday of the month", "tomorrow night"), and the day read would be a guess.
+ * Units a date is counted or picked in, and the night: left unread, the date said was not understood ("a month or
+ * two", "the last Friday of the month", "next weekend", "tomorrow night"), and the day read would be a guess.
  */
 const DATE_UNIT_WORDS = new Set([
-  'month', 'months', 'year', 'years', 'week', 'weeks', 'fortnight', 'weekend', 'weekends', 'night', 'nights',
+  'month', 'months', 'year', 'years', 'week', 'weeks', 'fortnight', 'fortnights', 'weekend', 'weekends', 'night', 'nights', 'полгода',
   'месяц', 'месяца', 'месяце', 'месяцу', 'месяцев', 'год', 'года', 'году', 'лет', 'неделя', 'неделю', 'недели',
   'неделе', 'недель', 'выходные', 'выходных', 'ночь', 'ночью', 'ночи',
 ]);
@@ -1000,7 +997,7 @@ function leftUnread({ tokens, loose }: Tokens, used: Set<number>): boolean {
   });
 }
 
-function dayWindow(day: DateTime, part: Exclude<DayPart, 'week'>): Extract<WhenResult, { kind: 'window' }> {
+function dayWindow(day: DateTime, part: Exclude<DayPart, Period>): Extract<WhenResult, { kind: 'window' }> {
   const [from, to] = PART_HOURS[part];
   return {
     kind: 'window',

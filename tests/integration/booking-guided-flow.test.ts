@@ -841,6 +841,33 @@ describe('guided flow: a time past how far ahead bookings are taken', () => {
       /^К сожалению, мы записываем не дальше чем на 21 день вперёд, поэтому в среду, 20 мая, в 12:00 записаться нельзя\. Самое позднее свободное время: в среду, 25 марта, в /);
   });
 
+  it('a length of time ahead or a whole month or year, past the horizon, gets the horizon said, in English and Russian', async () => {
+    const bot = await seedBot(db.sql, company, 'en', { greeting: 'Hi', systemPrompt: '', booking: { ...handyman, horizonDays: 30 } });
+    const latest = 'The latest free times are Thursday, April 2 at 2:00 PM, 3:00 PM or 4:00 PM. Which one suits you?';
+    // Each was "Sorry, I didn't catch that." and the time question again.
+    for (const [said, when] of [
+      ['in two months', 'on Monday, May 4'], ['a month from now', 'on Saturday, April 4'], ['in three weeks\' time', null],
+      ['next year', 'in 2027'], ['the month after next', 'in May'],
+    ] as const) {
+      const call = await conversation(bot, PHONE);
+      await call.say('I need a tap repair');
+      const answer = await call.say(said);
+      if (when) expect(answer, said).toBe(`Sorry, we take bookings up to 30 days ahead, so I can't book ${when}. ${latest}`);
+      // Three weeks (25 March) is within the horizon: that day's times are offered.
+      else expect(answer, said).toMatch(/^I can offer Wednesday, March 25 at /);
+    }
+    // Next month begins within the horizon (which ends on 3 April): its first bookable days are offered.
+    const nextMonth = await conversation(bot, PHONE);
+    await nextMonth.say('I need a tap repair');
+    expect(await nextMonth.say('next month please')).toMatch(/^I can offer Wednesday, April 1 at .*Thursday, April 2 at /);
+    const ruBot = await seedBot(db.sql, company, 'ru', { greeting: 'Здравствуйте', systemPrompt: '', booking: { ...salonRu, horizonDays: 21 } });
+    for (const [said, when] of [['через два месяца', 'в понедельник, 4 мая'], ['в следующем году', 'в 2027 году'], ['в следующем месяце', 'в апреле']] as const) {
+      const ru = await conversation(ruBot, '+79161234567');
+      await ru.say('Хочу на маникюр');
+      expect(await ru.say(said), said).toMatch(new RegExp(`^К сожалению, мы записываем не дальше чем на 21 день вперёд, поэтому ${when} записаться нельзя\\. Самое позднее свободное время: в среду, 25 марта, в `));
+    }
+  });
+
   it('the booking tools tell the model the horizon and the last bookable times', async () => {
     const bot = await seedBot(db.sql, company, 'en', { greeting: 'Hi', systemPrompt: '', booking: { ...handyman, horizonDays: 30 } });
     const callId = await seedCall(db.sql, company, bot.id, PHONE);
@@ -852,6 +879,11 @@ describe('guided flow: a time past how far ahead bookings are taken', () => {
       const checked = await call('check_availability', { service: 'tap repair', when });
       expect(checked.content, when).toMatchObject({ available: false, reason: 'beyond_horizon', horizon_days: 30, bookable_until: '2026-04-03T08:00:00.000-04:00' });
       expect((checked.content as { slots: Array<{ label: string }> }).slots.map((s) => s.label), when).toContain('on Thursday, April 2 at 4:00 PM');
+    }
+    // A length of time ahead or a whole year (each was read as no time: the next week's slots, as if free).
+    for (const when of ['in two months', 'next year', 'через полгода']) {
+      const checked = await call('check_availability', { service: 'tap repair', when });
+      expect(checked.content, when).toMatchObject({ available: false, reason: 'beyond_horizon', horizon_days: 30 });
     }
     const booked = await call('book_appointment', { service: 'tap repair', when: 'May 20 at 10 am', customer_name: 'Ann Lee' });
     expect(booked.content).toMatchObject({ error: 'not_bookable', reason: 'beyond_horizon', horizon_days: 30 });

@@ -21,7 +21,8 @@ import { defaultRegionFor, normalizePhone } from '../phone.js';
 import type { Booking } from '../repo.js';
 import { matchService } from '../service-match.js';
 import type { BookingServiceApi } from '../service.js';
-import { parseWhen, type WhenResult } from '../when-parser.js';
+import { isPeriod, parseWhen, type DayPart, type WhenResult } from '../when-parser.js';
+import { speakablePeriod } from '../labels.js';
 import { flowSettings, type FlowSettings } from './config.js';
 import { findServiceInUtterance, normalizeText } from './fuzzy.js';
 import { FLOW_PHRASES, type FlowPhrases } from './phrases.js';
@@ -86,7 +87,7 @@ export interface FlowState {
    * booking was — offered with the booking's service, its own time counted free, once it is; for a booking, offered
    * once the caller names the service.
    */
-  window: { from: string; to: string } | null;
+  window: { from: string; to: string; part: DayPart } | null;
   lastSay: string | null;
   question: string | null;
   outcome: Record<string, unknown> | null;
@@ -231,7 +232,7 @@ export function bookingFlowTool(
   }
 
   /** Offers free times in a window the caller named (the nearest ones when it has none); the sentence that offers them. */
-  async function offerWindow(e: Env, st: FlowState, serviceId: string, from: DateTime, to: DateTime): Promise<string> {
+  async function offerWindow(e: Env, st: FlowState, serviceId: string, from: DateTime, to: DateTime, part: DayPart): Promise<string> {
     const offers = await freeSlots(e, st, serviceId, Math.max(from.toMillis(), e.now.toMillis()), to.toMillis(), 3);
     const later = offers.length ? offers : await nearest(e, st, serviceId, from.toMillis());
     st.offered = later;
@@ -239,7 +240,8 @@ export function bookingFlowTool(
     st.verified = false;
     st.window = null;
     st.asked = 'pick';
-    const day = e.label(from).replace(/,? (at|в) [^,]*$/, '');
+    // "next month" is said as the month ("in April"), not as its first day.
+    const day = isPeriod(part) ? speakablePeriod(from, part, e.now, e.language) : e.label(from).replace(/,? (at|в) [^,]*$/, '');
     if (beyondHorizon(e, from.toMillis())) return e.p.beyondHorizon(day, e.settings.horizonDays, later.map((o) => o.label));
     if (!later.length) return e.p.nothingFree;
     return offers.length ? e.p.offer(later.map((o) => o.label)) : e.p.closedThen(day, later.map((o) => o.label));
@@ -318,12 +320,12 @@ export function bookingFlowTool(
         st.day = local.toISODate();
         st.window = null;
       } else if (when?.kind === 'window') {
-        st.day = when.part === 'week' ? st.day : when.from.toISODate();
+        st.day = isPeriod(when.part) ? st.day : when.from.toISODate();
         const serviceId = st.task === 'book' ? st.serviceId : (await bookingServiceId(e, st));
-        if (serviceId) return offerWindow(e, st, serviceId, when.from, when.to);
+        if (serviceId) return offerWindow(e, st, serviceId, when.from, when.to, when.part);
         if (st.task === 'reschedule' || st.task === 'book') {
           // Which booking moves, or which service is booked, is not known yet: offered once it is (step).
-          st.window = { from: when.from.toISO()!, to: when.to.toISO()! };
+          st.window = { from: when.from.toISO()!, to: when.to.toISO()!, part: when.part };
           st.start = null;
           st.verified = false;
         }
@@ -507,7 +509,7 @@ export function bookingFlowTool(
       const service = serviceById(e, st.serviceId);
       if (!service) return ask(st, 'service', p.askService(serviceNames(e)), note);
       if (!st.start && !st.offered.length && st.window) {
-        return ask(st, 'pick', await offerWindow(e, st, service.id, DateTime.fromISO(st.window.from, { setZone: true }), DateTime.fromISO(st.window.to, { setZone: true })), note);
+        return ask(st, 'pick', await offerWindow(e, st, service.id, DateTime.fromISO(st.window.from, { setZone: true }), DateTime.fromISO(st.window.to, { setZone: true }), st.window.part), note);
       }
       if (!st.start && st.offered.length) return ask(st, 'pick', p.offer(st.offered.map((o) => o.label)), note);
       if (!st.start) return ask(st, 'time', p.askTime(service.name), note);
@@ -553,7 +555,7 @@ export function bookingFlowTool(
     // reschedule
     if (!st.start && !st.offered.length && st.window) {
       const b = await bookings.get(db, e.ctx.companyId, chosen.id);
-      return ask(st, 'pick', await offerWindow(e, st, b.serviceId, DateTime.fromISO(st.window.from, { setZone: true }), DateTime.fromISO(st.window.to, { setZone: true })), note);
+      return ask(st, 'pick', await offerWindow(e, st, b.serviceId, DateTime.fromISO(st.window.from, { setZone: true }), DateTime.fromISO(st.window.to, { setZone: true }), st.window.part), note);
     }
     if (!st.start && st.offered.length) return ask(st, 'pick', p.offer(st.offered.map((o) => o.label)), note);
     if (!st.start) return ask(st, 'time', p.askNewTime(what(e, chosen)), note);
