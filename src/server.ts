@@ -18,6 +18,7 @@ import { migrate } from './db/migrate.js';
 import { backgroundHandle } from './db/param-guard.js';
 import { JobWorker, type JobKind } from './jobs/queue.js';
 import { PHONE_BACKFILL_JOB, phoneBackfillJob } from './db/phone-backfill.js';
+import { ZONE_BACKFILL_JOB, zoneBackfillJob } from './db/zone-backfill.js';
 import { createKnowledge } from './knowledge/index.js';
 import { LocalEmbedder } from './providers/embeddings/local.js';
 import { OpenAiEmbedder } from './providers/embeddings/openai.js';
@@ -191,7 +192,9 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     [ERASURE_SWEEP_JOB]: erasureSweepJob({ sql: backgroundSql }), [SKIP_WAITING_JOB]: skipWaitingJob({ sql: backgroundSql }),
     [REWAKE_DEFERRED_JOB]: rewakeDeferredJob({ sql: backgroundSql }),
     // Numbers stored before their canonical form was enforced, queued once by migration 0430 (src/db/phone-backfill.ts).
-    [PHONE_BACKFILL_JOB]: phoneBackfillJob({ sql: backgroundSql, log }) };
+    [PHONE_BACKFILL_JOB]: phoneBackfillJob({ sql: backgroundSql, log }),
+    // Booking zones stored as typed before their canonical spelling was enforced, queued once by migration 0440.
+    [ZONE_BACKFILL_JOB]: zoneBackfillJob({ sql: backgroundSql }) };
   installBacklogMetrics(metrics, sql, { jobKinds: Object.keys(jobKinds) });
   // New work is announced (db/work-notifications.ts): idle workers poll slowly.
   const idlePoll = { idlePollMs: ANNOUNCED_IDLE_POLL_MS };
