@@ -34,22 +34,32 @@ export function speakableTime(start: DateTime, now: DateTime, language: Language
 const RU_MONTH_PREPOSITIONAL = ['январе', 'феврале', 'марте', 'апреле', 'мае', 'июне', 'июле', 'августе', 'сентябре', 'октябре', 'ноябре', 'декабре'];
 
 /**
- * A whole week, month or year as said after "book" / "записаться" ("in the week of March 9", "in April", "in January
- * 2027", "in 2027"; "на неделе с 9 марта", "в апреле", "в январе 2027 года", "в 2027 году"): a window said as
- * "next month" is no one day, so it is not read back as its first day. The year is said when it is not this one.
+ * A week, month or year, or a part of one, as said after "book" / "записаться": a whole one as "in the week of March
+ * 9", "in April", "in January 2027", "in 2027" ("на неделе с 9 марта", "в апреле", "в январе 2027 года", "в 2027
+ * году"); a part ("the end of next month") as its days, "between April 21 and April 30" ("с 21 по 30 апреля"). A
+ * window said as "next month" is no one day, so it is not read back as its first day. The year is said when it is not
+ * this one.
  */
-export function speakablePeriod(from: DateTime, period: 'week' | 'month' | 'year', now: DateTime, language: Language): string {
+export function speakablePeriod(from: DateTime, to: DateTime, period: 'week' | 'month' | 'year', now: DateTime, language: Language): string {
   const local = from.setZone(now.zone);
+  const last = to.setZone(now.zone).minus({ days: 1 });
   const otherYear = local.year !== now.year;
+  const whole = +local === +local.startOf(period) && +to === +local.plus({ [`${period}s`]: 1 });
   if (language === 'ru') {
+    if (!whole) {
+      const ru = (d: DateTime, f: string): string => d.setLocale('ru').toFormat(f);
+      const end = ru(last, otherYear ? 'd MMMM yyyy года' : 'd MMMM');
+      return `с ${ru(local, local.month === last.month ? 'd' : 'd MMMM')} по ${end}`;
+    }
     if (period === 'year') return `в ${local.year} году`;
     if (period === 'month') return `в ${RU_MONTH_PREPOSITIONAL[local.month - 1]}${otherYear ? ` ${local.year} года` : ''}`;
     return `на неделе с ${local.setLocale('ru').toFormat(otherYear ? 'd MMMM yyyy' : 'd MMMM')}${otherYear ? ' года' : ''}`;
   }
-  const en = local.setLocale('en-US');
+  const en = (d: DateTime, f: string): string => d.setLocale('en-US').toFormat(f);
+  if (!whole) return `between ${en(local, 'MMMM d')} and ${en(last, otherYear ? 'MMMM d, yyyy' : 'MMMM d')}`;
   if (period === 'year') return `in ${local.year}`;
-  if (period === 'month') return `in ${en.toFormat(otherYear ? 'MMMM yyyy' : 'MMMM')}`;
-  return `in the week of ${en.toFormat(otherYear ? 'MMMM d, yyyy' : 'MMMM d')}`;
+  if (period === 'month') return `in ${en(local, otherYear ? 'MMMM yyyy' : 'MMMM')}`;
+  return `in the week of ${en(local, otherYear ? 'MMMM d, yyyy' : 'MMMM d')}`;
 }
 
 /** A label as speakableTime writes it: the day ("on Friday", "завтра", "во вторник, 10 марта") and the clock time. */

@@ -9,7 +9,7 @@
 import { DateTime } from 'luxon';
 import { localAt } from './local-time.js';
 import { AMBIGUOUS, dateOrderOfZone, DOTTED_PAIR, isNumericDateToken, numericDate, type DateOrder } from './when-numeric-date.js';
-import { periodAt, spanAt, type Period } from './when-relative.js';
+import { periodAt, portionAt, spanAt, type Period } from './when-relative.js';
 
 /** A part of one day, the whole day, or a whole week, month or year ("next week", "next month", "next year"). */
 export type DayPart = 'morning' | 'afternoon' | 'evening' | 'day' | Period;
@@ -184,6 +184,13 @@ function tokenize(text: string): Tokens {
     // "12.06.2026" is a date, not 12:06 and a year: written as "12/06/2026", read by the locale's order.
     .replace(/\b(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2})\b/g, '$1/$2/$3')
     .replace(/(\d)(am|pm|a\.m\.|p\.m\.)/g, '$1 $2')
+    // "17h", "17h30" (a 24-hour clock written the French way): "17 h", "17:30" — not a length ("for 4h").
+    .replace(/\b([01]?\d|2[0-3])h([0-5]\d)?\b/g, (whole: string, h: string, m: string | undefined, at: number, all: string) =>
+      /(?:^|\s)(?:for|на)\s+$/.test(all.slice(0, at)) ? whole : m ? `${h}:${m}` : `${h} h`)
+    // "17-00", "в 9-30" (the Russian way of writing a time): "17:00" — on the hour, or said as a time; "10-12" alone
+    // may be a range.
+    .replace(/(?<![\d/.:-])([01]?\d|2[0-3])-([0-5]\d)(?![\d/.:-])/g, (whole: string, h: string, m: string, at: number, all: string) =>
+      m === '00' || /(?:^|\s)(?:в|во|к|at|by|around)\s+$/.test(all.slice(0, at)) ? `${h}:${m}` : whole)
     .replace(/\b([ap]) m\b/g, '$1m')
     // "12.06" stays whole: a date or a time, decided per piece (readDottedPairs); a dot ending a sentence goes.
     .replace(/[,!?;"()«»]/g, ' ')
@@ -288,9 +295,10 @@ function sameDate(a: DatePart, b: DatePart, today: DateTime): DatePart | typeof 
   if (whole?.period && day) {
     if (day.weekday === undefined) return day.day >= whole.day && day.day < whole.period.to ? { day: day.day } : CONFLICT;
     if (whole.period.period !== 'week') return CONFLICT;
-    const inWeek = whole.day.plus({ days: day.weekday - 1 });
-    // "Tuesday this week" said on a Wednesday: that day has passed, and any other would be a guess.
-    return inWeek < today ? CONFLICT : { day: inWeek };
+    const inWeek = whole.day.startOf('week').plus({ days: day.weekday - 1 });
+    // "Tuesday this week" said on a Wednesday: that day has passed, and any other would be a guess; so is a weekday
+    // outside the part of the week said ("Monday at the end of next week").
+    return inWeek < today || inWeek < whole.day || inWeek >= whole.period.to ? CONFLICT : { day: inWeek };
   }
   if (+a.day === +b.day) return a;
   const [named, dated] = a.weekday !== undefined ? [a, b] : [b, a];
@@ -345,6 +353,10 @@ function dateAt(tokens: string[], i: number, used: Set<number>, today: DateTime,
     if (tokens[i - 1] === 'after' && tokens[i - 2] === 'day') return mark(used, [i - 2, i - 1, i], { day: today.plus({ days: 2 }) });
     return mark(used, [i], { day: today.plus({ days: 1 }) });
   }
+  // "the end of next month", "early next week", "в конце месяца": that part of it (one already over is asked again).
+  const portion = portionAt(tokens, i, today);
+  if (portion === 'past') return CONFLICT;
+  if (portion) return mark(used, portion.idx, { day: portion.from, period: { period: portion.period, to: portion.to } });
   // "next week", "next month", "в следующем году", "the month after next", "this month": the whole of it.
   const period = periodAt(tokens, i, today);
   if (period) return mark(used, period.idx, { day: period.from, period: { period: period.period, to: period.to } });
@@ -362,7 +374,10 @@ function dateAt(tokens: string[], i: number, used: Set<number>, today: DateTime,
     if (NEXT_WORDS.has(prev) || COMING_WORDS.has(prev) || thisWeek || prev === 'on') idx.push(i - 1);
     // "this coming Friday"
     if (COMING_WORDS.has(prev) && THIS_WORDS.has(tokens[i - 2] ?? '')) idx.push(i - 2);
-    return mark(used, idx, { day: weekdayAhead(today, weekday, thisWeek), weekday });
+    // "the Tuesday after next": a week after the next Tuesday.
+    const afterNext = tokens[i + 1] === 'after' && tokens[i + 2] === 'next' && !thisWeek;
+    if (afterNext) idx.push(i + 1, i + 2);
+    return mark(used, idx, { day: weekdayAhead(today, weekday, thisWeek).plus({ weeks: afterNext ? 1 : 0 }), weekday });
   }
   const month = MONTHS[t];
   if (month !== undefined) {
@@ -617,6 +632,9 @@ function findTimeStrict(tokens: string[], used: Set<number>): TimePart | null {
     }
 
     if (!isInt(t)) continue;
+    // "at 1700", "1700 hours", "17 hundred (hours)": a 24-hour clock said the military way.
+    const military = militaryTimeAt(tokens, i);
+    if (military) return mark(used, military.idx, { hour: military.hour, offset: military.minute, explicit: true });
     const n = Number(t);
     if (n > 23) continue;
     const prev = tokens[i - 1];
@@ -648,6 +666,20 @@ function findTimeStrict(tokens: string[], used: Set<number>): TimePart | null {
     return withMeridiem(tokens, used, idx, after, n, minute, n >= 13 || n === 0);
   }
   return null;
+}
+
+/**
+ * "at 1700", "0930 hours", "17 hundred", "seventeen hundred hours": four digits (or an hour and "hundred") said as a
+ * time — after "at"/"в", or before "hours" / "hundred" — never a year or a count.
+ */
+function militaryTimeAt(tokens: string[], i: number): { hour: number; minute: number; idx: number[] } | null {
+  const t = tokens[i]!;
+  const hoursAfter = (k: number): number[] => (tokens[k] === 'hours' || tokens[k] === 'часов' ? [k] : []);
+  if (tokens[i + 1] === 'hundred' && Number(t) <= 23 && /^\d{1,2}$/.test(t)) return { hour: Number(t), minute: 0, idx: [i, i + 1, ...hoursAfter(i + 2)] };
+  const four = /^([01]\d|2[0-3])([0-5]\d)$/.exec(t);
+  if (!four) return null;
+  const said = TIME_PREPOSITIONS.has(tokens[i - 1] ?? '') || hoursAfter(i + 1).length > 0;
+  return said ? { hour: Number(four[1]), minute: Number(four[2]), idx: [i, ...hoursAfter(i + 1)] } : null;
 }
 
 /** Applies am/pm (or утра/дня/вечера/ночи) found right after the hour said; `offset` is kept as said. */

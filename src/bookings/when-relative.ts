@@ -62,7 +62,7 @@ export function spanAt(tokens: string[], i: number, bare = false): { span: Durat
 
 /** Which words of a unit name a whole week, month or year ("next week", "в следующем месяце", "на следующий год"). */
 const PERIOD_WORDS: Record<string, Period> = {
-  week: 'week', неделе: 'week', неделю: 'week',
+  week: 'week', неделе: 'week', неделю: 'week', недели: 'week',
   month: 'month', месяц: 'month', месяца: 'month', месяце: 'month',
   year: 'year', год: 'year', года: 'year', году: 'year',
 };
@@ -73,7 +73,7 @@ export const NEXT_PERIOD_WORDS = new Set([
   'будущий', 'будущую', 'будущей', 'будущего', 'будущем',
 ]);
 /** "this month", "в этом году", "текущего месяца" (a week has its own "this week", read with a weekday only). */
-const THIS_PERIOD_WORDS = new Set(['this', 'этот', 'этом', 'этого', 'текущий', 'текущем', 'текущего']);
+const THIS_PERIOD_WORDS = new Set(['this', 'этот', 'этом', 'этого', 'этой', 'текущий', 'текущем', 'текущего', 'текущей']);
 
 export interface PeriodSaid {
   period: Period;
@@ -89,21 +89,79 @@ export interface PeriodSaid {
  * "этом году". Null for anything else — "this week" too, which names a day only with a weekday (the when-parser's).
  */
 export function periodAt(tokens: string[], i: number, today: DateTime): PeriodSaid | null {
+  const whole = wholePeriodAt(tokens, i, today);
+  if (!whole || whole.ahead === 0) return whole && whole.period !== 'week' ? { ...whole, from: today } : null;
+  return whole;
+}
+
+/** The week, month or year `ahead` of today's (0: this one), whole. */
+function periodWindow(today: DateTime, period: Period, ahead: number): { from: DateTime; to: DateTime } {
+  const from = today.startOf(period).plus({ [`${period}s`]: ahead });
+  return { from, to: from.plus({ [`${period}s`]: 1 }) };
+}
+
+/** "next month", "the week after next", "this year", "этой недели": the whole period, and how far ahead it is. */
+function wholePeriodAt(tokens: string[], i: number, today: DateTime): (PeriodSaid & { ahead: number }) | null {
   const t = tokens[i] ?? '';
-  const unitWord = tokens[i + 1] ?? '';
-  const start = (period: Period, ahead: number): DateTime => today.startOf(period).plus({ [`${period}s`]: ahead });
   // "the week after next", "the month after next"
   const unit = PERIOD_WORDS[t];
-  if (unit && tokens[i + 1] === 'after' && tokens[i + 2] === 'next') {
-    const from = start(unit, 2);
-    return { period: unit, from, to: from.plus({ [`${unit}s`]: 1 }), idx: [i, i + 1, i + 2] };
-  }
-  const period = PERIOD_WORDS[unitWord];
+  if (unit && tokens[i + 1] === 'after' && tokens[i + 2] === 'next') return { period: unit, ...periodWindow(today, unit, 2), idx: [i, i + 1, i + 2], ahead: 2 };
+  const period = PERIOD_WORDS[tokens[i + 1] ?? ''];
   if (!period) return null;
-  if (NEXT_PERIOD_WORDS.has(t)) {
-    const from = start(period, 1);
-    return { period, from, to: from.plus({ [`${period}s`]: 1 }), idx: [i, i + 1] };
+  const ahead = NEXT_PERIOD_WORDS.has(t) ? 1 : THIS_PERIOD_WORDS.has(t) ? 0 : null;
+  return ahead === null ? null : { period, ...periodWindow(today, period, ahead), idx: [i, i + 1], ahead };
+}
+
+type Portion = 'beginning' | 'middle' | 'end' | 'later';
+
+/** Words for a part of a period: "the end of next month", "early next week", "в конце месяца", "в начале года". */
+const PORTION_OF: Record<string, Portion> = { beginning: 'beginning', start: 'beginning', middle: 'middle', end: 'end' };
+const PORTION_BEFORE: Record<string, Portion> = { early: 'beginning', mid: 'middle', late: 'end', later: 'later' };
+const RU_PORTION: Record<string, Portion> = { начале: 'beginning', середине: 'middle', конце: 'end' };
+/** A period named alone after "the end of" / "в конце": this one ("the end of the month", "в конце недели"). */
+const BARE_PERIOD: Record<string, Period> = { week: 'week', month: 'month', year: 'year', недели: 'week', месяца: 'month', года: 'year' };
+
+/**
+ * Where a part of a period falls, in days from its start (a week: Monday–Wednesday, Wednesday–Friday, Thursday–Sunday;
+ * a month: the 1st–10th, 11th–20th, 21st–end; a year: January, June–July, December).
+ */
+function portionWindow(whole: { from: DateTime; to: DateTime }, period: Period, portion: Portion, today: DateTime): { from: DateTime; to: DateTime } {
+  if (portion === 'later') return { from: today.plus({ days: 1 }), to: whole.to };
+  if (period === 'week') {
+    const [a, b] = portion === 'beginning' ? [0, 3] : portion === 'middle' ? [2, 5] : [3, 7];
+    return { from: whole.from.plus({ days: a }), to: whole.from.plus({ days: b }) };
   }
-  if (THIS_PERIOD_WORDS.has(t) && period !== 'week') return { period, from: today, to: start(period, 1), idx: [i, i + 1] };
-  return null;
+  if (period === 'month') {
+    if (portion === 'end') return { from: whole.from.plus({ days: 20 }), to: whole.to };
+    const a = portion === 'beginning' ? 0 : 10;
+    return { from: whole.from.plus({ days: a }), to: whole.from.plus({ days: a + 10 }) };
+  }
+  const [a, b] = portion === 'beginning' ? [0, 1] : portion === 'middle' ? [5, 7] : [11, 12];
+  return { from: whole.from.plus({ months: a }), to: whole.from.plus({ months: b }) };
+}
+
+/**
+ * A part of a week, month or year at `i`: "[at] [the] end of [the / this / next] month", "the beginning of next week",
+ * "the middle of next month", "early next week", "late next month", "later this week", "в конце месяца", "в начале
+ * следующего месяца", "в середине следующей недели". Its window starts no earlier than today; 'past' when it has
+ * ended ("the beginning of this month" on the 25th: which day is asked).
+ */
+export function portionAt(tokens: string[], i: number, today: DateTime): PeriodSaid | 'past' | null {
+  const t = tokens[i] ?? '';
+  let portion: Portion | undefined;
+  let at: number;
+  if (PORTION_OF[t] && tokens[i + 1] === 'of') [portion, at] = [PORTION_OF[t], tokens[i + 2] === 'the' ? i + 3 : i + 2];
+  else if (RU_PORTION[t]) [portion, at] = [RU_PORTION[t], i + 1];
+  else if (PORTION_BEFORE[t]) [portion, at] = [PORTION_BEFORE[t], i + 1];
+  else return null;
+  const named = wholePeriodAt(tokens, at, today);
+  const bare = PORTION_BEFORE[t] ? undefined : BARE_PERIOD[tokens[at] ?? ''];
+  const whole = named ?? (bare ? { period: bare, ...periodWindow(today, bare, 0), idx: [at], ahead: 0 } : null);
+  // "later" is said of this period only ("later this week"); "early" / "late" need a period named ("early next week").
+  if (!whole || (portion === 'later' && whole.ahead !== 0)) return null;
+  const part = portionWindow(whole, whole.period, portion, today);
+  const from = part.from < today ? today : part.from;
+  if (from >= part.to) return 'past';
+  const idx = Array.from({ length: Math.max(...whole.idx) - i + 1 }, (_, k) => i + k);
+  return { period: whole.period, from, to: part.to, idx };
 }

@@ -847,7 +847,7 @@ describe('guided flow: a time past how far ahead bookings are taken', () => {
     // Each was "Sorry, I didn't catch that." and the time question again.
     for (const [said, when] of [
       ['in two months', 'on Monday, May 4'], ['a month from now', 'on Saturday, April 4'], ['in three weeks\' time', null],
-      ['next year', 'in 2027'], ['the month after next', 'in May'],
+      ['next year', 'in 2027'], ['the month after next', 'in May'], ['at the end of next month', 'between April 21 and April 30'],
     ] as const) {
       const call = await conversation(bot, PHONE);
       await call.say('I need a tap repair');
@@ -861,7 +861,7 @@ describe('guided flow: a time past how far ahead bookings are taken', () => {
     await nextMonth.say('I need a tap repair');
     expect(await nextMonth.say('next month please')).toMatch(/^I can offer Wednesday, April 1 at .*Thursday, April 2 at /);
     const ruBot = await seedBot(db.sql, company, 'ru', { greeting: 'Здравствуйте', systemPrompt: '', booking: { ...salonRu, horizonDays: 21 } });
-    for (const [said, when] of [['через два месяца', 'в понедельник, 4 мая'], ['в следующем году', 'в 2027 году'], ['в следующем месяце', 'в апреле']] as const) {
+    for (const [said, when] of [['через два месяца', 'в понедельник, 4 мая'], ['в следующем году', 'в 2027 году'], ['в следующем месяце', 'в апреле'], ['в конце следующего месяца', 'с 21 по 30 апреля']] as const) {
       const ru = await conversation(ruBot, '+79161234567');
       await ru.say('Хочу на маникюр');
       expect(await ru.say(said), said).toMatch(new RegExp(`^К сожалению, мы записываем не дальше чем на 21 день вперёд, поэтому ${when} записаться нельзя\\. Самое позднее свободное время: в среду, 25 марта, в `));

@@ -241,7 +241,7 @@ export function bookingFlowTool(
     st.window = null;
     st.asked = 'pick';
     // "next month" is said as the month ("in April"), not as its first day.
-    const day = isPeriod(part) ? speakablePeriod(from, part, e.now, e.language) : e.label(from).replace(/,? (at|в) [^,]*$/, '');
+    const day = isPeriod(part) ? speakablePeriod(from, to, part, e.now, e.language) : e.label(from).replace(/,? (at|в) [^,]*$/, '');
     if (beyondHorizon(e, from.toMillis())) return e.p.beyondHorizon(day, e.settings.horizonDays, later.map((o) => o.label));
     if (!later.length) return e.p.nothingFree;
     return offers.length ? e.p.offer(later.map((o) => o.label)) : e.p.closedThen(day, later.map((o) => o.label));
