@@ -20,7 +20,7 @@ import { startServer } from '../src/server.js';
 import { runWebCall } from './call-web.js';
 
 type Lang = 'en' | 'ru';
-type Path = 'book' | 'correct' | 'taken' | 'cancel' | 'reschedule' | 'question' | 'lead';
+type Path = 'book' | 'correct' | 'taken' | 'cancel' | 'reschedule' | 'question' | 'lead' | 'dates';
 
 interface Expect {
   booking?: { service: string; day: number; time: string; name: string };
@@ -80,6 +80,12 @@ const FAQ = {
 const en = (path: Path, lines: string[], expect: Expect, extra: Partial<Script> = {}): Script => ({ lang: 'en', path, lines, expect, ...extra });
 const ru = (path: Path, lines: string[], expect: Expect, extra: Partial<Script> = {}): Script => ({ lang: 'ru', path, lines, expect, ...extra });
 
+/** Days from today (in `zone`) to "the Tuesday after next": a week after the next Tuesday. */
+const tuesdayAfterNext = (zone: string): number => {
+  const today = DateTime.now().setZone(zone).weekday;
+  return ((2 - today + 7) % 7 || 7) + 7;
+};
+
 const SCRIPTS: Script[] = [
   en('book', ["Hi, I'd like to get my TV mounted on the wall", 'Tomorrow at ten in the morning please', 'My name is John Smith', 'five five five two one two three four five six', 'Yes please'],
     { booking: { service: 'tv', day: 1, time: '10:00', name: 'John Smith' }, outcome: 'booking' }),
@@ -135,6 +141,20 @@ const SCRIPTS: Script[] = [
   ru('reschedule', ['Можно перенести мою запись на другое время?', '916 555 00 04', 'Мария', 'завтра в полдень', 'да'], { moved: { day: 1, time: '12:00' } },
     { seed: { service: 'color', day: 3, time: '16:00', phone: '+79165550004', name: 'Мария' } }),
   ru('question', ['Что будет, если я отменю запись в последний момент?', 'Спасибо, до свидания'], { answer: /24 часа|500 рублей/, outcome: 'support' }),
+  // Dates as callers say them: a length of time ahead, a weekday after next, 24-hour clocks written other ways, and
+  // a date past how far ahead bookings are taken (60 days: the horizon said, never "didn't catch that").
+  en('dates', ['I need a tap repair', 'in three weeks at 10 am', 'Anna Lee', '212 555 0100', 'yes'],
+    { booking: { service: 'tap', day: 21, time: '10:00', name: 'Anna Lee' }, outcome: 'booking' }),
+  en('dates', ['Book a shelf installation', 'the Tuesday after next at 11 am', 'Bob Stone', '646 555 0199', 'yes'],
+    { booking: { service: 'shelf', day: tuesdayAfterNext(EN_BOT.booking.timezone), time: '11:00', name: 'Bob Stone' }, outcome: 'booking' }),
+  en('dates', ['I want TV mounting tomorrow at 1700', 'John Smith', '718 555 0111', 'yes'],
+    { booking: { service: 'tv', day: 1, time: '17:00', name: 'John Smith' }, outcome: 'booking' }),
+  en('dates', ['I need a tap repair', 'in a year', 'Okay, thanks, bye'], { answer: /up to 60 days ahead/ }),
+  ru('dates', ['Хочу на маникюр', 'через три недели в 17-00', 'Анна', '916 555 12 40', 'да'],
+    { booking: { service: 'manicure', day: 21, time: '17:00', name: 'Анна' }, outcome: 'booking' }),
+  ru('dates', ['Запишите на стрижку завтра в полпятого', 'Ирина', '916 555 12 41', 'да'],
+    { booking: { service: 'haircut', day: 1, time: '16:30', name: 'Ирина' }, outcome: 'booking' }),
+  ru('dates', ['Хочу на окрашивание', 'через полгода', 'Спасибо, до свидания'], { answer: /не дальше чем на 60 дней/ }),
   ru('lead', ['Вы делаете татуировки?', 'Светлана', 'девять один шесть пять пять пять один два три четыре', 'Нет, спасибо, до свидания'], { lead: { phone: '9165551234', name: 'Светлана' }, outcome: 'lead' }),
 ];
 

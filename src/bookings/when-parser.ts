@@ -9,7 +9,7 @@
 import { DateTime } from 'luxon';
 import { localAt } from './local-time.js';
 import { AMBIGUOUS, dateOrderOfZone, DOTTED_PAIR, isNumericDateToken, numericDate, type DateOrder } from './when-numeric-date.js';
-import { periodAt, portionAt, spanAt, type Period } from './when-relative.js';
+import { periodAt, portionAt, spanAt, weekendAt, type Period } from './when-relative.js';
 
 /** A part of one day, the whole day, or a whole week, month or year ("next week", "next month", "next year"). */
 export type DayPart = 'morning' | 'afternoon' | 'evening' | 'day' | Period;
@@ -357,8 +357,9 @@ function dateAt(tokens: string[], i: number, used: Set<number>, today: DateTime,
   const portion = portionAt(tokens, i, today);
   if (portion === 'past') return CONFLICT;
   if (portion) return mark(used, portion.idx, { day: portion.from, period: { period: portion.period, to: portion.to } });
-  // "next week", "next month", "в следующем году", "the month after next", "this month": the whole of it.
-  const period = periodAt(tokens, i, today);
+  // "next week", "next month", "в следующем году", "the month after next", "this month": the whole of it; "this
+  // weekend", "на выходных": its Saturday and Sunday.
+  const period = periodAt(tokens, i, today) ?? weekendAt(tokens, i, today);
   if (period) return mark(used, period.idx, { day: period.from, period: { period: period.period, to: period.to } });
   // "this week", "на этой неделе": a weekday in it is this week's.
   const weekWord = tokens[i + 1] === 'week' || tokens[i + 1] === 'неделе' || tokens[i + 1] === 'неделю';

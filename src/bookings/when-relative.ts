@@ -165,3 +165,19 @@ export function portionAt(tokens: string[], i: number, today: DateTime): PeriodS
   const idx = Array.from({ length: Math.max(...whole.idx) - i + 1 }, (_, k) => i + k);
   return { period: whole.period, from, to: part.to, idx };
 }
+
+/** Words before "weekend" / "выходные" that name the coming one: "this weekend", "on the weekend", "на выходных". */
+const THIS_WEEKEND_BEFORE = new Set(['this', 'the', 'coming', 'эти', 'этих', 'ближайшие', 'ближайших', 'на', 'в']);
+const WEEKEND_WORDS = new Set(['weekend', 'выходные', 'выходных']);
+
+/**
+ * "this weekend", "on the weekend", "на выходных", "в эти выходные": the coming Saturday and Sunday (from today when
+ * it is one of them). "next weekend" / "в следующие выходные" is left unread — the coming one or the one after is as
+ * often meant — so the agent asks.
+ */
+export function weekendAt(tokens: string[], i: number, today: DateTime): PeriodSaid | null {
+  if (!WEEKEND_WORDS.has(tokens[i] ?? '') || !THIS_WEEKEND_BEFORE.has(tokens[i - 1] ?? '')) return null;
+  const saturday = today.startOf('week').plus({ days: 5 });
+  const idx = THIS_WEEKEND_BEFORE.has(tokens[i - 2] ?? '') && tokens[i - 1] !== tokens[i - 2] ? [i - 2, i - 1, i] : [i - 1, i];
+  return { period: 'week', from: today > saturday ? today : saturday, to: saturday.plus({ days: 2 }), idx };
+}

@@ -235,6 +235,12 @@ const windows: Array<[string, string, string, string]> = [
   ['в начале следующей недели', 'week', '2026-03-09T00:00', '2026-03-12T00:00'],
   ['в середине следующего месяца', 'month', '2026-04-11T00:00', '2026-04-21T00:00'],
   ['the Tuesday after next', 'day', '2026-03-17T00:00', '2026-03-18T00:00'],
+  // The coming weekend (was asked again).
+  ['this weekend', 'week', '2026-03-07T00:00', '2026-03-09T00:00'],
+  ['on the weekend', 'week', '2026-03-07T00:00', '2026-03-09T00:00'],
+  ['на выходных', 'week', '2026-03-07T00:00', '2026-03-09T00:00'],
+  ['в эти выходные', 'week', '2026-03-07T00:00', '2026-03-09T00:00'],
+  ['sunday on the weekend', 'day', '2026-03-08T00:00', '2026-03-09T00:00'],
   // A date inside the year named is that date.
   ['on March 3 next year', 'day', '2027-03-03T00:00', '2027-03-04T00:00'],
 ];
@@ -286,6 +292,9 @@ const askAgain: Array<[string, string]> = [
   ['the end of next month at 3', 'which day of it'],
   ['monday at the end of next week', 'Monday is not at the end of the week'],
   ['tomorrow for 4h', 'a length of time, not 4 o\'clock'],
+  ['next weekend', 'the coming weekend or the one after'],
+  ['в следующие выходные', 'the coming weekend or the one after'],
+  ['this weekend at 10', 'which day of the weekend'],
   ['tomorrow from 10-12', 'a range, not 10:12'],
   ['Christmas Eve at 10', 'a holiday is not read (was tomorrow at 10:00)'],
   ["New Year's Day at 10", 'a holiday is not read (was tomorrow at 10:00)'],
