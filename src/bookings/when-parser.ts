@@ -12,7 +12,7 @@ import { AMBIGUOUS, dateOrderOfZone, DOTTED_PAIR, isNumericDateToken, numericDat
 import { periodAt, portionAt, spanAt, weekendAt, type Period } from './when-relative.js';
 
 /** A part of one day, the whole day, or a whole week, month or year ("next week", "next month", "next year"). */
-export type DayPart = 'morning' | 'afternoon' | 'evening' | 'day' | Period;
+export type DayPart = 'morning' | 'midday' | 'afternoon' | 'evening' | 'day' | Period;
 export type { Period } from './when-relative.js';
 /** Whether a window is a whole week, month or year (no one day of it was said). */
 export const isPeriod = (part: DayPart): part is Period => part === 'week' || part === 'month' || part === 'year';
@@ -32,6 +32,8 @@ export interface ParseWhenOptions {
 
 const PART_HOURS: Record<Exclude<DayPart, Period>, [number, number]> = {
   morning: [6, 12],
+  /** Lunchtime: "at lunch", "в обед". */
+  midday: [12, 14],
   afternoon: [12, 17],
   evening: [17, 24],
   day: [0, 24],
@@ -145,6 +147,12 @@ const PART_WORDS: Record<string, Exclude<DayPart, Period | 'day'>> = {
   morning: 'morning', утром: 'morning', утро: 'morning',
   afternoon: 'afternoon', днем: 'afternoon',
   evening: 'evening', tonight: 'evening', вечером: 'evening', вечер: 'evening',
+  // "ближе к вечеру", "к утру"
+  вечеру: 'evening', утру: 'morning',
+};
+/** "at lunch", "around lunch", "в обед", "к обеду": lunchtime — not "after my lunch" (a word between). */
+const LUNCH_BEFORE: Record<string, ReadonlySet<string>> = {
+  lunch: new Set(['at', 'around', 'about', 'over', 'by']), обед: new Set(['в', 'на']), обеду: new Set(['к']),
 };
 
 // ---------- tokenising ----------
@@ -735,6 +743,7 @@ function findPart(tokens: string[], used: Set<number>): Exclude<DayPart, Period 
     const part = PART_WORDS[t];
     // "this evening", "этим вечером"
     if (part) return mark(used, THIS_WORDS.has(tokens[i - 1] ?? '') ? [i - 1, i] : [i], part);
+    if (t === 'lunchtime' || LUNCH_BEFORE[t]?.has(tokens[i - 1] ?? '')) return mark(used, [i], 'midday');
     if (t === 'утра') return mark(used, [i], 'morning');
     if (t === 'вечера') return mark(used, [i], 'evening');
     if ((t === 'после' || t === 'after') && MIDDAY_WORDS.has(tokens[i + 1] ?? '')) return mark(used, [i, i + 1], 'afternoon');

@@ -235,6 +235,11 @@ const windows: Array<[string, string, string, string]> = [
   ['в начале следующей недели', 'week', '2026-03-09T00:00', '2026-03-12T00:00'],
   ['в середине следующего месяца', 'month', '2026-04-11T00:00', '2026-04-21T00:00'],
   ['the Tuesday after next', 'day', '2026-03-17T00:00', '2026-03-18T00:00'],
+  // Lunchtime and "closer to the evening" (each was the whole day, the words dropped).
+  ['tomorrow at lunch', 'midday', '2026-03-05T12:00', '2026-03-05T14:00'],
+  ['tomorrow around lunchtime', 'midday', '2026-03-05T12:00', '2026-03-05T14:00'],
+  ['завтра в обед', 'midday', '2026-03-05T12:00', '2026-03-05T14:00'],
+  ['завтра ближе к вечеру', 'evening', '2026-03-05T17:00', '2026-03-06T00:00'],
   // The coming weekend (was asked again).
   ['this weekend', 'week', '2026-03-07T00:00', '2026-03-09T00:00'],
   ['on the weekend', 'week', '2026-03-07T00:00', '2026-03-09T00:00'],
