@@ -16,6 +16,7 @@ import { installErrorHandler, sendFrameworkError } from './api/error-handler.js'
 import { installHealthRoutes, type HealthOptions } from './api/health.js';
 import { installRequestGuards } from './api/request-guards.js';
 import { lazySerializers, lazyValidators } from './api/lazy-schema-compilers.js';
+import { ROUTE_SCOPES } from './api/scopes.js';
 import { installConnectionGuard } from './connection-guard.js';
 import { createMetrics, installHttpMetrics, type Metrics } from './metrics.js';
 import { adminRoutes } from './api/routes/admin.js';
@@ -277,8 +278,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await v1.register(adminRoutes({ sql: deps.sql, adminToken: deps.adminToken }), { prefix: '/admin' });
     await v1.register(async (tenant) => {
       // Fail closed: a tenant route that declares no scope would let any valid key through, so it cannot exist.
+      // And a scope keys can be given: one outside the list (a typo, a new action not added to it) would open the
+      // route to '*' keys only, and a scope added to the list that no route checks would open nothing.
       tenant.addHook('onRoute', (route) => {
-        if (!(route.config as { scope?: string } | undefined)?.scope) throw new Error(`${String(route.method)} ${route.url}: a tenant route must declare config.scope`);
+        const scope = (route.config as { scope?: string } | undefined)?.scope;
+        if (!scope) throw new Error(`${String(route.method)} ${route.url}: a tenant route must declare config.scope`);
+        if (!ROUTE_SCOPES.includes(scope)) throw new Error(`${String(route.method)} ${route.url}: scope ${scope} is not one keys can be given (src/api/scopes.ts)`);
       });
       tenant.addHook('onRequest', apiKeyAuth(deps.sql));
       await tenant.register(rateLimit, {

@@ -23,6 +23,8 @@ export interface TestApp {
 export interface TestAppOptions {
   env?: Record<string, string>;
   tenantRoutes?: (db: TestDatabase, config: Config) => FastifyPluginAsync[];
+  /** Wraps each tenant route plugin, the account routes' included (to see what they register). */
+  wrapTenantRoute?: (plugin: FastifyPluginAsync) => FastifyPluginAsync;
   publicRoutes?: (db: TestDatabase, config: Config) => FastifyPluginAsync[];
   validateWebhookUrl?: AccountRouteDeps['validateWebhookUrl'];
   db?: TestDatabase;
@@ -41,7 +43,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     tenantRoutes: [
       ...accountRoutes({ sql: db.sql, config, validateWebhookUrl: options.validateWebhookUrl ?? (async () => {}) }),
       ...(options.tenantRoutes?.(db, config) ?? []),
-    ],
+    ].map(options.wrapTenantRoute ?? ((plugin) => plugin)),
     publicRoutes: options.publicRoutes?.(db, config) ?? [],
     ...(options.sharedRateLimits ? { sharedRateLimits: true } : {}),
   });

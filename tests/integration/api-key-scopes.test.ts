@@ -3,13 +3,15 @@
  * listing keys needs keys:read, the company record (with its webhook URL) settings:read.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SCOPES } from '../../src/api/routes/api-keys.js';
+import type { FastifyPluginAsync } from 'fastify';
 import { bookingRoutes } from '../../src/api/routes/bookings.js';
+import { campaignRoutes } from '../../src/api/routes/campaigns.js';
 import { knowledgeRoutes } from '../../src/api/routes/knowledge.js';
 import { outboundCallRoutes } from '../../src/api/routes/outbound-calls.js';
 import { webCallRoutes } from '../../src/api/routes/web-calls.js';
 import { webhookRoutes } from '../../src/api/routes/webhooks.js';
 import { canGrant } from '../../src/api/auth.js';
+import { ROUTE_SCOPES, SCOPES } from '../../src/api/scopes.js';
 import { createBookingService } from '../../src/bookings/service.js';
 import { knowledgeHarness } from '../fixtures/knowledge/kb.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
@@ -18,6 +20,14 @@ describe('API key scopes', () => {
   let t: TestApp;
   let root: string; // the company's first key: '*'
   let companyId: string;
+  /** Every tenant route the app registered (the server's feature routes besides the account routes), with its scope. */
+  const routes: { method: string; url: string; scope: string }[] = [];
+  const collecting = (plugin: FastifyPluginAsync): FastifyPluginAsync => async (app) => {
+    app.addHook('onRoute', (r) => {
+      for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url, scope: (r.config as { scope: string }).scope });
+    });
+    await app.register(plugin);
+  };
 
   beforeAll(async () => {
     t = await createTestApp({
@@ -29,9 +39,11 @@ describe('API key scopes', () => {
           knowledgeRoutes({ sql: db.sql, store: kb.store, retriever: kb.retriever, maxUploadBytes: config.UPLOAD_MAX_BYTES, onEnqueued: () => {} }),
           webCallRoutes({ sql: db.sql, publicOrigin: config.PUBLIC_URL, tokenTtlSec: config.WEB_CALL_TOKEN_TTL_SEC }),
           outboundCallRoutes({ sql: db.sql, dialer: null }),
+          campaignRoutes({ sql: db.sql, dialingAvailable: false }),
           webhookRoutes({ sql: db.sql, delivery: { timeoutMs: 1000, allowHttp: false, allowPrivate: false } }),
         ];
       },
+      wrapTenantRoute: collecting,
     });
     ({ apiKey: root, companyId } = await t.createCompany('Alpha'));
     await t.app.inject({ method: 'PUT', url: '/v1/company/webhook', headers: t.as(root), payload: { url: 'https://hooks.example.com/secret-path' } });
@@ -88,6 +100,20 @@ describe('API key scopes', () => {
       for (const scopes of [['*'], ['calls:*'], SCOPES.filter((s) => s !== '*')]) {
         expect((await req(root, 'POST', '/v1/api-keys', { name: 'root grants', scopes })).statusCode).toBe(201);
       }
+    });
+
+    it('only scopes some route checks can be granted: analytics:write and its like are a 400, and nothing is created', async () => {
+      const before = await keyCount();
+      for (const scope of ['analytics:write', 'usage:write', 'audit:write', 'export:write', 'recordings:write', 'bots:delete']) {
+        const res = await req(root, 'POST', '/v1/api-keys', { name: 'no such scope', scopes: ['calls:read', scope] });
+        expect(res.statusCode, scope).toBe(400);
+        expect(res.json().error.details.field).toBe('body.scopes.1');
+        expect(res.json().error.message).toContain('must be one of: *, bots:read');
+      }
+      expect(await keyCount()).toBe(before);
+      // Their resources' wildcards stay: analytics:* is analytics:read.
+      const analyticsAll = await keyWith(['analytics:*']);
+      expect((await req(analyticsAll.key, 'GET', '/v1/analytics?from=2026-01-01&to=2026-01-02')).statusCode).toBe(200);
     });
 
     it('the rule itself: canGrant', () => {
@@ -165,6 +191,34 @@ describe('API key scopes', () => {
     });
   });
 
+  describe('every route', () => {
+    it('asks for a scope keys can be given, and every such scope is asked for by some route', () => {
+      expect(routes.length).toBeGreaterThan(60);
+      const asked = new Set(routes.map((r) => r.scope));
+      expect([...asked].filter((s) => !ROUTE_SCOPES.includes(s))).toEqual([]);
+      expect(ROUTE_SCOPES.filter((s) => !asked.has(s))).toEqual([]);
+    });
+
+    it('that changes anything asks for a write scope: a key of every read scope writes nothing', () => {
+      // A search takes its question as a body; it changes nothing.
+      const readsByPost = new Set(['POST /v1/bots/:id/knowledge/search']);
+      const writesOnRead = routes.filter((r) => r.method !== 'GET' && !readsByPost.has(`${r.method} ${r.url}`) && !r.scope.endsWith(':write'));
+      expect(writesOnRead.map((r) => `${r.method} ${r.url} (${r.scope})`)).toEqual([]);
+    });
+
+    it('is a 403 naming its scope to a key holding every other scope', async () => {
+      const wrong: string[] = [];
+      for (const { method, url, scope } of routes) {
+        const others = await keyWith(ROUTE_SCOPES.filter((s) => s !== scope), { name: `all but ${scope}` });
+        const path = url.replace(/:number/g, '+15550100999').replace(/:[A-Za-z]+/g, '00000000-0000-4000-8000-000000000000');
+        const res = await req(others.key, method as 'GET', path);
+        if (res.statusCode !== 403 || res.json().error.message !== `This API key lacks the ${scope} scope`) wrong.push(`${method} ${url} → ${res.statusCode} ${res.body}`);
+        await req(root, 'DELETE', `/v1/api-keys/${others.id}`);
+      }
+      expect(wrong).toEqual([]);
+    });
+  });
+
   describe('revoking keys', () => {
     it('a limited key cannot revoke a stronger key; the stronger key keeps working', async () => {
       const limited = await keyWith(['keys:write']);
@@ -213,5 +267,12 @@ describe('a tenant route without a scope', () => {
       app.get('/unscoped-report', async () => ({ everything: true }));
     };
     await expect(createTestApp({ tenantRoutes: () => [unscoped] })).rejects.toThrow(/GET \/v1\/unscoped-report: a tenant route must declare config\.scope/);
+  });
+
+  it('nor can one asking for a scope keys cannot be given (only a * key would open it)', async () => {
+    const misnamed = async (app: import('fastify').FastifyInstance) => {
+      app.get('/reports', { config: { scope: 'report:read' } }, async () => ({ everything: true }));
+    };
+    await expect(createTestApp({ tenantRoutes: () => [misnamed] })).rejects.toThrow(/GET \/v1\/reports: scope report:read is not one keys can be given/);
   });
 });

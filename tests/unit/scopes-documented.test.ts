@@ -1,7 +1,7 @@
 /** Every scope a key can hold is in the README's list of scopes (a new resource's scope was missed before). */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { RESOURCES } from '../../src/api/routes/api-keys.js';
+import { RESOURCES } from '../../src/api/scopes.js';
 
 describe('API key scopes', () => {
   it('the README names every resource\'s scope', () => {

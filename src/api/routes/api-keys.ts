@@ -10,11 +10,8 @@ import type { RootSql } from '../../db/sql.js';
 import { ParleyError, badRequest, notFound } from '../../errors.js';
 import { ungrantable } from '../auth.js';
 import { generateApiKey } from '../keys.js';
+import { SCOPES } from '../scopes.js';
 import { DateTimeInput, IdParams, Page, PageQuery, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, errors, parseInstant } from '../schemas.js';
-
-export const RESOURCES = ['bots', 'calls', 'knowledge', 'bookings', 'webhooks', 'settings', 'keys', 'analytics', 'usage', 'audit', 'privacy', 'export', 'campaigns', 'contacts', 'dnc', 'recordings'] as const;
-/** `*` (everything), `<resource>:read|write`, and `<resource>:*` (both). */
-export const SCOPES = ['*', ...RESOURCES.flatMap((r) => [`${r}:read`, `${r}:write`, `${r}:*`] as const)] as const;
 
 export const ApiKeySchema = Type.Object({
   id: Uuid,
@@ -39,7 +36,7 @@ const CreateKeyBody = Type.Object(
     name: Type.String({ minLength: 1, maxLength: 100 }),
     scopes: Type.Optional(Type.Array(Type.Union(SCOPES.map((s) => Type.Literal(s))), {
       minItems: 1, uniqueItems: true,
-      description: 'Only scopes the creating key holds (403 otherwise); default: the creating key\'s own scopes',
+      description: 'Only scopes the creating key holds (403 otherwise), and only scopes some route checks (400 otherwise: there is no analytics:write); default: the creating key\'s own scopes',
     })),
     expires_at: Type.Optional(DateTimeInput('No later than the creating key\'s expiry; default: that expiry (none if it has none)')),
   },
