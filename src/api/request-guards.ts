@@ -4,6 +4,8 @@
  * - JSON nested deeper than MAX_BODY_DEPTH is refused by a linear scan before fastify's own (prototype-
  *   poisoning safe) parser runs. Deep nesting costs recursion wherever a value travels (validation,
  *   JSON.stringify, the database driver).
+ * - A key named __proto__ (or constructor holding prototype), which fastify's parser refuses, is said as such
+ *   with the object holding it, not as "not valid JSON" of a body that is.
  * - A NUL character in any string or key of the body or the query is refused: PostgreSQL text cannot hold one,
  *   and no field of this API means one.
  * - So is an unpaired UTF-16 surrogate ("\ud800", which JSON's escapes allow): it is not Unicode text — jsonb
@@ -18,7 +20,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest, ParleyError } from '../errors.js';
 import { numberTextError } from './number-text.js';
-import { findUnstorableText, nestingError, unstorableError, unstorableTextError } from '../util/json-body.js';
+import { findUnstorableText, nestingError, prototypeKeyError, unstorableError, unstorableTextError } from '../util/json-body.js';
 
 function refuseUnexpectedBody(request: FastifyRequest): void {
   const type = String(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -57,7 +59,7 @@ export function installRequestGuards(app: FastifyInstance): void {
       return;
     }
     void parse(request, text, (err, value) => {
-      if (err) return done(err, undefined);
+      if (err) return done(prototypeKeyError(text) ?? err, undefined);
       const bad = unstorableTextError(text, value);
       if (bad) return done(bad, undefined);
       done(null, value);

@@ -122,6 +122,8 @@ function parseCsv(text: string): Record<string, string>[] {
         // A column named twice would keep one of the two silently (phone,name,phone: which number?).
         const twice = names.find((n, i) => names.indexOf(n) !== i);
         if (twice !== undefined) throw new Error(`the header names the column "${twice.slice(0, 40)}" twice`);
+        // Each row is an object keyed by these names: a __proto__ column's values were dropped without a word.
+        if (names.includes('__proto__')) throw new Error('a column may not be named __proto__');
         return names;
       },
       skip_empty_lines: true, trim: true, bom: true, max_record_size: 8192, to: MAX_ROWS + 1, relax_column_count: false,

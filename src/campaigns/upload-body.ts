@@ -10,7 +10,7 @@ import { AjvCompiler } from '@fastify/ajv-compiler';
 import type { TSchema } from '@sinclair/typebox';
 import type { ErrorObject } from 'ajv';
 import { badRequest, type ParleyError } from '../errors.js';
-import { EMPTY_JSON_BODY, nestingError, unstorableTextError } from '../util/json-body.js';
+import { EMPTY_JSON_BODY, isPrototypeKey, nestingError, prototypeKeyError, unstorableTextError } from '../util/json-body.js';
 
 /** Why a body was refused: a plain 400 (not JSON, too deep, unstorable text), or its schema's errors (Ajv's). */
 export type BodyRefusal = { message: string; details?: Record<string, unknown> | undefined } | { validation: ErrorObject[] };
@@ -20,9 +20,7 @@ type BodyRead = { ok: true; value: unknown } | { ok: false; refusal: BodyRefusal
 /** JSON.parse that refuses a `__proto__` key and a `constructor` with a `prototype`, as fastify's parser does. */
 function parseWithoutPrototypeKeys(text: string): unknown {
   return JSON.parse(text, (key, value: unknown) => {
-    if (key === '__proto__' || (key === 'constructor' && typeof value === 'object' && value !== null && Object.hasOwn(value, 'prototype'))) {
-      throw new SyntaxError('forbidden prototype property');
-    }
+    if (isPrototypeKey(key, value)) throw new SyntaxError('forbidden prototype property');
     return value;
   });
 }
@@ -43,7 +41,7 @@ export function readJsonBody(text: string | undefined, schema: TSchema): BodyRea
     try {
       value = parseWithoutPrototypeKeys(text);
     } catch {
-      return refused(badRequest('Body is not valid JSON'));
+      return refused(prototypeKeyError(text) ?? badRequest('Body is not valid JSON'));
     }
     const unstorable = unstorableTextError(text, value);
     if (unstorable) return refused(unstorable);

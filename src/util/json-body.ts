@@ -6,6 +6,8 @@
  * - A NUL character in any string or key: PostgreSQL text cannot hold one, and no field of this API means one.
  * - An unpaired UTF-16 surrogate ("\ud800", which JSON's escapes allow): it is not Unicode text — jsonb refuses
  *   it, and a text column would store U+FFFD in its place, silently not what was sent.
+ * - A key named `__proto__`, or `constructor` holding `prototype` (prototype poisoning): refused by the parsers,
+ *   and said as such with the field, not as "not valid JSON" of a body that is.
  */
 import { badRequest, type ParleyError } from '../errors.js';
 import { LONE_SURROGATE } from './storable-text.js';
@@ -82,4 +84,41 @@ export function unstorableTextError(text: string, value: unknown): ParleyError |
   // In JSON text a NUL or an unpaired surrogate can only be written as an escape: walk the value only then.
   const bad = text.includes('u0000') || SURROGATE_ESCAPE.test(text) ? findUnstorableText(value, 'body') : null;
   return bad ? unstorableError(bad) : null;
+}
+
+/** Whether `key` (holding `value`) is one the parsers refuse: `__proto__`, or `constructor` with a `prototype`. */
+export function isPrototypeKey(key: string, value: unknown): boolean {
+  return key === '__proto__' || (key === 'constructor' && typeof value === 'object' && value !== null && Object.hasOwn(value, 'prototype'));
+}
+
+/**
+ * The refusal of JSON text that is valid JSON but holds a prototype key, naming the object that holds it; null when
+ * the text is not JSON at all (then it is just that). Only on the path where a parser already refused the text.
+ */
+export function prototypeKeyError(text: string, rootPath = 'body'): ParleyError | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text); // keeps __proto__ as an own key, so it can be found
+  } catch {
+    return null;
+  }
+  const found = findPrototypeKey(value, rootPath);
+  if (!found) return null;
+  return badRequest(`${found.field} has a key named ${found.key}: keys that would reach an object's prototype are refused`, { field: found.field });
+}
+
+/** The first prototype key and the path of the object holding it, or null. Iterative: depth is already bounded. */
+function findPrototypeKey(root: unknown, rootPath: string): { field: string; key: string } | null {
+  const stack: [unknown, string][] = [[root, rootPath]];
+  while (stack.length) {
+    const [v, path] = stack.pop()!;
+    if (Array.isArray(v)) v.forEach((x, i) => stack.push([x, `${path}.${i}`]));
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (isPrototypeKey(k, x)) return { field: path, key: k === '__proto__' ? '__proto__' : 'constructor holding prototype' };
+        stack.push([x, `${path}.${k}`]);
+      }
+    }
+  }
+  return null;
 }

@@ -231,6 +231,40 @@ describe('hostile input on the API', () => {
     });
   });
 
+  describe('prototype keys', () => {
+    const send = (method: 'POST' | 'PATCH', url: string, body: string, type = 'application/json') =>
+      t.app.inject({ method, url, headers: { ...t.as(a.apiKey), 'content-type': type }, payload: body });
+
+    it('a JSON key __proto__ (or constructor holding prototype) is a 400 naming it and its object, not "not valid JSON"', async () => {
+      const cases: [string, 'POST' | 'PATCH', string, string][] = [
+        ['body.config', 'PATCH', `/v1/bots/${aBot}`, '{"config":{"greeting":"Hi","systemPrompt":"","__proto__":{"admin":true}}}'],
+        ['body', 'PATCH', `/v1/bots/${aBot}`, '{"__proto__":{"name":"x"}}'],
+        ['body.config', 'PATCH', `/v1/bots/${aBot}`, '{"config":{"greeting":"Hi","systemPrompt":"","constructor":{"prototype":{"admin":true}}}}'],
+        // The bulk uploads parse their bodies on a thread of their own (campaigns/upload-body.ts): the same answer.
+        ['body.contacts.0.variables', 'POST', `/v1/campaigns/${ids.campaign}/contacts`, '{"contacts":[{"phone":"+12125550111","variables":{"__proto__":"x"}}]}'],
+      ];
+      for (const [field, method, url, body] of cases) {
+        const res = await send(method, url, body);
+        expect(res.statusCode, body).toBe(400);
+        expect(res.json().error.details.field, body).toBe(field);
+        expect(res.json().error.message, body).toMatch(/has a key named (__proto__|constructor holding prototype): keys that would reach an object's prototype are refused/);
+      }
+      // JSON that is not JSON is still said to be that.
+      expect((await send('PATCH', `/v1/bots/${aBot}`, '{"config":')).json().error.message).toBe('Body is not valid JSON');
+      // A constructor key without a prototype is an ordinary key (a contact's variable may be called that).
+      const ok = await send('POST', `/v1/campaigns/${ids.campaign}/contacts`, '{"contacts":[{"phone":"+12125550112","variables":{"constructor":"x"}}]}');
+      expect(ok.statusCode, ok.body).toBe(200);
+    });
+
+    it('a CSV column named __proto__ is a 400, not its values dropped without a word', async () => {
+      const res = await send('POST', `/v1/campaigns/${ids.campaign}/contacts/csv`, 'phone,__proto__,plan\n+12125550113,gold,annual\n', 'text/csv');
+      expect(res.statusCode, res.body).toBe(400);
+      expect(res.json().error.message).toContain('a column may not be named __proto__');
+      const listed = (await t.app.inject({ method: 'GET', url: `/v1/campaigns/${ids.campaign}/contacts`, headers: t.as(a.apiKey) })).json().data as { phone: string }[];
+      expect(listed.map((c) => c.phone)).not.toContain('+12125550113');
+    });
+  });
+
   describe('a read-only key', () => {
     it('cannot write, nor mint a key that can', async () => {
       const ro = await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: t.as(a.apiKey), payload: { name: 'ro', scopes: ['bots:read', 'bookings:read', 'knowledge:read', 'calls:read'] } });

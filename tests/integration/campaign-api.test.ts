@@ -152,11 +152,11 @@ describe('campaign API', () => {
       const notJson = { code: 'PARLEY_ERR_VALIDATION', message: 'Body is not valid JSON' };
       const nul = JSON.stringify({ contacts: [{ phone: '+12125550601', name: 'A\u0000nn' }] }); // stringify writes the NUL as \u0000
       const nulError = { code: 'PARLEY_ERR_VALIDATION', message: 'body.contacts.0.name contains a NUL character', details: { field: 'body.contacts.0.name' } };
-      for (const body of ['{"contacts": [', '{"__proto__": {"x": 1}}']) {
-        const res = await send(`/v1/campaigns/${id}/contacts`, body);
-        expect(res.statusCode, body).toBe(400);
-        expect(res.json().error).toEqual(notJson);
-      }
+      const res = await send(`/v1/campaigns/${id}/contacts`, '{"contacts": [');
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error).toEqual(notJson);
+      const proto = await send(`/v1/campaigns/${id}/contacts`, '{"__proto__": {"x": 1}}');
+      expect(proto.json().error).toEqual({ code: 'PARLEY_ERR_VALIDATION', message: 'body has a key named __proto__: keys that would reach an object\'s prototype are refused', details: { field: 'body' } });
       const empty = await send(`/v1/campaigns/${id}/contacts`, '');
       expect(empty.json().error).toEqual({ code: 'PARLEY_ERR_VALIDATION', message: 'The body is empty but content-type says JSON: send a JSON body, or no content-type' });
       const deep = await send(`/v1/campaigns/${id}/contacts`, `${'['.repeat(40)}${']'.repeat(40)}`);
