@@ -6,6 +6,7 @@
  *   JSON.stringify, the database driver).
  * - A key named __proto__ (or constructor holding prototype), which fastify's parser refuses, is said as such
  *   with the object holding it, not as "not valid JSON" of a body that is.
+ * - A body whose bytes are not UTF-8 is refused, not decoded with U+FFFD in their place (util/json-body.ts).
  * - A NUL character in any string or key of the body or the query is refused: PostgreSQL text cannot hold one,
  *   and no field of this API means one.
  * - So is an unpaired UTF-16 surrogate ("\ud800", which JSON's escapes allow): it is not Unicode text — jsonb
@@ -20,7 +21,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest, ParleyError } from '../errors.js';
 import { numberTextError } from './number-text.js';
-import { findUnstorableText, nestingError, prototypeKeyError, unstorableError, unstorableTextError } from '../util/json-body.js';
+import { findUnstorableText, nestingError, prototypeKeyError, unstorableError, unstorableTextError, utf8BodyText } from '../util/json-body.js';
 
 function refuseUnexpectedBody(request: FastifyRequest): void {
   const type = String(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -51,8 +52,12 @@ function omittedBodyIsEmpty(request: FastifyRequest): void {
 export function installRequestGuards(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = body as string;
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const text = utf8BodyText(body as Buffer);
+    if (typeof text !== 'string') {
+      done(text, undefined);
+      return;
+    }
     const tooDeep = nestingError(text);
     if (tooDeep) {
       done(tooDeep, undefined);

@@ -6,9 +6,12 @@
  * - A NUL character in any string or key: PostgreSQL text cannot hold one, and no field of this API means one.
  * - An unpaired UTF-16 surrogate ("\ud800", which JSON's escapes allow): it is not Unicode text — jsonb refuses
  *   it, and a text column would store U+FFFD in its place, silently not what was sent.
+ * - Bytes that are not UTF-8 (any text body: JSON, the CSV uploads): decoding puts U+FFFD in their place, so a
+ *   name sent in Windows-1252 was stored as "Jos\ufffd", silently not what was sent.
  * - A key named `__proto__`, or `constructor` holding `prototype` (prototype poisoning): refused by the parsers,
  *   and said as such with the field, not as "not valid JSON" of a body that is.
  */
+import { isUtf8 } from 'node:buffer';
 import { badRequest, type ParleyError } from '../errors.js';
 import { LONE_SURROGATE } from './storable-text.js';
 
@@ -16,6 +19,15 @@ export const MAX_BODY_DEPTH = 32;
 
 /** A JSON content-type with nothing after it (a POST written with -H 'content-type: application/json' and no -d). */
 export const EMPTY_JSON_BODY = 'The body is empty but content-type says JSON: send a JSON body, or no content-type';
+
+/**
+ * A text body's bytes as a string, or the refusal of bytes that are not UTF-8 (`what` names the body: "Body",
+ * "CSV"). JSON is UTF-8 by its RFC; a CSV saved in another encoding is told so, not stored with U+FFFD.
+ */
+export function utf8BodyText(bytes: Buffer, what = 'Body'): string | ParleyError {
+  if (!isUtf8(bytes)) return badRequest(`${what} is not UTF-8 text: send it encoded as UTF-8 (a Windows-1252, Latin-1 or UTF-16 text is the usual cause)`);
+  return bytes.toString('utf8');
+}
 
 /** The deepest nesting of objects and arrays in JSON text, stopping early once past `limit`. Strings are skipped. */
 export function jsonNestingDepth(text: string, limit = Infinity): number {

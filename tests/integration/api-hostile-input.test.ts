@@ -265,6 +265,40 @@ describe('hostile input on the API', () => {
     });
   });
 
+  describe('bytes that are not UTF-8', () => {
+    // "José" in Windows-1252 / Latin-1: é is the one byte 0xE9, which UTF-8 decoding turned into U+FFFD.
+    const latin1 = (text: string) => Buffer.from(text, 'latin1');
+    const send = (method: 'POST' | 'PATCH', url: string, body: Buffer, type: string) =>
+      t.app.inject({ method, url, headers: { ...t.as(a.apiKey), 'content-type': type }, payload: body });
+
+    it('are a 400 saying so, on every text body (JSON, the bulk JSON uploads, CSV), and nothing is stored', async () => {
+      const cases: [string, 'POST' | 'PATCH', string, Buffer, string][] = [
+        ['a key name', 'POST', '/v1/api-keys', latin1('{"name":"José"}'), 'application/json'],
+        ['a bot name', 'PATCH', `/v1/bots/${aBot}`, latin1('{"name":"Café"}'), 'application/json'],
+        ['UTF-16 JSON', 'POST', '/v1/api-keys', Buffer.from('\ufeff{"name":"Jose"}', 'utf16le'), 'application/json; charset=utf-16'],
+        ['a contact (bulk JSON)', 'POST', `/v1/campaigns/${ids.campaign}/contacts`, latin1('{"contacts":[{"phone":"+12125550121","name":"José"}]}'), 'application/json'],
+        ['a contacts CSV', 'POST', `/v1/campaigns/${ids.campaign}/contacts/csv`, latin1('phone,name\n+12125550122,José\n'), 'text/csv'],
+        ['a do-not-call CSV', 'POST', '/v1/dnc/csv', latin1('phone,reason\n+12125550123,asked é\n'), 'text/csv'],
+      ];
+      for (const [name, method, url, body, type] of cases) {
+        const res = await send(method, url, body, type);
+        expect(res.statusCode, name).toBe(400);
+        expect(res.json().error.code, name).toBe('PARLEY_ERR_VALIDATION');
+        expect(res.json().error.message, name).toMatch(/^(Body|CSV) is not UTF-8 text: send it encoded as UTF-8/);
+      }
+      const keys = (await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers: t.as(a.apiKey) })).json().data as { name: string }[];
+      expect(keys.map((k) => k.name).filter((n) => n.startsWith('Jos'))).toEqual([]);
+      expect((await t.app.inject({ method: 'GET', url: `/v1/bots/${aBot}`, headers: t.as(a.apiKey) })).json().name).toBe('Alpha bot');
+      const contacts = (await t.app.inject({ method: 'GET', url: `/v1/campaigns/${ids.campaign}/contacts`, headers: t.as(a.apiKey) })).json().data as { phone: string }[];
+      expect(contacts.map((c) => c.phone).filter((p) => p === '+12125550121' || p === '+12125550122')).toEqual([]);
+      expect((await t.app.inject({ method: 'GET', url: '/v1/dnc/+12125550123', headers: t.as(a.apiKey) })).statusCode).toBe(404);
+      // The same text in UTF-8 is taken as it is.
+      const ok = await send('POST', '/v1/api-keys', Buffer.from('{"name":"José"}', 'utf8'), 'application/json');
+      expect(ok.statusCode, ok.body).toBe(201);
+      expect(ok.json().name).toBe('José');
+    });
+  });
+
   describe('a read-only key', () => {
     it('cannot write, nor mint a key that can', async () => {
       const ro = await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: t.as(a.apiKey), payload: { name: 'ro', scopes: ['bots:read', 'bookings:read', 'knowledge:read', 'calls:read'] } });

@@ -22,6 +22,7 @@ import { requireScope, type AuthContext } from '../auth.js';
 import { requireOwned } from '../owned.js';
 import type { Db, RootSql } from '../../db/sql.js';
 import type { TaskSlots } from '../../util/task-slots.js';
+import { utf8BodyText } from '../../util/json-body.js';
 import { ParleyError, badRequest, notFound } from '../../errors.js';
 import { DateTimeInput, E164, IdParams, Page, PageQuery, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, decodeCursor, encodeCursor, errors, parseInstant } from '../schemas.js';
 
@@ -179,7 +180,11 @@ function campaignPatch(body: CampaignPatchT): Partial<CampaignInput> {
  */
 function takeJsonBodyAsText(bulk: FastifyInstance, parent: FastifyInstance): void {
   bulk.removeAllContentTypeParsers();
-  bulk.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+  bulk.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+    const text = utf8BodyText(body as Buffer);
+    if (typeof text === 'string') done(null, text);
+    else done(text, undefined);
+  });
   const bodyValidatedOffLoop: FastifySchemaCompiler<unknown> = (route) => {
     if (route.httpPart === 'body') return () => true;
     // Set up by the time routes are compiled (preReady), by the parent's own routes with schemas.
@@ -210,11 +215,13 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
   };
 
   return async (app) => {
-    // text/plain too (what some clients send for a file): the same limit and NUL check, not fastify's default parser.
+    // text/plain too (what some clients send for a file): the same limit, UTF-8 and NUL checks, not fastify's default parser.
     app.removeContentTypeParser('text/plain');
-    app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string', bodyLimit: MAX_CSV_BYTES }, (_request, body, done) => {
-      if ((body as string).includes('\0')) return done(badRequest('CSV contains a NUL character'), undefined);
-      done(null, body);
+    app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'buffer', bodyLimit: MAX_CSV_BYTES }, (_request, body, done) => {
+      const text = utf8BodyText(body as Buffer, 'CSV');
+      if (typeof text !== 'string') return done(text, undefined);
+      if (text.includes('\0')) return done(badRequest('CSV contains a NUL character'), undefined);
+      done(null, text);
     });
     const jsonUploadRoute = (declare: (bulk: FastifyInstance) => void) => app.register(async (bulk) => {
       takeJsonBodyAsText(bulk, app);
