@@ -12,7 +12,7 @@
  * - So is an unpaired UTF-16 surrogate ("\ud800", which JSON's escapes allow): it is not Unicode text — jsonb
  *   refuses it, and a text column would store U+FFFD in its place, silently not what was sent.
  * - The REST API (/v1) takes JSON (and multipart uploads where a route reads a file): a form-encoded body, which
- *   the server parses for Twilio's webhooks, is a 415 there; a body sent to a route that takes none is a 400 rather
+ *   the server parses for Twilio's webhooks, is a 415 there, and so is any other type sent to a JSON route; a body sent to a route that takes none is a 400 rather
  *   than ignored (its keys reached the audit log as "changed fields").
  * - A query or path value its schema reads as a number must be written as a decimal number: the validator turns
  *   text into a number with JavaScript's Number(), which also reads "Infinity" (and then skips the schema's bounds:
@@ -28,10 +28,16 @@ function refuseUnexpectedBody(request: FastifyRequest): void {
   if (type === 'application/x-www-form-urlencoded') {
     throw new ParleyError('PARLEY_ERR_UNSUPPORTED_MEDIA_TYPE', 'The API takes JSON bodies (content-type: application/json)');
   }
+  const schema = request.routeOptions.schema as { body?: unknown; consumes?: string[] } | undefined;
+  // A route that names no other type takes JSON: a text/plain or multipart body there was parsed as something else
+  // and refused as "body must be object", which does not say that the content-type was what was wrong.
+  const hasBody = request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
+  if (hasBody && type !== '' && type !== 'application/json' && !schema?.consumes) {
+    throw new ParleyError('PARLEY_ERR_UNSUPPORTED_MEDIA_TYPE', `This route takes JSON (content-type: application/json), not ${type.slice(0, 100)}`);
+  }
   const body = request.body;
   const sent = body !== undefined && body !== null && !(typeof body === 'object' && Object.keys(body).length === 0);
   if (!sent || type !== 'application/json') return;
-  const schema = request.routeOptions.schema as { body?: unknown; consumes?: string[] } | undefined;
   // An upload route (multipart, CSV) names what it takes: JSON is the wrong type there, not a body too many.
   if (schema?.consumes && !schema.consumes.includes('application/json')) {
     throw new ParleyError('PARLEY_ERR_UNSUPPORTED_MEDIA_TYPE', `This route takes ${schema.consumes.join(' or ')}`);

@@ -299,6 +299,26 @@ describe('hostile input on the API', () => {
     });
   });
 
+  describe('a body of another type than the route takes', () => {
+    it('is a 415 naming JSON, not "body must be object"; the CSV routes still take text/plain', async () => {
+      const send = (url: string, body: string, type: string, method: 'POST' | 'PATCH' = 'POST') =>
+        t.app.inject({ method, url, headers: { ...t.as(a.apiKey), 'content-type': type }, payload: body });
+      const cases: [string, string, string, 'POST' | 'PATCH'][] = [
+        [`/v1/bots/${aBot}`, '{"name":"Renamed"}', 'text/plain', 'PATCH'],
+        [`/v1/bots/${aBot}/knowledge/search`, '{"query":"hours"}', 'text/plain; charset=utf-8', 'POST'],
+        [`/v1/bots/${aBot}/knowledge/search`, '--x\r\nContent-Disposition: form-data; name="query"\r\n\r\nhours\r\n--x--\r\n', 'multipart/form-data; boundary=x', 'POST'],
+      ];
+      for (const [url, body, type, method] of cases) {
+        const res = await send(url, body, type, method);
+        expect(res.statusCode, `${type} ${url}`).toBe(415);
+        expect(res.json().error).toEqual({ code: 'PARLEY_ERR_UNSUPPORTED_MEDIA_TYPE', message: `This route takes JSON (content-type: application/json), not ${type.split(';')[0]}` });
+      }
+      expect((await t.app.inject({ method: 'GET', url: `/v1/bots/${aBot}`, headers: t.as(a.apiKey) })).json().name).toBe('Alpha bot');
+      const csv = await send('/v1/dnc/csv', 'phone\n+12125550131\n', 'text/plain');
+      expect(csv.statusCode, csv.body).toBe(200);
+    });
+  });
+
   describe('a read-only key', () => {
     it('cannot write, nor mint a key that can', async () => {
       const ro = await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: t.as(a.apiKey), payload: { name: 'ro', scopes: ['bots:read', 'bookings:read', 'knowledge:read', 'calls:read'] } });
