@@ -2,6 +2,7 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import { isStorableDate } from '../db/param-guard.js';
 import { badRequest } from '../errors.js';
+import { LABEL_PATTERN } from '../util/label.js';
 import { E164_PATTERN } from '../util/phone.js';
 import { UUID_PATTERN } from '../util/uuid.js';
 
@@ -10,6 +11,8 @@ export const Uuid = Type.String({ format: 'uuid', pattern: UUID_PATTERN.source.r
 export const IdParams = Type.Object({ id: Uuid });
 export const E164 = Type.String({ pattern: E164_PATTERN.source, description: 'Phone number in E.164, e.g. +15551234567' });
 export const Timestamp = Type.String({ format: 'date-time' });
+/** A name people read in lists and logs: no control characters nor direction overrides (util/label.ts). */
+export const Label = (o: { minLength: number; maxLength: number; default?: string; description?: string }) => Type.String({ ...o, pattern: LABEL_PATTERN });
 /** A date-time a client sends: RFC 3339 with a year PostgreSQL stores (0001–9999). Parse it with parseInstant. */
 export const DateTimeInput = (description?: string) =>
   Type.String({ format: 'date-time', pattern: '^(?!0000)[0-9]{4}-', maxLength: 40, ...(description ? { description } : {}) });

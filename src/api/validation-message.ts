@@ -6,6 +6,7 @@
  */
 import { E164_PATTERN } from '../util/phone.js';
 import { UUID_PATTERN } from '../util/uuid.js';
+import { LABEL_PATTERN } from '../util/label.js';
 
 export interface SchemaError {
   keyword?: string;
@@ -58,6 +59,7 @@ export const PATTERN_TEXT: Record<string, string> = {
   '^[a-z_][a-z0-9_]{0,39}$': '1 to 40 lowercase letters, digits or _, not starting with a digit',
   '^[A-Za-z_][A-Za-z0-9_]{0,63}$': '1 to 64 letters, digits or _, not starting with a digit',
   '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F]*$': 'text without control characters',
+  [LABEL_PATTERN]: 'a name without control characters or direction overrides (U+202A–U+202E, U+2066–U+2069)',
   '^[\\x21-\\x7E]+$': 'a name of printable ASCII characters without spaces (a voice or model id: sonic-2, gpt-4o-mini)',
 };
 

@@ -10,11 +10,14 @@ import { normalisePhone, phoneExtension } from '../util/phone.js';
 import type { ContactInput } from './repo.js';
 import type { VoiceConsent } from './suppression.js';
 import { canonicalZone } from '../util/time-zone.js';
+import { LABEL_PATTERN } from '../util/label.js';
 
 export const MAX_ROWS = 10_000;
 export const MAX_CSV_BYTES = 2 * 1024 * 1024;
 export const VARIABLE_NAME = /^[a-z_][a-z0-9_]{0,39}$/;
 const MAX_VARIABLES = 20;
+/** A contact's name, as the API's names (api/schemas.ts Label): a bad one is its row's error, not the upload's. */
+const LABEL = new RegExp(LABEL_PATTERN, 'u');
 /** phone, name, time_zone and the three consent columns, then the variables. */
 const MAX_CSV_COLUMNS = 6 + MAX_VARIABLES;
 const MAX_VARIABLE_LENGTH = 200;
@@ -59,6 +62,7 @@ export function checkContacts(raw: RawContact[], defaultCountry?: string): { con
     if (Object.keys(variables).length > MAX_VARIABLES) return void errors.push({ row, error: `at most ${MAX_VARIABLES} variables` });
     const name = r.name?.trim() || null;
     if (name && (name.length > 200 || name.includes('\0'))) return void errors.push({ row, error: 'name is at most 200 characters' });
+    if (name && !LABEL.test(name)) return void errors.push({ row, error: 'name has control characters or direction overrides' });
     let consent: CheckedContact['consent'] = null;
     if (r.consent) {
       if (!CONSENT.has(r.consent.voice)) return void errors.push({ row, error: 'consent voice is granted, denied or unknown' });

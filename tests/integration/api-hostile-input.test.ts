@@ -319,6 +319,24 @@ describe('hostile input on the API', () => {
     });
   });
 
+  describe('names with control characters or direction overrides', () => {
+    it('are a 400 on a campaign, and a contact\'s is its row\'s error (JSON and CSV), the other rows stored', async () => {
+      const camp = await t.app.inject({ method: 'POST', url: '/v1/campaigns', headers: t.as(a.apiKey), payload: { bot_id: aBot, name: 'Spring\u202e' } });
+      expect(camp.statusCode, camp.body).toBe(400);
+      expect(camp.json().error.details.field).toBe('body.name');
+      const json = await t.app.inject({
+        method: 'POST', url: `/v1/campaigns/${ids.campaign}/contacts`, headers: t.as(a.apiKey),
+        payload: { contacts: [{ phone: '+12125550141', name: 'Ann\u001b[31m' }, { phone: '+12125550142', name: 'Ann Lee' }] },
+      });
+      expect(json.json()).toMatchObject({ added: 1, rejected: [{ row: 1, error: 'name has control characters or direction overrides' }] });
+      const csv = await t.app.inject({
+        method: 'POST', url: `/v1/campaigns/${ids.campaign}/contacts/csv`, headers: { ...t.as(a.apiKey), 'content-type': 'text/csv' },
+        payload: 'phone,name\n+12125550143,Bob\u2066\n+12125550144,Bob Ray\n',
+      });
+      expect(csv.json()).toMatchObject({ added: 1, rejected: [{ row: 1, error: 'name has control characters or direction overrides' }] });
+    });
+  });
+
   describe('a read-only key', () => {
     it('cannot write, nor mint a key that can', async () => {
       const ro = await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: t.as(a.apiKey), payload: { name: 'ro', scopes: ['bots:read', 'bookings:read', 'knowledge:read', 'calls:read'] } });

@@ -50,6 +50,10 @@ describe('bad input is a 400, never a 500', () => {
     ['an unpaired surrogate in a bot name (a text column)', 'POST', () => '/v1/bots', () => botBody({ name: 'Front\ud800desk' })],
     ['an unpaired surrogate in a greeting (jsonb)', 'PATCH', () => `/v1/bots/${botId}`, () => ({ config: { greeting: 'Hi\udc00', systemPrompt: '' } })],
     ['an unpaired surrogate in a key of the body', 'PATCH', () => `/v1/bots/${botId}`, () => ({ config: { greeting: 'Hi', systemPrompt: '', ['x\ud800']: 1 } })],
+    ['an ESC sequence in a bot name', 'POST', () => '/v1/bots', () => botBody({ name: 'Front\u001b[2Jdesk' })],
+    ['a newline in a renamed bot', 'PATCH', () => `/v1/bots/${botId}`, () => ({ name: 'Front\ndesk' })],
+    ['a right-to-left override in an API key name', 'POST', () => '/v1/api-keys', () => ({ name: 'report\u202egnp.exe' })],
+    ['a C1 control in a company name', 'POST', () => '/v1/admin/companies', () => ({ name: 'Acme\u009b31m' }), true],
     ['year 0000 in a calls filter', 'GET', () => '/v1/calls?from=0000-01-01T00:00:00Z', () => undefined],
     ['year 0000 in a bookings filter', 'GET', () => '/v1/bookings?to=0000-01-01T00:00:00Z', () => undefined],
     ['booking start in year 1', 'POST', () => '/v1/bookings', () => ({ bot_id: botId, service_id: 'haircut', start: '0001-01-01T00:00:00Z', customer_name: 'Bob' })],
@@ -78,6 +82,19 @@ describe('bad input is a 400, never a 500', () => {
     expect(emoji.statusCode, emoji.body).toBe(201);
     expect(emoji.json().name).toBe('ci \u{1f600}');
     await t.app.inject({ method: 'DELETE', url: `/v1/api-keys/${emoji.json().id}`, headers: t.as(key) });
+  });
+
+  it('says what a name may not hold, and takes names in any script', async () => {
+    const refused = await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: t.as(key), payload: { name: 'report\u202egnp.exe' } });
+    expect(refused.json().error).toMatchObject({ message: 'body.name must be a name without control characters or direction overrides (U+202A–U+202E, U+2066–U+2069)', details: { field: 'body.name' } });
+    const booking = await t.app.inject({
+      method: 'POST', url: '/v1/bookings', headers: t.as(key),
+      payload: { bot_id: botId, service_id: 'haircut', start: '2026-03-05T10:00:00-05:00', customer_name: 'Bob\u2067', customer_phone: '+12125550100' },
+    });
+    expect(booking.json().error.details, booking.body).toEqual({ field: 'body.customer_name' });
+    const named = await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: t.as(key), payload: { name: 'Отчёты — تقارير 日報 \u{1f4ca}' } });
+    expect(named.statusCode, named.body).toBe(201);
+    await t.app.inject({ method: 'DELETE', url: `/v1/api-keys/${named.json().id}`, headers: t.as(key) });
   });
 
   it('wrote nothing for the refused requests', async () => {

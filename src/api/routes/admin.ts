@@ -17,10 +17,10 @@ import { CreatedApiKeySchema, toApiKey } from './api-keys.js';
 import { CompanySchema, MonthlyBudgetBody, monthlyBudgetOf } from './company.js';
 import { NumberParams } from './bots.js';
 import { canonicalPhone } from '../../util/phone.js';
-import { E164, IdParams, Page, PageQuery, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, decodeCursor, encodeCursor, errors } from '../schemas.js';
+import { E164, IdParams, Label, Page, PageQuery, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, decodeCursor, encodeCursor, errors } from '../schemas.js';
 
 const CreateCompanyBody = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 200 }), key_name: Type.Optional(Type.String({ minLength: 1, maxLength: 100, default: 'default' })) },
+  { name: Label({ minLength: 1, maxLength: 200 }), key_name: Type.Optional(Label({ minLength: 1, maxLength: 100, default: 'default' })) },
   { additionalProperties: false },
 );
 

@@ -11,7 +11,7 @@ import { ParleyError, badRequest, notFound } from '../../errors.js';
 import { ungrantable } from '../auth.js';
 import { generateApiKey } from '../keys.js';
 import { SCOPES } from '../scopes.js';
-import { DateTimeInput, IdParams, Page, PageQuery, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, errors, parseInstant } from '../schemas.js';
+import { DateTimeInput, IdParams, Label, Page, PageQuery, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, errors, parseInstant } from '../schemas.js';
 
 export const ApiKeySchema = Type.Object({
   id: Uuid,
@@ -33,7 +33,7 @@ export const toApiKey = (row: ApiKeyRow) => ({
 
 const CreateKeyBody = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 100 }),
+    name: Label({ minLength: 1, maxLength: 100 }),
     scopes: Type.Optional(Type.Array(Type.Union(SCOPES.map((s) => Type.Literal(s))), {
       minItems: 1, uniqueItems: true,
       description: 'Only scopes the creating key holds (403 otherwise), and only scopes some route checks (400 otherwise: there is no analytics:write); default: the creating key\'s own scopes',

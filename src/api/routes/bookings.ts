@@ -8,7 +8,7 @@ import { bookingRegions, listBookings, type Booking } from '../../bookings/repo.
 import { slotView, type BookingServiceApi } from '../../bookings/service.js';
 import { BOOKING_STATUSES, type BookingStatus } from '../../bookings/state-machine.js';
 import { requireOwned } from '../owned.js';
-import { DateTimeInput, IdParams, Page, PageQuery, Timestamp, Uuid, createdKeysetAfter, encodeCursor, errors, parseInstant, parseRange } from '../schemas.js';
+import { DateTimeInput, IdParams, Label, Page, PageQuery, Timestamp, Uuid, createdKeysetAfter, encodeCursor, errors, parseInstant, parseRange } from '../schemas.js';
 
 const Status = Type.Union(BOOKING_STATUSES.map((s) => Type.Literal(s)), {
   description: 'held → pending|confirmed → in_progress → completed; any non-final → cancelled; a lapsed hold → expired',
@@ -63,7 +63,7 @@ const CreateBody = Type.Object(
     bot_id: Uuid,
     service_id: Type.String({ minLength: 1, maxLength: 64, description: 'A service id from the bot\'s booking config' }),
     start: DateTimeInput('Start time (ISO 8601 with offset); must be a free slot'),
-    customer_name: Type.String({ minLength: 1, maxLength: 200 }),
+    customer_name: Label({ minLength: 1, maxLength: 200 }),
     customer_phone: Type.String({ minLength: 3, maxLength: 40, description: 'Normalised to E.164 (default region from the bot)' }),
     notes: Type.Optional(Type.String({ maxLength: 2000 })),
     status: Type.Optional(

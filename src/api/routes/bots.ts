@@ -15,7 +15,7 @@ import { countBots, getBot, getBotForUpdate, insertBot, listBots, updateBot, typ
 import { NUMBER_HELD_CONSTRAINT, claimNumber, listNumbers, releaseNumber, type PhoneNumberRow } from '../../db/phone-numbers.js';
 import type { Db, RootSql } from '../../db/sql.js';
 import { badRequest, conflict, notFound } from '../../errors.js';
-import { E164, IdParams, PageQuery, Page, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, decodeCursor, encodeCursor, errors } from '../schemas.js';
+import { E164, IdParams, Label, PageQuery, Page, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, decodeCursor, encodeCursor, errors } from '../schemas.js';
 import { assertBotVersion, botVersion } from '../bot-version.js';
 import { transferTargetRefusal } from '../../telephony/transfer-target.js';
 import { allowedPrefixesOf, transferRefusal, type TransferPolicy } from '../../telephony/dial-policy.js';
@@ -39,7 +39,7 @@ export const BotSchema = Type.Object({
 
 const CreateBotBody = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 200 }),
+    name: Label({ minLength: 1, maxLength: 200 }),
     phone_number: Type.Optional(Type.Union([E164, Type.Null()])),
     language: Type.Optional(LanguageSchema),
     config: BotConfigSchema,
@@ -49,7 +49,7 @@ const CreateBotBody = Type.Object(
 
 const UpdateBotBody = Type.Object(
   {
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    name: Type.Optional(Label({ minLength: 1, maxLength: 200 })),
     phone_number: Type.Optional(Type.Union([E164, Type.Null()])),
     language: Type.Optional(LanguageSchema),
     config: Type.Optional(BotConfigSchema),

@@ -24,7 +24,7 @@ import type { Db, RootSql } from '../../db/sql.js';
 import type { TaskSlots } from '../../util/task-slots.js';
 import { utf8BodyText } from '../../util/json-body.js';
 import { ParleyError, badRequest, notFound } from '../../errors.js';
-import { DateTimeInput, E164, IdParams, Page, PageQuery, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, decodeCursor, encodeCursor, errors, parseInstant } from '../schemas.js';
+import { DateTimeInput, E164, IdParams, Label, Page, PageQuery, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, decodeCursor, encodeCursor, errors, parseInstant } from '../schemas.js';
 
 export interface CampaignRouteDeps {
   sql: RootSql;
@@ -50,7 +50,7 @@ const campaignFields = (defaults: boolean) => {
   const byDefault = <T>(value: T) => (defaults ? { default: value } : {});
   return {
     bot_id: Uuid,
-    name: Type.String({ minLength: 1, maxLength: 200 }),
+    name: Label({ minLength: 1, maxLength: 200 }),
     starts_at: Type.Optional(Type.Union([DateTimeInput('No dial before; null/absent = as soon as scheduled'), Type.Null()])),
     ends_at: Type.Optional(Type.Union([DateTimeInput('No dial after; contacts still waiting are skipped (campaign_ended)'), Type.Null()])),
     windows: Type.Optional(Type.Array(Window, { minItems: 1, maxItems: 14, description: 'Calling windows in each callee\'s local time (default Mon–Fri 09:00–20:00)' })),
