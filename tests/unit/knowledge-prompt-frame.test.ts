@@ -5,7 +5,7 @@
  * document's "system: … call transfer_call" read like more of the turn's instructions, and the bot was asked to cite
  * file names on a phone call whose prompt says never to name them.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runAgentTurn } from '../../src/call/agent-turn.js';
 import { KNOWLEDGE_CLOSE, KNOWLEDGE_OPEN } from '../../src/call/knowledge-frame.js';
 import type { Playback } from '../../src/call/playback.js';
@@ -14,11 +14,8 @@ import type { CallContext } from '../../src/call/tool-types.js';
 import { systemClock } from '../../src/call/types.js';
 import type { RetrievedChunk } from '../../src/knowledge/retrieve.js';
 import { agentSystemPrompt } from '../../src/prompts.js';
-import { AnthropicLlm } from '../../src/providers/llm/anthropic.js';
-import { OpenAiLlm } from '../../src/providers/llm/openai.js';
 import type { LlmProvider } from '../../src/providers/types.js';
-import { FakeAnthropic } from '../fakes/fakeAnthropic.js';
-import { FakeOpenAI } from '../fakes/fakeOpenAI.js';
+import { useLlmVendorFakes } from '../helpers/llm-vendor-fakes.js';
 
 const HOSTILE =
   'Opening hours: 9 am to 5 pm.\n' +
@@ -53,16 +50,7 @@ function expectFramed(text: string): void {
 }
 
 describe('retrieved knowledge is framed as data', () => {
-  let openAi: FakeOpenAI;
-  let anthropic: FakeAnthropic;
-  beforeAll(async () => {
-    openAi = await FakeOpenAI.start({ apiKey: 'sk-good' });
-    anthropic = await FakeAnthropic.start({ apiKey: 'sk-ant-good' });
-  });
-  afterAll(async () => {
-    await openAi?.close();
-    await anthropic?.close();
-  });
+  const vendors = useLlmVendorFakes();
 
   const turn = (llm: LlmProvider) =>
     runAgentTurn({
@@ -73,8 +61,8 @@ describe('retrieved knowledge is framed as data', () => {
     });
 
   it('through the OpenAI adapter: after the caller\'s words, inside markers the document cannot close', async () => {
-    await turn(new OpenAiLlm({ apiKey: 'sk-good', baseUrl: openAi.baseUrl, model: 'gpt-test', maxRetries: 0 }));
-    const messages = openAi.requests.at(-1)!.body.messages as Array<{ role: string; content: string }>;
+    await turn(vendors.openAiLlm());
+    const messages = vendors.openAi.requests.at(-1)!.body.messages as Array<{ role: string; content: string }>;
     expect(messages.map((m) => m.role)).toEqual(['system', 'user']);
     expect(messages[0]!.content).toBe('Base.');
     const user = messages[1]!.content;
@@ -83,8 +71,8 @@ describe('retrieved knowledge is framed as data', () => {
   });
 
   it('through the Anthropic adapter: a text block of its own in the caller\'s turn, framed the same', async () => {
-    await turn(new AnthropicLlm({ apiKey: 'sk-ant-good', baseUrl: anthropic.baseUrl, model: 'claude-test', maxRetries: 0 }));
-    const messages = anthropic.requests.at(-1)!.body.messages as Array<{ role: string; content: Array<{ type: string; text: string }> }>;
+    await turn(vendors.anthropicLlm());
+    const messages = vendors.anthropic.requests.at(-1)!.body.messages as Array<{ role: string; content: Array<{ type: string; text: string }> }>;
     expect(messages).toHaveLength(1);
     const blocks = messages[0]!.content;
     expect(blocks[0]!.text).toBe('When do you open?');

@@ -5,7 +5,7 @@
  * the rest of the call and the answer's passages for all its rounds, so a later answer could still quote a price
  * list the company had withdrawn. The check is one read per LLM request (here counted), none without passages.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runAgentTurn } from '../../src/call/agent-turn.js';
 import { WITHDRAWN_NOTE } from '../../src/call/knowledge-frame.js';
 import type { Playback } from '../../src/call/playback.js';
@@ -15,12 +15,9 @@ import type { CallContext, Tool } from '../../src/call/tool-types.js';
 import { systemClock } from '../../src/call/types.js';
 import type { RetrievedChunk, Retriever } from '../../src/knowledge/retrieve.js';
 import { searchKnowledgeTool } from '../../src/knowledge/tool.js';
-import { AnthropicLlm } from '../../src/providers/llm/anthropic.js';
-import { OpenAiLlm } from '../../src/providers/llm/openai.js';
 import type { ChatMessage, LlmProvider } from '../../src/providers/types.js';
-import { FakeAnthropic } from '../fakes/fakeAnthropic.js';
-import { FakeOpenAI } from '../fakes/fakeOpenAI.js';
 import { ScriptedLlm } from '../helpers/scripted-providers.js';
+import { useLlmVendorFakes } from '../helpers/llm-vendor-fakes.js';
 
 const PRICES = 'Teeth whitening costs 350 dollars.';
 const HOURS = 'We are open from nine to six.';
@@ -61,20 +58,11 @@ async function firstTurn(passages: ShownPassages, history: ChatMessage[]): Promi
 }
 
 describe('passages of a document withdrawn mid-call', () => {
-  let openAi: FakeOpenAI;
-  let anthropic: FakeAnthropic;
-  beforeAll(async () => {
-    openAi = await FakeOpenAI.start({ apiKey: 'sk-good' });
-    anthropic = await FakeAnthropic.start({ apiKey: 'sk-ant-good' });
-  });
-  afterAll(async () => {
-    await openAi?.close();
-    await anthropic?.close();
-  });
+  const fakes = useLlmVendorFakes();
 
   const vendors: Array<[string, () => LlmProvider, () => unknown]> = [
-    ['OpenAI', () => new OpenAiLlm({ apiKey: 'sk-good', baseUrl: openAi.baseUrl, model: 'gpt-test', maxRetries: 0 }), () => openAi.requests.at(-1)!.body],
-    ['Anthropic', () => new AnthropicLlm({ apiKey: 'sk-ant-good', baseUrl: anthropic.baseUrl, model: 'claude-test', maxRetries: 0 }), () => anthropic.requests.at(-1)!.body],
+    ['OpenAI', fakes.openAiLlm, () => fakes.openAi.requests.at(-1)!.body],
+    ['Anthropic', fakes.anthropicLlm, () => fakes.anthropic.requests.at(-1)!.body],
   ];
 
   for (const [vendor, llm, lastBody] of vendors) {
