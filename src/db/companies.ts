@@ -1,4 +1,4 @@
-import type { Db } from './sql.js';
+import type { Db, RootSql } from './sql.js';
 
 export interface CompanyRow {
   id: string;
@@ -43,30 +43,44 @@ export async function setCompanyActive(db: Db, id: string, active: boolean): Pro
  * Sets the webhook URL and/or events. When either changes, the company's pending events waiting out a retry's backoff
  * (up to an hour) are due at once: a fixed URL gets the backlog now, and events no longer sent (URL removed, type
  * unsubscribed) are skipped now (the worker reads the settings at each attempt). Saving the same settings again
- * changes nothing. An attempt under way as the change is saved schedules its own retry as before.
+ * changes nothing. A change also moves `webhook_settings_version` on: an attempt under way as it is saved, made under
+ * the settings before, does not set its own retry when it fails but is due at once too (outbox.ts settledAs).
+ *
+ * Two statements in one transaction, the company row first: an attempt settling at that moment reads the version
+ * FOR SHARE, so either it waits for this commit and sees the new version, or this waits for its settlement and the
+ * second statement, with a snapshot taken after, finds its retry time and makes it due.
  */
 export async function updateWebhookSettings(
-  db: Db,
+  sql: RootSql,
   id: string,
   settings: { url?: string | null; events?: string[] },
 ): Promise<CompanyRow | undefined> {
-  // One statement: `old` reads the row as it was before the update beside it.
-  const [row] = await db<CompanyRow[]>`
-    with old as (select webhook_url, webhook_events from companies where id = ${id}),
-    updated as (
-      update companies set
-        webhook_url = ${settings.url === undefined ? db`webhook_url` : settings.url},
-        webhook_events = ${settings.events === undefined ? db`webhook_events` : settings.events},
-        updated_at = now()
-      where id = ${id} returning ${db(PUBLIC_COLUMNS)}),
-    due as (
-      update webhook_events e set next_attempt_at = now(), updated_at = now()
-      from old, updated u
-      where e.company_id = ${id} and e.status = 'pending' and e.next_attempt_at > now()
-        and (old.webhook_url is distinct from u.webhook_url or old.webhook_events is distinct from u.webhook_events)
-      returning e.id)
-    select ${db(PUBLIC_COLUMNS)} from updated`;
-  return row;
+  const url = settings.url === undefined ? sql`webhook_url` : sql`${settings.url}::text`;
+  const events = settings.events === undefined ? sql`webhook_events` : sql`${settings.events}::text[]`;
+  return sql.begin(async (tx) => {
+    // In SET every column is the row as it was: the version moves only when the URL or the events change.
+    const [row] = await tx<(CompanyRow & { webhook_settings_version: string; changed: boolean })[]>`
+      with old as (select webhook_settings_version as version from companies where id = ${id}),
+      updated as (
+        update companies set
+          webhook_settings_version = webhook_settings_version
+            + case when webhook_url is distinct from ${url} or webhook_events is distinct from ${events} then 1 else 0 end,
+          webhook_url = ${url},
+          webhook_events = ${events},
+          updated_at = now()
+        where id = ${id}
+        returning ${tx(PUBLIC_COLUMNS)}, webhook_settings_version)
+      select updated.*, updated.webhook_settings_version <> old.version as changed
+      from updated, old`;
+    if (!row) return undefined;
+    const { changed, webhook_settings_version: _version, ...company } = row;
+    if (changed) {
+      await tx`
+        update webhook_events set next_attempt_at = now(), updated_at = now()
+        where company_id = ${id} and status = 'pending' and next_attempt_at > now()`;
+    }
+    return company;
+  });
 }
 
 /** Secrets being rotated out that sign at once, at most (the oldest still in its window goes first). */

@@ -12,16 +12,18 @@ export interface CompanyWebhook {
   /** Secrets being rotated out, each signing until its expiry. */
   previousSecrets: PreviousSecret[];
   events: string[];
+  /** Counts the changes of the URL and the events (migrations/0460): which settings an attempt went out under. */
+  settingsVersion: number;
 }
 
-type WebhookRow = { id: string; webhook_url: string | null; webhook_secret: string; webhook_previous_secrets: { secret: string; expires_at: string }[]; webhook_events: string[] };
+type WebhookRow = { id: string; webhook_url: string | null; webhook_secret: string; webhook_previous_secrets: { secret: string; expires_at: string }[]; webhook_events: string[]; webhook_settings_version: string | number };
 
 /** The webhook settings of each company given that exists, by id: one query for a batch of deliveries. */
 export async function loadCompanyWebhooks(db: Db, companyIds: readonly string[]): Promise<Map<string, CompanyWebhook>> {
   const out = new Map<string, CompanyWebhook>();
   if (companyIds.length === 0) return out;
   const rows = await db<WebhookRow[]>`
-    select id, webhook_url, webhook_secret, webhook_previous_secrets, webhook_events
+    select id, webhook_url, webhook_secret, webhook_previous_secrets, webhook_events, webhook_settings_version
     from companies where id in ${db([...new Set(companyIds)])}`;
   for (const row of rows) {
     out.set(row.id, {
@@ -29,6 +31,7 @@ export async function loadCompanyWebhooks(db: Db, companyIds: readonly string[])
       secret: row.webhook_secret,
       previousSecrets: row.webhook_previous_secrets.map((p) => ({ secret: p.secret, expiresAt: new Date(p.expires_at) })),
       events: row.webhook_events,
+      settingsVersion: Number(row.webhook_settings_version),
     });
   }
   return out;

@@ -112,32 +112,46 @@ export interface Settlement {
   nextAttemptAt?: Date;
   statusCode: number | null;
   error: string | null;
+  /**
+   * The company's webhook settings version the attempt went out under (CompanyWebhook.settingsVersion). When the
+   * settings changed since, the newest win: anything but a delivery leaves the event pending and due at once, to be
+   * sent (or skipped) under the settings of now — the attempt's own retry time, or its death by a 410 from a URL no
+   * longer in use, would overrule them. Unset: no such check (the settlement does not depend on the settings).
+   */
+  underSettings?: number;
 }
 
 /**
  * The CTE `settled`: the event's new state, written only while this claim still holds it. An event that leaves its
  * ordering key's line moves the next one up (the trigger of migrations/0360: claimable, its retry window started).
+ * The company's settings version is read FOR SHARE: a settings change committing at that moment is waited for and
+ * seen, or waits for this settlement and then finds it (db/companies.ts updateWebhookSettings).
  */
 function settledAs(db: Db, event: ClaimedEvent, s: Settlement) {
+  const stale = s.underSettings === undefined || s.status === 'delivered'
+    ? db`false`
+    : db`exists (select 1 from settings where settings.version <> ${s.underSettings}::bigint)`;
   return db`
+    settings as (
+      select webhook_settings_version as version from companies where id = ${event.company_id} for share),
     settled as (
       update webhook_events set
-        status = ${s.status},
-        next_attempt_at = coalesce(${s.nextAttemptAt ?? null}::timestamptz, next_attempt_at),
+        status = case when ${stale} then 'pending' else ${s.status} end,
+        next_attempt_at = case when ${stale} then now() else coalesce(${s.nextAttemptAt ?? null}::timestamptz, next_attempt_at) end,
         locked_until = null, claimed_by = null, locked_by = null,
         last_status_code = ${s.statusCode}, last_error = ${s.error},
         delivered_at = case when ${s.status} = 'delivered' then now() else delivered_at end,
         updated_at = now()
       where id = ${event.id} and claimed_by = ${event.claimed_by}
-      returning id)`;
+      returning id, status)`;
 }
 
-/** Writes the event's new state, only while this claim still holds it. Returns false if the lease was lost. */
-export async function settleEvent(db: Db, event: ClaimedEvent, s: Settlement): Promise<boolean> {
-  const rows = await db`
+/** Writes the event's new state, only while this claim still holds it. Returns the status written, null if the lease was lost. */
+export async function settleEvent(db: Db, event: ClaimedEvent, s: Settlement): Promise<DeliveryStatus | null> {
+  const rows = await db<{ status: DeliveryStatus }[]>`
     with ${settledAs(db, event, s)}
-    select id from settled`;
-  return rows.length > 0;
+    select status from settled`;
+  return rows[0]?.status ?? null;
 }
 
 /**
@@ -160,7 +174,8 @@ export async function releaseAbortedClaim(db: Db, event: ClaimedEvent): Promise<
 /**
  * One attempt's bookkeeping in a single statement (atomic without an explicit transaction, one round trip):
  * the attempt row, the event's new state (only while this claim still holds it), and for call.analyzed the
- * outcome row's webhook columns. Returns false if the lease was lost to another worker.
+ * outcome row's webhook columns. Returns the status written (Settlement.underSettings may have made it pending), null
+ * if the lease was lost to another worker.
  */
 export async function recordAttemptResult(
   db: Db,
@@ -169,9 +184,9 @@ export async function recordAttemptResult(
   r: PostResult,
   s: Settlement,
   outcomeCallId: string | null,
-): Promise<boolean> {
+): Promise<DeliveryStatus | null> {
   const delivered = s.status === 'delivered';
-  const [row] = await db<{ held: boolean }[]>`
+  const [row] = await db<{ status: DeliveryStatus | null }[]>`
     with ${settledAs(db, event, s)},
     attempt as (
       insert into webhook_attempts (event_id, company_id, attempt, url, status_code, latency_ms, error, response_excerpt)
@@ -184,8 +199,8 @@ export async function recordAttemptResult(
       where ${outcomeCallId}::uuid is not null and call_id = ${outcomeCallId}::uuid and company_id = ${event.company_id}
         and exists (select 1 from settled)
       returning call_id)
-    select exists (select 1 from settled) as held, (select count(*) from attempt) as attempts, (select count(*) from outcome) as outcomes`;
-  return row?.held ?? false;
+    select (select status from settled) as status, (select count(*) from attempt) as attempts, (select count(*) from outcome) as outcomes`;
+  return row?.status ?? null;
 }
 
 export interface DeliveryRow {

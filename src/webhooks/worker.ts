@@ -153,6 +153,9 @@ export class WebhookWorker {
 
   private async deliver(event: ClaimedDelivery, signal: AbortSignal): Promise<void> {
     try {
+      const { company } = event;
+      // Settled under the settings read with the claim: a change saved since wins (outbox.ts Settlement.underSettings).
+      const underSettings = company ? { underSettings: company.settingsVersion } : {};
       // An event claimed again and again without an attempt recorded (its bookkeeping failing each time) ends at
       // its maximum age all the same, rather than being sent for ever: once claims that held it well past its
       // deadline ended without settling it, those were its last attempts. "Well past": the last retry is due at the
@@ -160,21 +163,20 @@ export class WebhookWorker {
       // end — only claims still unsettled three leases later are. An event merely claimed late (no worker was
       // running) still gets its attempt: it is dead only when an attempt at or after its deadline failed.
       if (event.unsettled_lease_until && event.unsettled_lease_until.getTime() > this.deadlineOf(event) + UNSETTLED_CLAIMS_PAST_DEADLINE * this.leaseMs) {
-        await settleEvent(this.sql, event, { status: 'dead', statusCode: null, error: 'not delivered within the maximum age' });
-        this.log.warn({ eventId: event.id, attempts: event.attempts }, 'webhook event is dead: past its maximum age');
+        const status = await settleEvent(this.sql, event, { status: 'dead', statusCode: null, error: 'not delivered within the maximum age', ...underSettings });
+        if (status === 'dead') this.log.warn({ eventId: event.id, attempts: event.attempts }, 'webhook event is dead: past its maximum age');
         return;
       }
-      const { company } = event;
       const notSent = notSentBecause(company, event.type);
       if (notSent || !company?.url) {
-        await settleEvent(this.sql, event, { status: 'skipped', statusCode: null, error: notSent });
-        this.options.onAttempt?.('skipped', null);
+        const status = await settleEvent(this.sql, event, { status: 'skipped', statusCode: null, error: notSent, ...underSettings });
+        if (status === 'skipped') this.options.onAttempt?.('skipped', null);
         return;
       }
       const result = await sendSigned(this.client, { ...company, url: company.url }, event.id, event.body, signal);
       // Cut short by the stop before any answer came: not the receiver's failure.
       if (signal.aborted && result.statusCode === null) return await this.giveBack(event);
-      await this.record(event, company.url, result);
+      await this.record(event, company.url, result, company.settingsVersion);
     } catch (err) {
       // Database trouble: the lease expires and the event is retried; nothing is lost.
       this.log.error({ err, eventId: event.id }, 'webhook delivery bookkeeping failed');
@@ -194,7 +196,8 @@ export class WebhookWorker {
     return event.window_started_at.getTime() + this.options.maxAgeMs;
   }
 
-  private async record(event: ClaimedEvent, url: string, result: PostResult): Promise<void> {
+  /** `underSettings`: the company's settings version the attempt went out under (outbox.ts Settlement). */
+  private async record(event: ClaimedEvent, url: string, result: PostResult, underSettings: number): Promise<void> {
     const ok = isSuccess(result.statusCode);
     let settlement: Settlement;
     if (ok) settlement = { status: 'delivered', statusCode: result.statusCode, error: null };
@@ -210,13 +213,13 @@ export class WebhookWorker {
       settlement = give
         ? { status: 'dead', statusCode: result.statusCode, error: result.error }
         : { status: 'pending', nextAttemptAt: next, statusCode: result.statusCode, error: result.error };
-      if (give) this.log.warn({ eventId: event.id, attempts: event.attempts, error: result.error }, 'webhook event is dead');
     }
-    await recordAttemptResult(this.sql, event, url, result, settlement, event.type === 'call.analyzed' ? callIdOf(event.body) : null);
-    this.options.onAttempt?.(settlement.status === 'pending' ? 'retry' : settlement.status === 'dead' ? 'dead' : 'delivered', result.latencyMs);
+    const status = await recordAttemptResult(this.sql, event, url, result, { ...settlement, underSettings }, event.type === 'call.analyzed' ? callIdOf(event.body) : null);
+    if (status === null) return;
+    if (status === 'dead') this.log.warn({ eventId: event.id, attempts: event.attempts, error: result.error }, 'webhook event is dead');
+    this.options.onAttempt?.(status === 'pending' ? 'retry' : status === 'dead' ? 'dead' : 'delivered', result.latencyMs);
   }
 }
-
 
 function callIdOf(body: string): string | null {
   try {

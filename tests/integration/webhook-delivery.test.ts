@@ -409,6 +409,33 @@ describe('webhook outbox delivery', () => {
     }
   });
 
+  it('an attempt in flight while the settings change does not set its own retry: the newest settings win, even over a 410 from the old URL', async () => {
+    // Each backoff is an hour: an event that sets its own retry after the change is not sent again within the test.
+    const hour = { baseMs: 3_600_000, maxMs: 3_600_000 };
+    for (const oldAnswer of [{ status: 500, delayMs: 1_500 }, { status: 410, delayMs: 1_500 }] as const) {
+      const old = await FakeReceiver.start();
+      const fixed = await FakeReceiver.start();
+      try {
+        // The old URL answers only after the change has been saved (the attempt is in flight meanwhile).
+        old.behaviour = () => oldAnswer;
+        const acme = await company({ url: old.url });
+        const id = (await recordEvent(sql, { companyId: acme.id, type: 'call.ended', data: {}, orderingKey: 'call-1' }))!;
+        startWorker({ backoff: hour, timeoutMs: 5_000 });
+        await old.waitForRequests(1);
+        await updateWebhookSettings(sql, acme.id, { url: fixed.url });
+        await until(`delivered to the new URL after the old one answered ${oldAnswer.status}`, async () => (await statusCounts(acme.id)).delivered === 1, 20_000);
+        expect(fixed.delivered().map((r) => r.json!.id)).toEqual([id]);
+        // The old attempt is recorded as it went; the event is not dead for it.
+        const attempts = await sql<{ url: string; status_code: number | null }[]>`select url, status_code from webhook_attempts where event_id = ${id} order by attempt`;
+        expect(attempts).toEqual([{ url: old.url, status_code: oldAnswer.status }, { url: fixed.url, status_code: 200 }]);
+      } finally {
+        await Promise.all(workers.splice(0).map((w) => w.stop(100)));
+        await old.close();
+        await fixed.close();
+      }
+    }
+  });
+
   it('a fixed URL gets the events waiting out their backoff at once, and a removed URL or type skips them at once — not up to an hour later', async () => {
     const fixed = await FakeReceiver.start();
     try {
