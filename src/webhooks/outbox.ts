@@ -76,10 +76,10 @@ export async function claimDueEvents(
         select e.id, e.next_attempt_at, e.seq, row_number() over (order by e.next_attempt_at, e.seq) as rank
         from webhook_events e
         where e.company_id = h.id and e.status = 'pending' and not e.waiting_behind and e.next_attempt_at <= now() and ${free}
-          and (e.ordering_key is null or e.out_of_band or not exists (
+          and (e.ordering_key is null or not exists (
             select 1 from webhook_events p
             where p.company_id = e.company_id and p.ordering_key = e.ordering_key and p.status = 'pending'
-              and not p.out_of_band and p.seq < e.seq))
+              and p.out_of_band = e.out_of_band and p.seq < e.seq))
         order by e.next_attempt_at, e.seq
         limit ${limit}::int) x
       -- With other companies waiting, the cap; a company alone may use all but one slot (kept for whoever comes next).
@@ -227,10 +227,10 @@ export interface DeliveryRow {
 function deliveryColumns(db: Db) {
   return db`e.id, e.seq, e.type, e.status, e.ordering_key, e.attempts, e.next_attempt_at, e.last_status_code, e.last_error,
     e.delivered_at, e.created_at, e.body,
-    case when e.status = 'pending' and e.ordering_key is not null and not e.out_of_band then (
+    case when e.status = 'pending' and e.ordering_key is not null then (
       select p.id from webhook_events p
-      where p.company_id = e.company_id and p.ordering_key = e.ordering_key and p.status = 'pending' and not p.out_of_band
-        and p.seq < e.seq
+      where p.company_id = e.company_id and p.ordering_key = e.ordering_key and p.status = 'pending'
+        and p.out_of_band = e.out_of_band and p.seq < e.seq
       order by p.seq limit 1) end as waiting_behind`;
 }
 
@@ -285,20 +285,44 @@ export async function attemptsFor(db: Db, companyId: string, eventIds: string[])
  *
  * A settled event (delivered, dead, skipped) is replayed out of band: a re-send of what the receiver already had or
  * gave up on, outside its ordering key's line, so it neither waits for nor holds back the key's live events (it kept
- * its old seq, and held back every later event of its key, a whole campaign's). A pending event keeps its place.
+ * its old seq, and held back every later event of its key, a whole campaign's). Replayed events of one key keep their
+ * order among themselves, oldest (by seq: creation) first: they join the key's replay line (migrations/0461), behind
+ * any earlier replayed event of the key still pending. A pending event keeps its place.
  */
 export async function replayDelivery(sql: RootSql, companyId: string, id: string, owner?: LeaseOwner): Promise<boolean> {
-  const rows = await sql`
-    update webhook_events set ${replayed(sql)}
-    where company_id = ${companyId} and id = ${id} and type <> 'webhook.test' and ${notHeld(sql, owner)}
-    returning id`;
-  return rows.length > 0;
+  return inReplayTurn(sql, companyId, async (tx) => {
+    const rows = await tx`
+      update webhook_events e set ${replayed(tx, companyId)}
+      where company_id = ${companyId} and id = ${id} and type <> 'webhook.test' and ${notHeld(tx, owner)}
+      returning e.id`;
+    return rows.length > 0;
+  });
 }
 
-/** What a replay sets (replayDelivery): due now, its retry window and backoff started over, out of band if settled. */
-function replayed(sql: RootSql) {
+/**
+ * Replays of one company take turns until commit: each reads the replay lines as the one before left them, so events
+ * of one key replayed by two requests at once still join the line in order.
+ */
+async function inReplayTurn<T>(sql: RootSql, companyId: string, work: (tx: RootSql) => Promise<T>): Promise<T> {
+  return sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtextextended(${`webhook-replay:${companyId}`}, 0))`;
+    return work(tx as unknown as RootSql);
+  }) as Promise<T>;
+}
+
+/**
+ * What a replay sets (`e`: the row, as it was before — in SET every column is): due now, its retry window and backoff
+ * started over; a settled event goes out of band, waiting behind an earlier replayed event of its key still pending,
+ * or (`earlierPicked`, a bulk replay) one replayed by the same statement.
+ */
+function replayed(sql: RootSql, companyId: string, earlierPicked = sql`false`) {
   return sql`status = 'pending', next_attempt_at = now(), replayed_at = now(),
-    window_started_at = now(), attempts_before_replay = attempts, out_of_band = out_of_band or status <> 'pending',
+    window_started_at = now(), attempts_before_replay = e.attempts, out_of_band = e.out_of_band or e.status <> 'pending',
+    waiting_behind = case when e.status = 'pending' then e.waiting_behind
+      else e.ordering_key is not null and (${earlierPicked} or exists (
+        select 1 from webhook_events a
+        where a.company_id = ${companyId} and a.ordering_key = e.ordering_key and a.status = 'pending' and a.out_of_band
+          and a.seq < e.seq)) end,
     locked_until = null, claimed_by = null, locked_by = null, updated_at = now()`;
 }
 
@@ -313,18 +337,24 @@ export interface BulkReplayFilter {
 /**
  * Replays, as replayDelivery does each, up to `limit` of the company's settled deliveries matching `filter`, oldest
  * first (test events never). Returns how many, and whether more match (the next call takes them): a receiver back
- * from a long outage gets its dead events in bounded batches, not one API request each.
+ * from a long outage gets its dead events in bounded batches, not one API request each. The replayed events of one
+ * key are delivered in their original order (by seq), this batch's after any of the key replayed before.
  */
 export async function replayDeliveries(sql: RootSql, companyId: string, filter: BulkReplayFilter, limit: number): Promise<{ replayed: number; more: boolean }> {
-  // Settled events are held by no claim; one a concurrent replay or bulk replay has locked is left to it.
-  const matching = sql`company_id = ${companyId} and status = ${filter.status} and type <> 'webhook.test'
-    ${filter.types.length ? sql`and type in ${sql(filter.types as string[])}` : sql``}
-    ${filter.since ? sql`and created_at >= ${filter.since}` : sql``}`;
-  const rows = await sql<{ id: string }[]>`
-    with picked as (select id from webhook_events where ${matching} order by seq limit ${limit} for update skip locked)
-    update webhook_events e set ${replayed(sql)}
-    from picked where e.id = picked.id
-    returning e.id`;
-  const [left] = await sql<{ more: boolean }[]>`select exists (select 1 from webhook_events where ${matching}) as more`;
-  return { replayed: rows.length, more: left?.more ?? false };
+  const matching = (db: RootSql) => db`company_id = ${companyId} and status = ${filter.status} and type <> 'webhook.test'
+    ${filter.types.length ? db`and type in ${db(filter.types as string[])}` : db``}
+    ${filter.since ? db`and created_at >= ${filter.since}` : db``}`;
+  return inReplayTurn(sql, companyId, async (tx) => {
+    // Settled events are held by no claim; one a concurrent single replay has locked is left to it.
+    const rows = await tx<{ id: string }[]>`
+      with locked as (
+        select id, ordering_key, seq from webhook_events where ${matching(tx)} order by seq limit ${limit} for update skip locked),
+      p as (
+        select l.id, row_number() over (partition by l.ordering_key order by l.seq) > 1 as earlier_picked from locked l)
+      update webhook_events e set ${replayed(tx, companyId, tx`p.earlier_picked`)}
+      from p where e.id = p.id
+      returning e.id`;
+    const [left] = await tx<{ more: boolean }[]>`select exists (select 1 from webhook_events where ${matching(tx)}) as more`;
+    return { replayed: rows.length, more: left?.more ?? false };
+  });
 }

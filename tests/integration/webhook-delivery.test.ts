@@ -7,7 +7,7 @@ import type { LeaseOwner } from '../../src/jobs/lease-owner.js';
 import { CallOwnership } from '../../src/telephony/call-ownership.js';
 import { emitEvent, recordEvent, type WebhookEventType } from '../../src/webhooks/emit.js';
 import { DEFAULT_BACKOFF } from '../../src/webhooks/retry-policy.js';
-import { claimDueEvents, replayDelivery } from '../../src/webhooks/outbox.js';
+import { claimDueEvents, getDelivery, replayDeliveries, replayDelivery, settleEvent } from '../../src/webhooks/outbox.js';
 import { generateWebhookSecret, verifySignature } from '../../src/webhooks/signing.js';
 import { WebhookWorker, type WebhookWorkerOptions } from '../../src/webhooks/worker.js';
 import { createTestDb, type TestDatabase } from '../helpers/db.js';
@@ -492,6 +492,40 @@ describe('webhook outbox delivery', () => {
     const claimed = (await claimDueEvents(sql, 100, 60_000)).filter((e) => e.company_id === acme.id).map((e) => e.id);
     expect(claimed.sort()).toEqual([old, next].sort());
     expect(claimed).not.toContain(last);
+  });
+
+  it('replayed events of one key keep their order among themselves (by creation), in bulk or one by one, beside the live line', async () => {
+    const acme = await company();
+    const key = 'call-7';
+    const record = async (type: WebhookEventType) => (await recordEvent(sql, { companyId: acme.id, type, data: {}, orderingKey: key }))!;
+    const [ended, analyzed, booked] = [await record('call.ended'), await record('call.analyzed'), await record('booking.created')];
+    // Each died first in its line (dead events leave their line one by one as they die).
+    await sql`update webhook_events set status = 'dead', attempts = 3, waiting_behind = false where id in ${sql([ended, analyzed, booked])}`;
+    const live = await record('booking.updated');
+    const claimable = async () => {
+      const claimed = (await claimDueEvents(sql, 100, 60_000)).filter((e) => e.company_id === acme.id);
+      // Given back unattempted, so that each look is the same question.
+      await sql`update webhook_events set locked_until = null, claimed_by = null, attempts = attempts - 1 where id in ${sql(claimed.length ? claimed.map((e) => e.id) : [''])}`;
+      return claimed;
+    };
+
+    expect(await replayDeliveries(sql, acme.id, { status: 'dead', types: [] }, 1000)).toEqual({ replayed: 3, more: false });
+    // The replay line sends its oldest first; the live line goes on beside it.
+    expect((await claimable()).map((e) => e.id).sort()).toEqual([ended, live].sort());
+    expect((await getDelivery(sql, acme.id, analyzed))?.waiting_behind).toBe(ended);
+    for (const [head, next] of [[ended, analyzed], [analyzed, booked]] as const) {
+      const claimed = (await claimDueEvents(sql, 100, 60_000)).find((e) => e.id === head)!;
+      await settleEvent(sql, claimed, { status: 'delivered', statusCode: 200, error: null });
+      expect((await claimable()).map((e) => e.id)).toContain(next);
+    }
+
+    // One by one, newest first: the older one still goes first.
+    await sql`update webhook_events set status = 'dead', locked_until = null, claimed_by = null where id in ${sql([ended, analyzed, booked])}`;
+    expect(await replayDelivery(sql, acme.id, booked)).toBe(true);
+    expect(await replayDelivery(sql, acme.id, ended)).toBe(true);
+    const ids = (await claimable()).map((e) => e.id);
+    expect(ids).toContain(ended);
+    expect(ids).not.toContain(booked);
   });
 
   it('an event waiting behind another of its key does not age: when the one ahead dies, it has its own window', async () => {
