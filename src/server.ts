@@ -41,6 +41,7 @@ import { twilioVoiceRoutes } from './telephony/twilio/voice-routes.js';
 import { outboundCallRoutes } from './api/routes/outbound-calls.js';
 import { webCallRoutes } from './api/routes/web-calls.js';
 import { webhookRoutes } from './api/routes/webhooks.js';
+import { databaseCounter } from './api/rate-limit-store.js';
 import { ANALYZE_CALL_JOB, analyzeCallJob } from './outcomes/analyze-call.js';
 import { ERASURE_SWEEP_JOB, erasureSweepJob } from './privacy/erasure-sweep.js';
 import { SKIP_WAITING_JOB, skipWaitingJob } from './campaigns/skip-waiting.js';
@@ -266,7 +267,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     webCallRoutes({ sql, publicOrigin: config.PUBLIC_URL, tokenTtlSec: config.WEB_CALL_TOKEN_TTL_SEC, maxActivePerCompany: config.WEB_CALLS_MAX_ACTIVE_PER_COMPANY, budget }),
     outboundCallRoutes({ sql, dialer, budget }),
     campaignRoutes({ sql, dialingAvailable: dialer !== null, onChange: () => campaigns?.kick(), uploadChecks: uploadCheckSlots(config.UPLOAD_CHECKS_MAX_CONCURRENT) }),
-    webhookRoutes({ sql, delivery: webhookDelivery, owner: ownership }),
+    // Test events of the minute count across processes and instances on one PostgreSQL, as the rate limit does.
+    webhookRoutes({ sql, delivery: webhookDelivery, owner: ownership, ...(config.DATABASE_URL ? { testCounter: databaseCounter(sql) } : {}) }),
   ];
   const publicRoutes: FastifyPluginAsync[] = [
     twilioVoiceRoutes({

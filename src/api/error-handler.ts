@@ -105,6 +105,9 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     if (isOutOfResources(err)) logOutOfResources(request.log, err);
     else if (mapped.status >= 500) request.log.error({ err }, mapped.message);
+    // A refusal that knows when to come back (a 429 of a per-company limit, a 503 for want of a turn) says so.
+    const retryAfter = mapped.details?.retry_after_s;
+    if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
     return reply.status(mapped.status).send({ error: { code: mapped.code, message: mapped.message, ...(mapped.details ? { details: mapped.details } : {}) } });
   });
   app.setNotFoundHandler((request, reply) => {

@@ -43,6 +43,26 @@ export function databaseCounter(sql: RootSql, now: () => number = Date.now): Sha
   };
 }
 
+/**
+ * A SharedCounter in this process's memory (embedded PGlite serves one process): fixed windows as databaseCounter's.
+ * Past windows are dropped as keys come back, and all at once when `maxKeys` are held.
+ */
+export function memoryCounter(now: () => number = Date.now, maxKeys = 10_000): SharedCounter {
+  const windows = new Map<string, WindowCount>();
+  return async (key, windowMs) => {
+    const at = now();
+    const start = at - (at % windowMs);
+    let w = windows.get(key);
+    if (!w || w.resetAt <= at) {
+      if (windows.size >= maxKeys) for (const [k, old] of windows) if (old.resetAt <= at) windows.delete(k);
+      w = { hits: 0, resetAt: start + windowMs };
+      windows.set(key, w);
+    }
+    w.hits++;
+    return { hits: w.hits, resetAt: w.resetAt };
+  };
+}
+
 const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 
 /** The plugin takes a store class and constructs it itself: this one is bound to a database. */

@@ -1,6 +1,8 @@
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryCounter } from '../../src/api/rate-limit-store.js';
 import { webhookRoutes } from '../../src/api/routes/webhooks.js';
+import { DEFAULT_TEST_EVENT_LIMITS } from '../../src/webhooks/test-event-limits.js';
 import { recordEvent } from '../../src/webhooks/emit.js';
 import { DEFAULT_BACKOFF } from '../../src/webhooks/retry-policy.js';
 import { validateWebhookUrl } from '../../src/webhooks/url-guard.js';
@@ -11,11 +13,13 @@ import { FakeReceiver } from '../fakes/fakeReceiver.js';
 let t: TestApp;
 let receiver: FakeReceiver;
 const delivery = { timeoutMs: 500, allowHttp: true, allowPrivate: true };
+const frozenMinute = Date.now();
 
 beforeAll(async () => {
   receiver = await FakeReceiver.start();
   t = await createTestApp({
-    tenantRoutes: (db) => [webhookRoutes({ sql: db.sql, delivery })],
+    // Test events are counted in a minute that never ends while the file runs (the clock's minute could turn mid-test).
+    tenantRoutes: (db) => [webhookRoutes({ sql: db.sql, delivery, testCounter: memoryCounter(() => frozenMinute) })],
     validateWebhookUrl: async (url) => {
       await validateWebhookUrl(url, { allowHttp: true, allowPrivate: false });
     },
@@ -63,6 +67,41 @@ describe('webhook routes', () => {
     const noUrl = await t.createCompany();
     const bad = await t.app.inject({ method: 'POST', url: '/v1/webhooks/test', headers: t.as(noUrl.apiKey) });
     expect(bad.statusCode).toBe(400);
+  });
+
+  it('POST /v1/webhooks/test is bounded per company, at once and per minute: 429 naming the limit, with Retry-After', async () => {
+    const c = await companyWithUrl();
+    const other = await companyWithUrl();
+    const test = (apiKey: string) => t.app.inject({ method: 'POST', url: '/v1/webhooks/test', headers: t.as(apiKey) });
+    const { concurrent, perMinute } = DEFAULT_TEST_EVENT_LIMITS;
+    expect(concurrent).toBe(1);
+
+    // One in flight (the receiver holds it until the timeout): the next is refused, another company's is not.
+    receiver.behaviour = () => ({ hang: true });
+    const before = receiver.requests.length;
+    const first = test(c.apiKey);
+    await receiver.waitForRequests(before + 1);
+    const busy = await test(c.apiKey);
+    expect(busy.statusCode).toBe(429);
+    expect(busy.json().error).toMatchObject({ code: 'PARLEY_ERR_RATE_LIMITED', details: { limit: 'concurrent', max: 1 } });
+    expect(busy.json().error.message).toContain('1 at once');
+    expect(Number(busy.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    receiver.behaviour = () => ({ status: 200 });
+    expect((await test(other.apiKey)).statusCode).toBe(200);
+    expect((await first).statusCode).toBe(200);
+
+    // The minute's allowance: the refused one above did not count; the one past it is refused until the minute ends.
+    for (let i = 1; i < perMinute; i++) expect((await test(c.apiKey)).statusCode, `test ${i + 1}`).toBe(200);
+    const sent = receiver.requests.length;
+    const over = await test(c.apiKey);
+    expect(over.statusCode).toBe(429);
+    expect(over.json().error).toMatchObject({ code: 'PARLEY_ERR_RATE_LIMITED', details: { limit: 'per_minute', max: perMinute } });
+    expect(over.json().error.message).toContain(`${perMinute} per minute`);
+    const retryAfter = Number(over.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(receiver.requests.length).toBe(sent);
+    expect((await test(other.apiKey)).statusCode).toBe(200);
   });
 
   it('shows the webhook URL (a setting, perhaps with the receiver\'s token) only to keys with settings:read', async () => {

@@ -194,17 +194,6 @@ function takeJsonBodyAsText(bulk: FastifyInstance, parent: FastifyInstance): voi
   bulk.setValidatorCompiler(bodyValidatedOffLoop);
 }
 
-/** A 503 for want of a turn (campaigns/upload-check.ts) says in Retry-After when to try again. */
-async function withRetryAfter<T>(reply: FastifyReply, work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (err) {
-    const retryAfter = err instanceof ParleyError ? err.details?.retry_after_s : undefined;
-    if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
-    throw err;
-  }
-}
-
 export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
   const { sql } = deps;
   const uploadChecks = deps.uploadChecks ?? uploadCheckSlots(0);
@@ -338,7 +327,7 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
       const { companyId } = auth;
       const c = await found(sql, companyId, id);
       if (FINAL_CAMPAIGN_STATUSES.includes(c.status)) throw closedToContacts(c.status);
-      const { contacts, errors: bad, received } = await withRetryAfter(reply, checkUploadOffLoop(task, { slots: uploadChecks, companyId }));
+      const { contacts, errors: bad, received } = await checkUploadOffLoop(task, { slots: uploadChecks, companyId });
       // Consent is the callee's record, not the campaign's (PUT /v1/contacts/{number}/consent): rows that carry it
       // are stored only for a key that may write it — otherwise nothing of the upload is.
       if (contacts.some((k) => k.consent)) requireScope(auth, 'contacts:write');
@@ -425,7 +414,7 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
 
     // ------------------------------------------------------------------------------------ do-not-call
     const addNumbers = async (companyId: string, reply: FastifyReply, task: NumbersTask) => {
-      const { numbers: good, errors: bad, received } = await withRetryAfter(reply, checkUploadOffLoop(task, { slots: uploadChecks, companyId }));
+      const { numbers: good, errors: bad, received } = await checkUploadOffLoop(task, { slots: uploadChecks, companyId });
       // The thread normalised the numbers already (checkNumbers).
       const added = await addDnc(sql, companyId, good, task.kind === 'numbers-json' ? 'api' : 'csv', null, 'canonical');
       return { received, added, duplicates: good.length - added, rejected: bad.slice(0, 100), rejected_count: bad.length };

@@ -10,6 +10,8 @@ import { WebhookHttpClient } from '../../webhooks/http-post.js';
 import { DELIVERY_STATUSES, attemptsFor, getDelivery, listDeliveries, replayDeliveries, replayDelivery, type AttemptRow, type DeliveryRow } from '../../webhooks/outbox.js';
 import { webhookUrlShown } from '../../webhooks/shown-url.js';
 import { sendTestEvent } from '../../webhooks/test-event.js';
+import { DEFAULT_TEST_EVENT_LIMITS, TestEventGate, type TestEventLimits } from '../../webhooks/test-event-limits.js';
+import { memoryCounter, type SharedCounter } from '../rate-limit-store.js';
 import { hasScope } from '../auth.js';
 import { DateTimeInput, Page, PageQuery, Timestamp, decodeCursor, encodeCursor, errors, parseInstant } from '../schemas.js';
 
@@ -102,6 +104,10 @@ export interface WebhookRoutesDeps {
    * lease an instance found lost holds (a crash), as the worker would. Without it, only an expired lease is lost.
    */
   owner?: LeaseOwner;
+  /** POST /v1/webhooks/test per company (default DEFAULT_TEST_EVENT_LIMITS). */
+  testLimits?: TestEventLimits;
+  /** Where the test events of the minute are counted: the database with a shared one (databaseCounter); default this process. */
+  testCounter?: SharedCounter;
 }
 
 export function webhookRoutes(deps: WebhookRoutesDeps): FastifyPluginAsync {
@@ -109,6 +115,8 @@ export function webhookRoutes(deps: WebhookRoutesDeps): FastifyPluginAsync {
     const client = new WebhookHttpClient(deps.delivery);
     app.addHook('onClose', async () => client.close());
     const { sql } = deps;
+    const testLimits = deps.testLimits ?? DEFAULT_TEST_EVENT_LIMITS;
+    const testGate = new TestEventGate(testLimits, deps.testCounter ?? memoryCounter(), Math.ceil(deps.delivery.timeoutMs / 1000));
 
     app.get('/webhooks/deliveries', {
       config: { scope: 'webhooks:read' },
@@ -187,11 +195,17 @@ export function webhookRoutes(deps: WebhookRoutesDeps): FastifyPluginAsync {
       schema: {
         tags: ['webhooks'],
         summary: 'Send a signed webhook.test event to the configured URL now and return the attempt',
-        response: { 200: TestResult, ...errors(400, 401) },
+        description: `At most ${testLimits.concurrent} at once and ${testLimits.perMinute} per minute per company (429 with Retry-After beyond, naming the limit in \`details.limit\`): each is a request from this server to the URL the company chose.`,
+        response: { 200: TestResult, ...errors(400, 401, 429) },
       },
     }, async (request) => {
-      const result = await sendTestEvent(sql, client, request.auth.companyId);
-      return { ...result, url: urlFor(request.auth.scopes, result.url) };
+      const release = await testGate.take(request.auth.companyId);
+      try {
+        const result = await sendTestEvent(sql, client, request.auth.companyId);
+        return { ...result, url: urlFor(request.auth.scopes, result.url) };
+      } finally {
+        release();
+      }
     });
   };
 }
