@@ -277,6 +277,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       rateLimitPerMin: config.TWILIO_RATE_LIMIT_PER_MIN,
       budget,
       liveCalls: runner,
+      // Stopping: a new call streams to PUBLIC_URL only where another instance is there to take it.
+      takesNewCalls: async () => !runner.draining || ownership.anotherInstanceAlive().catch(() => false),
       // Campaign voicemail in the bot's own voice (the registry's TTS for the bot), played from a token URL.
       voicemail: new VoicemailAudio({ sql, callTokenSecret, publicOrigin: config.PUBLIC_URL, ttsFor: (bot) => providers.forBot(bot) }),
     }),

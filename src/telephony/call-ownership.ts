@@ -131,6 +131,17 @@ export class CallOwnership {
     }
   }
 
+  /**
+   * Whether another instance heartbeated within the last two beats: one that can take a call's media stream when this
+   * one is stopping (behind a balancer, PUBLIC_URL reaches it). Whether it is stopping too is not known here.
+   */
+  async anotherInstanceAlive(): Promise<boolean> {
+    const [row] = await this.sql<{ alive: boolean }[]>`
+      select exists (select 1 from instances
+        where id <> ${this.instanceId} and heartbeat_at > now() - ${2 * this.heartbeatMs} * interval '1 millisecond') as alive`;
+    return row?.alive ?? false;
+  }
+
   /** Whether this instance has reached the database without a gap for long enough to take others' silence as lost. */
   mayJudgeSilence(): boolean {
     return this.reachableSince !== null && Date.now() - this.reachableSince >= this.lostAfterMs;

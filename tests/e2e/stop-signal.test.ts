@@ -13,6 +13,8 @@ import { DEMO_BOT_CONFIG } from '../../scripts/lib/demo.js';
 import { TwilioCaller } from '../../scripts/lib/twilio-caller.js';
 import { openDatabase, type Database } from '../../src/db/connect.js';
 import { transcriptOf, type TranscriptEntry } from '../../src/db/calls.js';
+import { computeSignature } from '../../src/telephony/twilio/signature.js';
+import { SHUTDOWN_NOTICE, SHUTDOWN_REFUSAL } from '../../src/telephony/twilio/voice-routes.js';
 import { FakeCartesia } from '../fakes/fakeCartesia.js';
 import { FakeDeepgram, mulawToneFrame } from '../fakes/fakeDeepgram.js';
 import { FakeOpenAI } from '../fakes/fakeOpenAI.js';
@@ -98,19 +100,35 @@ describe('the server process on SIGTERM and SIGINT', () => {
       return res.status === 503 ? res : null;
     });
     expect(await ready.json()).toEqual({ status: 'shutting down' });
-    // A call Twilio still sends here hears the goodbye too (its stream may go to another instance behind PUBLIC_URL).
-    const late = await dial(server, '+15557654322');
-    expect(await late.waitForBotAudio(10_000)).toBe(true);
+    // A call Twilio still sends here: with another process (or instance) to take its stream it is handed one, and
+    // hears the goodbye where it lands; alone, the server says the line is busy and ends it at once.
+    const late = processes > 1 ? await dial(server, '+15557654322') : null;
+    if (late) expect(await late.waitForBotAudio(10_000)).toBe(true);
+    const alone = { CallSid: 'CAalone', From: '+15557654322', To: BOT_NUMBER, Direction: 'inbound' };
+    if (!late) {
+      const busy = await fetch(`${server.url}/twilio/voice`, {
+        method: 'POST', body: new URLSearchParams(alone).toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': computeSignature(server.twilioAuthToken, `${server.publicUrl}/twilio/voice`, alone) },
+      });
+      const twiml = await busy.text();
+      expect(twiml).toContain(SHUTDOWN_NOTICE.en);
+      expect(twiml).not.toContain('<Stream');
+    }
 
     expect(await server.exited).toBe(0);
     await webCall;
     expect((await phone.closed).code).toBe(1000);
-    expect((await late.closed).code).toBe(1000);
+    if (late) expect((await late.closed).code).toBe(1000);
     expect(web!.endedReason).toBe('server_shutdown');
 
     const db = await openWritten(server, databaseUrl);
     try {
-      for (const callId of [phone.callId, web!.callId, late.callId]) {
+      if (!late) {
+        const [refused] = await db.sql<{ id: string; status: string; end_reason: string }[]>`select id, status, end_reason from calls where twilio_call_sid = ${alone.CallSid}`;
+        expect(refused).toMatchObject({ status: 'failed', end_reason: SHUTDOWN_REFUSAL });
+        expect(await db.sql`select status from webhook_events where type = 'call.ended' and body like ${`%${refused!.id}%`}`).toEqual([{ status: 'pending' }]);
+      }
+      for (const callId of [phone.callId, web!.callId, ...(late ? [late.callId] : [])]) {
         const [row] = await db.sql<{ status: string; end_reason: string; ended: boolean; transcript: TranscriptEntry[] }[]>`
           select status, end_reason, ended_at is not null as ended, ${transcriptOf(db.sql)} as transcript from calls c where id = ${callId}`;
         expect(row).toMatchObject({ status: 'completed', end_reason: 'server_shutdown', ended: true });
@@ -127,7 +145,7 @@ describe('the server process on SIGTERM and SIGINT', () => {
     }
   }
 
-  it('SIGTERM mid-call: both calls say goodbye and are stored, a late call hears the goodbye, and the process exits 0', () => stopMidCall(1), 120_000);
+  it('SIGTERM mid-call: both calls say goodbye and are stored, a late call hears the line is busy, and the process exits 0', () => stopMidCall(1), 120_000);
   if (usingRealPostgres()) {
     it('the same with PROCESSES=2: the primary forwards the signal, every process says goodbye to its calls', () => stopMidCall(2), 120_000);
   }

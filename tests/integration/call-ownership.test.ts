@@ -114,6 +114,20 @@ describe('calls of a lost server instance', () => {
     await instance.stop();
   });
 
+  it('knows whether another instance is there to take a new call\'s media while this one stops', async () => {
+    await db.sql`delete from instances`;
+    const stopping = new CallOwnership(db.sql, quiet, { heartbeatMs: 60_000, sweepEveryMs: 0 });
+    await stopping.start({ sweep: false });
+    expect(await stopping.anotherInstanceAlive()).toBe(false);
+    const other = new CallOwnership(db.sql, quiet, { heartbeatMs: 60_000, sweepEveryMs: 0 });
+    await other.start({ sweep: false });
+    expect(await stopping.anotherInstanceAlive()).toBe(true);
+    // Silent for over two of this instance's beats: not counted on.
+    await db.sql`update instances set heartbeat_at = now() - interval '1 hour' where id = ${other.instanceId}`;
+    expect(await stopping.anotherInstanceAlive()).toBe(false);
+    await Promise.all([stopping.stop(), other.stop()]);
+  });
+
   it('ends in_progress calls that no instance ever owned once they have been quiet long enough', async () => {
     const callId = await seedCall(db.sql, companyId, botId, '+12125550111');
     await db.sql`update calls set updated_at = now() - interval '3 hours' where id = ${callId}`;

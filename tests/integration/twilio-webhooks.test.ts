@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeSignature } from '../../src/telephony/twilio/signature.js';
-import { twilioVoiceRoutes } from '../../src/telephony/twilio/voice-routes.js';
+import { SHUTDOWN_NOTICE, SHUTDOWN_REFUSAL, twilioVoiceRoutes } from '../../src/telephony/twilio/voice-routes.js';
 import { verifyCallToken } from '../../src/telephony/call-token.js';
 import { botBody, createTestApp, type TestApp } from '../helpers/app.js';
 
@@ -13,6 +13,8 @@ describe('Twilio voice and status webhooks', () => {
   let company: { companyId: string; apiKey: string };
   let botId: string;
   const prewarmed: Array<{ callId: string; botId: string }> = [];
+  /** The server is stopping with no other instance to take a call (server.ts takesNewCalls). */
+  let stoppingAlone = false;
 
   const post = (path: string, form: Record<string, string>, signature?: string) => {
     const sig = signature ?? computeSignature(AUTH, `${ORIGIN}${path}`, form);
@@ -21,7 +23,7 @@ describe('Twilio voice and status webhooks', () => {
 
   beforeAll(async () => {
     t = await createTestApp({
-      publicRoutes: (db) => [twilioVoiceRoutes({ sql: db.sql, authToken: AUTH, publicOrigin: ORIGIN, callTokenSecret: SECRET, prewarm: (callId, bot) => void prewarmed.push({ callId, botId: bot.id }) })],
+      publicRoutes: (db) => [twilioVoiceRoutes({ sql: db.sql, authToken: AUTH, publicOrigin: ORIGIN, callTokenSecret: SECRET, prewarm: (callId, bot) => void prewarmed.push({ callId, botId: bot.id }), takesNewCalls: async () => !stoppingAlone })],
     });
     company = await t.createCompany();
     const res = await t.app.inject({ method: 'POST', url: '/v1/bots', headers: t.as(company.apiKey), payload: botBody({ phone_number: '+15557770000' }) });
@@ -52,6 +54,25 @@ describe('Twilio voice and status webhooks', () => {
     expect(call).toMatchObject({ bot_id: botId, company_id: company.companyId, direction: 'inbound', status: 'ringing', from_number: '+15551112222', twilio_call_sid: 'CA100' });
     // The call's provider sessions start opening while Twilio sets up the stream.
     expect(prewarmed).toEqual([{ callId, botId }]);
+  });
+
+  it('a call that comes in while the server stops with no other instance hears that the line is busy and is ended with why, never left ringing', async () => {
+    stoppingAlone = true;
+    try {
+      const res = await post('/twilio/voice', { CallSid: 'CA150', From: '+15551112222', To: '+15557770000', Direction: 'inbound' });
+      expect(res.statusCode).toBe(200);
+      expect(res.body).toContain(SHUTDOWN_NOTICE.en);
+      expect(res.body).toContain('<Hangup/>');
+      expect(res.body).not.toContain('<Stream');
+      const [call] = await t.db.sql`select id, status, end_reason, ended_at from calls where twilio_call_sid = 'CA150'`;
+      expect(call).toMatchObject({ status: 'failed', end_reason: SHUTDOWN_REFUSAL });
+      expect(call!.ended_at).not.toBeNull();
+      expect(prewarmed.map((p) => p.callId)).not.toContain(call!.id);
+      // Twilio's retry of the same webhook finds the call ended: a plain hang-up.
+      expect((await post('/twilio/voice', { CallSid: 'CA150', From: '+15551112222', To: '+15557770000', Direction: 'inbound' })).body).not.toContain('<Stream');
+    } finally {
+      stoppingAlone = false;
+    }
   });
 
   it('apologises and hangs up on an unknown or inactive number, recording a failed call', async () => {

@@ -48,6 +48,12 @@ export interface TwilioRouteDeps {
   budget?: BudgetCheck;
   /** The calls this instance runs (CallRunner): a final status callback ends the call's session here at once. */
   liveCalls?: Pick<CallRunner, 'endLiveSession'>;
+  /**
+   * Whether a call answered now can be run: false while this instance stops (SIGTERM) and no other instance is there
+   * to take its media stream. Such a call hears SHUTDOWN_NOTICE and is ended `failed` / `server_shutdown: …` at once,
+   * rather than being handed a stream URL nobody will answer (the call stayed `ringing` until the sweep). Unset: always.
+   */
+  takesNewCalls?: () => Promise<boolean>;
 }
 
 export const MEDIA_PATH = '/twilio/media';
@@ -62,6 +68,15 @@ export const BUDGET_NOTICE = {
   en: 'Sorry, we cannot take your call right now. Please try again later. Goodbye.',
   ru: 'Извините, сейчас мы не можем принять ваш звонок. Пожалуйста, перезвоните позже. До свидания.',
 };
+
+/** Said to callers whose call comes in while the server stops with no other instance to run it, before the hang-up. */
+export const SHUTDOWN_NOTICE = {
+  en: 'Sorry, we cannot take your call right now. Please call again in a few minutes. Goodbye.',
+  ru: 'Извините, сейчас мы не можем принять ваш звонок. Пожалуйста, перезвоните через несколько минут. До свидания.',
+};
+
+/** The end reason of a call refused for that (docs/operations.md, Stopping). */
+export const SHUTDOWN_REFUSAL = 'server_shutdown: the server was stopping when the call came in';
 
 export const RECORDING_PATH = '/twilio/recording';
 
@@ -152,6 +167,17 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
         request.log.info({ callSid, companyId: bot.company_id }, 'inbound call refused: the monthly budget is used up');
         return reply.type('text/xml').send(apologyTwiml(BUDGET_NOTICE[bot.language], bot.language));
       }
+      if (deps.takesNewCalls && !(await deps.takesNewCalls())) {
+        const refused = await deps.sql.begin(async (tx) => {
+          const call = await createCall(tx, { companyId: bot.company_id, botId: bot.id, direction, twilioCallSid: callSid, from, to, status: 'ringing' });
+          if (!isThisBotsLiveCall(call, bot)) return false;
+          await endCallInTx(tx, { callId: call.id, companyId: bot.company_id }, { status: 'failed', reason: SHUTDOWN_REFUSAL }, { by: 'telephony', durationSec: 0 });
+          return true;
+        });
+        if (!refused) return reply.type('text/xml').send(hangupTwiml());
+        request.log.info({ callSid, companyId: bot.company_id }, 'call refused: the server is stopping and no other instance can run it');
+        return reply.type('text/xml').send(apologyTwiml(SHUTDOWN_NOTICE[bot.language], bot.language));
+      }
       const call = await createCall(deps.sql, { companyId: bot.company_id, botId: bot.id, direction, twilioCallSid: callSid, from, to, status: 'ringing' });
       // A repeated webhook (Twilio's retry or fallback URL, with the same CallSid) finds the row the first one made:
       // while it is live it is answered again; one that has ended, or is not this bot's, is hung up on.
@@ -197,6 +223,12 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
       if (!campaign && isMachineVerdict(answeredBy)) {
         await recordMachineAnswer(deps.sql, call.id, { reason: machineEndReason(answeredBy, false), failure: `answered by a machine (${answeredBy.slice(0, 40)})` });
         return reply.type('text/xml').send(hangupTwiml());
+      }
+      if (deps.takesNewCalls && !(await deps.takesNewCalls()) && call.company_id) {
+        const companyId = call.company_id;
+        await deps.sql.begin((tx) => endCallInTx(tx, { callId: call.id, companyId }, { status: 'failed', reason: SHUTDOWN_REFUSAL }, { by: 'telephony', durationSec: 0 }));
+        request.log.info({ callSid, companyId }, 'outbound call answered while the server is stopping and no other instance can run it: hanging up');
+        return reply.type('text/xml').send(apologyTwiml(SHUTDOWN_NOTICE[bot.language], bot.language));
       }
       deps.prewarm?.(call.id, bot);
       return reply.type('text/xml').send(streamTwiml(deps, call.id, bot));
