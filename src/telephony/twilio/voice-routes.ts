@@ -8,6 +8,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { createCall, endCallInTx, recordRefusedCall } from '../../call/lifecycle.js';
+import type { CallEndReason } from '../../call/end-reasons.js';
 import { isMachineVerdict, machineEndReason, recordMachineAnswer } from '../../call/machine-answer.js';
 import { connectionAuthenticated } from '../../connection-guard.js';
 import { findActiveBotByNumber, getBotForCall, type BotRow } from '../../db/bots.js';
@@ -76,7 +77,7 @@ export const SHUTDOWN_NOTICE = {
 };
 
 /** The end reason of a call refused for that (docs/operations.md, Stopping). */
-export const SHUTDOWN_REFUSAL = 'server_shutdown: the server was stopping when the call came in';
+export const SHUTDOWN_REFUSAL: CallEndReason = 'server_shutdown: the server was stopping when the call came in';
 
 export const RECORDING_PATH = '/twilio/recording';
 
@@ -155,29 +156,21 @@ export function twilioVoiceRoutes(deps: TwilioRouteDeps): FastifyPluginAsync {
         return reply.type('text/xml').send(apologyTwiml(APOLOGY.en, 'en'));
       }
       const direction = form.text('Direction')?.startsWith('outbound') ? 'outbound' : 'inbound';
-      if ((await deps.budget?.status(bot.company_id))?.exhausted) {
-        // Recorded as the company's call, ended at once with the reason; the caller hears why, in the bot's language.
+      // A call that cannot be taken is recorded as the company's call, ended at once with the reason; the caller
+      // hears why, in the bot's language.
+      const refuse = async (reason: CallEndReason, notice: Record<'en' | 'ru', string>, why: string) => {
         const answered = await deps.sql.begin(async (tx) => {
           const call = await createCall(tx, { companyId: bot.company_id, botId: bot.id, direction, twilioCallSid: callSid, from, to, status: 'ringing' });
           if (!isThisBotsLiveCall(call, bot)) return false;
-          await endCallInTx(tx, { callId: call.id, companyId: bot.company_id }, { status: 'failed', reason: BUDGET_EXHAUSTED }, { by: 'telephony', durationSec: 0 });
+          await endCallInTx(tx, { callId: call.id, companyId: bot.company_id }, { status: 'failed', reason }, { by: 'telephony', durationSec: 0 });
           return true;
         });
         if (!answered) return reply.type('text/xml').send(hangupTwiml());
-        request.log.info({ callSid, companyId: bot.company_id }, 'inbound call refused: the monthly budget is used up');
-        return reply.type('text/xml').send(apologyTwiml(BUDGET_NOTICE[bot.language], bot.language));
-      }
-      if (deps.takesNewCalls && !(await deps.takesNewCalls())) {
-        const refused = await deps.sql.begin(async (tx) => {
-          const call = await createCall(tx, { companyId: bot.company_id, botId: bot.id, direction, twilioCallSid: callSid, from, to, status: 'ringing' });
-          if (!isThisBotsLiveCall(call, bot)) return false;
-          await endCallInTx(tx, { callId: call.id, companyId: bot.company_id }, { status: 'failed', reason: SHUTDOWN_REFUSAL }, { by: 'telephony', durationSec: 0 });
-          return true;
-        });
-        if (!refused) return reply.type('text/xml').send(hangupTwiml());
-        request.log.info({ callSid, companyId: bot.company_id }, 'call refused: the server is stopping and no other instance can run it');
-        return reply.type('text/xml').send(apologyTwiml(SHUTDOWN_NOTICE[bot.language], bot.language));
-      }
+        request.log.info({ callSid, companyId: bot.company_id }, `inbound call refused: ${why}`);
+        return reply.type('text/xml').send(apologyTwiml(notice[bot.language], bot.language));
+      };
+      if ((await deps.budget?.status(bot.company_id))?.exhausted) return refuse(BUDGET_EXHAUSTED, BUDGET_NOTICE, 'the monthly budget is used up');
+      if (deps.takesNewCalls && !(await deps.takesNewCalls())) return refuse(SHUTDOWN_REFUSAL, SHUTDOWN_NOTICE, 'the server is stopping and no other instance can run it');
       const call = await createCall(deps.sql, { companyId: bot.company_id, botId: bot.id, direction, twilioCallSid: callSid, from, to, status: 'ringing' });
       // A repeated webhook (Twilio's retry or fallback URL, with the same CallSid) finds the row the first one made:
       // while it is live it is answered again; one that has ended, or is not this bot's, is hung up on.
