@@ -11,6 +11,9 @@ export interface Metrics {
   activeCalls: Gauge<'transport'>;
   callTurnLatency: Histogram<'stage'>;
   malformedFrames: Counter<'transport'>;
+  /** Twilio media streams' skipped sequenceNumbers, added once per call at its end (telephony/twilio/sequence-gaps.ts). */
+  mediaSequenceGaps: Counter<string>;
+  mediaMessagesLost: Counter<string>;
   bargeInToClear: Histogram<string>;
   /** Per barge-in, from the caller's speech onset: stage = onset_to_quiet | onset_to_commit | onset_to_resume. */
   bargeIn: Histogram<'stage'>;
@@ -77,6 +80,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       registers: [registry],
     }),
     malformedFrames: new Counter({ name: 'parley_malformed_frames_total', help: 'Malformed or unexpected media frames', labelNames: ['transport'], registers: [registry] }),
+    mediaSequenceGaps: new Counter({ name: 'parley_media_sequence_gaps_total', help: 'Places where a Twilio media stream skipped sequenceNumbers (messages Twilio never sent), counted at each call\'s end', registers: [registry] }),
+    mediaMessagesLost: new Counter({ name: 'parley_media_messages_lost_total', help: 'Twilio media stream messages skipped (20 ms of caller audio each when media), counted at each call\'s end', registers: [registry] }),
     webhookAttempts: new Counter({
       name: 'parley_webhook_attempts_total',
       help: 'Webhook delivery attempts by outcome (delivered, retry = failed and rescheduled, dead, skipped)',

@@ -162,6 +162,25 @@ describe('Twilio media socket', () => {
     expect((await callRow(callId)).status).toBe('completed');
   });
 
+  it('counts the messages Twilio skipped (sequenceNumber gaps), fast path and full parser alike, and stores them once at the call\'s end', async () => {
+    const { callSid, callId, params } = await dial();
+    const s = await openStream();
+    start(s.ws, callSid, params);
+    await until(() => s.events.some((e) => e.event === 'mark'));
+    const counter = async () => (await metrics.mediaMessagesLost.get()).values[0]?.value ?? 0;
+    const lostBefore = await counter();
+    const media = (seq: number) => JSON.stringify({ event: 'media', sequenceNumber: String(seq), streamSid: 'MZhard', media: { track: 'inbound', chunk: String(seq), timestamp: '0', payload: oneFrame } });
+    // 2, 3, then 7 (4–6 lost) on the fast path; a keypress at 8 and a spaced-out media frame at 10 (9 lost) go the full way.
+    for (const seq of [2, 3, 7]) s.ws.send(media(seq));
+    s.ws.send(JSON.stringify({ event: 'dtmf', sequenceNumber: '8', streamSid: 'MZhard', dtmf: { track: 'inbound_track', digit: '1' } }));
+    s.ws.send(media(10).replace('{"event"', '{ "event"'));
+    s.ws.send(media(10)); // a repeat: nothing more lost
+    s.ws.send(JSON.stringify({ event: 'stop', sequenceNumber: '11', streamSid: 'MZhard', stop: { accountSid: 'AC1', callSid } }));
+    await until(async () => (await t.db.sql`select 1 from calls where id = ${callId} and media_sequence_gaps is not null`).length === 1);
+    expect(await t.db.sql`select media_sequence_gaps, media_messages_lost from calls where id = ${callId}`).toEqual([{ media_sequence_gaps: 2, media_messages_lost: 4 }]);
+    expect((await counter()) - lostBefore).toBe(4);
+  });
+
   it(`closes the socket with 1009 on a frame over ${MAX_SOCKET_PAYLOAD} bytes (ws cannot skip it), which ends the call: a protocol error, not the caller's hang-up`, async () => {
     const { callSid, callId, params } = await dial();
     const s = await openStream();

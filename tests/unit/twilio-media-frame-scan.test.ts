@@ -24,7 +24,7 @@ function rng(seed: number): () => number {
 }
 
 const bytesOf = (s: string): Buffer => Buffer.from(s, 'utf8');
-const span = (): FrameSpan => ({ inbound: false, payloadStart: -1, payloadEnd: -1, nameStart: -1, nameEnd: -1, sidStart: -2, sidEnd: -2 });
+const span = (): FrameSpan => ({ inbound: false, payloadStart: -1, payloadEnd: -1, nameStart: -1, nameEnd: -1, sidStart: -2, sidEnd: -2, sequence: -2 });
 
 /** What the full path (decodeTwilioMessage, then the transport) makes of a frame: the media or mark it carries, and its stream. */
 function fullPath(raw: Buffer): { media: { inbound: boolean; payload: string }; streamSid: string | null } | { mark: string; streamSid: string | null } | null {

@@ -26,7 +26,7 @@ const ready = (address: AddressInfo | string | null): void => {
 
 /** Decodes each media frame's audio and sends it on in 60 ms packets. */
 function forwarder(upstream: WebSocket): (data: Buffer) => void {
-  const span: FrameSpan = { inbound: true, payloadStart: 0, payloadEnd: 0, nameStart: 0, nameEnd: 0, sidStart: -1, sidEnd: -1 };
+  const span: FrameSpan = { inbound: true, payloadStart: 0, payloadEnd: 0, nameStart: 0, nameEnd: 0, sidStart: -1, sidEnd: -1, sequence: -1 };
   let decoded = new Uint8Array(160);
   let packet = Buffer.allocUnsafe(PACKET_BYTES);
   let fill = 0;

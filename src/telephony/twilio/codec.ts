@@ -24,7 +24,17 @@ export type TwilioInbound =
   | { event: 'dtmf'; streamSid: string | null; digit: string }
   | { event: 'stop'; streamSid: string | null; callSid: string | null };
 
-export type DecodeResult = { ok: true; message: TwilioInbound } | { ok: false; error: string };
+/** `sequence`: the message's sequenceNumber (Twilio counts every message of a stream from 1), -1 when absent or not a count. */
+export type DecodeResult = { ok: true; message: TwilioInbound; sequence: number } | { ok: false; error: string };
+type Decoded = { ok: true; message: TwilioInbound } | { ok: false; error: string };
+
+/** The longest sequenceNumber read: 15 digits stay exact in a double (a stream of 20 ms frames reaches 10^15 never). */
+const MAX_SEQUENCE_DIGITS = 15;
+
+/** A sequenceNumber's value: a string of decimal digits (as Twilio sends it), else -1. */
+function sequenceOf(v: unknown): number {
+  return typeof v === 'string' && v.length > 0 && v.length <= MAX_SEQUENCE_DIGITS && /^[0-9]+$/.test(v) ? Number(v) : -1;
+}
 
 const str = (v: unknown): v is string => typeof v === 'string';
 const obj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -38,6 +48,11 @@ export function decodeTwilioMessage(raw: string): DecodeResult {
     return { ok: false, error: 'not JSON' };
   }
   if (!obj(m) || !str(m.event)) return { ok: false, error: 'no event field' };
+  const decoded = decodeObject(m as Record<string, unknown> & { event: string });
+  return decoded.ok ? { ...decoded, sequence: sequenceOf(m.sequenceNumber) } : decoded;
+}
+
+function decodeObject(m: Record<string, unknown> & { event: string }): Decoded {
   const streamSid = str(m.streamSid) ? m.streamSid : null;
   switch (m.event) {
     case 'connected':
@@ -182,6 +197,8 @@ export interface FrameSpan {
   /** The top-level streamSid: bytes [sidStart, sidEnd); both -1 when the frame names none. */
   sidStart: number;
   sidEnd: number;
+  /** The top-level sequenceNumber's value; -1 when the frame has none or it is not a string of digits. */
+  sequence: number;
 }
 
 export const SCANNED_NONE = 0;
@@ -201,6 +218,9 @@ const KEY_PAYLOAD = ascii('payload');
 const KEY_TRACK = ascii('track');
 const KEY_NAME = ascii('name');
 const KEY_STREAM_SID = ascii('streamSid');
+const KEY_SEQUENCE = ascii('sequenceNumber');
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
 const VALUE_INBOUND = ascii('inbound');
 
 /** The index of the quote closing a string whose first character is at `i`; -1 unless printable ASCII without escapes. */
@@ -211,6 +231,18 @@ function plainStringEnd(b: Uint8Array, i: number): number {
     if (c < 0x20 || c > 0x7e || c === BACKSLASH) return -1;
   }
   return -1;
+}
+
+/** Bytes [start, end) of `b` read as a decimal count (sequenceOf's rule), -1 unless 1–15 digits. */
+function digitsValue(b: Uint8Array, start: number, end: number): number {
+  if (end <= start || end - start > MAX_SEQUENCE_DIGITS) return -1;
+  let v = 0;
+  for (let k = start; k < end; k++) {
+    const c = b[k]!;
+    if (c < DIGIT_0 || c > DIGIT_9) return -1;
+    v = v * 10 + (c - DIGIT_0);
+  }
+  return v;
 }
 
 /** Whether bytes [start, end) of `b` are `word`. */
@@ -244,6 +276,7 @@ export function scanFrame(b: Uint8Array, out: FrameSpan): ScanResult {
   let nameEnd = -1;
   let sidStart = -1;
   let sidEnd = -1;
+  let sequence = -1;
   let inbound = true;
   for (;;) {
     if (b[i] !== QUOTE) return SCANNED_NONE;
@@ -298,6 +331,8 @@ export function scanFrame(b: Uint8Array, out: FrameSpan): ScanResult {
         if (sidStart >= 0) return SCANNED_NONE;
         sidStart = v0;
         sidEnd = v1;
+      } else if (bytesEqual(b, keyStart, keyEnd, KEY_SEQUENCE)) {
+        sequence = digitsValue(b, v0, v1);
       }
       i = v1 + 1;
     }
@@ -308,6 +343,7 @@ export function scanFrame(b: Uint8Array, out: FrameSpan): ScanResult {
   if (i !== n - 1) return SCANNED_NONE;
   out.sidStart = sidStart;
   out.sidEnd = sidEnd;
+  out.sequence = sequence;
   if (event === SCANNED_MEDIA && payloadStart >= 0) {
     out.inbound = inbound;
     out.payloadStart = payloadStart;

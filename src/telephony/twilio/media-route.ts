@@ -8,9 +8,10 @@
  * `start` (UnauthenticatedFrames: anything more, binary or oversized terminates it); every refusal is a close
  * frame and, a second later, the connection cut (closeUnauthenticated).
  */
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { Metrics } from '../../metrics.js';
+import type { SequenceGaps } from './sequence-gaps.js';
 import { getBotForCall } from '../../db/bots.js';
 import { endCallInTx } from '../../call/lifecycle.js';
 import { getCallById, isLiveStatus } from '../../db/calls.js';
@@ -89,7 +90,7 @@ export function twilioMediaRoute(deps: MediaRouteDeps): FastifyPluginAsync {
         const message = decoded.message;
         if (transport) {
           if (message.event === 'start' || message.event === 'connected') return bad(`repeated ${message.event}`);
-          transport.receive(message);
+          transport.receive(message, decoded.sequence);
           return;
         }
         if (message.event === 'connected') return;
@@ -127,6 +128,7 @@ export function twilioMediaRoute(deps: MediaRouteDeps): FastifyPluginAsync {
           const t = transport;
           onCallSocketGone(socket, (reason, end) => t.socketClosed(reason, end));
           await deps.runner.run(t, call, bot);
+          await recordSequenceGaps(deps, call.id, t.sequence, log);
           if (socket.readyState === socket.OPEN) socket.close(1000, 'call ended');
         })().catch((err: unknown) => {
           log.error({ err }, 'media stream failed');
@@ -138,4 +140,18 @@ export function twilioMediaRoute(deps: MediaRouteDeps): FastifyPluginAsync {
       socket.on('close', () => clearTimeout(startTimer));
     });
   };
+}
+
+/**
+ * The stream's lost messages, once, as its call ends: on the call row (null for calls before this count, and web
+ * calls) and in the metrics. Never per frame; a failure to store them is logged, the call is over either way.
+ */
+async function recordSequenceGaps(deps: Pick<MediaRouteDeps, 'sql' | 'metrics'>, callId: string, seen: SequenceGaps, log: FastifyBaseLogger): Promise<void> {
+  if (seen.gaps > 0) {
+    deps.metrics.mediaSequenceGaps.inc(seen.gaps);
+    deps.metrics.mediaMessagesLost.inc(seen.lost);
+    log.warn({ callId, gaps: seen.gaps, lost: seen.lost }, 'the media stream skipped sequence numbers: messages Twilio never sent');
+  }
+  await deps.sql`update calls set media_sequence_gaps = ${seen.gaps}, media_messages_lost = ${seen.lost} where id = ${callId}`
+    .catch((err: unknown) => log.warn({ err, callId }, 'storing the media stream\'s sequence gaps failed'));
 }

@@ -10,6 +10,7 @@ import type { WebSocket } from 'ws';
 import { TWILIO_FORMAT } from '../../audio/format.js';
 import { FarEndState } from '../socket-frames.js';
 import type { CallEndReason } from '../../call/end-reasons.js';
+import { SequenceGaps } from './sequence-gaps.js';
 import type { CallTransport, TransportHandlers, TransportNotice } from '../transport.js';
 import {
   base64DecodedCapacity,
@@ -74,9 +75,11 @@ export class TwilioMediaTransport implements CallTransport {
   /** Inbound audio is decoded into this and handed on as `inboundView` (onAudio's frame may be reused). */
   private inboundBytes = new Uint8Array(160);
   private inboundView = this.inboundBytes;
-  private readonly span: FrameSpan = { inbound: true, payloadStart: 0, payloadEnd: 0, nameStart: 0, nameEnd: 0, sidStart: -1, sidEnd: -1 };
+  private readonly span: FrameSpan = { inbound: true, payloadStart: 0, payloadEnd: 0, nameStart: 0, nameEnd: 0, sidStart: -1, sidEnd: -1, sequence: -1 };
   /** This stream's streamSid as bytes, to check each scanned frame's against. */
   private readonly sidBytes: Uint8Array;
+  /** Messages Twilio never sent (gaps in sequenceNumber); read once when the call ends (media-route.ts). */
+  readonly sequence = new SequenceGaps();
 
   constructor(
     private readonly ws: WebSocket,
@@ -119,6 +122,7 @@ export class TwilioMediaTransport implements CallTransport {
       this.onMalformed(OTHER_STREAM);
       return true;
     }
+    this.sequence.see(span.sequence);
     const h = this.handlers;
     if (!h) return true;
     if (kind === SCANNED_MARK) {
@@ -142,9 +146,10 @@ export class TwilioMediaTransport implements CallTransport {
     return true;
   }
 
-  /** A decoded message (frames that scanFrame does not take). */
-  receive(message: TwilioInbound): void {
+  /** A decoded message (frames that scanFrame does not take), with its sequenceNumber (-1: none). */
+  receive(message: TwilioInbound, sequence = -1): void {
     if ('streamSid' in message && message.streamSid !== this.streamSid) return this.onMalformed(OTHER_STREAM);
+    this.sequence.see(sequence);
     // A stop before the loop attached still ends the call (attach() reports it).
     if (message.event === 'stop') return this.farEnd.close('stop');
     const h = this.handlers;
