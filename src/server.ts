@@ -114,6 +114,8 @@ export interface StartOptions {
   worker?: number;
   /** How long provider sessions opened at the voice webhook wait for their media stream (default 15 s; tests). */
   prewarmTtlMs?: number;
+  /** How often the embedded database's vacuum reads its statistics (default 60 s; tests). */
+  vacuumPollMs?: number;
 }
 
 /**
@@ -225,7 +227,12 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   // Purges calls past each company's retention_days (src/privacy/retention.ts).
   const retention = config.WORKERS_ENABLED ? retentionWorker(backgroundSql, log, { recordings }) : null;
   // Embedded PGlite has no autovacuum: this vacuums its churned tables (src/db/embedded-vacuum.ts); null on PostgreSQL.
-  const vacuum = config.WORKERS_ENABLED ? embeddedVacuumWorker({ kind: db.kind, sql: backgroundSql }, log) : null;
+  // Not shared work but this process's own database's upkeep (no other process can reach it), so it runs with or
+  // without WORKERS_ENABLED: the API, calls and heartbeats churn tables too (rate_limit_counts, instances, calls).
+  if (!config.WORKERS_ENABLED && db.kind === 'pglite') {
+    log.warn('WORKERS_ENABLED=false with the embedded database: no other process can reach it, so ingestion, post-call analysis, webhook deliveries, campaigns, rollups and retention will not run');
+  }
+  const vacuum = embeddedVacuumWorker({ kind: db.kind, sql: backgroundSql }, log, options.vacuumPollMs ? { pollMs: options.vacuumPollMs } : {});
 
   const prewarmer = new ProviderPrewarmer({ providersFor: (bot) => providers.forBot(bot), log, ...(options.prewarmTtlMs ? { ttlMs: options.prewarmTtlMs } : {}) });
   const runner = new CallRunner({

@@ -10,6 +10,8 @@ import type { RootSql } from '../../src/db/sql.js';
 import { createTestDb, usingRealPostgres, type TestDatabase } from '../helpers/db.js';
 import { until } from '../helpers/until.js';
 import { createLogger } from '../../src/log.js';
+import { testConfig } from '../../src/config.js';
+import { startServer } from '../../src/server.js';
 
 const ROWS = 20_000;
 const logger = createLogger('silent');
@@ -57,6 +59,16 @@ if (!usingRealPostgres()) describe('embedded database vacuum (PGlite)', () => {
     // stays at ~2.6 MB, give or take a few pages. Without the step each round added what the first did (~3 MB: 30 MB
     // after ten), so eight more rounds would have added ~24 MB.
     expect(sizes.at(-1)! - sizes[1]!).toBeLessThan(unvacuumed.bytes / 4);
+  });
+
+  it('runs in a server without WORKERS_ENABLED too: no other process can reach its database to do it', async () => {
+    const server = await startServer(testConfig({ HOST: '127.0.0.1', WORKERS_ENABLED: 'false' }), logger, { port: 0, vacuumPollMs: 50 });
+    try {
+      await churn(server.db.sql);
+      await until(async () => (await stats(server.db.sql)).dead === 0, 20_000);
+    } finally {
+      await server.stop();
+    }
   });
 
   it('the poller vacuums a table on its own once enough rows are dead', async () => {
