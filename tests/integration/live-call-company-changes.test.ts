@@ -11,50 +11,31 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { createMetrics } from '../../src/metrics.js';
-import { CallRunner } from '../../src/telephony/call-runner.js';
 import { listenForCallEnds, type CallEndListener } from '../../src/telephony/call-end-notices.js';
-import { WEB_CALL_SOCKET_PATH, webCallSocketRoute } from '../../src/telephony/web/socket-route.js';
-import { webCallRoutes } from '../../src/api/routes/web-calls.js';
 import { ScriptedLlm, ScriptedStt, ScriptedTts } from '../helpers/scripted-providers.js';
-import { ADMIN_TOKEN, botBody, createTestApp, type TestApp } from '../helpers/app.js';
+import { ADMIN_TOKEN, botBody } from '../helpers/app.js';
 import { until } from '../helpers/until.js';
-import { WebCallClient } from '../fixtures/web/web-call-harness.js';
+import { PUBLIC_URL, startWebCallApp, WebCallClient, type WebCallApp } from '../fixtures/web/web-call-harness.js';
 import { storedTranscript } from '../helpers/transcript.js';
 
-const PUBLIC_URL = 'https://parley.example';
 const NOT_TRANSFERRED = "I'm sorry, I can't transfer you right now";
 
-let t: TestApp;
-let url: string;
-let runner: CallRunner;
+let t: WebCallApp;
 let listener: CallEndListener;
 
 beforeAll(async () => {
-  const metrics = createMetrics();
-  t = await createTestApp({
-    env: { PUBLIC_URL },
-    tenantRoutes: (db, config) => [webCallRoutes({ sql: db.sql, publicOrigin: config.PUBLIC_URL, tokenTtlSec: 60 })],
-    publicRoutes: (db, config) => {
-      runner = new CallRunner({
-        sql: db.sql, log: createLogger('silent'), metrics,
-        providersFor: () => ({
-          stt: new ScriptedStt(),
-          // The caller's first words get transfer_call; anything after, a plain answer.
-          llm: new ScriptedLlm((_r, i) => (i === 0 ? { toolCalls: [{ id: 't1', name: 'transfer_call', arguments: { reason: 'caller asked for a person' } }] } : 'Of course.'), { firstTokenMs: 1, tokenMs: 1 }),
-          tts: new ScriptedTts(),
-        }),
-      });
-      return [webCallSocketRoute({ sql: db.sql, runner, metrics, publicOrigin: config.PUBLIC_URL })];
-    },
-  });
-  url = (await t.app.listen({ port: 0, host: '127.0.0.1' })).replace(/^http/, 'ws') + WEB_CALL_SOCKET_PATH;
+  t = await startWebCallApp(() => ({
+    stt: new ScriptedStt(),
+    // The caller's first words get transfer_call; anything after, a plain answer.
+    llm: new ScriptedLlm((_r, i) => (i === 0 ? { toolCalls: [{ id: 't1', name: 'transfer_call', arguments: { reason: 'caller asked for a person' } }] } : 'Of course.'), { firstTokenMs: 1, tokenMs: 1 }),
+    tts: new ScriptedTts(),
+  }));
   // As the server does: an end another party makes reaches the session through the database.
-  listener = await listenForCallEnds(t.db, runner, createLogger('silent'));
+  listener = await listenForCallEnds(t.db, t.runner, createLogger('silent'));
 }, 60_000);
 afterAll(async () => {
-  await listener.stop();
-  await t.close();
+  await listener?.stop();
+  await t?.close();
 });
 
 async function botOf(apiKey: string, phoneNumber?: string): Promise<string> {
@@ -72,9 +53,8 @@ async function storeTransferNumber(botId: string, to: string): Promise<void> {
 
 /** A web call in which the caller asks for a person; the call's stored transcript once the bot has answered. */
 async function askForAPerson(apiKey: string, botId: string) {
-  const minted = await t.app.inject({ method: 'POST', url: `/v1/bots/${botId}/web-calls`, headers: t.as(apiKey) });
-  const { call_id: callId, token } = minted.json() as { call_id: string; token: string };
-  const client = await WebCallClient.connect(url, PUBLIC_URL);
+  const { call_id: callId, token } = await t.mint(apiKey, botId);
+  const client = await WebCallClient.connect(t.wsUrl, PUBLIC_URL);
   client.send({ type: 'start', token });
   await client.untilMessage((m) => m.type === 'ready');
   client.send({ type: 'text', text: 'Put me through to a person, please.' });
@@ -122,18 +102,17 @@ describe('a company disabled during a call', () => {
   it('ends its live call at once: the row ended with why, the session stopped, the transcript kept', async () => {
     const c = await t.createCompany();
     const botId = await botOf(c.apiKey);
-    const minted = await t.app.inject({ method: 'POST', url: `/v1/bots/${botId}/web-calls`, headers: t.as(c.apiKey) });
-    const { call_id: callId, token } = minted.json() as { call_id: string; token: string };
-    const client = await WebCallClient.connect(url, PUBLIC_URL);
+    const { call_id: callId, token } = await t.mint(c.apiKey, botId);
+    const client = await WebCallClient.connect(t.wsUrl, PUBLIC_URL);
     client.send({ type: 'start', token });
     await client.untilMessage((m) => m.type === 'ready');
     await until(async () => (await storedTranscript(t.db.sql, callId)).some((x) => x.role === 'bot'));
-    expect(runner.activeCount).toBe(1);
+    expect(t.runner.activeCount).toBe(1);
 
     const res = await t.app.inject({ method: 'PATCH', url: `/v1/admin/companies/${c.companyId}`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: { is_active: false } });
     expect(res.statusCode).toBe(200);
     await client.closed;
-    await until(() => runner.activeCount === 0);
+    await until(() => t.runner.activeCount === 0);
     const [row] = await t.db.sql`select status, end_reason, ended_at from calls where id = ${callId}`;
     expect(row).toMatchObject({ status: 'completed', end_reason: 'bot_disabled: the company was disabled during the call' });
     expect((await storedTranscript(t.db.sql, callId)).filter((x) => x.role === 'bot').length).toBeGreaterThan(0);
