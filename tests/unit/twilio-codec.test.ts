@@ -4,24 +4,25 @@ import { signCallToken, verifyCallToken } from '../../src/telephony/call-token.j
 
 describe('Twilio media-stream codec', () => {
   it('decodes every inbound event from the documented shapes', () => {
-    expect(decodeTwilioMessage('{"event":"connected","protocol":"Call","version":"1.0.0"}')).toEqual({ ok: true, message: { event: 'connected' } });
+    expect(decodeTwilioMessage('{"event":"connected","protocol":"Call","version":"1.0.0"}')).toEqual({ ok: true, message: { event: 'connected' }, sequence: -1 });
     const start = decodeTwilioMessage(JSON.stringify({
       event: 'start', sequenceNumber: '1', streamSid: 'MZ1',
       start: { accountSid: 'AC1', streamSid: 'MZ1', callSid: 'CA1', tracks: ['inbound'], mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 }, customParameters: { callId: 'c1', token: 't', junk: 5 } },
     }));
-    expect(start).toEqual({ ok: true, message: { event: 'start', streamSid: 'MZ1', callSid: 'CA1', accountSid: 'AC1', tracks: ['inbound'], mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 }, customParameters: { callId: 'c1', token: 't' } } });
+    expect(start).toEqual({ ok: true, message: { event: 'start', streamSid: 'MZ1', callSid: 'CA1', accountSid: 'AC1', tracks: ['inbound'], mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 }, customParameters: { callId: 'c1', token: 't' } }, sequence: 1 });
     expect(decodeTwilioMessage('{"event":"media","sequenceNumber":"4","media":{"track":"inbound","chunk":"2","timestamp":"5","payload":"//8="},"streamSid":"MZ1"}'))
-      .toEqual({ ok: true, message: { event: 'media', streamSid: 'MZ1', track: 'inbound', payload: '//8=' } });
-    expect(decodeTwilioMessage('{"event":"mark","sequenceNumber":"4","streamSid":"MZ1","mark":{"name":"p-3"}}')).toEqual({ ok: true, message: { event: 'mark', streamSid: 'MZ1', name: 'p-3' } });
-    expect(decodeTwilioMessage('{"event":"dtmf","streamSid":"MZ1","sequenceNumber":"5","dtmf":{"track":"inbound_track","digit":"#"}}')).toEqual({ ok: true, message: { event: 'dtmf', streamSid: 'MZ1', digit: '#' } });
-    expect(decodeTwilioMessage('{"event":"stop","sequenceNumber":"5","stop":{"accountSid":"AC1","callSid":"CA1"},"streamSid":"MZ1"}')).toEqual({ ok: true, message: { event: 'stop', streamSid: 'MZ1', callSid: 'CA1' } });
+      .toEqual({ ok: true, message: { event: 'media', streamSid: 'MZ1', track: 'inbound', payload: '//8=' }, sequence: 4 });
+    expect(decodeTwilioMessage('{"event":"mark","sequenceNumber":"4","streamSid":"MZ1","mark":{"name":"p-3"}}')).toEqual({ ok: true, message: { event: 'mark', streamSid: 'MZ1', name: 'p-3' }, sequence: 4 });
+    expect(decodeTwilioMessage('{"event":"dtmf","streamSid":"MZ1","sequenceNumber":"5","dtmf":{"track":"inbound_track","digit":"#"}}')).toEqual({ ok: true, message: { event: 'dtmf', streamSid: 'MZ1', digit: '#' }, sequence: 5 });
+    expect(decodeTwilioMessage('{"event":"stop","sequenceNumber":"5","stop":{"accountSid":"AC1","callSid":"CA1"},"streamSid":"MZ1"}')).toEqual({ ok: true, message: { event: 'stop', streamSid: 'MZ1', callSid: 'CA1' }, sequence: 5 });
   });
 
   it('reads media frames the same whichever field order Twilio uses', () => {
     const expected = { ok: true, message: { event: 'media', streamSid: 'MZ', track: 'inbound', payload: 'AAEC' } };
-    expect(decodeTwilioMessage('{"event":"media","sequenceNumber":"3","media":{"track":"inbound","chunk":"1","timestamp":"5","payload":"AAEC"},"streamSid":"MZ"}')).toEqual(expected);
-    expect(decodeTwilioMessage('{"event":"media","media":{"payload":"AAEC","track":"inbound"},"streamSid":"MZ"}')).toEqual(expected);
-    expect(decodeTwilioMessage('{"streamSid":"MZ","media":{"payload":"AAEC","track":"inbound"},"event":"media"}')).toEqual(expected);
+    expect(decodeTwilioMessage('{"event":"media","sequenceNumber":"3","media":{"track":"inbound","chunk":"1","timestamp":"5","payload":"AAEC"},"streamSid":"MZ"}')).toEqual({ ...expected, sequence: 3 });
+    // A frame without a sequenceNumber (or with one that is not a count of digits) reads as -1.
+    expect(decodeTwilioMessage('{"event":"media","media":{"payload":"AAEC","track":"inbound"},"streamSid":"MZ"}')).toEqual({ ...expected, sequence: -1 });
+    expect(decodeTwilioMessage('{"streamSid":"MZ","sequenceNumber":"x7","media":{"payload":"AAEC","track":"inbound"},"event":"media"}')).toEqual({ ...expected, sequence: -1 });
     expect(decodeTwilioMessage('{"event":"media","media":{"track":"outbound","payload":"AAEC"}}')).toMatchObject({ message: { track: 'outbound' } });
   });
 
