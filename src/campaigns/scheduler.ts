@@ -166,11 +166,11 @@ export class CampaignScheduler {
     // claims meanwhile): one statement for every contact of a big campaign could outlast the query deadline.
     await sql`
       update campaign_contacts k set state = 'skipped', skip_reason = 'campaign_ended', claim_token = null, locked_until = null, updated_at = now()
-      where (k.state = 'pending' or (k.state = 'dialing' and k.locked_until < ${now})) and k.id in (
+      where (k.state = 'pending' or (k.state = 'dialing' and k.locked_until < ${now})) and k.id = any(array(
         select w.id from campaigns c join campaign_contacts w on w.campaign_id = c.id
         where c.status in ('running', 'paused') and c.ends_at <= ${now}
           and (w.state = 'pending' or (w.state = 'dialing' and w.locked_until < ${now}))
-        limit ${SKIP_BATCH_CONTACTS} for update of w skip locked)`;
+        limit ${SKIP_BATCH_CONTACTS} for update of w skip locked))`;
     // Running campaigns with nobody left to call or on the line (or paused ones past their end) are complete.
     const finished = await sql<{ id: string; company_id: string }[]>`
       select c.id, c.company_id from campaigns c
@@ -315,12 +315,12 @@ export class CampaignScheduler {
         // whose lease has run out: a claim keeps next_attempt_at (at most the claim's now) and leases past that now.
         const rows = await tx<Claimed['contact'][]>`
           update campaign_contacts set state = 'dialing', claim_token = gen_random_uuid(), locked_until = ${until}, updated_at = now()
-          where id in (
+          where id = any(array(
             select id from campaign_contacts
             where campaign_id = ${campaign.id} and next_attempt_at <= ${now}
               and (state = 'pending' or (state = 'dialing' and locked_until < ${now}))
             order by next_attempt_at, id limit ${room}
-            for update skip locked)
+            for update skip locked))
           returning id, company_id, campaign_id, phone, name, time_zone, attempts, claim_token`;
         if (rows.length === 0) continue;
         const [bot] = await tx<BotRow[]>`select * from bots where id = ${campaign.bot_id} and company_id = ${campaign.company_id}`;

@@ -54,11 +54,11 @@ export async function skipWaitingBatch(db: Db, campaignId: string, options: { sk
   if (!reason) return null;
   const rows = await db`
     update campaign_contacts k set state = 'skipped', skip_reason = ${reason}, claim_token = null, locked_until = null, updated_at = now()
-    where k.state in ('pending', 'dialing') and k.id in (
+    where k.state in ('pending', 'dialing') and k.id = any(array(
       select w.id from campaign_contacts w
       where w.campaign_id = ${campaignId} and w.state in ('pending', 'dialing')
       order by w.next_attempt_at limit ${SKIP_BATCH_CONTACTS}
-      ${options.skipLocked ? db`for update skip locked` : db`for update`})
+      ${options.skipLocked ? db`for update skip locked` : db`for update`}))
     returning k.id`;
   return rows.length;
 }

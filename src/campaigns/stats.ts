@@ -24,8 +24,8 @@ export const FOLD_BATCH = 20_000;
 export async function foldStatDeltas(sql: RootSql, limit = FOLD_BATCH): Promise<number> {
   const [row] = await sql<{ n: number }[]>`
     with taken as (
-      delete from campaign_stat_deltas d where d.id in (
-        select id from campaign_stat_deltas order by id limit ${limit} for update skip locked)
+      delete from campaign_stat_deltas d where d.id = any(array(
+        select id from campaign_stat_deltas order by id limit ${limit} for update skip locked))
       returning d.campaign_id, d.company_id, d.kind, d.label, d.n),
     sums as (
       select campaign_id, company_id, kind, label, sum(n) as n from taken group by 1, 2, 3, 4 having sum(n) <> 0),

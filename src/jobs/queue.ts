@@ -112,13 +112,13 @@ export async function claimJobs(
     picked as (select array_agg(id order by turn, run_at) as ids from candidates)
     update jobs set status = 'running', attempts = attempts + 1, locked_by = ${owner?.instanceId ?? null}::uuid,
       locked_until = now() + ${leaseMs} * interval '1 millisecond', updated_at = now()
-    where id in (
+    where id = any(array(
       select j.id from picked p join jobs j on j.id = any(p.ids)
       where j.kind = ${kind} and j.run_at <= now() and j.attempts < j.max_attempts
         and (j.status = 'queued' or (j.status = 'running' and ${lost}))
       order by array_position(p.ids, j.id)
       limit ${limit}
-      for update of j skip locked)
+      for update of j skip locked))
     returning id, payload, attempts, max_attempts, company_id`;
 }
 

@@ -42,10 +42,10 @@ export async function drainRecordingDeletions(
   const company = options.companyId ?? null;
   const due = await sql<{ id: string; recording_key: string | null; recording_sid: string | null; attempts: number }[]>`
     update recording_deletions set next_attempt_at = now() + ${CLAIM_LEASE_MS} * interval '1 millisecond'
-    where id in (
+    where id = any(array(
       select id from recording_deletions
       where next_attempt_at <= now() and (${company}::uuid is null or company_id = ${company}::uuid)
-      order by next_attempt_at limit ${options.limit ?? 50} for update skip locked)
+      order by next_attempt_at limit ${options.limit ?? 50} for update skip locked))
     returning id::text, recording_key, recording_sid, attempts`;
   let deleted = 0;
   for (const d of due) {

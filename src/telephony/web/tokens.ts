@@ -85,8 +85,8 @@ export async function closeAbandonedWebCalls(sql: RootSql, batch = SWEEP_BATCH):
   for (;;) {
     const taken = await sql.begin(async (tx) => {
       const expired = await tx<{ call_id: string; company_id: string; used: boolean }[]>`
-        delete from web_call_tokens where token_hash in (
-          select token_hash from web_call_tokens where expires_at < now() order by expires_at limit ${batch} for update skip locked)
+        delete from web_call_tokens where token_hash = any(array(
+          select token_hash from web_call_tokens where expires_at < now() order by expires_at limit ${batch} for update skip locked))
         returning call_id, company_id, used_at is not null as used`;
       for (const t of expired) {
         if (t.used) {
