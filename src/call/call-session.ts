@@ -15,6 +15,7 @@ import { RECONNECT_BUDGET_MS } from './reconnect-budget.js';
 import { safeSpeechContextFor } from './safe-speech-context.js';
 import { speakableText, type SafeSpeechContext } from '../safety/safe-speech.js';
 import { BargeIn, type BargeInMetric } from './barge-in.js';
+import { isAcknowledgement, isClosingWords } from './closing-words.js';
 import { CallStateMachine, type CallState } from './call-state.js';
 import { CallerInput } from './caller-input.js';
 import type { VoiceEvent } from './caller-voice.js';
@@ -42,6 +43,8 @@ export type { BargeInMetric } from './barge-in.js';
 interface EndRequest {
   reason: CallEndReason;
   status: 'completed' | 'failed';
+  /** The model's (end_call): a caller who speaks over its goodbye takes it back (withdrawHandOff). */
+  byModel?: true;
 }
 
 /**
@@ -204,13 +207,12 @@ export class CallSession {
       hangUp: () => this.wrapUp('silence', this.phrases.silenceGoodbye),
     });
     this.control = {
+      // The model's goodbye or hand-off stays interruptible: the model may be wrong that the caller is done.
       endCall: (reason) => {
-        this.endRequested ??= { reason: `bot_end_call: ${reason}`, status: 'completed' };
-        if (this.turn) this.turn.interruptible = false;
+        this.endRequested ??= { reason: `bot_end_call: ${reason}`, status: 'completed', byModel: true };
       },
       transferCall: async (to, reason) => {
         this.pendingTransfer = { to, reason };
-        if (this.turn) this.turn.interruptible = false;
         this.said.system(`Transfer to ${to} requested: ${reason}`);
       },
     };
@@ -367,12 +369,49 @@ export class CallSession {
   }
 
   private callerTurn(text: string, u: CallerUtterance | null): void {
-    this.answerHeard = false;
     this.bargeIn.forget();
     this.timers.clear('resume', 'silence-reprompt', 'silence-hangup');
+    if (this.handOffAnswered(text, u)) return;
+    this.withdrawHandOff();
+    this.answerHeard = false;
     this.silence.reset();
-    this.said.caller(text, u?.speechStartedAt ?? u?.closedAt ?? null, u ? { score: Math.round(u.score * 100) / 100, rule: u.rule } : undefined);
+    this.recordCallerWords(text, u);
     this.startAgentTurn(text, u);
+  }
+
+  private recordCallerWords(text: string, u: CallerUtterance | null): void {
+    this.said.caller(text, u?.speechStartedAt ?? u?.closedAt ?? null, u ? { score: Math.round(u.score * 100) / 100, rule: u.rule } : undefined);
+  }
+
+  /**
+   * Words that only answer the model's goodbye ("bye", "thanks") or hand-off ("okay, thanks") — closing-words.ts:
+   * stored, and the end or the transfer goes ahead — the caller is not asked to say goodbye twice.
+   */
+  private handOffAnswered(text: string, u: CallerUtterance | null): boolean {
+    const end = this.endRequested?.byModel ? this.endRequested : null;
+    const answered = end ? isClosingWords(text) : this.pendingTransfer !== null && isAcknowledgement(text);
+    if (!answered) return false;
+    this.recordCallerWords(text, u);
+    if (end) void this.finish(end);
+    else this.afterSpeech('agent');
+    return true;
+  }
+
+  /**
+   * The caller spoke over the model's goodbye or hand-off (end_call, transfer_call) — words past the barge-in bar,
+   * or typed — so they are not done: the call goes on, the model answers them (and may end or transfer again once
+   * it has). The call's own ends (silence, shutdown, a failure, the maximum duration) are not taken back: their
+   * goodbye cannot be interrupted.
+   */
+  private withdrawHandOff(): void {
+    if (this.endRequested?.byModel) {
+      this.endRequested = null;
+      this.said.system('End of call withdrawn: the caller spoke over the goodbye');
+    }
+    if (this.pendingTransfer) {
+      this.pendingTransfer = null;
+      this.said.system('Transfer withdrawn: the caller spoke over it');
+    }
   }
 
   // ---------- bot turns ----------
@@ -677,7 +716,11 @@ export class CallSession {
   private wrapUp(reason: CallEndReason, goodbye: string, status: 'completed' | 'failed' = 'completed'): void {
     if (this.ended) return;
     this.armHardStop();
-    if (this.endRequested) return;
+    if (this.endRequested) {
+      // The model's end, under way, becomes the call's own: nothing the caller says takes it back now.
+      delete this.endRequested.byModel;
+      return;
+    }
     this.endRequested = { reason, status };
     this.bargeIn.forget();
     this.timers.clear('resume', 'barge-in', 'end-of-turn', 'silence-reprompt', 'silence-hangup');
