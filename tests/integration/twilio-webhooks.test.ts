@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OUTBOUND_PATH } from '../../src/telephony/twilio/outbound.js';
 import { computeSignature } from '../../src/telephony/twilio/signature.js';
 import { SHUTDOWN_NOTICE, SHUTDOWN_REFUSAL, twilioVoiceRoutes } from '../../src/telephony/twilio/voice-routes.js';
 import { verifyCallToken } from '../../src/telephony/call-token.js';
@@ -73,6 +74,29 @@ describe('Twilio voice and status webhooks', () => {
     } finally {
       stoppingAlone = false;
     }
+  });
+
+  it('a call the server placed, answered while it stops with no other instance, hears why and is ended, never streamed', async () => {
+    const [placed] = await t.db.sql<{ id: string }[]>`
+      insert into calls (company_id, bot_id, direction, status, from_number, to_number)
+      values (${company.companyId}, ${botId}, 'outbound', 'ringing', '+15557770000', '+15551112222') returning id`;
+    const answer = { CallSid: 'CA160', From: '+15557770000', To: '+15551112222', CallStatus: 'in-progress' };
+    stoppingAlone = true;
+    try {
+      const res = await post(`${OUTBOUND_PATH}/${placed!.id}`, answer);
+      expect(res.statusCode).toBe(200);
+      expect(res.body).toContain(SHUTDOWN_NOTICE.en);
+      expect(res.body).toContain('<Hangup/>');
+      expect(res.body).not.toContain('<Stream');
+      const [call] = await t.db.sql`select status, end_reason, ended_at, twilio_call_sid from calls where id = ${placed!.id}`;
+      expect(call).toMatchObject({ status: 'failed', end_reason: SHUTDOWN_REFUSAL, twilio_call_sid: 'CA160' });
+      expect(call!.ended_at).not.toBeNull();
+      expect(prewarmed.map((p) => p.callId)).not.toContain(placed!.id);
+    } finally {
+      stoppingAlone = false;
+    }
+    // Twilio's retry of the answer finds the call ended: a plain hang-up, nothing streamed.
+    expect((await post(`${OUTBOUND_PATH}/${placed!.id}`, answer)).body).not.toContain('<Stream');
   });
 
   it('apologises and hangs up on an unknown or inactive number, recording a failed call', async () => {
