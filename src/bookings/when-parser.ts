@@ -9,7 +9,7 @@
 import { DateTime } from 'luxon';
 import { localAt } from './local-time.js';
 import { AMBIGUOUS, dateOrderOfZone, DOTTED_PAIR, isNumericDateToken, numericDate, type DateOrder } from './when-numeric-date.js';
-import { periodAt, portionAt, spanAt, weekendAt, type Period } from './when-relative.js';
+import { laterByAt, periodAt, portionAt, spanAt, weekendAt, type Period } from './when-relative.js';
 
 /** A part of one day, the whole day, or a whole week, month or year ("next week", "next month", "next year"). */
 export type DayPart = 'morning' | 'midday' | 'afternoon' | 'evening' | 'day' | Period;
@@ -107,7 +107,9 @@ const nightHour = (hour: number): number => (hour === 12 ? 0 : hour >= SMALL_HOU
 /** Whether the word(s) at `i` say which half of the day an hour is in: "pm", "утра", "at night". */
 const saysHalfOfDayAt = (tokens: string[], i: number): boolean =>
   PM_WORDS.has(tokens[i] ?? '') || AM_WORDS.has(tokens[i] ?? '') || nightMarkerAt(tokens, i) > 0;
-const HOUR_WORDS = new Set(["o'clock", 'oclock', 'час', 'часа', 'часов', 'h']);
+/** "9ish", "nine-ish" (split off in tokenize): said after an hour as "o'clock" is, and read as "around 9" is. */
+const APPROX_WORD = 'ish';
+const HOUR_WORDS = new Set(["o'clock", 'oclock', 'час', 'часа', 'часов', 'h', APPROX_WORD]);
 const TIME_PREPOSITIONS = new Set(['at', 'в', 'во', 'к', 'around', 'about', 'около', 'by']);
 const DAY_UNIT_WORDS = new Set(['day', 'days', 'день', 'дня', 'дней']);
 /** What may follow "the 15th" when it is a day of the month. */
@@ -179,10 +181,19 @@ const isOrdinalWord = (w: string | undefined): boolean => w !== undefined && (EN
 const goesOnAsTime = (w: string | undefined): boolean =>
   w !== undefined && (EN_NUMBERS[w] !== undefined || /^\d/.test(w) || HOUR_WORDS.has(w) || PM_WORDS.has(w) || AM_WORDS.has(w));
 
-/** "twenty-first", "thirty-one": two number words written as one, split so they join as "twenty first" does. */
+/** An hour said with "ish" ("9ish", "10:30-ish", "nine-ish", "twelvish"). */
+const APPROX_HOUR = /\b(\d{1,2}(?::\d{2})?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twelv|thirty|fifteen|forty|forty-five)-?ish\b/g;
+/** "first thing" as one token: the start of the working day. */
+const FIRST_THING = 'first-thing';
+
+/**
+ * "twenty-first", "thirty-one": two number words written as one, split so they join as "twenty first" does; "half-three"
+ * as "half three" is.
+ */
 function splitHyphenatedNumber(word: string): string[] {
   const parts = word.split('-');
-  return parts.length === 2 && parts.every((p) => EN_NUMBERS[p] !== undefined) ? parts : [word];
+  const numbers = parts.length === 2 && parts.every((p, k) => EN_NUMBERS[p] !== undefined || (k === 0 && p === 'half'));
+  return numbers ? parts : [word];
 }
 
 function tokenize(text: string): Tokens {
@@ -200,6 +211,10 @@ function tokenize(text: string): Tokens {
     .replace(/(?<![\d/.:-])([01]?\d|2[0-3])-([0-5]\d)(?![\d/.:-])/g, (whole: string, h: string, m: string, at: number, all: string) =>
       m === '00' || /(?:^|\s)(?:в|во|к|at|by|around)\s+$/.test(all.slice(0, at)) ? `${h}:${m}` : whole)
     .replace(/\b([ap]) m\b/g, '$1m')
+    // "9ish", "9:30ish", "nine-ish", "twelvish": the hour and "ish" apart — not "English", "dish", "Irish".
+    .replace(APPROX_HOUR, (_whole: string, hour: string) => `${hour === 'twelv' ? 'twelve' : hour} ${APPROX_WORD}`)
+    // "first thing tomorrow": one word, a part of the day (findPart) — not the ordinal "first" (a pick or a day).
+    .replace(/\bfirst thing\b/g, FIRST_THING)
     // "12.06" stays whole: a date or a time, decided per piece (readDottedPairs); a dot ending a sentence goes.
     .replace(/[,!?;"()«»]/g, ' ')
     .replace(/(?<![ap])\.(?!m)(?!(?<=\d\.)\d\d\b)/g, ' ');
@@ -250,6 +265,8 @@ interface DatePart {
   thisWeek?: boolean;
   /** Named by a weekday (1 = Monday): "next week on Friday" is that week's Friday. */
   weekday?: number;
+  /** Named by a month and day without a year ("December 12", "12 декабря"): a year said apart places it in that year. */
+  yearless?: { month: number; day: number };
 }
 
 interface TimePart {
@@ -301,7 +318,12 @@ function sameDate(a: DatePart, b: DatePart, today: DateTime): DatePart | typeof 
   if (a.period && b.period) return +a.day === +b.day && a.period.period === b.period.period ? a : CONFLICT;
   const [whole, day] = a.period ? [a, b] : b.period ? [b, a] : [null, null];
   if (whole?.period && day) {
-    if (day.weekday === undefined) return day.day >= whole.day && day.day < whole.period.to ? { day: day.day } : CONFLICT;
+    // "December 12 next year", "12 декабря следующего года": that day of the year named, not the next December 12.
+    const inYear = whole.period.period === 'year' && day.yearless
+      ? DateTime.fromObject({ year: whole.day.year, ...day.yearless }, { zone: day.day.zone })
+      : day.day;
+    if (!inYear.isValid) return CONFLICT;
+    if (day.weekday === undefined) return inYear >= whole.day && inYear < whole.period.to ? { day: inYear } : CONFLICT;
     if (whole.period.period !== 'week') return CONFLICT;
     const inWeek = whole.day.startOf('week').plus({ days: day.weekday - 1 });
     // "Tuesday this week" said on a Wednesday: that day has passed, and any other would be a guess; so is a weekday
@@ -331,14 +353,20 @@ function dateAt(tokens: string[], i: number, used: Set<number>, today: DateTime,
   // "через полгода" (the day): never an hour.
   const ahead = t === 'in' || t === 'через' ? spanAt(tokens, i + 1, t === 'через') : null;
   if (ahead) return mark(used, indexes(i, 1 + ahead.length), { day: today.plus(ahead.span) });
-  // "a week from today", "two weeks from Friday", "3 days from tomorrow", "a month from now", "a year from today"
+  // "a week from today", "two weeks from Friday", "3 days from tomorrow", "a month from now", "a year from today"; the
+  // British "a week on Friday", "two weeks on Monday", "a week tomorrow", "a fortnight today".
   const span = spanAt(tokens, i);
-  if (span && tokens[i + span.length] === 'from') {
-    const base = tokens[i + span.length + 1] ?? '';
-    const from = base === 'today' || base === 'now' ? today
+  if (span) {
+    const link = tokens[i + span.length] ?? '';
+    const linked = link === 'from' || link === 'on';
+    const baseIdx = i + span.length + (linked ? 1 : 0);
+    const base = tokens[baseIdx] ?? '';
+    const from = base === 'today' || (base === 'now' && link === 'from') ? today
       : base === 'tomorrow' ? today.plus({ days: 1 })
-        : WEEKDAY_WORDS[base] !== undefined ? weekdayAhead(today, WEEKDAY_WORDS[base]!, false) : null;
-    if (from) return mark(used, indexes(i, span.length + 2), { day: from.plus(span.span) });
+        : WEEKDAY_WORDS[base] !== undefined && linked ? weekdayAhead(today, WEEKDAY_WORDS[base]!, false) : null;
+    // Said "on" or with no word between, only weeks: "a week tomorrow" — not "3 days today", "a day on Friday" (a whole
+    // day that Friday).
+    if (from && (link === 'from' || span.span.weeks !== undefined)) return mark(used, indexes(i, baseIdx - i + 1), { day: from.plus(span.span) });
   }
   // "the 15th of next month", "пятнадцатого следующего месяца", "next month on the 15th"
   const ofMonth = dayOfNamedMonthAt(tokens, i, used, today);
@@ -354,12 +382,12 @@ function dateAt(tokens: string[], i: number, used: Set<number>, today: DateTime,
     if (!day) return CONFLICT;
     return mark(used, tokens[i - 1] === 'on' ? [i - 1, i, i + 1] : [i, i + 1], { day });
   }
-  if (t === 'today' || t === 'сегодня' || t === 'tonight') return mark(used, [i], { day: today });
-  if (t === 'послезавтра') return mark(used, [i], { day: today.plus({ days: 2 }) });
+  if (t === 'today' || t === 'сегодня' || t === 'tonight') return movedOn(tokens, used, [i], { day: today });
+  if (t === 'послезавтра') return movedOn(tokens, used, [i], { day: today.plus({ days: 2 }) });
   if (t === 'tomorrow' || t === 'завтра') {
     // "day after tomorrow"
-    if (tokens[i - 1] === 'after' && tokens[i - 2] === 'day') return mark(used, [i - 2, i - 1, i], { day: today.plus({ days: 2 }) });
-    return mark(used, [i], { day: today.plus({ days: 1 }) });
+    if (tokens[i - 1] === 'after' && tokens[i - 2] === 'day') return movedOn(tokens, used, [i - 2, i - 1, i], { day: today.plus({ days: 2 }) });
+    return movedOn(tokens, used, [i], { day: today.plus({ days: 1 }) });
   }
   // "the end of next month", "early next week", "в конце месяца": that part of it (one already over is asked again).
   const portion = portionAt(tokens, i, today);
@@ -386,7 +414,7 @@ function dateAt(tokens: string[], i: number, used: Set<number>, today: DateTime,
     // "the Tuesday after next": a week after the next Tuesday.
     const afterNext = tokens[i + 1] === 'after' && tokens[i + 2] === 'next' && !thisWeek;
     if (afterNext) idx.push(i + 1, i + 2);
-    return mark(used, idx, { day: weekdayAhead(today, weekday, thisWeek).plus({ weeks: afterNext ? 1 : 0 }), weekday });
+    return movedOn(tokens, used, idx, { day: weekdayAhead(today, weekday, thisWeek).plus({ weeks: afterNext ? 1 : 0 }), weekday });
   }
   const month = MONTHS[t];
   if (month !== undefined) {
@@ -411,9 +439,21 @@ function dateAt(tokens: string[], i: number, used: Set<number>, today: DateTime,
     const idx = [i, dayIdx];
     if (tokens[i - 1] === 'of') idx.push(i - 1);
     if (year !== undefined) idx.push(yearIdx, ...(tokens[yearIdx + 1] === 'года' || tokens[yearIdx + 1] === 'г' ? [yearIdx + 1] : []));
-    return mark(used, idx, { day });
+    return mark(used, idx, year === undefined ? { day, yearless: { month, day: dom } } : { day });
   }
   return null;
+}
+
+/**
+ * A day said at `idx` (marked used), moved on by a length of time said right after it: "Friday week", "tomorrow
+ * week", "во вторник через неделю" (when-relative.ts laterByAt). Moved, it is no longer the weekday's next one, so
+ * "next week" around it is checked against the day itself.
+ */
+function movedOn(tokens: string[], used: Set<number>, idx: number[], date: DatePart): DatePart {
+  const end = Math.max(...idx) + 1;
+  const later = used.has(end) ? null : laterByAt(tokens, end);
+  if (!later) return mark(used, idx, date);
+  return mark(used, [...idx, ...indexes(end, later.length)], { day: date.day.plus(later.span) });
 }
 
 /** What may follow "the first" when it picks one of the times offered ("the first, please"). */
@@ -552,8 +592,23 @@ function minutesAt(tokens: string[], i: number, named: Record<string, number>): 
   return { minutes, length };
 }
 
+/**
+ * "half three", "half 10" (British: half past the hour, never the German half to it): any hour 1–12, morning or
+ * afternoon decided on that hour as "at three" is. Not "half 3 hours", "half 2 people", "from half 3 to 5".
+ */
+function halfHourAt(tokens: string[], i: number): HourAndOffset | null {
+  if (tokens[i] !== 'half' || tokens[i - 1] === 'a') return null;
+  const hourIdx = i + 1;
+  const t = tokens[hourIdx];
+  if (!isInt(t) || Number(t) < 1 || Number(t) > 12) return null;
+  if (RANGE_STARTS.has(tokens[i - 1] ?? '') || countsSomething(tokens, hourIdx) || MINUTE_WORDS.has(tokens[hourIdx + 1] ?? '')) return null;
+  return { idx: [i, hourIdx], after: hourIdx + 1, hour: Number(t), offset: 30, explicit: false };
+}
+
 /** "ten past nine", "20 past 3", "five to six", "a quarter to eight", "quarter of eight", "half past two". */
 function englishOffsetAt(tokens: string[], i: number): HourAndOffset | null {
+  const half = halfHourAt(tokens, i);
+  if (half) return half;
   const count = minutesAt(tokens, i, EN_NAMED_MINUTES);
   if (!count) return null;
   const word = tokens[i + count.length] ?? '';
@@ -637,7 +692,8 @@ function findTimeStrict(tokens: string[], used: Set<number>): TimePart | null {
       const h = Number(clock[1]);
       const m = Number(clock[2]);
       if (h > 23 || m > 59) continue;
-      return withMeridiem(tokens, used, [i], i + 1, h, m, h >= 13 || h === 0 || clock[1]!.length === 2 && h < 10);
+      const approx = tokens[i + 1] === APPROX_WORD ? 1 : 0;
+      return withMeridiem(tokens, used, indexes(i, 1 + approx), i + 1 + approx, h, m, h >= 13 || h === 0 || clock[1]!.length === 2 && h < 10);
     }
 
     if (!isInt(t)) continue;
@@ -650,7 +706,9 @@ function findTimeStrict(tokens: string[], used: Set<number>): TimePart | null {
     const next = tokens[i + 1];
     const afterPreposition = prev !== undefined && TIME_PREPOSITIONS.has(prev);
     const beforeMarker = next !== undefined && (HOUR_WORDS.has(next) || saysHalfOfDayAt(tokens, i + 1) ||
-      (next === 'in' && tokens[i + 2] === 'the' && PART_WORDS[tokens[i + 3] ?? ''] !== undefined));
+      (next === 'in' && tokens[i + 2] === 'the' && PART_WORDS[tokens[i + 3] ?? ''] !== undefined) ||
+      // "nine thirty-ish"
+      (isInt(next) && tokens[i + 2] === APPROX_WORD));
     // "через 3 дня" is a date, handled above; "in 2 hours" is not a clock time.
     if (prev === 'in' || prev === 'через') continue;
     if (!afterPreposition && !beforeMarker) continue;
@@ -667,7 +725,7 @@ function findTimeStrict(tokens: string[], used: Set<number>): TimePart | null {
       minute = Number(mTok);
       idx.push(after);
       after++;
-      if (tokens[after] === 'минут' || tokens[after] === 'minutes') {
+      if (tokens[after] === 'минут' || tokens[after] === 'minutes' || tokens[after] === APPROX_WORD) {
         idx.push(after);
         after++;
       }
@@ -744,6 +802,9 @@ function findPart(tokens: string[], used: Set<number>): Exclude<DayPart, Period 
     // "this evening", "этим вечером"
     if (part) return mark(used, THIS_WORDS.has(tokens[i - 1] ?? '') ? [i - 1, i] : [i], part);
     if (t === 'lunchtime' || LUNCH_BEFORE[t]?.has(tokens[i - 1] ?? '')) return mark(used, [i], 'midday');
+    // "first thing tomorrow": the morning, whose first free slots are offered first — the business's opening hour
+    // where it is free. "first thing in the morning", "first thing tomorrow morning" say the morning twice.
+    if (t === FIRST_THING) return mark(used, [i, ...morningSaidAgain(tokens)], 'morning');
     if (t === 'утра') return mark(used, [i], 'morning');
     if (t === 'вечера') return mark(used, [i], 'evening');
     if ((t === 'после' || t === 'after') && MIDDAY_WORDS.has(tokens[i + 1] ?? '')) return mark(used, [i, i + 1], 'afternoon');
@@ -752,6 +813,14 @@ function findPart(tokens: string[], used: Set<number>): Exclude<DayPart, Period 
   }
   // "tonight" was consumed as a date; it still means evening.
   return tokens.includes('tonight') ? 'evening' : null;
+}
+
+/** Where the morning is said ("in the morning", "morning", "утром"): with "first thing", no second part of the day. */
+function morningSaidAgain(tokens: string[]): number[] {
+  return tokens.flatMap((t, k) => {
+    if (PART_WORDS[t] !== 'morning' && t !== 'утра') return [];
+    return tokens[k - 1] === 'the' && tokens[k - 2] === 'in' ? [k - 2, k - 1, k] : [k];
+  });
 }
 
 /** `length` token indexes from `from`. */
@@ -847,8 +916,9 @@ export function parseWhen(text: string, options: ParseWhenOptions): WhenResult |
   if (part) {
     const day = date?.day ?? today;
     const window = dayWindow(day, part);
-    // "this evening" asked after the evening ended means tomorrow's.
-    if (!date && window.to <= now) return dayWindow(today.plus({ days: 1 }), part);
+    // "this evening" asked after the evening ended means tomorrow's; so does "first thing" once the morning has begun.
+    const begun = words.tokens.includes(FIRST_THING) ? window.from <= now : window.to <= now;
+    if (!date && begun) return dayWindow(today.plus({ days: 1 }), part);
     return window;
   }
   if (date) return dayWindow(date.day, 'day');
@@ -956,7 +1026,7 @@ const MONTH_LOOKALIKES = new Set(['may', 'march', 'jan', 'feb', 'mar', 'apr', 'j
 
 /**
  * Words that name a time or a part of one: left unread, the time said was not understood ("at quarter to", "noon
- * thirty", "at half 3"), and what was read of it — the hour without its minutes — would be a guess. ("am" is also
+ * thirty", "at half past"), and what was read of it — the hour without its minutes — would be a guess. ("am" is also
  * "I am", "пол" a floor.)
  */
 const TIME_ONLY_WORDS = new Set([

@@ -60,6 +60,22 @@ export function spanAt(tokens: string[], i: number, bare = false): { span: Durat
   return { span: { [name]: n }, length: at - i + unit.length };
 }
 
+/** Units said right after a day for that day a week or two on: "Friday week", "tomorrow week", "Monday fortnight". */
+const WEEKS_AFTER_DAY = new Set(['week', 'fortnight']);
+
+/**
+ * A length of time said right after a day, that day moved on by it (British "Friday week" = a week on Friday, "Monday
+ * fortnight"; Russian "во вторник через неделю", "в пятницу через две недели"): the span and how many tokens it took
+ * from `i`. Not "Friday, week after next" (the week after next, another date).
+ */
+export function laterByAt(tokens: string[], i: number): { span: DurationLikeObject; length: number } | null {
+  const t = tokens[i] ?? '';
+  if (WEEKS_AFTER_DAY.has(t) && tokens[i + 1] !== 'after') return { span: { weeks: UNITS[t]![1] }, length: 1 };
+  if (t !== 'через') return null;
+  const span = spanAt(tokens, i + 1, true);
+  return span ? { span: span.span, length: 1 + span.length } : null;
+}
+
 /** Which words of a unit name a whole week, month or year ("next week", "в следующем месяце", "на следующий год"). */
 const PERIOD_WORDS: Record<string, Period> = {
   week: 'week', неделе: 'week', неделю: 'week', недели: 'week',
@@ -168,16 +184,27 @@ export function portionAt(tokens: string[], i: number, today: DateTime): PeriodS
 
 /** Words before "weekend" / "выходные" that name the coming one: "this weekend", "on the weekend", "на выходных". */
 const THIS_WEEKEND_BEFORE = new Set(['this', 'the', 'coming', 'эти', 'этих', 'ближайшие', 'ближайших', 'на', 'в']);
+/** "next weekend", "в следующие выходные", "на следующих выходных", "в будущие выходные". */
+const NEXT_WEEKEND_BEFORE = new Set(['next', 'следующие', 'следующих', 'будущие', 'будущих']);
 const WEEKEND_WORDS = new Set(['weekend', 'выходные', 'выходных']);
 
 /**
- * "this weekend", "on the weekend", "на выходных", "в эти выходные": the coming Saturday and Sunday (from today when
- * it is one of them). "next weekend" / "в следующие выходные" is left unread — the coming one or the one after is as
- * often meant — so the agent asks.
+ * A weekend named at `i`, its Saturday and Sunday: "this weekend", "on the weekend", "на выходных", "в эти выходные"
+ * — the coming one (from today when it is one of them); "next weekend", "в следующие выходные" — next week's, a week
+ * after this week's, as "next week" is the week after this one (said on a Sunday, the coming Saturday); "the weekend
+ * after next" — the one after that. The days offered name the dates, so a caller who meant another weekend hears it.
  */
 export function weekendAt(tokens: string[], i: number, today: DateTime): PeriodSaid | null {
-  if (!WEEKEND_WORDS.has(tokens[i] ?? '') || !THIS_WEEKEND_BEFORE.has(tokens[i - 1] ?? '')) return null;
+  if (!WEEKEND_WORDS.has(tokens[i] ?? '')) return null;
   const saturday = today.startOf('week').plus({ days: 5 });
-  const idx = THIS_WEEKEND_BEFORE.has(tokens[i - 2] ?? '') && tokens[i - 1] !== tokens[i - 2] ? [i - 2, i - 1, i] : [i - 1, i];
-  return { period: 'week', from: today > saturday ? today : saturday, to: saturday.plus({ days: 2 }), idx };
+  const weeksOn = (weeks: number, idx: number[]): PeriodSaid => {
+    const from = saturday.plus({ weeks });
+    return { period: 'week', from: today > from ? today : from, to: from.plus({ days: 2 }), idx };
+  };
+  const before = tokens[i - 1] ?? '';
+  // "the weekend after next"
+  if (tokens[i + 1] === 'after' && tokens[i + 2] === 'next') return weeksOn(2, [...(before === 'the' ? [i - 1] : []), i, i + 1, i + 2]);
+  if (NEXT_WEEKEND_BEFORE.has(before)) return weeksOn(1, THIS_WEEKEND_BEFORE.has(tokens[i - 2] ?? '') ? [i - 2, i - 1, i] : [i - 1, i]);
+  if (!THIS_WEEKEND_BEFORE.has(before)) return null;
+  return weeksOn(0, THIS_WEEKEND_BEFORE.has(tokens[i - 2] ?? '') && before !== tokens[i - 2] ? [i - 2, i - 1, i] : [i - 1, i]);
 }

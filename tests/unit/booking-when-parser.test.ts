@@ -297,8 +297,6 @@ const askAgain: Array<[string, string]> = [
   ['the end of next month at 3', 'which day of it'],
   ['monday at the end of next week', 'Monday is not at the end of the week'],
   ['tomorrow for 4h', 'a length of time, not 4 o\'clock'],
-  ['next weekend', 'the coming weekend or the one after'],
-  ['в следующие выходные', 'the coming weekend or the one after'],
   ['this weekend at 10', 'which day of the weekend'],
   ['tomorrow from 10-12', 'a range, not 10:12'],
   ['Christmas Eve at 10', 'a holiday is not read (was tomorrow at 10:00)'],
