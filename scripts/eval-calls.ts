@@ -80,10 +80,13 @@ const FAQ = {
 const en = (path: Path, lines: string[], expect: Expect, extra: Partial<Script> = {}): Script => ({ lang: 'en', path, lines, expect, ...extra });
 const ru = (path: Path, lines: string[], expect: Expect, extra: Partial<Script> = {}): Script => ({ lang: 'ru', path, lines, expect, ...extra });
 
-/** Days from today (in `zone`) to "the Tuesday after next": a week after the next Tuesday. */
-const tuesdayAfterNext = (zone: string): number => {
+/**
+ * Days from today (in `zone`) to a weekday a week after its next one (1 = Monday): "the Tuesday after next", "a week
+ * on Friday", "во вторник через неделю".
+ */
+const weekdayWeekOn = (zone: string, weekday: number): number => {
   const today = DateTime.now().setZone(zone).weekday;
-  return ((2 - today + 7) % 7 || 7) + 7;
+  return ((weekday - today + 7) % 7 || 7) + 7;
 };
 
 const SCRIPTS: Script[] = [
@@ -146,15 +149,22 @@ const SCRIPTS: Script[] = [
   en('dates', ['I need a tap repair', 'in three weeks at 10 am', 'Anna Lee', '212 555 0100', 'yes'],
     { booking: { service: 'tap', day: 21, time: '10:00', name: 'Anna Lee' }, outcome: 'booking' }),
   en('dates', ['Book a shelf installation', 'the Tuesday after next at 11 am', 'Bob Stone', '646 555 0199', 'yes'],
-    { booking: { service: 'shelf', day: tuesdayAfterNext(EN_BOT.booking.timezone), time: '11:00', name: 'Bob Stone' }, outcome: 'booking' }),
+    { booking: { service: 'shelf', day: weekdayWeekOn(EN_BOT.booking.timezone, 2), time: '11:00', name: 'Bob Stone' }, outcome: 'booking' }),
   en('dates', ['I want TV mounting tomorrow at 1700', 'John Smith', '718 555 0111', 'yes'],
     { booking: { service: 'tv', day: 1, time: '17:00', name: 'John Smith' }, outcome: 'booking' }),
   en('dates', ['I need a tap repair', 'in a year', 'Okay, thanks, bye'], { answer: /up to 60 days ahead/ }),
+  // British idioms: half past said as "half three", a weekday a week on.
+  en('dates', ['Book a shelf installation tomorrow at half three', 'Kate Brown', '312 555 0123', 'yes'],
+    { booking: { service: 'shelf', day: 1, time: '15:30', name: 'Kate Brown' }, outcome: 'booking' }),
+  en('dates', ['I need a tap repair', 'a week on Friday at 10 am', 'Tom Hardy', '718 555 0112', 'yes'],
+    { booking: { service: 'tap', day: weekdayWeekOn(EN_BOT.booking.timezone, 5), time: '10:00', name: 'Tom Hardy' }, outcome: 'booking' }),
   ru('dates', ['Хочу на маникюр', 'через три недели в 17-00', 'Анна', '916 555 12 40', 'да'],
     { booking: { service: 'manicure', day: 21, time: '17:00', name: 'Анна' }, outcome: 'booking' }),
   ru('dates', ['Запишите на стрижку завтра в полпятого', 'Ирина', '916 555 12 41', 'да'],
     { booking: { service: 'haircut', day: 1, time: '16:30', name: 'Ирина' }, outcome: 'booking' }),
   ru('dates', ['Хочу на окрашивание', 'через полгода', 'Спасибо, до свидания'], { answer: /не дальше чем на 60 дней/ }),
+  ru('dates', ['Хочу на маникюр', 'во вторник через неделю в 15:00', 'Алина', '916 555 12 42', 'да'],
+    { booking: { service: 'manicure', day: weekdayWeekOn(RU_BOT.booking.timezone, 2), time: '15:00', name: 'Алина' }, outcome: 'booking' }),
   ru('lead', ['Вы делаете татуировки?', 'Светлана', 'девять один шесть пять пять пять один два три четыре', 'Нет, спасибо, до свидания'], { lead: { phone: '9165551234', name: 'Светлана' }, outcome: 'lead' }),
 ];
 
