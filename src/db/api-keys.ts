@@ -14,15 +14,18 @@ export interface ApiKeyRow {
 
 const PUBLIC_COLUMNS = ['id', 'company_id', 'name', 'prefix', 'scopes', 'expires_at', 'last_used_at', 'revoked_at', 'created_at'] as const;
 
+/** Stores a key; null when its prefix is taken (the prefix finds the row, so it is unique): nothing is stored. */
 export async function insertApiKey(
   db: Db,
   key: { companyId: string; name: string; prefix: string; hash: string; scopes: string[]; expiresAt: Date | null },
-): Promise<ApiKeyRow> {
+): Promise<ApiKeyRow | null> {
+  // No unique violation: inside a transaction (a company and its first key) it would abort the transaction.
   const [row] = await db<ApiKeyRow[]>`
     insert into api_keys (company_id, name, prefix, key_hash, scopes, expires_at)
     values (${key.companyId}, ${key.name}, ${key.prefix}, ${key.hash}, ${key.scopes}, ${key.expiresAt})
+    on conflict (prefix) do nothing
     returning ${db(PUBLIC_COLUMNS)}`;
-  return row!;
+  return row ?? null;
 }
 
 /** A page of the company's keys, newest first; `after` is the last row of the previous page. */

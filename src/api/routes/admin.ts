@@ -4,7 +4,6 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { insertApiKey } from '../../db/api-keys.js';
 import { endLiveCallsOfCompany } from '../../call/lifecycle.js';
 import { getCompany, insertCompany, listCompanies, setCompanyActive, setMonthlyBudget } from '../../db/companies.js';
 import { generateWebhookSecret } from '../../webhooks/signing.js';
@@ -12,7 +11,7 @@ import { assignNumber, getNumber, listNumbers, releaseNumber, type PhoneNumberRo
 import type { RootSql } from '../../db/sql.js';
 import { conflict, notFound } from '../../errors.js';
 import { adminAuth } from '../auth.js';
-import { generateApiKey } from '../keys.js';
+import { issueApiKey } from '../keys.js';
 import { CreatedApiKeySchema, toApiKey } from './api-keys.js';
 import { CompanySchema, MonthlyBudgetBody, monthlyBudgetOf } from './company.js';
 import { NumberParams } from './bots.js';
@@ -50,9 +49,8 @@ export function adminRoutes(deps: { sql: RootSql; adminToken: string }): Fastify
       const body = request.body as Static<typeof CreateCompanyBody>;
       const result = await deps.sql.begin(async (tx) => {
         const company = await insertCompany(tx, body.name, generateWebhookSecret());
-        const k = generateApiKey();
-        const row = await insertApiKey(tx, { companyId: company.id, name: body.key_name ?? 'default', prefix: k.prefix, hash: k.hash, scopes: ['*'], expiresAt: null });
-        return { company, api_key: { ...toApiKey(row), key: k.key } };
+        const { row, key } = await issueApiKey(tx, { companyId: company.id, name: body.key_name ?? 'default', scopes: ['*'], expiresAt: null });
+        return { company, api_key: { ...toApiKey(row), key } };
       });
       return reply.status(201).send(result);
     });

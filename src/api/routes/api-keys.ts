@@ -5,11 +5,11 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { getApiKey, insertApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from '../../db/api-keys.js';
+import { getApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from '../../db/api-keys.js';
 import type { RootSql } from '../../db/sql.js';
 import { ParleyError, badRequest, notFound } from '../../errors.js';
 import { ungrantable } from '../auth.js';
-import { generateApiKey } from '../keys.js';
+import { issueApiKey } from '../keys.js';
 import { SCOPES } from '../scopes.js';
 import { DateTimeInput, IdParams, Label, Page, PageQuery, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, errors, parseInstant } from '../schemas.js';
 
@@ -63,9 +63,8 @@ export function apiKeyRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
         throw new ParleyError('PARLEY_ERR_FORBIDDEN', `A key cannot outlive the key that creates it (${limit.toISOString()})`, { field: 'body.expires_at' });
       }
       const expiresAt = requested ?? limit;
-      const k = generateApiKey();
-      const row = await insertApiKey(deps.sql, { companyId, name: body.name, prefix: k.prefix, hash: k.hash, scopes, expiresAt });
-      return reply.status(201).send({ ...toApiKey(row), key: k.key });
+      const { row, key } = await issueApiKey(deps.sql, { companyId, name: body.name, scopes, expiresAt });
+      return reply.status(201).send({ ...toApiKey(row), key });
     });
 
     const ListQuery = Type.Object(PageQuery, { additionalProperties: false });
