@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connect.js';
 import type { RootSql } from '../../src/db/sql.js';
-import { exportRoutes } from '../../src/api/routes/export.js';
+import { exportRoutes, OMITTED_HEADER } from '../../src/api/routes/export.js';
 import { EXPORT_TYPES, exportBatches, exportJsonl } from '../../src/export/jsonl.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { usingRealPostgres } from '../helpers/db.js';
@@ -299,6 +299,28 @@ describe('GET /v1/export', () => {
     const withSettings = await keyWith(c.apiKey, ['export:read', 'settings:read']);
     const whole = lines((await t.app.inject({ method: 'GET', url: '/v1/export?types=company', headers: t.as(withSettings) })).body);
     expect(whole).toEqual([expect.objectContaining({ webhook_url: 'https://hooks.example.com/parley/in?token=s3cret' })]);
+  });
+
+  it('exports only the types the key may read: asked for one it may not, 403 naming the scope; everything, the rest left out and named', async () => {
+    const c = await t.createCompany('Scoped');
+    await seedTies(c.companyId);
+    const callsOnly = await keyWith(c.apiKey, ['export:read', 'calls:read']);
+    const all = await t.app.inject({ method: 'GET', url: '/v1/export', headers: t.as(callsOnly) });
+    expect(all.statusCode).toBe(200);
+    expect([...new Set(lines(all.body).map((l) => l.type))]).toEqual(['company', 'call']);
+    expect(all.headers[OMITTED_HEADER]).toBe('bot,booking,campaign,campaign_contact,dnc_number,audit,usage');
+    const asked = await t.app.inject({ method: 'GET', url: '/v1/export?types=call&types=audit', headers: t.as(callsOnly) });
+    expect(asked.statusCode).toBe(403);
+    expect(asked.json().error.message).toContain('audit:read');
+    // With the type's scope it is there; a key holding every scope gets every type and no header.
+    const withAudit = await keyWith(c.apiKey, ['export:read', 'audit:read']);
+    const audit = await t.app.inject({ method: 'GET', url: '/v1/export?types=audit', headers: t.as(withAudit) });
+    const auditTypes = lines(audit.body).map((l) => l.type);
+    expect(auditTypes.length).toBeGreaterThanOrEqual(4); // the seeded four and the requests of this test
+    expect(new Set(auditTypes)).toEqual(new Set(['audit']));
+    const everything = await t.app.inject({ method: 'GET', url: '/v1/export', headers: t.as(c.apiKey) });
+    expect(new Set(lines(everything.body).map((l) => l.type))).toEqual(new Set(EXPORT_TYPES));
+    expect(everything.headers[OMITTED_HEADER]).toBeUndefined();
   });
 
   it('runs a few exports at once, per company and per process: the one past either limit gets 429 rate_limited', async () => {

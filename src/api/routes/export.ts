@@ -16,7 +16,7 @@ import { auditDetails, auditRead } from '../../audit/hook.js';
 import type { RootSql } from '../../db/sql.js';
 import { EXPORT_TYPES, exportJsonl, type ExportType } from '../../export/jsonl.js';
 import { ExportSlots } from '../../export/slots.js';
-import { hasScope } from '../auth.js';
+import { hasScope, requireScope } from '../auth.js';
 import { errors } from '../schemas.js';
 
 const ExportQuery = Type.Object(
@@ -42,6 +42,19 @@ export interface ExportRouteDeps {
   /** Rows a database batch reads at most (default 500). */
   maxBatchRows?: number;
 }
+
+/**
+ * The scope each record type needs besides export:read: the one its own API asks (a key with export:read alone got
+ * every type — calls with their transcripts, the audit log — more than any other route would show it). The company
+ * line needs none: its webhook URL is shown whole only with settings:read, as GET /v1/company; calls' recording
+ * URLs only with recordings:read.
+ */
+const TYPE_SCOPES: Record<ExportType, string | null> = {
+  company: null, bot: 'bots:read', call: 'calls:read', booking: 'bookings:read', campaign: 'campaigns:read',
+  campaign_contact: 'campaigns:read', dnc_number: 'dnc:read', audit: 'audit:read', usage: 'usage:read',
+};
+/** The types an export of everything left out for want of their scope, comma-separated. */
+export const OMITTED_HEADER = 'parley-export-omitted';
 
 /** The body is written in pieces of about this size: few writes for small rows, and a long line in several. */
 const PIECE_BYTES = 16 * 1024;
@@ -76,7 +89,7 @@ export function exportRoutes(deps: ExportRouteDeps): FastifyPluginAsync {
       schema: {
         tags: ['export'],
         summary: 'Download all the company\'s data as JSON Lines (application/x-ndjson), one object per line with a "type": company, bot, call (with transcript, outcome and recording reference), booking, campaign, campaign_contact, dnc_number, audit, usage (usage records in stored units)',
-        description: `A company runs at most ${perCompany} exports at once (429 beyond, as when the server is running its limit of exports); a download that takes nothing for ${Math.round(stallMs / 1000)} s is disconnected.`,
+        description: `Each type needs its own read scope besides export:read (${EXPORT_TYPES.filter((t) => TYPE_SCOPES[t]).map((t) => `${t}: ${TYPE_SCOPES[t]}`).join(', ')}; company: none). Asked for by \`types\` without it: 403 naming the scope. An export of everything leaves such types out and names them in the \`Parley-Export-Omitted\` header. A company runs at most ${perCompany} exports at once (429 beyond, as when the server is running its limit of exports); a download that takes nothing for ${Math.round(stallMs / 1000)} s is disconnected.`,
         querystring: ExportQuery,
         produces: ['application/x-ndjson'],
         response: {
@@ -86,7 +99,11 @@ export function exportRoutes(deps: ExportRouteDeps): FastifyPluginAsync {
       },
     }, async (request, reply) => {
       const q = request.query as Static<typeof ExportQuery>;
-      const types: readonly ExportType[] = q.types ?? EXPORT_TYPES;
+      for (const t of q.types ?? []) requireScope(request.auth, TYPE_SCOPES[t] ?? 'export:read');
+      const readable = (t: ExportType) => hasScope(request.auth.scopes, TYPE_SCOPES[t] ?? undefined);
+      const types: readonly ExportType[] = (q.types ?? EXPORT_TYPES).filter(readable);
+      const omitted = EXPORT_TYPES.filter((t) => !readable(t));
+      if (!q.types && omitted.length) reply.header(OMITTED_HEADER, omitted.join(','));
       const release = slots.take(request.auth.companyId);
       // Ended (completed, failed, or the connection gone): the slot and the stall timer go with it.
       const stall = setTimeout(() => reply.raw.destroy(), stallMs);
@@ -95,7 +112,7 @@ export function exportRoutes(deps: ExportRouteDeps): FastifyPluginAsync {
         release();
       });
       auditRead(request);
-      auditDetails(request, { types });
+      auditDetails(request, { types, ...(omitted.length && !q.types ? { omitted } : {}) });
       const stamp = new Date().toISOString().slice(0, 10);
       reply.type('application/x-ndjson; charset=utf-8').header('content-disposition', `attachment; filename="parley-export-${stamp}.jsonl"`);
       const lines = exportJsonl(deps.sql, request.auth.companyId, {
