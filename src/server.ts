@@ -273,7 +273,10 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     }),
     webCallRoutes({ sql, publicOrigin: config.PUBLIC_URL, tokenTtlSec: config.WEB_CALL_TOKEN_TTL_SEC, maxActivePerCompany: config.WEB_CALLS_MAX_ACTIVE_PER_COMPANY, budget }),
     outboundCallRoutes({ sql, dialer, budget }),
-    campaignRoutes({ sql, dialingAvailable: dialer !== null, onChange: () => campaigns?.kick(), uploadChecks: uploadCheckSlots(config.UPLOAD_CHECKS_MAX_CONCURRENT) }),
+    campaignRoutes({
+      sql, dialingAvailable: dialer !== null, onChange: () => campaigns?.kick(), uploadChecks: uploadCheckSlots(config.UPLOAD_CHECKS_MAX_CONCURRENT),
+      maxOpenPerCompany: config.CAMPAIGNS_MAX_OPEN_PER_COMPANY, maxContacts: config.CAMPAIGN_CONTACTS_MAX,
+    }),
     // Test events of the minute count across processes and instances on one PostgreSQL, as the rate limit does.
     webhookRoutes({ sql, delivery: webhookDelivery, owner: ownership, ...(config.DATABASE_URL ? { testCounter: databaseCounter(sql) } : {}) }),
   ];

@@ -7,7 +7,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { getApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from '../../db/api-keys.js';
 import type { RootSql } from '../../db/sql.js';
-import { ParleyError, badRequest, notFound } from '../../errors.js';
+import { ParleyError, badRequest, conflict, notFound } from '../../errors.js';
 import { ungrantable } from '../auth.js';
 import { issueApiKey } from '../keys.js';
 import { SCOPES } from '../scopes.js';
@@ -43,11 +43,12 @@ const CreateKeyBody = Type.Object(
   { additionalProperties: false },
 );
 
-export function apiKeyRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
+export function apiKeyRoutes(deps: { sql: RootSql; /** API_KEYS_MAX_PER_COMPANY (default 100). */ maxPerCompany?: number }): FastifyPluginAsync {
+  const maxKeys = deps.maxPerCompany ?? 100;
   return async (app) => {
     app.post('/api-keys', {
       config: { scope: 'keys:write' },
-      schema: { tags: ['api-keys'], summary: 'Create an API key (the key is shown once) with scopes the calling key holds', body: CreateKeyBody, response: { 201: CreatedApiKeySchema, ...errors(400, 401, 403) } },
+      schema: { tags: ['api-keys'], summary: 'Create an API key (the key is shown once) with scopes the calling key holds', description: `A company holds at most ${maxKeys} unrevoked keys (API_KEYS_MAX_PER_COMPANY; 409 beyond).`, body: CreateKeyBody, response: { 201: CreatedApiKeySchema, ...errors(400, 401, 403, 409) } },
     }, async (request, reply) => {
       const body = request.body as Static<typeof CreateKeyBody>;
       const { companyId, keyId, scopes: own } = request.auth;
@@ -63,7 +64,15 @@ export function apiKeyRoutes(deps: { sql: RootSql }): FastifyPluginAsync {
         throw new ParleyError('PARLEY_ERR_FORBIDDEN', `A key cannot outlive the key that creates it (${limit.toISOString()})`, { field: 'body.expires_at' });
       }
       const expiresAt = requested ?? limit;
-      const { row, key } = await issueApiKey(deps.sql, { companyId, name: body.name, scopes, expiresAt });
+      const { row, key } = await deps.sql.begin(async (tx) => {
+        // Under the company's row lock (as bots are counted), so two creates at once cannot both take the last place.
+        await tx`select 1 from companies where id = ${companyId} for update`;
+        const [held] = await tx<{ n: number }[]>`select count(*)::int as n from api_keys where company_id = ${companyId} and revoked_at is null`;
+        if (held!.n >= maxKeys) {
+          throw conflict(`This company holds ${maxKeys} API keys, the most this server allows (API_KEYS_MAX_PER_COMPANY); revoke one it no longer uses first`);
+        }
+        return issueApiKey(tx, { companyId, name: body.name, scopes, expiresAt });
+      });
       return reply.status(201).send({ ...toApiKey(row), key });
     });
 

@@ -23,7 +23,7 @@ import { requireOwned } from '../owned.js';
 import type { Db, RootSql } from '../../db/sql.js';
 import type { TaskSlots } from '../../util/task-slots.js';
 import { utf8BodyText } from '../../util/json-body.js';
-import { ParleyError, badRequest, notFound } from '../../errors.js';
+import { ParleyError, badRequest, conflict, notFound } from '../../errors.js';
 import { DateTimeInput, E164, IdParams, Label, Page, PageQuery, Timestamp, Uuid, createdKeysetAfter, createdKeysetPage, decodeCursor, encodeCursor, errors, parseInstant } from '../schemas.js';
 
 export interface CampaignRouteDeps {
@@ -34,6 +34,10 @@ export interface CampaignRouteDeps {
   onChange?: () => void;
   /** The process's bound on upload checks (UPLOAD_CHECKS_MAX_CONCURRENT); default one per CPU core. */
   uploadChecks?: TaskSlots;
+  /** CAMPAIGNS_MAX_OPEN_PER_COMPANY (default 100): campaigns not yet ended. */
+  maxOpenPerCompany?: number;
+  /** CAMPAIGN_CONTACTS_MAX (default 1,000,000): contacts one campaign holds. */
+  maxContacts?: number;
 }
 
 const Window = Type.Object({
@@ -197,6 +201,8 @@ function takeJsonBodyAsText(bulk: FastifyInstance, parent: FastifyInstance): voi
 export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
   const { sql } = deps;
   const uploadChecks = deps.uploadChecks ?? uploadCheckSlots(0);
+  const maxOpen = deps.maxOpenPerCompany ?? 100;
+  const maxContacts = deps.maxContacts ?? 1_000_000;
   const found = async (db: Db, companyId: string, id: string) => {
     const c = await getCampaign(db, companyId, id);
     if (!c) throw notFound('Campaign');
@@ -220,11 +226,25 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
     // ------------------------------------------------------------------------------------ campaigns
     app.post('/campaigns', {
       config: { scope: 'campaigns:write' },
-      schema: { tags: ['campaigns'], summary: 'Create a campaign (draft)', body: CampaignBody, response: { 201: CampaignSchema, ...errors(400, 401, 403, 404) } },
+      schema: {
+        tags: ['campaigns'], summary: 'Create a campaign (draft)', body: CampaignBody, response: { 201: CampaignSchema, ...errors(400, 401, 403, 404, 409) },
+        description: `A company has at most ${maxOpen} campaigns not yet ended (draft, scheduled, running or paused: CAMPAIGNS_MAX_OPEN_PER_COMPANY; 409 beyond — cancel one to free its place).`,
+      },
     }, async (request, reply) => {
       const input = campaignInput(request.body as CampaignBodyT);
-      await requireOwned(sql, request.auth.companyId, 'bot', input.bot_id);
-      return reply.status(201).send(view(await insertCampaign(sql, request.auth.companyId, input)));
+      const { companyId } = request.auth;
+      await requireOwned(sql, companyId, 'bot', input.bot_id);
+      const row = await sql.begin(async (tx) => {
+        // Under the company's row lock (as bots are counted), so two creates at once cannot both take the last place.
+        await tx`select 1 from companies where id = ${companyId} for update`;
+        const [open] = await tx<{ n: number }[]>`
+          select count(*)::int as n from campaigns where company_id = ${companyId} and status <> all(${FINAL_CAMPAIGN_STATUSES as string[]})`;
+        if (open!.n >= maxOpen) {
+          throw conflict(`This company has ${maxOpen} campaigns not yet ended, the most this server allows (CAMPAIGNS_MAX_OPEN_PER_COMPANY); cancel one it no longer needs first`);
+        }
+        return insertCampaign(tx, companyId, input);
+      });
+      return reply.status(201).send(view(row));
     });
 
     app.get('/campaigns', {
@@ -332,9 +352,14 @@ export function campaignRoutes(deps: CampaignRouteDeps): FastifyPluginAsync {
       // are stored only for a key that may write it — otherwise nothing of the upload is.
       if (contacts.some((k) => k.consent)) requireScope(auth, 'contacts:write');
       const added = await sql.begin(async (tx) => {
-        // Read again under the row's share lock: a stop while the upload was checked would leave these waiting.
-        const [now] = await tx<{ status: CampaignStatus }[]>`select status from campaigns where id = ${id} for share`;
+        // Read again under the row's lock: a stop while the upload was checked would leave these waiting. Exclusive,
+        // so two uploads at once cannot both take the campaign's last room.
+        const [now] = await tx<{ status: CampaignStatus }[]>`select status from campaigns where id = ${id} for update`;
         if (now && FINAL_CAMPAIGN_STATUSES.includes(now.status)) throw closedToContacts(now.status);
+        const [held] = await tx<{ n: number }[]>`select count(*)::int as n from campaign_contacts where campaign_id = ${id}`;
+        if (held!.n + contacts.length > maxContacts) {
+          throw conflict(`This campaign holds ${held!.n.toLocaleString('en-US')} contacts and may hold ${maxContacts.toLocaleString('en-US')} (CAMPAIGN_CONTACTS_MAX): these ${contacts.length.toLocaleString('en-US')} were not added; put them in another campaign`, { held: held!.n, limit: maxContacts });
+        }
         const n = await insertContacts(tx, companyId, id, contacts);
         await setConsents(tx, companyId, contacts.flatMap((k) => (k.consent ? [{ phone: k.phone, voice: k.consent.voice, source: k.consent.source, recordedAt: k.consent.recordedAt }] : [])), 'canonical');
         return n;

@@ -38,7 +38,7 @@ export function accountRoutes(deps: AccountRouteDeps): FastifyPluginAsync[] {
   const recordings = deps.recordings ?? recordingServices(config);
   return [
     companyRoutes({ sql, validateWebhookUrl: deps.validateWebhookUrl, secretOverlapSec: 24 * 3600, budget }),
-    apiKeyRoutes({ sql }),
+    apiKeyRoutes({ sql, maxPerCompany: config.API_KEYS_MAX_PER_COMPANY }),
     botRoutes({ sql, config }),
     callRoutes({ sql }),
     analyticsRoutes({ sql }),
